@@ -1,0 +1,146 @@
+"""Start and stop real registry servers on loopback for tests and benchmarks.
+
+Each server runs as a child process on a free 127.0.0.1 port and is stopped by its process id,
+so a test never leaves a server behind (``ServerProcess`` is a context manager).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REFERENCE_REGISTRY_BIN = "/usr/bin/docker-registry"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A server child process, its address and where its output goes."""
+
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    log_path: Path
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no trailing slash)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:PORT``, the form container tools use in image references."""
+        return f"{self.host}:{self.port}"
+
+    def log(self) -> str:
+        """Everything the server wrote so far (stdout and stderr)."""
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, path: str = "/v2/", timeout: float = 30.0) -> None:
+        """Poll ``path`` until the server answers anything, or fail with the server's log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                httpx.get(self.base_url + path, timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (simulates a crash) and reap it."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the process group, SIGKILL it if it does not exit in time."""
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _spawn(argv: list[str], *, data_dir: Path, port: int, env: Mapping[str, str], name: str) -> ServerProcess:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"{data_dir.name}-{name}.log"
+    full_env = {**os.environ, **env}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+        )
+    return ServerProcess(process, "127.0.0.1", port, log_path, data_dir, dict(env))
+
+
+def start_moorage(
+    data_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    extra_args: list[str] | None = None,
+    wait: bool = True,
+) -> ServerProcess:
+    """Run ``moorage serve`` from this interpreter on a free loopback port."""
+    port = port or free_port()
+    argv = [sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--data-dir", str(data_dir), *(extra_args or [])]
+    server = _spawn(argv, data_dir=data_dir, port=port, env=env or {}, name="moorage")
+    if wait:
+        server.wait_ready()
+    return server
+
+
+def start_reference_registry(
+    data_dir: Path, *, port: int | None = None, htpasswd: Path | None = None, wait: bool = True
+) -> ServerProcess:
+    """Run Debian's ``docker-registry`` (CNCF distribution 2.8) with filesystem storage."""
+    if not shutil.which(REFERENCE_REGISTRY_BIN):
+        raise RuntimeError(f"{REFERENCE_REGISTRY_BIN} is missing: install Debian's docker-registry")
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    auth = (
+        f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n" if htpasswd is not None else ""
+    )
+    config = data_dir.parent / f"{data_dir.name}-config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {data_dir}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        + auth
+    )
+    server = _spawn([REFERENCE_REGISTRY_BIN, "serve", str(config)], data_dir=data_dir, port=port,
+                    env={}, name="reference")
+    if wait:
+        server.wait_ready()
+    return server
