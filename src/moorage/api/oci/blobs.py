@@ -1,0 +1,57 @@
+"""``/v2/<name>/blobs/<digest>``: HEAD, GET (with ranges), DELETE."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from moorage.api.oci.common import requested_range, services
+from moorage.api.oci.routing import OciContext
+from moorage.domain.digests import Digest
+from moorage.domain.errors import RangeNotSatisfiable
+
+
+def _headers(digest: Digest, length: int) -> dict[str, str]:
+    return {
+        "Content-Length": str(length),
+        "Docker-Content-Digest": str(digest),
+        "ETag": f'"{digest}"',
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "max-age=31536000",
+    }
+
+
+async def head_blob(request: Request, ctx: OciContext) -> Response:
+    """Whether the repository has the blob, and its size."""
+    svc = services(request)
+    digest = Digest.parse(ctx.params["digest"])
+    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
+    size = await svc.blobs.size(repository=repository, digest=digest)
+    return Response(status_code=200, headers=_headers(digest, size), media_type="application/octet-stream")
+
+
+async def get_blob(request: Request, ctx: OciContext) -> Response:
+    """The blob's bytes, or a byte range of them (206)."""
+    svc = services(request)
+    digest = Digest.parse(ctx.params["digest"])
+    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
+    size = await svc.blobs.size(repository=repository, digest=digest)
+    try:
+        byte_range, stream = svc.blobs.stream(digest=digest, size=size, byte_range=requested_range(request, size))
+    except RangeNotSatisfiable as error:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{error.size}"})
+    if byte_range is None:
+        return StreamingResponse(stream, status_code=200, headers=_headers(digest, size),
+                                 media_type="application/octet-stream")
+    headers = _headers(digest, byte_range.length)
+    headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
+    return StreamingResponse(stream, status_code=206, headers=headers, media_type="application/octet-stream")
+
+
+async def delete_blob(request: Request, ctx: OciContext) -> Response:
+    """Remove the blob from the repository."""
+    svc = services(request)
+    digest = Digest.parse(ctx.params["digest"])
+    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
+    await svc.blobs.delete(repository=repository, digest=digest)
+    return Response(status_code=202, headers={"Docker-Content-Digest": str(digest), "Content-Length": "0"})

@@ -1,0 +1,58 @@
+"""``/v2/<name>/manifests/<reference>``: GET, HEAD, PUT, DELETE by tag or digest."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from moorage.api.oci.common import read_body, services
+from moorage.api.oci.routing import OciContext
+
+
+def _accept(request: Request) -> list[str]:
+    return [part.strip() for value in request.headers.getlist("accept") for part in value.split(",") if part.strip()]
+
+
+async def get_manifest(request: Request, ctx: OciContext) -> Response:
+    """The manifest, with its media type and digest (HEAD: the same headers, no body)."""
+    svc = services(request)
+    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
+    head = request.method == "HEAD"
+    record = await svc.manifests.get(
+        repository=repository, reference=ctx.params["reference"], accept=_accept(request), with_payload=not head
+    )
+    headers = {
+        "Docker-Content-Digest": record.digest,
+        "ETag": f'"{record.digest}"',
+        "Content-Length": str(record.size),
+        "Content-Type": record.media_type,
+    }
+    return Response(b"" if head else record.payload, status_code=200, headers=headers)
+
+
+async def put_manifest(request: Request, ctx: OciContext) -> Response:
+    """Store a manifest; tag it when the reference is a tag."""
+    svc = services(request)
+    payload = await read_body(request, limit=svc.settings.registry.manifest_max_bytes)
+    repository = await svc.repositories.find_or_create(instance_id=ctx.instance_id, name=ctx.repository,
+                                                      domain_id=ctx.principal.domain_id)
+    stored = await svc.manifests.put(
+        repository=repository, reference=ctx.params["reference"],
+        content_type=request.headers.get("content-type"), payload=payload,
+    )
+    headers = {
+        "Location": f"/v2/{ctx.repository}/manifests/{stored.digest}",
+        "Docker-Content-Digest": str(stored.digest),
+        "Content-Length": "0",
+    }
+    if stored.subject is not None:
+        headers["OCI-Subject"] = str(stored.subject)
+    return Response(status_code=201, headers=headers)
+
+
+async def delete_manifest(request: Request, ctx: OciContext) -> Response:
+    """Delete a manifest (by digest, with its tags) or a tag."""
+    svc = services(request)
+    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
+    await svc.manifests.delete(repository=repository, reference=ctx.params["reference"])
+    return Response(status_code=202, headers={"Content-Length": "0"})

@@ -1,0 +1,122 @@
+"""``create_app(settings)``: builds the services and wires the routers. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+import moorage
+from moorage.api.access import AllowAll, Authorizer
+from moorage.api.observability import Metrics, ObservabilityMiddleware
+from moorage.api.oci import oci_route
+from moorage.metadata.database import Database
+from moorage.services.blobs import BlobService
+from moorage.services.manifests import ManifestService
+from moorage.services.pulls import PullRecorder
+from moorage.services.repositories import RepositoryService
+from moorage.services.uploads import UploadService
+from moorage.settings import Settings
+from moorage.storage.blobstore import BlobStore
+from moorage.storage.drivers import create_driver
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything the handlers call, built once per application."""
+
+    settings: Settings
+    db: Database
+    store: BlobStore
+    repositories: RepositoryService
+    blobs: BlobService
+    uploads: UploadService
+    manifests: ManifestService
+    pulls: PullRecorder
+
+
+def build_services(settings: Settings) -> Services:
+    """Construct the services from settings (no I/O beyond creating the storage root)."""
+    db = Database(settings.resolved_database_url)
+    store = BlobStore(create_driver(settings.storage.driver, root=settings.storage_root))
+    pulls = PullRecorder(db)
+    return Services(
+        settings=settings,
+        db=db,
+        store=store,
+        repositories=RepositoryService(db),
+        blobs=BlobService(db, store),
+        uploads=UploadService(db, store),
+        manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls),
+        pulls=pulls,
+    )
+
+
+async def _purge_uploads_forever(services: Services) -> None:
+    """Remove stale upload sessions and orphaned upload data, periodically."""
+    interval = services.settings.registry.purge_interval_seconds
+    while True:
+        try:
+            removed = await services.uploads.purge(
+                older_than_seconds=services.settings.registry.upload_stale_after_seconds
+            )
+            if removed:
+                log.info("purged %d stale uploads", removed)
+        except Exception:
+            log.exception("purging stale uploads failed")
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings, *, authorizer: Authorizer | None = None) -> FastAPI:
+    """The ASGI application for ``settings``. The schema must already be migrated."""
+    services = build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        services.pulls.start()
+        purge = asyncio.get_running_loop().create_task(_purge_uploads_forever(services))
+        try:
+            yield
+        finally:
+            purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purge
+            await services.pulls.stop()
+            await services.db.dispose()
+
+    app = FastAPI(
+        title="moorage",
+        version=moorage.__version__,
+        description="Container registry (OCI distribution v1.1) with SWR and HSS compatible management APIs.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.authorizer = authorizer or AllowAll()
+    metrics_registry = CollectorRegistry()
+    app.state.metrics = Metrics(metrics_registry)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        """Liveness and database reachability."""
+        async with services.db.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+        return JSONResponse({"status": "ok", "version": moorage.__version__})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(_request: Request) -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.router.routes.append(oci_route())
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)
+    return app

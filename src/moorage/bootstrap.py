@@ -1,0 +1,20 @@
+"""First-start and every-start preparation: migrate the schema, create the default instance."""
+
+from __future__ import annotations
+
+from moorage.domain.registry import DEFAULT_INSTANCE
+from moorage.metadata.database import Database
+from moorage.metadata.migrate import upgrade
+from moorage.metadata.queries import repositories
+from moorage.settings import Settings
+
+
+async def bootstrap(settings: Settings) -> None:
+    """Bring the database to the current schema and make sure the defaults exist (idempotent)."""
+    database = Database(settings.resolved_database_url)
+    try:
+        await upgrade(database)
+        async with database.write() as conn:
+            await repositories.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE)
+    finally:
+        await database.dispose()

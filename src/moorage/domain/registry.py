@@ -1,0 +1,73 @@
+"""Plain value types the registry's services return: handlers never see database rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_INSTANCE = "default"
+"""The shared-edition registry; Enterprise Edition instances get their own ids."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    """A repository and the namespace it belongs to."""
+
+    id: int
+    instance_id: str
+    namespace_id: int
+    namespace: str
+    name: str
+    """Name inside the namespace (may contain ``/``)."""
+    is_public: bool
+    domain_id: str | None
+
+    @property
+    def full_name(self) -> str:
+        """``namespace/name``, as container tools write it."""
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    """An upload in progress: its id and how many bytes it holds."""
+
+    id: str
+    repository_id: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRecord:
+    """A stored manifest. ``payload`` is empty when only metadata was asked for (HEAD)."""
+
+    id: int
+    digest: str
+    media_type: str
+    size: int
+    payload: bytes
+    subject_digest: str | None
+    artifact_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReferrerRecord:
+    """A manifest that names another as its ``subject``, as the referrers API lists it."""
+
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str
+    annotations: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """An inclusive byte range ``start``-``end`` of a blob."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        """Bytes in the range."""
+        return self.end - self.start + 1

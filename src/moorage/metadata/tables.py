@@ -1,0 +1,150 @@
+"""The metadata tables (SQLAlchemy Core). Times are integer epoch milliseconds, portable between
+SQLite and PostgreSQL and sortable; sizes and counters are 64-bit. Every registry table carries
+the registry instance, directly or through its namespace, from day one."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Naming convention so Alembic migrations name constraints the same way on every database.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid alias
+DIGEST = String(140)  # "sha512:" + 128 hex
+NAME = String(255)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+namespaces = Table(
+    "namespaces",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("domain_id", String(64), nullable=True),
+    Column("creator_name", NAME, nullable=False, server_default=""),
+    Column("is_public", Boolean, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("instance_id", "name", name="uq_namespaces_instance_name"),
+)
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("full_name", String(200), nullable=False),
+    Column("is_public", Boolean, nullable=False, server_default="0"),
+    Column("category", String(64), nullable=False, server_default="other"),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("size", BigInteger, nullable=False, server_default="0"),
+    Column("tag_count", Integer, nullable=False, server_default="0"),
+    Column("download_count", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("instance_id", "full_name", name="uq_repositories_instance_full_name"),
+)
+Index("ix_repositories_namespace_name", repositories.c.namespace_id, repositories.c.name)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+repository_blobs = Table(
+    "repository_blobs",
+    metadata,
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", DIGEST, ForeignKey("blobs.digest", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_repository_blobs_digest", repository_blobs.c.digest)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("size", BigInteger, nullable=False, server_default="0"),
+    Column("lease_until", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_uploads_updated_at", uploads.c.updated_at)
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", DIGEST, nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("artifact_type", String(255), nullable=False, server_default=""),
+    Column("subject_digest", DIGEST, nullable=True),
+    Column("config_digest", DIGEST, nullable=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("total_size", BigInteger, nullable=False),
+    Column("annotations", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_pulled_at", BigInteger, nullable=True),
+    UniqueConstraint("repository_id", "digest", name="uq_manifests_repository_digest"),
+)
+Index("ix_manifests_subject", manifests.c.repository_id, manifests.c.subject_digest)
+
+manifest_references = Table(
+    "manifest_references",
+    metadata,
+    Column("manifest_id", Id, ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # config | layer | manifest
+    Column("digest", DIGEST, nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("platform", Text, nullable=False, server_default=""),
+)
+Index("ix_manifest_references_digest", manifest_references.c.digest)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("manifest_id", Id, ForeignKey("manifests.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("repository_id", "name", name="uq_tags_repository_name"),
+)
+Index("ix_tags_manifest", tags.c.manifest_id)

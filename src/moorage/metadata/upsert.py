@@ -1,0 +1,42 @@
+"""Portable ``INSERT ... ON CONFLICT`` for SQLite and PostgreSQL (both speak it, with one syntax each)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def _insert(conn: AsyncConnection, table: Table) -> Any:
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+async def insert_ignore(
+    conn: AsyncConnection, table: Table, values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *, conflict: Sequence[str]
+) -> int:
+    """Insert unless a row with the same ``conflict`` columns exists; return rows inserted."""
+    stmt = _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
+    result = await conn.execute(stmt)
+    return int(result.rowcount or 0)
+
+
+async def upsert(
+    conn: AsyncConnection, table: Table, values: Mapping[str, Any], *, conflict: Sequence[str],
+    update: Sequence[str]
+) -> None:
+    """Insert, or update ``update`` columns of the row that has the same ``conflict`` columns."""
+    stmt = _insert(conn, table).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update}
+    )
+    await conn.execute(stmt)
+
+
+def bytewise(conn: AsyncConnection, column: Any) -> Any:
+    """``column`` compared and sorted byte by byte (the OCI spec's lexical order) on every database:
+    PostgreSQL's default collation would sort by locale rules instead."""
+    return column.collate("C") if conn.dialect.name == "postgresql" else column

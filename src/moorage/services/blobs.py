@@ -1,0 +1,58 @@
+"""Serving, deleting and mounting blobs of a repository."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from moorage.domain.digests import Digest
+from moorage.domain.errors import BlobUnknown, RangeNotSatisfiable
+from moorage.domain.registry import ByteRange, Repository
+from moorage.metadata.database import Database
+from moorage.metadata.queries import blobs as q
+from moorage.storage.blobstore import BlobStore
+
+
+class BlobService:
+    """Blob reads, deletes and cross-repository mounts."""
+
+    def __init__(self, db: Database, store: BlobStore) -> None:
+        self.db = db
+        self.store = store
+
+    async def size(self, *, repository: Repository, digest: Digest) -> int:
+        """Size of a blob the repository may serve, or ``BlobUnknown``."""
+        async with self.db.read() as conn:
+            size = await q.linked_size(conn, repository.id, str(digest))
+        if size is None:
+            raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
+                              detail={"digest": str(digest)})
+        return size
+
+    def stream(
+        self, *, digest: Digest, size: int, byte_range: ByteRange | None
+    ) -> tuple[ByteRange | None, AsyncIterator[bytes]]:
+        """The bytes of a blob whose ``size`` the caller got from ``size()`` (which checked the
+        repository may serve it): (the satisfiable part of ``byte_range``, or None for all; stream)."""
+        if byte_range is None:
+            return None, self.store.read(digest)
+        if byte_range.start >= size:
+            raise RangeNotSatisfiable(f"range starts past the blob's {size} bytes", size=size)
+        byte_range = ByteRange(byte_range.start, min(byte_range.end, size - 1))
+        return byte_range, self.store.read(digest, byte_range.start, byte_range.length)
+
+    async def delete(self, *, repository: Repository, digest: Digest) -> None:
+        """Stop the repository serving the blob (bytes go at garbage collection)."""
+        async with self.db.write() as conn:
+            if not await q.unlink(conn, repository.id, str(digest)):
+                raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
+                                  detail={"digest": str(digest)})
+
+    async def mount(self, *, repository: Repository, digest: Digest, source: Repository) -> int | None:
+        """Link a blob that ``source`` serves into ``repository`` (no copy); its size, or None when
+        the source does not have it (the caller then falls back to an upload session)."""
+        async with self.db.write() as conn:
+            size = await q.linked_size(conn, source.id, str(digest))
+            if size is None:
+                return None
+            await q.link(conn, repository.id, str(digest), size)
+            return size

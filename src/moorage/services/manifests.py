@@ -1,0 +1,135 @@
+"""Manifests: store with reference checks, fetch with content negotiation, delete, tags, referrers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from moorage.domain import mediatypes as mt
+from moorage.domain.digests import Digest, is_digest
+from moorage.domain.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    TooLarge,
+)
+from moorage.domain.manifests import ParsedManifest, parse_manifest
+from moorage.domain.names import validate_tag
+from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
+from moorage.metadata.database import Database
+from moorage.metadata.queries import blobs as blob_queries
+from moorage.metadata.queries import manifests as q
+from moorage.services.pulls import PullRecorder
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    """What a manifest PUT answers with."""
+
+    digest: Digest
+    subject: Digest | None
+
+
+class ManifestService:
+    """Manifest and tag operations of one repository at a time."""
+
+    def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder) -> None:
+        self.db = db
+        self.max_bytes = max_bytes
+        self.pulls = pulls
+
+    async def get(
+        self, *, repository: Repository, reference: str, accept: Iterable[str], with_payload: bool = True
+    ) -> ManifestRecord:
+        """The manifest a tag or digest names, if the client accepts its media type."""
+        digest = Digest.parse(reference) if is_digest(reference) else None
+        if digest is None:
+            validate_tag(reference)
+        async with self.db.read() as conn:
+            if digest is not None:
+                record = await q.by_digest(conn, repository.id, str(digest), with_payload=with_payload)
+            else:
+                record = await q.by_tag(conn, repository.id, reference, with_payload=with_payload)
+        if record is None:
+            raise ManifestUnknown(f"manifest {reference} unknown to repository {repository.full_name}",
+                                  detail={"reference": reference})
+        accepted = {mt.base_type(a) for a in accept}
+        if accepted and not accepted & {record.media_type, "*/*", "application/*"} and accepted & mt.MANIFEST_TYPES:
+            # The client listed the manifest types it understands and ours is not one of them.
+            raise ManifestUnknown(
+                f"manifest {reference} is a {record.media_type}, which the Accept header does not allow",
+                detail={"reference": reference, "mediaType": record.media_type},
+            )
+        if with_payload:
+            self.pulls.record(repository.id, record.id)
+        return record
+
+    async def put(
+        self, *, repository: Repository, reference: str, content_type: str | None, payload: bytes
+    ) -> StoredManifest:
+        """Validate and store a manifest, tag it when ``reference`` is a tag."""
+        if len(payload) > self.max_bytes:
+            raise TooLarge(f"manifest of {len(payload)} bytes exceeds the {self.max_bytes}-byte limit")
+        tag: str | None = None
+        if is_digest(reference):
+            expected = Digest.parse(reference)
+            digest = Digest.of(payload, expected.algorithm)
+            if digest != expected:
+                raise DigestInvalid(f"manifest digest {digest} does not match reference {expected}",
+                                    detail={"digest": str(expected)})
+        else:
+            tag = validate_tag(reference)
+            digest = Digest.of(payload)
+        parsed = parse_manifest(payload, content_type)
+        async with self.db.write() as conn:
+            await self._check_references(conn, repository, parsed)
+            manifest_id = await q.store(conn, repository.id, str(digest), payload, parsed)
+            if tag is not None:
+                await q.tag(conn, repository.id, tag, manifest_id)
+        return StoredManifest(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def _check_references(self, conn: AsyncConnection, repository: Repository, parsed: ParsedManifest) -> None:
+        """Every blob and child manifest must be in the repository (the subject need not be)."""
+        wanted = {str(d.digest): d.size for d in parsed.blob_references()}
+        sizes = await blob_queries.linked_sizes(conn, repository.id, wanted)
+        missing = set(wanted) - set(sizes)
+        children = {str(d.digest) for d in parsed.manifests}
+        missing |= children - await q.existing_digests(conn, repository.id, children)
+        if missing:
+            first = sorted(missing)[0]
+            raise ManifestBlobUnknown(
+                f"manifest references {len(missing)} unknown blob(s) or manifest(s), e.g. {first}",
+                detail={"digest": first, "missing": sorted(missing)[:20]},
+            )
+        for digest, size in sizes.items():
+            if size != wanted[digest]:
+                raise ManifestInvalid(
+                    f"descriptor of {digest} says {wanted[digest]} bytes but the blob has {size}",
+                    detail={"digest": digest},
+                )
+
+    async def delete(self, *, repository: Repository, reference: str) -> None:
+        """Delete by digest (the manifest and its tags) or by tag (the tag only)."""
+        async with self.db.write() as conn:
+            if is_digest(reference):
+                found = await q.remove(conn, repository.id, str(Digest.parse(reference)))
+            else:
+                found = await q.untag(conn, repository.id, validate_tag(reference))
+        if not found:
+            raise ManifestUnknown(f"manifest {reference} unknown to repository {repository.full_name}",
+                                  detail={"reference": reference})
+
+    async def tags(self, *, repository: Repository, limit: int, last: str | None) -> list[str]:
+        """Tags in lexical order after ``last``."""
+        async with self.db.read() as conn:
+            return await q.tag_names(conn, repository.id, limit=limit, last=last)
+
+    async def referrers(
+        self, *, repository: Repository, subject: Digest, artifact_type: str | None
+    ) -> list[ReferrerRecord]:
+        """Manifests of the repository whose subject is ``subject``, optionally of one artifact type."""
+        async with self.db.read() as conn:
+            return await q.referrers(conn, repository.id, str(subject), artifact_type=artifact_type)

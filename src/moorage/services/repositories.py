@@ -1,0 +1,40 @@
+"""Finding repositories (and creating them on first push) and listing the catalog."""
+
+from __future__ import annotations
+
+from moorage.domain.errors import NameUnknown
+from moorage.domain.names import RepositoryName
+from moorage.domain.registry import Repository
+from moorage.metadata.database import Database
+from moorage.metadata.queries import repositories as q
+
+
+class RepositoryService:
+    """Repository lookup for the OCI API."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def find(self, *, instance_id: str, name: RepositoryName) -> Repository:
+        """The repository, or ``NameUnknown``."""
+        async with self.db.read() as conn:
+            repository = await q.get(conn, instance_id, name)
+        if repository is None:
+            raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
+        return repository
+
+    async def find_or_create(
+        self, *, instance_id: str, name: RepositoryName, domain_id: str | None = None
+    ) -> Repository:
+        """The repository, created with its namespace on the first push."""
+        async with self.db.read() as conn:
+            repository = await q.get(conn, instance_id, name)
+        if repository is not None:
+            return repository
+        async with self.db.write() as conn:
+            return await q.ensure(conn, instance_id, name, domain_id=domain_id)
+
+    async def catalog(self, *, instance_id: str, limit: int, last: str | None) -> list[str]:
+        """Repository names after ``last``, at most ``limit``."""
+        async with self.db.read() as conn:
+            return await q.catalog(conn, instance_id, limit=limit, last=last)

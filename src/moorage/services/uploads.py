@@ -1,0 +1,214 @@
+"""Blob upload sessions: monolithic, chunked and streamed, resumable after a restart.
+
+Bytes live in storage and the session's size in the database, so any node can continue a
+session. The running hash lives in this node's memory (``HashCache``); when a chunk arrives
+where the cache cannot follow (restart, another node), hashing is deferred to the close, which
+re-reads the stored bytes once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator
+
+from moorage.domain.digests import Digest, Hasher, new_hasher
+from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, UploadUnknown
+from moorage.domain.registry import Repository, UploadSession
+from moorage.metadata.database import Database, now_ms
+from moorage.metadata.queries import blobs as blob_queries
+from moorage.metadata.queries import uploads as q
+from moorage.storage import paths
+from moorage.storage.blobstore import BlobStore
+
+LEASE_SECONDS = 60.0
+"""A chunk in flight holds its session this long, renewed while bytes keep coming."""
+LEASE_RENEW_SECONDS = 20.0
+
+
+class HashCache:
+    """Running sha256 of recent sessions on this node, keyed by session id (bounded, LRU)."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._entries: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
+        self._capacity = capacity
+
+    def take(self, upload_id: str, size: int) -> Hasher | None:
+        """The hasher if it has seen exactly ``size`` bytes of the session (it is removed: the caller
+        puts it back with ``put`` when the chunk succeeds)."""
+        entry = self._entries.pop(upload_id, None)
+        if entry is None or entry[0] != size:
+            return None
+        return entry[1]
+
+    def put(self, upload_id: str, size: int, hasher: Hasher) -> None:
+        """Remember the hasher after ``size`` bytes."""
+        self._entries[upload_id] = (size, hasher)
+        self._entries.move_to_end(upload_id)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def drop(self, upload_id: str) -> None:
+        """Forget a session."""
+        self._entries.pop(upload_id, None)
+
+
+class UploadService:
+    """Start, feed, inspect, finish and cancel upload sessions."""
+
+    def __init__(self, db: Database, store: BlobStore) -> None:
+        self.db = db
+        self.store = store
+        self.hashes = HashCache()
+
+    async def start(self, *, repository: Repository) -> UploadSession:
+        """A new empty session."""
+        async with self.db.write() as conn:
+            session = await q.create(conn, uuid.uuid4().hex, repository.id)
+        self.hashes.put(session.id, 0, new_hasher("sha256"))
+        return session
+
+    async def get(self, *, repository: Repository, upload_id: str) -> UploadSession:
+        """A session of the repository, or ``UploadUnknown``."""
+        async with self.db.read() as conn:
+            session = await q.get(conn, upload_id, repository.id)
+        if session is None:
+            raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
+        return session
+
+    async def append(
+        self,
+        *,
+        repository: Repository,
+        upload_id: str,
+        chunks: AsyncIterable[bytes],
+        start: int | None,
+        length: int | None,
+    ) -> UploadSession:
+        """Add a chunk. ``start`` (from Content-Range) must be where the session ends; ``length``
+        (Content-Length) when given must match what arrives."""
+        session = await self.get(repository=repository, upload_id=upload_id)
+        if start is not None and start != session.size:
+            raise RangeNotSatisfiable(
+                f"chunk starts at {start} but the upload holds {session.size} bytes", size=session.size
+            )
+        async with self.db.write() as conn:
+            if not await q.lease(conn, upload_id, size=session.size, seconds=LEASE_SECONDS):
+                current = await q.get(conn, upload_id, repository.id)
+                raise RangeNotSatisfiable(
+                    "another chunk of this upload is in progress",
+                    size=current.size if current else session.size,
+                )
+        new_size = session.size
+        hasher = self.hashes.take(upload_id, session.size)
+        try:
+            new_size = await self.store.append(
+                upload_id, offset=session.size, chunks=self._renewing(upload_id, session.size, chunks),
+                hasher=hasher, limit=length,
+            )
+            if length is not None and new_size - session.size != length:
+                raise SizeInvalid(f"received {new_size - session.size} bytes, Content-Length said {length}")
+        except BaseException:
+            # The chunk is void: the session keeps its old size (stray bytes past it are overwritten by
+            # the next chunk) and the hasher, which may have seen part of it, is dropped.
+            async with self.db.write() as conn:
+                await q.release(conn, upload_id, size=session.size)
+            raise
+        async with self.db.write() as conn:
+            await q.release(conn, upload_id, size=new_size)
+        if hasher is not None:
+            self.hashes.put(upload_id, new_size, hasher)
+        return UploadSession(upload_id, repository.id, new_size)
+
+    async def _renewing(self, upload_id: str, size: int, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """Pass chunks through, renewing the session's lease while a long chunk streams in."""
+        renewed = time.monotonic()
+        async for chunk in chunks:
+            yield chunk
+            if time.monotonic() - renewed > LEASE_RENEW_SECONDS:
+                async with self.db.write() as conn:
+                    await q.lease_renew(conn, upload_id, seconds=LEASE_SECONDS)
+                renewed = time.monotonic()
+
+    async def finish(
+        self,
+        *,
+        repository: Repository,
+        upload_id: str,
+        digest: Digest,
+        chunks: AsyncIterable[bytes] | None,
+        length: int | None,
+    ) -> int:
+        """Close a session with an optional last chunk: verify the digest, store the blob, link it to
+        the repository; return its size. On a digest mismatch nothing is stored and the session ends."""
+        session = await self.get(repository=repository, upload_id=upload_id)
+        if chunks is not None and (length is None or length > 0):
+            session = await self.append(
+                repository=repository, upload_id=upload_id, chunks=chunks, start=None, length=length
+            )
+        hasher = self.hashes.take(upload_id, session.size)
+        try:
+            await self.store.commit(upload_id, digest=digest, size=session.size, hasher=hasher)
+        except BaseException:
+            async with self.db.write() as conn:
+                await q.remove(conn, upload_id)
+            raise
+        async with self.db.write() as conn:
+            await blob_queries.add(conn, str(digest), session.size)
+            await blob_queries.link(conn, repository.id, str(digest), session.size)
+            await q.remove(conn, upload_id)
+        return session.size
+
+    async def monolithic(
+        self, *, repository: Repository, digest: Digest, chunks: AsyncIterable[bytes], length: int | None
+    ) -> int:
+        """``POST ?digest=``: the whole blob in one request. No session row is written: the bytes go
+        to a private upload directory (swept by ``purge`` if the process dies mid-request)."""
+        upload_id = uuid.uuid4().hex
+        hasher = new_hasher(digest.algorithm)
+        try:
+            size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length)
+            if length is not None and size != length:
+                raise SizeInvalid(f"received {size} bytes, Content-Length said {length}")
+            await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher)
+        except BaseException:
+            await self.store.delete_upload(upload_id)
+            raise
+        async with self.db.write() as conn:
+            await blob_queries.add(conn, str(digest), size)
+            await blob_queries.link(conn, repository.id, str(digest), size)
+        return size
+
+    async def cancel(self, *, repository: Repository, upload_id: str) -> None:
+        """Abandon a session and its bytes."""
+        await self.get(repository=repository, upload_id=upload_id)
+        async with self.db.write() as conn:
+            await q.remove(conn, upload_id)
+        self.hashes.drop(upload_id)
+        await self.store.delete_upload(upload_id)
+
+    async def purge(self, *, older_than_seconds: float) -> int:
+        """Delete sessions untouched for ``older_than_seconds`` and upload data that has no session
+        (left by a process killed mid-request); return how many were removed."""
+        cutoff = now_ms() - int(older_than_seconds * 1000)
+        async with self.db.write() as conn:
+            stale = await q.stale(conn, before_ms=cutoff)
+            for upload_id in stale:
+                await q.remove(conn, upload_id)
+        for upload_id in stale:
+            self.hashes.drop(upload_id)
+            await self.store.delete_upload(upload_id)
+        orphans = []
+        stored = await self.store.list_uploads()
+        async with self.db.read() as conn:
+            known = await q.known(conn, stored)
+        for upload_id in stored:
+            if upload_id not in known and await self._older_than(upload_id, cutoff):
+                orphans.append(upload_id)
+                await self.store.delete_upload(upload_id)
+        return len(stale) + len(orphans)
+
+    async def _older_than(self, upload_id: str, cutoff_ms: int) -> bool:
+        info = await self.store.driver.stat(paths.upload_data(upload_id))
+        return info is None or info.modified * 1000 < cutoff_ms

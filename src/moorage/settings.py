@@ -1,0 +1,116 @@
+"""moorage's configuration: the only global. Environment ``MOORAGE_*`` (nested with ``__``) and an
+optional TOML file (``MOORAGE_CONFIG``); environment wins over the file, the file over defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/moorage`` or ``~/.local/share/moorage``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "moorage"
+
+
+class StorageSettings(BaseModel):
+    """Where blobs live."""
+
+    driver: str = "filesystem"
+    """Storage driver name: ``filesystem``."""
+    root: Path | None = None
+    """Filesystem driver root; default ``<data_dir>/storage``."""
+
+
+class RegistrySettings(BaseModel):
+    """OCI registry behaviour and limits."""
+
+    manifest_max_bytes: int = 4 * 1024 * 1024
+    """Largest manifest accepted (the distribution spec's recommended 4 MiB)."""
+    upload_stale_after_seconds: int = 24 * 3600
+    """Upload sessions untouched this long are purged."""
+    purge_interval_seconds: int = 600
+    """How often the purge of stale uploads runs."""
+    page_max: int = 10000
+    """Largest page the tags list and catalog return whatever ``n`` asks."""
+
+
+class Settings(BaseSettings):
+    """Everything configurable. See README's Configuration section for the list."""
+
+    model_config = SettingsConfigDict(env_prefix="MOORAGE_", env_nested_delimiter="__", extra="ignore")
+
+    host: str = "127.0.0.1"
+    """Address to listen on."""
+    port: int = Field(default=5000, ge=1, le=65535)
+    """TCP port to listen on."""
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Data directory: SQLite database, blobs (filesystem driver), keys."""
+    database_url: str = ""
+    """SQLAlchemy URL; default SQLite in the data directory. PostgreSQL: ``postgresql+asyncpg://...``."""
+    external_url: str = ""
+    """How clients reach this registry (``https://registry.example.com``); default from host and port."""
+    workers: int = Field(default=1, ge=1, le=64)
+    """HTTP worker processes for ``moorage serve``."""
+    log_level: str = "info"
+    """Python log level name."""
+    access_log: bool = True
+    """One JSON log line per request."""
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.lower() not in ("debug", "info", "warning", "error", "critical"):
+            raise ValueError("log_level must be one of debug, info, warning, error, critical")
+        return value.lower()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit arguments, then environment, then the TOML file."""
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'moorage.db'}"
+
+    @property
+    def storage_root(self) -> Path:
+        """Filesystem storage root."""
+        return self.storage.root or self.data_dir / "storage"
+
+    @property
+    def resolved_external_url(self) -> str:
+        """The registry's external base URL, without a trailing slash."""
+        if self.external_url:
+            return self.external_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Settings from the TOML file named by ``MOORAGE_CONFIG`` (absent: nothing)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("MOORAGE_CONFIG")
+        if not path:
+            return {}
+        with open(path, "rb") as f:
+            return tomllib.load(f)

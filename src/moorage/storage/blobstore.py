@@ -1,0 +1,164 @@
+"""The content-addressed blob store: upload data in, digest-verified blobs out.
+
+It sits on a ``StorageDriver`` and knows the layout (``paths.py``); it does not know repositories
+(links live in the metadata database). Incoming bytes are written and hashed in worker threads,
+in parallel with each other and with the event loop receiving the next batch, so a large push
+costs roughly the slower of disk and hash, not their sum.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+
+from moorage.domain.digests import Digest, Hasher, new_hasher
+from moorage.domain.errors import DigestInvalid, SizeInvalid, TooLarge
+from moorage.storage import paths
+from moorage.storage.interface import FileInfo, StorageDriver, StorageWriter
+
+BATCH = 4 << 20
+"""Bytes gathered before one write+hash round trip to the worker threads."""
+
+
+class BlobStore:
+    """Blobs by digest, and the upload data they are made from."""
+
+    def __init__(self, driver: StorageDriver) -> None:
+        self.driver = driver
+
+    async def stat(self, digest: Digest) -> FileInfo | None:
+        """Size of a stored blob, or None."""
+        return await self.driver.stat(paths.blob_data(digest))
+
+    def read(self, digest: Digest, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """Stream a stored blob (or a byte range of it)."""
+        return self.driver.read(paths.blob_data(digest), offset, length)
+
+    def local_path(self, digest: Digest) -> Path | None:
+        """The blob's file on this machine, when the driver keeps one."""
+        return self.driver.local_path(paths.blob_data(digest))
+
+    async def upload_size(self, upload_id: str) -> int:
+        """Bytes stored for an upload session (0 when none yet)."""
+        info = await self.driver.stat(paths.upload_data(upload_id))
+        return info.size if info else 0
+
+    async def append(
+        self,
+        upload_id: str,
+        *,
+        offset: int,
+        chunks: AsyncIterable[bytes],
+        hasher: Hasher | None,
+        limit: int | None = None,
+    ) -> int:
+        """Append a request body to an upload at ``offset``; return the new size.
+
+        ``hasher`` (already fed with the first ``offset`` bytes) is updated in step, so the digest is
+        known when the upload closes. ``limit`` caps how many bytes this call accepts.
+        """
+        writer = await self.driver.writer(paths.upload_data(upload_id), offset=offset)
+        received = 0
+        pending: asyncio.Future[None] | None = None
+        try:
+            buffer = bytearray()
+            async for chunk in chunks:
+                received += len(chunk)
+                if limit is not None and received > limit:
+                    raise TooLarge(f"chunk larger than the {limit} bytes declared")
+                buffer += chunk
+                if len(buffer) >= BATCH:
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.ensure_future(_write_and_hash(writer, hasher, buffer))
+                    buffer = bytearray()
+            if pending is not None:
+                await pending
+                pending = None
+            if buffer:
+                await _write_and_hash(writer, hasher, buffer)
+        finally:
+            if pending is not None:
+                # Never close the file under a thread still writing to it: wait, whatever happened.
+                await asyncio.gather(pending, return_exceptions=True)
+            await writer.close()
+        return offset + received
+
+    async def commit(self, upload_id: str, *, digest: Digest, size: int, hasher: Hasher | None) -> None:
+        """Verify that the upload's bytes are ``digest`` and make them the blob; drop the upload.
+
+        ``hasher`` is the running hash when this node saw every byte; otherwise (restart, another
+        node, another algorithm) the data is hashed again from storage. A mismatch stores nothing.
+        """
+        stored = await self.upload_size(upload_id)
+        if stored != size:
+            raise SizeInvalid(f"upload holds {stored} bytes, expected {size}")
+        if hasher is not None and hasher.name == digest.algorithm:
+            actual = hasher.hexdigest()
+        else:
+            actual = await self._hash_stored(paths.upload_data(upload_id), digest.algorithm)
+        if actual != digest.hex:
+            await self.delete_upload(upload_id)
+            raise DigestInvalid(
+                f"content digest {digest.algorithm}:{actual} does not match {digest}",
+                detail={"digest": str(digest)},
+            )
+        if await self.stat(digest) is None:
+            await self.driver.move(paths.upload_data(upload_id), paths.blob_data(digest))
+        await self.delete_upload(upload_id)
+
+    async def _hash_stored(self, path: str, algorithm: str) -> str:
+        local = self.driver.local_path(path)
+        if local is not None:
+
+            def _file_digest() -> str:
+                with open(local, "rb") as f:
+                    return hashlib.file_digest(f, algorithm).hexdigest()
+
+            return await anyio.to_thread.run_sync(_file_digest)
+        hasher = new_hasher(algorithm)
+        async for chunk in self.driver.read(path):
+            await anyio.to_thread.run_sync(hasher.update, chunk)
+        return hasher.hexdigest()
+
+    async def hash_upload(self, upload_id: str, algorithm: str = "sha256") -> Hasher:
+        """A hasher fed with everything stored for an upload (to resume after a restart)."""
+        hasher = new_hasher(algorithm)
+        local = self.driver.local_path(paths.upload_data(upload_id))
+        if local is not None and local.exists():
+
+            def _feed() -> None:
+                with open(local, "rb") as f:
+                    while block := f.read(BATCH):
+                        hasher.update(block)
+
+            await anyio.to_thread.run_sync(_feed)
+            return hasher
+        if await self.driver.stat(paths.upload_data(upload_id)) is not None:
+            async for chunk in self.driver.read(paths.upload_data(upload_id)):
+                await anyio.to_thread.run_sync(hasher.update, chunk)
+        return hasher
+
+    async def delete_upload(self, upload_id: str) -> None:
+        """Remove an upload session's data."""
+        await self.driver.delete(paths.upload_dir(upload_id))
+
+    async def list_uploads(self) -> list[str]:
+        """Ids of every upload session with data in storage."""
+        return [name for name in await self.driver.list(paths.UPLOADS_ROOT) if paths.is_upload_id(name)]
+
+    async def delete_blob(self, digest: Digest) -> None:
+        """Remove a blob's bytes (garbage collection only: links are checked by the caller)."""
+        await self.driver.delete(paths.blob_data(digest).rsplit("/", 1)[0])
+
+
+async def _write_and_hash(writer: StorageWriter, hasher: Hasher | None, data: bytearray) -> None:
+    """Write and hash one batch at once: both release the GIL, so they run in parallel threads."""
+    if hasher is None:
+        await writer.write(data)
+        return
+    await asyncio.gather(writer.write(data), anyio.to_thread.run_sync(hasher.update, data))

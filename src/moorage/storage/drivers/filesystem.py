@@ -1,0 +1,197 @@
+"""The filesystem driver: files under one root directory, written to a temporary name, fsynced and
+renamed, so a reader never sees a partial file. Blocking calls run in worker threads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+
+from moorage.storage.interface import FileInfo
+
+READ_CHUNK = 1 << 20
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FilesystemWriter:
+    """Appends to one file; used for upload sessions."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd = fd
+        self._size = size
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file so far."""
+        return self._size
+
+    def write_blocking(self, data: bytes | bytearray | memoryview) -> None:
+        """Append ``data`` from a worker thread (``write`` does this off the event loop)."""
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._size += len(data)
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Append ``data``."""
+        await anyio.to_thread.run_sync(self.write_blocking, data)
+
+    async def close(self, *, durable: bool = False) -> None:
+        """Close; with ``durable``, fsync first."""
+
+        def _close() -> None:
+            try:
+                if durable:
+                    os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+
+        await anyio.to_thread.run_sync(_close)
+
+
+class FilesystemDriver:
+    """Files under ``root``."""
+
+    name = "filesystem"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.root / "tmp"
+        self._tmp.mkdir(exist_ok=True)
+
+    def _full(self, path: str) -> Path:
+        if not path or path.startswith("/") or any(part in ("", ".", "..") for part in path.split("/")):
+            raise ValueError(f"invalid storage path {path!r}")
+        return self.root / path
+
+    def local_path(self, path: str) -> Path | None:
+        """The file's path on this machine."""
+        return self._full(path)
+
+    async def stat(self, path: str) -> FileInfo | None:
+        """Size and mtime, or None."""
+        full = self._full(path)
+
+        def _stat() -> FileInfo | None:
+            try:
+                st = full.stat()
+            except FileNotFoundError:
+                return None
+            return FileInfo(st.st_size, st.st_mtime)
+
+        return await anyio.to_thread.run_sync(_stat)
+
+    async def get_content(self, path: str) -> bytes:
+        """The whole file."""
+        return await anyio.to_thread.run_sync(self._full(path).read_bytes)
+
+    def _put_blocking(self, path: str, data: bytes) -> None:
+        full = self._full(path)
+        full.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp / uuid.uuid4().hex
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, full)
+        _fsync_dir(full.parent)
+
+    async def put_content(self, path: str, data: bytes) -> None:
+        """Write atomically and durably."""
+        await anyio.to_thread.run_sync(self._put_blocking, path, data)
+
+    async def read(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """Stream a byte range in 1 MiB chunks, each read in a worker thread."""
+        full = self._full(path)
+        fd = await anyio.to_thread.run_sync(os.open, full, os.O_RDONLY)
+        try:
+            remaining = length
+            position = offset
+            while remaining is None or remaining > 0:
+                want = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+                chunk = await anyio.to_thread.run_sync(os.pread, fd, want, position)
+                if not chunk:
+                    break
+                position += len(chunk)
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+        finally:
+            os.close(fd)
+
+    async def writer(self, path: str, *, offset: int) -> FilesystemWriter:
+        """Open for appending at ``offset`` (truncating anything beyond it)."""
+        full = self._full(path)
+
+        def _open() -> FilesystemWriter:
+            full.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(full, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                if size < offset:
+                    raise ValueError(f"cannot resume {path} at {offset}: only {size} bytes stored")
+                os.ftruncate(fd, offset)
+                os.lseek(fd, offset, os.SEEK_SET)
+            except BaseException:
+                os.close(fd)
+                raise
+            return FilesystemWriter(fd, offset)
+
+        return await anyio.to_thread.run_sync(_open)
+
+    async def move(self, source: str, destination: str) -> None:
+        """Rename, replacing the destination; durable (directory fsynced)."""
+        src, dst = self._full(source), self._full(destination)
+
+        def _move() -> None:
+            fd = os.open(src, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # the content must be on disk before the name that promises it
+            finally:
+                os.close(fd)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+            _fsync_dir(dst.parent)
+
+        await anyio.to_thread.run_sync(_move)
+
+    async def delete(self, path: str) -> None:
+        """Remove a file or a tree."""
+        full = self._full(path)
+
+        def _delete() -> None:
+            if full.is_dir() and not full.is_symlink():
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                full.unlink(missing_ok=True)
+
+        await anyio.to_thread.run_sync(_delete)
+
+    async def list(self, prefix: str) -> list[str]:
+        """Entries directly under ``prefix``."""
+        full = self._full(prefix)
+
+        def _list() -> list[str]:
+            try:
+                return sorted(os.listdir(full))
+            except (FileNotFoundError, NotADirectoryError):
+                return []
+
+        return await anyio.to_thread.run_sync(_list)

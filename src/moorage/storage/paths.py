@@ -1,0 +1,48 @@
+"""Where things live in storage. The whole layout, in one place::
+
+    <root>/
+    ├── blobs/
+    │   └── <algorithm>/              sha256 | sha512
+    │       └── <first two hex>/
+    │           └── <hex>/
+    │               └── data          the blob's bytes, written once, never modified
+    └── uploads/
+        └── <upload id>/
+            └── data                  bytes received so far for that upload session
+
+Blobs appear under ``blobs/`` only by an atomic move of a fully received, digest-verified upload,
+so a partial blob is never visible. Manifests are kept in the metadata database, not here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from moorage.domain.digests import Digest
+
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def blob_data(digest: Digest) -> str:
+    """The path of a blob's bytes."""
+    return f"blobs/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}/data"
+
+
+def upload_dir(upload_id: str) -> str:
+    """The directory of one upload session."""
+    if not _UPLOAD_ID.match(upload_id):
+        raise ValueError(f"invalid upload id {upload_id!r}")
+    return f"uploads/{upload_id}"
+
+
+def upload_data(upload_id: str) -> str:
+    """The bytes received so far for an upload session."""
+    return f"{upload_dir(upload_id)}/data"
+
+
+UPLOADS_ROOT = "uploads"
+
+
+def is_upload_id(text: str) -> bool:
+    """Whether ``text`` has the form of an upload id (32 lowercase hex characters)."""
+    return bool(_UPLOAD_ID.match(text))
