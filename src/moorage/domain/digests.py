@@ -44,13 +44,13 @@ class Digest:
     @classmethod
     def parse(cls, text: str) -> Digest:
         """Parse and validate ``text``; raise ``DigestInvalid`` or ``UnsupportedDigest``."""
-        if not isinstance(text, str) or len(text) > 256 or not _DIGEST_GRAMMAR.match(text):
+        if not isinstance(text, str) or len(text) > 256 or not _DIGEST_GRAMMAR.fullmatch(text):
             raise DigestInvalid(f"invalid digest {text!r}", detail={"digest": str(text)[:256]})
         algorithm, encoded = text.split(":", 1)
         pattern = _ENCODED.get(algorithm)
         if pattern is None:
             raise UnsupportedDigest(f"unsupported digest algorithm {algorithm!r}", detail={"digest": text})
-        if not pattern.match(encoded):
+        if not pattern.fullmatch(encoded):
             raise DigestInvalid(f"invalid {algorithm} digest {text!r}", detail={"digest": text})
         return cls(algorithm, encoded)
 
@@ -79,4 +79,4 @@ def new_hasher(algorithm: str) -> Hasher:
 
 def is_digest(text: str) -> bool:
     """True when ``text`` looks like a digest (has the grammar), whatever its algorithm."""
-    return ":" in text and bool(_DIGEST_GRAMMAR.match(text))
+    return ":" in text and bool(_DIGEST_GRAMMAR.fullmatch(text))

@@ -27,7 +27,7 @@ _TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 
 def validate_namespace(name: str) -> str:
     """Return ``name`` if it is a valid namespace (organization) name, else raise ``NameInvalid``."""
-    if not 1 <= len(name) <= NAMESPACE_MAX or not _NAMESPACE.match(name):
+    if not 1 <= len(name) <= NAMESPACE_MAX or not _NAMESPACE.fullmatch(name):
         raise NameInvalid(
             f"invalid namespace {name!r}: 1-{NAMESPACE_MAX} characters, starting with a lowercase letter, "
             "ending with a lowercase letter or digit; lowercase letters, digits, '.', '_', '-' only, "
@@ -39,7 +39,7 @@ def validate_namespace(name: str) -> str:
 
 def validate_repository(name: str) -> str:
     """Return ``name`` if it is a valid repository name (without namespace), else raise ``NameInvalid``."""
-    if not 1 <= len(name) <= REPOSITORY_MAX or not _REPOSITORY.match(name):
+    if not 1 <= len(name) <= REPOSITORY_MAX or not _REPOSITORY.fullmatch(name):
         raise NameInvalid(
             f"invalid repository name {name!r}: 1-{REPOSITORY_MAX} characters, starting and ending with a "
             "lowercase letter or digit; lowercase letters, digits, '.', '/', '_', '-' only, separators "
@@ -51,7 +51,7 @@ def validate_repository(name: str) -> str:
 
 def validate_tag(tag: str) -> str:
     """Return ``tag`` if it matches the OCI tag grammar, else raise ``TagInvalid``."""
-    if not _TAG.match(tag):
+    if not _TAG.fullmatch(tag):
         raise TagInvalid(
             f"invalid tag {tag!r}: up to 128 characters of [a-zA-Z0-9._-], not starting with '.' or '-'",
             detail={"tag": tag[:300]},
@@ -61,7 +61,7 @@ def validate_tag(tag: str) -> str:
 
 def is_valid_tag(tag: str) -> bool:
     """Whether ``tag`` matches the OCI tag grammar."""
-    return bool(_TAG.match(tag))
+    return bool(_TAG.fullmatch(tag))
 
 
 @dataclass(frozen=True, slots=True, order=True)

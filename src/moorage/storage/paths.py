@@ -30,7 +30,7 @@ def blob_data(digest: Digest) -> str:
 
 def upload_dir(upload_id: str) -> str:
     """The directory of one upload session."""
-    if not _UPLOAD_ID.match(upload_id):
+    if not _UPLOAD_ID.fullmatch(upload_id):
         raise ValueError(f"invalid upload id {upload_id!r}")
     return f"uploads/{upload_id}"
 
@@ -45,4 +45,4 @@ UPLOADS_ROOT = "uploads"
 
 def is_upload_id(text: str) -> bool:
     """Whether ``text`` has the form of an upload id (32 lowercase hex characters)."""
-    return bool(_UPLOAD_ID.match(text))
+    return bool(_UPLOAD_ID.fullmatch(text))

@@ -39,7 +39,7 @@ def content_range(request: Request) -> tuple[int, int] | None:
     raw = request.headers.get("content-range")
     if raw is None:
         return None
-    m = _CONTENT_RANGE.match(raw.strip())
+    m = _CONTENT_RANGE.fullmatch(raw.strip())
     if m is None:
         raise UploadInvalid(f"invalid Content-Range {raw!r}; expected <start>-<end>", detail={"range": raw[:100]})
     start, end = int(m.group(1)), int(m.group(2))
@@ -54,7 +54,7 @@ def requested_range(request: Request, size_hint: int | None = None) -> ByteRange
     raw = request.headers.get("range")
     if raw is None:
         return None
-    m = _RANGE.match(raw.strip())
+    m = _RANGE.fullmatch(raw.strip())
     if m is None or (not m.group(1) and not m.group(2)):
         return None
     first, last = m.group(1), m.group(2)

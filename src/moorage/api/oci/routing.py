@@ -88,7 +88,7 @@ def parse_path(path: str) -> tuple[str, str | None, dict[str, str]] | None:
         return "base", None, {}
     if path == "/v2/_catalog":
         return "catalog", None, {}
-    m = _PATH.match(path)
+    m = _PATH.fullmatch(path)
     if m is None:
         return None
     groups = m.groupdict()

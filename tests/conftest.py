@@ -1,0 +1,71 @@
+"""Fixtures every suite may use: a throwaway PostgreSQL, databases on both engines, and running
+moorage servers. Everything started here is stopped here, by process id."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import postgres
+from tests.support.servers import ServerProcess, start_moorage
+
+DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[postgres.PostgresServer]:
+    """One PostgreSQL cluster per test process (xdist worker), started on first use."""
+    if not postgres.available():
+        pytest.fail("PostgreSQL 15 is not installed: run the README's test command, which installs it")
+    server = postgres.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_database_url(pg_server: postgres.PostgresServer) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return pg_server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+def database_url_for(request: pytest.FixtureRequest, kind: str, data_dir: Path) -> str:
+    """An empty database of ``kind`` (``sqlite`` or ``postgresql``) for one server."""
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{data_dir / 'moorage.db'}"
+    server: postgres.PostgresServer = request.getfixturevalue("pg_server")
+    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+MoorageFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def moorage_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MoorageFactory]:
+    """Start moorage servers on demand (``factory(database="postgresql", env={...})``); all are
+    stopped when the test ends."""
+    started: list[ServerProcess] = []
+
+    def factory(*, database: str = "sqlite", env: dict[str, str] | None = None,
+                data_dir: Path | None = None) -> ServerProcess:
+        directory = data_dir or tmp_path / f"moorage-{len(started)}"
+        directory.mkdir(parents=True, exist_ok=True)
+        full_env = {"MOORAGE_DATABASE_URL": database_url_for(request, database, directory),
+                    "MOORAGE_ACCESS_LOG": "false", **(env or {})}
+        server = start_moorage(directory, env=full_env)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(params=DATABASES)
+def moorage(request: pytest.FixtureRequest, moorage_factory: MoorageFactory) -> ServerProcess:
+    """A running moorage server, once on SQLite and once on PostgreSQL."""
+    return moorage_factory(database=request.param)
