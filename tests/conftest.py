@@ -36,7 +36,7 @@ def pg_database_url(pg_server: postgres.PostgresServer) -> str:
 def database_url_for(request: pytest.FixtureRequest, kind: str, data_dir: Path) -> str:
     """An empty database of ``kind`` (``sqlite`` or ``postgresql``) for one server."""
     if kind == "sqlite":
-        return f"sqlite+aiosqlite:///{data_dir / 'moorage.db'}"
+        return f"sqlite:///{data_dir / 'moorage.db'}"
     server: postgres.PostgresServer = request.getfixturevalue("pg_server")
     return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
 

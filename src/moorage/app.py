@@ -92,7 +92,7 @@ def create_app(settings: Settings, *, authorizer: Authorizer | None = None) -> F
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
             await services.pulls.stop()
-            await services.db.dispose()
+            services.db.dispose()
 
     app = FastAPI(
         title="moorage",
@@ -108,8 +108,7 @@ def create_app(settings: Settings, *, authorizer: Authorizer | None = None) -> F
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         """Liveness and database reachability."""
-        async with services.db.read() as conn:
-            await conn.exec_driver_sql("SELECT 1")
+        await services.db.read(lambda conn: conn.exec_driver_sql("SELECT 1"))
         return JSONResponse({"status": "ok", "version": moorage.__version__})
 
     @app.get("/metrics", include_in_schema=False)

@@ -9,12 +9,11 @@ from moorage.metadata.queries import repositories
 from moorage.settings import Settings
 
 
-async def bootstrap(settings: Settings) -> None:
+def bootstrap(settings: Settings) -> None:
     """Bring the database to the current schema and make sure the defaults exist (idempotent)."""
-    database = Database(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url, pool_size=1)
     try:
-        await upgrade(database)
-        async with database.write() as conn:
-            await repositories.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE)
+        upgrade(database)
+        database.run_write(lambda conn: repositories.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE))
     finally:
-        await database.dispose()
+        database.dispose()

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     """Data directory: SQLite database, blobs (filesystem driver), keys."""
     database_url: str = ""
-    """SQLAlchemy URL; default SQLite in the data directory. PostgreSQL: ``postgresql+asyncpg://...``."""
+    """SQLAlchemy URL; default SQLite in the data directory. PostgreSQL: ``postgresql://user:pass@host/db``."""
     external_url: str = ""
     """How clients reach this registry (``https://registry.example.com``); default from host and port."""
     workers: int = Field(default=1, ge=1, le=64)
@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to SQLite in the data directory."""
-        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'moorage.db'}"
+        return self.database_url or f"sqlite:///{self.data_dir / 'moorage.db'}"
 
     @property
     def storage_root(self) -> Path:

@@ -32,12 +32,12 @@ class PostgresServer:
     port: int
     process: subprocess.Popen[bytes]
 
-    def url(self, database: str = "postgres", driver: str = "asyncpg") -> str:
+    def url(self, database: str = "postgres", driver: str = "psycopg") -> str:
         """SQLAlchemy URL of ``database`` (trust authentication on loopback)."""
         return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        """Create an empty database and return its asyncpg URL."""
+        """Create an empty database and return its SQLAlchemy URL."""
         subprocess.run(
             _as_postgres([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                           "-q", "-c", f'CREATE DATABASE "{name}"']),

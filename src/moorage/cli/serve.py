@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -17,11 +16,6 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-async def _bootstrap(settings: Settings) -> None:
-    """Schema migrations and first-start defaults, once, before any worker starts."""
-    from moorage.bootstrap import bootstrap
-
-    await bootstrap(settings)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +34,9 @@ def register(app: typer.Typer) -> None:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         _configure_logging(settings.log_level)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        asyncio.run(_bootstrap(settings))
+        from moorage.bootstrap import bootstrap
+
+        bootstrap(settings)  # migrations and defaults, once, before any worker starts
         from moorage.server import run_server
 
         run_server(settings)

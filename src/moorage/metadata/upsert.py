@@ -7,25 +7,25 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 
-def _insert(conn: AsyncConnection, table: Table) -> Any:
+def _insert(conn: Connection, table: Table) -> Any:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
-async def insert_ignore(
-    conn: AsyncConnection, table: Table, values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+def insert_ignore(
+    conn: Connection, table: Table, values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *, conflict: Sequence[str]
 ) -> int:
     """Insert unless a row with the same ``conflict`` columns exists; return rows inserted."""
     stmt = _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
-    result = await conn.execute(stmt)
+    result = conn.execute(stmt)
     return int(result.rowcount or 0)
 
 
-async def upsert(
-    conn: AsyncConnection, table: Table, values: Mapping[str, Any], *, conflict: Sequence[str],
+def upsert(
+    conn: Connection, table: Table, values: Mapping[str, Any], *, conflict: Sequence[str],
     update: Sequence[str]
 ) -> None:
     """Insert, or update ``update`` columns of the row that has the same ``conflict`` columns."""
@@ -33,10 +33,10 @@ async def upsert(
     stmt = stmt.on_conflict_do_update(
         index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update}
     )
-    await conn.execute(stmt)
+    conn.execute(stmt)
 
 
-def bytewise(conn: AsyncConnection, column: Any) -> Any:
+def bytewise(conn: Connection, column: Any) -> Any:
     """``column`` compared and sorted byte by byte (the OCI spec's lexical order) on every database:
     PostgreSQL's default collation would sort by locale rules instead."""
     return column.collate("C") if conn.dialect.name == "postgresql" else column

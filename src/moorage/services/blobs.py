@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from sqlalchemy.engine import Connection
+
 from moorage.domain.digests import Digest
 from moorage.domain.errors import BlobUnknown, RangeNotSatisfiable
 from moorage.domain.registry import ByteRange, Repository
@@ -21,8 +23,7 @@ class BlobService:
 
     async def size(self, *, repository: Repository, digest: Digest) -> int:
         """Size of a blob the repository may serve, or ``BlobUnknown``."""
-        async with self.db.read() as conn:
-            size = await q.linked_size(conn, repository.id, str(digest))
+        size = await self.db.read(lambda conn: q.linked_size(conn, repository.id, str(digest)))
         if size is None:
             raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
                               detail={"digest": str(digest)})
@@ -42,17 +43,18 @@ class BlobService:
 
     async def delete(self, *, repository: Repository, digest: Digest) -> None:
         """Stop the repository serving the blob (bytes go at garbage collection)."""
-        async with self.db.write() as conn:
-            if not await q.unlink(conn, repository.id, str(digest)):
-                raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
-                                  detail={"digest": str(digest)})
+        if not await self.db.write(lambda conn: q.unlink(conn, repository.id, str(digest))):
+            raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
+                              detail={"digest": str(digest)})
 
     async def mount(self, *, repository: Repository, digest: Digest, source: Repository) -> int | None:
         """Link a blob that ``source`` serves into ``repository`` (no copy); its size, or None when
         the source does not have it (the caller then falls back to an upload session)."""
-        async with self.db.write() as conn:
-            size = await q.linked_size(conn, source.id, str(digest))
-            if size is None:
-                return None
-            await q.link(conn, repository.id, str(digest), size)
+
+        def work(conn: Connection) -> int | None:
+            size = q.linked_size(conn, source.id, str(digest))
+            if size is not None:
+                q.link(conn, repository.id, str(digest), size)
             return size
+
+        return await self.db.write(work)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from moorage.domain import mediatypes as mt
 from moorage.domain.digests import Digest, is_digest
@@ -48,11 +48,12 @@ class ManifestService:
         digest = Digest.parse(reference) if is_digest(reference) else None
         if digest is None:
             validate_tag(reference)
-        async with self.db.read() as conn:
-            if digest is not None:
-                record = await q.by_digest(conn, repository.id, str(digest), with_payload=with_payload)
-            else:
-                record = await q.by_tag(conn, repository.id, reference, with_payload=with_payload)
+        if digest is not None:
+            record = await self.db.read(
+                lambda conn: q.by_digest(conn, repository.id, str(digest), with_payload=with_payload))
+        else:
+            record = await self.db.read(
+                lambda conn: q.by_tag(conn, repository.id, reference, with_payload=with_payload))
         if record is None:
             raise ManifestUnknown(f"manifest {reference} unknown to repository {repository.full_name}",
                                   detail={"reference": reference})
@@ -84,20 +85,24 @@ class ManifestService:
             tag = validate_tag(reference)
             digest = Digest.of(payload)
         parsed = parse_manifest(payload, content_type)
-        async with self.db.write() as conn:
-            await self._check_references(conn, repository, parsed)
-            manifest_id = await q.store(conn, repository.id, str(digest), payload, parsed)
+
+        def work(conn: Connection) -> None:
+            self._check_references(conn, repository, parsed)
+            manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
             if tag is not None:
-                await q.tag(conn, repository.id, tag, manifest_id)
+                q.tag(conn, repository.id, tag, manifest_id)
+
+        await self.db.write(work)
         return StoredManifest(digest, parsed.subject.digest if parsed.subject else None)
 
-    async def _check_references(self, conn: AsyncConnection, repository: Repository, parsed: ParsedManifest) -> None:
+    @staticmethod
+    def _check_references(conn: Connection, repository: Repository, parsed: ParsedManifest) -> None:
         """Every blob and child manifest must be in the repository (the subject need not be)."""
         wanted = {str(d.digest): d.size for d in parsed.blob_references()}
-        sizes = await blob_queries.linked_sizes(conn, repository.id, wanted)
+        sizes = blob_queries.linked_sizes(conn, repository.id, wanted)
         missing = set(wanted) - set(sizes)
         children = {str(d.digest) for d in parsed.manifests}
-        missing |= children - await q.existing_digests(conn, repository.id, children)
+        missing |= children - q.existing_digests(conn, repository.id, children)
         if missing:
             first = sorted(missing)[0]
             raise ManifestBlobUnknown(
@@ -113,23 +118,24 @@ class ManifestService:
 
     async def delete(self, *, repository: Repository, reference: str) -> None:
         """Delete by digest (the manifest and its tags) or by tag (the tag only)."""
-        async with self.db.write() as conn:
-            if is_digest(reference):
-                found = await q.remove(conn, repository.id, str(Digest.parse(reference)))
-            else:
-                found = await q.untag(conn, repository.id, validate_tag(reference))
+        if is_digest(reference):
+            digest = str(Digest.parse(reference))
+            found = await self.db.write(lambda conn: q.remove(conn, repository.id, digest))
+        else:
+            tag = validate_tag(reference)
+            found = await self.db.write(lambda conn: q.untag(conn, repository.id, tag))
         if not found:
             raise ManifestUnknown(f"manifest {reference} unknown to repository {repository.full_name}",
                                   detail={"reference": reference})
 
     async def tags(self, *, repository: Repository, limit: int, last: str | None) -> list[str]:
         """Tags in lexical order after ``last``."""
-        async with self.db.read() as conn:
-            return await q.tag_names(conn, repository.id, limit=limit, last=last)
+        return await self.db.read(lambda conn: q.tag_names(conn, repository.id, limit=limit, last=last),
+                                  heavy=limit > 1000)
 
     async def referrers(
         self, *, repository: Repository, subject: Digest, artifact_type: str | None
     ) -> list[ReferrerRecord]:
         """Manifests of the repository whose subject is ``subject``, optionally of one artifact type."""
-        async with self.db.read() as conn:
-            return await q.referrers(conn, repository.id, str(subject), artifact_type=artifact_type)
+        return await self.db.read(
+            lambda conn: q.referrers(conn, repository.id, str(subject), artifact_type=artifact_type))

@@ -14,6 +14,7 @@ import logging
 from collections import Counter
 
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.tables import manifests, repositories
@@ -37,20 +38,29 @@ class PullRecorder:
         self._manifests[manifest_id] = now_ms()
 
     async def flush(self) -> None:
-        """Write the counts gathered so far."""
+        """Write the counts gathered so far (put back to be retried if the write fails)."""
         if not self._repositories and not self._manifests:
             return
         counts, pulled = self._repositories, self._manifests
         self._repositories, self._manifests = Counter(), {}
-        async with self.db.write() as conn:
+
+        def work(conn: Connection) -> None:
             for repository_id, n in sorted(counts.items()):
-                await conn.execute(
+                conn.execute(
                     update(repositories)
                     .where(repositories.c.id == repository_id)
                     .values(download_count=repositories.c.download_count + n)
                 )
             for manifest_id, at in sorted(pulled.items()):
-                await conn.execute(update(manifests).where(manifests.c.id == manifest_id).values(last_pulled_at=at))
+                conn.execute(update(manifests).where(manifests.c.id == manifest_id).values(last_pulled_at=at))
+
+        try:
+            await self.db.write(work)
+        except BaseException:
+            self._repositories.update(counts)
+            for manifest_id, at in pulled.items():
+                self._manifests[manifest_id] = max(at, self._manifests.get(manifest_id, 0))
+            raise
 
     async def _run(self) -> None:
         while True:

@@ -17,8 +17,7 @@ class RepositoryService:
 
     async def find(self, *, instance_id: str, name: RepositoryName) -> Repository:
         """The repository, or ``NameUnknown``."""
-        async with self.db.read() as conn:
-            repository = await q.get(conn, instance_id, name)
+        repository = await self.db.read(lambda conn: q.get(conn, instance_id, name))
         if repository is None:
             raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
         return repository
@@ -27,14 +26,11 @@ class RepositoryService:
         self, *, instance_id: str, name: RepositoryName, domain_id: str | None = None
     ) -> Repository:
         """The repository, created with its namespace on the first push."""
-        async with self.db.read() as conn:
-            repository = await q.get(conn, instance_id, name)
+        repository = await self.db.read(lambda conn: q.get(conn, instance_id, name))
         if repository is not None:
             return repository
-        async with self.db.write() as conn:
-            return await q.ensure(conn, instance_id, name, domain_id=domain_id)
+        return await self.db.write(lambda conn: q.ensure(conn, instance_id, name, domain_id=domain_id))
 
     async def catalog(self, *, instance_id: str, limit: int, last: str | None) -> list[str]:
         """Repository names after ``last``, at most ``limit``."""
-        async with self.db.read() as conn:
-            return await q.catalog(conn, instance_id, limit=limit, last=last)
+        return await self.db.read(lambda conn: q.catalog(conn, instance_id, limit=limit, last=last), heavy=limit > 1000)

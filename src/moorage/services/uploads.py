@@ -13,6 +13,8 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator
 
+from sqlalchemy.engine import Connection
+
 from moorage.domain.digests import Digest, Hasher, new_hasher
 from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, UploadUnknown
 from moorage.domain.registry import Repository, UploadSession
@@ -64,15 +66,14 @@ class UploadService:
 
     async def start(self, *, repository: Repository) -> UploadSession:
         """A new empty session."""
-        async with self.db.write() as conn:
-            session = await q.create(conn, uuid.uuid4().hex, repository.id)
+        upload_id = uuid.uuid4().hex
+        session = await self.db.write(lambda conn: q.create(conn, upload_id, repository.id))
         self.hashes.put(session.id, 0, new_hasher("sha256"))
         return session
 
     async def get(self, *, repository: Repository, upload_id: str) -> UploadSession:
         """A session of the repository, or ``UploadUnknown``."""
-        async with self.db.read() as conn:
-            session = await q.get(conn, upload_id, repository.id)
+        session = await self.db.read(lambda conn: q.get(conn, upload_id, repository.id))
         if session is None:
             raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
         return session
@@ -93,13 +94,16 @@ class UploadService:
             raise RangeNotSatisfiable(
                 f"chunk starts at {start} but the upload holds {session.size} bytes", size=session.size
             )
-        async with self.db.write() as conn:
-            if not await q.lease(conn, upload_id, size=session.size, seconds=LEASE_SECONDS):
-                current = await q.get(conn, upload_id, repository.id)
+
+        def take_lease(conn: Connection) -> None:
+            if not q.lease(conn, upload_id, size=session.size, seconds=LEASE_SECONDS):
+                current = q.get(conn, upload_id, repository.id)
                 raise RangeNotSatisfiable(
                     "another chunk of this upload is in progress",
                     size=current.size if current else session.size,
                 )
+
+        await self.db.write(take_lease)
         new_size = session.size
         hasher = self.hashes.take(upload_id, session.size)
         try:
@@ -112,11 +116,9 @@ class UploadService:
         except BaseException:
             # The chunk is void: the session keeps its old size (stray bytes past it are overwritten by
             # the next chunk) and the hasher, which may have seen part of it, is dropped.
-            async with self.db.write() as conn:
-                await q.release(conn, upload_id, size=session.size)
+            await self.db.write(lambda conn: q.release(conn, upload_id, size=session.size))
             raise
-        async with self.db.write() as conn:
-            await q.release(conn, upload_id, size=new_size)
+        await self.db.write(lambda conn: q.release(conn, upload_id, size=new_size))
         if hasher is not None:
             self.hashes.put(upload_id, new_size, hasher)
         return UploadSession(upload_id, repository.id, new_size)
@@ -127,8 +129,7 @@ class UploadService:
         async for chunk in chunks:
             yield chunk
             if time.monotonic() - renewed > LEASE_RENEW_SECONDS:
-                async with self.db.write() as conn:
-                    await q.lease_renew(conn, upload_id, seconds=LEASE_SECONDS)
+                await self.db.write(lambda conn: q.lease_renew(conn, upload_id, seconds=LEASE_SECONDS))
                 renewed = time.monotonic()
 
     async def finish(
@@ -151,13 +152,15 @@ class UploadService:
         try:
             await self.store.commit(upload_id, digest=digest, size=session.size, hasher=hasher)
         except BaseException:
-            async with self.db.write() as conn:
-                await q.remove(conn, upload_id)
+            await self.db.write(lambda conn: q.remove(conn, upload_id))
             raise
-        async with self.db.write() as conn:
-            await blob_queries.add(conn, str(digest), session.size)
-            await blob_queries.link(conn, repository.id, str(digest), session.size)
-            await q.remove(conn, upload_id)
+
+        def record(conn: Connection) -> None:
+            blob_queries.add(conn, str(digest), session.size)
+            blob_queries.link(conn, repository.id, str(digest), session.size)
+            q.remove(conn, upload_id)
+
+        await self.db.write(record)
         return session.size
 
     async def monolithic(
@@ -175,16 +178,18 @@ class UploadService:
         except BaseException:
             await self.store.delete_upload(upload_id)
             raise
-        async with self.db.write() as conn:
-            await blob_queries.add(conn, str(digest), size)
-            await blob_queries.link(conn, repository.id, str(digest), size)
+
+        def record(conn: Connection) -> None:
+            blob_queries.add(conn, str(digest), size)
+            blob_queries.link(conn, repository.id, str(digest), size)
+
+        await self.db.write(record)
         return size
 
     async def cancel(self, *, repository: Repository, upload_id: str) -> None:
         """Abandon a session and its bytes."""
         await self.get(repository=repository, upload_id=upload_id)
-        async with self.db.write() as conn:
-            await q.remove(conn, upload_id)
+        await self.db.write(lambda conn: q.remove(conn, upload_id))
         self.hashes.drop(upload_id)
         await self.store.delete_upload(upload_id)
 
@@ -192,17 +197,20 @@ class UploadService:
         """Delete sessions untouched for ``older_than_seconds`` and upload data that has no session
         (left by a process killed mid-request); return how many were removed."""
         cutoff = now_ms() - int(older_than_seconds * 1000)
-        async with self.db.write() as conn:
-            stale = await q.stale(conn, before_ms=cutoff)
-            for upload_id in stale:
-                await q.remove(conn, upload_id)
+
+        def remove_stale(conn: Connection) -> list[str]:
+            found = q.stale(conn, before_ms=cutoff)
+            for upload_id in found:
+                q.remove(conn, upload_id)
+            return found
+
+        stale = await self.db.write(remove_stale)
         for upload_id in stale:
             self.hashes.drop(upload_id)
             await self.store.delete_upload(upload_id)
         orphans = []
         stored = await self.store.list_uploads()
-        async with self.db.read() as conn:
-            known = await q.known(conn, stored)
+        known = await self.db.read(lambda conn: q.known(conn, stored))
         for upload_id in stored:
             if upload_id not in known and await self._older_than(upload_id, cutoff):
                 orphans.append(upload_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from moorage.metadata.database import sync_url
 from moorage.metadata.tables import metadata
 
 config = context.config
@@ -17,8 +18,7 @@ if connection is not None:
         context.run_migrations()
 else:
     url = config.get_main_option("sqlalchemy.url") or "sqlite://"
-    sync_url = url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
-    engine = create_engine(sync_url)
+    engine = create_engine(sync_url(url))
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():

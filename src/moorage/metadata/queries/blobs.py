@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import blobs, repositories, repository_blobs
 from moorage.metadata.upsert import insert_ignore
 
 
-async def linked_size(conn: AsyncConnection, repository_id: int, digest: str) -> int | None:
+def linked_size(conn: Connection, repository_id: int, digest: str) -> int | None:
     """Size of ``digest`` when the repository may serve it, else None."""
     row = (
-        await conn.execute(
+        conn.execute(
             select(blobs.c.size)
             .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
             .where(repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest == digest)
@@ -24,27 +24,27 @@ async def linked_size(conn: AsyncConnection, repository_id: int, digest: str) ->
     return int(row[0]) if row else None
 
 
-async def size(conn: AsyncConnection, digest: str) -> int | None:
+def size(conn: Connection, digest: str) -> int | None:
     """Size of a stored blob, whatever repository links it, or None."""
-    row = (await conn.execute(select(blobs.c.size).where(blobs.c.digest == digest))).first()
+    row = (conn.execute(select(blobs.c.size).where(blobs.c.digest == digest))).first()
     return int(row[0]) if row else None
 
 
-async def add(conn: AsyncConnection, digest: str, size: int) -> None:
+def add(conn: Connection, digest: str, size: int) -> None:
     """Record a stored blob (idempotent: concurrent pushes of the same content are one blob)."""
-    await insert_ignore(conn, blobs, {"digest": digest, "size": size, "created_at": now_ms()}, conflict=["digest"])
+    insert_ignore(conn, blobs, {"digest": digest, "size": size, "created_at": now_ms()}, conflict=["digest"])
 
 
-async def link(conn: AsyncConnection, repository_id: int, digest: str, size: int) -> bool:
+def link(conn: Connection, repository_id: int, digest: str, size: int) -> bool:
     """Let a repository serve a blob; the repository's size grows by the blob's once. True if new."""
-    added = await insert_ignore(
+    added = insert_ignore(
         conn,
         repository_blobs,
         {"repository_id": repository_id, "digest": digest, "created_at": now_ms()},
         conflict=["repository_id", "digest"],
     )
     if added:
-        await conn.execute(
+        conn.execute(
             update(repositories)
             .where(repositories.c.id == repository_id)
             .values(size=repositories.c.size + size, updated_at=now_ms())
@@ -52,19 +52,19 @@ async def link(conn: AsyncConnection, repository_id: int, digest: str, size: int
     return added > 0
 
 
-async def unlink(conn: AsyncConnection, repository_id: int, digest: str) -> bool:
+def unlink(conn: Connection, repository_id: int, digest: str) -> bool:
     """Stop a repository serving a blob (the bytes stay until garbage collection). True if it did."""
-    blob_size = await linked_size(conn, repository_id, digest)
+    blob_size = linked_size(conn, repository_id, digest)
     if blob_size is None:
         return False
-    result = await conn.execute(
+    result = conn.execute(
         delete(repository_blobs).where(
             repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest == digest
         )
     )
     if not result.rowcount:  # a concurrent unlink got there first
         return False
-    await conn.execute(
+    conn.execute(
         update(repositories)
         .where(repositories.c.id == repository_id)
         .values(size=func.max(repositories.c.size - blob_size, 0) if conn.dialect.name == "sqlite"
@@ -73,12 +73,12 @@ async def unlink(conn: AsyncConnection, repository_id: int, digest: str) -> bool
     return True
 
 
-async def linked_sizes(conn: AsyncConnection, repository_id: int, digests: Iterable[str]) -> dict[str, int]:
+def linked_sizes(conn: Connection, repository_id: int, digests: Iterable[str]) -> dict[str, int]:
     """Sizes of those of ``digests`` that the repository may serve."""
     wanted = set(digests)
     if not wanted:
         return {}
-    rows = await conn.execute(
+    rows = conn.execute(
         select(blobs.c.digest, blobs.c.size)
         .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
         .where(repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest.in_(wanted))

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from moorage.domain.manifests import ParsedManifest
 from moorage.domain.registry import ManifestRecord, ReferrerRecord
@@ -29,13 +29,13 @@ def _record(row: Sequence[object], payload: bytes = b"") -> ManifestRecord:
                           subject if subject is None else str(subject), str(artifact_type))
 
 
-async def by_digest(
-    conn: AsyncConnection, repository_id: int, digest: str, *, with_payload: bool
+def by_digest(
+    conn: Connection, repository_id: int, digest: str, *, with_payload: bool
 ) -> ManifestRecord | None:
     """A manifest of the repository by digest."""
     columns = (*_META, *_TAIL, *((manifests.c.payload,) if with_payload else ()))
     row = (
-        await conn.execute(
+        conn.execute(
             select(*columns).where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
         )
     ).first()
@@ -44,13 +44,13 @@ async def by_digest(
     return _record(row, bytes(row[6]) if with_payload else b"")
 
 
-async def by_tag(
-    conn: AsyncConnection, repository_id: int, tag: str, *, with_payload: bool
+def by_tag(
+    conn: Connection, repository_id: int, tag: str, *, with_payload: bool
 ) -> ManifestRecord | None:
     """The manifest a tag points at."""
     columns = (*_META, *_TAIL, *((manifests.c.payload,) if with_payload else ()))
     row = (
-        await conn.execute(
+        conn.execute(
             select(*columns)
             .select_from(tags.join(manifests, tags.c.manifest_id == manifests.c.id))
             .where(tags.c.repository_id == repository_id, tags.c.name == tag)
@@ -61,11 +61,11 @@ async def by_tag(
     return _record(row, bytes(row[6]) if with_payload else b"")
 
 
-async def store(
-    conn: AsyncConnection, repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest
+def store(
+    conn: Connection, repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest
 ) -> int:
     """Record a manifest and what it references (idempotent); return its id."""
-    inserted = await insert_ignore(
+    inserted = insert_ignore(
         conn,
         manifests,
         {
@@ -84,7 +84,7 @@ async def store(
     )
     manifest_id = int(
         (
-            await conn.execute(
+            conn.execute(
                 select(manifests.c.id).where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
             )
         ).scalar_one()
@@ -106,25 +106,25 @@ async def store(
                 }
             )
         if refs:
-            await insert_ignore(conn, manifest_references, refs, conflict=["manifest_id", "position"])
+            insert_ignore(conn, manifest_references, refs, conflict=["manifest_id", "position"])
     return manifest_id
 
 
-async def existing_digests(conn: AsyncConnection, repository_id: int, digests: set[str]) -> set[str]:
+def existing_digests(conn: Connection, repository_id: int, digests: set[str]) -> set[str]:
     """Which of ``digests`` are manifests of the repository."""
     if not digests:
         return set()
-    rows = await conn.execute(
+    rows = conn.execute(
         select(manifests.c.digest).where(manifests.c.repository_id == repository_id, manifests.c.digest.in_(digests))
     )
     return {r[0] for r in rows}
 
 
-async def tag(conn: AsyncConnection, repository_id: int, name: str, manifest_id: int) -> None:
+def tag(conn: Connection, repository_id: int, name: str, manifest_id: int) -> None:
     """Point ``name`` at a manifest (creating or moving the tag); keeps the tag counter true even
     when concurrent pushes race for the same tag (only the insert that wins counts)."""
     now = now_ms()
-    inserted = await insert_ignore(
+    inserted = insert_ignore(
         conn,
         tags,
         {"repository_id": repository_id, "name": name, "manifest_id": manifest_id, "created_at": now,
@@ -132,66 +132,66 @@ async def tag(conn: AsyncConnection, repository_id: int, name: str, manifest_id:
         conflict=["repository_id", "name"],
     )
     if inserted:
-        await _touch(conn, repository_id, tag_delta=1)
+        _touch(conn, repository_id, tag_delta=1)
     else:
-        await conn.execute(
+        conn.execute(
             update(tags)
             .where(tags.c.repository_id == repository_id, tags.c.name == name)
             .values(manifest_id=manifest_id, updated_at=now)
         )
-        await _touch(conn, repository_id, tag_delta=0)
+        _touch(conn, repository_id, tag_delta=0)
 
 
-async def untag(conn: AsyncConnection, repository_id: int, name: str) -> bool:
+def untag(conn: Connection, repository_id: int, name: str) -> bool:
     """Delete a tag (the manifest stays). True if it existed."""
-    result = await conn.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == name))
+    result = conn.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == name))
     if result.rowcount:
-        await _touch(conn, repository_id, tag_delta=-int(result.rowcount))
+        _touch(conn, repository_id, tag_delta=-int(result.rowcount))
     return bool(result.rowcount)
 
 
-async def remove(conn: AsyncConnection, repository_id: int, digest: str) -> bool:
+def remove(conn: Connection, repository_id: int, digest: str) -> bool:
     """Delete a manifest and every tag pointing at it. True if it existed."""
     manifest_id = (
-        await conn.execute(
+        conn.execute(
             select(manifests.c.id).where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
         )
     ).scalar()
     if manifest_id is None:
         return False
-    removed_tags = await conn.execute(delete(tags).where(tags.c.manifest_id == manifest_id))
-    await conn.execute(delete(manifest_references).where(manifest_references.c.manifest_id == manifest_id))
-    await conn.execute(delete(manifests).where(manifests.c.id == manifest_id))
-    await _touch(conn, repository_id, tag_delta=-int(removed_tags.rowcount or 0))
+    removed_tags = conn.execute(delete(tags).where(tags.c.manifest_id == manifest_id))
+    conn.execute(delete(manifest_references).where(manifest_references.c.manifest_id == manifest_id))
+    conn.execute(delete(manifests).where(manifests.c.id == manifest_id))
+    _touch(conn, repository_id, tag_delta=-int(removed_tags.rowcount or 0))
     return True
 
 
-async def _touch(conn: AsyncConnection, repository_id: int, *, tag_delta: int) -> None:
-    await conn.execute(
+def _touch(conn: Connection, repository_id: int, *, tag_delta: int) -> None:
+    conn.execute(
         update(repositories)
         .where(repositories.c.id == repository_id)
         .values(tag_count=repositories.c.tag_count + tag_delta, updated_at=now_ms())
     )
 
 
-async def tag_names(conn: AsyncConnection, repository_id: int, *, limit: int, last: str | None) -> list[str]:
+def tag_names(conn: Connection, repository_id: int, *, limit: int, last: str | None) -> list[str]:
     """Tags in lexical order after ``last``."""
     name = bytewise(conn, tags.c.name)
     query = select(tags.c.name).where(tags.c.repository_id == repository_id)
     if last:
         query = query.where(name > last)
-    rows = await conn.execute(query.order_by(name).limit(limit))
+    rows = conn.execute(query.order_by(name).limit(limit))
     return [r[0] for r in rows]
 
 
-async def referrers(
-    conn: AsyncConnection, repository_id: int, subject: str, *, artifact_type: str | None
+def referrers(
+    conn: Connection, repository_id: int, subject: str, *, artifact_type: str | None
 ) -> list[ReferrerRecord]:
     """Manifests whose subject is ``subject``, oldest first."""
     conditions = [manifests.c.repository_id == repository_id, manifests.c.subject_digest == subject]
     if artifact_type:
         conditions.append(manifests.c.artifact_type == artifact_type)
-    rows = await conn.execute(
+    rows = conn.execute(
         select(
             manifests.c.digest,
             manifests.c.media_type,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository
@@ -23,10 +23,10 @@ _COLUMNS = (
 _FROM = repositories.join(namespaces, repositories.c.namespace_id == namespaces.c.id)
 
 
-async def get(conn: AsyncConnection, instance_id: str, name: RepositoryName) -> Repository | None:
+def get(conn: Connection, instance_id: str, name: RepositoryName) -> Repository | None:
     """The repository called ``name`` in an instance, or None."""
     row = (
-        await conn.execute(
+        conn.execute(
             select(*_COLUMNS)
             .select_from(_FROM)
             .where(repositories.c.instance_id == instance_id, repositories.c.full_name == str(name))
@@ -35,35 +35,35 @@ async def get(conn: AsyncConnection, instance_id: str, name: RepositoryName) -> 
     return Repository(*row) if row else None
 
 
-async def ensure_instance(conn: AsyncConnection, instance_id: str, name: str) -> None:
+def ensure_instance(conn: Connection, instance_id: str, name: str) -> None:
     """Create the instance row when missing (the default instance exists from the first start)."""
-    await insert_ignore(
+    insert_ignore(
         conn, instances, {"id": instance_id, "name": name, "created_at": now_ms()}, conflict=["id"]
     )
 
 
-async def ensure(
-    conn: AsyncConnection, instance_id: str, name: RepositoryName, *, domain_id: str | None = None
+def ensure(
+    conn: Connection, instance_id: str, name: RepositoryName, *, domain_id: str | None = None
 ) -> Repository:
     """The repository, created (with its namespace) if missing. Safe under concurrent pushes."""
-    existing = await get(conn, instance_id, name)
+    existing = get(conn, instance_id, name)
     if existing is not None:
         return existing
     now = now_ms()
-    await insert_ignore(
+    insert_ignore(
         conn,
         namespaces,
         {"instance_id": instance_id, "name": name.namespace, "domain_id": domain_id, "created_at": now},
         conflict=["instance_id", "name"],
     )
     namespace_id = (
-        await conn.execute(
+        conn.execute(
             select(namespaces.c.id).where(
                 namespaces.c.instance_id == instance_id, namespaces.c.name == name.namespace
             )
         )
     ).scalar_one()
-    await insert_ignore(
+    insert_ignore(
         conn,
         repositories,
         {
@@ -76,16 +76,16 @@ async def ensure(
         },
         conflict=["instance_id", "full_name"],
     )
-    created = await get(conn, instance_id, name)
+    created = get(conn, instance_id, name)
     assert created is not None  # inserted or already there, inside this transaction
     return created
 
 
-async def catalog(conn: AsyncConnection, instance_id: str, *, limit: int, last: str | None) -> list[str]:
+def catalog(conn: Connection, instance_id: str, *, limit: int, last: str | None) -> list[str]:
     """Repository full names in lexical order after ``last`` (keyset pagination)."""
     full_name = bytewise(conn, repositories.c.full_name)
     query = select(repositories.c.full_name).where(repositories.c.instance_id == instance_id)
     if last:
         query = query.where(full_name > last)
-    rows = await conn.execute(query.order_by(full_name).limit(limit))
+    rows = conn.execute(query.order_by(full_name).limit(limit))
     return [r[0] for r in rows]
