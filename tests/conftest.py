@@ -13,6 +13,8 @@ from tests.support import postgres
 from tests.support.servers import ServerProcess, start_moorage
 
 DATABASES = ["sqlite", "postgresql"]
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin-password-1"
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +57,8 @@ def moorage_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         directory = data_dir or tmp_path / f"moorage-{len(started)}"
         directory.mkdir(parents=True, exist_ok=True)
         full_env = {"MOORAGE_DATABASE_URL": database_url_for(request, database, directory),
-                    "MOORAGE_ACCESS_LOG": "false", **(env or {})}
+                    "MOORAGE_ACCESS_LOG": "false", "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+                    "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}
         server = start_moorage(directory, env=full_env)
         started.append(server)
         return server

@@ -15,12 +15,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 import moorage
-from moorage.api.access import AllowAll, Authorizer
+from moorage.api.error_handlers import install_error_handlers
+from moorage.api.iam import tokens as iam_tokens
 from moorage.api.observability import Metrics, ObservabilityMiddleware
 from moorage.api.oci import oci_route
+from moorage.api.registry_auth import RegistryAuthorizer
+from moorage.api.swr import login as swr_login
+from moorage.auth.keys import MasterKey
+from moorage.auth.tokens import TokenSigner
 from moorage.metadata.database import Database
 from moorage.services.blobs import BlobService
+from moorage.services.identity import IdentityService
 from moorage.services.manifests import ManifestService
+from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.repositories import RepositoryService
 from moorage.services.uploads import UploadService
@@ -38,6 +45,10 @@ class Services:
     settings: Settings
     db: Database
     store: BlobStore
+    master_key: MasterKey
+    signer: TokenSigner
+    identity: IdentityService
+    permissions: PermissionService
     repositories: RepositoryService
     blobs: BlobService
     uploads: UploadService
@@ -45,15 +56,28 @@ class Services:
     pulls: PullRecorder
 
 
+def load_master_key(settings: Settings) -> MasterKey:
+    """The configured master key, or the data directory's key file (created on first start)."""
+    if settings.auth.master_key is not None:
+        return MasterKey.from_text(settings.auth.master_key.get_secret_value())
+    return MasterKey.load_or_create(settings.data_dir / "master.key")
+
+
 def build_services(settings: Settings) -> Services:
-    """Construct the services from settings (no I/O beyond creating the storage root)."""
+    """Construct the services from settings (no I/O beyond the storage root and the key file)."""
     db = Database(settings.resolved_database_url)
     store = BlobStore(create_driver(settings.storage.driver, root=settings.storage_root))
     pulls = PullRecorder(db)
+    master_key = load_master_key(settings)
+    signer = TokenSigner(master_key, registry_service=settings.auth.registry_service)
     return Services(
         settings=settings,
         db=db,
         store=store,
+        master_key=master_key,
+        signer=signer,
+        identity=IdentityService(db, settings=settings.auth, master_key=master_key, signer=signer),
+        permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull),
         repositories=RepositoryService(db),
         blobs=BlobService(db, store),
         uploads=UploadService(db, store),
@@ -77,7 +101,7 @@ async def _purge_uploads_forever(services: Services) -> None:
         await asyncio.sleep(interval)
 
 
-def create_app(settings: Settings, *, authorizer: Authorizer | None = None) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
     """The ASGI application for ``settings``. The schema must already be migrated."""
     services = build_services(settings)
 
@@ -101,7 +125,9 @@ def create_app(settings: Settings, *, authorizer: Authorizer | None = None) -> F
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.authorizer = authorizer or AllowAll()
+    registry_authorizer = RegistryAuthorizer(settings=settings, identity=services.identity,
+                                             permissions=services.permissions, signer=services.signer)
+    app.state.authorizer = registry_authorizer
     metrics_registry = CollectorRegistry()
     app.state.metrics = Metrics(metrics_registry)
 
@@ -116,6 +142,11 @@ def create_app(settings: Settings, *, authorizer: Authorizer | None = None) -> F
         """Prometheus metrics."""
         return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
+                      include_in_schema=False)
+    for router in (iam_tokens.router, swr_login.router):
+        app.include_router(router)
+    install_error_handlers(app)
     app.router.routes.append(oci_route())
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)
     return app

@@ -26,11 +26,8 @@ def app_factory() -> object:
 def run_server(settings: Settings) -> None:
     """Serve until interrupted. Settings travel to workers through the environment, as JSON."""
     os.environ[_SETTINGS_ENV] = settings.model_dump_json()
-    log.warning(
-        "moorage listening on http://%s:%d (data in %s); authentication is not configured: every "
-        "request is allowed",
-        settings.host, settings.port, settings.data_dir,
-    )
+    log.warning("moorage listening on http://%s:%d (data in %s, external URL %s)",
+                settings.host, settings.port, settings.data_dir, settings.resolved_external_url)
     uvicorn.run(
         "moorage.server:app_factory",
         factory=True,

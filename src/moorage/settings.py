@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -40,6 +40,34 @@ class RegistrySettings(BaseModel):
     """Largest page the tags list and catalog return whatever ``n`` asks."""
 
 
+class AuthSettings(BaseModel):
+    """Identity: the first administrator, token lifetimes, login protection."""
+
+    region: str = "local-1"
+    """The region id of this deployment: each domain has one project named after it."""
+    admin_user: str = "admin"
+    """Name of the administrator created on first start (also the name of its domain)."""
+    admin_password: SecretStr | None = None
+    """Its password; when unset, one is generated and printed once."""
+    master_key: SecretStr | None = None
+    """Base64 of 32 bytes; encrypts secrets at rest and signs tokens. Unset: ``<data_dir>/master.key``
+    (generated on first start). Several nodes must share one."""
+    token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    """Lifetime of IAM tokens."""
+    registry_token_ttl_seconds: int = Field(default=900, ge=30)
+    """Lifetime of registry bearer tokens (the Docker token flow)."""
+    temporary_login_ttl_seconds: int = Field(default=6 * 3600, ge=60)
+    """Lifetime of temporary docker-login commands."""
+    allow_anonymous_pull: bool = False
+    """Let callers without credentials pull public repositories."""
+    login_failures_per_window: int = Field(default=10, ge=1)
+    """Failed logins allowed per user and client address in one window before 429."""
+    login_failure_window_seconds: int = Field(default=300, ge=1)
+    """The window for ``login_failures_per_window``."""
+    registry_service: str = "moorage"
+    """The ``service`` of registry bearer tokens."""
+
+
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
@@ -61,8 +89,11 @@ class Settings(BaseSettings):
     """Python log level name."""
     access_log: bool = True
     """One JSON log line per request."""
+    internal_url: str = ""
+    """The address image paths use inside the site (SWR's ``internal_path``); default the external one."""
     storage: StorageSettings = Field(default_factory=StorageSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @field_validator("log_level")
     @classmethod
@@ -102,6 +133,17 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
 
+    @property
+    def registry_host(self) -> str:
+        """``host[:port]`` of the external URL: what image references and ``docker login`` use."""
+        return self.resolved_external_url.split("://", 1)[-1]
+
+    @property
+    def internal_host(self) -> str:
+        """``host[:port]`` of the internal URL."""
+        return (self.internal_url.rstrip("/") or self.resolved_external_url).split("://", 1)[-1]
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     """Settings from the TOML file named by ``MOORAGE_CONFIG`` (absent: nothing)."""
 
@@ -114,3 +156,4 @@ class _TomlSource(PydanticBaseSettingsSource):
             return {}
         with open(path, "rb") as f:
             return tomllib.load(f)
+

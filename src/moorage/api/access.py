@@ -4,10 +4,12 @@ authorizer; until it is configured, ``AllowAll`` lets everything through (and sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from starlette.requests import HTTPConnection
+
+from moorage.domain.identity import ANONYMOUS, Principal
 
 PULL = "pull"
 PUSH = "push"
@@ -36,26 +38,6 @@ AUTHENTICATED = Access("", "", ())
 """Any authenticated caller (``GET /v2/``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling. ``anonymous`` callers have no user."""
-
-    user_id: str | None = None
-    user_name: str = ""
-    domain_id: str | None = None
-    domain_name: str = ""
-    project_id: str | None = None
-    is_admin: bool = False
-    granted: dict[str, frozenset[str]] = field(default_factory=dict, hash=False, compare=False)
-    """Scopes granted by a bearer token: "repository:<name>" -> actions."""
-
-    @property
-    def anonymous(self) -> bool:
-        """True when no user is authenticated."""
-        return self.user_id is None
-
-
-ANONYMOUS = Principal()
 
 
 class Authorizer(Protocol):
@@ -79,7 +61,7 @@ class AllowAll:
 
     async def authorize(self, connection: HTTPConnection, required: list[Access]) -> Principal:
         """Always allowed."""
-        return Principal(is_admin=True)
+        return Principal(is_admin=True, via="none")
 
     async def permits(self, connection: HTTPConnection, principal: Principal, access: Access) -> bool:
         """Always."""
@@ -88,3 +70,7 @@ class AllowAll:
     def challenge_headers(self, connection: HTTPConnection, required: list[Access]) -> dict[str, str]:
         """Never asked: nothing is refused."""
         return {}
+
+
+__all__ = ["ALL", "ANONYMOUS", "AUTHENTICATED", "DELETE", "PULL", "PUSH", "Access", "AllowAll", "Authorizer",
+           "Principal"]

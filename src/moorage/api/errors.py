@@ -95,3 +95,134 @@ def oci_error_response(error: e.MoorageError, headers: dict[str, str] | None = N
         headers=all_headers,
         media_type="application/json",
     )
+
+
+# Management dialects ---------------------------------------------------------------------------
+# SWR documents {"errorCode", "errorMessage", "detail"}; the Huawei SDKs read {"error_code", "error_msg"}.
+# moorage answers with both pairs so documentation-based scripts and the SDKs both understand.
+
+@dataclass(frozen=True, slots=True)
+class ManagementCode:
+    """An error code of a management dialect with its HTTP status."""
+
+    code: str
+    status: int
+
+
+# Domain error class -> SWR code (SVCSTG.SWR.<status><number>), looked up along the MRO; a ``reason``
+# entry wins over the class entry.
+SWR_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
+    e.Unauthenticated: ManagementCode("SVCSTG.SWR.4010000", 401),
+    e.Denied: ManagementCode("SVCSTG.SWR.4030000", 403),
+    e.QuotaExceeded: ManagementCode("SVCSTG.SWR.4030001", 403),
+    e.DigestInvalid: ManagementCode("SVCSTG.SWR.4000013", 400),
+    e.NameInvalid: ManagementCode("SVCSTG.SWR.4000014", 400),
+    e.Invalid: ManagementCode("SVCSTG.SWR.4000014", 400),
+    e.NotFound: ManagementCode("SVCSTG.SWR.4040010", 404),
+    e.Conflict: ManagementCode("SVCSTG.SWR.4090006", 409),
+    e.TooLarge: ManagementCode("SVCSTG.SWR.4130025", 413),
+    e.TooManyRequests: ManagementCode("SVCSTG.SWR.4290000", 429),
+    e.Unsupported: ManagementCode("SVCSTG.SWR.4050000", 405),
+    e.RangeNotSatisfiable: ManagementCode("SVCSTG.SWR.4000014", 400),
+    e.MoorageError: ManagementCode("SVCSTG.SWR.5000007", 500),
+}
+SWR_BY_REASON: dict[str, ManagementCode] = {
+    "repository_not_empty": ManagementCode("SVCSTG.SWR.4060012", 406),
+}
+
+HSS_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
+    e.Unauthenticated: ManagementCode("HSS.0001", 401),
+    e.Denied: ManagementCode("HSS.0003", 403),
+    e.Invalid: ManagementCode("HSS.1001", 400),
+    e.NotFound: ManagementCode("HSS.1004", 404),
+    e.Conflict: ManagementCode("HSS.1009", 409),
+    e.QuotaExceeded: ManagementCode("HSS.1010", 403),
+    e.TooLarge: ManagementCode("HSS.1013", 413),
+    e.TooManyRequests: ManagementCode("HSS.0429", 429),
+    e.Unsupported: ManagementCode("HSS.1005", 405),
+    e.RangeNotSatisfiable: ManagementCode("HSS.1001", 400),
+    e.MoorageError: ManagementCode("HSS.0500", 500),
+}
+HSS_BY_REASON: dict[str, ManagementCode] = {}
+
+_IAM_STATUS: dict[type[e.MoorageError], int] = {
+    e.Unauthenticated: 401, e.Denied: 403, e.Invalid: 400, e.NotFound: 404, e.Conflict: 409,
+    e.TooManyRequests: 429, e.QuotaExceeded: 403, e.Unsupported: 405, e.MoorageError: 500,
+}
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+def _lookup(error: e.MoorageError, by_class: dict[type[e.MoorageError], ManagementCode],
+            by_reason: dict[str, ManagementCode]) -> ManagementCode:
+    if error.reason and error.reason in by_reason:
+        return by_reason[error.reason]
+    for cls in type(error).__mro__:
+        if cls in by_class:
+            return by_class[cls]
+    raise LookupError(type(error).__name__)
+
+
+def _extra_headers(error: e.MoorageError) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after)} if isinstance(error, e.TooManyRequests) else {}
+
+
+def swr_error_response(error: e.MoorageError) -> Response:
+    """An SWR management error: both key pairs, ``detail`` a string."""
+    code = _lookup(error, SWR_BY_CLASS, SWR_BY_REASON)
+    detail = error.detail if isinstance(error.detail, str) else (json.dumps(error.detail) if error.detail else "")
+    body = {"errorCode": code.code, "errorMessage": error.message, "error_code": code.code,
+            "error_msg": error.message, "detail": detail}
+    return Response(json.dumps(body), status_code=code.status, media_type="application/json",
+                    headers=_extra_headers(error))
+
+
+def enterprise_error_response(error: e.MoorageError) -> Response:
+    """The Enterprise Edition body of seed 000: ``error_code``, ``error_msg``, ``encoded_authorization_message``."""
+    code = _lookup(error, SWR_BY_CLASS, SWR_BY_REASON)
+    body = {"error_code": code.code, "error_msg": error.message, "encoded_authorization_message": ""}
+    return Response(json.dumps(body), status_code=code.status, media_type="application/json",
+                    headers=_extra_headers(error))
+
+
+def hss_error_response(error: e.MoorageError) -> Response:
+    """An HSS error: ``error_code`` / ``error_msg``."""
+    code = _lookup(error, HSS_BY_CLASS, HSS_BY_REASON)
+    body = {"error_code": code.code, "error_msg": error.message}
+    return Response(json.dumps(body), status_code=code.status, media_type="application/json",
+                    headers=_extra_headers(error))
+
+
+def iam_error_response(error: e.MoorageError) -> Response:
+    """A Keystone-style IAM error: ``{"error": {"code", "message", "title"}}``."""
+    status = 500
+    for cls in type(error).__mro__:
+        if cls in _IAM_STATUS:
+            status = _IAM_STATUS[cls]
+            break
+    body = {"error": {"code": status, "message": error.message, "title": _TITLES.get(status, "Error")}}
+    return Response(json.dumps(body), status_code=status, media_type="application/json",
+                    headers=_extra_headers(error))
+
+
+def dialect_for_path(path: str) -> str:
+    """Which dialect a management path speaks: ``iam``, ``hss``, ``enterprise`` or ``swr``."""
+    if path.startswith(("/v3/auth", "/v3/projects")):
+        return "iam"
+    if path.startswith("/v5/"):
+        return "hss"
+    if path.startswith("/v2/") and not path.startswith("/v2/manage") and "/instances" in path:
+        return "enterprise"
+    return "swr"
+
+
+def management_error_response(error: e.MoorageError, path: str) -> Response:
+    """A domain error rendered in the dialect of the route at ``path``."""
+    dialect = dialect_for_path(path)
+    if dialect == "iam":
+        return iam_error_response(error)
+    if dialect == "hss":
+        return hss_error_response(error)
+    if dialect == "enterprise":
+        return enterprise_error_response(error)
+    return swr_error_response(error)

@@ -26,7 +26,9 @@
     ├── TooManyRequests              rate limited (429)
     └── Unsupported                  operation not supported (405)
 
-Each error has a human ``message`` and an optional ``detail`` (JSON-serialisable) for the client.
+Each error has a human ``message``, an optional ``detail`` (JSON-serialisable) for the client, and
+an optional ``reason``: a stable symbolic name (``namespace_not_empty``) that a dialect may map to
+a more specific code than the class alone gives.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ class MoorageError(Exception):
 
     default_message = "internal error"
 
-    def __init__(self, message: str | None = None, *, detail: Any = None) -> None:
+    def __init__(self, message: str | None = None, *, detail: Any = None, reason: str = "") -> None:
         self.message = message or self.default_message
         self.detail = detail
+        self.reason = reason
         super().__init__(self.message)
 
 
@@ -104,8 +107,8 @@ class RangeNotSatisfiable(MoorageError):
 
     default_message = "requested range not satisfiable"
 
-    def __init__(self, message: str | None = None, *, size: int = 0, detail: Any = None) -> None:
-        super().__init__(message, detail=detail)
+    def __init__(self, message: str | None = None, *, size: int = 0, detail: Any = None, reason: str = "") -> None:
+        super().__init__(message, detail=detail, reason=reason)
         self.size = size
         """Bytes the server holds (so the dialect can answer with the current Range)."""
 
@@ -175,8 +178,9 @@ class TooManyRequests(MoorageError):
 
     default_message = "too many requests"
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 1, detail: Any = None) -> None:
-        super().__init__(message, detail=detail)
+    def __init__(self, message: str | None = None, *, retry_after: int = 1, detail: Any = None,
+                 reason: str = "") -> None:
+        super().__init__(message, detail=detail, reason=reason)
         self.retry_after = retry_after
 
 

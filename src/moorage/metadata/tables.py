@@ -148,3 +148,78 @@ tags = Table(
     UniqueConstraint("repository_id", "name", name="uq_tags_repository_name"),
 )
 Index("ix_tags_manifest", tags.c.manifest_id)
+
+# Identity ---------------------------------------------------------------------------------------
+# Ids of domains, users and projects are 32 lowercase hex characters, as IAM's are.
+
+domains = Table(
+    "domains",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("domain_id", String(32), ForeignKey("domains.id", ondelete="CASCADE"), nullable=False),
+    # User names are unique across moorage (not only per domain) so that a plain `docker login -u name`
+    # is unambiguous.
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default="0"),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_users_domain", users.c.domain_id)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("domain_id", String(32), ForeignKey("domains.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),  # the region id, e.g. local-1
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("domain_id", "name", name="uq_projects_domain_name"),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access", String(40), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("secret_encrypted", Text, nullable=False),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_access_keys_user", access_keys.c.user_id)
+
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+namespace_permissions = Table(
+    "namespace_permissions",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("auth", Integer, nullable=False),  # 1 read, 3 write, 7 manage
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_namespace_permissions_namespace", namespace_permissions.c.namespace_id)
+
+repository_permissions = Table(
+    "repository_permissions",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("auth", Integer, nullable=False),  # 1 read, 3 write, 7 manage
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_repository_permissions_repository", repository_permissions.c.repository_id)

@@ -9,13 +9,14 @@ greedily: the last such suffix wins. Management routes under ``/v2/manage`` and
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
@@ -151,6 +152,12 @@ class OciRoute(BaseRoute):
             return oci_error_response(error, authorizer.challenge_headers(request, required))
         except MoorageError as error:
             return oci_error_response(error)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is listening; the upload keeps its old size
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            return Response(json.dumps({"errors": [{"code": "UNKNOWN", "message": "internal error"}]}),
+                            status_code=500, media_type="application/json")
 
 
 def _instance_for(request: Request) -> str:

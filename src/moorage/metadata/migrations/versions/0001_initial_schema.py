@@ -1,14 +1,15 @@
-"""registry core tables
+"""initial schema
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 18:05:04.149013
+Create Date: 2026-11-23 18:22:53.956733
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = '0001'
 down_revision = None
@@ -25,12 +26,24 @@ def upgrade() -> None:
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('digest', name=op.f('pk_blobs'))
     )
+    op.create_table('domains',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_domains')),
+    sa.UniqueConstraint('name', name=op.f('uq_domains_name'))
+    )
     op.create_table('instances',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_instances')),
     sa.UniqueConstraint('name', name=op.f('uq_instances_name'))
+    )
+    op.create_table('revoked_tokens',
+    sa.Column('token_id', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('token_id', name=op.f('pk_revoked_tokens'))
     )
     op.create_table('namespaces',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -44,6 +57,55 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_namespaces')),
     sa.UniqueConstraint('instance_id', 'name', name='uq_namespaces_instance_name')
     )
+    op.create_table('projects',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('domain_id', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['domain_id'], ['domains.id'], name=op.f('fk_projects_domain_id_domains'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_projects')),
+    sa.UniqueConstraint('domain_id', 'name', name='uq_projects_domain_name')
+    )
+    op.create_table('users',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('domain_id', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('is_admin', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('enabled', sa.Boolean(), server_default='1', nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['domain_id'], ['domains.id'], name=op.f('fk_users_domain_id_domains'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
+    sa.UniqueConstraint('name', name=op.f('uq_users_name'))
+    )
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.create_index('ix_users_domain', ['domain_id'], unique=False)
+
+    op.create_table('access_keys',
+    sa.Column('access', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=32), nullable=False),
+    sa.Column('secret_encrypted', sa.Text(), nullable=False),
+    sa.Column('description', sa.String(length=255), server_default='', nullable=False),
+    sa.Column('enabled', sa.Boolean(), server_default='1', nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_access_keys_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('access', name=op.f('pk_access_keys'))
+    )
+    with op.batch_alter_table('access_keys', schema=None) as batch_op:
+        batch_op.create_index('ix_access_keys_user', ['user_id'], unique=False)
+
+    op.create_table('namespace_permissions',
+    sa.Column('user_id', sa.String(length=32), nullable=False),
+    sa.Column('namespace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('auth', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['namespace_id'], ['namespaces.id'], name=op.f('fk_namespace_permissions_namespace_id_namespaces'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_namespace_permissions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', 'namespace_id', name=op.f('pk_namespace_permissions'))
+    )
+    with op.batch_alter_table('namespace_permissions', schema=None) as batch_op:
+        batch_op.create_index('ix_namespace_permissions_namespace', ['namespace_id'], unique=False)
+
     op.create_table('repositories',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('instance_id', sa.String(length=64), nullable=False),
@@ -96,6 +158,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('repository_blobs', schema=None) as batch_op:
         batch_op.create_index('ix_repository_blobs_digest', ['digest'], unique=False)
+
+    op.create_table('repository_permissions',
+    sa.Column('user_id', sa.String(length=32), nullable=False),
+    sa.Column('repository_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('auth', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['repository_id'], ['repositories.id'], name=op.f('fk_repository_permissions_repository_id_repositories'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_repository_permissions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', 'repository_id', name=op.f('pk_repository_permissions'))
+    )
+    with op.batch_alter_table('repository_permissions', schema=None) as batch_op:
+        batch_op.create_index('ix_repository_permissions_repository', ['repository_id'], unique=False)
 
     op.create_table('uploads',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -157,6 +231,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_uploads_updated_at')
 
     op.drop_table('uploads')
+    with op.batch_alter_table('repository_permissions', schema=None) as batch_op:
+        batch_op.drop_index('ix_repository_permissions_repository')
+
+    op.drop_table('repository_permissions')
     with op.batch_alter_table('repository_blobs', schema=None) as batch_op:
         batch_op.drop_index('ix_repository_blobs_digest')
 
@@ -169,7 +247,22 @@ def downgrade() -> None:
         batch_op.drop_index('ix_repositories_namespace_name')
 
     op.drop_table('repositories')
+    with op.batch_alter_table('namespace_permissions', schema=None) as batch_op:
+        batch_op.drop_index('ix_namespace_permissions_namespace')
+
+    op.drop_table('namespace_permissions')
+    with op.batch_alter_table('access_keys', schema=None) as batch_op:
+        batch_op.drop_index('ix_access_keys_user')
+
+    op.drop_table('access_keys')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_index('ix_users_domain')
+
+    op.drop_table('users')
+    op.drop_table('projects')
     op.drop_table('namespaces')
+    op.drop_table('revoked_tokens')
     op.drop_table('instances')
+    op.drop_table('domains')
     op.drop_table('blobs')
     # ### end Alembic commands ###

@@ -1,0 +1,52 @@
+"""Who may call each management route: one rule per (method, path template), checked by the one
+dependency in ``deps.py``. A route without a rule is refused (and a test fails), so adding a
+route means deciding who may call it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moorage.domain.identity import MANAGE, READ, WRITE
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What a management route requires.
+
+    ``public``: no credentials; ``authenticated``: any valid principal; ``admin``: a domain
+    administrator; ``namespace`` / ``repository``: at least ``level`` on the namespace (and
+    repository) named by the path parameters ``namespace`` and ``repository``.
+    """
+
+    kind: str
+    level: int = 0
+
+
+PUBLIC = Rule("public")
+AUTHENTICATED = Rule("authenticated")
+ADMIN = Rule("admin")
+
+
+def on_namespace(level: int) -> Rule:
+    """At least ``level`` on the path's namespace."""
+    return Rule("namespace", level)
+
+
+def on_repository(level: int) -> Rule:
+    """At least ``level`` on the path's repository (a namespace grant counts)."""
+    return Rule("repository", level)
+
+
+R, W, M = READ, WRITE, MANAGE
+
+# (method, path template) -> rule. Filled in by each router module next to its routes.
+RULES: dict[tuple[str, str], Rule] = {
+    ("POST", "/v3/auth/tokens"): PUBLIC,
+    ("GET", "/v3/auth/tokens"): AUTHENTICATED,
+    ("DELETE", "/v3/auth/tokens"): AUTHENTICATED,
+    ("HEAD", "/v3/auth/tokens"): AUTHENTICATED,
+    ("GET", "/v3/projects"): AUTHENTICATED,
+    ("GET", "/v3/auth/projects"): AUTHENTICATED,
+    ("POST", "/v2/manage/utils/secret"): AUTHENTICATED,
+    ("POST", "/v2/manage/utils/authorizationtoken"): AUTHENTICATED,
+}

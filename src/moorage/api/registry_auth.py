@@ -1,0 +1,166 @@
+"""Authentication for the registry API, as the Docker token specification describes it.
+
+``/v2/`` routes accept a bearer token from ``/service/token`` (the usual flow of docker, podman,
+skopeo, containerd), Basic credentials sent directly, or nothing (anonymous). A request without
+acceptable credentials gets 401 with a ``WWW-Authenticate: Bearer`` challenge naming the realm,
+service and scope; an authenticated caller without the right gets 403 DENIED. A bearer token that
+does not mention the resource at all gets the challenge again (the client asks for that scope),
+one that mentions it with fewer actions gets DENIED (it asked and was refused).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import replace
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from moorage.api.access import ALL, AUTHENTICATED, Access
+from moorage.api.errors import oci_error_response
+from moorage.auth import headers
+from moorage.auth.tokens import RegistryGrant, TokenError, TokenSigner
+from moorage.domain.errors import Denied, MoorageError, NameInvalid, Unauthenticated
+from moorage.domain.identity import ANONYMOUS, Principal
+from moorage.domain.names import RepositoryName
+from moorage.domain.registry import DEFAULT_INSTANCE
+from moorage.services.identity import IdentityService
+from moorage.services.permissions import PermissionService
+from moorage.settings import Settings
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The peer address (for rate limiting and logs)."""
+    return connection.client.host if connection.client else "unknown"
+
+
+class RegistryAuthorizer:
+    """The ``Authorizer`` of the OCI routes."""
+
+    def __init__(self, *, settings: Settings, identity: IdentityService, permissions: PermissionService,
+                 signer: TokenSigner) -> None:
+        self.settings = settings
+        self.identity = identity
+        self.permissions = permissions
+        self.signer = signer
+        self.realm = f"{settings.resolved_external_url}/service/token"
+
+    async def authenticate(self, connection: HTTPConnection) -> Principal:
+        """Who the caller is (bearer token, Basic credentials, or anonymous)."""
+        header = connection.headers.get("authorization")
+        if not header:
+            return ANONYMOUS
+        scheme = header.split(" ", 1)[0].lower()
+        try:
+            if scheme == "bearer":
+                token = self.signer.verify_registry(headers.parse_bearer(header))
+                granted: dict[str, frozenset[str]] = {}
+                for g in token.grants:
+                    granted[f"{g.type}:{g.name}"] = granted.get(f"{g.type}:{g.name}", frozenset()) | set(g.actions)
+                if token.subject is None:
+                    return Principal(via="bearer", granted=granted)
+                user = await self.identity.user(token.subject)
+                if user is None or not user.enabled:
+                    raise Unauthenticated("the token's user no longer exists")
+                return replace(self.identity.principal(user, via="bearer"), granted=granted)
+            if scheme == "basic":
+                user_name, password = headers.parse_basic(header)
+                return await self.identity.authenticate_login(
+                    username=user_name, password=password, client=client_address(connection))
+        except (headers.HeaderError, TokenError) as exc:
+            raise Unauthenticated(f"invalid credentials: {exc}") from exc
+        raise Unauthenticated("unsupported authorization scheme")
+
+    async def allowed_actions(self, principal: Principal, access: Access, instance_id: str) -> frozenset[str]:
+        """Actions the principal holds on ``access``'s resource, whatever the credential kind."""
+        if access.resource_type == "registry" and access.name == "catalog":
+            return frozenset({ALL}) if not principal.anonymous or self.settings.auth.allow_anonymous_pull \
+                else frozenset()
+        if access.resource_type != "repository":
+            return frozenset()
+        try:
+            name = RepositoryName.parse(access.name)
+        except NameInvalid:
+            return frozenset()
+        return await self.permissions.repository_actions(principal, instance_id=instance_id, name=name)
+
+    async def authorize(self, connection: HTTPConnection, required: list[Access]) -> Principal:
+        """The principal, if it may do all of ``required``."""
+        principal = await self.authenticate(connection)
+        instance_id = getattr(connection.state, "instance_id", DEFAULT_INSTANCE)
+        for access in required:
+            if access == AUTHENTICATED:
+                anonymous_ok = principal.granted is not None or self.settings.auth.allow_anonymous_pull
+                if principal.anonymous and not anonymous_ok:
+                    raise Unauthenticated()
+                continue
+            if principal.granted is not None:  # a bearer token: only what it grants
+                granted = principal.granted.get(f"{access.resource_type}:{access.name}")
+                if granted is None:
+                    raise Unauthenticated("the token does not cover this resource")
+            else:
+                granted = await self.allowed_actions(principal, access, instance_id)
+            if not set(access.actions) <= granted and ALL not in granted:
+                if principal.anonymous and principal.granted is None:
+                    raise Unauthenticated()
+                raise Denied(f"requested access to {access.name or 'the registry'} is denied",
+                             detail=[{"Type": access.resource_type, "Name": access.name,
+                                      "Action": ",".join(access.actions)}])
+        return principal
+
+    async def permits(self, connection: HTTPConnection, principal: Principal, access: Access) -> bool:
+        """Soft check (cross-repository mount sources)."""
+        if principal.granted is not None:
+            granted = principal.granted.get(f"{access.resource_type}:{access.name}", frozenset())
+        else:
+            granted = await self.allowed_actions(principal, access,
+                                                 getattr(connection.state, "instance_id", DEFAULT_INSTANCE))
+        return set(access.actions) <= granted
+
+    def challenge_headers(self, connection: HTTPConnection, required: list[Access]) -> dict[str, str]:
+        """``WWW-Authenticate: Bearer realm=...,service=...[,scope=...]``."""
+        scopes = " ".join(a.scope() for a in required if a.resource_type)
+        return {"WWW-Authenticate": headers.build_bearer_challenge(
+            realm=self.realm, service=self.settings.auth.registry_service, scope=scopes or None)}
+
+    async def token_endpoint(self, request: Request) -> Response:
+        """``GET /service/token`` (and the OAuth2 password grant by POST): a bearer token granting the
+        requested scopes, reduced to what the caller holds."""
+        try:
+            if request.method == "POST":
+                form = await request.form()
+                if form.get("grant_type") != "password":
+                    raise Unauthenticated("only the password grant is supported")
+                principal = await self.identity.authenticate_login(
+                    username=str(form.get("username", "")), password=str(form.get("password", "")),
+                    client=client_address(request))
+                scope_values = [str(v) for v in form.getlist("scope")]
+            else:
+                principal = await self.authenticate(request)
+                if principal.granted is not None:
+                    raise Unauthenticated("a registry token cannot be exchanged for another")
+                if principal.anonymous and not self.settings.auth.allow_anonymous_pull:
+                    raise Unauthenticated("credentials are required")
+                scope_values = request.query_params.getlist("scope")
+            scopes = headers.parse_scopes(scope_values)
+        except headers.HeaderError as exc:
+            return oci_error_response(Unauthenticated(f"invalid scope: {exc}"))
+        except MoorageError as error:
+            response = oci_error_response(error)
+            if isinstance(error, Unauthenticated):
+                response.headers["WWW-Authenticate"] = f'Basic realm="{self.settings.auth.registry_service}"'
+            return response
+        instance_id = getattr(request.state, "instance_id", DEFAULT_INSTANCE)
+        grants = []
+        for kind, name, actions in scopes:
+            held = await self.allowed_actions(principal, Access(kind, name, actions), instance_id)
+            given = tuple(a for a in actions if a in held or ALL in held)
+            grants.append(RegistryGrant(kind, name, given))
+        ttl = self.settings.auth.registry_token_ttl_seconds
+        token, _claims = self.signer.issue_registry(subject=principal.user_id, domain_id=principal.domain_id,
+                                                    grants=grants, ttl=ttl, via=principal.via or "anonymous")
+        issued = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        body = {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued}
+        return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
+

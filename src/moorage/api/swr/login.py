@@ -1,0 +1,49 @@
+"""Login commands: ``POST /v2/manage/utils/secret`` (temporary, 6 hours by default) and
+``POST /v2/manage/utils/authorizationtoken``, answered as the SWR SDK parses them."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.domain.errors import Denied, NotFound
+
+router = APIRouter(tags=["SWR login commands"], dependencies=[Depends(authorize)])
+
+
+async def _login_response(principal: Any, services: Any) -> JSONResponse:
+    if principal.user_id is None:
+        raise Denied("a user is required")
+    user = await services.identity.user(principal.user_id)
+    if user is None:
+        raise NotFound("user not found")
+    username, password, expires_at = services.identity.issue_temporary_login(user)
+    host = services.settings.registry_host
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    expire = datetime.datetime.fromtimestamp(expires_at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return JSONResponse(
+        {"auths": {host: {"auth": auth}}},
+        headers={"X-Swr-Dockerlogin": f"docker login -u {username} -p {password} {host}",
+                 "X-Swr-Expireat": expire},
+    )
+
+
+@router.post("/v2/manage/utils/secret")
+async def create_secret(
+    principal: PrincipalDep, services: ServicesDep, projectname: str | None = Query(default=None, max_length=64)
+) -> JSONResponse:
+    """A temporary docker login command (the project name is the region)."""
+    if projectname and projectname != services.settings.auth.region:
+        raise NotFound(f"project {projectname!r} is not served here (region {services.settings.auth.region})")
+    return await _login_response(principal, services)
+
+
+@router.post("/v2/manage/utils/authorizationtoken")
+async def create_authorization_token(principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
+    """A temporary authorization for the registry, in the same shape."""
+    return await _login_response(principal, services)

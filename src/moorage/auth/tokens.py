@@ -1,0 +1,155 @@
+"""Signed, stateless tokens (JWT, HS256 with keys derived from the master key), so any node can
+check them: IAM tokens (``X-Auth-Token``), registry bearer tokens (the Docker token flow), and the
+passwords of temporary ``docker login`` commands. Each kind has its own key and audience, so one
+kind can never be replayed as another."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from moorage.auth.keys import MasterKey
+
+_ALGORITHM = "HS256"
+IAM_AUDIENCE = "moorage-iam"
+LOGIN_AUDIENCE = "moorage-login"
+
+
+class TokenError(Exception):
+    """A token that is malformed, forged, expired or meant for something else."""
+
+
+@dataclass(frozen=True, slots=True)
+class IamToken:
+    """The claims of an IAM token."""
+
+    token_id: str
+    user_id: str
+    domain_id: str
+    project_id: str | None
+    issued_at: int
+    expires_at: int
+    methods: tuple[str, ...] = ("password",)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryGrant:
+    """Actions a registry token grants on one resource (``repository``/``registry``, name)."""
+
+    type: str
+    name: str
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryToken:
+    """The claims of a registry bearer token."""
+
+    subject: str | None
+    """User id; None for an anonymous token."""
+    domain_id: str | None
+    grants: tuple[RegistryGrant, ...]
+    expires_at: int
+    via: str = ""
+    """How the user authenticated (``password``, ``long-term``, ``temporary``, ``token``)."""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSecret:
+    """The claims of a temporary ``docker login`` password."""
+
+    login_id: str
+    user_id: str
+    expires_at: int
+
+
+class TokenSigner:
+    """Issues and checks every kind of token."""
+
+    def __init__(self, master_key: MasterKey, *, registry_service: str) -> None:
+        self._iam_key = master_key.derive("iam-token")
+        self._registry_key = master_key.derive("registry-token")
+        self._login_key = master_key.derive("temporary-login")
+        self.registry_service = registry_service
+
+    # IAM tokens -------------------------------------------------------------------------------
+    def issue_iam(self, *, user_id: str, domain_id: str, project_id: str | None, ttl: int) -> tuple[str, IamToken]:
+        """A new IAM token valid ``ttl`` seconds."""
+        now = int(time.time())
+        claims = IamToken(secrets.token_hex(16), user_id, domain_id, project_id, now, now + ttl)
+        payload = {
+            "jti": claims.token_id, "sub": user_id, "dom": domain_id, "prj": project_id,
+            "iat": now, "exp": claims.expires_at, "aud": IAM_AUDIENCE,
+        }
+        return jwt.encode(payload, self._iam_key, algorithm=_ALGORITHM), claims
+
+    def verify_iam(self, token: str) -> IamToken:
+        """The claims of a valid IAM token (revocation is checked by the caller)."""
+        p = self._decode(token, self._iam_key, IAM_AUDIENCE)
+        try:
+            return IamToken(str(p["jti"]), str(p["sub"]), str(p["dom"]), p.get("prj"), int(p["iat"]), int(p["exp"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TokenError("incomplete token") from exc
+
+    # Registry bearer tokens -----------------------------------------------------------------------
+    def issue_registry(
+        self, *, subject: str | None, domain_id: str | None, grants: list[RegistryGrant], ttl: int, via: str
+    ) -> tuple[str, RegistryToken]:
+        """A bearer token for the registry API granting ``grants``."""
+        now = int(time.time())
+        payload = {
+            "iss": "moorage", "aud": self.registry_service, "sub": subject or "", "dom": domain_id or "",
+            "iat": now, "nbf": now - 5, "exp": now + ttl, "jti": secrets.token_hex(8), "via": via,
+            "access": [{"type": g.type, "name": g.name, "actions": list(g.actions)} for g in grants],
+        }
+        token = jwt.encode(payload, self._registry_key, algorithm=_ALGORITHM)
+        return token, RegistryToken(subject, domain_id, tuple(grants), now + ttl, via)
+
+    def verify_registry(self, token: str) -> RegistryToken:
+        """The claims of a valid registry token."""
+        p = self._decode(token, self._registry_key, self.registry_service)
+        try:
+            grants = tuple(
+                RegistryGrant(str(a["type"]), str(a["name"]), tuple(str(x) for x in a["actions"]))
+                for a in p.get("access", [])
+            )
+            return RegistryToken(p.get("sub") or None, p.get("dom") or None, grants, int(p["exp"]),
+                                 str(p.get("via", "")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TokenError("incomplete token") from exc
+
+    # Temporary docker-login passwords ------------------------------------------------------------
+    def issue_login(self, *, user_id: str, ttl: int) -> tuple[str, LoginSecret]:
+        """A temporary login: (password, claims); the username is ``<region>@<login_id>``."""
+        now = int(time.time())
+        claims = LoginSecret(secrets.token_hex(10).upper(), user_id, now + ttl)
+        payload = {"lid": claims.login_id, "sub": user_id, "iat": now, "exp": claims.expires_at,
+                   "aud": LOGIN_AUDIENCE}
+        return jwt.encode(payload, self._login_key, algorithm=_ALGORITHM), claims
+
+    def verify_login(self, password: str) -> LoginSecret:
+        """The claims of a valid temporary login password."""
+        p = self._decode(password, self._login_key, LOGIN_AUDIENCE)
+        try:
+            return LoginSecret(str(p["lid"]), str(p["sub"]), int(p["exp"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TokenError("incomplete token") from exc
+
+    @staticmethod
+    def _decode(token: str, key: bytes, audience: str) -> dict[str, Any]:
+        if not token or len(token) > 8192:
+            raise TokenError("missing or oversized token")
+        try:
+            payload: dict[str, Any] = jwt.decode(
+                token, key, algorithms=[_ALGORITHM], audience=audience, options={"require": ["exp"]}, leeway=5
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenError("token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise TokenError("invalid token") from exc
+        return payload

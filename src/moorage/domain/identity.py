@@ -1,0 +1,86 @@
+"""Identity value types: domains (tenants), users, projects (one per region), access keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+READ, WRITE, MANAGE = 1, 3, 7
+"""Permission levels on a namespace or repository, as SWR numbers them."""
+PERMISSION_LEVELS = (READ, WRITE, MANAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """A tenant (an account, in Huawei Cloud's words)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user of one domain."""
+
+    id: str
+    name: str
+    domain_id: str
+    domain_name: str
+    is_admin: bool
+    enabled: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A domain's project in one region (moorage has one region per deployment)."""
+
+    id: str
+    name: str
+    domain_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    """An AK/SK pair's public half; the secret is only ever shown once, at creation."""
+
+    access: str
+    user_id: str
+    description: str
+    enabled: bool
+    created_at: int
+
+
+def actions_for_level(level: int) -> frozenset[str]:
+    """Registry actions a permission level allows: read pulls, write also pushes, manage also deletes."""
+    if level >= MANAGE:
+        return frozenset({"pull", "push", "delete"})
+    if level >= WRITE:
+        return frozenset({"pull", "push"})
+    if level >= READ:
+        return frozenset({"pull"})
+    return frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, and how they proved it. Anonymous callers have no user."""
+
+    user_id: str | None = None
+    user_name: str = ""
+    domain_id: str | None = None
+    domain_name: str = ""
+    project_id: str | None = None
+    is_admin: bool = False
+    """A domain administrator: manages everything in their domain."""
+    via: str = ""
+    """``password``, ``token``, ``access-key``, ``long-term``, ``temporary``, ``bearer`` or ``none``."""
+    granted: dict[str, frozenset[str]] | None = field(default=None, hash=False, compare=False)
+    """With a registry bearer token: ``"<type>:<name>"`` -> the actions it grants (None: not a token)."""
+
+    @property
+    def anonymous(self) -> bool:
+        """True when no user is authenticated."""
+        return self.user_id is None
+
+
+ANONYMOUS = Principal()

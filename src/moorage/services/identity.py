@@ -1,0 +1,286 @@
+"""Accounts and credentials: users, domains, projects, access keys, IAM tokens, docker logins.
+
+Every way of proving who you are ends here and yields a ``Principal``: a password, an IAM token,
+an AK/SK (its SK is decrypted to check a signature), a long-term login (``<region>@<AK>`` and the
+HMAC of the AK keyed with the SK) or a temporary login. Failed logins are rate limited per user
+and client address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import string
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import anyio.to_thread
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.engine import Connection
+
+from moorage.auth.keys import MasterKey, SecretDecryptionError
+from moorage.auth.passwords import hash_password, verify_password
+from moorage.auth.tokens import IamToken, TokenError, TokenSigner
+from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded, TooManyRequests, Unauthenticated
+from moorage.domain.identity import AccessKey, Principal, Project, User
+from moorage.metadata.database import Database
+from moorage.metadata.queries import identity as q
+from moorage.settings import AuthSettings
+
+log = logging.getLogger(__name__)
+
+MAX_ACCESS_KEYS = 2
+"""IAM allows two access keys per user."""
+_NAME_CHARS = set(string.ascii_letters + string.digits + "-_.")
+
+
+def new_id() -> str:
+    """A 32-hex-character id, the shape of IAM's ids."""
+    return secrets.token_hex(16)
+
+
+def validate_user_name(name: str) -> str:
+    """User and domain names: 1-64 letters, digits, ``-``, ``_``, ``.``; not starting with a digit."""
+    if not 1 <= len(name) <= 64 or not set(name) <= _NAME_CHARS or name[0].isdigit():
+        raise Invalid(f"invalid name {name!r}: 1-64 letters, digits, '-', '_' or '.', not starting with a digit")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccessKey:
+    """An access key with its secret, as shown once at creation."""
+
+    key: AccessKey
+    secret: str
+
+
+class IdentityService:
+    """Users, credentials and tokens."""
+
+    def __init__(self, db: Database, *, settings: AuthSettings, master_key: MasterKey, signer: TokenSigner) -> None:
+        self.db = db
+        self.settings = settings
+        self.master_key = master_key
+        self.signer = signer
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._failure_limit = RateLimitItemPerSecond(settings.login_failures_per_window,
+                                                     settings.login_failure_window_seconds)
+        # Recently verified password logins (HMAC of user + password under a per-process key):
+        # Basic credentials sent on every registry request would otherwise cost one argon2 each.
+        self._verified: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
+        self._cache_key = secrets.token_bytes(32)
+
+    # Accounts -----------------------------------------------------------------------------------
+    def _create_user_work(self, conn: Connection, *, name: str, password: str, domain_name: str,
+                          is_admin: bool) -> User:
+        if q.user_by_name(conn, name) is not None:
+            raise Conflict(f"user {name!r} already exists")
+        domain = q.domain_by_name(conn, domain_name) or q.create_domain(conn, new_id(), domain_name)
+        q.ensure_project(conn, project_id=new_id(), domain_id=domain.id, name=self.settings.region)
+        user_id = new_id()
+        q.create_user(conn, user_id=user_id, name=name, domain_id=domain.id, password_hash=hash_password(password),
+                      is_admin=is_admin)
+        user = q.user_by_id(conn, user_id)
+        assert user is not None
+        return user
+
+    def create_user(self, *, name: str, password: str, domain_name: str | None = None, is_admin: bool = False) -> User:
+        """A new user; a new domain (with its project) is made when ``domain_name`` is new.
+        (Synchronous: the CLI and bootstrap call it.)"""
+        validate_user_name(name)
+        domain_name = validate_user_name(domain_name or name)
+        if len(password) < 8:
+            raise Invalid("a password needs at least 8 characters")
+        return self.db.run_write(lambda conn: self._create_user_work(
+            conn, name=name, password=password, domain_name=domain_name, is_admin=is_admin))
+
+    def bootstrap_admin(self, password: str | None) -> str | None:
+        """On first start (no user at all) create the administrator; return the generated password
+        when none was configured (the caller prints it once), else None."""
+        if self.db.run_read(q.count_users):
+            return None
+        generated = password is None
+        password = password or secrets.token_urlsafe(18)
+        self.create_user(name=self.settings.admin_user, password=password, is_admin=True)
+        return password if generated else None
+
+    def delete_user(self, name: str) -> None:
+        """Delete a user by name."""
+        found = self.db.run_read(lambda conn: q.user_by_name(conn, name))
+        if found is None:
+            raise NotFound(f"no user {name!r}")
+        self.db.run_write(lambda conn: q.delete_user(conn, found[0].id))
+
+    def list_users(self) -> list[User]:
+        """Every user."""
+        return self.db.run_read(q.list_users)
+
+    async def projects(self, *, domain_id: str | None = None, name: str | None = None) -> list[Project]:
+        """Projects (``GET /v3/projects``; the CLI)."""
+        return await self.db.read(lambda conn: q.list_projects(conn, domain_id=domain_id, name=name))
+
+    async def project(self, project_id: str) -> Project | None:
+        """A project by id."""
+        return await self.db.read(lambda conn: q.project_by_id(conn, project_id))
+
+    async def user(self, user_id: str) -> User | None:
+        """A user by id."""
+        return await self.db.read(lambda conn: q.user_by_id(conn, user_id))
+
+    # Passwords ----------------------------------------------------------------------------------
+    async def authenticate_password(
+        self, *, user_name: str, password: str, client: str, domain_name: str | None = None
+    ) -> User:
+        """The user, if the password is right; rate limited per (user, client) on failures."""
+        self.check_rate(user_name=user_name, client=client)
+        cache_key = hmac.new(self._cache_key, f"{user_name}\0{password}".encode(), hashlib.sha256).digest()
+        cached = self._verified.get(cache_key)
+        if cached is not None and cached[0] > time.monotonic():
+            user = await self.user(cached[1])
+            if user is not None and user.enabled and (domain_name is None or user.domain_name == domain_name):
+                return user
+        found = await self.db.read(lambda conn: q.user_by_name(conn, user_name))
+        user, password_hash = found if found else (None, None)
+        ok = await anyio.to_thread.run_sync(verify_password, password_hash, password)
+        if not ok or user is None or not user.enabled or (domain_name is not None and user.domain_name != domain_name):
+            self.record_failure(user_name=user_name, client=client, reason="wrong user name or password")
+            raise Unauthenticated("the user name or password is wrong")
+        self._verified[cache_key] = (time.monotonic() + 60, user.id)
+        while len(self._verified) > 4096:
+            self._verified.popitem(last=False)
+        return user
+
+    def record_failure(self, *, user_name: str, client: str, reason: str) -> None:
+        """Count a failed login that did not go through ``authenticate_password``."""
+        self._limiter.hit(self._failure_limit, user_name.lower()[:64], client)
+        log.warning("authentication failed for %r from %s: %s", user_name[:64], client, reason)
+
+    def check_rate(self, *, user_name: str, client: str) -> None:
+        """Raise ``TooManyRequests`` when this user and client failed too often lately."""
+        key = (user_name.lower()[:64], client)
+        if not self._limiter.test(self._failure_limit, *key):
+            stats = self._limiter.get_window_stats(self._failure_limit, *key)
+            raise TooManyRequests("too many failed logins; try again later",
+                                  retry_after=max(1, int(stats.reset_time - time.time())))
+
+    # IAM tokens ---------------------------------------------------------------------------------
+    async def issue_token(self, user: User, *, project_id: str | None) -> tuple[str, IamToken]:
+        """An IAM token for ``user``, scoped to a project of their domain (or the domain)."""
+        return self.signer.issue_iam(user_id=user.id, domain_id=user.domain_id, project_id=project_id,
+                                     ttl=self.settings.token_ttl_seconds)
+
+    async def validate_token(self, token: str) -> tuple[IamToken, User]:
+        """The token's claims and user, if it is valid, unrevoked and its user still enabled."""
+        try:
+            claims = self.signer.verify_iam(token)
+        except TokenError as exc:
+            raise Unauthenticated(f"invalid token: {exc}") from exc
+        revoked = await self.db.read(lambda conn: q.is_revoked(conn, claims.token_id))
+        user = await self.user(claims.user_id)
+        if revoked or user is None or not user.enabled:
+            raise Unauthenticated("the token has been revoked or its user no longer exists")
+        return claims, user
+
+    async def revoke_token(self, token: str) -> None:
+        """Revoke an IAM token on every node (they all read the revocation list)."""
+        claims, _user = await self.validate_token(token)
+        await self.db.write(lambda conn: q.revoke_token(conn, claims.token_id, claims.expires_at))
+
+    def principal(self, user: User, *, via: str, project_id: str | None = None) -> Principal:
+        """The principal of an authenticated user."""
+        return Principal(user_id=user.id, user_name=user.name, domain_id=user.domain_id, domain_name=user.domain_name,
+                         project_id=project_id, is_admin=user.is_admin, via=via)
+
+    # Access keys --------------------------------------------------------------------------------
+    def create_access_key(self, *, user_name: str, description: str = "") -> NewAccessKey:
+        """A new AK/SK for a user (at most two each); the SK is returned once, and stored encrypted."""
+        access = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(20))
+        secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+
+        def work(conn: Connection) -> AccessKey:
+            found = q.user_by_name(conn, user_name)
+            if found is None:
+                raise NotFound(f"no user {user_name!r}")
+            if len(q.list_access_keys(conn, found[0].id)) >= MAX_ACCESS_KEYS:
+                raise QuotaExceeded(f"user {user_name!r} already has {MAX_ACCESS_KEYS} access keys")
+            return q.create_access_key(conn, access=access, user_id=found[0].id, description=description,
+                                       secret_encrypted=self.master_key.encrypt(secret, context=f"access-key:{access}"))
+
+        return NewAccessKey(self.db.run_write(work), secret)
+
+    def list_access_keys(self, *, user_name: str | None = None) -> list[AccessKey]:
+        """Access keys (without secrets)."""
+        def work(conn: Connection) -> list[AccessKey]:
+            if user_name is None:
+                return q.list_access_keys(conn)
+            found = q.user_by_name(conn, user_name)
+            if found is None:
+                raise NotFound(f"no user {user_name!r}")
+            return q.list_access_keys(conn, found[0].id)
+
+        return self.db.run_read(work)
+
+    def set_access_key_enabled(self, access: str, enabled: bool) -> None:
+        """Enable or disable an AK."""
+        if not self.db.run_write(lambda conn: q.set_access_key_enabled(conn, access, enabled)):
+            raise NotFound(f"no access key {access!r}")
+
+    def delete_access_key(self, access: str) -> None:
+        """Delete an AK."""
+        if not self.db.run_write(lambda conn: q.delete_access_key(conn, access)):
+            raise NotFound(f"no access key {access!r}")
+
+    async def access_key_secret(self, access: str) -> tuple[User, str] | None:
+        """(owner, SK) of an enabled access key whose owner is enabled, else None."""
+        found = await self.db.read(lambda conn: q.access_key(conn, access[:40]))
+        if found is None or not found[0].enabled:
+            return None
+        user = await self.user(found[0].user_id)
+        if user is None or not user.enabled:
+            return None
+        try:
+            return user, self.master_key.decrypt(found[1], context=f"access-key:{found[0].access}")
+        except SecretDecryptionError:
+            log.error("access key %s cannot be decrypted with the configured master key", found[0].access)
+            return None
+
+    # Docker logins ------------------------------------------------------------------------------
+    async def authenticate_login(self, *, username: str, password: str, client: str) -> Principal:
+        """Registry credentials: a user's password, a long-term login ``<region>@<AK>`` with the hex
+        HMAC-SHA256 of the AK keyed with the SK, or a temporary login ``<region>@<id>``."""
+        region, at, key_id = username.partition("@")
+        if at and region == self.settings.region and key_id:
+            self.check_rate(user_name=username, client=client)
+            if len(password) == 64 and all(c in string.hexdigits for c in password):
+                found = await self.access_key_secret(key_id)
+                if found is not None:
+                    expected = hmac.new(found[1].encode(), key_id.encode(), hashlib.sha256).hexdigest()
+                    if hmac.compare_digest(expected, password.lower()):
+                        return self.principal(found[0], via="long-term")
+            else:
+                try:
+                    claims = self.signer.verify_login(password)
+                except TokenError:
+                    claims = None
+                if claims is not None and hmac.compare_digest(claims.login_id, key_id):
+                    user = await self.user(claims.user_id)
+                    if user is not None and user.enabled:
+                        return self.principal(user, via="temporary")
+            self.record_failure(user_name=username, client=client, reason="bad login key")
+            raise Unauthenticated("the login credentials are wrong or expired")
+        user = await self.authenticate_password(user_name=username, password=password, client=client)
+        return self.principal(user, via="password")
+
+    def issue_temporary_login(self, user: User) -> tuple[str, str, int]:
+        """(username, password, expires at epoch seconds) of a temporary docker login."""
+        password, claims = self.signer.issue_login(user_id=user.id, ttl=self.settings.temporary_login_ttl_seconds)
+        return f"{self.settings.region}@{claims.login_id}", password, claims.expires_at
+
+    def long_term_password(self, access: str, secret: str) -> str:
+        """The long-term login password for an AK/SK, as ``docker login`` takes it."""
+        return hmac.new(secret.encode(), access.encode(), hashlib.sha256).hexdigest()

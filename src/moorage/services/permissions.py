@@ -1,0 +1,118 @@
+"""Who may do what on which repository: the one place registry actions are decided.
+
+A domain administrator may do everything in their domain. Other users hold levels on namespaces
+or repositories (1 read = pull, 3 write = pull and push, 7 manage = also delete). A public
+repository may be pulled by any authenticated user, and anonymously when that is allowed.
+Namespaces of other domains look exactly like namespaces that do not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from moorage.domain.identity import MANAGE, Principal, actions_for_level
+from moorage.domain.names import RepositoryName
+from moorage.metadata.database import Database
+from moorage.metadata.queries import permissions as q
+from moorage.metadata.tables import namespaces, repositories
+
+PULL_ONLY = frozenset({"pull"})
+NOTHING: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """What a principal may see in listings (the catalog, the management API's repository lists)."""
+
+    all_of_domain: str | None
+    """A domain whose repositories are all visible (the principal administers it)."""
+    namespace_ids: frozenset[int]
+    """Namespaces granted to the user."""
+    repository_ids: frozenset[int]
+    """Repositories granted to the user."""
+    public: bool
+    """Whether public repositories of any domain are visible."""
+
+
+class PermissionService:
+    """Registry actions and listing visibility for a principal."""
+
+    def __init__(self, db: Database, *, allow_anonymous_pull: bool) -> None:
+        self.db = db
+        self.allow_anonymous_pull = allow_anonymous_pull
+
+    async def repository_actions(
+        self, principal: Principal, *, instance_id: str, name: RepositoryName
+    ) -> frozenset[str]:
+        """The actions (pull, push, delete) the principal holds on a repository, existing or not."""
+        return await self.db.read(lambda conn: self._actions(conn, principal, instance_id, name))
+
+    def _actions(
+        self, conn: Connection, principal: Principal, instance_id: str, name: RepositoryName
+    ) -> frozenset[str]:
+        ns = conn.execute(
+            select(namespaces.c.id, namespaces.c.domain_id).where(
+                namespaces.c.instance_id == instance_id, namespaces.c.name == name.namespace)
+        ).first()
+        repo = None
+        if ns is not None:
+            repo = conn.execute(
+                select(repositories.c.id, repositories.c.is_public).where(
+                    repositories.c.namespace_id == ns[0], repositories.c.name == name.repository)
+            ).first()
+        public = bool(repo is not None and repo[1])
+        if principal.anonymous:
+            return PULL_ONLY if public and self.allow_anonymous_pull else NOTHING
+        if ns is None:
+            # Pushing to a namespace that does not exist creates it, in the administrator's own domain.
+            return actions_for_level(MANAGE) if principal.is_admin else NOTHING
+        if ns[1] != principal.domain_id:
+            return PULL_ONLY if public else NOTHING
+        if principal.is_admin:
+            return actions_for_level(MANAGE)
+        assert principal.user_id is not None
+        actions = actions_for_level(q.level_on(conn, principal.user_id, ns[0], repo[0] if repo else None))
+        return actions | PULL_ONLY if public else actions
+
+    async def visibility(self, principal: Principal, *, instance_id: str) -> Visibility:
+        """What the principal may list."""
+        if principal.anonymous:
+            return Visibility(None, frozenset(), frozenset(), self.allow_anonymous_pull)
+        if principal.is_admin:
+            return Visibility(principal.domain_id, frozenset(), frozenset(), True)
+        user_id = principal.user_id
+        assert user_id is not None
+
+        def work(conn: Connection) -> Visibility:
+            ns = q.namespace_ids_with_grants(conn, user_id, instance_id)
+            repos = q.repository_ids_with_grants(conn, user_id)
+            return Visibility(None, frozenset(ns), frozenset(repos), True)
+
+        return await self.db.read(work)
+
+    async def management_level(
+        self, principal: Principal, *, instance_id: str, namespace: str, repository: str | None
+    ) -> tuple[bool, int]:
+        """(whether the namespace exists in the principal's domain, the principal's level on it or on
+        the repository). A namespace of another domain is reported as not existing."""
+
+        def work(conn: Connection) -> tuple[bool, int]:
+            ns = conn.execute(
+                select(namespaces.c.id, namespaces.c.domain_id).where(
+                    namespaces.c.instance_id == instance_id, namespaces.c.name == namespace)
+            ).first()
+            if ns is None or ns[1] != principal.domain_id:
+                return False, 0
+            if principal.is_admin:
+                return True, MANAGE
+            repo_id = None
+            if repository is not None:
+                repo_id = conn.execute(select(repositories.c.id).where(
+                    repositories.c.namespace_id == ns[0], repositories.c.name == repository)).scalar()
+            assert principal.user_id is not None
+            return True, q.level_on(conn, principal.user_id, ns[0], repo_id)
+
+        return await self.db.read(work)
