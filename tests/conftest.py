@@ -46,23 +46,39 @@ def database_url_for(request: pytest.FixtureRequest, kind: str, data_dir: Path) 
 MoorageFactory = Callable[..., ServerProcess]
 
 
-@pytest.fixture
-def moorage_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MoorageFactory]:
-    """Start moorage servers on demand (``factory(database="postgresql", env={...})``); all are
-    stopped when the test ends."""
+def _factory(request: pytest.FixtureRequest, base: Path) -> tuple[MoorageFactory, list[ServerProcess]]:
     started: list[ServerProcess] = []
 
     def factory(*, database: str = "sqlite", env: dict[str, str] | None = None,
                 data_dir: Path | None = None) -> ServerProcess:
-        directory = data_dir or tmp_path / f"moorage-{len(started)}"
+        directory = data_dir or base / f"moorage-{len(started)}"
         directory.mkdir(parents=True, exist_ok=True)
         full_env = {"MOORAGE_DATABASE_URL": database_url_for(request, database, directory),
-                    "MOORAGE_ACCESS_LOG": "false", "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
-                    "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})}
+                    "MOORAGE_DATA_DIR": str(directory), "MOORAGE_ACCESS_LOG": "false",
+                    "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+                    **(env or {})}
         server = start_moorage(directory, env=full_env)
         started.append(server)
         return server
 
+    return factory, started
+
+
+@pytest.fixture
+def moorage_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MoorageFactory]:
+    """Start moorage servers on demand (``factory(database="postgresql", env={...})``); all are
+    stopped when the test ends. The administrator is ``ADMIN_USER`` / ``ADMIN_PASSWORD``."""
+    factory, started = _factory(request, tmp_path)
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_moorage_factory(request: pytest.FixtureRequest,
+                           tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
+    """``moorage_factory`` whose servers live for the whole test module."""
+    factory, started = _factory(request, tmp_path_factory.mktemp("moorage"))
     yield factory
     for server in started:
         server.stop()
@@ -72,3 +88,9 @@ def moorage_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 def moorage(request: pytest.FixtureRequest, moorage_factory: MoorageFactory) -> ServerProcess:
     """A running moorage server, once on SQLite and once on PostgreSQL."""
     return moorage_factory(database=request.param)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def shared_moorage(request: pytest.FixtureRequest, module_moorage_factory: MoorageFactory) -> ServerProcess:
+    """One server per test module and database: tests must use names of their own."""
+    return module_moorage_factory(database=request.param)

@@ -21,12 +21,14 @@ from moorage.api.observability import Metrics, ObservabilityMiddleware
 from moorage.api.oci import oci_route
 from moorage.api.registry_auth import RegistryAuthorizer
 from moorage.api.swr import login as swr_login
+from moorage.api.swr import namespaces as swr_namespaces
 from moorage.auth.keys import MasterKey
 from moorage.auth.tokens import TokenSigner
 from moorage.metadata.database import Database
 from moorage.services.blobs import BlobService
 from moorage.services.identity import IdentityService
 from moorage.services.manifests import ManifestService
+from moorage.services.namespaces import NamespaceService
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.repositories import RepositoryService
@@ -49,6 +51,7 @@ class Services:
     signer: TokenSigner
     identity: IdentityService
     permissions: PermissionService
+    namespaces: NamespaceService
     repositories: RepositoryService
     blobs: BlobService
     uploads: UploadService
@@ -78,6 +81,7 @@ def build_services(settings: Settings) -> Services:
         signer=signer,
         identity=IdentityService(db, settings=settings.auth, master_key=master_key, signer=signer),
         permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull),
+        namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
         blobs=BlobService(db, store),
         uploads=UploadService(db, store),
@@ -144,7 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
-    for router in (iam_tokens.router, swr_login.router):
+    for router in (iam_tokens.router, swr_login.router, swr_namespaces.router):
         app.include_router(router)
     install_error_handlers(app)
     app.router.routes.append(oci_route())

@@ -38,6 +38,8 @@ class RegistrySettings(BaseModel):
     """How often the purge of stale uploads runs."""
     page_max: int = 10000
     """Largest page the tags list and catalog return whatever ``n`` asks."""
+    namespace_quota: int = Field(default=100, ge=1)
+    """Organizations one account may have (per registry instance)."""
 
 
 class AuthSettings(BaseModel):

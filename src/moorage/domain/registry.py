@@ -71,3 +71,17 @@ class ByteRange:
     def length(self) -> int:
         """Bytes in the range."""
         return self.end - self.start + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """What a principal may see in listings (the catalog, the management API's repository lists)."""
+
+    all_of_domain: str | None
+    """A domain whose repositories are all visible (the principal administers it)."""
+    namespace_ids: frozenset[int]
+    """Namespaces granted to the user."""
+    repository_ids: frozenset[int]
+    """Repositories granted to the user."""
+    public: bool
+    """Whether public repositories of any domain are visible."""

@@ -8,33 +8,18 @@ Namespaces of other domains look exactly like namespaces that do not exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.identity import MANAGE, Principal, actions_for_level
 from moorage.domain.names import RepositoryName
+from moorage.domain.registry import Visibility
 from moorage.metadata.database import Database
 from moorage.metadata.queries import permissions as q
 from moorage.metadata.tables import namespaces, repositories
 
 PULL_ONLY = frozenset({"pull"})
 NOTHING: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Visibility:
-    """What a principal may see in listings (the catalog, the management API's repository lists)."""
-
-    all_of_domain: str | None
-    """A domain whose repositories are all visible (the principal administers it)."""
-    namespace_ids: frozenset[int]
-    """Namespaces granted to the user."""
-    repository_ids: frozenset[int]
-    """Repositories granted to the user."""
-    public: bool
-    """Whether public repositories of any domain are visible."""
 
 
 class PermissionService:

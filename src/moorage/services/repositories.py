@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from moorage.domain.errors import NameUnknown
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import Repository
+from moorage.domain.registry import Repository, Visibility
 from moorage.metadata.database import Database
 from moorage.metadata.queries import repositories as q
 
@@ -31,6 +31,9 @@ class RepositoryService:
             return repository
         return await self.db.write(lambda conn: q.ensure(conn, instance_id, name, domain_id=domain_id))
 
-    async def catalog(self, *, instance_id: str, limit: int, last: str | None) -> list[str]:
-        """Repository names after ``last``, at most ``limit``."""
-        return await self.db.read(lambda conn: q.catalog(conn, instance_id, limit=limit, last=last), heavy=limit > 1000)
+    async def catalog(
+        self, *, instance_id: str, limit: int, last: str | None, visible: Visibility | None
+    ) -> list[str]:
+        """Repository names after ``last``, at most ``limit``, of those ``visible``."""
+        return await self.db.read(
+            lambda conn: q.catalog(conn, instance_id, limit=limit, last=last, visible=visible), heavy=limit > 1000)

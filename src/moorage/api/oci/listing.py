@@ -29,7 +29,9 @@ async def catalog(request: Request, ctx: OciContext) -> Response:
     svc = services(request)
     n, last = page_request(request, svc.settings.registry.page_max)
     limit = svc.settings.registry.page_max if n is None else n
-    names = await svc.repositories.catalog(instance_id=ctx.instance_id, limit=limit + 1, last=last) if limit else []
+    visible = await svc.permissions.visibility(ctx.principal, instance_id=ctx.instance_id)
+    names = await svc.repositories.catalog(instance_id=ctx.instance_id, limit=limit + 1, last=last,
+                                           visible=visible) if limit else []
     headers = {}
     if len(names) > limit:
         names = names[:limit]

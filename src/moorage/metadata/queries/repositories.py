@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import Repository
+from moorage.domain.registry import Repository, Visibility
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import instances, namespaces, repositories
 from moorage.metadata.upsert import bytewise, insert_ignore
@@ -81,11 +81,37 @@ def ensure(
     return created
 
 
-def catalog(conn: Connection, instance_id: str, *, limit: int, last: str | None) -> list[str]:
-    """Repository full names in lexical order after ``last`` (keyset pagination)."""
+def catalog(
+    conn: Connection, instance_id: str, *, limit: int, last: str | None, visible: Visibility | None = None
+) -> list[str]:
+    """Repository full names in lexical order after ``last`` (keyset pagination), limited to what
+    ``visible`` allows (None: everything)."""
     full_name = bytewise(conn, repositories.c.full_name)
     query = select(repositories.c.full_name).where(repositories.c.instance_id == instance_id)
+    if visible is not None:
+        query = query.where(visibility_filter(visible))
     if last:
         query = query.where(full_name > last)
     rows = conn.execute(query.order_by(full_name).limit(limit))
     return [r[0] for r in rows]
+
+
+def visibility_filter(visible: Visibility) -> ColumnElement[bool]:
+    """The SQL condition "this repository is visible" (joins nothing: uses ids and a subquery)."""
+    conditions: list[ColumnElement[bool]] = []
+    if visible.all_of_domain:
+        conditions.append(repositories.c.namespace_id.in_(
+            select(namespaces.c.id).where(namespaces.c.domain_id == visible.all_of_domain).scalar_subquery()))
+    if visible.namespace_ids:
+        conditions.append(repositories.c.namespace_id.in_(sorted(visible.namespace_ids)))
+    if visible.repository_ids:
+        conditions.append(repositories.c.id.in_(sorted(visible.repository_ids)))
+    if visible.public:
+        conditions.append(repositories.c.is_public.is_(True))
+    return or_(*conditions) if conditions else false()
+
+
+def namespace_ids_of(conn: Connection, repository_ids: list[int]) -> set[int]:
+    """The namespaces holding these repositories."""
+    rows = conn.execute(select(repositories.c.namespace_id).where(repositories.c.id.in_(repository_ids)))
+    return {int(r[0]) for r in rows}

@@ -1,0 +1,190 @@
+"""Namespaces (SWR organizations) and the user grants on them and on their repositories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from moorage.domain.errors import Conflict, Denied, Invalid, NotFound, QuotaExceeded
+from moorage.domain.identity import MANAGE, PERMISSION_LEVELS, Principal
+from moorage.domain.names import RepositoryName, validate_namespace
+from moorage.metadata.database import Database
+from moorage.metadata.queries import identity as identity_q
+from moorage.metadata.queries import namespaces as q
+from moorage.metadata.queries import permissions as grants_q
+from moorage.metadata.queries import repositories as repo_q
+from moorage.metadata.queries.namespaces import NamespaceRecord
+from moorage.metadata.queries.permissions import Grant
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceView:
+    """A namespace as a principal sees it: with their own level on it."""
+
+    namespace: NamespaceRecord
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class GrantChange:
+    """One requested grant: a user (by id, name checked when given) and a level."""
+
+    user_id: str
+    user_name: str
+    auth: int
+
+
+class NamespaceService:
+    """Organization lifecycle and permissions."""
+
+    def __init__(self, db: Database, *, quota: int) -> None:
+        self.db = db
+        self.quota = quota
+
+    async def create(self, principal: Principal, *, instance_id: str, name: str) -> NamespaceRecord:
+        """A new namespace of the principal's domain; a non-administrator creator gets manage on it."""
+        validate_namespace(name)
+        if principal.domain_id is None or principal.user_id is None:
+            raise Denied("a user is required")
+        domain_id, user_id = principal.domain_id, principal.user_id
+
+        def work(conn: Connection) -> NamespaceRecord:
+            if q.count_for_domain(conn, instance_id, domain_id) >= self.quota:
+                raise QuotaExceeded(f"the account already has {self.quota} organizations", reason="namespace_quota")
+            created = q.create(conn, instance_id=instance_id, name=name, domain_id=domain_id,
+                               creator_name=principal.user_name)
+            if created is None:
+                raise Conflict(f"organization {name!r} already exists", reason="namespace_exists")
+            if not principal.is_admin:
+                grants_q.set_namespace_grant(conn, user_id, created.id, MANAGE)
+            return created
+
+        return await self.db.write(work)
+
+    async def visible(self, principal: Principal, *, instance_id: str, name: str | None = None) -> list[NamespaceView]:
+        """Namespaces of the principal's domain that they administer or hold a grant on."""
+        if principal.domain_id is None:
+            return []
+        domain_id = principal.domain_id
+
+        def work(conn: Connection) -> list[NamespaceView]:
+            found = q.list_for_domain(conn, instance_id, domain_id, name=name)
+            if principal.is_admin:
+                return [NamespaceView(n, MANAGE) for n in found]
+            assert principal.user_id is not None
+            granted = grants_q.namespace_ids_with_grants(conn, principal.user_id, instance_id)
+            repo_grants = grants_q.repository_ids_with_grants(conn, principal.user_id)
+            with_repo_grant = repo_q.namespace_ids_of(conn, list(repo_grants)) if repo_grants else set()
+            return [NamespaceView(n, granted.get(n.id, 0)) for n in found
+                    if n.id in granted or n.id in with_repo_grant]
+
+        return await self.db.read(work)
+
+    async def get(self, principal: Principal, *, instance_id: str, name: str) -> NamespaceView:
+        """One namespace the principal can see (its existence elsewhere is not revealed)."""
+        views = await self.visible(principal, instance_id=instance_id, name=validate_namespace(name))
+        if not views:
+            raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
+        return views[0]
+
+    async def delete(self, *, instance_id: str, name: str) -> None:
+        """Delete an empty namespace (refused while it holds repositories)."""
+        def work(conn: Connection) -> None:
+            found = q.get(conn, instance_id, name)
+            if found is None:
+                raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
+            count = q.repository_count(conn, found.id)
+            if count:
+                raise Conflict(f"organization {name!r} still has {count} repositories; delete them first",
+                               reason="namespace_not_empty")
+            q.remove(conn, found.id)
+
+        await self.db.write(work)
+
+    # Grants ---------------------------------------------------------------------------------------
+    async def namespace_grants(self, *, instance_id: str, name: str) -> tuple[NamespaceRecord, list[Grant]]:
+        """The namespace and every user grant on it."""
+        def work(conn: Connection) -> tuple[NamespaceRecord, list[Grant]]:
+            found = q.get(conn, instance_id, name)
+            if found is None:
+                raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
+            return found, grants_q.grants_on_namespace(conn, found.id)
+
+        return await self.db.read(work)
+
+    async def repository_grants(self, *, instance_id: str, name: RepositoryName) -> tuple[int, list[Grant]]:
+        """(repository id, every user grant on the repository)."""
+        def work(conn: Connection) -> tuple[int, list[Grant]]:
+            repository = repo_q.get(conn, instance_id, name)
+            if repository is None:
+                raise NotFound(f"repository {name} not found", reason="repository_not_found")
+            return repository.id, grants_q.grants_on_repository(conn, repository.id)
+
+        return await self.db.read(work)
+
+    def _check_changes(self, conn: Connection, domain_id: str | None, changes: list[GrantChange]) -> None:
+        if not changes:
+            raise Invalid("at least one user authorization is required")
+        for change in changes:
+            if change.auth not in PERMISSION_LEVELS:
+                raise Invalid(f"auth must be one of {PERMISSION_LEVELS} (read, write, manage), got {change.auth}")
+            user = identity_q.user_by_id(conn, change.user_id)
+            if user is None or user.domain_id != domain_id:
+                raise NotFound(f"user {change.user_id!r} not found in this account", reason="user_not_found")
+            if change.user_name and change.user_name != user.name:
+                raise Invalid(f"user {change.user_id!r} is called {user.name!r}, not {change.user_name!r}")
+
+    async def set_namespace_grants(self, *, instance_id: str, name: str, changes: list[GrantChange],
+                                   create: bool) -> None:
+        """Create (``create``) or change grants on a namespace."""
+        def work(conn: Connection) -> None:
+            found = q.get(conn, instance_id, name)
+            if found is None:
+                raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
+            self._check_changes(conn, found.domain_id, changes)
+            existing = {g.user_id for g in grants_q.grants_on_namespace(conn, found.id)}
+            for change in changes:
+                if not create and change.user_id not in existing:
+                    raise NotFound(f"user {change.user_id!r} has no authorization to update", reason="grant_not_found")
+                grants_q.set_namespace_grant(conn, change.user_id, found.id, change.auth)
+
+        await self.db.write(work)
+
+    async def delete_namespace_grants(self, *, instance_id: str, name: str, user_ids: list[str]) -> None:
+        """Remove users' grants on a namespace."""
+        def work(conn: Connection) -> None:
+            found = q.get(conn, instance_id, name)
+            if found is None:
+                raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
+            for user_id in user_ids:
+                grants_q.delete_namespace_grant(conn, user_id, found.id)
+
+        await self.db.write(work)
+
+    async def set_repository_grants(self, *, instance_id: str, name: RepositoryName, changes: list[GrantChange],
+                                    create: bool) -> None:
+        """Create or change grants on a repository."""
+        def work(conn: Connection) -> None:
+            repository = repo_q.get(conn, instance_id, name)
+            if repository is None:
+                raise NotFound(f"repository {name} not found", reason="repository_not_found")
+            self._check_changes(conn, repository.domain_id, changes)
+            existing = {g.user_id for g in grants_q.grants_on_repository(conn, repository.id)}
+            for change in changes:
+                if not create and change.user_id not in existing:
+                    raise NotFound(f"user {change.user_id!r} has no authorization to update", reason="grant_not_found")
+                grants_q.set_repository_grant(conn, change.user_id, repository.id, change.auth)
+
+        await self.db.write(work)
+
+    async def delete_repository_grants(self, *, instance_id: str, name: RepositoryName, user_ids: list[str]) -> None:
+        """Remove users' grants on a repository."""
+        def work(conn: Connection) -> None:
+            repository = repo_q.get(conn, instance_id, name)
+            if repository is None:
+                raise NotFound(f"repository {name} not found", reason="repository_not_found")
+            for user_id in user_ids:
+                grants_q.delete_repository_grant(conn, user_id, repository.id)
+
+        await self.db.write(work)
