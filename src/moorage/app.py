@@ -17,12 +17,13 @@ from starlette.responses import JSONResponse, Response
 import moorage
 from moorage.api.error_handlers import install_error_handlers
 from moorage.api.iam import tokens as iam_tokens
+from moorage.api.iam import users as iam_users
 from moorage.api.observability import Metrics, ObservabilityMiddleware
 from moorage.api.oci import oci_route
 from moorage.api.registry_auth import RegistryAuthorizer
 from moorage.api.swr import login as swr_login
 from moorage.api.swr import namespaces as swr_namespaces
-from moorage.auth.keys import MasterKey
+from moorage.auth.keys import MasterKey, load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.metadata.database import Database
 from moorage.services.blobs import BlobService
@@ -57,13 +58,6 @@ class Services:
     uploads: UploadService
     manifests: ManifestService
     pulls: PullRecorder
-
-
-def load_master_key(settings: Settings) -> MasterKey:
-    """The configured master key, or the data directory's key file (created on first start)."""
-    if settings.auth.master_key is not None:
-        return MasterKey.from_text(settings.auth.master_key.get_secret_value())
-    return MasterKey.load_or_create(settings.data_dir / "master.key")
 
 
 def build_services(settings: Settings) -> Services:
@@ -148,7 +142,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
-    for router in (iam_tokens.router, swr_login.router, swr_namespaces.router):
+    for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router):
         app.include_router(router)
     install_error_handlers(app)
     app.router.routes.append(oci_route())

@@ -14,7 +14,7 @@ from moorage.settings import Settings
 
 def bootstrap(settings: Settings) -> None:
     """Bring the database to the current schema and make sure the defaults exist (idempotent)."""
-    from moorage.app import load_master_key
+    from moorage.auth.keys import load_master_key
     from moorage.auth.tokens import TokenSigner
     from moorage.services.identity import IdentityService
 

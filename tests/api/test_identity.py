@@ -109,7 +109,7 @@ def test_skopeo_with_password_long_term_and_temporary_logins(shared_moorage: Ser
     host = shared_moorage.address
     skopeo.push(layout, "v1", f"{host}/logins/app:password", creds=(ADMIN_USER, ADMIN_PASSWORD))
 
-    access, secret = create_access_key(shared_moorage, ADMIN_USER)
+    access, secret = create_access_key(shared_moorage, ADMIN)
     long_term = long_term_login(access, secret)
     skopeo.push(layout, "v1", f"{host}/logins/app:long-term", creds=long_term)
     skopeo.pull(f"{host}/logins/app:password", tmp_path / "out1", "x", creds=long_term)

@@ -46,8 +46,18 @@ def server_env(server: ServerProcess) -> dict[str, str]:
 
 
 def create_user(server: ServerProcess, name: str, *, domain: str | None = None, admin: bool = False,
-                password: str = "user-password-1") -> Account:
-    """A new user (in ``domain``; a new domain named after the user by default)."""
+                password: str = "user-password-1", admin_account: Account | None = None) -> Account:
+    """A new user. In the administrator's domain (``domain`` equal to its name) it is made through IAM's
+    ``POST /v3/users`` with the administrator's token; a new domain (the default: one named after the
+    user) or an administrator needs the ``moorage admin`` CLI."""
+    from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+
+    owner = admin_account or Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
+    if domain == owner.domain and not admin:
+        with management(server, iam_token(server, owner)) as api:
+            response = api.post("/v3/users", json={"user": {"name": name, "password": password}})
+        assert response.status_code == 201, response.text
+        return Account(name, password, owner.domain, response.json()["user"]["id"])
     args = ["admin", "user", "create", name]
     if domain:
         args += ["--domain", domain]
@@ -59,10 +69,13 @@ def create_user(server: ServerProcess, name: str, *, domain: str | None = None, 
     return Account(name, password, found["domain"], found["id"])
 
 
-def create_access_key(server: ServerProcess, user: str) -> tuple[str, str]:
-    """(AK, SK) for a user."""
-    out = json.loads(cli(server, "admin", "accesskey", "create", user, "--json").stdout)
-    return out["access"], out["secret"]
+def create_access_key(server: ServerProcess, account: Account) -> tuple[str, str]:
+    """(AK, SK) for a user, through IAM's ``POST /v3.0/OS-CREDENTIAL/credentials``."""
+    with management(server, iam_token(server, account)) as api:
+        response = api.post("/v3.0/OS-CREDENTIAL/credentials", json={"credential": {"description": "test"}})
+    assert response.status_code == 201, response.text
+    credential = response.json()["credential"]
+    return credential["access"], credential["secret"]
 
 
 def long_term_login(access: str, secret: str) -> tuple[str, str]:
@@ -70,10 +83,15 @@ def long_term_login(access: str, secret: str) -> tuple[str, str]:
     return f"{REGION}@{access}", hmac.new(secret.encode(), access.encode(), hashlib.sha256).hexdigest()
 
 
-def project_id(server: ServerProcess, domain_id: str | None = None) -> str:
-    """The id of a domain's project (the first one when no domain is given)."""
-    projects = json.loads(cli(server, "admin", "project", "list", "--json").stdout)
-    return next(p["id"] for p in projects if domain_id in (None, p["domain_id"]))
+def project_id(server: ServerProcess, account: Account | None = None) -> str:
+    """The id of an account's project in this region (default: the administrator's)."""
+    from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+
+    owner = account or Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
+    with management(server, iam_token(server, owner)) as api:
+        projects = api.get("/v3/projects", params={"name": REGION}).json()["projects"]
+    assert len(projects) == 1, projects
+    return str(projects[0]["id"])
 
 
 def iam_token(server: ServerProcess, account: Account, *, project: str | None = REGION) -> str:

@@ -11,11 +11,15 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+if TYPE_CHECKING:
+    from moorage.settings import Settings
 
 KEY_BYTES = 32
 _NONCE_BYTES = 12
@@ -90,3 +94,10 @@ class MasterKey:
         return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"moorage", info=purpose.encode()).derive(
             self._key
         )
+
+
+def load_master_key(settings: Settings) -> MasterKey:
+    """The configured master key, or the data directory's key file (created on first start)."""
+    if settings.auth.master_key is not None:
+        return MasterKey.from_text(settings.auth.master_key.get_secret_value())
+    return MasterKey.load_or_create(settings.data_dir / "master.key")

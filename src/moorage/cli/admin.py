@@ -32,7 +32,7 @@ console = Console()
 
 @contextmanager
 def _identity() -> Iterator[IdentityService]:
-    from moorage.app import load_master_key
+    from moorage.auth.keys import load_master_key
     from moorage.auth.tokens import TokenSigner
     from moorage.bootstrap import bootstrap
     from moorage.metadata.database import Database

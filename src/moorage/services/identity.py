@@ -28,7 +28,7 @@ from moorage.auth.passwords import hash_password, verify_password
 from moorage.auth.tokens import IamToken, TokenError, TokenSigner
 from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded, TooManyRequests, Unauthenticated
 from moorage.domain.identity import AccessKey, Principal, Project, User
-from moorage.metadata.database import Database
+from moorage.metadata.database import Database, UnitOfWork
 from moorage.metadata.queries import identity as q
 from moorage.settings import AuthSettings
 
@@ -98,6 +98,31 @@ class IdentityService:
             raise Invalid("a password needs at least 8 characters")
         return self.db.run_write(lambda conn: self._create_user_work(
             conn, name=name, password=password, domain_name=domain_name, is_admin=is_admin))
+
+    async def create_domain_user(self, principal: Principal, *, name: str, password: str) -> User:
+        """A new (non-administrator) user in the caller's domain (``POST /v3/users``)."""
+        validate_user_name(name)
+        if len(password) < 8:
+            raise Invalid("a password needs at least 8 characters")
+        domain_name = principal.domain_name
+        return await self.db.write(lambda conn: self._create_user_work(
+            conn, name=name, password=password, domain_name=domain_name, is_admin=False))
+
+    async def domain_users(self, domain_id: str) -> list[User]:
+        """Users of one domain."""
+        return await self.db.read(lambda conn: q.list_users(conn, domain_id))
+
+    async def delete_domain_user(self, principal: Principal, user_id: str) -> None:
+        """Delete a user of the caller's domain (not the caller)."""
+        def work(conn: Connection) -> None:
+            user = q.user_by_id(conn, user_id)
+            if user is None or user.domain_id != principal.domain_id:
+                raise NotFound(f"no user {user_id!r}")
+            if user.id == principal.user_id:
+                raise Conflict("a user cannot delete themselves")
+            q.delete_user(conn, user_id)
+
+        await self.db.write(work)
 
     def bootstrap_admin(self, password: str | None) -> str | None:
         """On first start (no user at all) create the administrator; return the generated password
@@ -197,21 +222,63 @@ class IdentityService:
                          project_id=project_id, is_admin=user.is_admin, via=via)
 
     # Access keys --------------------------------------------------------------------------------
-    def create_access_key(self, *, user_name: str, description: str = "") -> NewAccessKey:
-        """A new AK/SK for a user (at most two each); the SK is returned once, and stored encrypted."""
+    def _new_key_work(self, user_id: str, description: str) -> tuple[UnitOfWork[AccessKey], str]:
         access = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(20))
         secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
 
         def work(conn: Connection) -> AccessKey:
-            found = q.user_by_name(conn, user_name)
-            if found is None:
-                raise NotFound(f"no user {user_name!r}")
-            if len(q.list_access_keys(conn, found[0].id)) >= MAX_ACCESS_KEYS:
-                raise QuotaExceeded(f"user {user_name!r} already has {MAX_ACCESS_KEYS} access keys")
-            return q.create_access_key(conn, access=access, user_id=found[0].id, description=description,
+            if len(q.list_access_keys(conn, user_id)) >= MAX_ACCESS_KEYS:
+                raise QuotaExceeded(f"the user already has {MAX_ACCESS_KEYS} access keys", reason="access_key_quota")
+            return q.create_access_key(conn, access=access, user_id=user_id, description=description,
                                        secret_encrypted=self.master_key.encrypt(secret, context=f"access-key:{access}"))
 
+        return work, secret
+
+    def create_access_key(self, *, user_name: str, description: str = "") -> NewAccessKey:
+        """A new AK/SK for a user (at most two each); the SK is returned once, and stored encrypted."""
+        found = self.db.run_read(lambda conn: q.user_by_name(conn, user_name))
+        if found is None:
+            raise NotFound(f"no user {user_name!r}")
+        work, secret = self._new_key_work(found[0].id, description)
         return NewAccessKey(self.db.run_write(work), secret)
+
+    async def create_user_access_key(self, principal: Principal, *, user_id: str, description: str) -> NewAccessKey:
+        """``POST /v3.0/OS-CREDENTIAL/credentials``: for oneself, or (administrators) a user of the domain."""
+        await self._check_key_owner(principal, user_id)
+        work, secret = self._new_key_work(user_id, description)
+        return NewAccessKey(await self.db.write(work), secret)
+
+    async def _check_key_owner(self, principal: Principal, user_id: str) -> None:
+        user = await self.user(user_id)
+        if user is None or user.domain_id != principal.domain_id or (
+                user.id != principal.user_id and not principal.is_admin):
+            raise NotFound(f"no user {user_id!r}")
+
+    async def user_access_keys(self, principal: Principal, user_id: str) -> list[AccessKey]:
+        """Access keys of oneself or (administrators) of a user of the domain."""
+        await self._check_key_owner(principal, user_id)
+        return await self.db.read(lambda conn: q.list_access_keys(conn, user_id))
+
+    async def owned_access_key(self, principal: Principal, access: str) -> AccessKey:
+        """An access key the principal may manage."""
+        found = await self.db.read(lambda conn: q.access_key(conn, access[:40]))
+        if found is None:
+            raise NotFound(f"no access key {access!r}")
+        await self._check_key_owner(principal, found[0].user_id)
+        return found[0]
+
+    async def update_access_key(self, principal: Principal, access: str, *, enabled: bool | None,
+                                description: str | None) -> AccessKey:
+        """Enable, disable or re-describe an access key."""
+        key = await self.owned_access_key(principal, access)
+        await self.db.write(lambda conn: q.update_access_key(conn, key.access, enabled=enabled,
+                                                              description=description))
+        return await self.owned_access_key(principal, access)
+
+    async def remove_access_key(self, principal: Principal, access: str) -> None:
+        """Delete an access key."""
+        key = await self.owned_access_key(principal, access)
+        await self.db.write(lambda conn: q.delete_access_key(conn, key.access))
 
     def list_access_keys(self, *, user_name: str | None = None) -> list[AccessKey]:
         """Access keys (without secrets)."""

@@ -151,6 +151,17 @@ def set_access_key_enabled(conn: Connection, access: str, enabled: bool) -> bool
                              .values(enabled=enabled)).rowcount)
 
 
+def update_access_key(conn: Connection, access: str, *, enabled: bool | None, description: str | None) -> None:
+    """Change an AK's status or description."""
+    values: dict[str, object] = {}
+    if enabled is not None:
+        values["enabled"] = enabled
+    if description is not None:
+        values["description"] = description
+    if values:
+        conn.execute(update(access_keys).where(access_keys.c.access == access).values(**values))
+
+
 def delete_access_key(conn: Connection, access: str) -> bool:
     """Delete an AK."""
     return bool(conn.execute(delete(access_keys).where(access_keys.c.access == access)).rowcount)

@@ -1,0 +1,123 @@
+"""The authorization matrix: every route of the application against every role.
+
+The routes come from the application itself (its FastAPI routes and its OCI endpoint table), so a
+new route with no access rule makes ``test_every_route_has_a_rule`` fail, and a rule that lets the
+wrong role through makes the matrix fail. Roles: anonymous, a user with read / write / manage on
+the namespace, a user of another domain, the domain administrator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from moorage.api.management_rules import RULES, Rule
+from moorage.api.oci import oci_route
+from moorage.app import create_app
+from moorage.domain.identity import MANAGE, READ, WRITE
+from moorage.settings import Settings
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+from tests.support.accounts import Account, create_user, iam_token, management, project_id
+from tests.support.servers import ServerProcess
+
+ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
+NAMESPACE, REPOSITORY = "matrix", "app"
+INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+                  "/service/token"}
+
+
+def management_routes(tmp_path: Path) -> list[tuple[str, str]]:
+    """(method, path template) of every management route the application serves."""
+    app = create_app(Settings(data_dir=tmp_path))
+    found = []
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path not in INFRASTRUCTURE:
+            found.extend((method, route.path) for method in sorted(route.methods))
+    return found
+
+
+def test_every_route_has_a_rule(tmp_path: Path) -> None:
+    missing = [r for r in management_routes(tmp_path) if r not in RULES]
+    assert not missing, f"routes without an access rule: {missing}"
+
+
+def test_every_oci_endpoint_declares_its_access() -> None:
+    route = oci_route()
+    for endpoint in route._endpoints.values():
+        assert callable(endpoint.access), endpoint
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    headers: dict[str, str]
+    level: int  # on the test namespace: 0 none, 1 read, 3 write, 7 manage; -1 anonymous
+    foreign: bool = False
+    admin: bool = False
+
+
+@pytest.fixture(scope="module")
+def roles(shared_moorage: ServerProcess) -> Iterator[dict[str, Role]]:
+    server = shared_moorage
+    admin_token = iam_token(server, ADMIN)
+    with management(server, admin_token) as api:
+        assert api.post("/v2/manage/namespaces", json={"namespace": NAMESPACE}).status_code == 201
+    result = {"anonymous": Role("anonymous", {}, -1), "admin": Role("admin", {"X-Auth-Token": admin_token}, MANAGE,
+                                                                   admin=True)}
+    for name, level in (("reader", READ), ("writer", WRITE), ("manager", MANAGE)):
+        account = create_user(server, f"matrix-{name}", domain=ADMIN_USER)
+        with management(server, admin_token) as api:
+            granted = api.post(f"/v2/manage/namespaces/{NAMESPACE}/access",
+                               json=[{"user_id": account.user_id, "user_name": account.name, "auth": level}])
+            assert granted.status_code == 201, granted.text
+        result[name] = Role(name, {"X-Auth-Token": iam_token(server, account)}, level)
+    outsider = create_user(server, "matrix-outsider")
+    result["outsider"] = Role("outsider", {"X-Auth-Token": iam_token(server, outsider)}, 0, foreign=True)
+    yield result
+
+
+def fill(path: str, project: str) -> str:
+    values = {"namespace": NAMESPACE, "repository": REPOSITORY, "project_id": project, "tag": "v1"}
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x"), path)
+
+
+def expected_allowed(rule: Rule, role: Role) -> bool:
+    if rule.kind == "public":
+        return True
+    if role.level < 0:
+        return False
+    if rule.kind == "authenticated":
+        return True
+    if role.foreign:
+        return False
+    if rule.kind == "admin":
+        return role.admin
+    return role.level >= rule.level
+
+
+def test_management_matrix(shared_moorage: ServerProcess, roles: dict[str, Role], tmp_path: Path) -> None:
+    admin_project = project_id(shared_moorage)
+    failures = []
+    with httpx.Client(base_url=shared_moorage.base_url, timeout=30) as client:
+        for method, template in management_routes(tmp_path):
+            rule = RULES[(method, template)]
+            if template.startswith("/v3/auth/tokens") and method == "POST":
+                continue  # the login itself: covered by the identity tests
+            path = fill(template, admin_project)
+            for role in roles.values():
+                response = client.request(method, path, headers={**role.headers, "X-Subject-Token":
+                                                                   role.headers.get("X-Auth-Token", "")},
+                                          content=b"" if method in ("GET", "HEAD", "DELETE") else b"{}")
+                denied = response.status_code in (401, 403) or (
+                    response.status_code == 404 and role.foreign and rule.kind in ("namespace", "repository"))
+                if expected_allowed(rule, role) == denied:
+                    failures.append(f"{method} {template} as {role.name}: {response.status_code} {response.text[:120]}")
+                if denied and response.status_code != 404:
+                    assert response.status_code == (401 if role.level < 0 else 403), (method, template, role.name)
+    assert not failures, "\n".join(failures)
