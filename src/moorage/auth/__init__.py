@@ -1,0 +1,1 @@
+"""Authentication and authorization: keys, passwords, tokens, request signatures, the authorizer."""
