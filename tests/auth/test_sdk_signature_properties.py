@@ -20,7 +20,7 @@ from moorage.auth.sdk_signature import SignatureError, canonical_query_candidate
 from tests.auth.recording_server import Received, RecordingServer
 from tests.auth.sdk_requests import AK, SK, build, sdk_date, sign
 
-PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Text the SDK can put on the wire: no surrogates (quote() cannot encode them), no control
 # characters in header values (requests refuses them).
@@ -237,7 +237,7 @@ authorization_like = st.builds(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(value=st.one_of(st.text(), authorization_like))
 def test_parse_authorization_never_crashes(value: str) -> None:
     try:

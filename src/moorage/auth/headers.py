@@ -267,10 +267,12 @@ class _ChallengeReader:
                 self.position = token68.end()
                 return Challenge(scheme, token68=token68.group())
         parameters: list[tuple[str, str]] = []
+        names: set[str] = set()
         while True:
             name, value = self._read_parameter()
-            if any(existing == name for existing, _ in parameters):
+            if name in names:
                 raise HeaderError(f"parameter {name} given twice in one challenge")
+            names.add(name)
             parameters.append((name, value))
             if not self._another_parameter_follows():
                 return Challenge(scheme, tuple(parameters))
