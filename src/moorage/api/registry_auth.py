@@ -149,11 +149,12 @@ class RegistryAuthorizer:
         except MoorageError as error:
             response = oci_error_response(error)
             if isinstance(error, Unauthenticated):
-                response.headers["WWW-Authenticate"] = f'Basic realm="{self.settings.auth.registry_service}"'
+                response.headers["WWW-Authenticate"] = headers.build_challenge(
+                    "Basic", [("realm", self.settings.auth.registry_service)])
             return response
         instance_id = getattr(request.state, "instance_id", DEFAULT_INSTANCE)
         grants = []
-        for kind, name, actions in scopes:
+        for kind, name, actions in scopes:  # plugin scopes keep their class in ``kind`` and get nothing
             held = await self.allowed_actions(principal, Access(kind, name, actions), instance_id)
             given = tuple(a for a in actions if a in held or ALL in held)
             grants.append(RegistryGrant(kind, name, given))
