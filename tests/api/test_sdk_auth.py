@@ -93,7 +93,8 @@ def test_tampered_requests_are_refused(shared_moorage: ServerProcess, keys: tupl
         url: str = request.url  # type: ignore[attr-defined]
         response = _send(
             request,
-            url={"path": url.replace("/v2/manage/namespaces", "/v2/manage/utils/secret"), "query": url.replace("x=1", "x=2")}.get(tamper),
+            url={"path": url.replace("/v2/manage/namespaces", "/v2/manage/utils/secret"),
+                 "query": url.replace("x=1", "x=2")}.get(tamper),
             body=body.replace("check", "chick") if tamper == "body" else None,
             headers={"header": {"X-Project-Id": "0" * 32},
                      "date": {"X-Sdk-Date": (now + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")}}.get(tamper),
