@@ -25,6 +25,7 @@ from moorage.api.swr import login as swr_login
 from moorage.api.swr import namespaces as swr_namespaces
 from moorage.auth.keys import MasterKey, load_master_key
 from moorage.auth.tokens import TokenSigner
+from moorage.jobs.queue import JobQueue, build_huey
 from moorage.metadata.database import Database
 from moorage.services.blobs import BlobService
 from moorage.services.identity import IdentityService
@@ -58,6 +59,7 @@ class Services:
     uploads: UploadService
     manifests: ManifestService
     pulls: PullRecorder
+    jobs: JobQueue
 
 
 def build_services(settings: Settings) -> Services:
@@ -81,6 +83,7 @@ def build_services(settings: Settings) -> Services:
         uploads=UploadService(db, store),
         manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls),
         pulls=pulls,
+        jobs=JobQueue(db, build_huey(settings)),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 
 import uvicorn
 
@@ -23,11 +25,35 @@ def app_factory() -> object:
     return create_app(settings)
 
 
+def _start_embedded_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """A ``moorage worker`` child beside the HTTP server (a process of its own: scans are CPU work
+    that must not share the web server's interpreter)."""
+    if not settings.jobs.embedded_worker:
+        return None
+    env = {**os.environ, "MOORAGE_DATA_DIR": str(settings.data_dir),
+           "MOORAGE_DATABASE_URL": settings.resolved_database_url}
+    return subprocess.Popen([sys.executable, "-m", "moorage", "worker"], env=env)
+
+
 def run_server(settings: Settings) -> None:
     """Serve until interrupted. Settings travel to workers through the environment, as JSON."""
     os.environ[_SETTINGS_ENV] = settings.model_dump_json()
+    worker = _start_embedded_worker(settings)
     log.warning("moorage listening on http://%s:%d (data in %s, external URL %s)",
                 settings.host, settings.port, settings.data_dir, settings.resolved_external_url)
+    try:
+        _serve(settings)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def _serve(settings: Settings) -> None:
     uvicorn.run(
         "moorage.server:app_factory",
         factory=True,

@@ -70,6 +70,21 @@ class AuthSettings(BaseModel):
     """The ``service`` of registry bearer tokens."""
 
 
+class JobSettings(BaseModel):
+    """The job queue and its workers."""
+
+    embedded_worker: bool = True
+    """``moorage serve`` starts a worker process beside the HTTP server."""
+    threads: int = Field(default=2, ge=1, le=64)
+    """Jobs one worker process runs at once."""
+    lease_seconds: int = Field(default=60, ge=5)
+    """A running job's lease; a worker renews it while alive, another worker takes over when it lapses."""
+    recover_interval_seconds: int = Field(default=15, ge=1)
+    """How often a worker looks for jobs to recover (dead workers, lost messages)."""
+    stale_pending_seconds: int = Field(default=120, ge=5)
+    """A pending job not picked up for this long is enqueued again."""
+
+
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
@@ -96,6 +111,9 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    redis_url: str = ""
+    """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 
     @field_validator("log_level")
     @classmethod

@@ -29,9 +29,10 @@ def _main(
     """moorage: a self-hosted container registry with built-in image security."""
 
 
-from moorage.cli import admin, serve  # noqa: E402
+from moorage.cli import admin, serve, worker  # noqa: E402
 
 serve.register(app)
+worker.register(app)
 admin.register(app)
 
 

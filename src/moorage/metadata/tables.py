@@ -223,3 +223,33 @@ repository_permissions = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 Index("ix_repository_permissions_repository", repository_permissions.c.repository_id)
+
+# Jobs --------------------------------------------------------------------------------------------
+# The queue (huey, on SQLite or Redis) only carries "run job <id>"; the truth about a job lives
+# here, so a lost message or a killed worker is recovered from this table (see moorage.jobs).
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | running | succeeded | failed | stopped
+    Column("params", Text, nullable=False, server_default="{}"),
+    Column("result", Text, nullable=False, server_default=""),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("progress", Integer, nullable=False, server_default="0"),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False, server_default="3"),
+    Column("lease_until", BigInteger, nullable=False, server_default="0"),
+    Column("worker", String(128), nullable=False, server_default=""),
+    Column("stop_requested", Boolean, nullable=False, server_default="0"),
+    Column("dedupe_key", String(255), nullable=True, unique=True),
+    Column("domain_id", String(32), nullable=True),
+    Column("not_before", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+)
+Index("ix_jobs_status_lease", jobs.c.status, jobs.c.lease_until)
+Index("ix_jobs_kind_created", jobs.c.kind, jobs.c.created_at)

@@ -1,0 +1,36 @@
+"""``moorage worker``: run background jobs (scans, signing, replication...) on this machine."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from moorage.settings import Settings
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``worker`` command."""
+
+    @app.command()
+    def worker(
+        data_dir: Path | None = typer.Option(None, help="Data directory [env MOORAGE_DATA_DIR]"),
+        threads: int | None = typer.Option(None, help="Jobs run at once [env MOORAGE_JOBS__THREADS; 2]"),
+    ) -> None:
+        """Run jobs from the queue until interrupted. Several workers on several machines may share one
+        database and queue (set MOORAGE_DATABASE_URL and MOORAGE_REDIS_URL)."""
+        overrides: dict[str, object] = {}
+        if data_dir is not None:
+            overrides["data_dir"] = data_dir
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        if threads is not None:
+            settings.jobs.threads = threads
+        logging.basicConfig(level=settings.log_level.upper(), format="%(message)s", stream=sys.stderr)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        from moorage.bootstrap import bootstrap
+        from moorage.jobs.worker import run_worker
+
+        bootstrap(settings)
+        run_worker(settings)

@@ -1,0 +1,25 @@
+"""The job kinds moorage runs, by name. Each handler takes a ``JobContext`` and returns a small
+JSON-able result; it must be safe to run twice (a killed worker's job runs again)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moorage.jobs.runner import Handler, JobContext
+
+
+def purge_uploads(context: JobContext) -> dict[str, Any]:
+    """Delete stale upload sessions and orphaned upload data (also run periodically by the server)."""
+    import asyncio
+
+    from moorage.services.uploads import UploadService
+
+    settings = context.resources["settings"]
+    service = UploadService(context.db, context.resources["store"])
+    removed = asyncio.run(service.purge(older_than_seconds=settings.registry.upload_stale_after_seconds))
+    return {"removed": removed}
+
+
+HANDLERS: dict[str, Handler] = {
+    "registry.purge_uploads": purge_uploads,
+}

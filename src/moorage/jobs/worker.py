@@ -1,0 +1,65 @@
+"""``moorage worker``: a process that runs jobs (huey's consumer, threads) and recovers jobs whose
+worker died."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from moorage.jobs.queue import JobQueue, build_huey
+from moorage.jobs.runner import Handler, JobRunner
+from moorage.metadata.database import Database
+from moorage.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def job_handlers() -> dict[str, Handler]:
+    """Every job kind moorage knows, by name."""
+    from moorage.jobs import kinds
+
+    return kinds.HANDLERS
+
+
+def worker_resources(settings: Settings, db: Database) -> dict[str, Any]:
+    """What job handlers share in one worker process (blob store, settings...)."""
+    from moorage.storage.blobstore import BlobStore
+    from moorage.storage.drivers import create_driver
+
+    return {"settings": settings, "store": BlobStore(create_driver(settings.storage.driver,
+                                                                   root=settings.storage_root))}
+
+
+def run_worker(settings: Settings, *, handlers: Mapping[str, Handler] | None = None) -> None:
+    """Run jobs until SIGTERM or SIGINT (huey's consumer handles both)."""
+    db = Database(settings.resolved_database_url, pool_size=settings.jobs.threads + 2)
+    huey = build_huey(settings)
+    queue: JobQueue
+    runner = JobRunner(db, handlers if handlers is not None else job_handlers(),
+                       resources=worker_resources(settings, db), lease_seconds=settings.jobs.lease_seconds,
+                       send=lambda job_id, delay: queue.send(job_id, delay_seconds=delay))
+    queue = JobQueue(db, huey, execute=runner.execute)
+    stopping = threading.Event()
+
+    def recover_forever() -> None:
+        while not stopping.wait(settings.jobs.recover_interval_seconds):
+            try:
+                recovered = runner.recover(stale_pending_seconds=settings.jobs.stale_pending_seconds)
+                if recovered:
+                    log.info("recovered %d jobs", recovered)
+            except Exception:
+                log.exception("job recovery failed")
+
+    recovery = threading.Thread(target=recover_forever, name="job-recovery", daemon=True)
+    recovery.start()
+    consumer = huey.create_consumer(workers=settings.jobs.threads, worker_type="thread", periodic=False,
+                                    initial_delay=0.05, max_delay=1.0, backoff=1.15)
+    log.warning("moorage worker %s: %d threads, queue %s", runner.worker, settings.jobs.threads,
+                "redis" if settings.redis_url else "sqlite")
+    try:
+        consumer.run()
+    finally:
+        stopping.set()
+        db.dispose()
