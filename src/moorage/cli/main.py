@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 import moorage
+from moorage.cli import vulndb
 
 app = typer.Typer(
     name="moorage",
@@ -27,6 +28,9 @@ def _main(
     ),
 ) -> None:
     """moorage: a self-hosted container registry with built-in image security."""
+
+
+vulndb.register(app)
 
 
 def run() -> None:
