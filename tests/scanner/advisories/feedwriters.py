@@ -100,7 +100,9 @@ def write_debian_tracker(path: Path, packages: dict[str, dict[str, dict[str, dic
     return path
 
 
-def write_alpine_secdb(path: Path, branch: str, packages: dict[str, dict[str, list[str]]], repo: str = "main") -> Path:
+def write_alpine_secdb(
+    path: Path, branch: str, packages: dict[str, dict[str, list[str]]], repo: str = "main"
+) -> Path:
     """One secdb JSON document: branch (``v3.19``), package -> fixed version -> ids."""
     document = {
         "apkurl": "{{urlprefix}}/{{distroversion}}/{{reponame}}/{{arch}}/{{pkg.name}}-{{pkg.ver}}.apk",
@@ -184,7 +186,9 @@ def csaf_vex(
         )
     affected_ids: list[str] = []
     for platform, name, remediation in affected:
-        branches.append({"category": "product_version", "name": name, "product": {"name": name, "product_id": name}})
+        branches.append(
+            {"category": "product_version", "name": name, "product": {"name": name, "product_id": name}}
+        )
         joined = f"{platform}:{name}"
         relationships.append(_relationship(joined, name, platform))
         affected_ids.append(joined)
@@ -194,8 +198,10 @@ def csaf_vex(
     every = fixed_ids + affected_ids
     return {
         "document": {
-            "aggregate_severity": {"namespace": "https://access.redhat.com/security/updates/classification/",
-                                   "text": impact},
+            "aggregate_severity": {
+                "namespace": "https://access.redhat.com/security/updates/classification/",
+                "text": impact,
+            },
             "category": "csaf_vex",
             "csaf_version": "2.0",
             "title": f"{cve} problem",
@@ -209,11 +215,17 @@ def csaf_vex(
             {
                 "cve": cve,
                 "title": f"component: {cve} flaw",
-                "notes": [{"category": "description", "text": f"A flaw was found ({cve}).", "title": "Description"}],
+                "notes": [
+                    {"category": "description", "text": f"A flaw was found ({cve}).", "title": "Description"}
+                ],
                 "product_status": {"fixed": fixed_ids, "known_affected": affected_ids},
                 "remediations": remediations,
-                "scores": [{"cvss_v3": {"baseScore": 9.8, "vectorString": vector, "version": "3.1"},
-                            "products": every}],
+                "scores": [
+                    {
+                        "cvss_v3": {"baseScore": 9.8, "vectorString": vector, "version": "3.1"},
+                        "products": every,
+                    }
+                ],
                 "threats": [{"category": "impact", "details": impact, "product_ids": every}],
                 "references": [{"category": "self", "url": f"https://access.redhat.com/security/cve/{cve}"}],
                 "release_date": "2024-01-02T00:00:00+00:00",

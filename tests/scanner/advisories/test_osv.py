@@ -26,7 +26,11 @@ def test_language_record_keeps_ranges_aliases_and_severity(tmp_path: Path) -> No
         "GHSA-aaaa-bbbb-cccc",
         package="Django_Rest.Framework",
         ranges=[
-            {"type": "GIT", "repo": "https://example.test/repo", "events": [{"introduced": "0"}, {"fixed": "abc"}]},
+            {
+                "type": "GIT",
+                "repo": "https://example.test/repo",
+                "events": [{"introduced": "0"}, {"fixed": "abc"}],
+            },
             {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.3"}]},
             {"type": "ECOSYSTEM", "events": [{"introduced": "2.0"}, {"last_affected": "2.1"}]},
         ],
@@ -43,7 +47,11 @@ def test_language_record_keeps_ranges_aliases_and_severity(tmp_path: Path) -> No
     assert converted.severity is Severity.MEDIUM
     assert converted.cvss_vectors == ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",)
     [affected] = converted.affected
-    assert (affected.scope, affected.ecosystem, affected.name) == ("pypi", Ecosystem.PYPI, "django-rest-framework")
+    assert (affected.scope, affected.ecosystem, affected.name) == (
+        "pypi",
+        Ecosystem.PYPI,
+        "django-rest-framework",
+    )
     assert affected.name_kind is NameKind.PACKAGE
     assert len(affected.ranges) == 2, "the GIT range is dropped"
     assert [e.kind for e in affected.ranges[1].events] == [EventKind.INTRODUCED, EventKind.LAST_AFFECTED]
@@ -52,7 +60,10 @@ def test_language_record_keeps_ranges_aliases_and_severity(tmp_path: Path) -> No
 def test_withdrawn_records_are_dropped_and_counted(tmp_path: Path) -> None:
     live = osv_record("GO-2024-0001", ecosystem="Go", package="example.com/mod", events=[{"introduced": "0"}])
     gone = osv_record(
-        "GO-2024-0002", ecosystem="Go", package="example.com/mod", events=[{"introduced": "0"}],
+        "GO-2024-0002",
+        ecosystem="Go",
+        package="example.com/mod",
+        events=[{"introduced": "0"}],
         withdrawn="2024-02-01T00:00:00Z",
     )
     records, tally = _read(write_osv_dir(tmp_path / "osv", [live, gone]))
@@ -80,9 +91,15 @@ def test_withdrawn_records_are_dropped_and_counted(tmp_path: Path) -> None:
         ("RubyGems", "gem", Ecosystem.GEM),
     ],
 )
-def test_ecosystem_names_map_to_scopes(tmp_path: Path, ecosystem: str, scope: str, package_ecosystem: Ecosystem) -> None:
-    version = {Ecosystem.DEB: "1.0-1", Ecosystem.APK: "1.0-r1", Ecosystem.RPM: "1.0-1.el9"}.get(package_ecosystem, "1.0.0")
-    record = osv_record("X-1", ecosystem=ecosystem, package="Pkg", events=[{"introduced": "0"}, {"fixed": version}])
+def test_ecosystem_names_map_to_scopes(
+    tmp_path: Path, ecosystem: str, scope: str, package_ecosystem: Ecosystem
+) -> None:
+    version = {Ecosystem.DEB: "1.0-1", Ecosystem.APK: "1.0-r1", Ecosystem.RPM: "1.0-1.el9"}.get(
+        package_ecosystem, "1.0.0"
+    )
+    record = osv_record(
+        "X-1", ecosystem=ecosystem, package="Pkg", events=[{"introduced": "0"}, {"fixed": version}]
+    )
     [converted], _ = _read(write_osv_dir(tmp_path, [record]))
     assert converted.affected[0].scope == scope
     assert converted.affected[0].ecosystem is package_ecosystem

@@ -14,7 +14,14 @@ import zstandard
 from moorage.scanner.advisories.errors import FeedFormatError
 from moorage.scanner.advisories.interface import ImportTally
 from moorage.scanner.advisories.nvd import NvdImporter
-from moorage.scanner.advisories.records import AdvisoryRecord, CveMetadata, EventKind, FixState, NameKind, Severity
+from moorage.scanner.advisories.records import (
+    AdvisoryRecord,
+    CveMetadata,
+    EventKind,
+    FixState,
+    NameKind,
+    Severity,
+)
 from moorage.scanner.advisories.redhat import RedHatCsafImporter
 from tests.scanner.advisories.feedwriters import csaf_vex, nvd_feed
 
@@ -127,5 +134,5 @@ def test_nvd_feed_gz_vectors_and_rejected(tmp_path: Path) -> None:
 def test_nvd_rejects_other_documents(tmp_path: Path) -> None:
     path = tmp_path / "feed.json"
     path.write_text(json.dumps({"CVE_Items": []}))
-    with pytest.raises(FeedFormatError, match="not an NVD CVE JSON 2.0 document"):
+    with pytest.raises(FeedFormatError, match=r"not an NVD CVE JSON 2\.0 document"):
         _nvd(path)

@@ -2,13 +2,13 @@
 
 Each ``VersionScheme`` parses a version string once (``parse``) into an object that compares with
 ``<`` / ``>`` / ``==`` the way its ecosystem orders versions, so that ranges can be precompiled.
-The comparators are univers' (Debian, RPM, PEP 440, semver, Go, Maven, RubyGems, NuGet,
-Composer), except apk (see ``apk_versions``). Where univers differs from the ecosystem, the scheme
+The comparators are univers' (Debian, RPM, PEP 440, semver, Go, Maven, RubyGems, NuGet),
+except apk and Composer, where univers' reading is wrong. Where univers differs from the ecosystem, the scheme
 corrects it and says how:
 
-- Semver (npm, crates.io, Go, Composer): univers' objects carrying build metadata (``+...``)
-  compare neither less, greater nor equal; semver ignores build metadata, so it is dropped first.
-- Composer: univers reads ``1.2.3.4`` as ``1.2.3+4``; the fourth part is split off and breaks ties.
+- Semver (npm, crates.io, Go): univers' objects carrying build metadata (``+...``) compare
+  neither less, greater nor equal; semver ignores build metadata, so it is dropped first.
+- Composer has its own small parser (``ComposerScheme`` says why), as has apk (``apk_versions``).
 - Go: toolchain versions spelled ``go1.21.3`` lose the ``go`` prefix.
 
 Only ``<``, ``>`` and ``==`` of the parsed objects are used (univers' Gentoo-based ``<=`` compares
@@ -129,45 +129,46 @@ class GoScheme:
         return _parse_semver(bare, self.name, univers_versions.GolangVersion)
 
 
-@dataclass(frozen=True, slots=True, order=False)
-class _ComposerVersion:
-    base: Any
-    fourth: int
-
-    def __lt__(self, other: _ComposerVersion) -> bool:
-        return bool(self.base < other.base) or (bool(self.base == other.base) and self.fourth < other.fourth)
-
-    def __gt__(self, other: _ComposerVersion) -> bool:
-        return bool(self.base > other.base) or (bool(self.base == other.base) and self.fourth > other.fourth)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, _ComposerVersion):
-            return NotImplemented
-        return bool(self.base == other.base) and self.fourth == other.fourth
-
-    def __hash__(self) -> int:
-        return hash(self.fourth)
-
-
-_FOUR_PARTS = re.compile(r"^(v?\d+\.\d+\.\d+)\.(\d+)(.*)$")
+_COMPOSER_VERSION = re.compile(
+    r"^v?(?P<numbers>\d+(?:\.\d+){0,3})"
+    r"(?:[._-]?(?P<stability>stable|beta|b|rc|alpha|a|patch|pl|p)(?P<stability_number>(?:[.-]?\d+)*))?"
+    r"(?P<dev>[.-]?dev)?"
+    r"(?:\+.*)?$",
+    re.IGNORECASE,
+)
+_COMPOSER_STABILITY = {
+    "alpha": 1, "a": 1, "beta": 2, "b": 2, "rc": 3, "": 4, "stable": 4, "patch": 5, "pl": 5, "p": 5,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class ComposerScheme:
-    """Composer (Packagist) versions: univers' semver reading plus an optional fourth numeric part."""
+    """Composer (Packagist) versions, ordered as Composer normalises and compares them.
+
+    Not univers here: univers reads Composer versions as semver, which orders ``RC1`` before
+    ``beta2`` (ASCII) and ``alpha10`` before ``alpha2``, and drops a fourth numeric part. Composer
+    pads to four numbers (``1.2`` = ``1.2.0.0``) and ranks stabilities
+    ``dev < alpha < beta < RC < stable < patch``, numbers after a stability compared as numbers;
+    a trailing ``-dev`` sorts before the same version without it. Branch names (``dev-main``)
+    are not versions.
+    """
 
     name: str = "composer"
 
     def parse(self, text: str) -> Any:
-        """Parse a Composer version (``1.2.3``, ``v2.0.0-RC1``, ``1.2.3.4``)."""
+        """Parse ``1.2.3``, ``v2.0.0-RC1``, ``1.2.3.4``, ``1.0.0-beta.2``, ``2.1-p1``."""
         _checked(text, self.name)
-        found = _FOUR_PARTS.match(text)
-        if found:
-            base_text, fourth = found.group(1) + found.group(3), int(found.group(2))
-        else:
-            base_text, fourth = text, 0
-        base = _parse_semver(base_text, self.name, univers_versions.ComposerVersion)
-        return _ComposerVersion(base, fourth)
+        found = _COMPOSER_VERSION.match(text)
+        if not found:
+            raise VersionSyntaxError(f"{text!r} is not a Composer version")
+        numbers = [int(part) for part in found.group("numbers").split(".")]
+        numbers += [0] * (4 - len(numbers))
+        stability = (found.group("stability") or "").lower()
+        stability_numbers = tuple(int(n) for n in re.findall(r"\d+", found.group("stability_number") or ""))
+        if _COMPOSER_STABILITY[stability] == _COMPOSER_STABILITY["stable"]:
+            stability_numbers = ()  # Composer reads ``1.0-stable2`` as ``1.0``
+        dev_rank = 0 if found.group("dev") else 1
+        return (tuple(numbers), _COMPOSER_STABILITY[stability], stability_numbers, dev_rank)
 
 
 SCHEMES: dict[Ecosystem, VersionScheme] = {
@@ -189,7 +190,7 @@ SCHEMES: dict[Ecosystem, VersionScheme] = {
 SEMVER_SCHEME = SemverScheme()
 """The scheme of OSV ``SEMVER`` ranges outside the semver ecosystems."""
 
-_SEMVER_FAMILY = frozenset({Ecosystem.NPM, Ecosystem.CARGO, Ecosystem.GOLANG, Ecosystem.COMPOSER})
+_SEMVER_FAMILY = frozenset({Ecosystem.NPM, Ecosystem.CARGO, Ecosystem.GOLANG})
 
 
 def scheme_for(ecosystem: Ecosystem, range_type: str = "ECOSYSTEM") -> VersionScheme:
