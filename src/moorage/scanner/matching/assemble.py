@@ -42,7 +42,7 @@ class RecordMatch:
     @property
     def is_vendor(self) -> bool:
         """Whether a distribution vendor's data produced it (OSV distro feeds count)."""
-        return self.record.source in _VENDOR_SOURCES or self.name_kind is not NameKind.PACKAGE
+        return self.record.source in _VENDOR_SOURCES or ":" in self.scope
 
     def evidence(self) -> MatchEvidence:
         """The explanation kept in the finding."""

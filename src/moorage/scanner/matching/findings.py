@@ -57,7 +57,8 @@ class MatchEvidence:
     package_name: str
     """The package name the record uses."""
     name_kind: NameKind
-    """Whether that is the source or the binary package name (OS packages)."""
+    """Which of the installed package's names matched it: its source or its binary name (OS
+    packages), or its only name (``package``, language ecosystems)."""
     compared_version: str
     """The installed version that was compared (the source version for a Debian source match)."""
     affected_range: str

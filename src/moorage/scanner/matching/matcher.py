@@ -68,6 +68,15 @@ class _Lookup:
     """(normalised name, which name of the package it is) in preference order."""
 
 
+@dataclass(frozen=True, slots=True)
+class _RowHit:
+    row: StoredAffected
+    name_kind: NameKind
+    """Which of the package's names found the row."""
+    compared_version: str
+    hit: RangeHit
+
+
 class Matcher:
     """Matches inventories against one open ``AdvisoryStore``; reuse it for many inventories."""
 
@@ -136,29 +145,29 @@ class Matcher:
             for row in self.store.affected_for(scope, names):
                 rows.setdefault((scope, row.affected.name), []).append(row)
         problems: dict[str, None] = {}
-        hits: list[tuple[_Lookup, list[tuple[StoredAffected, str, RangeHit]]]] = []
+        hits: list[tuple[_Lookup, list[_RowHit]]] = []
         for lookup in lookups:
             package_hits, failure = self._evaluate(lookup, rows, problems)
             if failure:
                 skipped.append(SkippedPackage(lookup.package, failure))
             if package_hits:
                 hits.append((lookup, package_hits))
-        headers = self.store.advisories(row.advisory_key for _, found in hits for row, _, _ in found)
+        headers = self.store.advisories(row_hit.row.advisory_key for _, found in hits for row_hit in found)
         matches_per_package: list[tuple[Package, list[RecordMatch]]] = []
         for lookup, found in hits:
             matches = [
                 RecordMatch(
-                    record=headers[row.advisory_key],
-                    scope=row.affected.scope,
-                    package_name=row.affected.name,
-                    name_kind=row.affected.name_kind,
-                    compared_version=compared,
-                    hit=hit,
-                    vendor_severity=row.affected.vendor_severity,
-                    note=row.affected.note,
+                    record=headers[row_hit.row.advisory_key],
+                    scope=row_hit.row.affected.scope,
+                    package_name=row_hit.row.affected.name,
+                    name_kind=row_hit.name_kind,
+                    compared_version=row_hit.compared_version,
+                    hit=row_hit.hit,
+                    vendor_severity=row_hit.row.affected.vendor_severity,
+                    note=row_hit.row.affected.note,
                 )
-                for row, compared, hit in found
-                if row.advisory_key in headers
+                for row_hit in found
+                if row_hit.row.advisory_key in headers
             ]
             matches_per_package.append((lookup.package, matches))
         nvd = self.store.cve_metadata({i for _, matches in matches_per_package for i in cve_ids(matches)})
@@ -179,10 +188,10 @@ class Matcher:
         lookup: _Lookup,
         rows: dict[tuple[str, str], list[StoredAffected]],
         problems: dict[str, None],
-    ) -> tuple[list[tuple[StoredAffected, str, RangeHit]], str]:
+    ) -> tuple[list[_RowHit], str]:
         """Rows that hold the package's version; a reason when its version could not be read."""
         package = lookup.package
-        found: list[tuple[StoredAffected, str, RangeHit]] = []
+        found: list[_RowHit] = []
         seen_advisories: set[int] = set()
         failure = ""
         for name, name_kind in lookup.names:
@@ -198,7 +207,7 @@ class Matcher:
                     continue
                 matched_here.add(row.advisory_key)
                 if hit is not None:
-                    found.append((row, compared, hit))
+                    found.append(_RowHit(row, name_kind, compared, hit))
             # A record that names the source package is not consulted again under the binary name.
             seen_advisories |= matched_here
         return found, failure
