@@ -36,7 +36,7 @@ def _digits(low: int = 0, high: int = 30) -> st.SearchStrategy[int]:
 
 # --- Debian: dpkg is the oracle ---------------------------------------------------------------
 
-_DEB_CHARS = "0123456789.+~ab"
+_DEB_CHARS = "0123456789.+~abZ"
 debian_versions = st.builds(
     lambda epoch, upstream_head, upstream_tail, revision: (
         (f"{epoch}:" if epoch is not None else "")
@@ -67,7 +67,7 @@ def test_debian_matches_dpkg(left: str, right: str) -> None:
 
 # --- RPM: rpm's own vercmp is the oracle -------------------------------------------------------
 
-_RPM_CHARS = "0123456789.abz~^_"
+_RPM_CHARS = "0123456789.abzA~^_+"
 rpm_versions = st.builds(
     lambda epoch, version, release: (f"{epoch}:" if epoch is not None else "") + version + f"-{release}",
     st.none() | st.integers(0, 3),

@@ -208,26 +208,36 @@ def affected_to_json(affected: AffectedPackage) -> dict[str, Any]:
     return body
 
 
+_EVENT_KINDS = {kind.value: kind for kind in EventKind}
+_NAME_KINDS = {kind.value: kind for kind in NameKind}
+_FIX_STATES = {state.value: state for state in FixState}
+_SEVERITIES = {severity.value: severity for severity in Severity}
+_ECOSYSTEMS = {ecosystem.value: ecosystem for ecosystem in Ecosystem}
+
+
 def affected_from_json(scope: str, name: str, body: dict[str, Any]) -> AffectedPackage:
-    """Inverse of ``affected_to_json``."""
+    """Inverse of ``affected_to_json`` (dictionary look-ups, not enum calls: this is on the hot path)."""
     severity = body.get("severity")
-    return AffectedPackage(
-        scope=scope,
-        ecosystem=Ecosystem(body["ecosystem"]),
-        name=name,
-        name_kind=NameKind(body.get("kind", NameKind.PACKAGE.value)),
-        ranges=tuple(
-            AffectedRange(
-                events=tuple(RangeEvent(EventKind(kind), version) for kind, version in r["events"]),
-                kind=r.get("type", "ECOSYSTEM"),
-            )
-            for r in body.get("ranges", ())
-        ),
-        versions=tuple(body.get("versions", ())),
-        fix_state=FixState(body.get("state", FixState.FIXED.value)),
-        vendor_severity=Severity(severity) if severity else None,
-        note=body.get("note", ""),
-    )
+    try:
+        return AffectedPackage(
+            scope=scope,
+            ecosystem=_ECOSYSTEMS[body["ecosystem"]],
+            name=name,
+            name_kind=_NAME_KINDS[body.get("kind", "package")],
+            ranges=tuple(
+                AffectedRange(
+                    events=tuple(RangeEvent(_EVENT_KINDS[kind], version) for kind, version in r["events"]),
+                    kind=r.get("type", "ECOSYSTEM"),
+                )
+                for r in body.get("ranges", ())
+            ),
+            versions=tuple(body.get("versions", ())),
+            fix_state=_FIX_STATES[body.get("state", "fixed")],
+            vendor_severity=_SEVERITIES[severity] if severity else None,
+            note=body.get("note", ""),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"affected row {scope} {name}: unreadable body ({error!r})") from error
 
 
 def cve_metadata_to_json(metadata: CveMetadata) -> dict[str, Any]:

@@ -133,6 +133,25 @@ class StoredAffected:
     affected: AffectedPackage
 
 
+@dataclass(frozen=True, slots=True)
+class RawAffectedRow:
+    """An affected row as stored: keys, scope, name, and the JSON body not yet decoded."""
+
+    row_key: int
+    advisory_key: int
+    scope: str
+    name: str
+    body: str
+
+    def decode(self) -> StoredAffected:
+        """The row with its body decoded."""
+        try:
+            affected = affected_from_json(self.scope, self.name, json.loads(self.body))
+        except ValueError as error:  # json.JSONDecodeError is a ValueError
+            raise StoreError(f"damaged advisory database: {error}") from error
+        return StoredAffected(self.row_key, self.advisory_key, affected)
+
+
 class AdvisoryStoreWriter:
     """Bulk-writes a new database file; ``finish`` adds indexes and the metadata record."""
 
@@ -277,10 +296,14 @@ class AdvisoryStore:
             scopes=dict(self.scope_counts()),
         )
 
-    def affected_for(self, scope: str, names: Iterable[str]) -> list[StoredAffected]:
-        """Every affected row for any of ``names`` in ``scope`` (names already normalised)."""
+    def affected_rows(self, scope: str, names: Iterable[str]) -> list[RawAffectedRow]:
+        """Every affected row for any of ``names`` in ``scope``, body still JSON text.
+
+        The matcher decodes a body only the first time it meets the row (it keeps compiled rows
+        across inventories), so re-matching pays for the indexed look-up alone.
+        """
         unique = sorted(set(names))
-        found: list[StoredAffected] = []
+        found: list[RawAffectedRow] = []
         for start in range(0, len(unique), _IN_CHUNK):
             chunk = unique[start : start + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -288,10 +311,14 @@ class AdvisoryStore:
                 f"SELECT rowid, advisory, name, body FROM affected WHERE scope = ? AND name IN ({marks})",  # noqa: S608
                 (scope, *chunk),
             )
-            for row_key, key, name, body in rows:
-                affected = affected_from_json(scope, name, json.loads(body))
-                found.append(StoredAffected(int(row_key), int(key), affected))
+            found.extend(
+                RawAffectedRow(int(row_key), int(key), scope, name, body) for row_key, key, name, body in rows
+            )
         return found
+
+    def affected_for(self, scope: str, names: Iterable[str]) -> list[StoredAffected]:
+        """Every affected row for any of ``names`` in ``scope`` (names already normalised)."""
+        return [row.decode() for row in self.affected_rows(scope, names)]
 
     def advisories(self, keys: Iterable[int]) -> dict[int, AdvisoryRecord]:
         """Advisory headers (without affected packages) by row id."""
@@ -303,7 +330,10 @@ class AdvisoryStore:
             sql = f"SELECT id, source, record_id, body FROM advisory WHERE id IN ({marks})"  # noqa: S608
             rows = self._query(sql, chunk)
             for key, source, record_id, body in rows:
-                found[int(key)] = record_header_from_json(source, record_id, json.loads(body))
+                try:
+                    found[int(key)] = record_header_from_json(source, record_id, json.loads(body))
+                except ValueError as error:
+                    raise StoreError(f"{self.path}: damaged advisory {record_id}: {error}") from error
         return found
 
     def cve_metadata(self, ids: Iterable[str]) -> dict[str, CveMetadata]:
@@ -315,7 +345,10 @@ class AdvisoryStore:
             marks = ",".join("?" * len(chunk))
             rows = self._query(f"SELECT id, body FROM cve_metadata WHERE id IN ({marks})", chunk)  # noqa: S608
             for cve_id, body in rows:
-                found[cve_id] = cve_metadata_from_json(cve_id, json.loads(body))
+                try:
+                    found[cve_id] = cve_metadata_from_json(cve_id, json.loads(body))
+                except ValueError as error:
+                    raise StoreError(f"{self.path}: damaged NVD entry {cve_id}: {error}") from error
         return found
 
     def find(self, vulnerability_id: str) -> list[AdvisoryRecord]:
@@ -326,7 +359,7 @@ class AdvisoryStore:
         records: list[AdvisoryRecord] = []
         for key in sorted(headers):
             rows = self._query("SELECT scope, name, body FROM affected WHERE advisory = ?", (key,))
-            affected = tuple(affected_from_json(s, n, json.loads(b)) for s, n, b in rows)
+            affected = tuple(RawAffectedRow(0, key, s, n, b).decode().affected for s, n, b in rows)
             records.append(dataclasses.replace(headers[key], affected=affected))
         return records
 

@@ -124,16 +124,19 @@ def _severity(
 
 
 def build_finding(
-    package: Package, matches: Sequence[RecordMatch], nvd: dict[str, CveMetadata]
+    package: Package,
+    matches: Sequence[RecordMatch],
+    nvd: dict[str, CveMetadata],
+    scores: dict[str, CvssScore | None] | None = None,
 ) -> VulnerabilityFinding:
-    """One finding from the matches of one alias group on one package."""
+    """One finding from the matches of one alias group on one package (``scores``: a CVSS cache)."""
     ordered = sorted(matches, key=lambda m: not m.is_vendor)
     main_id, aliases = choose_ids(ordered)
     nvd_entries = [nvd[i] for i in (main_id, *aliases) if i in nvd]
-    score = best_score(v for m in ordered for v in m.record.cvss_vectors)
+    score = best_score((v for m in ordered for v in m.record.cvss_vectors), scores)
     score_from_nvd = False
     if score is None:
-        score = best_score(v for entry in nvd_entries for v in entry.cvss_vectors)
+        score = best_score((v for entry in nvd_entries for v in entry.cvss_vectors), scores)
         score_from_nvd = score is not None
     severity, severity_source = _severity(ordered, score, score_from_nvd)
     fixed_version = _fixed(package, ordered)

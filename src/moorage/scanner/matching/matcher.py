@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from moorage.scanner.advisories.errors import VersionSyntaxError
-from moorage.scanner.advisories.records import AdvisoryRecord, NameKind
+from moorage.scanner.advisories.records import AdvisoryRecord, AffectedPackage, NameKind
 from moorage.scanner.advisories.scopes import (
     DISTRO_ECOSYSTEMS,
     normalise_name,
@@ -26,11 +26,12 @@ from moorage.scanner.advisories.scopes import (
     scopes_for_distro,
     source_package_name,
 )
-from moorage.scanner.advisories.store import AdvisoryStore, StoredAffected
+from moorage.scanner.advisories.store import AdvisoryStore, RawAffectedRow
 from moorage.scanner.inventory import Distro, Ecosystem, Package
 from moorage.scanner.matching.assemble import RecordMatch, build_finding, cve_ids, group_by_alias
 from moorage.scanner.matching.findings import VulnerabilityFinding, sort_findings
 from moorage.scanner.matching.ranges import CompiledAffected, RangeHit
+from moorage.scanner.matching.severity import CvssScore
 from moorage.scanner.matching.versions import ParsedVersionCache
 
 OS_ECOSYSTEMS = frozenset({Ecosystem.DEB, Ecosystem.APK, Ecosystem.RPM})
@@ -70,7 +71,9 @@ class _Lookup:
 
 @dataclass(frozen=True, slots=True)
 class _RowHit:
-    row: StoredAffected
+    row_key: int
+    advisory_key: int
+    affected: AffectedPackage
     name_kind: NameKind
     """Which of the package's names found the row."""
     compared_version: str
@@ -84,6 +87,7 @@ class Matcher:
         self.store = store
         self._versions = ParsedVersionCache()
         self._compiled: dict[int, CompiledAffected] = {}
+        self._scores: dict[str, CvssScore | None] = {}
         self._known_scopes = set(store.scope_counts())
 
     def _os_scope(self, distro: Distro | None, ecosystem: Ecosystem) -> str | None:
@@ -123,15 +127,16 @@ class Matcher:
                 lookups.append(_Lookup(package, scope, ((name, NameKind.PACKAGE),)))
         return lookups, skipped
 
-    def _compile(self, row: StoredAffected, problems: dict[str, None]) -> CompiledAffected:
+    def _compile(self, row: RawAffectedRow, problems: dict[str, None]) -> CompiledAffected:
         compiled = self._compiled.get(row.row_key)
         if compiled is None:
             if len(self._compiled) >= MAX_COMPILED:
                 self._compiled.clear()
-            compiled = CompiledAffected(row.affected, self._versions)
+                self._scores.clear()
+            compiled = CompiledAffected(row.decode().affected, self._versions)
             self._compiled[row.row_key] = compiled
-            for problem in compiled.problems:
-                problems[f"{row.affected.scope} {row.affected.name}: {problem}"] = None
+        for problem in compiled.problems:
+            problems[f"{row.scope} {row.name}: {problem}"] = None
         return compiled
 
     def match(self, packages: Sequence[Package], distro: Distro | None) -> MatchResult:
@@ -140,10 +145,10 @@ class Matcher:
         names_per_scope: dict[str, set[str]] = {}
         for lookup in lookups:
             names_per_scope.setdefault(lookup.scope, set()).update(name for name, _ in lookup.names)
-        rows: dict[tuple[str, str], list[StoredAffected]] = {}
+        rows: dict[tuple[str, str], list[RawAffectedRow]] = {}
         for scope, names in names_per_scope.items():
-            for row in self.store.affected_for(scope, names):
-                rows.setdefault((scope, row.affected.name), []).append(row)
+            for row in self.store.affected_rows(scope, names):
+                rows.setdefault((scope, row.name), []).append(row)
         problems: dict[str, None] = {}
         hits: list[tuple[_Lookup, list[_RowHit]]] = []
         for lookup in lookups:
@@ -152,27 +157,27 @@ class Matcher:
                 skipped.append(SkippedPackage(lookup.package, failure))
             if package_hits:
                 hits.append((lookup, package_hits))
-        headers = self.store.advisories(row_hit.row.advisory_key for _, found in hits for row_hit in found)
+        headers = self.store.advisories(row_hit.advisory_key for _, found in hits for row_hit in found)
         matches_per_package: list[tuple[Package, list[RecordMatch]]] = []
         for lookup, found in hits:
             matches = [
                 RecordMatch(
-                    record=headers[row_hit.row.advisory_key],
-                    scope=row_hit.row.affected.scope,
-                    package_name=row_hit.row.affected.name,
+                    record=headers[row_hit.advisory_key],
+                    scope=row_hit.affected.scope,
+                    package_name=row_hit.affected.name,
                     name_kind=row_hit.name_kind,
                     compared_version=row_hit.compared_version,
                     hit=row_hit.hit,
-                    vendor_severity=row_hit.row.affected.vendor_severity,
-                    note=row_hit.row.affected.note,
+                    vendor_severity=row_hit.affected.vendor_severity,
+                    note=row_hit.affected.note,
                 )
                 for row_hit in found
-                if row_hit.row.advisory_key in headers
+                if row_hit.advisory_key in headers
             ]
             matches_per_package.append((lookup.package, matches))
         nvd = self.store.cve_metadata({i for _, matches in matches_per_package for i in cve_ids(matches)})
         findings = [
-            build_finding(package, group, nvd)
+            build_finding(package, group, nvd, self._scores)
             for package, matches in matches_per_package
             for group in group_by_alias(matches)
         ]
@@ -186,7 +191,7 @@ class Matcher:
     def _evaluate(
         self,
         lookup: _Lookup,
-        rows: dict[tuple[str, str], list[StoredAffected]],
+        rows: dict[tuple[str, str], list[RawAffectedRow]],
         problems: dict[str, None],
     ) -> tuple[list[_RowHit], str]:
         """Rows that hold the package's version; a reason when its version could not be read."""
@@ -200,14 +205,17 @@ class Matcher:
                 if row.advisory_key in seen_advisories:
                     continue
                 compared = _compared_version(package, name_kind)
+                compiled = self._compile(row, problems)
                 try:
-                    hit = self._compile(row, problems).check(compared)
+                    hit = compiled.check(compared)
                 except VersionSyntaxError as error:
                     failure = f"version not comparable: {error}"
                     continue
                 matched_here.add(row.advisory_key)
                 if hit is not None:
-                    found.append(_RowHit(row, name_kind, compared, hit))
+                    found.append(
+                        _RowHit(row.row_key, row.advisory_key, compiled.affected, name_kind, compared, hit)
+                    )
             # A record that names the source package is not consulted again under the binary name.
             seen_advisories |= matched_here
         return found, failure

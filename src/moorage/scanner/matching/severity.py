@@ -91,9 +91,21 @@ def score_vector(vector: str) -> CvssScore | None:
 _PREFERENCE = {"3.1": 0, "3.0": 1, "4.0": 2, "2.0": 3}
 
 
-def best_score(vectors: Iterable[str]) -> CvssScore | None:
-    """The preferred valid vector among ``vectors`` (v3.1, v3.0, v4.0, v2; first given wins a tie)."""
-    scored = [score for score in (score_vector(v) for v in vectors) if score is not None]
+def best_score(vectors: Iterable[str], cache: dict[str, CvssScore | None] | None = None) -> CvssScore | None:
+    """The preferred valid vector among ``vectors`` (v3.1, v3.0, v4.0, v2; first given wins a tie).
+
+    ``cache`` (vector -> score) spares recomputing the same vector across findings.
+    """
+    scored: list[CvssScore] = []
+    for vector in vectors:
+        if cache is None:
+            score = score_vector(vector)
+        elif vector in cache:
+            score = cache[vector]
+        else:
+            score = cache[vector] = score_vector(vector)
+        if score is not None:
+            scored.append(score)
     if not scored:
         return None
     return min(scored, key=lambda score: _PREFERENCE[score.version])
