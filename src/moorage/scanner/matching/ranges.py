@@ -36,8 +36,12 @@ class CompiledRange:
     scheme: VersionScheme
     events: tuple[CompiledEvent, ...]
     limits: tuple[Any, ...]
-    text: str
-    """The range written for people: ``>=1.0, <1.4.2``."""
+    limit_texts: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The range written for people: ``>=1.0, <1.4.2`` (built only for a hit)."""
+        return _range_text(self.events, self.limit_texts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +95,7 @@ def compile_range(
             continue
         events.append(CompiledEvent(event.kind, event.version, cache.parse(scheme, event.version)))
     ordered = tuple(_sort_events(scheme, events))
-    return CompiledRange(scheme, ordered, tuple(limits), _range_text(ordered, tuple(limit_texts)))
+    return CompiledRange(scheme, ordered, tuple(limits), tuple(limit_texts))
 
 
 def evaluate_range(compiled: CompiledRange, installed: Any) -> tuple[bool, CompiledEvent | None, str]:
