@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import jsonschema
 import pytest
 
+from moorage.scanner.advisories.builder import build_database
 from moorage.scanner.advisories.records import FixState, NameKind, Severity
+from moorage.scanner.advisories.sources import parse_source
 from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.inventory import Distro, Ecosystem, Package
 from moorage.scanner.matching import FINDING_JSON_SCHEMA, Matcher, VulnerabilityFinding, match_packages
+from tests.scanner.advisories.feedwriters import csaf_vex, osv_record, write_osv_dir
 from tests.scanner.matching.world import CVSS_MEDIUM, build_world
 
 BOOKWORM = Distro("debian", "12", codename="bookworm")
@@ -274,3 +279,35 @@ def test_matcher_is_reusable_across_inventories(store: AdvisoryStore) -> None:
     second = matcher.match([_pypi("requests", "2.30.0"), _pypi("jinja2", "3.1.0")], None).findings
     assert first[0] == next(f for f in second if f.package_name == "requests")
     assert len(second) == 2
+
+
+def test_own_release_records_win_over_the_rhel_fallback(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds"
+    osv = write_osv_dir(
+        feeds / "osv",
+        [
+            osv_record(
+                "RLSA-2024:1",
+                ecosystem="Rocky Linux:9",
+                package="bash",
+                events=[{"introduced": "0"}, {"fixed": "5.1.8-9.el9"}],
+            )
+        ],
+    )
+    redhat = feeds / "redhat"
+    redhat.mkdir()
+    (redhat / "cve.json").write_text(
+        json.dumps(
+            csaf_vex("CVE-2024-0002", fixed=[("BaseOS-9.4.0.Z.MAIN", "bash-5.1.8-10.el9.src", "RHSA-2024:2")])
+        )
+    )
+    database = tmp_path / "db.sqlite"
+    build_database([parse_source(f"osv:{osv}"), parse_source(f"redhat:{redhat}")], database)
+    bash = Package(
+        Ecosystem.RPM, "bash", "5.1.8-6.el9", "pkg:rpm/rocky/bash", source_name="bash-5.1.8-6.el9.src.rpm"
+    )
+    with AdvisoryStore(database) as own:
+        [rocky] = match_packages([bash], Distro("rocky", "9.3"), own)
+        [alma] = match_packages([bash], Distro("almalinux", "9.3"), own)
+    assert (rocky.vulnerability_id, rocky.matched_by[0].scope) == ("RLSA-2024:1", "rocky:9")
+    assert (alma.vulnerability_id, alma.matched_by[0].scope) == ("CVE-2024-0002", "rhel:9")

@@ -200,13 +200,15 @@ _PEP503 = re.compile(r"[-_.]+")
 def normalise_name(ecosystem: Ecosystem, name: str) -> str:
     """The spelling of a package name used as the store's key, per ecosystem rules.
 
-    PyPI follows PEP 503 (case and ``-_.`` runs folded); npm, Composer, NuGet, crates.io and
-    distribution packages are case-insensitive; Go module paths, Maven coordinates and gems keep
-    their case.
+    PyPI follows PEP 503 (case and ``-_.`` runs folded); crates.io folds case and treats ``-`` and
+    ``_`` alike; npm, Composer, NuGet and distribution packages are case-insensitive; Go module
+    paths, Maven coordinates and gems keep their case.
     """
     stripped = name.strip()
     if ecosystem is Ecosystem.PYPI:
         return _PEP503.sub("-", stripped).lower()
+    if ecosystem is Ecosystem.CARGO:
+        return stripped.lower().replace("_", "-")
     if ecosystem in (Ecosystem.GOLANG, Ecosystem.MAVEN, Ecosystem.GEM):
         return stripped
     return stripped.lower()
