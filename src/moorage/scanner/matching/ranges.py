@@ -9,7 +9,6 @@ A version is also affected when the ``versions`` list names it.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,15 +57,19 @@ class RangeHit:
     """A sentence saying how the installed version falls in the range."""
 
 
-def _sort_events(scheme: VersionScheme, events: list[CompiledEvent]) -> list[CompiledEvent]:
-    def order(left: CompiledEvent, right: CompiledEvent) -> int:
-        if left.parsed is None or right.parsed is None:
-            by_version = (left.parsed is not None) - (right.parsed is not None)
-        else:
-            by_version = compare_parsed(left.parsed, right.parsed)
-        return by_version or _KIND_ORDER[left.kind] - _KIND_ORDER[right.kind]
+def _sort_events(events: list[CompiledEvent]) -> list[CompiledEvent]:
+    """Events by version (``introduced: "0"`` first), then introduced, fixed, last_affected, limit.
 
-    return sorted(events, key=functools.cmp_to_key(order))
+    The key uses only ``==`` and ``<`` of the parsed versions (as tuples do), so no
+    ``cmp_to_key`` wrapper is needed.
+    """
+
+    def key(event: CompiledEvent) -> tuple[Any, ...]:
+        if event.parsed is None:
+            return (0, 0, _KIND_ORDER[event.kind])
+        return (1, event.parsed, _KIND_ORDER[event.kind])
+
+    return sorted(events, key=key)
 
 
 def _range_text(events: tuple[CompiledEvent, ...], limits: tuple[str, ...]) -> str:
@@ -94,7 +97,7 @@ def compile_range(
             events.append(CompiledEvent(event.kind, event.version, None))
             continue
         events.append(CompiledEvent(event.kind, event.version, cache.parse(scheme, event.version)))
-    ordered = tuple(_sort_events(scheme, events))
+    ordered = tuple(_sort_events(events))
     return CompiledRange(scheme, ordered, tuple(limits), tuple(limit_texts))
 
 
