@@ -3,10 +3,8 @@
 Each ``VersionScheme`` parses a version string once (``parse``) into an object that compares with
 ``<`` / ``>`` / ``==`` the way its ecosystem orders versions, so that ranges can be precompiled.
 
-- univers parses and orders PEP 440, semver (npm, crates.io, Go), Maven, RubyGems and NuGet; the
-  scheme keeps univers' inner value, whose comparisons are ten times cheaper than the wrapper's.
-- Debian versions are validated by univers and ordered by precomputed keys, as are RPM versions
-  (``os_versions``: univers' comparisons there dominated matching time).
+- univers parses and orders Debian, RPM, PEP 440, semver (npm, crates.io, Go), Maven, RubyGems
+  and NuGet; the scheme keeps univers' inner value, whose comparisons skip the attrs wrapper.
 - apk and Composer have small parsers of their own (``apk_versions``, ``ComposerScheme``):
   univers' reading of them is wrong.
 - Semver: univers' objects carrying build metadata (``+...``) compare neither less, greater nor
@@ -27,7 +25,6 @@ from univers import versions as univers_versions
 from moorage.scanner.advisories.errors import VersionSyntaxError
 from moorage.scanner.inventory import Ecosystem
 from moorage.scanner.matching.apk_versions import parse_apk_version
-from moorage.scanner.matching.os_versions import DebianScheme, RpmScheme
 from moorage.scanner.matching.version_text import checked_version_text
 
 
@@ -170,8 +167,8 @@ class ComposerScheme:
 
 
 SCHEMES: dict[Ecosystem, VersionScheme] = {
-    Ecosystem.DEB: DebianScheme(),
-    Ecosystem.RPM: RpmScheme(),
+    Ecosystem.DEB: UniversScheme("deb", univers_versions.DebianVersion),
+    Ecosystem.RPM: UniversScheme("rpm", univers_versions.RpmVersion),
     Ecosystem.APK: ApkScheme(),
     Ecosystem.PYPI: UniversScheme("pep440", univers_versions.PypiVersion),
     Ecosystem.NPM: SemverScheme(),
