@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 import moorage
+from moorage.cli import vulndb
 
 app = typer.Typer(
     name="moorage",
@@ -29,11 +30,12 @@ def _main(
     """moorage: a self-hosted container registry with built-in image security."""
 
 
-from moorage.cli import admin, serve, worker  # noqa: E402
+from moorage.cli import admin, serve, vulndb, worker  # noqa: E402
 
 serve.register(app)
 worker.register(app)
 admin.register(app)
+vulndb.register(app)
 
 
 def run() -> None:

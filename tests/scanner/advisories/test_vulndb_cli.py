@@ -1,0 +1,84 @@
+"""``moorage vulndb`` end to end through the real command-line application."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from moorage.cli.main import app
+from tests.scanner.advisories.feedwriters import osv_record, write_alpine_secdb, write_osv_dir
+
+runner = CliRunner()
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_build_info_show_export_import(tmp_path: Path) -> None:
+    osv = write_osv_dir(
+        tmp_path / "osv",
+        [
+            osv_record(
+                "GHSA-1111-2222-3333",
+                package="requests",
+                events=[{"introduced": "0"}, {"fixed": "2.31.0"}],
+                aliases=["CVE-2023-32681"],
+            )
+        ],
+    )
+    alpine = write_alpine_secdb(
+        tmp_path / "secdb" / "main.json", "v3.19", {"curl": {"8.5.0-r0": ["CVE-2023-46218"]}}
+    )
+    database = tmp_path / "db" / "advisories.sqlite"
+    code, out, err = _invoke(
+        "vulndb", "build", "-s", f"osv:{osv}", "--source", f"alpine:{alpine}", "--db", str(database), "--json"
+    )
+    assert code == 0, err
+    built = json.loads(out)
+    assert (built["advisories"], built["scopes"]) == (2, {"alpine:3.19": 1, "pypi": 1})
+
+    code, out, _ = _invoke("vulndb", "info", "--db", str(database))
+    assert code == 0
+    assert "alpine:3.19" in out and "schema" in out
+
+    code, out, _ = _invoke("vulndb", "show", "CVE-2023-32681", "--db", str(database))
+    assert code == 0
+    [record] = json.loads(out)
+    assert record["id"] == "GHSA-1111-2222-3333"
+    assert record["affected"][0]["ranges"][0]["events"] == [["introduced", "0"], ["fixed", "2.31.0"]]
+
+    bundle = tmp_path / "vulndb.bundle"
+    code, out, _ = _invoke("vulndb", "export", str(bundle), "--db", str(database))
+    assert code == 0 and "sha256" in out
+    elsewhere = tmp_path / "elsewhere.sqlite"
+    code, out, _ = _invoke("vulndb", "import", str(bundle), "--db", str(elsewhere), "--json")
+    assert code == 0
+    assert json.loads(out)["built_at"] == built["built_at"]
+
+
+def test_database_path_from_the_environment(tmp_path: Path) -> None:
+    osv = write_osv_dir(tmp_path / "osv", [osv_record("PYSEC-1", events=[{"introduced": "0"}])])
+    database = tmp_path / "env.sqlite"
+    result = runner.invoke(
+        app, ["vulndb", "build", "-s", f"osv:{osv}"], env={"MOORAGE_VULNDB_PATH": str(database)}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert database.is_file()
+
+
+def test_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
+    code, _, err = _invoke("vulndb", "info", "--db", str(tmp_path / "missing.sqlite"))
+    assert code == 1 and "no advisory database" in err
+    code, _, err = _invoke("vulndb", "build", "-s", "nope:/x", "--db", str(tmp_path / "db.sqlite"))
+    assert code == 1 and "unknown source kind" in err
+    bad_bundle = tmp_path / "bad.bundle"
+    bad_bundle.write_bytes(b"x" * 1024)
+    code, _, err = _invoke("vulndb", "import", str(bad_bundle), "--db", str(tmp_path / "db.sqlite"))
+    assert code == 1 and "bundle" in err
+    code, _, err = _invoke("vulndb", "update", "--db", str(tmp_path / "missing.sqlite"))
+    assert code == 1 and "no advisory database" in err
+    assert "Traceback" not in err
