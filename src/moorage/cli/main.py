@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import moorage
-from moorage.cli import vulndb
+from moorage.cli import admin, serve, vulndb, worker
 
 app = typer.Typer(
     name="moorage",
@@ -29,8 +29,6 @@ def _main(
 ) -> None:
     """moorage: a self-hosted container registry with built-in image security."""
 
-
-from moorage.cli import admin, serve, vulndb, worker  # noqa: E402
 
 serve.register(app)
 worker.register(app)
