@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.registry_auth import RegistryEndpoint
+
 _RECEIVE_BUFFER = 4 << 20
 
 
@@ -88,10 +90,11 @@ class _SocketReader:
 
 
 class SocketBlobClient:
-    """One keep-alive connection for large-blob requests to a registry at ``base_url``."""
+    """One keep-alive connection for large-blob requests to a registry."""
 
-    def __init__(self, base_url: str, *, timeout: float = 600.0) -> None:
-        split = urlsplit(base_url)
+    def __init__(self, endpoint: RegistryEndpoint, *, timeout: float = 600.0) -> None:
+        split = urlsplit(endpoint.base_url)
+        self._auth = endpoint.auth
         self._address = (split.hostname or "127.0.0.1", split.port or 80)
         self._timeout = timeout
         self._sock: socket.socket | None = None
@@ -129,12 +132,34 @@ class SocketBlobClient:
         """Send a request whose body is ``length`` bytes of ``body_file`` from ``offset``; read the answer.
 
         A response body is counted and discarded (that is the pull), except a small error body,
-        which goes into the ``TransferError`` the caller raises.
+        which goes into the ``TransferError`` the caller raises. A 401 challenge is answered and
+        the request sent once more (``authenticate`` first, so that big bodies go out once).
         """
+        reply = self._send(method, target, headers, body_file, offset, length)
+        if reply.status == 401 and reply.headers.get("www-authenticate"):
+            self._auth.answer(target, reply.headers["www-authenticate"])
+            reply = self._send(method, target, headers, body_file, offset, length)
+        return reply
+
+    def authenticate(self, repository: str) -> None:
+        """Meet the server's challenge for ``repository`` (if it has one) before any body is sent."""
+        self.request("HEAD", f"/v2/{repository}/blobs/sha256:{'0' * 64}")
+
+    def _send(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str] | None,
+        body_file: BlobFile | None,
+        offset: int,
+        length: int | None,
+    ) -> RawReply:
         sock, reader = self._connection()
         body_length = 0 if body_file is None else (body_file.size - offset if length is None else length)
         head = [f"{method} {target} HTTP/1.1", f"Host: {self._address[0]}:{self._address[1]}"]
         head += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        if authorization := self._auth.authorization(target):
+            head.append(f"Authorization: {authorization}")
         if body_file is not None or method in ("POST", "PUT", "PATCH"):
             head.append(f"Content-Length: {body_length}")
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
@@ -258,17 +283,23 @@ def curl_available() -> bool:
     return shutil.which("curl") is not None
 
 
-def _curl(arguments: list[str], what: str) -> str:
-    completed = subprocess.run(
-        ["curl", "-sS", "-H", "Expect:", *arguments], capture_output=True, text=True, check=False, timeout=600
-    )
+def _curl(endpoint: RegistryEndpoint, target: str, arguments: list[str], what: str) -> str:
+    authorization = endpoint.auth.authorization(target)
+    header = ["-H", f"Authorization: {authorization}"] if authorization else []
+    argv = ["curl", "-sS", "-H", "Expect:", *header, *arguments, endpoint.base_url + target]
+    completed = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
     if completed.returncode != 0:
         raise TransferError(f"curl {what} failed: {completed.stderr.strip()}")
     return completed.stdout
 
 
 def curl_push_monolithic(
-    client: SocketBlobClient, base_url: str, repository: str, blob: BlobFile, *, single_post: bool
+    client: SocketBlobClient,
+    endpoint: RegistryEndpoint,
+    repository: str,
+    blob: BlobFile,
+    *,
+    single_post: bool,
 ) -> float:
     """Like ``push_monolithic`` but the body goes through ``curl -T``. Seconds."""
     started = time.perf_counter()
@@ -277,44 +308,21 @@ def curl_push_monolithic(
         method, target = "POST", with_query(uploads, "digest", blob.digest)
     else:
         session = _expect(client.request("POST", uploads), 202, "start upload")
-        method, target = (
-            "PUT",
-            with_query(location_target(session.headers["location"]), "digest", blob.digest),
-        )
-    status = _curl(
-        [
-            "-X",
-            method,
-            "-T",
-            str(blob.path),
-            "-H",
-            "Content-Type: application/octet-stream",
-            "-o",
-            os.devnull,
-            "-w",
-            "%{http_code}",
-            base_url + target,
-        ],
-        "push",
-    )
+        method = "PUT"
+        target = with_query(location_target(session.headers["location"]), "digest", blob.digest)
+    octet = "Content-Type: application/octet-stream"
+    arguments = ["-X", method, "-T", str(blob.path), "-H", octet, "-o", os.devnull, "-w", "%{http_code}"]
+    status = _curl(endpoint, target, arguments, "push")
     if status != "201":
         raise TransferError(f"curl monolithic push: expected 201, got {status}")
     return time.perf_counter() - started
 
 
-def curl_pull(base_url: str, repository: str, blob: BlobFile) -> float:
+def curl_pull(endpoint: RegistryEndpoint, repository: str, blob: BlobFile) -> float:
     """Like ``pull`` but through ``curl -o /dev/null``. Seconds."""
     started = time.perf_counter()
-    output = _curl(
-        [
-            "-o",
-            os.devnull,
-            "-w",
-            "%{http_code} %{size_download}",
-            f"{base_url}/v2/{repository}/blobs/{blob.digest}",
-        ],
-        "pull",
-    )
+    arguments = ["-o", os.devnull, "-w", "%{http_code} %{size_download}"]
+    output = _curl(endpoint, f"/v2/{repository}/blobs/{blob.digest}", arguments, "pull")
     if output != f"200 {blob.size}":
         raise TransferError(f"curl pull: expected '200 {blob.size}', got {output!r}")
     return time.perf_counter() - started

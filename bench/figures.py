@@ -163,6 +163,8 @@ def render_notes(results: Mapping[str, Any]) -> str:
     for target, outcome in results["targets"].items():
         notes = outcome.get("notes") or {}
         parts = [str(outcome.get("version", ""))]
+        if "authentication" in notes:
+            parts.append(f"authentication: {notes['authentication']}")
         if "monolithic_single_post" in notes:
             parts.append(
                 "monolithic push by "

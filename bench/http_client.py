@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 from urllib.parse import urlsplit
 
+from bench.registry_auth import RegistryEndpoint
+
 T = TypeVar("T")
 
 
@@ -127,8 +129,9 @@ def _parse_chunked(buffer: bytearray, offset: int) -> tuple[bytes, int] | None:
 class HttpConnection:
     """One persistent HTTP/1.1 connection to ``base_url``; reconnects when the server closed it."""
 
-    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
-        split = urlsplit(base_url)
+    def __init__(self, endpoint: RegistryEndpoint, *, timeout: float = 60.0) -> None:
+        split = urlsplit(endpoint.base_url)
+        self._auth = endpoint.auth
         self._host = split.hostname or "127.0.0.1"
         self._port = split.port or 80
         self._host_header = f"{self._host}:{self._port}".encode()
@@ -145,10 +148,40 @@ class HttpConnection:
     async def request(
         self, method: str, target: str, *, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
     ) -> HttpReply:
-        """Send one request (``target`` is a path with query) and wait for its whole response."""
+        """Send one request (``target`` is a path with query) and wait for its whole response.
+
+        A 401 with a challenge is answered (Basic credentials or a Bearer token) and the request
+        sent once more, as container clients do.
+
+        A GET or HEAD that finds its kept-alive connection closed by the server is sent once more
+        on a new connection (servers close idle connections); other methods are never resent.
+        """
+        reply = await self._send_once_more_if_closed(method, target, headers, body)
+        if reply.status == 401 and reply.header("www-authenticate"):
+            await self._auth.answer_async(target, reply.header("www-authenticate"))
+            reply = await self._send_once_more_if_closed(method, target, headers, body)
+        return reply
+
+    async def _send_once_more_if_closed(
+        self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes
+    ) -> HttpReply:
+        reused = self._protocol is not None and self._protocol.transport is not None
+        try:
+            return await self._send(method, target, headers, body)
+        except HttpClientError:
+            if not (reused and method in ("GET", "HEAD")):
+                raise
+            self.close()
+            return await self._send(method, target, headers, body)
+
+    async def _send(
+        self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes
+    ) -> HttpReply:
         protocol = await self._connected()
         lines = [f"{method} {target} HTTP/1.1".encode(), b"Host: " + self._host_header]
         lines += [f"{name}: {value}".encode() for name, value in headers]
+        if authorization := self._auth.authorization(target):
+            lines.append(b"Authorization: " + authorization.encode())
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body)}".encode())
         waiter = protocol.expect_reply(head_request=method == "HEAD")
@@ -181,13 +214,15 @@ class TimedRun:
 
 
 async def run_concurrently(
-    base_url: str, jobs: Sequence[Callable[[HttpConnection], Awaitable[object]]], concurrency: int
+    endpoint: RegistryEndpoint,
+    jobs: Sequence[Callable[[HttpConnection], Awaitable[object]]],
+    concurrency: int,
 ) -> TimedRun:
     """Run ``jobs`` with ``concurrency`` workers, each on its own connection, and time them.
 
     Connections are opened before the clock starts, so the figure is steady-state keep-alive work.
     """
-    connections = [HttpConnection(base_url) for _ in range(concurrency)]
+    connections = [HttpConnection(endpoint) for _ in range(concurrency)]
     for connection in connections:
         await connection.request("GET", "/v2/")
     latencies: list[float] = [0.0] * len(jobs)
@@ -200,8 +235,14 @@ async def run_concurrently(
             latencies[index] = time.perf_counter() - started
 
     started = time.perf_counter()
+    tasks = [asyncio.ensure_future(worker(connection)) for connection in connections]
     try:
-        await asyncio.gather(*(worker(connection) for connection in connections))
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:  # the first failure ends the run: stop the other workers quietly
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     finally:
         for connection in connections:
             connection.close()

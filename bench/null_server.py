@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import hashlib
 import json
 import re
@@ -39,10 +40,23 @@ class NullRegistryState:
     manifests: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     upload_offsets: dict[str, int] = field(default_factory=dict)
+    sorted_names: dict[str, list[str]] = field(default_factory=dict)
 
     def repository_tags(self, name: str) -> dict[str, str]:
         """The tag -> manifest digest map of ``name``, created on first use."""
         return self.tags.setdefault(name, {})
+
+    def tag_names(self, name: str) -> list[str]:
+        """The tags of ``name`` in order (cached until the repository's next manifest PUT)."""
+        if name not in self.sorted_names:
+            self.sorted_names[name] = sorted(self.repository_tags(name))
+        return self.sorted_names[name]
+
+    def repository_names(self) -> list[str]:
+        """Every repository with a tag, in order (cached until the next manifest PUT)."""
+        if "" not in self.sorted_names:
+            self.sorted_names[""] = sorted(name for name, tags in self.tags.items() if tags)
+        return self.sorted_names[""]
 
 
 @dataclass(frozen=True)
@@ -71,15 +85,13 @@ def _error(status: int, code: str) -> NullResponse:
     return NullResponse(status, (("Content-Type", "application/json"),), body)
 
 
-def _page(entries: list[str], query: dict[str, list[str]], path: str, key: str) -> NullResponse:
-    """Answer a tags list or catalog page with ``n`` / ``last`` and a ``Link`` to the next page."""
+def _page(ordered: list[str], query: dict[str, list[str]], path: str, key: str) -> NullResponse:
+    """Answer a tags list or catalog page of sorted ``ordered`` with ``n`` / ``last`` and a ``Link``."""
     limit = int(query.get("n", [str(_DEFAULT_PAGE)])[0])
-    last = query.get("last", [""])[0]
-    ordered = sorted(entries)
-    remaining = [entry for entry in ordered if entry > last] if last else ordered
-    page = remaining[:limit]
+    start = bisect.bisect_right(ordered, query["last"][0]) if "last" in query else 0
+    page = ordered[start : start + limit]
     headers: list[tuple[str, str]] = [("Content-Type", "application/json")]
-    if len(remaining) > limit and page:
+    if start + limit < len(ordered) and page:
         headers.append(("Link", f'<{path}?n={limit}&last={page[-1]}>; rel="next"'))
     return NullResponse(200, tuple(headers), json.dumps({key: page}).encode())
 
@@ -91,7 +103,7 @@ def answer(state: NullRegistryState, method: str, target: str, body_length: int,
     if path == "/v2/":
         return NullResponse(200, (("Content-Type", "application/json"),), b"{}")
     if path == "/v2/_catalog" and method == "GET":
-        return _page([name for name, tags in state.tags.items() if tags], query, path, "repositories")
+        return _page(state.repository_names(), query, path, "repositories")
     if match := _UPLOADS_ROUTE.match(path):
         return _answer_upload(state, method, match["name"], match["session"], query, body_length)
     if match := _BLOB_ROUTE.match(path):
@@ -105,7 +117,7 @@ def answer(state: NullRegistryState, method: str, target: str, body_length: int,
     if match := _MANIFEST_ROUTE.match(path):
         return _answer_manifest(state, method, match["name"], match["reference"], body)
     if (match := _TAGS_ROUTE.match(path)) and method == "GET":
-        return _page(list(state.repository_tags(match["name"])), query, path, "tags")
+        return _page(state.tag_names(match["name"]), query, path, "tags")
     return _error(404, "NAME_UNKNOWN")
 
 
@@ -168,7 +180,10 @@ def _answer_manifest(
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         media_type = json.loads(body).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
         state.manifests[digest] = (media_type, body)
-        tags[reference if ":" not in reference else digest] = digest
+        if ":" not in reference:
+            tags[reference] = digest
+            state.sorted_names.pop(name, None)
+            state.sorted_names.pop("", None)
         return NullResponse(
             201, (("Location", f"/v2/{name}/manifests/{digest}"), ("Docker-Content-Digest", digest))
         )

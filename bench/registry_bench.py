@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,9 +40,11 @@ from tests.support.servers import (
 
 from bench import figures, machine_limits, workloads
 from bench.parameters import FULL, QUICK, WorkloadSizes
+from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("null", "reference", "moorage")
+MOORAGE_START_TIMEOUT = 120.0
 
 
 def _progress(message: str) -> None:
@@ -74,12 +78,35 @@ def start_null_server(data_dir: Path) -> ServerProcess:
     return server
 
 
-def _start(target: str, data_dir: Path) -> ServerProcess:
+def _start(target: str, data_dir: Path, credentials: Credentials, *, reference_auth: bool) -> ServerProcess:
+    """Start ``target``. moorage gets the credentials as its administrator's (it may or may not ask
+    for them); the reference asks for them through htpasswd only with ``reference_auth``."""
     if target == "null":
         return start_null_server(data_dir)
     if target == "reference":
-        return start_reference_registry(data_dir)
-    return start_moorage(data_dir, env={"PYTHONPATH": _python_path()})
+        htpasswd = None
+        if reference_auth:
+            htpasswd = data_dir.parent / "reference.htpasswd"
+            htpasswd.write_text(f"{credentials.username}:{_bcrypt(credentials.password)}\n")
+        return start_reference_registry(data_dir, htpasswd=htpasswd)
+    env = {
+        "PYTHONPATH": _python_path(),
+        "MOORAGE_AUTH__ADMIN_USER": credentials.username,
+        "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password,
+        "MOORAGE_ACCESS_LOG": "false",
+    }
+    server = start_moorage(data_dir, env=env, wait=False)
+    server.wait_ready(timeout=MOORAGE_START_TIMEOUT)  # migrations on a busy machine can take a while
+    return server
+
+
+def _bcrypt(password: str) -> str:
+    """A bcrypt hash at htpasswd -B's default cost (5), the only kind distribution's htpasswd takes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))
 
 
 def _version(target: str) -> str:
@@ -108,7 +135,13 @@ def _version(target: str) -> str:
 
 
 def run_target(
-    target: str, work_dir: Path, blobs: workloads.LargeBlobs, sizes: WorkloadSizes, *, use_curl: bool
+    target: str,
+    work_dir: Path,
+    blobs: workloads.LargeBlobs,
+    sizes: WorkloadSizes,
+    *,
+    use_curl: bool,
+    reference_auth: bool,
 ) -> dict[str, Any]:
     """Start one server on a fresh data directory, run every workload, stop it, drop its data."""
     data_dir = work_dir / f"{target}-data"
@@ -116,18 +149,21 @@ def run_target(
     outcome: dict[str, Any] = {"version": _version(target), "load_average_at_start": os.getloadavg()[0]}
     _progress(f"{target}: starting ({outcome['version']})")
     try:
-        server = _start(target, data_dir)
+        credentials = Credentials("admin", secrets.token_urlsafe(18))
+        server = _start(target, data_dir, credentials, reference_auth=reference_auth)
     except (RuntimeError, OSError) as error:
         outcome["error"] = f"did not start: {str(error)[:2000]}"
         _progress(f"{target}: {outcome['error']}")
         return outcome
+    endpoint = RegistryEndpoint(server.base_url, RegistryAuth(credentials))
     try:
         result = workloads.run_all(
-            server.base_url, blobs, sizes, lambda line: _progress(f"{target}: {line}"), use_curl=use_curl
+            endpoint, blobs, sizes, lambda line: _progress(f"{target}: {line}"), use_curl=use_curl
         )
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+    result.notes["authentication"] = endpoint.auth.describe()
     outcome.update(figures=result.figures, samples=result.samples, errors=result.errors, notes=result.notes)
     return outcome
 
@@ -169,7 +205,14 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         )
         blobs = workloads.make_large_blobs(work_dir, sizes)
         outcomes = {
-            target: run_target(target, work_dir, blobs, sizes, use_curl=arguments.large_client == "curl")
+            target: run_target(
+                target,
+                work_dir,
+                blobs,
+                sizes,
+                use_curl=arguments.large_client == "curl",
+                reference_auth=arguments.reference_auth,
+            )
             for target in targets
         }
     finally:
@@ -225,6 +268,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="do not run: print (and --compare) the results already in AFTER",
     )
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")
+    parser.add_argument(
+        "--reference-auth",
+        action="store_true",
+        help="run the reference with htpasswd (bcrypt) and Basic credentials on every request",
+    )
     parser.add_argument(
         "--moorage-src",
         type=Path,

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvloop
 
@@ -35,9 +35,19 @@ from bench.oci_client import (
     supports_single_post,
 )
 from bench.parameters import WorkloadSizes
+from bench.registry_auth import AuthError, RegistryEndpoint
 
+T = TypeVar("T")
 Progress = Callable[[str], None]
-WORKLOAD_ERRORS = (RegistryProtocolError, HttpClientError, TransferError, OSError, ValueError, KeyError)
+WORKLOAD_ERRORS = (
+    AuthError,
+    RegistryProtocolError,
+    HttpClientError,
+    TransferError,
+    OSError,
+    ValueError,
+    KeyError,
+)
 
 
 @dataclass
@@ -89,7 +99,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def run_large_blobs(
-    base_url: str,
+    endpoint: RegistryEndpoint,
     blobs: LargeBlobs,
     sizes: WorkloadSizes,
     result: TargetFigures,
@@ -102,12 +112,13 @@ def run_large_blobs(
     mono: list[float] = []
     chunked: list[float] = []
     pulled: list[float] = []
-    with SocketBlobClient(base_url) as client:
+    with SocketBlobClient(endpoint) as client:
+        client.authenticate(repository)
         for blob in blobs.monolithic:
             if use_curl:
                 mono.append(
                     blob_transfer.curl_push_monolithic(
-                        client, base_url, repository, blob, single_post=single_post
+                        client, endpoint, repository, blob, single_post=single_post
                     )
                 )
             else:
@@ -116,7 +127,7 @@ def run_large_blobs(
             chunked.append(blob_transfer.push_chunked(client, repository, blob, chunk_size=sizes.chunk_bytes))
         for blob in blobs.monolithic:
             if use_curl:
-                pulled.append(blob_transfer.curl_pull(base_url, repository, blob))
+                pulled.append(blob_transfer.curl_pull(endpoint, repository, blob))
             else:
                 pulled.append(blob_transfer.pull(client, repository, blob))
     for key, seconds in (
@@ -138,7 +149,7 @@ def _jobs(
 
 
 async def run_small_blobs(
-    base_url: str, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
+    endpoint: RegistryEndpoint, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
 ) -> None:
     """Push ``small_blob_count`` distinct small blobs with ``small_blob_concurrency`` clients: blobs/s."""
     blobs = [Blob.of(os.urandom(sizes.small_blob_bytes)) for _ in range(sizes.small_blob_count)]
@@ -146,19 +157,19 @@ async def run_small_blobs(
     async def push(connection: HttpConnection, index: int) -> None:
         await push_blob(connection, "bench/small-blobs", blobs[index], single_post=single_post)
 
-    run = await run_concurrently(base_url, _jobs(len(blobs), push), sizes.small_blob_concurrency)
+    run = await run_concurrently(endpoint, _jobs(len(blobs), push), sizes.small_blob_concurrency)
     result.figures["small_blob_push"] = len(blobs) / run.seconds
 
 
 async def run_manifest_reads(
-    base_url: str, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
+    endpoint: RegistryEndpoint, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
 ) -> None:
     """GET a manifest by tag, then HEAD it by digest, ``manifest_requests`` times each at concurrency 32."""
     repository = "bench/manifests"
     image = Image.generate(seed=0, layer_bytes=sizes.image_layer_bytes)
-    setup = HttpConnection(base_url)
-    await push_image(setup, repository, "latest", image, single_post=single_post)
-    setup.close()
+    await _with_connection(
+        endpoint, lambda setup: push_image(setup, repository, "latest", image, single_post=single_post)
+    )
     digest = image.manifest_digest
 
     async def get_by_tag(connection: HttpConnection, index: int) -> None:
@@ -177,7 +188,7 @@ async def run_manifest_reads(
 
     for name, job in (("manifest_get_tag", get_by_tag), ("manifest_head_digest", head_by_digest)):
         run = await run_concurrently(
-            base_url, _jobs(sizes.manifest_requests, job), sizes.manifest_concurrency
+            endpoint, _jobs(sizes.manifest_requests, job), sizes.manifest_concurrency
         )
         result.figures[f"{name}_rps"] = sizes.manifest_requests / run.seconds
         result.figures[f"{name}_p50_ms"] = percentile(run.latencies, 0.50) * 1000
@@ -185,45 +196,54 @@ async def run_manifest_reads(
 
 
 async def run_tag_listing(
-    base_url: str, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
+    endpoint: RegistryEndpoint, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
 ) -> None:
     """Tag one manifest ``tag_count`` times (timed: tags/s), then list the tags whole and paginated."""
     repository = "bench/tags"
     image = Image.generate(seed=1, layer_bytes=sizes.image_layer_bytes)
-    setup = HttpConnection(base_url)
-    await push_image(setup, repository, "t00000", image, single_post=single_post)
+    await _with_connection(
+        endpoint, lambda setup: push_image(setup, repository, "t00000", image, single_post=single_post)
+    )
 
     async def tag(connection: HttpConnection, index: int) -> None:
         await put_manifest(connection, repository, f"t{index + 1:05d}", image.manifest)
 
-    run = await run_concurrently(base_url, _jobs(sizes.tag_count - 1, tag), sizes.tag_concurrency)
+    run = await run_concurrently(endpoint, _jobs(sizes.tag_count - 1, tag), sizes.tag_concurrency)
     result.figures["tag_put"] = (sizes.tag_count - 1) / run.seconds
     await _time_listings(
-        setup, f"/v2/{repository}/tags/list", "tags", sizes.tag_count, sizes, result, "tags_list"
+        endpoint, f"/v2/{repository}/tags/list", "tags", sizes.tag_count, sizes, result, "tags_list"
     )
-    setup.close()
 
 
 async def run_catalog(
-    base_url: str, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
+    endpoint: RegistryEndpoint, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
 ) -> None:
     """Fill the catalog to ``catalog_repositories`` repositories, then list it whole and paginated."""
     image = Image.generate(seed=2, layer_bytes=sizes.image_layer_bytes)
-    setup = HttpConnection(base_url)
-    existing, _ = await list_all(setup, f"/v2/_catalog?n={sizes.page_size}", "repositories")
+    existing, _ = await _with_connection(
+        endpoint, lambda setup: list_all(setup, f"/v2/_catalog?n={sizes.page_size}", "repositories")
+    )
     missing = max(0, sizes.catalog_repositories - len(existing))
 
     async def create(connection: HttpConnection, index: int) -> None:
         await push_image(connection, f"bench/catalog-{index:05d}", "latest", image, single_post=single_post)
 
-    await run_concurrently(base_url, _jobs(missing, create), sizes.catalog_concurrency)
+    await run_concurrently(endpoint, _jobs(missing, create), sizes.catalog_concurrency)
     total = len(existing) + missing
-    await _time_listings(setup, f"/v2/_catalog?n={total}", "repositories", total, sizes, result, "catalog")
-    setup.close()
+    await _time_listings(endpoint, f"/v2/_catalog?n={total}", "repositories", total, sizes, result, "catalog")
+
+
+async def _with_connection(endpoint: RegistryEndpoint, action: Callable[[HttpConnection], Awaitable[T]]) -> T:
+    """Run ``action`` on a new connection and close it after."""
+    connection = HttpConnection(endpoint)
+    try:
+        return await action(connection)
+    finally:
+        connection.close()
 
 
 async def _time_listings(
-    connection: HttpConnection,
+    endpoint: RegistryEndpoint,
     whole_target: str,
     key: str,
     expected: int,
@@ -233,15 +253,34 @@ async def _time_listings(
 ) -> None:
     """Time ``whole_listings`` whole listings and ``paginated_walks`` walks at ``n=page_size``, both in
     entries/s (so a server that ignores ``n`` is neither helped nor hurt by it); both follow ``Link``
-    and must return exactly ``expected`` distinct entries."""
+    and must return exactly ``expected`` distinct entries. One untimed listing of each kind warms up."""
+    connection = HttpConnection(endpoint)
+    try:
+        await _time_listings_on(connection, whole_target, key, expected, sizes, result, name)
+    finally:
+        connection.close()
+
+
+async def _time_listings_on(
+    connection: HttpConnection,
+    whole_target: str,
+    key: str,
+    expected: int,
+    sizes: WorkloadSizes,
+    result: TargetFigures,
+    name: str,
+) -> None:
     base_path = whole_target.split("?")[0]
+    paginated_target = f"{base_path}?n={sizes.page_size}"
+    for target in (whole_target, paginated_target):
+        entries, _ = await list_all(connection, target, key)
+        _check_listing(entries, expected, target)
     whole_pages = 0
     started = time.perf_counter()
     for _ in range(sizes.whole_listings):
         entries, whole_pages = await list_all(connection, whole_target, key)
         _check_listing(entries, expected, whole_target)
     result.figures[f"{name}_whole"] = sizes.whole_listings * expected / (time.perf_counter() - started)
-    paginated_target = f"{base_path}?n={sizes.page_size}"
     pages = 0
     started = time.perf_counter()
     for _ in range(sizes.paginated_walks):
@@ -262,7 +301,7 @@ def _check_listing(entries: list[str], expected: int, target: str) -> None:
 
 
 async def run_image_pushes(
-    base_url: str, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
+    endpoint: RegistryEndpoint, sizes: WorkloadSizes, result: TargetFigures, *, single_post: bool
 ) -> None:
     """Push ``image_count`` distinct small images (config + 2 layers + manifest + tag) at concurrency 8."""
     images = [
@@ -275,7 +314,7 @@ async def run_image_pushes(
             connection, f"bench/images-{index % 10}", f"v{index}", images[index], single_post=single_post
         )
 
-    run = await run_concurrently(base_url, _jobs(len(images), push), sizes.image_concurrency)
+    run = await run_concurrently(endpoint, _jobs(len(images), push), sizes.image_concurrency)
     result.figures["image_push"] = len(images) / run.seconds
 
 
@@ -289,8 +328,8 @@ SMALL_WORKLOADS: tuple[tuple[str, SmallWorkload], ...] = (
 )
 
 
-async def _probe(base_url: str) -> bool:
-    connection = HttpConnection(base_url)
+async def _probe(endpoint: RegistryEndpoint) -> bool:
+    connection = HttpConnection(endpoint)
     try:
         expect(await connection.request("GET", "/v2/"), 200, "GET /v2/")
         return await supports_single_post(connection, "bench/probe")
@@ -299,12 +338,12 @@ async def _probe(base_url: str) -> bool:
 
 
 def run_all(
-    base_url: str, blobs: LargeBlobs, sizes: WorkloadSizes, progress: Progress, *, use_curl: bool
+    endpoint: RegistryEndpoint, blobs: LargeBlobs, sizes: WorkloadSizes, progress: Progress, *, use_curl: bool
 ) -> TargetFigures:
-    """Every workload against ``base_url``, one after another; errors are recorded per workload."""
+    """Every workload against ``endpoint``, one after another; errors are recorded per workload."""
     result = TargetFigures()
     try:
-        single_post = uvloop.run(_probe(base_url))
+        single_post = uvloop.run(_probe(endpoint))
     except WORKLOAD_ERRORS as error:
         result.errors["probe"] = f"{type(error).__name__}: {error}"
         return result
@@ -314,12 +353,12 @@ def run_all(
         (
             "large blobs",
             lambda: run_large_blobs(
-                base_url, blobs, sizes, result, single_post=single_post, use_curl=use_curl
+                endpoint, blobs, sizes, result, single_post=single_post, use_curl=use_curl
             ),
         )
     ]
     for name, workload in SMALL_WORKLOADS:
-        steps.append((name, _async_step(workload, base_url, sizes, result, single_post)))
+        steps.append((name, _async_step(workload, endpoint, sizes, result, single_post)))
     for name, step in steps:
         started = time.perf_counter()
         try:
@@ -333,9 +372,13 @@ def run_all(
 
 
 def _async_step(
-    workload: SmallWorkload, base_url: str, sizes: WorkloadSizes, result: TargetFigures, single_post: bool
+    workload: SmallWorkload,
+    endpoint: RegistryEndpoint,
+    sizes: WorkloadSizes,
+    result: TargetFigures,
+    single_post: bool,
 ) -> Callable[[], None]:
     def step() -> None:
-        uvloop.run(workload(base_url, sizes, result, single_post=single_post))
+        uvloop.run(workload(endpoint, sizes, result, single_post=single_post))
 
     return step
