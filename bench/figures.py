@@ -157,8 +157,10 @@ def render_table(results: Mapping[str, Any]) -> str:
 def render_notes(results: Mapping[str, Any]) -> str:
     """How each target was driven: version, upload protocol, pages per listing, load when it started."""
     lines = [
+        "Ratios are moorage/reference for rates and reference/moorage for latencies (inverted), so "
+        ">= 1.0 always means moorage is at least as good.",
         f"Host: {results['host'].get('cpus')} CPUs ({results['host'].get('cpu_model')}), "
-        f"large blobs via {results.get('large_client', 'socket')}."
+        f"large blobs via {results.get('large_client', 'socket')}.",
     ]
     for target, outcome in results["targets"].items():
         notes = outcome.get("notes") or {}

@@ -161,8 +161,11 @@ def run_target(
             endpoint, blobs, sizes, lambda line: _progress(f"{target}: {line}"), use_curl=use_curl
         )
     finally:
+        started = time.perf_counter()
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        os.sync()  # the next server must not pay for this one's writeback
+        _progress(f"{target}: stopped, data removed and synced in {time.perf_counter() - started:.1f}s")
     result.notes["authentication"] = endpoint.auth.describe()
     outcome.update(figures=result.figures, samples=result.samples, errors=result.errors, notes=result.notes)
     return outcome
@@ -204,6 +207,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             f"loopback {limits.loopback_tcp_mbps:.0f} MB/s"
         )
         blobs = workloads.make_large_blobs(work_dir, sizes)
+        os.sync()
         outcomes = {
             target: run_target(
                 target,
