@@ -210,7 +210,7 @@ class _NullConnection(asyncio.BufferedProtocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self._pending: asyncio.Task[None] | None = None
-        self._receive_buffer = memoryview(bytearray(4 << 20))
+        self._receive_buffer = memoryview(bytearray(1 << 20))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.

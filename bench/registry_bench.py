@@ -7,6 +7,7 @@ ratio moorage / reference, the targets, and the machine's limits measured in the
     python bench/registry_bench.py                      # moorage and the reference, full size
     python bench/registry_bench.py --null               # ... plus the generator's ceiling
     python bench/registry_bench.py --only null --quick  # just the ceiling, small
+    python bench/registry_bench.py --workloads large,manifests   # some workloads only
     python bench/registry_bench.py --json new.json --compare bench/results/reference.json
     python bench/registry_bench.py --results new.json --compare old.json   # compare, no run
 """
@@ -142,6 +143,7 @@ def run_target(
     *,
     use_curl: bool,
     reference_auth: bool,
+    selected: list[str],
 ) -> dict[str, Any]:
     """Start one server on a fresh data directory, run every workload, stop it, drop its data."""
     data_dir = work_dir / f"{target}-data"
@@ -158,7 +160,12 @@ def run_target(
     endpoint = RegistryEndpoint(server.base_url, RegistryAuth(credentials))
     try:
         result = workloads.run_all(
-            endpoint, blobs, sizes, lambda line: _progress(f"{target}: {line}"), use_curl=use_curl
+            endpoint,
+            blobs,
+            sizes,
+            lambda line: _progress(f"{target}: {line}"),
+            use_curl=use_curl,
+            selected=selected,
         )
     finally:
         started = time.perf_counter()
@@ -206,7 +213,10 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             f"limits: sha256 {limits.sha256_mbps:.0f}, disk+fsync {limits.disk_fsync_write_mbps:.0f}, "
             f"loopback {limits.loopback_tcp_mbps:.0f} MB/s"
         )
-        blobs = workloads.make_large_blobs(work_dir, sizes)
+        selected_large = "large" in arguments.workloads
+        blobs = (
+            workloads.make_large_blobs(work_dir, sizes) if selected_large else workloads.LargeBlobs((), ())
+        )
         os.sync()
         outcomes = {
             target: run_target(
@@ -216,6 +226,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 sizes,
                 use_curl=arguments.large_client == "curl",
                 reference_auth=arguments.reference_auth,
+                selected=arguments.workloads,
             )
             for target in targets
         }
@@ -245,6 +256,15 @@ def _targets(value: str) -> list[str]:
     return names
 
 
+def _workloads(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(workloads.WORKLOAD_NAMES))
+    if unknown or not names:
+        known = ", ".join(workloads.WORKLOAD_NAMES)
+        raise argparse.ArgumentTypeError(f"workloads are a comma list of {known}; got {value!r}")
+    return names
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(
@@ -261,6 +281,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--null",
         action="store_true",
         help="also run against the null server: the load generator's ceiling per workload",
+    )
+    parser.add_argument(
+        "--workloads",
+        type=_workloads,
+        default=list(workloads.WORKLOAD_NAMES),
+        metavar="NAMES",
+        help=f"comma list of {', '.join(workloads.WORKLOAD_NAMES)} (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="shrink every workload (a smoke test, < 60 s)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the figures to OUT as JSON")

@@ -320,12 +320,13 @@ async def run_image_pushes(
 
 SmallWorkload = Callable[..., Coroutine[Any, Any, None]]
 SMALL_WORKLOADS: tuple[tuple[str, SmallWorkload], ...] = (
-    ("small blobs", run_small_blobs),
-    ("manifest GET/HEAD", run_manifest_reads),
-    ("tag listing", run_tag_listing),
+    ("small", run_small_blobs),
+    ("manifests", run_manifest_reads),
+    ("tags", run_tag_listing),
     ("catalog", run_catalog),
-    ("image pushes", run_image_pushes),
+    ("images", run_image_pushes),
 )
+WORKLOAD_NAMES = ("large", *(name for name, _ in SMALL_WORKLOADS))
 
 
 async def _probe(endpoint: RegistryEndpoint) -> bool:
@@ -338,9 +339,16 @@ async def _probe(endpoint: RegistryEndpoint) -> bool:
 
 
 def run_all(
-    endpoint: RegistryEndpoint, blobs: LargeBlobs, sizes: WorkloadSizes, progress: Progress, *, use_curl: bool
+    endpoint: RegistryEndpoint,
+    blobs: LargeBlobs,
+    sizes: WorkloadSizes,
+    progress: Progress,
+    *,
+    use_curl: bool,
+    selected: Sequence[str] = WORKLOAD_NAMES,
 ) -> TargetFigures:
-    """Every workload against ``endpoint``, one after another; errors are recorded per workload."""
+    """The ``selected`` workloads against ``endpoint``, one after another; errors are recorded per
+    workload."""
     result = TargetFigures()
     try:
         single_post = uvloop.run(_probe(endpoint))
@@ -351,7 +359,7 @@ def run_all(
     progress(f"monolithic uploads use {'POST ?digest=' if single_post else 'POST then PUT'}")
     steps: list[tuple[str, Callable[[], None]]] = [
         (
-            "large blobs",
+            "large",
             lambda: run_large_blobs(
                 endpoint, blobs, sizes, result, single_post=single_post, use_curl=use_curl
             ),
@@ -360,6 +368,8 @@ def run_all(
     for name, workload in SMALL_WORKLOADS:
         steps.append((name, _async_step(workload, endpoint, sizes, result, single_post)))
     for name, step in steps:
+        if name not in selected:
+            continue
         started = time.perf_counter()
         try:
             step()
