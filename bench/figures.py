@@ -156,13 +156,17 @@ def render_table(results: Mapping[str, Any]) -> str:
 
 def render_notes(results: Mapping[str, Any]) -> str:
     """How each target was driven: version, upload protocol, pages per listing, load when it started."""
-    lines = [
+    preamble = (
         "Ratios are moorage/reference for rates and reference/moorage for latencies (inverted), so "
-        ">= 1.0 always means moorage is at least as good.",
+        ">= 1.0 always means moorage is at least as good. "
         f"Host: {results['host'].get('cpus')} CPUs ({results['host'].get('cpu_model')}), "
-        f"large blobs via {results.get('large_client', 'socket')}.",
-    ]
-    for target, outcome in results["targets"].items():
+        f"large blobs via {results.get('large_client', 'socket')}."
+    )
+    lines: list[str] = []
+    for target in ("moorage", "reference", "null"):
+        outcome = results["targets"].get(target)
+        if outcome is None:
+            continue
         notes = outcome.get("notes") or {}
         parts = [str(outcome.get("version", ""))]
         if "authentication" in notes:
@@ -189,7 +193,7 @@ def render_notes(results: Mapping[str, Any]) -> str:
                 + (" (machine busy: figures disturbed)" if load > BUSY_LOAD_AVERAGE else "")
             )
         lines.append(f"- {target}: " + "; ".join(part for part in parts if part))
-    return "\n".join(lines)
+    return preamble + "\n\n" + "\n".join(lines)
 
 
 def render_errors(results: Mapping[str, Any]) -> str:
