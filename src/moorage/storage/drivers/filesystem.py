@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,12 +25,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+WRITEBACK_EVERY = 64 << 20
+"""Bytes after which a background ``fdatasync`` starts, so a large blob reaches the disk while it is
+still arriving and the fsync before it becomes visible only has the tail left to write (the page
+cache of a big machine would otherwise hold the whole blob until that final fsync)."""
+
+
 class FilesystemWriter:
     """Appends to one file; used for upload sessions."""
 
     def __init__(self, fd: int, size: int) -> None:
         self._fd = fd
         self._size = size
+        self._unsynced = 0
+        self._sync: threading.Thread | None = None
 
     @property
     def size(self) -> int:
@@ -43,6 +52,11 @@ class FilesystemWriter:
             written = os.write(self._fd, view)
             view = view[written:]
         self._size += len(data)
+        self._unsynced += len(data)
+        if self._unsynced >= WRITEBACK_EVERY and (self._sync is None or not self._sync.is_alive()):
+            self._unsynced = 0
+            self._sync = threading.Thread(target=os.fdatasync, args=(self._fd,), daemon=True)
+            self._sync.start()
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data``."""
@@ -53,6 +67,8 @@ class FilesystemWriter:
 
         def _close() -> None:
             try:
+                if self._sync is not None:
+                    self._sync.join()  # never close the descriptor under a running fdatasync
                 if durable:
                     os.fsync(self._fd)
             finally:
