@@ -58,7 +58,7 @@ def _text_lines(view: FlatView, path: str) -> list[str] | None:
 
 
 def read_accounts(view: FlatView) -> list[Account]:
-    """Accounts of the image, from /etc/passwd and /etc/shadow (shadow wins for the hash)."""
+    """Accounts of the image: /etc/passwd lines, with the hash from /etc/shadow when passwd says ``x``."""
     passwd_lines = _text_lines(view, PASSWD) or []
     shadow_lines = _text_lines(view, SHADOW) or []
     shadow: dict[str, str] = {}
@@ -69,7 +69,6 @@ def read_accounts(view: FlatView) -> list[Account]:
     passwd_layer = view[PASSWD][0].layer_digest if PASSWD in view else ""
     shadow_layer = view[SHADOW][0].layer_digest if SHADOW in view else ""
     accounts: list[Account] = []
-    seen: set[str] = set()
     for line in passwd_lines:
         fields = line.split(":")
         if len(fields) < 7 or not fields[0] or line.startswith(("#", "+", "-")):
@@ -87,11 +86,7 @@ def read_accounts(view: FlatView) -> list[Account]:
                 layer_digest=shadow_layer if in_shadow else passwd_layer,
             )
         )
-        seen.add(name)
-    for name, field in shadow.items():
-        if name not in seen:
-            accounts.append(Account(name, -1, "", field, SHADOW, shadow_layer))
-    return accounts
+    return accounts  # a shadow line without a passwd line is no account: nobody logs in with it
 
 
 def _setting(
@@ -147,8 +142,8 @@ def check_accounts(
                 )
             )
             continue
-        if scheme is HashScheme.LOCKED:
-            continue
+        if scheme in (HashScheme.LOCKED, HashScheme.OTHER):
+            continue  # OTHER: not a crypt(3) hash, so no password can match it (a locked account)
         if account.password_file == PASSWD:
             findings.append(
                 _setting(

@@ -2,7 +2,7 @@
 
 The registry stores findings as JSON and the HSS API lists them, so the JSON form is a contract:
 fields are only ever added (with defaults), never renamed or removed. ``findings.schema.json``
-beside this module is its JSON Schema; every finding serialises as one object:
+beside this module (``FINDING_SCHEMA_PATH``) is its JSON Schema; every finding serialises as one object:
 
     {"category": "secret" | "malware" | "baseline" | "image_config" | "build_command",
      "rule_id": "secret.aws-access-key-id",       stable id, "<family>.<rule>"
@@ -29,9 +29,13 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from moorage.scanner.checks.errors import CheckError
+
+FINDING_SCHEMA_PATH = Path(__file__).with_name("findings.schema.json")
+"""JSON Schema (2020-12) of a finding's JSON form, shipped with the package."""
 
 
 class Severity(StrEnum):

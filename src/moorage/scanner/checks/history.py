@@ -33,7 +33,10 @@ MAX_COMMAND_CHARS = 65536
 EVIDENCE_CHARS = 200
 """Characters of the (masked) command kept as evidence."""
 
-_SHELL = r"(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+(?:\S+=\S*\s+)*)?(?:/usr)?(?:/local)?(?:/bin/)?"
+_SHELL = (
+    r"(?:sudo\s+(?:-\S+\s+)*)?(?:(?:/usr)?(?:/bin/)?env\s+(?:-\S+\s+)*(?:\S+=\S*\s+)*)?"
+    r"(?:/usr)?(?:/local)?(?:/bin/)?"
+)
 _INTERPRETER = r"(?:ba|da|z|k|fi|a)?sh|python[0-9.]*|perl|ruby|node|php"
 _PIPE_TO_SHELL = re.compile(
     r"\b(?:curl|wget|fetch)\b[^|;&\n]{0,2000}\|\s*" + _SHELL + r"(?:" + _INTERPRETER + r")\b"

@@ -130,9 +130,14 @@ def _basename(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
+_TEMPLATE_WORDS = ("example", "sample", "template", "dist", "default", "tmpl", ".tpl", ".j2")
+
+
 def is_config_file(path: str) -> bool:
-    """Config-like files, where ``password = ...`` is most likely a real setting."""
+    """Config-like files, where ``password = ...`` is most likely a real setting (not templates)."""
     name = _basename(path).lower()
+    if any(word in name for word in _TEMPLATE_WORDS):
+        return False
     return name in _CONFIG_NAMES or name.endswith(_CONFIG_SUFFIXES) or name.startswith(".env")
 
 
@@ -141,7 +146,7 @@ def is_env_file(path: str) -> bool:
     name = _basename(path).lower()
     if not (name == ".env" or name.startswith(".env.") or name.endswith(".env")):
         return False
-    return not any(word in name for word in ("example", "sample", "template", "dist", "default"))
+    return not any(word in name for word in _TEMPLATE_WORDS)
 
 
 def _is_json_file(path: str) -> bool:

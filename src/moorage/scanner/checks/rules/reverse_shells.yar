@@ -9,7 +9,7 @@ rule reverse_shell_dev_tcp
     strings:
         $interactive = /(ba|z|k)?sh\s+-i\s+[>&]{1,2}\s*\/dev\/(tcp|udp)\/[^\/\s]{1,255}\/[0-9]{1,5}/
         $redirect = /\/dev\/(tcp|udp)\/[^\/\s]{1,255}\/[0-9]{1,5}\s+0>&1/
-        $fd = /exec\s+[0-9]{1,3}<>\s*\/dev\/(tcp|udp)\/[^\/\s]{1,255}\/[0-9]{1,5}/
+        $fd = /exec\s+[0-9]{1,3}<>\s*\/dev\/(tcp|udp)\/[^\/\s]{1,255}\/[0-9]{1,5}\s*;\s*((\/usr)?\/bin\/)?(ba|z)?sh\s+<&\s*[0-9]/
     condition:
         any of them
 }
