@@ -9,6 +9,7 @@ import os
 import re
 import string
 import struct
+import time
 
 import pytest
 from cryptography import x509
@@ -20,7 +21,13 @@ from hypothesis import strategies as st
 
 from moorage.scanner.checks import SecretFinding, finding_to_json
 from moorage.scanner.checks.secret_rules import SECRET_RULES, is_secret_name
-from moorage.scanner.checks.secrets import SecretCheck, _matches, mask_secret, shannon_entropy
+from moorage.scanner.checks.secrets import (
+    SecretCheck,
+    _matches,
+    looks_like_path,
+    mask_secret,
+    shannon_entropy,
+)
 from moorage.scanner.files import FileEntry, FileKind
 
 from .conftest import ALNUM, BASE64, UPPER_DIGITS, aws_key_pair, file_entry, random_string
@@ -451,3 +458,45 @@ def test_no_output_ever_contains_the_secret(secret_check: SecretCheck, secret: s
     rendered = json.dumps([finding_to_json(f) for f in found])
     assert secret not in rendered
     assert not re.search(re.escape(secret[8:]), rendered)
+
+
+@pytest.mark.parametrize(
+    "unit", [b"password=", b"hw:", b"eyJ.", b"token: ", b"postgres://a:", b"-----BEGIN PRIVATE KEY-----"]
+)
+def test_files_made_of_keywords_do_not_slow_the_scan(secret_check: SecretCheck, unit: bytes) -> None:
+    """A hostile file where every position is a keyword costs about what a normal file costs."""
+    data = (unit * (1024 * 1024 // len(unit) + 1))[: 1024 * 1024]
+    started = time.perf_counter()
+    secret_check.check(file_entry("/app/.env", data), data)
+    secret_check.check(file_entry("/etc/app.conf", data), data)
+    assert time.perf_counter() - started < 5  # about 0.1 s each when the machine is idle
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.text(alphabet=BASE64, min_size=20, max_size=40).filter(
+        lambda v: shannon_entropy(v.encode()) >= 3.5
+    ),
+    case=st.sampled_from(
+        [
+            ("/app/.env", "SESSION_TOKEN={}\n", "secret.env-file"),
+            ("/etc/app.yaml", "db:\n  password: {}\n", "secret.config-password"),
+        ]
+    ),
+)
+def test_random_secrets_are_never_taken_for_placeholders(
+    secret_check: SecretCheck, value: str, case: tuple[str, str, str]
+) -> None:
+    """Random base64 may start with ``/`` or spell ``null`` or ``todo``: still a secret."""
+    path, template, rule_id = case
+    assert [f.rule_id for f in run(secret_check, path, template.format(value))] == [rule_id]
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [("/run/secrets/db", True), ("./conf/key.pem", True), ("~/.ssh/id_rsa", True),
+     ("/var/lib/postgresql/data", True), ("/mWkikLjt+ZqM/F1UDJCSyNV", False),
+     ("/C/oN6lv0MAzaHJF1//LilP97k", False), ("/rwqtUVyd4882/m3MHkF", False), ("relative", False)],
+)  # fmt: skip
+def test_looks_like_path(value: str, path: bool) -> None:
+    assert looks_like_path(value) is path

@@ -17,7 +17,7 @@ from typing import Any
 
 from moorage.scanner.checks.findings import Category, Finding, SettingFinding, Severity
 from moorage.scanner.checks.secret_rules import is_secret_name
-from moorage.scanner.checks.secrets import SecretCheck, mask_secret
+from moorage.scanner.checks.secrets import SecretCheck, looks_like_path, mask_secret
 
 MAX_ENV_ENTRIES = 1000
 """Env entries looked at; a real image has tens."""
@@ -57,7 +57,7 @@ def looks_like_secret_value(value: str) -> bool:
     stripped = value.strip().strip("\"'")
     if len(stripped) < 4 or stripped.lower() in _NOT_SECRET_VALUES or stripped.isdigit():
         return False
-    return not stripped.startswith(("$", "/", "./", "~/", "%", "{{", "<"))
+    return not (looks_like_path(stripped) or stripped.startswith(("$", "%", "{{", "<")))
 
 
 def runs_as_root(user: str) -> bool:

@@ -32,6 +32,12 @@ LARGEST_FILE = 16 * 1024 * 1024
 """Files larger than this are data or binaries, not configuration: not read at all."""
 MAX_FINDINGS_PER_FILE = 20
 """A file with more matches than this is reported up to this many (a dump of keys is one leak)."""
+MAX_WINDOWS_PER_RULE = 1024
+"""A file holding one rule's keywords more often than this is searched around the first ones only.
+
+Real configuration files hold a keyword a handful of times; a file made of nothing but keywords
+(an attempt to slow the scanner) would otherwise make every position a regex start.
+"""
 _SNIFF_BYTES = 8192
 _YARA_TIMEOUT_SECONDS = 10
 _MASK = "********"
@@ -55,11 +61,27 @@ _DOCUMENTATION_PATH = re.compile(
     re.IGNORECASE,
 )
 _PLACEHOLDER_WORDS = ("example", "xxxx", "****", "dummy", "fake", "redacted", "0000000000")
-_GENERIC_PLACEHOLDERS = (
-    "${", "$(", "{{", "%(", "<", ">", "[", "your", "sample", "changeme", "change_me", "placeholder",
-    "password", "passwd", "secret", "example", "insert", "replace", "todo", "none", "null", "true",
-    "false", "undefined", "getenv", "environ", "process.env", "os.", "env(", "...",
-)  # fmt: skip
+_GENERIC_MARKERS = (
+    "${",
+    "$(",
+    "{{",
+    "%(",
+    "<",
+    ">",
+    "[",
+    "getenv",
+    "environ",
+    "process.env",
+    "os.",
+    "env(",
+    "...",
+)
+_GENERIC_PLACEHOLDER_WORDS = frozenset({
+    "your", "my", "sample", "example", "changeme", "change", "placeholder", "password", "passwd", "secret",
+    "token", "insert", "replace", "todo", "tbd", "none", "null", "nil", "true", "false", "undefined",
+    "here", "dummy", "fake", "redacted", "xxx", "value", "default",
+})  # fmt: skip
+_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 
 
 def shannon_entropy(value: bytes) -> float:
@@ -80,6 +102,26 @@ def mask_secret(secret: str, keep_prefix: int) -> str:
     return secret[:keep] + _MASK
 
 
+_PATH = re.compile(r"(?:~|\.{1,2})?(?:/[A-Za-z0-9._@-]+)+/?")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{6,}")
+
+
+def looks_like_path(value: str) -> bool:
+    """A file path (``/run/secrets/db``), as opposed to a base64 secret that starts with ``/``.
+
+    Paths are slash-separated names; a random base64 value that happens to begin with ``/``
+    almost surely has an empty component (``//``), a ``+``, or a run of letters and digits that
+    mixes cases like no file name does (``rwqtUVyd4882``).
+    """
+    if _PATH.fullmatch(value) is None:
+        return False
+    for run in _ALNUM_RUN.findall(value):
+        upper, lower = any(c.isupper() for c in run), any(c.islower() for c in run)
+        if upper and lower and (len(run) >= 13 or any(c.isdigit() for c in run)):
+            return False
+    return True
+
+
 def is_placeholder_value(secret: bytes, generic: bool) -> bool:
     """Values that are obviously not real secrets: documentation examples, variables, words.
 
@@ -92,9 +134,13 @@ def is_placeholder_value(secret: bytes, generic: bool) -> bool:
         return True
     if not generic:
         return False
-    if any(word in lowered for word in _GENERIC_PLACEHOLDERS):
+    if any(marker in lowered for marker in _GENERIC_MARKERS):
         return True
-    if lowered.startswith(("/", "./", "~", "$", "%", "@", "&", "*")) or lowered.isdigit():
+    if any(word in _GENERIC_PLACEHOLDER_WORDS for word in _WORD_SPLIT.split(lowered)):
+        return True
+    if looks_like_path(secret.decode("latin-1")) or lowered.isdigit():
+        return True
+    if lowered.startswith(("$", "%", "@", "&", "*")):
         return True
     return len(set(lowered)) <= 2
 
@@ -252,12 +298,11 @@ class _KeywordIndex:
 
 
 def _keyword_windows(rule: SecretRule, hits: dict[bytes, list[int]], size: int) -> list[tuple[int, int]]:
-    """Merged ``[start, end)`` spans around every occurrence of the rule's keywords."""
-    spans = sorted(
-        (max(0, at - rule.lead), min(size, at + rule.reach))
-        for keyword in rule.keywords
-        for at in hits.get(keyword, ())
-    )
+    """Merged ``[start, end)`` spans around the first ``MAX_WINDOWS_PER_RULE`` keyword occurrences."""
+    occurrences = sorted(at for keyword in rule.keywords for at in hits.get(keyword, ()))
+    spans = [
+        (max(0, at - rule.lead), min(size, at + rule.reach)) for at in occurrences[:MAX_WINDOWS_PER_RULE]
+    ]
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:
