@@ -75,3 +75,14 @@ def test_options_reach_the_checks(tmp_path: Path) -> None:
     assert BaselineCheck().check_filesystem(view) == []
     with pytest.raises(CheckError):
         build_check_set(["config"], CheckOptions(weak_password_files=(tmp_path / "missing.txt",)))
+
+
+def test_secret_allowlists() -> None:
+    options = CheckOptions(disabled_secret_rules=("secret.jwt",), secret_skipped_paths=("/opt/vendor/",))
+    (secret,) = build_check_set(["secret"], options).file_checks
+    assert isinstance(secret, SecretCheck)
+    assert "secret.jwt" not in {rule.rule_id for rule in secret.rules} and len(secret.rules) > 20
+    assert not secret.wants(FileEntry("/opt/vendor/keys.txt", FileKind.REGULAR, 10, 0o644))
+    assert secret.wants(FileEntry("/opt/app/keys.txt", FileKind.REGULAR, 10, 0o644))
+    with pytest.raises(CheckError, match="unknown secret rule"):
+        build_check_set(["secret"], CheckOptions(disabled_secret_rules=("secret.nope",)))

@@ -18,6 +18,7 @@ from moorage.scanner.checks.history import HistoryCheck
 from moorage.scanner.checks.image_config import ImageConfigCheck
 from moorage.scanner.checks.interface import CheckSet, ConfigCheck, FileCheck, FilesystemCheck
 from moorage.scanner.checks.malware import MalwareCheck
+from moorage.scanner.checks.secret_rules import SECRET_RULES
 from moorage.scanner.checks.secrets import SecretCheck
 
 CHECK_SCANNERS = ("secret", "malware", "config")
@@ -41,7 +42,9 @@ class CheckOptions:
     suid_allowlist: tuple[str, ...] = ()
     """Extra set-id program paths (globs) that are fine in this organisation's images."""
     secret_skipped_paths: tuple[str, ...] = ()
-    """Extra path prefixes the secret scan skips."""
+    """Extra path prefixes the secret scan skips (an operator's allowlist of paths)."""
+    disabled_secret_rules: tuple[str, ...] = ()
+    """Secret rule ids switched off (``secret.jwt``...), for rules too noisy for a site."""
 
 
 def build_check_set(scanners: Iterable[str], options: CheckOptions | None = None) -> CheckSet:
@@ -52,7 +55,14 @@ def build_check_set(scanners: Iterable[str], options: CheckOptions | None = None
     if unknown:
         known = ", ".join(CHECK_SCANNERS + OTHER_SCANNERS)
         raise CheckError(f"unknown scanner(s): {', '.join(sorted(unknown))} (known: {known})")
-    secret_check = SecretCheck(skipped_paths=options.secret_skipped_paths)
+    known_rules = {rule.rule_id for rule in SECRET_RULES}
+    unknown_rules = set(options.disabled_secret_rules) - known_rules
+    if unknown_rules:
+        raise CheckError(f"unknown secret rule(s): {', '.join(sorted(unknown_rules))}")
+    secret_check = SecretCheck(
+        rules=[rule for rule in SECRET_RULES if rule.rule_id not in options.disabled_secret_rules],
+        skipped_paths=options.secret_skipped_paths,
+    )
     file_checks: list[FileCheck] = []
     filesystem_checks: list[FilesystemCheck] = []
     config_checks: list[ConfigCheck] = []
