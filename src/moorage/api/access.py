@@ -51,26 +51,12 @@ class Authorizer(Protocol):
         """Whether ``principal`` holds ``access`` (a soft check: no error either way)."""
         ...
 
-    def challenge_headers(self, connection: HTTPConnection, required: list[Access]) -> dict[str, str]:
-        """Headers that tell an unauthenticated client how to authenticate (``WWW-Authenticate``)."""
+    def challenge_headers(
+        self, connection: HTTPConnection, required: list[Access], error: str | None = None
+    ) -> dict[str, str]:
+        """Headers that tell an unauthenticated client how to authenticate (``WWW-Authenticate``);
+        ``error`` is the challenge's error (``insufficient_scope``, ``invalid_token``)."""
         ...
 
 
-class AllowAll:
-    """Lets every request through as an anonymous administrator: no authentication configured."""
-
-    async def authorize(self, connection: HTTPConnection, required: list[Access]) -> Principal:
-        """Always allowed."""
-        return Principal(is_admin=True, via="none")
-
-    async def permits(self, connection: HTTPConnection, principal: Principal, access: Access) -> bool:
-        """Always."""
-        return True
-
-    def challenge_headers(self, connection: HTTPConnection, required: list[Access]) -> dict[str, str]:
-        """Never asked: nothing is refused."""
-        return {}
-
-
-__all__ = ["ALL", "ANONYMOUS", "AUTHENTICATED", "DELETE", "PULL", "PUSH", "Access", "AllowAll", "Authorizer",
-           "Principal"]
+__all__ = ["ALL", "ANONYMOUS", "AUTHENTICATED", "DELETE", "PULL", "PUSH", "Access", "Authorizer", "Principal"]

@@ -102,7 +102,7 @@ class RegistryAuthorizer:
             else:
                 granted = await self.allowed_actions(principal, access, instance_id)
             if not set(access.actions) <= granted and ALL not in granted:
-                if principal.anonymous and principal.granted is None:
+                if principal.anonymous:
                     raise Unauthenticated()
                 raise Denied(f"requested access to {access.name or 'the registry'} is denied",
                              detail=[{"Type": access.resource_type, "Name": access.name,
@@ -118,11 +118,13 @@ class RegistryAuthorizer:
                                                  getattr(connection.state, "instance_id", DEFAULT_INSTANCE))
         return set(access.actions) <= granted
 
-    def challenge_headers(self, connection: HTTPConnection, required: list[Access]) -> dict[str, str]:
-        """``WWW-Authenticate: Bearer realm=...,service=...[,scope=...]``."""
+    def challenge_headers(
+        self, connection: HTTPConnection, required: list[Access], error: str | None = None
+    ) -> dict[str, str]:
+        """``WWW-Authenticate: Bearer realm=...,service=...[,scope=...][,error=...]``."""
         scopes = " ".join(a.scope() for a in required if a.resource_type)
         return {"WWW-Authenticate": headers.build_bearer_challenge(
-            realm=self.realm, service=self.settings.auth.registry_service, scope=scopes or None)}
+            realm=self.realm, service=self.settings.auth.registry_service, scope=scopes or None, error=error)}
 
     async def token_endpoint(self, request: Request) -> Response:
         """``GET /service/token`` (and the OAuth2 password grant by POST): a bearer token granting the
@@ -156,6 +158,8 @@ class RegistryAuthorizer:
         grants = []
         for kind, name, actions in scopes:  # plugin scopes keep their class in ``kind`` and get nothing
             held = await self.allowed_actions(principal, Access(kind, name, actions), instance_id)
+            if ALL in actions and kind == "repository":  # "*": everything the caller holds
+                actions = tuple(dict.fromkeys([*(a for a in actions if a != ALL), *sorted(held)]))
             given = tuple(a for a in actions if a in held or ALL in held)
             grants.append(RegistryGrant(kind, name, given))
         ttl = self.settings.auth.registry_token_ttl_seconds

@@ -29,10 +29,11 @@ class Repository:
 
 @dataclass(frozen=True, slots=True)
 class UploadSession:
-    """An upload in progress: its id and how many bytes it holds."""
+    """An upload in progress: its id, the repository it is for, how many bytes it holds. The
+    repository itself is only created when the first blob or manifest lands in it."""
 
     id: str
-    repository_id: int
+    repository: str
     size: int
 
 

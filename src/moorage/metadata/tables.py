@@ -96,7 +96,8 @@ uploads = Table(
     "uploads",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("repository", String(200), nullable=False),  # full name; the repository may not exist yet
     Column("size", BigInteger, nullable=False, server_default="0"),
     Column("lease_until", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),

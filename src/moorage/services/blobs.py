@@ -11,6 +11,7 @@ from moorage.domain.errors import BlobUnknown, RangeNotSatisfiable
 from moorage.domain.registry import ByteRange, Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as q
+from moorage.services.uploads import UploadTarget, link_blob
 from moorage.storage.blobstore import BlobStore
 
 
@@ -47,14 +48,15 @@ class BlobService:
             raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
                               detail={"digest": str(digest)})
 
-    async def mount(self, *, repository: Repository, digest: Digest, source: Repository) -> int | None:
-        """Link a blob that ``source`` serves into ``repository`` (no copy); its size, or None when
-        the source does not have it (the caller then falls back to an upload session)."""
+    async def mount(self, *, target: UploadTarget, digest: Digest, source: Repository) -> int | None:
+        """Link a blob that ``source`` serves into the target repository (no copy; the repository is
+        created if this is its first content); the blob's size, or None when the source does not have
+        it (the caller then falls back to an upload session)."""
 
         def work(conn: Connection) -> int | None:
             size = q.linked_size(conn, source.id, str(digest))
             if size is not None:
-                q.link(conn, repository.id, str(digest), size)
+                link_blob(conn, target, str(digest), size)
             return size
 
         return await self.db.write(work)

@@ -22,7 +22,9 @@ from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import manifests as q
+from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.pulls import PullRecorder
+from moorage.services.uploads import UploadTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +71,10 @@ class ManifestService:
         return record
 
     async def put(
-        self, *, repository: Repository, reference: str, content_type: str | None, payload: bytes
+        self, *, target: UploadTarget, reference: str, content_type: str | None, payload: bytes
     ) -> StoredManifest:
-        """Validate and store a manifest, tag it when ``reference`` is a tag."""
+        """Validate and store a manifest, tag it when ``reference`` is a tag. The repository is created
+        by its first valid manifest; a refused manifest leaves nothing behind."""
         if len(payload) > self.max_bytes:
             raise TooLarge(f"manifest of {len(payload)} bytes exceeds the {self.max_bytes}-byte limit")
         tag: str | None = None
@@ -87,6 +90,7 @@ class ManifestService:
         parsed = parse_manifest(payload, content_type)
 
         def work(conn: Connection) -> None:
+            repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
             self._check_references(conn, repository, parsed)
             manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
             if tag is not None:

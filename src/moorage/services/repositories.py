@@ -22,15 +22,6 @@ class RepositoryService:
             raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
         return repository
 
-    async def find_or_create(
-        self, *, instance_id: str, name: RepositoryName, domain_id: str | None = None
-    ) -> Repository:
-        """The repository, created with its namespace on the first push."""
-        repository = await self.db.read(lambda conn: q.get(conn, instance_id, name))
-        if repository is not None:
-            return repository
-        return await self.db.write(lambda conn: q.ensure(conn, instance_id, name, domain_id=domain_id))
-
     async def catalog(
         self, *, instance_id: str, limit: int, last: str | None, visible: Visibility | None
     ) -> list[str]:

@@ -12,14 +12,17 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
 from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, UploadUnknown
-from moorage.domain.registry import Repository, UploadSession
+from moorage.domain.names import RepositoryName
+from moorage.domain.registry import UploadSession
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
+from moorage.metadata.queries import repositories as repo_queries
 from moorage.metadata.queries import uploads as q
 from moorage.storage import paths
 from moorage.storage.blobstore import BlobStore
@@ -56,6 +59,24 @@ class HashCache:
         self._entries.pop(upload_id, None)
 
 
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """Where an upload goes: a repository that may not exist yet, and the domain that will own its
+    namespace if the upload creates it."""
+
+    instance_id: str
+    name: RepositoryName
+    domain_id: str | None
+
+
+def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int) -> None:
+    """Record a stored blob and let the target repository serve it, creating the repository (and its
+    namespace) on its first content, all in the caller's transaction."""
+    repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
+    blob_queries.add(conn, digest, size)
+    blob_queries.link(conn, repository.id, digest, size)
+
+
 class UploadService:
     """Start, feed, inspect, finish and cancel upload sessions."""
 
@@ -64,16 +85,16 @@ class UploadService:
         self.store = store
         self.hashes = HashCache()
 
-    async def start(self, *, repository: Repository) -> UploadSession:
+    async def start(self, *, target: UploadTarget) -> UploadSession:
         """A new empty session."""
         upload_id = uuid.uuid4().hex
-        session = await self.db.write(lambda conn: q.create(conn, upload_id, repository.id))
+        session = await self.db.write(lambda conn: q.create(conn, upload_id, target.instance_id, str(target.name)))
         self.hashes.put(session.id, 0, new_hasher("sha256"))
         return session
 
-    async def get(self, *, repository: Repository, upload_id: str) -> UploadSession:
+    async def get(self, *, target: UploadTarget, upload_id: str) -> UploadSession:
         """A session of the repository, or ``UploadUnknown``."""
-        session = await self.db.read(lambda conn: q.get(conn, upload_id, repository.id))
+        session = await self.db.read(lambda conn: q.get(conn, upload_id, target.instance_id, str(target.name)))
         if session is None:
             raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
         return session
@@ -81,7 +102,7 @@ class UploadService:
     async def append(
         self,
         *,
-        repository: Repository,
+        target: UploadTarget,
         upload_id: str,
         chunks: AsyncIterable[bytes],
         start: int | None,
@@ -89,7 +110,7 @@ class UploadService:
     ) -> UploadSession:
         """Add a chunk. ``start`` (from Content-Range) must be where the session ends; ``length``
         (Content-Length) when given must match what arrives."""
-        session = await self.get(repository=repository, upload_id=upload_id)
+        session = await self.get(target=target, upload_id=upload_id)
         if start is not None and start != session.size:
             raise RangeNotSatisfiable(
                 f"chunk starts at {start} but the upload holds {session.size} bytes", size=session.size
@@ -97,7 +118,7 @@ class UploadService:
 
         def take_lease(conn: Connection) -> None:
             if not q.lease(conn, upload_id, size=session.size, seconds=LEASE_SECONDS):
-                current = q.get(conn, upload_id, repository.id)
+                current = q.get(conn, upload_id, target.instance_id, str(target.name))
                 raise RangeNotSatisfiable(
                     "another chunk of this upload is in progress",
                     size=current.size if current else session.size,
@@ -121,7 +142,7 @@ class UploadService:
         await self.db.write(lambda conn: q.release(conn, upload_id, size=new_size))
         if hasher is not None:
             self.hashes.put(upload_id, new_size, hasher)
-        return UploadSession(upload_id, repository.id, new_size)
+        return UploadSession(upload_id, str(target.name), new_size)
 
     async def _renewing(self, upload_id: str, size: int, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         """Pass chunks through, renewing the session's lease while a long chunk streams in."""
@@ -135,19 +156,18 @@ class UploadService:
     async def finish(
         self,
         *,
-        repository: Repository,
+        target: UploadTarget,
         upload_id: str,
         digest: Digest,
         chunks: AsyncIterable[bytes] | None,
         length: int | None,
     ) -> int:
         """Close a session with an optional last chunk: verify the digest, store the blob, link it to
-        the repository; return its size. On a digest mismatch nothing is stored and the session ends."""
-        session = await self.get(repository=repository, upload_id=upload_id)
+        the repository (created now if this is its first content); return the blob's size. On a
+        digest mismatch nothing is stored and the session ends."""
+        session = await self.get(target=target, upload_id=upload_id)
         if chunks is not None and (length is None or length > 0):
-            session = await self.append(
-                repository=repository, upload_id=upload_id, chunks=chunks, start=None, length=length
-            )
+            session = await self.append(target=target, upload_id=upload_id, chunks=chunks, start=None, length=length)
         hasher = self.hashes.take(upload_id, session.size)
         try:
             await self.store.commit(upload_id, digest=digest, size=session.size, hasher=hasher)
@@ -156,15 +176,14 @@ class UploadService:
             raise
 
         def record(conn: Connection) -> None:
-            blob_queries.add(conn, str(digest), session.size)
-            blob_queries.link(conn, repository.id, str(digest), session.size)
+            link_blob(conn, target, str(digest), session.size)
             q.remove(conn, upload_id)
 
         await self.db.write(record)
         return session.size
 
     async def monolithic(
-        self, *, repository: Repository, digest: Digest, chunks: AsyncIterable[bytes], length: int | None
+        self, *, target: UploadTarget, digest: Digest, chunks: AsyncIterable[bytes], length: int | None
     ) -> int:
         """``POST ?digest=``: the whole blob in one request. No session row is written: the bytes go
         to a private upload directory (swept by ``purge`` if the process dies mid-request)."""
@@ -179,16 +198,12 @@ class UploadService:
             await self.store.delete_upload(upload_id)
             raise
 
-        def record(conn: Connection) -> None:
-            blob_queries.add(conn, str(digest), size)
-            blob_queries.link(conn, repository.id, str(digest), size)
-
-        await self.db.write(record)
+        await self.db.write(lambda conn: link_blob(conn, target, str(digest), size))
         return size
 
-    async def cancel(self, *, repository: Repository, upload_id: str) -> None:
+    async def cancel(self, *, target: UploadTarget, upload_id: str) -> None:
         """Abandon a session and its bytes."""
-        await self.get(repository=repository, upload_id=upload_id)
+        await self.get(target=target, upload_id=upload_id)
         await self.db.write(lambda conn: q.remove(conn, upload_id))
         self.hashes.drop(upload_id)
         await self.store.delete_upload(upload_id)

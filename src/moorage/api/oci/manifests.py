@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from moorage.api.oci.common import read_body, services
 from moorage.api.oci.routing import OciContext
+from moorage.services.uploads import UploadTarget
 
 
 def _accept(request: Request) -> list[str]:
@@ -34,10 +35,9 @@ async def put_manifest(request: Request, ctx: OciContext) -> Response:
     """Store a manifest; tag it when the reference is a tag."""
     svc = services(request)
     payload = await read_body(request, limit=svc.settings.registry.manifest_max_bytes)
-    repository = await svc.repositories.find_or_create(instance_id=ctx.instance_id, name=ctx.repository,
-                                                      domain_id=ctx.principal.domain_id)
     stored = await svc.manifests.put(
-        repository=repository, reference=ctx.params["reference"],
+        target=UploadTarget(ctx.instance_id, ctx.repository, ctx.principal.domain_id),
+        reference=ctx.params["reference"],
         content_type=request.headers.get("content-type"), payload=payload,
     )
     headers = {

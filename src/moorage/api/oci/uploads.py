@@ -14,6 +14,11 @@ from moorage.domain.digests import Digest
 from moorage.domain.errors import DigestInvalid, MoorageError, RangeNotSatisfiable
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository, UploadSession
+from moorage.services.uploads import UploadTarget
+
+
+def _target(ctx: OciContext) -> UploadTarget:
+    return UploadTarget(ctx.instance_id, ctx.repository, ctx.principal.domain_id)
 
 
 def _session_headers(ctx: OciContext, session: UploadSession) -> dict[str, str]:
@@ -38,7 +43,7 @@ def _created(ctx: OciContext, digest: Digest) -> Response:
 
 def _range_error(ctx: OciContext, upload_id: str, error: RangeNotSatisfiable) -> Response:
     """416 with the Range the server holds, so the client can resume from there."""
-    session = UploadSession(upload_id, 0, error.size)
+    session = UploadSession(upload_id, str(ctx.repository), error.size)
     return oci_error_response(error, _session_headers(ctx, session))
 
 
@@ -46,23 +51,21 @@ async def start_upload(request: Request, ctx: OciContext) -> Response:
     """POST: monolithic upload (``?digest=``), mount (``?mount=&from=``), or a new session."""
     svc = services(request)
     query = request.query_params
-    repository = await svc.repositories.find_or_create(instance_id=ctx.instance_id, name=ctx.repository,
-                                                      domain_id=ctx.principal.domain_id)
+    target = _target(ctx)
     mount, source = query.get("mount"), query.get("from")
     if mount:
         digest = Digest.parse(mount)
         source_repo = await _mount_source(request, ctx, source) if source else None
-        if source_repo is not None and await svc.blobs.mount(
-                repository=repository, digest=digest, source=source_repo
-        ) is not None:
+        if source_repo is not None and await svc.blobs.mount(target=target, digest=digest,
+                                                             source=source_repo) is not None:
             return _created(ctx, digest)
     elif query.get("digest") is not None:
         digest = Digest.parse(query_digest_required(request))
         await svc.uploads.monolithic(
-            repository=repository, digest=digest, chunks=body_chunks(request), length=content_length(request)
+            target=target, digest=digest, chunks=body_chunks(request), length=content_length(request)
         )
         return _created(ctx, digest)
-    session = await svc.uploads.start(repository=repository)
+    session = await svc.uploads.start(target=target)
     return Response(status_code=202, headers=_session_headers(ctx, session))
 
 
@@ -84,19 +87,19 @@ async def patch_upload(request: Request, ctx: OciContext) -> Response:
     """PATCH: one chunk (with Content-Range) or a stream (without)."""
     svc = services(request)
     upload_id = ctx.params["upload"]
-    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
+    target = _target(ctx)
     chunk_range = content_range(request)
     length = content_length(request)
     if chunk_range is not None:
         expected = chunk_range[1] - chunk_range[0] + 1
         if length is not None and length != expected:
-            current = await svc.uploads.get(repository=repository, upload_id=upload_id)
+            current = await svc.uploads.get(target=target, upload_id=upload_id)
             return _range_error(ctx, upload_id, RangeNotSatisfiable(
                 f"Content-Range covers {expected} bytes but Content-Length is {length}", size=current.size))
         length = expected
     try:
         session = await svc.uploads.append(
-            repository=repository, upload_id=upload_id, chunks=body_chunks(request),
+            target=target, upload_id=upload_id, chunks=body_chunks(request),
             start=chunk_range[0] if chunk_range else None, length=length,
         )
     except RangeNotSatisfiable as error:
@@ -108,7 +111,7 @@ async def finish_upload(request: Request, ctx: OciContext) -> Response:
     """PUT ``?digest=``: close the session, with or without a last chunk."""
     svc = services(request)
     upload_id = ctx.params["upload"]
-    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
+    target = _target(ctx)
     raw = request.query_params.get("digest")
     if not raw:
         raise DigestInvalid("closing an upload needs ?digest=<algorithm>:<hex>")
@@ -116,14 +119,14 @@ async def finish_upload(request: Request, ctx: OciContext) -> Response:
     length = content_length(request)
     chunk_range = content_range(request)
     if chunk_range is not None:
-        session = await svc.uploads.get(repository=repository, upload_id=upload_id)
+        session = await svc.uploads.get(target=target, upload_id=upload_id)
         if chunk_range[0] != session.size:
             return _range_error(ctx, upload_id, RangeNotSatisfiable(
                 f"chunk starts at {chunk_range[0]} but the upload holds {session.size} bytes", size=session.size))
     has_body = (length is None and "transfer-encoding" in request.headers) or bool(length)
     try:
         await svc.uploads.finish(
-            repository=repository, upload_id=upload_id, digest=digest,
+            target=target, upload_id=upload_id, digest=digest,
             chunks=body_chunks(request) if has_body else None, length=length,
         )
     except RangeNotSatisfiable as error:
@@ -134,14 +137,12 @@ async def finish_upload(request: Request, ctx: OciContext) -> Response:
 async def get_upload(request: Request, ctx: OciContext) -> Response:
     """GET: how far the session got (204 with Range)."""
     svc = services(request)
-    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
-    session = await svc.uploads.get(repository=repository, upload_id=ctx.params["upload"])
+    session = await svc.uploads.get(target=_target(ctx), upload_id=ctx.params["upload"])
     return Response(status_code=204, headers=_session_headers(ctx, session))
 
 
 async def cancel_upload(request: Request, ctx: OciContext) -> Response:
     """DELETE: abandon the session."""
     svc = services(request)
-    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
-    await svc.uploads.cancel(repository=repository, upload_id=ctx.params["upload"])
+    await svc.uploads.cancel(target=_target(ctx), upload_id=ctx.params["upload"])
     return Response(status_code=204, headers={"Content-Length": "0"})

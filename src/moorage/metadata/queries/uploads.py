@@ -10,25 +10,21 @@ from moorage.metadata.database import now_ms
 from moorage.metadata.tables import uploads
 
 
-def create(conn: Connection, upload_id: str, repository_id: int) -> UploadSession:
-    """A new, empty session."""
+def create(conn: Connection, upload_id: str, instance_id: str, repository: str) -> UploadSession:
+    """A new, empty session for a repository (which need not exist yet)."""
     now = now_ms()
-    conn.execute(
-        insert(uploads).values(id=upload_id, repository_id=repository_id, size=0, created_at=now, updated_at=now)
-    )
-    return UploadSession(upload_id, repository_id, 0)
+    conn.execute(insert(uploads).values(id=upload_id, instance_id=instance_id, repository=repository, size=0,
+                                        created_at=now, updated_at=now))
+    return UploadSession(upload_id, repository, 0)
 
 
-def get(conn: Connection, upload_id: str, repository_id: int) -> UploadSession | None:
+def get(conn: Connection, upload_id: str, instance_id: str, repository: str) -> UploadSession | None:
     """The session if it belongs to the repository."""
-    row = (
-        conn.execute(
-            select(uploads.c.id, uploads.c.repository_id, uploads.c.size).where(
-                uploads.c.id == upload_id, uploads.c.repository_id == repository_id
-            )
-        )
+    row = conn.execute(
+        select(uploads.c.id, uploads.c.repository, uploads.c.size).where(
+            uploads.c.id == upload_id, uploads.c.instance_id == instance_id, uploads.c.repository == repository)
     ).first()
-    return UploadSession(row[0], int(row[1]), int(row[2])) if row else None
+    return UploadSession(row[0], row[1], int(row[2])) if row else None
 
 
 def lease(conn: Connection, upload_id: str, *, size: int, seconds: float) -> bool:

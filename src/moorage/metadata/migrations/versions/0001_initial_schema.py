@@ -172,12 +172,13 @@ def upgrade() -> None:
 
     op.create_table('uploads',
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('repository_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('instance_id', sa.String(length=64), nullable=False),
+    sa.Column('repository', sa.String(length=200), nullable=False),
     sa.Column('size', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('lease_until', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['repository_id'], ['repositories.id'], name=op.f('fk_uploads_repository_id_repositories'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], name=op.f('fk_uploads_instance_id_instances'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_uploads'))
     )
     with op.batch_alter_table('uploads', schema=None) as batch_op:
