@@ -96,10 +96,18 @@ class RegistryAuthorizer:
                     raise Unauthenticated()
                 continue
             if principal.granted is not None:  # a bearer token: only what it grants
-                granted = principal.granted.get(f"{access.resource_type}:{access.name}")
-                if granted is None:
-                    raise Unauthenticated("the token does not cover this resource")
+                granted = principal.granted.get(f"{access.resource_type}:{access.name}", frozenset())
+                if not set(access.actions) <= granted and ALL not in granted and not principal.anonymous:
+                    # The token is narrower than the caller's rights: answer DENIED with a challenge naming
+                    # the scope to ask for (oras-py fetches a new token on exactly this; Docker-style
+                    # clients ask for push up front and never get here).
+                    held = await self.allowed_actions(principal, access, instance_id)
+                    if set(access.actions) <= held or ALL in held:
+                        raise Denied("the token does not cover this request; request a token with this scope",
+                                     reason="insufficient_scope")
+
             else:
+
                 granted = await self.allowed_actions(principal, access, instance_id)
             if not set(access.actions) <= granted and ALL not in granted:
                 if principal.anonymous:

@@ -18,10 +18,12 @@ def insert_ignore(
     conn: Connection, table: Table, values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *, conflict: Sequence[str]
 ) -> int:
-    """Insert unless a row with the same ``conflict`` columns exists; return rows inserted."""
+    """Insert unless a row with the same ``conflict`` columns exists; return rows inserted. Counted with
+    RETURNING: rowcount is not reliable for INSERT ... ON CONFLICT across drivers (psycopg reports -1)."""
     stmt = _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
-    result = conn.execute(stmt)
-    return int(result.rowcount or 0)
+    result = conn.execute(stmt.returning(table.c[conflict[0]]))
+    return len(result.fetchall())
+
 
 
 def upsert(

@@ -108,7 +108,10 @@ class BlobStore:
                 detail={"digest": str(digest)},
             )
         if await self.stat(digest) is None:
-            await self.driver.move(paths.upload_data(upload_id), paths.blob_data(digest))
+            if size == 0 and await self.driver.stat(paths.upload_data(upload_id)) is None:
+                await self.driver.put_content(paths.blob_data(digest), b"")  # nothing was ever written
+            else:
+                await self.driver.move(paths.upload_data(upload_id), paths.blob_data(digest))
         await self.delete_upload(upload_id)
 
     async def _hash_stored(self, path: str, algorithm: str) -> str:

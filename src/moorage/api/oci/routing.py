@@ -23,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from moorage.api.access import AUTHENTICATED, DELETE, PULL, PUSH, Access, Principal
 from moorage.api.errors import oci_error_response
-from moorage.domain.errors import MoorageError, Unauthenticated, Unsupported
+from moorage.domain.errors import Denied, MoorageError, Unauthenticated, Unsupported
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import DEFAULT_INSTANCE
 
@@ -167,6 +167,10 @@ class OciRoute(BaseRoute):
             return await endpoint.handler(request, context)
         except Unauthenticated as error:
             return oci_error_response(error, authorizer.challenge_headers(request, required, error.reason or None))
+        except Denied as error:
+            challenge = authorizer.challenge_headers(request, required, error.reason) if error.reason else None
+            return oci_error_response(error, challenge)
+
         except MoorageError as error:
             return oci_error_response(error)
         except ClientDisconnect:

@@ -44,7 +44,9 @@ def _created(ctx: OciContext, digest: Digest) -> Response:
 def _range_error(ctx: OciContext, upload_id: str, error: RangeNotSatisfiable) -> Response:
     """416 with the Range the server holds, so the client can resume from there."""
     session = UploadSession(upload_id, str(ctx.repository), error.size)
-    return oci_error_response(error, _session_headers(ctx, session))
+    headers = _session_headers(ctx, session)
+    del headers["Content-Length"]  # the error body has its own
+    return oci_error_response(error, headers)
 
 
 async def start_upload(request: Request, ctx: OciContext) -> Response:
