@@ -26,3 +26,12 @@ def test_migrated_schema_matches_the_tables(kind: str, tmp_path: Path, request: 
         assert diff == [], f"the migrations and metadata/tables.py disagree: {diff}"
     finally:
         db.dispose()
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from moorage.metadata.migrate import HEAD_REVISION, alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert heads == [HEAD_REVISION], "update HEAD_REVISION in metadata/migrate.py with the new migration"
