@@ -29,6 +29,11 @@ def _main(
     """moorage: a self-hosted container registry with built-in image security."""
 
 
+from moorage.cli import sbom as _sbom  # noqa: E402
+
+_sbom.register(app)
+
+
 def run() -> None:
     """Console-script entry point."""
     app()
