@@ -41,7 +41,8 @@ class DockerArchiveSource(ImageSource):
         if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
             raise ImageSourceError(f"{self.path}: manifest.json is not a list of images")
         if self.tag:
-            entries = [e for e in entries if self.tag in (e.get("RepoTags") or [])]
+            wanted = _short_tag(self.tag)
+            entries = [e for e in entries if wanted in {_short_tag(str(t)) for t in e.get("RepoTags") or []}]
             if not entries:
                 raise ImageSourceError(f"{self.path}: no image tagged {self.tag!r}")
         elif len(entries) > 1:
@@ -77,3 +78,11 @@ class DockerArchiveSource(ImageSource):
                 digest = diff_id
             layers.append(LayerRef(digest, "", blob.length, blob))
         return ResolvedImage(str(self.path), config_digest, config.platform, tuple(layers), config.raw)
+
+
+def _short_tag(tag: str) -> str:
+    """``docker.io/library/x:1`` and ``x:1`` name the same image."""
+    for prefix in ("docker.io/library/", "docker.io/", "localhost/"):
+        if tag.startswith(prefix):
+            return tag[len(prefix):]
+    return tag
