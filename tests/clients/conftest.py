@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-with warnings.catch_warnings():  # bcrypt through the system's libxcrypt; the bcrypt package is not a dependency
+with (
+    warnings.catch_warnings()
+):  # bcrypt through the system's libxcrypt; the bcrypt package is not a dependency
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt
 from cryptography import x509
@@ -41,20 +43,37 @@ SERVICE, ISSUER = "moorage-test-registry", "moorage-test-issuer"
 @pytest.fixture(scope="session")
 def image_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = Path(tmp_path_factory.mktemp("client-image")) / "layout"
-    write_oci_layout(root, [ImageSpec(small_image_layers("-amd", "gzip")),
-                            ImageSpec(small_image_layers("-arm", "gzip"), architecture="arm64")])
+    write_oci_layout(
+        root,
+        [
+            ImageSpec(small_image_layers("-amd", "gzip")),
+            ImageSpec(small_image_layers("-arm", "gzip"), architecture="arm64"),
+        ],
+    )
     return root
 
 
 @pytest.fixture(scope="module")
-def anonymous_registry(tmp_path_factory: pytest.TempPathFactory, image_layout: Path) -> Iterator[ServerProcess]:
+def anonymous_registry(
+    tmp_path_factory: pytest.TempPathFactory, image_layout: Path
+) -> Iterator[ServerProcess]:
     """docker-registry without auth, holding scan/multi:1 (an index) and scan/small:t0..t4."""
     with start_reference_registry(Path(tmp_path_factory.mktemp("anon")) / "data") as registry:
-        skopeo_copy(f"oci:{image_layout}:latest", f"docker://{registry.address}/scan/multi:1", "--all",
-                    "--dest-tls-verify=false")
+        skopeo_copy(
+            f"oci:{image_layout}:latest",
+            f"docker://{registry.address}/scan/multi:1",
+            "--all",
+            "--dest-tls-verify=false",
+        )
         for i in range(5):
-            skopeo_copy(f"docker://{registry.address}/scan/multi:1", f"docker://{registry.address}/scan/small:t{i}",
-                        "--src-tls-verify=false", "--dest-tls-verify=false", "--override-arch", "amd64")
+            skopeo_copy(
+                f"docker://{registry.address}/scan/multi:1",
+                f"docker://{registry.address}/scan/small:t{i}",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                "--override-arch",
+                "amd64",
+            )
         yield registry
 
 
@@ -63,10 +82,18 @@ def basic_registry(tmp_path_factory: pytest.TempPathFactory, image_layout: Path)
     """docker-registry with htpasswd (bcrypt) auth."""
     work = Path(tmp_path_factory.mktemp("basic"))
     htpasswd = work / "htpasswd"
-    htpasswd.write_text(f"{USER}:{crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))}\n")
+    htpasswd.write_text(
+        f"{USER}:{crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))}\n"
+    )
     with start_reference_registry(work / "data", htpasswd=htpasswd) as registry:
-        skopeo_copy(f"oci:{image_layout}:latest", f"docker://{registry.address}/private/img:1", "--all",
-                    "--dest-tls-verify=false", "--dest-creds", f"{USER}:{PASSWORD}")
+        skopeo_copy(
+            f"oci:{image_layout}:latest",
+            f"docker://{registry.address}/private/img:1",
+            "--all",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            f"{USER}:{PASSWORD}",
+        )
         yield registry
 
 
@@ -78,7 +105,7 @@ def libtrust_key_id(public_key: ec.EllipticCurvePublicKey) -> str:
     """The key id docker-registry computes for a trusted key (libtrust format)."""
     der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     encoded = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")
-    return ":".join(encoded[i:i + 4] for i in range(0, len(encoded), 4))
+    return ":".join(encoded[i : i + 4] for i in range(0, len(encoded), 4))
 
 
 class TokenIssuer:
@@ -88,9 +115,16 @@ class TokenIssuer:
         self.key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "moorage test token issuer")])
         now = datetime.datetime.now(datetime.UTC)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                .not_valid_after(now + datetime.timedelta(days=1)).sign(self.key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(self.key, hashes.SHA256())
+        )
         self.cert_path = work / "token-cert.pem"
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         self.kid = libtrust_key_id(self.key.public_key())
@@ -103,9 +137,16 @@ class TokenIssuer:
             name, _, actions = rest.rpartition(":")
             access.append({"type": kind, "name": name, "actions": actions.split(",")})
         now = int(time.time())
-        claims = {"iss": ISSUER, "sub": USER, "aud": SERVICE, "exp": now + 300, "nbf": now - 10, "iat": now,
-                  "jti": hashlib.sha256(f"{now}{scope}{len(self.requests)}".encode()).hexdigest()[:16],
-                  "access": access}
+        claims = {
+            "iss": ISSUER,
+            "sub": USER,
+            "aud": SERVICE,
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": hashlib.sha256(f"{now}{scope}{len(self.requests)}".encode()).hexdigest()[:16],
+            "access": access,
+        }
         header = {"typ": "JWT", "alg": "ES256", "kid": self.kid}
         signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
         r, s = decode_dss_signature(self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
@@ -124,13 +165,16 @@ class TokenIssuer:
 
 
 @pytest.fixture(scope="module")
-def bearer_registry(tmp_path_factory: pytest.TempPathFactory,
-                    image_layout: Path) -> Iterator[tuple[ServerProcess, TokenIssuer]]:
+def bearer_registry(
+    tmp_path_factory: pytest.TempPathFactory, image_layout: Path
+) -> Iterator[tuple[ServerProcess, TokenIssuer]]:
     """docker-registry with token auth; the token server runs in a thread of this process."""
     work = Path(tmp_path_factory.mktemp("bearer"))
     issuer = TokenIssuer(work)
     token_port = free_port()
-    server = uvicorn.Server(uvicorn.Config(issuer.app(), host="127.0.0.1", port=token_port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(issuer.app(), host="127.0.0.1", port=token_port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     port = free_port()
@@ -140,18 +184,29 @@ def bearer_registry(tmp_path_factory: pytest.TempPathFactory,
         f"storage:\n  filesystem:\n    rootdirectory: {work / 'data'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
         f"auth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: {SERVICE}\n"
-        f"    issuer: {ISSUER}\n    rootcertbundle: {issuer.cert_path}\n")
+        f"    issuer: {ISSUER}\n    rootcertbundle: {issuer.cert_path}\n"
+    )
     log = work / "registry.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([REFERENCE_REGISTRY_BIN, "serve", str(config)], stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [REFERENCE_REGISTRY_BIN, "serve", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     registry = ServerProcess(process, "127.0.0.1", port, log, work / "data")
     try:
         while not server.started:
             time.sleep(0.02)
         registry.wait_ready()
-        skopeo_copy(f"oci:{image_layout}:latest", f"docker://{registry.address}/secure/img:1", "--all",
-                    "--dest-tls-verify=false", "--dest-creds", f"{USER}:{PASSWORD}")
+        skopeo_copy(
+            f"oci:{image_layout}:latest",
+            f"docker://{registry.address}/secure/img:1",
+            "--all",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            f"{USER}:{PASSWORD}",
+        )
         issuer.requests.clear()
         yield registry, issuer
     finally:

@@ -38,7 +38,7 @@ class LayerBuilder:
 
     def __init__(self) -> None:
         self._buffer = io.BytesIO()
-        self._tar = tarfile.open(fileobj=self._buffer, mode="w", format=tarfile.PAX_FORMAT)
+        self._tar = tarfile.open(fileobj=self._buffer, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
         self._dirs: set[str] = set()
 
     def _parents(self, name: str) -> None:
@@ -176,18 +176,23 @@ def _put_blob(root: Path, data: bytes) -> str:
 
 def _write_image(root: Path, spec: ImageSpec) -> tuple[str, int]:
     config = {
-        "architecture": spec.architecture, "os": spec.os,
+        "architecture": spec.architecture,
+        "os": spec.os,
         **({"variant": spec.variant} if spec.variant else {}),
-        "config": {}, "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in spec.layers]},
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in spec.layers]},
         "history": spec.history or [{"created_by": f"layer {i}"} for i in range(len(spec.layers))],
         **spec.config_extra,
     }
     config_raw = json.dumps(config).encode()
     manifest = {
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": _put_blob(root, config_raw), "size": len(config_raw)},
-        "layers": [{"mediaType": layer.media_type, "digest": _put_blob(root, layer.blob), "size": len(layer.blob)}
-                   for layer in spec.layers],
+        "layers": [
+            {"mediaType": layer.media_type, "digest": _put_blob(root, layer.blob), "size": len(layer.blob)}
+            for layer in spec.layers
+        ],
     }
     raw = json.dumps(manifest).encode()
     return _put_blob(root, raw), len(raw)
@@ -213,11 +218,17 @@ def write_oci_layout(root: Path, images: ImageSpec | list[ImageSpec], *, tag: st
         digest = _put_blob(root, raw)
         top = {"mediaType": OCI_INDEX, "digest": digest, "size": len(raw)}
     top["annotations"] = {"org.opencontainers.image.ref.name": tag}
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [top]}))
+    (root / "index.json").write_text(
+        json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [top]})
+    )
     return str(top["digest"])
 
 
 def skopeo_copy(source: str, destination: str, *extra: str) -> None:
     """``skopeo copy`` with no signature policy checks (tests only)."""
-    subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", *extra, source, destination],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["skopeo", "--insecure-policy", "copy", "--quiet", *extra, source, destination],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )

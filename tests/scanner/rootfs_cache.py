@@ -29,11 +29,19 @@ def debootstrap_tar(suite: str = "bookworm", variant: str = "minbase") -> Path:
         work = Path(tempfile.mkdtemp(prefix="moorage-debootstrap-", dir=CACHE_DIR))
         try:
             root = work / "root"
-            subprocess.run(["debootstrap", f"--variant={variant}", suite, str(root), MIRROR], check=True,
-                           capture_output=True, timeout=1200)
+            subprocess.run(
+                ["debootstrap", f"--variant={variant}", suite, str(root), MIRROR],
+                check=True,
+                capture_output=True,
+                timeout=1200,
+            )
             partial = work / "rootfs.tar"
-            subprocess.run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."], check=True,
-                           capture_output=True, timeout=600)
+            subprocess.run(
+                ["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."],
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
             os.replace(partial, target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -63,15 +71,44 @@ def layout_from_tar(tar: Path, layout: Path, *, architecture: str = "amd64") -> 
         (blobs / hexdigest).write_bytes(raw)
         return "sha256:" + hexdigest, len(raw)
 
-    config_digest, config_size = put({"architecture": architecture, "os": "linux",
-                                      "rootfs": {"type": "layers", "diff_ids": [layer_digest]}})
-    manifest_digest, manifest_size = put({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
-                   "size": config_size},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
-                    "size": tar.stat().st_size}]})
+    config_digest, config_size = put(
+        {
+            "architecture": architecture,
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        }
+    )
+    manifest_digest, manifest_size = put(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": config_size,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": layer_digest,
+                    "size": tar.stat().st_size,
+                }
+            ],
+        }
+    )
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
-        "size": manifest_size, "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}))
+    (layout / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "digest": manifest_digest,
+                        "size": manifest_size,
+                        "annotations": {"org.opencontainers.image.ref.name": "latest"},
+                    }
+                ],
+            }
+        )
+    )

@@ -37,8 +37,10 @@ Architecture: amd64
 
 
 def _dist_info(name: str, version: str) -> tuple[str, str]:
-    return (f"/usr/lib/python3/site-packages/{name}-{version}.dist-info/METADATA",
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return (
+        f"/usr/lib/python3/site-packages/{name}-{version}.dist-info/METADATA",
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    )
 
 
 class Recorder(LayerPlugin):
@@ -63,8 +65,9 @@ class TruncatingRecorder(Recorder):
 @pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
 def test_every_compression_reads_the_same(tmp_path: Path, compression: str) -> None:
     path, text = _dist_info("requests", "2.31.0")
-    result = analyze_layers(tmp_path, [LayerBuilder().file(path, text)], compression=compression,
-                            analyzers=[PythonAnalyzer()])
+    result = analyze_layers(
+        tmp_path, [LayerBuilder().file(path, text)], compression=compression, analyzers=[PythonAnalyzer()]
+    )
     assert [(p.name, p.version) for p in result.inventory.packages] == [("requests", "2.31.0")]
 
 
@@ -123,18 +126,22 @@ def test_status_file_deleted_in_upper_layer_reports_nothing(tmp_path: Path) -> N
 
 def test_symlink_outside_the_root_is_not_followed(tmp_path: Path) -> None:
     (tmp_path / "host-os-release").write_text('ID=hostile\nVERSION_ID="666"\n')
-    layer = (LayerBuilder()
-             .file("/usr/lib/os-release", 'ID=alpine\nVERSION_ID=3.19.1\n')
-             .symlink("/etc/os-release", f"../../../../../../..{tmp_path}/host-os-release"))
+    layer = (
+        LayerBuilder()
+        .file("/usr/lib/os-release", "ID=alpine\nVERSION_ID=3.19.1\n")
+        .symlink("/etc/os-release", f"../../../../../../..{tmp_path}/host-os-release")
+    )
     result = analyze_layers(tmp_path, [layer], analyzers=[OsReleaseAnalyzer()])
     distro = result.inventory.distro
     assert distro is not None and distro.id == "alpine", "the dangling link falls back to /usr/lib/os-release"
 
 
 def test_symlink_inside_the_root_is_followed_in_the_flattened_view(tmp_path: Path) -> None:
-    layer = (LayerBuilder()
-             .file("/usr/lib/os-release", 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
-             .symlink("/etc/os-release", "../usr/lib/os-release"))
+    layer = (
+        LayerBuilder()
+        .file("/usr/lib/os-release", 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+        .symlink("/etc/os-release", "../usr/lib/os-release")
+    )
     upper = LayerBuilder().file("/usr/lib/os-release", 'ID=ubuntu\nVERSION_ID="22.04"\n')
     result = analyze_layers(tmp_path, [layer, upper], analyzers=[OsReleaseAnalyzer()])
     assert result.inventory.distro is not None
@@ -183,7 +190,9 @@ def test_digest_mismatch_is_refused() -> None:
         scan_tar_layer(lambda: io.BytesIO(blob), digest="sha256:" + "0" * 64, plugins=[Recorder()])
 
 
-@pytest.mark.parametrize("junk", [b"", b"not a tar at all" * 100, b"\x1f\x8b\x08garbage", b"\x28\xb5\x2f\xfdjunk"])
+@pytest.mark.parametrize(
+    "junk", [b"", b"not a tar at all" * 100, b"\x1f\x8b\x08garbage", b"\x28\xb5\x2f\xfdjunk"]
+)
 def test_garbage_layers_raise_layer_error(junk: bytes) -> None:
     try:
         scan = scan_tar_layer(lambda: io.BytesIO(junk), digest="x", plugins=[Recorder()])
@@ -193,18 +202,31 @@ def test_garbage_layers_raise_layer_error(junk: bytes) -> None:
 
 
 def test_checks_see_files_deleted_later_marked_as_such() -> None:
-    tars = [LayerBuilder().file("/data/secret", "s3cr3t").file("/data/kept", "k").tar_bytes(),
-            LayerBuilder().whiteout("/data/secret").tar_bytes()]
-    flat = FlatView([scan_tar_layer(lambda t=t: io.BytesIO(t), digest=f"l{i}", plugins=[Recorder()])
-                     for i, t in enumerate(tars)])
+    tars = [
+        LayerBuilder().file("/data/secret", "s3cr3t").file("/data/kept", "k").tar_bytes(),
+        LayerBuilder().whiteout("/data/secret").tar_bytes(),
+    ]
+    flat = FlatView(
+        [
+            scan_tar_layer(lambda t=t: io.BytesIO(t), digest=f"l{i}", plugins=[Recorder()])
+            for i, t in enumerate(tars)
+        ]
+    )
     marks = {(r.path, r.layer_index): r.deleted_later for r in flat.layer_results()}
     assert marks == {("/data/secret", 0): True, ("/data/kept", 0): False}
     assert "/data/secret" not in flat.files and flat.files["/data/kept"].entry.kind is FileKind.REGULAR
 
 
 def test_file_replaced_by_upper_layer_is_deleted_later_for_the_lower_copy() -> None:
-    tars = [LayerBuilder().file("/data/conf", "old").tar_bytes(), LayerBuilder().file("/data/conf", "new").tar_bytes()]
-    flat = FlatView([scan_tar_layer(lambda t=t: io.BytesIO(t), digest=f"l{i}", plugins=[Recorder()])
-                     for i, t in enumerate(tars)])
+    tars = [
+        LayerBuilder().file("/data/conf", "old").tar_bytes(),
+        LayerBuilder().file("/data/conf", "new").tar_bytes(),
+    ]
+    flat = FlatView(
+        [
+            scan_tar_layer(lambda t=t: io.BytesIO(t), digest=f"l{i}", plugins=[Recorder()])
+            for i, t in enumerate(tars)
+        ]
+    )
     marks = {r.layer_index: (r.deleted_later, r.value) for r in flat.layer_results()}
     assert marks[0][0] is True and marks[1] == (False, {"len": 3, "kind": "file", "text": "new"})

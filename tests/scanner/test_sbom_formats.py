@@ -22,8 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _inventories(layout: Path) -> list:  # type: ignore[type-arg]
     with OciLayoutSource(layout) as source:
-        return [r.inventory for r in analyze(source, platform=Platform("linux", "amd64"),
-                                             options=AnalysisOptions(executor="serial"))]
+        return [
+            r.inventory
+            for r in analyze(
+                source, platform=Platform("linux", "amd64"), options=AnalysisOptions(executor="serial")
+            )
+        ]
 
 
 def test_cyclonedx_validates(small_layout: Path) -> None:
@@ -69,10 +73,30 @@ def test_cli_writes_each_format(small_layout: Path, tmp_path: Path) -> None:
     env = {"PYTHONPATH": f"{ROOT / 'src'}", "XDG_CACHE_HOME": str(tmp_path / "xdg"), "PATH": "/usr/bin:/bin"}
     for fmt in ("json", "cyclonedx", "spdx", "table"):
         out = tmp_path / f"out.{fmt}"
-        run = subprocess.run([sys.executable, "-m", "moorage", "sbom", f"oci:{small_layout}", "--format", fmt,
-                              "--platform", "linux/amd64", "-o", str(out)], env=env, capture_output=True, timeout=120)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "moorage",
+                "sbom",
+                f"oci:{small_layout}",
+                "--format",
+                fmt,
+                "--platform",
+                "linux/amd64",
+                "-o",
+                str(out),
+            ],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stderr.decode()
         assert out.read_text().strip()
-    bad = subprocess.run([sys.executable, "-m", "moorage", "sbom", str(tmp_path / "nothing-here")], env=env,
-                         capture_output=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "moorage", "sbom", str(tmp_path / "nothing-here")],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and b"error:" in bad.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from moorage.clients.oci_types import Platform
+from moorage.clients.reference import ImageReference
 from moorage.scanner.analysis import AnalysisOptions, analyze
 from moorage.scanner.cache import DirectoryLayerCache
 from moorage.scanner.errors import DigestMismatch, ImageSourceError
@@ -23,7 +24,6 @@ from moorage.scanner.sources import (
     open_source,
 )
 from moorage.scanner.sources.interface import LayerRef, ResolvedImage
-from moorage.clients.reference import ImageReference
 from tests.scanner.imagebuild import skopeo_copy
 from tests.support.servers import start_reference_registry
 
@@ -82,7 +82,9 @@ def test_index_selects_one_platform_or_all(multiarch_layout: Path) -> None:
     with OciLayoutSource(multiarch_layout) as source:
         assert ("pypi", "flask-amd", "3.0.0") in _found(source, AMD64)
         assert ("pypi", "flask-arm", "3.0.0") in _found(source, Platform("linux", "arm64"))
-        results = analyze(source, platform=None, all_platforms=True, options=AnalysisOptions(executor="serial"))
+        results = analyze(
+            source, platform=None, all_platforms=True, options=AnalysisOptions(executor="serial")
+        )
         assert sorted(r.inventory.platform for r in results) == ["linux/amd64", "linux/arm64/v8"]
         with pytest.raises(ImageSourceError):
             source.resolve(Platform("linux", "s390x"))
@@ -125,8 +127,11 @@ class CountingRegistrySource(RegistrySource):
 @pytest.mark.slow
 def test_registry_source_downloads_only_uncached_layers(small_layout: Path, tmp_path: Path) -> None:
     with start_reference_registry(tmp_path / "registry") as registry:
-        skopeo_copy(f"oci:{small_layout}:latest", f"docker://{registry.address}/scan/small:1",
-                    "--dest-tls-verify=false")
+        skopeo_copy(
+            f"oci:{small_layout}:latest",
+            f"docker://{registry.address}/scan/small:1",
+            "--dest-tls-verify=false",
+        )
         cache = DirectoryLayerCache(tmp_path / "cache")
         reference = ImageReference.parse(f"{registry.address}/scan/small:1")
         with CountingRegistrySource(reference) as source:

@@ -12,6 +12,18 @@ from moorage.clients.registry import (
     RegistryError,
 )
 
-__all__ = ["AuthenticationError", "BlobDigestError", "Credentials", "Descriptor", "ImageIndex", "ImageManifest",
-           "ImageReference", "ManifestResponse", "NotFoundError", "Platform", "ReferenceError", "RegistryClient",
-           "RegistryError"]
+__all__ = [
+    "AuthenticationError",
+    "BlobDigestError",
+    "Credentials",
+    "Descriptor",
+    "ImageIndex",
+    "ImageManifest",
+    "ImageReference",
+    "ManifestResponse",
+    "NotFoundError",
+    "Platform",
+    "ReferenceError",
+    "RegistryClient",
+    "RegistryError",
+]

@@ -57,10 +57,19 @@ class Platform:
     def host(cls) -> Platform:
         """The platform of the machine we run on, in GOARCH terms."""
         machine = host_platform.machine().lower()
-        mapping = {"x86_64": ("amd64", ""), "amd64": ("amd64", ""), "aarch64": ("arm64", ""),
-                   "arm64": ("arm64", ""), "armv7l": ("arm", "v7"), "armv6l": ("arm", "v6"),
-                   "i386": ("386", ""), "i686": ("386", ""), "ppc64le": ("ppc64le", ""),
-                   "s390x": ("s390x", ""), "riscv64": ("riscv64", "")}
+        mapping = {
+            "x86_64": ("amd64", ""),
+            "amd64": ("amd64", ""),
+            "aarch64": ("arm64", ""),
+            "arm64": ("arm64", ""),
+            "armv7l": ("arm", "v7"),
+            "armv6l": ("arm", "v6"),
+            "i386": ("386", ""),
+            "i686": ("386", ""),
+            "ppc64le": ("ppc64le", ""),
+            "s390x": ("s390x", ""),
+            "riscv64": ("riscv64", ""),
+        }
         arch, variant = mapping.get(machine, (machine, ""))
         return cls("linux", arch, variant)
 
@@ -142,8 +151,9 @@ def parse_descriptor(item: Any) -> Descriptor:
     annotations = item.get("annotations") or {}
     if not isinstance(annotations, dict):
         raise ManifestError("bad annotations")
-    return Descriptor(media_type, digest, size, found_platform,
-                      {str(k): str(v) for k, v in annotations.items()})
+    return Descriptor(
+        media_type, digest, size, found_platform, {str(k): str(v) for k, v in annotations.items()}
+    )
 
 
 def parse_manifest_or_index(raw: bytes, media_type: str = "") -> ImageManifest | ImageIndex:
@@ -161,8 +171,11 @@ def parse_manifest_or_index(raw: bytes, media_type: str = "") -> ImageManifest |
         layers = doc.get("layers")
         if not isinstance(layers, list):
             raise ManifestError("manifest has no layers list")
-        return ImageManifest(kind or OCI_MANIFEST, parse_descriptor(doc.get("config")),
-                             tuple(parse_descriptor(i) for i in layers))
+        return ImageManifest(
+            kind or OCI_MANIFEST,
+            parse_descriptor(doc.get("config")),
+            tuple(parse_descriptor(i) for i in layers),
+        )
     if doc.get("schemaVersion") == 1:
         raise ManifestError("Docker schema 1 manifests are not supported")
     raise ManifestError(f"unsupported manifest media type {kind!r}")
@@ -173,9 +186,13 @@ def select_platforms(index: ImageIndex, wanted: Platform | None) -> list[Descrip
 
     Entries without a platform or with ``unknown/unknown`` (build attestations) are skipped.
     """
-    runnable = [d for d in index.manifests
-                if d.platform is not None and d.platform.os != "unknown"
-                and d.media_type in (*MANIFEST_MEDIA_TYPES, "")]
+    runnable = [
+        d
+        for d in index.manifests
+        if d.platform is not None
+        and d.platform.os != "unknown"
+        and d.media_type in (*MANIFEST_MEDIA_TYPES, "")
+    ]
     if wanted is None:
         return runnable
     exact = [d for d in runnable if d.platform == wanted]
@@ -208,6 +225,9 @@ def parse_config(raw: bytes) -> ImageConfig:
     if not isinstance(history, list):
         raise ManifestError("bad history")
     os_name, arch = doc.get("os"), doc.get("architecture")
-    found = (Platform(os_name, arch, str(doc.get("variant") or ""))
-             if isinstance(os_name, str) and isinstance(arch, str) else None)
+    found = (
+        Platform(os_name, arch, str(doc.get("variant") or ""))
+        if isinstance(os_name, str) and isinstance(arch, str)
+        else None
+    )
     return ImageConfig(found, tuple(diff_ids), tuple(h for h in history if isinstance(h, dict)), doc)

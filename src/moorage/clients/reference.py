@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 
 DOCKER_HUB = "registry-1.docker.io"
-_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_REPOSITORY = re.compile(
+    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
 
@@ -63,7 +65,7 @@ class ImageReference:
         last_slash = path.rfind("/")
         colon = path.rfind(":")
         if colon > last_slash:
-            path, tag = path[:colon], path[colon + 1:]
+            path, tag = path[:colon], path[colon + 1 :]
             if not _TAG.match(tag):
                 raise ReferenceError(f"bad tag in {text!r}")
         if registry == DOCKER_HUB and "/" not in path:

@@ -8,6 +8,7 @@ digest checked; tag lists and the catalog followed through ``Link`` pagination. 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -111,8 +112,13 @@ class RegistryClient:
         self._tokens = TokenCache()
         self._basic = False
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, follow_redirects=True, transport=transport,
-            verify=verify_tls, headers={"User-Agent": "moorage"})
+            base_url=self.base_url,
+            timeout=timeout,
+            follow_redirects=True,
+            transport=transport,
+            verify=verify_tls,
+            headers={"User-Agent": "moorage"},
+        )
 
     async def __aenter__(self) -> RegistryClient:
         return self
@@ -139,7 +145,9 @@ class RegistryClient:
         try:
             challenge = parse_challenge(header)
         except ChallengeError as exc:
-            raise AuthenticationError(f"unreadable challenge from {self.base_url}: {exc}", status=401) from exc
+            raise AuthenticationError(
+                f"unreadable challenge from {self.base_url}: {exc}", status=401
+            ) from exc
         if challenge.scheme == "basic":
             if self.credentials is None or self._basic:
                 raise AuthenticationError(f"{self.base_url} wants credentials", status=401)
@@ -153,15 +161,23 @@ class RegistryClient:
         realm = challenge.params.get("realm")
         if not realm:
             raise AuthenticationError("Bearer challenge without a realm", status=401)
-        params = {k: v for k, v in (("service", challenge.params.get("service", "")),
-                                    ("scope", challenge.params.get("scope", scope))) if v}
+        params = {
+            k: v
+            for k, v in (
+                ("service", challenge.params.get("service", "")),
+                ("scope", challenge.params.get("scope", scope)),
+            )
+            if v
+        }
         headers = {"Authorization": self.credentials.basic_header()} if self.credentials else {}
         try:
             answer = await self._http.get(realm, params=params, headers=headers)
         except httpx.HTTPError as exc:
             raise AuthenticationError(f"token service {realm} unreachable: {exc}") from exc
         if answer.status_code != 200:
-            raise AuthenticationError(f"token service refused: HTTP {answer.status_code}", status=answer.status_code)
+            raise AuthenticationError(
+                f"token service refused: HTTP {answer.status_code}", status=answer.status_code
+            )
         try:
             body = answer.json()
             token = body.get("token") or body.get("access_token")
@@ -172,11 +188,20 @@ class RegistryClient:
             raise AuthenticationError("token service answered no token")
         self._tokens.put(scope, token, expires_in if isinstance(expires_in, int | float) else None)
 
-    async def _send(self, method: str, url: str, *, scope: str, headers: dict[str, str] | None = None,
-                    stream: bool = False) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        scope: str,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
         """Send once, answer an auth challenge, send again; raise on errors."""
         for attempt in range(2):
-            request = self._http.build_request(method, url, headers={**(headers or {}), **self._auth_header(scope)})
+            request = self._http.build_request(
+                method, url, headers={**(headers or {}), **self._auth_header(scope)}
+            )
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.HTTPError as exc:
@@ -210,9 +235,13 @@ class RegistryClient:
 
     async def get_manifest(self, repository: str, reference: str) -> ManifestResponse:
         """GET a manifest or index by tag or digest; the digest is checked against the bytes."""
-        response = await self._send("GET", f"/v2/{repository}/manifests/{reference}",
-                                    scope=f"repository:{repository}:pull", headers={"Accept": ACCEPT_MANIFESTS},
-                                    stream=True)
+        response = await self._send(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            scope=f"repository:{repository}:pull",
+            headers={"Accept": ACCEPT_MANIFESTS},
+            stream=True,
+        )
         try:
             raw = await _read_capped(response, MAX_MANIFEST_BYTES)
         finally:
@@ -229,16 +258,23 @@ class RegistryClient:
     async def head_manifest(self, repository: str, reference: str) -> ManifestHead | None:
         """HEAD a manifest; None if it does not exist."""
         try:
-            response = await self._send("HEAD", f"/v2/{repository}/manifests/{reference}",
-                                        scope=f"repository:{repository}:pull", headers={"Accept": ACCEPT_MANIFESTS})
+            response = await self._send(
+                "HEAD",
+                f"/v2/{repository}/manifests/{reference}",
+                scope=f"repository:{repository}:pull",
+                headers={"Accept": ACCEPT_MANIFESTS},
+            )
         except NotFoundError:
             return None
-        return ManifestHead(response.headers.get("Content-Type", "").split(";")[0].strip(),
-                            response.headers.get("Docker-Content-Digest", ""),
-                            int(response.headers.get("Content-Length", "0") or 0))
+        return ManifestHead(
+            response.headers.get("Content-Type", "").split(";")[0].strip(),
+            response.headers.get("Docker-Content-Digest", ""),
+            int(response.headers.get("Content-Length", "0") or 0),
+        )
 
-    async def resolve_image(self, repository: str, reference: str,
-                            platform: Platform | None) -> list[tuple[Descriptor, ImageManifest]]:
+    async def resolve_image(
+        self, repository: str, reference: str, platform: Platform | None
+    ) -> list[tuple[Descriptor, ImageManifest]]:
         """The image manifest(s) a reference names: through an index, the one for ``platform``
         (or every platform with None); a plain manifest is returned as it is."""
         top = await self.get_manifest(repository, reference)
@@ -270,8 +306,9 @@ class RegistryClient:
     async def get_blob_bytes(self, repository: str, digest: str, *, limit: int = MAX_MANIFEST_BYTES) -> bytes:
         """A small blob (an image config) in memory, digest checked, at most ``limit`` bytes."""
         _check_digest(digest)
-        response = await self._send("GET", f"/v2/{repository}/blobs/{digest}",
-                                    scope=f"repository:{repository}:pull", stream=True)
+        response = await self._send(
+            "GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull", stream=True
+        )
         try:
             data = await _read_capped(response, limit)
         finally:
@@ -291,8 +328,9 @@ class RegistryClient:
         fd, temp = tempfile.mkstemp(dir=destination.parent, prefix=".part-")
         size = 0
         try:
-            response = await self._send("GET", f"/v2/{repository}/blobs/{digest}",
-                                        scope=f"repository:{repository}:pull", stream=True)
+            response = await self._send(
+                "GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull", stream=True
+            )
             try:
                 with os.fdopen(fd, "wb") as handle:
                     async for chunk in response.aiter_bytes(1 << 20):
@@ -305,7 +343,8 @@ class RegistryClient:
                 raise BlobDigestError(f"blob {digest} downloaded from {repository} does not match its digest")
             os.replace(temp, destination)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
             raise
         return size
 
@@ -330,12 +369,16 @@ class RegistryClient:
     async def list_tags(self, repository: str, *, page_size: int | None = None) -> list[str]:
         """Every tag of a repository, following ``Link`` pagination."""
         url = f"/v2/{repository}/tags/list" + (f"?n={page_size}" if page_size else "")
-        return [tag async for page in self._pages(url, "tags", f"repository:{repository}:pull") for tag in page]
+        return [
+            tag async for page in self._pages(url, "tags", f"repository:{repository}:pull") for tag in page
+        ]
 
     async def catalog(self, *, page_size: int | None = None) -> list[str]:
         """Every repository the registry lists, following ``Link`` pagination."""
         url = "/v2/_catalog" + (f"?n={page_size}" if page_size else "")
-        return [name async for page in self._pages(url, "repositories", "registry:catalog:*") for name in page]
+        return [
+            name async for page in self._pages(url, "repositories", "registry:catalog:*") for name in page
+        ]
 
 
 def _check_digest(digest: str) -> None:

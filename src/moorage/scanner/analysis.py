@@ -66,8 +66,9 @@ def scan_layer(layer: LayerRef, plugins: Sequence[LayerPlugin]) -> LayerScan:
         return scan_directory(layer.directory, digest=layer.digest, plugins=plugins)
     if layer.blob is None:
         raise LayerError(f"layer {layer.digest} has not been fetched")
-    return scan_tar_layer(layer.blob.open, digest=layer.digest, plugins=plugins,
-                          verify_digest=layer.verify_digest)
+    return scan_tar_layer(
+        layer.blob.open, digest=layer.digest, plugins=plugins, verify_digest=layer.verify_digest
+    )
 
 
 def _executor(kind: str, workers: int, jobs: int) -> Executor | None:
@@ -156,13 +157,24 @@ def analyze_image(
 ) -> ImageAnalysis:
     """Scan (or load) the image's layers, flatten them and run the analyzers."""
     plugins: list[LayerPlugin] = [*options.analyzers, *options.extra_plugins]
-    image, scans = scan_image_layers(source, image, plugins, cache=options.cache, workers=options.workers,
-                                     executor=options.executor, progress=progress)
+    image, scans = scan_image_layers(
+        source,
+        image,
+        plugins,
+        cache=options.cache,
+        workers=options.workers,
+        executor=options.executor,
+        progress=progress,
+    )
     view = FlatView(scans)
     distro, packages = analyze_view(view, options.analyzers)
     analyzer_names = {a.name for a in options.analyzers}
-    errors = tuple(InventoryError(e.plugin, e.path, scan.digest, e.message)
-                   for scan in scans for e in scan.errors if e.plugin in analyzer_names or e.plugin == "reader")
+    errors = tuple(
+        InventoryError(e.plugin, e.path, scan.digest, e.message)
+        for scan in scans
+        for e in scan.errors
+        if e.plugin in analyzer_names or e.plugin == "reader"
+    )
     inventory = ImageInventory(
         name=image.name,
         manifest_digest=image.manifest_digest,

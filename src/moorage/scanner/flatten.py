@@ -171,8 +171,14 @@ class FlatView:
         for index, scan in enumerate(self.layers):
             for plugin, by_path in scan.results.items():
                 for path, value in by_path.items():
-                    yield LayerFileResult(plugin, path, index, scan.digest, value,
-                                          deleted_later=path not in self._visible[index])
+                    yield LayerFileResult(
+                        plugin,
+                        path,
+                        index,
+                        scan.digest,
+                        value,
+                        deleted_later=path not in self._visible[index],
+                    )
 
 
 def _deletes(scan: LayerScan, path: str) -> bool:

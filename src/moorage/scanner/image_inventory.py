@@ -98,12 +98,20 @@ def inventory_to_json(inventory: ImageInventory) -> dict[str, Any]:
             "platform": inventory.platform,
             "layers": list(inventory.layers),
         },
-        "distro": None if distro is None else {
-            "id": distro.id, "version_id": distro.version_id, "codename": distro.codename,
-            "pretty_name": distro.pretty_name, "id_like": list(distro.id_like)},
+        "distro": None
+        if distro is None
+        else {
+            "id": distro.id,
+            "version_id": distro.version_id,
+            "codename": distro.codename,
+            "pretty_name": distro.pretty_name,
+            "id_like": list(distro.id_like),
+        },
         "packages": [_package_to_json(p) for p in inventory.packages],
-        "errors": [{"analyzer": e.analyzer, "path": e.path, "layer_digest": e.layer_digest, "message": e.message}
-                   for e in inventory.errors],
+        "errors": [
+            {"analyzer": e.analyzer, "path": e.path, "layer_digest": e.layer_digest, "message": e.message}
+            for e in inventory.errors
+        ],
     }
 
 
@@ -114,17 +122,32 @@ def inventory_from_json(doc: Any) -> ImageInventory:
     try:
         image = doc["image"]
         raw_distro = doc.get("distro")
-        distro = None if raw_distro is None else Distro(
-            id=str(raw_distro["id"]), version_id=str(raw_distro.get("version_id", "")),
-            codename=str(raw_distro.get("codename", "")), pretty_name=str(raw_distro.get("pretty_name", "")),
-            id_like=tuple(str(x) for x in raw_distro.get("id_like", ())))
+        distro = (
+            None
+            if raw_distro is None
+            else Distro(
+                id=str(raw_distro["id"]),
+                version_id=str(raw_distro.get("version_id", "")),
+                codename=str(raw_distro.get("codename", "")),
+                pretty_name=str(raw_distro.get("pretty_name", "")),
+                id_like=tuple(str(x) for x in raw_distro.get("id_like", ())),
+            )
+        )
         return ImageInventory(
-            name=str(image["name"]), manifest_digest=str(image.get("manifest_digest", "")),
-            platform=str(image.get("platform", "")), layers=tuple(str(x) for x in image.get("layers", ())),
-            distro=distro, packages=tuple(_package_from_json(p) for p in doc.get("packages", [])),
-            errors=tuple(InventoryError(str(e["analyzer"]), str(e["path"]), str(e.get("layer_digest", "")),
-                                        str(e["message"])) for e in doc.get("errors", [])),
+            name=str(image["name"]),
+            manifest_digest=str(image.get("manifest_digest", "")),
+            platform=str(image.get("platform", "")),
+            layers=tuple(str(x) for x in image.get("layers", ())),
+            distro=distro,
+            packages=tuple(_package_from_json(p) for p in doc.get("packages", [])),
+            errors=tuple(
+                InventoryError(
+                    str(e["analyzer"]), str(e["path"]), str(e.get("layer_digest", "")), str(e["message"])
+                )
+                for e in doc.get("errors", [])
+            ),
             analyzers={str(k): str(v) for k, v in (doc.get("analyzers") or {}).items()},
-            generator=str(doc.get("generator", "")))
+            generator=str(doc.get("generator", "")),
+        )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ParseError(f"malformed inventory: {exc!r}") from exc

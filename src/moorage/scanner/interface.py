@@ -54,7 +54,7 @@ from typing import ClassVar, TypeAlias
 
 from moorage.scanner.files import FileEntry
 
-JsonValue: TypeAlias = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 """What a plug-in may return from ``extract``: anything ``json.dumps`` writes losslessly."""
 
 

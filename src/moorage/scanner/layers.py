@@ -17,7 +17,7 @@ import stat
 import tarfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import zstandard
 from isal import igzip
@@ -142,16 +142,16 @@ class _HashingReader(io.RawIOBase):
             self._hash.update(data)
 
 
-def _decompressed(raw: IO[bytes]) -> IO[bytes]:
+def _decompressed(raw: Any) -> IO[bytes]:
     """Wrap ``raw`` in the decompressor its magic bytes call for (gzip, zstd or none)."""
-    buffered = io.BufferedReader(raw, _READ_CHUNK)  # type: ignore[arg-type]
+    buffered = io.BufferedReader(raw, _READ_CHUNK)
     magic = buffered.peek(4)[:4]
     if magic[:2] == b"\x1f\x8b":
-        return igzip.IGzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return cast(IO[bytes], igzip.IGzipFile(fileobj=buffered, mode="rb"))  # type: ignore[no-untyped-call]
     if magic == b"\x28\xb5\x2f\xfd":
         reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
-        return io.BufferedReader(reader, _READ_CHUNK)  # type: ignore[arg-type]
-    return buffered
+        return cast(IO[bytes], io.BufferedReader(cast(Any, reader), _READ_CHUNK))
+    return cast(IO[bytes], buffered)
 
 
 def _split_digest(digest: str) -> tuple[str | None, str]:
@@ -182,16 +182,21 @@ class _Pass:
         return out
 
     def read_cap(self, entry: FileEntry, wanting: Sequence[LayerPlugin]) -> int:
-        caps = [p.max_content_bytes for p in wanting if entry.size <= p.max_content_bytes
-                or p.accepts_truncated]
+        caps = [
+            p.max_content_bytes for p in wanting if entry.size <= p.max_content_bytes or p.accepts_truncated
+        ]
         return max(caps, default=0)
 
     def feed(self, entry: FileEntry, content: bytes, wanting: Sequence[LayerPlugin]) -> None:
         for plugin in wanting:
             if len(content) < entry.size and not plugin.accepts_truncated:
-                self.errors.append(PluginError(
-                    plugin.name, entry.path,
-                    f"{entry.size} bytes is larger than the cap of {plugin.max_content_bytes}"))
+                self.errors.append(
+                    PluginError(
+                        plugin.name,
+                        entry.path,
+                        f"{entry.size} bytes is larger than the cap of {plugin.max_content_bytes}",
+                    )
+                )
                 continue
             try:
                 value = plugin.extract(entry, content[: plugin.max_content_bytes])
@@ -242,7 +247,7 @@ def scan_tar_layer(
     try:
         hashing = _HashingReader(raw, algorithm)
         try:
-            stream = _decompressed(hashing)  # type: ignore[arg-type]
+            stream = _decompressed(hashing)
             with tarfile.open(fileobj=stream, mode="r|", bufsize=_TAR_BUFSIZE) as archive:
                 for member in archive:
                     if len(entries) >= MAX_ENTRIES_PER_LAYER:
@@ -255,7 +260,9 @@ def scan_tar_layer(
                         if base == OPAQUE_MARKER:
                             opaque.append(parent)
                         else:
-                            whiteouts.append(normalize_path(posixpath.join(parent, base[len(WHITEOUT_PREFIX):])))
+                            whiteouts.append(
+                                normalize_path(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
+                            )
                         continue
                     entry = _entry_from_member(member, digest)
                     if entry is None or entry.path == "/":
@@ -312,9 +319,15 @@ def _resolve_hardlinks(opener: BlobOpener, state: _Pass, entries: Sequence[FileE
                 content = fileobj.read(max(caps)) if fileobj is not None and max(caps) else b""
                 for link_entry, wanting in links:
                     entry = FileEntry(
-                        path=link_entry.path, kind=FileKind.HARDLINK, size=sizes.get(path, member.size),
-                        mode=link_entry.mode, uid=link_entry.uid, gid=link_entry.gid,
-                        link_target=path, layer_digest=link_entry.layer_digest)
+                        path=link_entry.path,
+                        kind=FileKind.HARDLINK,
+                        size=sizes.get(path, member.size),
+                        mode=link_entry.mode,
+                        uid=link_entry.uid,
+                        gid=link_entry.gid,
+                        link_target=path,
+                        layer_digest=link_entry.layer_digest,
+                    )
                     state.feed(entry, content, wanting)
                 if not by_target:
                     break
@@ -355,8 +368,16 @@ def scan_directory(root: str, *, digest: str, plugins: Sequence[LayerPlugin]) ->
             if entry.kind is FileKind.REGULAR and st.st_nlink > 1:
                 first = seen_inodes.setdefault((st.st_dev, st.st_ino), image_path)
                 if first != image_path:
-                    entry = FileEntry(entry.path, FileKind.HARDLINK, entry.size, entry.mode, entry.uid,
-                                      entry.gid, first, digest)
+                    entry = FileEntry(
+                        entry.path,
+                        FileKind.HARDLINK,
+                        entry.size,
+                        entry.mode,
+                        entry.uid,
+                        entry.gid,
+                        first,
+                        digest,
+                    )
             entries.append(entry)
             if entry.kind is FileKind.DIRECTORY:
                 stack.append((item.path, image_path))
@@ -375,8 +396,9 @@ def scan_directory(root: str, *, digest: str, plugins: Sequence[LayerPlugin]) ->
                 state.errors.append(PluginError("reader", image_path, f"cannot read: {exc}"))
                 continue
             state.feed(entry, content, wanting)
-    return LayerScan(digest=digest, entries=tuple(entries), results=dict(state.results),
-                     errors=tuple(state.errors))
+    return LayerScan(
+        digest=digest, entries=tuple(entries), results=dict(state.results), errors=tuple(state.errors)
+    )
 
 
 def _entry_from_stat(image_path: str, st: os.stat_result, real_path: str, digest: str) -> FileEntry | None:
@@ -399,5 +421,13 @@ def _entry_from_stat(image_path: str, st: os.stat_result, real_path: str, digest
         kind, size, link = FileKind.FIFO, 0, ""
     else:
         return None
-    return FileEntry(path=image_path, kind=kind, size=size, mode=stat.S_IMODE(mode), uid=st.st_uid,
-                     gid=st.st_gid, link_target=link, layer_digest=digest)
+    return FileEntry(
+        path=image_path,
+        kind=kind,
+        size=size,
+        mode=stat.S_IMODE(mode),
+        uid=st.st_uid,
+        gid=st.st_gid,
+        link_target=link,
+        layer_digest=digest,
+    )

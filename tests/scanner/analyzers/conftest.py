@@ -10,8 +10,21 @@ import pytest
 from tests.scanner.analyzers import fixtures
 from tests.scanner.analyzers.fixtures import AnalyzerCase
 
-CASE_NAMES = ["os-release", "dpkg", "apk", "rpm-sqlite", "rpm-bdb", "rpm-ndb", "python", "npm", "go-binary",
-              "java-archive", "ruby", "composer", "cargo-auditable"]
+CASE_NAMES = [
+    "os-release",
+    "dpkg",
+    "apk",
+    "rpm-sqlite",
+    "rpm-bdb",
+    "rpm-ndb",
+    "python",
+    "npm",
+    "go-binary",
+    "java-archive",
+    "ruby",
+    "composer",
+    "cargo-auditable",
+]
 
 
 @pytest.fixture(scope="session")
@@ -26,11 +39,17 @@ def analyzer_cases(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], 
                 built.update(fixtures.rpm_cases(work))
             else:
                 makers: dict[str, Callable[[], AnalyzerCase]] = {
-                    "os-release": fixtures.os_case, "dpkg": fixtures.dpkg_case, "apk": fixtures.apk_case,
-                    "python": lambda: fixtures.pip_case(work), "npm": lambda: fixtures.npm_case(work),
-                    "go-binary": lambda: fixtures.go_case(work), "java-archive": fixtures.java_case,
-                    "ruby": fixtures.ruby_case, "composer": fixtures.php_case,
-                    "cargo-auditable": lambda: fixtures.rust_case(work)}
+                    "os-release": fixtures.os_case,
+                    "dpkg": fixtures.dpkg_case,
+                    "apk": fixtures.apk_case,
+                    "python": lambda: fixtures.pip_case(work),
+                    "npm": lambda: fixtures.npm_case(work),
+                    "go-binary": lambda: fixtures.go_case(work),
+                    "java-archive": fixtures.java_case,
+                    "ruby": fixtures.ruby_case,
+                    "composer": fixtures.php_case,
+                    "cargo-auditable": lambda: fixtures.rust_case(work),
+                }
                 built[name] = makers[name]()
         return built[name]
 

@@ -93,19 +93,35 @@ class AnalyzerCase:
 
 
 def dpkg_case() -> AnalyzerCase:
-    layer = (LayerBuilder().file("/etc/os-release", 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
-             .file("/var/lib/dpkg/status", DPKG_STATUS)
-             .file("/var/lib/dpkg/info/libc6:amd64.list", "/.\n/lib\n/lib/x86_64-linux-gnu/libc.so.6\n")
-             .file("/var/lib/dpkg/status.d/distroless-pkg", "Package: base-files\nVersion: 12.4+deb12u5\n"
-                   "Architecture: amd64\n")
-             .file("/var/lib/dpkg/status.d/distroless-pkg.md5sums", "abc  /etc/x\n"))
-    return AnalyzerCase("dpkg", [layer], {("libc6", "2.36-9+deb12u4"), ("libssl3", "3.0.11-1~deb12u2+b1"),
-                                          ("tzdata", "2024a-0+deb12u1"), ("base-files", "12.4+deb12u5")})
+    layer = (
+        LayerBuilder()
+        .file("/etc/os-release", 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+        .file("/var/lib/dpkg/status", DPKG_STATUS)
+        .file("/var/lib/dpkg/info/libc6:amd64.list", "/.\n/lib\n/lib/x86_64-linux-gnu/libc.so.6\n")
+        .file(
+            "/var/lib/dpkg/status.d/distroless-pkg",
+            "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n",
+        )
+        .file("/var/lib/dpkg/status.d/distroless-pkg.md5sums", "abc  /etc/x\n")
+    )
+    return AnalyzerCase(
+        "dpkg",
+        [layer],
+        {
+            ("libc6", "2.36-9+deb12u4"),
+            ("libssl3", "3.0.11-1~deb12u2+b1"),
+            ("tzdata", "2024a-0+deb12u1"),
+            ("base-files", "12.4+deb12u5"),
+        },
+    )
 
 
 def apk_case() -> AnalyzerCase:
-    layer = (LayerBuilder().file("/etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n")
-             .file("/lib/apk/db/installed", APK_INSTALLED))
+    layer = (
+        LayerBuilder()
+        .file("/etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n")
+        .file("/lib/apk/db/installed", APK_INSTALLED)
+    )
     return AnalyzerCase("apk", [layer], {("musl", "1.2.4-r2"), ("busybox-binsh", "1.36.1-r15")})
 
 
@@ -124,7 +140,10 @@ echo hello > %{{buildroot}}/usr/share/{name}/hello.txt
 %files
 /usr/share/{name}/hello.txt
 """
-RPM_PACKAGES = [("moorage-hello", "1.2.3", "4", "2", "MIT"), ("moorage-world", "0.9", "1.el9", "", "GPL-2.0-or-later")]
+RPM_PACKAGES = [
+    ("moorage-hello", "1.2.3", "4", "2", "MIT"),
+    ("moorage-world", "0.9", "1.el9", "", "GPL-2.0-or-later"),
+]
 
 
 def build_rpm_root(work: Path) -> Path:
@@ -132,17 +151,36 @@ def build_rpm_root(work: Path) -> Path:
     top = work / "rpmbuild"
     for name, version, release, epoch, license_name in RPM_PACKAGES:
         spec = work / f"{name}.spec"
-        spec.write_text(RPM_SPEC.format(name=name, version=version, release=release, license=license_name,
-                                        epoch_line=f"Epoch: {epoch}" if epoch else ""))
-        subprocess.run(["rpmbuild", "--define", f"_topdir {top}", "-bb", str(spec)], check=True,
-                       capture_output=True, timeout=120)
+        spec.write_text(
+            RPM_SPEC.format(
+                name=name,
+                version=version,
+                release=release,
+                license=license_name,
+                epoch_line=f"Epoch: {epoch}" if epoch else "",
+            )
+        )
+        subprocess.run(
+            ["rpmbuild", "--define", f"_topdir {top}", "-bb", str(spec)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     root = work / "root"
     root.mkdir()
     rpms = sorted(str(p) for p in (top / "RPMS").rglob("*.rpm"))
-    subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--initdb"], check=True,
-                   capture_output=True, timeout=60)
-    subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--noscripts",
-                    *rpms], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        ["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--initdb"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    subprocess.run(
+        ["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--noscripts", *rpms],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return root
 
 
@@ -161,6 +199,7 @@ def rpm_header_blobs(sqlite_path: Path) -> list[bytes]:
 
 def write_bdb_packages(path: Path, blobs: list[bytes]) -> None:
     """A Berkeley DB hash ``Packages`` file made by ``db_load`` (keys: instance numbers)."""
+
     def escape(data: bytes) -> str:
         return "".join(chr(b) if 0x20 < b < 0x7F and b != 0x5C else f"\\{b:02x}" for b in data)
 
@@ -168,8 +207,14 @@ def write_bdb_packages(path: Path, blobs: list[bytes]) -> None:
     for instance, blob in enumerate(blobs, start=1):
         lines.append(escape(struct.pack("<I", instance)))
         lines.append(escape(blob))
-    subprocess.run([shutil.which("db_load") or "db5.3_load", "-T", "-t", "hash", str(path)], input="\n".join(lines) + "\n", text=True,
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [shutil.which("db_load") or "db5.3_load", "-T", "-t", "hash", str(path)],
+        input="\n".join(lines) + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def write_ndb_packages(path: Path, blobs: list[bytes]) -> None:
@@ -183,7 +228,9 @@ def write_ndb_packages(path: Path, blobs: list[bytes]) -> None:
         record = struct.pack("<IIII", int.from_bytes(b"BlbS", "little"), index, 1, len(blob)) + blob
         record += b"\x00" * (-len(record) % 16) + b"\x00" * 16  # padding and a (zeroed) tail block
         count = len(record) // 16
-        struct.pack_into("<IIII", page, (index + 1) * 16, int.from_bytes(b"Slot", "little"), index, block, count)
+        struct.pack_into(
+            "<IIII", page, (index + 1) * 16, int.from_bytes(b"Slot", "little"), index, block, count
+        )
         data += record
         block += count
     path.write_bytes(bytes(page) + bytes(data))
@@ -196,8 +243,9 @@ def build_wheel(work: Path, name: str, version: str, license_expression: str) ->
     files = {
         f"{name}/__init__.py": "VALUE = 1\n",
         f"{dist}/METADATA": f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n"
-                            f"License-Expression: {license_expression}\n\nLong description.\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: moorage-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"License-Expression: {license_expression}\n\nLong description.\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: moorage-tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
     }
     record = "".join(f"{path},,\n" for path in files) + f"{dist}/RECORD,,\n"
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -209,15 +257,37 @@ def build_wheel(work: Path, name: str, version: str, license_expression: str) ->
 
 def pip_case(work: Path) -> AnalyzerCase:
     """pip-installed wheels under /usr/local/lib/python3.11/site-packages, plus an egg-info."""
-    wheels = [build_wheel(work, "moorage_demo", "1.4.0", "MIT"), build_wheel(work, "Other.Pkg", "0.3.1", "Apache-2.0")]
+    wheels = [
+        build_wheel(work, "moorage_demo", "1.4.0", "MIT"),
+        build_wheel(work, "Other.Pkg", "0.3.1", "Apache-2.0"),
+    ]
     target = work / "site-packages"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
-                    "--disable-pip-version-check", "--target", str(target), *map(str, wheels)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            *map(str, wheels),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     layer = LayerBuilder().tree(target, "/usr/local/lib/python3.11/site-packages")
-    layer.file("/opt/app/legacy.egg-info/PKG-INFO", "Metadata-Version: 1.1\nName: legacy\nVersion: 0.1\n"
-               "License: BSD\n")
-    return AnalyzerCase("python", [layer], {("moorage_demo", "1.4.0"), ("Other.Pkg", "0.3.1"), ("legacy", "0.1")})
+    layer.file(
+        "/opt/app/legacy.egg-info/PKG-INFO",
+        "Metadata-Version: 1.1\nName: legacy\nVersion: 0.1\nLicense: BSD\n",
+    )
+    return AnalyzerCase(
+        "python", [layer], {("moorage_demo", "1.4.0"), ("Other.Pkg", "0.3.1"), ("legacy", "0.1")}
+    )
 
 
 def npm_case(work: Path) -> AnalyzerCase:
@@ -235,23 +305,72 @@ def npm_case(work: Path) -> AnalyzerCase:
         (pkgs / directory / "index.js").write_text("module.exports = 1;\n")
     app = work / "app"
     app.mkdir()
-    (app / "package.json").write_text(json.dumps({"name": "app", "version": "1.0.0", "dependencies": {
-        "a": "file:../pkgs/a", "c": "file:../pkgs/c1", "@moorage/scoped": "file:../pkgs/scoped"}}))
-    subprocess.run(["npm", "install", "--install-links", "--offline", "--no-audit", "--no-fund", "--ignore-scripts",
-                    "--cache", str(work / "npm-cache")], cwd=app, check=True, capture_output=True, timeout=180)
+    (app / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "app",
+                "version": "1.0.0",
+                "dependencies": {
+                    "a": "file:../pkgs/a",
+                    "c": "file:../pkgs/c1",
+                    "@moorage/scoped": "file:../pkgs/scoped",
+                },
+            }
+        )
+    )
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--install-links",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--cache",
+            str(work / "npm-cache"),
+        ],
+        cwd=app,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     # a second, nested copy of "c": installed by npm into a's own node_modules
-    subprocess.run(["npm", "install", "--install-links", "--offline", "--no-audit", "--no-fund", "--ignore-scripts",
-                    "--no-package-lock", "--cache", str(work / "npm-cache"), str(pkgs / "c2")],
-                   cwd=app / "node_modules" / "a", check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--install-links",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--no-package-lock",
+            "--cache",
+            str(work / "npm-cache"),
+            str(pkgs / "c2"),
+        ],
+        cwd=app / "node_modules" / "a",
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     layer = LayerBuilder().tree(app, "/srv/app")
-    lock_only = LayerBuilder().file("/srv/other/yarn.lock", '# yarn lockfile v1\n\n"left-pad@^1.3.0":\n'
-                                    '  version "1.3.0"\n  resolved "https://example.invalid/left-pad.tgz"\n')
-    return AnalyzerCase("npm", [layer, lock_only], {("a", "1.0.0"), ("c", "1.0.0"), ("c", "2.0.0"),
-                                                    ("@moorage/scoped", "0.1.0"), ("left-pad", "1.3.0")})
+    lock_only = LayerBuilder().file(
+        "/srv/other/yarn.lock",
+        '# yarn lockfile v1\n\n"left-pad@^1.3.0":\n'
+        '  version "1.3.0"\n  resolved "https://example.invalid/left-pad.tgz"\n',
+    )
+    return AnalyzerCase(
+        "npm",
+        [layer, lock_only],
+        {("a", "1.0.0"), ("c", "1.0.0"), ("c", "2.0.0"), ("@moorage/scoped", "0.1.0"), ("left-pad", "1.3.0")},
+    )
 
 
 def go_buildinfo_blob(version: str, modinfo: str) -> bytes:
     """A Go 1.18+ ``.go.buildinfo`` section: magic, pointer size, flags (inline strings), varints."""
+
     def varint(n: int) -> bytes:
         out = bytearray()
         while True:
@@ -267,10 +386,12 @@ def go_buildinfo_blob(version: str, modinfo: str) -> bytes:
     return header + varint(len(version)) + version.encode() + varint(len(info)) + info
 
 
-GO_MODINFO = ("path\texample.com/moorage/hello\nmod\texample.com/moorage/hello\tv1.5.0\th1:abc=\n"
-              "dep\tgithub.com/google/uuid\tv1.6.0\th1:def=\n"
-              "dep\tgolang.org/x/text\tv0.3.0\th1:ghi=\n=>\tgolang.org/x/text\tv0.14.0\th1:jkl=\n"
-              "build\t-compiler=gc\nbuild\tGOOS=linux\n")
+GO_MODINFO = (
+    "path\texample.com/moorage/hello\nmod\texample.com/moorage/hello\tv1.5.0\th1:abc=\n"
+    "dep\tgithub.com/google/uuid\tv1.6.0\th1:def=\n"
+    "dep\tgolang.org/x/text\tv0.3.0\th1:ghi=\n=>\tgolang.org/x/text\tv0.14.0\th1:jkl=\n"
+    "build\t-compiler=gc\nbuild\tGOOS=linux\n"
+)
 
 
 def elf_with_section(work: Path, name: str, section: str, data: bytes) -> Path:
@@ -278,9 +399,20 @@ def elf_with_section(work: Path, name: str, section: str, data: bytes) -> Path:
     blob = work / f"{name}.section"
     blob.write_bytes(data)
     out = work / name
-    subprocess.run(["objcopy", "--add-section", f"{section}={blob}", "--set-section-flags",
-                    f"{section}=alloc,readonly,data", shutil.which("true") or "/bin/true", str(out)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "objcopy",
+            "--add-section",
+            f"{section}={blob}",
+            "--set-section-flags",
+            f"{section}=alloc,readonly,data",
+            shutil.which("true") or "/bin/true",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return out
 
 
@@ -288,18 +420,27 @@ def go_case(work: Path) -> AnalyzerCase:
     binary = elf_with_section(work, "hello", ".go.buildinfo", go_buildinfo_blob("go1.21.5", GO_MODINFO))
     layer = LayerBuilder().file("/usr/local/bin/hello", binary.read_bytes(), mode=0o755)
     layer.file("/usr/local/bin/not-go", Path("/bin/true").read_bytes(), mode=0o755)
-    return AnalyzerCase("go-binary", [layer], {("example.com/moorage/hello", "v1.5.0"),
-                                               ("github.com/google/uuid", "v1.6.0"),
-                                               ("golang.org/x/text", "v0.14.0"), ("stdlib", "v1.21.5")})
+    return AnalyzerCase(
+        "go-binary",
+        [layer],
+        {
+            ("example.com/moorage/hello", "v1.5.0"),
+            ("github.com/google/uuid", "v1.6.0"),
+            ("golang.org/x/text", "v0.14.0"),
+            ("stdlib", "v1.21.5"),
+        },
+    )
 
 
 def rust_case(work: Path) -> AnalyzerCase:
-    audit = {"packages": [
-        {"name": "myapp", "version": "0.1.0", "source": "local", "root": True, "dependencies": [1, 2]},
-        {"name": "serde", "version": "1.0.193", "source": "crates.io"},
-        {"name": "cc", "version": "1.0.83", "source": "crates.io", "kind": "build"},
-        {"name": "libc", "version": "0.2.150", "source": "crates.io", "kind": "runtime"},
-    ]}
+    audit = {
+        "packages": [
+            {"name": "myapp", "version": "0.1.0", "source": "local", "root": True, "dependencies": [1, 2]},
+            {"name": "serde", "version": "1.0.193", "source": "crates.io"},
+            {"name": "cc", "version": "1.0.83", "source": "crates.io", "kind": "build"},
+            {"name": "libc", "version": "0.2.150", "source": "crates.io", "kind": "runtime"},
+        ]
+    }
     binary = elf_with_section(work, "myapp", ".dep-v0", zlib.compress(json.dumps(audit).encode()))
     layer = LayerBuilder().file("/usr/bin/myapp", binary.read_bytes(), mode=0o755)
     return AnalyzerCase("cargo-auditable", [layer], {("serde", "1.0.193"), ("libc", "0.2.150")})
@@ -319,21 +460,59 @@ def pom_properties(group: str, artifact: str, version: str) -> str:
 
 
 def java_case() -> AnalyzerCase:
-    guava = jar_bytes({"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\n",
-                       "META-INF/maven/com.google.guava/guava/pom.properties":
-                           pom_properties("com.google.guava", "guava", "32.1.3-jre")})
-    no_maven = jar_bytes({"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\nImplementation-Title: plainlib\n"
-                                                  "Implementation-Version: 4.2\n"})
-    inner_most = jar_bytes({"META-INF/maven/org.slf4j/slf4j-api/pom.properties":
-                            pom_properties("org.slf4j", "slf4j-api", "2.0.9")})
-    fat = jar_bytes({"META-INF/maven/com.example/fat/pom.properties": pom_properties("com.example", "fat", "1.0"),
-                     "BOOT-INF/lib/slf4j-api-2.0.9.jar": inner_most})
-    war = jar_bytes({"WEB-INF/lib/guava-32.1.3-jre.jar": guava, "WEB-INF/lib/plainlib.jar": no_maven,
-                     "WEB-INF/lib/fat.jar": fat, "WEB-INF/web.xml": "<web-app/>"})
-    layer = (LayerBuilder().file("/opt/app/app.war", war)
-             .file("/opt/lib/commons-io-2.15.0.jar", jar_bytes({"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\n"})))
-    return AnalyzerCase("java-archive", [layer], {("guava", "32.1.3-jre"), ("plainlib", "4.2"), ("fat", "1.0"),
-                                                  ("slf4j-api", "2.0.9"), ("commons-io", "2.15.0")})
+    guava = jar_bytes(
+        {
+            "META-INF/MANIFEST.MF": "Manifest-Version: 1.0\n",
+            "META-INF/maven/com.google.guava/guava/pom.properties": pom_properties(
+                "com.google.guava", "guava", "32.1.3-jre"
+            ),
+        }
+    )
+    no_maven = jar_bytes(
+        {
+            "META-INF/MANIFEST.MF": "Manifest-Version: 1.0\nImplementation-Title: plainlib\n"
+            "Implementation-Version: 4.2\n"
+        }
+    )
+    inner_most = jar_bytes(
+        {
+            "META-INF/maven/org.slf4j/slf4j-api/pom.properties": pom_properties(
+                "org.slf4j", "slf4j-api", "2.0.9"
+            )
+        }
+    )
+    fat = jar_bytes(
+        {
+            "META-INF/maven/com.example/fat/pom.properties": pom_properties("com.example", "fat", "1.0"),
+            "BOOT-INF/lib/slf4j-api-2.0.9.jar": inner_most,
+        }
+    )
+    war = jar_bytes(
+        {
+            "WEB-INF/lib/guava-32.1.3-jre.jar": guava,
+            "WEB-INF/lib/plainlib.jar": no_maven,
+            "WEB-INF/lib/fat.jar": fat,
+            "WEB-INF/web.xml": "<web-app/>",
+        }
+    )
+    layer = (
+        LayerBuilder()
+        .file("/opt/app/app.war", war)
+        .file(
+            "/opt/lib/commons-io-2.15.0.jar", jar_bytes({"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\n"})
+        )
+    )
+    return AnalyzerCase(
+        "java-archive",
+        [layer],
+        {
+            ("guava", "32.1.3-jre"),
+            ("plainlib", "4.2"),
+            ("fat", "1.0"),
+            ("slf4j-api", "2.0.9"),
+            ("commons-io", "2.15.0"),
+        },
+    )
 
 
 def ruby_case() -> AnalyzerCase:
@@ -347,7 +526,9 @@ def php_case() -> AnalyzerCase:
 
 
 def os_case() -> AnalyzerCase:
-    layer = LayerBuilder().file("/etc/os-release", 'ID=rocky\nVERSION_ID="9.3"\nID_LIKE="rhel centos fedora"\n')
+    layer = LayerBuilder().file(
+        "/etc/os-release", 'ID=rocky\nVERSION_ID="9.3"\nID_LIKE="rhel centos fedora"\n'
+    )
     return AnalyzerCase("os-release", [layer], set(), {"distro": ("rocky", "9.3")})
 
 
@@ -357,7 +538,9 @@ def rpm_cases(work: Path) -> dict[str, AnalyzerCase]:
     sqlite_path = root / "var/lib/rpm/rpmdb.sqlite"
     blobs = rpm_header_blobs(sqlite_path)
     os_release = 'ID="rocky"\nVERSION_ID="9.3"\nID_LIKE="rhel centos fedora"\n'
-    sqlite_layer = LayerBuilder().file("/etc/os-release", os_release).tree(root / "var/lib/rpm", "/var/lib/rpm")
+    sqlite_layer = (
+        LayerBuilder().file("/etc/os-release", os_release).tree(root / "var/lib/rpm", "/var/lib/rpm")
+    )
     sqlite_layer.file("/usr/share/moorage-hello/hello.txt", "hello\n")
     bdb = work / "Packages"
     write_bdb_packages(bdb, blobs)
@@ -365,9 +548,22 @@ def rpm_cases(work: Path) -> dict[str, AnalyzerCase]:
     write_ndb_packages(ndb, blobs)
     return {
         "rpm-sqlite": AnalyzerCase("rpm", [sqlite_layer], rpm_expected(), {"bdb_file": bdb}),
-        "rpm-bdb": AnalyzerCase("rpm", [LayerBuilder().file("/etc/os-release", os_release)
-                                        .file("/var/lib/rpm/Packages", bdb.read_bytes())], rpm_expected()),
-        "rpm-ndb": AnalyzerCase("rpm", [LayerBuilder().file("/etc/os-release", os_release)
-                                        .file("/usr/lib/sysimage/rpm/Packages.db", ndb.read_bytes())],
-                                rpm_expected()),
+        "rpm-bdb": AnalyzerCase(
+            "rpm",
+            [
+                LayerBuilder()
+                .file("/etc/os-release", os_release)
+                .file("/var/lib/rpm/Packages", bdb.read_bytes())
+            ],
+            rpm_expected(),
+        ),
+        "rpm-ndb": AnalyzerCase(
+            "rpm",
+            [
+                LayerBuilder()
+                .file("/etc/os-release", os_release)
+                .file("/usr/lib/sysimage/rpm/Packages.db", ndb.read_bytes())
+            ],
+            rpm_expected(),
+        ),
     }

@@ -18,9 +18,18 @@ from tests.scanner.analyzers.fixtures import AnalyzerCase
 from tests.scanner.helpers import analyze_layers
 from tests.scanner.imagebuild import Layer, LayerBuilder
 
-ECOSYSTEM_OF = {"dpkg": Ecosystem.DEB, "apk": Ecosystem.APK, "rpm": Ecosystem.RPM, "python": Ecosystem.PYPI,
-                "npm": Ecosystem.NPM, "go-binary": Ecosystem.GOLANG, "java-archive": Ecosystem.MAVEN,
-                "ruby": Ecosystem.GEM, "composer": Ecosystem.COMPOSER, "cargo-auditable": Ecosystem.CARGO}
+ECOSYSTEM_OF = {
+    "dpkg": Ecosystem.DEB,
+    "apk": Ecosystem.APK,
+    "rpm": Ecosystem.RPM,
+    "python": Ecosystem.PYPI,
+    "npm": Ecosystem.NPM,
+    "go-binary": Ecosystem.GOLANG,
+    "java-archive": Ecosystem.MAVEN,
+    "ruby": Ecosystem.GEM,
+    "composer": Ecosystem.COMPOSER,
+    "cargo-auditable": Ecosystem.CARGO,
+}
 
 
 @pytest.fixture(params=CASE_NAMES)
@@ -43,7 +52,9 @@ def test_finds_exactly_the_expected_packages(tmp_path: Path, case: AnalyzerCase)
         distro = result.inventory.distro
         assert distro is not None and (distro.id, distro.version_id) == case.extra["distro"]
         return
-    found = {(p.name, p.version) for p in result.inventory.packages if p.ecosystem is ECOSYSTEM_OF[case.analyzer]}
+    found = {
+        (p.name, p.version) for p in result.inventory.packages if p.ecosystem is ECOSYSTEM_OF[case.analyzer]
+    }
     assert found == case.expected
 
 

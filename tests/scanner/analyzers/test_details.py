@@ -17,7 +17,9 @@ def _packages(tmp_path: Path, case: AnalyzerCase, ecosystem: Ecosystem) -> list[
     return [p for p in result.inventory.packages if p.ecosystem is ecosystem]
 
 
-def test_dpkg_source_package_version_arch_and_purl(tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]) -> None:
+def test_dpkg_source_package_version_arch_and_purl(
+    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
+) -> None:
     debs = by_name(_packages(tmp_path, analyzer_cases("dpkg"), Ecosystem.DEB), Ecosystem.DEB)
     assert (debs["libc6"].source_name, debs["libc6"].source_version) == ("glibc", "")
     assert (debs["libssl3"].source_name, debs["libssl3"].source_version) == ("openssl", "3.0.11-1~deb12u2")
@@ -44,8 +46,9 @@ def test_rpm_epoch_source_rpm_license(tmp_path: Path, analyzer_cases: Callable[[
         assert rpms["moorage-world"].version == "0.9-1.el9"
 
 
-def test_rpm_file_lists_are_reported_as_owned_paths(tmp_path: Path,
-                                                    analyzer_cases: Callable[[str], AnalyzerCase]) -> None:
+def test_rpm_file_lists_are_reported_as_owned_paths(
+    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
+) -> None:
     from moorage.scanner.analyzers.interface import AnalysisContext
     from moorage.scanner.analyzers.rpm import RpmAnalyzer
 
@@ -57,45 +60,68 @@ def test_rpm_file_lists_are_reported_as_owned_paths(tmp_path: Path,
 
 def test_language_package_owned_by_a_deb_is_not_reported_twice(tmp_path: Path) -> None:
     metadata = "/usr/lib/python3/dist-packages/yaml-6.0.dist-info/METADATA"
-    layer = (LayerBuilder().file("/etc/os-release", "ID=debian\nVERSION_ID=12\n")
-             .file("/var/lib/dpkg/status", "Package: python3-yaml\nStatus: install ok installed\nVersion: 6.0-3\n"
-                   "Architecture: amd64\n")
-             .file("/var/lib/dpkg/info/python3-yaml.list", f"/usr\n{metadata}\n")
-             .file(metadata, "Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0\n")
-             .file("/usr/local/lib/python3.11/site-packages/rich-13.0.dist-info/METADATA",
-                   "Metadata-Version: 2.1\nName: rich\nVersion: 13.0\n"))
+    layer = (
+        LayerBuilder()
+        .file("/etc/os-release", "ID=debian\nVERSION_ID=12\n")
+        .file(
+            "/var/lib/dpkg/status",
+            "Package: python3-yaml\nStatus: install ok installed\nVersion: 6.0-3\nArchitecture: amd64\n",
+        )
+        .file("/var/lib/dpkg/info/python3-yaml.list", f"/usr\n{metadata}\n")
+        .file(metadata, "Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0\n")
+        .file(
+            "/usr/local/lib/python3.11/site-packages/rich-13.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: rich\nVersion: 13.0\n",
+        )
+    )
     result = analyze_layers(tmp_path, [layer])
     assert {(p.ecosystem, p.name) for p in result.inventory.packages} == {
-        (Ecosystem.DEB, "python3-yaml"), (Ecosystem.PYPI, "rich")}
+        (Ecosystem.DEB, "python3-yaml"),
+        (Ecosystem.PYPI, "rich"),
+    }
 
 
-def test_python_licenses_and_normalised_purl(tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]) -> None:
+def test_python_licenses_and_normalised_purl(
+    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
+) -> None:
     pypi = by_name(_packages(tmp_path, analyzer_cases("python"), Ecosystem.PYPI), Ecosystem.PYPI)
     assert pypi["moorage_demo"].licenses == ("MIT",)
     assert pypi["Other.Pkg"].purl == "pkg:pypi/other-pkg@0.3.1"
     assert pypi["legacy"].path == "/opt/app/legacy.egg-info/PKG-INFO"
 
 
-def test_npm_nested_copies_are_separate_components(tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]) -> None:
+def test_npm_nested_copies_are_separate_components(
+    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
+) -> None:
     npm = _packages(tmp_path, analyzer_cases("npm"), Ecosystem.NPM)
     copies = sorted((p.version, p.path) for p in npm if p.name == "c")
-    assert copies == [("1.0.0", "/srv/app/node_modules/c/package.json"),
-                      ("2.0.0", "/srv/app/node_modules/a/node_modules/c/package.json")]
+    assert copies == [
+        ("1.0.0", "/srv/app/node_modules/c/package.json"),
+        ("2.0.0", "/srv/app/node_modules/a/node_modules/c/package.json"),
+    ]
     scoped = next(p for p in npm if p.name == "@moorage/scoped")
     assert scoped.namespace == "@moorage" and scoped.purl == "pkg:npm/%40moorage/scoped@0.1.0"
     assert next(p for p in npm if p.name == "left-pad").path == "/srv/other/yarn.lock"
 
 
 def test_npm_lock_entries_without_node_modules_are_reported(tmp_path: Path) -> None:
-    lock = ('{"lockfileVersion": 3, "packages": {"": {"name": "x"}, "node_modules/lodash": {"version": "4.17.21"},'
-            ' "node_modules/jest": {"version": "29.0.0", "dev": true}}}')
+    lock = (
+        '{"lockfileVersion": 3, "packages": {"": {"name": "x"}, '
+        '"node_modules/lodash": {"version": "4.17.21"},'
+        ' "node_modules/jest": {"version": "29.0.0", "dev": true}}}'
+    )
     pnpm = "lockfileVersion: '9.0'\npackages:\n  express@4.18.2:\n    resolution: {integrity: sha512-x}\n"
     layer = LayerBuilder().file("/app/package-lock.json", lock).file("/web/pnpm-lock.yaml", pnpm)
     result = analyze_layers(tmp_path, [layer])
-    assert {(p.name, p.version) for p in result.inventory.packages} == {("lodash", "4.17.21"), ("express", "4.18.2")}
+    assert {(p.name, p.version) for p in result.inventory.packages} == {
+        ("lodash", "4.17.21"),
+        ("express", "4.18.2"),
+    }
 
 
-def test_go_replacement_stdlib_and_namespace(tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]) -> None:
+def test_go_replacement_stdlib_and_namespace(
+    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
+) -> None:
     gos = by_name(_packages(tmp_path, analyzer_cases("go-binary"), Ecosystem.GOLANG), Ecosystem.GOLANG)
     assert gos["golang.org/x/text"].version == "v0.14.0", "the => replacement wins"
     assert gos["github.com/google/uuid"].purl == "pkg:golang/github.com/google/uuid@v1.6.0"
@@ -111,19 +137,28 @@ def test_real_debian_go_binary_reports_its_go_version(tmp_path: Path) -> None:
     assert len(stdlib) == 1 and stdlib[0].version.startswith("v1.")
 
 
-def test_java_group_ids_are_declared_never_guessed(tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]) -> None:
+def test_java_group_ids_are_declared_never_guessed(
+    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
+) -> None:
     jars = by_name(_packages(tmp_path, analyzer_cases("java-archive"), Ecosystem.MAVEN), Ecosystem.MAVEN)
     assert jars["guava"].namespace == "com.google.guava"
     assert jars["guava"].purl == "pkg:maven/com.google.guava/guava@32.1.3-jre"
     assert jars["plainlib"].namespace == "" and jars["commons-io"].namespace == ""
     assert jars["slf4j-api"].metadata["location"] == (
-        "/opt/app/app.war!/WEB-INF/lib/fat.jar!/BOOT-INF/lib/slf4j-api-2.0.9.jar")
+        "/opt/app/app.war!/WEB-INF/lib/fat.jar!/BOOT-INF/lib/slf4j-api-2.0.9.jar"
+    )
     assert jars["guava"].path == "/opt/app/app.war"
 
 
 def test_corrupt_nested_jar_does_not_hide_its_siblings(tmp_path: Path) -> None:
-    war = jar_bytes({"WEB-INF/lib/broken.jar": b"PK\x03\x04 not really",
-                     "WEB-INF/lib/ok.jar": jar_bytes({"META-INF/maven/g/ok/pom.properties": pom_properties("g", "ok", "1")})})
+    war = jar_bytes(
+        {
+            "WEB-INF/lib/broken.jar": b"PK\x03\x04 not really",
+            "WEB-INF/lib/ok.jar": jar_bytes(
+                {"META-INF/maven/g/ok/pom.properties": pom_properties("g", "ok", "1")}
+            ),
+        }
+    )
     result = analyze_layers(tmp_path, [LayerBuilder().file("/app.war", war)])
     assert [(p.namespace, p.name, p.version) for p in result.inventory.packages] == [("g", "ok", "1")]
 
@@ -135,4 +170,7 @@ def test_ruby_php_rust_details(tmp_path: Path, analyzer_cases: Callable[[str], A
     assert php["monolog/monolog"].purl == "pkg:composer/monolog/monolog@3.5.0"
     assert php["monolog/monolog"].namespace == "monolog"
     crates = by_name(_packages(tmp_path, analyzer_cases("cargo-auditable"), Ecosystem.CARGO), Ecosystem.CARGO)
-    assert crates["serde"].purl == "pkg:cargo/serde@1.0.193" and crates["serde"].metadata["source"] == "crates.io"
+    assert (
+        crates["serde"].purl == "pkg:cargo/serde@1.0.193"
+        and crates["serde"].metadata["source"] == "crates.io"
+    )

@@ -19,12 +19,27 @@ from moorage.scanner.analyzers.ruby import RubyAnalyzer
 from moorage.scanner.analyzers.rust import CargoAuditableAnalyzer
 
 ANALYZER_CLASSES: tuple[type[Analyzer], ...] = (
-    OsReleaseAnalyzer, DpkgAnalyzer, ApkAnalyzer, RpmAnalyzer, PythonAnalyzer, NpmAnalyzer,
-    GoBinaryAnalyzer, JavaArchiveAnalyzer, RubyAnalyzer, ComposerAnalyzer, CargoAuditableAnalyzer,
+    OsReleaseAnalyzer,
+    DpkgAnalyzer,
+    ApkAnalyzer,
+    RpmAnalyzer,
+    PythonAnalyzer,
+    NpmAnalyzer,
+    GoBinaryAnalyzer,
+    JavaArchiveAnalyzer,
+    RubyAnalyzer,
+    ComposerAnalyzer,
+    CargoAuditableAnalyzer,
 )
 
-__all__ = ["ANALYZER_CLASSES", "AnalysisContext", "Analyzer", "AnalyzerOutput", "default_analyzers",
-           "make_analyzers"]
+__all__ = [
+    "ANALYZER_CLASSES",
+    "AnalysisContext",
+    "Analyzer",
+    "AnalyzerOutput",
+    "default_analyzers",
+    "make_analyzers",
+]
 
 
 def default_analyzers() -> list[Analyzer]:

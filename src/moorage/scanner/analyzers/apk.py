@@ -67,12 +67,15 @@ class ApkAnalyzer(Analyzer):
     def collect(self, view: FlatView, context: AnalysisContext) -> AnalyzerOutput:
         """Installed packages and their files."""
         found = view.result(self.name, INSTALLED)
-        if found is None or not isinstance(found[0], list):
+        if found is None:
             return AnalyzerOutput()
         value, flat = found
+        if not isinstance(value, list):
+            return AnalyzerOutput()
         distro = context.distro
         namespace = distro.id if distro else "alpine"
-        packages, owned = [], set()
+        packages: list[Package] = []
+        owned: set[str] = set()
         for record in value:
             if not isinstance(record, dict):
                 continue
@@ -85,14 +88,26 @@ class ApkAnalyzer(Analyzer):
 
             def same(v: JsonValue, name: str = name, version: str = version) -> bool:
                 return isinstance(v, list) and any(
-                    isinstance(r, dict) and r.get("P") == name and r.get("V") == version for r in v)
+                    isinstance(r, dict) and r.get("P") == name and r.get("V") == version for r in v
+                )
 
-            packages.append(Package(
-                ecosystem=Ecosystem.APK, name=name, version=version,
-                purl=purl("apk", name, version, namespace=namespace,
-                          qualifiers={"arch": arch, "distro": distro_qualifier(distro)}),
-                source_name=origin or name, arch=arch,
-                licenses=(license_text,) if license_text else (),
-                layer_digest=introduced_in(view, self.name, INSTALLED, flat, same), path=INSTALLED,
-            ))
+            packages.append(
+                Package(
+                    ecosystem=Ecosystem.APK,
+                    name=name,
+                    version=version,
+                    purl=purl(
+                        "apk",
+                        name,
+                        version,
+                        namespace=namespace,
+                        qualifiers={"arch": arch, "distro": distro_qualifier(distro)},
+                    ),
+                    source_name=origin or name,
+                    arch=arch,
+                    licenses=(license_text,) if license_text else (),
+                    layer_digest=introduced_in(view, self.name, INSTALLED, flat, same),
+                    path=INSTALLED,
+                )
+            )
         return AnalyzerOutput(packages=tuple(packages), owned_paths=frozenset(owned))

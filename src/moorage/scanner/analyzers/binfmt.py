@@ -29,8 +29,11 @@ class Section:
 def is_executable_format(content: bytes) -> bool:
     """ELF, PE or Mach-O by magic."""
     head = content[:4]
-    return head == ELF_MAGIC or head[:2] == b"MZ" or head in (
-        b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe")
+    return (
+        head == ELF_MAGIC
+        or head[:2] == b"MZ"
+        or head in (b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe")
+    )
 
 
 def elf_sections(content: bytes) -> list[Section]:
@@ -43,12 +46,17 @@ def elf_sections(content: bytes) -> list[Section]:
     e = "<" if data == 1 else ">"
     try:
         if klass == 2:
-            shoff, = struct.unpack_from(f"{e}Q", content, 0x28)
+            (shoff,) = struct.unpack_from(f"{e}Q", content, 0x28)
             shentsize, shnum, shstrndx = struct.unpack_from(f"{e}HHH", content, 0x3A)
         else:
-            shoff, = struct.unpack_from(f"{e}I", content, 0x20)
+            (shoff,) = struct.unpack_from(f"{e}I", content, 0x20)
             shentsize, shnum, shstrndx = struct.unpack_from(f"{e}HHH", content, 0x2E)
-        if shnum == 0 or shnum > MAX_SECTIONS or shoff + shnum * shentsize > len(content) or shstrndx >= shnum:
+        if (
+            shnum == 0
+            or shnum > MAX_SECTIONS
+            or shoff + shnum * shentsize > len(content)
+            or shstrndx >= shnum
+        ):
             raise ParseError("ELF section table out of bounds")
         raw: list[tuple[int, int, int, int, int]] = []
         for i in range(shnum):
@@ -59,7 +67,7 @@ def elf_sections(content: bytes) -> list[Section]:
                 name, kind, _, addr, off, size = struct.unpack_from(f"{e}IIIIII", content, base)
             raw.append((name, kind, addr, off, size))
         _, _, _, str_off, str_size = raw[shstrndx]
-        strtab = content[str_off: str_off + str_size]
+        strtab = content[str_off : str_off + str_size]
         out = []
         for name_off, kind, addr, off, size in raw:
             end = strtab.find(b"\x00", name_off)
@@ -79,7 +87,7 @@ def section_bytes(content: bytes, name: str) -> bytes | None:
         if section.name == name:
             if section.offset + section.size > len(content):
                 raise ParseError(f"section {name} out of bounds")
-            return content[section.offset: section.offset + section.size]
+            return content[section.offset : section.offset + section.size]
     return None
 
 
@@ -90,5 +98,5 @@ def read_at_address(content: bytes, sections: list[Section], address: int, size:
             start = section.offset + (address - section.address)
             if start + size > len(content) or address + size > section.address + section.size:
                 raise ParseError("address range out of bounds")
-            return content[start: start + size]
+            return content[start : start + size]
     raise ParseError(f"address {address:#x} is in no section")

@@ -14,12 +14,25 @@ from moorage.scanner.inventory import Distro
 MAX_RECORDS = 200_000
 
 
-def purl(kind: str, name: str, version: str, *, namespace: str = "",
-         qualifiers: Mapping[str, str] | None = None, subpath: str = "") -> str:
+def purl(
+    kind: str,
+    name: str,
+    version: str,
+    *,
+    namespace: str = "",
+    qualifiers: Mapping[str, str] | None = None,
+    subpath: str = "",
+) -> str:
     """A package URL string; empty qualifiers are left out."""
     quals = {k: v for k, v in (qualifiers or {}).items() if v}
-    return PackageURL(type=kind, namespace=namespace or None, name=name, version=version or None,
-                      qualifiers=quals or None, subpath=subpath or None).to_string()
+    return PackageURL(
+        type=kind,
+        namespace=namespace or None,
+        name=name,
+        version=version or None,
+        qualifiers=quals or None,
+        subpath=subpath or None,
+    ).to_string()
 
 
 def distro_qualifier(distro: Distro | None) -> str:
@@ -63,8 +76,9 @@ def iter_stanzas(text: str) -> Iterator[list[tuple[str, str]]]:
         yield fields
 
 
-def introduced_in(view: FlatView, plugin: str, path: str, flat: FlatFile,
-                  same: Callable[[JsonValue], bool]) -> str:
+def introduced_in(
+    view: FlatView, plugin: str, path: str, flat: FlatFile, same: Callable[[JsonValue], bool]
+) -> str:
     """The lowest layer from which, without interruption up to the top, the record at ``path``
     satisfies ``same`` (the package with the version the image has)."""
     digest = flat.entry.layer_digest

@@ -16,8 +16,9 @@ STATUS = "/var/lib/dpkg/status"
 STATUS_D = "/var/lib/dpkg/status.d/"
 INFO = "/var/lib/dpkg/info/"
 _KEEP = ("Package", "Status", "Version", "Source", "Architecture", "Maintainer")
-_PRESENT_STATES = frozenset({"installed", "half-configured", "unpacked", "half-installed",
-                             "triggers-awaited", "triggers-pending"})
+_PRESENT_STATES = frozenset(
+    {"installed", "half-configured", "unpacked", "half-installed", "triggers-awaited", "triggers-pending"}
+)
 
 
 def parse_status(text: str) -> list[dict[str, str]]:
@@ -55,8 +56,8 @@ class DpkgAnalyzer(Analyzer):
         if path == STATUS:
             return True
         if path.startswith(STATUS_D):
-            return "/" not in path[len(STATUS_D):] and not path.endswith(".md5sums")
-        return path.startswith(INFO) and path.endswith(".list") and "/" not in path[len(INFO):]
+            return "/" not in path[len(STATUS_D) :] and not path.endswith(".md5sums")
+        return path.startswith(INFO) and path.endswith(".list") and "/" not in path[len(INFO) :]
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """Stanzas (as dicts) for status files; the owned paths for a .list file."""
@@ -71,7 +72,9 @@ class DpkgAnalyzer(Analyzer):
         packages: list[Package] = []
         owned: set[str] = set()
         distro = context.distro
-        namespace = distro.id if distro and distro.id in ("debian", "ubuntu") else (distro.id if distro else "debian")
+        namespace = (
+            distro.id if distro and distro.id in ("debian", "ubuntu") else (distro.id if distro else "debian")
+        )
         for path, value, flat in view.results(self.name):
             if path.endswith(".list") and path.startswith(INFO):
                 if isinstance(value, list):
@@ -92,13 +95,25 @@ class DpkgAnalyzer(Analyzer):
                     source_name, _, rest = fields["Source"].partition(" ")
                     source_version = rest.strip().strip("()").strip()
                 layer = introduced_in(view, self.name, path, flat, _same_package(name, version))
-                packages.append(Package(
-                    ecosystem=Ecosystem.DEB, name=name, version=version,
-                    purl=purl("deb", name, version, namespace=namespace,
-                              qualifiers={"arch": arch, "distro": distro_qualifier(distro)}),
-                    source_name=source_name, source_version=source_version, arch=arch,
-                    layer_digest=layer, path=path,
-                ))
+                packages.append(
+                    Package(
+                        ecosystem=Ecosystem.DEB,
+                        name=name,
+                        version=version,
+                        purl=purl(
+                            "deb",
+                            name,
+                            version,
+                            namespace=namespace,
+                            qualifiers={"arch": arch, "distro": distro_qualifier(distro)},
+                        ),
+                        source_name=source_name,
+                        source_version=source_version,
+                        arch=arch,
+                        layer_digest=layer,
+                        path=path,
+                    )
+                )
         return AnalyzerOutput(packages=tuple(packages), owned_paths=frozenset(owned))
 
 
@@ -106,6 +121,12 @@ def _same_package(name: str, version: str) -> Callable[[JsonValue], bool]:
     def same(value: JsonValue) -> bool:
         if not isinstance(value, list):
             return False
-        return any(isinstance(s, dict) and s.get("Package") == name and s.get("Version") == version
-                   and is_present({k: v for k, v in s.items() if isinstance(v, str)}) for s in value)
+        return any(
+            isinstance(s, dict)
+            and s.get("Package") == name
+            and s.get("Version") == version
+            and is_present({k: v for k, v in s.items() if isinstance(v, str)})
+            for s in value
+        )
+
     return same

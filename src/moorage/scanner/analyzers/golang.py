@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import struct
 
-from moorage.scanner.analyzers.binfmt import elf_sections, is_executable_format, read_at_address, section_bytes
+from moorage.scanner.analyzers.binfmt import (
+    elf_sections,
+    is_executable_format,
+    read_at_address,
+    section_bytes,
+)
 from moorage.scanner.analyzers.common import purl
 from moorage.scanner.analyzers.interface import AnalysisContext, Analyzer, AnalyzerOutput
 from moorage.scanner.errors import ParseError
@@ -41,16 +46,16 @@ def find_buildinfo(content: bytes) -> tuple[str, str]:
             position = content.find(BUILDINFO_MAGIC, position + 1)
         if position < 0:
             raise ParseError("no Go build info")
-        blob = content[position: position + (64 << 10)]
+        blob = content[position : position + (64 << 10)]
     if len(blob) < 32:
         raise ParseError("Go build info header truncated")
     pointer_size, flags = blob[14], blob[15]
     if flags & 2:  # Go 1.18+: inline, varint-length-prefixed strings
         length, pos = _varint(blob, 32)
-        version = blob[pos: pos + length].decode("utf-8", errors="replace")
+        version = blob[pos : pos + length].decode("utf-8", errors="replace")
         pos += length
         length, pos = _varint(blob, pos)
-        modinfo = blob[pos: pos + length]
+        modinfo = blob[pos : pos + length]
     else:  # older: pointers to string headers
         if pointer_size not in (4, 8):
             raise ParseError("bad pointer size in Go build info")
@@ -105,9 +110,16 @@ def parse_modinfo(version: str, modinfo: str) -> dict[str, JsonValue]:
 def _module_package(path: str, version: str, where: str, layer: str, kind: str) -> Package:
     prefix, _, _ = path.rpartition("/")
     short = path.rsplit("/", 1)[-1]
-    return Package(ecosystem=Ecosystem.GOLANG, name=path, version=version, namespace=prefix,
-                   purl=purl("golang", short, version, namespace=prefix), layer_digest=layer, path=where,
-                   metadata={"kind": kind})
+    return Package(
+        ecosystem=Ecosystem.GOLANG,
+        name=path,
+        version=version,
+        namespace=prefix,
+        purl=purl("golang", short, version, namespace=prefix),
+        layer_digest=layer,
+        path=where,
+        metadata={"kind": kind},
+    )
 
 
 class GoBinaryAnalyzer(Analyzer):
@@ -119,8 +131,11 @@ class GoBinaryAnalyzer(Analyzer):
 
     def wants(self, entry: FileEntry) -> bool:
         """Executable regular files."""
-        return (entry.kind in (FileKind.REGULAR, FileKind.HARDLINK) and entry.mode & 0o111 != 0
-                and entry.size >= MIN_BINARY_SIZE)
+        return (
+            entry.kind in (FileKind.REGULAR, FileKind.HARDLINK)
+            and entry.mode & 0o111 != 0
+            and entry.size >= MIN_BINARY_SIZE
+        )
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """Build info, or None for a file that is not a Go binary."""
@@ -137,16 +152,30 @@ class GoBinaryAnalyzer(Analyzer):
                 continue
             layer = flat.entry.layer_digest
             main = value.get("main")
-            if isinstance(main, dict) and main.get("path") and main.get("version") not in ("", "(devel)", None):
+            if (
+                isinstance(main, dict)
+                and main.get("path")
+                and main.get("version") not in ("", "(devel)", None)
+            ):
                 packages.append(_module_package(str(main["path"]), str(main["version"]), path, layer, "main"))
             deps = value.get("deps")
             for dep in deps if isinstance(deps, list) else []:
                 if isinstance(dep, dict) and dep.get("path") and dep.get("version"):
-                    packages.append(_module_package(str(dep["path"]), str(dep["version"]), path, layer, "dep"))
+                    packages.append(
+                        _module_package(str(dep["path"]), str(dep["version"]), path, layer, "dep")
+                    )
             go = str(value.get("go") or "")
             if go.startswith("go"):
                 stdlib_version = "v" + go[2:].split(" ")[0].split("-")[0].split("+")[0]
-                packages.append(Package(ecosystem=Ecosystem.GOLANG, name="stdlib", version=stdlib_version,
-                                        purl=purl("golang", "stdlib", stdlib_version), layer_digest=layer,
-                                        path=path, metadata={"kind": "stdlib", "go": go}))
+                packages.append(
+                    Package(
+                        ecosystem=Ecosystem.GOLANG,
+                        name="stdlib",
+                        version=stdlib_version,
+                        purl=purl("golang", "stdlib", stdlib_version),
+                        layer_digest=layer,
+                        path=path,
+                        metadata={"kind": "stdlib", "go": go},
+                    )
+                )
         return AnalyzerOutput(packages=tuple(packages))

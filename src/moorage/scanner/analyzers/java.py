@@ -56,8 +56,9 @@ def parse_manifest(text: str) -> dict[str, str]:
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
-    if info.file_size > cap or (info.compress_size and info.file_size / info.compress_size > MAX_RATIO
-                                and info.file_size > 1 << 20):
+    if info.file_size > cap or (
+        info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1 << 20
+    ):
         raise ParseError(f"{info.filename} is too large or too compressed")
     with archive.open(info) as member:
         return member.read(cap + 1)[:cap]
@@ -81,8 +82,15 @@ def scan_archive(content: bytes, location: str, depth: int = 0) -> list[JsonValu
             if name.startswith("META-INF/maven/") and name.endswith("/pom.properties"):
                 props = parse_properties(_read_member(archive, info, 1 << 20).decode("utf-8", "replace"))
                 if props.get("artifactId") and props.get("version"):
-                    found.append({"group": props.get("groupId", ""), "artifact": props["artifactId"],
-                                  "version": props["version"], "location": location, "source": "pom.properties"})
+                    found.append(
+                        {
+                            "group": props.get("groupId", ""),
+                            "artifact": props["artifactId"],
+                            "version": props["version"],
+                            "location": location,
+                            "source": "pom.properties",
+                        }
+                    )
             elif name.upper() == "META-INF/MANIFEST.MF":
                 manifest = parse_manifest(_read_member(archive, info, 1 << 20).decode("utf-8", "replace"))
             elif name.lower().endswith(ARCHIVE_SUFFIXES) and not info.is_dir():
@@ -106,16 +114,28 @@ def scan_archive(content: bytes, location: str, depth: int = 0) -> list[JsonValu
 def _manifest_identity(manifest: dict[str, str], location: str) -> dict[str, JsonValue] | None:
     stem = posixpath.basename(location.rsplit("!/", 1)[-1]).rsplit(".", 1)[0]
     from_file = _FILE_VERSION.match(stem)
-    name = (manifest.get("Implementation-Title") or manifest.get("Bundle-SymbolicName", "").split(";")[0]
-            or (from_file.group("name") if from_file else ""))
-    version = (manifest.get("Implementation-Version") or manifest.get("Bundle-Version")
-               or (from_file.group("version") if from_file else ""))
+    name = (
+        manifest.get("Implementation-Title")
+        or manifest.get("Bundle-SymbolicName", "").split(";")[0]
+        or (from_file.group("name") if from_file else "")
+    )
+    version = (
+        manifest.get("Implementation-Version")
+        or manifest.get("Bundle-Version")
+        or (from_file.group("version") if from_file else "")
+    )
     if not name or not version:
         return None
     if from_file and " " in name:
         name = from_file.group("name")
     group = manifest.get("Implementation-Vendor-Id", "")
-    return {"group": group, "artifact": name, "version": version, "location": location, "source": "MANIFEST.MF"}
+    return {
+        "group": group,
+        "artifact": name,
+        "version": version,
+        "location": location,
+        "source": "MANIFEST.MF",
+    }
 
 
 class JavaArchiveAnalyzer(Analyzer):
@@ -127,7 +147,9 @@ class JavaArchiveAnalyzer(Analyzer):
 
     def wants(self, entry: FileEntry) -> bool:
         """Files named like Java archives."""
-        return entry.kind in (FileKind.REGULAR, FileKind.HARDLINK) and entry.path.lower().endswith(ARCHIVE_SUFFIXES)
+        return entry.kind in (FileKind.REGULAR, FileKind.HARDLINK) and entry.path.lower().endswith(
+            ARCHIVE_SUFFIXES
+        )
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """Artifacts found in the archive and the archives nested in it."""
@@ -141,8 +163,16 @@ class JavaArchiveAnalyzer(Analyzer):
                 if not isinstance(item, dict):
                     continue
                 group, artifact, version = str(item["group"]), str(item["artifact"]), str(item["version"])
-                packages.append(Package(
-                    ecosystem=Ecosystem.MAVEN, name=artifact, version=version, namespace=group,
-                    purl=purl("maven", artifact, version, namespace=group), layer_digest=flat.entry.layer_digest,
-                    path=path, metadata={"location": str(item["location"]), "source": str(item["source"])}))
+                packages.append(
+                    Package(
+                        ecosystem=Ecosystem.MAVEN,
+                        name=artifact,
+                        version=version,
+                        namespace=group,
+                        purl=purl("maven", artifact, version, namespace=group),
+                        layer_digest=flat.entry.layer_digest,
+                        path=path,
+                        metadata={"location": str(item["location"]), "source": str(item["source"])},
+                    )
+                )
         return AnalyzerOutput(packages=tuple(packages))

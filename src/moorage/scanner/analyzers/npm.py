@@ -41,8 +41,11 @@ def _license(doc: dict[str, Any]) -> list[JsonValue]:
         return [value["type"]]
     many = doc.get("licenses")
     if isinstance(many, list):
-        return [m["type"] if isinstance(m, dict) and isinstance(m.get("type"), str) else str(m)
-                for m in many[:20] if isinstance(m, dict | str)]
+        return [
+            m["type"] if isinstance(m, dict) and isinstance(m.get("type"), str) else str(m)
+            for m in many[:20]
+            if isinstance(m, dict | str)
+        ]
     return []
 
 
@@ -79,7 +82,9 @@ def parse_package_lock(content: bytes) -> list[JsonValue]:
             name = item.get("name") or location.rsplit("node_modules/", 1)[-1]
             version = item.get("version")
             if isinstance(name, str) and isinstance(version, str):
-                out.append({"name": name, "version": version, "location": location, "licenses": _license(item)})
+                out.append(
+                    {"name": name, "version": version, "location": location, "licenses": _license(item)}
+                )
         return out
     dependencies = doc.get("dependencies")
     stack: list[tuple[str, Any]] = [("", dependencies)]
@@ -115,12 +120,15 @@ def parse_yarn_lock(text: str) -> list[JsonValue]:
             continue
         if not line[0].isspace():
             first = line.rstrip(":").split(",")[0]
-            name = "" if first.startswith("__metadata") or "@workspace:" in first or "@link:" in first \
+            name = (
+                ""
+                if first.startswith("__metadata") or "@workspace:" in first or "@link:" in first
                 else _spec_name(first)
+            )
             continue
         stripped = line.strip()
         if name and (stripped.startswith("version ") or stripped.startswith("version:")):
-            version = stripped[len("version"):].lstrip(" :").strip().strip('"')
+            version = stripped[len("version") :].lstrip(" :").strip().strip('"')
             out.append({"name": name, "version": version, "licenses": []})
             name = ""
             if len(out) > MAX_LOCK_ENTRIES:
@@ -132,7 +140,7 @@ def _pnpm_key(key: str) -> tuple[str, str] | None:
     key = key.lstrip("/").split("(")[0]
     at = key.find("@", 1)
     if at > 0 and "/" not in key[at:]:
-        return key[:at], key[at + 1:].split("_")[0]
+        return key[:at], key[at + 1 :].split("_")[0]
     name, _, version = key.rpartition("/")
     return (name, version.split("_")[0]) if name and version else None
 
@@ -212,7 +220,11 @@ class NpmAnalyzer(Analyzer):
 def _entries(value: dict[str, JsonValue]) -> Iterator[dict[str, JsonValue]]:
     entries = value.get("entries")
     for item in entries if isinstance(entries, list) else []:
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("version"), str):
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("version"), str)
+        ):
             yield item
 
 
@@ -221,7 +233,12 @@ def _package(value: dict[str, JsonValue], path: str, layer: str) -> Package:
     scope, _, short = name.rpartition("/")
     licenses = value.get("licenses")
     return Package(
-        ecosystem=Ecosystem.NPM, name=name, version=version, namespace=scope,
+        ecosystem=Ecosystem.NPM,
+        name=name,
+        version=version,
+        namespace=scope,
         purl=purl("npm", short, version, namespace=scope),
         licenses=tuple(str(x) for x in licenses) if isinstance(licenses, list) else (),
-        layer_digest=layer, path=path)
+        layer_digest=layer,
+        path=path,
+    )

@@ -15,13 +15,29 @@ from moorage.scanner.interface import JsonValue
 from moorage.scanner.inventory import Distro
 
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
-LEGACY_PATHS = ("/etc/lsb-release", "/etc/alpine-release", "/etc/redhat-release", "/etc/centos-release",
-                "/etc/rocky-release", "/etc/almalinux-release", "/etc/fedora-release", "/etc/system-release",
-                "/etc/debian_version", "/etc/SuSE-release")
+LEGACY_PATHS = (
+    "/etc/lsb-release",
+    "/etc/alpine-release",
+    "/etc/redhat-release",
+    "/etc/centos-release",
+    "/etc/rocky-release",
+    "/etc/almalinux-release",
+    "/etc/fedora-release",
+    "/etc/system-release",
+    "/etc/debian_version",
+    "/etc/SuSE-release",
+)
 _WANTED = frozenset((*OS_RELEASE_PATHS, *LEGACY_PATHS))
 _RH_LINE = re.compile(r"^(?P<name>.+?) release (?P<version>[\d.]+)")
-_RH_IDS = (("red hat", "rhel"), ("centos", "centos"), ("rocky", "rocky"), ("alma", "almalinux"),
-           ("fedora", "fedora"), ("amazon", "amzn"), ("oracle", "ol"))
+_RH_IDS = (
+    ("red hat", "rhel"),
+    ("centos", "centos"),
+    ("rocky", "rocky"),
+    ("alma", "almalinux"),
+    ("fedora", "fedora"),
+    ("amazon", "amzn"),
+    ("oracle", "ol"),
+)
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -84,9 +100,13 @@ def _from_os_release(values: dict[str, JsonValue], view: FlatView, plugin: str) 
     version_id = _text(values, "VERSION_ID")
     if distro_id == "debian" and not version_id:
         version_id = _debian_version(view, plugin)
-    return Distro(id=distro_id, version_id=version_id, codename=_text(values, "VERSION_CODENAME"),
-                  pretty_name=_text(values, "PRETTY_NAME"),
-                  id_like=tuple(_text(values, "ID_LIKE").lower().split()))
+    return Distro(
+        id=distro_id,
+        version_id=version_id,
+        codename=_text(values, "VERSION_CODENAME"),
+        pretty_name=_text(values, "PRETTY_NAME"),
+        id_like=tuple(_text(values, "ID_LIKE").lower().split()),
+    )
 
 
 def _line(view: FlatView, plugin: str, path: str) -> str:
@@ -116,8 +136,12 @@ def _from_legacy(view: FlatView, plugin: str) -> Distro | None:
     lsb = view.result(plugin, "/etc/lsb-release")
     if lsb is not None and isinstance(lsb[0], dict) and lsb[0].get("DISTRIB_ID"):
         values = lsb[0]
-        return Distro(id=_text(values, "DISTRIB_ID").lower(), version_id=_text(values, "DISTRIB_RELEASE"),
-                      codename=_text(values, "DISTRIB_CODENAME"), pretty_name=_text(values, "DISTRIB_DESCRIPTION"))
+        return Distro(
+            id=_text(values, "DISTRIB_ID").lower(),
+            version_id=_text(values, "DISTRIB_RELEASE"),
+            codename=_text(values, "DISTRIB_CODENAME"),
+            pretty_name=_text(values, "DISTRIB_DESCRIPTION"),
+        )
     debian = _debian_version(view, plugin)
     if debian:
         return Distro(id="debian", version_id=debian)

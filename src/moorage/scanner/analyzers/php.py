@@ -32,8 +32,13 @@ def parse_installed_json(content: bytes) -> list[JsonValue]:
         licenses = item.get("license")
         if version[:1] == "v" and version[1:2].isdigit():
             version = version[1:]
-        out.append({"name": name, "version": version,
-                    "licenses": [str(x) for x in licenses] if isinstance(licenses, list) else []})
+        out.append(
+            {
+                "name": name,
+                "version": version,
+                "licenses": [str(x) for x in licenses] if isinstance(licenses, list) else [],
+            }
+        )
     return out
 
 
@@ -46,8 +51,9 @@ class ComposerAnalyzer(Analyzer):
 
     def wants(self, entry: FileEntry) -> bool:
         """``.../vendor/composer/installed.json``."""
-        return (entry.kind in (FileKind.REGULAR, FileKind.HARDLINK)
-                and entry.path.endswith("/vendor/composer/installed.json"))
+        return entry.kind in (FileKind.REGULAR, FileKind.HARDLINK) and entry.path.endswith(
+            "/vendor/composer/installed.json"
+        )
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """Package records."""
@@ -63,9 +69,16 @@ class ComposerAnalyzer(Analyzer):
                 full, version = str(item["name"]), str(item["version"])
                 vendor, _, short = full.rpartition("/")
                 licenses = item.get("licenses")
-                packages.append(Package(
-                    ecosystem=Ecosystem.COMPOSER, name=full, version=version, namespace=vendor,
-                    purl=purl("composer", short, version, namespace=vendor),
-                    licenses=tuple(str(x) for x in licenses) if isinstance(licenses, list) else (),
-                    layer_digest=flat.entry.layer_digest, path=path))
+                packages.append(
+                    Package(
+                        ecosystem=Ecosystem.COMPOSER,
+                        name=full,
+                        version=version,
+                        namespace=vendor,
+                        purl=purl("composer", short, version, namespace=vendor),
+                        licenses=tuple(str(x) for x in licenses) if isinstance(licenses, list) else (),
+                        layer_digest=flat.entry.layer_digest,
+                        path=path,
+                    )
+                )
         return AnalyzerOutput(packages=tuple(packages))

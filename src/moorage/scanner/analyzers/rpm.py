@@ -18,9 +18,18 @@ from moorage.scanner.inventory import Ecosystem, Package
 
 DB_DIRS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm")
 DB_FILES = {"rpmdb.sqlite": "sqlite", "Packages": "bdb", "Packages.db": "ndb"}
-_NAMESPACES = {"rhel": "redhat", "centos": "centos", "rocky": "rocky", "almalinux": "almalinux",
-               "fedora": "fedora", "amzn": "amazon", "ol": "oracle", "sles": "suse",
-               "opensuse-leap": "opensuse", "opensuse-tumbleweed": "opensuse"}
+_NAMESPACES = {
+    "rhel": "redhat",
+    "centos": "centos",
+    "rocky": "rocky",
+    "almalinux": "almalinux",
+    "fedora": "fedora",
+    "amzn": "amazon",
+    "ol": "oracle",
+    "sles": "suse",
+    "opensuse-leap": "opensuse",
+    "opensuse-tumbleweed": "opensuse",
+}
 
 
 def read_database(kind: str, content: bytes) -> Iterator[RpmHeader]:
@@ -73,12 +82,20 @@ class RpmAnalyzer(Analyzer):
         kind = DB_FILES[posixpath.basename(entry.path)]
         records: list[JsonValue] = []
         for header in read_database(kind, content):
-            records.append({
-                "name": header.name, "version": header.version, "release": header.release,
-                "epoch": header.epoch, "arch": header.arch, "source_rpm": header.source_rpm,
-                "license": header.license, "vendor": header.vendor, "modularity_label": header.modularity_label,
-                "files": list(header.files),
-            })
+            records.append(
+                {
+                    "name": header.name,
+                    "version": header.version,
+                    "release": header.release,
+                    "epoch": header.epoch,
+                    "arch": header.arch,
+                    "source_rpm": header.source_rpm,
+                    "license": header.license,
+                    "vendor": header.vendor,
+                    "modularity_label": header.modularity_label,
+                    "files": list(header.files),
+                }
+            )
         return records
 
     def collect(self, view: FlatView, context: AnalysisContext) -> AnalyzerOutput:
@@ -94,8 +111,9 @@ class RpmAnalyzer(Analyzer):
                 return self._packages(view, path, found, namespace, distro_qualifier(distro))
         return AnalyzerOutput()
 
-    def _packages(self, view: FlatView, path: str, found: tuple[JsonValue, object], namespace: str,
-                  distro_text: str) -> AnalyzerOutput:
+    def _packages(
+        self, view: FlatView, path: str, found: tuple[JsonValue, object], namespace: str, distro_text: str
+    ) -> AnalyzerOutput:
         records, flat = found
         assert isinstance(records, list)
         packages: list[Package] = []
@@ -118,20 +136,43 @@ class RpmAnalyzer(Analyzer):
 
             def same(v: JsonValue, name: str = name, evr: str = evr) -> bool:
                 return isinstance(v, list) and any(
-                    isinstance(r, dict) and r.get("name") == name and full_version(
+                    isinstance(r, dict)
+                    and r.get("name") == name
+                    and full_version(
                         r.get("epoch") if isinstance(r.get("epoch"), int) else None,  # type: ignore[arg-type]
-                        str(r.get("version")), str(r.get("release"))) == evr for r in v)
+                        str(r.get("version")),
+                        str(r.get("release")),
+                    )
+                    == evr
+                    for r in v
+                )
 
             metadata = {k: str(record[k]) for k in ("vendor", "modularity_label") if record.get(k)}
-            packages.append(Package(
-                ecosystem=Ecosystem.RPM, name=name, version=evr,
-                purl=purl("rpm", name, f"{version}-{release}" if release else version, namespace=namespace,
-                          qualifiers={"arch": arch, "epoch": str(epoch) if epoch else "",
-                                      "distro": distro_text}),
-                source_name=source_name, source_version=(f"{epoch}:{source_version}" if epoch and source_version
-                                                         else source_version),
-                arch=arch, licenses=(str(record["license"]),) if record.get("license") else (),
-                layer_digest=introduced_in(view, self.name, path, flat, same),  # type: ignore[arg-type]
-                path=path, metadata=metadata,
-            ))
+            packages.append(
+                Package(
+                    ecosystem=Ecosystem.RPM,
+                    name=name,
+                    version=evr,
+                    purl=purl(
+                        "rpm",
+                        name,
+                        f"{version}-{release}" if release else version,
+                        namespace=namespace,
+                        qualifiers={
+                            "arch": arch,
+                            "epoch": str(epoch) if epoch else "",
+                            "distro": distro_text,
+                        },
+                    ),
+                    source_name=source_name,
+                    source_version=(
+                        f"{epoch}:{source_version}" if epoch and source_version else source_version
+                    ),
+                    arch=arch,
+                    licenses=(str(record["license"]),) if record.get("license") else (),
+                    layer_digest=introduced_in(view, self.name, path, flat, same),  # type: ignore[arg-type]
+                    path=path,
+                    metadata=metadata,
+                )
+            )
         return AnalyzerOutput(packages=tuple(packages), owned_paths=frozenset(owned))

@@ -77,7 +77,7 @@ def parse_header_blob(blob: bytes) -> RpmHeader:
     data_start = 8 + 16 * il
     if data_start + dl > len(blob):
         raise ParseError("rpm header truncated")
-    data = blob[data_start: data_start + dl]
+    data = blob[data_start : data_start + dl]
     entries: dict[int, tuple[int, int, int]] = {}
     for i in range(il):
         tag, kind, offset, count = struct.unpack_from(">iiii", blob, 8 + 16 * i)
@@ -128,6 +128,14 @@ def parse_header_blob(blob: bytes) -> RpmHeader:
                 raise ParseError("rpm file list points at a missing directory")
             files.append(dirnames[index] + base)
     return RpmHeader(
-        name=name, version=version, release=string(TAG_RELEASE), epoch=epochs[0] if epochs else None,
-        arch=string(TAG_ARCH), source_rpm=string(TAG_SOURCERPM), license=string(TAG_LICENSE),
-        vendor=string(TAG_VENDOR), modularity_label=string(TAG_MODULARITYLABEL), files=tuple(files))
+        name=name,
+        version=version,
+        release=string(TAG_RELEASE),
+        epoch=epochs[0] if epochs else None,
+        arch=string(TAG_ARCH),
+        source_rpm=string(TAG_SOURCERPM),
+        license=string(TAG_LICENSE),
+        vendor=string(TAG_VENDOR),
+        modularity_label=string(TAG_MODULARITYLABEL),
+        files=tuple(files),
+    )

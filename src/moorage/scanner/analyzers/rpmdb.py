@@ -70,7 +70,7 @@ def bdb_blobs(content: bytes) -> Iterator[bytes]:
                 raise ParseError(f"Berkeley DB page {pgno} has a bad item offset")
             item_type = content[base + start]
             if item_type == _H_KEYDATA:
-                yield content[base + start + 1: base + end]
+                yield content[base + start + 1 : base + end]
             elif item_type == _H_OFFPAGE:
                 first, length = struct.unpack_from(f"{endian}II", content, base + start + 4)
                 yield _bdb_overflow(content, page_size, pages, first, length, endian)
@@ -90,11 +90,11 @@ def _bdb_overflow(content: bytes, page_size: int, pages: int, pgno: int, length:
             raise ParseError("Berkeley DB overflow chain is broken")
         seen.add(pgno)
         base = pgno * page_size
-        next_pgno, = struct.unpack_from(f"{endian}I", content, base + 16)
-        used, = struct.unpack_from(f"{endian}H", content, base + 22)
+        (next_pgno,) = struct.unpack_from(f"{endian}I", content, base + 16)
+        (used,) = struct.unpack_from(f"{endian}H", content, base + 22)
         if content[base + 25] != _P_OVERFLOW or used > page_size - 26:
             raise ParseError("Berkeley DB overflow page is not one")
-        chunks.append(content[base + 26: base + 26 + used])
+        chunks.append(content[base + 26 : base + 26 + used])
         total += used
         pgno = next_pgno
     if total != length:
@@ -125,7 +125,7 @@ def ndb_blobs(content: bytes) -> Iterator[bytes]:
             raise ParseError("NDB blob header does not match its slot")
         if start + 16 + length > len(content) or length > block_count * _NDB_BLOCK:
             raise ParseError("NDB blob out of bounds")
-        yield content[start + 16: start + 16 + length]
+        yield content[start + 16 : start + 16 + length]
         count += 1
         if count > MAX_BLOBS:
             raise ParseError(f"more than {MAX_BLOBS} packages")

@@ -43,8 +43,11 @@ class RubyAnalyzer(Analyzer):
 
     def wants(self, entry: FileEntry) -> bool:
         """Gemspecs in a ``specifications`` directory."""
-        return (entry.kind in (FileKind.REGULAR, FileKind.HARDLINK) and entry.path.endswith(".gemspec")
-                and posixpath.basename(posixpath.dirname(entry.path)) == "specifications")
+        return (
+            entry.kind in (FileKind.REGULAR, FileKind.HARDLINK)
+            and entry.path.endswith(".gemspec")
+            and posixpath.basename(posixpath.dirname(entry.path)) == "specifications"
+        )
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """Name, version, licenses."""
@@ -58,8 +61,15 @@ class RubyAnalyzer(Analyzer):
                 continue
             name, version = str(value["name"]), str(value["version"])
             licenses = value.get("licenses")
-            packages.append(Package(
-                ecosystem=Ecosystem.GEM, name=name, version=version, purl=purl("gem", name, version),
-                licenses=tuple(str(x) for x in licenses) if isinstance(licenses, list) else (),
-                layer_digest=flat.entry.layer_digest, path=path))
+            packages.append(
+                Package(
+                    ecosystem=Ecosystem.GEM,
+                    name=name,
+                    version=version,
+                    purl=purl("gem", name, version),
+                    licenses=tuple(str(x) for x in licenses) if isinstance(licenses, list) else (),
+                    layer_digest=flat.entry.layer_digest,
+                    path=path,
+                )
+            )
         return AnalyzerOutput(packages=tuple(packages))

@@ -34,10 +34,20 @@ def parse_audit_data(compressed: bytes) -> list[JsonValue]:
         raise ParseError("cargo-auditable data has no packages")
     out: list[JsonValue] = []
     for item in items:
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("version"), str):
-            out.append({"name": item["name"], "version": item["version"],
-                        "source": str(item.get("source", "")), "kind": str(item.get("kind", "runtime")),
-                        "root": bool(item.get("root", False))})
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("version"), str)
+        ):
+            out.append(
+                {
+                    "name": item["name"],
+                    "version": item["version"],
+                    "source": str(item.get("source", "")),
+                    "kind": str(item.get("kind", "runtime")),
+                    "root": bool(item.get("root", False)),
+                }
+            )
     return out
 
 
@@ -50,7 +60,11 @@ class CargoAuditableAnalyzer(Analyzer):
 
     def wants(self, entry: FileEntry) -> bool:
         """Executable regular files."""
-        return entry.kind in (FileKind.REGULAR, FileKind.HARDLINK) and entry.mode & 0o111 != 0 and entry.size >= 1024
+        return (
+            entry.kind in (FileKind.REGULAR, FileKind.HARDLINK)
+            and entry.mode & 0o111 != 0
+            and entry.size >= 1024
+        )
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """Crates, or None for a binary without the section."""
@@ -67,7 +81,15 @@ class CargoAuditableAnalyzer(Analyzer):
                 if not isinstance(crate, dict) or crate.get("root") or crate.get("kind") == "build":
                     continue
                 name, version = str(crate["name"]), str(crate["version"])
-                packages.append(Package(ecosystem=Ecosystem.CARGO, name=name, version=version,
-                                        purl=purl("cargo", name, version), layer_digest=flat.entry.layer_digest,
-                                        path=path, metadata={"source": str(crate.get("source", ""))}))
+                packages.append(
+                    Package(
+                        ecosystem=Ecosystem.CARGO,
+                        name=name,
+                        version=version,
+                        purl=purl("cargo", name, version),
+                        layer_digest=flat.entry.layer_digest,
+                        path=path,
+                        metadata={"source": str(crate.get("source", ""))},
+                    )
+                )
         return AnalyzerOutput(packages=tuple(packages))

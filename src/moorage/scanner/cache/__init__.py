@@ -8,8 +8,14 @@ from moorage.scanner.cache.directory import DirectoryLayerCache
 from moorage.scanner.cache.interface import LayerCache, merge_scans
 from moorage.scanner.cache.memory import MemoryLayerCache
 
-__all__ = ["DirectoryLayerCache", "LayerCache", "MemoryLayerCache", "default_cache_dir", "make_cache",
-           "merge_scans"]
+__all__ = [
+    "DirectoryLayerCache",
+    "LayerCache",
+    "MemoryLayerCache",
+    "default_cache_dir",
+    "make_cache",
+    "merge_scans",
+]
 
 
 def default_cache_dir() -> Path:

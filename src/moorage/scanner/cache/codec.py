@@ -17,7 +17,9 @@ def encode_files(scan: LayerScan) -> dict[str, Any]:
     return {
         "codec": CODEC_VERSION,
         "digest": scan.digest,
-        "entries": [[e.path, e.kind.value, e.size, e.mode, e.uid, e.gid, e.link_target] for e in scan.entries],
+        "entries": [
+            [e.path, e.kind.value, e.size, e.mode, e.uid, e.gid, e.link_target] for e in scan.entries
+        ],
         "whiteouts": list(scan.whiteouts),
         "opaque_dirs": list(scan.opaque_dirs),
     }
@@ -30,12 +32,24 @@ def decode_files(doc: Any) -> LayerScan:
             raise CacheError(f"cache codec {doc['codec']} is not {CODEC_VERSION}")
         digest = str(doc["digest"])
         entries = tuple(
-            FileEntry(path=str(p), kind=FileKind(k), size=int(s), mode=int(m), uid=int(u), gid=int(g),
-                      link_target=str(t), layer_digest=digest)
+            FileEntry(
+                path=str(p),
+                kind=FileKind(k),
+                size=int(s),
+                mode=int(m),
+                uid=int(u),
+                gid=int(g),
+                link_target=str(t),
+                layer_digest=digest,
+            )
             for p, k, s, m, u, g, t in doc["entries"]
         )
-        return LayerScan(digest=digest, entries=entries, whiteouts=tuple(map(str, doc["whiteouts"])),
-                         opaque_dirs=tuple(map(str, doc["opaque_dirs"])))
+        return LayerScan(
+            digest=digest,
+            entries=entries,
+            whiteouts=tuple(map(str, doc["whiteouts"])),
+            opaque_dirs=tuple(map(str, doc["opaque_dirs"])),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise CacheError(f"malformed cached file list: {exc!r}") from exc
 

@@ -51,14 +51,21 @@ class DirectoryLayerCache(LayerCache):
         for plugin in plugins:
             try:
                 found, found_errors = decode_results(
-                    _read_json(directory / f"{_SAFE_NAME.sub('_', plugin.cache_key)}.json"), plugin.name)
+                    _read_json(directory / f"{_SAFE_NAME.sub('_', plugin.cache_key)}.json"), plugin.name
+                )
             except (OSError, CacheError, ValueError):
                 missing.append(plugin)
                 continue
             results[plugin.name] = found
             errors.extend(found_errors)
-        scan = LayerScan(digest=files.digest, entries=files.entries, whiteouts=files.whiteouts,
-                         opaque_dirs=files.opaque_dirs, results=results, errors=tuple(errors))
+        scan = LayerScan(
+            digest=files.digest,
+            entries=files.entries,
+            whiteouts=files.whiteouts,
+            opaque_dirs=files.opaque_dirs,
+            results=results,
+            errors=tuple(errors),
+        )
         return scan, missing
 
     def store(self, scan: LayerScan, plugins: Sequence[LayerPlugin]) -> None:
@@ -71,8 +78,10 @@ class DirectoryLayerCache(LayerCache):
             if not (directory / "files.json").exists():
                 _write_json(directory / "files.json", encode_files(scan))
             for plugin in plugins:
-                _write_json(directory / f"{_SAFE_NAME.sub('_', plugin.cache_key)}.json",
-                            encode_results(scan, plugin.name))
+                _write_json(
+                    directory / f"{_SAFE_NAME.sub('_', plugin.cache_key)}.json",
+                    encode_results(scan, plugin.name),
+                )
         except OSError as exc:
             raise CacheError(f"cannot write the layer cache in {directory}: {exc}") from exc
 

@@ -34,5 +34,11 @@ def merge_scans(base: LayerScan, extra: LayerScan) -> LayerScan:
     results = {**base.results, **extra.results}
     names = set(extra.results)
     errors = tuple(e for e in base.errors if e.plugin not in names) + extra.errors
-    return LayerScan(digest=base.digest, entries=base.entries, whiteouts=base.whiteouts,
-                     opaque_dirs=base.opaque_dirs, results=results, errors=errors)
+    return LayerScan(
+        digest=base.digest,
+        entries=base.entries,
+        whiteouts=base.whiteouts,
+        opaque_dirs=base.opaque_dirs,
+        results=results,
+        errors=errors,
+    )

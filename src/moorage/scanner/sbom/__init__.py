@@ -8,8 +8,9 @@ from moorage.scanner.sbom.inventory_json import InventoryJsonWriter
 from moorage.scanner.sbom.spdx import SpdxWriter
 from moorage.scanner.sbom.table import TableWriter
 
-WRITERS: dict[str, type[SbomWriter]] = {cls.format_name: cls for cls in (
-    CycloneDxWriter, SpdxWriter, InventoryJsonWriter, TableWriter)}
+WRITERS: dict[str, type[SbomWriter]] = {
+    cls.format_name: cls for cls in (CycloneDxWriter, SpdxWriter, InventoryJsonWriter, TableWriter)
+}
 
 __all__ = ["WRITERS", "SbomWriter", "make_writer"]
 

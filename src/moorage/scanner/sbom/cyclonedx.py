@@ -30,9 +30,11 @@ def _licenses(package: Package, factory: LicenseFactory) -> list[License]:
 
 def _component(package: Package, factory: LicenseFactory) -> Component:
     ref = hashlib.sha256(f"{package.purl}|{package.path}|{package.metadata.get('location', '')}".encode())
-    properties = [Property(name="moorage:ecosystem", value=package.ecosystem.value),
-                  Property(name="moorage:layer_digest", value=package.layer_digest or "-"),
-                  Property(name="moorage:path", value=package.path or "-")]
+    properties = [
+        Property(name="moorage:ecosystem", value=package.ecosystem.value),
+        Property(name="moorage:layer_digest", value=package.layer_digest or "-"),
+        Property(name="moorage:path", value=package.path or "-"),
+    ]
     if package.source_name:
         properties.append(Property(name="moorage:source_name", value=package.source_name))
     if package.source_version:
@@ -40,9 +42,15 @@ def _component(package: Package, factory: LicenseFactory) -> Component:
     for key, value in sorted(package.metadata.items()):
         properties.append(Property(name=f"moorage:{key}", value=value or "-"))
     return Component(
-        name=package.name, version=package.version, type=ComponentType.LIBRARY,
-        group=package.namespace or None, purl=PackageURL.from_string(package.purl),
-        bom_ref=f"pkg:{ref.hexdigest()[:24]}", licenses=_licenses(package, factory), properties=properties)
+        name=package.name,
+        version=package.version,
+        type=ComponentType.LIBRARY,
+        group=package.namespace or None,
+        purl=PackageURL.from_string(package.purl),
+        bom_ref=f"pkg:{ref.hexdigest()[:24]}",
+        licenses=_licenses(package, factory),
+        properties=properties,
+    )
 
 
 class CycloneDxWriter(SbomWriter):
@@ -55,8 +63,12 @@ class CycloneDxWriter(SbomWriter):
         factory = LicenseFactory()
         bom = Bom()
         first = inventories[0]
-        root = Component(name=first.name, type=ComponentType.CONTAINER,
-                         version=first.manifest_digest or None, bom_ref="image")
+        root = Component(
+            name=first.name,
+            type=ComponentType.CONTAINER,
+            version=first.manifest_digest or None,
+            bom_ref="image",
+        )
         bom.metadata.component = root
         seen: set[str] = set()
         for inventory in inventories:

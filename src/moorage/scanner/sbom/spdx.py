@@ -16,6 +16,7 @@ from moorage.scanner.image_inventory import ImageInventory
 from moorage.scanner.inventory import Package
 from moorage.scanner.sbom.interface import SbomWriter
 
+NAMESPACE_BASE = "https://moorage.invalid/spdx"
 _ID_CHARS = re.compile(r"[^A-Za-z0-9.-]")
 
 
@@ -31,12 +32,21 @@ def spdx_license(package: Package) -> str:
 
 def _package_doc(package: Package, spdx_id: str) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "SPDXID": spdx_id, "name": package.name, "versionInfo": package.version,
-        "downloadLocation": "NOASSERTION", "filesAnalyzed": False,
-        "licenseConcluded": "NOASSERTION", "licenseDeclared": spdx_license(package),
+        "SPDXID": spdx_id,
+        "name": package.name,
+        "versionInfo": package.version,
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": False,
+        "licenseConcluded": "NOASSERTION",
+        "licenseDeclared": spdx_license(package),
         "copyrightText": "NOASSERTION",
-        "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
-                          "referenceLocator": package.purl}],
+        "externalRefs": [
+            {
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": package.purl,
+            }
+        ],
         "sourceInfo": f"{package.ecosystem.value} record at {package.path} in layer {package.layer_digest}",
     }
     if package.namespace:
@@ -60,25 +70,44 @@ class SpdxWriter(SbomWriter):
         counter = 0
         for index, inventory in enumerate(inventories):
             image_id = f"SPDXRef-Image-{index}"
-            packages.append({
-                "SPDXID": image_id, "name": inventory.name,
-                "versionInfo": inventory.manifest_digest or "NOASSERTION",
-                "downloadLocation": "NOASSERTION", "filesAnalyzed": False, "licenseConcluded": "NOASSERTION",
-                "licenseDeclared": "NOASSERTION", "copyrightText": "NOASSERTION", "primaryPackagePurpose": "CONTAINER",
-                "comment": f"platform {inventory.platform or 'unknown'}"})
-            relationships.append({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",
-                                  "relatedSpdxElement": image_id})
+            packages.append(
+                {
+                    "SPDXID": image_id,
+                    "name": inventory.name,
+                    "versionInfo": inventory.manifest_digest or "NOASSERTION",
+                    "downloadLocation": "NOASSERTION",
+                    "filesAnalyzed": False,
+                    "licenseConcluded": "NOASSERTION",
+                    "licenseDeclared": "NOASSERTION",
+                    "copyrightText": "NOASSERTION",
+                    "primaryPackagePurpose": "CONTAINER",
+                    "comment": f"platform {inventory.platform or 'unknown'}",
+                }
+            )
+            relationships.append(
+                {
+                    "spdxElementId": "SPDXRef-DOCUMENT",
+                    "relationshipType": "DESCRIBES",
+                    "relatedSpdxElement": image_id,
+                }
+            )
             for package in inventory.packages:
                 counter += 1
-                spdx_id = f"SPDXRef-Package-{package.ecosystem.value}-{_ID_CHARS.sub('-', package.name)}-{counter}"
+                spdx_id = (
+                    f"SPDXRef-Package-{package.ecosystem.value}-{_ID_CHARS.sub('-', package.name)}-{counter}"
+                )
                 packages.append(_package_doc(package, spdx_id))
-                relationships.append({"spdxElementId": image_id, "relationshipType": "CONTAINS",
-                                      "relatedSpdxElement": spdx_id})
+                relationships.append(
+                    {"spdxElementId": image_id, "relationshipType": "CONTAINS", "relatedSpdxElement": spdx_id}
+                )
         document = {
-            "spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
+            "spdxVersion": "SPDX-2.3",
+            "dataLicense": "CC0-1.0",
+            "SPDXID": "SPDXRef-DOCUMENT",
             "name": first.name,
-            "documentNamespace": f"https://moorage.invalid/spdx/{_ID_CHARS.sub('-', first.name)}-{uuid.uuid4()}",
+            "documentNamespace": f"{NAMESPACE_BASE}/{_ID_CHARS.sub('-', first.name)}-{uuid.uuid4()}",
             "creationInfo": {"created": created, "creators": [f"Tool: moorage-{moorage.__version__}"]},
-            "packages": packages, "relationships": relationships,
+            "packages": packages,
+            "relationships": relationships,
         }
         return json.dumps(document, indent=2)

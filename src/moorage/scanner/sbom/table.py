@@ -35,9 +35,14 @@ class TableWriter(SbomWriter):
                 table.add_column(column, overflow="fold")
             for package in inventory.packages:
                 source = " ".join(x for x in (package.source_name, package.source_version) if x)
-                table.add_row(package.ecosystem.value, package.name, package.version,
-                              source if package.source_name != package.name or package.source_version else "",
-                              _short(package.layer_digest), package.path)
+                table.add_row(
+                    package.ecosystem.value,
+                    package.name,
+                    package.version,
+                    source if package.source_name != package.name or package.source_version else "",
+                    _short(package.layer_digest),
+                    package.path,
+                )
             console.print(table)
             console.print(f"{len(inventory.packages)} packages")
         return out.getvalue()

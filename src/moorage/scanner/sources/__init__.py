@@ -18,8 +18,18 @@ from moorage.scanner.sources.layout import OciArchiveSource, OciLayoutSource, Ta
 from moorage.scanner.sources.registry import RegistrySource
 from moorage.scanner.sources.rootfs import RootfsSource
 
-__all__ = ["DockerArchiveSource", "ImageSource", "LayerRef", "LocalBlob", "OciArchiveSource", "OciLayoutSource",
-           "RegistrySource", "ResolvedImage", "RootfsSource", "open_source"]
+__all__ = [
+    "DockerArchiveSource",
+    "ImageSource",
+    "LayerRef",
+    "LocalBlob",
+    "OciArchiveSource",
+    "OciLayoutSource",
+    "RegistrySource",
+    "ResolvedImage",
+    "RootfsSource",
+    "open_source",
+]
 
 
 def _split_tag(text: str) -> tuple[Path, str]:
@@ -37,8 +47,9 @@ def _split_tag(text: str) -> tuple[Path, str]:
     return Path(text), ""
 
 
-def open_source(text: str, *, credentials: Credentials | None = None,
-                plain_http: bool | None = None) -> ImageSource:
+def open_source(
+    text: str, *, credentials: Credentials | None = None, plain_http: bool | None = None
+) -> ImageSource:
     """The image source ``text`` names (see the module docstring)."""
     kind, sep, rest = text.partition(":")
     if sep and kind in ("oci", "oci-archive", "docker-archive", "dir", "rootfs"):

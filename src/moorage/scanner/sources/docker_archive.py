@@ -59,7 +59,9 @@ class DockerArchiveSource(ImageSource):
         except ManifestError as exc:
             raise ImageSourceError(f"{self.path}: bad config: {exc}") from exc
         if len(config.diff_ids) != len(layer_names):
-            raise ImageSourceError(f"{self.path}: {len(layer_names)} layers but {len(config.diff_ids)} diff_ids")
+            raise ImageSourceError(
+                f"{self.path}: {len(layer_names)} layers but {len(config.diff_ids)} diff_ids"
+            )
         config_digest = "sha256:" + hashlib.sha256(raw_config).hexdigest()
         if config_name.startswith("blobs/sha256/") and config_name.rsplit("/", 1)[1] != config_digest[7:]:
             raise DigestMismatch(f"{self.path}: config {config_name} does not match its digest")
@@ -84,5 +86,5 @@ def _short_tag(tag: str) -> str:
     """``docker.io/library/x:1`` and ``x:1`` name the same image."""
     for prefix in ("docker.io/library/", "docker.io/", "localhost/"):
         if tag.startswith(prefix):
-            return tag[len(prefix):]
+            return tag[len(prefix) :]
     return tag

@@ -12,7 +12,7 @@ import io
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, cast
 
 from moorage.clients.oci_types import Platform
 
@@ -34,7 +34,7 @@ class LocalBlob:
         if self.offset == 0 and self.length < 0:
             return handle
         handle.seek(self.offset)
-        return _Slice(handle, self.length)
+        return cast(IO[bytes], io.BufferedReader(_Slice(handle, self.length), 1 << 20))
 
     def read_all(self, limit: int) -> bytes:
         """The whole blob, refusing more than ``limit`` bytes (configs and manifests)."""
@@ -114,7 +114,7 @@ class ImageSource(ABC):
         """Make ``layers`` of ``image`` readable locally; local sources have nothing to do."""
         return image
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: most sources hold nothing to release
         """Release temporary files and connections."""
 
     def __enter__(self) -> ImageSource:

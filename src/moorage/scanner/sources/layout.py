@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-from abc import abstractmethod
 import tarfile
+from abc import abstractmethod
 from pathlib import Path
 
 from moorage.clients.oci_types import (
-    INDEX_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
     Descriptor,
     ImageIndex,
@@ -77,7 +76,9 @@ class _LayoutReader(ImageSource):
             return tagged
         if len(descriptors) > 1:
             names = sorted({d.annotations.get(REF_NAME, d.digest) for d in descriptors})
-            raise ImageSourceError(f"{self.name} holds several images; name one with :TAG ({', '.join(names)})")
+            raise ImageSourceError(
+                f"{self.name} holds several images; name one with :TAG ({', '.join(names)})"
+            )
         if not descriptors:
             raise ImageSourceError(f"{self.name}: index.json lists no image")
         return descriptors
@@ -91,8 +92,9 @@ class _LayoutReader(ImageSource):
             raise ImageSourceError(f"{self.name}: no image for platform {platform}")
         return out
 
-    def _resolve_descriptor(self, descriptor: Descriptor, platform: Platform | None,
-                            depth: int) -> list[ResolvedImage]:
+    def _resolve_descriptor(
+        self, descriptor: Descriptor, platform: Platform | None, depth: int
+    ) -> list[ResolvedImage]:
         if depth > MAX_INDEX_DEPTH:
             raise ImageSourceError(f"{self.name}: indexes nested too deep")
         try:
@@ -106,7 +108,9 @@ class _LayoutReader(ImageSource):
             return [img for child in chosen for img in self._resolve_descriptor(child, platform, depth + 1)]
         return [self._image(descriptor, document, platform)]
 
-    def _image(self, descriptor: Descriptor, manifest: ImageManifest, wanted: Platform | None) -> ResolvedImage:
+    def _image(
+        self, descriptor: Descriptor, manifest: ImageManifest, wanted: Platform | None
+    ) -> ResolvedImage:
         try:
             config = parse_config(self._read(manifest.config.digest))
         except ManifestError as exc:
@@ -158,8 +162,7 @@ class TarMembers:
         except (tarfile.TarError, OSError) as exc:
             raise ImageSourceError(f"{path} is not a readable tar archive: {exc}") from exc
         for name, target in links.items():  # docker save may link identical layers
-            base = target if target.startswith("/") else posixpath.join(
-                posixpath.dirname(name), target)
+            base = target if target.startswith("/") else posixpath.join(posixpath.dirname(name), target)
             resolved = posixpath.normpath("/" + base).lstrip("/")
             if resolved in self.members:
                 self.members[name] = self.members[resolved]
@@ -181,4 +184,3 @@ class OciArchiveSource(_LayoutReader):
 
     def _blob(self, path: str) -> LocalBlob:
         return self.members.blob(path)
-

@@ -24,15 +24,22 @@ PARALLEL_DOWNLOADS = 4
 class RegistrySource(ImageSource):
     """``host/repository:tag`` or ``@digest`` on any OCI registry."""
 
-    def __init__(self, reference: ImageReference, *, credentials: Credentials | None = None,
-                 plain_http: bool | None = None) -> None:
+    def __init__(
+        self,
+        reference: ImageReference,
+        *,
+        credentials: Credentials | None = None,
+        plain_http: bool | None = None,
+    ) -> None:
         self.reference = reference
         self.credentials = credentials
         self.plain_http = plain_http
         self._workdir: Path | None = None
 
     def _client(self) -> RegistryClient:
-        return RegistryClient(self.reference.registry, credentials=self.credentials, plain_http=self.plain_http)
+        return RegistryClient(
+            self.reference.registry, credentials=self.credentials, plain_http=self.plain_http
+        )
 
     def resolve(self, platform: Platform | None) -> list[ResolvedImage]:
         """See :meth:`ImageSource.resolve`."""
@@ -50,10 +57,20 @@ class RegistrySource(ImageSource):
                 layers = tuple(LayerRef(d.digest, d.media_type, d.size) for d in manifest.layers)
                 found = descriptor.platform
                 if found is None and isinstance(config, dict) and isinstance(config.get("os"), str):
-                    found = Platform(str(config["os"]), str(config.get("architecture", "")),
-                                     str(config.get("variant", "") or ""))
-                images.append(ResolvedImage(str(self.reference), descriptor.digest, found, layers,
-                                            config if isinstance(config, dict) else {}))
+                    found = Platform(
+                        str(config["os"]),
+                        str(config.get("architecture", "")),
+                        str(config.get("variant", "") or ""),
+                    )
+                images.append(
+                    ResolvedImage(
+                        str(self.reference),
+                        descriptor.digest,
+                        found,
+                        layers,
+                        config if isinstance(config, dict) else {},
+                    )
+                )
             return images
 
     def fetch(self, image: ResolvedImage, layers: Sequence[LayerRef]) -> ResolvedImage:
@@ -64,15 +81,22 @@ class RegistrySource(ImageSource):
             fetched = asyncio.run(self._download([layer.digest for layer in layers if layer.blob is None]))
         except RegistryError as exc:
             raise ImageSourceError(f"{self.reference}: {exc}") from exc
-        return replace(image, layers=tuple(
-            replace(layer, blob=LocalBlob(str(fetched[layer.digest]))) if layer.digest in fetched else layer
-            for layer in image.layers))
+        return replace(
+            image,
+            layers=tuple(
+                replace(layer, blob=LocalBlob(str(fetched[layer.digest])))
+                if layer.digest in fetched
+                else layer
+                for layer in image.layers
+            ),
+        )
 
     async def _download(self, digests: Sequence[str]) -> dict[str, Path]:
         assert self._workdir is not None
         workdir = self._workdir
         limit = asyncio.Semaphore(PARALLEL_DOWNLOADS)
         async with self._client() as client:
+
             async def one(digest: str) -> tuple[str, Path]:
                 target = workdir / digest.replace(":", "-")
                 async with limit:
