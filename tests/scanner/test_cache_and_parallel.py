@@ -13,7 +13,7 @@ from moorage.scanner.analysis import AnalysisOptions, analyze
 from moorage.scanner.analyzers import default_analyzers
 from moorage.scanner.cache import DirectoryLayerCache, MemoryLayerCache, make_cache
 from moorage.scanner.cache.codec import decode_files, encode_files
-from moorage.scanner.errors import LayerError
+from moorage.scanner.errors import ScannerError
 from moorage.scanner.files import FileEntry
 from moorage.scanner.interface import JsonValue, LayerPlugin
 from moorage.scanner.layers import scan_tar_layer
@@ -60,7 +60,7 @@ def test_directory_cache_round_trip_skips_reading(small_layout: Path, tmp_path: 
         if blob.read_bytes()[:2] in (b"\x1f\x8b", b"\x28\xb5"):
             blob.write_bytes(b"gone")
     assert _inventory(layout, cache=cache, executor="serial") == cold
-    with pytest.raises(LayerError):
+    with pytest.raises(ScannerError):
         _inventory(layout, executor="serial")
 
 

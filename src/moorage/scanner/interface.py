@@ -15,7 +15,8 @@ the entry and its content. Flattening happens afterwards, on the results:
   the topmost layer that has it, with whiteouts and opaque directories applied;
 * checks (``moorage.scanner.checks``) see every layer's results, each marked
   ``deleted_later=True`` when an upper layer deleted or replaced that path (see
-  :class:`moorage.scanner.layers.LayerFileResult`).
+  :class:`moorage.scanner.flatten.LayerFileResult`; the orchestrator is
+  :func:`moorage.scanner.analysis.analyze`, which takes checks as ``AnalysisOptions.extra_plugins``).
 
 Writing a plug-in::
 

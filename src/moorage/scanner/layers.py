@@ -14,39 +14,36 @@ import io
 import os
 import posixpath
 import stat
-import tarfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 import zstandard
-from isal import igzip
 
 from moorage.scanner.errors import DigestMismatch, LayerError, ParseError
 from moorage.scanner.files import FileEntry, FileKind
 from moorage.scanner.interface import JsonValue, LayerPlugin
+from moorage.scanner.tarstream import TarMember, TarReader
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 MAX_ENTRIES_PER_LAYER = 4_000_000
 MAX_PATH_LENGTH = 4096
 _READ_CHUNK = 1 << 20
-_TAR_BUFSIZE = 1 << 20
 
 BlobOpener = Callable[[], IO[bytes]]
 """Opens a fresh binary stream over a layer blob (the pass may need to read it twice)."""
 
 _KINDS: dict[bytes, FileKind] = {
-    tarfile.REGTYPE: FileKind.REGULAR,
-    tarfile.AREGTYPE: FileKind.REGULAR,
-    tarfile.CONTTYPE: FileKind.REGULAR,
-    tarfile.GNUTYPE_SPARSE: FileKind.REGULAR,
-    tarfile.LNKTYPE: FileKind.HARDLINK,
-    tarfile.SYMTYPE: FileKind.SYMLINK,
-    tarfile.DIRTYPE: FileKind.DIRECTORY,
-    tarfile.CHRTYPE: FileKind.CHAR_DEVICE,
-    tarfile.BLKTYPE: FileKind.BLOCK_DEVICE,
-    tarfile.FIFOTYPE: FileKind.FIFO,
+    b"0": FileKind.REGULAR,
+    b"7": FileKind.REGULAR,
+    b"S": FileKind.REGULAR,
+    b"1": FileKind.HARDLINK,
+    b"2": FileKind.SYMLINK,
+    b"3": FileKind.CHAR_DEVICE,
+    b"4": FileKind.BLOCK_DEVICE,
+    b"5": FileKind.DIRECTORY,
+    b"6": FileKind.FIFO,
 }
 
 
@@ -142,18 +139,6 @@ class _HashingReader(io.RawIOBase):
             self._hash.update(data)
 
 
-def _decompressed(raw: Any) -> IO[bytes]:
-    """Wrap ``raw`` in the decompressor its magic bytes call for (gzip, zstd or none)."""
-    buffered = io.BufferedReader(raw, _READ_CHUNK)
-    magic = buffered.peek(4)[:4]
-    if magic[:2] == b"\x1f\x8b":
-        return cast(IO[bytes], igzip.IGzipFile(fileobj=buffered, mode="rb"))  # type: ignore[no-untyped-call]
-    if magic == b"\x28\xb5\x2f\xfd":
-        reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
-        return cast(IO[bytes], io.BufferedReader(cast(Any, reader), _READ_CHUNK))
-    return cast(IO[bytes], buffered)
-
-
 def _split_digest(digest: str) -> tuple[str | None, str]:
     algorithm, _, hexdigest = digest.partition(":")
     if algorithm in ("sha256", "sha512") and hexdigest:
@@ -210,7 +195,7 @@ class _Pass:
                 self.results[plugin.name][entry.path] = value
 
 
-def _entry_from_member(member: tarfile.TarInfo, digest: str) -> FileEntry | None:
+def _entry_from_member(member: TarMember, digest: str) -> FileEntry | None:
     kind = _KINDS.get(member.type)
     if kind is None:
         return None
@@ -247,41 +232,37 @@ def scan_tar_layer(
     try:
         hashing = _HashingReader(raw, algorithm)
         try:
-            stream = _decompressed(hashing)
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=_TAR_BUFSIZE) as archive:
-                for member in archive:
-                    if len(entries) >= MAX_ENTRIES_PER_LAYER:
-                        raise LayerError(f"layer {digest} has more than {MAX_ENTRIES_PER_LAYER} entries")
-                    if len(member.name) > MAX_PATH_LENGTH:
-                        continue
-                    base = posixpath.basename(member.name.rstrip("/"))
-                    if base.startswith(WHITEOUT_PREFIX):
-                        parent = posixpath.dirname(normalize_path(member.name))
-                        if base == OPAQUE_MARKER:
-                            opaque.append(parent)
-                        else:
-                            whiteouts.append(
-                                normalize_path(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
-                            )
-                        continue
-                    entry = _entry_from_member(member, digest)
-                    if entry is None or entry.path == "/":
-                        continue
-                    entries.append(entry)
-                    wanting = state.wanting(entry)
-                    if not wanting:
-                        continue
-                    if entry.kind is FileKind.HARDLINK:
-                        state.pending_links.append((entry, entry.link_target, wanting))
-                        continue
-                    if entry.kind is not FileKind.REGULAR:
-                        continue
-                    cap = state.read_cap(entry, wanting)
-                    fileobj = archive.extractfile(member)
-                    content = fileobj.read(cap) if fileobj is not None and cap else b""
-                    state.feed(entry, content, wanting)
+            archive = TarReader(cast(IO[bytes], hashing))
+            for member in archive:
+                if len(entries) >= MAX_ENTRIES_PER_LAYER:
+                    raise LayerError(f"layer {digest} has more than {MAX_ENTRIES_PER_LAYER} entries")
+                if len(member.name) > MAX_PATH_LENGTH:
+                    continue
+                base = posixpath.basename(member.name.rstrip("/"))
+                if base.startswith(WHITEOUT_PREFIX):
+                    parent = posixpath.dirname(normalize_path(member.name))
+                    if base == OPAQUE_MARKER:
+                        opaque.append(parent)
+                    else:
+                        whiteouts.append(normalize_path(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])))
+                    continue
+                entry = _entry_from_member(member, digest)
+                if entry is None or entry.path == "/":
+                    continue
+                entries.append(entry)
+                wanting = state.wanting(entry)
+                if not wanting:
+                    continue
+                if entry.kind is FileKind.HARDLINK:
+                    state.pending_links.append((entry, entry.link_target, wanting))
+                    continue
+                if entry.kind is not FileKind.REGULAR:
+                    continue
+                cap = state.read_cap(entry, wanting)
+                content = archive.read(cap) if cap else b""
+                state.feed(entry, content, wanting)
             actual = hashing.drain()
-        except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, ValueError) as exc:
+        except (zstandard.ZstdError, EOFError, OSError, ValueError) as exc:
             raise LayerError(f"layer {digest} is not a readable tar stream: {exc}") from exc
     finally:
         raw.close()
@@ -307,31 +288,29 @@ def _resolve_hardlinks(opener: BlobOpener, state: _Pass, entries: Sequence[FileE
     sizes = {e.path: e.size for e in entries if e.kind is FileKind.REGULAR}
     raw = opener()
     try:
-        stream = _decompressed(raw)
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=_TAR_BUFSIZE) as archive:
-            for member in archive:
-                path = normalize_path(member.name)
-                if path not in by_target or not member.isreg():
-                    continue
-                fileobj = archive.extractfile(member)
-                links = by_target.pop(path)
-                caps = [state.read_cap(e, w) for e, w in links]
-                content = fileobj.read(max(caps)) if fileobj is not None and max(caps) else b""
-                for link_entry, wanting in links:
-                    entry = FileEntry(
-                        path=link_entry.path,
-                        kind=FileKind.HARDLINK,
-                        size=sizes.get(path, member.size),
-                        mode=link_entry.mode,
-                        uid=link_entry.uid,
-                        gid=link_entry.gid,
-                        link_target=path,
-                        layer_digest=link_entry.layer_digest,
-                    )
-                    state.feed(entry, content, wanting)
-                if not by_target:
-                    break
-    except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, ValueError) as exc:
+        archive = TarReader(raw)
+        for member in archive:
+            path = normalize_path(member.name)
+            if path not in by_target or _KINDS.get(member.type) is not FileKind.REGULAR:
+                continue
+            links = by_target.pop(path)
+            caps = [state.read_cap(e, w) for e, w in links]
+            content = archive.read(max(caps)) if max(caps) else b""
+            for link_entry, wanting in links:
+                entry = FileEntry(
+                    path=link_entry.path,
+                    kind=FileKind.HARDLINK,
+                    size=sizes.get(path, member.size),
+                    mode=link_entry.mode,
+                    uid=link_entry.uid,
+                    gid=link_entry.gid,
+                    link_target=path,
+                    layer_digest=link_entry.layer_digest,
+                )
+                state.feed(entry, content, wanting)
+            if not by_target:
+                break
+    except (zstandard.ZstdError, EOFError, OSError, ValueError) as exc:
         raise LayerError(f"layer {state.digest}: second pass for hard links failed: {exc}") from exc
     finally:
         raw.close()
