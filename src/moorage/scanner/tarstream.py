@@ -9,6 +9,8 @@ reported with their type and skipped. Malformed input raises :class:`LayerError`
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, cast
@@ -20,6 +22,7 @@ from moorage.scanner.errors import LayerError
 
 BLOCK = 512
 CHUNK = 4 << 20
+AHEAD = 4
 MAX_META_BYTES = 1 << 20
 _ISAL_ERROR = cast("type[Exception]", isal_zlib.error)  # IsalError, untyped in isal's stubs
 
@@ -35,6 +38,46 @@ class TarMember:
     uid: int
     gid: int
     linkname: str
+
+
+def _ahead(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Run ``chunks`` in a thread, a few chunks ahead of the consumer: decompression and hashing
+    release the GIL, so they overlap with tar parsing and the plug-ins."""
+    pipe: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=AHEAD)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        pipe.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            pipe.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            pipe.put(exc)
+
+    worker = threading.Thread(target=produce, name="layer-decompress", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = pipe.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                pipe.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
 
 
 def _chunks(raw: IO[bytes]) -> Iterator[bytes]:
@@ -132,8 +175,8 @@ def _pax(data: bytes) -> dict[str, str]:
 class TarReader:
     """Iterate members, then read or skip each one's data before asking for the next."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._chunks = _chunks(raw)
+    def __init__(self, raw: IO[bytes], *, threaded: bool = True) -> None:
+        self._chunks = _ahead(_chunks(raw)) if threaded else _chunks(raw)
         self._buffer = b""
         self._pos = 0
         self._pending = 0  # data bytes (with padding) of the current member not consumed yet
@@ -149,11 +192,25 @@ class TarReader:
         return True
 
     def _take(self, count: int) -> bytes:
-        if not self._fill(count):
-            raise LayerError("tar stream ends inside a member")
-        out = self._buffer[self._pos : self._pos + count]
-        self._pos += count
-        return out
+        available = len(self._buffer) - self._pos
+        if count <= available:
+            out = self._buffer[self._pos : self._pos + count]
+            self._pos += count
+            return out
+        parts = [self._buffer[self._pos :]]  # large reads: join the chunks once, never re-copy
+        need = count - available
+        while need > 0:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                raise LayerError("tar stream ends inside a member")
+            if len(chunk) > need:
+                parts.append(chunk[:need])
+                self._buffer, self._pos = chunk, need
+                return b"".join(parts)
+            parts.append(chunk)
+            need -= len(chunk)
+        self._buffer, self._pos = b"", 0
+        return b"".join(parts)
 
     def _skip(self, count: int) -> None:
         available = len(self._buffer) - self._pos
