@@ -155,10 +155,12 @@ def ground_truth(name: str) -> dict[str, int]:
         truth["deb"] = len(out.split())
     if name == "debian-apps":
         truth["pypi"] = len(list(python_tree().glob("*.dist-info")))
+        modules = node_tree() / "node_modules"
         manifests = {
             p
-            for p in (node_tree() / "node_modules").rglob("package.json")
-            if p.parent.parent.name == "node_modules" or p.parent.parent.parent.name == "node_modules"
+            for p in modules.rglob("package.json")
+            if p.parent.parent.name == "node_modules"
+            or (p.parent.parent.name.startswith("@") and p.parent.parent.parent.name == "node_modules")
         }
         installed = set()
         for manifest in manifests:

@@ -174,3 +174,39 @@ def test_ruby_php_rust_details(tmp_path: Path, analyzer_cases: Callable[[str], A
         crates["serde"].purl == "pkg:cargo/serde@1.0.193"
         and crates["serde"].metadata["source"] == "crates.io"
     )
+
+
+def test_jar_with_only_shaded_pom_properties_still_reports_itself(tmp_path: Path) -> None:
+    shaded = jar_bytes(
+        {
+            "META-INF/MANIFEST.MF": "Manifest-Version: 1.0\nBundle-Version: 4.2.3\n",
+            "META-INF/maven/cglib/cglib/pom.properties": pom_properties("cglib", "cglib", "3.2.12"),
+        }
+    )
+    renamed = jar_bytes(
+        {
+            "META-INF/MANIFEST.MF": "Manifest-Version: 1.0\nImplementation-Version: 3.8.7\n",
+            "META-INF/maven/org.apache.maven/maven-core/pom.properties": pom_properties(
+                "org.apache.maven", "maven-core", "3.8.7"
+            ),
+        }
+    )
+    layer = LayerBuilder().file("/lib/guice-4.2.3.jar", shaded).file("/lib/maven3-core-3.8.7.jar", renamed)
+    result = analyze_layers(tmp_path, [layer])
+    assert {(p.namespace, p.name, p.version) for p in result.inventory.packages} == {
+        ("", "guice", "4.2.3"),
+        ("cglib", "cglib", "3.2.12"),
+        ("org.apache.maven", "maven-core", "3.8.7"),
+    }
+
+
+def test_go_devel_main_module_takes_the_ldflags_version() -> None:
+    from moorage.scanner.analyzers.golang import main_version
+
+    main: dict[str, object] = {"path": "github.com/x/tool", "version": "(devel)"}
+    assert main_version(main, {"-ldflags": "-s -w -X main.version=1.18.1 -X main.commit=abc"}) == "v1.18.1"  # type: ignore[arg-type]
+    assert (
+        main_version(main, {"-ldflags": "-X github.com/x/tool/internal/version.Version=v2.0.0"}) == "v2.0.0"
+    )  # type: ignore[arg-type]
+    assert main_version(main, {"-ldflags": "-s -w"}) == ""  # type: ignore[arg-type]
+    assert main_version({"path": "p", "version": "v1.0.0"}, {}) == "v1.0.0"

@@ -3,6 +3,7 @@ replacements, and the Go version, reported as the ``stdlib`` module)."""
 
 from __future__ import annotations
 
+import re
 import struct
 
 from moorage.scanner.analyzers.binfmt import (
@@ -107,6 +108,20 @@ def parse_modinfo(version: str, modinfo: str) -> dict[str, JsonValue]:
     return {"go": version, "main": main, "deps": deps, "settings": settings}
 
 
+_LDFLAG_VERSION = re.compile(r"-X[ =]['\"]?[\w./-]*\.(?:version|Version|VERSION)=['\"]?v?(\d+\.\d+[\w.+-]*)")
+
+
+def main_version(main: dict[str, JsonValue], settings: JsonValue) -> str:
+    """The main module's version: from the build info, or, for a ``(devel)`` build, the version
+    the build stamped with ``-ldflags -X ...version=`` (as release builds of most tools do)."""
+    version = str(main.get("version") or "")
+    if version and version != "(devel)":
+        return version
+    flags = settings.get("-ldflags") if isinstance(settings, dict) else None
+    match = _LDFLAG_VERSION.search(flags) if isinstance(flags, str) else None
+    return f"v{match.group(1)}" if match else ""
+
+
 def _module_package(path: str, version: str, where: str, layer: str, kind: str) -> Package:
     prefix, _, _ = path.rpartition("/")
     short = path.rsplit("/", 1)[-1]
@@ -152,12 +167,9 @@ class GoBinaryAnalyzer(Analyzer):
                 continue
             layer = flat.entry.layer_digest
             main = value.get("main")
-            if (
-                isinstance(main, dict)
-                and main.get("path")
-                and main.get("version") not in ("", "(devel)", None)
-            ):
-                packages.append(_module_package(str(main["path"]), str(main["version"]), path, layer, "main"))
+            version = main_version(main, value.get("settings")) if isinstance(main, dict) else ""
+            if isinstance(main, dict) and main.get("path") and version:
+                packages.append(_module_package(str(main["path"]), version, path, layer, "main"))
             deps = value.get("deps")
             for dep in deps if isinstance(deps, list) else []:
                 if isinstance(dep, dict) and dep.get("path") and dep.get("version"):

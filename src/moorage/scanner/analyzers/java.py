@@ -22,7 +22,7 @@ MAX_DEPTH = 4
 MAX_NESTED_BYTES = 256 << 20
 MAX_MEMBERS = 100_000
 MAX_RATIO = 200
-_FILE_VERSION = re.compile(r"^(?P<name>.+?)-(?P<version>\d[\w.+-]*)$")
+_FILE_VERSION = re.compile(r"^(?P<name>.+?)-(?P<version>\d[\w.+~-]*)$")
 
 
 def parse_properties(text: str) -> dict[str, str]:
@@ -95,10 +95,19 @@ def scan_archive(content: bytes, location: str, depth: int = 0) -> list[JsonValu
                 manifest = parse_manifest(_read_member(archive, info, 1 << 20).decode("utf-8", "replace"))
             elif name.lower().endswith(ARCHIVE_SUFFIXES) and not info.is_dir():
                 nested.append(info)
-        if not found:
-            identity = _manifest_identity(manifest, location)
-            if identity is not None:
-                found.append(identity)
+        identity = _manifest_identity(manifest, location)
+        single_same_version = (
+            len(found) == 1
+            and isinstance(found[0], dict)
+            and identity is not None
+            and (found[0].get("version") == identity["version"])
+        )
+        if (
+            identity is not None
+            and not single_same_version
+            and not any(_same_artifact(item, identity) for item in found)
+        ):
+            found.insert(0, identity)  # the archive itself, when its pom.properties are all shaded ones
         if depth < MAX_DEPTH:
             for info in nested:
                 inner = _read_member(archive, info, MAX_NESTED_BYTES)
@@ -111,14 +120,27 @@ def scan_archive(content: bytes, location: str, depth: int = 0) -> list[JsonValu
     return found
 
 
+def _same_artifact(item: JsonValue, identity: dict[str, JsonValue]) -> bool:
+    """Whether a pom.properties entry describes the archive itself (same name, or one names the
+    other with a suffix, as ``guava`` and ``guava-jre`` do)."""
+    if not isinstance(item, dict):
+        return False
+    artifact, name = str(item.get("artifact", "")), str(identity["artifact"])
+    return artifact == name or name.startswith(artifact) or artifact.startswith(name)
+
+
 def _manifest_identity(manifest: dict[str, str], location: str) -> dict[str, JsonValue] | None:
+    """Name and version of the archive itself: the file name's when it carries a version, else the
+    manifest title (without spaces) or the file stem; the version from the manifest first."""
     stem = posixpath.basename(location.rsplit("!/", 1)[-1]).rsplit(".", 1)[0]
     from_file = _FILE_VERSION.match(stem)
-    name = (
-        manifest.get("Implementation-Title")
-        or manifest.get("Bundle-SymbolicName", "").split(";")[0]
-        or (from_file.group("name") if from_file else "")
-    )
+    title = manifest.get("Implementation-Title", "")
+    if from_file:
+        name = from_file.group("name")
+    elif title and " " not in title:
+        name = title
+    else:
+        name = stem
     version = (
         manifest.get("Implementation-Version")
         or manifest.get("Bundle-Version")
@@ -126,8 +148,6 @@ def _manifest_identity(manifest: dict[str, str], location: str) -> dict[str, Jso
     )
     if not name or not version:
         return None
-    if from_file and " " in name:
-        name = from_file.group("name")
     group = manifest.get("Implementation-Vendor-Id", "")
     return {
         "group": group,

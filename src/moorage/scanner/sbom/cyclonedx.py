@@ -60,7 +60,10 @@ def _component(package: Package, bom_ref: str) -> dict[str, Any]:
         properties.append({"name": "moorage:source_version", "value": package.source_version})
     for key, value in sorted(package.metadata.items()):
         properties.append({"name": f"moorage:{key}", "value": value or "-"})
-    component: dict[str, Any] = {"type": "library", "bom-ref": bom_ref, "name": package.name}
+    name = package.name
+    if package.namespace and name.startswith(package.namespace + "/"):
+        name = name[len(package.namespace) + 1 :]  # npm, Go, Composer: group + short name
+    component: dict[str, Any] = {"type": "library", "bom-ref": bom_ref, "name": name}
     if package.namespace:
         component["group"] = package.namespace
     component["version"] = package.version
