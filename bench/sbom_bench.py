@@ -30,7 +30,7 @@ from urllib.parse import unquote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from tests.scanner.imagebuild import ImageSpec, Layer, LayerBuilder, skopeo_copy, write_oci_layout  # noqa: E402
+from tests.scanner.imagebuild import ImageSpec, Layer, LayerBuilder, write_oci_layout  # noqa: E402
 from tests.scanner.rootfs_cache import CACHE_DIR, debootstrap_tar  # noqa: E402
 
 BENCH_DIR = CACHE_DIR / "bench"
@@ -109,10 +109,10 @@ def go_binaries() -> list[Path]:
 
 
 def build_images() -> dict[str, Path]:
-    """OCI layouts (and docker archives for trivy) of the benchmark images, built once."""
+    """OCI layouts of the benchmark images (every tool reads the same gzip layers), built once."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     layouts = {"debian": BENCH_DIR / "debian", "debian-apps": BENCH_DIR / "debian-apps"}
-    if all((p / "index.json").exists() and (p.with_suffix(".docker.tar")).exists() for p in layouts.values()):
+    if all((p / "index.json").exists() for p in layouts.values()):
         return layouts
     print("building benchmark images (once)...", file=sys.stderr)
     base = Layer.of(debootstrap_tar().read_bytes(), "gzip")
@@ -132,9 +132,6 @@ def build_images() -> dict[str, Path]:
         layout = layouts[name]
         shutil.rmtree(layout, ignore_errors=True)
         write_oci_layout(layout, ImageSpec(layers))
-        archive = layout.with_suffix(".docker.tar")
-        archive.unlink(missing_ok=True)
-        skopeo_copy(f"oci:{layout}:latest", f"docker-archive:{archive}:bench/{name}:1")
     return layouts
 
 
@@ -217,7 +214,7 @@ def tool_commands(image: Path, out: Path, cache: Path) -> dict[str, list[str]]:
             str(trivy),
             "image",
             "--input",
-            str(image.with_suffix(".docker.tar")),
+            str(image),
             "--format",
             "cyclonedx",
             "--output",

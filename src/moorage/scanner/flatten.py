@@ -85,6 +85,8 @@ class FlatView:
         self.layers: tuple[LayerScan, ...] = tuple(layers)
         self.files: dict[str, FlatFile] = {}
         self._visible: list[set[str]] = [set() for _ in self.layers]
+        self._layer_paths: dict[int, set[str]] = {}
+        self._histories: dict[tuple[str, str], list[tuple[int, JsonValue]]] = {}
         hider = _Hider()
         for index in range(len(self.layers) - 1, -1, -1):
             scan = self.layers[index]
@@ -123,19 +125,28 @@ class FlatView:
         Lets a package-database analyzer tell in which layer a package first appeared with the
         version the image has.
         """
+        key = (plugin, path)
+        if key in self._histories:
+            return self._histories[key]
         flat = self.files.get(path)
         if flat is None:
             return []
         out: list[tuple[int, JsonValue]] = []
+        self._histories[key] = out
         for index in range(flat.layer_index, -1, -1):
             scan = self.layers[index]
             if index < flat.layer_index and _deletes(self.layers[index + 1], path):
                 break
             if path in scan.results.get(plugin, {}):
                 out.append((index, scan.results[plugin][path]))
-            elif any(e.path == path for e in scan.entries):
+            elif path in self._paths_of(index):
                 break
         return out
+
+    def _paths_of(self, index: int) -> set[str]:
+        if index not in self._layer_paths:
+            self._layer_paths[index] = {e.path for e in self.layers[index].entries}
+        return self._layer_paths[index]
 
     def resolve(self, path: str) -> str | None:
         """Follow symbolic links (in the final image, clamped to its root); None if dangling."""

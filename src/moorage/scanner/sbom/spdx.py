@@ -9,8 +9,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from cyclonedx.spdx import is_expression, is_supported_id
-
 import moorage
 from moorage.scanner.image_inventory import ImageInventory
 from moorage.scanner.inventory import Package
@@ -25,6 +23,8 @@ def spdx_license(package: Package) -> str:
     parts = [t.strip() for t in package.licenses if t.strip()]
     if not parts:
         return "NOASSERTION"
+    from cyclonedx.spdx import is_expression, is_supported_id  # SPDX license list, loaded on use
+
     if all(is_supported_id(p) or is_expression(p) for p in parts):
         return parts[0] if len(parts) == 1 else " AND ".join(f"({p})" if " " in p else p for p in parts)
     return "NOASSERTION"

@@ -15,7 +15,6 @@ from moorage.scanner.errors import ImageSourceError
 from moorage.scanner.sources.docker_archive import DockerArchiveSource
 from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, ResolvedImage
 from moorage.scanner.sources.layout import OciArchiveSource, OciLayoutSource, TarMembers
-from moorage.scanner.sources.registry import RegistrySource
 from moorage.scanner.sources.rootfs import RootfsSource
 
 __all__ = [
@@ -61,6 +60,8 @@ def open_source(
         if kind == "docker-archive":
             return DockerArchiveSource(path, tag)
         return RootfsSource(path)
+    from moorage.scanner.sources.registry import RegistrySource  # httpx, only for remote images
+
     if sep and kind in ("docker", "registry"):
         return RegistrySource(ImageReference.parse(text), credentials=credentials, plain_http=plain_http)
     path, tag = _split_tag(text)
@@ -82,3 +83,12 @@ def open_source(
     except ReferenceError as exc:
         raise ImageSourceError(f"{text!r} is no file, directory or image reference") from exc
     return RegistrySource(reference, credentials=credentials, plain_http=plain_http)
+
+
+def __getattr__(name: str) -> object:
+    """``RegistrySource`` is imported on first use (it brings the HTTP client)."""
+    if name == "RegistrySource":
+        from moorage.scanner.sources.registry import RegistrySource
+
+        return RegistrySource
+    raise AttributeError(f"module 'moorage.scanner.sources' has no attribute {name!r}")
