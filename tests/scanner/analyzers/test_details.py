@@ -210,3 +210,65 @@ def test_go_devel_main_module_takes_the_ldflags_version() -> None:
     )  # type: ignore[arg-type]
     assert main_version(main, {"-ldflags": "-s -w"}) == ""  # type: ignore[arg-type]
     assert main_version({"path": "p", "version": "v1.0.0"}, {}) == "v1.0.0"
+
+
+def test_bdb_fixture_is_one_rpm_itself_can_read(
+    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
+) -> None:
+    """Debian's rpm reads Berkeley DB (bdb_ro) though it cannot write it: it vouches for the fixture."""
+    import shutil
+    import subprocess
+
+    bdb = analyzer_cases("rpm-sqlite").extra["bdb_file"]
+    dbpath = tmp_path / "rpmdb"
+    dbpath.mkdir()
+    shutil.copy(bdb, dbpath / "Packages")  # type: ignore[arg-type]
+    out = subprocess.run(
+        [
+            "rpm",
+            "--dbpath",
+            str(dbpath),
+            "--define",
+            "_db_backend bdb_ro",
+            "-qa",
+            "--qf",
+            "%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert sorted(out.split("\n")[:-1]) == ["moorage-hello 2:1.2.3-4", "moorage-world 0:0.9-1.el9"]
+
+
+def test_lock_file_dialects(tmp_path: Path) -> None:
+    v1 = (
+        '{"lockfileVersion": 1, "dependencies": {"a": {"version": "1.0.0", "dependencies": '
+        '{"b": {"version": "2.0.0"}}}, "jest": {"version": "29.0.0", "dev": true}}}'
+    )
+    berry = (
+        '__metadata:\n  version: 6\n\n"lodash@npm:^4.17.0":\n  version: 4.17.21\n'
+        '  resolution: "lodash@npm:4.17.21"\n'
+        '\n"app@workspace:.":\n  version: 0.0.0-use.local\n'
+    )
+    pnpm6 = (
+        "lockfileVersion: '6.0'\npackages:\n  /@babel/core@7.23.0:\n    dev: false\n"
+        "  /ms@2.1.3:\n    dev: true\n"
+    )
+    pnpm5 = "lockfileVersion: 5.4\npackages:\n  /debug/4.3.4_supports-color@8.1.1:\n    dev: false\n"
+    layer = (
+        LayerBuilder()
+        .file("/v1/package-lock.json", v1)
+        .file("/berry/yarn.lock", berry)
+        .file("/p6/pnpm-lock.yaml", pnpm6)
+        .file("/p5/pnpm-lock.yaml", pnpm5)
+    )
+    result = analyze_layers(tmp_path, [layer])
+    assert {(p.name, p.version, p.path.split("/")[1]) for p in result.inventory.packages} == {
+        ("a", "1.0.0", "v1"),
+        ("b", "2.0.0", "v1"),
+        ("lodash", "4.17.21", "berry"),
+        ("@babel/core", "7.23.0", "p6"),
+        ("debug", "4.3.4", "p5"),
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,13 +137,14 @@ def parse_yarn_lock(text: str) -> list[JsonValue]:
     return out
 
 
+_PNPM_V5_KEY = re.compile(r"^/?(?P<name>@?[^@/]+(?:/[^@/]+)?)/(?P<version>\d[^/_()]*)(?:_.*)?$")
+_PNPM_KEY = re.compile(r"^/?(?P<name>@?[^@]+)@(?P<version>[^(@_]+)")
+
+
 def _pnpm_key(key: str) -> tuple[str, str] | None:
-    key = key.lstrip("/").split("(")[0]
-    at = key.find("@", 1)
-    if at > 0 and "/" not in key[at:]:
-        return key[:at], key[at + 1 :].split("_")[0]
-    name, _, version = key.rpartition("/")
-    return (name, version.split("_")[0]) if name and version else None
+    """``/name/1.2.3_peer`` (lockfile 5), ``/name@1.2.3(peer)`` (6) or ``name@1.2.3`` (9)."""
+    match = _PNPM_V5_KEY.match(key) or _PNPM_KEY.match(key)
+    return (match.group("name"), match.group("version")) if match else None
 
 
 def parse_pnpm_lock(text: str) -> list[JsonValue]:
