@@ -248,12 +248,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (the best is kept)")
     parser.add_argument("--images", nargs="*", default=["debian", "debian-apps"])
+    parser.add_argument("--tools", nargs="*", default=["moorage", "syft", "trivy"])
     args = parser.parse_args()
     layouts = build_images()
     rows = []
     for name in args.images:
         truth = ground_truth(name)
-        for tool in ("moorage", "syft", "trivy"):
+        for tool in args.tools:
             best_cold = best_warm = float("inf")
             counts: Counter[str] = Counter()
             for _ in range(args.repeat):

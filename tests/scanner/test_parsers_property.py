@@ -159,3 +159,10 @@ def test_normalize_path_stays_in_root(name: str) -> None:
     path = normalize_path(name)
     assert path.startswith("/") and "/../" not in path + "/" and not path.endswith("/..")
     assert normalize_path(path) == path
+
+
+@given(st.text(alphabet="ab./\\", max_size=30))
+def test_normalize_fast_path_matches_the_reference(name: str) -> None:
+    from moorage.scanner.layers import normalize_path_slowly
+
+    assert normalize_path(name) == normalize_path_slowly(name)

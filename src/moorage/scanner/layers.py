@@ -49,6 +49,14 @@ _KINDS: dict[bytes, FileKind] = {
 
 def normalize_path(name: str) -> str:
     """Absolute, normalised image path for a tar member name; ``..`` never climbs above ``/``."""
+    stripped = name.removeprefix("./").strip("/")
+    if "//" not in stripped and not _needs_slow_path(stripped):
+        return "/" + stripped
+    return normalize_path_slowly(name)
+
+
+def normalize_path_slowly(name: str) -> str:
+    """:func:`normalize_path` component by component (the reference the fast path must match)."""
     parts: list[str] = []
     for part in name.replace("\\", "/").split("/"):
         if part in ("", "."):
@@ -59,6 +67,18 @@ def normalize_path(name: str) -> str:
             continue
         parts.append(part)
     return "/" + "/".join(parts)
+
+
+def _needs_slow_path(path: str) -> bool:
+    """Whether a path has ``.``/``..`` components or backslashes (the rare case)."""
+    return (
+        "\\" in path
+        or path in (".", "..")
+        or path.startswith(("./", "../"))
+        or path.endswith(("/.", "/.."))
+        or "/./" in path
+        or "/../" in path
+    )
 
 
 def resolve_link_target(link_path: str, target: str) -> str:

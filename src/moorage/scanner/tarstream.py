@@ -138,6 +138,10 @@ class _Prepend:
 
 
 def _number(field: bytes) -> int:
+    try:
+        return int(field.rstrip(b"\x00 ") or b"0", 8)  # the common case: octal digits
+    except ValueError:
+        pass
     if field[:1] in (b"\x80", b"\xff"):  # base-256
         value = int.from_bytes(field[1:], "big")
         return -value if field[:1] == b"\xff" else value
@@ -247,7 +251,7 @@ class TarReader:
             if header == b"\x00" * BLOCK:
                 return
             checksum = _number(header[148:156])
-            if checksum != sum(header[:148]) + 256 + sum(header[156:]):
+            if checksum != sum(header) - sum(header[148:156]) + 256:
                 raise LayerError("tar header checksum mismatch")
             kind = header[156:157]
             size = _number(header[124:136])

@@ -106,8 +106,9 @@ class CycloneDxWriter(SbomWriter):
             "version": 1,
             "metadata": {
                 "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "tools": {"components": [{"type": "application", "name": "moorage",
-                                          "version": moorage.__version__}]},
+                "tools": {
+                    "components": [{"type": "application", "name": "moorage", "version": moorage.__version__}]
+                },
                 "component": root,
             },
             "components": components,
