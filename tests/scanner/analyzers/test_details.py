@@ -272,3 +272,15 @@ def test_lock_file_dialects(tmp_path: Path) -> None:
         ("@babel/core", "7.23.0", "p6"),
         ("debug", "4.3.4", "p5"),
     }
+
+
+def test_gopath_build_main_module_from_path_and_version_stamp() -> None:
+    from moorage.scanner.analyzers.golang import gopath_main_module
+
+    flags = {"-ldflags": "-X github.com/docker/distribution/version.Version=v2.8.2+ds1"}
+    assert (
+        gopath_main_module("github.com/docker/distribution/cmd/registry", flags)
+        == "github.com/docker/distribution"
+    )
+    assert gopath_main_module("github.com/other/tool/cmd/x", flags) == ""
+    assert gopath_main_module("github.com/docker/distribution/cmd/registry", {}) == ""

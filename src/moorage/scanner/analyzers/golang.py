@@ -87,11 +87,14 @@ def _pointer_strings(content: bytes, blob: bytes, pointer_size: int, big: bool) 
 def parse_modinfo(version: str, modinfo: str) -> dict[str, JsonValue]:
     """Main module, dependencies (replacements applied) and settings from ``go version -m`` text."""
     main: dict[str, JsonValue] = {}
+    command = ""
     deps: list[JsonValue] = []
     settings: dict[str, JsonValue] = {}
     for line in modinfo.splitlines():
         fields = line.split("\t")
-        if fields[0] == "mod" and len(fields) >= 3:
+        if fields[0] == "path" and len(fields) >= 2:
+            command = fields[1]
+        elif fields[0] == "mod" and len(fields) >= 3:
             main = {"path": fields[1], "version": fields[2]}
         elif fields[0] == "dep" and len(fields) >= 3:
             deps.append({"path": fields[1], "version": fields[2]})
@@ -105,10 +108,12 @@ def parse_modinfo(version: str, modinfo: str) -> dict[str, JsonValue]:
             settings[key] = value
         if len(deps) > MAX_MODULES:
             raise ParseError("too many modules in Go build info")
-    return {"go": version, "main": main, "deps": deps, "settings": settings}
+    return {"go": version, "path": command, "main": main, "deps": deps, "settings": settings}
 
 
-_LDFLAG_VERSION = re.compile(r"-X[ =]['\"]?[\w./-]*\.(?:version|Version|VERSION)=['\"]?v?(\d+\.\d+[\w.+-]*)")
+_LDFLAG_VERSION = re.compile(
+    r"-X[ =]['\"]?(?P<package>[\w./-]*)\.(?:version|Version|VERSION)=['\"]?v?(?P<version>\d+\.\d+[\w.+~-]*)"
+)
 
 
 def main_version(main: dict[str, JsonValue], settings: JsonValue) -> str:
@@ -119,7 +124,23 @@ def main_version(main: dict[str, JsonValue], settings: JsonValue) -> str:
         return version
     flags = settings.get("-ldflags") if isinstance(settings, dict) else None
     match = _LDFLAG_VERSION.search(flags) if isinstance(flags, str) else None
-    return f"v{match.group(1)}" if match else ""
+    return f"v{match.group('version')}" if match else ""
+
+
+def gopath_main_module(command_path: str, settings: JsonValue) -> str:
+    """For a binary built outside module mode (no ``mod`` line, as Debian builds them): the
+    module the ``-X <package>.Version=`` stamp and the command path both sit in, their common
+    path prefix of at least ``host/owner/repo``; empty when they share less."""
+    flags = settings.get("-ldflags") if isinstance(settings, dict) else None
+    match = _LDFLAG_VERSION.search(flags) if isinstance(flags, str) else None
+    if match is None or not command_path:
+        return ""
+    common: list[str] = []
+    for left, right in zip(command_path.split("/"), match.group("package").split("/"), strict=False):
+        if left != right:
+            break
+        common.append(left)
+    return "/".join(common) if len(common) >= 3 and "." in common[0] else ""
 
 
 def _module_package(path: str, version: str, where: str, layer: str, kind: str) -> Package:
@@ -141,7 +162,7 @@ class GoBinaryAnalyzer(Analyzer):
     """Modules compiled into Go binaries."""
 
     name = "go-binary"
-    version = "1"
+    version = "2"
     max_content_bytes = 512 << 20
 
     def wants(self, entry: FileEntry) -> bool:
@@ -167,6 +188,9 @@ class GoBinaryAnalyzer(Analyzer):
                 continue
             layer = flat.entry.layer_digest
             main = value.get("main")
+            if isinstance(main, dict) and not main.get("path"):
+                module = gopath_main_module(str(value.get("path") or ""), value.get("settings"))
+                main = {"path": module, "version": "(devel)"} if module else main
             version = main_version(main, value.get("settings")) if isinstance(main, dict) else ""
             if isinstance(main, dict) and main.get("path") and version:
                 packages.append(_module_package(str(main["path"]), version, path, layer, "main"))
