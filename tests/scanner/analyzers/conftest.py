@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scanner.analyzers import fixtures
+from tests.scanner.analyzers import fixtures, rpm_fixtures
 from tests.scanner.analyzers.fixtures import AnalyzerCase
 
 CASE_NAMES = [
@@ -36,7 +36,7 @@ def analyzer_cases(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], 
         if name not in built:
             work = Path(tmp_path_factory.mktemp(name))
             if name.startswith("rpm-"):
-                built.update(fixtures.rpm_cases(work))
+                built.update(rpm_fixtures.rpm_cases(work))
             else:
                 makers: dict[str, Callable[[], AnalyzerCase]] = {
                     "os-release": fixtures.os_case,
