@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -232,16 +233,21 @@ def tool_commands(image: Path, out: Path, cache: Path) -> dict[str, list[str]]:
     }
 
 
-def timed(argv: list[str]) -> float:
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, all threads and children) of one run."""
     env = {
         **os.environ,
         "PYTHONPATH": f"{ROOT / 'src'}",
         "SYFT_CHECK_FOR_APP_UPDATE": "false",
         "MOORAGE_NO_PROGRESS": "1",
     }
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True, env=env, timeout=1800)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main() -> None:
@@ -255,52 +261,51 @@ def main() -> None:
     for name in args.images:
         truth = ground_truth(name)
         for tool in args.tools:
-            best_cold = best_warm = float("inf")
+            cold = warm = (float("inf"), float("inf"))
             counts: Counter[str] = Counter()
             for _ in range(args.repeat):
                 with tempfile.TemporaryDirectory() as work:
                     out = Path(work) / "sbom.json"
                     commands = tool_commands(layouts[name], out, Path(work) / "cache")
-                    best_cold = min(best_cold, timed(commands[tool]))
-                    best_warm = min(best_warm, timed(commands[tool]))
+                    cold = min(cold, timed(commands[tool]))
+                    warm = min(warm, timed(commands[tool]))
                     counts = count_purls(out)
             rows.append(
                 {
                     "image": name,
                     "tool": tool,
-                    "cold_s": round(best_cold, 2),
-                    "warm_s": round(best_warm, 2),
+                    "cold_s": round(cold[0], 2),
+                    "cold_cpu_s": round(cold[1], 2),
+                    "warm_s": round(warm[0], 2),
+                    "warm_cpu_s": round(warm[1], 2),
                     **{e: counts.get(e, 0) for e in ECOSYSTEMS},
                 }
             )
-        rows.append(
-            {
-                "image": name,
-                "tool": "truth",
-                "cold_s": None,
-                "warm_s": None,
-                **{e: truth.get(e, "-") for e in ECOSYSTEMS},
-            }
-        )
+        rows.append({"image": name, "tool": "truth", **{e: truth.get(e, "-") for e in ECOSYSTEMS}})
     executors = {}
-    for executor in ("process", "thread", "serial"):
-        with tempfile.TemporaryDirectory() as work:
-            command = tool_commands(layouts["debian-apps"], Path(work) / "o.json", Path(work))["moorage"]
-            executors[executor] = round(timed([*command, "--no-cache", "--executor", executor]), 2)
-    header = f"{'image':<12} {'tool':<8} {'cold s':>7} {'warm s':>7} " + " ".join(
-        f"{e:>7}" for e in ECOSYSTEMS
+    if "moorage" in args.tools:
+        for executor in ("process", "thread", "serial"):
+            with tempfile.TemporaryDirectory() as work:
+                command = tool_commands(layouts["debian-apps"], Path(work) / "o.json", Path(work))["moorage"]
+                executors[executor] = round(timed([*command, "--no-cache", "--executor", executor])[0], 2)
+    columns = ("cold_s", "cold_cpu_s", "warm_s", "warm_cpu_s")
+    header = (
+        f"{'image':<12} {'tool':<8} "
+        + " ".join(f"{c:>10}" for c in columns)
+        + " "
+        + " ".join(f"{e:>7}" for e in ECOSYSTEMS)
     )
     print(header)
     print("-" * len(header))
     for row in rows:
-        cold = "" if row["cold_s"] is None else f"{row['cold_s']:.2f}"
-        warm = "" if row["warm_s"] is None else f"{row['warm_s']:.2f}"
+        timings = " ".join(f"{row[c]:>10.2f}" if c in row else " " * 10 for c in columns)
         print(
-            f"{row['image']:<12} {row['tool']:<8} {cold:>7} {warm:>7} "
-            + " ".join(f"{row[e]!s:>7}" for e in ECOSYSTEMS)
+            f"{row['image']:<12} {row['tool']:<8} {timings} " + " ".join(f"{row[e]!s:>7}" for e in ECOSYSTEMS)
         )
     print("trivy skips /opt/java: its jar analysis needs a Java DB download (not reachable here)")
-    print(f"\nmoorage cold run of debian-apps by layer executor (s): {executors}")
+    print("wall seconds are the best of --repeat runs; cpu seconds are user+system of that tool's processes")
+    if executors:
+        print(f"\nmoorage cold run of debian-apps by layer executor (s): {executors}")
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")

@@ -116,7 +116,8 @@ def scan_image_layers(
     pool = _executor(executor, workers, len(todo))
     try:
         futures: list[tuple[int, list[LayerPlugin], Future[LayerScan] | None]] = []
-        for index, wanted in todo:
+        largest_first = sorted(todo, key=lambda item: -image.layers[item[0]].size) if pool else todo
+        for index, wanted in largest_first:
             job = pool.submit(scan_layer, image.layers[index], wanted) if pool else None
             futures.append((index, wanted, job))
         for index, wanted, job in futures:
