@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import moorage
-from moorage.cli import admin, serve, vulndb, worker
+from moorage.cli import admin, sbom, serve, vulndb, worker
 
 app = typer.Typer(
     name="moorage",
@@ -34,6 +34,7 @@ serve.register(app)
 worker.register(app)
 admin.register(app)
 vulndb.register(app)
+sbom.register(app)
 
 
 def run() -> None:

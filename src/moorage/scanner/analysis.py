@@ -1,0 +1,209 @@
+"""The analysis orchestrator: image source -> layer passes (parallel, cached) -> flattened view ->
+analyzers -> :class:`ImageInventory`.
+
+Layers missing from the cache are read in parallel, one pass each, by every plug-in at once
+(analyzers and any extra plug-ins such as the checks). Processes are the default: tar parsing
+holds the GIL, and on this 2-core machine, on the 5-layer benchmark image, processes took 3.9 s,
+threads 4.0 s and one thread 4.6 s (bench/sbom_bench.py; the decompression already runs in its
+own thread inside each pass, which is why threads come close).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import moorage
+from moorage.clients.oci_types import Platform
+from moorage.scanner.analyzers import default_analyzers
+from moorage.scanner.analyzers.interface import AnalysisContext, Analyzer
+from moorage.scanner.cache import LayerCache, merge_scans
+from moorage.scanner.errors import ImageSourceError, LayerError
+from moorage.scanner.flatten import FlatView
+from moorage.scanner.image_inventory import ImageInventory, InventoryError
+from moorage.scanner.interface import LayerPlugin
+from moorage.scanner.inventory import Distro, Ecosystem, Package
+from moorage.scanner.layers import LayerScan, scan_directory, scan_tar_layer
+from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
+
+OS_ECOSYSTEMS = frozenset({Ecosystem.DEB, Ecosystem.APK, Ecosystem.RPM})
+
+ProgressCallback = Callable[[str, int, int], None]
+"""Called as ``(what, done, total)``: ``what`` is ``"layer"`` after each layer is read or found cached."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisOptions:
+    """How to run an analysis."""
+
+    analyzers: tuple[Analyzer, ...] = field(default_factory=lambda: tuple(default_analyzers()))
+    """Package analyzers (default: all)."""
+    extra_plugins: tuple[LayerPlugin, ...] = ()
+    """Other plug-ins to run in the same layer passes (checks)."""
+    cache: LayerCache | None = None
+    """Layer-result cache; None reads every layer."""
+    workers: int = 0
+    """Parallel layer readers; 0 means one per core."""
+    executor: str = "process"
+    """``process``, ``thread`` or ``serial``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageAnalysis:
+    """One analysed image: the inventory and the flattened view (for checks and reports)."""
+
+    image: ResolvedImage
+    """The image as resolved from its source."""
+    view: FlatView
+    """Layer scans, flattened."""
+    inventory: ImageInventory
+    """Packages and distro."""
+
+
+def scan_layer(layer: LayerRef, plugins: Sequence[LayerPlugin]) -> LayerScan:
+    """One pass over one layer (runs in a worker process or thread)."""
+    if layer.directory:
+        return scan_directory(layer.directory, digest=layer.digest, plugins=plugins)
+    if layer.blob is None:
+        raise LayerError(f"layer {layer.digest} has not been fetched")
+    return scan_tar_layer(
+        layer.blob.open, digest=layer.digest, plugins=plugins, verify_digest=layer.verify_digest
+    )
+
+
+def _executor(kind: str, workers: int, jobs: int) -> Executor | None:
+    if kind == "serial" or jobs <= 1:
+        return None
+    count = max(1, min(workers or os.cpu_count() or 1, jobs))
+    if count == 1:
+        return None
+    if kind == "thread":
+        return ThreadPoolExecutor(count)
+    if kind == "process":
+        return ProcessPoolExecutor(count)
+    raise ValueError(f"unknown executor {kind!r}: use process, thread or serial")
+
+
+def scan_image_layers(
+    source: ImageSource,
+    image: ResolvedImage,
+    plugins: Sequence[LayerPlugin],
+    *,
+    cache: LayerCache | None,
+    workers: int = 0,
+    executor: str = "process",
+    progress: ProgressCallback | None = None,
+) -> tuple[ResolvedImage, list[LayerScan]]:
+    """Every layer's scan for ``plugins``: from the cache where possible, else one pass each."""
+    total = len(image.layers)
+    scans: dict[int, LayerScan] = {}
+    todo: list[tuple[int, list[LayerPlugin]]] = []
+    for index, layer in enumerate(image.layers):
+        cached, missing = cache.load(layer.digest, plugins) if cache is not None else (None, list(plugins))
+        if cached is not None and not missing:
+            scans[index] = cached
+        else:
+            if cached is not None:
+                scans[index] = cached
+            todo.append((index, missing))
+    done = total - len(todo)
+    if progress:
+        progress("layer", done, total)
+    if todo:
+        image = source.fetch(image, [image.layers[i] for i, _ in todo])
+    pool = _executor(executor, workers, len(todo))
+    try:
+        futures: list[tuple[int, list[LayerPlugin], Future[LayerScan] | None]] = []
+        largest_first = sorted(todo, key=lambda item: -image.layers[item[0]].size) if pool else todo
+        for index, wanted in largest_first:
+            job = pool.submit(scan_layer, image.layers[index], wanted) if pool else None
+            futures.append((index, wanted, job))
+        for index, wanted, job in futures:
+            fresh = job.result() if job is not None else scan_layer(image.layers[index], wanted)
+            if cache is not None:
+                cache.store(fresh, wanted)
+            scans[index] = merge_scans(scans[index], fresh) if index in scans else fresh
+            done += 1
+            if progress:
+                progress("layer", done, total)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return image, [scans[i] for i in range(total)]
+
+
+def analyze_view(view: FlatView, analyzers: Sequence[Analyzer]) -> tuple[Distro | None, list[Package]]:
+    """Run the analyzers' ``collect`` in stage order; drop language packages OS packages own."""
+    context = AnalysisContext()
+    owned: set[str] = set()
+    os_packages: list[Package] = []
+    other: list[Package] = []
+    for analyzer in sorted(analyzers, key=lambda a: a.stage):
+        output = analyzer.collect(view, context)
+        if output.distro is not None:
+            context = AnalysisContext(distro=output.distro)
+        owned.update(output.owned_paths)
+        for package in output.packages:
+            (os_packages if package.ecosystem in OS_ECOSYSTEMS else other).append(package)
+    kept = [p for p in other if p.path not in owned]
+    packages = sorted([*os_packages, *kept], key=lambda p: (p.ecosystem.value, p.name, p.version, p.path))
+    return context.distro, packages
+
+
+def analyze_image(
+    source: ImageSource,
+    image: ResolvedImage,
+    options: AnalysisOptions,
+    progress: ProgressCallback | None = None,
+) -> ImageAnalysis:
+    """Scan (or load) the image's layers, flatten them and run the analyzers."""
+    plugins: list[LayerPlugin] = [*options.analyzers, *options.extra_plugins]
+    image, scans = scan_image_layers(
+        source,
+        image,
+        plugins,
+        cache=options.cache,
+        workers=options.workers,
+        executor=options.executor,
+        progress=progress,
+    )
+    view = FlatView(scans)
+    distro, packages = analyze_view(view, options.analyzers)
+    analyzer_names = {a.name for a in options.analyzers}
+    errors = tuple(
+        InventoryError(e.plugin, e.path, scan.digest, e.message)
+        for scan in scans
+        for e in scan.errors
+        if e.plugin in analyzer_names or e.plugin == "reader"
+    )
+    inventory = ImageInventory(
+        name=image.name,
+        manifest_digest=image.manifest_digest,
+        platform=str(image.platform) if image.platform else "",
+        layers=tuple(layer.digest for layer in image.layers),
+        distro=distro,
+        packages=tuple(packages),
+        errors=errors,
+        analyzers={a.name: a.version for a in options.analyzers},
+        generator=f"moorage {moorage.__version__}",
+    )
+    return ImageAnalysis(image, view, inventory)
+
+
+def analyze(
+    source: ImageSource,
+    *,
+    platform: Platform | None,
+    all_platforms: bool = False,
+    options: AnalysisOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[ImageAnalysis]:
+    """Analyse the image(s) a source holds: the one for ``platform`` (default: the host's) or all."""
+    options = options or AnalysisOptions()
+    wanted = None if all_platforms else (platform or Platform.host())
+    images = source.resolve(wanted)
+    if not images:
+        raise ImageSourceError(f"no image for platform {wanted}")
+    return [analyze_image(source, image, options, progress) for image in images]

@@ -1,0 +1,432 @@
+"""One streaming pass over one layer: tar entries -> FileEntry -> plug-ins -> per-path results.
+
+A layer is read once, front to back (gzip, zstd or plain tar, recognised by magic bytes, with the
+blob's digest checked on the way). Whiteouts are recognised and recorded, never passed to plug-ins.
+Only files some plug-in wants are read into memory, each up to the plug-in's cap. The result,
+:class:`LayerScan`, depends on nothing but the layer's bytes and the plug-ins' versions, so it is
+cached by layer digest (``moorage.scanner.cache``) and flattened later (``moorage.scanner.flatten``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import posixpath
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, cast
+
+import zstandard
+
+from moorage.scanner.errors import DigestMismatch, LayerError, ParseError
+from moorage.scanner.files import FileEntry, FileKind
+from moorage.scanner.interface import JsonValue, LayerPlugin
+from moorage.scanner.tarstream import TarMember, TarReader
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+MAX_ENTRIES_PER_LAYER = 4_000_000
+MAX_PATH_LENGTH = 4096
+_READ_CHUNK = 1 << 20
+
+BlobOpener = Callable[[], IO[bytes]]
+"""Opens a fresh binary stream over a layer blob (the pass may need to read it twice)."""
+
+_KINDS: dict[bytes, FileKind] = {
+    b"0": FileKind.REGULAR,
+    b"7": FileKind.REGULAR,
+    b"S": FileKind.REGULAR,
+    b"1": FileKind.HARDLINK,
+    b"2": FileKind.SYMLINK,
+    b"3": FileKind.CHAR_DEVICE,
+    b"4": FileKind.BLOCK_DEVICE,
+    b"5": FileKind.DIRECTORY,
+    b"6": FileKind.FIFO,
+}
+
+
+def normalize_path(name: str) -> str:
+    """Absolute, normalised image path for a tar member name; ``..`` never climbs above ``/``."""
+    stripped = name.removeprefix("./").strip("/")
+    if "//" not in stripped and not _needs_slow_path(stripped):
+        return "/" + stripped
+    return normalize_path_slowly(name)
+
+
+def normalize_path_slowly(name: str) -> str:
+    """:func:`normalize_path` component by component (the reference the fast path must match)."""
+    parts: list[str] = []
+    for part in name.replace("\\", "/").split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _needs_slow_path(path: str) -> bool:
+    """Whether a path has ``.``/``..`` components or backslashes (the rare case)."""
+    return (
+        "\\" in path
+        or path in (".", "..")
+        or path.startswith(("./", "../"))
+        or path.endswith(("/.", "/.."))
+        or "/./" in path
+        or "/../" in path
+    )
+
+
+def resolve_link_target(link_path: str, target: str) -> str:
+    """Where a symbolic link at ``link_path`` points, inside the image root (never outside it)."""
+    base = target if target.startswith("/") else posixpath.join(posixpath.dirname(link_path), target)
+    return normalize_path(base)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginError:
+    """A plug-in could not use one file of a layer; kept in the result instead of failing the scan."""
+
+    plugin: str
+    """Plug-in name."""
+    path: str
+    """Image path of the file."""
+    message: str
+    """What went wrong, for people."""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerScan:
+    """Everything one pass over a layer produced: the layer's file list, deletions and results."""
+
+    digest: str
+    """Layer digest as the image lists it (``sha256:...``) or a synthetic id for a directory."""
+    entries: tuple[FileEntry, ...]
+    """Every entry but whiteouts, in archive order (a later duplicate wins)."""
+    whiteouts: tuple[str, ...] = ()
+    """Paths this layer deletes from the layers below (``.wh.<name>`` files)."""
+    opaque_dirs: tuple[str, ...] = ()
+    """Directories whose lower-layer contents this layer hides (``.wh..wh..opq``)."""
+    results: Mapping[str, Mapping[str, JsonValue]] = field(default_factory=dict)
+    """Plug-in name -> image path -> what the plug-in's ``extract`` returned."""
+    errors: tuple[PluginError, ...] = ()
+    """Files plug-ins wanted but could not use."""
+
+    def restricted_to(self, plugin_names: Iterable[str]) -> LayerScan:
+        """The same scan with only the named plug-ins' results (for composing cached parts)."""
+        names = set(plugin_names)
+        return LayerScan(
+            digest=self.digest,
+            entries=self.entries,
+            whiteouts=self.whiteouts,
+            opaque_dirs=self.opaque_dirs,
+            results={k: v for k, v in self.results.items() if k in names},
+            errors=tuple(e for e in self.errors if e.plugin in names),
+        )
+
+
+class _HashingReader(io.RawIOBase):
+    """Reads a stream while hashing it, so the digest is checked in the same pass."""
+
+    def __init__(self, raw: IO[bytes], algorithm: str | None) -> None:
+        self._raw = raw
+        self._hash = hashlib.new(algorithm) if algorithm else None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._raw.read(len(view))
+        n = len(data)
+        view[:n] = data
+        if self._hash is not None and n:
+            self._hash.update(data)
+        return n
+
+    def drain(self) -> str:
+        """Hash the rest of the stream and return the hex digest."""
+        if self._hash is None:
+            return ""
+        while True:
+            data = self._raw.read(_READ_CHUNK)
+            if not data:
+                return self._hash.hexdigest()
+            self._hash.update(data)
+
+
+def _split_digest(digest: str) -> tuple[str | None, str]:
+    algorithm, _, hexdigest = digest.partition(":")
+    if algorithm in ("sha256", "sha512") and hexdigest:
+        return algorithm, hexdigest.lower()
+    return None, ""
+
+
+class _Pass:
+    """State of one pass: plug-ins, collected results, errors and links still to resolve."""
+
+    def __init__(self, plugins: Sequence[LayerPlugin], digest: str) -> None:
+        self.plugins = plugins
+        self.digest = digest
+        self.results: dict[str, dict[str, JsonValue]] = {p.name: {} for p in plugins}
+        self.errors: list[PluginError] = []
+        self.pending_links: list[tuple[FileEntry, str, list[LayerPlugin]]] = []
+
+    def wanting(self, entry: FileEntry) -> list[LayerPlugin]:
+        out: list[LayerPlugin] = []
+        for plugin in self.plugins:
+            try:
+                if plugin.wants(entry):
+                    out.append(plugin)
+            except Exception as exc:  # a plug-in bug must not stop the pass
+                self.errors.append(PluginError(plugin.name, entry.path, f"wants() failed: {exc!r}"))
+        return out
+
+    def read_cap(self, entry: FileEntry, wanting: Sequence[LayerPlugin]) -> int:
+        caps = [
+            p.max_content_bytes for p in wanting if entry.size <= p.max_content_bytes or p.accepts_truncated
+        ]
+        return max(caps, default=0)
+
+    def feed(self, entry: FileEntry, content: bytes, wanting: Sequence[LayerPlugin]) -> None:
+        for plugin in wanting:
+            if len(content) < entry.size and not plugin.accepts_truncated:
+                self.errors.append(
+                    PluginError(
+                        plugin.name,
+                        entry.path,
+                        f"{entry.size} bytes is larger than the cap of {plugin.max_content_bytes}",
+                    )
+                )
+                continue
+            try:
+                value = plugin.extract(entry, content[: plugin.max_content_bytes])
+            except ParseError as exc:
+                self.errors.append(PluginError(plugin.name, entry.path, str(exc)))
+                continue
+            except Exception as exc:
+                self.errors.append(PluginError(plugin.name, entry.path, f"{type(exc).__name__}: {exc}"))
+                continue
+            if value is not None:
+                self.results[plugin.name][entry.path] = value
+
+
+def _entry_from_member(member: TarMember, digest: str) -> FileEntry | None:
+    kind = _KINDS.get(member.type)
+    if kind is None:
+        return None
+    path = normalize_path(member.name)
+    link = member.linkname if kind in (FileKind.SYMLINK, FileKind.HARDLINK) else ""
+    if kind is FileKind.HARDLINK:
+        link = normalize_path(link)
+    return FileEntry(
+        path=path,
+        kind=kind,
+        size=member.size if kind is FileKind.REGULAR else 0,
+        mode=member.mode & 0o7777,
+        uid=member.uid,
+        gid=member.gid,
+        link_target=link,
+        layer_digest=digest,
+    )
+
+
+def scan_tar_layer(
+    opener: BlobOpener,
+    *,
+    digest: str,
+    plugins: Sequence[LayerPlugin],
+    verify_digest: bool = True,
+) -> LayerScan:
+    """Read one layer blob once and run the plug-ins over it (see the module docstring)."""
+    state = _Pass(plugins, digest)
+    entries: list[FileEntry] = []
+    whiteouts: list[str] = []
+    opaque: list[str] = []
+    algorithm, expected = _split_digest(digest) if verify_digest else (None, "")
+    raw = opener()
+    try:
+        hashing = _HashingReader(raw, algorithm)
+        try:
+            archive = TarReader(cast(IO[bytes], hashing))
+            for member in archive:
+                if len(entries) >= MAX_ENTRIES_PER_LAYER:
+                    raise LayerError(f"layer {digest} has more than {MAX_ENTRIES_PER_LAYER} entries")
+                if len(member.name) > MAX_PATH_LENGTH:
+                    continue
+                base = posixpath.basename(member.name.rstrip("/"))
+                if base.startswith(WHITEOUT_PREFIX):
+                    parent = posixpath.dirname(normalize_path(member.name))
+                    if base == OPAQUE_MARKER:
+                        opaque.append(parent)
+                    else:
+                        whiteouts.append(normalize_path(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])))
+                    continue
+                entry = _entry_from_member(member, digest)
+                if entry is None or entry.path == "/":
+                    continue
+                entries.append(entry)
+                wanting = state.wanting(entry)
+                if not wanting:
+                    continue
+                if entry.kind is FileKind.HARDLINK:
+                    state.pending_links.append((entry, entry.link_target, wanting))
+                    continue
+                if entry.kind is not FileKind.REGULAR:
+                    continue
+                cap = state.read_cap(entry, wanting)
+                content = archive.read(cap) if cap else b""
+                state.feed(entry, content, wanting)
+            actual = hashing.drain()
+        except (zstandard.ZstdError, EOFError, OSError, ValueError) as exc:
+            raise LayerError(f"layer {digest} is not a readable tar stream: {exc}") from exc
+    finally:
+        raw.close()
+    if expected and actual != expected:
+        raise DigestMismatch(f"layer content hashes to {algorithm}:{actual}, not {digest}")
+    if state.pending_links:
+        _resolve_hardlinks(opener, state, entries)
+    return LayerScan(
+        digest=digest,
+        entries=tuple(entries),
+        whiteouts=tuple(whiteouts),
+        opaque_dirs=tuple(opaque),
+        results={k: v for k, v in state.results.items()},
+        errors=tuple(state.errors),
+    )
+
+
+def _resolve_hardlinks(opener: BlobOpener, state: _Pass, entries: Sequence[FileEntry]) -> None:
+    """Second, rare pass: read the targets of wanted hard links and feed them as the links."""
+    by_target: dict[str, list[tuple[FileEntry, list[LayerPlugin]]]] = {}
+    for link_entry, target, wanting in state.pending_links:
+        by_target.setdefault(target, []).append((link_entry, wanting))
+    sizes = {e.path: e.size for e in entries if e.kind is FileKind.REGULAR}
+    raw = opener()
+    try:
+        archive = TarReader(raw)
+        for member in archive:
+            path = normalize_path(member.name)
+            if path not in by_target or _KINDS.get(member.type) is not FileKind.REGULAR:
+                continue
+            links = by_target.pop(path)
+            caps = [state.read_cap(e, w) for e, w in links]
+            content = archive.read(max(caps)) if max(caps) else b""
+            for link_entry, wanting in links:
+                entry = FileEntry(
+                    path=link_entry.path,
+                    kind=FileKind.HARDLINK,
+                    size=sizes.get(path, member.size),
+                    mode=link_entry.mode,
+                    uid=link_entry.uid,
+                    gid=link_entry.gid,
+                    link_target=path,
+                    layer_digest=link_entry.layer_digest,
+                )
+                state.feed(entry, content, wanting)
+            if not by_target:
+                break
+    except (zstandard.ZstdError, EOFError, OSError, ValueError) as exc:
+        raise LayerError(f"layer {state.digest}: second pass for hard links failed: {exc}") from exc
+    finally:
+        raw.close()
+
+
+def scan_directory(root: str, *, digest: str, plugins: Sequence[LayerPlugin]) -> LayerScan:
+    """Run the plug-ins over a root filesystem directory as if it were one layer.
+
+    Symbolic links are recorded, never followed; files are opened with ``O_NOFOLLOW`` so a link
+    swapped in during the walk cannot lead outside ``root``.
+    """
+    state = _Pass(plugins, digest)
+    entries: list[FileEntry] = []
+    seen_inodes: dict[tuple[int, int], str] = {}
+    if not os.path.isdir(root):
+        raise LayerError(f"{root} is not a directory")
+    stack = [(root, "/")]
+    while stack:
+        real_dir, image_dir = stack.pop()
+        try:
+            listing = sorted(os.scandir(real_dir), key=lambda d: d.name)
+        except OSError as exc:
+            state.errors.append(PluginError("reader", image_dir, f"cannot list: {exc}"))
+            continue
+        for item in listing:
+            image_path = posixpath.join(image_dir, item.name)
+            try:
+                st = item.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            entry = _entry_from_stat(image_path, st, item.path, digest)
+            if entry is None:
+                continue
+            if entry.kind is FileKind.REGULAR and st.st_nlink > 1:
+                first = seen_inodes.setdefault((st.st_dev, st.st_ino), image_path)
+                if first != image_path:
+                    entry = FileEntry(
+                        entry.path,
+                        FileKind.HARDLINK,
+                        entry.size,
+                        entry.mode,
+                        entry.uid,
+                        entry.gid,
+                        first,
+                        digest,
+                    )
+            entries.append(entry)
+            if entry.kind is FileKind.DIRECTORY:
+                stack.append((item.path, image_path))
+                continue
+            if entry.kind not in (FileKind.REGULAR, FileKind.HARDLINK):
+                continue
+            wanting = state.wanting(entry)
+            if not wanting:
+                continue
+            cap = state.read_cap(entry, wanting)
+            try:
+                fd = os.open(item.path, os.O_RDONLY | os.O_NOFOLLOW)
+                with os.fdopen(fd, "rb") as handle:
+                    content = handle.read(cap) if cap else b""
+            except OSError as exc:
+                state.errors.append(PluginError("reader", image_path, f"cannot read: {exc}"))
+                continue
+            state.feed(entry, content, wanting)
+    return LayerScan(
+        digest=digest, entries=tuple(entries), results=dict(state.results), errors=tuple(state.errors)
+    )
+
+
+def _entry_from_stat(image_path: str, st: os.stat_result, real_path: str, digest: str) -> FileEntry | None:
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        kind, size, link = FileKind.REGULAR, st.st_size, ""
+    elif stat.S_ISDIR(mode):
+        kind, size, link = FileKind.DIRECTORY, 0, ""
+    elif stat.S_ISLNK(mode):
+        kind, size = FileKind.SYMLINK, 0
+        try:
+            link = os.readlink(real_path)
+        except OSError:
+            return None
+    elif stat.S_ISCHR(mode):
+        kind, size, link = FileKind.CHAR_DEVICE, 0, ""
+    elif stat.S_ISBLK(mode):
+        kind, size, link = FileKind.BLOCK_DEVICE, 0, ""
+    elif stat.S_ISFIFO(mode):
+        kind, size, link = FileKind.FIFO, 0, ""
+    else:
+        return None
+    return FileEntry(
+        path=image_path,
+        kind=kind,
+        size=size,
+        mode=stat.S_IMODE(mode),
+        uid=st.st_uid,
+        gid=st.st_gid,
+        link_target=link,
+        layer_digest=digest,
+    )

@@ -1,0 +1,94 @@
+"""Image sources and :func:`open_source`, which picks one from what the user typed.
+
+Accepted forms: ``oci:DIR[:TAG]``, ``oci-archive:FILE[:TAG]``, ``docker-archive:FILE[:REPO:TAG]``,
+``dir:DIR`` (a root filesystem), ``docker://REF`` or ``registry:REF``, or a bare path (the kind is
+detected) or a bare reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from moorage.clients.auth import Credentials
+from moorage.clients.reference import ImageReference, ReferenceError
+from moorage.scanner.errors import ImageSourceError
+from moorage.scanner.sources.docker_archive import DockerArchiveSource
+from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, ResolvedImage
+from moorage.scanner.sources.layout import OciArchiveSource, OciLayoutSource, TarMembers
+from moorage.scanner.sources.rootfs import RootfsSource
+
+__all__ = [
+    "DockerArchiveSource",
+    "ImageSource",
+    "LayerRef",
+    "LocalBlob",
+    "OciArchiveSource",
+    "OciLayoutSource",
+    "RegistrySource",
+    "ResolvedImage",
+    "RootfsSource",
+    "open_source",
+]
+
+
+def _split_tag(text: str) -> tuple[Path, str]:
+    """``path[:tag]``: the longest prefix that exists is the path."""
+    if Path(text).exists():
+        return Path(text), ""
+    head, sep, tag = text.partition(":")
+    while sep:
+        if Path(head).exists():
+            return Path(head), tag
+        more_head, sep, tag = tag.partition(":")
+        head = f"{head}:{more_head}" if sep else head
+        if not sep:
+            break
+    return Path(text), ""
+
+
+def open_source(
+    text: str, *, credentials: Credentials | None = None, plain_http: bool | None = None
+) -> ImageSource:
+    """The image source ``text`` names (see the module docstring)."""
+    kind, sep, rest = text.partition(":")
+    if sep and kind in ("oci", "oci-archive", "docker-archive", "dir", "rootfs"):
+        path, tag = _split_tag(rest)
+        if kind == "oci":
+            return OciLayoutSource(path, tag)
+        if kind == "oci-archive":
+            return OciArchiveSource(path, tag)
+        if kind == "docker-archive":
+            return DockerArchiveSource(path, tag)
+        return RootfsSource(path)
+    from moorage.scanner.sources.registry import RegistrySource  # httpx, only for remote images
+
+    if sep and kind in ("docker", "registry"):
+        return RegistrySource(ImageReference.parse(text), credentials=credentials, plain_http=plain_http)
+    path, tag = _split_tag(text)
+    if path.is_dir():
+        if (path / "index.json").is_file() and (path / "oci-layout").exists():
+            return OciLayoutSource(path, tag)
+        return RootfsSource(path)
+    if path.is_file():
+        members = TarMembers(path)
+        if "index.json" in members.members:
+            if "manifest.json" in members.members and not tag:
+                return DockerArchiveSource(path, tag, members)
+            return OciArchiveSource(path, tag, members)
+        if "manifest.json" in members.members:
+            return DockerArchiveSource(path, tag, members)
+        raise ImageSourceError(f"{path} is neither an OCI nor a docker archive")
+    try:
+        reference = ImageReference.parse(text)
+    except ReferenceError as exc:
+        raise ImageSourceError(f"{text!r} is no file, directory or image reference") from exc
+    return RegistrySource(reference, credentials=credentials, plain_http=plain_http)
+
+
+def __getattr__(name: str) -> object:
+    """``RegistrySource`` is imported on first use (it brings the HTTP client)."""
+    if name == "RegistrySource":
+        from moorage.scanner.sources.registry import RegistrySource
+
+        return RegistrySource
+    raise AttributeError(f"module 'moorage.scanner.sources' has no attribute {name!r}")
