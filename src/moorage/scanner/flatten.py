@@ -54,10 +54,7 @@ class _Hider:
     def hides(self, path: str) -> bool:
         if path in self.present or path in self.subtree_hidden:
             return True
-        for parent in _ancestors(path):
-            if parent in self.subtree_hidden or parent in self.children_hidden:
-                return True
-        return False
+        return any(parent in self.subtree_hidden or parent in self.children_hidden for parent in _ancestors(path))
 
     def add_layer(self, scan: LayerScan) -> None:
         for entry in scan.entries:
