@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from moorage.api.management_rules import RULES, Rule
 from moorage.api.oci import oci_route
@@ -33,12 +33,15 @@ INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth
 
 
 def management_routes(tmp_path: Path) -> list[tuple[str, str]]:
-    """(method, path template) of every management route the application serves."""
+    """(method, path template) of every management route the application serves, including those of
+    included routers (FastAPI keeps them nested: ``app.routes`` alone does not list them)."""
     app = create_app(Settings(data_dir=tmp_path))
     found = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path not in INFRASTRUCTURE:
-            found.extend((method, route.path) for method in sorted(route.methods))
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path and context.path not in INFRASTRUCTURE:
+            found.extend((method, context.path) for method in sorted(route.methods))
+    assert len(found) > 10, f"too few routes found: {found}"  # the enumeration itself must not go blind
     return found
 
 

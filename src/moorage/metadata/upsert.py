@@ -18,8 +18,13 @@ def insert_ignore(
     conn: Connection, table: Table, values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *, conflict: Sequence[str]
 ) -> int:
-    """Insert unless a row with the same ``conflict`` columns exists; return rows inserted."""
+    """Insert unless a row with the same ``conflict`` columns exists; return rows inserted.
+
+    On PostgreSQL the count comes from ``RETURNING``: psycopg reports ``rowcount`` -1 for these
+    statements, which would read as "inserted" (and, e.g., count a moved tag as a new one)."""
     stmt = _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
+    if conn.dialect.name == "postgresql":
+        return len(conn.execute(stmt.returning(*table.primary_key.columns)).all())
     result = conn.execute(stmt)
     return int(result.rowcount or 0)
 
