@@ -105,6 +105,11 @@ def _check_value(value: Any, declared: str, optional: frozenset[str], path: str)
         assert isinstance(value, list), f"{path}: expected a list, got {value!r}"
         for i, item in enumerate(value):
             _check_value(item, declared[5:-1], optional, f"{path}[{i}]")
+    elif declared.startswith("dict(str, "):
+        assert isinstance(value, dict), f"{path}: expected a dict, got {value!r}"
+        for key, item in value.items():
+            assert isinstance(key, str)
+            _check_value(item, declared[len("dict(str, "):-1], optional, f"{path}[{key!r}]")
     elif declared in _PRIMITIVES:
         allowed = _PRIMITIVES[declared]
         assert isinstance(value, allowed) and not (declared in ("int", "float") and isinstance(value, bool)), \
