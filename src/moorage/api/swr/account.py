@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_rules import ADMIN, AUTHENTICATED, PUBLIC, RULES
 from moorage.api.swr import schemas as s
-from moorage.api.swr.wire import instance_id
+from moorage.api.swr.wire import instance_id, refuse_nul_characters
 from moorage.domain.errors import NotFound
 
-router = APIRouter(tags=["SWR account"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["SWR account"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
 
 RULES.update({
     ("GET", "/v2/manage/overview"): AUTHENTICATED,

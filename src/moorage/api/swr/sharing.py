@@ -10,14 +10,21 @@ from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, on_reposito
 from moorage.api.swr import schemas as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
 from moorage.api.swr.repositories import list_item, v3_item
-from moorage.api.swr.wire import format_deadline, format_time, instance_id, parse_deadline, repository_name
+from moorage.api.swr.wire import (
+    format_deadline,
+    format_time,
+    instance_id,
+    parse_deadline,
+    refuse_nul_characters,
+    repository_name,
+)
 from moorage.domain.errors import Invalid
 from moorage.metadata.database import now_ms
 from moorage.metadata.queries.shares import ShareRecord
 from moorage.services.repository_management import RepositoryQuery
 from moorage.services.sharing import CENTERS
 
-router = APIRouter(tags=["SWR sharing"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["SWR sharing"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
 
 DOMAINS = "/v2/manage/namespaces/{namespace}/repositories/{repository}/access-domains"
 RULES.update({

@@ -15,6 +15,7 @@ from moorage.api.swr.wire import (
     format_time,
     instance_id,
     pull_path,
+    refuse_nul_characters,
     repository_name,
 )
 from moorage.domain import mediatypes as mt
@@ -23,7 +24,7 @@ from moorage.domain.registry import Repository
 from moorage.metadata.queries.tag_details import TagDetail
 from moorage.settings import Settings
 
-router = APIRouter(tags=["SWR tags"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["SWR tags"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
 
 TAGS = "/v2/manage/namespaces/{namespace}/repos/{repository}/tags"
 RULES.update({
