@@ -68,7 +68,8 @@ def parse_deadline(text: str) -> int | None:
                       reason="invalid_deadline") from exc
     if moment < _EARLIEST:
         raise Invalid("deadline before 1970", reason="invalid_deadline")
-    return int(moment.timestamp() * 1000)
+    since = moment - _EARLIEST  # integer arithmetic: a float timestamp would lose milliseconds
+    return since.days * 86_400_000 + since.seconds * 1000 + since.microseconds // 1000
 
 
 def format_deadline(epoch_ms: int | None) -> str:
