@@ -21,12 +21,17 @@ from moorage.api.iam import users as iam_users
 from moorage.api.observability import Metrics, ObservabilityMiddleware
 from moorage.api.oci import oci_route
 from moorage.api.registry_auth import RegistryAuthorizer
+from moorage.api.swr import account as swr_account
 from moorage.api.swr import login as swr_login
 from moorage.api.swr import namespaces as swr_namespaces
+from moorage.api.swr import repositories as swr_repositories
+from moorage.api.swr import sharing as swr_sharing
+from moorage.api.swr import tags as swr_tags
 from moorage.auth.keys import MasterKey, load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
 from moorage.metadata.database import Database
+from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
 from moorage.services.identity import IdentityService
 from moorage.services.manifests import ManifestService
@@ -34,6 +39,9 @@ from moorage.services.namespaces import NamespaceService
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.repositories import RepositoryService
+from moorage.services.repository_management import RepositoryManagement
+from moorage.services.sharing import SharingService
+from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
@@ -60,6 +68,10 @@ class Services:
     manifests: ManifestService
     pulls: PullRecorder
     jobs: JobQueue
+    repository_management: RepositoryManagement
+    tag_management: TagManagement
+    sharing: SharingService
+    account: AccountService
 
 
 def build_services(settings: Settings) -> Services:
@@ -84,6 +96,10 @@ def build_services(settings: Settings) -> Services:
         manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls),
         pulls=pulls,
         jobs=JobQueue(db, build_huey(settings)),
+        repository_management=RepositoryManagement(db),
+        tag_management=TagManagement(db),
+        sharing=SharingService(db),
+        account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region),
     )
 
 
@@ -145,7 +161,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
-    for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router):
+    for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
+                   swr_repositories.router, swr_tags.router, swr_sharing.router,
+                   swr_account.router):  # last: its GET /{api_version} takes any one-segment path
         app.include_router(router)
     install_error_handlers(app)
     app.router.routes.append(oci_route())

@@ -39,7 +39,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         error: e.MoorageError
         if exc.status_code == 404:
-            error = e.NotFound(f"no such resource: {request.url.path}")
+            error = e.NotFound(f"no such resource: {request.url.path[:200]}", reason="route_not_found")
         elif exc.status_code == 405:
             error = e.Unsupported(f"{request.method} is not allowed on {request.url.path}")
         elif exc.status_code in (401, 403):

@@ -109,25 +109,49 @@ class ManagementCode:
     status: int
 
 
-# Domain error class -> SWR code (SVCSTG.SWR.<status><number>), looked up along the MRO; a ``reason``
-# entry wins over the class entry.
+# Domain error class -> SWR code, looked up along the MRO; a ``reason`` entry wins over the class entry.
+# The codes and statuses are SWR's documented ones (the appendix "Error Codes" of the SWR API
+# reference, opentelekomcloud-docs/software-repository-container api-ref/source/appendixes/error_code.rst);
+# the three marked "moorage" have no documented counterpart and keep SWR's numbering scheme
+# (SVCSTG.SWR.<status><number>).
 SWR_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
-    e.Unauthenticated: ManagementCode("SVCSTG.SWR.4010000", 401),
-    e.Denied: ManagementCode("SVCSTG.SWR.4030000", 403),
-    e.QuotaExceeded: ManagementCode("SVCSTG.SWR.4030001", 403),
-    e.DigestInvalid: ManagementCode("SVCSTG.SWR.4000013", 400),
-    e.NameInvalid: ManagementCode("SVCSTG.SWR.4000014", 400),
-    e.Invalid: ManagementCode("SVCSTG.SWR.4000014", 400),
-    e.NotFound: ManagementCode("SVCSTG.SWR.4040010", 404),
-    e.Conflict: ManagementCode("SVCSTG.SWR.4090006", 409),
-    e.TooLarge: ManagementCode("SVCSTG.SWR.4130025", 413),
-    e.TooManyRequests: ManagementCode("SVCSTG.SWR.4290000", 429),
-    e.Unsupported: ManagementCode("SVCSTG.SWR.4050000", 405),
+    e.Unauthenticated: ManagementCode("SVCSTG.SWR.4010000", 401),   # Authentication failed
+    e.Denied: ManagementCode("SVCSTG.SWR.4039002", 403),            # No permission to perform this operation
+    e.QuotaExceeded: ManagementCode("SVCSTG.SWR.4030001", 403),     # moorage: a quota without its own code
+    e.DigestInvalid: ManagementCode("SVCSTG.SWR.4000013", 400),     # Invalid digest
+    e.NameInvalid: ManagementCode("SVCSTG.SWR.4001008", 400),       # Invalid organization or name
+    e.Invalid: ManagementCode("SVCSTG.SWR.4000014", 400),           # Invalid parameter
+    e.ManifestUnknown: ManagementCode("SVCSTG.SWR.4040048", 404),   # The image tag does not exist
+    e.NotFound: ManagementCode("SVCSTG.SWR.4040010", 404),          # The image does not exist
+    e.Conflict: ManagementCode("SVCSTG.SWR.4090006", 409),          # The image already exists
+    e.TooLarge: ManagementCode("SVCSTG.SWR.4130025", 413),          # The file exceeds the maximum size allowed
+    e.TooManyRequests: ManagementCode("SVCSTG.SWR.4290000", 429),   # moorage (SWR answers 403 4031042)
+    e.Unsupported: ManagementCode("SVCSTG.SWR.4050000", 405),       # moorage: method not allowed
     e.RangeNotSatisfiable: ManagementCode("SVCSTG.SWR.4000014", 400),
-    e.MoorageError: ManagementCode("SVCSTG.SWR.5000007", 500),
+    e.MoorageError: ManagementCode("SVCSTG.SWR.5000007", 500),      # Internal server error: Operation fails
 }
 SWR_BY_REASON: dict[str, ManagementCode] = {
+    "namespace_invalid": ManagementCode("SVCSTG.SWR.4001028", 400),       # Invalid organization name
+    "repository_invalid": ManagementCode("SVCSTG.SWR.4001029", 400),      # Invalid image name
+    "namespace_not_found": ManagementCode("SVCSTG.SWR.4040058", 404),     # The organization does not exist
+    "repository_not_found": ManagementCode("SVCSTG.SWR.4040010", 404),    # The image does not exist
+    "tag_not_found": ManagementCode("SVCSTG.SWR.4040048", 404),           # The image tag does not exist
+    "grant_not_found": ManagementCode("SVCSTG.SWR.4040091", 404),         # The permission does not exist
+    "share_not_found": ManagementCode("SVCSTG.SWR.4040091", 404),         # The permission does not exist
+    "route_not_found": ManagementCode("SVCSTG.SWR.4040083", 404),         # The requested URL cannot be found
+    "version_not_found": ManagementCode("SVCSTG.SWR.4040083", 404),       # The requested URL cannot be found
+    "namespace_exists": ManagementCode("SVCSTG.SWR.4090060", 409),        # The organization already exists
+    "repository_exists": ManagementCode("SVCSTG.SWR.4090006", 409),       # The image already exists
+    "tag_exists": ManagementCode("SVCSTG.SWR.4090006", 409),              # The image already exists
+    "share_exists": ManagementCode("SVCSTG.SWR.4090089", 409),            # The permission already exists
+    "namespace_not_empty": ManagementCode("SVCSTG.SWR.4060012", 406),     # ... contains images: delete them first
     "repository_not_empty": ManagementCode("SVCSTG.SWR.4060012", 406),
+    "namespace_quota": ManagementCode("SVCSTG.SWR.4000097", 400),         # Maximum number of organizations exceeded
+    "invalid_filter": ManagementCode("SVCSTG.SWR.4001035", 400),          # Invalid filtering criteria
+    "invalid_page_size": ManagementCode("SVCSTG.SWR.4000056", 400),       # Invalid page size
+    "invalid_domain": ManagementCode("SVCSTG.SWR.4001041", 400),          # Invalid domain
+    "invalid_permit": ManagementCode("SVCSTG.SWR.4001066", 400),          # Invalid permissions
+    "invalid_parameter": ManagementCode("SVCSTG.SWR.4001025", 400),       # Invalid parameter
 }
 
 HSS_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {

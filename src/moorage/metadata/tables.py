@@ -71,6 +71,11 @@ repositories = Table(
     Column("download_count", BigInteger, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # Added by 0002 (the SWR management API): who created it through the API (empty when a push did),
+    # and the bytes its pulls served (each manifest GET counts the image's full size).
+    Column("creator_id", String(32), nullable=False, server_default=""),
+    Column("creator_name", String(64), nullable=False, server_default=""),
+    Column("download_bytes", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("instance_id", "full_name", name="uq_repositories_instance_full_name"),
 )
 Index("ix_repositories_namespace_name", repositories.c.namespace_id, repositories.c.name)
@@ -149,6 +154,8 @@ tags = Table(
     UniqueConstraint("repository_id", "name", name="uq_tags_repository_name"),
 )
 Index("ix_tags_manifest", tags.c.manifest_id)
+# The management API lists tags by update time (keyset on (updated_at, id)).
+Index("ix_tags_repository_updated", tags.c.repository_id, tags.c.updated_at, tags.c.id)
 
 # Identity ---------------------------------------------------------------------------------------
 # Ids of domains, users and projects are 32 lowercase hex characters, as IAM's are.
@@ -254,3 +261,45 @@ jobs = Table(
 )
 Index("ix_jobs_status_lease", jobs.c.status, jobs.c.lease_until)
 Index("ix_jobs_kind_created", jobs.c.kind, jobs.c.created_at)
+
+# SWR management (0003) --------------------------------------------------------------------------
+
+repository_shares = Table(
+    "repository_shares",
+    metadata,
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    # The account the repository is shared with (SWR's "access domain", named by the API).
+    Column("domain_id", String(32), ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True),
+    Column("permit", String(16), nullable=False, server_default="read"),
+    Column("deadline", BigInteger, nullable=True),  # epoch ms; NULL: forever
+    Column("description", Text, nullable=False, server_default=""),
+    Column("creator_id", String(32), nullable=False, server_default=""),
+    Column("creator_name", String(64), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_repository_shares_domain", repository_shares.c.domain_id)
+
+agencies = Table(
+    "agencies",
+    metadata,
+    # SWR's CCE delegation has no meaning outside Huawei Cloud: remembered, never acted on.
+    Column("domain_id", String(32), ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+usage_snapshots = Table(
+    "usage_snapshots",
+    metadata,
+    # One row per account, instance and UTC day: the resource reports read these.
+    Column("domain_id", String(32), ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD
+    Column("namespaces", Integer, nullable=False, server_default="0"),
+    Column("repositories", Integer, nullable=False, server_default="0"),
+    Column("images", BigInteger, nullable=False, server_default="0"),
+    Column("storage", BigInteger, nullable=False, server_default="0"),
+    Column("downloads", BigInteger, nullable=False, server_default="0"),
+    Column("download_bytes", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False),
+)

@@ -2,7 +2,8 @@
 
 A domain administrator may do everything in their domain. Other users hold levels on namespaces
 or repositories (1 read = pull, 3 write = pull and push, 7 manage = also delete). A public
-repository may be pulled by any authenticated user, and anonymously when that is allowed.
+repository may be pulled by any authenticated user, and anonymously when that is allowed; a
+repository shared with another account (until its deadline) by that account's users.
 Namespaces of other domains look exactly like namespaces that do not exist.
 """
 
@@ -14,8 +15,9 @@ from sqlalchemy.engine import Connection
 from moorage.domain.identity import MANAGE, Principal, actions_for_level
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Visibility
-from moorage.metadata.database import Database
+from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import permissions as q
+from moorage.metadata.queries import shares as shares_q
 from moorage.metadata.tables import namespaces, repositories
 
 PULL_ONLY = frozenset({"pull"})
@@ -55,7 +57,11 @@ class PermissionService:
             # Pushing to a namespace that does not exist creates it, in the administrator's own domain.
             return actions_for_level(MANAGE) if principal.is_admin else NOTHING
         if ns[1] != principal.domain_id:
-            return PULL_ONLY if public else NOTHING
+            # Another account's repository: pullable when public or shared with the caller's account.
+            if public or (repo is not None and principal.domain_id is not None
+                          and shares_q.grants_read(conn, repo[0], principal.domain_id, now_ms())):
+                return PULL_ONLY
+            return NOTHING
         if principal.is_admin:
             return actions_for_level(MANAGE)
         assert principal.user_id is not None

@@ -1,9 +1,9 @@
 """Pull counting without a database write per pull.
 
 Each manifest GET bumps an in-memory counter; a background task folds the counts into the
-repositories' download counters and the manifests' last-pulled times every few seconds, in one
-transaction. A crash loses at most one interval of counts, which is the price of not serialising
-every pull behind SQLite's write lock.
+repositories' download counters (pulls, and bytes at each pulled image's full size) and the
+manifests' last-pulled times every few seconds, in one transaction. A crash loses at most one
+interval of counts, which is the price of not serialising every pull behind SQLite's write lock.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections import Counter
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.metadata.database import Database, now_ms
@@ -30,19 +30,21 @@ class PullRecorder:
         self.interval = interval
         self._repositories: Counter[int] = Counter()
         self._manifests: dict[int, int] = {}
+        self._manifest_pulls: Counter[int] = Counter()
         self._task: asyncio.Task[None] | None = None
 
     def record(self, repository_id: int, manifest_id: int) -> None:
         """Count one pull (no I/O)."""
         self._repositories[repository_id] += 1
         self._manifests[manifest_id] = now_ms()
+        self._manifest_pulls[manifest_id] += 1
 
     async def flush(self) -> None:
         """Write the counts gathered so far (put back to be retried if the write fails)."""
         if not self._repositories and not self._manifests:
             return
-        counts, pulled = self._repositories, self._manifests
-        self._repositories, self._manifests = Counter(), {}
+        counts, pulled, per_manifest = self._repositories, self._manifests, self._manifest_pulls
+        self._repositories, self._manifests, self._manifest_pulls = Counter(), {}, Counter()
 
         def work(conn: Connection) -> None:
             for repository_id, n in sorted(counts.items()):
@@ -53,11 +55,18 @@ class PullRecorder:
                 )
             for manifest_id, at in sorted(pulled.items()):
                 conn.execute(update(manifests).where(manifests.c.id == manifest_id).values(last_pulled_at=at))
+            for manifest_id, n in sorted(per_manifest.items()):
+                # Bytes served, counted at the image's full size (a manifest deleted meanwhile counts nothing).
+                image_size = select(manifests.c.total_size).where(manifests.c.id == manifest_id).scalar_subquery()
+                owner = select(manifests.c.repository_id).where(manifests.c.id == manifest_id).scalar_subquery()
+                conn.execute(update(repositories).where(repositories.c.id == owner).values(
+                    download_bytes=repositories.c.download_bytes + func.coalesce(image_size, 0) * n))
 
         try:
             await self.db.write(work)
         except BaseException:
             self._repositories.update(counts)
+            self._manifest_pulls.update(per_manifest)
             for manifest_id, at in pulled.items():
                 self._manifests[manifest_id] = max(at, self._manifests.get(manifest_id, 0))
             raise

@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, on_namespace, on_repository
+from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.services.namespaces import GrantChange
 
-router = APIRouter(tags=["SWR organizations"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["SWR organizations"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
 
 RULES.update({
     ("POST", "/v2/manage/namespaces"): AUTHENTICATED,  # any user of the account; creators get manage
@@ -71,7 +72,7 @@ def _parse_filter(raw: str | None) -> dict[str, str]:
     return out
 
 
-@router.post("/v2/manage/namespaces", status_code=201)
+@router.post("/v2/manage/namespaces", status_code=201, response_class=Response)
 async def create_namespace(body: CreateNamespaceBody, request: Request, principal: PrincipalDep,
                            services: ServicesDep) -> Response:
     """Create an organization."""
@@ -99,7 +100,7 @@ async def show_namespace(namespace: str, request: Request, principal: PrincipalD
             "auth": view.level}
 
 
-@router.delete("/v2/manage/namespaces/{namespace}", status_code=204)
+@router.delete("/v2/manage/namespaces/{namespace}", status_code=204, response_class=Response)
 async def delete_namespace(namespace: str, request: Request, services: ServicesDep) -> Response:
     """Delete an empty organization."""
     await services.namespaces.delete(instance_id=_instance(request), name=namespace)
@@ -125,7 +126,7 @@ async def show_namespace_auth(namespace: str, request: Request, principal: Princ
             "others_auths": others}
 
 
-@router.post("/v2/manage/namespaces/{namespace}/access", status_code=201)
+@router.post("/v2/manage/namespaces/{namespace}/access", status_code=201, response_class=Response)
 async def create_namespace_auth(namespace: str, request: Request, services: ServicesDep,
                                 body: list[UserAuth] = Body(..., max_length=100)) -> Response:
     """Grant users permissions on an organization."""
@@ -134,7 +135,7 @@ async def create_namespace_auth(namespace: str, request: Request, services: Serv
     return Response(status_code=201)
 
 
-@router.patch("/v2/manage/namespaces/{namespace}/access", status_code=201)
+@router.patch("/v2/manage/namespaces/{namespace}/access", status_code=201, response_class=Response)
 async def update_namespace_auth(namespace: str, request: Request, services: ServicesDep,
                                 body: list[UserAuth] = Body(..., max_length=100)) -> Response:
     """Change users' permissions on an organization."""
@@ -143,7 +144,7 @@ async def update_namespace_auth(namespace: str, request: Request, services: Serv
     return Response(status_code=201)
 
 
-@router.delete("/v2/manage/namespaces/{namespace}/access", status_code=204)
+@router.delete("/v2/manage/namespaces/{namespace}/access", status_code=204, response_class=Response)
 async def delete_namespace_auth(namespace: str, request: Request, services: ServicesDep,
                                 body: list[str] = Body(..., max_length=100)) -> Response:
     """Remove users' permissions on an organization (the body lists user ids)."""
@@ -163,7 +164,7 @@ async def show_repository_auth(namespace: str, repository: str, request: Request
     return {"id": repo_id, "name": name.repository, "self_auth": self_auth, "others_auths": others}
 
 
-@router.post("/v2/manage/namespaces/{namespace}/repos/{repository}/access", status_code=201)
+@router.post("/v2/manage/namespaces/{namespace}/repos/{repository}/access", status_code=201, response_class=Response)
 async def create_repository_auth(namespace: str, repository: str, request: Request, services: ServicesDep,
                                  body: list[UserAuth] = Body(..., max_length=100)) -> Response:
     """Grant users permissions on a repository."""
@@ -173,7 +174,7 @@ async def create_repository_auth(namespace: str, repository: str, request: Reque
     return Response(status_code=201)
 
 
-@router.patch("/v2/manage/namespaces/{namespace}/repos/{repository}/access", status_code=201)
+@router.patch("/v2/manage/namespaces/{namespace}/repos/{repository}/access", status_code=201, response_class=Response)
 async def update_repository_auth(namespace: str, repository: str, request: Request, services: ServicesDep,
                                  body: list[UserAuth] = Body(..., max_length=100)) -> Response:
     """Change users' permissions on a repository."""
@@ -183,7 +184,7 @@ async def update_repository_auth(namespace: str, repository: str, request: Reque
     return Response(status_code=201)
 
 
-@router.delete("/v2/manage/namespaces/{namespace}/repos/{repository}/access", status_code=204)
+@router.delete("/v2/manage/namespaces/{namespace}/repos/{repository}/access", status_code=204, response_class=Response)
 async def delete_repository_auth(namespace: str, repository: str, request: Request, services: ServicesDep,
                                  body: list[str] = Body(..., max_length=100)) -> Response:
     """Remove users' permissions on a repository."""

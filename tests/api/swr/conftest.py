@@ -1,0 +1,127 @@
+"""Fixtures of the SWR management API tests: for the whole package, one running moorage per database
+(SQLite, PostgreSQL; starting one costs several seconds here, so every module shares it and uses
+names of its own), the administrator's AK/SK, project id and IAM token, an ``SwrClient`` of the
+official SDK signed with that AK/SK, and checks that SDK responses carry the types its models define."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from huaweicloudsdkcore.auth.credentials import BasicCredentials, Credentials
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkswr.v2 import SwrClient
+
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, MoorageFactory, _factory
+from tests.support.accounts import Account, create_access_key, iam_token, management, project_id
+from tests.support.servers import ServerProcess
+from tests.support.swr_images import registry_client
+
+ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
+SWR_CODE = re.compile(r"^SVCSTG\.SWR\.\d{7}$")
+
+
+@dataclass(frozen=True)
+class Swr:
+    """A running moorage and an account's ways in: AK/SK for the SDK, a token for plain HTTP."""
+
+    server: ServerProcess
+    account: Account
+    access: str
+    secret: str
+    project: str
+    token: str
+
+    def sdk(self) -> SwrClient:
+        """The official SDK client, signing with the AK/SK and the project id."""
+        return SwrClient.new_builder().with_credentials(BasicCredentials(self.access, self.secret, self.project)) \
+            .with_endpoints([self.server.base_url]).build()
+
+    def api(self) -> httpx.Client:
+        """Plain HTTP with ``X-Auth-Token``."""
+        return management(self.server, self.token)
+
+    def registry(self) -> httpx.Client:
+        """The OCI API with the account's password (Basic)."""
+        return registry_client(self.server.base_url, self.account.name, self.account.password)
+
+
+def connect(server: ServerProcess, account: Account) -> Swr:
+    """AK/SK, project id and token of ``account`` on ``server``."""
+    access, secret = create_access_key(server, account)
+    return Swr(server, account, access, secret, project_id(server, account), iam_token(server, account))
+
+
+@pytest.fixture(scope="package")
+def package_moorage_factory(request: pytest.FixtureRequest,
+                            tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
+    """``moorage_factory`` whose servers live until the last test of this package."""
+    factory, started = _factory(request, tmp_path_factory.mktemp("swr"))
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="package", params=DATABASES)
+def swr_server(request: pytest.FixtureRequest, package_moorage_factory: MoorageFactory) -> ServerProcess:
+    """One server per database for the package's tests."""
+    return package_moorage_factory(database=request.param)
+
+
+@pytest.fixture(scope="package")
+def swr(swr_server: ServerProcess) -> Swr:
+    """The administrator's access to the package's server."""
+    return connect(swr_server, ADMIN)
+
+
+@pytest.fixture(autouse=True)
+def _clear_sdk_cache() -> Iterator[None]:
+    Credentials._CACHE.clear()  # the SDK caches project lookups per AK in the class
+    yield
+    Credentials._CACHE.clear()
+
+
+_PRIMITIVES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "bool": (bool,), "float": (float, int)}
+
+
+def assert_sdk_types(obj: Any, *, optional: frozenset[str] = frozenset(), where: str = "") -> None:
+    """Every attribute the SDK model declares is present with the declared type (recursively); only
+    the attributes named in ``optional`` may be None."""
+    for attribute, declared in type(obj).openapi_types.items():
+        value = getattr(obj, attribute)
+        path = f"{where}.{attribute}" if where else attribute
+        if value is None:
+            assert attribute in optional, f"{type(obj).__name__}.{path} is missing"
+            continue
+        _check_value(value, declared, optional, path)
+
+
+def _check_value(value: Any, declared: str, optional: frozenset[str], path: str) -> None:
+    if declared.startswith("list["):
+        assert isinstance(value, list), f"{path}: expected a list, got {value!r}"
+        for i, item in enumerate(value):
+            _check_value(item, declared[5:-1], optional, f"{path}[{i}]")
+    elif declared.startswith("dict(str, "):
+        assert isinstance(value, dict), f"{path}: expected a dict, got {value!r}"
+        for key, item in value.items():
+            assert isinstance(key, str)
+            _check_value(item, declared[len("dict(str, "):-1], optional, f"{path}[{key!r}]")
+    elif declared in _PRIMITIVES:
+        allowed = _PRIMITIVES[declared]
+        assert isinstance(value, allowed) and not (declared in ("int", "float") and isinstance(value, bool)), \
+            f"{path}: expected {declared}, got {value!r}"
+    else:
+        assert hasattr(type(value), "openapi_types"), f"{path}: expected a {declared} model, got {value!r}"
+        assert_sdk_types(value, optional=optional, where=path)
+
+
+def assert_swr_error(caught: pytest.ExceptionInfo[ClientRequestException], status: int, code: str) -> None:
+    """The SDK raised for ``status`` with SWR ``code`` and read a request id."""
+    error = caught.value
+    assert (error.status_code, error.error_code) == (status, code), (error.status_code, error.error_code,
+                                                                     error.error_msg)
+    assert error.error_msg and error.request_id
