@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -21,6 +21,8 @@ def default_data_dir() -> Path:
 class StorageSettings(BaseModel):
     """Where blobs live."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     driver: str = "filesystem"
     """Storage driver name: ``filesystem``."""
     root: Path | None = None
@@ -29,6 +31,8 @@ class StorageSettings(BaseModel):
 
 class RegistrySettings(BaseModel):
     """OCI registry behaviour and limits."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     manifest_max_bytes: int = 4 * 1024 * 1024
     """Largest manifest accepted (the distribution spec's recommended 4 MiB)."""
@@ -44,6 +48,8 @@ class RegistrySettings(BaseModel):
 
 class AuthSettings(BaseModel):
     """Identity: the first administrator, token lifetimes, login protection."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     region: str = "local-1"
     """The region id of this deployment: each domain has one project named after it."""
@@ -73,6 +79,8 @@ class AuthSettings(BaseModel):
 class JobSettings(BaseModel):
     """The job queue and its workers."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     embedded_worker: bool = True
     """``moorage serve`` starts a worker process beside the HTTP server."""
     threads: int = Field(default=2, ge=1, le=64)
@@ -88,14 +96,17 @@ class JobSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
-    model_config = SettingsConfigDict(env_prefix="MOORAGE_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MOORAGE_", env_nested_delimiter="__", extra="ignore",
+                                      use_attribute_docstrings=True)
 
     host: str = "127.0.0.1"
     """Address to listen on."""
     port: int = Field(default=5000, ge=1, le=65535)
     """TCP port to listen on."""
     data_dir: Path = Field(default_factory=default_data_dir)
-    """Data directory: SQLite database, blobs (filesystem driver), keys."""
+    """Data directory: SQLite database, blobs (filesystem driver), the master key, the job queue file.
+    Default ``$XDG_DATA_HOME/moorage`` or ``~/.local/share/moorage``."""
+
     database_url: str = ""
     """SQLAlchemy URL; default SQLite in the data directory. PostgreSQL: ``postgresql://user:pass@host/db``."""
     external_url: str = ""
@@ -177,3 +188,34 @@ class _TomlSource(PydanticBaseSettingsSource):
         with open(path, "rb") as f:
             return tomllib.load(f)
 
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) of every setting, for ``moorage config`` and
+    the README's configuration table."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name.upper()}__")
+                continue
+            if field.default_factory is not None:
+                default = "(see description)"
+            elif field.default is None or field.default == "":
+                default = ""
+            else:
+                default = str(field.default).lower() if isinstance(field.default, bool) else str(field.default)
+            description = " ".join((field.description or "").split())
+            rows.append((f"{prefix}{name.upper()}", default, description))
+
+    walk(Settings, "MOORAGE_")
+    return rows
+
+
+def settings_markdown() -> str:
+    """The settings reference as a Markdown table."""
+    lines = ["| environment variable | default | what it is |", "| --- | --- | --- |"]
+    lines += [f"| `{env}` | {f'`{default}`' if default else ''} | {text} |" for env, default, text in settings_reference()]
+    return "\n".join(lines) + "\n"
