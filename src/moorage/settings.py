@@ -217,5 +217,7 @@ def settings_reference() -> list[tuple[str, str, str]]:
 def settings_markdown() -> str:
     """The settings reference as a Markdown table."""
     lines = ["| environment variable | default | what it is |", "| --- | --- | --- |"]
-    lines += [f"| `{env}` | {f'`{default}`' if default else ''} | {text} |" for env, default, text in settings_reference()]
+    for env, default, text in settings_reference():
+        lines.append(f"| `{env}` | {f'`{default}`' if default else ''} | {text} |")
+
     return "\n".join(lines) + "\n"
