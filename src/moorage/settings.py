@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     """How clients reach this registry (``https://registry.example.com``); default from host and port."""
     workers: int = Field(default=1, ge=1, le=64)
     """HTTP worker processes for ``moorage serve``."""
+    server: Literal["granian", "uvicorn"] = "granian"
+    """The HTTP server under ``moorage serve``."""
+
     log_level: str = "info"
     """Python log level name."""
     access_log: bool = True

@@ -14,10 +14,11 @@ from moorage.domain.errors import (
     ManifestBlobUnknown,
     ManifestInvalid,
     ManifestUnknown,
+    NameUnknown,
     TooLarge,
 )
 from moorage.domain.manifests import ParsedManifest, parse_manifest
-from moorage.domain.names import validate_tag
+from moorage.domain.names import RepositoryName, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
@@ -44,21 +45,24 @@ class ManifestService:
         self.pulls = pulls
 
     async def get(
-        self, *, repository: Repository, reference: str, accept: Iterable[str], with_payload: bool = True
+        self, *, instance_id: str, name: RepositoryName, reference: str, accept: Iterable[str],
+        with_payload: bool = True,
     ) -> ManifestRecord:
-        """The manifest a tag or digest names, if the client accepts its media type."""
-        digest = Digest.parse(reference) if is_digest(reference) else None
-        if digest is None:
-            validate_tag(reference)
-        if digest is not None:
-            record = await self.db.read(
-                lambda conn: q.by_digest(conn, repository.id, str(digest), with_payload=with_payload))
-        else:
-            record = await self.db.read(
-                lambda conn: q.by_tag(conn, repository.id, reference, with_payload=with_payload))
-        if record is None:
-            raise ManifestUnknown(f"manifest {reference} unknown to repository {repository.full_name}",
+        """The manifest a tag or digest names, if the client accepts its media type (one query when
+        it exists; ``NameUnknown`` or ``ManifestUnknown`` when not)."""
+        digest = str(Digest.parse(reference)) if is_digest(reference) else None
+        tag = None if digest is not None else validate_tag(reference)
+
+        def work(conn: Connection) -> tuple[ManifestRecord, int]:
+            found = q.lookup(conn, instance_id, str(name), digest=digest, tag=tag, with_payload=with_payload)
+            if found is not None:
+                return found
+            if repo_queries.get(conn, instance_id, name) is None:
+                raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
+            raise ManifestUnknown(f"manifest {reference} unknown to repository {name}",
                                   detail={"reference": reference})
+
+        record, repository_id = await self.db.read(work)
         accepted = {mt.base_type(a) for a in accept}
         if accepted and not accepted & {record.media_type, "*/*", "application/*"} and accepted & mt.MANIFEST_TYPES:
             # The client listed the manifest types it understands and ours is not one of them.
@@ -67,7 +71,7 @@ class ManifestService:
                 detail={"reference": reference, "mediaType": record.media_type},
             )
         if with_payload:
-            self.pulls.record(repository.id, record.id)
+            self.pulls.record(repository_id, record.id)
         return record
 
     async def put(

@@ -17,11 +17,9 @@ def _accept(request: Request) -> list[str]:
 async def get_manifest(request: Request, ctx: OciContext) -> Response:
     """The manifest, with its media type and digest (HEAD: the same headers, no body)."""
     svc = services(request)
-    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
     head = request.method == "HEAD"
-    record = await svc.manifests.get(
-        repository=repository, reference=ctx.params["reference"], accept=_accept(request), with_payload=not head
-    )
+    record = await svc.manifests.get(instance_id=ctx.instance_id, name=ctx.repository,
+                                     reference=ctx.params["reference"], accept=_accept(request), with_payload=not head)
     headers = {
         "Docker-Content-Digest": record.digest,
         "ETag": f'"{record.digest}"',
