@@ -66,7 +66,7 @@ def _failures(err: Console) -> Iterator[None]:
     try:
         yield
     except (_Failure, ScannerError, VulnerabilityDatabaseError, OSError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
 
 
@@ -142,7 +142,9 @@ def scan(
             elif scanners:
                 raise _Failure("the vuln scanner needs an advisory database: give --db (or MOORAGE_VULNDB_PATH)")
             else:
-                err.print("note: no advisory database (--db), so no vulnerability scan", highlight=False)
+                err.print(
+                    "note: no advisory database (--db), so no vulnerability scan", highlight=False, soft_wrap=True
+                )
                 chosen = tuple(s for s in chosen if s != VULN_SCANNER)
         options = ScanOptions(
             scanners=chosen,
@@ -202,7 +204,9 @@ def rematch_command(
             err.print(
                 f"{new.image.reference}: {len(change.added)} added, {len(change.removed)} removed, "
                 f"{len(change.changed)} changed",
+                markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
     _finish(reports, output_format=output_format, severities=severities, exit_code=exit_code, output=output)
 
