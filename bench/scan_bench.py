@@ -198,9 +198,7 @@ def main() -> None:
         json.dumps(
             {
                 "records": records,
-                "rows": [
-                    {"image": i, "command": n, "cold": c, "warm": w, "findings": f} for i, n, c, w, f in rows
-                ],
+                "rows": [{"image": i, "command": n, "cold": c, "warm": w, "findings": f} for i, n, c, w, f in rows],
                 "phases": phases,
             },
             indent=2,

@@ -205,3 +205,5 @@ def test_registry_source(planted: PlantedImage, world_db: Path, tmp_path: Path) 
         doc = scan_json(f"{registry.address}/scan/planted:1", "--db", str(world_db), "--plain-http")
     assert found(doc) >= EXPECTED
     assert [layer["digest"] for layer in doc["image"]["layers"]] == list(planted.layers)  # type: ignore[index]
+    assert doc["image"]["config_digest"].startswith("sha256:")  # type: ignore[index]
+    assert doc["image"]["manifest_digest"] != doc["image"]["config_digest"]  # type: ignore[index]
