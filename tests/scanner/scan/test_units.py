@@ -3,24 +3,30 @@ cache keys that follow the options, lossless file contents), finding ids, format
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 from pathlib import Path
 
 import jsonschema
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.check_plugins import FileCheckPlugin, FilesystemContentPlugin, check_plugins
 from moorage.scanner.checks.findings import SecretFinding
+from moorage.scanner.errors import ParseError
 from moorage.scanner.files import FileEntry, FileKind
 from moorage.scanner.finding_ids import check_finding_id, package_identity, unique_ids
 from moorage.scanner.formats import make_writer
 from moorage.scanner.image_inventory import ImageInventory
-from moorage.scanner.report import ImageIdentity, ScanReport
+from moorage.scanner.report import REPORT_SCHEMA, ImageIdentity, ScanReport, report_from_json, report_to_json
+from moorage.scanner.scan import scan
 from moorage.scanner.severity import Severity, parse_severity_filter, severities_at_or_above
+from moorage.scanner.sources import OciLayoutSource
 from tests.scanner.checks.conftest import aws_key_pair
 
+from .conftest import PlantedImage, scan_options
 from .test_cli import SARIF_SCHEMA
 
 severities = st.sampled_from(list(Severity))
@@ -130,3 +136,48 @@ def test_an_empty_report_renders_in_every_format() -> None:
     assert "0 findings (none)" in make_writer("table").render([empty])
     assert "\x1b[" in make_writer("table", color=True).render([empty])
     assert json.loads(make_writer("cyclonedx").render([empty]))["vulnerabilities"] == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _paths(doc: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every key path of a JSON document (for mutating one place of it)."""
+    out: list[tuple[object, ...]] = [prefix] if prefix else []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            out.extend(_paths(value, (*prefix, key)))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            out.extend(_paths(value, (*prefix, index)))
+    return out
+
+
+def test_stored_reports_are_parsed_or_refused_never_crash(planted: PlantedImage, world_db: Path) -> None:
+    """Arbitrary JSON, and a real report with one place replaced: a report or ParseError."""
+    with AdvisoryStore(world_db) as store, OciLayoutSource(planted.layout) as source:
+        valid = report_to_json(scan(source, scan_options(store, scanners=("vuln", "secret", "config"))))
+    paths = _paths(valid)
+
+    @settings(max_examples=300, deadline=None)
+    @given(data=st.data(), replacement=json_values, arbitrary=json_values)
+    def parse(data: st.DataObject, replacement: object, arbitrary: object) -> None:
+        mutated = _replace(valid, data.draw(st.sampled_from(paths)), replacement)
+        for doc in (arbitrary, {"schema": REPORT_SCHEMA, "image": arbitrary}, mutated):
+            with contextlib.suppress(ParseError):
+                report_from_json(doc)
+
+    parse()
+
+
+def _replace(doc: object, path: tuple[object, ...], value: object) -> object:
+    copy = json.loads(json.dumps(doc))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]  # type: ignore[index]
+    target[path[-1]] = value  # type: ignore[index]
+    return copy
