@@ -80,6 +80,7 @@ def layer_progress(err: Console) -> Iterator[ProgressCallback | None]:
         task = bar.add_task("layers", total=None)
 
         def on_progress(what: str, done: int, total: int) -> None:
+            """Move the bar to ``done`` of ``total`` layers."""
             bar.update(task, completed=done, total=total)
 
         yield on_progress

@@ -106,11 +106,13 @@ class _PerThread:
     """A value built on first use in each thread, and never pickled (workers build their own)."""
 
     def __init__(self, first: Any = None) -> None:
+        """``first``: the value for the constructing thread, when it is already built."""
         self._local = threading.local()
         if first is not None:
             self._local.value = first
 
     def get(self, build: Any) -> Any:
+        """This thread's value, made with ``build()`` on first use."""
         value = getattr(self._local, "value", None)
         if value is None:
             value = self._local.value = build()
@@ -129,6 +131,7 @@ class FileCheckPlugin(LayerPlugin):
     accepts_truncated = True
 
     def __init__(self, recipe: CheckRecipe, check: FileCheck) -> None:
+        """Wrap ``check`` (already built from ``recipe``, which rebuilds it in other processes)."""
         self.recipe = recipe
         self.check_name = check.name
         self.name = FILE_CHECK_PREFIX + check.name
@@ -138,6 +141,7 @@ class FileCheckPlugin(LayerPlugin):
 
     def _file_check(self) -> FileCheck:
         def build() -> FileCheck:
+            """The recipe's check of this name."""
             for candidate in self.recipe.build().file_checks:
                 if candidate.name == self.check_name:
                     return candidate
@@ -163,6 +167,7 @@ class FilesystemContentPlugin(LayerPlugin):
     accepts_truncated = True
 
     def __init__(self, recipe: CheckRecipe, checks: Sequence[FilesystemCheck]) -> None:
+        """Serve ``checks`` (already built from ``recipe``, which rebuilds them in other processes)."""
         self.recipe = recipe
         self.version = f"{PLUGIN_FORMAT}.{recipe.fingerprint[:20]}"
         self.max_content_bytes = max(check.max_bytes for check in checks)

@@ -63,10 +63,12 @@ class _Rules:
     """The run's rules, indexed in order of first use."""
 
     def __init__(self) -> None:
+        """No rules yet."""
         self.rules: list[dict[str, Any]] = []
         self.index: dict[str, int] = {}
 
     def add(self, rule_id: str, make: Any) -> int:
+        """The index of ``rule_id``, adding ``make()`` as its rule on first use."""
         if rule_id not in self.index:
             self.index[rule_id] = len(self.rules)
             self.rules.append(make())

@@ -77,6 +77,7 @@ class TableReportWriter(ReportWriter):
     format_name = "table"
 
     def __init__(self, *, color: bool = False, width: int = 180) -> None:
+        """``color``: ANSI colours (for a terminal); ``width``: columns of the tables."""
         self.color = color
         self.width = width
 
