@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 import moorage
+from moorage.api.enterprise import ROUTERS as ENTERPRISE_ROUTERS
+from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
 from moorage.api.iam import tokens as iam_tokens
 from moorage.api.iam import users as iam_users
@@ -27,7 +29,9 @@ from moorage.auth.keys import MasterKey, load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
 from moorage.metadata.database import Database
+from moorage.metadata.queries.enterprise_instances import anonymous_access
 from moorage.services.blobs import BlobService
+from moorage.services.enterprise import EnterpriseServices, build_enterprise
 from moorage.services.identity import IdentityService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
@@ -60,6 +64,7 @@ class Services:
     manifests: ManifestService
     pulls: PullRecorder
     jobs: JobQueue
+    enterprise: EnterpriseServices
 
 
 def build_services(settings: Settings) -> Services:
@@ -69,6 +74,8 @@ def build_services(settings: Settings) -> Services:
     pulls = PullRecorder(db)
     master_key = load_master_key(settings)
     signer = TokenSigner(master_key, registry_service=settings.auth.registry_service)
+    jobs = JobQueue(db, build_huey(settings))
+    enterprise = build_enterprise(settings, db, store, master_key, jobs)
     return Services(
         settings=settings,
         db=db,
@@ -76,14 +83,17 @@ def build_services(settings: Settings) -> Services:
         master_key=master_key,
         signer=signer,
         identity=IdentityService(db, settings=settings.auth, master_key=master_key, signer=signer),
-        permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull),
+        permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull,
+                                      instance_anonymous_pull=anonymous_access),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
         blobs=BlobService(db, store),
         uploads=UploadService(db, store),
-        manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls),
+        manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
+                                  hooks=enterprise.hooks),
         pulls=pulls,
-        jobs=JobQueue(db, build_huey(settings)),
+        jobs=jobs,
+        enterprise=enterprise,
     )
 
 
@@ -109,6 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.pulls.start()
+        services.enterprise.start()
         purge = asyncio.get_running_loop().create_task(_purge_uploads_forever(services))
         try:
             yield
@@ -116,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
             purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
+            await services.enterprise.stop()
             await services.pulls.stop()
             services.db.dispose()
 
@@ -129,6 +141,7 @@ def create_app(settings: Settings) -> FastAPI:
     registry_authorizer = RegistryAuthorizer(settings=settings, identity=services.identity,
                                              permissions=services.permissions, signer=services.signer)
     app.state.authorizer = registry_authorizer
+    app.state.instance_resolver = current_instance
     metrics_registry = CollectorRegistry()
     app.state.metrics = Metrics(metrics_registry)
 
@@ -145,9 +158,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
-    for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router):
+    for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
+                   *ENTERPRISE_ROUTERS):
         app.include_router(router)
     install_error_handlers(app)
     app.router.routes.append(oci_route())
+    app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)
     return app

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from moorage.settings import Settings
 
@@ -39,8 +41,9 @@ def run_server(settings: Settings) -> None:
     """Serve until interrupted. Settings travel to workers through the environment, as JSON."""
     os.environ[_SETTINGS_ENV] = settings.model_dump_json()
     worker = _start_embedded_worker(settings)
-    log.warning("moorage listening on http://%s:%d (data in %s, external URL %s)",
-                settings.host, settings.port, settings.data_dir, settings.resolved_external_url)
+    log.warning("moorage listening on %s (data in %s, external URL %s)",
+                ", ".join(f"http://{h}:{settings.port}" for h in settings.listen_hosts), settings.data_dir,
+                settings.resolved_external_url)
     try:
         _serve(settings)
     finally:
@@ -53,11 +56,31 @@ def run_server(settings: Settings) -> None:
                 worker.wait()
 
 
+def bind_sockets(hosts: list[str], port: int) -> list[socket.socket]:
+    """One listening TCP socket per address (IPv4 or IPv6), all on ``port``; closed again if any
+    address cannot be bound, so a half-started server never lingers."""
+    sockets: list[socket.socket] = []
+    try:
+        for host in hosts:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
 def _serve(settings: Settings) -> None:
-    uvicorn.run(
+    """Bind every listen address ourselves and hand the sockets to uvicorn (one process or several
+    workers sharing them): uvicorn alone binds a single address."""
+    config = uvicorn.Config(
         "moorage.server:app_factory",
         factory=True,
-        host=settings.host,
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
         log_level="warning",
@@ -67,3 +90,12 @@ def _serve(settings: Settings) -> None:
         timeout_keep_alive=30,
         h11_max_incomplete_event_size=64 * 1024,
     )
+    sockets = bind_sockets(settings.listen_hosts, settings.port)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=sockets).run()
+        else:
+            uvicorn.Server(config).run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
