@@ -34,8 +34,9 @@ IMAGE_CONFIGS = (mt.OCI_CONFIG, mt.DOCKER_CONFIG)
 
 
 def _cosign_tagged(m: FromClause) -> ColumnElement[bool]:
-    return exists().where(tags.c.manifest_id == m.c.id, tags.c.name.like("sha256-%"),
-                          or_(tags.c.name.like("%.sig"), tags.c.name.like("%.att"), tags.c.name.like("%.sbom")))
+    t = tags.alias("cosign_tag")  # an alias: the outer query may list tags itself
+    return exists().where(t.c.manifest_id == m.c.id, t.c.name.like("sha256-%"),
+                          or_(t.c.name.like("%.sig"), t.c.name.like("%.att"), t.c.name.like("%.sbom")))
 
 
 def is_accessory(m: FromClause) -> ColumnElement[bool]:
