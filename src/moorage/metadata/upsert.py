@@ -20,6 +20,10 @@ def insert_ignore(
 ) -> int:
     """Insert unless a row with the same ``conflict`` columns exists; return rows inserted."""
     stmt = _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
+    if conn.dialect.name == "postgresql":
+        # SQLAlchemy adds an implicit RETURNING for tables with a generated key, and psycopg then
+        # reports rowcount -1 whether or not a row went in: count the returned rows instead.
+        return len(conn.execute(stmt.returning(*table.primary_key.columns)).all())
     result = conn.execute(stmt)
     return int(result.rowcount or 0)
 
