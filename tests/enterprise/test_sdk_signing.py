@@ -12,8 +12,8 @@ from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkswr.v2 import (
     DeleteInstanceSignPolicyRequest,
     ListInstanceAccessoriesRequest,
-    ListInstanceSignPoliciesRequest,
     ListInstanceSignatureExecutionSubtasksRequest,
+    ListInstanceSignPoliciesRequest,
     ListInstanceSignPolicyExecTasksRequest,
     ShowInstanceSignPolicyRequest,
     TriggerConfig,
@@ -244,3 +244,62 @@ def test_a_key_in_use_cannot_be_deleted(ee: Enterprise, signed: dict[str, object
         listed = api.get(base).json()
         assert signed["key"]["id"] in {k["id"] for k in listed["keys"]}
         assert all("private" not in json.dumps(k).lower() for k in listed["keys"])
+
+
+def _executions(ee: Enterprise, instance_id: str, policy_id: int) -> list[object]:
+    from huaweicloudsdkswr.v2 import ListInstanceSignPolicyExecutionsRequest
+
+    return list(ee.client.list_instance_sign_policy_executions(ListInstanceSignPolicyExecutionsRequest(
+        instance_id=instance_id, namespace_name="team", policy_id=policy_id, limit=100)).executions)
+
+
+def _wait_for(condition: object, timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_push_triggers_event_based_policies(ee: Enterprise, signed: dict[str, object],
+                                            tmp_path: Path) -> None:
+    instance_id = str(signed["instance"])
+    policy_id = create_policy(ee, instance_id, "team", signed["key"]["id"], repositories="pushed",
+                              tags="release-*", trigger="event_based")
+    layout = layouts.write_layout(tmp_path / "img", {"a": "pushed a", "b": "pushed b"})
+    push(layout, "a", f"{ee.instance_address}/team/pushed:dev")  # not a release tag: nothing runs
+    push(layout, "b", f"{ee.instance_address}/team/pushed:release-1")
+    _wait_for(lambda: any(e.status == "Succeed" for e in _executions(ee, instance_id, policy_id)))
+    runs = _executions(ee, instance_id, policy_id)
+    assert [(e.trigger, e.total, e.succeed) for e in runs] == [("event_based", 1, 1)]
+    signed_tag = ee.client.list_instance_accessories(ListInstanceAccessoriesRequest(
+        instance_id=instance_id, namespace_name="team", repository_name="pushed", reference="release-1"))
+    assert signed_tag.total == 1
+    unsigned_tag = ee.client.list_instance_accessories(ListInstanceAccessoriesRequest(
+        instance_id=instance_id, namespace_name="team", repository_name="pushed", reference="dev"))
+    assert unsigned_tag.total == 0
+
+
+def test_scheduled_policies_run_on_their_cron(ee: Enterprise, signed: dict[str, object]) -> None:
+    from huaweicloudsdkswr.v2 import TriggerSetting
+
+    instance_id = str(signed["instance"])
+    policy_id = create_policy(ee, instance_id, "team", signed["key"]["id"], repositories="other")
+    ee.client.update_instance_sign_policy(UpdateInstanceSignPolicyRequest(
+        instance_id=instance_id, namespace_name="team", policy_id=policy_id,
+        body=UpdateSignaturePolicyRequestBody(trigger=TriggerConfig(
+            type="scheduled", trigger_settings=TriggerSetting(cron="*/2 * * * * *")))))
+    _wait_for(lambda: any(e.status == "Succeed" for e in _executions(ee, instance_id, policy_id)))
+    ee.client.update_instance_sign_policy(UpdateInstanceSignPolicyRequest(
+        instance_id=instance_id, namespace_name="team", policy_id=policy_id,
+        body=UpdateSignaturePolicyRequestBody(enabled=False)))
+    runs = _executions(ee, instance_id, policy_id)
+    assert runs and {e.trigger for e in runs} == {"scheduled"}
+    assert all(e.total == 1 for e in runs if e.status == "Succeed")  # other:v1
+    with pytest.raises(ClientRequestException) as caught:
+        ee.client.update_instance_sign_policy(UpdateInstanceSignPolicyRequest(
+            instance_id=instance_id, namespace_name="team", policy_id=policy_id,
+            body=UpdateSignaturePolicyRequestBody(trigger=TriggerConfig(
+                type="scheduled", trigger_settings=TriggerSetting(cron="every day")))))
+    assert caught.value.status_code == 400 and "cron" in caught.value.error_msg

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = 'ee01'
 down_revision = '0002'
 branch_labels = None
