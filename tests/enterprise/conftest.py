@@ -33,8 +33,9 @@ def _starter(request: pytest.FixtureRequest, base: Path) -> tuple[StartServer, l
         directory.mkdir(parents=True, exist_ok=True)
         url = database_url or database_url_for(request, database, directory)
         full_env = {"MOORAGE_DATABASE_URL": url, "MOORAGE_DATA_DIR": str(directory), **FAST_JOBS, **(env or {})}
-        server = start_moorage(directory, env=full_env, port=port, extra_args=["--host", INSTANCE_HOST])
+        server = start_moorage(directory, env=full_env, port=port, extra_args=["--host", INSTANCE_HOST], wait=False)
         started.append(server)
+        server.wait_ready(timeout=120)  # two test processes start servers at once on two cores
         return server
 
     return start, started

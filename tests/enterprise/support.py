@@ -164,3 +164,27 @@ def wait_execution(ee: Enterprise, instance_id: str, namespace: str, policy_id: 
 def push(layout: Path, tag: str, destination: str, *, creds: tuple[str, str] = (ADMIN_USER, ADMIN_PASSWORD)) -> None:
     """``skopeo copy oci:<layout>:<tag> docker://<destination>``."""
     skopeo.push(layout, tag, destination, creds=creds)
+
+
+def upload(host: str, repository: str, images: dict[str, str], *,
+           creds: tuple[str, str] = (ADMIN_USER, ADMIN_PASSWORD)) -> None:
+    """Push images (tag -> content of ``layouts.image_blobs``) through the OCI API directly: what
+    skopeo does, without a process per image, for tests that need many."""
+    from tests.enterprise import layouts
+
+    token = httpx.get(f"http://{host}/service/token", params={"scope": f"repository:{repository}:pull,push"},
+                      auth=creds, timeout=30).json()["token"]
+    with httpx.Client(base_url=f"http://{host}", headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
+        for tag, content in images.items():
+            manifest, blobs = layouts.image_blobs(content)
+            for digest, data in blobs.items():
+                if data == manifest:
+                    continue
+                started = api.post(f"/v2/{repository}/blobs/uploads/")
+                assert started.status_code == 202, started.text
+                done = api.put(started.headers["location"], params={"digest": digest}, content=data,
+                               headers={"Content-Type": "application/octet-stream"})
+                assert done.status_code == 201, done.text
+            stored = api.put(f"/v2/{repository}/manifests/{tag}", content=manifest,
+                             headers={"Content-Type": layouts.OCI_MANIFEST})
+            assert stored.status_code == 201, stored.text

@@ -59,6 +59,8 @@ from tests.support.accounts import Account, create_user, iam_token
 
 CREDS = (ADMIN.name, ADMIN.password)
 
+pytestmark = pytest.mark.xdist_group("ee-instances")  # one worker per module: its server is module-wide
+
 
 @pytest.fixture(scope="module")
 def two(ee: Enterprise, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -330,3 +332,35 @@ def test_another_domain_sees_no_instance(ee: Enterprise, two: dict[str, Any], tm
     denied = skopeo.run("inspect", "--raw", "--tls-verify=false", "--creds", f"{outsider.name}:{outsider.password}",
                         f"docker://{two['hosts']['a']}/shared/app:v1", check=False)
     assert denied.returncode != 0
+
+
+def test_project_wide_listings(ee: Enterprise, two: dict[str, Any]) -> None:
+    from huaweicloudsdkswr.v2 import (
+        ListAllInstanceRepositoriesRequest,
+        ListFeatureGatesRequest,
+        ListGlobalFeatureGatesRequest,
+        ListInstanceJobsRequest,
+        ShowInstanceJobRequest,
+    )
+
+    first = ee.client.list_all_instance_repositories(ListAllInstanceRepositoriesRequest(limit=1, name="app"))
+    assert len(first.repositories) == 1 and first.page_info.next_marker
+    seen = [(r.instance_id, r.name) for r in first.repositories]
+    marker = first.page_info.next_marker
+    while marker:
+        page = ee.client.list_all_instance_repositories(ListAllInstanceRepositoriesRequest(marker=marker, limit=1,
+                                                                                            name="app"))
+        seen += [(r.instance_id, r.name) for r in page.repositories]
+        marker = page.page_info.next_marker
+    assert {(two["ids"]["a"], "app"), (two["ids"]["b"], "app")} <= set(seen)
+    assert all(r.resource_urn and r.instance_name for r in first.repositories)
+    jobs = ee.client.list_instance_jobs(ListInstanceJobsRequest(limit=100))
+    mine = {j.resource_id: j for j in jobs.jobs}
+    assert mine[two["ids"]["a"]].status == "Success" and jobs.total >= 2
+    job = ee.client.show_instance_job(ShowInstanceJobRequest(job_id=mine[two["ids"]["a"]].id))
+    assert (job.instance_id, job.type) == (two["ids"]["a"], "CreateInstance")
+    with pytest.raises(ClientRequestException) as caught:
+        ee.client.show_instance_job(ShowInstanceJobRequest(job_id="0" * 32))
+    assert caught.value.status_code == 404 and caught.value.error_code == "SVCSTG.SWR.4040010"
+    assert ee.client.list_global_feature_gates(ListGlobalFeatureGatesRequest()).enable_enterprise is True
+    assert ee.client.list_feature_gates(ListFeatureGatesRequest(instance_id=two["ids"]["a"])).enable_domain_name

@@ -35,9 +35,13 @@ def _alternatives(pattern: str, start: int) -> tuple[list[str], int]:
 
 
 def oracle(pattern: str, text: str) -> bool:
-    """Backtracking reference matcher for ``*``, ``**``, ``?`` and ``{a,b}`` (no classes, no escapes)."""
+    """Backtracking reference matcher for ``*``, ``**``, ``?`` and ``{a,b}`` (no classes, no escapes).
+    An alternative is spliced in followed by NUL, which matches nothing and keeps stars on both sides
+    of a brace from running together into ``**``."""
     if not pattern:
         return not text
+    if pattern[0] == "\0":
+        return oracle(pattern[1:], text)
     if pattern.startswith("**"):
         rest = pattern.lstrip("*")
         return any(oracle(rest, text[i:]) for i in range(len(text) + 1))
@@ -48,7 +52,7 @@ def oracle(pattern: str, text: str) -> bool:
         return bool(text) and text[0] != "/" and oracle(pattern[1:], text[1:])
     if pattern[0] == "{":
         options, after = _alternatives(pattern, 0)
-        return any(oracle(option + pattern[after:], text) for option in options)
+        return any(oracle("\0" + option + "\0" + pattern[after:], text) for option in options)
     return bool(text) and text[0] == pattern[0] and oracle(pattern[1:], text[1:])
 
 

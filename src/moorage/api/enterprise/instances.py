@@ -14,13 +14,21 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise.common import INSTANCE, INSTANCES, page, timestamp
 from moorage.api.management_rules import ADMIN, AUTHENTICATED, INSTANCE_ADMIN, INSTANCE_MEMBER, RULES
 from moorage.domain.enterprise import DomainName, Instance
+from moorage.domain.errors import Invalid, NotFound
+from moorage.services.enterprise.paging import page_request
 
 router = APIRouter(tags=["Enterprise Edition instances"], dependencies=[Depends(authorize)])
 
 DOMAIN_NAMES = INSTANCE + "/domainname"
 DOMAIN_NAME = DOMAIN_NAMES + "/{domainname_id}"
 
+JOBS = "/v2/{project_id}/jobs"
+JOB_STATUSES = ("Initial", "Running", "Success", "Failed")
+
 RULES.update({
+    ("GET", "/v2/{project_id}/feature-gates"): AUTHENTICATED,
+    ("GET", JOBS): AUTHENTICATED,  # the caller's domain's instance jobs
+    ("GET", JOBS + "/{job_id}"): AUTHENTICATED,
     ("POST", INSTANCES): ADMIN,
     ("GET", INSTANCES): AUTHENTICATED,  # the caller's domain's instances
     ("GET", INSTANCE): INSTANCE_MEMBER,
@@ -195,3 +203,44 @@ async def feature_gates(instance_id: str) -> dict[str, bool]:
     """What this instance supports."""
     return {"enableDomainName": True, "enableCombinationRetention": False, "enableArtifactScanning": False,
             "enableArtifactGc": False}
+
+
+@router.get("/v2/{project_id}/feature-gates")
+async def global_feature_gates() -> dict[str, bool]:
+    """What this deployment offers (no object storage or certificate services of its own)."""
+    return {"enableUserDefObs": False, "enableEnterprise": True, "cerAvailable": False,
+            "enableIntranetAccessSwitch": False}
+
+
+def job_view(instance: Instance) -> dict[str, Any]:
+    """A ``JobDetail``: moorage creates instances at once, so each has one finished creation job."""
+    return {"id": instance.creation_job_id, "instance_id": instance.id, "resource_id": instance.id,
+            "resource_name": instance.name, "type": "CreateInstance", "status": "Success", "reason": "",
+            "created_at": timestamp(instance.created_at), "updated_at": timestamp(instance.created_at)}
+
+
+async def _jobs(principal: Any, services: Any) -> list[dict[str, Any]]:
+    instances = await services.enterprise.instances.list_instances(principal, status=None,
+                                                                   page=page_request(0, 1000, max_limit=1000))
+    return [job_view(i) for i in instances.items]
+
+
+@router.get(JOBS)
+async def list_jobs(principal: PrincipalDep, services: ServicesDep, status: str | None = Query(default=None),
+                    offset: int | None = Query(default=None),
+                    limit: int | None = Query(default=None)) -> dict[str, Any]:
+    """Instance jobs of the caller's domain."""
+    if status not in (None, "", *JOB_STATUSES):
+        raise Invalid(f"status must be one of {', '.join(JOB_STATUSES)}")
+    requested = page(offset, limit)
+    jobs = [j for j in await _jobs(principal, services) if status in (None, "", j["status"])]
+    return {"jobs": jobs[requested.offset: requested.offset + requested.limit], "total": len(jobs)}
+
+
+@router.get(JOBS + "/{job_id}")
+async def show_job(job_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """One instance job."""
+    for job in await _jobs(principal, services):
+        if job["id"] == job_id:
+            return job
+    raise NotFound(f"job {job_id!r} not found", reason="job_not_found")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise.common import INSTANCE, NAMESPACE, REPOSITORY, page, repository_path_name, timestamp
 from moorage.api.management_rules import (
+    AUTHENTICATED,
     INSTANCE_MEMBER,
     RULES,
     M,
@@ -25,10 +26,14 @@ from moorage.api.management_rules import (
     on_instance_repository,
 )
 from moorage.domain.enterprise import InstanceRepository
+from moorage.domain.errors import Invalid
 
 router = APIRouter(tags=["Enterprise Edition repositories"], dependencies=[Depends(authorize)])
 
+ALL_REPOSITORIES = "/v2/{project_id}/repositories"
+
 RULES.update({
+    ("GET", ALL_REPOSITORIES): AUTHENTICATED,  # the caller's domain's instances, filtered to what they may see
     ("GET", NAMESPACE + "/repositories"): on_instance_namespace(R),
     ("GET", INSTANCE + "/repositories"): INSTANCE_MEMBER,  # filtered to what the caller may see
     ("GET", REPOSITORY): on_instance_repository(R),
@@ -51,6 +56,24 @@ def repository_view(repository: InstanceRepository) -> dict[str, Any]:
             "pull_count": repository.pull_count, "artifact_count": repository.artifact_count,
             "description": repository.description, "created_at": timestamp(repository.created_at),
             "updated_at": timestamp(repository.updated_at)}
+
+
+@router.get(ALL_REPOSITORIES)
+async def list_all_repositories(project_id: str, principal: PrincipalDep, services: ServicesDep,
+                                marker: str | None = Query(default=None, max_length=20),
+                                limit: int = Query(default=10), name: str | None = Query(default=None, max_length=128),
+                                ) -> dict[str, Any]:
+    """Repositories of every instance of the caller's domain, by id after ``marker``."""
+    if marker not in (None, "") and not str(marker).isdigit():
+        raise Invalid(f"marker must be a repository id, got {marker!r}")
+    found, next_marker = await services.enterprise.namespaces.repositories_everywhere(
+        principal, name=name, marker=int(marker or 0), limit=limit)
+    region = services.settings.auth.region
+    views = [{**repository_view(repository), "instance_id": instance_id, "instance_name": instance_name,
+              "resource_urn": f"swr:{region}:{project_id}:instance:{instance_id}:repository:"
+                              f"{repository.namespace_name}/{repository.name}"}
+             for repository, instance_id, instance_name in found]
+    return {"repositories": views, "page_info": {"next_marker": str(next_marker) if next_marker else ""}}
 
 
 @router.get(NAMESPACE + "/repositories")

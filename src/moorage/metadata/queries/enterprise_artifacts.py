@@ -313,3 +313,23 @@ def pull_without_signature_ok(conn: Connection, repository_id: int, manifest_id:
         .where(manifest_references.c.kind == "manifest", manifest_references.c.digest == digest,
                manifests.c.repository_id == repository_id).limit(100))
     return any(_signed(conn, repository_id, str(r[0])) for r in parents)
+
+
+def repositories_across_instances(conn: Connection, domain_id: str, *, namespace_ids: set[int] | None,
+                                  name: str | None, after_id: int, limit: int) -> list[tuple[InstanceRepository, str,
+                                                                                            str]]:
+    """Repositories of every instance of a domain (of some namespaces; None: all), by id after
+    ``after_id``: (repository, instance id, instance name)."""
+    from moorage.metadata.tables import ee_instances
+
+    where: list[ColumnElement[bool]] = [ee_instances.c.domain_id == domain_id, repositories.c.id > after_id]
+    if namespace_ids is not None:
+        where.append(repositories.c.namespace_id.in_(sorted(namespace_ids)) if namespace_ids
+                     else repositories.c.id.is_(None))
+    if name:
+        where.append(repositories.c.name.contains(name, autoescape=True))
+    rows = conn.execute(
+        select(*_REPOSITORY, _artifact_count(), ee_instances.c.instance_id, ee_instances.c.name)
+        .select_from(_REPOSITORY_FROM.join(ee_instances, ee_instances.c.instance_id == repositories.c.instance_id))
+        .where(*where).order_by(repositories.c.id).limit(limit))
+    return [(_repository(r), str(r[10]), str(r[11])) for r in rows]

@@ -180,6 +180,28 @@ class InstanceNamespaceService:
 
         return await self.db.read(work)
 
+    async def repositories_everywhere(self, principal: Principal, *, name: str | None, marker: int,
+                                      limit: int) -> tuple[list[tuple[InstanceRepository, str, str]], int | None]:
+        """Repositories of all the domain's instances the principal may see, by id after ``marker``:
+        ((repository, instance id, instance name) list, next marker)."""
+        if not 1 <= limit <= 100 or marker < 0:
+            raise Invalid("limit must be 1-100 and marker not negative")
+        if principal.domain_id is None:
+            return [], None
+        domain_id = principal.domain_id
+
+        def work(conn: Connection) -> list[tuple[InstanceRepository, str, str]]:
+            visible: set[int] | None = None
+            if not principal.is_admin:
+                visible = set()
+                for instance in q.list_instances(conn, domain_id, status=None, offset=0, limit=1000).items:
+                    visible |= visible_namespace_ids(conn, principal, instance.id) or set()
+            return artifacts_q.repositories_across_instances(conn, domain_id, namespace_ids=visible, name=name,
+                                                             after_id=marker, limit=limit + 1)
+
+        found = await self.db.read(work, heavy=True)
+        return found[:limit], (found[limit - 1][0].id if len(found) > limit else None)
+
     async def repository(self, *, instance_id: str, namespace: str, name: str) -> InstanceRepository:
         """One repository of a namespace."""
         validate_repository(name)
