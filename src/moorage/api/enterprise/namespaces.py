@@ -90,8 +90,9 @@ def metadata_view(namespace: InstanceNamespace) -> dict[str, str]:
 def allowlist_view(namespace: InstanceNamespace) -> dict[str, Any]:
     """A ``CVEAllowlist`` model."""
     allowlist = namespace.options.cve_allowlist
+    items = allowlist.get("items")
     return {"id": namespace.id, "namespace_id": namespace.id, "expires_at": int(str(allowlist.get("expires_at") or 0)),
-            "items": list(allowlist.get("items") or []),  # type: ignore[call-overload]
+            "items": list(items) if isinstance(items, list) else [],
             "creation_time": timestamp(namespace.created_at), "update_time": timestamp(namespace.updated_at)}
 
 

@@ -180,6 +180,13 @@ def list_policies(conn: Connection, instance_id: str, *, namespace_ids: set[int]
     return Page([_policy(r) for r in rows], total)
 
 
+def policy_name_taken(conn: Connection, namespace_id: int, name: str, *, other_than: int) -> bool:
+    """Whether another policy of the namespace has this name."""
+    return conn.execute(select(ee_sign_policies.c.id).where(
+        ee_sign_policies.c.namespace_id == namespace_id, ee_sign_policies.c.name == name,
+        ee_sign_policies.c.id != other_than)).first() is not None
+
+
 def update_policy(conn: Connection, policy_id: int, values: dict[str, Any]) -> None:
     """Change some columns of a policy (``trigger`` and ``scope_rules`` given as their JSON)."""
     conn.execute(update(ee_sign_policies).where(ee_sign_policies.c.id == policy_id)

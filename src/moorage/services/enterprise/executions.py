@@ -55,8 +55,13 @@ class ExecutionService:
         execution_id = await self.db.write(create)
         if execution_id is None:
             return None
-        job = await self.jobs.submit(SIGN_JOB, {"execution_id": execution_id}, dedupe_key=f"sign:{execution_id}",
-                                     max_attempts=5)
+        try:
+            job = await self.jobs.submit(SIGN_JOB, {"execution_id": execution_id},
+                                         dedupe_key=f"sign:{execution_id}", max_attempts=5)
+        except Exception as exc:
+            reason = f"the job queue refused the execution: {type(exc).__name__}: {exc}"
+            await self.db.write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason))
+            raise
         await self.db.write(lambda conn: q.set_execution_job(conn, execution_id, job.id))
         return execution_id
 

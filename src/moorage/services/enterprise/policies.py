@@ -145,8 +145,7 @@ class SignPolicyService:
             self._check(conn, instance_id, check)
             values: dict[str, Any] = {}
             if changes.name is not None and changes.name != current.name:
-                if any(p.name == changes.name for p in q.list_policies(
-                        conn, instance_id, namespace_ids={current.namespace_id}, offset=0, limit=1000).items):
+                if q.policy_name_taken(conn, current.namespace_id, changes.name, other_than=policy_id):
                     raise Conflict(f"a signature policy called {changes.name!r} already exists",
                                    reason="sign_policy_exists")
                 values["name"] = changes.name

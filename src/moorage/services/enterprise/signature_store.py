@@ -18,7 +18,7 @@ from moorage.metadata.queries import blobs as blob_q
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.tables import repositories
 from moorage.services.enterprise.artifacts import read_small_blob
-from moorage.signing.interface import SignatureArtifact
+from moorage.signing.interface import SignatureArtifact, SigningError
 from moorage.storage.blobstore import BlobStore
 
 
@@ -57,8 +57,6 @@ class SignatureStore:
         """A blob the repository holds (signature payloads), at most ``limit`` bytes."""
         linked = await self.db.read(lambda conn: blob_q.linked_size(conn, repository.id, digest))
         if linked is None:
-            from moorage.signing.interface import SigningError
-
             raise SigningError(f"blob {digest} is not in {repository.full_name}")
         return await read_small_blob(self.store, digest, limit)
 
