@@ -1,7 +1,7 @@
 """An execution in progress survives a server restart: the server (and the worker it started, in its
 process group) is killed with SIGKILL half way through, started again on the same data, and the
-execution completes with every subtask ``Succeed`` and exactly one signature per tag. And an
-execution in progress can be stopped."""
+execution completes with every subtask ``Succeed`` and exactly one signature per tag. And, on the
+restarted server, an execution in progress can be stopped."""
 
 from __future__ import annotations
 
@@ -117,10 +117,14 @@ def test_execution_survives_sigkill_and_restart(ee_server_factory: StartServer, 
     references = sorted(layer["digest"] for layer in signature["layers"])
     assert len(references) == len(set(references)) == 20
 
+    # and, on the restarted server, an execution in progress can be stopped
+    _stop_half_way(ee, instance_id, policy_id, execute(ee, instance_id, "ns", policy_id), tags_signed_before=20)
 
-def test_stopping_an_execution(ee_server_factory: StartServer, tmp_path: Path) -> None:
-    ee = connect(ee_server_factory(env=PAUSE))
-    instance_id, policy_id, execution_id = _start_signing(ee, tmp_path)
+
+def _stop_half_way(ee: Enterprise, instance_id: str, policy_id: int, execution_id: int, *,
+                   tags_signed_before: int) -> None:
+    """Stop an execution once it is half way; what was not signed ends ``Stopped``."""
+    # the tags are signed already, so this execution finds them signed: "already signed" successes
     _half_way(ee, instance_id, policy_id, execution_id)
     path = f"/v2/{ee.project}/instances/{instance_id}/namespaces/ns/signature/policies/{policy_id}/executions/" \
            f"{execution_id}"
@@ -141,3 +145,9 @@ def test_stopping_an_execution(ee_server_factory: StartServer, tmp_path: Path) -
         instance_id=instance_id, namespace_name="ns", policy_id=policy_id, execution_id=execution_id,
         task_id=tasks.tasks[0].id, status="Stopped", limit=100))
     assert subtasks.total == stopped["stopped"] and {s.status for s in subtasks.sub_tasks} == {"Stopped"}
+    assert all(s.status_text == "stopped on request" for s in subtasks.sub_tasks)
+    done = ee.client.list_instance_signature_execution_subtasks(ListInstanceSignatureExecutionSubtasksRequest(
+        instance_id=instance_id, namespace_name="ns", policy_id=policy_id, execution_id=execution_id,
+        task_id=tasks.tasks[0].id, status="Succeed", limit=100))
+    assert {s.status_text for s in done.sub_tasks} == {"already signed"} and tags_signed_before == 20
+

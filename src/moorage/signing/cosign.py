@@ -6,10 +6,13 @@ The signed payload is a "simple signing" document naming the image and its manif
     {"critical": {"identity": {"docker-reference": "<host>/<ns>/<repo>:<tag>"},
                   "image": {"docker-manifest-digest": "sha256:<hex>"},
                   "type": "cosign container image signature"},
-     "optional": {"creator": "moorage", "timestamp": <epoch seconds>}}
+     "optional": {"creator": "moorage"}}
 
-containers/image parses ``critical`` with exactly these fields and ``optional.timestamp`` as a
-number, so nothing else goes there. Each payload is a layer (media type
+containers/image parses ``critical`` with exactly these fields (and ``optional.timestamp``, when
+present, as a number), so nothing else goes there. The payload carries no time: the same image and
+reference always give the same payload, so a signature that exists already is found by its payload
+digest, without reading any blob (re-running an execution, or resuming one after a crash, never
+signs a tag twice). Each payload is a layer (media type
 ``application/vnd.dev.cosign.simplesigning.v1+json``) of an OCI image manifest whose layer
 annotation ``dev.cosignproject.cosign/signature`` holds the base64 signature; the manifest is
 tagged ``sha256-<hex>.sig`` (cosign's convention, what skopeo looks up) and names the signed
@@ -25,7 +28,7 @@ import hashlib
 import json
 from typing import Any
 
-from moorage.signing.interface import Blob, BlobReader, SignatureArtifact, SignatureEntry, SigningError, Subject
+from moorage.signing.interface import Blob, SignatureArtifact, SignatureEntry, SigningError, Subject
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -35,7 +38,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 MAX_MANIFEST_BYTES = 4 << 20
 MAX_PAYLOAD_BYTES = 64 << 10
-MAX_SIGNATURES = 1000
+MAX_SIGNATURES = 5000
 _EPOCH = "0001-01-01T00:00:00Z"
 
 
@@ -59,16 +62,16 @@ class CosignScheme:
             raise SigningError(f"cosign signs sha256 manifest digests, not {manifest_digest!r}")
         return f"sha256-{hex_part}.sig"
 
-    def payload(self, subject: Subject, *, timestamp: int) -> bytes:
+    def payload(self, subject: Subject) -> bytes:
         """The simple-signing payload (field order as cosign writes it)."""
         return _compact({
             "critical": {"identity": {"docker-reference": subject.docker_reference},
                          "image": {"docker-manifest-digest": subject.digest},
                          "type": SIGNATURE_TYPE},
-            "optional": {"creator": "moorage", "timestamp": timestamp},
+            "optional": {"creator": "moorage"},
         })
 
-    async def entries(self, manifest: bytes, fetch: BlobReader) -> list[SignatureEntry]:
+    def entries(self, manifest: bytes) -> list[SignatureEntry]:
         """The simple-signing layers of a signature manifest (other layers are left out)."""
         if len(manifest) > MAX_MANIFEST_BYTES:
             raise SigningError("signature manifest too large")
@@ -85,13 +88,11 @@ class CosignScheme:
                 continue
             annotations = layer.get("annotations")
             signature = annotations.get(SIGNATURE_ANNOTATION) if isinstance(annotations, dict) else None
-            digest = layer.get("digest")
-            if not isinstance(signature, str) or not isinstance(digest, str):
+            digest, size = layer.get("digest"), layer.get("size")
+            if not isinstance(signature, str) or not isinstance(digest, str) or not isinstance(size, int) \
+                    or isinstance(size, bool) or not 0 <= size <= MAX_PAYLOAD_BYTES:
                 continue
-            data = await fetch(digest, MAX_PAYLOAD_BYTES)
-            if _sha256(data) != digest:
-                raise SigningError(f"signature payload {digest} does not match its digest")
-            found.append(SignatureEntry(Blob(SIMPLE_SIGNING, data, digest), signature))
+            found.append(SignatureEntry(digest, size, signature))
         return found
 
     def artifact(self, subject: Subject, entries: list[SignatureEntry]) -> SignatureArtifact:
@@ -99,7 +100,7 @@ class CosignScheme:
         if not entries:
             raise SigningError("a signature artifact needs at least one signature")
         config = _compact({"architecture": "", "created": _EPOCH, "history": [{"created": _EPOCH}], "os": "",
-                           "rootfs": {"type": "layers", "diff_ids": [e.payload.digest for e in entries]},
+                           "rootfs": {"type": "layers", "diff_ids": [e.payload_digest for e in entries]},
                            "config": {}})
         config_blob = Blob(OCI_CONFIG, config, _sha256(config))
         manifest = _compact({
@@ -107,12 +108,18 @@ class CosignScheme:
             "mediaType": OCI_MANIFEST,
             "artifactType": ARTIFACT_TYPE,
             "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": config_blob.digest},
-            "layers": [{"mediaType": SIMPLE_SIGNING, "size": len(e.payload.data), "digest": e.payload.digest,
+            "layers": [{"mediaType": SIMPLE_SIGNING, "size": e.payload_size, "digest": e.payload_digest,
                         "annotations": {SIGNATURE_ANNOTATION: e.signature}} for e in entries],
             "subject": {"mediaType": subject.media_type, "size": subject.size, "digest": subject.digest},
         })
-        blobs = {config_blob.digest: config_blob} | {e.payload.digest: e.payload for e in entries}
+        blobs = {config_blob.digest: config_blob} | {e.payload_digest: Blob(SIMPLE_SIGNING, e.payload, e.payload_digest)
+                                                     for e in entries if e.payload is not None}
         return SignatureArtifact(self.signature_tag(subject.digest), manifest, OCI_MANIFEST, tuple(blobs.values()))
+
+
+def new_entry(payload: bytes, signature: bytes) -> SignatureEntry:
+    """A signature being added: its payload (stored with the artifact) and the signature bytes."""
+    return SignatureEntry(_sha256(payload), len(payload), encode_signature(signature), payload)
 
 
 def parse_payload(payload: bytes) -> tuple[str, str]:

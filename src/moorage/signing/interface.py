@@ -8,7 +8,6 @@ found through its ``subject`` by the referrers API) and how they are read back.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,11 +37,15 @@ class Blob:
 
 @dataclass(frozen=True, slots=True)
 class SignatureEntry:
-    """One signature inside a signature artifact: the signed payload and the signature over it."""
+    """One signature inside a signature artifact: the signed payload (by digest and size; its bytes
+    only for a signature being added) and the signature over it."""
 
-    payload: Blob
+    payload_digest: str
+    payload_size: int
     signature: str
     """Base64 of the signature bytes, as stored in the layer annotation."""
+    payload: bytes | None = field(default=None, repr=False, compare=False)
+    """The payload itself, for a new signature (its blob must be stored with the artifact)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,22 +96,15 @@ class SignatureScheme(Protocol):
         """The tag under which the signatures of ``manifest_digest`` are stored."""
         ...
 
-    def payload(self, subject: Subject, *, timestamp: int) -> bytes:
-        """The bytes that get signed for ``subject``."""
+    def payload(self, subject: Subject) -> bytes:
+        """The bytes that get signed for ``subject`` (the same for the same subject, so an existing
+        signature of it is recognised by the payload digest alone)."""
         ...
 
-    async def entries(self, manifest: bytes, fetch: BlobReader) -> list[SignatureEntry]:
-        """The signatures inside an existing signature artifact."""
+    def entries(self, manifest: bytes) -> list[SignatureEntry]:
+        """The signatures inside an existing (untrusted) signature artifact."""
         ...
 
     def artifact(self, subject: Subject, entries: list[SignatureEntry]) -> SignatureArtifact:
         """The signature artifact holding ``entries``, referring to ``subject``."""
-        ...
-
-
-class BlobReader(Protocol):
-    """Reads a blob of the repository a signature artifact lives in."""
-
-    def __call__(self, digest: str, limit: int) -> Awaitable[bytes]:
-        """The blob's bytes (at most ``limit``: larger ones raise ``SigningError``)."""
         ...

@@ -425,6 +425,20 @@ def settle_tasks(conn: Connection, execution_id: int, *, task_id: int | None = N
                          .values(status=status.value, status_text=text, updated_at=now))
 
 
+def set_task_status(conn: Connection, task_id: int, status: RunStatus) -> None:
+    """Move a task to ``status`` (a no-op when it is there already)."""
+    conn.execute(update(ee_sign_tasks).where(ee_sign_tasks.c.id == task_id, ee_sign_tasks.c.status != status.value)
+                 .values(status=status.value, updated_at=now_ms()))
+
+
+def task_has_unfinished(conn: Connection, task_id: int) -> bool:
+    """Whether some subtask of a task still waits or runs (one index probe)."""
+    return conn.execute(select(ee_sign_subtasks.c.id).where(
+        ee_sign_subtasks.c.task_id == task_id,
+        ee_sign_subtasks.c.status.in_([RunStatus.INITIALIZED.value, RunStatus.PENDING.value,
+                                       RunStatus.IN_PROGRESS.value])).limit(1)).first() is not None
+
+
 def summarize(counts: dict[str, int]) -> tuple[RunStatus, str]:
     """The status (and its explanation) of something made of parts with these status counts."""
     total = sum(counts.values())

@@ -4,41 +4,31 @@ executions signing the same digest never lose each other's signatures)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from moorage.domain.digests import Digest, new_hasher
+from moorage.domain.digests import Digest
 from moorage.domain.manifests import parse_manifest
 from moorage.domain.registry import Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_q
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.tables import repositories
-from moorage.services.enterprise.artifacts import read_small_blob
-from moorage.signing.interface import SignatureArtifact, SigningError
+from moorage.signing.interface import SignatureArtifact
+from moorage.storage import paths
 from moorage.storage.blobstore import BlobStore
 
 
 async def put_blob(store: BlobStore, data: bytes, digest: str) -> None:
-    """Store a small blob (no-op when it is stored already)."""
+    """Store a small blob made here (no-op when it is stored already): written in one atomic,
+    durable step, with no upload session."""
     parsed = Digest.parse(digest)
-    if await store.stat(parsed) is not None:
-        return
-    upload_id = uuid.uuid4().hex
-    hasher = new_hasher(parsed.algorithm)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        yield data
-
-    try:
-        await store.append(upload_id, offset=0, chunks=chunks(), hasher=hasher)
-        await store.commit(upload_id, digest=parsed, size=len(data), hasher=hasher)
-    except BaseException:
-        await store.delete_upload(upload_id)
-        raise
+    if Digest.of(data, parsed.algorithm) != parsed:
+        raise ValueError(f"blob content does not match {digest}")
+    if await store.stat(parsed) is None:
+        await store.driver.put_content(paths.blob_data(parsed), data)
 
 
 class SignatureStore:
@@ -53,16 +43,11 @@ class SignatureStore:
         record = await self.db.read(lambda conn: manifest_q.by_tag(conn, repository.id, tag, with_payload=True))
         return (record.digest, record.payload) if record else None
 
-    async def read_blob(self, repository: Repository, digest: str, limit: int) -> bytes:
-        """A blob the repository holds (signature payloads), at most ``limit`` bytes."""
-        linked = await self.db.read(lambda conn: blob_q.linked_size(conn, repository.id, digest))
-        if linked is None:
-            raise SigningError(f"blob {digest} is not in {repository.full_name}")
-        return await read_small_blob(self.store, digest, limit)
-
-    async def write(self, repository: Repository, artifact: SignatureArtifact, *, replacing: str | None) -> bool:
+    async def write(self, repository: Repository, artifact: SignatureArtifact, *, replacing: str | None,
+                    also: Callable[[Connection], None] | None = None) -> bool:
         """Store the artifact and point its tag at it, if the tag still points at ``replacing`` (None:
-        nowhere); False when another writer moved it first (read again and retry)."""
+        nowhere); False when another writer moved it first (read again and retry). ``also`` runs in
+        the same transaction (recording the outcome with the signature, atomically)."""
         for blob in artifact.blobs:
             await put_blob(self.store, blob.data, blob.digest)
         digest = str(Digest.of(artifact.manifest))
@@ -80,6 +65,8 @@ class SignatureStore:
                 blob_q.link(conn, repository.id, blob.digest, len(blob.data))
             manifest_id = manifest_q.store(conn, repository.id, digest, artifact.manifest, parsed)
             manifest_q.tag(conn, repository.id, artifact.tag, manifest_id)
+            if also is not None:
+                also(conn)
             return True
 
         return await self.db.write(work)
