@@ -111,9 +111,9 @@ async def list_instances(principal: PrincipalDep, services: ServicesDep, offset:
                          limit: int | None = Query(default=None), status: str | None = Query(default=None),
                          enterprise_project_id: str | None = Query(default=None, max_length=64)) -> dict[str, Any]:
     """The caller's instances."""
-    found = await services.enterprise.instances.list_instances(principal, status=status, page=page(offset, limit))
-    items = [i for i in found.items if enterprise_project_id in (None, "", "all_granted_eps", i.enterprise_project_id)]
-    views = [instance_view(i, await services.enterprise.instances.access_address(i.id)) for i in items]
+    found = await services.enterprise.instances.list_instances(principal, status=status, page=page(offset, limit),
+                                                               enterprise_project_id=enterprise_project_id or None)
+    views = [instance_view(i, await services.enterprise.instances.access_address(i.id)) for i in found.items]
     return {"instances": views, "total": found.total}
 
 

@@ -59,12 +59,14 @@ def get_instance(conn: Connection, instance_id: str) -> Instance | None:
     return _instance(row) if row else None
 
 
-def list_instances(conn: Connection, domain_id: str, *, status: str | None, offset: int,
-                   limit: int) -> Page[Instance]:
-    """A domain's instances, oldest first."""
+def list_instances(conn: Connection, domain_id: str, *, status: str | None, offset: int, limit: int,
+                   enterprise_project_id: str | None = None) -> Page[Instance]:
+    """A domain's instances (of one status, of one enterprise project), oldest first."""
     where = [ee_instances.c.domain_id == domain_id]
     if status:
         where.append(ee_instances.c.status == status)
+    if enterprise_project_id:
+        where.append(ee_instances.c.enterprise_project_id == enterprise_project_id)
     total = int(conn.execute(select(func.count()).select_from(ee_instances).where(*where)).scalar_one())
     rows = conn.execute(select(*_INSTANCE).where(*where)
                         .order_by(ee_instances.c.created_at, ee_instances.c.instance_id).offset(offset).limit(limit))

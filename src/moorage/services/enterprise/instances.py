@@ -103,15 +103,19 @@ class InstanceService:
         self.hosts.invalidate()
         return created
 
-    async def list_instances(self, principal: Principal, *, status: str | None, page: PageRequest) -> Page[Instance]:
-        """The caller's domain's instances."""
+    async def list_instances(self, principal: Principal, *, status: str | None, page: PageRequest,
+                             enterprise_project_id: str | None = None) -> Page[Instance]:
+        """The caller's domain's instances (``all_granted_eps``: of every enterprise project)."""
+        if enterprise_project_id == "all_granted_eps":
+            enterprise_project_id = None
         if status is not None and status not in INSTANCE_STATUSES:
             raise Invalid(f"status must be one of {', '.join(INSTANCE_STATUSES)}")
         if principal.domain_id is None:
             return Page([], 0)
         domain_id = principal.domain_id
         return await self.db.read(lambda conn: q.list_instances(conn, domain_id, status=status, offset=page.offset,
-                                                                  limit=page.limit))
+                                                                  limit=page.limit,
+                                                                  enterprise_project_id=enterprise_project_id))
 
     async def get(self, principal: Principal, instance_id: str) -> Instance:
         """An instance of the caller's domain."""
