@@ -4,10 +4,12 @@ schedules (against a brute-force oracle), host names and domain-name validation.
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import insert
 
 from moorage.domain.errors import Invalid
 from moorage.services.enterprise.cron import CronSchedule
@@ -111,3 +113,82 @@ def test_instance_names(name: str, ok: bool) -> None:
     else:
         with pytest.raises(Invalid):
             validate_instance_name(name)
+
+
+def test_host_directory(tmp_path: Path) -> None:
+    """Exact names, names without the port, wildcards; anything else is the shared registry."""
+    import asyncio
+
+    from moorage.domain.registry import DEFAULT_INSTANCE
+    from moorage.metadata.database import Database
+    from moorage.metadata.migrate import upgrade
+    from moorage.metadata.queries import enterprise_instances as q
+    from moorage.metadata.tables import domains
+    from moorage.services.enterprise.hosts import HostDirectory
+
+    db = Database(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        upgrade(db)
+        with db.write_transaction() as conn:
+            conn.execute(insert(domains).values(id="d" * 32, name="d", created_at=0))
+            for instance_id, names in (("a", ["127.0.0.5:5000", "reg.example.test"]), ("b", ["*.apps.example.test"])):
+                q.create_instance(conn, instance_id=instance_id, name=f"inst-{instance_id}", description="",
+                                  spec="swr.ee.professional", charge_mode="postPaid", enterprise_project_id="0",
+                                  domain_id="d" * 32, project_id="p", creation_job_id="j")
+                for number, name in enumerate(names):
+                    q.add_domain_name(conn, domain_name_id=f"{instance_id}{number}", instance_id=instance_id,
+                                      domain_name=name, kind="custom", certificate_id="")
+        hosts = HostDirectory(db, ttl=60)
+
+        def resolve(host: str | None) -> str:
+            return asyncio.run(hosts.instance_for_host(host))
+
+        assert resolve("127.0.0.5:5000") == "a"
+        assert resolve("127.0.0.5:5001") == DEFAULT_INSTANCE  # another port is another registry
+        assert resolve("REG.example.test.") == "a"
+        assert resolve("reg.example.test:8443") == "a"  # a name given without port matches any port
+        assert resolve("one.apps.example.test") == "b"
+        assert resolve("one.apps.example.test:443") == "b"
+        assert resolve("two.one.apps.example.test") == DEFAULT_INSTANCE  # a wildcard covers one label
+        assert resolve("127.0.0.1:5000") == DEFAULT_INSTANCE
+        assert resolve(None) == DEFAULT_INSTANCE
+        assert asyncio.run(hosts.owner("a")) == "d" * 32 and asyncio.run(hosts.owner("zz")) is None
+    finally:
+        db.dispose()
+
+
+def test_default_domain_name_on_a_named_registry(tmp_path: Path) -> None:
+    """A registry with a DNS name gives each instance ``<name>.<registry host>``, which stays."""
+    import asyncio
+
+    from moorage.domain.errors import Conflict
+    from moorage.domain.identity import Principal
+    from moorage.metadata.database import Database
+    from moorage.metadata.migrate import upgrade
+    from moorage.metadata.tables import domains
+    from moorage.services.enterprise.hosts import HostDirectory
+    from moorage.services.enterprise.instances import InstanceService
+
+    db = Database(f"sqlite:///{tmp_path / 'i.db'}")
+    try:
+        upgrade(db)
+        with db.write_transaction() as conn:
+            conn.execute(insert(domains).values(id="d" * 32, name="d", created_at=0))
+        service = InstanceService(db, HostDirectory(db), external_url="https://Registry.Example.test:5443")
+        admin = Principal(user_id="u", user_name="admin", domain_id="d" * 32, project_id="p", is_admin=True)
+
+        async def scenario() -> None:
+            created = await service.create(admin, name="prod", description="", spec="swr.ee.professional",
+                                           charge_mode="postPaid", enterprise_project_id="0")
+            names = await service.domain_names(created.id, domain_name_id=None, domain_name=None)
+            assert [(n.domain_name, n.type) for n in names] == [("prod.registry.example.test", "default")]
+            assert await service.access_address(created.id) == "prod.registry.example.test:5443"
+            assert await service.hosts.instance_for_host("prod.registry.example.test:5443") == created.id
+            with pytest.raises(Conflict):
+                await service.delete_domain_name(created.id, names[0].id)
+            with pytest.raises(Conflict):
+                await service.add_domain_name(created.id, domain_name="registry.example.test:5443", certificate_id="")
+
+        asyncio.run(scenario())
+    finally:
+        db.dispose()

@@ -313,6 +313,9 @@ def test_rights_on_one_instance_are_none_on_the_other(ee: Enterprise, two: dict[
         client.delete_instance_namespace(DeleteInstanceNamespaceRequest(instance_id=ids["a"],
                                                                         namespace_name="shared"))
     assert caught.value.status_code == 403
+    with pytest.raises(ClientRequestException) as caught:
+        create_instance(Enterprise(ee.server, client, ee.project, ee.token), unique("not-mine"))
+    assert caught.value.status_code == 403
 
 
 def test_another_domain_sees_no_instance(ee: Enterprise, two: dict[str, Any], tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkswr.v2 import (
@@ -154,6 +155,10 @@ def test_error_body_is_the_seed_000_shape(ee: Enterprise, signed: dict[str, obje
     body = response.json()
     assert set(body) == {"error_code", "error_msg", "encoded_authorization_message"}
     assert response.headers["x-request-id"]
+    anonymous = httpx.get(f"{ee.server.base_url}/v2/{ee.project}/instances/{signed['instance']}", timeout=30)
+    assert anonymous.status_code == 401
+    assert set(anonymous.json()) == {"error_code", "error_msg", "encoded_authorization_message"}
+    assert anonymous.json()["error_code"] == "SVCSTG.SWR.4010000"
 
 
 def test_signatures_are_cosign_artifacts(ee: Enterprise, signed: dict[str, object],
@@ -175,8 +180,6 @@ def test_signatures_are_cosign_artifacts(ee: Enterprise, signed: dict[str, objec
     with ee.http() as api:
         token = api.get("/service/token", params={"scope": "repository:team/app:pull"},
                         auth=creds, headers={"Host": ee.instance_address}).json()["token"]
-    import httpx
-
     referrers = httpx.get(f"http://{ee.instance_address}/v2/team/app/referrers/{digest}",
                           headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
     assert [m["artifactType"] for m in referrers["manifests"]] == ["application/vnd.dev.cosign.artifact.sig.v1+json"]
