@@ -32,8 +32,10 @@ def _start_embedded_worker(settings: Settings) -> subprocess.Popen[bytes] | None
     that must not share the web server's interpreter)."""
     if not settings.jobs.embedded_worker:
         return None
+    # The worker names the registry as the server does (signatures carry image references).
     env = {**os.environ, "MOORAGE_DATA_DIR": str(settings.data_dir),
-           "MOORAGE_DATABASE_URL": settings.resolved_database_url}
+           "MOORAGE_DATABASE_URL": settings.resolved_database_url,
+           "MOORAGE_EXTERNAL_URL": settings.resolved_external_url}
     return subprocess.Popen([sys.executable, "-m", "moorage", "worker"], env=env)
 
 

@@ -308,3 +308,24 @@ def test_scheduled_policies_run_on_their_cron(ee: Enterprise, signed: dict[str, 
             body=UpdateSignaturePolicyRequestBody(trigger=TriggerConfig(
                 type="scheduled", trigger_settings=TriggerSetting(cron="every day")))))
     assert caught.value.status_code == 400 and "cron" in caught.value.error_msg
+
+
+def test_a_domain_name_without_port_signs_with_the_registry_port(ee: Enterprise, signed: dict[str, object],
+                                                                   tmp_path: Path) -> None:
+    """The worker names images as clients reach them: ``localhost`` (no port) on this server is
+    ``localhost:<port>``."""
+    instance_id = create_instance(ee, unique("noport"), domain_name="localhost")
+    create_namespace(ee, instance_id, "team")
+    host = f"localhost:{ee.server.port}"
+    push(layouts.write_layout(tmp_path / "img", {"v1": "no port"}), "v1", f"{host}/team/app:v1")
+    key = create_key(ee, instance_id)
+    policy_id = create_policy(ee, instance_id, "team", key["id"])
+    finished = wait_execution(ee, instance_id, "team", policy_id, execute(ee, instance_id, "team", policy_id))
+    assert (finished.status, finished.succeed) == ("Succeed", 1), finished
+    digest = layouts.manifest_digest("no port")
+    creds = ("admin", "admin-password-1")
+    manifest = skopeo.inspect_raw(f"{host}/team/app:sha256-{digest.split(':')[1]}.sig", creds=creds)
+    skopeo.pull(f"{host}/team/app:sha256-{digest.split(':')[1]}.sig", tmp_path / "sig", "sig", creds=creds)
+    layer = manifest["layers"][0]["digest"].split(":", 1)[1]
+    payload = (tmp_path / "sig" / "blobs" / "sha256" / layer).read_bytes()
+    assert parse_payload(payload) == (f"{host}/team/app:v1", digest)
