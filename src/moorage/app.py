@@ -17,6 +17,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import moorage
+from moorage.api.enterprise import ROUTERS as ENTERPRISE_ROUTERS
+from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
 from moorage.api.iam import tokens as iam_tokens
 from moorage.api.iam import users as iam_users
@@ -34,8 +36,11 @@ from moorage.auth.keys import MasterKey, load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
 from moorage.metadata.database import Database
+from moorage.metadata.queries.enterprise_instances import anonymous_access
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
+from moorage.services.enterprise import EnterpriseServices, build_enterprise
+from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.identity import IdentityService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
@@ -75,6 +80,7 @@ class Services:
     tag_management: TagManagement
     sharing: SharingService
     account: AccountService
+    enterprise: EnterpriseServices
 
 
 def build_services(settings: Settings) -> Services:
@@ -84,6 +90,8 @@ def build_services(settings: Settings) -> Services:
     pulls = PullRecorder(db)
     master_key = load_master_key(settings)
     signer = TokenSigner(master_key, registry_service=settings.auth.registry_service)
+    jobs = JobQueue(db, build_huey(settings))
+    enterprise = build_enterprise(settings, db, store, master_key, jobs)
     return Services(
         settings=settings,
         db=db,
@@ -91,18 +99,21 @@ def build_services(settings: Settings) -> Services:
         master_key=master_key,
         signer=signer,
         identity=IdentityService(db, settings=settings.auth, master_key=master_key, signer=signer),
-        permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull),
+        permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull,
+                                      instance_anonymous_pull=anonymous_access),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
         blobs=BlobService(db, store),
         uploads=UploadService(db, store),
-        manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls),
+        manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
+                                  hooks=enterprise.hooks),
         pulls=pulls,
-        jobs=JobQueue(db, build_huey(settings)),
+        jobs=jobs,
         repository_management=RepositoryManagement(db),
         tag_management=TagManagement(db),
         sharing=SharingService(db),
         account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region),
+        enterprise=enterprise,
     )
 
 
@@ -129,10 +140,12 @@ class MoorageApp(FastAPI):
     _oci: OciRoute | None = None
     _observed_oci: ASGIApp | None = None
 
-    def set_oci(self, route: OciRoute, *, metrics: Metrics, log_requests: bool) -> None:
-        """Serve the OCI API through ``route``, observed like every other request."""
+    def set_oci(self, route: OciRoute, *, metrics: Metrics, log_requests: bool, hosts: HostDirectory) -> None:
+        """Serve the OCI API through ``route``, observed like every other request and with the
+        request's registry instance resolved from its host name."""
         self._oci = route
-        self._observed_oci = ObservabilityMiddleware(route.handle, metrics=metrics, log_requests=log_requests)
+        self._observed_oci = ObservabilityMiddleware(VirtualHostMiddleware(route.handle, hosts=hosts),
+                                                     metrics=metrics, log_requests=log_requests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """OCI paths to the OCI route, everything else to FastAPI."""
@@ -153,6 +166,7 @@ def create_app(settings: Settings) -> MoorageApp:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.pulls.start()
+        services.enterprise.start()
         purge = asyncio.get_running_loop().create_task(_purge_uploads_forever(services))
         try:
             yield
@@ -160,6 +174,7 @@ def create_app(settings: Settings) -> MoorageApp:
             purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
+            await services.enterprise.stop()
             await services.pulls.stop()
             services.db.dispose()
 
@@ -173,6 +188,7 @@ def create_app(settings: Settings) -> MoorageApp:
     registry_authorizer = RegistryAuthorizer(settings=settings, identity=services.identity,
                                              permissions=services.permissions, signer=services.signer)
     app.state.authorizer = registry_authorizer
+    app.state.instance_resolver = current_instance
     metrics_registry = CollectorRegistry()
     app.state.metrics = Metrics(metrics_registry)
 
@@ -190,10 +206,12 @@ def create_app(settings: Settings) -> MoorageApp:
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
     for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
-                   swr_repositories.router, swr_tags.router, swr_sharing.router,
+                   swr_repositories.router, swr_tags.router, swr_sharing.router, *ENTERPRISE_ROUTERS,
                    swr_account.router):  # last: its GET /{api_version} takes any one-segment path
         app.include_router(router)
     install_error_handlers(app)
+    app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)
-    app.set_oci(oci_route(), metrics=app.state.metrics, log_requests=settings.access_log)
+    app.set_oci(oci_route(), metrics=app.state.metrics, log_requests=settings.access_log,
+                hosts=services.enterprise.hosts)
     return app

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from moorage.settings import Settings
 
@@ -30,8 +32,10 @@ def _start_embedded_worker(settings: Settings) -> subprocess.Popen[bytes] | None
     that must not share the web server's interpreter)."""
     if not settings.jobs.embedded_worker:
         return None
+    # The worker names the registry as the server does (signatures carry image references).
     env = {**os.environ, "MOORAGE_DATA_DIR": str(settings.data_dir),
-           "MOORAGE_DATABASE_URL": settings.resolved_database_url}
+           "MOORAGE_DATABASE_URL": settings.resolved_database_url,
+           "MOORAGE_EXTERNAL_URL": settings.resolved_external_url}
     return subprocess.Popen([sys.executable, "-m", "moorage", "worker"], env=env)
 
 
@@ -39,8 +43,9 @@ def run_server(settings: Settings) -> None:
     """Serve until interrupted. Settings travel to workers through the environment, as JSON."""
     os.environ[_SETTINGS_ENV] = settings.model_dump_json()
     worker = _start_embedded_worker(settings)
-    log.warning("moorage listening on http://%s:%d (data in %s, external URL %s)",
-                settings.host, settings.port, settings.data_dir, settings.resolved_external_url)
+    log.warning("moorage listening on %s (data in %s, external URL %s)",
+                ", ".join(f"http://{h}:{settings.port}" for h in settings.listen_hosts), settings.data_dir,
+                settings.resolved_external_url)
     try:
         _serve(settings)
     finally:
@@ -53,8 +58,27 @@ def run_server(settings: Settings) -> None:
                 worker.wait()
 
 
+def bind_sockets(hosts: list[str], port: int) -> list[socket.socket]:
+    """One listening TCP socket per address (IPv4 or IPv6), all on ``port``; closed again if any
+    address cannot be bound, so a half-started server never lingers."""
+    sockets: list[socket.socket] = []
+    try:
+        for host in hosts:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
 def _serve(settings: Settings) -> None:
-    if settings.server == "granian":
+    if settings.server == "granian" and len(settings.listen_hosts) == 1:
         _serve_granian(settings)
     else:
         _serve_uvicorn(settings)
@@ -69,7 +93,7 @@ def _serve_granian(settings: Settings) -> None:
     Granian(
         "moorage.server:app_factory",
         factory=True,
-        address=settings.host,
+        address=settings.listen_hosts[0],
         port=settings.port,
         interface=Interfaces.ASGI,
         http=HTTPModes.http1,
@@ -81,11 +105,11 @@ def _serve_granian(settings: Settings) -> None:
 
 
 def _serve_uvicorn(settings: Settings) -> None:
-    uvicorn.run(
-
+    """Bind every listen address ourselves and hand the sockets to uvicorn (one process or several
+    workers sharing them): uvicorn alone binds a single address (granian too: several addresses mean uvicorn)."""
+    config = uvicorn.Config(
         "moorage.server:app_factory",
         factory=True,
-        host=settings.host,
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
         log_level="warning",
@@ -95,3 +119,12 @@ def _serve_uvicorn(settings: Settings) -> None:
         timeout_keep_alive=30,
         h11_max_incomplete_event_size=64 * 1024,
     )
+    sockets = bind_sockets(settings.listen_hosts, settings.port)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=sockets).run()
+        else:
+            uvicorn.Server(config).run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()

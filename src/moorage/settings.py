@@ -93,6 +93,18 @@ class JobSettings(BaseModel):
     """A pending job not picked up for this long is enqueued again."""
 
 
+class EnterpriseSettings(BaseModel):
+    """Enterprise Edition instances and image signing."""
+
+    host_cache_seconds: float = Field(default=2.0, ge=0)
+    """How long a node keeps the directory of instance host names (changes made on other nodes are
+    seen after at most this long)."""
+    schedule_interval_seconds: int = Field(default=10, ge=1)
+    """How often scheduled signature policies are checked."""
+    sign_pause_ms: int = Field(default=0, ge=0, le=60_000)
+    """A pause between two signatures of an execution (throttles large executions)."""
+
+
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
@@ -100,7 +112,8 @@ class Settings(BaseSettings):
                                       use_attribute_docstrings=True)
 
     host: str = "127.0.0.1"
-    """Address to listen on."""
+    """Address(es) to listen on, comma-separated (``127.0.0.1,127.0.0.5``); the first one names the
+    registry in the default external URL."""
     port: int = Field(default=5000, ge=1, le=65535)
     """TCP port to listen on."""
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -126,6 +139,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    enterprise: EnterpriseSettings = Field(default_factory=EnterpriseSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 
@@ -159,11 +173,18 @@ class Settings(BaseSettings):
         return self.storage.root or self.data_dir / "storage"
 
     @property
+    def listen_hosts(self) -> list[str]:
+        """The addresses ``moorage serve`` listens on, in order, without duplicates."""
+        hosts = [h.strip() for h in self.host.split(",") if h.strip()]
+        return list(dict.fromkeys(hosts)) or ["127.0.0.1"]
+
+    @property
     def resolved_external_url(self) -> str:
         """The registry's external base URL, without a trailing slash."""
         if self.external_url:
             return self.external_url.rstrip("/")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        first = self.listen_hosts[0]
+        host = "127.0.0.1" if first in ("0.0.0.0", "::", "") else first  # noqa: S104
         return f"http://{host}:{self.port}"
 
 

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from moorage.api.management_rules import RULES
 from moorage.api.registry_auth import client_address
 from moorage.domain.errors import Denied, NotFound, Unauthenticated
-from moorage.domain.identity import ANONYMOUS, Principal
+from moorage.domain.identity import ANONYMOUS, READ, Principal
 from moorage.domain.names import validate_namespace, validate_repository
 from moorage.domain.registry import DEFAULT_INSTANCE
 
@@ -88,6 +88,7 @@ async def authorize(request: Request) -> Principal:
     else:
         principal = await authenticate_management(request)
         principal = await _check_project(request, principal)
+        await _check_host_instance(request, principal)
         await _check_rule(request, principal, rule.kind, rule.level)
     request.state.principal = principal
     return principal
@@ -104,8 +105,47 @@ async def _check_project(request: Request, principal: Principal) -> Principal:
     return replace(principal, project_id=project.id)
 
 
+async def _check_host_instance(request: Request, principal: Principal) -> None:
+    """A request sent to an Enterprise Edition instance's host name works on that instance's
+    registry: only users of the instance's domain may use it."""
+    instance_id = getattr(request.state, "instance_id", DEFAULT_INSTANCE)
+    if instance_id == DEFAULT_INSTANCE:
+        return
+    if await get_services(request).enterprise.hosts.owner(instance_id) != principal.domain_id:
+        raise NotFound("no such registry instance", reason="instance_not_found")
+
+
+async def _check_instance_rule(request: Request, principal: Principal, kind: str, level: int) -> None:
+    params = request.path_params
+    instance_id = str(params.get("instance_id", ""))
+    owner = await get_services(request).enterprise.hosts.owner(instance_id)
+    if owner is None or owner != principal.domain_id:
+        raise NotFound(f"instance {instance_id!r} not found", reason="instance_not_found")
+    if kind == "instance":
+        return
+    if kind == "instance_admin":
+        if not principal.is_admin:
+            raise Denied("this operation needs a domain administrator")
+        return
+    namespace = validate_namespace(str(params.get("namespace_name", "")))
+    repository = None
+    if kind == "instance_repository":
+        repository = validate_repository(str(params.get("repository_name", "")).replace("$", "/"))
+    found, held = await get_services(request).permissions.management_level(
+        principal, instance_id=instance_id, namespace=namespace, repository=repository)
+    if not found:
+        raise NotFound(f"namespace {namespace!r} not found", reason="namespace_not_found")
+    if held < level and not (level <= READ and await get_services(request).enterprise.namespaces.is_public(
+            instance_id=instance_id, name=namespace)):
+        raise Denied(f"this operation needs permission level {level} on {namespace}"
+                     + (f"/{repository}" if repository else ""))
+
+
 async def _check_rule(request: Request, principal: Principal, kind: str, level: int) -> None:
     if kind == "authenticated":
+        return
+    if kind.startswith("instance"):
+        await _check_instance_rule(request, principal, kind, level)
         return
     if kind == "admin":
         if not principal.is_admin:

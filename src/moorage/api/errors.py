@@ -4,6 +4,7 @@ HTTP status and default message; every domain error maps to one code per dialect
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,13 +230,18 @@ def iam_error_response(error: e.MoorageError) -> Response:
                     headers=_extra_headers(error))
 
 
+_ENTERPRISE_PROJECT_PATH = re.compile(r"^/v2/[0-9a-f]{32}/(?:jobs|repositories|feature-gates)(?:/|$)")
+"""Enterprise Edition routes under a project that do not name an instance."""
+
+
 def dialect_for_path(path: str) -> str:
     """Which dialect a management path speaks: ``iam``, ``hss``, ``enterprise`` or ``swr``."""
     if path.startswith(("/v3/auth", "/v3/projects")):
         return "iam"
     if path.startswith("/v5/"):
         return "hss"
-    if path.startswith("/v2/") and not path.startswith("/v2/manage") and "/instances" in path:
+    if path.startswith("/v2/") and not path.startswith("/v2/manage") and (
+            "/instances" in path or _ENTERPRISE_PROJECT_PATH.match(path)):
         return "enterprise"
     return "swr"
 

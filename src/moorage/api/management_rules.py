@@ -16,6 +16,11 @@ class Rule:
     ``public``: no credentials; ``authenticated``: any valid principal; ``admin``: a domain
     administrator; ``namespace`` / ``repository``: at least ``level`` on the namespace (and
     repository) named by the path parameters ``namespace`` and ``repository``.
+
+    Enterprise Edition routes name an instance (path parameter ``instance_id``) that must belong to
+    the caller's domain: ``instance``: any user of that domain; ``instance_admin``: a domain
+    administrator; ``instance_namespace`` / ``instance_repository``: at least ``level`` on the
+    instance's namespace ``namespace_name`` (and repository ``repository_name``).
     """
 
     kind: str
@@ -35,6 +40,20 @@ def on_namespace(level: int) -> Rule:
 def on_repository(level: int) -> Rule:
     """At least ``level`` on the path's repository (a namespace grant counts)."""
     return Rule("repository", level)
+
+
+INSTANCE_MEMBER = Rule("instance")
+INSTANCE_ADMIN = Rule("instance_admin")
+
+
+def on_instance_namespace(level: int) -> Rule:
+    """At least ``level`` on the namespace ``namespace_name`` of the path's instance."""
+    return Rule("instance_namespace", level)
+
+
+def on_instance_repository(level: int) -> Rule:
+    """At least ``level`` on the repository ``repository_name`` of the path's instance and namespace."""
+    return Rule("instance_repository", level)
 
 
 R, W, M = READ, WRITE, MANAGE

@@ -55,6 +55,8 @@ class RegistryAuthorizer:
         try:
             if scheme == "bearer":
                 token = self.signer.verify_registry(headers.parse_bearer(header))
+                if token.instance_id != getattr(connection.state, "instance_id", DEFAULT_INSTANCE):
+                    raise Unauthenticated("the token was issued for another registry instance")
                 granted: dict[str, frozenset[str]] = {}
                 for g in token.grants:
                     granted[f"{g.type}:{g.name}"] = granted.get(f"{g.type}:{g.name}", frozenset()) | set(g.actions)
@@ -76,8 +78,8 @@ class RegistryAuthorizer:
     async def allowed_actions(self, principal: Principal, access: Access, instance_id: str) -> frozenset[str]:
         """Actions the principal holds on ``access``'s resource, whatever the credential kind."""
         if access.resource_type == "registry" and access.name == "catalog":
-            return frozenset({ALL}) if not principal.anonymous or self.settings.auth.allow_anonymous_pull \
-                else frozenset()
+            return frozenset({ALL}) if not principal.anonymous or await self.permissions.anonymous_pull_allowed(
+                instance_id) else frozenset()
         if access.resource_type != "repository":
             return frozenset()
         try:
@@ -92,7 +94,8 @@ class RegistryAuthorizer:
         instance_id = getattr(connection.state, "instance_id", DEFAULT_INSTANCE)
         for access in required:
             if access == AUTHENTICATED:
-                anonymous_ok = principal.granted is not None or self.settings.auth.allow_anonymous_pull
+                anonymous_ok = principal.granted is not None or await self.permissions.anonymous_pull_allowed(
+                    instance_id)
                 if principal.anonymous and not anonymous_ok:
                     raise Unauthenticated()
                 continue
@@ -130,10 +133,15 @@ class RegistryAuthorizer:
     def challenge_headers(
         self, connection: HTTPConnection, required: list[Access], error: str | None = None
     ) -> dict[str, str]:
-        """``WWW-Authenticate: Bearer realm=...,service=...[,scope=...][,error=...]``."""
+        """``WWW-Authenticate: Bearer realm=...,service=...[,scope=...][,error=...]``; an Enterprise Edition
+        instance's realm is on the host name the client used, so its token is that instance's."""
         scopes = " ".join(a.scope() for a in required if a.resource_type)
+        realm = self.realm
+        host = connection.headers.get("host")
+        if getattr(connection.state, "instance_id", DEFAULT_INSTANCE) != DEFAULT_INSTANCE and host:
+            realm = f"{self.realm.split('://', 1)[0]}://{host}/service/token"
         return {"WWW-Authenticate": headers.build_bearer_challenge(
-            realm=self.realm, service=self.settings.auth.registry_service, scope=scopes or None, error=error)}
+            realm=realm, service=self.settings.auth.registry_service, scope=scopes or None, error=error)}
 
     async def token_endpoint(self, request: Request) -> Response:
         """``GET /service/token`` (and the OAuth2 password grant by POST): a bearer token granting the
@@ -151,7 +159,8 @@ class RegistryAuthorizer:
                 principal = await self.authenticate(request)
                 if principal.granted is not None:
                     raise Unauthenticated("a registry token cannot be exchanged for another")
-                if principal.anonymous and not self.settings.auth.allow_anonymous_pull:
+                if principal.anonymous and not await self.permissions.anonymous_pull_allowed(
+                        getattr(request.state, "instance_id", DEFAULT_INSTANCE)):
                     raise Unauthenticated("credentials are required")
                 scope_values = request.query_params.getlist("scope")
             scopes = headers.parse_scopes(scope_values)
@@ -173,7 +182,8 @@ class RegistryAuthorizer:
             grants.append(RegistryGrant(kind, name, given))
         ttl = self.settings.auth.registry_token_ttl_seconds
         token, _claims = self.signer.issue_registry(subject=principal.user_id, domain_id=principal.domain_id,
-                                                    grants=grants, ttl=ttl, via=principal.via or "anonymous")
+                                                    grants=grants, ttl=ttl, via=principal.via or "anonymous",
+                                                    instance_id=instance_id)
         issued = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         body = {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued}
         return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})

@@ -57,6 +57,8 @@ class RegistryToken:
     expires_at: int
     via: str = ""
     """How the user authenticated (``password``, ``long-term``, ``temporary``, ``token``)."""
+    instance_id: str = "default"
+    """The registry instance the token was issued by (and is good for only)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -101,17 +103,19 @@ class TokenSigner:
 
     # Registry bearer tokens -----------------------------------------------------------------------
     def issue_registry(
-        self, *, subject: str | None, domain_id: str | None, grants: list[RegistryGrant], ttl: int, via: str
+        self, *, subject: str | None, domain_id: str | None, grants: list[RegistryGrant], ttl: int, via: str,
+        instance_id: str = "default",
     ) -> tuple[str, RegistryToken]:
-        """A bearer token for the registry API granting ``grants``."""
+        """A bearer token for the registry API of ``instance_id`` granting ``grants``."""
         now = int(time.time())
         payload = {
             "iss": "moorage", "aud": self.registry_service, "sub": subject or "", "dom": domain_id or "",
             "iat": now, "nbf": now - 5, "exp": now + ttl, "jti": secrets.token_hex(8), "via": via,
+            "ins": instance_id,
             "access": [{"type": g.type, "name": g.name, "actions": list(g.actions)} for g in grants],
         }
         token = jwt.encode(payload, self._registry_key, algorithm=_ALGORITHM)
-        return token, RegistryToken(subject, domain_id, tuple(grants), now + ttl, via)
+        return token, RegistryToken(subject, domain_id, tuple(grants), now + ttl, via, instance_id)
 
     def verify_registry(self, token: str) -> RegistryToken:
         """The claims of a valid registry token. Checked tokens are remembered (a client sends the
@@ -136,7 +140,7 @@ class TokenSigner:
                 for a in p.get("access", [])
             )
             return RegistryToken(p.get("sub") or None, p.get("dom") or None, grants, int(p["exp"]),
-                                 str(p.get("via", "")))
+                                 str(p.get("via", "")), str(p.get("ins") or "default"))
         except (KeyError, TypeError, ValueError) as exc:
             raise TokenError("incomplete token") from exc
 

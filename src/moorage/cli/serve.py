@@ -23,13 +23,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def serve(
-        host: str | None = typer.Option(None, help="Address to listen on [env MOORAGE_HOST; 127.0.0.1]"),
+        host: list[str] | None = typer.Option(
+            None, help="Address to listen on; repeat it (or separate with commas) for several "
+                       "[env MOORAGE_HOST; 127.0.0.1]"),
         port: int | None = typer.Option(None, help="Port [env MOORAGE_PORT; 5000]"),
         data_dir: Path | None = typer.Option(None, help="Data directory [env MOORAGE_DATA_DIR]"),
         workers: int | None = typer.Option(None, help="HTTP worker processes [env MOORAGE_WORKERS; 1]"),
     ) -> None:
         """Run the registry."""
-        overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir, "workers": workers}.items()
+        hosts = ",".join(host) if host else None
+        overrides = {k: v for k, v in {"host": hosts, "port": port, "data_dir": data_dir, "workers": workers}.items()
                      if v is not None}
         settings = Settings(**overrides)  # type: ignore[arg-type]
         _configure_logging(settings.log_level)

@@ -20,6 +20,14 @@ def purge_uploads(context: JobContext) -> dict[str, Any]:
     return {"removed": removed}
 
 
+def sign_execution(context: JobContext) -> dict[str, Any]:
+    """Run one execution of an Enterprise Edition signature policy (plan, sign, settle)."""
+    from moorage.services.enterprise.sign_job import run_sign_job
+
+    return run_sign_job(context)
+
+
 HANDLERS: dict[str, Handler] = {
     "registry.purge_uploads": purge_uploads,
+    "enterprise.sign_execution": sign_execution,
 }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -27,6 +29,8 @@ from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.pulls import PullRecorder
 from moorage.services.uploads import UploadTarget
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class StoredManifest:
@@ -36,13 +40,28 @@ class StoredManifest:
     subject: Digest | None
 
 
+class ManifestHooks(Protocol):
+    """What other parts of moorage do around pulls and pushes (the Enterprise Edition refuses pulls
+    of unsigned images where a namespace demands signatures, and signs on push)."""
+
+    async def before_pull(self, repository: Repository, record: ManifestRecord) -> None:
+        """Raise a domain error (``Denied``) to refuse serving ``record``."""
+        ...
+
+    async def after_push(self, repository: Repository, digest: Digest, tag: str | None) -> None:
+        """React to a stored manifest (errors are logged, never fail the push)."""
+        ...
+
+
 class ManifestService:
     """Manifest and tag operations of one repository at a time."""
 
-    def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder) -> None:
+    def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder,
+                 hooks: ManifestHooks | None = None) -> None:
         self.db = db
         self.max_bytes = max_bytes
         self.pulls = pulls
+        self.hooks = hooks
 
     async def get(
         self, *, instance_id: str, name: RepositoryName, reference: str, accept: Iterable[str],
@@ -71,6 +90,10 @@ class ManifestService:
                 detail={"reference": reference, "mediaType": record.media_type},
             )
         if with_payload:
+            if self.hooks is not None and instance_id != DEFAULT_INSTANCE:
+                repository = await self.db.read(lambda conn: repo_queries.get(conn, instance_id, name))
+                if repository is not None:
+                    await self.hooks.before_pull(repository, record)
             self.pulls.record(repository_id, record.id)
         return record
 
@@ -101,6 +124,11 @@ class ManifestService:
                 q.tag(conn, repository.id, tag, manifest_id)
 
         await self.db.write(work)
+        if self.hooks is not None:
+            try:
+                await self.hooks.after_push(repository, digest, tag)
+            except Exception:
+                log.exception("after-push hook failed for %s@%s", repository.full_name, digest)
         return StoredManifest(digest, parsed.subject.digest if parsed.subject else None)
 
     @staticmethod

@@ -2,19 +2,24 @@
 
 A domain administrator may do everything in their domain. Other users hold levels on namespaces
 or repositories (1 read = pull, 3 write = pull and push, 7 manage = also delete). A public
-repository may be pulled by any authenticated user, and anonymously when that is allowed; a
-repository shared with another account (until its deadline) by that account's users.
-Namespaces of other domains look exactly like namespaces that do not exist.
+repository (or any repository of a public namespace) may be pulled by any authenticated user, and
+anonymously when that is allowed (server-wide for the shared registry, per instance for Enterprise
+Edition instances); a repository shared with another account (until its deadline) by that
+account's users. Namespaces of other domains look exactly like namespaces that do not exist. In
+
+an Enterprise Edition instance, namespaces are made through its management API, never by a push.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.identity import MANAGE, Principal, actions_for_level
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import Visibility
+from moorage.domain.registry import DEFAULT_INSTANCE, Visibility
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import permissions as q
 from moorage.metadata.queries import shares as shares_q
@@ -27,9 +32,23 @@ NOTHING: frozenset[str] = frozenset()
 class PermissionService:
     """Registry actions and listing visibility for a principal."""
 
-    def __init__(self, db: Database, *, allow_anonymous_pull: bool) -> None:
+    def __init__(self, db: Database, *, allow_anonymous_pull: bool,
+                 instance_anonymous_pull: Callable[[Connection, str], bool] | None = None) -> None:
         self.db = db
         self.allow_anonymous_pull = allow_anonymous_pull
+        self.instance_anonymous_pull = instance_anonymous_pull
+        """Whether an Enterprise Edition instance lets anonymous callers pull its public repositories."""
+
+    def _anonymous_pull(self, conn: Connection, instance_id: str) -> bool:
+        if instance_id == DEFAULT_INSTANCE or self.instance_anonymous_pull is None:
+            return self.allow_anonymous_pull
+        return self.instance_anonymous_pull(conn, instance_id)
+
+    async def anonymous_pull_allowed(self, instance_id: str) -> bool:
+        """Whether anonymous callers may pull public repositories of this registry instance."""
+        if instance_id == DEFAULT_INSTANCE or self.instance_anonymous_pull is None:
+            return self.allow_anonymous_pull
+        return await self.db.read(lambda conn: self._anonymous_pull(conn, instance_id))
 
     async def repository_actions(
         self, principal: Principal, *, instance_id: str, name: RepositoryName
@@ -41,7 +60,7 @@ class PermissionService:
         self, conn: Connection, principal: Principal, instance_id: str, name: RepositoryName
     ) -> frozenset[str]:
         ns = conn.execute(
-            select(namespaces.c.id, namespaces.c.domain_id).where(
+            select(namespaces.c.id, namespaces.c.domain_id, namespaces.c.is_public).where(
                 namespaces.c.instance_id == instance_id, namespaces.c.name == name.namespace)
         ).first()
         repo = None
@@ -50,12 +69,13 @@ class PermissionService:
                 select(repositories.c.id, repositories.c.is_public).where(
                     repositories.c.namespace_id == ns[0], repositories.c.name == name.repository)
             ).first()
-        public = bool(repo is not None and repo[1])
+        public = bool(ns is not None and repo is not None and (repo[1] or ns[2]))
         if principal.anonymous:
-            return PULL_ONLY if public and self.allow_anonymous_pull else NOTHING
+            return PULL_ONLY if public and self._anonymous_pull(conn, instance_id) else NOTHING
         if ns is None:
-            # Pushing to a namespace that does not exist creates it, in the administrator's own domain.
-            return actions_for_level(MANAGE) if principal.is_admin else NOTHING
+            # Pushing to a namespace that does not exist creates it, in the administrator's own domain
+            # (in the shared registry only: instance namespaces come from the instance API).
+            return actions_for_level(MANAGE) if principal.is_admin and instance_id == DEFAULT_INSTANCE else NOTHING
         if ns[1] != principal.domain_id:
             # Another account's repository: pullable when public or shared with the caller's account.
             if public or (repo is not None and principal.domain_id is not None

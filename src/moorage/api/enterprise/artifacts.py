@@ -1,0 +1,148 @@
+"""Artifacts of instance repositories: list (per repository, per instance), show, delete, their tags,
+accessories (signatures, SBOMs) and additions (``build_history``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.enterprise.common import ARTIFACT, INSTANCE, REPOSITORY, page, repository_path_name, timestamp
+from moorage.api.management_rules import INSTANCE_MEMBER, RULES, M, R, on_instance_repository
+from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag
+from moorage.domain.errors import NotFound
+
+router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)])
+
+TAGS = "/v2/instances/{instance_id}/namespaces/{namespace_name}/repositories/{repository_name:path}/tags"
+
+RULES.update({
+    ("GET", REPOSITORY + "/artifacts"): on_instance_repository(R),
+    ("GET", INSTANCE + "/artifacts"): INSTANCE_MEMBER,  # filtered to what the caller may see
+    ("GET", ARTIFACT): on_instance_repository(R),
+    ("DELETE", ARTIFACT): on_instance_repository(M),
+    ("GET", ARTIFACT + "/accessories"): on_instance_repository(R),
+    ("GET", ARTIFACT + "/additions/{addition}"): on_instance_repository(R),
+    ("GET", TAGS): on_instance_repository(R),
+    ("DELETE", TAGS + "/{tag_name}"): on_instance_repository(M),
+})
+
+
+def tag_view(tag: ArtifactTag) -> dict[str, Any]:
+    """An ``ArtifactTag`` model."""
+    return {"id": tag.id, "repository_id": tag.repository_id, "artifact_id": tag.artifact_id, "name": tag.name,
+            "push_time": timestamp(tag.push_time), "pull_time": timestamp(tag.pull_time)}
+
+
+def artifact_view(artifact: Artifact) -> dict[str, Any]:
+    """An ``Artifact`` model."""
+    return {"digest": artifact.digest, "id": artifact.id, "repository_id": artifact.repository_id,
+            "repository_name": artifact.repository_name, "type": artifact.type, "namespace_id": artifact.namespace_id,
+            "media_type": artifact.media_type, "manifest_media_type": artifact.manifest_media_type,
+            "pull_time": timestamp(artifact.pull_time), "push_time": timestamp(artifact.push_time),
+            "size": artifact.size, "tags": [tag_view(t) for t in artifact.tags]}
+
+
+def accessory_view(accessory: Accessory) -> dict[str, Any]:
+    """An ``Accessory`` model."""
+    return {"id": accessory.id, "artifact_id": accessory.artifact_id,
+            "subject_artifact_id": accessory.subject_artifact_id, "size": accessory.size, "digest": accessory.digest,
+            "type": accessory.type, "created_at": timestamp(accessory.created_at)}
+
+
+@router.get(REPOSITORY + "/artifacts")
+async def list_artifacts(instance_id: str, namespace_name: str, repository_name: str, services: ServicesDep,
+                         offset: int | None = Query(default=None), limit: int | None = Query(default=None),
+                         type: str | None = Query(default=None, max_length=32),
+                         tags: str | None = Query(default=None, max_length=128)) -> dict[str, Any]:
+    """Artifacts of a repository, newest first (``tags`` filters by tag name, ``type`` by kind)."""
+    found = await services.enterprise.artifacts.list_artifacts(
+        instance_id=instance_id, namespace=namespace_name, repository=repository_path_name(repository_name),
+        artifact_type=type, tag=tags, page=page(offset, limit))
+    return {"artifacts": [artifact_view(a) for a in found.items], "total": found.total}
+
+
+@router.get(INSTANCE + "/artifacts")
+async def list_all_artifacts(instance_id: str, principal: PrincipalDep, services: ServicesDep,
+                             marker: int = Query(default=0), limit: int = Query(default=10)) -> dict[str, Any]:
+    """Artifacts of the whole instance, by id after ``marker``."""
+    found, next_marker = await services.enterprise.artifacts.list_instance(principal, instance_id=instance_id,
+                                                                           marker=marker, limit=limit)
+    body: dict[str, Any] = {"artifacts": [artifact_view(a) for a in found]}
+    if next_marker is not None:
+        body["next_marker"] = next_marker
+    return body
+
+
+@router.get(ARTIFACT)
+async def show_artifact(instance_id: str, namespace_name: str, repository_name: str, reference: str,
+                        services: ServicesDep,
+                        with_scan_overview: bool = Query(default=False)) -> dict[str, Any]:
+    """One artifact by digest or tag (no scan overview: no scan report exists yet)."""
+    return artifact_view(await services.enterprise.artifacts.get(
+        instance_id=instance_id, namespace=namespace_name, repository=repository_path_name(repository_name),
+        reference=reference))
+
+
+@router.delete(ARTIFACT, status_code=204)
+async def delete_artifact(instance_id: str, namespace_name: str, repository_name: str, reference: str,
+                          services: ServicesDep) -> Response:
+    """Delete an artifact with its tags and accessories."""
+    await services.enterprise.artifacts.delete(instance_id=instance_id, namespace=namespace_name,
+                                               repository=repository_path_name(repository_name), reference=reference)
+    return Response(status_code=204)
+
+
+@router.get(ARTIFACT + "/accessories")
+async def list_accessories(instance_id: str, namespace_name: str, repository_name: str, reference: str,
+                           services: ServicesDep, offset: int | None = Query(default=None),
+                           limit: int | None = Query(default=None),
+                           type: str | None = Query(default=None, max_length=64)) -> dict[str, Any]:
+    """Signatures, SBOMs and other artifacts that refer to this one."""
+    found = await services.enterprise.artifacts.accessories(
+        instance_id=instance_id, namespace=namespace_name, repository=repository_path_name(repository_name),
+        reference=reference, accessory_type=type, page=page(offset, limit))
+    return {"accessories": [accessory_view(a) for a in found.items], "total": found.total}
+
+
+@router.get(ARTIFACT + "/additions/{addition}")
+async def show_addition(instance_id: str, namespace_name: str, repository_name: str, reference: str, addition: str,
+                        services: ServicesDep) -> dict[str, Any]:
+    """``build_history``: the image config's history, each step with the layer it made."""
+    if addition != "build_history":
+        raise NotFound(f"no addition {addition!r}: moorage has build_history", reason="addition_not_found")
+    steps = await services.enterprise.artifacts.build_history(
+        instance_id=instance_id, namespace=namespace_name, repository=repository_path_name(repository_name),
+        reference=reference)
+    return {"build_histories": [{"created_at": s.created_at, "created_by": s.created_by,
+                                 "empty_layer": s.empty_layer, "mediaType": s.media_type, "size": s.size,
+                                 "digest": s.digest} for s in steps], "total": len(steps)}
+
+
+@router.get(TAGS)
+async def list_tags(instance_id: str, namespace_name: str, repository_name: str, services: ServicesDep,
+                    offset: int | None = Query(default=None), limit: int | None = Query(default=None),
+                    is_accessory: bool | None = Query(default=None)) -> dict[str, Any]:
+    """Tags of a repository with their artifacts (``is_accessory``: only, or no, accessory tags)."""
+    found = await services.enterprise.artifacts.tags(
+        instance_id=instance_id, namespace=namespace_name, repository=repository_path_name(repository_name),
+        accessory=is_accessory, page=page(offset, limit))
+    tags = []
+    for tag, artifact in found.items:
+        tags.append({"name": tag.name, "artifact_id": artifact.id, "digest": artifact.digest, "id": tag.id,
+                     "repository_id": artifact.repository_id, "type": artifact.type,
+                     "namespace_id": artifact.namespace_id, "media_type": artifact.media_type,
+                     "manifest_media_type": artifact.manifest_media_type, "pull_time": timestamp(tag.pull_time),
+                     "push_time": timestamp(tag.push_time), "size": artifact.size})
+    return {"tags": tags, "total": found.total}
+
+
+@router.delete(TAGS + "/{tag_name}", status_code=204)
+async def delete_tag(instance_id: str, namespace_name: str, repository_name: str, tag_name: str,
+                     services: ServicesDep) -> Response:
+    """Remove a tag (the artifact stays)."""
+    await services.enterprise.artifacts.delete_tag(instance_id=instance_id, namespace=namespace_name,
+                                                   repository=repository_path_name(repository_name), tag=tag_name)
+    return Response(status_code=204)

@@ -1,0 +1,118 @@
+"""Executions of signature policies, their tasks and subtasks (seed 000), and stopping one.
+
+``PUT .../executions/{execution_id}`` (no body) stops an execution, as SWR's replication API stops
+its executions; ``GET`` of the same path shows one (both moorage extensions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from moorage.api.deps import ServicesDep, authorize
+from moorage.api.enterprise.common import EXECUTION, POLICY, page, timestamp
+from moorage.api.management_rules import RULES, M, R, on_instance_namespace
+from moorage.domain.enterprise import Execution, SignSubtask, SignTask
+from moorage.services.enterprise.executions import parse_status
+
+router = APIRouter(tags=["Enterprise Edition signature executions"], dependencies=[Depends(authorize)])
+
+RULES.update({
+    ("POST", POLICY + "/executions"): on_instance_namespace(M),
+    ("GET", POLICY + "/executions"): on_instance_namespace(R),
+    ("GET", EXECUTION): on_instance_namespace(R),
+    ("PUT", EXECUTION): on_instance_namespace(M),
+    ("GET", EXECUTION + "/tasks"): on_instance_namespace(R),
+    ("GET", EXECUTION + "/tasks/{task_id}/subtasks"): on_instance_namespace(R),
+})
+
+
+def execution_view(execution: Execution) -> dict[str, Any]:
+    """An ``Execution`` model."""
+    return {"id": execution.id, "policy_id": execution.policy_id, "status": execution.status.value,
+            "status_text": execution.status_text, "total": execution.total, "failed": execution.failed,
+            "succeed": execution.succeed, "in_progress": execution.in_progress, "stopped": execution.stopped,
+            "trigger": execution.trigger, "created_at": timestamp(execution.created_at),
+            "updated_at": timestamp(execution.updated_at)}
+
+
+def task_view(task: SignTask) -> dict[str, Any]:
+    """A ``SignatureExecutionTask`` model."""
+    return {"id": task.id, "execution_id": task.execution_id, "job_id": task.job_id, "status": task.status.value,
+            "status_text": task.status_text, "namespace": task.namespace, "repository": task.repository,
+            "created_at": timestamp(task.created_at), "updated_at": timestamp(task.updated_at)}
+
+
+def subtask_view(subtask: SignSubtask) -> dict[str, Any]:
+    """A ``SignatureExecutionSubTask`` model (seed 000)."""
+    return {"id": subtask.id, "job_id": subtask.job_id, "namespace": subtask.namespace,
+            "repository": subtask.repository, "tags": subtask.tag, "digest": subtask.digest,
+            "status": subtask.status.value, "status_text": subtask.status_text,
+            "created_at": timestamp(subtask.created_at), "updated_at": timestamp(subtask.updated_at)}
+
+
+@router.post(POLICY + "/executions", status_code=201)
+async def execute_policy(instance_id: str, namespace_name: str, policy_id: int,
+                         services: ServicesDep) -> dict[str, int]:
+    """Run a policy now."""
+    policy = await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,
+                                                    policy_id=policy_id)
+    execution_id = await services.enterprise.executions.start(policy, trigger="manual")
+    assert execution_id is not None  # manual executions have no idempotency key
+    return {"id": execution_id}
+
+
+@router.get(POLICY + "/executions")
+async def list_executions(instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep,
+                          offset: int | None = Query(default=None),
+                          limit: int | None = Query(default=None)) -> dict[str, Any]:
+    """Executions of a policy, newest first."""
+    policy = await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,
+                                                    policy_id=policy_id)
+    found = await services.enterprise.executions.list_executions(policy, page=page(offset, limit))
+    return {"executions": [execution_view(e) for e in found.items], "total": found.total}
+
+
+@router.get(EXECUTION)
+async def show_execution(instance_id: str, namespace_name: str, policy_id: int, execution_id: int,
+                         services: ServicesDep) -> dict[str, Any]:
+    """One execution."""
+    policy = await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,
+                                                    policy_id=policy_id)
+    return execution_view(await services.enterprise.executions.get(policy, execution_id))
+
+
+@router.put(EXECUTION)
+async def stop_execution(instance_id: str, namespace_name: str, policy_id: int, execution_id: int,
+                         services: ServicesDep) -> dict[str, Any]:
+    """Stop an execution (what is not signed yet is marked Stopped)."""
+    policy = await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,
+                                                    policy_id=policy_id)
+    return execution_view(await services.enterprise.executions.stop(policy, execution_id))
+
+
+@router.get(EXECUTION + "/tasks")
+async def list_tasks(instance_id: str, namespace_name: str, policy_id: int, execution_id: int,
+                     services: ServicesDep, offset: int | None = Query(default=None),
+                     limit: int | None = Query(default=None)) -> dict[str, Any]:
+    """Tasks (one per repository) of an execution."""
+    policy = await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,
+                                                    policy_id=policy_id)
+    found = await services.enterprise.executions.tasks(policy, execution_id, page=page(offset, limit))
+    return {"tasks": [task_view(t) for t in found.items], "total": found.total}
+
+
+@router.get(EXECUTION + "/tasks/{task_id}/subtasks")
+async def list_subtasks(instance_id: str, namespace_name: str, policy_id: int, execution_id: int, task_id: int,
+                        services: ServicesDep, offset: int | None = Query(default=None),
+                        limit: int | None = Query(default=None),
+                        status: str | None = Query(default=None, max_length=16)) -> dict[str, Any]:
+    """Subtasks (one per signed tag) of a task: seed 000's paging and status filter."""
+    wanted = parse_status(status)
+    requested = page(offset, limit)
+    policy = await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,
+                                                    policy_id=policy_id)
+    found = await services.enterprise.executions.subtasks(policy, execution_id, task_id, status=wanted,
+                                                          page=requested)
+    return {"sub_tasks": [subtask_view(s) for s in found.items], "total": found.total}

@@ -1,0 +1,166 @@
+"""Image signature policies: create, list (per instance, and per namespace as a moorage extension),
+show, update, delete. Fields and types are those of ``SignPolicyDetail`` and
+``CreateSignaturePolicyRequestBody``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.enterprise.common import INSTANCE, POLICIES, POLICY, page, timestamp
+from moorage.api.management_rules import INSTANCE_MEMBER, RULES, M, R, on_instance_namespace
+from moorage.domain.enterprise import ScopeRule, Selector, SignPolicy, Trigger
+from moorage.services.enterprise.policies import PolicyChanges
+
+router = APIRouter(tags=["Enterprise Edition signature policies"], dependencies=[Depends(authorize)])
+
+RULES.update({
+    ("POST", POLICIES): on_instance_namespace(M),
+    ("GET", POLICIES): on_instance_namespace(R),
+    ("GET", INSTANCE + "/signature/policies"): INSTANCE_MEMBER,  # filtered to what the caller may see
+    ("GET", POLICY): on_instance_namespace(R),
+    ("PUT", POLICY): on_instance_namespace(M),
+    ("DELETE", POLICY): on_instance_namespace(M),
+})
+
+
+class SelectorBody(BaseModel):
+    """``SignRuleSelector``."""
+
+    model_config = ConfigDict(extra="ignore")
+    kind: str = Field(default="doublestar", max_length=32)
+    decoration: str = Field(max_length=32)
+    pattern: str = Field(max_length=512)
+    extras: str | None = Field(default=None, max_length=512)
+
+    def selector(self) -> Selector:
+        """The domain form."""
+        return Selector(self.kind, self.decoration, self.pattern, self.extras or "")
+
+
+class ScopeRuleBody(BaseModel):
+    """``SignScopeRule``."""
+
+    model_config = ConfigDict(extra="ignore")
+    tag_selectors: list[SelectorBody] = Field(max_length=20)
+    scope_selectors: dict[str, list[SelectorBody]]
+    repo_scope_mode: str = Field(default="regular", max_length=32)
+
+    def rule(self) -> ScopeRule:
+        """The domain form (repository selectors come from ``scope_selectors["repository"]``)."""
+        return ScopeRule(tuple(s.selector() for s in self.tag_selectors),
+                         tuple(s.selector() for s in self.scope_selectors.get("repository", [])), self.repo_scope_mode)
+
+
+class TriggerSettingBody(BaseModel):
+    """``TriggerSetting``."""
+
+    model_config = ConfigDict(extra="ignore")
+    cron: str = Field(default="", max_length=128)
+
+
+class TriggerBody(BaseModel):
+    """``TriggerConfig``."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: str = Field(max_length=32)
+    trigger_settings: TriggerSettingBody | None = None
+
+    def trigger(self) -> Trigger:
+        """The domain form."""
+        return Trigger(self.type, self.trigger_settings.cron if self.trigger_settings else "")
+
+
+class PolicyBody(BaseModel):
+    """``CreateSignaturePolicyRequestBody`` / ``UpdateSignaturePolicyRequestBody``."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=512)
+    enabled: bool | None = None
+    signature_method: str | None = Field(default=None, max_length=32)
+    signature_algorithm: str | None = Field(default=None, max_length=32)
+    signature_key: str | None = Field(default=None, max_length=64)
+    trigger: TriggerBody | None = None
+    scope_rules: list[ScopeRuleBody] | None = Field(default=None, max_length=20)
+
+    def changes(self) -> PolicyChanges:
+        """What the request sets."""
+        return PolicyChanges(
+            self.name, self.description, self.enabled, self.signature_method, self.signature_algorithm,
+            self.signature_key, self.trigger.trigger() if self.trigger else None,
+            [r.rule() for r in self.scope_rules] if self.scope_rules is not None else None)
+
+
+def _selector_view(s: Selector) -> dict[str, str]:
+    return {"kind": s.kind, "decoration": s.decoration, "pattern": s.pattern, "extras": s.extras}
+
+
+def policy_view(policy: SignPolicy) -> dict[str, Any]:
+    """A ``SignPolicyDetail`` model."""
+    return {"id": policy.id, "name": policy.name, "description": policy.description,
+            "namespace_id": policy.namespace_id, "namespace_name": policy.namespace_name,
+            "trigger": {"type": policy.trigger.type, "trigger_settings": {"cron": policy.trigger.cron}},
+            "creator": policy.creator, "enabled": policy.enabled,
+            "scope_rules": [{"tag_selectors": [_selector_view(s) for s in r.tag_selectors],
+                             "scope_selectors": {"repository": [_selector_view(s) for s in r.repository_selectors]},
+                             "repo_scope_mode": r.repo_scope_mode} for r in policy.scope_rules],
+            "created_at": timestamp(policy.created_at), "updated_at": timestamp(policy.updated_at),
+            "signature_algorithm": policy.signature_algorithm, "signature_key": policy.signature_key,
+            "signature_method": policy.signature_method}
+
+
+@router.post(POLICIES, status_code=201)
+async def create_policy(instance_id: str, namespace_name: str, body: PolicyBody, principal: PrincipalDep,
+                        services: ServicesDep) -> dict[str, int]:
+    """Create a signature policy in a namespace."""
+    created = await services.enterprise.policies.create(principal, instance_id=instance_id, namespace=namespace_name,
+                                                        changes=body.changes())
+    return {"id": created.id}
+
+
+@router.get(POLICIES)
+async def list_namespace_policies(instance_id: str, namespace_name: str, principal: PrincipalDep,
+                                  services: ServicesDep, offset: int | None = Query(default=None),
+                                  limit: int | None = Query(default=None)) -> dict[str, Any]:
+    """Policies of a namespace."""
+    found = await services.enterprise.policies.list_policies(principal, instance_id=instance_id,
+                                                             namespace=namespace_name, page=page(offset, limit))
+    return {"policies": [policy_view(p) for p in found.items], "total": found.total}
+
+
+@router.get(INSTANCE + "/signature/policies")
+async def list_instance_policies(instance_id: str, principal: PrincipalDep, services: ServicesDep,
+                                 offset: int | None = Query(default=None),
+                                 limit: int | None = Query(default=None)) -> dict[str, Any]:
+    """Policies of every namespace of the instance the caller may see."""
+    found = await services.enterprise.policies.list_policies(principal, instance_id=instance_id, namespace=None,
+                                                    page=page(offset, limit))
+    return {"policies": [policy_view(p) for p in found.items], "total": found.total}
+
+
+@router.get(POLICY)
+async def show_policy(instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep) -> dict[str, Any]:
+    """One policy."""
+    return policy_view(await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,
+                                                              policy_id=policy_id))
+
+
+@router.put(POLICY)
+async def update_policy(instance_id: str, namespace_name: str, policy_id: int, body: PolicyBody,
+                        services: ServicesDep) -> Response:
+    """Change the fields given."""
+    await services.enterprise.policies.update(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id,
+                                              changes=body.changes())
+    return Response(status_code=200)
+
+
+@router.delete(POLICY, status_code=204)
+async def delete_policy(instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep) -> Response:
+    """Delete a policy and its executions."""
+    await services.enterprise.policies.delete(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id)
+    return Response(status_code=204)

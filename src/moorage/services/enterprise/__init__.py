@@ -1,0 +1,70 @@
+"""The Enterprise Edition services: instances and their host names, namespaces and repositories,
+artifacts, signing keys, signature policies and their executions, and the registry hooks (pull
+refusal of unsigned images, signing on push), built together by ``build_enterprise``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from moorage.auth.keys import MasterKey
+from moorage.jobs.queue import JobQueue
+from moorage.metadata.database import Database
+from moorage.services.enterprise.artifacts import ArtifactService
+from moorage.services.enterprise.executions import ExecutionService
+from moorage.services.enterprise.hosts import HostDirectory
+from moorage.services.enterprise.instances import InstanceService
+from moorage.services.enterprise.namespaces import InstanceNamespaceService
+from moorage.services.enterprise.policies import SignPolicyService
+from moorage.services.enterprise.registry_hooks import EnterpriseRegistryHooks
+from moorage.services.enterprise.scheduler import PolicyScheduler
+from moorage.services.enterprise.signing_keys import SigningKeyService
+from moorage.settings import Settings
+from moorage.storage.blobstore import BlobStore
+
+
+@dataclass
+class EnterpriseServices:
+    """Everything the Enterprise Edition handlers call."""
+
+    hosts: HostDirectory
+    instances: InstanceService
+    namespaces: InstanceNamespaceService
+    artifacts: ArtifactService
+    keys: SigningKeyService
+    policies: SignPolicyService
+    executions: ExecutionService
+    hooks: EnterpriseRegistryHooks
+    scheduler: PolicyScheduler
+    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        """Start the scheduler of scheduled policies (call from the application's lifespan)."""
+        self._task = asyncio.get_running_loop().create_task(self.scheduler.run_forever())
+
+    async def stop(self) -> None:
+        """Stop the scheduler."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def build_enterprise(settings: Settings, db: Database, store: BlobStore, master_key: MasterKey,
+                     jobs: JobQueue) -> EnterpriseServices:
+    """Build the Enterprise Edition services (no I/O)."""
+    hosts = HostDirectory(db, ttl=settings.enterprise.host_cache_seconds)
+    executions = ExecutionService(db, jobs)
+    return EnterpriseServices(
+        hosts=hosts,
+        instances=InstanceService(db, hosts, external_url=settings.resolved_external_url),
+        namespaces=InstanceNamespaceService(db),
+        artifacts=ArtifactService(db, store),
+        keys=SigningKeyService(db, master_key),
+        policies=SignPolicyService(db),
+        executions=executions,
+        hooks=EnterpriseRegistryHooks(db, executions),
+        scheduler=PolicyScheduler(db, executions, interval_seconds=settings.enterprise.schedule_interval_seconds),
+    )

@@ -1,0 +1,114 @@
+"""Executions of signature policies: starting one (manually, on a push, on a schedule), listing
+executions, tasks and subtasks, and stopping one.
+
+Starting an execution writes its row (``Initialized``) and submits a job (``Pending``); the job
+plans the tasks and subtasks and signs (see ``sign_job``). Everything the listings show lives in
+the execution, task and subtask rows, so it survives restarts of the server and of the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Connection
+
+from moorage.domain.enterprise import Execution, Page, RunStatus, SignPolicy, SignSubtask, SignTask
+from moorage.domain.errors import Conflict, Invalid, NotFound
+from moorage.jobs.queue import JobQueue
+from moorage.metadata.database import Database
+from moorage.metadata.queries import enterprise_signing as q
+from moorage.services.enterprise.paging import PageRequest
+
+log = logging.getLogger(__name__)
+
+SIGN_JOB = "enterprise.sign_execution"
+"""The job kind that runs an execution (registered in ``moorage.jobs.kinds``)."""
+
+
+def parse_status(status: str | None) -> RunStatus | None:
+    """A status filter of the listings (``Invalid`` for an unknown one)."""
+    if status is None or status == "":
+        return None
+    try:
+        return RunStatus(status)
+    except ValueError:
+        raise Invalid(f"status must be one of {', '.join(s.value for s in RunStatus)}, got {status!r}") from None
+
+
+class ExecutionService:
+    """Start, list and stop executions; list their tasks and subtasks."""
+
+    def __init__(self, db: Database, jobs: JobQueue) -> None:
+        self.db = db
+        self.jobs = jobs
+
+    async def start(self, policy: SignPolicy, *, trigger: str, only_repository: str | None = None,
+                    only_tag: str | None = None, dedupe_key: str | None = None) -> int | None:
+        """A new execution of ``policy`` handed to the job queue; None when ``dedupe_key`` was used."""
+        if not policy.enabled and trigger != "manual":
+            return None
+
+        def create(conn: Connection) -> int | None:
+            return q.create_execution(conn, policy_id=policy.id, trigger=trigger, dedupe_key=dedupe_key,
+                                      only_repository=only_repository, only_tag=only_tag)
+
+        execution_id = await self.db.write(create)
+        if execution_id is None:
+            return None
+        try:
+            job = await self.jobs.submit(SIGN_JOB, {"execution_id": execution_id},
+                                         dedupe_key=f"sign:{execution_id}", max_attempts=5)
+        except Exception as exc:
+            reason = f"the job queue refused the execution: {type(exc).__name__}: {exc}"
+            await self.db.write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason))
+            raise
+        await self.db.write(lambda conn: q.set_execution_job(conn, execution_id, job.id))
+        return execution_id
+
+    async def list_executions(self, policy: SignPolicy, *, page: PageRequest) -> Page[Execution]:
+        """Executions of a policy, newest first."""
+        return await self.db.read(lambda conn: q.list_executions(conn, policy.id, offset=page.offset,
+                                                                   limit=page.limit))
+
+    async def get(self, policy: SignPolicy, execution_id: int) -> Execution:
+        """One execution of a policy."""
+        found = await self.db.read(lambda conn: q.get_execution(conn, policy.id, execution_id))
+        if found is None:
+            raise NotFound(f"execution {execution_id} of policy {policy.id} not found", reason="execution_not_found")
+        return found
+
+    async def tasks(self, policy: SignPolicy, execution_id: int, *, page: PageRequest) -> Page[SignTask]:
+        """Tasks (one per repository) of an execution."""
+        await self.get(policy, execution_id)
+        return await self.db.read(lambda conn: q.list_tasks(conn, execution_id, offset=page.offset, limit=page.limit))
+
+    async def subtasks(self, policy: SignPolicy, execution_id: int, task_id: int, *, status: RunStatus | None,
+                       page: PageRequest) -> Page[SignSubtask]:
+        """Subtasks (one per signed tag) of a task, optionally of one status (seed 000)."""
+        def work(conn: Connection) -> Page[SignSubtask]:
+            if q.get_execution(conn, policy.id, execution_id) is None:
+                raise NotFound(f"execution {execution_id} of policy {policy.id} not found",
+                               reason="execution_not_found")
+            if q.get_task(conn, execution_id, task_id) is None:
+                raise NotFound(f"task {task_id} of execution {execution_id} not found", reason="task_not_found")
+            return q.list_subtasks(conn, task_id, status=status, offset=page.offset, limit=page.limit)
+
+        return await self.db.read(work)
+
+    async def stop(self, policy: SignPolicy, execution_id: int) -> Execution:
+        """Ask a running execution to stop; one that has not started is stopped at once."""
+        execution = await self.get(policy, execution_id)
+        if execution.status.finished:
+            raise Conflict(f"execution {execution_id} has already finished ({execution.status.value})",
+                           reason="execution_finished")
+        if execution.job_id is not None:
+            job = await self.jobs.stop(execution.job_id)
+            if not job.status.finished:
+                return await self.get(policy, execution_id)
+
+        def work(conn: Connection) -> None:
+            q.stop_unfinished(conn, execution_id)
+            q.set_execution_status(conn, execution_id, RunStatus.STOPPED, "stopped on request")
+
+        await self.db.write(work)
+        return await self.get(policy, execution_id)

@@ -1,0 +1,202 @@
+"""Enterprise Edition instances: create, list, show, delete; their domain names (virtual hosting),
+configuration and statistics.
+
+Instances are created at once (status ``Running``); the creation job id the API returns names
+that finished step. An instance gets a ``default`` domain name ``<name>.<registry host>`` when
+the registry has a DNS name (not when it is reached by address); more are added as ``custom``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import urllib.parse
+
+from sqlalchemy.engine import Connection
+
+from moorage.domain.enterprise import DomainName, Instance, Page
+from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
+from moorage.domain.identity import Principal
+from moorage.metadata.database import Database
+from moorage.metadata.queries import enterprise_instances as q
+from moorage.services.enterprise.hosts import HostDirectory, is_ip_literal, normalize_host, split_host
+from moorage.services.enterprise.paging import PageRequest
+
+SPECS = ("swr.ee.professional", "swr.ee.enterprise", "swr.ee.basic")
+INSTANCE_STATUSES = ("Initial", "Creating", "Running", "Deleting", "Unavailable", "Abnormal")
+_INSTANCE_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+NAMESPACE_QUOTA = 100
+REPOSITORY_QUOTA = 5000
+SIGN_POLICY_QUOTA = 100
+
+
+def validate_instance_name(name: str) -> str:
+    """3-48 characters: a lowercase letter first, lowercase letters, digits and single hyphens, no
+    hyphen last (SWR's rule)."""
+    if not 3 <= len(name) <= 48 or not _INSTANCE_NAME.fullmatch(name):
+        raise Invalid(f"invalid instance name {name!r}: 3-48 characters, starting with a lowercase letter, "
+                      "lowercase letters, digits and single hyphens, not ending with a hyphen")
+    return name
+
+
+def validate_domain_name(text: str) -> str:
+    """A host name (``example.com``, ``*.example.com``), an IPv4 address, either with an optional
+    ``:port``; returned normalised (lower case). moorage accepts addresses and ports beyond SWR's
+    rule so that instances can be reached on loopback and on non-standard ports."""
+    value = normalize_host(text)
+    host, port = split_host(value)
+    if port and not 1 <= int(port) <= 65535:
+        raise Invalid(f"invalid port in domain name {text!r}")
+    if len(host) > 100 or not host:
+        raise Invalid(f"invalid domain name {text!r}: 1-100 characters")
+    if is_ip_literal(host):
+        return value
+    labels = host.split(".")
+    if labels[0] == "*":
+        labels = labels[1:]
+    if len(labels) < 1 or (host.startswith("*") and len(labels) < 2) \
+            or not all(_LABEL.fullmatch(label) for label in labels):
+        raise Invalid(f"invalid domain name {text!r}: dot-separated labels of letters, digits and inner "
+                      "hyphens (up to 63 characters each), optionally starting with '*.'")
+    return value
+
+
+class InstanceService:
+    """Instance lifecycle, domain names, configuration and statistics."""
+
+    def __init__(self, db: Database, hosts: HostDirectory, *, external_url: str) -> None:
+        self.db = db
+        self.hosts = hosts
+        parsed = urllib.parse.urlsplit(external_url)
+        self.registry_hostname = (parsed.hostname or "127.0.0.1").lower()
+        self.registry_port = str(parsed.port or "")
+
+    async def create(self, principal: Principal, *, name: str, description: str, spec: str, charge_mode: str,
+                     enterprise_project_id: str) -> Instance:
+        """A new running instance of the caller's domain, with its default domain name."""
+        validate_instance_name(name)
+        if spec not in SPECS:
+            raise Invalid(f"spec must be one of {', '.join(SPECS)}, got {spec!r}")
+        if charge_mode != "postPaid":
+            raise Invalid("charge_mode must be postPaid")
+        if principal.domain_id is None:
+            raise Denied("a user is required")
+        domain_id, project_id = principal.domain_id, principal.project_id or ""
+        instance_id = secrets.token_hex(16)
+        default_host = None if is_ip_literal(self.registry_hostname) else f"{name}.{self.registry_hostname}"
+
+        def work(conn: Connection) -> Instance:
+            created = q.create_instance(
+                conn, instance_id=instance_id, name=name, description=description[:512], spec=spec,
+                charge_mode=charge_mode, enterprise_project_id=enterprise_project_id or "0", domain_id=domain_id,
+                project_id=project_id, creation_job_id=secrets.token_hex(16))
+            if created is None:
+                raise Conflict(f"an instance called {name!r} already exists", reason="instance_exists")
+            if default_host is not None and q.add_domain_name(
+                    conn, domain_name_id=secrets.token_hex(16), instance_id=instance_id, domain_name=default_host,
+                    kind="default", certificate_id="") is None:
+                raise Conflict(f"the domain name {default_host!r} is taken", reason="domain_name_exists")
+            return created
+
+        created = await self.db.write(work)
+        self.hosts.invalidate()
+        return created
+
+    async def list_instances(self, principal: Principal, *, status: str | None, page: PageRequest,
+                             enterprise_project_id: str | None = None) -> Page[Instance]:
+        """The caller's domain's instances (``all_granted_eps``: of every enterprise project)."""
+        if enterprise_project_id == "all_granted_eps":
+            enterprise_project_id = None
+        if status is not None and status not in INSTANCE_STATUSES:
+            raise Invalid(f"status must be one of {', '.join(INSTANCE_STATUSES)}")
+        if principal.domain_id is None:
+            return Page([], 0)
+        domain_id = principal.domain_id
+        return await self.db.read(lambda conn: q.list_instances(conn, domain_id, status=status, offset=page.offset,
+                                                                  limit=page.limit,
+                                                                  enterprise_project_id=enterprise_project_id))
+
+    async def get(self, principal: Principal, instance_id: str) -> Instance:
+        """An instance of the caller's domain."""
+        found = await self.db.read(lambda conn: q.get_instance(conn, instance_id))
+        if found is None or found.domain_id != principal.domain_id:
+            raise NotFound(f"instance {instance_id!r} not found", reason="instance_not_found")
+        return found
+
+    async def delete(self, principal: Principal, instance_id: str) -> None:
+        """Delete an instance with everything in it (blob bytes are left to garbage collection)."""
+        await self.get(principal, instance_id)
+        await self.db.write(lambda conn: q.delete_instance(conn, instance_id))
+        self.hosts.invalidate()
+
+    async def access_address(self, instance_id: str) -> str:
+        """``host[:port]`` under which clients reach the instance (its first domain name; the port of
+        the registry's external URL is added to one given without port), or "" when it has none."""
+        names = await self.db.read(lambda conn: q.list_domain_names(conn, instance_id))
+        for entry in names:
+            if entry.domain_name.startswith("*."):
+                continue
+            host, port = split_host(entry.domain_name)
+            if port or not self.registry_port:
+                return entry.domain_name
+            return f"{host}:{self.registry_port}"
+        return ""
+
+    # Domain names -------------------------------------------------------------------------------
+    async def add_domain_name(self, instance_id: str, *, domain_name: str, certificate_id: str) -> DomainName:
+        """Attach a host name; ``Conflict`` when any instance has it already."""
+        value = validate_domain_name(domain_name)
+        own = {self.registry_hostname, f"{self.registry_hostname}:{self.registry_port}"}
+        if value in own:
+            raise Conflict(f"{domain_name!r} is the shared registry's own address", reason="domain_name_exists")
+        created = await self.db.write(lambda conn: q.add_domain_name(
+            conn, domain_name_id=secrets.token_hex(16), instance_id=instance_id, domain_name=value, kind="custom",
+            certificate_id=certificate_id[:64]))
+        if created is None:
+            raise Conflict(f"the domain name {value!r} is already in use", reason="domain_name_exists")
+        self.hosts.invalidate()
+        return created
+
+    async def domain_names(self, instance_id: str, *, domain_name_id: str | None,
+                           domain_name: str | None) -> list[DomainName]:
+        """An instance's host names (optionally one by id or by name)."""
+        wanted = normalize_host(domain_name) if domain_name else None
+        return await self.db.read(lambda conn: q.list_domain_names(conn, instance_id, domain_name_id=domain_name_id,
+                                                                     domain_name=wanted))
+
+    async def update_domain_name(self, instance_id: str, domain_name_id: str, *, certificate_id: str) -> DomainName:
+        """Change a host name's certificate id."""
+        def work(conn: Connection) -> DomainName:
+            if not q.update_domain_name(conn, instance_id, domain_name_id, certificate_id[:64]):
+                raise NotFound(f"domain name {domain_name_id!r} not found", reason="domain_name_not_found")
+            found = q.get_domain_name(conn, instance_id, domain_name_id)
+            assert found is not None
+            return found
+
+        return await self.db.write(work)
+
+    async def delete_domain_name(self, instance_id: str, domain_name_id: str) -> None:
+        """Detach a custom host name (the default one stays)."""
+        def work(conn: Connection) -> None:
+            found = q.get_domain_name(conn, instance_id, domain_name_id)
+            if found is None:
+                raise NotFound(f"domain name {domain_name_id!r} not found", reason="domain_name_not_found")
+            if found.type == "default":
+                raise Conflict("the default domain name of an instance cannot be deleted",
+                               reason="default_domain_name")
+            q.delete_domain_name(conn, instance_id, domain_name_id)
+
+        await self.db.write(work)
+        self.hosts.invalidate()
+
+    # Configuration and statistics ---------------------------------------------------------------
+    async def set_anonymous_access(self, instance_id: str, allowed: bool) -> None:
+        """Let anonymous callers pull from the instance's public namespaces, or not."""
+        await self.db.write(lambda conn: q.set_anonymous_access(conn, instance_id, allowed))
+
+    async def statistics(self, instance_id: str) -> dict[str, int]:
+        """Usage counters and quotas of an instance."""
+        counts = await self.db.read(lambda conn: q.statistics(conn, instance_id), heavy=True)
+        return {**counts, "namespace_quota": NAMESPACE_QUOTA, "repository_quota": REPOSITORY_QUOTA,
+                "sign_policy_quota": SIGN_POLICY_QUOTA}

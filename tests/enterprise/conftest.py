@@ -1,0 +1,74 @@
+"""Servers for the Enterprise Edition tests: ``moorage serve`` listening on 127.0.0.1 (the shared
+registry and the management API) and on 127.0.0.5 (an instance's domain name), on one port, with
+short job leases so that recovery after a kill takes seconds. Everything is stopped by process id."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, database_url_for
+from tests.enterprise.support import Enterprise, connect
+from tests.support.servers import ServerProcess, start_moorage
+
+INSTANCE_HOST = "127.0.0.5"
+
+FAST_JOBS = {"MOORAGE_JOBS__LEASE_SECONDS": "5", "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
+             "MOORAGE_JOBS__STALE_PENDING_SECONDS": "5", "MOORAGE_ACCESS_LOG": "false",
+             "MOORAGE_ENTERPRISE__SCHEDULE_INTERVAL_SECONDS": "1",
+             "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD}
+
+StartServer = Callable[..., ServerProcess]
+
+
+def _starter(request: pytest.FixtureRequest, base: Path) -> tuple[StartServer, list[ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def start(*, database: str = "sqlite", env: dict[str, str] | None = None, data_dir: Path | None = None,
+              port: int | None = None, database_url: str | None = None) -> ServerProcess:
+        directory = data_dir or base / f"ee-{len(started)}-{secrets.token_hex(3)}"
+        directory.mkdir(parents=True, exist_ok=True)
+        url = database_url or database_url_for(request, database, directory)
+        full_env = {"MOORAGE_DATABASE_URL": url, "MOORAGE_DATA_DIR": str(directory), **FAST_JOBS, **(env or {})}
+        server = start_moorage(directory, env=full_env, port=port, extra_args=["--host", INSTANCE_HOST], wait=False)
+        started.append(server)
+        server.wait_ready(timeout=120)  # two test processes start servers at once on two cores
+        return server
+
+    return start, started
+
+
+@pytest.fixture
+def ee_server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StartServer]:
+    """Start servers on demand (also again on the same data directory, port and database)."""
+    start, started = _starter(request, tmp_path)
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def ee(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enterprise]:
+    """One server per test module and database, with the administrator's SDK client."""
+    start, started = _starter(request, tmp_path_factory.mktemp("ee"))
+    server = start(database=request.param)
+    try:
+        yield connect(server)
+    finally:
+        for process in started:
+            process.stop()
+
+
+@pytest.fixture(scope="module")
+def ee_sqlite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enterprise]:
+    """One SQLite-backed server per test module, for the tests driving real container tools."""
+    start, started = _starter(request, tmp_path_factory.mktemp("ee"))
+    server = start(database="sqlite")
+    try:
+        yield connect(server)
+    finally:
+        for process in started:
+            process.stop()
