@@ -52,7 +52,9 @@ def test_public_repositories(moorage_factory: MoorageFactory, anonymous_pull: bo
     outsider = create_user(server, "pub-outsider")
     base, creds = server.base_url, (outsider.name, outsider.password)
     # Another account: the public repository yes, the private one no.
-    assert httpx.get(f"{base}/v2/pub/open/manifests/v1", auth=creds, headers={"Accept": OCI_MANIFEST}).status_code == 200
+    opened = httpx.get(f"{base}/v2/pub/open/manifests/v1", auth=creds, headers={"Accept": OCI_MANIFEST})
+    assert opened.status_code == 200
+
     assert httpx.get(f"{base}/v2/pub/closed/manifests/v1", auth=creds).status_code == 403
     assert httpx.post(f"{base}/v2/pub/open/blobs/uploads/", auth=creds).status_code == 403  # public is pull only
     # Nobody: only with the setting, only the public one, and through the token flow docker uses.

@@ -21,7 +21,7 @@ from moorage.domain.errors import (
 )
 from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.domain.names import RepositoryName, validate_tag
-from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
+from moorage.domain.registry import DEFAULT_INSTANCE, ManifestRecord, ReferrerRecord, Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import manifests as q
@@ -116,14 +116,16 @@ class ManifestService:
             digest = Digest.of(payload)
         parsed = parse_manifest(payload, content_type)
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> Repository:
             repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
             self._check_references(conn, repository, parsed)
             manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
             if tag is not None:
                 q.tag(conn, repository.id, tag, manifest_id)
+            return repository
 
-        await self.db.write(work)
+        repository = await self.db.write(work)
+
         if self.hooks is not None:
             try:
                 await self.hooks.after_push(repository, digest, tag)
