@@ -107,6 +107,10 @@ async def _check_project(request: Request, principal: Principal) -> Principal:
 async def _check_rule(request: Request, principal: Principal, kind: str, level: int) -> None:
     if kind == "authenticated":
         return
+    if kind == "account":
+        if not principal.project_id or not principal.domain_id:
+            raise Denied("this operation needs a project of the caller's account in the path")
+        return
     if kind == "admin":
         if not principal.is_admin:
             raise Denied("this operation needs a domain administrator")

@@ -231,6 +231,12 @@ class RegistryClient:
             raise NotFoundError(message, status=404, codes=codes)
         raise RegistryError(message, status=response.status_code, codes=codes)
 
+    async def ping(self) -> None:
+        """``GET /v2/`` with the credentials: raises ``AuthenticationError`` when they are refused
+        and ``RegistryError`` when the registry cannot be reached or is not one."""
+        response = await self._send("GET", "/v2/", scope="")
+        await response.aclose()
+
     # -- manifests ------------------------------------------------------------------------------
 
     async def get_manifest(self, repository: str, reference: str) -> ManifestResponse:

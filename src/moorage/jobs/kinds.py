@@ -20,6 +20,13 @@ def purge_uploads(context: JobContext) -> dict[str, Any]:
     return {"removed": removed}
 
 
+def _security_handlers() -> dict[str, Handler]:
+    from moorage.jobs import security
+
+    return security.HANDLERS
+
+
 HANDLERS: dict[str, Handler] = {
     "registry.purge_uploads": purge_uploads,
+    **_security_handlers(),
 }

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -26,6 +28,34 @@ from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.pulls import PullRecorder
 from moorage.services.uploads import UploadTarget
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestStored:
+    """The event a stored manifest emits (after its transaction committed)."""
+
+    instance_id: str
+    repository_id: int
+    namespace_id: int
+    repository: str
+    """Full name, ``namespace/name``."""
+    domain_id: str | None
+    """The account owning the repository."""
+    digest: str
+    media_type: str
+    tag: str | None
+    """The tag it was pushed as; None for a push by digest."""
+
+
+class ManifestListener(Protocol):
+    """Something that reacts to stored manifests (scan on push, webhooks...). It must be quick:
+    the push waits for it. Its errors are logged, never returned to the client."""
+
+    async def manifest_stored(self, event: ManifestStored) -> None:
+        """A manifest was stored."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StoredManifest:
@@ -38,15 +68,19 @@ class StoredManifest:
 class ManifestService:
     """Manifest and tag operations of one repository at a time."""
 
-    def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder) -> None:
+    def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder,
+                 listeners: Sequence[ManifestListener] = ()) -> None:
         self.db = db
         self.max_bytes = max_bytes
         self.pulls = pulls
+        self.listeners = list(listeners)
 
     async def get(
-        self, *, repository: Repository, reference: str, accept: Iterable[str], with_payload: bool = True
+        self, *, repository: Repository, reference: str, accept: Iterable[str], with_payload: bool = True,
+        record_pull: bool = True,
     ) -> ManifestRecord:
-        """The manifest a tag or digest names, if the client accepts its media type."""
+        """The manifest a tag or digest names, if the client accepts its media type. A GET counts as a
+        pull unless ``record_pull`` is false (the caller then records it once it serves the manifest)."""
         digest = Digest.parse(reference) if is_digest(reference) else None
         if digest is None:
             validate_tag(reference)
@@ -66,7 +100,7 @@ class ManifestService:
                 f"manifest {reference} is a {record.media_type}, which the Accept header does not allow",
                 detail={"reference": reference, "mediaType": record.media_type},
             )
-        if with_payload:
+        if with_payload and record_pull:
             self.pulls.record(repository.id, record.id)
         return record
 
@@ -89,15 +123,29 @@ class ManifestService:
             digest = Digest.of(payload)
         parsed = parse_manifest(payload, content_type)
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> Repository:
             repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
             self._check_references(conn, repository, parsed)
             manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
             if tag is not None:
                 q.tag(conn, repository.id, tag, manifest_id)
+            return repository
 
-        await self.db.write(work)
+        repository = await self.db.write(work)
+        if self.listeners:
+            await self._emit(ManifestStored(
+                instance_id=target.instance_id, repository_id=repository.id, namespace_id=repository.namespace_id,
+                repository=repository.full_name, domain_id=repository.domain_id, digest=str(digest),
+                media_type=parsed.media_type, tag=tag))
         return StoredManifest(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def _emit(self, event: ManifestStored) -> None:
+        for listener in self.listeners:
+            try:
+                await listener.manifest_stored(event)
+            except Exception:
+                log.exception("manifest listener %s failed on %s@%s", type(listener).__name__, event.repository,
+                              event.digest)
 
     @staticmethod
     def _check_references(conn: Connection, repository: Repository, parsed: ParsedManifest) -> None:

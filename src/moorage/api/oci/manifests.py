@@ -20,8 +20,13 @@ async def get_manifest(request: Request, ctx: OciContext) -> Response:
     repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
     head = request.method == "HEAD"
     record = await svc.manifests.get(
-        repository=repository, reference=ctx.params["reference"], accept=_accept(request), with_payload=not head
+        repository=repository, reference=ctx.params["reference"], accept=_accept(request), with_payload=not head,
+        record_pull=False,
     )
+    if not head:
+        # An organization's security policy may refuse pulls of images with serious findings.
+        await svc.security.pull_gate.check(repository=repository, digest=record.digest)
+        svc.pulls.record(repository.id, record.id)
     headers = {
         "Docker-Content-Digest": record.digest,
         "ETag": f'"{record.digest}"',
