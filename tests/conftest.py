@@ -74,11 +74,12 @@ def moorage_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def module_moorage_factory(request: pytest.FixtureRequest,
-                           tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
-    """``moorage_factory`` whose servers live for the whole test module."""
+@pytest.fixture(scope="session")
+def session_moorage_factory(request: pytest.FixtureRequest,
+                            tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
+    """``moorage_factory`` whose servers live for the whole test session (per xdist worker)."""
     factory, started = _factory(request, tmp_path_factory.mktemp("moorage"))
+
     yield factory
     for server in started:
         server.stop()
@@ -90,7 +91,9 @@ def moorage(request: pytest.FixtureRequest, moorage_factory: MoorageFactory) -> 
     return moorage_factory(database=request.param)
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def shared_moorage(request: pytest.FixtureRequest, module_moorage_factory: MoorageFactory) -> ServerProcess:
-    """One server per test module and database: tests must use names of their own."""
-    return module_moorage_factory(database=request.param)
+@pytest.fixture(scope="session", params=DATABASES)
+def shared_moorage(request: pytest.FixtureRequest, session_moorage_factory: MoorageFactory) -> ServerProcess:
+    """One server per database for the whole session (starting one costs seconds): every test that
+    uses it must use names (organizations, users) of its own."""
+    return session_moorage_factory(database=request.param)
+

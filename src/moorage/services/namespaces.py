@@ -91,9 +91,7 @@ class NamespaceService:
     async def delete(self, *, instance_id: str, name: str) -> None:
         """Delete an empty namespace (refused while it holds repositories)."""
         def work(conn: Connection) -> None:
-            found = q.get(conn, instance_id, name)
-            if found is None:
-                raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
+            found = _namespace_or_404(conn, instance_id, name)
             count = q.repository_count(conn, found.id)
             if count:
                 raise Conflict(f"organization {name!r} still has {count} repositories; delete them first",
@@ -106,85 +104,103 @@ class NamespaceService:
     async def namespace_grants(self, *, instance_id: str, name: str) -> tuple[NamespaceRecord, list[Grant]]:
         """The namespace and every user grant on it."""
         def work(conn: Connection) -> tuple[NamespaceRecord, list[Grant]]:
-            found = q.get(conn, instance_id, name)
-            if found is None:
-                raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
+            found = _namespace_or_404(conn, instance_id, name)
             return found, grants_q.grants_on_namespace(conn, found.id)
 
         return await self.db.read(work)
 
     async def repository_grants(self, *, instance_id: str, name: RepositoryName) -> tuple[int, list[Grant]]:
         """(repository id, every user grant on the repository)."""
+        target = _RepositoryGrants(instance_id, name)
+
         def work(conn: Connection) -> tuple[int, list[Grant]]:
-            repository = repo_q.get(conn, instance_id, name)
-            if repository is None:
-                raise NotFound(f"repository {name} not found", reason="repository_not_found")
-            return repository.id, grants_q.grants_on_repository(conn, repository.id)
+            repository_id, _domain = target.resolve(conn)
+            return repository_id, target.grants(conn, repository_id)
 
         return await self.db.read(work)
 
-    def _check_changes(self, conn: Connection, domain_id: str | None, changes: list[GrantChange]) -> None:
-        if not changes:
-            raise Invalid("at least one user authorization is required")
-        for change in changes:
-            if change.auth not in PERMISSION_LEVELS:
-                raise Invalid(f"auth must be one of {PERMISSION_LEVELS} (read, write, manage), got {change.auth}")
-            user = identity_q.user_by_id(conn, change.user_id)
-            if user is None or user.domain_id != domain_id:
-                raise NotFound(f"user {change.user_id!r} not found in this account", reason="user_not_found")
-            if change.user_name and change.user_name != user.name:
-                raise Invalid(f"user {change.user_id!r} is called {user.name!r}, not {change.user_name!r}")
 
     async def set_namespace_grants(self, *, instance_id: str, name: str, changes: list[GrantChange],
                                    create: bool) -> None:
         """Create (``create``) or change grants on a namespace."""
-        def work(conn: Connection) -> None:
-            found = q.get(conn, instance_id, name)
-            if found is None:
-                raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
-            self._check_changes(conn, found.domain_id, changes)
-            existing = {g.user_id for g in grants_q.grants_on_namespace(conn, found.id)}
-            for change in changes:
-                if not create and change.user_id not in existing:
-                    raise NotFound(f"user {change.user_id!r} has no authorization to update", reason="grant_not_found")
-                grants_q.set_namespace_grant(conn, change.user_id, found.id, change.auth)
-
-        await self.db.write(work)
+        await self.db.write(lambda conn: _set_grants(conn, _NamespaceGrants(instance_id, name), changes, create))
 
     async def delete_namespace_grants(self, *, instance_id: str, name: str, user_ids: list[str]) -> None:
         """Remove users' grants on a namespace."""
-        def work(conn: Connection) -> None:
-            found = q.get(conn, instance_id, name)
-            if found is None:
-                raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
-            for user_id in user_ids:
-                grants_q.delete_namespace_grant(conn, user_id, found.id)
-
-        await self.db.write(work)
+        await self.db.write(lambda conn: _delete_grants(conn, _NamespaceGrants(instance_id, name), user_ids))
 
     async def set_repository_grants(self, *, instance_id: str, name: RepositoryName, changes: list[GrantChange],
                                     create: bool) -> None:
         """Create or change grants on a repository."""
-        def work(conn: Connection) -> None:
-            repository = repo_q.get(conn, instance_id, name)
-            if repository is None:
-                raise NotFound(f"repository {name} not found", reason="repository_not_found")
-            self._check_changes(conn, repository.domain_id, changes)
-            existing = {g.user_id for g in grants_q.grants_on_repository(conn, repository.id)}
-            for change in changes:
-                if not create and change.user_id not in existing:
-                    raise NotFound(f"user {change.user_id!r} has no authorization to update", reason="grant_not_found")
-                grants_q.set_repository_grant(conn, change.user_id, repository.id, change.auth)
-
-        await self.db.write(work)
+        await self.db.write(lambda conn: _set_grants(conn, _RepositoryGrants(instance_id, name), changes, create))
 
     async def delete_repository_grants(self, *, instance_id: str, name: RepositoryName, user_ids: list[str]) -> None:
         """Remove users' grants on a repository."""
-        def work(conn: Connection) -> None:
-            repository = repo_q.get(conn, instance_id, name)
-            if repository is None:
-                raise NotFound(f"repository {name} not found", reason="repository_not_found")
-            for user_id in user_ids:
-                grants_q.delete_repository_grant(conn, user_id, repository.id)
+        await self.db.write(lambda conn: _delete_grants(conn, _RepositoryGrants(instance_id, name), user_ids))
 
-        await self.db.write(work)
+
+def _namespace_or_404(conn: Connection, instance_id: str, name: str) -> NamespaceRecord:
+    found = q.get(conn, instance_id, name)
+    if found is None:
+        raise NotFound(f"organization {name!r} not found", reason="namespace_not_found")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _NamespaceGrants:
+    """Grants on one namespace: how to find it and read or change them."""
+
+    instance_id: str
+    name: str
+
+    def resolve(self, conn: Connection) -> tuple[int, str | None]:
+        found = _namespace_or_404(conn, self.instance_id, self.name)
+        return found.id, found.domain_id
+
+    grants = staticmethod(grants_q.grants_on_namespace)
+    put = staticmethod(grants_q.set_namespace_grant)
+    remove = staticmethod(grants_q.delete_namespace_grant)
+
+
+@dataclass(frozen=True, slots=True)
+class _RepositoryGrants:
+    """Grants on one repository."""
+
+    instance_id: str
+    name: RepositoryName
+
+    def resolve(self, conn: Connection) -> tuple[int, str | None]:
+        repository = repo_q.get(conn, self.instance_id, self.name)
+        if repository is None:
+            raise NotFound(f"repository {self.name} not found", reason="repository_not_found")
+        return repository.id, repository.domain_id
+
+    grants = staticmethod(grants_q.grants_on_repository)
+    put = staticmethod(grants_q.set_repository_grant)
+    remove = staticmethod(grants_q.delete_repository_grant)
+
+
+def _set_grants(conn: Connection, target: _NamespaceGrants | _RepositoryGrants, changes: list[GrantChange],
+                create: bool) -> None:
+    """Check every change (a level SWR knows, a user of the owning account) and apply them."""
+    resource_id, domain_id = target.resolve(conn)
+    if not changes:
+        raise Invalid("at least one user authorization is required")
+    existing = {g.user_id for g in target.grants(conn, resource_id)}
+    for change in changes:
+        if change.auth not in PERMISSION_LEVELS:
+            raise Invalid(f"auth must be one of {PERMISSION_LEVELS} (read, write, manage), got {change.auth}")
+        user = identity_q.user_by_id(conn, change.user_id)
+        if user is None or user.domain_id != domain_id:
+            raise NotFound(f"user {change.user_id!r} not found in this account", reason="user_not_found")
+        if change.user_name and change.user_name != user.name:
+            raise Invalid(f"user {change.user_id!r} is called {user.name!r}, not {change.user_name!r}")
+        if not create and change.user_id not in existing:
+            raise NotFound(f"user {change.user_id!r} has no authorization to update", reason="grant_not_found")
+        target.put(conn, change.user_id, resource_id, change.auth)
+
+
+def _delete_grants(conn: Connection, target: _NamespaceGrants | _RepositoryGrants, user_ids: list[str]) -> None:
+    resource_id, _domain = target.resolve(conn)
+    for user_id in user_ids:
+        target.remove(conn, user_id, resource_id)

@@ -489,7 +489,7 @@ def test_random_secrets_are_never_taken_for_placeholders(
 ) -> None:
     """Random base64 may start with ``/`` or spell ``null`` or ``todo``: still a secret."""
     path, template, rule_id = case
-    assert [f.rule_id for f in run(secret_check, path, template.format(value))] == [rule_id]
+    assert [f.rule_id for f in run(secret_check, path, template.format(value))] == [rule_id], repr(value)
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,11 @@ _DOCUMENTATION_PATH = re.compile(
     r"testdata|test_data|fixtures?|__tests__|spec)/",
     re.IGNORECASE,
 )
-_PLACEHOLDER_WORDS = ("example", "xxxx", "****", "dummy", "fake", "redacted", "0000000000")
+_PLACEHOLDER_WORDS = ("example", "dummy", "fake", "redacted")
+_FILLER_MARKERS = ("xxxx", "****", "0000000000")
+_LONG_FILLERS = ("xxxxxxxx", "XXXXXXXX", "********", "0000000000")  # masked values, whatever surrounds them
+
+
 _GENERIC_MARKERS = (
     "${", "$(", "{{", "%(", "<", ">", "[", "getenv", "environ", "process.env", "os.", "env(", "...",
 )  # fmt: skip
@@ -92,6 +96,10 @@ def mask_secret(secret: str, keep_prefix: int) -> str:
 
 _PATH = re.compile(r"(?:~|\.{1,2})?(?:/[A-Za-z0-9._@-]+)+/?")
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]{6,}")
+# A path component people write: lower case words, CamelCase words, or an all-capitals name
+# (``postgresql``, ``MyDocuments``, ``README.md``), never random case (``LkrqPqCDO``).
+_WORDLIKE = re.compile(r"(?:[A-Z]?[a-z0-9._-]+)+|[A-Z0-9._-]+(?:\.[a-z0-9]+)?")
+
 
 
 def looks_like_path(value: str) -> bool:
@@ -101,13 +109,11 @@ def looks_like_path(value: str) -> bool:
     almost surely has an empty component (``//``), a ``+``, or a run of letters and digits that
     mixes cases like no file name does (``rwqtUVyd4882``).
     """
-    if _PATH.fullmatch(value) is None:
+    if _PATH.fullmatch(value) is None or _looks_random(value):
         return False
-    for run in _ALNUM_RUN.findall(value):
-        upper, lower = any(c.isupper() for c in run), any(c.islower() for c in run)
-        if upper and lower and (len(run) >= 13 or any(c.isdigit() for c in run)):
-            return False
-    return True
+    return all(_WORDLIKE.fullmatch(part) for part in value.split("/") if part not in ("", ".", "..", "~"))
+
+
 
 
 def is_placeholder_value(secret: bytes, generic: bool) -> bool:
@@ -117,20 +123,38 @@ def is_placeholder_value(secret: bytes, generic: bool) -> bool:
     ``xxxx``); ``generic`` ones (any ``password = ...``) also drop variables, paths, numbers,
     booleans and template words.
     """
-    lowered = secret.decode("latin-1").lower()
-    if any(word in lowered for word in _PLACEHOLDER_WORDS):
+    text = secret.decode("latin-1")
+    lowered = text.lower()
+    if generic and (any(marker in lowered for marker in _GENERIC_MARKERS)
+                    or lowered.startswith(("$", "%", "@", "&", "*"))):
         return True
+    if any(marker in text for marker in _LONG_FILLERS):
+        return True
+    # A short word inside random-looking text is chance ("...wvFAkEst3..." holds "fake"), not a
+    # placeholder; a long one is not (the AWS documentation's "...bPxRfiCYEXAMPLEKEY").
+    random = _looks_random(text)
+    if any(word in lowered for word in (*_PLACEHOLDER_WORDS, *_FILLER_MARKERS) if not random or len(word) >= 7):
+        return True
+
+
     if not generic:
         return False
-    if any(marker in lowered for marker in _GENERIC_MARKERS):
+    if not random and any(word in _GENERIC_PLACEHOLDER_WORDS for word in _WORD_SPLIT.split(lowered)):
         return True
-    if any(word in _GENERIC_PLACEHOLDER_WORDS for word in _WORD_SPLIT.split(lowered)):
-        return True
-    if looks_like_path(secret.decode("latin-1")) or lowered.isdigit():
-        return True
-    if lowered.startswith(("$", "%", "@", "&", "*")):
+    if looks_like_path(text) or lowered.isdigit():
         return True
     return len(set(lowered)) <= 2
+
+
+def _looks_random(value: str) -> bool:
+    """Whether ``value`` holds a run of letters and digits that mixes cases like generated keys do
+    and words do not (the same test ``looks_like_path`` uses)."""
+    for run in _ALNUM_RUN.findall(value):
+        upper, lower = any(c.isupper() for c in run), any(c.islower() for c in run)
+        if upper and lower and (len(run) >= 13 or any(c.isdigit() for c in run)):
+            return True
+    return False
+
 
 
 class SecretCheck:
