@@ -108,9 +108,10 @@ def skopeo_env(tmp_path: Path) -> dict[str, str]:
 
 
 def skopeo_push(layout: Path, tag: str, destination: str, *, creds: tuple[str, str] | None,
-                env: dict[str, str]) -> None:
-    """``skopeo copy oci:<layout>:<tag> docker://<destination>`` over plain HTTP."""
+                env: dict[str, str], all_images: bool = False) -> None:
+    """``skopeo copy oci:<layout>:<tag> docker://<destination>`` over plain HTTP (``--all`` for an index)."""
     args = ["skopeo", "--insecure-policy", "copy", "--retry-times", "0", "--dest-tls-verify=false",
+            *(["--all"] if all_images else []),
             *(["--dest-creds", f"{creds[0]}:{creds[1]}"] if creds else ["--dest-no-creds"]),
             f"oci:{layout}:{tag}", f"docker://{destination}"]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, check=False)

@@ -18,8 +18,6 @@ from tests.hss.conftest import new_account
 from tests.hss.support import hss_client, opened
 from tests.support.servers import ServerProcess
 
-pytestmark = pytest.mark.filterwarnings("ignore:Method 'list_swr_image_repository':DeprecationWarning")
-
 
 @dataclass
 class World:
