@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -178,3 +179,66 @@ class FakeArtifactory(FakeRegistry):
         if path == "/v2/_catalog":
             return 404, b'{"errors":[{"code":"UNSUPPORTED"}]}', {}
         return super().answer(path, query, raw_path)
+
+
+@dataclass
+class SlowOciRegistry(FakeRegistry):
+    """An anonymous OCI registry holding one repository, whose blobs trickle out slowly (a scan is
+    then caught in the middle of a download). ``blob_started`` is set when a blob download begins."""
+
+    repository: str = "slow/app"
+    tags: dict[str, Any] = field(default_factory=dict)
+    """tag -> ``tests.support.swr_images.Image``."""
+    chunk: int = 32 << 10
+    pause: float = 0.25
+    blob_started: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        fake = self
+        handler = self.server.RequestHandlerClass
+
+        class Slow(handler):  # type: ignore[misc, valid-type]
+            def do_GET(self) -> None:
+                fake.requests.append(self.path)
+                path = urlsplit(self.path).path
+                blobs = {b.digest: b.data for image in fake.tags.values() for b in image.blobs}
+                if path.startswith(f"/v2/{fake.repository}/blobs/"):
+                    data = blobs.get(path.rsplit("/", 1)[1])
+                    if data is None:
+                        self._send(404, b"{}")
+                        return
+                    fake.blob_started.set()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    for start in range(0, len(data), fake.chunk):
+                        self.wfile.write(data[start:start + fake.chunk])
+                        self.wfile.flush()
+                        time.sleep(fake.pause)
+                    return
+                answer = fake.oci_answer(path)
+                if answer is None:
+                    self._send(404, b'{"errors":[{"code":"NOT_FOUND"}]}')
+                else:
+                    self._send(*answer)
+
+        self.server.RequestHandlerClass = Slow
+
+    def oci_answer(self, path: str) -> tuple[int, bytes, dict[str, str]] | None:
+        """Everything but blobs."""
+        if path in ("/v2/", "/v2"):
+            return 200, b"{}", {}
+        if path == "/v2/_catalog":
+            return 200, json.dumps({"repositories": [self.repository]}).encode(), {}
+        if path == f"/v2/{self.repository}/tags/list":
+            return 200, json.dumps({"name": self.repository, "tags": sorted(self.tags)}).encode(), {}
+        prefix = f"/v2/{self.repository}/manifests/"
+        if path.startswith(prefix):
+            reference = path[len(prefix):]
+            for tag, image in self.tags.items():
+                if reference in (tag, image.digest):
+                    return 200, image.manifest, {"Content-Type": image.media_type,
+                                                 "Docker-Content-Digest": image.digest}
+        return None
