@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import moorage
 from moorage.api.error_handlers import install_error_handlers
@@ -24,6 +26,7 @@ from moorage.api.iam import tokens as iam_tokens
 from moorage.api.iam import users as iam_users
 from moorage.api.observability import Metrics, ObservabilityMiddleware
 from moorage.api.oci import oci_route
+from moorage.api.oci.routing import OciRoute
 from moorage.api.registry_auth import RegistryAuthorizer
 from moorage.api.swr import account as swr_account
 from moorage.api.swr import login as swr_login
@@ -128,7 +131,32 @@ async def _purge_uploads_forever(services: Services) -> None:
         await asyncio.sleep(interval)
 
 
-def create_app(settings: Settings) -> FastAPI:
+class MoorageApp(FastAPI):
+    """FastAPI for the management APIs, with the OCI API dispatched first and directly: registry
+    traffic (the hot path) skips FastAPI's routing (dozens of route patterns) and middleware stack.
+    No management route has an OCI path's shape (a test keeps it so), so the order decides nothing."""
+
+    _oci: OciRoute | None = None
+    _observed_oci: ASGIApp | None = None
+
+    def set_oci(self, route: OciRoute, *, metrics: Metrics, log_requests: bool) -> None:
+        """Serve the OCI API through ``route``, observed like every other request."""
+        self._oci = route
+        self._observed_oci = ObservabilityMiddleware(route.handle, metrics=metrics, log_requests=log_requests)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """OCI paths to the OCI route, everything else to FastAPI."""
+        if scope["type"] == "http" and self._oci is not None and self._observed_oci is not None:
+            match, child = self._oci.matches(scope)
+            if match is Match.FULL:
+                scope["app"] = self
+                scope.update(child)
+                await self._observed_oci(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings) -> MoorageApp:
     """The ASGI application for ``settings``. The schema must already be migrated."""
     services = build_services(settings)
 
@@ -145,7 +173,7 @@ def create_app(settings: Settings) -> FastAPI:
             await services.pulls.stop()
             services.db.dispose()
 
-    app = FastAPI(
+    app = MoorageApp(
         title="moorage",
         version=moorage.__version__,
         description="Container registry (OCI distribution v1.1) with SWR and HSS compatible management APIs.",
@@ -177,6 +205,6 @@ def create_app(settings: Settings) -> FastAPI:
                    swr_account.router):  # last: its GET /{api_version} takes any one-segment path
         app.include_router(router)
     install_error_handlers(app)
-    app.router.routes.append(oci_route())
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)
+    app.set_oci(oci_route(), metrics=app.state.metrics, log_requests=settings.access_log)
     return app

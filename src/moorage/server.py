@@ -54,7 +54,35 @@ def run_server(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> None:
+    if settings.server == "granian":
+        _serve_granian(settings)
+    else:
+        _serve_uvicorn(settings)
+
+
+def _serve_granian(settings: Settings) -> None:
+    """Granian: HTTP in Rust, request bodies handed over in large pieces, files sent by ``pathsend``
+    (see the README's design notes for the measurements that chose it)."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+
+    Granian(
+        "moorage.server:app_factory",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        workers=settings.workers,
+        log_enabled=False,
+        backlog=2048,
+    ).serve()
+
+
+def _serve_uvicorn(settings: Settings) -> None:
     uvicorn.run(
+
         "moorage.server:app_factory",
         factory=True,
         host=settings.host,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -122,6 +122,9 @@ class ScannerSettings(BaseModel):
     """Tags one synchronisation of an external registry records at most."""
     remote_timeout_seconds: float = Field(default=60.0, gt=0)
     """Timeout of each request to an external registry."""
+    pull_policy_cache_seconds: float = Field(default=1.0, ge=0)
+    """How long a node keeps an organization's pull policy and an image's scan state before reading
+    them again: a policy change or a new scan applies to pulls within this time."""
 
     @field_validator("layer_cache")
     @classmethod
@@ -158,6 +161,9 @@ class Settings(BaseSettings):
     """How clients reach this registry (``https://registry.example.com``); default from host and port."""
     workers: int = Field(default=1, ge=1, le=64)
     """HTTP worker processes for ``moorage serve``."""
+    server: Literal["granian", "uvicorn"] = "granian"
+    """The HTTP server under ``moorage serve``."""
+
     log_level: str = "info"
     """Python log level name."""
     access_log: bool = True

@@ -30,7 +30,8 @@ def policy_api(server: ServerProcess, account: HssAccount) -> httpx.Client:
 def test_pulls_refused_by_severity_until_allowlisted(tmp_path: Path, moorage_factory: MoorageFactory) -> None:
     vulndb = build_advisories(tmp_path / "advisories")
     server = moorage_factory(env={"MOORAGE_SCANNER__SCAN_ON_PUSH": "true",
-                                  "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb)})
+                                  "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb),
+                                  "MOORAGE_SCANNER__PULL_POLICY_CACHE_SECONDS": "0"})
     account = new_account(server, "hss-gate")
     creds = (account.account.name, account.account.password)
     image = python_image({"urllib3": "1.26.0", "requests": "2.30.0"}, label="gate")

@@ -60,7 +60,8 @@ class RegistryAuthorizer:
                     granted[f"{g.type}:{g.name}"] = granted.get(f"{g.type}:{g.name}", frozenset()) | set(g.actions)
                 if token.subject is None:
                     return Principal(via="bearer", granted=granted)
-                user = await self.identity.user(token.subject)
+                user = await self.identity.user_recently(token.subject)
+
                 if user is None or not user.enabled:
                     raise Unauthenticated("the token's user no longer exists")
                 return replace(self.identity.principal(user, via="bearer"), granted=granted)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,8 @@ class TokenSigner:
         self._registry_key = master_key.derive("registry-token")
         self._login_key = master_key.derive("temporary-login")
         self.registry_service = registry_service
+        self._registry_cache: OrderedDict[str, RegistryToken] = OrderedDict()
+
 
     # IAM tokens -------------------------------------------------------------------------------
     def issue_iam(self, *, user_id: str, domain_id: str, project_id: str | None, ttl: int) -> tuple[str, IamToken]:
@@ -111,8 +114,22 @@ class TokenSigner:
         return token, RegistryToken(subject, domain_id, tuple(grants), now + ttl, via)
 
     def verify_registry(self, token: str) -> RegistryToken:
-        """The claims of a valid registry token."""
+        """The claims of a valid registry token. Checked tokens are remembered (a client sends the
+        same token with every request of a pull): only the expiry is checked again."""
+        cached = self._registry_cache.get(token)
+        if cached is not None:
+            if cached.expires_at + 5 < time.time():
+                raise TokenError("token expired")
+            return cached
+        claims = self._verify_registry(token)
+        self._registry_cache[token] = claims
+        while len(self._registry_cache) > 8192:
+            self._registry_cache.popitem(last=False)
+        return claims
+
+    def _verify_registry(self, token: str) -> RegistryToken:
         p = self._decode(token, self._registry_key, self.registry_service)
+
         try:
             grants = tuple(
                 RegistryGrant(str(a["type"]), str(a["name"]), tuple(str(x) for x in a["actions"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import moorage
-from moorage.cli import admin, config, sbom, serve, vulndb, worker
+from moorage.cli import admin, config, sbom, scan, serve, vulndb, worker
 
 app = typer.Typer(
     name="moorage",
@@ -35,6 +35,7 @@ worker.register(app)
 admin.register(app)
 vulndb.register(app)
 sbom.register(app)
+scan.register(app)
 config.register(app)
 
 

@@ -11,6 +11,7 @@ own thread inside each pass, which is why threads come close).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ class ImageAnalysis:
     """Layer scans, flattened."""
     inventory: ImageInventory
     """Packages and distro."""
+    timings: dict[str, float] = field(default_factory=dict, hash=False, compare=False)
+    """Seconds spent reading (or loading) the layers (``layers``) and flattening and running the
+    analyzers (``analysis``)."""
 
 
 def scan_layer(layer: LayerRef, plugins: Sequence[LayerPlugin]) -> LayerScan:
@@ -160,6 +164,7 @@ def analyze_image(
 ) -> ImageAnalysis:
     """Scan (or load) the image's layers, flatten them and run the analyzers."""
     plugins: list[LayerPlugin] = [*options.analyzers, *options.extra_plugins]
+    started = time.perf_counter()
     image, scans = scan_image_layers(
         source,
         image,
@@ -169,6 +174,7 @@ def analyze_image(
         executor=options.executor,
         progress=progress,
     )
+    layers_done = time.perf_counter()
     view = FlatView(scans)
     distro, packages = analyze_view(view, options.analyzers)
     analyzer_names = {a.name for a in options.analyzers}
@@ -189,7 +195,8 @@ def analyze_image(
         analyzers={a.name: a.version for a in options.analyzers},
         generator=f"moorage {moorage.__version__}",
     )
-    return ImageAnalysis(image, view, inventory)
+    timings = {"layers": layers_done - started, "analysis": time.perf_counter() - layers_done}
+    return ImageAnalysis(image, view, inventory, timings)
 
 
 def analyze(

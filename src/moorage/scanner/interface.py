@@ -51,7 +51,7 @@ Rules:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, TypeAlias
+from typing import TypeAlias
 
 from moorage.scanner.files import FileEntry
 
@@ -62,13 +62,16 @@ JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, 
 class LayerPlugin(ABC):
     """A participant in the per-layer streaming pass (see the module docstring)."""
 
-    name: ClassVar[str]
+    # Plain attributes, not ClassVars: analyzers set them on the class, while a plug-in built
+    # from run-time options (the checks' adapters, ``moorage.scanner.check_plugins``) sets them
+    # per instance.
+    name: str
     """Unique, stable identifier; part of the layer-cache key."""
-    version: ClassVar[str]
+    version: str
     """Version of the per-path result format; change it to invalidate cached results."""
-    max_content_bytes: ClassVar[int] = 8 << 20
+    max_content_bytes: int = 8 << 20
     """Read at most this many bytes of a wanted file."""
-    accepts_truncated: ClassVar[bool] = False
+    accepts_truncated: bool = False
     """Whether a file larger than ``max_content_bytes`` is passed truncated (True) or skipped (False)."""
 
     @abstractmethod

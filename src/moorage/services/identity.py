@@ -34,7 +34,9 @@ from moorage.settings import AuthSettings
 
 log = logging.getLogger(__name__)
 
+USER_CACHE_SECONDS = 5.0
 MAX_ACCESS_KEYS = 2
+
 """IAM allows two access keys per user."""
 _NAME_CHARS = set(string.ascii_letters + string.digits + "-_.")
 
@@ -74,6 +76,8 @@ class IdentityService:
         # Basic credentials sent on every registry request would otherwise cost one argon2 each.
         self._verified: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
         self._cache_key = secrets.token_bytes(32)
+        self._recent_users: OrderedDict[str, tuple[float, User | None]] = OrderedDict()
+
 
     # Accounts -----------------------------------------------------------------------------------
     def _create_user_work(self, conn: Connection, *, name: str, password: str, domain_name: str,
@@ -156,6 +160,21 @@ class IdentityService:
     async def user(self, user_id: str) -> User | None:
         """A user by id."""
         return await self.db.read(lambda conn: q.user_by_id(conn, user_id))
+
+    async def user_recently(self, user_id: str) -> User | None:
+        """A user by id, as the database said at most ``USER_CACHE_SECONDS`` ago: registry bearer
+        tokens are checked against their user on every request, and this keeps that off the
+        database (a disabled or deleted user loses access within those seconds)."""
+        cached = self._recent_users.get(user_id)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        user = await self.user(user_id)
+        self._recent_users[user_id] = (now + USER_CACHE_SECONDS, user)
+        while len(self._recent_users) > 4096:
+            self._recent_users.popitem(last=False)
+        return user
+
 
     # Passwords ----------------------------------------------------------------------------------
     async def authenticate_password(

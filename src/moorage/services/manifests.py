@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,10 +16,11 @@ from moorage.domain.errors import (
     ManifestBlobUnknown,
     ManifestInvalid,
     ManifestUnknown,
+    NameUnknown,
     TooLarge,
 )
 from moorage.domain.manifests import ParsedManifest, parse_manifest
-from moorage.domain.names import validate_tag
+from moorage.domain.names import RepositoryName, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
@@ -57,6 +58,10 @@ class ManifestListener(Protocol):
         ...
 
 
+PullGuard = Callable[[ManifestRecord], Awaitable[None]]
+"""Checked before a manifest is served by a GET (it raises to refuse: an organization's policy)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredManifest:
     """What a manifest PUT answers with."""
@@ -76,23 +81,25 @@ class ManifestService:
         self.listeners = list(listeners)
 
     async def get(
-        self, *, repository: Repository, reference: str, accept: Iterable[str], with_payload: bool = True,
-        record_pull: bool = True,
+        self, *, instance_id: str, name: RepositoryName, reference: str, accept: Iterable[str],
+        with_payload: bool = True, guard: PullGuard | None = None,
     ) -> ManifestRecord:
-        """The manifest a tag or digest names, if the client accepts its media type. A GET counts as a
-        pull unless ``record_pull`` is false (the caller then records it once it serves the manifest)."""
-        digest = Digest.parse(reference) if is_digest(reference) else None
-        if digest is None:
-            validate_tag(reference)
-        if digest is not None:
-            record = await self.db.read(
-                lambda conn: q.by_digest(conn, repository.id, str(digest), with_payload=with_payload))
-        else:
-            record = await self.db.read(
-                lambda conn: q.by_tag(conn, repository.id, reference, with_payload=with_payload))
-        if record is None:
-            raise ManifestUnknown(f"manifest {reference} unknown to repository {repository.full_name}",
+        """The manifest a tag or digest names, if the client accepts its media type (one query when
+        it exists; ``NameUnknown`` or ``ManifestUnknown`` when not). A GET passes ``guard`` before it
+        counts as a pull."""
+        digest = str(Digest.parse(reference)) if is_digest(reference) else None
+        tag = None if digest is not None else validate_tag(reference)
+
+        def work(conn: Connection) -> tuple[ManifestRecord, int]:
+            found = q.lookup(conn, instance_id, str(name), digest=digest, tag=tag, with_payload=with_payload)
+            if found is not None:
+                return found
+            if repo_queries.get(conn, instance_id, name) is None:
+                raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
+            raise ManifestUnknown(f"manifest {reference} unknown to repository {name}",
                                   detail={"reference": reference})
+
+        record, repository_id = await self.db.read(work)
         accepted = {mt.base_type(a) for a in accept}
         if accepted and not accepted & {record.media_type, "*/*", "application/*"} and accepted & mt.MANIFEST_TYPES:
             # The client listed the manifest types it understands and ours is not one of them.
@@ -100,8 +107,10 @@ class ManifestService:
                 f"manifest {reference} is a {record.media_type}, which the Accept header does not allow",
                 detail={"reference": reference, "mediaType": record.media_type},
             )
-        if with_payload and record_pull:
-            self.pulls.record(repository.id, record.id)
+        if with_payload:
+            if guard is not None:
+                await guard(record)
+            self.pulls.record(repository_id, record.id)
         return record
 
     async def put(

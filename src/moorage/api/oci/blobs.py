@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from moorage.api.oci.common import requested_range, services
 from moorage.api.oci.routing import OciContext
@@ -36,7 +36,13 @@ async def get_blob(request: Request, ctx: OciContext) -> Response:
     digest = Digest.parse(ctx.params["digest"])
     repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
     size = await svc.blobs.size(repository=repository, digest=digest)
+    local = svc.store.local_path(digest)
+    if local is not None and "range" not in request.headers and "http.response.pathsend" in request.scope.get(
+            "extensions", {}):
+        # The server sends the file itself (granian: from Rust, without copying through Python).
+        return FileResponse(local, headers=_headers(digest, size), media_type="application/octet-stream")
     try:
+
         byte_range, stream = svc.blobs.stream(digest=digest, size=size, byte_range=requested_range(request, size))
     except RangeNotSatisfiable as error:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{error.size}"})

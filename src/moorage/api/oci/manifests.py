@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from moorage.api.oci.common import read_body, services
 from moorage.api.oci.routing import OciContext
+from moorage.domain.registry import ManifestRecord
 from moorage.services.uploads import UploadTarget
 
 
@@ -17,16 +18,16 @@ def _accept(request: Request) -> list[str]:
 async def get_manifest(request: Request, ctx: OciContext) -> Response:
     """The manifest, with its media type and digest (HEAD: the same headers, no body)."""
     svc = services(request)
-    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
     head = request.method == "HEAD"
-    record = await svc.manifests.get(
-        repository=repository, reference=ctx.params["reference"], accept=_accept(request), with_payload=not head,
-        record_pull=False,
-    )
-    if not head:
+    gate = svc.security.pull_gate
+
+    async def guard(found: ManifestRecord) -> None:
         # An organization's security policy may refuse pulls of images with serious findings.
-        await svc.security.pull_gate.check(repository=repository, digest=record.digest)
-        svc.pulls.record(repository.id, record.id)
+        await gate.check(instance_id=ctx.instance_id, namespace=ctx.repository.namespace, digest=found.digest)
+
+    record = await svc.manifests.get(instance_id=ctx.instance_id, name=ctx.repository,
+                                     reference=ctx.params["reference"], accept=_accept(request), with_payload=not head,
+                                     guard=guard)
     headers = {
         "Docker-Content-Digest": record.digest,
         "ETag": f'"{record.digest}"',

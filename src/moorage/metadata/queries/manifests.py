@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.manifests import ParsedManifest
@@ -61,7 +62,39 @@ def by_tag(
     return _record(row, bytes(row[6]) if with_payload else b"")
 
 
+def _lookup_statement(by_digest: bool, with_payload: bool) -> Select[Any]:
+    columns = (*_META, *_TAIL, *((manifests.c.payload,) if with_payload else ()), repositories.c.id)
+    if by_digest:
+        source = repositories.join(manifests, manifests.c.repository_id == repositories.c.id)
+        condition = manifests.c.digest == bindparam("reference")
+    else:
+        source = repositories.join(tags, tags.c.repository_id == repositories.c.id).join(
+            manifests, tags.c.manifest_id == manifests.c.id)
+        condition = tags.c.name == bindparam("reference")
+    return select(*columns).select_from(source).where(
+        repositories.c.instance_id == bindparam("instance_id"), repositories.c.full_name == bindparam("full_name"),
+        condition)
+
+
+# Built once: the statement of the registry's hottest read costs nothing to construct per request.
+_LOOKUPS = {(d, p): _lookup_statement(d, p) for d in (True, False) for p in (True, False)}
+
+
+def lookup(
+    conn: Connection, instance_id: str, full_name: str, *, digest: str | None, tag: str | None, with_payload: bool
+) -> tuple[ManifestRecord, int] | None:
+    """(the manifest a digest or tag names in the repository called ``full_name``, the repository's
+    id), in one query: the registry's hottest read."""
+    statement = _LOOKUPS[(digest is not None, with_payload)]
+    row = conn.execute(statement, {"instance_id": instance_id, "full_name": full_name,
+                                   "reference": digest if digest is not None else tag}).first()
+    if row is None:
+        return None
+    return _record(row, bytes(row[6]) if with_payload else b""), int(row[-1])
+
+
 def store(
+
     conn: Connection, repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest
 ) -> int:
     """Record a manifest and what it references (idempotent); return its id."""

@@ -14,25 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from moorage.scanner.inventory import Ecosystem
-
-
-class Severity(StrEnum):
-    """Severity of a vulnerability, from a vendor's rating or from a CVSS base score."""
-
-    UNKNOWN = "unknown"
-    NEGLIGIBLE = "negligible"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        """Order for thresholds: UNKNOWN 0 < NEGLIGIBLE 1 < ... < CRITICAL 5."""
-        return _SEVERITY_ORDER.index(self)
-
-
-_SEVERITY_ORDER = list(Severity)
+from moorage.scanner.severity import Severity as Severity  # re-exported: the one scale
 
 
 class FixState(StrEnum):

@@ -75,6 +75,45 @@ def _component(package: Package, bom_ref: str) -> dict[str, Any]:
     return component
 
 
+def package_bom_ref(package: Package) -> str:
+    """The ``bom-ref`` of a package's component (stable: purl, path and location)."""
+    key = f"{package.purl}|{package.path}|{package.metadata.get('location', '')}"
+    return "pkg:" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def bom_document(inventories: list[ImageInventory]) -> dict[str, Any]:
+    """The BOM as a JSON object (``moorage scan --format cyclonedx`` adds its vulnerabilities)."""
+    first = inventories[0]
+    root: dict[str, Any] = {"type": "container", "bom-ref": "image", "name": first.name}
+    if first.manifest_digest:
+        root["version"] = first.manifest_digest
+    components: list[dict[str, Any]] = []
+    refs: list[str] = []
+    seen: set[str] = set()
+    for inventory in inventories:
+        for package in inventory.packages:
+            bom_ref = package_bom_ref(package)
+            if bom_ref in seen:
+                continue
+            seen.add(bom_ref)
+            refs.append(bom_ref)
+            components.append(_component(package, bom_ref))
+    return {
+        "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
+        "bomFormat": "CycloneDX",
+        "specVersion": SPEC_VERSION,
+        "serialNumber": f"urn:uuid:{uuid.uuid4()}",
+        "version": 1,
+        "metadata": {
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "tools": {"components": [{"type": "application", "name": "moorage", "version": moorage.__version__}]},
+            "component": root,
+        },
+        "components": components,
+        "dependencies": [{"ref": "image", "dependsOn": refs}] + [{"ref": ref} for ref in refs],
+    }
+
+
 class CycloneDxWriter(SbomWriter):
     """CycloneDX JSON (specification 1.6)."""
 
@@ -82,36 +121,4 @@ class CycloneDxWriter(SbomWriter):
 
     def render(self, inventories: list[ImageInventory]) -> str:
         """One BOM; with several platforms, every platform's packages under the one image."""
-        first = inventories[0]
-        root: dict[str, Any] = {"type": "container", "bom-ref": "image", "name": first.name}
-        if first.manifest_digest:
-            root["version"] = first.manifest_digest
-        components: list[dict[str, Any]] = []
-        refs: list[str] = []
-        seen: set[str] = set()
-        for inventory in inventories:
-            for package in inventory.packages:
-                key = f"{package.purl}|{package.path}|{package.metadata.get('location', '')}"
-                bom_ref = "pkg:" + hashlib.sha256(key.encode()).hexdigest()[:24]
-                if bom_ref in seen:
-                    continue
-                seen.add(bom_ref)
-                refs.append(bom_ref)
-                components.append(_component(package, bom_ref))
-        document = {
-            "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
-            "bomFormat": "CycloneDX",
-            "specVersion": SPEC_VERSION,
-            "serialNumber": f"urn:uuid:{uuid.uuid4()}",
-            "version": 1,
-            "metadata": {
-                "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "tools": {
-                    "components": [{"type": "application", "name": "moorage", "version": moorage.__version__}]
-                },
-                "component": root,
-            },
-            "components": components,
-            "dependencies": [{"ref": "image", "dependsOn": refs}] + [{"ref": ref} for ref in refs],
-        }
-        return json.dumps(document, indent=2)
+        return json.dumps(bom_document(inventories), indent=2)

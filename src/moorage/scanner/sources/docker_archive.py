@@ -79,7 +79,9 @@ class DockerArchiveSource(ImageSource):
             else:
                 digest = diff_id
             layers.append(LayerRef(digest, "", blob.length, blob))
-        return ResolvedImage(str(self.path), config_digest, config.platform, tuple(layers), config.raw)
+        return ResolvedImage(
+            str(self.path), config_digest, config.platform, tuple(layers), config.raw, config_digest=config_digest
+        )
 
 
 def _short_tag(tag: str) -> str:

@@ -101,6 +101,8 @@ class ResolvedImage:
     """Layers, base first."""
     config: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
     """The image configuration document (empty for a root filesystem)."""
+    config_digest: str = ""
+    """Digest of the image configuration blob (empty for a root filesystem)."""
 
 
 class ImageSource(ABC):

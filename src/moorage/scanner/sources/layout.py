@@ -123,7 +123,9 @@ class _LayoutReader(ImageSource):
                 raise ImageSourceError(f"{self.name}: layer {layer.digest} is missing") from exc
             layers.append(LayerRef(layer.digest, layer.media_type, layer.size, blob))
         found = descriptor.platform or config.platform
-        return ResolvedImage(self.name, descriptor.digest, found, tuple(layers), config.raw)
+        return ResolvedImage(
+            self.name, descriptor.digest, found, tuple(layers), config.raw, config_digest=manifest.config.digest
+        )
 
 
 class OciLayoutSource(_LayoutReader):

@@ -69,6 +69,7 @@ class RegistrySource(ImageSource):
                         found,
                         layers,
                         config if isinstance(config, dict) else {},
+                        config_digest=manifest.config.digest,
                     )
                 )
             return images

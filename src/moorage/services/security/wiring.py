@@ -37,6 +37,6 @@ def build_security_services(settings: Settings, db: Database, master_key: Master
         registries=RegistryService(db, master_key, timeout=settings.scanner.remote_timeout_seconds),
         tasks=TaskService(db, jobs),
         policies=policies,
-        pull_gate=PullGate(db),
+        pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),
         scan_on_push=ScanOnPush(db, jobs, policies),
     )
