@@ -69,10 +69,12 @@ def test_pulls_refused_by_severity_until_allowlisted(tmp_path: Path, moorage_fac
         still = registry.get("/v2/gate-org/app/manifests/v1")
         assert still.status_code == 403 and "CVE-2031-0001 (medium)" in still.json()["errors"][0]["message"]
 
-        allowed = api.put("/organization-policies/gate-org", json={
-            "block_severity": "medium", "allowlist": ["CVE-2031-0002", "GHSA-hss1-0001-0001"]})  # an alias
+        assert "config.runs-as-root (medium)" in still.json()["errors"][0]["message"]  # no USER in the image
+        allowed = api.put("/organization-policies/gate-org", json={  # by an alias, and a check's rule id
+            "block_severity": "medium", "allowlist": ["CVE-2031-0002", "GHSA-hss1-0001-0001", "config.runs-as-root"]})
         assert allowed.status_code == 200
-        assert registry.get("/v2/gate-org/app/manifests/v1").status_code == 200
+        answer = registry.get("/v2/gate-org/app/manifests/v1")
+        assert answer.status_code == 200, answer.text
 
         # An organization that takes no scans on push and refuses what is not scanned.
         assert api.put("/organization-policies/gate-org", json={

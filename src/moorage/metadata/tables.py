@@ -439,7 +439,7 @@ security_findings = Table(
     Column("manifest_digest", DIGEST, ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
            primary_key=True),
     Column("finding_key", String(64), primary_key=True),
-    Column("category", String(16), nullable=False),  # malware | secret | setting | history
+    Column("category", String(16), nullable=False),  # secret, malware, baseline, image_config, build_command
     Column("rule_id", String(128), nullable=False, server_default=""),
     Column("severity", String(16), nullable=False, server_default=""),
     Column("path", Text, nullable=False, server_default=""),

@@ -1,6 +1,7 @@
-"""The one place the registry calls the scanner: scan a resolved image (or re-match a stored
-report against a new advisory database) and turn the outcome into what the registry stores
-(``ScanWrite``: the report, its findings as rows, and the summary the lists and policies read).
+"""The one place the registry calls the scanner (``moorage.scanner.scan``): scan a resolved image,
+or re-match a stored report against a new advisory database, and turn the report into what the
+registry stores (``ScanWrite``: the report's JSON form, its findings as rows keyed by the report's
+stable finding ids, and the summary the lists and policies read).
 
 Image limits are checked here, before any layer is read: more layers than ``max_layers`` is
 ``image_layer_over_sized``; config and layers together above ``max_image_bytes`` is
@@ -9,24 +10,25 @@ Image limits are checked here, before any layer is read: more layers than ``max_
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import moorage
+from moorage.clients.oci_types import Platform
 from moorage.domain.security import ScanSummary, severity_rank
 from moorage.metadata.queries.security_results import FindingRow, ScanWrite, VulnerabilityRow
 from moorage.scanner.advisories.store import AdvisoryStore
-from moorage.scanner.analysis import AnalysisOptions, ProgressCallback, analyze_image
+from moorage.scanner.analysis import AnalysisOptions, ProgressCallback
 from moorage.scanner.cache.interface import LayerCache
-from moorage.scanner.image_inventory import inventory_from_json, inventory_to_json
-from moorage.scanner.matching import Matcher, VulnerabilityFinding
-from moorage.scanner.sources.interface import ImageSource, ResolvedImage
+from moorage.scanner.checks.findings import finding_to_json
+from moorage.scanner.matching import Matcher
+from moorage.scanner.report import ScanReport, report_from_json, report_to_json
+from moorage.scanner.scan import ScanOptions, rematch, scan
+from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
 from moorage.services.security.failures import ScanFailure
 
-REPORT_SCHEMA = "moorage-registry-scan/1"
 ALL_SCANNERS = ("vuln", "secret", "malware", "config")
 NO_DATABASE = "none"
 """``advisory_db`` of a result matched against no database (none was installed)."""
@@ -67,57 +69,58 @@ def check_limits(image: ResolvedImage, options: EngineOptions) -> None:
                           f"{size} bytes of layers, more than the {options.max_image_bytes} allowed")
 
 
+class _Resolved(ImageSource):
+    """A source whose image was already resolved (and checked against the limits)."""
+
+    def __init__(self, inner: ImageSource, image: ResolvedImage) -> None:
+        self.inner = inner
+        self.image = image
+
+    def resolve(self, platform: Platform | None) -> list[ResolvedImage]:
+        """The one image, whatever the platform: the registry scans each platform image by digest."""
+        return [self.image]
+
+    def fetch(self, image: ResolvedImage, layers: Sequence[LayerRef]) -> ResolvedImage:
+        """See :meth:`ImageSource.fetch`."""
+        return self.inner.fetch(image, layers)
+
+
 def scan_image(source: ImageSource, image: ResolvedImage, *, options: EngineOptions, store: AdvisoryStore | None,
                progress: ProgressCallback | None = None) -> ScanWrite:
-    """Scan one resolved image into what the registry stores."""
+    """Scan one resolved image into what the registry stores. Without an advisory database the
+    vulnerability scanner is left out; the inventory is kept, so a database installed later
+    re-matches it."""
     check_limits(image, options)
-    analysis = analyze_image(source, image, AnalysisOptions(cache=options.cache, workers=options.workers,
-                                                            executor=options.executor), progress)
-    findings: list[VulnerabilityFinding] = []
-    if "vuln" in options.scanners and store is not None:
-        findings = list(Matcher(store).match(analysis.inventory.packages, analysis.inventory.distro).findings)
-    resolved = analysis.image
-    report: dict[str, Any] = {
-        "schema": REPORT_SCHEMA,
-        "generator": f"moorage {moorage.__version__}",
-        "image": {"reference": resolved.name, "manifest_digest": resolved.manifest_digest,
-                  "platform": str(resolved.platform) if resolved.platform else "",
-                  "layers": [{"digest": layer.digest, "size": layer.size, "media_type": layer.media_type}
-                             for layer in resolved.layers]},
-        "scanners": list(options.scanners),
-        "database": {"built_at": database_id(store)},
-        "inventory": inventory_to_json(analysis.inventory),
-        "findings": [],
-    }
-    return _write(report, findings, store)
+    scanners = tuple(s for s in options.scanners if s != "vuln" or store is not None) or ("config",)
+    report = scan(_Resolved(source, image), ScanOptions(
+        scanners=scanners, advisory_store=store,
+        analysis=AnalysisOptions(cache=options.cache, workers=options.workers, executor=options.executor)),
+        progress)
+    return stored_form(report)
 
 
-def rematch_report(report: dict[str, Any], store: AdvisoryStore, matcher: Matcher | None = None) -> ScanWrite:
+def rematch_report(document: dict[str, Any], store: AdvisoryStore, matcher: Matcher | None = None) -> ScanWrite:
     """Match a stored report's inventory against ``store`` again (no layer is read)."""
-    inventory = inventory_from_json(report["inventory"])
-    findings = list((matcher or Matcher(store)).match(inventory.packages, inventory.distro).findings)
-    updated = {**report, "database": {"built_at": database_id(store)}}
-    return _write(updated, findings, store)
+    return stored_form(rematch(report_from_json(document), store, matcher=matcher))
 
 
-def _finding_key(finding: VulnerabilityFinding) -> str:
-    return "vuln-" + hashlib.sha256(finding.key.encode()).hexdigest()[:32]
-
-
-def _write(report: dict[str, Any], findings: Sequence[VulnerabilityFinding], store: AdvisoryStore | None) -> ScanWrite:
-    keyed = [(_finding_key(f), f) for f in findings]
-    report = {**report, "vulnerabilities": [{"finding_id": key, **f.to_json()} for key, f in keyed]}
-    rows = tuple(VulnerabilityRow(
-        finding_key=key, vul_id=f.vulnerability_id, aliases=f.aliases, severity=f.severity.value, score=f.score,
-        ecosystem=f.ecosystem.value, package_name=f.package_name, package_version=f.installed_version, purl=f.purl,
-        path=f.path, layer_digest=f.layer_digest, fixed_version=f.fixed_version, fix_state=f.fix_state.value,
-        title=f.title) for key, f in keyed)
-    other: tuple[FindingRow, ...] = ()
-    summary = summarize([(f.vulnerability_id, f.severity.value, f.aliases) for f in findings],
-                        [(r.category, r.rule_id, r.severity, r.path) for r in other])
-    return ScanWrite(summary=summary, severity_level=summary.level().value, report=report, vulnerabilities=rows,
-                     findings=other, scanners=",".join(report.get("scanners", ALL_SCANNERS)),
-                     advisory_db=database_id(store), scanner_version=moorage.__version__)
+def stored_form(report: ScanReport) -> ScanWrite:
+    """A scan report as the registry stores it: the report, its findings as rows, the summary."""
+    vulnerabilities = tuple(VulnerabilityRow(
+        finding_key=v.finding_id, vul_id=f.vulnerability_id, aliases=f.aliases, severity=f.severity.value,
+        score=f.score, ecosystem=f.ecosystem.value, package_name=f.package_name, package_version=f.installed_version,
+        purl=f.purl, path=f.path, layer_digest=f.layer_digest, fixed_version=f.fixed_version,
+        fix_state=f.fix_state.value, title=f.title) for v in report.vulnerabilities for f in (v.finding,))
+    findings = tuple(FindingRow(
+        finding_key=r.finding_id, category=r.finding.category.value, rule_id=r.finding.rule_id,
+        severity=r.finding.severity.value, path=r.finding.path, layer_digest=r.finding.layer_digest,
+        title=r.finding.message, detail=finding_to_json(r.finding)) for r in report.findings)
+    summary = summarize([(v.vul_id, v.severity, v.aliases) for v in vulnerabilities],
+                        [(f.category, f.rule_id, f.severity, f.path) for f in findings])
+    database = report.database.built_at if report.database is not None else NO_DATABASE
+    return ScanWrite(summary=summary, severity_level=summary.level().value, report=report_to_json(report),
+                     vulnerabilities=vulnerabilities, findings=findings, scanners=",".join(report.scanners),
+                     advisory_db=database, scanner_version=moorage.__version__)
 
 
 def summarize(vulnerabilities: Sequence[tuple[str, str, tuple[str, ...]]],
