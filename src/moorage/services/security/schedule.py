@@ -47,14 +47,15 @@ def queue_rematch_if_needed(db: Database, vulndb_path: Path) -> str | None:
         return None
 
     def work(conn: Connection) -> str | None:
-        if tasks_q.state(conn, MATCHED_STATE) == current:
-            return None
+        # Checked every time, not only when the database changed: a scan that began before an update
+        # may finish with the previous database after the re-match ran.
         if not results_q.stale_digests(conn, current, after="", limit=1):
             tasks_q.set_state(conn, MATCHED_STATE, current)
             return None
-        key = f"rematch:{current}"
-        existing = jobs_q.by_dedupe_key(conn, key)
-        if existing is not None:
+        if any(not job.status.finished for job in jobs_q.list_jobs(conn, kind=REMATCH_JOB, limit=5)):
+            return None  # one is queued or running: it walks every stale result
+        key = f"rematch:{current}:{now_ms() // 60_000}"  # workers passing in the same minute make one job
+        if jobs_q.by_dedupe_key(conn, key) is not None:
             return None
         job_id = secrets.token_hex(16)
         jobs_q.create(conn, job_id=job_id, kind=REMATCH_JOB, params={"advisory_db": current}, max_attempts=5,
