@@ -22,6 +22,9 @@ from moorage.storage.interface import FileInfo, StorageDriver, StorageWriter
 
 BATCH = 4 << 20
 """Bytes gathered before one write+hash round trip to the worker threads."""
+INLINE_HASH_BYTES = 64 << 10
+"""Below this, hashing on the event loop costs less than the hop to a thread."""
+
 
 
 class BlobStore:
@@ -114,7 +117,22 @@ class BlobStore:
                 await self.driver.move(paths.upload_data(upload_id), paths.blob_data(digest))
         await self.delete_upload(upload_id)
 
+    async def put_verified(self, digest: Digest, data: bytes) -> None:
+        """Store a small blob received whole (in memory): verify it, then write it in one go (temporary
+        file, fsync, rename) unless it is already stored. A mismatch stores nothing."""
+        actual = new_hasher(digest.algorithm)
+        if len(data) > INLINE_HASH_BYTES:
+            await anyio.to_thread.run_sync(actual.update, data)
+        else:
+            actual.update(data)
+        if actual.hexdigest() != digest.hex:
+            raise DigestInvalid(f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
+                                detail={"digest": str(digest)})
+        if await self.stat(digest) is None:
+            await self.driver.put_content(paths.blob_data(digest), data)
+
     async def _hash_stored(self, path: str, algorithm: str) -> str:
+
         local = self.driver.local_path(path)
         if local is not None:
 

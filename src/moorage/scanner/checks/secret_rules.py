@@ -131,13 +131,23 @@ def _basename(path: str) -> str:
 
 
 _TEMPLATE_WORDS = ("example", "sample", "template", "dist", "default", "tmpl", ".tpl", ".j2")
+_PACKAGE_MANIFESTS = frozenset({"package.json", "package-lock.json", "npm-shrinkwrap.json", "composer.json",
+                                "composer.lock", "tsconfig.json", "bower.json", "yarn.lock", "pnpm-lock.yaml"})
+_LIBRARY_TREES = ("/node_modules/", "/site-packages/", "/dist-packages/", "/usr/share/", "/vendor/",
+                  "/.cache/", "/gems/")
+
 
 
 def is_config_file(path: str) -> bool:
-    """Config-like files, where ``password = ...`` is most likely a real setting (not templates)."""
+    """Config-like files, where ``password = ...`` is most likely a real setting: not templates, not
+    package manifests, not the data files of installed libraries (botocore's service models and npm
+    manifests are full of ``"token": "NextToken"`` and ``"js-tokens": "^4.0.0"``)."""
     name = _basename(path).lower()
-    if any(word in name for word in _TEMPLATE_WORDS):
+    if any(word in name for word in _TEMPLATE_WORDS) or name in _PACKAGE_MANIFESTS:
         return False
+    if any(tree in path for tree in _LIBRARY_TREES):
+        return False
+
     return name in _CONFIG_NAMES or name.endswith(_CONFIG_SUFFIXES) or name.startswith(".env")
 
 
@@ -482,8 +492,12 @@ SECRET_RULES: tuple[SecretRule, ...] = (
         severity=Severity.MEDIUM,
         keywords=(b"pass", b"pwd", b"secret", b"token", b"api_key", b"apikey", b"api-key"),
         pattern=re.compile(
-            rb"(?im)^[ \t]{0,40}[\"']?[A-Za-z0-9_.-]{0,40}(?:password|passwd|passphrase|pwd|secret|token|"
-            rb"api[_-]?key)[A-Za-z0-9_.-]{0,40}[\"']?[ \t]*(?::=|=>|=|:)[ \t]*[\"']?([^\s\"'#;,<>]{6,256})"
+            # The key ends with the secret word (``db_password``, ``auth_token``, ``secret_key_base``),
+            # so ``js-tokens``, ``max_tokens`` or ``tokenizer`` are not taken for secrets.
+            rb"(?im)^[ \t]{0,40}[\"']?(?:[A-Za-z0-9_.-]{0,40}[_.-])?(?:password|passwd|passphrase|pwd|secret|token|"
+            rb"api[_-]?key|secret[_-]?key|access[_-]?key)(?:[_.-](?:key|base|value))?[\"']?[ \t]*(?::=|=>|=|:)"
+            rb"[ \t]*[\"']?([^\s\"'#;,<>]{6,256})"
+
             rb"|<(?:password|passwd|secret|token)>([^<\s]{6,256})</"
         ),
         secret_groups=(1, 2),

@@ -74,6 +74,10 @@ _GENERIC_PLACEHOLDER_WORDS = frozenset({
     "here", "dummy", "fake", "redacted", "xxx", "value", "default",
 })  # fmt: skip
 _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
+# Values a generic ``token = ...`` rule meets that are no secret: identifiers (``NextToken``) and
+# versions (``^4.0.0``, ``1.2.3``).
+_NOT_A_SECRET = re.compile(r"[A-Z][a-z]{2,}(?:[A-Z][a-z]{2,})+|[\^~>=<v]{0,2}\d+(?:\.[\dx*]+)+(?:[-+.][0-9A-Za-z.]+)?")
+
 
 
 def shannon_entropy(value: bytes) -> float:
@@ -141,9 +145,10 @@ def is_placeholder_value(secret: bytes, generic: bool) -> bool:
         return False
     if not random and any(word in _GENERIC_PLACEHOLDER_WORDS for word in _WORD_SPLIT.split(lowered)):
         return True
-    if looks_like_path(text) or lowered.isdigit():
+    if looks_like_path(text) or lowered.isdigit() or _NOT_A_SECRET.fullmatch(text):
         return True
     return len(set(lowered)) <= 2
+
 
 
 def _looks_random(value: str) -> bool:
