@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from huey import SqliteHuey
 from sqlalchemy import func, select, update
 
 from moorage.clients.oci_types import ImageIndex, ImageManifest, parse_manifest_or_index
 from moorage.clients.registry import AuthenticationError, NotFoundError, RegistryError
 from moorage.domain.jobs import JobStatus
 from moorage.domain.security import ScanPolicy
+from moorage.jobs.queue import JobQueue
 from moorage.jobs.runner import JobStopped
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.migrate import upgrade
@@ -40,7 +42,9 @@ from moorage.services.security.rematch import rematch_all
 from moorage.services.security.scanning import DigestScanner
 from moorage.services.security.schedule import DAY_MS, policy_due, queue_due_scans, queue_rematch_if_needed
 from moorage.services.security.sources import ImageOrigin
+from moorage.services.security.tasks import TaskService
 from tests.conftest import DATABASES
+from tests.hss import seed
 from tests.hss.support import ADVISORIES, CVSS_HIGH, build_advisories, dist_info, python_image
 from tests.scanner.advisories.feedwriters import osv_record
 from tests.support import swr_images as si
@@ -236,7 +240,7 @@ def test_rematch_reads_no_layer(db: Database, world: Any, tmp_path: Path) -> Non
     assert rematch_all(db, vulndb) == 0  # everything matched against this database already
 
 
-def test_periodic_pass_queues_rematches_and_due_scans_once(db: Database, world: Any) -> None:
+def test_periodic_pass_queues_rematches_and_due_scans_once(db: Database, world: Any, tmp_path: Path) -> None:
     layout, images, vulndb = world
     scanner(db, "job-periodic", vulndb).scan(LayoutOrigin(layout, images), images["vuln"].digest, not_before=0)
     assert queue_rematch_if_needed(db, vulndb) is None  # results match the installed database
@@ -247,17 +251,16 @@ def test_periodic_pass_queues_rematches_and_due_scans_once(db: Database, world: 
     policy = ScanPolicy(domain.id, True, 3, 0x7FFFFFFF, 0, 0, (), now_ms() - 4 * DAY_MS)
     assert policy_due(policy, now_ms()) and not policy_due(policy, policy.last_run_at + DAY_MS)
     db.run_write(lambda conn: tasks_q.set_scan_policy(conn, policy))
-
-    class Tasks:
-        created = 0
-
-        def create_scan_in(self, conn: Any, **_kwargs: Any) -> Any:
-            Tasks.created += 1
-            raise AssertionError("the account has no image: no task")
-
-    assert queue_due_scans(db, Tasks(), now=now_ms()) == []  # type: ignore[arg-type]
-    assert Tasks.created == 0
-    assert not policy_due(db.run_read(lambda conn: tasks_q.scan_policy(conn, domain.id)), now_ms())
+    images = seed.generate()[:4]
+    seed.write(db, domain.id, images)
+    tasks = TaskService(db, JobQueue(db, SqliteHuey("t", filename=str(tmp_path / "queue.db"))))
+    now = now_ms()
+    queued = queue_due_scans(db, tasks, now=now)
+    assert len(queued) == 1 and queue_due_scans(db, tasks, now=now) == []  # claimed once
+    task = db.run_read(lambda conn: tasks_q.page(conn, domain.id, tasks_q.TaskQuery(task_type="cycle"),
+                                                 offset=0, limit=5))[0][0]
+    assert (task.total, task.is_all, task.status, task.job_id) == (4, True, "waiting", queued[0])
+    assert not policy_due(db.run_read(lambda conn: tasks_q.scan_policy(conn, domain.id)), now + DAY_MS)
 
 
 @pytest.mark.asyncio

@@ -160,15 +160,6 @@ def remove_missing(conn: Connection, registry_id: str, kept: Iterable[str]) -> i
     return len(gone)
 
 
-def remove_tag(conn: Connection, registry_id: str, namespace: str, image_name: str, tag: str) -> None:
-    """Forget one tag of a registry (and its platform images)."""
-    key = _key(namespace, image_name, tag)
-    row_id = conn.execute(select(t.c.id).where(t.c.registry_id == registry_id, t.c.row_key == key)).scalar()
-    if row_id is not None:
-        conn.execute(delete(t).where(t.c.parent_id == row_id))
-        conn.execute(delete(t).where(t.c.id == row_id))
-
-
 def refresh_latest_versions(conn: Connection, registry_id: str, *,
                             repository: tuple[str, str] | None = None) -> None:
     """Mark, in every repository of the registry (or in one: ``(namespace, image_name)``), the most
