@@ -37,10 +37,6 @@ INDEX_REPORT_SCHEMA = "moorage-registry-index/1"
 WAIT_POLL_SECONDS = 0.5
 
 
-class ScanStopped(Exception):
-    """Raised by a stop check: the job was asked to stop (the claim is given back)."""
-
-
 @dataclass
 class DigestScanner:
     """Scans digests for one job."""
@@ -104,8 +100,6 @@ class DigestScanner:
                 self._scan_index(origin, digest, document, not_before)
                 return
             write = self._scan_image(origin, digest)
-        except ScanStopped:
-            raise
         except Exception as exc:
             if _is_stop(exc):
                 raise
@@ -177,7 +171,7 @@ def _is_stop(error: BaseException) -> bool:
 
     current: BaseException | None = error
     while current is not None:
-        if isinstance(current, JobStopped | ScanStopped):
+        if isinstance(current, JobStopped):
             return True
         current = current.__cause__
     return False
