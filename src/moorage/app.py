@@ -20,6 +20,10 @@ import moorage
 from moorage.api.enterprise import ROUTERS as ENTERPRISE_ROUTERS
 from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
+from moorage.api.hss import images as hss_images
+from moorage.api.hss import policies as hss_policies
+from moorage.api.hss import registries as hss_registries
+from moorage.api.hss import tasks as hss_tasks
 from moorage.api.iam import tokens as iam_tokens
 from moorage.api.iam import users as iam_users
 from moorage.api.observability import Metrics, ObservabilityMiddleware
@@ -48,6 +52,7 @@ from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
+from moorage.services.security.wiring import SecurityServices, build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
@@ -81,6 +86,7 @@ class Services:
     sharing: SharingService
     account: AccountService
     enterprise: EnterpriseServices
+    security: SecurityServices
 
 
 def build_services(settings: Settings) -> Services:
@@ -91,6 +97,7 @@ def build_services(settings: Settings) -> Services:
     master_key = load_master_key(settings)
     signer = TokenSigner(master_key, registry_service=settings.auth.registry_service)
     jobs = JobQueue(db, build_huey(settings))
+    security = build_security_services(settings, db, master_key, jobs)
     enterprise = build_enterprise(settings, db, store, master_key, jobs)
     return Services(
         settings=settings,
@@ -106,7 +113,7 @@ def build_services(settings: Settings) -> Services:
         blobs=BlobService(db, store),
         uploads=UploadService(db, store),
         manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
-                                  hooks=enterprise.hooks),
+                                  listeners=[security.scan_on_push, enterprise.hooks]),
         pulls=pulls,
         jobs=jobs,
         repository_management=RepositoryManagement(db),
@@ -114,6 +121,7 @@ def build_services(settings: Settings) -> Services:
         sharing=SharingService(db),
         account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region),
         enterprise=enterprise,
+        security=security,
     )
 
 
@@ -206,7 +214,8 @@ def create_app(settings: Settings) -> MoorageApp:
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
     for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
-                   swr_repositories.router, swr_tags.router, swr_sharing.router, *ENTERPRISE_ROUTERS,
+                   swr_repositories.router, swr_tags.router, swr_sharing.router, hss_images.router,
+                   hss_registries.router, hss_tasks.router, hss_policies.router, *ENTERPRISE_ROUTERS,
                    swr_account.router):  # last: its GET /{api_version} takes any one-segment path
         app.include_router(router)
     install_error_handlers(app)

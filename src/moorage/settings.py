@@ -105,6 +105,54 @@ class EnterpriseSettings(BaseModel):
     """A pause between two signatures of an execution (throttles large executions)."""
 
 
+class ScannerSettings(BaseModel):
+    """Image security in the registry: the advisory database, scan triggers, limits, the layer cache."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    vulndb_path: Path | None = None
+    """The advisory database (``moorage vulndb build/update/import`` writes it). Default
+    ``<data_dir>/vulndb.sqlite``. When its build time changes, stored inventories are re-matched."""
+    scan_on_push: bool = False
+    """Scan every image pushed with a tag (the global policy; an organization's policy overrides it)."""
+    max_image_bytes: int = Field(default=10 * 1024**3, ge=1)
+    """Images larger than this (config and layers) are not scanned: ``image_over_sized``."""
+    max_layers: int = Field(default=128, ge=1)
+    """Images with more layers are not scanned: ``image_layer_over_sized``."""
+    layer_cache: str = "database"
+    """Where layer analyses are kept: ``database`` (shared by every worker and node), ``directory``,
+    ``memory`` or ``none``."""
+    layer_cache_dir: Path | None = None
+    """Directory of the ``directory`` layer cache; default ``<data_dir>/layer-cache``."""
+    analysis_executor: str = "thread"
+    """How a scan reads the layers it lacks in parallel: ``process``, ``thread`` or ``serial``."""
+    analysis_workers: int = Field(default=0, ge=0, le=64)
+    """Parallel layer readers of one scan; 0: one per core."""
+    periodic_interval_seconds: int = Field(default=60, ge=1)
+    """How often workers look for due scheduled scans and for a new advisory database."""
+    sync_max_images: int = Field(default=20000, ge=1)
+    """Tags one synchronisation of an external registry records at most."""
+    remote_timeout_seconds: float = Field(default=60.0, gt=0)
+    """Timeout of each request to an external registry."""
+    pull_policy_cache_seconds: float = Field(default=1.0, ge=0)
+    """How long a node keeps an organization's pull policy and an image's scan state before reading
+    them again: a policy change or a new scan applies to pulls within this time."""
+
+    @field_validator("layer_cache")
+    @classmethod
+    def _known_cache(cls, value: str) -> str:
+        if value not in ("database", "directory", "memory", "none"):
+            raise ValueError("layer_cache must be one of database, directory, memory, none")
+        return value
+
+    @field_validator("analysis_executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        if value not in ("process", "thread", "serial"):
+            raise ValueError("analysis_executor must be one of process, thread, serial")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
@@ -140,6 +188,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     enterprise: EnterpriseSettings = Field(default_factory=EnterpriseSettings)
+    scanner: ScannerSettings = Field(default_factory=ScannerSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 
@@ -166,6 +215,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to SQLite in the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'moorage.db'}"
+
+    @property
+    def vulndb_path(self) -> Path:
+        """The advisory database file the registry's scans use."""
+        return self.scanner.vulndb_path or self.data_dir / "vulndb.sqlite"
 
     @property
     def storage_root(self) -> Path:

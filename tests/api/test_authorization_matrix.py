@@ -104,7 +104,7 @@ def expected_allowed(rule: Rule, role: Role, template: str) -> bool:
         return False
     if "{project_id}" in template and role.foreign:
         return False  # the path names the administrator's project, which is not the outsider's
-    if rule.kind == "authenticated":
+    if rule.kind in ("authenticated", "account"):
         return True
     if role.foreign:
         return False

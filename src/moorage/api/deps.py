@@ -147,6 +147,10 @@ async def _check_rule(request: Request, principal: Principal, kind: str, level: 
     if kind.startswith("instance"):
         await _check_instance_rule(request, principal, kind, level)
         return
+    if kind == "account":
+        if not principal.project_id or not principal.domain_id:
+            raise Denied("this operation needs a project of the caller's account in the path")
+        return
     if kind == "admin":
         if not principal.is_admin:
             raise Denied("this operation needs a domain administrator")

@@ -13,9 +13,11 @@ from moorage.domain.identity import MANAGE, READ, WRITE
 class Rule:
     """What a management route requires.
 
-    ``public``: no credentials; ``authenticated``: any valid principal; ``admin``: a domain
-    administrator; ``namespace`` / ``repository``: at least ``level`` on the namespace (and
-    repository) named by the path parameters ``namespace`` and ``repository``.
+    ``public``: no credentials; ``authenticated``: any valid principal; ``account``: any user of
+    the account whose project the path names (HSS operations are account-wide: every user of an
+    account sees its images' security state, as in HSS); ``admin``: a domain administrator;
+    ``namespace`` / ``repository``: at least ``level`` on the namespace (and repository) named by
+    the path parameters ``namespace`` and ``repository``.
 
     Enterprise Edition routes name an instance (path parameter ``instance_id``) that must belong to
     the caller's domain: ``instance``: any user of that domain; ``instance_admin``: a domain
@@ -29,6 +31,7 @@ class Rule:
 
 PUBLIC = Rule("public")
 AUTHENTICATED = Rule("authenticated")
+ACCOUNT = Rule("account")
 ADMIN = Rule("admin")
 
 

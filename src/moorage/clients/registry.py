@@ -140,7 +140,7 @@ class RegistryClient:
             return {"Authorization": self.credentials.basic_header()}
         return {}
 
-    async def _answer_challenge(self, response: httpx.Response, scope: str) -> None:
+    async def _answer_challenge(self, response: httpx.Response, scope: str, *, sent_basic: bool = False) -> None:
         header = response.headers.get("WWW-Authenticate", "")
         try:
             challenge = parse_challenge(header)
@@ -149,7 +149,9 @@ class RegistryClient:
                 f"unreadable challenge from {self.base_url}: {exc}", status=401
             ) from exc
         if challenge.scheme == "basic":
-            if self.credentials is None or self._basic:
+            # Refused with our credentials (or none to give): fail. A request sent before a concurrent one
+            # switched to Basic carried none, so it is simply sent again.
+            if self.credentials is None or sent_basic:
                 raise AuthenticationError(f"{self.base_url} wants credentials", status=401)
             self._basic = True
             return
@@ -208,7 +210,8 @@ class RegistryClient:
                 raise RegistryError(f"{method} {url}: {exc}") from exc
             if response.status_code == 401 and attempt == 0:
                 await response.aclose()
-                await self._answer_challenge(response, scope)
+                sent_basic = request.headers.get("Authorization", "").startswith("Basic ")
+                await self._answer_challenge(response, scope, sent_basic=sent_basic)
                 continue
             if response.status_code >= 400:
                 await self._raise_for(response, method, url)
@@ -230,6 +233,12 @@ class RegistryClient:
         if response.status_code == 404:
             raise NotFoundError(message, status=404, codes=codes)
         raise RegistryError(message, status=response.status_code, codes=codes)
+
+    async def ping(self) -> None:
+        """``GET /v2/`` with the credentials: raises ``AuthenticationError`` when they are refused
+        and ``RegistryError`` when the registry cannot be reached or is not one."""
+        response = await self._send("GET", "/v2/", scope="")
+        await response.aclose()
 
     # -- manifests ------------------------------------------------------------------------------
 

@@ -27,7 +27,14 @@ def sign_execution(context: JobContext) -> dict[str, Any]:
     return run_sign_job(context)
 
 
+def _security_handlers() -> dict[str, Handler]:
+    from moorage.jobs import security
+
+    return security.HANDLERS
+
+
 HANDLERS: dict[str, Handler] = {
     "registry.purge_uploads": purge_uploads,
     "enterprise.sign_execution": sign_execution,
+    **_security_handlers(),
 }

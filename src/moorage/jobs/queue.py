@@ -32,8 +32,14 @@ class JobQueue:
     def __init__(self, db: Database, huey: Huey, *, execute: Callable[[str], Any] | None = None) -> None:
         self.db = db
         self.huey = huey
-        # Producers register the task too (with a body that never runs there): huey sends it by name.
-        self._task: TaskWrapper = huey.task(name=TASK_NAME)(execute or _not_here)
+        # Producers register the task too (with a body that never runs there): huey sends it by name,
+        # and the name includes the function's module, so both sides register a function of this module.
+        target = execute or _not_here
+
+        def run_job(job_id: str) -> Any:
+            return target(job_id)
+
+        self._task: TaskWrapper = huey.task(name=TASK_NAME)(run_job)
 
     def submit_blocking(self, kind: str, params: dict[str, Any], *, dedupe_key: str | None = None,
                         domain_id: str | None = None, max_attempts: int = 3) -> Job:

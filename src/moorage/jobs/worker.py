@@ -52,8 +52,18 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
             except Exception:
                 log.exception("job recovery failed")
 
+    def periodic_forever() -> None:
+        from moorage.jobs.security import periodic_pass
+
+        while not stopping.wait(settings.scanner.periodic_interval_seconds):
+            try:
+                periodic_pass(settings, db, queue)
+            except Exception:
+                log.exception("the periodic image-security pass failed")
+
     recovery = threading.Thread(target=recover_forever, name="job-recovery", daemon=True)
     recovery.start()
+    threading.Thread(target=periodic_forever, name="security-periodic", daemon=True).start()
     consumer = huey.create_consumer(workers=settings.jobs.threads, worker_type="thread", periodic=False,
                                     initial_delay=0.05, max_delay=1.0, backoff=1.15)
     log.warning("moorage worker %s: %d threads, queue %s", runner.worker, settings.jobs.threads,

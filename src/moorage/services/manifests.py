@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,7 +21,7 @@ from moorage.domain.errors import (
 )
 from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.domain.names import RepositoryName, validate_tag
-from moorage.domain.registry import DEFAULT_INSTANCE, ManifestRecord, ReferrerRecord, Repository
+from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import manifests as q
@@ -33,6 +33,36 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class ManifestStored:
+    """The event a stored manifest emits (after its transaction committed)."""
+
+    instance_id: str
+    repository_id: int
+    namespace_id: int
+    repository: str
+    """Full name, ``namespace/name``."""
+    domain_id: str | None
+    """The account owning the repository."""
+    digest: str
+    media_type: str
+    tag: str | None
+    """The tag it was pushed as; None for a push by digest."""
+
+
+class ManifestListener(Protocol):
+    """Something that reacts to stored manifests (scan on push, webhooks...). It must be quick:
+    the push waits for it. Its errors are logged, never returned to the client."""
+
+    async def manifest_stored(self, event: ManifestStored) -> None:
+        """A manifest was stored."""
+        ...
+
+
+PullGuard = Callable[[ManifestRecord], Awaitable[None]]
+"""Checked before a manifest is served by a GET (it raises to refuse: an organization's policy)."""
+
+
+@dataclass(frozen=True, slots=True)
 class StoredManifest:
     """What a manifest PUT answers with."""
 
@@ -40,35 +70,23 @@ class StoredManifest:
     subject: Digest | None
 
 
-class ManifestHooks(Protocol):
-    """What other parts of moorage do around pulls and pushes (the Enterprise Edition refuses pulls
-    of unsigned images where a namespace demands signatures, and signs on push)."""
-
-    async def before_pull(self, repository: Repository, record: ManifestRecord) -> None:
-        """Raise a domain error (``Denied``) to refuse serving ``record``."""
-        ...
-
-    async def after_push(self, repository: Repository, digest: Digest, tag: str | None) -> None:
-        """React to a stored manifest (errors are logged, never fail the push)."""
-        ...
-
-
 class ManifestService:
     """Manifest and tag operations of one repository at a time."""
 
     def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder,
-                 hooks: ManifestHooks | None = None) -> None:
+                 listeners: Sequence[ManifestListener] = ()) -> None:
         self.db = db
         self.max_bytes = max_bytes
         self.pulls = pulls
-        self.hooks = hooks
+        self.listeners = list(listeners)
 
     async def get(
         self, *, instance_id: str, name: RepositoryName, reference: str, accept: Iterable[str],
-        with_payload: bool = True,
+        with_payload: bool = True, guard: PullGuard | None = None,
     ) -> ManifestRecord:
         """The manifest a tag or digest names, if the client accepts its media type (one query when
-        it exists; ``NameUnknown`` or ``ManifestUnknown`` when not)."""
+        it exists; ``NameUnknown`` or ``ManifestUnknown`` when not). A GET passes ``guard`` before it
+        counts as a pull."""
         digest = str(Digest.parse(reference)) if is_digest(reference) else None
         tag = None if digest is not None else validate_tag(reference)
 
@@ -90,10 +108,8 @@ class ManifestService:
                 detail={"reference": reference, "mediaType": record.media_type},
             )
         if with_payload:
-            if self.hooks is not None and instance_id != DEFAULT_INSTANCE:
-                repository = await self.db.read(lambda conn: repo_queries.get(conn, instance_id, name))
-                if repository is not None:
-                    await self.hooks.before_pull(repository, record)
+            if guard is not None:
+                await guard(record)
             self.pulls.record(repository_id, record.id)
         return record
 
@@ -125,13 +141,20 @@ class ManifestService:
             return repository
 
         repository = await self.db.write(work)
-
-        if self.hooks is not None:
-            try:
-                await self.hooks.after_push(repository, digest, tag)
-            except Exception:
-                log.exception("after-push hook failed for %s@%s", repository.full_name, digest)
+        if self.listeners:
+            await self._emit(ManifestStored(
+                instance_id=target.instance_id, repository_id=repository.id, namespace_id=repository.namespace_id,
+                repository=repository.full_name, domain_id=repository.domain_id, digest=str(digest),
+                media_type=parsed.media_type, tag=tag))
         return StoredManifest(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def _emit(self, event: ManifestStored) -> None:
+        for listener in self.listeners:
+            try:
+                await listener.manifest_stored(event)
+            except Exception:
+                log.exception("manifest listener %s failed on %s@%s", type(listener).__name__, event.repository,
+                              event.digest)
 
     @staticmethod
     def _check_references(conn: Connection, repository: Repository, parsed: ParsedManifest) -> None:

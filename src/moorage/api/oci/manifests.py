@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from moorage.api.oci.common import read_body, services
 from moorage.api.oci.routing import OciContext
+from moorage.domain.registry import ManifestRecord
 from moorage.services.uploads import UploadTarget
 
 
@@ -18,8 +19,17 @@ async def get_manifest(request: Request, ctx: OciContext) -> Response:
     """The manifest, with its media type and digest (HEAD: the same headers, no body)."""
     svc = services(request)
     head = request.method == "HEAD"
+    gate, signatures = svc.security.pull_gate, svc.enterprise.hooks
+
+    async def guard(found: ManifestRecord) -> None:
+        # An organization's security policy may refuse pulls of images with serious findings, and an
+        # Enterprise Edition namespace may refuse unsigned images.
+        await gate.check(instance_id=ctx.instance_id, namespace=ctx.repository.namespace, digest=found.digest)
+        await signatures.check_pull(ctx.instance_id, ctx.repository, found)
+
     record = await svc.manifests.get(instance_id=ctx.instance_id, name=ctx.repository,
-                                     reference=ctx.params["reference"], accept=_accept(request), with_payload=not head)
+                                     reference=ctx.params["reference"], accept=_accept(request), with_payload=not head,
+                                     guard=guard)
     headers = {
         "Docker-Content-Digest": record.digest,
         "ETag": f'"{record.digest}"',

@@ -1,0 +1,90 @@
+"""Organization policies (moorage's, beyond HSS): scan on push, and refusing pulls of images with
+findings at or above a severity, with an allowlist of vulnerability ids (Harbor's "prevent
+vulnerable images from running")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Connection
+
+from moorage.domain.errors import Invalid, NotFound
+from moorage.domain.identity import Principal
+from moorage.domain.registry import DEFAULT_INSTANCE
+from moorage.domain.security import SEVERITY_RANKS, NamespacePolicy
+from moorage.metadata.database import Database
+from moorage.metadata.queries import namespaces as namespaces_q
+from moorage.metadata.queries import security_tasks as q
+from moorage.services.security.images import account_of
+
+BLOCK_SEVERITIES = ("", "low", "medium", "high", "critical")
+MAX_ALLOWLIST = 1000
+_VULNERABILITY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$")
+
+
+def default_policy(namespace_id: int) -> NamespacePolicy:
+    """The policy of an organization that never set one (scan on push follows the global setting)."""
+    return NamespacePolicy(namespace_id, None, "", False, (), 0)
+
+
+class PolicyService:
+    """Reading and changing organization policies."""
+
+    def __init__(self, db: Database, *, scan_on_push_default: bool) -> None:
+        self.db = db
+        self.scan_on_push_default = scan_on_push_default
+
+    def _namespace_id(self, conn: Connection, domain_id: str, namespace: str) -> int:
+        record = namespaces_q.get(conn, DEFAULT_INSTANCE, namespace)
+        if record is None or record.domain_id != domain_id:
+            raise NotFound(f"organization {namespace[:64]!r} not found", reason="namespace_not_found")
+        return record.id
+
+    async def get(self, principal: Principal, namespace: str) -> NamespacePolicy:
+        """An organization's policy (its defaults when it has none)."""
+        domain_id = account_of(principal)
+
+        def work(conn: Connection) -> NamespacePolicy:
+            namespace_id = self._namespace_id(conn, domain_id, namespace)
+            return q.namespace_policy(conn, namespace_id) or default_policy(namespace_id)
+
+        return await self.db.read(work)
+
+    async def all(self, principal: Principal) -> list[tuple[str, NamespacePolicy]]:
+        """Every organization of the account that has a policy."""
+        domain_id = account_of(principal)
+        return await self.db.read(lambda conn: q.namespace_policies_of_domain(conn, domain_id, DEFAULT_INSTANCE))
+
+    async def set(self, principal: Principal, namespace: str, *, scan_on_push: bool | None, block_severity: str,
+                  block_unscanned: bool, allowlist: Sequence[str]) -> NamespacePolicy:
+        """Replace an organization's policy."""
+        domain_id = account_of(principal)
+        severity = block_severity.strip().lower()
+        if severity not in BLOCK_SEVERITIES:
+            raise Invalid(f"block_severity must be one of {', '.join(s or '(empty: off)' for s in BLOCK_SEVERITIES)}")
+        if len(allowlist) > MAX_ALLOWLIST:
+            raise Invalid(f"an allowlist holds at most {MAX_ALLOWLIST} ids")
+        for vulnerability_id in allowlist:
+            if not _VULNERABILITY_ID.match(vulnerability_id):
+                raise Invalid(f"{vulnerability_id[:64]!r} is not a vulnerability or rule id")
+
+        def work(conn: Connection) -> NamespacePolicy:
+            namespace_id = self._namespace_id(conn, domain_id, namespace)
+            return q.set_namespace_policy(conn, namespace_id=namespace_id, scan_on_push=scan_on_push,
+                                          block_severity=severity, block_unscanned=block_unscanned,
+                                          allowlist=allowlist)
+
+        return await self.db.write(work)
+
+    def scan_on_push(self, policy: NamespacePolicy | None) -> bool:
+        """Whether a push into an organization with ``policy`` is scanned."""
+        if policy is None or policy.scan_on_push is None:
+            return self.scan_on_push_default
+        return policy.scan_on_push
+
+
+def severity_at_least(severity: str, threshold: str) -> bool:
+    """Whether a finding severity is at or above a threshold (both scanner severity words)."""
+    ranks = {name: rank for rank, name in enumerate(SEVERITY_RANKS)}
+    return ranks.get(severity, 0) >= ranks.get(threshold, len(SEVERITY_RANKS))

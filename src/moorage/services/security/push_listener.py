@@ -1,0 +1,40 @@
+"""Scan on push: a listener of stored manifests that queues a scan of each tagged push when the
+organization's policy (or, without one, the global setting) asks for it. It only queues a job:
+the push answers as soon as the job row exists; the image row and the scan happen in a worker."""
+
+from __future__ import annotations
+
+import logging
+
+from moorage.jobs.queue import JobQueue
+from moorage.metadata.database import Database
+from moorage.metadata.queries import security_tasks as policies_q
+from moorage.services.manifests import ManifestStored
+from moorage.services.security.policies import PolicyService
+
+log = logging.getLogger(__name__)
+
+SCAN_ON_PUSH_JOB = "security.scan_on_push"
+
+
+class ScanOnPush:
+    """Queues ``security.scan_on_push`` jobs for tagged pushes the policies want scanned."""
+
+    def __init__(self, db: Database, jobs: JobQueue, policies: PolicyService) -> None:
+        self.db = db
+        self.jobs = jobs
+        self.policies = policies
+
+    async def manifest_stored(self, event: ManifestStored) -> None:
+        """See ``moorage.services.manifests.ManifestListener``."""
+        if event.tag is None:
+            return  # platform images and referrers are pushed by digest; the tag's push scans them
+        policy = await self.db.read(lambda conn: policies_q.namespace_policy(conn, event.namespace_id))
+        if not self.policies.scan_on_push(policy):
+            return
+        await self.jobs.submit(
+            SCAN_ON_PUSH_JOB,
+            {"repository_id": event.repository_id, "tag": event.tag, "digest": event.digest},
+            dedupe_key=f"push:{event.repository_id}:{event.tag}:{event.digest}"[:255],
+            domain_id=event.domain_id,
+        )

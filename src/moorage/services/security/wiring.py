@@ -1,0 +1,42 @@
+"""The image-security services the API uses, built together from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moorage.auth.keys import MasterKey
+from moorage.jobs.queue import JobQueue
+from moorage.metadata.database import Database
+from moorage.services.security.images import ImageService
+from moorage.services.security.policies import PolicyService
+from moorage.services.security.pull_gate import PullGate
+from moorage.services.security.push_listener import ScanOnPush
+from moorage.services.security.registries import RegistryService
+from moorage.services.security.tasks import TaskService
+from moorage.settings import Settings
+
+
+@dataclass(frozen=True)
+class SecurityServices:
+    """Image lists, registries, tasks, policies, the pull gate and the scan-on-push listener."""
+
+    images: ImageService
+    registries: RegistryService
+    tasks: TaskService
+    policies: PolicyService
+    pull_gate: PullGate
+    scan_on_push: ScanOnPush
+
+
+def build_security_services(settings: Settings, db: Database, master_key: MasterKey,
+                            jobs: JobQueue) -> SecurityServices:
+    """Construct them (no I/O)."""
+    policies = PolicyService(db, scan_on_push_default=settings.scanner.scan_on_push)
+    return SecurityServices(
+        images=ImageService(db),
+        registries=RegistryService(db, master_key, timeout=settings.scanner.remote_timeout_seconds),
+        tasks=TaskService(db, jobs),
+        policies=policies,
+        pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),
+        scan_on_push=ScanOnPush(db, jobs, policies),
+    )
