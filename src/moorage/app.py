@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -140,7 +141,12 @@ async def _purge_uploads_forever(services: Services) -> None:
         await asyncio.sleep(interval)
 
 
+# Where management routes live under /v2: /v2/manage/..., /v2/instances/..., /v2/{project_id}/...
+_MANAGEMENT_PREFIX = re.compile(r"^/v2/(?:manage|instances|[0-9a-f]{32})/")
+
+
 class MoorageApp(FastAPI):
+
     """FastAPI for the management APIs, with the OCI API dispatched first and directly: registry
     traffic (the hot path) skips FastAPI's routing (dozens of route patterns) and middleware stack.
     No management route has an OCI path's shape (a test keeps it so), so the order decides nothing."""
@@ -155,11 +161,22 @@ class MoorageApp(FastAPI):
         self._observed_oci = ObservabilityMiddleware(VirtualHostMiddleware(route.handle, hosts=hosts),
                                                      metrics=metrics, log_requests=log_requests)
 
+    def _management_path(self, scope: Scope) -> bool:
+        """Whether a management route takes this path (management routes win over OCI ones: an
+        organization called ``manifests`` has ``/v2/manage/namespaces/manifests/access``). Only paths
+        under a management prefix are looked at, so registry traffic pays one string test."""
+        path: str = scope["path"]
+        if not _MANAGEMENT_PREFIX.match(path):
+            return False
+        return any(route.matches(scope)[0] is Match.FULL for route in self.router.routes)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """OCI paths to the OCI route, everything else to FastAPI."""
+
         if scope["type"] == "http" and self._oci is not None and self._observed_oci is not None:
             match, child = self._oci.matches(scope)
-            if match is Match.FULL:
+            if match is Match.FULL and not self._management_path(scope):
+
                 scope["app"] = self
                 scope.update(child)
                 await self._observed_oci(scope, receive, send)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
 
 from moorage.api.management_rules import RULES, Rule
 from moorage.api.oci import oci_route
@@ -23,6 +22,7 @@ from moorage.app import create_app
 from moorage.domain.identity import MANAGE, READ, WRITE
 from moorage.settings import Settings
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+from tests.support import routes
 from tests.support.accounts import Account, create_user, iam_token, management, project_id
 from tests.support.servers import ServerProcess
 
@@ -33,16 +33,8 @@ INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth
 
 
 def management_routes(tmp_path: Path) -> list[tuple[str, str]]:
-    """(method, path template) of every management route the application serves, including those of
-    included routers (FastAPI keeps them nested: ``app.routes`` alone does not list them)."""
-    app = create_app(Settings(data_dir=tmp_path))
-    found = []
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute) and context.path and context.path not in INFRASTRUCTURE:
-            found.extend((method, context.path) for method in sorted(route.methods))
-    assert len(found) > 10, f"too few routes found: {found}"  # the enumeration itself must not go blind
-    return found
+    """(method, path template) of every management route the application serves."""
+    return routes.management_routes(create_app(Settings(data_dir=tmp_path)))
 
 
 def test_every_route_has_a_rule(tmp_path: Path) -> None:

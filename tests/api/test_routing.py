@@ -1,5 +1,5 @@
-"""The OCI API is dispatched before FastAPI's routes, so no management route may have an OCI path's
-shape: otherwise the registry would answer a management call."""
+"""The OCI API is dispatched before FastAPI's routes: a management path must still reach its
+management route even when it has an OCI path's shape (an organization called ``manifests``)."""
 
 from __future__ import annotations
 
@@ -7,30 +7,35 @@ import re
 from pathlib import Path
 
 import pytest
-from fastapi.routing import APIRoute
 from starlette.routing import Match
 
 from moorage.api.oci import oci_route
-from moorage.app import create_app
+from moorage.app import MoorageApp, create_app
 from moorage.settings import Settings
+from tests.support.routes import management_routes
 
 SAMPLES = ["x", "list", "manifests", "blobs", "tags", "referrers", "uploads", "sha256:" + "a" * 64, "v1"]
 
 
-def _management_paths(tmp_path: Path) -> list[str]:
+def _taken_by_oci(app: MoorageApp, path: str, method: str = "GET") -> bool:
+    scope = {"type": "http", "path": path, "method": method}
+    return oci_route().matches(scope)[0] is Match.FULL and not app._management_path(scope)
+
+
+def test_management_paths_reach_management_routes(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path))
-    templates = {route.path for route in app.routes if isinstance(route, APIRoute)}
-    paths = []
-    for template in sorted(templates):
+    for method, template in management_routes(app):
         for sample in SAMPLES:
-            paths.append(re.sub(r"\{[^}]+\}", sample, template))
-    return paths
+            # Project ids have IAM's shape (32 hex); every other parameter takes the awkward samples.
+            path = re.sub(r"\{[^}]+\}", sample, template.replace("{project_id}", "0" * 32))
+            assert not _taken_by_oci(app, path, method), f"the OCI dispatcher takes {method} {path}"
 
 
-def test_no_management_route_looks_like_an_oci_path(tmp_path: Path) -> None:
-    route = oci_route()
-    clashes = [p for p in _management_paths(tmp_path) if route.matches({"type": "http", "path": p})[0] is Match.FULL]
-    assert not clashes, f"management paths the OCI dispatcher would take: {clashes[:10]}"
+
+def test_oci_names_under_management_prefixes_still_work(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path))
+    assert _taken_by_oci(app, "/v2/manage/app/manifests/latest")
+    assert _taken_by_oci(app, "/v2/instances/web/tags/list")
 
 
 @pytest.mark.parametrize("path", ["/v2/", "/v2/_catalog", "/v2/manage/app/manifests/latest", "/v2/ns/a/b/tags/list",

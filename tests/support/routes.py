@@ -1,0 +1,21 @@
+"""The management routes of an application, nested routers included (FastAPI keeps included routers
+nested, so ``app.routes`` alone lists almost nothing)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+
+INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+                  "/service/token"}
+
+
+def management_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path template) of every management route ``app`` serves."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path and context.path not in INFRASTRUCTURE:
+            found.extend((method, context.path) for method in sorted(route.methods))
+    assert len(found) > 10, f"too few routes found: {found}"  # the enumeration itself must not go blind
+    return found
