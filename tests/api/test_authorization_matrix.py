@@ -84,9 +84,26 @@ def roles(shared_moorage: ServerProcess) -> Iterator[dict[str, Role]]:
     yield result
 
 
-def fill(path: str, project: str) -> str:
-    values = {"namespace": NAMESPACE, "repository": REPOSITORY, "project_id": project, "tag": "v1"}
-    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x"), path)
+@pytest.fixture(scope="module")
+def ee_instance(shared_moorage: ServerProcess) -> str:
+    """An Enterprise Edition instance of the administrator's, with the namespace ``matrix``."""
+    admin_project = project_id(shared_moorage)
+    with management(shared_moorage, iam_token(shared_moorage, ADMIN)) as api:
+        created = api.post(f"/v2/{admin_project}/instances", json={
+            "name": "matrix-instance", "spec": "swr.ee.professional", "charge_mode": "postPaid",
+            "vpc_id": "vpc", "subnet_id": "subnet", "project_id": admin_project})
+        assert created.status_code in (200, 201), created.text
+        instance_id = str(created.json()["instance_id"])
+        namespace = api.post(f"/v2/{admin_project}/instances/{instance_id}/namespaces",
+                             json={"namespace_name": NAMESPACE, "metadata": {"public": "false"}})
+        assert namespace.status_code in (200, 201), namespace.text
+    return instance_id
+
+
+def fill(path: str, project: str, instance_id: str) -> str:
+    values = {"namespace": NAMESPACE, "repository": REPOSITORY, "project_id": project, "tag": "v1",
+              "instance_id": instance_id, "namespace_name": NAMESPACE, "repository_name": REPOSITORY}
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "x"), path)
 
 
 def expected_allowed(rule: Rule, role: Role, template: str) -> bool:
@@ -100,30 +117,38 @@ def expected_allowed(rule: Rule, role: Role, template: str) -> bool:
         return True
     if role.foreign:
         return False
-    if rule.kind == "admin":
+    if rule.kind in ("admin", "instance_admin"):
         return role.admin
+    if rule.kind == "instance":
+        return True
+    if rule.kind in ("instance_namespace", "instance_repository"):
+        return role.admin  # the grants of the roles are on the shared registry's namespace, not the instance's
     return role.level >= rule.level
 
 
-def test_management_matrix(shared_moorage: ServerProcess, roles: dict[str, Role], tmp_path: Path) -> None:
+def test_management_matrix(shared_moorage: ServerProcess, roles: dict[str, Role], ee_instance: str,
+                           tmp_path: Path) -> None:
     admin_project = project_id(shared_moorage)
     failures = []
     with httpx.Client(base_url=shared_moorage.base_url, timeout=30) as client:
-        # Deletions last, the test namespace's own deletion very last.
-        routes = sorted(management_routes(tmp_path), key=lambda r: (r[0] == "DELETE",
-                                                                     r[1] == "/v2/manage/namespaces/{namespace}"))
+        # Deletions last, the deepest first: an organization, namespace or instance goes only after
+        # everything inside it has been tried.
+        routes = sorted(management_routes(tmp_path), key=lambda r: (r[0] == "DELETE", -r[1].count("/")))
+
         for method, template in routes:
             rule = RULES[(method, template)]
             if template.startswith("/v3/auth/tokens") and method == "POST":
                 continue  # the login itself: covered by the identity tests
-            path = fill(template, admin_project)
+            path = fill(template, admin_project, ee_instance)
             for role in roles.values():
                 subject = role.spare_token if template.startswith("/v3/auth/tokens") and method == "DELETE" else \
                     role.headers.get("X-Auth-Token", "")
                 response = client.request(method, path, headers={**role.headers, "X-Subject-Token": subject},
                                           content=b"" if method in ("GET", "HEAD", "DELETE") else b"{}")
                 denied = response.status_code in (401, 403) or (
-                    response.status_code == 404 and role.foreign and rule.kind in ("namespace", "repository"))
+                    response.status_code == 404 and role.foreign and rule.kind in (
+                        "namespace", "repository", "instance", "instance_admin", "instance_namespace",
+                        "instance_repository"))
                 if expected_allowed(rule, role, template) == denied:
                     failures.append(f"{method} {template} as {role.name}: {response.status_code} {response.text[:120]}")
                 if denied and response.status_code != 404:

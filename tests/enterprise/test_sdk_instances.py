@@ -182,9 +182,10 @@ def test_namespaces(ee: Enterprise, two: dict[str, Any]) -> None:
     with pytest.raises(ClientRequestException) as caught:
         create_namespace(ee, a, "extra-ns")
     assert caught.value.status_code == 409
-    with pytest.raises(ClientRequestException) as caught:  # not empty
+    with pytest.raises(ClientRequestException) as caught:  # not empty: SWR's documented 406
         ee.client.delete_instance_namespace(DeleteInstanceNamespaceRequest(instance_id=a, namespace_name="shared"))
-    assert caught.value.status_code == 409
+    assert (caught.value.status_code, caught.value.error_code) == (406, "SVCSTG.SWR.4060012")
+
     ee.client.delete_instance_namespace(DeleteInstanceNamespaceRequest(instance_id=a, namespace_name="extra-ns"))
     assert ee.client.list_instance_namespaces(ListInstanceNamespacesRequest(instance_id=a)).total == 1
 
