@@ -96,6 +96,8 @@ class JobSettings(BaseModel):
 class EnterpriseSettings(BaseModel):
     """Enterprise Edition instances and image signing."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     host_cache_seconds: float = Field(default=2.0, ge=0)
     """How long a node keeps the directory of instance host names (changes made on other nodes are
     seen after at most this long)."""

@@ -22,3 +22,11 @@ def test_ci_runs_the_readme_test_command() -> None:
     commands = [line.split("#")[0].strip() for line in quick_start.strip().splitlines()]
     assert commands == ["./dev serve", "./dev test"]
     assert "./dev test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_setting_says_what_it_is() -> None:
+    rows = [line for line in settings_markdown().splitlines() if line.startswith("| `MOORAGE_")]
+    assert rows
+    undocumented = [row.split("|")[1].strip() for row in rows if not row.split("|")[3].strip()]
+
+    assert undocumented == [], "add an attribute docstring (and use_attribute_docstrings) for these"

@@ -20,6 +20,7 @@ from moorage.domain.security import ImageRow, RegistryType, scanners_for_scope
 from moorage.jobs.queue import JobQueue
 from moorage.jobs.runner import Handler, JobContext, JobStopped
 from moorage.metadata.database import Database
+from moorage.metadata.queries import enterprise_artifacts as artifacts_q
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_swr as swr_q
@@ -204,31 +205,52 @@ def sync_task(context: JobContext) -> dict[str, Any]:
     return {"task_id": task_id}
 
 
+def _record_tag(conn: Connection, repository_id: int, tag: str, digest: str) -> ImageRow | None:
+    """Record a tag of one of moorage's repositories in its owner's image list (None when the tag no
+    longer points at ``digest``: the next push or sync records what is there now)."""
+    domain_id, instance_id = swr_q.owner_of(conn, repository_id)
+    entry = swr_q.one_tag(conn, repository_id, tag)
+    if domain_id is None or entry is None or entry.digest != digest:
+        return None
+    kind = RegistryType.SWR_PRIVATE if instance_id == DEFAULT_INSTANCE else RegistryType.SWR_ENTERPRISE
+    registry = registries_q.ensure_builtin(conn, domain_id, kind)
+    ids = images_q.upsert(conn, domain_id=domain_id, registry_id=registry.id, image_type=kind.image_type,
+                          entries=[entry])
+    images_q.refresh_latest_versions(conn, registry.id, repository=(entry.namespace, entry.image_name))
+    return images_q.by_id(conn, ids[entry.row_key])
+
+
+def _digest_scanner(context: JobContext) -> DigestScanner:
+    settings: Settings = context.resources["settings"]
+    return DigestScanner(context.db, context.job.id, engine_options(settings, context.db), settings.vulndb_path,
+                         context.check_stopped)
+
+
 def scan_on_push(context: JobContext) -> dict[str, Any]:
     """Record a pushed tag in its owner's image list and scan it."""
-    settings: Settings = context.resources["settings"]
-    db = context.db
     params = context.job.params
     repository_id, tag, digest = int(params["repository_id"]), str(params["tag"]), str(params["digest"])
-
-    def record(conn: Connection) -> ImageRow | None:
-        domain_id, instance_id = swr_q.owner_of(conn, repository_id)
-        entry = swr_q.one_tag(conn, repository_id, tag)
-        if domain_id is None or entry is None or entry.digest != digest:
-            return None  # deleted or moved since: the next push or sync records what is there now
-        kind = RegistryType.SWR_PRIVATE if instance_id == DEFAULT_INSTANCE else RegistryType.SWR_ENTERPRISE
-        registry = registries_q.ensure_builtin(conn, domain_id, kind)
-        ids = images_q.upsert(conn, domain_id=domain_id, registry_id=registry.id, image_type=kind.image_type,
-                              entries=[entry])
-        images_q.refresh_latest_versions(conn, registry.id, repository=(entry.namespace, entry.image_name))
-        return images_q.by_id(conn, ids[entry.row_key])
-
-    row = db.run_write(record)
+    row = context.db.run_write(lambda conn: _record_tag(conn, repository_id, tag, digest))
     if row is None:
         return {"skipped": "the tag no longer points at the pushed manifest"}
-    scanner = DigestScanner(db, context.job.id, engine_options(settings, db), settings.vulndb_path,
-                            context.check_stopped)
-    result = scanner.scan(origin_of_row(context, row), digest, not_before=0)
+    result = _digest_scanner(context).scan(origin_of_row(context, row), digest, not_before=0)
+    return {"digest": digest, "status": result.status, "failed_code": result.failed_code}
+
+
+def scan_artifact(context: JobContext) -> dict[str, Any]:
+    """A manual scan of one manifest of moorage's repositories (the Enterprise Edition's artifact
+    scan): its tags are recorded in the image list, and a result older than the request is not reused."""
+    params = context.job.params
+    repository_id, digest = int(params["repository_id"]), str(params["digest"])
+
+    def record(conn: Connection) -> None:
+        artifact = artifacts_q.get_artifact(conn, repository_id, digest)
+        for tag in artifact.tags if artifact is not None else ():
+            _record_tag(conn, repository_id, tag.name, digest)
+
+    context.db.run_write(record)
+    origin = LocalOrigin(context.db, context.resources["store"], repository_id=repository_id, name=str(params["name"]))
+    result = _digest_scanner(context).scan(origin, digest, not_before=int(params["requested_at"]))
     return {"digest": digest, "status": result.status, "failed_code": result.failed_code}
 
 
@@ -249,5 +271,6 @@ HANDLERS: dict[str, Handler] = {
     "security.scan_task": scan_task,
     "security.sync_task": sync_task,
     "security.scan_on_push": scan_on_push,
+    "security.scan_artifact": scan_artifact,
     "security.rematch": rematch,
 }

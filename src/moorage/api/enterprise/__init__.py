@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from moorage.api.enterprise import (
+    artifact_scans,
     artifacts,
     instances,
     namespaces,
@@ -17,4 +18,5 @@ from moorage.api.enterprise import (
 )
 
 ROUTERS: tuple[APIRouter, ...] = (instances.router, namespaces.router, signing_keys.router, sign_policies.router,
-                                  sign_executions.router, artifacts.router, repositories.router)
+                                  sign_executions.router, artifact_scans.router, artifacts.router,
+                                  repositories.router)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.enterprise.artifact_scans import scan_overview
 from moorage.api.enterprise.common import ARTIFACT, INSTANCE, REPOSITORY, page, repository_path_name, timestamp
 from moorage.api.management_rules import INSTANCE_MEMBER, RULES, M, R, on_instance_repository
 from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag
@@ -80,10 +81,14 @@ async def list_all_artifacts(instance_id: str, principal: PrincipalDep, services
 async def show_artifact(instance_id: str, namespace_name: str, repository_name: str, reference: str,
                         services: ServicesDep,
                         with_scan_overview: bool = Query(default=False)) -> dict[str, Any]:
-    """One artifact by digest or tag (no scan overview: no scan report exists yet)."""
-    return artifact_view(await services.enterprise.artifacts.get(
+    """One artifact by digest or tag; ``with_scan_overview``: with its scan state and counts."""
+    artifact = await services.enterprise.artifacts.get(
         instance_id=instance_id, namespace=namespace_name, repository=repository_path_name(repository_name),
-        reference=reference))
+        reference=reference)
+    body = artifact_view(artifact)
+    if with_scan_overview:
+        body["scan_overview"] = scan_overview(await services.enterprise.scans.state(artifact, with_findings=True))
+    return body
 
 
 @router.delete(ARTIFACT, status_code=204)

@@ -91,13 +91,20 @@ def _alive_holders(now: int) -> Any:
     return select(jobs.c.id).where(jobs.c.status == JobStatus.RUNNING, jobs.c.lease_until >= now)
 
 
+def ensure_row(conn: Connection, digest: str) -> None:
+    """A result row for a digest a scan was asked for (status ``new`` until a job claims it)."""
+    insert_ignore(conn, t, {"manifest_digest": digest, "status": "new", "started_at": now_ms()},
+                  conflict=["manifest_digest"])
+
+
 def claim(conn: Connection, digest: str, job_id: str) -> bool:
+
     """Make ``job_id`` the digest's scanner, unless another live job holds it. True when claimed
     (also when this job held it already: a retry after its worker died)."""
     now = now_ms()
-    insert_ignore(conn, t, {"manifest_digest": digest, "status": "new", "started_at": now},
-                  conflict=["manifest_digest"])
+    ensure_row(conn, digest)
     result = conn.execute(update(t).where(
+
         t.c.manifest_digest == digest,
         or_(t.c.status != "scanning", t.c.holder_job_id == job_id, t.c.holder_job_id.notin_(_alive_holders(now))),
     ).values(status="scanning", holder_job_id=job_id, started_at=now))

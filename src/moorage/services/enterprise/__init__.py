@@ -1,6 +1,6 @@
 """The Enterprise Edition services: instances and their host names, namespaces and repositories,
-artifacts, signing keys, signature policies and their executions, and the registry hooks (pull
-refusal of unsigned images, signing on push), built together by ``build_enterprise``."""
+artifacts and their scans, signing keys, signature policies and their executions, and the registry
+hooks (pull refusal of unsigned images, signing on push), built together by ``build_enterprise``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from moorage.auth.keys import MasterKey
 from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database
+from moorage.services.enterprise.artifact_scans import ArtifactScanService
 from moorage.services.enterprise.artifacts import ArtifactService
 from moorage.services.enterprise.executions import ExecutionService
 from moorage.services.enterprise.hosts import HostDirectory
@@ -32,6 +33,7 @@ class EnterpriseServices:
     instances: InstanceService
     namespaces: InstanceNamespaceService
     artifacts: ArtifactService
+    scans: ArtifactScanService
     keys: SigningKeyService
     policies: SignPolicyService
     executions: ExecutionService
@@ -57,11 +59,13 @@ def build_enterprise(settings: Settings, db: Database, store: BlobStore, master_
     """Build the Enterprise Edition services (no I/O)."""
     hosts = HostDirectory(db, ttl=settings.enterprise.host_cache_seconds)
     executions = ExecutionService(db, jobs)
+    artifacts = ArtifactService(db, store)
     return EnterpriseServices(
         hosts=hosts,
         instances=InstanceService(db, hosts, external_url=settings.resolved_external_url),
         namespaces=InstanceNamespaceService(db),
-        artifacts=ArtifactService(db, store),
+        artifacts=artifacts,
+        scans=ArtifactScanService(db, jobs, artifacts),
         keys=SigningKeyService(db, master_key),
         policies=SignPolicyService(db),
         executions=executions,

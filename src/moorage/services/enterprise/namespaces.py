@@ -23,6 +23,7 @@ from moorage.metadata.queries import enterprise_instances as q
 from moorage.metadata.queries import namespaces as core_namespaces
 from moorage.metadata.queries import permissions as grants_q
 from moorage.metadata.queries import repositories as core_repositories
+from moorage.metadata.queries import security_tasks as security_policies_q
 from moorage.metadata.tables import namespaces as namespaces_table
 from moorage.services.enterprise.instances import NAMESPACE_QUOTA
 from moorage.services.enterprise.paging import PageRequest
@@ -30,6 +31,29 @@ from moorage.services.enterprise.paging import PageRequest
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 NAMESPACE_ORDER = ("name", "created_at", "updated_at")
 REPOSITORY_ORDER = ("name", "created_at", "updated_at", "pull_count")
+
+
+def allowlisted_ids(cve_allowlist: dict[str, object]) -> list[str]:
+    """The vulnerability ids of a Harbor-style CVE allowlist (``{"items": [{"cve_id": ...}]}``)."""
+    items = cve_allowlist.get("items")
+    if not isinstance(items, list):
+        return []
+    return [str(item["cve_id"]) for item in items if isinstance(item, dict) and item.get("cve_id")]
+
+
+def apply_security_policy(conn: Connection, namespace_id: int, options: NamespaceOptions) -> None:
+    """The namespace metadata is the instance's face of the registry's organization security policy:
+    ``auto_scan`` scans pushes (false: the global setting applies), ``prevent_vul`` refuses pulls of
+    images with findings of ``severity`` or above (``none``: any vulnerability), and the CVE allowlist
+    exempts its ids. Nothing is written for a namespace that asks for none of it."""
+    existing = security_policies_q.namespace_policy(conn, namespace_id)
+    if existing is None and not options.auto_scan and not options.prevent_vul:
+        return
+    block = ("unknown" if options.severity == "none" else options.severity) if options.prevent_vul else ""
+    security_policies_q.set_namespace_policy(
+        conn, namespace_id=namespace_id, scan_on_push=True if options.auto_scan else None, block_severity=block,
+        block_unscanned=existing.block_unscanned if existing else False,
+        allowlist=allowlisted_ids(options.cve_allowlist))
 
 
 def _descending(order_type: str | None) -> bool:
@@ -86,6 +110,7 @@ class InstanceNamespaceService:
             if created is None:
                 raise Conflict(f"namespace {name!r} already exists", reason="namespace_exists")
             q.save_namespace_options(conn, created.id, options)
+            apply_security_policy(conn, created.id, options)
             found = q.get_namespace(conn, instance_id, name)
             assert found is not None
             return found
@@ -137,6 +162,7 @@ class InstanceNamespaceService:
             if public is not None:
                 q.set_namespace_public(conn, found.id, public)
             q.save_namespace_options(conn, found.id, changed)
+            apply_security_policy(conn, found.id, changed)
             updated = q.get_namespace(conn, instance_id, name)
             assert updated is not None
             return updated
