@@ -96,4 +96,3 @@ def shared_moorage(request: pytest.FixtureRequest, session_moorage_factory: Moor
     """One server per database for the whole session (starting one costs seconds): every test that
     uses it must use names (organizations, users) of its own."""
     return session_moorage_factory(database=request.param)
-

@@ -48,7 +48,7 @@ from tests.support import skopeo
 
 CREDS = ("admin", "admin-password-1")
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("ee-interop")]
+pytestmark = [pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from huaweicloudsdkswr.v2 import (
     UpdateNamespaceRequestBody,
 )
 
-from tests.enterprise.conftest import StartServer
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+from tests.enterprise.conftest import StartServer
 from tests.enterprise.support import Enterprise, connect, create_instance, create_namespace, push
 from tests.hss.support import build_advisories, python_image, wait_for
 from tests.support import swr_images as si

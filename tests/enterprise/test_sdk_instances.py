@@ -59,7 +59,6 @@ from tests.support.accounts import Account, create_user, iam_token
 
 CREDS = (ADMIN.name, ADMIN.password)
 
-pytestmark = pytest.mark.xdist_group("ee-instances")  # one worker per module: its server is module-wide
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,6 @@ from tests.support import skopeo
 
 TAGS = [f"v{i}" for i in range(1, 13)]  # 12 tags: more than one page of 10
 
-pytestmark = pytest.mark.xdist_group("ee-signing")  # one worker per module: its server is module-wide
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def test_the_coverage_table_matches_the_application(tmp_path: Path) -> None:
     assert implemented <= served, implemented - served
     management = {(method, path) for method, path in served if path and MANAGEMENT.match(path)}
     assert management <= implemented | EXTENSIONS, management - implemented - EXTENSIONS
-    assert EXTENSIONS <= served
+    assert served >= EXTENSIONS
     assert {state.strip().split(" ")[0] for *_, state in rows} == {"implemented", "planned"}
 
 

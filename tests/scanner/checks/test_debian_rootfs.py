@@ -17,7 +17,7 @@ from moorage.scanner.files import FileKind
 
 from .driver import iter_tar, scan_layers
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("debian-minbase")]
+pytestmark = [pytest.mark.slow]
 
 
 def test_clean_debian_has_no_findings(check_set: CheckSet, debian_minbase_tar: Path) -> None:

@@ -14,7 +14,7 @@ from tests.scanner.rootfs_cache import debootstrap_tar, layout_from_tar
 
 from .conftest import scan_options
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("debian-minbase")]
+pytestmark = [pytest.mark.slow]
 
 
 def test_clean_debian_has_no_secret_malware_or_baseline_finding(tmp_path: Path) -> None:
