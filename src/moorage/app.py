@@ -20,6 +20,8 @@ import moorage
 from moorage.api.enterprise import ROUTERS as ENTERPRISE_ROUTERS
 from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
+from moorage.api.hss import baseline as hss_baseline
+from moorage.api.hss import image_details as hss_image_details
 from moorage.api.hss import images as hss_images
 from moorage.api.hss import policies as hss_policies
 from moorage.api.hss import registries as hss_registries
@@ -215,7 +217,8 @@ def create_app(settings: Settings) -> MoorageApp:
                       include_in_schema=False)
     for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
                    swr_repositories.router, swr_tags.router, swr_sharing.router, hss_images.router,
-                   hss_registries.router, hss_tasks.router, hss_policies.router, *ENTERPRISE_ROUTERS,
+                   hss_registries.router, hss_tasks.router, hss_policies.router, hss_baseline.router,
+                   hss_image_details.router, *ENTERPRISE_ROUTERS,
                    swr_account.router):  # last: its GET /{api_version} takes any one-segment path
         app.include_router(router)
     install_error_handlers(app)

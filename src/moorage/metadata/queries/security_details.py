@@ -100,6 +100,7 @@ class RowOfImage:
     image_version: str
     image_digest: str
     """The digest of the image as listed (the multi-architecture image's, for a platform row)."""
+    image_id: str
     image_size: int
     is_multiple_arch: bool
     instance_id: str
@@ -217,7 +218,7 @@ def _rows_of_account(domain_id: str, row_ids: Sequence[int] | None) -> Any:
         func.coalesce(child.c.parent_id, child.c.id).label("tag_row_id"), child.c.id.label("row_id"),
         child.c.image_digest.label("manifest_digest"), child.c.image_type, registries_t.c.name.label("registry_name"),
         registries_t.c.type.label("registry_type"), child.c.namespace, child.c.image_name, child.c.image_version,
-        func.coalesce(parent.c.image_digest, child.c.image_digest).label("image_digest"),
+        func.coalesce(parent.c.image_digest, child.c.image_digest).label("image_digest"), child.c.image_id,
         func.coalesce(parent.c.image_size, child.c.image_size).label("image_size"),
         func.coalesce(parent.c.is_multiple_arch, child.c.is_multiple_arch).label("is_multiple_arch"),
         child.c.instance_id, child.c.latest_scan_time, child.c.created_at)
@@ -232,7 +233,8 @@ def _rows_of_account(domain_id: str, row_ids: Sequence[int] | None) -> Any:
 def _image(r: Any) -> RowOfImage:
     return RowOfImage(int(r.tag_row_id), int(r.row_id), str(r.manifest_digest), str(r.image_type),
                       str(r.registry_name), str(r.registry_type), str(r.namespace), str(r.image_name),
-                      str(r.image_version), str(r.image_digest), int(r.image_size), bool(r.is_multiple_arch),
+                      str(r.image_version), str(r.image_digest), str(r.image_id), int(r.image_size),
+                      bool(r.is_multiple_arch),
                       str(r.instance_id), int(r.latest_scan_time), int(r.created_at))
 
 

@@ -28,9 +28,13 @@ from moorage.metadata.queries.security_packages import PackageRecord
 from moorage.scanner.cache.interface import LayerCache
 from moorage.scanner.files import FileKind
 from moorage.scanner.flatten import FlatView
-from moorage.services.security.password_policy import PasswordComplexity, PasswordPolicyPlugin, ShadowAccount
+from moorage.services.security.password_policy import (
+    PasswordComplexity,
+    PasswordPolicyPlugin,
+    ShadowAccount,
+    shadow_accounts,
+)
 from moorage.services.security.password_policy import evaluate as evaluate_policy
-from moorage.services.security.password_policy import shadow_accounts
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -139,7 +143,8 @@ def parse_report(digest: str, document: dict[str, Any]) -> ReportFacts:
             links = entry.get("links") if isinstance(entry.get("links"), list) else []
             assert isinstance(links, list)
             advisories[entry["finding_id"]] = AdvisoryText(
-                _text(entry.get("description")), tuple(_text(link, 1000) for link in links[:20] if isinstance(link, str)),
+                _text(entry.get("description")),
+                tuple(_text(link, 1000) for link in links[:20] if isinstance(link, str)),
                 _text(entry.get("cvss_vector"), 200))
     inventory = document.get("inventory") if isinstance(document.get("inventory"), dict) else {}
     assert isinstance(inventory, dict)

@@ -137,7 +137,8 @@ class ImageDetailService(DetailBase):
                     advisories.update(facts.advisories)
             found: dict[tuple[str, str, str, str], ImageVulnerability] = {}
             for v in sorted(stored, key=lambda v: (-severity_rank(v.severity), v.vul_id, v.package_name, v.path)):
-                handled = state.handled(v.manifest_digest, v.vul_id, v.aliases, row.image_type, rows_of[v.manifest_digest])
+                handled = state.handled(v.manifest_digest, v.vul_id, v.aliases, row.image_type,
+                                        rows_of[v.manifest_digest])
                 text = advisories.get(v.finding_key)
                 item = ImageVulnerability(
                     vul_id=v.vul_id, repair_necessity=repair_necessity(v.severity),

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from moorage.auth.keys import MasterKey
 from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database
+from moorage.services.security.baseline_details import BaselineService
+from moorage.services.security.detail_reader import DetailReader
+from moorage.services.security.image_details import ImageDetailService
 from moorage.services.security.images import ImageService
+from moorage.services.security.layer_cache import layer_cache_of
 from moorage.services.security.policies import PolicyService
 from moorage.services.security.pull_gate import PullGate
 from moorage.services.security.push_listener import ScanOnPush
@@ -18,7 +22,8 @@ from moorage.settings import Settings
 
 @dataclass(frozen=True)
 class SecurityServices:
-    """Image lists, registries, tasks, policies, the pull gate and the scan-on-push listener."""
+    """Image lists, registries, tasks, policies, the pull gate, the scan-on-push listener and the
+    detail queries."""
 
     images: ImageService
     registries: RegistryService
@@ -26,12 +31,15 @@ class SecurityServices:
     policies: PolicyService
     pull_gate: PullGate
     scan_on_push: ScanOnPush
+    details: ImageDetailService
+    baseline: BaselineService
 
 
 def build_security_services(settings: Settings, db: Database, master_key: MasterKey,
                             jobs: JobQueue) -> SecurityServices:
     """Construct them (no I/O)."""
     policies = PolicyService(db, scan_on_push_default=settings.scanner.scan_on_push)
+    reader = DetailReader(db, layer_cache_of(settings, db))
     return SecurityServices(
         images=ImageService(db),
         registries=RegistryService(db, master_key, timeout=settings.scanner.remote_timeout_seconds),
@@ -39,4 +47,6 @@ def build_security_services(settings: Settings, db: Database, master_key: Master
         policies=policies,
         pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),
         scan_on_push=ScanOnPush(db, jobs, policies),
+        details=ImageDetailService(db, reader),
+        baseline=BaselineService(db, reader),
     )

@@ -1,0 +1,203 @@
+"""Per-image detail operations (``/image/{image_id}/...``) and the baseline and build-command
+operations, through the official SDK against a running moorage (SQLite and PostgreSQL): an image
+with planted problems is pushed, scanned on push with fixture advisories, and every list answers
+with the fields and types its model declares, with its filters and paging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkhss import v5 as hss
+
+from tests.conftest import DATABASES, MoorageFactory
+from tests.hss.conftest import new_account
+from tests.hss.detail_images import Pushed, clean_image, push_and_wait, risky_image
+from tests.hss.support import build_advisories, hss_client
+from tests.hss.test_sdk_images import check_types
+from tests.support import swr_images as si
+from tests.support.servers import ServerProcess
+
+ORG = "details-org"
+
+
+@dataclass
+class World:
+    server: ServerProcess
+    client: hss.HssClient
+    other: hss.HssClient
+    risky: Pushed
+    clean: Pushed
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def world(request: pytest.FixtureRequest, module_factory: MoorageFactory,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    vulndb = build_advisories(tmp_path_factory.mktemp("advisories"))
+    server = module_factory(database=request.param, env={"MOORAGE_SCANNER__SCAN_ON_PUSH": "true",
+                                                         "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb)})
+    account = new_account(server, "hss-details")
+    other = new_account(server, "hss-details-other")
+    client = hss_client(server, account.keys)
+    with si.registry_client(server.base_url, account.account.name, account.account.password) as registry:
+        risky = push_and_wait(client, registry, ORG, "risky", "1", risky_image())
+        clean = push_and_wait(client, registry, ORG, "clean", "1", clean_image())
+    yield World(server, client, hss_client(server, other.keys), risky, clean)
+
+
+def listed(answer: Any) -> list[Any]:
+    """The data list of an answer, each item checked against its model."""
+    check_types(answer.data_list[0]) if answer.data_list else None
+    assert isinstance(answer.total_num, int)
+    return list(answer.data_list)
+
+
+def test_vulnerabilities_of_an_image(world: World) -> None:
+    image_id = str(world.risky.row_id)
+    vulns = listed(world.client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
+        image_id=image_id, image_type="private_image", limit=50)))
+    assert [(v.vul_id, v.app_name, v.version, v.repair_necessity) for v in vulns] == [
+        ("CVE-2031-0002", "urllib3", "1.26.0", "immediate_repair"),
+        ("CVE-2031-0001", "requests", "2.30.0", "delay_repair")]
+    assert vulns[0].solution == "Upgrade urllib3 to 2.0.0 or later." and vulns[0].position.startswith("sha256:")
+    assert "urllib3" in vulns[0].description
+
+    def ids(**filters: Any) -> list[str]:
+        answer = world.client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
+            image_id=image_id, limit=50, **filters))
+        return [v.vul_id for v in answer.data_list]
+
+    assert ids(repair_necessity="delay_repair") == ["CVE-2031-0001"]
+    assert ids(vul_id="GHSA-hss1-0002") == ["CVE-2031-0002"]  # a part of an alias
+    assert ids(app_name="REQUE") == ["CVE-2031-0001"]
+    assert ids(type="linux_vul") == [] and len(ids(type="app_vul")) == 2
+    assert ids(handle_status="handled") == [] and len(ids(handle_status="unhandled")) == 2
+    second = world.client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
+        image_id=image_id, offset=1, limit=1))
+    assert second.total_num == 2 and [v.vul_id for v in second.data_list] == ["CVE-2031-0001"]
+    by_digest = world.client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
+        image_id=world.risky.image.digest))
+    assert by_digest.total_num == 2
+    assert world.client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
+        image_id=str(world.clean.row_id))).total_num == 0
+    with pytest.raises(ClientRequestException) as bad:
+        world.client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
+            image_id=image_id, repair_necessity="soon"))
+    assert bad.value.status_code == 400 and bad.value.error_code == "HSS.1001"
+    with pytest.raises(ClientRequestException) as hidden:  # another account's image does not exist for it
+        world.other.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(image_id=image_id))
+    assert hidden.value.status_code == 404 and hidden.value.error_code == "HSS.1004"
+
+
+def test_apps_files_and_statistics(world: World) -> None:
+    image_id = str(world.risky.row_id)
+    apps = listed(world.client.list_image_apps(hss.ListImageAppsRequest(image_id=image_id, limit=50)))
+    assert {(a.app_name, a.app_version, a.vul_num) for a in apps} == {("requests", "2.30.0", 1),
+                                                                      ("urllib3", "1.26.0", 1)}
+    assert all(a.app_type == "pypi" for a in apps)
+    only = world.client.list_image_apps(hss.ListImageAppsRequest(image_id=image_id, app_name="urllib"))
+    assert [a.app_name for a in only.data_list] == ["urllib3"]
+
+    files = listed(world.client.list_image_files(hss.ListImageFilesRequest(image_id=image_id, limit=200)))
+    paths = [f.file_path for f in files]
+    assert paths == sorted(paths) and "/srv/app/.env" in paths and "/etc/shadow" in paths
+    env = next(f for f in files if f.file_path == "/srv/app/.env")
+    assert env.file_name == ".env" and env.size > 40
+    named = world.client.list_image_files(hss.ListImageFilesRequest(image_id=image_id, file_name="eicar"))
+    assert [f.file_path for f in named.data_list] == ["/tmp/eicar.com"]
+    stat = world.client.show_image_files_stat(hss.ShowImageFilesStatRequest(image_id=image_id))
+    assert stat.total_files_num == len(files) and stat.total_files_size == sum(f.size for f in files)
+    page = world.client.list_image_files(hss.ListImageFilesRequest(image_id=image_id, offset=2, limit=2))
+    assert page.total_num == len(files) and [f.file_path for f in page.data_list] == paths[2:4]
+
+
+def test_malware_sensitive_information_and_base_image(world: World) -> None:
+    image_id = str(world.risky.row_id)
+    malware = listed(world.client.list_image_malware(hss.ListImageMalwareRequest(image_id=image_id)))
+    assert [(m.file_path, m.file_name) for m in malware] == [("/tmp/eicar.com", "eicar.com")]
+    assert malware[0].size == 68 and "EICAR" in malware[0].description.upper()
+    assert world.client.list_image_malware(hss.ListImageMalwareRequest(
+        image_id=image_id, file_name="nothing")).total_num == 0
+
+    sensitive = listed(world.client.list_image_sensitive(hss.ListImageSensitiveRequest(image_id=image_id)))
+    assert {s.name for s in sensitive} == {"secret.aws-access-key-id", "secret.aws-secret-access-key"}
+    assert all(s.file_path == "/srv/app/.env" and s.handle_status == "unhandled" for s in sensitive)
+    assert all("*" in s.content for s in sensitive)
+    assert world.client.list_image_sensitive(hss.ListImageSensitiveRequest(
+        image_id=image_id, file_path="/etc")).total_num == 0
+
+    base = listed(world.client.list_image_basic_image(hss.ListImageBasicImageRequest(image_id=image_id)))
+    assert [(b.os_name, b.os_version) for b in base] == [("Moorage Test 1", "1")]
+    non_compliant = world.client.list_image_non_compliant_app(hss.ListImageNonCompliantAppRequest(
+        image_id=image_id))
+    assert non_compliant.total_num == len(listed(non_compliant))
+
+
+def test_baseline_of_an_image(world: World) -> None:
+    image_id = str(world.risky.row_id)
+    configs = listed(world.client.list_image_risk_configs(hss.ListImageRiskConfigsRequest(
+        image_type="private_image", image_id=image_id, limit=50)))
+    by_name = {c.check_name: c for c in configs}
+    accounts = by_name["Accounts and passwords"]
+    assert accounts.severity == "High" and accounts.failed_rule_num >= 2 and accounts.check_rule_num == 5
+    assert by_name["Image configuration"].failed_rule_num == 1 and by_name["SSH"].severity == "Security"
+    assert configs[0].severity == "High"
+    medium = world.client.list_image_risk_configs(hss.ListImageRiskConfigsRequest(
+        image_type="private_image", image_id=image_id, severity="Medium"))
+    assert {c.check_name for c in medium.data_list} == {"Image configuration"}
+
+    rules = listed(world.client.list_image_risk_config_rules(hss.ListImageRiskConfigRulesRequest(
+        image_type="private_image", image_id=image_id, check_name="Accounts and passwords", limit=50)))
+    results = {r.check_rule_id: r.scan_result for r in rules}
+    assert results["baseline.empty-password"] == "failed" and results["baseline.weak-password-hash"] == "failed"
+    assert results["baseline.extra-uid0-account"] == "pass" and rules[0].scan_result == "failed"
+    failed = world.client.list_image_risk_config_rules(hss.ListImageRiskConfigRulesRequest(
+        image_type="private_image", image_id=image_id, check_name="Accounts and passwords", result_type="pass"))
+    assert all(r.scan_result == "pass" for r in failed.data_list) and failed.total_num == len(rules) - 2 - (
+        results["baseline.weak-password"] == "failed")
+
+    detail = world.client.show_image_check_rule_detail(hss.ShowImageCheckRuleDetailRequest(
+        image_type="private_image", image_id=image_id, check_rule_id="config.runs-as-root"))
+    assert "USER" in detail.remediation and detail.reference
+    check_types(detail)
+    assert detail.check_info_list[0].current_value != "compliant"
+    passed = world.client.show_image_check_rule_detail(hss.ShowImageCheckRuleDetailRequest(
+        image_type="private_image", image_id=image_id, check_rule_id="baseline.sshd-root-login"))
+    assert passed.check_info_list[0].current_value == "compliant"
+    with pytest.raises(ClientRequestException) as unknown:
+        world.client.show_image_check_rule_detail(hss.ShowImageCheckRuleDetailRequest(
+            image_type="private_image", image_id=image_id, check_rule_id="no.such-rule"))
+    assert unknown.value.status_code == 404
+
+
+def test_passwords_build_commands_and_statistic(world: World) -> None:
+    users = listed(world.client.list_image_weak_pwd_users(hss.ListImageWeakPwdUsersRequest(
+        image_type="private_image")))
+    assert [(u.user_name, u.image_name, u.desensitized_weak_passwords) for u in users] == [
+        ("guest", "risky", "(empty)")]
+    assert users[0].duration > 365  # changed on day 19000 (2022)
+    assert world.client.list_image_weak_pwd_users(hss.ListImageWeakPwdUsersRequest(
+        image_type="private_image", user_name="root")).total_num == 0
+
+    complexity = listed(world.client.list_image_pwd_complexity(hss.ListImagePwdComplexityRequest(
+        image_type="private_image", namespace=ORG)))
+    risky = next(c for c in complexity if c.image_name == "risky")
+    assert (risky.min_length, risky.uppercase_letter) == (False, False) and "minlen" in risky.suggestion
+
+    risks = listed(world.client.list_image_build_command_risks(hss.ListImageBuildCommandRisksRequest(
+        image_type="private_image")))
+    assert [(r.rule_id, r.image_num, r.risk_level) for r in risks] == [("history.pipe-to-shell", 1, "Medium")]
+    images = listed(world.client.list_image_build_command_risks_images(hss.ListImageBuildCommandRisksImagesRequest(
+        image_type="private_image", rule_id="history.pipe-to-shell")))
+    assert [i.image_name for i in images] == ["risky"]
+    assert "curl" in images[0].risk_detail_info.risk_list[0].build_instruction
+    assert images[0].risk_detail_info.risk_num == 1
+    assert world.client.list_image_build_command_risks(hss.ListImageBuildCommandRisksRequest(
+        image_type="private_image", image_id=str(world.clean.row_id))).total_num == 0
+
+    stat = world.client.show_image_baseline_statistic(hss.ShowImageBaselineStatisticRequest(
+        image_type="private_image"))
+    assert (stat.image_weak_pwd, stat.security_check) == (1, 2) and stat.pwd_policy >= 1
