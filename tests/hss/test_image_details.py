@@ -1,7 +1,8 @@
-"""Per-image detail operations (``/image/{image_id}/...``) and the baseline and build-command
-operations, through the official SDK against a running moorage (SQLite and PostgreSQL): an image
-with planted problems is pushed, scanned on push with fixture advisories, and every list answers
-with the fields and types its model declares, with its filters and paging."""
+"""Per-image detail operations (``/image/{image_id}/...``), the baseline and build-command
+operations, the cross-image lists and vulnerability handling, through the official SDK against a
+running moorage (SQLite and PostgreSQL): images with planted problems are pushed, scanned on push
+with fixture advisories, and every list answers with the fields and types its model declares,
+with its filters and paging. Handling runs in an account of its own (handling is per account)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.conftest import DATABASES, MoorageFactory
 from tests.hss.conftest import new_account
 from tests.hss.detail_images import Pushed, clean_image, push_and_wait, risky_image
 from tests.hss.support import build_advisories, hss_client
+from tests.hss.test_pull_policy import policy_api
 from tests.hss.test_sdk_images import check_types
 from tests.support import swr_images as si
 from tests.support.servers import ServerProcess
@@ -38,7 +40,8 @@ def world(request: pytest.FixtureRequest, module_factory: MoorageFactory,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     vulndb = build_advisories(tmp_path_factory.mktemp("advisories"))
     server = module_factory(database=request.param, env={"MOORAGE_SCANNER__SCAN_ON_PUSH": "true",
-                                                         "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb)})
+                                                         "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb),
+                                                         "MOORAGE_SCANNER__PULL_POLICY_CACHE_SECONDS": "0"})
     account = new_account(server, "hss-details")
     other = new_account(server, "hss-details-other")
     client = hss_client(server, account.keys)
@@ -201,3 +204,115 @@ def test_passwords_build_commands_and_statistic(world: World) -> None:
     stat = world.client.show_image_baseline_statistic(hss.ShowImageBaselineStatisticRequest(
         image_type="private_image"))
     assert (stat.image_weak_pwd, stat.security_check) == (1, 2) and stat.pwd_policy >= 1
+
+
+def general_ids(client: hss.HssClient, **filters: Any) -> list[str]:
+    answer = client.list_general_image_vuls(hss.ListGeneralImageVulsRequest(limit=50, **filters))
+    return [v.vul_id for v in answer.data_list]
+
+
+def row_counts(client: hss.HssClient, name: str) -> tuple[int, str]:
+    rows = client.list_registry_images(hss.ListRegistryImagesRequest(image_name=name, limit=10)).data_list
+    return rows[0].vul_num, rows[0].severity_level
+
+
+def test_cross_image_lists_and_handling(world: World) -> None:
+    account = new_account(world.server, "hss-handling")
+    client = hss_client(world.server, account.keys)
+    org = "handling-org"
+    with si.registry_client(world.server.base_url, account.account.name, account.account.password) as registry:
+        risky = push_and_wait(client, registry, org, "app", "1", risky_image())
+        push_and_wait(client, registry, org, "clean", "1", clean_image())
+
+        general = listed(client.list_general_image_vuls(hss.ListGeneralImageVulsRequest(limit=50)))
+        assert [(v.vul_id, v.severity_level, v.image_num, v.type) for v in general] == [
+            ("CVE-2031-0002", "Critical", 1, "app_vul"), ("CVE-2031-0001", "Medium", 1, "app_vul")]
+        assert general[0].cve_list[0].cve_id == "CVE-2031-0002" and general[0].max_cvss_score == 9.1
+        assert general[0].vul_name == "urllib3 request smuggling" and general[0].solution_detail
+        assert general_ids(client, severity_level="Medium") == ["CVE-2031-0001"]
+        assert general_ids(client, cve_id="CVE-2031-0002") == ["CVE-2031-0002"]
+        assert general_ids(client, vul_name="smuggling") == ["CVE-2031-0002"]
+        assert general_ids(client, type="linux_vul") == []
+        second = client.list_general_image_vuls(hss.ListGeneralImageVulsRequest(offset=1, limit=1))
+        assert second.total_num == 2 and [v.vul_id for v in second.data_list] == ["CVE-2031-0001"]
+
+        global_vulns = listed(client.list_global_vulnerabilities(hss.ListGlobalVulnerabilitiesRequest(limit=50)))
+        assert {(v.vul_id, v.history_number, v.undeal_number) for v in global_vulns} == {
+            ("CVE-2031-0002", 1, 1), ("CVE-2031-0001", 1, 1)}
+        assert [v.vul_id for v in client.list_global_vulnerabilities(hss.ListGlobalVulnerabilitiesRequest(
+            repair_necessity="immediate_repair")).data_list] == ["CVE-2031-0002"]
+
+        repos = listed(client.list_vul_repo_image(hss.ListVulRepoImageRequest(vul_id="CVE-2031-0002")))
+        assert [(r.namespace, r.image_name, r.app_name, r.version, r.tag_count) for r in repos] == [
+            (org, "app", "urllib3", "1.26.0", 1)]
+        assert repos[0].data_list[0].tag_name == "1" and repos[0].data_list[0].size > 0
+        affected = listed(client.list_vul_affect_images(hss.ListVulAffectImagesRequest(vul_id="CVE-2031-0002")))
+        assert [(a.image_name, a.status, a.organization) for a in affected] == [("app", "unhandled", org)]
+        apps = listed(client.list_vul_affect_image_apps(hss.ListVulAffectImageAppsRequest(
+            image_id=str(risky.row_id), vul_id="CVE-2031-0002")))
+        assert [(a.app_name, a.paths[0].app_version, a.paths[0].status) for a in apps] == [
+            ("urllib3", "1.26.0", "unhandled")]
+        cves = listed(client.list_vulnerability_cve(hss.ListVulnerabilityCveRequest(vul_id="GHSA-hss1-0002-0002")))
+        assert [(c.cve_id, c.cvss_score) for c in cves] == [("CVE-2031-0002", 9.1)]
+
+        global_apps = listed(client.list_global_image_apps(hss.ListGlobalImageAppsRequest(app_name="req", limit=50)))
+        assert sorted((a.image_name, a.app_version, a.vul_num) for a in global_apps) == [
+            ("app", "2.30.0", 1), ("clean", "2.31.0", 0)]
+        malware = listed(client.list_global_malware(hss.ListGlobalMalwareRequest()))
+        assert [(m.image_name, m.file_path) for m in malware] == [("app", "/tmp/eicar.com")]
+        files = listed(client.list_global_image_files(hss.ListGlobalImageFilesRequest(file_name=".env")))
+        assert [f.file_path for f in files] == ["/srv/app/.env"]
+
+        # A pull refused for the critical vulnerability until it is ignored.
+        api = policy_api(world.server, account)
+        with api:
+            assert api.put(f"/organization-policies/{org}", json={
+                "block_severity": "critical", "allowlist": ["baseline.empty-password"]}).status_code == 200
+            manifest = f"/v2/{org}/app/manifests/1"
+            accept = {"Accept": si.OCI_MANIFEST}
+            refused = registry.get(manifest, headers=accept)
+            assert refused.status_code == 403 and "CVE-2031-0002" in refused.text
+
+            body = hss.HandleImageVulnerabilityRequestBody(
+                operate_type="ignore", select_type="specific_vul_all_image", vul_id_list=["CVE-2031-0002"],
+                remark="accepted: not reachable")
+            preview = client.list_image_handle_affect_vulnerabilities(
+                hss.ListImageHandleAffectVulnerabilitiesRequest(body=body))
+            assert (preview.total_vul_num, preview.vul_num, preview.image_num) == (1, 1, 1)
+            check_types(preview.data_list[0])
+            assert row_counts(client, "app")[0] == 2
+            client.handle_image_vulnerability(hss.HandleImageVulnerabilityRequest(body=body))
+
+            assert row_counts(client, "app")[0] == 1
+            assert registry.get(manifest, headers=accept).status_code == 200
+            assert general_ids(client, handle_status="unhandled") == ["CVE-2031-0001"]
+            assert general_ids(client, handle_status="handled") == ["CVE-2031-0002"]
+            handled = client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
+                image_id=str(risky.row_id), handle_status="handled"))
+            assert [v.vul_id for v in handled.data_list] == ["CVE-2031-0002"]
+            assert client.list_vul_affect_images(hss.ListVulAffectImagesRequest(
+                vul_id="CVE-2031-0002", is_handled=True)).total_num == 1
+            assert world.client.list_registry_images(hss.ListRegistryImagesRequest(
+                image_name="risky")).data_list[0].vul_num == 2  # the other account is not affected
+
+            client.handle_image_vulnerability(hss.HandleImageVulnerabilityRequest(
+                body=hss.HandleImageVulnerabilityRequestBody(
+                    operate_type="not_ignore", select_type="image_view", remark="fix it after all",
+                    image_data_list=[hss.HandleImageVulnerabilityRequestBodyImageDataList(
+                        image_id=str(risky.row_id), vul_id_list=["CVE-2031-0002"])])))
+            assert row_counts(client, "app")[0] == 2
+            assert registry.get(manifest, headers=accept).status_code == 403
+
+        history = listed(client.list_general_image_vul_operations(hss.ListGeneralImageVulOperationsRequest()))
+        assert [(h.handle_type, h.remark, h.app_name, h.image_name) for h in history] == [
+            ("not_ignore", "fix it after all", "urllib3", "app"),
+            ("ignore", "accepted: not reachable", "urllib3", "app")]
+        assert history[0].user_name == account.account.name and history[0].handle_time >= history[1].handle_time
+        assert client.list_general_image_vul_operations(hss.ListGeneralImageVulOperationsRequest(
+            handle_type="ignore")).total_num == 1
+        assert client.list_general_image_vul_operations(hss.ListGeneralImageVulOperationsRequest(
+            image_name="nothing")).total_num == 0
+        with pytest.raises(ClientRequestException) as bad:
+            client.handle_image_vulnerability(hss.HandleImageVulnerabilityRequest(
+                body=hss.HandleImageVulnerabilityRequestBody(operate_type="manual_repair", select_type="all_vul")))
+        assert bad.value.status_code == 400

@@ -251,4 +251,238 @@ class BaselineStatistic(BaseModel):
     security_check: int
 
 
-__all__ = ["Field", "_Request"]
+
+# Across images ------------------------------------------------------------------------------------
+
+class CveScore(BaseModel):
+    cve_id: str
+    cvss: float
+
+
+class GeneralImageVul(BaseModel):
+    """One vulnerability over the account's images (``GeneralImageVulsResponseInfo``)."""
+
+    vul_name: str
+    vul_id: str
+    type: str
+    image_type: str
+    label_list: list[str]
+    severity_level: str
+    image_num: int
+    cve_list: list[CveScore]
+    max_cvss_score: float
+    scan_time: int
+    description: str
+    url: str
+    solution_detail: str
+    cluster_num: int
+
+
+class GeneralImageVulList(BaseModel):
+    total_num: int
+    data_list: list[GeneralImageVul]
+
+
+class CveInfo(BaseModel):
+    cve_id: str
+    cvss_score: float
+    publish_time: int
+    description: str
+
+
+class GlobalVul(BaseModel):
+    """One vulnerability over the account's images (``GlobalVulInfo``; ``decription`` is the SDK's spelling)."""
+
+    vul_name: str
+    vul_id: str
+    repair_necessity: str
+    decription: str
+    description: str
+    solution: str
+    url: str
+    history_number: int
+    undeal_number: int
+    data_list: list[CveInfo]
+
+
+class GlobalVulList(BaseModel):
+    total_num: int
+    data_list: list[GlobalVul]
+
+
+class CveList(BaseModel):
+    total_num: int
+    data_list: list[CveInfo]
+
+
+class VulRepoTag(BaseModel):
+    tag_id: str
+    tag_name: str
+    size: int
+    app_name: str
+
+
+class VulRepoImage(BaseModel):
+    namespace: str
+    image_id: str
+    image_name: str
+    app_name: str
+    version: str
+    tag_count: int
+    image_type: str
+    data_list: list[VulRepoTag]
+
+
+class VulRepoImageList(BaseModel):
+    total_num: int
+    data_list: list[VulRepoImage]
+
+
+class VulAffectImage(BaseModel):
+    """An image a vulnerability is found in (``VulAffectImagesResponseInfo``: times and sizes are strings there)."""
+
+    image_id: str
+    image_name: str
+    vul_id: str
+    repair_necessity: str
+    container_num: int
+    image_digest: str
+    image_version: str
+    agent_id: str
+    status: str
+    first_scan_time: str
+    latest_scan_time: str
+    image_type: str
+    image_size: str
+    organization: str
+    registry_type: str
+    registry_name: str
+    is_multi_arch: str
+    cluster_id: str
+    cluster_name: str
+
+
+class VulAffectImageList(BaseModel):
+    total_num: int
+    data_list: list[VulAffectImage]
+
+
+class AppPath(BaseModel):
+    status: str
+    app_version: str
+    app_path: str
+
+
+class VulAffectApp(BaseModel):
+    app_name: str
+    paths: list[AppPath]
+    rule: str
+
+
+class VulAffectAppList(BaseModel):
+    total_num: int
+    data_list: list[VulAffectApp]
+
+
+class VulDataItem(_Request):
+    vul_id: str = Field(default="", max_length=128)
+    image_id_list: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class ImageDataItem(_Request):
+    image_id: str = Field(default="", max_length=512)
+    vul_id_list: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class HandleVulnerabilityBody(_Request):
+    """``HandleImageVulnerabilityRequestBody``."""
+
+    image_type: str | None = Field(default=None, max_length=32)
+    type: str | None = Field(default=None, max_length=16)
+    operate_type: str = Field(max_length=32)
+    handle_status: str | None = Field(default=None, max_length=16)
+    select_type: str = Field(max_length=32)
+    image_id_list: list[str] | None = Field(default=None, max_length=1000)
+    vul_id_list: list[str] | None = Field(default=None, max_length=1000)
+    vul_data_list: list[VulDataItem] | None = Field(default=None, max_length=1000)
+    image_data_list: list[ImageDataItem] | None = Field(default=None, max_length=1000)
+    remark: str = Field(default="", max_length=512)
+
+
+class HandledPair(BaseModel):
+    image_id: str
+    image_name: str
+    vul_id: str
+    vul_name: str
+
+
+class HandleAffectList(BaseModel):
+    total_vul_num: int
+    vul_num: int
+    image_num: int
+    data_list: list[HandledPair]
+
+
+class VulOperation(BaseModel):
+    image_id: str
+    image_name: str
+    user_name: str
+    handle_time: int
+    handle_type: str
+    status: str
+    app_name: str
+    app_version: str
+    app_path: str
+    remark: str
+    image_digest: str
+    image_version: str
+    agent_id: str
+
+
+class VulOperationList(BaseModel):
+    total_num: int
+    data_list: list[VulOperation]
+
+
+class GlobalApp(BaseModel):
+    app_name: str
+    app_type: str
+    app_version: str
+    vul_num: int
+    app_path: str
+    layer_digest: str
+    is_compliant: bool
+    latest_scan_time: int
+    image_type: str
+    namespace: str
+    image_name: str
+    image_version: str
+    image_id: str
+
+
+class GlobalAppList(BaseModel):
+    total_num: int
+    data_list: list[GlobalApp]
+
+
+class GlobalMalware(BaseModel):
+    file_name: str
+    file_path: str
+    size: int
+    latest_scan_time: int
+    description: str
+    image_type: str
+    namespace: str
+    image_name: str
+    image_version: str
+    image_id: str
+    instance_id: str
+
+
+class GlobalMalwareList(BaseModel):
+    total_num: int
+    data_list: list[GlobalMalware]
+
+
+class Empty(BaseModel):
+    """An answer without fields."""

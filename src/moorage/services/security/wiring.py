@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from moorage.auth.keys import MasterKey
 from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database
+from moorage.services.security.advisory_lookup import AdvisoryLookup
 from moorage.services.security.baseline_details import BaselineService
 from moorage.services.security.detail_reader import DetailReader
 from moorage.services.security.image_details import ImageDetailService
@@ -17,6 +18,8 @@ from moorage.services.security.pull_gate import PullGate
 from moorage.services.security.push_listener import ScanOnPush
 from moorage.services.security.registries import RegistryService
 from moorage.services.security.tasks import TaskService
+from moorage.services.security.vulnerability_handling import VulnerabilityHandling
+from moorage.services.security.vulnerability_views import VulnerabilityViews
 from moorage.settings import Settings
 
 
@@ -33,6 +36,8 @@ class SecurityServices:
     scan_on_push: ScanOnPush
     details: ImageDetailService
     baseline: BaselineService
+    vulnerabilities: VulnerabilityViews
+    handling: VulnerabilityHandling
 
 
 def build_security_services(settings: Settings, db: Database, master_key: MasterKey,
@@ -40,6 +45,7 @@ def build_security_services(settings: Settings, db: Database, master_key: Master
     """Construct them (no I/O)."""
     policies = PolicyService(db, scan_on_push_default=settings.scanner.scan_on_push)
     reader = DetailReader(db, layer_cache_of(settings, db))
+    views = VulnerabilityViews(db, reader, AdvisoryLookup(settings.vulndb_path))
     return SecurityServices(
         images=ImageService(db),
         registries=RegistryService(db, master_key, timeout=settings.scanner.remote_timeout_seconds),
@@ -49,4 +55,6 @@ def build_security_services(settings: Settings, db: Database, master_key: Master
         scan_on_push=ScanOnPush(db, jobs, policies),
         details=ImageDetailService(db, reader),
         baseline=BaselineService(db, reader),
+        vulnerabilities=views,
+        handling=VulnerabilityHandling(db, reader, views),
     )
