@@ -27,6 +27,7 @@ from moorage.api.hss import policies as hss_policies
 from moorage.api.hss import registries as hss_registries
 from moorage.api.hss import tasks as hss_tasks
 from moorage.api.hss import vulnerabilities as hss_vulnerabilities
+from moorage.api.hss import whitelists as hss_whitelists
 from moorage.api.iam import tokens as iam_tokens
 from moorage.api.iam import users as iam_users
 from moorage.api.observability import Metrics, ObservabilityMiddleware
@@ -219,7 +220,7 @@ def create_app(settings: Settings) -> MoorageApp:
     for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
                    swr_repositories.router, swr_tags.router, swr_sharing.router, hss_images.router,
                    hss_registries.router, hss_tasks.router, hss_policies.router, hss_baseline.router,
-                   hss_vulnerabilities.router, hss_image_details.router, *ENTERPRISE_ROUTERS,
+                   hss_whitelists.router, hss_vulnerabilities.router, hss_image_details.router, *ENTERPRISE_ROUTERS,
                    swr_account.router):  # last: its GET /{api_version} takes any one-segment path
         app.include_router(router)
     install_error_handlers(app)

@@ -20,7 +20,9 @@ from tests.support import swr_images as si
 # Assembled at run time so no file of this repository is itself an EICAR test file.
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 PASSWD = b"root:x:0:0:root:/root:/bin/bash\nguest:x:1000:1000::/home/guest:/bin/sh\n"
-SHADOW = b"root:$1$saltsalt$qjXMvbEw8oaL.CzflDugX/:19000:0:99999:7:::\nguest::19000:0:99999:7:::\n"
+SHADOW = b"root:$1$saltsalt$4nK3SfMKvSiYVpBOOStyS1:19000:0:99999:7:::\nguest::19000:0:99999:7:::\n"
+EXTENDED_PASSWORD = "Harbour-Quay-77"
+"""root's password in ``risky_image`` (MD5, in no shipped dictionary)."""
 HISTORY = [
     {"created_by": "/bin/sh -c #(nop) ADD file:base in / "},
     {"created_by": "RUN /bin/sh -c curl -s https://get.example/install.sh | sh"},

@@ -16,7 +16,7 @@ from huaweicloudsdkhss import v5 as hss
 
 from tests.conftest import DATABASES, MoorageFactory
 from tests.hss.conftest import new_account
-from tests.hss.detail_images import Pushed, clean_image, push_and_wait, risky_image
+from tests.hss.detail_images import EXTENDED_PASSWORD, Pushed, clean_image, push_and_wait, risky_image
 from tests.hss.support import build_advisories, hss_client
 from tests.hss.test_pull_policy import policy_api
 from tests.hss.test_sdk_images import check_types
@@ -316,3 +316,108 @@ def test_cross_image_lists_and_handling(world: World) -> None:
             client.handle_image_vulnerability(hss.HandleImageVulnerabilityRequest(
                 body=hss.HandleImageVulnerabilityRequestBody(operate_type="manual_repair", select_type="all_vul")))
         assert bad.value.status_code == 400
+
+
+def test_whitelists_sensitive_information_and_weak_passwords(world: World) -> None:
+    account = new_account(world.server, "hss-whitelists")
+    client = hss_client(world.server, account.keys)
+    org = "wl-org"
+    image = risky_image("wl")
+    with si.registry_client(world.server.base_url, account.account.name, account.account.password) as registry:
+        one = push_and_wait(client, registry, org, "one", "1", image)
+        push_and_wait(client, registry, org, "two", "1", image)
+
+    def counts() -> tuple[int, int]:
+        return row_counts(client, "one")[0], row_counts(client, "two")[0]
+
+    def add(rule_type: str, vul_id: str = "CVE-2031-0002", **body: Any) -> None:
+        client.add_image_white_lists(hss.AddImageWhiteListsRequest(
+            global_image_type="registry", type="vulnerability", body=hss.AddImageWhiteListsRequestBody(
+                vul_type="app_vul", vul_ids=[vul_id], rule_type=rule_type, description="reviewed", **body)))
+
+    assert counts() == (2, 2)
+    add("all_images")
+    assert counts() == (1, 1)
+    lists = listed(client.list_image_white_lists(hss.ListImageWhiteListsRequest(global_image_type="registry")))
+    assert [(w.vul_id, w.rule_type, w.vul_name, w.description) for w in lists] == [
+        ("CVE-2031-0002", "all_images", "urllib3 request smuggling", "reviewed")]
+    assert [(c.cve_id, c.cvss) for c in lists[0].cves] == [("CVE-2031-0002", 9.1)]
+    whitelist_id = lists[0].id
+
+    image_ref = hss.AddImageWhiteListsRequestBodyImageInfo(id=one.row_id, image_name="one")
+    client.change_image_white_list(hss.ChangeImageWhiteListRequest(
+        id=whitelist_id, body=hss.ChangeImageWhiteListRequestBody(rule_type="specific_images", image_info=[image_ref],
+                                                                  description="only one")))
+    assert counts() == (1, 2)
+    detail = client.show_image_white_list_detail(hss.ShowImageWhiteListDetailRequest(id=whitelist_id))
+    assert detail.rule_type == "specific_images" and [(i.id, i.image_name) for i in detail.image_info] == [
+        (one.row_id, "one")]
+    check_types(detail)
+    client.change_image_white_list(hss.ChangeImageWhiteListRequest(
+        id=whitelist_id, body=hss.ChangeImageWhiteListRequestBody(
+            rule_type="specific_image_types",
+            query_info=hss.AddImageWhiteListsRequestBodyQueryInfo(image_type="harbor"))))
+    assert counts() == (2, 2)
+    client.delete_image_white_lists(hss.DeleteImageWhiteListsRequest(
+        body=hss.DeleteImageWhiteListsRequestBody(ids=[whitelist_id])))
+    assert client.list_image_white_lists(hss.ListImageWhiteListsRequest()).total_num == 0
+
+    add("specific_image_types", "GHSA-hss1-0001-0001",  # an alias of CVE-2031-0001
+        query_info=hss.AddImageWhiteListsRequestBodyQueryInfo(image_type="private_image"))
+    assert counts() == (1, 1)
+    assert [v.vul_id for v in client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
+        image_id=str(one.row_id), handle_status="handled")).data_list] == ["CVE-2031-0001"]
+    for bad, status in (({"rule_type": "some_images"}, 400),
+                        ({"rule_type": "specific_images", "image_info": [hss.AddImageWhiteListsRequestBodyImageInfo(
+                            id=world.risky.row_id)]}, 404)):
+        with pytest.raises(ClientRequestException) as refused:
+            client.add_image_white_lists(hss.AddImageWhiteListsRequest(body=hss.AddImageWhiteListsRequestBody(
+                vul_ids=["CVE-2031-0002"], **bad)))
+        assert refused.value.status_code == status
+
+    # Sensitive information: ignoring a finding, and the file-path allowlist.
+    def sensitive(**filters: Any) -> list[Any]:
+        return list(client.list_image_sensitive(hss.ListImageSensitiveRequest(
+            image_id=str(one.row_id), **filters)).data_list)
+
+    found = sensitive()
+    assert len(found) == 2
+    client.change_sensitive_info(hss.ChangeSensitiveInfoRequest(body=hss.ChangeSensitiveInfoRequestInfo(
+        sensitive_info_id=found[0].sensitive_info_id, operate_type="ignore")))
+    assert [s.sensitive_info_id for s in sensitive(handle_status="handled")] == [found[0].sensitive_info_id]
+    assert sensitive(handle_status="handled")[0].operate_accept == "ignore"
+    client.change_sensitive_info(hss.ChangeSensitiveInfoRequest(body=hss.ChangeSensitiveInfoRequestInfo(
+        sensitive_info_id=found[0].sensitive_info_id, operate_type="do_not_ignore")))
+    assert sensitive(handle_status="handled") == []
+    with pytest.raises(ClientRequestException) as missing:
+        client.change_sensitive_info(hss.ChangeSensitiveInfoRequest(body=hss.ChangeSensitiveInfoRequestInfo(
+            sensitive_info_id="0" * 64, operate_type="ignore")))
+    assert missing.value.status_code == 404
+
+    client.change_file_path_white_lists(hss.ChangeFilePathWhiteListsRequest(
+        body=hss.ChangeFilePathWhiteDetailRequestInfo(customized_path=["/srv/app"])))
+    assert sensitive() == []
+    paths = client.show_file_path_white_lists(hss.ShowFilePathWhiteListsRequest())
+    assert paths.customized_path == ["/srv/app"] and "/proc/" in paths.default_path
+    assert client.show_file_path_white_detail(hss.ShowFilePathWhiteDetailRequest(file_path="srv")).default_path == []
+    client.change_file_path_white_detail(hss.ChangeFilePathWhiteDetailRequest(
+        body=hss.ChangeFilePathWhiteDetailRequestInfo(customized_path=["/srv/*/nothing"])))
+    assert len(sensitive()) == 2
+    with pytest.raises(ClientRequestException) as relative:
+        client.change_file_path_white_lists(hss.ChangeFilePathWhiteListsRequest(
+            body=hss.ChangeFilePathWhiteDetailRequestInfo(customized_path=["srv/app"])))
+    assert relative.value.status_code == 400
+
+    # Extended weak passwords are tried against the images' password hashes.
+    def weak_users() -> list[tuple[str, str]]:
+        answer = client.list_image_weak_pwd_users(hss.ListImageWeakPwdUsersRequest(namespace=org))
+        return sorted((u.image_name, u.user_name) for u in answer.data_list)
+
+    assert weak_users() == [("one", "guest"), ("two", "guest")]
+    assert client.show_extended_weak_password(hss.ShowExtendedWeakPasswordRequest()).extended_weak_password == []
+    client.change_extended_weak_password(hss.ChangeExtendedWeakPasswordRequest(
+        body=hss.ChangeExtendedWeakPasswordRequestInfo(extended_weak_password=[EXTENDED_PASSWORD, "other"])))
+    assert client.show_extended_weak_password(hss.ShowExtendedWeakPasswordRequest()).extended_weak_password == [
+        EXTENDED_PASSWORD, "other"]
+    assert weak_users() == [("one", "guest"), ("one", "root"), ("two", "guest"), ("two", "root")]
+    assert world.client.list_image_weak_pwd_users(hss.ListImageWeakPwdUsersRequest()).total_num == 1  # per account

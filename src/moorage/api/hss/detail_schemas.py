@@ -486,3 +486,94 @@ class GlobalMalwareList(BaseModel):
 
 class Empty(BaseModel):
     """An answer without fields."""
+
+
+# Whitelists, sensitive information, weak passwords --------------------------------------------------
+
+class WhitelistQueryInfo(_Request):
+    image_type: str = Field(default="", max_length=64)
+
+
+class WhitelistImageRef(_Request):
+    id: int | None = Field(default=None, ge=1, le=9_223_372_036_854_775_807)
+    image_id: str = Field(default="", max_length=200)
+    image_name: str = Field(default="", max_length=256)
+    image_type: str = Field(default="", max_length=32)
+
+
+class AddWhitelistsBody(_Request):
+    """``AddImageWhiteListsRequestBody``."""
+
+    vul_type: str = Field(default="", max_length=16)
+    vul_ids: list[str] = Field(max_length=100)
+    rule_type: str = Field(max_length=32)
+    query_info: WhitelistQueryInfo | None = None
+    image_info: list[WhitelistImageRef] | None = Field(default=None, max_length=1000)
+    description: str = Field(default="", max_length=512)
+
+
+class ChangeWhitelistBody(_Request):
+    """``ChangeImageWhiteListRequestBody``."""
+
+    rule_type: str = Field(max_length=32)
+    query_info: WhitelistQueryInfo | None = None
+    image_info: list[WhitelistImageRef] | None = Field(default=None, max_length=1000)
+    description: str = Field(default="", max_length=512)
+
+
+class DeleteWhitelistsBody(_Request):
+    ids: list[str] = Field(max_length=1000)
+
+
+class WhitelistCve(BaseModel):
+    cve_id: str
+    cvss: float
+
+
+class WhitelistQueryInfoOut(BaseModel):
+    image_type: str
+
+
+class WhitelistImageInfo(BaseModel):
+    id: int
+    image_id: str
+    image_name: str
+
+
+class WhitelistDetail(BaseModel):
+    id: str
+    vul_id: str
+    vul_name: str
+    vul_type: str
+    cves: list[WhitelistCve]
+    rule_type: str
+    query_info: WhitelistQueryInfoOut
+    image_info: list[WhitelistImageInfo]
+    description: str
+
+
+class WhitelistList(BaseModel):
+    total_num: int
+    data_list: list[WhitelistDetail]
+
+
+class SensitiveOperateBody(_Request):
+    sensitive_info_id: str = Field(max_length=64)
+    operate_type: str = Field(max_length=32)
+
+
+class FilePathsBody(_Request):
+    customized_path: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class FilePaths(BaseModel):
+    default_path: list[str]
+    customized_path: list[str]
+
+
+class WeakPasswordsBody(_Request):
+    extended_weak_password: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class WeakPasswords(BaseModel):
+    extended_weak_password: list[str]

@@ -1,6 +1,7 @@
 """Baseline and build-command details of an account's images: the baselines (rule groups of
 ``baseline_catalog``) with how many of their rules an image fails, each rule's result and detail,
-accounts with weak or empty passwords, password complexity policies, risky build commands and
+accounts with weak or empty passwords (the scanner's dictionary at scan time, the account's
+extended weak passwords when listed), password complexity policies, risky build commands and
 the images that have them, and the totals of the baseline statistic.
 
 A rule an image's scan did not report passed for that image; an image not scanned successfully
@@ -20,7 +21,9 @@ from moorage.domain.identity import Principal
 from moorage.domain.security import severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries.security_details import ImageRef, RowOfImage, StoredFinding
+from moorage.scanner.checks.password_hashes import CryptLibrary, HashScheme, affordable, hash_scheme
 from moorage.services.security import baseline_catalog as catalog
+from moorage.services.security.account_settings import extended_passwords
 from moorage.services.security.detail_base import DetailBase, row_ids_by_digest
 from moorage.services.security.detail_vocabulary import risk_level
 from moorage.services.security.images import account_of
@@ -29,6 +32,9 @@ from moorage.services.security.password_policy import PasswordComplexity
 WEAK_RULES = ("baseline.weak-password", "baseline.empty-password")
 _USER = re.compile(r"^user (.{1,64}?): ")
 DAY_MS = 86_400_000
+EXTENDED_BUDGET_SECONDS = 5.0
+"""Wall-clock budget of trying an account's extended weak passwords in one request."""
+_NO_GUESS = (HashScheme.EMPTY, HashScheme.LOCKED, HashScheme.OTHER)
 LEVELS = ("High", "Medium", "Low", "Security")
 """A baseline's level for an image: its most severe failed rule (``Security``: none failed)."""
 
@@ -259,6 +265,20 @@ class BaselineService(DetailBase):
                 key = (row.tag_row_id, user_of(f))
                 result.setdefault(key, WeakPasswordUser(row, user_of(f), f.rule_id == "baseline.empty-password",
                                                         max(today - day, 0) if day else 0))
+        extended = self.db.run_read(lambda conn: extended_passwords(conn, domain_id))
+        crypt = CryptLibrary.load() if extended else None
+        deadline = time.monotonic() + EXTENDED_BUDGET_SECONDS
+        for digest, digest_rows in by_digest.items():
+            facts = self.reader.passwords(digest) if crypt is not None else None
+            for account in facts.accounts if facts is not None else ():
+                field = account.password_field
+                if hash_scheme(field) in _NO_GUESS or not affordable(field) or time.monotonic() > deadline:
+                    continue
+                if crypt is not None and any(crypt.matches(word, field) for word in extended):
+                    days = max(today - account.changed_day, 0) if account.changed_day else 0
+                    for row in digest_rows:
+                        result.setdefault((row.tag_row_id, account.name),
+                                          WeakPasswordUser(row, account.name, False, days))
         return sorted(result.values(), key=lambda u: (u.image.namespace, u.image.image_name,
                                                       u.image.image_version, u.user_name))
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from moorage.auth.keys import MasterKey
 from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database
+from moorage.services.security.account_settings import AccountSettings
 from moorage.services.security.advisory_lookup import AdvisoryLookup
 from moorage.services.security.baseline_details import BaselineService
 from moorage.services.security.detail_reader import DetailReader
@@ -20,6 +21,7 @@ from moorage.services.security.registries import RegistryService
 from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
 from moorage.services.security.vulnerability_views import VulnerabilityViews
+from moorage.services.security.whitelists import WhitelistService
 from moorage.settings import Settings
 
 
@@ -38,6 +40,8 @@ class SecurityServices:
     baseline: BaselineService
     vulnerabilities: VulnerabilityViews
     handling: VulnerabilityHandling
+    whitelists: WhitelistService
+    settings: AccountSettings
 
 
 def build_security_services(settings: Settings, db: Database, master_key: MasterKey,
@@ -57,4 +61,6 @@ def build_security_services(settings: Settings, db: Database, master_key: Master
         baseline=BaselineService(db, reader),
         vulnerabilities=views,
         handling=VulnerabilityHandling(db, reader, views),
+        whitelists=WhitelistService(views),
+        settings=AccountSettings(db, reader),
     )
