@@ -6,16 +6,20 @@ with its filters and paging. Handling runs in an account of its own (handling is
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from xml.etree import ElementTree
 
+import httpx
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkhss import v5 as hss
 
 from tests.conftest import DATABASES, MoorageFactory
-from tests.hss.conftest import new_account
+from tests.hss.conftest import HssAccount, new_account
 from tests.hss.detail_images import EXTENDED_PASSWORD, Pushed, clean_image, push_and_wait, risky_image
 from tests.hss.support import build_advisories, hss_client
 from tests.hss.test_pull_policy import policy_api
@@ -29,10 +33,15 @@ ORG = "details-org"
 @dataclass
 class World:
     server: ServerProcess
+    account: HssAccount
     client: hss.HssClient
     other: hss.HssClient
     risky: Pushed
     clean: Pushed
+
+    def api(self) -> httpx.Client:
+        """Plain HTTP to ``/v5/{project}/image`` as the account (moorage's own export download)."""
+        return policy_api(self.server, self.account)
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -48,7 +57,7 @@ def world(request: pytest.FixtureRequest, module_factory: MoorageFactory,
     with si.registry_client(server.base_url, account.account.name, account.account.password) as registry:
         risky = push_and_wait(client, registry, ORG, "risky", "1", risky_image())
         clean = push_and_wait(client, registry, ORG, "clean", "1", clean_image())
-    yield World(server, client, hss_client(server, other.keys), risky, clean)
+    yield World(server, account, client, hss_client(server, other.keys), risky, clean)
 
 
 def listed(answer: Any) -> list[Any]:
@@ -421,3 +430,55 @@ def test_whitelists_sensitive_information_and_weak_passwords(world: World) -> No
         EXTENDED_PASSWORD, "other"]
     assert weak_users() == [("one", "guest"), ("one", "root"), ("two", "guest"), ("two", "root")]
     assert world.client.list_image_weak_pwd_users(hss.ListImageWeakPwdUsersRequest()).total_num == 1  # per account
+
+
+def test_statistics_and_report_exports(world: World) -> None:
+    assets = world.client.show_image_asset_statistics(hss.ShowImageAssetStatisticsRequest())
+    assert (assets.registry_num, assets.local_num, assets.cicd_num) == (2, 0, 0)
+    scans = world.client.show_image_pay_per_scan_statistics(hss.ShowImagePayPerScanStatisticsRequest())
+    assert scans.repository_scan_num == 2 and scans.total.registry == 2 and scans.unscan.registry == 0
+    assert scans.high_risk.registry == 1 and scans.has_risk.registry == 2  # the clean image runs as root
+    check_types(scans)
+
+    def statistic(report_type: str, **body: Any) -> int:
+        answer = world.client.show_image_security_report_statistic(hss.ShowImageSecurityReportStatisticRequest(
+            security_report_type=report_type, body=hss.BatchExportSWRBaselineInfoRequestInfo(**body)))
+        return int(answer.total_num)
+
+    assert statistic("vulnerability", operate_all=True) == 2
+    assert statistic("vulnerability", operate_all=True, image_name="clean") == 0
+    assert statistic("malwares", image_id_list=[str(world.risky.row_id)]) == 1
+    assert statistic("apps", operate_all=True) == 3  # requests and urllib3, and requests in the clean image
+    files = world.client.show_image_files_stat(hss.ShowImageFilesStatRequest(image_id=str(world.risky.row_id)))
+    assert statistic("files", image_id_list=[str(world.risky.row_id)]) == files.total_files_num
+    with pytest.raises(ClientRequestException) as bad:
+        statistic("everything", operate_all=True)
+    assert bad.value.status_code == 400
+
+    task = world.client.export_image_security_report_task(hss.ExportImageSecurityReportTaskRequest(
+        body=hss.ExportImageSecurityReportTaskRequestInfo(security_report_type="vulnerability", operate_all=True)))
+    baseline = world.client.batch_export_baseline_task(hss.BatchExportBaselineTaskRequest(
+        export_size=100, body=hss.BatchExportSWRBaselineInfoRequestInfo(image_id_list=[str(world.risky.row_id)])))
+    assert baseline.record_total_num >= 3  # empty password, MD5 hash, runs as root
+    with world.api() as api:
+        info = api.get(f"/export-tasks/{task.task_id}").json()
+        assert (info["record_num"], info["image_num"], info["status"], info["kind"]) == (2, 2, "success",
+                                                                                          "security-report")
+        page = api.get(f"/export-tasks/{task.task_id}/file")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert page.headers["content-disposition"].endswith('.html"')
+        document = ElementTree.fromstring(page.content)  # well-formed
+        cells = [c.text for c in document.iter("{http://www.w3.org/1999/xhtml}td")]
+        assert "CVE-2031-0002" in cells and "urllib3" in cells
+        spreadsheet = api.get(f"/export-tasks/{task.task_id}/file", params={"format": "csv"})
+        rows = list(csv.reader(io.StringIO(spreadsheet.content.decode("utf-8-sig"))))
+        assert rows[0][:5] == ["namespace", "image_name", "image_version", "image_digest", "vul_id"]
+        assert sorted(r[4] for r in rows[1:]) == ["CVE-2031-0001", "CVE-2031-0002"]
+        checks = list(csv.reader(io.StringIO(api.get(f"/export-tasks/{baseline.task_id}/file").text.lstrip("\ufeff"))))
+        assert len(checks) == baseline.record_total_num + 1
+        assert {"baseline.empty-password", "config.runs-as-root"} <= {r[5] for r in checks[1:]}
+        assert api.get(f"/export-tasks/{task.task_id}/file", params={"format": "pdf"}).status_code == 400
+    with pytest.raises(ClientRequestException):  # exports are the account's own
+        world.other.show_image_security_report_statistic(hss.ShowImageSecurityReportStatisticRequest(
+            security_report_type="vulnerability",
+            body=hss.BatchExportSWRBaselineInfoRequestInfo(image_id_list=[str(world.risky.row_id)])))

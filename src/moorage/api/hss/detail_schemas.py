@@ -577,3 +577,86 @@ class WeakPasswordsBody(_Request):
 
 class WeakPasswords(BaseModel):
     extended_weak_password: list[str]
+
+
+# Statistics and reports -----------------------------------------------------------------------------
+
+class AssetStatistics(BaseModel):
+    local_num: int
+    cicd_num: int
+    registry_num: int
+
+
+class ImageTypeRisk(BaseModel):
+    local: int
+    registriy: int
+    registry: int
+    cicd: int
+
+
+class PayPerScanStatistics(BaseModel):
+    """``ShowImagePayPerScanStatisticsResponse``: moorage bills nothing, so only the counts mean something."""
+
+    repository_scan_num: int
+    cicd_scan_num: int
+    free_quota_num: int
+    already_given: bool
+    image_free_quota: int
+    high_risk: ImageTypeRisk
+    has_risk: ImageTypeRisk
+    total: ImageTypeRisk
+    unscan: ImageTypeRisk
+
+
+class ReportFilterBody(_Request):
+    """``BatchExportSWRBaselineInfoRequestInfo`` / ``ExportImageSecurityReportTaskRequestInfo``: which images."""
+
+    export_size: int | None = Field(default=None, ge=0, le=2_147_483_647)
+    security_report_type: str | None = Field(default=None, max_length=32)
+    image_id_list: list[str] | None = Field(default=None, max_length=1000)
+    operate_all: bool | None = None
+    image_type: str | None = Field(default=None, max_length=32)
+    scan_status: str | None = Field(default=None, max_length=32)
+    namespace: str | None = Field(default=None, max_length=128)
+    image_name: str | None = Field(default=None, max_length=255)
+    image_version: str | None = Field(default=None, max_length=128)
+    latest_version: bool | None = None
+    image_size: int | None = Field(default=None, ge=0)
+    start_latest_update_time: int | None = Field(default=None, ge=0)
+    end_latest_update_time: int | None = Field(default=None, ge=0)
+    start_latest_scan_time: int | None = Field(default=None, ge=0)
+    end_latest_scan_time: int | None = Field(default=None, ge=0)
+    has_malicious_file: bool | None = None
+    has_vul: bool | None = None
+    has_unsafe_setting: bool | None = None
+    risky: bool | None = None
+    severity_level: str | None = Field(default=None, max_length=16)
+    instance_name: str | None = Field(default=None, max_length=128)
+    instance_id: str | None = Field(default=None, max_length=128)
+
+
+class ReportStatistic(BaseModel):
+    total_num: int
+
+
+class ExportTaskId(BaseModel):
+    task_id: str
+
+
+class BaselineExport(BaseModel):
+    record_total_num: int
+    task_id: str
+
+
+class ExportTaskInfo(BaseModel):
+    """moorage's view of an export task (not an SDK model)."""
+
+    task_id: str
+    kind: str
+    status: str
+    file_name: str
+    file_format: str
+    record_num: int
+    image_num: int
+    created_at: int
+    finished_at: int

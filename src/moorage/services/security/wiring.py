@@ -18,6 +18,7 @@ from moorage.services.security.policies import PolicyService
 from moorage.services.security.pull_gate import PullGate
 from moorage.services.security.push_listener import ScanOnPush
 from moorage.services.security.registries import RegistryService
+from moorage.services.security.reports import ReportService
 from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
 from moorage.services.security.vulnerability_views import VulnerabilityViews
@@ -42,13 +43,16 @@ class SecurityServices:
     handling: VulnerabilityHandling
     whitelists: WhitelistService
     settings: AccountSettings
+    reports: ReportService
 
 
 def build_security_services(settings: Settings, db: Database, master_key: MasterKey,
                             jobs: JobQueue) -> SecurityServices:
     """Construct them (no I/O)."""
     policies = PolicyService(db, scan_on_push_default=settings.scanner.scan_on_push)
-    reader = DetailReader(db, layer_cache_of(settings, db))
+    reader = reader_of(settings, db)
+    details = ImageDetailService(db, reader)
+    baseline = BaselineService(db, reader)
     views = VulnerabilityViews(db, reader, AdvisoryLookup(settings.vulndb_path))
     return SecurityServices(
         images=ImageService(db),
@@ -57,10 +61,16 @@ def build_security_services(settings: Settings, db: Database, master_key: Master
         policies=policies,
         pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),
         scan_on_push=ScanOnPush(db, jobs, policies),
-        details=ImageDetailService(db, reader),
-        baseline=BaselineService(db, reader),
+        details=details,
+        baseline=baseline,
         vulnerabilities=views,
         handling=VulnerabilityHandling(db, reader, views),
         whitelists=WhitelistService(views),
         settings=AccountSettings(db, reader),
+        reports=ReportService(db, details, baseline),
     )
+
+
+def reader_of(settings: Settings, db: Database) -> DetailReader:
+    """The detail queries' reader of reports, file lists and password policies."""
+    return DetailReader(db, layer_cache_of(settings, db))
