@@ -391,6 +391,9 @@ def test_whitelists_sensitive_information_and_weak_passwords(world: World) -> No
 
     found = sensitive()
     assert len(found) == 2
+    everywhere = listed(client.list_image_sensitive_info(hss.ListImageSensitiveInfoRequest(image_type="private_image")))
+    assert sorted(s.sensitive_info_id for s in everywhere) == sorted(s.sensitive_info_id for s in found)
+    assert client.list_image_sensitive_info(hss.ListImageSensitiveInfoRequest(image_type="harbor")).total_num == 0
     client.change_sensitive_info(hss.ChangeSensitiveInfoRequest(body=hss.ChangeSensitiveInfoRequestInfo(
         sensitive_info_id=found[0].sensitive_info_id, operate_type="ignore")))
     assert [s.sensitive_info_id for s in sensitive(handle_status="handled")] == [found[0].sensitive_info_id]
@@ -406,6 +409,7 @@ def test_whitelists_sensitive_information_and_weak_passwords(world: World) -> No
     client.change_file_path_white_lists(hss.ChangeFilePathWhiteListsRequest(
         body=hss.ChangeFilePathWhiteDetailRequestInfo(customized_path=["/srv/app"])))
     assert sensitive() == []
+    assert client.list_image_sensitive_info(hss.ListImageSensitiveInfoRequest()).total_num == 0
     paths = client.show_file_path_white_lists(hss.ShowFilePathWhiteListsRequest())
     assert paths.customized_path == ["/srv/app"] and "/proc/" in paths.default_path
     assert client.show_file_path_white_detail(hss.ShowFilePathWhiteDetailRequest(file_path="srv")).default_path == []

@@ -1,9 +1,12 @@
 """Image vulnerability whitelists (``/v5/{project_id}/image/whitelists``: add, list, show, change,
-delete), sensitive information handling and its file-path allowlists
-(``/image/sensitive/...``), and the account's extended weak passwords
-(``/image/baseline/extended-weak-password``). Changes need the domain administrator."""
+delete), sensitive information: its account-wide list (``/image/sensitive-information``),
+ignoring a finding and the file-path allowlists (``/image/sensitive/...``), and the account's
+extended weak passwords (``/image/baseline/extended-weak-password``). Changes need the domain
+administrator."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 from fastapi import APIRouter, Depends
 
@@ -13,6 +16,7 @@ from moorage.api.hss.image_details import Limit, Offset, Short, Text
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
+from moorage.domain.security import IMAGE_TYPES
 from moorage.services.security.detail_vocabulary import page
 from moorage.services.security.image_details import DEFAULT_SENSITIVE_PATHS
 from moorage.services.security.whitelists import WhitelistScope, WhitelistView
@@ -22,13 +26,14 @@ router = APIRouter(tags=["HSS whitelists"], dependencies=[Depends(refuse_nul_cha
 WHITELISTS = "/v5/{project_id}/image/whitelists"
 WHITELIST = "/v5/{project_id}/image/whitelists/{id}"
 SENSITIVE_OPERATE = "/v5/{project_id}/image/sensitive/operate"
+SENSITIVE_LIST = "/v5/{project_id}/image/sensitive-information"
 PATHS = "/v5/{project_id}/image/sensitive/filepath-whitelist"
 PATHS_DETAIL = "/v5/{project_id}/image/sensitive/filepath_whitelist"
 WEAK_PASSWORDS_PATH = "/v5/{project_id}/image/baseline/extended-weak-password"
 RULES.update({
     ("POST", WHITELISTS): ADMIN, ("GET", WHITELISTS): ACCOUNT, ("DELETE", WHITELISTS): ADMIN,
     ("GET", WHITELIST): ACCOUNT, ("PUT", WHITELIST): ADMIN,
-    ("POST", SENSITIVE_OPERATE): ADMIN,
+    ("POST", SENSITIVE_OPERATE): ADMIN, ("GET", SENSITIVE_LIST): ACCOUNT,
     ("POST", PATHS): ADMIN, ("GET", PATHS): ACCOUNT, ("POST", PATHS_DETAIL): ADMIN, ("GET", PATHS_DETAIL): ACCOUNT,
     ("POST", WEAK_PASSWORDS_PATH): ADMIN, ("GET", WEAK_PASSWORDS_PATH): ACCOUNT,
 })
@@ -132,6 +137,18 @@ async def change_sensitive_info(
     (``do_not_ignore``)."""
     await services.security.settings.operate_sensitive(principal, body.sensitive_info_id, body.operate_type)
     return d.Empty()
+
+
+@router.get(SENSITIVE_LIST, response_model=d.ImageSensitiveList)
+async def list_image_sensitive_info(
+    project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
+    offset: Offset = 0, limit: Limit = 10, image_type: Short = None,
+) -> d.ImageSensitiveList:
+    """Sensitive information over every image of the account, the most severe first."""
+    found = await services.security.settings.sensitive(
+        principal, image_type=image_type if image_type in IMAGE_TYPES else None)
+    return d.ImageSensitiveList(total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i))
+                                                                 for i in page(found, offset, limit)])
 
 
 async def _paths(principal: PrincipalDep, services: ServicesDep, file_path: str | None) -> d.FilePaths:

@@ -12,9 +12,11 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
+from moorage.domain.security import severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
-from moorage.services.security.detail_base import DetailBase
+from moorage.services.security.detail_base import DetailBase, path_allowed
+from moorage.services.security.image_details import SensitiveItem, sensitive_item
 from moorage.services.security.images import account_of
 
 MAX_PATHS = 100
@@ -53,6 +55,24 @@ class AccountSettings(DetailBase):
                 conn, domain_id, finding_key, ignored=operate_type in IGNORE, user_name=user))
 
         await self.run(work)
+
+    async def sensitive(self, principal: Principal, *, image_type: str | None) -> list[SensitiveItem]:
+        """Sensitive information over the account's images, one entry per finding, without the
+        allowlisted paths, the most severe first."""
+        domain_id = account_of(principal)
+
+        def work() -> list[SensitiveItem]:
+            found = self.db.run_read(lambda conn: details_q.account_findings(conn, domain_id, ["secret"]))
+            allowlist = self.db.run_read(lambda conn: handling_q.path_allowlist(conn, domain_id))
+            ignored = self.db.run_read(lambda conn: handling_q.ignored_findings(conn, domain_id))
+            items: dict[str, SensitiveItem] = {}
+            for row, f in sorted(found, key=lambda x: (-severity_rank(x[1].severity), x[1].path, x[1].finding_key)):
+                if (image_type and row.image_type != image_type) or path_allowed(f.path, allowlist):
+                    continue
+                items.setdefault(f.finding_key, sensitive_item(f, row.latest_scan_time, f.finding_key in ignored))
+            return list(items.values())
+
+        return await self.run(work)
 
     async def path_allowlist(self, principal: Principal) -> list[str]:
         """The account's allowlisted file paths."""
