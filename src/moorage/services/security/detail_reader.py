@@ -128,30 +128,32 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def parse_report(digest: str, document: dict[str, Any]) -> ReportFacts:
     """The parts of a report document the detail queries read (anything malformed is skipped)."""
-    distro = document.get("distro") if isinstance(document.get("distro"), dict) else {}
-    assert isinstance(distro, dict)
-    image = document.get("image") if isinstance(document.get("image"), dict) else {}
-    assert isinstance(image, dict)
+    distro, image, inventory = (_dict(document.get(key)) for key in ("distro", "image", "inventory"))
     layers = tuple(LayerFact(_int(layer.get("index")), _text(layer.get("digest"), 140), _int(layer.get("size")),
                              _text(layer.get("created_by"), 1000))
-                   for layer in image.get("layers", []) if isinstance(layer, dict))
+                   for layer in _list(image.get("layers")) if isinstance(layer, dict))
     advisories: dict[str, AdvisoryText] = {}
-    for entry in document.get("vulnerabilities", []):
+    for entry in _list(document.get("vulnerabilities")):
         if isinstance(entry, dict) and isinstance(entry.get("finding_id"), str):
-            links = entry.get("links") if isinstance(entry.get("links"), list) else []
-            assert isinstance(links, list)
+            links = _list(entry.get("links"))
             advisories[entry["finding_id"]] = AdvisoryText(
                 _text(entry.get("description")),
                 tuple(_text(link, 1000) for link in links[:20] if isinstance(link, str)),
                 _text(entry.get("cvss_vector"), 200))
-    inventory = document.get("inventory") if isinstance(document.get("inventory"), dict) else {}
-    assert isinstance(inventory, dict)
     skipped = {(_text(s.get("purl"), 2000), _text(s.get("path"), 2000)): _text(s.get("reason"), 255)
-               for s in document.get("skipped_packages", []) if isinstance(s, dict)}
+               for s in _list(document.get("skipped_packages")) if isinstance(s, dict)}
     packages = []
-    for package in inventory.get("packages", []):
+    for package in _list(inventory.get("packages")):
         if not isinstance(package, dict):
             continue
         purl, path = _text(package.get("purl"), 2000), _text(package.get("path"), 2000)

@@ -14,6 +14,7 @@ import csv
 import html
 import io
 import json
+import re
 import secrets
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
@@ -98,9 +99,17 @@ def render_csv(table: ReportTable) -> bytes:
     return ("\ufeff" + out.getvalue()).encode()
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(value: str) -> str:
+    """HTML-escaped, with characters XML does not allow replaced (image contents are arbitrary)."""
+    return html.escape(_NOT_XML.sub("\ufffd", value))
+
+
 def render_html(table: ReportTable) -> bytes:
     """The table as a self-contained HTML page (well-formed: it parses as XML too)."""
-    e = html.escape
+    e = _escape
     when = datetime.fromtimestamp(table.created_at / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = "".join(f"<th>{e(c)}</th>" for c in table.columns)
     body = "\n".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>" for row in table.rows)
