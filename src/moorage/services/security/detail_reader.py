@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_details as details_q
@@ -246,4 +247,7 @@ class DetailReader:
                 if packages_q.stale(conn, [digest]):
                     packages_q.replace(conn, digest, version, packages)
 
-            self.db.run_write(write)
+            try:
+                self.db.run_write(write)
+            except IntegrityError:
+                continue  # another request indexed the same digest at the same moment: its rows stand
