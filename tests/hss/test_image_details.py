@@ -491,3 +491,33 @@ def test_statistics_and_report_exports(world: World) -> None:
         assert len(checks) == baseline.record_total_num + 1
         assert {"baseline.empty-password", "config.runs-as-root"} <= {r[5] for r in checks[1:]}
         assert api.get(f"/export-tasks/{task.task_id}/file", params={"format": "pdf"}).status_code == 400
+
+
+def test_handling_a_multi_architecture_image(world: World) -> None:
+    account = new_account(world.server, "hss-multiarch")
+    client = hss_client(world.server, account.keys)
+    platforms = [risky_image("amd"), clean_image("arm")]
+    index = si.index(platforms)
+    with si.registry_client(world.server.base_url, account.account.name, account.account.password) as registry:
+        for platform in platforms:
+            si.push(registry, "multi-org/app", platform.digest, platform)
+        multi = push_and_wait(client, registry, "multi-org", "app", "1", index)
+
+    def parent() -> Any:
+        return client.list_registry_images(hss.ListRegistryImagesRequest(namespace="multi-org")).data_list[0]
+
+    assert (parent().is_multiple_arch, parent().vul_num) == (True, 2)
+    vulns = client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(image_id=str(multi.row_id)))
+    assert [v.vul_id for v in vulns.data_list] == ["CVE-2031-0002", "CVE-2031-0001"]  # the platforms' union
+    client.handle_image_vulnerability(hss.HandleImageVulnerabilityRequest(body=hss.HandleImageVulnerabilityRequestBody(
+        operate_type="ignore", select_type="image_view", remark="multi", image_data_list=[
+            hss.HandleImageVulnerabilityRequestBodyImageDataList(image_id=str(multi.row_id),
+                                                                 vul_id_list=["CVE-2031-0002"])])))
+    row = parent()
+    assert row.vul_num == 1 and sorted(c.vul_num for c in row.association_images) == [0, 1]
+    assert [v.vul_id for v in client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
+        image_id=str(multi.row_id), handle_status="handled")).data_list] == ["CVE-2031-0002"]
+    client.add_image_white_lists(hss.AddImageWhiteListsRequest(body=hss.AddImageWhiteListsRequestBody(
+        vul_ids=["CVE-2031-0001"], rule_type="specific_images",
+        image_info=[hss.AddImageWhiteListsRequestBodyImageInfo(id=multi.row_id)])))
+    assert parent().vul_num == 0

@@ -272,6 +272,12 @@ def account_findings(conn: Connection, domain_id: str, categories: Sequence[str]
     return found
 
 
+def account_digests(conn: Connection, domain_id: str) -> list[str]:
+    """Every digest of the account's image rows (multi-architecture images' too), for recounting."""
+    return sorted(str(r[0]) for r in conn.execute(select(images_t.c.image_digest).where(
+        images_t.c.domain_id == domain_id).distinct()))
+
+
 def result_versions(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
     """The version of each digest's stored result (caches of parsed reports key on it)."""
     wanted = list(dict.fromkeys(digests))

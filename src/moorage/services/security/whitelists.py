@@ -79,7 +79,7 @@ class WhitelistService:
                 raise NotFound("an image of image_info is not one of the account's", reason="image_not_found")
 
     def _recount(self, conn: Connection, domain_id: str) -> None:
-        digests = sorted({r.manifest_digest for r in details_q.scanned_rows(conn, domain_id)})
+        digests = details_q.account_digests(conn, domain_id)
         recount_domain(conn, domain_id, digests)
         handling_q.bump_handling_version(conn, domain_id)
 
