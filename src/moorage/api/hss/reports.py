@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
-from moorage.api.hss import detail_schemas as d
+from moorage.api.hss import account_schemas as ac
 from moorage.api.hss.image_details import Short, Text
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
@@ -35,7 +35,7 @@ RULES.update({("GET", ASSETS): ACCOUNT, ("GET", SCANS): ACCOUNT, ("POST", REPORT
               ("GET", EXPORT_FILE): ACCOUNT})
 
 
-def selection(body: d.ReportFilterBody) -> ReportSelection:
+def selection(body: ac.ReportFilterBody) -> ReportSelection:
     """The images a report body selects."""
     image_type = body.image_type if body.image_type in IMAGE_TYPES else None
     flt = ImageFilter(
@@ -58,25 +58,25 @@ async def _count(services: ServicesDep, principal: PrincipalDep, **filters: obje
     return total
 
 
-def _registry(count: int) -> d.ImageTypeRisk:
-    return d.ImageTypeRisk(local=0, registriy=count, registry=count, cicd=0)
+def _registry(count: int) -> ac.ImageTypeRisk:
+    return ac.ImageTypeRisk(local=0, registriy=count, registry=count, cicd=0)
 
 
-@router.get(ASSETS, response_model=d.AssetStatistics)
+@router.get(ASSETS, response_model=ac.AssetStatistics)
 async def show_image_asset_statistics(
     project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
-) -> d.AssetStatistics:
+) -> ac.AssetStatistics:
     """How many images the account has (registry images; images on hosts and in pipelines do not apply)."""
-    return d.AssetStatistics(local_num=0, cicd_num=0, registry_num=await _count(services, principal))
+    return ac.AssetStatistics(local_num=0, cicd_num=0, registry_num=await _count(services, principal))
 
 
-@router.get(SCANS, response_model=d.PayPerScanStatistics)
+@router.get(SCANS, response_model=ac.PayPerScanStatistics)
 async def show_image_pay_per_scan_statistics(
     project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
-) -> d.PayPerScanStatistics:
+) -> ac.PayPerScanStatistics:
     """Scanned, risky, high-risk and unscanned images (moorage bills nothing: quotas are 0)."""
     scanned = await _count(services, principal, scan_status=ScanStatus.SUCCESS.value)
-    return d.PayPerScanStatistics(
+    return ac.PayPerScanStatistics(
         repository_scan_num=scanned, cicd_scan_num=0, free_quota_num=0, already_given=False, image_free_quota=0,
         high_risk=_registry(await _count(services, principal, severity_level=SeverityLevel.HIGH.value)),
         has_risk=_registry(await _count(services, principal, risky=True)),
@@ -84,48 +84,48 @@ async def show_image_pay_per_scan_statistics(
         unscan=_registry(await _count(services, principal, scan_status=ScanStatus.UNSCAN.value)))
 
 
-@router.post(REPORT_STATISTIC, response_model=d.ReportStatistic)
+@router.post(REPORT_STATISTIC, response_model=ac.ReportStatistic)
 async def show_image_security_report_statistic(
-    project_id: str, body: d.ReportFilterBody, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, body: ac.ReportFilterBody, principal: PrincipalDep, services: ServicesDep,
     security_report_type: Annotated[str, Query(max_length=32)], enterprise_project_id: Text = None,
-) -> d.ReportStatistic:
+) -> ac.ReportStatistic:
     """How many rows the security report of the selected images has."""
     table = await services.security.reports.table(principal, security_report_type, selection(body))
-    return d.ReportStatistic(total_num=len(table.rows))
+    return ac.ReportStatistic(total_num=len(table.rows))
 
 
-@router.post(REPORT_EXPORT, response_model=d.ExportTaskId)
+@router.post(REPORT_EXPORT, response_model=ac.ExportTaskId)
 async def export_image_security_report_task(
-    project_id: str, body: d.ReportFilterBody, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, body: ac.ReportFilterBody, principal: PrincipalDep, services: ServicesDep,
     enterprise_project_id: Text = None,
-) -> d.ExportTaskId:
+) -> ac.ExportTaskId:
     """Export the security report of the selected images (``export_size``: at most that many rows)."""
     if not body.security_report_type:
         raise Invalid("security_report_type is required")
     task_id, _ = await services.security.reports.export(
         principal, body.security_report_type, selection(body), export_size=body.export_size,
         kind="security-report", file_format="html")
-    return d.ExportTaskId(task_id=task_id)
+    return ac.ExportTaskId(task_id=task_id)
 
 
-@router.post(BASELINE_EXPORT, response_model=d.BaselineExport)
+@router.post(BASELINE_EXPORT, response_model=ac.BaselineExport)
 async def batch_export_baseline_task(
-    project_id: str, body: d.ReportFilterBody, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, body: ac.ReportFilterBody, principal: PrincipalDep, services: ServicesDep,
     export_size: Annotated[int | None, Query(ge=0, le=2_147_483_647)] = None, enterprise_project_id: Text = None,
-) -> d.BaselineExport:
+) -> ac.BaselineExport:
     """Export the failed baseline checks of the selected images."""
     task_id, rows = await services.security.reports.export(
         principal, "risk-config", selection(body), export_size=export_size, kind="baseline", file_format="csv")
-    return d.BaselineExport(record_total_num=rows, task_id=task_id)
+    return ac.BaselineExport(record_total_num=rows, task_id=task_id)
 
 
-@router.get(EXPORT_TASK, response_model=d.ExportTaskInfo)
+@router.get(EXPORT_TASK, response_model=ac.ExportTaskInfo)
 async def show_export_task(
     project_id: str, task_id: str, principal: PrincipalDep, services: ServicesDep,
-) -> d.ExportTaskInfo:
+) -> ac.ExportTaskInfo:
     """An export task: its state and what it holds."""
     task, table = await services.security.reports.task(principal, task_id[:64])
-    return d.ExportTaskInfo(task_id=task.id, kind=task.kind, status=task.status, file_name=task.file_name,
+    return ac.ExportTaskInfo(task_id=task.id, kind=task.kind, status=task.status, file_name=task.file_name,
                             file_format=task.file_format, record_num=len(table.rows), image_num=table.images,
                             created_at=task.created_at, finished_at=task.finished_at)
 
