@@ -354,7 +354,14 @@ def test_whitelists_sensitive_information_and_weak_passwords(world: World) -> No
                 vul_type="app_vul", vul_ids=[vul_id], rule_type=rule_type, description="reviewed", **body)))
 
     assert counts() == (2, 2)
-    add("all_images")
+    with policy_api(world.server, account) as api, si.registry_client(
+            world.server.base_url, account.account.name, account.account.password) as registry:
+        assert api.put(f"/organization-policies/{org}", json={
+            "block_severity": "critical", "allowlist": ["baseline.empty-password"]}).status_code == 200
+        manifest = f"/v2/{org}/one/manifests/1"
+        assert registry.get(manifest, headers={"Accept": si.OCI_MANIFEST}).status_code == 403
+        add("all_images")
+        assert registry.get(manifest, headers={"Accept": si.OCI_MANIFEST}).status_code == 200  # whitelisted
     assert counts() == (1, 1)
     lists = listed(client.list_image_white_lists(hss.ListImageWhiteListsRequest(global_image_type="registry")))
     assert [(w.vul_id, w.rule_type, w.vul_name, w.description) for w in lists] == [
