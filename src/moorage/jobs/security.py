@@ -25,10 +25,10 @@ from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_swr as swr_q
 from moorage.metadata.queries import security_tasks as tasks_q
-from moorage.scanner.cache import DirectoryLayerCache, LayerCache, MemoryLayerCache
+from moorage.scanner.cache import LayerCache
 from moorage.services.security import engine
 from moorage.services.security.failures import ScanFailure, failure_from
-from moorage.services.security.layer_cache import DatabaseLayerCache
+from moorage.services.security.layer_cache import layer_cache_of
 from moorage.services.security.rematch import rematch_all
 from moorage.services.security.results import restore_rows
 from moorage.services.security.scanning import DigestScanner
@@ -44,14 +44,7 @@ RATE_POLL_SECONDS = 0.5
 
 def layer_cache(settings: Settings, db: Database) -> LayerCache | None:
     """The layer cache the settings name."""
-    kind = settings.scanner.layer_cache
-    if kind == "database":
-        return DatabaseLayerCache(db)
-    if kind == "directory":
-        return DirectoryLayerCache(settings.scanner.layer_cache_dir or settings.data_dir / "layer-cache")
-    if kind == "memory":
-        return MemoryLayerCache()
-    return None
+    return layer_cache_of(settings, db)
 
 
 def engine_options(settings: Settings, db: Database, scanners: tuple[str, ...] = engine.ALL_SCANNERS,

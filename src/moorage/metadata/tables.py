@@ -755,3 +755,59 @@ security_exports = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger, nullable=False, server_default="0"),
 )
+
+# Image security details (0006) --------------------------------------------------------------------
+# What the detail queries keep beside part one's tables: the packages of each scan result as rows
+# (indexed lazily from the stored reports, for the app lists and their joins), per-account
+# decisions about non-vulnerability findings (ignored sensitive information), and per-account
+# settings (custom weak passwords, the version that pull verdict caches follow).
+
+security_packages = Table(
+    "security_packages",
+    metadata,
+    # One installed package (or one the scanner could not match) of a scan result.
+    Column("manifest_digest", DIGEST, ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
+           primary_key=True),
+    Column("position", Integer, primary_key=True),  # order in the report's inventory
+    Column("ecosystem", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("version", String(255), nullable=False),
+    Column("purl", Text, nullable=False, server_default=""),
+    Column("path", Text, nullable=False, server_default=""),
+    Column("layer_digest", DIGEST, nullable=False, server_default=""),
+    Column("compliant", Boolean, nullable=False, server_default="1"),  # false: its versions cannot be checked
+    Column("note", String(255), nullable=False, server_default=""),  # why not (the scanner's skip reason)
+)
+Index("ix_security_packages_name", security_packages.c.name)
+
+security_package_index = Table(
+    "security_package_index",
+    metadata,
+    # Which result version the package rows of a digest were taken from (re-indexed when it changes).
+    Column("manifest_digest", DIGEST, ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
+           primary_key=True),
+    Column("result_version", Integer, nullable=False),
+    Column("indexed_at", BigInteger, nullable=False),
+)
+
+security_finding_handling = Table(
+    "security_finding_handling",
+    metadata,
+    # An account's decision about a non-vulnerability finding (ignored sensitive information), by the
+    # report's stable finding id: it holds in every image of the account that has the finding.
+    Column("domain_id", String(32), ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True),
+    Column("finding_key", String(64), primary_key=True),
+    Column("handle_status", String(16), nullable=False),  # ignored
+    Column("user_name", String(64), nullable=False, server_default=""),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+security_account_settings = Table(
+    "security_account_settings",
+    metadata,
+    # Small per-account facts: ``extended_weak_passwords`` (JSON list), ``handling_version``.
+    Column("domain_id", String(32), ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)

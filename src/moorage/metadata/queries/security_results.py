@@ -19,6 +19,7 @@ from moorage.domain.security import ScanResultRecord, ScanSummary
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import jobs
 from moorage.metadata.tables import security_findings as findings_table
+from moorage.metadata.tables import security_images as images_table
 from moorage.metadata.tables import security_scan_results as t
 from moorage.metadata.tables import security_vulnerabilities as vulns_table
 from moorage.metadata.tables import security_vulnerability_handling as handling
@@ -251,19 +252,24 @@ def vulnerability_rows(conn: Connection, digest: str) -> list[dict[str, Any]]:
 def ignored_vulnerabilities(conn: Connection, domain_id: str, digest: str, *, image_type: str,
                             row_id: int) -> frozenset[str]:
     """Vulnerability ids an account set aside for one image: handled as ignored for its content, or
-    whitelisted for every image (of its type) or for this image."""
+    whitelisted for every image (of its types: a comma-separated list, empty for all) or for this
+    image (a platform image also by its multi-architecture image's id)."""
     ignored = {str(r[0]) for r in conn.execute(select(handling.c.vul_id).where(
         handling.c.domain_id == domain_id, handling.c.manifest_digest == digest,
         handling.c.handle_status == "ignored"))}
-    for vul_id, rule_type, wl_image_type, row_ids in conn.execute(select(
+    parent = conn.execute(select(images_table.c.parent_id).where(images_table.c.id == row_id)).scalar()
+    row_ids = {row_id} if parent is None else {row_id, int(parent)}
+    for vul_id, rule_type, wl_image_type, listed in conn.execute(select(
             whitelists.c.vul_id, whitelists.c.rule_type, whitelists.c.image_type, whitelists.c.image_row_ids)
             .where(whitelists.c.domain_id == domain_id)):
-        if rule_type == "all_image" and wl_image_type in ("", image_type):
-            ignored.add(str(vul_id))
-        elif rule_type != "all_image":
-            try:
-                if row_id in {int(x) for x in json.loads(row_ids or "[]")}:
-                    ignored.add(str(vul_id))
-            except (ValueError, TypeError):
-                continue
+        if rule_type == "all_image":
+            types = [part.strip() for part in str(wl_image_type).split(",") if part.strip()]
+            if not types or image_type in types:
+                ignored.add(str(vul_id))
+            continue
+        try:
+            if row_ids & {int(x) for x in json.loads(listed or "[]")}:
+                ignored.add(str(vul_id))
+        except (ValueError, TypeError):
+            continue
     return frozenset(ignored)

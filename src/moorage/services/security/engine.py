@@ -28,6 +28,7 @@ from moorage.scanner.report import ScanReport, report_from_json, report_to_json
 from moorage.scanner.scan import ScanOptions, rematch, scan
 from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
 from moorage.services.security.failures import ScanFailure
+from moorage.services.security.password_policy import PasswordPolicyPlugin
 
 ALL_SCANNERS = ("vuln", "secret", "malware", "config")
 NO_DATABASE = "none"
@@ -89,12 +90,14 @@ def scan_image(source: ImageSource, image: ResolvedImage, *, options: EngineOpti
                progress: ProgressCallback | None = None) -> ScanWrite:
     """Scan one resolved image into what the registry stores. Without an advisory database the
     vulnerability scanner is left out; the inventory is kept, so a database installed later
-    re-matches it."""
+    re-matches it. The password policy plug-in runs in the same layer passes (the detail queries
+    read its cached results)."""
     check_limits(image, options)
     scanners = tuple(s for s in options.scanners if s != "vuln" or store is not None) or ("config",)
     report = scan(_Resolved(source, image), ScanOptions(
         scanners=scanners, advisory_store=store,
-        analysis=AnalysisOptions(cache=options.cache, workers=options.workers, executor=options.executor)),
+        analysis=AnalysisOptions(cache=options.cache, workers=options.workers, executor=options.executor,
+                                 extra_plugins=(PasswordPolicyPlugin(),))),
         progress)
     return stored_form(report)
 

@@ -21,11 +21,13 @@ from sqlalchemy import select
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.tables import security_layer_analyses as t
 from moorage.metadata.upsert import insert_ignore
+from moorage.scanner.cache import DirectoryLayerCache, MemoryLayerCache
 from moorage.scanner.cache.codec import decode_files, decode_results, encode_files, encode_results
 from moorage.scanner.cache.interface import LayerCache
 from moorage.scanner.errors import CacheError
 from moorage.scanner.interface import LayerPlugin
 from moorage.scanner.layers import LayerScan
+from moorage.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +101,15 @@ class DatabaseLayerCache(LayerCache):
             self.db.run_write(lambda conn: insert_ignore(conn, t, rows, conflict=["layer_digest", "part"]))
         except Exception:  # the analysis is done: losing its cache entry only costs a later re-read
             log.exception("writing the layer cache failed for %s", scan.digest)
+
+
+def layer_cache_of(settings: Settings, db: Database) -> LayerCache | None:
+    """The layer cache the settings name (``database``, ``directory``, ``memory`` or ``none``)."""
+    kind = settings.scanner.layer_cache
+    if kind == "database":
+        return DatabaseLayerCache(db)
+    if kind == "directory":
+        return DirectoryLayerCache(settings.scanner.layer_cache_dir or settings.data_dir / "layer-cache")
+    if kind == "memory":
+        return MemoryLayerCache()
+    return None

@@ -4,8 +4,9 @@ findings at or above a severity, unless allowlisted.
 It sits on the registry's hottest path, which answers a manifest GET with one query, so it adds
 none there in the common case: what it reads is kept per process for ``cache_seconds`` (policies
 per organization, scan-result versions per digest; a second by default), and the verdict itself
-(parsing the stored summary, applying the allowlist) is computed once per (organization, policy
-version, digest, result version) and kept. A policy change or a new scan therefore applies
+(parsing the stored summary, applying the allowlist and the account's handling: vulnerabilities
+it ignored or whitelisted do not refuse a pull) is computed once per (organization, policy
+version, digest, result version, handling version) and kept. A policy change or a new scan therefore applies
 within ``cache_seconds`` on every node; nothing here is needed by another node, and all of it is
 safe to lose.
 """
@@ -22,11 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Denied
-from moorage.domain.security import NamespacePolicy, ScanSummary
+from moorage.domain.security import PRIVATE_IMAGE, NamespacePolicy, ScanSummary
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_tasks as policies_q
-from moorage.metadata.queries.security_results import summary_from_json
+from moorage.metadata.queries.security_handling import handling_version
+from moorage.metadata.queries.security_results import ignored_vulnerabilities, summary_from_json
 from moorage.metadata.tables import namespaces
+from moorage.metadata.tables import security_images as images
 from moorage.metadata.tables import security_scan_results as results
 from moorage.services.security.policies import severity_at_least
 
@@ -69,8 +72,9 @@ class _Recent(Generic[K, V]):
 
 
 def judge(policy: NamespacePolicy, namespace: str, digest: str, status: str | None,
-          summary: ScanSummary) -> Verdict:
-    """The verdict of ``policy`` on an image whose result has ``status`` and ``summary``."""
+          summary: ScanSummary, handled: frozenset[str] = frozenset()) -> Verdict:
+    """The verdict of ``policy`` on an image whose result has ``status`` and ``summary``
+    (``handled``: vulnerability ids the account ignored or whitelisted for this image)."""
     if status != "success":
         if policy.block_unscanned:
             return Verdict(False, f"pull refused by the security policy of organization {namespace}: image {digest} "
@@ -78,7 +82,7 @@ def judge(policy: NamespacePolicy, namespace: str, digest: str, status: str | No
         return Verdict(True)
     if not policy.block_severity:
         return Verdict(True)
-    allowed_ids = set(policy.allowlist)
+    allowed_ids = set(policy.allowlist) | handled
     blocking: list[dict[str, str]] = []
     for vul_id, severity, aliases in summary.vulnerabilities:
         if severity_at_least(severity, policy.block_severity) and not ({vul_id, *aliases} & allowed_ids):
@@ -105,7 +109,8 @@ class PullGate:
         self.db = db
         self._policies: _Recent[tuple[str, str], NamespacePolicy | None] = _Recent(cache_seconds, clock)
         self._states: _Recent[str, tuple[str, int, str] | None] = _Recent(cache_seconds, clock)
-        self._verdicts: _Recent[tuple[int, int, str, int], Verdict] = _Recent(3600.0, clock)
+        self._handling: _Recent[tuple[int, str], tuple[int, frozenset[str]]] = _Recent(cache_seconds, clock)
+        self._verdicts: _Recent[tuple[int, int, str, int, int], Verdict] = _Recent(3600.0, clock)
         self.reads = 0
         """Database reads made so far (the benchmark and tests watch it)."""
 
@@ -124,11 +129,20 @@ class PullGate:
             state = await self.db.read(lambda conn: _result_state(conn, digest))
             self._states.put(digest, state)
         version = state[1] if state else -1
-        key = (policy.namespace_id, policy.version, digest, version)
+        handling = (0, frozenset[str]())
+        if state is not None and state[0] == "success":
+            known_handling, held = self._handling.get((policy.namespace_id, digest))
+            if not known_handling or held is None:
+                self.reads += 1
+                namespace_id = policy.namespace_id
+                held = await self.db.read(lambda conn: _account_handling(conn, namespace_id, namespace, digest))
+                self._handling.put((policy.namespace_id, digest), held)
+            handling = held
+        key = (policy.namespace_id, policy.version, digest, version, handling[0])
         found, verdict = self._verdicts.get(key)
         if not found or verdict is None:
             verdict = judge(policy, namespace, digest, state[0] if state else None,
-                            summary_from_json(state[2] if state else ""))
+                            summary_from_json(state[2] if state else ""), handling[1])
             self._verdicts.put(key, verdict)
         if not verdict.allowed:
             raise Denied(verdict.message, detail={"digest": digest, "findings": list(verdict.findings)})
@@ -150,3 +164,20 @@ def _result_state(conn: Connection, digest: str) -> tuple[str, int, str] | None:
     row = conn.execute(select(results.c.status, results.c.version, results.c.summary)
                        .where(results.c.manifest_digest == digest)).first()
     return (str(row[0]), int(row[1]), str(row[2])) if row else None
+
+
+def _account_handling(conn: Connection, namespace_id: int, namespace: str, digest: str) -> tuple[int, frozenset[str]]:
+    """(the account's handling version, the vulnerability ids it set aside for ``digest`` in this
+    organization): ignored for the content, or whitelisted for the organization's image rows."""
+    domain_id = conn.execute(select(namespaces.c.domain_id).where(namespaces.c.id == namespace_id)).scalar()
+    if not domain_id:
+        return 0, frozenset()
+    version = handling_version(conn, str(domain_id))
+    rows: list[tuple[int, str]] = [(int(r[0]), str(r[1])) for r in conn.execute(select(
+        images.c.id, images.c.image_type).where(images.c.domain_id == str(domain_id), images.c.image_digest == digest,
+                                                images.c.namespace == namespace))]
+    ignored: set[str] = set()
+    for row_id, image_type in rows or [(0, PRIVATE_IMAGE)]:
+        ignored |= ignored_vulnerabilities(conn, str(domain_id), digest, image_type=str(image_type),
+                                           row_id=int(row_id))
+    return version, frozenset(ignored)

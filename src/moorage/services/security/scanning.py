@@ -56,6 +56,8 @@ class DigestScanner:
             self.stop_check()
             existing = self.db.run_read(lambda conn: results_q.get(conn, digest))
             if existing is not None and self._fresh(existing, not_before, current_db):
+                # A row recorded since (a push of known content, in any account) reads the result too.
+                self.db.run_write(lambda conn: apply_to_rows(conn, digest))
                 return existing
             if self.db.run_write(lambda conn: self._claim(conn, digest)):
                 break

@@ -7,18 +7,29 @@ from dataclasses import dataclass
 from moorage.auth.keys import MasterKey
 from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database
+from moorage.services.security.account_settings import AccountSettings
+from moorage.services.security.advisory_lookup import AdvisoryLookup
+from moorage.services.security.baseline_details import BaselineService
+from moorage.services.security.detail_reader import DetailReader
+from moorage.services.security.image_details import ImageDetailService
 from moorage.services.security.images import ImageService
+from moorage.services.security.layer_cache import layer_cache_of
 from moorage.services.security.policies import PolicyService
 from moorage.services.security.pull_gate import PullGate
 from moorage.services.security.push_listener import ScanOnPush
 from moorage.services.security.registries import RegistryService
+from moorage.services.security.reports import ReportService
 from moorage.services.security.tasks import TaskService
+from moorage.services.security.vulnerability_handling import VulnerabilityHandling
+from moorage.services.security.vulnerability_views import VulnerabilityViews
+from moorage.services.security.whitelists import WhitelistService
 from moorage.settings import Settings
 
 
 @dataclass(frozen=True)
 class SecurityServices:
-    """Image lists, registries, tasks, policies, the pull gate and the scan-on-push listener."""
+    """Image lists, registries, tasks, policies, the pull gate, the scan-on-push listener and the
+    detail queries."""
 
     images: ImageService
     registries: RegistryService
@@ -26,12 +37,23 @@ class SecurityServices:
     policies: PolicyService
     pull_gate: PullGate
     scan_on_push: ScanOnPush
+    details: ImageDetailService
+    baseline: BaselineService
+    vulnerabilities: VulnerabilityViews
+    handling: VulnerabilityHandling
+    whitelists: WhitelistService
+    settings: AccountSettings
+    reports: ReportService
 
 
 def build_security_services(settings: Settings, db: Database, master_key: MasterKey,
                             jobs: JobQueue) -> SecurityServices:
     """Construct them (no I/O)."""
     policies = PolicyService(db, scan_on_push_default=settings.scanner.scan_on_push)
+    reader = reader_of(settings, db)
+    details = ImageDetailService(db, reader)
+    baseline = BaselineService(db, reader)
+    views = VulnerabilityViews(db, reader, AdvisoryLookup(settings.vulndb_path))
     return SecurityServices(
         images=ImageService(db),
         registries=RegistryService(db, master_key, timeout=settings.scanner.remote_timeout_seconds),
@@ -39,4 +61,16 @@ def build_security_services(settings: Settings, db: Database, master_key: Master
         policies=policies,
         pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),
         scan_on_push=ScanOnPush(db, jobs, policies),
+        details=details,
+        baseline=baseline,
+        vulnerabilities=views,
+        handling=VulnerabilityHandling(db, reader, views),
+        whitelists=WhitelistService(views),
+        settings=AccountSettings(db, reader),
+        reports=ReportService(db, details, baseline),
     )
+
+
+def reader_of(settings: Settings, db: Database) -> DetailReader:
+    """The detail queries' reader of reports, file lists and password policies."""
+    return DetailReader(db, layer_cache_of(settings, db))

@@ -1,0 +1,183 @@
+"""One image's scan details (``/v5/{project_id}/image/{image_id}/...``): vulnerabilities, installed
+software, files and their totals, malicious files, sensitive information, software that cannot be
+checked, and the base image. ``image_id`` is the image lists' ``id`` (a row id), a manifest
+digest, or the image id (config digest hex, 12 characters at least); the other query fields
+narrow which image is meant. Lists answer ``{"total_num", "data_list"}`` paged by
+``offset``/``limit``; an image not scanned successfully has empty lists.
+
+Included after part one's routers: ``/image/registries/images`` and the like must win over
+``/image/{image_id}/...``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.hss import detail_schemas as d
+from moorage.api.management_rules import ACCOUNT, RULES
+from moorage.api.swr.wire import refuse_nul_characters
+from moorage.domain.security import IMAGE_TYPES
+from moorage.metadata.queries.security_details import ImageRef
+from moorage.services.security.detail_vocabulary import HANDLE_STATUSES, NECESSITIES, VUL_TYPES, choice, page
+
+router = APIRouter(tags=["HSS image details"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+
+BASE = "/v5/{project_id}/image/{image_id}"
+VULNERABILITIES = f"{BASE}/vulnerabilities"
+APPS = f"{BASE}/apps"
+FILES = f"{BASE}/files"
+FILES_STATISTICS = f"{BASE}/files-statistics"
+MALWARES = f"{BASE}/malwares"
+SENSITIVE = f"{BASE}/sensitive"
+NON_COMPLIANT = f"{BASE}/non-compliant-app"
+BASIC_IMAGE = f"{BASE}/basic-image"
+RULES.update({("GET", path): ACCOUNT for path in (VULNERABILITIES, APPS, FILES, FILES_STATISTICS, MALWARES,
+                                                  SENSITIVE, NON_COMPLIANT, BASIC_IMAGE)})
+
+OFFSET_MAX = 2_000_000
+SENSITIVE_SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
+# Annotated aliases (a shared ``Query(...)`` default would make every parameter read the first one's value).
+Offset = Annotated[int, Query(ge=0, le=OFFSET_MAX)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Text = Annotated[str | None, Query(max_length=255)]
+Short = Annotated[str | None, Query(max_length=32)]
+
+
+def ref(image_id: str, *, image_type: str | None, namespace: str | None, image_name: str | None,
+        tag: str | None, instance_id: str | None = None) -> ImageRef:
+    """How the request names its image (an unknown ``image_type``, like HSS's ``registry``, narrows nothing)."""
+    return ImageRef(image_id=image_id[:200], namespace=namespace or None, image_name=image_name or None,
+                    tag=tag or None, image_type=image_type if image_type in IMAGE_TYPES else None,
+                    instance_id=instance_id or None)
+
+
+@router.get(VULNERABILITIES, response_model=d.ImageVulList)
+async def list_image_vulnerabilities(
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    image_type: Short = None, instance_id: Text = None,
+    namespace: Text = None, image_name: Text = None, tag_name: Text = None,
+    repair_necessity: Short = None, vul_id: Text = None,
+    app_name: Text = None, type: Short = None,
+    handle_status: Short = None,
+) -> d.ImageVulList:
+    """The image's vulnerabilities, most severe first (``vul_id``, ``app_name``: a part matches)."""
+    found = await services.security.details.vulnerabilities(
+        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name,
+                       instance_id=instance_id),
+        necessity=choice("repair_necessity", repair_necessity, NECESSITIES), vul_id=vul_id or None,
+        app_name=app_name or None, kind=choice("type", type, VUL_TYPES),
+        handle_status=choice("handle_status", handle_status, HANDLE_STATUSES))
+    return d.ImageVulList(total_num=len(found), data_list=[
+        d.ImageVulInfo(vul_id=v.vul_id, repair_necessity=v.repair_necessity, description=v.description,
+                       position=v.position, app_name=v.app_name, app_path=v.app_path, version=v.version,
+                       solution=v.solution, url=v.url) for v in page(found, offset, limit)])
+
+
+@router.get(APPS, response_model=d.ImageAppList)
+async def list_image_apps(
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    image_type: Short = None, namespace: Text = None,
+    image_name: Text = None, tag_name: Text = None, app_name: Text = None,
+) -> d.ImageAppList:
+    """The image's installed software, those with the most vulnerabilities first."""
+    found = await services.security.details.apps(
+        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name),
+        app_name=app_name or None)
+    return d.ImageAppList(total_num=len(found), data_list=[d.ImageAppsInfo(**asdict(a))
+                                                           for a in page(found, offset, limit)])
+
+
+@router.get(FILES, response_model=d.ImageFileList)
+async def list_image_files(
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    image_type: Short = None, namespace: Text = None,
+    image_name: Text = None, tag_name: Text = None, file_name: Text = None,
+) -> d.ImageFileList:
+    """The regular files of the image's final filesystem, by path."""
+    found = await services.security.details.files(
+        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name),
+        file_name=file_name or None)
+    return d.ImageFileList(total_num=len(found), data_list=[d.ImageFileInfo(**asdict(f))
+                                                            for f in page(found, offset, limit)])
+
+
+@router.get(FILES_STATISTICS, response_model=d.ImageFilesStat)
+async def show_image_files_stat(
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    enterprise_project_id: Text = None, image_type: Short = None,
+    namespace: Text = None, image_name: Text = None, tag_name: Text = None,
+) -> d.ImageFilesStat:
+    """How many files the image has and their total size."""
+    number, size = await services.security.details.files_statistics(
+        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name))
+    return d.ImageFilesStat(total_files_num=number, total_files_size=size)
+
+
+@router.get(MALWARES, response_model=d.ImageMalwareList)
+async def list_image_malware(
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    image_type: Short = None, file_name: Text = None,
+    namespace: Text = None, image_name: Text = None, tag_name: Text = None,
+) -> d.ImageMalwareList:
+    """The image's malicious files."""
+    found = await services.security.details.malware(
+        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name),
+        file_name=file_name or None)
+    return d.ImageMalwareList(total_num=len(found), data_list=[d.ImageMalwareInfo(**asdict(m))
+                                                               for m in page(found, offset, limit)])
+
+
+@router.get(SENSITIVE, response_model=d.ImageSensitiveList)
+async def list_image_sensitive(
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    image_type: Short = None, namespace: Text = None,
+    image_name: Text = None, image_version: Text = None, file_path: Text = None,
+    severity: Short = None,
+    handle_status: Short = None,
+) -> d.ImageSensitiveList:
+    """The image's sensitive information, without the account's allowlisted file paths."""
+    found = await services.security.details.sensitive(
+        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name,
+                       tag=image_version),
+        file_path=file_path or None, severity=choice("severity", severity, SENSITIVE_SEVERITIES),
+        handle_status=choice("handle_status", handle_status, HANDLE_STATUSES))
+    return d.ImageSensitiveList(total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i))
+                                                                 for i in page(found, offset, limit)])
+
+
+@router.get(NON_COMPLIANT, response_model=d.ImageNonCompliantAppList)
+async def list_image_non_compliant_app(
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    image_type: Short = None, namespace: Text = None,
+    image_name: Text = None, image_version: Text = None, app_name: Text = None,
+) -> d.ImageNonCompliantAppList:
+    """Software of the image whose versions the scanner could not check."""
+    found = await services.security.details.non_compliant_apps(
+        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name,
+                       tag=image_version), app_name=app_name or None)
+    return d.ImageNonCompliantAppList(total_num=len(found), data_list=[
+        d.ImageNonCompliantAppInfo(**asdict(a)) for a in page(found, offset, limit)])
+
+
+@router.get(BASIC_IMAGE, response_model=d.ImageBasicImageList)
+async def list_image_basic_image(
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    image_type: Short = None, namespace: Text = None,
+    image_name: Text = None, image_version: Text = None, os_name: Text = None,
+) -> d.ImageBasicImageList:
+    """The operating system the image is built on."""
+    found = await services.security.details.basic_image(
+        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name,
+                       tag=image_version), os_name=os_name or None)
+    return d.ImageBasicImageList(total_num=len(found), data_list=[d.ImageBasicImageInfo(**asdict(b))
+                                                                  for b in page(found, offset, limit)])
