@@ -49,7 +49,7 @@ _SKIPPED_SUFFIXES = (
     ".pyc", ".pyo", ".class", ".dll", ".exe", ".mo", ".gmo", ".deb", ".rpm", ".pdf", ".mp3",
     ".mp4", ".wav", ".ogg", ".db", ".sqlite", ".pack", ".idx", ".map", ".md5sums",
 )  # fmt: skip
-_SKIPPED_DIRS = (
+SKIPPED_DIRS = (  # system trees that hold no secrets; HSS lists them as default allowlisted paths
     "/proc/", "/sys/", "/dev/", "/usr/share/zoneinfo/", "/usr/share/locale/", "/usr/lib/locale/",
     "/usr/share/i18n/", "/usr/share/terminfo/", "/usr/lib/terminfo/", "/usr/share/mime/",
     "/usr/share/man/", "/usr/share/info/", "/usr/share/common-licenses/", "/var/lib/dpkg/info/",
@@ -176,7 +176,7 @@ class SecretCheck:
         """Use ``rules`` (the shipped table by default); ``skipped_paths`` adds path prefixes to skip."""
         self.rules = tuple(rules)
         self.max_bytes = max_bytes
-        self._skipped_dirs = _SKIPPED_DIRS + tuple(skipped_paths)
+        self._skipped_dirs = SKIPPED_DIRS + tuple(skipped_paths)
         self._keywords = _KeywordIndex(keyword for rule in self.rules for keyword in rule.keywords)
 
     def wants(self, entry: FileEntry) -> bool:

@@ -14,7 +14,7 @@ from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_packages as packages_q
 from moorage.metadata.queries.security_details import ImageRef
-from moorage.scanner.checks.secrets import _SKIPPED_DIRS as SECRET_SKIPPED_DIRS
+from moorage.scanner.checks.secrets import SKIPPED_DIRS as SECRET_SKIPPED_DIRS
 from moorage.services.security.detail_base import DetailBase, path_allowed, row_ids_by_digest
 from moorage.services.security.detail_vocabulary import repair_necessity, solution, vul_type
 from moorage.services.security.images import account_of
