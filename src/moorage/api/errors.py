@@ -38,6 +38,7 @@ UNAUTHORIZED = OciCode("UNAUTHORIZED", 401, "authentication required")
 DENIED = OciCode("DENIED", 403, "requested access to the resource is denied")
 UNSUPPORTED = OciCode("UNSUPPORTED", 405, "the operation is unsupported")
 TOOMANYREQUESTS = OciCode("TOOMANYREQUESTS", 429, "too many requests")
+UNKNOWN = OciCode("UNKNOWN", 500, "unknown error")
 
 # Domain error -> (code, status when it differs from the code's). Looked up along the class's MRO,
 # so a new subclass inherits its parent's rendering until it gets a line of its own.
@@ -64,6 +65,8 @@ _OCI: dict[type[e.MoorageError], tuple[OciCode, int | None]] = {
     e.Conflict: (DENIED, 409),
     e.TooManyRequests: (TOOMANYREQUESTS, None),
     e.Unsupported: (UNSUPPORTED, None),
+    e.StorageFull: (UNKNOWN, 507),
+    e.MoorageError: (UNKNOWN, None),
 }
 
 
@@ -113,7 +116,7 @@ class ManagementCode:
 # Domain error class -> SWR code, looked up along the MRO; a ``reason`` entry wins over the class entry.
 # The codes and statuses are SWR's documented ones (the appendix "Error Codes" of the SWR API
 # reference, opentelekomcloud-docs/software-repository-container api-ref/source/appendixes/error_code.rst);
-# the three marked "moorage" have no documented counterpart and keep SWR's numbering scheme
+# the ones marked "moorage" have no documented counterpart and keep SWR's numbering scheme
 # (SVCSTG.SWR.<status><number>).
 SWR_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
     e.Unauthenticated: ManagementCode("SVCSTG.SWR.4010000", 401),   # Authentication failed
@@ -129,6 +132,7 @@ SWR_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
     e.TooManyRequests: ManagementCode("SVCSTG.SWR.4290000", 429),   # moorage (SWR answers 403 4031042)
     e.Unsupported: ManagementCode("SVCSTG.SWR.4050000", 405),       # moorage: method not allowed
     e.RangeNotSatisfiable: ManagementCode("SVCSTG.SWR.4000014", 400),
+    e.StorageFull: ManagementCode("SVCSTG.SWR.5070000", 507),       # moorage: storage full
     e.MoorageError: ManagementCode("SVCSTG.SWR.5000007", 500),      # Internal server error: Operation fails
 }
 SWR_BY_REASON: dict[str, ManagementCode] = {
@@ -166,16 +170,18 @@ HSS_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
     e.TooManyRequests: ManagementCode("HSS.0429", 429),
     e.Unsupported: ManagementCode("HSS.1005", 405),
     e.RangeNotSatisfiable: ManagementCode("HSS.1001", 400),
+    e.StorageFull: ManagementCode("HSS.0507", 507),
     e.MoorageError: ManagementCode("HSS.0500", 500),
 }
 HSS_BY_REASON: dict[str, ManagementCode] = {}
 
 _IAM_STATUS: dict[type[e.MoorageError], int] = {
     e.Unauthenticated: 401, e.Denied: 403, e.Invalid: 400, e.NotFound: 404, e.Conflict: 409,
-    e.TooManyRequests: 429, e.QuotaExceeded: 403, e.Unsupported: 405, e.MoorageError: 500,
+    e.TooManyRequests: 429, e.QuotaExceeded: 403, e.Unsupported: 405, e.StorageFull: 507, e.MoorageError: 500,
 }
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error"}
+           409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
+           507: "Insufficient Storage"}
 
 
 def _lookup(error: e.MoorageError, by_class: dict[type[e.MoorageError], ManagementCode],

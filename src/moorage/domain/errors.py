@@ -24,7 +24,8 @@
     ├── Conflict                     state forbids the change (409)
     ├── QuotaExceeded                a quota would be exceeded (403 in most dialects)
     ├── TooManyRequests              rate limited (429)
-    └── Unsupported                  operation not supported (405)
+    ├── Unsupported                  operation not supported (405)
+    └── StorageFull                  the storage device is full or over quota; nothing was stored (507)
 
 Each error has a human ``message``, an optional ``detail`` (JSON-serialisable) for the client, and
 an optional ``reason``: a stable symbolic name (``namespace_not_empty``) that a dialect may map to
@@ -188,3 +189,10 @@ class Unsupported(MoorageError):
     """The operation is not supported here."""
 
     default_message = "the operation is unsupported"
+
+
+class StorageFull(MoorageError):
+    """The storage device is full (or the data directory over its quota): what was being written is
+    not stored, nothing else changed, and the same request succeeds once space is freed."""
+
+    default_message = "the registry's storage is full: nothing was stored; free space and retry"

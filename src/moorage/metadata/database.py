@@ -23,7 +23,10 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
+
+from moorage.domain.errors import StorageFull
 
 T = TypeVar("T")
 UnitOfWork = Callable[[Connection], T]
@@ -74,12 +77,19 @@ class Database:
 
     @contextmanager
     def write_transaction(self) -> Iterator[Connection]:
-        """A write transaction, committed on success, rolled back on any exception."""
-        with self.engine.connect() as conn:
-            if self.dialect == "sqlite":
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+        """A write transaction, committed on success, rolled back on any exception. A full disk
+        (SQLite's SQLITE_FULL, PostgreSQL's disk_full) rolls back and raises ``StorageFull``."""
+        try:
+            with self.engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except DBAPIError as error:
+            if _is_disk_full(error):
+                raise StorageFull("the metadata database's disk is full: nothing was changed; free space "
+                                  "and retry") from error
+            raise
 
     def run_read(self, work: UnitOfWork[T]) -> T:
         """Run ``work`` in a read transaction, here (synchronous callers: jobs, CLI)."""
@@ -105,6 +115,18 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+SQLITE_FULL = 13
+POSTGRES_DISK_FULL = "53100"
+
+
+def _is_disk_full(error: DBAPIError) -> bool:
+    """Whether a driver error says the database's disk is full."""
+    sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return sqlite_code & 0xFF == SQLITE_FULL  # the primary code of an extended result code
+    return getattr(error.orig, "sqlstate", None) == POSTGRES_DISK_FULL
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -9,7 +9,6 @@ greedily: the last such suffix wins. Management routes under ``/v2/manage`` and
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -177,8 +176,7 @@ class OciRoute(BaseRoute):
             return Response(status_code=400)  # nobody is listening; the upload keeps its old size
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
-            return Response(json.dumps({"errors": [{"code": "UNKNOWN", "message": "internal error"}]}),
-                            status_code=500, media_type="application/json")
+            return oci_error_response(MoorageError("internal error"))
 
 
 def _instance_for(request: Request) -> str:

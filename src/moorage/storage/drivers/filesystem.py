@@ -3,15 +3,18 @@ renamed, so a reader never sees a partial file. Blocking calls run in worker thr
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio.to_thread
 
+from moorage.domain.errors import StorageFull
 from moorage.storage.interface import FileInfo
 
 READ_CHUNK = 1 << 20
@@ -23,6 +26,21 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+FULL_DEVICE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+@contextlib.contextmanager
+def _full_device_is_storage_full() -> Iterator[None]:
+    """A full device (or an exhausted quota) is the registry's ``StorageFull``: a clear 507 for the
+    client instead of an internal error; the caller has already undone its partial write."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in FULL_DEVICE:
+            raise StorageFull() from error
+        raise
 
 
 WRITEBACK_EVERY = 64 << 20
@@ -48,9 +66,14 @@ class FilesystemWriter:
     def write_blocking(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data`` from a worker thread (``write`` does this off the event loop)."""
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        with _full_device_is_storage_full():
+            try:
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError:
+                os.ftruncate(self._fd, self._size)  # give back what part of this write took
+                raise
         self._size += len(data)
         self._unsynced += len(data)
         if self._unsynced >= WRITEBACK_EVERY and (self._sync is None or not self._sync.is_alive()):
@@ -70,7 +93,8 @@ class FilesystemWriter:
                 if self._sync is not None:
                     self._sync.join()  # never close the descriptor under a running fdatasync
                 if durable:
-                    os.fsync(self._fd)
+                    with _full_device_is_storage_full():
+                        os.fsync(self._fd)
             finally:
                 os.close(self._fd)
 
@@ -116,16 +140,20 @@ class FilesystemDriver:
 
     def _put_blocking(self, path: str, data: bytes) -> None:
         full = self._full(path)
-        full.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp / uuid.uuid4().hex
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with _full_device_is_storage_full():
+            full.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # a half-written temporary file only wastes the space
+                raise
+            finally:
+                os.close(fd)
         os.replace(tmp, full)
         _fsync_dir(full.parent)
 
@@ -157,8 +185,9 @@ class FilesystemDriver:
         full = self._full(path)
 
         def _open() -> FilesystemWriter:
-            full.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(full, os.O_WRONLY | os.O_CREAT, 0o644)
+            with _full_device_is_storage_full():
+                full.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(full, os.O_WRONLY | os.O_CREAT, 0o644)
             try:
                 size = os.fstat(fd).st_size
                 if size < offset:
@@ -179,7 +208,8 @@ class FilesystemDriver:
         def _move() -> None:
             fd = os.open(src, os.O_RDONLY)
             try:
-                os.fsync(fd)  # the content must be on disk before the name that promises it
+                with _full_device_is_storage_full():
+                    os.fsync(fd)  # the content must be on disk before the name that promises it
             finally:
                 os.close(fd)
             dst.parent.mkdir(parents=True, exist_ok=True)
