@@ -5,6 +5,7 @@ skopeo is scanned on request (``start_manual_scanning``), its ``scan_overview`` 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,8 @@ def _pull_status(ee: Enterprise, reference: str) -> int:
 
 def test_namespace_metadata_scans_pushes_and_guards_pulls(tmp_path: Path, ee_server_factory: StartServer) -> None:
     """``auto_scan`` scans pushes, ``prevent_vul`` + ``severity`` refuse pulls of images with findings at
-    or above it, the CVE allowlist exempts its ids: the registry's organization policy, set through
-    the instance's namespace metadata."""
+    or above it, the CVE allowlist exempts its ids until it expires: the registry's organization
+    policy, set through the instance's namespace metadata."""
     vulndb = build_advisories(tmp_path / "advisories")
     ee = connect(ee_server_factory(env={"MOORAGE_SCANNER__VULNDB_PATH": str(vulndb),
                                         "MOORAGE_SCANNER__PULL_POLICY_CACHE_SECONDS": "0"}))
@@ -123,6 +124,12 @@ def test_namespace_metadata_scans_pushes_and_guards_pulls(tmp_path: Path, ee_ser
 
     update(cve_allowlist=UpdateCVEAllowlistRequest(items=[CVEAllowlistItem(cve_id="CVE-2031-0002")]))
     assert _pull_status(ee, "v1") == 200  # urllib3's only finding is allowlisted
+    update(cve_allowlist=UpdateCVEAllowlistRequest(items=[CVEAllowlistItem(cve_id="CVE-2031-0002")],
+                                                   expires_at=int(time.time()) - 60))
+    assert _pull_status(ee, "v1") == 403  # an expired allowlist exempts nothing
+    update(cve_allowlist=UpdateCVEAllowlistRequest(items=[CVEAllowlistItem(cve_id="CVE-2031-0002")],
+                                                   expires_at=int(time.time()) + 3600))
+    assert _pull_status(ee, "v1") == 200
     update(cve_allowlist=UpdateCVEAllowlistRequest(items=[]), metadata=NamespaceMetadata(prevent_vul="false"))
     assert _pull_status(ee, "v1") == 200
     update(metadata=NamespaceMetadata(prevent_vul="true", severity="critical"))

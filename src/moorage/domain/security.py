@@ -348,3 +348,9 @@ class NamespacePolicy:
     block_unscanned: bool
     allowlist: tuple[str, ...]
     version: int
+    allowlist_expires_at: int = 0
+    """Epoch seconds after which the allowlist no longer exempts anything (0: never)."""
+
+    def allowlist_active(self, now: float) -> bool:
+        """Whether the allowlist exempts its ids at ``now`` (epoch seconds)."""
+        return not self.allowlist_expires_at or now < self.allowlist_expires_at

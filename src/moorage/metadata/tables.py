@@ -665,6 +665,7 @@ security_namespace_policies = Table(
     Column("block_severity", String(16), nullable=False, server_default=""),  # "" off, low, medium, high, critical
     Column("block_unscanned", Boolean, nullable=False, server_default="0"),
     Column("allowlist", Text, nullable=False, server_default="[]"),  # JSON list of vulnerability ids
+    Column("allowlist_expires_at", BigInteger, nullable=False, server_default="0"),  # epoch s; 0 never
     Column("version", Integer, nullable=False, server_default="1"),  # bumped by every change (verdict caches)
     Column("updated_at", BigInteger, nullable=False),
 )

@@ -200,19 +200,22 @@ def mark_policy_run(conn: Connection, domain_id: str, *, due_since: int, now: in
 def namespace_policy(conn: Connection, namespace_id: int) -> NamespacePolicy | None:
     """An organization's policy, if it has one."""
     row = conn.execute(select(ns_policies.c.namespace_id, ns_policies.c.scan_on_push, ns_policies.c.block_severity,
-                              ns_policies.c.block_unscanned, ns_policies.c.allowlist, ns_policies.c.version)
+                              ns_policies.c.block_unscanned, ns_policies.c.allowlist, ns_policies.c.version,
+                              ns_policies.c.allowlist_expires_at)
                        .where(ns_policies.c.namespace_id == namespace_id)).first()
     if row is None:
         return None
     return NamespacePolicy(int(row[0]), None if row[1] is None else bool(row[1]), str(row[2]), bool(row[3]),
-                           tuple(str(x) for x in json.loads(row[4] or "[]")), int(row[5]))
+                           tuple(str(x) for x in json.loads(row[4] or "[]")), int(row[5]), int(row[6] or 0))
 
 
 def set_namespace_policy(conn: Connection, *, namespace_id: int, scan_on_push: bool | None, block_severity: str,
-                         block_unscanned: bool, allowlist: Sequence[str]) -> NamespacePolicy:
+                         block_unscanned: bool, allowlist: Sequence[str],
+                         allowlist_expires_at: int = 0) -> NamespacePolicy:
     """Create or replace an organization's policy; every change bumps its version."""
     values = {"scan_on_push": scan_on_push, "block_severity": block_severity, "block_unscanned": block_unscanned,
-              "allowlist": json.dumps(sorted(set(allowlist))), "updated_at": now_ms()}
+              "allowlist": json.dumps(sorted(set(allowlist))), "allowlist_expires_at": allowlist_expires_at,
+              "updated_at": now_ms()}
     if not insert_ignore(conn, ns_policies, {"namespace_id": namespace_id, "version": 1, **values},
                          conflict=["namespace_id"]):
         conn.execute(update(ns_policies).where(ns_policies.c.namespace_id == namespace_id)

@@ -45,7 +45,8 @@ def apply_security_policy(conn: Connection, namespace_id: int, options: Namespac
     """The namespace metadata is the instance's face of the registry's organization security policy:
     ``auto_scan`` scans pushes (false: the global setting applies), ``prevent_vul`` refuses pulls of
     images with findings of ``severity`` or above (``none``: any vulnerability), and the CVE allowlist
-    exempts its ids. Nothing is written for a namespace that asks for none of it."""
+    exempts its ids until its ``expires_at`` (epoch seconds; 0 or absent: never). Nothing is written for
+    a namespace that asks for none of it."""
     existing = security_policies_q.namespace_policy(conn, namespace_id)
     if existing is None and not options.auto_scan and not options.prevent_vul:
         return
@@ -53,7 +54,12 @@ def apply_security_policy(conn: Connection, namespace_id: int, options: Namespac
     security_policies_q.set_namespace_policy(
         conn, namespace_id=namespace_id, scan_on_push=True if options.auto_scan else None, block_severity=block,
         block_unscanned=existing.block_unscanned if existing else False,
-        allowlist=allowlisted_ids(options.cve_allowlist))
+        allowlist=allowlisted_ids(options.cve_allowlist), allowlist_expires_at=_expiry(options.cve_allowlist))
+
+
+def _expiry(cve_allowlist: dict[str, object]) -> int:
+    expires_at = cve_allowlist.get("expires_at")
+    return expires_at if isinstance(expires_at, int) and expires_at > 0 else 0
 
 
 def _descending(order_type: str | None) -> bool:

@@ -72,9 +72,10 @@ class _Recent(Generic[K, V]):
 
 
 def judge(policy: NamespacePolicy, namespace: str, digest: str, status: str | None,
-          summary: ScanSummary, handled: frozenset[str] = frozenset()) -> Verdict:
+          summary: ScanSummary, handled: frozenset[str] = frozenset(), *, allowlist_active: bool = True) -> Verdict:
     """The verdict of ``policy`` on an image whose result has ``status`` and ``summary``
-    (``handled``: vulnerability ids the account ignored or whitelisted for this image)."""
+    (``handled``: vulnerability ids the account ignored or whitelisted for this image;
+    ``allowlist_active``: false once the policy's allowlist has expired)."""
     if status != "success":
         if policy.block_unscanned:
             return Verdict(False, f"pull refused by the security policy of organization {namespace}: image {digest} "
@@ -82,7 +83,7 @@ def judge(policy: NamespacePolicy, namespace: str, digest: str, status: str | No
         return Verdict(True)
     if not policy.block_severity:
         return Verdict(True)
-    allowed_ids = set(policy.allowlist) | handled
+    allowed_ids = (set(policy.allowlist) if allowlist_active else set()) | handled
     blocking: list[dict[str, str]] = []
     for vul_id, severity, aliases in summary.vulnerabilities:
         if severity_at_least(severity, policy.block_severity) and not ({vul_id, *aliases} & allowed_ids):
@@ -110,7 +111,7 @@ class PullGate:
         self._policies: _Recent[tuple[str, str], NamespacePolicy | None] = _Recent(cache_seconds, clock)
         self._states: _Recent[str, tuple[str, int, str] | None] = _Recent(cache_seconds, clock)
         self._handling: _Recent[tuple[int, str], tuple[int, frozenset[str]]] = _Recent(cache_seconds, clock)
-        self._verdicts: _Recent[tuple[int, int, str, int, int], Verdict] = _Recent(3600.0, clock)
+        self._verdicts: _Recent[tuple[int, int, str, int, int, bool], Verdict] = _Recent(3600.0, clock)
         self.reads = 0
         """Database reads made so far (the benchmark and tests watch it)."""
 
@@ -138,11 +139,13 @@ class PullGate:
                 held = await self.db.read(lambda conn: _account_handling(conn, namespace_id, namespace, digest))
                 self._handling.put((policy.namespace_id, digest), held)
             handling = held
-        key = (policy.namespace_id, policy.version, digest, version, handling[0])
+        allowlist_active = policy.allowlist_active(time.time())
+        key = (policy.namespace_id, policy.version, digest, version, handling[0], allowlist_active)
         found, verdict = self._verdicts.get(key)
         if not found or verdict is None:
             verdict = judge(policy, namespace, digest, state[0] if state else None,
-                            summary_from_json(state[2] if state else ""), handling[1])
+                            summary_from_json(state[2] if state else ""), handling[1],
+                            allowlist_active=allowlist_active)
             self._verdicts.put(key, verdict)
         if not verdict.allowed:
             raise Denied(verdict.message, detail={"digest": digest, "findings": list(verdict.findings)})
