@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.security import ImageRow
 from moorage.metadata.queries import security_images as images_q
+from moorage.metadata.queries.security_results import FindingRow
 from moorage.metadata.tables import security_findings as findings_t
 from moorage.metadata.tables import security_images as images_t
 from moorage.metadata.tables import security_registries as registries_t
@@ -70,18 +71,11 @@ class StoredVulnerability:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredFinding:
-    """One other finding of a digest (malware, secret, baseline, image config, build command)."""
+class StoredFinding(FindingRow):
+    """One other finding (malware, secret, baseline, image config, build command) as stored, with
+    the digest it belongs to."""
 
     manifest_digest: str
-    finding_key: str
-    category: str
-    rule_id: str
-    severity: str
-    path: str
-    layer_digest: str
-    title: str
-    detail: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +133,9 @@ def _detail(text: str) -> dict[str, Any]:
 
 
 def _finding(r: Any) -> StoredFinding:
-    return StoredFinding(str(r.manifest_digest), str(r.finding_key), str(r.category), str(r.rule_id),
-                         str(r.severity), str(r.path), str(r.layer_digest), str(r.title), _detail(str(r.detail)))
+    return StoredFinding(finding_key=str(r.finding_key), category=str(r.category), rule_id=str(r.rule_id),
+                         severity=str(r.severity), path=str(r.path), layer_digest=str(r.layer_digest),
+                         title=str(r.title), detail=_detail(str(r.detail)), manifest_digest=str(r.manifest_digest))
 
 
 # Naming an image ------------------------------------------------------------------------------------
