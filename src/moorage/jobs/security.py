@@ -42,16 +42,11 @@ from moorage.storage.blobstore import BlobStore
 RATE_POLL_SECONDS = 0.5
 
 
-def layer_cache(settings: Settings, db: Database) -> LayerCache | None:
-    """The layer cache the settings name."""
-    return layer_cache_of(settings, db)
-
-
 def engine_options(settings: Settings, db: Database, scanners: tuple[str, ...] = engine.ALL_SCANNERS,
                    cache: LayerCache | None = None) -> engine.EngineOptions:
     """How this deployment's scans run."""
     scanner = settings.scanner
-    return engine.EngineOptions(scanners=scanners, cache=cache or layer_cache(settings, db),
+    return engine.EngineOptions(scanners=scanners, cache=cache or layer_cache_of(settings, db),
                                 workers=scanner.analysis_workers, executor=scanner.analysis_executor,
                                 max_image_bytes=scanner.max_image_bytes, max_layers=scanner.max_layers)
 

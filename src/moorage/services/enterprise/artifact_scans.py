@@ -43,7 +43,7 @@ class ArtifactScanService:
         self.jobs = jobs
         self.artifacts = artifacts
 
-    async def start(self, *, instance_id: str, namespace: str, repository: str, reference: str) -> ArtifactScanState:
+    async def start(self, *, instance_id: str, namespace: str, repository: str, reference: str) -> Artifact:
         """Queue a fresh scan of an image artifact (a result older than this request is not reused)."""
         artifact = await self.artifacts.get(instance_id=instance_id, namespace=namespace, repository=repository,
                                             reference=reference)
@@ -51,15 +51,15 @@ class ArtifactScanService:
             raise Invalid(f"{artifact.digest} is a {artifact.type.lower()} artifact: only images are scanned",
                           reason="artifact_not_scannable")
 
-        def work(conn: Connection) -> tuple[str | None, ScanResultRecord | None]:
-            results_q.ensure_row(conn, artifact.digest)
-            return swr_q.owner_of(conn, artifact.repository_id)[0], results_q.get(conn, artifact.digest)
+        def work(conn: Connection) -> str | None:
+            results_q.ensure_row(conn, artifact.digest)  # the overview says Pending from now on
+            return swr_q.owner_of(conn, artifact.repository_id)[0]
 
-        domain_id, result = await self.db.write(work)
+        domain_id = await self.db.write(work)
         await self.jobs.submit(SCAN_ARTIFACT_JOB, {
             "repository_id": artifact.repository_id, "digest": artifact.digest,
             "name": f"{namespace}/{repository}", "requested_at": int(time.time() * 1000)}, domain_id=domain_id)
-        return ArtifactScanState(artifact, result)
+        return artifact
 
     async def state(self, artifact: Artifact, *, with_findings: bool) -> ArtifactScanState:
         """The stored result of an artifact (and the report's vulnerabilities when asked)."""
