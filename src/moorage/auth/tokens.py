@@ -98,7 +98,7 @@ class TokenSigner:
         p = self._decode(token, self._iam_key, IAM_AUDIENCE)
         try:
             return IamToken(str(p["jti"]), str(p["sub"]), str(p["dom"]), p.get("prj"), int(p["iat"]), int(p["exp"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise TokenError("incomplete token") from exc
 
     # Registry bearer tokens -----------------------------------------------------------------------
@@ -141,7 +141,7 @@ class TokenSigner:
             )
             return RegistryToken(p.get("sub") or None, p.get("dom") or None, grants, int(p["exp"]),
                                  str(p.get("via", "")), str(p.get("ins") or "default"))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise TokenError("incomplete token") from exc
 
     # Temporary docker-login passwords ------------------------------------------------------------
@@ -158,7 +158,7 @@ class TokenSigner:
         p = self._decode(password, self._login_key, LOGIN_AUDIENCE)
         try:
             return LoginSecret(str(p["lid"]), str(p["sub"]), int(p["exp"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise TokenError("incomplete token") from exc
 
     @staticmethod

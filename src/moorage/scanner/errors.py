@@ -35,3 +35,10 @@ class ParseError(ScannerError):
 
 class CacheError(ScannerError):
     """The layer-result cache cannot be read or written."""
+
+
+MALFORMED_JSON: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
+"""What reading a JSON document into typed records raises when the document is not the expected shape.
+
+OverflowError is here because Python's json accepts ``Infinity``: ``int(float("inf"))`` overflows.
+"""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from moorage.scanner.errors import ParseError
+from moorage.scanner.errors import MALFORMED_JSON, ParseError
 from moorage.scanner.inventory import Distro, Ecosystem, Package
 
 INVENTORY_SCHEMA = "moorage-inventory/1"
@@ -81,7 +81,7 @@ def _package_from_json(doc: Any) -> Package:
             if not isinstance(values[key], str):
                 raise ParseError(f"package {key} is not a string")
         return Package(**values)
-    except (KeyError, ValueError, TypeError) as exc:
+    except MALFORMED_JSON as exc:
         raise ParseError(f"bad package in inventory: {exc!r}") from exc
 
 
@@ -149,5 +149,5 @@ def inventory_from_json(doc: Any) -> ImageInventory:
             analyzers={str(k): str(v) for k, v in (doc.get("analyzers") or {}).items()},
             generator=str(doc.get("generator", "")),
         )
-    except (KeyError, TypeError, AttributeError) as exc:
+    except MALFORMED_JSON as exc:
         raise ParseError(f"malformed inventory: {exc!r}") from exc

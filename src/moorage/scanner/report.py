@@ -17,7 +17,7 @@ from typing import Any
 
 from moorage.scanner.checks.errors import CheckError
 from moorage.scanner.checks.findings import Category, Finding, finding_from_json, finding_to_json
-from moorage.scanner.errors import ParseError
+from moorage.scanner.errors import MALFORMED_JSON, ParseError
 from moorage.scanner.image_inventory import ImageInventory, inventory_from_json, inventory_to_json
 from moorage.scanner.matching.findings import VulnerabilityFinding
 from moorage.scanner.severity import Severity, highest
@@ -279,6 +279,9 @@ def _identity_from_json(doc: Mapping[str, Any]) -> ImageIdentity:
     )
 
 
+# A check's finding that does not parse raises CheckError, the rest is a JSON shape error.
+_MALFORMED_REPORT: tuple[type[Exception], ...] = (*MALFORMED_JSON, CheckError)
+
 def report_from_json(doc: Any) -> ScanReport:
     """Read the JSON form back (unknown fields ignored); ParseError when it is not a report."""
     if not isinstance(doc, dict) or doc.get("schema") != REPORT_SCHEMA:
@@ -321,7 +324,7 @@ def report_from_json(doc: Any) -> ScanReport:
             created_at=str(doc.get("created_at", "")),
             generator=str(doc.get("generator", "")),
         )
-    except (KeyError, TypeError, ValueError, AttributeError, CheckError) as exc:
+    except _MALFORMED_REPORT as exc:
         raise ParseError(f"malformed scan report: {exc!r}") from exc
 
 

@@ -9,6 +9,7 @@ import pickle
 from pathlib import Path
 
 import jsonschema
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -173,6 +174,19 @@ def test_stored_reports_are_parsed_or_refused_never_crash(planted: PlantedImage,
 
     parse()
 
+
+
+def test_non_finite_numbers_in_a_stored_report_are_refused(planted: PlantedImage, world_db: Path) -> None:
+    """Python's json reads ``Infinity``; an integer field holding it is a ParseError, not an OverflowError."""
+    with AdvisoryStore(world_db) as store, OciLayoutSource(planted.layout) as source:
+        valid = report_to_json(scan(source, scan_options(store, scanners=("vuln",))))
+    assert valid["database"]["sources"], "the world database names its sources"
+    integer_fields = [("database", "sources", 0, "records"), ("database", "schema_version")]
+    integer_fields.append(("image", "layers", 0, "index"))
+    for path in integer_fields:
+        mutated = json.loads(json.dumps(_replace(valid, path, float("inf"))))
+        with pytest.raises(ParseError):
+            report_from_json(mutated)
 
 def _replace(doc: object, path: tuple[object, ...], value: object) -> object:
     copy = json.loads(json.dumps(doc))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from moorage.scanner.errors import MALFORMED_JSON
 from moorage.scanner.inventory import Ecosystem
 from moorage.scanner.severity import Severity as Severity  # re-exported: the one scale
 
@@ -218,7 +219,7 @@ def affected_from_json(scope: str, name: str, body: dict[str, Any]) -> AffectedP
             vendor_severity=_SEVERITIES[severity] if severity else None,
             note=body.get("note", ""),
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except MALFORMED_JSON as error:
         raise ValueError(f"affected row {scope} {name}: unreadable body ({error!r})") from error
 
 

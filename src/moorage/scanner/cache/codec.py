@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moorage.scanner.errors import CacheError
+from moorage.scanner.errors import MALFORMED_JSON, CacheError
 from moorage.scanner.files import FileEntry, FileKind
 from moorage.scanner.interface import JsonValue
 from moorage.scanner.layers import LayerScan, PluginError
@@ -50,7 +50,7 @@ def decode_files(doc: Any) -> LayerScan:
             whiteouts=tuple(map(str, doc["whiteouts"])),
             opaque_dirs=tuple(map(str, doc["opaque_dirs"])),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except MALFORMED_JSON as exc:
         raise CacheError(f"malformed cached file list: {exc!r}") from exc
 
 
@@ -71,5 +71,5 @@ def decode_results(doc: Any, plugin: str) -> tuple[dict[str, JsonValue], list[Pl
         results = dict(doc["results"])
         errors = [PluginError(plugin, str(p), str(m)) for p, m in doc["errors"]]
         return results, errors
-    except (KeyError, TypeError, ValueError) as exc:
+    except MALFORMED_JSON as exc:
         raise CacheError(f"malformed cached results: {exc!r}") from exc
