@@ -67,9 +67,12 @@ class UniversScheme:
         """
         checked_version_text(text, self.name)
         try:
-            return self.version_class(text).value
+            value = self.version_class(text).value
         except Exception as error:  # univers raises ValueError, TypeError, InvalidVersion...
             raise VersionSyntaxError(f"{text!r} is not a {self.name} version: {error}") from error
+        if value is None:  # univers' NuGet reads a lone "v" (its prefix) as no version at all
+            raise VersionSyntaxError(f"{text!r} is not a {self.name} version: nothing after the prefix")
+        return value
 
 
 @dataclass(frozen=True, slots=True)
