@@ -1,4 +1,10 @@
-"""Portable ``INSERT ... ON CONFLICT`` for SQLite and PostgreSQL (both speak it, with one syntax each)."""
+"""Portable ``INSERT ... ON CONFLICT`` for SQLite and PostgreSQL (both speak it, with one syntax each).
+
+Building a statement costs more than running it: SQLAlchemy coerces every value and computes the
+statement's cache key on each construction (0.15-0.45 ms per insert here). ``insert_ignore`` of one
+row therefore builds its statement once per table and conflict target and passes the row as
+parameters; the hot registry queries do the same with prebuilt statements and ``bindparam``.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,27 @@ def _insert(conn: Connection, table: Table) -> Any:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
+_IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+"""``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per dialect, table and conflict target (a few dozen)."""
+
+
+def _ignoring_insert(conn: Connection, table: Table, conflict: Sequence[str]) -> Any:
+    key = (conn.dialect.name, table.fullname, tuple(conflict))
+    stmt = _IGNORING.get(key)
+    if stmt is None:
+        stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(conflict))
+        stmt = _IGNORING[key] = stmt.returning(table.c[conflict[0]])
+    return stmt
+
+
 def insert_ignore(
     conn: Connection, table: Table, values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *, conflict: Sequence[str]
 ) -> int:
     """Insert unless a row with the same ``conflict`` columns exists; return rows inserted. Counted with
     RETURNING: rowcount is not reliable for INSERT ... ON CONFLICT across drivers (psycopg reports -1)."""
+    if isinstance(values, Mapping):
+        return len(conn.execute(_ignoring_insert(conn, table, conflict), dict(values)).fetchall())
     stmt = _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
     result = conn.execute(stmt.returning(table.c[conflict[0]]))
     return len(result.fetchall())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.metadata.database import now_ms
@@ -73,14 +73,18 @@ def unlink(conn: Connection, repository_id: int, digest: str) -> bool:
     return True
 
 
+_LINKED_SIZES = (
+    select(blobs.c.digest, blobs.c.size)
+    .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
+    .where(repository_blobs.c.repository_id == bindparam("in_repository"),
+           repository_blobs.c.digest.in_(bindparam("digests", expanding=True)))
+)
+
+
 def linked_sizes(conn: Connection, repository_id: int, digests: Iterable[str]) -> dict[str, int]:
     """Sizes of those of ``digests`` that the repository may serve."""
-    wanted = set(digests)
+    wanted = sorted(set(digests))
     if not wanted:
         return {}
-    rows = conn.execute(
-        select(blobs.c.digest, blobs.c.size)
-        .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
-        .where(repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest.in_(wanted))
-    )
+    rows = conn.execute(_LINKED_SIZES, {"in_repository": repository_id, "digests": wanted})
     return {r[0]: int(r[1]) for r in rows}

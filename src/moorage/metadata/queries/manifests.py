@@ -23,6 +23,16 @@ _META = (
 )
 _TAIL = (manifests.c.subject_digest, manifests.c.artifact_type)
 
+# Prebuilt for the manifest PUT path (see moorage.metadata.upsert on why).
+_MANIFEST_ID = select(manifests.c.id).where(
+    manifests.c.repository_id == bindparam("in_repository"), manifests.c.digest == bindparam("of_digest"))
+_MOVE_TAG = update(tags).where(tags.c.repository_id == bindparam("in_repository"), tags.c.name == bindparam("tag_name"))
+_EXISTING = select(manifests.c.digest).where(
+    manifests.c.repository_id == bindparam("in_repository"),
+    manifests.c.digest.in_(bindparam("digests", expanding=True)))
+_TOUCH = update(repositories).where(repositories.c.id == bindparam("repository")).values(
+    tag_count=repositories.c.tag_count + bindparam("tag_delta"), updated_at=bindparam("now"))
+
 
 def _record(row: Sequence[object], payload: bytes = b"") -> ManifestRecord:
     mid, digest, media_type, size, subject, artifact_type = row[:6]
@@ -98,6 +108,10 @@ def store(
     conn: Connection, repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest
 ) -> int:
     """Record a manifest and what it references (idempotent); return its id."""
+    key = {"in_repository": repository_id, "of_digest": digest}
+    known = conn.execute(_MANIFEST_ID, key).scalar()
+    if known is not None:  # pushed before (a re-push, a new tag of the same image)
+        return int(known)
     inserted = insert_ignore(
         conn,
         manifests,
@@ -115,13 +129,7 @@ def store(
         },
         conflict=["repository_id", "digest"],
     )
-    manifest_id = int(
-        (
-            conn.execute(
-                select(manifests.c.id).where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
-            )
-        ).scalar_one()
-    )
+    manifest_id = int(conn.execute(_MANIFEST_ID, key).scalar_one())
     if inserted:
         refs = []
         descriptors = [("config", parsed.config)] if parsed.config else []
@@ -147,9 +155,7 @@ def existing_digests(conn: Connection, repository_id: int, digests: set[str]) ->
     """Which of ``digests`` are manifests of the repository."""
     if not digests:
         return set()
-    rows = conn.execute(
-        select(manifests.c.digest).where(manifests.c.repository_id == repository_id, manifests.c.digest.in_(digests))
-    )
+    rows = conn.execute(_EXISTING, {"in_repository": repository_id, "digests": sorted(digests)})
     return {r[0] for r in rows}
 
 
@@ -167,11 +173,8 @@ def tag(conn: Connection, repository_id: int, name: str, manifest_id: int) -> No
     if inserted:
         _touch(conn, repository_id, tag_delta=1)
     else:
-        conn.execute(
-            update(tags)
-            .where(tags.c.repository_id == repository_id, tags.c.name == name)
-            .values(manifest_id=manifest_id, updated_at=now)
-        )
+        conn.execute(_MOVE_TAG, {"in_repository": repository_id, "tag_name": name, "manifest_id": manifest_id,
+                                 "updated_at": now})
         _touch(conn, repository_id, tag_delta=0)
 
 
@@ -200,11 +203,7 @@ def remove(conn: Connection, repository_id: int, digest: str) -> bool:
 
 
 def _touch(conn: Connection, repository_id: int, *, tag_delta: int) -> None:
-    conn.execute(
-        update(repositories)
-        .where(repositories.c.id == repository_id)
-        .values(tag_count=repositories.c.tag_count + tag_delta, updated_at=now_ms())
-    )
+    conn.execute(_TOUCH, {"repository": repository_id, "tag_delta": tag_delta, "now": now_ms()})
 
 
 def tag_names(conn: Connection, repository_id: int, *, limit: int, last: str | None) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, bindparam, false, or_, select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.names import RepositoryName
@@ -21,17 +21,13 @@ _COLUMNS = (
     namespaces.c.domain_id,
 )
 _FROM = repositories.join(namespaces, repositories.c.namespace_id == namespaces.c.id)
+_BY_NAME = select(*_COLUMNS).select_from(_FROM).where(
+    repositories.c.instance_id == bindparam("by_instance"), repositories.c.full_name == bindparam("by_name"))
 
 
 def get(conn: Connection, instance_id: str, name: RepositoryName) -> Repository | None:
     """The repository called ``name`` in an instance, or None."""
-    row = (
-        conn.execute(
-            select(*_COLUMNS)
-            .select_from(_FROM)
-            .where(repositories.c.instance_id == instance_id, repositories.c.full_name == str(name))
-        )
-    ).first()
+    row = conn.execute(_BY_NAME, {"by_instance": instance_id, "by_name": str(name)}).first()
     return Repository(*row) if row else None
 
 
