@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.security import NamespacePolicy, ScanPolicy, SecurityTask, TaskItem
@@ -197,12 +197,15 @@ def mark_policy_run(conn: Connection, domain_id: str, *, due_since: int, now: in
     return bool(result.rowcount)
 
 
+# Prebuilt: every tagged push and every pull reads it (see moorage.metadata.upsert on why).
+_NAMESPACE_POLICY = select(ns_policies.c.namespace_id, ns_policies.c.scan_on_push, ns_policies.c.block_severity,
+                           ns_policies.c.block_unscanned, ns_policies.c.allowlist, ns_policies.c.version,
+                           ns_policies.c.allowlist_expires_at).where(ns_policies.c.namespace_id == bindparam("of"))
+
+
 def namespace_policy(conn: Connection, namespace_id: int) -> NamespacePolicy | None:
     """An organization's policy, if it has one."""
-    row = conn.execute(select(ns_policies.c.namespace_id, ns_policies.c.scan_on_push, ns_policies.c.block_severity,
-                              ns_policies.c.block_unscanned, ns_policies.c.allowlist, ns_policies.c.version,
-                              ns_policies.c.allowlist_expires_at)
-                       .where(ns_policies.c.namespace_id == namespace_id)).first()
+    row = conn.execute(_NAMESPACE_POLICY, {"of": namespace_id}).first()
     if row is None:
         return None
     return NamespacePolicy(int(row[0]), None if row[1] is None else bool(row[1]), str(row[2]), bool(row[3]),
