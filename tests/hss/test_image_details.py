@@ -104,6 +104,25 @@ def test_vulnerabilities_of_an_image(world: World) -> None:
     assert bad.value.status_code == 400 and bad.value.error_code == "HSS.1001"
 
 
+
+def test_naming_fields_narrow_an_image_named_by_digest(world: World) -> None:
+    """By digest, the query's naming fields must agree: ``tag_name`` in some operations, ``image_version``
+    in others (both read by one FastAPI dependency each); a wrong one names no image (404)."""
+    row = world.client.list_registry_images(hss.ListRegistryImagesRequest(image_name="risky", limit=10)).data_list[0]
+    named = {"image_type": "private_image", "namespace": ORG, "image_name": "risky"}
+    calls = [
+        (world.client.list_image_apps, hss.ListImageAppsRequest, "tag_name"),
+        (world.client.list_image_vulnerabilities, hss.ListImageVulnerabilitiesRequest, "tag_name"),
+        (world.client.list_image_sensitive, hss.ListImageSensitiveRequest, "image_version"),
+        (world.client.list_image_risk_configs, hss.ListImageRiskConfigsRequest, "image_version"),
+    ]
+    for call, request, tag_field in calls:
+        assert call(request(image_id=row.image_digest, **named, **{tag_field: "1"})).total_num > 0, call
+        for wrong in ({tag_field: "2"}, {"namespace": "elsewhere", tag_field: "1"}):
+            with pytest.raises(ClientRequestException) as unknown:
+                call(request(image_id=row.image_digest, **{**named, **wrong}))
+            assert unknown.value.status_code == 404, (call, wrong)
+
 def test_apps_files_and_statistics(world: World) -> None:
     image_id = str(world.risky.row_id)
     apps = listed(world.client.list_image_apps(hss.ListImageAppsRequest(image_id=image_id, limit=50)))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import detail_schemas as d
-from moorage.api.hss.image_details import Limit, Offset, Short, Text, ref
+from moorage.api.hss.image_details import ByVersion, Limit, Offset, Short, Text
 from moorage.api.management_rules import ACCOUNT, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
@@ -50,18 +50,14 @@ def _standard(standard: str | None) -> None:
 
 @router.get(RISK_CONFIGS, response_model=d.RiskConfigList)
 async def list_image_risk_configs(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, image_id: str = Query(max_length=200),
-    enterprise_project_id: Text = None, image_type: Short = None, offset: Offset = 0,
-    limit: Limit = 10, namespace: Text = None, image_name: Text = None,
-    image_version: Text = None, check_name: Text = None,
-    severity: Short = None, standard: Short = None,
-    instance_id: Text = None,
+    project_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByVersion,
+    image_id: str = Query(max_length=200), enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    check_name: Text = None, severity: Short = None, standard: Short = None,
 ) -> d.RiskConfigList:
     """The baselines checked in an image, the most severe first."""
     _standard(standard)
     found = await services.security.baseline.risk_configs(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name,
-                       tag=image_version, instance_id=instance_id),
+        principal, naming.of(image_id),
         check_name=check_name or None, severity=choice("severity", severity, BASELINE_LEVELS))
     return d.RiskConfigList(total_num=len(found), data_list=[
         d.RiskConfigInfo(severity=c.severity, check_name=c.check_name, check_type=c.check_type, standard=c.standard,
@@ -71,19 +67,15 @@ async def list_image_risk_configs(
 
 @router.get(RISK_CONFIG_RULES, response_model=d.RiskConfigRuleList)
 async def list_image_risk_config_rules(
-    project_id: str, check_name: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, check_name: str, principal: PrincipalDep, services: ServicesDep, naming: ByVersion,
     image_id: str = Query(max_length=200), enterprise_project_id: Text = None,
-    image_type: Short = None, offset: Offset = 0, limit: Limit = 10, namespace: Text = None,
-    image_name: Text = None, image_version: Text = None,
-    standard: Short = None, result_type: Short = None,
+    offset: Offset = 0, limit: Limit = 10, standard: Short = None, result_type: Short = None,
     check_rule_name: Text = None, severity: Short = None,
-    instance_id: Text = None,
 ) -> d.RiskConfigRuleList:
     """Each rule of one baseline with its result in an image, failures first."""
     _standard(standard)
     found = await services.security.baseline.rules(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name,
-                       tag=image_version, instance_id=instance_id),
+        principal, naming.of(image_id),
         check_name=check_name[:255], result_type=result_type or None, check_rule_name=check_rule_name or None,
         severity=choice("severity", severity, BASELINE_LEVELS))
     return d.RiskConfigRuleList(total_num=len(found), data_list=[
@@ -94,17 +86,14 @@ async def list_image_risk_config_rules(
 
 @router.get(CHECK_RULE_DETAIL, response_model=d.CheckRuleDetail)
 async def show_image_check_rule_detail(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, image_id: str = Query(max_length=200),
-    check_rule_id: str = Query(max_length=128), enterprise_project_id: Text = None,
-    image_type: Short = None, namespace: Text = None, image_name: Text = None,
-    image_version: Text = None, check_name: Text = None, check_type: Text = None,
-    standard: Short = None, instance_id: Text = None,
+    project_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByVersion,
+    image_id: str = Query(max_length=200), check_rule_id: str = Query(max_length=128),
+    enterprise_project_id: Text = None, check_name: Text = None, check_type: Text = None, standard: Short = None,
 ) -> d.CheckRuleDetail:
     """What a rule checks, how to audit and fix it, and what the image has."""
     _standard(standard)
     detail = await services.security.baseline.rule_detail(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name,
-                       tag=image_version, instance_id=instance_id), check_rule_id=check_rule_id)
+        principal, naming.of(image_id), check_rule_id=check_rule_id)
     rule = detail.rule
     return d.CheckRuleDetail(
         description=rule.description, reference=rule.reference, audit=rule.audit, remediation=rule.remediation,

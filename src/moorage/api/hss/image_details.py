@@ -10,7 +10,7 @@ Included after part one's routers: ``/image/registries/images`` and the like mus
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -46,28 +46,51 @@ Text = Annotated[str | None, Query(max_length=255)]
 Short = Annotated[str | None, Query(max_length=32)]
 
 
-def ref(image_id: str, *, image_type: str | None, namespace: str | None, image_name: str | None,
-        tag: str | None, instance_id: str | None = None) -> ImageRef:
-    """How the request names its image (an unknown ``image_type``, like HSS's ``registry``, narrows nothing)."""
-    return ImageRef(image_id=image_id[:200], namespace=namespace or None, image_name=image_name or None,
-                    tag=tag or None, image_type=image_type if image_type in IMAGE_TYPES else None,
-                    instance_id=instance_id or None)
+@dataclass(frozen=True, slots=True)
+class ImageNaming:
+    """The query fields that narrow which image an ``image_id`` means (HSS names the tag ``tag_name`` in
+    some operations and ``image_version`` in others; ``naming_by_tag`` / ``naming_by_version`` read them)."""
+
+    image_type: str | None
+    namespace: str | None
+    image_name: str | None
+    tag: str | None
+    instance_id: str | None
+
+    def of(self, image_id: str) -> ImageRef:
+        """The image reference (an unknown ``image_type``, like HSS's ``registry``, narrows nothing)."""
+        return ImageRef(image_id=image_id[:200], namespace=self.namespace or None, image_name=self.image_name or None,
+                        tag=self.tag or None, image_type=self.image_type if self.image_type in IMAGE_TYPES else None,
+                        instance_id=self.instance_id or None)
+
+
+def naming_by_tag(image_type: Short = None, namespace: Text = None, image_name: Text = None,
+                  tag_name: Text = None, instance_id: Text = None) -> ImageNaming:
+    """The naming fields of the operations that call the tag ``tag_name``."""
+    return ImageNaming(image_type, namespace, image_name, tag_name, instance_id)
+
+
+def naming_by_version(image_type: Short = None, namespace: Text = None, image_name: Text = None,
+                      image_version: Text = None, instance_id: Text = None) -> ImageNaming:
+    """The naming fields of the operations that call the tag ``image_version``."""
+    return ImageNaming(image_type, namespace, image_name, image_version, instance_id)
+
+
+ByTag = Annotated[ImageNaming, Depends(naming_by_tag)]
+ByVersion = Annotated[ImageNaming, Depends(naming_by_version)]
 
 
 @router.get(VULNERABILITIES, response_model=d.ImageVulList)
 async def list_image_vulnerabilities(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
     enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
-    image_type: Short = None, instance_id: Text = None,
-    namespace: Text = None, image_name: Text = None, tag_name: Text = None,
     repair_necessity: Short = None, vul_id: Text = None,
     app_name: Text = None, type: Short = None,
     handle_status: Short = None,
 ) -> d.ImageVulList:
     """The image's vulnerabilities, most severe first (``vul_id``, ``app_name``: a part matches)."""
     found = await services.security.details.vulnerabilities(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name,
-                       instance_id=instance_id),
+        principal, naming.of(image_id),
         necessity=choice("repair_necessity", repair_necessity, NECESSITIES), vul_id=vul_id or None,
         app_name=app_name or None, kind=choice("type", type, VUL_TYPES),
         handle_status=choice("handle_status", handle_status, HANDLE_STATUSES))
@@ -79,14 +102,13 @@ async def list_image_vulnerabilities(
 
 @router.get(APPS, response_model=d.ImageAppList)
 async def list_image_apps(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
     enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
-    image_type: Short = None, namespace: Text = None,
-    image_name: Text = None, tag_name: Text = None, app_name: Text = None,
+    app_name: Text = None,
 ) -> d.ImageAppList:
     """The image's installed software, those with the most vulnerabilities first."""
     found = await services.security.details.apps(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name),
+        principal, naming.of(image_id),
         app_name=app_name or None)
     return d.ImageAppList(total_num=len(found), data_list=[d.ImageAppsInfo(**asdict(a))
                                                            for a in page(found, offset, limit)])
@@ -94,14 +116,13 @@ async def list_image_apps(
 
 @router.get(FILES, response_model=d.ImageFileList)
 async def list_image_files(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
     enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
-    image_type: Short = None, namespace: Text = None,
-    image_name: Text = None, tag_name: Text = None, file_name: Text = None,
+    file_name: Text = None,
 ) -> d.ImageFileList:
     """The regular files of the image's final filesystem, by path."""
     found = await services.security.details.files(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name),
+        principal, naming.of(image_id),
         file_name=file_name or None)
     return d.ImageFileList(total_num=len(found), data_list=[d.ImageFileInfo(**asdict(f))
                                                             for f in page(found, offset, limit)])
@@ -109,26 +130,23 @@ async def list_image_files(
 
 @router.get(FILES_STATISTICS, response_model=d.ImageFilesStat)
 async def show_image_files_stat(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
-    enterprise_project_id: Text = None, image_type: Short = None,
-    namespace: Text = None, image_name: Text = None, tag_name: Text = None,
-) -> d.ImageFilesStat:
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
+    enterprise_project_id: Text = None, ) -> d.ImageFilesStat:
     """How many files the image has and their total size."""
     number, size = await services.security.details.files_statistics(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name))
+        principal, naming.of(image_id))
     return d.ImageFilesStat(total_files_num=number, total_files_size=size)
 
 
 @router.get(MALWARES, response_model=d.ImageMalwareList)
 async def list_image_malware(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
     enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
-    image_type: Short = None, file_name: Text = None,
-    namespace: Text = None, image_name: Text = None, tag_name: Text = None,
+    file_name: Text = None,
 ) -> d.ImageMalwareList:
     """The image's malicious files."""
     found = await services.security.details.malware(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name, tag=tag_name),
+        principal, naming.of(image_id),
         file_name=file_name or None)
     return d.ImageMalwareList(total_num=len(found), data_list=[d.ImageMalwareInfo(**asdict(m))
                                                                for m in page(found, offset, limit)])
@@ -136,17 +154,15 @@ async def list_image_malware(
 
 @router.get(SENSITIVE, response_model=d.ImageSensitiveList)
 async def list_image_sensitive(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByVersion,
     enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
-    image_type: Short = None, namespace: Text = None,
-    image_name: Text = None, image_version: Text = None, file_path: Text = None,
+    file_path: Text = None,
     severity: Short = None,
     handle_status: Short = None,
 ) -> d.ImageSensitiveList:
     """The image's sensitive information, without the account's allowlisted file paths."""
     found = await services.security.details.sensitive(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name,
-                       tag=image_version),
+        principal, naming.of(image_id),
         file_path=file_path or None, severity=choice("severity", severity, SENSITIVE_SEVERITIES),
         handle_status=choice("handle_status", handle_status, HANDLE_STATUSES))
     return d.ImageSensitiveList(total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i))
@@ -155,29 +171,25 @@ async def list_image_sensitive(
 
 @router.get(NON_COMPLIANT, response_model=d.ImageNonCompliantAppList)
 async def list_image_non_compliant_app(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByVersion,
     enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
-    image_type: Short = None, namespace: Text = None,
-    image_name: Text = None, image_version: Text = None, app_name: Text = None,
+    app_name: Text = None,
 ) -> d.ImageNonCompliantAppList:
     """Software of the image whose versions the scanner could not check."""
     found = await services.security.details.non_compliant_apps(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name,
-                       tag=image_version), app_name=app_name or None)
+        principal, naming.of(image_id), app_name=app_name or None)
     return d.ImageNonCompliantAppList(total_num=len(found), data_list=[
         d.ImageNonCompliantAppInfo(**asdict(a)) for a in page(found, offset, limit)])
 
 
 @router.get(BASIC_IMAGE, response_model=d.ImageBasicImageList)
 async def list_image_basic_image(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByVersion,
     enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
-    image_type: Short = None, namespace: Text = None,
-    image_name: Text = None, image_version: Text = None, os_name: Text = None,
+    os_name: Text = None,
 ) -> d.ImageBasicImageList:
     """The operating system the image is built on."""
     found = await services.security.details.basic_image(
-        principal, ref(image_id, image_type=image_type, namespace=namespace, image_name=image_name,
-                       tag=image_version), os_name=os_name or None)
+        principal, naming.of(image_id), os_name=os_name or None)
     return d.ImageBasicImageList(total_num=len(found), data_list=[d.ImageBasicImageInfo(**asdict(b))
                                                                   for b in page(found, offset, limit)])

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
-from moorage.api.hss.image_details import Limit, Offset, Short, Text, ref
+from moorage.api.hss.image_details import ImageNaming, Limit, Offset, Short, Text
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
@@ -170,7 +170,7 @@ async def list_vul_affect_image_apps(
 ) -> ac.VulAffectAppList:
     """The packages of one image a vulnerability is found in, with their paths and whether it is handled."""
     found = await services.security.vulnerabilities.affected_apps(
-        principal, ref(image_id, image_type=image_type, namespace=None, image_name=None, tag=None), vul_id or None,
+        principal, ImageNaming(image_type, None, None, None, None).of(image_id), vul_id or None,
         handled=is_handled)
     return ac.VulAffectAppList(total_num=len(found), data_list=[ac.VulAffectApp(
         app_name=name, rule=", ".join(sorted({a.finding.vul_id for a in findings})), paths=[
