@@ -11,16 +11,20 @@ from moorage.metadata.database import now_ms
 from moorage.metadata.tables import blobs, repositories, repository_blobs
 from moorage.metadata.upsert import insert_ignore
 
+# Prebuilt: every blob HEAD and GET, and every first link, runs these (see moorage.metadata.upsert on why).
+_LINKED_SIZE = (
+    select(blobs.c.size)
+    .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
+    .where(repository_blobs.c.repository_id == bindparam("in_repository"),
+           repository_blobs.c.digest == bindparam("of_digest"))
+)
+_GROW = update(repositories).where(repositories.c.id == bindparam("repository")).values(
+    size=repositories.c.size + bindparam("by"), updated_at=bindparam("now"))
+
 
 def linked_size(conn: Connection, repository_id: int, digest: str) -> int | None:
     """Size of ``digest`` when the repository may serve it, else None."""
-    row = (
-        conn.execute(
-            select(blobs.c.size)
-            .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
-            .where(repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest == digest)
-        )
-    ).first()
+    row = conn.execute(_LINKED_SIZE, {"in_repository": repository_id, "of_digest": digest}).first()
     return int(row[0]) if row else None
 
 
@@ -44,11 +48,7 @@ def link(conn: Connection, repository_id: int, digest: str, size: int) -> bool:
         conflict=["repository_id", "digest"],
     )
     if added:
-        conn.execute(
-            update(repositories)
-            .where(repositories.c.id == repository_id)
-            .values(size=repositories.c.size + size, updated_at=now_ms())
-        )
+        conn.execute(_GROW, {"repository": repository_id, "by": size, "now": now_ms()})
     return added > 0
 
 
