@@ -4,12 +4,9 @@ field as ``huaweicloudsdkhss``'s models define them (``v5/model``)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+from moorage.api.hss.schemas import ImageFilterFields, RequestBody
 
 # Across images ------------------------------------------------------------------------------------
 
@@ -143,17 +140,17 @@ class VulAffectAppList(BaseModel):
     data_list: list[VulAffectApp]
 
 
-class VulDataItem(_Request):
+class VulDataItem(RequestBody):
     vul_id: str = Field(default="", max_length=128)
     image_id_list: list[str] = Field(default_factory=list, max_length=1000)
 
 
-class ImageDataItem(_Request):
+class ImageDataItem(RequestBody):
     image_id: str = Field(default="", max_length=512)
     vul_id_list: list[str] = Field(default_factory=list, max_length=1000)
 
 
-class HandleVulnerabilityBody(_Request):
+class HandleVulnerabilityBody(RequestBody):
     """``HandleImageVulnerabilityRequestBody``."""
 
     image_type: str | None = Field(default=None, max_length=32)
@@ -249,18 +246,18 @@ class Empty(BaseModel):
 
 # Whitelists, sensitive information, weak passwords --------------------------------------------------
 
-class WhitelistQueryInfo(_Request):
+class WhitelistQueryInfo(RequestBody):
     image_type: str = Field(default="", max_length=64)
 
 
-class WhitelistImageRef(_Request):
+class WhitelistImageRef(RequestBody):
     id: int | None = Field(default=None, ge=1, le=9_223_372_036_854_775_807)
     image_id: str = Field(default="", max_length=200)
     image_name: str = Field(default="", max_length=256)
     image_type: str = Field(default="", max_length=32)
 
 
-class AddWhitelistsBody(_Request):
+class AddWhitelistsBody(RequestBody):
     """``AddImageWhiteListsRequestBody``."""
 
     vul_type: str = Field(default="", max_length=16)
@@ -271,7 +268,7 @@ class AddWhitelistsBody(_Request):
     description: str = Field(default="", max_length=512)
 
 
-class ChangeWhitelistBody(_Request):
+class ChangeWhitelistBody(RequestBody):
     """``ChangeImageWhiteListRequestBody``."""
 
     rule_type: str = Field(max_length=32)
@@ -280,7 +277,7 @@ class ChangeWhitelistBody(_Request):
     description: str = Field(default="", max_length=512)
 
 
-class DeleteWhitelistsBody(_Request):
+class DeleteWhitelistsBody(RequestBody):
     ids: list[str] = Field(max_length=1000)
 
 
@@ -316,12 +313,12 @@ class WhitelistList(BaseModel):
     data_list: list[WhitelistDetail]
 
 
-class SensitiveOperateBody(_Request):
+class SensitiveOperateBody(RequestBody):
     sensitive_info_id: str = Field(max_length=64)
     operate_type: str = Field(max_length=32)
 
 
-class FilePathsBody(_Request):
+class FilePathsBody(RequestBody):
     customized_path: list[str] = Field(default_factory=list, max_length=1000)
 
 
@@ -330,7 +327,7 @@ class FilePaths(BaseModel):
     customized_path: list[str]
 
 
-class WeakPasswordsBody(_Request):
+class WeakPasswordsBody(RequestBody):
     extended_weak_password: list[str] = Field(default_factory=list, max_length=1000)
 
 
@@ -367,24 +364,14 @@ class PayPerScanStatistics(BaseModel):
     unscan: ImageTypeRisk
 
 
-class ReportFilterBody(_Request):
+class ReportFilterBody(ImageFilterFields):
     """``BatchExportSWRBaselineInfoRequestInfo`` / ``ExportImageSecurityReportTaskRequestInfo``: which images."""
 
     export_size: int | None = Field(default=None, ge=0, le=2_147_483_647)
     security_report_type: str | None = Field(default=None, max_length=32)
     image_id_list: list[str] | None = Field(default=None, max_length=1000)
     operate_all: bool | None = None
-    image_type: str | None = Field(default=None, max_length=32)
-    scan_status: str | None = Field(default=None, max_length=32)
-    namespace: str | None = Field(default=None, max_length=128)
-    image_name: str | None = Field(default=None, max_length=255)
-    image_version: str | None = Field(default=None, max_length=128)
     latest_version: bool | None = None
-    image_size: int | None = Field(default=None, ge=0)
-    start_latest_update_time: int | None = Field(default=None, ge=0)
-    end_latest_update_time: int | None = Field(default=None, ge=0)
-    start_latest_scan_time: int | None = Field(default=None, ge=0)
-    end_latest_scan_time: int | None = Field(default=None, ge=0)
     has_malicious_file: bool | None = None
     has_vul: bool | None = None
     has_unsafe_setting: bool | None = None

@@ -39,12 +39,9 @@ def selection(body: ac.ReportFilterBody) -> ReportSelection:
     """The images a report body selects."""
     image_type = body.image_type if body.image_type in IMAGE_TYPES else None
     flt = ImageFilter(
-        image_types=(image_type,) if image_type else (), namespace=body.namespace or None,
-        image_name=body.image_name or None, image_version=body.image_version or None,
+        image_types=(image_type,) if image_type else (), **body.filter_fields(),
         scan_status=choice("scan_status", body.scan_status, tuple(s.value for s in ScanStatus)),
-        latest_version=body.latest_version, image_size=body.image_size,
-        start_latest_update_time=body.start_latest_update_time, end_latest_update_time=body.end_latest_update_time,
-        start_latest_scan_time=body.start_latest_scan_time, end_latest_scan_time=body.end_latest_scan_time,
+        latest_version=body.latest_version,
         has_malicious_file=body.has_malicious_file, has_vul=body.has_vul, has_unsafe_setting=body.has_unsafe_setting,
         risky=body.risky, severity_level=choice("severity_level", body.severity_level,
                                                 tuple(s.value for s in SeverityLevel)),

@@ -4,10 +4,14 @@ Request models ignore fields they do not know (newer SDKs add some)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class _Request(BaseModel):
+class RequestBody(BaseModel):
+    """A request model: fields it does not know are ignored (newer SDKs add some)."""
+
     model_config = ConfigDict(extra="ignore")
 
 
@@ -117,7 +121,7 @@ class RegistryImageList(BaseModel):
     data_list: list[RegistryImagesInfo]
 
 
-class SynchronizeRequest(_Request):
+class SynchronizeRequest(RequestBody):
     """``POST /v5/{project_id}/image/synchronize``."""
 
     image_type: str = Field(max_length=32)
@@ -132,7 +136,7 @@ class SynchronizeResponse(BaseModel):
 
 # Registries ---------------------------------------------------------------------------------------
 
-class AddRegistryRequest(_Request):
+class AddRegistryRequest(RequestBody):
     """``AddRegistryRequestBody``. ``namespace``: moorage reads it as the organization filter (the
     organizations to list, comma-separated; empty: all)."""
 
@@ -148,7 +152,7 @@ class AddRegistryRequest(_Request):
     get_scan_image_channel: str = Field(default="", max_length=16)
 
 
-class UpdateRegistryRequest(_Request):
+class UpdateRegistryRequest(RequestBody):
     """``UpdateRegistryRequestBody`` (absent fields stay as they are)."""
 
     api_version: str | None = Field(default=None, max_length=8)
@@ -161,7 +165,7 @@ class UpdateRegistryRequest(_Request):
     get_scan_image_channel: str | None = Field(default=None, max_length=16)
 
 
-class BatchDeleteRegistryRequest(_Request):
+class BatchDeleteRegistryRequest(RequestBody):
     """``BatchDeleteRegistryRequestBody``."""
 
     ids: list[str] = Field(min_length=1, max_length=200)
@@ -217,7 +221,7 @@ class Created(BaseModel):
 
 # Tasks and policies --------------------------------------------------------------------------------
 
-class RegistryRef(_Request):
+class RegistryRef(RequestBody):
     """A registry named by a request."""
 
     registry_id: str = Field(default="", max_length=64)
@@ -225,7 +229,7 @@ class RegistryRef(_Request):
     registry_type: str = Field(default="", max_length=16)
 
 
-class CreateSyncTaskRequest(_Request):
+class CreateSyncTaskRequest(RequestBody):
     """``CreateImageSynchronizeTaskRequestInfo``."""
 
     sync_all_registries: bool = False
@@ -249,7 +253,7 @@ class AssociateRegistryList(BaseModel):
     total_num: int
 
 
-class SwrImageRef(_Request):
+class SwrImageRef(RequestBody):
     """``BatchScanSwrImageInfo``."""
 
     namespace: str = Field(default="", max_length=128)
@@ -259,42 +263,47 @@ class SwrImageRef(_Request):
     instance_url: str = Field(default="", max_length=256)
 
 
-class BatchScanRequest(_Request):
+class ImageFilterFields(RequestBody):
+    """The image-list filters that scan and report bodies share (the SDK repeats them per model).
+    ``image_type`` and ``scan_status`` are checked by each operation against its own choices."""
+
+    namespace: str | None = Field(default=None, max_length=128)
+    image_name: str | None = Field(default=None, max_length=255)
+    image_version: str | None = Field(default=None, max_length=128)
+    image_type: str | None = Field(default=None, max_length=32)
+    scan_status: str | None = Field(default=None, max_length=32)
+    image_size: int | None = Field(default=None, ge=0)
+    start_latest_update_time: int | None = Field(default=None, ge=0)
+    end_latest_update_time: int | None = Field(default=None, ge=0)
+    start_latest_scan_time: int | None = Field(default=None, ge=0)
+    end_latest_scan_time: int | None = Field(default=None, ge=0)
+
+    def filter_fields(self) -> dict[str, Any]:
+        """The ``ImageFilter`` arguments these fields give (empty strings: not filtered)."""
+        return {"namespace": self.namespace or None, "image_name": self.image_name or None,
+                "image_version": self.image_version or None, "image_size": self.image_size,
+                "start_latest_update_time": self.start_latest_update_time,
+                "end_latest_update_time": self.end_latest_update_time,
+                "start_latest_scan_time": self.start_latest_scan_time,
+                "end_latest_scan_time": self.end_latest_scan_time}
+
+
+class BatchScanRequest(ImageFilterFields):
     """``BatchScanPrivateImageRequestInfo``."""
 
     repo_type: str | None = None
     image_info_list: list[SwrImageRef] = Field(default_factory=list, max_length=20000)
     operate_all: bool = False
-    namespace: str | None = Field(default=None, max_length=128)
-    image_name: str | None = Field(default=None, max_length=255)
-    image_version: str | None = Field(default=None, max_length=128)
-    image_type: str | None = Field(default=None, max_length=32)
-    scan_status: str | None = Field(default=None, max_length=32)
     latest_version: bool | None = None
-    image_size: int | None = Field(default=None, ge=0)
-    start_latest_update_time: int | None = Field(default=None, ge=0)
-    end_latest_update_time: int | None = Field(default=None, ge=0)
-    start_latest_scan_time: int | None = Field(default=None, ge=0)
-    end_latest_scan_time: int | None = Field(default=None, ge=0)
 
 
-class ScanQueryInfo(_Request):
+class ScanQueryInfo(ImageFilterFields):
     """``CreateManualImageScanTaskReqInfoQueryInfo`` (the registry-image filters; host fields ignored)."""
 
     has_vul: bool | None = None
-    namespace: str | None = Field(default=None, max_length=128)
-    image_name: str | None = Field(default=None, max_length=255)
-    image_version: str | None = Field(default=None, max_length=128)
-    image_type: str | None = Field(default=None, max_length=32)
-    scan_status: str | None = Field(default=None, max_length=32)
-    image_size: int | None = Field(default=None, ge=0)
-    start_latest_update_time: int | None = Field(default=None, ge=0)
-    end_latest_update_time: int | None = Field(default=None, ge=0)
-    start_latest_scan_time: int | None = Field(default=None, ge=0)
-    end_latest_scan_time: int | None = Field(default=None, ge=0)
 
 
-class ScanImageRef(_Request):
+class ScanImageRef(RequestBody):
     """``CreateManualImageScanTaskReqInfoImageInfo``."""
 
     id: int | None = None
@@ -310,7 +319,7 @@ class ScanImageRef(_Request):
     registry_type: str = Field(default="", max_length=16)
 
 
-class CreateScanTaskRequest(_Request):
+class CreateScanTaskRequest(RequestBody):
     """``CreateManualImageScanTaskReqInfo``."""
 
     scan_scope: int = Field(default=0x7FFFFFFF, ge=0, le=0x7FFFFFFF)
@@ -386,7 +395,7 @@ class ScanPolicyResponse(BaseModel):
     registry_list: list[PolicyRegistry]
 
 
-class ScanPolicyRequest(_Request):
+class ScanPolicyRequest(RequestBody):
     """``CycleImageScanPolicyReqInfo``."""
 
     enabled: bool
@@ -420,7 +429,7 @@ class OrganizationPolicyList(BaseModel):
     data_list: list[OrganizationPolicy]
 
 
-class OrganizationPolicyRequest(_Request):
+class OrganizationPolicyRequest(RequestBody):
     """A new organization policy."""
 
     scan_on_push: bool | None = None

@@ -22,6 +22,7 @@ from moorage.domain.security import (
 )
 from moorage.metadata.queries.security_registries import RegistryQuery
 from moorage.metadata.queries.security_tasks import TaskQuery
+from moorage.services.security.detail_vocabulary import choice
 from moorage.services.security.registries import RegistryService
 from moorage.services.security.tasks import ImageSelector
 
@@ -40,14 +41,6 @@ RULES.update({
 })
 SYNC_STATUS = {"waiting": "running", "running": "running", "success": "finished", "failed": "failed",
                "stopped": "failed"}
-
-
-def _optional(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
-    if not value:
-        return None
-    if value not in allowed:
-        raise Invalid(f"{name} must be one of {', '.join(allowed)}, got {value[:32]!r}")
-    return value
 
 
 @router.post(IMAGE + "/image-sync/tasks", response_model=s.Created)
@@ -73,7 +66,7 @@ async def list_associate_registries(
     sync_status: str | None = Query(default=None, max_length=16),
 ) -> s.AssociateRegistryList:
     """The registries of an image-sync task with how their synchronisation went."""
-    wanted_status = _optional("sync_status", sync_status, ("finished", "running", "failed"))
+    wanted_status = choice("sync_status", sync_status, ("finished", "running", "failed"))
     types = {t.strip() for t in (registry_type or "").split(",") if t.strip()}
     task, items = await services.security.tasks.items(principal, task_id)
     if task.type != "image_sync":
@@ -121,19 +114,15 @@ async def batch_scan_swr_image(
 ) -> s.Created:
     """Scan SWR images: those listed, or every one matching the filters (``operate_all``)."""
     if body.operate_all:
-        kind = _optional("image_type", body.image_type, SWR_IMAGE_TYPES)
+        kind = choice("image_type", body.image_type, SWR_IMAGE_TYPES)
         everything = ImageFilter(
-            image_types=(kind,) if kind else SWR_IMAGE_TYPES, namespace=body.namespace or None,
-            image_name=body.image_name or None, image_version=body.image_version or None,
-            scan_status=_optional("scan_status", body.scan_status, SCAN_STATUSES),
-            latest_version=body.latest_version, image_size=body.image_size,
-            start_latest_update_time=body.start_latest_update_time, end_latest_update_time=body.end_latest_update_time,
-            start_latest_scan_time=body.start_latest_scan_time, end_latest_scan_time=body.end_latest_scan_time)
+            image_types=(kind,) if kind else SWR_IMAGE_TYPES, **body.filter_fields(),
+            scan_status=choice("scan_status", body.scan_status, SCAN_STATUSES), latest_version=body.latest_version)
         task = await services.security.tasks.create_scan_task(principal, everything=everything)
     else:
         if not body.image_info_list:
             raise Invalid("image_info_list is empty and operate_all is false")
-        kind = _optional("image_type", body.image_type, SWR_IMAGE_TYPES) or ""
+        kind = choice("image_type", body.image_type, SWR_IMAGE_TYPES) or ""
         selectors = [ImageSelector(namespace=i.namespace, image_name=i.image_name, image_version=i.image_version,
                                    image_type="instance_image" if i.instance_id else kind)
                      for i in body.image_info_list]
@@ -152,14 +141,10 @@ async def create_manual_image_scan_task(
         raise Invalid("local images (on hosts) are not applicable here: moorage scans registry images")
     if body.is_all:
         query = body.query_info or s.ScanQueryInfo()
-        kind = _optional("image_type", query.image_type, IMAGE_TYPES)
+        kind = choice("image_type", query.image_type, IMAGE_TYPES)
         everything = ImageFilter(
-            image_types=(kind,) if kind else (), namespace=query.namespace or None,
-            image_name=query.image_name or None, image_version=query.image_version or None,
-            scan_status=_optional("scan_status", query.scan_status, SCAN_STATUSES), has_vul=query.has_vul,
-            image_size=query.image_size, start_latest_update_time=query.start_latest_update_time,
-            end_latest_update_time=query.end_latest_update_time, start_latest_scan_time=query.start_latest_scan_time,
-            end_latest_scan_time=query.end_latest_scan_time)
+            image_types=(kind,) if kind else (), **query.filter_fields(),
+            scan_status=choice("scan_status", query.scan_status, SCAN_STATUSES), has_vul=query.has_vul)
         task = await services.security.tasks.create_scan_task(principal, everything=everything,
                                                               scan_scope=body.scan_scope, rate_limit=body.rate_limit)
     else:
@@ -221,9 +206,9 @@ async def list_image_scan_task(
     after; ``end_time``: ended at or before; ``task_status``: scanning or finished)."""
     if global_image_type == "local":
         return s.TaskList(data_list=[], total_num=0)
-    status = _optional("task_status", task_status, ("scanning", "finished"))
-    query = TaskQuery(type=_optional("type", type, ("image_sync", "image_scan")),
-                      task_type=_optional("task_type", task_type, ("cycle", "manual", "autoSync", "manualSync")),
+    status = choice("task_status", task_status, ("scanning", "finished"))
+    query = TaskQuery(type=choice("type", type, ("image_sync", "image_scan")),
+                      task_type=choice("task_type", task_type, ("cycle", "manual", "autoSync", "manualSync")),
                       task_name=task_name or None, task_id=task_id or None, created_after=create_time,
                       ended_before=end_time, finished=None if status is None else status == "finished",
                       scan_scope=scan_scope)
