@@ -54,8 +54,9 @@ class ServerProcess:
         """Everything the server wrote so far (stdout and stderr)."""
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, path: str = "/v2/", timeout: float = 30.0) -> None:
-        """Poll ``path`` until the server answers anything, or fail with the server's log."""
+    def wait_ready(self, path: str = "/v2/", timeout: float = 120.0) -> None:
+        """Poll ``path`` until the server answers anything, or fail with the server's log. The bound
+        is generous because a loaded 2-core machine has been seen to take over 30 s to start one."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
