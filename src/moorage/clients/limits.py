@@ -52,7 +52,7 @@ def nesting_depth(raw: bytes, limit: int) -> int:
         if not skeleton:
             return depth
         skeleton = skeleton.replace(b"[]", b"")
-    return limit if not skeleton else limit + 1
+    return limit + 1
 
 
 def load_json(raw: bytes, *, max_depth: int = DEFAULT_JSON_DEPTH) -> Any:
