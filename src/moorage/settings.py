@@ -118,7 +118,9 @@ class ScannerSettings(BaseModel):
     scan_on_push: bool = False
     """Scan every image pushed with a tag (the global policy; an organization's policy overrides it)."""
     max_image_bytes: int = Field(default=10 * 1024**3, ge=1)
-    """Images larger than this (config and layers) are not scanned: ``image_over_sized``."""
+    """Images larger than this (config and layers) are not scanned: ``image_over_sized``. Checked on the
+    sizes the manifest declares before any layer is read, and on the bytes actually downloaded from
+    an external registry (each layer also stops at its declared size)."""
     max_layers: int = Field(default=128, ge=1)
     """Images with more layers are not scanned: ``image_layer_over_sized``."""
     layer_cache: str = "database"
@@ -152,6 +154,48 @@ class ScannerSettings(BaseModel):
     def _known_executor(cls, value: str) -> str:
         if value not in ("process", "thread", "serial"):
             raise ValueError("analysis_executor must be one of process, thread, serial")
+        return value
+
+
+class EgressSettings(BaseModel):
+    """Connections the server makes on a tenant's behalf (HSS external registries: the check when one
+    is added, synchronisation, scans): where they may go, where credentials may go, how much is read."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    allow_networks: str = ""
+    """Comma-separated networks (CIDR) tenants' connections may reach although loopback, private,
+    link-local or otherwise internal (``10.20.0.0/16,fd00:1::/64``): internal registries. Every other
+    internal address is refused after name resolution, on every redirect and token realm."""
+    allow_hosts: str = ""
+    """Comma-separated host names (``registry.corp``, ``*.corp`` for a suffix) tenants' connections
+    may reach whatever addresses they resolve to."""
+    credential_realm_hosts: str = ""
+    """Comma-separated hosts besides the registry's own whose Bearer token realm may receive a
+    registry's credentials (Docker Hub needs ``auth.docker.io``); elsewhere the token is asked for
+    without them."""
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    """Redirects followed per request (http and https only)."""
+    max_json_bytes: int = Field(default=16 << 20, ge=64 << 10)
+    """Largest JSON answer read from a registry (tag lists, catalogs, Harbor and Artifactory pages);
+    manifests and configs are capped at 4 MiB, token answers at 1 MiB, error bodies at 64 KiB."""
+    max_json_depth: int = Field(default=64, ge=8, le=512)
+    """Deepest nesting of a JSON answer read from a registry."""
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from moorage.clients.egress import parse_networks
+
+        parse_networks(value)
+        return value
+
+    @field_validator("allow_hosts", "credential_realm_hosts")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        from moorage.clients.egress import parse_host_names
+
+        parse_host_names(value)
         return value
 
 
@@ -191,6 +235,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     enterprise: EnterpriseSettings = Field(default_factory=EnterpriseSettings)
     scanner: ScannerSettings = Field(default_factory=ScannerSettings)
+    egress: EgressSettings = Field(default_factory=EgressSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 

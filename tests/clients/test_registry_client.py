@@ -20,15 +20,17 @@ from moorage.clients import (
     Platform,
     RegistryClient,
 )
+from moorage.clients.egress import EgressPolicy
 from moorage.clients.oci_types import DOCKER_MANIFEST_LIST, OCI_INDEX
 from tests.clients.conftest import PASSWORD, SERVICE, USER, TokenIssuer
 from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
+ANY = EgressPolicy.unrestricted()
 
 
 async def test_manifest_get_and_head(anonymous_registry: ServerProcess) -> None:
-    async with RegistryClient(anonymous_registry.address) as client:
+    async with RegistryClient(anonymous_registry.address, egress=ANY) as client:
         top = await client.get_manifest("scan/multi", "1")
         assert top.media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST)
         assert top.digest == "sha256:" + hashlib.sha256(top.raw).hexdigest()
@@ -41,7 +43,7 @@ async def test_manifest_get_and_head(anonymous_registry: ServerProcess) -> None:
 
 
 async def test_platform_resolution(anonymous_registry: ServerProcess) -> None:
-    async with RegistryClient(anonymous_registry.address) as client:
+    async with RegistryClient(anonymous_registry.address, egress=ANY) as client:
         (arm,) = await client.resolve_image("scan/multi", "1", Platform("linux", "arm64"))
         assert arm[0].platform == Platform("linux", "arm64") and isinstance(arm[1], ImageManifest)
         both = await client.resolve_image("scan/multi", "1", None)
@@ -51,17 +53,17 @@ async def test_platform_resolution(anonymous_registry: ServerProcess) -> None:
 
 
 async def test_blob_download_is_verified(anonymous_registry: ServerProcess, tmp_path: Path) -> None:
-    async with RegistryClient(anonymous_registry.address) as client:
+    async with RegistryClient(anonymous_registry.address, egress=ANY) as client:
         (_, manifest), *_ = await client.resolve_image("scan/multi", "1", Platform("linux", "amd64"))
         layer = manifest.layers[0]
         target = tmp_path / "layer.bin"
-        size = await client.download_blob("scan/multi", layer.digest, target)
+        size = await client.download_blob("scan/multi", layer.digest, target, size=layer.size)
         assert size == layer.size == target.stat().st_size
         assert "sha256:" + hashlib.sha256(target.read_bytes()).hexdigest() == layer.digest
         config = await client.get_blob_bytes("scan/multi", manifest.config.digest)
         assert b"rootfs" in config
         with pytest.raises(NotFoundError):
-            await client.download_blob("scan/multi", "sha256:" + "0" * 64, tmp_path / "missing")
+            await client.download_blob("scan/multi", "sha256:" + "0" * 64, tmp_path / "missing", size=10)
         assert sorted(os.listdir(tmp_path)) == ["layer.bin"], "no partial file is left behind"
 
 
@@ -69,9 +71,9 @@ async def test_digest_mismatch_is_detected(anonymous_registry: ServerProcess, tm
     async def lie(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"not what the digest says")
 
-    async with RegistryClient(anonymous_registry.address, transport=httpx.MockTransport(lie)) as client:
+    async with RegistryClient(anonymous_registry.address, transport=httpx.MockTransport(lie), egress=ANY) as client:
         with pytest.raises(BlobDigestError):
-            await client.download_blob("scan/multi", "sha256:" + "1" * 64, tmp_path / "x")
+            await client.download_blob("scan/multi", "sha256:" + "1" * 64, tmp_path / "x", size=100)
         assert os.listdir(tmp_path) == []
 
 
@@ -89,7 +91,7 @@ class CountingTransport(httpx.AsyncHTTPTransport):
 
 async def test_tags_and_catalog_follow_link_pagination(anonymous_registry: ServerProcess) -> None:
     transport = CountingTransport()
-    async with RegistryClient(anonymous_registry.address, transport=transport) as client:
+    async with RegistryClient(anonymous_registry.address, transport=transport, egress=ANY) as client:
         tags = await client.list_tags("scan/small", page_size=2)
         assert sorted(tags) == [f"t{i}" for i in range(5)] and len(tags) == 5
         assert await client.catalog(page_size=1) == ["scan/multi", "scan/small"]
@@ -110,19 +112,19 @@ async def test_tag_pagination_follows_relative_links() -> None:
             headers["Link"] = f'</v2/r/tags/list?n={size}&last={page[-1]}>; rel="next"'
         return httpx.Response(200, json={"name": "r", "tags": page}, headers=headers)
 
-    async with RegistryClient("127.0.0.1:1", transport=httpx.MockTransport(paged)) as client:
+    async with RegistryClient("127.0.0.1:1", transport=httpx.MockTransport(paged), egress=ANY) as client:
         assert await client.list_tags("r", page_size=3) == tags
 
 
 async def test_basic_auth(basic_registry: ServerProcess) -> None:
-    async with RegistryClient(basic_registry.address, credentials=Credentials(USER, PASSWORD)) as client:
+    async with RegistryClient(basic_registry.address, credentials=Credentials(USER, PASSWORD), egress=ANY) as client:
         ((_, manifest),) = await client.resolve_image("private/img", "1", Platform("linux", "amd64"))
         assert manifest.layers
         assert await client.list_tags("private/img") == ["1"]
-    async with RegistryClient(basic_registry.address) as client:
+    async with RegistryClient(basic_registry.address, egress=ANY) as client:
         with pytest.raises(AuthenticationError):
             await client.get_manifest("private/img", "1")
-    async with RegistryClient(basic_registry.address, credentials=Credentials(USER, "wrong")) as client:
+    async with RegistryClient(basic_registry.address, credentials=Credentials(USER, "wrong"), egress=ANY) as client:
         with pytest.raises(AuthenticationError):
             await client.get_manifest("private/img", "1")
 
@@ -131,15 +133,16 @@ async def test_bearer_token_flow_caches_tokens_per_scope(
     bearer_registry: tuple[ServerProcess, TokenIssuer], tmp_path: Path
 ) -> None:
     registry, issuer = bearer_registry
-    async with RegistryClient(registry.address, credentials=Credentials(USER, PASSWORD)) as client:
+    async with RegistryClient(registry.address, credentials=Credentials(USER, PASSWORD), egress=ANY) as client:
         ((_, manifest),) = await client.resolve_image("secure/img", "1", Platform("linux", "amd64"))
-        await client.download_blob("secure/img", manifest.layers[0].digest, tmp_path / "l")
+        await client.download_blob("secure/img", manifest.layers[0].digest, tmp_path / "l",
+                                   size=manifest.layers[0].size)
         await client.list_tags("secure/img")
         pulls = [r for r in issuer.requests if r["scope"] == "repository:secure/img:pull"]
         assert len(pulls) == 1, f"one token for the repository scope, reused: {issuer.requests}"
         assert pulls[0]["service"] == SERVICE
         assert await client.catalog() == ["secure/img"]
         assert any(r["scope"] == "registry:catalog:*" for r in issuer.requests)
-    async with RegistryClient(registry.address, credentials=Credentials(USER, "wrong")) as client:
+    async with RegistryClient(registry.address, credentials=Credentials(USER, "wrong"), egress=ANY) as client:
         with pytest.raises(AuthenticationError):
             await client.get_manifest("secure/img", "1")

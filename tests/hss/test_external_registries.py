@@ -53,8 +53,11 @@ USER, PASSWORD = "hss-robot", "hss-robot-password"
 @pytest.fixture(scope="module")
 def server(module_factory: MoorageFactory, tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
     vulndb = build_advisories(tmp_path_factory.mktemp("advisories"))
+    # The fake registries run on loopback, which the egress policy refuses to tenants by default:
+    # this deployment's operator lets loopback through, as one would an internal registry network.
     return module_factory(env={"MOORAGE_SCANNER__VULNDB_PATH": str(vulndb),
-                               "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1"})
+                               "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
+                               "MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8"})
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,8 @@ def test_scan_survives_a_killed_worker(tmp_path: Path, moorage_factory: MoorageF
     server = moorage_factory(env={
         "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb), "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
         "MOORAGE_JOBS__LEASE_SECONDS": "5", "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
-        "MOORAGE_JOBS__STALE_PENDING_SECONDS": "5", "MOORAGE_SCANNER__LAYER_CACHE": "none"})
+        "MOORAGE_JOBS__STALE_PENDING_SECONDS": "5", "MOORAGE_SCANNER__LAYER_CACHE": "none",
+        "MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8"})  # the fake registry is on loopback: allowed explicitly
     account = new_account(server, "hss-killed")
     client = hss_client(server, account.keys)
     payload = os.urandom(384 << 10)  # incompressible: ~6 s to download at the fake's pace

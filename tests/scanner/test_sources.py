@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from moorage.clients.egress import EgressPolicy
 from moorage.clients.oci_types import Platform
 from moorage.clients.reference import ImageReference
 from moorage.scanner.analysis import AnalysisOptions, analyze
@@ -116,7 +117,7 @@ class CountingRegistrySource(RegistrySource):
     """Records which layers had to be downloaded."""
 
     def __init__(self, reference: ImageReference) -> None:
-        super().__init__(reference)
+        super().__init__(reference, egress=EgressPolicy.unrestricted())
         self.fetched: list[str] = []
 
     def fetch(self, image: ResolvedImage, layers: Sequence[LayerRef]) -> ResolvedImage:

@@ -1,7 +1,8 @@
-"""Clients of other services; for now, an async OCI Distribution registry client.
+"""Clients of other services; for now, an async OCI Distribution registry client, and the egress
+policy every connection made on a tenant's behalf obeys.
 
-The HTTP client (httpx) is imported on first use, so code that only needs the manifest types and
-references (the scanner's local image sources) starts fast.
+The HTTP client (httpx) is imported on first use, so code that only needs the manifest types,
+references and errors (the scanner's local image sources) starts fast.
 """
 
 from __future__ import annotations
@@ -9,42 +10,46 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from moorage.clients.auth import Credentials
+from moorage.clients.egress import EgressPolicy
+from moorage.clients.errors import (
+    AuthenticationError,
+    BlobDigestError,
+    EgressDenied,
+    ImageTooLargeError,
+    NotFoundError,
+    RegistryError,
+    TransferLimitError,
+    UnreachableError,
+)
+from moorage.clients.limits import TransferLimits
 from moorage.clients.oci_types import Descriptor, ImageIndex, ImageManifest, Platform
 from moorage.clients.reference import ImageReference, ReferenceError
 
 if TYPE_CHECKING:
-    from moorage.clients.registry import (
-        AuthenticationError,
-        BlobDigestError,
-        ManifestResponse,
-        NotFoundError,
-        RegistryClient,
-        RegistryError,
-    )
+    from moorage.clients.registry import ManifestResponse, RegistryClient
 
-_LAZY = {
-    "AuthenticationError",
-    "BlobDigestError",
-    "ManifestResponse",
-    "NotFoundError",
-    "RegistryClient",
-    "RegistryError",
-}
+_LAZY = {"ManifestResponse", "RegistryClient"}
 
 __all__ = [
     "AuthenticationError",
     "BlobDigestError",
     "Credentials",
     "Descriptor",
+    "EgressDenied",
+    "EgressPolicy",
     "ImageIndex",
     "ImageManifest",
     "ImageReference",
+    "ImageTooLargeError",
     "ManifestResponse",
     "NotFoundError",
     "Platform",
     "ReferenceError",
     "RegistryClient",
     "RegistryError",
+    "TransferLimitError",
+    "TransferLimits",
+    "UnreachableError",
 ]
 
 

@@ -1,17 +1,18 @@
 """OCI and Docker manifest value types: media types, descriptors, platforms, and their parsing.
 
-Shared by the registry client and the scanner's image sources. Parsing is strict about types and
-sizes (input comes from other registries and from image archives) and raises
+Shared by the registry client and the scanner's image sources. Parsing is strict about types,
+sizes and nesting depth (input comes from other registries and from image archives) and raises
 :class:`ManifestError`.
 """
 
 from __future__ import annotations
 
-import json
 import platform as host_platform
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from moorage.clients.limits import load_json
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -122,7 +123,7 @@ def _load(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"document of {len(raw)} bytes is larger than {MAX_MANIFEST_BYTES}")
     try:
-        doc = json.loads(raw)
+        doc = load_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"not JSON: {exc}") from exc
     if not isinstance(doc, dict):

@@ -1,9 +1,13 @@
-"""An async client for any OCI Distribution registry (httpx).
+"""An async client for any OCI Distribution registry (httpx, through ``clients.transport``).
 
 Anonymous, Basic and Bearer (Docker token spec) authentication; manifests (GET/HEAD, every OCI and
-Docker schema 2 type); platform resolution through indexes; blobs streamed to a file with their
-digest checked; tag lists and the catalog followed through ``Link`` pagination. Serves the scanner
-(remote images), replication and external-registry scans.
+Docker schema 2 type); platform resolution through indexes; blobs streamed to a file, stopped at
+their declared size and digest-checked; tag lists and the catalog followed through ``Link``
+pagination. Serves the scanner (remote images) and external-registry synchronisation and scans.
+
+Every connection obeys the egress policy given (``clients.egress``); credentials go to the
+registry's own origin only, and to a token realm only where the policy allows (the registry's own
+host, or hosts the operator listed). Every answer is read with a cap (``clients.limits``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,22 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import httpx
 
 from moorage.clients.auth import Challenge, ChallengeError, Credentials, TokenCache, parse_challenge
+from moorage.clients.egress import EgressPolicy
+from moorage.clients.errors import (
+    AuthenticationError,
+    BlobDigestError,
+    EgressDenied,
+    ImageTooLargeError,
+    NotFoundError,
+    RegistryError,
+    TransferLimitError,
+    UnreachableError,
+)
+from moorage.clients.limits import ByteBudget, JsonTooDeep, TransferLimits, load_json
 from moorage.clients.oci_types import (
     ACCEPT_MANIFESTS,
     DIGEST_PATTERN,
@@ -34,30 +49,25 @@ from moorage.clients.oci_types import (
     parse_manifest_or_index,
     select_platforms,
 )
+from moorage.clients.transport import EgressSession, read_capped
+
+__all__ = [
+    "AuthenticationError",
+    "BlobDigestError",
+    "EgressDenied",
+    "ImageTooLargeError",
+    "ManifestHead",
+    "ManifestResponse",
+    "NotFoundError",
+    "RegistryClient",
+    "RegistryError",
+    "TransferLimitError",
+    "UnreachableError",
+]
 
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 MAX_PAGES = 10_000
-
-
-class RegistryError(Exception):
-    """A registry answered with an error, or not in a way we can use."""
-
-    def __init__(self, message: str, *, status: int = 0, codes: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.status = status
-        self.codes = codes
-
-
-class AuthenticationError(RegistryError):
-    """The registry refused our credentials (or we have none and it wants some)."""
-
-
-class NotFoundError(RegistryError):
-    """The repository, manifest or blob does not exist."""
-
-
-class BlobDigestError(RegistryError):
-    """A downloaded blob does not hash to its digest."""
+BLOB_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,31 +104,32 @@ def _scheme_for(host: str) -> str:
 
 
 class RegistryClient:
-    """One registry, one set of credentials; use as ``async with RegistryClient(...) as client``."""
+    """One registry, one set of credentials; use as ``async with RegistryClient(...) as client``.
+
+    ``egress`` is required: the server passes its tenants' policy, ``moorage scan`` passes
+    ``EgressPolicy.unrestricted()``. ``transport`` replaces the policed transport (tests only)."""
 
     def __init__(
         self,
         registry: str,
         *,
+        egress: EgressPolicy,
         credentials: Credentials | None = None,
         plain_http: bool | None = None,
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
         verify_tls: bool = True,
+        limits: TransferLimits | None = None,
     ) -> None:
         scheme = ("http" if plain_http else "https") if plain_http is not None else _scheme_for(registry)
         self.base_url = f"{scheme}://{registry}"
         self.credentials = credentials
+        self.egress = egress
+        self.limits = limits or TransferLimits()
         self._tokens = TokenCache()
         self._basic = False
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=timeout,
-            follow_redirects=True,
-            transport=transport,
-            verify=verify_tls,
-            headers={"User-Agent": "moorage"},
-        )
+        self._session = EgressSession(self.base_url, policy=egress, timeout=timeout, verify=verify_tls,
+                                      transport=transport)
 
     async def __aenter__(self) -> RegistryClient:
         return self
@@ -128,26 +139,24 @@ class RegistryClient:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        await self._session.aclose()
 
     # -- authentication -------------------------------------------------------------------------
 
-    def _auth_header(self, scope: str) -> dict[str, str]:
+    def _authorization(self, scope: str) -> str | None:
         token = self._tokens.get(scope)
         if token is not None:
-            return {"Authorization": f"Bearer {token}"}
+            return f"Bearer {token}"
         if self._basic and self.credentials is not None:
-            return {"Authorization": self.credentials.basic_header()}
-        return {}
+            return self.credentials.basic_header()
+        return None
 
     async def _answer_challenge(self, response: httpx.Response, scope: str, *, sent_basic: bool = False) -> None:
         header = response.headers.get("WWW-Authenticate", "")
         try:
-            challenge = parse_challenge(header)
+            challenge = parse_challenge(header[:8192])
         except ChallengeError as exc:
-            raise AuthenticationError(
-                f"unreadable challenge from {self.base_url}: {exc}", status=401
-            ) from exc
+            raise AuthenticationError(f"unreadable challenge from {self.base_url}: {exc}", status=401) from exc
         if challenge.scheme == "basic":
             # Refused with our credentials (or none to give): fail. A request sent before a concurrent one
             # switched to Basic carried none, so it is simply sent again.
@@ -156,13 +165,14 @@ class RegistryClient:
             self._basic = True
             return
         if challenge.scheme != "bearer":
-            raise AuthenticationError(f"unsupported auth scheme {challenge.scheme!r}", status=401)
+            raise AuthenticationError(f"unsupported auth scheme {challenge.scheme[:32]!r}", status=401)
         await self._fetch_token(challenge, scope)
 
     async def _fetch_token(self, challenge: Challenge, scope: str) -> None:
         realm = challenge.params.get("realm")
         if not realm:
             raise AuthenticationError("Bearer challenge without a realm", status=401)
+        realm_url = self._session.url(realm)
         params = {
             k: v
             for k, v in (
@@ -171,24 +181,41 @@ class RegistryClient:
             )
             if v
         }
-        headers = {"Authorization": self.credentials.basic_header()} if self.credentials else {}
+        registry_url = httpx.URL(self.base_url)
+        # Credentials go to a realm on the registry's own host (or one the operator allowed), and never
+        # from an https registry to a plain-http realm.
+        give = (self.credentials is not None
+                and self.egress.credentials_allowed_at(realm_url.host, registry_url.host)
+                and not (registry_url.scheme == "https" and realm_url.scheme != "https"))
+        authorization = self.credentials.basic_header() if give and self.credentials is not None else None
+        answer = await self._session.open("GET", realm_url, params=params, authorization=authorization,
+                                          authorization_origin=realm_url)
         try:
-            answer = await self._http.get(realm, params=params, headers=headers)
-        except httpx.HTTPError as exc:
-            raise AuthenticationError(f"token service {realm} unreachable: {exc}") from exc
-        if answer.status_code != 200:
-            raise AuthenticationError(
-                f"token service refused: HTTP {answer.status_code}", status=answer.status_code
-            )
+            if answer.status_code != 200:
+                raise AuthenticationError(f"token service {realm_url.host} refused: HTTP {answer.status_code}"
+                                          + ("" if give else " (credentials withheld from this host)"),
+                                          status=answer.status_code)
+            raw = await read_capped(answer, self.limits.token_bytes, what="token answer")
+        finally:
+            await answer.aclose()
         try:
-            body = answer.json()
-            token = body.get("token") or body.get("access_token")
-            expires_in = body.get("expires_in")
-        except (ValueError, AttributeError) as exc:
-            raise AuthenticationError("token service answered no JSON") from exc
+            body = self._json(raw, "token answer")
+        except RegistryError as exc:
+            raise AuthenticationError(f"token service answered no usable JSON: {exc}") from exc
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        expires_in = body.get("expires_in") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise AuthenticationError("token service answered no token")
         self._tokens.put(scope, token, expires_in if isinstance(expires_in, int | float) else None)
+
+    def _json(self, raw: bytes, what: str) -> Any:
+        try:
+            return load_json(raw, max_depth=self.limits.json_depth)
+        except JsonTooDeep as exc:
+            raise TransferLimitError(f"{self.base_url}: {what}: {exc}",
+                                     public="the registry sent JSON nested deeper than allowed") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"{self.base_url}: {what} is not JSON") from exc
 
     async def _send(
         self,
@@ -197,20 +224,15 @@ class RegistryClient:
         *,
         scope: str,
         headers: dict[str, str] | None = None,
-        stream: bool = False,
     ) -> httpx.Response:
-        """Send once, answer an auth challenge, send again; raise on errors."""
+        """Send once, answer an auth challenge, send again; raise on errors. The answer is streamed:
+        the caller reads it (with a cap) and closes it."""
         for attempt in range(2):
-            request = self._http.build_request(
-                method, url, headers={**(headers or {}), **self._auth_header(scope)}
-            )
-            try:
-                response = await self._http.send(request, stream=stream)
-            except httpx.HTTPError as exc:
-                raise RegistryError(f"{method} {url}: {exc}") from exc
+            authorization = self._authorization(scope)
+            response = await self._session.open(method, url, headers=headers, authorization=authorization)
             if response.status_code == 401 and attempt == 0:
                 await response.aclose()
-                sent_basic = request.headers.get("Authorization", "").startswith("Basic ")
+                sent_basic = (authorization or "").startswith("Basic ")
                 await self._answer_challenge(response, scope, sent_basic=sent_basic)
                 continue
             if response.status_code >= 400:
@@ -219,20 +241,25 @@ class RegistryClient:
         raise AuthenticationError(f"{method} {url}: still unauthorized after authenticating", status=401)
 
     async def _raise_for(self, response: httpx.Response, method: str, url: str) -> None:
-        body = await response.aread()
-        await response.aclose()
+        try:
+            body = await read_capped(response, self.limits.error_bytes, what="error answer", truncate=True)
+        except RegistryError:
+            body = b""
+        finally:
+            await response.aclose()
         codes: tuple[str, ...] = ()
         try:
-            errors = httpx.Response(200, content=body).json().get("errors") or []
-            codes = tuple(str(e.get("code")) for e in errors if isinstance(e, dict))
-        except (ValueError, AttributeError):
+            errors = load_json(body, max_depth=self.limits.json_depth).get("errors") or []
+            codes = tuple(str(e.get("code"))[:64] for e in errors[:16] if isinstance(e, dict))
+        except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
             pass
-        message = f"{method} {url}: HTTP {response.status_code} {' '.join(codes)}".strip()
-        if response.status_code in (401, 403):
-            raise AuthenticationError(message, status=response.status_code, codes=codes)
-        if response.status_code == 404:
+        status = response.status_code
+        message = f"{method} {url}: HTTP {status} {' '.join(codes)}".strip()
+        if status in (401, 403):
+            raise AuthenticationError(message, status=status, codes=codes)
+        if status == 404:
             raise NotFoundError(message, status=404, codes=codes)
-        raise RegistryError(message, status=response.status_code, codes=codes)
+        raise RegistryError(message, status=status, codes=codes, public=f"the registry answered HTTP {status}")
 
     async def ping(self) -> None:
         """``GET /v2/`` with the credentials: raises ``AuthenticationError`` when they are refused
@@ -243,19 +270,19 @@ class RegistryClient:
     # -- manifests ------------------------------------------------------------------------------
 
     async def get_manifest(self, repository: str, reference: str) -> ManifestResponse:
-        """GET a manifest or index by tag or digest; the digest is checked against the bytes."""
+        """GET a manifest or index by tag or digest (at most ``MAX_MANIFEST_BYTES``); the digest is
+        checked against the bytes."""
         response = await self._send(
             "GET",
             f"/v2/{repository}/manifests/{reference}",
             scope=f"repository:{repository}:pull",
             headers={"Accept": ACCEPT_MANIFESTS},
-            stream=True,
         )
         try:
-            raw = await _read_capped(response, MAX_MANIFEST_BYTES)
+            raw = await read_capped(response, MAX_MANIFEST_BYTES, what="manifest")
         finally:
             await response.aclose()
-        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()[:255]
         header_digest = response.headers.get("Docker-Content-Digest", "")
         pinned = reference if DIGEST_PATTERN.match(reference) else header_digest
         algorithm = pinned.split(":", 1)[0] if DIGEST_PATTERN.match(pinned) else "sha256"
@@ -275,10 +302,12 @@ class RegistryClient:
             )
         except NotFoundError:
             return None
+        await response.aclose()
+        length = response.headers.get("Content-Length", "0")
         return ManifestHead(
-            response.headers.get("Content-Type", "").split(";")[0].strip(),
-            response.headers.get("Docker-Content-Digest", ""),
-            int(response.headers.get("Content-Length", "0") or 0),
+            response.headers.get("Content-Type", "").split(";")[0].strip()[:255],
+            response.headers.get("Docker-Content-Digest", "")[:200],
+            int(length) if length.isdigit() and len(length) < 20 else 0,
         )
 
     async def resolve_image(
@@ -287,10 +316,7 @@ class RegistryClient:
         """The image manifest(s) a reference names: through an index, the one for ``platform``
         (or every platform with None); a plain manifest is returned as it is."""
         top = await self.get_manifest(repository, reference)
-        try:
-            document = top.parsed()
-        except ManifestError as exc:
-            raise RegistryError(f"{repository}:{reference}: {exc}") from exc
+        document = _parsed(top, f"{repository}:{reference}")
         if isinstance(document, ImageManifest):
             return [(Descriptor(document.media_type, top.digest, len(top.raw)), document)]
         chosen = select_platforms(document, platform)
@@ -301,10 +327,7 @@ class RegistryClient:
         out = []
         for descriptor in chosen:
             child = await self.get_manifest(repository, descriptor.digest)
-            try:
-                manifest = child.parsed()
-            except ManifestError as exc:
-                raise RegistryError(f"{repository}@{descriptor.digest}: {exc}") from exc
+            manifest = _parsed(child, f"{repository}@{descriptor.digest}")
             if not isinstance(manifest, ImageManifest):
                 raise RegistryError(f"{repository}@{descriptor.digest} is an index inside an index")
             out.append((descriptor, manifest))
@@ -313,13 +336,12 @@ class RegistryClient:
     # -- blobs ----------------------------------------------------------------------------------
 
     async def get_blob_bytes(self, repository: str, digest: str, *, limit: int = MAX_MANIFEST_BYTES) -> bytes:
-        """A small blob (an image config) in memory, digest checked, at most ``limit`` bytes."""
+        """A small blob (an image config) in memory, digest checked, at most ``limit`` bytes (give
+        the size its descriptor declares)."""
         _check_digest(digest)
-        response = await self._send(
-            "GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull", stream=True
-        )
+        response = await self._send("GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull")
         try:
-            data = await _read_capped(response, limit)
+            data = await read_capped(response, limit, what=f"blob {digest}")
         finally:
             await response.aclose()
         algorithm, _, expected = digest.partition(":")
@@ -327,27 +349,30 @@ class RegistryClient:
             raise BlobDigestError(f"blob {digest} does not match its content")
         return data
 
-    async def download_blob(self, repository: str, digest: str, destination: Path) -> int:
-        """Stream a blob into ``destination`` (written under a temporary name, renamed when the
-        digest checks out); returns the number of bytes."""
+    async def download_blob(self, repository: str, digest: str, destination: Path, *, size: int,
+                            budget: ByteBudget | None = None) -> int:
+        """Stream a blob of the declared ``size`` into ``destination`` (written under a temporary
+        name, renamed when the digest checks out); returns the number of bytes.
+
+        Reading stops at ``size``: one byte more is a ``TransferLimitError`` (so is a
+        ``Content-Length`` above it, before any byte is read). Every byte counts against ``budget``
+        (the image's size limit, ``ImageTooLargeError``)."""
         _check_digest(digest)
+        if size < 0:
+            raise TransferLimitError(f"blob {digest}: declared size {size}")
         algorithm, _, expected = digest.partition(":")
         hasher = hashlib.new(algorithm)
         destination.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=destination.parent, prefix=".part-")
-        size = 0
+        received = 0
         try:
-            response = await self._send(
-                "GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull", stream=True
-            )
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    async for chunk in response.aiter_bytes(1 << 20):
-                        hasher.update(chunk)
-                        handle.write(chunk)
-                        size += len(chunk)
-            finally:
-                await response.aclose()
+            with os.fdopen(fd, "wb") as handle:
+                response = await self._send(
+                    "GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull")
+                try:
+                    received = await _stream_blob(response, handle, hasher, digest=digest, size=size, budget=budget)
+                finally:
+                    await response.aclose()
             if hasher.hexdigest() != expected:
                 raise BlobDigestError(f"blob {digest} downloaded from {repository} does not match its digest")
             os.replace(temp, destination)
@@ -355,7 +380,7 @@ class RegistryClient:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             raise
-        return size
+        return received
 
     # -- listings -------------------------------------------------------------------------------
 
@@ -366,13 +391,14 @@ class RegistryClient:
                 return
             response = await self._send("GET", url, scope=scope)
             try:
-                body: Any = response.json()
-            except ValueError as exc:
-                raise RegistryError(f"GET {url}: answer is not JSON") from exc
+                raw = await read_capped(response, self.limits.json_bytes, what="listing")
+            finally:
+                await response.aclose()
+            body = self._json(raw, f"GET {url}")
             items = body.get(key) if isinstance(body, dict) else None
             yield [str(i) for i in items] if isinstance(items, list) else []
-            match = _LINK_NEXT.search(response.headers.get("Link", ""))
-            url = urljoin(str(response.request.url), match.group(1)) if match else None
+            match = _LINK_NEXT.search(response.headers.get("Link", "")[:8192])
+            url = str(self._session.url(response.request.url).join(match.group(1))) if match else None
         raise RegistryError(f"more than {MAX_PAGES} pages at {first_url}")
 
     async def list_tags(self, repository: str, *, page_size: int | None = None) -> list[str]:
@@ -395,12 +421,34 @@ def _check_digest(digest: str) -> None:
         raise RegistryError(f"{digest!r} is not a sha256 or sha512 digest")
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > limit:
-            raise RegistryError(f"{response.request.url}: answer larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _parsed(answer: ManifestResponse, label: str) -> ImageManifest | ImageIndex:
+    try:
+        return answer.parsed()
+    except ManifestError as exc:
+        raise RegistryError(f"{label}: {exc}", public="the registry sent a manifest moorage cannot read") from exc
+
+
+async def _stream_blob(response: httpx.Response, handle: Any, hasher: Any, *, digest: str, size: int,
+                       budget: ByteBudget | None) -> int:
+    """Write a blob answer to ``handle``, hashing it, stopping at ``size`` bytes."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise RegistryError(f"blob {digest} sent with Content-Encoding {encoding[:32]!r}",
+                            public="the registry sent a compressed answer moorage did not ask for")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > size:
+        raise TransferLimitError(f"blob {digest}: Content-Length {declared[:20]}, the manifest declares {size}")
+    received = 0
+    try:
+        async for chunk in response.aiter_bytes(BLOB_CHUNK):
+            received += len(chunk)
+            if received > size:
+                raise TransferLimitError(f"blob {digest}: more than the {size} bytes its descriptor declares",
+                                         public="the registry sent more bytes than the manifest declares")
+            if budget is not None:
+                budget.take(len(chunk))
+            hasher.update(chunk)
+            handle.write(chunk)
+    except httpx.HTTPError as exc:
+        raise UnreachableError(f"blob {digest}: reading: {type(exc).__name__}: {exc}") from exc
+    return received

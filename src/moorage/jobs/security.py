@@ -8,6 +8,7 @@ Each handler takes ids only and is safe to run twice: task items record their ou
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import partial
 from typing import Any
@@ -27,17 +28,27 @@ from moorage.metadata.queries import security_swr as swr_q
 from moorage.metadata.queries import security_tasks as tasks_q
 from moorage.scanner.cache import LayerCache
 from moorage.services.security import engine
+from moorage.services.security.catalogs import CatalogError
 from moorage.services.security.failures import ScanFailure, failure_from
 from moorage.services.security.layer_cache import layer_cache_of
 from moorage.services.security.rematch import rematch_all
+from moorage.services.security.remote_access import remote_access_of
 from moorage.services.security.results import restore_rows
 from moorage.services.security.scanning import DigestScanner
 from moorage.services.security.schedule import periodic
 from moorage.services.security.sources import ImageOrigin, LocalOrigin
-from moorage.services.security.synchronize import decrypt_password, origin_for, sync_external, sync_swr
+from moorage.services.security.synchronize import (
+    SyncFailed,
+    decrypt_password,
+    origin_for,
+    sync_external,
+    sync_swr,
+)
 from moorage.services.security.tasks import TaskService
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
+
+log = logging.getLogger(__name__)
 
 RATE_POLL_SECONDS = 0.5
 
@@ -71,7 +82,7 @@ def origin_of_row(context: JobContext, row: ImageRow) -> ImageOrigin:
         raise ScanFailure("get_detail_info_not_found", f"the registry of {row.label} was deleted")
     sealed = context.db.run_read(lambda conn: registries_q.password_encrypted(conn, registry.id))
     password = decrypt_password(_master_key(context), registry.id, sealed)
-    return origin_for(registry, password, row.repository_path, timeout=settings.scanner.remote_timeout_seconds)
+    return origin_for(registry, password, row.repository_path, remote_access_of(settings))
 
 
 def _wait(context: JobContext, seconds: float) -> None:
@@ -178,13 +189,15 @@ def sync_task(context: JobContext) -> dict[str, Any]:
                     sync_swr(db, domain_id=registry.domain_id, image_type=registry.type.image_type)
                 else:
                     sync_external(db, _master_key(context), registry_id=registry.id,
-                                  limit=settings.scanner.sync_max_images,
-                                  timeout=settings.scanner.remote_timeout_seconds)
+                                  limit=settings.scanner.sync_max_images, access=remote_access_of(settings))
                 status, reason = "success", ""
             except JobStopped:
                 raise
+            except (SyncFailed, LookupError, CatalogError) as exc:
+                status, reason = "failed", str(exc)[:255]  # written for the tenant
             except Exception as exc:
-                status, reason = "failed", str(exc)[:255]
+                log.warning("synchronisation of %s failed", item.label, exc_info=True)
+                status, reason = "failed", f"the synchronisation failed ({type(exc).__name__})"
             db.run_write(partial(_record_item, task_id=task_id, position=position, status=status, reason=reason))
     except JobStopped:
         db.run_write(lambda conn: _stop_task(conn, task_id))

@@ -2,7 +2,9 @@
 
 Accepted forms: ``oci:DIR[:TAG]``, ``oci-archive:FILE[:TAG]``, ``docker-archive:FILE[:REPO:TAG]``,
 ``dir:DIR`` (a root filesystem), ``docker://REF`` or ``registry:REF``, or a bare path (the kind is
-detected) or a bare reference.
+detected) or a bare reference. A registry is reached with no egress restriction: this is the
+``moorage scan`` command's choice, made by whoever runs it (the server's scans of tenants'
+registries go through ``services.security`` with the operator's egress policy).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from moorage.clients.auth import Credentials
+from moorage.clients.egress import EgressPolicy
 from moorage.clients.reference import ImageReference, ReferenceError
 from moorage.scanner.errors import ImageSourceError
 from moorage.scanner.sources.docker_archive import DockerArchiveSource
@@ -63,7 +66,8 @@ def open_source(
     from moorage.scanner.sources.registry import RegistrySource  # httpx, only for remote images
 
     if sep and kind in ("docker", "registry"):
-        return RegistrySource(ImageReference.parse(text), credentials=credentials, plain_http=plain_http)
+        return RegistrySource(ImageReference.parse(text), egress=EgressPolicy.unrestricted(), credentials=credentials,
+                              plain_http=plain_http)
     path, tag = _split_tag(text)
     if path.is_dir():
         if (path / "index.json").is_file() and (path / "oci-layout").exists():
@@ -82,7 +86,7 @@ def open_source(
         reference = ImageReference.parse(text)
     except ReferenceError as exc:
         raise ImageSourceError(f"{text!r} is no file, directory or image reference") from exc
-    return RegistrySource(reference, credentials=credentials, plain_http=plain_http)
+    return RegistrySource(reference, egress=EgressPolicy.unrestricted(), credentials=credentials, plain_http=plain_http)
 
 
 def __getattr__(name: str) -> object:

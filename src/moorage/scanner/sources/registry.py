@@ -1,10 +1,13 @@
 """A registry reference as an image source: manifests through the async client, layers fetched
-only when the layer cache lacks them, into a temporary directory removed on close."""
+only when the layer cache lacks them, into a temporary directory removed on close.
+
+Each layer download stops at the size its descriptor declares, and all of them together at
+``max_image_bytes`` (counted on the bytes received); the config is read up to its declared size and
+parsed with a nesting bound."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -12,9 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from moorage.clients.auth import Credentials
-from moorage.clients.oci_types import Platform
+from moorage.clients.egress import EgressPolicy
+from moorage.clients.limits import ByteBudget, TransferLimits, load_json
+from moorage.clients.oci_types import MAX_MANIFEST_BYTES, Platform
 from moorage.clients.reference import ImageReference
-from moorage.clients.registry import RegistryClient, RegistryError
+from moorage.clients.registry import RegistryClient, RegistryError, TransferLimitError
 from moorage.scanner.errors import ImageSourceError
 from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, ResolvedImage
 
@@ -28,17 +33,27 @@ class RegistrySource(ImageSource):
         self,
         reference: ImageReference,
         *,
+        egress: EgressPolicy,
         credentials: Credentials | None = None,
         plain_http: bool | None = None,
+        timeout: float = 60.0,
+        max_image_bytes: int | None = None,
+        limits: TransferLimits | None = None,
     ) -> None:
         self.reference = reference
+        self.egress = egress
         self.credentials = credentials
         self.plain_http = plain_http
+        self.timeout = timeout
+        self.limits = limits
+        self.budget = ByteBudget(max_image_bytes) if max_image_bytes is not None else None
+        """Bytes the layers of this source may download in all (None: no limit but their sizes)."""
         self._workdir: Path | None = None
 
     def _client(self) -> RegistryClient:
         return RegistryClient(
-            self.reference.registry, credentials=self.credentials, plain_http=self.plain_http
+            self.reference.registry, egress=self.egress, credentials=self.credentials,
+            plain_http=self.plain_http, timeout=self.timeout, limits=self.limits,
         )
 
     def resolve(self, platform: Platform | None) -> list[ResolvedImage]:
@@ -53,7 +68,14 @@ class RegistrySource(ImageSource):
             images = []
             repo = self.reference.repository
             for descriptor, manifest in await client.resolve_image(repo, self.reference.reference, platform):
-                config = json.loads(await client.get_blob_bytes(repo, manifest.config.digest))
+                declared = manifest.config.size
+                if declared > MAX_MANIFEST_BYTES:
+                    raise TransferLimitError(f"config of {declared} bytes, more than {MAX_MANIFEST_BYTES}")
+                raw = await client.get_blob_bytes(repo, manifest.config.digest, limit=declared)
+                try:
+                    config = load_json(raw)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise RegistryError(f"config {manifest.config.digest}: {exc}") from exc
                 layers = tuple(LayerRef(d.digest, d.media_type, d.size) for d in manifest.layers)
                 found = descriptor.platform
                 if found is None and isinstance(config, dict) and isinstance(config.get("os"), str):
@@ -79,7 +101,7 @@ class RegistrySource(ImageSource):
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="moorage-pull-"))
         try:
-            fetched = asyncio.run(self._download([layer.digest for layer in layers if layer.blob is None]))
+            fetched = asyncio.run(self._download([layer for layer in layers if layer.blob is None]))
         except RegistryError as exc:
             raise ImageSourceError(f"{self.reference}: {exc}") from exc
         return replace(
@@ -92,20 +114,22 @@ class RegistrySource(ImageSource):
             ),
         )
 
-    async def _download(self, digests: Sequence[str]) -> dict[str, Path]:
+    async def _download(self, layers: Sequence[LayerRef]) -> dict[str, Path]:
         assert self._workdir is not None
         workdir = self._workdir
         limit = asyncio.Semaphore(PARALLEL_DOWNLOADS)
         async with self._client() as client:
 
-            async def one(digest: str) -> tuple[str, Path]:
-                target = workdir / digest.replace(":", "-")
+            async def one(layer: LayerRef) -> tuple[str, Path]:
+                target = workdir / layer.digest.replace(":", "-")
                 async with limit:
                     if not target.exists():
-                        await client.download_blob(self.reference.repository, digest, target)
-                return digest, target
+                        await client.download_blob(self.reference.repository, layer.digest, target,
+                                                   size=layer.size, budget=self.budget)
+                return layer.digest, target
 
-            return dict(await asyncio.gather(*(one(d) for d in dict.fromkeys(digests))))
+            unique = {layer.digest: layer for layer in layers}
+            return dict(await asyncio.gather(*(one(layer) for layer in unique.values())))
 
     def close(self) -> None:
         """Remove downloaded layers."""

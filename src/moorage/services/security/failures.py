@@ -22,8 +22,8 @@ def failure_from(error: BaseException) -> ScanFailure:
     registry error wrapped by the scanner still reads as what it was)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from moorage.clients.errors import AuthenticationError, ImageTooLargeError, NotFoundError, RegistryError
     from moorage.clients.oci_types import ManifestError
-    from moorage.clients.registry import AuthenticationError, NotFoundError, RegistryError
     from moorage.scanner.advisories.errors import VulnerabilityDatabaseError
     from moorage.scanner.errors import ImageSourceError, ScannerError
 
@@ -38,6 +38,8 @@ def failure_from(error: BaseException) -> ScanFailure:
             return found
         if isinstance(found, AuthenticationError):
             return ScanFailure("authentication_failed", text)
+        if isinstance(found, ImageTooLargeError):
+            return ScanFailure("image_over_sized", text)
         if isinstance(found, NotFoundError):
             return ScanFailure("get_detail_info_not_found", text)
         if "schema 1" in str(found).lower() or "schema v1" in str(found).lower():

@@ -4,6 +4,7 @@ the registry's id, and never returned. moorage's own SWR entries cannot be chang
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey
-from moorage.clients.registry import AuthenticationError, RegistryError
+from moorage.clients.errors import AuthenticationError, EgressDenied, RegistryError
 from moorage.domain.errors import Conflict, Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.security import EXTERNAL_TYPES, ConnectedRegistry, RegistryType
@@ -19,9 +20,11 @@ from moorage.metadata.database import Database
 from moorage.metadata.queries import security_registries as q
 from moorage.metadata.queries.security_registries import RegistryFields, RegistryQuery
 from moorage.services.security.catalogs import CatalogError, make_catalog
+from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 from moorage.services.security.synchronize import decrypt_password, remote_registry
 
 _ADDRESS = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+_NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
 MAX_BATCH = 200
 
 
@@ -54,11 +57,39 @@ def normalise_address(address: str, protocol: str) -> tuple[str, str]:
         if text.lower().startswith(f"{scheme}://"):
             text, protocol = text[len(scheme) + 3:], scheme
     text = text.rstrip("/")
-    if not _ADDRESS.match(text):
-        raise Invalid(f"registry_addr must be host[:port], got {address[:64]!r}")
+    if not _ADDRESS.match(text) or not _usable_host(text):
+        raise Invalid(f"registry_addr must be host[:port] (a host name or an IP address in its usual "
+                      f"form), got {address[:64]!r}")
     if protocol not in ("http", "https"):
         raise Invalid(f"protocol must be http or https, got {protocol[:16]!r}")
     return text, protocol
+
+
+def _usable_host(address: str) -> bool:
+    """A port in range, an IPv6 literal that parses, and no numeric spelling of an IPv4 address
+    other than the dotted quad (``2130706433``, ``0x7f.1``, ``0177.0.0.1`` name 127.0.0.1 to the
+    resolver): such spellings are refused here, and whatever they name is refused anyway by the
+    egress policy when connecting."""
+    if address.startswith("["):
+        end = address.index("]") + 1
+        host, port = address[:end], address[end:].removeprefix(":")
+    else:
+        host, _, port = address.partition(":")
+    if port and int(port) > 65535:
+        return False
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    last = host.rstrip(".").rsplit(".", 1)[-1]
+    if _NUMERIC_LABEL.match(last):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+    return True
 
 
 def _text(name: str, value: str, *, low: int, high: int) -> str:
@@ -70,21 +101,20 @@ def _text(name: str, value: str, *, low: int, high: int) -> str:
 class RegistryService:
     """The registry operations of the HSS API."""
 
-    def __init__(self, db: Database, master_key: MasterKey, *, timeout: float) -> None:
+    def __init__(self, db: Database, master_key: MasterKey, access: RemoteAccess) -> None:
         self.db = db
         self.master_key = master_key
-        self.timeout = timeout
+        self.access = access
 
     async def _check(self, registry: ConnectedRegistry, password: str) -> None:
-        catalog = make_catalog(registry.type, remote_registry(registry, password, timeout=self.timeout))
+        """Reach the registry with the credentials; a failure is told in general terms (the same
+        text for a closed port as for an open one, nothing of the address), the detail logged."""
+        catalog = make_catalog(registry.type, remote_registry(registry, password, self.access))
         try:
             await catalog.check()
-        except AuthenticationError as exc:
-            raise Invalid(f"the registry refused the credentials (authentication failed): {exc}",
-                          reason="registry_authentication_failed") from exc
         except (RegistryError, CatalogError, OSError) as exc:
-            raise Invalid(f"the registry cannot be reached at {registry.address}: {exc}",
-                          reason="registry_unreachable") from exc
+            reason = tenant_reason(exc, registry_id=registry.id, action="connectivity check")
+            raise Invalid(reason, reason=_check_reason(exc)) from exc
 
     async def add(self, principal: Principal, data: RegistryInput) -> ConnectedRegistry:
         """Connect an external registry (its credentials are checked first)."""
@@ -190,3 +220,12 @@ def _organizations(text: str) -> str:
         if len(name) > 128 or "/" in name:
             raise Invalid(f"organization filter entry {name[:32]!r} is not an organization name")
     return ",".join(dict.fromkeys(names))
+
+
+def _check_reason(error: BaseException) -> str:
+    """The machine-readable reason of a failed connectivity check."""
+    if isinstance(error, AuthenticationError):
+        return "registry_authentication_failed"
+    if isinstance(error, EgressDenied):
+        return "registry_address_not_allowed"
+    return "registry_unreachable"

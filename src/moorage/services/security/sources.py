@@ -1,6 +1,7 @@
 """Where a scan reads an image from: moorage's own repositories (manifests from the metadata
 database, blobs from the blob store, read in place when the driver keeps local files) or an
-external registry (through the OCI client, with that registry's credentials).
+external registry (through the OCI client, with that registry's credentials, under the egress
+policy and read limits).
 
 An ``ImageOrigin`` answers two questions about a digest: what document it is (an image manifest
 or an index of platform images) and, for an image manifest, a scanner ``ImageSource`` reading it.
@@ -19,7 +20,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from moorage.clients.auth import Credentials
 from moorage.clients.oci_types import ImageIndex, ImageManifest, ManifestError, Platform, parse_manifest_or_index
 from moorage.clients.reference import ImageReference
 from moorage.domain import mediatypes as mt
@@ -27,6 +27,7 @@ from moorage.domain.digests import Digest
 from moorage.metadata.database import Database
 from moorage.metadata.tables import manifests
 from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, ResolvedImage
+from moorage.services.security.catalogs.interface import RemoteRegistry
 from moorage.services.security.failures import ScanFailure
 from moorage.storage.blobstore import BlobStore
 
@@ -167,23 +168,25 @@ class StoredImageSource(ImageSource):
 
 
 class RemoteOrigin(ImageOrigin):
-    """Images of one repository of an external registry."""
+    """Images of one repository of an external registry, read under the registry's egress policy
+    and limits; each image may download at most ``max_image_bytes`` (counted on actual bytes)."""
 
-    def __init__(self, *, address: str, repository: str, credentials: Credentials | None, plain_http: bool,
-                 timeout: float) -> None:
-        self.address = address
+    def __init__(self, remote: RemoteRegistry, *, repository: str, max_image_bytes: int) -> None:
+        self.remote = remote
+        self.address = remote.address
         self.repository = repository
-        self.credentials = credentials
-        self.plain_http = plain_http
-        self.timeout = timeout
+        self.max_image_bytes = max_image_bytes
 
     def document(self, digest: str) -> ImageManifest | ImageIndex:
         """See :meth:`ImageOrigin.document`."""
         from moorage.clients.registry import RegistryClient
 
+        remote = self.remote
+
         async def fetch() -> tuple[bytes, str]:
-            async with RegistryClient(self.address, credentials=self.credentials, plain_http=self.plain_http,
-                                      timeout=self.timeout) as client:
+            async with RegistryClient(remote.address, egress=remote.egress, credentials=remote.credentials,
+                                      plain_http=remote.plain_http, timeout=remote.timeout,
+                                      limits=remote.limits) as client:
                 answer = await client.get_manifest(self.repository, digest)
                 return answer.raw, answer.media_type
 
@@ -194,8 +197,11 @@ class RemoteOrigin(ImageOrigin):
         """See :meth:`ImageOrigin.image_source`."""
         from moorage.scanner.sources.registry import RegistrySource
 
-        reference = ImageReference(self.address, self.repository, digest=digest)
-        return RegistrySource(reference, credentials=self.credentials, plain_http=self.plain_http)
+        remote = self.remote
+        reference = ImageReference(remote.address, self.repository, digest=digest)
+        return RegistrySource(reference, egress=remote.egress, credentials=remote.credentials,
+                              plain_http=remote.plain_http, timeout=remote.timeout,
+                              max_image_bytes=self.max_image_bytes, limits=remote.limits)
 
     def describe(self) -> str:
         """See :meth:`ImageOrigin.describe`."""

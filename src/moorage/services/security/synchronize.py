@@ -28,6 +28,7 @@ from moorage.metadata.queries import security_results as results_q
 from moorage.metadata.queries import security_swr as swr_q
 from moorage.metadata.queries.security_images import ImageEntry, PlatformEntry
 from moorage.services.security.catalogs import CatalogError, RemoteRegistry, RemoteTag, make_catalog
+from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 from moorage.services.security.results import apply_to_rows
 from moorage.services.security.sources import RemoteOrigin
 
@@ -35,6 +36,11 @@ log = logging.getLogger(__name__)
 
 PARALLEL_MANIFESTS = 8
 FAIL_API = "REQUEST_API_ERROR"
+
+
+class SyncFailed(Exception):
+    """A synchronisation of an external registry failed; the message is the reason recorded for the
+    tenant (general terms: see ``remote_access.tenant_reason``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +77,12 @@ def sync_swr(db: Database, *, domain_id: str, image_type: str) -> SyncOutcome:
     return _record(db, registry, image_type, entries)
 
 
-def remote_registry(registry: ConnectedRegistry, password: str, *, timeout: float) -> RemoteRegistry:
-    """How to reach an external registry with its credentials."""
+def remote_registry(registry: ConnectedRegistry, password: str, access: RemoteAccess) -> RemoteRegistry:
+    """How to reach an external registry with its credentials, under the deployment's egress policy."""
     credentials = Credentials(registry.username, password) if registry.username else None
     return RemoteRegistry(address=registry.address, plain_http=registry.protocol == "http", credentials=credentials,
-                          organizations=registry.organization_filter, timeout=timeout)
+                          egress=access.egress, limits=access.limits, organizations=registry.organization_filter,
+                          timeout=access.timeout)
 
 
 def decrypt_password(master_key: MasterKey, registry_id: str, sealed: str) -> str:
@@ -83,36 +90,36 @@ def decrypt_password(master_key: MasterKey, registry_id: str, sealed: str) -> st
     return master_key.decrypt(sealed, context=f"registry:{registry_id}") if sealed else ""
 
 
-def origin_for(registry: ConnectedRegistry, password: str, repository: str, *, timeout: float) -> RemoteOrigin:
+def origin_for(registry: ConnectedRegistry, password: str, repository: str, access: RemoteAccess) -> RemoteOrigin:
     """Where a scan reads an image of an external registry."""
-    remote = remote_registry(registry, password, timeout=timeout)
-    return RemoteOrigin(address=remote.address, repository=repository, credentials=remote.credentials,
-                        plain_http=remote.plain_http, timeout=timeout)
+    return RemoteOrigin(remote_registry(registry, password, access), repository=repository,
+                        max_image_bytes=access.max_image_bytes)
 
 
 def sync_external(db: Database, master_key: MasterKey, *, registry_id: str, limit: int,
-                  timeout: float) -> SyncOutcome:
-    """Synchronise an external registry; a failure marks the registry ``fail`` and is raised."""
+                  access: RemoteAccess) -> SyncOutcome:
+    """Synchronise an external registry; a failure marks the registry ``fail`` (with a reason a
+    tenant may read) and is raised as ``SyncFailed``."""
     registry = db.run_read(lambda conn: registries_q.by_id(conn, registry_id))
     if registry is None or registry.type.is_builtin:
         raise CatalogError(f"no external registry {registry_id}")
     sealed = db.run_read(lambda conn: registries_q.password_encrypted(conn, registry_id))
-    remote = remote_registry(registry, decrypt_password(master_key, registry_id, sealed), timeout=timeout)
+    remote = remote_registry(registry, decrypt_password(master_key, registry_id, sealed), access)
     try:
         entries = asyncio.run(_list(registry.type, remote, limit))
     except (CatalogError, RegistryError, OSError) as exc:
-        reason = f"{FAIL_API}: {exc}"
+        reason = f"{FAIL_API}: {tenant_reason(exc, registry_id=registry_id, action='synchronisation')}"
         db.run_write(lambda conn: registries_q.record_sync(conn, registry_id, status="fail", fail_reason=reason,
                                                            images_num=None, synced_at=None))
-        raise
+        raise SyncFailed(reason) from exc
     return _record(db, registry, registry.type.image_type, entries)
 
 
 async def _list(kind: RegistryType, remote: RemoteRegistry, limit: int) -> list[ImageEntry]:
     tags = await make_catalog(kind, remote).tags(limit=limit)
     limiter = asyncio.Semaphore(PARALLEL_MANIFESTS)
-    async with RegistryClient(remote.address, credentials=remote.credentials, plain_http=remote.plain_http,
-                              timeout=remote.timeout) as client:
+    async with RegistryClient(remote.address, egress=remote.egress, credentials=remote.credentials,
+                              plain_http=remote.plain_http, timeout=remote.timeout, limits=remote.limits) as client:
 
         async def one(tag: RemoteTag) -> ImageEntry | None:
             async with limiter:

@@ -18,6 +18,7 @@ from moorage.services.security.policies import PolicyService
 from moorage.services.security.pull_gate import PullGate
 from moorage.services.security.push_listener import ScanOnPush
 from moorage.services.security.registries import RegistryService
+from moorage.services.security.remote_access import remote_access_of
 from moorage.services.security.reports import ReportService
 from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
@@ -56,7 +57,7 @@ def build_security_services(settings: Settings, db: Database, master_key: Master
     views = VulnerabilityViews(db, reader, AdvisoryLookup(settings.vulndb_path))
     return SecurityServices(
         images=ImageService(db),
-        registries=RegistryService(db, master_key, timeout=settings.scanner.remote_timeout_seconds),
+        registries=RegistryService(db, master_key, remote_access_of(settings)),
         tasks=TaskService(db, jobs),
         policies=policies,
         pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),

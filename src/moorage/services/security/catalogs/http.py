@@ -1,54 +1,56 @@
-"""A small JSON client for registry management APIs (Harbor, Artifactory): Basic credentials,
-capped answers, errors as the OCI client's (so an authentication failure reads the same)."""
+"""A small JSON client for registry management APIs (Harbor, Artifactory): Basic credentials sent
+to the registry's own origin only, connections under the egress policy, answers capped in size and
+depth, errors as the OCI client's (so an authentication failure reads the same)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
-from moorage.clients.registry import AuthenticationError, NotFoundError
+from moorage.clients.errors import AuthenticationError, NotFoundError, RegistryError, TransferLimitError
+from moorage.clients.limits import JsonTooDeep, load_json
+from moorage.clients.transport import EgressSession, read_capped
 from moorage.services.security.catalogs.interface import CatalogError, RemoteRegistry
-
-MAX_ANSWER_BYTES = 32 << 20
 
 
 class JsonApi:
     """``GET`` JSON documents from one registry's management API."""
 
     def __init__(self, registry: RemoteRegistry) -> None:
-        auth = (registry.credentials.username, registry.credentials.password) if registry.credentials else None
-        self._http = httpx.AsyncClient(base_url=registry.base_url, auth=auth, timeout=registry.timeout,
-                                       follow_redirects=True, headers={"User-Agent": "moorage",
-                                                                       "Accept": "application/json"})
+        self.registry = registry
+        self._authorization = registry.credentials.basic_header() if registry.credentials else None
+        self._session = EgressSession(registry.base_url, policy=registry.egress, timeout=registry.timeout,
+                                      headers={"Accept": "application/json"})
 
     async def __aenter__(self) -> JsonApi:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._http.aclose()
+        await self._session.aclose()
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> tuple[Any, httpx.Headers]:
         """The JSON answer to ``GET path`` and its headers."""
+        query = {key: str(value) for key, value in (params or {}).items()}
+        response = await self._session.open("GET", path, params=query, authorization=self._authorization)
         try:
-            async with self._http.stream("GET", path, params=params) as response:
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_ANSWER_BYTES:
-                        raise CatalogError(f"GET {path}: answer larger than {MAX_ANSWER_BYTES} bytes")
-        except httpx.HTTPError as exc:
-            raise CatalogError(f"GET {path}: {exc}") from exc
-        if response.status_code in (401, 403):
-            raise AuthenticationError(f"GET {path}: HTTP {response.status_code}", status=response.status_code)
-        if response.status_code == 404:
-            raise NotFoundError(f"GET {path}: HTTP 404", status=404)
-        if response.status_code >= 400:
-            raise CatalogError(f"GET {path}: HTTP {response.status_code}")
+            status = response.status_code
+            if status in (401, 403):
+                raise AuthenticationError(f"GET {path}: HTTP {status}", status=status)
+            if status == 404:
+                raise NotFoundError(f"GET {path}: HTTP 404", status=404)
+            if status >= 400:
+                raise RegistryError(f"GET {path}: HTTP {status}", status=status,
+                                    public=f"the registry answered HTTP {status}")
+            body = await read_capped(response, self.registry.limits.json_bytes, what=f"answer to GET {path}")
+        finally:
+            await response.aclose()
         try:
-            return json.loads(bytes(body)), response.headers
-        except ValueError as exc:
+            return load_json(body, max_depth=self.registry.limits.json_depth), response.headers
+        except JsonTooDeep as exc:
+            raise TransferLimitError(f"GET {path}: {exc}",
+                                     public="the registry sent JSON nested deeper than allowed") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
             raise CatalogError(f"GET {path}: the answer is not JSON") from exc
 
 

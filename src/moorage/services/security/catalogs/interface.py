@@ -4,7 +4,9 @@
 A catalog yields ``RemoteTag``s: a repository path as the OCI API names it (what a scan pulls), a
 tag, and whatever the registry's own API already told about it (digest, size, push time,
 platform images). The synchroniser fills in what is missing from the manifests themselves.
-Nothing a registry answers is trusted: types are checked, pages and items are capped.
+Nothing a registry answers is trusted: types are checked, pages and items are capped, answers are
+read with the size and depth bounds of ``RemoteRegistry.limits``, and every connection obeys
+``RemoteRegistry.egress``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from moorage.clients.auth import Credentials
+from moorage.clients.egress import EgressPolicy
+from moorage.clients.limits import TransferLimits
 
 MAX_PAGES = 1000
 """Pages one listing follows at most."""
 
 
 class CatalogError(Exception):
-    """A registry's listing API answered with an error or with something unreadable."""
+    """A registry's listing API answered with something unreadable. Its message is shown to the
+    tenant, so it says what was wrong in general terms and names API paths only (never an address
+    or a library's text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,10 @@ class RemoteRegistry:
     """``host[:port]``."""
     plain_http: bool
     credentials: Credentials | None
+    egress: EgressPolicy
+    """Where connections may go (the operator's policy for tenants)."""
+    limits: TransferLimits
+    """How much of each answer is read."""
     organizations: tuple[str, ...] = ()
     """Organizations (first path component, Harbor projects, Artifactory repository keys) to list;
     empty: all of them."""

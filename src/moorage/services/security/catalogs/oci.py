@@ -11,8 +11,9 @@ class OciCatalog(RegistryCatalog):
     """The distribution API's catalog and tag lists."""
 
     def _client(self) -> RegistryClient:
-        return RegistryClient(self.registry.address, credentials=self.registry.credentials,
-                              plain_http=self.registry.plain_http, timeout=self.registry.timeout)
+        return RegistryClient(self.registry.address, egress=self.registry.egress, credentials=self.registry.credentials,
+                              plain_http=self.registry.plain_http, timeout=self.registry.timeout,
+                              limits=self.registry.limits)
 
     async def check(self) -> None:
         """See :meth:`RegistryCatalog.check`: ``GET /v2/`` with the credentials."""
@@ -26,8 +27,10 @@ class OciCatalog(RegistryCatalog):
             try:
                 repositories = await client.catalog(page_size=1000)
             except RegistryError as exc:
-                raise CatalogError(f"the registry's catalog is not available ({exc}); use the Harbor or Jfrog "
-                                   "type for registries that disable it") from exc
+                if not exc.status:  # no HTTP answer (unreachable, egress policy): say that, not "no catalog"
+                    raise
+                raise CatalogError(f"the registry's catalog is not available ({exc.public}); use the Harbor or "
+                                   "Jfrog type for registries that disable it") from exc
             for repository in sorted(set(repositories)):
                 if not self.registry.wanted(repository.split("/", 1)[0]):
                     continue
