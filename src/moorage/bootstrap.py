@@ -34,6 +34,13 @@ def prepare_data_dir(settings: Settings) -> None:
                         "see the README's deployment notes", settings.data_dir, current, settings.umask, mode)
     else:
         os.chmod(settings.data_dir, mode)  # exactly this mode, not one a default ACL of its parent adds
+    config = os.environ.get("MOORAGE_CONFIG")
+    if config and os.path.isfile(config):
+        config_mode = stat.S_IMODE(os.stat(config).st_mode)
+        if config_mode & ~mode & 0o666:
+            log.warning("the configuration file %s has mode %04o, more open than the umask %s allows: if it "
+                        "holds secrets (the master key, passwords in URLs), chmod 600 it", config, config_mode,
+                        settings.umask)
 
 
 def bootstrap(settings: Settings) -> None:
