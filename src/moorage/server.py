@@ -34,6 +34,8 @@ from moorage.settings import Settings
 
 log = logging.getLogger(__name__)
 
+UVICORN_WORKER_HEALTHCHECK_SECONDS = 30
+"""How long uvicorn's supervisor waits for a worker's answer before it calls it hung."""
 JOB_WORKER_STOP_SECONDS = 30.0
 """How long the job worker may take to stop (its running jobs are taken over by lease otherwise)."""
 
@@ -266,6 +268,9 @@ def _serve_uvicorn(settings: Settings) -> str | None:
         proxy_headers=False,
         timeout_keep_alive=30,
         h11_max_incomplete_event_size=64 * 1024,
+        # A worker still starting on a busy machine is not hung: at uvicorn's 5 s it is killed and
+        # started again, over and over, before it can even report a start-up failure.
+        timeout_worker_healthcheck=UVICORN_WORKER_HEALTHCHECK_SECONDS,
     )
     sockets = bind_sockets(settings.listen_hosts, settings.port)
     try:

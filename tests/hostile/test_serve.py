@@ -40,7 +40,7 @@ pytestmark = pytest.mark.slow
 MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 PG_PASSWORD = "pg/Secret+9@x:y"  # characters a URL must percent-encode
 REDIS_PASSWORD = "redis-Secret=42"
-START_TIMEOUT = 150.0  # two test processes may start servers at once on two cores
+START_TIMEOUT = 240.0  # two test processes may start servers at once on two busy cores
 
 
 @pytest.fixture(scope="module")

@@ -229,11 +229,12 @@ def test_the_purge_takes_what_killed_processes_left_and_spares_what_is_being_wri
         pusher.start()
         try:
             def streaming() -> list[Path]:
-                return [p for p in (storage / "uploads").glob("*/data")
-                        if p != orphan and p.stat().st_size >= 4 * MiB]
+                return [p for p in (storage / "uploads").glob("*/data")  # written and allocated
+                        if p != orphan and p.stat().st_size >= 4 * MiB and p.stat().st_blocks * 512 >= 4 * MiB]
 
             _wait(lambda: streaming(), 60, "the streamed upload never reached the disk")
             (live,) = streaming()
+            time.sleep(0.5)  # the batch in flight has landed
             before = _allocated(storage)
             _backdate(stale_temporary, orphan, orphan.parent, held, live, live.parent)
             _wait(lambda: not stale_temporary.exists() and not orphan.parent.exists(), 30,
