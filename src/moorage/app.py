@@ -137,7 +137,8 @@ async def _purge_uploads_forever(services: Services) -> None:
     while True:
         try:
             removed = await services.uploads.purge(
-                older_than_seconds=services.settings.registry.upload_stale_after_seconds
+                older_than_seconds=services.settings.registry.upload_stale_after_seconds,
+                idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
             )
             if removed:
                 log.info("purged %d stale uploads", removed)

@@ -3,6 +3,9 @@ when no user exists yet, the administrator."""
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 import sys
 
 from moorage.domain.registry import DEFAULT_INSTANCE
@@ -10,6 +13,34 @@ from moorage.metadata.database import Database
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import repositories
 from moorage.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Set this process's umask (``settings.umask``: 0077 unless the operator wants group access) and
+    create the data directory with the mode it allows (0700 by default); an existing directory is
+    left as it is, with a warning when it is more open than that (it was made by an earlier version
+    or by hand). Commands that write data call this first: every database, blob, upload and key file
+    they create, and the processes they start, inherit the mask."""
+    os.umask(settings.umask_bits)
+    mode = 0o777 & ~settings.umask_bits
+    try:
+        settings.data_dir.mkdir(mode=mode, parents=True)
+    except FileExistsError:
+        current = stat.S_IMODE(settings.data_dir.stat().st_mode)
+        if current & ~mode:
+            log.warning("the data directory %s has mode %04o, more open than the umask %s allows (%04o): "
+                        "see the README's deployment notes", settings.data_dir, current, settings.umask, mode)
+    else:
+        os.chmod(settings.data_dir, mode)  # exactly this mode, not one a default ACL of its parent adds
+    config = os.environ.get("MOORAGE_CONFIG")
+    if config and os.path.isfile(config):
+        config_mode = stat.S_IMODE(os.stat(config).st_mode)
+        if config_mode & ~mode & 0o666:
+            log.warning("the configuration file %s has mode %04o, more open than the umask %s allows: if it "
+                        "holds secrets (the master key, passwords in URLs), chmod 600 it", config, config_mode,
+                        settings.umask)
 
 
 def bootstrap(settings: Settings) -> None:

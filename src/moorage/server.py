@@ -1,61 +1,195 @@
-"""Running the ASGI application under uvicorn, in one process or several workers."""
+"""Running the ASGI application under granian or uvicorn, in one process or several workers, with the
+embedded job worker beside them.
+
+Children get their settings as ``child_process.py`` describes (read again from the same sources,
+checked by fingerprint: never a masked secret) and end with the server. The server refuses to run
+half-started: when an HTTP worker or the job worker cannot start, it stops everything it started
+and exits with status 1.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from types import FrameType
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
+from moorage.child_process import (
+    READY_FD_ENV,
+    child_environment,
+    follow_parent,
+    settings_from_parent,
+)
 from moorage.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_SETTINGS_ENV = "MOORAGE__SERVE_SETTINGS"
+UVICORN_WORKER_HEALTHCHECK_SECONDS = 30
+"""How long uvicorn's supervisor waits for a worker's answer before it calls it hung."""
+JOB_WORKER_STOP_SECONDS = 30.0
+"""How long the job worker may take to stop (its running jobs are taken over by lease otherwise)."""
+
+
+class ServerFailed(Exception):
+    """A process of the server could not start, or died: the server has stopped."""
+
+
+class _StopRequested(Exception):
+    """SIGTERM or SIGINT arrived before the HTTP server took over their handling."""
 
 
 def app_factory() -> object:
-    """Build the application in a worker process from the settings the parent serialised."""
-    from moorage.app import create_app
-
-    settings = Settings.model_validate(json.loads(os.environ[_SETTINGS_ENV]))
-    return create_app(settings)
-
-
-def _start_embedded_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
-    """A ``moorage worker`` child beside the HTTP server (a process of its own: scans are CPU work
-    that must not share the web server's interpreter)."""
-    if not settings.jobs.embedded_worker:
-        return None
-    # The worker names the registry as the server does (signatures carry image references).
-    env = {**os.environ, "MOORAGE_DATA_DIR": str(settings.data_dir),
-           "MOORAGE_DATABASE_URL": settings.resolved_database_url,
-           "MOORAGE_EXTERNAL_URL": settings.resolved_external_url}
-    return subprocess.Popen([sys.executable, "-m", "moorage", "worker"], env=env)
-
-
-def run_server(settings: Settings) -> None:
-    """Serve until interrupted. Settings travel to workers through the environment, as JSON."""
-    os.environ[_SETTINGS_ENV] = settings.model_dump_json()
-    worker = _start_embedded_worker(settings)
-    log.warning("moorage listening on %s (data in %s, external URL %s)",
-                ", ".join(f"http://{h}:{settings.port}" for h in settings.listen_hosts), settings.data_dir,
-                settings.resolved_external_url)
+    """Build the application in an HTTP worker from the settings of the ``moorage serve`` that started
+    it. A worker that cannot start says why on one line and exits with uvicorn's start-up failure
+    status, which stops the server (granian stops on any worker exit)."""
     try:
-        _serve(settings)
-    finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
+        follow_parent()
+        settings = settings_from_parent()
+        if settings is None:
+            raise RuntimeError("moorage.server:app_factory runs under moorage serve only")
+        from moorage.app import create_app
+
+        return create_app(settings)
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        print(f"moorage: an HTTP worker could not start: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(STARTUP_FAILURE) from exc
+
+
+_STOPPED_ON_REQUEST = frozenset({0, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP})
+"""Exit statuses of a job worker that was asked to stop: neither a failure nor a reason to restart it."""
+
+
+class JobWorker:
+    """The embedded ``moorage worker`` child (a process of its own: scans are CPU work that must not
+    share the web server's interpreter), watched by a thread. It reports through a pipe once it takes
+    jobs; one that fails before that stops the server (it cannot start), one that dies later is
+    started again, one stopped by a signal is left stopped."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.failure: str | None = None
+        self._watch: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the child and its watch."""
+        ready = self._spawn()
+        self._watch = threading.Thread(target=self._supervise, args=(ready,), name="job-worker-watch", daemon=True)
+        self._watch.start()
+
+    def _spawn(self) -> int:
+        """A new child; the read end of its readiness pipe."""
+        read_end, write_end = os.pipe()
+        try:
+            with self._lock:
+                if self._stopping.is_set():
+                    raise _StopRequested()
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "moorage", "worker"], env={**os.environ, READY_FD_ENV: str(write_end)},
+                    pass_fds=(write_end,))
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        return read_end
+
+    def _supervise(self, ready: int) -> None:
+        while True:
+            started = _wait_ready(ready)
+            process = self.process
+            assert process is not None
+            status = process.wait()
+            if self._stopping.is_set():
+                return
+            if status in _STOPPED_ON_REQUEST:  # a signal sent to it (or to the whole process group)
+                log.warning("moorage: the job worker stopped (status %s)", status)
+                return
+            if not started:
+                self._fail(f"the job worker could not start (exit status {status})")
+                return
+            log.error("moorage: the job worker exited (status %s): starting it again", status)
             try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+                ready = self._spawn()
+            except _StopRequested:
+                return
+            except Exception as exc:
+                self._fail(f"the job worker could not be started again: {exc}")
+                return
+
+    def _fail(self, failure: str) -> None:
+        """Stop the server (SIGTERM to this process: whichever HTTP server runs handles it)."""
+        self.failure = failure
+        log.error("moorage: %s: stopping", failure)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def stop(self) -> None:
+        """Stop the child: SIGTERM, then SIGKILL after ``JOB_WORKER_STOP_SECONDS``."""
+        with self._lock:
+            self._stopping.set()
+            process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(JOB_WORKER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(fd: int) -> bool:
+    """Whether the child wrote ``ready`` before closing the pipe (by exiting, or after writing)."""
+    try:
+        with os.fdopen(fd, "rb") as pipe:
+            return pipe.read() == b"ready"
+    except OSError:
+        return False
+
+
+def run_server(settings: Settings, *, overrides: Mapping[str, object]) -> None:
+    """Serve until SIGTERM or SIGINT. ``overrides`` are the command-line values the settings were built
+    with; children build theirs from them and the same environment and TOML file. Raises
+    ``ServerFailed`` when a process could not start or died, after stopping every other one."""
+    _check_addresses(settings)  # before any child starts: a taken port is a one-line error, not a traceback
+    os.environ.update(child_environment(settings, overrides))
+    job_worker = JobWorker() if settings.jobs.embedded_worker else None
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    http_failure: str | None = None
+    try:
+        if job_worker is not None:
+            job_worker.start()
+        log.warning("moorage listening on %s (data in %s, external URL %s)",
+                    ", ".join(f"http://{h}:{settings.port}" for h in settings.listen_hosts), settings.data_dir,
+                    settings.resolved_external_url)
+        http_failure = _serve(settings)
+    except _StopRequested:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if job_worker is not None:
+            job_worker.stop()
+    if http_failure is not None:
+        raise ServerFailed(http_failure)
+    if job_worker is not None and job_worker.failure is not None:
+        raise ServerFailed(job_worker.failure)
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _StopRequested()
 
 
 def bind_sockets(hosts: list[str], port: int) -> list[socket.socket]:
@@ -77,34 +211,50 @@ def bind_sockets(hosts: list[str], port: int) -> list[socket.socket]:
     return sockets
 
 
-def _serve(settings: Settings) -> None:
+def _check_addresses(settings: Settings) -> None:
+    """Raise ``ServerFailed`` when an address cannot be listened on (taken, not local)."""
+    for host in settings.listen_hosts:
+        try:
+            for sock in bind_sockets([host], settings.port):
+                sock.close()
+        except OSError as error:
+            raise ServerFailed(f"cannot listen on {host}:{settings.port}: {error.strerror or error}") from error
+
+
+def _serve(settings: Settings) -> str | None:
+    """Run the HTTP server; a description of the failure when an HTTP worker stopped it."""
     if settings.server == "granian" and len(settings.listen_hosts) == 1:
-        _serve_granian(settings)
-    else:
-        _serve_uvicorn(settings)
+        return _serve_granian(settings)
+    return _serve_uvicorn(settings)
 
 
-def _serve_granian(settings: Settings) -> None:
+def _serve_granian(settings: Settings) -> str | None:
     """Granian: HTTP in Rust, request bodies handed over in large pieces, files sent by ``pathsend``
-    (see the README's design notes for the measurements that chose it)."""
+    (see the README's design notes for the measurements that chose it). Granian stops, with status 1,
+    when any worker exits on its own (it does not respawn failed workers)."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
 
-    Granian(
-        "moorage.server:app_factory",
-        factory=True,
-        address=settings.listen_hosts[0],
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        http=HTTPModes.http1,
-        websockets=False,
-        workers=settings.workers,
-        log_enabled=False,
-        backlog=2048,
-    ).serve()
+    try:
+        Granian(
+            "moorage.server:app_factory",
+            factory=True,
+            address=settings.listen_hosts[0],
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            http=HTTPModes.http1,
+            websockets=False,
+            workers=settings.workers,
+            log_enabled=False,
+            backlog=2048,
+        ).serve()
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            return "an HTTP worker could not start or exited (its error is above)"
+    return None
 
 
-def _serve_uvicorn(settings: Settings) -> None:
+def _serve_uvicorn(settings: Settings) -> str | None:
     """Bind every listen address ourselves and hand the sockets to uvicorn (one process or several
     workers sharing them): uvicorn alone binds a single address (granian too: several addresses mean uvicorn)."""
     config = uvicorn.Config(
@@ -118,13 +268,25 @@ def _serve_uvicorn(settings: Settings) -> None:
         proxy_headers=False,
         timeout_keep_alive=30,
         h11_max_incomplete_event_size=64 * 1024,
+        # A worker still starting on a busy machine is not hung: at uvicorn's 5 s it is killed and
+        # started again, over and over, before it can even report a start-up failure.
+        timeout_worker_healthcheck=UVICORN_WORKER_HEALTHCHECK_SECONDS,
     )
     sockets = bind_sockets(settings.listen_hosts, settings.port)
     try:
         if config.workers > 1:
-            Multiprocess(config, sockets=sockets).run()
+            supervisor = Multiprocess(config, sockets=sockets)
+            supervisor.run()
+            # uvicorn stops (and returns normally) when a worker fails at start-up
+            if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+                return "an HTTP worker could not start (its error is above)"
         else:
-            uvicorn.Server(config).run(sockets=sockets)
+            server = uvicorn.Server(config)
+            server.run(sockets=sockets)
+    except SystemExit as exc:  # one process: the application failed to load in this very process
+        if exc.code not in (0, None):
+            return "the HTTP server could not start (its error is above)"
     finally:
         for sock in sockets:
             sock.close()
+    return None

@@ -3,12 +3,15 @@ optional TOML file (``MOORAGE_CONFIG``); environment wins over the file, the fil
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -40,6 +43,10 @@ class RegistrySettings(BaseModel):
     """Upload sessions untouched this long are purged."""
     purge_interval_seconds: int = 600
     """How often the purge of stale uploads runs."""
+    temporary_stale_after_seconds: int = Field(default=3600, ge=60)
+    """Files in the storage's temporary folder, and upload data that no session owns (left by a process
+    killed mid-write), untouched this long are removed by the purge; a file still being written is
+    never removed (its writer holds a lock on it)."""
     page_max: int = 10000
     """Largest page the tags list and catalog return whatever ``n`` asks."""
     namespace_quota: int = Field(default=100, ge=1)
@@ -223,6 +230,10 @@ class Settings(BaseSettings):
     server: Literal["granian", "uvicorn"] = "granian"
     """The HTTP server under ``moorage serve``."""
 
+    umask: str = "0077"
+    """File-mode creation mask (octal) of ``serve``, ``worker`` and ``admin``: ``0077`` makes the data
+    directory 0700 and the databases, blobs, uploads and key files 0600; ``0027`` lets the group read.
+    The owner's bits cannot be masked."""
     log_level: str = "info"
     """Python log level name."""
     access_log: bool = True
@@ -238,6 +249,28 @@ class Settings(BaseSettings):
     egress: EgressSettings = Field(default_factory=EgressSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
+
+    @field_validator("umask", mode="before")
+    @classmethod
+    def _octal_umask(cls, value: object) -> str:
+        """``"0027"``, ``"027"``, ``"0o027"`` or a TOML integer (``0o027``), kept as four octal digits."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            bits = value
+        elif isinstance(value, str):
+            try:
+                bits = int(value.strip(), 8)
+            except ValueError as exc:
+                raise ValueError("umask must be an octal number such as 0077") from exc
+        else:
+            raise ValueError("umask must be an octal number such as 0077")
+        if not 0 <= bits <= 0o777 or bits & 0o700:
+            raise ValueError("umask must be between 0000 and 0077 (moorage must read and write its own files)")
+        return f"{bits:04o}"
+
+    @property
+    def umask_bits(self) -> int:
+        """``umask`` as a number for ``os.umask``."""
+        return int(self.umask, 8)
 
     @field_validator("log_level")
     @classmethod
@@ -257,6 +290,27 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Explicit arguments, then environment, then the TOML file."""
         return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    def fingerprint(self, salt: bytes) -> str:
+        """A keyed digest of every value, secrets included (their text, not their mask): a process that
+        ``moorage serve`` starts compares it with its parent's to know it read the same configuration,
+        while the secrets themselves never leave the environment or the file they came from."""
+
+        def reveal(value: Any) -> Any:
+            if isinstance(value, SecretStr | SecretBytes):
+                return reveal(value.get_secret_value())
+            if isinstance(value, bytes):
+                return value.hex()
+            if isinstance(value, dict):
+                return {str(k): reveal(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [reveal(v) for v in value]
+            if isinstance(value, set | frozenset):
+                return sorted((reveal(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=str))
+            return value
+
+        canonical = json.dumps(reveal(self.model_dump()), sort_keys=True, default=str)
+        return hmac.new(salt, canonical.encode(), hashlib.sha256).hexdigest()
 
     @property
     def resolved_database_url(self) -> str:

@@ -84,8 +84,18 @@ async def test_interrupted_append_leaves_no_blob(store: BlobStore) -> None:
         await store.append(UPLOAD, offset=0, chunks=broken(), hasher=None)
     blobs_dir = Path(store.driver.local_path("blobs") or "")
     assert not blobs_dir.exists() or not any(p.is_file() for p in blobs_dir.rglob("*"))
-    # Whatever arrived stays with the upload (the session's recorded size decides what counts).
-    assert await store.upload_size(UPLOAD) <= len(b"partial")
+    # Nothing of the failed chunk stays on disk.
+    assert await store.upload_size(UPLOAD) == 0
+
+
+async def test_a_chunk_cut_short_leaves_no_bytes_behind(store: BlobStore) -> None:
+    """A body shorter than its Content-Length (the client went away) is refused, and the upload is
+    as long as before the chunk: the bytes that did arrive are not kept until a purge."""
+    await store.append(UPLOAD, offset=0, chunks=chunks_of(b"kept"), hasher=None)
+    with pytest.raises(SizeInvalid):
+        await store.append(UPLOAD, offset=4, chunks=chunks_of(b"x" * 300_000), hasher=None, limit=1_000_000,
+                           exact=True)
+    assert await store.upload_size(UPLOAD) == 4
 
 
 async def test_committing_existing_content_keeps_one_copy(store: BlobStore) -> None:

@@ -3,6 +3,7 @@ the whole suite runs against it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,6 +106,47 @@ async def test_list(driver: StorageDriver) -> None:
     await driver.put_content("dir/b", b"")
     await driver.put_content("dir/a/x", b"")
     assert await driver.list("dir") == ["a", "b"]
+
+
+async def test_writer_discard_gives_back_what_it_appended(driver: StorageDriver) -> None:
+    """A chunk that fails leaves no bytes behind: the file is as long as before the chunk."""
+    first = await driver.writer("up/data", offset=0)
+    await first.write(b"abc")
+    await first.close()
+    failed = await driver.writer("up/data", offset=3)
+    await failed.write(b"defg")
+    await failed.discard()
+    await failed.close()
+    assert await driver.get_content("up/data") == b"abc"
+
+
+async def test_delete_if_idle_takes_idle_files_only(driver: StorageDriver) -> None:
+    await driver.put_content("idle/a", b"1")
+    await driver.put_content("idle/sub/b", b"2")
+    assert await driver.delete_if_idle("idle", older_than_seconds=3600) == 0  # touched just now
+    assert await driver.get_content("idle/a") == b"1"
+    await asyncio.sleep(0.05)
+    assert await driver.delete_if_idle("idle", older_than_seconds=0.01) == 2
+    assert await driver.stat("idle/a") is None and await driver.stat("idle/sub/b") is None
+    assert await driver.list("idle") == []
+    assert await driver.delete_if_idle("never/was", older_than_seconds=0) == 0
+
+
+async def test_delete_if_idle_never_takes_a_file_being_written(driver: StorageDriver) -> None:
+    writer = await driver.writer("up/data", offset=0)
+    await writer.write(b"quiet for a long time")
+    await asyncio.sleep(0.05)
+    assert await driver.delete_if_idle("up", older_than_seconds=0.01) == 0
+    assert await driver.stat("up/data") is not None
+    await writer.close()
+    assert await driver.delete_if_idle("up", older_than_seconds=0.01) == 1
+
+
+async def test_purge_temporary_leaves_stored_files(driver: StorageDriver) -> None:
+    await driver.put_content("kept/a", b"x")
+    await asyncio.sleep(0.05)
+    assert await driver.purge_temporary(older_than_seconds=0.01) == 0  # put_content left nothing behind
+    assert await driver.get_content("kept/a") == b"x"
 
 
 @pytest.mark.parametrize("bad", ["", "/abs", "a/../b", "a//b", "./a", "a/."])

@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from tests.support.servers import free_port
 
@@ -31,17 +32,21 @@ class PostgresServer:
     directory: Path
     port: int
     process: subprocess.Popen[bytes]
+    password: str | None = None
+    """The ``postgres`` user's password when the cluster asks for one (else trust on loopback)."""
 
     def url(self, database: str = "postgres", driver: str = "psycopg") -> str:
-        """SQLAlchemy URL of ``database`` (trust authentication on loopback)."""
-        return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{database}"
+        """SQLAlchemy URL of ``database`` (with the password, percent-encoded, when there is one)."""
+        user = "postgres" if self.password is None else f"postgres:{quote(self.password, safe='')}"
+        return f"postgresql+{driver}://{user}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
         """Create an empty database and return its SQLAlchemy URL."""
+        env = {**os.environ, "PGPASSWORD": self.password} if self.password is not None else None
         subprocess.run(
             _as_postgres([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                           "-q", "-c", f'CREATE DATABASE "{name}"']),
-            check=True, capture_output=True,
+            check=True, capture_output=True, env=env,
         )
         return self.url(name)
 
@@ -62,15 +67,23 @@ def available() -> bool:
     return (PG_BIN / "postgres").exists()
 
 
-def start() -> PostgresServer:
-    """initdb and start a cluster; return when it accepts connections."""
+def start(*, password: str | None = None) -> PostgresServer:
+    """initdb and start a cluster; return when it accepts connections. With ``password``, TCP
+    clients must give it (scram-sha-256), else loopback is trusted."""
     directory = Path(tempfile.mkdtemp(prefix="moorage-pg-"))
     data = directory / "data"
+    auth = ["--auth=trust"]
+    if password is not None:
+        password_file = directory / "password"
+        password_file.write_text(password + "\n")
+        auth = ["--auth-host=scram-sha-256", "--auth-local=trust", f"--pwfile={password_file}"]
     if os.geteuid() == 0:
         entry = pwd.getpwnam("postgres")
         os.chown(directory, entry.pw_uid, entry.pw_gid)
+        if password is not None:
+            os.chown(directory / "password", entry.pw_uid, entry.pw_gid)
     subprocess.run(
-        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", *auth,
                       "--encoding=UTF8", "--locale=C.UTF-8", "-N"]),
         check=True, capture_output=True,
     )
@@ -88,7 +101,7 @@ def start() -> PostgresServer:
             [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
         )
         if ready.returncode == 0:
-            return PostgresServer(directory, port, process)
+            return PostgresServer(directory, port, process, password)
         if process.poll() is not None:
             break
         time.sleep(0.1)

@@ -34,12 +34,12 @@ console = Console()
 def _identity() -> Iterator[IdentityService]:
     from moorage.auth.keys import load_master_key
     from moorage.auth.tokens import TokenSigner
-    from moorage.bootstrap import bootstrap
+    from moorage.bootstrap import bootstrap, prepare_data_dir
     from moorage.metadata.database import Database
     from moorage.services.identity import IdentityService
 
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     bootstrap(settings)
     database = Database(settings.resolved_database_url, pool_size=1)
     master_key = load_master_key(settings)

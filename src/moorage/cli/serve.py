@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,11 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def use_config_file(config: Path | None) -> None:
+    """``--config FILE``: the TOML file, for this process and every process it starts (as if
+    ``MOORAGE_CONFIG`` named it)."""
+    if config is not None:
+        os.environ["MOORAGE_CONFIG"] = str(config.resolve())
 
 
 def register(app: typer.Typer) -> None:
@@ -29,17 +35,24 @@ def register(app: typer.Typer) -> None:
         port: int | None = typer.Option(None, help="Port [env MOORAGE_PORT; 5000]"),
         data_dir: Path | None = typer.Option(None, help="Data directory [env MOORAGE_DATA_DIR]"),
         workers: int | None = typer.Option(None, help="HTTP worker processes [env MOORAGE_WORKERS; 1]"),
+        config: Path | None = typer.Option(None, help="TOML configuration file [env MOORAGE_CONFIG]"),
     ) -> None:
         """Run the registry."""
+        use_config_file(config)
         hosts = ",".join(host) if host else None
-        overrides = {k: v for k, v in {"host": hosts, "port": port, "data_dir": data_dir, "workers": workers}.items()
-                     if v is not None}
+        overrides: dict[str, object] = {
+            k: v for k, v in {"host": hosts, "port": port, "data_dir": data_dir and data_dir.resolve(),
+                              "workers": workers}.items() if v is not None}
         settings = Settings(**overrides)  # type: ignore[arg-type]
         _configure_logging(settings.log_level)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        from moorage.bootstrap import bootstrap
+        from moorage.bootstrap import bootstrap, prepare_data_dir
 
+        prepare_data_dir(settings)  # the umask every child inherits, and the data directory
         bootstrap(settings)  # migrations and defaults, once, before any worker starts
-        from moorage.server import run_server
+        from moorage.server import ServerFailed, run_server
 
-        run_server(settings)
+        try:
+            run_server(settings, overrides=overrides)
+        except ServerFailed as failure:
+            typer.echo(f"moorage: stopped: {failure}", err=True)
+            raise typer.Exit(1) from failure

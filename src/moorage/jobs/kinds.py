@@ -16,7 +16,8 @@ def purge_uploads(context: JobContext) -> dict[str, Any]:
 
     settings = context.resources["settings"]
     service = UploadService(context.db, context.resources["store"])
-    removed = asyncio.run(service.purge(older_than_seconds=settings.registry.upload_stale_after_seconds))
+    removed = asyncio.run(service.purge(older_than_seconds=settings.registry.upload_stale_after_seconds,
+                                        idle_after_seconds=settings.registry.temporary_stale_after_seconds))
     return {"removed": removed}
 
 

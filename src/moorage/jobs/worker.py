@@ -8,6 +8,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from moorage.child_process import report_ready
 from moorage.jobs.queue import JobQueue, build_huey
 from moorage.jobs.runner import Handler, JobRunner
 from moorage.metadata.database import Database
@@ -68,6 +69,7 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
                                     initial_delay=0.05, max_delay=1.0, backoff=1.15)
     log.warning("moorage worker %s: %d threads, queue %s", runner.worker, settings.jobs.threads,
                 "redis" if settings.redis_url else "sqlite")
+    report_ready()  # to the moorage serve that started this worker, if one did
     try:
         consumer.run()
     finally:

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
+import anyio
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
@@ -24,7 +25,6 @@ from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.metadata.queries import uploads as q
-from moorage.storage import paths
 from moorage.storage.blobstore import BlobStore
 
 LEASE_SECONDS = 60.0
@@ -133,14 +133,13 @@ class UploadService:
         try:
             new_size = await self.store.append(
                 upload_id, offset=session.size, chunks=self._renewing(upload_id, session.size, chunks),
-                hasher=hasher, limit=length,
+                hasher=hasher, limit=length, exact=True,
             )
-            if length is not None and new_size - session.size != length:
-                raise SizeInvalid(f"received {new_size - session.size} bytes, Content-Length said {length}")
         except BaseException:
-            # The chunk is void: the session keeps its old size (stray bytes past it are overwritten by
-            # the next chunk) and the hasher, which may have seen part of it, is dropped.
-            await self.db.write(lambda conn: q.release(conn, upload_id, size=session.size))
+            # The chunk is void: the session keeps its old size (the store has given back the chunk's
+            # bytes) and the hasher, which may have seen part of it, is dropped.
+            with anyio.CancelScope(shield=True):
+                await self.db.write(lambda conn: q.release(conn, upload_id, size=session.size))
             raise
         await self.db.write(lambda conn: q.release(conn, upload_id, size=new_size))
         if hasher is not None:
@@ -175,7 +174,11 @@ class UploadService:
         try:
             await self.store.commit(upload_id, digest=digest, size=session.size, hasher=hasher)
         except BaseException:
-            await self.db.write(lambda conn: q.remove(conn, upload_id))
+            # The session ends with its bytes (whatever failed: a wrong digest or size, the disk, the
+            # client leaving while a large blob was hashed), not at the next purge.
+            with anyio.CancelScope(shield=True):
+                await self.db.write(lambda conn: q.remove(conn, upload_id))
+                await self.store.delete_upload(upload_id)
             raise
 
         def record(conn: Connection) -> None:
@@ -207,12 +210,12 @@ class UploadService:
         hasher = new_hasher(digest.algorithm)
         try:
 
-            size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length)
-            if length is not None and size != length:
-                raise SizeInvalid(f"received {size} bytes, Content-Length said {length}")
+            size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length,
+                                           exact=True)
             await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher)
         except BaseException:
-            await self.store.delete_upload(upload_id)
+            with anyio.CancelScope(shield=True):
+                await self.store.delete_upload(upload_id)
             raise
 
         await self.db.write(lambda conn: link_blob(conn, target, str(digest), size))
@@ -225,10 +228,13 @@ class UploadService:
         self.hashes.drop(upload_id)
         await self.store.delete_upload(upload_id)
 
-    async def purge(self, *, older_than_seconds: float) -> int:
-        """Delete sessions untouched for ``older_than_seconds`` and upload data that has no session
-        (left by a process killed mid-request); return how many were removed."""
+    async def purge(self, *, older_than_seconds: float, idle_after_seconds: float | None = None) -> int:
+        """Delete sessions untouched for ``older_than_seconds``; upload data that no session owns and
+        the storage's temporary files (both left by a process killed mid-request) once untouched for
+        ``idle_after_seconds`` (default ``older_than_seconds``) and held by no writer: an upload still
+        streaming is never touched. Return how many sessions and files were removed."""
         cutoff = now_ms() - int(older_than_seconds * 1000)
+        idle = older_than_seconds if idle_after_seconds is None else idle_after_seconds
 
         def remove_stale(conn: Connection) -> list[str]:
             found = q.stale(conn, before_ms=cutoff)
@@ -240,15 +246,11 @@ class UploadService:
         for upload_id in stale:
             self.hashes.drop(upload_id)
             await self.store.delete_upload(upload_id)
-        orphans = []
+        orphans = 0
         stored = await self.store.list_uploads()
         known = await self.db.read(lambda conn: q.known(conn, stored))
         for upload_id in stored:
-            if upload_id not in known and await self._older_than(upload_id, cutoff):
-                orphans.append(upload_id)
-                await self.store.delete_upload(upload_id)
-        return len(stale) + len(orphans)
-
-    async def _older_than(self, upload_id: str, cutoff_ms: int) -> bool:
-        info = await self.store.driver.stat(paths.upload_data(upload_id))
-        return info is None or info.modified * 1000 < cutoff_ms
+            if upload_id not in known and await self.store.delete_idle_upload(upload_id, older_than_seconds=idle):
+                orphans += 1
+        temporary = await self.store.purge_temporary(older_than_seconds=idle)
+        return len(stale) + orphans + temporary

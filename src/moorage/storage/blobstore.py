@@ -58,15 +58,19 @@ class BlobStore:
         chunks: AsyncIterable[bytes],
         hasher: Hasher | None,
         limit: int | None = None,
+        exact: bool = False,
     ) -> int:
         """Append a request body to an upload at ``offset``; return the new size.
 
         ``hasher`` (already fed with the first ``offset`` bytes) is updated in step, so the digest is
-        known when the upload closes. ``limit`` caps how many bytes this call accepts.
+        known when the upload closes. ``limit`` caps how many bytes this call accepts; with ``exact``
+        fewer is an error too (``SizeInvalid``: the body was cut short). A chunk that fails leaves no
+        bytes behind: the upload is as long as it was.
         """
         writer = await self.driver.writer(paths.upload_data(upload_id), offset=offset)
         received = 0
         pending: asyncio.Future[None] | None = None
+        failed = True
         try:
             buffer = bytearray()
             async for chunk in chunks:
@@ -84,11 +88,19 @@ class BlobStore:
                 pending = None
             if buffer:
                 await _write_and_hash(writer, hasher, buffer)
+            if exact and limit is not None and received != limit:
+                raise SizeInvalid(f"received {received} bytes, Content-Length said {limit}")
+            failed = False
         finally:
-            if pending is not None:
-                # Never close the file under a thread still writing to it: wait, whatever happened.
-                await asyncio.gather(pending, return_exceptions=True)
-            await writer.close()
+            with anyio.CancelScope(shield=True):
+                if pending is not None:
+                    # Never close the file under a thread still writing to it: wait, whatever happened.
+                    await asyncio.gather(pending, return_exceptions=True)
+                try:
+                    if failed:
+                        await writer.discard()  # an aborted chunk leaves no bytes behind
+                finally:
+                    await writer.close()
         return offset + received
 
     async def commit(self, upload_id: str, *, digest: Digest, size: int, hasher: Hasher | None) -> None:
@@ -167,6 +179,15 @@ class BlobStore:
     async def delete_upload(self, upload_id: str) -> None:
         """Remove an upload session's data."""
         await self.driver.delete(paths.upload_dir(upload_id))
+
+    async def delete_idle_upload(self, upload_id: str, *, older_than_seconds: float) -> bool:
+        """Remove an upload's data if it is idle (``StorageDriver.delete_if_idle``): data left without
+        a session by a killed process, never data a request is writing. Whether a file went."""
+        return await self.driver.delete_if_idle(paths.upload_dir(upload_id), older_than_seconds=older_than_seconds) > 0
+
+    async def purge_temporary(self, *, older_than_seconds: float) -> int:
+        """Remove the storage's idle temporary files; how many."""
+        return await self.driver.purge_temporary(older_than_seconds=older_than_seconds)
 
     async def list_uploads(self) -> list[str]:
         """Ids of every upload session with data in storage."""

@@ -34,6 +34,11 @@ class StorageWriter(Protocol):
         """Append ``data``."""
         ...
 
+    async def discard(self) -> None:
+        """Give back what this writer appended (its chunk failed): the file is as long as it was when
+        the writer opened it, unless someone else wrote past it meanwhile."""
+        ...
+
     async def close(self, *, durable: bool = False) -> None:
         """Finish writing; with ``durable`` the bytes are on stable storage when this returns."""
         ...
@@ -75,6 +80,17 @@ class StorageDriver(Protocol):
 
     async def list(self, prefix: str) -> list[str]:
         """Names (not paths) directly under directory ``prefix``; empty when missing."""
+        ...
+
+    async def delete_if_idle(self, path: str, *, older_than_seconds: float) -> int:
+        """Delete the file ``path`` (or the files of the directory ``path``, and the directory once
+        empty) untouched for ``older_than_seconds`` that no writer holds open, a writer in another
+        process included: data nobody owns any more, never data being written. How many files went."""
+        ...
+
+    async def purge_temporary(self, *, older_than_seconds: float) -> int:
+        """Delete the driver's own temporary files that are idle as ``delete_if_idle`` says (left by a
+        process killed while writing them); how many went."""
         ...
 
     def local_path(self, path: str) -> Path | None:

@@ -6,9 +6,11 @@
     │       └── <first two hex>/
     │           └── <hex>/
     │               └── data          the blob's bytes, written once, never modified
-    └── uploads/
-        └── <upload id>/
-            └── data                  bytes received so far for that upload session
+    ├── uploads/
+    │   └── <upload id>/
+    │       └── data                  bytes received so far for that upload session
+    └── tmp/                          the filesystem driver's files being written (``put_content``);
+                                      the purge removes idle ones a killed process left
 
 Blobs appear under ``blobs/`` only by an atomic move of a fully received, digest-verified upload,
 so a partial blob is never visible. Manifests are kept in the metadata database, not here.

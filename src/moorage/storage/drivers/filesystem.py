@@ -1,13 +1,22 @@
 """The filesystem driver: files under one root directory, written to a temporary name, fsynced and
-renamed, so a reader never sees a partial file. Blocking calls run in worker threads."""
+renamed, so a reader never sees a partial file. Blocking calls run in worker threads.
+
+A file being written is held with a shared ``flock`` by its writer, from the moment its name is
+checked until it is closed; the purge of idle files takes the exclusive lock (without waiting) before
+it deletes anything, so it never deletes a file that is being written, in this process or another
+of this machine (and, where the file system carries ``flock`` across machines, another node).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import shutil
+import stat
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -54,6 +63,7 @@ class FilesystemWriter:
 
     def __init__(self, fd: int, size: int) -> None:
         self._fd = fd
+        self._start = size
         self._size = size
         self._unsynced = 0
         self._sync: threading.Thread | None = None
@@ -84,6 +94,17 @@ class FilesystemWriter:
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data``."""
         await anyio.to_thread.run_sync(self.write_blocking, data)
+
+    def _discard_blocking(self) -> None:
+        if self._sync is not None:
+            self._sync.join()
+        if os.fstat(self._fd).st_size == self._size:  # nobody wrote past this writer meanwhile
+            os.ftruncate(self._fd, self._start)
+        self._size = self._start
+
+    async def discard(self) -> None:
+        """Truncate the file back to where this writer started."""
+        await anyio.to_thread.run_sync(self._discard_blocking)
 
     async def close(self, *, durable: bool = False) -> None:
         """Close; with ``durable``, fsync first."""
@@ -145,16 +166,17 @@ class FilesystemDriver:
             full.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
+                fcntl.flock(fd, fcntl.LOCK_SH)  # a new name: nobody else can hold it yet
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
                 os.fsync(fd)
+                os.replace(tmp, full)  # under the lock: the purge never sees it idle under its temporary name
             except BaseException:
                 tmp.unlink(missing_ok=True)  # a half-written temporary file only wastes the space
                 raise
             finally:
                 os.close(fd)
-        os.replace(tmp, full)
         _fsync_dir(full.parent)
 
     async def put_content(self, path: str, data: bytes) -> None:
@@ -185,9 +207,7 @@ class FilesystemDriver:
         full = self._full(path)
 
         def _open() -> FilesystemWriter:
-            with _full_device_is_storage_full():
-                full.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(full, os.O_WRONLY | os.O_CREAT, 0o644)
+            fd = _open_locked(full)
             try:
                 size = os.fstat(fd).st_size
                 if size < offset:
@@ -241,3 +261,83 @@ class FilesystemDriver:
                 return []
 
         return await anyio.to_thread.run_sync(_list)
+
+    async def delete_if_idle(self, path: str, *, older_than_seconds: float) -> int:
+        """Delete the idle file (or the idle files of a directory, then the directory once empty)."""
+        full = self._full(path)
+        cutoff = time.time() - older_than_seconds
+        return await anyio.to_thread.run_sync(_delete_idle, full, cutoff)
+
+    async def purge_temporary(self, *, older_than_seconds: float) -> int:
+        """Delete idle files of ``<root>/tmp`` (left by a process killed in ``put_content``)."""
+        cutoff = time.time() - older_than_seconds
+
+        def _purge() -> int:
+            try:
+                names = os.listdir(self._tmp)
+            except FileNotFoundError:
+                return 0
+            return sum(_delete_idle(self._tmp / name, cutoff) for name in names)
+
+        return await anyio.to_thread.run_sync(_purge)
+
+
+def _open_locked(full: Path) -> int:
+    """Open (creating) ``full`` for writing, holding the shared lock on the file that bears the name
+    now: a file the purge deleted between the open and the lock is opened again."""
+    while True:
+        with _full_device_is_storage_full():
+            full.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(full, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            held = os.fstat(fd)
+            named = os.stat(full)
+            if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+                return fd
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _delete_idle(full: Path, cutoff: float) -> int:
+    """``delete_if_idle`` for one path, in a worker thread: files modified before ``cutoff`` that no
+    writer holds; a directory's idle files, then the directory itself if it was idle and is empty."""
+    try:
+        info = os.lstat(full)
+    except FileNotFoundError:
+        return 0
+    if stat.S_ISDIR(info.st_mode):
+        removed = 0
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for name in os.listdir(full):
+                removed += _delete_idle(full / name, cutoff)
+        if info.st_mtime < cutoff:  # its age before this pass emptied it
+            with contextlib.suppress(OSError):
+                os.rmdir(full)  # fails, as it should, when something is left or was just added
+        return removed
+    if not stat.S_ISREG(info.st_mode) or info.st_mtime >= cutoff:
+        return 0
+    try:
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return 0
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # a writer holds it
+        held = os.fstat(fd)
+        try:
+            named = os.lstat(full)
+        except FileNotFoundError:
+            return 0
+        if (named.st_dev, named.st_ino) != (held.st_dev, held.st_ino) or held.st_mtime >= cutoff:
+            return 0  # renamed away or written to since it was looked at
+        os.unlink(full)
+        return 1
+    finally:
+        os.close(fd)

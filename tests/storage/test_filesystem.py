@@ -1,0 +1,56 @@
+"""The filesystem driver's own temporary files and its writers' locks: the purge takes what a killed
+process left, and never a file another process (or this one) is writing."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from moorage.storage.drivers.filesystem import FilesystemDriver
+
+
+def _backdate(path: Path, seconds: float = 7200) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+async def test_purge_temporary_takes_files_left_by_a_killed_process(tmp_path: Path) -> None:
+    driver = FilesystemDriver(tmp_path)
+    left = tmp_path / "tmp" / "0123456789abcdef"
+    left.write_bytes(b"half a blob")
+    assert await driver.purge_temporary(older_than_seconds=60) == 0  # written just now: maybe still in use
+    _backdate(left)
+    assert await driver.purge_temporary(older_than_seconds=60) == 1
+    assert not left.exists()
+
+
+async def test_purge_temporary_spares_a_file_another_writer_holds(tmp_path: Path) -> None:
+    """The writers' shared lock (here taken through a descriptor of its own, as another process
+    would) keeps an old, quiet temporary file."""
+    driver = FilesystemDriver(tmp_path)
+    held = tmp_path / "tmp" / "fedcba9876543210"
+    fd = os.open(held, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        os.write(fd, b"slow writer")
+        _backdate(held)
+        assert await driver.purge_temporary(older_than_seconds=60) == 0
+        assert held.exists()
+    finally:
+        os.close(fd)  # the writer is gone: its lock with it
+    assert await driver.purge_temporary(older_than_seconds=60) == 1
+
+
+async def test_a_writer_holds_its_file_against_the_purge(tmp_path: Path) -> None:
+    driver = FilesystemDriver(tmp_path)
+    writer = await driver.writer("uploads/" + "a" * 32 + "/data", offset=0)
+    await writer.write(b"streaming")
+    data = tmp_path / "uploads" / ("a" * 32) / "data"
+    _backdate(data)
+    _backdate(data.parent)
+    assert await driver.delete_if_idle("uploads/" + "a" * 32, older_than_seconds=60) == 0
+    await writer.write(b" more")
+    await writer.close()
+    assert data.read_bytes() == b"streaming more"
