@@ -59,12 +59,14 @@ def test_when_an_update_is_due() -> None:
     assert due_reason(idle, now=now, built_at_ms=fresh, policy=POLICY, job_unfinished=False) is None
     assert due_reason(idle, now=now, built_at_ms=old, policy=POLICY, job_unfinished=False) == \
         "older than the refresh interval"
-    assert due_reason(idle, now=now, built_at_ms=old, policy=replace(POLICY, refresh_ms=0), job_unfinished=False) is None
+    never_refresh = replace(POLICY, refresh_ms=0)
+    assert due_reason(idle, now=now, built_at_ms=old, policy=never_refresh, job_unfinished=False) is None
 
     failed = UpdateState(failures=2, finished_at=now - 1_000, next_attempt_at=now + 1_000)
     assert due_reason(failed, now=now, built_at_ms=None, policy=POLICY, job_unfinished=False) is None, "backing off"
     later = now + 2_000
-    assert due_reason(failed, now=later, built_at_ms=None, policy=POLICY, job_unfinished=False) == "no advisory database"
+    assert due_reason(failed, now=later, built_at_ms=None, policy=POLICY, job_unfinished=False) == \
+        "no advisory database"
     assert due_reason(failed, now=later, built_at_ms=fresh, policy=POLICY, job_unfinished=False) == \
         "retry: the last build failed or left sources out"
     # A database someone installed after the failed run (``moorage vulndb update``) ends the streak.
@@ -142,8 +144,8 @@ def test_a_run_records_failures_then_success(db: Database, tmp_path: Path) -> No
                                                       events=[{"introduced": "0"}, {"fixed": "2.31.0"}])]),
              "/secdb/v3.19/main.json": alpine_secdb_json("v3.19", {"curl": {"8.5.0-r0": ["CVE-2023-46218"]}})}
     with feed_server(files) as server:
-        policy = UpdatePolicy((f"osv:{server.url('/osv/PyPI/all.zip')}", f"alpine:{server.url('/secdb/v3.19/main.json')}"),
-                              refresh_ms=24 * HOUR, retry_ms=60_000, retry_max_ms=HOUR)
+        sources = (f"osv:{server.url('/osv/PyPI/all.zip')}", f"alpine:{server.url('/secdb/v3.19/main.json')}")
+        policy = UpdatePolicy(sources, refresh_ms=24 * HOUR, retry_ms=60_000, retry_max_ms=HOUR)
         status = _status(db, vulndb, policy)
         assert status["status"] == "missing" and status["built_at"] is None
         server.statuses.update({"/osv/PyPI/all.zip": 500, "/secdb/v3.19/main.json": 500})

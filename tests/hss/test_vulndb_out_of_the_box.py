@@ -7,6 +7,7 @@ with a growing wait, by one worker at a time even when several run."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -131,7 +132,7 @@ def test_an_unreachable_source_is_retried_with_backoff_by_one_worker(
     assert "HTTP 503" in update["last_error"] and update["next_attempt_at"] is not None
     finished = sorted((r for r in runs if r.status.finished), key=lambda r: r.created_at)
     assert len(finished) >= 3 and all(r.status is JobStatus.FAILED for r in finished)
-    for earlier, later in zip(finished, finished[1:], strict=False):
+    for earlier, later in itertools.pairwise(finished):
         assert earlier.finished_at is not None and later.started_at is not None
         assert later.started_at >= earlier.finished_at, "never two updates at once"
         assert later.started_at - earlier.finished_at >= 900, "a wait of at least VULNDB_RETRY_SECONDS between tries"

@@ -42,7 +42,7 @@ class FeedServer:
 
 def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             with server.lock:
                 server.requests.append(path)
@@ -63,7 +63,7 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the standard library's name)
+        def log_message(self, format: str, *args: object) -> None:
             """Quiet: the request log is ``FeedServer.requests``."""
 
     return Handler
