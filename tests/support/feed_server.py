@@ -1,9 +1,10 @@
 """A loopback HTTP server that publishes advisory feeds for tests, so the download path of the
-advisory database (URL sources, redirects, failures) runs for real without the internet.
+advisory database (URL sources, slow feeds, failures) runs for real without the internet.
 
-Files are served from a dict (path -> bytes) the test may change while the server runs. A gate
-holds every answer until the test opens it (to make a download take as long as a test needs), and
-each request is logged, so a test can count how often a feed was fetched.
+Files are served from a dict (path -> bytes) the test may change while the server runs. A closed
+gate makes a download last as long as the test needs: the headers go out at once, then one byte of
+the body every few seconds (a slow feed, so the client's read timeout never fires) until the test
+opens the gate. Each request is logged, so a test can count how often a feed was fetched.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TRICKLE_SECONDS = 5.0
+"""While the gate is closed, one byte of a body goes out this often."""
 
 
 @dataclass
@@ -25,7 +29,7 @@ class FeedServer:
     statuses: dict[str, int] = field(default_factory=dict)
     """Path -> status to answer instead of the file (``500``)."""
     gate: threading.Event = field(default_factory=threading.Event)
-    """Answers wait until this is set (set at start: open)."""
+    """Bodies trickle (and error answers wait) until this is set; ``feed_server`` opens it unless told."""
     requests: list[str] = field(default_factory=list)
     """Every path asked for, in order."""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -46,22 +50,26 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             with server.lock:
                 server.requests.append(path)
-            server.gate.wait(120)
             status = server.statuses.get(path)
             body = server.files.get(path)
             if status is None and body is None:
                 status = 404
-            if status is not None:
-                self.send_response(status)
+            if status is not None or body is None:
+                server.gate.wait(300)
+                self.send_response(status or 404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            assert body is not None
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            sent = 0
+            while not server.gate.wait(TRICKLE_SECONDS) and sent < len(body) - 1:
+                self.wfile.write(body[sent:sent + 1])
+                self.wfile.flush()
+                sent += 1
+            self.wfile.write(body[sent:])
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: the request log is ``FeedServer.requests``."""
