@@ -3,6 +3,7 @@ moorage servers. Everything started here is stopped here, by process id."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,14 @@ from tests.support.servers import ServerProcess, start_moorage
 DATABASES = ["sqlite", "postgresql"]
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin-password-1"
+NO_ADVISORY_SOURCES = {"MOORAGE_SCANNER__VULNDB_SOURCES": ""}
+"""The suite never fetches the default advisory feeds from the internet: every server, worker and
+command it starts inherits this (a test that wants sources passes its own, local ones)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the default advisory sources off for everything this process starts or configures."""
+    os.environ.update(NO_ADVISORY_SOURCES)
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +65,7 @@ def _factory(request: pytest.FixtureRequest, base: Path) -> tuple[MoorageFactory
         full_env = {"MOORAGE_DATABASE_URL": database_url_for(request, database, directory),
                     "MOORAGE_DATA_DIR": str(directory), "MOORAGE_ACCESS_LOG": "false",
                     "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-                    **(env or {})}
+                    **NO_ADVISORY_SOURCES, **(env or {})}
         server = start_moorage(directory, env=full_env)
         started.append(server)
         return server

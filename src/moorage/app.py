@@ -225,9 +225,11 @@ def create_app(settings: Settings) -> MoorageApp:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
-        """Liveness and database reachability."""
+        """Liveness and database reachability; the advisory database's age, coverage and updates."""
         await services.db.read(lambda conn: conn.exec_driver_sql("SELECT 1"))
-        return JSONResponse({"status": "ok", "version": moorage.__version__})
+        advisories = await services.security.advisory_database.status()
+        return JSONResponse({"status": "ok", "version": moorage.__version__,
+                             "vulnerability_database": advisories.to_json()})
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(_request: Request) -> Response:

@@ -7,12 +7,14 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 def default_data_dir() -> Path:
@@ -114,6 +116,31 @@ class EnterpriseSettings(BaseModel):
     """A pause between two signatures of an execution (throttles large executions)."""
 
 
+OSV_ZIPS = "https://osv-vulnerabilities.storage.googleapis.com"
+OSV_DEFAULT_ECOSYSTEMS = ("PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "Packagist", "NuGet",
+                          "Ubuntu", "AlmaLinux", "Rocky Linux", "Wolfi", "Chainguard")
+"""osv.dev zips fetched by default: the language ecosystems, and the distributions that have no feed
+of their own here (Debian, Alpine and Red Hat come from their vendors' feeds)."""
+ALPINE_DEFAULT_BRANCHES = ("v3.20", "v3.21", "v3.22", "v3.23")
+NVD_FIRST_YEAR = 2002
+
+
+def default_vulndb_sources() -> list[str]:
+    """The public feeds docs/vulnerability-database.md describes, as ``KIND:URL`` sources: osv.dev's
+    zips, the Debian security tracker, Alpine secdb per branch and repository, Red Hat's newest CSAF
+    VEX archive, and NVD's yearly CVE feeds up to this year."""
+    osv = [f"osv:{OSV_ZIPS}/{name.replace(' ', '%20')}/all.zip" for name in OSV_DEFAULT_ECOSYSTEMS]
+    alpine = [f"alpine:https://secdb.alpinelinux.org/{branch}/{repository}.json"
+              for branch in ALPINE_DEFAULT_BRANCHES for repository in ("main", "community")]
+    nvd = [f"nvd:https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-{year}.json.gz"
+           for year in range(NVD_FIRST_YEAR, datetime.now(UTC).year + 1)]
+    return [*osv, "debian:https://security-tracker.debian.org/tracker/data/json", *alpine,
+            "redhat:https://security.access.redhat.com/data/csaf/v2/vex/archive_latest.txt", *nvd]
+
+
+_SOURCE_KIND = re.compile(r"^[a-z]+:\S")
+
+
 class ScannerSettings(BaseModel):
     """Image security in the registry: the advisory database, scan triggers, limits, the layer cache."""
 
@@ -122,6 +149,22 @@ class ScannerSettings(BaseModel):
     vulndb_path: Path | None = None
     """The advisory database (``moorage vulndb build/update/import`` writes it). Default
     ``<data_dir>/vulndb.sqlite``. When its build time changes, stored inventories are re-matched."""
+    vulndb_sources: Annotated[list[str], NoDecode] = Field(default_factory=default_vulndb_sources)
+    """Advisory sources (``KIND:URL_OR_PATH``) a worker builds that database from, in the background:
+    when there is none (first start), then every ``VULNDB_REFRESH_SECONDS``. A JSON list or a
+    comma-separated string. Default: osv.dev's zips (PyPI, npm, Go, Maven, crates.io, RubyGems,
+    Packagist, NuGet, Ubuntu, AlmaLinux, Rocky Linux, Wolfi, Chainguard), the Debian security
+    tracker, Alpine secdb (v3.20-v3.23, main and community), Red Hat's newest CSAF VEX archive and
+    NVD's yearly feeds (``moorage config`` prints the list). Empty: never fetched (manage the file
+    with ``moorage vulndb``)."""
+    vulndb_refresh_seconds: int = Field(default=86400, ge=0)
+    """Age at which a worker builds the advisory database again from ``VULNDB_SOURCES``; 0: build it
+    only when there is none."""
+    vulndb_retry_seconds: int = Field(default=300, ge=1)
+    """Wait after a failed (or partial) build before the next try; it doubles with each failure in a
+    row, up to ``VULNDB_RETRY_MAX_SECONDS``."""
+    vulndb_retry_max_seconds: int = Field(default=6 * 3600, ge=1)
+    """Longest wait between two tries of a failing build."""
     scan_on_push: bool = False
     """Scan every image pushed with a tag (the global policy; an organization's policy overrides it)."""
     max_image_bytes: int = Field(default=10 * 1024**3, ge=1)
@@ -148,6 +191,23 @@ class ScannerSettings(BaseModel):
     pull_policy_cache_seconds: float = Field(default=1.0, ge=0)
     """How long a node keeps an organization's pull policy and an image's scan state before reading
     them again: a policy change or a new scan applies to pulls within this time."""
+
+    @field_validator("vulndb_sources", mode="before")
+    @classmethod
+    def _source_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part for part in re.split(r"[,\s]+", value) if part]
+        return value
+
+    @field_validator("vulndb_sources")
+    @classmethod
+    def _source_shape(cls, value: list[str]) -> list[str]:
+        for source in value:
+            if not _SOURCE_KIND.match(source):
+                raise ValueError(f"{source!r}: a source is KIND:URL_OR_PATH, e.g. osv:https://.../PyPI/all.zip")
+        return value
 
     @field_validator("layer_cache")
     @classmethod

@@ -145,7 +145,6 @@ def scan(
                 err.print(
                     "note: no advisory database (--db), so no vulnerability scan", highlight=False, soft_wrap=True
                 )
-                chosen = tuple(s for s in chosen if s != VULN_SCANNER)
         options = ScanOptions(
             scanners=chosen,
             check_options=CheckOptions(
@@ -158,6 +157,7 @@ def scan(
                 disabled_secret_rules=tuple(disable_secret_rule),
             ),
             advisory_store=store,
+            skip_vuln_without_database=not scanners,
             analysis=analysis_options(no_cache=no_cache, cache_dir=cache_dir, workers=workers, executor=executor),
             platform=wanted,
             all_platforms=all_platforms,

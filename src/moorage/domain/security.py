@@ -84,6 +84,22 @@ FAILURE_DESCRIPTIONS: dict[str, str] = {
 }
 """The documented ``scan_failed_code`` values (seed 004) and their descriptions."""
 
+VULNERABILITIES_SKIPPED = "failed_to_scan_vulnerability"
+"""The failure code a *successful* scan carries when its vulnerability part did not run (no advisory
+database yet): the image's other checks are there, its vulnerabilities are not known, not zero."""
+VULNERABILITIES_SKIPPED_DESCRIPTION = (
+    "Vulnerability scan skipped: no advisory database yet. The image is re-matched when one is installed.")
+
+
+def failure_description(scan_status: str, code: str) -> str:
+    """``scan_failed_desc`` of a row: the code's documented description, or for a successful scan
+    with a code (a part that did not run) what was left out."""
+    if not code:
+        return ""
+    if scan_status == "success" and code == VULNERABILITIES_SKIPPED:
+        return VULNERABILITIES_SKIPPED_DESCRIPTION
+    return FAILURE_DESCRIPTIONS.get(code, "")
+
 
 class SeverityLevel(StrEnum):
     """An image's risk level once scanned."""

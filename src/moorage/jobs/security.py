@@ -1,5 +1,6 @@
 """Image-security jobs: scan tasks, sync tasks, scan on push, re-matching after an advisory
-database update; and the periodic pass workers run (due scheduled scans, new databases).
+database update, building the advisory database from the configured sources; and the periodic
+pass workers run (due scheduled scans, new databases, due database updates).
 
 Each handler takes ids only and is safe to run twice: task items record their outcome as they go
 (a run after a killed worker skips what is done), scans claim their digest (see
@@ -28,6 +29,7 @@ from moorage.metadata.queries import security_swr as swr_q
 from moorage.metadata.queries import security_tasks as tasks_q
 from moorage.scanner.cache import LayerCache
 from moorage.services.security import engine
+from moorage.services.security.advisory_updates import JobBuildProgress, UpdatePolicy, run_update, schedule_update
 from moorage.services.security.catalogs import CatalogError
 from moorage.services.security.failures import ScanFailure, failure_from
 from moorage.services.security.layer_cache import layer_cache_of
@@ -263,8 +265,27 @@ def rematch(context: JobContext) -> dict[str, Any]:
     return {"rematched": done}
 
 
+def vulndb_update(context: JobContext) -> dict[str, Any]:
+    """Build the advisory database from the configured sources (``services.security.advisory_updates``),
+    then queue the re-match of what was scanned against another database or none."""
+    settings: Settings = context.resources["settings"]
+    queue = context.resources.get("queue")
+    return run_update(context.db, UpdatePolicy.of(settings), settings.vulndb_path,
+                      progress=JobBuildProgress(context.progress, context.check_stopped),
+                      send=queue.send if isinstance(queue, JobQueue) else lambda _job_id: None)
+
+
+def advisory_update_pass(settings: Settings, db: Database, queue: JobQueue) -> None:
+    """Queue an advisory database update when one is due (also run once as a worker starts, so a
+    fresh install fetches its database without waiting a period)."""
+    job_id = schedule_update(db, UpdatePolicy.of(settings), settings.vulndb_path)
+    if job_id:
+        queue.send(job_id)
+
+
 def periodic_pass(settings: Settings, db: Database, queue: JobQueue) -> None:
-    """The workers' periodic pass (see ``services.security.schedule``)."""
+    """The workers' periodic pass (see ``services.security.schedule`` and ``advisory_updates``)."""
+    advisory_update_pass(settings, db, queue)
     periodic(db, TaskService(db, queue), settings.vulndb_path, lambda job_id: queue.send(job_id))
 
 
@@ -274,4 +295,5 @@ HANDLERS: dict[str, Handler] = {
     "security.scan_on_push": scan_on_push,
     "security.scan_artifact": scan_artifact,
     "security.rematch": rematch,
+    "security.vulndb_update": vulndb_update,
 }

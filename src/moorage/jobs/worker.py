@@ -38,10 +38,12 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
     db = Database(settings.resolved_database_url, pool_size=settings.jobs.threads + 2)
     huey = build_huey(settings)
     queue: JobQueue
+    resources = worker_resources(settings, db)
     runner = JobRunner(db, handlers if handlers is not None else job_handlers(),
-                       resources=worker_resources(settings, db), lease_seconds=settings.jobs.lease_seconds,
+                       resources=resources, lease_seconds=settings.jobs.lease_seconds,
                        send=lambda job_id, delay: queue.send(job_id, delay_seconds=delay))
     queue = JobQueue(db, huey, execute=runner.execute)
+    resources["queue"] = queue  # handlers that queue follow-up jobs (a re-match after a database update)
     stopping = threading.Event()
 
     def recover_forever() -> None:
@@ -54,8 +56,12 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
                 log.exception("job recovery failed")
 
     def periodic_forever() -> None:
-        from moorage.jobs.security import periodic_pass
+        from moorage.jobs.security import advisory_update_pass, periodic_pass
 
+        try:
+            advisory_update_pass(settings, db, queue)  # a fresh install fetches its database now
+        except Exception:
+            log.exception("queueing the advisory database update failed")
         while not stopping.wait(settings.scanner.periodic_interval_seconds):
             try:
                 periodic_pass(settings, db, queue)

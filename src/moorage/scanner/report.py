@@ -115,6 +115,17 @@ class SkippedPackage:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedScanner:
+    """A scanner that was asked for and did not run, and why: a report says "vulnerabilities were
+    not looked for" instead of showing none."""
+
+    scanner: str
+    """Which scanner (``vuln``)."""
+    reason: str
+    """Why (``no advisory database``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ScanIssue:
     """Something the scan could not do for part of the image (it went on without it)."""
 
@@ -144,6 +155,8 @@ class ScanReport:
     """Check findings, most severe first."""
     skipped_packages: tuple[SkippedPackage, ...] = ()
     """Packages not matched, and why."""
+    skipped_scanners: tuple[SkippedScanner, ...] = ()
+    """Scanners asked for that did not run, and why."""
     issues: tuple[ScanIssue, ...] = ()
     """Files or records the scan could not use."""
     database: DatabaseVersion | None = None
@@ -154,6 +167,10 @@ class ScanReport:
     """When the report was made (ISO 8601, UTC)."""
     generator: str = ""
     """``moorage <version>``."""
+
+    def skipped_reason(self, scanner: str) -> str | None:
+        """Why ``scanner`` was asked for and did not run; None when it was not skipped."""
+        return next((s.reason for s in self.skipped_scanners if s.scanner == scanner), None)
 
     def severities(self) -> list[Severity]:
         """Severity of every finding, vulnerabilities first."""
@@ -242,6 +259,7 @@ def report_to_json(report: ScanReport) -> dict[str, Any]:
             for f in report.findings
         ],
         "skipped_packages": [{"purl": s.purl, "path": s.path, "reason": s.reason} for s in report.skipped_packages],
+        "skipped_scanners": [{"scanner": s.scanner, "reason": s.reason} for s in report.skipped_scanners],
         "issues": [
             {"scanner": i.scanner, "message": i.message, "path": i.path, "layer_digest": i.layer_digest}
             for i in report.issues
@@ -314,6 +332,9 @@ def report_from_json(doc: Any) -> ScanReport:
             skipped_packages=tuple(
                 SkippedPackage(str(s["purl"]), str(s.get("path", "")), str(s["reason"]))
                 for s in doc.get("skipped_packages", ())
+            ),
+            skipped_scanners=tuple(
+                SkippedScanner(str(s["scanner"]), str(s["reason"])) for s in doc.get("skipped_scanners", ())
             ),
             issues=tuple(
                 ScanIssue(str(i["scanner"]), str(i["message"]), str(i.get("path", "")), str(i.get("layer_digest", "")))

@@ -38,6 +38,7 @@ from moorage.scanner.report import (
     ScanIssue,
     ScanReport,
     SkippedPackage,
+    SkippedScanner,
     now_iso,
 )
 from moorage.scanner.sources.interface import ImageSource, ResolvedImage
@@ -45,6 +46,8 @@ from moorage.scanner.sources.interface import ImageSource, ResolvedImage
 VULN_SCANNER = "vuln"
 ALL_SCANNERS = (VULN_SCANNER, *CHECK_SCANNERS)
 """Every scanner, in report order: ``vuln``, ``secret``, ``malware``, ``config``."""
+NO_ADVISORY_DATABASE = "no advisory database"
+"""The reason a report gives for a ``vuln`` scanner that did not run for want of a database."""
 
 
 class ScanSetupError(ScannerError):
@@ -72,6 +75,10 @@ class ScanOptions:
     """Extra YARA rules, blocklists, allowlists and switches for the checks."""
     advisory_store: AdvisoryStore | None = field(default=None, compare=False)
     """An open advisory database (the caller closes it); required for ``vuln``."""
+    skip_vuln_without_database: bool = False
+    """Without ``advisory_store``, leave ``vuln`` out and say so in the report (``skipped_scanners``)
+    instead of refusing to scan: the inventory is still made, so a later ``rematch`` can add the
+    vulnerabilities."""
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
     """Analyzers, layer cache, parallelism (the checks are added to its plug-ins)."""
     platform: Platform | None = None
@@ -255,9 +262,13 @@ def scan_images(
 ) -> list[ScanReport]:
     """One report per image the source holds for ``options.platform`` (or every platform)."""
     scanners = parse_scanners(",".join(options.scanners))
-    options = replace(options, scanners=scanners)
+    skipped: tuple[SkippedScanner, ...] = ()
     if VULN_SCANNER in scanners and options.advisory_store is None:
-        raise ScanSetupError("the vuln scanner needs an advisory database (moorage vulndb build; --db)")
+        if not options.skip_vuln_without_database:
+            raise ScanSetupError("the vuln scanner needs an advisory database (moorage vulndb build; --db)")
+        scanners = tuple(s for s in scanners if s != VULN_SCANNER)
+        skipped = (SkippedScanner(VULN_SCANNER, NO_ADVISORY_DATABASE),)
+    options = replace(options, scanners=scanners)
     plugins = _prepare_checks(scanners, options.check_options)
     matcher = Matcher(options.advisory_store) if VULN_SCANNER in scanners and options.advisory_store else None
     started = time.perf_counter()
@@ -271,7 +282,7 @@ def scan_images(
         report = _scan_one(source, image, options, plugins, matcher, progress)
         timings = {"resolve": resolved / len(images), **report.timings}
         timings["total"] += timings["resolve"]
-        reports.append(replace(report, timings=timings))
+        reports.append(replace(report, timings=timings, skipped_scanners=skipped))
     return reports
 
 
@@ -326,6 +337,7 @@ def rematch(
         scanners=tuple(s for s in ALL_SCANNERS if s in scanners),
         vulnerabilities=vulnerabilities,
         skipped_packages=skipped,
+        skipped_scanners=tuple(s for s in old.skipped_scanners if s.scanner != VULN_SCANNER),
         issues=(*kept_issues, *match_issues),
         database=database_version(store),
         timings=timings,

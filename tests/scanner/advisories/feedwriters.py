@@ -7,10 +7,15 @@ only what it is about.
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import zstandard
 
 
 def osv_record(
@@ -67,6 +72,43 @@ def write_osv_dir(directory: Path, records: list[dict[str, Any]]) -> Path:
     return directory
 
 
+def osv_zip(records: list[dict[str, Any]], *, extra: dict[str, bytes] | None = None) -> bytes:
+    """A zip as osv.dev publishes per ecosystem (``<id>.json`` members), plus ``extra`` members."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for record in records:
+            archive.writestr(f"{record['id']}.json", json.dumps(record))
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def alpine_secdb_json(branch: str, packages: dict[str, dict[str, list[str]]], repo: str = "main") -> bytes:
+    """One secdb JSON document as bytes (see ``write_alpine_secdb``)."""
+    document = {
+        "apkurl": "{{urlprefix}}/{{distroversion}}/{{reponame}}/{{arch}}/{{pkg.name}}-{{pkg.ver}}.apk",
+        "archs": ["x86_64", "aarch64"],
+        "reponame": repo,
+        "urlprefix": "https://dl-cdn.alpinelinux.org/alpine",
+        "distroversion": branch,
+        "packages": [{"pkg": {"name": name, "secfixes": fixes}} for name, fixes in packages.items()],
+    }
+    return json.dumps(document).encode()
+
+
+def csaf_vex_archive(documents: list[dict[str, Any]]) -> bytes:
+    """A ``csaf_vex_*.tar.zst`` as Red Hat publishes it: one ``YEAR/cve-....json`` per document."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for document in documents:
+            cve = str(document["vulnerabilities"][0]["cve"])
+            data = json.dumps(document).encode()
+            entry = tarfile.TarInfo(f"{cve.split('-')[1]}/{cve.lower()}.json")
+            entry.size = len(data)
+            archive.addfile(entry, io.BytesIO(data))
+    return zstandard.ZstdCompressor().compress(buffer.getvalue())
+
+
 def debian_release(
     status: str,
     *,
@@ -104,16 +146,8 @@ def write_alpine_secdb(
     path: Path, branch: str, packages: dict[str, dict[str, list[str]]], repo: str = "main"
 ) -> Path:
     """One secdb JSON document: branch (``v3.19``), package -> fixed version -> ids."""
-    document = {
-        "apkurl": "{{urlprefix}}/{{distroversion}}/{{reponame}}/{{arch}}/{{pkg.name}}-{{pkg.ver}}.apk",
-        "archs": ["x86_64", "aarch64"],
-        "reponame": repo,
-        "urlprefix": "https://dl-cdn.alpinelinux.org/alpine",
-        "distroversion": branch,
-        "packages": [{"pkg": {"name": name, "secfixes": fixes}} for name, fixes in packages.items()],
-    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document))
+    path.write_bytes(alpine_secdb_json(branch, packages, repo))
     return path
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from moorage.cli.main import app
-from tests.scanner.advisories.feedwriters import osv_record, write_alpine_secdb, write_osv_dir
+from tests.scanner.advisories.feedwriters import osv_record, osv_zip, write_alpine_secdb, write_osv_dir
+from tests.support.feed_server import feed_server
 
 runner = CliRunner()
 
@@ -82,3 +84,26 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     code, _, err = _invoke("vulndb", "update", "--db", str(tmp_path / "missing.sqlite"))
     assert code == 1 and "no advisory database" in err
     assert "Traceback" not in err
+
+
+def test_without_db_the_commands_use_the_servers_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MOORAGE_VULNDB_PATH", raising=False)
+    monkeypatch.delenv("MOORAGE_SCANNER__VULNDB_PATH", raising=False)
+    monkeypatch.setenv("MOORAGE_DATA_DIR", str(tmp_path / "data"))
+    record = osv_record("GHSA-cli1-0001-0001", package="requests", events=[{"introduced": "0"}, {"fixed": "2.31.0"}])
+    with feed_server({"/osv/PyPI/all.zip": osv_zip([record])}) as feeds:
+        code, _, err = _invoke("vulndb", "update")
+        assert code == 1 and "no sources configured" in err, "nothing to build from: says so"
+        monkeypatch.setenv("MOORAGE_SCANNER__VULNDB_SOURCES", f"osv:{feeds.url('/osv/PyPI/all.zip')}")
+        code, out, err = _invoke("vulndb", "update", "--json")  # no database yet: the configured sources
+    assert code == 0, err
+    server_file = (tmp_path / "data" / "vulndb.sqlite").resolve()
+    assert json.loads(out)["path"] == str(server_file) and server_file.is_file()
+    assert f"[1/1] osv {feeds.url('/osv/PyPI/all.zip')}: 1 records" in err
+    code, out, _ = _invoke("vulndb", "info", "--json")
+    assert code == 0 and json.loads(out)["path"] == str(server_file)
+    code, _, err = _invoke("vulndb", "info", "--data-dir", str(tmp_path / "elsewhere"))
+    assert code == 1 and str(tmp_path / "elsewhere" / "vulndb.sqlite") in err
+    monkeypatch.setenv("MOORAGE_SCANNER__VULNDB_PATH", str(server_file))
+    code, out, _ = _invoke("vulndb", "show", "GHSA-cli1-0001-0001", "--data-dir", str(tmp_path / "elsewhere"))
+    assert code == 0 and json.loads(out)[0]["id"] == "GHSA-cli1-0001-0001", "the server's own path setting wins"

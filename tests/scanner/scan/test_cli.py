@@ -104,6 +104,33 @@ def test_oci_layout_and_every_format(planted: PlantedImage, world_db: Path, tmp_
         assert secret not in output and secret not in text and secret not in json.dumps(sarif)
 
 
+def test_without_a_database_the_vulnerability_part_says_skipped(
+    planted: PlantedImage, world_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MOORAGE_VULNDB_PATH", raising=False)
+    image = f"oci:{planted.layout}:latest"
+    doc = scan_json(image)  # validated against the report schema
+    assert doc["skipped_scanners"] == [{"scanner": "vuln", "reason": "no advisory database"}]
+    assert doc["scanners"] == ["secret", "malware", "config"]
+    assert doc["vulnerabilities"] == [] and doc["database"] is None
+    code, table = run("scan", image, "--platform", "linux/amd64", "--executor", "serial", "--no-cache")
+    assert code == 0 and "vulnerabilities: skipped: no advisory database" in table
+
+    stored = tmp_path / "report.json"
+    stored.write_text(json.dumps(doc))
+    code, output = run("rematch", str(stored), "--db", str(world_db), "-f", "json")
+    assert code == 0, output
+    rematched = json.loads(output[output.index("{") :])
+    jsonschema.Draft202012Validator(report_json_schema()).validate(rematched)
+    assert rematched["skipped_scanners"] == [] and "vuln" in rematched["scanners"]
+    assert "CVE-2024-1000" in {v["id"] for v in rematched["vulnerabilities"]}
+
+    code, table = run("scan", image, "--db", str(world_db), "--platform", "linux/amd64", "--no-cache")
+    assert code == 0 and "skipped" not in table.split("Vulnerabilities")[0]
+    built = json.loads(run("vulndb", "info", "--db", str(world_db), "--json")[1])["built_at"]
+    assert f"advisory database built {built} (0 hours old; records: " in table
+
+
 def test_exit_codes_make_a_ci_gate(planted: PlantedImage, world_db: Path, tmp_path: Path) -> None:
     image = f"oci:{planted.layout}"
     base = ("scan", image, "--platform", "linux/amd64", "--executor", "serial")

@@ -20,7 +20,6 @@ from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
 from moorage.domain.security import (
-    FAILURE_DESCRIPTIONS,
     IMAGE_TYPES,
     LOCAL_IMAGE,
     SWR_IMAGE_TYPES,
@@ -28,6 +27,7 @@ from moorage.domain.security import (
     ImageRow,
     ScanStatus,
     SeverityLevel,
+    failure_description,
 )
 
 router = APIRouter(tags=["HSS images"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
@@ -86,7 +86,7 @@ def registry_item(row: ImageRow) -> s.RegistryImagesInfo:
         image_digest=row.image_digest, image_version=row.image_version, image_type=row.image_type,
         registry_id=row.registry_id, registry_name=row.registry_name, registry_type=row.registry_type,
         latest_version=row.latest_version, scan_status=row.scan_status,
-        scan_failed_desc=FAILURE_DESCRIPTIONS.get(row.scan_failed_code, "") if row.scan_failed_code else "",
+        scan_failed_desc=failure_description(row.scan_status, row.scan_failed_code),
         scan_failed_code=row.scan_failed_code, image_size=row.image_size, latest_update_time=row.latest_update_time,
         latest_scan_time=row.latest_scan_time, latest_sync_time=row.latest_sync_time, vul_num=row.vul_num,
         unsafe_setting_num=row.unsafe_setting_num, malicious_file_num=row.malicious_file_num,

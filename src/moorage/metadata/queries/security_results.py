@@ -164,6 +164,11 @@ class ScanWrite:
     scanners: str
     advisory_db: str
     scanner_version: str
+    failed_code: str = ""
+    """On a successful scan, a part that did not run (``failed_to_scan_vulnerability``: no advisory
+    database); empty when everything ran."""
+    failed_message: str = ""
+    """What ``failed_code`` left out, for people."""
 
 
 def _replace_findings(conn: Connection, digest: str, write: ScanWrite) -> None:
@@ -196,7 +201,8 @@ def store(conn: Connection, digest: str, job_id: str | None, write: ScanWrite) -
         condition.append(t.c.status == "success")  # a re-match never overrides a scan in progress
     blob = zlib.compress(json.dumps(write.report, separators=(",", ":")).encode(), 6)
     values: dict[str, Any] = {
-        "status": "success", "failed_code": "", "failed_message": "", "holder_job_id": "", "scanners": write.scanners,
+        "status": "success", "failed_code": write.failed_code, "failed_message": write.failed_message[:2000],
+        "holder_job_id": "", "scanners": write.scanners,
         "report": blob, "summary": summary_to_json(write.summary), "vul_num": write.summary.vul_count(),
         "malicious_file_num": len(write.summary.malicious_files),
         "unsafe_setting_num": len(write.summary.unsafe_settings),

@@ -252,3 +252,14 @@ def set_state(conn: Connection, key: str, value: str) -> None:
     """Record a shared fact."""
     upsert(conn, security_state, {"key": key, "value": value, "updated_at": now_ms()}, conflict=["key"],
            update=["value", "updated_at"])
+
+
+def compare_and_set_state(conn: Connection, key: str, expected: str | None, value: str) -> bool:
+    """Record a shared fact only if it still reads ``expected`` (None: not recorded yet); False when
+    another worker changed it first. The conditional update is what lets one worker of many act."""
+    if expected is None:
+        return insert_ignore(conn, security_state, {"key": key, "value": value, "updated_at": now_ms()},
+                             conflict=["key"]) > 0
+    result = conn.execute(update(security_state).where(security_state.c.key == key, security_state.c.value == expected)
+                          .values(value=value, updated_at=now_ms()))
+    return bool(result.rowcount)

@@ -3,6 +3,10 @@
 A source is an importer kind and where its feed is: a local file or directory, or an http(s) URL
 that is downloaded (streamed to a file, size-capped) before the importer reads it. The sources a
 database was built from are kept in its metadata, so ``vulndb update`` can fetch them again.
+
+A URL whose file name is ``archive_latest.txt`` is a pointer, as Red Hat publishes one beside its
+dated CSAF VEX archives (``csaf_vex_YYYY-MM-DD.tar.zst``): the file it names, in the same
+directory, is what is downloaded, so a configured source keeps following the newest archive.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 import httpx
 
@@ -34,6 +38,11 @@ IMPORTERS: dict[str, type[AdvisoryImporter]] = {
 
 MAX_DOWNLOAD_BYTES = 8 << 30
 """Largest download accepted (osv.dev's all-ecosystems zip is ~1 GiB; Red Hat's VEX archive less)."""
+
+POINTER_NAME = "archive_latest.txt"
+"""File name of a URL that names the newest archive beside it (Red Hat's CSAF VEX directory)."""
+MAX_POINTER_BYTES = 4096
+_ARCHIVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 DownloadProgress = Callable[[int, int | None], None]
 """Called with (bytes received so far, total bytes if the server said)."""
@@ -88,6 +97,22 @@ def _download_name(url: str, position: int) -> str:
     return f"{position:02d}-{re.sub(r'[^A-Za-z0-9._-]', '_', base)[:100]}"
 
 
+def _follow_pointer(spec: SourceSpec, http: httpx.Client) -> str:
+    """The URL of the archive a pointer file names (a bare file name, in the pointer's directory)."""
+    with http.stream("GET", spec.location) as response:
+        if response.status_code >= 400:
+            raise SourceFetchError(f"{spec}: HTTP {response.status_code}")
+        body = b""
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > MAX_POINTER_BYTES:
+                raise SourceFetchError(f"{spec}: a pointer file larger than {MAX_POINTER_BYTES} bytes")
+    name = body.decode("utf-8", "replace").strip()
+    if not _ARCHIVE_NAME.match(name):
+        raise SourceFetchError(f"{spec}: the pointer file does not name an archive ({name[:80]!r})")
+    return urljoin(spec.location, name)
+
+
 def fetch_source(
     spec: SourceSpec,
     work_dir: Path,
@@ -103,11 +128,14 @@ def fetch_source(
         if not path.exists():
             raise SourceFetchError(f"{spec}: no such file or directory")
         return path
-    target = work_dir / _download_name(spec.location, position)
     owned = client is None
     http = client or httpx.Client(follow_redirects=True, timeout=httpx.Timeout(60.0, connect=15.0))
     try:
-        with http.stream("GET", spec.location) as response:
+        url = spec.location
+        if Path(urlparse(url).path).name == POINTER_NAME:
+            url = _follow_pointer(spec, http)
+        target = work_dir / _download_name(url, position)
+        with http.stream("GET", url) as response:
             if response.status_code >= 400:
                 raise SourceFetchError(f"{spec}: HTTP {response.status_code}")
             declared = response.headers.get("content-length")

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -80,6 +81,9 @@ class SourceSummary:
     """The first few left-out items, for people."""
     fetched_at: str = ""
     """ISO 8601 time it was read."""
+    error: str = ""
+    """Why the source is missing from this database (it failed and the build went on without it);
+    empty when it was read."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON form kept in ``meta``."""
@@ -91,6 +95,7 @@ class SourceSummary:
             "skipped": dict(self.skipped),
             "warnings": list(self.warnings),
             "fetched_at": self.fetched_at,
+            "error": self.error,
         }
 
     @classmethod
@@ -104,6 +109,7 @@ class SourceSummary:
             skipped={str(k): int(v) for k, v in body.get("skipped", {}).items()},
             warnings=tuple(body.get("warnings", ())),
             fetched_at=str(body.get("fetched_at", "")),
+            error=str(body.get("error", "")),
         )
 
 
@@ -160,7 +166,9 @@ class AdvisoryStoreWriter:
             raise StoreError(f"{path} already exists; a build writes a new file")
         try:
             self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192;")
+            # A journal in memory, not OFF: ``source`` rolls a failed source back to a savepoint. The
+            # file is new, so only the few pages a source rewrites (the tables' last leaves) are journaled.
+            self._db.executescript("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA page_size=8192;")
             self._db.executescript(_SCHEMA)
             self._db.execute("BEGIN")
         except sqlite3.Error as error:
@@ -190,6 +198,27 @@ class AdvisoryStoreWriter:
         self._cves.append((metadata.id, json.dumps(cve_metadata_to_json(metadata))))
         if len(self._cves) >= _BATCH:
             self._flush()
+
+    @contextmanager
+    def source(self) -> Iterator[None]:
+        """Records added inside are kept all together or, when the block raises, not at all: a
+        source that fails halfway through its feed leaves nothing behind in the new database."""
+        try:
+            self._flush()
+            self._db.execute("SAVEPOINT source")
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write {self._path}: {error}") from error
+        first_id = self._next_id
+        try:
+            yield
+            self._flush()
+        except BaseException:
+            self._advisories, self._aliases, self._affected, self._cves = [], [], [], []
+            self._next_id = first_id
+            self._db.execute("ROLLBACK TO source")
+            self._db.execute("RELEASE source")
+            raise
+        self._db.execute("RELEASE source")
 
     def _flush(self) -> None:
         self._db.executemany("INSERT INTO advisory VALUES (?, ?, ?, ?)", self._advisories)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +13,7 @@ from rich.text import Text
 from moorage.scanner.checks.findings import MalwareFinding, SecretFinding, SettingFinding
 from moorage.scanner.formats.interface import ReportWriter
 from moorage.scanner.report import ReportedFinding, ScanReport
+from moorage.scanner.scan import VULN_SCANNER
 from moorage.scanner.severity import Severity
 
 SEVERITY_STYLES = {
@@ -43,11 +45,37 @@ def _title(report: ScanReport) -> str:
     return " ".join(parts)
 
 
+def _age(built_at: str, now: datetime | None) -> str:
+    """``3 days old`` (hours below two days); empty when the time does not parse."""
+    try:
+        built = datetime.fromisoformat(built_at.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if built.tzinfo is None:
+        built = built.replace(tzinfo=UTC)
+    hours = max(int(((now or datetime.now(UTC)) - built).total_seconds() // 3600), 0)
+    return f"{hours // 24} days old" if hours >= 48 else f"{hours} hours old"
+
+
+def _database(report: ScanReport, now: datetime | None) -> str:
+    """What the vulnerability part rests on: the database's build time, age and sources with their
+    record counts, or why there is no vulnerability part at all."""
+    skipped = report.skipped_reason(VULN_SCANNER)
+    if skipped is not None:
+        return f"vulnerabilities: skipped: {skipped}"
+    database = report.database
+    if database is None:
+        return ""
+    age = _age(database.built_at, now)
+    sources = ", ".join(f"{kind} {records}" for kind, records in database.sources)
+    details = "; ".join(part for part in (age, f"records: {sources}" if sources else "") if part)
+    return f"advisory database built {database.built_at}" + (f" ({details})" if details else "")
+
+
 def _summary(report: ScanReport) -> str:
     summary = report.summary()
     counts = ", ".join(f"{name} {count}" for name, count in summary["by_severity"].items() if count)
-    database = f"; advisory database built {report.database.built_at}" if report.database else ""
-    return f"{summary['total']} findings ({counts or 'none'}); scanners: {', '.join(report.scanners)}{database}"
+    return f"{summary['total']} findings ({counts or 'none'}); scanners: {', '.join(report.scanners) or 'none'}"
 
 
 def _detail(reported: ReportedFinding) -> str:
@@ -76,10 +104,12 @@ class TableReportWriter(ReportWriter):
 
     format_name = "table"
 
-    def __init__(self, *, color: bool = False, width: int = 180) -> None:
-        """``color``: ANSI colours (for a terminal); ``width``: columns of the tables."""
+    def __init__(self, *, color: bool = False, width: int = 180, now: datetime | None = None) -> None:
+        """``color``: ANSI colours (for a terminal); ``width``: columns of the tables; ``now``: the
+        time the database's age is counted to (default: the clock)."""
         self.color = color
         self.width = width
+        self.now = now
 
     def render(self, reports: Sequence[ScanReport]) -> str:
         """The tables as text (ANSI colours only when ``color``)."""
@@ -94,6 +124,9 @@ class TableReportWriter(ReportWriter):
         for report in reports:
             console.print(Text(_title(report), style="bold"))
             console.print(_summary(report))
+            database = _database(report, self.now)
+            if database:
+                console.print(database)
             if report.vulnerabilities:
                 table = Table(title="Vulnerabilities", title_justify="left", show_lines=False)
                 for column in ("SEVERITY", "ID", "PACKAGE", "INSTALLED", "FIXED", "STATE", "LAYER", "TITLE"):

@@ -17,7 +17,7 @@ from typing import Any
 
 import moorage
 from moorage.clients.oci_types import Platform
-from moorage.domain.security import ScanSummary, severity_rank
+from moorage.domain.security import VULNERABILITIES_SKIPPED, ScanSummary, severity_rank
 from moorage.metadata.queries.security_results import FindingRow, ScanWrite, VulnerabilityRow
 from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.analysis import AnalysisOptions, ProgressCallback
@@ -25,7 +25,7 @@ from moorage.scanner.cache.interface import LayerCache
 from moorage.scanner.checks.findings import finding_to_json
 from moorage.scanner.matching import Matcher
 from moorage.scanner.report import ScanReport, report_from_json, report_to_json
-from moorage.scanner.scan import ScanOptions, rematch, scan
+from moorage.scanner.scan import VULN_SCANNER, ScanOptions, rematch, scan
 from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
 from moorage.services.security.failures import ScanFailure
 from moorage.services.security.password_policy import PasswordPolicyPlugin
@@ -89,13 +89,12 @@ class _Resolved(ImageSource):
 def scan_image(source: ImageSource, image: ResolvedImage, *, options: EngineOptions, store: AdvisoryStore | None,
                progress: ProgressCallback | None = None) -> ScanWrite:
     """Scan one resolved image into what the registry stores. Without an advisory database the
-    vulnerability scanner is left out; the inventory is kept, so a database installed later
-    re-matches it. The password policy plug-in runs in the same layer passes (the detail queries
-    read its cached results)."""
+    vulnerability scanner is left out and the report says so (``skipped_scanners``); the inventory
+    is kept, so a database installed later re-matches it. The password policy plug-in runs in the
+    same layer passes (the detail queries read its cached results)."""
     check_limits(image, options)
-    scanners = tuple(s for s in options.scanners if s != "vuln" or store is not None) or ("config",)
     report = scan(_Resolved(source, image), ScanOptions(
-        scanners=scanners, advisory_store=store,
+        scanners=options.scanners, advisory_store=store, skip_vuln_without_database=True,
         analysis=AnalysisOptions(cache=options.cache, workers=options.workers, executor=options.executor,
                                  extra_plugins=(PasswordPolicyPlugin(),))),
         progress)
@@ -121,9 +120,12 @@ def stored_form(report: ScanReport) -> ScanWrite:
     summary = summarize([(v.vul_id, v.severity, v.aliases) for v in vulnerabilities],
                         [(f.category, f.rule_id, f.severity, f.path) for f in findings])
     database = report.database.built_at if report.database is not None else NO_DATABASE
+    skipped = report.skipped_reason(VULN_SCANNER)
     return ScanWrite(summary=summary, severity_level=summary.level().value, report=report_to_json(report),
                      vulnerabilities=vulnerabilities, findings=findings, scanners=",".join(report.scanners),
-                     advisory_db=database, scanner_version=moorage.__version__)
+                     advisory_db=database, scanner_version=moorage.__version__,
+                     failed_code=VULNERABILITIES_SKIPPED if skipped is not None else "",
+                     failed_message=f"vulnerability scan skipped: {skipped}" if skipped is not None else "")
 
 
 def summarize(vulnerabilities: Sequence[tuple[str, str, tuple[str, ...]]],

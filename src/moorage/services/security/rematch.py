@@ -94,7 +94,9 @@ def _rebuild_index(conn: Connection, digest: str, current: str) -> None:
     if not children or any(c.status != "success" for c in children.values()):
         return
     summary = engine.merge_summaries([c.summary for c in children.values()])
+    partial = next((c for c in children.values() if c.failed_code), None)
     write = ScanWrite(summary=summary, severity_level=summary.level().value, report=report, vulnerabilities=(),
                       findings=(), scanners=",".join(engine.ALL_SCANNERS), advisory_db=current,
-                      scanner_version=moorage.__version__)
+                      scanner_version=moorage.__version__, failed_code=partial.failed_code if partial else "",
+                      failed_message=partial.failed_message if partial else "")
     _store(conn, digest, write)

@@ -26,7 +26,8 @@ def row_values(result: ScanResultRecord | None, ignored: frozenset[str] = frozen
                 "latest_scan_time": result.scanned_at, "vul_num": 0, "unsafe_setting_num": 0,
                 "malicious_file_num": 0, "severity_level": ""}
     summary = result.summary
-    return {"scan_status": ScanStatus.SUCCESS.value, "scan_failed_code": "", "latest_scan_time": result.scanned_at,
+    return {"scan_status": ScanStatus.SUCCESS.value, "scan_failed_code": result.failed_code,
+            "latest_scan_time": result.scanned_at,
             "vul_num": summary.vul_count(ignored), "unsafe_setting_num": len(summary.unsafe_settings),
             "malicious_file_num": len(summary.malicious_files), "severity_level": summary.level(ignored).value}
 

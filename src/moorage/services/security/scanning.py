@@ -159,10 +159,13 @@ class DigestScanner:
                   "platforms": [{"digest": d.digest, "platform": str(d.platform) if d.platform else "",
                                  "result_version": r.version} for d, r in parts]}
         databases = {r.advisory_db for _d, r in parts}
+        partial = next((r for _d, r in parts if r.failed_code), None)  # e.g. vulnerabilities skipped: no database
         write = ScanWrite(summary=summary, severity_level=summary.level().value, report=report, vulnerabilities=(),
                           findings=(), scanners=",".join(self.options.scanners),
                           advisory_db=databases.pop() if len(databases) == 1 else engine.NO_DATABASE,
-                          scanner_version=moorage.__version__)
+                          scanner_version=moorage.__version__,
+                          failed_code=partial.failed_code if partial else "",
+                          failed_message=partial.failed_message if partial else "")
         self.db.run_write(lambda conn: results_q.store(conn, digest, self.job_id, write)
                           and apply_to_rows(conn, digest) >= 0)
 

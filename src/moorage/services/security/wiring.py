@@ -9,6 +9,7 @@ from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database
 from moorage.services.security.account_settings import AccountSettings
 from moorage.services.security.advisory_lookup import AdvisoryLookup
+from moorage.services.security.advisory_updates import AdvisoryDatabaseStatus, UpdatePolicy
 from moorage.services.security.baseline_details import BaselineService
 from moorage.services.security.detail_reader import DetailReader
 from moorage.services.security.image_details import ImageDetailService
@@ -29,8 +30,8 @@ from moorage.settings import Settings
 
 @dataclass(frozen=True)
 class SecurityServices:
-    """Image lists, registries, tasks, policies, the pull gate, the scan-on-push listener and the
-    detail queries."""
+    """Image lists, registries, tasks, policies, the pull gate, the scan-on-push listener, the
+    detail queries and the advisory database's status."""
 
     images: ImageService
     registries: RegistryService
@@ -45,6 +46,7 @@ class SecurityServices:
     whitelists: WhitelistService
     settings: AccountSettings
     reports: ReportService
+    advisory_database: AdvisoryDatabaseStatus
 
 
 def build_security_services(settings: Settings, db: Database, master_key: MasterKey,
@@ -69,6 +71,7 @@ def build_security_services(settings: Settings, db: Database, master_key: Master
         whitelists=WhitelistService(views),
         settings=AccountSettings(db, reader),
         reports=ReportService(db, details, baseline),
+        advisory_database=AdvisoryDatabaseStatus(db, settings.vulndb_path, UpdatePolicy.of(settings)),
     )
 
 
