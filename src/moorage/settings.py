@@ -114,6 +114,22 @@ class EnterpriseSettings(BaseModel):
     """How often scheduled signature policies are checked."""
     sign_pause_ms: int = Field(default=0, ge=0, le=60_000)
     """A pause between two signatures of an execution (throttles large executions)."""
+    allowed_domain_suffixes: str = ""
+    """The domain names instances may claim, comma-separated: DNS suffixes (an instance may use names
+    and wildcards strictly below ``tenants.example.com``) and IP addresses (dedicated to instances,
+    even when moorage listens on them). Empty: none, instances have only their generated default
+    name ``<instance>.<registry host>``. The registry's own names (external and internal host, listen
+    addresses not listed here, every spelling of localhost) are never allowed."""
+
+    @field_validator("allowed_domain_suffixes", mode="before")
+    @classmethod
+    def _suffix_list(cls, value: Any) -> Any:
+        from moorage.domain.hosts import parse_allowlist
+
+        text = ",".join(str(v) for v in value) if isinstance(value, list | tuple) else value
+        if isinstance(text, str):
+            parse_allowlist(text)  # ValueError: a clear message at start-up
+        return text
 
 
 OSV_ZIPS = "https://osv-vulnerabilities.storage.googleapis.com"

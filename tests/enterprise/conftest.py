@@ -1,6 +1,7 @@
 """Servers for the Enterprise Edition tests: ``moorage serve`` listening on 127.0.0.1 (the shared
-registry and the management API) and on 127.0.0.5 (an instance's domain name), on one port, with
-short job leases so that recovery after a kill takes seconds. Everything is stopped by process id."""
+registry and the management API) and on 127.0.0.5 and 127.0.0.6 (instances' domain names: the
+operator's allowlist dedicates them to instances, with names under ``example.test``), on one port,
+with short job leases so that recovery after a kill takes seconds. Everything is stopped by process id."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from tests.enterprise.support import Enterprise, connect
 from tests.support.servers import ServerProcess, start_moorage
 
 INSTANCE_HOST = "127.0.0.5"
+SECOND_INSTANCE_HOST = "127.0.0.6"
+ALLOWED_DOMAINS = f"{INSTANCE_HOST},{SECOND_INSTANCE_HOST},example.test"
 
 FAST_JOBS = {"MOORAGE_JOBS__LEASE_SECONDS": "5", "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
              "MOORAGE_JOBS__STALE_PENDING_SECONDS": "5", "MOORAGE_ACCESS_LOG": "false",
              "MOORAGE_ENTERPRISE__SCHEDULE_INTERVAL_SECONDS": "1",
-             "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD}
+             "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+             "MOORAGE_ENTERPRISE__ALLOWED_DOMAIN_SUFFIXES": ALLOWED_DOMAINS}
 
 StartServer = Callable[..., ServerProcess]
 
@@ -33,7 +37,8 @@ def _starter(request: pytest.FixtureRequest, base: Path) -> tuple[StartServer, l
         directory.mkdir(parents=True, exist_ok=True)
         url = database_url or database_url_for(request, database, directory)
         full_env = {"MOORAGE_DATABASE_URL": url, "MOORAGE_DATA_DIR": str(directory), **FAST_JOBS, **(env or {})}
-        server = start_moorage(directory, env=full_env, port=port, extra_args=["--host", INSTANCE_HOST], wait=False)
+        server = start_moorage(directory, env=full_env, port=port, wait=False,
+                               extra_args=["--host", INSTANCE_HOST, "--host", SECOND_INSTANCE_HOST])
         started.append(server)
         server.wait_ready(timeout=120)  # two test processes start servers at once on two cores
         return server

@@ -63,10 +63,10 @@ CREDS = (ADMIN.name, ADMIN.password)
 
 @pytest.fixture(scope="module")
 def two(ee: Enterprise, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Instances A (reached as 127.0.0.5:<port>) and B (as localhost:<port>), each with a namespace
+    """Instances A (reached as 127.0.0.5:<port>) and B (as 127.0.0.6:<port>), each with a namespace
     ``shared`` holding ``app:v1`` of different content, and ``app:v2`` in A."""
     port = ee.server.port
-    hosts = {"a": f"127.0.0.5:{port}", "b": f"localhost:{port}"}
+    hosts = {"a": f"127.0.0.5:{port}", "b": f"127.0.0.6:{port}"}
     ids = {name: create_instance(ee, unique(f"iso{name}"), domain_name=host) for name, host in hosts.items()}
     for instance_id in ids.values():
         create_namespace(ee, instance_id, "shared")
@@ -116,7 +116,13 @@ def test_domain_names(ee: Enterprise, two: dict[str, Any]) -> None:
         response = api.get("/v2/manage/namespaces", headers={"Host": "registry-a.example.test"})
     assert [n["name"] for n in response.json()["namespaces"]] == ["shared"]
     with pytest.raises(ClientRequestException) as caught:  # one name, one instance
-        ee.client.add_domain_name(_add(two["ids"]["b"], "registry-a.example.test"))
+        ee.client.add_domain_name(_add(two["ids"]["b"], "Registry-A.example.test."))
+    assert caught.value.status_code == 400 and "not available" in caught.value.error_msg
+    with pytest.raises(ClientRequestException) as caught:  # nor a wildcard of the whole allowed suffix
+        ee.client.add_domain_name(_add(two["ids"]["b"], "*.example.test"))
+    assert caught.value.status_code == 400
+    with pytest.raises(ClientRequestException) as caught:  # the instance has it already
+        ee.client.add_domain_name(_add(a, "registry-a.example.test:80"))
     assert caught.value.status_code == 409
     with pytest.raises(ClientRequestException) as caught:
         ee.client.add_domain_name(_add(a, "not a host!"))

@@ -317,11 +317,11 @@ def test_scheduled_policies_run_on_their_cron(ee: Enterprise, signed: dict[str, 
 
 def test_a_domain_name_without_port_signs_with_the_registry_port(ee: Enterprise, signed: dict[str, object],
                                                                    tmp_path: Path) -> None:
-    """The worker names images as clients reach them: ``localhost`` (no port) on this server is
-    ``localhost:<port>``."""
-    instance_id = create_instance(ee, unique("noport"), domain_name="localhost")
+    """The worker names images as clients reach them: ``127.0.0.6`` (no port) on this server is
+    ``127.0.0.6:<port>``."""
+    instance_id = create_instance(ee, unique("noport"), domain_name="127.0.0.6")
     create_namespace(ee, instance_id, "team")
-    host = f"localhost:{ee.server.port}"
+    host = f"127.0.0.6:{ee.server.port}"
     push(layouts.write_layout(tmp_path / "img", {"v1": "no port"}), "v1", f"{host}/team/app:v1")
     key = create_key(ee, instance_id)
     policy_id = create_policy(ee, instance_id, "team", key["id"])

@@ -14,8 +14,8 @@ class Rule:
     """What a management route requires.
 
     ``public``: no credentials; ``authenticated``: any valid principal; ``account``: any user of
-    the account whose project the path names (HSS operations are account-wide: every user of an
-    account sees its images' security state, as in HSS); ``admin``: a domain administrator;
+    the account whose project the path names (the HSS services show each user the images the
+    registry lets them pull; a domain administrator sees all); ``admin``: a domain administrator;
     ``namespace`` / ``repository``: at least ``level`` on the namespace (and repository) named by
     the path parameters ``namespace`` and ``repository``.
 

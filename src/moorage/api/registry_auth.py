@@ -17,16 +17,16 @@ from dataclasses import replace
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from moorage.api.access import ALL, AUTHENTICATED, Access
+from moorage.api.access import ALL, AUTHENTICATED, PUSH, Access
 from moorage.api.errors import oci_error_response
 from moorage.auth import headers
 from moorage.auth.tokens import RegistryGrant, TokenError, TokenSigner
 from moorage.domain.errors import Denied, MoorageError, NameInvalid, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, Principal
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import DEFAULT_INSTANCE
+from moorage.domain.registry import DEFAULT_INSTANCE, NO_INSTANCE
 from moorage.services.identity import IdentityService
-from moorage.services.permissions import PermissionService
+from moorage.services.permissions import PermissionService, RepositoryAccess
 from moorage.settings import Settings
 
 
@@ -77,16 +77,32 @@ class RegistryAuthorizer:
 
     async def allowed_actions(self, principal: Principal, access: Access, instance_id: str) -> frozenset[str]:
         """Actions the principal holds on ``access``'s resource, whatever the credential kind."""
+        return (await self._access(principal, access, instance_id)).actions
+
+    async def _access(self, principal: Principal, access: Access, instance_id: str) -> RepositoryAccess:
         if access.resource_type == "registry" and access.name == "catalog":
-            return frozenset({ALL}) if not principal.anonymous or await self.permissions.anonymous_pull_allowed(
-                instance_id) else frozenset()
+            return RepositoryAccess(frozenset({ALL}) if not principal.anonymous or
+                                    await self.permissions.anonymous_pull_allowed(instance_id) else frozenset())
         if access.resource_type != "repository":
-            return frozenset()
+            return RepositoryAccess(frozenset())
         try:
             name = RepositoryName.parse(access.name)
         except NameInvalid:
-            return frozenset()
-        return await self.permissions.repository_actions(principal, instance_id=instance_id, name=name)
+            return RepositoryAccess(frozenset())
+        return await self.permissions.repository_access(principal, instance_id=instance_id, name=name)
+
+    @staticmethod
+    def _answer_as_missing(connection: HTTPConnection, access: Access, unseen: frozenset[str]) -> bool:
+        """Whether a refused request on another account's name is answered as for a name that does not
+        exist (and route it to ``NO_INSTANCE``, where every handler finds nothing): when the caller
+        would have been let through on a free name. Creating the name (starting an upload, putting a
+        manifest) stays refused: names are unique across accounts."""
+        if not unseen or not set(access.actions) <= unseen:
+            return False
+        if PUSH in access.actions and connection.scope.get("oci", ("",))[0] != "upload":
+            return False
+        connection.state.instance_id = NO_INSTANCE
+        return True
 
     async def authorize(self, connection: HTTPConnection, required: list[Access]) -> Principal:
         """The principal, if it may do all of ``required``."""
@@ -99,21 +115,24 @@ class RegistryAuthorizer:
                 if principal.anonymous and not anonymous_ok:
                     raise Unauthenticated()
                 continue
+            unseen: frozenset[str] = frozenset()
             if principal.granted is not None:  # a bearer token: only what it grants
                 granted = principal.granted.get(f"{access.resource_type}:{access.name}", frozenset())
                 if not set(access.actions) <= granted and ALL not in granted and not principal.anonymous:
                     # The token is narrower than the caller's rights: answer DENIED with a challenge naming
                     # the scope to ask for (oras-py fetches a new token on exactly this; Docker-style
                     # clients ask for push up front and never get here).
-                    held = await self.allowed_actions(principal, access, instance_id)
-                    if set(access.actions) <= held or ALL in held:
+                    held = await self._access(principal, access, instance_id)
+                    if set(access.actions) <= held.actions or ALL in held.actions:
                         raise Denied("the token does not cover this request; request a token with this scope",
                                      reason="insufficient_scope")
-
+                    unseen = held.unseen
             else:
-
-                granted = await self.allowed_actions(principal, access, instance_id)
+                held = await self._access(principal, access, instance_id)
+                granted, unseen = held.actions, held.unseen
             if not set(access.actions) <= granted and ALL not in granted:
+                if self._answer_as_missing(connection, access, unseen):
+                    continue
                 if principal.anonymous:
                     raise Unauthenticated()
                 raise Denied(f"requested access to {access.name or 'the registry'} is denied",

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_INSTANCE = "default"
+NO_INSTANCE = "-"
+"""An instance id no instance has (ids are ``default`` or hexadecimal): a registry request that must
+be answered exactly as for a repository that does not exist (another account's name the caller may
+not see) is served from it, so every handler finds nothing and answers as it always does."""
 """The shared-edition registry; Enterprise Edition instances get their own ids."""
 
 

@@ -226,6 +226,24 @@ class ImageRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageVisibility:
+    """The image rows a caller may see. Every row of the account ``domain_id`` for a domain
+    administrator (``reader`` None); for another user (``reader``: their user id) the images of
+    moorage's own repositories that user may pull (a read grant on the organization or the
+    repository, or a public one), the images other accounts share with the account, and the images
+    of connected external registries (moorage holds no permissions on those: they are the
+    account's, as the registries are)."""
+
+    domain_id: str
+    reader: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        """Whether every row of the account is visible."""
+        return self.reader is None
+
+
+@dataclass(frozen=True, slots=True)
 class ImageFilter:
     """The filters of the two image lists (None: not filtered)."""
 

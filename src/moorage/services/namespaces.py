@@ -55,7 +55,10 @@ class NamespaceService:
             created = q.create(conn, instance_id=instance_id, name=name, domain_id=domain_id,
                                creator_name=principal.user_name)
             if created is None:
-                raise Conflict(f"organization {name!r} already exists", reason="namespace_exists")
+                # Names are unique across accounts (as in SWR); the answer is the same whichever account
+                # holds the name, so it says no more than that the name is taken.
+                raise Conflict(f"organization {name!r} already exists: organization names are unique across "
+                               "accounts", reason="namespace_exists")
             if not principal.is_admin:
                 grants_q.set_namespace_grant(conn, user_id, created.id, MANAGE)
             return created

@@ -13,6 +13,7 @@ an Enterprise Edition instance, namespaces are made through its management API, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -27,6 +28,18 @@ from moorage.metadata.tables import namespaces, repositories
 
 PULL_ONLY = frozenset({"pull"})
 NOTHING: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryAccess:
+    """What a principal may do on a repository name."""
+
+    actions: frozenset[str]
+    """The actions (pull, push, delete) held."""
+    unseen: frozenset[str] = NOTHING
+    """When the name belongs to another account and the caller may not see it: the actions the
+    caller would hold were the name free, so that the registry can answer as it does for a name
+    that does not exist (empty otherwise)."""
 
 
 class PermissionService:
@@ -54,11 +67,26 @@ class PermissionService:
         self, principal: Principal, *, instance_id: str, name: RepositoryName
     ) -> frozenset[str]:
         """The actions (pull, push, delete) the principal holds on a repository, existing or not."""
-        return await self.db.read(lambda conn: self._actions(conn, principal, instance_id, name))
+        return (await self.repository_access(principal, instance_id=instance_id, name=name)).actions
 
-    def _actions(
+    async def repository_access(
+        self, principal: Principal, *, instance_id: str, name: RepositoryName
+    ) -> RepositoryAccess:
+        """The actions the principal holds on a repository, existing or not, and whether the name is
+        another account's that the principal may not see."""
+        return await self.db.read(lambda conn: self._access(conn, principal, instance_id, name))
+
+    def _free_name_actions(self, principal: Principal, instance_id: str) -> frozenset[str]:
+        """What the principal holds on a name nobody has: pushing to a namespace that does not exist
+        creates it, in the administrator's own domain (in the shared registry only: instance
+        namespaces come from the instance API)."""
+        if principal.is_admin and instance_id == DEFAULT_INSTANCE and not principal.anonymous:
+            return actions_for_level(MANAGE)
+        return NOTHING
+
+    def _access(
         self, conn: Connection, principal: Principal, instance_id: str, name: RepositoryName
-    ) -> frozenset[str]:
+    ) -> RepositoryAccess:
         ns = conn.execute(
             select(namespaces.c.id, namespaces.c.domain_id, namespaces.c.is_public).where(
                 namespaces.c.instance_id == instance_id, namespaces.c.name == name.namespace)
@@ -71,22 +99,21 @@ class PermissionService:
             ).first()
         public = bool(ns is not None and repo is not None and (repo[1] or ns[2]))
         if principal.anonymous:
-            return PULL_ONLY if public and self._anonymous_pull(conn, instance_id) else NOTHING
+            return RepositoryAccess(PULL_ONLY if public and self._anonymous_pull(conn, instance_id) else NOTHING)
         if ns is None:
-            # Pushing to a namespace that does not exist creates it, in the administrator's own domain
-            # (in the shared registry only: instance namespaces come from the instance API).
-            return actions_for_level(MANAGE) if principal.is_admin and instance_id == DEFAULT_INSTANCE else NOTHING
+            return RepositoryAccess(self._free_name_actions(principal, instance_id))
         if ns[1] != principal.domain_id:
-            # Another account's repository: pullable when public or shared with the caller's account.
+            # Another account's repository: pullable when public or shared with the caller's account;
+            # otherwise it must look like a name that does not exist.
             if public or (repo is not None and principal.domain_id is not None
                           and shares_q.grants_read(conn, repo[0], principal.domain_id, now_ms())):
-                return PULL_ONLY
-            return NOTHING
+                return RepositoryAccess(PULL_ONLY)
+            return RepositoryAccess(NOTHING, self._free_name_actions(principal, instance_id))
         if principal.is_admin:
-            return actions_for_level(MANAGE)
+            return RepositoryAccess(actions_for_level(MANAGE))
         assert principal.user_id is not None
         actions = actions_for_level(q.level_on(conn, principal.user_id, ns[0], repo[0] if repo else None))
-        return actions | PULL_ONLY if public else actions
+        return RepositoryAccess(actions | PULL_ONLY if public else actions)
 
     async def visibility(self, principal: Principal, *, instance_id: str) -> Visibility:
         """What the principal may list."""

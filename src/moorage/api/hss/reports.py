@@ -30,9 +30,10 @@ REPORT_EXPORT = "/v5/{project_id}/image/security-report/export-tasks"
 BASELINE_EXPORT = "/v5/{project_id}/image/baseline/export"
 EXPORT_TASK = "/v5/{project_id}/image/export-tasks/{task_id}"
 EXPORT_FILE = "/v5/{project_id}/image/export-tasks/{task_id}/file"
+# Exports are made by domain administrators over every image of the account, so only they read them.
 RULES.update({("GET", ASSETS): ACCOUNT, ("GET", SCANS): ACCOUNT, ("POST", REPORT_STATISTIC): ACCOUNT,
-              ("POST", REPORT_EXPORT): ADMIN, ("POST", BASELINE_EXPORT): ADMIN, ("GET", EXPORT_TASK): ACCOUNT,
-              ("GET", EXPORT_FILE): ACCOUNT})
+              ("POST", REPORT_EXPORT): ADMIN, ("POST", BASELINE_EXPORT): ADMIN, ("GET", EXPORT_TASK): ADMIN,
+              ("GET", EXPORT_FILE): ADMIN})
 
 
 def selection(body: ac.ReportFilterBody) -> ReportSelection:

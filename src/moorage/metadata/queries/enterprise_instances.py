@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import DomainName, Instance, InstanceNamespace, NamespaceOptions, Page
@@ -144,13 +144,28 @@ def delete_domain_name(conn: Connection, instance_id: str, domain_name_id: str) 
         ee_domain_names.c.instance_id == instance_id, ee_domain_names.c.id == domain_name_id)).rowcount)
 
 
-def host_directory(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
-    """(host name -> instance id, instance id -> owning domain id) for every instance: what virtual
-    hosting and the ownership checks need, read in two small queries."""
-    hosts = {str(r[0]): str(r[1]) for r in conn.execute(
-        select(ee_domain_names.c.domain_name, ee_domain_names.c.instance_id))}
+def all_domain_names(conn: Connection) -> list[tuple[str, str]]:
+    """(host name, instance id) of every instance's host names, oldest first: what virtual hosting
+    and the overlap check of a new name read."""
+    return [(str(r[0]), str(r[1])) for r in conn.execute(
+        select(ee_domain_names.c.domain_name, ee_domain_names.c.instance_id)
+        .order_by(ee_domain_names.c.created_at, ee_domain_names.c.id))]
+
+
+def lock_host_names(conn: Connection) -> None:
+    """Serialise the writers of host names until the transaction ends, so that two overlapping
+    names (``*.a.example.com`` and ``x.a.example.com``) cannot both pass the overlap check. SQLite
+    write transactions are serialised already; PostgreSQL's are not, so lock the table against
+    other writers (readers are not blocked)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE ee_domain_names IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def host_directory(conn: Connection) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """((host name, instance id) oldest first, instance id -> owning domain id) for every instance:
+    what virtual hosting and the ownership checks need, read in two small queries."""
     owners = {str(r[0]): str(r[1]) for r in conn.execute(select(ee_instances.c.instance_id, ee_instances.c.domain_id))}
-    return hosts, owners
+    return all_domain_names(conn), owners
 
 
 # Namespaces ----------------------------------------------------------------------------------------

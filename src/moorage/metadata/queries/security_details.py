@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from moorage.domain.security import ImageRow
+from moorage.domain.security import ImageRow, ImageVisibility
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries.security_results import FindingRow
 from moorage.metadata.tables import security_findings as findings_t
@@ -140,16 +140,16 @@ def _finding(r: Any) -> StoredFinding:
 
 # Naming an image ------------------------------------------------------------------------------------
 
-def resolve(conn: Connection, domain_id: str, ref: ImageRef) -> ImageRow | None:
-    """The account's image row a request names: by row id (digits), by manifest digest, or by the
-    image id (config digest hex, whole or a prefix of at least 12), narrowed by the other fields.
-    A multi-architecture image comes with its platform images."""
+def resolve(conn: Connection, seen: ImageVisibility, ref: ImageRef) -> ImageRow | None:
+    """The image row a request names, among those the caller sees: by row id (digits), by manifest
+    digest, or by the image id (config digest hex, whole or a prefix of at least 12), narrowed by
+    the other fields. A multi-architecture image comes with its platform images."""
     text = ref.image_id.strip()
+    c = images_t.c
+    query = select(c.id).where(images_q.visible(seen))
     if text.isdigit() and len(text) < 19:
-        candidates = [int(text)]
+        query = query.where(c.id == int(text))
     else:
-        c = images_t.c
-        query = select(c.id).where(c.domain_id == domain_id)
         if text.startswith(("sha256:", "sha512:")):
             query = query.where(c.image_digest == text)
         elif len(text) >= 12 and all(ch in "0123456789abcdef" for ch in text.lower()):
@@ -161,10 +161,9 @@ def resolve(conn: Connection, domain_id: str, ref: ImageRef) -> ImageRow | None:
                               (c.instance_id, ref.instance_id)):
             if value:
                 query = query.where(column == value)
-        candidates = [int(r[0]) for r in conn.execute(query.order_by(c.parent_id.is_not(None), c.id).limit(1))]
-    for row_id in candidates:
+    for row_id in [int(r[0]) for r in conn.execute(query.order_by(c.parent_id.is_not(None), c.id).limit(1))]:
         row = images_q.by_id(conn, row_id)
-        if row is not None and row.domain_id == domain_id:
+        if row is not None and row.domain_id == seen.domain_id:
             return row
     return None
 
@@ -205,8 +204,8 @@ def findings(conn: Connection, digests: Iterable[str], categories: Sequence[str]
 
 # Across an account's images -------------------------------------------------------------------------
 
-def _rows_of_account(domain_id: str, row_ids: Sequence[int] | None) -> Any:
-    """The account's successfully scanned rows (platform rows too), with their listed image."""
+def _rows_of_account(seen: ImageVisibility, row_ids: Sequence[int] | None) -> Any:
+    """The successfully scanned rows the caller sees (platform rows too), with their listed image."""
     child = images_t
     parent = images_t.alias("parent")
     query = (select(
@@ -219,7 +218,7 @@ def _rows_of_account(domain_id: str, row_ids: Sequence[int] | None) -> Any:
         child.c.instance_id, child.c.latest_scan_time, child.c.created_at)
         .select_from(child.join(registries_t, registries_t.c.id == child.c.registry_id)
                      .outerjoin(parent, parent.c.id == child.c.parent_id))
-        .where(child.c.domain_id == domain_id, child.c.scan_status == "success"))
+        .where(images_q.visible(seen, child), child.c.scan_status == "success"))
     if row_ids is not None:
         query = query.where(func.coalesce(child.c.parent_id, child.c.id).in_(list(row_ids)))
     return query
@@ -233,18 +232,19 @@ def _image(r: Any) -> RowOfImage:
                       str(r.instance_id), int(r.latest_scan_time), int(r.created_at))
 
 
-def scanned_rows(conn: Connection, domain_id: str, *, row_ids: Sequence[int] | None = None) -> list[RowOfImage]:
-    """The account's successfully scanned image rows (platform rows too, multi-architecture rows
-    left out: they hold no findings of their own), optionally only those of some listed images."""
-    query = _rows_of_account(domain_id, row_ids).where(images_t.c.is_multiple_arch.is_(False))
+def scanned_rows(conn: Connection, seen: ImageVisibility, *,
+                 row_ids: Sequence[int] | None = None) -> list[RowOfImage]:
+    """The successfully scanned image rows the caller sees (platform rows too, multi-architecture
+    rows left out: they hold no findings of their own), optionally only those of some listed images."""
+    query = _rows_of_account(seen, row_ids).where(images_t.c.is_multiple_arch.is_(False))
     return [_image(r) for r in conn.execute(query.order_by(images_t.c.id))]
 
 
-def account_vulnerabilities(conn: Connection, domain_id: str, *, vul_ids: Sequence[str] = (),
+def account_vulnerabilities(conn: Connection, seen: ImageVisibility, *, vul_ids: Sequence[str] = (),
                             row_ids: Sequence[int] | None = None) -> list[tuple[RowOfImage, StoredVulnerability]]:
-    """Every vulnerability finding in the account's images, with the image (``vul_ids``: only
+    """Every vulnerability finding in the images the caller sees, with the image (``vul_ids``: only
     those, by main id; ``row_ids``: only in those listed images)."""
-    rows = {r.row_id: r for r in scanned_rows(conn, domain_id, row_ids=row_ids)}
+    rows = {r.row_id: r for r in scanned_rows(conn, seen, row_ids=row_ids)}
     by_digest: dict[str, list[RowOfImage]] = {}
     for row in rows.values():
         by_digest.setdefault(row.manifest_digest, []).append(row)
@@ -254,10 +254,10 @@ def account_vulnerabilities(conn: Connection, domain_id: str, *, vul_ids: Sequen
     return found
 
 
-def account_findings(conn: Connection, domain_id: str, categories: Sequence[str], *,
+def account_findings(conn: Connection, seen: ImageVisibility, categories: Sequence[str], *,
                      row_ids: Sequence[int] | None = None) -> list[tuple[RowOfImage, StoredFinding]]:
-    """Every other finding of some categories in the account's images, with the image."""
-    rows = scanned_rows(conn, domain_id, row_ids=row_ids)
+    """Every other finding of some categories in the images the caller sees, with the image."""
+    rows = scanned_rows(conn, seen, row_ids=row_ids)
     by_digest: dict[str, list[RowOfImage]] = {}
     for row in rows:
         by_digest.setdefault(row.manifest_digest, []).append(row)

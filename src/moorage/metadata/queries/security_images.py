@@ -8,11 +8,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from moorage.domain.security import ImageFilter, ImageRow, ScanStatus
+from moorage.domain.security import (
+    INSTANCE_IMAGE,
+    PRIVATE_IMAGE,
+    ImageFilter,
+    ImageRow,
+    ImageVisibility,
+    ScanStatus,
+)
 from moorage.metadata.database import now_ms
+from moorage.metadata.tables import (
+    namespace_permissions,
+    namespaces,
+    repositories,
+    repository_permissions,
+)
 from moorage.metadata.tables import security_images as t
 from moorage.metadata.tables import security_registries as reg
 
@@ -33,6 +46,9 @@ _COLUMNS = (t.c.id, t.c.domain_id, t.c.registry_id, reg.c.name, reg.c.type, t.c.
             t.c.unsafe_setting_num, t.c.malicious_file_num, t.c.severity_level, t.c.domain_name, t.c.shared_status,
             t.c.instance_id, t.c.instance_name, t.c.instance_url, t.c.repository_id)
 _FROM = t.join(reg, reg.c.id == t.c.registry_id)
+OWN_REGISTRY_IMAGE_TYPES = (PRIVATE_IMAGE, INSTANCE_IMAGE)
+"""Image types of moorage's own repositories of the account, whose visibility follows the registry's
+permissions (images shared by other accounts are pullable by every user of the account)."""
 
 
 def _row(r: Sequence[Any], children: tuple[ImageRow, ...] = ()) -> ImageRow:
@@ -186,9 +202,30 @@ def count_of_registry(conn: Connection, registry_id: str) -> int:
         t.c.registry_id == registry_id, t.c.parent_id.is_(None))).scalar_one())
 
 
-def _conditions(domain_id: str, flt: ImageFilter) -> list[ColumnElement[bool]]:
+def visible(seen: ImageVisibility, table: Table = t) -> ColumnElement[bool]:
+    """The rows of ``table`` (``security_images`` or an alias of it) that ``seen`` lets the caller see:
+    the account's, and for a user who is not a domain administrator only the images of repositories
+    they may pull (an organization or repository grant, or a public one), besides images shared with
+    the account and those of external registries (see ``ImageVisibility``)."""
+    own_account = table.c.domain_id == seen.domain_id
+    if seen.reader is None:
+        return own_account
+    granted_namespaces = select(namespace_permissions.c.namespace_id).where(
+        namespace_permissions.c.user_id == seen.reader)
+    granted_repositories = select(repository_permissions.c.repository_id).where(
+        repository_permissions.c.user_id == seen.reader)
+    readable = (select(repositories.c.id)
+                .select_from(repositories.join(namespaces, namespaces.c.id == repositories.c.namespace_id))
+                .where(namespaces.c.domain_id == seen.domain_id,
+                       or_(namespaces.c.id.in_(granted_namespaces), repositories.c.id.in_(granted_repositories),
+                           repositories.c.is_public.is_(True), namespaces.c.is_public.is_(True))))
+    return and_(own_account, or_(table.c.image_type.not_in(OWN_REGISTRY_IMAGE_TYPES),
+                                 table.c.repository_id.in_(readable)))
+
+
+def _conditions(seen: ImageVisibility, flt: ImageFilter) -> list[ColumnElement[bool]]:
     c = t.c
-    found: list[ColumnElement[bool]] = [c.domain_id == domain_id, c.parent_id.is_(None)]
+    found: list[ColumnElement[bool]] = [visible(seen), c.parent_id.is_(None)]
     if flt.image_types:
         found.append(c.image_type.in_(flt.image_types))
     if flt.registry_types:
@@ -227,11 +264,11 @@ def _conditions(domain_id: str, flt: ImageFilter) -> list[ColumnElement[bool]]:
     return found
 
 
-def page(conn: Connection, domain_id: str, flt: ImageFilter, *, sort_key: str | None, descending: bool,
+def page(conn: Connection, seen: ImageVisibility, flt: ImageFilter, *, sort_key: str | None, descending: bool,
          offset: int, limit: int) -> tuple[list[ImageRow], int]:
-    """One page of an account's images (tags; multi-architecture ones with their platform images)
-    and how many match. Without a sort key: most recently updated first."""
-    conditions = _conditions(domain_id, flt)
+    """One page of the images the caller sees (tags; multi-architecture ones with their platform
+    images) and how many match. Without a sort key: most recently updated first."""
+    conditions = _conditions(seen, flt)
     total = int(conn.execute(select(func.count()).select_from(_FROM).where(and_(*conditions))).scalar_one())
     if sort_key is None:
         order = [t.c.latest_update_time.desc(), t.c.id.desc()]
@@ -255,12 +292,12 @@ def _children(conn: Connection, parent_ids: list[int]) -> dict[int, tuple[ImageR
     return {k: tuple(v) for k, v in found.items()}
 
 
-def by_ids(conn: Connection, domain_id: str, ids: Sequence[int]) -> list[ImageRow]:
-    """Rows of the account by id (tags or platform images), in id order."""
+def by_ids(conn: Connection, seen: ImageVisibility, ids: Sequence[int]) -> list[ImageRow]:
+    """Rows the caller sees, by id (tags or platform images), in id order."""
     if not ids:
         return []
-    rows = conn.execute(select(*_COLUMNS).select_from(_FROM).where(t.c.domain_id == domain_id,
-                                                                   t.c.id.in_(list(ids))).order_by(t.c.id))
+    rows = conn.execute(select(*_COLUMNS).select_from(_FROM).where(visible(seen), t.c.id.in_(list(ids)))
+                        .order_by(t.c.id))
     return [_row(r) for r in rows]
 
 
@@ -280,9 +317,9 @@ def find_tag(conn: Connection, registry_id: str, namespace: str, image_name: str
     return None if row_id is None else by_id(conn, int(row_id))
 
 
-def matching_ids(conn: Connection, domain_id: str, flt: ImageFilter, *, limit: int) -> list[int]:
-    """Ids of the account's tags that match (batch scans of "everything that matches")."""
-    rows = conn.execute(select(t.c.id).select_from(_FROM).where(and_(*_conditions(domain_id, flt)))
+def matching_ids(conn: Connection, seen: ImageVisibility, flt: ImageFilter, *, limit: int) -> list[int]:
+    """Ids of the tags the caller sees that match (batch scans of "everything that matches")."""
+    rows = conn.execute(select(t.c.id).select_from(_FROM).where(and_(*_conditions(seen, flt)))
                         .order_by(t.c.id).limit(limit))
     return [int(r[0]) for r in rows]
 

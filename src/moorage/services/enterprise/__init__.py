@@ -9,6 +9,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from moorage.auth.keys import MasterKey
+from moorage.domain.hosts import HostPolicy
 from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database
 from moorage.services.enterprise.artifact_scans import ArtifactScanService
@@ -57,7 +58,10 @@ class EnterpriseServices:
 def build_enterprise(settings: Settings, db: Database, store: BlobStore, master_key: MasterKey,
                      jobs: JobQueue) -> EnterpriseServices:
     """Build the Enterprise Edition services (no I/O)."""
-    hosts = HostDirectory(db, ttl=settings.enterprise.host_cache_seconds)
+    policy = HostPolicy.build(external_url=settings.resolved_external_url, internal_url=settings.internal_url,
+                              listen_hosts=tuple(settings.listen_hosts),
+                              allowed=settings.enterprise.allowed_domain_suffixes)
+    hosts = HostDirectory(db, policy=policy, ttl=settings.enterprise.host_cache_seconds)
     executions = ExecutionService(db, jobs)
     artifacts = ArtifactService(db, store)
     return EnterpriseServices(

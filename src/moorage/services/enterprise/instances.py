@@ -3,7 +3,9 @@ configuration and statistics.
 
 Instances are created at once (status ``Running``); the creation job id the API returns names
 that finished step. An instance gets a ``default`` domain name ``<name>.<registry host>`` when
-the registry has a DNS name (not when it is reached by address); more are added as ``custom``.
+the registry has a DNS name (not when it is reached by address); more are added as ``custom``, as
+far as the operator's ``HostPolicy`` allows and no other instance (of any account) has a name that
+overlaps (``domain.hosts``).
 """
 
 from __future__ import annotations
@@ -11,21 +13,22 @@ from __future__ import annotations
 import re
 import secrets
 import urllib.parse
+from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import DomainName, Instance, Page
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
+from moorage.domain.hosts import HostKind, HostName, parse_claim, parse_host
 from moorage.domain.identity import Principal
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_instances as q
-from moorage.services.enterprise.hosts import HostDirectory, is_ip_literal, normalize_host, split_host
+from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.enterprise.paging import PageRequest
 
 SPECS = ("swr.ee.professional", "swr.ee.enterprise", "swr.ee.basic")
 INSTANCE_STATUSES = ("Initial", "Creating", "Running", "Deleting", "Unavailable", "Abnormal")
 _INSTANCE_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
-_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 NAMESPACE_QUOTA = 100
 REPOSITORY_QUOTA = 5000
 SIGN_POLICY_QUOTA = 100
@@ -41,25 +44,27 @@ def validate_instance_name(name: str) -> str:
 
 
 def validate_domain_name(text: str) -> str:
-    """A host name (``example.com``, ``*.example.com``), an IPv4 address, either with an optional
-    ``:port``; returned normalised (lower case). moorage accepts addresses and ports beyond SWR's
-    rule so that instances can be reached on loopback and on non-standard ports."""
-    value = normalize_host(text)
-    host, port = split_host(value)
-    if port and not 1 <= int(port) <= 65535:
-        raise Invalid(f"invalid port in domain name {text!r}")
-    if len(host) > 100 or not host:
-        raise Invalid(f"invalid domain name {text!r}: 1-100 characters")
-    if is_ip_literal(host):
-        return value
-    labels = host.split(".")
-    if labels[0] == "*":
-        labels = labels[1:]
-    if len(labels) < 1 or (host.startswith("*") and len(labels) < 2) \
-            or not all(_LABEL.fullmatch(label) for label in labels):
-        raise Invalid(f"invalid domain name {text!r}: dot-separated labels of letters, digits and inner "
-                      "hyphens (up to 63 characters each), optionally starting with '*.'")
-    return value
+    """A host name (``example.com``, ``*.example.com``) or an IP address, either with an optional
+    ``:port``, in its canonical form (``domain.hosts.parse_claim``). moorage accepts addresses and
+    ports beyond SWR's rule so that instances can be reached on loopback and on non-standard ports."""
+    return str(parse_claim(text))
+
+
+def _refuse_overlap(claim: HostName, instance_id: str, stored: Sequence[tuple[str, str]]) -> None:
+    """``Invalid`` when another instance (of any account) has a name overlapping ``claim``;
+    ``Conflict`` when this instance has it already."""
+    for text, owner in stored:
+        try:
+            existing = parse_host(text, wildcard=True)
+        except Invalid:
+            continue
+        if not claim.overlaps(existing):
+            continue
+        if owner != instance_id:
+            raise Invalid(f"the domain name {str(claim)!r} is not available: it equals or overlaps a name of "
+                          "another instance", reason="domain_name_not_allowed")
+        if existing == claim:
+            raise Conflict(f"the instance already has the domain name {str(claim)!r}", reason="domain_name_exists")
 
 
 class InstanceService:
@@ -68,8 +73,8 @@ class InstanceService:
     def __init__(self, db: Database, hosts: HostDirectory, *, external_url: str) -> None:
         self.db = db
         self.hosts = hosts
+        self.policy = hosts.policy
         parsed = urllib.parse.urlsplit(external_url)
-        self.registry_hostname = (parsed.hostname or "127.0.0.1").lower()
         self.registry_port = str(parsed.port or "")
 
     async def create(self, principal: Principal, *, name: str, description: str, spec: str, charge_mode: str,
@@ -84,9 +89,16 @@ class InstanceService:
             raise Denied("a user is required")
         domain_id, project_id = principal.domain_id, principal.project_id or ""
         instance_id = secrets.token_hex(16)
-        default_host = None if is_ip_literal(self.registry_hostname) else f"{name}.{self.registry_hostname}"
+        default_host = self._default_name(name)
 
         def work(conn: Connection) -> Instance:
+            q.lock_host_names(conn)
+            if default_host is not None:
+                try:
+                    _refuse_overlap(default_host, instance_id, q.all_domain_names(conn))
+                except Invalid as exc:
+                    raise Conflict(f"the domain name {str(default_host)!r} is taken",
+                                   reason="domain_name_exists") from exc
             created = q.create_instance(
                 conn, instance_id=instance_id, name=name, description=description[:512], spec=spec,
                 charge_mode=charge_mode, enterprise_project_id=enterprise_project_id or "0", domain_id=domain_id,
@@ -94,7 +106,7 @@ class InstanceService:
             if created is None:
                 raise Conflict(f"an instance called {name!r} already exists", reason="instance_exists")
             if default_host is not None and q.add_domain_name(
-                    conn, domain_name_id=secrets.token_hex(16), instance_id=instance_id, domain_name=default_host,
+                    conn, domain_name_id=secrets.token_hex(16), instance_id=instance_id, domain_name=str(default_host),
                     kind="default", certificate_id="") is None:
                 raise Conflict(f"the domain name {default_host!r} is taken", reason="domain_name_exists")
             return created
@@ -102,6 +114,14 @@ class InstanceService:
         created = await self.db.write(work)
         self.hosts.invalidate()
         return created
+
+    def _default_name(self, instance_name: str) -> HostName | None:
+        """``<instance name>.<registry host>`` when the registry has a DNS name and the name is usable."""
+        space = self.policy.instance_space
+        if space is None:
+            return None
+        name = HostName(f"{instance_name}.{space}", None, HostKind.DNS)
+        return None if self.policy.refusal(name, generated=True) else name
 
     async def list_instances(self, principal: Principal, *, status: str | None, page: PageRequest,
                              enterprise_project_id: str | None = None) -> Page[Instance]:
@@ -131,37 +151,54 @@ class InstanceService:
         self.hosts.invalidate()
 
     async def access_address(self, instance_id: str) -> str:
-        """``host[:port]`` under which clients reach the instance (its first domain name; the port of
-        the registry's external URL is added to one given without port), or "" when it has none."""
+        """``host[:port]`` under which clients reach the instance (its first domain name that reaches
+        it; the port of the registry's external URL is added to one given without port), or "" when
+        it has none."""
         names = await self.db.read(lambda conn: q.list_domain_names(conn, instance_id))
         for entry in names:
-            if entry.domain_name.startswith("*."):
+            try:
+                name = parse_host(entry.domain_name, wildcard=True)
+            except Invalid:
                 continue
-            host, port = split_host(entry.domain_name)
-            if port or not self.registry_port:
-                return entry.domain_name
-            return f"{host}:{self.registry_port}"
+            if name.is_wildcard or not self.hosts.reachable(name):
+                continue
+            if name.port is not None or not self.registry_port:
+                return str(name)
+            return f"{name.host}:{self.registry_port}"
         return ""
 
     # Domain names -------------------------------------------------------------------------------
     async def add_domain_name(self, instance_id: str, *, domain_name: str, certificate_id: str) -> DomainName:
-        """Attach a host name; ``Conflict`` when any instance has it already."""
-        value = validate_domain_name(domain_name)
-        own = {self.registry_hostname, f"{self.registry_hostname}:{self.registry_port}"}
-        if value in own:
-            raise Conflict(f"{domain_name!r} is the shared registry's own address", reason="domain_name_exists")
-        created = await self.db.write(lambda conn: q.add_domain_name(
-            conn, domain_name_id=secrets.token_hex(16), instance_id=instance_id, domain_name=value, kind="custom",
-            certificate_id=certificate_id[:64]))
-        if created is None:
-            raise Conflict(f"the domain name {value!r} is already in use", reason="domain_name_exists")
+        """Attach a host name. ``Invalid`` (nothing stored) when it is, or covers, one of the shared
+        registry's own names, is outside what the operator allows, or overlaps a name of another
+        instance of any account; ``Conflict`` when the instance has it already."""
+        claim = parse_claim(domain_name)
+        reason = self.policy.refusal(claim)
+        if reason is not None:
+            raise Invalid(f"the domain name {str(claim)!r} {reason}", reason="domain_name_not_allowed")
+
+        def work(conn: Connection) -> DomainName:
+            q.lock_host_names(conn)
+            _refuse_overlap(claim, instance_id, q.all_domain_names(conn))
+            created = q.add_domain_name(conn, domain_name_id=secrets.token_hex(16), instance_id=instance_id,
+                                        domain_name=str(claim), kind="custom", certificate_id=certificate_id[:64])
+            if created is None:
+                raise Conflict(f"the domain name {str(claim)!r} is already in use", reason="domain_name_exists")
+            return created
+
+        created = await self.db.write(work)
         self.hosts.invalidate()
         return created
 
     async def domain_names(self, instance_id: str, *, domain_name_id: str | None,
                            domain_name: str | None) -> list[DomainName]:
-        """An instance's host names (optionally one by id or by name)."""
-        wanted = normalize_host(domain_name) if domain_name else None
+        """An instance's host names (optionally one by id or by name, in any spelling)."""
+        wanted = None
+        if domain_name:
+            try:
+                wanted = str(parse_host(domain_name, wildcard=True))
+            except Invalid:
+                return []
         return await self.db.read(lambda conn: q.list_domain_names(conn, instance_id, domain_name_id=domain_name_id,
                                                                      domain_name=wanted))
 

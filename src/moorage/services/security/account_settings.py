@@ -17,7 +17,7 @@ from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.services.security.detail_base import DetailBase, path_allowed
 from moorage.services.security.image_details import SensitiveItem, sensitive_item
-from moorage.services.security.images import account_of
+from moorage.services.security.images import account_of, image_visibility
 
 MAX_PATHS = 100
 MAX_PATH_CHARS = 256
@@ -42,13 +42,14 @@ class AccountSettings(DetailBase):
 
     async def operate_sensitive(self, principal: Principal, finding_key: str, operate_type: str) -> None:
         """Ignore a sensitive-information finding, or stop ignoring it."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
+        domain_id = seen.domain_id
         if operate_type not in (*IGNORE, *NOT_IGNORE):
             raise Invalid(f"operate_type must be one of {', '.join((*IGNORE, *NOT_IGNORE))}")
         user = principal.user_name or principal.user_id or ""
 
         def work() -> None:
-            found = self.db.run_read(lambda conn: details_q.account_findings(conn, domain_id, ["secret"]))
+            found = self.db.run_read(lambda conn: details_q.account_findings(conn, seen, ["secret"]))
             if not any(f.finding_key == finding_key for _, f in found):
                 raise NotFound(f"sensitive information {finding_key[:64]!r} not found", reason="finding_not_found")
             self.db.run_write(lambda conn: handling_q.set_finding_ignored(
@@ -57,12 +58,13 @@ class AccountSettings(DetailBase):
         await self.run(work)
 
     async def sensitive(self, principal: Principal, *, image_type: str | None) -> list[SensitiveItem]:
-        """Sensitive information over the account's images, one entry per finding, without the
+        """Sensitive information over the images the caller sees, one entry per finding, without the
         allowlisted paths, the most severe first."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
+        domain_id = seen.domain_id
 
         def work() -> list[SensitiveItem]:
-            found = self.db.run_read(lambda conn: details_q.account_findings(conn, domain_id, ["secret"]))
+            found = self.db.run_read(lambda conn: details_q.account_findings(conn, seen, ["secret"]))
             allowlist = self.db.run_read(lambda conn: handling_q.path_allowlist(conn, domain_id))
             ignored = self.db.run_read(lambda conn: handling_q.ignored_findings(conn, domain_id))
             items: dict[str, SensitiveItem] = {}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import severity_rank
+from moorage.domain.security import ImageVisibility, severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries.security_details import ImageRef, RowOfImage, StoredFinding
 from moorage.scanner.checks.password_hashes import CryptLibrary, HashScheme, affordable, hash_scheme
@@ -26,7 +26,7 @@ from moorage.services.security import baseline_catalog as catalog
 from moorage.services.security.account_settings import extended_passwords
 from moorage.services.security.detail_base import DetailBase, row_ids_by_digest
 from moorage.services.security.detail_vocabulary import risk_level
-from moorage.services.security.images import account_of
+from moorage.services.security.images import image_visibility
 from moorage.services.security.password_policy import PasswordComplexity
 
 WEAK_RULES = ("baseline.weak-password", "baseline.empty-password")
@@ -150,19 +150,19 @@ def user_of(finding: StoredFinding) -> str:
 class BaselineService(DetailBase):
     """Baseline and build-command details (see the module docstring)."""
 
-    def _rows(self, domain_id: str, scope: ImageScope) -> list[RowOfImage]:
+    def _rows(self, seen: ImageVisibility, scope: ImageScope) -> list[RowOfImage]:
         """The scanned rows (platform rows, not their multi-architecture image) a list covers."""
         row_ids: list[int] | None = None
         if scope.image_id:
-            row = self.image(domain_id, ImageRef(scope.image_id, scope.namespace, scope.image_name,
-                                                 scope.image_version, scope.image_type, scope.instance_id))
+            row = self.image(seen, ImageRef(scope.image_id, scope.namespace, scope.image_name,
+                                            scope.image_version, scope.image_type, scope.instance_id))
             row_ids = [row.id]
-        rows = self.db.run_read(lambda conn: details_q.scanned_rows(conn, domain_id, row_ids=row_ids))
+        rows = self.db.run_read(lambda conn: details_q.scanned_rows(conn, seen, row_ids=row_ids))
         return rows if scope.image_id else [r for r in rows if _matches(r, scope)]
 
-    def _one_image_findings(self, domain_id: str, ref: ImageRef,
+    def _one_image_findings(self, seen: ImageVisibility, ref: ImageRef,
                             categories: Sequence[str]) -> tuple[list[StoredFinding], bool]:
-        row = self.image(domain_id, ref)
+        row = self.image(seen, ref)
         if row.scan_status != "success":
             return [], False
         digests = list(row_ids_by_digest(row))
@@ -171,12 +171,12 @@ class BaselineService(DetailBase):
     async def risk_configs(self, principal: Principal, ref: ImageRef, *, check_name: str | None,
                            severity: str | None) -> list[RiskConfig]:
         """The baselines checked in an image, the most severe first."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
         if severity and severity not in LEVELS:
             raise Invalid(f"severity must be one of {', '.join(LEVELS)}")
 
         def work() -> list[RiskConfig]:
-            found, scanned = self._one_image_findings(domain_id, ref, catalog.SETTING_CATEGORIES)
+            found, scanned = self._one_image_findings(seen, ref, catalog.SETTING_CATEGORIES)
             if not scanned:
                 return []
             failed: dict[str, str] = {}
@@ -203,12 +203,12 @@ class BaselineService(DetailBase):
     async def rules(self, principal: Principal, ref: ImageRef, *, check_name: str | None, result_type: str | None,
                     check_rule_name: str | None, severity: str | None) -> list[RuleResult]:
         """Each rule's result in an image (``result_type``: ``pass`` or ``failed``), failures first."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
         if result_type and result_type not in ("pass", "failed"):
             raise Invalid("result_type must be pass or failed")
 
         def work() -> list[RuleResult]:
-            found, scanned = self._one_image_findings(domain_id, ref, catalog.SETTING_CATEGORIES)
+            found, scanned = self._one_image_findings(seen, ref, catalog.SETTING_CATEGORIES)
             if not scanned:
                 return []
             failed = {f.rule_id for f in found}
@@ -231,13 +231,13 @@ class BaselineService(DetailBase):
 
     async def rule_detail(self, principal: Principal, ref: ImageRef, *, check_rule_id: str) -> RuleDetail:
         """What a rule checks, how to audit and fix it, and what the image has."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
         rule = catalog.RULES_BY_ID.get(check_rule_id)
         if rule is None:
             raise NotFound(f"check rule {check_rule_id[:128]!r} not found", reason="rule_not_found")
 
         def work() -> RuleDetail:
-            found, _ = self._one_image_findings(domain_id, ref, catalog.SETTING_CATEGORIES)
+            found, _ = self._one_image_findings(seen, ref, catalog.SETTING_CATEGORIES)
             current = []
             for f in found:
                 if f.rule_id == check_rule_id:
@@ -247,8 +247,8 @@ class BaselineService(DetailBase):
 
         return await self.run(work)
 
-    def _weak_users(self, domain_id: str, scope: ImageScope) -> list[WeakPasswordUser]:
-        rows = self._rows(domain_id, scope)
+    def _weak_users(self, seen: ImageVisibility, scope: ImageScope) -> list[WeakPasswordUser]:
+        rows = self._rows(seen, scope)
         by_digest: dict[str, list[RowOfImage]] = {}
         for row in rows:
             by_digest.setdefault(row.manifest_digest, []).append(row)
@@ -265,7 +265,7 @@ class BaselineService(DetailBase):
                 key = (row.tag_row_id, user_of(f))
                 result.setdefault(key, WeakPasswordUser(row, user_of(f), f.rule_id == "baseline.empty-password",
                                                         max(today - day, 0) if day else 0))
-        extended = self.db.run_read(lambda conn: extended_passwords(conn, domain_id))
+        extended = self.db.run_read(lambda conn: extended_passwords(conn, seen.domain_id))
         crypt = CryptLibrary.load() if extended else None
         deadline = time.monotonic() + EXTENDED_BUDGET_SECONDS
         for digest, digest_rows in by_digest.items():
@@ -285,13 +285,13 @@ class BaselineService(DetailBase):
     async def weak_password_users(self, principal: Principal, scope: ImageScope, *,
                                   user_name: str | None) -> list[WeakPasswordUser]:
         """Accounts with a weak or empty password, in one image or all the account's."""
-        domain_id = account_of(principal)
-        return await self.run(lambda: [u for u in self._weak_users(domain_id, scope)
+        seen = image_visibility(principal)
+        return await self.run(lambda: [u for u in self._weak_users(seen, scope)
                                        if not user_name or user_name.lower() in u.user_name.lower()])
 
-    def _complexities(self, domain_id: str, scope: ImageScope) -> list[ComplexityOfImage]:
+    def _complexities(self, seen: ImageVisibility, scope: ImageScope) -> list[ComplexityOfImage]:
         result: dict[int, ComplexityOfImage] = {}
-        for row in self._rows(domain_id, scope):
+        for row in self._rows(seen, scope):
             facts = self.reader.passwords(row.manifest_digest)
             if facts is not None and not facts.complexity.compliant:
                 result.setdefault(row.tag_row_id, ComplexityOfImage(row, facts.complexity))
@@ -299,11 +299,11 @@ class BaselineService(DetailBase):
 
     async def password_complexity(self, principal: Principal, scope: ImageScope) -> list[ComplexityOfImage]:
         """Images whose password policy misses one of the complexity rules."""
-        domain_id = account_of(principal)
-        return await self.run(lambda: self._complexities(domain_id, scope))
+        seen = image_visibility(principal)
+        return await self.run(lambda: self._complexities(seen, scope))
 
-    def _build_findings(self, domain_id: str, scope: ImageScope) -> list[tuple[RowOfImage, StoredFinding]]:
-        rows = self._rows(domain_id, scope)
+    def _build_findings(self, seen: ImageVisibility, scope: ImageScope) -> list[tuple[RowOfImage, StoredFinding]]:
+        rows = self._rows(seen, scope)
         by_digest: dict[str, list[RowOfImage]] = {}
         for row in rows:
             by_digest.setdefault(row.manifest_digest, []).append(row)
@@ -313,12 +313,12 @@ class BaselineService(DetailBase):
     async def build_risks(self, principal: Principal, scope: ImageScope, *, risk_name: str | None,
                           level: str | None) -> list[BuildRisk]:
         """Build-command rules broken by the images in scope, with how many images break each."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
 
         def work() -> list[BuildRisk]:
             images: dict[str, set[int]] = {}
             latest: dict[str, int] = {}
-            for row, f in self._build_findings(domain_id, scope):
+            for row, f in self._build_findings(seen, scope):
                 images.setdefault(f.rule_id, set()).add(row.tag_row_id)
                 latest[f.rule_id] = max(latest.get(f.rule_id, 0), row.latest_scan_time)
             result = []
@@ -337,11 +337,11 @@ class BaselineService(DetailBase):
     async def build_risk_images(self, principal: Principal, scope: ImageScope, *,
                                 rule_id: str | None) -> list[BuildRiskImage]:
         """Images with build-command risks (``rule_id``: of that rule), with the instructions concerned."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
 
         def work() -> list[BuildRiskImage]:
             found: dict[int, tuple[RowOfImage, list[tuple[str, str]]]] = {}
-            for row, f in self._build_findings(domain_id, scope):
+            for row, f in self._build_findings(seen, scope):
                 if rule_id and f.rule_id != rule_id:
                     continue
                 evidence = f.detail.get("evidence")
@@ -358,12 +358,12 @@ class BaselineService(DetailBase):
 
     async def statistic(self, principal: Principal, scope: ImageScope) -> tuple[int, int, int]:
         """(images with weak passwords, images with a weak password policy, images failing a check)."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
 
         def work() -> tuple[int, int, int]:
-            weak = {u.image.tag_row_id for u in self._weak_users(domain_id, scope)}
-            policy = {c.image.tag_row_id for c in self._complexities(domain_id, scope)}
-            rows = self._rows(domain_id, scope)
+            weak = {u.image.tag_row_id for u in self._weak_users(seen, scope)}
+            policy = {c.image.tag_row_id for c in self._complexities(seen, scope)}
+            rows = self._rows(seen, scope)
             by_digest: dict[str, list[RowOfImage]] = {}
             for row in rows:
                 by_digest.setdefault(row.manifest_digest, []).append(row)

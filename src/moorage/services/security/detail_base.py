@@ -1,4 +1,4 @@
-"""What every detail service shares: the account of the caller, naming an image, reading the
+"""What every detail service shares: the images the caller sees, naming an image, reading the
 account's handling state, and running the (synchronous, database-bound) work off the event loop."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TypeVar
 import anyio.to_thread
 
 from moorage.domain.errors import NotFound
-from moorage.domain.security import ImageRow
+from moorage.domain.security import ImageRow, ImageVisibility
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries.security_details import ImageRef
@@ -31,9 +31,10 @@ class DetailBase:
         """Run blocking work (database reads, report parsing) in a worker thread."""
         return await anyio.to_thread.run_sync(work)
 
-    def image(self, domain_id: str, ref: ImageRef) -> ImageRow:
-        """The account's image a request names; ``NotFound`` when there is none."""
-        row = self.db.run_read(lambda conn: details_q.resolve(conn, domain_id, ref))
+    def image(self, seen: ImageVisibility, ref: ImageRef) -> ImageRow:
+        """The image a request names, among those the caller sees; ``NotFound`` when there is none
+        (an image the caller may not see is one that does not exist)."""
+        row = self.db.run_read(lambda conn: details_q.resolve(conn, seen, ref))
         if row is None:
             raise NotFound(f"image {ref.image_id[:80]!r} not found", reason="image_not_found")
         return row

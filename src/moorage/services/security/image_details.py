@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageRow, severity_rank
+from moorage.domain.security import ImageRow, ImageVisibility, severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_packages as packages_q
@@ -17,7 +17,7 @@ from moorage.metadata.queries.security_details import ImageRef
 from moorage.scanner.checks.secrets import SKIPPED_DIRS as SECRET_SKIPPED_DIRS
 from moorage.services.security.detail_base import DetailBase, path_allowed, row_ids_by_digest
 from moorage.services.security.detail_vocabulary import repair_necessity, solution, vul_type
-from moorage.services.security.images import account_of
+from moorage.services.security.images import image_visibility
 
 DEFAULT_SENSITIVE_PATHS = tuple(SECRET_SKIPPED_DIRS)
 """Paths the scanner never reads for sensitive information (HSS's fixed ``default_path``)."""
@@ -121,10 +121,11 @@ class ImageDetailService(DetailBase):
                               handle_status: str | None) -> list[ImageVulnerability]:
         """The image's vulnerabilities, most severe first (``vul_id`` matches a part of the id or an
         alias; ``app_name`` a part of the package name)."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
+        domain_id = seen.domain_id
 
         def work() -> list[ImageVulnerability]:
-            row = self.image(domain_id, ref)
+            row = self.image(seen, ref)
             if not self._scanned(row):
                 return []
             rows_of = row_ids_by_digest(row)
@@ -172,10 +173,10 @@ class ImageDetailService(DetailBase):
 
     async def apps(self, principal: Principal, ref: ImageRef, *, app_name: str | None) -> list[ImageApp]:
         """The image's installed software with how many vulnerabilities each has."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
 
         def work() -> list[ImageApp]:
-            row = self.image(domain_id, ref)
+            row = self.image(seen, ref)
             if not self._scanned(row):
                 return []
             digests = list(row_ids_by_digest(row))
@@ -194,8 +195,8 @@ class ImageDetailService(DetailBase):
 
         return await self.run(work)
 
-    def _files(self, domain_id: str, ref: ImageRef) -> list[ImageFileInfo]:
-        row = self.image(domain_id, ref)
+    def _files(self, seen: ImageVisibility, ref: ImageRef) -> list[ImageFileInfo]:
+        row = self.image(seen, ref)
         if not self._scanned(row):
             return []
         found: dict[str, ImageFileInfo] = {}
@@ -206,25 +207,25 @@ class ImageDetailService(DetailBase):
 
     async def files(self, principal: Principal, ref: ImageRef, *, file_name: str | None) -> list[ImageFileInfo]:
         """The regular files of the image's final filesystem, by path (``file_name``: a part of the name)."""
-        domain_id = account_of(principal)
-        return await self.run(lambda: [f for f in self._files(domain_id, ref) if _contains(f.file_name, file_name)])
+        seen = image_visibility(principal)
+        return await self.run(lambda: [f for f in self._files(seen, ref) if _contains(f.file_name, file_name)])
 
     async def files_statistics(self, principal: Principal, ref: ImageRef) -> tuple[int, int]:
         """(number of files, their total size)."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
 
         def work() -> tuple[int, int]:
-            files = self._files(domain_id, ref)
+            files = self._files(seen, ref)
             return len(files), sum(f.size for f in files)
 
         return await self.run(work)
 
     async def malware(self, principal: Principal, ref: ImageRef, *, file_name: str | None) -> list[ImageMalware]:
         """The image's malicious files (one per file: the rules that flagged it in the description)."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
 
         def work() -> list[ImageMalware]:
-            row = self.image(domain_id, ref)
+            row = self.image(seen, ref)
             if not self._scanned(row):
                 return []
             digests = list(row_ids_by_digest(row))
@@ -244,10 +245,11 @@ class ImageDetailService(DetailBase):
     async def sensitive(self, principal: Principal, ref: ImageRef, *, file_path: str | None,
                         severity: str | None, handle_status: str | None) -> list[SensitiveItem]:
         """The image's sensitive information, leaving out the account's allowlisted paths."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
+        domain_id = seen.domain_id
 
         def work() -> list[SensitiveItem]:
-            row = self.image(domain_id, ref)
+            row = self.image(seen, ref)
             if not self._scanned(row):
                 return []
             digests = list(row_ids_by_digest(row))
@@ -272,10 +274,10 @@ class ImageDetailService(DetailBase):
                                  app_name: str | None) -> list[NonCompliantApp]:
         """Software of the image the scanner could not check against advisories (unsupported
         distribution, unreadable version, a package type foreign to the image)."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
 
         def work() -> list[NonCompliantApp]:
-            row = self.image(domain_id, ref)
+            row = self.image(seen, ref)
             if not self._scanned(row):
                 return []
             digests = list(row_ids_by_digest(row))
@@ -294,10 +296,10 @@ class ImageDetailService(DetailBase):
     async def basic_image(self, principal: Principal, ref: ImageRef, *, os_name: str | None) -> list[BasicImage]:
         """The operating system the image's bottom layer brings (one per platform of a
         multi-architecture image when they differ)."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
 
         def work() -> list[BasicImage]:
-            row = self.image(domain_id, ref)
+            row = self.image(seen, ref)
             if not self._scanned(row):
                 return []
             found: dict[tuple[str, str, str], BasicImage] = {}

@@ -15,12 +15,24 @@ from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.domain.security import SEVERITY_RANKS, NamespacePolicy
 from moorage.metadata.database import Database
 from moorage.metadata.queries import namespaces as namespaces_q
+from moorage.metadata.queries import permissions as grants_q
+from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import security_tasks as q
 from moorage.services.security.images import account_of
 
 BLOCK_SEVERITIES = ("", "low", "medium", "high", "critical")
 MAX_ALLOWLIST = 1000
 _VULNERABILITY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$")
+
+
+def _visible_namespaces(conn: Connection, principal: Principal) -> set[int]:
+    """Ids of the shared registry's organizations a user who is not a domain administrator sees:
+    those they hold a grant on, or a grant on a repository of."""
+    if principal.user_id is None:
+        return set()
+    held = set(grants_q.namespace_ids_with_grants(conn, principal.user_id, DEFAULT_INSTANCE))
+    repositories = grants_q.repository_ids_with_grants(conn, principal.user_id)
+    return held | (repo_q.namespace_ids_of(conn, list(repositories)) if repositories else set())
 
 
 def default_policy(namespace_id: int) -> NamespacePolicy:
@@ -35,31 +47,42 @@ class PolicyService:
         self.db = db
         self.scan_on_push_default = scan_on_push_default
 
-    def _namespace_id(self, conn: Connection, domain_id: str, namespace: str) -> int:
+    def _namespace_id(self, conn: Connection, principal: Principal, namespace: str) -> int:
+        """The id of an organization of the caller's account that the caller sees (one they may not
+        see is one that does not exist)."""
         record = namespaces_q.get(conn, DEFAULT_INSTANCE, namespace)
-        if record is None or record.domain_id != domain_id:
+        if record is None or record.domain_id != account_of(principal) or not (
+                principal.is_admin or record.id in _visible_namespaces(conn, principal)):
             raise NotFound(f"organization {namespace[:64]!r} not found", reason="namespace_not_found")
         return record.id
 
     async def get(self, principal: Principal, namespace: str) -> NamespacePolicy:
         """An organization's policy (its defaults when it has none)."""
-        domain_id = account_of(principal)
-
         def work(conn: Connection) -> NamespacePolicy:
-            namespace_id = self._namespace_id(conn, domain_id, namespace)
+            namespace_id = self._namespace_id(conn, principal, namespace)
             return q.namespace_policy(conn, namespace_id) or default_policy(namespace_id)
 
         return await self.db.read(work)
 
     async def all(self, principal: Principal) -> list[tuple[str, NamespacePolicy]]:
-        """Every organization of the account that has a policy."""
+        """Every organization of the account that has a policy (of those the caller sees: a user who
+        is not a domain administrator sees the organizations they hold a grant in, as in the SWR
+        organization list)."""
         domain_id = account_of(principal)
-        return await self.db.read(lambda conn: q.namespace_policies_of_domain(conn, domain_id, DEFAULT_INSTANCE))
+
+        def work(conn: Connection) -> list[tuple[str, NamespacePolicy]]:
+            found = q.namespace_policies_of_domain(conn, domain_id, DEFAULT_INSTANCE)
+            if principal.is_admin:
+                return found
+            visible = _visible_namespaces(conn, principal)
+            return [(name, policy) for name, policy in found if policy.namespace_id in visible]
+
+        return await self.db.read(work)
 
     async def set(self, principal: Principal, namespace: str, *, scan_on_push: bool | None, block_severity: str,
                   block_unscanned: bool, allowlist: Sequence[str]) -> NamespacePolicy:
         """Replace an organization's policy."""
-        domain_id = account_of(principal)
+        account_of(principal)  # an account is needed
         severity = block_severity.strip().lower()
         if severity not in BLOCK_SEVERITIES:
             raise Invalid(f"block_severity must be one of {', '.join(s or '(empty: off)' for s in BLOCK_SEVERITIES)}")
@@ -70,7 +93,7 @@ class PolicyService:
                 raise Invalid(f"{vulnerability_id[:64]!r} is not a vulnerability or rule id")
 
         def work(conn: Connection) -> NamespacePolicy:
-            namespace_id = self._namespace_id(conn, domain_id, namespace)
+            namespace_id = self._namespace_id(conn, principal, namespace)
             return q.set_namespace_policy(conn, namespace_id=namespace_id, scan_on_push=scan_on_push,
                                           block_severity=severity, block_unscanned=block_unscanned,
                                           allowlist=allowlist)

@@ -24,7 +24,7 @@ from typing import Any
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageFilter, ImageRow
+from moorage.domain.security import ImageFilter, ImageRow, ImageVisibility
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_exports as exports_q
@@ -32,7 +32,7 @@ from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries.security_details import ImageRef
 from moorage.services.security.baseline_details import BaselineService, ImageScope
 from moorage.services.security.image_details import ImageDetailService
-from moorage.services.security.images import account_of
+from moorage.services.security.images import account_of, image_visibility
 
 REPORT_TYPES = ("vulnerability", "risk-config", "malwares", "apps", "files", "sensitive-info", "non-compliant-app",
                 "build-command-risks")
@@ -147,10 +147,10 @@ class ReportService:
         self.details = details
         self.baseline = baseline
 
-    async def _images(self, domain_id: str, selection: ReportSelection) -> list[ImageRow]:
+    async def _images(self, seen: ImageVisibility, selection: ReportSelection) -> list[ImageRow]:
         if selection.operate_all:
             rows, _ = await self.db.read(lambda conn: images_q.page(
-                conn, domain_id, selection.filter, sort_key=None, descending=False, offset=0, limit=MAX_IMAGES),
+                conn, seen, selection.filter, sort_key=None, descending=False, offset=0, limit=MAX_IMAGES),
                 heavy=True)
             return rows
         if not selection.image_ids:
@@ -158,7 +158,7 @@ class ReportService:
         if len(selection.image_ids) > MAX_IMAGES:
             raise Invalid(f"at most {MAX_IMAGES} images")
         wanted = [ImageRef(image_id[:200]) for image_id in selection.image_ids]
-        resolved = await self.db.read(lambda conn: [details_q.resolve(conn, domain_id, ref) for ref in wanted])
+        resolved = await self.db.read(lambda conn: [details_q.resolve(conn, seen, ref) for ref in wanted])
         found: dict[int, ImageRow] = {}
         for ref, row in zip(wanted, resolved, strict=True):
             if row is None:
@@ -171,8 +171,7 @@ class ReportService:
         """The report's rows (at most ``limit``)."""
         if report_type not in REPORT_TYPES:
             raise Invalid(f"security_report_type must be one of {', '.join(REPORT_TYPES)}")
-        domain_id = account_of(principal)
-        images = await self._images(domain_id, selection)
+        images = await self._images(image_visibility(principal), selection)
         columns, rows_of = self._kind(principal, report_type)
         rows: list[tuple[str, ...]] = []
         for image in images:

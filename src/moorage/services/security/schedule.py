@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-from moorage.domain.security import ScanPolicy
+from moorage.domain.security import ImageVisibility, ScanPolicy
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import security_images as images_q
@@ -80,7 +80,7 @@ def queue_due_scans(db: Database, tasks: TaskService, *, now: int) -> list[str]:
                                              registry_ids=policy.registry_ids)
             if not ids:
                 return None
-            rows = images_q.by_ids(conn, policy.domain_id, ids)
+            rows = images_q.by_ids(conn, ImageVisibility(policy.domain_id), ids)
             task = tasks.create_scan_in(conn, domain_id=policy.domain_id, rows=rows, scan_scope=policy.scan_scope,
                                         rate_limit=policy.rate_limit, task_type="cycle", is_all=True,
                                         policy_id=policy.domain_id)

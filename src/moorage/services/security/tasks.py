@@ -19,6 +19,7 @@ from moorage.domain.security import (
     SCOPE_ALL,
     ImageFilter,
     ImageRow,
+    ImageVisibility,
     ScanPolicy,
     ScanStatus,
     SecurityTask,
@@ -30,7 +31,7 @@ from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_tasks as q
 from moorage.metadata.queries.security_tasks import NewItem, TaskQuery
-from moorage.services.security.images import account_of
+from moorage.services.security.images import account_of, image_visibility
 from moorage.services.security.results import restore_rows
 
 SCAN_TASK_JOB = "security.scan_task"
@@ -64,12 +65,14 @@ class TaskService:
         self.db = db
         self.jobs = jobs
 
-    def _resolve(self, conn: Connection, domain_id: str, selectors: Sequence[ImageSelector]) -> list[ImageRow]:
+    def _resolve(self, conn: Connection, seen: ImageVisibility,
+                 selectors: Sequence[ImageSelector]) -> list[ImageRow]:
+        domain_id = seen.domain_id
         rows: dict[int, ImageRow] = {}
         for selector in selectors:
             found: ImageRow | None = None
             if selector.row_id is not None:
-                matches = images_q.by_ids(conn, domain_id, [selector.row_id])
+                matches = images_q.by_ids(conn, seen, [selector.row_id])
                 found = matches[0] if matches else None
             else:
                 registry_ids = [selector.registry_id] if selector.registry_id else [
@@ -79,6 +82,8 @@ class TaskService:
                 for registry_id in registry_ids:
                     found = images_q.find_tag(conn, registry_id, selector.namespace, selector.image_name,
                                               selector.image_version)
+                    if found is not None and not images_q.by_ids(conn, seen, [found.id]):
+                        found = None  # not one the caller sees
                     if found is not None:
                         break
             if found is None or (selector.image_digest and found.image_digest != selector.image_digest):
@@ -96,24 +101,24 @@ class TaskService:
                                everything: ImageFilter | None = None, scan_scope: int = SCOPE_ALL,
                                rate_limit: int = 0, task_type: str = "manual") -> SecurityTask:
         """A scan task over the images named, or over every image matching ``everything``; its job is sent."""
-        domain_id = account_of(principal)
+        seen = image_visibility(principal)
         if not 0 <= rate_limit <= 1000:
             raise Invalid("rate_limit must be from 0 to 1000 images per hour")
         if everything is None and not selectors:
             raise Invalid("name the images to scan, or ask for all of them")
-        task = await self.db.write(lambda conn: self._create_scan(conn, domain_id, selectors, everything, scan_scope,
+        task = await self.db.write(lambda conn: self._create_scan(conn, seen, selectors, everything, scan_scope,
                                                                    rate_limit, task_type))
         self.jobs.send(task.job_id)
         return task
 
-    def _create_scan(self, conn: Connection, domain_id: str, selectors: Sequence[ImageSelector],
+    def _create_scan(self, conn: Connection, seen: ImageVisibility, selectors: Sequence[ImageSelector],
                      everything: ImageFilter | None, scan_scope: int, rate_limit: int, task_type: str) -> SecurityTask:
         if everything is not None:
-            ids = images_q.matching_ids(conn, domain_id, everything, limit=MAX_TASK_IMAGES)
-            rows = images_q.by_ids(conn, domain_id, ids)
+            ids = images_q.matching_ids(conn, seen, everything, limit=MAX_TASK_IMAGES)
+            rows = images_q.by_ids(conn, seen, ids)
         else:
-            rows = self._resolve(conn, domain_id, selectors)
-        return self.create_scan_in(conn, domain_id=domain_id, rows=rows, scan_scope=scan_scope,
+            rows = self._resolve(conn, seen, selectors)
+        return self.create_scan_in(conn, domain_id=seen.domain_id, rows=rows, scan_scope=scan_scope,
                                    rate_limit=rate_limit, task_type=task_type, is_all=everything is not None)
 
     def create_scan_in(self, conn: Connection, *, domain_id: str, rows: Sequence[ImageRow], scan_scope: int,
@@ -170,12 +175,19 @@ class TaskService:
 
     async def page(self, principal: Principal, query: TaskQuery, *, offset: int,
                    limit: int) -> tuple[list[tuple[SecurityTask, list[TaskItem]]], int]:
-        """One page of the account's tasks, each with its failed items."""
-        domain_id = account_of(principal)
+        """One page of the account's tasks, each with its failed items (a user who is not a domain
+        administrator sees the failed images they see)."""
+        seen = image_visibility(principal)
 
         def work(conn: Connection) -> tuple[list[tuple[SecurityTask, list[TaskItem]]], int]:
-            tasks, total = q.page(conn, domain_id, query, offset=offset, limit=limit)
-            return [(t, q.task_items(conn, t.id, statuses=("failed",))) for t in tasks], total
+            tasks, total = q.page(conn, seen.domain_id, query, offset=offset, limit=limit)
+            failed = {t.id: q.task_items(conn, t.id, statuses=("failed",)) for t in tasks}
+            if not seen.everything:
+                named = {i.image_row_id for items in failed.values() for i in items if i.image_row_id is not None}
+                shown = {row.id for row in images_q.by_ids(conn, seen, sorted(named))}
+                failed = {t.id: [i for i in failed[t.id] if t.type != "image_scan" or i.image_row_id in shown]
+                          for t in tasks}
+            return [(t, failed[t.id]) for t in tasks], total
 
         return await self.db.read(work)
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import IMAGE_TYPES, ImageRow
+from moorage.domain.security import IMAGE_TYPES, ImageRow, ImageVisibility
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_images as images_q
@@ -24,7 +24,7 @@ from moorage.metadata.queries.security_handling import Whitelist
 from moorage.services.security.advisory_lookup import AdvisoryFacts, Known
 from moorage.services.security.detail_base import DetailBase
 from moorage.services.security.detail_vocabulary import VUL_TYPES
-from moorage.services.security.images import account_of
+from moorage.services.security.images import account_of, image_visibility
 from moorage.services.security.results import recount_domain
 from moorage.services.security.vulnerability_views import VulnerabilityFilter, VulnerabilityViews
 
@@ -65,7 +65,7 @@ class WhitelistService:
         self.views = views
         self.db = views.db
 
-    def _check_scope(self, domain_id: str, scope: WhitelistScope) -> None:
+    def _check_scope(self, seen: ImageVisibility, scope: WhitelistScope) -> None:
         if scope.rule_type not in RULE_TYPES:
             raise Invalid(f"rule_type must be one of {', '.join(RULE_TYPES)}")
         if scope.rule_type == "specific_image_types" and (
@@ -74,7 +74,7 @@ class WhitelistService:
         if scope.rule_type == "specific_images":
             if not scope.row_ids or len(scope.row_ids) > MAX_IMAGES:
                 raise Invalid(f"image_info must name 1 to {MAX_IMAGES} images")
-            found = self.db.run_read(lambda conn: images_q.by_ids(conn, domain_id, list(scope.row_ids)))
+            found = self.db.run_read(lambda conn: images_q.by_ids(conn, seen, list(scope.row_ids)))
             if len(found) != len(set(scope.row_ids)):
                 raise NotFound("an image of image_info is not one of the account's", reason="image_not_found")
 
@@ -101,7 +101,7 @@ class WhitelistService:
             raise Invalid("vul_ids must hold 1 to 100 vulnerability ids")
 
         def work() -> list[str]:
-            self._check_scope(domain_id, scope)
+            self._check_scope(image_visibility(principal), scope)
             rule_type, types, rows = self._stored(scope)
             made = [secrets.token_hex(16) for _ in ids]
 
@@ -123,7 +123,7 @@ class WhitelistService:
         domain_id = account_of(principal)
 
         def work() -> None:
-            self._check_scope(domain_id, scope)
+            self._check_scope(image_visibility(principal), scope)
             rule_type, types, rows = self._stored(scope)
 
             def write(conn: Connection) -> bool:
@@ -150,16 +150,17 @@ class WhitelistService:
 
         return await DetailBase.run(lambda: self.db.run_write(write))
 
-    def _view(self, domain_id: str, whitelists: Sequence[Whitelist]) -> list[WhitelistView]:
+    def _view(self, seen: ImageVisibility, whitelists: Sequence[Whitelist]) -> list[WhitelistView]:
+        """Whitelists with their advisories and the images they name (of those the caller sees)."""
         known = {w.vul_id: Known() for w in whitelists}
-        summaries = {e.vul_id: e for e in self.views.summaries(domain_id, VulnerabilityFilter())}
+        summaries = {e.vul_id: e for e in self.views.summaries(seen, VulnerabilityFilter())}
         for vul_id in known:
             entry = summaries.get(vul_id)
             if entry is not None:
                 known[vul_id] = Known(entry.title, tuple(sorted(entry.aliases)), entry.score)
         facts = self.views.advisories.describe(known)
         rows = {r.id: r for r in self.db.run_read(lambda conn: images_q.by_ids(
-            conn, domain_id, sorted({i for w in whitelists for i in w.row_ids})))}
+            conn, seen, sorted({i for w in whitelists for i in w.row_ids})))}
         return [WhitelistView(w, sdk_rule_type(w), facts[w.vul_id], tuple(rows[i] for i in w.row_ids if i in rows))
                 for w in whitelists]
 
@@ -171,7 +172,7 @@ class WhitelistService:
             found = self.db.run_read(lambda conn: handling_q.whitelists_of(conn, domain_id))
             if vul_type:
                 found = [w for w in found if w.vul_type == vul_type]
-            views = self._view(domain_id, found)
+            views = self._view(image_visibility(principal), found)
             if vul_name:
                 wanted = vul_name.lower()
                 views = [v for v in views if wanted in v.whitelist.vul_id.lower() or wanted in v.facts.title.lower()]
@@ -187,6 +188,6 @@ class WhitelistService:
             found = self.db.run_read(lambda conn: handling_q.whitelist(conn, domain_id, whitelist_id))
             if found is None:
                 raise NotFound(f"whitelist {whitelist_id[:64]!r} not found", reason="whitelist_not_found")
-            return self._view(domain_id, [found])[0]
+            return self._view(image_visibility(principal), [found])[0]
 
         return await DetailBase.run(work)
