@@ -28,6 +28,7 @@ from moorage.scanner.checks.errors import CheckError
 from moorage.scanner.errors import ImageSourceError, ScannerError
 from moorage.scanner.finding_ids import check_finding_id, unique_ids, vulnerability_finding_id
 from moorage.scanner.image_inventory import ImageInventory
+from moorage.scanner.layers import READER
 from moorage.scanner.matching import Matcher, VulnerabilityFinding
 from moorage.scanner.report import (
     DatabaseVersion,
@@ -49,6 +50,8 @@ ALL_SCANNERS = (VULN_SCANNER, *CHECK_SCANNERS)
 
 class ScanSetupError(ScannerError):
     """The scan cannot start as asked: an unknown scanner, no advisory database, a bad rule file."""
+
+    code = "invalid_options"
 
 
 def parse_scanners(text: str) -> tuple[str, ...]:
@@ -180,16 +183,16 @@ def _match(
     return vulnerabilities, skipped, issues
 
 
-def _check_issues(analysis: ImageAnalysis, plugins: CheckPlugins | None, problems: Sequence[str]) -> list[ScanIssue]:
+def _check_issues(analysis: ImageAnalysis, problems: Sequence[str]) -> list[ScanIssue]:
+    """What the checks (and any other plug-in that is not an analyzer) left out; the analyzers' and
+    the reader's notes are in the inventory's errors."""
     issues = [ScanIssue("checks", problem) for problem in problems]
-    if plugins is None:
-        return issues
-    names = plugins.plugin_names
+    in_inventory = {*analysis.inventory.analyzers, READER}
     for scan in analysis.view.layers:
         issues.extend(
-            ScanIssue(error.plugin, error.message, error.path, scan.digest)
+            ScanIssue(error.plugin, error.message, error.path, scan.digest, error.code.value)
             for error in scan.errors
-            if error.plugin in names
+            if error.plugin not in in_inventory
         )
     return issues
 
@@ -242,7 +245,7 @@ def _scan_one(
         vulnerabilities=vulnerabilities,
         findings=reported,
         skipped_packages=skipped,
-        issues=(*_check_issues(analysis, plugins, problems), *match_issues),
+        issues=(*_check_issues(analysis, problems), *match_issues),
         database=database_version(matcher.store) if matcher is not None else None,
         timings=timings,
         created_at=now_iso(),
