@@ -34,7 +34,7 @@ from typing import Any
 
 from moorage.scanner import checks as checks_package
 from moorage.scanner.checks import CheckOptions, CheckSet, build_check_set
-from moorage.scanner.checks.errors import CheckError
+from moorage.scanner.checks.errors import CheckError, CheckIncomplete
 from moorage.scanner.checks.findings import (
     Finding,
     MalwareFinding,
@@ -45,7 +45,7 @@ from moorage.scanner.checks.findings import (
 from moorage.scanner.checks.interface import FileCheck, FilesystemCheck
 from moorage.scanner.files import FileEntry
 from moorage.scanner.flatten import FlatView
-from moorage.scanner.interface import JsonValue, LayerPlugin
+from moorage.scanner.interface import JsonValue, LayerPlugin, PartialResult, SkipCode, Skipped
 
 PLUGIN_FORMAT = "1"
 """Version of what the adapters store per path; part of every check plug-in's cache key."""
@@ -154,9 +154,14 @@ class FileCheckPlugin(LayerPlugin):
         """Whatever the check wants (decided from the header)."""
         return self._file_check().wants(entry)
 
-    def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
-        """The file's findings in their JSON form, or None when it has none."""
-        findings = self._file_check().check(entry, content)
+    def extract(self, entry: FileEntry, content: bytes) -> JsonValue | PartialResult:
+        """The file's findings in their JSON form, or None when it has none; with what the check
+        could not do when it ran only in part."""
+        try:
+            findings = self._file_check().check(entry, content)
+        except CheckIncomplete as incomplete:
+            found: JsonValue = [finding_to_json(f) for f in incomplete.findings] or None
+            return PartialResult(found, (Skipped(SkipCode.CHECK_INCOMPLETE, incomplete.reason),))
         return [finding_to_json(f) for f in findings] or None
 
 
