@@ -285,6 +285,7 @@ def oci_image(root: Path, layers: list[tuple[bytes | Path, str]]) -> Path:
                 "digest": manifest_digest,
                 "size": manifest_size,
                 "platform": {"architecture": "amd64", "os": "linux"},
+                "annotations": {"org.opencontainers.image.ref.name": "latest"},
             }
         ],
     }

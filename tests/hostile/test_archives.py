@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from huaweicloudsdkhss.v5 import ListRegistryImagesRequest
 
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, MoorageFactory
 from tests.hostile import archive_bombs as bombs
 from tests.hostile.archive_bombs import MIB, LimitedRun, run_limited
+from tests.hss.support import hss_client, skopeo_env, skopeo_push, wait_for
+from tests.support.accounts import Account, create_access_key, project_id
 
 ADDRESS_SPACE_MIB = 512
 PEAK_RSS_MIB = 320
@@ -254,3 +259,29 @@ def test_a_bzip2_member_that_lies_about_its_size_is_not_inflated(java_bombs: dic
     """zipfile inflates bzip2 in one call, whatever the output: 64 MiB out of a 100-byte member."""
     ((code, message),) = _skips(java_bombs, "/app/b.jar")
     assert code == "unsupported" and "compression method 12" in message
+
+
+# -- the registry ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed")
+def test_a_pushed_bomb_fails_its_scan_as_image_over_sized(
+    tmp_path: Path, moorage_factory: MoorageFactory, gzip_bomb: Path
+) -> None:
+    """Scan on push of the 1 GiB gzip bomb, with a 256 MiB layer limit: the HSS image list shows a
+    failed scan with the documented ``image_over_sized`` code."""
+    server = moorage_factory(env={"MOORAGE_SCANNER__SCAN_ON_PUSH": "true",
+                                  "MOORAGE_SCANNER__MAX_LAYER_UNCOMPRESSED_BYTES": str(256 * MIB)})
+    admin = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
+    client = hss_client(server, (*create_access_key(server, admin), project_id(server)))
+    skopeo_push(gzip_bomb, "latest", f"{server.address}/bombs/zeros:v1", creds=(ADMIN_USER, ADMIN_PASSWORD),
+                env=skopeo_env(tmp_path))
+
+    def scanned() -> object:
+        answer = client.list_registry_images(ListRegistryImagesRequest(namespace="bombs"))
+        rows = [r for r in answer.data_list if r.scan_status in ("success", "failed")]
+        return rows[0] if rows else None
+
+    row: Any = wait_for(scanned, what="the pushed bomb to be scanned")
+    assert (row.scan_status, row.scan_failed_code) == ("failed", "image_over_sized"), server.log()[-3000:]
