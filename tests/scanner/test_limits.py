@@ -315,3 +315,15 @@ def test_limits_must_be_positive() -> None:
 def test_the_hole_of_a_sparse_member_costs_no_disk(tmp_path: Path) -> None:
     path = bombs.sparse_tar(tmp_path / "t.tar", "x", 256 * MIB)
     assert path.stat().st_size > 256 * MIB and os.stat(path).st_blocks * 512 < MIB
+
+
+def test_an_image_archive_of_too_many_entries_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tarfile keeps an object per entry of a docker or OCI archive: their number is bounded."""
+    from moorage.scanner.errors import ImageSourceError
+    from moorage.scanner.sources import layout, open_source
+
+    monkeypatch.setattr(layout, "MAX_ARCHIVE_MEMBERS", 10)
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(bombs.tar_of([("index.json", b"{}"), *((f"blobs/{n}", b"") for n in range(10))]))
+    with pytest.raises(ImageSourceError, match="more than 10 entries"):
+        open_source(str(archive))
