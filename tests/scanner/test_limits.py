@@ -24,7 +24,8 @@ from moorage.scanner.cache.codec import decode_files, decode_results, encode_fil
 from moorage.scanner.errors import LimitExceeded
 from moorage.scanner.files import FileEntry, FileKind
 from moorage.scanner.interface import JsonValue, LayerPlugin, PartialResult, SkipCode, Skipped
-from moorage.scanner.layers import READER, LayerBudget, scan_tar_layer
+from moorage.scanner.layer_budget import LayerBudget
+from moorage.scanner.layers import READER, scan_tar_layer
 from moorage.scanner.limits import LimitCode, ScanLimits
 from moorage.scanner.sources import OciLayoutSource
 from moorage.scanner.tarstream import StreamTooLarge, TarReader

@@ -31,7 +31,8 @@ from moorage.scanner.flatten import FlatView
 from moorage.scanner.image_inventory import ImageInventory, InventoryError
 from moorage.scanner.interface import LayerPlugin
 from moorage.scanner.inventory import Distro, Ecosystem, Package
-from moorage.scanner.layers import READER, LayerBudget, LayerScan, scan_directory, scan_tar_layer
+from moorage.scanner.layer_budget import LayerBudget
+from moorage.scanner.layers import READER, LayerScan, scan_directory, scan_tar_layer
 from moorage.scanner.limits import LimitCode, ScanLimits
 from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
 
