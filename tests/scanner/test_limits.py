@@ -328,3 +328,32 @@ def test_an_image_archive_of_too_many_entries_is_refused(tmp_path: Path, monkeyp
     archive.write_bytes(bombs.tar_of([("index.json", b"{}"), *((f"blobs/{n}", b"") for n in range(10))]))
     with pytest.raises(ImageSourceError, match="more than 10 entries"):
         open_source(str(archive))
+
+
+def test_checks_report_what_they_read_in_part(tmp_path: Path) -> None:
+    """A 2 MiB sshd_config is read by the baseline check up to its 1 MiB cap (reported); an include
+    chain past 8 files, and an include outside the directories the check reads, are not followed
+    (reported); a 2 MiB text file is matched by the secret check on its first window only (by
+    design: not reported)."""
+    from moorage.scanner.scan import ScanOptions, scan
+
+    config = "Include /etc/ssh/sshd_config.d/c1.conf /etc/ssh/custom.conf\n" + "# padding\n" * (200 << 10)
+    layer = LayerBuilder().file("/etc/ssh/sshd_config", config).file("/etc/ssh/custom.conf", "PermitRootLogin yes\n")
+    for level in range(1, 11):
+        layer.file(f"/etc/ssh/sshd_config.d/c{level}.conf", f"Include /etc/ssh/sshd_config.d/c{level + 1}.conf\n")
+    layer.file("/srv/notes.txt", "nothing here\n" * (200 << 10))
+    root = tmp_path / "layout"
+    write_oci_layout(root, ImageSpec([Layer.of(layer, "gzip")]))
+    options = ScanOptions(scanners=("secret", "config"), analysis=AnalysisOptions(analyzers=(), executor="serial"))
+    with OciLayoutSource(root) as source:
+        report = scan(source, options)
+    issues = {(i.scanner, i.path, i.code) for i in report.issues}
+    assert issues == {
+        ("check-filesystem-content", "/etc/ssh/sshd_config", "file_truncated"),
+        ("checks", "", "check_incomplete"),
+    }
+    (incomplete,) = [i for i in report.issues if i.code == "check_incomplete"]
+    assert incomplete.message == (
+        "baseline: /etc/ssh/sshd_config.d/c9.conf is included more than 8 files deep: not read; /etc/ssh/custom.conf, "
+        "included by /etc/ssh/sshd_config, is outside the directories the baseline check reads: not read"
+    )

@@ -37,8 +37,9 @@ Rules:
 * ``wants`` is called for every entry of every layer: keep it to cheap tests on the path, kind,
   size and mode. It is never given content.
 * ``extract`` receives the whole file when ``entry.size <= max_content_bytes``. A larger file is
-  passed truncated to ``max_content_bytes`` only if :attr:`LayerPlugin.accepts_truncated` is true;
-  otherwise it is skipped and an error record ("larger than the cap") is kept for the layer.
+  passed truncated to ``max_content_bytes`` only if :attr:`LayerPlugin.accepts_truncated` is true
+  (and reported as ``file_truncated`` unless :attr:`LayerPlugin.prefix_is_enough`); otherwise it
+  is skipped and an error record (``file_too_large``) is kept for the layer.
 * Hard links: ``entry.kind`` is :attr:`FileKind.HARDLINK` and the content is the linked file's.
 * ``extract`` must treat content as hostile. Raise :class:`moorage.scanner.errors.ParseError` for
   malformed input; the layer pass records the message against (plug-in, path) and goes on. Any
@@ -133,6 +134,9 @@ class LayerPlugin(ABC):
     """Read at most this many bytes of a wanted file."""
     accepts_truncated: bool = False
     """Whether a file larger than ``max_content_bytes`` is passed truncated (True) or skipped (False)."""
+    prefix_is_enough: bool = False
+    """Whether a prefix is all the plug-in ever needs (a metadata header, a search window): then a
+    truncated file is not reported, unless ``max_file_bytes`` cut it below the plug-in's cap."""
     limits: ScanLimits = ScanLimits()
     """The scan's bounds (see :meth:`bound_to`); the defaults until then."""
 

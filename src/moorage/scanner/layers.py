@@ -237,11 +237,12 @@ class _Pass:
                         plugin.name,
                     )
                     continue
-                if cap < plugin.max_content_bytes:  # a prefix by the scan's bound, not the plug-in's choice
+                if cap < plugin.max_content_bytes or not plugin.prefix_is_enough:
+                    which = "max_file_bytes" if cap < plugin.max_content_bytes else "the plug-in's cap"
                     self.skip(
                         entry.path,
                         SkipCode.FILE_TRUNCATED,
-                        f"only the first {min(cap, len(content))} of {entry.size} bytes were read (max_file_bytes)",
+                        f"only the first {min(cap, len(content))} of {entry.size} bytes were read ({which})",
                         plugin.name,
                     )
             try:

@@ -28,6 +28,7 @@ from moorage.scanner.checks.errors import CheckError
 from moorage.scanner.errors import ImageSourceError, ScannerError
 from moorage.scanner.finding_ids import check_finding_id, unique_ids, vulnerability_finding_id
 from moorage.scanner.image_inventory import ImageInventory
+from moorage.scanner.interface import Skipped
 from moorage.scanner.layers import READER
 from moorage.scanner.matching import Matcher, VulnerabilityFinding
 from moorage.scanner.report import (
@@ -183,10 +184,10 @@ def _match(
     return vulnerabilities, skipped, issues
 
 
-def _check_issues(analysis: ImageAnalysis, problems: Sequence[str]) -> list[ScanIssue]:
+def _check_issues(analysis: ImageAnalysis, problems: Sequence[Skipped]) -> list[ScanIssue]:
     """What the checks (and any other plug-in that is not an analyzer) left out; the analyzers' and
     the reader's notes are in the inventory's errors."""
-    issues = [ScanIssue("checks", problem) for problem in problems]
+    issues = [ScanIssue("checks", problem.message, code=problem.code.value) for problem in problems]
     in_inventory = {*analysis.inventory.analyzers, READER}
     for scan in analysis.view.layers:
         issues.extend(
@@ -217,7 +218,7 @@ def _scan_one(
 
     checks_started = time.perf_counter()
     reported: tuple[ReportedFinding, ...] = ()
-    problems: list[str] = []
+    problems: list[Skipped] = []
     if plugins is not None:
         placed, problems = run_checks(plugins, analysis.view, image.config, layer_digests)
         layer_of = {id(p.finding): p.layer_index for p in placed}
