@@ -28,7 +28,7 @@ from moorage.scanner.checks.errors import CheckError
 from moorage.scanner.errors import ImageSourceError, ScannerError
 from moorage.scanner.finding_ids import check_finding_id, unique_ids, vulnerability_finding_id
 from moorage.scanner.image_inventory import ImageInventory
-from moorage.scanner.interface import Skipped
+from moorage.scanner.interface import SkipCode, Skipped
 from moorage.scanner.layers import READER
 from moorage.scanner.matching import Matcher, VulnerabilityFinding
 from moorage.scanner.report import (
@@ -180,7 +180,7 @@ def _match(
     result = matcher.match(inventory.packages, inventory.distro)
     vulnerabilities = report_vulnerabilities(result.findings, layer_digests, previous)
     skipped = tuple(SkippedPackage(s.package.purl, s.package.path, s.reason) for s in result.skipped)
-    issues = tuple(ScanIssue("matcher", problem) for problem in result.problems)
+    issues = tuple(ScanIssue("matcher", problem, code=SkipCode.MALFORMED.value) for problem in result.problems)
     return vulnerabilities, skipped, issues
 
 
