@@ -9,7 +9,7 @@ own thread inside each pass, which is why threads come close).
 
 The image-wide bounds of ``AnalysisOptions.limits`` (uncompressed bytes, members) count every
 layer, those loaded from the cache too, so an image is refused the same way cold or warm: each
-layer read is given what the others left (:class:`~moorage.scanner.layers.LayerBudget`), and the
+layer read is given what the others left (:class:`~moorage.scanner.layer_budget.LayerBudget`), and the
 totals are checked once every layer is in.
 """
 
@@ -149,9 +149,9 @@ def scan_image_layers(
     done = total - len(todo)
     if progress:
         progress("layer", done, total)
+    check_image_totals(list(scans.values()), limits)  # the cached layers alone: refused before a download
     if todo:
         image = source.fetch(image, [image.layers[i] for i, _ in todo])
-    check_image_totals(list(scans.values()), limits)
     pool = _executor(executor, workers, len(todo))
     try:
         futures: list[tuple[int, list[LayerPlugin], Future[LayerScan] | None]] = []
