@@ -315,52 +315,67 @@ class LimitedRun:
     stdout: str
     stderr: str
     peak_rss_mib: float
+    """The child's own peak resident memory (``VmHWM``), -1 when it died before reporting it."""
     seconds: float
+
+
+_PEAK_REPORTER = """
+import atexit, os, runpy, sys
+
+def report_peak():
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["MOORAGE_TEST_PEAK_FILE"], "w") as out:
+        out.write(peak)
+
+atexit.register(report_peak)
+sys.argv = ["moorage", *sys.argv[1:]]
+runpy.run_module("moorage", run_name="__main__", alter_sys=True)
+"""
+"""Runs ``python -m moorage`` and writes the process's VmHWM (KiB) at exit. The peak is read from
+/proc, not from wait4's ru_maxrss: that one starts from the RSS the test process had when it
+forked the child (hundreds of MiB in a pytest worker), whatever the child used after exec."""
 
 
 def run_limited(args: list[str], *, address_space_mib: int = 512, timeout: float = 300) -> LimitedRun:
     """``python -m moorage ARGS`` in a child whose address space is capped (``RLIMIT_AS``): an
-    allocation past the cap raises MemoryError there instead of swapping the machine. Peak RSS is
-    the child's own (``wait4``), its worker processes included."""
+    allocation past the cap raises MemoryError there instead of swapping the machine. Give
+    ``--executor serial`` for images of several layers, so the one measured process reads them."""
     limit = address_space_mib * MIB
 
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    env = {**os.environ, "MOORAGE_NO_PROGRESS": "1", "PYTHONFAULTHANDLER": "1"}
     started = time.monotonic()
-    with open(os.devnull, "rb") as stdin, _TempText() as out, _TempText() as err:
+    with open(os.devnull, "rb") as stdin, _TempText() as out, _TempText() as err, _TempText() as peak:
+        env = {**os.environ, "MOORAGE_NO_PROGRESS": "1", "MOORAGE_TEST_PEAK_FILE": peak.name}
         child = subprocess.Popen(
-            [sys.executable, "-m", "moorage", *args], stdin=stdin, stdout=out.handle, stderr=err.handle,
+            [sys.executable, "-c", _PEAK_REPORTER, *args], stdin=stdin, stdout=out.handle, stderr=err.handle,
             env=env, preexec_fn=cap,
         )
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                child.kill()
-                pid, status, usage = os.wait4(child.pid, 0)
-                break
-            time.sleep(0.05)
-        child.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        reported = Path(peak.name).read_text().strip()
         return LimitedRun(
             returncode=child.returncode,
             stdout=out.read(),
             stderr=err.read(),
-            peak_rss_mib=usage.ru_maxrss / 1024,
+            peak_rss_mib=int(reported) / 1024 if reported else -1,
             seconds=time.monotonic() - started,
         )
 
 
 class _TempText:
-    """An anonymous temporary file a child writes to and we read back (no pipe to fill up)."""
+    """A named temporary file a child writes to and we read back (no pipe to fill up)."""
 
     def __enter__(self) -> _TempText:
         import tempfile
 
-        self.handle = tempfile.TemporaryFile()
+        self.handle = tempfile.NamedTemporaryFile()
+        self.name = self.handle.name
         return self
 
     def read(self) -> str:
