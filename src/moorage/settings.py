@@ -189,6 +189,22 @@ class ScannerSettings(BaseModel):
     an external registry (each layer also stops at its declared size)."""
     max_layers: int = Field(default=128, ge=1)
     """Images with more layers are not scanned: ``image_layer_over_sized``."""
+    max_layer_uncompressed_bytes: int = Field(default=16 * 1024**3, ge=1)
+    """A layer inflating to more than this (a decompression bomb) fails its scan: ``image_over_sized``."""
+    max_image_uncompressed_bytes: int = Field(default=32 * 1024**3, ge=1)
+    """An image whose layers inflate to more than this together fails its scan: ``image_over_sized``."""
+    max_layer_members: int = Field(default=1_000_000, ge=1)
+    """A layer listing more files than this fails its scan: ``image_over_sized``."""
+    max_image_members: int = Field(default=2_000_000, ge=1)
+    """An image whose layers list more files than this together fails its scan: ``image_over_sized``."""
+    max_file_bytes: int = Field(default=256 * 1024**2, ge=1)
+    """The most of one file a scan reads into memory; larger files are skipped (and reported)."""
+    max_archive_depth: int = Field(default=4, ge=1)
+    """Archives nested deeper than this in a jar, war or ear are skipped (and reported)."""
+    max_archive_members: int = Field(default=100_000, ge=1)
+    """A jar, war or ear (nested ones included) listing more members than this is skipped (and reported)."""
+    max_archive_bytes: int = Field(default=256 * 1024**2, ge=1)
+    """The most bytes inflated out of one jar, war or ear (nested ones included); the rest is skipped."""
     layer_cache: str = "database"
     """Where layer analyses are kept: ``database`` (shared by every worker and node), ``directory``,
     ``memory`` or ``none``."""

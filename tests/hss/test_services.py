@@ -21,6 +21,7 @@ from moorage.domain.jobs import JobStatus
 from moorage.domain.security import ScanPolicy
 from moorage.jobs.queue import JobQueue
 from moorage.jobs.runner import JobStopped
+from moorage.jobs.security import engine_options, scan_limits_of
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import identity as identity_q
@@ -31,7 +32,9 @@ from moorage.metadata.queries import security_tasks as tasks_q
 from moorage.metadata.tables import jobs, security_vulnerabilities
 from moorage.scanner.analyzers import default_analyzers
 from moorage.scanner.cache import DirectoryLayerCache
+from moorage.scanner.errors import LimitExceeded
 from moorage.scanner.layers import scan_tar_layer
+from moorage.scanner.limits import LimitCode, ScanLimits
 from moorage.scanner.sources.interface import ImageSource
 from moorage.scanner.sources.layout import OciLayoutSource
 from moorage.services.security import engine
@@ -43,6 +46,7 @@ from moorage.services.security.scanning import DigestScanner
 from moorage.services.security.schedule import DAY_MS, policy_due, queue_due_scans, queue_rematch_if_needed
 from moorage.services.security.sources import ImageOrigin
 from moorage.services.security.tasks import TaskService
+from moorage.settings import Settings
 from tests.conftest import DATABASES
 from tests.hss import seed
 from tests.hss.support import ADVISORIES, CVSS_HIGH, build_advisories, dist_info, python_image
@@ -179,6 +183,25 @@ def test_image_limits_become_failure_codes(db: Database, world: Any, options: di
     result = scanner(db, f"job-{code}"[:32], vulndb, **options).scan(origin, images["big"].digest, not_before=0)
     assert (result.status, result.failed_code) == ("failed", code)
     assert finding_rows(db, images["big"].digest) == 0
+
+
+@pytest.mark.parametrize(("limit", "scanner_code"), [("max_layer_uncompressed_bytes", "layer_too_large"),
+                                                    ("max_image_uncompressed_bytes", "image_too_large"),
+                                                    ("max_image_members", "image_too_many_members")])
+def test_an_image_past_the_scanner_limits_fails_as_image_over_sized(db: Database, world: Any, tmp_path: Path,
+                                                                     limit: str, scanner_code: str) -> None:
+    """A decompression bomb (here: an image past a small limit) gets the documented HSS code, and the
+    scanner's own code and message in the failure message; the scanner settings reach the scan."""
+    layout, images, vulndb = world
+    settings = Settings(data_dir=tmp_path / "data", scanner={limit: 1, "analysis_executor": "serial"})
+    options = engine_options(settings, db)
+    assert options.limits == scan_limits_of(settings) and options.limits != ScanLimits()
+    result = DigestScanner(db, running_job(db, f"job-{limit}"[:32]), options, vulndb).scan(
+        LayoutOrigin(layout, images), images["big"].digest, not_before=0)
+    assert (result.status, result.failed_code) == ("failed", "image_over_sized")
+    assert result.failed_message.startswith(f"{scanner_code}: ")
+    assert failure_from(LimitExceeded(LimitCode.LAYER_TOO_LARGE, "bomb", setting="max_layer_bytes",
+                                      limit=1)).code == "image_over_sized"
 
 
 @pytest.mark.parametrize(("error", "code"), [

@@ -11,6 +11,14 @@ from moorage.cli.image_options import (
     CACHE_DIR_OPTION,
     EXECUTOR_OPTION,
     IMAGE_ARGUMENT,
+    MAX_ARCHIVE_BYTES_OPTION,
+    MAX_ARCHIVE_DEPTH_OPTION,
+    MAX_ARCHIVE_MEMBERS_OPTION,
+    MAX_FILE_BYTES_OPTION,
+    MAX_IMAGE_BYTES_OPTION,
+    MAX_IMAGE_MEMBERS_OPTION,
+    MAX_LAYER_BYTES_OPTION,
+    MAX_LAYER_MEMBERS_OPTION,
     NO_CACHE_OPTION,
     OUTPUT_OPTION,
     PASSWORD_OPTION,
@@ -22,10 +30,11 @@ from moorage.cli.image_options import (
     layer_progress,
     open_image,
     parse_platform,
+    scan_failures,
+    scan_limits,
     write_output,
 )
 from moorage.scanner.analysis import analyze
-from moorage.scanner.errors import ScannerError
 from moorage.scanner.sbom import WRITERS, make_writer
 
 
@@ -41,25 +50,42 @@ def sbom(
     username: str = USERNAME_OPTION,
     password: str = PASSWORD_OPTION,
     plain_http: bool = PLAIN_HTTP_OPTION,
+    max_layer_bytes: str = MAX_LAYER_BYTES_OPTION,
+    max_image_bytes: str = MAX_IMAGE_BYTES_OPTION,
+    max_file_bytes: str = MAX_FILE_BYTES_OPTION,
+    max_archive_bytes: str = MAX_ARCHIVE_BYTES_OPTION,
+    max_layer_members: int = MAX_LAYER_MEMBERS_OPTION,
+    max_image_members: int = MAX_IMAGE_MEMBERS_OPTION,
+    max_archive_depth: int = MAX_ARCHIVE_DEPTH_OPTION,
+    max_archive_members: int = MAX_ARCHIVE_MEMBERS_OPTION,
 ) -> None:
     """List every installed package of an image (SBOM)."""
     err = Console(stderr=True)
     try:
         writer = make_writer(output_format)
         wanted, all_platforms = parse_platform(platform)
+        limits = scan_limits(
+            max_layer_bytes=max_layer_bytes,
+            max_image_bytes=max_image_bytes,
+            max_file_bytes=max_file_bytes,
+            max_archive_bytes=max_archive_bytes,
+            max_layer_members=max_layer_members,
+            max_image_members=max_image_members,
+            max_archive_depth=max_archive_depth,
+            max_archive_members=max_archive_members,
+        )
     except ValueError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
-    options = analysis_options(no_cache=no_cache, cache_dir=cache_dir, workers=workers, executor=executor)
-    try:
-        with (
-            open_image(image, username=username, password=password, plain_http=plain_http) as source,
-            layer_progress(err) as progress,
-        ):
-            results = analyze(source, platform=wanted, all_platforms=all_platforms, options=options, progress=progress)
-    except ScannerError as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(2) from exc
+    options = analysis_options(
+        no_cache=no_cache, cache_dir=cache_dir, workers=workers, executor=executor, limits=limits
+    )
+    with (
+        scan_failures(err, reference=image, output_format=output_format, output=output),
+        open_image(image, username=username, password=password, plain_http=plain_http) as source,
+        layer_progress(err) as progress,
+    ):
+        results = analyze(source, platform=wanted, all_platforms=all_platforms, options=options, progress=progress)
     write_output(writer.render([r.inventory for r in results]), output)
 
 

@@ -3,7 +3,7 @@
 
 Exit status: 0, or ``--exit-code N`` when a finding at the ``--severity`` selection remains (a CI
 gate: ``--severity high --exit-code 1``); 2 when the scan cannot run (bad image, options or
-database).
+database); 3 when the image is past one of the scan's limits (``--max-layer-bytes``...).
 """
 
 from __future__ import annotations
@@ -21,6 +21,14 @@ from moorage.cli.image_options import (
     CACHE_DIR_OPTION,
     EXECUTOR_OPTION,
     IMAGE_ARGUMENT,
+    MAX_ARCHIVE_BYTES_OPTION,
+    MAX_ARCHIVE_DEPTH_OPTION,
+    MAX_ARCHIVE_MEMBERS_OPTION,
+    MAX_FILE_BYTES_OPTION,
+    MAX_IMAGE_BYTES_OPTION,
+    MAX_IMAGE_MEMBERS_OPTION,
+    MAX_LAYER_BYTES_OPTION,
+    MAX_LAYER_MEMBERS_OPTION,
     NO_CACHE_OPTION,
     OUTPUT_OPTION,
     PASSWORD_OPTION,
@@ -32,6 +40,8 @@ from moorage.cli.image_options import (
     layer_progress,
     open_image,
     parse_platform,
+    scan_failures,
+    scan_limits,
     write_output,
 )
 from moorage.scanner.advisories.errors import VulnerabilityDatabaseError
@@ -123,15 +133,37 @@ def scan(
     username: str = USERNAME_OPTION,
     password: str = PASSWORD_OPTION,
     plain_http: bool = PLAIN_HTTP_OPTION,
+    max_layer_bytes: str = MAX_LAYER_BYTES_OPTION,
+    max_image_bytes: str = MAX_IMAGE_BYTES_OPTION,
+    max_file_bytes: str = MAX_FILE_BYTES_OPTION,
+    max_archive_bytes: str = MAX_ARCHIVE_BYTES_OPTION,
+    max_layer_members: int = MAX_LAYER_MEMBERS_OPTION,
+    max_image_members: int = MAX_IMAGE_MEMBERS_OPTION,
+    max_archive_depth: int = MAX_ARCHIVE_DEPTH_OPTION,
+    max_archive_members: int = MAX_ARCHIVE_MEMBERS_OPTION,
 ) -> None:
     """Scan an image for vulnerabilities, secrets, malicious files and unsafe settings."""
     err = Console(stderr=True)
-    with _failures(err), ExitStack() as stack:
+    with (
+        _failures(err),
+        scan_failures(err, reference=image, output_format=output_format, output=output),
+        ExitStack() as stack,
+    ):
         if output_format not in WRITERS:
             raise _Failure(f"unknown format {output_format!r}; use one of {', '.join(WRITERS)}")
         try:
             severities = parse_severity_filter(severity)
             wanted, all_platforms = parse_platform(platform)
+            limits = scan_limits(
+                max_layer_bytes=max_layer_bytes,
+                max_image_bytes=max_image_bytes,
+                max_file_bytes=max_file_bytes,
+                max_archive_bytes=max_archive_bytes,
+                max_layer_members=max_layer_members,
+                max_image_members=max_image_members,
+                max_archive_depth=max_archive_depth,
+                max_archive_members=max_archive_members,
+            )
         except ValueError as exc:
             raise _Failure(str(exc)) from exc
         chosen = parse_scanners(scanners) if scanners else ALL_SCANNERS
@@ -158,7 +190,9 @@ def scan(
             ),
             advisory_store=store,
             skip_vuln_without_database=not scanners,
-            analysis=analysis_options(no_cache=no_cache, cache_dir=cache_dir, workers=workers, executor=executor),
+            analysis=analysis_options(
+                no_cache=no_cache, cache_dir=cache_dir, workers=workers, executor=executor, limits=limits
+            ),
             platform=wanted,
             all_platforms=all_platforms,
         )

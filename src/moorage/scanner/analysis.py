@@ -6,6 +6,11 @@ Layers missing from the cache are read in parallel, one pass each, by every plug
 holds the GIL, and on this 2-core machine, on the 5-layer benchmark image, processes took 3.9 s,
 threads 4.0 s and one thread 4.6 s (bench/sbom_bench.py; the decompression already runs in its
 own thread inside each pass, which is why threads come close).
+
+The image-wide bounds of ``AnalysisOptions.limits`` (uncompressed bytes, members) count every
+layer, those loaded from the cache too, so an image is refused the same way cold or warm: each
+layer read is given what the others left (:class:`~moorage.scanner.layer_budget.LayerBudget`), and the
+totals are checked once every layer is in.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from moorage.clients.oci_types import Platform
 from moorage.scanner.analyzers import default_analyzers
 from moorage.scanner.analyzers.interface import AnalysisContext, Analyzer
 from moorage.scanner.cache import LayerCache, merge_scans
-from moorage.scanner.errors import ImageSourceError, LayerError
+from moorage.scanner.errors import ImageSourceError, LayerError, LimitExceeded
 from moorage.scanner.flatten import FlatView
 from moorage.scanner.image_inventory import ImageInventory, InventoryError
 from moorage.scanner.interface import LayerPlugin
 from moorage.scanner.inventory import Distro, Ecosystem, Package
-from moorage.scanner.layers import LayerScan, scan_directory, scan_tar_layer
+from moorage.scanner.layer_budget import LayerBudget
+from moorage.scanner.layers import READER, LayerScan, scan_directory, scan_tar_layer
+from moorage.scanner.limits import LimitCode, ScanLimits
 from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
 
 OS_ECOSYSTEMS = frozenset({Ecosystem.DEB, Ecosystem.APK, Ecosystem.RPM})
@@ -49,6 +56,8 @@ class AnalysisOptions:
     """Parallel layer readers; 0 means one per core."""
     executor: str = "process"
     """``process``, ``thread`` or ``serial``."""
+    limits: ScanLimits = field(default_factory=ScanLimits)
+    """How much of the image may be read (every plug-in is bound to them for the scan)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +75,37 @@ class ImageAnalysis:
     analyzers (``analysis``)."""
 
 
-def scan_layer(layer: LayerRef, plugins: Sequence[LayerPlugin]) -> LayerScan:
+def scan_layer(layer: LayerRef, plugins: Sequence[LayerPlugin], budget: LayerBudget | None = None) -> LayerScan:
     """One pass over one layer (runs in a worker process or thread)."""
     if layer.directory:
-        return scan_directory(layer.directory, digest=layer.digest, plugins=plugins)
+        return scan_directory(layer.directory, digest=layer.digest, plugins=plugins, budget=budget)
     if layer.blob is None:
         raise LayerError(f"layer {layer.digest} has not been fetched")
     return scan_tar_layer(
-        layer.blob.open, digest=layer.digest, plugins=plugins, verify_digest=layer.verify_digest
+        layer.blob.open, digest=layer.digest, plugins=plugins, verify_digest=layer.verify_digest, budget=budget
     )
+
+
+def check_image_totals(scans: Sequence[LayerScan], limits: ScanLimits) -> None:
+    """Refuse an image whose layers together pass the image bounds (LimitExceeded)."""
+    total_bytes = sum(scan.uncompressed_bytes for scan in scans)
+    if total_bytes > limits.max_image_bytes:
+        raise LimitExceeded(
+            LimitCode.IMAGE_TOO_LARGE,
+            f"the image is larger than {limits.max_image_bytes} bytes uncompressed (the image limit): "
+            f"its layers hold {total_bytes}",
+            setting="max_image_bytes",
+            limit=limits.max_image_bytes,
+        )
+    total_members = sum(scan.members for scan in scans)
+    if total_members > limits.max_image_members:
+        raise LimitExceeded(
+            LimitCode.IMAGE_TOO_MANY_MEMBERS,
+            f"the image lists more than {limits.max_image_members} files (the image member limit): "
+            f"its layers list {total_members}",
+            setting="max_image_members",
+            limit=limits.max_image_members,
+        )
 
 
 def _executor(kind: str, workers: int, jobs: int) -> Executor | None:
@@ -99,8 +130,11 @@ def scan_image_layers(
     workers: int = 0,
     executor: str = "process",
     progress: ProgressCallback | None = None,
+    limits: ScanLimits | None = None,
 ) -> tuple[ResolvedImage, list[LayerScan]]:
-    """Every layer's scan for ``plugins``: from the cache where possible, else one pass each."""
+    """Every layer's scan for ``plugins``: from the cache where possible, else one pass each, each
+    within what the image bounds leave it."""
+    limits = limits or ScanLimits()
     total = len(image.layers)
     scans: dict[int, LayerScan] = {}
     todo: list[tuple[int, list[LayerPlugin]]] = []
@@ -115,17 +149,23 @@ def scan_image_layers(
     done = total - len(todo)
     if progress:
         progress("layer", done, total)
+    check_image_totals(list(scans.values()), limits)  # the cached layers alone: refused before a download
     if todo:
         image = source.fetch(image, [image.layers[i] for i, _ in todo])
     pool = _executor(executor, workers, len(todo))
     try:
         futures: list[tuple[int, list[LayerPlugin], Future[LayerScan] | None]] = []
         largest_first = sorted(todo, key=lambda item: -image.layers[item[0]].size) if pool else todo
+        known = [scans[i] for i in scans if i not in {index for index, _ in todo}]
         for index, wanted in largest_first:
-            job = pool.submit(scan_layer, image.layers[index], wanted) if pool else None
+            job = pool.submit(scan_layer, image.layers[index], wanted, _budget(limits, known)) if pool else None
             futures.append((index, wanted, job))
         for index, wanted, job in futures:
-            fresh = job.result() if job is not None else scan_layer(image.layers[index], wanted)
+            if job is not None:
+                fresh = job.result()
+            else:
+                fresh = scan_layer(image.layers[index], wanted, _budget(limits, known))
+                known.append(fresh)
             if cache is not None:
                 cache.store(fresh, wanted)
             scans[index] = merge_scans(scans[index], fresh) if index in scans else fresh
@@ -135,7 +175,18 @@ def scan_image_layers(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    return image, [scans[i] for i in range(total)]
+    ordered = [scans[i] for i in range(total)]
+    check_image_totals(ordered, limits)
+    return image, ordered
+
+
+def _budget(limits: ScanLimits, known: Sequence[LayerScan]) -> LayerBudget:
+    """What a layer may hold, given the layers of the image already known."""
+    return LayerBudget(
+        limits=limits,
+        image_bytes_left=limits.max_image_bytes - sum(scan.uncompressed_bytes for scan in known),
+        image_members_left=limits.max_image_members - sum(scan.members for scan in known),
+    )
 
 
 def analyze_view(view: FlatView, analyzers: Sequence[Analyzer]) -> tuple[Distro | None, list[Package]]:
@@ -163,7 +214,7 @@ def analyze_image(
     progress: ProgressCallback | None = None,
 ) -> ImageAnalysis:
     """Scan (or load) the image's layers, flatten them and run the analyzers."""
-    plugins: list[LayerPlugin] = [*options.analyzers, *options.extra_plugins]
+    plugins = [plugin.bound_to(options.limits) for plugin in (*options.analyzers, *options.extra_plugins)]
     started = time.perf_counter()
     image, scans = scan_image_layers(
         source,
@@ -173,16 +224,17 @@ def analyze_image(
         workers=options.workers,
         executor=options.executor,
         progress=progress,
+        limits=options.limits,
     )
     layers_done = time.perf_counter()
     view = FlatView(scans)
     distro, packages = analyze_view(view, options.analyzers)
     analyzer_names = {a.name for a in options.analyzers}
     errors = tuple(
-        InventoryError(e.plugin, e.path, scan.digest, e.message)
+        InventoryError(e.plugin, e.path, scan.digest, e.message, e.code.value)
         for scan in scans
         for e in scan.errors
-        if e.plugin in analyzer_names or e.plugin == "reader"
+        if e.plugin in analyzer_names or e.plugin == READER
     )
     inventory = ImageInventory(
         name=image.name,

@@ -34,7 +34,7 @@ from typing import Any
 
 from moorage.scanner import checks as checks_package
 from moorage.scanner.checks import CheckOptions, CheckSet, build_check_set
-from moorage.scanner.checks.errors import CheckError
+from moorage.scanner.checks.errors import CheckError, CheckIncomplete
 from moorage.scanner.checks.findings import (
     Finding,
     MalwareFinding,
@@ -45,7 +45,7 @@ from moorage.scanner.checks.findings import (
 from moorage.scanner.checks.interface import FileCheck, FilesystemCheck
 from moorage.scanner.files import FileEntry
 from moorage.scanner.flatten import FlatView
-from moorage.scanner.interface import JsonValue, LayerPlugin
+from moorage.scanner.interface import JsonValue, LayerPlugin, PartialResult, SkipCode, Skipped
 
 PLUGIN_FORMAT = "1"
 """Version of what the adapters store per path; part of every check plug-in's cache key."""
@@ -129,6 +129,7 @@ class FileCheckPlugin(LayerPlugin):
     """One ``FileCheck`` run on every file of every layer; per-path result: the findings as JSON."""
 
     accepts_truncated = True
+    prefix_is_enough = True  # the check says what a prefix costs it (CheckIncomplete), or it is its window
 
     def __init__(self, recipe: CheckRecipe, check: FileCheck) -> None:
         """Wrap ``check`` (already built from ``recipe``, which rebuilds it in other processes)."""
@@ -154,9 +155,14 @@ class FileCheckPlugin(LayerPlugin):
         """Whatever the check wants (decided from the header)."""
         return self._file_check().wants(entry)
 
-    def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
-        """The file's findings in their JSON form, or None when it has none."""
-        findings = self._file_check().check(entry, content)
+    def extract(self, entry: FileEntry, content: bytes) -> JsonValue | PartialResult:
+        """The file's findings in their JSON form, or None when it has none; with what the check
+        could not do when it ran only in part."""
+        try:
+            findings = self._file_check().check(entry, content)
+        except CheckIncomplete as incomplete:
+            found: JsonValue = [finding_to_json(f) for f in incomplete.findings] or None
+            return PartialResult(found, (Skipped(SkipCode.CHECK_INCOMPLETE, incomplete.reason),))
         return [finding_to_json(f) for f in findings] or None
 
 
@@ -251,15 +257,16 @@ def checks_filesystem(view: FlatView) -> dict[str, tuple[FileEntry, bytes | None
 
 def run_checks(
     plugins: CheckPlugins, view: FlatView, config: Mapping[str, Any], layer_digests: Sequence[str]
-) -> tuple[list[PlacedFinding], list[str]]:
-    """Every finding of the checks over a flattened image, and what could not be read back.
+) -> tuple[list[PlacedFinding], list[Skipped]]:
+    """Every finding of the checks over a flattened image, and what could not be read back or
+    checked in full.
 
     File findings come from every layer's cached or fresh results, marked ``in_final_filesystem``
     false when an upper layer deleted or replaced the file; the filesystem checks see the final
     filesystem; the config checks see ``config`` (skipped when empty: a root filesystem has none).
     """
     placed: list[PlacedFinding] = []
-    problems: list[str] = []
+    problems: list[Skipped] = []
     names = plugins.file_plugin_names
     for result in view.layer_results():
         if result.plugin not in names or not isinstance(result.value, list):
@@ -268,7 +275,8 @@ def run_checks(
             try:
                 finding = finding_from_json(body if isinstance(body, dict) else {})
             except CheckError as exc:
-                problems.append(f"{result.plugin} {result.path} in {result.layer_digest}: {exc}")
+                where = f"{result.plugin} {result.path} in {result.layer_digest}"
+                problems.append(Skipped(SkipCode.MALFORMED, f"{where}: {exc}"))
                 continue
             if isinstance(finding, SecretFinding | MalwareFinding):
                 finding = _with_visibility(finding, not result.deleted_later)
@@ -276,7 +284,12 @@ def run_checks(
     if plugins.checks.filesystem_checks:
         filesystem = checks_filesystem(view)
         for check in plugins.checks.filesystem_checks:
-            for finding in check.check_filesystem(filesystem):
+            try:
+                found = check.check_filesystem(filesystem)
+            except CheckIncomplete as incomplete:
+                found = incomplete.findings
+                problems.append(Skipped(SkipCode.CHECK_INCOMPLETE, f"{check.name}: {incomplete.reason}"))
+            for finding in found:
                 placed.append(PlacedFinding(finding, _layer_index(layer_digests, finding.layer_digest)))
     if config:
         for config_check in plugins.checks.config_checks:

@@ -27,6 +27,8 @@ class InventoryError:
     """Layer of that file."""
     message: str
     """What went wrong."""
+    code: str = "unknown"
+    """Why, as a ``moorage.scanner.interface.SkipCode`` value (``file_too_large``, ``malformed``...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,13 @@ def inventory_to_json(inventory: ImageInventory) -> dict[str, Any]:
         },
         "packages": [_package_to_json(p) for p in inventory.packages],
         "errors": [
-            {"analyzer": e.analyzer, "path": e.path, "layer_digest": e.layer_digest, "message": e.message}
+            {
+                "analyzer": e.analyzer,
+                "path": e.path,
+                "layer_digest": e.layer_digest,
+                "message": e.message,
+                "code": e.code,
+            }
             for e in inventory.errors
         ],
     }
@@ -142,7 +150,11 @@ def inventory_from_json(doc: Any) -> ImageInventory:
             packages=tuple(_package_from_json(p) for p in doc.get("packages", [])),
             errors=tuple(
                 InventoryError(
-                    str(e["analyzer"]), str(e["path"]), str(e.get("layer_digest", "")), str(e["message"])
+                    str(e["analyzer"]),
+                    str(e["path"]),
+                    str(e.get("layer_digest", "")),
+                    str(e["message"]),
+                    str(e.get("code", "unknown")),
                 )
                 for e in doc.get("errors", [])
             ),

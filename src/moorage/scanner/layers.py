@@ -2,9 +2,15 @@
 
 A layer is read once, front to back (gzip, zstd or plain tar, recognised by magic bytes, with the
 blob's digest checked on the way). Whiteouts are recognised and recorded, never passed to plug-ins.
-Only files some plug-in wants are read into memory, each up to the plug-in's cap. The result,
-:class:`LayerScan`, depends on nothing but the layer's bytes and the plug-ins' versions, so it is
-cached by layer digest (``moorage.scanner.cache``) and flattened later (``moorage.scanner.flatten``).
+Only files some plug-in wants are read into memory, each up to the plug-in's cap and never past
+``ScanLimits.max_file_bytes``. The result, :class:`LayerScan`, depends on nothing but the layer's
+bytes and the plug-ins' versions (and per-file limits, in their cache keys), so it is cached by
+layer digest (``moorage.scanner.cache``) and flattened later (``moorage.scanner.flatten``).
+
+The whole-layer bounds (uncompressed bytes, members, the length of their names) end the pass
+with :class:`~moorage.scanner.errors.LimitExceeded`. Anything else the pass leaves out — a file
+past a cap, a member it cannot read, a name too long, a hard link to nothing — is recorded in
+``LayerScan.errors`` with a :class:`~moorage.scanner.interface.SkipCode`: nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -22,14 +28,18 @@ import zstandard
 
 from moorage.scanner.errors import DigestMismatch, LayerError, ParseError
 from moorage.scanner.files import FileEntry, FileKind
-from moorage.scanner.interface import JsonValue, LayerPlugin
-from moorage.scanner.tarstream import TarMember, TarReader
+from moorage.scanner.interface import JsonValue, LayerPlugin, PartialResult, SkipCode
+from moorage.scanner.layer_budget import LayerBudget, MemberCount
+from moorage.scanner.limits import ScanLimits
+from moorage.scanner.tarstream import StreamTooLarge, TarMember, TarReader
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
-MAX_ENTRIES_PER_LAYER = 4_000_000
 MAX_PATH_LENGTH = 4096
+READER = "reader"
+"""The plug-in name of what the layer reader itself left out (members it could not use)."""
 _READ_CHUNK = 1 << 20
+_SHOWN_NAME = 200
 
 BlobOpener = Callable[[], IO[bytes]]
 """Opens a fresh binary stream over a layer blob (the pass may need to read it twice)."""
@@ -89,14 +99,17 @@ def resolve_link_target(link_path: str, target: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PluginError:
-    """A plug-in could not use one file of a layer; kept in the result instead of failing the scan."""
+    """A file a plug-in (or the reader) could not use, or used in part; kept in the result instead
+    of failing the scan, and reported with the scan's errors."""
 
     plugin: str
-    """Plug-in name."""
+    """Plug-in name (``reader`` for the layer reader itself)."""
     path: str
     """Image path of the file."""
     message: str
     """What went wrong, for people."""
+    code: SkipCode = SkipCode.UNKNOWN
+    """Why, as a documented code."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +127,15 @@ class LayerScan:
     results: Mapping[str, Mapping[str, JsonValue]] = field(default_factory=dict)
     """Plug-in name -> image path -> what the plug-in's ``extract`` returned."""
     errors: tuple[PluginError, ...] = ()
-    """Files plug-ins wanted but could not use."""
+    """Files plug-ins (or the reader) wanted but could not use, or used in part."""
+    uncompressed_bytes: int = 0
+    """Length of the layer's uncompressed tar stream (0 for a directory): what the image's
+    ``max_image_bytes`` counts, cached layers included."""
+    members: int = 0
+    """Tar members (or directory entries) the layer lists, whiteouts included."""
 
     def restricted_to(self, plugin_names: Iterable[str]) -> LayerScan:
-        """The same scan with only the named plug-ins' results (for composing cached parts)."""
+        """The same scan with only the named plug-ins' results (and the reader's notes)."""
         names = set(plugin_names)
         return LayerScan(
             digest=self.digest,
@@ -125,7 +143,9 @@ class LayerScan:
             whiteouts=self.whiteouts,
             opaque_dirs=self.opaque_dirs,
             results={k: v for k, v in self.results.items() if k in names},
-            errors=tuple(e for e in self.errors if e.plugin in names),
+            errors=tuple(e for e in self.errors if e.plugin in names or e.plugin == READER),
+            uncompressed_bytes=self.uncompressed_bytes,
+            members=self.members,
         )
 
 
@@ -166,15 +186,25 @@ def _split_digest(digest: str) -> tuple[str | None, str]:
     return None, ""
 
 
+def _shown(name: str) -> str:
+    """A member name for a message (hostile names can be megabytes long)."""
+    return name if len(name) <= _SHOWN_NAME else name[:_SHOWN_NAME] + f"... ({len(name)} characters)"
+
+
 class _Pass:
     """State of one pass: plug-ins, collected results, errors and links still to resolve."""
 
-    def __init__(self, plugins: Sequence[LayerPlugin], digest: str) -> None:
+    def __init__(self, plugins: Sequence[LayerPlugin], digest: str, limits: ScanLimits) -> None:
         self.plugins = plugins
         self.digest = digest
+        self.limits = limits
         self.results: dict[str, dict[str, JsonValue]] = {p.name: {} for p in plugins}
         self.errors: list[PluginError] = []
         self.pending_links: list[tuple[FileEntry, str, list[LayerPlugin]]] = []
+
+    def skip(self, path: str, code: SkipCode, message: str, plugin: str = READER) -> None:
+        """Record what the pass leaves out."""
+        self.errors.append(PluginError(plugin, path, message, code))
 
     def wanting(self, entry: FileEntry) -> list[LayerPlugin]:
         out: list[LayerPlugin] = []
@@ -183,34 +213,50 @@ class _Pass:
                 if plugin.wants(entry):
                     out.append(plugin)
             except Exception as exc:  # a plug-in bug must not stop the pass
-                self.errors.append(PluginError(plugin.name, entry.path, f"wants() failed: {exc!r}"))
+                self.skip(entry.path, SkipCode.PLUGIN_FAILED, f"wants() failed: {exc!r}", plugin.name)
         return out
 
+    def cap(self, plugin: LayerPlugin) -> int:
+        """Most bytes of a file ``plugin`` is given: its own cap, within ``max_file_bytes``."""
+        return min(plugin.max_content_bytes, self.limits.max_file_bytes)
+
     def read_cap(self, entry: FileEntry, wanting: Sequence[LayerPlugin]) -> int:
-        caps = [
-            p.max_content_bytes for p in wanting if entry.size <= p.max_content_bytes or p.accepts_truncated
-        ]
+        caps = [self.cap(p) for p in wanting if entry.size <= self.cap(p) or p.accepts_truncated]
         return max(caps, default=0)
 
     def feed(self, entry: FileEntry, content: bytes, wanting: Sequence[LayerPlugin]) -> None:
         for plugin in wanting:
-            if len(content) < entry.size and not plugin.accepts_truncated:
-                self.errors.append(
-                    PluginError(
-                        plugin.name,
+            cap = self.cap(plugin)
+            if len(content) < entry.size or entry.size > cap:
+                if not plugin.accepts_truncated:
+                    which = "max_file_bytes" if cap < plugin.max_content_bytes else "the plug-in's cap"
+                    self.skip(
                         entry.path,
-                        f"{entry.size} bytes is larger than the cap of {plugin.max_content_bytes}",
+                        SkipCode.FILE_TOO_LARGE,
+                        f"{entry.size} bytes is larger than the cap of {cap} ({which}): not read",
+                        plugin.name,
                     )
-                )
-                continue
+                    continue
+                if cap < plugin.max_content_bytes or not plugin.prefix_is_enough:
+                    which = "max_file_bytes" if cap < plugin.max_content_bytes else "the plug-in's cap"
+                    self.skip(
+                        entry.path,
+                        SkipCode.FILE_TRUNCATED,
+                        f"only the first {min(cap, len(content))} of {entry.size} bytes were read ({which})",
+                        plugin.name,
+                    )
             try:
-                value = plugin.extract(entry, content[: plugin.max_content_bytes])
+                value = plugin.extract(entry, content if len(content) <= cap else content[:cap])
             except ParseError as exc:
-                self.errors.append(PluginError(plugin.name, entry.path, str(exc)))
+                self.skip(entry.path, SkipCode.MALFORMED, str(exc), plugin.name)
                 continue
             except Exception as exc:
-                self.errors.append(PluginError(plugin.name, entry.path, f"{type(exc).__name__}: {exc}"))
+                self.skip(entry.path, SkipCode.PLUGIN_FAILED, f"{type(exc).__name__}: {exc}", plugin.name)
                 continue
+            if isinstance(value, PartialResult):
+                for skipped in value.skipped:
+                    self.skip(entry.path, skipped.code, skipped.message, plugin.name)
+                value = value.value
             if value is not None:
                 self.results[plugin.name][entry.path] = value
 
@@ -241,22 +287,27 @@ def scan_tar_layer(
     digest: str,
     plugins: Sequence[LayerPlugin],
     verify_digest: bool = True,
+    budget: LayerBudget | None = None,
 ) -> LayerScan:
     """Read one layer blob once and run the plug-ins over it (see the module docstring)."""
-    state = _Pass(plugins, digest)
+    budget = budget or LayerBudget()
+    state = _Pass(plugins, digest, budget.limits)
     entries: list[FileEntry] = []
     whiteouts: list[str] = []
     opaque: list[str] = []
+    count = MemberCount(budget, digest)
     algorithm, expected = _split_digest(digest) if verify_digest else (None, "")
     raw = opener()
     try:
         hashing = _HashingReader(raw, algorithm)
         try:
-            archive = TarReader(cast(IO[bytes], hashing))
+            archive = TarReader(cast(IO[bytes], hashing), max_bytes=budget.max_bytes)
             for member in archive:
-                if len(entries) >= MAX_ENTRIES_PER_LAYER:
-                    raise LayerError(f"layer {digest} has more than {MAX_ENTRIES_PER_LAYER} entries")
+                count.add(member.name, member.linkname)
                 if len(member.name) > MAX_PATH_LENGTH:
+                    state.skip(
+                        _shown(member.name), SkipCode.PATH_TOO_LONG, f"a {len(member.name)}-byte name: member skipped"
+                    )
                     continue
                 base = posixpath.basename(member.name.rstrip("/"))
                 if base.startswith(WHITEOUT_PREFIX):
@@ -267,7 +318,14 @@ def scan_tar_layer(
                         whiteouts.append(normalize_path(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])))
                     continue
                 entry = _entry_from_member(member, digest)
-                if entry is None or entry.path == "/":
+                if entry is None:
+                    state.skip(
+                        normalize_path(member.name),
+                        SkipCode.UNSUPPORTED,
+                        f"tar member type {member.type!r} is not read: member skipped",
+                    )
+                    continue
+                if entry.path == "/":
                     continue
                 entries.append(entry)
                 wanting = state.wanting(entry)
@@ -278,10 +336,17 @@ def scan_tar_layer(
                     continue
                 if entry.kind is not FileKind.REGULAR:
                     continue
+                if member.sparse:
+                    state.skip(entry.path, SkipCode.UNSUPPORTED, "a sparse tar member: its content is not read")
+                    continue
                 cap = state.read_cap(entry, wanting)
                 content = archive.read(cap) if cap else b""
                 state.feed(entry, content, wanting)
+                del content
+            uncompressed = archive.position
             actual = hashing.drain()
+        except StreamTooLarge as exc:
+            raise budget.too_large(digest, exc.needed) from exc
         except (zstandard.ZstdError, EOFError, OSError, ValueError) as exc:
             raise LayerError(f"layer {digest} is not a readable tar stream: {exc}") from exc
     finally:
@@ -289,7 +354,7 @@ def scan_tar_layer(
     if expected and actual != expected:
         raise DigestMismatch(f"layer content hashes to {algorithm}:{actual}, not {digest}")
     if state.pending_links:
-        _resolve_hardlinks(opener, state, entries)
+        _resolve_hardlinks(opener, state, entries, budget.max_bytes)
     return LayerScan(
         digest=digest,
         entries=tuple(entries),
@@ -297,10 +362,12 @@ def scan_tar_layer(
         opaque_dirs=tuple(opaque),
         results={k: v for k, v in state.results.items()},
         errors=tuple(state.errors),
+        uncompressed_bytes=uncompressed,
+        members=count.members,
     )
 
 
-def _resolve_hardlinks(opener: BlobOpener, state: _Pass, entries: Sequence[FileEntry]) -> None:
+def _resolve_hardlinks(opener: BlobOpener, state: _Pass, entries: Sequence[FileEntry], max_bytes: int) -> None:
     """Second, rare pass: read the targets of wanted hard links and feed them as the links."""
     by_target: dict[str, list[tuple[FileEntry, list[LayerPlugin]]]] = {}
     for link_entry, target, wanting in state.pending_links:
@@ -308,10 +375,10 @@ def _resolve_hardlinks(opener: BlobOpener, state: _Pass, entries: Sequence[FileE
     sizes = {e.path: e.size for e in entries if e.kind is FileKind.REGULAR}
     raw = opener()
     try:
-        archive = TarReader(raw)
+        archive = TarReader(raw, max_bytes=max_bytes)
         for member in archive:
             path = normalize_path(member.name)
-            if path not in by_target or _KINDS.get(member.type) is not FileKind.REGULAR:
+            if path not in by_target or _KINDS.get(member.type) is not FileKind.REGULAR or member.sparse:
                 continue
             links = by_target.pop(path)
             caps = [state.read_cap(e, w) for e, w in links]
@@ -328,22 +395,35 @@ def _resolve_hardlinks(opener: BlobOpener, state: _Pass, entries: Sequence[FileE
                     layer_digest=link_entry.layer_digest,
                 )
                 state.feed(entry, content, wanting)
+            del content
             if not by_target:
                 break
     except (zstandard.ZstdError, EOFError, OSError, ValueError) as exc:
         raise LayerError(f"layer {state.digest}: second pass for hard links failed: {exc}") from exc
     finally:
         raw.close()
+    for target, links in by_target.items():
+        for link_entry, _wanting in links:
+            state.skip(
+                link_entry.path,
+                SkipCode.LINK_TARGET_MISSING,
+                f"hard link to {target}, which is not a regular file of this layer: not read",
+            )
 
 
-def scan_directory(root: str, *, digest: str, plugins: Sequence[LayerPlugin]) -> LayerScan:
+def scan_directory(
+    root: str, *, digest: str, plugins: Sequence[LayerPlugin], budget: LayerBudget | None = None
+) -> LayerScan:
     """Run the plug-ins over a root filesystem directory as if it were one layer.
 
     Symbolic links are recorded, never followed; files are opened with ``O_NOFOLLOW`` so a link
-    swapped in during the walk cannot lead outside ``root``.
+    swapped in during the walk cannot lead outside ``root``. The member bounds apply; nothing is
+    inflated, so the byte bounds do not.
     """
-    state = _Pass(plugins, digest)
+    budget = budget or LayerBudget()
+    state = _Pass(plugins, digest, budget.limits)
     entries: list[FileEntry] = []
+    count = MemberCount(budget, digest)
     seen_inodes: dict[tuple[int, int], str] = {}
     if not os.path.isdir(root):
         raise LayerError(f"{root} is not a directory")
@@ -353,16 +433,20 @@ def scan_directory(root: str, *, digest: str, plugins: Sequence[LayerPlugin]) ->
         try:
             listing = sorted(os.scandir(real_dir), key=lambda d: d.name)
         except OSError as exc:
-            state.errors.append(PluginError("reader", image_dir, f"cannot list: {exc}"))
+            state.skip(image_dir, SkipCode.UNREADABLE, f"cannot list: {exc}")
             continue
         for item in listing:
             image_path = posixpath.join(image_dir, item.name)
+            count.add(image_path)
             try:
                 st = item.stat(follow_symlinks=False)
-            except OSError:
+            except OSError as exc:
+                state.skip(image_path, SkipCode.UNREADABLE, f"cannot stat: {exc}")
                 continue
             entry = _entry_from_stat(image_path, st, item.path, digest)
             if entry is None:
+                if not stat.S_ISSOCK(st.st_mode):
+                    state.skip(image_path, SkipCode.UNREADABLE, "cannot read the link or the file type: skipped")
                 continue
             if entry.kind is FileKind.REGULAR and st.st_nlink > 1:
                 first = seen_inodes.setdefault((st.st_dev, st.st_ino), image_path)
@@ -392,11 +476,16 @@ def scan_directory(root: str, *, digest: str, plugins: Sequence[LayerPlugin]) ->
                 with os.fdopen(fd, "rb") as handle:
                     content = handle.read(cap) if cap else b""
             except OSError as exc:
-                state.errors.append(PluginError("reader", image_path, f"cannot read: {exc}"))
+                state.skip(image_path, SkipCode.UNREADABLE, f"cannot read: {exc}")
                 continue
             state.feed(entry, content, wanting)
+            del content
     return LayerScan(
-        digest=digest, entries=tuple(entries), results=dict(state.results), errors=tuple(state.errors)
+        digest=digest,
+        entries=tuple(entries),
+        results=dict(state.results),
+        errors=tuple(state.errors),
+        members=count.members,
     )
 
 

@@ -137,6 +137,8 @@ class ScanIssue:
     """Image path concerned, if any."""
     layer_digest: str = ""
     """Layer concerned, if any."""
+    code: str = "unknown"
+    """Why, as a ``moorage.scanner.interface.SkipCode`` value (``file_truncated``, ``unreadable``...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +263,7 @@ def report_to_json(report: ScanReport) -> dict[str, Any]:
         "skipped_packages": [{"purl": s.purl, "path": s.path, "reason": s.reason} for s in report.skipped_packages],
         "skipped_scanners": [{"scanner": s.scanner, "reason": s.reason} for s in report.skipped_scanners],
         "issues": [
-            {"scanner": i.scanner, "message": i.message, "path": i.path, "layer_digest": i.layer_digest}
+            {"scanner": i.scanner, "message": i.message, "path": i.path, "layer_digest": i.layer_digest, "code": i.code}
             for i in report.issues
         ],
         "timings": {name: round(seconds, 4) for name, seconds in report.timings.items()},
@@ -337,7 +339,13 @@ def report_from_json(doc: Any) -> ScanReport:
                 SkippedScanner(str(s["scanner"]), str(s["reason"])) for s in doc.get("skipped_scanners", ())
             ),
             issues=tuple(
-                ScanIssue(str(i["scanner"]), str(i["message"]), str(i.get("path", "")), str(i.get("layer_digest", "")))
+                ScanIssue(
+                    str(i["scanner"]),
+                    str(i["message"]),
+                    str(i.get("path", "")),
+                    str(i.get("layer_digest", "")),
+                    str(i.get("code", "unknown")),
+                )
                 for i in doc.get("issues", ())
             ),
             database=database,

@@ -28,6 +28,8 @@ from moorage.scanner.checks.errors import CheckError
 from moorage.scanner.errors import ImageSourceError, ScannerError
 from moorage.scanner.finding_ids import check_finding_id, unique_ids, vulnerability_finding_id
 from moorage.scanner.image_inventory import ImageInventory
+from moorage.scanner.interface import SkipCode, Skipped
+from moorage.scanner.layers import READER
 from moorage.scanner.matching import Matcher, VulnerabilityFinding
 from moorage.scanner.report import (
     DatabaseVersion,
@@ -52,6 +54,8 @@ NO_ADVISORY_DATABASE = "no advisory database"
 
 class ScanSetupError(ScannerError):
     """The scan cannot start as asked: an unknown scanner, no advisory database, a bad rule file."""
+
+    code = "invalid_options"
 
 
 def parse_scanners(text: str) -> tuple[str, ...]:
@@ -183,20 +187,20 @@ def _match(
     result = matcher.match(inventory.packages, inventory.distro)
     vulnerabilities = report_vulnerabilities(result.findings, layer_digests, previous)
     skipped = tuple(SkippedPackage(s.package.purl, s.package.path, s.reason) for s in result.skipped)
-    issues = tuple(ScanIssue("matcher", problem) for problem in result.problems)
+    issues = tuple(ScanIssue("matcher", problem, code=SkipCode.MALFORMED.value) for problem in result.problems)
     return vulnerabilities, skipped, issues
 
 
-def _check_issues(analysis: ImageAnalysis, plugins: CheckPlugins | None, problems: Sequence[str]) -> list[ScanIssue]:
-    issues = [ScanIssue("checks", problem) for problem in problems]
-    if plugins is None:
-        return issues
-    names = plugins.plugin_names
+def _check_issues(analysis: ImageAnalysis, problems: Sequence[Skipped]) -> list[ScanIssue]:
+    """What the checks (and any other plug-in that is not an analyzer) left out; the analyzers' and
+    the reader's notes are in the inventory's errors."""
+    issues = [ScanIssue("checks", problem.message, code=problem.code.value) for problem in problems]
+    in_inventory = {*analysis.inventory.analyzers, READER}
     for scan in analysis.view.layers:
         issues.extend(
-            ScanIssue(error.plugin, error.message, error.path, scan.digest)
+            ScanIssue(error.plugin, error.message, error.path, scan.digest, error.code.value)
             for error in scan.errors
-            if error.plugin in names
+            if error.plugin not in in_inventory
         )
     return issues
 
@@ -221,7 +225,7 @@ def _scan_one(
 
     checks_started = time.perf_counter()
     reported: tuple[ReportedFinding, ...] = ()
-    problems: list[str] = []
+    problems: list[Skipped] = []
     if plugins is not None:
         placed, problems = run_checks(plugins, analysis.view, image.config, layer_digests)
         layer_of = {id(p.finding): p.layer_index for p in placed}
@@ -249,7 +253,7 @@ def _scan_one(
         vulnerabilities=vulnerabilities,
         findings=reported,
         skipped_packages=skipped,
-        issues=(*_check_issues(analysis, plugins, problems), *match_issues),
+        issues=(*_check_issues(analysis, problems), *match_issues),
         database=database_version(matcher.store) if matcher is not None else None,
         timings=timings,
         created_at=now_iso(),

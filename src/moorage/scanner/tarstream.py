@@ -5,10 +5,17 @@ members nobody wants; this reader decompresses in large chunks and skips unwante
 an offset. It understands ustar, GNU long names and links (``L``/``K``), pax headers (``x``/``g``:
 ``path``, ``linkpath``, ``size``) and base-256 numbers; sparse and other exotic members are
 reported with their type and skipped. Malformed input raises :class:`LayerError`.
+
+Memory is bounded whatever the compression ratio: every inflate call is given an output bound
+(``CHUNK``), never a whole stream, zstd frames may not ask for a window above
+``MAX_ZSTD_WINDOW``, and at most ``AHEAD`` chunks wait between the decompressing thread and the
+parser. The uncompressed stream is bounded too (``max_bytes``): a member whose header declares
+more than is left is refused before a byte of it is inflated (:class:`StreamTooLarge`).
 """
 
 from __future__ import annotations
 
+import io
 import queue
 import threading
 from collections.abc import Iterator
@@ -24,7 +31,19 @@ BLOCK = 512
 CHUNK = 4 << 20
 AHEAD = 4
 MAX_META_BYTES = 1 << 20
+MAX_ZSTD_WINDOW = 1 << 27
+"""The largest zstd window a layer may ask for (128 MiB, libzstd's own default limit and what
+``zstd --long`` writes); a frame asking for more is refused instead of allocated."""
 _ISAL_ERROR = cast("type[Exception]", isal_zlib.error)  # IsalError, untyped in isal's stubs
+
+
+class StreamTooLarge(LayerError):
+    """The uncompressed tar stream would pass its ``max_bytes`` bound (the caller says which limit)."""
+
+    def __init__(self, needed: int, max_bytes: int) -> None:
+        super().__init__(f"the tar stream needs at least {needed} bytes, more than {max_bytes}")
+        self.needed = needed
+        """Uncompressed bytes the stream would need (those read plus what a header declares)."""
 
 
 @dataclass(slots=True)
@@ -38,6 +57,8 @@ class TarMember:
     uid: int
     gid: int
     linkname: str
+    sparse: bool = False
+    """A GNU sparse file (type ``S`` or pax ``GNU.sparse.*``): its data is not the file's bytes."""
 
 
 def _ahead(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -87,8 +108,9 @@ def _chunks(raw: IO[bytes]) -> Iterator[bytes]:
         yield from _gunzip(first, raw)
     elif first[:4] == b"\x28\xb5\x2f\xfd":
         source = cast(IO[bytes], _Prepend(first, raw))
-        reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
-        while data := reader.read(CHUNK):
+        decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_ZSTD_WINDOW)
+        reader = decompressor.stream_reader(source, read_across_frames=True)
+        while data := reader.read(CHUNK):  # at most CHUNK bytes out per call
             yield data
     else:
         while first:
@@ -97,11 +119,13 @@ def _chunks(raw: IO[bytes]) -> Iterator[bytes]:
 
 
 def _gunzip(first: bytes, raw: IO[bytes]) -> Iterator[bytes]:
+    """Inflate gzip members, at most ``CHUNK`` bytes per call (one call on 4 MiB of a bomb would
+    otherwise return 4 GiB)."""
     inflater: Any = isal_zlib.decompressobj(wbits=31)
     data = first
     while True:
         try:
-            out = inflater.decompress(data)
+            out = inflater.decompress(data, CHUNK)
         except (_ISAL_ERROR, OSError, ValueError) as exc:
             raise LayerError(f"bad gzip data: {exc}") from exc
         if out:
@@ -114,10 +138,14 @@ def _gunzip(first: bytes, raw: IO[bytes]) -> Iterator[bytes]:
                 return  # trailing garbage after the last member is ignored, as gzip does
             inflater = isal_zlib.decompressobj(wbits=31)
             data = rest
-            continue
-        data = raw.read(CHUNK)
-        if not data:
-            raise LayerError("gzip stream ends early")
+        elif inflater.unconsumed_tail:
+            data = inflater.unconsumed_tail  # the output bound was reached: go on with the same input
+        elif len(out) == CHUNK:
+            data = b""  # every input byte taken, but output may be pending
+        else:
+            data = raw.read(CHUNK)
+            if not data:
+                raise LayerError("gzip stream ends early")
 
 
 class _Prepend:
@@ -177,14 +205,27 @@ def _pax(data: bytes) -> dict[str, str]:
 
 
 class TarReader:
-    """Iterate members, then read or skip each one's data before asking for the next."""
+    """Iterate members, then read or skip each one's data before asking for the next.
 
-    def __init__(self, raw: IO[bytes], *, threaded: bool = True) -> None:
+    ``max_bytes`` bounds the uncompressed stream: each header is checked, with the data it
+    declares, against what is left, so :class:`StreamTooLarge` is raised before the data is
+    inflated. ``position`` is how far into the uncompressed stream the reader is.
+    """
+
+    def __init__(self, raw: IO[bytes], *, threaded: bool = True, max_bytes: int | None = None) -> None:
         self._chunks = _ahead(_chunks(raw)) if threaded else _chunks(raw)
         self._buffer = b""
         self._pos = 0
         self._pending = 0  # data bytes (with padding) of the current member not consumed yet
         self._left = 0  # data bytes of the current member not read yet
+        self._max_bytes = max_bytes
+        self.position = 0
+        """Uncompressed bytes consumed so far (headers, data and padding)."""
+
+    def _reserve(self, count: int) -> None:
+        """Refuse to go ``count`` bytes further when that passes ``max_bytes``."""
+        if self._max_bytes is not None and self.position + count > self._max_bytes:
+            raise StreamTooLarge(self.position + count, self._max_bytes)
 
     def _fill(self, need: int) -> bool:
         while len(self._buffer) - self._pos < need:
@@ -196,27 +237,33 @@ class TarReader:
         return True
 
     def _take(self, count: int) -> bytes:
+        self.position += count
         available = len(self._buffer) - self._pos
         if count <= available:
             out = self._buffer[self._pos : self._pos + count]
             self._pos += count
             return out
-        parts = [self._buffer[self._pos :]]  # large reads: join the chunks once, never re-copy
+        # Large reads: copy each chunk once into a growing buffer and let it go, so a read of N
+        # bytes peaks at about N (joining a list of the chunks would hold them and the result: 2N).
+        out_buffer = io.BytesIO()
+        out_buffer.write(memoryview(self._buffer)[self._pos :])
+        self._buffer, self._pos = b"", 0
         need = count - available
         while need > 0:
             chunk = next(self._chunks, None)
             if chunk is None:
                 raise LayerError("tar stream ends inside a member")
             if len(chunk) > need:
-                parts.append(chunk[:need])
+                out_buffer.write(memoryview(chunk)[:need])
                 self._buffer, self._pos = chunk, need
-                return b"".join(parts)
-            parts.append(chunk)
+                break
+            out_buffer.write(chunk)
             need -= len(chunk)
-        self._buffer, self._pos = b"", 0
-        return b"".join(parts)
+            del chunk
+        return out_buffer.getvalue()
 
     def _skip(self, count: int) -> None:
+        self.position += count
         available = len(self._buffer) - self._pos
         while count > available:
             count -= available
@@ -247,6 +294,7 @@ class TarReader:
                 if len(self._buffer) > self._pos:
                     raise LayerError("tar stream ends inside a header")
                 return
+            self._reserve(BLOCK)
             header = self._take(BLOCK)
             if header == b"\x00" * BLOCK:
                 return
@@ -261,6 +309,7 @@ class TarReader:
             if kind in (b"L", b"K", b"x", b"g"):
                 if size > MAX_META_BYTES:
                     raise LayerError("tar metadata member too large")
+                self._reserve(padded)
                 data = self._take(padded)[:size]
                 if kind == b"L":
                     long_name = _text(data)
@@ -275,16 +324,20 @@ class TarReader:
             if header[257:262] == b"ustar" and header[345:346] != b"\x00":
                 name = _text(header[345:500]) + "/" + name
             merged = {**global_pax, **pax}
-            name = long_name or merged.get("path", name)
+            sparse = kind == b"S" or any(key.startswith("GNU.sparse.") for key in merged)
+            name = long_name or merged.get("GNU.sparse.name") or merged.get("path", name)
             linkname = long_link or merged.get("linkpath", _text(header[157:257]))
             if "size" in merged:
                 try:
                     size = int(merged["size"])
                 except ValueError as exc:
                     raise LayerError("bad pax size") from exc
+                if size < 0:
+                    raise LayerError("negative pax size")
                 padded = size + (-size % BLOCK)
             if kind in (b"1", b"2", b"3", b"4", b"5", b"6"):  # links, devices, dirs, fifos carry no data
                 size = padded = 0
+            self._reserve(padded)  # a member declaring more than is left is refused unread
             long_name = long_link = ""
             pax = {}
             self._pending = padded
@@ -297,4 +350,5 @@ class TarReader:
                 _number(header[108:116]),
                 _number(header[116:124]),
                 linkname,
+                sparse,
             )

@@ -63,6 +63,11 @@ def test_packages_carry_purl_layer_and_path(tmp_path: Path, case: AnalyzerCase) 
     result = analyze_layers(tmp_path, list(layers))
     digests = {layer.digest for layer in layers}
     for package in result.inventory.packages:
+        assert package.layer_digest in digests
+        assert package.path in result.view.files, f"{package.path} is not a file of the image"
+        if not package.purl:  # the one package with no valid purl: a Java archive without a group id
+            assert (package.ecosystem, package.namespace) == (Ecosystem.MAVEN, "")
+            continue
         parsed = PackageURL.from_string(package.purl)
         assert parsed.type == package.ecosystem.value
         assert parsed.version == package.version.split(":", 1)[-1] or package.ecosystem is Ecosystem.RPM

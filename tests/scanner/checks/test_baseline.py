@@ -285,3 +285,24 @@ def test_wants_content_only_for_parsed_files(baseline_check: BaselineCheck) -> N
     assert not baseline_check.wants_content(entry("/etc/passwd-"))
     assert not baseline_check.wants_content(entry("/etc/hosts"))
     assert not baseline_check.wants_content(entry("/etc/sudoers.d", FileKind.DIRECTORY))
+
+
+def test_include_chains_past_the_depth_are_reported(baseline_check: BaselineCheck) -> None:
+    """sshd and sudo files included more than 8 deep are not read, and the check says so (it
+    used to drop them silently), keeping what it found."""
+    from moorage.scanner.checks.errors import CheckIncomplete
+
+    files = {"/etc/ssh/sshd_config": "Include /etc/ssh/c1\n", "/etc/sudoers": "@include /etc/s1\n"}
+    for level in range(1, 11):
+        files[f"/etc/ssh/c{level}"] = f"Include /etc/ssh/c{level + 1}\n"
+        files[f"/etc/s{level}"] = f"@include /etc/s{level + 1}\n"
+    files["/etc/ssh/c11"] = "PermitRootLogin yes\n"
+    files["/etc/s3"] = "@include /etc/s4\nx ALL=(ALL) NOPASSWD: ALL\n"
+    with pytest.raises(CheckIncomplete) as incomplete:
+        baseline_check.check_filesystem(view(files))
+    found = rules(incomplete.value.findings)
+    assert ("baseline.sudo-nopasswd-all", "/etc/s3") in found
+    assert all(path != "/etc/ssh/c11" for _, path in found)  # past the depth: not read
+    assert incomplete.value.reason == (
+        "/etc/ssh/c9 is included more than 8 files deep: not read; /etc/s9 is included more than 8 files deep: not read"
+    )

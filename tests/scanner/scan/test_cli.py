@@ -234,3 +234,45 @@ def test_registry_source(planted: PlantedImage, world_db: Path, tmp_path: Path) 
     assert [layer["digest"] for layer in doc["image"]["layers"]] == list(planted.layers)  # type: ignore[index]
     assert doc["image"]["config_digest"].startswith("sha256:")  # type: ignore[index]
     assert doc["image"]["manifest_digest"] != doc["image"]["config_digest"]  # type: ignore[index]
+
+
+# -- limits and failures ------------------------------------------------------------------------------
+
+
+def test_limit_options_take_sizes() -> None:
+    from moorage.cli.image_options import parse_size, scan_limits
+
+    assert [parse_size(t) for t in ("1024", "64k", "512MiB", "1G", "2 GB", "1t")] == [
+        1024, 64 << 10, 512 << 20, 1 << 30, 2 << 30, 1 << 40,
+    ]  # fmt: skip
+    assert scan_limits(max_layer_bytes="1GiB", max_archive_depth=2).max_layer_bytes == 1 << 30
+    code, output = run("sbom", "--max-layer-bytes", "lots", "oci:/nowhere")
+    assert code == 2 and "not a size" in output
+
+
+def test_a_failed_scan_is_a_failure_document_never_a_report(tmp_path: Path) -> None:
+    from tests.hostile import archive_bombs as bombs
+
+    image = bombs.oci_image(tmp_path / "image", [(bombs.tar_header("big", 1 << 40) + bytes(1024), "none")])
+    code, output = run("scan", f"oci:{image}", "--no-cache", "--scanners", "config", "-f", "json")
+    assert code == 3 and "error: [layer_too_large]" in output and "(raise the limit with --max-layer-bytes)" in output
+    failed = tmp_path / "failed.json"
+    code, output = run("sbom", f"oci:{image}", "--no-cache", "-f", "json", "-o", str(failed))
+    assert code == 3 and json.loads(failed.read_text())["failure"]["code"] == "layer_too_large"
+    code, output = run("rematch", str(failed), "--db", str(tmp_path / "none.sqlite"))
+    assert code == 2 and "not a moorage-inventory/1 document" in output  # no inventory: nothing to re-match
+    code, output = run("sbom", f"oci:{tmp_path / 'missing'}", "--no-cache", "-f", "json")
+    assert code == 2 and json.loads(output[output.index("{") :])["failure"]["code"] == "image_unreadable"
+
+
+def test_tables_list_what_was_skipped(tmp_path: Path) -> None:
+    """The dpkg status over its 64 MiB cap, in the default output (not only in the JSON)."""
+    from tests.hostile import archive_bombs as bombs
+
+    blob = bombs.sparse_tar(tmp_path / "layer.tar", "var/lib/dpkg/status", (64 << 20) + 1)
+    image = bombs.oci_image(tmp_path / "image", [(blob, "none")])
+    for command in (("sbom",), ("scan", "--scanners", "config")):
+        code, output = run(*command, f"oci:{image}", "--no-cache")
+        assert code == 0, output
+        assert "1 inputs skipped or read in part" in output
+        assert "file_too_large /var/lib/dpkg/status (dpkg): 67108865 bytes is larger than the cap" in output

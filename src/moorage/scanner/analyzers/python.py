@@ -64,6 +64,7 @@ class PythonAnalyzer(Analyzer):
     version = "1"
     max_content_bytes = 4 << 20
     accepts_truncated = True  # only the header block at the top is read
+    prefix_is_enough = True
 
     def wants(self, entry: FileEntry) -> bool:
         """dist-info METADATA, egg-info PKG-INFO, and single-file ``.egg-info``."""

@@ -28,7 +28,8 @@ def sqlite_blobs(content: bytes) -> Iterator[bytes]:
     image[18:20] = b"\x01\x01"  # read/write versions 1: rollback journal, so no -wal file is needed
     connection = sqlite3.connect(":memory:")
     try:
-        connection.deserialize(bytes(image))
+        connection.deserialize(image)  # sqlite copies it: no third copy through bytes()
+        del image
         rows = connection.execute("SELECT blob FROM Packages").fetchall()
     except sqlite3.Error as exc:
         raise ParseError(f"unreadable rpm sqlite database: {exc}") from exc

@@ -6,10 +6,20 @@ from typing import Any
 
 from moorage.scanner.errors import MALFORMED_JSON, CacheError
 from moorage.scanner.files import FileEntry, FileKind
-from moorage.scanner.interface import JsonValue
-from moorage.scanner.layers import LayerScan, PluginError
+from moorage.scanner.interface import JsonValue, SkipCode
+from moorage.scanner.layers import READER, LayerScan, PluginError
 
-CODEC_VERSION = 1
+CODEC_VERSION = 2
+"""2: errors carry their code; the file list carries the reader's notes, the layer's uncompressed
+size and member count (version 1 entries are misses: they lack what the reader left out)."""
+
+
+def _errors_to_json(scan: LayerScan, plugin: str) -> list[list[str]]:
+    return [[e.path, e.message, e.code.value] for e in scan.errors if e.plugin == plugin]
+
+
+def _errors_from_json(items: Any, plugin: str) -> list[PluginError]:
+    return [PluginError(plugin, str(p), str(m), SkipCode(c)) for p, m, c in items]
 
 
 def encode_files(scan: LayerScan) -> dict[str, Any]:
@@ -22,6 +32,9 @@ def encode_files(scan: LayerScan) -> dict[str, Any]:
         ],
         "whiteouts": list(scan.whiteouts),
         "opaque_dirs": list(scan.opaque_dirs),
+        "reader_errors": _errors_to_json(scan, READER),
+        "uncompressed_bytes": scan.uncompressed_bytes,
+        "members": scan.members,
     }
 
 
@@ -49,6 +62,9 @@ def decode_files(doc: Any) -> LayerScan:
             entries=entries,
             whiteouts=tuple(map(str, doc["whiteouts"])),
             opaque_dirs=tuple(map(str, doc["opaque_dirs"])),
+            errors=tuple(_errors_from_json(doc["reader_errors"], READER)),
+            uncompressed_bytes=int(doc["uncompressed_bytes"]),
+            members=int(doc["members"]),
         )
     except MALFORMED_JSON as exc:
         raise CacheError(f"malformed cached file list: {exc!r}") from exc
@@ -59,7 +75,7 @@ def encode_results(scan: LayerScan, plugin: str) -> dict[str, Any]:
     return {
         "codec": CODEC_VERSION,
         "results": scan.results.get(plugin, {}),
-        "errors": [[e.path, e.message] for e in scan.errors if e.plugin == plugin],
+        "errors": _errors_to_json(scan, plugin),
     }
 
 
@@ -69,7 +85,7 @@ def decode_results(doc: Any, plugin: str) -> tuple[dict[str, JsonValue], list[Pl
         if doc["codec"] != CODEC_VERSION:
             raise CacheError(f"cache codec {doc['codec']} is not {CODEC_VERSION}")
         results = dict(doc["results"])
-        errors = [PluginError(plugin, str(p), str(m)) for p, m in doc["errors"]]
+        errors = _errors_from_json(doc["errors"], plugin)
         return results, errors
     except MALFORMED_JSON as exc:
         raise CacheError(f"malformed cached results: {exc!r}") from exc

@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +59,7 @@ class DirectoryLayerCache(LayerCache):
                 continue
             results[plugin.name] = found
             errors.extend(found_errors)
-        scan = LayerScan(
-            digest=files.digest,
-            entries=files.entries,
-            whiteouts=files.whiteouts,
-            opaque_dirs=files.opaque_dirs,
-            results=results,
-            errors=tuple(errors),
-        )
-        return scan, missing
+        return replace(files, results=results, errors=(*files.errors, *errors)), missing
 
     def store(self, scan: LayerScan, plugins: Sequence[LayerPlugin]) -> None:
         """See :meth:`LayerCache.store`."""

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from moorage.scanner.interface import LayerPlugin
-from moorage.scanner.layers import LayerScan
+from moorage.scanner.layers import READER, LayerScan
 
 
 class LayerCache(ABC):
@@ -32,7 +32,7 @@ class LayerCache(ABC):
 def merge_scans(base: LayerScan, extra: LayerScan) -> LayerScan:
     """One scan with the results of both (same layer; ``extra`` wins on a clash)."""
     results = {**base.results, **extra.results}
-    names = set(extra.results)
+    names = {*extra.results, READER}  # both passes read the same layer: the reader's notes once
     errors = tuple(e for e in base.errors if e.plugin not in names) + extra.errors
     return LayerScan(
         digest=base.digest,
@@ -41,4 +41,6 @@ def merge_scans(base: LayerScan, extra: LayerScan) -> LayerScan:
         opaque_dirs=base.opaque_dirs,
         results=results,
         errors=errors,
+        uncompressed_bytes=extra.uncompressed_bytes or base.uncompressed_bytes,
+        members=extra.members or base.members,
     )

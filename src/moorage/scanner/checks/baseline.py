@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from moorage.scanner.checks.accounts import PASSWD, SHADOW, check_accounts
+from moorage.scanner.checks.errors import CheckIncomplete
 from moorage.scanner.checks.findings import Category, Finding, SettingFinding, Severity
 from moorage.scanner.checks.interface import FlatView
 from moorage.scanner.checks.password_hashes import SHIPPED_WORD_LIST, CryptLibrary, read_word_list
@@ -111,8 +112,11 @@ class BaselineCheck:
         findings: list[Finding] = []
         findings.extend(check_accounts(view, self._weak_passwords, self._crypt))
         findings.extend(self._file_modes(view))
-        findings.extend(_check_sshd(view))
-        findings.extend(_check_sudoers(view))
+        skipped: list[str] = []
+        findings.extend(_check_sshd(view, skipped))
+        findings.extend(_check_sudoers(view, skipped))
+        if skipped:  # an include chain deeper than sshd or sudo would follow: say what was not read
+            raise CheckIncomplete(findings, "; ".join(skipped))
         return findings
 
     def _file_modes(self, view: FlatView) -> list[Finding]:
@@ -194,14 +198,32 @@ def _text(view: FlatView, path: str) -> str | None:
     return item[1].decode("utf-8", "replace")
 
 
+def _not_read(view: FlatView, path: str, including: str) -> str | None:
+    """Why an included file the image has was not read (its content is only collected under
+    ``/etc/ssh/sshd_config.d/`` and ``/etc/sudoers.d/``, decided before includes are known); None
+    when it was read or is not in the image (sshd and sudo skip a missing include too)."""
+    item = view.get(path)
+    if item is None or item[1] is not None or item[0].kind is not FileKind.REGULAR:
+        return None
+    return f"{path}, included by {including}, is outside the directories the baseline check reads: not read"
+
+
 def _glob_view(view: FlatView, pattern: str) -> list[str]:
     """Paths of the view matching a shell glob (sshd ``Include``, sorted as glob(3) does)."""
     return sorted(p for p in view if fnmatch.fnmatchcase(p, pattern) and view[p][1] is not None)
 
 
-def _sshd_settings(view: FlatView, path: str, settings: dict[str, tuple[str, str]], depth: int) -> bool:
+def _too_deep(path: str) -> str:
+    return f"{path} is included more than {MAX_INCLUDE_DEPTH} files deep: not read"
+
+
+def _sshd_settings(
+    view: FlatView, path: str, settings: dict[str, tuple[str, str]], depth: int, skipped: list[str]
+) -> bool:
     """Read sshd options in order, first value wins as in sshd; False once a ``Match`` starts."""
     text = _text(view, path)
+    if text is not None and depth > MAX_INCLUDE_DEPTH:
+        skipped.append(_too_deep(path))
     if text is None or depth > MAX_INCLUDE_DEPTH:
         return True
     for raw in text.splitlines():
@@ -215,20 +237,24 @@ def _sshd_settings(view: FlatView, path: str, settings: dict[str, tuple[str, str
         if keyword == "include":
             for pattern in value.split():
                 pattern = pattern if pattern.startswith("/") else posixpath.join("/etc/ssh", pattern)
+                for unread in sorted(p for p in view if fnmatch.fnmatchcase(p, pattern)):
+                    reason = _not_read(view, unread, path)
+                    if reason:
+                        skipped.append(reason)
                 for included in _glob_view(view, pattern):
-                    if not _sshd_settings(view, included, settings, depth + 1):
+                    if not _sshd_settings(view, included, settings, depth + 1, skipped):
                         return False
             continue
         settings.setdefault(keyword, (value.lower(), path))
     return True
 
 
-def _check_sshd(view: FlatView) -> list[Finding]:
+def _check_sshd(view: FlatView, skipped: list[str]) -> list[Finding]:
     """sshd allowing root login with a password, password logins, or empty passwords."""
     if SSHD_CONFIG not in view:
         return []
     settings: dict[str, tuple[str, str]] = {}
-    _sshd_settings(view, SSHD_CONFIG, settings, 0)
+    _sshd_settings(view, SSHD_CONFIG, settings, 0, skipped)
     findings: list[Finding] = []
 
     def add(rule_id: str, severity: Severity, message: str, keyword: str, value: str, path: str) -> None:
@@ -289,9 +315,12 @@ def _check_sshd(view: FlatView) -> list[Finding]:
 # -- sudo ------------------------------------------------------------------------------------
 
 
-def _sudoers_files(view: FlatView, path: str, depth: int, seen: set[str]) -> list[str]:
-    """The sudoers file and everything it includes (``@include``, ``@includedir``, ``#`` forms)."""
+def _sudoers_files(view: FlatView, path: str, depth: int, seen: set[str], skipped: list[str]) -> list[str]:
+    """The sudoers file and everything it includes (``@include``, ``@includedir``, ``#`` forms); an
+    include loop ends where it started, an include chain past ``MAX_INCLUDE_DEPTH`` is reported."""
     text = _text(view, path)
+    if text is not None and depth > MAX_INCLUDE_DEPTH and path not in seen:
+        skipped.append(_too_deep(path))
     if text is None or depth > MAX_INCLUDE_DEPTH or path in seen:
         return []
     seen.add(path)
@@ -305,10 +334,13 @@ def _sudoers_files(view: FlatView, path: str, depth: int, seen: set[str]) -> lis
             for included in sorted(p for p in view if p.startswith(prefix) and "/" not in p[len(prefix) :]):
                 name = included[len(prefix) :]
                 if "." not in name and not name.endswith("~"):
-                    files.extend(_sudoers_files(view, included, depth + 1, seen))
+                    files.extend(_sudoers_files(view, included, depth + 1, seen, skipped))
         elif directive in ("@include", "#include"):
             target = target if target.startswith("/") else posixpath.join("/etc", target)
-            files.extend(_sudoers_files(view, target, depth + 1, seen))
+            reason = _not_read(view, target, path)
+            if reason:
+                skipped.append(reason)
+            files.extend(_sudoers_files(view, target, depth + 1, seen, skipped))
     return files
 
 
@@ -341,10 +373,10 @@ def _nopasswd_all(line: str) -> bool:
     return False
 
 
-def _check_sudoers(view: FlatView) -> list[Finding]:
+def _check_sudoers(view: FlatView, skipped: list[str]) -> list[Finding]:
     """sudo rules that grant everything without a password."""
     findings: list[Finding] = []
-    for path in _sudoers_files(view, SUDOERS, 0, set()):
+    for path in _sudoers_files(view, SUDOERS, 0, set(), skipped):
         for line in _sudoers_lines(_text(view, path) or ""):
             if _nopasswd_all(line) or _SUDO_NO_AUTH.match(line):
                 findings.append(

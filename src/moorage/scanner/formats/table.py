@@ -13,6 +13,7 @@ from rich.text import Text
 from moorage.scanner.checks.findings import MalwareFinding, SecretFinding, SettingFinding
 from moorage.scanner.formats.interface import ReportWriter
 from moorage.scanner.report import ReportedFinding, ScanReport
+from moorage.scanner.sbom.table import skipped_lines
 from moorage.scanner.scan import VULN_SCANNER
 from moorage.scanner.severity import Severity
 
@@ -161,7 +162,9 @@ class TableReportWriter(ReportWriter):
                 console.print(table)
             if report.skipped_packages:
                 console.print(f"{len(report.skipped_packages)} packages not matched (see --format json)")
-            if report.issues:
-                console.print(f"{len(report.issues)} files or records could not be used (see --format json)")
+            skips = [(e.code, e.path, e.analyzer, e.message) for e in report.inventory.errors]
+            skips += [(i.code, i.path or "-", i.scanner, i.message) for i in report.issues]
+            for line in skipped_lines(skips):
+                console.print(line, markup=False, highlight=False)
             console.print()
         return out.getvalue()

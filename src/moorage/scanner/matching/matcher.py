@@ -35,6 +35,9 @@ from moorage.scanner.matching.severity import CvssScore
 from moorage.scanner.matching.versions import ParsedVersionCache
 
 OS_ECOSYSTEMS = frozenset({Ecosystem.DEB, Ecosystem.APK, Ecosystem.RPM})
+NO_MAVEN_GROUP = "no Maven group id (named by its manifest or file only): not matched by artifact name alone"
+"""Why a Java archive without a declared group id is never matched: Maven advisories name
+``group:artifact``, and an artifact name alone would match other groups' artifacts."""
 MAX_COMPILED = 200_000
 """Compiled affected rows kept between runs of one matcher (re-matching many inventories)."""
 
@@ -120,6 +123,9 @@ class Matcher:
                 lookups.append(_Lookup(package, scope, tuple(names)))
             else:
                 scope = package.ecosystem.value
+                if package.ecosystem is Ecosystem.MAVEN and not package.namespace and ":" not in package.name:
+                    skipped.append(SkippedPackage(package, NO_MAVEN_GROUP))
+                    continue
                 if scope not in self._known_scopes:
                     skipped.append(SkippedPackage(package, f"the database has no {scope} advisories"))
                     continue

@@ -70,7 +70,8 @@ def _component(package: Package, bom_ref: str) -> dict[str, Any]:
     licenses = _licenses(package)
     if licenses:
         component["licenses"] = licenses
-    component["purl"] = package.purl
+    if package.purl:  # none for a Java archive without a Maven group id (no valid purl exists)
+        component["purl"] = package.purl
     component["properties"] = properties
     return component
 

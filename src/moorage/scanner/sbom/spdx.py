@@ -1,5 +1,6 @@
 """SPDX 2.3 JSON, written directly: one package for the image and one per found package (with a
-purl external reference), linked by CONTAINS relationships."""
+purl external reference when it has a purl; a Java archive without a Maven group id has none and
+is named by its file instead), linked by CONTAINS relationships."""
 
 from __future__ import annotations
 
@@ -40,15 +41,14 @@ def _package_doc(package: Package, spdx_id: str) -> dict[str, Any]:
         "licenseConcluded": "NOASSERTION",
         "licenseDeclared": spdx_license(package),
         "copyrightText": "NOASSERTION",
-        "externalRefs": [
-            {
-                "referenceCategory": "PACKAGE-MANAGER",
-                "referenceType": "purl",
-                "referenceLocator": package.purl,
-            }
-        ],
         "sourceInfo": f"{package.ecosystem.value} record at {package.path} in layer {package.layer_digest}",
     }
+    if package.purl:
+        doc["externalRefs"] = [
+            {"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": package.purl}
+        ]
+    else:
+        doc["packageFileName"] = package.metadata.get("location") or package.path
     if package.namespace:
         doc["supplier"] = "NOASSERTION"
     if package.source_name:

@@ -45,4 +45,22 @@ class TableWriter(SbomWriter):
                 )
             console.print(table)
             console.print(f"{len(inventory.packages)} packages")
+            for line in skipped_lines([(e.code, e.path, e.analyzer, e.message) for e in inventory.errors]):
+                console.print(line, markup=False, highlight=False)
         return out.getvalue()
+
+
+SHOWN_SKIPS = 5
+
+
+def skipped_lines(skips: list[tuple[str, str, str, str]]) -> list[str]:
+    """What the tables say about inputs left out: (code, path, plug-in, message), the first few."""
+    if not skips:
+        return []
+    lines = [f"{len(skips)} inputs skipped or read in part (all of them with --format json):"]
+    for code, path, plugin, message in skips[:SHOWN_SKIPS]:
+        shown = message if len(message) <= 160 else message[:157] + "..."
+        lines.append(f"  {code} {path} ({plugin}): {shown}")
+    if len(skips) > SHOWN_SKIPS:
+        lines.append(f"  ... and {len(skips) - SHOWN_SKIPS} more")
+    return lines

@@ -30,6 +30,9 @@ from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, 
 
 REF_NAME = "org.opencontainers.image.ref.name"
 MAX_INDEX_DEPTH = 4
+MAX_ARCHIVE_MEMBERS = 100_000
+"""Entries an OCI or docker archive may list: blobs and a few JSON files; more is not an image
+archive (tarfile keeps an object per entry, so a tar of millions of names would fill memory)."""
 
 
 def blob_path(digest: str) -> str:
@@ -153,7 +156,11 @@ class TarMembers:
         links: dict[str, str] = {}
         try:
             with tarfile.open(path, mode="r:") as archive:
-                for member in archive:
+                for count, member in enumerate(archive, 1):
+                    if count > MAX_ARCHIVE_MEMBERS:
+                        raise ImageSourceError(
+                            f"{path} lists more than {MAX_ARCHIVE_MEMBERS} entries: not an image archive"
+                        )
                     name = posixpath.normpath("/" + member.name).lstrip("/")
                     if member.isreg():
                         self.members[name] = (member.offset_data, member.size)

@@ -5,13 +5,15 @@ stable finding ids, and the summary the lists and policies read).
 
 Image limits are checked here, before any layer is read: more layers than ``max_layers`` is
 ``image_layer_over_sized``; config and layers together above ``max_image_bytes`` is
-``image_over_sized``.
+``image_over_sized``. The scanner's own bounds (``limits``: uncompressed bytes and files per layer
+and per image) are checked while the layers are read; past one, the scan fails with
+``image_over_sized`` too (``failures.failure_from``), its message saying which bound.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.analysis import AnalysisOptions, ProgressCallback
 from moorage.scanner.cache.interface import LayerCache
 from moorage.scanner.checks.findings import finding_to_json
+from moorage.scanner.limits import ScanLimits
 from moorage.scanner.matching import Matcher
 from moorage.scanner.report import ScanReport, report_from_json, report_to_json
 from moorage.scanner.scan import VULN_SCANNER, ScanOptions, rematch, scan
@@ -45,6 +48,9 @@ class EngineOptions:
     executor: str = "thread"
     max_image_bytes: int = 10 * 1024**3
     max_layers: int = 128
+    limits: ScanLimits = field(default_factory=ScanLimits)
+    """How much of an image a scan reads (uncompressed bytes, files, archives); past a
+    whole-image bound the scan fails with ``image_over_sized``."""
 
 
 def open_advisories(path: Path) -> AdvisoryStore | None:
@@ -96,7 +102,7 @@ def scan_image(source: ImageSource, image: ResolvedImage, *, options: EngineOpti
     report = scan(_Resolved(source, image), ScanOptions(
         scanners=options.scanners, advisory_store=store, skip_vuln_without_database=True,
         analysis=AnalysisOptions(cache=options.cache, workers=options.workers, executor=options.executor,
-                                 extra_plugins=(PasswordPolicyPlugin(),))),
+                                 extra_plugins=(PasswordPolicyPlugin(),), limits=options.limits)),
         progress)
     return stored_form(report)
 

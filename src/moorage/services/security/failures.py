@@ -25,7 +25,7 @@ def failure_from(error: BaseException) -> ScanFailure:
     from moorage.clients.errors import AuthenticationError, ImageTooLargeError, NotFoundError, RegistryError
     from moorage.clients.oci_types import ManifestError
     from moorage.scanner.advisories.errors import VulnerabilityDatabaseError
-    from moorage.scanner.errors import ImageSourceError, ScannerError
+    from moorage.scanner.errors import ImageSourceError, LimitExceeded, ScannerError
 
     chain: list[BaseException] = []
     current: BaseException | None = error
@@ -46,6 +46,8 @@ def failure_from(error: BaseException) -> ScanFailure:
             return ScanFailure("schema_v1_not_support", text)
         if isinstance(found, TimeoutError):
             return ScanFailure("response_timed_out", text)
+        if isinstance(found, LimitExceeded):  # a decompression bomb, or more than the scanner reads
+            return ScanFailure("image_over_sized", f"{found.code}: {text}")
     for found in chain:
         if isinstance(found, RegistryError | ManifestError):
             return ScanFailure("download_failed", text)

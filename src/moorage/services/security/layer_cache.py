@@ -14,6 +14,7 @@ import json
 import logging
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -84,9 +85,7 @@ class DatabaseLayerCache(LayerCache):
                 continue
             results[plugin.name] = found
             errors.extend(found_errors)
-        scan = LayerScan(digest=files.digest, entries=files.entries, whiteouts=files.whiteouts,
-                         opaque_dirs=files.opaque_dirs, results=results, errors=tuple(errors))
-        return scan, missing
+        return replace(files, results=results, errors=(*files.errors, *errors)), missing
 
     def store(self, scan: LayerScan, plugins: Sequence[LayerPlugin]) -> None:
         """See :meth:`LayerCache.store`."""
