@@ -84,8 +84,9 @@ class AuthSettings(BaseModel):
     """Failed logins of one user name from every address together before all its logins must wait
     (slows a brute force spread over many addresses; the count is shared by every node)."""
     login_user_backoff_max_seconds: int = Field(default=30, ge=1)
-    """The longest wait the per-user bound imposes: a distributed attack delays the real user's
-    logins by at most this much at a time, rather than locking them out."""
+    """The longest wait the per-user bound imposes between two attempts of that user name from any
+    address: a spread-out brute force gets one guess per this many seconds, and the real user may
+    have to wait as long (a delay, never a lock)."""
     login_repeat_seconds: float = Field(default=10.0, ge=0)
     """The same wrong credentials from the same address within this time count as one failed login
     (containerd sends its token request by POST, then again by GET)."""
