@@ -17,6 +17,7 @@ from tests.support.servers import ServerProcess
 
 ADMIN_DOMAIN = "admin"
 FREE = 10  # login_failures_per_window's default
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def client_from(address: str) -> httpx.Client:
@@ -93,6 +94,15 @@ def test_two_servers_on_one_database_share_the_count(moorage_factory: MoorageFac
         assert fail_many(client, second, account, FREE - half, tag="b") == [401] * (FREE - half)
         assert token_status(client, first, account.name, account.password).status_code == 429
         assert token_status(client, second, account.name, account.password).status_code == 429
+    # Refresh tokens hold no node state either: one issued by the first node works on the second.
+    form = {"grant_type": "password", "username": account.name, "password": account.password,
+            "access_type": "offline"}
+    with client_from("127.0.0.3") as client:
+        issued = client.post(f"{first.base_url}/service/token", content=urlencode(form), headers=FORM)
+        assert issued.status_code == 200, issued.text
+        refreshed = client.post(f"{second.base_url}/service/token", headers=FORM, content=urlencode(
+            {"grant_type": "refresh_token", "refresh_token": issued.json()["refresh_token"]}))
+        assert refreshed.status_code == 200, refreshed.text
 
 
 def test_containerd_post_then_get_counts_once(shared_moorage: ServerProcess) -> None:
@@ -102,7 +112,7 @@ def test_containerd_post_then_get_counts_once(shared_moorage: ServerProcess) -> 
         for i in range(FREE - 1):  # what containerd does with a wrong password: POST, then GET
             form = urlencode({"grant_type": "password", "username": account.name, "password": f"wrong-{i}",
                               "service": "moorage", "client_id": "containerd-client"})
-            posted = client.post(url, content=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+            posted = client.post(url, content=form, headers=FORM)
             assert posted.status_code == 401
             assert token_status(client, shared_moorage, account.name, f"wrong-{i}").status_code == 401
         # Nine attempts counted nine times (not eighteen): the right password still goes through.
