@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import httpx
@@ -70,6 +71,16 @@ def test_every_login_route_feeds_one_count(shared_moorage: ServerProcess) -> Non
     assert statuses == [401] * FREE
     assert post_form(shared_moorage, {"grant_type": "password", "username": account.name,
                                       "password": account.password}).status_code == 429
+
+
+def test_a_parallel_burst_does_not_outrun_the_count(shared_moorage: ServerProcess) -> None:
+    """Thirty wrong passwords sent at once: each attempt waits for the one before it from the same
+    address to be counted, so the burst gets the free failures and a few doubling waits, not thirty."""
+    account = create_user(shared_moorage, "burst", domain=ADMIN_DOMAIN)
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(lambda i: basic_token(shared_moorage, account.name, f"burst-{i}"), range(30)))
+    assert statuses.count(401) + statuses.count(429) == 30
+    assert FREE <= statuses.count(401) <= FREE + 4, statuses  # 1 s, 2 s, 4 s... waits pass while it lasts
 
 
 # Forged proxy headers -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ one IPv6 /64 counted together, counters forgotten after the window."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,3 +172,23 @@ def test_keys_normalise() -> None:
     assert address_bucket("::ffff:192.0.2.1") == "192.0.2.1"
     assert address_bucket("2001:db8::1") == address_bucket("2001:db8::ffff") == "2001:db8::/64"
     assert address_bucket("testclient") == "testclient"
+
+
+async def test_parallel_guesses_from_one_address_pass_one_at_a_time(store: FailureStore) -> None:
+    clock = Clock()
+    limiter = throttle(store, clock)
+
+    async def guess(i: int) -> bool:
+        """One login attempt that takes a while to verify its (wrong) password; whether it was let in."""
+        try:
+            async with limiter.attempt(user_name="hana", client="192.0.2.1", credential=f"g{i}") as attempt:
+                assert attempt is not None
+                await asyncio.sleep(0.01)
+                await limiter.failed(attempt)
+                return True
+        except TooManyRequests:
+            return False
+
+    let_in = await asyncio.gather(*(guess(i) for i in range(20)))
+    assert sum(let_in) == POLICY.free_failures  # not 20: each waits for the one before it to be counted
+    assert not limiter._in_flight  # nothing left behind

@@ -8,6 +8,7 @@ and client address, and per user name (``login_throttle``), with counters every 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -15,6 +16,7 @@ import secrets
 import string
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -192,36 +194,39 @@ class IdentityService:
     ) -> User:
         """The user, if the password is right. Throttled (``TooManyRequests``) per user name and
         client address, and per user name, by the failures counted before."""
-        attempt = await self.begin_attempt(user_name=user_name, client=client, credential=password)
-        cache_key = hmac.new(self._cache_key, f"{user_name}\0{password}".encode(), hashlib.sha256).digest()
-        cached = self._verified.get(cache_key)
-        if cached is not None and cached[0] > time.monotonic():
-            user = await self.user(cached[1])
-            if user is not None and user.enabled and (domain_name is None or user.domain_name == domain_name):
-                await self.throttle.succeeded(attempt)
-                return user
-        found = await self.db.read(lambda conn: q.user_by_name(conn, user_name))
-        user, password_hash = found if found else (None, None)
-        ok = await anyio.to_thread.run_sync(verify_password, password_hash, password)
-        if not ok or user is None or not user.enabled or (domain_name is not None and user.domain_name != domain_name):
-            await self.record_failure(attempt, user_name=user_name, client=client,
-                                      reason="wrong user name or password")
-            raise Unauthenticated("the user name or password is wrong")
-        await self.throttle.succeeded(attempt)
+        async with self.login_attempt(user_name=user_name, client=client, credential=password) as attempt:
+            cache_key = hmac.new(self._cache_key, f"{user_name}\0{password}".encode(), hashlib.sha256).digest()
+            cached = self._verified.get(cache_key)
+            if cached is not None and cached[0] > time.monotonic():
+                user = await self.user(cached[1])
+                if user is not None and user.enabled and (domain_name is None or user.domain_name == domain_name):
+                    await self.throttle.succeeded(attempt)
+                    return user
+            found = await self.db.read(lambda conn: q.user_by_name(conn, user_name))
+            user, password_hash = found if found else (None, None)
+            ok = await anyio.to_thread.run_sync(verify_password, password_hash, password)
+            if not ok or user is None or not user.enabled or (
+                    domain_name is not None and user.domain_name != domain_name):
+                await self.record_failure(attempt, user_name=user_name, client=client,
+                                          reason="wrong user name or password")
+                raise Unauthenticated("the user name or password is wrong")
+            await self.throttle.succeeded(attempt)
         self._verified[cache_key] = (time.monotonic() + 60, user.id)
         while len(self._verified) > 4096:
             self._verified.popitem(last=False)
         return user
 
-    async def begin_attempt(self, *, user_name: str, client: str, credential: str) -> Attempt:
-        """Before checking credentials: ``TooManyRequests`` when this user name must wait, and
+    @contextlib.asynccontextmanager
+    async def login_attempt(self, *, user_name: str, client: str, credential: str) -> AsyncIterator[Attempt]:
+        """Check credentials inside this: ``TooManyRequests`` when this user name must wait, and
         ``Unauthenticated`` at once (counted already) when these exact credentials failed from this
-        address a moment ago; else the attempt to pass to ``record_failure``."""
-        attempt = await self.throttle.begin(user_name=user_name, client=client, credential=credential)
-        if attempt is None:
-            log.info("repeated failed login for %r from %s counted once", user_name[:64], client)
-            raise Unauthenticated("the user name or password is wrong")
-        return attempt
+        address a moment ago; else the attempt to pass to ``record_failure`` (one attempt of a user
+        name and address at a time in this process)."""
+        async with self.throttle.attempt(user_name=user_name, client=client, credential=credential) as attempt:
+            if attempt is None:
+                log.info("repeated failed login for %r from %s counted once", user_name[:64], client)
+                raise Unauthenticated("the user name or password is wrong")
+            yield attempt
 
     async def record_failure(self, attempt: Attempt, *, user_name: str, client: str, reason: str) -> None:
         """Count a failed login (once for the same credentials repeated within the repeat window)."""
@@ -361,29 +366,36 @@ class IdentityService:
         """``authenticate_login`` with the credential used (for a refresh token)."""
         region, at, key_id = username.partition("@")
         if at and region == self.settings.region and key_id:
-            attempt = await self.begin_attempt(user_name=username, client=client, credential=password)
-            if len(password) == 64 and all(c in string.hexdigits for c in password):
-                found = await self.access_key_secret(key_id)
-                if found is not None:
-                    expected = hmac.new(found[1].encode(), key_id.encode(), hashlib.sha256).hexdigest()
-                    if hmac.compare_digest(expected, password.lower()):
-                        await self.throttle.succeeded(attempt)
-                        return Login(self.principal(found[0], via="long-term"), f"access-key:{key_id}")
-            else:
-                try:
-                    claims = self.signer.verify_login(password)
-                except TokenError:
-                    claims = None
-                if claims is not None and hmac.compare_digest(claims.login_id, key_id):
-                    user = await self.user(claims.user_id)
-                    if user is not None and user.enabled:
-                        await self.throttle.succeeded(attempt)
-                        return Login(self.principal(user, via="temporary"), f"temporary:{claims.login_id}",
-                                     claims.expires_at)
-            await self.record_failure(attempt, user_name=username, client=client, reason="bad login key")
-            raise Unauthenticated("the login credentials are wrong or expired")
+            async with self.login_attempt(user_name=username, client=client, credential=password) as attempt:
+                found_login = await self._key_login(key_id, password)
+                if found_login is None:
+                    await self.record_failure(attempt, user_name=username, client=client, reason="bad login key")
+                    raise Unauthenticated("the login credentials are wrong or expired")
+                await self.throttle.succeeded(attempt)
+                return found_login
         user = await self.authenticate_password(user_name=username, password=password, client=client)
         return Login(self.principal(user, via="password"), "password")
+
+    async def _key_login(self, key_id: str, password: str) -> Login | None:
+        """A long-term (``<region>@<AK>`` + HMAC) or temporary (``<region>@<id>`` + its password)
+        login, or None when the credentials do not check out."""
+        if len(password) == 64 and all(c in string.hexdigits for c in password):
+            found = await self.access_key_secret(key_id)
+            if found is not None:
+                expected = hmac.new(found[1].encode(), key_id.encode(), hashlib.sha256).hexdigest()
+                if hmac.compare_digest(expected, password.lower()):
+                    return Login(self.principal(found[0], via="long-term"), f"access-key:{key_id}")
+            return None
+        try:
+            claims = self.signer.verify_login(password)
+        except TokenError:
+            return None
+        if hmac.compare_digest(claims.login_id, key_id):
+            user = await self.user(claims.user_id)
+            if user is not None and user.enabled:
+                return Login(self.principal(user, via="temporary"), f"temporary:{claims.login_id}",
+                             claims.expires_at)
+        return None
 
     # Refresh tokens -----------------------------------------------------------------------------
     async def issue_refresh_token(self, login: Login, *, instance_id: str, client_id: str) -> str:

@@ -10,6 +10,8 @@
   answered "wrong" without another password check (containerd sends its token request by POST and
   then again by GET; a client retrying the same guess learns nothing new).
 - A right password clears its (user, address) counter; the per-user counter decays on its own.
+- One attempt of a user name from one address runs at a time per process, so parallel guesses cannot
+  all pass the check before the first of them is counted.
 
 Keys are HMAC digests of the user name (case-folded), the address (an IPv6 address by its /64, which
 one host can fill) and, for the repeat marker, the credential: the store holds no names, addresses
@@ -18,13 +20,15 @@ or secrets, and the HMAC key (from the master key) is the same on every node.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import math
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from moorage.domain.errors import TooManyRequests
@@ -87,18 +91,43 @@ class LoginThrottle:
         self.policy = policy
         self._key = key
         self._clock = clock
+        # Attempts under way per (user, address) key in this process, with how many hold or wait for
+        # the lock (the entry goes when none does).
+        self._in_flight: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def _digest(self, *parts: str) -> str:
         return hmac.new(self._key, "\0".join(parts).encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
+    def _attempt(self, user_name: str, client: str, credential: str) -> Attempt:
+        user = canonical_user(user_name)
+        address = address_bucket(client)
+        return Attempt(self._digest("pair", user, address), self._digest("user", user),
+                       self._digest("repeat", user, address, credential), 0)
+
+    @contextlib.asynccontextmanager
+    async def attempt(self, *, user_name: str, client: str, credential: str) -> AsyncIterator[Attempt | None]:
+        """``begin`` for the duration of one login attempt, one attempt of a user name and address at
+        a time in this process: a burst of parallel guesses would otherwise all pass the check before
+        the first failure is counted. (Across processes and nodes a burst is bounded by their number.)"""
+        key = self._attempt(user_name, client, credential).pair_key
+        lock, holders = self._in_flight.get(key, (asyncio.Lock(), 0))
+        self._in_flight[key] = (lock, holders + 1)
+        try:
+            async with lock:
+                yield await self.begin(user_name=user_name, client=client, credential=credential)
+        finally:
+            lock, holders = self._in_flight[key]
+            if holders <= 1:
+                del self._in_flight[key]
+            else:
+                self._in_flight[key] = (lock, holders - 1)
+
     async def begin(self, *, user_name: str, client: str, credential: str) -> Attempt | None:
         """Before checking a password: None when these exact credentials failed from this address a
         moment ago (answer "wrong" again, count nothing); ``TooManyRequests`` with the seconds to
-        wait when this user and address, or this user, must wait; else the attempt to report on."""
-        user = canonical_user(user_name)
-        address = address_bucket(client)
-        attempt = Attempt(self._digest("pair", user, address), self._digest("user", user),
-                          self._digest("repeat", user, address, credential), 0)
+        wait when this user and address, or this user, must wait; else the attempt to report on.
+        Callers that verify a password use ``attempt`` (which calls this)."""
+        attempt = self._attempt(user_name, client, credential)
         now = self._clock()
         counts, repeated = await self.store.counts([attempt.pair_key, attempt.user_key], marker=attempt.repeat_key,
                                                    now=now)
