@@ -192,3 +192,14 @@ async def test_parallel_guesses_from_one_address_pass_one_at_a_time(store: Failu
     let_in = await asyncio.gather(*(guess(i) for i in range(20)))
     assert sum(let_in) == POLICY.free_failures  # not 20: each waits for the one before it to be counted
     assert not limiter._in_flight  # nothing left behind
+
+
+async def test_signature_checks_are_never_taken_for_repeats(store: FailureStore) -> None:
+    """A request signature holds or not by the whole request: a failed one says nothing about the next
+    request with the same Authorization header (another body, path...), which is checked and counted."""
+    limiter = throttle(store, Clock())
+    first = await limiter.begin(user_name="AKEXAMPLE", client="192.0.2.1", credential=None)
+    assert first is not None and await limiter.failed(first)
+    second = await limiter.begin(user_name="AKEXAMPLE", client="192.0.2.1", credential=None)
+    assert second is not None and second.pair_failures == 1
+    assert await limiter.failed(second)

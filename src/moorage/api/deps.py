@@ -57,8 +57,7 @@ async def authenticate_management(request: Request) -> Principal:
         except sdk_signature.SignatureError as exc:
             raise Unauthenticated(f"malformed signature: {exc}") from exc
         client = client_address(request)
-        async with identity.login_attempt(user_name=parsed.access_key, client=client,
-                                          credential=authorization) as attempt:
+        async with identity.login_attempt(user_name=parsed.access_key, client=client, credential=None) as attempt:
             found = await identity.access_key_secret(parsed.access_key)
             if found is None:
                 await identity.record_failure(attempt, user_name=parsed.access_key, client=client,

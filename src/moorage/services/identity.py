@@ -217,11 +217,13 @@ class IdentityService:
         return user
 
     @contextlib.asynccontextmanager
-    async def login_attempt(self, *, user_name: str, client: str, credential: str) -> AsyncIterator[Attempt]:
+    async def login_attempt(self, *, user_name: str, client: str,
+                            credential: str | None) -> AsyncIterator[Attempt]:
         """Check credentials inside this: ``TooManyRequests`` when this user name must wait, and
         ``Unauthenticated`` at once (counted already) when these exact credentials failed from this
         address a moment ago; else the attempt to pass to ``record_failure`` (one attempt of a user
-        name and address at a time in this process)."""
+        name and address at a time in this process). ``credential`` None: a check whose outcome
+        depends on more than a credential (a request signature), never taken for a repeat."""
         async with self.throttle.attempt(user_name=user_name, client=client, credential=credential) as attempt:
             if attempt is None:
                 log.info("repeated failed login for %r from %s counted once", user_name[:64], client)

@@ -8,7 +8,8 @@
   up to ``user_backoff_max`` (short: a distributed attack delays the real user, never locks them out).
 - The same wrong credentials from the same address within ``repeat_seconds`` count once, and are
   answered "wrong" without another password check (containerd sends its token request by POST and
-  then again by GET; a client retrying the same guess learns nothing new).
+  then again by GET; a client retrying the same guess learns nothing new). Not for request
+  signatures: whether one holds depends on the whole request, not only on the header.
 - A right password clears its (user, address) counter; the per-user counter decays on its own.
 - One attempt of a user name from one address runs at a time per process, so parallel guesses cannot
   all pass the check before the first of them is counted.
@@ -26,6 +27,7 @@ import hashlib
 import hmac
 import ipaddress
 import math
+import secrets
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Callable
@@ -98,14 +100,18 @@ class LoginThrottle:
     def _digest(self, *parts: str) -> str:
         return hmac.new(self._key, "\0".join(parts).encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
-    def _attempt(self, user_name: str, client: str, credential: str) -> Attempt:
+    def _attempt(self, user_name: str, client: str, credential: str | None) -> Attempt:
         user = canonical_user(user_name)
         address = address_bucket(client)
-        return Attempt(self._digest("pair", user, address), self._digest("user", user),
-                       self._digest("repeat", user, address, credential), 0)
+        # No credential (a request signature, whose outcome depends on the whole request): a marker
+        # nothing else has, so no attempt passes for a repeat of another.
+        repeat = self._digest("repeat", user, address, credential) if credential is not None else \
+            secrets.token_hex(32)
+        return Attempt(self._digest("pair", user, address), self._digest("user", user), repeat, 0)
 
     @contextlib.asynccontextmanager
-    async def attempt(self, *, user_name: str, client: str, credential: str) -> AsyncIterator[Attempt | None]:
+    async def attempt(self, *, user_name: str, client: str,
+                      credential: str | None) -> AsyncIterator[Attempt | None]:
         """``begin`` for the duration of one login attempt, one attempt of a user name and address at
         a time in this process: a burst of parallel guesses would otherwise all pass the check before
         the first failure is counted. (Across processes and nodes a burst is bounded by their number.)"""
@@ -122,7 +128,7 @@ class LoginThrottle:
             else:
                 self._in_flight[key] = (lock, holders - 1)
 
-    async def begin(self, *, user_name: str, client: str, credential: str) -> Attempt | None:
+    async def begin(self, *, user_name: str, client: str, credential: str | None) -> Attempt | None:
         """Before checking a password: None when these exact credentials failed from this address a
         moment ago (answer "wrong" again, count nothing); ``TooManyRequests`` with the seconds to
         wait when this user and address, or this user, must wait; else the attempt to report on.
