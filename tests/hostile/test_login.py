@@ -34,8 +34,9 @@ def post_form(server: ServerProcess, fields: dict[str, str]) -> httpx.Response:
 
 @pytest.fixture(scope="module")
 def behind_proxy(session_moorage_factory: MoorageFactory) -> ServerProcess:
-    """A server that trusts 127.0.0.1 as a proxy writing ``X-Forwarded-For``."""
-    return session_moorage_factory(env={"MOORAGE_TRUSTED_PROXIES": "127.0.0.1"})
+    """A server that trusts 127.0.0.1 as a proxy writing ``X-Forwarded-For`` (a 30 s first wait)."""
+    return session_moorage_factory(env={"MOORAGE_TRUSTED_PROXIES": "127.0.0.1",
+                                          "MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS": "30"})
 
 
 # Brute force ------------------------------------------------------------------------------------------
