@@ -3,11 +3,14 @@ to disk, stopped by process id."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -70,3 +73,15 @@ def start(password: str) -> RedisServer:
     process.kill()
     process.wait()
     raise RuntimeError(f"Redis did not start:\n{(directory / 'log').read_text(errors='replace')}")
+
+
+@contextmanager
+def running(_directory: Path | None = None) -> Iterator[str]:
+    """A Redis server for the ``with`` block (a random password); yields its URL."""
+    if not available():
+        raise RuntimeError("redis-server is missing: run ./dev test, which installs it")
+    server = start(secrets.token_urlsafe(16))
+    try:
+        yield server.url()
+    finally:
+        server.stop()
