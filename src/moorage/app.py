@@ -52,6 +52,7 @@ from moorage.services.blobs import BlobService
 from moorage.services.enterprise import EnterpriseServices, build_enterprise
 from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.identity import IdentityService
+from moorage.services.login_throttle import build_login_throttle
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
 from moorage.services.permissions import PermissionService
@@ -111,7 +112,9 @@ def build_services(settings: Settings) -> Services:
         store=store,
         master_key=master_key,
         signer=signer,
-        identity=IdentityService(db, settings=settings.auth, master_key=master_key, signer=signer),
+        identity=IdentityService(db, settings=settings.auth, master_key=master_key, signer=signer,
+                                 throttle=build_login_throttle(db=db, settings=settings.auth, master_key=master_key,
+                                                               redis_url=settings.redis_url)),
         permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull,
                                       instance_anonymous_pull=anonymous_access),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),

@@ -3,13 +3,15 @@ optional TOML file (``MOORAGE_CONFIG``); environment wins over the file, the fil
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 def default_data_dir() -> Path:
@@ -69,9 +71,29 @@ class AuthSettings(BaseModel):
     allow_anonymous_pull: bool = False
     """Let callers without credentials pull public repositories."""
     login_failures_per_window: int = Field(default=10, ge=1)
-    """Failed logins allowed per user and client address in one window before 429."""
-    login_failure_window_seconds: int = Field(default=300, ge=1)
-    """The window for ``login_failures_per_window``."""
+    """Failed logins one user name may have from one client address before that pair must wait
+    (429 with ``Retry-After``): the wait starts at ``login_backoff_seconds`` and doubles with each
+    further failure. Another address, and a right password from it, is not held back."""
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    """How long failed logins are remembered after the last one; then the count starts again."""
+    login_backoff_seconds: float = Field(default=1.0, gt=0)
+    """The first wait once a user and address have used their free failures."""
+    login_backoff_max_seconds: int = Field(default=300, ge=1)
+    """The longest wait between two attempts of one user name from one address."""
+    login_user_failures_per_window: int = Field(default=100, ge=1)
+    """Failed logins of one user name from every address together before all its logins must wait
+    (slows a brute force spread over many addresses; the count is shared by every node)."""
+    login_user_backoff_max_seconds: int = Field(default=30, ge=1)
+    """The longest wait the per-user bound imposes between two attempts of that user name from any
+    address: a spread-out brute force gets one guess per this many seconds, and the real user may
+    have to wait as long (a delay, never a lock)."""
+    login_repeat_seconds: float = Field(default=10.0, ge=0)
+    """The same wrong credentials from the same address within this time count as one failed login
+    (containerd sends its token request by POST, then again by GET)."""
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    """Lifetime of registry refresh tokens (``offline_token=true`` on ``GET /service/token``,
+    ``access_type=offline`` on ``POST``). They stop working at once when their user is disabled or
+    deleted, its password changes, or the access key they came from is disabled or deleted."""
     registry_service: str = "moorage"
     """The ``service`` of registry bearer tokens."""
 
@@ -218,6 +240,13 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; default SQLite in the data directory. PostgreSQL: ``postgresql://user:pass@host/db``."""
     external_url: str = ""
     """How clients reach this registry (``https://registry.example.com``); default from host and port."""
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    """Reverse proxies (comma-separated addresses or CIDR ranges, ``10.0.0.0/8,192.0.2.7``) whose
+    ``forwarded_header`` names the client. Empty: trust no header; the TCP peer is the client. Login
+    throttling, the access log and address allowlists all use the address found this way."""
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    """The header the trusted proxies write the client address into: ``x-forwarded-for`` or
+    ``forwarded`` (RFC 7239). Only this one is read; the other is whatever the client sent."""
     workers: int = Field(default=1, ge=1, le=64)
     """HTTP worker processes for ``moorage serve``."""
     server: Literal["granian", "uvicorn"] = "granian"
@@ -238,6 +267,19 @@ class Settings(BaseSettings):
     egress: EgressSettings = Field(default_factory=EgressSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        """``"10.0.0.0/8, 192.0.2.7"`` (environment, TOML) or a list: networks; a bare address is a
+        one-address network, host bits are allowed (``10.1.2.3/8`` is ``10.0.0.0/8``)."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            return value
+        try:
+            return tuple(ipaddress.ip_network(str(item).strip(), strict=False) for item in items if str(item).strip())
+        except ValueError as error:
+            raise ValueError(f"trusted_proxies: {error}") from error
 
     @field_validator("log_level")
     @classmethod
@@ -328,7 +370,7 @@ def settings_reference() -> list[tuple[str, str, str]]:
                 continue
             if field.default_factory is not None:
                 default = "(see description)"
-            elif field.default is None or field.default == "":
+            elif field.default is None or field.default in ("", ()):
                 default = ""
             else:
                 default = str(field.default).lower() if isinstance(field.default, bool) else str(field.default)

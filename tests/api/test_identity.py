@@ -93,12 +93,16 @@ def test_expired_token_is_refused(shared_moorage: ServerProcess) -> None:
 
 def test_wrong_password_is_rate_limited(shared_moorage: ServerProcess) -> None:
     account = create_user(shared_moorage, "limited")
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": account.name, "password": "wrong", "domain": {"name": account.domain}}}}}}
-    statuses = [httpx.post(f"{shared_moorage.base_url}/v3/auth/tokens", json=body).status_code for _ in range(11)]
+
+    def body(password: str) -> dict[str, object]:
+        return {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": account.name, "password": password, "domain": {"name": account.domain}}}}}}
+
+    statuses = [httpx.post(f"{shared_moorage.base_url}/v3/auth/tokens", json=body(f"wrong-{i}")).status_code
+                for i in range(11)]
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429
-    limited = httpx.post(f"{shared_moorage.base_url}/v3/auth/tokens", json=body)
+    limited = httpx.post(f"{shared_moorage.base_url}/v3/auth/tokens", json=body(account.password))
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     assert "password" not in shared_moorage.log().replace("wrong user name or password", "")
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
+from moorage.api.client_address import client_address
 from moorage.api.management_rules import RULES
-from moorage.api.registry_auth import client_address
 from moorage.domain.errors import Denied, NotFound, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, READ, Principal
 from moorage.domain.names import validate_namespace, validate_repository
@@ -56,22 +56,24 @@ async def authenticate_management(request: Request) -> Principal:
             parsed = sdk_signature.parse_authorization(authorization)
         except sdk_signature.SignatureError as exc:
             raise Unauthenticated(f"malformed signature: {exc}") from exc
-        identity.check_rate(user_name=parsed.access_key, client=client_address(request))
-        found = await identity.access_key_secret(parsed.access_key)
-        if found is None:
-            identity.record_failure(user_name=parsed.access_key, client=client_address(request),
-                                    reason="unknown or disabled access key")
-            raise Unauthenticated("unknown or disabled access key")
-        user, secret = found
-        try:
-            sdk_signature.verify(
-                method=request.method, raw_path=request.scope.get("raw_path") or request.url.path.encode(),
-                query_string=request.scope.get("query_string", b""), headers=request.headers,
-                body=await request.body(), secret_key=secret, now=datetime.datetime.now(datetime.UTC),
-            )
-        except sdk_signature.SignatureError as exc:
-            identity.record_failure(user_name=parsed.access_key, client=client_address(request), reason=str(exc))
-            raise Unauthenticated(f"signature rejected: {exc}") from exc
+        client = client_address(request)
+        async with identity.login_attempt(user_name=parsed.access_key, client=client,
+                                          credential=authorization) as attempt:
+            found = await identity.access_key_secret(parsed.access_key)
+            if found is None:
+                await identity.record_failure(attempt, user_name=parsed.access_key, client=client,
+                                              reason="unknown or disabled access key")
+                raise Unauthenticated("unknown or disabled access key")
+            user, secret = found
+            try:
+                sdk_signature.verify(
+                    method=request.method, raw_path=request.scope.get("raw_path") or request.url.path.encode(),
+                    query_string=request.scope.get("query_string", b""), headers=request.headers,
+                    body=await request.body(), secret_key=secret, now=datetime.datetime.now(datetime.UTC),
+                )
+            except sdk_signature.SignatureError as exc:
+                await identity.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
+                raise Unauthenticated(f"signature rejected: {exc}") from exc
         return identity.principal(user, via="access-key", project_id=request.headers.get("x-project-id") or None)
     raise Unauthenticated("an X-Auth-Token header or an AK/SK signature is required")
 

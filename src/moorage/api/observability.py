@@ -10,7 +10,10 @@ import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from moorage.api.client_address import client_address
 
 access_log = logging.getLogger("moorage.access")
 
@@ -84,7 +87,8 @@ class ObservabilityMiddleware:
             self.metrics.bytes_in.labels(route).inc(state["received"])
             self.metrics.bytes_out.labels(route).inc(state["sent"])
             if self.log_requests:
-                client = scope.get("client")
+                peer = scope.get("client")
+                client = client_address(HTTPConnection(scope))
                 access_log.info(
                     json.dumps(
                         {
@@ -96,7 +100,8 @@ class ObservabilityMiddleware:
                             "duration_ms": round(elapsed * 1000, 2),
                             "bytes_in": state["received"],
                             "bytes_out": state["sent"],
-                            "client": client[0] if client else None,
+                            "client": client,
+                            **({"peer": peer[0]} if peer and peer[0] != client else {}),
                         },
                         separators=(",", ":"),
                     )

@@ -10,29 +10,24 @@ one that mentions it with fewer actions gets DENIED (it asked and was refused).
 
 from __future__ import annotations
 
-import datetime
-import json
+from collections.abc import Iterable
 from dataclasses import replace
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
+from moorage.api import registry_token
 from moorage.api.access import ALL, AUTHENTICATED, Access
-from moorage.api.errors import oci_error_response
+from moorage.api.client_address import client_address
 from moorage.auth import headers
 from moorage.auth.tokens import RegistryGrant, TokenError, TokenSigner
-from moorage.domain.errors import Denied, MoorageError, NameInvalid, Unauthenticated
+from moorage.domain.errors import Denied, NameInvalid, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, Principal
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.services.identity import IdentityService
 from moorage.services.permissions import PermissionService
 from moorage.settings import Settings
-
-
-def client_address(connection: HTTPConnection) -> str:
-    """The peer address (for rate limiting and logs)."""
-    return connection.client.host if connection.client else "unknown"
 
 
 class RegistryAuthorizer:
@@ -143,36 +138,9 @@ class RegistryAuthorizer:
         return {"WWW-Authenticate": headers.build_bearer_challenge(
             realm=realm, service=self.settings.auth.registry_service, scope=scopes or None, error=error)}
 
-    async def token_endpoint(self, request: Request) -> Response:
-        """``GET /service/token`` (and the OAuth2 password grant by POST): a bearer token granting the
-        requested scopes, reduced to what the caller holds."""
-        try:
-            if request.method == "POST":
-                form = await request.form()
-                if form.get("grant_type") != "password":
-                    raise Unauthenticated("only the password grant is supported")
-                principal = await self.identity.authenticate_login(
-                    username=str(form.get("username", "")), password=str(form.get("password", "")),
-                    client=client_address(request))
-                scope_values = [str(v) for v in form.getlist("scope")]
-            else:
-                principal = await self.authenticate(request)
-                if principal.granted is not None:
-                    raise Unauthenticated("a registry token cannot be exchanged for another")
-                if principal.anonymous and not await self.permissions.anonymous_pull_allowed(
-                        getattr(request.state, "instance_id", DEFAULT_INSTANCE)):
-                    raise Unauthenticated("credentials are required")
-                scope_values = request.query_params.getlist("scope")
-            scopes = headers.parse_scopes(scope_values)
-        except headers.HeaderError as exc:
-            return oci_error_response(Unauthenticated(f"invalid scope: {exc}"))
-        except MoorageError as error:
-            response = oci_error_response(error)
-            if isinstance(error, Unauthenticated):
-                response.headers["WWW-Authenticate"] = headers.build_challenge(
-                    "Basic", [("realm", self.settings.auth.registry_service)])
-            return response
-        instance_id = getattr(request.state, "instance_id", DEFAULT_INSTANCE)
+    async def grants_for(self, principal: Principal, scopes: Iterable[headers.TokenScope],
+                         instance_id: str) -> list[RegistryGrant]:
+        """The requested scopes reduced to what ``principal`` holds (``*`` on a repository: all it holds)."""
         grants = []
         for kind, name, actions in scopes:  # plugin scopes keep their class in ``kind`` and get nothing
             held = await self.allowed_actions(principal, Access(kind, name, actions), instance_id)
@@ -180,11 +148,8 @@ class RegistryAuthorizer:
                 actions = tuple(dict.fromkeys([*(a for a in actions if a != ALL), *sorted(held)]))
             given = tuple(a for a in actions if a in held or ALL in held)
             grants.append(RegistryGrant(kind, name, given))
-        ttl = self.settings.auth.registry_token_ttl_seconds
-        token, _claims = self.signer.issue_registry(subject=principal.user_id, domain_id=principal.domain_id,
-                                                    grants=grants, ttl=ttl, via=principal.via or "anonymous",
-                                                    instance_id=instance_id)
-        issued = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        body = {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued}
-        return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
+        return grants
 
+    async def token_endpoint(self, request: Request) -> Response:
+        """``GET`` and ``POST /service/token`` (``registry_token``)."""
+        return await registry_token.token_endpoint(request, self)

@@ -1,7 +1,7 @@
 """Signed, stateless tokens (JWT, HS256 with keys derived from the master key), so any node can
-check them: IAM tokens (``X-Auth-Token``), registry bearer tokens (the Docker token flow), and the
-passwords of temporary ``docker login`` commands. Each kind has its own key and audience, so one
-kind can never be replayed as another."""
+check them: IAM tokens (``X-Auth-Token``), registry bearer tokens and refresh tokens (the Docker
+token flow), and the passwords of temporary ``docker login`` commands. Each kind has its own key and
+audience, so one kind can never be replayed as another."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from moorage.auth.keys import MasterKey
 _ALGORITHM = "HS256"
 IAM_AUDIENCE = "moorage-iam"
 LOGIN_AUDIENCE = "moorage-login"
+REFRESH_AUDIENCE_SUFFIX = "#refresh"
+"""A refresh token's audience is the registry service followed by this."""
 
 
 class TokenError(Exception):
@@ -63,6 +65,27 @@ class RegistryToken:
 
 
 @dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """The claims of a registry refresh token (``offline_token`` / ``access_type=offline``): it lets
+    a client get new bearer tokens without its password, for as long as ``binding`` still holds."""
+
+    token_id: str
+    user_id: str
+    instance_id: str
+    """The registry instance it was issued by (and is good for only)."""
+    client_id: str
+    """The OAuth ``client_id`` it was issued to (may be empty)."""
+    binding: str
+    """The credential it came from (``password:<fingerprint>``, ``access-key:<AK>``,
+    ``temporary:<login id>``): checked on every use, so changing or removing that credential
+    revokes the token."""
+    issued_at: int
+    expires_at: int
+    not_after: int = 0
+    """A limit no refresh token issued from this one may pass (a temporary login's expiry); 0: none."""
+
+
+@dataclass(frozen=True, slots=True)
 class LoginSecret:
     """The claims of a temporary ``docker login`` password."""
 
@@ -78,6 +101,7 @@ class TokenSigner:
         self._iam_key = master_key.derive("iam-token")
         self._registry_key = master_key.derive("registry-token")
         self._login_key = master_key.derive("temporary-login")
+        self._refresh_key = master_key.derive("registry-refresh-token")
         self.registry_service = registry_service
         self._registry_cache: OrderedDict[str, RegistryToken] = OrderedDict()
 
@@ -143,6 +167,34 @@ class TokenSigner:
                                  str(p.get("via", "")), str(p.get("ins") or "default"))
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise TokenError("incomplete token") from exc
+
+    # Registry refresh tokens ----------------------------------------------------------------------
+    def issue_refresh(
+        self, *, user_id: str, instance_id: str, client_id: str, binding: str, ttl: int, not_after: int = 0
+    ) -> tuple[str, RefreshToken]:
+        """A refresh token valid ``ttl`` seconds, never past ``not_after`` (when set)."""
+        now = int(time.time())
+        expires_at = min(now + ttl, not_after) if not_after else now + ttl
+        claims = RefreshToken(secrets.token_hex(16), user_id, instance_id, client_id, binding, now, expires_at,
+                              not_after)
+        payload = {
+            "iss": "moorage", "aud": self.registry_service + REFRESH_AUDIENCE_SUFFIX, "jti": claims.token_id,
+            "sub": user_id, "ins": instance_id, "cid": client_id, "bnd": binding, "iat": now, "exp": expires_at,
+            "lim": not_after,
+        }
+        return jwt.encode(payload, self._refresh_key, algorithm=_ALGORITHM), claims
+
+    def verify_refresh(self, token: str) -> RefreshToken:
+        """The claims of a valid refresh token (the caller checks its user and binding still hold)."""
+        p = self._decode(token, self._refresh_key, self.registry_service + REFRESH_AUDIENCE_SUFFIX)
+        try:
+            claims = RefreshToken(str(p["jti"]), str(p["sub"]), str(p["ins"]), str(p.get("cid") or ""),
+                                  str(p["bnd"]), int(p["iat"]), int(p["exp"]), int(p.get("lim") or 0))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise TokenError("incomplete token") from exc
+        if not claims.user_id or not claims.binding:
+            raise TokenError("incomplete token")
+        return claims
 
     # Temporary docker-login passwords ------------------------------------------------------------
     def issue_login(self, *, user_id: str, ttl: int) -> tuple[str, LoginSecret]:

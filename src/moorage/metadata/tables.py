@@ -212,6 +212,18 @@ revoked_tokens = Table(
     Column("expires_at", BigInteger, nullable=False),
 )
 
+login_failures = Table(
+    "login_failures",
+    metadata,
+    # Failed-login counters of the login throttle (``failures`` > 0) and its markers of a failure
+    # already counted (``failures`` = -1), under opaque digests of (user, address[, credential]).
+    Column("key", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_ms", BigInteger, nullable=False),
+    Column("expires_at_ms", BigInteger, nullable=False),
+)
+Index("ix_login_failures_expires", login_failures.c.expires_at_ms)
+
 namespace_permissions = Table(
     "namespace_permissions",
     metadata,

@@ -2,12 +2,13 @@
 
 Every way of proving who you are ends here and yields a ``Principal``: a password, an IAM token,
 an AK/SK (its SK is decrypted to check a signature), a long-term login (``<region>@<AK>`` and the
-HMAC of the AK keyed with the SK) or a temporary login. Failed logins are rate limited per user
-and client address.
+HMAC of the AK keyed with the SK) or a temporary login. Failed logins are throttled per user name
+and client address, and per user name (``login_throttle``), with counters every node shares.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -15,21 +16,20 @@ import secrets
 import string
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio.to_thread
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey, SecretDecryptionError
 from moorage.auth.passwords import hash_password, verify_password
 from moorage.auth.tokens import IamToken, TokenError, TokenSigner
-from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded, TooManyRequests, Unauthenticated
+from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded, Unauthenticated
 from moorage.domain.identity import AccessKey, Principal, Project, User
 from moorage.metadata.database import Database, UnitOfWork
 from moorage.metadata.queries import identity as q
+from moorage.services.login_throttle import Attempt, LoginThrottle, build_login_throttle
 from moorage.settings import AuthSettings
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,18 @@ def validate_user_name(name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Login:
+    """A registry login and the credential it used: what a refresh token issued for it is bound to."""
+
+    principal: Principal
+    binding: str
+    """``password`` (bound to the password hash when a refresh token is issued), ``access-key:<AK>``,
+    ``temporary:<login id>``, or a refresh token's binding."""
+    not_after: int = 0
+    """When the credential expires by itself (a temporary login); 0: never."""
+
+
+@dataclass(frozen=True, slots=True)
 class NewAccessKey:
     """An access key with its secret, as shown once at creation."""
 
@@ -64,14 +76,14 @@ class NewAccessKey:
 class IdentityService:
     """Users, credentials and tokens."""
 
-    def __init__(self, db: Database, *, settings: AuthSettings, master_key: MasterKey, signer: TokenSigner) -> None:
+    def __init__(self, db: Database, *, settings: AuthSettings, master_key: MasterKey, signer: TokenSigner,
+                 throttle: LoginThrottle | None = None) -> None:
         self.db = db
         self.settings = settings
         self.master_key = master_key
         self.signer = signer
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._failure_limit = RateLimitItemPerSecond(settings.login_failures_per_window,
-                                                     settings.login_failure_window_seconds)
+        self.throttle = throttle or build_login_throttle(db=db, settings=settings, master_key=master_key)
+        self._binding_key = master_key.derive("refresh-token-binding")
         # Recently verified password logins (HMAC of user + password under a per-process key):
         # Basic credentials sent on every registry request would otherwise cost one argon2 each.
         self._verified: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
@@ -180,37 +192,46 @@ class IdentityService:
     async def authenticate_password(
         self, *, user_name: str, password: str, client: str, domain_name: str | None = None
     ) -> User:
-        """The user, if the password is right; rate limited per (user, client) on failures."""
-        self.check_rate(user_name=user_name, client=client)
-        cache_key = hmac.new(self._cache_key, f"{user_name}\0{password}".encode(), hashlib.sha256).digest()
-        cached = self._verified.get(cache_key)
-        if cached is not None and cached[0] > time.monotonic():
-            user = await self.user(cached[1])
-            if user is not None and user.enabled and (domain_name is None or user.domain_name == domain_name):
-                return user
-        found = await self.db.read(lambda conn: q.user_by_name(conn, user_name))
-        user, password_hash = found if found else (None, None)
-        ok = await anyio.to_thread.run_sync(verify_password, password_hash, password)
-        if not ok or user is None or not user.enabled or (domain_name is not None and user.domain_name != domain_name):
-            self.record_failure(user_name=user_name, client=client, reason="wrong user name or password")
-            raise Unauthenticated("the user name or password is wrong")
+        """The user, if the password is right. Throttled (``TooManyRequests``) per user name and
+        client address, and per user name, by the failures counted before."""
+        async with self.login_attempt(user_name=user_name, client=client, credential=password) as attempt:
+            cache_key = hmac.new(self._cache_key, f"{user_name}\0{password}".encode(), hashlib.sha256).digest()
+            cached = self._verified.get(cache_key)
+            if cached is not None and cached[0] > time.monotonic():
+                user = await self.user(cached[1])
+                if user is not None and user.enabled and (domain_name is None or user.domain_name == domain_name):
+                    await self.throttle.succeeded(attempt)
+                    return user
+            found = await self.db.read(lambda conn: q.user_by_name(conn, user_name))
+            user, password_hash = found if found else (None, None)
+            ok = await anyio.to_thread.run_sync(verify_password, password_hash, password)
+            if not ok or user is None or not user.enabled or (
+                    domain_name is not None and user.domain_name != domain_name):
+                await self.record_failure(attempt, user_name=user_name, client=client,
+                                          reason="wrong user name or password")
+                raise Unauthenticated("the user name or password is wrong")
+            await self.throttle.succeeded(attempt)
         self._verified[cache_key] = (time.monotonic() + 60, user.id)
         while len(self._verified) > 4096:
             self._verified.popitem(last=False)
         return user
 
-    def record_failure(self, *, user_name: str, client: str, reason: str) -> None:
-        """Count a failed login that did not go through ``authenticate_password``."""
-        self._limiter.hit(self._failure_limit, user_name.lower()[:64], client)
-        log.warning("authentication failed for %r from %s: %s", user_name[:64], client, reason)
+    @contextlib.asynccontextmanager
+    async def login_attempt(self, *, user_name: str, client: str, credential: str) -> AsyncIterator[Attempt]:
+        """Check credentials inside this: ``TooManyRequests`` when this user name must wait, and
+        ``Unauthenticated`` at once (counted already) when these exact credentials failed from this
+        address a moment ago; else the attempt to pass to ``record_failure`` (one attempt of a user
+        name and address at a time in this process)."""
+        async with self.throttle.attempt(user_name=user_name, client=client, credential=credential) as attempt:
+            if attempt is None:
+                log.info("repeated failed login for %r from %s counted once", user_name[:64], client)
+                raise Unauthenticated("the user name or password is wrong")
+            yield attempt
 
-    def check_rate(self, *, user_name: str, client: str) -> None:
-        """Raise ``TooManyRequests`` when this user and client failed too often lately."""
-        key = (user_name.lower()[:64], client)
-        if not self._limiter.test(self._failure_limit, *key):
-            stats = self._limiter.get_window_stats(self._failure_limit, *key)
-            raise TooManyRequests("too many failed logins; try again later",
-                                  retry_after=max(1, int(stats.reset_time - time.time())))
+    async def record_failure(self, attempt: Attempt, *, user_name: str, client: str, reason: str) -> None:
+        """Count a failed login (once for the same credentials repeated within the repeat window)."""
+        await self.throttle.failed(attempt)
+        log.warning("authentication failed for %r from %s: %s", user_name[:64], client, reason)
 
     # IAM tokens ---------------------------------------------------------------------------------
     async def issue_token(self, user: User, *, project_id: str | None) -> tuple[str, IamToken]:
@@ -339,28 +360,91 @@ class IdentityService:
     async def authenticate_login(self, *, username: str, password: str, client: str) -> Principal:
         """Registry credentials: a user's password, a long-term login ``<region>@<AK>`` with the hex
         HMAC-SHA256 of the AK keyed with the SK, or a temporary login ``<region>@<id>``."""
+        return (await self.login(username=username, password=password, client=client)).principal
+
+    async def login(self, *, username: str, password: str, client: str) -> Login:
+        """``authenticate_login`` with the credential used (for a refresh token)."""
         region, at, key_id = username.partition("@")
         if at and region == self.settings.region and key_id:
-            self.check_rate(user_name=username, client=client)
-            if len(password) == 64 and all(c in string.hexdigits for c in password):
-                found = await self.access_key_secret(key_id)
-                if found is not None:
-                    expected = hmac.new(found[1].encode(), key_id.encode(), hashlib.sha256).hexdigest()
-                    if hmac.compare_digest(expected, password.lower()):
-                        return self.principal(found[0], via="long-term")
-            else:
-                try:
-                    claims = self.signer.verify_login(password)
-                except TokenError:
-                    claims = None
-                if claims is not None and hmac.compare_digest(claims.login_id, key_id):
-                    user = await self.user(claims.user_id)
-                    if user is not None and user.enabled:
-                        return self.principal(user, via="temporary")
-            self.record_failure(user_name=username, client=client, reason="bad login key")
-            raise Unauthenticated("the login credentials are wrong or expired")
+            async with self.login_attempt(user_name=username, client=client, credential=password) as attempt:
+                found_login = await self._key_login(key_id, password)
+                if found_login is None:
+                    await self.record_failure(attempt, user_name=username, client=client, reason="bad login key")
+                    raise Unauthenticated("the login credentials are wrong or expired")
+                await self.throttle.succeeded(attempt)
+                return found_login
         user = await self.authenticate_password(user_name=username, password=password, client=client)
-        return self.principal(user, via="password")
+        return Login(self.principal(user, via="password"), "password")
+
+    async def _key_login(self, key_id: str, password: str) -> Login | None:
+        """A long-term (``<region>@<AK>`` + HMAC) or temporary (``<region>@<id>`` + its password)
+        login, or None when the credentials do not check out."""
+        if len(password) == 64 and all(c in string.hexdigits for c in password):
+            found = await self.access_key_secret(key_id)
+            if found is not None:
+                expected = hmac.new(found[1].encode(), key_id.encode(), hashlib.sha256).hexdigest()
+                if hmac.compare_digest(expected, password.lower()):
+                    return Login(self.principal(found[0], via="long-term"), f"access-key:{key_id}")
+            return None
+        try:
+            claims = self.signer.verify_login(password)
+        except TokenError:
+            return None
+        if hmac.compare_digest(claims.login_id, key_id):
+            user = await self.user(claims.user_id)
+            if user is not None and user.enabled:
+                return Login(self.principal(user, via="temporary"), f"temporary:{claims.login_id}",
+                             claims.expires_at)
+        return None
+
+    # Refresh tokens -----------------------------------------------------------------------------
+    async def issue_refresh_token(self, login: Login, *, instance_id: str, client_id: str) -> str:
+        """A refresh token for ``login``, bound to its user and to the credential it used."""
+        user_id = login.principal.user_id
+        if user_id is None:
+            raise Unauthenticated("an anonymous caller gets no refresh token")
+        binding = login.binding
+        if binding == "password":
+            current = await self.db.read(lambda conn: q.password_hash(conn, user_id))
+            if current is None:
+                raise Unauthenticated("the user no longer exists")
+            binding = f"password:{self._fingerprint(current)}"
+        token, _claims = self.signer.issue_refresh(
+            user_id=user_id, instance_id=instance_id, client_id=client_id, binding=binding,
+            ttl=self.settings.refresh_token_ttl_seconds, not_after=login.not_after)
+        return token
+
+    async def refresh(self, token: str, *, instance_id: str, client_id: str) -> Login:
+        """The login a refresh token stands for, if it is genuine, for this registry instance and
+        client, and its user and credential still exist and are enabled (read now, from the database
+        every node shares: nothing to revoke in memory)."""
+        try:
+            claims = self.signer.verify_refresh(token)
+        except TokenError as exc:
+            raise Unauthenticated(f"invalid refresh token: {exc}") from exc
+        if claims.instance_id != instance_id:
+            raise Unauthenticated("the refresh token was issued for another registry instance")
+        if client_id and claims.client_id and not hmac.compare_digest(client_id, claims.client_id):
+            raise Unauthenticated("the refresh token was issued to another client")
+        user = await self.user(claims.user_id)
+        if user is None or not user.enabled or not await self._binding_holds(claims.binding, user.id):
+            log.warning("refresh token of user %s refused: user or credential gone", claims.user_id)
+            raise Unauthenticated("the refresh token has been revoked: its user or credentials changed")
+        return Login(self.principal(user, via="refresh"), claims.binding, claims.not_after)
+
+    async def _binding_holds(self, binding: str, user_id: str) -> bool:
+        kind, _, value = binding.partition(":")
+        if kind == "password":
+            current = await self.db.read(lambda conn: q.password_hash(conn, user_id))
+            return current is not None and hmac.compare_digest(self._fingerprint(current), value)
+        if kind == "access-key":
+            found = await self.db.read(lambda conn: q.access_key(conn, value))
+            return found is not None and found[0].enabled and found[0].user_id == user_id
+        return kind == "temporary"  # its expiry is the token's own limit
+
+    def _fingerprint(self, password_hash: str) -> str:
+        """Names the current password hash without revealing it (a new password changes it)."""
+        return hmac.new(self._binding_key, password_hash.encode(), hashlib.sha256).hexdigest()[:32]
 
     def issue_temporary_login(self, user: User) -> tuple[str, str, int]:
         """(username, password, expires at epoch seconds) of a temporary docker login."""

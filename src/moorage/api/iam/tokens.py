@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from moorage.api.client_address import client_address
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.iam.schemas import TokenRequest
-from moorage.api.registry_auth import client_address
 from moorage.auth.tokens import IamToken
 from moorage.domain.errors import Invalid, NotFound, Unauthenticated
 from moorage.domain.identity import Project, User

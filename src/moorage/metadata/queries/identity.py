@@ -82,6 +82,12 @@ def delete_user(conn: Connection, user_id: str) -> bool:
     return bool(conn.execute(delete(users).where(users.c.id == user_id)).rowcount)
 
 
+def password_hash(conn: Connection, user_id: str) -> str | None:
+    """A user's password hash by id (what a refresh token from a password login is bound to)."""
+    found = conn.execute(select(users.c.password_hash).where(users.c.id == user_id)).scalar()
+    return str(found) if found is not None else None
+
+
 def set_password(conn: Connection, user_id: str, password_hash: str) -> None:
     """Replace a user's password hash (e.g. rehash with newer parameters)."""
     conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
