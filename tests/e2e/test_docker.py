@@ -210,6 +210,23 @@ def test_docker_pull_platform(docker: Docker, docker_list: tuple[str, dict[str, 
         assert children[arch] != digest
 
 
+def test_docker_pulls_one_platform_of_an_oci_index(docker: Docker) -> None:
+    """What podman, buildah or BuildKit push (OCI media types) docker pulls too."""
+    children = ol.platform_images(PLATFORMS, layer_count=1)
+    index = ol.index(children)
+    with OciClient(docker.registry) as oci:
+        oci.push("e2e/docker-oci", index, tag="v1")
+    docker.login()
+    docker.cli("image", "prune", "--all", "--force")
+    reference = docker.ref("e2e/docker-oci:v1")
+    output = docker.cli("pull", "--platform", "linux/arm64/v8", reference)
+    assert f"Digest: {index.digest}" in output, output
+    pulled = docker.inspect(reference)
+    assert (pulled["Architecture"], pulled.get("Variant")) == ("arm64", "v8")
+    arm64 = next(child for child in children if child.platform and child.platform["architecture"] == "arm64")
+    assert pulled["Id"] == arm64.config.digest  # the image docker stored is the arm64 config, byte for byte
+
+
 def test_docker_logout(docker: Docker, docker_list: tuple[str, dict[str, str]]) -> None:
     docker.login()
     output = docker.cli("logout", docker.registry.address)
