@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -24,14 +24,15 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
+_COUNTS = select(login_failures.c.key, login_failures.c.failures, login_failures.c.last_failure_ms).where(
+    login_failures.c.key.in_(bindparam("keys", expanding=True)), login_failures.c.expires_at_ms >= bindparam("now"))
+"""Built once: every login attempt runs it, and building the statement would cost more than running it."""
+
+
 def counts(conn: Connection, keys: Sequence[str], *, now: float) -> dict[str, tuple[int, float]]:
     """``key -> (failures, last failure in epoch seconds)`` of the unexpired rows among ``keys``
     (a marker's ``failures`` is ``MARKER``)."""
-    table = login_failures
-    rows = conn.execute(
-        select(table.c.key, table.c.failures, table.c.last_failure_ms).where(
-            table.c.key.in_(list(keys)), table.c.expires_at_ms >= _ms(now))
-    )
+    rows = conn.execute(_COUNTS, {"keys": list(keys), "now": _ms(now)})
     return {str(row[0]): (int(row[1]), int(row[2]) / 1000) for row in rows}
 
 
