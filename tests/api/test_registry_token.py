@@ -91,10 +91,10 @@ def test_refresh_grant_issues_access_tokens_without_the_password(shared_moorage:
     rotated = post_token(shared_moorage, {"grant_type": "refresh_token", "refresh_token": refresh,
                                           "access_type": "offline", "client_id": "containerd-client"})
     assert rotated.status_code == 200 and rotated.json()["refresh_token"] != refresh
-    # Bound to its client: another client_id cannot use it.
-    stolen = post_token(shared_moorage, {"grant_type": "refresh_token", "refresh_token": refresh,
-                                         "client_id": "someone-else"})
-    assert stolen.status_code == 401
+    # Not bound to the client_id, which a public client names itself (tests/auth/test_refresh_clients.py).
+    renamed = post_token(shared_moorage, {"grant_type": "refresh_token", "refresh_token": refresh,
+                                          "client_id": "registry-client"})
+    assert renamed.status_code == 200
 
 
 def test_get_with_offline_token_returns_a_refresh_token(shared_moorage: ServerProcess) -> None:

@@ -3,19 +3,40 @@ backends as the spec suite) and an environment that keeps real clients off the u
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.registry_target import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
     _apply_target_markers,
     pytest_configure,
     registry,
     registry_backend,
     registry_target,
 )
+from tests.support.servers import ServerProcess, start_moorage
 
 __all__ = ["_apply_target_markers", "pytest_configure", "registry", "registry_backend"]
+
+
+@pytest.fixture(scope="module")
+def sqlite_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """moorage on SQLite for one module of real-client tests (podman, ctr, docker), with the suite's
+    administrator and the access log on, so a test can see which requests a client made. The
+    clients exercise the HTTP edge, which is the same on PostgreSQL, and the spec suite covers
+    PostgreSQL, so these modules do not run twice. It is moorage whatever ``MOORAGE_TEST_TARGET``
+    names: these tests log in, and the reference registry asks for no credentials."""
+    data_dir = tmp_path_factory.mktemp("clients-registry")
+    env = {"MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+           "MOORAGE_ACCESS_LOG": "true", "MOORAGE_DATABASE_URL": f"sqlite:///{data_dir / 'moorage.db'}"}
+    server = start_moorage(data_dir, env=env)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
