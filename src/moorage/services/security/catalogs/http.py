@@ -3,12 +3,12 @@ capped answers, errors as the OCI client's (so an authentication failure reads t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from moorage.clients.registry import AuthenticationError, NotFoundError
+from moorage.domain.bounded_json import load_document
 from moorage.services.security.catalogs.interface import CatalogError, RemoteRegistry
 
 MAX_ANSWER_BYTES = 32 << 20
@@ -47,7 +47,7 @@ class JsonApi:
         if response.status_code >= 400:
             raise CatalogError(f"GET {path}: HTTP {response.status_code}")
         try:
-            return json.loads(bytes(body)), response.headers
+            return load_document(bytes(body)), response.headers
         except ValueError as exc:
             raise CatalogError(f"GET {path}: the answer is not JSON") from exc
 
