@@ -12,6 +12,7 @@ import sys
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from moorage.server_protocols import BoundedHttpToolsProtocol
 from moorage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,11 @@ def _serve_granian(settings: Settings) -> None:
     (see the README's design notes for the measurements that chose it)."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
 
+    # hyper buffers at most this much of a request head (and refuses more than 100 headers); the
+    # buffer also carries body reads, so it never goes below granian's default (408 KiB).
+    head_buffer = max(settings.http.max_header_bytes, HTTP1Settings.max_buffer_size)
     Granian(
         "moorage.server:app_factory",
         factory=True,
@@ -101,6 +106,7 @@ def _serve_granian(settings: Settings) -> None:
         workers=settings.workers,
         log_enabled=False,
         backlog=2048,
+        http1_settings=HTTP1Settings(max_buffer_size=head_buffer),
     ).serve()
 
 
@@ -117,7 +123,8 @@ def _serve_uvicorn(settings: Settings) -> None:
         server_header=False,
         proxy_headers=False,
         timeout_keep_alive=30,
-        h11_max_incomplete_event_size=64 * 1024,
+        http=BoundedHttpToolsProtocol,  # httptools with a bound on the head (uvicorn bounds only h11's)
+        h11_max_incomplete_event_size=settings.http.max_header_bytes,
     )
     sockets = bind_sockets(settings.listen_hosts, settings.port)
     try:

@@ -54,7 +54,7 @@ class ServerProcess:
         """Everything the server wrote so far (stdout and stderr)."""
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, path: str = "/v2/", timeout: float = 30.0) -> None:
+    def wait_ready(self, path: str = "/v2/", timeout: float = 120.0) -> None:
         """Poll ``path`` until the server answers anything, or fail with the server's log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -10,12 +10,14 @@ from fastapi.responses import JSONResponse, Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.iam.schemas import TokenRequest
+from moorage.api.management_route import IamRoute
 from moorage.api.registry_auth import client_address
 from moorage.auth.tokens import IamToken
 from moorage.domain.errors import Invalid, NotFound, Unauthenticated
 from moorage.domain.identity import Project, User
 
-router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)],
+                   route_class=IamRoute)
 
 
 def _iso(epoch: int) -> str:
