@@ -117,14 +117,14 @@ class AuthSettings(BaseModel):
     registry_service: str = "moorage"
     """The ``service`` of registry bearer tokens."""
     sdk_signature_max_age_seconds: int = Field(default=900, ge=1, le=3600)
-    """How old an SDK signature's ``X-Sdk-Date`` may be (the SDKs' 15 minutes); each signature is
-    accepted once within it (remembered in the database, shared by every node)."""
+    """How old an SDK signature's ``X-Sdk-Date`` may be (the SDKs' 15 minutes). Signatures are
+    remembered that long in the database (shared by every node) and refused once replayed."""
     sdk_signature_max_ahead_seconds: int = Field(default=300, ge=0, le=3600)
     """How far in the future an SDK signature's ``X-Sdk-Date`` may be (client clocks that run fast)."""
-    sdk_signature_repeat_seconds: float = Field(default=3.0, ge=0, le=60)
-    """A GET or HEAD whose signature was already used is accepted again within this many seconds
-    of its first use: the SDKs' own retries and polls reuse the signature within the second of
-    their ``X-Sdk-Date``. Other methods are accepted once, unless their first answer was an error."""
+    sdk_signature_repeat_seconds: float = Field(default=5.0, ge=0, le=60)
+    """For this long after its first use, the same signature is accepted again: requests signed
+    within one second are byte for byte the same (X-Sdk-Date has one-second resolution), so an
+    SDK retry, a poll or a write repeated in a loop looks like a replay. Later, it is refused."""
 
 
 class JobSettings(BaseModel):

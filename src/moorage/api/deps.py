@@ -2,7 +2,7 @@
 
 ``admit`` runs once per request, before the body is read (``ManagementRoute`` calls it): it finds
 the route's rule in ``management_rules.RULES``, authenticates the caller from the headers
-(``X-Auth-Token`` or an SDK-HMAC-SHA256 signature, refused if replayed), checks that a
+(``X-Auth-Token`` or an SDK-HMAC-SHA256 signature, refused if replayed later), checks that a
 ``{project_id}`` in the path is one of the caller's, and checks the rule. Routers also declare
 ``authorize`` as a router-wide dependency (it returns what ``admit`` found), and handlers that
 need the caller take ``PrincipalDep``.
@@ -30,7 +30,6 @@ from moorage.domain.registry import DEFAULT_INSTANCE
 
 if TYPE_CHECKING:
     from moorage.app import Services
-    from moorage.services.replay_guard import SignatureClaim
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +54,6 @@ class Admission:
     body: bytes | None = None
     """The body as the route must see it when checking an SDK signature consumed the stream (empty
     when the route takes no body: it was hashed, not kept); None when the stream was not touched."""
-    claim: SignatureClaim | None = None
-    """The SDK signature's replay record, to release if the request fails."""
 
 
 async def authenticate_management(request: Request, *, keeps_body: bool = True) -> Admission:
@@ -104,10 +101,9 @@ async def _authenticate_signature(request: Request, authorization: str, *, keeps
     except sdk_signature.SignatureError as exc:
         identity.record_failure(user_name=parsed.access_key, client=client, reason=str(exc))
         raise Unauthenticated(f"signature rejected: {exc}") from exc
-    claim = await services.replays.claim(signed.authorization.signature, signed_at=signed.signed_at,
-                                        method=request.method)
+    await services.replays.check(signed.authorization.signature, signed_at=signed.signed_at)
     principal = identity.principal(user, via="access-key", project_id=request.headers.get("x-project-id") or None)
-    return Admission(principal, body, claim)
+    return Admission(principal, body)
 
 
 def _may_have_body(request: Request) -> bool:
@@ -161,7 +157,7 @@ async def _hash_body(request: Request, *, keep: bool) -> tuple[str | None, bytes
 
 async def admit(request: Request, *, keeps_body: bool = True) -> Admission:
     """Authenticate and check the route's rule (see the module docstring); the principal is kept in
-    ``request.state.principal``. A failed check releases the signature's replay record."""
+    ``request.state.principal``."""
     route = request.scope.get("route")
     rule = RULES.get((request.method, getattr(route, "path", "")))
     if rule is None:
@@ -171,14 +167,9 @@ async def admit(request: Request, *, keeps_body: bool = True) -> Admission:
         admission = Admission(ANONYMOUS)
     else:
         admission = await authenticate_management(request, keeps_body=keeps_body)
-        try:
-            principal = await _check_project(request, admission.principal)
-            await _check_host_instance(request, principal)
-            await _check_rule(request, principal, rule.kind, rule.level)
-        except BaseException:
-            if admission.claim is not None:
-                await get_services(request).replays.release(admission.claim)
-            raise
+        principal = await _check_project(request, admission.principal)
+        await _check_host_instance(request, principal)
+        await _check_rule(request, principal, rule.kind, rule.level)
         admission = replace(admission, principal=principal)
     request.state.principal = admission.principal
     return admission

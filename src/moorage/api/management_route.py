@@ -10,9 +10,6 @@ The handler gets a :class:`ManagementRequest`, whose ``json()`` bounds the nesti
 replays the body when checking an SDK signature had to read it. ``IamRoute`` also reads a body
 as JSON whatever its ``Content-Type`` says (as Keystone clients expect: ``curl -d`` sends
 ``application/x-www-form-urlencoded``), except ``multipart/form-data``.
-
-A signed request whose answer is an error releases its signature's replay record
-(``services/replay_guard.py``), so the SDK's retry of it is accepted.
 """
 
 from __future__ import annotations
@@ -93,15 +90,7 @@ class ManagementRoute(APIRoute):
         async def admitted(request: Request) -> Response:
             admission = await admit(request, keeps_body=keeps_body)
             receive = request.receive if admission.body is None else _replaying(admission.body, request.receive)
-            try:
-                response = await handler(request_class(request.scope, receive))
-            except BaseException:
-                if admission.claim is not None:
-                    await get_services(request).replays.release(admission.claim)
-                raise
-            if admission.claim is not None and response.status_code >= 400:
-                await get_services(request).replays.release(admission.claim)
-            return response
+            return await handler(request_class(request.scope, receive))
 
         return admitted
 

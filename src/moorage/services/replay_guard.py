@@ -1,21 +1,17 @@
-"""Each SDK-signed request is accepted once: the signature (an HMAC over method, path, query,
-signed headers, body and X-Sdk-Date) is recorded in the database when the request is accepted, and
-a second request with the same signature is refused, on every node, for as long as its
-X-Sdk-Date is fresh enough to be accepted at all.
+"""An SDK-signed request is not accepted again later: the signature (an HMAC over method, path,
+query, signed headers, body and X-Sdk-Date) is recorded in the database when the request is
+accepted, and the same signature is refused, on every node, once a few seconds have passed since
+its first use, for as long as its X-Sdk-Date would be accepted at all (15 minutes).
 
-Two exceptions keep the SDKs' own retries working (a retry re-signs, but X-Sdk-Date has one-second
-resolution, so a retry within the same second carries the same signature, and urllib3's retries
-resend the very same request):
-
-- a request whose answer was an error is forgotten again (:meth:`SignatureReplayGuard.release`):
-  nothing happened, so its retry may happen once;
-- a GET or HEAD is accepted again within ``repeat_seconds`` of its first use (polls and retries
-  after a lost answer), never later.
+Why a few seconds and not at once: X-Sdk-Date has one-second resolution, so two requests a client
+means to send (the same write twice in a loop, a poll, the SDK's retry, which re-signs but within
+the same second gets the same signature, or urllib3's retry, which resends the very request) are
+byte for byte the same when they are signed within one second. They reach the server within about
+a second of each other; a replay made from a log, a proxy's record or a leaked trace comes later.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from moorage.domain.errors import Unauthenticated
@@ -24,15 +20,6 @@ from moorage.metadata.queries import seen_signatures as q
 
 CLOCK_MARGIN_MS = 60_000
 """A record outlives its signature's freshness by this much, for nodes whose clocks disagree."""
-SAFE_METHODS = frozenset({"GET", "HEAD"})
-
-
-@dataclass(frozen=True, slots=True)
-class SignatureClaim:
-    """A recorded first use, to release if the request fails."""
-
-    signature: str
-    first_seen_at: int
 
 
 class SignatureReplayGuard:
@@ -43,19 +30,12 @@ class SignatureReplayGuard:
         self.max_age_ms = max_age_seconds * 1000
         self.repeat_ms = int(repeat_seconds * 1000)
 
-    async def claim(self, signature: str, *, signed_at: datetime, method: str) -> SignatureClaim | None:
-        """Record this use of ``signature``; raise ``Unauthenticated`` when it is a replay. Returns
-        the claim to release on failure (None for an accepted repeat, which has nothing to release)."""
+    async def check(self, signature: str, *, signed_at: datetime) -> None:
+        """Record this use of ``signature``; raise ``Unauthenticated`` when it was first used more
+        than ``repeat_seconds`` ago (a replay)."""
         now = now_ms()
         expires_at = int(signed_at.timestamp() * 1000) + self.max_age_ms + CLOCK_MARGIN_MS
         first_seen = await self.db.write(lambda conn: q.claim(conn, signature, now=now, expires_at=expires_at))
-        if first_seen is None:
-            return SignatureClaim(signature, now)
-        if method.upper() in SAFE_METHODS and now - first_seen <= self.repeat_ms:
-            return None
-        raise Unauthenticated("this signed request was already accepted once: sign each request anew",
-                              reason="signature_replayed")
-
-    async def release(self, claim: SignatureClaim) -> None:
-        """Forget a claim whose request failed (so that the SDK's retry is accepted)."""
-        await self.db.write(lambda conn: q.forget(conn, claim.signature, first_seen_at=claim.first_seen_at))
+        if first_seen is not None and now - first_seen > self.repeat_ms:
+            raise Unauthenticated("this signed request was already accepted: sign each request anew",
+                                  reason="signature_replayed")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from moorage.metadata.tables import seen_signatures
@@ -20,8 +20,3 @@ def claim(conn: Connection, signature: str, *, now: int, expires_at: int) -> int
                          .where(seen_signatures.c.signature == signature)).scalar_one_or_none()
     return now if first is None else int(first)
 
-
-def forget(conn: Connection, signature: str, *, first_seen_at: int) -> None:
-    """Forget the use of ``signature`` recorded at ``first_seen_at`` (its request failed)."""
-    conn.execute(delete(seen_signatures).where(and_(seen_signatures.c.signature == signature,
-                                                    seen_signatures.c.first_seen_at == first_seen_at)))
