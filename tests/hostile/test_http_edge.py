@@ -422,3 +422,17 @@ def test_endless_header_is_cut_off(edge: Edge) -> None:
     finally:
         conn.close()
     assert sent < 8 * MiB, sent
+
+
+def test_a_client_waiting_for_100_continue_is_answered_without_sending_its_body(edge: Edge) -> None:
+    """``Expect: 100-continue`` (curl, for large bodies): an anonymous request is refused before the
+    server asks for the body, and the connection is closed rather than drained."""
+    conn = Connection(edge.server)
+    try:
+        conn.send_head("POST", "/v2/manage/namespaces", {"Content-Length": str(512 * 1024), "Expect": "100-continue",
+                                                         "Content-Type": "application/json"})
+        answer = conn.read_answer()
+        assert answer.status == 401, answer
+        assert answer.headers.get("connection") == "close"
+    finally:
+        conn.close()
