@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ from moorage.api.observability import Metrics, ObservabilityMiddleware
 from moorage.api.oci import oci_route
 from moorage.api.oci.routing import OciRoute
 from moorage.api.registry_auth import RegistryAuthorizer
+from moorage.api.request_body import BodyLimits, RequestBodyMiddleware
 from moorage.api.swr import account as swr_account
 from moorage.api.swr import login as swr_login
 from moorage.api.swr import namespaces as swr_namespaces
@@ -57,6 +59,7 @@ from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
+from moorage.services.replay_guard import SignatureReplayGuard
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
 from moorage.services.security.wiring import SecurityServices, build_security_services
@@ -94,6 +97,7 @@ class Services:
     account: AccountService
     enterprise: EnterpriseServices
     security: SecurityServices
+    replays: SignatureReplayGuard
 
 
 def build_services(settings: Settings) -> Services:
@@ -122,7 +126,8 @@ def build_services(settings: Settings) -> Services:
         blobs=BlobService(db, store),
         uploads=UploadService(db, store),
         manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
-                                  listeners=[security.scan_on_push, enterprise.hooks]),
+                                  listeners=[security.scan_on_push, enterprise.hooks],
+                                  max_json_depth=settings.http.max_json_depth),
         pulls=pulls,
         jobs=jobs,
         repository_management=RepositoryManagement(db),
@@ -131,6 +136,8 @@ def build_services(settings: Settings) -> Services:
         account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region),
         enterprise=enterprise,
         security=security,
+        replays=SignatureReplayGuard(db, max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
+                                     repeat_seconds=settings.auth.sdk_signature_repeat_seconds),
     )
 
 
@@ -163,12 +170,15 @@ class MoorageApp(FastAPI):
     _oci: OciRoute | None = None
     _observed_oci: ASGIApp | None = None
 
-    def set_oci(self, route: OciRoute, *, metrics: Metrics, log_requests: bool, hosts: HostDirectory) -> None:
-        """Serve the OCI API through ``route``, observed like every other request and with the
-        request's registry instance resolved from its host name."""
+    def set_oci(self, route: OciRoute, *, metrics: Metrics, log_requests: bool, hosts: HostDirectory,
+                body_limits: BodyLimits) -> None:
+        """Serve the OCI API through ``route``, observed like every other request, with its bodies
+        capped and drained as every other request's, and with the request's registry instance
+        resolved from its host name."""
         self._oci = route
-        self._observed_oci = ObservabilityMiddleware(VirtualHostMiddleware(route.handle, hosts=hosts),
-                                                     metrics=metrics, log_requests=log_requests)
+        self._observed_oci = ObservabilityMiddleware(
+            RequestBodyMiddleware(VirtualHostMiddleware(route.handle, hosts=hosts), limits=body_limits),
+            metrics=metrics, log_requests=log_requests)
 
     def _management_path(self, scope: Scope) -> bool:
         """Whether a management route takes this path (management routes win over OCI ones: an
@@ -212,11 +222,15 @@ def create_app(settings: Settings) -> MoorageApp:
             await services.pulls.stop()
             services.db.dispose()
 
+    docs = settings.api_docs_enabled
     app = MoorageApp(
         title="moorage",
         version=moorage.__version__,
         description="Container registry (OCI distribution v1.1) with SWR and HSS compatible management APIs.",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
     app.state.services = services
     registry_authorizer = RegistryAuthorizer(settings=settings, identity=services.identity,
@@ -234,10 +248,16 @@ def create_app(settings: Settings) -> MoorageApp:
         return JSONResponse({"status": "ok", "version": moorage.__version__,
                              "vulnerability_database": advisories.to_json()})
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics(_request: Request) -> Response:
-        """Prometheus metrics."""
-        return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
+    if settings.metrics_enabled:
+        metrics_token = settings.http.metrics_token
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics(request: Request) -> Response:
+            """Prometheus metrics (with ``Authorization: Bearer <metrics token>`` when one is set)."""
+            if metrics_token is not None and not _bearer_matches(request, metrics_token.get_secret_value()):
+                return Response("metrics need the metrics bearer token\n", status_code=401,
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'}, media_type="text/plain")
+            return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
@@ -250,8 +270,18 @@ def create_app(settings: Settings) -> MoorageApp:
                    swr_account.router):  # last: its GET /{api_version} takes any one-segment path
         app.include_router(router)
     install_error_handlers(app)
+    body_limits = BodyLimits(max_body_bytes=settings.http.max_body_bytes,
+                             manifest_max_bytes=settings.registry.manifest_max_bytes,
+                             drain_max_bytes=settings.http.drain_max_bytes)
     app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)
+    app.add_middleware(RequestBodyMiddleware, limits=body_limits)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)
     app.set_oci(oci_route(), metrics=app.state.metrics, log_requests=settings.access_log,
-                hosts=services.enterprise.hosts)
+                hosts=services.enterprise.hosts, body_limits=body_limits)
     return app
+
+
+def _bearer_matches(request: Request, token: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <token>`` (compared in constant time)."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())

@@ -30,6 +30,7 @@ from moorage.child_process import (
     follow_parent,
     settings_from_parent,
 )
+from moorage.server_protocols import BoundedHttpToolsProtocol
 from moorage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,11 @@ def _serve_granian(settings: Settings) -> str | None:
     when any worker exits on its own (it does not respawn failed workers)."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
 
+    # hyper buffers at most this much of a request head (and refuses more than 100 headers); the
+    # buffer also carries body reads, so it never goes below granian's default (408 KiB).
+    head_buffer = max(settings.http.max_header_bytes, HTTP1Settings.max_buffer_size)
     try:
         Granian(
             "moorage.server:app_factory",
@@ -247,6 +252,7 @@ def _serve_granian(settings: Settings) -> str | None:
             workers=settings.workers,
             log_enabled=False,
             backlog=2048,
+            http1_settings=HTTP1Settings(max_buffer_size=head_buffer),
         ).serve()
     except SystemExit as exc:
         if exc.code not in (0, None):
@@ -267,7 +273,8 @@ def _serve_uvicorn(settings: Settings) -> str | None:
         server_header=False,
         proxy_headers=False,
         timeout_keep_alive=30,
-        h11_max_incomplete_event_size=64 * 1024,
+        http=BoundedHttpToolsProtocol,  # httptools with a bound on the head (uvicorn bounds only h11's)
+        h11_max_incomplete_event_size=settings.http.max_header_bytes,
         # A worker still starting on a busy machine is not hung: at uvicorn's 5 s it is killed and
         # started again, over and over, before it can even report a start-up failure.
         timeout_worker_healthcheck=UVICORN_WORKER_HEALTHCHECK_SECONDS,

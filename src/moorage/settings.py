@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
+
 
 def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/moorage`` or ``~/.local/share/moorage``."""
@@ -55,6 +57,45 @@ class RegistrySettings(BaseModel):
     """Largest page the tags list and catalog return whatever ``n`` asks."""
     namespace_quota: int = Field(default=100, ge=1)
     """Organizations one account may have (per registry instance)."""
+
+
+class HttpSettings(BaseModel):
+    """The HTTP edge: request sizes, JSON depth, header limits, and who may read the API
+    documentation and the metrics."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Largest request body of every route but blob uploads (manifests have their own limit): 413
+    above it, decided from Content-Length before the body is read, or as a chunked body arrives."""
+    drain_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    """Bytes of a request body the server reads and drops to keep the connection open when it
+    answers without needing the body (an error, a route that takes none); above it the answer
+    says ``Connection: close``."""
+    max_json_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=2, le=DOCUMENT_MAX_DEPTH)
+    """Deepest nesting of arrays and objects accepted in JSON from clients (manifests, request
+    bodies); deeper documents are refused with 400 (OCI ``MANIFEST_INVALID``)."""
+    max_header_bytes: int = Field(default=64 * 1024, ge=8192, le=16 * 1024 * 1024)
+    """Largest request line and headers of one request (uvicorn: 431 above it). granian has its own
+    cap of 100 headers and max(this, 408 KiB) of buffered head."""
+    api_docs: Literal["auto", "on", "off"] = "auto"
+    """Serve ``/docs``, ``/redoc`` and ``/openapi.json``: ``auto`` when every listen address is a
+    loopback address."""
+    metrics: Literal["auto", "on", "off"] = "auto"
+    """Serve ``/metrics``: ``auto`` when every listen address is a loopback address or a metrics
+    token is set."""
+    metrics_token: SecretStr | None = None
+    """When set (16 characters or more), ``/metrics`` answers only requests with
+    ``Authorization: Bearer <this>``."""
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # Also refuses pydantic's mask ("**********"): a secret that lost its value on the way to a
+        # worker process must stop the worker, not become a token anyone can guess.
+        if value is not None and len(value.get_secret_value().strip("*")) < 16:
+            raise ValueError("metrics_token needs at least 16 characters")
+        return value
 
 
 class AuthSettings(BaseModel):
@@ -105,6 +146,15 @@ class AuthSettings(BaseModel):
     deleted, its password changes, or the access key they came from is disabled or deleted."""
     registry_service: str = "moorage"
     """The ``service`` of registry bearer tokens."""
+    sdk_signature_max_age_seconds: int = Field(default=900, ge=1, le=3600)
+    """How old an SDK signature's ``X-Sdk-Date`` may be (the SDKs' 15 minutes). Signatures are
+    remembered that long in the database (shared by every node) and refused once replayed."""
+    sdk_signature_max_ahead_seconds: int = Field(default=300, ge=0, le=3600)
+    """How far in the future an SDK signature's ``X-Sdk-Date`` may be (client clocks that run fast)."""
+    sdk_signature_repeat_seconds: float = Field(default=5.0, ge=0, le=60)
+    """For this long after its first use, the same signature is accepted again: requests signed
+    within one second are byte for byte the same (X-Sdk-Date has one-second resolution), so an
+    SDK retry, a poll or a write repeated in a loop looks like a replay. Later, it is refused."""
 
 
 class JobSettings(BaseModel):
@@ -363,6 +413,7 @@ class Settings(BaseSettings):
     """The address image paths use inside the site (SWR's ``internal_path``); default the external one."""
     storage: StorageSettings = Field(default_factory=StorageSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     enterprise: EnterpriseSettings = Field(default_factory=EnterpriseSettings)
@@ -478,6 +529,22 @@ class Settings(BaseSettings):
 
 
     @property
+    def loopback_only(self) -> bool:
+        """Whether every listen address is a loopback address (so only this machine can connect)."""
+        return all(_is_loopback(host) for host in self.listen_hosts)
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        """Whether ``/docs``, ``/redoc`` and ``/openapi.json`` are served."""
+        return self.http.api_docs == "on" or (self.http.api_docs == "auto" and self.loopback_only)
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """Whether ``/metrics`` is served (with the metrics token when one is set)."""
+        return self.http.metrics == "on" or (
+            self.http.metrics == "auto" and (self.loopback_only or self.http.metrics_token is not None))
+
+    @property
     def registry_host(self) -> str:
         """``host[:port]`` of the external URL: what image references and ``docker login`` use."""
         return self.resolved_external_url.split("://", 1)[-1]
@@ -486,6 +553,19 @@ class Settings(BaseSettings):
     def internal_host(self) -> str:
         """``host[:port]`` of the internal URL."""
         return (self.internal_url.rstrip("/") or self.resolved_external_url).split("://", 1)[-1]
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8, ``::1`` (and its IPv4-mapped spellings)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 class _TomlSource(PydanticBaseSettingsSource):

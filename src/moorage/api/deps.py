@@ -1,24 +1,29 @@
 """Shared FastAPI dependencies: the services, and the one authorization check of management routes.
 
-``authorize`` runs once per request (FastAPI caches it): it finds the route's rule in
-``management_rules.RULES``, authenticates the caller (``X-Auth-Token`` or an SDK-HMAC-SHA256
-signature), checks that a ``{project_id}`` in the path is one of the caller's, and checks the rule.
-Routers declare it as a router-wide dependency, and handlers that need the caller take
-``PrincipalDep``.
+``admit`` runs once per request, before the body is read (``ManagementRoute`` calls it): it finds
+the route's rule in ``management_rules.RULES``, authenticates the caller from the headers
+(``X-Auth-Token`` or an SDK-HMAC-SHA256 signature, refused if replayed later), checks that a
+``{project_id}`` in the path is one of the caller's, and checks the rule. Routers also declare
+``authorize`` as a router-wide dependency (it returns what ``admit`` found), and handlers that
+need the caller take ``PrincipalDep``.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import ClientDisconnect
 
 from moorage.api.client_address import client_address
 from moorage.api.management_rules import RULES
-from moorage.domain.errors import Denied, NotFound, Unauthenticated
+from moorage.auth import sdk_signature
+from moorage.domain.errors import Denied, Invalid, NotFound, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, READ, Principal
 from moorage.domain.names import validate_namespace, validate_repository
 from moorage.domain.registry import DEFAULT_INSTANCE
@@ -40,59 +45,144 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated["Services", Depends(get_services)]
 
 
-async def authenticate_management(request: Request) -> Principal:
-    """The caller of a management route: an IAM token or an AK/SK signature, else ``Unauthenticated``."""
-    services = get_services(request)
-    identity = services.identity
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What authorizing a management request established, before the route read its body."""
+
+    principal: Principal
+    """The caller."""
+    body: bytes | None = None
+    """The body as the route must see it when checking an SDK signature consumed the stream (empty
+    when the route takes no body: it was hashed, not kept); None when the stream was not touched."""
+
+
+async def authenticate_management(request: Request, *, keeps_body: bool = True) -> Admission:
+    """The caller of a management route, from the headers: an IAM token, or an AK/SK signature
+    whose headers are checked before a byte of the body is read (the body is then hashed as it
+    arrives, within the edge's size cap, and kept only when ``keeps_body``). Else ``Unauthenticated``."""
+    identity = get_services(request).identity
     token = request.headers.get("x-auth-token")
     if token:
         claims, user = await identity.validate_token(token)
-        return identity.principal(user, via="token", project_id=claims.project_id)
+        return Admission(identity.principal(user, via="token", project_id=claims.project_id))
     authorization = request.headers.get("authorization", "")
     if authorization.startswith(SIGNATURE_SCHEME):
-        from moorage.auth import sdk_signature
-
-        try:
-            parsed = sdk_signature.parse_authorization(authorization)
-        except sdk_signature.SignatureError as exc:
-            raise Unauthenticated(f"malformed signature: {exc}") from exc
-        client = client_address(request)
-        async with identity.login_attempt(user_name=parsed.access_key, client=client, credential=None) as attempt:
-            found = await identity.access_key_secret(parsed.access_key)
-            if found is None:
-                await identity.record_failure(attempt, user_name=parsed.access_key, client=client,
-                                              reason="unknown or disabled access key")
-                raise Unauthenticated("unknown or disabled access key")
-            user, secret = found
-            try:
-                sdk_signature.verify(
-                    method=request.method, raw_path=request.scope.get("raw_path") or request.url.path.encode(),
-                    query_string=request.scope.get("query_string", b""), headers=request.headers,
-                    body=await request.body(), secret_key=secret, now=datetime.datetime.now(datetime.UTC),
-                )
-            except sdk_signature.SignatureError as exc:
-                await identity.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
-                raise Unauthenticated(f"signature rejected: {exc}") from exc
-        return identity.principal(user, via="access-key", project_id=request.headers.get("x-project-id") or None)
+        return await _authenticate_signature(request, authorization, keeps_body=keeps_body)
     raise Unauthenticated("an X-Auth-Token header or an AK/SK signature is required")
 
 
-async def authorize(request: Request) -> Principal:
-    """Authenticate and check the route's rule (see the module docstring)."""
+async def _authenticate_signature(request: Request, authorization: str, *, keeps_body: bool) -> Admission:
+    services = get_services(request)
+    identity = services.identity
+    client = client_address(request)
+    try:
+        parsed = sdk_signature.parse_authorization(authorization)
+    except sdk_signature.SignatureError as exc:
+        raise Unauthenticated(f"malformed signature: {exc}") from exc
+    policy = services.settings.auth
+    async with identity.login_attempt(user_name=parsed.access_key, client=client, credential=None) as attempt:
+        try:
+            signed = sdk_signature.check_headers(
+                method=request.method, raw_path=request.scope.get("raw_path") or request.url.path.encode(),
+                query_string=request.scope.get("query_string", b""), headers=request.headers,
+                now=datetime.datetime.now(datetime.UTC),
+                max_age=datetime.timedelta(seconds=policy.sdk_signature_max_age_seconds),
+                max_ahead=datetime.timedelta(seconds=policy.sdk_signature_max_ahead_seconds))
+        except sdk_signature.SignatureError as exc:
+            await identity.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
+            raise Unauthenticated(f"signature rejected: {exc}") from exc
+        found = await identity.access_key_secret(parsed.access_key)
+        if found is None:
+            await identity.record_failure(attempt, user_name=parsed.access_key, client=client,
+                                          reason="unknown or disabled access key")
+            raise Unauthenticated("unknown or disabled access key")
+        user, secret = found
+        try:
+            body = await _verify_with_body(request, signed, secret, keeps_body=keeps_body)
+        except sdk_signature.SignatureError as exc:
+            await identity.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
+            raise Unauthenticated(f"signature rejected: {exc}") from exc
+    await services.replays.check(signed.authorization.signature, signed_at=signed.signed_at)
+    principal = identity.principal(user, via="access-key", project_id=request.headers.get("x-project-id") or None)
+    return Admission(principal, body)
+
+
+def _may_have_body(request: Request) -> bool:
+    """Whether body bytes may follow the headers (a chunked body, or a Content-Length above 0)."""
+    length = request.headers.get("content-length")
+    return "chunked" in request.headers.get("transfer-encoding", "").lower() or (
+        length is not None and length.strip() not in ("", "0"))
+
+
+async def _verify_with_body(request: Request, signed: sdk_signature.SignedRequest, secret: str, *,
+                            keeps_body: bool) -> bytes | None:
+    """Check the signature, reading the body only when its hash is needed and no sooner; the body
+    read (see ``Admission.body``)."""
+    declared = signed.declared_payload_hash
+    if not _may_have_body(request):
+        signed.verify(secret, body_sha256=None)
+        return None
+    if declared == sdk_signature.UNSIGNED_PAYLOAD:
+        # The client left the body out of the signature: nothing to hash (the value only says "a body").
+        signed.verify(secret, body_sha256=sdk_signature.UNSIGNED_PAYLOAD)
+        return None
+    if declared is not None:
+        # The client declared the body's hash: the signature is checked before the body is read,
+        # and the body must then hash to what was declared.
+        signed.verify(secret, body_sha256=declared.lower())
+        digest, body = await _hash_body(request, keep=keeps_body)
+        if not hmac.compare_digest(digest or sdk_signature.EMPTY_SHA256, declared.lower()):
+            raise sdk_signature.SignatureMismatch("X-Sdk-Content-Sha256 does not match the body")
+        return body
+    digest, body = await _hash_body(request, keep=keeps_body)
+    signed.verify(secret, body_sha256=digest)
+    return body
+
+
+async def _hash_body(request: Request, *, keep: bool) -> tuple[str | None, bytes]:
+    """(hex SHA-256, or None when the body is empty; the body when ``keep``, else b""), read as it
+    arrives: the edge's size cap stops an oversized body part way."""
+    hasher = hashlib.sha256()
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            hasher.update(chunk)
+            size += len(chunk)
+            if keep:
+                parts.append(chunk)
+    except ClientDisconnect as exc:
+        raise Invalid("the client went away while sending the body") from exc
+    return (hasher.hexdigest() if size else None), b"".join(parts)
+
+
+async def admit(request: Request, *, keeps_body: bool = True) -> Admission:
+    """Authenticate and check the route's rule (see the module docstring); the principal is kept in
+    ``request.state.principal``."""
     route = request.scope.get("route")
     rule = RULES.get((request.method, getattr(route, "path", "")))
     if rule is None:
         log.error("no access rule for %s %s: refused", request.method, getattr(route, "path", request.url.path))
         raise Denied("this operation has no access rule")
     if rule.kind == "public":
-        principal = ANONYMOUS
+        admission = Admission(ANONYMOUS)
     else:
-        principal = await authenticate_management(request)
-        principal = await _check_project(request, principal)
+        admission = await authenticate_management(request, keeps_body=keeps_body)
+        principal = await _check_project(request, admission.principal)
         await _check_host_instance(request, principal)
         await _check_rule(request, principal, rule.kind, rule.level)
-    request.state.principal = principal
-    return principal
+        admission = replace(admission, principal=principal)
+    request.state.principal = admission.principal
+    return admission
+
+
+async def authorize(request: Request) -> Principal:
+    """The router-wide dependency: the principal ``ManagementRoute`` admitted before the body was
+    read, or (for a route outside it) authenticate and check the rule now."""
+    admitted: Principal | None = getattr(request.state, "principal", None)
+    if admitted is not None:
+        return admitted
+    return (await admit(request)).principal
 
 
 async def _check_project(request: Request, principal: Principal) -> Principal:

@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
+        if err.get("type") == "json_invalid":
+            # FastAPI's JSON errors keep the reason (a syntax error, JSON nested too deep) in ctx.
+            parts.append(f"the body is not acceptable JSON: {err.get('ctx', {}).get('error', 'invalid')}")
+            continue
         where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "invalid request: " + "; ".join(parts)
@@ -44,6 +48,8 @@ def install_error_handlers(app: FastAPI) -> None:
             error = e.Unsupported(f"{request.method} is not allowed on {request.url.path}")
         elif exc.status_code in (401, 403):
             error = e.Denied(str(exc.detail))
+        elif exc.status_code == 413:
+            error = e.TooLarge(str(exc.detail))
         else:
             error = e.Invalid(str(exc.detail))
         return management_error_response(error, request.url.path)

@@ -177,7 +177,8 @@ HSS_BY_REASON: dict[str, ManagementCode] = {}
 
 _IAM_STATUS: dict[type[e.MoorageError], int] = {
     e.Unauthenticated: 401, e.Denied: 403, e.Invalid: 400, e.NotFound: 404, e.Conflict: 409,
-    e.TooManyRequests: 429, e.QuotaExceeded: 403, e.Unsupported: 405, e.StorageFull: 507, e.MoorageError: 500,
+    e.TooLarge: 413, e.RangeNotSatisfiable: 400, e.TooManyRequests: 429, e.QuotaExceeded: 403, e.Unsupported: 405,
+    e.StorageFull: 507, e.MoorageError: 500,
 }
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",

@@ -2,7 +2,10 @@
 ``V11-HMAC-SHA256``) exactly as ``huaweicloudsdkcore``'s signer produces them.
 
 The caller parses the ``Authorization`` header first (:func:`parse_authorization`) to learn the
-access key, looks up its secret key, then calls :func:`verify` with the request as received.
+access key, looks up its secret key, then calls :func:`verify` with the request as received. A
+server that must not read a body before the headers check out calls :func:`check_headers` first
+(freshness, required and signed headers: no secret, no body), then :meth:`SignedRequest.verify`
+with the body's SHA-256 (or the declared one, comparing the body with it as it arrives).
 Pure code: no I/O, no clock of its own (``now`` is passed in).
 
 Errors::
@@ -12,7 +15,7 @@ Errors::
     │   └── UnsupportedAlgorithm    a Huawei algorithm moorage does not check (SM3, ECDSA, SM2)
     ├── MissingSignedHeader         X-Sdk-Date / Host absent, a listed signed header absent, or a
     │                               protected header (X-Project-Id...) sent but not signed
-    ├── ClockSkew                   X-Sdk-Date too far from ``now``
+    ├── ClockSkew                   X-Sdk-Date older than ``max_age`` or further ahead than ``max_ahead``
     └── SignatureMismatch           the signature (or X-Sdk-Content-Sha256) does not match
 """
 
@@ -45,7 +48,7 @@ PROTECTED_HEADERS = frozenset(
 REQUIRED_HEADERS = ("host", DATE_HEADER)
 MAX_AUTHORIZATION_LENGTH = 8192
 
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _SDK_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _ACCESS_KEY = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 _HEADER_NAME = re.compile(r"[a-z0-9!#$%&'*+.^`|~-]+")  # RFC 9110 token, lower case (the signer lower-cases)
@@ -123,6 +126,8 @@ class VerifiedSignature:
     is then not authenticated (the SDK does this for every non-JSON content type)."""
     scope: CredentialScope | None = None
     """The V11 credential scope, for the caller to check region and service against its own."""
+    signed_at: datetime | None = None
+    """X-Sdk-Date (how long the signature stays acceptable, for the caller's replay record)."""
 
 
 def is_sdk_authorization(value: str) -> bool:
@@ -200,16 +205,89 @@ def verify(
     secret_key: str,
     now: datetime,
     max_skew: timedelta = DEFAULT_MAX_SKEW,
+    max_ahead: timedelta | None = None,
     protected_headers: Iterable[str] = PROTECTED_HEADERS,
 ) -> VerifiedSignature:
     """Check the request's SDK signature with ``secret_key``; return what it covers or raise a
-    :class:`SignatureError`.
+    :class:`SignatureError`. :func:`check_headers` then :meth:`SignedRequest.verify`, for a body
+    already in memory.
 
     ``raw_path`` and ``query_string`` are the undecoded bytes (ASGI ``raw_path`` and
     ``query_string``). ``headers`` is looked up case-insensitively; values are taken as ASGI
     servers hand them over (each character one wire byte, i.e. latin-1 decoded; a value with
     characters beyond U+00FF is taken as text and UTF-8 encoded). ``now`` must be timezone-aware.
     """
+    signed = check_headers(method=method, raw_path=raw_path, query_string=query_string, headers=headers, now=now,
+                           max_age=max_skew, max_ahead=max_skew if max_ahead is None else max_ahead,
+                           protected_headers=protected_headers)
+    return signed.verify(secret_key, body_sha256=hashlib.sha256(body).hexdigest() if body else None)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """A request whose signature headers are well formed, fresh and complete: what is left to check
+    needs the secret key and, unless the client declared the body's hash, the body."""
+
+    authorization: SdkAuthorization
+    """The parsed Authorization header."""
+    signed_at: datetime
+    """X-Sdk-Date."""
+    signed_at_text: str
+    """X-Sdk-Date as sent (part of the string to sign)."""
+    canonical_prefix: bytes
+    """``METHOD\nURI\n`` of the canonical request."""
+    canonical_queries: tuple[bytes, ...]
+    """The canonical query strings the client may have signed."""
+    canonical_suffix: bytes
+    """``\nHEADERS\n\nSIGNED_HEADERS\n`` of the canonical request."""
+    declared_payload_hash: str | None
+    """X-Sdk-Content-Sha256 as sent: None, ``UNSIGNED-PAYLOAD`` or a hex SHA-256."""
+
+    @property
+    def access_key(self) -> str:
+        """The AK to look the secret key up with."""
+        return self.authorization.access_key
+
+    @property
+    def needs_body_hash(self) -> bool:
+        """Whether the body's SHA-256 must be computed before :meth:`verify`. When the client
+        declared it (X-Sdk-Content-Sha256), :meth:`verify` takes the declared value and the caller
+        compares the body with it as the body arrives; with ``UNSIGNED-PAYLOAD`` the body is not
+        signed at all."""
+        return self.declared_payload_hash is None
+
+    def verify(self, secret_key: str, *, body_sha256: str | None) -> VerifiedSignature:
+        """Check the signature with ``secret_key``, for a body whose hex SHA-256 is ``body_sha256``
+        (None: the body is empty). Raise :class:`SignatureError` if it does not match."""
+        payload_hashes, payload_signed = _payload_hash_candidates(self.declared_payload_hash, body_sha256)
+        signing_key = _signing_key(self.authorization, secret_key)
+        matched = False
+        for query in self.canonical_queries:
+            for payload_hash in payload_hashes:
+                canonical_request = self.canonical_prefix + query + self.canonical_suffix + payload_hash.encode("ascii")
+                expected = _signature(self.authorization, signing_key, self.signed_at_text, canonical_request)
+                matched |= hmac.compare_digest(expected.encode("ascii"), self.authorization.signature.encode("ascii"))
+        if not matched:
+            raise SignatureMismatch("signature does not match the request")
+        return VerifiedSignature(self.authorization.access_key, frozenset(self.authorization.signed_headers),
+                                 payload_signed, self.authorization.scope, self.signed_at)
+
+
+def check_headers(
+    *,
+    method: str,
+    raw_path: bytes,
+    query_string: bytes,
+    headers: Mapping[str, str],
+    now: datetime,
+    max_age: timedelta = DEFAULT_MAX_SKEW,
+    max_ahead: timedelta = DEFAULT_MAX_SKEW,
+    protected_headers: Iterable[str] = PROTECTED_HEADERS,
+) -> SignedRequest:
+    """Everything about the signature that the headers alone decide, before the secret key is looked
+    up and before a byte of the body is read: the Authorization header's form, the presence of the
+    required and signed headers, and X-Sdk-Date no older than ``max_age`` and no further ahead than
+    ``max_ahead``. Raise :class:`SignatureError` otherwise. Arguments as for :func:`verify`."""
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
     received = _received_headers(headers)
@@ -225,8 +303,10 @@ def verify(
             raise MissingSignedHeader(f"header {name} is required")
     signed_at_text = _canonical_header_value(_single(received, DATE_HEADER)).decode("latin-1")
     signed_at = _parse_sdk_date(signed_at_text)
-    if abs(now - signed_at) > max_skew:
-        raise ClockSkew(f"X-Sdk-Date {signed_at_text} is more than {max_skew} away from the server's clock")
+    if now - signed_at > max_age:
+        raise ClockSkew(f"X-Sdk-Date {signed_at_text} is more than {max_age} before the server's clock")
+    if signed_at - now > max_ahead:
+        raise ClockSkew(f"X-Sdk-Date {signed_at_text} is more than {max_ahead} ahead of the server's clock")
     if authorization.scope is not None and authorization.scope.date != signed_at_text[:8]:
         raise MalformedSignature("Credential date differs from X-Sdk-Date")
 
@@ -240,7 +320,9 @@ def verify(
             raise MissingSignedHeader(f"signed header {name} is absent")
         header_lines.append(name.encode("ascii") + b":" + _canonical_header_value(_single(received, name)) + b"\n")
 
-    payload_hashes, payload_signed = _payload_hash_candidates(received, body)
+    declared: str | None = None
+    if CONTENT_SHA256_HEADER in received:
+        declared = _canonical_header_value(_single(received, CONTENT_SHA256_HEADER)).decode("latin-1")
     prefix = method.upper().encode("ascii", "replace") + b"\n" + canonical_uri(raw_path).encode("ascii") + b"\n"
     suffix = (
         b"\n"
@@ -249,16 +331,8 @@ def verify(
         + ";".join(authorization.signed_headers).encode("ascii")
         + b"\n"
     )
-    signing_key = _signing_key(authorization, secret_key)
-    matched = False
-    for query in canonical_query_candidates(query_string):
-        for payload_hash in payload_hashes:
-            canonical_request = prefix + query + suffix + payload_hash.encode("ascii")
-            expected = _signature(authorization, signing_key, signed_at_text, canonical_request)
-            matched |= hmac.compare_digest(expected.encode("ascii"), authorization.signature.encode("ascii"))
-    if not matched:
-        raise SignatureMismatch("signature does not match the request")
-    return VerifiedSignature(authorization.access_key, signed, payload_signed, authorization.scope)
+    return SignedRequest(authorization, signed_at, signed_at_text, prefix, canonical_query_candidates(query_string),
+                         suffix, declared)
 
 
 def _received_headers(headers: Mapping[str, str]) -> dict[str, list[bytes]]:
@@ -317,20 +391,17 @@ def canonical_query_candidates(query_string: bytes) -> tuple[bytes, ...]:
     return tuple(candidates)
 
 
-def _payload_hash_candidates(received: dict[str, list[bytes]], body: bytes) -> tuple[tuple[str, ...], bool]:
+def _payload_hash_candidates(declared: str | None, body_sha256: str | None) -> tuple[tuple[str, ...], bool]:
     """Payload hashes the client may have signed, and whether the body is covered by them."""
-    declared: str | None = None
-    if CONTENT_SHA256_HEADER in received:
-        declared = _canonical_header_value(_single(received, CONTENT_SHA256_HEADER)).decode("latin-1")
-    if not body:
+    if body_sha256 is None:
         # The signer ignores X-Sdk-Content-Sha256 when it thinks the body is empty; a stream body
         # that turned out empty was signed with the header value instead.
-        return ((_EMPTY_SHA256, UNSIGNED_PAYLOAD) if declared == UNSIGNED_PAYLOAD else (_EMPTY_SHA256,)), True
+        return ((EMPTY_SHA256, UNSIGNED_PAYLOAD) if declared == UNSIGNED_PAYLOAD else (EMPTY_SHA256,)), True
     if declared is None:
-        return (hashlib.sha256(body).hexdigest(),), True
+        return (body_sha256,), True
     if declared == UNSIGNED_PAYLOAD:
         return (UNSIGNED_PAYLOAD,), False
-    if not hmac.compare_digest(declared.lower().encode("latin-1"), hashlib.sha256(body).hexdigest().encode("ascii")):
+    if not hmac.compare_digest(declared.lower().encode("latin-1"), body_sha256.encode("ascii")):
         raise SignatureMismatch("X-Sdk-Content-Sha256 does not match the body")
     return (declared,), True
 

@@ -6,11 +6,11 @@ result is a frozen ``ParsedManifest`` listing exactly what the manifest referenc
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from moorage.domain import mediatypes as mt
+from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, JsonTooDeep, loads
 from moorage.domain.digests import Digest
 from moorage.domain.errors import DigestInvalid, ManifestInvalid, UnsupportedDigest
 
@@ -126,8 +126,9 @@ def _descriptor(obj: Any, where: str) -> Descriptor:
     )
 
 
-def parse_manifest(payload: bytes, content_type: str | None) -> ParsedManifest:
-    """Parse ``payload`` sent with ``content_type``; raise ``ManifestInvalid`` with a clear reason.
+def parse_manifest(payload: bytes, content_type: str | None, *, max_depth: int = DEFAULT_MAX_DEPTH) -> ParsedManifest:
+    """Parse ``payload`` sent with ``content_type``; raise ``ManifestInvalid`` with a clear reason
+    (also for a document nested deeper than ``max_depth``).
 
     The media type comes from the document's ``mediaType`` when present, else the Content-Type;
     when both are present they must agree. Docker schema 1 is refused: it is deprecated, unsigned
@@ -138,7 +139,9 @@ def parse_manifest(payload: bytes, content_type: str | None) -> ParsedManifest:
         raise _fail("Docker schema 1 manifests are not supported; push schema 2 or OCI (e.g. skopeo copy "
                     "--format v2s2 or oci)")
     try:
-        doc = json.loads(payload)
+        doc = loads(payload, max_depth=max_depth)
+    except JsonTooDeep as exc:
+        raise _fail(f"manifest is {exc}") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise _fail(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):

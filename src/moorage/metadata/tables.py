@@ -224,6 +224,15 @@ login_failures = Table(
 )
 Index("ix_login_failures_expires", login_failures.c.expires_at_ms)
 
+seen_signatures = Table(
+    "seen_signatures",
+    metadata,
+    Column("signature", String(64), primary_key=True),  # the hex HMAC of an accepted SDK-signed request
+    Column("first_seen_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # when the signature's X-Sdk-Date is stale everywhere
+)
+Index("ix_seen_signatures_expires_at", seen_signatures.c.expires_at)
+
 namespace_permissions = Table(
     "namespace_permissions",
     metadata,

@@ -10,6 +10,7 @@ from typing import Protocol
 from sqlalchemy.engine import Connection
 
 from moorage.domain import mediatypes as mt
+from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH
 from moorage.domain.digests import Digest, is_digest
 from moorage.domain.errors import (
     DigestInvalid,
@@ -74,9 +75,10 @@ class ManifestService:
     """Manifest and tag operations of one repository at a time."""
 
     def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder,
-                 listeners: Sequence[ManifestListener] = ()) -> None:
+                 listeners: Sequence[ManifestListener] = (), max_json_depth: int = DEFAULT_MAX_DEPTH) -> None:
         self.db = db
         self.max_bytes = max_bytes
+        self.max_json_depth = max_json_depth
         self.pulls = pulls
         self.listeners = list(listeners)
 
@@ -130,7 +132,7 @@ class ManifestService:
         else:
             tag = validate_tag(reference)
             digest = Digest.of(payload)
-        parsed = parse_manifest(payload, content_type)
+        parsed = parse_manifest(payload, content_type, max_depth=self.max_json_depth)
 
         def work(conn: Connection) -> Repository:
             repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)

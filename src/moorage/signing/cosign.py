@@ -28,6 +28,7 @@ import hashlib
 import json
 from typing import Any
 
+from moorage.domain.bounded_json import load_document
 from moorage.signing.interface import Blob, SignatureArtifact, SignatureEntry, SigningError, Subject
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -76,7 +77,7 @@ class CosignScheme:
         if len(manifest) > MAX_MANIFEST_BYTES:
             raise SigningError("signature manifest too large")
         try:
-            document = json.loads(manifest)
+            document = load_document(manifest)
         except ValueError as exc:
             raise SigningError(f"signature manifest is not JSON: {exc}") from exc
         layers = document.get("layers") if isinstance(document, dict) else None
@@ -126,7 +127,7 @@ def parse_payload(payload: bytes) -> tuple[str, str]:
     """(docker reference, manifest digest) of a simple-signing payload, checked as strictly as
     containers/image checks it (exact ``critical`` fields, the cosign type)."""
     try:
-        document = json.loads(payload)
+        document = load_document(payload)
         critical = document["critical"]
         if set(critical) != {"identity", "image", "type"} or critical["type"] != SIGNATURE_TYPE:
             raise SigningError("not a cosign simple-signing payload")

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends
 from moorage import __version__
 from moorage.api.deps import ServicesDep, authorize
 from moorage.api.enterprise.common import ARTIFACT, repository_path_name, timestamp
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import RULES, R, W, on_instance_repository
 from moorage.domain.security import severity_rank
 from moorage.services.enterprise.artifact_scans import ArtifactScanState
 
-router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)],
+                   route_class=ManagementRoute)
 
 REPORT_MIME = "application/vnd.security.vulnerability.report; version=1.1"
 SCANNER = {"name": "moorage", "vendor": "moorage", "version": __version__}

@@ -11,11 +11,13 @@ from fastapi.responses import Response
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise.artifact_scans import scan_overview
 from moorage.api.enterprise.common import ARTIFACT, INSTANCE, REPOSITORY, page, repository_path_name, timestamp
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_MEMBER, RULES, M, R, on_instance_repository
 from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag
 from moorage.domain.errors import NotFound
 
-router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)],
+                   route_class=ManagementRoute)
 
 TAGS = "/v2/instances/{instance_id}/namespaces/{namespace_name}/repositories/{repository_name:path}/tags"
 

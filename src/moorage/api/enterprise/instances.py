@@ -12,12 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 import moorage
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise.common import INSTANCE, INSTANCES, page, timestamp
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ADMIN, AUTHENTICATED, INSTANCE_ADMIN, INSTANCE_MEMBER, RULES
 from moorage.domain.enterprise import DomainName, Instance
 from moorage.domain.errors import Invalid, NotFound
 from moorage.services.enterprise.paging import page_request
 
-router = APIRouter(tags=["Enterprise Edition instances"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["Enterprise Edition instances"], dependencies=[Depends(authorize)],
+                   route_class=ManagementRoute)
 
 DOMAIN_NAMES = INSTANCE + "/domainname"
 DOMAIN_NAME = DOMAIN_NAMES + "/{domainname_id}"

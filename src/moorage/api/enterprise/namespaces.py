@@ -15,11 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise.common import INSTANCE, NAMESPACE, flag, page, text_flag, timestamp
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, RULES, M, R, on_instance_namespace
 from moorage.domain.enterprise import InstanceNamespace, NamespaceOptions
 from moorage.domain.errors import Invalid
 
-router = APIRouter(tags=["Enterprise Edition namespaces"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["Enterprise Edition namespaces"], dependencies=[Depends(authorize)],
+                   route_class=ManagementRoute)
 
 NAMESPACES = INSTANCE + "/namespaces"
 

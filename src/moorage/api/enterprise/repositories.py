@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise.common import INSTANCE, NAMESPACE, REPOSITORY, page, repository_path_name, timestamp
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import (
     AUTHENTICATED,
     INSTANCE_MEMBER,
@@ -28,7 +29,8 @@ from moorage.api.management_rules import (
 from moorage.domain.enterprise import InstanceRepository
 from moorage.domain.errors import Invalid
 
-router = APIRouter(tags=["Enterprise Edition repositories"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["Enterprise Edition repositories"], dependencies=[Depends(authorize)],
+                   route_class=ManagementRoute)
 
 ALL_REPOSITORIES = "/v2/{project_id}/repositories"
 

@@ -20,11 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise.common import INSTANCE, page, timestamp
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, RULES
 from moorage.domain.enterprise import SigningKey
 from moorage.signing.ecdsa import ALGORITHM
 
-router = APIRouter(tags=["Enterprise Edition signing keys"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["Enterprise Edition signing keys"], dependencies=[Depends(authorize)],
+                   route_class=ManagementRoute)
 
 KEYS = INSTANCE + "/signature/keys"
 KEY = KEYS + "/{key_id}"

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import detail_schemas as d
 from moorage.api.hss.image_details import ByVersion, Limit, Offset, Short, Text
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
@@ -20,7 +21,8 @@ from moorage.services.security.baseline_catalog import STANDARD
 from moorage.services.security.baseline_details import ImageScope
 from moorage.services.security.detail_vocabulary import RISK_LEVELS, choice, page
 
-router = APIRouter(tags=["HSS image baseline"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["HSS image baseline"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 RISK_CONFIGS = "/v5/{project_id}/image/baseline/risk-configs"
 RISK_CONFIG_RULES = "/v5/{project_id}/image/baseline/risk-configs/{check_name}/rules"

@@ -17,13 +17,15 @@ from fastapi import APIRouter, Depends, Query
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import detail_schemas as d
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
 from moorage.metadata.queries.security_details import ImageRef
 from moorage.services.security.detail_vocabulary import HANDLE_STATUSES, NECESSITIES, VUL_TYPES, choice, page
 
-router = APIRouter(tags=["HSS image details"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["HSS image details"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 BASE = "/v5/{project_id}/image/{image_id}"
 VULNERABILITIES = f"{BASE}/vulnerabilities"

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
@@ -30,7 +31,8 @@ from moorage.domain.security import (
     failure_description,
 )
 
-router = APIRouter(tags=["HSS images"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["HSS images"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 SWR_LIST = "/v5/{project_id}/image/swr-repository"
 REGISTRY_LIST = "/v5/{project_id}/image/registries/images"

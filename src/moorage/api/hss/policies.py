@@ -12,12 +12,14 @@ from fastapi import APIRouter, Depends
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import NamespacePolicy
 
 router = APIRouter(tags=["moorage organization policies"],
-                   dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+                   dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 POLICIES = "/v5/{project_id}/image/organization-policies"
 RULES.update({

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
@@ -18,7 +19,8 @@ from moorage.domain.security import ConnectedRegistry, RegistryType
 from moorage.metadata.queries.security_registries import RegistryQuery
 from moorage.services.security.registries import RegistryInput, normalise_address
 
-router = APIRouter(tags=["HSS registries"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["HSS registries"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 REGISTRIES = "/v5/{project_id}/image/registries"
 RULES.update({

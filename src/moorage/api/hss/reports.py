@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss.image_details import Short, Text
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
@@ -21,7 +22,8 @@ from moorage.domain.security import IMAGE_TYPES, ImageFilter, ScanStatus, Severi
 from moorage.services.security.detail_vocabulary import choice
 from moorage.services.security.reports import FORMATS, ReportSelection
 
-router = APIRouter(tags=["HSS reports"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["HSS reports"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 ASSETS = "/v5/{project_id}/image/asset/statistics"
 SCANS = "/v5/{project_id}/image/pay-per-scan/statistics"

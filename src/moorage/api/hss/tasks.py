@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
 from moorage.api.hss.images import SCAN_STATUSES
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid, NotFound
@@ -26,7 +27,8 @@ from moorage.services.security.detail_vocabulary import choice
 from moorage.services.security.registries import RegistryService
 from moorage.services.security.tasks import ImageSelector
 
-router = APIRouter(tags=["HSS scans"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["HSS scans"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 IMAGE = "/v5/{project_id}/image"
 RULES.update({

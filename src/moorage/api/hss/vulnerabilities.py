@@ -17,6 +17,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
 from moorage.api.hss.image_details import ImageNaming, Limit, Offset, Short, Text
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
@@ -34,7 +35,8 @@ from moorage.services.security.detail_vocabulary import (
 from moorage.services.security.vulnerability_handling import HandleRequest
 from moorage.services.security.vulnerability_views import VulnerabilityFilter
 
-router = APIRouter(tags=["HSS vulnerabilities"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["HSS vulnerabilities"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 GENERAL = "/v5/{project_id}/images/vulnerabilities"
 GLOBAL = "/v5/{project_id}/image/vulnerabilities"

@@ -14,6 +14,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
 from moorage.api.hss.image_details import Limit, Offset, Short, Text
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
@@ -22,7 +23,8 @@ from moorage.services.security.detail_vocabulary import page
 from moorage.services.security.image_details import DEFAULT_SENSITIVE_PATHS
 from moorage.services.security.whitelists import WhitelistScope, WhitelistView
 
-router = APIRouter(tags=["HSS whitelists"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["HSS whitelists"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 WHITELISTS = "/v5/{project_id}/image/whitelists"
 WHITELIST = "/v5/{project_id}/image/whitelists/{id}"

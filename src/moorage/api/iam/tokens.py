@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse, Response
 from moorage.api.client_address import client_address
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.iam.schemas import TokenRequest
+from moorage.api.management_route import IamRoute
 from moorage.auth.tokens import IamToken
 from moorage.domain.errors import Invalid, NotFound, Unauthenticated
 from moorage.domain.identity import Project, User
 
-router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)],
+                   route_class=IamRoute)
 
 
 def _iso(epoch: int) -> str:

@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.management_route import IamRoute
 from moorage.api.management_rules import ADMIN, AUTHENTICATED, RULES
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import AccessKey, User
 
-router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)])
+router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)],
+                   route_class=IamRoute)
 
 RULES.update({
     ("POST", "/v3/users"): ADMIN,

@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from moorage.api.access import AUTHENTICATED, DELETE, PULL, PUSH, Access, Principal
 from moorage.api.errors import oci_error_response
@@ -29,8 +29,6 @@ from moorage.domain.registry import DEFAULT_INSTANCE
 log = logging.getLogger(__name__)
 
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
-DRAIN_LIMIT = 64 << 20
-"""Bytes of an unread request body read and dropped before an early answer; past it, the server closes."""
 
 _PATH = re.compile(
     r"^/v2/(?P<name>.+)/(?:"
@@ -127,25 +125,12 @@ class OciRoute(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authorize and dispatch; errors become OCI error bodies."""
-        body_done = False
-
-        async def tracking_receive() -> Message:
-            nonlocal body_done
-            message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                body_done = True
-            return message
-
-        request = Request(scope, tracking_receive)
+        request = Request(scope, receive)
         response = await self._dispatch(request, scope["oci"])
         response.headers.update(API_VERSION_HEADER)
-        if not body_done and scope["method"] in ("POST", "PUT", "PATCH"):
-            # An early answer (416, 401, 400...) to a request whose body is still arriving: read the rest
-            # first, or the client sees its connection reset instead of the answer.
-            drained = 0
-            while not body_done and drained <= DRAIN_LIMIT:
-                drained += len((await tracking_receive()).get("body", b""))
-        await response(scope, tracking_receive, send)
+        # An early answer (416, 401, 400...) to a request whose body is still arriving: the edge's
+        # RequestBodyMiddleware reads the rest first, or the client would see its connection reset.
+        await response(scope, receive, send)
 
     async def _dispatch(self, request: Request, parsed: tuple[str, str | None, dict[str, str]]) -> Response:
         kind, raw_name, params = parsed

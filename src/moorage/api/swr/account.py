@@ -6,12 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ADMIN, AUTHENTICATED, PUBLIC, RULES
 from moorage.api.swr import schemas as s
 from moorage.api.swr.wire import instance_id, refuse_nul_characters
 from moorage.domain.errors import NotFound
 
-router = APIRouter(tags=["SWR account"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["SWR account"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 RULES.update({
     ("GET", "/v2/manage/overview"): AUTHENTICATED,

@@ -11,10 +11,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.management_route import ManagementRoute
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Denied, NotFound
 
-router = APIRouter(tags=["SWR login commands"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["SWR login commands"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 
 async def _login_response(principal: Any, services: Any) -> JSONResponse:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, on_namespace, on_repository
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
@@ -17,7 +18,8 @@ from moorage.domain.names import RepositoryName
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.services.namespaces import GrantChange
 
-router = APIRouter(tags=["SWR organizations"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["SWR organizations"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 RULES.update({
     ("POST", "/v2/manage/namespaces"): AUTHENTICATED,  # any user of the account; creators get manage

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, W, on_namespace, on_repository
 from moorage.api.swr import schemas as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
@@ -14,7 +15,8 @@ from moorage.domain.names import RepositoryName
 from moorage.metadata.queries.repository_details import RepositoryDetail
 from moorage.services.repository_management import RepositoryQuery
 
-router = APIRouter(tags=["SWR repositories"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["SWR repositories"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 REPO = "/v2/manage/namespaces/{namespace}/repos/{repository}"
 RULES.update({

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, on_repository
 from moorage.api.swr import schemas as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
@@ -24,7 +25,8 @@ from moorage.metadata.queries.shares import ShareRecord
 from moorage.services.repository_management import RepositoryQuery
 from moorage.services.sharing import CENTERS
 
-router = APIRouter(tags=["SWR sharing"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["SWR sharing"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 DOMAINS = "/v2/manage/namespaces/{namespace}/repositories/{repository}/access-domains"
 RULES.update({

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from moorage.api.deps import ServicesDep, authorize
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import RULES, M, R, W, on_repository
 from moorage.api.swr import schemas as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
@@ -24,7 +25,8 @@ from moorage.domain.registry import Repository
 from moorage.metadata.queries.tag_details import TagDetail
 from moorage.settings import Settings
 
-router = APIRouter(tags=["SWR tags"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)])
+router = APIRouter(tags=["SWR tags"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+                   route_class=ManagementRoute)
 
 TAGS = "/v2/manage/namespaces/{namespace}/repos/{repository}/tags"
 RULES.update({

@@ -22,11 +22,13 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 
 async def refuse_nul_characters(request: Request) -> None:
     """A router dependency: refuse NUL characters in the path, the query or a JSON string of the body
-    (``\\u0000``). No name, filter or description contains one, and PostgreSQL cannot store them, so
-    they would otherwise fail deep in a query instead of as a clear 400."""
+    (``\\u0000``) of a route that takes a body (another route's body is neither read nor kept). No
+    name, filter or description contains one, and PostgreSQL cannot store them, so they would
+    otherwise fail deep in a query instead of as a clear 400."""
     if "\x00" in request.url.path or any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
         raise Invalid("NUL characters are not allowed in the path or the query", reason="invalid_parameter")
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and _JSON_NUL.search(await request.body()):
+    takes_body = getattr(request.scope.get("route"), "body_field", None) is not None
+    if takes_body and _JSON_NUL.search(await request.body()):
         raise Invalid("NUL characters are not allowed in the body", reason="invalid_parameter")
 
 

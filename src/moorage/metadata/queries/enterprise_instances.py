@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.enterprise import DomainName, Instance, InstanceNamespace, NamespaceOptions, Page
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import (
@@ -172,7 +173,7 @@ def host_directory(conn: Connection) -> tuple[list[tuple[str, str]], dict[str, s
 def _options(row: Sequence[Any] | None) -> NamespaceOptions:
     if row is None or row[0] is None:
         return NamespaceOptions()
-    allowlist = json.loads(row[4]) if row[4] else {}
+    allowlist = load_document(row[4]) if row[4] else {}
     return NamespaceOptions(bool(row[0]), bool(row[1]), str(row[2]), bool(row[3]), allowlist)
 
 

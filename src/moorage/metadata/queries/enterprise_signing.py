@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.enterprise import (
     Execution,
     Page,
@@ -99,7 +100,7 @@ def trigger_json(trigger: Trigger) -> str:
 
 
 def _trigger(text: str) -> Trigger:
-    raw = json.loads(text)
+    raw = load_document(text)
     return Trigger(str(raw.get("type", "manual")), str((raw.get("trigger_settings") or {}).get("cron", "")))
 
 
@@ -122,7 +123,7 @@ def _selectors(raw: Any) -> tuple[Selector, ...]:
 def _rules(text: str) -> tuple[ScopeRule, ...]:
     return tuple(ScopeRule(_selectors(r.get("tag_selectors")),
                            _selectors((r.get("scope_selectors") or {}).get("repository")),
-                           str(r.get("repo_scope_mode") or "regular")) for r in json.loads(text))
+                           str(r.get("repo_scope_mode") or "regular")) for r in load_document(text))
 
 
 _POLICY = (ee_sign_policies.c.id, ee_sign_policies.c.instance_id, ee_sign_policies.c.namespace_id, namespaces.c.name,

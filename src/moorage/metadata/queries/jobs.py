@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.jobs import Job, JobStatus
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import jobs
@@ -19,7 +20,8 @@ _COLUMNS = (jobs.c.id, jobs.c.kind, jobs.c.status, jobs.c.params, jobs.c.result,
 
 
 def _job(r: Sequence[Any]) -> Job:
-    return Job(str(r[0]), str(r[1]), JobStatus(r[2]), json.loads(r[3] or "{}"), json.loads(r[4]) if r[4] else None,
+    return Job(str(r[0]), str(r[1]), JobStatus(r[2]), load_document(r[3] or "{}"),
+               load_document(r[4]) if r[4] else None,
                str(r[5]), int(r[6]), int(r[7]), int(r[8]), int(r[9]), bool(r[10]), r[11], int(r[12]),
                None if r[13] is None else int(r[13]), None if r[14] is None else int(r[14]))
 

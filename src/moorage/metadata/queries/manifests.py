@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.manifests import ParsedManifest
 from moorage.domain.registry import ManifestRecord, ReferrerRecord
 from moorage.metadata.database import now_ms
@@ -235,5 +236,5 @@ def referrers(
         .order_by(manifests.c.created_at, manifests.c.id)
     )
     return [
-        ReferrerRecord(r[0], r[1], int(r[2]), r[3], json.loads(r[4]) if r[4] else {}) for r in rows
+        ReferrerRecord(r[0], r[1], int(r[2]), r[3], load_document(r[4]) if r[4] else {}) for r in rows
     ]

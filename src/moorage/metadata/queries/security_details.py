@@ -10,7 +10,6 @@ reports a platform row under its multi-architecture image (``tag_row_id``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.security import ImageRow, ImageVisibility
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries.security_results import FindingRow
@@ -126,7 +126,7 @@ def _detail(text: str) -> dict[str, Any]:
     if len(text) > MAX_DETAIL_BYTES:
         return {}
     try:
-        found = json.loads(text or "{}")
+        found = load_document(text or "{}")
     except ValueError:
         return {}
     return found if isinstance(found, dict) else {}

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import security_account_settings as settings_t
 from moorage.metadata.tables import security_finding_handling as finding_handling
@@ -81,7 +82,7 @@ def _split_types(text: str) -> tuple[str, ...]:
 
 def _row_ids(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(x) for x in json.loads(text or "[]"))
+        return tuple(int(x) for x in load_document(text or "[]"))
     except (ValueError, TypeError):
         return ()
 

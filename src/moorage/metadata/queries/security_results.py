@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.jobs import JobStatus
 from moorage.domain.security import ScanResultRecord, ScanSummary
 from moorage.metadata.database import now_ms
@@ -44,7 +45,7 @@ def summary_to_json(summary: ScanSummary) -> str:
 def summary_from_json(text: str) -> ScanSummary:
     """Inverse of :func:`summary_to_json` (an unreadable summary reads as empty)."""
     try:
-        doc = json.loads(text or "{}")
+        doc = load_document(text or "{}")
         return ScanSummary(
             vulnerabilities=tuple((str(i), str(s), tuple(str(x) for x in a)) for i, s, a in doc.get("v", [])),
             malicious_files=tuple((str(r), str(p)) for r, p in doc.get("m", [])),
@@ -84,7 +85,7 @@ def report(conn: Connection, digest: str) -> dict[str, Any] | None:
     raw = inflater.decompress(bytes(blob), MAX_REPORT_BYTES)
     if inflater.unconsumed_tail:
         raise ValueError(f"the stored report of {digest} is larger than {MAX_REPORT_BYTES} bytes")
-    found: dict[str, Any] = json.loads(raw)
+    found: dict[str, Any] = load_document(raw)
     return found
 
 
@@ -274,7 +275,7 @@ def ignored_vulnerabilities(conn: Connection, domain_id: str, digest: str, *, im
                 ignored.add(str(vul_id))
             continue
         try:
-            if row_ids & {int(x) for x in json.loads(listed or "[]")}:
+            if row_ids & {int(x) for x in load_document(listed or "[]")}:
                 ignored.add(str(vul_id))
         except (ValueError, TypeError):
             continue

@@ -3,13 +3,13 @@ shared edition), the images other accounts share with it, and its Enterprise Edi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.domain.security import INSTANCE_IMAGE, PRIVATE_IMAGE, SHARED_IMAGE
 from moorage.metadata.queries.security_images import ImageEntry, PlatformEntry
@@ -63,7 +63,7 @@ def _platforms(conn: Connection, manifest_ids: Sequence[int]) -> dict[int, tuple
 
 def _platform_label(text: str | None) -> str:
     try:
-        doc: Any = json.loads(text or "{}")
+        doc: Any = load_document(text or "{}")
     except ValueError:
         return ""
     if not isinstance(doc, dict) or not isinstance(doc.get("os"), str) or not isinstance(doc.get("architecture"), str):

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.security import NamespacePolicy, ScanPolicy, SecurityTask, TaskItem
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import namespaces, security_state, security_task_items, security_tasks
@@ -169,7 +170,7 @@ def scan_policy(conn: Connection, domain_id: str) -> ScanPolicy:
     if row is None:
         return ScanPolicy(domain_id, False, 7, 0x7FFFFFFF, 0, 0, (), 0)
     return ScanPolicy(domain_id, bool(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]),
-                      tuple(str(x) for x in json.loads(row[5] or "[]")), int(row[6]))
+                      tuple(str(x) for x in load_document(row[5] or "[]")), int(row[6]))
 
 
 def set_scan_policy(conn: Connection, policy: ScanPolicy) -> None:
@@ -209,7 +210,7 @@ def namespace_policy(conn: Connection, namespace_id: int) -> NamespacePolicy | N
     if row is None:
         return None
     return NamespacePolicy(int(row[0]), None if row[1] is None else bool(row[1]), str(row[2]), bool(row[3]),
-                           tuple(str(x) for x in json.loads(row[4] or "[]")), int(row[5]), int(row[6] or 0))
+                           tuple(str(x) for x in load_document(row[4] or "[]")), int(row[5]), int(row[6] or 0))
 
 
 def set_namespace_policy(conn: Connection, *, namespace_id: int, scan_on_push: bool | None, block_severity: str,

@@ -3,12 +3,12 @@ SBOMs, attestations) and additions (the build history read from the image config
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.digests import Digest, is_digest
 from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag, Page
 from moorage.domain.errors import Invalid, ManifestUnknown, NotFound
@@ -155,7 +155,7 @@ class ArtifactService:
             return []
         record = await self.db.read(lambda conn: core_manifests.by_digest(conn, artifact.repository_id,
                                                                             artifact.digest, with_payload=True))
-        config = json.loads(await read_small_blob(self.store, artifact.config_digest, MAX_CONFIG_BYTES))
+        config = load_document(await read_small_blob(self.store, artifact.config_digest, MAX_CONFIG_BYTES))
         layers = _layers(record.payload if record else b"")
         history = config.get("history") if isinstance(config, dict) else None
         steps: list[BuildStep] = []
@@ -176,7 +176,7 @@ class ArtifactService:
 
 def _layers(manifest: bytes) -> list[dict[str, Any]]:
     try:
-        document = json.loads(manifest)
+        document = load_document(manifest)
     except ValueError:
         return []
     layers = document.get("layers") if isinstance(document, dict) else None

@@ -9,11 +9,11 @@ character of a class (never ``/``), ``{one,two}`` either alternative (alternativ
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.enterprise import ScopeRule, Selector
 from moorage.domain.errors import Invalid
 
@@ -123,7 +123,7 @@ def wants_untagged(selector: Selector) -> bool:
     if not selector.extras:
         return False
     try:
-        extras = json.loads(selector.extras)
+        extras = load_document(selector.extras)
     except ValueError:
         return False
     return isinstance(extras, dict) and extras.get("untagged") is True
@@ -142,7 +142,7 @@ def validate_rule(rule: ScopeRule) -> None:
         compile_pattern(selector.pattern)
         if selector.extras:
             try:
-                json.loads(selector.extras)
+                load_document(selector.extras)
             except ValueError as exc:
                 raise Invalid(f"selector extras must be JSON, got {selector.extras!r}") from exc
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.security import severity_rank
@@ -31,7 +32,7 @@ def extended_passwords(conn: Connection, domain_id: str) -> list[str]:
     """The account's extended weak passwords."""
     text = handling_q.setting(conn, domain_id, handling_q.EXTENDED_WEAK_PASSWORDS)
     try:
-        found = json.loads(text) if text else []
+        found = load_document(text) if text else []
     except ValueError:
         return []
     return [p for p in found if isinstance(p, str)][:MAX_PASSWORDS] if isinstance(found, list) else []

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from moorage.domain.bounded_json import load_document
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.tables import security_layer_analyses as t
 from moorage.metadata.upsert import insert_ignore
@@ -46,7 +47,7 @@ def _unpack(blob: bytes) -> Any:
     raw = inflater.decompress(blob, MAX_PART_BYTES)
     if inflater.unconsumed_tail:
         raise CacheError("cached layer analysis too large")
-    return json.loads(raw)
+    return load_document(raw)
 
 
 class DatabaseLayerCache(LayerCache):

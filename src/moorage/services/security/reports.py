@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from moorage.domain.bounded_json import load_document
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.security import ImageFilter, ImageRow, ImageVisibility
@@ -78,7 +79,7 @@ def to_json(table: ReportTable) -> bytes:
 def from_json(data: bytes) -> ReportTable:
     """A stored table (``Invalid`` when unreadable)."""
     try:
-        body = json.loads(zlib.decompress(data, bufsize=1 << 20))
+        body = load_document(zlib.decompress(data, bufsize=1 << 20))
         return ReportTable(str(body["report_type"]), str(body["title"]), tuple(str(c) for c in body["columns"]),
                            tuple(tuple(str(v) for v in row) for row in body["rows"]), int(body["images"]),
                            int(body["created_at"]))

@@ -10,7 +10,6 @@ or an index of platform images) and, for an image manifest, a scanner ``ImageSou
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
@@ -23,6 +22,7 @@ from sqlalchemy import select
 from moorage.clients.oci_types import ImageIndex, ImageManifest, ManifestError, Platform, parse_manifest_or_index
 from moorage.clients.reference import ImageReference
 from moorage.domain import mediatypes as mt
+from moorage.domain.bounded_json import load_document
 from moorage.domain.digests import Digest
 from moorage.metadata.database import Database
 from moorage.metadata.tables import manifests
@@ -124,7 +124,7 @@ class StoredImageSource(ImageSource):
     def resolve(self, platform: Platform | None) -> list[ResolvedImage]:
         """See :meth:`ImageSource.resolve`: the one image, whatever the platform asked."""
         try:
-            config = json.loads(self._blob_bytes(self.manifest.config.digest, MAX_CONFIG_BYTES))
+            config = load_document(self._blob_bytes(self.manifest.config.digest, MAX_CONFIG_BYTES))
         except (OSError, ValueError) as exc:
             raise ScanFailure("failed_to_query_basic_image_information",
                               f"config {self.manifest.config.digest} of {self.name}: {exc}") from exc
