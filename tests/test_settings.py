@@ -38,3 +38,34 @@ def test_fingerprint_covers_secrets_without_showing_them(tmp_path: Path) -> None
     assert one.fingerprint(salt) != other.fingerprint(salt)  # the masks are equal, the secrets are not
     assert one.fingerprint(salt) != one.fingerprint(b"another salt....")
     assert one.model_dump_json().count("**********") == 2  # what the old JSON hand-over sent
+
+
+@pytest.mark.parametrize(("host", "url"), [("::1", "http://[::1]:5000"), ("[::1]", "http://[::1]:5000"),
+                                           ("127.0.0.5", "http://127.0.0.5:5000"), ("::", "http://127.0.0.1:5000")])
+def test_the_default_external_url_brackets_an_ipv6_listen_address(host: str, url: str) -> None:
+    assert Settings(host=host, port=5000).resolved_external_url == url
+
+
+def test_an_app_listening_on_ipv6_loopback_builds(tmp_path: Path) -> None:
+    from moorage.app import create_app
+
+    create_app(Settings(host="::1", data_dir=tmp_path))
+
+
+def test_invalid_settings_end_the_command_with_one_line_each_and_no_secret(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    secret = "postgresql://moorage:sup3r-secret-pw@127.0.0.1:1/db"
+    env = {**os.environ, "MOORAGE_PORT": "not-a-port", "MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS": secret,
+           "MOORAGE_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "moorage", "admin", "user", "list"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == ["moorage: invalid setting MOORAGE_PORT: Input should be a valid integer, unable to parse "
+                     "string as an integer",
+                     "moorage: invalid setting MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS: Input should be a valid number, "
+                     "unable to parse string as a number"]
+    assert "sup3r" not in done.stderr + done.stdout

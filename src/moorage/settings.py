@@ -30,7 +30,7 @@ def default_data_dir() -> Path:
 class StorageSettings(BaseModel):
     """Where blobs live."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
     driver: str = "filesystem"
     """Storage driver name: ``filesystem``."""
@@ -41,7 +41,7 @@ class StorageSettings(BaseModel):
 class RegistrySettings(BaseModel):
     """OCI registry behaviour and limits."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
     manifest_max_bytes: int = 4 * 1024 * 1024
     """Largest manifest accepted (the distribution spec's recommended 4 MiB)."""
@@ -63,7 +63,7 @@ class HttpSettings(BaseModel):
     """The HTTP edge: request sizes, JSON depth, header limits, and who may read the API
     documentation and the metrics."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Largest request body of every route but blob uploads (manifests have their own limit): 413
@@ -101,7 +101,7 @@ class HttpSettings(BaseModel):
 class AuthSettings(BaseModel):
     """Identity: the first administrator, token lifetimes, login protection."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
     region: str = "local-1"
     """The region id of this deployment: each domain has one project named after it."""
@@ -160,7 +160,7 @@ class AuthSettings(BaseModel):
 class JobSettings(BaseModel):
     """The job queue and its workers."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
     embedded_worker: bool = True
     """``moorage serve`` starts a worker process beside the HTTP server."""
@@ -177,7 +177,7 @@ class JobSettings(BaseModel):
 class EnterpriseSettings(BaseModel):
     """Enterprise Edition instances and image signing."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
     host_cache_seconds: float = Field(default=2.0, ge=0)
     """How long a node keeps the directory of instance host names (changes made on other nodes are
@@ -232,7 +232,7 @@ _SOURCE_KIND = re.compile(r"^[a-z]+:\S")
 class ScannerSettings(BaseModel):
     """Image security in the registry: the advisory database, scan triggers, limits, the layer cache."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
     vulndb_path: Path | None = None
     """The advisory database (``moorage vulndb build/update/import`` writes it). Default
@@ -332,7 +332,7 @@ class EgressSettings(BaseModel):
     """Connections the server makes on a tenant's behalf (HSS external registries: the check when one
     is added, synchronisation, scans): where they may go, where credentials may go, how much is read."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
     allow_networks: str = ""
     """Comma-separated networks (CIDR) tenants' connections may reach although loopback, private,
@@ -373,8 +373,9 @@ class EgressSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
+    # hide_input_in_errors: a refused value may be a secret (a master key, a password in a URL).
     model_config = SettingsConfigDict(env_prefix="MOORAGE_", env_nested_delimiter="__", extra="ignore",
-                                      use_attribute_docstrings=True)
+                                      use_attribute_docstrings=True, hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     """Address(es) to listen on, comma-separated (``127.0.0.1,127.0.0.5``); the first one names the
@@ -525,6 +526,8 @@ class Settings(BaseSettings):
             return self.external_url.rstrip("/")
         first = self.listen_hosts[0]
         host = "127.0.0.1" if first in ("0.0.0.0", "::", "") else first  # noqa: S104
+        if ":" in host:  # an IPv6 address is written in brackets in a URL (RFC 3986)
+            host = f"[{host.strip('[]')}]"
         return f"http://{host}:{self.port}"
 
 

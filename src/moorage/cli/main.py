@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+from pydantic import ValidationError
 
 import moorage
 from moorage.cli import admin, config, sbom, scan, serve, vulndb, worker
@@ -39,6 +42,25 @@ scan.register(app)
 config.register(app)
 
 
+def settings_error_lines(error: ValidationError) -> list[str]:
+    """One line per invalid setting, naming it and saying what is wrong, never echoing the value
+    given (it may be a secret: a password in a database URL, a master key)."""
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False):
+        name = "__".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"moorage: invalid setting MOORAGE_{name}: {problem['msg']}" if name
+                     else f"moorage: invalid settings: {problem['msg']}")
+    return lines
+
+
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: invalid settings end the command with one line each (exit 2)
+    instead of a traceback."""
+    try:
+        app()
+    except ValidationError as error:
+        if error.title != "Settings":
+            raise
+        for line in settings_error_lines(error):
+            print(line, file=sys.stderr)
+        sys.exit(2)
