@@ -243,7 +243,7 @@ _ENTERPRISE_PROJECT_PATH = re.compile(r"^/v2/[0-9a-f]{32}/(?:jobs|repositories|f
 
 def dialect_for_path(path: str) -> str:
     """Which dialect a management path speaks: ``iam``, ``hss``, ``enterprise`` or ``swr``."""
-    if path.startswith(("/v3/auth", "/v3/projects")):
+    if path.startswith(("/v3/auth", "/v3/projects", "/v3/users", "/v3.0/")):
         return "iam"
     if path.startswith("/v5/"):
         return "hss"
