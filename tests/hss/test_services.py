@@ -166,6 +166,38 @@ def test_a_live_holder_is_waited_for_and_its_result_reused(db: Database, world: 
     assert found and found[0].status == "success" and origin.opened == 1  # the holder's scan, reused
 
 
+class _HolderFinishesFirst:
+    """The waiter's database, on which the holder finishes its scan just before the waiter's first
+    write: the moment between reading a result and claiming its row."""
+
+    def __init__(self, db: Database, finish: Any) -> None:
+        self._db, self._finish = db, finish
+
+    def run_read(self, work: Any) -> Any:
+        return self._db.run_read(work)
+
+    def run_write(self, work: Any) -> Any:
+        finish, self._finish = self._finish, None
+        if finish is not None:
+            finish()
+        return self._db.run_write(work)
+
+
+def test_a_result_stored_between_reading_and_claiming_is_reused_not_scanned_again(db: Database,
+                                                                                   world: Any) -> None:
+    layout, images, vulndb = world
+    origin = LayoutOrigin(layout, images)
+    digest = images["vuln"].digest
+    holder = running_job(db, "job-holder-race")
+    assert db.run_write(lambda conn: results_q.claim(conn, digest, holder))
+    holding = DigestScanner(db, holder, engine.EngineOptions(executor="serial"), vulndb)
+    waiting = DigestScanner(_HolderFinishesFirst(db, lambda: holding._scan_claimed(origin, digest, 0)),  # type: ignore[arg-type]
+                            running_job(db, "job-waiting-race"), engine.EngineOptions(executor="serial"), vulndb)
+    found = waiting.scan(origin, digest, not_before=0)
+    assert found.status == "success"
+    assert origin.opened == 1  # the holder's scan only: the waiter reused it
+
+
 def test_a_dead_holder_loses_its_claim(db: Database, world: Any) -> None:
     layout, images, vulndb = world
     digest = images["vuln"].digest

@@ -60,9 +60,11 @@ def _record(r: Sequence[Any]) -> ScanResultRecord:
                             str(r[6]), str(r[7]), int(r[8]), int(r[9]), int(r[10]))
 
 
-def get(conn: Connection, digest: str) -> ScanResultRecord | None:
-    """The result of a digest."""
-    row = conn.execute(select(*_COLUMNS).where(t.c.manifest_digest == digest)).first()
+def get(conn: Connection, digest: str, *, lock: bool = False) -> ScanResultRecord | None:
+    """The result of a digest; ``lock``: hold its row until the transaction ends (PostgreSQL's
+    ``FOR UPDATE``; SQLite's one writer holds everything already)."""
+    query = select(*_COLUMNS).where(t.c.manifest_digest == digest)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     return _record(row) if row else None
 
 

@@ -54,12 +54,10 @@ class DigestScanner:
         current_db = self._current_database()
         while True:
             self.stop_check()
-            existing = self.db.run_read(lambda conn: results_q.get(conn, digest))
-            if existing is not None and self._fresh(existing, not_before, current_db):
-                # A row recorded since (a push of known content, in any account) reads the result too.
-                self.db.run_write(lambda conn: apply_to_rows(conn, digest))
-                return existing
-            if self.db.run_write(lambda conn: self._claim(conn, digest)):
+            outcome = self.db.run_write(lambda conn: self._reuse_or_claim(conn, digest, not_before, current_db))
+            if isinstance(outcome, ScanResultRecord):
+                return outcome
+            if outcome:
                 break
             time.sleep(WAIT_POLL_SECONDS)
         try:
@@ -71,7 +69,15 @@ class DigestScanner:
         assert found is not None
         return found
 
-    def _claim(self, conn: Any, digest: str) -> bool:
+    def _reuse_or_claim(self, conn: Any, digest: str, not_before: int, current_db: str) -> ScanResultRecord | bool:
+        """In one write transaction, with the result row locked: a fresh result to reuse, else
+        whether this job now holds the digest. Checking freshness and claiming apart let a waiter
+        read "scanning", then claim the row the holder had just finished, and scan it again."""
+        existing = results_q.get(conn, digest, lock=True)
+        if existing is not None and self._fresh(existing, not_before, current_db):
+            # A row recorded since (a push of known content, in any account) reads the result too.
+            apply_to_rows(conn, digest)
+            return existing
         claimed = results_q.claim(conn, digest, self.job_id)
         if claimed:
             apply_to_rows(conn, digest)
