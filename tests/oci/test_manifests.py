@@ -123,6 +123,18 @@ def test_missing_manifest_is_404_manifest_unknown(oci: OciClient, repo: str, ref
     assert oci.head_manifest(repo, reference).status_code == 404
 
 
+@pytest.mark.parametrize("reference", [".INVALID_MANIFEST_NAME", "-dash", "x" * 129, "pl+us"])
+def test_reference_outside_the_tag_grammar_names_no_manifest(oci: OciClient, repo: str, reference: str) -> None:
+    """A reference that is neither a digest nor a tag names nothing: GET, HEAD and DELETE answer 404
+    MANIFEST_UNKNOWN (the conformance suite pulls ``.INVALID_MANIFEST_NAME`` and wants 404); only a
+    PUT, which would create the tag, says TAG_INVALID (tests/oci/test_tags.py)."""
+    oci.push(repo, ol.image([{"j": b"invalid reference"}]), tag="present")
+    assert_error(oci.get_manifest(repo, reference), 404, "MANIFEST_UNKNOWN")
+    assert oci.head_manifest(repo, reference).status_code == 404
+    assert_error(oci.http.delete(f"/v2/{repo}/manifests/{reference}"), 404, "MANIFEST_UNKNOWN")
+    assert oci.tags(repo).json()["tags"] == ["present"]
+
+
 def test_tag_moves_to_the_latest_put(oci: OciClient, repo: str) -> None:
     first, second = ol.image([{"k": b"first"}]), ol.image([{"k": b"second"}])
     oci.push(repo, first, tag="moving")

@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from tests.oci.oci_client import OciClient, assert_digest_header_matches, assert_error, with_query
+from tests.oci.registry_auth import PerActionTokenAuth, registry_credentials
 from tests.support.ocilayout import Blob, digest_of
+from tests.support.servers import ServerProcess
 
 OCTET = {"Content-Type": "application/octet-stream"}
 
@@ -173,6 +175,28 @@ def test_416_answer_says_what_the_server_has(oci: OciClient, repo: str) -> None:
 
 
 @pytest.mark.moorage_extra("Docker-Upload-UUID on upload status")
+def test_client_resumes_after_a_416_with_its_read_token(registry: ServerProcess, repo: str) -> None:
+    """The newest conformance suite's recovery: after a chunk refused with 416, GET the session to
+    learn where to resume. Its client caches one token for a repository's reads and one for its
+    writes, so that GET carries the read token (from an earlier HEAD): it must be enough to see how
+    far one's own upload got."""
+    credentials = registry_credentials(registry)
+    auth = PerActionTokenAuth(*credentials) if credentials else None
+    data = os.urandom(3000)
+    with OciClient(registry, auth=auth) as oci:
+        assert oci.http.head(f"/v2/{repo}/blobs/{digest_of(data)}").status_code == 404  # the read token
+        location = _assert_step(oci, _patch(oci, oci.start_upload(repo), data[:1000], 0), 202, 999)
+        refused = _patch(oci, location, data[2000:], 2000)
+        assert refused.status_code == 416, refused.text
+        status = oci.http.get(oci.absolute(refused.headers.get("Location") or location))
+        location = _assert_step(oci, status, 204, 999)
+        location = _assert_step(oci, _patch(oci, location, data[1000:2000], 1000), 202, 1999)
+        done = oci.http.put(with_query(location, digest=digest_of(data)), content=data[2000:],
+                            headers={**OCTET, "Content-Range": f"2000-{len(data) - 1}"})
+        _assert_step(oci, done, 201)
+        assert oci.http.get(f"/v2/{repo}/blobs/{digest_of(data)}").content == data
+
+
 def test_upload_status_names_the_session(oci: OciClient, repo: str) -> None:
     location = oci.start_upload(repo)
     location = _assert_step(oci, _patch(oci, location, b"12345", 0), 202, 4)

@@ -20,7 +20,7 @@ from moorage.domain.errors import (
     TooLarge,
 )
 from moorage.domain.manifests import ParsedManifest, parse_manifest
-from moorage.domain.names import RepositoryName, validate_tag
+from moorage.domain.names import RepositoryName, is_valid_tag, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
@@ -85,15 +85,18 @@ class ManifestService:
         with_payload: bool = True, guard: PullGuard | None = None,
     ) -> ManifestRecord:
         """The manifest a tag or digest names, if the client accepts its media type (one query when
-        it exists; ``NameUnknown`` or ``ManifestUnknown`` when not). A GET passes ``guard`` before it
-        counts as a pull."""
+        it exists; ``NameUnknown`` or ``ManifestUnknown`` when not). A reference that is neither a digest
+        nor a valid tag names nothing, so it is ``ManifestUnknown`` too (the conformance suite asks 404
+        for ``.INVALID_MANIFEST_NAME``; only a PUT answers ``TagInvalid``). A GET passes ``guard``
+        before it counts as a pull."""
         digest = str(Digest.parse(reference)) if is_digest(reference) else None
-        tag = None if digest is not None else validate_tag(reference)
+        tag = reference if digest is None and is_valid_tag(reference) else None
 
         def work(conn: Connection) -> tuple[ManifestRecord, int]:
-            found = q.lookup(conn, instance_id, str(name), digest=digest, tag=tag, with_payload=with_payload)
-            if found is not None:
-                return found
+            if digest is not None or tag is not None:
+                found = q.lookup(conn, instance_id, str(name), digest=digest, tag=tag, with_payload=with_payload)
+                if found is not None:
+                    return found
             if repo_queries.get(conn, instance_id, name) is None:
                 raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
             raise ManifestUnknown(f"manifest {reference} unknown to repository {name}",
@@ -178,13 +181,15 @@ class ManifestService:
                 )
 
     async def delete(self, *, repository: Repository, reference: str) -> None:
-        """Delete by digest (the manifest and its tags) or by tag (the tag only)."""
+        """Delete by digest (the manifest and its tags) or by tag (the tag only); a reference that is
+        not a valid tag names nothing, so it is ``ManifestUnknown`` as on GET."""
         if is_digest(reference):
             digest = str(Digest.parse(reference))
             found = await self.db.write(lambda conn: q.remove(conn, repository.id, digest))
+        elif is_valid_tag(reference):
+            found = await self.db.write(lambda conn: q.untag(conn, repository.id, reference))
         else:
-            tag = validate_tag(reference)
-            found = await self.db.write(lambda conn: q.untag(conn, repository.id, tag))
+            found = False
         if not found:
             raise ManifestUnknown(f"manifest {reference} unknown to repository {repository.full_name}",
                                   detail={"reference": reference})
@@ -195,8 +200,17 @@ class ManifestService:
                                   heavy=limit > 1000)
 
     async def referrers(
-        self, *, repository: Repository, subject: Digest, artifact_type: str | None
+        self, *, instance_id: str, name: RepositoryName, subject: Digest, artifact_type: str | None
     ) -> list[ReferrerRecord]:
-        """Manifests of the repository whose subject is ``subject``, optionally of one artifact type."""
-        return await self.db.read(
-            lambda conn: q.referrers(conn, repository.id, str(subject), artifact_type=artifact_type))
+        """Manifests of the repository whose subject is ``subject``, optionally of one artifact type.
+        A repository that does not exist yet has no referrers: the answer is empty, not ``NameUnknown``
+        (the spec's newest conformance suite lists referrers before anything is pushed; the caller's
+        right to read the name was checked before, so nothing leaks)."""
+
+        def work(conn: Connection) -> list[ReferrerRecord]:
+            repository = repo_queries.get(conn, instance_id, name)
+            if repository is None:
+                return []
+            return q.referrers(conn, repository.id, str(subject), artifact_type=artifact_type)
+
+        return await self.db.read(work)
