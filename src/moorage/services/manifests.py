@@ -68,6 +68,8 @@ class StoredManifest:
 
     digest: Digest
     subject: Digest | None
+    tags: tuple[str, ...] = ()
+    """Every tag now naming it (the reference's and the ``tag`` parameters')."""
 
 
 class ManifestService:
@@ -117,10 +119,12 @@ class ManifestService:
         return record
 
     async def put(
-        self, *, target: UploadTarget, reference: str, content_type: str | None, payload: bytes
+        self, *, target: UploadTarget, reference: str, content_type: str | None, payload: bytes,
+        extra_tags: Sequence[str] = (),
     ) -> StoredManifest:
-        """Validate and store a manifest, tag it when ``reference`` is a tag. The repository is created
-        by its first valid manifest; a refused manifest leaves nothing behind."""
+        """Validate and store a manifest, tag it when ``reference`` is a tag and with every tag of
+        ``extra_tags`` (the spec's ``?tag=`` parameters of a push by digest). The repository is created
+        by its first valid manifest; a refused manifest (or tag) leaves nothing behind."""
         if len(payload) > self.max_bytes:
             raise TooLarge(f"manifest of {len(payload)} bytes exceeds the {self.max_bytes}-byte limit")
         tag: str | None = None
@@ -133,23 +137,25 @@ class ManifestService:
         else:
             tag = validate_tag(reference)
             digest = Digest.of(payload)
+        tags = tuple(dict.fromkeys([*([tag] if tag else []), *(validate_tag(t) for t in extra_tags)]))
         parsed = parse_manifest(payload, content_type)
 
         def work(conn: Connection) -> Repository:
             repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
             self._check_references(conn, repository, parsed)
             manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
-            if tag is not None:
-                q.tag(conn, repository.id, tag, manifest_id)
+            for name in tags:
+                q.tag(conn, repository.id, name, manifest_id)
             return repository
 
         repository = await self.db.write(work)
         if self.listeners:
-            await self._emit(ManifestStored(
-                instance_id=target.instance_id, repository_id=repository.id, namespace_id=repository.namespace_id,
-                repository=repository.full_name, domain_id=repository.domain_id, digest=str(digest),
-                media_type=parsed.media_type, tag=tag))
-        return StoredManifest(digest, parsed.subject.digest if parsed.subject else None)
+            for pushed_as in tags or (None,):  # one event per tag: policies and scans are per tag
+                await self._emit(ManifestStored(
+                    instance_id=target.instance_id, repository_id=repository.id,
+                    namespace_id=repository.namespace_id, repository=repository.full_name,
+                    domain_id=repository.domain_id, digest=str(digest), media_type=parsed.media_type, tag=pushed_as))
+        return StoredManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
 
     async def _emit(self, event: ManifestStored) -> None:
         for listener in self.listeners:
