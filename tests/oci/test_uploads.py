@@ -197,6 +197,28 @@ def test_client_resumes_after_a_416_with_its_read_token(registry: ServerProcess,
         assert oci.http.get(f"/v2/{repo}/blobs/{digest_of(data)}").content == data
 
 
+@pytest.mark.spec_deviation("ignores the Content-Range of a closing PUT and appends the chunk")
+def test_out_of_order_last_chunk_on_the_closing_put_is_416(registry: ServerProcess, repo: str) -> None:
+    """The newest suite's "chunked out-of-order and put chunk": the last chunk, sent out of order
+    with the closing PUT, is refused with 416 (nothing stored), and the client resumes after GET."""
+    credentials = registry_credentials(registry)
+    auth = PerActionTokenAuth(*credentials) if credentials else None
+    data = os.urandom(3 * 1024 - 5)
+    digest = digest_of(data)
+    with OciClient(registry, auth=auth) as oci:
+        location = _assert_step(oci, _patch(oci, oci.start_upload(repo), data[:1024], 0), 202, 1023)
+        refused = oci.http.put(with_query(location, digest=digest), content=data[2048:],
+                               headers={**OCTET, "Content-Range": f"2048-{len(data) - 1}"})
+        assert refused.status_code == 416, refused.text
+        assert not oci.blob_exists(repo, digest)
+        location = _assert_step(oci, oci.http.get(location), 204, 1023)
+        location = _assert_step(oci, _patch(oci, location, data[1024:2048], 1024), 202, 2047)
+        done = oci.http.put(with_query(location, digest=digest), content=data[2048:],
+                            headers={**OCTET, "Content-Range": f"2048-{len(data) - 1}"})
+        _assert_step(oci, done, 201)
+        assert oci.http.get(f"/v2/{repo}/blobs/{digest}").content == data
+
+
 def test_upload_status_names_the_session(oci: OciClient, repo: str) -> None:
     location = oci.start_upload(repo)
     location = _assert_step(oci, _patch(oci, location, b"12345", 0), 202, 4)
