@@ -345,6 +345,22 @@ def test_mount_from_a_repository_that_has_the_blob(oci: OciClient, repo: str) ->
     assert oci.http.get(f"/v2/{repo}/blobs/{digest}").content == data
 
 
+def test_mount_with_a_push_token_asked_before_the_mount(registry: ServerProcess, repo: str) -> None:
+    """The newest conformance suite mounts with the push token it cached for the repository, which
+    names only that repository: the registry asks again naming the source too (401), as
+    distribution does, and mounts with the new token instead of falling back to a session."""
+    credentials = registry_credentials(registry)
+    auth = PerActionTokenAuth(*credentials) if credentials else None
+    data = os.urandom(512)
+    with OciClient(registry, auth=auth) as oci:
+        source = repo + "-source"
+        digest = oci.push_blob(source, data)
+        oci.push_blob(repo, b"an earlier push: its token names only this repository")
+        response = oci.http.post(f"/v2/{repo}/blobs/uploads/", params={"mount": digest, "from": source})
+        location = _assert_step(oci, response, 201)
+        assert oci.http.get(location).content == data
+
+
 def test_mount_of_a_missing_blob_opens_an_upload_session(oci: OciClient, repo: str) -> None:
     data = os.urandom(512)
     source = repo + "-empty-source"
