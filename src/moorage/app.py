@@ -249,14 +249,15 @@ def create_app(settings: Settings) -> MoorageApp:
 
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
-    unserved_specific, unserved_generic = unserved_routers()  # see api/unserved.py for the order
-    for router in (unserved_specific, iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
+    unserved_first, unserved_last = unserved_routers()  # see api/unserved.py for the order
+    for router in (unserved_first, iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
                    swr_repositories.router, swr_tags.router, swr_sharing.router, hss_images.router,
                    hss_registries.router, hss_tasks.router, hss_policies.router,
                    # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
                    hss_baseline.router, hss_reports.router, hss_whitelists.router, hss_vulnerabilities.router,
-                   hss_image_details.router, *ENTERPRISE_ROUTERS, unserved_generic,
-                   swr_account.router):  # last: its GET /{api_version} takes any one-segment path
+                   hss_image_details.router, *ENTERPRISE_ROUTERS,
+                   swr_account.router,  # its GET /{api_version} takes any one-segment path
+                   unserved_last):  # last: served requests never match against these
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)

@@ -6,9 +6,10 @@ ones that are *not applicable* to a registry (HSS's hosts, containers, clusters 
 Each gets a route of its own answering 501 with one distinctive error (``NotServed``: SWR
 ``SVCSTG.SWR.5010001`` planned / ``SVCSTG.SWR.5010002`` not applicable, HSS ``HSS.0501`` /
 ``HSS.0502``), so that a literal path such as ``GET /v5/{project_id}/image/cicd/images`` is never
-captured by a parametrised route of another operation (``/image/{image_type}/...``) and answered
-as if it were that one: they are included before every other management router, except the few
-whose own paths are all parameters, which go after them (``unserved_routers``).
+captured by a parametrised route of another operation (``/image/{vul_id}/images``) and answered as
+if it were that one. Those few (``shadowed``) are included before every other management router;
+the rest after them, so served requests do not pay for matching 146 paths first
+(``unserved_routers``; a test checks that exactly the shadowed ones would be captured).
 
 The table mirrors the "planned" and "not applicable" rows of docs/api-coverage.md and
 docs/api-coverage-hss.md (a test keeps them equal, another walks every SDK operation).
@@ -46,6 +47,8 @@ class UnservedOperation:
     availability: Availability
     topic: str
     """What it belongs to, for the message (``webhooks``; ``containers on hosts and clusters``)."""
+    shadowed: bool = False
+    """A served route's parameters would take its path: its route must come before every other."""
 
     def error(self) -> NotServed:
         """The answer: one message shape per availability, defined here only."""
@@ -57,12 +60,13 @@ class UnservedOperation:
                          reason=str(self.availability))
 
 
-def _planned(method: str, operation: str, topic: str, path: str) -> UnservedOperation:
-    return UnservedOperation(method, path, operation, Availability.PLANNED, topic)
+def _planned(method: str, operation: str, topic: str, path: str, *, shadowed: bool = False) -> UnservedOperation:
+    return UnservedOperation(method, path, operation, Availability.PLANNED, topic, shadowed)
 
 
-def _not_applicable(method: str, operation: str, topic: str, path: str) -> UnservedOperation:
-    return UnservedOperation(method, path, operation, Availability.NOT_APPLICABLE, topic)
+def _not_applicable(method: str, operation: str, topic: str, path: str, *,
+                    shadowed: bool = False) -> UnservedOperation:
+    return UnservedOperation(method, path, operation, Availability.NOT_APPLICABLE, topic, shadowed)
 
 
 # What the operations belong to, as the coverage docs name it.
@@ -120,7 +124,7 @@ UNSERVED: tuple[UnservedOperation, ...] = (
     _planned("PATCH", "update_trigger", RETENTION_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
     _planned("GET", "list_instance_project_tags", RESOURCE_TAGS,
-             "/v2/{project_id}/instances/tags"),
+             "/v2/{project_id}/instances/tags", shadowed=True),  # not show_instance of an instance "tags"
     _planned("GET", "list_audit_logs", AUDIT,
              "/v2/{project_id}/instances/{instance_id}/audit-logs"),
     _planned("POST", "create_instance_endpoint_policy", ENDPOINTS,
@@ -279,13 +283,13 @@ UNSERVED: tuple[UnservedOperation, ...] = (
     _not_applicable("GET", "show_cicd_configuration", CICD,
                     "/v5/{project_id}/image/cicd/configurations/{cicd_id}"),
     _not_applicable("GET", "list_cicd_images", CICD,
-                    "/v5/{project_id}/image/cicd/images"),
+                    "/v5/{project_id}/image/cicd/images", shadowed=True),  # not list_vul_repo_image
     _not_applicable("GET", "list_image_local", HOST_IMAGES,
                     "/v5/{project_id}/image/local-repositories"),
     _not_applicable("POST", "batch_export_local_vul_task", HOST_IMAGES,
                     "/v5/{project_id}/image/local-vulnerability/export"),
     _not_applicable("GET", "list_local_image_app_info", HOST_IMAGES,
-                    "/v5/{project_id}/image/local/apps"),
+                    "/v5/{project_id}/image/local/apps", shadowed=True),  # not list_image_apps
     _not_applicable("POST", "batch_scan_local_image", HOST_IMAGES,
                     "/v5/{project_id}/image/local/batch-scan"),
     _not_applicable("GET", "list_local_image_containers", CLUSTERS,
@@ -396,21 +400,14 @@ def _answer(operation: UnservedOperation) -> Callable[[], Awaitable[None]]:
 RULES.update({(operation.method, operation.path): AUTHENTICATED for operation in UNSERVED})
 
 
-def _generic(operation: UnservedOperation) -> bool:
-    """A path whose segments after the project are parameters (SWR's resource tags:
-    ``/v2/{project_id}/{resource_type}/{resource_id}/...``) would take other operations' paths
-    (``/v2/manage/namespaces/{namespace}/repos/{repository}/tags`` reads as project ``manage``)."""
-    return operation.path.startswith("/v2/{project_id}/{")
-
-
 def unserved_routers() -> tuple[APIRouter, APIRouter]:
-    """Routes for every operation of ``UNSERVED``: the specific ones, to be included before every
-    other router (their literal paths would otherwise be taken by other operations' parameters),
-    and the generic ones, to be included after them (they would take other operations' paths)."""
-    specific = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False)
-    generic = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False)
+    """Routes for every operation of ``UNSERVED``: the shadowed ones, to be included before every
+    other router, and the rest, to be included after all of them (where the ones whose paths are all
+    parameters, ``/v2/{project_id}/{resource_type}/...``, cannot take another operation's path)."""
+    first = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False)
+    last = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False)
     for operation in UNSERVED:
-        router = generic if _generic(operation) else specific
+        router = first if operation.shadowed else last
         router.add_api_route(operation.path, _answer(operation), methods=[operation.method], status_code=501,
                              name=operation.operation)
-    return specific, generic
+    return first, last
