@@ -44,6 +44,7 @@ from moorage.api.swr import namespaces as swr_namespaces
 from moorage.api.swr import repositories as swr_repositories
 from moorage.api.swr import sharing as swr_sharing
 from moorage.api.swr import tags as swr_tags
+from moorage.api.unserved import unserved_routers
 from moorage.auth.keys import MasterKey, load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
@@ -159,6 +160,19 @@ async def _purge_uploads_forever(services: Services) -> None:
 
 # Where management routes live under /v2: /v2/manage/..., /v2/instances/..., /v2/{project_id}/...
 _MANAGEMENT_PREFIX = re.compile(r"^/v2/(?:manage|instances|[0-9a-f]{32})/")
+_REGISTRY_CREDENTIALS = (b"basic", b"bearer")
+
+
+def _version_document(scope: Scope) -> bool:
+    """Whether a request is SWR's ``ShowApiVersion`` of v2 rather than the registry's version check:
+    ``GET /v2`` (no trailing slash; every container tool pings ``/v2/``) without registry credentials
+    (no ``Authorization``, or an SDK signature). A Basic or Bearer ``GET /v2`` stays the registry's."""
+    if scope["path"] != "/v2" or scope["method"] != "GET":
+        return False
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value.split(b" ", 1)[0].lower() not in _REGISTRY_CREDENTIALS
+    return True
 
 
 class MoorageApp(FastAPI):
@@ -194,7 +208,7 @@ class MoorageApp(FastAPI):
 
         if scope["type"] == "http" and self._oci is not None and self._observed_oci is not None:
             match, child = self._oci.matches(scope)
-            if match is Match.FULL and not self._management_path(scope):
+            if match is Match.FULL and not self._management_path(scope) and not _version_document(scope):
 
                 scope["app"] = self
                 scope.update(child)
@@ -261,13 +275,15 @@ def create_app(settings: Settings) -> MoorageApp:
 
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
-    for router in (iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
+    unserved_first, unserved_last = unserved_routers()  # see api/unserved.py for the order
+    for router in (unserved_first, iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
                    swr_repositories.router, swr_tags.router, swr_sharing.router, hss_images.router,
                    hss_registries.router, hss_tasks.router, hss_policies.router,
                    # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
                    hss_baseline.router, hss_reports.router, hss_whitelists.router, hss_vulnerabilities.router,
                    hss_image_details.router, *ENTERPRISE_ROUTERS,
-                   swr_account.router):  # last: its GET /{api_version} takes any one-segment path
+                   swr_account.router,  # its GET /{api_version} takes any one-segment path
+                   unserved_last):  # last: served requests never match against these
         app.include_router(router)
     install_error_handlers(app)
     body_limits = BodyLimits(max_body_bytes=settings.http.max_body_bytes,

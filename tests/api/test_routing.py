@@ -42,3 +42,24 @@ def test_oci_names_under_management_prefixes_still_work(tmp_path: Path) -> None:
                                   "/v2/ns/r/blobs/uploads/", "/v2/ns/r/referrers/sha256:" + "a" * 64])
 def test_oci_paths_are_taken(path: str) -> None:
     assert oci_route().matches({"type": "http", "path": path})[0] is Match.FULL
+
+
+def test_exactly_the_shadowed_unserved_operations_would_be_taken_by_served_routes(tmp_path: Path) -> None:
+    """Unserved operations are routed after the served ones (served requests do not pay for them),
+    except those whose path a served route would take: they are marked ``shadowed`` and go first."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from moorage.api.unserved import UNSERVED
+
+    app = create_app(Settings(data_dir=tmp_path))
+    unserved = {(operation.method, operation.path) for operation in UNSERVED}
+    served = [context.original_route for context in iter_route_contexts(app.routes)
+              if isinstance(context.original_route, APIRoute)
+              and not {(method, context.path) for method in context.original_route.methods} <= unserved]
+    taken = set()
+    for operation in UNSERVED:
+        path = re.sub(r"\{\w+\}", "x1", operation.path.replace("{project_id}", "0" * 32))
+        scope = {"type": "http", "path": path, "method": operation.method, "root_path": "", "headers": []}
+        if any(route.matches(scope)[0] is Match.FULL for route in served):
+            taken.add(operation.operation)
+    assert taken == {operation.operation for operation in UNSERVED if operation.shadowed}

@@ -13,12 +13,20 @@ from xml.etree import ElementTree
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moorage.domain.errors import Invalid
 from moorage.scanner.files import FileEntry, FileKind
 from moorage.scanner.flatten import FlatView
 from moorage.scanner.layers import LayerScan
 from moorage.services.security.detail_base import path_allowed
 from moorage.services.security.detail_reader import parse_report
-from moorage.services.security.detail_vocabulary import repair_necessity, risk_level, vul_type
+from moorage.services.security.detail_vocabulary import (
+    RISK_LEVELS,
+    choice,
+    necessity_filter,
+    repair_necessity,
+    risk_level,
+    vul_type,
+)
 from moorage.services.security.password_policy import PasswordPolicyPlugin, evaluate, shadow_accounts
 from moorage.services.security.reports import ReportTable, from_json, render_csv, render_html, to_json
 
@@ -149,3 +157,27 @@ def test_vocabulary() -> None:
         "immediate_repair", "immediate_repair", "delay_repair", "not_needed_repair", "not_needed_repair"]
     assert [risk_level(s) for s in ("critical", "high", "medium", "unknown")] == ["Critical", "High", "Medium", "Low"]
     assert (vul_type("deb"), vul_type("rpm"), vul_type("pypi")) == ("linux_vul", "linux_vul", "app_vul")
+
+
+@given(st.sampled_from(RISK_LEVELS), st.lists(st.booleans(), min_size=8, max_size=8))
+def test_a_choice_is_read_in_any_case_and_given_back_as_spelled(level: str, upper: list[bool]) -> None:
+    """ListImageBuildCommandRisks documents ``critical``, ListGeneralImageVuls ``Critical``: both name one level."""
+    spelled = "".join(c.upper() if u else c.lower() for c, u in zip(level, upper * 2, strict=False))
+    assert choice("risk_level", spelled, RISK_LEVELS) == level
+
+
+def test_a_choice_outside_the_vocabulary_is_invalid() -> None:
+    try:
+        choice("risk_level", "severe", RISK_LEVELS)
+    except Invalid as error:
+        assert "Critical, High, Medium, Low" in error.message
+    else:
+        raise AssertionError("'severe' was accepted")
+    assert choice("risk_level", "", RISK_LEVELS) is None
+
+
+def test_repair_necessity_filters_by_necessity_or_by_risk_level() -> None:
+    assert necessity_filter("immediate_repair") == ("immediate_repair", None)
+    assert necessity_filter("Low") == (None, "Low")  # ListVulAffectImages documents risk levels here
+    assert necessity_filter("critical") == (None, "Critical")
+    assert necessity_filter(None) == (None, None)

@@ -103,3 +103,51 @@ class RegistryTokenAuth(httpx.Auth):
             self._tokens[key] = token
         request.headers["Authorization"] = f"Bearer {token}"
         yield request
+
+
+_ACTION_OF_METHOD = {"GET": "pull", "HEAD": "pull", "POST": "push", "PATCH": "push", "PUT": "push"}
+
+
+class PerActionTokenAuth(httpx.Auth):
+    """The token cache of the spec's newest conformance client (its default, ``cacheAuth``): one token
+    per repository and kind of request (GET and HEAD share one, POST, PATCH and PUT another, DELETE
+    its own), each fetched for exactly the scope the challenge names. So a GET of an upload session
+    goes out with the token of the repository's earlier reads, not with the one the chunks used."""
+
+    requires_response_body = True
+
+    def __init__(self, username: str, password: str) -> None:
+        self._basic = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(request: httpx.Request) -> str:
+        match = re.match(r"^/v2/(.+?)/(?:blobs|manifests|tags|referrers)/", request.url.path)
+        return f"{match.group(1) if match else ''}:{_ACTION_OF_METHOD.get(request.method, request.method)}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        key = self._key(request)
+        with self._lock:
+            cached = self._tokens.get(key)
+        if cached:
+            request.headers["Authorization"] = cached
+        response = yield request
+        if response.status_code != 401:
+            return
+        scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        if scheme == "basic":
+            authorization = self._basic
+        else:
+            query: list[tuple[str, str | int | float | bool | None]] = [("service", params.get("service", ""))]
+            if params.get("scope"):
+                query.append(("scope", params["scope"]))
+            token_response = yield httpx.Request("GET", params["realm"], params=query,
+                                                 headers={"Authorization": self._basic})
+            assert token_response.status_code == 200, token_response.text
+            body = token_response.json()
+            authorization = f"Bearer {body.get('token') or body.get('access_token')}"
+        with self._lock:
+            self._tokens[key] = authorization
+        request.headers["Authorization"] = authorization
+        yield request

@@ -43,6 +43,18 @@ def _descriptor_data() -> ol.Image:
     return _with_manifest(base, ol.canonical_json(document))
 
 
+def _custom_fields_index() -> ol.Index:
+    """An index whose own document and each child's carry fields no spec defines (the newest
+    conformance suite's ``custom-fields`` data)."""
+    children = []
+    for image in _two_platforms():
+        document = image.document() | {"io.example.unknown": "child"}
+        children.append(_with_manifest(image, ol.canonical_json(document)))
+    base = ol.index(children)
+    document = json.loads(base.manifest.data) | {"io.example.unknown": {"list": [1, 2]}}
+    return ol.Index(ol.Blob(base.manifest.media_type, ol.canonical_json(document)), base.children)
+
+
 def _artifact_index() -> ol.Index:
     children = [ol.artifact("application/vnd.example.part", [ol.Blob("text/plain", f"part {n}".encode())])
                 for n in range(2)]
@@ -58,6 +70,8 @@ MANIFEST_KINDS: dict[str, Callable[[], ol.Content]] = {
     "docker-manifest-list": lambda: ol.index(_two_platforms("docker"), flavour="docker"),
     "oci-index": lambda: ol.index(_two_platforms()),
     "nested-index": lambda: ol.index([ol.index(_two_platforms()), ol.image([{"n.txt": b"n"}])]),
+    "empty-index": lambda: ol.index([]),
+    "custom-fields-index": _custom_fields_index,
     "artifact": lambda: ol.artifact("application/vnd.example.sbom.v1", [ol.Blob("application/json", b"[]")],
                                     annotations={"org.example.kind": "sbom"}),
     "artifact-without-blobs": lambda: ol.artifact("application/vnd.example.empty.v1"),
@@ -123,6 +137,18 @@ def test_missing_manifest_is_404_manifest_unknown(oci: OciClient, repo: str, ref
     assert oci.head_manifest(repo, reference).status_code == 404
 
 
+@pytest.mark.parametrize("reference", [".INVALID_MANIFEST_NAME", "-dash", "x" * 129, "pl+us"])
+def test_reference_outside_the_tag_grammar_names_no_manifest(oci: OciClient, repo: str, reference: str) -> None:
+    """A reference that is neither a digest nor a tag names nothing: GET, HEAD and DELETE answer 404
+    MANIFEST_UNKNOWN (the conformance suite pulls ``.INVALID_MANIFEST_NAME`` and wants 404); only a
+    PUT, which would create the tag, says TAG_INVALID (tests/oci/test_tags.py)."""
+    oci.push(repo, ol.image([{"j": b"invalid reference"}]), tag="present")
+    assert_error(oci.get_manifest(repo, reference), 404, "MANIFEST_UNKNOWN")
+    assert oci.head_manifest(repo, reference).status_code == 404
+    assert_error(oci.http.delete(f"/v2/{repo}/manifests/{reference}"), 404, "MANIFEST_UNKNOWN")
+    assert oci.tags(repo).json()["tags"] == ["present"]
+
+
 def test_tag_moves_to_the_latest_put(oci: OciClient, repo: str) -> None:
     first, second = ol.image([{"k": b"first"}]), ol.image([{"k": b"second"}])
     oci.push(repo, first, tag="moving")
@@ -152,7 +178,59 @@ def test_manifest_pushed_under_a_sha512_digest(oci: OciClient, repo: str) -> Non
     assert response.content == image.manifest.data
 
 
+@pytest.mark.moorage_extra("sha512 manifest digests")
+def test_sha512_index_pushed_by_digest(oci: OciClient, repo: str) -> None:
+    """The newest conformance suite's sha512 data: an index and its images, every digest sha512,
+    pushed by digest only (a tag would name the canonical sha256 digest)."""
+    idx = ol.index([ol.image([{"a512.txt": b"a"}], algorithm="sha512"),
+                    ol.image([{"b512.txt": b"b"}], architecture="arm64", algorithm="sha512")], algorithm="sha512")
+    oci.push(repo, idx)
+    for manifest in idx.manifests():
+        assert manifest.digest.startswith("sha512:")
+        response = oci.get_manifest(repo, manifest.digest)
+        assert response.status_code == 200, response.text
+        assert response.content == manifest.data
+        assert response.headers["Docker-Content-Digest"] == manifest.digest
+    for blob in idx.blobs():
+        assert oci.http.head(f"/v2/{repo}/blobs/{blob.digest}").status_code == 200
+
+
 # --- what a manifest points to ----------------------------------------------------------------
+
+
+@pytest.mark.spec_deviation("500 on a manifest with non-distributable layers it does not hold")
+def test_non_distributable_layers_need_not_be_pushed(oci: OciClient, repo: str) -> None:
+    """Layers a registry must not hold (image-spec's non-distributable media types, with ``urls``)
+    are left out of the blobs a manifest must find (the newest conformance suite's data)."""
+    image = ol.image([{"pushed.txt": b"distributable"}])
+    for blob in image.blobs():
+        oci.push_blob(repo, blob)
+    document = image.document()
+    for media_type in ("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+                       "application/vnd.oci.image.layer.nondistributable.v1.tar"):
+        digest = ol.digest_of(media_type.encode())
+        document["layers"].insert(0, {"mediaType": media_type, "digest": digest, "size": 12345,
+                                      "urls": [f"https://store.example.com/blobs/sha256/{digest[7:]}"]})
+    manifest = ol.Blob(ol.OCI_MANIFEST, ol.canonical_json(document))
+    assert oci.put_manifest(repo, "nondist", manifest).status_code == 201
+    response = oci.get_manifest(repo, "nondist")
+    assert response.content == manifest.data
+    assert oci.head_manifest(repo, manifest.digest).status_code == 200
+
+
+@pytest.mark.spec_deviation("500 on a PUT to sha256:baddigeststring (it stores it as a tag)")
+def test_malformed_digest_reference_is_refused(oci: OciClient, repo: str) -> None:
+    """``PUT`` and ``GET`` of ``sha256:baddigeststring`` (the newest conformance suite): 400, or
+    404 for the GET."""
+    image = ol.image([{"bad-digest.txt": b"x"}])
+    for blob in image.blobs():
+        oci.push_blob(repo, blob)
+    assert_error(oci.put_manifest(repo, "sha256:baddigeststring", image.manifest), 400, "DIGEST_INVALID",
+                 "MANIFEST_INVALID")
+    assert_error(oci.get_manifest(repo, "sha256:baddigeststring"), (400, 404), "DIGEST_INVALID", "MANIFEST_UNKNOWN")
+    response = oci.http.get(f"/v2/{repo}/manifests/sha256:totallywrong",
+                            headers={"Content-Type": ol.OCI_MANIFEST})  # v1.1's "error codes" check
+    assert_error(response, (400, 404), "DIGEST_INVALID", "MANIFEST_UNKNOWN", "NAME_UNKNOWN")
 
 
 def test_manifest_with_an_unknown_layer_is_refused(oci: OciClient, repo: str) -> None:

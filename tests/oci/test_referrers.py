@@ -77,6 +77,15 @@ def test_unknown_digest_in_an_existing_repository_is_an_empty_index(
     assert manifests == []
 
 
+def test_repository_that_does_not_exist_yet_has_an_empty_index(oci: OciClient, repo: str) -> None:
+    """The spec's newest conformance suite asks for referrers before it pushes anything."""
+    manifests, filters = _index_body(oci, repo, ol.digest_of(b"no repository yet"))
+    assert manifests == []
+    assert filters == ""
+    manifests, _ = _index_body(oci, repo, ol.digest_of(b"no repository yet"), artifactType=SBOM)
+    assert manifests == []
+
+
 def test_each_referrer_is_described_as_the_spec_says(
     oci: OciClient, repo: str, subject: ol.Image, referrers: dict[str, ol.Content]
 ) -> None:

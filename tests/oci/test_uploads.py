@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from tests.oci.oci_client import OciClient, assert_digest_header_matches, assert_error, with_query
+from tests.oci.registry_auth import PerActionTokenAuth, registry_credentials
 from tests.support.ocilayout import Blob, digest_of
+from tests.support.servers import ServerProcess
 
 OCTET = {"Content-Type": "application/octet-stream"}
 
@@ -173,6 +175,50 @@ def test_416_answer_says_what_the_server_has(oci: OciClient, repo: str) -> None:
 
 
 @pytest.mark.moorage_extra("Docker-Upload-UUID on upload status")
+def test_client_resumes_after_a_416_with_its_read_token(registry: ServerProcess, repo: str) -> None:
+    """The newest conformance suite's recovery: after a chunk refused with 416, GET the session to
+    learn where to resume. Its client caches one token for a repository's reads and one for its
+    writes, so that GET carries the read token (from an earlier HEAD): it must be enough to see how
+    far one's own upload got."""
+    credentials = registry_credentials(registry)
+    auth = PerActionTokenAuth(*credentials) if credentials else None
+    data = os.urandom(3000)
+    with OciClient(registry, auth=auth) as oci:
+        assert oci.http.head(f"/v2/{repo}/blobs/{digest_of(data)}").status_code == 404  # the read token
+        location = _assert_step(oci, _patch(oci, oci.start_upload(repo), data[:1000], 0), 202, 999)
+        refused = _patch(oci, location, data[2000:], 2000)
+        assert refused.status_code == 416, refused.text
+        status = oci.http.get(oci.absolute(refused.headers.get("Location") or location))
+        location = _assert_step(oci, status, 204, 999)
+        location = _assert_step(oci, _patch(oci, location, data[1000:2000], 1000), 202, 1999)
+        done = oci.http.put(with_query(location, digest=digest_of(data)), content=data[2000:],
+                            headers={**OCTET, "Content-Range": f"2000-{len(data) - 1}"})
+        _assert_step(oci, done, 201)
+        assert oci.http.get(f"/v2/{repo}/blobs/{digest_of(data)}").content == data
+
+
+@pytest.mark.spec_deviation("ignores the Content-Range of a closing PUT and appends the chunk")
+def test_out_of_order_last_chunk_on_the_closing_put_is_416(registry: ServerProcess, repo: str) -> None:
+    """The newest suite's "chunked out-of-order and put chunk": the last chunk, sent out of order
+    with the closing PUT, is refused with 416 (nothing stored), and the client resumes after GET."""
+    credentials = registry_credentials(registry)
+    auth = PerActionTokenAuth(*credentials) if credentials else None
+    data = os.urandom(3 * 1024 - 5)
+    digest = digest_of(data)
+    with OciClient(registry, auth=auth) as oci:
+        location = _assert_step(oci, _patch(oci, oci.start_upload(repo), data[:1024], 0), 202, 1023)
+        refused = oci.http.put(with_query(location, digest=digest), content=data[2048:],
+                               headers={**OCTET, "Content-Range": f"2048-{len(data) - 1}"})
+        assert refused.status_code == 416, refused.text
+        assert not oci.blob_exists(repo, digest)
+        location = _assert_step(oci, oci.http.get(location), 204, 1023)
+        location = _assert_step(oci, _patch(oci, location, data[1024:2048], 1024), 202, 2047)
+        done = oci.http.put(with_query(location, digest=digest), content=data[2048:],
+                            headers={**OCTET, "Content-Range": f"2048-{len(data) - 1}"})
+        _assert_step(oci, done, 201)
+        assert oci.http.get(f"/v2/{repo}/blobs/{digest}").content == data
+
+
 def test_upload_status_names_the_session(oci: OciClient, repo: str) -> None:
     location = oci.start_upload(repo)
     location = _assert_step(oci, _patch(oci, location, b"12345", 0), 202, 4)
@@ -297,6 +343,22 @@ def test_mount_from_a_repository_that_has_the_blob(oci: OciClient, repo: str) ->
     assert response.headers["Docker-Content-Digest"] == digest
     assert oci.http.get(location).content == data
     assert oci.http.get(f"/v2/{repo}/blobs/{digest}").content == data
+
+
+def test_mount_with_a_push_token_asked_before_the_mount(registry: ServerProcess, repo: str) -> None:
+    """The newest conformance suite mounts with the push token it cached for the repository, which
+    names only that repository: the registry asks again naming the source too (401), as
+    distribution does, and mounts with the new token instead of falling back to a session."""
+    credentials = registry_credentials(registry)
+    auth = PerActionTokenAuth(*credentials) if credentials else None
+    data = os.urandom(512)
+    with OciClient(registry, auth=auth) as oci:
+        source = repo + "-source"
+        digest = oci.push_blob(source, data)
+        oci.push_blob(repo, b"an earlier push: its token names only this repository")
+        response = oci.http.post(f"/v2/{repo}/blobs/uploads/", params={"mount": digest, "from": source})
+        location = _assert_step(oci, response, 201)
+        assert oci.http.get(location).content == data
 
 
 def test_mount_of_a_missing_blob_opens_an_upload_session(oci: OciClient, repo: str) -> None:

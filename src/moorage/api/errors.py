@@ -65,6 +65,7 @@ _OCI: dict[type[e.MoorageError], tuple[OciCode, int | None]] = {
     e.Conflict: (DENIED, 409),
     e.TooManyRequests: (TOOMANYREQUESTS, None),
     e.Unsupported: (UNSUPPORTED, None),
+    e.NotServed: (UNSUPPORTED, 501),
     e.StorageFull: (UNKNOWN, 507),
     e.MoorageError: (UNKNOWN, None),
 }
@@ -131,6 +132,7 @@ SWR_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
     e.TooLarge: ManagementCode("SVCSTG.SWR.4130025", 413),          # The file exceeds the maximum size allowed
     e.TooManyRequests: ManagementCode("SVCSTG.SWR.4290000", 429),   # moorage (SWR answers 403 4031042)
     e.Unsupported: ManagementCode("SVCSTG.SWR.4050000", 405),       # moorage: method not allowed
+    e.NotServed: ManagementCode("SVCSTG.SWR.5010001", 501),         # moorage: planned, not implemented yet
     e.RangeNotSatisfiable: ManagementCode("SVCSTG.SWR.4000014", 400),
     e.StorageFull: ManagementCode("SVCSTG.SWR.5070000", 507),       # moorage: storage full
     e.MoorageError: ManagementCode("SVCSTG.SWR.5000007", 500),      # Internal server error: Operation fails
@@ -157,6 +159,7 @@ SWR_BY_REASON: dict[str, ManagementCode] = {
     "invalid_domain": ManagementCode("SVCSTG.SWR.4001041", 400),          # Invalid domain
     "invalid_permit": ManagementCode("SVCSTG.SWR.4001066", 400),          # Invalid permissions
     "invalid_parameter": ManagementCode("SVCSTG.SWR.4001025", 400),       # Invalid parameter
+    "not_applicable": ManagementCode("SVCSTG.SWR.5010002", 501),          # moorage: does not apply to a registry
 }
 
 HSS_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
@@ -169,20 +172,23 @@ HSS_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
     e.TooLarge: ManagementCode("HSS.1013", 413),
     e.TooManyRequests: ManagementCode("HSS.0429", 429),
     e.Unsupported: ManagementCode("HSS.1005", 405),
+    e.NotServed: ManagementCode("HSS.0501", 501),  # moorage: planned, not implemented yet
     e.RangeNotSatisfiable: ManagementCode("HSS.1001", 400),
     e.StorageFull: ManagementCode("HSS.0507", 507),
     e.MoorageError: ManagementCode("HSS.0500", 500),
 }
-HSS_BY_REASON: dict[str, ManagementCode] = {}
+HSS_BY_REASON: dict[str, ManagementCode] = {
+    "not_applicable": ManagementCode("HSS.0502", 501),  # moorage: hosts, containers, pipelines: not a registry's
+}
 
 _IAM_STATUS: dict[type[e.MoorageError], int] = {
     e.Unauthenticated: 401, e.Denied: 403, e.Invalid: 400, e.NotFound: 404, e.Conflict: 409,
     e.TooLarge: 413, e.RangeNotSatisfiable: 400, e.TooManyRequests: 429, e.QuotaExceeded: 403, e.Unsupported: 405,
-    e.StorageFull: 507, e.MoorageError: 500,
+    e.NotServed: 501, e.StorageFull: 507, e.MoorageError: 500,
 }
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
-           507: "Insufficient Storage"}
+           501: "Not Implemented", 507: "Insufficient Storage"}
 
 
 def _lookup(error: e.MoorageError, by_class: dict[type[e.MoorageError], ManagementCode],

@@ -25,6 +25,7 @@
     ├── QuotaExceeded                a quota would be exceeded (403 in most dialects)
     ├── TooManyRequests              rate limited (429)
     ├── Unsupported                  operation not supported (405)
+    ├── NotServed                    an SDK operation moorage does not serve: planned or not applicable (501)
     └── StorageFull                  the storage device is full or over quota; nothing was stored (507)
 
 Each error has a human ``message``, an optional ``detail`` (JSON-serialisable) for the client, and
@@ -189,6 +190,13 @@ class Unsupported(MoorageError):
     """The operation is not supported here."""
 
     default_message = "the operation is unsupported"
+
+
+class NotServed(MoorageError):
+    """An operation of the official SDKs that moorage does not serve: ``reason`` ``planned`` (a later
+    issue) or ``not_applicable`` (hosts, containers, pipelines: nothing a registry has)."""
+
+    default_message = "not implemented in moorage"
 
 
 class StorageFull(MoorageError):

@@ -21,7 +21,7 @@ from moorage.domain.errors import (
     TooLarge,
 )
 from moorage.domain.manifests import ParsedManifest, parse_manifest
-from moorage.domain.names import RepositoryName, validate_tag
+from moorage.domain.names import RepositoryName, is_valid_tag, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
@@ -69,6 +69,8 @@ class StoredManifest:
 
     digest: Digest
     subject: Digest | None
+    tags: tuple[str, ...] = ()
+    """Every tag now naming it (the reference's and the ``tag`` parameters')."""
 
 
 class ManifestService:
@@ -87,15 +89,18 @@ class ManifestService:
         with_payload: bool = True, guard: PullGuard | None = None,
     ) -> ManifestRecord:
         """The manifest a tag or digest names, if the client accepts its media type (one query when
-        it exists; ``NameUnknown`` or ``ManifestUnknown`` when not). A GET passes ``guard`` before it
-        counts as a pull."""
+        it exists; ``NameUnknown`` or ``ManifestUnknown`` when not). A reference that is neither a digest
+        nor a valid tag names nothing, so it is ``ManifestUnknown`` too (the conformance suite asks 404
+        for ``.INVALID_MANIFEST_NAME``; only a PUT answers ``TagInvalid``). A GET passes ``guard``
+        before it counts as a pull."""
         digest = str(Digest.parse(reference)) if is_digest(reference) else None
-        tag = None if digest is not None else validate_tag(reference)
+        tag = reference if digest is None and is_valid_tag(reference) else None
 
         def work(conn: Connection) -> tuple[ManifestRecord, int]:
-            found = q.lookup(conn, instance_id, str(name), digest=digest, tag=tag, with_payload=with_payload)
-            if found is not None:
-                return found
+            if digest is not None or tag is not None:
+                found = q.lookup(conn, instance_id, str(name), digest=digest, tag=tag, with_payload=with_payload)
+                if found is not None:
+                    return found
             if repo_queries.get(conn, instance_id, name) is None:
                 raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
             raise ManifestUnknown(f"manifest {reference} unknown to repository {name}",
@@ -116,10 +121,12 @@ class ManifestService:
         return record
 
     async def put(
-        self, *, target: UploadTarget, reference: str, content_type: str | None, payload: bytes
+        self, *, target: UploadTarget, reference: str, content_type: str | None, payload: bytes,
+        extra_tags: Sequence[str] = (),
     ) -> StoredManifest:
-        """Validate and store a manifest, tag it when ``reference`` is a tag. The repository is created
-        by its first valid manifest; a refused manifest leaves nothing behind."""
+        """Validate and store a manifest, tag it when ``reference`` is a tag and with every tag of
+        ``extra_tags`` (the spec's ``?tag=`` parameters of a push by digest). The repository is created
+        by its first valid manifest; a refused manifest (or tag) leaves nothing behind."""
         if len(payload) > self.max_bytes:
             raise TooLarge(f"manifest of {len(payload)} bytes exceeds the {self.max_bytes}-byte limit")
         tag: str | None = None
@@ -132,23 +139,25 @@ class ManifestService:
         else:
             tag = validate_tag(reference)
             digest = Digest.of(payload)
+        tags = tuple(dict.fromkeys([*([tag] if tag else []), *(validate_tag(t) for t in extra_tags)]))
         parsed = parse_manifest(payload, content_type, max_depth=self.max_json_depth)
 
         def work(conn: Connection) -> Repository:
             repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
             self._check_references(conn, repository, parsed)
             manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
-            if tag is not None:
-                q.tag(conn, repository.id, tag, manifest_id)
+            for name in tags:
+                q.tag(conn, repository.id, name, manifest_id)
             return repository
 
         repository = await self.db.write(work)
         if self.listeners:
-            await self._emit(ManifestStored(
-                instance_id=target.instance_id, repository_id=repository.id, namespace_id=repository.namespace_id,
-                repository=repository.full_name, domain_id=repository.domain_id, digest=str(digest),
-                media_type=parsed.media_type, tag=tag))
-        return StoredManifest(digest, parsed.subject.digest if parsed.subject else None)
+            for pushed_as in tags or (None,):  # one event per tag: policies and scans are per tag
+                await self._emit(ManifestStored(
+                    instance_id=target.instance_id, repository_id=repository.id,
+                    namespace_id=repository.namespace_id, repository=repository.full_name,
+                    domain_id=repository.domain_id, digest=str(digest), media_type=parsed.media_type, tag=pushed_as))
+        return StoredManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
 
     async def _emit(self, event: ManifestStored) -> None:
         for listener in self.listeners:
@@ -180,13 +189,15 @@ class ManifestService:
                 )
 
     async def delete(self, *, repository: Repository, reference: str) -> None:
-        """Delete by digest (the manifest and its tags) or by tag (the tag only)."""
+        """Delete by digest (the manifest and its tags) or by tag (the tag only); a reference that is
+        not a valid tag names nothing, so it is ``ManifestUnknown`` as on GET."""
         if is_digest(reference):
             digest = str(Digest.parse(reference))
             found = await self.db.write(lambda conn: q.remove(conn, repository.id, digest))
+        elif is_valid_tag(reference):
+            found = await self.db.write(lambda conn: q.untag(conn, repository.id, reference))
         else:
-            tag = validate_tag(reference)
-            found = await self.db.write(lambda conn: q.untag(conn, repository.id, tag))
+            found = False
         if not found:
             raise ManifestUnknown(f"manifest {reference} unknown to repository {repository.full_name}",
                                   detail={"reference": reference})
@@ -197,8 +208,17 @@ class ManifestService:
                                   heavy=limit > 1000)
 
     async def referrers(
-        self, *, repository: Repository, subject: Digest, artifact_type: str | None
+        self, *, instance_id: str, name: RepositoryName, subject: Digest, artifact_type: str | None
     ) -> list[ReferrerRecord]:
-        """Manifests of the repository whose subject is ``subject``, optionally of one artifact type."""
-        return await self.db.read(
-            lambda conn: q.referrers(conn, repository.id, str(subject), artifact_type=artifact_type))
+        """Manifests of the repository whose subject is ``subject``, optionally of one artifact type.
+        A repository that does not exist yet has no referrers: the answer is empty, not ``NameUnknown``
+        (the spec's newest conformance suite lists referrers before anything is pushed; the caller's
+        right to read the name was checked before, so nothing leaks)."""
+
+        def work(conn: Connection) -> list[ReferrerRecord]:
+            repository = repo_queries.get(conn, instance_id, name)
+            if repository is None:
+                return []
+            return q.referrers(conn, repository.id, str(subject), artifact_type=artifact_type)
+
+        return await self.db.read(work)

@@ -221,6 +221,7 @@ def test_feature_gates_regions_agency_versions_and_logins(swr: Swr, guest: Swr) 
         assert_sdk_types(version)
         assert version.links.href == f"{swr.server.base_url}/{version.id}/" and version.links.rel == "self"
     assert client.show_api_version(ShowApiVersionRequest(api_version="v3")).version.id == "v3"
+    assert client.show_api_version(ShowApiVersionRequest(api_version="v2")).version.id == "v2"  # not the registry's /v2
     with pytest.raises(ClientRequestException) as caught:
         client.show_api_version(ShowApiVersionRequest(api_version="v9"))
     assert_swr_error(caught, 404, "SVCSTG.SWR.4040083")

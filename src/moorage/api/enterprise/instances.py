@@ -25,7 +25,9 @@ DOMAIN_NAMES = INSTANCE + "/domainname"
 DOMAIN_NAME = DOMAIN_NAMES + "/{domainname_id}"
 
 JOBS = "/v2/{project_id}/jobs"
-JOB_STATUSES = ("Initial", "Running", "Success", "Failed")
+JOB_STATUSES = ("Initial", "Creating", "Initializing", "Running", "Success", "Failed")
+"""What a job may be; ``Creating`` and ``Initializing`` are the SDK's documented spellings of a job not
+started yet (filters by them find nothing: instances are created at once)."""
 
 RULES.update({
     ("GET", "/v2/{project_id}/feature-gates"): AUTHENTICATED,

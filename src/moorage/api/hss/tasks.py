@@ -3,7 +3,11 @@ manual scan tasks, the task list, stopping a task, and the scheduled-scan policy
 
 from __future__ import annotations
 
+import contextlib
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query
+from pydantic import BeforeValidator
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
@@ -11,7 +15,7 @@ from moorage.api.hss.images import SCAN_STATUSES
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.domain.errors import Invalid, NotFound
+from moorage.domain.errors import Invalid, NotFound, NotServed
 from moorage.domain.identity import Principal
 from moorage.domain.security import (
     IMAGE_TYPES,
@@ -41,6 +45,18 @@ RULES.update({
     ("GET", IMAGE + "/scanner-policies"): ACCOUNT,
     ("PUT", IMAGE + "/scanner-policies"): ADMIN,
 })
+
+
+def _hexadecimal(value: object) -> object:
+    """A scan scope as HSS documents them (``0x7fffffff``, ``0x000f0000``...), or a plain integer."""
+    if isinstance(value, str) and value[:2].lower() == "0x":
+        with contextlib.suppress(ValueError):
+            return int(value[2:], 16)
+    return value
+
+
+ScanScope = Annotated[int | None, BeforeValidator(_hexadecimal), Query(ge=0, le=0x7FFFFFFF)]
+
 SYNC_STATUS = {"waiting": "running", "running": "running", "success": "finished", "failed": "failed",
                "stopped": "failed"}
 
@@ -140,7 +156,8 @@ async def create_manual_image_scan_task(
 ) -> s.Created:
     """A manual scan task over the images named, or over every registry image (``is_all``)."""
     if global_image_type == "local":
-        raise Invalid("local images (on hosts) are not applicable here: moorage scans registry images")
+        raise NotServed("scans of images on hosts (global_image_type=local) do not apply to moorage, a registry",
+                        reason="not_applicable")
     if body.is_all:
         query = body.query_info or s.ScanQueryInfo()
         kind = choice("image_type", query.image_type, IMAGE_TYPES)
@@ -202,7 +219,7 @@ async def list_image_scan_task(
     create_time: int | None = Query(default=None, ge=0, le=4_070_880_000_000),
     end_time: int | None = Query(default=None, ge=0, le=4_070_880_000_000),
     task_status: str | None = Query(default=None, max_length=16),
-    scan_scope: int | None = Query(default=None, ge=0, le=0x7FFFFFFF),
+    scan_scope: ScanScope = None,
 ) -> s.TaskList:
     """Scan and sync tasks, newest first (``task_name`` matches a part; ``create_time``: created at or
     after; ``end_time``: ended at or before; ``task_status``: scanning or finished)."""

@@ -20,7 +20,6 @@ from moorage.api.hss.image_details import ImageNaming, Limit, Offset, Short, Tex
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.domain.security import IMAGE_TYPES
 from moorage.metadata.queries.security_handling import HistoryQuery
 from moorage.services.security.detail_vocabulary import (
     HANDLE_STATUSES,
@@ -28,6 +27,7 @@ from moorage.services.security.detail_vocabulary import (
     RISK_LEVELS,
     VUL_TYPES,
     choice,
+    necessity_filter,
     page,
     repair_necessity,
     risk_level,
@@ -57,8 +57,10 @@ VulId = Annotated[str | None, Query(max_length=128)]
 
 
 def _image_type(value: str | None) -> str | None:
-    """An image type of the lists (HSS's ``registry`` / ``local`` / ``cicd`` narrow nothing here)."""
-    return value if value in IMAGE_TYPES else None
+    """The image type a filter keeps: HSS's ``registry`` is every image here (no filter); a row type
+    (``private_image``...) is itself; ``local``, ``cicd`` and ``cluster`` (images on hosts, in pipelines
+    and clusters, which moorage does not hold) are kept as they are, so they match nothing."""
+    return None if value in (None, "", "registry") else value
 
 
 @router.get(GENERAL, response_model=ac.GeneralImageVulList)
@@ -148,10 +150,11 @@ async def list_vul_affect_images(
     status: Short = None, cluster_id: Text = None,
 ) -> ac.VulAffectImageList:
     """The images a vulnerability is found in (``is_handled``: only handled, or unhandled, ones)."""
+    necessity, level = necessity_filter(repair_necessity)
     found = await services.security.vulnerabilities.affected_images(
         principal, vul_id, handled=is_handled, kind=choice("type", type, VUL_TYPES),
-        image_type=_image_type(image_type), necessity=choice("repair_necessity", repair_necessity, NECESSITIES),
-        image=image_id or None, image_name=image_name or None, registry_name=registry_name or None,
+        image_type=_image_type(image_type), necessity=necessity, level=level, image=image_id or None,
+        image_name=image_name or None, registry_name=registry_name or None,
         registry_type=registry_type or None)
     return ac.VulAffectImageList(total_num=len(found), data_list=[ac.VulAffectImage(
         image_id=a.image.image_id, image_name=a.image.image_name, vul_id=a.finding.vul_id,

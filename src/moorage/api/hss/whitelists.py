@@ -17,9 +17,9 @@ from moorage.api.hss.image_details import Limit, Offset, Short, Text
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.domain.errors import Invalid
+from moorage.domain.errors import Invalid, NotFound, NotServed
 from moorage.domain.security import IMAGE_TYPES
-from moorage.services.security.detail_vocabulary import page
+from moorage.services.security.detail_vocabulary import choice, page
 from moorage.services.security.image_details import DEFAULT_SENSITIVE_PATHS
 from moorage.services.security.whitelists import WhitelistScope, WhitelistView
 
@@ -42,11 +42,17 @@ RULES.update({
 })
 
 
-def _check_kind(global_image_type: str | None, type_: str | None) -> None:
-    if global_image_type not in (None, "", "registry"):
-        raise Invalid("global_image_type must be registry (images on hosts are not applicable here)")
-    if type_ not in (None, "", "vulnerability"):
-        raise Invalid("type must be vulnerability")
+def _on_hosts(global_image_type: str | None, type_: str | None) -> bool:
+    """Whether the request is about the whitelists of images on hosts (``global_image_type=local``),
+    which moorage does not have: reads find nothing there, changes are not applicable."""
+    choice("type", type_, ("vulnerability",))
+    return choice("global_image_type", global_image_type, ("registry", "local")) == "local"
+
+
+def _registry_only(global_image_type: str | None, type_: str | None) -> None:
+    if _on_hosts(global_image_type, type_):
+        raise NotServed("whitelists of images on hosts (global_image_type=local) do not apply to moorage, "
+                        "a registry", reason="not_applicable")
 
 
 def _scope(rule_type: str, query_info: ac.WhitelistQueryInfo | None,
@@ -76,7 +82,7 @@ async def add_image_white_lists(
     enterprise_project_id: Text = None, global_image_type: Short = None, type: Short = None,
 ) -> ac.Empty:
     """Whitelist vulnerability ids (one whitelist each) in every image, images of some types, or chosen images."""
-    _check_kind(global_image_type, type)
+    _registry_only(global_image_type, type)
     await services.security.whitelists.add(principal, vul_type=body.vul_type, vul_ids=body.vul_ids,
                                            scope=_scope(body.rule_type, body.query_info, body.image_info),
                                            description=body.description)
@@ -89,8 +95,9 @@ async def list_image_white_lists(
     offset: Offset = 0, limit: Limit = 10, global_image_type: Short = None, type: Short = None,
     vul_name: Text = None, vul_type: Short = None,
 ) -> ac.WhitelistList:
-    """The account's whitelists, oldest first."""
-    _check_kind(global_image_type, type)
+    """The account's whitelists, oldest first (none of images on hosts)."""
+    if _on_hosts(global_image_type, type):
+        return ac.WhitelistList(total_num=0, data_list=[])
     found = await services.security.whitelists.list(principal, vul_name=vul_name or None, vul_type=vul_type or None)
     return ac.WhitelistList(total_num=len(found), data_list=[_detail(v) for v in page(found, offset, limit)])
 
@@ -101,7 +108,7 @@ async def delete_image_white_lists(
     enterprise_project_id: Text = None, global_image_type: Short = None, type: Short = None,
 ) -> ac.Empty:
     """Remove whitelists (ids that do not exist are ignored)."""
-    _check_kind(global_image_type, type)
+    _registry_only(global_image_type, type)
     await services.security.whitelists.delete(principal, [i[:64] for i in body.ids])
     return ac.Empty()
 
@@ -112,8 +119,9 @@ async def show_image_white_list_detail(
     enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10, global_image_type: Short = None,
     type: Short = None,
 ) -> ac.WhitelistDetail:
-    """One whitelist."""
-    _check_kind(global_image_type, type)
+    """One whitelist (none of images on hosts)."""
+    if _on_hosts(global_image_type, type):
+        raise NotFound(f"whitelist {id[:64]!r} not found", reason="whitelist_not_found")
     return _detail(await services.security.whitelists.show(principal, id[:64]))
 
 
@@ -124,7 +132,7 @@ async def change_image_white_list(
     type: Short = None,
 ) -> ac.Empty:
     """Change where a whitelist applies, and its description."""
-    _check_kind(global_image_type, type)
+    _registry_only(global_image_type, type)
     await services.security.whitelists.change(principal, id[:64], scope=_scope(body.rule_type, body.query_info,
                                                                               body.image_info),
                                               description=body.description)

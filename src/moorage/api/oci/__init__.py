@@ -29,7 +29,9 @@ def oci_route() -> OciRoute:
             OciEndpoint("uploads", "POST", uploads.start_upload, push),
             OciEndpoint("upload", "PATCH", uploads.patch_upload, push),
             OciEndpoint("upload", "PUT", uploads.finish_upload, push),
-            OciEndpoint("upload", "GET", uploads.get_upload, push),
+            # Where an upload stands is a read, as in distribution: a client that caches one token for its
+            # reads and one for its writes (the spec's conformance suite does) asks with its pull token.
+            OciEndpoint("upload", "GET", uploads.get_upload, pull),
             OciEndpoint("upload", "DELETE", uploads.cancel_upload, push),
             OciEndpoint("manifest", "GET", manifests.get_manifest, pull),
             OciEndpoint("manifest", "HEAD", manifests.get_manifest, pull),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from moorage.domain.errors import Invalid, SizeInvalid, UploadInvalid
+from moorage.domain.errors import Invalid, RangeNotSatisfiable, SizeInvalid, UploadInvalid
 from moorage.domain.registry import ByteRange
 
 if TYPE_CHECKING:
@@ -50,7 +50,9 @@ def content_range(request: Request) -> tuple[int, int] | None:
 
 def requested_range(request: Request, size_hint: int | None = None) -> ByteRange | None:
     """A single ``Range: bytes=a-b`` / ``bytes=a-`` / ``bytes=-n``; None when absent or unparsable
-    (RFC 9110: a server ignores a Range it does not understand and sends the whole content)."""
+    (RFC 9110: a server ignores a Range it does not understand and sends the whole content).
+    ``bytes=a-b`` with ``b`` before ``a`` is ``RangeNotSatisfiable``: the spec's conformance suite
+    asks 416 for ``bytes=500-0``, not the whole blob."""
     raw = request.headers.get("range")
     if raw is None:
         return None
@@ -66,7 +68,7 @@ def requested_range(request: Request, size_hint: int | None = None) -> ByteRange
     start = int(first)
     end = int(last) if last else (1 << 62)
     if end < start:
-        return None
+        raise RangeNotSatisfiable(f"range {raw.strip()[:64]!r} ends before it starts", size=size_hint or 0)
     return ByteRange(start, end)
 
 

@@ -54,12 +54,13 @@ async def tags_list(request: Request, ctx: OciContext) -> Response:
 
 
 async def referrers(request: Request, ctx: OciContext) -> Response:
-    """An image index of the manifests whose subject is the digest (empty, not 404, when none)."""
+    """An image index of the manifests whose subject is the digest (empty, not 404, when none, even in
+    a repository that does not exist yet)."""
     svc = services(request)
     subject = Digest.parse(ctx.params["subject"])
-    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
     artifact_type = request.query_params.get("artifactType") or None
-    found = await svc.manifests.referrers(repository=repository, subject=subject, artifact_type=artifact_type)
+    found = await svc.manifests.referrers(instance_id=ctx.instance_id, name=ctx.repository, subject=subject,
+                                          artifact_type=artifact_type)
     manifests = []
     for r in found:
         descriptor: dict[str, object] = {"mediaType": r.media_type, "digest": r.digest, "size": r.size}

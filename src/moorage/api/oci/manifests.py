@@ -40,13 +40,15 @@ async def get_manifest(request: Request, ctx: OciContext) -> Response:
 
 
 async def put_manifest(request: Request, ctx: OciContext) -> Response:
-    """Store a manifest; tag it when the reference is a tag."""
+    """Store a manifest; tag it when the reference is a tag, and with each ``?tag=`` (the spec's
+    tag parameters, answered with ``OCI-Tag``)."""
     svc = services(request)
     payload = await read_body(request, limit=svc.settings.registry.manifest_max_bytes)
     stored = await svc.manifests.put(
         target=UploadTarget(ctx.instance_id, ctx.repository, ctx.principal.domain_id),
         reference=ctx.params["reference"],
         content_type=request.headers.get("content-type"), payload=payload,
+        extra_tags=request.query_params.getlist("tag"),
     )
     headers = {
         "Location": f"/v2/{ctx.repository}/manifests/{stored.digest}",
@@ -55,6 +57,8 @@ async def put_manifest(request: Request, ctx: OciContext) -> Response:
     }
     if stored.subject is not None:
         headers["OCI-Subject"] = str(stored.subject)
+    if request.query_params.getlist("tag"):
+        headers["OCI-Tag"] = ", ".join(stored.tags)
     return Response(status_code=201, headers=headers)
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from moorage.api.access import PULL, Access
+from moorage.api.access import PULL, PUSH, Access
 from moorage.api.errors import oci_error_response
 from moorage.api.oci.common import body_chunks, content_length, content_range, query_digest_required, services
 from moorage.api.oci.routing import OciContext
 from moorage.domain.digests import Digest
-from moorage.domain.errors import DigestInvalid, MoorageError, RangeNotSatisfiable
+from moorage.domain.errors import DigestInvalid, MoorageError, RangeNotSatisfiable, Unauthenticated
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository, UploadSession
 from moorage.services.uploads import UploadTarget
@@ -57,6 +57,8 @@ async def start_upload(request: Request, ctx: OciContext) -> Response:
     mount, source = query.get("mount"), query.get("from")
     if mount:
         digest = Digest.parse(mount)
+        if source and (challenge := await _source_challenge(request, ctx, source)) is not None:
+            return challenge
         source_repo = await _mount_source(request, ctx, source) if source else None
         if source_repo is not None and await svc.blobs.mount(target=target, digest=digest,
                                                              source=source_repo) is not None:
@@ -69,6 +71,23 @@ async def start_upload(request: Request, ctx: OciContext) -> Response:
         return _created(ctx, digest)
     session = await svc.uploads.start(target=target)
     return Response(status_code=202, headers=_session_headers(ctx, session))
+
+
+async def _source_challenge(request: Request, ctx: OciContext, source: str) -> Response | None:
+    """401 with a challenge naming the mount's source too, when the bearer token does not mention the
+    source at all but its holder may pull from it: the token was asked before the mount (the newest
+    conformance suite caches one push token per repository), so the client asks again, as it would
+    with distribution; otherwise None (a mount the caller may not make falls back to a session)."""
+    granted = ctx.principal.granted
+    if granted is None or f"repository:{source}" in granted:
+        return None
+    authorizer = request.app.state.authorizer
+    wanted = Access("repository", source, (PULL,))
+    if PULL not in await authorizer.allowed_actions(ctx.principal, wanted, ctx.instance_id):
+        return None
+    required = [Access("repository", str(ctx.repository), (PULL, PUSH)), wanted]
+    return oci_error_response(Unauthenticated("the token does not cover the mount's source"),
+                              authorizer.challenge_headers(request, required, "insufficient_scope"))
 
 
 async def _mount_source(request: Request, ctx: OciContext, source: str) -> Repository | None:

@@ -44,12 +44,24 @@ def vul_type(ecosystem: str) -> str:
 
 
 def choice(name: str, value: str | None, allowed: Sequence[str]) -> str | None:
-    """``value`` when it is one of ``allowed`` (None or empty: no filter); ``Invalid`` otherwise."""
+    """The spelling of ``allowed`` that ``value`` names, whatever its case (None or empty: no filter;
+    HSS documents ``critical`` for one operation and ``Critical`` for the next); ``Invalid`` otherwise."""
     if value is None or value == "":
         return None
-    if value not in allowed:
-        raise Invalid(f"{name} must be one of {', '.join(allowed)}, got {value[:32]!r}")
-    return value
+    if value in allowed:
+        return value
+    for spelling in allowed:
+        if spelling.lower() == value.lower():
+            return spelling
+    raise Invalid(f"{name} must be one of {', '.join(allowed)}, got {value[:32]!r}")
+
+
+def necessity_filter(value: str | None) -> tuple[str | None, str | None]:
+    """(repair necessity, risk level) that a ``repair_necessity`` filter names: most operations document
+    ``immediate_repair`` / ``delay_repair`` / ``not_needed_repair``, ListVulAffectImages documents the
+    risk levels ``Low`` to ``Critical``; either is accepted."""
+    named = choice("repair_necessity", value, (*NECESSITIES, *RISK_LEVELS))
+    return (None, named) if named in RISK_LEVELS else (named, None)
 
 
 def page(items: Sequence[T], offset: int, limit: int) -> list[T]:
