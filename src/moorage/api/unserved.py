@@ -24,6 +24,7 @@ from enum import StrEnum
 from fastapi import APIRouter, Depends
 
 from moorage.api.deps import authorize
+from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import AUTHENTICATED, RULES
 from moorage.domain.errors import NotServed
 
@@ -404,8 +405,8 @@ def unserved_routers() -> tuple[APIRouter, APIRouter]:
     """Routes for every operation of ``UNSERVED``: the shadowed ones, to be included before every
     other router, and the rest, to be included after all of them (where the ones whose paths are all
     parameters, ``/v2/{project_id}/{resource_type}/...``, cannot take another operation's path)."""
-    first = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False)
-    last = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False)
+    first = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False, route_class=ManagementRoute)
+    last = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False, route_class=ManagementRoute)
     for operation in UNSERVED:
         router = first if operation.shadowed else last
         router.add_api_route(operation.path, _answer(operation), methods=[operation.method], status_code=501,
