@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -226,6 +227,8 @@ def create_app(settings: Settings) -> MoorageApp:
         services.pulls.start()
         services.enterprise.start()
         purge = asyncio.get_running_loop().create_task(_purge_uploads_forever(services))
+        # Said here, not before the server starts: only now does this process answer requests.
+        log.warning("moorage ready: HTTP process %d serving %s", os.getpid(), settings.resolved_external_url)
         try:
             yield
         finally:

@@ -152,6 +152,11 @@ def test_every_secret_from_the_environment_reaches_every_worker(
         assert quote(PG_PASSWORD, safe="") not in command_lines and MASTER_KEY not in command_lines
         _assert_workers_share_the_configured_secrets(served)
         _assert_job_worker_has_the_master_key(served)
+        # each HTTP process says it is ready once it serves (not the parent, before anything listens)
+        log = served.server.log()
+        assert log.index("moorage starting on") < log.index("moorage ready: HTTP process")
+        assert len({line.split("HTTP process ")[1].split()[0]
+                    for line in log.splitlines() if "moorage ready: HTTP process" in line}) == 2, log[-3000:]
 
         # a job worker that dies while serving is started again, with the same settings
         (job_worker,) = served.job_workers()
