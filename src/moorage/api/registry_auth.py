@@ -3,9 +3,11 @@
 ``/v2/`` routes accept a bearer token from ``/service/token`` (the usual flow of docker, podman,
 skopeo, containerd), Basic credentials sent directly, or nothing (anonymous). A request without
 acceptable credentials gets 401 with a ``WWW-Authenticate: Bearer`` challenge naming the realm,
-service and scope; an authenticated caller without the right gets 403 DENIED. A bearer token that
-does not mention the resource at all gets the challenge again (the client asks for that scope),
-one that mentions it with fewer actions gets DENIED (it asked and was refused).
+service and scope; an authenticated caller without the right gets 403 DENIED. A bearer token
+narrower than its holder's rights (it does not name the resource, or names fewer actions) gets 403
+DENIED (``insufficient_scope``) with a challenge naming the scope to ask for, which is what oras-py
+acts on; a token whose holder lacks the right gets plain DENIED, or the answer for a missing name
+when the holder may not know the name exists.
 """
 
 from __future__ import annotations
