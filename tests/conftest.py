@@ -9,9 +9,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support import postgres
 from tests.support.servers import ServerProcess, start_moorage
+
+# Property tests check behaviour, not speed (speed lives in bench/): no per-example deadline and no
+# too-slow health check, both of which fail on a loaded machine without anything being wrong.
+settings.register_profile("moorage", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("moorage")
 
 DATABASES = ["sqlite", "postgresql"]
 ADMIN_USER = "admin"

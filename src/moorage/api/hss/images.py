@@ -19,7 +19,6 @@ from moorage.api.hss import schemas as s
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.domain.errors import Invalid
 from moorage.domain.security import (
     IMAGE_TYPES,
     LOCAL_IMAGE,
@@ -30,6 +29,7 @@ from moorage.domain.security import (
     SeverityLevel,
     failure_description,
 )
+from moorage.services.security.detail_vocabulary import choice
 
 router = APIRouter(tags=["HSS images"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)
@@ -47,14 +47,6 @@ OFFSET_MAX = 2_000_000
 TIME_MAX = 9_223_372_036_854_775_807
 SCAN_STATUSES = tuple(status.value for status in ScanStatus)
 SEVERITY_LEVELS = tuple(level.value for level in SeverityLevel)
-
-
-def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
-    if value is None or value == "":
-        return None
-    if value not in allowed:
-        raise Invalid(f"{name} must be one of {', '.join(allowed)}, got {value[:32]!r}")
-    return value
 
 
 def _text(value: str | None) -> str | None:
@@ -126,13 +118,13 @@ async def list_swr_image_repository(
     instance_id: str | None = Query(default=None, max_length=128),
 ) -> s.SwrImageList:
     """Images of SWR repositories (private, shared, enterprise) with their security state."""
-    kind = _choice("image_type", image_type, (*SWR_IMAGE_TYPES, LOCAL_IMAGE))
+    kind = choice("image_type", image_type, (*SWR_IMAGE_TYPES, LOCAL_IMAGE))
     if kind == LOCAL_IMAGE or kind is None:
         return s.SwrImageList(total_num=0, data_list=[])  # images on hosts: not applicable to a registry
     flt = ImageFilter(
         image_types=(kind,), namespace=_text(namespace), image_name=_text(image_name),
         image_version=_text(image_version), latest_version=latest_version,
-        scan_status=_choice("scan_status", scan_status, SCAN_STATUSES), instance_name=_text(instance_name),
+        scan_status=choice("scan_status", scan_status, SCAN_STATUSES), instance_name=_text(instance_name),
         instance_id=_text(instance_id), image_size=image_size, start_latest_update_time=start_latest_update_time,
         end_latest_update_time=end_latest_update_time, start_latest_scan_time=start_latest_scan_time,
         end_latest_scan_time=end_latest_scan_time, has_malicious_file=has_malicious_file,
@@ -174,18 +166,18 @@ async def list_registry_images(
     severity_level: str | None = Query(default=None, max_length=16),
 ) -> s.RegistryImageList:
     """Images of every connected registry with their security state."""
-    kind = _choice("image_type", image_type, IMAGE_TYPES)
-    direction = _choice("sort_dir", sort_dir, ("asc", "desc"))
+    kind = choice("image_type", image_type, IMAGE_TYPES)
+    direction = choice("sort_dir", sort_dir, ("asc", "desc"))
     flt = ImageFilter(
         image_types=(kind,) if kind else (), namespace=_text(namespace), image_name=_text(image_name),
         image_version=_text(image_version), registry_name=_text(registry_name), latest_version=latest_version,
-        image_size=image_size, scan_status=_choice("scan_status", scan_status, SCAN_STATUSES),
+        image_size=image_size, scan_status=choice("scan_status", scan_status, SCAN_STATUSES),
         start_latest_update_time=start_latest_update_time, end_latest_update_time=end_latest_update_time,
         start_latest_scan_time=start_latest_scan_time, end_latest_scan_time=end_latest_scan_time,
         start_latest_sync_time=start_latest_sync_time, end_latest_sync_time=end_latest_sync_time,
         has_malicious_file=has_malicious_file, has_unsafe_setting=has_unsafe_setting, has_vul=has_vul, risky=risky,
         instance_id=_text(instance_id), instance_name=_text(instance_name), is_multarch=is_multarch,
-        severity_level=_choice("severity_level", severity_level, SEVERITY_LEVELS))
+        severity_level=choice("severity_level", severity_level, SEVERITY_LEVELS))
     rows, total = await services.security.images.page(
         principal, flt, sort_key=_text(sort_key), descending=direction == "desc", offset=offset, limit=limit)
     return s.RegistryImageList(total_num=total, data_list=[registry_item(r) for r in rows])
