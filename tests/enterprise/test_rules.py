@@ -1,5 +1,5 @@
-"""Pure rules of the Enterprise Edition: seed 000's paging (property test against its wording), cron
-schedules (against a brute-force oracle), host names and domain-name validation."""
+"""Pure rules of the Enterprise Edition: the paging of ListInstanceSignatureExecutionSubtasks (property
+test against its wording), cron schedules (against a brute-force oracle), host names and domain-name validation."""
 
 from __future__ import annotations
 

@@ -216,7 +216,8 @@ def swr_error_response(error: e.MoorageError) -> Response:
 
 
 def enterprise_error_response(error: e.MoorageError) -> Response:
-    """The Enterprise Edition body of seed 000: ``error_code``, ``error_msg``, ``encoded_authorization_message``."""
+    """The Enterprise Edition error body (as ListInstanceSignatureExecutionSubtasks documents it):
+    ``error_code``, ``error_msg``, ``encoded_authorization_message``."""
     code = _lookup(error, SWR_BY_CLASS, SWR_BY_REASON)
     body = {"error_code": code.code, "error_msg": error.message, "encoded_authorization_message": ""}
     return Response(json.dumps(body), status_code=code.status, media_type="application/json",

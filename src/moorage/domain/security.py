@@ -82,7 +82,7 @@ FAILURE_DESCRIPTIONS: dict[str, str] = {
     "database_error": "Database error.",
     "failed_to_send_the_scan_request": "Failed to send the scan request.",
 }
-"""The documented ``scan_failed_code`` values (seed 004) and their descriptions."""
+"""The documented ``scan_failed_code`` values (ListRegistryImages) and their descriptions."""
 
 VULNERABILITIES_SKIPPED = "failed_to_scan_vulnerability"
 """The failure code a *successful* scan carries when its vulnerability part did not run (no advisory

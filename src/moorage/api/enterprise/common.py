@@ -27,7 +27,7 @@ def timestamp(ms: int | None) -> str:
 
 
 def page(offset: int | None, limit: int | None) -> PageRequest:
-    """The validated page of a listing (seed 000's rules)."""
+    """The validated page of a listing (the rules ListInstanceSignatureExecutionSubtasks documents)."""
     return page_request(offset, limit)
 
 

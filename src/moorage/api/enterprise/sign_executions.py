@@ -1,4 +1,5 @@
-"""Executions of signature policies, their tasks and subtasks (seed 000), and stopping one.
+"""Executions of signature policies, their tasks and subtasks (ListInstanceSignatureExecutionSubtasks),
+and stopping one.
 
 ``PUT .../executions/{execution_id}`` (no body) stops an execution, as SWR's replication API stops
 its executions; ``GET`` of the same path shows one (both moorage extensions).
@@ -47,7 +48,7 @@ def task_view(task: SignTask) -> dict[str, Any]:
 
 
 def subtask_view(subtask: SignSubtask) -> dict[str, Any]:
-    """A ``SignatureExecutionSubTask`` model (seed 000)."""
+    """A ``SignatureExecutionSubTask`` model (ListInstanceSignatureExecutionSubtasks)."""
     return {"id": subtask.id, "job_id": subtask.job_id, "namespace": subtask.namespace,
             "repository": subtask.repository, "tags": subtask.tag, "digest": subtask.digest,
             "status": subtask.status.value, "status_text": subtask.status_text,
@@ -110,7 +111,7 @@ async def list_subtasks(instance_id: str, namespace_name: str, policy_id: int, e
                         services: ServicesDep, offset: int | None = Query(default=None),
                         limit: int | None = Query(default=None),
                         status: str | None = Query(default=None, max_length=16)) -> dict[str, Any]:
-    """Subtasks (one per signed tag) of a task: seed 000's paging and status filter."""
+    """Subtasks (one per signed tag) of a task: ListInstanceSignatureExecutionSubtasks's paging and status filter."""
     wanted = parse_status(status)
     requested = page(offset, limit)
     policy = await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,

@@ -1,5 +1,5 @@
-"""The image lists: SWR images (``GET /v5/{project_id}/image/swr-repository``, seed 001), every
-connected registry's images (``GET /v5/{project_id}/image/registries/images``, seed 004), and
+"""The image lists: SWR images (``GET /v5/{project_id}/image/swr-repository``, ListSwrImageRepository), every
+connected registry's images (``GET /v5/{project_id}/image/registries/images``, ListRegistryImages), and
 synchronising moorage's own images into them (``POST /v5/{project_id}/image/synchronize``).
 
 Filters: ``namespace``, ``instance_id``, ``instance_name``, ``registry_name``, ``scan_status`` and
@@ -58,7 +58,7 @@ def _scannable(row: ImageRow) -> bool:
 
 
 def swr_item(row: ImageRow) -> s.PrivateImageRepositoryInfo:
-    """A row as seed 001 shows it (``scan_failed_desc`` carries the failure code there)."""
+    """A row as ListSwrImageRepository shows it (``scan_failed_desc`` carries the failure code there)."""
     return s.PrivateImageRepositoryInfo(
         id=row.id, namespace=row.namespace, image_name=row.image_name, image_id=row.image_id,
         image_digest=row.image_digest, image_version=row.image_version, image_type=row.image_type,
@@ -74,7 +74,7 @@ def swr_item(row: ImageRow) -> s.PrivateImageRepositoryInfo:
 
 
 def registry_item(row: ImageRow) -> s.RegistryImagesInfo:
-    """A row as seed 004 shows it."""
+    """A row as ListRegistryImages shows it."""
     return s.RegistryImagesInfo(
         id=row.id, namespace=row.namespace, image_name=row.image_name, image_id=row.image_id,
         image_digest=row.image_digest, image_version=row.image_version, image_type=row.image_type,

@@ -37,7 +37,7 @@ SORT_COLUMNS = {
     "vul_num": t.c.vul_num,
     "image_name": t.c.image_name,
 }
-"""Sort keys of the lists (seed 004 documents ``latest_scan_time``; the others are moorage's)."""
+"""Sort keys of the lists (ListRegistryImages documents ``latest_scan_time``; the others are moorage's)."""
 
 _COLUMNS = (t.c.id, t.c.domain_id, t.c.registry_id, reg.c.name, reg.c.type, t.c.parent_id, t.c.image_type,
             t.c.namespace, t.c.image_name, t.c.image_version, t.c.image_digest, t.c.image_id, t.c.media_type,

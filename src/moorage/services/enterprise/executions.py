@@ -84,7 +84,8 @@ class ExecutionService:
 
     async def subtasks(self, policy: SignPolicy, execution_id: int, task_id: int, *, status: RunStatus | None,
                        page: PageRequest) -> Page[SignSubtask]:
-        """Subtasks (one per signed tag) of a task, optionally of one status (seed 000)."""
+        """Subtasks (one per signed tag) of a task, optionally of one status
+        (ListInstanceSignatureExecutionSubtasks)."""
         def work(conn: Connection) -> Page[SignSubtask]:
             if q.get_execution(conn, policy.id, execution_id) is None:
                 raise NotFound(f"execution {execution_id} of policy {policy.id} not found",

@@ -1,5 +1,6 @@
-"""The paging rules of the Enterprise Edition listings (seed 000): ``offset`` and ``limit`` go
-together, ``limit`` is 1-100 (default 10), ``offset`` is 0 or a multiple of ``limit``."""
+"""The paging rules of the Enterprise Edition listings (as ListInstanceSignatureExecutionSubtasks
+documents them): ``offset`` and ``limit`` go together, ``limit`` is 1-100 (default 10), ``offset`` is
+0 or a multiple of ``limit``."""
 
 from __future__ import annotations
 
