@@ -90,3 +90,25 @@ class Visibility:
     """Repositories granted to the user."""
     public: bool
     """Whether public repositories of any domain are visible."""
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceRecord:
+    """A namespace row."""
+
+    id: int
+    instance_id: str
+    name: str
+    domain_id: str | None
+    creator_name: str
+    is_public: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One user's level on one namespace or repository."""
+
+    user_id: str
+    user_name: str
+    auth: int

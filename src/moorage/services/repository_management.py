@@ -9,12 +9,12 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
 from moorage.domain.identity import Principal
+from moorage.domain.management import RepositoryDetail, RepositoryFilter
 from moorage.domain.names import RepositoryName
 from moorage.metadata.database import Database
 from moorage.metadata.queries import namespaces as namespace_q
 from moorage.metadata.queries import permissions as grants_q
 from moorage.metadata.queries import repository_details as q
-from moorage.metadata.queries.repository_details import RepositoryDetail, RepositoryFilter
 
 CATEGORIES = ("app_server", "linux", "framework_app", "database", "lang", "other", "windows", "arm")
 """Repository categories SWR knows."""

@@ -16,7 +16,7 @@ from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
 from moorage.domain.security import ConnectedRegistry, RegistryType
-from moorage.metadata.queries.security_registries import RegistryQuery
+from moorage.domain.security_registries import RegistryQuery
 from moorage.services.security.registries import RegistryInput, normalise_address
 
 router = APIRouter(tags=["HSS registries"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],

@@ -20,7 +20,7 @@ from moorage.api.hss.image_details import ImageNaming, Limit, Offset, Short, Tex
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.metadata.queries.security_handling import HistoryQuery
+from moorage.domain.security_handling import HistoryQuery
 from moorage.services.security.detail_vocabulary import (
     HANDLE_STATUSES,
     NECESSITIES,

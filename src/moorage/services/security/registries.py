@@ -16,9 +16,9 @@ from moorage.clients.errors import AuthenticationError, EgressDenied, RegistryEr
 from moorage.domain.errors import Conflict, Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.security import EXTERNAL_TYPES, ConnectedRegistry, RegistryType
+from moorage.domain.security_registries import RegistryFields, RegistryQuery
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_registries as q
-from moorage.metadata.queries.security_registries import RegistryFields, RegistryQuery
 from moorage.services.security.catalogs import CatalogError, make_catalog
 from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 from moorage.services.security.synchronize import decrypt_password, remote_registry

@@ -26,11 +26,12 @@ from moorage.domain.bounded_json import load_document
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.security import ImageFilter, ImageRow, ImageVisibility
+from moorage.domain.security_images import ImageRef
+from moorage.domain.security_tasks import ExportTask
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_exports as exports_q
 from moorage.metadata.queries import security_images as images_q
-from moorage.metadata.queries.security_details import ImageRef
 from moorage.services.security.baseline_details import BaselineService, ImageScope
 from moorage.services.security.image_details import ImageDetailService
 from moorage.services.security.images import account_of, image_visibility
@@ -254,7 +255,7 @@ class ReportService:
             file_name=f"{kind}-{report_type}-{stamp}", content=to_json(table)))
         return task_id, len(table.rows)
 
-    async def task(self, principal: Principal, task_id: str) -> tuple[exports_q.ExportTask, ReportTable]:
+    async def task(self, principal: Principal, task_id: str) -> tuple[ExportTask, ReportTable]:
         """An export task and its table."""
         domain_id = account_of(principal)
         found = await self.db.read(lambda conn: exports_q.get(conn, domain_id, task_id))

@@ -23,9 +23,9 @@ from typing import Any
 import moorage
 from moorage.clients.oci_types import ImageIndex, select_platforms
 from moorage.domain.security import ScanResultRecord
+from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_results as results_q
-from moorage.metadata.queries.security_results import ScanWrite
 from moorage.services.security import engine
 from moorage.services.security.failures import ScanFailure, failure_from
 from moorage.services.security.results import apply_to_rows

@@ -25,12 +25,12 @@ from moorage.domain.security import (
     SecurityTask,
     TaskItem,
 )
+from moorage.domain.security_tasks import NewItem, TaskQuery
 from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_tasks as q
-from moorage.metadata.queries.security_tasks import NewItem, TaskQuery
 from moorage.services.security.images import account_of, image_visibility
 from moorage.services.security.results import restore_rows
 

@@ -17,10 +17,10 @@ from sqlalchemy.engine import Connection
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.security import IMAGE_TYPES, ImageRow, ImageVisibility
+from moorage.domain.security_handling import ALL_IMAGES, SPECIFIC_IMAGES, Whitelist
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_images as images_q
-from moorage.metadata.queries.security_handling import Whitelist
 from moorage.services.security.advisory_lookup import AdvisoryFacts, Known
 from moorage.services.security.detail_base import DetailBase
 from moorage.services.security.detail_vocabulary import VUL_TYPES
@@ -53,7 +53,7 @@ class WhitelistView:
 
 def sdk_rule_type(whitelist: Whitelist) -> str:
     """The SDK's rule type of a stored whitelist."""
-    if whitelist.rule_type == handling_q.SPECIFIC_IMAGES:
+    if whitelist.rule_type == SPECIFIC_IMAGES:
         return "specific_images"
     return "specific_image_types" if whitelist.image_types else "all_images"
 
@@ -86,9 +86,9 @@ class WhitelistService:
     @staticmethod
     def _stored(scope: WhitelistScope) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
         if scope.rule_type == "specific_images":
-            return handling_q.SPECIFIC_IMAGES, (), tuple(sorted(set(scope.row_ids)))
+            return SPECIFIC_IMAGES, (), tuple(sorted(set(scope.row_ids)))
         types = scope.image_types if scope.rule_type == "specific_image_types" else ()
-        return handling_q.ALL_IMAGES, types, ()
+        return ALL_IMAGES, types, ()
 
     async def add(self, principal: Principal, *, vul_type: str, vul_ids: Sequence[str], scope: WhitelistScope,
                   description: str) -> list[str]:
