@@ -143,3 +143,15 @@ class UsageSnapshot:
 
     day: str
     totals: UsageTotals
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryQuery:
+    """The listing filters of ``GET /v2/manage/repos`` and ``/v3/manage/repos``."""
+
+    namespace: str | None = None
+    """Substring of the organization name (case-insensitive)."""
+    name: str | None = None
+    """Substring of the repository name (case-insensitive)."""
+    category: str | None = None
+    is_public: bool | None = None

@@ -1,5 +1,6 @@
 """Scan results as stored: vulnerability and other findings of a digest, packages, and everything
-one finished scan writes."""
+one finished scan writes; the vulnerability lists' filters, and what the advisory database says
+about a vulnerability id."""
 
 from __future__ import annotations
 
@@ -118,3 +119,39 @@ class StoredPackage:
     manifest_digest: str
     position: int
     package: PackageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class VulnerabilityFilter:
+    """Filters of the vulnerability lists (None: not filtered; ``vul_id``, ``vul_name``: a part)."""
+
+    vul_id: str | None = None
+    vul_name: str | None = None
+    cve_id: str | None = None
+    kind: str | None = None
+    necessity: str | None = None
+    image_type: str | None = None
+    severity_level: str | None = None
+    handle_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CveFacts:
+    """One CVE of a vulnerability."""
+
+    cve_id: str
+    cvss_score: float
+    publish_time: int
+    """Epoch milliseconds (0: unknown)."""
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoryFacts:
+    """What is known about one vulnerability id."""
+
+    vul_id: str
+    title: str
+    description: str
+    url: str
+    cves: tuple[CveFacts, ...]

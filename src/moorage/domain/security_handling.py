@@ -1,5 +1,6 @@
-"""What an account decided about findings: vulnerability whitelists, the handling history and its
-filters, and the handled state read once for a request.
+"""What an account decided about findings: vulnerability whitelists (where they apply, and as the
+lists show them), handling requests, the handling history and its filters, and the handled state
+read once for a request.
 
 Whitelists keep part one's vocabulary (``rule_type`` ``all_image`` with an empty or comma-separated
 ``image_type``, or ``specific_image`` with row ids); the API maps it to the SDK's ``all_images`` /
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from moorage.domain.security import ImageRow
+from moorage.domain.security_findings import AdvisoryFacts
 
 ALL_IMAGES = "all_image"
 
@@ -99,3 +103,41 @@ class HistoryQuery:
     app_name: str | None = None
     app_version: str | None = None
     remark: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HandleRequest:
+    """What to handle (the SDK's ``HandleImageVulnerabilityRequestBody``)."""
+
+    operate_type: str
+    select_type: str
+    handle_status: str | None = None
+    kind: str | None = None
+    image_ids: tuple[str, ...] = ()
+    vul_ids: tuple[str, ...] = ()
+    vul_view: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(vulnerability id, image ids) pairs."""
+    image_view: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(image id, vulnerability ids) pairs."""
+    remark: str = ""
+    image_name: str | None = None
+    vul_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WhitelistScope:
+    """Where a whitelist applies, in the SDK's words."""
+
+    rule_type: str
+    image_types: tuple[str, ...] = ()
+    row_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WhitelistView:
+    """A whitelist with its advisory facts and the images it names."""
+
+    whitelist: Whitelist
+    rule_type: str
+    facts: AdvisoryFacts
+    images: tuple[ImageRow, ...]

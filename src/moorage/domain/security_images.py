@@ -90,3 +90,28 @@ class RowOfImage:
     def row_ids(self) -> tuple[int, ...]:
         """The ids this image is known by (a platform row by its own and its parent's)."""
         return (self.row_id,) if self.row_id == self.tag_row_id else (self.row_id, self.tag_row_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageScope:
+    """Which of the account's images a cross-image list covers (None: any)."""
+
+    image_id: str | None = None
+    image_type: str | None = None
+    namespace: str | None = None
+    image_name: str | None = None
+    image_version: str | None = None
+    instance_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSelector:
+    """An image a request names: by row id, or by namespace, name and tag (and registry)."""
+
+    row_id: int | None = None
+    namespace: str = ""
+    image_name: str = ""
+    image_version: str = ""
+    image_digest: str = ""
+    registry_id: str = ""
+    image_type: str = ""

@@ -32,3 +32,19 @@ class RegistryQuery:
     types: tuple[str, ...] = ()
     address: str | None = None
     status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryInput:
+    """A registry as a caller describes it (None: unchanged, on update)."""
+
+    name: str | None = None
+    type: str | None = None
+    api_version: str | None = None
+    protocol: str | None = None
+    address: str | None = None
+    username: str | None = None
+    password: str | None = None
+    organization_filter: str | None = None
+    connect_cluster_id: str | None = None
+    scan_image_channel: str | None = None

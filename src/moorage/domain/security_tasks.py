@@ -3,7 +3,9 @@ export tasks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from moorage.domain.security import ImageFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +45,13 @@ class ExportTask:
     content: bytes | None
     created_at: int
     finished_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSelection:
+    """Which images a report covers: every image matching ``filter`` (``operate_all``), or the
+    images named in ``image_ids`` (the lists' ids)."""
+
+    operate_all: bool
+    image_ids: tuple[str, ...] = ()
+    filter: ImageFilter = field(default_factory=ImageFilter)

@@ -8,10 +8,10 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest
 from moorage.domain.errors import BlobUnknown, RangeNotSatisfiable
-from moorage.domain.registry import ByteRange, Repository
+from moorage.domain.registry import ByteRange, Repository, UploadTarget
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as q
-from moorage.services.uploads import UploadTarget, link_blob
+from moorage.services.uploads import link_blob
 from moorage.storage.blobstore import BlobStore
 
 

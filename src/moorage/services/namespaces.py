@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound, QuotaExceeded
 from moorage.domain.identity import MANAGE, PERMISSION_LEVELS, Principal
 from moorage.domain.names import RepositoryName, validate_namespace
-from moorage.domain.registry import Grant, NamespaceRecord
+from moorage.domain.registry import Grant, GrantChange, NamespaceRecord
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as identity_q
 from moorage.metadata.queries import namespaces as q
@@ -23,15 +23,6 @@ class NamespaceView:
 
     namespace: NamespaceRecord
     level: int
-
-
-@dataclass(frozen=True, slots=True)
-class GrantChange:
-    """One requested grant: a user (by id, name checked when given) and a level."""
-
-    user_id: str
-    user_name: str
-    auth: int
 
 
 class NamespaceService:

@@ -21,8 +21,7 @@ from moorage.api.swr.wire import (
 )
 from moorage.domain.clock import now_ms
 from moorage.domain.errors import Invalid
-from moorage.domain.management import ShareRecord
-from moorage.services.repository_management import RepositoryQuery
+from moorage.domain.management import RepositoryQuery, ShareRecord
 from moorage.services.sharing import CENTERS
 
 router = APIRouter(tags=["SWR sharing"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],

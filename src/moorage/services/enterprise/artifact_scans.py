@@ -6,12 +6,11 @@ result, the same one the HSS image API and the pull policies use."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from moorage.domain.enterprise import Artifact
+from moorage.domain.enterprise import Artifact, ArtifactScanState
 from moorage.domain.errors import Invalid
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.domain.security import ScanResultRecord
@@ -22,16 +21,6 @@ from moorage.services.enterprise.artifacts import ArtifactService
 
 SCANNABLE_TYPES = frozenset({"IMAGE"})
 """Artifact kinds the scanner reads (signatures, SBOMs and charts have no file system)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ArtifactScanState:
-    """An artifact's scan result and, when it has vulnerabilities, the report's findings."""
-
-    artifact: Artifact
-    result: ScanResultRecord | None
-    vulnerabilities: tuple[dict[str, Any], ...] = ()
-    """The report's vulnerability findings (docs/vulnerability-database.md, "Findings JSON")."""
 
 
 class ArtifactScanService:

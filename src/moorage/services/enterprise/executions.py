@@ -12,12 +12,11 @@ import logging
 
 from sqlalchemy.engine import Connection
 
-from moorage.domain.enterprise import Execution, Page, RunStatus, SignPolicy, SignSubtask, SignTask
+from moorage.domain.enterprise import Execution, Page, PageRequest, RunStatus, SignPolicy, SignSubtask, SignTask
 from moorage.domain.errors import Conflict, Invalid, NotFound
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_signing as q
-from moorage.services.enterprise.paging import PageRequest
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
@@ -25,6 +24,7 @@ from moorage.domain.security import (
     SecurityTask,
     TaskItem,
 )
+from moorage.domain.security_images import ImageSelector
 from moorage.domain.security_tasks import NewItem, TaskQuery
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import security_images as images_q
@@ -36,19 +36,6 @@ from moorage.services.security.results import restore_rows
 MAX_TASK_IMAGES = 20000
 VALID_CYCLES = (1, 3, 7, 14)
 VALID_TIME_SCOPES = (0, 1, 3, 7, 30)
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSelector:
-    """An image a request names: by row id, or by namespace, name and tag (and registry)."""
-
-    row_id: int | None = None
-    namespace: str = ""
-    image_name: str = ""
-    image_version: str = ""
-    image_digest: str = ""
-    registry_id: str = ""
-    image_type: str = ""
 
 
 def _task_name(kind: str) -> str:
