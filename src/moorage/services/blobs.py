@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
@@ -29,6 +30,11 @@ class BlobService:
             raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
                               detail={"digest": str(digest)})
         return size
+
+    def local_file(self, digest: Digest) -> Path | None:
+        """The blob's file on this machine when the storage driver keeps one (the server may send it
+        itself), else None; the caller got the blob's size from ``size()`` first."""
+        return self.store.local_path(digest)
 
     def stream(
         self, *, digest: Digest, size: int, byte_range: ByteRange | None
