@@ -9,7 +9,6 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, generate_latest
@@ -46,14 +45,14 @@ from moorage.api.swr import repositories as swr_repositories
 from moorage.api.swr import sharing as swr_sharing
 from moorage.api.swr import tags as swr_tags
 from moorage.api.unserved import unserved_routers
-from moorage.auth.keys import MasterKey, load_master_key
+from moorage.auth.keys import load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
 from moorage.metadata.database import Database
 from moorage.metadata.queries.enterprise_instances import anonymous_access
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
-from moorage.services.enterprise import EnterpriseServices, build_enterprise
+from moorage.services.enterprise import build_enterprise
 from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.identity import IdentityService
 from moorage.services.login_throttle import build_login_throttle
@@ -64,42 +63,16 @@ from moorage.services.pulls import PullRecorder
 from moorage.services.replay_guard import SignatureReplayGuard
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
-from moorage.services.security.wiring import SecurityServices, build_security_services
+from moorage.services.security.wiring import build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
+from moorage.services.wiring import Services
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers import create_driver
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """Everything the handlers call, built once per application."""
-
-    settings: Settings
-    db: Database
-    store: BlobStore
-    master_key: MasterKey
-    signer: TokenSigner
-    identity: IdentityService
-    permissions: PermissionService
-    namespaces: NamespaceService
-    repositories: RepositoryService
-    blobs: BlobService
-    uploads: UploadService
-    manifests: ManifestService
-    pulls: PullRecorder
-    jobs: JobQueue
-    repository_management: RepositoryManagement
-    tag_management: TagManagement
-    sharing: SharingService
-    account: AccountService
-    enterprise: EnterpriseServices
-    security: SecurityServices
-    replays: SignatureReplayGuard
 
 
 def build_services(settings: Settings) -> Services:

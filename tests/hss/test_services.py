@@ -17,11 +17,9 @@ from sqlalchemy import func, select, update
 
 from moorage.clients.oci_types import ImageIndex, ImageManifest, parse_manifest_or_index
 from moorage.clients.registry import AuthenticationError, NotFoundError, RegistryError
-from moorage.domain.jobs import JobStatus
+from moorage.domain.jobs import JobStatus, JobStopped
 from moorage.domain.security import ScanPolicy
 from moorage.jobs.queue import JobQueue
-from moorage.jobs.runner import JobStopped
-from moorage.jobs.security import engine_options, scan_limits_of
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import identity as identity_q
@@ -42,6 +40,7 @@ from moorage.services.security.failures import ScanFailure, failure_from
 from moorage.services.security.layer_cache import DatabaseLayerCache
 from moorage.services.security.pull_gate import PullGate
 from moorage.services.security.rematch import rematch_all
+from moorage.services.security.scan_options import engine_options, scan_limits_of
 from moorage.services.security.scanning import DigestScanner
 from moorage.services.security.schedule import DAY_MS, policy_due, queue_due_scans, queue_rematch_if_needed
 from moorage.services.security.sources import ImageOrigin

@@ -29,7 +29,7 @@ from moorage.domain.names import validate_namespace, validate_repository
 from moorage.domain.registry import DEFAULT_INSTANCE
 
 if TYPE_CHECKING:
-    from moorage.app import Services
+    from moorage.services.wiring import Services
 
 log = logging.getLogger(__name__)
 

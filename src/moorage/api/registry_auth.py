@@ -26,9 +26,9 @@ from moorage.auth.tokens import RegistryGrant, TokenError, TokenSigner
 from moorage.domain.errors import Denied, NameInvalid, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, Principal
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import DEFAULT_INSTANCE, NO_INSTANCE
+from moorage.domain.registry import DEFAULT_INSTANCE, NO_INSTANCE, RepositoryAccess
 from moorage.services.identity import IdentityService
-from moorage.services.permissions import PermissionService, RepositoryAccess
+from moorage.services.permissions import PermissionService
 from moorage.settings import Settings
 
 

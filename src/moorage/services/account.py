@@ -15,10 +15,10 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Denied, Invalid
 from moorage.domain.identity import Principal
+from moorage.domain.management import UsageSnapshot, UsageTotals
 from moorage.metadata.database import Database
 from moorage.metadata.queries import namespaces as namespace_q
 from moorage.metadata.queries import usage as q
-from moorage.metadata.queries.usage import UsageSnapshot, UsageTotals
 
 REPORT_RESOURCES = ("namespace", "repository", "image", "storage", "download", "downflow")
 """What a report can follow: organizations, repositories, images (tags), stored bytes, pulls, pulled bytes."""

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest
 from moorage.domain.errors import BlobUnknown, RangeNotSatisfiable
-from moorage.domain.registry import ByteRange, Repository
+from moorage.domain.registry import ByteRange, Repository, UploadTarget
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as q
-from moorage.services.uploads import UploadTarget, link_blob
+from moorage.services.uploads import link_blob
 from moorage.storage.blobstore import BlobStore
 
 
@@ -29,6 +30,11 @@ class BlobService:
             raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
                               detail={"digest": str(digest)})
         return size
+
+    def local_file(self, digest: Digest) -> Path | None:
+        """The blob's file on this machine when the storage driver keeps one (the server may send it
+        itself), else None; the caller got the blob's size from ``size()`` first."""
+        return self.store.local_path(digest)
 
     def stream(
         self, *, digest: Digest, size: int, byte_range: ByteRange | None

@@ -22,13 +22,12 @@ from moorage.domain.errors import (
 )
 from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.domain.names import RepositoryName, is_valid_tag, validate_tag
-from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
+from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository, UploadTarget
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.pulls import PullRecorder
-from moorage.services.uploads import UploadTarget
 
 log = logging.getLogger(__name__)
 

@@ -9,28 +9,16 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
 from moorage.domain.identity import Principal
+from moorage.domain.management import RepositoryDetail, RepositoryFilter, RepositoryQuery
 from moorage.domain.names import RepositoryName
 from moorage.metadata.database import Database
 from moorage.metadata.queries import namespaces as namespace_q
 from moorage.metadata.queries import permissions as grants_q
 from moorage.metadata.queries import repository_details as q
-from moorage.metadata.queries.repository_details import RepositoryDetail, RepositoryFilter
 
 CATEGORIES = ("app_server", "linux", "framework_app", "database", "lang", "other", "windows", "arm")
 """Repository categories SWR knows."""
 DESCRIPTION_MAX = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class RepositoryQuery:
-    """The listing filters of ``GET /v2/manage/repos`` and ``/v3/manage/repos``."""
-
-    namespace: str | None = None
-    """Substring of the organization name (case-insensitive)."""
-    name: str | None = None
-    """Substring of the repository name (case-insensitive)."""
-    category: str | None = None
-    is_public: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

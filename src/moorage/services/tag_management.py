@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, NotFound
+from moorage.domain.management import ArtifactRecord, TagDetail, TagKey
 from moorage.domain.names import RepositoryName, validate_tag
 from moorage.domain.registry import Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import tag_details as q
-from moorage.metadata.queries.tag_details import ArtifactRecord, TagDetail, TagKey
 
 _TAG_SCHEME = re.compile(r"^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})\.(sig|att|sbom)$")
 """cosign's tag-based accessories: ``sha256-<hex>.sig`` signs the image ``sha256:<hex>``."""

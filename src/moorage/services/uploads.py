@@ -12,15 +12,13 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
 
 import anyio
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
 from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, UploadUnknown
-from moorage.domain.names import RepositoryName
-from moorage.domain.registry import UploadSession
+from moorage.domain.registry import UploadSession, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import repositories as repo_queries
@@ -32,7 +30,6 @@ LEASE_SECONDS = 60.0
 LEASE_RENEW_SECONDS = 20.0
 SMALL_BLOB_BYTES = 1 << 20
 """Monolithic uploads up to this size are received into memory and written in one go."""
-
 
 
 class HashCache:
@@ -60,16 +57,6 @@ class HashCache:
     def drop(self, upload_id: str) -> None:
         """Forget a session."""
         self._entries.pop(upload_id, None)
-
-
-@dataclass(frozen=True, slots=True)
-class UploadTarget:
-    """Where an upload goes: a repository that may not exist yet, and the domain that will own its
-    namespace if the upload creates it."""
-
-    instance_id: str
-    name: RepositoryName
-    domain_id: str | None
 
 
 def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime
 
+from moorage.domain.enterprise import PageRequest
 from moorage.domain.errors import Invalid
-from moorage.services.enterprise.paging import PageRequest, page_request
+from moorage.services.enterprise.paging import page_request
 
 INSTANCES = "/v2/{project_id}/instances"
 INSTANCE = INSTANCES + "/{instance_id}"

@@ -14,8 +14,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise.common import INSTANCE, POLICIES, POLICY, page, timestamp
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_MEMBER, RULES, M, R, on_instance_namespace
-from moorage.domain.enterprise import ScopeRule, Selector, SignPolicy, Trigger
-from moorage.services.enterprise.policies import PolicyChanges
+from moorage.domain.enterprise import PolicyChanges, ScopeRule, Selector, SignPolicy, Trigger
 
 router = APIRouter(tags=["Enterprise Edition signature policies"], dependencies=[Depends(authorize)],
                    route_class=ManagementRoute)

@@ -17,8 +17,8 @@ from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
+from moorage.domain.security_images import ImageScope
 from moorage.services.security.baseline_catalog import STANDARD
-from moorage.services.security.baseline_details import ImageScope
 from moorage.services.security.detail_vocabulary import RISK_LEVELS, choice, page
 
 router = APIRouter(tags=["HSS image baseline"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],

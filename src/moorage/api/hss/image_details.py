@@ -21,7 +21,7 @@ from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
-from moorage.metadata.queries.security_details import ImageRef
+from moorage.domain.security_images import ImageRef
 from moorage.services.security.detail_vocabulary import HANDLE_STATUSES, NECESSITIES, VUL_TYPES, choice, page
 
 router = APIRouter(tags=["HSS image details"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],

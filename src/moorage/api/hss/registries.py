@@ -16,8 +16,8 @@ from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
 from moorage.domain.security import ConnectedRegistry, RegistryType
-from moorage.metadata.queries.security_registries import RegistryQuery
-from moorage.services.security.registries import RegistryInput, normalise_address
+from moorage.domain.security_registries import RegistryInput, RegistryQuery
+from moorage.services.security.registries import normalise_address
 
 router = APIRouter(tags=["HSS registries"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)

@@ -19,8 +19,9 @@ from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
 from moorage.domain.security import IMAGE_TYPES, ImageFilter, ScanStatus, SeverityLevel
+from moorage.domain.security_tasks import ReportSelection
 from moorage.services.security.detail_vocabulary import choice
-from moorage.services.security.reports import FORMATS, ReportSelection
+from moorage.services.security.reports import FORMATS
 
 router = APIRouter(tags=["HSS reports"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)

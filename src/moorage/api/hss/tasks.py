@@ -25,11 +25,11 @@ from moorage.domain.security import (
     SecurityTask,
     TaskItem,
 )
-from moorage.metadata.queries.security_registries import RegistryQuery
-from moorage.metadata.queries.security_tasks import TaskQuery
+from moorage.domain.security_images import ImageSelector
+from moorage.domain.security_registries import RegistryQuery
+from moorage.domain.security_tasks import TaskQuery
 from moorage.services.security.detail_vocabulary import choice
 from moorage.services.security.registries import RegistryService
-from moorage.services.security.tasks import ImageSelector
 
 router = APIRouter(tags=["HSS scans"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)

@@ -21,7 +21,8 @@ from moorage.api.hss.image_details import ImageNaming, Limit, Offset, Short, Tex
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.metadata.queries.security_handling import HistoryQuery
+from moorage.domain.security_findings import VulnerabilityFilter
+from moorage.domain.security_handling import HandleRequest, HistoryQuery
 from moorage.services.security.detail_vocabulary import (
     HANDLE_STATUSES,
     NECESSITIES,
@@ -33,8 +34,6 @@ from moorage.services.security.detail_vocabulary import (
     repair_necessity,
     risk_level,
 )
-from moorage.services.security.vulnerability_handling import HandleRequest
-from moorage.services.security.vulnerability_views import VulnerabilityFilter
 
 router = APIRouter(tags=["HSS vulnerabilities"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)

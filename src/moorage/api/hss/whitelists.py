@@ -19,9 +19,9 @@ from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid, NotFound, NotServed
 from moorage.domain.security import IMAGE_TYPES
+from moorage.domain.security_handling import WhitelistScope, WhitelistView
 from moorage.services.security.detail_vocabulary import choice, page
 from moorage.services.security.image_details import DEFAULT_SENSITIVE_PATHS
-from moorage.services.security.whitelists import WhitelistScope, WhitelistView
 
 router = APIRouter(tags=["HSS whitelists"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)

@@ -15,8 +15,7 @@ from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, on_namespac
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import DEFAULT_INSTANCE
-from moorage.services.namespaces import GrantChange
+from moorage.domain.registry import DEFAULT_INSTANCE, GrantChange
 
 router = APIRouter(tags=["SWR organizations"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)

@@ -11,9 +11,8 @@ from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, W, on_names
 from moorage.api.swr import schemas as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
 from moorage.api.swr.wire import format_time, instance_id, pull_path, refuse_nul_characters, repository_name
+from moorage.domain.management import RepositoryDetail, RepositoryQuery
 from moorage.domain.names import RepositoryName
-from moorage.metadata.queries.repository_details import RepositoryDetail
-from moorage.services.repository_management import RepositoryQuery
 
 router = APIRouter(tags=["SWR repositories"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)

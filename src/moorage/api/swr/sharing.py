@@ -19,10 +19,9 @@ from moorage.api.swr.wire import (
     refuse_nul_characters,
     repository_name,
 )
+from moorage.domain.clock import now_ms
 from moorage.domain.errors import Invalid
-from moorage.metadata.database import now_ms
-from moorage.metadata.queries.shares import ShareRecord
-from moorage.services.repository_management import RepositoryQuery
+from moorage.domain.management import RepositoryQuery, ShareRecord
 from moorage.services.sharing import CENTERS
 
 router = APIRouter(tags=["SWR sharing"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],

@@ -21,8 +21,8 @@ from moorage.api.swr.wire import (
 )
 from moorage.domain import mediatypes as mt
 from moorage.domain.errors import Invalid
+from moorage.domain.management import TagDetail
 from moorage.domain.registry import Repository
-from moorage.metadata.queries.tag_details import TagDetail
 from moorage.settings import Settings
 
 router = APIRouter(tags=["SWR tags"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],

@@ -11,7 +11,6 @@ reports a platform row under its multi-architecture image (``tag_row_id``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,8 +18,9 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
 from moorage.domain.security import ImageRow, ImageVisibility
+from moorage.domain.security_findings import StoredFinding, StoredVulnerability
+from moorage.domain.security_images import ImageRef, RowOfImage
 from moorage.metadata.queries import security_images as images_q
-from moorage.metadata.queries.security_results import FindingRow
 from moorage.metadata.tables import security_findings as findings_t
 from moorage.metadata.tables import security_images as images_t
 from moorage.metadata.tables import security_registries as registries_t
@@ -29,82 +29,6 @@ from moorage.metadata.tables import security_vulnerabilities as vulns_t
 
 MAX_DETAIL_BYTES = 64 << 10
 """A finding's stored JSON detail is not parsed past this size (nothing read back is trusted)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    """How a request names an image: ``image_id`` (the list's row id, a manifest digest, or the
-    image id the lists show) and the optional narrowing fields."""
-
-    image_id: str
-    namespace: str | None = None
-    image_name: str | None = None
-    tag: str | None = None
-    image_type: str | None = None
-    instance_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredVulnerability:
-    """One vulnerability finding of a digest."""
-
-    manifest_digest: str
-    finding_key: str
-    vul_id: str
-    aliases: tuple[str, ...]
-    severity: str
-    score: float | None
-    ecosystem: str
-    package_name: str
-    package_version: str
-    purl: str
-    path: str
-    layer_digest: str
-    fixed_version: str
-    fix_state: str
-    title: str
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        """Its id and aliases."""
-        return (self.vul_id, *self.aliases)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFinding(FindingRow):
-    """One other finding (malware, secret, baseline, image config, build command) as stored, with
-    the digest it belongs to."""
-
-    manifest_digest: str
-
-
-@dataclass(frozen=True, slots=True)
-class RowOfImage:
-    """The image facts the account-wide lists show next to a finding."""
-
-    tag_row_id: int
-    """The image as the lists show it (a platform image's multi-architecture image)."""
-    row_id: int
-    manifest_digest: str
-    image_type: str
-    registry_name: str
-    registry_type: str
-    namespace: str
-    image_name: str
-    image_version: str
-    image_digest: str
-    """The digest of the image as listed (the multi-architecture image's, for a platform row)."""
-    image_id: str
-    image_size: int
-    is_multiple_arch: bool
-    instance_id: str
-    latest_scan_time: int
-    created_at: int
-
-    @property
-    def row_ids(self) -> tuple[int, ...]:
-        """The ids this image is known by (a platform row by its own and its parent's)."""
-        return (self.row_id,) if self.row_id == self.tag_row_id else (self.row_id, self.tag_row_id)
 
 
 def _float(text: str) -> float | None:

@@ -5,41 +5,17 @@ They let the app lists filter, join and page in SQL instead of reading every rep
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from moorage.domain.security_findings import PackageRecord, StoredPackage
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import security_package_index as index_t
 from moorage.metadata.tables import security_packages as t
 from moorage.metadata.tables import security_scan_results as results_t
 from moorage.metadata.upsert import upsert
-
-
-@dataclass(frozen=True, slots=True)
-class PackageRecord:
-    """One package of a scan result."""
-
-    ecosystem: str
-    name: str
-    version: str
-    purl: str
-    path: str
-    layer_digest: str
-    compliant: bool = True
-    """False when the scanner could not check it against advisories (``note`` says why)."""
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPackage:
-    """A package row with the digest it belongs to."""
-
-    manifest_digest: str
-    position: int
-    package: PackageRecord
 
 
 def stale(conn: Connection, digests: Iterable[str]) -> list[tuple[str, int]]:

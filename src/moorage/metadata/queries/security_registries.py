@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.security import ConnectedRegistry, RegistryType
+from moorage.domain.security_registries import RegistryFields, RegistryQuery
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import security_registries as t
 from moorage.metadata.upsert import insert_ignore
@@ -50,22 +50,6 @@ def ensure_builtin(conn: Connection, domain_id: str, kind: RegistryType) -> Conn
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class RegistryFields:
-    """What a caller may set on an external registry."""
-
-    name: str
-    type: RegistryType
-    api_version: str
-    protocol: str
-    address: str
-    username: str
-    password_encrypted: str
-    organization_filter: str
-    connect_cluster_id: str
-    scan_image_channel: str
-
-
 def create(conn: Connection, *, registry_id: str, domain_id: str, fields: RegistryFields) -> None:
     """A new external registry (the name is unique per account)."""
     now = now_ms()
@@ -102,17 +86,6 @@ def name_taken(conn: Connection, domain_id: str, name: str) -> bool:
 def password_encrypted(conn: Connection, registry_id: str) -> str:
     """The stored (encrypted) password of a registry."""
     return str(conn.execute(select(t.c.password_encrypted).where(t.c.id == registry_id)).scalar() or "")
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryQuery:
-    """Filters of the registry list (None: any)."""
-
-    name: str | None = None
-    registry_id: str | None = None
-    types: tuple[str, ...] = ()
-    address: str | None = None
-    status: str | None = None
 
 
 def page(conn: Connection, domain_id: str, query: RegistryQuery, *, offset: int,

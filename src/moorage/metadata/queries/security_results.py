@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -17,6 +16,7 @@ from sqlalchemy.engine import Connection
 from moorage.domain.bounded_json import load_document
 from moorage.domain.jobs import JobStatus
 from moorage.domain.security import ScanResultRecord, ScanSummary
+from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import jobs
 from moorage.metadata.tables import security_findings as findings_table
@@ -119,59 +119,6 @@ def holder(conn: Connection, digest: str) -> tuple[str, str] | None:
     """(status, holding job) of a digest's result row."""
     row = conn.execute(select(t.c.status, t.c.holder_job_id).where(t.c.manifest_digest == digest)).first()
     return (str(row[0]), str(row[1])) if row else None
-
-
-@dataclass(frozen=True, slots=True)
-class VulnerabilityRow:
-    """One vulnerability finding as stored."""
-
-    finding_key: str
-    vul_id: str
-    aliases: tuple[str, ...]
-    severity: str
-    score: float | None
-    ecosystem: str
-    package_name: str
-    package_version: str
-    purl: str
-    path: str
-    layer_digest: str
-    fixed_version: str
-    fix_state: str
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
-class FindingRow:
-    """One other finding (malware, secret, setting, history) as stored."""
-
-    finding_key: str
-    category: str
-    rule_id: str
-    severity: str
-    path: str
-    layer_digest: str
-    title: str
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ScanWrite:
-    """Everything a finished scan stores for its digest."""
-
-    summary: ScanSummary
-    severity_level: str
-    report: dict[str, Any]
-    vulnerabilities: tuple[VulnerabilityRow, ...]
-    findings: tuple[FindingRow, ...]
-    scanners: str
-    advisory_db: str
-    scanner_version: str
-    failed_code: str = ""
-    """On a successful scan, a part that did not run (``failed_to_scan_vulnerability``: no advisory
-    database); empty when everything ran."""
-    failed_message: str = ""
-    """What ``failed_code`` left out, for people."""
 
 
 def _replace_findings(conn: Connection, digest: str, write: ScanWrite) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from moorage.domain.bounded_json import load_document
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.domain.security import INSTANCE_IMAGE, PRIVATE_IMAGE, SHARED_IMAGE
-from moorage.metadata.queries.security_images import ImageEntry, PlatformEntry
+from moorage.domain.security_images import ImageEntry, PlatformEntry
 from moorage.metadata.tables import (
     domains,
     instances,

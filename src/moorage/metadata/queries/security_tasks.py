@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -13,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
 from moorage.domain.security import NamespacePolicy, ScanPolicy, SecurityTask, TaskItem
+from moorage.domain.security_tasks import NewItem, TaskQuery
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import namespaces, security_state, security_task_items, security_tasks
 from moorage.metadata.tables import security_namespace_policies as ns_policies
@@ -36,16 +36,6 @@ def _task(r: Sequence[Any]) -> SecurityTask:
 def _item(r: Sequence[Any]) -> TaskItem:
     return TaskItem(str(r[0]), int(r[1]), None if r[2] is None else int(r[2]), str(r[3]), str(r[4]), str(r[5]),
                     str(r[6]), str(r[7]))
-
-
-@dataclass(frozen=True, slots=True)
-class NewItem:
-    """An item of a task being created."""
-
-    label: str
-    image_row_id: int | None = None
-    registry_id: str = ""
-    manifest_digest: str = ""
 
 
 def create(conn: Connection, *, task_id: str, domain_id: str, type: str, task_type: str, name: str,
@@ -73,20 +63,6 @@ def get(conn: Connection, task_id: str, domain_id: str | None = None) -> Securit
         conditions.append(t.c.domain_id == domain_id)
     row = conn.execute(select(*_TASK).where(*conditions)).first()
     return _task(row) if row else None
-
-
-@dataclass(frozen=True, slots=True)
-class TaskQuery:
-    """Filters of the task list (None: any)."""
-
-    type: str | None = None
-    task_type: str | None = None
-    task_name: str | None = None
-    task_id: str | None = None
-    created_after: int | None = None
-    ended_before: int | None = None
-    finished: bool | None = None
-    scan_scope: int | None = None
 
 
 def page(conn: Connection, domain_id: str, query: TaskQuery, *, offset: int,

@@ -3,38 +3,13 @@ the resource reports, and the (inert) CCE agency flag."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from moorage.domain.management import UsageSnapshot, UsageTotals
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import agencies, namespaces, repositories, usage_snapshots
 from moorage.metadata.upsert import insert_ignore, upsert
-
-
-@dataclass(frozen=True, slots=True)
-class UsageTotals:
-    """What an account holds and has served, at one moment."""
-
-    namespaces: int
-    repositories: int
-    images: int
-    """Tags across every repository."""
-    storage: int
-    """Bytes of the blobs the account's repositories link (a blob shared by two repositories counts twice)."""
-    downloads: int
-    """Manifest pulls, since the repositories were created."""
-    download_bytes: int
-    """Image bytes those pulls served (each pull counted at the image's full size)."""
-
-
-@dataclass(frozen=True, slots=True)
-class UsageSnapshot:
-    """The totals recorded for one UTC day."""
-
-    day: str
-    totals: UsageTotals
 
 
 def totals(conn: Connection, instance_id: str, domain_id: str) -> UsageTotals:

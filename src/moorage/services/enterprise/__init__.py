@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from moorage.auth.keys import MasterKey
 from moorage.domain.hosts import HostPolicy
-from moorage.jobs.queue import JobQueue
+from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database
 from moorage.services.enterprise.artifact_scans import ArtifactScanService
 from moorage.services.enterprise.artifacts import ArtifactService
@@ -56,7 +56,7 @@ class EnterpriseServices:
 
 
 def build_enterprise(settings: Settings, db: Database, store: BlobStore, master_key: MasterKey,
-                     jobs: JobQueue) -> EnterpriseServices:
+                     jobs: JobSubmitter) -> EnterpriseServices:
     """Build the Enterprise Edition services (no I/O)."""
     policy = HostPolicy.build(external_url=settings.resolved_external_url, internal_url=settings.internal_url,
                               listen_hosts=tuple(settings.listen_hosts),

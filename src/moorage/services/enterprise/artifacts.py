@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
 from moorage.domain.digests import Digest, is_digest
-from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag, Page
+from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag, Page, PageRequest
 from moorage.domain.errors import Invalid, ManifestUnknown, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.names import RepositoryName, validate_tag
@@ -20,7 +20,6 @@ from moorage.metadata.queries import enterprise_artifacts as q
 from moorage.metadata.queries import manifests as core_manifests
 from moorage.metadata.queries import repositories as core_repositories
 from moorage.services.enterprise.namespaces import visible_namespace_ids
-from moorage.services.enterprise.paging import PageRequest
 from moorage.storage.blobstore import BlobStore
 
 MAX_CONFIG_BYTES = 8 << 20

@@ -13,7 +13,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from moorage.domain.enterprise import InstanceNamespace, InstanceRepository, NamespaceOptions, Page
+from moorage.domain.enterprise import InstanceNamespace, InstanceRepository, NamespaceOptions, Page, PageRequest
 from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded
 from moorage.domain.identity import Principal
 from moorage.domain.names import validate_namespace, validate_repository
@@ -26,7 +26,6 @@ from moorage.metadata.queries import repositories as core_repositories
 from moorage.metadata.queries import security_tasks as security_policies_q
 from moorage.metadata.tables import namespaces as namespaces_table
 from moorage.services.enterprise.instances import NAMESPACE_QUOTA
-from moorage.services.enterprise.paging import PageRequest
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 NAMESPACE_ORDER = ("name", "created_at", "updated_at")

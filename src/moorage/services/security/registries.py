@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy.engine import Connection
 
@@ -16,9 +16,9 @@ from moorage.clients.errors import AuthenticationError, EgressDenied, RegistryEr
 from moorage.domain.errors import Conflict, Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.security import EXTERNAL_TYPES, ConnectedRegistry, RegistryType
+from moorage.domain.security_registries import RegistryFields, RegistryInput, RegistryQuery
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_registries as q
-from moorage.metadata.queries.security_registries import RegistryFields, RegistryQuery
 from moorage.services.security.catalogs import CatalogError, make_catalog
 from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 from moorage.services.security.synchronize import decrypt_password, remote_registry
@@ -26,22 +26,6 @@ from moorage.services.security.synchronize import decrypt_password, remote_regis
 _ADDRESS = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 _NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
 MAX_BATCH = 200
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryInput:
-    """A registry as a caller describes it (None: unchanged, on update)."""
-
-    name: str | None = None
-    type: str | None = None
-    api_version: str | None = None
-    protocol: str | None = None
-    address: str | None = None
-    username: str | None = None
-    password: str | None = None
-    organization_filter: str | None = None
-    connect_cluster_id: str | None = None
-    scan_image_channel: str | None = None
 
 
 def _domain(principal: Principal) -> str:

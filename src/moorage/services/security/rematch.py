@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 import moorage
+from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_results as results_q
 from moorage.metadata.queries import security_tasks as state_q
-from moorage.metadata.queries.security_results import ScanWrite
 from moorage.scanner.matching import Matcher
 from moorage.services.security import engine
 from moorage.services.security.results import apply_to_rows

@@ -22,10 +22,11 @@ from typing import Any
 
 import moorage
 from moorage.clients.oci_types import ImageIndex, select_platforms
+from moorage.domain.jobs import JobStopped
 from moorage.domain.security import ScanResultRecord
+from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_results as results_q
-from moorage.metadata.queries.security_results import ScanWrite
 from moorage.services.security import engine
 from moorage.services.security.failures import ScanFailure, failure_from
 from moorage.services.security.results import apply_to_rows
@@ -178,8 +179,6 @@ class DigestScanner:
 
 def _is_stop(error: BaseException) -> bool:
     """Whether an exception is the job runner's stop signal (raised by ``stop_check`` inside a scan)."""
-    from moorage.jobs.runner import JobStopped
-
     current: BaseException | None = error
     while current is not None:
         if isinstance(current, JobStopped):

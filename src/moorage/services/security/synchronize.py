@@ -21,12 +21,12 @@ from moorage.clients.auth import Credentials
 from moorage.clients.oci_types import ImageIndex, ImageManifest, ManifestError, select_platforms
 from moorage.clients.registry import RegistryClient, RegistryError
 from moorage.domain.security import BUILTIN_FOR_IMAGE_TYPE, ConnectedRegistry, RegistryType
+from moorage.domain.security_images import ImageEntry, PlatformEntry
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_results as results_q
 from moorage.metadata.queries import security_swr as swr_q
-from moorage.metadata.queries.security_images import ImageEntry, PlatformEntry
 from moorage.services.security.catalogs import CatalogError, RemoteRegistry, RemoteTag, make_catalog
 from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 from moorage.services.security.results import apply_to_rows

@@ -7,13 +7,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.jobs import JobStatus
+from moorage.domain.jobs import JobKind, JobStatus, JobSubmitter
 from moorage.domain.security import (
     BUILTIN_FOR_IMAGE_TYPE,
     SCOPE_ALL,
@@ -25,33 +24,18 @@ from moorage.domain.security import (
     SecurityTask,
     TaskItem,
 )
-from moorage.jobs.queue import JobQueue
+from moorage.domain.security_images import ImageSelector
+from moorage.domain.security_tasks import NewItem, TaskQuery
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_tasks as q
-from moorage.metadata.queries.security_tasks import NewItem, TaskQuery
 from moorage.services.security.images import account_of, image_visibility
 from moorage.services.security.results import restore_rows
 
-SCAN_TASK_JOB = "security.scan_task"
-SYNC_TASK_JOB = "security.sync_task"
 MAX_TASK_IMAGES = 20000
 VALID_CYCLES = (1, 3, 7, 14)
 VALID_TIME_SCOPES = (0, 1, 3, 7, 30)
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSelector:
-    """An image a request names: by row id, or by namespace, name and tag (and registry)."""
-
-    row_id: int | None = None
-    namespace: str = ""
-    image_name: str = ""
-    image_version: str = ""
-    image_digest: str = ""
-    registry_id: str = ""
-    image_type: str = ""
 
 
 def _task_name(kind: str) -> str:
@@ -61,7 +45,7 @@ def _task_name(kind: str) -> str:
 class TaskService:
     """Scan and sync tasks, and the scheduled-scan policy."""
 
-    def __init__(self, db: Database, jobs: JobQueue) -> None:
+    def __init__(self, db: Database, jobs: JobSubmitter) -> None:
         self.db = db
         self.jobs = jobs
 
@@ -133,9 +117,9 @@ class TaskService:
                  policy_id=policy_id, new_items=items)
         images_q.set_status(conn, [row.id for row in rows if row.scan_status != ScanStatus.SCANNING.value],
                             ScanStatus.WAITING)
-        return self._queue(conn, task_id, SCAN_TASK_JOB, domain_id)
+        return self._queue(conn, task_id, JobKind.SCAN_TASK, domain_id)
 
-    def _queue(self, conn: Connection, task_id: str, kind: str, domain_id: str) -> SecurityTask:
+    def _queue(self, conn: Connection, task_id: str, kind: JobKind, domain_id: str) -> SecurityTask:
         from moorage.metadata.queries import jobs as jobs_q
 
         job_id = secrets.token_hex(16)
@@ -167,7 +151,7 @@ class TaskService:
             q.create(conn, task_id=task_id, domain_id=domain_id, type="image_sync", task_type=task_type,
                      name=_task_name("sync"), scan_scope=0, rate_limit=0, is_all=every, policy_id="",
                      new_items=[NewItem(r.name, registry_id=r.id) for r in registries])
-            return self._queue(conn, task_id, SYNC_TASK_JOB, domain_id)
+            return self._queue(conn, task_id, JobKind.SYNC_TASK, domain_id)
 
         task = await self.db.write(work)
         self.jobs.send(task.job_id)
