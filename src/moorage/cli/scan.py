@@ -44,6 +44,7 @@ from moorage.cli.image_options import (
     scan_limits,
     write_output,
 )
+from moorage.domain.severity import Severity, parse_severity_filter
 from moorage.scanner.advisories.errors import VulnerabilityDatabaseError
 from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.checks import CheckOptions
@@ -52,7 +53,6 @@ from moorage.scanner.formats import WRITERS, make_writer
 from moorage.scanner.matching import Matcher, diff_findings
 from moorage.scanner.report import ScanReport, report_or_inventory_from_json
 from moorage.scanner.scan import ALL_SCANNERS, VULN_SCANNER, ScanOptions, parse_scanners, rematch, scan_images
-from moorage.scanner.severity import Severity, parse_severity_filter
 
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help=f"One of: {', '.join(WRITERS)}.")
 SEVERITY_OPTION = typer.Option(

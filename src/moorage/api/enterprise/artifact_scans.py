@@ -13,7 +13,7 @@ from moorage.api.deps import ServicesDep, authorize
 from moorage.api.enterprise.common import ARTIFACT, repository_path_name, timestamp
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import RULES, R, W, on_instance_repository
-from moorage.domain.security import severity_rank
+from moorage.domain.severity import severity_rank
 from moorage.services.enterprise.artifact_scans import ArtifactScanState
 
 router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)],

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageVisibility, severity_rank
+from moorage.domain.security import ImageVisibility
+from moorage.domain.severity import severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries.security_details import ImageRef, RowOfImage, StoredFinding
 from moorage.scanner.checks.password_hashes import CryptLibrary, HashScheme, affordable, hash_scheme

@@ -19,7 +19,8 @@ from typing import Any
 
 import moorage
 from moorage.clients.oci_types import Platform
-from moorage.domain.security import VULNERABILITIES_SKIPPED, ScanSummary, severity_rank
+from moorage.domain.security import VULNERABILITIES_SKIPPED, ScanSummary
+from moorage.domain.severity import severity_rank
 from moorage.metadata.queries.security_results import FindingRow, ScanWrite, VulnerabilityRow
 from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.analysis import AnalysisOptions, ProgressCallback
