@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
+from moorage.domain.manifests import MAX_MANIFEST_BYTES
 
 
 def default_data_dir() -> Path:
@@ -43,7 +44,7 @@ class RegistrySettings(BaseModel):
 
     model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
-    manifest_max_bytes: int = 4 * 1024 * 1024
+    manifest_max_bytes: int = MAX_MANIFEST_BYTES
     """Largest manifest accepted (the distribution spec's recommended 4 MiB)."""
     upload_stale_after_seconds: int = 24 * 3600
     """Upload sessions untouched this long are purged."""
@@ -350,8 +351,9 @@ class EgressSettings(BaseModel):
     max_json_bytes: int = Field(default=16 << 20, ge=64 << 10)
     """Largest JSON answer read from a registry (tag lists, catalogs, Harbor and Artifactory pages);
     manifests and configs are capped at 4 MiB, token answers at 1 MiB, error bodies at 64 KiB."""
-    max_json_depth: int = Field(default=64, ge=8, le=512)
-    """Deepest nesting of a JSON answer read from a registry."""
+    max_json_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=8, le=512)
+    """Deepest nesting of a JSON answer read from a registry: manifests, image configs, listings,
+    token answers."""
 
     @field_validator("allow_networks")
     @classmethod

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from moorage.clients.auth import Credentials
-from moorage.clients.oci_types import ManifestError, Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.analysis import AnalysisOptions, ProgressCallback
 from moorage.scanner.analyzers import default_analyzers
 from moorage.scanner.cache import default_cache_dir, make_cache
@@ -151,10 +151,7 @@ def parse_platform(text: str) -> tuple[Platform | None, bool]:
     """``--platform``: (the platform or None for the host's, whether every platform is wanted)."""
     if text in ("", "all"):
         return None, text == "all"
-    try:
-        return Platform.parse(text), False
-    except ManifestError as exc:
-        raise ValueError(str(exc)) from exc
+    return Platform.parse(text), False
 
 
 def analysis_options(

@@ -7,10 +7,13 @@ Old archives keep each layer as ``<id>/layer.tar`` (uncompressed, so its digest 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
-from moorage.clients.oci_types import MAX_MANIFEST_BYTES, ManifestError, Platform, parse_config
+from moorage.domain.bounded_json import loads
+from moorage.domain.errors import ManifestInvalid
+from moorage.domain.manifests import MAX_MANIFEST_BYTES
+from moorage.domain.oci_config import parse_config
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.errors import DigestMismatch, ImageSourceError
 from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
 from moorage.scanner.sources.layout import TarMembers
@@ -35,9 +38,9 @@ class DockerArchiveSource(ImageSource):
     def resolve(self, platform: Platform | None) -> list[ResolvedImage]:
         """See :meth:`ImageSource.resolve`; a docker archive holds one platform per image."""
         try:
-            entries = json.loads(self._read("manifest.json"))
+            entries = loads(self._read("manifest.json"))
         except ValueError as exc:
-            raise ImageSourceError(f"{self.path}: manifest.json is not JSON") from exc
+            raise ImageSourceError(f"{self.path}: manifest.json is not JSON: {exc}") from exc
         if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
             raise ImageSourceError(f"{self.path}: manifest.json is not a list of images")
         if self.tag:
@@ -56,7 +59,7 @@ class DockerArchiveSource(ImageSource):
         raw_config = self._read(config_name)
         try:
             config = parse_config(raw_config)
-        except ManifestError as exc:
+        except ManifestInvalid as exc:
             raise ImageSourceError(f"{self.path}: bad config: {exc}") from exc
         if len(config.diff_ids) != len(layer_names):
             raise ImageSourceError(

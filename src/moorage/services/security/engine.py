@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import moorage
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
 from moorage.domain.security import VULNERABILITIES_SKIPPED, ScanSummary
 from moorage.domain.severity import severity_rank
 from moorage.metadata.queries.security_results import FindingRow, ScanWrite, VulnerabilityRow
