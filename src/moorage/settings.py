@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
 from moorage.domain.manifests import MAX_MANIFEST_BYTES
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH as SCANNER_JSON_DEPTH
 
 
 def default_data_dir() -> Path:
@@ -278,6 +279,9 @@ class ScannerSettings(BaseModel):
     """A jar, war or ear (nested ones included) listing more members than this is skipped (and reported)."""
     max_archive_bytes: int = Field(default=256 * 1024**2, ge=1)
     """The most bytes inflated out of one jar, war or ear (nested ones included); the rest is skipped."""
+    max_json_depth: int = Field(default=SCANNER_JSON_DEPTH, ge=2, le=DOCUMENT_MAX_DEPTH)
+    """Deepest nesting of JSON read out of an image: a package database nested deeper (``package.json``,
+    ``package-lock.json``, Composer's ``installed.json``, cargo-auditable data) is skipped (and reported)."""
     layer_cache: str = "database"
     """Where layer analyses are kept: ``database`` (shared by every worker and node), ``directory``,
     ``memory`` or ``none``."""

@@ -13,7 +13,6 @@ import tarfile
 from abc import abstractmethod
 from pathlib import Path
 
-from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH
 from moorage.domain.digests import Digest
 from moorage.domain.errors import ManifestInvalid
 from moorage.domain.manifests import (
@@ -28,6 +27,7 @@ from moorage.domain.manifests import (
 from moorage.domain.oci_config import parse_config
 from moorage.domain.oci_platform import Platform
 from moorage.scanner.errors import DigestMismatch, ImageSourceError
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH
 from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, ResolvedImage
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -45,9 +45,10 @@ def blob_path(digest: Digest) -> str:
 class _LayoutReader(ImageSource):
     """Resolution shared by layout directories and archives; subclasses find blobs."""
 
-    def __init__(self, name: str, tag: str) -> None:
+    def __init__(self, name: str, tag: str, max_json_depth: int) -> None:
         self.name = name
         self.tag = tag
+        self.max_json_depth = max_json_depth
 
     @abstractmethod
     def _blob(self, path: str) -> LocalBlob:
@@ -63,7 +64,7 @@ class _LayoutReader(ImageSource):
         return data
 
     def _parse(self, raw: bytes, media_type: str | None) -> ParsedManifest:
-        return parse_manifest(raw, media_type, max_depth=DEFAULT_MAX_DEPTH, max_bytes=MAX_MANIFEST_BYTES)
+        return parse_manifest(raw, media_type, max_depth=self.max_json_depth, max_bytes=MAX_MANIFEST_BYTES)
 
     def _top_descriptors(self) -> list[Descriptor]:
         try:
@@ -116,7 +117,7 @@ class _LayoutReader(ImageSource):
         self, descriptor: Descriptor, manifest: ImageManifest, wanted: Platform | None
     ) -> ResolvedImage:
         try:
-            config = parse_config(self._read(manifest.config.digest))
+            config = parse_config(self._read(manifest.config.digest), max_depth=self.max_json_depth)
         except ManifestInvalid as exc:
             raise ImageSourceError(f"{self.name}: bad image config: {exc}") from exc
         layers = []
@@ -134,8 +135,8 @@ class _LayoutReader(ImageSource):
 class OciLayoutSource(_LayoutReader):
     """An OCI image layout directory (``oci-layout``, ``index.json``, ``blobs/``)."""
 
-    def __init__(self, root: Path, tag: str = "") -> None:
-        super().__init__(str(root), tag)
+    def __init__(self, root: Path, tag: str = "", *, max_json_depth: int = DEFAULT_JSON_DEPTH) -> None:
+        super().__init__(str(root), tag, max_json_depth)
         self.root = root
         if not (root / "index.json").is_file():
             raise ImageSourceError(f"{root} is not an OCI layout (no index.json)")
@@ -185,8 +186,9 @@ class TarMembers:
 class OciArchiveSource(_LayoutReader):
     """An OCI archive: a tar holding an OCI layout."""
 
-    def __init__(self, path: Path, tag: str = "", members: TarMembers | None = None) -> None:
-        super().__init__(str(path), tag)
+    def __init__(self, path: Path, tag: str = "", members: TarMembers | None = None, *,
+                 max_json_depth: int = DEFAULT_JSON_DEPTH) -> None:
+        super().__init__(str(path), tag, max_json_depth)
         self.members = members or TarMembers(path)
         if "index.json" not in self.members.members:
             raise ImageSourceError(f"{path} is not an OCI archive (no index.json)")
