@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
+from moorage.domain.manifests import MAX_MANIFEST_BYTES
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH as SCANNER_JSON_DEPTH
 
 
 def default_data_dir() -> Path:
@@ -43,7 +45,7 @@ class RegistrySettings(BaseModel):
 
     model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
-    manifest_max_bytes: int = 4 * 1024 * 1024
+    manifest_max_bytes: int = MAX_MANIFEST_BYTES
     """Largest manifest accepted (the distribution spec's recommended 4 MiB)."""
     upload_stale_after_seconds: int = 24 * 3600
     """Upload sessions untouched this long are purged."""
@@ -277,6 +279,9 @@ class ScannerSettings(BaseModel):
     """A jar, war or ear (nested ones included) listing more members than this is skipped (and reported)."""
     max_archive_bytes: int = Field(default=256 * 1024**2, ge=1)
     """The most bytes inflated out of one jar, war or ear (nested ones included); the rest is skipped."""
+    max_json_depth: int = Field(default=SCANNER_JSON_DEPTH, ge=2, le=DOCUMENT_MAX_DEPTH)
+    """Deepest nesting of JSON read out of an image: a package database nested deeper (``package.json``,
+    ``package-lock.json``, Composer's ``installed.json``, cargo-auditable data) is skipped (and reported)."""
     layer_cache: str = "database"
     """Where layer analyses are kept: ``database`` (shared by every worker and node), ``directory``,
     ``memory`` or ``none``."""
@@ -350,8 +355,9 @@ class EgressSettings(BaseModel):
     max_json_bytes: int = Field(default=16 << 20, ge=64 << 10)
     """Largest JSON answer read from a registry (tag lists, catalogs, Harbor and Artifactory pages);
     manifests and configs are capped at 4 MiB, token answers at 1 MiB, error bodies at 64 KiB."""
-    max_json_depth: int = Field(default=64, ge=8, le=512)
-    """Deepest nesting of a JSON answer read from a registry."""
+    max_json_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=8, le=512)
+    """Deepest nesting of a JSON answer read from a registry: manifests, image configs, listings,
+    token answers."""
 
     @field_validator("allow_networks")
     @classmethod

@@ -15,9 +15,9 @@ import pytest
 from huey import SqliteHuey
 from sqlalchemy import func, select, update
 
-from moorage.clients.oci_types import ImageIndex, ImageManifest, parse_manifest_or_index
 from moorage.clients.registry import AuthenticationError, NotFoundError, RegistryError
 from moorage.domain.jobs import JobStatus, JobStopped
+from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.domain.security import ScanPolicy
 from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database, now_ms
@@ -71,10 +71,10 @@ class LayoutOrigin(ImageOrigin):
         self.opened = 0
         self.failure = failure
 
-    def document(self, digest: str) -> ImageManifest | ImageIndex:
+    def document(self, digest: str) -> ParsedManifest:
         if self.failure is not None:
             raise self.failure
-        return parse_manifest_or_index(self.by_digest[digest][1].manifest)
+        return parse_manifest(self.by_digest[digest][1].manifest, None)
 
     def image_source(self, digest: str) -> ImageSource:
         self.opened += 1

@@ -1,11 +1,13 @@
 """Image security value types: connected registries, HSS image rows, scan summaries, tasks and
 policies, with the wire vocabularies (registry and image types, scan statuses, failure codes,
-severity levels) declared once."""
+image risk levels) declared once. Finding severities are :mod:`moorage.domain.severity`'s."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from moorage.domain.severity import Severity, severity_rank
 
 
 class RegistryType(StrEnum):
@@ -110,24 +112,15 @@ class SeverityLevel(StrEnum):
     HIGH = "High"
 
 
-SEVERITY_RANKS = ("unknown", "negligible", "low", "medium", "high", "critical")
-"""Finding severities from least to most severe (the scanner's order)."""
-
-
-def severity_rank(severity: str) -> int:
-    """Position of a finding severity in ``SEVERITY_RANKS`` (unknown words rank lowest)."""
-    return SEVERITY_RANKS.index(severity) if severity in SEVERITY_RANKS else 0
-
-
 def level_for(severities: list[str]) -> SeverityLevel:
     """The image level of a set of finding severities: High for high or critical, Medium, Low for
     anything else found, Security for nothing found."""
     if not severities:
         return SeverityLevel.SECURITY
     top = max(severity_rank(s) for s in severities)
-    if top >= severity_rank("high"):
+    if top >= Severity.HIGH.rank:
         return SeverityLevel.HIGH
-    if top == severity_rank("medium"):
+    if top == Severity.MEDIUM.rank:
         return SeverityLevel.MEDIUM
     return SeverityLevel.LOW
 

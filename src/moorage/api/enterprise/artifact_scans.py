@@ -14,7 +14,7 @@ from moorage.api.enterprise.common import ARTIFACT, repository_path_name, timest
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import RULES, R, W, on_instance_repository
 from moorage.domain.enterprise import ArtifactScanState
-from moorage.domain.security import severity_rank
+from moorage.domain.severity import severity_rank
 
 router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)],
                    route_class=ManagementRoute)

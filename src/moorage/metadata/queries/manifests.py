@@ -144,7 +144,7 @@ def store(
                     "digest": str(d.digest),
                     "media_type": d.media_type,
                     "size": d.size,
-                    "platform": json.dumps(d.platform, sort_keys=True) if d.platform else "",
+                    "platform": json.dumps(d.platform.to_json(), sort_keys=True) if d.platform else "",
                 }
             )
         if refs:

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageVisibility, severity_rank
+from moorage.domain.security import ImageVisibility
 from moorage.domain.security_findings import StoredFinding
 from moorage.domain.security_images import ImageRef, ImageScope, RowOfImage
+from moorage.domain.severity import severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.scanner.checks.password_hashes import CryptLibrary, HashScheme, affordable, hash_scheme
 from moorage.services.security import baseline_catalog as catalog

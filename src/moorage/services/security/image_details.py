@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageRow, ImageVisibility, severity_rank
+from moorage.domain.security import ImageRow, ImageVisibility
 from moorage.domain.security_findings import StoredFinding
 from moorage.domain.security_images import ImageRef
+from moorage.domain.severity import severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_packages as packages_q

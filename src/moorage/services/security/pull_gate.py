@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Denied
 from moorage.domain.security import PRIVATE_IMAGE, NamespacePolicy, ScanSummary
+from moorage.domain.severity import severity_at_least
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_tasks as policies_q
 from moorage.metadata.queries.security_handling import handling_version
@@ -31,7 +32,6 @@ from moorage.metadata.queries.security_results import ignored_vulnerabilities, s
 from moorage.metadata.tables import namespaces
 from moorage.metadata.tables import security_images as images
 from moorage.metadata.tables import security_scan_results as results
-from moorage.services.security.policies import severity_at_least
 
 CACHE_ENTRIES = 4096
 LISTED = 10

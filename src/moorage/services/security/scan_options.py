@@ -28,4 +28,5 @@ def scan_limits_of(settings: Settings) -> ScanLimits:
                       max_image_bytes=scanner.max_image_uncompressed_bytes,
                       max_layer_members=scanner.max_layer_members, max_image_members=scanner.max_image_members,
                       max_file_bytes=scanner.max_file_bytes, max_archive_depth=scanner.max_archive_depth,
-                      max_archive_members=scanner.max_archive_members, max_archive_bytes=scanner.max_archive_bytes)
+                      max_archive_members=scanner.max_archive_members, max_archive_bytes=scanner.max_archive_bytes,
+                      max_json_depth=scanner.max_json_depth)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import moorage
-from moorage.clients.oci_types import ImageIndex, select_platforms
 from moorage.domain.jobs import JobStopped
+from moorage.domain.manifests import ImageIndex, select_platforms
 from moorage.domain.security import ScanResultRecord
 from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import Database
@@ -153,7 +153,7 @@ class DigestScanner:
         parts = []
         for descriptor in platforms:
             result = DigestScanner(self.db, self.job_id, self.options, self.vulndb_path, self.stop_check).scan(
-                origin, descriptor.digest, not_before=not_before)
+                origin, str(descriptor.digest), not_before=not_before)
             parts.append((descriptor, result))
         failed = [r for _d, r in parts if r.status != "success"]
         if failed:
@@ -163,7 +163,7 @@ class DigestScanner:
             return
         summary = engine.merge_summaries([r.summary for _d, r in parts])
         report = {"schema": INDEX_REPORT_SCHEMA, "manifest_digest": digest,
-                  "platforms": [{"digest": d.digest, "platform": str(d.platform) if d.platform else "",
+                  "platforms": [{"digest": str(d.digest), "platform": str(d.platform) if d.platform else "",
                                  "result_version": r.version} for d, r in parts]}
         databases = {r.advisory_db for _d, r in parts}
         partial = next((r for _d, r in parts if r.failed_code), None)  # e.g. vulnerabilities skipped: no database

@@ -18,8 +18,9 @@ from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey
 from moorage.clients.auth import Credentials
-from moorage.clients.oci_types import ImageIndex, ImageManifest, ManifestError, select_platforms
 from moorage.clients.registry import RegistryClient, RegistryError
+from moorage.domain.errors import ManifestInvalid
+from moorage.domain.manifests import ImageManifest, select_platforms
 from moorage.domain.security import BUILTIN_FOR_IMAGE_TYPE, ConnectedRegistry, RegistryType
 from moorage.domain.security_images import ImageEntry, PlatformEntry
 from moorage.metadata.database import Database, now_ms
@@ -125,7 +126,7 @@ async def _list(kind: RegistryType, remote: RemoteRegistry, limit: int) -> list[
             async with limiter:
                 try:
                     return await _describe(client, tag)
-                except (RegistryError, ManifestError) as exc:
+                except (RegistryError, ManifestInvalid) as exc:
                     log.warning("skipping %s:%s of %s: %s", tag.repository, tag.tag, remote.address, exc)
                     return None
 
@@ -148,20 +149,18 @@ async def _describe(client: RegistryClient, tag: RemoteTag) -> ImageEntry:
         return ImageEntry(namespace, name, tag.tag, tag.digest, media_type=tag.media_type, size=tag.size,
                           updated_at=tag.updated_at, platforms=described)
     answer = await client.get_manifest(tag.repository, tag.digest or tag.tag)
-    document = answer.parsed()
+    depth = client.limits.json_depth
+    document = answer.parsed(max_depth=depth)
     if isinstance(document, ImageManifest):
-        size = document.config.size + sum(layer.size for layer in document.layers)
-        return ImageEntry(namespace, name, tag.tag, answer.digest, image_id=document.config.digest.partition(":")[2],
-                          media_type=answer.media_type, size=size, updated_at=tag.updated_at)
-    assert isinstance(document, ImageIndex)
+        return ImageEntry(namespace, name, tag.tag, answer.digest, image_id=document.config.digest.hex,
+                          media_type=answer.media_type, size=document.total_size(), updated_at=tag.updated_at)
     platforms = []
     for descriptor in select_platforms(document, None):
-        child = (await client.get_manifest(tag.repository, descriptor.digest)).parsed()
+        child = (await client.get_manifest(tag.repository, str(descriptor.digest))).parsed(max_depth=depth)
         if not isinstance(child, ImageManifest):
             continue
-        platforms.append(PlatformEntry(descriptor.digest, child.config.digest.partition(":")[2],
+        platforms.append(PlatformEntry(str(descriptor.digest), child.config.digest.hex,
                                        str(descriptor.platform) if descriptor.platform else "",
-                                       child.config.size + sum(layer.size for layer in child.layers),
-                                       descriptor.media_type))
+                                       child.total_size(), descriptor.media_type))
     return ImageEntry(namespace, name, tag.tag, answer.digest, media_type=answer.media_type,
                       size=sum(p.size for p in platforms), updated_at=tag.updated_at, platforms=tuple(platforms))
