@@ -1,5 +1,9 @@
 """Fixtures every suite may use: a throwaway PostgreSQL, databases on both engines, and running
-moorage servers. Everything started here is stopped here, by process id."""
+moorage servers. Everything started here is stopped here, by process id.
+
+This module is imported for every test, so it imports nothing heavy at module level: the server
+and PostgreSQL helpers (httpx, subprocess management) are imported by the fixtures that use them,
+and a pure unit test collects with pytest, hypothesis and the code under test only."""
 
 from __future__ import annotations
 
@@ -7,11 +11,15 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support import postgres
-from tests.support.servers import ServerProcess, start_moorage
+from tests.support import tools
+
+if TYPE_CHECKING:
+    from tests.support import postgres
+    from tests.support.servers import ServerProcess
 
 DATABASES = ["sqlite", "postgresql"]
 ADMIN_USER = "admin"
@@ -24,13 +32,24 @@ command it starts inherits this (a test that wants sources passes its own, local
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the default advisory sources off for everything this process starts or configures."""
     os.environ.update(NO_ADVISORY_SOURCES)
+    config.addinivalue_line(
+        "markers", f"{tools.MARK}(*tools): the test runs these system tools (skipped without them, failed "
+                   f"without them under {tools.REQUIRE_ENV}=1); see tests/support/tools.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or, in the full run, fail) a test whose ``requires_tool`` tools are missing, before its
+    fixtures start anything."""
+    tools.apply_marks(item)
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[postgres.PostgresServer]:
     """One PostgreSQL cluster per test process (xdist worker), started on first use."""
-    if not postgres.available():
-        pytest.fail("PostgreSQL 15 is not installed: run the README's test command, which installs it")
+    from tests.support import postgres
+
+    tools.require_tool(str(postgres.PG_BIN / "postgres"))
     server = postgres.start()
     try:
         yield server
@@ -52,10 +71,23 @@ def database_url_for(request: pytest.FixtureRequest, kind: str, data_dir: Path) 
     return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
 
 
-MoorageFactory = Callable[..., ServerProcess]
+def clear_sdk_project_cache() -> None:
+    """Forget the project ids the Huawei SDK caches per AK in a class attribute (tests create
+    accounts whose keys must not inherit another server's lookups); a no-op when no test of this
+    process has imported the SDK, so a conftest's autouse fixture does not import it."""
+    import sys
+
+    credentials = sys.modules.get("huaweicloudsdkcore.auth.credentials")
+    if credentials is not None:
+        credentials.Credentials._CACHE.clear()
+
+
+MoorageFactory = Callable[..., "ServerProcess"]
 
 
 def _factory(request: pytest.FixtureRequest, base: Path) -> tuple[MoorageFactory, list[ServerProcess]]:
+    from tests.support.servers import start_moorage
+
     started: list[ServerProcess] = []
 
     def factory(*, database: str = "sqlite", env: dict[str, str] | None = None,

@@ -22,7 +22,7 @@ from moorage.clients import (
 )
 from moorage.clients.egress import EgressPolicy
 from moorage.clients.oci_types import DOCKER_MANIFEST_LIST, OCI_INDEX
-from tests.clients.conftest import PASSWORD, SERVICE, USER, TokenIssuer
+from tests.clients.registries import PASSWORD, SERVICE, USER, TokenIssuer
 from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.slow

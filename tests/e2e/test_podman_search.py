@@ -26,7 +26,7 @@ from tests.support.servers import ServerProcess
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("podman") is None, reason="Debian package podman is not installed"),
+    pytest.mark.requires_tool("podman"),
 ]
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)

@@ -8,18 +8,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from huaweicloudsdkcore.auth.credentials import BasicCredentials, Credentials
-from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
-from huaweicloudsdkswr.v2 import SwrClient
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, MoorageFactory, _factory
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, MoorageFactory, _factory, clear_sdk_project_cache
 from tests.support.accounts import Account, create_access_key, iam_token, management, project_id
 from tests.support.servers import ServerProcess
 from tests.support.swr_images import registry_client
+
+if TYPE_CHECKING:  # the SDK loads when a test uses it, not when the package's pure unit tests collect
+    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+    from huaweicloudsdkswr.v2 import SwrClient
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 SWR_CODE = re.compile(r"^SVCSTG\.SWR\.\d{7}$")
@@ -38,6 +39,9 @@ class Swr:
 
     def sdk(self) -> SwrClient:
         """The official SDK client, signing with the AK/SK and the project id."""
+        from huaweicloudsdkcore.auth.credentials import BasicCredentials
+        from huaweicloudsdkswr.v2 import SwrClient
+
         return SwrClient.new_builder().with_credentials(BasicCredentials(self.access, self.secret, self.project)) \
             .with_endpoints([self.server.base_url]).build()
 
@@ -80,9 +84,9 @@ def swr(swr_server: ServerProcess) -> Swr:
 
 @pytest.fixture(autouse=True)
 def _clear_sdk_cache() -> Iterator[None]:
-    Credentials._CACHE.clear()  # the SDK caches project lookups per AK in the class
+    clear_sdk_project_cache()
     yield
-    Credentials._CACHE.clear()
+    clear_sdk_project_cache()
 
 
 _PRIMITIVES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "bool": (bool,), "float": (float, int)}
