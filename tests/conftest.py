@@ -32,9 +32,20 @@ command it starts inherits this (a test that wants sources passes its own, local
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the default advisory sources off for everything this process starts or configures."""
     os.environ.update(NO_ADVISORY_SOURCES)
+    _load_hypothesis_profile()
     config.addinivalue_line(
         "markers", f"{tools.MARK}(*tools): the test runs these system tools (skipped without them, failed "
                    f"without them under {tools.REQUIRE_ENV}=1); see tests/support/tools.py")
+
+
+def _load_hypothesis_profile() -> None:
+    """Property tests judge outcomes, not speed: no per-example deadline (200 ms by default) and no
+    too_slow health check, both of which fail tests when two cores serve a dozen processes. Loaded here,
+    before any test module builds its ``@settings`` (they inherit the profile current when built)."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("moorage", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("moorage")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -137,3 +148,52 @@ def shared_moorage(request: pytest.FixtureRequest, session_moorage_factory: Moor
     """One server per database for the whole session (starting one costs seconds): every test that
     uses it must use names (organizations, users) of its own."""
     return session_moorage_factory(database=request.param)
+
+
+# --- moorage in the test process (tests/support/inprocess.py) -----------------------------------------
+
+if TYPE_CHECKING:
+    from tests.support.inprocess import InProcessMoorage
+
+AppFactory = Callable[..., "InProcessMoorage"]
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory migrated and bootstrapped once per test process (database and master key):
+    each in-process server starts from a copy instead of running every migration again."""
+    from moorage.bootstrap import bootstrap
+    from tests.support.inprocess import settings_for
+
+    template = tmp_path_factory.mktemp("migrated")
+    bootstrap(settings_for(template))
+    return template
+
+
+@pytest.fixture
+def app_moorage_factory(request: pytest.FixtureRequest, tmp_path: Path, _migrated_sqlite: Path) -> Iterator[AppFactory]:
+    """Start in-process servers on demand: ``factory(database="postgresql", registry={...})`` (keyword
+    arguments are Settings fields); all are stopped when the test ends."""
+    import contextlib
+    import shutil
+
+    from tests.support.inprocess import running, settings_for
+
+    with contextlib.ExitStack() as stack:
+        def factory(*, database: str = "sqlite", **overrides: object) -> InProcessMoorage:
+            directory = tmp_path / f"app-{uuid.uuid4().hex[:8]}"
+            directory.mkdir()
+            if database == "sqlite":
+                for name in ("moorage.db", "master.key"):
+                    shutil.copy2(_migrated_sqlite / name, directory / name)
+            url = database_url_for(request, database, directory)
+            return stack.enter_context(running(settings_for(directory, database_url=url, **overrides)))
+
+        yield factory
+
+
+@pytest.fixture
+def app_moorage(app_moorage_factory: AppFactory) -> InProcessMoorage:
+    """moorage in this process on a fresh SQLite database of this test's own (tests/support/inprocess.py):
+    for service-level tests over HTTP that need no real client, no job worker and no port."""
+    return app_moorage_factory()
