@@ -11,7 +11,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tests.support import postgres
     from tests.support.servers import ServerProcess
 
+T = TypeVar("T")
 DATABASES = ["sqlite", "postgresql"]
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin-password-1"
@@ -143,11 +144,53 @@ def moorage(request: pytest.FixtureRequest, moorage_factory: MoorageFactory) -> 
     return moorage_factory(database=request.param)
 
 
-@pytest.fixture(scope="session", params=DATABASES)
-def shared_moorage(request: pytest.FixtureRequest, session_moorage_factory: MoorageFactory) -> ServerProcess:
+class SessionCache:
+    """Things made once per test process (servers, the accounts on them), by key, kept to the end.
+
+    Why not session-scoped parametrized fixtures: pytest keeps one parameter's instance of a fixture
+    at a time, and ``--dist loadfile`` hands a worker whole files, each running its SQLite tests then
+    its PostgreSQL ones, so every file switched the parameter twice and a "session" server was
+    stopped and started again for every module that used it (two starts per module, each seconds of
+    CPU). Parametrized fixtures of module scope take their instance from here instead."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Any] = {}
+        self._closers: list[Callable[[], None]] = []
+
+    def get(self, key: str, make: Callable[[], T], *, close: Callable[[T], None] | None = None) -> T:
+        """The thing made for ``key``, made now by ``make`` if this is the first time; ``close`` is
+        called on it at the end of the test process."""
+        if key not in self._made:
+            made = make()
+            self._made[key] = made
+            if close is not None:
+                self._closers.append(lambda: close(made))
+        found: T = self._made[key]
+        return found
+
+    def close(self) -> None:
+        """Close what was made, the last made first."""
+        for closer in reversed(self._closers):
+            closer()
+
+
+@pytest.fixture(scope="session")
+def session_cache() -> Iterator[SessionCache]:
+    """See ``SessionCache``."""
+    cache = SessionCache()
+    try:
+        yield cache
+    finally:
+        cache.close()
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def shared_moorage(request: pytest.FixtureRequest, session_moorage_factory: MoorageFactory,
+                   session_cache: SessionCache) -> ServerProcess:
     """One server per database for the whole session (starting one costs seconds): every test that
     uses it must use names (organizations, users) of its own."""
-    return session_moorage_factory(database=request.param)
+    database = str(request.param)
+    return session_cache.get(f"shared_moorage:{database}", lambda: session_moorage_factory(database=database))
 
 
 # --- moorage in the test process (tests/support/inprocess.py) -----------------------------------------

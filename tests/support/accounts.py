@@ -1,13 +1,13 @@
-"""Accounts for tests: users and access keys made with the real ``moorage admin`` CLI against a
-running server's database, IAM tokens over HTTP, and grants through the SWR API."""
+"""Accounts for tests: users and access keys made with the real ``moorage admin`` CLI (run in the test
+process) against a running server's database, IAM tokens over HTTP, and grants through the SWR API."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import os
+import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,19 +30,25 @@ class Account:
 
 def cli(server: ServerProcess, *args: str, check: bool = True,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``moorage <args>`` against the server's data directory and database."""
-    result = subprocess.run([sys.executable, "-m", "moorage", *args], env={**server_env(server), **(env or {})},
-                            text=True, capture_output=True, timeout=120)
-    if check and result.returncode != 0:
-        raise AssertionError(f"moorage {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-    return result
+    """Run ``moorage <args>`` against the server's data directory and database: the real command
+    (its Typer application, settings from the same environment a child process would get), run in
+    this process, because a child process spends seconds of CPU importing moorage first and tests
+    create many accounts. The command sets the process umask; it is put back."""
+    from typer.testing import CliRunner
 
+    from moorage.cli.main import app
 
-def server_env(server: ServerProcess) -> dict[str, str]:
-    """The environment the server runs with (data directory, database, admin)."""
-    import os
-
-    return {**os.environ, **server.env}
+    mask = os.umask(0o077)
+    os.umask(mask)
+    try:
+        result = CliRunner().invoke(app, list(args), env={**server.env, **(env or {})})
+    finally:
+        os.umask(mask)
+    completed = subprocess.CompletedProcess(["moorage", *args], result.exit_code, result.stdout, result.stderr)
+    if check and result.exit_code != 0:
+        raise AssertionError(f"moorage {' '.join(args)} failed ({result.exit_code}):\n{result.stdout}"
+                             f"{result.stderr}") from result.exception
+    return completed
 
 
 def create_user(server: ServerProcess, name: str, *, domain: str | None = None, admin: bool = False,
@@ -63,10 +69,12 @@ def create_user(server: ServerProcess, name: str, *, domain: str | None = None, 
         args += ["--domain", domain]
     if admin:
         args.append("--admin")
-    cli(server, *args, env={"MOORAGE_NEW_USER_PASSWORD": password})
-    users = json.loads(cli(server, "admin", "user", "list", "--json").stdout)
-    found = next(u for u in users if u["name"] == name)
-    return Account(name, password, found["domain"], found["id"])
+    created = cli(server, *args, env={"MOORAGE_NEW_USER_PASSWORD": password}).stdout
+    # "created user NAME (id ID) in domain DOMAIN", perhaps wrapped: read it rather than start a second
+    # process (each CLI call costs a Python start, about 2 s of CPU) to list the users.
+    found = re.search(r"created user (\S+) \(id (\S+)\) in domain (\S+)", " ".join(created.split()))
+    assert found is not None and found[1] == name, created
+    return Account(name, password, found[3], found[2])
 
 
 def create_access_key(server: ServerProcess, account: Account) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """Fixtures of the SWR management API tests: for the whole package, one running moorage per database
-(SQLite, PostgreSQL; starting one costs several seconds here, so every module shares it and uses
-names of its own), the administrator's AK/SK, project id and IAM token, an ``SwrClient`` of the
-official SDK signed with that AK/SK, and checks that SDK responses carry the types its models define."""
+(SQLite, PostgreSQL; starting one costs several seconds here, so every module shares it, until the
+test process ends, and uses names of its own), the administrator's AK/SK, project id and IAM token,
+an ``SwrClient`` of the official SDK signed with that AK/SK, and checks that SDK responses carry the
+types its models define."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, MoorageFactory, _factory, clear_sdk_project_cache
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    DATABASES,
+    MoorageFactory,
+    SessionCache,
+    clear_sdk_project_cache,
+)
 from tests.support.accounts import Account, create_access_key, iam_token, management, project_id
 from tests.support.servers import ServerProcess
 from tests.support.swr_images import registry_client
@@ -60,26 +68,19 @@ def connect(server: ServerProcess, account: Account) -> Swr:
     return Swr(server, account, access, secret, project_id(server, account), iam_token(server, account))
 
 
-@pytest.fixture(scope="package")
-def package_moorage_factory(request: pytest.FixtureRequest,
-                            tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
-    """``moorage_factory`` whose servers live until the last test of this package."""
-    factory, started = _factory(request, tmp_path_factory.mktemp("swr"))
-    yield factory
-    for server in started:
-        server.stop()
+@pytest.fixture(scope="module", params=DATABASES)
+def swr_server(request: pytest.FixtureRequest, session_moorage_factory: MoorageFactory,
+               session_cache: SessionCache) -> ServerProcess:
+    """One server per database for the package's tests, started once per test process (a module-scoped
+    parameter over a session cache: see ``SessionCache`` in tests/conftest.py)."""
+    database = str(request.param)
+    return session_cache.get(f"swr:{database}", lambda: session_moorage_factory(database=database))
 
 
-@pytest.fixture(scope="package", params=DATABASES)
-def swr_server(request: pytest.FixtureRequest, package_moorage_factory: MoorageFactory) -> ServerProcess:
-    """One server per database for the package's tests."""
-    return package_moorage_factory(database=request.param)
-
-
-@pytest.fixture(scope="package")
-def swr(swr_server: ServerProcess) -> Swr:
-    """The administrator's access to the package's server."""
-    return connect(swr_server, ADMIN)
+@pytest.fixture(scope="module")
+def swr(swr_server: ServerProcess, session_cache: SessionCache) -> Swr:
+    """The administrator's access to the package's server (one access key per server)."""
+    return session_cache.get(f"swr-admin:{swr_server.base_url}", lambda: connect(swr_server, ADMIN))
 
 
 @pytest.fixture(autouse=True)
