@@ -27,6 +27,9 @@ from tests.support.servers import ServerProcess
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.requires_tool("podman"),
+    # The client exercises the HTTP edge, the same on PostgreSQL; tests/oci and tests/api cover the
+    # catalog's queries on both databases.
+    pytest.mark.parametrize("shared_moorage", ["sqlite"], indirect=True),
 ]
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)

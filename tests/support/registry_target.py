@@ -110,9 +110,13 @@ def registry_backend(
 ) -> RegistryBackend:
     """The target and metadata backend of this parametrization, made once per test process (module
     scope with a session cache: see ``SessionCache`` in tests/conftest.py)."""
-    backend = str(request.param)
-    return session_cache.get(f"registry_backend:{backend}",
-                             lambda: _make_backend(request, backend, tmp_path_factory))
+    return make_registry_backend(request, str(request.param), tmp_path_factory, session_cache)
+
+
+def make_registry_backend(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory,
+                          session_cache: SessionCache) -> RegistryBackend:
+    """The ``RegistryBackend`` of ``backend``, made once per test process."""
+    return session_cache.get(f"registry_backend:{backend}", lambda: _make_backend(request, backend, tmp_path_factory))
 
 
 @pytest.fixture(scope="module")
