@@ -9,13 +9,34 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from tests.support.servers import ServerProcess
-
 REGION = "local-1"
+
+
+class Server(Protocol):
+    """What the helpers need of a server: a ``moorage serve`` child (``ServerProcess``) or moorage in
+    the test process (``InProcessMoorage``)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The MOORAGE_* settings it runs with (the CLI helper runs against the same database)."""
+        ...
+
+
+def http(server: Server, *, headers: dict[str, str] | None = None, auth: Any = None) -> httpx.Client:
+    """An HTTP client of ``server``: over loopback to a child process, through the ASGI transport to
+    an in-process application (it has a ``client`` method)."""
+    client = getattr(server, "client", None)
+    if callable(client):
+        made: httpx.Client = client(headers=headers, auth=auth)
+        return made
+    return httpx.Client(base_url=server.base_url, headers=headers, auth=auth, timeout=30)
 
 
 @dataclass(frozen=True)
@@ -28,7 +49,7 @@ class Account:
     user_id: str = ""
 
 
-def cli(server: ServerProcess, *args: str, check: bool = True,
+def cli(server: Server, *args: str, check: bool = True,
         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``moorage <args>`` against the server's data directory and database: the real command
     (its Typer application, settings from the same environment a child process would get), run in
@@ -51,7 +72,7 @@ def cli(server: ServerProcess, *args: str, check: bool = True,
     return completed
 
 
-def create_user(server: ServerProcess, name: str, *, domain: str | None = None, admin: bool = False,
+def create_user(server: Server, name: str, *, domain: str | None = None, admin: bool = False,
                 password: str = "user-password-1", admin_account: Account | None = None) -> Account:
     """A new user. In the administrator's domain (``domain`` equal to its name) it is made through IAM's
     ``POST /v3/users`` with the administrator's token; a new domain (the default: one named after the
@@ -77,7 +98,7 @@ def create_user(server: ServerProcess, name: str, *, domain: str | None = None, 
     return Account(name, password, found[3], found[2])
 
 
-def create_access_key(server: ServerProcess, account: Account) -> tuple[str, str]:
+def create_access_key(server: Server, account: Account) -> tuple[str, str]:
     """(AK, SK) for a user, through IAM's ``POST /v3.0/OS-CREDENTIAL/credentials``."""
     with management(server, iam_token(server, account)) as api:
         response = api.post("/v3.0/OS-CREDENTIAL/credentials", json={"credential": {"description": "test"}})
@@ -91,7 +112,7 @@ def long_term_login(access: str, secret: str) -> tuple[str, str]:
     return f"{REGION}@{access}", hmac.new(secret.encode(), access.encode(), hashlib.sha256).hexdigest()
 
 
-def project_id(server: ServerProcess, account: Account | None = None) -> str:
+def project_id(server: Server, account: Account | None = None) -> str:
     """The id of an account's project in this region (default: the administrator's)."""
     from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 
@@ -102,17 +123,18 @@ def project_id(server: ServerProcess, account: Account | None = None) -> str:
     return str(projects[0]["id"])
 
 
-def iam_token(server: ServerProcess, account: Account, *, project: str | None = REGION) -> str:
+def iam_token(server: Server, account: Account, *, project: str | None = REGION) -> str:
     """An IAM token (``X-Subject-Token``) by password."""
     body: dict[str, Any] = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
         "name": account.name, "password": account.password, "domain": {"name": account.domain}}}}}}
     if project:
         body["auth"]["scope"] = {"project": {"name": project}}
-    response = httpx.post(f"{server.base_url}/v3/auth/tokens", json=body, timeout=30)
+    with http(server) as client:
+        response = client.post("/v3/auth/tokens", json=body)
     assert response.status_code == 201, response.text
     return response.headers["X-Subject-Token"]
 
 
-def management(server: ServerProcess, token: str) -> httpx.Client:
+def management(server: Server, token: str) -> httpx.Client:
     """An HTTP client for the management API that sends ``X-Auth-Token``."""
-    return httpx.Client(base_url=server.base_url, headers={"X-Auth-Token": token}, timeout=30)
+    return http(server, headers={"X-Auth-Token": token})

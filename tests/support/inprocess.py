@@ -57,6 +57,14 @@ class InProcessMoorage:
         return ADDRESS
 
     @property
+    def env(self) -> dict[str, str]:
+        """Its settings as ``moorage`` commands read them (data directory, database, administrator)."""
+        auth = self.settings.auth
+        password = auth.admin_password.get_secret_value() if auth.admin_password else ""
+        return {"MOORAGE_DATA_DIR": str(self.settings.data_dir), "MOORAGE_DATABASE_URL": self.settings.database_url,
+                "MOORAGE_AUTH__ADMIN_USER": auth.admin_user, "MOORAGE_AUTH__ADMIN_PASSWORD": password}
+
+    @property
     def services(self) -> Services:
         """The application's services (for arranging state a test does not exercise over HTTP)."""
         services: Services = self.app.state.services

@@ -68,8 +68,9 @@ class RegistryBackend:
         """Start a server of this target and backend on loopback, ready to serve."""
         if self.target == "reference":
             return start_reference_registry(data_dir, port=port)
+        # No job worker: the registry's own behaviour needs none, and it is a third process per start.
         env = {"MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-               "MOORAGE_ACCESS_LOG": "false"}
+               "MOORAGE_ACCESS_LOG": "false", "MOORAGE_JOBS__EMBEDDED_WORKER": "false"}
         if self.database_url:
             env["MOORAGE_DATABASE_URL"] = self.database_url
         return start_moorage(data_dir, env=env, port=port)
