@@ -193,6 +193,16 @@ def shared_moorage(request: pytest.FixtureRequest, session_moorage_factory: Moor
     return session_cache.get(f"shared_moorage:{database}", lambda: session_moorage_factory(database=database))
 
 
+@pytest.fixture(scope="module")
+def shared_admin_keys(shared_moorage: ServerProcess, session_cache: SessionCache) -> tuple[str, str]:
+    """The administrator's (AK, SK) on ``shared_moorage``, made once per server: a user holds at most
+    two access keys, and every module on the server uses the same administrator."""
+    from tests.support.accounts import Account, create_access_key
+
+    admin = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
+    return session_cache.get(f"admin-keys:{shared_moorage.base_url}", lambda: create_access_key(shared_moorage, admin))
+
+
 # --- moorage in the test process (tests/support/inprocess.py) -----------------------------------------
 
 if TYPE_CHECKING:

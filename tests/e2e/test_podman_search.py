@@ -33,6 +33,8 @@ pytestmark = [
 ]
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
+SEARCH = ("search", "--limit", "1000", "--format", "{{.Name}}")
+"""Names only, and all of them: the server holds other modules' repositories too (podman shows 25)."""
 
 
 @pytest.fixture
@@ -74,15 +76,15 @@ def test_podman_search_lists_what_the_user_reads(shared_moorage: ServerProcess, 
     host = shared_moorage.address
     for tag in ("v1", "v2"):
         skopeo.push(layout, "v1", f"{host}/podsearch/app:{tag}", creds=(ADMIN_USER, ADMIN_PASSWORD))
-    found = podman(podman_state / "admin", shared_moorage, ADMIN, "search", "--format", "{{.Name}}", f"{host}/")
+    found = podman(podman_state / "admin", shared_moorage, ADMIN, *SEARCH, f"{host}/")
     assert found.returncode == 0, found.stderr
     assert f"{host}/podsearch/app" in found.stdout.split()
-    narrowed = podman(podman_state / "admin", shared_moorage, ADMIN, "search", "--format", "{{.Name}}",
+    narrowed = podman(podman_state / "admin", shared_moorage, ADMIN, *SEARCH,
                       f"{host}/podsearch")
     assert narrowed.returncode == 0 and f"{host}/podsearch/app" in narrowed.stdout.split(), narrowed.stderr
     # Another account's user gets an answer too, without the repositories it may not read.
     outsider = create_user(shared_moorage, "podman-outsider")
-    hidden = podman(podman_state / "outsider", shared_moorage, outsider, "search", "--format", "{{.Name}}", f"{host}/")
+    hidden = podman(podman_state / "outsider", shared_moorage, outsider, *SEARCH, f"{host}/")
     assert hidden.returncode == 0, hidden.stderr
     assert f"{host}/podsearch/app" not in hidden.stdout.split()
 
