@@ -31,7 +31,7 @@ from tests.support.accounts import Account, create_access_key, project_id
 from tests.support.servers import ServerProcess
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
-REPEAT_SECONDS = 5.0  # long enough for two requests on a loaded machine
+REPEAT_SECONDS = 2.0
 REPLAYED = "already accepted: sign each request anew"
 
 
@@ -99,11 +99,19 @@ def test_a_replay_after_the_repeat_window_is_refused(server: ServerProcess, keys
 
 def test_the_same_request_within_the_window_is_answered_as_usual(server: ServerProcess,
                                                                  keys: tuple[str, str, str]) -> None:
-    """Signed within the repeat window, two requests a client means to send are identical: the second is
-    answered on its merits (409: the organization exists), not refused as a replay."""
-    request = signed(server, keys, body=namespace_body(unique("twice")))
-    assert send(request).status_code == 201
-    assert send(request).status_code == 409
+    """Signed within one second, two requests a client means to send are identical: the second is
+    answered on its merits (409: the organization exists), not refused as a replay. The window is
+    short, so a pair counts only if both answers came back within it, measured from before the
+    first was sent (on loaded cores one request can take longer than the window); up to five pairs."""
+    for _ in range(5):
+        request = signed(server, keys, body=namespace_body(unique("twice")))
+        started = time.monotonic()
+        assert send(request).status_code == 201
+        second = send(request)
+        if time.monotonic() - started < REPEAT_SECONDS:
+            assert second.status_code == 409, second.text
+            return
+    pytest.fail(f"no two requests were answered within {REPEAT_SECONDS} s in five tries")
 
 
 def test_the_signature_record_is_shared_by_nodes(module_factory: MoorageFactory, tmp_path: Any,

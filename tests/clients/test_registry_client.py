@@ -15,7 +15,7 @@ from moorage.clients.egress import EgressPolicy
 from moorage.domain.manifests import ImageIndex, ImageManifest
 from moorage.domain.mediatypes import DOCKER_MANIFEST_LIST, OCI_INDEX
 from moorage.domain.oci_platform import Platform
-from tests.clients.conftest import PASSWORD, SERVICE, USER, TokenIssuer
+from tests.clients.registries import PASSWORD, SERVICE, USER, TokenIssuer
 from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.slow

@@ -34,6 +34,7 @@ from tests.hostile.serve_processes import Served, call, connection_per_worker, l
 from tests.support import postgres, redis_server
 from tests.support.accounts import REGION
 from tests.support.servers import free_port
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +47,7 @@ START_TIMEOUT = 240.0  # two test processes may start servers at once on two bus
 @pytest.fixture(scope="module")
 def secured_postgres() -> Iterator[postgres.PostgresServer]:
     """A PostgreSQL cluster that asks TCP clients for a password."""
+    require_tool(str(postgres.PG_BIN / "postgres"))
     server = postgres.start(password=PG_PASSWORD)
     try:
         yield server
@@ -56,8 +58,7 @@ def secured_postgres() -> Iterator[postgres.PostgresServer]:
 @pytest.fixture(scope="module")
 def secured_redis() -> Iterator[redis_server.RedisServer]:
     """A Redis that asks for a password."""
-    if not redis_server.available():
-        pytest.fail("redis-server is not installed: run the README's test command, which installs it")
+    require_tool(redis_server.REDIS_BIN)
     server = redis_server.start(REDIS_PASSWORD)
     try:
         yield server

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from huaweicloudsdkcore.auth.credentials import Credentials
 
-from tests.conftest import DATABASES, MoorageFactory, _factory
+from tests.conftest import DATABASES, MoorageFactory, _factory, clear_sdk_project_cache
 from tests.support.accounts import Account, create_access_key, create_user, project_id
 from tests.support.servers import ServerProcess
 
@@ -61,6 +60,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_sdk_cache() -> Iterator[None]:
-    Credentials._CACHE.clear()
+    clear_sdk_project_cache()
     yield
-    Credentials._CACHE.clear()
+    clear_sdk_project_cache()

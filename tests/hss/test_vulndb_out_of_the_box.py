@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from tests.support.feed_server import feed_server
 from tests.support.servers import ServerProcess
 
 pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed")]
+              pytest.mark.requires_tool("skopeo")]
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 OSV_PATH, SECDB_PATH = "/osv/PyPI/all.zip", "/secdb/v3.19/main.json"
 
