@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import DATABASES, MoorageFactory, _factory, clear_sdk_project_cache
 from tests.support.accounts import Account, create_access_key, create_user, project_id
-from tests.support.servers import ServerProcess
+from tests.support.servers import ServerProcess, stop_all
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,7 @@ def module_factory(request: pytest.FixtureRequest,
     """Servers that live for one test module."""
     factory, started = _factory(request, tmp_path_factory.mktemp("hss"))
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="module", params=DATABASES)
