@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import DATABASES, MoorageFactory, _factory, clear_sdk_project_cache
+from tests.conftest import MoorageFactory, _factory, clear_sdk_project_cache
 from tests.support.accounts import Account, create_access_key, create_user, project_id
 from tests.support.servers import ServerProcess, stop_all
 
@@ -37,10 +37,11 @@ def module_factory(request: pytest.FixtureRequest,
     stop_all(started)
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def hss_server(request: pytest.FixtureRequest, module_factory: MoorageFactory) -> ServerProcess:
-    """A server for the module, on SQLite and on PostgreSQL."""
-    return module_factory(database=request.param)
+@pytest.fixture(scope="module")
+def hss_server(shared_moorage: ServerProcess) -> ServerProcess:
+    """A server with the default settings, on SQLite and on PostgreSQL: the session's shared one (use an
+    account of the module's own; everything HSS lists is the account's)."""
+    return shared_moorage
 
 
 def new_account(server: ServerProcess, name: str) -> HssAccount:
