@@ -121,21 +121,22 @@ def _factory(request: pytest.FixtureRequest, base: Path) -> tuple[MoorageFactory
 def moorage_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MoorageFactory]:
     """Start moorage servers on demand (``factory(database="postgresql", env={...})``); all are
     stopped when the test ends. The administrator is ``ADMIN_USER`` / ``ADMIN_PASSWORD``."""
+    from tests.support.servers import stop_all
+
     factory, started = _factory(request, tmp_path)
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="session")
 def session_moorage_factory(request: pytest.FixtureRequest,
                             tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
     """``moorage_factory`` whose servers live for the whole test session (per xdist worker)."""
-    factory, started = _factory(request, tmp_path_factory.mktemp("moorage"))
+    from tests.support.servers import stop_all
 
+    factory, started = _factory(request, tmp_path_factory.mktemp("moorage"))
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(params=DATABASES)
@@ -155,7 +156,7 @@ class SessionCache:
 
     def __init__(self) -> None:
         self._made: dict[str, Any] = {}
-        self._closers: list[Callable[[], None]] = []
+        self._closers: list[tuple[Any, Callable[[], None]]] = []
 
     def get(self, key: str, make: Callable[[], T], *, close: Callable[[T], None] | None = None) -> T:
         """The thing made for ``key``, made now by ``make`` if this is the first time; ``close`` is
@@ -164,13 +165,18 @@ class SessionCache:
             made = make()
             self._made[key] = made
             if close is not None:
-                self._closers.append(lambda: close(made))
+                self._closers.append((made, lambda: close(made)))
         found: T = self._made[key]
         return found
 
     def close(self) -> None:
-        """Close what was made, the last made first."""
-        for closer in reversed(self._closers):
+        """Close what was made, the last made first; servers are all told to stop before any is
+        waited for (each takes seconds)."""
+        for made, _ in self._closers:
+            terminate = getattr(made, "terminate", None)
+            if callable(terminate):
+                terminate()
+        for _, closer in reversed(self._closers):
             closer()
 
 

@@ -28,7 +28,7 @@ from huaweicloudsdkswr.v2 import (
 from tests.auth.sdk_requests import build, sdk_date, sign
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, MoorageFactory, _factory
 from tests.support.accounts import Account, create_access_key, project_id
-from tests.support.servers import ServerProcess
+from tests.support.servers import ServerProcess, stop_all
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 REPEAT_SECONDS = 2.0
@@ -40,8 +40,7 @@ def module_factory(request: pytest.FixtureRequest,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
     factory, started = _factory(request, tmp_path_factory.mktemp("replay"))
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, database_url_for
-from tests.support.servers import ServerProcess, start_moorage
+from tests.support.servers import ServerProcess, start_moorage, stop_all
 
 if TYPE_CHECKING:  # the SDK loads with the first server fixture, not when the pure unit tests collect
     from tests.enterprise.support import Enterprise
@@ -54,8 +54,7 @@ def ee_server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     """Start servers on demand (also again on the same data directory, port and database)."""
     start, started = _starter(request, tmp_path)
     yield start
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -68,8 +67,7 @@ def ee(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
     try:
         yield connect(server)
     finally:
-        for process in started:
-            process.stop()
+        stop_all(started)
 
 
 @pytest.fixture(scope="module")
@@ -82,5 +80,4 @@ def ee_sqlite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     try:
         yield connect(server)
     finally:
-        for process in started:
-            process.stop()
+        stop_all(started)
