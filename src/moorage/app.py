@@ -10,7 +10,8 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
@@ -19,7 +20,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import moorage
-from moorage.api.enterprise import ROUTERS as ENTERPRISE_ROUTERS
+from moorage.api import enterprise, unserved
 from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
 from moorage.api.hss import baseline as hss_baseline
@@ -33,6 +34,8 @@ from moorage.api.hss import vulnerabilities as hss_vulnerabilities
 from moorage.api.hss import whitelists as hss_whitelists
 from moorage.api.iam import tokens as iam_tokens
 from moorage.api.iam import users as iam_users
+from moorage.api.management_route import ManagementRoute
+from moorage.api.management_rules import AccessRuleError, AccessRules, RouterModule, merge_access_rules
 from moorage.api.observability import Metrics, ObservabilityMiddleware
 from moorage.api.oci import oci_route
 from moorage.api.oci.routing import OciRoute
@@ -44,7 +47,6 @@ from moorage.api.swr import namespaces as swr_namespaces
 from moorage.api.swr import repositories as swr_repositories
 from moorage.api.swr import sharing as swr_sharing
 from moorage.api.swr import tags as swr_tags
-from moorage.api.unserved import unserved_routers
 from moorage.auth.keys import MasterKey, load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
@@ -217,6 +219,37 @@ class MoorageApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
+    """The management routers in inclusion order, and their access rules merged (``AccessRuleError``
+    when two modules rule one route). Read from the router modules on each call: nothing is
+    registered at import time."""
+    modules: tuple[RouterModule, ...] = (
+        iam_tokens, iam_users, swr_login, swr_namespaces, swr_repositories, swr_tags, swr_sharing, hss_images,
+        hss_registries, hss_tasks, hss_policies,
+        # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
+        hss_baseline, hss_reports, hss_whitelists, hss_vulnerabilities, hss_image_details, *enterprise.MODULES,
+        swr_account)  # its GET /{api_version} takes any one-segment path
+    unserved_first, unserved_last = unserved.unserved_routers()  # see api/unserved.py for the order
+    routers = (unserved_first, *(module.router for module in modules),
+               unserved_last)  # last: served requests never match against these
+    return routers, merge_access_rules((unserved.ACCESS_RULES, *(module.ACCESS_RULES for module in modules)))
+
+
+def require_rules(app: FastAPI, rules: AccessRules) -> AccessRules:
+    """``rules``, once every management route of ``app`` has one and every rule has its route
+    (``AccessRuleError`` otherwise: a route nobody decided about, or a rule for a path that moved)."""
+    served = {(method, context.path) for context in iter_route_contexts(app.routes)
+              if isinstance(context.original_route, ManagementRoute)
+              for method in context.original_route.methods or ()}
+    unruled = sorted(served - rules.keys())
+    if unruled:
+        raise AccessRuleError(f"management routes without an access rule: {unruled}")
+    stray = sorted(rules.keys() - served)
+    if stray:
+        raise AccessRuleError(f"access rules for routes that do not exist: {stray}")
+    return rules
+
+
 def create_app(settings: Settings) -> MoorageApp:
     """The ASGI application for ``settings``. The schema must already be migrated."""
     services = build_services(settings)
@@ -275,16 +308,10 @@ def create_app(settings: Settings) -> MoorageApp:
 
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
-    unserved_first, unserved_last = unserved_routers()  # see api/unserved.py for the order
-    for router in (unserved_first, iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
-                   swr_repositories.router, swr_tags.router, swr_sharing.router, hss_images.router,
-                   hss_registries.router, hss_tasks.router, hss_policies.router,
-                   # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
-                   hss_baseline.router, hss_reports.router, hss_whitelists.router, hss_vulnerabilities.router,
-                   hss_image_details.router, *ENTERPRISE_ROUTERS,
-                   swr_account.router,  # its GET /{api_version} takes any one-segment path
-                   unserved_last):  # last: served requests never match against these
+    routers, rules = management_api()
+    for router in routers:
         app.include_router(router)
+    app.state.access_rules = require_rules(app, rules)
     install_error_handlers(app)
     body_limits = BodyLimits(max_body_bytes=settings.http.max_body_bytes,
                              manifest_max_bytes=settings.registry.manifest_max_bytes,

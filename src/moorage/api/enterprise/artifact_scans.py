@@ -12,7 +12,7 @@ from moorage import __version__
 from moorage.api.deps import ServicesDep, authorize
 from moorage.api.enterprise.common import ARTIFACT, repository_path_name, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import RULES, R, W, on_instance_repository
+from moorage.api.management_rules import R, W, access_rules, on_instance_repository
 from moorage.domain.security import severity_rank
 from moorage.services.enterprise.artifact_scans import ArtifactScanState
 
@@ -25,7 +25,7 @@ SCAN_STATUS = {"new": "Pending", "scanning": "Running", "success": "Success", "f
 SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low", "negligible": "Low",
             "unknown": "None"}
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", ARTIFACT + "/scan"): on_instance_repository(W),
     ("GET", ARTIFACT + "/vulnerabilities"): on_instance_repository(R),
 })

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise.common import INSTANCE, NAMESPACE, flag, page, text_flag, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, RULES, M, R, on_instance_namespace
+from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, M, R, access_rules, on_instance_namespace
 from moorage.domain.enterprise import InstanceNamespace, NamespaceOptions
 from moorage.domain.errors import Invalid
 
@@ -25,7 +25,7 @@ router = APIRouter(tags=["Enterprise Edition namespaces"], dependencies=[Depends
 
 NAMESPACES = INSTANCE + "/namespaces"
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", NAMESPACES): INSTANCE_ADMIN,
     ("GET", NAMESPACES): INSTANCE_MEMBER,  # filtered to what the caller may see
     ("GET", NAMESPACE): on_instance_namespace(R),

@@ -13,14 +13,14 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import ServicesDep, authorize
 from moorage.api.enterprise.common import EXECUTION, POLICY, page, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import RULES, M, R, on_instance_namespace
+from moorage.api.management_rules import M, R, access_rules, on_instance_namespace
 from moorage.domain.enterprise import Execution, SignSubtask, SignTask
 from moorage.services.enterprise.executions import parse_status
 
 router = APIRouter(tags=["Enterprise Edition signature executions"], dependencies=[Depends(authorize)],
                    route_class=ManagementRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", POLICY + "/executions"): on_instance_namespace(M),
     ("GET", POLICY + "/executions"): on_instance_namespace(R),
     ("GET", EXECUTION): on_instance_namespace(R),

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
 from moorage.domain.security import ConnectedRegistry, RegistryType
@@ -23,7 +23,7 @@ router = APIRouter(tags=["HSS registries"], dependencies=[Depends(refuse_nul_cha
                    route_class=ManagementRoute)
 
 REGISTRIES = "/v5/{project_id}/image/registries"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", REGISTRIES): ADMIN,
     ("GET", REGISTRIES): ACCOUNT,
     ("POST", REGISTRIES + "/batch-delete"): ADMIN,

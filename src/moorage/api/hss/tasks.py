@@ -13,7 +13,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
 from moorage.api.hss.images import SCAN_STATUSES
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid, NotFound, NotServed
 from moorage.domain.identity import Principal
@@ -35,7 +35,7 @@ router = APIRouter(tags=["HSS scans"], dependencies=[Depends(refuse_nul_characte
                    route_class=ManagementRoute)
 
 IMAGE = "/v5/{project_id}/image"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", IMAGE + "/image-sync/tasks"): ADMIN,
     ("GET", IMAGE + "/image-sync/tasks/{task_id}/registries"): ACCOUNT,
     ("POST", IMAGE + "/batch-scan"): ADMIN,

@@ -12,12 +12,22 @@ from moorage.api.client_address import client_address
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.iam.schemas import TokenRequest
 from moorage.api.management_route import IamRoute
+from moorage.api.management_rules import AUTHENTICATED, PUBLIC, access_rules
 from moorage.auth.tokens import IamToken
 from moorage.domain.errors import Invalid, NotFound, Unauthenticated
 from moorage.domain.identity import Project, User
 
 router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)],
                    route_class=IamRoute)
+
+ACCESS_RULES = access_rules({
+    ("POST", "/v3/auth/tokens"): PUBLIC,
+    ("GET", "/v3/auth/tokens"): AUTHENTICATED,
+    ("DELETE", "/v3/auth/tokens"): AUTHENTICATED,
+    ("HEAD", "/v3/auth/tokens"): AUTHENTICATED,
+    ("GET", "/v3/projects"): AUTHENTICATED,
+    ("GET", "/v3/auth/projects"): AUTHENTICATED,
+})
 
 
 def _iso(epoch: int) -> str:

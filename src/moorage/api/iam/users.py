@@ -12,14 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import IamRoute
-from moorage.api.management_rules import ADMIN, AUTHENTICATED, RULES
+from moorage.api.management_rules import ADMIN, AUTHENTICATED, access_rules
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import AccessKey, User
 
 router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)],
                    route_class=IamRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", "/v3/users"): ADMIN,
     ("GET", "/v3/users"): ADMIN,
     ("GET", "/v3/users/{user_id}"): ADMIN,

@@ -12,11 +12,17 @@ from fastapi.responses import JSONResponse
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
+from moorage.api.management_rules import AUTHENTICATED, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Denied, NotFound
 
 router = APIRouter(tags=["SWR login commands"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)
+
+ACCESS_RULES = access_rules({
+    ("POST", "/v2/manage/utils/secret"): AUTHENTICATED,
+    ("POST", "/v2/manage/utils/authorizationtoken"): AUTHENTICATED,
+})
 
 
 async def _login_response(principal: Any, services: Any) -> JSONResponse:
