@@ -18,7 +18,15 @@ from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey, load_master_key
 from moorage.domain.registry import DEFAULT_INSTANCE
-from moorage.domain.security import ImageRow, RegistryType, scanners_for_scope
+from moorage.domain.security import (
+    OPEN_ITEM_STATUSES,
+    ImageRow,
+    RegistryType,
+    ScanResultStatus,
+    TaskItemStatus,
+    TaskStatus,
+    scanners_for_scope,
+)
 from moorage.jobs.queue import JobQueue
 from moorage.jobs.runner import Handler, JobContext, JobStopped
 from moorage.metadata.database import Database
@@ -112,7 +120,7 @@ def scan_task(context: JobContext) -> dict[str, Any]:
     db = context.db
     task_id = str(context.job.params["task_id"])
     task = db.run_read(lambda conn: tasks_q.get(conn, task_id))
-    if task is None or task.status in ("finished", "stopped", "failed"):
+    if task is None or task.status.ended:
         return {"skipped": True}
     db.run_write(lambda conn: tasks_q.start(conn, task_id))
     scanner = DigestScanner(db, context.job.id, engine_options(settings, db, scanners_for_scope(task.scan_scope)),
@@ -123,26 +131,27 @@ def scan_task(context: JobContext) -> dict[str, Any]:
     scanned = 0
     try:
         for item in items:
-            if item.status in ("success", "failed"):
+            if item.status in (TaskItemStatus.SUCCESS, TaskItemStatus.FAILED):
                 continue
             context.check_stopped()
             if interval and scanned:
                 _wait(context, interval)
             position = item.position
-            db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position, status="running"))
+            db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position, status=TaskItemStatus.RUNNING))
             row = db.run_read(partial(images_q.by_id, row_id=item.image_row_id)) if item.image_row_id else None
             try:
                 if row is None:
                     raise ScanFailure("get_detail_info_not_found", f"{item.label} is no longer in the image list")
                 result = scanner.scan(origin_of_row(context, row), row.image_digest, not_before=task.created_at)
-                status, reason = ("success", "") if result.status == "success" else ("failed", result.failed_code)
-                risky += int(result.status == "success" and bool(result.summary.vul_count()
+                status, reason = ((TaskItemStatus.SUCCESS, "") if result.status is ScanResultStatus.SUCCESS
+                                  else (TaskItemStatus.FAILED, result.failed_code))
+                risky += int(result.status is ScanResultStatus.SUCCESS and bool(result.summary.vul_count()
                                                                  or result.summary.malicious_files
                                                                  or result.summary.unsafe_settings))
             except JobStopped:
                 raise
             except ScanFailure as failure:
-                status, reason = "failed", failure.code
+                status, reason = TaskItemStatus.FAILED, failure.code
                 if row is not None:
                     db.run_write(partial(restore_rows, row_ids=[row.id]))
             scanned += 1
@@ -154,24 +163,25 @@ def scan_task(context: JobContext) -> dict[str, Any]:
     except Exception as exc:
         if context.job.attempts >= context.job.max_attempts:
             reason = failure_from(exc).code
-            db.run_write(lambda conn: _stop_task(conn, task_id, status="failed", reason=reason))
+            db.run_write(lambda conn: _stop_task(conn, task_id, status=TaskStatus.FAILED, reason=reason))
         raise
     db.run_write(lambda conn: _finish_task(conn, task_id, risky))
     return {"task_id": task_id, "scanned": scanned}
 
 
-def _record_item(conn: Connection, task_id: str, position: int, status: str, reason: str) -> None:
+def _record_item(conn: Connection, task_id: str, position: int, status: TaskItemStatus, reason: str) -> None:
     tasks_q.set_item(conn, task_id, position, status=status, failed_reason=reason)
     tasks_q.recount(conn, task_id)
 
 
 def _finish_task(conn: Connection, task_id: str, risky: int) -> None:
     tasks_q.recount(conn, task_id, risky=risky)
-    tasks_q.finish(conn, task_id, status="finished")
+    tasks_q.finish(conn, task_id, status=TaskStatus.FINISHED)
 
 
-def _stop_task(conn: Connection, task_id: str, *, status: str = "stopped", reason: str = "") -> None:
-    left = [i.image_row_id for i in tasks_q.task_items(conn, task_id, statuses=("waiting", "running"))
+def _stop_task(conn: Connection, task_id: str, *, status: TaskStatus = TaskStatus.STOPPED,
+               reason: str = "") -> None:
+    left = [i.image_row_id for i in tasks_q.task_items(conn, task_id, statuses=OPEN_ITEM_STATUSES)
             if i.image_row_id is not None]
     tasks_q.recount(conn, task_id)
     tasks_q.finish(conn, task_id, status=status, failed_reason=reason)
@@ -184,17 +194,17 @@ def sync_task(context: JobContext) -> dict[str, Any]:
     db = context.db
     task_id = str(context.job.params["task_id"])
     task = db.run_read(lambda conn: tasks_q.get(conn, task_id))
-    if task is None or task.status in ("finished", "stopped", "failed"):
+    if task is None or task.status.ended:
         return {"skipped": True}
     db.run_write(lambda conn: tasks_q.start(conn, task_id))
     items = db.run_read(lambda conn: tasks_q.task_items(conn, task_id))
     try:
         for item in items:
-            if item.status in ("success", "failed"):
+            if item.status in (TaskItemStatus.SUCCESS, TaskItemStatus.FAILED):
                 continue
             context.check_stopped()
             position = item.position
-            db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position, status="running"))
+            db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position, status=TaskItemStatus.RUNNING))
             registry = db.run_read(partial(registries_q.by_id, registry_id=item.registry_id))
             try:
                 if registry is None:
@@ -204,14 +214,14 @@ def sync_task(context: JobContext) -> dict[str, Any]:
                 else:
                     sync_external(db, _master_key(context), registry_id=registry.id,
                                   limit=settings.scanner.sync_max_images, access=remote_access_of(settings))
-                status, reason = "success", ""
+                status, reason = TaskItemStatus.SUCCESS, ""
             except JobStopped:
                 raise
             except (SyncFailed, LookupError, CatalogError) as exc:
-                status, reason = "failed", str(exc)[:255]  # written for the tenant
+                status, reason = TaskItemStatus.FAILED, str(exc)[:255]  # written for the tenant
             except Exception as exc:
                 log.warning("synchronisation of %s failed", item.label, exc_info=True)
-                status, reason = "failed", f"the synchronisation failed ({type(exc).__name__})"
+                status, reason = TaskItemStatus.FAILED, f"the synchronisation failed ({type(exc).__name__})"
             db.run_write(partial(_record_item, task_id=task_id, position=position, status=status, reason=reason))
     except JobStopped:
         db.run_write(lambda conn: _stop_task(conn, task_id))

@@ -13,7 +13,7 @@ from moorage.api.deps import ServicesDep, authorize
 from moorage.api.enterprise.common import ARTIFACT, repository_path_name, timestamp
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import R, W, access_rules, on_instance_repository
-from moorage.domain.security import severity_rank
+from moorage.domain.security import ScanResultStatus, severity_rank
 from moorage.services.enterprise.artifact_scans import ArtifactScanState
 
 router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)],
@@ -21,7 +21,8 @@ router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(
 
 REPORT_MIME = "application/vnd.security.vulnerability.report; version=1.1"
 SCANNER = {"name": "moorage", "vendor": "moorage", "version": __version__}
-SCAN_STATUS = {"new": "Pending", "scanning": "Running", "success": "Success", "failed": "Error"}
+SCAN_STATUS = {ScanResultStatus.NEW: "Pending", ScanResultStatus.SCANNING: "Running",
+               ScanResultStatus.SUCCESS: "Success", ScanResultStatus.FAILED: "Error"}
 SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low", "negligible": "Low",
             "unknown": "None"}
 
@@ -44,18 +45,18 @@ def scan_overview(state: ArtifactScanState) -> dict[str, Any]:
     result = state.result
     if result is None:
         return {}
-    status = SCAN_STATUS.get(result.status, "Pending")
+    status = SCAN_STATUS[result.status]
     counts: dict[str, int] = {}
     for finding in state.vulnerabilities:
         label = SEVERITY.get(str(finding.get("severity", "unknown")), "None")
         counts[label] = counts.get(label, 0) + 1
-    finished = result.status in ("success", "failed")
+    finished = result.status.finished
     summary: dict[str, Any] = {"report_id": result.manifest_digest,
  "scan_status": status, "scanner": SCANNER,
                "complete_percent": 100 if finished else 0, "start_time": timestamp(result.started_at or None),
                "end_time": timestamp(result.scanned_at or None) if finished else "",
                "duration": max((result.scanned_at - result.started_at) // 1000, 0) if finished else 0}
-    if result.status == "success":
+    if result.status is ScanResultStatus.SUCCESS:
         summary["severity"] = overall_severity(state.vulnerabilities)
         summary["summary"] = {"total": len(state.vulnerabilities), "summary": counts,
                               "fixable": sum(1 for v in state.vulnerabilities if v.get("fixed_version"))}
@@ -97,7 +98,7 @@ async def list_vulnerabilities(instance_id: str, namespace_name: str, repository
     state = await services.enterprise.scans.get(instance_id=instance_id, namespace=namespace_name,
                                                 repository=repository_path_name(repository_name),
                                                 reference=reference, with_findings=True)
-    if state.result is None or state.result.status != "success":
+    if state.result is None or state.result.status is not ScanResultStatus.SUCCESS:
         return {}
     return {REPORT_MIME: {"generated_at": timestamp(state.result.scanned_at), "scanner": SCANNER,
                           "severity": overall_severity(state.vulnerabilities),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageVisibility, severity_rank
+from moorage.domain.security import ImageVisibility, ScanStatus, severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries.security_details import ImageRef, RowOfImage, StoredFinding
 from moorage.scanner.checks.password_hashes import CryptLibrary, HashScheme, affordable, hash_scheme
@@ -163,7 +163,7 @@ class BaselineService(DetailBase):
     def _one_image_findings(self, seen: ImageVisibility, ref: ImageRef,
                             categories: Sequence[str]) -> tuple[list[StoredFinding], bool]:
         row = self.image(seen, ref)
-        if row.scan_status != "success":
+        if row.scan_status is not ScanStatus.SUCCESS:
             return [], False
         digests = list(row_ids_by_digest(row))
         return self.db.run_read(lambda conn: details_q.findings(conn, digests, categories)), True

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageRow, ImageVisibility, severity_rank
+from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus, severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_packages as packages_q
@@ -114,7 +114,7 @@ class ImageDetailService(DetailBase):
     """Per-image detail lists (see the module docstring)."""
 
     def _scanned(self, row: ImageRow) -> bool:
-        return row.scan_status == "success"
+        return row.scan_status is ScanStatus.SUCCESS
 
     async def vulnerabilities(self, principal: Principal, ref: ImageRef, *, necessity: str | None,
                               vul_id: str | None, app_name: str | None, kind: str | None,
