@@ -52,12 +52,13 @@ from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
 from moorage.metadata.database import Database
 from moorage.metadata.queries.enterprise_instances import anonymous_access
+from moorage.services.access_keys import AccessKeyService
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
 from moorage.services.enterprise import EnterpriseServices, build_enterprise
 from moorage.services.enterprise.hosts import HostDirectory
-from moorage.services.identity import IdentityService
 from moorage.services.login_throttle import build_login_throttle
+from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
 from moorage.services.permissions import PermissionService
@@ -69,6 +70,7 @@ from moorage.services.security.wiring import SecurityServices, build_security_se
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
+from moorage.services.users import UserService
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers import create_driver
@@ -85,7 +87,9 @@ class Services:
     store: BlobStore
     master_key: MasterKey
     signer: TokenSigner
-    identity: IdentityService
+    users: UserService
+    access_keys: AccessKeyService
+    logins: LoginService
     permissions: PermissionService
     namespaces: NamespaceService
     repositories: RepositoryService
@@ -113,15 +117,20 @@ def build_services(settings: Settings) -> Services:
     jobs = JobQueue(db, build_huey(settings))
     security = build_security_services(settings, db, master_key, jobs)
     enterprise = build_enterprise(settings, db, store, master_key, jobs)
+    users = UserService(db, region=settings.auth.region, admin_user=settings.auth.admin_user)
+    access_keys = AccessKeyService(db, master_key=master_key, users=users)
     return Services(
         settings=settings,
         db=db,
         store=store,
         master_key=master_key,
         signer=signer,
-        identity=IdentityService(db, settings=settings.auth, master_key=master_key, signer=signer,
-                                 throttle=build_login_throttle(db=db, settings=settings.auth, master_key=master_key,
-                                                               redis_url=settings.redis_url)),
+        users=users,
+        access_keys=access_keys,
+        logins=LoginService(db, settings=settings.auth, master_key=master_key, signer=signer,
+                            throttle=build_login_throttle(db=db, settings=settings.auth, master_key=master_key,
+                                                          redis_url=settings.redis_url),
+                            users=users, access_keys=access_keys),
         permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull,
                                       instance_anonymous_pull=anonymous_access),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
@@ -280,7 +289,7 @@ def create_app(settings: Settings) -> MoorageApp:
         redoc_url="/redoc" if docs else None,
     )
     app.state.services = services
-    registry_authorizer = RegistryAuthorizer(settings=settings, identity=services.identity,
+    registry_authorizer = RegistryAuthorizer(settings=settings, logins=services.logins, users=services.users,
                                              permissions=services.permissions, signer=services.signer)
     app.state.authorizer = registry_authorizer
     app.state.instance_resolver = current_instance

@@ -28,6 +28,7 @@ from moorage.domain.errors import Denied, Invalid, NotFound, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, READ, Principal
 from moorage.domain.names import validate_namespace, validate_repository
 from moorage.domain.registry import DEFAULT_INSTANCE
+from moorage.services.users import principal_of
 
 if TYPE_CHECKING:
     from moorage.app import Services
@@ -67,11 +68,10 @@ async def authenticate_management(request: Request, *, keeps_body: bool = True) 
     """The caller of a management route, from the headers: an IAM token, or an AK/SK signature
     whose headers are checked before a byte of the body is read (the body is then hashed as it
     arrives, within the edge's size cap, and kept only when ``keeps_body``). Else ``Unauthenticated``."""
-    identity = get_services(request).identity
     token = request.headers.get("x-auth-token")
     if token:
-        claims, user = await identity.validate_token(token)
-        return Admission(identity.principal(user, via="token", project_id=claims.project_id))
+        claims, user = await get_services(request).logins.validate_token(token)
+        return Admission(principal_of(user, via="token", project_id=claims.project_id))
     authorization = request.headers.get("authorization", "")
     if authorization.startswith(SIGNATURE_SCHEME):
         return await _authenticate_signature(request, authorization, keeps_body=keeps_body)
@@ -80,14 +80,14 @@ async def authenticate_management(request: Request, *, keeps_body: bool = True) 
 
 async def _authenticate_signature(request: Request, authorization: str, *, keeps_body: bool) -> Admission:
     services = get_services(request)
-    identity = services.identity
+    logins = services.logins
     client = client_address(request)
     try:
         parsed = sdk_signature.parse_authorization(authorization)
     except sdk_signature.SignatureError as exc:
         raise Unauthenticated(f"malformed signature: {exc}") from exc
     policy = services.settings.auth
-    async with identity.login_attempt(user_name=parsed.access_key, client=client, credential=None) as attempt:
+    async with logins.login_attempt(user_name=parsed.access_key, client=client, credential=None) as attempt:
         try:
             signed = sdk_signature.check_headers(
                 method=request.method, raw_path=request.scope.get("raw_path") or request.url.path.encode(),
@@ -96,21 +96,21 @@ async def _authenticate_signature(request: Request, authorization: str, *, keeps
                 max_age=datetime.timedelta(seconds=policy.sdk_signature_max_age_seconds),
                 max_ahead=datetime.timedelta(seconds=policy.sdk_signature_max_ahead_seconds))
         except sdk_signature.SignatureError as exc:
-            await identity.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
+            await logins.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
             raise Unauthenticated(f"signature rejected: {exc}") from exc
-        found = await identity.access_key_secret(parsed.access_key)
+        found = await services.access_keys.access_key_secret(parsed.access_key)
         if found is None:
-            await identity.record_failure(attempt, user_name=parsed.access_key, client=client,
-                                          reason="unknown or disabled access key")
+            await logins.record_failure(attempt, user_name=parsed.access_key, client=client,
+                                        reason="unknown or disabled access key")
             raise Unauthenticated("unknown or disabled access key")
         user, secret = found
         try:
             body = await _verify_with_body(request, signed, secret, keeps_body=keeps_body)
         except sdk_signature.SignatureError as exc:
-            await identity.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
+            await logins.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
             raise Unauthenticated(f"signature rejected: {exc}") from exc
     await services.replays.check(signed.authorization.signature, signed_at=signed.signed_at)
-    principal = identity.principal(user, via="access-key", project_id=request.headers.get("x-project-id") or None)
+    principal = principal_of(user, via="access-key", project_id=request.headers.get("x-project-id") or None)
     return Admission(principal, body)
 
 
@@ -197,7 +197,7 @@ async def _check_project(request: Request, principal: Principal) -> Principal:
     wanted = request.path_params.get("project_id") or principal.project_id
     if not wanted:
         return principal
-    project = await get_services(request).identity.project(str(wanted))
+    project = await get_services(request).users.project(str(wanted))
     if project is None or project.domain_id != principal.domain_id:
         raise Denied("the project is not one of the caller's")
     return replace(principal, project_id=project.id)

@@ -67,20 +67,20 @@ async def create_token(body: TokenRequest, request: Request, services: ServicesD
     domain_name = pw_user.domain.name if pw_user.domain else None
     name = pw_user.name
     if name is None and pw_user.id:
-        found_user = await services.identity.user(pw_user.id)
+        found_user = await services.users.user(pw_user.id)
         name = found_user.name if found_user else pw_user.id
     if not name:
         raise Invalid("auth.identity.password.user needs a name or an id")
-    user = await services.identity.authenticate_password(
+    user = await services.logins.authenticate_password(
         user_name=name, password=pw_user.password, client=client_address(request), domain_name=domain_name)
     project = None
     scope = body.auth.scope
     if scope is not None and scope.project is not None:
-        candidates = await services.identity.projects(domain_id=user.domain_id, name=scope.project.name)
+        candidates = await services.users.projects(domain_id=user.domain_id, name=scope.project.name)
         project = next((p for p in candidates if scope.project.id in (None, p.id)), None)
         if project is None:
             raise NotFound("no such project in the user's domain")
-    token, claims = await services.identity.issue_token(user, project_id=project.id if project else None)
+    token, claims = await services.logins.issue_token(user, project_id=project.id if project else None)
     return JSONResponse(_token_body(claims, user, project, services), status_code=201,
                         headers={"X-Subject-Token": token})
 
@@ -89,8 +89,8 @@ async def _subject(request: Request, services: Any) -> tuple[IamToken, User, Pro
     subject = request.headers.get("x-subject-token")
     if not subject:
         raise Unauthenticated("X-Subject-Token is required")
-    claims, user = await services.identity.validate_token(subject)
-    project = await services.identity.project(claims.project_id) if claims.project_id else None
+    claims, user = await services.logins.validate_token(subject)
+    project = await services.users.project(claims.project_id) if claims.project_id else None
     return claims, user, project
 
 
@@ -119,7 +119,7 @@ async def revoke_token(request: Request, principal: PrincipalDep, services: Serv
     _claims, user, _project = await _subject(request, services)
     if user.domain_id != principal.domain_id or (user.id != principal.user_id and not principal.is_admin):
         raise NotFound("token not found")
-    await services.identity.revoke_token(request.headers["x-subject-token"])
+    await services.logins.revoke_token(request.headers["x-subject-token"])
     return Response(status_code=204)
 
 
@@ -137,10 +137,10 @@ async def list_projects(
     """Projects of the caller's domain (the SDK looks its project up by region name here)."""
     if domain_id and domain_id != principal.domain_id:
         return _projects_response([], request)
-    return _projects_response(await services.identity.projects(domain_id=principal.domain_id, name=name), request)
+    return _projects_response(await services.users.projects(domain_id=principal.domain_id, name=name), request)
 
 
 @router.get("/v3/auth/projects")
 async def list_auth_projects(request: Request, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """Projects the caller's token may be scoped to."""
-    return _projects_response(await services.identity.projects(domain_id=principal.domain_id), request)
+    return _projects_response(await services.users.projects(domain_id=principal.domain_id), request)

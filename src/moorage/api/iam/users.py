@@ -82,7 +82,7 @@ async def create_user(body: CreateUserBody, request: Request, principal: Princip
     """Create a user in the administrator's domain."""
     if body.user.domain_id and body.user.domain_id != principal.domain_id:
         raise Invalid("users can only be created in the caller's own domain")
-    user = await services.identity.create_domain_user(principal, name=body.user.name, password=body.user.password)
+    user = await services.users.create_user(name=body.user.name, password=body.user.password, caller=principal)
     return JSONResponse({"user": _user_json(user, request)}, status_code=201)
 
 
@@ -90,8 +90,7 @@ async def create_user(body: CreateUserBody, request: Request, principal: Princip
 async def list_users(request: Request, principal: PrincipalDep, services: ServicesDep,
                      name: str | None = Query(default=None, max_length=64)) -> dict[str, Any]:
     """Users of the administrator's domain."""
-    assert principal.domain_id is not None
-    users = [u for u in await services.identity.domain_users(principal.domain_id) if name in (None, u.name)]
+    users = [u for u in await services.users.users(caller=principal) if name in (None, u.name)]
     return {"users": [_user_json(u, request) for u in users],
             "links": {"self": str(request.url), "next": None, "previous": None}}
 
@@ -99,7 +98,7 @@ async def list_users(request: Request, principal: PrincipalDep, services: Servic
 @router.get("/v3/users/{user_id}")
 async def show_user(user_id: str, request: Request, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """One user of the domain."""
-    user = await services.identity.user(user_id)
+    user = await services.users.user(user_id)
     if user is None or user.domain_id != principal.domain_id:
         raise NotFound(f"no user {user_id!r}")
     return {"user": _user_json(user, request)}
@@ -108,7 +107,7 @@ async def show_user(user_id: str, request: Request, principal: PrincipalDep, ser
 @router.delete("/v3/users/{user_id}", status_code=204)
 async def delete_user(user_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     """Delete a user of the domain."""
-    await services.identity.delete_domain_user(principal, user_id)
+    await services.users.delete_user(user_id, caller=principal)
     return Response(status_code=204)
 
 
@@ -116,8 +115,8 @@ async def delete_user(user_id: str, principal: PrincipalDep, services: ServicesD
 async def create_credential(body: CredentialBody, principal: PrincipalDep, services: ServicesDep) -> JSONResponse:
     """A permanent access key; the secret is in this answer only."""
     user_id = body.credential.user_id or principal.user_id or ""
-    created = await services.identity.create_user_access_key(principal, user_id=user_id,
-                                                            description=body.credential.description or "")
+    created = await services.access_keys.create_access_key(user_id, caller=principal,
+                                                           description=body.credential.description or "")
     return JSONResponse({"credential": {**_key_json(created.key), "secret": created.secret}}, status_code=201)
 
 
@@ -125,14 +124,14 @@ async def create_credential(body: CredentialBody, principal: PrincipalDep, servi
 async def list_credentials(principal: PrincipalDep, services: ServicesDep,
                            user_id: str | None = Query(default=None, max_length=64)) -> dict[str, Any]:
     """Access keys of oneself or of a user of the domain (never their secrets)."""
-    keys = await services.identity.user_access_keys(principal, user_id or principal.user_id or "")
+    keys = await services.access_keys.access_keys(caller=principal, user_id=user_id or principal.user_id or "")
     return {"credentials": [_key_json(k) for k in keys]}
 
 
 @router.get("/v3.0/OS-CREDENTIAL/credentials/{access_key}")
 async def show_credential(access_key: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """One access key."""
-    return {"credential": _key_json(await services.identity.owned_access_key(principal, access_key))}
+    return {"credential": _key_json(await services.access_keys.access_key(access_key, caller=principal))}
 
 
 @router.put("/v3.0/OS-CREDENTIAL/credentials/{access_key}")
@@ -140,8 +139,8 @@ async def update_credential(access_key: str, body: CredentialBody, principal: Pr
                             services: ServicesDep) -> dict[str, Any]:
     """Enable, disable or describe an access key."""
     status = body.credential.status
-    key = await services.identity.update_access_key(
-        principal, access_key, enabled=None if status is None else status == "active",
+    key = await services.access_keys.update_access_key(
+        access_key, caller=principal, enabled=None if status is None else status == "active",
         description=body.credential.description)
     return {"credential": _key_json(key)}
 
@@ -149,5 +148,5 @@ async def update_credential(access_key: str, body: CredentialBody, principal: Pr
 @router.delete("/v3.0/OS-CREDENTIAL/credentials/{access_key}", status_code=204)
 async def delete_credential(access_key: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     """Delete an access key."""
-    await services.identity.remove_access_key(principal, access_key)
+    await services.access_keys.delete_access_key(access_key, caller=principal)
     return Response(status_code=204)

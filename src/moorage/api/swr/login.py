@@ -28,10 +28,11 @@ ACCESS_RULES = access_rules({
 async def _login_response(principal: Any, services: Any) -> JSONResponse:
     if principal.user_id is None:
         raise Denied("a user is required")
-    user = await services.identity.user(principal.user_id)
+    user = await services.users.user(principal.user_id)
     if user is None:
         raise NotFound("user not found")
-    username, password, expires_at = services.identity.issue_temporary_login(user)
+    login = services.logins.issue_temporary_login(user)
+    username, password, expires_at = login.username, login.password, login.expires_at
     host = services.settings.registry_host
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
     expire = datetime.datetime.fromtimestamp(expires_at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
