@@ -32,7 +32,11 @@ projects_app = typer.Typer(help="Projects (one per domain and region).", no_args
 admin.add_typer(users_app, name="user")
 admin.add_typer(keys_app, name="accesskey")
 admin.add_typer(projects_app, name="project")
-console = Console()
+
+
+def _print(*objects: object) -> None:
+    """Print to standard output, rich markup and tables rendered."""
+    Console().print(*objects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +69,7 @@ def _run(operation: Callable[[AdminServices], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except MoorageError as error:
-        console.print(f"[red]error:[/red] {error.message}")
+        _print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(1) from error
     finally:
         database.dispose()
@@ -87,7 +91,7 @@ def user_create(
     """Create a user."""
     user = _run(lambda s: s.users.create_user(name=name, password=password, caller=OPERATOR, domain_name=domain,
                                               is_admin=is_admin))
-    console.print(f"created user {user.name} (id {user.id}) in domain {user.domain_name}")
+    _print(f"created user {user.name} (id {user.id}) in domain {user.domain_name}")
 
 
 @users_app.command("list")
@@ -101,7 +105,7 @@ def user_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
     table = Table("name", "id", "domain", "admin", "created")
     for u in found:
         table.add_row(u.name, u.id, u.domain_name, "yes" if u.is_admin else "", _when(u.created_at))
-    console.print(table)
+    _print(table)
 
 
 @users_app.command("delete")
@@ -111,7 +115,7 @@ def user_delete(name: str) -> None:
         await s.users.delete_user((await s.users.user_named(name)).id, caller=OPERATOR)
 
     _run(delete)
-    console.print(f"deleted user {name}")
+    _print(f"deleted user {name}")
 
 
 @keys_app.command("create")
@@ -129,7 +133,7 @@ def key_create(
     if as_json:
         typer.echo(json.dumps({"access": created.key.access, "secret": created.secret}))
     else:
-        console.print(f"access key: {created.key.access}\nsecret key: {created.secret}\n"
+        _print(f"access key: {created.key.access}\nsecret key: {created.secret}\n"
                       "(the secret key is shown only now)")
 
 
@@ -144,28 +148,28 @@ def key_list(user: str | None = typer.Option(None, help="Only this user's keys."
     table = Table("access key", "user id", "enabled", "created", "description")
     for k in found:
         table.add_row(k.access, k.user_id, "yes" if k.enabled else "no", _when(k.created_at), k.description)
-    console.print(table)
+    _print(table)
 
 
 @keys_app.command("delete")
 def key_delete(access: str) -> None:
     """Delete an access key."""
     _run(lambda s: s.access_keys.delete_access_key(access, caller=OPERATOR))
-    console.print(f"deleted access key {access}")
+    _print(f"deleted access key {access}")
 
 
 @keys_app.command("disable")
 def key_disable(access: str) -> None:
     """Disable an access key (signatures and logins with it are refused)."""
     _run(lambda s: s.access_keys.update_access_key(access, caller=OPERATOR, enabled=False))
-    console.print(f"disabled access key {access}")
+    _print(f"disabled access key {access}")
 
 
 @keys_app.command("enable")
 def key_enable(access: str) -> None:
     """Enable an access key again."""
     _run(lambda s: s.access_keys.update_access_key(access, caller=OPERATOR, enabled=True))
-    console.print(f"enabled access key {access}")
+    _print(f"enabled access key {access}")
 
 
 @projects_app.command("list")
@@ -178,7 +182,7 @@ def project_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.
     table = Table("project id", "name (region)", "domain id")
     for p in found:
         table.add_row(p.id, p.name, p.domain_id)
-    console.print(table)
+    _print(table)
 
 
 def register(app: typer.Typer) -> None:
