@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends
 
 from moorage.api.deps import authorize
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import AUTHENTICATED, RULES
+from moorage.api.management_rules import AUTHENTICATED, access_rules
 from moorage.domain.errors import NotServed
 
 
@@ -398,7 +398,7 @@ def _answer(operation: UnservedOperation) -> Callable[[], Awaitable[None]]:
 
 
 # Any authenticated caller gets the answer (a ``{project_id}`` in the path must still be the caller's).
-RULES.update({(operation.method, operation.path): AUTHENTICATED for operation in UNSERVED})
+ACCESS_RULES = access_rules({(operation.method, operation.path): AUTHENTICATED for operation in UNSERVED})
 
 
 def unserved_routers() -> tuple[APIRouter, APIRouter]:

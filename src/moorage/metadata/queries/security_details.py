@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
-from moorage.domain.security import ImageRow, ImageVisibility
+from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus
 from moorage.domain.security_findings import StoredFinding, StoredVulnerability
 from moorage.domain.security_images import ImageRef, RowOfImage
 from moorage.metadata.queries import security_images as images_q
@@ -142,7 +142,7 @@ def _rows_of_account(seen: ImageVisibility, row_ids: Sequence[int] | None) -> An
         child.c.instance_id, child.c.latest_scan_time, child.c.created_at)
         .select_from(child.join(registries_t, registries_t.c.id == child.c.registry_id)
                      .outerjoin(parent, parent.c.id == child.c.parent_id))
-        .where(images_q.visible(seen, child), child.c.scan_status == "success"))
+        .where(images_q.visible(seen, child), child.c.scan_status == ScanStatus.SUCCESS))
     if row_ids is not None:
         query = query.where(func.coalesce(child.c.parent_id, child.c.id).in_(list(row_ids)))
     return query
