@@ -28,6 +28,7 @@ from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.pulls import PullRecorder
+from moorage.services.tag_protection import NO_PROTECTION, TagProtection, retag_refused
 from moorage.services.uploads import UploadTarget
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,10 @@ class ManifestService:
     """Manifest and tag operations of one repository at a time."""
 
     def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder,
-                 listeners: Sequence[ManifestListener] = (), max_json_depth: int = DEFAULT_MAX_DEPTH) -> None:
+                 listeners: Sequence[ManifestListener] = (), max_json_depth: int = DEFAULT_MAX_DEPTH,
+                 protection: TagProtection = NO_PROTECTION) -> None:
         self.db = db
+        self.protection = protection
         self.max_bytes = max_bytes
         self.max_json_depth = max_json_depth
         self.pulls = pulls
@@ -146,8 +149,12 @@ class ManifestService:
             repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
             self._check_references(conn, repository, parsed)
             manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
+            immutable = self.protection.protected_tags(conn, repository, tags)
             for name in tags:
-                q.tag(conn, repository.id, name, manifest_id)
+                if name not in immutable:
+                    q.tag(conn, repository.id, name, manifest_id)
+                elif not q.tag_once(conn, repository.id, name, manifest_id):
+                    raise retag_refused(repository, name, immutable[name])  # rolls the whole push back
             return repository
 
         repository = await self.db.write(work)
@@ -193,9 +200,19 @@ class ManifestService:
         not a valid tag names nothing, so it is ``ManifestUnknown`` as on GET."""
         if is_digest(reference):
             digest = str(Digest.parse(reference))
-            found = await self.db.write(lambda conn: q.remove(conn, repository.id, digest))
+
+            def remove(conn: Connection) -> bool:
+                self.protection.check_manifest_removal(conn, repository, digest)
+                return q.remove(conn, repository.id, digest)
+
+            found = await self.db.write(remove)
         elif is_valid_tag(reference):
-            found = await self.db.write(lambda conn: q.untag(conn, repository.id, reference))
+
+            def untag(conn: Connection) -> bool:
+                self.protection.check_untag(conn, repository, reference)
+                return q.untag(conn, repository.id, reference)
+
+            found = await self.db.write(untag)
         else:
             found = False
         if not found:

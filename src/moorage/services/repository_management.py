@@ -13,8 +13,10 @@ from moorage.domain.names import RepositoryName
 from moorage.metadata.database import Database
 from moorage.metadata.queries import namespaces as namespace_q
 from moorage.metadata.queries import permissions as grants_q
+from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import repository_details as q
 from moorage.metadata.queries.repository_details import RepositoryDetail, RepositoryFilter
+from moorage.services.tag_protection import NO_PROTECTION, TagProtection
 
 CATEGORIES = ("app_server", "linux", "framework_app", "database", "lang", "other", "windows", "arm")
 """Repository categories SWR knows."""
@@ -77,8 +79,9 @@ def visible_filter(conn: Connection, principal: Principal, instance_id: str,
 class RepositoryManagement:
     """Repository lifecycle and listings."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, protection: TagProtection = NO_PROTECTION) -> None:
         self.db = db
+        self.protection = protection
 
     async def create(self, principal: Principal, *, instance_id: str, name: RepositoryName, is_public: bool,
                      category: str, description: str) -> RepositoryDetail:
@@ -126,6 +129,9 @@ class RepositoryManagement:
 
         def work(conn: Connection) -> None:
             found = q.get(conn, instance_id, str(name))
+            holder = repo_q.get(conn, instance_id, name) if found is not None else None
+            if holder is not None:
+                self.protection.check_repository_removal(conn, holder)
             if found is None or not q.remove(conn, found.id):
                 raise NotFound(f"repository {name} not found", reason="repository_not_found")
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from moorage.api.enterprise import (
     artifact_scans,
     artifacts,
+    immutable_rules,
     instances,
     namespaces,
     repositories,
@@ -19,4 +20,4 @@ from moorage.api.enterprise import (
 
 ROUTERS: tuple[APIRouter, ...] = (instances.router, namespaces.router, signing_keys.router, sign_policies.router,
                                   sign_executions.router, artifact_scans.router, artifacts.router,
-                                  repositories.router)
+                                  immutable_rules.router, repositories.router)
