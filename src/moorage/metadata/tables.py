@@ -872,3 +872,24 @@ ee_immutable_rules = Table(
 )
 Index("ix_ee_immutable_rules_instance", ee_immutable_rules.c.instance_id, ee_immutable_rules.c.id)
 Index("ix_ee_immutable_rules_namespace", ee_immutable_rules.c.namespace_id)
+
+namespace_blobs = Table(
+    "namespace_blobs",
+    metadata,
+    # The distinct blobs an organization's repositories link, with how many of its repositories link
+    # each: what the storage quotas and the usage figures count (queries/namespace_usage.py keeps it
+    # in step with repository_blobs on every link and unlink).
+    Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", DIGEST, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("links", Integer, nullable=False),
+)
+
+namespace_storage = Table(
+    "namespace_storage",
+    metadata,
+    # The sum of an organization's ``namespace_blobs`` sizes, kept as a counter: one row read per quota
+    # decision, whatever the organization's size.
+    Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("stored_bytes", BigInteger, nullable=False, server_default="0"),
+)

@@ -28,6 +28,7 @@ from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.pulls import PullRecorder
+from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.tag_protection import NO_PROTECTION, TagProtection, retag_refused
 from moorage.services.uploads import UploadTarget
 
@@ -79,9 +80,10 @@ class ManifestService:
 
     def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder,
                  listeners: Sequence[ManifestListener] = (), max_json_depth: int = DEFAULT_MAX_DEPTH,
-                 protection: TagProtection = NO_PROTECTION) -> None:
+                 protection: TagProtection = NO_PROTECTION, quotas: QuotaService | None = None) -> None:
         self.db = db
         self.protection = protection
+        self.quotas = quotas or QuotaService(db, QuotaLimits())
         self.max_bytes = max_bytes
         self.max_json_depth = max_json_depth
         self.pulls = pulls
@@ -146,7 +148,7 @@ class ManifestService:
         parsed = parse_manifest(payload, content_type, max_depth=self.max_json_depth)
 
         def work(conn: Connection) -> Repository:
-            repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
+            repository = self.quotas.ensure_repository_in(conn, target)  # a repository quota may refuse it
             self._check_references(conn, repository, parsed)
             manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
             immutable = self.protection.protected_tags(conn, repository, tags)

@@ -16,7 +16,9 @@ from moorage.metadata.queries import permissions as grants_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import repository_details as q
 from moorage.metadata.queries.repository_details import RepositoryDetail, RepositoryFilter
+from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.tag_protection import NO_PROTECTION, TagProtection
+from moorage.services.uploads import UploadTarget
 
 CATEGORIES = ("app_server", "linux", "framework_app", "database", "lang", "other", "windows", "arm")
 """Repository categories SWR knows."""
@@ -79,9 +81,11 @@ def visible_filter(conn: Connection, principal: Principal, instance_id: str,
 class RepositoryManagement:
     """Repository lifecycle and listings."""
 
-    def __init__(self, db: Database, *, protection: TagProtection = NO_PROTECTION) -> None:
+    def __init__(self, db: Database, *, protection: TagProtection = NO_PROTECTION,
+                 quotas: QuotaService | None = None) -> None:
         self.db = db
         self.protection = protection
+        self.quotas = quotas or QuotaService(db, QuotaLimits())
 
     async def create(self, principal: Principal, *, instance_id: str, name: RepositoryName, is_public: bool,
                      category: str, description: str) -> RepositoryDetail:
@@ -93,6 +97,7 @@ class RepositoryManagement:
             namespace = namespace_q.get(conn, instance_id, name.namespace)
             if namespace is None or namespace.domain_id != principal.domain_id:
                 raise NotFound(f"organization {name.namespace!r} not found", reason="namespace_not_found")
+            self.quotas.admit_repository_in(conn, UploadTarget(instance_id, name, principal.domain_id))
             if not q.create(conn, instance_id=instance_id, namespace_id=namespace.id, namespace=name.namespace,
                             name=name.repository, is_public=is_public, category=category, description=description,
                             creator_id=principal.user_id or "", creator_name=principal.user_name):

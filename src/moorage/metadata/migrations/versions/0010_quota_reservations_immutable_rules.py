@@ -1,5 +1,6 @@
-"""Quota reservations (bytes of uploads in progress, counted toward storage quotas) and the immutable
-tag rules of Enterprise Edition namespaces.
+"""What the storage quotas count (each organization's distinct blobs and their bytes, filled from the
+existing links; bytes reserved by uploads in progress) and the immutable tag rules of Enterprise
+Edition namespaces.
 
 Revision ID: 0010
 Revises: 0009
@@ -34,6 +35,30 @@ def upgrade() -> None:
         batch_op.create_index('ix_quota_reservations_expires_at', ['expires_at'], unique=False)
         batch_op.create_index('ix_quota_reservations_namespace', ['instance_id', 'namespace'], unique=False)
 
+    op.create_table('namespace_blobs',
+    sa.Column('namespace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('digest', sa.String(length=140), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('links', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['namespace_id'], ['namespaces.id'], name=op.f('fk_namespace_blobs_namespace_id_namespaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('namespace_id', 'digest', name=op.f('pk_namespace_blobs'))
+    )
+    op.create_table('namespace_storage',
+    sa.Column('namespace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('stored_bytes', sa.BigInteger(), server_default='0', nullable=False),
+    sa.ForeignKeyConstraint(['namespace_id'], ['namespaces.id'], name=op.f('fk_namespace_storage_namespace_id_namespaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('namespace_id', name=op.f('pk_namespace_storage'))
+    )
+    # The counters start from the links a registry already holds.
+    op.execute(
+        "INSERT INTO namespace_blobs (namespace_id, digest, size, links) "
+        "SELECT r.namespace_id, rb.digest, b.size, COUNT(*) FROM repository_blobs rb "
+        "JOIN repositories r ON r.id = rb.repository_id JOIN blobs b ON b.digest = rb.digest "
+        "GROUP BY r.namespace_id, rb.digest, b.size")
+    op.execute(
+        "INSERT INTO namespace_storage (namespace_id, stored_bytes) "
+        "SELECT namespace_id, SUM(size) FROM namespace_blobs GROUP BY namespace_id")
+
     op.create_table('ee_immutable_rules',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('instance_id', sa.String(length=64), nullable=False),
@@ -61,6 +86,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ee_immutable_rules_namespace')
         batch_op.drop_index('ix_ee_immutable_rules_instance')
     op.drop_table('ee_immutable_rules')
+    op.drop_table('namespace_storage')
+    op.drop_table('namespace_blobs')
     with op.batch_alter_table('quota_reservations', schema=None) as batch_op:
         batch_op.drop_index('ix_quota_reservations_namespace')
         batch_op.drop_index('ix_quota_reservations_expires_at')
