@@ -12,11 +12,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, literal, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, literal, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from moorage.metadata.tables import namespace_blobs, namespace_storage, namespaces, quota_reservations, repositories
-from moorage.metadata.upsert import upsert
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +39,15 @@ class StorageUse:
     account_reserved: int
 
 
+# Statements of the push path are built once (with ``bindparam``): building one costs more than
+# running it (see moorage.metadata.upsert).
+_OWNER = select(namespaces.c.domain_id).where(namespaces.c.instance_id == bindparam("instance"),
+                                              namespaces.c.name == bindparam("namespace"))
+
+
 def namespace_owner(conn: Connection, instance_id: str, namespace: str) -> tuple[bool, str | None]:
     """(whether the organization exists, the account that owns it)."""
-    row = conn.execute(select(namespaces.c.domain_id).where(namespaces.c.instance_id == instance_id,
-                                                            namespaces.c.name == namespace)).first()
+    row = conn.execute(_OWNER, {"instance": instance_id, "namespace": namespace}).first()
     return (False, None) if row is None else (True, row[0])
 
 
@@ -63,27 +68,36 @@ def _stored(owner: ColumnElement[bool]) -> Select[Any]:
         namespace_storage.join(namespaces, namespaces.c.id == namespace_storage.c.namespace_id)).where(owner)
 
 
-def _reserved(owner: ColumnElement[bool], other_than: str) -> Select[Any]:
-    return select(func.coalesce(func.sum(quota_reservations.c.bytes), 0)).where(owner,
-                                                                                quota_reservations.c.id != other_than)
+def _reserved(owner: ColumnElement[bool]) -> Select[Any]:
+    return select(func.coalesce(func.sum(quota_reservations.c.bytes), 0)).where(
+        owner, quota_reservations.c.id != bindparam("other_than"))
+
+
+def _use_statement(namespace: bool, account: bool) -> Select[Any]:
+    zero = literal(0)
+    in_instance = namespaces.c.instance_id == bindparam("instance")
+    reserved_in = quota_reservations.c.instance_id == bindparam("instance")
+    columns: list[Any] = [zero, zero, zero, zero]
+    if namespace:
+        columns[0] = _stored(in_instance & (namespaces.c.name == bindparam("namespace"))).scalar_subquery()
+        columns[1] = _reserved(reserved_in & (quota_reservations.c.namespace == bindparam("namespace"))
+                               ).scalar_subquery()
+    if account:
+        columns[2] = _stored(in_instance & (namespaces.c.domain_id == bindparam("domain"))).scalar_subquery()
+        columns[3] = _reserved(reserved_in & (quota_reservations.c.domain_id == bindparam("domain"))).scalar_subquery()
+    return select(*columns)
+
+
+_USE = {(namespace, account): _use_statement(namespace, account) for namespace in (True, False)
+        for account in (True, False)}
 
 
 def use(conn: Connection, charge: Charge, *, namespace: bool, account: bool, other_than: str = "") -> StorageUse:
     """Stored and reserved bytes of the organization (when ``namespace``) and of the account (when
     ``account`` and there is one), the reservation ``other_than`` left out; in one statement."""
-    zero = literal(0)
-    columns: list[Any] = [zero, zero, zero, zero]
-    if namespace:
-        columns[0] = _stored((namespaces.c.instance_id == charge.instance_id)
-                             & (namespaces.c.name == charge.namespace)).scalar_subquery()
-        columns[1] = _reserved((quota_reservations.c.instance_id == charge.instance_id)
-                               & (quota_reservations.c.namespace == charge.namespace), other_than).scalar_subquery()
-    if account and charge.domain_id:
-        columns[2] = _stored((namespaces.c.instance_id == charge.instance_id)
-                             & (namespaces.c.domain_id == charge.domain_id)).scalar_subquery()
-        columns[3] = _reserved((quota_reservations.c.instance_id == charge.instance_id)
-                               & (quota_reservations.c.domain_id == charge.domain_id), other_than).scalar_subquery()
-    row = conn.execute(select(*columns)).one()
+    statement = _USE[(namespace, account and bool(charge.domain_id))]
+    row = conn.execute(statement, {"instance": charge.instance_id, "namespace": charge.namespace,
+                                   "domain": charge.domain_id, "other_than": other_than}).one()
     return StorageUse(*(int(value) for value in row))
 
 
@@ -104,12 +118,15 @@ def namespace_stored(conn: Connection, instance_id: str, namespace: str) -> int:
                                     & (namespaces.c.name == namespace))).scalar_one())
 
 
+_HELD = select(namespace_blobs.c.links).select_from(
+    namespace_blobs.join(namespaces, namespaces.c.id == namespace_blobs.c.namespace_id)).where(
+    namespaces.c.instance_id == bindparam("instance"), namespaces.c.name == bindparam("namespace"),
+    namespace_blobs.c.digest == bindparam("digest"))
+
+
 def linked_in_namespace(conn: Connection, instance_id: str, namespace: str, digest: str) -> bool:
     """Whether a repository of the organization already links the blob (linking it again costs nothing)."""
-    return conn.execute(select(namespace_blobs.c.links).select_from(
-        namespace_blobs.join(namespaces, namespaces.c.id == namespace_blobs.c.namespace_id)).where(
-        namespaces.c.instance_id == instance_id, namespaces.c.name == namespace,
-        namespace_blobs.c.digest == digest)).first() is not None
+    return conn.execute(_HELD, {"instance": instance_id, "namespace": namespace, "digest": digest}).first() is not None
 
 
 def repository_counts(conn: Connection, charge: Charge) -> tuple[int, int]:
@@ -128,28 +145,44 @@ def repository_counts(conn: Connection, charge: Charge) -> tuple[int, int]:
 
 
 # Reservations ---------------------------------------------------------------------------------------
+_RESERVED = select(quota_reservations.c.bytes).where(quota_reservations.c.id == bindparam("reservation"))
+_RESIZE = update(quota_reservations).where(quota_reservations.c.id == bindparam("reservation")).values(
+    bytes=bindparam("size"))
+_RELEASE = delete(quota_reservations).where(quota_reservations.c.id == bindparam("reservation"))
+
+
+def _set_statement(insert: Any) -> Any:
+    stmt = insert(quota_reservations).values(
+        id=bindparam("reservation"), instance_id=bindparam("instance"), namespace=bindparam("namespace"),
+        domain_id=bindparam("domain"), bytes=bindparam("size"), expires_at=bindparam("expires"))
+    return stmt.on_conflict_do_update(index_elements=["id"], set_={
+        c: stmt.excluded[c] for c in ("instance_id", "namespace", "domain_id", "bytes", "expires_at")})
+
+
+_SET = {"sqlite": _set_statement(sqlite.insert), "postgresql": _set_statement(postgresql.insert)}
+
+
 def reserved(conn: Connection, reservation_id: str) -> int:
     """Bytes a reservation holds (0: none)."""
-    row = conn.execute(select(quota_reservations.c.bytes).where(quota_reservations.c.id == reservation_id)).first()
+    row = conn.execute(_RESERVED, {"reservation": reservation_id}).first()
     return int(row[0]) if row else 0
 
 
 def set_reservation(conn: Connection, reservation_id: str, charge: Charge, *, size: int, expires_at: int) -> None:
     """Make a reservation hold ``size`` bytes until ``expires_at`` (created when missing)."""
-    upsert(conn, quota_reservations, {
-        "id": reservation_id, "instance_id": charge.instance_id, "namespace": charge.namespace,
-        "domain_id": charge.domain_id, "bytes": size, "expires_at": expires_at,
-    }, conflict=["id"], update=["instance_id", "namespace", "domain_id", "bytes", "expires_at"])
+    conn.execute(_SET[conn.dialect.name], {"reservation": reservation_id, "instance": charge.instance_id,
+                                           "namespace": charge.namespace, "domain": charge.domain_id,
+                                           "size": size, "expires": expires_at})
 
 
 def resize(conn: Connection, reservation_id: str, size: int) -> None:
     """Make an existing reservation hold ``size`` bytes."""
-    conn.execute(update(quota_reservations).where(quota_reservations.c.id == reservation_id).values(bytes=size))
+    conn.execute(_RESIZE, {"reservation": reservation_id, "size": size})
 
 
 def release(conn: Connection, reservation_id: str) -> None:
     """Forget a reservation."""
-    conn.execute(delete(quota_reservations).where(quota_reservations.c.id == reservation_id))
+    conn.execute(_RELEASE, {"reservation": reservation_id})
 
 
 def purge_expired(conn: Connection, now: int) -> int:
