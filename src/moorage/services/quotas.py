@@ -160,7 +160,7 @@ class QuotaService:
         granted = total if total <= room else (room if partial and room > current else None)
         if granted is None:
             raise QuotaExceeded(
-                f"push to {target.name} refused: {_bytes(total)} more would not fit; {why}",
+                f"push to {target.name} refused: {_bytes(total - current)} more would not fit; {why}",
                 detail={"namespace": charge.namespace, "asked": total, "room": room}, reason="storage_quota")
         q.set_reservation(conn, reservation_id, charge, size=granted, expires_at=expires)
         return granted
