@@ -63,6 +63,7 @@ from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
+from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.replay_guard import SignatureReplayGuard
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
@@ -91,6 +92,12 @@ def build_services(settings: Settings) -> Services:
     enterprise = build_enterprise(settings, db, store, master_key, jobs)
     users = UserService(db, region=settings.auth.region, admin_user=settings.auth.admin_user)
     access_keys = AccessKeyService(db, master_key=master_key, users=users)
+    quotas = QuotaService(db, QuotaLimits(
+        namespace_storage=settings.quota.namespace_storage_bytes,
+        namespace_repositories=settings.quota.namespace_repositories,
+        account_storage=settings.quota.account_storage_bytes,
+        account_repositories=settings.quota.account_repositories,
+    ), reservation_seconds=settings.registry.upload_stale_after_seconds)
     return Services(
         settings=settings,
         db=db,
@@ -107,17 +114,19 @@ def build_services(settings: Settings) -> Services:
                                       instance_anonymous_pull=anonymous_access),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
-        blobs=BlobService(db, store),
-        uploads=UploadService(db, store),
+        blobs=BlobService(db, store, quotas=quotas),
+        uploads=UploadService(db, store, quotas=quotas),
         manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
                                   listeners=[security.scan_on_push, enterprise.hooks],
-                                  max_json_depth=settings.http.max_json_depth),
+                                  max_json_depth=settings.http.max_json_depth, protection=enterprise.immutability,
+                                  quotas=quotas),
         pulls=pulls,
         jobs=jobs,
-        repository_management=RepositoryManagement(db),
-        tag_management=TagManagement(db),
+        repository_management=RepositoryManagement(db, protection=enterprise.immutability, quotas=quotas),
+        tag_management=TagManagement(db, protection=enterprise.immutability),
         sharing=SharingService(db),
-        account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region),
+        account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region,
+                               quotas=quotas),
         enterprise=enterprise,
         security=security,
         replays=SignatureReplayGuard(db, max_age_seconds=settings.auth.sdk_signature_max_age_seconds,

@@ -83,8 +83,8 @@ def test_a_scan_overview_has_severity_and_summary_only_once_the_scan_succeeded(w
     scanner = '"scanner":{"name":"moorage","vendor":"moorage","version":"' + __version__ + '"}'
     assert shown(None) == ARTIFACT_JSON + "}"
     assert shown(ArtifactScanState(ARTIFACT, None)) == ARTIFACT_JSON + ',"scan_overview":{}}'
-    assert shown(_scan(ScanResultStatus.SCANNING)) == ARTIFACT_JSON + ',"scan_overview":{"' + REPORT + '":{"report_id":"' + \
-        DIGEST + '","scan_status":"Running",' + scanner + ',"complete_percent":0,' \
+    assert shown(_scan(ScanResultStatus.SCANNING)) == ARTIFACT_JSON + ',"scan_overview":{"' + REPORT + \
+        '":{"report_id":"' + DIGEST + '","scan_status":"Running",' + scanner + ',"complete_percent":0,' \
         '"start_time":"2023-11-14T22:13:21.000Z","end_time":"","duration":0}}}'
     finding = {"id": "CVE-1", "severity": "high", "fixed_version": "2.0", "package": {"name": "p", "version": "1.0"}}
     assert shown(_scan(ScanResultStatus.SUCCESS, (finding,))) == ARTIFACT_JSON + ',"scan_overview":{"' + REPORT + \

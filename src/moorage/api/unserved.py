@@ -80,7 +80,6 @@ WEBHOOKS = 'webhooks'
 GC = 'garbage collection'
 CREDENTIALS = 'long-term / temporary credentials'
 REGISTRIES = 'replication (registries)'
-IMMUTABLE = 'immutable tags'
 AUDIT = 'audit logs'
 JOBS = 'instance jobs (creation is synchronous; nothing to delete yet)'
 HOSTS_VULS = 'host vulnerabilities, backups and repairs'
@@ -134,8 +133,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
              "/v2/{project_id}/instances/{instance_id}/endpoint-policy"),
     _planned("PUT", "update_instance_endpoint_policy", ENDPOINTS,
              "/v2/{project_id}/instances/{instance_id}/endpoint-policy"),
-    _planned("GET", "list_immutable_rules", IMMUTABLE,
-             "/v2/{project_id}/instances/{instance_id}/immutabletagrules"),
     _planned("GET", "list_internal_endpoint_connections", ENDPOINTS,
              "/v2/{project_id}/instances/{instance_id}/internal-endpoint/connections"),
     _planned("POST", "update_internal_endpoint_connections", ENDPOINTS,
@@ -162,12 +159,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
              "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}"),
     _planned("GET", "list_namespace_tags", RESOURCE_TAGS,
              "/v2/{project_id}/instances/{instance_id}/namespaces-tags"),
-    _planned("POST", "create_immutable_rule", IMMUTABLE,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/immutabletagrules"),
-    _planned("DELETE", "delete_immutable_rule", IMMUTABLE,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/immutabletagrules/{immutable_rule_id}"),
-    _planned("PUT", "update_immutable_rule", IMMUTABLE,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/immutabletagrules/{immutable_rule_id}"),
     _planned("POST", "create_instance_retention_policy", EE_RETENTION,
              "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies"),
     _planned("DELETE", "delete_instance_retention_policy", EE_RETENTION,

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from moorage.api.enterprise import (
     artifact_scans,
     artifacts,
+    immutable_rules,
     instances,
     namespaces,
     repositories,
@@ -20,5 +21,5 @@ from moorage.api.enterprise import (
 from moorage.api.management_rules import RouterModule
 
 MODULES: tuple[RouterModule, ...] = (instances, namespaces, signing_keys, sign_policies, sign_executions,
-                                     artifact_scans, artifacts, repositories)
+                                     artifact_scans, artifacts, immutable_rules, repositories)
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in MODULES)
