@@ -23,6 +23,7 @@ import moorage
 from moorage.api import enterprise, unserved
 from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
+from moorage.api.event_context import EventContextMiddleware
 from moorage.api.hss import baseline as hss_baseline
 from moorage.api.hss import image_details as hss_image_details
 from moorage.api.hss import images as hss_images
@@ -57,6 +58,7 @@ from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
 from moorage.services.enterprise import build_enterprise
 from moorage.services.enterprise.hosts import HostDirectory
+from moorage.services.events.recorder import EventBuffer
 from moorage.services.login_throttle import build_login_throttle
 from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
@@ -84,7 +86,8 @@ def build_services(settings: Settings) -> Services:
     """Construct the services from settings (no I/O beyond the storage root and the key file)."""
     db = Database(settings.resolved_database_url)
     store = BlobStore(create_driver(settings.storage.driver, root=settings.storage_root))
-    pulls = PullRecorder(db)
+    pulls = PullRecorder(db, interval=settings.events.buffer_flush_seconds, pull_events=settings.events.record_pulls,
+                         events=EventBuffer(max_events=settings.events.buffer_max_events))
     master_key = load_master_key(settings)
     signer = TokenSigner(master_key, registry_service=settings.auth.registry_service)
     jobs = JobQueue(db, build_huey(settings))
@@ -109,7 +112,7 @@ def build_services(settings: Settings) -> Services:
         logins=LoginService(db, settings=settings.auth, master_key=master_key, signer=signer,
                             throttle=build_login_throttle(db=db, settings=settings.auth, master_key=master_key,
                                                           redis_url=settings.redis_url),
-                            users=users, access_keys=access_keys),
+                            users=users, access_keys=access_keys, note_event=pulls.note),
         permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull,
                                       instance_anonymous_pull=anonymous_access),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
@@ -183,7 +186,8 @@ class MoorageApp(FastAPI):
         resolved from its host name."""
         self._oci = route
         self._observed_oci = ObservabilityMiddleware(
-            RequestBodyMiddleware(VirtualHostMiddleware(route.handle, hosts=hosts), limits=body_limits),
+            RequestBodyMiddleware(VirtualHostMiddleware(EventContextMiddleware(route.handle), hosts=hosts),
+                                  limits=body_limits),
             metrics=metrics, log_requests=log_requests)
 
     def _management_path(self, scope: Scope) -> bool:
@@ -308,6 +312,7 @@ def create_app(settings: Settings) -> MoorageApp:
     body_limits = BodyLimits(max_body_bytes=settings.http.max_body_bytes,
                              manifest_max_bytes=settings.registry.manifest_max_bytes,
                              drain_max_bytes=settings.http.drain_max_bytes)
+    app.add_middleware(EventContextMiddleware)  # inside virtual hosting: it reads the request's instance
     app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)
     app.add_middleware(RequestBodyMiddleware, limits=body_limits)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)

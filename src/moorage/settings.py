@@ -354,13 +354,15 @@ class ScannerSettings(BaseModel):
 
 class EgressSettings(BaseModel):
     """Connections the server makes on a tenant's behalf (HSS external registries: the check when one
-    is added, synchronisation, scans): where they may go, where credentials may go, how much is read."""
+    is added, synchronisation, scans; webhook and trigger deliveries): where they may go, where
+    credentials may go, how much is read."""
 
     model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
     allow_networks: str = ""
     """Comma-separated networks (CIDR) tenants' connections may reach although loopback, private,
-    link-local or otherwise internal (``10.20.0.0/16,fd00:1::/64``): internal registries. Every other
+    link-local or otherwise internal (``10.20.0.0/16,fd00:1::/64``): internal registries and webhook
+    receivers. Every other
     internal address is refused after name resolution, on every redirect and token realm."""
     allow_hosts: str = ""
     """Comma-separated host names (``registry.corp``, ``*.corp`` for a suffix) tenants' connections
@@ -393,6 +395,48 @@ class EgressSettings(BaseModel):
 
         parse_host_names(value)
         return value
+
+
+class EventSettings(BaseModel):
+    """The event stream: audit records, their retention, and the dispatcher that hands events to
+    webhooks and triggers (docs/events.md)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    audit_retention_days: int = Field(default=90, ge=1, le=36500)
+    """Days audit records (every event: pushes, pulls, deletes, management changes, scans, logins) and
+    webhook delivery records are kept; a periodic job removes older ones."""
+    prune_interval_seconds: int = Field(default=3600, ge=10)
+    """How often the job that removes audit and delivery records past their retention is queued."""
+    dispatch_interval_seconds: float = Field(default=0.5, gt=0, le=60)
+    """How often each worker's dispatcher looks for new events (one indexed read when there are none)."""
+    dispatch_batch: int = Field(default=500, ge=1, le=10000)
+    """Events one dispatcher transaction hands over at most."""
+    record_pulls: bool = True
+    """Record manifest pulls as events (batched with the pull counters, written every
+    ``buffer_flush_seconds``: a crash loses at most that many seconds of pull records)."""
+    buffer_flush_seconds: float = Field(default=5.0, gt=0, le=300)
+    """How often pull counters, pull events and successful-login events gathered in memory are written."""
+    buffer_max_events: int = Field(default=50000, ge=100)
+    """Pull and login events held in memory between two writes at most; past it the oldest are dropped
+    (and counted in the log), so a flood of pulls cannot grow a process without bound."""
+
+
+class WebhookSettings(BaseModel):
+    """Deliveries of webhook policies (Enterprise Edition) and webhook triggers (shared edition).
+    Receivers are reached under the egress policy (``MOORAGE_EGRESS__*``)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Seconds one delivery attempt may take (connect, send, answer) before it counts as failed."""
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    """Attempts of one delivery before it is recorded failed (network errors, timeouts, 408, 429, 5xx
+    are retried; other answers fail at once)."""
+    retry_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    """The wait after the first failed attempt; it doubles after each further one."""
+    retry_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+    """The longest wait between two attempts."""
 
 
 class Settings(BaseSettings):
@@ -446,6 +490,8 @@ class Settings(BaseSettings):
     enterprise: EnterpriseSettings = Field(default_factory=EnterpriseSettings)
     scanner: ScannerSettings = Field(default_factory=ScannerSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 

@@ -25,6 +25,7 @@ from starlette.types import Message, Receive
 
 from moorage.api.deps import admit, get_services
 from moorage.domain.bounded_json import loads
+from moorage.domain.events import act_as
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -89,6 +90,7 @@ class ManagementRoute(APIRoute):
 
         async def admitted(request: Request) -> Response:
             admission = await admit(request, keeps_body=keeps_body)
+            act_as(admission.principal)  # events this request records name the caller
             receive = request.receive if admission.body is None else _replaying(admission.body, request.receive)
             return await handler(request_class(request.scope, receive))
 

@@ -106,7 +106,8 @@ async def _query_ask(request: Request, authorizer: RegistryAuthorizer, instance_
             user_name, password = headers.parse_basic(header)
         except headers.HeaderError as exc:
             raise Unauthenticated(f"invalid credentials: {exc}") from exc
-        login = await authorizer.logins.login(username=user_name, password=password, client=client_address(request))
+        login = await authorizer.logins.login(username=user_name, password=password, client=client_address(request),
+                                              audit=True)
         principal = login.principal
     elif header:
         principal = await authorizer.authenticate(request)
@@ -125,7 +126,8 @@ async def _oauth_ask(request: Request, authorizer: RegistryAuthorizer, instance_
     form = parse_token_form(await _bounded_body(request), request.headers.get("content-type"))
     logins = authorizer.logins
     if form.grant_type is GrantType.PASSWORD:
-        login = await logins.login(username=form.username, password=form.password, client=client_address(request))
+        login = await logins.login(username=form.username, password=form.password, client=client_address(request),
+                                   audit=True)
     else:
         login = await logins.refresh(form.refresh_token, instance_id=instance_id, client_id=form.client_id)
     return TokenAsk(login.principal, login, form.scopes, form.service, form.client_id, form.offline, oauth=True)

@@ -893,3 +893,12 @@ namespace_storage = Table(
     Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True),
     Column("stored_bytes", BigInteger, nullable=False, server_default="0"),
 )
+
+# The event stream's tables live in their own module on the same metadata (imported last: it uses
+# the column types above). Re-exported so queries import every table from here.
+from moorage.metadata.event_tables import event_dispatch as event_dispatch  # noqa: E402
+from moorage.metadata.event_tables import events as events  # noqa: E402
+from moorage.metadata.event_tables import triggers as triggers  # noqa: E402
+from moorage.metadata.event_tables import webhook_attempts as webhook_attempts  # noqa: E402
+from moorage.metadata.event_tables import webhook_deliveries as webhook_deliveries  # noqa: E402
+from moorage.metadata.event_tables import webhook_policies as webhook_policies  # noqa: E402

@@ -17,8 +17,8 @@ import secrets
 import string
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 
 import anyio.to_thread
 
@@ -26,10 +26,12 @@ from moorage.auth.keys import MasterKey
 from moorage.auth.passwords import verify_password
 from moorage.auth.tokens import IamToken, TokenError, TokenSigner
 from moorage.domain.errors import Unauthenticated
+from moorage.domain.events import Actor, NewEvent, current_context, login_event
 from moorage.domain.identity import Principal, User
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as q
 from moorage.services.access_keys import AccessKeyService
+from moorage.services.events.recorder import record_events
 from moorage.services.login_throttle import Attempt, LoginThrottle
 from moorage.services.users import UserService, principal_of
 from moorage.settings import AuthSettings
@@ -68,8 +70,11 @@ class LoginService:
     """Passwords, IAM tokens, registry logins, refresh tokens and temporary logins."""
 
     def __init__(self, db: Database, *, settings: AuthSettings, master_key: MasterKey, signer: TokenSigner,
-                 throttle: LoginThrottle, users: UserService, access_keys: AccessKeyService) -> None:
+                 throttle: LoginThrottle, users: UserService, access_keys: AccessKeyService,
+                 note_event: Callable[[NewEvent], None] | None = None) -> None:
         self.db = db
+        self.note_event = note_event
+        """Where successful logins go to be written with the next batch (failed ones are written at once)."""
         self.settings = settings
         self.signer = signer
         self.throttle = throttle
@@ -83,10 +88,11 @@ class LoginService:
 
     # Passwords ----------------------------------------------------------------------------------
     async def authenticate_password(
-        self, *, user_name: str, password: str, client: str, domain_name: str | None = None
+        self, *, user_name: str, password: str, client: str, domain_name: str | None = None, audit: bool = False
     ) -> User:
         """The user, if the password is right. Throttled (``TooManyRequests``) per user name and
-        client address, and per user name, by the failures counted before."""
+        client address, and per user name, by the failures counted before. ``audit``: a login that
+        issues a token (recorded as an event); a request carrying its credentials is not."""
         async with self.login_attempt(user_name=user_name, client=client, credential=password) as attempt:
             cache_key = hmac.new(self._cache_key, f"{user_name}\0{password}".encode(), hashlib.sha256).digest()
             cached = self._verified.get(cache_key)
@@ -94,6 +100,8 @@ class LoginService:
                 user = await self.users.user(cached[1])
                 if user is not None and user.enabled and (domain_name is None or user.domain_name == domain_name):
                     await self.throttle.succeeded(attempt)
+                    if audit:
+                        self.logged_in(principal_of(user, via="password"))
                     return user
             found = await self.db.read(lambda conn: q.user_by_name(conn, user_name))
             user, password_hash = found if found else (None, None)
@@ -107,6 +115,8 @@ class LoginService:
         self._verified[cache_key] = (time.monotonic() + VERIFIED_PASSWORD_SECONDS, user.id)
         while len(self._verified) > VERIFIED_PASSWORD_ENTRIES:
             self._verified.popitem(last=False)
+        if audit:
+            self.logged_in(principal_of(user, via="password"))
         return user
 
     @contextlib.asynccontextmanager
@@ -124,9 +134,20 @@ class LoginService:
             yield attempt
 
     async def record_failure(self, attempt: Attempt, *, user_name: str, client: str, reason: str) -> None:
-        """Count a failed login (once for the same credentials repeated within the repeat window)."""
+        """Count a failed login (once for the same credentials repeated within the repeat window) and
+        record it as an event at once: the audit log of the registry instance the request addressed."""
         await self.throttle.failed(attempt)
         log.warning("authentication failed for %r from %s: %s", user_name[:64], client, reason)
+        context = replace(current_context(), client_address=client)
+        await self.db.write(lambda conn: record_events(conn, login_event(user_name=user_name, succeeded=False,
+                                                                  context=context, reason=reason)))
+
+    def logged_in(self, principal: Principal) -> None:
+        """Record a successful login (written with the next batch of buffered events)."""
+        if self.note_event is not None:
+            context = replace(current_context(), actor=Actor.of(principal))
+            self.note_event(login_event(user_name=principal.user_name, succeeded=True, context=context,
+                                        domain_id=principal.domain_id or ""))
 
     # IAM tokens ---------------------------------------------------------------------------------
     async def issue_token(self, user: User, *, project_id: str | None) -> tuple[str, IamToken]:
@@ -152,10 +173,10 @@ class LoginService:
         await self.db.write(lambda conn: q.revoke_token(conn, claims.token_id, claims.expires_at))
 
     # Registry logins ----------------------------------------------------------------------------
-    async def login(self, *, username: str, password: str, client: str) -> Login:
+    async def login(self, *, username: str, password: str, client: str, audit: bool = False) -> Login:
         """Registry credentials: a user's password, a long-term login ``<region>@<AK>`` with the hex
         HMAC-SHA256 of the AK keyed with the SK, or a temporary login ``<region>@<id>``; with the
-        credential used (for a refresh token)."""
+        credential used (for a refresh token). ``audit``: a token request (recorded as a login)."""
         region, at, key_id = username.partition("@")
         if at and region == self.settings.region and key_id:
             async with self.login_attempt(user_name=username, client=client, credential=password) as attempt:
@@ -164,8 +185,10 @@ class LoginService:
                     await self.record_failure(attempt, user_name=username, client=client, reason="bad login key")
                     raise Unauthenticated("the login credentials are wrong or expired")
                 await self.throttle.succeeded(attempt)
+                if audit:
+                    self.logged_in(found_login.principal)
                 return found_login
-        user = await self.authenticate_password(user_name=username, password=password, client=client)
+        user = await self.authenticate_password(user_name=username, password=password, client=client, audit=audit)
         return Login(principal_of(user, via="password"), "password")
 
     async def _key_login(self, key_id: str, password: str) -> Login | None:

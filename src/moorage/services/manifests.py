@@ -20,6 +20,7 @@ from moorage.domain.errors import (
     NameUnknown,
     TooLarge,
 )
+from moorage.domain.events import NewEvent, Operation, artifact_event
 from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.domain.names import RepositoryName, is_valid_tag, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository, UploadTarget
@@ -27,6 +28,7 @@ from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories as repo_queries
+from moorage.services.events.recorder import record_events
 from moorage.services.pulls import PullRecorder
 from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.tag_protection import NO_PROTECTION, TagProtection, retag_refused
@@ -121,7 +123,9 @@ class ManifestService:
         if with_payload:
             if guard is not None:
                 await guard(record)
-            self.pulls.record(repository_id, record.id)
+            self.pulls.record(repository_id, record.id, artifact_event(
+                Operation.PULL, instance_id=instance_id, repository=str(name), namespace=name.namespace,
+                domain_id=None, tag=tag or "", digest=record.digest))
         return record
 
     async def put(
@@ -156,6 +160,11 @@ class ManifestService:
                     q.tag(conn, repository.id, name, manifest_id)
                 elif not q.tag_once(conn, repository.id, name, manifest_id):
                     raise retag_refused(repository, name, immutable[name])  # rolls the whole push back
+            record_events(conn, *(artifact_event(Operation.CREATE, instance_id=target.instance_id,
+                                          repository=repository.full_name, namespace=repository.namespace,
+                                          domain_id=repository.domain_id, tag=pushed_as or "", digest=str(digest),
+                                          detail={"media_type": parsed.media_type, "size": len(payload)})
+                           for pushed_as in tags or (None,)))
             return repository
 
         repository = await self.db.write(work)
@@ -204,14 +213,20 @@ class ManifestService:
 
             def remove(conn: Connection) -> bool:
                 self.protection.check_manifest_removal(conn, repository, digest)
-                return q.remove(conn, repository.id, digest)
+                removed = q.remove(conn, repository.id, digest)
+                if removed:
+                    record_events(conn, _deleted(repository, digest=digest))
+                return removed
 
             found = await self.db.write(remove)
         elif is_valid_tag(reference):
 
             def untag(conn: Connection) -> bool:
                 self.protection.check_untag(conn, repository, reference)
-                return q.untag(conn, repository.id, reference)
+                removed = q.untag(conn, repository.id, reference)
+                if removed:
+                    record_events(conn, _deleted(repository, tag=reference))
+                return removed
 
             found = await self.db.write(untag)
         else:
@@ -240,3 +255,9 @@ class ManifestService:
             return q.referrers(conn, repository.id, str(subject), artifact_type=artifact_type)
 
         return await self.db.read(work)
+
+
+def _deleted(repository: Repository, *, tag: str = "", digest: str = "") -> NewEvent:
+    """The event of a manifest (by digest) or tag deleted from ``repository``."""
+    return artifact_event(Operation.DELETE, instance_id=repository.instance_id, repository=repository.full_name,
+                          namespace=repository.namespace, domain_id=repository.domain_id, tag=tag, digest=digest)

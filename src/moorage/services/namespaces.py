@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound, QuotaExceeded
+from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.identity import MANAGE, PERMISSION_LEVELS, Principal
 from moorage.domain.names import RepositoryName, validate_namespace
 from moorage.domain.registry import Grant, GrantChange, NamespaceRecord
@@ -15,6 +16,7 @@ from moorage.metadata.queries import identity as identity_q
 from moorage.metadata.queries import namespaces as q
 from moorage.metadata.queries import permissions as grants_q
 from moorage.metadata.queries import repositories as repo_q
+from moorage.services.events.recorder import record_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,9 @@ class NamespaceService:
                                "accounts", reason="namespace_exists")
             if not principal.is_admin:
                 grants_q.set_namespace_grant(conn, user_id, created.id, MANAGE)
+            record_events(conn,
+                          change_event(Operation.CREATE, ResourceType.NAMESPACE, instance_id=instance_id, resource=name,
+                          namespace=name, domain_id=domain_id))
             return created
 
         return await self.db.write(work)
@@ -90,6 +95,9 @@ class NamespaceService:
                 raise Conflict(f"organization {name!r} still has {count} repositories; delete them first",
                                reason="namespace_not_empty")
             q.remove(conn, found.id)
+            record_events(conn,
+                          change_event(Operation.DELETE, ResourceType.NAMESPACE, instance_id=instance_id, resource=name,
+                          namespace=name, domain_id=found.domain_id))
 
         await self.db.write(work)
 
@@ -154,6 +162,12 @@ class _NamespaceGrants:
     put = staticmethod(grants_q.set_namespace_grant)
     remove = staticmethod(grants_q.delete_namespace_grant)
 
+    def event(self, operation: Operation, domain_id: str | None, user_id: str, detail: dict[str, object]) -> NewEvent:
+        """The event of a grant on the namespace created, changed or removed."""
+        return change_event(operation, ResourceType.PERMISSION, instance_id=self.instance_id,
+                            resource=f"{self.name}:{user_id}", namespace=self.name, domain_id=domain_id or "",
+                            detail={"user_id": user_id, **detail})
+
 
 @dataclass(frozen=True, slots=True)
 class _RepositoryGrants:
@@ -171,6 +185,12 @@ class _RepositoryGrants:
     grants = staticmethod(grants_q.grants_on_repository)
     put = staticmethod(grants_q.set_repository_grant)
     remove = staticmethod(grants_q.delete_repository_grant)
+
+    def event(self, operation: Operation, domain_id: str | None, user_id: str, detail: dict[str, object]) -> NewEvent:
+        """The event of a grant on the repository created, changed or removed."""
+        return change_event(operation, ResourceType.PERMISSION, instance_id=self.instance_id,
+                            resource=f"{self.name}:{user_id}", namespace=self.name.namespace,
+                            repository=str(self.name), domain_id=domain_id or "", detail={"user_id": user_id, **detail})
 
 
 def _set_grants(conn: Connection, target: _NamespaceGrants | _RepositoryGrants, changes: list[GrantChange],
@@ -191,9 +211,12 @@ def _set_grants(conn: Connection, target: _NamespaceGrants | _RepositoryGrants, 
         if not create and change.user_id not in existing:
             raise NotFound(f"user {change.user_id!r} has no authorization to update", reason="grant_not_found")
         target.put(conn, change.user_id, resource_id, change.auth)
+    record_events(conn, *(target.event(Operation.CREATE if create else Operation.UPDATE, domain_id, change.user_id,
+                                {"auth": change.auth}) for change in changes))
 
 
 def _delete_grants(conn: Connection, target: _NamespaceGrants | _RepositoryGrants, user_ids: list[str]) -> None:
-    resource_id, _domain = target.resolve(conn)
+    resource_id, domain_id = target.resolve(conn)
     for user_id in user_ids:
         target.remove(conn, user_id, resource_id)
+    record_events(conn, *(target.event(Operation.DELETE, domain_id, user_id, {}) for user_id in user_ids))

@@ -4,6 +4,8 @@ Each manifest GET bumps an in-memory counter; a background task folds the counts
 repositories' download counters (pulls, and bytes at each pulled image's full size) and the
 manifests' last-pulled times every few seconds, in one transaction. A crash loses at most one
 interval of counts, which is the price of not serialising every pull behind SQLite's write lock.
+The pull events (and other events with no change of their own: successful logins) are kept in an
+``EventBuffer`` and written in the same transaction as the counters.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from collections import Counter
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.events import NewEvent
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.tables import manifests, repositories
+from moorage.services.events.recorder import EventBuffer
 
 log = logging.getLogger(__name__)
 
@@ -25,28 +29,43 @@ log = logging.getLogger(__name__)
 class PullRecorder:
     """Counts pulls per repository and manifest until the next flush."""
 
-    def __init__(self, db: Database, *, interval: float = 5.0) -> None:
+    def __init__(self, db: Database, *, interval: float = 5.0, events: EventBuffer | None = None,
+                 pull_events: bool = True) -> None:
         self.db = db
         self.interval = interval
+        self.events = events
+        """Where buffered events wait for the next flush (None: none are recorded)."""
+        self.pull_events = pull_events
+        """Whether pulls are recorded as events (``MOORAGE_EVENTS__RECORD_PULLS``)."""
         self._repositories: Counter[int] = Counter()
         self._manifests: dict[int, int] = {}
         self._manifest_pulls: Counter[int] = Counter()
         self._task: asyncio.Task[None] | None = None
 
-    def record(self, repository_id: int, manifest_id: int) -> None:
-        """Count one pull (no I/O)."""
+    def record(self, repository_id: int, manifest_id: int, event: NewEvent | None = None) -> None:
+        """Count one pull, and keep its event for the next flush (no I/O)."""
         self._repositories[repository_id] += 1
         self._manifests[manifest_id] = now_ms()
         self._manifest_pulls[manifest_id] += 1
+        if event is not None and self.pull_events:
+            self.note(event)
+
+    def note(self, event: NewEvent) -> None:
+        """Keep an event that has no change of its own (a successful login) for the next flush."""
+        if self.events is not None:
+            self.events.add(event)
 
     async def flush(self) -> None:
-        """Write the counts gathered so far (put back to be retried if the write fails)."""
-        if not self._repositories and not self._manifests:
+        """Write the counts and events gathered so far (put back to be retried if the write fails)."""
+        taken = self.events.drain() if self.events is not None else []
+        if not self._repositories and not self._manifests and not taken:
             return
         counts, pulled, per_manifest = self._repositories, self._manifests, self._manifest_pulls
         self._repositories, self._manifests, self._manifest_pulls = Counter(), {}, Counter()
 
         def work(conn: Connection) -> None:
+            if self.events is not None:
+                self.events.write(conn, taken)
             for repository_id, n in sorted(counts.items()):
                 conn.execute(
                     update(repositories)
@@ -65,6 +84,8 @@ class PullRecorder:
         try:
             await self.db.write(work)
         except BaseException:
+            if self.events is not None:
+                self.events.restore(taken)
             self._repositories.update(counts)
             self._manifest_pulls.update(per_manifest)
             for manifest_id, at in pulled.items():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
+from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.identity import Principal
 from moorage.domain.management import RepositoryDetail, RepositoryFilter, RepositoryQuery
 from moorage.domain.names import RepositoryName
@@ -17,6 +18,7 @@ from moorage.metadata.queries import namespaces as namespace_q
 from moorage.metadata.queries import permissions as grants_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import repository_details as q
+from moorage.services.events.recorder import record_events
 from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.tag_protection import NO_PROTECTION, TagProtection
 
@@ -92,6 +94,7 @@ class RepositoryManagement:
                 raise Conflict(f"repository {name} already exists", reason="repository_exists")
             created = q.get(conn, instance_id, str(name))
             assert created is not None
+            record_events(conn, _changed(Operation.CREATE, instance_id, name, namespace.domain_id))
             return created
 
         return await self.db.write(work)
@@ -114,6 +117,7 @@ class RepositoryManagement:
             if found is None:
                 raise NotFound(f"repository {name} not found", reason="repository_not_found")
             q.update_attributes(conn, found.id, is_public=is_public, category=category, description=description)
+            record_events(conn, _changed(Operation.UPDATE, instance_id, name, None))
 
         await self.db.write(work)
 
@@ -127,6 +131,7 @@ class RepositoryManagement:
                 self.protection.check_repository_removal(conn, holder)
             if found is None or not q.remove(conn, found.id):
                 raise NotFound(f"repository {name} not found", reason="repository_not_found")
+            record_events(conn, _changed(Operation.DELETE, instance_id, name, holder.domain_id if holder else None))
 
         await self.db.write(work)
 
@@ -153,3 +158,9 @@ class RepositoryManagement:
         if len(found) > limit:
             return found[:limit], found[limit - 1].id
         return found, None
+
+
+def _changed(operation: Operation, instance_id: str, name: RepositoryName, domain_id: str | None) -> NewEvent:
+    """The event of a repository created, changed or deleted through the management API."""
+    return change_event(operation, ResourceType.REPOSITORY, instance_id=instance_id, resource=str(name),
+                        namespace=name.namespace, repository=str(name), domain_id=domain_id)

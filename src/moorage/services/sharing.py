@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
+from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.identity import Principal
 from moorage.domain.management import RepositoryDetail, RepositoryFilter, RepositoryQuery, ShareRecord
 from moorage.domain.names import RepositoryName
@@ -16,6 +17,7 @@ from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import identity as identity_q
 from moorage.metadata.queries import repository_details as repo_q
 from moorage.metadata.queries import shares as q
+from moorage.services.events.recorder import record_events
 from moorage.services.repository_management import check_description, visible_filter
 
 PERMITS = ("read",)
@@ -76,6 +78,7 @@ class SharingService:
                             description=description, creator_id=principal.user_id or "",
                             creator_name=principal.user_name):
                 raise Conflict(f"repository {name} is already shared with {access_domain!r}", reason="share_exists")
+            record_events(conn, _shared(Operation.CREATE, instance_id, repository, access_domain, {"permit": permit}))
 
         await self.db.write(work)
 
@@ -105,6 +108,9 @@ class SharingService:
                                               set_deadline=set_deadline, description=description):
                 raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}",
                                reason="share_not_found")
+            record_events(conn,
+                          _shared(Operation.UPDATE, instance_id, repository, access_domain,
+                          {"permit": permit} if permit else {}))
 
         await self.db.write(work)
 
@@ -117,6 +123,7 @@ class SharingService:
             if target is None or not q.remove(conn, repository.id, target):
                 raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}",
                                reason="share_not_found")
+            record_events(conn, _shared(Operation.DELETE, instance_id, repository, access_domain, {}))
 
         await self.db.write(work)
 
@@ -162,3 +169,13 @@ class SharingService:
         if len(found) > limit:
             return found[:limit], status, found[limit - 1].id
         return found, status, None
+
+
+def _shared(operation: Operation, instance_id: str, repository: RepositoryDetail, access_domain: str,
+            detail: dict[str, object]) -> NewEvent:
+    """The event of a share with another account created, changed or removed."""
+    full_name = f"{repository.namespace}/{repository.name}"
+    return change_event(operation, ResourceType.SHARE, instance_id=instance_id,
+                        resource=f"{full_name}:{access_domain[:64]}", namespace=repository.namespace,
+                        repository=full_name, domain_id=repository.domain_id,
+                        detail={"access_domain": access_domain[:64], **detail})

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, NotFound
+from moorage.domain.events import Operation, ResourceType, artifact_event
 from moorage.domain.management import ArtifactRecord, TagDetail, TagKey
 from moorage.domain.names import RepositoryName, validate_tag
 from moorage.domain.registry import Repository
@@ -20,6 +21,7 @@ from moorage.metadata.database import Database
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import tag_details as q
+from moorage.services.events.recorder import record_events
 from moorage.services.tag_protection import NO_PROTECTION, TagProtection, retag_refused
 
 _TAG_SCHEME = re.compile(r"^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})\.(sig|att|sbom)$")
@@ -156,6 +158,11 @@ class TagManagement:
                 manifest_q.tag(conn, repository.id, destination, found.manifest_id)
             elif not manifest_q.tag_once(conn, repository.id, destination, found.manifest_id):
                 raise retag_refused(repository, destination, immutable[destination])
+            record_events(conn,
+                          artifact_event(Operation.CREATE, resource_type=ResourceType.TAG, instance_id=instance_id,
+                          repository=repository.full_name, namespace=repository.namespace,
+                          domain_id=repository.domain_id, tag=destination, digest=found.digest,
+                          detail={"source_tag": source}))
 
         await self.db.write(work)
 
@@ -167,6 +174,9 @@ class TagManagement:
             self.protection.check_untag(conn, repository, tag)
             if not manifest_q.untag(conn, repository.id, tag):
                 raise NotFound(f"tag {tag!r} not found in {repository.full_name}", reason="tag_not_found")
+            record_events(conn,
+                          artifact_event(Operation.DELETE, instance_id=instance_id, repository=repository.full_name,
+                          namespace=repository.namespace, domain_id=repository.domain_id, tag=tag))
 
         await self.db.write(work)
 

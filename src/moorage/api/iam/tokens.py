@@ -67,7 +67,8 @@ async def create_token(body: TokenRequest, request: Request, response: Response,
     if not name:
         raise Invalid("auth.identity.password.user needs a name or an id")
     user = await services.logins.authenticate_password(
-        user_name=name, password=pw_user.password, client=client_address(request), domain_name=domain_name)
+        user_name=name, password=pw_user.password, client=client_address(request), domain_name=domain_name,
+        audit=True)
     project = None
     scope = body.auth.scope
     if scope is not None and scope.project is not None:

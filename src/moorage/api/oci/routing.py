@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from moorage.api.access import AUTHENTICATED, DELETE, PULL, PUSH, Access, Principal
 from moorage.api.errors import oci_error_response
 from moorage.domain.errors import Denied, MoorageError, Unauthenticated, Unsupported
+from moorage.domain.events import act_as
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import DEFAULT_INSTANCE
 
@@ -147,6 +148,7 @@ class OciRoute(BaseRoute):
         authorizer = request.app.state.authorizer
         try:
             principal = await authorizer.authorize(request, required)
+            act_as(principal)  # events this request records name the caller
             context = OciContext(_instance_for(request), name, params, principal)
             return await endpoint.handler(request, context)
         except Unauthenticated as error:

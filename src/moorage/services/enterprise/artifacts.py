@@ -12,6 +12,7 @@ from moorage.domain.bounded_json import load_document
 from moorage.domain.digests import Digest, is_digest
 from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag, Page, PageRequest
 from moorage.domain.errors import Invalid, ManifestUnknown, NotFound
+from moorage.domain.events import Operation, artifact_event
 from moorage.domain.identity import Principal
 from moorage.domain.names import RepositoryName, validate_tag
 from moorage.domain.registry import Repository
@@ -20,6 +21,7 @@ from moorage.metadata.queries import enterprise_artifacts as q
 from moorage.metadata.queries import manifests as core_manifests
 from moorage.metadata.queries import repositories as core_repositories
 from moorage.services.enterprise.namespaces import visible_namespace_ids
+from moorage.services.events.recorder import record_events
 from moorage.services.tag_protection import NO_PROTECTION, TagProtection
 from moorage.storage.blobstore import BlobStore
 
@@ -122,6 +124,9 @@ class ArtifactService:
                 if digest is not None:
                     core_manifests.remove(conn, artifact.repository_id, digest)
             core_manifests.remove(conn, artifact.repository_id, artifact.digest)
+            record_events(conn, artifact_event(Operation.DELETE, instance_id=instance_id, repository=holder.full_name,
+                                               namespace=namespace, domain_id=holder.domain_id,
+                                               digest=artifact.digest))
 
         await self.db.write(work)
 
@@ -139,7 +144,12 @@ class ArtifactService:
 
         def work(conn: Connection) -> bool:
             self.protection.check_untag(conn, found, tag)
-            return core_manifests.untag(conn, found.id, tag)
+            removed = core_manifests.untag(conn, found.id, tag)
+            if removed:
+                record_events(conn, artifact_event(Operation.DELETE, instance_id=instance_id,
+                                                   repository=found.full_name, namespace=namespace,
+                                                   domain_id=found.domain_id, tag=tag))
+            return removed
 
         if not await self.db.write(work):
             raise NotFound(f"tag {tag!r} not found in {namespace}/{repository}", reason="tag_not_found")

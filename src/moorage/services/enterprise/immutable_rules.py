@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import Page, PageRequest, ScopeRule, Selector
 from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded
+from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.identity import Principal
 from moorage.domain.immutable_rules import ACTION, TEMPLATE, ImmutableRule
 from moorage.metadata.database import Database
@@ -26,6 +27,7 @@ from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import immutable_rules as q
 from moorage.services.enterprise.namespaces import visible_namespace_ids
 from moorage.services.enterprise.selectors import validate_rule
+from moorage.services.events.recorder import record_events
 
 MAX_RULES_PER_NAMESPACE = 15
 SCOPE_KINDS = ("repository",)
@@ -119,9 +121,11 @@ class ImmutableRuleService:
             if len(existing) >= MAX_RULES_PER_NAMESPACE:
                 raise QuotaExceeded(f"namespace {namespace!r} already has {MAX_RULES_PER_NAMESPACE} immutable tag "
                                     "rules", reason="immutable_rule_quota")
-            return q.create(conn, instance_id=instance_id, namespace_id=namespace_id, priority=checked.priority,
-                            disabled=checked.disabled, action=checked.action, template=checked.template,
-                            tag_selectors=checked.tag_selectors, repository_selectors=checked.repository_selectors)
+            created = q.create(conn, instance_id=instance_id, namespace_id=namespace_id, priority=checked.priority,
+                               disabled=checked.disabled, action=checked.action, template=checked.template,
+                               tag_selectors=checked.tag_selectors, repository_selectors=checked.repository_selectors)
+            record_events(conn, _changed(Operation.CREATE, instance_id, namespace, created.id))
+            return created
 
         return await self.db.write(work)
 
@@ -149,6 +153,7 @@ class ImmutableRuleService:
             q.update_rule(conn, rule_id, priority=checked.priority, disabled=checked.disabled, action=checked.action,
                           template=checked.template, tag_selectors=checked.tag_selectors,
                           repository_selectors=checked.repository_selectors)
+            record_events(conn, _changed(Operation.UPDATE, instance_id, namespace, rule_id))
 
         await self.db.write(work)
 
@@ -158,5 +163,12 @@ class ImmutableRuleService:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
             self._rule(conn, namespace_id, namespace, rule_id)
             q.delete_rule(conn, rule_id)
+            record_events(conn, _changed(Operation.DELETE, instance_id, namespace, rule_id))
 
         await self.db.write(work)
+
+
+def _changed(operation: Operation, instance_id: str, namespace: str, rule_id: int) -> NewEvent:
+    """The event of an immutable tag rule created, changed or deleted."""
+    return change_event(operation, ResourceType.IMMUTABLE_RULE, instance_id=instance_id,
+                        resource=f"{namespace}/{rule_id}", namespace=namespace, detail={"rule_id": rule_id})

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import InstanceNamespace, InstanceRepository, NamespaceOptions, Page, PageRequest
 from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded
+from moorage.domain.events import Operation, ResourceType, change_event
 from moorage.domain.identity import Principal
 from moorage.domain.names import RepositoryName, validate_namespace, validate_repository
 from moorage.metadata.database import Database
@@ -26,6 +27,7 @@ from moorage.metadata.queries import repositories as core_repositories
 from moorage.metadata.queries import security_tasks as security_policies_q
 from moorage.metadata.tables import namespaces as namespaces_table
 from moorage.services.enterprise.instances import NAMESPACE_QUOTA
+from moorage.services.events.recorder import record_events
 from moorage.services.tag_protection import NO_PROTECTION, TagProtection
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
@@ -120,6 +122,9 @@ class InstanceNamespaceService:
             apply_security_policy(conn, created.id, options)
             found = q.get_namespace(conn, instance_id, name)
             assert found is not None
+            record_events(conn, change_event(
+                Operation.CREATE, ResourceType.NAMESPACE, instance_id=instance_id, resource=name, namespace=name,
+                domain_id=domain_id))
             return found
 
         return await self.db.write(work)
@@ -172,6 +177,8 @@ class InstanceNamespaceService:
             apply_security_policy(conn, found.id, changed)
             updated = q.get_namespace(conn, instance_id, name)
             assert updated is not None
+            record_events(conn, change_event(
+                Operation.UPDATE, ResourceType.NAMESPACE, instance_id=instance_id, resource=name, namespace=name))
             return updated
 
         return await self.db.write(work)
@@ -187,6 +194,9 @@ class InstanceNamespaceService:
                 raise Conflict(f"namespace {name!r} still has {count} repositories; delete them first",
                                reason="namespace_not_empty")
             core_namespaces.remove(conn, found.id)
+            record_events(conn, change_event(
+                Operation.DELETE, ResourceType.NAMESPACE, instance_id=instance_id, resource=name, namespace=name,
+                domain_id=found.domain_id))
 
         await self.db.write(work)
 
@@ -253,7 +263,15 @@ class InstanceNamespaceService:
         repository = await self.repository(instance_id=instance_id, namespace=namespace, name=name)
         if len(description) > 30000:
             raise Invalid("description longer than 30000 characters")
-        await self.db.write(lambda conn: artifacts_q.update_repository(conn, repository.id, description=description))
+        full_name = f"{namespace}/{repository.name}"
+
+        def work(conn: Connection) -> None:
+            artifacts_q.update_repository(conn, repository.id, description=description)
+            record_events(conn, change_event(
+                Operation.UPDATE, ResourceType.REPOSITORY, instance_id=instance_id, resource=full_name,
+                namespace=namespace, repository=full_name))
+
+        await self.db.write(work)
 
     async def delete_repository(self, *, instance_id: str, namespace: str, name: str) -> None:
         """Delete a repository with all its artifacts."""
@@ -264,5 +282,9 @@ class InstanceNamespaceService:
             if holder is not None:
                 self.protection.check_repository_removal(conn, holder)
             artifacts_q.delete_repository(conn, repository.id)
+            full_name = f"{namespace}/{repository.name}"
+            record_events(conn, change_event(
+                Operation.DELETE, ResourceType.REPOSITORY, instance_id=instance_id, resource=full_name,
+                namespace=namespace, repository=full_name, domain_id=holder.domain_id if holder else None))
 
         await self.db.write(work)

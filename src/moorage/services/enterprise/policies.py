@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import Page, PageRequest, PolicyChanges, SignPolicy, Trigger
 from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded
+from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.identity import Principal
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_instances as instances_q
@@ -18,6 +19,7 @@ from moorage.services.enterprise.cron import CronSchedule
 from moorage.services.enterprise.instances import SIGN_POLICY_QUOTA
 from moorage.services.enterprise.namespaces import visible_namespace_ids
 from moorage.services.enterprise.selectors import validate_rule
+from moorage.services.events.recorder import record_events
 
 _POLICY_NAME = re.compile(r"^[\w-]{1,256}$")
 METHODS = ("KMS",)
@@ -87,6 +89,7 @@ class SignPolicyService:
             if created is None:
                 raise Conflict(f"a signature policy called {changes.name!r} already exists in {namespace!r}",
                                reason="sign_policy_exists")
+            record_events(conn, _changed(Operation.CREATE, instance_id, namespace, created.id, created.name))
             return created
 
         return await self.db.write(work)
@@ -144,10 +147,22 @@ class SignPolicyService:
                 values["scope_rules"] = q.rules_json(changes.scope_rules)
             if values:
                 q.update_policy(conn, policy_id, values)
+            record_events(conn, _changed(Operation.UPDATE, instance_id, namespace, policy_id, current.name))
 
         await self.db.write(work)
 
     async def delete(self, *, instance_id: str, namespace: str, policy_id: int) -> None:
         """Delete a policy with its executions (a running one stops at its next step)."""
-        await self.get(instance_id=instance_id, namespace=namespace, policy_id=policy_id)
-        await self.db.write(lambda conn: q.delete_policy(conn, policy_id))
+        current = await self.get(instance_id=instance_id, namespace=namespace, policy_id=policy_id)
+
+        def work(conn: Connection) -> None:
+            q.delete_policy(conn, policy_id)
+            record_events(conn, _changed(Operation.DELETE, instance_id, namespace, policy_id, current.name))
+
+        await self.db.write(work)
+
+
+def _changed(operation: Operation, instance_id: str, namespace: str, policy_id: int, name: str) -> NewEvent:
+    """The event of a signature policy created, changed or deleted."""
+    return change_event(operation, ResourceType.SIGNATURE_POLICY, instance_id=instance_id,
+                        resource=f"{namespace}/{name}", namespace=namespace, detail={"policy_id": policy_id})

@@ -27,6 +27,7 @@ from moorage.domain.security import ScanResultRecord, ScanResultStatus
 from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_results as results_q
+from moorage.services.events.scans import record_scan
 from moorage.services.security import engine
 from moorage.services.security.failures import ScanFailure, failure_from
 from moorage.services.security.results import apply_to_rows
@@ -118,7 +119,7 @@ class DigestScanner:
             self._record_failure(digest, failure)
             return
         stored = self.db.run_write(lambda conn: results_q.store(conn, digest, self.job_id, write)
-                                   and apply_to_rows(conn, digest) >= 0)
+                                   and apply_to_rows(conn, digest) >= 0 and _recorded(conn, digest, write))
         if not stored:
             log.warning("scan of %s by job %s was taken over by another job; its result was dropped",
                         digest, self.job_id)
@@ -127,6 +128,7 @@ class DigestScanner:
         def work(conn: Any) -> None:
             if results_q.fail(conn, digest, self.job_id, code=failure.code, message=failure.message):
                 apply_to_rows(conn, digest)
+                record_scan(conn, digest, write=None, failed_code=failure.code, failed_message=failure.message)
 
         self.db.run_write(work)
 
@@ -174,7 +176,13 @@ class DigestScanner:
                           failed_code=partial.failed_code if partial else "",
                           failed_message=partial.failed_message if partial else "")
         self.db.run_write(lambda conn: results_q.store(conn, digest, self.job_id, write)
-                          and apply_to_rows(conn, digest) >= 0)
+                          and apply_to_rows(conn, digest) >= 0 and _recorded(conn, digest, write))
+
+
+def _recorded(conn: Any, digest: str, write: ScanWrite) -> bool:
+    """Record the stored result as a scan event (in the transaction that stored it)."""
+    record_scan(conn, digest, write=write)
+    return True
 
 
 def _is_stop(error: BaseException) -> bool:
