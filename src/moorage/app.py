@@ -48,6 +48,7 @@ from moorage.api.swr import namespaces as swr_namespaces
 from moorage.api.swr import repositories as swr_repositories
 from moorage.api.swr import sharing as swr_sharing
 from moorage.api.swr import tags as swr_tags
+from moorage.api.swr import triggers as swr_triggers
 from moorage.auth.keys import load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
@@ -59,6 +60,7 @@ from moorage.services.blobs import BlobService
 from moorage.services.enterprise import build_enterprise
 from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.events.recorder import EventBuffer
+from moorage.services.events.wiring import build_event_services
 from moorage.services.login_throttle import build_login_throttle
 from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
@@ -134,6 +136,7 @@ def build_services(settings: Settings) -> Services:
         security=security,
         replays=SignatureReplayGuard(db, max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
                                      repeat_seconds=settings.auth.sdk_signature_repeat_seconds),
+        events=build_event_services(settings, db, master_key),
     )
 
 
@@ -218,7 +221,8 @@ def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
     when two modules rule one route). Read from the router modules on each call: nothing is
     registered at import time."""
     modules: tuple[RouterModule, ...] = (
-        iam_tokens, iam_users, swr_login, swr_namespaces, swr_repositories, swr_tags, swr_sharing, hss_images,
+        iam_tokens, iam_users, swr_login, swr_namespaces, swr_repositories, swr_tags, swr_triggers, swr_sharing,
+        hss_images,
         hss_registries, hss_tasks, hss_policies,
         # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
         hss_baseline, hss_reports, hss_whitelists, hss_vulnerabilities, hss_image_details, *enterprise.MODULES,

@@ -32,6 +32,7 @@ from huaweicloudsdkswr.v2 import SwrClient
 from pydantic import BaseModel, Field, RootModel
 
 from moorage.api.enterprise import schemas as ee
+from moorage.api.enterprise import schemas_events as ev
 from moorage.api.enterprise import schemas_artifacts as ea
 from moorage.api.enterprise import schemas_immutable as eim
 from moorage.api.enterprise import schemas_signing as es
@@ -90,6 +91,14 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     es.ExecutionList: ("ListInstanceSignPolicyExecutionsResponse",),
     es.SignatureExecutionTaskList: ("ListInstanceSignPolicyExecTasksResponse",),
     es.SignatureExecutionSubTaskList: ("ListInstanceSignatureExecutionSubtasksResponse",),
+    # Enterprise Edition: audit logs and webhooks
+    ev.AuditLogList: ("ListAuditLogsResponse",),
+    ev.AuditLogView: ("AuditLog",),
+    ev.CreatedWebhook: ("CreateInstanceWebhookResponse",),
+    ev.WebhookPolicyView: ("ShowInstanceWebhookResponse", "WebhookPolicyDetail"),
+    ev.WebhookPolicyList: ("ListInstanceWebhooksResponse",),
+    ev.WebhookJob: ("Job",),
+    ev.WebhookJobList: ("ListInstanceWebhookJobsResponse",),
     # SWR organizations and login commands
     swr.NamespaceList: ("ListNamespacesResponse",),
     swr.NamespaceView: ("ShowNamespaceResponse", "ShowNamespace"),
@@ -115,6 +124,15 @@ NO_SDK_CLASS: dict[type[BaseModel], str] = {
 
 EXTENSIONS: dict[tuple[str, str], str] = {
     ("NamespaceMetadata", "enable_content_trust_cosign"): "Harbor's name for refusing pulls of unsigned images",
+    ("AuditLog", "client_address"): "where the request came from: what an auditor asks first",
+    ("AuditLog", "result"): "success or failure (failed logins are audited too)",
+    ("CreateInstanceWebhookResponse", "signing_secret"): "the HMAC key of the deliveries' signature, shown once",
+    ("Trigger", "webhook"): "the target of moorage's webhook trigger kind",
+    ("Trigger", "executed"): "whether moorage carries the trigger out (CCE/CCI kinds: no)",
+    ("Trigger", "notice"): "why a CCE/CCI trigger is not executed",
+    ("ShowTriggerResponse", "webhook"): "the target of moorage's webhook trigger kind",
+    ("ShowTriggerResponse", "executed"): "whether moorage carries the trigger out (CCE/CCI kinds: no)",
+    ("ShowTriggerResponse", "notice"): "why a CCE/CCI trigger is not executed",
 }
 """(SDK class, wire name) -> why moorage sends a field the SDK does not read."""
 
@@ -459,7 +477,7 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
     listed = set(SDK_CLASSES) | set(NO_SDK_CLASS)
     for model in listed:
         walk(model)
-    declared = {value for module in (ee, ea, eim, es, iam) for value in vars(module).values()
+    declared = {value for module in (ee, ea, eim, es, ev, iam) for value in vars(module).values()
                 if isinstance(value, type) and issubclass(value, (ResponseModel, RootModel))
                 and value.__module__ == module.__name__ and "[" not in value.__name__}  # not RootModel[...]
     assert declared - listed - nested == set()

@@ -1,7 +1,7 @@
 """Explicit answers for the SDK operations moorage does not serve.
 
 ``huaweicloudsdkswr`` and ``huaweicloudsdkhss`` define operations that moorage leaves out: *planned*
-ones (later issues: retention, triggers, image sync and the rest of the Enterprise Edition) and
+ones (later issues: retention, image sync and the rest of the Enterprise Edition) and
 ones that are *not applicable* to a registry (HSS's hosts, containers, clusters and CI/CD pipelines).
 Each gets a route of its own answering 501 with one distinctive error (``NotServed``: SWR
 ``SVCSTG.SWR.5010001`` planned / ``SVCSTG.SWR.5010002`` not applicable, HSS ``HSS.0501`` /
@@ -76,11 +76,9 @@ RESOURCE_TAGS = 'resource tags (TMS)'
 ENDPOINTS = 'endpoints (internal endpoints, endpoint policy)'
 REPLICATION = 'replication'
 EE_RETENTION = 'retention'
-WEBHOOKS = 'webhooks'
 GC = 'garbage collection'
 CREDENTIALS = 'long-term / temporary credentials'
 REGISTRIES = 'replication (registries)'
-AUDIT = 'audit logs'
 JOBS = 'instance jobs (creation is synchronous; nothing to delete yet)'
 HOSTS_VULS = 'host vulnerabilities, backups and repairs'
 CICD = 'CI/CD pipelines outside a registry'
@@ -113,20 +111,8 @@ UNSERVED: tuple[UnservedOperation, ...] = (
              "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo"),
     _planned("GET", "list_image_auto_sync_repos_details", RETENTION_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo"),
-    _planned("POST", "create_trigger", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers"),
-    _planned("GET", "list_triggers_details", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers"),
-    _planned("DELETE", "delete_trigger", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
-    _planned("GET", "show_trigger", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
-    _planned("PATCH", "update_trigger", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
     _planned("GET", "list_instance_project_tags", RESOURCE_TAGS,
              "/v2/{project_id}/instances/tags", shadowed=True),  # not show_instance of an instance "tags"
-    _planned("GET", "list_audit_logs", AUDIT,
-             "/v2/{project_id}/instances/{instance_id}/audit-logs"),
     _planned("POST", "create_instance_endpoint_policy", ENDPOINTS,
              "/v2/{project_id}/instances/{instance_id}/endpoint-policy"),
     _planned("GET", "show_instance_endpoint_policy", ENDPOINTS,
@@ -175,16 +161,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
              "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks"),
     _planned("GET", "list_instance_retention_policy_exec_sub_tasks", EE_RETENTION,
              "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks/{task_id}/subtasks"),
-    _planned("POST", "create_instance_webhook", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies"),
-    _planned("DELETE", "delete_instance_webhook", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}"),
-    _planned("GET", "show_instance_webhook", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}"),
-    _planned("PUT", "update_instance_webhook", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}"),
-    _planned("GET", "list_instance_webhook_jobs", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}/jobs"),
     _planned("POST", "create_instance_registry", REGISTRIES,
              "/v2/{project_id}/instances/{instance_id}/registries"),
     _planned("GET", "list_instance_registries", REGISTRIES,
@@ -231,8 +207,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
              "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
     _planned("POST", "create_instance_temp_credential", CREDENTIALS,
              "/v2/{project_id}/instances/{instance_id}/temp-credential"),
-    _planned("GET", "list_instance_webhooks", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/webhook/policies"),
     _planned("DELETE", "delete_instance_job", JOBS,
              "/v2/{project_id}/jobs/{job_id}"),
     _planned("POST", "show_instance_resource_instances_count", RESOURCE_TAGS,

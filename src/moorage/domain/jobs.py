@@ -39,6 +39,8 @@ class JobKind(StrEnum):
     SCAN_ARTIFACT = "security.scan_artifact"
     REMATCH = "security.rematch"
     VULNDB_UPDATE = "security.vulndb_update"
+    WEBHOOK_DELIVERY = "events.webhook_delivery"
+    EVENTS_PRUNE = "events.prune"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,15 @@ class Job:
 class JobStopped(Exception):
     """Raised inside a job's body (by ``JobControl.check_stopped``) when the job was asked to stop or
     its worker lost the lease; the runner records the job ``stopped``."""
+
+
+class RetryLater(Exception):
+    """Raised by a job's body to be run again after ``delay_seconds`` (its own backoff) rather than the
+    runner's; the runner still stops at the job's ``max_attempts``."""
+
+    def __init__(self, message: str, *, delay_seconds: float) -> None:
+        super().__init__(message)
+        self.delay_seconds = delay_seconds
 
 
 class JobControl(Protocol):

@@ -11,6 +11,9 @@ from moorage.domain.jobs import JobKind
 from moorage.jobs.resources import WorkerResources
 from moorage.jobs.runner import Handler, JobContext
 from moorage.services.enterprise.sign_job import run_execution
+from moorage.services.events.consumers import delivery_policy
+from moorage.services.events.delivery import deliver
+from moorage.services.events.retention import prune
 from moorage.services.security.advisory_updates import JobBuildProgress, UpdatePolicy, run_update
 from moorage.services.security.image_scans import ImageScans
 from moorage.services.security.rematch import rematch_all
@@ -84,6 +87,19 @@ def vulndb_update(context: Context) -> dict[str, Any]:
                       send=lambda job_id: resources.queue.send(job_id))
 
 
+def webhook_delivery(context: Context) -> dict[str, Any]:
+    """Send one webhook or trigger delivery (one attempt; failures that may pass are retried later)."""
+    resources = context.resources
+    return deliver(context, db=resources.db, master_key=resources.master_key(),
+                   policy=delivery_policy(resources.settings))
+
+
+def events_prune(context: Context) -> dict[str, Any]:
+    """Remove audit records and webhook deliveries past their retention."""
+    resources = context.resources
+    return dict(prune(resources.db, retention_days=resources.settings.events.audit_retention_days))
+
+
 def handler_for(kind: JobKind) -> Handler[WorkerResources]:
     """The handler of a job kind (mypy checks that every kind has one)."""
     match kind:
@@ -103,6 +119,10 @@ def handler_for(kind: JobKind) -> Handler[WorkerResources]:
             return rematch
         case JobKind.VULNDB_UPDATE:
             return vulndb_update
+        case JobKind.WEBHOOK_DELIVERY:
+            return webhook_delivery
+        case JobKind.EVENTS_PRUNE:
+            return events_prune
         case _:
             assert_never(kind)
 

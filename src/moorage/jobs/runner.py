@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from moorage.domain.jobs import Job, JobStatus, JobStopped
+from moorage.domain.jobs import Job, JobStatus, JobStopped, RetryLater
 from moorage.metadata.database import Database
 from moorage.metadata.queries import jobs as q
 
@@ -86,9 +86,9 @@ class JobRunner(Generic[R]):
             log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
             log.debug("%s", traceback.format_exc())
             if job.attempts < job.max_attempts:
-                delay = min(2 ** job.attempts, 60)
+                delay = exc.delay_seconds if isinstance(exc, RetryLater) else min(2 ** job.attempts, 60)
                 if self.db.run_write(lambda conn: q.retry_later(conn, job.id, worker=self.worker,
-                                                                 delay_ms=delay * 1000, error=error)):
+                                                                 delay_ms=int(delay * 1000), error=error)):
                     self.send(job.id, delay)
             else:
                 self._finish(job, JobStatus.FAILED, None, error)

@@ -57,8 +57,23 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler[WorkerResou
             except Exception:
                 log.exception("the periodic image-security pass failed")
 
+    def dispatch_forever() -> None:
+        from moorage.services.events.consumers import build_dispatcher
+        from moorage.services.events.scheduling import PruneSchedule
+
+        dispatcher = build_dispatcher(settings, db, send=lambda job_id: queue.send(job_id))
+        pruning = PruneSchedule(queue.submit_blocking, interval_seconds=settings.events.prune_interval_seconds)
+        while not stopping.wait(settings.events.dispatch_interval_seconds):
+            try:
+                while dispatcher.dispatch_once() >= dispatcher.batch:
+                    pass  # a backlog: the next batch at once
+                pruning.tick()
+            except Exception:
+                log.exception("dispatching events failed")
+
     recovery = threading.Thread(target=recover_forever, name="job-recovery", daemon=True)
     recovery.start()
+    threading.Thread(target=dispatch_forever, name="event-dispatch", daemon=True).start()
     threading.Thread(target=periodic_forever, name="security-periodic", daemon=True).start()
     consumer = huey.create_consumer(workers=settings.jobs.threads, worker_type="thread", periodic=False,
                                     initial_delay=0.05, max_delay=1.0, backoff=1.15)

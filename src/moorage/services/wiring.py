@@ -13,6 +13,7 @@ from moorage.services.access_keys import AccessKeyService
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
 from moorage.services.enterprise import EnterpriseServices
+from moorage.services.events.wiring import EventServices
 from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
@@ -57,3 +58,4 @@ class Services:
     enterprise: EnterpriseServices
     security: SecurityServices
     replays: SignatureReplayGuard
+    events: EventServices

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from moorage.api.enterprise import (
     artifact_scans,
     artifacts,
+    audit_logs,
     immutable_rules,
     instances,
     namespaces,
@@ -17,9 +18,10 @@ from moorage.api.enterprise import (
     sign_executions,
     sign_policies,
     signing_keys,
+    webhooks,
 )
 from moorage.api.management_rules import RouterModule
 
 MODULES: tuple[RouterModule, ...] = (instances, namespaces, signing_keys, sign_policies, sign_executions,
-                                     artifact_scans, artifacts, immutable_rules, repositories)
+                                     artifact_scans, artifacts, immutable_rules, audit_logs, webhooks, repositories)
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in MODULES)

@@ -134,3 +134,10 @@ def artifact_holders(conn: Connection, digest: str, *, limit: int = 100) -> list
                      .join(namespaces, namespaces.c.id == repositories.c.namespace_id))
         .where(manifests.c.digest == digest).order_by(repositories.c.id).limit(limit))
     return [(str(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), str(r[4] or "")) for r in rows]
+
+
+def repository_facts(conn: Connection, instance_id: str, full_name: str) -> tuple[int, bool, int] | None:
+    """(id, public, created at) of a repository by full name; None once it is gone."""
+    row = conn.execute(select(repositories.c.id, repositories.c.is_public, repositories.c.created_at).where(
+        repositories.c.instance_id == instance_id, repositories.c.full_name == full_name)).first()
+    return (int(row[0]), bool(row[1]), int(row[2])) if row else None
