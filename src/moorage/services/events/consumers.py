@@ -11,12 +11,16 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import RunStatus
+from moorage.domain.errors import Invalid
 from moorage.domain.events import Event, WebhookEventType, webhook_event_type
+from moorage.domain.hosts import parse_host
 from moorage.domain.jobs import JobKind
 from moorage.domain.names import RepositoryName
+from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.domain.triggers import NOT_EXECUTED, Trigger, selects
 from moorage.domain.webhooks import WebhookPolicy, harbor_payload
 from moorage.metadata.database import Database
+from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import events as events_q
 from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import repositories as repo_q
@@ -45,7 +49,25 @@ def scan_overview(event: Event) -> dict[str, object]:
         "complete_percent": 100}}
 
 
+def instance_host(conn: Connection, instance_id: str, registry_host: str) -> str:
+    """``host[:port]`` clients pull an instance's images from: its first custom domain name (else its
+    default one), with the registry's port when the name has none; the registry's own for the shared
+    edition."""
+    if instance_id == DEFAULT_INSTANCE:
+        return registry_host
+    names = sorted(instances_q.list_domain_names(conn, instance_id), key=lambda n: n.type != "custom")
+    port = registry_host.rpartition(":")[2] if ":" in registry_host else ""
+    for entry in names:
+        try:
+            name = parse_host(entry.domain_name)
+        except Invalid:
+            continue  # a wildcard names no one host
+        return str(name) if name.port is not None or not port else f"{name.host}:{port}"
+    return registry_host
+
+
 def _payload(conn: Connection, event: Event, event_type: WebhookEventType, registry_host: str) -> str:
+    registry_host = instance_host(conn, event.instance_id, registry_host)
     facts = events_q.repository_facts(conn, event.instance_id, event.repository)
     overview = scan_overview(event) if event_type in (WebhookEventType.SCANNING_COMPLETED,
                                                       WebhookEventType.SCANNING_FAILED) else None
