@@ -32,8 +32,8 @@ from huaweicloudsdkswr.v2 import SwrClient
 from pydantic import BaseModel, Field, RootModel
 
 from moorage.api.enterprise import schemas as ee
-from moorage.api.enterprise import schemas_events as ev
 from moorage.api.enterprise import schemas_artifacts as ea
+from moorage.api.enterprise import schemas_events as ev
 from moorage.api.enterprise import schemas_immutable as eim
 from moorage.api.enterprise import schemas_signing as es
 from moorage.api.iam import schemas as iam

@@ -17,7 +17,6 @@ from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkswr.v2 import (
     CreateInstanceWebhookRequest,
     CreateTriggerRequest,
-    CreateWebhookPolicyRequestBody,
     DeleteInstanceTagRequest,
     DeleteInstanceWebhookRequest,
     DeleteTriggerRequest,
@@ -339,8 +338,12 @@ BAD_TRIGGERS = [
 @pytest.mark.parametrize(("change", "words"), BAD_TRIGGERS, ids=[f"{w}-{i}" for i, (_c, w) in enumerate(BAD_TRIGGERS)])
 def test_bad_triggers_are_refused_and_nothing_is_stored(events_ee: Enterprise, change: dict[str, Any],
                                                         words: str) -> None:
-    from huaweicloudsdkswr.v2 import CreateNamespaceRequest, CreateNamespaceRequestBody, CreateRepoRequest
-    from huaweicloudsdkswr.v2 import CreateRepoRequestBody
+    from huaweicloudsdkswr.v2 import (
+        CreateNamespaceRequest,
+        CreateNamespaceRequestBody,
+        CreateRepoRequest,
+        CreateRepoRequestBody,
+    )
 
     namespace = unique("badtrig")
     events_ee.client.create_namespace(CreateNamespaceRequest(body=CreateNamespaceRequestBody(namespace=namespace)))
