@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,7 +41,9 @@ from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES
 from tests.enterprise import layouts
 from tests.enterprise.conftest import _starter
 from tests.enterprise.support import Enterprise, connect, create_instance, create_namespace, unique, upload
+from tests.support import skopeo
 from tests.support.servers import stop_all
+from tests.support.tools import require_tool
 from tests.support.webhook_receiver import Receiver, webhook_receiver
 
 EVENT_ENV = {"MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8",  # the receivers listen on loopback
@@ -227,9 +230,12 @@ def audit(ee: Enterprise, world: dict[str, Any], **query: Any) -> Any:
     return ee.client.list_audit_logs(ListAuditLogsRequest(instance_id=world["instance"], **query))
 
 
-def test_audit_log_shows_push_pull_tag_delete_and_failed_login(events_ee: Enterprise, world: dict[str, Any]) -> None:
+def test_audit_log_shows_push_pull_tag_delete_and_failed_login(events_ee: Enterprise, world: dict[str, Any],
+                                                               tmp_path: Path) -> None:
+    require_tool("skopeo")
     repository = f"hooks/{unique('audited')}"
-    upload(world["host"], repository, {"v1": "audited one"})
+    layout = layouts.write_layout(tmp_path / "layout", {"v1": "audited one"})
+    skopeo.push(layout, "v1", f"{world['host']}/{repository}:v1", creds=CREDS)
     token = httpx.get(f"http://{world['host']}/service/token", auth=CREDS, timeout=30,
                       params={"scope": f"repository:{repository}:pull"}).json()["token"]
     pulled = httpx.get(f"http://{world['host']}/v2/{repository}/manifests/v1", timeout=30,
@@ -357,3 +363,41 @@ def test_bad_triggers_are_refused_and_nothing_is_stored(events_ee: Enterprise, c
     assert words.lower() in caught.value.error_msg.lower(), caught.value.error_msg
     assert events_ee.client.list_triggers_details(ListTriggersDetailsRequest(
         namespace=namespace, repository="app")).to_json_object() == []
+
+
+# A kill between the commit of a push and its delivery ---------------------------------------------
+def test_a_push_committed_before_a_sigkill_is_delivered_once_after_restart(ee_server_factory: Any,
+                                                                          tmp_path: Path,
+                                                                          request: pytest.FixtureRequest) -> None:
+    """The first server does not dispatch in time (its dispatcher first looks after 60 s), so the push's event is
+    committed and undelivered when the whole process group is killed; the next server delivers it."""
+    from tests.conftest import database_url_for
+    from tests.support.servers import free_port
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    url, port = database_url_for(request, "sqlite", data_dir), free_port()
+    asleep = {**EVENT_ENV, "MOORAGE_EVENTS__DISPATCH_INTERVAL_SECONDS": "60"}
+    server = ee_server_factory(data_dir=data_dir, port=port, database_url=url, env=asleep)
+    ee = connect(server)
+    world = {"instance": create_instance(ee, unique("killed"), domain_name=ee.instance_address),
+             "host": ee.instance_address}
+    create_namespace(ee, world["instance"], "hooks")
+    with webhook_receiver() as receiver:
+        policy_id = create_policy(ee, world, receiver)
+        upload(world["host"], "hooks/app", {"1.0": "pushed before the kill"})
+        created = audit(ee, world, operation="create", limit=100).audit_logs
+        pushed = [r for r in created if r.resource == "hooks/app:1.0"]
+        assert len(pushed) == 1  # committed
+        time.sleep(0.5)
+        assert receiver.requests() == []  # and not delivered
+        server.kill()
+        server = ee_server_factory(data_dir=data_dir, port=port, database_url=url, env=EVENT_ENV)
+        ee = connect(server)
+        arrived = receiver.wait_for(1, timeout=30)
+        time.sleep(1.0)  # time for a second delivery, if there were one
+        assert len(receiver.requests()) == 1
+        assert arrived[0].signed_with("a-signing-secret-of-ours")
+        assert arrived[0].json()["event_data"]["resources"][0]["tag"] == "1.0"
+        listed = wait_jobs(ee, world, policy_id, finished=1)
+        assert [(j.status, j.id) for j in listed.jobs] == [("Succeed", int(arrived[0].headers["x-moorage-delivery"]))]
