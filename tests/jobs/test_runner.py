@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from moorage.domain.jobs import JobStatus
+from moorage.domain.jobs import JobStatus, RetryLater
 from moorage.jobs.runner import JobContext, JobRunner
 from moorage.metadata.database import Database
 from moorage.metadata.migrate import upgrade
@@ -59,6 +59,24 @@ def test_success_records_result_and_progress(db: Database) -> None:
     done = job(db, job_id)
     assert done.status == JobStatus.SUCCEEDED and done.result == {"answer": 42}
     assert done.attempts == 1 and done.finished_at is not None
+
+
+def test_a_handler_chooses_its_own_backoff(db: Database) -> None:
+    def later(ctx: JobContext) -> None:
+        raise RetryLater("the receiver answered 503", delay_seconds=0.25)
+
+    sent = Sent()
+    job_id = new_job(db, "later", max_attempts=2)
+    r = runner(db, {"later": later}, sent)
+    before = time.time() * 1000
+    r.execute(job_id)
+    pending = db.run_read(lambda conn: conn.execute(q.jobs.select().where(q.jobs.c.id == job_id)).first())
+    assert sent == [(job_id, 0.25)] and pending is not None
+    assert before + 200 <= pending.not_before <= time.time() * 1000 + 300
+    assert "503" in pending.error
+    db.run_write(lambda conn: conn.execute(q.jobs.update().values(not_before=0)))
+    r.execute(job_id)  # the last attempt: the job fails, it is not sent again
+    assert job(db, job_id).status == JobStatus.FAILED and len(sent) == 1
 
 
 def test_failures_retry_with_backoff_then_fail(db: Database) -> None:
