@@ -139,8 +139,8 @@ class LoginService:
         await self.throttle.failed(attempt)
         log.warning("authentication failed for %r from %s: %s", user_name[:64], client, reason)
         context = replace(current_context(), client_address=client)
-        await self.db.write(lambda conn: record_events(conn, login_event(user_name=user_name, succeeded=False,
-                                                                  context=context, reason=reason)))
+        failed = login_event(user_name=user_name, succeeded=False, context=context, reason=reason)
+        await self.db.write(lambda conn: record_events(conn, failed))
 
     def logged_in(self, principal: Principal) -> None:
         """Record a successful login (written with the next batch of buffered events)."""

@@ -125,7 +125,7 @@ class ManifestService:
                 await guard(record)
             self.pulls.record(repository_id, record.id, artifact_event(
                 Operation.PULL, instance_id=instance_id, repository=str(name), namespace=name.namespace,
-                domain_id=None, tag=tag or "", digest=record.digest))
+                domain_id=None, tag=tag or "", digest=record.digest) if self.pulls.pull_events else None)
         return record
 
     async def put(
@@ -160,11 +160,7 @@ class ManifestService:
                     q.tag(conn, repository.id, name, manifest_id)
                 elif not q.tag_once(conn, repository.id, name, manifest_id):
                     raise retag_refused(repository, name, immutable[name])  # rolls the whole push back
-            record_events(conn, *(artifact_event(Operation.CREATE, instance_id=target.instance_id,
-                                          repository=repository.full_name, namespace=repository.namespace,
-                                          domain_id=repository.domain_id, tag=pushed_as or "", digest=str(digest),
-                                          detail={"media_type": parsed.media_type, "size": len(payload)})
-                           for pushed_as in tags or (None,)))
+            record_events(conn, *_pushed(repository, str(digest), tags, parsed.media_type, len(payload)))
             return repository
 
         repository = await self.db.write(work)
@@ -255,6 +251,13 @@ class ManifestService:
             return q.referrers(conn, repository.id, str(subject), artifact_type=artifact_type)
 
         return await self.db.read(work)
+
+
+def _pushed(repository: Repository, digest: str, tags: Sequence[str], media_type: str, size: int) -> list[NewEvent]:
+    """The events of a push: one per tag it was pushed as, or one for a push by digest."""
+    return [artifact_event(Operation.CREATE, instance_id=repository.instance_id, repository=repository.full_name,
+                           namespace=repository.namespace, domain_id=repository.domain_id, tag=tag, digest=digest,
+                           detail={"media_type": media_type, "size": size}) for tag in tags or ("",)]
 
 
 def _deleted(repository: Repository, *, tag: str = "", digest: str = "") -> NewEvent:

@@ -53,9 +53,8 @@ class NamespaceService:
                                "accounts", reason="namespace_exists")
             if not principal.is_admin:
                 grants_q.set_namespace_grant(conn, user_id, created.id, MANAGE)
-            record_events(conn,
-                          change_event(Operation.CREATE, ResourceType.NAMESPACE, instance_id=instance_id, resource=name,
-                          namespace=name, domain_id=domain_id))
+            record_events(conn, change_event(Operation.CREATE, ResourceType.NAMESPACE, instance_id=instance_id,
+                                             resource=name, namespace=name, domain_id=domain_id))
             return created
 
         return await self.db.write(work)
@@ -95,9 +94,8 @@ class NamespaceService:
                 raise Conflict(f"organization {name!r} still has {count} repositories; delete them first",
                                reason="namespace_not_empty")
             q.remove(conn, found.id)
-            record_events(conn,
-                          change_event(Operation.DELETE, ResourceType.NAMESPACE, instance_id=instance_id, resource=name,
-                          namespace=name, domain_id=found.domain_id))
+            record_events(conn, change_event(Operation.DELETE, ResourceType.NAMESPACE, instance_id=instance_id,
+                                             resource=name, namespace=name, domain_id=found.domain_id))
 
         await self.db.write(work)
 
@@ -211,8 +209,8 @@ def _set_grants(conn: Connection, target: _NamespaceGrants | _RepositoryGrants, 
         if not create and change.user_id not in existing:
             raise NotFound(f"user {change.user_id!r} has no authorization to update", reason="grant_not_found")
         target.put(conn, change.user_id, resource_id, change.auth)
-    record_events(conn, *(target.event(Operation.CREATE if create else Operation.UPDATE, domain_id, change.user_id,
-                                {"auth": change.auth}) for change in changes))
+    operation = Operation.CREATE if create else Operation.UPDATE
+    record_events(conn, *(target.event(operation, domain_id, c.user_id, {"auth": c.auth}) for c in changes))
 
 
 def _delete_grants(conn: Connection, target: _NamespaceGrants | _RepositoryGrants, user_ids: list[str]) -> None:

@@ -108,9 +108,8 @@ class SharingService:
                                               set_deadline=set_deadline, description=description):
                 raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}",
                                reason="share_not_found")
-            record_events(conn,
-                          _shared(Operation.UPDATE, instance_id, repository, access_domain,
-                          {"permit": permit} if permit else {}))
+            changed: dict[str, object] = {"permit": permit} if permit else {}
+            record_events(conn, _shared(Operation.UPDATE, instance_id, repository, access_domain, changed))
 
         await self.db.write(work)
 

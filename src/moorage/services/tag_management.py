@@ -158,11 +158,10 @@ class TagManagement:
                 manifest_q.tag(conn, repository.id, destination, found.manifest_id)
             elif not manifest_q.tag_once(conn, repository.id, destination, found.manifest_id):
                 raise retag_refused(repository, destination, immutable[destination])
-            record_events(conn,
-                          artifact_event(Operation.CREATE, resource_type=ResourceType.TAG, instance_id=instance_id,
-                          repository=repository.full_name, namespace=repository.namespace,
-                          domain_id=repository.domain_id, tag=destination, digest=found.digest,
-                          detail={"source_tag": source}))
+            record_events(conn, artifact_event(
+                Operation.CREATE, resource_type=ResourceType.TAG, instance_id=instance_id,
+                repository=repository.full_name, namespace=repository.namespace, domain_id=repository.domain_id,
+                tag=destination, digest=found.digest, detail={"source_tag": source}))
 
         await self.db.write(work)
 
@@ -174,9 +173,9 @@ class TagManagement:
             self.protection.check_untag(conn, repository, tag)
             if not manifest_q.untag(conn, repository.id, tag):
                 raise NotFound(f"tag {tag!r} not found in {repository.full_name}", reason="tag_not_found")
-            record_events(conn,
-                          artifact_event(Operation.DELETE, instance_id=instance_id, repository=repository.full_name,
-                          namespace=repository.namespace, domain_id=repository.domain_id, tag=tag))
+            record_events(conn, artifact_event(
+                Operation.DELETE, instance_id=instance_id, repository=repository.full_name,
+                namespace=repository.namespace, domain_id=repository.domain_id, tag=tag))
 
         await self.db.write(work)
 
