@@ -87,14 +87,38 @@ def moorage(src: Path, work: Path, env: dict[str, str]) -> Iterator[str]:
     """``moorage serve`` from ``src`` on 127.0.0.1 and the instance address; its port."""
     port = free_port()
     data = Path(tempfile.mkdtemp(dir=work))
-    full_env = {**os.environ, "PYTHONPATH": str(src), "MOORAGE_AUTH__ADMIN_PASSWORD": PASSWORD,
-                "MOORAGE_ACCESS_LOG": "false", "MOORAGE_LOG_LEVEL": "warning", "MOORAGE_SCANNER__VULNDB_SOURCES": "",
-                "MOORAGE_ENTERPRISE__ALLOWED_DOMAIN_SUFFIXES": INSTANCE_HOST,
-                "MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8", **env}
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(src),
+        "MOORAGE_AUTH__ADMIN_PASSWORD": PASSWORD,
+        "MOORAGE_ACCESS_LOG": "false",
+        "MOORAGE_LOG_LEVEL": "warning",
+        "MOORAGE_SCANNER__VULNDB_SOURCES": "",
+        "MOORAGE_ENTERPRISE__ALLOWED_DOMAIN_SUFFIXES": INSTANCE_HOST,
+        "MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8",
+        **env,
+    }
     log = (work / f"server-{port}.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--host",
-                                INSTANCE_HOST, "--port", str(port), "--data-dir", str(data)], env=full_env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "moorage",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--host",
+            INSTANCE_HOST,
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+        ],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -117,51 +141,94 @@ class Api:
 
     def __init__(self, port: str) -> None:
         base = f"http://127.0.0.1:{port}"
-        token = httpx.post(base + "/v3/auth/tokens", json={"auth": {"identity": {"methods": ["password"], "password": {
-            "user": {"name": ADMIN, "password": PASSWORD, "domain": {"name": ADMIN}}}},
-            "scope": {"project": {"name": "local-1"}}}}).headers["X-Subject-Token"]
+        token = httpx.post(
+            base + "/v3/auth/tokens",
+            json={
+                "auth": {
+                    "identity": {
+                        "methods": ["password"],
+                        "password": {"user": {"name": ADMIN, "password": PASSWORD, "domain": {"name": ADMIN}}},
+                    },
+                    "scope": {"project": {"name": "local-1"}},
+                }
+            },
+        ).headers["X-Subject-Token"]
         self.http = httpx.Client(base_url=base, headers={"X-Auth-Token": token}, timeout=60)
         self.project = self.http.get("/v3/projects", params={"name": "local-1"}).json()["projects"][0]["id"]
 
     def instance(self, port: str) -> str:
-        created = self.http.post(f"/v2/{self.project}/instances", json={
-            "name": "bench", "spec": "swr.ee.professional", "charge_mode": "postPaid", "vpc_id": "v",
-            "subnet_id": "s", "project_id": self.project}).json()["instance_id"]
-        added = self.http.post(f"/v2/{self.project}/instances/{created}/domainname",
-                               json={"domain_name": f"{INSTANCE_HOST}:{port}"})
+        created = self.http.post(
+            f"/v2/{self.project}/instances",
+            json={
+                "name": "bench",
+                "spec": "swr.ee.professional",
+                "charge_mode": "postPaid",
+                "vpc_id": "v",
+                "subnet_id": "s",
+                "project_id": self.project,
+            },
+        ).json()["instance_id"]
+        added = self.http.post(
+            f"/v2/{self.project}/instances/{created}/domainname", json={"domain_name": f"{INSTANCE_HOST}:{port}"}
+        )
         assert added.status_code in (200, 201), added.text
         return str(created)
 
     def namespace(self, instance: str, name: str) -> None:
-        made = self.http.post(f"/v2/{self.project}/instances/{instance}/namespaces",
-                              json={"namespace_name": name, "metadata": {"public": "false"}})
+        made = self.http.post(
+            f"/v2/{self.project}/instances/{instance}/namespaces",
+            json={"namespace_name": name, "metadata": {"public": "false"}},
+        )
         assert made.status_code in (200, 201), made.text
 
     def policy(self, instance: str, namespace: str, address: str, name: str) -> None:
-        made = self.http.post(f"/v2/{self.project}/instances/{instance}/namespaces/{namespace}/webhook/policies",
-                              json={"name": name, "event_types": ["PUSH_ARTIFACT"], "enabled": True,
-                                    "targets": [{"type": "http", "address": address}]})
+        made = self.http.post(
+            f"/v2/{self.project}/instances/{instance}/namespaces/{namespace}/webhook/policies",
+            json={
+                "name": name,
+                "event_types": ["PUSH_ARTIFACT"],
+                "enabled": True,
+                "targets": [{"type": "http", "address": address}],
+            },
+        )
         assert made.status_code == 201, made.text
 
 
 def image(seed: str) -> tuple[bytes, dict[str, bytes]]:
     layer = hashlib.sha256(seed.encode()).digest() * 32
-    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []},
-                         "seed": seed}).encode()
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "seed": seed}
+    ).encode()
 
     def digest(data: bytes) -> str:
         return "sha256:" + hashlib.sha256(data).hexdigest()
 
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST, "config": {
-        "mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(layer),
-                    "size": len(layer)}]}).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest(config),
+                "size": len(config),
+            },
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(layer), "size": len(layer)}
+            ],
+        }
+    ).encode()
     return manifest, {digest(layer): layer, digest(config): config}
 
 
 def token(host: str, repository: str, actions: str) -> str:
-    return str(httpx.get(f"http://{host}/service/token", auth=(ADMIN, PASSWORD), timeout=60,
-                         params={"scope": f"repository:{repository}:{actions}"}).json()["token"])
+    return str(
+        httpx.get(
+            f"http://{host}/service/token",
+            auth=(ADMIN, PASSWORD),
+            timeout=60,
+            params={"scope": f"repository:{repository}:{actions}"},
+        ).json()["token"]
+    )
 
 
 def push_round(host: str, namespace: str, pushes: int, clients: int, label: str) -> list[float]:
@@ -184,8 +251,9 @@ def push_round(host: str, namespace: str, pushes: int, clients: int, label: str)
             latencies.append(took)
 
     def worker(k: int) -> None:
-        with httpx.Client(base_url=f"http://{host}", headers={"Authorization": f"Bearer {bearer}"},
-                          timeout=120) as client:
+        with httpx.Client(
+            base_url=f"http://{host}", headers={"Authorization": f"Bearer {bearer}"}, timeout=120
+        ) as client:
             for n in range(k, pushes, clients):
                 one(n, client)
 
@@ -199,8 +267,9 @@ def pull_rate(host: str, repository: str, pulls: int, clients: int) -> float:
     bearer = token(host, repository, "pull")
 
     def worker(k: int) -> None:
-        with httpx.Client(base_url=f"http://{host}", timeout=60, headers={
-                "Authorization": f"Bearer {bearer}", "Accept": MANIFEST}) as client:
+        with httpx.Client(
+            base_url=f"http://{host}", timeout=60, headers={"Authorization": f"Bearer {bearer}", "Accept": MANIFEST}
+        ) as client:
             for _ in range(k, pulls, clients):
                 assert client.get(f"/v2/{repository}/manifests/t0").status_code == 200
 
@@ -212,17 +281,22 @@ def pull_rate(host: str, repository: str, pulls: int, clients: int) -> float:
 
 def summary(latencies: list[float], wall: float) -> dict[str, float]:
     ordered = sorted(latencies)
-    return {"pushes_per_s": round(len(ordered) / wall, 1),
-            "put_p50_ms": round(statistics.median(ordered) * 1000, 1),
-            "put_p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1)}
+    return {
+        "pushes_per_s": round(len(ordered) / wall, 1),
+        "put_p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "put_p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
+    }
 
 
 def run_pushes(src: Path, work: Path, pushes: int, clients: int, rounds: int) -> dict[str, dict[str, float]]:
     columns = {"none": "plain", "3 policies": "hooked", "3 policies, dead receiver": "stalled"}
     latencies: dict[str, list[float]] = {c: [] for c in columns}
     walls: dict[str, float] = dict.fromkeys(columns, 0.0)
-    with receiver(True) as live, receiver(False) as dead, \
-            moorage(src, work, {"MOORAGE_WEBHOOKS__TIMEOUT_SECONDS": "10"}) as port:
+    with (
+        receiver(True) as live,
+        receiver(False) as dead,
+        moorage(src, work, {"MOORAGE_WEBHOOKS__TIMEOUT_SECONDS": "10"}) as port,
+    ):
         api = Api(port)
         instance = api.instance(port)
         host = f"{INSTANCE_HOST}:{port}"
@@ -267,8 +341,10 @@ def main() -> None:
     print(f"{'pushes':<32} {'pushes/s':>9} {'PUT p50 ms':>11} {'PUT p99 ms':>11}")
     for column, figures in pushes.items():
         print(f"{column:<32} {figures['pushes_per_s']:>9} {figures['put_p50_ms']:>11} {figures['put_p99_ms']:>11}")
-    pulls = {"pull events recorded": run_pulls(src, work, args.pulls, args.clients, True),
-             "pull events off": run_pulls(src, work, args.pulls, args.clients, False)}
+    pulls = {
+        "pull events recorded": run_pulls(src, work, args.pulls, args.clients, True),
+        "pull events off": run_pulls(src, work, args.pulls, args.clients, False),
+    }
     if args.baseline_src:
         for label, tree in (("shared edition, this tree", src), ("shared edition, baseline tree", args.baseline_src)):
             figures = shared_pushes(tree, work, args.pushes, args.clients)

@@ -30,17 +30,21 @@ from moorage.services.events.delivery import DeliveryPolicy, sign
 from moorage.services.events.scheduling import PruneSchedule
 
 
-@pytest.mark.parametrize("value, headers", [
-    ("Bearer abc", {"Authorization": "Bearer abc"}),
-    ("Authorization:Basic eA==;X-Team: ops", {"Authorization": "Basic eA==", "X-Team": "ops"}),
-    ("", {}),
-])
+@pytest.mark.parametrize(
+    "value, headers",
+    [
+        ("Bearer abc", {"Authorization": "Bearer abc"}),
+        ("Authorization:Basic eA==;X-Team: ops", {"Authorization": "Basic eA==", "X-Team": "ops"}),
+        ("", {}),
+    ],
+)
 def test_auth_headers_in_both_forms(value: str, headers: dict[str, str]) -> None:
     assert parse_auth_header(value) == headers
 
 
-@pytest.mark.parametrize("value", ["X-A:1\r\nX-B:2", "Bad Name:1", "Content-Length:5", "X-Moorage-Signature-256:x",
-                                   ":no-name"])
+@pytest.mark.parametrize(
+    "value", ["X-A:1\r\nX-B:2", "Bad Name:1", "Content-Length:5", "X-Moorage-Signature-256:x", ":no-name"]
+)
 def test_bad_auth_headers_are_refused(value: str) -> None:
     with pytest.raises(Invalid):
         parse_auth_header(value)
@@ -60,8 +64,20 @@ def test_good_addresses(address: str) -> None:
     assert check_address(address) == address
 
 
-@pytest.mark.parametrize("address", ["ftp://h/x", "http:///x", "http://u:p@h/x", "http://h:0/x", "http://h/x#f",
-                                     "http://h/a b", "", "http://h:99999/x", "x" * 3000])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ftp://h/x",
+        "http:///x",
+        "http://u:p@h/x",
+        "http://h:0/x",
+        "http://h/x#f",
+        "http://h/a b",
+        "",
+        "http://h:99999/x",
+        "x" * 3000,
+    ],
+)
 def test_bad_addresses(address: str) -> None:
     with pytest.raises(Invalid):
         check_address(address)
@@ -78,8 +94,10 @@ def test_names_and_event_types() -> None:
     for bad in ("", "a b", "x" * 257, "a/b"):
         with pytest.raises(Invalid):
             check_name(bad)
-    assert check_event_types(["PUSH_ARTIFACT", "PUSH_ARTIFACT", "SCANNING_FAILED"]) == ("PUSH_ARTIFACT",
-                                                                                         "SCANNING_FAILED")
+    assert check_event_types(["PUSH_ARTIFACT", "PUSH_ARTIFACT", "SCANNING_FAILED"]) == (
+        "PUSH_ARTIFACT",
+        "SCANNING_FAILED",
+    )
     with pytest.raises(Invalid):
         check_event_types(["push_artifact"])
 
@@ -103,10 +121,23 @@ def test_a_catastrophic_pattern_matches_in_linear_time() -> None:
 
 
 def _event(operation: Operation, kind: ResourceType, result: Result = Result.SUCCESS, tag: str = "1.0") -> Event:
-    return Event(id=7, occurred_at=1_700_000_000_123, instance_id="i", domain_id="d", operation=operation,
-                 resource_type=kind, resource=f"team/app:{tag}", result=result, namespace="team",
-                 repository="team/app", tag=tag, digest="sha256:" + "b" * 64,
-                 actor=Actor("u", "alice", "d", "acme", "token"), client_address="127.0.0.1", detail={})
+    return Event(
+        id=7,
+        occurred_at=1_700_000_000_123,
+        instance_id="i",
+        domain_id="d",
+        operation=operation,
+        resource_type=kind,
+        resource=f"team/app:{tag}",
+        result=result,
+        namespace="team",
+        repository="team/app",
+        tag=tag,
+        digest="sha256:" + "b" * 64,
+        actor=Actor("u", "alice", "d", "acme", "token"),
+        client_address="127.0.0.1",
+        detail={},
+    )
 
 
 def test_which_events_are_which_webhook_types() -> None:
@@ -116,20 +147,39 @@ def test_which_events_are_which_webhook_types() -> None:
     for kind in (ResourceType.ARTIFACT, ResourceType.TAG, ResourceType.REPOSITORY):
         assert webhook_event_type(_event(Operation.DELETE, kind)) is WebhookEventType.DELETE_ARTIFACT
     assert webhook_event_type(_event(Operation.SCAN, ResourceType.ARTIFACT)) is WebhookEventType.SCANNING_COMPLETED
-    assert webhook_event_type(_event(Operation.SCAN, ResourceType.ARTIFACT, Result.FAILURE)) is \
-        WebhookEventType.SCANNING_FAILED
+    assert (
+        webhook_event_type(_event(Operation.SCAN, ResourceType.ARTIFACT, Result.FAILURE))
+        is WebhookEventType.SCANNING_FAILED
+    )
     assert webhook_event_type(_event(Operation.CREATE, ResourceType.NAMESPACE)) is None
     assert webhook_event_type(_event(Operation.LOGIN, ResourceType.USER, Result.FAILURE)) is None
 
 
 def test_harbors_payload() -> None:
-    body = json.loads(harbor_payload(_event(Operation.CREATE, ResourceType.ARTIFACT),
-                                     WebhookEventType.PUSH_ARTIFACT, registry_host="reg.test:5000",
-                                     repository_public=True, repository_created_at=1_600_000_000_999))
-    assert body == {"type": "PUSH_ARTIFACT", "occur_at": 1_700_000_000, "operator": "alice", "event_data": {
-        "resources": [{"digest": "sha256:" + "b" * 64, "tag": "1.0", "resource_url": "reg.test:5000/team/app:1.0"}],
-        "repository": {"date_created": 1_600_000_000, "name": "app", "namespace": "team",
-                       "repo_full_name": "team/app", "repo_type": "public"}}}
+    body = json.loads(
+        harbor_payload(
+            _event(Operation.CREATE, ResourceType.ARTIFACT),
+            WebhookEventType.PUSH_ARTIFACT,
+            registry_host="reg.test:5000",
+            repository_public=True,
+            repository_created_at=1_600_000_000_999,
+        )
+    )
+    assert body == {
+        "type": "PUSH_ARTIFACT",
+        "occur_at": 1_700_000_000,
+        "operator": "alice",
+        "event_data": {
+            "resources": [{"digest": "sha256:" + "b" * 64, "tag": "1.0", "resource_url": "reg.test:5000/team/app:1.0"}],
+            "repository": {
+                "date_created": 1_600_000_000,
+                "name": "app",
+                "namespace": "team",
+                "repo_full_name": "team/app",
+                "repo_type": "public",
+            },
+        },
+    }
 
 
 def test_signature_and_backoff() -> None:
@@ -140,7 +190,8 @@ def test_signature_and_backoff() -> None:
 
 def test_the_prune_is_queued_once_per_interval() -> None:
     queued: list[str] = []
-    schedule = PruneSchedule(lambda kind, params, *, dedupe_key, max_attempts: queued.append(dedupe_key),
-                             interval_seconds=3600)
+    schedule = PruneSchedule(
+        lambda kind, params, *, dedupe_key, max_attempts: queued.append(dedupe_key), interval_seconds=3600
+    )
     assert schedule.tick(now=7200) and not schedule.tick(now=7300) and schedule.tick(now=10800)
     assert queued == ["events.prune:2", "events.prune:3"]

@@ -47,8 +47,7 @@ ADMIN = Principal(user_id="u1", user_name="alice", domain_id="d1", domain_name="
 
 @pytest.fixture(params=DATABASES)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'm.db'}" if request.param == "sqlite" else request.getfixturevalue(
-        "pg_database_url")
+    url = f"sqlite:///{tmp_path / 'm.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_database_url")
     database = Database(url)
     upgrade(database)
     database.run_write(lambda conn: repositories_q.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE))
@@ -61,8 +60,14 @@ def count(db: Database) -> int:
 
 
 def one_event(n: int = 0) -> NewEvent:
-    return change_event(Operation.CREATE, ResourceType.NAMESPACE, instance_id=DEFAULT_INSTANCE, resource=f"ns{n}",
-                        namespace=f"ns{n}", domain_id="d1")
+    return change_event(
+        Operation.CREATE,
+        ResourceType.NAMESPACE,
+        instance_id=DEFAULT_INSTANCE,
+        resource=f"ns{n}",
+        namespace=f"ns{n}",
+        domain_id="d1",
+    )
 
 
 def test_an_event_is_written_with_its_change_and_rolled_back_with_it(db: Database) -> None:
@@ -73,8 +78,9 @@ def test_an_event_is_written_with_its_change_and_rolled_back_with_it(db: Databas
     with pytest.raises(RuntimeError):
         db.run_write(failing)
     assert count(db) == 0
-    context = EventContext(actor=Actor("u9", "bob", "d1", "acme", "password"), client_address="192.0.2.7",
-                           instance_id=DEFAULT_INSTANCE)
+    context = EventContext(
+        actor=Actor("u9", "bob", "d1", "acme", "password"), client_address="192.0.2.7", instance_id=DEFAULT_INSTANCE
+    )
     with event_context(context):
         db.run_write(lambda conn: record_events(conn, one_event()))
     [written] = db.run_read(lambda conn: q.pending(conn, limit=10))
@@ -156,8 +162,15 @@ def test_prune_removes_only_dispatched_events_past_their_retention(db: Database)
 
 async def test_pull_events_ride_with_the_pull_counters(db: Database) -> None:
     recorder = PullRecorder(db, events=EventBuffer(max_events=100))
-    pulled = artifact_event(Operation.PULL, instance_id=DEFAULT_INSTANCE, repository="team/app", namespace="team",
-                            domain_id="d1", tag="1.0", digest="sha256:" + "a" * 64)
+    pulled = artifact_event(
+        Operation.PULL,
+        instance_id=DEFAULT_INSTANCE,
+        repository="team/app",
+        namespace="team",
+        domain_id="d1",
+        tag="1.0",
+        digest="sha256:" + "a" * 64,
+    )
     recorder.note(pulled)
     assert count(db) == 0  # nothing written per pull
     await recorder.flush()

@@ -78,8 +78,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
-            receiver.record(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                                     time.monotonic()))
+            receiver.record(
+                Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
+            )
             status = receiver.next_answer()
             if status is None:  # a receiver that never answers
                 receiver.stopping.wait(60)

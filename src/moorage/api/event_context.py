@@ -25,7 +25,8 @@ class EventContextMiddleware:
             await self.app(scope, receive, send)
             return
         instance_id = str(scope.get("state", {}).get("instance_id", DEFAULT_INSTANCE))
-        context = EventContext(actor=ANONYMOUS_ACTOR, client_address=client_address(HTTPConnection(scope)),
-                               instance_id=instance_id)
+        context = EventContext(
+            actor=ANONYMOUS_ACTOR, client_address=client_address(HTTPConnection(scope)), instance_id=instance_id
+        )
         with event_context(context):
             await self.app(scope, receive, send)

@@ -97,8 +97,13 @@ class Actor:
         """The actor a principal is (anonymous: no user)."""
         if principal.anonymous:
             return ANONYMOUS_ACTOR
-        return cls(principal.user_id or "", principal.user_name, principal.domain_id or "", principal.domain_name,
-                   principal.via)
+        return cls(
+            principal.user_id or "",
+            principal.user_name,
+            principal.domain_id or "",
+            principal.domain_name,
+            principal.via,
+        )
 
     @property
     def label(self) -> str:
@@ -122,8 +127,7 @@ class EventContext:
 
 SYSTEM_CONTEXT = EventContext()
 
-CURRENT: contextvars.ContextVar[EventContext] = contextvars.ContextVar("moorage_event_context",
-                                                                       default=SYSTEM_CONTEXT)
+CURRENT: contextvars.ContextVar[EventContext] = contextvars.ContextVar("moorage_event_context", default=SYSTEM_CONTEXT)
 """The request's ``EventContext`` (see the module docstring for why a context variable)."""
 
 
@@ -196,7 +200,7 @@ class Event:
     def repository_name(self) -> str:
         """The repository's name inside its namespace (what scope selectors match)."""
         prefix = f"{self.namespace}/"
-        return self.repository[len(prefix):] if self.repository.startswith(prefix) else self.repository
+        return self.repository[len(prefix) :] if self.repository.startswith(prefix) else self.repository
 
 
 def webhook_event_type(event: Event) -> WebhookEventType | None:
@@ -205,8 +209,9 @@ def webhook_event_type(event: Event) -> WebhookEventType | None:
     ``SCANNING_COMPLETED`` or ``SCANNING_FAILED``. Failed operations and other changes have none."""
     kind = (event.operation, event.resource_type)
     if kind == (Operation.SCAN, ResourceType.ARTIFACT):
-        return WebhookEventType.SCANNING_COMPLETED if event.result is Result.SUCCESS \
-            else WebhookEventType.SCANNING_FAILED
+        return (
+            WebhookEventType.SCANNING_COMPLETED if event.result is Result.SUCCESS else WebhookEventType.SCANNING_FAILED
+        )
     if event.result is not Result.SUCCESS:
         return None
     if kind in ((Operation.CREATE, ResourceType.ARTIFACT), (Operation.CREATE, ResourceType.TAG)):
@@ -214,7 +219,10 @@ def webhook_event_type(event: Event) -> WebhookEventType | None:
     if kind == (Operation.PULL, ResourceType.ARTIFACT):
         return WebhookEventType.PULL_ARTIFACT
     if event.operation is Operation.DELETE and event.resource_type in (
-            ResourceType.ARTIFACT, ResourceType.TAG, ResourceType.REPOSITORY):
+        ResourceType.ARTIFACT,
+        ResourceType.TAG,
+        ResourceType.REPOSITORY,
+    ):
         return WebhookEventType.DELETE_ARTIFACT
     return None
 
@@ -228,29 +236,71 @@ def reference(repository: str, *, tag: str = "", digest: str = "") -> str:
     return repository
 
 
-def artifact_event(operation: Operation, *, instance_id: str, repository: str, namespace: str,
-                   domain_id: str | None, tag: str = "", digest: str = "", resource_type: ResourceType | None = None,
-                   result: Result = Result.SUCCESS, detail: Mapping[str, Any] | None = None) -> NewEvent:
+def artifact_event(
+    operation: Operation,
+    *,
+    instance_id: str,
+    repository: str,
+    namespace: str,
+    domain_id: str | None,
+    tag: str = "",
+    digest: str = "",
+    resource_type: ResourceType | None = None,
+    result: Result = Result.SUCCESS,
+    detail: Mapping[str, Any] | None = None,
+) -> NewEvent:
     """An event about an image of a repository (a push, pull or delete of a manifest or tag, a scan)."""
     kind = resource_type or (ResourceType.TAG if tag and operation is Operation.DELETE else ResourceType.ARTIFACT)
-    return NewEvent(operation, kind, instance_id, reference(repository, tag=tag, digest=digest), domain_id=domain_id,
-                    namespace=namespace, repository=repository, tag=tag, digest=digest, result=result,
-                    detail=MappingProxyType(dict(detail or {})))
+    return NewEvent(
+        operation,
+        kind,
+        instance_id,
+        reference(repository, tag=tag, digest=digest),
+        domain_id=domain_id,
+        namespace=namespace,
+        repository=repository,
+        tag=tag,
+        digest=digest,
+        result=result,
+        detail=MappingProxyType(dict(detail or {})),
+    )
 
 
-def change_event(operation: Operation, resource_type: ResourceType, *, instance_id: str, resource: str,
-                 namespace: str = "", repository: str = "", domain_id: str | None = None,
-                 detail: Mapping[str, Any] | None = None) -> NewEvent:
+def change_event(
+    operation: Operation,
+    resource_type: ResourceType,
+    *,
+    instance_id: str,
+    resource: str,
+    namespace: str = "",
+    repository: str = "",
+    domain_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> NewEvent:
     """An event about a management change (a namespace, repository, grant, share or policy)."""
-    return NewEvent(operation, resource_type, instance_id, resource, domain_id=domain_id, namespace=namespace,
-                    repository=repository, detail=MappingProxyType(dict(detail or {})))
+    return NewEvent(
+        operation,
+        resource_type,
+        instance_id,
+        resource,
+        domain_id=domain_id,
+        namespace=namespace,
+        repository=repository,
+        detail=MappingProxyType(dict(detail or {})),
+    )
 
 
-def login_event(*, user_name: str, succeeded: bool, context: EventContext, domain_id: str = "",
-                reason: str = "") -> NewEvent:
+def login_event(
+    *, user_name: str, succeeded: bool, context: EventContext, domain_id: str = "", reason: str = ""
+) -> NewEvent:
     """A login: the user name tried, and for a failure why (in general terms)."""
-    return NewEvent(Operation.LOGIN, ResourceType.USER, context.instance_id, user_name[:255], domain_id=domain_id,
-                    result=Result.SUCCESS if succeeded else Result.FAILURE,
-                    detail=MappingProxyType({"reason": reason} if reason else {}),
-                    context=context if succeeded else replace(context, actor=Actor(user_name=user_name[:255],
-                                                                                   via="failed")))
+    return NewEvent(
+        Operation.LOGIN,
+        ResourceType.USER,
+        context.instance_id,
+        user_name[:255],
+        domain_id=domain_id,
+        result=Result.SUCCESS if succeeded else Result.FAILURE,
+        detail=MappingProxyType({"reason": reason} if reason else {}),
+        context=context if succeeded else replace(context, actor=Actor(user_name=user_name[:255], via="failed")),
+    )

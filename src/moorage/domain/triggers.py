@@ -26,8 +26,10 @@ from moorage.domain.names import is_valid_tag
 MAX_CONDITION = 512
 MAX_TAGS = 64
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-NOT_EXECUTED = ("not executed: {mode} workload updates need Huawei Cloud's CCE/CCI, which moorage does not "
-                "run; the trigger is stored and each match is recorded here")
+NOT_EXECUTED = (
+    "not executed: {mode} workload updates need Huawei Cloud's CCE/CCI, which moorage does not "
+    "run; the trigger is stored and each match is recorded here"
+)
 
 
 class TriggerMode(StrEnum):

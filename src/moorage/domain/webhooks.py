@@ -34,8 +34,18 @@ MAX_NAME = 256
 _NAME = re.compile(r"^[\w-]{1,256}$")
 """Letters (any script, so Chinese too), digits, ``_`` and ``-``, as SWR documents policy names."""
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-_FORBIDDEN_HEADERS = frozenset({"host", "content-length", "content-type", "transfer-encoding", "connection",
-                                SIGNATURE_HEADER.lower(), EVENT_ID_HEADER.lower(), DELIVERY_HEADER.lower()})
+_FORBIDDEN_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        SIGNATURE_HEADER.lower(),
+        EVENT_ID_HEADER.lower(),
+        DELIVERY_HEADER.lower(),
+    }
+)
 
 
 class AddressType(StrEnum):
@@ -202,15 +212,24 @@ def delivery_summary(status: RunStatus) -> str:
     return "pending"
 
 
-def harbor_payload(event: Event, event_type: WebhookEventType, *, registry_host: str,
-                   repository_public: bool, repository_created_at: int,
-                   scan_overview: Mapping[str, Any] | None = None) -> str:
+def harbor_payload(
+    event: Event,
+    event_type: WebhookEventType,
+    *,
+    registry_host: str,
+    repository_public: bool,
+    repository_created_at: int,
+    scan_overview: Mapping[str, Any] | None = None,
+) -> str:
     """The body a delivery sends: Harbor's webhook payload for ``event``, as compact JSON.
 
     ``resource_url`` is ``<registry host>/<repository>:<tag>`` (or ``@<digest>``), ``occur_at`` and
     ``date_created`` are epoch seconds, ``operator`` is the acting user's name."""
-    resource: dict[str, Any] = {"digest": event.digest, "tag": event.tag,
-                                "resource_url": f"{registry_host}/{_reference(event)}"}
+    resource: dict[str, Any] = {
+        "digest": event.digest,
+        "tag": event.tag,
+        "resource_url": f"{registry_host}/{_reference(event)}",
+    }
     if scan_overview is not None:
         resource["scan_overview"] = dict(scan_overview)
     name = event.repository_name
@@ -220,9 +239,13 @@ def harbor_payload(event: Event, event_type: WebhookEventType, *, registry_host:
         "operator": event.actor.label,
         "event_data": {
             "resources": [resource] if event.resource_type is not ResourceType.REPOSITORY or event.digest else [],
-            "repository": {"date_created": repository_created_at // 1000, "name": name,
-                           "namespace": event.namespace, "repo_full_name": event.repository,
-                           "repo_type": "public" if repository_public else "private"},
+            "repository": {
+                "date_created": repository_created_at // 1000,
+                "name": name,
+                "namespace": event.namespace,
+                "repo_full_name": event.repository,
+                "repo_type": "public" if repository_public else "private",
+            },
         },
     }
     return json.dumps(body, separators=(",", ":"), sort_keys=False)

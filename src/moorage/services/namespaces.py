@@ -44,17 +44,29 @@ class NamespaceService:
         def work(conn: Connection) -> NamespaceRecord:
             if q.count_for_domain(conn, instance_id, domain_id) >= self.quota:
                 raise QuotaExceeded(f"the account already has {self.quota} organizations", reason="namespace_quota")
-            created = q.create(conn, instance_id=instance_id, name=name, domain_id=domain_id,
-                               creator_name=principal.user_name)
+            created = q.create(
+                conn, instance_id=instance_id, name=name, domain_id=domain_id, creator_name=principal.user_name
+            )
             if created is None:
                 # Names are unique across accounts (as in SWR); the answer is the same whichever account
                 # holds the name, so it says no more than that the name is taken.
-                raise Conflict(f"organization {name!r} already exists: organization names are unique across "
-                               "accounts", reason="namespace_exists")
+                raise Conflict(
+                    f"organization {name!r} already exists: organization names are unique across accounts",
+                    reason="namespace_exists",
+                )
             if not principal.is_admin:
                 grants_q.set_namespace_grant(conn, user_id, created.id, MANAGE)
-            record_events(conn, change_event(Operation.CREATE, ResourceType.NAMESPACE, instance_id=instance_id,
-                                             resource=name, namespace=name, domain_id=domain_id))
+            record_events(
+                conn,
+                change_event(
+                    Operation.CREATE,
+                    ResourceType.NAMESPACE,
+                    instance_id=instance_id,
+                    resource=name,
+                    namespace=name,
+                    domain_id=domain_id,
+                ),
+            )
             return created
 
         return await self.db.write(work)
@@ -73,8 +85,7 @@ class NamespaceService:
             granted = grants_q.namespace_ids_with_grants(conn, principal.user_id, instance_id)
             repo_grants = grants_q.repository_ids_with_grants(conn, principal.user_id)
             with_repo_grant = repo_q.namespace_ids_of(conn, list(repo_grants)) if repo_grants else set()
-            return [NamespaceView(n, granted.get(n.id, 0)) for n in found
-                    if n.id in granted or n.id in with_repo_grant]
+            return [NamespaceView(n, granted.get(n.id, 0)) for n in found if n.id in granted or n.id in with_repo_grant]
 
         return await self.db.read(work)
 
@@ -87,21 +98,34 @@ class NamespaceService:
 
     async def delete(self, *, instance_id: str, name: str) -> None:
         """Delete an empty namespace (refused while it holds repositories)."""
+
         def work(conn: Connection) -> None:
             found = _namespace_or_404(conn, instance_id, name)
             count = q.repository_count(conn, found.id)
             if count:
-                raise Conflict(f"organization {name!r} still has {count} repositories; delete them first",
-                               reason="namespace_not_empty")
+                raise Conflict(
+                    f"organization {name!r} still has {count} repositories; delete them first",
+                    reason="namespace_not_empty",
+                )
             q.remove(conn, found.id)
-            record_events(conn, change_event(Operation.DELETE, ResourceType.NAMESPACE, instance_id=instance_id,
-                                             resource=name, namespace=name, domain_id=found.domain_id))
+            record_events(
+                conn,
+                change_event(
+                    Operation.DELETE,
+                    ResourceType.NAMESPACE,
+                    instance_id=instance_id,
+                    resource=name,
+                    namespace=name,
+                    domain_id=found.domain_id,
+                ),
+            )
 
         await self.db.write(work)
 
     # Grants ---------------------------------------------------------------------------------------
     async def namespace_grants(self, *, instance_id: str, name: str) -> tuple[NamespaceRecord, list[Grant]]:
         """The namespace and every user grant on it."""
+
         def work(conn: Connection) -> tuple[NamespaceRecord, list[Grant]]:
             found = _namespace_or_404(conn, instance_id, name)
             return found, grants_q.grants_on_namespace(conn, found.id)
@@ -118,9 +142,9 @@ class NamespaceService:
 
         return await self.db.read(work)
 
-
-    async def set_namespace_grants(self, *, instance_id: str, name: str, changes: list[GrantChange],
-                                   create: bool) -> None:
+    async def set_namespace_grants(
+        self, *, instance_id: str, name: str, changes: list[GrantChange], create: bool
+    ) -> None:
         """Create (``create``) or change grants on a namespace."""
         await self.db.write(lambda conn: _set_grants(conn, _NamespaceGrants(instance_id, name), changes, create))
 
@@ -128,8 +152,9 @@ class NamespaceService:
         """Remove users' grants on a namespace."""
         await self.db.write(lambda conn: _delete_grants(conn, _NamespaceGrants(instance_id, name), user_ids))
 
-    async def set_repository_grants(self, *, instance_id: str, name: RepositoryName, changes: list[GrantChange],
-                                    create: bool) -> None:
+    async def set_repository_grants(
+        self, *, instance_id: str, name: RepositoryName, changes: list[GrantChange], create: bool
+    ) -> None:
         """Create or change grants on a repository."""
         await self.db.write(lambda conn: _set_grants(conn, _RepositoryGrants(instance_id, name), changes, create))
 
@@ -162,9 +187,15 @@ class _NamespaceGrants:
 
     def event(self, operation: Operation, domain_id: str | None, user_id: str, detail: dict[str, object]) -> NewEvent:
         """The event of a grant on the namespace created, changed or removed."""
-        return change_event(operation, ResourceType.PERMISSION, instance_id=self.instance_id,
-                            resource=f"{self.name}:{user_id}", namespace=self.name, domain_id=domain_id or "",
-                            detail={"user_id": user_id, **detail})
+        return change_event(
+            operation,
+            ResourceType.PERMISSION,
+            instance_id=self.instance_id,
+            resource=f"{self.name}:{user_id}",
+            namespace=self.name,
+            domain_id=domain_id or "",
+            detail={"user_id": user_id, **detail},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +217,21 @@ class _RepositoryGrants:
 
     def event(self, operation: Operation, domain_id: str | None, user_id: str, detail: dict[str, object]) -> NewEvent:
         """The event of a grant on the repository created, changed or removed."""
-        return change_event(operation, ResourceType.PERMISSION, instance_id=self.instance_id,
-                            resource=f"{self.name}:{user_id}", namespace=self.name.namespace,
-                            repository=str(self.name), domain_id=domain_id or "", detail={"user_id": user_id, **detail})
+        return change_event(
+            operation,
+            ResourceType.PERMISSION,
+            instance_id=self.instance_id,
+            resource=f"{self.name}:{user_id}",
+            namespace=self.name.namespace,
+            repository=str(self.name),
+            domain_id=domain_id or "",
+            detail={"user_id": user_id, **detail},
+        )
 
 
-def _set_grants(conn: Connection, target: _NamespaceGrants | _RepositoryGrants, changes: list[GrantChange],
-                create: bool) -> None:
+def _set_grants(
+    conn: Connection, target: _NamespaceGrants | _RepositoryGrants, changes: list[GrantChange], create: bool
+) -> None:
     """Check every change (a level SWR knows, a user of the owning account) and apply them."""
     resource_id, domain_id = target.resolve(conn)
     if not changes:

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 class PullRecorder:
     """Counts pulls per repository and manifest until the next flush."""
 
-    def __init__(self, db: Database, *, interval: float = 5.0, events: EventBuffer | None = None,
-                 pull_events: bool = True) -> None:
+    def __init__(
+        self, db: Database, *, interval: float = 5.0, events: EventBuffer | None = None, pull_events: bool = True
+    ) -> None:
         self.db = db
         self.interval = interval
         self.events = events
@@ -78,8 +79,11 @@ class PullRecorder:
                 # Bytes served, counted at the image's full size (a manifest deleted meanwhile counts nothing).
                 image_size = select(manifests.c.total_size).where(manifests.c.id == manifest_id).scalar_subquery()
                 owner = select(manifests.c.repository_id).where(manifests.c.id == manifest_id).scalar_subquery()
-                conn.execute(update(repositories).where(repositories.c.id == owner).values(
-                    download_bytes=repositories.c.download_bytes + func.coalesce(image_size, 0) * n))
+                conn.execute(
+                    update(repositories)
+                    .where(repositories.c.id == owner)
+                    .values(download_bytes=repositories.c.download_bytes + func.coalesce(image_size, 0) * n)
+                )
 
         try:
             await self.db.write(work)

@@ -62,8 +62,17 @@ class SharingService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, principal: Principal, *, instance_id: str, name: RepositoryName, access_domain: str,
-                     permit: str, deadline: int | None, description: str) -> None:
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        access_domain: str,
+        permit: str,
+        deadline: int | None,
+        description: str,
+    ) -> None:
         """Share a repository with the account called ``access_domain``."""
         _check(permit, deadline, description)
 
@@ -74,9 +83,16 @@ class SharingService:
                 raise Invalid(f"account {access_domain[:64]!r} does not exist", reason="invalid_domain")
             if target == repository.domain_id:
                 raise Invalid("a repository cannot be shared with its own account", reason="invalid_domain")
-            if not q.create(conn, repository_id=repository.id, domain_id=target, permit=permit, deadline=deadline,
-                            description=description, creator_id=principal.user_id or "",
-                            creator_name=principal.user_name):
+            if not q.create(
+                conn,
+                repository_id=repository.id,
+                domain_id=target,
+                permit=permit,
+                deadline=deadline,
+                description=description,
+                creator_id=principal.user_id or "",
+                creator_name=principal.user_name,
+            ):
                 raise Conflict(f"repository {name} is already shared with {access_domain!r}", reason="share_exists")
             record_events(conn, _shared(Operation.CREATE, instance_id, repository, access_domain, {"permit": permit}))
 
@@ -96,18 +112,33 @@ class SharingService:
 
         return await self.db.read(work)
 
-    async def update(self, *, instance_id: str, name: RepositoryName, access_domain: str, permit: str | None,
-                     deadline: int | None, set_deadline: bool, description: str | None) -> None:
+    async def update(
+        self,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        access_domain: str,
+        permit: str | None,
+        deadline: int | None,
+        set_deadline: bool,
+        description: str | None,
+    ) -> None:
         """Change a share (the fields given; ``set_deadline`` with ``deadline`` None means forever)."""
         _check(permit, deadline, description)
 
         def work(conn: Connection) -> None:
             repository = _repository(conn, instance_id, name)
             target = _domain_id(conn, access_domain)
-            if target is None or not q.change(conn, repository.id, target, permit=permit, deadline=deadline,
-                                              set_deadline=set_deadline, description=description):
-                raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}",
-                               reason="share_not_found")
+            if target is None or not q.change(
+                conn,
+                repository.id,
+                target,
+                permit=permit,
+                deadline=deadline,
+                set_deadline=set_deadline,
+                description=description,
+            ):
+                raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}", reason="share_not_found")
             changed: dict[str, object] = {"permit": permit} if permit else {}
             record_events(conn, _shared(Operation.UPDATE, instance_id, repository, access_domain, changed))
 
@@ -120,15 +151,20 @@ class SharingService:
             repository = _repository(conn, instance_id, name)
             target = _domain_id(conn, access_domain)
             if target is None or not q.remove(conn, repository.id, target):
-                raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}",
-                               reason="share_not_found")
+                raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}", reason="share_not_found")
             record_events(conn, _shared(Operation.DELETE, instance_id, repository, access_domain, {}))
 
         await self.db.write(work)
 
     @staticmethod
-    def _filter(conn: Connection, principal: Principal, instance_id: str, center: str, query: RepositoryQuery,
-                valid: bool | None) -> tuple[RepositoryFilter, dict[int, bool]]:
+    def _filter(
+        conn: Connection,
+        principal: Principal,
+        instance_id: str,
+        center: str,
+        query: RepositoryQuery,
+        valid: bool | None,
+    ) -> tuple[RepositoryFilter, dict[int, bool]]:
         if center not in CENTERS:
             raise Invalid(f"center must be one of {', '.join(CENTERS)}", reason="invalid_filter")
         if principal.domain_id is None:
@@ -138,26 +174,57 @@ class SharingService:
             shared = q.shared_by(conn, instance_id, principal.domain_id)
             return replace(mine, only_ids=frozenset(shared)), dict.fromkeys(shared, False)
         status = q.shared_with(conn, instance_id, principal.domain_id, valid=valid, now=now_ms())
-        return RepositoryFilter(principal.domain_id, namespace_contains=query.namespace or None,
-                                name_contains=query.name or None, category=query.category, is_public=query.is_public,
-                                only_ids=frozenset(status), any_domain=True), status
+        return RepositoryFilter(
+            principal.domain_id,
+            namespace_contains=query.namespace or None,
+            name_contains=query.name or None,
+            category=query.category,
+            is_public=query.is_public,
+            only_ids=frozenset(status),
+            any_domain=True,
+        ), status
 
-    async def shared_page(self, principal: Principal, *, instance_id: str, center: str, query: RepositoryQuery,
-                          order: str, descending: bool, offset: int, limit: int | None) -> SharedPage:
+    async def shared_page(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        center: str,
+        query: RepositoryQuery,
+        order: str,
+        descending: bool,
+        offset: int,
+        limit: int | None,
+    ) -> SharedPage:
         """One offset page of shared repositories (``limit`` None: all of them)."""
 
         def work(conn: Connection) -> SharedPage:
             flt, status = self._filter(conn, principal, instance_id, center, query, None)
             total = repo_q.count(conn, instance_id, flt)
-            items = repo_q.page(conn, instance_id, flt, order=order, descending=descending, offset=offset,
-                                limit=total if limit is None else limit)
+            items = repo_q.page(
+                conn,
+                instance_id,
+                flt,
+                order=order,
+                descending=descending,
+                offset=offset,
+                limit=total if limit is None else limit,
+            )
             return SharedPage(items, repo_q.tag_names(conn, [r.id for r in items]), status, total)
 
         return await self.db.read(work, heavy=True)
 
-    async def shared_after(self, principal: Principal, *, instance_id: str, center: str, query: RepositoryQuery,
-                           valid: bool | None, marker: int,
-                           limit: int) -> tuple[list[RepositoryDetail], dict[int, bool], int | None]:
+    async def shared_after(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        center: str,
+        query: RepositoryQuery,
+        valid: bool | None,
+        marker: int,
+        limit: int,
+    ) -> tuple[list[RepositoryDetail], dict[int, bool], int | None]:
         """One keyset page of shared repositories (by id, after ``marker``) and the next marker."""
 
         def work(conn: Connection) -> tuple[list[RepositoryDetail], dict[int, bool]]:
@@ -170,11 +237,18 @@ class SharingService:
         return found, status, None
 
 
-def _shared(operation: Operation, instance_id: str, repository: RepositoryDetail, access_domain: str,
-            detail: dict[str, object]) -> NewEvent:
+def _shared(
+    operation: Operation, instance_id: str, repository: RepositoryDetail, access_domain: str, detail: dict[str, object]
+) -> NewEvent:
     """The event of a share with another account created, changed or removed."""
     full_name = f"{repository.namespace}/{repository.name}"
-    return change_event(operation, ResourceType.SHARE, instance_id=instance_id,
-                        resource=f"{full_name}:{access_domain[:64]}", namespace=repository.namespace,
-                        repository=full_name, domain_id=repository.domain_id,
-                        detail={"access_domain": access_domain[:64], **detail})
+    return change_event(
+        operation,
+        ResourceType.SHARE,
+        instance_id=instance_id,
+        resource=f"{full_name}:{access_domain[:64]}",
+        namespace=repository.namespace,
+        repository=full_name,
+        domain_id=repository.domain_id,
+        detail={"access_domain": access_domain[:64], **detail},
+    )

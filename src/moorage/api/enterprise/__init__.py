@@ -22,6 +22,17 @@ from moorage.api.enterprise import (
 )
 from moorage.api.management_rules import RouterModule
 
-MODULES: tuple[RouterModule, ...] = (instances, namespaces, signing_keys, sign_policies, sign_executions,
-                                     artifact_scans, artifacts, immutable_rules, audit_logs, webhooks, repositories)
+MODULES: tuple[RouterModule, ...] = (
+    instances,
+    namespaces,
+    signing_keys,
+    sign_policies,
+    sign_executions,
+    artifact_scans,
+    artifacts,
+    immutable_rules,
+    audit_logs,
+    webhooks,
+    repositories,
+)
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in MODULES)

@@ -33,9 +33,16 @@ class AuditLogView(ResponseModel):
     @classmethod
     def of(cls, event: Event) -> AuditLogView:
         """The wire form of an event."""
-        return cls(id=event.id, operation=str(event.operation), resource_type=str(event.resource_type),
-                   resource=event.resource, username=event.actor.label, op_time=timestamp(event.occurred_at),
-                   client_address=event.client_address, result=str(event.result))
+        return cls(
+            id=event.id,
+            operation=str(event.operation),
+            resource_type=str(event.resource_type),
+            resource=event.resource,
+            username=event.actor.label,
+            op_time=timestamp(event.occurred_at),
+            client_address=event.client_address,
+            result=str(event.result),
+        )
 
 
 class AuditLogList(ResponseModel):
@@ -57,15 +64,24 @@ class TargetModel(BaseModel):
 
     def target(self) -> WebhookTarget:
         """The domain form."""
-        return WebhookTarget(address=self.address, auth_header=self.auth_header or "",
-                             skip_cert_verify=bool(self.skip_cert_verify), address_type=self.address_type or "internet",
-                             type=self.type)
+        return WebhookTarget(
+            address=self.address,
+            auth_header=self.auth_header or "",
+            skip_cert_verify=bool(self.skip_cert_verify),
+            address_type=self.address_type or "internet",
+            type=self.type,
+        )
 
     @classmethod
     def of(cls, target: WebhookTarget) -> TargetModel:
         """The wire form (the caller masked the auth header)."""
-        return cls(type=target.type, address=target.address, auth_header=target.auth_header,
-                   skip_cert_verify=target.skip_cert_verify, address_type=target.address_type)
+        return cls(
+            type=target.type,
+            address=target.address,
+            auth_header=target.auth_header,
+            skip_cert_verify=target.skip_cert_verify,
+            address_type=target.address_type,
+        )
 
 
 class ScopeRuleModel(BaseModel):
@@ -78,16 +94,20 @@ class ScopeRuleModel(BaseModel):
 
     def rule(self) -> ScopeRule:
         """The domain form."""
-        return rule_of([s.selector() for s in self.tag_selectors],
-                       {kind: [s.selector() for s in selectors] for kind, selectors in self.scope_selectors.items()},
-                       self.repo_scope_mode)
+        return rule_of(
+            [s.selector() for s in self.tag_selectors],
+            {kind: [s.selector() for s in selectors] for kind, selectors in self.scope_selectors.items()},
+            self.repo_scope_mode,
+        )
 
     @classmethod
     def of(cls, rule: ScopeRule) -> ScopeRuleModel:
         """The wire form."""
-        return cls(tag_selectors=[RuleSelectorModel.of(s) for s in rule.tag_selectors],
-                   scope_selectors={"repository": [RuleSelectorModel.of(s) for s in rule.repository_selectors]},
-                   repo_scope_mode=rule.repo_scope_mode)
+        return cls(
+            tag_selectors=[RuleSelectorModel.of(s) for s in rule.tag_selectors],
+            scope_selectors={"repository": [RuleSelectorModel.of(s) for s in rule.repository_selectors]},
+            repo_scope_mode=rule.repo_scope_mode,
+        )
 
 
 class WebhookPolicyBody(BaseModel):
@@ -105,9 +125,15 @@ class WebhookPolicyBody(BaseModel):
 
     def fields(self) -> PolicyFields:
         """What the request sets."""
-        return PolicyFields(name=self.name, description=self.description, targets=[t.target() for t in self.targets],
-                            event_types=list(self.event_types), scope_rules=[r.rule() for r in self.scope_rules],
-                            enabled=self.enabled, secret=self.secret)
+        return PolicyFields(
+            name=self.name,
+            description=self.description,
+            targets=[t.target() for t in self.targets],
+            event_types=list(self.event_types),
+            scope_rules=[r.rule() for r in self.scope_rules],
+            enabled=self.enabled,
+            secret=self.secret,
+        )
 
 
 class CreatedWebhook(ResponseModel):
@@ -137,12 +163,20 @@ class WebhookPolicyView(ResponseModel):
     @classmethod
     def of(cls, policy: WebhookPolicy) -> WebhookPolicyView:
         """The wire form of a (masked) policy."""
-        return cls(id=policy.id, name=policy.name, description=policy.description,
-                   targets=[TargetModel.of(t) for t in policy.targets], event_types=list(policy.event_types),
-                   enabled=policy.enabled, namespace_id=policy.namespace_id, namespace_name=policy.namespace_name,
-                   creator=policy.creator, created_at=timestamp(policy.created_at),
-                   updated_at=timestamp(policy.updated_at),
-                   scope_rules=[ScopeRuleModel.of(r) for r in policy.scope_rules])
+        return cls(
+            id=policy.id,
+            name=policy.name,
+            description=policy.description,
+            targets=[TargetModel.of(t) for t in policy.targets],
+            event_types=list(policy.event_types),
+            enabled=policy.enabled,
+            namespace_id=policy.namespace_id,
+            namespace_name=policy.namespace_name,
+            creator=policy.creator,
+            created_at=timestamp(policy.created_at),
+            updated_at=timestamp(policy.updated_at),
+            scope_rules=[ScopeRuleModel.of(r) for r in policy.scope_rules],
+        )
 
 
 class WebhookPolicyList(ResponseModel):
@@ -168,10 +202,17 @@ class WebhookJob(ResponseModel):
     @classmethod
     def of(cls, delivery: Delivery) -> WebhookJob:
         """The wire form of a delivery."""
-        return cls(id=delivery.id, policy_id=delivery.policy_id or 0, event_type=delivery.event_type,
-                   notify_type=delivery.notify_type, status=str(delivery.status), status_text=delivery.status_text,
-                   job_detail=delivery.payload, created_at=timestamp(delivery.created_at),
-                   updated_at=timestamp(delivery.updated_at))
+        return cls(
+            id=delivery.id,
+            policy_id=delivery.policy_id or 0,
+            event_type=delivery.event_type,
+            notify_type=delivery.notify_type,
+            status=str(delivery.status),
+            status_text=delivery.status_text,
+            job_detail=delivery.payload,
+            created_at=timestamp(delivery.created_at),
+            updated_at=timestamp(delivery.updated_at),
+        )
 
 
 class WebhookJobList(ResponseModel):

@@ -45,15 +45,31 @@ class CreateTriggerBody(BaseModel):
 
     def fields(self) -> TriggerFields:
         """What the request sets (``enable`` defaults to true, ``trigger_mode`` to cce, as SWR's)."""
-        target = None if self.webhook is None else WebhookTarget(
-            address=self.webhook.address, auth_header=self.webhook.auth_header or "",
-            skip_cert_verify=bool(self.webhook.skip_cert_verify))
-        return TriggerFields(name=self.name, mode=self.trigger_mode or "cce", trigger_type=self.trigger_type,
-                             condition=self.condition, enabled=parse_enable(self.enable, default=True),
-                             action=self.action or "update", app_type=self.app_type or "",
-                             application=self.application or "", cluster_id=self.cluster_id or "",
-                             cluster_name=self.cluster_name or "", cluster_ns=self.cluster_ns or "",
-                             container=self.container or "", webhook=target, secret=self.secret)
+        target = (
+            None
+            if self.webhook is None
+            else WebhookTarget(
+                address=self.webhook.address,
+                auth_header=self.webhook.auth_header or "",
+                skip_cert_verify=bool(self.webhook.skip_cert_verify),
+            )
+        )
+        return TriggerFields(
+            name=self.name,
+            mode=self.trigger_mode or "cce",
+            trigger_type=self.trigger_type,
+            condition=self.condition,
+            enabled=parse_enable(self.enable, default=True),
+            action=self.action or "update",
+            app_type=self.app_type or "",
+            application=self.application or "",
+            cluster_id=self.cluster_id or "",
+            cluster_name=self.cluster_name or "",
+            cluster_ns=self.cluster_ns or "",
+            container=self.container or "",
+            webhook=target,
+            secret=self.secret,
+        )
 
 
 class UpdateTriggerBody(BaseModel):
@@ -116,15 +132,32 @@ class TriggerModel(ResponseModel):
     def of(cls, view: TriggerView) -> TriggerModel:
         """The wire form of a trigger and its newest deliveries."""
         trigger = view.trigger
-        return cls(action=trigger.action, app_type=trigger.app_type, application=trigger.application,
-                   cluster_id=trigger.cluster_id, cluster_name=trigger.cluster_name, cluster_ns=trigger.cluster_ns,
-                   condition=trigger.condition, container=trigger.container, created_at=format_time(trigger.created_at),
-                   creator_name=trigger.creator_name, enable="true" if trigger.enabled else "false", name=trigger.name,
-                   trigger_history=[_history(trigger, d) for d in view.history], trigger_mode=str(trigger.mode),
-                   trigger_type=str(trigger.trigger_type),
-                   webhook=TriggerWebhook(address=trigger.address, auth_header=MASK if trigger.has_auth_header else "",
-                                          skip_cert_verify=trigger.skip_cert_verify) if trigger.mode.executed else None,
-                   executed=trigger.mode.executed, notice=notice(trigger))
+        return cls(
+            action=trigger.action,
+            app_type=trigger.app_type,
+            application=trigger.application,
+            cluster_id=trigger.cluster_id,
+            cluster_name=trigger.cluster_name,
+            cluster_ns=trigger.cluster_ns,
+            condition=trigger.condition,
+            container=trigger.container,
+            created_at=format_time(trigger.created_at),
+            creator_name=trigger.creator_name,
+            enable="true" if trigger.enabled else "false",
+            name=trigger.name,
+            trigger_history=[_history(trigger, d) for d in view.history],
+            trigger_mode=str(trigger.mode),
+            trigger_type=str(trigger.trigger_type),
+            webhook=TriggerWebhook(
+                address=trigger.address,
+                auth_header=MASK if trigger.has_auth_header else "",
+                skip_cert_verify=trigger.skip_cert_verify,
+            )
+            if trigger.mode.executed
+            else None,
+            executed=trigger.mode.executed,
+            notice=notice(trigger),
+        )
 
 
 def notice(trigger: Trigger) -> str:
@@ -133,8 +166,18 @@ def notice(trigger: Trigger) -> str:
 
 
 def _history(trigger: Trigger, delivery: Delivery) -> TriggerHistoryView:
-    return TriggerHistoryView(action=trigger.action, app_type=trigger.app_type, application=trigger.application,
-                              cluster_id=trigger.cluster_id, cluster_name=trigger.cluster_name,
-                              cluster_ns=trigger.cluster_ns, condition=trigger.condition, container=trigger.container,
-                              created_at=format_time(delivery.created_at), creator_name=trigger.creator_name,
-                              detail=delivery.status_text, result=delivery_summary(delivery.status), tag=delivery.tag)
+    return TriggerHistoryView(
+        action=trigger.action,
+        app_type=trigger.app_type,
+        application=trigger.application,
+        cluster_id=trigger.cluster_id,
+        cluster_name=trigger.cluster_name,
+        cluster_ns=trigger.cluster_ns,
+        condition=trigger.condition,
+        container=trigger.container,
+        created_at=format_time(delivery.created_at),
+        creator_name=trigger.creator_name,
+        detail=delivery.status_text,
+        result=delivery_summary(delivery.status),
+        tag=delivery.tag,
+    )

@@ -16,29 +16,60 @@ from moorage.domain.events import Actor, Event, EventContext, NewEvent, Operatio
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import event_dispatch, events, manifests, namespaces, repositories, tags
 
-_COLUMNS = (events.c.id, events.c.occurred_at, events.c.instance_id, events.c.domain_id, events.c.operation,
-            events.c.resource_type, events.c.resource, events.c.result, events.c.namespace, events.c.repository,
-            events.c.tag, events.c.digest, events.c.actor_id, events.c.actor_name, events.c.actor_domain_id,
-            events.c.actor_domain_name, events.c.actor_via, events.c.client_address, events.c.detail)
+_COLUMNS = (
+    events.c.id,
+    events.c.occurred_at,
+    events.c.instance_id,
+    events.c.domain_id,
+    events.c.operation,
+    events.c.resource_type,
+    events.c.resource,
+    events.c.result,
+    events.c.namespace,
+    events.c.repository,
+    events.c.tag,
+    events.c.digest,
+    events.c.actor_id,
+    events.c.actor_name,
+    events.c.actor_domain_id,
+    events.c.actor_domain_name,
+    events.c.actor_via,
+    events.c.client_address,
+    events.c.detail,
+)
 
 
 def _event(r: Sequence[Any]) -> Event:
     detail = load_document(r[18]) if r[18] else {}
-    return Event(id=int(r[0]), occurred_at=int(r[1]), instance_id=str(r[2]), domain_id=str(r[3]),
-                 operation=Operation(r[4]), resource_type=ResourceType(r[5]), resource=str(r[6]),
-                 result=Result(r[7]), namespace=str(r[8]), repository=str(r[9]), tag=str(r[10]), digest=str(r[11]),
-                 actor=Actor(str(r[12]), str(r[13]), str(r[14]), str(r[15]), str(r[16])), client_address=str(r[17]),
-                 detail=detail if isinstance(detail, dict) else {})
+    return Event(
+        id=int(r[0]),
+        occurred_at=int(r[1]),
+        instance_id=str(r[2]),
+        domain_id=str(r[3]),
+        operation=Operation(r[4]),
+        resource_type=ResourceType(r[5]),
+        resource=str(r[6]),
+        result=Result(r[7]),
+        namespace=str(r[8]),
+        repository=str(r[9]),
+        tag=str(r[10]),
+        digest=str(r[11]),
+        actor=Actor(str(r[12]), str(r[13]), str(r[14]), str(r[15]), str(r[16])),
+        client_address=str(r[17]),
+        detail=detail if isinstance(detail, dict) else {},
+    )
 
 
 def _namespace_owner(conn: Connection, instance_id: str, namespace: str) -> str:
-    owner = conn.execute(select(namespaces.c.domain_id).where(namespaces.c.instance_id == instance_id,
-                                                              namespaces.c.name == namespace)).scalar()
+    owner = conn.execute(
+        select(namespaces.c.domain_id).where(namespaces.c.instance_id == instance_id, namespaces.c.name == namespace)
+    ).scalar()
     return str(owner or "")
 
 
-def row_of(conn: Connection, new: NewEvent, context: EventContext, at: int,
-           owners: dict[tuple[str, str], str] | None = None) -> dict[str, Any]:
+def row_of(
+    conn: Connection, new: NewEvent, context: EventContext, at: int, owners: dict[tuple[str, str], str] | None = None
+) -> dict[str, Any]:
     """The row an event becomes (its account looked up from its namespace when not given; ``owners``
     remembers the lookups of one batch)."""
     domain_id = new.domain_id
@@ -49,15 +80,27 @@ def row_of(conn: Connection, new: NewEvent, context: EventContext, at: int,
             cache[key] = _namespace_owner(conn, new.instance_id, new.namespace)
         domain_id = cache[key]
     actor = context.actor
-    return {"occurred_at": at, "instance_id": new.instance_id, "domain_id": domain_id or "",
-            "operation": str(new.operation), "resource_type": str(new.resource_type), "resource": new.resource[:512],
-            "result": str(new.result), "namespace": new.namespace[:64], "repository": new.repository[:200],
-            "tag": new.tag[:128], "digest": new.digest[:140], "actor_id": actor.user_id[:64],
-            "actor_name": actor.user_name[:255], "actor_domain_id": actor.domain_id[:64],
-            "actor_domain_name": actor.domain_name[:255], "actor_via": actor.via[:16],
-            "client_address": context.client_address[:64],
-            "detail": json.dumps(dict(new.detail), sort_keys=True, default=str) if new.detail else "",
-            "dispatched": False}
+    return {
+        "occurred_at": at,
+        "instance_id": new.instance_id,
+        "domain_id": domain_id or "",
+        "operation": str(new.operation),
+        "resource_type": str(new.resource_type),
+        "resource": new.resource[:512],
+        "result": str(new.result),
+        "namespace": new.namespace[:64],
+        "repository": new.repository[:200],
+        "tag": new.tag[:128],
+        "digest": new.digest[:140],
+        "actor_id": actor.user_id[:64],
+        "actor_name": actor.user_name[:255],
+        "actor_domain_id": actor.domain_id[:64],
+        "actor_domain_name": actor.domain_name[:255],
+        "actor_via": actor.via[:16],
+        "client_address": context.client_address[:64],
+        "detail": json.dumps(dict(new.detail), sort_keys=True, default=str) if new.detail else "",
+        "dispatched": False,
+    }
 
 
 def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -101,8 +144,7 @@ def get(conn: Connection, event_id: int) -> Event | None:
     return _event(row) if row else None
 
 
-def audit_page(conn: Connection, instance_id: str, *, operation: str | None, offset: int,
-               limit: int) -> Page[Event]:
+def audit_page(conn: Connection, instance_id: str, *, operation: str | None, offset: int, limit: int) -> Page[Event]:
     """An instance's events, newest first, optionally of one operation, and how many match."""
     condition = events.c.instance_id == instance_id
     if operation:
@@ -114,9 +156,15 @@ def audit_page(conn: Connection, instance_id: str, *, operation: str | None, off
 
 def prune(conn: Connection, *, before: int, limit: int) -> int:
     """Delete at most ``limit`` dispatched events that occurred before ``before``; how many went."""
-    ids = [r[0] for r in conn.execute(select(events.c.id).where(events.c.occurred_at < before,
-                                                                events.c.dispatched.is_(True))
-                                      .order_by(events.c.id).limit(limit))]
+    ids = [
+        r[0]
+        for r in conn.execute(
+            select(events.c.id)
+            .where(events.c.occurred_at < before, events.c.dispatched.is_(True))
+            .order_by(events.c.id)
+            .limit(limit)
+        )
+    ]
     if ids:
         conn.execute(delete(events).where(events.c.id.in_(ids)))
     return len(ids)
@@ -125,19 +173,30 @@ def prune(conn: Connection, *, before: int, limit: int) -> int:
 def artifact_holders(conn: Connection, digest: str, *, limit: int = 100) -> list[tuple[str, str, str, str, str]]:
     """(instance id, namespace, repository full name, owning account, one tag or "") of each repository
     holding the manifest ``digest``: where a scan result of the digest is an event."""
-    first_tag = (select(func.min(tags.c.name)).where(tags.c.manifest_id == manifests.c.id)
-                 .correlate(manifests).scalar_subquery())
+    first_tag = (
+        select(func.min(tags.c.name)).where(tags.c.manifest_id == manifests.c.id).correlate(manifests).scalar_subquery()
+    )
     rows = conn.execute(
-        select(repositories.c.instance_id, namespaces.c.name, repositories.c.full_name, namespaces.c.domain_id,
-               first_tag)
-        .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repository_id)
-                     .join(namespaces, namespaces.c.id == repositories.c.namespace_id))
-        .where(manifests.c.digest == digest).order_by(repositories.c.id).limit(limit))
+        select(
+            repositories.c.instance_id, namespaces.c.name, repositories.c.full_name, namespaces.c.domain_id, first_tag
+        )
+        .select_from(
+            manifests.join(repositories, repositories.c.id == manifests.c.repository_id).join(
+                namespaces, namespaces.c.id == repositories.c.namespace_id
+            )
+        )
+        .where(manifests.c.digest == digest)
+        .order_by(repositories.c.id)
+        .limit(limit)
+    )
     return [(str(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), str(r[4] or "")) for r in rows]
 
 
 def repository_facts(conn: Connection, instance_id: str, full_name: str) -> tuple[int, bool, int] | None:
     """(id, public, created at) of a repository by full name; None once it is gone."""
-    row = conn.execute(select(repositories.c.id, repositories.c.is_public, repositories.c.created_at).where(
-        repositories.c.instance_id == instance_id, repositories.c.full_name == full_name)).first()
+    row = conn.execute(
+        select(repositories.c.id, repositories.c.is_public, repositories.c.created_at).where(
+            repositories.c.instance_id == instance_id, repositories.c.full_name == full_name
+        )
+    ).first()
     return (int(row[0]), bool(row[1]), int(row[2])) if row else None

@@ -20,5 +20,9 @@ class AuditLog:
         """One page of the instance's audit records (``operation``: one of ``Operation``'s values)."""
         if operation is not None and operation != "" and operation not in {str(o) for o in Operation}:
             raise Invalid(f"operation must be one of {', '.join(Operation)}, got {operation[:32]!r}")
-        return await self.db.read(lambda conn: q.audit_page(conn, instance_id, operation=operation or None,
-                                                            offset=page.offset, limit=page.limit), heavy=True)
+        return await self.db.read(
+            lambda conn: q.audit_page(
+                conn, instance_id, operation=operation or None, offset=page.offset, limit=page.limit
+            ),
+            heavy=True,
+        )

@@ -41,12 +41,16 @@ def scan_overview(event: Event) -> dict[str, object]:
     """Harbor's ``scan_overview`` of a scan event (keyed by the report's media type, as Harbor does)."""
     detail = dict(event.detail)
     status = "Success" if event.result == "success" else "Error"
-    return {"application/vnd.security.vulnerability.report; version=1.1": {
-        "scan_status": status, "severity": str(detail.get("severity", "")).capitalize() or "Unknown",
-        "summary": {"total": detail.get("vulnerabilities", 0)},
-        "failed_code": detail.get("failed_code", ""),
-        "scanner": {"name": "moorage", "vendor": "moorage", "version": str(detail.get("scanner_version", ""))},
-        "complete_percent": 100}}
+    return {
+        "application/vnd.security.vulnerability.report; version=1.1": {
+            "scan_status": status,
+            "severity": str(detail.get("severity", "")).capitalize() or "Unknown",
+            "summary": {"total": detail.get("vulnerabilities", 0)},
+            "failed_code": detail.get("failed_code", ""),
+            "scanner": {"name": "moorage", "vendor": "moorage", "version": str(detail.get("scanner_version", ""))},
+            "complete_percent": 100,
+        }
+    }
 
 
 def instance_host(conn: Connection, instance_id: str, registry_host: str) -> str:
@@ -69,11 +73,19 @@ def instance_host(conn: Connection, instance_id: str, registry_host: str) -> str
 def _payload(conn: Connection, event: Event, event_type: WebhookEventType, registry_host: str) -> str:
     registry_host = instance_host(conn, event.instance_id, registry_host)
     facts = events_q.repository_facts(conn, event.instance_id, event.repository)
-    overview = scan_overview(event) if event_type in (WebhookEventType.SCANNING_COMPLETED,
-                                                      WebhookEventType.SCANNING_FAILED) else None
-    return harbor_payload(event, event_type, registry_host=registry_host,
-                          repository_public=bool(facts and facts[1]), repository_created_at=facts[2] if facts else 0,
-                          scan_overview=overview)
+    overview = (
+        scan_overview(event)
+        if event_type in (WebhookEventType.SCANNING_COMPLETED, WebhookEventType.SCANNING_FAILED)
+        else None
+    )
+    return harbor_payload(
+        event,
+        event_type,
+        registry_host=registry_host,
+        repository_public=bool(facts and facts[1]),
+        repository_created_at=facts[2] if facts else 0,
+        scan_overview=overview,
+    )
 
 
 def _in_scope(policy: WebhookPolicy, event: Event) -> bool:
@@ -82,8 +94,10 @@ def _in_scope(policy: WebhookPolicy, event: Event) -> bool:
     if not policy.scope_rules:
         return True
     name = event.repository_name
-    return any(repository_selected(rule, name) and (not event.tag or tag_selected(rule, event.tag))
-               for rule in policy.scope_rules)
+    return any(
+        repository_selected(rule, name) and (not event.tag or tag_selected(rule, event.tag))
+        for rule in policy.scope_rules
+    )
 
 
 class WebhookConsumer:
@@ -113,14 +127,31 @@ class WebhookConsumer:
                 for index, target in enumerate(policy.targets):
                     job_id = secrets.token_hex(16)
                     delivery = q.create_delivery(
-                        conn, instance_id=event.instance_id, consumer=f"policy:{policy.id}", policy_id=policy.id,
-                        trigger_id=None, event_id=event.id, target_index=index, event_type=str(event_type),
-                        address=target.address, tag=event.tag, status=RunStatus.PENDING, status_text="",
-                        payload=payload, job_id=job_id)
+                        conn,
+                        instance_id=event.instance_id,
+                        consumer=f"policy:{policy.id}",
+                        policy_id=policy.id,
+                        trigger_id=None,
+                        event_id=event.id,
+                        target_index=index,
+                        event_type=str(event_type),
+                        address=target.address,
+                        tag=event.tag,
+                        status=RunStatus.PENDING,
+                        status_text="",
+                        payload=payload,
+                        job_id=job_id,
+                    )
                     if delivery is not None:
-                        jobs_q.create(conn, job_id=job_id, kind=JobKind.WEBHOOK_DELIVERY,
-                                      params={"delivery_id": delivery}, max_attempts=self.max_attempts + JOB_SLACK,
-                                      dedupe_key=None, domain_id=event.domain_id or None)
+                        jobs_q.create(
+                            conn,
+                            job_id=job_id,
+                            kind=JobKind.WEBHOOK_DELIVERY,
+                            params={"delivery_id": delivery},
+                            max_attempts=self.max_attempts + JOB_SLACK,
+                            dedupe_key=None,
+                            domain_id=event.domain_id or None,
+                        )
                         jobs.append(job_id)
         return jobs
 
@@ -143,8 +174,11 @@ class TriggerConsumer:
             repository = repo_q.get(conn, event.instance_id, RepositoryName.parse(event.repository))
             if repository is None:
                 continue
-            matched = [t for t in triggers_q.of_repository(conn, repository.id, enabled_only=True)
-                       if selects(t.trigger_type, t.condition, event.tag)]
+            matched = [
+                t
+                for t in triggers_q.of_repository(conn, repository.id, enabled_only=True)
+                if selects(t.trigger_type, t.condition, event.tag)
+            ]
             if not matched:
                 continue
             payload = _payload(conn, event, WebhookEventType.PUSH_ARTIFACT, self.registry_host)
@@ -158,29 +192,55 @@ class TriggerConsumer:
         executed = trigger.mode.executed
         job_id = secrets.token_hex(16) if executed else ""
         delivery = q.create_delivery(
-            conn, instance_id=event.instance_id, consumer=f"trigger:{trigger.id}", policy_id=None,
-            trigger_id=trigger.id, event_id=event.id, target_index=0, event_type=str(WebhookEventType.PUSH_ARTIFACT),
-            address=trigger.address, tag=event.tag, status=RunStatus.PENDING if executed else RunStatus.STOPPED,
-            status_text="" if executed else NOT_EXECUTED.format(mode=trigger.mode.upper()), payload=payload,
-            job_id=job_id)
+            conn,
+            instance_id=event.instance_id,
+            consumer=f"trigger:{trigger.id}",
+            policy_id=None,
+            trigger_id=trigger.id,
+            event_id=event.id,
+            target_index=0,
+            event_type=str(WebhookEventType.PUSH_ARTIFACT),
+            address=trigger.address,
+            tag=event.tag,
+            status=RunStatus.PENDING if executed else RunStatus.STOPPED,
+            status_text="" if executed else NOT_EXECUTED.format(mode=trigger.mode.upper()),
+            payload=payload,
+            job_id=job_id,
+        )
         if delivery is None or not executed:
             return None
-        jobs_q.create(conn, job_id=job_id, kind=JobKind.WEBHOOK_DELIVERY, params={"delivery_id": delivery},
-                      max_attempts=self.max_attempts + JOB_SLACK, dedupe_key=None, domain_id=event.domain_id or None)
+        jobs_q.create(
+            conn,
+            job_id=job_id,
+            kind=JobKind.WEBHOOK_DELIVERY,
+            params={"delivery_id": delivery},
+            max_attempts=self.max_attempts + JOB_SLACK,
+            dedupe_key=None,
+            domain_id=event.domain_id or None,
+        )
         return job_id
 
 
 def build_dispatcher(settings: Settings, db: Database, *, send: Callable[[str], None]) -> EventDispatcher:
     """The dispatcher a worker runs, with every consumer moorage has."""
     host, attempts = settings.registry_host, settings.webhooks.max_attempts
-    return EventDispatcher(db, [WebhookConsumer(registry_host=host, max_attempts=attempts),
-                                TriggerConsumer(registry_host=host, max_attempts=attempts)],
-                           send=send, batch=settings.events.dispatch_batch)
+    return EventDispatcher(
+        db,
+        [
+            WebhookConsumer(registry_host=host, max_attempts=attempts),
+            TriggerConsumer(registry_host=host, max_attempts=attempts),
+        ],
+        send=send,
+        batch=settings.events.dispatch_batch,
+    )
 
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
     """How deliveries are sent under the deployment's settings."""
-    return DeliveryPolicy(egress=remote_access_of(settings).egress, timeout_seconds=settings.webhooks.timeout_seconds,
-                          max_attempts=settings.webhooks.max_attempts,
-                          retry_base_seconds=settings.webhooks.retry_base_seconds,
-                          retry_max_seconds=settings.webhooks.retry_max_seconds)
+    return DeliveryPolicy(
+        egress=remote_access_of(settings).egress,
+        timeout_seconds=settings.webhooks.timeout_seconds,
+        max_attempts=settings.webhooks.max_attempts,
+        retry_base_seconds=settings.webhooks.retry_base_seconds,
+        retry_max_seconds=settings.webhooks.retry_max_seconds,
+    )

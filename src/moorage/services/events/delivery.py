@@ -99,8 +99,12 @@ def _target(db: Database, master_key: MasterKey, delivery: Delivery) -> _Target 
             return "the policy's target was removed"
         target: WebhookTarget = policy.targets[delivery.target_index]
         sealed_secret = db.run_read(lambda conn: q.secret_of(conn, delivery.policy_id or 0)) or ""
-        return _Target(target.address, parse_auth_header(open_auth_header(master_key, target)),
-                       not target.skip_cert_verify, open_secret(master_key, sealed_secret))
+        return _Target(
+            target.address,
+            parse_auth_header(open_auth_header(master_key, target)),
+            not target.skip_cert_verify,
+            open_secret(master_key, sealed_secret),
+        )
     trigger = db.run_read(lambda conn: triggers_q.by_id(conn, delivery.trigger_id or 0))
     sealed = db.run_read(lambda conn: triggers_q.sealed(conn, delivery.trigger_id or 0))
     if trigger is None or sealed is None:
@@ -108,18 +112,25 @@ def _target(db: Database, master_key: MasterKey, delivery: Delivery) -> _Target 
     if not trigger.enabled:
         return "the trigger was disabled"
     header = master_key.decrypt(sealed[0], context=f"webhook-auth:{trigger.address}") if sealed[0] else ""
-    return _Target(trigger.address, parse_auth_header(header), not trigger.skip_cert_verify,
-                   open_secret(master_key, sealed[1]))
+    return _Target(
+        trigger.address, parse_auth_header(header), not trigger.skip_cert_verify, open_secret(master_key, sealed[1])
+    )
 
 
 async def _post(target: _Target, delivery: Delivery, policy: DeliveryPolicy) -> Outcome:
     body = delivery.payload.encode()
-    headers = {**target.headers, "Content-Type": "application/json", "User-Agent": "moorage-webhook",
-               EVENT_ID_HEADER: str(delivery.event_id), DELIVERY_HEADER: str(delivery.id),
-               SIGNATURE_HEADER: sign(target.secret, body)}
+    headers = {
+        **target.headers,
+        "Content-Type": "application/json",
+        "User-Agent": "moorage-webhook",
+        EVENT_ID_HEADER: str(delivery.event_id),
+        DELIVERY_HEADER: str(delivery.id),
+        SIGNATURE_HEADER: sign(target.secret, body),
+    }
     transport = EgressTransport(policy.egress, verify=target.verify)
-    async with httpx.AsyncClient(transport=transport, timeout=policy.timeout_seconds, follow_redirects=False,
-                                 trust_env=False) as client:
+    async with httpx.AsyncClient(
+        transport=transport, timeout=policy.timeout_seconds, follow_redirects=False, trust_env=False
+    ) as client:
         try:
             async with asyncio.timeout(policy.timeout_seconds):
                 response = await client.post(target.address, content=body, headers=headers)
@@ -152,8 +163,11 @@ def deliver(control: JobControl, *, db: Database, master_key: MasterKey, policy:
         db.run_write(lambda conn: q.set_delivery(conn, delivery_id, status=RunStatus.STOPPED, status_text=target))
         return {"stopped": target}
     attempt = delivery.attempts + 1
-    db.run_write(lambda conn: q.set_delivery(conn, delivery_id, status=RunStatus.IN_PROGRESS,
-                                             status_text=f"attempt {attempt}", attempts=attempt))
+    db.run_write(
+        lambda conn: q.set_delivery(
+            conn, delivery_id, status=RunStatus.IN_PROGRESS, status_text=f"attempt {attempt}", attempts=attempt
+        )
+    )
     started, clock = now_ms(), time.monotonic()
     outcome = asyncio.run(_post(target, delivery, policy))
     took = int((time.monotonic() - clock) * 1000)
@@ -161,14 +175,18 @@ def deliver(control: JobControl, *, db: Database, master_key: MasterKey, policy:
     if outcome.succeeded:
         status, text = RunStatus.SUCCEED, f"delivered: answered {outcome.status_code} (attempt {attempt})"
     elif retry:
-        status, text = RunStatus.PENDING, (f"attempt {attempt} failed: {outcome.error}; next attempt in "
-                                           f"{policy.backoff(attempt):g} s")
+        status, text = (
+            RunStatus.PENDING,
+            (f"attempt {attempt} failed: {outcome.error}; next attempt in {policy.backoff(attempt):g} s"),
+        )
     else:
         status, text = RunStatus.FAILED, f"attempt {attempt} failed: {outcome.error}"
 
     def settle(conn: Any) -> None:
-        q.add_attempt(conn, DeliveryAttempt(delivery_id, attempt, started, took, outcome.status_code, outcome.error,
-                                            outcome.succeeded))
+        q.add_attempt(
+            conn,
+            DeliveryAttempt(delivery_id, attempt, started, took, outcome.status_code, outcome.error, outcome.succeeded),
+        )
         q.set_delivery(conn, delivery_id, status=status, status_text=text)
 
     db.run_write(settle)

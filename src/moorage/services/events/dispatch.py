@@ -43,8 +43,9 @@ class EventConsumer(Protocol):
 class EventDispatcher:
     """Hands events to consumers in batches (``dispatch_once``; a worker calls it in a loop)."""
 
-    def __init__(self, db: Database, consumers: Sequence[EventConsumer], *, send: Callable[[str], None],
-                 batch: int = 500) -> None:
+    def __init__(
+        self, db: Database, consumers: Sequence[EventConsumer], *, send: Callable[[str], None], batch: int = 500
+    ) -> None:
         self.db = db
         self.consumers = tuple(consumers)
         self.send = send

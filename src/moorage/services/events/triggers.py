@@ -88,20 +88,28 @@ def _check(fields: TriggerFields, egress: EgressPolicy) -> tuple[TriggerMode, Tr
     try:
         trigger_type = TriggerType(fields.trigger_type)
     except ValueError:
-        raise Invalid(f"trigger_type must be one of {', '.join(TriggerType)}, got "
-                      f"{fields.trigger_type[:32]!r}") from None
+        raise Invalid(
+            f"trigger_type must be one of {', '.join(TriggerType)}, got {fields.trigger_type[:32]!r}"
+        ) from None
     condition = check_condition(trigger_type, fields.condition)
-    for name, value in (("action", fields.action), ("app_type", fields.app_type), ("application", fields.application),
-                        ("cluster_id", fields.cluster_id), ("cluster_name", fields.cluster_name),
-                        ("cluster_ns", fields.cluster_ns), ("container", fields.container)):
+    for name, value in (
+        ("action", fields.action),
+        ("app_type", fields.app_type),
+        ("application", fields.application),
+        ("cluster_id", fields.cluster_id),
+        ("cluster_name", fields.cluster_name),
+        ("cluster_ns", fields.cluster_ns),
+        ("container", fields.container),
+    ):
         if len(value) > MAX_FIELD or any(ord(c) < 0x20 for c in value):
             raise Invalid(f"{name} must be at most {MAX_FIELD} printable characters")
     if fields.action not in ("", "update"):
         raise Invalid(f"action must be 'update', got {fields.action[:32]!r}")
     if mode.executed:
         if fields.webhook is None:
-            raise Invalid("a webhook trigger needs webhook.address (and optionally webhook.auth_header, "
-                          "webhook.skip_cert_verify)")
+            raise Invalid(
+                "a webhook trigger needs webhook.address (and optionally webhook.auth_header, webhook.skip_cert_verify)"
+            )
         check_target(fields.webhook)
         check_reachable(egress, fields.webhook.address)
         check_secret(fields.secret)
@@ -132,9 +140,16 @@ def _trigger(conn: Connection, repository: Repository, name: str) -> Trigger:
 
 
 def _changed(operation: Operation, repository: Repository, name: str, detail: dict[str, object]) -> NewEvent:
-    return change_event(operation, ResourceType.TRIGGER, instance_id=repository.instance_id,
-                        resource=f"{repository.full_name}:{name}", namespace=repository.namespace,
-                        repository=repository.full_name, domain_id=repository.domain_id, detail=detail)
+    return change_event(
+        operation,
+        ResourceType.TRIGGER,
+        instance_id=repository.instance_id,
+        resource=f"{repository.full_name}:{name}",
+        namespace=repository.namespace,
+        repository=repository.full_name,
+        domain_id=repository.domain_id,
+        detail=detail,
+    )
 
 
 class TriggerService:
@@ -145,57 +160,82 @@ class TriggerService:
         self.master_key = master_key
         self.egress = egress
 
-    async def create(self, principal: Principal, *, instance_id: str, name: RepositoryName,
-                     fields: TriggerFields) -> tuple[Trigger, str | None]:
+    async def create(
+        self, principal: Principal, *, instance_id: str, name: RepositoryName, fields: TriggerFields
+    ) -> tuple[Trigger, str | None]:
         """A new trigger; with the webhook kind's signing secret in clear (shown this once)."""
         mode, trigger_type, condition = _check(fields, self.egress)
         secret = (fields.secret or secrets.token_urlsafe(32)) if mode.executed else None
         target = fields.webhook if mode.executed else None
         values = {
-            "name": fields.name, "mode": str(mode), "trigger_type": str(trigger_type), "condition": condition,
-            "enabled": fields.enabled, "action": fields.action or "update", "app_type": fields.app_type,
-            "application": fields.application, "cluster_id": fields.cluster_id, "cluster_name": fields.cluster_name,
-            "cluster_ns": fields.cluster_ns, "container": fields.container, "creator_name": principal.user_name,
+            "name": fields.name,
+            "mode": str(mode),
+            "trigger_type": str(trigger_type),
+            "condition": condition,
+            "enabled": fields.enabled,
+            "action": fields.action or "update",
+            "app_type": fields.app_type,
+            "application": fields.application,
+            "cluster_id": fields.cluster_id,
+            "cluster_name": fields.cluster_name,
+            "cluster_ns": fields.cluster_ns,
+            "container": fields.container,
+            "creator_name": principal.user_name,
             "address": target.address if target else "",
             "auth_header": self.master_key.encrypt(target.auth_header, context=f"webhook-auth:{target.address}")
-            if target and target.auth_header else "",
+            if target and target.auth_header
+            else "",
             "skip_cert_verify": bool(target and target.skip_cert_verify),
-            "secret": seal_secret(self.master_key, secret) if secret else ""}
+            "secret": seal_secret(self.master_key, secret) if secret else "",
+        }
 
         def work(conn: Connection) -> Trigger:
             repository = _repository(conn, instance_id, name)
             if len(q.of_repository(conn, repository.id)) >= MAX_TRIGGERS_PER_REPOSITORY:
-                raise Invalid(f"repository {name} already has {MAX_TRIGGERS_PER_REPOSITORY} triggers",
-                              reason="trigger_quota")
+                raise Invalid(
+                    f"repository {name} already has {MAX_TRIGGERS_PER_REPOSITORY} triggers", reason="trigger_quota"
+                )
             if not q.create(conn, {"repository_id": repository.id, **values}):
                 raise Conflict(f"a trigger called {fields.name!r} already exists in {name}", reason="trigger_exists")
-            record_events(conn, _changed(Operation.CREATE, repository, fields.name,
-                                         {"trigger_mode": str(mode), "executed": mode.executed}))
+            record_events(
+                conn,
+                _changed(
+                    Operation.CREATE, repository, fields.name, {"trigger_mode": str(mode), "executed": mode.executed}
+                ),
+            )
             return _trigger(conn, repository, fields.name)
 
         return await self.db.write(work), secret
 
     async def list_triggers(self, *, instance_id: str, name: RepositoryName) -> list[TriggerView]:
         """A repository's triggers with their newest deliveries."""
+
         def work(conn: Connection) -> list[TriggerView]:
             repository = _repository(conn, instance_id, name)
-            return [TriggerView(t, deliveries_q.deliveries_page(conn, trigger_id=t.id, status=None, offset=0,
-                                                                limit=HISTORY).items)
-                    for t in q.of_repository(conn, repository.id)]
+            return [
+                TriggerView(
+                    t, deliveries_q.deliveries_page(conn, trigger_id=t.id, status=None, offset=0, limit=HISTORY).items
+                )
+                for t in q.of_repository(conn, repository.id)
+            ]
 
         return await self.db.read(work)
 
     async def show(self, *, instance_id: str, name: RepositoryName, trigger: str) -> TriggerView:
         """One trigger with its newest deliveries."""
+
         def work(conn: Connection) -> TriggerView:
             found = _trigger(conn, _repository(conn, instance_id, name), trigger)
-            return TriggerView(found, deliveries_q.deliveries_page(conn, trigger_id=found.id, status=None, offset=0,
-                                                                   limit=HISTORY).items)
+            return TriggerView(
+                found,
+                deliveries_q.deliveries_page(conn, trigger_id=found.id, status=None, offset=0, limit=HISTORY).items,
+            )
 
         return await self.db.read(work)
 
     async def update(self, *, instance_id: str, name: RepositoryName, trigger: str, enabled: bool) -> None:
         """Turn a trigger on or off (what SWR's ``UpdateTrigger`` changes)."""
+
         def work(conn: Connection) -> None:
             repository = _repository(conn, instance_id, name)
             found = _trigger(conn, repository, trigger)
@@ -206,6 +246,7 @@ class TriggerService:
 
     async def delete(self, *, instance_id: str, name: RepositoryName, trigger: str) -> None:
         """Delete a trigger with its history."""
+
         def work(conn: Connection) -> None:
             repository = _repository(conn, instance_id, name)
             found = _trigger(conn, repository, trigger)

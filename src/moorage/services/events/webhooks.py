@@ -99,8 +99,7 @@ def open_secret(master_key: MasterKey, sealed: str) -> str:
 
 def masked(policy: WebhookPolicy) -> WebhookPolicy:
     """A policy as answers show it: auth headers replaced by ``******``."""
-    return replace(policy, targets=tuple(replace(t, auth_header=MASK if t.auth_header else "")
-                                         for t in policy.targets))
+    return replace(policy, targets=tuple(replace(t, auth_header=MASK if t.auth_header else "") for t in policy.targets))
 
 
 def check_reachable(egress: EgressPolicy, address: str) -> None:
@@ -111,8 +110,10 @@ def check_reachable(egress: EgressPolicy, address: str) -> None:
         return
     literal = parse_ip(host)
     if egress.name_denied(host) or (literal is not None and not egress.address_allowed(literal)):
-        raise Invalid(f"address {address[:200]!r} is an internal address, which the operator's egress policy "
-                      "does not allow (MOORAGE_EGRESS__ALLOW_NETWORKS / ALLOW_HOSTS)")
+        raise Invalid(
+            f"address {address[:200]!r} is an internal address, which the operator's egress policy "
+            "does not allow (MOORAGE_EGRESS__ALLOW_NETWORKS / ALLOW_HOSTS)"
+        )
 
 
 def check_secret(secret: str | None) -> str | None:
@@ -140,8 +141,9 @@ def check_scope_rules(rules: Sequence[ScopeRule]) -> tuple[ScopeRule, ...]:
     return tuple(rules)
 
 
-def rule_of(tag_selectors: Sequence[Selector], scope_selectors: Mapping[str, Sequence[Selector]],
-            repo_scope_mode: str | None) -> ScopeRule:
+def rule_of(
+    tag_selectors: Sequence[Selector], scope_selectors: Mapping[str, Sequence[Selector]], repo_scope_mode: str | None
+) -> ScopeRule:
     """A scope rule from the API's fields (``scope_selectors`` takes ``repository`` only)."""
     unknown = sorted(set(scope_selectors) - {"repository"})
     if unknown:
@@ -180,8 +182,9 @@ class WebhookPolicyService:
     def _policy(conn: Connection, namespace_id: int, namespace: str, policy_id: int) -> WebhookPolicy:
         found = q.get_policy(conn, namespace_id, policy_id)
         if found is None:
-            raise NotFound(f"webhook policy {policy_id} not found in namespace {namespace!r}",
-                           reason="webhook_policy_not_found")
+            raise NotFound(
+                f"webhook policy {policy_id} not found in namespace {namespace!r}", reason="webhook_policy_not_found"
+            )
         return found
 
     def _sealed_targets(self, targets: Sequence[WebhookTarget], current: WebhookPolicy | None) -> str:
@@ -199,8 +202,9 @@ class WebhookPolicyService:
                 result.append(seal_auth_header(self.master_key, target))
         return q.targets_json(result)
 
-    async def create(self, principal: Principal, *, instance_id: str, namespace: str,
-                     fields: PolicyFields) -> CreatedPolicy:
+    async def create(
+        self, principal: Principal, *, instance_id: str, namespace: str, fields: PolicyFields
+    ) -> CreatedPolicy:
         """A new policy of a namespace, with its signing secret (given, or generated)."""
         checked, event_types, rules = self._checked(fields)
         if any(t.auth_header == MASK for t in checked.targets):
@@ -211,18 +215,41 @@ class WebhookPolicyService:
 
         def work(conn: Connection) -> WebhookPolicy:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
-            if q.list_policies(conn, instance_id, namespace_ids={namespace_id}, name=None, order_column="created_at",
-                               descending=True, offset=0, limit=1).total >= MAX_POLICIES_PER_NAMESPACE:
-                raise QuotaExceeded(f"namespace {namespace!r} already has {MAX_POLICIES_PER_NAMESPACE} webhook "
-                                    "policies", reason="webhook_policy_quota")
+            if (
+                q.list_policies(
+                    conn,
+                    instance_id,
+                    namespace_ids={namespace_id},
+                    name=None,
+                    order_column="created_at",
+                    descending=True,
+                    offset=0,
+                    limit=1,
+                ).total
+                >= MAX_POLICIES_PER_NAMESPACE
+            ):
+                raise QuotaExceeded(
+                    f"namespace {namespace!r} already has {MAX_POLICIES_PER_NAMESPACE} webhook policies",
+                    reason="webhook_policy_quota",
+                )
             created = q.create_policy(
-                conn, instance_id=instance_id, namespace_id=namespace_id, name=checked.name,
-                description=checked.description, event_types=event_types, targets=targets,
-                scope_rules=q.rules_json(rules), enabled=True if checked.enabled is None else checked.enabled,
-                creator=principal.user_name, secret=sealed_secret)
+                conn,
+                instance_id=instance_id,
+                namespace_id=namespace_id,
+                name=checked.name,
+                description=checked.description,
+                event_types=event_types,
+                targets=targets,
+                scope_rules=q.rules_json(rules),
+                enabled=True if checked.enabled is None else checked.enabled,
+                creator=principal.user_name,
+                secret=sealed_secret,
+            )
             if created is None:
-                raise Conflict(f"a webhook policy called {checked.name!r} already exists in {namespace!r}",
-                               reason="webhook_policy_exists")
+                raise Conflict(
+                    f"a webhook policy called {checked.name!r} already exists in {namespace!r}",
+                    reason="webhook_policy_exists",
+                )
             record_events(conn, _changed(Operation.CREATE, instance_id, namespace, created, checked.name))
             return self._policy(conn, namespace_id, namespace, created)
 
@@ -230,14 +257,23 @@ class WebhookPolicyService:
 
     async def get(self, *, instance_id: str, namespace: str, policy_id: int) -> WebhookPolicy:
         """A policy of a namespace (auth headers masked)."""
+
         def work(conn: Connection) -> WebhookPolicy:
             return self._policy(conn, self._namespace_id(conn, instance_id, namespace), namespace, policy_id)
 
         return masked(await self.db.read(work))
 
-    async def list_policies(self, principal: Principal, *, instance_id: str, namespace_id: int | None,
-                            name: str | None, order_column: str | None, order_type: str | None,
-                            page: PageRequest) -> Page[WebhookPolicy]:
+    async def list_policies(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        namespace_id: int | None,
+        name: str | None,
+        order_column: str | None,
+        order_type: str | None,
+        page: PageRequest,
+    ) -> Page[WebhookPolicy]:
         """Policies of the instance's namespaces the caller may manage webhooks of (write or more on
         the namespace; every namespace for a domain administrator), optionally of one namespace."""
         column = order_column or "created_at"
@@ -255,8 +291,16 @@ class WebhookPolicyService:
                 wanted = {namespace for namespace, level in levels.items() if level >= WRITE}
             if namespace_id is not None:
                 wanted = {namespace_id} if wanted is None or namespace_id in wanted else set()
-            return q.list_policies(conn, instance_id, namespace_ids=wanted, name=name or None, order_column=column,
-                                   descending=order_type != "asc", offset=page.offset, limit=page.limit)
+            return q.list_policies(
+                conn,
+                instance_id,
+                namespace_ids=wanted,
+                name=name or None,
+                order_column=column,
+                descending=order_type != "asc",
+                offset=page.offset,
+                limit=page.limit,
+            )
 
         found = await self.db.read(work)
         return Page([masked(p) for p in found.items], found.total)
@@ -269,11 +313,17 @@ class WebhookPolicyService:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
             current = self._policy(conn, namespace_id, namespace, policy_id)
             if checked.name != current.name and q.name_taken(conn, namespace_id, checked.name, other_than=policy_id):
-                raise Conflict(f"a webhook policy called {checked.name!r} already exists in {namespace!r}",
-                               reason="webhook_policy_exists")
+                raise Conflict(
+                    f"a webhook policy called {checked.name!r} already exists in {namespace!r}",
+                    reason="webhook_policy_exists",
+                )
             values: dict[str, Any] = {
-                "name": checked.name, "description": checked.description, "event_types": _json_list(event_types),
-                "targets": self._sealed_targets(checked.targets, current), "scope_rules": q.rules_json(rules)}
+                "name": checked.name,
+                "description": checked.description,
+                "event_types": _json_list(event_types),
+                "targets": self._sealed_targets(checked.targets, current),
+                "scope_rules": q.rules_json(rules),
+            }
             if checked.enabled is not None:
                 values["enabled"] = checked.enabled
             if checked.secret is not None:
@@ -286,6 +336,7 @@ class WebhookPolicyService:
 
     async def delete(self, *, instance_id: str, namespace: str, policy_id: int) -> None:
         """Delete a policy with its delivery records (deliveries in flight stop at their next attempt)."""
+
         def work(conn: Connection) -> None:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
             current = self._policy(conn, namespace_id, namespace, policy_id)
@@ -294,8 +345,9 @@ class WebhookPolicyService:
 
         await self.db.write(work)
 
-    async def deliveries(self, *, instance_id: str, namespace: str, policy_id: int, status: str | None,
-                         page: PageRequest) -> Page[Delivery]:
+    async def deliveries(
+        self, *, instance_id: str, namespace: str, policy_id: int, status: str | None, page: PageRequest
+    ) -> Page[Delivery]:
         """A policy's deliveries, newest first, optionally of one status."""
         if status is not None and status not in DELIVERY_STATUSES:
             raise Invalid(f"status must be one of {', '.join(DELIVERY_STATUSES)}, got {status[:32]!r}")
@@ -313,5 +365,11 @@ def _json_list(values: Sequence[str]) -> str:
 
 def _changed(operation: Operation, instance_id: str, namespace: str, policy_id: int, name: str) -> NewEvent:
     """The event of a webhook policy created, changed or deleted."""
-    return change_event(operation, ResourceType.WEBHOOK_POLICY, instance_id=instance_id,
-                        resource=f"{namespace}/{name}", namespace=namespace, detail={"policy_id": policy_id})
+    return change_event(
+        operation,
+        ResourceType.WEBHOOK_POLICY,
+        instance_id=instance_id,
+        resource=f"{namespace}/{name}",
+        namespace=namespace,
+        detail={"policy_id": policy_id},
+    )

@@ -25,5 +25,8 @@ class EventServices:
 def build_event_services(settings: Settings, db: Database, master_key: MasterKey) -> EventServices:
     """The event services (no I/O); receivers are checked against the deployment's egress policy."""
     egress = remote_access_of(settings).egress
-    return EventServices(audit=AuditLog(db), webhooks=WebhookPolicyService(db, master_key, egress=egress),
-                         triggers=TriggerService(db, master_key, egress=egress))
+    return EventServices(
+        audit=AuditLog(db),
+        webhooks=WebhookPolicyService(db, master_key, egress=egress),
+        triggers=TriggerService(db, master_key, egress=egress),
+    )
