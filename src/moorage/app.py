@@ -45,6 +45,7 @@ from moorage.api.swr import account as swr_account
 from moorage.api.swr import login as swr_login
 from moorage.api.swr import namespaces as swr_namespaces
 from moorage.api.swr import repositories as swr_repositories
+from moorage.api.swr import retentions as swr_retentions
 from moorage.api.swr import sharing as swr_sharing
 from moorage.api.swr import tags as swr_tags
 from moorage.auth.keys import load_master_key
@@ -67,6 +68,7 @@ from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.replay_guard import SignatureReplayGuard
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
+from moorage.services.retention import build_retention
 from moorage.services.security.wiring import build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
@@ -131,6 +133,7 @@ def build_services(settings: Settings) -> Services:
         security=security,
         replays=SignatureReplayGuard(db, max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
                                      repeat_seconds=settings.auth.sdk_signature_repeat_seconds),
+        retention=build_retention(settings, db, jobs),
     )
 
 
@@ -214,7 +217,8 @@ def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
     when two modules rule one route). Read from the router modules on each call: nothing is
     registered at import time."""
     modules: tuple[RouterModule, ...] = (
-        iam_tokens, iam_users, swr_login, swr_namespaces, swr_repositories, swr_tags, swr_sharing, hss_images,
+        iam_tokens, iam_users, swr_login, swr_namespaces, swr_repositories, swr_retentions, swr_tags, swr_sharing,
+        hss_images,
         hss_registries, hss_tasks, hss_policies,
         # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
         hss_baseline, hss_reports, hss_whitelists, hss_vulnerabilities, hss_image_details, *enterprise.MODULES,
@@ -248,6 +252,7 @@ def create_app(settings: Settings) -> MoorageApp:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.pulls.start()
         services.enterprise.start()
+        services.retention.start()
         purge = asyncio.get_running_loop().create_task(_purge_uploads_forever(services))
         # Said here, not before the server starts: only now does this process answer requests.
         log.warning("moorage ready: HTTP process %d serving %s", os.getpid(), settings.resolved_external_url)
@@ -258,6 +263,7 @@ def create_app(settings: Settings) -> MoorageApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
             await services.enterprise.stop()
+            await services.retention.stop()
             await services.pulls.stop()
             services.db.dispose()
 

@@ -204,7 +204,8 @@ class EnterpriseSettings(BaseModel):
     """How long a node keeps the directory of instance host names (changes made on other nodes are
     seen after at most this long)."""
     schedule_interval_seconds: int = Field(default=10, ge=1)
-    """How often scheduled signature policies are checked."""
+    """How often the schedules of signature policies, retention policies and the shared edition's
+    retentions are checked."""
     sign_pause_ms: int = Field(default=0, ge=0, le=60_000)
     """A pause between two signatures of an execution (throttles large executions)."""
     allowed_domain_suffixes: str = ""
@@ -395,6 +396,38 @@ class EgressSettings(BaseModel):
         return value
 
 
+class RetentionSettings(BaseModel):
+    """Retention: when the shared edition's retentions run, and what a run leaves alone."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    schedule: str = "0 0 0 * * *"
+    """When every retention of the shared edition runs again (each also runs once when it is created or
+    changed): a six-field cron expression (second minute hour day month weekday, UTC); the default is
+    daily at midnight UTC. Empty: only on creation and change. Enterprise Edition policies carry
+    their own schedules."""
+    untagged_grace_seconds: int = Field(default=3600, ge=0)
+    """An untagged artifact is a candidate of an Enterprise Edition rule that selects untagged artifacts
+    only once it is this old: the platform manifests of a multi-architecture image are pushed before
+    the index that lists them."""
+    log_max_entries: int = Field(default=10_000, ge=100, le=10_000_000)
+    """Entries of a repository's retention log (``ListRetentionHistories``) kept; older ones are
+    deleted after each run."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from moorage.domain.cron import CronSchedule
+        from moorage.domain.errors import Invalid
+
+        if value.strip():
+            try:
+                CronSchedule.parse(value)
+            except Invalid as error:
+                raise ValueError(error.message) from None  # a clear message at start-up
+        return value.strip()
+
+
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
@@ -446,6 +479,7 @@ class Settings(BaseSettings):
     enterprise: EnterpriseSettings = Field(default_factory=EnterpriseSettings)
     scanner: ScannerSettings = Field(default_factory=ScannerSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 

@@ -34,10 +34,12 @@ from pydantic import BaseModel, Field, RootModel
 from moorage.api.enterprise import schemas as ee
 from moorage.api.enterprise import schemas_artifacts as ea
 from moorage.api.enterprise import schemas_immutable as eim
+from moorage.api.enterprise import schemas_retention as ert
 from moorage.api.enterprise import schemas_signing as es
 from moorage.api.iam import schemas as iam
 from moorage.api.response_model import ResponseModel
 from moorage.api.swr import schemas as swr
+from moorage.api.swr import schemas_retention as swr_retention
 from moorage.app import create_app
 from moorage.settings import Settings
 from tests.support.routes import INFRASTRUCTURE
@@ -67,7 +69,8 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     ee.JobDetail: ("ShowInstanceJobResponse", "JobDetail"),
     ee.JobList: ("ListInstanceJobsResponse",),
     ee.CreatedId: ("CreateInstanceNamespaceResponse", "CreateInstanceSignPolicyResponse",
-                   "ExecuteInstanceSignPolicyResponse"),
+                   "ExecuteInstanceSignPolicyResponse", "CreateInstanceRetentionPolicyResponse",
+                   "ExecuteInstanceRetentionPolicyResponse"),
     ee.Namespace: ("ShowInstanceNamespaceResponse", "Namespace"),
     ee.NamespaceList: ("ListInstanceNamespacesResponse",),
     ee.UpdatedNamespace: ("UpdateInstanceNamespaceResponse",),
@@ -90,6 +93,15 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     es.ExecutionList: ("ListInstanceSignPolicyExecutionsResponse",),
     es.SignatureExecutionTaskList: ("ListInstanceSignPolicyExecTasksResponse",),
     es.SignatureExecutionSubTaskList: ("ListInstanceSignatureExecutionSubtasksResponse",),
+    # Enterprise Edition: retention
+    ert.ImageRetention: ("ShowInstanceRetentionPolicyResponse", "ImageRetention"),
+    ert.RetentionPolicyList: ("ListInstanceRetentionPoliciesResponse",),
+    ert.RetentionExecutionList: ("ListInstanceRetentionPolicyExecutionsResponse",),
+    ert.RetentionTaskList: ("ListInstanceRetentionPolicyExecTasksResponse",),
+    ert.RetentionSubtaskList: ("ListInstanceRetentionPolicyExecSubTasksResponse",),
+    # SWR retention
+    swr_retention.CreatedRetention: ("CreateRetentionResponse",),
+    swr_retention.RetentionLogList: ("ListRetentionHistoriesResponse",),
     # SWR organizations and login commands
     swr.NamespaceList: ("ListNamespacesResponse",),
     swr.NamespaceView: ("ShowNamespaceResponse", "ShowNamespace"),
@@ -459,11 +471,11 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
     listed = set(SDK_CLASSES) | set(NO_SDK_CLASS)
     for model in listed:
         walk(model)
-    declared = {value for module in (ee, ea, eim, es, iam) for value in vars(module).values()
+    declared = {value for module in (ee, ea, eim, ert, es, iam) for value in vars(module).values()
                 if isinstance(value, type) and issubclass(value, (ResponseModel, RootModel))
                 and value.__module__ == module.__name__ and "[" not in value.__name__}  # not RootModel[...]
     assert declared - listed - nested == set()
-    assert listed <= declared | {m for m in listed if m.__module__ == swr.__name__}
+    assert listed <= declared | {m for m in listed if m.__module__ in (swr.__name__, swr_retention.__name__)}
 
 
 def _arguments(annotation: Any) -> Iterator[Any]:

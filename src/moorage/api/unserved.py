@@ -1,7 +1,7 @@
 """Explicit answers for the SDK operations moorage does not serve.
 
 ``huaweicloudsdkswr`` and ``huaweicloudsdkhss`` define operations that moorage leaves out: *planned*
-ones (later issues: retention, triggers, image sync and the rest of the Enterprise Edition) and
+ones (later issues: triggers, image sync and the rest of the Enterprise Edition) and
 ones that are *not applicable* to a registry (HSS's hosts, containers, clusters and CI/CD pipelines).
 Each gets a route of its own answering 501 with one distinctive error (``NotServed``: SWR
 ``SVCSTG.SWR.5010001`` planned / ``SVCSTG.SWR.5010002`` not applicable, HSS ``HSS.0501`` /
@@ -71,11 +71,10 @@ def _not_applicable(method: str, operation: str, topic: str, path: str, *,
 
 
 # What the operations belong to, as the coverage docs name it.
-RETENTION_SYNC = 'retention, triggers, image sync'
+TRIGGERS_SYNC = 'triggers, image sync'
 RESOURCE_TAGS = 'resource tags (TMS)'
 ENDPOINTS = 'endpoints (internal endpoints, endpoint policy)'
 REPLICATION = 'replication'
-EE_RETENTION = 'retention'
 WEBHOOKS = 'webhooks'
 GC = 'garbage collection'
 CREDENTIALS = 'long-term / temporary credentials'
@@ -91,37 +90,25 @@ WEBTAMPER = 'web tamper protection of hosts'
 
 UNSERVED: tuple[UnservedOperation, ...] = (
     # huaweicloudsdkswr: planned (docs/api-coverage.md, api-coverage-enterprise.md)
-    _planned("POST", "create_retention", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions"),
-    _planned("GET", "list_retentions", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions"),
-    _planned("GET", "list_retention_histories", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/histories"),
-    _planned("DELETE", "delete_retention", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}"),
-    _planned("GET", "show_retention", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}"),
-    _planned("PATCH", "update_retention", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}"),
-    _planned("POST", "create_manual_image_sync_repo", RETENTION_SYNC,
+    _planned("POST", "create_manual_image_sync_repo", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_images"),
-    _planned("GET", "show_sync_job", RETENTION_SYNC,
+    _planned("GET", "show_sync_job", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_job"),
-    _planned("POST", "create_image_sync_repo", RETENTION_SYNC,
+    _planned("POST", "create_image_sync_repo", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo"),
-    _planned("DELETE", "delete_image_sync_repo", RETENTION_SYNC,
+    _planned("DELETE", "delete_image_sync_repo", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo"),
-    _planned("GET", "list_image_auto_sync_repos_details", RETENTION_SYNC,
+    _planned("GET", "list_image_auto_sync_repos_details", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo"),
-    _planned("POST", "create_trigger", RETENTION_SYNC,
+    _planned("POST", "create_trigger", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers"),
-    _planned("GET", "list_triggers_details", RETENTION_SYNC,
+    _planned("GET", "list_triggers_details", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers"),
-    _planned("DELETE", "delete_trigger", RETENTION_SYNC,
+    _planned("DELETE", "delete_trigger", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
-    _planned("GET", "show_trigger", RETENTION_SYNC,
+    _planned("GET", "show_trigger", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
-    _planned("PATCH", "update_trigger", RETENTION_SYNC,
+    _planned("PATCH", "update_trigger", TRIGGERS_SYNC,
              "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
     _planned("GET", "list_instance_project_tags", RESOURCE_TAGS,
              "/v2/{project_id}/instances/tags", shadowed=True),  # not show_instance of an instance "tags"
@@ -159,22 +146,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
              "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}"),
     _planned("GET", "list_namespace_tags", RESOURCE_TAGS,
              "/v2/{project_id}/instances/{instance_id}/namespaces-tags"),
-    _planned("POST", "create_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies"),
-    _planned("DELETE", "delete_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}"),
-    _planned("GET", "show_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}"),
-    _planned("PUT", "update_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}"),
-    _planned("POST", "execute_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions"),
-    _planned("GET", "list_instance_retention_policy_executions", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions"),
-    _planned("GET", "list_instance_retention_policy_exec_tasks", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks"),
-    _planned("GET", "list_instance_retention_policy_exec_sub_tasks", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks/{task_id}/subtasks"),
     _planned("POST", "create_instance_webhook", WEBHOOKS,
              "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies"),
     _planned("DELETE", "delete_instance_webhook", WEBHOOKS,
@@ -215,8 +186,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
              "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}"),
     _planned("PUT", "update_instance_replication_policy", REPLICATION,
              "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}"),
-    _planned("GET", "list_instance_retention_policies", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/retention/policies"),
     _planned("GET", "list_gc_tasks", GC,
              "/v2/{project_id}/instances/{instance_id}/system/gc"),
     _planned("POST", "execute_gc_schedule", GC,

@@ -11,6 +11,7 @@ from moorage.domain.jobs import JobKind
 from moorage.jobs.resources import WorkerResources
 from moorage.jobs.runner import Handler, JobContext
 from moorage.services.enterprise.sign_job import run_execution
+from moorage.services.retention import runner as retention_runner
 from moorage.services.security.advisory_updates import JobBuildProgress, UpdatePolicy, run_update
 from moorage.services.security.image_scans import ImageScans
 from moorage.services.security.rematch import rematch_all
@@ -35,6 +36,20 @@ def sign_execution(context: Context) -> dict[str, Any]:
     resources = context.resources
     return run_execution(context, int(context.job.params["execution_id"]), settings=resources.settings,
                          db=resources.db, store=resources.store, master_key=resources.master_key())
+
+
+def retention_run(context: Context) -> dict[str, Any]:
+    """Run one retention of the shared edition (delete the tags none of its rules keeps)."""
+    resources = context.resources
+    return retention_runner.run_shared(context, int(context.job.params["retention_id"]),
+                                       settings=resources.settings, db=resources.db)
+
+
+def retention_execution(context: Context) -> dict[str, Any]:
+    """Run one execution of an Enterprise Edition retention policy (plan, delete, settle)."""
+    resources = context.resources
+    return retention_runner.run_execution(context, int(context.job.params["execution_id"]),
+                                          settings=resources.settings, db=resources.db)
 
 
 def _image_scans(resources: WorkerResources) -> ImageScans:
@@ -91,6 +106,10 @@ def handler_for(kind: JobKind) -> Handler[WorkerResources]:
             return purge_uploads
         case JobKind.SIGN_EXECUTION:
             return sign_execution
+        case JobKind.RETENTION_RUN:
+            return retention_run
+        case JobKind.RETENTION_EXECUTION:
+            return retention_execution
         case JobKind.SCAN_TASK:
             return scan_task
         case JobKind.SYNC_TASK:

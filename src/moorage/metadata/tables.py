@@ -893,3 +893,115 @@ namespace_storage = Table(
     Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True),
     Column("stored_bytes", BigInteger, nullable=False, server_default="0"),
 )
+
+# Retention (0011) ---------------------------------------------------------------------------------
+# The shared edition's retentions (one per repository, rules as the API's JSON) and the log of the
+# tags they deleted; the Enterprise Edition's retention policies with their executions, tasks (one
+# per repository) and subtasks (one per artifact to delete, with the decision the deletion re-checks).
+
+retentions = Table(
+    "retentions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("algorithm", String(8), nullable=False, server_default="or"),
+    Column("rules", Text, nullable=False),
+    Column("last_scheduled_at", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("repository_id", name="uq_retentions_repository_id"),
+)
+
+retention_logs = Table(
+    "retention_logs",
+    metadata,
+    # One row per tag a retention deleted; kept with the repository (not the retention), so the log
+    # outlives a retention that is deleted or replaced.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("retention_id", Id, nullable=False),
+    Column("namespace", String(64), nullable=False),
+    Column("repository", String(128), nullable=False),
+    Column("tag", String(128), nullable=False),
+    Column("digest", DIGEST, nullable=False),
+    Column("rule_type", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_retention_logs_repository", retention_logs.c.repository_id, retention_logs.c.id)
+
+ee_retention_policies = Table(
+    "ee_retention_policies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("algorithm", String(8), nullable=False, server_default="or"),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("trigger", Text, nullable=False),
+    Column("rules", Text, nullable=False),
+    Column("last_scheduled_at", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("namespace_id", "name", name="uq_ee_retention_policies_namespace_name"),
+)
+Index("ix_ee_retention_policies_instance", ee_retention_policies.c.instance_id, ee_retention_policies.c.id)
+
+ee_retention_executions = Table(
+    "ee_retention_executions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("policy_id", Id, ForeignKey("ee_retention_policies.id", ondelete="CASCADE"), nullable=False),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("status_text", String(1024), nullable=False, server_default=""),
+    Column("trigger", String(16), nullable=False),  # manual | scheduled
+    Column("job_id", String(32), nullable=True),
+    Column("dedupe_key", String(255), nullable=True, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+)
+Index("ix_ee_retention_executions_policy", ee_retention_executions.c.policy_id, ee_retention_executions.c.id)
+
+ee_retention_tasks = Table(
+    "ee_retention_tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("execution_id", Id, ForeignKey("ee_retention_executions.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", String(32), nullable=False),
+    Column("repository_id", Id, nullable=False),  # no foreign key: the record outlives the repository
+    Column("namespace", String(64), nullable=False),
+    Column("repository", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_text", String(1024), nullable=False, server_default=""),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("retained", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    UniqueConstraint("execution_id", "repository", name="uq_ee_retention_tasks_execution_repository"),
+)
+
+ee_retention_subtasks = Table(
+    "ee_retention_subtasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("task_id", Id, ForeignKey("ee_retention_tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("execution_id", Id, nullable=False),
+    Column("namespace", String(64), nullable=False),
+    Column("repository", String(200), nullable=False),
+    Column("tags", Text, nullable=False),  # comma-separated; empty for an untagged artifact
+    Column("digest", DIGEST, nullable=False),
+    # What the run decided on: {"manifest_id": id, "tags": {name: push time}}; the deletion goes ahead
+    # only while the artifact's tags are still exactly these, pushed at these times.
+    Column("decision", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_text", String(1024), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_ee_retention_subtasks_task_status", ee_retention_subtasks.c.task_id, ee_retention_subtasks.c.status,
+      ee_retention_subtasks.c.id)
+Index("ix_ee_retention_subtasks_execution_status", ee_retention_subtasks.c.execution_id,
+      ee_retention_subtasks.c.status)

@@ -21,6 +21,7 @@ from moorage.services.pulls import PullRecorder
 from moorage.services.replay_guard import SignatureReplayGuard
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
+from moorage.services.retention import RetentionServices
 from moorage.services.security.wiring import SecurityServices
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
@@ -57,3 +58,4 @@ class Services:
     enterprise: EnterpriseServices
     security: SecurityServices
     replays: SignatureReplayGuard
+    retention: RetentionServices

@@ -14,6 +14,7 @@ from moorage.api.enterprise import (
     instances,
     namespaces,
     repositories,
+    retention_policies,
     sign_executions,
     sign_policies,
     signing_keys,
@@ -21,5 +22,5 @@ from moorage.api.enterprise import (
 from moorage.api.management_rules import RouterModule
 
 MODULES: tuple[RouterModule, ...] = (instances, namespaces, signing_keys, sign_policies, sign_executions,
-                                     artifact_scans, artifacts, immutable_rules, repositories)
+                                     artifact_scans, artifacts, immutable_rules, retention_policies, repositories)
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in MODULES)

@@ -25,6 +25,7 @@ from moorage.domain.enterprise import (
     SignSubtask,
     SignTask,
     Trigger,
+    summarize,
 )
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import (
@@ -438,24 +439,6 @@ def task_has_unfinished(conn: Connection, task_id: int) -> bool:
         ee_sign_subtasks.c.task_id == task_id,
         ee_sign_subtasks.c.status.in_([RunStatus.INITIALIZED.value, RunStatus.PENDING.value,
                                        RunStatus.IN_PROGRESS.value])).limit(1)).first() is not None
-
-
-def summarize(counts: dict[str, int]) -> tuple[RunStatus, str]:
-    """The status (and its explanation) of something made of parts with these status counts."""
-    total = sum(counts.values())
-    running = counts.get(RunStatus.IN_PROGRESS.value, 0)
-    waiting = counts.get(RunStatus.PENDING.value, 0) + counts.get(RunStatus.INITIALIZED.value, 0)
-    failed = counts.get(RunStatus.FAILED.value, 0)
-    stopped = counts.get(RunStatus.STOPPED.value, 0)
-    if running or (waiting and waiting < total):
-        return RunStatus.IN_PROGRESS, ""
-    if waiting:
-        return RunStatus.PENDING, ""
-    if failed:
-        return RunStatus.FAILED, f"{failed} of {total} failed"
-    if stopped:
-        return RunStatus.STOPPED, f"{stopped} of {total} stopped"
-    return RunStatus.SUCCEED, ""
 
 
 def execution_counts(conn: Connection, execution_id: int) -> dict[str, int]:
