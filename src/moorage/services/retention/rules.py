@@ -326,7 +326,7 @@ def policy_decision(rules: Sequence[PolicyRule], tagged: Sequence[Candidate], un
     """The decision of a repository's rules (``rules_for`` it) over its artifacts; deletions oldest first."""
     kept: set[int] = set()
     selected_untagged: set[int] = set()
-    for rule in rules:
+    for rule in (r for r in rules if not r.disabled):
         chosen = [c for c in (*tagged, *untagged) if selects(rule, c)]
         selected_untagged |= {c.manifest_id for c in chosen if not c.tags}
         kept |= rule_keeps(rule, chosen, now_ms)
