@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
-from moorage.domain.enterprise import UNFINISHED, Page, RunStatus, Selector, Trigger, summarize
+from moorage.domain.enterprise import UNFINISHED, Page, RunStatus, Selector, Trigger
 from moorage.domain.retention import (
     PolicyRule,
     PolicyTemplate,
@@ -25,6 +25,7 @@ from moorage.domain.retention import (
     RetentionTask,
 )
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries import run_parts
 from moorage.metadata.queries.enterprise_signing import trigger_json
 from moorage.metadata.tables import (
     ee_retention_executions,
@@ -345,13 +346,6 @@ def set_subtask_status(conn: Connection, subtask_id: int, status: RunStatus, tex
                  .values(status=status.value, status_text=text[:1024], updated_at=now_ms()))
 
 
-def set_task_status(conn: Connection, task_id: int, status: RunStatus) -> None:
-    """Move a task to ``status`` (a no-op when it is there already)."""
-    conn.execute(update(ee_retention_tasks).where(ee_retention_tasks.c.id == task_id,
-                                                  ee_retention_tasks.c.status != status.value)
-                 .values(status=status.value, updated_at=now_ms()))
-
-
 def add_retained(conn: Connection, task_id: int, count: int = 1) -> None:
     """Count artifacts a task kept after all (a deletion's re-check kept them)."""
     conn.execute(update(ee_retention_tasks).where(ee_retention_tasks.c.id == task_id)
@@ -360,46 +354,14 @@ def add_retained(conn: Connection, task_id: int, count: int = 1) -> None:
 
 def settle_tasks(conn: Connection, execution_id: int, *, task_id: int | None = None) -> None:
     """Give every task of an execution (or just ``task_id``) the status its subtasks add up to."""
-    counts_query = (select(ee_retention_subtasks.c.task_id, ee_retention_subtasks.c.status, func.count())
-                    .where(ee_retention_subtasks.c.execution_id == execution_id)
-                    .group_by(ee_retention_subtasks.c.task_id, ee_retention_subtasks.c.status))
-    tasks_query = select(ee_retention_tasks.c.id, ee_retention_tasks.c.status).where(
-        ee_retention_tasks.c.execution_id == execution_id)
-    if task_id is not None:
-        counts_query = counts_query.where(ee_retention_subtasks.c.task_id == task_id)
-        tasks_query = tasks_query.where(ee_retention_tasks.c.id == task_id)
-    by_task: dict[int, dict[str, int]] = {}
-    for task, status, count in conn.execute(counts_query):
-        by_task.setdefault(int(task), {})[str(status)] = int(count)
-    now = now_ms()
-    for task, current in conn.execute(tasks_query).all():
-        status, text = summarize(by_task.get(int(task), {}))
-        if status.value != current:
-            conn.execute(update(ee_retention_tasks).where(ee_retention_tasks.c.id == task).values(
-                status=status.value, status_text=text, updated_at=now, finished_at=now if status.finished else None))
-
-
-def task_has_unfinished(conn: Connection, task_id: int) -> bool:
-    """Whether some subtask of a task still waits or runs."""
-    return conn.execute(select(ee_retention_subtasks.c.id).where(
-        ee_retention_subtasks.c.task_id == task_id, ee_retention_subtasks.c.status.in_(_UNFINISHED))
-        .limit(1)).first() is not None
+    run_parts.settle_tasks(conn, ee_retention_tasks, ee_retention_subtasks, execution_id, task_id=task_id)
 
 
 def execution_counts(conn: Connection, execution_id: int) -> dict[str, int]:
     """Status -> number of subtasks of an execution."""
-    rows = conn.execute(select(ee_retention_subtasks.c.status, func.count())
-                        .where(ee_retention_subtasks.c.execution_id == execution_id)
-                        .group_by(ee_retention_subtasks.c.status))
-    return {str(r[0]): int(r[1]) for r in rows}
+    return run_parts.status_counts(conn, ee_retention_subtasks, execution_id)
 
 
 def stop_unfinished(conn: Connection, execution_id: int) -> None:
     """Mark every unfinished subtask and task of an execution ``Stopped``."""
-    now = now_ms()
-    conn.execute(update(ee_retention_subtasks).where(ee_retention_subtasks.c.execution_id == execution_id,
-                                                     ee_retention_subtasks.c.status.in_(_UNFINISHED))
-                 .values(status=RunStatus.STOPPED.value, status_text="stopped", updated_at=now))
-    conn.execute(update(ee_retention_tasks).where(ee_retention_tasks.c.execution_id == execution_id,
-                                                  ee_retention_tasks.c.status.in_(_UNFINISHED))
-                 .values(status=RunStatus.STOPPED.value, status_text="stopped", updated_at=now, finished_at=now))
+    run_parts.stop_unfinished(conn, ee_retention_tasks, ee_retention_subtasks, execution_id, "stopped")
