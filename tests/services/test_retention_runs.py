@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -41,13 +41,12 @@ from moorage.services.retention.policies import PolicyChanges
 from moorage.services.retention.rules import DAY_MS, RuleFields
 from moorage.services.retention.runner import ExecutionRunner, run_shared
 from moorage.services.retention.shared import SharedRuleFields
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, database_url_for
 from tests.support import swr_images as img
 from tests.support.accounts import Account, iam_token, management, project_id
-from tests.support.inprocess import InProcessMoorage
+from tests.support.inprocess import InProcessMoorage, running, settings_for
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
-INSTANCE_HOST = "reg.example.test"
 
 
 @dataclass
@@ -66,9 +65,14 @@ class Control:
         """Never stopped."""
 
 
-@pytest.fixture(params=DATABASES)
-def registry(request: pytest.FixtureRequest, app_moorage_factory: Any) -> InProcessMoorage:
-    return app_moorage_factory(database=request.param, enterprise={"allowed_domain_suffixes": "example.test"})
+@pytest.fixture(scope="module", params=DATABASES)
+def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessMoorage]:
+    """moorage in this process, one per database for the module (each test uses names of its own)."""
+    directory = tmp_path_factory.mktemp("retention")
+    settings = settings_for(directory, database_url=database_url_for(request, str(request.param), directory),
+                            enterprise={"allowed_domain_suffixes": "example.test"})
+    with running(settings) as moorage:
+        yield moorage
 
 
 def pusher(registry: InProcessMoorage, host: str | None = None) -> httpx.Client:
@@ -219,21 +223,23 @@ class Instance:
     id: str
     project: str
     token: str
+    host: str
 
     def path(self, rest: str) -> str:
         return f"/v2/{self.project}/instances/{self.id}{rest}"
 
 
-def instance(registry: InProcessMoorage, *namespaces: str) -> Instance:
+def instance(registry: InProcessMoorage, name: str, *namespaces: str) -> Instance:
+    """An instance called ``name`` reached at ``<name>.example.test``, with ``namespaces``."""
     token = iam_token(registry, ADMIN)
     project = project_id(registry)
     with management(registry, token) as api:
         created = api.post(f"/v2/{project}/instances", json={
-            "name": "retention", "spec": "swr.ee.professional", "charge_mode": "postPaid", "vpc_id": "vpc",
+            "name": name, "spec": "swr.ee.professional", "charge_mode": "postPaid", "vpc_id": "vpc",
             "subnet_id": "subnet", "project_id": project})
         assert created.status_code == 201, created.text
-        found = Instance(created.json()["instance_id"], project, token)
-        added = api.post(found.path("/domainname"), json={"domain_name": INSTANCE_HOST})
+        found = Instance(created.json()["instance_id"], project, token, f"{name}.example.test")
+        added = api.post(found.path("/domainname"), json={"domain_name": found.host})
         assert added.status_code == 201, added.text
         for name in namespaces:
             made = api.post(found.path("/namespaces"), json={"namespace_name": name, "metadata": {"public": "false"}})
@@ -281,8 +287,8 @@ def start_execution(registry: InProcessMoorage, policy_id: int, *, dry_run: bool
 
 def test_an_execution_deletes_per_the_policy_and_records_tasks_and_subtasks(registry: InProcessMoorage) -> None:
     db = registry.services.db
-    where = instance(registry, "apps")
-    with pusher(registry, INSTANCE_HOST) as client:
+    where = instance(registry, "apps", "apps")
+    with pusher(registry, where.host) as client:
         for name in ("v1", "v2", "v3", "v4"):
             img.push(client, "apps/web", name, image(f"web {name}"))
         for name in ("t1", "t2"):
@@ -330,8 +336,8 @@ def test_an_execution_deletes_per_the_policy_and_records_tasks_and_subtasks(regi
 
 def test_a_rule_made_between_decision_and_deletion_protects(registry: InProcessMoorage) -> None:
     db = registry.services.db
-    where = instance(registry, "guarded")
-    with pusher(registry, INSTANCE_HOST) as client:
+    where = instance(registry, "guarded", "guarded")
+    with pusher(registry, where.host) as client:
         for name in ("a", "b", "c"):
             img.push(client, "guarded/app", name, image(f"guarded {name}"))
     repo = repository(db, "guarded/app", where.id)
@@ -356,9 +362,9 @@ def test_a_rule_made_between_decision_and_deletion_protects(registry: InProcessM
 
 def test_the_shared_api_on_an_instance_host_keeps_immutable_tags(registry: InProcessMoorage) -> None:
     db = registry.services.db
-    where = instance(registry, "frozen")
+    where = instance(registry, "frozen", "frozen")
     immutable_rule(registry, where, "frozen", "release-*")
-    with pusher(registry, INSTANCE_HOST) as client:
+    with pusher(registry, where.host) as client:
         for name in ("release-1", "dev-1", "dev-2"):
             img.push(client, "frozen/app", name, image(f"frozen {name}"))
     repo = repository(db, "frozen/app", where.id)
@@ -375,8 +381,8 @@ def test_the_scheduler_starts_daily_and_cron_runs_once(registry: InProcessMoorag
     db = registry.services.db
     with pusher(registry) as client:
         img.push(client, "team/daily", "v1", image("daily"))
-    create_retention(registry, "team/daily", [shared_rule("tag_rule", 5)])
-    where = instance(registry, "cron")
+    retention_id = create_retention(registry, "team/daily", [shared_rule("tag_rule", 5)])
+    where = instance(registry, "cron", "cron")
     policy_id = create_policy(registry, where, "cron", [policy_rule("always", None)],
                               Trigger("scheduled", "0 0 12 * * *"))
     portal = registry.http.portal  # type: ignore[attr-defined]
@@ -385,17 +391,23 @@ def test_the_scheduler_starts_daily_and_cron_runs_once(registry: InProcessMoorag
     def tick(at: int) -> int:
         return int(portal.call(partial(registry.services.retention.scheduler.tick, now=at)))
 
-    def retention_jobs() -> int:
-        return len(db.run_read(lambda conn: conn.execute(select(jobs.c.id).where(
-            jobs.c.kind == JobKind.RETENTION_RUN.value)).all()))
+    def runs() -> list[str]:  # the triggers of this retention's jobs (other tests' retentions run too)
+        found = db.run_read(lambda conn: conn.execute(select(jobs.c.params).where(
+            jobs.c.kind == JobKind.RETENTION_RUN.value)).all())
+        return sorted(p["trigger"] for p in (json.loads(r[0]) for r in found) if p["retention_id"] == retention_id)
 
-    before = retention_jobs()  # the run on creation
-    assert tick(midnight + 1000) == 1 and retention_jobs() == before + 1  # daily, at midnight UTC
-    assert tick(midnight + 2000) == 0  # once per firing
-    assert tick(midnight + 12 * 3_600_000 + 1000) == 1  # the policy's noon
-    executions = db.run_read(lambda conn: policy_q.list_executions(conn, policy_id, offset=0, limit=10))
-    assert [(e.trigger, e.dry_run) for e in executions.items] == [("scheduled", False)]
-    assert retention_jobs() == before + 1
+    def scheduled() -> list[tuple[str, bool]]:
+        listed = db.run_read(lambda conn: policy_q.list_executions(conn, policy_id, offset=0, limit=10))
+        return [(e.trigger, e.dry_run) for e in listed.items]
+
+    assert runs() == ["created"]
+    assert tick(midnight + 1000) >= 1 and runs() == ["created", "scheduled"]  # daily, at midnight UTC
+    assert scheduled() == []
+    tick(midnight + 2000)
+    assert runs() == ["created", "scheduled"]  # once per firing
+    tick(midnight + 12 * 3_600_000 + 1000)
+    assert scheduled() == [("scheduled", False)]  # the policy's noon
+    assert runs() == ["created", "scheduled"]
 
 
 # PostgreSQL: a push racing the deletion of its tag --------------------------------------------------
