@@ -275,8 +275,12 @@ def test_bad_input_is_refused_and_nothing_is_stored(ee: Enterprise, world: dict[
         assert duplicate.status_code == 409, duplicate.text
         missing = api.post(base.replace("/keep/", "/no-such-namespace/"), json=_body())
         assert missing.status_code == 404, missing.text
-        assert api.get(f"/v2/{ee.project}/instances/{instance_id}/retention/policies",
-                       params={"offset": 3, "limit": 2}).status_code == 400
+        listing = f"/v2/{ee.project}/instances/{instance_id}/retention/policies"
+        for query in ({"offset": 3, "limit": 2}, {"offset": 2**70, "limit": 2}, {"namespace_id": 2**64}):
+            assert api.get(listing, params=query).status_code == 400, query
+        for beyond in (2**63, 2**70):  # no id past PostgreSQL's bigint reaches the database
+            assert api.get(f"{base}/{beyond}").status_code == 400
+            assert api.get(f"{base}/{policy_id}/executions/{beyond}/tasks").status_code == 400
     after = ee.client.list_instance_retention_policies(ListInstanceRetentionPoliciesRequest(
         instance_id=instance_id, limit=100))
     assert [(p.id, p.to_dict()) for p in after.retentions] == [(p.id, p.to_dict()) for p in before.retentions]

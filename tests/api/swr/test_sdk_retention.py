@@ -179,6 +179,8 @@ def test_bad_input_is_refused_and_nothing_is_stored(swr: Swr, namespace: str) ->
                            json={"algorithm": "or", "rules": [_rule()]})
         assert missing.status_code == 404, missing.text
         assert api.get(f"{base}/{retention_id + 1000}").status_code == 404
+        for beyond in (2**63, 2**70, -1):  # no id past PostgreSQL's bigint reaches the database
+            assert api.get(f"{base}/{beyond}").status_code == 400, beyond
         assert api.delete(f"{base}/{retention_id}").status_code == 204
     with pytest.raises(ClientRequestException) as caught:
         swr.sdk().list_retentions(ListRetentionsRequest(namespace=namespace, repository="no-such"))

@@ -14,6 +14,7 @@ from moorage.api.enterprise.common import INSTANCE, NAMESPACE, page
 from moorage.api.enterprise.schemas import CreatedId
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_MEMBER, M, R, access_rules, on_instance_namespace
+from moorage.api.row_ids import OptionalRowIdQuery, RowId
 from moorage.services.enterprise.executions import parse_status
 
 POLICIES = NAMESPACE + "/retention/policies"
@@ -51,7 +52,7 @@ async def create_instance_retention_policy(instance_id: str, namespace_name: str
 @router.get(POLICIES_OF_INSTANCE, response_model=s.RetentionPolicyList)
 async def list_instance_retention_policies(instance_id: str, principal: PrincipalDep, services: ServicesDep,
                                            name: str | None = Query(default=None, max_length=256),
-                                           namespace_id: int | None = Query(default=None),
+                                           namespace_id: OptionalRowIdQuery = None,
                                            offset: int | None = Query(default=None),
                                            limit: int | None = Query(default=None)) -> s.RetentionPolicyList:
     """Policies of the namespaces of the instance the caller may see (of one namespace, of one name)."""
@@ -62,7 +63,7 @@ async def list_instance_retention_policies(instance_id: str, principal: Principa
 
 
 @router.get(POLICY, response_model=s.ImageRetention)
-async def show_instance_retention_policy(instance_id: str, namespace_name: str, policy_id: int,
+async def show_instance_retention_policy(instance_id: str, namespace_name: str, policy_id: RowId,
                                          services: ServicesDep) -> s.ImageRetention:
     """One policy."""
     return s.ImageRetention.of(await services.retention.policies.get(instance_id=instance_id,
@@ -70,7 +71,7 @@ async def show_instance_retention_policy(instance_id: str, namespace_name: str, 
 
 
 @router.put(POLICY)
-async def update_instance_retention_policy(instance_id: str, namespace_name: str, policy_id: int,
+async def update_instance_retention_policy(instance_id: str, namespace_name: str, policy_id: RowId,
                                            body: s.PolicyBody, services: ServicesDep) -> Response:
     """Change the fields given (the rules as a whole)."""
     await services.retention.policies.update(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id,
@@ -79,7 +80,7 @@ async def update_instance_retention_policy(instance_id: str, namespace_name: str
 
 
 @router.delete(POLICY, status_code=204)
-async def delete_instance_retention_policy(instance_id: str, namespace_name: str, policy_id: int,
+async def delete_instance_retention_policy(instance_id: str, namespace_name: str, policy_id: RowId,
                                            services: ServicesDep) -> Response:
     """Delete a policy and its executions."""
     await services.retention.policies.delete(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id)
@@ -87,7 +88,7 @@ async def delete_instance_retention_policy(instance_id: str, namespace_name: str
 
 
 @router.post(EXECUTIONS, status_code=201, response_model=CreatedId)
-async def execute_instance_retention_policy(instance_id: str, namespace_name: str, policy_id: int,
+async def execute_instance_retention_policy(instance_id: str, namespace_name: str, policy_id: RowId,
                                             services: ServicesDep,
                                             body: s.ExecuteBody | None = Body(default=None)) -> CreatedId:
     """Run a policy now (``dry_run``: record what it would delete, delete nothing)."""
@@ -101,7 +102,7 @@ async def execute_instance_retention_policy(instance_id: str, namespace_name: st
 
 @router.get(EXECUTIONS, response_model=s.RetentionExecutionList)
 async def list_instance_retention_policy_executions(
-        instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep,
+        instance_id: str, namespace_name: str, policy_id: RowId, services: ServicesDep,
         offset: int | None = Query(default=None), limit: int | None = Query(default=None),
 ) -> s.RetentionExecutionList:
     """Executions of a policy, newest first."""
@@ -114,7 +115,7 @@ async def list_instance_retention_policy_executions(
 
 @router.get(TASKS, response_model=s.RetentionTaskList)
 async def list_instance_retention_policy_exec_tasks(
-        instance_id: str, namespace_name: str, policy_id: int, execution_id: int, services: ServicesDep,
+        instance_id: str, namespace_name: str, policy_id: RowId, execution_id: RowId, services: ServicesDep,
         offset: int | None = Query(default=None), limit: int | None = Query(default=None),
         status: str | None = Query(default=None, max_length=16),
 ) -> s.RetentionTaskList:
@@ -128,7 +129,7 @@ async def list_instance_retention_policy_exec_tasks(
 
 @router.get(SUBTASKS, response_model=s.RetentionSubtaskList)
 async def list_instance_retention_policy_exec_sub_tasks(
-        instance_id: str, namespace_name: str, policy_id: int, execution_id: int, task_id: int,
+        instance_id: str, namespace_name: str, policy_id: RowId, execution_id: RowId, task_id: RowId,
         services: ServicesDep, offset: int | None = Query(default=None), limit: int | None = Query(default=None),
         status: str | None = Query(default=None, max_length=16),
 ) -> s.RetentionSubtaskList:

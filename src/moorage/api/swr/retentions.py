@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from moorage.api.deps import ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import M, R, access_rules, on_repository
+from moorage.api.row_ids import RowId
 from moorage.api.swr import schemas_retention as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
 from moorage.api.swr.wire import instance_id, refuse_nul_characters, repository_name
@@ -69,7 +70,7 @@ async def list_retention_histories(
 
 
 @router.get(RETENTION, response_model=s.RetentionView)
-async def show_retention(namespace: str, repository: str, retention_id: int, request: Request,
+async def show_retention(namespace: str, repository: str, retention_id: RowId, request: Request,
                          services: ServicesDep) -> s.RetentionView:
     """One retention."""
     return s.RetentionView.of(await services.retention.shared.get(
@@ -77,7 +78,7 @@ async def show_retention(namespace: str, repository: str, retention_id: int, req
 
 
 @router.patch(RETENTION, status_code=201, response_class=Response)
-async def update_retention(namespace: str, repository: str, retention_id: int, body: s.RetentionBody,
+async def update_retention(namespace: str, repository: str, retention_id: RowId, body: s.RetentionBody,
                            request: Request, services: ServicesDep) -> Response:
     """Replace a retention's rules (it runs at once)."""
     await services.retention.shared.update(
@@ -87,7 +88,7 @@ async def update_retention(namespace: str, repository: str, retention_id: int, b
 
 
 @router.delete(RETENTION, status_code=204, response_class=Response)
-async def delete_retention(namespace: str, repository: str, retention_id: int, request: Request,
+async def delete_retention(namespace: str, repository: str, retention_id: RowId, request: Request,
                            services: ServicesDep) -> Response:
     """Delete a retention (its log stays)."""
     await services.retention.shared.delete(instance_id=instance_id(request),
