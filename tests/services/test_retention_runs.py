@@ -410,9 +410,27 @@ def test_the_scheduler_starts_daily_and_cron_runs_once(registry: InProcessMoorag
     assert runs() == ["created", "scheduled"]
 
 
-# PostgreSQL: a push racing the deletion of its tag --------------------------------------------------
-def test_a_push_racing_the_deletion_of_its_tag_keeps_the_tag(app_moorage_factory: Any) -> None:
-    registry: InProcessMoorage = app_moorage_factory(database="postgresql")
+# PostgreSQL: pushes racing deletions -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def postgres_registry(request: pytest.FixtureRequest,
+                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessMoorage]:
+    directory = tmp_path_factory.mktemp("retention-races")
+    with running(settings_for(directory, database_url=database_url_for(request, "postgresql", directory))) as found:
+        yield found
+
+
+def pause_before(conn: Any, prefix: str, reached: threading.Event, go_on: threading.Event) -> None:
+    """Make the connection's next statement starting with ``prefix`` wait for ``go_on``."""
+    def hook(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(prefix) and not reached.is_set():
+            reached.set()
+            assert go_on.wait(10)
+
+    event.listen(conn, "before_cursor_execute", hook)
+
+
+def test_a_push_racing_the_deletion_of_its_tag_keeps_the_tag(postgres_registry: InProcessMoorage) -> None:
+    registry = postgres_registry
     db = registry.services.db
     first, second = image("race first"), image("race second")
     with pusher(registry) as client:
@@ -428,11 +446,7 @@ def test_a_push_racing_the_deletion_of_its_tag_keeps_the_tag(app_moorage_factory
 
     def push() -> None:
         with db.write_transaction() as conn:
-            def pause(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-                if statement.startswith("UPDATE tags") and not about_to_move.is_set():
-                    about_to_move.set()  # the tag row was found: the push moves it next
-                    assert deleted.wait(10)
-            event.listen(conn, "before_cursor_execute", pause)
+            pause_before(conn, "UPDATE tags", about_to_move, deleted)  # the tag row was found: it moves next
             manifest_q.tag(conn, repo.id, "t", second_id.id)
 
     def delete() -> None:
@@ -453,3 +467,45 @@ def test_a_push_racing_the_deletion_of_its_tag_keeps_the_tag(app_moorage_factory
         tags.c.repository_id == repo.id, tags.c.name == "t")).scalar())
     assert found == second_id.id  # the push said 201: the tag is there
 
+
+def test_a_push_tagging_an_image_being_deleted_neither_deadlocks_nor_loses_its_tag(
+        postgres_registry: InProcessMoorage) -> None:
+    registry = postgres_registry
+    db = registry.services.db
+    made = image("tagged while deleted")
+    with pusher(registry) as client:
+        img.push(client, "team/lock", "old", made)
+    repo = repository(db, "team/lock")
+    state = db.run_read(lambda conn: conn.execute(select(tags.c.manifest_id, tags.c.updated_at).where(
+        tags.c.repository_id == repo.id, tags.c.name == "old")).one())
+    tagged, go_on = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    outcome: list[Outcome] = []
+
+    def push() -> None:  # a new tag of the same image: holds the manifest's key, then counts the tag
+        try:
+            with db.write_transaction() as conn:
+                pause_before(conn, "UPDATE repositories", tagged, go_on)
+                manifest_q.tag(conn, repo.id, "new", int(state[0]))
+        except BaseException as error:
+            errors.append(error)
+
+    def delete() -> None:
+        try:
+            with db.write_transaction() as conn:
+                outcome.append(ImageRemoval().remove_tag(conn, repo, "old", manifest_id=int(state[0]),
+                                                         pushed_at=int(state[1])).outcome)
+        except BaseException as error:
+            errors.append(error)
+
+    pushing = threading.Thread(target=push)
+    pushing.start()
+    assert tagged.wait(10)
+    deleting = threading.Thread(target=delete)
+    deleting.start()
+    time.sleep(0.5)  # the deletion waits for the push's hold on the manifest (before: it had taken the counter)
+    go_on.set()
+    for thread in (pushing, deleting):
+        thread.join(30)
+    assert errors == [] and outcome == [Outcome.DELETED]
+    assert tag_names(db, repo.id) == {"new"} and made.digest in digests(db, repo.id)

@@ -13,10 +13,11 @@ each step one transaction on the caller's connection that first re-checks the de
 
 Blob bytes stay: garbage collection frees what no manifest references any more.
 
-On PostgreSQL the re-check runs under row locks (the tag's row, the manifest's row and its tags'
-rows), so a concurrent push either committed before (and the re-check sees it) or waits and finds
-the tag gone (the registry's tag write inserts it again: ``queries/manifests.tag``). On SQLite the
-write transactions are serial.
+On PostgreSQL the re-check runs under row locks, always the manifest's row before its tags' rows,
+so a concurrent push either committed before (and the re-check sees it) or waits and finds the tag
+gone (the registry's tag write inserts it again: ``queries/manifests.tag``); a push that points a
+new tag at a manifest being deleted waits and is then refused (its client pushes again). On SQLite
+the write transactions are serial.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class ImageRemoval:
     def remove_tag(self, conn: Connection, repository: Repository, name: str, *, manifest_id: int,
                    pushed_at: int) -> Removal:
         """Delete one tag as decided; its image goes with it when it was the image's last tag."""
+        # The manifest's row first, as every step here locks: a push tagging the manifest meanwhile
+        # waits for this transaction, and no push holds what this one waits for (no deadlock).
+        q.lock_manifest(conn, repository.id, manifest_id)
         now = q.lock_tag(conn, repository.id, name)
         if now is None:
             return Removal(Outcome.GONE, f"tag {name!r} was deleted meanwhile")
