@@ -31,7 +31,6 @@ from tests.api.swr.conftest import Swr, assert_sdk_types, assert_swr_error
 from tests.support import skopeo
 from tests.support.swr_images import image, push, write_layout
 
-pytestmark = pytest.mark.requires_tool("skopeo")
 REPO, PATH_REPO = "team/app", "team$app"
 
 
@@ -69,6 +68,7 @@ def rule(template: str, count: str, *selectors: tuple[str, str]) -> Rule:
                 tag_selectors=[TagSelector(kind=kind, pattern=pattern) for kind, pattern in selectors])
 
 
+@pytest.mark.requires_tool("skopeo")
 def test_a_retention_runs_when_created_and_changed_and_logs_what_it_deleted(
         swr: Swr, namespace: str, tmp_path: Path) -> None:
     images = {name: image([{"app": name.encode()}], label=name) for name in ("v1", "v2", "v3", "v4", "keep-me")}
