@@ -39,11 +39,12 @@ def _float(text: str) -> float | None:
 
 
 def _vulnerability(r: Any) -> StoredVulnerability:
-    return StoredVulnerability(str(r.manifest_digest), str(r.finding_key), str(r.vul_id),
-                               tuple(a for a in str(r.aliases).split() if a), str(r.severity), _float(str(r.score)),
-                               str(r.ecosystem), str(r.package_name), str(r.package_version), str(r.purl),
-                               str(r.path), str(r.layer_digest), str(r.fixed_version), str(r.fix_state),
-                               str(r.title))
+    return StoredVulnerability(
+        manifest_digest=str(r.manifest_digest), finding_key=str(r.finding_key), vul_id=str(r.vul_id),
+        aliases=tuple(a for a in str(r.aliases).split() if a), severity=str(r.severity), score=_float(str(r.score)),
+        ecosystem=str(r.ecosystem), package_name=str(r.package_name), package_version=str(r.package_version),
+        purl=str(r.purl), path=str(r.path), layer_digest=str(r.layer_digest), fixed_version=str(r.fixed_version),
+        fix_state=str(r.fix_state), title=str(r.title))
 
 
 def _detail(text: str) -> dict[str, Any]:
