@@ -54,8 +54,25 @@ class Control:
     """A ``JobControl`` whose ``progress`` can act between a run's decision and each deletion."""
 
     before_step: Callable[[int], None] | None = None
-    job: Job = field(default_factory=lambda: Job(
-        "0" * 32, JobKind.RETENTION_RUN.value, JobStatus.RUNNING, {}, None, "", 0, 0, 1, 3, False, None, 0, None, None))
+    job: Job = field(
+        default_factory=lambda: Job(
+            "0" * 32,
+            JobKind.RETENTION_RUN.value,
+            JobStatus.RUNNING,
+            {},
+            None,
+            "",
+            0,
+            0,
+            1,
+            3,
+            False,
+            None,
+            0,
+            None,
+            None,
+        )
+    )
 
     def progress(self, done: int, total: int | None = None) -> None:
         if self.before_step is not None and total is not None and done < total:
@@ -69,8 +86,11 @@ class Control:
 def registry(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessMoorage]:
     """moorage in this process, one per database for the module (each test uses names of its own)."""
     directory = tmp_path_factory.mktemp("retention")
-    settings = settings_for(directory, database_url=database_url_for(request, str(request.param), directory),
-                            enterprise={"allowed_domain_suffixes": "example.test"})
+    settings = settings_for(
+        directory,
+        database_url=database_url_for(request, str(request.param), directory),
+        enterprise={"allowed_domain_suffixes": "example.test"},
+    )
     with running(settings) as moorage:
         yield moorage
 
@@ -80,14 +100,23 @@ def pusher(registry: InProcessMoorage, host: str | None = None) -> httpx.Client:
 
 
 def image(label: str, *, subject: img.Image | None = None) -> img.Image:
-    return img.image([{"f": label.encode()}], label=label, subject=subject,
-                     artifact_type="application/vnd.example.sbom" if subject else "")
+    return img.image(
+        [{"f": label.encode()}],
+        label=label,
+        subject=subject,
+        artifact_type="application/vnd.example.sbom" if subject else "",
+    )
 
 
 def age(db: Database, repository_id: int, tag: str, days: float) -> None:
     """Make a tag look pushed ``days`` ago."""
-    db.run_write(lambda conn: conn.execute(update(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag)
-                                           .values(updated_at=now_ms() - int(days * DAY_MS))))
+    db.run_write(
+        lambda conn: conn.execute(
+            update(tags)
+            .where(tags.c.repository_id == repository_id, tags.c.name == tag)
+            .values(updated_at=now_ms() - int(days * DAY_MS))
+        )
+    )
 
 
 def repository(db: Database, name: str, instance_id: str = DEFAULT_INSTANCE) -> Repository:
@@ -97,13 +126,23 @@ def repository(db: Database, name: str, instance_id: str = DEFAULT_INSTANCE) -> 
 
 
 def tag_names(db: Database, repository_id: int) -> set[str]:
-    return {str(r[0]) for r in db.run_read(lambda conn: conn.execute(
-        select(tags.c.name).where(tags.c.repository_id == repository_id)).all())}
+    return {
+        str(r[0])
+        for r in db.run_read(
+            lambda conn: conn.execute(select(tags.c.name).where(tags.c.repository_id == repository_id)).all()
+        )
+    }
 
 
 def digests(db: Database, repository_id: int) -> set[str]:
-    return {str(r[0]) for r in db.run_read(lambda conn: conn.execute(
-        select(manifests.c.digest).where(manifests.c.repository_id == repository_id)).all())}
+    return {
+        str(r[0])
+        for r in db.run_read(
+            lambda conn: conn.execute(
+                select(manifests.c.digest).where(manifests.c.repository_id == repository_id)
+            ).all()
+        )
+    }
 
 
 def cosign_tag(subject: img.Image) -> str:
@@ -115,14 +154,17 @@ def shared_rule(template: str, count: int, *selectors: tuple[str, str]) -> Share
     return SharedRuleFields(template, {key: str(count)}, tuple(selectors))
 
 
-async def _create(registry: InProcessMoorage, name: str, rules: list[SharedRuleFields],
-                  instance_id: str = DEFAULT_INSTANCE) -> int:
-    return await registry.services.retention.shared.create(instance_id=instance_id, name=RepositoryName.parse(name),
-                                                           algorithm="or", fields=rules)
+async def _create(
+    registry: InProcessMoorage, name: str, rules: list[SharedRuleFields], instance_id: str = DEFAULT_INSTANCE
+) -> int:
+    return await registry.services.retention.shared.create(
+        instance_id=instance_id, name=RepositoryName.parse(name), algorithm="or", fields=rules
+    )
 
 
-def create_retention(registry: InProcessMoorage, name: str, rules: list[SharedRuleFields],
-                     instance_id: str = DEFAULT_INSTANCE) -> int:
+def create_retention(
+    registry: InProcessMoorage, name: str, rules: list[SharedRuleFields], instance_id: str = DEFAULT_INSTANCE
+) -> int:
     """A shared-edition retention through the service (its first run is a queued job nobody runs here)."""
     portal = registry.http.portal  # type: ignore[attr-defined]
     return int(portal.call(_create, registry, name, rules, instance_id))
@@ -157,8 +199,11 @@ def test_a_run_deletes_what_no_rule_keeps_with_its_signatures_and_logs_it(regist
     assert images["v2"].digest in remaining  # "pinned" still names it
     logged = db.run_read(lambda conn: retention_q.list_logs(conn, repo.id, offset=0, limit=None))
     assert [(e.tag, e.retention_id) for e in logged.items] == [("v2", retention_id), ("v1", retention_id)]
-    assert json.loads(logged.items[0].rule_type) == {"template": "tag_rule", "params": {"num": "2"},
-                                                     "tag_selectors": [{"kind": "label", "pattern": "pinned"}]}
+    assert json.loads(logged.items[0].rule_type) == {
+        "template": "tag_rule",
+        "params": {"num": "2"},
+        "tag_selectors": [{"kind": "label", "pattern": "pinned"}],
+    }
     again = run_shared(Control(), retention_id, settings=registry.settings, db=db)
     assert again["decided"] == 0 and tag_names(db, repo.id) == {"v3", "v4", "pinned"}
     with management(registry, iam_token(registry, ADMIN)) as api:
@@ -191,8 +236,10 @@ def test_an_index_goes_with_its_platforms_but_a_manifest_an_index_lists_stays(re
     assert first[1].digest in remaining  # still tagged
     assert second[0].digest in remaining  # its tag went, the index "current" needs it
     with pusher(registry) as client:
-        assert client.get(f"/v2/team/multi/manifests/{second[0].digest}",
-                          headers={"Accept": img.OCI_MANIFEST}).status_code == 200
+        assert (
+            client.get(f"/v2/team/multi/manifests/{second[0].digest}", headers={"Accept": img.OCI_MANIFEST}).status_code
+            == 200
+        )
 
 
 def test_a_tag_pushed_after_the_run_decided_survives(registry: InProcessMoorage) -> None:
@@ -234,9 +281,17 @@ def instance(registry: InProcessMoorage, name: str, *namespaces: str) -> Instanc
     token = iam_token(registry, ADMIN)
     project = project_id(registry)
     with management(registry, token) as api:
-        created = api.post(f"/v2/{project}/instances", json={
-            "name": name, "spec": "swr.ee.professional", "charge_mode": "postPaid", "vpc_id": "vpc",
-            "subnet_id": "subnet", "project_id": project})
+        created = api.post(
+            f"/v2/{project}/instances",
+            json={
+                "name": name,
+                "spec": "swr.ee.professional",
+                "charge_mode": "postPaid",
+                "vpc_id": "vpc",
+                "subnet_id": "subnet",
+                "project_id": project,
+            },
+        )
         assert created.status_code == 201, created.text
         found = Instance(created.json()["instance_id"], project, token, f"{name}.example.test")
         added = api.post(found.path("/domainname"), json={"domain_name": found.host})
@@ -250,9 +305,15 @@ def instance(registry: InProcessMoorage, name: str, *namespaces: str) -> Instanc
 
 def immutable_rule(registry: InProcessMoorage, where: Instance, namespace: str, tags: str) -> None:
     with management(registry, where.token) as api:
-        made = api.post(where.path(f"/namespaces/{namespace}/immutabletagrules"), json={
-            "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": tags}],
-            "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}})
+        made = api.post(
+            where.path(f"/namespaces/{namespace}/immutabletagrules"),
+            json={
+                "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": tags}],
+                "scope_selectors": {
+                    "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+                },
+            },
+        )
         assert made.status_code == 201, made.text
 
 
@@ -260,29 +321,43 @@ def doublestar(decoration: str, pattern: str, extras: str = "") -> Selector:
     return Selector("doublestar", decoration, pattern, extras)
 
 
-def policy_rule(template: str, count: int | None, *, tags: str = "**", repositories: str = "**",
-                untagged: bool = False) -> RuleFields:
-    return RuleFields(template, {template: count} if count is not None else {},
-                      [doublestar("matches", tags, '{"untagged": true}' if untagged else "")],
-                      {"repository": [doublestar("repoMatches", repositories)]})
+def policy_rule(
+    template: str, count: int | None, *, tags: str = "**", repositories: str = "**", untagged: bool = False
+) -> RuleFields:
+    return RuleFields(
+        template,
+        {template: count} if count is not None else {},
+        [doublestar("matches", tags, '{"untagged": true}' if untagged else "")],
+        {"repository": [doublestar("repoMatches", repositories)]},
+    )
 
 
-async def _create_policy(registry: InProcessMoorage, where: Instance, namespace: str,
-                         rules: list[RuleFields], trigger: Trigger) -> int:
+async def _create_policy(
+    registry: InProcessMoorage, where: Instance, namespace: str, rules: list[RuleFields], trigger: Trigger
+) -> int:
     return await registry.services.retention.policies.create(
-        instance_id=where.id, namespace=namespace, changes=PolicyChanges("keep-few", "or", True, trigger, rules))
+        instance_id=where.id, namespace=namespace, changes=PolicyChanges("keep-few", "or", True, trigger, rules)
+    )
 
 
-def create_policy(registry: InProcessMoorage, where: Instance, namespace: str, rules: list[RuleFields],
-                  trigger: Trigger = Trigger("manual")) -> int:
+def create_policy(
+    registry: InProcessMoorage,
+    where: Instance,
+    namespace: str,
+    rules: list[RuleFields],
+    trigger: Trigger = Trigger("manual"),
+) -> int:
     portal = registry.http.portal  # type: ignore[attr-defined]
     return int(portal.call(_create_policy, registry, where, namespace, rules, trigger))
 
 
 def start_execution(registry: InProcessMoorage, policy_id: int, *, dry_run: bool) -> int:
     db = registry.services.db
-    return int(db.run_write(lambda conn: policy_q.create_execution(conn, policy_id=policy_id, trigger="manual",
-                                                                   dry_run=dry_run)))
+    return int(
+        db.run_write(
+            lambda conn: policy_q.create_execution(conn, policy_id=policy_id, trigger="manual", dry_run=dry_run)
+        )
+    )
 
 
 def test_an_execution_deletes_per_the_policy_and_records_tasks_and_subtasks(registry: InProcessMoorage) -> None:
@@ -301,11 +376,15 @@ def test_an_execution_deletes_per_the_policy_and_records_tasks_and_subtasks(regi
     web, tools = repository(db, "apps/web", where.id), repository(db, "apps/tools", where.id)
     for days, name in ((40, "v1"), (30, "v2"), (20, "v3"), (10, "v4")):
         age(db, web.id, name, days)
-    db.run_write(lambda conn: conn.execute(update(manifests).where(manifests.c.digest == orphan.digest)
-                                           .values(created_at=now_ms() - 50 * DAY_MS)))
+    db.run_write(
+        lambda conn: conn.execute(
+            update(manifests).where(manifests.c.digest == orphan.digest).values(created_at=now_ms() - 50 * DAY_MS)
+        )
+    )
     immutable_rule(registry, where, "apps", "v2")
-    policy_id = create_policy(registry, where, "apps", [policy_rule("latestPushedK", 1, repositories="web",
-                                                                    untagged=True)])
+    policy_id = create_policy(
+        registry, where, "apps", [policy_rule("latestPushedK", 1, repositories="web", untagged=True)]
+    )
     runner = ExecutionRunner(db, ImmutableTagGuard(), untagged_grace_ms=3600_000)
 
     dry = start_execution(registry, policy_id, dry_run=True)
@@ -325,12 +404,15 @@ def test_an_execution_deletes_per_the_policy_and_records_tasks_and_subtasks(regi
     assert orphan.digest not in remaining and young.digest in remaining  # young: within the grace period
     assert signature.digest not in remaining
     tasks = db.run_read(lambda conn: policy_q.list_tasks(conn, real, status=None, offset=0, limit=10))
-    assert [(t.repository, t.status, t.total, t.retained) for t in tasks.items] == \
-        [("web", RunStatus.SUCCEED, 5, 2)]
-    subtasks = db.run_read(lambda conn: policy_q.list_subtasks(conn, tasks.items[0].id, status=RunStatus.SUCCEED,
-                                                               offset=0, limit=10))
-    assert [(s.tags, s.digest) for s in subtasks.items] == [("", orphan.digest), ("v1", image("web v1").digest),
-                                                           ("v3", image("web v3").digest)]
+    assert [(t.repository, t.status, t.total, t.retained) for t in tasks.items] == [("web", RunStatus.SUCCEED, 5, 2)]
+    subtasks = db.run_read(
+        lambda conn: policy_q.list_subtasks(conn, tasks.items[0].id, status=RunStatus.SUCCEED, offset=0, limit=10)
+    )
+    assert [(s.tags, s.digest) for s in subtasks.items] == [
+        ("", orphan.digest),
+        ("v1", image("web v1").digest),
+        ("v3", image("web v3").digest),
+    ]
     assert runner.run(real, Control())["skipped"]  # a finished execution does not run again
 
 
@@ -383,8 +465,9 @@ def test_the_scheduler_starts_daily_and_cron_runs_once(registry: InProcessMoorag
         img.push(client, "team/daily", "v1", image("daily"))
     retention_id = create_retention(registry, "team/daily", [shared_rule("tag_rule", 5)])
     where = instance(registry, "cron", "cron")
-    policy_id = create_policy(registry, where, "cron", [policy_rule("always", None)],
-                              Trigger("scheduled", "0 0 12 * * *"))
+    policy_id = create_policy(
+        registry, where, "cron", [policy_rule("always", None)], Trigger("scheduled", "0 0 12 * * *")
+    )
     portal = registry.http.portal  # type: ignore[attr-defined]
     midnight = (now_ms() // DAY_MS + 1) * DAY_MS
 
@@ -392,8 +475,9 @@ def test_the_scheduler_starts_daily_and_cron_runs_once(registry: InProcessMoorag
         return int(portal.call(partial(registry.services.retention.scheduler.tick, now=at)))
 
     def runs() -> list[str]:  # the triggers of this retention's jobs (other tests' retentions run too)
-        found = db.run_read(lambda conn: conn.execute(select(jobs.c.params).where(
-            jobs.c.kind == JobKind.RETENTION_RUN.value)).all())
+        found = db.run_read(
+            lambda conn: conn.execute(select(jobs.c.params).where(jobs.c.kind == JobKind.RETENTION_RUN.value)).all()
+        )
         return sorted(p["trigger"] for p in (json.loads(r[0]) for r in found) if p["retention_id"] == retention_id)
 
     def scheduled() -> list[tuple[str, bool]]:
@@ -412,8 +496,9 @@ def test_the_scheduler_starts_daily_and_cron_runs_once(registry: InProcessMoorag
 
 # PostgreSQL: pushes racing deletions -------------------------------------------------------------
 @pytest.fixture(scope="module")
-def postgres_registry(request: pytest.FixtureRequest,
-                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessMoorage]:
+def postgres_registry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessMoorage]:
     directory = tmp_path_factory.mktemp("retention-races")
     with running(settings_for(directory, database_url=database_url_for(request, "postgresql", directory))) as found:
         yield found
@@ -421,6 +506,7 @@ def postgres_registry(request: pytest.FixtureRequest,
 
 def pause_before(conn: Any, prefix: str, reached: threading.Event, go_on: threading.Event) -> None:
     """Make the connection's next statement starting with ``prefix`` wait for ``go_on``."""
+
     def hook(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.startswith(prefix) and not reached.is_set():
             reached.set()
@@ -437,8 +523,11 @@ def test_a_push_racing_the_deletion_of_its_tag_keeps_the_tag(postgres_registry: 
         img.push(client, "team/pg", "t", first)
         img.push(client, "team/pg", second.digest, second)
     repo = repository(db, "team/pg")
-    state = db.run_read(lambda conn: conn.execute(select(tags.c.manifest_id, tags.c.updated_at).where(
-        tags.c.repository_id == repo.id, tags.c.name == "t")).one())
+    state = db.run_read(
+        lambda conn: conn.execute(
+            select(tags.c.manifest_id, tags.c.updated_at).where(tags.c.repository_id == repo.id, tags.c.name == "t")
+        ).one()
+    )
     second_id = db.run_read(lambda conn: manifest_q.by_digest(conn, repo.id, second.digest, with_payload=False))
     assert second_id is not None
     about_to_move, deleted = threading.Event(), threading.Event()
@@ -452,8 +541,9 @@ def test_a_push_racing_the_deletion_of_its_tag_keeps_the_tag(postgres_registry: 
     def delete() -> None:
         assert about_to_move.wait(10)
         with db.write_transaction() as conn:
-            outcome.append(ImageRemoval().remove_tag(conn, repo, "t", manifest_id=int(state[0]),
-                                                     pushed_at=int(state[1])).outcome)
+            outcome.append(
+                ImageRemoval().remove_tag(conn, repo, "t", manifest_id=int(state[0]), pushed_at=int(state[1])).outcome
+            )
             deleted.set()
             time.sleep(0.3)  # the push's move now waits for this transaction's row lock
 
@@ -463,21 +553,28 @@ def test_a_push_racing_the_deletion_of_its_tag_keeps_the_tag(postgres_registry: 
     for thread in threads:
         thread.join(30)
     assert outcome == [Outcome.DELETED]
-    found = db.run_read(lambda conn: conn.execute(select(tags.c.manifest_id).where(
-        tags.c.repository_id == repo.id, tags.c.name == "t")).scalar())
+    found = db.run_read(
+        lambda conn: conn.execute(
+            select(tags.c.manifest_id).where(tags.c.repository_id == repo.id, tags.c.name == "t")
+        ).scalar()
+    )
     assert found == second_id.id  # the push said 201: the tag is there
 
 
 def test_a_push_tagging_an_image_being_deleted_neither_deadlocks_nor_loses_its_tag(
-        postgres_registry: InProcessMoorage) -> None:
+    postgres_registry: InProcessMoorage,
+) -> None:
     registry = postgres_registry
     db = registry.services.db
     made = image("tagged while deleted")
     with pusher(registry) as client:
         img.push(client, "team/lock", "old", made)
     repo = repository(db, "team/lock")
-    state = db.run_read(lambda conn: conn.execute(select(tags.c.manifest_id, tags.c.updated_at).where(
-        tags.c.repository_id == repo.id, tags.c.name == "old")).one())
+    state = db.run_read(
+        lambda conn: conn.execute(
+            select(tags.c.manifest_id, tags.c.updated_at).where(tags.c.repository_id == repo.id, tags.c.name == "old")
+        ).one()
+    )
     tagged, go_on = threading.Event(), threading.Event()
     errors: list[BaseException] = []
     outcome: list[Outcome] = []
@@ -493,8 +590,11 @@ def test_a_push_tagging_an_image_being_deleted_neither_deadlocks_nor_loses_its_t
     def delete() -> None:
         try:
             with db.write_transaction() as conn:
-                outcome.append(ImageRemoval().remove_tag(conn, repo, "old", manifest_id=int(state[0]),
-                                                         pushed_at=int(state[1])).outcome)
+                outcome.append(
+                    ImageRemoval()
+                    .remove_tag(conn, repo, "old", manifest_id=int(state[0]), pushed_at=int(state[1]))
+                    .outcome
+                )
         except BaseException as error:
             errors.append(error)
 

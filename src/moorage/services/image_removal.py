@@ -66,8 +66,9 @@ class ImageRemoval:
     def __init__(self, protection: TagProtection = NO_PROTECTION) -> None:
         self.protection = protection
 
-    def remove_tag(self, conn: Connection, repository: Repository, name: str, *, manifest_id: int,
-                   pushed_at: int) -> Removal:
+    def remove_tag(
+        self, conn: Connection, repository: Repository, name: str, *, manifest_id: int, pushed_at: int
+    ) -> Removal:
         """Delete one tag as decided; its image goes with it when it was the image's last tag."""
         # The manifest's row first, as every step here locks: a push tagging the manifest meanwhile
         # waits for this transaction, and no push holds what this one waits for (no deadlock).
@@ -84,8 +85,9 @@ class ImageRemoval:
         manifest_q.untag(conn, repository.id, name)
         return Removal(Outcome.DELETED, "", tuple(self._remove_if_unneeded(conn, repository, manifest_id, 0)))
 
-    def remove_artifact(self, conn: Connection, repository: Repository, *, manifest_id: int,
-                        tags: Mapping[str, int]) -> Removal:
+    def remove_artifact(
+        self, conn: Connection, repository: Repository, *, manifest_id: int, tags: Mapping[str, int]
+    ) -> Removal:
         """Delete an artifact the run decided on with these tags (name -> push time; none for an
         untagged one): its tags, then the manifest unless an index lists it."""
         digest = q.lock_manifest(conn, repository.id, manifest_id)
@@ -105,8 +107,7 @@ class ImageRemoval:
         reason = "" if removed else "its tags are deleted; the manifest stays: an index lists it"
         return Removal(Outcome.DELETED, reason, tuple(removed))
 
-    def _remove_if_unneeded(self, conn: Connection, repository: Repository, manifest_id: int,
-                            depth: int) -> list[str]:
+    def _remove_if_unneeded(self, conn: Connection, repository: Repository, manifest_id: int, depth: int) -> list[str]:
         """Delete a manifest no tag names and no index lists, with its accessories and the children
         nothing else needs; the digests deleted."""
         digest = q.lock_manifest(conn, repository.id, manifest_id)

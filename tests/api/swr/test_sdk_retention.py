@@ -64,57 +64,84 @@ def wait_for_log(swr: Swr, namespace: str, expected: set[str], *, timeout: float
 
 def rule(template: str, count: str, *selectors: tuple[str, str]) -> Rule:
     key = "num" if template == "tag_rule" else "days"
-    return Rule(template=template, params={key: count},
-                tag_selectors=[TagSelector(kind=kind, pattern=pattern) for kind, pattern in selectors])
+    return Rule(
+        template=template,
+        params={key: count},
+        tag_selectors=[TagSelector(kind=kind, pattern=pattern) for kind, pattern in selectors],
+    )
 
 
 @pytest.mark.requires_tool("skopeo")
 def test_a_retention_runs_when_created_and_changed_and_logs_what_it_deleted(
-        swr: Swr, namespace: str, tmp_path: Path) -> None:
+    swr: Swr, namespace: str, tmp_path: Path
+) -> None:
     images = {name: image([{"app": name.encode()}], label=name) for name in ("v1", "v2", "v3", "v4", "keep-me")}
     layout = write_layout(tmp_path / "layout", {"v1": images["v1"]})
-    skopeo.push(layout, "v1", f"{swr.server.address}/{namespace}/{REPO}:v1",
-                creds=(swr.account.name, swr.account.password))
+    skopeo.push(
+        layout, "v1", f"{swr.server.address}/{namespace}/{REPO}:v1", creds=(swr.account.name, swr.account.password)
+    )
     with swr.registry() as registry:
         for name in ("v2", "v3", "keep-me", "v4"):  # pushed in this order: v4 is the newest
             push(registry, f"{namespace}/{REPO}", name, images[name])
     sdk = swr.sdk()
 
-    created = sdk.create_retention(CreateRetentionRequest(**where(namespace), body=CreateRetentionRequestBody(
-        algorithm="or", rules=[rule("tag_rule", "2", ("label", "keep-me"), ("regexp", "^v1$"))])))
+    created = sdk.create_retention(
+        CreateRetentionRequest(
+            **where(namespace),
+            body=CreateRetentionRequestBody(
+                algorithm="or", rules=[rule("tag_rule", "2", ("label", "keep-me"), ("regexp", "^v1$"))]
+            ),
+        )
+    )
     assert isinstance(created.id, int)
     log = wait_for_log(swr, namespace, {"v2"})
     assert tags_of(swr, namespace) == {"v1", "v3", "v4", "keep-me"}
     assert_sdk_types(log)
     entry = log.retention_log[0]
-    assert (entry.tag, entry.namespace, entry.repo, entry.retention_id, log.total) == ("v2", namespace, REPO,
-                                                                                        created.id, 1)
+    assert (entry.tag, entry.namespace, entry.repo, entry.retention_id, log.total) == (
+        "v2",
+        namespace,
+        REPO,
+        created.id,
+        1,
+    )
     assert '"template":"tag_rule"' in entry.rule_type and entry.created_at.endswith("Z")
 
     listed = sdk.list_retentions(ListRetentionsRequest(**where(namespace)))
     assert [r.id for r in listed.body] == [created.id]
     shown = sdk.show_retention(ShowRetentionRequest(**where(namespace, retention_id=created.id)))
     assert_sdk_types(shown)
-    assert (shown.algorithm, shown.scope, shown.rules[0].template, shown.rules[0].params) == \
-        ("or", "", "tag_rule", {"num": "2"})
+    assert (shown.algorithm, shown.scope, shown.rules[0].template, shown.rules[0].params) == (
+        "or",
+        "",
+        "tag_rule",
+        {"num": "2"},
+    )
     assert [(s.kind, s.pattern) for s in shown.rules[0].tag_selectors] == [("label", "keep-me"), ("regexp", "^v1$")]
 
     with pytest.raises(ClientRequestException) as caught:  # one retention per repository
-        sdk.create_retention(CreateRetentionRequest(**where(namespace), body=CreateRetentionRequestBody(
-            algorithm="or", rules=[rule("date_rule", "30")])))
+        sdk.create_retention(
+            CreateRetentionRequest(
+                **where(namespace), body=CreateRetentionRequestBody(algorithm="or", rules=[rule("date_rule", "30")])
+            )
+        )
     assert caught.value.status_code == 409
 
-    sdk.update_retention(UpdateRetentionRequest(**where(namespace, retention_id=created.id),
-                                                body=UpdateRetentionRequestBody(algorithm="or",
-                                                                                rules=[rule("tag_rule", "1")])))
+    sdk.update_retention(
+        UpdateRetentionRequest(
+            **where(namespace, retention_id=created.id),
+            body=UpdateRetentionRequestBody(algorithm="or", rules=[rule("tag_rule", "1")]),
+        )
+    )
     log = wait_for_log(swr, namespace, {"v1", "v2", "v3", "keep-me"})
     assert tags_of(swr, namespace) == {"v4"}
     assert log.total == 4 and [e.tag for e in log.retention_log][-1] == "v2"  # newest first
 
     page = sdk.list_retention_histories(ListRetentionHistoriesRequest(**where(namespace), limit="2", offset="2"))
     assert (page.content_range, page.total, len(page.retention_log)) == ("2-2/4", 4, 2)
-    filtered = sdk.list_retention_histories(ListRetentionHistoriesRequest(**where(namespace),
-                                                                          filter="limit::3|offset::0"))
+    filtered = sdk.list_retention_histories(
+        ListRetentionHistoriesRequest(**where(namespace), filter="limit::3|offset::0")
+    )
     assert filtered.content_range == "0-3/4"
 
     sdk.delete_retention(DeleteRetentionRequest(**where(namespace, retention_id=created.id)))
@@ -141,10 +168,14 @@ BAD_BODIES: dict[str, Any] = {
     "params not an object": {"algorithm": "or", "rules": [_rule(params="3")]},
     "missing params": {"algorithm": "or", "rules": [{"template": "tag_rule"}]},
     "unknown selector kind": {"algorithm": "or", "rules": [_rule(tag_selectors=[{"kind": "glob", "pattern": "v*"}])]},
-    "regexp that does not compile": {"algorithm": "or",
-                                     "rules": [_rule(tag_selectors=[{"kind": "regexp", "pattern": "v(1"}])]},
-    "regexp with a backreference": {"algorithm": "or",
-                                    "rules": [_rule(tag_selectors=[{"kind": "regexp", "pattern": "(a)\\1"}])]},
+    "regexp that does not compile": {
+        "algorithm": "or",
+        "rules": [_rule(tag_selectors=[{"kind": "regexp", "pattern": "v(1"}])],
+    },
+    "regexp with a backreference": {
+        "algorithm": "or",
+        "rules": [_rule(tag_selectors=[{"kind": "regexp", "pattern": "(a)\\1"}])],
+    },
     "regexp too long": {"algorithm": "or", "rules": [_rule(tag_selectors=[{"kind": "regexp", "pattern": "a" * 600}])]},
     "label too long": {"algorithm": "or", "rules": [_rule(tag_selectors=[{"kind": "label", "pattern": "a" * 200}])]},
     "missing algorithm": {"rules": [_rule()]},
@@ -171,12 +202,17 @@ def test_bad_input_is_refused_and_nothing_is_stored(swr: Swr, namespace: str) ->
             assert answer.status_code == 400, (what, answer.text)
         shown = api.get(f"{base}/{retention_id}").json()
         assert shown["rules"] == [{"template": "tag_rule", "params": {"num": "5"}, "tag_selectors": []}]
-        for query in ({"limit": "0"}, {"limit": "x"}, {"offset": "3", "limit": "2"},
-                      {"filter": "limit::2|colour::red"}):
+        for query in (
+            {"limit": "0"},
+            {"limit": "x"},
+            {"offset": "3", "limit": "2"},
+            {"filter": "limit::2|colour::red"},
+        ):
             answer = api.get(f"{base}/histories", params=query)
             assert answer.status_code == 400, (query, answer.text)
-        missing = api.post(f"/v2/manage/namespaces/{namespace}/repos/no-such/retentions",
-                           json={"algorithm": "or", "rules": [_rule()]})
+        missing = api.post(
+            f"/v2/manage/namespaces/{namespace}/repos/no-such/retentions", json={"algorithm": "or", "rules": [_rule()]}
+        )
         assert missing.status_code == 404, missing.text
         assert api.get(f"{base}/{retention_id + 1000}").status_code == 404
         for beyond in (2**63, 2**70, -1):  # no id past PostgreSQL's bigint reaches the database

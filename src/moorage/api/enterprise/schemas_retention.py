@@ -57,12 +57,18 @@ class RuleBody(BaseModel):
 
     def fields(self) -> RuleFields:
         """What the request says, to be checked."""
-        return RuleFields(template=self.template, params=self.params,
-                          tag_selectors=[s.selector() for s in self.tag_selectors],
-                          scope_selectors={kind: [s.selector() for s in selectors]
-                                           for kind, selectors in self.scope_selectors.items()},
-                          priority=self.priority, disabled=self.disabled, action=self.action,
-                          repo_scope_mode=self.repo_scope_mode)
+        return RuleFields(
+            template=self.template,
+            params=self.params,
+            tag_selectors=[s.selector() for s in self.tag_selectors],
+            scope_selectors={
+                kind: [s.selector() for s in selectors] for kind, selectors in self.scope_selectors.items()
+            },
+            priority=self.priority,
+            disabled=self.disabled,
+            action=self.action,
+            repo_scope_mode=self.repo_scope_mode,
+        )
 
 
 class TriggerSettingBody(BaseModel):
@@ -96,8 +102,13 @@ class PolicyBody(BaseModel):
 
     def changes(self) -> PolicyChanges:
         """What the request says."""
-        return PolicyChanges(self.name, self.algorithm, self.enabled, self.trigger.trigger() if self.trigger else None,
-                             [r.fields() for r in self.rules] if self.rules is not None else None)
+        return PolicyChanges(
+            self.name,
+            self.algorithm,
+            self.enabled,
+            self.trigger.trigger() if self.trigger else None,
+            [r.fields() for r in self.rules] if self.rules is not None else None,
+        )
 
 
 class ExecuteBody(BaseModel):
@@ -121,8 +132,7 @@ class RetentionSelector(ResponseModel):
     @classmethod
     def of(cls, selector: Selector) -> RetentionSelector:
         """The wire form."""
-        return cls(kind=selector.kind, decoration=selector.decoration, pattern=selector.pattern,
-                   extras=selector.extras)
+        return cls(kind=selector.kind, decoration=selector.decoration, pattern=selector.pattern, extras=selector.extras)
 
 
 class RetentionRuleView(ResponseModel):
@@ -141,12 +151,17 @@ class RetentionRuleView(ResponseModel):
     @classmethod
     def of(cls, rule: PolicyRule) -> RetentionRuleView:
         """The wire form."""
-        return cls(id=rule.id, priority=rule.priority, disabled=rule.disabled, action=rule.action,
-                   template=rule.template.value,
-                   params={rule.template.value: rule.count} if rule.template.takes_number else {},
-                   tag_selectors=[RetentionSelector.of(s) for s in rule.tag_selectors],
-                   scope_selectors={"repository": [RetentionSelector.of(s) for s in rule.repository_selectors]},
-                   repo_scope_mode=rule.repo_scope_mode)
+        return cls(
+            id=rule.id,
+            priority=rule.priority,
+            disabled=rule.disabled,
+            action=rule.action,
+            template=rule.template.value,
+            params={rule.template.value: rule.count} if rule.template.takes_number else {},
+            tag_selectors=[RetentionSelector.of(s) for s in rule.tag_selectors],
+            scope_selectors={"repository": [RetentionSelector.of(s) for s in rule.repository_selectors]},
+            repo_scope_mode=rule.repo_scope_mode,
+        )
 
 
 class ImageRetention(ResponseModel):
@@ -164,11 +179,16 @@ class ImageRetention(ResponseModel):
     @classmethod
     def of(cls, policy: RetentionPolicy) -> ImageRetention:
         """The wire form."""
-        return cls(id=policy.id, algorithm=policy.algorithm, rules=[RetentionRuleView.of(r) for r in policy.rules],
-                   trigger=TriggerConfig(type=policy.trigger.type,
-                                         trigger_settings=TriggerSetting(cron=policy.trigger.cron)),
-                   enabled=policy.enabled, name=policy.name, namespace_id=policy.namespace_id,
-                   namespace_name=policy.namespace_name)
+        return cls(
+            id=policy.id,
+            algorithm=policy.algorithm,
+            rules=[RetentionRuleView.of(r) for r in policy.rules],
+            trigger=TriggerConfig(type=policy.trigger.type, trigger_settings=TriggerSetting(cron=policy.trigger.cron)),
+            enabled=policy.enabled,
+            name=policy.name,
+            namespace_id=policy.namespace_id,
+            namespace_name=policy.namespace_name,
+        )
 
 
 class RetentionPolicyList(ResponseModel):
@@ -192,9 +212,15 @@ class RetentionExecutionView(ResponseModel):
     @classmethod
     def of(cls, execution: RetentionExecution) -> RetentionExecutionView:
         """The wire form (``end_time`` empty until it has finished)."""
-        return cls(id=execution.id, policy_id=execution.policy_id, dry_run=execution.dry_run,
-                   status=execution.status.value, trigger=execution.trigger,
-                   start_time=timestamp(execution.started_at), end_time=timestamp(execution.finished_at))
+        return cls(
+            id=execution.id,
+            policy_id=execution.policy_id,
+            dry_run=execution.dry_run,
+            status=execution.status.value,
+            trigger=execution.trigger,
+            start_time=timestamp(execution.started_at),
+            end_time=timestamp(execution.finished_at),
+        )
 
 
 class RetentionExecutionList(ResponseModel):
@@ -229,10 +255,19 @@ class RetentionTaskView(ResponseModel):
     @classmethod
     def of(cls, task: RetentionTask) -> RetentionTaskView:
         """The wire form (``status_revision``: when the status last changed, epoch milliseconds)."""
-        return cls(id=task.id, execution_id=task.execution_id, repository=task.repository, job_id=task.job_id,
-                   status=task.status.value, status_code=status_code(task.status), status_revision=task.updated_at,
-                   start_time=timestamp(task.started_at), end_time=timestamp(task.finished_at), total=task.total,
-                   retained=task.retained)
+        return cls(
+            id=task.id,
+            execution_id=task.execution_id,
+            repository=task.repository,
+            job_id=task.job_id,
+            status=task.status.value,
+            status_code=status_code(task.status),
+            status_revision=task.updated_at,
+            start_time=timestamp(task.started_at),
+            end_time=timestamp(task.finished_at),
+            total=task.total,
+            retained=task.retained,
+        )
 
 
 class RetentionTaskList(ResponseModel):
@@ -259,9 +294,18 @@ class RetentionSubtaskView(ResponseModel):
     @classmethod
     def of(cls, subtask: RetentionSubtask) -> RetentionSubtaskView:
         """The wire form."""
-        return cls(id=subtask.id, job_id=subtask.task_id, namespace=subtask.namespace,
-                   repository=subtask.repository, tag=subtask.tags, digest=subtask.digest, action=DELETE_ACTION,
-                   status=subtask.status.value, status_text=subtask.status_text, op_time=timestamp(subtask.updated_at))
+        return cls(
+            id=subtask.id,
+            job_id=subtask.task_id,
+            namespace=subtask.namespace,
+            repository=subtask.repository,
+            tag=subtask.tags,
+            digest=subtask.digest,
+            action=DELETE_ACTION,
+            status=subtask.status.value,
+            status_text=subtask.status_text,
+            op_time=timestamp(subtask.updated_at),
+        )
 
 
 class RetentionSubtaskList(ResponseModel):

@@ -67,8 +67,11 @@ class RuleView(ResponseModel):
     @classmethod
     def of(cls, rule: SharedRule) -> RuleView:
         """The wire form."""
-        return cls(template=rule.template.value, params={rule.template.parameter: str(rule.count)},
-                   tag_selectors=[TagSelectorView(kind=s.kind.value, pattern=s.pattern) for s in rule.tag_selectors])
+        return cls(
+            template=rule.template.value,
+            params={rule.template.parameter: str(rule.count)},
+            tag_selectors=[TagSelectorView(kind=s.kind.value, pattern=s.pattern) for s in rule.tag_selectors],
+        )
 
 
 class RetentionView(ResponseModel):
@@ -82,8 +85,9 @@ class RetentionView(ResponseModel):
     @classmethod
     def of(cls, retention: SharedRetention) -> RetentionView:
         """The wire form."""
-        return cls(algorithm=retention.algorithm, id=retention.id, rules=[RuleView.of(r) for r in retention.rules],
-                   scope="")
+        return cls(
+            algorithm=retention.algorithm, id=retention.id, rules=[RuleView.of(r) for r in retention.rules], scope=""
+        )
 
 
 class CreatedRetention(ResponseModel):
@@ -106,8 +110,15 @@ class RetentionLogView(ResponseModel):
     @classmethod
     def of(cls, entry: RetentionLog) -> RetentionLogView:
         """The wire form."""
-        return cls(created_at=format_time(entry.created_at), id=entry.id, namespace=entry.namespace,
-                   repo=entry.repository, retention_id=entry.retention_id, rule_type=entry.rule_type, tag=entry.tag)
+        return cls(
+            created_at=format_time(entry.created_at),
+            id=entry.id,
+            namespace=entry.namespace,
+            repo=entry.repository,
+            retention_id=entry.retention_id,
+            rule_type=entry.rule_type,
+            tag=entry.tag,
+        )
 
 
 class RetentionLogList(ResponseModel):

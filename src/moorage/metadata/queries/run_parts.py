@@ -16,12 +16,15 @@ from moorage.metadata.database import now_ms
 _UNFINISHED = [s.value for s in UNFINISHED]
 
 
-def settle_tasks(conn: Connection, tasks: Table, subtasks: Table, execution_id: int, *,
-                 task_id: int | None = None) -> None:
+def settle_tasks(
+    conn: Connection, tasks: Table, subtasks: Table, execution_id: int, *, task_id: int | None = None
+) -> None:
     """Give every task of an execution (or just ``task_id``) the status its subtasks add up to."""
-    counts_query = (select(subtasks.c.task_id, subtasks.c.status, func.count())
-                    .where(subtasks.c.execution_id == execution_id)
-                    .group_by(subtasks.c.task_id, subtasks.c.status))
+    counts_query = (
+        select(subtasks.c.task_id, subtasks.c.status, func.count())
+        .where(subtasks.c.execution_id == execution_id)
+        .group_by(subtasks.c.task_id, subtasks.c.status)
+    )
     tasks_query = select(tasks.c.id, tasks.c.status).where(tasks.c.execution_id == execution_id)
     if task_id is not None:
         counts_query = counts_query.where(subtasks.c.task_id == task_id)
@@ -41,30 +44,44 @@ def settle_tasks(conn: Connection, tasks: Table, subtasks: Table, execution_id: 
 
 def set_task_status(conn: Connection, tasks: Table, task_id: int, status: RunStatus) -> None:
     """Move a task to ``status`` (a no-op when it is there already)."""
-    conn.execute(update(tasks).where(tasks.c.id == task_id, tasks.c.status != status.value)
-                 .values(status=status.value, updated_at=now_ms()))
+    conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task_id, tasks.c.status != status.value)
+        .values(status=status.value, updated_at=now_ms())
+    )
 
 
 def task_has_unfinished(conn: Connection, subtasks: Table, task_id: int) -> bool:
     """Whether some subtask of a task still waits or runs (one index probe)."""
-    return conn.execute(select(subtasks.c.id).where(subtasks.c.task_id == task_id,
-                                                    subtasks.c.status.in_(_UNFINISHED)).limit(1)).first() is not None
+    return (
+        conn.execute(
+            select(subtasks.c.id).where(subtasks.c.task_id == task_id, subtasks.c.status.in_(_UNFINISHED)).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def status_counts(conn: Connection, subtasks: Table, execution_id: int) -> dict[str, int]:
     """Status -> number of subtasks of an execution."""
-    rows = conn.execute(select(subtasks.c.status, func.count()).where(subtasks.c.execution_id == execution_id)
-                        .group_by(subtasks.c.status))
+    rows = conn.execute(
+        select(subtasks.c.status, func.count())
+        .where(subtasks.c.execution_id == execution_id)
+        .group_by(subtasks.c.status)
+    )
     return {str(r[0]): int(r[1]) for r in rows}
 
 
 def stop_unfinished(conn: Connection, tasks: Table, subtasks: Table, execution_id: int, text: str) -> None:
     """Mark every subtask and task of an execution that has not finished as ``Stopped``."""
     now = now_ms()
-    conn.execute(update(subtasks).where(subtasks.c.execution_id == execution_id, subtasks.c.status.in_(_UNFINISHED))
-                 .values(status=RunStatus.STOPPED.value, status_text=text, updated_at=now))
+    conn.execute(
+        update(subtasks)
+        .where(subtasks.c.execution_id == execution_id, subtasks.c.status.in_(_UNFINISHED))
+        .values(status=RunStatus.STOPPED.value, status_text=text, updated_at=now)
+    )
     values: dict[str, object] = {"status": RunStatus.STOPPED.value, "status_text": text, "updated_at": now}
     if "finished_at" in tasks.c:
         values["finished_at"] = now
-    conn.execute(update(tasks).where(tasks.c.execution_id == execution_id, tasks.c.status.in_(_UNFINISHED))
-                 .values(**values))
+    conn.execute(
+        update(tasks).where(tasks.c.execution_id == execution_id, tasks.c.status.in_(_UNFINISHED)).values(**values)
+    )

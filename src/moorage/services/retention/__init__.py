@@ -48,6 +48,14 @@ def build_retention(settings: Settings, db: Database, jobs: JobSubmitter) -> Ret
     shared = SharedRetentionService(db, jobs)
     executions = RetentionExecutions(db, jobs)
     return RetentionServices(
-        shared=shared, policies=RetentionPolicyService(db), executions=executions,
-        scheduler=RetentionScheduler(db, shared, executions, shared_schedule=settings.retention.schedule,
-                                     interval_seconds=settings.enterprise.schedule_interval_seconds))
+        shared=shared,
+        policies=RetentionPolicyService(db),
+        executions=executions,
+        scheduler=RetentionScheduler(
+            db,
+            shared,
+            executions,
+            shared_schedule=settings.retention.schedule,
+            interval_seconds=settings.enterprise.schedule_interval_seconds,
+        ),
+    )

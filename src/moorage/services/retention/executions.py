@@ -27,19 +27,27 @@ class RetentionExecutions:
         self.db = db
         self.jobs = jobs
 
-    async def start(self, policy: RetentionPolicy, *, trigger: str, dry_run: bool,
-                    dedupe_key: str | None = None) -> int | None:
+    async def start(
+        self, policy: RetentionPolicy, *, trigger: str, dry_run: bool, dedupe_key: str | None = None
+    ) -> int | None:
         """A new execution handed to the job queue; None when ``dedupe_key`` was used (or, for a
         scheduled one, the policy is disabled)."""
         if not policy.enabled and trigger != "manual":
             return None
-        execution_id = await self.db.write(lambda conn: q.create_execution(
-            conn, policy_id=policy.id, trigger=trigger, dry_run=dry_run, dedupe_key=dedupe_key))
+        execution_id = await self.db.write(
+            lambda conn: q.create_execution(
+                conn, policy_id=policy.id, trigger=trigger, dry_run=dry_run, dedupe_key=dedupe_key
+            )
+        )
         if execution_id is None:
             return None
         try:
-            job = await self.jobs.submit(JobKind.RETENTION_EXECUTION, {"execution_id": execution_id},
-                                         dedupe_key=f"retention:{execution_id}", max_attempts=5)
+            job = await self.jobs.submit(
+                JobKind.RETENTION_EXECUTION,
+                {"execution_id": execution_id},
+                dedupe_key=f"retention:{execution_id}",
+                max_attempts=5,
+            )
         except Exception as exc:
             reason = f"the job queue refused the execution: {type(exc).__name__}: {exc}"
             await self.db.write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason))
@@ -49,33 +57,37 @@ class RetentionExecutions:
 
     async def list_executions(self, policy: RetentionPolicy, *, page: PageRequest) -> Page[RetentionExecution]:
         """Executions of a policy, newest first."""
-        return await self.db.read(lambda conn: q.list_executions(conn, policy.id, offset=page.offset,
-                                                                   limit=page.limit))
+        return await self.db.read(lambda conn: q.list_executions(conn, policy.id, offset=page.offset, limit=page.limit))
 
     @staticmethod
     def _execution(conn: Connection, policy: RetentionPolicy, execution_id: int) -> RetentionExecution:
         found = q.get_execution(conn, policy.id, execution_id)
         if found is None:
-            raise NotFound(f"execution {execution_id} of retention policy {policy.id} not found",
-                           reason="execution_not_found")
+            raise NotFound(
+                f"execution {execution_id} of retention policy {policy.id} not found", reason="execution_not_found"
+            )
         return found
 
     async def get(self, policy: RetentionPolicy, execution_id: int) -> RetentionExecution:
         """One execution of a policy."""
         return await self.db.read(lambda conn: self._execution(conn, policy, execution_id))
 
-    async def tasks(self, policy: RetentionPolicy, execution_id: int, *, status: RunStatus | None,
-                    page: PageRequest) -> Page[RetentionTask]:
+    async def tasks(
+        self, policy: RetentionPolicy, execution_id: int, *, status: RunStatus | None, page: PageRequest
+    ) -> Page[RetentionTask]:
         """Tasks (one per repository) of an execution, optionally of one status."""
+
         def work(conn: Connection) -> Page[RetentionTask]:
             self._execution(conn, policy, execution_id)
             return q.list_tasks(conn, execution_id, status=status, offset=page.offset, limit=page.limit)
 
         return await self.db.read(work)
 
-    async def subtasks(self, policy: RetentionPolicy, execution_id: int, task_id: int, *, status: RunStatus | None,
-                       page: PageRequest) -> Page[RetentionSubtask]:
+    async def subtasks(
+        self, policy: RetentionPolicy, execution_id: int, task_id: int, *, status: RunStatus | None, page: PageRequest
+    ) -> Page[RetentionSubtask]:
         """Subtasks (one per artifact to delete) of a task, optionally of one status."""
+
         def work(conn: Connection) -> Page[RetentionSubtask]:
             self._execution(conn, policy, execution_id)
             if q.get_task(conn, execution_id, task_id) is None:

@@ -84,8 +84,10 @@ class RetentionPolicyService:
     def _policy(conn: Connection, namespace_id: int, namespace: str, policy_id: int) -> RetentionPolicy:
         found = q.get_policy(conn, namespace_id, policy_id)
         if found is None:
-            raise NotFound(f"retention policy {policy_id} not found in namespace {namespace!r}",
-                           reason="retention_policy_not_found")
+            raise NotFound(
+                f"retention policy {policy_id} not found in namespace {namespace!r}",
+                reason="retention_policy_not_found",
+            )
         return found
 
     async def create(self, *, instance_id: str, namespace: str, changes: PolicyChanges) -> int:
@@ -101,34 +103,49 @@ class RetentionPolicyService:
         def work(conn: Connection) -> int:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
             if q.policies_of_namespace(conn, namespace_id) >= MAX_POLICIES_PER_NAMESPACE:
-                raise QuotaExceeded(f"namespace {namespace!r} already has {MAX_POLICIES_PER_NAMESPACE} retention "
-                                    "policies", reason="retention_policy_quota")
-            created = q.create_policy(conn, instance_id=instance_id, namespace_id=namespace_id, name=name,
-                                      algorithm=algorithm, enabled=True if changes.enabled is None else changes.enabled,
-                                      trigger=trigger, rules=rules)
+                raise QuotaExceeded(
+                    f"namespace {namespace!r} already has {MAX_POLICIES_PER_NAMESPACE} retention policies",
+                    reason="retention_policy_quota",
+                )
+            created = q.create_policy(
+                conn,
+                instance_id=instance_id,
+                namespace_id=namespace_id,
+                name=name,
+                algorithm=algorithm,
+                enabled=True if changes.enabled is None else changes.enabled,
+                trigger=trigger,
+                rules=rules,
+            )
             if created is None:
-                raise Conflict(f"a retention policy called {name!r} already exists in {namespace!r}",
-                               reason="retention_policy_exists")
+                raise Conflict(
+                    f"a retention policy called {name!r} already exists in {namespace!r}",
+                    reason="retention_policy_exists",
+                )
             return created
 
         return await self.db.write(work)
 
     async def get(self, *, instance_id: str, namespace: str, policy_id: int) -> RetentionPolicy:
         """A policy of a namespace."""
+
         def work(conn: Connection) -> RetentionPolicy:
             return self._policy(conn, self._namespace_id(conn, instance_id, namespace), namespace, policy_id)
 
         return await self.db.read(work)
 
-    async def list_policies(self, principal: Principal, *, instance_id: str, namespace_id: int | None,
-                            name: str | None, page: PageRequest) -> Page[RetentionPolicy]:
+    async def list_policies(
+        self, principal: Principal, *, instance_id: str, namespace_id: int | None, name: str | None, page: PageRequest
+    ) -> Page[RetentionPolicy]:
         """Policies of the namespaces of the instance the principal may see (of one namespace, of one name)."""
+
         def work(conn: Connection) -> Page[RetentionPolicy]:
             wanted = visible_namespace_ids(conn, principal, instance_id)
             if namespace_id is not None:
                 wanted = {namespace_id} if wanted is None or namespace_id in wanted else set()
-            return q.list_policies(conn, instance_id, namespace_ids=wanted, name=name or None, offset=page.offset,
-                                   limit=page.limit)
+            return q.list_policies(
+                conn, instance_id, namespace_ids=wanted, name=name or None, offset=page.offset, limit=page.limit
+            )
 
         return await self.db.read(work)
 
@@ -146,16 +163,25 @@ class RetentionPolicyService:
             check_policy_rules(algorithm, rules)
             new_name = name if name is not None else current.name
             if q.policy_name_taken(conn, namespace_id, new_name, other_than=policy_id):
-                raise Conflict(f"a retention policy called {new_name!r} already exists in {namespace!r}",
-                               reason="retention_policy_exists")
-            q.update_policy(conn, policy_id, name=new_name, algorithm=algorithm,
-                            enabled=changes.enabled if changes.enabled is not None else current.enabled,
-                            trigger=trigger if trigger is not None else current.trigger, rules=rules)
+                raise Conflict(
+                    f"a retention policy called {new_name!r} already exists in {namespace!r}",
+                    reason="retention_policy_exists",
+                )
+            q.update_policy(
+                conn,
+                policy_id,
+                name=new_name,
+                algorithm=algorithm,
+                enabled=changes.enabled if changes.enabled is not None else current.enabled,
+                trigger=trigger if trigger is not None else current.trigger,
+                rules=rules,
+            )
 
         await self.db.write(work)
 
     async def delete(self, *, instance_id: str, namespace: str, policy_id: int) -> None:
         """Delete a policy with its executions (a running one stops at its next step)."""
+
         def work(conn: Connection) -> None:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
             self._policy(conn, namespace_id, namespace, policy_id)

@@ -51,8 +51,10 @@ MAX_TAG_SELECTORS = 64
 MAX_REGEXP = 512
 """Longest regular expression a shared-edition tag selector may hold (the selector patterns' bound)."""
 MAX_TAG = 128
-SHARED_RANGES: Mapping[SharedTemplate, tuple[int, int]] = {SharedTemplate.DATE_RULE: (1, 365),
-                                                           SharedTemplate.TAG_RULE: (1, 1000)}
+SHARED_RANGES: Mapping[SharedTemplate, tuple[int, int]] = {
+    SharedTemplate.DATE_RULE: (1, 365),
+    SharedTemplate.TAG_RULE: (1, 1000),
+}
 """The numbers the SWR console accepts: 1-365 days, 1-1,000 tags."""
 MAX_POLICY_RULES = 15
 """Rules of one Enterprise Edition policy (Harbor's limit)."""
@@ -135,7 +137,7 @@ def shared_rule(template: str, params: object, selectors: Sequence[tuple[str, st
     except ValueError:
         raise Invalid(f"template must be date_rule or tag_rule, got {template[:32]!r}") from None
     if not isinstance(params, Mapping):
-        raise Invalid(f"params of a {kind.value} must be an object like {{\"{kind.parameter}\": \"30\"}}")
+        raise Invalid(f'params of a {kind.value} must be an object like {{"{kind.parameter}": "30"}}')
     unknown = sorted(set(params) - {kind.parameter})
     if unknown:
         raise Invalid(f"params of a {kind.value} takes only {kind.parameter!r}, got {unknown[0][:32]!r}")
@@ -178,7 +180,7 @@ def shared_keeps(rule: SharedRule, tags: Sequence[TagState], now_ms: int) -> set
         oldest = now_ms - rule.count * DAY_MS
         kept |= {t.name for t in counted if t.pushed_at >= oldest}
     else:
-        kept |= {t.name for t in newest_first(counted)[:rule.count]}
+        kept |= {t.name for t in newest_first(counted)[: rule.count]}
     return kept
 
 
@@ -238,7 +240,7 @@ def policy_rule(fields: RuleFields, position: int) -> PolicyRule:
     count = 0
     if template.takes_number:
         if template.value not in fields.params:
-            raise Invalid(f"params of {template.value} needs {{\"{template.value}\": <number>}}")
+            raise Invalid(f'params of {template.value} needs {{"{template.value}": <number>}}')
         low, high = POLICY_RANGES[template.counts_days]
         count = parse_count(fields.params[template.value], template.value, low, high)
     unknown_scopes = sorted(set(fields.scope_selectors) - {"repository"})
@@ -246,15 +248,26 @@ def policy_rule(fields: RuleFields, position: int) -> PolicyRule:
         raise Invalid(f"scope_selectors supports only 'repository', got {unknown_scopes[0][:32]!r}")
     repositories = tuple(fields.scope_selectors.get("repository") or ())
     if len(fields.tag_selectors) != 1 or len(repositories) != 1:
-        raise Invalid("a rule has exactly one tag selector and one scope_selectors.repository selector, "
-                      f"got {len(fields.tag_selectors)} and {len(repositories)}")
+        raise Invalid(
+            "a rule has exactly one tag selector and one scope_selectors.repository selector, "
+            f"got {len(fields.tag_selectors)} and {len(repositories)}"
+        )
     for selector in (*fields.tag_selectors, *repositories):
         if not selector.pattern:
             raise Invalid("a selector's pattern must not be empty ('**' selects everything)")
         _check_extras(selector)
     validate_rule(ScopeRule(tuple(fields.tag_selectors), repositories))
-    return PolicyRule(template, count, tuple(fields.tag_selectors), repositories, fields.priority, fields.disabled,
-                      ACTION, mode, position)
+    return PolicyRule(
+        template,
+        count,
+        tuple(fields.tag_selectors),
+        repositories,
+        fields.priority,
+        fields.disabled,
+        ACTION,
+        mode,
+        position,
+    )
 
 
 def check_policy_rules(algorithm: str, rules: Sequence[PolicyRule]) -> None:
@@ -291,8 +304,11 @@ def _pushed_order(candidates: Iterable[Candidate]) -> list[Candidate]:
 
 
 def _pulled_order(candidates: Iterable[Candidate]) -> list[Candidate]:
-    return sorted(candidates, key=lambda c: (c.pulled_at if c.pulled_at is not None else -1, c.pushed_at,
-                                             c.manifest_id), reverse=True)
+    return sorted(
+        candidates,
+        key=lambda c: (c.pulled_at if c.pulled_at is not None else -1, c.pushed_at, c.manifest_id),
+        reverse=True,
+    )
 
 
 def rule_keeps(rule: PolicyRule, selected: Sequence[Candidate], now_ms: int) -> set[int]:
@@ -301,9 +317,9 @@ def rule_keeps(rule: PolicyRule, selected: Sequence[Candidate], now_ms: int) -> 
         case PolicyTemplate.ALWAYS:
             return {c.manifest_id for c in selected}
         case PolicyTemplate.LATEST_PUSHED_K:
-            return {c.manifest_id for c in _pushed_order(selected)[:rule.count]}
+            return {c.manifest_id for c in _pushed_order(selected)[: rule.count]}
         case PolicyTemplate.LATEST_PULLED_N:
-            return {c.manifest_id for c in _pulled_order(selected)[:rule.count]}
+            return {c.manifest_id for c in _pulled_order(selected)[: rule.count]}
         case PolicyTemplate.DAYS_SINCE_LAST_PUSH:
             oldest = now_ms - rule.count * DAY_MS
             return {c.manifest_id for c in selected if c.pushed_at >= oldest}
@@ -321,8 +337,9 @@ class RepositoryDecision:
     deletions: tuple[Candidate, ...]
 
 
-def policy_decision(rules: Sequence[PolicyRule], tagged: Sequence[Candidate], untagged: Sequence[Candidate],
-                    now_ms: int) -> RepositoryDecision:
+def policy_decision(
+    rules: Sequence[PolicyRule], tagged: Sequence[Candidate], untagged: Sequence[Candidate], now_ms: int
+) -> RepositoryDecision:
     """The decision of a repository's rules (``rules_for`` it) over its artifacts; deletions oldest first."""
     kept: set[int] = set()
     selected_untagged: set[int] = set()
@@ -332,5 +349,6 @@ def policy_decision(rules: Sequence[PolicyRule], tagged: Sequence[Candidate], un
         kept |= rule_keeps(rule, chosen, now_ms)
     looked_at = [*tagged, *(c for c in untagged if c.manifest_id in selected_untagged)]
     deletions = [c for c in looked_at if c.manifest_id not in kept]
-    return RepositoryDecision(len(looked_at), len(looked_at) - len(deletions),
-                              tuple(reversed(_pushed_order(deletions))))
+    return RepositoryDecision(
+        len(looked_at), len(looked_at) - len(deletions), tuple(reversed(_pushed_order(deletions)))
+    )

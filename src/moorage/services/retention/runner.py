@@ -64,8 +64,9 @@ class _TaskPlan:
 
 def decision_json(candidate: Candidate) -> str:
     """What a subtask stores of the run's decision: the manifest and its tags with their push times."""
-    return json.dumps({"manifest_id": candidate.manifest_id, "tags": {t.name: t.pushed_at for t in candidate.tags}},
-                      sort_keys=True)
+    return json.dumps(
+        {"manifest_id": candidate.manifest_id, "tags": {t.name: t.pushed_at for t in candidate.tags}}, sort_keys=True
+    )
 
 
 class ExecutionRunner:
@@ -113,9 +114,18 @@ class ExecutionRunner:
             if q.has_tasks(conn, execution.id):
                 return
             for plan in plans:
-                q.create_task(conn, execution_id=execution.id, job_id=job_id, repository_id=plan.repository_id,
-                              namespace=policy.namespace_name, repository=plan.repository, total=plan.total,
-                              retained=plan.retained, deletions=plan.deletions, dry_run=execution.dry_run)
+                q.create_task(
+                    conn,
+                    execution_id=execution.id,
+                    job_id=job_id,
+                    repository_id=plan.repository_id,
+                    namespace=policy.namespace_name,
+                    repository=plan.repository,
+                    total=plan.total,
+                    retained=plan.retained,
+                    deletions=plan.deletions,
+                    dry_run=execution.dry_run,
+                )
 
         self.db.run_write(write)
 
@@ -130,14 +140,20 @@ class ExecutionRunner:
             tagged = candidates_q.tagged_candidates(conn, repository_id)
             untagged = []
             if wants_untagged_artifacts(rules):
-                untagged = candidates_q.untagged_candidates(conn, repository_id,
-                                                            created_before=now - self.untagged_grace_ms)
+                untagged = candidates_q.untagged_candidates(
+                    conn, repository_id, created_before=now - self.untagged_grace_ms
+                )
             decision = policy_decision(rules, tagged, untagged, now)
             deletions = [c for c in decision.deletions if not self._protected(conn, repository, c)]
-            plans.append(_TaskPlan(repository_id, name, decision.total,
-                                   decision.retained + len(decision.deletions) - len(deletions),
-                                   tuple(q.PlannedDeletion(",".join(c.tag_names), c.digest, decision_json(c))
-                                         for c in deletions)))
+            plans.append(
+                _TaskPlan(
+                    repository_id,
+                    name,
+                    decision.total,
+                    decision.retained + len(decision.deletions) - len(deletions),
+                    tuple(q.PlannedDeletion(",".join(c.tag_names), c.digest, decision_json(c)) for c in deletions),
+                )
+            )
         return plans
 
     def _protected(self, conn: Connection, repository: Repository, candidate: Candidate) -> bool:
@@ -155,8 +171,12 @@ class ExecutionRunner:
         if repository is None:
             status, text, kept = RunStatus.SUCCEED, "the repository was deleted meanwhile", False
         else:
-            removal = self.removal.remove_artifact(conn, repository, manifest_id=int(decision["manifest_id"]),
-                                                   tags={str(k): int(v) for k, v in decision["tags"].items()})
+            removal = self.removal.remove_artifact(
+                conn,
+                repository,
+                manifest_id=int(decision["manifest_id"]),
+                tags={str(k): int(v) for k, v in decision["tags"].items()},
+            )
             kept = removal.outcome in (Outcome.CHANGED, Outcome.PROTECTED)
             text = f"kept: {removal.reason}" if kept else removal.reason
             status = RunStatus.SUCCEED
@@ -207,8 +227,9 @@ class ExecutionRunner:
 
 def run_execution(job: JobControl, execution_id: int, *, settings: Settings, db: Database) -> dict[str, Any]:
     """The body of the ``enterprise.retention_execution`` job."""
-    runner = ExecutionRunner(db, ImmutableTagGuard(),
-                             untagged_grace_ms=settings.retention.untagged_grace_seconds * 1000)
+    runner = ExecutionRunner(
+        db, ImmutableTagGuard(), untagged_grace_ms=settings.retention.untagged_grace_seconds * 1000
+    )
     return runner.run(execution_id, job)
 
 
@@ -216,6 +237,7 @@ def run_shared(job: JobControl, retention_id: int, *, settings: Settings, db: Da
     """The body of the ``registry.retention_run`` job (the repository may be an Enterprise Edition
     instance's, addressed through the shared edition's API on the instance's host name: its immutable
     tag rules hold)."""
-    runner = SharedRetentionRunner(db, ImageRemoval(ImmutableTagGuard()),
-                                   log_max_entries=settings.retention.log_max_entries)
+    runner = SharedRetentionRunner(
+        db, ImageRemoval(ImmutableTagGuard()), log_max_entries=settings.retention.log_max_entries
+    )
     return runner.run(retention_id, job)

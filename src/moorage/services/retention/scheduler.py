@@ -28,8 +28,15 @@ IDLE_MARK_MS = 60_000
 class RetentionScheduler:
     """Starts the runs whose schedule fired since the last look."""
 
-    def __init__(self, db: Database, shared: SharedRetentionService, executions: RetentionExecutions, *,
-                 shared_schedule: str, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        shared: SharedRetentionService,
+        executions: RetentionExecutions,
+        *,
+        shared_schedule: str,
+        interval_seconds: float,
+    ) -> None:
         self.db = db
         self.shared = shared
         self.executions = executions
@@ -49,11 +56,13 @@ class RetentionScheduler:
             fired = self.shared_schedule.fired_between(last, now)
             if not fired and now - last <= IDLE_MARK_MS:
                 continue
-            won = await self.db.write(partial(shared_q.mark_scheduled, retention_id=retention_id, previous=last,
-                                              now=now))
+            won = await self.db.write(
+                partial(shared_q.mark_scheduled, retention_id=retention_id, previous=last, now=now)
+            )
             if won and fired:
-                await self.shared.run_soon(retention_id, trigger="scheduled",
-                                           dedupe_key=f"retention-scheduled:{retention_id}:{now // 1000}")
+                await self.shared.run_soon(
+                    retention_id, trigger="scheduled", dedupe_key=f"retention-scheduled:{retention_id}:{now // 1000}"
+                )
                 started += 1
         return started
 
@@ -69,9 +78,17 @@ class RetentionScheduler:
             if not fired and now - last <= IDLE_MARK_MS:
                 continue
             won = await self.db.write(partial(policy_q.mark_scheduled, policy_id=policy.id, previous=last, now=now))
-            if won and fired and await self.executions.start(
-                    policy, trigger="scheduled", dry_run=False,
-                    dedupe_key=f"retention-scheduled:{policy.id}:{now // 1000}") is not None:
+            if (
+                won
+                and fired
+                and await self.executions.start(
+                    policy,
+                    trigger="scheduled",
+                    dry_run=False,
+                    dedupe_key=f"retention-scheduled:{policy.id}:{now // 1000}",
+                )
+                is not None
+            ):
                 started += 1
         return started
 

@@ -78,8 +78,9 @@ class SharedRetentionService:
         self.db = db
         self.jobs = jobs
 
-    async def create(self, *, instance_id: str, name: RepositoryName, algorithm: str,
-                     fields: Sequence[SharedRuleFields]) -> int:
+    async def create(
+        self, *, instance_id: str, name: RepositoryName, algorithm: str, fields: Sequence[SharedRuleFields]
+    ) -> int:
         """A new retention of a repository (``Conflict`` when it has one); it runs now."""
         rules = [f.checked() for f in fields]
         check_shared_rules(algorithm, rules)
@@ -88,8 +89,10 @@ class SharedRetentionService:
             repository = _repository(conn, instance_id, name)
             created = q.create(conn, repository_id=repository.id, algorithm=algorithm, rules=rules)
             if created is None:
-                raise Conflict(f"repository {repository.full_name} already has a retention: change or delete it",
-                               reason="retention_exists")
+                raise Conflict(
+                    f"repository {repository.full_name} already has a retention: change or delete it",
+                    reason="retention_exists",
+                )
             return created
 
         retention_id = await self.db.write(work)
@@ -102,11 +105,17 @@ class SharedRetentionService:
 
     async def get(self, *, instance_id: str, name: RepositoryName, retention_id: int) -> SharedRetention:
         """One retention of a repository."""
-        return await self.db.read(
-            lambda conn: _retention(conn, _repository(conn, instance_id, name), retention_id))
+        return await self.db.read(lambda conn: _retention(conn, _repository(conn, instance_id, name), retention_id))
 
-    async def update(self, *, instance_id: str, name: RepositoryName, retention_id: int, algorithm: str,
-                     fields: Sequence[SharedRuleFields]) -> None:
+    async def update(
+        self,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        retention_id: int,
+        algorithm: str,
+        fields: Sequence[SharedRuleFields],
+    ) -> None:
         """Replace a retention's rules; it runs now."""
         rules = [f.checked() for f in fields]
         check_shared_rules(algorithm, rules)
@@ -120,21 +129,25 @@ class SharedRetentionService:
 
     async def delete(self, *, instance_id: str, name: RepositoryName, retention_id: int) -> None:
         """Delete a retention (its log stays)."""
+
         def work(conn: Connection) -> None:
             q.delete_retention(conn, _retention(conn, _repository(conn, instance_id, name), retention_id).id)
 
         await self.db.write(work)
 
-    async def histories(self, *, instance_id: str, name: RepositoryName, offset: int,
-                        limit: int | None) -> Page[RetentionLog]:
+    async def histories(
+        self, *, instance_id: str, name: RepositoryName, offset: int, limit: int | None
+    ) -> Page[RetentionLog]:
         """The repository's retention log, newest first."""
-        return await self.db.read(lambda conn: q.list_logs(conn, _repository(conn, instance_id, name).id,
-                                                            offset=offset, limit=limit))
+        return await self.db.read(
+            lambda conn: q.list_logs(conn, _repository(conn, instance_id, name).id, offset=offset, limit=limit)
+        )
 
     async def run_soon(self, retention_id: int, *, trigger: str, dedupe_key: str | None = None) -> None:
         """Queue a run of a retention."""
-        await self.jobs.submit(JobKind.RETENTION_RUN, {"retention_id": retention_id, "trigger": trigger},
-                               dedupe_key=dedupe_key)
+        await self.jobs.submit(
+            JobKind.RETENTION_RUN, {"retention_id": retention_id, "trigger": trigger}, dedupe_key=dedupe_key
+        )
 
 
 class SharedRetentionRunner:
@@ -156,18 +169,30 @@ class SharedRetentionRunner:
         for done, (state, digest) in enumerate(decided):
             control.check_stopped()
             control.progress(done, len(decided))
-            outcome = self.db.run_write(partial(self._delete, retention=retention, repository=repository,
-                                                state=state, digest=digest, rule_type=text))
+            outcome = self.db.run_write(
+                partial(
+                    self._delete, retention=retention, repository=repository, state=state, digest=digest, rule_type=text
+                )
+            )
             counts[outcome.value] += 1
         control.progress(len(decided), len(decided))
         self.db.run_write(lambda conn: q.trim_logs(conn, repository.id, keep=self.log_max_entries))
         return {"retention": retention_id, "repository": repository.full_name, "decided": len(decided), **counts}
 
-    def _delete(self, conn: Connection, *, retention: SharedRetention, repository: Repository, state: TagState,
-                digest: str, rule_type: str) -> Outcome:
+    def _delete(
+        self,
+        conn: Connection,
+        *,
+        retention: SharedRetention,
+        repository: Repository,
+        state: TagState,
+        digest: str,
+        rule_type: str,
+    ) -> Outcome:
         """Delete one tag as decided, and log it in the same transaction."""
-        removal = self.removal.remove_tag(conn, repository, state.name, manifest_id=state.manifest_id,
-                                          pushed_at=state.pushed_at)
+        removal = self.removal.remove_tag(
+            conn, repository, state.name, manifest_id=state.manifest_id, pushed_at=state.pushed_at
+        )
         if removal.outcome is Outcome.DELETED:
             q.add_log(conn, retention=retention, tag=state.name, digest=digest, rule_type=rule_type)
         elif removal.outcome is not Outcome.GONE:
@@ -175,8 +200,9 @@ class SharedRetentionRunner:
         return removal.outcome
 
     @staticmethod
-    def _plan(conn: Connection, retention_id: int) -> tuple[SharedRetention, Repository,
-                                                           list[tuple[TagState, str]]] | None:
+    def _plan(
+        conn: Connection, retention_id: int
+    ) -> tuple[SharedRetention, Repository, list[tuple[TagState, str]]] | None:
         retention = q.get(conn, retention_id)
         repository = repositories_q.by_id(conn, retention.repository_id) if retention else None
         if retention is None or repository is None:
@@ -184,5 +210,8 @@ class SharedRetentionRunner:
         candidates = candidates_q.tagged_candidates(conn, repository.id)
         digests = {c.manifest_id: c.digest for c in candidates}
         states = [state for candidate in candidates for state in candidate.tags]
-        return retention, repository, [(state, digests[state.manifest_id])
-                                       for state in shared_deletions(retention.rules, states, now_ms())]
+        return (
+            retention,
+            repository,
+            [(state, digests[state.manifest_id]) for state in shared_deletions(retention.rules, states, now_ms())],
+        )
