@@ -204,6 +204,53 @@ class EnterpriseSettings(BaseModel):
         return text
 
 
+class GcSettings(BaseModel):
+    """Garbage collection: what is garbage, when it goes, how a run paces itself."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    grace_seconds: int = Field(default=24 * 3600, ge=0)
+    """A blob no manifest references is deleted only once no push has used it (stored, linked, mounted, or
+    found by a HEAD or GET) for this long; an untagged manifest only once it is this old. Pushes in
+    flight are safe for this long between finding a blob and pushing the manifest that needs it."""
+    delete_untagged: bool = False
+    """Garbage collection of the shared registry also deletes untagged manifests older than the grace
+    period that no tag reaches through an index or a ``subject`` (``moorage gc --delete-untagged`` for one
+    run). Enterprise instances choose for themselves (their GC schedule's ``delete_untagged``)."""
+    upload_expiry_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    """Upload sessions untouched this long, and upload data no session owns, are removed by garbage
+    collection with their bytes."""
+    schedule: str = "0 0 3 * * *"
+    """When the job worker collects the whole registry: a six-field cron expression (second minute hour
+    day month weekday, UTC). Empty: never (``moorage gc`` still works)."""
+    schedule_check_seconds: int = Field(default=30, ge=1)
+    """How often the job worker looks at the GC schedules (the registry's and each instance's)."""
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Blobs (and manifests) checked and deleted per transaction; pushes wait for at most one batch."""
+    workers: int = Field(default=2, ge=1, le=5)
+    """Storage deletions in flight at once, for runs that do not choose (the GC API's ``workers``)."""
+    pause_ms: int = Field(default=0, ge=0, le=60_000)
+    """A pause after each batch that deleted something (throttles a large collection on busy storage)."""
+    orphan_scan: bool = True
+    """List storage for blob files no metadata knows (left by a process killed mid-push) and remove them
+    once older than the grace period; off for stores where listing costs too much."""
+    log_max_lines: int = Field(default=2000, ge=10, le=1_000_000)
+    """Lines kept of one run's log (``show_gc_task``); its summary line is always kept."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from moorage.domain.errors import Invalid
+        from moorage.services.enterprise.cron import CronSchedule
+
+        if value.strip():
+            try:
+                CronSchedule.parse(value)
+            except Invalid as error:
+                raise ValueError(error.message) from None  # a clear message at start-up
+        return value.strip()
+
+
 OSV_ZIPS = "https://osv-vulnerabilities.storage.googleapis.com"
 OSV_DEFAULT_ECOSYSTEMS = ("PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "Packagist", "NuGet",
                           "Ubuntu", "AlmaLinux", "Rocky Linux", "Wolfi", "Chainguard")
@@ -418,6 +465,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     enterprise: EnterpriseSettings = Field(default_factory=EnterpriseSettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
     scanner: ScannerSettings = Field(default_factory=ScannerSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
     redis_url: str = ""

@@ -86,7 +86,12 @@ blobs = Table(
     Column("digest", DIGEST, primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Garbage collection (0010, see moorage.services.lifecycle): when a push last used the blob (stored,
+    # linked, mounted, or found by a HEAD or GET), and since when the collector is deleting it.
+    Column("touched_at", BigInteger, nullable=False, server_default="0"),
+    Column("deleting_since", BigInteger, nullable=True),
 )
+Index("ix_blobs_deleting_since", blobs.c.deleting_since)
 
 repository_blobs = Table(
     "repository_blobs",
@@ -831,5 +836,55 @@ security_account_settings = Table(
     Column("domain_id", String(32), ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+
+# Garbage collection (0010) -------------------------------------------------------------------------
+# Runs of the collector (the whole registry's, ``instance_id`` NULL, or one Enterprise Edition
+# instance's), their logs, and each instance's schedule (the whole registry's comes from settings).
+
+gc_runs = Table(
+    "gc_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=True),
+    Column("trigger", String(16), nullable=False),  # MANUAL | SCHEDULE
+    Column("status", String(16), nullable=False),  # Pending | Running | Success | Error | Stopped
+    Column("delete_untagged", Boolean, nullable=False, server_default="0"),
+    Column("workers", Integer, nullable=False, server_default="1"),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
+    Column("figures", Text, nullable=False, server_default="{}"),  # GcFigures as JSON
+    Column("job_id", String(32), nullable=True),
+    Column("dedupe_key", String(255), nullable=True, unique=True),
+    Column("stop_requested", Boolean, nullable=False, server_default="0"),
+    Column("log_lines", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+)
+Index("ix_gc_runs_instance", gc_runs.c.instance_id, gc_runs.c.id)
+Index("ix_gc_runs_status", gc_runs.c.status)
+
+gc_run_logs = Table(
+    "gc_run_logs",
+    metadata,
+    Column("run_id", Id, ForeignKey("gc_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+gc_schedules = Table(
+    "gc_schedules",
+    metadata,
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True),
+    Column("type", String(16), nullable=False),  # None | Custom
+    Column("cron", String(128), nullable=False, server_default=""),
+    Column("delete_untagged", Boolean, nullable=False, server_default="0"),
+    Column("workers", Integer, nullable=False, server_default="1"),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
     Column("updated_at", BigInteger, nullable=False),
 )
