@@ -55,6 +55,7 @@ from moorage.services.blobs import BlobService
 from moorage.services.enterprise import EnterpriseServices, build_enterprise
 from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.identity import IdentityService
+from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.login_throttle import build_login_throttle
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
@@ -99,6 +100,7 @@ class Services:
     enterprise: EnterpriseServices
     security: SecurityServices
     replays: SignatureReplayGuard
+    gc: GcRunService
 
 
 def build_services(settings: Settings) -> Services:
@@ -124,7 +126,7 @@ def build_services(settings: Settings) -> Services:
                                       instance_anonymous_pull=anonymous_access),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
-        blobs=BlobService(db, store),
+        blobs=BlobService(db, store, touch_after_ms=settings.gc.grace_seconds * 500),
         uploads=UploadService(db, store),
         manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
                                   listeners=[security.scan_on_push, enterprise.hooks],
@@ -139,6 +141,7 @@ def build_services(settings: Settings) -> Services:
         security=security,
         replays=SignatureReplayGuard(db, max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
                                      repeat_seconds=settings.auth.sdk_signature_repeat_seconds),
+        gc=GcRunService(db, store, settings.gc, jobs),
     )
 
 

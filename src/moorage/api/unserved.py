@@ -77,7 +77,6 @@ ENDPOINTS = 'endpoints (internal endpoints, endpoint policy)'
 REPLICATION = 'replication'
 EE_RETENTION = 'retention'
 WEBHOOKS = 'webhooks'
-GC = 'garbage collection'
 CREDENTIALS = 'long-term / temporary credentials'
 REGISTRIES = 'replication (registries)'
 IMMUTABLE = 'immutable tags'
@@ -226,18 +225,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
              "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}"),
     _planned("GET", "list_instance_retention_policies", EE_RETENTION,
              "/v2/{project_id}/instances/{instance_id}/retention/policies"),
-    _planned("GET", "list_gc_tasks", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc"),
-    _planned("POST", "execute_gc_schedule", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("GET", "show_gc_schedule", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("PUT", "update_gc_schedule", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("GET", "show_gc_task", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
-    _planned("PUT", "stop_gc_task", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
     _planned("POST", "create_instance_temp_credential", CREDENTIALS,
              "/v2/{project_id}/instances/{instance_id}/temp-credential"),
     _planned("GET", "list_instance_webhooks", WEBHOOKS,

@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 
 import moorage
-from moorage.cli import admin, config, sbom, scan, serve, vulndb, worker
+from moorage.cli import admin, config, gc, sbom, scan, serve, vulndb, worker
 
 app = typer.Typer(
     name="moorage",
@@ -40,6 +40,7 @@ vulndb.register(app)
 sbom.register(app)
 scan.register(app)
 config.register(app)
+gc.register(app)
 
 
 def settings_error_lines(error: ValidationError) -> list[str]:

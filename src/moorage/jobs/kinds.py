@@ -28,6 +28,18 @@ def sign_execution(context: JobContext) -> dict[str, Any]:
     return run_sign_job(context)
 
 
+def garbage_collection(context: JobContext) -> dict[str, Any]:
+    """Do one garbage collection run (the API's, or a schedule's); safe to run again after a crash."""
+    import asyncio
+
+    from moorage.services.lifecycle.runs import GcRunService
+
+    settings = context.resources["settings"]
+    service = GcRunService(context.db, context.resources["store"], settings.gc, jobs=None)
+    run = asyncio.run(service.execute(int(context.job.params["run_id"]), stopping=lambda: context.stopping))
+    return {"run_id": run.id, "status": run.status.value, **run.figures.to_json()}
+
+
 def _security_handlers() -> dict[str, Handler]:
     from moorage.jobs import security
 
@@ -37,5 +49,6 @@ def _security_handlers() -> dict[str, Handler]:
 HANDLERS: dict[str, Handler] = {
     "registry.purge_uploads": purge_uploads,
     "enterprise.sign_execution": sign_execution,
+    "registry.gc": garbage_collection,
     **_security_handlers(),
 }

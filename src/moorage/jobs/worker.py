@@ -68,9 +68,19 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
             except Exception:
                 log.exception("the periodic image-security pass failed")
 
+    def collect_on_schedule_forever() -> None:
+        from moorage.services.lifecycle.schedule import schedule_pass
+
+        while not stopping.wait(settings.gc.schedule_check_seconds):
+            try:
+                schedule_pass(settings, db, resources["store"], queue)
+            except Exception:
+                log.exception("starting scheduled garbage collection failed")
+
     recovery = threading.Thread(target=recover_forever, name="job-recovery", daemon=True)
     recovery.start()
     threading.Thread(target=periodic_forever, name="security-periodic", daemon=True).start()
+    threading.Thread(target=collect_on_schedule_forever, name="gc-schedule", daemon=True).start()
     consumer = huey.create_consumer(workers=settings.jobs.threads, worker_type="thread", periodic=False,
                                     initial_delay=0.05, max_delay=1.0, backoff=1.15)
     log.warning("moorage worker %s: %d threads, queue %s", runner.worker, settings.jobs.threads,

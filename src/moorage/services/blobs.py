@@ -9,8 +9,9 @@ from sqlalchemy.engine import Connection
 from moorage.domain.digests import Digest
 from moorage.domain.errors import BlobUnknown, RangeNotSatisfiable
 from moorage.domain.registry import ByteRange, Repository
-from moorage.metadata.database import Database
+from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as q
+from moorage.metadata.queries import gc as gc_q
 from moorage.services.uploads import UploadTarget, link_blob
 from moorage.storage.blobstore import BlobStore
 
@@ -18,17 +19,29 @@ from moorage.storage.blobstore import BlobStore
 class BlobService:
     """Blob reads, deletes and cross-repository mounts."""
 
-    def __init__(self, db: Database, store: BlobStore) -> None:
+    def __init__(self, db: Database, store: BlobStore, *, touch_after_ms: int = 0) -> None:
         self.db = db
         self.store = store
+        self.touch_after_ms = touch_after_ms
+        """A blob found by a HEAD or GET is marked as used again once its last use is this old (half the
+        garbage collector's grace period: the push that found it has that long to PUT its manifest)."""
 
     async def size(self, *, repository: Repository, digest: Digest) -> int:
-        """Size of a blob the repository may serve, or ``BlobUnknown``."""
-        size = await self.db.read(lambda conn: q.linked_size(conn, repository.id, str(digest)))
-        if size is None:
+        """Size of a blob the repository may serve, or ``BlobUnknown``; a blob not used for a while is
+        marked as used now (the client may be about to push a manifest that needs it)."""
+        found = await self.db.read(lambda conn: gc_q.linked_blob(conn, repository.id, str(digest)))
+        if found is not None and found[1] < now_ms() - self.touch_after_ms:
+
+            def touch(conn: Connection) -> bool:
+                gc_q.writer_fence(conn)
+                return gc_q.touch_linked(conn, repository.id, str(digest))
+
+            if not await self.db.write(touch):
+                found = None  # collected meanwhile
+        if found is None:
             raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
                               detail={"digest": str(digest)})
-        return size
+        return found[0]
 
     def stream(
         self, *, digest: Digest, size: int, byte_range: ByteRange | None
@@ -54,6 +67,7 @@ class BlobService:
         it (the caller then falls back to an upload session)."""
 
         def work(conn: Connection) -> int | None:
+            gc_q.writer_fence(conn)  # before reading the source's link: the collector may be removing it
             size = q.linked_size(conn, source.id, str(digest))
             if size is not None:
                 link_blob(conn, target, str(digest), size)

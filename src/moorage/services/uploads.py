@@ -23,8 +23,10 @@ from moorage.domain.names import RepositoryName
 from moorage.domain.registry import UploadSession
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
+from moorage.metadata.queries import gc as gc_queries
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.metadata.queries import uploads as q
+from moorage.services.lifecycle.guard import secure_blob
 from moorage.storage.blobstore import BlobStore
 
 LEASE_SECONDS = 60.0
@@ -74,9 +76,12 @@ class UploadTarget:
 
 def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int) -> None:
     """Record a stored blob and let the target repository serve it, creating the repository (and its
-    namespace) on its first content, all in the caller's transaction."""
+    namespace) on its first content, all in the caller's transaction (inside the garbage collector's
+    fence: the caller made sure the bytes are stored, see ``moorage.services.lifecycle``)."""
+    gc_queries.writer_fence(conn)
     repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
     blob_queries.add(conn, digest, size)
+    gc_queries.revive(conn, digest)
     blob_queries.link(conn, repository.id, digest, size)
 
 
@@ -172,7 +177,8 @@ class UploadService:
             session = await self.append(target=target, upload_id=upload_id, chunks=chunks, start=None, length=length)
         hasher = self.hashes.take(upload_id, session.size)
         try:
-            await self.store.commit(upload_id, digest=digest, size=session.size, hasher=hasher)
+            placed = await self.store.commit(upload_id, digest=digest, size=session.size, hasher=hasher,
+                                             keep_if_stored=True)
         except BaseException:
             # The session ends with its bytes (whatever failed: a wrong digest or size, the disk, the
             # client leaving while a large blob was hashed), not at the next purge.
@@ -182,10 +188,17 @@ class UploadService:
             raise
 
         def record(conn: Connection) -> None:
+            gc_queries.writer_fence(conn)
+            secure_blob(self.store, digest, upload_id=None if placed else upload_id)
             link_blob(conn, target, str(digest), session.size)
             q.remove(conn, upload_id)
 
-        await self.db.write(record)
+        try:
+            await self.db.write(record)
+        finally:
+            if not placed:  # the copy kept in case the stored one was being collected
+                with anyio.CancelScope(shield=True):
+                    await self.store.delete_upload(upload_id)
         return session.size
 
     async def monolithic(
@@ -203,8 +216,15 @@ class UploadService:
                     raise SizeInvalid(f"received more than the {length} bytes of Content-Length")
             if len(data) != length:
                 raise SizeInvalid(f"received {len(data)} bytes, Content-Length said {length}")
-            await self.store.put_verified(digest, bytes(data))
-            await self.db.write(lambda conn: link_blob(conn, target, str(digest), length))
+            whole = bytes(data)
+            await self.store.put_verified(digest, whole)
+
+            def record_small(conn: Connection) -> None:
+                gc_queries.writer_fence(conn)
+                secure_blob(self.store, digest, data=whole)
+                link_blob(conn, target, str(digest), length)
+
+            await self.db.write(record_small)
             return length
         upload_id = uuid.uuid4().hex
         hasher = new_hasher(digest.algorithm)
@@ -212,13 +232,23 @@ class UploadService:
 
             size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length,
                                            exact=True)
-            await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher)
+            placed = await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher, keep_if_stored=True)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.store.delete_upload(upload_id)
             raise
 
-        await self.db.write(lambda conn: link_blob(conn, target, str(digest), size))
+        def record(conn: Connection) -> None:
+            gc_queries.writer_fence(conn)
+            secure_blob(self.store, digest, upload_id=None if placed else upload_id)
+            link_blob(conn, target, str(digest), size)
+
+        try:
+            await self.db.write(record)
+        finally:
+            if not placed:
+                with anyio.CancelScope(shield=True):
+                    await self.store.delete_upload(upload_id)
         return size
 
     async def cancel(self, *, target: UploadTarget, upload_id: str) -> None:

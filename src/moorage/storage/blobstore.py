@@ -16,7 +16,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
-from moorage.domain.errors import DigestInvalid, SizeInvalid, TooLarge
+from moorage.domain.errors import DigestInvalid, Invalid, SizeInvalid, TooLarge
 from moorage.storage import paths
 from moorage.storage.interface import FileInfo, StorageDriver, StorageWriter
 
@@ -103,11 +103,16 @@ class BlobStore:
                     await writer.close()
         return offset + received
 
-    async def commit(self, upload_id: str, *, digest: Digest, size: int, hasher: Hasher | None) -> None:
+    async def commit(self, upload_id: str, *, digest: Digest, size: int, hasher: Hasher | None,
+                     keep_if_stored: bool = False) -> bool:
         """Verify that the upload's bytes are ``digest`` and make them the blob; drop the upload.
+        True when the upload's bytes became the blob, False when the blob was stored already.
 
         ``hasher`` is the running hash when this node saw every byte; otherwise (restart, another
         node, another algorithm) the data is hashed again from storage. A mismatch stores nothing.
+        With ``keep_if_stored``, an upload whose blob was stored already keeps its data for the
+        caller to ``adopt_upload`` or ``delete_upload`` (the stored copy may be one that garbage
+        collection is deleting: ``moorage.services.lifecycle.guard``).
         """
         stored = await self.upload_size(upload_id)
         if stored != size:
@@ -123,10 +128,22 @@ class BlobStore:
                 detail={"digest": str(digest)},
             )
         if await self.stat(digest) is None:
-            if size == 0 and await self.driver.stat(paths.upload_data(upload_id)) is None:
-                await self.driver.put_content(paths.blob_data(digest), b"")  # nothing was ever written
-            else:
-                await self.driver.move(paths.upload_data(upload_id), paths.blob_data(digest))
+            await self.adopt_upload(upload_id, digest)
+            placed = True
+        else:
+            placed = False
+            if keep_if_stored:
+                return False
+        await self.delete_upload(upload_id)
+        return placed
+
+    async def adopt_upload(self, upload_id: str, digest: Digest) -> None:
+        """Make an upload's verified data the blob ``digest`` (replacing a stored copy, which holds the
+        same bytes) and drop the upload."""
+        if await self.driver.stat(paths.upload_data(upload_id)) is None:
+            await self.driver.put_content(paths.blob_data(digest), b"")  # an empty upload: nothing was written
+        else:
+            await self.driver.move(paths.upload_data(upload_id), paths.blob_data(digest))
         await self.delete_upload(upload_id)
 
     async def put_verified(self, digest: Digest, data: bytes) -> None:
@@ -196,6 +213,22 @@ class BlobStore:
     async def delete_blob(self, digest: Digest) -> None:
         """Remove a blob's bytes (garbage collection only: links are checked by the caller)."""
         await self.driver.delete(paths.blob_data(digest).rsplit("/", 1)[0])
+
+    async def stored_digests(self) -> AsyncIterator[list[Digest]]:
+        """Every blob storage holds, one directory of the layout (``<algorithm>/<first two hex>``) at
+        a time; names that are not a blob's are passed over."""
+        for algorithm in await self.driver.list(paths.BLOBS_ROOT):
+            for prefix in await self.driver.list(f"{paths.BLOBS_ROOT}/{algorithm}"):
+                found = []
+                for name in await self.driver.list(f"{paths.BLOBS_ROOT}/{algorithm}/{prefix}"):
+                    try:
+                        digest = Digest.parse(f"{algorithm}:{name}")
+                    except Invalid:
+                        continue
+                    if digest.hex[:2] == prefix:
+                        found.append(digest)
+                if found:
+                    yield found
 
 
 async def _write_and_hash(writer: StorageWriter, hasher: Hasher | None, data: bytearray) -> None:

@@ -71,7 +71,8 @@ class StorageDriver(Protocol):
         ...
 
     async def move(self, source: str, destination: str) -> None:
-        """Atomically and durably move a file, replacing ``destination``."""
+        """Atomically and durably move a file, replacing ``destination``; its modification time
+        becomes the time of the move (garbage collection tells a blob just stored from an old one by it)."""
         ...
 
     async def delete(self, path: str) -> None:

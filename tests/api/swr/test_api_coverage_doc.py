@@ -20,7 +20,8 @@ POLICIES = "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}
 EXTENSIONS = {("GET", KEYS), ("POST", KEYS), ("GET", KEYS + "/{key_id}"), ("DELETE", KEYS + "/{key_id}"),
               ("GET", KEYS + "/{key_id}/public-key"), ("GET", POLICIES),
               ("GET", POLICIES + "/{policy_id}/executions/{execution_id}"),
-              ("PUT", POLICIES + "/{policy_id}/executions/{execution_id}")}
+              ("PUT", POLICIES + "/{policy_id}/executions/{execution_id}"),
+              ("GET", "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}/log")}
 """moorage's own operations (api-coverage-enterprise.md, "moorage extensions")."""
 ENTERPRISE_DOC = DOC.with_name("api-coverage-enterprise.md")
 ENTERPRISE_ROW = re.compile(r"^\| `(\w+) ([^`]+)` \| (\w+) \| (\w+) \|")

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from moorage.api.enterprise import (
     artifact_scans,
     artifacts,
+    gc,
     instances,
     namespaces,
     repositories,
@@ -18,5 +19,5 @@ from moorage.api.enterprise import (
 )
 
 ROUTERS: tuple[APIRouter, ...] = (instances.router, namespaces.router, signing_keys.router, sign_policies.router,
-                                  sign_executions.router, artifact_scans.router, artifacts.router,
+                                  sign_executions.router, gc.router, artifact_scans.router, artifacts.router,
                                   repositories.router)
