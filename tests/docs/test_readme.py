@@ -82,6 +82,9 @@ PLANS = (
     Plan(r"moorage vulndb info ", expect=r"debian"),
     Plan(r"moorage vulndb export ", expect=r"wrote vulndb\.bundle"),
     Plan(r"moorage vulndb import ", expect=r"osv"),
+    Plan(r"moorage gc --dry-run --json", expect=r'"dry_run": true'),
+    Plan(r"moorage gc +#", expect=r"garbage collection \d+: Success"),
+    Plan(r"moorage gc --delete-untagged", expect=r"garbage collection \d+: Success"),
 )
 # Commands expected to fail, with the reason (strict: the mark fails once the command works).
 XFAIL: dict[str, str] = {}

@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -352,7 +353,7 @@ async def test_a_blob_pushed_again_while_marked_is_put_back_and_kept(registry: R
     run = await registry.collect()
     assert run.figures.blobs == 0
     await registry.pull("team/app", "2", pushed)
-    assert not any(registry.db.run_read(lambda conn, d=d: gc_q.blob_deleting(conn, d)) for d in pushed.blobs)
+    assert not any(registry.db.run_read(partial(gc_q.blob_deleting, digest=d)) for d in pushed.blobs)
 
 
 async def test_expired_uploads_go_with_their_bytes(registry: Registry) -> None:
