@@ -305,9 +305,8 @@ async def test_a_killed_runs_leftovers_are_finished_and_nothing_referenced_is_to
     marked = sorted(garbage[0].blobs)
 
     def mark(conn: Any) -> None:
-        for link_digest in marked:
-            gc_q.release_link(conn, registry.repository("team/tmp").id, link_digest, cutoff=cutoff)
-            assert gc_q.mark_deleting(conn, link_digest, cutoff=cutoff)
+        gc_q.release_links(conn, [(registry.repository("team/tmp").id, digest) for digest in marked], cutoff=cutoff)
+        assert sorted(gc_q.mark_deleting(conn, marked, cutoff=cutoff)) == marked
 
     registry.db.run_write(mark)
     # ... and one killed in its second: the bytes of one blob gone, its row still marked.
@@ -341,9 +340,8 @@ async def test_a_blob_pushed_again_while_marked_is_put_back_and_kept(registry: R
     repository_id = registry.repository("team/app").id
 
     def mark(conn: Any) -> None:  # the collector's first transaction
-        for digest in pushed.blobs:
-            gc_q.release_link(conn, repository_id, digest, cutoff=cutoff)
-            assert gc_q.mark_deleting(conn, digest, cutoff=cutoff)
+        gc_q.release_links(conn, [(repository_id, digest) for digest in pushed.blobs], cutoff=cutoff)
+        assert sorted(gc_q.mark_deleting(conn, list(pushed.blobs), cutoff=cutoff)) == sorted(pushed.blobs)
 
     registry.db.run_write(mark)
     for digest in pushed.blobs:  # its bytes went too (the second transaction, killed before its commit)

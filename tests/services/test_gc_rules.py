@@ -185,7 +185,7 @@ def test_the_collector_waits_for_a_writer_inside_the_fence(pg_database_url: str,
 
             def release(conn: Connection) -> bool:
                 gc_q.collector_fence(conn)
-                return gc_q.release_link(conn, repository.id, layer, cutoff=cutoff)
+                return gc_q.release_links(conn, [(repository.id, layer)], cutoff=cutoff) == 1
 
             collector = threading.Thread(target=lambda: collector_result.append(registry.db.run_write(release)))
             collector.start()

@@ -9,10 +9,11 @@ row goes, whatever the collector read earlier; the fence makes that moment one n
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, not_, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, not_, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.gc import (
@@ -188,35 +189,44 @@ def _shrink(conn: Connection, repository_id: int, size: int) -> None:
                                                                                      updated_at=now_ms()))
 
 
-def release_link(conn: Connection, repository_id: int, digest: str, *, cutoff: int) -> bool:
-    """Remove a repository's link to a blob if it still is garbage: made before ``cutoff``, the blob
-    not used since, and no manifest of the repository referencing it. The repository's size shrinks
-    by the blob's. True if the link went."""
-    size = conn.execute(select(blobs.c.size).where(blobs.c.digest == digest, blobs.c.touched_at < cutoff)).scalar()
-    if size is None:
-        return False
+def release_links(conn: Connection, pairs: Sequence[tuple[int, str]], *, cutoff: int) -> int:
+    """Remove those of these (repository id, digest) links that still are garbage: made before
+    ``cutoff``, the blob not used since, and no manifest of the repository referencing it. Each
+    repository's size shrinks by the blobs it no longer links. How many links went."""
+    if not pairs:
+        return 0
+    link = tuple_(repository_blobs.c.repository_id, repository_blobs.c.digest)
     referenced = exists().where(
-        manifest_references.c.digest == digest, manifests.c.id == manifest_references.c.manifest_id,
-        manifests.c.repository_id == repository_id)
-    result = conn.execute(delete(repository_blobs).where(
-        repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest == digest,
-        repository_blobs.c.created_at < cutoff, not_(referenced)))
-    if not result.rowcount:
-        return False
-    _shrink(conn, repository_id, int(size))
-    return True
+        manifest_references.c.digest == repository_blobs.c.digest, manifests.c.id == manifest_references.c.manifest_id,
+        manifests.c.repository_id == repository_blobs.c.repository_id)
+    rows = conn.execute(
+        select(repository_blobs.c.repository_id, repository_blobs.c.digest, blobs.c.size)
+        .select_from(repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest))
+        .where(link.in_(list(pairs)), repository_blobs.c.created_at < cutoff, blobs.c.touched_at < cutoff,
+               not_(referenced))).all()
+    if not rows:
+        return 0
+    conn.execute(delete(repository_blobs).where(link.in_([(int(r[0]), r[1]) for r in rows])))
+    shrink: dict[int, int] = defaultdict(int)
+    for repository_id, _digest, size in rows:
+        shrink[int(repository_id)] += int(size)
+    for repository_id, size in sorted(shrink.items()):
+        _shrink(conn, repository_id, size)
+    return len(rows)
 
 
-def mark_deleting(conn: Connection, digest: str, *, cutoff: int) -> bool:
-    """Mark a blob as being deleted if it still is garbage: not used since ``cutoff``, no repository
-    linking it, no manifest referencing it. From now on no writer relies on its bytes without
-    first putting them back (see ``revive``). True if it was marked."""
+def mark_deleting(conn: Connection, digests: Sequence[str], *, cutoff: int) -> list[str]:
+    """Mark as being deleted those of these blobs that still are garbage: not used since ``cutoff``,
+    no repository linking them, no manifest referencing them. From then on no writer relies on their
+    bytes without first putting them back (see ``revive``). The digests marked."""
+    if not digests:
+        return []
     result = conn.execute(update(blobs).where(
-        blobs.c.digest == digest, blobs.c.deleting_since.is_(None), blobs.c.touched_at < cutoff,
-        not_(exists().where(repository_blobs.c.digest == digest)),
-        not_(exists().where(manifest_references.c.digest == digest)),
-    ).values(deleting_since=now_ms()))
-    return bool(result.rowcount)
+        blobs.c.digest.in_(list(digests)), blobs.c.deleting_since.is_(None), blobs.c.touched_at < cutoff,
+        not_(exists().where(repository_blobs.c.digest == blobs.c.digest)),
+        not_(exists().where(manifest_references.c.digest == blobs.c.digest)),
+    ).values(deleting_since=now_ms()).returning(blobs.c.digest))
+    return [r[0] for r in result]
 
 
 def deleting_rows(conn: Connection, digests: Sequence[str]) -> dict[str, BlobRow]:
@@ -228,10 +238,13 @@ def deleting_rows(conn: Connection, digests: Sequence[str]) -> dict[str, BlobRow
     return {r[0]: _blob_row(r) for r in rows}
 
 
-def forget_blob(conn: Connection, digest: str) -> bool:
-    """Drop the row of a blob marked as being deleted (its bytes are gone)."""
-    result = conn.execute(delete(blobs).where(blobs.c.digest == digest, blobs.c.deleting_since.is_not(None)))
-    return bool(result.rowcount)
+def forget_blobs(conn: Connection, digests: Sequence[str]) -> set[str]:
+    """Drop the rows of blobs marked as being deleted (their bytes are gone); the digests dropped."""
+    if not digests:
+        return set()
+    result = conn.execute(delete(blobs).where(blobs.c.digest.in_(list(digests)), blobs.c.deleting_since.is_not(None))
+                          .returning(blobs.c.digest))
+    return {r[0] for r in result}
 
 
 def marked_page(conn: Connection, *, after: str, limit: int) -> list[BlobRow]:

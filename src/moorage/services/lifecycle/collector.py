@@ -268,10 +268,9 @@ class _Run:
 
         def mark(conn: Connection) -> tuple[int, list[str]]:
             q.collector_fence(conn)
-            released = sum(q.release_link(conn, link.repository_id, link.digest, cutoff=self.cutoff)
-                           for link in doomed_links)
-            marked = [row.digest for row in doomed_blobs if q.mark_deleting(conn, row.digest, cutoff=self.cutoff)]
-            return released, marked
+            released = q.release_links(conn, [(link.repository_id, link.digest) for link in doomed_links],
+                                       cutoff=self.cutoff)
+            return released, q.mark_deleting(conn, [row.digest for row in doomed_blobs], cutoff=self.cutoff)
 
         released, marked = await self.db.write(mark)
         self.figures.links += released
@@ -283,15 +282,13 @@ class _Run:
         """Delete the bytes and rows of blobs marked as being deleted, in one fenced transaction (the
         storage calls run in it, ``workers`` at a time)."""
 
-        def work(conn: Connection) -> tuple[dict[str, q.BlobRow], list[_Outcome], list[str]]:
+        def work(conn: Connection) -> tuple[dict[str, q.BlobRow], list[_Outcome], set[str]]:
             q.collector_fence(conn)
             rows = q.deleting_rows(conn, digests)
             outcomes = anyio.from_thread.run(self._erase_bytes, list(rows.values()))
-            forgotten = [o.digest for o in outcomes if not o.error and q.forget_blob(conn, o.digest)]
-            return rows, outcomes, forgotten
+            return rows, outcomes, q.forget_blobs(conn, [o.digest for o in outcomes if not o.error])
 
-        rows, outcomes, forgotten = await self.db.write(work)
-        gone = set(forgotten)
+        rows, outcomes, gone = await self.db.write(work)
         for outcome in outcomes:
             row = rows[outcome.digest]
             if outcome.error:
