@@ -237,3 +237,21 @@ def test_a_custom_schedule_starts_runs(ee: Enterprise, instances: dict[str, str]
     assert scheduled, ee.server.log()[-3000:]
     finished = _wait(ee, instance_id, scheduled[0].id)
     assert finished.job_status == "Success" and finished.job_parameters.dry_run
+
+
+def test_hostile_requests_get_a_clear_400_and_change_nothing(ee: Enterprise, instances: dict[str, str]) -> None:
+    base = f"/v2/{ee.project}/instances/{instances['a']}/system/gc"
+    with ee.http() as api:
+        before = api.get(base + "/schedule").json()
+        for body in ({"schedule": {"type": "Custom", "cron": "0 " * 100}}, {"schedule": "Custom"},
+                     {"schedule": {"type": "Custom", "cron": "0 0 0 * * *"}, "parameters": {"workers": "many"}},
+                     {"schedule": {"type": "Custom", "cron": "0 0 0 * * *"}, "parameters": {"workers": 2 ** 70}},
+                     {"schedule": {"type": "Custom", "cron": "0-59/0 * * * * *"}}, {}):
+            answer = api.put(base + "/schedule", json=body)
+            assert answer.status_code == 400 and answer.json()["error_code"].startswith("SVCSTG.SWR.400"), body
+        assert api.get(base + "/schedule").json() == before
+        for query in ({"marker": "²³"}, {"marker": "9" * 40}, {"limit": "abc"}, {"status": "x" * 100}):
+            assert api.get(base, params=query).status_code == 400, query
+        assert api.get(base + "/" + "9" * 30).status_code in (400, 404)
+        assert api.post(base + "/schedule", json={"schedule": {"type": "Manual"},
+                                                  "parameters": {"dry_run": "maybe"}}).status_code == 400

@@ -219,12 +219,16 @@ async def test_harbor_11533_a_manifest_shared_by_two_repositories(registry: Regi
 
 
 class FailingDriver(FilesystemDriver):
-    """A filesystem whose deletion of chosen paths fails as an object store's 500 would."""
+    """A filesystem that behaves as an object store: no local paths (every read, stat and delete goes
+    through the driver), and deletions of chosen paths fail as an object store's 500 would."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.failing: set[str] = set()
         self.deletes: list[str] = []
+
+    def local_path(self, path: str) -> Path | None:
+        return None
 
     async def delete(self, path: str) -> None:
         self.deletes.append(path)

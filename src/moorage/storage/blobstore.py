@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
@@ -213,6 +214,28 @@ class BlobStore:
     async def delete_blob(self, digest: Digest) -> None:
         """Remove a blob's bytes (garbage collection only: links are checked by the caller)."""
         await self.driver.delete(paths.blob_data(digest).rsplit("/", 1)[0])
+
+    def erase_local(self, digest: Digest, *, kept_if_modified_after: float) -> tuple[str, int] | None:
+        """For a driver with local files, from a worker thread (garbage collection, which calls it
+        for thousands of blobs inside one transaction): delete the blob's bytes unless they were
+        modified after ``kept_if_modified_after`` (epoch seconds). ("deleted", their size),
+        ("missing", 0) or ("fresh", 0); None when the driver has no local files (use ``stat`` and
+        ``delete_blob``)."""
+        local = self.local_path(digest)
+        if local is None:
+            return None
+        try:
+            info = local.stat()
+        except FileNotFoundError:
+            return "missing", 0
+        if info.st_mtime > kept_if_modified_after:
+            return "fresh", 0
+        local.unlink(missing_ok=True)
+        try:
+            local.parent.rmdir()
+        except OSError:
+            shutil.rmtree(local.parent, ignore_errors=True)  # something else in the blob's directory
+        return "deleted", info.st_size
 
     async def stored_digests(self) -> AsyncIterator[list[Digest]]:
         """Every blob storage holds, one directory of the layout (``<algorithm>/<first two hex>``) at

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, not_, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, not_, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.gc import (
@@ -182,37 +182,42 @@ def references_of(conn: Connection, digests: Sequence[str]) -> list[tuple[str, i
     return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
 
-def _shrink(conn: Connection, repository_id: int, size: int) -> None:
-    smaller = (func.max(repositories.c.size - size, 0) if conn.dialect.name == "sqlite"
-               else func.greatest(repositories.c.size - size, 0))
-    conn.execute(update(repositories).where(repositories.c.id == repository_id).values(size=smaller,
-                                                                                     updated_at=now_ms()))
+# Prebuilt: run with one parameter set per link or repository (executemany) for a batch at a time.
+_UNLINK = delete(repository_blobs).where(repository_blobs.c.repository_id == bindparam("in_repository"),
+                                         repository_blobs.c.digest == bindparam("of_digest"))
+_SHRINK = {sqlite: update(repositories).where(repositories.c.id == bindparam("in_repository")).values(
+    size=(func.max if sqlite else func.greatest)(repositories.c.size - bindparam("by"), 0), updated_at=bindparam("now"))
+    for sqlite in (True, False)}
 
 
 def release_links(conn: Connection, pairs: Sequence[tuple[int, str]], *, cutoff: int) -> int:
     """Remove those of these (repository id, digest) links that still are garbage: made before
     ``cutoff``, the blob not used since, and no manifest of the repository referencing it. Each
     repository's size shrinks by the blobs it no longer links. How many links went."""
-    if not pairs:
+    wanted = set(pairs)
+    if not wanted:
         return 0
-    link = tuple_(repository_blobs.c.repository_id, repository_blobs.c.digest)
     referenced = exists().where(
         manifest_references.c.digest == repository_blobs.c.digest, manifests.c.id == manifest_references.c.manifest_id,
         manifests.c.repository_id == repository_blobs.c.repository_id)
+    # digest IN (...) takes the digest index (a row-value IN would scan the table on SQLite); the
+    # pairs are picked out here.
     rows = conn.execute(
         select(repository_blobs.c.repository_id, repository_blobs.c.digest, blobs.c.size)
         .select_from(repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest))
-        .where(link.in_(list(pairs)), repository_blobs.c.created_at < cutoff, blobs.c.touched_at < cutoff,
-               not_(referenced))).all()
-    if not rows:
+        .where(repository_blobs.c.digest.in_(sorted({digest for _, digest in wanted})),
+               repository_blobs.c.created_at < cutoff, blobs.c.touched_at < cutoff, not_(referenced))).all()
+    released = [(int(r), d, int(size)) for r, d, size in rows if (int(r), d) in wanted]
+    if not released:
         return 0
-    conn.execute(delete(repository_blobs).where(link.in_([(int(r[0]), r[1]) for r in rows])))
+    conn.execute(_UNLINK, [{"in_repository": r, "of_digest": d} for r, d, _ in released])
     shrink: dict[int, int] = defaultdict(int)
-    for repository_id, _digest, size in rows:
-        shrink[int(repository_id)] += int(size)
-    for repository_id, size in sorted(shrink.items()):
-        _shrink(conn, repository_id, size)
-    return len(rows)
+    for repository_id, _digest, size in released:
+        shrink[repository_id] += size
+    now = now_ms()
+    conn.execute(_SHRINK[conn.dialect.name == "sqlite"],
+                 [{"in_repository": r, "by": size, "now": now} for r, size in sorted(shrink.items())])
+    return len(released)
 
 
 def mark_deleting(conn: Connection, digests: Sequence[str], *, cutoff: int) -> list[str]:

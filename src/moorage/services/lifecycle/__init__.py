@@ -15,9 +15,10 @@ side and restates its whole condition in SQL, so a manifest PUT either commits b
 (and the blob is referenced) or after the deletion (and finds no link: ``MANIFEST_BLOB_UNKNOWN``,
 never a manifest whose layer is gone). A writer that stored a blob, or found it stored, checks the
 bytes inside its fenced transaction and puts its own copy back when the collector removed them
-meanwhile (``guard.secure_blob``), then clears any mark (``revive``). The manifest HEAD and GET,
-the blob mount and a re-upload all refresh ``touched_at``, so the usual push (HEAD each layer,
-upload the missing ones, PUT the manifest) has the grace period between its HEAD and its PUT.
+meanwhile (``guard.secure_blob``), then clears any mark (``revive``). A blob HEAD or GET (at most
+once per half grace period), a mount and a re-upload all refresh ``touched_at``, so the usual push
+(HEAD each layer, upload the missing ones, PUT the manifest) has the grace period between its HEAD
+and its PUT.
 
 The collector (``collector``) marks, then deletes bytes and rows in a second transaction: killed
 between the two, it leaves marked rows with no link and no reference, which no client can reach and

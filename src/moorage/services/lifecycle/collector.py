@@ -285,7 +285,9 @@ class _Run:
         def work(conn: Connection) -> tuple[dict[str, q.BlobRow], list[_Outcome], set[str]]:
             q.collector_fence(conn)
             rows = q.deleting_rows(conn, digests)
-            outcomes = anyio.from_thread.run(self._erase_bytes, list(rows.values()))
+            outcomes = self._erase_local(list(rows.values()))
+            if outcomes is None:
+                outcomes = anyio.from_thread.run(self._erase_bytes, list(rows.values()))
             return rows, outcomes, q.forget_blobs(conn, [o.digest for o in outcomes if not o.error])
 
         rows, outcomes, gone = await self.db.write(work)
@@ -306,6 +308,28 @@ class _Run:
                     note = "deleted (its bytes were already gone from storage)"
                 self.journal.log("info", f"blob {outcome.digest} {note}")
 
+    def _fresh_after(self, row: q.BlobRow) -> float:
+        """Bytes modified after this (epoch seconds) were put back by a push while the row was marked."""
+        assert row.deleting_since is not None
+        return (row.deleting_since - self.fresh_margin_ms) / 1000
+
+    def _erase_local(self, rows: list[q.BlobRow]) -> list[_Outcome] | None:
+        """``_erase_bytes`` for local files, right here in the transaction's thread (no hop per file);
+        None when the store has no local files."""
+        outcomes = []
+        for row in rows:
+            try:
+                erased = self.store.erase_local(Digest.parse(row.digest), kept_if_modified_after=self._fresh_after(row))
+            except Exception as error:  # one bad blob must not end the run
+                log.warning("garbage collection: deleting %s failed: %s", row.digest, error)
+                outcomes.append(_Outcome(row.digest, 0, error=f"{type(error).__name__}: {error}"))
+                continue
+            if erased is None:
+                return None
+            state, size = erased
+            outcomes.append(_Outcome(row.digest, size, kept_fresh=state == "fresh"))
+        return outcomes
+
     async def _erase_bytes(self, rows: list[q.BlobRow]) -> list[_Outcome]:
         limiter = asyncio.Semaphore(self.parameters.workers)
 
@@ -316,8 +340,7 @@ class _Run:
                     info = await self.store.stat(digest)
                     if info is None:
                         return _Outcome(row.digest, 0)
-                    assert row.deleting_since is not None
-                    if info.modified * 1000 >= row.deleting_since - self.fresh_margin_ms:
+                    if info.modified > self._fresh_after(row):
                         return _Outcome(row.digest, 0, kept_fresh=True)
                     await self.store.delete_blob(digest)
                     return _Outcome(row.digest, info.size)
