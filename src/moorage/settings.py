@@ -229,8 +229,10 @@ class GcSettings(BaseModel):
     """Blobs (and manifests) checked and deleted per transaction; pushes wait for at most one batch."""
     workers: int = Field(default=2, ge=1, le=5)
     """Storage deletions in flight at once, for runs that do not choose (the GC API's ``workers``)."""
-    pause_ms: int = Field(default=0, ge=0, le=60_000)
-    """A pause after each batch that deleted something (throttles a large collection on busy storage)."""
+    pause_ms: int | None = Field(default=None, ge=0, le=60_000)
+    """A pause after each batch that deleted something, so that pushes waiting for the database get in
+    (and a large collection does not hog busy storage). Unset: 100 ms on SQLite, whose waiting writers poll
+    its one write lock that often; none on PostgreSQL, where they queue."""
     orphan_scan: bool = True
     """List storage for blob files no metadata knows (left by a process killed mid-push) and remove them
     once older than the grace period; off for stores where listing costs too much."""

@@ -420,6 +420,11 @@ def save_progress(conn: Connection, run_id: int, figures: GcFigures) -> bool:
     return bool(conn.execute(select(gc_runs.c.stop_requested).where(gc_runs.c.id == run_id)).scalar())
 
 
+def stop_requested(conn: Connection, run_id: int) -> bool:
+    """Whether someone asked the run to stop."""
+    return bool(conn.execute(select(gc_runs.c.stop_requested).where(gc_runs.c.id == run_id)).scalar())
+
+
 def finish_run(conn: Connection, run_id: int, status: GcRunStatus, figures: GcFigures) -> None:
     """Record a run's outcome."""
     now = now_ms()

@@ -58,6 +58,10 @@ FRESH_MARGIN_MS = 60_000
 """Bytes modified less than this before a blob was marked (or half the grace period, if shorter)
 are taken for a push's, put back while the row was marked: the row goes, the bytes stay."""
 REPOSITORY_PAGE = 100
+SQLITE_PAUSE_MS = 100
+"""The pause after a deleting batch on SQLite (``GcSettings.pause_ms`` unset): a writer of another
+process waiting for SQLite's write lock sleeps up to 100 ms between tries, so a collector that took
+the lock back sooner would starve the pushes."""
 
 
 class Journal(Protocol):
@@ -149,8 +153,11 @@ class _Run:
             raise GcStopped()
 
     async def _pause(self) -> None:
-        if self.settings.pause_ms:
-            await asyncio.sleep(self.settings.pause_ms / 1000)
+        pause = self.settings.pause_ms
+        if pause is None:
+            pause = SQLITE_PAUSE_MS if self.db.dialect == "sqlite" else 0
+        if pause:
+            await asyncio.sleep(pause / 1000)
 
     async def _read(self, work: Callable[[Connection], T]) -> T:
         return await self.db.read(work, heavy=True)

@@ -18,8 +18,9 @@ def secure_blob(store: BlobStore, digest: Digest, *, upload_id: str | None = Non
     """Make sure ``digest``'s bytes are stored, from the upload's data or ``data`` when they are
     not; ``UploadInvalid`` when they are gone and the caller has no copy. Call after
     ``writer_fence`` in a transaction run by ``Database.write``."""
-    if anyio.from_thread.run(store.stat, digest) is not None:
-        return
+    local = store.local_path(digest)
+    if (local.is_file() if local is not None else anyio.from_thread.run(store.stat, digest) is not None):
+        return  # (a local file is looked at right here: no hop to the event loop inside the transaction)
     if upload_id is not None:
         anyio.from_thread.run(store.adopt_upload, upload_id, digest)
     elif data is not None:

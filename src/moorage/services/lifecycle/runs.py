@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
+import time
 from collections.abc import Callable
 
 import anyio.to_thread
@@ -42,12 +43,15 @@ GC_JOB = "registry.gc"
 """The job kind that runs a run (registered in ``moorage.jobs.kinds``)."""
 DEFAULT_PAGE = 10
 MAX_PAGE = 100
+SAVE_SECONDS = 1.0
 ABANDONED_AFTER_MS = 10 * 60_000
 """A command-line run that has saved no progress for this long was killed: it is marked ``Error``."""
 
 
 class RunJournal:
-    """A run's log and checkpoints, in the database (lines are written with each checkpoint)."""
+    """A run's log and checkpoints, in the database: figures and lines are written at most every
+    ``SAVE_SECONDS`` (a write transaction per page would hold SQLite's write lock away from pushes),
+    and the stop request is read at every checkpoint."""
 
     def __init__(self, db: Database, run_id: int, *, max_lines: int, stopping: Callable[[], bool]) -> None:
         self.db = db
@@ -55,6 +59,7 @@ class RunJournal:
         self.max_lines = max_lines
         self.stopping = stopping
         self.lines: list[GcLogLine] = []
+        self.saved = time.monotonic()
 
     def log(self, level: str, message: str) -> None:
         """Keep a line for the next checkpoint."""
@@ -62,14 +67,19 @@ class RunJournal:
         log.log(logging.WARNING if level == "error" else logging.DEBUG, "gc run %d: %s", self.run_id, message)
 
     async def checkpoint(self, figures: GcFigures) -> bool:
-        """Save figures and lines; whether the run must stop (asked through the API, or its job lost)."""
+        """Save figures and lines when it is time; whether the run must stop (asked through the API,
+        or its job lost)."""
+        if time.monotonic() - self.saved < SAVE_SECONDS:
+            return self.stopping() or await self.db.read(lambda conn: q.stop_requested(conn, self.run_id))
         lines, self.lines = self.lines, []
 
         def work(conn: Connection) -> bool:
             q.append_log(conn, self.run_id, lines, max_lines=self.max_lines)
             return q.save_progress(conn, self.run_id, figures)
 
-        return await self.db.write(work) or self.stopping()
+        stop = await self.db.write(work)
+        self.saved = time.monotonic()
+        return stop or self.stopping()
 
 
 def schedule_parameters(parameters: GcParameters | None, *, workers: int) -> GcParameters:
