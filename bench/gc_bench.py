@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import json
 import os
-import resource
 import secrets
 import shutil
 import subprocess
@@ -49,6 +48,7 @@ from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.tables import (
     blobs,
+    gc_runs,
     manifest_references,
     manifests,
     namespaces,
@@ -190,14 +190,15 @@ def collect_child(url: str, storage: str, dry_run: bool) -> None:
     run = asyncio.run(service.run_here(parameters=GcParameters(delete_untagged=True, dry_run=dry_run, workers=2)))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     db.dispose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so a child would report
+    # the parent's peak (the parent built the store in memory) rather than its own.
     print(json.dumps({"status": run.status.value, **run.figures.to_json(), "wall_seconds": wall, "cpu_seconds": cpu,
-                      "rss_before_kib": rss_before, "peak_rss_kib": peak}))
+                      "rss_before_kib": rss_before, "peak_rss_kib": _rss_kib("VmHWM")}))
 
 
-def _rss_kib() -> int:
+def _rss_kib(field: str = "VmRSS") -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
 
@@ -274,9 +275,16 @@ def run_push(work: Path, sizes: Sizes) -> dict[str, Any]:
         def collect_forever() -> None:
             while not stop.is_set():
                 started = time.perf_counter()
-                done = subprocess.run([sys.executable, "-m", "moorage", "gc", "--json", "--delete-untagged"],
-                                      capture_output=True, text=True, env=gc_env, check=False)
-                runs.append({"seconds": time.perf_counter() - started, **json.loads(done.stdout or "{}")})
+                process = subprocess.Popen([sys.executable, "-m", "moorage", "gc", "--json", "--delete-untagged"],
+                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=gc_env)
+                while process.poll() is None and not stop.wait(0.2):
+                    pass
+                if process.poll() is None:  # the pushes are over: stop it (safe at any point, by design)
+                    process.terminate()
+                out, _ = process.communicate()
+                lines = out.strip().splitlines()
+                runs.append({"seconds": time.perf_counter() - started, "stopped": not lines,
+                             **(json.loads(lines[-1]) if lines else {})})
 
         collector = threading.Thread(target=collect_forever)
         collector.start()
@@ -287,11 +295,18 @@ def run_push(work: Path, sizes: Sizes) -> dict[str, Any]:
         stop.set()
         collector.join()
         covered = min(1.0, max(0.0, (runs[0]["seconds"] - 3.0) / pushed_for)) if runs else 0.0
-        _progress(f"push: {during:.1f} images/s while collecting ({len(runs)} runs, "
-                  f"{sum(r.get('blobs', 0) for r in runs):,} blobs freed)")
+        database = Database(url)
+        try:  # what the collector had done by the end of the pushes (it saves its figures every second)
+            saved = database.run_read(lambda conn: conn.execute(select(gc_runs.c.figures).order_by(
+                gc_runs.c.id.desc()).limit(1)).scalar())
+        finally:
+            database.dispose()
+        done_meanwhile = json.loads(saved or "{}")
+        _progress(f"push: {during:.1f} images/s while collecting ({len(runs)} runs, the last stopped when the "
+                  "pushes ended)")
         return {"images_per_second_quiet": without, "images_per_second_collecting": during,
                 "ratio": during / without, "push_seconds": pushed_for, "collector_runs": runs,
-                "share_of_pushes_the_first_run_covered": covered}
+                "share_of_pushes_the_first_run_covered": covered, "collected_meanwhile": done_meanwhile}
     finally:
         server.stop()
 
@@ -320,6 +335,8 @@ def _print(results: dict[str, Any], before: dict[str, Any] | None) -> None:
             ("ratio (collecting / quiet)", f"{push['ratio']:.2f}", ""),
             ("collector runs; share of the pushes the first covered",
              f"{len(push['collector_runs'])}; {push['share_of_pushes_the_first_run_covered']:.0%}", ""),
+            ("collected by the end of the pushes", f"{push['collected_meanwhile'].get('manifests', 0):,} manifests, "
+                                                   f"{push['collected_meanwhile'].get('blobs', 0):,} blobs", ""),
         ]
     previous = _flat(before) if before else {}
     current = _flat(results)
