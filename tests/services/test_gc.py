@@ -19,14 +19,16 @@ from sqlalchemy import select, update
 
 from moorage.domain.digests import Digest
 from moorage.domain.errors import BlobUnknown, ManifestBlobUnknown
-from moorage.domain.gc import GcRunStatus
+from moorage.domain.gc import GcParameters, GcRunStatus
 from moorage.metadata.queries import gc as gc_q
+from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.tables import blobs, repositories, uploads
 from moorage.storage.drivers.filesystem import FilesystemDriver
 from tests.conftest import DATABASES
 from tests.services.gc_support import (
     DAY_MS,
     OCI_INDEX,
+    Image,
     Registry,
     copy_database,
     digest_of,
@@ -417,3 +419,42 @@ async def test_touched_at_is_set_for_blobs_recorded_before_the_migration(registr
     await registry.upload("team/app", b"a blob")
     row = registry.db.run_read(lambda conn: conn.execute(select(blobs.c.created_at, blobs.c.touched_at)).one())
     assert row[1] >= row[0] > 0
+
+
+async def test_harbor_12975_15445_20131_a_blob_referenced_anywhere_is_never_deleted(registry: Registry) -> None:
+    """Harbor lost referenced blobs when a push re-used a blob between the mark and the sweep, and
+    when a blob's other users were not seen. Here: a page of candidates read by the collector goes
+    stale while a client pushes a manifest using one of them; another instance references a blob
+    this instance only links; a repository deletes its link to a blob its manifest still needs."""
+    registry.db.run_write(lambda conn: repo_q.ensure_instance(conn, "other", "other"))
+    shared = image(b"layer used by two instances " * 50)
+    await registry.push("team/a", "1", shared)
+    await registry.delete("team/a", shared.digest)  # a's links dangle now
+    await registry.push("team/b", "1", shared, instance_id="other")  # the other instance references them
+    reused = image(b"layer a push re-uses between mark and sweep " * 50)
+    await registry.push("team/c", "1", reused)
+    await registry.delete("team/c", reused.digest)
+    needed = image(b"layer whose link the repository deleted " * 50)
+    await registry.push("team/d", "1", needed)
+    await registry.blobs.delete(repository=registry.repository("team/d"),
+                                digest=Digest.parse(next(iter(needed.blobs))))
+    registry.age(2 * HOUR_MS)
+    cutoff = int(time.time() * 1000) - HOUR_MS
+    stale_page = registry.db.run_read(partial(gc_q.blob_page, after="", limit=1000))  # the collector's read
+    assert set(reused.blobs) <= {row.digest for row in stale_page}
+    await registry.put_manifest("team/c", "again", reused.manifest)  # the client's PUT lands after the read
+
+    def sweep_with_the_stale_page(conn: Any) -> list[str]:
+        gc_q.collector_fence(conn)
+        links = gc_q.links_of(conn, [row.digest for row in stale_page])
+        gc_q.release_links(conn, [(link.repository_id, link.digest) for link in links], cutoff=cutoff)
+        return gc_q.mark_deleting(conn, [row.digest for row in stale_page], cutoff=cutoff)
+
+    assert registry.db.run_write(sweep_with_the_stale_page) == []  # every blob is referenced somewhere
+    for other_run in (await registry.gc_service().run_here(parameters=GcParameters()),
+                      await registry.collect(delete_untagged=True)):
+        assert other_run.figures.blobs == 0
+    await registry.pull("team/c", "again", reused)
+    await registry.pull("team/b", "1", shared, instance_id="other")
+    assert all(registry.has_bytes(digest) for digest in needed.blobs)
+    await registry.pull("team/d", "1", Image(needed.manifest))  # the manifest itself still resolves
