@@ -23,6 +23,7 @@ from moorage.domain.gc import GcParameters, GcRunStatus
 from moorage.metadata.queries import gc as gc_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.tables import blobs, repositories, uploads
+from moorage.services.lifecycle.reachability import garbage_groups
 from moorage.storage.drivers.filesystem import FilesystemDriver
 from tests.conftest import DATABASES
 from tests.services.gc_support import (
@@ -197,6 +198,31 @@ async def test_a_subject_is_kept_by_its_tagged_referrer_and_goes_with_its_last_o
     run = await registry.collect(delete_untagged=True)
     assert run.figures.manifests == 2
     assert run.figures.blobs == len(set(subject.blobs) | set(signature.blobs))
+
+
+async def test_a_manifest_pushed_again_after_the_collector_read_its_repository_is_kept(registry: Registry) -> None:
+    """The collector read a repository's manifests and found an old untagged one; then a client
+    deleted it and pushed it again by digest (a child whose index comes next). SQLite gives the new row
+    the old id (the largest rowid, deleted, is reused): the delete must not trust the id it read."""
+    child = image(b"child deleted and pushed again while the collector works")
+    await registry.push("team/multi", child.digest, child)
+    registry.age(2 * HOUR_MS)
+    repository_id = registry.repository("team/multi").id
+    cutoff = int(time.time() * 1000) - HOUR_MS
+    nodes, edges = registry.db.run_read(lambda conn: gc_q.repository_graph(conn, repository_id))
+    groups = garbage_groups(nodes, edges, keep_after_ms=cutoff)  # the collector's read
+    assert groups == [[nodes[0].id]]
+    await registry.delete("team/multi", child.digest)
+    await registry.push("team/multi", child.digest, child)  # young now: its index is still to come
+
+    def sweep_the_stale_group(conn: Any) -> int:
+        gc_q.collector_fence(conn)
+        return gc_q.delete_manifest_group(conn, repository_id, groups[0], created_before=cutoff)
+
+    assert registry.db.run_write(sweep_the_stale_group) == 0
+    assert (await registry.collect(delete_untagged=True)).figures.manifests == 0
+    await registry.put_manifest("team/multi", "1", index(child).manifest, media_type=OCI_INDEX)
+    await registry.pull("team/multi", child.digest, child)
 
 
 async def test_harbor_11533_a_manifest_shared_by_two_repositories(registry: Registry) -> None:

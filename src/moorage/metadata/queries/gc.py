@@ -307,13 +307,16 @@ def repository_graph(conn: Connection, repository_id: int) -> tuple[list[Manifes
     return nodes, edges
 
 
-def delete_manifest_group(conn: Connection, repository_id: int, ids: Sequence[int]) -> int:
-    """Delete manifests that together are garbage, if they still are: none tagged now, and no other
-    manifest of the repository lists one as a child, has one as its subject, or is the subject of one.
-    How many were deleted (0: something changed; the group stays)."""
-    found = conn.execute(select(manifests.c.id, manifests.c.digest, manifests.c.subject_digest).where(
+def delete_manifest_group(conn: Connection, repository_id: int, ids: Sequence[int], *, created_before: int) -> int:
+    """Delete manifests that together are garbage, if they still are: each made before
+    ``created_before``, none tagged now, and no other manifest of the repository lists one as a child,
+    has one as its subject, or is the subject of one. How many were deleted (0: something changed; the
+    group stays). The age is checked again because an id may name another row by now: SQLite gives a
+    new row the id of the largest one deleted, so a manifest deleted and pushed again has its old id."""
+    found = conn.execute(select(manifests.c.id, manifests.c.digest, manifests.c.subject_digest,
+                                manifests.c.created_at).where(
         manifests.c.repository_id == repository_id, manifests.c.id.in_(list(ids)))).all()
-    if not found:
+    if not found or any(int(r[3]) >= created_before for r in found):
         return 0
     members = [int(r[0]) for r in found]
     digests = [r[1] for r in found]

@@ -209,7 +209,8 @@ class _Run:
     async def _delete_groups(self, repository_id: int, groups: list[list[int]], digest_of: dict[int, str]) -> None:
         def work(conn: Connection) -> list[int]:
             q.collector_fence(conn)
-            return [q.delete_manifest_group(conn, repository_id, group) for group in groups]
+            return [q.delete_manifest_group(conn, repository_id, group, created_before=self.cutoff)
+                    for group in groups]
 
         deleted = await self.db.write(work)
         for group, count in zip(groups, deleted, strict=True):
