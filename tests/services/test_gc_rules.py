@@ -9,7 +9,7 @@ import asyncio
 import datetime
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 
+from moorage.domain.digests import Digest
 from moorage.domain.errors import Conflict, Invalid
 from moorage.domain.gc import GcParameters, GcRunStatus, GcTrigger
 from moorage.domain.manifests import parse_manifest
+from moorage.domain.names import RepositoryName
+from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database
 from moorage.metadata.queries import gc as gc_q
@@ -31,6 +34,7 @@ from moorage.services.enterprise.cron import CronSchedule
 from moorage.services.lifecycle.reachability import garbage_groups
 from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.lifecycle.schedule import last_fire, next_fire, schedule_pass
+from moorage.services.tag_management import TagManagement
 from moorage.settings import GcSettings, Settings
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers.filesystem import FilesystemDriver
@@ -210,6 +214,52 @@ def test_the_collector_waits_for_a_writer_inside_the_fence(pg_database_url: str,
             assert blocked.is_alive()
         blocked.join(30)
         assert waited and waited[0] >= 0.9
+    finally:
+        registry.db.dispose()
+
+
+def test_every_writer_that_tags_links_or_references_waits_for_the_collector(pg_database_url: str,
+                                                                            tmp_path: Path) -> None:
+    """Each service write that creates a tag, a repository link or a manifest reference (or marks a
+    blob as used) waits while the collector holds its fence: one that did not could tag, link or
+    reference a row between the collector's check and its delete."""
+    migrated_template(pg_database_url)
+    registry = open_registry(pg_database_url, tmp_path / "storage")
+    try:
+        pushed = image(b"layer of the image every writer works on")
+        asyncio.run(_upload_all(registry, pushed))
+        asyncio.run(registry.put_manifest("team/app", "1", pushed.manifest))
+        source = registry.repository("team/app")
+        layer = sorted(pushed.blobs)[0]
+        registry.age(2 * 3600 * 1000)  # (so that the HEAD marks the blob as used)
+        tag_service = TagManagement(registry.db)
+        other = image(b"layer of a new image")
+        writers: dict[str, Callable[[], Awaitable[object]]] = {
+            "manifest PUT": lambda: registry.put_manifest("team/app", "2", pushed.manifest),
+            "blob upload": lambda: registry.upload("team/new", next(iter(other.blobs.values()))),
+            "mount": lambda: registry.blobs.mount(target=registry.target("team/mounted"), digest=Digest.parse(layer),
+                                                  source=source),
+            "blob HEAD": lambda: registry.blobs.size(repository=source, digest=Digest.parse(layer)),
+            "tag copy": lambda: tag_service.copy(instance_id=DEFAULT_INSTANCE, name=RepositoryName.parse("team/app"),
+                                                 source="1", destination="copied", override=False),
+        }
+        finished: dict[str, float] = {}
+        started = time.monotonic()
+
+        def run(name: str) -> None:
+            asyncio.run(writers[name]())
+            finished[name] = time.monotonic() - started
+
+        with registry.db.engine.connect() as gc_conn, gc_conn.begin():
+            gc_q.collector_fence(gc_conn)
+            threads = [threading.Thread(target=run, args=(name,)) for name in writers]
+            for thread in threads:
+                thread.start()
+            time.sleep(1.0)
+            assert finished == {}, f"done inside the collector's fence: {sorted(finished)}"
+        for thread in threads:
+            thread.join(30)
+        assert sorted(finished) == sorted(writers) and min(finished.values()) >= 0.9
     finally:
         registry.db.dispose()
 
