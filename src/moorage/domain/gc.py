@@ -12,6 +12,8 @@ from moorage.domain.errors import Invalid
 MIN_WORKERS = 1
 MAX_WORKERS = 5
 """The SDK's bounds of ``workers`` (parallel storage deletions of one run)."""
+MAX_RUN_ID = (1 << 63) - 1
+"""The largest run id the databases can hold (a 64-bit signed integer): a larger ``gc_id`` names no run."""
 
 
 class GcRunStatus(StrEnum):

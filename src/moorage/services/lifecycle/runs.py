@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, Invalid, NotFound
 from moorage.domain.gc import (
+    MAX_RUN_ID,
     GcFigures,
     GcLogLine,
     GcPage,
@@ -224,6 +225,8 @@ class GcRunService:
 
     async def get(self, *, instance_id: str, run_id: int) -> GcRun:
         """``show_gc_task``: one run of the instance."""
+        if not 0 < run_id <= MAX_RUN_ID:  # no such run; the database would refuse the number itself
+            raise NotFound(f"garbage collection {run_id} not found in this instance")
         found = await self.db.read(lambda conn: q.get_run(conn, run_id, instance_id=instance_id))
         if found is None:
             raise NotFound(f"garbage collection {run_id} not found in this instance")
