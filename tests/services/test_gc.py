@@ -407,6 +407,59 @@ async def test_expired_uploads_go_with_their_bytes(registry: Registry) -> None:
     await registry.uploads.get(target=registry.target("team/app"), upload_id=fresh.id)
 
 
+class ResumingDriver(FilesystemDriver):
+    """A filesystem on which a client resumes an upload session at the moment the collector, having
+    found the session expired, looks at its data (a chunk arrives between the collector's read and
+    its delete)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.on_upload_stat: Any = None
+
+    async def stat(self, path: str) -> Any:
+        if path.startswith("uploads/") and self.on_upload_stat is not None:
+            hook, self.on_upload_stat = self.on_upload_stat, None
+            await hook()
+        return await super().stat(path)
+
+
+@pytest.fixture(params=DATABASES)
+def resuming(request: pytest.FixtureRequest, templates: dict[str, str],
+             tmp_path: Path) -> Iterator[tuple[Registry, ResumingDriver]]:
+    driver = ResumingDriver(tmp_path / "storage")
+    opened = open_registry(_database(request, templates, tmp_path), tmp_path / "storage", driver=driver)
+    yield opened, driver
+    opened.db.dispose()
+
+
+async def test_an_expired_upload_resumed_while_the_collector_removes_it_stays(
+        resuming: tuple[Registry, ResumingDriver]) -> None:
+    registry, driver = resuming
+    target = registry.target("team/app")
+    session = await registry.uploads.start(target=target)
+
+    async def chunk(data: bytes) -> AsyncIterator[bytes]:
+        yield data
+
+    await registry.uploads.append(target=target, upload_id=session.id, chunks=chunk(b"x" * 5000), start=0, length=5000)
+    registry.db.run_write(lambda conn: conn.execute(
+        update(uploads).where(uploads.c.id == session.id).values(updated_at=uploads.c.updated_at - 8 * DAY_MS)))
+
+    async def client_resumes() -> None:
+        await registry.uploads.append(target=target, upload_id=session.id, chunks=chunk(b"y" * 3000), start=5000,
+                                      length=3000)
+
+    driver.on_upload_stat = client_resumes
+    run = await registry.collect()
+
+    assert driver.on_upload_stat is None  # the client did resume in the middle of the run
+    assert run.figures.uploads == 0
+    data = b"x" * 5000 + b"y" * 3000
+    size = await registry.uploads.finish(target=target, upload_id=session.id, digest=Digest.parse(digest_of(data)),
+                                         chunks=None, length=None)
+    assert size == len(data) and await registry.pull_blob("team/app", digest_of(data)) == data
+
+
 async def test_a_dry_run_changes_nothing_and_predicts_the_real_run(registry: Registry) -> None:
     kept = image(b"kept")
     untagged = image(b"untagged " * 200)

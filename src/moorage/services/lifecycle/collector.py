@@ -365,12 +365,12 @@ class _Run:
     async def _uploads(self) -> None:
         expiry_ms = self.settings.upload_expiry_seconds * 1000
         before = self.started - expiry_ms
-        stale = await self._read(lambda conn: uploads_q.stale(conn, before_ms=before))
-        for upload_id in stale:
+        stale = set(await self._read(lambda conn: uploads_q.stale(conn, before_ms=before)))
+        for upload_id in sorted(stale):
             size = await self.store.upload_size(upload_id)
             if not self.dry:
-                if not await self.db.write(partial(uploads_q.remove, upload_id=upload_id)):
-                    continue
+                if not await self.db.write(partial(uploads_q.remove_if_stale, upload_id=upload_id, before_ms=before)):
+                    continue  # resumed since it was found stale
                 await self.store.delete_upload(upload_id)
             self.figures.uploads += 1
             self.figures.upload_bytes += size
