@@ -211,8 +211,9 @@ class GcSettings(BaseModel):
 
     grace_seconds: int = Field(default=24 * 3600, ge=0)
     """A blob no manifest references is deleted only once no push has used it (stored, linked, mounted, or
-    found by a HEAD or GET) for this long; an untagged manifest only once it is this old. Pushes in
-    flight are safe for this long between finding a blob and pushing the manifest that needs it."""
+    found by a HEAD or GET) for this long; an untagged manifest only once it is this old. A HEAD or GET
+    marks the blob used again once its last use is half this old: a push in flight has at least half
+    this long between finding a blob and pushing the manifest that needs it."""
     delete_untagged: bool = False
     """Garbage collection of the shared registry also deletes untagged manifests older than the grace
     period that no tag reaches through an index or a ``subject`` (``moorage gc --delete-untagged`` for one
