@@ -11,12 +11,14 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from huey import SqliteHuey
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from moorage.domain.digests import Digest
 from moorage.domain.errors import Conflict, Invalid
@@ -25,6 +27,7 @@ from moorage.domain.manifests import parse_manifest
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.jobs.queue import JobQueue
+from moorage.jobs.runner import JobContext, JobRunner
 from moorage.metadata.database import Database
 from moorage.metadata.queries import gc as gc_q
 from moorage.metadata.queries import manifests as manifest_q
@@ -32,7 +35,7 @@ from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries.gc import ManifestNode
 from moorage.services.enterprise.cron import CronSchedule
 from moorage.services.lifecycle.reachability import garbage_groups
-from moorage.services.lifecycle.runs import GcRunService
+from moorage.services.lifecycle.runs import GC_JOB, GcRunService
 from moorage.services.lifecycle.schedule import last_fire, next_fire, schedule_pass
 from moorage.services.tag_management import TagManagement
 from moorage.settings import GcSettings, Settings
@@ -130,6 +133,42 @@ def test_a_schedule_starts_each_fire_once_and_not_over_a_pending_run(sqlite_db: 
     assert run is not None and run.trigger is GcTrigger.SCHEDULE and run.instance_id is None
     assert schedule_pass(settings, sqlite_db, store, queue, now=minute + 60_000) == []  # the last one is pending
     asyncio.run(GcRunService(sqlite_db, store, settings.gc, queue).execute(started[0]))
+    assert len(schedule_pass(settings, sqlite_db, store, queue, now=minute + 60_000)) == 1
+
+
+def test_a_run_whose_job_ended_without_it_blocks_nothing(sqlite_db: Database, tmp_path: Path) -> None:
+    """A run's job can end while the run is still Pending or Running: its only attempt failed before
+    the run recorded anything (the database out of reach for a moment), or after it started and
+    before it recorded its end. Such a run never goes on; it must not refuse every later
+    execute_gc_schedule (409) and hold back every scheduled run of its scope for ever."""
+    settings = Settings(data_dir=tmp_path, gc=GcSettings(schedule="0 * * * * *"))
+    store = BlobStore(FilesystemDriver(tmp_path / "storage"))
+    queue = _queue(sqlite_db, tmp_path)
+    service = GcRunService(sqlite_db, store, settings.gc, queue)
+
+    def run_job_failing(run_id: int, *, after_start: bool) -> None:
+        def handler(context: JobContext) -> dict[str, Any]:
+            if after_start:
+                sqlite_db.run_write(lambda conn: gc_q.begin_run(conn, run_id))
+            raise OperationalError("UPDATE gc_runs ...", {}, Exception("the database is out of reach"))
+
+        run = sqlite_db.run_read(lambda conn: gc_q.get_run(conn, run_id, any_scope=True))
+        assert run is not None and run.job_id is not None
+        JobRunner(sqlite_db, {GC_JOB: handler}, resources={}, lease_seconds=30,
+                  send=lambda job_id, delay: None).execute(run.job_id)
+
+    first = asyncio.run(service.execute_instance(instance_id="inst", parameters=GcParameters()))
+    run_job_failing(first, after_start=False)
+    second = asyncio.run(service.execute_instance(instance_id="inst", parameters=GcParameters()))
+    run_job_failing(second, after_start=True)
+    third = asyncio.run(service.execute_instance(instance_id="inst", parameters=GcParameters()))
+    statuses = [sqlite_db.run_read(lambda conn, i=i: gc_q.get_run(conn, i, any_scope=True)).status  # type: ignore[union-attr]
+                for i in (first, second, third)]
+    assert statuses == [GcRunStatus.ERROR, GcRunStatus.ERROR, GcRunStatus.PENDING]
+
+    minute = int(datetime.datetime(2026, 12, 8, 10, 0, 5, tzinfo=datetime.UTC).timestamp() * 1000)
+    [scheduled] = schedule_pass(settings, sqlite_db, store, queue, now=minute)
+    run_job_failing(scheduled, after_start=True)
     assert len(schedule_pass(settings, sqlite_db, store, queue, now=minute + 60_000)) == 1
 
 

@@ -26,12 +26,14 @@ from moorage.domain.gc import (
     GcTrigger,
     ScheduleType,
 )
+from moorage.domain.jobs import JobStatus
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import (
     blobs,
     gc_run_logs,
     gc_runs,
     gc_schedules,
+    jobs,
     manifest_references,
     manifests,
     repositories,
@@ -445,11 +447,24 @@ def request_stop(conn: Connection, run_id: int) -> GcRun | None:
     return get_run(conn, run_id, any_scope=True)
 
 
-def abandon_stale_runs(conn: Connection, *, idle_before: int) -> int:
-    """Runs of the command line (no job) left ``Running`` by a killed process: ``Error``."""
-    result = conn.execute(update(gc_runs).where(
-        gc_runs.c.status == GcRunStatus.RUNNING.value, gc_runs.c.job_id.is_(None),
-        gc_runs.c.updated_at < idle_before).values(status=GcRunStatus.ERROR.value, finished_at=now_ms()))
+def abandon_stale_runs(conn: Connection, *, idle_before: int, instance_id: str | None = None,
+                       any_scope: bool = True) -> int:
+    """Runs left ``Pending`` or ``Running`` that will never go on, marked ``Error``: a command-line
+    run (no job) that saved nothing since ``idle_before`` (its process was killed), and a run whose
+    job has ended or is gone (its last attempt failed before the run could record its end; a job
+    that is pending or running, its worker dead or not, runs it again). ``any_scope`` False: only
+    runs of ``instance_id``'s scope (None: the whole registry's)."""
+    now = now_ms()
+    live_job = exists().where(jobs.c.id == gc_runs.c.job_id,
+                              jobs.c.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value]))
+    query = update(gc_runs).where(
+        gc_runs.c.status.in_([GcRunStatus.PENDING.value, GcRunStatus.RUNNING.value]),
+        or_(and_(gc_runs.c.job_id.is_(None), gc_runs.c.updated_at < idle_before),
+            and_(gc_runs.c.job_id.is_not(None), not_(live_job))))
+    if not any_scope:
+        query = query.where(gc_runs.c.instance_id == instance_id if instance_id is not None
+                            else gc_runs.c.instance_id.is_(None))
+    result = conn.execute(query.values(status=GcRunStatus.ERROR.value, updated_at=now, finished_at=now))
     return int(result.rowcount or 0)
 
 

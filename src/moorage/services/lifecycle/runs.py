@@ -128,12 +128,22 @@ class GcRunService:
         self.jobs.send(job_id)  # if the queue loses it, job recovery sends it again
         return run_id
 
+    @staticmethod
+    def _active(conn: Connection, instance_id: str | None) -> int | None:
+        q.abandon_stale_runs(conn, idle_before=now_ms() - ABANDONED_AFTER_MS, instance_id=instance_id, any_scope=False)
+        return q.active_run(conn, instance_id=instance_id)
+
+    def active_blocking(self, *, instance_id: str | None) -> int | None:
+        """A run of the scope (None: the whole registry) still pending or running, once runs that
+        will never go on are marked ``Error`` (synchronous: the scheduler's thread)."""
+        return self.db.run_write(lambda conn: self._active(conn, instance_id))
+
     async def execute_instance(self, *, instance_id: str, parameters: GcParameters) -> int:
         """``execute_gc_schedule``: a manual run of an instance, unless one is pending or running."""
         assert self.jobs is not None, "starting a run needs the job queue"
 
         def work(conn: Connection) -> tuple[int, str]:
-            active = q.active_run(conn, instance_id=instance_id)
+            active = self._active(conn, instance_id)
             if active is not None:
                 raise Conflict(f"garbage collection {active} of this instance is still pending or running")
             created = self._create(conn, instance_id=instance_id, trigger=GcTrigger.MANUAL, parameters=parameters,

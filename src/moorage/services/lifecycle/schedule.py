@@ -73,7 +73,7 @@ def schedule_pass(settings: Settings, db: Database, store: BlobStore, queue: Job
             continue
         if fired is None:
             continue
-        if db.run_read(lambda conn, i=instance_id: q.active_run(conn, instance_id=i)) is not None:  # type: ignore[misc]
+        if runs.active_blocking(instance_id=instance_id) is not None:
             continue
         run_id = runs.start_blocking(instance_id=instance_id, trigger=GcTrigger.SCHEDULE, parameters=parameters,
                                      dedupe_key=f"gc:schedule:{instance_id or '*'}:{fired // 1000}")
