@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from moorage.domain.digests import Digest
 from moorage.domain.errors import BlobUnknown, ManifestBlobUnknown
-from moorage.domain.gc import GcParameters, GcRunStatus
+from moorage.domain.gc import GcParameters, GcRunStatus, GcTrigger
 from moorage.metadata.queries import gc as gc_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.tables import blobs, repositories, uploads
@@ -244,6 +244,50 @@ async def test_harbor_11533_a_manifest_shared_by_two_repositories(registry: Regi
     run = await registry.collect(delete_untagged=True)
     assert (run.figures.manifests, run.figures.blobs) == (1, 2)
     assert registry.blob_rows() == set()
+
+
+async def test_one_registry_run_collects_every_instance_over_the_shared_storage(registry: Registry) -> None:
+    """``moorage gc`` covers the shared registry and every Enterprise instance in one pass: their
+    deleted images' blobs go, a layer one instance dropped and another still uses stays (the dropping
+    instance's link goes), and untagged manifests are an instance's own business (its runs'
+    ``delete_untagged``), not the registry's ``--delete-untagged``."""
+    for instance in ("ee-a", "ee-b"):
+        registry.db.run_write(lambda conn, i=instance: repo_q.ensure_instance(conn, i, i))
+    base = b"a base layer every tenant uses " * 40
+    kept = {instance: image(base, f"kept in {instance}".encode()) for instance in ("default", "ee-a", "ee-b")}
+    dropped = {instance: image(base, f"dropped in {instance} ".encode() * 30) for instance in kept}
+    untagged = image(b"untagged in ee-b " * 30)
+    for instance in kept:
+        await registry.push("team/app", "kept", kept[instance], instance_id=instance)
+        await registry.push("team/app", "dropped", dropped[instance], instance_id=instance)
+        await registry.delete("team/app", dropped[instance].digest, instance_id=instance)
+    await registry.push("team/app", "old", untagged, instance_id="ee-b")
+    await registry.delete("team/app", "old", instance_id="ee-b")  # the tag goes, the manifest stays
+    registry.age(2 * HOUR_MS)
+    only_dropped = {d for pushed in dropped.values() for d in pushed.blobs} - {
+        d for pushed in kept.values() for d in pushed.blobs}
+    before = registry.stored_bytes()
+
+    run = await registry.collect(delete_untagged=True)
+
+    assert run.figures.manifests == 0  # ee-b's untagged manifest is ee-b's to collect
+    assert run.figures.blobs == len(only_dropped) == 6
+    assert before - registry.stored_bytes() == run.figures.bytes == sum(
+        len(pushed.blobs[d]) for pushed in dropped.values() for d in pushed.blobs if d in only_dropped)
+    assert not any(registry.has_bytes(d) for d in only_dropped)
+    for instance, pushed in kept.items():
+        await registry.pull("team/app", "kept", pushed, instance_id=instance)
+    await registry.pull("team/app", untagged.digest, untagged, instance_id="ee-b")
+
+    registry.age(2 * HOUR_MS)  # (the pulls used the blobs)
+    service = registry.gc_service()
+    run_id = registry.db.run_write(lambda conn: gc_q.create_run(
+        conn, instance_id="ee-b", trigger=GcTrigger.MANUAL, parameters=GcParameters(delete_untagged=True)))
+    assert run_id is not None
+    own = await service.execute(run_id)
+    assert (own.status, own.figures.manifests, own.figures.blobs) == (GcRunStatus.SUCCESS, 1, len(untagged.blobs))
+    for instance, pushed in kept.items():
+        await registry.pull("team/app", "kept", pushed, instance_id=instance)
 
 
 class FailingDriver(FilesystemDriver):
