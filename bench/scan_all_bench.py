@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from moorage.clients.oci_types import ImageIndex, ImageManifest, parse_manifest_or_index
+from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import jobs as jobs_q
@@ -120,9 +120,9 @@ class LayoutOrigin(ImageOrigin):
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
 
-    def document(self, digest: str) -> ImageManifest | ImageIndex:
+    def document(self, digest: str) -> ParsedManifest:
         """See :meth:`ImageOrigin.document`."""
-        return parse_manifest_or_index((self.layout.path / "blobs" / "sha256" / digest[7:]).read_bytes())
+        return parse_manifest((self.layout.path / "blobs" / "sha256" / digest[7:]).read_bytes(), None)
 
     def image_source(self, digest: str) -> ImageSource:
         """See :meth:`ImageOrigin.image_source`."""

@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from bench.match_bench import generate_records  # noqa: E402
 from bench.sbom_bench import build_images, timed  # noqa: E402
-from moorage.clients.oci_types import Platform  # noqa: E402
+from moorage.domain.oci_platform import Platform  # noqa: E402
 from moorage.scanner.advisories.records import (  # noqa: E402
     AdvisoryRecord,
     AffectedPackage,

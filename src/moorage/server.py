@@ -172,7 +172,7 @@ def run_server(settings: Settings, *, overrides: Mapping[str, object]) -> None:
     try:
         if job_worker is not None:
             job_worker.start()
-        log.warning("moorage listening on %s (data in %s, external URL %s)",
+        log.warning("moorage starting on %s (data in %s, external URL %s)",
                     ", ".join(f"http://{h}:{settings.port}" for h in settings.listen_hosts), settings.data_dir,
                     settings.resolved_external_url)
         http_failure = _serve(settings)

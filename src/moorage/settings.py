@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
+from moorage.domain.manifests import MAX_MANIFEST_BYTES
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH as SCANNER_JSON_DEPTH
 
 
 def default_data_dir() -> Path:
@@ -43,7 +45,7 @@ class RegistrySettings(BaseModel):
 
     model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
-    manifest_max_bytes: int = 4 * 1024 * 1024
+    manifest_max_bytes: int = MAX_MANIFEST_BYTES
     """Largest manifest accepted (the distribution spec's recommended 4 MiB)."""
     upload_stale_after_seconds: int = 24 * 3600
     """Upload sessions untouched this long are purged."""
@@ -57,6 +59,25 @@ class RegistrySettings(BaseModel):
     """Largest page the tags list and catalog return whatever ``n`` asks."""
     namespace_quota: int = Field(default=100, ge=1)
     """Organizations one account may have (per registry instance)."""
+
+
+class QuotaSettings(BaseModel):
+    """Storage and repository-count quotas, enforced on pushes (0: no limit). Each applies per
+    registry instance: the shared edition and every Enterprise Edition instance count separately."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    namespace_storage_bytes: int = Field(default=0, ge=0)
+    """Bytes one organization (namespace) may hold: each distinct blob its repositories link counts
+    once (however many repositories link it), plus the bytes of uploads in progress into it. A push
+    that would go past it is refused (OCI ``DENIED``) before its bytes are kept. 0: no limit."""
+    namespace_repositories: int = Field(default=0, ge=0)
+    """Repositories one organization may have; a push that would create one more is refused. 0: no limit."""
+    account_storage_bytes: int = Field(default=0, ge=0)
+    """Bytes one account may hold across its organizations (each organization's blobs counted as in
+    ``namespace_storage_bytes``: a blob in two organizations counts twice). 0: no limit."""
+    account_repositories: int = Field(default=0, ge=0)
+    """Repositories one account may have across its organizations. 0: no limit."""
 
 
 class HttpSettings(BaseModel):
@@ -243,8 +264,8 @@ class GcSettings(BaseModel):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
+        from moorage.domain.cron import CronSchedule
         from moorage.domain.errors import Invalid
-        from moorage.services.enterprise.cron import CronSchedule
 
         if value.strip():
             try:
@@ -327,6 +348,9 @@ class ScannerSettings(BaseModel):
     """A jar, war or ear (nested ones included) listing more members than this is skipped (and reported)."""
     max_archive_bytes: int = Field(default=256 * 1024**2, ge=1)
     """The most bytes inflated out of one jar, war or ear (nested ones included); the rest is skipped."""
+    max_json_depth: int = Field(default=SCANNER_JSON_DEPTH, ge=2, le=DOCUMENT_MAX_DEPTH)
+    """Deepest nesting of JSON read out of an image: a package database nested deeper (``package.json``,
+    ``package-lock.json``, Composer's ``installed.json``, cargo-auditable data) is skipped (and reported)."""
     layer_cache: str = "database"
     """Where layer analyses are kept: ``database`` (shared by every worker and node), ``directory``,
     ``memory`` or ``none``."""
@@ -400,8 +424,9 @@ class EgressSettings(BaseModel):
     max_json_bytes: int = Field(default=16 << 20, ge=64 << 10)
     """Largest JSON answer read from a registry (tag lists, catalogs, Harbor and Artifactory pages);
     manifests and configs are capped at 4 MiB, token answers at 1 MiB, error bodies at 64 KiB."""
-    max_json_depth: int = Field(default=64, ge=8, le=512)
-    """Deepest nesting of a JSON answer read from a registry."""
+    max_json_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=8, le=512)
+    """Deepest nesting of a JSON answer read from a registry: manifests, image configs, listings,
+    token answers."""
 
     @field_validator("allow_networks")
     @classmethod
@@ -464,6 +489,7 @@ class Settings(BaseSettings):
     """The address image paths use inside the site (SWR's ``internal_path``); default the external one."""
     storage: StorageSettings = Field(default_factory=StorageSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    quota: QuotaSettings = Field(default_factory=QuotaSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)

@@ -16,7 +16,6 @@ from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.support import skopeo
 from tests.support.accounts import (
     Account,
-    create_access_key,
     create_user,
     iam_token,
     long_term_login,
@@ -108,12 +107,12 @@ def test_wrong_password_is_rate_limited(shared_moorage: ServerProcess) -> None:
 
 
 @pytest.mark.e2e
-def test_skopeo_with_password_long_term_and_temporary_logins(shared_moorage: ServerProcess, layout: Path,
-                                                             tmp_path: Path) -> None:
+def test_skopeo_with_password_long_term_and_temporary_logins(
+        shared_moorage: ServerProcess, layout: Path, tmp_path: Path, shared_admin_keys: tuple[str, str]) -> None:
     host = shared_moorage.address
     skopeo.push(layout, "v1", f"{host}/logins/app:password", creds=(ADMIN_USER, ADMIN_PASSWORD))
 
-    access, secret = create_access_key(shared_moorage, ADMIN)
+    access, secret = shared_admin_keys
     long_term = long_term_login(access, secret)
     skopeo.push(layout, "v1", f"{host}/logins/app:long-term", creds=long_term)
     skopeo.pull(f"{host}/logins/app:password", tmp_path / "out1", "x", creds=long_term)

@@ -1,5 +1,6 @@
-"""Public repositories (for any account, and anonymously when allowed), and secrets that never reach
-the server's log, whatever flows went through it."""
+"""Public repositories (for any account, and anonymously when allowed; in process: the rule is the
+permission service's), and secrets that never reach the server's log, whatever flows went through it
+(a real server: its log is the point)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,18 @@ import shlex
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, MoorageFactory
-from tests.support.accounts import Account, create_access_key, create_user, iam_token, management
-from tests.support.servers import ServerProcess
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, AppFactory, MoorageFactory
+from tests.support.accounts import Account, Server, create_access_key, create_user, http, iam_token, management
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-def push_small_image(server: ServerProcess, repository: str, tag: str = "v1") -> str:
+def push_small_image(server: Server, repository: str, tag: str = "v1") -> str:
     """A config-only image pushed over HTTP with the administrator's Basic credentials; its digest."""
-    auth = (ADMIN_USER, ADMIN_PASSWORD)
     config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    with httpx.Client(base_url=server.base_url, auth=auth, timeout=30) as client:
+    with http(server, auth=(ADMIN_USER, ADMIN_PASSWORD)) as client:
         assert client.post(f"/v2/{repository}/blobs/uploads/", params={"digest": config_digest},
                            content=config).status_code == 201
         manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
@@ -37,37 +36,36 @@ def push_small_image(server: ServerProcess, repository: str, tag: str = "v1") ->
         return response.headers["Docker-Content-Digest"]
 
 
-def make_public(server: ServerProcess, namespace: str, repository: str) -> None:
+def make_public(server: Server, namespace: str, repository: str) -> None:
     with management(server, iam_token(server, ADMIN)) as api:
         response = api.patch(f"/v2/manage/namespaces/{namespace}/repos/{repository}", json={"is_public": True})
     assert response.status_code in (200, 201, 204), response.text
 
 
 @pytest.mark.parametrize("anonymous_pull", [False, True])
-def test_public_repositories(moorage_factory: MoorageFactory, anonymous_pull: bool) -> None:
-    server = moorage_factory(env={"MOORAGE_AUTH__ALLOW_ANONYMOUS_PULL": str(anonymous_pull).lower()})
+def test_public_repositories(app_moorage_factory: AppFactory, anonymous_pull: bool) -> None:
+    server = app_moorage_factory(auth={"allow_anonymous_pull": anonymous_pull})
     push_small_image(server, "pub/open")
     push_small_image(server, "pub/closed")
     make_public(server, "pub", "open")
     outsider = create_user(server, "pub-outsider")
-    base, creds = server.base_url, (outsider.name, outsider.password)
-    # Another account: the public repository yes, the private one no.
-    opened = httpx.get(f"{base}/v2/pub/open/manifests/v1", auth=creds, headers={"Accept": OCI_MANIFEST})
-    assert opened.status_code == 200
-
-    assert httpx.get(f"{base}/v2/pub/closed/manifests/v1", auth=creds).status_code == 403
-    assert httpx.post(f"{base}/v2/pub/open/blobs/uploads/", auth=creds).status_code == 403  # public is pull only
-    # Nobody: only with the setting, only the public one, and through the token flow docker uses.
-    anonymous = httpx.get(f"{base}/v2/pub/open/manifests/v1")
-    assert anonymous.status_code == (200 if anonymous_pull else 401)
-    assert httpx.get(f"{base}/v2/pub/closed/manifests/v1").status_code == 401
-    token = httpx.get(f"{base}/service/token", params={"scope": "repository:pub/open:pull"})
-    assert token.status_code == (200 if anonymous_pull else 401)
-    if anonymous_pull:
-        bearer = {"Authorization": f"Bearer {token.json()['token']}"}
-        assert httpx.get(f"{base}/v2/pub/open/manifests/v1", headers=bearer).status_code == 200
-        catalog = httpx.get(f"{base}/v2/_catalog", headers=bearer)
-        assert catalog.status_code in (200, 401)
+    with http(server, auth=(outsider.name, outsider.password)) as other, http(server) as nobody:
+        # Another account: the public repository yes, the private one no.
+        opened = other.get("/v2/pub/open/manifests/v1", headers={"Accept": OCI_MANIFEST})
+        assert opened.status_code == 200
+        assert other.get("/v2/pub/closed/manifests/v1").status_code == 403
+        assert other.post("/v2/pub/open/blobs/uploads/").status_code == 403  # public is pull only
+        # Nobody: only with the setting, only the public one, and through the token flow docker uses.
+        anonymous = nobody.get("/v2/pub/open/manifests/v1")
+        assert anonymous.status_code == (200 if anonymous_pull else 401)
+        assert nobody.get("/v2/pub/closed/manifests/v1").status_code == 401
+        token = nobody.get("/service/token", params={"scope": "repository:pub/open:pull"})
+        assert token.status_code == (200 if anonymous_pull else 401)
+        if anonymous_pull:
+            bearer = {"Authorization": f"Bearer {token.json()['token']}"}
+            assert nobody.get("/v2/pub/open/manifests/v1", headers=bearer).status_code == 200
+            catalog = nobody.get("/v2/_catalog", headers=bearer)
+            assert catalog.status_code in (200, 401)
 
 
 def test_secrets_never_reach_the_log(moorage_factory: MoorageFactory) -> None:

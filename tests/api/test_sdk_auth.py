@@ -15,16 +15,16 @@ from huaweicloudsdkswr.v2 import ListNamespacesRequest, SwrClient
 
 from tests.auth.sdk_requests import build, sign
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
-from tests.support.accounts import Account, create_access_key, project_id
+from tests.support.accounts import Account, project_id
 from tests.support.servers import ServerProcess
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 
 
 @pytest.fixture(scope="module")
-def keys(shared_moorage: ServerProcess) -> tuple[str, str, str]:
+def keys(shared_moorage: ServerProcess, shared_admin_keys: tuple[str, str]) -> tuple[str, str, str]:
     """(AK, SK, project id) of the administrator."""
-    access, secret = create_access_key(shared_moorage, ADMIN)
+    access, secret = shared_admin_keys
     return access, secret, project_id(shared_moorage)
 
 

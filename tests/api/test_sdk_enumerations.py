@@ -28,7 +28,7 @@ from huaweicloudsdkhss.v5 import HssClient, ListImageBuildCommandRisksRequest, L
 from huaweicloudsdkswr.v2 import ListRepositoryTagRequest, ListSharedReposDetailsRequest, SwrClient
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
-from tests.support.accounts import Account, create_access_key, project_id
+from tests.support.accounts import Account, project_id
 from tests.support.sdk_operations import SdkOperation, client_operations, enumerated_values
 from tests.support.servers import ServerProcess
 
@@ -116,8 +116,9 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def clients(shared_moorage: ServerProcess) -> Iterator[tuple[dict[str, Any], Recorder]]:
-    access, secret = create_access_key(shared_moorage, ADMIN)
+def clients(shared_moorage: ServerProcess,
+            shared_admin_keys: tuple[str, str]) -> Iterator[tuple[dict[str, Any], Recorder]]:
+    access, secret = shared_admin_keys
     credentials = BasicCredentials(access, secret, project_id(shared_moorage))
     recorder = Recorder()
     Credentials._CACHE.clear()

@@ -28,10 +28,10 @@ from huaweicloudsdkswr.v2 import (
 from tests.auth.sdk_requests import build, sdk_date, sign
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, MoorageFactory, _factory
 from tests.support.accounts import Account, create_access_key, project_id
-from tests.support.servers import ServerProcess
+from tests.support.servers import ServerProcess, stop_all
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
-REPEAT_SECONDS = 1.0
+REPEAT_SECONDS = 2.0
 REPLAYED = "already accepted: sign each request anew"
 
 
@@ -40,8 +40,7 @@ def module_factory(request: pytest.FixtureRequest,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
     factory, started = _factory(request, tmp_path_factory.mktemp("replay"))
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +99,18 @@ def test_a_replay_after_the_repeat_window_is_refused(server: ServerProcess, keys
 def test_the_same_request_within_the_window_is_answered_as_usual(server: ServerProcess,
                                                                  keys: tuple[str, str, str]) -> None:
     """Signed within one second, two requests a client means to send are identical: the second is
-    answered on its merits (409: the organization exists), not refused as a replay."""
-    request = signed(server, keys, body=namespace_body(unique("twice")))
-    assert send(request).status_code == 201
-    assert send(request).status_code == 409
+    answered on its merits (409: the organization exists), not refused as a replay. The window is
+    short, so a pair counts only if both answers came back within it, measured from before the
+    first was sent (on loaded cores one request can take longer than the window); up to five pairs."""
+    for _ in range(5):
+        request = signed(server, keys, body=namespace_body(unique("twice")))
+        started = time.monotonic()
+        assert send(request).status_code == 201
+        second = send(request)
+        if time.monotonic() - started < REPEAT_SECONDS:
+            assert second.status_code == 409, second.text
+            return
+    pytest.fail(f"no two requests were answered within {REPEAT_SECONDS} s in five tries")
 
 
 def test_the_signature_record_is_shared_by_nodes(module_factory: MoorageFactory, tmp_path: Any,

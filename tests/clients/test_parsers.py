@@ -1,16 +1,22 @@
-"""Header and reference parsers of the client: examples plus property tests."""
+"""Header and reference parsers of the client: examples plus property tests (the manifest and
+platform parsers are the domain's: tests/domain/test_manifests.py, tests/domain/test_oci_vocabulary.py)."""
 
 from __future__ import annotations
 
 import contextlib
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from moorage.clients.auth import ChallengeError, Credentials, parse_challenge
-from moorage.clients.oci_types import ManifestError, Platform, parse_manifest_or_index
+from moorage.clients.egress import EgressPolicy
 from moorage.clients.reference import DOCKER_HUB, ImageReference, ReferenceError
+from moorage.clients.registry import ManifestResponse, RegistryClient, RegistryError
+from moorage.domain.digests import Digest
+from moorage.domain.errors import ManifestInvalid
+from tests.domain.oci_cases import RECONCILED, Reconciled
 
 
 def test_docker_hub_bearer_challenge() -> None:
@@ -74,15 +80,24 @@ def test_reference_parser_never_crashes(text: str) -> None:
     assert ImageReference.parse(str(ref)) == ref
 
 
-@given(st.binary(max_size=300))
-def test_manifest_parser_rejects_garbage_cleanly(data: bytes) -> None:
-    with contextlib.suppress(ManifestError):
-        parse_manifest_or_index(data)
+@pytest.mark.parametrize("case", RECONCILED, ids=lambda c: c.name)
+def test_the_client_refuses_what_the_registry_refuses(case: Reconciled) -> None:
+    """The client had a parser of its own that let each of these through (tests/domain/oci_cases.py)."""
+    payload, content_type = case.document()
+    answer = ManifestResponse(content_type, str(Digest.of(payload)), payload)
+    with pytest.raises(ManifestInvalid) as refused:
+        answer.parsed()
+    assert case.reason in refused.value.message
 
 
-def test_platform_parse_and_match() -> None:
-    assert Platform.parse("linux/arm/v7") == Platform("linux", "arm", "v7")
-    assert Platform("linux", "arm64", "v8").matches(Platform("linux", "arm64"))
-    assert not Platform("linux", "arm", "v6").matches(Platform("linux", "arm", "v7"))
-    with pytest.raises(ManifestError):
-        Platform.parse("linux")
+async def test_a_refused_manifest_is_a_registry_error_naming_why() -> None:
+    payload, content_type = RECONCILED[0].document()
+
+    async def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=payload, headers={"Content-Type": content_type})
+
+    async with RegistryClient("registry.test", transport=httpx.MockTransport(serve),
+                              egress=EgressPolicy.unrestricted()) as client:
+        with pytest.raises(RegistryError, match="missing field 'mediaType'") as refused:
+            await client.resolve_image("a/b", "1", None)
+    assert refused.value.public == "the registry sent a manifest moorage cannot read"

@@ -10,19 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from moorage.clients import (
-    AuthenticationError,
-    BlobDigestError,
-    Credentials,
-    ImageIndex,
-    ImageManifest,
-    NotFoundError,
-    Platform,
-    RegistryClient,
-)
+from moorage.clients import AuthenticationError, BlobDigestError, Credentials, NotFoundError, RegistryClient
 from moorage.clients.egress import EgressPolicy
-from moorage.clients.oci_types import DOCKER_MANIFEST_LIST, OCI_INDEX
-from tests.clients.conftest import PASSWORD, SERVICE, USER, TokenIssuer
+from moorage.domain.manifests import ImageIndex, ImageManifest
+from moorage.domain.mediatypes import DOCKER_MANIFEST_LIST, OCI_INDEX
+from moorage.domain.oci_platform import Platform
+from tests.clients.registries import PASSWORD, SERVICE, USER, TokenIssuer
 from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -59,7 +52,7 @@ async def test_blob_download_is_verified(anonymous_registry: ServerProcess, tmp_
         target = tmp_path / "layer.bin"
         size = await client.download_blob("scan/multi", layer.digest, target, size=layer.size)
         assert size == layer.size == target.stat().st_size
-        assert "sha256:" + hashlib.sha256(target.read_bytes()).hexdigest() == layer.digest
+        assert "sha256:" + hashlib.sha256(target.read_bytes()).hexdigest() == str(layer.digest)
         config = await client.get_blob_bytes("scan/multi", manifest.config.digest)
         assert b"rootfs" in config
         with pytest.raises(NotFoundError):

@@ -83,16 +83,15 @@ def _gc_json_as_the_readme_shows(stdout: str) -> None:
 
 
 PLANS = (
-    Plan(r"\./dev serve\b", reason="rebuilds .venv from the runtime lock (it would take the test tools out of the "
-                                   "environment running this test) and serves until stopped; every server fixture "
-                                   "of the suite runs `moorage serve` itself"),
+    Plan(r"\./dev serve\b", reason="builds .venv-serve from the runtime lock and serves until stopped; every "
+                                   "server fixture of the suite runs `moorage serve` itself"),
     Plan(r"\./dev test\b", reason="runs this very suite; CI runs it (test_ci_runs_the_readme_test_command)"),
     Plan(r"skopeo copy ", expect=r"Writing manifest"),
     Plan(r"docker login ", reason="needs a docker daemon with the registry among its insecure registries, and asks "
                                   "for the user and password on a terminal"),
     Plan(r"curl .*/v3/auth/tokens", expect=r"(?i)x-subject-token: \S+"),
-    Plan(r"\.venv/bin/moorage admin accesskey create ", expect=r'"secret"'),
-    Plan(r"\.venv/bin/moorage sbom ", expect=r'"bomFormat":\s*"CycloneDX"'),
+    Plan(r"\.venv-serve/bin/moorage admin accesskey create ", expect=r'"secret"'),
+    Plan(r"\.venv-serve/bin/moorage sbom ", expect=r'"bomFormat":\s*"CycloneDX"'),
     Plan(r"moorage vulndb build ", expect=r"osv"),
     Plan(r"moorage vulndb update ", expect=r"osv"),
     Plan(r"moorage vulndb info ", expect=r"debian"),
@@ -172,7 +171,7 @@ def _substituted(command: str, workspace: Workspace) -> str:
     """The command with the README's placeholders replaced by this run's values."""
     for placeholder, value in (
             ("PASSWORD", ADMIN_PASSWORD), ("127.0.0.1:5000", workspace.server.address),
-            (".venv/bin/moorage", str(_VENV_BIN / "moorage")), ("/feeds/PyPI.zip", "./feeds/PyPI.zip"),
+            (".venv-serve/bin/moorage", str(_VENV_BIN / "moorage")), ("/feeds/PyPI.zip", "./feeds/PyPI.zip"),
             (_DEBIAN_TRACKER, str(workspace.path / "feeds" / "debian.json"))):  # no internet here: same format, local
         command = command.replace(placeholder, value)
     return re.sub(r"^moorage ", f"{_VENV_BIN / 'moorage'} ", command)

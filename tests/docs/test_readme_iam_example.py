@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def readme_curl_command() -> str:
     return "\n".join(command)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is in the test Debian packages")
+@pytest.mark.requires_tool("curl")
 def test_the_readme_iam_token_example_works_as_written(session_moorage_factory: MoorageFactory) -> None:
     server = session_moorage_factory(database="sqlite")
     command = readme_curl_command()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import re
 import socket
 
 import pytest
@@ -15,8 +16,11 @@ from hypothesis import strategies as st
 from moorage.domain.errors import Invalid
 from moorage.domain.hosts import HostKind, HostName, HostPolicy, parse_allowlist, parse_claim, parse_host
 
+_NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
+"""Labels the WHATWG host parser reads as a number (``0x`` alone is 0): a name ending in one is an IPv4
+address or invalid, never a DNS name."""
 _labels = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True).filter(
-    lambda label: not label.isdigit())
+    lambda label: not _NUMBER.fullmatch(label))
 _dns_names = st.lists(_labels, min_size=1, max_size=4).map(".".join)
 _ports = st.one_of(st.none(), st.integers(1, 65535))
 

@@ -14,6 +14,7 @@ from moorage.domain import mediatypes as mt
 from moorage.domain.digests import Digest
 from moorage.domain.errors import ManifestInvalid
 from moorage.domain.manifests import parse_manifest
+from moorage.domain.oci_platform import Platform
 
 CONFIG = {"mediaType": mt.OCI_CONFIG, "digest": str(Digest.of(b"{}")), "size": 2}
 LAYER = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": str(Digest.of(b"layer")), "size": 5}
@@ -61,7 +62,8 @@ def test_index_children_and_no_blob_references() -> None:
     doc = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [child]}
     parsed = parse_manifest(dumps(doc), mt.OCI_INDEX)
     assert parsed.is_index and parsed.blob_references() == ()
-    assert parsed.manifests[0].platform == {"architecture": "arm64", "os": "linux"}
+    assert parsed.manifests[0].platform == Platform("linux", "arm64")
+    assert parsed.manifests[0].to_json()["platform"] == {"architecture": "arm64", "os": "linux"}
 
 
 def test_docker_manifest_list() -> None:

@@ -1,4 +1,4 @@
-"""Names and tags against an independent oracle written from the rules' prose (seed 003 and the
+"""Names and tags against an independent oracle written from the rules' prose (ShowRepoTag's documentation and the
 OCI grammar), so the regular expressions are checked by something that is not a regular expression."""
 
 from __future__ import annotations

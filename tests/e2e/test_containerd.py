@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,8 +26,7 @@ from tests.support.servers import ServerProcess
 
 pytestmark = [
     pytest.mark.e2e,
-    *(pytest.mark.skipif(shutil.which(tool) is None, reason=f"Debian package containerd is not installed ({tool})")
-      for tool in ("containerd", "ctr")),
+    pytest.mark.requires_tool("containerd", "ctr"),
 ]
 
 NAMESPACE = "e2e"

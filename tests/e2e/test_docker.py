@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +35,7 @@ DOCKERD = "/usr/sbin/dockerd"
 
 pytestmark = [
     pytest.mark.e2e,
-    *(pytest.mark.skipif(shutil.which(tool) is None, reason=f"Debian package docker.io is not installed ({tool})")
-      for tool in (DOCKER, DOCKERD)),
-    pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed"),
+    pytest.mark.requires_tool(DOCKER, DOCKERD, "skopeo"),
 ]
 
 PLUGIN_DIR = Path("/run/docker")  # dockerd creates /run/docker/plugins whatever its exec root

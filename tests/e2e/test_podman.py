@@ -10,7 +10,6 @@ read or written. Every digest a client reports is checked against what skopeo re
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,7 @@ from tests.support.servers import ServerProcess
 
 pytestmark = [
     pytest.mark.e2e,
-    *(pytest.mark.skipif(shutil.which(tool) is None, reason=f"Debian package {tool} is not installed")
-      for tool in ("podman", "buildah", "skopeo")),
+    pytest.mark.requires_tool("podman", "buildah", "skopeo"),
 ]
 
 ARCHITECTURES = ("amd64", "arm64")

@@ -4,7 +4,6 @@ digests of every manifest and blob stay the same all the way."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from tests.support.servers import ServerProcess
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed"),
+    pytest.mark.requires_tool("skopeo"),
 ]
 
 

@@ -7,7 +7,6 @@ check: a wrong password has to fail, which it would not if a client were answere
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import httpx
@@ -15,13 +14,13 @@ import pytest
 
 from tests.oci.registry_auth import registry_credentials
 from tests.support.servers import ServerProcess
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.e2e
 
 
 def _login(tool: str, registry: ServerProcess, env: dict[str, str], user: str, password: str) -> bool:
-    if shutil.which(tool) is None:
-        pytest.skip(f"Debian package {tool} is not installed")
+    require_tool(tool)
     completed = subprocess.run([tool, "login", "--tls-verify=false", "-u", user, "--password-stdin", registry.address],
                                input=password.encode(), env=env, capture_output=True, timeout=120, check=False)
     return completed.returncode == 0

@@ -8,12 +8,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, database_url_for
-from tests.enterprise.support import Enterprise, connect
-from tests.support.servers import ServerProcess, start_moorage
+from tests.support.servers import ServerProcess, start_moorage, stop_all
+
+if TYPE_CHECKING:  # the SDK loads with the first server fixture, not when the pure unit tests collect
+    from tests.enterprise.support import Enterprise
 
 INSTANCE_HOST = "127.0.0.5"
 SECOND_INSTANCE_HOST = "127.0.0.6"
@@ -51,29 +54,30 @@ def ee_server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     """Start servers on demand (also again on the same data directory, port and database)."""
     start, started = _starter(request, tmp_path)
     yield start
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="module", params=DATABASES)
 def ee(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enterprise]:
     """One server per test module and database, with the administrator's SDK client."""
+    from tests.enterprise.support import connect
+
     start, started = _starter(request, tmp_path_factory.mktemp("ee"))
     server = start(database=request.param)
     try:
         yield connect(server)
     finally:
-        for process in started:
-            process.stop()
+        stop_all(started)
 
 
 @pytest.fixture(scope="module")
 def ee_sqlite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enterprise]:
     """One SQLite-backed server per test module, for the tests driving real container tools."""
+    from tests.enterprise.support import connect
+
     start, started = _starter(request, tmp_path_factory.mktemp("ee"))
     server = start(database="sqlite")
     try:
         yield connect(server)
     finally:
-        for process in started:
-            process.stop()
+        stop_all(started)

@@ -45,6 +45,7 @@ from tests.enterprise.support import (
     wait_execution,
 )
 from tests.support import skopeo
+from tests.support.tools import require_tool
 
 CREDS = ("admin", "admin-password-1")
 
@@ -249,8 +250,7 @@ def _podman(world: dict[str, Any], tmp_path: Path, repository: str) -> subproces
 
 
 def test_podman_policy_verifies_too(world: dict[str, Any], tmp_path: Path) -> None:
-    if shutil.which("podman") is None:
-        pytest.skip("podman is not installed")
+    require_tool("podman")
     accepted = _podman(world, tmp_path / "a", "signed")
     if SIGSTORE_DISABLED in accepted.stderr:
         pytest.skip("this podman is built without sigstore verification (Debian 12)")

@@ -4,7 +4,6 @@ skopeo is scanned on request (``start_manual_scanning``), its ``scan_overview`` 
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from tests.hss.support import build_advisories, python_image, wait_for
 from tests.support import swr_images as si
 
 pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed")]
+              pytest.mark.requires_tool("skopeo")]
 REPORT = "application/vnd.security.vulnerability.report; version=1.1"
 
 

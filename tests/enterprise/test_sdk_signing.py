@@ -1,6 +1,6 @@
 """Image signing through the official SDK against a running moorage, on SQLite and PostgreSQL:
-keys, policies, executions, tasks, and seed 000's subtask listing with its paging rules, status
-filter and error cases; the signatures land in the registry as cosign artifacts."""
+keys, policies, executions, tasks, and the subtask listing (ListInstanceSignatureExecutionSubtasks)
+with its paging rules, status filter and error cases; the signatures land in the registry as cosign artifacts."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -267,7 +266,7 @@ def test_a_bzip2_member_that_lies_about_its_size_is_not_inflated(java_bombs: dic
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed")
+@pytest.mark.requires_tool("skopeo")
 def test_a_pushed_bomb_fails_its_scan_as_image_over_sized(
     tmp_path: Path, moorage_factory: MoorageFactory, gzip_bomb: Path
 ) -> None:

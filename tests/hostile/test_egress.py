@@ -61,7 +61,7 @@ from tests.hostile.egress_servers import FakeHttp, TcpListener, closed_port, rep
 from tests.hss.conftest import new_account
 from tests.hss.support import hss_client, wait_for
 from tests.support import swr_images as si
-from tests.support.servers import ServerProcess
+from tests.support.servers import ServerProcess, stop_all
 
 ALLOWED = EgressPolicy.from_lists(allow_networks="127.0.0.2/32,127.0.0.3/32")
 DEFAULT = EgressPolicy.from_lists()
@@ -450,8 +450,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     factory, started = _factory(request, tmp_path_factory.mktemp("egress"))
     yield factory(env={"MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.2/32,127.0.0.3/32",
                        "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1", "MOORAGE_SCANNER__LAYER_CACHE": "none"})
-    for process in started:
-        process.stop()
+    stop_all(started)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,9 @@ import pytest
 
 from moorage.auth.keys import MasterKey
 from moorage.auth.tokens import TokenSigner
-from tests.conftest import MoorageFactory
-from tests.support.accounts import Account, create_user
+from tests.conftest import AppFactory
+from tests.support.accounts import Account, Server, create_user, http
+from tests.support.inprocess import InProcessMoorage
 from tests.support.servers import ServerProcess
 
 ADMIN_DOMAIN = "admin"
@@ -23,20 +24,22 @@ FREE = 10
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-def basic_token(server: ServerProcess, user: str, password: str, headers: dict[str, str] | None = None) -> int:
-    return httpx.get(f"{server.base_url}/service/token", auth=(user, password), headers=headers or {},
-                     timeout=30).status_code
+def basic_token(server: Server, user: str, password: str, headers: dict[str, str] | None = None) -> int:
+    with http(server) as client:
+        return client.get("/service/token", auth=(user, password), headers=headers or {}).status_code
 
 
-def post_form(server: ServerProcess, fields: dict[str, str]) -> httpx.Response:
-    return httpx.post(f"{server.base_url}/service/token", content=urlencode(fields), headers=FORM, timeout=30)
+def post_form(server: Server, fields: dict[str, str]) -> httpx.Response:
+    with http(server) as client:
+        return client.post("/service/token", content=urlencode(fields), headers=FORM)
 
 
-@pytest.fixture(scope="module")
-def behind_proxy(session_moorage_factory: MoorageFactory) -> ServerProcess:
-    """A server that trusts 127.0.0.1 as a proxy writing ``X-Forwarded-For`` (a 30 s first wait)."""
-    return session_moorage_factory(env={"MOORAGE_TRUSTED_PROXIES": "127.0.0.1",
-                                          "MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS": "30"})
+@pytest.fixture
+def behind_proxy(app_moorage_factory: AppFactory) -> InProcessMoorage:
+    """moorage in process, trusting 127.0.0.1 (the peer of its requests) as a proxy writing
+    ``X-Forwarded-For`` (a 30 s first wait): the rules are the login throttle's and the address
+    parser's, no client needs a socket."""
+    return app_moorage_factory(trusted_proxies="127.0.0.1", auth={"login_backoff_seconds": 30})
 
 
 # Brute force ------------------------------------------------------------------------------------------
@@ -107,7 +110,7 @@ def test_forged_headers_from_an_untrusted_peer_change_nothing(shared_moorage: Se
     assert basic_token(shared_moorage, account.name, account.password, {"X-Forwarded-For": "203.0.113.1"}) == 429
 
 
-def test_a_trusted_proxy_header_cannot_be_extended_or_replaced(behind_proxy: ServerProcess) -> None:
+def test_a_trusted_proxy_header_cannot_be_extended_or_replaced(behind_proxy: InProcessMoorage) -> None:
     account = create_user(behind_proxy, "proxied-forger", domain=ADMIN_DOMAIN)
     real = "198.51.100.50"
     # The proxy appends the real client; the client adds its own X-Forwarded-For on the left, and a
@@ -119,7 +122,7 @@ def test_a_trusted_proxy_header_cannot_be_extended_or_replaced(behind_proxy: Ser
     assert basic_token(behind_proxy, account.name, account.password, {"X-Forwarded-For": real}) == 429
 
 
-def test_an_ipv6_client_cannot_rotate_within_its_64(behind_proxy: ServerProcess) -> None:
+def test_an_ipv6_client_cannot_rotate_within_its_64(behind_proxy: InProcessMoorage) -> None:
     account = create_user(behind_proxy, "rotator", domain=ADMIN_DOMAIN)
     statuses = [basic_token(behind_proxy, account.name, f"guess-{i}", {"X-Forwarded-For": f"2001:db8:7:7::{i + 1:x}"})
                 for i in range(FREE)]

@@ -34,6 +34,7 @@ from tests.hostile.serve_processes import Served, call, connection_per_worker, l
 from tests.support import postgres, redis_server
 from tests.support.accounts import REGION
 from tests.support.servers import free_port
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +47,7 @@ START_TIMEOUT = 240.0  # two test processes may start servers at once on two bus
 @pytest.fixture(scope="module")
 def secured_postgres() -> Iterator[postgres.PostgresServer]:
     """A PostgreSQL cluster that asks TCP clients for a password."""
+    require_tool(str(postgres.PG_BIN / "postgres"))
     server = postgres.start(password=PG_PASSWORD)
     try:
         yield server
@@ -56,8 +58,7 @@ def secured_postgres() -> Iterator[postgres.PostgresServer]:
 @pytest.fixture(scope="module")
 def secured_redis() -> Iterator[redis_server.RedisServer]:
     """A Redis that asks for a password."""
-    if not redis_server.available():
-        pytest.fail("redis-server is not installed: run the README's test command, which installs it")
+    require_tool(redis_server.REDIS_BIN)
     server = redis_server.start(REDIS_PASSWORD)
     try:
         yield server
@@ -152,6 +153,11 @@ def test_every_secret_from_the_environment_reaches_every_worker(
         assert quote(PG_PASSWORD, safe="") not in command_lines and MASTER_KEY not in command_lines
         _assert_workers_share_the_configured_secrets(served)
         _assert_job_worker_has_the_master_key(served)
+        # each HTTP process says it is ready once it serves (not the parent, before anything listens)
+        log = served.server.log()
+        assert log.index("moorage starting on") < log.index("moorage ready: HTTP process")
+        assert len({line.split("HTTP process ")[1].split()[0]
+                    for line in log.splitlines() if "moorage ready: HTTP process" in line}) == 2, log[-3000:]
 
         # a job worker that dies while serving is started again, with the same settings
         (job_worker,) = served.job_workers()

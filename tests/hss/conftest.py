@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from huaweicloudsdkcore.auth.credentials import Credentials
 
-from tests.conftest import DATABASES, MoorageFactory, _factory
+from tests.conftest import MoorageFactory, _factory, clear_sdk_project_cache
 from tests.support.accounts import Account, create_access_key, create_user, project_id
-from tests.support.servers import ServerProcess
+from tests.support.servers import ServerProcess, stop_all
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,14 @@ def module_factory(request: pytest.FixtureRequest,
     """Servers that live for one test module."""
     factory, started = _factory(request, tmp_path_factory.mktemp("hss"))
     yield factory
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def hss_server(request: pytest.FixtureRequest, module_factory: MoorageFactory) -> ServerProcess:
-    """A server for the module, on SQLite and on PostgreSQL."""
-    return module_factory(database=request.param)
+@pytest.fixture(scope="module")
+def hss_server(shared_moorage: ServerProcess) -> ServerProcess:
+    """A server with the default settings, on SQLite and on PostgreSQL: the session's shared one (use an
+    account of the module's own; everything HSS lists is the account's)."""
+    return shared_moorage
 
 
 def new_account(server: ServerProcess, name: str) -> HssAccount:
@@ -61,6 +60,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_sdk_cache() -> Iterator[None]:
-    Credentials._CACHE.clear()
+    clear_sdk_project_cache()
     yield
-    Credentials._CACHE.clear()
+    clear_sdk_project_cache()

@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import select, update
 
 from moorage.domain.security import RegistryType, ScanSummary
+from moorage.domain.security_findings import ScanWrite
+from moorage.domain.security_images import ImageEntry, PlatformEntry
+from moorage.domain.security_registries import RegistryFields
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_results as results_q
-from moorage.metadata.queries.security_images import ImageEntry, PlatformEntry
-from moorage.metadata.queries.security_registries import RegistryFields
-from moorage.metadata.queries.security_results import ScanWrite
 from moorage.metadata.tables import domains, security_images
 from moorage.services.security.results import apply_to_rows
 

@@ -21,6 +21,7 @@ from moorage.scanner.advisories.sources import parse_source
 from tests.scanner.advisories.feedwriters import osv_record, write_osv_dir
 from tests.support import swr_images as si
 from tests.support.servers import ServerProcess
+from tests.support.tools import require_tool
 
 T = TypeVar("T")
 CVSS_HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N"  # 9.1 -> critical
@@ -110,6 +111,7 @@ def skopeo_env(tmp_path: Path) -> dict[str, str]:
 def skopeo_push(layout: Path, tag: str, destination: str, *, creds: tuple[str, str] | None,
                 env: dict[str, str], all_images: bool = False) -> None:
     """``skopeo copy oci:<layout>:<tag> docker://<destination>`` over plain HTTP (``--all`` for an index)."""
+    require_tool("skopeo")
     args = ["skopeo", "--insecure-policy", "copy", "--retry-times", "0", "--dest-tls-verify=false",
             *(["--all"] if all_images else []),
             *(["--dest-creds", f"{creds[0]}:{creds[1]}"] if creds else ["--dest-no-creds"]),

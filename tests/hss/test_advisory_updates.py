@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from moorage.domain.jobs import JobStatus
+from moorage.domain.jobs import JobKind, JobStatus
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import jobs as jobs_q
@@ -22,7 +22,6 @@ from moorage.metadata.tables import jobs
 from moorage.scanner.advisories.errors import SourceFetchError
 from moorage.services.security.advisory_updates import (
     STATE_KEY,
-    UPDATE_JOB,
     AdvisoryDatabaseStatus,
     UpdatePolicy,
     UpdateState,
@@ -119,7 +118,7 @@ def test_many_workers_queue_exactly_one_update(db: Database, tmp_path: Path) -> 
         thread.join(60)
     winners = [job_id for job_id in queued if job_id]
     assert len(queued) == workers and len(winners) == 1
-    assert [j.id for j in db.run_read(lambda conn: jobs_q.list_jobs(conn, kind=UPDATE_JOB))] == winners
+    assert [j.id for j in db.run_read(lambda conn: jobs_q.list_jobs(conn, kind=JobKind.VULNDB_UPDATE))] == winners
     assert schedule_update(db, POLICY, vulndb) is None, "the queued job is not finished"
 
     (job_id,) = winners

@@ -6,7 +6,6 @@ registry's credentials."""
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,8 +44,7 @@ from tests.hss.test_sdk_images import check_types
 from tests.support import swr_images as si
 from tests.support.servers import ServerProcess, start_reference_registry
 
-pytestmark = [pytest.mark.skipif(shutil.which("skopeo") is None or shutil.which("docker-registry") is None,
-                                reason="Debian packages skopeo and docker-registry are needed")]
+pytestmark = [pytest.mark.requires_tool("skopeo", "docker-registry")]
 USER, PASSWORD = "hss-robot", "hss-robot-password"
 
 

@@ -329,6 +329,14 @@ def test_cross_image_lists_and_handling(world: World) -> None:
             assert [v.vul_id for v in handled.data_list] == ["CVE-2031-0002"]
             assert client.list_vul_affect_images(hss.ListVulAffectImagesRequest(
                 vul_id="CVE-2031-0002", is_handled=True)).total_num == 1
+            for status, expected in (("vul_status_ignored", 1), ("vul_status_unfix", 0)):
+                assert client.list_vul_affect_images(hss.ListVulAffectImagesRequest(
+                    vul_id="CVE-2031-0002", status=status)).total_num == expected, status
+            assert client.list_vul_affect_images(hss.ListVulAffectImagesRequest(
+                vul_id="CVE-2031-0002", status="vul_status_unfix", is_handled=True)).total_num == 0
+            with pytest.raises(ClientRequestException) as unknown:
+                client.list_vul_affect_images(hss.ListVulAffectImagesRequest(vul_id="CVE-2031-0002", status="fixed"))
+            assert unknown.value.status_code == 400
             assert world.client.list_registry_images(hss.ListRegistryImagesRequest(
                 image_name="risky")).data_list[0].vul_num == 2  # the other account is not affected
 

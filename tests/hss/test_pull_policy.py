@@ -5,7 +5,6 @@ are refused when the policy asks for it; HEAD stays allowed; policies are listed
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ from tests.support import swr_images as si
 from tests.support.accounts import iam_token
 from tests.support.servers import ServerProcess
 
-pytestmark = pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed")
+pytestmark = pytest.mark.requires_tool("skopeo")
 MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
 
 

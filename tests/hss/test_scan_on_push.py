@@ -3,7 +3,6 @@ the official SDK with the counts the fixture advisories give."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from tests.support import swr_images as si
 from tests.support.accounts import Account, create_access_key, project_id
 
 pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed")]
+              pytest.mark.requires_tool("skopeo")]
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 
 

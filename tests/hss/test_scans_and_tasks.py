@@ -4,7 +4,6 @@ SDK against a running moorage with a fixture advisory database."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from tests.support import swr_images as si
 from tests.support.accounts import iam_token
 from tests.support.servers import ServerProcess
 
-pytestmark = [pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed")]
+pytestmark = [pytest.mark.requires_tool("skopeo")]
 ORG = "tasks-org"
 
 

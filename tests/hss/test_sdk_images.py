@@ -1,6 +1,6 @@
 """The two image lists through the official ``huaweicloudsdkhss`` client: every field with the type
 its model declares, and the filter combinations, sort keys, directions and offset/limit bounds of
-seeds 001 and 004, checked against an oracle over the seeded rows (tests/hss/seed.py)."""
+ListSwrImageRepository and ListRegistryImages, checked against an oracle over the seeded rows (tests/hss/seed.py)."""
 
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ def test_swr_image_list(world: World, image_type: str, filters: dict[str, Any]) 
     for row in answer.data_list:
         check_types(row)
         image = world.by_id(row.id)
-        assert row.scan_failed_desc == image.failed_code  # seed 001 lists the failure codes in this field
+        assert row.scan_failed_desc == image.failed_code  # ListSwrImageRepository lists the failure codes in this field
         assert [a.image_digest for a in row.association_images] == [image.platform_digest(p) for p in image.platforms]
 
 

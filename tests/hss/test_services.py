@@ -15,13 +15,11 @@ import pytest
 from huey import SqliteHuey
 from sqlalchemy import func, select, update
 
-from moorage.clients.oci_types import ImageIndex, ImageManifest, parse_manifest_or_index
 from moorage.clients.registry import AuthenticationError, NotFoundError, RegistryError
-from moorage.domain.jobs import JobStatus
+from moorage.domain.jobs import JobStatus, JobStopped
+from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.domain.security import ScanPolicy
 from moorage.jobs.queue import JobQueue
-from moorage.jobs.runner import JobStopped
-from moorage.jobs.security import engine_options, scan_limits_of
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import identity as identity_q
@@ -42,6 +40,7 @@ from moorage.services.security.failures import ScanFailure, failure_from
 from moorage.services.security.layer_cache import DatabaseLayerCache
 from moorage.services.security.pull_gate import PullGate
 from moorage.services.security.rematch import rematch_all
+from moorage.services.security.scan_options import engine_options, scan_limits_of
 from moorage.services.security.scanning import DigestScanner
 from moorage.services.security.schedule import DAY_MS, policy_due, queue_due_scans, queue_rematch_if_needed
 from moorage.services.security.sources import ImageOrigin
@@ -72,10 +71,10 @@ class LayoutOrigin(ImageOrigin):
         self.opened = 0
         self.failure = failure
 
-    def document(self, digest: str) -> ImageManifest | ImageIndex:
+    def document(self, digest: str) -> ParsedManifest:
         if self.failure is not None:
             raise self.failure
-        return parse_manifest_or_index(self.by_digest[digest][1].manifest)
+        return parse_manifest(self.by_digest[digest][1].manifest, None)
 
     def image_source(self, digest: str) -> ImageSource:
         self.opened += 1

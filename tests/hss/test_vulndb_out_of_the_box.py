@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,10 +20,9 @@ import httpx
 import pytest
 from huaweicloudsdkhss.v5 import ListRegistryImagesRequest
 
-from moorage.domain.jobs import JobStatus
+from moorage.domain.jobs import JobKind, JobStatus
 from moorage.domain.security import VULNERABILITIES_SKIPPED, VULNERABILITIES_SKIPPED_DESCRIPTION
 from moorage.metadata.queries import jobs as jobs_q
-from moorage.services.security.advisory_updates import UPDATE_JOB
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, MoorageFactory
 from tests.hss.support import ADVISORIES, hss_client, opened, python_image, skopeo_env, skopeo_push, wait_for
 from tests.hss.test_worker_kill import Worker
@@ -35,7 +33,7 @@ from tests.support.feed_server import feed_server
 from tests.support.servers import ServerProcess
 
 pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(shutil.which("skopeo") is None, reason="Debian package skopeo is not installed")]
+              pytest.mark.requires_tool("skopeo")]
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 OSV_PATH, SECDB_PATH = "/osv/PyPI/all.zip", "/secdb/v3.19/main.json"
 
@@ -123,7 +121,7 @@ def test_an_unreachable_source_is_retried_with_backoff_by_one_worker(
                               timeout=90, what="three failed tries")
             fetched_before = feeds.count(OSV_PATH)
             with opened(server) as db:
-                runs = db.run_read(lambda conn: jobs_q.list_jobs(conn, kind=UPDATE_JOB, limit=1000))
+                runs = db.run_read(lambda conn: jobs_q.list_jobs(conn, kind=JobKind.VULNDB_UPDATE, limit=1000))
             fetched_after = feeds.count(OSV_PATH)
         finally:
             worker.stop()

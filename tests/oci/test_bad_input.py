@@ -8,7 +8,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,7 @@ import pytest
 from tests.oci.oci_client import OciClient, open_truncated, send_truncated, unique_repo, with_query
 from tests.support import ocilayout as ol
 from tests.support.registry_target import RegistryBackend
+from tests.support.servers import ServerProcess
 
 CLIENTS = 16
 
@@ -159,17 +162,33 @@ def test_sixteen_clients_pushing_one_blob_and_tag(oci: OciClient, repo: str, tar
 # --- SIGKILL in the middle of a push --------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_sigkill_mid_push_then_restart_serves_completed_content_only(
-    registry_backend: RegistryBackend, tmp_path: Path
-) -> None:
-    repo = unique_repo("crash-mid-push")
-    data_dir = registry_backend.data_dir(tmp_path / "data")
+@dataclass(frozen=True)
+class Crash:
+    """A server killed with SIGKILL in the middle of pushes, and started again on its data: what each
+    test looks for. One crash serves both tests (each start is a new process: seconds of CPU)."""
+
+    restarted: ServerProcess
+    repo: str
+    done: ol.Image
+    chunked_blob: ol.Blob
+    partial_image: ol.Image
+    in_flight: tuple[ol.Blob, ...]
+    resume_repo: str
+    resume_data: bytes
+    resume_location: str
+    """The upload session's location (path and query) when the server was killed, 100,000 bytes in."""
+
+
+@pytest.fixture(scope="module")
+def crash(registry_backend: RegistryBackend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
+    repo, resume_repo = unique_repo("crash-mid-push"), unique_repo("crash-resume")
+    data_dir = registry_backend.data_dir(tmp_path_factory.mktemp("crash") / "data")
     done = ol.image([{"done/1.txt": os.urandom(10_000)}, {"done/2.txt": b"two"}])
     chunked_blob = ol.Blob("application/octet-stream", os.urandom(300_000))
     in_flight_patch = ol.Blob("application/octet-stream", os.urandom(4 * 1024 * 1024))
     in_flight_put = ol.Blob("application/octet-stream", os.urandom(2 * 1024 * 1024))
     partial_image = ol.image([{"partial.txt": b"partial"}])
+    resume_data = os.urandom(250_000)
     server = registry_backend.start(data_dir)
     try:
         with OciClient(server) as oci:
@@ -185,6 +204,10 @@ def test_sigkill_mid_push_then_restart_serves_completed_content_only(
             patch_location = oci.start_upload(repo)
             put_location = oci.start_upload(repo)
             auth = oci.auth_headers(repo)
+            resume = oci.start_upload(resume_repo)
+            resumed = oci.http.patch(resume, content=resume_data[:100_000], headers={"Content-Range": "0-99999"})
+            assert resumed.status_code == 202
+            resume_location = _relative(resumed.headers["Location"])
         sockets = [
             open_truncated(server, "PATCH", patch_location, in_flight_patch.data[:1024 * 1024],
                            in_flight_patch.size, auth),
@@ -204,48 +227,39 @@ def test_sigkill_mid_push_then_restart_serves_completed_content_only(
         server.stop()
     restarted = registry_backend.start(data_dir)
     try:
-        with OciClient(restarted) as oci:
-            assert oci.get_manifest(repo, "done").content == done.manifest.data
-            for blob in (*done.blobs(), chunked_blob, *partial_image.blobs()):
-                assert oci.http.get(f"/v2/{repo}/blobs/{blob.digest}").content == blob.data
-            for blob in (in_flight_patch, in_flight_put):
-                assert not oci.blob_exists(repo, blob.digest)
-            assert oci.head_manifest(repo, "partial").status_code == 404
-            assert oci.head_manifest(repo, partial_image.digest).status_code == 404
-            assert oci.tags(repo).json()["tags"] == ["done"]
-            oci.push(repo, partial_image, tag="after")
-            assert oci.get_manifest(repo, "after").content == partial_image.manifest.data
+        yield Crash(restarted, repo, done, chunked_blob, partial_image, (in_flight_patch, in_flight_put),
+                    resume_repo, resume_data, resume_location)
     finally:
         restarted.stop()
 
 
 @pytest.mark.slow
+def test_sigkill_mid_push_then_restart_serves_completed_content_only(crash: Crash) -> None:
+    repo = crash.repo
+    with OciClient(crash.restarted) as oci:
+        assert oci.get_manifest(repo, "done").content == crash.done.manifest.data
+        for blob in (*crash.done.blobs(), crash.chunked_blob, *crash.partial_image.blobs()):
+            assert oci.http.get(f"/v2/{repo}/blobs/{blob.digest}").content == blob.data
+        for blob in crash.in_flight:
+            assert not oci.blob_exists(repo, blob.digest)
+        assert oci.head_manifest(repo, "partial").status_code == 404
+        assert oci.head_manifest(repo, crash.partial_image.digest).status_code == 404
+        assert oci.tags(repo).json()["tags"] == ["done"]
+        oci.push(repo, crash.partial_image, tag="after")
+        assert oci.get_manifest(repo, "after").content == crash.partial_image.manifest.data
+
+
+@pytest.mark.slow
 @pytest.mark.moorage_extra("upload state survives a restart (the reference signs it with a per-run secret)")
-def test_upload_session_survives_a_crash(registry_backend: RegistryBackend, tmp_path: Path) -> None:
-    repo = unique_repo("crash-resume")
-    data = os.urandom(250_000)
-    data_dir = registry_backend.data_dir(tmp_path / "data")
-    server = registry_backend.start(data_dir)
-    try:
-        with OciClient(server) as oci:
-            location = oci.start_upload(repo)
-            step = oci.http.patch(location, content=data[:100_000], headers={"Content-Range": "0-99999"})
-            assert step.status_code == 202
-            location = _relative(step.headers["Location"])
-        server.kill()
-    finally:
-        server.stop()
-    restarted = registry_backend.start(data_dir)
-    try:
-        with OciClient(restarted) as oci:
-            status = oci.http.get(location)
-            assert status.status_code == 204
-            assert status.headers["Range"] == "0-99999"
-            rest = oci.http.patch(oci.absolute(status.headers["Location"]), content=data[100_000:],
-                                  headers={"Content-Range": f"100000-{len(data) - 1}"})
-            assert rest.status_code == 202
-            done = oci.http.put(with_query(oci.absolute(rest.headers["Location"]), digest=ol.digest_of(data)))
-            assert done.status_code == 201
-            assert oci.http.get(f"/v2/{repo}/blobs/{ol.digest_of(data)}").content == data
-    finally:
-        restarted.stop()
+def test_upload_session_survives_a_crash(crash: Crash) -> None:
+    data, repo = crash.resume_data, crash.resume_repo
+    with OciClient(crash.restarted) as oci:
+        status = oci.http.get(crash.resume_location)
+        assert status.status_code == 204
+        assert status.headers["Range"] == "0-99999"
+        rest = oci.http.patch(oci.absolute(status.headers["Location"]), content=data[100_000:],
+                              headers={"Content-Range": f"100000-{len(data) - 1}"})
+        assert rest.status_code == 202
+        done = oci.http.put(with_query(oci.absolute(rest.headers["Location"]), digest=ol.digest_of(data)))
+        assert done.status_code == 201
+        assert oci.http.get(f"/v2/{repo}/blobs/{ol.digest_of(data)}").content == data

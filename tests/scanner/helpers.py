@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.analysis import AnalysisOptions, ImageAnalysis, analyze
 from moorage.scanner.analyzers import default_analyzers
 from moorage.scanner.analyzers.interface import Analyzer

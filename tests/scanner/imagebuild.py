@@ -18,6 +18,8 @@ from pathlib import Path
 
 import zstandard
 
+from tests.support.tools import require_tool
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -226,6 +228,7 @@ def write_oci_layout(root: Path, images: ImageSpec | list[ImageSpec], *, tag: st
 
 def skopeo_copy(source: str, destination: str, *extra: str) -> None:
     """``skopeo copy`` with no signature policy checks (tests only)."""
+    require_tool("skopeo")
     subprocess.run(
         ["skopeo", "--insecure-policy", "copy", "--quiet", *extra, source, destination],
         check=True,

@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.support.tools import require_root, require_tool
+
 CACHE_DIR = Path(os.environ.get("MOORAGE_TEST_CACHE", Path.home() / ".cache" / "moorage-tests"))
 MIRROR = "http://deb.debian.org/debian"
 
@@ -26,6 +28,8 @@ def debootstrap_tar(suite: str = "bookworm", variant: str = "minbase") -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():
             return target
+        require_tool("debootstrap")
+        require_root("debootstrap builds the Debian root filesystem in a chroot")
         work = Path(tempfile.mkdtemp(prefix="moorage-debootstrap-", dir=CACHE_DIR))
         try:
             root = work / "root"

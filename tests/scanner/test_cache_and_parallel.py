@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.analysis import AnalysisOptions, analyze
 from moorage.scanner.analyzers import default_analyzers
 from moorage.scanner.cache import DirectoryLayerCache, MemoryLayerCache, make_cache

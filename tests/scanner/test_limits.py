@@ -15,7 +15,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner import tarstream
 from moorage.scanner.analysis import AnalysisOptions, analyze
 from moorage.scanner.analyzers.dpkg import DpkgAnalyzer

@@ -11,7 +11,7 @@ from pathlib import Path
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.analysis import AnalysisOptions, analyze
 from moorage.scanner.image_inventory import inventory_from_json, inventory_to_json
 from moorage.scanner.sbom import make_writer

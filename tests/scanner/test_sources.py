@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from moorage.clients.egress import EgressPolicy
-from moorage.clients.oci_types import Platform
 from moorage.clients.reference import ImageReference
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.analysis import AnalysisOptions, analyze
 from moorage.scanner.cache import DirectoryLayerCache
 from moorage.scanner.errors import DigestMismatch, ImageSourceError

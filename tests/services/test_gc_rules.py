@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from moorage.domain.cron import CronSchedule
 from moorage.domain.digests import Digest
 from moorage.domain.errors import Conflict, Invalid
 from moorage.domain.gc import GcParameters, GcRunStatus, GcTrigger
@@ -33,7 +34,6 @@ from moorage.metadata.queries import gc as gc_q
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries.gc import ManifestNode
-from moorage.services.enterprise.cron import CronSchedule
 from moorage.services.lifecycle.reachability import garbage_groups
 from moorage.services.lifecycle.runs import GC_JOB, GcRunService
 from moorage.services.lifecycle.schedule import last_fire, next_fire, schedule_pass

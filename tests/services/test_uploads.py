@@ -13,11 +13,11 @@ import pytest
 from moorage.domain.digests import Digest
 from moorage.domain.errors import StorageFull, UploadUnknown
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import DEFAULT_INSTANCE
+from moorage.domain.registry import DEFAULT_INSTANCE, UploadTarget
 from moorage.metadata.database import Database
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import repositories
-from moorage.services.uploads import UploadService, UploadTarget
+from moorage.services.uploads import UploadService
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers.filesystem import FilesystemDriver
 

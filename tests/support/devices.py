@@ -3,26 +3,24 @@ unmounted after (needs root and mount rights; the test is skipped where the sand
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.support.tools import require_root, require_tool, unavailable
 
 
 @contextmanager
 def small_tmpfs(mountpoint: Path, size: int) -> Iterator[Path]:
     """Mount a tmpfs of ``size`` bytes at ``mountpoint`` (created) for the ``with`` block."""
-    if shutil.which("mount") is None or os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+    require_tool("mount")
+    require_root("mounting a tmpfs")
     mountpoint.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+        unavailable(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         yield mountpoint
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tests.support.servers import free_port
+from tests.support.tools import require_tool
 
 REDIS_BIN = "/usr/bin/redis-server"
 
@@ -78,8 +79,7 @@ def start(password: str) -> RedisServer:
 @contextmanager
 def running(_directory: Path | None = None) -> Iterator[str]:
     """A Redis server for the ``with`` block (a random password); yields its URL."""
-    if not available():
-        raise RuntimeError("redis-server is missing: run ./dev test, which installs it")
+    require_tool(REDIS_BIN)
     server = start(secrets.token_urlsafe(16))
     try:
         yield server.url()

@@ -17,13 +17,16 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.servers import ServerProcess, start_moorage, start_reference_registry
+
+if TYPE_CHECKING:
+    from tests.conftest import SessionCache
 
 TARGET_ENV = "MOORAGE_TEST_TARGET"
 ADMIN_USER = "admin"
@@ -65,8 +68,9 @@ class RegistryBackend:
         """Start a server of this target and backend on loopback, ready to serve."""
         if self.target == "reference":
             return start_reference_registry(data_dir, port=port)
+        # No job worker: the registry's own behaviour needs none, and it is a third process per start.
         env = {"MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-               "MOORAGE_ACCESS_LOG": "false"}
+               "MOORAGE_ACCESS_LOG": "false", "MOORAGE_JOBS__EMBEDDED_WORKER": "false"}
         if self.database_url:
             env["MOORAGE_DATABASE_URL"] = self.database_url
         return start_moorage(data_dir, env=env, port=port)
@@ -86,12 +90,8 @@ def _postgresql_database(request: pytest.FixtureRequest) -> str:
         pytest.skip("PostgreSQL variant: the root conftest provides neither pg_server nor pg_database_url")
 
 
-@pytest.fixture(scope="session", params=metadata_backends())
-def registry_backend(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> RegistryBackend:
-    """The target and metadata backend of this parametrization (PostgreSQL skips until wired)."""
-    backend = str(request.param)
+def _make_backend(request: pytest.FixtureRequest, backend: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> RegistryBackend:
     target = registry_target()
     if backend != "postgresql":
         return RegistryBackend(target, backend, None, None)
@@ -105,17 +105,31 @@ def registry_backend(
     return RegistryBackend(target, backend, database_url, shared)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module", params=metadata_backends())
+def registry_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, session_cache: SessionCache
+) -> RegistryBackend:
+    """The target and metadata backend of this parametrization, made once per test process (module
+    scope with a session cache: see ``SessionCache`` in tests/conftest.py)."""
+    return make_registry_backend(request, str(request.param), tmp_path_factory, session_cache)
+
+
+def make_registry_backend(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory,
+                          session_cache: SessionCache) -> RegistryBackend:
+    """The ``RegistryBackend`` of ``backend``, made once per test process."""
+    return session_cache.get(f"registry_backend:{backend}", lambda: _make_backend(request, backend, tmp_path_factory))
+
+
+@pytest.fixture(scope="module")
 def registry(
-    registry_backend: RegistryBackend, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
+    registry_backend: RegistryBackend, tmp_path_factory: pytest.TempPathFactory, session_cache: SessionCache
+) -> ServerProcess:
     """One running registry per backend for the whole run (per xdist worker): starting moorage
     takes seconds, and every test works in repositories of its own, so sharing is safe."""
-    server = registry_backend.start(registry_backend.data_dir(tmp_path_factory.mktemp("registry")))
-    try:
-        yield server
-    finally:
-        server.stop()
+    return session_cache.get(
+        f"registry:{registry_backend.backend}",
+        lambda: registry_backend.start(registry_backend.data_dir(tmp_path_factory.mktemp("registry"))),
+        close=ServerProcess.stop)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ so a test never leaves a server behind (``ServerProcess`` is a context manager).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from tests.support.tools import require_tool
 
 REFERENCE_REGISTRY_BIN = "/usr/bin/docker-registry"
 
@@ -57,6 +56,8 @@ class ServerProcess:
     def wait_ready(self, path: str = "/v2/", timeout: float = 120.0) -> None:
         """Poll ``path`` until the server answers anything, or fail with the server's log. The bound
         is generous because a loaded 2-core machine has been seen to take over 30 s to start one."""
+        import httpx  # here, not at module level: conftests import this module for every test
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -85,11 +86,25 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    def terminate(self) -> None:
+        """SIGTERM the process group without waiting (``stop_all`` waits for them together)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+
     def __enter__(self) -> ServerProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_all(servers: list[ServerProcess]) -> None:
+    """Stop every server, all at once: each takes seconds to shut down, and at the end of a session a
+    worker holds several."""
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.stop()
 
 
 def _spawn(argv: list[str], *, data_dir: Path, port: int, env: Mapping[str, str], name: str) -> ServerProcess:
@@ -125,8 +140,7 @@ def start_reference_registry(
     data_dir: Path, *, port: int | None = None, htpasswd: Path | None = None, wait: bool = True
 ) -> ServerProcess:
     """Run Debian's ``docker-registry`` (CNCF distribution 2.8) with filesystem storage."""
-    if not shutil.which(REFERENCE_REGISTRY_BIN):
-        raise RuntimeError(f"{REFERENCE_REGISTRY_BIN} is missing: install Debian's docker-registry")
+    require_tool(REFERENCE_REGISTRY_BIN)
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     auth = (

@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.support.tools import require_tool
+
 
 class SkopeoError(AssertionError):
     """skopeo exited with an error; the message holds its output."""
@@ -14,6 +16,7 @@ class SkopeoError(AssertionError):
 
 def run(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """``skopeo <args>`` with output captured."""
+    require_tool("skopeo")
     result = subprocess.run(["skopeo", *args], text=True, capture_output=True, timeout=timeout)
     if check and result.returncode != 0:
         raise SkopeoError(f"skopeo {' '.join(args)} failed:\n{result.stderr}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -132,7 +131,7 @@ def test_layout_round_trip_and_corruption_is_detected(tmp_path: Path) -> None:
         ol.read_layout(tmp_path / "layout")
 
 
-@pytest.mark.skipif(shutil.which("umoci") is None, reason="Debian package umoci is not installed")
+@pytest.mark.requires_tool("umoci")
 def test_umoci_unpacks_the_layout(tmp_path: Path) -> None:
     image = ol.image([
         {"etc/a.txt": b"A", "bin/tool": ol.File(b"#!/bin/sh\n", 0o755), "bin/link": ol.Symlink("tool")},

@@ -1,6 +1,6 @@
 """Access decisions: each route and method requires some actions on some resource, computed here in
-one place, and checked by one ``Authorizer`` call per request. The identity layer implements the
-authorizer; until it is configured, ``AllowAll`` lets everything through (and says so at startup)."""
+one place, and checked by one ``Authorizer`` call per request (``api/registry_auth.RegistryAuthorizer``
+implements it; there is no allow-all authorizer)."""
 
 from __future__ import annotations
 

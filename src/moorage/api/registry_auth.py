@@ -3,9 +3,11 @@
 ``/v2/`` routes accept a bearer token from ``/service/token`` (the usual flow of docker, podman,
 skopeo, containerd), Basic credentials sent directly, or nothing (anonymous). A request without
 acceptable credentials gets 401 with a ``WWW-Authenticate: Bearer`` challenge naming the realm,
-service and scope; an authenticated caller without the right gets 403 DENIED. A bearer token that
-does not mention the resource at all gets the challenge again (the client asks for that scope),
-one that mentions it with fewer actions gets DENIED (it asked and was refused).
+service and scope; an authenticated caller without the right gets 403 DENIED. A bearer token
+narrower than its holder's rights (it does not name the resource, or names fewer actions) gets 403
+DENIED (``insufficient_scope``) with a challenge naming the scope to ask for, which is what oras-py
+acts on; a token whose holder lacks the right gets plain DENIED, or the answer for a missing name
+when the holder may not know the name exists.
 """
 
 from __future__ import annotations
@@ -24,19 +26,21 @@ from moorage.auth.tokens import RegistryGrant, TokenError, TokenSigner
 from moorage.domain.errors import Denied, NameInvalid, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, Principal
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import DEFAULT_INSTANCE, NO_INSTANCE
-from moorage.services.identity import IdentityService
-from moorage.services.permissions import PermissionService, RepositoryAccess
+from moorage.domain.registry import DEFAULT_INSTANCE, NO_INSTANCE, RepositoryAccess
+from moorage.services.logins import LoginService
+from moorage.services.permissions import PermissionService
+from moorage.services.users import UserService, principal_of
 from moorage.settings import Settings
 
 
 class RegistryAuthorizer:
     """The ``Authorizer`` of the OCI routes."""
 
-    def __init__(self, *, settings: Settings, identity: IdentityService, permissions: PermissionService,
-                 signer: TokenSigner) -> None:
+    def __init__(self, *, settings: Settings, logins: LoginService, users: UserService,
+                 permissions: PermissionService, signer: TokenSigner) -> None:
         self.settings = settings
-        self.identity = identity
+        self.logins = logins
+        self.users = users
         self.permissions = permissions
         self.signer = signer
         self.realm = f"{settings.resolved_external_url}/service/token"
@@ -57,15 +61,16 @@ class RegistryAuthorizer:
                     granted[f"{g.type}:{g.name}"] = granted.get(f"{g.type}:{g.name}", frozenset()) | set(g.actions)
                 if token.subject is None:
                     return Principal(via="bearer", granted=granted)
-                user = await self.identity.user_recently(token.subject)
+                user = await self.users.user_recently(token.subject)
 
                 if user is None or not user.enabled:
                     raise Unauthenticated("the token's user no longer exists")
-                return replace(self.identity.principal(user, via="bearer"), granted=granted)
+                return replace(principal_of(user, via="bearer"), granted=granted)
             if scheme == "basic":
                 user_name, password = headers.parse_basic(header)
-                return await self.identity.authenticate_login(
-                    username=user_name, password=password, client=client_address(connection))
+                login = await self.logins.login(username=user_name, password=password,
+                                                client=client_address(connection))
+                return login.principal
         except (headers.HeaderError, TokenError) as exc:
             raise Unauthenticated(f"invalid credentials: {exc}") from exc
         raise Unauthenticated("unsupported authorization scheme")

@@ -19,14 +19,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from moorage.clients.auth import Credentials
-from moorage.clients.oci_types import ManifestError, Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.analysis import AnalysisOptions, ProgressCallback
 from moorage.scanner.analyzers import default_analyzers
 from moorage.scanner.cache import default_cache_dir, make_cache
 from moorage.scanner.errors import LimitExceeded, ScannerError
 from moorage.scanner.failure import failure_document
 from moorage.scanner.interface import LayerPlugin
-from moorage.scanner.limits import ScanLimits
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH, ScanLimits
 from moorage.scanner.report import now_iso
 from moorage.scanner.sources import ImageSource
 
@@ -83,6 +83,12 @@ MAX_IMAGE_MEMBERS_OPTION = typer.Option(
 MAX_ARCHIVE_DEPTH_OPTION = typer.Option(
     0, "--max-archive-depth", help=f"Most archives nested in an archive (default {_DEFAULTS.max_archive_depth})."
 )
+MAX_JSON_DEPTH_OPTION = typer.Option(
+    0,
+    "--max-json-depth",
+    help=f"Deepest nesting of JSON read out of the image: manifests, configs, package databases "
+    f"(default {_DEFAULTS.max_json_depth}).",
+)
 MAX_ARCHIVE_MEMBERS_OPTION = typer.Option(
     0,
     "--max-archive-members",
@@ -108,6 +114,7 @@ def scan_limits(
     max_image_members: int = 0,
     max_archive_depth: int = 0,
     max_archive_members: int = 0,
+    max_json_depth: int = 0,
 ) -> ScanLimits:
     """The limits the options give (an empty or zero option keeps the default); ValueError when bad."""
     given: dict[str, int] = {}
@@ -124,6 +131,7 @@ def scan_limits(
         ("max_image_members", max_image_members),
         ("max_archive_depth", max_archive_depth),
         ("max_archive_members", max_archive_members),
+        ("max_json_depth", max_json_depth),
     ):
         if count:
             given[name] = count
@@ -151,10 +159,7 @@ def parse_platform(text: str) -> tuple[Platform | None, bool]:
     """``--platform``: (the platform or None for the host's, whether every platform is wanted)."""
     if text in ("", "all"):
         return None, text == "all"
-    try:
-        return Platform.parse(text), False
-    except ManifestError as exc:
-        raise ValueError(str(exc)) from exc
+    return Platform.parse(text), False
 
 
 def analysis_options(
@@ -177,12 +182,13 @@ def analysis_options(
     )
 
 
-def open_image(image: str, *, username: str, password: str, plain_http: bool) -> ImageSource:
+def open_image(image: str, *, username: str, password: str, plain_http: bool,
+               max_json_depth: int = DEFAULT_JSON_DEPTH) -> ImageSource:
     """The image source ``image`` names (registry credentials only when a user is given)."""
     from moorage.scanner.sources import open_source
 
     credentials = Credentials(username, password) if username else None
-    return open_source(image, credentials=credentials, plain_http=plain_http or None)
+    return open_source(image, credentials=credentials, plain_http=plain_http or None, max_json_depth=max_json_depth)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from moorage.cli.image_options import (
     MAX_FILE_BYTES_OPTION,
     MAX_IMAGE_BYTES_OPTION,
     MAX_IMAGE_MEMBERS_OPTION,
+    MAX_JSON_DEPTH_OPTION,
     MAX_LAYER_BYTES_OPTION,
     MAX_LAYER_MEMBERS_OPTION,
     NO_CACHE_OPTION,
@@ -58,6 +59,7 @@ def sbom(
     max_image_members: int = MAX_IMAGE_MEMBERS_OPTION,
     max_archive_depth: int = MAX_ARCHIVE_DEPTH_OPTION,
     max_archive_members: int = MAX_ARCHIVE_MEMBERS_OPTION,
+    max_json_depth: int = MAX_JSON_DEPTH_OPTION,
 ) -> None:
     """List every installed package of an image (SBOM)."""
     err = Console(stderr=True)
@@ -73,6 +75,7 @@ def sbom(
             max_image_members=max_image_members,
             max_archive_depth=max_archive_depth,
             max_archive_members=max_archive_members,
+            max_json_depth=max_json_depth,
         )
     except ValueError as exc:
         err.print(f"error: {exc}")
@@ -82,7 +85,8 @@ def sbom(
     )
     with (
         scan_failures(err, reference=image, output_format=output_format, output=output),
-        open_image(image, username=username, password=password, plain_http=plain_http) as source,
+        open_image(image, username=username, password=password, plain_http=plain_http,
+                   max_json_depth=limits.max_json_depth) as source,
         layer_progress(err) as progress,
     ):
         results = analyze(source, platform=wanted, all_platforms=all_platforms, options=options, progress=progress)

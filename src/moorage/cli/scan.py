@@ -27,6 +27,7 @@ from moorage.cli.image_options import (
     MAX_FILE_BYTES_OPTION,
     MAX_IMAGE_BYTES_OPTION,
     MAX_IMAGE_MEMBERS_OPTION,
+    MAX_JSON_DEPTH_OPTION,
     MAX_LAYER_BYTES_OPTION,
     MAX_LAYER_MEMBERS_OPTION,
     NO_CACHE_OPTION,
@@ -44,6 +45,7 @@ from moorage.cli.image_options import (
     scan_limits,
     write_output,
 )
+from moorage.domain.severity import Severity, parse_severity_filter
 from moorage.scanner.advisories.errors import VulnerabilityDatabaseError
 from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.checks import CheckOptions
@@ -52,7 +54,6 @@ from moorage.scanner.formats import WRITERS, make_writer
 from moorage.scanner.matching import Matcher, diff_findings
 from moorage.scanner.report import ScanReport, report_or_inventory_from_json
 from moorage.scanner.scan import ALL_SCANNERS, VULN_SCANNER, ScanOptions, parse_scanners, rematch, scan_images
-from moorage.scanner.severity import Severity, parse_severity_filter
 
 FORMAT_OPTION = typer.Option("table", "--format", "-f", help=f"One of: {', '.join(WRITERS)}.")
 SEVERITY_OPTION = typer.Option(
@@ -141,6 +142,7 @@ def scan(
     max_image_members: int = MAX_IMAGE_MEMBERS_OPTION,
     max_archive_depth: int = MAX_ARCHIVE_DEPTH_OPTION,
     max_archive_members: int = MAX_ARCHIVE_MEMBERS_OPTION,
+    max_json_depth: int = MAX_JSON_DEPTH_OPTION,
 ) -> None:
     """Scan an image for vulnerabilities, secrets, malicious files and unsafe settings."""
     err = Console(stderr=True)
@@ -163,6 +165,7 @@ def scan(
                 max_image_members=max_image_members,
                 max_archive_depth=max_archive_depth,
                 max_archive_members=max_archive_members,
+                max_json_depth=max_json_depth,
             )
         except ValueError as exc:
             raise _Failure(str(exc)) from exc
@@ -196,7 +199,8 @@ def scan(
             platform=wanted,
             all_platforms=all_platforms,
         )
-        source = stack.enter_context(open_image(image, username=username, password=password, plain_http=plain_http))
+        source = stack.enter_context(open_image(image, username=username, password=password, plain_http=plain_http,
+                   max_json_depth=limits.max_json_depth))
         progress = stack.enter_context(layer_progress(err))
         reports = scan_images(source, options, progress)
     _finish(reports, output_format=output_format, severities=severities, exit_code=exit_code, output=output)

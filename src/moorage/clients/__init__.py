@@ -1,8 +1,9 @@
 """Clients of other services; for now, an async OCI Distribution registry client, and the egress
-policy every connection made on a tenant's behalf obeys.
+policy every connection made on a tenant's behalf obeys. The OCI vocabulary they speak (descriptors,
+manifests, platforms, media types) is :mod:`moorage.domain`'s.
 
-The HTTP client (httpx) is imported on first use, so code that only needs the manifest types,
-references and errors (the scanner's local image sources) starts fast.
+The HTTP client (httpx) is imported on first use, so code that only needs references and errors
+(the scanner's local image sources) starts fast.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from moorage.clients.errors import (
     UnreachableError,
 )
 from moorage.clients.limits import TransferLimits
-from moorage.clients.oci_types import Descriptor, ImageIndex, ImageManifest, Platform
 from moorage.clients.reference import ImageReference, ReferenceError
 
 if TYPE_CHECKING:
@@ -34,16 +34,12 @@ __all__ = [
     "AuthenticationError",
     "BlobDigestError",
     "Credentials",
-    "Descriptor",
     "EgressDenied",
     "EgressPolicy",
-    "ImageIndex",
-    "ImageManifest",
     "ImageReference",
     "ImageTooLargeError",
     "ManifestResponse",
     "NotFoundError",
-    "Platform",
     "ReferenceError",
     "RegistryClient",
     "RegistryError",

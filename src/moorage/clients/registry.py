@@ -13,7 +13,6 @@ host, or hosts the operator listed). Every answer is read with a cap (``clients.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import tempfile
@@ -36,20 +35,21 @@ from moorage.clients.errors import (
     TransferLimitError,
     UnreachableError,
 )
-from moorage.clients.limits import ByteBudget, JsonTooDeep, TransferLimits, load_json
-from moorage.clients.oci_types import (
-    ACCEPT_MANIFESTS,
-    DIGEST_PATTERN,
+from moorage.clients.limits import ByteBudget, TransferLimits
+from moorage.clients.transport import EgressSession, read_capped
+from moorage.domain import mediatypes as mt
+from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, JsonTooDeep, loads
+from moorage.domain.digests import Digest
+from moorage.domain.errors import DigestInvalid, ManifestInvalid, UnsupportedDigest
+from moorage.domain.manifests import (
     MAX_MANIFEST_BYTES,
     Descriptor,
-    ImageIndex,
     ImageManifest,
-    ManifestError,
-    Platform,
-    parse_manifest_or_index,
+    ParsedManifest,
+    parse_manifest,
     select_platforms,
 )
-from moorage.clients.transport import EgressSession, read_capped
+from moorage.domain.oci_platform import Platform
 
 __all__ = [
     "AuthenticationError",
@@ -81,9 +81,9 @@ class ManifestResponse:
     raw: bytes
     """The exact bytes (digests are over these)."""
 
-    def parsed(self) -> ImageManifest | ImageIndex:
-        """The manifest or index, parsed."""
-        return parse_manifest_or_index(self.raw, self.media_type)
+    def parsed(self, *, max_depth: int = DEFAULT_MAX_DEPTH) -> ParsedManifest:
+        """The manifest or index, parsed (``ManifestInvalid`` when it is not one)."""
+        return parse_manifest(self.raw, self.media_type, max_depth=max_depth, max_bytes=MAX_MANIFEST_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +210,7 @@ class RegistryClient:
 
     def _json(self, raw: bytes, what: str) -> Any:
         try:
-            return load_json(raw, max_depth=self.limits.json_depth)
+            return loads(raw, max_depth=self.limits.json_depth)
         except JsonTooDeep as exc:
             raise TransferLimitError(f"{self.base_url}: {what}: {exc}",
                                      public="the registry sent JSON nested deeper than allowed") from exc
@@ -249,7 +249,7 @@ class RegistryClient:
             await response.aclose()
         codes: tuple[str, ...] = ()
         try:
-            errors = load_json(body, max_depth=self.limits.json_depth).get("errors") or []
+            errors = loads(body, max_depth=self.limits.json_depth).get("errors") or []
             codes = tuple(str(e.get("code"))[:64] for e in errors[:16] if isinstance(e, dict))
         except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
             pass
@@ -276,7 +276,7 @@ class RegistryClient:
             "GET",
             f"/v2/{repository}/manifests/{reference}",
             scope=f"repository:{repository}:pull",
-            headers={"Accept": ACCEPT_MANIFESTS},
+            headers={"Accept": mt.ACCEPT_MANIFESTS},
         )
         try:
             raw = await read_capped(response, MAX_MANIFEST_BYTES, what="manifest")
@@ -284,12 +284,11 @@ class RegistryClient:
             await response.aclose()
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()[:255]
         header_digest = response.headers.get("Docker-Content-Digest", "")
-        pinned = reference if DIGEST_PATTERN.match(reference) else header_digest
-        algorithm = pinned.split(":", 1)[0] if DIGEST_PATTERN.match(pinned) else "sha256"
-        digest = f"{algorithm}:{hashlib.new(algorithm, raw).hexdigest()}"
-        if pinned and DIGEST_PATTERN.match(pinned) and pinned != digest:
+        pinned = _as_digest(reference) or _as_digest(header_digest)
+        digest = Digest.of(raw, pinned.algorithm if pinned else "sha256")
+        if pinned and pinned != digest:
             raise BlobDigestError(f"manifest {repository}@{reference} hashes to {digest}")
-        return ManifestResponse(media_type, digest, raw)
+        return ManifestResponse(media_type, str(digest), raw)
 
     async def head_manifest(self, repository: str, reference: str) -> ManifestHead | None:
         """HEAD a manifest; None if it does not exist."""
@@ -298,7 +297,7 @@ class RegistryClient:
                 "HEAD",
                 f"/v2/{repository}/manifests/{reference}",
                 scope=f"repository:{repository}:pull",
-                headers={"Accept": ACCEPT_MANIFESTS},
+                headers={"Accept": mt.ACCEPT_MANIFESTS},
             )
         except NotFoundError:
             return None
@@ -316,9 +315,9 @@ class RegistryClient:
         """The image manifest(s) a reference names: through an index, the one for ``platform``
         (or every platform with None); a plain manifest is returned as it is."""
         top = await self.get_manifest(repository, reference)
-        document = _parsed(top, f"{repository}:{reference}")
+        document = self._parsed(top, f"{repository}:{reference}")
         if isinstance(document, ImageManifest):
-            return [(Descriptor(document.media_type, top.digest, len(top.raw)), document)]
+            return [(Descriptor(document.media_type, Digest.parse(top.digest), len(top.raw)), document)]
         chosen = select_platforms(document, platform)
         if platform is not None:
             chosen = chosen[:1]
@@ -326,30 +325,37 @@ class RegistryClient:
             raise NotFoundError(f"{repository}:{reference} has no image for {platform}")
         out = []
         for descriptor in chosen:
-            child = await self.get_manifest(repository, descriptor.digest)
-            manifest = _parsed(child, f"{repository}@{descriptor.digest}")
+            child = await self.get_manifest(repository, str(descriptor.digest))
+            manifest = self._parsed(child, f"{repository}@{descriptor.digest}")
             if not isinstance(manifest, ImageManifest):
                 raise RegistryError(f"{repository}@{descriptor.digest} is an index inside an index")
             out.append((descriptor, manifest))
         return out
 
+    def _parsed(self, answer: ManifestResponse, label: str) -> ParsedManifest:
+        try:
+            return answer.parsed(max_depth=self.limits.json_depth)
+        except ManifestInvalid as exc:
+            raise RegistryError(f"{label}: {exc}",
+                                public="the registry sent a manifest moorage cannot read") from exc
+
     # -- blobs ----------------------------------------------------------------------------------
 
-    async def get_blob_bytes(self, repository: str, digest: str, *, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+    async def get_blob_bytes(self, repository: str, digest: Digest | str, *,
+                             limit: int = MAX_MANIFEST_BYTES) -> bytes:
         """A small blob (an image config) in memory, digest checked, at most ``limit`` bytes (give
         the size its descriptor declares)."""
-        _check_digest(digest)
+        digest = _check_digest(digest)
         response = await self._send("GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull")
         try:
             data = await read_capped(response, limit, what=f"blob {digest}")
         finally:
             await response.aclose()
-        algorithm, _, expected = digest.partition(":")
-        if hashlib.new(algorithm, data).hexdigest() != expected:
+        if not digest.matches(data):
             raise BlobDigestError(f"blob {digest} does not match its content")
         return data
 
-    async def download_blob(self, repository: str, digest: str, destination: Path, *, size: int,
+    async def download_blob(self, repository: str, digest: Digest | str, destination: Path, *, size: int,
                             budget: ByteBudget | None = None) -> int:
         """Stream a blob of the declared ``size`` into ``destination`` (written under a temporary
         name, renamed when the digest checks out); returns the number of bytes.
@@ -357,11 +363,10 @@ class RegistryClient:
         Reading stops at ``size``: one byte more is a ``TransferLimitError`` (so is a
         ``Content-Length`` above it, before any byte is read). Every byte counts against ``budget``
         (the image's size limit, ``ImageTooLargeError``)."""
-        _check_digest(digest)
+        digest = _check_digest(digest)
         if size < 0:
             raise TransferLimitError(f"blob {digest}: declared size {size}")
-        algorithm, _, expected = digest.partition(":")
-        hasher = hashlib.new(algorithm)
+        hasher = digest.hasher()
         destination.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=destination.parent, prefix=".part-")
         received = 0
@@ -373,7 +378,7 @@ class RegistryClient:
                     received = await _stream_blob(response, handle, hasher, digest=digest, size=size, budget=budget)
                 finally:
                     await response.aclose()
-            if hasher.hexdigest() != expected:
+            if hasher.hexdigest() != digest.hex:
                 raise BlobDigestError(f"blob {digest} downloaded from {repository} does not match its digest")
             os.replace(temp, destination)
         except BaseException:
@@ -416,19 +421,21 @@ class RegistryClient:
         ]
 
 
-def _check_digest(digest: str) -> None:
-    if not DIGEST_PATTERN.match(digest):
-        raise RegistryError(f"{digest!r} is not a sha256 or sha512 digest")
-
-
-def _parsed(answer: ManifestResponse, label: str) -> ImageManifest | ImageIndex:
+def _as_digest(text: str) -> Digest | None:
     try:
-        return answer.parsed()
-    except ManifestError as exc:
-        raise RegistryError(f"{label}: {exc}", public="the registry sent a manifest moorage cannot read") from exc
+        return Digest.parse(text)
+    except (DigestInvalid, UnsupportedDigest):
+        return None
 
 
-async def _stream_blob(response: httpx.Response, handle: Any, hasher: Any, *, digest: str, size: int,
+def _check_digest(digest: Digest | str) -> Digest:
+    found = digest if isinstance(digest, Digest) else _as_digest(digest)
+    if found is None:
+        raise RegistryError(f"{digest!r} is not a sha256 or sha512 digest")
+    return found
+
+
+async def _stream_blob(response: httpx.Response, handle: Any, hasher: Any, *, digest: Digest, size: int,
                        budget: ByteBudget | None) -> int:
     """Write a blob answer to ``handle``, hashing it, stopping at ``size`` bytes."""
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()

@@ -1,4 +1,6 @@
-"""JSON parsing with a bound on nesting depth, for every JSON document the server reads.
+"""The one JSON loader for untrusted documents, bounded in nesting depth and, when asked, in size:
+what clients send the server, what the registry client downloads, and what the scanner reads out of
+images (manifests, configs, package databases). Each caller passes the bounds its settings give.
 
 ``json.loads`` recurses once per ``[`` or ``{``: a manifest nested 100,000 levels deep raises
 ``RecursionError`` (a 500, not a 400), and a document a few hundred levels deep still parses but
@@ -36,6 +38,17 @@ _STEPS = bytes.maketrans(b"[]", b"\x02\x00")
 _PEEL_PASSES = 8
 """Innermost pairs removed by ``bytes.replace`` before counting bracket by bracket: typical documents
 (manifests are 4 deep) vanish in these passes, at C speed."""
+
+
+class JsonTooLarge(json.JSONDecodeError):
+    """A JSON document longer than the bound, refused before any of it is parsed."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
+        super().__init__(f"JSON document of {size} bytes is larger than {max_bytes}", "", 0)
+        self.max_bytes = max_bytes
+
+    def __str__(self) -> str:
+        return self.msg
 
 
 class JsonTooDeep(json.JSONDecodeError):
@@ -110,13 +123,22 @@ def check_depth(document: bytes | bytearray | memoryview | str, max_depth: int) 
         raise JsonTooDeep(max_depth)
 
 
-def loads(document: bytes | bytearray | memoryview | str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """``json.loads`` of a document no deeper than ``max_depth``; :class:`JsonTooDeep` otherwise,
-    ``json.JSONDecodeError`` (or ``UnicodeDecodeError``) for malformed input as usual."""
+def loads(document: bytes | bytearray | memoryview | str, *, max_depth: int = DEFAULT_MAX_DEPTH,
+          max_bytes: int | None = None) -> Any:
+    """``json.loads`` of a document no deeper than ``max_depth`` and, with ``max_bytes``, no longer
+    than that (in bytes, or characters for a ``str``): :class:`JsonTooDeep` or :class:`JsonTooLarge`
+    otherwise, ``json.JSONDecodeError`` (or ``UnicodeDecodeError``) for malformed input as usual.
+    Both refusals are ``JSONDecodeError`` (so ``ValueError``): whoever handles malformed JSON handles
+    them."""
+    if max_bytes is not None and len(document) > max_bytes:
+        raise JsonTooLarge(len(document), max_bytes)
     check_depth(document, max_depth)
     if isinstance(document, memoryview):
         document = bytes(document)
-    return json.loads(document)
+    try:
+        return json.loads(document)
+    except RecursionError:  # only with a bound above the interpreter's recursion limit
+        raise JsonTooDeep(max_depth) from None
 
 
 def load_document(document: bytes | bytearray | memoryview | str) -> Any:

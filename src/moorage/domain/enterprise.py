@@ -1,11 +1,15 @@
 """Enterprise Edition value types: instances and their host names, namespace options, artifacts,
-signing keys, signature policies and their executions, tasks and subtasks. Pure data, no I/O."""
+artifact scan states, signing keys, signature policies (and the changes a request makes to one) and
+their executions, tasks and subtasks, and the listings' pages. Pure data, no I/O."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from moorage.domain.security import ScanResultRecord
 
 T = TypeVar("T")
 
@@ -269,3 +273,35 @@ class SignSubtask:
     status_text: str
     created_at: int
     updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A validated page: skip ``offset`` items, return at most ``limit``."""
+
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChanges:
+    """What a create or update request sets (None: left as it is, or the default on create)."""
+
+    name: str | None = None
+    description: str | None = None
+    enabled: bool | None = None
+    signature_method: str | None = None
+    signature_algorithm: str | None = None
+    signature_key: str | None = None
+    trigger: Trigger | None = None
+    scope_rules: Sequence[ScopeRule] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactScanState:
+    """An artifact's scan result and, when it has vulnerabilities, the report's findings."""
+
+    artifact: Artifact
+    result: ScanResultRecord | None
+    vulnerabilities: tuple[dict[str, Any], ...] = ()
+    """The report's vulnerability findings (docs/vulnerability-database.md, "Findings JSON")."""

@@ -1,4 +1,6 @@
-"""Media types moorage knows: the four manifest kinds, schema 1 (refused), and layer kinds."""
+"""Media types moorage knows: the four manifest kinds, schema 1 (refused), configs and layer kinds.
+
+The one declaration for the registry, the registry client and the scanner."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ IMAGE_MANIFESTS = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEXES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 MANIFEST_TYPES = IMAGE_MANIFESTS | INDEXES
 SCHEMA1_TYPES = frozenset({DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED})
+ACCEPT_MANIFESTS = ", ".join((OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_LIST))
+"""``Accept`` header of manifest requests: every manifest and index type moorage reads."""
 
 # Layers that registries do not hold (Windows base layers and the like): a manifest may list them
 # without the blob being in the repository.

@@ -1,7 +1,7 @@
 """Repository names, namespaces and tags: parsing and the naming rules.
 
 A name is ``namespace/repository[/more]``. Both parts must satisfy the OCI distribution grammar
-*and* SWR's naming rules (seed 003), which are stricter: a namespace is 1-64 characters, starts
+*and* SWR's naming rules (as ShowRepoTag documents them), which are stricter: a namespace is 1-64 characters, starts
 with a lowercase letter and ends with a lowercase letter or digit; a repository is 1-128
 characters, starts and ends with a lowercase letter or digit and may contain ``/``; in both,
 separators (``.`` ``_`` ``-`` and, in repositories, ``/``) are never adjacent, except that two

@@ -1,8 +1,11 @@
-"""Plain value types the registry's services return: handlers never see database rows."""
+"""Plain value types the registry's services take and return (repositories, namespaces, grants,
+uploads, manifests, access): handlers never see database rows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from moorage.domain.names import RepositoryName
 
 DEFAULT_INSTANCE = "default"
 NO_INSTANCE = "-"
@@ -90,3 +93,59 @@ class Visibility:
     """Repositories granted to the user."""
     public: bool
     """Whether public repositories of any domain are visible."""
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceRecord:
+    """A namespace row."""
+
+    id: int
+    instance_id: str
+    name: str
+    domain_id: str | None
+    creator_name: str
+    is_public: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One user's level on one namespace or repository."""
+
+    user_id: str
+    user_name: str
+    auth: int
+
+
+@dataclass(frozen=True, slots=True)
+class GrantChange:
+    """One requested grant: a user (by id, name checked when given) and a level."""
+
+    user_id: str
+    user_name: str
+    auth: int
+
+
+NOTHING: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryAccess:
+    """What a principal may do on a repository name."""
+
+    actions: frozenset[str]
+    """The actions (pull, push, delete) held."""
+    unseen: frozenset[str] = NOTHING
+    """When the name belongs to another account and the caller may not see it: the actions the
+    caller would hold were the name free, so that the registry can answer as it does for a name
+    that does not exist (empty otherwise)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """Where an upload goes: a repository that may not exist yet, and the domain that will own its
+    namespace if the upload creates it."""
+
+    instance_id: str
+    name: RepositoryName
+    domain_id: str | None

@@ -1,11 +1,13 @@
 """Image security value types: connected registries, HSS image rows, scan summaries, tasks and
 policies, with the wire vocabularies (registry and image types, scan statuses, failure codes,
-severity levels) declared once."""
+image risk levels) declared once. Finding severities are :mod:`moorage.domain.severity`'s."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from moorage.domain.severity import Severity, severity_rank
 
 
 class RegistryType(StrEnum):
@@ -60,6 +62,68 @@ class ScanStatus(StrEnum):
     FAILED = "failed"
 
 
+class ScanResultStatus(StrEnum):
+    """A manifest digest's stored scan result (what image rows' ``ScanStatus`` is derived from)."""
+
+    NEW = "new"
+    """Asked for; no job has claimed it yet."""
+    SCANNING = "scanning"
+    """Claimed by a job, which holds it while its lease lives."""
+    SUCCESS = "success"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        """Whether a scan ran to an end (successful or not)."""
+        return self in (ScanResultStatus.SUCCESS, ScanResultStatus.FAILED)
+
+
+class TaskStatus(StrEnum):
+    """A scan or sync task's status."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    @property
+    def ended(self) -> bool:
+        """Whether the task will not run again."""
+        return self in ENDED_TASK_STATUSES
+
+
+ENDED_TASK_STATUSES = (TaskStatus.FINISHED, TaskStatus.STOPPED, TaskStatus.FAILED)
+"""The statuses of tasks that will not run again."""
+
+
+class TaskItemStatus(StrEnum):
+    """The status of one item (an image or a registry) of a task."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def done(self) -> bool:
+        """Whether the item will not be worked on again."""
+        return self not in OPEN_ITEM_STATUSES
+
+
+OPEN_ITEM_STATUSES = (TaskItemStatus.WAITING, TaskItemStatus.RUNNING)
+"""The statuses of items still to be worked on (stopped when their task ends)."""
+
+
+class RegistryStatus(StrEnum):
+    """A connected registry's status: its last synchronisation, or a first one under way."""
+
+    SUCCESS = "success"
+    FAIL = "fail"
+    ACCESSING = "accessing"
+
+
 FAILURE_DESCRIPTIONS: dict[str, str] = {
     "unknown_error": "Unknown error.",
     "authentication_failed": "Authentication failed.",
@@ -82,7 +146,7 @@ FAILURE_DESCRIPTIONS: dict[str, str] = {
     "database_error": "Database error.",
     "failed_to_send_the_scan_request": "Failed to send the scan request.",
 }
-"""The documented ``scan_failed_code`` values (seed 004) and their descriptions."""
+"""The documented ``scan_failed_code`` values (ListRegistryImages) and their descriptions."""
 
 VULNERABILITIES_SKIPPED = "failed_to_scan_vulnerability"
 """The failure code a *successful* scan carries when its vulnerability part did not run (no advisory
@@ -96,7 +160,7 @@ def failure_description(scan_status: str, code: str) -> str:
     with a code (a part that did not run) what was left out."""
     if not code:
         return ""
-    if scan_status == "success" and code == VULNERABILITIES_SKIPPED:
+    if scan_status == ScanStatus.SUCCESS and code == VULNERABILITIES_SKIPPED:
         return VULNERABILITIES_SKIPPED_DESCRIPTION
     return FAILURE_DESCRIPTIONS.get(code, "")
 
@@ -110,24 +174,15 @@ class SeverityLevel(StrEnum):
     HIGH = "High"
 
 
-SEVERITY_RANKS = ("unknown", "negligible", "low", "medium", "high", "critical")
-"""Finding severities from least to most severe (the scanner's order)."""
-
-
-def severity_rank(severity: str) -> int:
-    """Position of a finding severity in ``SEVERITY_RANKS`` (unknown words rank lowest)."""
-    return SEVERITY_RANKS.index(severity) if severity in SEVERITY_RANKS else 0
-
-
 def level_for(severities: list[str]) -> SeverityLevel:
     """The image level of a set of finding severities: High for high or critical, Medium, Low for
     anything else found, Security for nothing found."""
     if not severities:
         return SeverityLevel.SECURITY
     top = max(severity_rank(s) for s in severities)
-    if top >= severity_rank("high"):
+    if top >= Severity.HIGH.rank:
         return SeverityLevel.HIGH
-    if top == severity_rank("medium"):
+    if top == Severity.MEDIUM.rank:
         return SeverityLevel.MEDIUM
     return SeverityLevel.LOW
 
@@ -168,7 +223,7 @@ class ConnectedRegistry:
     organization_filter: tuple[str, ...]
     connect_cluster_id: str
     scan_image_channel: str
-    status: str
+    status: RegistryStatus
     fail_reason: str
     images_num: int
     latest_sync_time: int
@@ -198,7 +253,7 @@ class ImageRow:
     latest_version: bool
     latest_update_time: int
     latest_sync_time: int
-    scan_status: str
+    scan_status: ScanStatus
     scan_failed_code: str
     latest_scan_time: int
     vul_num: int
@@ -307,7 +362,7 @@ class ScanResultRecord:
     """A stored scan result of one manifest digest."""
 
     manifest_digest: str
-    status: str
+    status: ScanResultStatus
     failed_code: str
     failed_message: str
     holder_job_id: str
@@ -333,7 +388,7 @@ class SecurityTask:
     scan_scope: int
     rate_limit: int
     is_all: bool
-    status: str
+    status: TaskStatus
     total: int
     succeeded: int
     failed: int
@@ -354,7 +409,7 @@ class TaskItem:
     registry_id: str
     manifest_digest: str
     label: str
-    status: str
+    status: TaskItemStatus
     failed_reason: str
 
 

@@ -1,54 +1,121 @@
-"""The job kinds moorage runs, by name. Each handler takes a ``JobContext`` and returns a small
-JSON-able result; it must be safe to run twice (a killed worker's job runs again)."""
+"""The handler of each job kind. A handler reads the ids its job was given and calls one service
+method, which does the work; it returns a small JSON-able result and must be safe to run twice (a
+killed worker's job runs again)."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, assert_never
 
+from moorage.domain.jobs import JobKind
+from moorage.jobs.resources import WorkerResources
 from moorage.jobs.runner import Handler, JobContext
+from moorage.services.enterprise.sign_job import run_execution
+from moorage.services.lifecycle.runs import GcRunService
+from moorage.services.security.advisory_updates import JobBuildProgress, UpdatePolicy, run_update
+from moorage.services.security.image_scans import ImageScans
+from moorage.services.security.rematch import rematch_all
+from moorage.services.security.task_runs import TaskRuns
+from moorage.services.uploads import UploadService
+
+Context = JobContext[WorkerResources]
 
 
-def purge_uploads(context: JobContext) -> dict[str, Any]:
+def purge_uploads(context: Context) -> dict[str, Any]:
     """Delete stale upload sessions and orphaned upload data (also run periodically by the server)."""
-    import asyncio
-
-    from moorage.services.uploads import UploadService
-
-    settings = context.resources["settings"]
-    service = UploadService(context.db, context.resources["store"])
-    removed = asyncio.run(service.purge(older_than_seconds=settings.registry.upload_stale_after_seconds,
-                                        idle_after_seconds=settings.registry.temporary_stale_after_seconds))
+    resources = context.resources
+    registry = resources.settings.registry
+    removed = asyncio.run(UploadService(resources.db, resources.store).purge(
+        older_than_seconds=registry.upload_stale_after_seconds,
+        idle_after_seconds=registry.temporary_stale_after_seconds))
     return {"removed": removed}
 
 
-def sign_execution(context: JobContext) -> dict[str, Any]:
+def sign_execution(context: Context) -> dict[str, Any]:
     """Run one execution of an Enterprise Edition signature policy (plan, sign, settle)."""
-    from moorage.services.enterprise.sign_job import run_sign_job
+    resources = context.resources
+    return run_execution(context, int(context.job.params["execution_id"]), settings=resources.settings,
+                         db=resources.db, store=resources.store, master_key=resources.master_key())
 
-    return run_sign_job(context)
 
-
-def garbage_collection(context: JobContext) -> dict[str, Any]:
+def garbage_collection(context: Context) -> dict[str, Any]:
     """Do one garbage collection run (the API's, or a schedule's); safe to run again after a crash."""
-    import asyncio
-
-    from moorage.services.lifecycle.runs import GcRunService
-
-    settings = context.resources["settings"]
-    service = GcRunService(context.db, context.resources["store"], settings.gc, jobs=None)
+    resources = context.resources
+    service = GcRunService(resources.db, resources.store, resources.settings.gc, jobs=None)
     run = asyncio.run(service.execute(int(context.job.params["run_id"]), stopping=lambda: context.stopping))
     return {"run_id": run.id, "status": run.status.value, **run.figures.to_json()}
 
 
-def _security_handlers() -> dict[str, Handler]:
-    from moorage.jobs import security
-
-    return security.HANDLERS
+def _image_scans(resources: WorkerResources) -> ImageScans:
+    return ImageScans(resources.settings, resources.db, resources.store, resources.master_key)
 
 
-HANDLERS: dict[str, Handler] = {
-    "registry.purge_uploads": purge_uploads,
-    "enterprise.sign_execution": sign_execution,
-    "registry.gc": garbage_collection,
-    **_security_handlers(),
-}
+def scan_task(context: Context) -> dict[str, Any]:
+    """Scan every image of a scan task."""
+    return TaskRuns(_image_scans(context.resources)).run_scan_task(context, str(context.job.params["task_id"]))
+
+
+def sync_task(context: Context) -> dict[str, Any]:
+    """Synchronise every registry of a sync task."""
+    return TaskRuns(_image_scans(context.resources)).run_sync_task(context, str(context.job.params["task_id"]))
+
+
+def scan_on_push(context: Context) -> dict[str, Any]:
+    """Record a pushed tag in its owner's image list and scan it."""
+    params = context.job.params
+    return _image_scans(context.resources).scan_pushed(
+        context, repository_id=int(params["repository_id"]), tag=str(params["tag"]), digest=str(params["digest"]))
+
+
+def scan_artifact(context: Context) -> dict[str, Any]:
+    """Scan one manifest of moorage's repositories on request (the Enterprise Edition's artifact scan)."""
+    params = context.job.params
+    return _image_scans(context.resources).scan_artifact(
+        context, repository_id=int(params["repository_id"]), digest=str(params["digest"]), name=str(params["name"]),
+        requested_at=int(params["requested_at"]))
+
+
+def rematch(context: Context) -> dict[str, Any]:
+    """Re-match every stored inventory against the installed advisory database."""
+    resources = context.resources
+    done = rematch_all(resources.db, resources.settings.vulndb_path, check_stopped=context.check_stopped,
+                       progress=lambda n: context.progress(n))
+    return {"rematched": done}
+
+
+def vulndb_update(context: Context) -> dict[str, Any]:
+    """Build the advisory database from the configured sources, then queue the re-match of what was
+    scanned against another database or none."""
+    resources = context.resources
+    settings = resources.settings
+    return run_update(resources.db, UpdatePolicy.of(settings), settings.vulndb_path,
+                      progress=JobBuildProgress(context.progress, context.check_stopped),
+                      send=lambda job_id: resources.queue.send(job_id))
+
+
+def handler_for(kind: JobKind) -> Handler[WorkerResources]:
+    """The handler of a job kind (mypy checks that every kind has one)."""
+    match kind:
+        case JobKind.PURGE_UPLOADS:
+            return purge_uploads
+        case JobKind.SIGN_EXECUTION:
+            return sign_execution
+        case JobKind.GARBAGE_COLLECTION:
+            return garbage_collection
+        case JobKind.SCAN_TASK:
+            return scan_task
+        case JobKind.SYNC_TASK:
+            return sync_task
+        case JobKind.SCAN_ON_PUSH:
+            return scan_on_push
+        case JobKind.SCAN_ARTIFACT:
+            return scan_artifact
+        case JobKind.REMATCH:
+            return rematch
+        case JobKind.VULNDB_UPDATE:
+            return vulndb_update
+        case _:
+            assert_never(kind)
+
+
+HANDLERS: dict[str, Handler[WorkerResources]] = {kind: handler_for(kind) for kind in JobKind}

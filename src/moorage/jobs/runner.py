@@ -11,26 +11,25 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from moorage.domain.jobs import Job, JobStatus
+from moorage.domain.jobs import Job, JobStatus, JobStopped
 from moorage.metadata.database import Database
 from moorage.metadata.queries import jobs as q
 
 log = logging.getLogger(__name__)
 
-
-class JobStopped(Exception):
-    """Raised inside a handler (by ``JobContext.check_stopped``) when the job was asked to stop."""
+R = TypeVar("R")
+"""What handlers share in one worker process (``moorage.jobs.resources.WorkerResources``)."""
 
 
 @dataclass
-class JobContext:
-    """What a handler gets: its job, the database, shared resources, progress and stop checks."""
+class JobContext(Generic[R]):
+    """What a handler gets: its job, the worker's shared resources, progress and stop checks (a
+    ``moorage.domain.jobs.JobControl``, which is all the services see of it)."""
 
     job: Job
-    db: Database
-    resources: Mapping[str, Any]
+    resources: R
     _stop: threading.Event = field(default_factory=threading.Event)
     _progress: list[int | None] = field(default_factory=lambda: [None, None])
 
@@ -49,13 +48,13 @@ class JobContext:
         return self._stop.is_set()
 
 
-Handler = Callable[[JobContext], dict[str, Any] | None]
+Handler = Callable[[JobContext[R]], dict[str, Any] | None]
 
 
-class JobRunner:
+class JobRunner(Generic[R]):
     """Executes jobs for one worker process."""
 
-    def __init__(self, db: Database, handlers: Mapping[str, Handler], *, resources: Mapping[str, Any],
+    def __init__(self, db: Database, handlers: Mapping[str, Handler[R]], *, resources: R,
                  lease_seconds: int, send: Callable[[str, float], None]) -> None:
         self.db = db
         self.handlers = handlers
@@ -73,7 +72,7 @@ class JobRunner:
         if handler is None:
             self._finish(job, JobStatus.FAILED, None, f"no handler for job kind {job.kind!r}")
             return
-        context = JobContext(job, self.db, self.resources)
+        context = JobContext(job, self.resources)
         beating = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(context, beating), daemon=True,
                                  name=f"heartbeat-{job.id[:8]}")
@@ -103,7 +102,7 @@ class JobRunner:
         self.db.run_write(lambda conn: q.finish(conn, job.id, worker=self.worker, status=status, result=result,
                                                 error=error))
 
-    def _heartbeat(self, context: JobContext, done: threading.Event) -> None:
+    def _heartbeat(self, context: JobContext[R], done: threading.Event) -> None:
         interval = max(self.lease_ms / 3000, 0.5)
         while not done.wait(interval):
             try:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
 
 from moorage.child_process import report_ready
 from moorage.jobs.queue import JobQueue, build_huey
+from moorage.jobs.resources import WorkerResources, worker_resources
 from moorage.jobs.runner import Handler, JobRunner
 from moorage.metadata.database import Database
 from moorage.settings import Settings
@@ -17,33 +17,23 @@ from moorage.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def job_handlers() -> dict[str, Handler]:
+def job_handlers() -> dict[str, Handler[WorkerResources]]:
     """Every job kind moorage knows, by name."""
     from moorage.jobs import kinds
 
     return kinds.HANDLERS
 
 
-def worker_resources(settings: Settings, db: Database) -> dict[str, Any]:
-    """What job handlers share in one worker process (blob store, settings...)."""
-    from moorage.storage.blobstore import BlobStore
-    from moorage.storage.drivers import create_driver
-
-    return {"settings": settings, "store": BlobStore(create_driver(settings.storage.driver,
-                                                                   root=settings.storage_root))}
-
-
-def run_worker(settings: Settings, *, handlers: Mapping[str, Handler] | None = None) -> None:
+def run_worker(settings: Settings, *, handlers: Mapping[str, Handler[WorkerResources]] | None = None) -> None:
     """Run jobs until SIGTERM or SIGINT (huey's consumer handles both)."""
     db = Database(settings.resolved_database_url, pool_size=settings.jobs.threads + 2)
     huey = build_huey(settings)
-    queue: JobQueue
-    resources = worker_resources(settings, db)
+    runner: JobRunner[WorkerResources]
+    queue = JobQueue(db, huey, execute=lambda job_id: runner.execute(job_id))
+    resources = worker_resources(settings, db, queue)
     runner = JobRunner(db, handlers if handlers is not None else job_handlers(),
                        resources=resources, lease_seconds=settings.jobs.lease_seconds,
                        send=lambda job_id, delay: queue.send(job_id, delay_seconds=delay))
-    queue = JobQueue(db, huey, execute=runner.execute)
-    resources["queue"] = queue  # handlers that queue follow-up jobs (a re-match after a database update)
     stopping = threading.Event()
 
     def recover_forever() -> None:
@@ -56,7 +46,7 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
                 log.exception("job recovery failed")
 
     def periodic_forever() -> None:
-        from moorage.jobs.security import advisory_update_pass, periodic_pass
+        from moorage.services.security.periodic import advisory_update_pass, periodic_pass
 
         try:
             advisory_update_pass(settings, db, queue)  # a fresh install fetches its database now
@@ -73,7 +63,7 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler] | None = N
 
         while not stopping.wait(settings.gc.schedule_check_seconds):
             try:
-                schedule_pass(settings, db, resources["store"], queue)
+                schedule_pass(settings, db, resources.store, queue)
             except Exception:
                 log.exception("starting scheduled garbage collection failed")
 

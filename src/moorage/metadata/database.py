@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,17 +34,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
+from moorage.domain.clock import now_ms as now_ms  # queries and services import it from here too
 from moorage.domain.errors import StorageFull
 
 T = TypeVar("T")
 UnitOfWork = Callable[[Connection], T]
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
-
-
-def now_ms() -> int:
-    """The current time as integer epoch milliseconds (how every table stores time)."""
-    return int(time.time() * 1000)
 
 
 def sync_url(url: str) -> str:

@@ -22,11 +22,11 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass, field
 
 import moorage
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.analyzers import default_analyzers
 from moorage.scanner.analyzers.interface import AnalysisContext, Analyzer
 from moorage.scanner.cache import LayerCache, merge_scans
-from moorage.scanner.errors import ImageSourceError, LayerError, LimitExceeded
+from moorage.scanner.errors import LayerError, LimitExceeded
 from moorage.scanner.flatten import FlatView
 from moorage.scanner.image_inventory import ImageInventory, InventoryError
 from moorage.scanner.interface import LayerPlugin
@@ -34,7 +34,7 @@ from moorage.scanner.inventory import Distro, Ecosystem, Package
 from moorage.scanner.layer_budget import LayerBudget
 from moorage.scanner.layers import READER, LayerScan, scan_directory, scan_tar_layer
 from moorage.scanner.limits import LimitCode, ScanLimits
-from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
+from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage, resolve_images
 
 OS_ECOSYSTEMS = frozenset({Ecosystem.DEB, Ecosystem.APK, Ecosystem.RPM})
 
@@ -261,8 +261,5 @@ def analyze(
 ) -> list[ImageAnalysis]:
     """Analyse the image(s) a source holds: the one for ``platform`` (default: the host's) or all."""
     options = options or AnalysisOptions()
-    wanted = None if all_platforms else (platform or Platform.host())
-    images = source.resolve(wanted)
-    if not images:
-        raise ImageSourceError(f"no image for platform {wanted}")
+    images = resolve_images(source, platform, all_platforms=all_platforms)
     return [analyze_image(source, image, options, progress) for image in images]

@@ -8,8 +8,10 @@ Two kinds of bound, with two outcomes:
   whose ``code`` is one of :class:`LimitCode`: the scanner will not say anything about an image
   it did not read.
 * **Per-file bounds** (``max_file_bytes``, ``max_archive_depth``, ``max_archive_members``,
-  ``max_archive_bytes``) skip the one file or nested archive and report it in the scan's errors
-  with a :class:`~moorage.scanner.interface.SkipCode`; the rest of the image is still read.
+  ``max_archive_bytes``, ``max_json_depth``) skip the one file or nested archive and report it in
+  the scan's errors with a :class:`~moorage.scanner.interface.SkipCode`; the rest of the image is
+  still read. (``max_json_depth`` also bounds the image's own JSON: an OCI layout's
+  ``index.json``, a manifest or config nested deeper fails the scan.)
 
 Memory stays bounded whatever the compression ratio: layers are inflated in chunks of at most
 ``tarstream.CHUNK`` bytes, and a file is held in memory only up to ``max_file_bytes`` (a Java
@@ -24,6 +26,9 @@ from enum import StrEnum
 
 GIB = 1 << 30
 MIB = 1 << 20
+DEFAULT_JSON_DEPTH = 128
+"""Default of ``max_json_depth``: package databases nest deeper than manifests (an npm v1 lock file
+two levels per ``node_modules`` level), and 128 levels stay far below Python's recursion limit."""
 PATH_BYTES_PER_MEMBER = 256
 """The names of a layer's members may average this many bytes (a layer of ``max_layer_members``
 4,096-byte names would otherwise hold gigabytes of names)."""
@@ -63,6 +68,10 @@ class ScanLimits:
     """Archives (jar, war, zip) listing more members than this are skipped."""
     max_archive_bytes: int = 256 * MIB
     """Most bytes inflated out of one archive, its nested archives included; the rest is skipped."""
+    max_json_depth: int = DEFAULT_JSON_DEPTH
+    """Deepest nesting of a JSON document read out of an image (package databases such as
+    ``package.json``, ``installed.json``, cargo-auditable data; an OCI layout's index, manifests and
+    configs): a deeper package database is skipped, a deeper image document fails the scan."""
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -82,6 +91,6 @@ class ScanLimits:
         The whole-image bounds are left out: a layer past them is never cached.
         """
         default = ScanLimits()
-        names = ("max_file_bytes", "max_archive_depth", "max_archive_members", "max_archive_bytes")
+        names = ("max_file_bytes", "max_archive_depth", "max_archive_members", "max_archive_bytes", "max_json_depth")
         changed = [f"{name}={getattr(self, name)}" for name in names if getattr(self, name) != getattr(default, name)]
         return ",".join(changed)

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from moorage.domain.severity import Severity, highest
 from moorage.scanner.checks.errors import CheckError
 from moorage.scanner.checks.findings import Category, Finding, finding_from_json, finding_to_json
 from moorage.scanner.errors import MALFORMED_JSON, ParseError
 from moorage.scanner.image_inventory import ImageInventory, inventory_from_json, inventory_to_json
 from moorage.scanner.matching.findings import VulnerabilityFinding
-from moorage.scanner.severity import Severity, highest
 
 REPORT_SCHEMA = "moorage-scan-report/1"
 """The ``schema`` value of a report document."""

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import moorage
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.advisories.store import SCHEMA_VERSION, AdvisoryStore
 from moorage.scanner.analysis import AnalysisOptions, ImageAnalysis, ProgressCallback, analyze_image
 from moorage.scanner.check_plugins import CheckPlugins, check_plugins, run_checks
 from moorage.scanner.checks import CHECK_SCANNERS, CheckOptions, sort_findings
 from moorage.scanner.checks.errors import CheckError
-from moorage.scanner.errors import ImageSourceError, ScannerError
+from moorage.scanner.errors import ScannerError
 from moorage.scanner.finding_ids import check_finding_id, unique_ids, vulnerability_finding_id
 from moorage.scanner.image_inventory import ImageInventory
 from moorage.scanner.interface import SkipCode, Skipped
@@ -43,7 +43,7 @@ from moorage.scanner.report import (
     SkippedScanner,
     now_iso,
 )
-from moorage.scanner.sources.interface import ImageSource, ResolvedImage
+from moorage.scanner.sources.interface import ImageSource, ResolvedImage, resolve_images
 
 VULN_SCANNER = "vuln"
 ALL_SCANNERS = (VULN_SCANNER, *CHECK_SCANNERS)
@@ -276,10 +276,7 @@ def scan_images(
     plugins = _prepare_checks(scanners, options.check_options)
     matcher = Matcher(options.advisory_store) if VULN_SCANNER in scanners and options.advisory_store else None
     started = time.perf_counter()
-    wanted = None if options.all_platforms else (options.platform or Platform.host())
-    images = source.resolve(wanted)
-    if not images:
-        raise ImageSourceError(f"no image for platform {wanted}")
+    images = resolve_images(source, options.platform, all_platforms=options.all_platforms)
     resolved = time.perf_counter() - started
     reports = []
     for image in images:

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest
 from moorage.domain.errors import BlobUnknown, RangeNotSatisfiable
-from moorage.domain.registry import ByteRange, Repository
+from moorage.domain.registry import ByteRange, Repository, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as q
 from moorage.metadata.queries import gc as gc_q
-from moorage.services.uploads import UploadTarget, link_blob
+from moorage.services.quotas import QuotaLimits, QuotaService
+from moorage.services.uploads import link_blob
 from moorage.storage.blobstore import BlobStore
 
 
 class BlobService:
     """Blob reads, deletes and cross-repository mounts."""
 
-    def __init__(self, db: Database, store: BlobStore, *, touch_after_ms: int = 0) -> None:
+    def __init__(self, db: Database, store: BlobStore, *, quotas: QuotaService | None = None,
+                 touch_after_ms: int = 0) -> None:
         self.db = db
         self.store = store
+        self.quotas = quotas or QuotaService(db, QuotaLimits())
         self.touch_after_ms = touch_after_ms
         """A blob found by a HEAD or GET is marked as used again once its last use is this old (half the
         garbage collector's grace period: the push that found it has that long to PUT its manifest)."""
@@ -42,6 +46,11 @@ class BlobService:
             raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
                               detail={"digest": str(digest)})
         return found[0]
+
+    def local_file(self, digest: Digest) -> Path | None:
+        """The blob's file on this machine when the storage driver keeps one (the server may send it
+        itself), else None; the caller got the blob's size from ``size()`` first."""
+        return self.store.local_path(digest)
 
     def stream(
         self, *, digest: Digest, size: int, byte_range: ByteRange | None
@@ -64,13 +73,16 @@ class BlobService:
     async def mount(self, *, target: UploadTarget, digest: Digest, source: Repository) -> int | None:
         """Link a blob that ``source`` serves into the target repository (no copy; the repository is
         created if this is its first content); the blob's size, or None when the source does not have
-        it (the caller then falls back to an upload session)."""
+        it (the caller then falls back to an upload session). A blob the target's organization does not
+        hold yet is refused (``QuotaExceeded``) when it would not fit its storage quota."""
 
         def work(conn: Connection) -> int | None:
             gc_q.writer_fence(conn)  # before reading the source's link: the collector may be removing it
             size = q.linked_size(conn, source.id, str(digest))
             if size is not None:
-                link_blob(conn, target, str(digest), size)
+                if self.quotas.storage_enforced:
+                    self.quotas.check_link_in(conn, target, str(digest), size)
+                link_blob(conn, target, str(digest), size, quotas=self.quotas)
             return size
 
         return await self.db.write(work)

@@ -9,13 +9,12 @@ from sqlalchemy.engine import Connection
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound, QuotaExceeded
 from moorage.domain.identity import MANAGE, PERMISSION_LEVELS, Principal
 from moorage.domain.names import RepositoryName, validate_namespace
+from moorage.domain.registry import Grant, GrantChange, NamespaceRecord
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as identity_q
 from moorage.metadata.queries import namespaces as q
 from moorage.metadata.queries import permissions as grants_q
 from moorage.metadata.queries import repositories as repo_q
-from moorage.metadata.queries.namespaces import NamespaceRecord
-from moorage.metadata.queries.permissions import Grant
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,15 +23,6 @@ class NamespaceView:
 
     namespace: NamespaceRecord
     level: int
-
-
-@dataclass(frozen=True, slots=True)
-class GrantChange:
-    """One requested grant: a user (by id, name checked when given) and a level."""
-
-    user_id: str
-    user_name: str
-    auth: int
 
 
 class NamespaceService:

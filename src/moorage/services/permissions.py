@@ -13,33 +13,19 @@ an Enterprise Edition instance, namespaces are made through its management API, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.identity import MANAGE, Principal, actions_for_level
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import DEFAULT_INSTANCE, Visibility
+from moorage.domain.registry import DEFAULT_INSTANCE, NOTHING, RepositoryAccess, Visibility
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import permissions as q
 from moorage.metadata.queries import shares as shares_q
 from moorage.metadata.tables import namespaces, repositories
 
 PULL_ONLY = frozenset({"pull"})
-NOTHING: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class RepositoryAccess:
-    """What a principal may do on a repository name."""
-
-    actions: frozenset[str]
-    """The actions (pull, push, delete) held."""
-    unseen: frozenset[str] = NOTHING
-    """When the name belongs to another account and the caller may not see it: the actions the
-    caller would hold were the name free, so that the registry can answer as it does for a name
-    that does not exist (empty otherwise)."""
 
 
 class PermissionService:

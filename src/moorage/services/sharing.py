@@ -10,14 +10,13 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
 from moorage.domain.identity import Principal
+from moorage.domain.management import RepositoryDetail, RepositoryFilter, RepositoryQuery, ShareRecord
 from moorage.domain.names import RepositoryName
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import identity as identity_q
 from moorage.metadata.queries import repository_details as repo_q
 from moorage.metadata.queries import shares as q
-from moorage.metadata.queries.repository_details import RepositoryDetail, RepositoryFilter
-from moorage.metadata.queries.shares import ShareRecord
-from moorage.services.repository_management import RepositoryQuery, check_description, visible_filter
+from moorage.services.repository_management import check_description, visible_filter
 
 PERMITS = ("read",)
 """What a share may grant (SWR supports read only)."""

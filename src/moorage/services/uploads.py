@@ -3,7 +3,8 @@
 Bytes live in storage and the session's size in the database, so any node can continue a
 session. The running hash lives in this node's memory (``HashCache``); when a chunk arrives
 where the cache cannot follow (restart, another node), hashing is deferred to the close, which
-re-reads the stored bytes once.
+re-reads the stored bytes once. Under a storage quota every byte is reserved before it is read
+(``services/quotas.py``): a chunk that would not fit is refused whole and not kept.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
 from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, UploadUnknown
-from moorage.domain.names import RepositoryName
-from moorage.domain.registry import UploadSession
+from moorage.domain.registry import UploadSession, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import gc as gc_queries
+from moorage.metadata.queries import quotas as quota_queries
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.metadata.queries import uploads as q
 from moorage.services.lifecycle.guard import secure_blob
+from moorage.services.quotas import QuotaLimits, QuotaService, stream_reservation
 from moorage.storage.blobstore import BlobStore
 
 LEASE_SECONDS = 60.0
@@ -34,7 +36,6 @@ LEASE_SECONDS = 60.0
 LEASE_RENEW_SECONDS = 20.0
 SMALL_BLOB_BYTES = 1 << 20
 """Monolithic uploads up to this size are received into memory and written in one go."""
-
 
 
 class HashCache:
@@ -64,39 +65,54 @@ class HashCache:
         self._entries.pop(upload_id, None)
 
 
-@dataclass(frozen=True, slots=True)
-class UploadTarget:
-    """Where an upload goes: a repository that may not exist yet, and the domain that will own its
-    namespace if the upload creates it."""
-
-    instance_id: str
-    name: RepositoryName
-    domain_id: str | None
-
-
-def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int) -> None:
+def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int, *,
+              quotas: QuotaService | None = None) -> None:
     """Record a stored blob and let the target repository serve it, creating the repository (and its
     namespace) on its first content, all in the caller's transaction (inside the garbage collector's
-    fence: the caller made sure the bytes are stored, see ``moorage.services.lifecycle``)."""
+    fence: the caller made sure the bytes are stored, see ``moorage.services.lifecycle``; a
+    repository-count quota of ``quotas`` may refuse the creation)."""
     gc_queries.writer_fence(conn)
-    repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
+    if quotas is not None:
+        repository = quotas.ensure_repository_in(conn, target)
+    else:
+        repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
     blob_queries.add(conn, digest, size)
     gc_queries.revive(conn, digest)
     blob_queries.link(conn, repository.id, digest, size)
 
 
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A monolithic upload's blob, stored and verified."""
+
+    size: int
+    placed: bool
+    """Whether the upload's bytes became the stored blob (else they wait in the upload, in case the
+    blob already stored is being collected: ``secure_blob`` adopts them)."""
+    data: bytes | None
+    """The bytes of a small blob, kept in memory for the same reason."""
+
+
 class UploadService:
     """Start, feed, inspect, finish and cancel upload sessions."""
 
-    def __init__(self, db: Database, store: BlobStore) -> None:
+    def __init__(self, db: Database, store: BlobStore, *, quotas: QuotaService | None = None) -> None:
         self.db = db
         self.store = store
         self.hashes = HashCache()
+        self.quotas = quotas or QuotaService(db, QuotaLimits())
 
     async def start(self, *, target: UploadTarget) -> UploadSession:
-        """A new empty session."""
+        """A new empty session (refused when its repository or its bytes could not fit a quota)."""
         upload_id = uuid.uuid4().hex
-        session = await self.db.write(lambda conn: q.create(conn, upload_id, target.instance_id, str(target.name)))
+        quotas = self.quotas if self.quotas.storage_enforced or self.quotas.repositories_enforced else None
+
+        def create(conn: Connection) -> UploadSession:
+            if quotas is not None:
+                quotas.admit_upload_in(conn, target)
+            return q.create(conn, upload_id, target.instance_id, str(target.name))
+
+        session = await self.db.write(create)
         self.hashes.put(session.id, 0, new_hasher("sha256"))
         return session
 
@@ -124,32 +140,67 @@ class UploadService:
                 f"chunk starts at {start} but the upload holds {session.size} bytes", size=session.size
             )
 
-        def take_lease(conn: Connection) -> None:
+        quotas = self.quotas if self.quotas.storage_enforced else None
+
+        def take_lease(conn: Connection) -> int:
             if not q.lease(conn, upload_id, size=session.size, seconds=LEASE_SECONDS):
                 current = q.get(conn, upload_id, target.instance_id, str(target.name))
                 raise RangeNotSatisfiable(
                     "another chunk of this upload is in progress",
                     size=current.size if current else session.size,
                 )
+            if quotas is None:
+                return 0
+            # The chunk's bytes are reserved before the first one is read (a refusal rolls the lease back).
+            wanted = session.size + length if length is not None else stream_reservation(session.size)
+            return quotas.reserve_in(conn, reservation_id=upload_id, target=target, total=wanted,
+                                     partial=length is None)
 
-        await self.db.write(take_lease)
+        granted = await self.db.write(take_lease)
         new_size = session.size
         hasher = self.hashes.take(upload_id, session.size)
+        body = self._renewing(upload_id, session.size, chunks)
+        if quotas is not None and length is None:
+            body = self._reserving(upload_id, target, session.size, granted, body)
         try:
             new_size = await self.store.append(
-                upload_id, offset=session.size, chunks=self._renewing(upload_id, session.size, chunks),
-                hasher=hasher, limit=length, exact=True,
+                upload_id, offset=session.size, chunks=body, hasher=hasher, limit=length, exact=True,
             )
         except BaseException:
             # The chunk is void: the session keeps its old size (the store has given back the chunk's
             # bytes) and the hasher, which may have seen part of it, is dropped.
+            def void(conn: Connection) -> None:
+                q.release(conn, upload_id, size=session.size)
+                if quotas is not None:
+                    quotas.settle_in(conn, upload_id, session.size)
+
             with anyio.CancelScope(shield=True):
-                await self.db.write(lambda conn: q.release(conn, upload_id, size=session.size))
+                await self.db.write(void)
             raise
-        await self.db.write(lambda conn: q.release(conn, upload_id, size=new_size))
+
+        def done(conn: Connection) -> None:
+            q.release(conn, upload_id, size=new_size)
+            if quotas is not None:
+                quotas.settle_in(conn, upload_id, new_size)
+
+        await self.db.write(done)
         if hasher is not None:
             self.hashes.put(upload_id, new_size, hasher)
         return UploadSession(upload_id, str(target.name), new_size)
+
+    async def _reserving(self, reservation_id: str, target: UploadTarget, start: int, granted: int,
+                         chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """Pass a stream's chunks through while its reservation covers them, reserving more as it
+        grows; ``QuotaExceeded`` (the chunk is then void) when no more room can be had."""
+        held = start
+        async for chunk in chunks:
+            held += len(chunk)
+            while held > granted:
+                granted = await self.quotas.reserve(reservation_id=reservation_id, target=target,
+                                                    total=stream_reservation(held), partial=True)
+                if granted < held:  # some room, but not for this chunk: ask for exactly it, which refuses
+                    granted = await self.quotas.reserve(reservation_id=reservation_id, target=target, total=held)
+            yield chunk
 
     async def _renewing(self, upload_id: str, size: int, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         """Pass chunks through, renewing the session's lease while a long chunk streams in."""
@@ -183,15 +234,17 @@ class UploadService:
             # The session ends with its bytes (whatever failed: a wrong digest or size, the disk, the
             # client leaving while a large blob was hashed), not at the next purge.
             with anyio.CancelScope(shield=True):
-                await self.db.write(lambda conn: q.remove(conn, upload_id))
+                await self.db.write(lambda conn: self._remove(conn, upload_id))
                 await self.store.delete_upload(upload_id)
             raise
 
         def record(conn: Connection) -> None:
             gc_queries.writer_fence(conn)
             secure_blob(self.store, digest, upload_id=None if placed else upload_id)
-            link_blob(conn, target, str(digest), session.size)
+            link_blob(conn, target, str(digest), session.size, quotas=self.quotas)
             q.remove(conn, upload_id)
+            if self.quotas.storage_enforced:
+                self.quotas.release_in(conn, upload_id)
 
         try:
             await self.db.write(record)
@@ -206,6 +259,61 @@ class UploadService:
     ) -> int:
         """``POST ?digest=``: the whole blob in one request. No session row is written: the bytes go
         to a private upload directory (swept by ``purge`` if the process dies mid-request)."""
+        upload_id = uuid.uuid4().hex
+        granted = await self._reserve_whole(upload_id, target, str(digest), length)
+        try:
+            received = await self._receive_whole(upload_id, target, digest, chunks, length, granted)
+            size = received.size
+
+            def record(conn: Connection) -> None:
+                gc_queries.writer_fence(conn)
+                if received.data is not None:
+                    secure_blob(self.store, digest, data=received.data)
+                else:
+                    secure_blob(self.store, digest, upload_id=None if received.placed else upload_id)
+                if granted is None and self.quotas.storage_enforced:
+                    self.quotas.check_link_in(conn, target, str(digest), size)
+                link_blob(conn, target, str(digest), size, quotas=self.quotas)
+                if granted is not None:
+                    self.quotas.release_in(conn, upload_id)
+
+            try:
+                await self.db.write(record)
+            finally:
+                if received.data is None and not received.placed:  # the copy kept in case GC took the blob
+                    with anyio.CancelScope(shield=True):
+                        await self.store.delete_upload(upload_id)
+        except BaseException:
+            if granted is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.quotas.release(upload_id)
+            raise
+        return size
+
+    async def _reserve_whole(self, reservation_id: str, target: UploadTarget, digest: str,
+                             length: int | None) -> int | None:
+        """Under quotas, refuse a monolithic upload whose repository would be one too many, and reserve
+        its bytes (its declared length, or a first part of a stream); None when there is no storage
+        quota or the organization holds the blob already (linking it again costs nothing;
+        ``check_link_in`` looks again when it is linked)."""
+        quotas = self.quotas
+        if not quotas.storage_enforced and not quotas.repositories_enforced:
+            return None
+
+        def work(conn: Connection) -> int | None:
+            quotas.admit_repository_in(conn, target)
+            if not quotas.storage_enforced or quota_queries.linked_in_namespace(
+                    conn, target.instance_id, target.name.namespace, digest):
+                return None
+            return quotas.reserve_in(conn, reservation_id=reservation_id, target=target,
+                                     total=length if length is not None else stream_reservation(0),
+                                     partial=length is None)
+
+        return await self.db.write(work)
+
+    async def _receive_whole(self, upload_id: str, target: UploadTarget, digest: Digest,
+                             chunks: AsyncIterable[bytes], length: int | None, granted: int | None) -> Received:
+        """Store a monolithic upload's blob (verified)."""
         if length is not None and length <= SMALL_BLOB_BYTES:
             # Small blobs (configs, tiny layers) arrive whole: verify in memory and write once, which
             # saves a dozen thread round trips of the streaming path.
@@ -218,18 +326,11 @@ class UploadService:
                 raise SizeInvalid(f"received {len(data)} bytes, Content-Length said {length}")
             whole = bytes(data)
             await self.store.put_verified(digest, whole)
-
-            def record_small(conn: Connection) -> None:
-                gc_queries.writer_fence(conn)
-                secure_blob(self.store, digest, data=whole)
-                link_blob(conn, target, str(digest), length)
-
-            await self.db.write(record_small)
-            return length
-        upload_id = uuid.uuid4().hex
+            return Received(length, placed=True, data=whole)
+        if granted is not None and length is None:
+            chunks = self._reserving(upload_id, target, 0, granted, chunks)
         hasher = new_hasher(digest.algorithm)
         try:
-
             size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length,
                                            exact=True)
             placed = await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher, keep_if_stored=True)
@@ -237,24 +338,18 @@ class UploadService:
             with anyio.CancelScope(shield=True):
                 await self.store.delete_upload(upload_id)
             raise
+        return Received(size, placed=placed, data=None)
 
-        def record(conn: Connection) -> None:
-            gc_queries.writer_fence(conn)
-            secure_blob(self.store, digest, upload_id=None if placed else upload_id)
-            link_blob(conn, target, str(digest), size)
-
-        try:
-            await self.db.write(record)
-        finally:
-            if not placed:
-                with anyio.CancelScope(shield=True):
-                    await self.store.delete_upload(upload_id)
-        return size
+    def _remove(self, conn: Connection, upload_id: str) -> None:
+        """Remove a session, and its reservation under a storage quota."""
+        q.remove(conn, upload_id)
+        if self.quotas.storage_enforced:
+            self.quotas.release_in(conn, upload_id)
 
     async def cancel(self, *, target: UploadTarget, upload_id: str) -> None:
         """Abandon a session and its bytes."""
         await self.get(target=target, upload_id=upload_id)
-        await self.db.write(lambda conn: q.remove(conn, upload_id))
+        await self.db.write(lambda conn: self._remove(conn, upload_id))
         self.hashes.drop(upload_id)
         await self.store.delete_upload(upload_id)
 
@@ -270,6 +365,8 @@ class UploadService:
             found = q.stale(conn, before_ms=cutoff)
             for upload_id in found:
                 q.remove(conn, upload_id)
+                quota_queries.release(conn, upload_id)
+            quota_queries.purge_expired(conn, now_ms())  # reservations a killed process left
             return found
 
         stale = await self.db.write(remove_stale)

@@ -1,25 +1,34 @@
 """Fixtures of the SWR management API tests: for the whole package, one running moorage per database
-(SQLite, PostgreSQL; starting one costs several seconds here, so every module shares it and uses
-names of its own), the administrator's AK/SK, project id and IAM token, an ``SwrClient`` of the
-official SDK signed with that AK/SK, and checks that SDK responses carry the types its models define."""
+(SQLite, PostgreSQL; starting one costs several seconds here, so every module shares it, until the
+test process ends, and uses names of its own), the administrator's AK/SK, project id and IAM token,
+an ``SwrClient`` of the official SDK signed with that AK/SK, and checks that SDK responses carry the
+types its models define."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from huaweicloudsdkcore.auth.credentials import BasicCredentials, Credentials
-from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
-from huaweicloudsdkswr.v2 import SwrClient
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, MoorageFactory, _factory
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    DATABASES,
+    MoorageFactory,
+    SessionCache,
+    clear_sdk_project_cache,
+)
 from tests.support.accounts import Account, create_access_key, iam_token, management, project_id
 from tests.support.servers import ServerProcess
 from tests.support.swr_images import registry_client
+
+if TYPE_CHECKING:  # the SDK loads when a test uses it, not when the package's pure unit tests collect
+    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+    from huaweicloudsdkswr.v2 import SwrClient
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 SWR_CODE = re.compile(r"^SVCSTG\.SWR\.\d{7}$")
@@ -38,6 +47,9 @@ class Swr:
 
     def sdk(self) -> SwrClient:
         """The official SDK client, signing with the AK/SK and the project id."""
+        from huaweicloudsdkcore.auth.credentials import BasicCredentials
+        from huaweicloudsdkswr.v2 import SwrClient
+
         return SwrClient.new_builder().with_credentials(BasicCredentials(self.access, self.secret, self.project)) \
             .with_endpoints([self.server.base_url]).build()
 
@@ -56,33 +68,26 @@ def connect(server: ServerProcess, account: Account) -> Swr:
     return Swr(server, account, access, secret, project_id(server, account), iam_token(server, account))
 
 
-@pytest.fixture(scope="package")
-def package_moorage_factory(request: pytest.FixtureRequest,
-                            tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
-    """``moorage_factory`` whose servers live until the last test of this package."""
-    factory, started = _factory(request, tmp_path_factory.mktemp("swr"))
-    yield factory
-    for server in started:
-        server.stop()
+@pytest.fixture(scope="module", params=DATABASES)
+def swr_server(request: pytest.FixtureRequest, session_moorage_factory: MoorageFactory,
+               session_cache: SessionCache) -> ServerProcess:
+    """One server per database for the package's tests, started once per test process (a module-scoped
+    parameter over a session cache: see ``SessionCache`` in tests/conftest.py)."""
+    database = str(request.param)
+    return session_cache.get(f"swr:{database}", lambda: session_moorage_factory(database=database))
 
 
-@pytest.fixture(scope="package", params=DATABASES)
-def swr_server(request: pytest.FixtureRequest, package_moorage_factory: MoorageFactory) -> ServerProcess:
-    """One server per database for the package's tests."""
-    return package_moorage_factory(database=request.param)
-
-
-@pytest.fixture(scope="package")
-def swr(swr_server: ServerProcess) -> Swr:
-    """The administrator's access to the package's server."""
-    return connect(swr_server, ADMIN)
+@pytest.fixture(scope="module")
+def swr(swr_server: ServerProcess, session_cache: SessionCache) -> Swr:
+    """The administrator's access to the package's server (one access key per server)."""
+    return session_cache.get(f"swr-admin:{swr_server.base_url}", lambda: connect(swr_server, ADMIN))
 
 
 @pytest.fixture(autouse=True)
 def _clear_sdk_cache() -> Iterator[None]:
-    Credentials._CACHE.clear()  # the SDK caches project lookups per AK in the class
+    clear_sdk_project_cache()
     yield
-    Credentials._CACHE.clear()
+    clear_sdk_project_cache()
 
 
 _PRIMITIVES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "bool": (bool,), "float": (float, int)}

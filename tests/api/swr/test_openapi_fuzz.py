@@ -19,12 +19,15 @@ from tests.api.swr.conftest import SWR_CODE, Swr
 
 MANAGEMENT_PATHS = r"^/(v2/manage/|v3/manage/|\{api_version\}$|$)"
 EXAMPLES = 6
+TIMEOUT = 60
+"""Seconds for any one answer: the first /openapi.json builds the whole description (seconds of CPU),
+and two loaded cores have taken longer than httpx's default 5 s (schemathesis': 10 s) for it."""
 
 
 def test_the_description_lists_the_management_api(swr: Swr) -> None:
     import httpx
 
-    description = httpx.get(f"{swr.server.base_url}/openapi.json").json()
+    description = httpx.get(f"{swr.server.base_url}/openapi.json", timeout=TIMEOUT).json()
     paths = description["paths"]
     for path, method in (("/v2/manage/namespaces/{namespace}/repos/{repository}/tags", "get"),
                          ("/v3/manage/repos", "get"), ("/v2/manage/overview", "get"),
@@ -33,7 +36,7 @@ def test_the_description_lists_the_management_api(swr: Swr) -> None:
         assert method in paths[path], (path, method)
     tag_item = description["components"]["schemas"]["TagListItem"]["properties"]
     assert {"Tag", "schema", "deleted", "scanned", "tag_type"} <= tag_item.keys()
-    assert httpx.get(f"{swr.server.base_url}/docs").status_code == 200
+    assert httpx.get(f"{swr.server.base_url}/docs", timeout=TIMEOUT).status_code == 200
 
 
 def check_answer(case: Any, response: Any) -> None:
@@ -56,7 +59,7 @@ def check_answer(case: Any, response: Any) -> None:
 
 def test_no_server_errors_and_every_error_in_the_swr_dialect(swr: Swr) -> None:
     # One test walking the operations (schemathesis' lazy pytest loader does not run under pytest 9).
-    schema = schemathesis.openapi.from_url(f"{swr.server.base_url}/openapi.json").include(
+    schema = schemathesis.openapi.from_url(f"{swr.server.base_url}/openapi.json", timeout=TIMEOUT).include(
         path_regex=MANAGEMENT_PATHS)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 40
@@ -68,7 +71,7 @@ def test_no_server_errors_and_every_error_in_the_swr_dialect(swr: Swr) -> None:
         @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
                   suppress_health_check=list(HealthCheck), database=None)
         def fuzz(case: Any) -> None:
-            answer = case.call(base_url=swr.server.base_url, headers=headers, timeout=30)
+            answer = case.call(base_url=swr.server.base_url, headers=headers, timeout=TIMEOUT)
             statuses[answer.status_code] += 1
             check_answer(case, answer)
 

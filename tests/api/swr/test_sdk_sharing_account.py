@@ -44,7 +44,7 @@ from tests.support.swr_images import Image, image, push
 NS = "org-share"
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def guest(swr: Swr) -> Swr:
     """A user of another account (domain ``share-guest``)."""
     return connect(swr.server, create_user(swr.server, "share-guest"))

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from moorage.api.swr.listing import ListingRules, content_range, parse_filter, parse_listing
 from moorage.api.swr.wire import decode_tag_marker, encode_tag_marker, format_deadline, parse_deadline
 from moorage.domain.errors import Invalid
-from moorage.metadata.queries.tag_details import TagKey
-from moorage.metadata.queries.usage import UsageSnapshot, UsageTotals
+from moorage.domain.management import TagKey, UsageSnapshot, UsageTotals
 from moorage.services.account import report_points
 from moorage.services.tag_management import accessory_kind, tag_scheme_target
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.scanner.imagebuild import LayerBuilder
+from tests.support.tools import require_tool
 
 DPKG_STATUS = """Package: libc6
 Status: install ok installed
@@ -180,6 +181,7 @@ def pip_case(work: Path) -> AnalyzerCase:
 
 def npm_case(work: Path) -> AnalyzerCase:
     """``npm install --install-links`` of local packages, plus a nested copy of ``c`` under ``a``."""
+    require_tool("npm")
     pkgs = work / "pkgs"
     specs = {
         "a": {"name": "a", "version": "1.0.0", "license": "MIT"},
@@ -284,6 +286,7 @@ GO_MODINFO = (
 
 def elf_with_section(work: Path, name: str, section: str, data: bytes) -> Path:
     """A copy of /bin/true with an extra section (objcopy)."""
+    require_tool("objcopy")
     blob = work / f"{name}.section"
     blob.write_bytes(data)
     out = work / name

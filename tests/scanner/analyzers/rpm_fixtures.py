@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.scanner.analyzers.fixtures import AnalyzerCase
 from tests.scanner.imagebuild import LayerBuilder
+from tests.support.tools import require_tool
 
 RPM_SPEC = """Name: {name}
 Version: {version}
@@ -35,6 +36,7 @@ RPM_PACKAGES = [
 
 def build_rpm_root(work: Path) -> Path:
     """rpmbuild two tiny packages and install them into ``work/root`` (SQLite rpmdb)."""
+    require_tool("rpmbuild", "rpm", "db5.3_load")
     top = work / "rpmbuild"
     for name, version, release, epoch, license_name in RPM_PACKAGES:
         spec = work / f"{name}.spec"

@@ -10,6 +10,7 @@ from moorage.scanner.inventory import Ecosystem, Package
 from tests.scanner.analyzers.fixtures import AnalyzerCase, jar_bytes, pom_properties
 from tests.scanner.helpers import analyze_layers, by_name
 from tests.scanner.imagebuild import LayerBuilder
+from tests.support.tools import require_tool
 
 
 def _packages(tmp_path: Path, case: AnalyzerCase, ecosystem: Ecosystem) -> list[Package]:
@@ -219,6 +220,7 @@ def test_bdb_fixture_is_one_rpm_itself_can_read(
     import shutil
     import subprocess
 
+    require_tool("rpm")
     bdb = analyzer_cases("rpm-sqlite").extra["bdb_file"]
     dbpath = tmp_path / "rpmdb"
     dbpath.mkdir()

@@ -14,6 +14,7 @@ from moorage.scanner.checks.baseline import BaselineCheck
 from moorage.scanner.checks.malware import MalwareCheck
 from moorage.scanner.checks.secrets import SecretCheck
 from moorage.scanner.files import FileEntry, FileKind
+from tests.support.tools import require_root, require_tool
 
 from . import debian_rootfs
 
@@ -45,8 +46,9 @@ def check_set() -> CheckSet:
 @pytest.fixture(scope="session")
 def debian_minbase_tar() -> Iterator[Path]:
     """The cached debootstrap bookworm minbase root filesystem tar (built on first use)."""
-    if not debian_rootfs.debootstrap_available():
-        pytest.skip("debootstrap (as root) is needed to build the Debian root filesystem")
+    if not debian_rootfs.debootstrap_available():  # no cached tar: build one (debootstrap chroots: root)
+        require_tool("debootstrap")
+        require_root("debootstrap builds the Debian root filesystem in a chroot")
     yield debian_rootfs.bookworm_minbase_tar()
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.analysis import AnalysisOptions
 from moorage.scanner.cache import LayerCache
 from moorage.scanner.scan import ScanOptions

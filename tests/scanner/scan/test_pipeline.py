@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from moorage.domain.severity import Severity
 from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.cache import DirectoryLayerCache
 from moorage.scanner.checks.findings import (
@@ -23,7 +24,6 @@ from moorage.scanner.errors import DigestMismatch
 from moorage.scanner.matching.findings import FINDING_JSON_SCHEMA
 from moorage.scanner.report import ScanReport, report_from_json, report_json_schema, report_to_json
 from moorage.scanner.scan import ScanOptions, ScanSetupError, scan
-from moorage.scanner.severity import Severity
 from moorage.scanner.sources import OciLayoutSource
 
 from .conftest import AMD64, REQUESTS_METADATA, PlantedImage, scan_options

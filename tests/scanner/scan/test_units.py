@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moorage.domain.severity import Severity, parse_severity_filter, severities_at_or_above
 from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.check_plugins import FileCheckPlugin, FilesystemContentPlugin, check_plugins
 from moorage.scanner.checks.findings import SecretFinding
@@ -23,7 +24,6 @@ from moorage.scanner.formats import make_writer
 from moorage.scanner.image_inventory import ImageInventory
 from moorage.scanner.report import REPORT_SCHEMA, ImageIdentity, ScanReport, report_from_json, report_to_json
 from moorage.scanner.scan import scan
-from moorage.scanner.severity import Severity, parse_severity_filter, severities_at_or_above
 from moorage.scanner.sources import OciLayoutSource
 from tests.scanner.checks.conftest import aws_key_pair
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime
 
+from moorage.domain.enterprise import PageRequest
 from moorage.domain.errors import Invalid
-from moorage.services.enterprise.paging import PageRequest, page_request
+from moorage.services.enterprise.paging import page_request
 
 INSTANCES = "/v2/{project_id}/instances"
 INSTANCE = INSTANCES + "/{instance_id}"
@@ -27,7 +28,7 @@ def timestamp(ms: int | None) -> str:
 
 
 def page(offset: int | None, limit: int | None) -> PageRequest:
-    """The validated page of a listing (seed 000's rules)."""
+    """The validated page of a listing (the rules ListInstanceSignatureExecutionSubtasks documents)."""
     return page_request(offset, limit)
 
 

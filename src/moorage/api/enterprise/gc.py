@@ -17,8 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import ServicesDep, authorize
 from moorage.api.enterprise.common import INSTANCE, timestamp
+from moorage.api.enterprise.schemas_gc import (
+    ExecutedView,
+    GcParametersView,
+    GcTaskDetailView,
+    GcTaskPageView,
+    GcTaskView,
+    JobParametersView,
+    PageInfoView,
+    ScheduleDetailsView,
+    ScheduleView,
+)
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import INSTANCE_ADMIN, RULES
+from moorage.api.management_rules import INSTANCE_ADMIN, access_rules
 from moorage.domain.errors import Invalid
 from moorage.domain.gc import GcLogLine, GcParameters, GcRun
 
@@ -31,7 +42,7 @@ JOB_NAME = "GARBAGE_COLLECTION"
 router = APIRouter(tags=["Enterprise Edition garbage collection"], dependencies=[Depends(authorize)],
                    route_class=ManagementRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", GC_SCHEDULE): INSTANCE_ADMIN,
     ("GET", GC_SCHEDULE): INSTANCE_ADMIN,
     ("PUT", GC_SCHEDULE): INSTANCE_ADMIN,
@@ -85,74 +96,6 @@ class UpdateBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     schedule: ScheduleBody
     parameters: GcParametersBody | None = None
-
-
-class GcParametersView(BaseModel):
-    """``GcParameters``."""
-
-    delete_untagged: bool
-    workers: int
-    dry_run: bool
-
-
-class JobParametersView(GcParametersView):
-    """``JobParameters``: the run's parameters and what it freed (or, in a dry run, would free)."""
-
-    purged_blobs: int
-    purged_manifests: int
-    freed_space: int
-
-
-class GcTaskView(BaseModel):
-    """``GcTask``."""
-
-    id: int
-    job_name: str
-    job_kind: str
-    job_parameters: JobParametersView
-    job_status: str
-    creation_time: str
-    update_time: str
-
-
-class GcTaskDetailView(GcTaskView):
-    """``ShowGcTaskResponse`` and the run's log (a moorage extension)."""
-
-    log: list[str]
-
-
-class PageInfoView(BaseModel):
-    """``PageInfo``: no ``next_marker`` on the last page."""
-
-    next_marker: str | None = None
-
-
-class GcTaskPageView(BaseModel):
-    """``ListGcTasksResponse``."""
-
-    page_info: PageInfoView
-    tasks: list[GcTaskView]
-
-
-class ExecutedView(BaseModel):
-    """``ExecuteGcScheduleResponse``."""
-
-    id: int
-
-
-class ScheduleDetailsView(BaseModel):
-    """``ScheduleDetails``."""
-
-    type: str
-    cron: str
-    next_scheduled_time: str
-
-
-class ScheduleView(BaseModel):
-    """``ShowGcScheduleResponse``."""
-
-    schedule: ScheduleDetailsView
-    parameters: GcParametersView
 
 
 def task_view(run: GcRun) -> GcTaskView:

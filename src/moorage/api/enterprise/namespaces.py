@@ -7,16 +7,15 @@ returns ``enable_content_trust_cosign`` (Harbor's name): ``"true"`` refuses pull
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.enterprise import schemas as s
 from moorage.api.enterprise.common import INSTANCE, NAMESPACE, flag, page, text_flag, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, RULES, M, R, on_instance_namespace
+from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, M, R, access_rules, on_instance_namespace
 from moorage.domain.enterprise import InstanceNamespace, NamespaceOptions
 from moorage.domain.errors import Invalid
 
@@ -25,7 +24,7 @@ router = APIRouter(tags=["Enterprise Edition namespaces"], dependencies=[Depends
 
 NAMESPACES = INSTANCE + "/namespaces"
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", NAMESPACES): INSTANCE_ADMIN,
     ("GET", NAMESPACES): INSTANCE_MEMBER,  # filtered to what the caller may see
     ("GET", NAMESPACE): on_instance_namespace(R),
@@ -81,33 +80,35 @@ def _option_changes(metadata: NamespaceMetadata) -> dict[str, object]:
     return changes
 
 
-def metadata_view(namespace: InstanceNamespace) -> dict[str, str]:
+def metadata_view(namespace: InstanceNamespace) -> s.NamespaceMetadata:
     """A ``NamespaceMetadata`` model (plus ``enable_content_trust_cosign``)."""
     o = namespace.options
-    return {"public": text_flag(namespace.is_public), "auto_scan": text_flag(o.auto_scan),
-            "prevent_vul": text_flag(o.prevent_vul), "severity": o.severity,
-            "enable_content_trust_cosign": text_flag(o.require_signature)}
+    return s.NamespaceMetadata(public=text_flag(namespace.is_public), auto_scan=text_flag(o.auto_scan),
+                               prevent_vul=text_flag(o.prevent_vul), severity=o.severity,
+                               enable_content_trust_cosign=text_flag(o.require_signature))
 
 
-def allowlist_view(namespace: InstanceNamespace) -> dict[str, Any]:
+def allowlist_view(namespace: InstanceNamespace) -> s.CveAllowlist:
     """A ``CVEAllowlist`` model."""
     allowlist = namespace.options.cve_allowlist
     items = allowlist.get("items")
-    return {"id": namespace.id, "namespace_id": namespace.id, "expires_at": int(str(allowlist.get("expires_at") or 0)),
-            "items": list(items) if isinstance(items, list) else [],
-            "creation_time": timestamp(namespace.created_at), "update_time": timestamp(namespace.updated_at)}
+    return s.CveAllowlist(
+        id=namespace.id, namespace_id=namespace.id, expires_at=int(str(allowlist.get("expires_at") or 0)),
+        items=[s.CveAllowlistItem(cve_id=str(item.get("cve_id", ""))) for item in items if isinstance(item, dict)]
+        if isinstance(items, list) else [],
+        creation_time=timestamp(namespace.created_at), update_time=timestamp(namespace.updated_at))
 
 
-def namespace_view(namespace: InstanceNamespace) -> dict[str, Any]:
+def namespace_view(namespace: InstanceNamespace) -> s.Namespace:
     """A ``Namespace`` model."""
-    return {"name": namespace.name, "metadata": metadata_view(namespace), "namespace_id": namespace.id,
-            "created_at": timestamp(namespace.created_at), "updated_at": timestamp(namespace.updated_at),
-            "repo_count": namespace.repo_count, "cve_allowlist": allowlist_view(namespace)}
+    return s.Namespace(name=namespace.name, metadata=metadata_view(namespace), namespace_id=namespace.id,
+                       created_at=timestamp(namespace.created_at), updated_at=timestamp(namespace.updated_at),
+                       repo_count=namespace.repo_count, cve_allowlist=allowlist_view(namespace))
 
 
-@router.post(NAMESPACES, status_code=201)
+@router.post(NAMESPACES, status_code=201, response_model=s.CreatedId)
 async def create_namespace(instance_id: str, body: CreateNamespaceBody, principal: PrincipalDep,
-                           services: ServicesDep) -> dict[str, int]:
+                           services: ServicesDep) -> s.CreatedId:
     """Create a namespace in the instance."""
     instance = await services.enterprise.instances.get(principal, instance_id)
     changes = _option_changes(body.metadata)
@@ -115,32 +116,32 @@ async def create_namespace(instance_id: str, body: CreateNamespaceBody, principa
     created = await services.enterprise.namespaces.create(
         principal, instance_id=instance_id, domain_id=instance.domain_id, name=body.namespace_name,
         public=bool(flag(body.metadata.public, "public")), options=options)
-    return {"id": created.id}
+    return s.CreatedId(id=created.id)
 
 
-@router.get(NAMESPACES)
+@router.get(NAMESPACES, response_model=s.NamespaceList)
 async def list_namespaces(instance_id: str, principal: PrincipalDep, services: ServicesDep,
                           offset: int | None = Query(default=None), limit: int | None = Query(default=None),
                           order_column: str | None = Query(default=None, max_length=32),
                           order_type: str | None = Query(default=None, max_length=8),
                           name: str | None = Query(default=None, max_length=64),
-                          public: str | None = Query(default=None, max_length=8)) -> dict[str, Any]:
+                          public: str | None = Query(default=None, max_length=8)) -> s.NamespaceList:
     """Namespaces of the instance the caller may see."""
     found = await services.enterprise.namespaces.list_namespaces(
         principal, instance_id=instance_id, name=name, public=flag(public, "public"), order_column=order_column,
         order_type=order_type, page=page(offset, limit))
-    return {"namespaces": [namespace_view(n) for n in found.items], "total": found.total}
+    return s.NamespaceList(namespaces=[namespace_view(n) for n in found.items], total=found.total)
 
 
-@router.get(NAMESPACE)
-async def show_namespace(instance_id: str, namespace_name: str, services: ServicesDep) -> dict[str, Any]:
+@router.get(NAMESPACE, response_model=s.Namespace)
+async def show_namespace(instance_id: str, namespace_name: str, services: ServicesDep) -> s.Namespace:
     """One namespace."""
     return namespace_view(await services.enterprise.namespaces.get(instance_id=instance_id, name=namespace_name))
 
 
-@router.put(NAMESPACE)
+@router.put(NAMESPACE, response_model=s.UpdatedNamespace)
 async def update_namespace(instance_id: str, namespace_name: str, body: UpdateNamespaceBody,
-                           services: ServicesDep) -> dict[str, Any]:
+                           services: ServicesDep) -> s.UpdatedNamespace:
     """Change a namespace's metadata and CVE allowlist."""
     metadata = body.metadata or NamespaceMetadata()
     allowlist = None
@@ -153,8 +154,9 @@ async def update_namespace(instance_id: str, namespace_name: str, body: UpdateNa
         instance_id=instance_id, name=namespace_name, public=flag(metadata.public, "public"),
         options=_option_changes(metadata), cve_allowlist=allowlist)
     view = allowlist_view(updated)
-    return {"namespace_name": updated.name, "metadata": metadata_view(updated),
-            "cve_allowlist": {k: view[k] for k in ("id", "namespace_id", "expires_at", "items")}}
+    return s.UpdatedNamespace(namespace_name=updated.name, metadata=metadata_view(updated),
+                              cve_allowlist=s.UpdatedCveAllowlist(id=view.id, namespace_id=view.namespace_id,
+                                                                  expires_at=view.expires_at, items=view.items))
 
 
 @router.delete(NAMESPACE, status_code=204)

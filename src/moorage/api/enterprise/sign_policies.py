@@ -4,23 +4,22 @@ show, update, delete. Fields and types are those of ``SignPolicyDetail`` and
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.enterprise import schemas_signing as s
 from moorage.api.enterprise.common import INSTANCE, POLICIES, POLICY, page, timestamp
+from moorage.api.enterprise.schemas import CreatedId
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import INSTANCE_MEMBER, RULES, M, R, on_instance_namespace
-from moorage.domain.enterprise import ScopeRule, Selector, SignPolicy, Trigger
-from moorage.services.enterprise.policies import PolicyChanges
+from moorage.api.management_rules import INSTANCE_MEMBER, M, R, access_rules, on_instance_namespace
+from moorage.domain.enterprise import PolicyChanges, ScopeRule, Selector, SignPolicy, Trigger
 
 router = APIRouter(tags=["Enterprise Edition signature policies"], dependencies=[Depends(authorize)],
                    route_class=ManagementRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", POLICIES): on_instance_namespace(M),
     ("GET", POLICIES): on_instance_namespace(R),
     ("GET", INSTANCE + "/signature/policies"): INSTANCE_MEMBER,  # filtered to what the caller may see
@@ -98,55 +97,60 @@ class PolicyBody(BaseModel):
             [r.rule() for r in self.scope_rules] if self.scope_rules is not None else None)
 
 
-def _selector_view(s: Selector) -> dict[str, str]:
-    return {"kind": s.kind, "decoration": s.decoration, "pattern": s.pattern, "extras": s.extras}
+def _selector_view(selector: Selector) -> s.SignRuleSelector:
+    return s.SignRuleSelector(kind=selector.kind, decoration=selector.decoration, pattern=selector.pattern,
+                              extras=selector.extras)
 
 
-def policy_view(policy: SignPolicy) -> dict[str, Any]:
+def policy_view(policy: SignPolicy) -> s.SignPolicyDetail:
     """A ``SignPolicyDetail`` model."""
-    return {"id": policy.id, "name": policy.name, "description": policy.description,
-            "namespace_id": policy.namespace_id, "namespace_name": policy.namespace_name,
-            "trigger": {"type": policy.trigger.type, "trigger_settings": {"cron": policy.trigger.cron}},
-            "creator": policy.creator, "enabled": policy.enabled,
-            "scope_rules": [{"tag_selectors": [_selector_view(s) for s in r.tag_selectors],
-                             "scope_selectors": {"repository": [_selector_view(s) for s in r.repository_selectors]},
-                             "repo_scope_mode": r.repo_scope_mode} for r in policy.scope_rules],
-            "created_at": timestamp(policy.created_at), "updated_at": timestamp(policy.updated_at),
-            "signature_algorithm": policy.signature_algorithm, "signature_key": policy.signature_key,
-            "signature_method": policy.signature_method}
+    return s.SignPolicyDetail(
+        id=policy.id, name=policy.name, description=policy.description, namespace_id=policy.namespace_id,
+        namespace_name=policy.namespace_name,
+        trigger=s.TriggerConfig(type=policy.trigger.type,
+                                trigger_settings=s.TriggerSetting(cron=policy.trigger.cron)),
+        creator=policy.creator, enabled=policy.enabled,
+        scope_rules=[s.SignScopeRule(tag_selectors=[_selector_view(t) for t in r.tag_selectors],
+                                     scope_selectors={"repository": [_selector_view(t)
+                                                                     for t in r.repository_selectors]},
+                                     repo_scope_mode=r.repo_scope_mode) for r in policy.scope_rules],
+        created_at=timestamp(policy.created_at), updated_at=timestamp(policy.updated_at),
+        signature_algorithm=policy.signature_algorithm, signature_key=policy.signature_key,
+        signature_method=policy.signature_method)
 
 
-@router.post(POLICIES, status_code=201)
+@router.post(POLICIES, status_code=201, response_model=CreatedId)
 async def create_policy(instance_id: str, namespace_name: str, body: PolicyBody, principal: PrincipalDep,
-                        services: ServicesDep) -> dict[str, int]:
+                        services: ServicesDep) -> CreatedId:
     """Create a signature policy in a namespace."""
     created = await services.enterprise.policies.create(principal, instance_id=instance_id, namespace=namespace_name,
                                                         changes=body.changes())
-    return {"id": created.id}
+    return CreatedId(id=created.id)
 
 
-@router.get(POLICIES)
+@router.get(POLICIES, response_model=s.SignPolicyList)
 async def list_namespace_policies(instance_id: str, namespace_name: str, principal: PrincipalDep,
                                   services: ServicesDep, offset: int | None = Query(default=None),
-                                  limit: int | None = Query(default=None)) -> dict[str, Any]:
+                                  limit: int | None = Query(default=None)) -> s.SignPolicyList:
     """Policies of a namespace."""
     found = await services.enterprise.policies.list_policies(principal, instance_id=instance_id,
                                                              namespace=namespace_name, page=page(offset, limit))
-    return {"policies": [policy_view(p) for p in found.items], "total": found.total}
+    return s.SignPolicyList(policies=[policy_view(p) for p in found.items], total=found.total)
 
 
-@router.get(INSTANCE + "/signature/policies")
+@router.get(INSTANCE + "/signature/policies", response_model=s.SignPolicyList)
 async def list_instance_policies(instance_id: str, principal: PrincipalDep, services: ServicesDep,
                                  offset: int | None = Query(default=None),
-                                 limit: int | None = Query(default=None)) -> dict[str, Any]:
+                                 limit: int | None = Query(default=None)) -> s.SignPolicyList:
     """Policies of every namespace of the instance the caller may see."""
     found = await services.enterprise.policies.list_policies(principal, instance_id=instance_id, namespace=None,
                                                     page=page(offset, limit))
-    return {"policies": [policy_view(p) for p in found.items], "total": found.total}
+    return s.SignPolicyList(policies=[policy_view(p) for p in found.items], total=found.total)
 
 
-@router.get(POLICY)
-async def show_policy(instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep) -> dict[str, Any]:
+@router.get(POLICY, response_model=s.SignPolicyDetail)
+async def show_policy(instance_id: str, namespace_name: str, policy_id: int,
+                      services: ServicesDep) -> s.SignPolicyDetail:
     """One policy."""
     return policy_view(await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,
                                                               policy_id=policy_id))

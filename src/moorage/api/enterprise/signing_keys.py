@@ -12,16 +12,15 @@ A policy names a key by its ``id`` in ``signature_key``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
+from moorage.api.enterprise import schemas_signing as s
 from moorage.api.enterprise.common import INSTANCE, page, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, RULES
+from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, access_rules
 from moorage.domain.enterprise import SigningKey
 from moorage.signing.ecdsa import ALGORITHM
 
@@ -31,7 +30,7 @@ router = APIRouter(tags=["Enterprise Edition signing keys"], dependencies=[Depen
 KEYS = INSTANCE + "/signature/keys"
 KEY = KEYS + "/{key_id}"
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", KEYS): INSTANCE_ADMIN,
     ("GET", KEYS): INSTANCE_MEMBER,
     ("GET", KEY): INSTANCE_MEMBER,
@@ -49,30 +48,30 @@ class CreateKeyBody(BaseModel):
     algorithm: str = ALGORITHM
 
 
-def key_view(key: SigningKey) -> dict[str, Any]:
+def key_view(key: SigningKey) -> s.SigningKey:
     """A key, public half included."""
-    return {"id": key.id, "name": key.name, "description": key.description, "algorithm": key.algorithm,
-            "public_key": key.public_key_pem, "creator": key.creator, "created_at": timestamp(key.created_at)}
+    return s.SigningKey(id=key.id, name=key.name, description=key.description, algorithm=key.algorithm,
+                        public_key=key.public_key_pem, creator=key.creator, created_at=timestamp(key.created_at))
 
 
-@router.post(KEYS, status_code=201)
+@router.post(KEYS, status_code=201, response_model=s.SigningKey)
 async def create_key(instance_id: str, body: CreateKeyBody, principal: PrincipalDep,
-                     services: ServicesDep) -> dict[str, Any]:
+                     services: ServicesDep) -> s.SigningKey:
     """Make a key pair; its private half never leaves moorage."""
     return key_view(await services.enterprise.keys.create(principal, instance_id=instance_id, name=body.name,
                                                           description=body.description, algorithm=body.algorithm))
 
 
-@router.get(KEYS)
+@router.get(KEYS, response_model=s.SigningKeyList)
 async def list_keys(instance_id: str, services: ServicesDep, offset: int | None = Query(default=None),
-                    limit: int | None = Query(default=None)) -> dict[str, Any]:
+                    limit: int | None = Query(default=None)) -> s.SigningKeyList:
     """The instance's keys."""
     found = await services.enterprise.keys.list_keys(instance_id=instance_id, page=page(offset, limit))
-    return {"keys": [key_view(k) for k in found.items], "total": found.total}
+    return s.SigningKeyList(keys=[key_view(k) for k in found.items], total=found.total)
 
 
-@router.get(KEY)
-async def show_key(instance_id: str, key_id: str, services: ServicesDep) -> dict[str, Any]:
+@router.get(KEY, response_model=s.SigningKey)
+async def show_key(instance_id: str, key_id: str, services: ServicesDep) -> s.SigningKey:
     """One key."""
     return key_view(await services.enterprise.keys.get(instance_id=instance_id, key_id=key_id))
 

@@ -1,5 +1,5 @@
-"""The image lists: SWR images (``GET /v5/{project_id}/image/swr-repository``, seed 001), every
-connected registry's images (``GET /v5/{project_id}/image/registries/images``, seed 004), and
+"""The image lists: SWR images (``GET /v5/{project_id}/image/swr-repository``, ListSwrImageRepository), every
+connected registry's images (``GET /v5/{project_id}/image/registries/images``, ListRegistryImages), and
 synchronising moorage's own images into them (``POST /v5/{project_id}/image/synchronize``).
 
 Filters: ``namespace``, ``instance_id``, ``instance_name``, ``registry_name``, ``scan_status`` and
@@ -17,9 +17,8 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.domain.errors import Invalid
 from moorage.domain.security import (
     IMAGE_TYPES,
     LOCAL_IMAGE,
@@ -30,6 +29,7 @@ from moorage.domain.security import (
     SeverityLevel,
     failure_description,
 )
+from moorage.services.security.detail_vocabulary import choice
 
 router = APIRouter(tags=["HSS images"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)
@@ -37,7 +37,7 @@ router = APIRouter(tags=["HSS images"], dependencies=[Depends(refuse_nul_charact
 SWR_LIST = "/v5/{project_id}/image/swr-repository"
 REGISTRY_LIST = "/v5/{project_id}/image/registries/images"
 SYNCHRONIZE = "/v5/{project_id}/image/synchronize"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("GET", SWR_LIST): ACCOUNT,
     ("GET", REGISTRY_LIST): ACCOUNT,
     ("POST", SYNCHRONIZE): ADMIN,
@@ -49,14 +49,6 @@ SCAN_STATUSES = tuple(status.value for status in ScanStatus)
 SEVERITY_LEVELS = tuple(level.value for level in SeverityLevel)
 
 
-def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
-    if value is None or value == "":
-        return None
-    if value not in allowed:
-        raise Invalid(f"{name} must be one of {', '.join(allowed)}, got {value[:32]!r}")
-    return value
-
-
 def _text(value: str | None) -> str | None:
     return value if value else None
 
@@ -66,7 +58,7 @@ def _scannable(row: ImageRow) -> bool:
 
 
 def swr_item(row: ImageRow) -> s.PrivateImageRepositoryInfo:
-    """A row as seed 001 shows it (``scan_failed_desc`` carries the failure code there)."""
+    """A row as ListSwrImageRepository shows it (``scan_failed_desc`` carries the failure code there)."""
     return s.PrivateImageRepositoryInfo(
         id=row.id, namespace=row.namespace, image_name=row.image_name, image_id=row.image_id,
         image_digest=row.image_digest, image_version=row.image_version, image_type=row.image_type,
@@ -82,7 +74,7 @@ def swr_item(row: ImageRow) -> s.PrivateImageRepositoryInfo:
 
 
 def registry_item(row: ImageRow) -> s.RegistryImagesInfo:
-    """A row as seed 004 shows it."""
+    """A row as ListRegistryImages shows it."""
     return s.RegistryImagesInfo(
         id=row.id, namespace=row.namespace, image_name=row.image_name, image_id=row.image_id,
         image_digest=row.image_digest, image_version=row.image_version, image_type=row.image_type,
@@ -126,13 +118,13 @@ async def list_swr_image_repository(
     instance_id: str | None = Query(default=None, max_length=128),
 ) -> s.SwrImageList:
     """Images of SWR repositories (private, shared, enterprise) with their security state."""
-    kind = _choice("image_type", image_type, (*SWR_IMAGE_TYPES, LOCAL_IMAGE))
+    kind = choice("image_type", image_type, (*SWR_IMAGE_TYPES, LOCAL_IMAGE))
     if kind == LOCAL_IMAGE or kind is None:
         return s.SwrImageList(total_num=0, data_list=[])  # images on hosts: not applicable to a registry
     flt = ImageFilter(
         image_types=(kind,), namespace=_text(namespace), image_name=_text(image_name),
         image_version=_text(image_version), latest_version=latest_version,
-        scan_status=_choice("scan_status", scan_status, SCAN_STATUSES), instance_name=_text(instance_name),
+        scan_status=choice("scan_status", scan_status, SCAN_STATUSES), instance_name=_text(instance_name),
         instance_id=_text(instance_id), image_size=image_size, start_latest_update_time=start_latest_update_time,
         end_latest_update_time=end_latest_update_time, start_latest_scan_time=start_latest_scan_time,
         end_latest_scan_time=end_latest_scan_time, has_malicious_file=has_malicious_file,
@@ -174,18 +166,18 @@ async def list_registry_images(
     severity_level: str | None = Query(default=None, max_length=16),
 ) -> s.RegistryImageList:
     """Images of every connected registry with their security state."""
-    kind = _choice("image_type", image_type, IMAGE_TYPES)
-    direction = _choice("sort_dir", sort_dir, ("asc", "desc"))
+    kind = choice("image_type", image_type, IMAGE_TYPES)
+    direction = choice("sort_dir", sort_dir, ("asc", "desc"))
     flt = ImageFilter(
         image_types=(kind,) if kind else (), namespace=_text(namespace), image_name=_text(image_name),
         image_version=_text(image_version), registry_name=_text(registry_name), latest_version=latest_version,
-        image_size=image_size, scan_status=_choice("scan_status", scan_status, SCAN_STATUSES),
+        image_size=image_size, scan_status=choice("scan_status", scan_status, SCAN_STATUSES),
         start_latest_update_time=start_latest_update_time, end_latest_update_time=end_latest_update_time,
         start_latest_scan_time=start_latest_scan_time, end_latest_scan_time=end_latest_scan_time,
         start_latest_sync_time=start_latest_sync_time, end_latest_sync_time=end_latest_sync_time,
         has_malicious_file=has_malicious_file, has_unsafe_setting=has_unsafe_setting, has_vul=has_vul, risky=risky,
         instance_id=_text(instance_id), instance_name=_text(instance_name), is_multarch=is_multarch,
-        severity_level=_choice("severity_level", severity_level, SEVERITY_LEVELS))
+        severity_level=choice("severity_level", severity_level, SEVERITY_LEVELS))
     rows, total = await services.security.images.page(
         principal, flt, sort_key=_text(sort_key), descending=direction == "desc", offset=offset, limit=limit)
     return s.RegistryImageList(total_num=total, data_list=[registry_item(r) for r in rows])

@@ -15,10 +15,10 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-# Image lists (seeds 001 and 004) ------------------------------------------------------------------
+# Image lists (ListSwrImageRepository and ListRegistryImages) -----------------------------------------
 
 class AssociateImages(BaseModel):
-    """A platform image of a multi-architecture image (seed 001)."""
+    """A platform image of a multi-architecture image (ListSwrImageRepository)."""
 
     image_name: str
     image_version: str
@@ -29,7 +29,7 @@ class AssociateImages(BaseModel):
 
 
 class PrivateImageRepositoryInfo(BaseModel):
-    """An image of the SWR image list (seed 001)."""
+    """An image of the SWR image list (ListSwrImageRepository)."""
 
     id: int
     namespace: str
@@ -64,7 +64,7 @@ class SwrImageList(BaseModel):
 
 
 class AssociateImagesInfo(BaseModel):
-    """A platform image of a multi-architecture image (seed 004)."""
+    """A platform image of a multi-architecture image (ListRegistryImages)."""
 
     id: int
     image_id: str
@@ -80,7 +80,7 @@ class AssociateImagesInfo(BaseModel):
 
 
 class RegistryImagesInfo(BaseModel):
-    """An image of any connected registry (seed 004)."""
+    """An image of any connected registry (ListRegistryImages)."""
 
     id: int
     namespace: str

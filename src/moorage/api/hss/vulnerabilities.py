@@ -9,6 +9,7 @@ Included after part one's and the baseline router (``/image/registries/images`` 
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -18,9 +19,10 @@ from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
 from moorage.api.hss.image_details import ImageNaming, Limit, Offset, Short, Text
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.metadata.queries.security_handling import HistoryQuery
+from moorage.domain.security_findings import VulnerabilityFilter
+from moorage.domain.security_handling import HandleRequest, HistoryQuery
 from moorage.services.security.detail_vocabulary import (
     HANDLE_STATUSES,
     NECESSITIES,
@@ -32,8 +34,6 @@ from moorage.services.security.detail_vocabulary import (
     repair_necessity,
     risk_level,
 )
-from moorage.services.security.vulnerability_handling import HandleRequest
-from moorage.services.security.vulnerability_views import VulnerabilityFilter
 
 router = APIRouter(tags=["HSS vulnerabilities"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)
@@ -50,9 +50,10 @@ HISTORY = "/v5/{project_id}/image/vulnerability/handle-history"
 APPS = "/v5/{project_id}/image/apps"
 MALWARE = "/v5/{project_id}/image/malwares"
 FILES = "/v5/{project_id}/image/files"
-RULES.update({("GET", p): ACCOUNT for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES,
-                                            HISTORY, APPS, MALWARE, FILES)})
-RULES.update({("POST", HANDLE): ADMIN, ("POST", HANDLE_PREVIEW): ACCOUNT})
+ACCESS_RULES = access_rules({
+    **{("GET", p): ACCOUNT for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES, HISTORY, APPS,
+                                     MALWARE, FILES)},
+    ("POST", HANDLE): ADMIN, ("POST", HANDLE_PREVIEW): ACCOUNT})
 VulId = Annotated[str | None, Query(max_length=128)]
 
 
@@ -141,6 +142,10 @@ async def list_vul_repo_image(
         for first, app, version, tags in page(groups, offset, limit)])
 
 
+AFFECTED_IMAGE_STATUSES = MappingProxyType({"vul_status_unfix": False, "vul_status_ignored": True})
+"""``status`` of ``ListVulAffectImages``: an image's handling of the vulnerability (ignored: handled)."""
+
+
 @router.get(AFFECTED_IMAGES, response_model=ac.VulAffectImageList)
 async def list_vul_affect_images(
     project_id: str, principal: PrincipalDep, services: ServicesDep, vul_id: str = Query(max_length=128),
@@ -149,10 +154,17 @@ async def list_vul_affect_images(
     image_id: Text = None, image_name: Text = None, registry_name: Text = None, registry_type: Short = None,
     status: Short = None, cluster_id: Text = None,
 ) -> ac.VulAffectImageList:
-    """The images a vulnerability is found in (``is_handled``: only handled, or unhandled, ones)."""
+    """The images a vulnerability is found in (``is_handled``, or ``status`` in HSS's spelling: only
+    handled, or unhandled, ones; both given and disagreeing: none)."""
     necessity, level = necessity_filter(repair_necessity)
+    handled = is_handled
+    by_status = choice("status", status, tuple(AFFECTED_IMAGE_STATUSES))
+    if by_status is not None:
+        if handled is not None and handled != AFFECTED_IMAGE_STATUSES[by_status]:
+            return ac.VulAffectImageList(total_num=0, data_list=[])
+        handled = AFFECTED_IMAGE_STATUSES[by_status]
     found = await services.security.vulnerabilities.affected_images(
-        principal, vul_id, handled=is_handled, kind=choice("type", type, VUL_TYPES),
+        principal, vul_id, handled=handled, kind=choice("type", type, VUL_TYPES),
         image_type=_image_type(image_type), necessity=necessity, level=level, image=image_id or None,
         image_name=image_name or None, registry_name=registry_name or None,
         registry_type=registry_type or None)

@@ -36,7 +36,7 @@ async def get_blob(request: Request, ctx: OciContext) -> Response:
     digest = Digest.parse(ctx.params["digest"])
     repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
     size = await svc.blobs.size(repository=repository, digest=digest)
-    local = svc.store.local_path(digest)
+    local = svc.blobs.local_file(digest)
     if local is not None and "range" not in request.headers and "http.response.pathsend" in request.scope.get(
             "extensions", {}):
         # The server sends the file itself (granian: from Rust, without copying through Python).

@@ -12,7 +12,7 @@ from moorage.domain.http_ranges import parse_content_length, parse_content_range
 from moorage.domain.registry import ByteRange
 
 if TYPE_CHECKING:
-    from moorage.app import Services
+    from moorage.services.wiring import Services
 
 
 def services(request: Request) -> Services:

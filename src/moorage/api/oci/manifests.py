@@ -7,8 +7,7 @@ from starlette.responses import Response
 
 from moorage.api.oci.common import read_body, services
 from moorage.api.oci.routing import OciContext
-from moorage.domain.registry import ManifestRecord
-from moorage.services.uploads import UploadTarget
+from moorage.domain.registry import ManifestRecord, UploadTarget
 
 
 def _accept(request: Request) -> list[str]:

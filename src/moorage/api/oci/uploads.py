@@ -13,8 +13,7 @@ from moorage.api.oci.routing import OciContext
 from moorage.domain.digests import Digest
 from moorage.domain.errors import DigestInvalid, MoorageError, RangeNotSatisfiable, Unauthenticated
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import Repository, UploadSession
-from moorage.services.uploads import UploadTarget
+from moorage.domain.registry import Repository, UploadSession, UploadTarget
 
 
 def _target(ctx: OciContext) -> UploadTarget:

@@ -11,17 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, on_namespace, on_repository
+from moorage.api.management_rules import AUTHENTICATED, M, R, access_rules, on_namespace, on_repository
+from moorage.api.swr import schemas as s
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import DEFAULT_INSTANCE
-from moorage.services.namespaces import GrantChange
+from moorage.domain.registry import DEFAULT_INSTANCE, GrantChange
 
 router = APIRouter(tags=["SWR organizations"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", "/v2/manage/namespaces"): AUTHENTICATED,  # any user of the account; creators get manage
     ("GET", "/v2/manage/namespaces"): AUTHENTICATED,  # filtered to what the caller may see
     ("GET", "/v2/manage/namespaces/{namespace}"): on_namespace(R),
@@ -82,24 +82,25 @@ async def create_namespace(body: CreateNamespaceBody, request: Request, principa
     return Response(status_code=201)
 
 
-@router.get("/v2/manage/namespaces")
+@router.get("/v2/manage/namespaces", response_model=s.NamespaceList)
 async def list_namespaces(request: Request, principal: PrincipalDep, services: ServicesDep,
                           namespace: str | None = Query(default=None, max_length=64),
-                          filter: str | None = Query(default=None, max_length=512)) -> dict[str, Any]:
+                          filter: str | None = Query(default=None, max_length=512)) -> s.NamespaceList:
     """Organizations the caller can see, with their own permission on each."""
     name = namespace or _parse_filter(filter).get("namespace") or None
     views = await services.namespaces.visible(principal, instance_id=_instance(request), name=name)
-    return {"namespaces": [{"id": v.namespace.id, "name": v.namespace.name,
-                            "creator_name": v.namespace.creator_name, "auth": v.level} for v in views]}
+    return s.NamespaceList(namespaces=[s.NamespaceView(id=v.namespace.id, name=v.namespace.name,
+                                                       creator_name=v.namespace.creator_name, auth=v.level)
+                                       for v in views])
 
 
-@router.get("/v2/manage/namespaces/{namespace}")
+@router.get("/v2/manage/namespaces/{namespace}", response_model=s.NamespaceView)
 async def show_namespace(namespace: str, request: Request, principal: PrincipalDep,
-                         services: ServicesDep) -> dict[str, Any]:
+                         services: ServicesDep) -> s.NamespaceView:
     """One organization."""
     view = await services.namespaces.get(principal, instance_id=_instance(request), name=namespace)
-    return {"id": view.namespace.id, "name": view.namespace.name, "creator_name": view.namespace.creator_name,
-            "auth": view.level}
+    return s.NamespaceView(id=view.namespace.id, name=view.namespace.name,
+                           creator_name=view.namespace.creator_name, auth=view.level)
 
 
 @router.delete("/v2/manage/namespaces/{namespace}", status_code=204, response_class=Response)
@@ -109,23 +110,23 @@ async def delete_namespace(namespace: str, request: Request, services: ServicesD
     return Response(status_code=204)
 
 
-def _auth_view(grants: list[Any], principal: Any, level: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    self_auth = {"user_id": principal.user_id or "", "user_name": principal.user_name, "auth": level}
-    others = [{"user_id": g.user_id, "user_name": g.user_name, "auth": g.auth} for g in grants
+def _auth_view(grants: list[Any], principal: Any, level: int) -> tuple[s.UserAuthView, list[s.UserAuthView]]:
+    self_auth = s.UserAuthView(user_id=principal.user_id or "", user_name=principal.user_name, auth=level)
+    others = [s.UserAuthView(user_id=g.user_id, user_name=g.user_name, auth=g.auth) for g in grants
               if g.user_id != principal.user_id]
     return self_auth, others
 
 
-@router.get("/v2/manage/namespaces/{namespace}/access")
+@router.get("/v2/manage/namespaces/{namespace}/access", response_model=s.NamespaceAuthView)
 async def show_namespace_auth(namespace: str, request: Request, principal: PrincipalDep,
-                              services: ServicesDep) -> dict[str, Any]:
+                              services: ServicesDep) -> s.NamespaceAuthView:
     """Who holds what on an organization."""
     record, grants = await services.namespaces.namespace_grants(instance_id=_instance(request), name=namespace)
     _found, level = await services.permissions.management_level(principal, instance_id=_instance(request),
                                                                 namespace=namespace, repository=None)
     self_auth, others = _auth_view(grants, principal, level)
-    return {"id": record.id, "name": record.name, "creator_name": record.creator_name, "self_auth": self_auth,
-            "others_auths": others}
+    return s.NamespaceAuthView(id=record.id, name=record.name, creator_name=record.creator_name,
+                               self_auth=self_auth, others_auths=others)
 
 
 @router.post("/v2/manage/namespaces/{namespace}/access", status_code=201, response_class=Response)
@@ -154,16 +155,16 @@ async def delete_namespace_auth(namespace: str, request: Request, services: Serv
     return Response(status_code=204)
 
 
-@router.get("/v2/manage/namespaces/{namespace}/repos/{repository}/access")
+@router.get("/v2/manage/namespaces/{namespace}/repos/{repository}/access", response_model=s.RepositoryAuthView)
 async def show_repository_auth(namespace: str, repository: str, request: Request, principal: PrincipalDep,
-                               services: ServicesDep) -> dict[str, Any]:
+                               services: ServicesDep) -> s.RepositoryAuthView:
     """Who holds what on a repository."""
     name = RepositoryName.from_api_path(namespace, repository)
     repo_id, grants = await services.namespaces.repository_grants(instance_id=_instance(request), name=name)
     _found, level = await services.permissions.management_level(
         principal, instance_id=_instance(request), namespace=namespace, repository=name.repository)
     self_auth, others = _auth_view(grants, principal, level)
-    return {"id": repo_id, "name": name.repository, "self_auth": self_auth, "others_auths": others}
+    return s.RepositoryAuthView(id=repo_id, name=name.repository, self_auth=self_auth, others_auths=others)
 
 
 @router.post("/v2/manage/namespaces/{namespace}/repos/{repository}/access", status_code=201, response_class=Response)

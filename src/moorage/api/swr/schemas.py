@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from moorage.api.response_model import ResponseModel
+
 
 class SwrModel(BaseModel):
     """Base: fields may be given by name or by wire alias; unknown request fields are ignored."""
@@ -198,6 +200,65 @@ class ReferenceList(SwrModel):
     next_marker: str | None = None
     has_more: bool
     tags: list[str]
+
+
+# Organizations and authorizations ---------------------------------------------------------------
+
+class NamespaceView(ResponseModel):
+    """``ShowNamespace`` (and ``ShowNamespaceResponse``): an organization and the caller's level on it."""
+
+    id: int
+    name: str
+    creator_name: str
+    auth: int
+
+
+class NamespaceList(ResponseModel):
+    """``ListNamespacesResponse``."""
+
+    namespaces: list[NamespaceView]
+
+
+class UserAuthView(ResponseModel):
+    """``UserAuth``: a user's level (1 read, 3 write, 7 manage)."""
+
+    user_id: str
+    user_name: str
+    auth: int
+
+
+class NamespaceAuthView(ResponseModel):
+    """``ShowNamespaceAuthResponse``: the caller's level and everyone else's."""
+
+    id: int
+    name: str
+    creator_name: str
+    self_auth: UserAuthView
+    others_auths: list[UserAuthView]
+
+
+class RepositoryAuthView(ResponseModel):
+    """``ShowUserRepositoryAuthResponse``."""
+
+    id: int
+    name: str
+    self_auth: UserAuthView
+    others_auths: list[UserAuthView]
+
+
+# Login commands ----------------------------------------------------------------------------------
+
+class AuthInfo(ResponseModel):
+    """``AuthInfo``: base64 of ``user:password``, as in a docker ``config.json``."""
+
+    auth: str
+
+
+class LoginView(ResponseModel):
+    """``CreateSecretResponse`` / ``CreateAuthorizationTokenResponse``: registry host -> login (the
+    docker login command and its expiry travel in ``X-Swr-Dockerlogin`` and ``X-Swr-Expireat``)."""
+
+    auths: dict[str, AuthInfo]
 
 
 # Sharing -----------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, on_repository
+from moorage.api.management_rules import AUTHENTICATED, M, R, access_rules, on_repository
 from moorage.api.swr import schemas as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
 from moorage.api.swr.repositories import list_item, v3_item
@@ -19,17 +19,16 @@ from moorage.api.swr.wire import (
     refuse_nul_characters,
     repository_name,
 )
+from moorage.domain.clock import now_ms
 from moorage.domain.errors import Invalid
-from moorage.metadata.database import now_ms
-from moorage.metadata.queries.shares import ShareRecord
-from moorage.services.repository_management import RepositoryQuery
+from moorage.domain.management import RepositoryQuery, ShareRecord
 from moorage.services.sharing import CENTERS
 
 router = APIRouter(tags=["SWR sharing"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)
 
 DOMAINS = "/v2/manage/namespaces/{namespace}/repositories/{repository}/access-domains"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", DOMAINS): on_repository(M),
     ("GET", DOMAINS): on_repository(R),
     ("GET", DOMAINS + "/{access_domain}"): on_repository(R),

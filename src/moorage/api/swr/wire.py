@@ -9,9 +9,9 @@ import re
 from fastapi import Request
 
 from moorage.domain.errors import Invalid
+from moorage.domain.management import TagKey
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import DEFAULT_INSTANCE
-from moorage.metadata.queries.tag_details import TagKey
 
 FOREVER = "forever"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

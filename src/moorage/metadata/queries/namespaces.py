@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
+from moorage.domain.registry import NamespaceRecord
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import namespaces, repositories
 from moorage.metadata.upsert import bytewise, insert_ignore
-
-
-@dataclass(frozen=True, slots=True)
-class NamespaceRecord:
-    """A namespace row."""
-
-    id: int
-    instance_id: str
-    name: str
-    domain_id: str | None
-    creator_name: str
-    is_public: bool
-    created_at: int
-
 
 _COLUMNS = (namespaces.c.id, namespaces.c.instance_id, namespaces.c.name, namespaces.c.domain_id,
             namespaces.c.creator_name, namespaces.c.is_public, namespaces.c.created_at)

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.registry import Grant
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import namespace_permissions, namespaces, repository_permissions, users
 from moorage.metadata.upsert import insert_ignore
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """One user's level on one namespace or repository."""
-
-    user_id: str
-    user_name: str
-    auth: int
 
 
 def level_on(conn: Connection, user_id: str, namespace_id: int, repository_id: int | None) -> int:

@@ -4,61 +4,16 @@ ordered and paged (offset pages for the v2 listings, keyset pages on the id for 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, desc, false, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.management import RepositoryDetail, RepositoryFilter
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries import namespace_usage
 from moorage.metadata.tables import domains, namespaces, repositories, tags
 from moorage.metadata.upsert import bytewise, insert_ignore
-
-
-@dataclass(frozen=True, slots=True)
-class RepositoryDetail:
-    """One repository with everything the management API says about it."""
-
-    id: int
-    namespace_id: int
-    namespace: str
-    name: str
-    """Name inside the namespace (may contain ``/``)."""
-    domain_id: str | None
-    domain_name: str
-    is_public: bool
-    category: str
-    description: str
-    size: int
-    """Bytes of the blobs the repository links (each counted once)."""
-    tag_count: int
-    download_count: int
-    download_bytes: int
-    creator_id: str
-    creator_name: str
-    created_at: int
-    updated_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class RepositoryFilter:
-    """Which repositories a listing covers. ``None`` fields do not filter."""
-
-    domain_id: str
-    """Only repositories of this account's namespaces."""
-    namespace_ids: frozenset[int] | None = None
-    """When set (a non-administrator), only these namespaces' repositories..."""
-    repository_ids: frozenset[int] | None = None
-    """...or these repositories. Both None: the whole account."""
-    namespace_contains: str | None = None
-    name_contains: str | None = None
-    category: str | None = None
-    is_public: bool | None = None
-    only_ids: frozenset[int] | None = None
-    """Restrict to these repository ids (the shared-repository listings)."""
-    any_domain: bool = False
-    """Ignore ``domain_id`` (repositories other accounts shared with the caller)."""
-
 
 ORDER_COLUMNS = ("name", "updated_at", "tag_count", "created_at")
 
@@ -117,7 +72,8 @@ def update_attributes(conn: Connection, repository_id: int, *, is_public: bool |
 
 def remove(conn: Connection, repository_id: int) -> bool:
     """Delete a repository: its tags, manifests, blob links, grants and shares go with it (foreign keys
-    cascade); blob bytes stay for garbage collection."""
+    cascade); blob bytes stay for garbage collection. Its organization's usage loses its blobs first."""
+    namespace_usage.repository_removed(conn, repository_id)
     return bool(conn.execute(delete(repositories).where(repositories.c.id == repository_id)).rowcount)
 
 

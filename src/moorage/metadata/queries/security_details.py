@@ -11,16 +11,16 @@ reports a platform row under its multi-architecture image (``tag_row_id``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
-from moorage.domain.security import ImageRow, ImageVisibility
+from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus
+from moorage.domain.security_findings import StoredFinding, StoredVulnerability
+from moorage.domain.security_images import ImageRef, RowOfImage
 from moorage.metadata.queries import security_images as images_q
-from moorage.metadata.queries.security_results import FindingRow
 from moorage.metadata.tables import security_findings as findings_t
 from moorage.metadata.tables import security_images as images_t
 from moorage.metadata.tables import security_registries as registries_t
@@ -31,82 +31,6 @@ MAX_DETAIL_BYTES = 64 << 10
 """A finding's stored JSON detail is not parsed past this size (nothing read back is trusted)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    """How a request names an image: ``image_id`` (the list's row id, a manifest digest, or the
-    image id the lists show) and the optional narrowing fields."""
-
-    image_id: str
-    namespace: str | None = None
-    image_name: str | None = None
-    tag: str | None = None
-    image_type: str | None = None
-    instance_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredVulnerability:
-    """One vulnerability finding of a digest."""
-
-    manifest_digest: str
-    finding_key: str
-    vul_id: str
-    aliases: tuple[str, ...]
-    severity: str
-    score: float | None
-    ecosystem: str
-    package_name: str
-    package_version: str
-    purl: str
-    path: str
-    layer_digest: str
-    fixed_version: str
-    fix_state: str
-    title: str
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        """Its id and aliases."""
-        return (self.vul_id, *self.aliases)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFinding(FindingRow):
-    """One other finding (malware, secret, baseline, image config, build command) as stored, with
-    the digest it belongs to."""
-
-    manifest_digest: str
-
-
-@dataclass(frozen=True, slots=True)
-class RowOfImage:
-    """The image facts the account-wide lists show next to a finding."""
-
-    tag_row_id: int
-    """The image as the lists show it (a platform image's multi-architecture image)."""
-    row_id: int
-    manifest_digest: str
-    image_type: str
-    registry_name: str
-    registry_type: str
-    namespace: str
-    image_name: str
-    image_version: str
-    image_digest: str
-    """The digest of the image as listed (the multi-architecture image's, for a platform row)."""
-    image_id: str
-    image_size: int
-    is_multiple_arch: bool
-    instance_id: str
-    latest_scan_time: int
-    created_at: int
-
-    @property
-    def row_ids(self) -> tuple[int, ...]:
-        """The ids this image is known by (a platform row by its own and its parent's)."""
-        return (self.row_id,) if self.row_id == self.tag_row_id else (self.row_id, self.tag_row_id)
-
-
 def _float(text: str) -> float | None:
     try:
         return float(text) if text else None
@@ -115,11 +39,12 @@ def _float(text: str) -> float | None:
 
 
 def _vulnerability(r: Any) -> StoredVulnerability:
-    return StoredVulnerability(str(r.manifest_digest), str(r.finding_key), str(r.vul_id),
-                               tuple(a for a in str(r.aliases).split() if a), str(r.severity), _float(str(r.score)),
-                               str(r.ecosystem), str(r.package_name), str(r.package_version), str(r.purl),
-                               str(r.path), str(r.layer_digest), str(r.fixed_version), str(r.fix_state),
-                               str(r.title))
+    return StoredVulnerability(
+        manifest_digest=str(r.manifest_digest), finding_key=str(r.finding_key), vul_id=str(r.vul_id),
+        aliases=tuple(a for a in str(r.aliases).split() if a), severity=str(r.severity), score=_float(str(r.score)),
+        ecosystem=str(r.ecosystem), package_name=str(r.package_name), package_version=str(r.package_version),
+        purl=str(r.purl), path=str(r.path), layer_digest=str(r.layer_digest), fixed_version=str(r.fixed_version),
+        fix_state=str(r.fix_state), title=str(r.title))
 
 
 def _detail(text: str) -> dict[str, Any]:
@@ -218,7 +143,7 @@ def _rows_of_account(seen: ImageVisibility, row_ids: Sequence[int] | None) -> An
         child.c.instance_id, child.c.latest_scan_time, child.c.created_at)
         .select_from(child.join(registries_t, registries_t.c.id == child.c.registry_id)
                      .outerjoin(parent, parent.c.id == child.c.parent_id))
-        .where(images_q.visible(seen, child), child.c.scan_status == "success"))
+        .where(images_q.visible(seen, child), child.c.scan_status == ScanStatus.SUCCESS))
     if row_ids is not None:
         query = query.where(func.coalesce(child.c.parent_id, child.c.id).in_(list(row_ids)))
     return query

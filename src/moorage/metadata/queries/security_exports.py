@@ -3,28 +3,12 @@ report's table (zlib-compressed JSON) that the download renders as CSV or HTML."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from moorage.domain.security_tasks import ExportTask
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import security_exports as t
-
-
-@dataclass(frozen=True, slots=True)
-class ExportTask:
-    """An export task (``content``: the compressed table, once done)."""
-
-    id: str
-    domain_id: str
-    kind: str
-    file_format: str
-    status: str
-    file_name: str
-    content: bytes | None
-    created_at: int
-    finished_at: int
 
 
 def create(conn: Connection, *, task_id: str, domain_id: str, kind: str, file_format: str, file_name: str,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
+from moorage.domain.security_handling import HandlingState, HistoryEntry, HistoryQuery, Whitelist
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import security_account_settings as settings_t
 from moorage.metadata.tables import security_finding_handling as finding_handling
@@ -28,52 +28,8 @@ from moorage.metadata.tables import security_vulnerability_handling as handling
 from moorage.metadata.tables import security_whitelists as whitelists
 from moorage.metadata.upsert import upsert
 
-ALL_IMAGES = "all_image"
-SPECIFIC_IMAGES = "specific_image"
 HANDLING_VERSION = "handling_version"
 EXTENDED_WEAK_PASSWORDS = "extended_weak_passwords"
-
-
-@dataclass(frozen=True, slots=True)
-class Whitelist:
-    """A vulnerability id set aside in every image, in images of some types, or in chosen images."""
-
-    id: str
-    domain_id: str
-    vul_type: str
-    vul_id: str
-    rule_type: str
-    """``all_image`` (``image_types`` empty: every image) or ``specific_image``."""
-    image_types: tuple[str, ...]
-    row_ids: tuple[int, ...]
-    description: str
-    created_at: int
-    updated_at: int
-
-    def covers(self, image_type: str, row_ids: Iterable[int]) -> bool:
-        """Whether it applies to an image of ``image_type`` known by any of ``row_ids`` (a platform
-        image is also known by its multi-architecture image's id)."""
-        if self.rule_type == ALL_IMAGES:
-            return not self.image_types or image_type in self.image_types
-        return bool(set(self.row_ids) & set(row_ids))
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One handling operation on one vulnerability of one image."""
-
-    id: int
-    manifest_digest: str
-    image_row_id: int | None
-    vul_id: str
-    handle_type: str
-    status: str
-    remark: str
-    user_name: str
-    app_name: str
-    app_version: str
-    app_path: str
-    created_at: int
 
 
 def _split_types(text: str) -> tuple[str, ...]:
@@ -91,35 +47,6 @@ def _whitelist(r: Any) -> Whitelist:
     return Whitelist(str(r.id), str(r.domain_id), str(r.vul_type), str(r.vul_id), str(r.rule_type),
                      _split_types(str(r.image_type)), _row_ids(str(r.image_row_ids)), str(r.description),
                      int(r.created_at), int(r.updated_at))
-
-
-class HandlingState:
-    """An account's ignored (digest, vulnerability) pairs and whitelists, read once for a request."""
-
-    def __init__(self, ignored: set[tuple[str, str]], lists: Sequence[Whitelist]) -> None:
-        self.ignored = ignored
-        self.whitelists = tuple(lists)
-
-    def whitelisted(self, vul_ids: Iterable[str], image_type: str, row_ids: Iterable[int]) -> bool:
-        """Whether a whitelist covers any of ``vul_ids`` (a vulnerability's id and aliases) here."""
-        ids = set(vul_ids)
-        rows = tuple(row_ids)
-        return any(w.vul_id in ids and w.covers(image_type, rows) for w in self.whitelists)
-
-    def handled(self, digest: str, vul_id: str, aliases: Iterable[str], image_type: str,
-                row_ids: Iterable[int]) -> bool:
-        """Whether a vulnerability of an image is set aside (ignored for the content, or whitelisted)."""
-        ids = (vul_id, *aliases)
-        if any((digest, i) in self.ignored for i in ids):
-            return True
-        return self.whitelisted(ids, image_type, row_ids)
-
-    def ignored_ids(self, digest: str, image_type: str, row_ids: Iterable[int]) -> frozenset[str]:
-        """Every id set aside for one image (what the counts of its row leave out)."""
-        rows = tuple(row_ids)
-        found = {vul_id for d, vul_id in self.ignored if d == digest}
-        found.update(w.vul_id for w in self.whitelists if w.covers(image_type, rows))
-        return frozenset(found)
 
 
 def load_state(conn: Connection, domain_id: str, digests: Iterable[str] | None = None) -> HandlingState:
@@ -164,20 +91,6 @@ def add_history(conn: Connection, domain_id: str, entries: Sequence[dict[str, An
     rows = [{"domain_id": domain_id, "created_at": now, **e} for e in entries]
     for start in range(0, len(rows), 500):
         conn.execute(history.insert(), rows[start:start + 500])
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryQuery:
-    """Filters of the handling history (None: not filtered; text fields match a part)."""
-
-    vul_id: str | None = None
-    image_row_ids: tuple[int, ...] | None = None
-    status: str | None = None
-    user_name: str | None = None
-    handle_type: str | None = None
-    app_name: str | None = None
-    app_version: str | None = None
-    remark: str | None = None
 
 
 def history_page(conn: Connection, domain_id: str, query: HistoryQuery, *, offset: int,

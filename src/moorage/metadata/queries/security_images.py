@@ -3,9 +3,7 @@ gone, the latest version of each repository) and the two image lists with every 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, delete, func, or_, select, update
@@ -19,6 +17,7 @@ from moorage.domain.security import (
     ImageVisibility,
     ScanStatus,
 )
+from moorage.domain.security_images import ImageEntry, row_key_of
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import (
     namespace_permissions,
@@ -37,7 +36,7 @@ SORT_COLUMNS = {
     "vul_num": t.c.vul_num,
     "image_name": t.c.image_name,
 }
-"""Sort keys of the lists (seed 004 documents ``latest_scan_time``; the others are moorage's)."""
+"""Sort keys of the lists (ListRegistryImages documents ``latest_scan_time``; the others are moorage's)."""
 
 _COLUMNS = (t.c.id, t.c.domain_id, t.c.registry_id, reg.c.name, reg.c.type, t.c.parent_id, t.c.image_type,
             t.c.namespace, t.c.image_name, t.c.image_version, t.c.image_digest, t.c.image_id, t.c.media_type,
@@ -54,50 +53,9 @@ permissions (images shared by other accounts are pullable by every user of the a
 def _row(r: Sequence[Any], children: tuple[ImageRow, ...] = ()) -> ImageRow:
     return ImageRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), None if r[5] is None else int(r[5]),
                     str(r[6]), str(r[7]), str(r[8]), str(r[9]), str(r[10]), str(r[11]), str(r[12]), str(r[13]),
-                    int(r[14]), bool(r[15]), bool(r[16]), int(r[17]), int(r[18]), str(r[19]), str(r[20]), int(r[21]),
-                    int(r[22]), int(r[23]), int(r[24]), str(r[25]), str(r[26]), str(r[27]), str(r[28]), str(r[29]),
-                    str(r[30]), None if r[31] is None else int(r[31]), children)
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformEntry:
-    """One platform image of a multi-architecture tag, as a synchronisation found it."""
-
-    digest: str
-    image_id: str
-    platform: str
-    size: int
-    media_type: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ImageEntry:
-    """One tag as a synchronisation found it."""
-
-    namespace: str
-    image_name: str
-    image_version: str
-    digest: str
-    image_id: str = ""
-    media_type: str = ""
-    size: int = 0
-    updated_at: int = 0
-    platforms: tuple[PlatformEntry, ...] = ()
-    domain_name: str = ""
-    shared_status: str = ""
-    instance_id: str = ""
-    instance_name: str = ""
-    instance_url: str = ""
-    repository_id: int | None = None
-
-    @property
-    def row_key(self) -> str:
-        """The stable key of the tag's row within its registry."""
-        return _key(self.namespace, self.image_name, self.image_version)
-
-
-def _key(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+                    int(r[14]), bool(r[15]), bool(r[16]), int(r[17]), int(r[18]), ScanStatus(r[19]), str(r[20]),
+                    int(r[21]), int(r[22]), int(r[23]), int(r[24]), str(r[25]), str(r[26]), str(r[27]), str(r[28]),
+                    str(r[29]), str(r[30]), None if r[31] is None else int(r[31]), children)
 
 
 def upsert(conn: Connection, *, domain_id: str, registry_id: str, image_type: str,
@@ -161,7 +119,7 @@ def _upsert_platforms(conn: Connection, *, domain_id: str, registry_id: str, ima
             conn.execute(update(t).where(t.c.id == old[digest]).values(**values))
         else:
             conn.execute(t.insert().values(domain_id=domain_id, registry_id=registry_id, parent_id=parent_id,
-                                           row_key=_key(entry.row_key, digest), created_at=now, **values))
+                                           row_key=row_key_of(entry.row_key, digest), created_at=now, **values))
 
 
 def remove_missing(conn: Connection, registry_id: str, kept: Iterable[str]) -> int:
@@ -313,7 +271,7 @@ def by_id(conn: Connection, row_id: int) -> ImageRow | None:
 def find_tag(conn: Connection, registry_id: str, namespace: str, image_name: str, tag: str) -> ImageRow | None:
     """The row of one tag of a registry."""
     row_id = conn.execute(select(t.c.id).where(t.c.registry_id == registry_id,
-                                               t.c.row_key == _key(namespace, image_name, tag))).scalar()
+                                               t.c.row_key == row_key_of(namespace, image_name, tag))).scalar()
     return None if row_id is None else by_id(conn, int(row_id))
 
 

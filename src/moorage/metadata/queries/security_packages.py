@@ -5,41 +5,18 @@ They let the app lists filter, join and page in SQL instead of reading every rep
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from moorage.domain.security import ScanResultStatus
+from moorage.domain.security_findings import PackageRecord, StoredPackage
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import security_package_index as index_t
 from moorage.metadata.tables import security_packages as t
 from moorage.metadata.tables import security_scan_results as results_t
 from moorage.metadata.upsert import upsert
-
-
-@dataclass(frozen=True, slots=True)
-class PackageRecord:
-    """One package of a scan result."""
-
-    ecosystem: str
-    name: str
-    version: str
-    purl: str
-    path: str
-    layer_digest: str
-    compliant: bool = True
-    """False when the scanner could not check it against advisories (``note`` says why)."""
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPackage:
-    """A package row with the digest it belongs to."""
-
-    manifest_digest: str
-    position: int
-    package: PackageRecord
 
 
 def stale(conn: Connection, digests: Iterable[str]) -> list[tuple[str, int]]:
@@ -52,7 +29,7 @@ def stale(conn: Connection, digests: Iterable[str]) -> list[tuple[str, int]]:
         rows = conn.execute(
             select(results_t.c.manifest_digest, results_t.c.version, index_t.c.result_version)
             .select_from(results_t.outerjoin(index_t, index_t.c.manifest_digest == results_t.c.manifest_digest))
-            .where(results_t.c.manifest_digest.in_(chunk), results_t.c.status == "success",
+            .where(results_t.c.manifest_digest.in_(chunk), results_t.c.status == ScanResultStatus.SUCCESS,
                    results_t.c.report.is_not(None)))
         found += [(str(d), int(v)) for d, v, indexed in rows if indexed is None or int(indexed) != int(v)]
     return found

@@ -10,9 +10,10 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
+from moorage.domain.oci_platform import Platform
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.domain.security import INSTANCE_IMAGE, PRIVATE_IMAGE, SHARED_IMAGE
-from moorage.metadata.queries.security_images import ImageEntry, PlatformEntry
+from moorage.domain.security_images import ImageEntry, PlatformEntry
 from moorage.metadata.tables import (
     domains,
     instances,
@@ -66,12 +67,8 @@ def _platform_label(text: str | None) -> str:
         doc: Any = load_document(text or "{}")
     except ValueError:
         return ""
-    if not isinstance(doc, dict) or not isinstance(doc.get("os"), str) or not isinstance(doc.get("architecture"), str):
-        return ""
-    parts = [doc["os"], doc["architecture"]]
-    if isinstance(doc.get("variant"), str) and doc["variant"]:
-        parts.append(doc["variant"])
-    return "/".join(parts)
+    found = Platform.from_json(doc) if isinstance(doc, dict) else None
+    return str(found) if found is not None else ""
 
 
 def _entries(conn: Connection, condition: ColumnElement[bool],

@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.management import ShareRecord
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import domains, namespaces, repositories, repository_shares
 from moorage.metadata.upsert import bytewise, insert_ignore
-
-
-@dataclass(frozen=True, slots=True)
-class ShareRecord:
-    """One repository shared with one account."""
-
-    repository_id: int
-    namespace: str
-    repository: str
-    domain_id: str
-    domain_name: str
-    permit: str
-    deadline: int | None
-    """Epoch milliseconds; None: forever."""
-    description: str
-    creator_id: str
-    creator_name: str
-    created_at: int
-    updated_at: int
-
-    def valid_at(self, now: int) -> bool:
-        """Whether the share still grants its permission at ``now`` (epoch ms)."""
-        return self.deadline is None or now < self.deadline
-
 
 _COLUMNS = (repository_shares.c.repository_id, namespaces.c.name, repositories.c.name, repository_shares.c.domain_id,
             domains.c.name, repository_shares.c.permit, repository_shares.c.deadline, repository_shares.c.description,

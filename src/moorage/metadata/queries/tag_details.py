@@ -9,49 +9,16 @@ row of the previous one, so every tag is seen once however many there are.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, desc, func, or_, select
 from sqlalchemy.engine import Connection
 
+from moorage.domain.management import ArtifactRecord, TagDetail, TagKey
 from moorage.metadata.tables import manifests, repositories, tags
 from moorage.metadata.upsert import bytewise
 
 ORDER_COLUMNS = ("updated_at", "created_at", "tag")
-
-
-@dataclass(frozen=True, slots=True)
-class TagDetail:
-    """A tag and the manifest it points at."""
-
-    id: int
-    repository_id: int
-    name: str
-    manifest_id: int
-    digest: str
-    media_type: str
-    config_digest: str | None
-    payload: bytes
-    """The raw manifest (empty when not asked for)."""
-    payload_size: int
-    total_size: int
-    """Manifest bytes plus everything it references (see ``image_size``)."""
-    created_at: int
-    updated_at: int
-
-    @property
-    def image_size(self) -> int:
-        """Config and layers (children for an index): what SWR calls the image size."""
-        return max(self.total_size - self.payload_size, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class TagKey:
-    """Where a keyset page starts: the sort value and id of the last tag already seen."""
-
-    value: int | str
-    id: int
 
 
 def _columns(with_payload: bool) -> tuple[Any, ...]:
@@ -133,19 +100,6 @@ def names_of_digest(conn: Connection, repository_id: int, digest: str, *, after_
     if after_name is not None:
         query = query.where(name > after_name)
     return [str(r[0]) for r in conn.execute(query.order_by(name).limit(limit))]
-
-
-@dataclass(frozen=True, slots=True)
-class ArtifactRecord:
-    """A manifest that is an accessory of another (a signature, an SBOM, an attestation...)."""
-
-    id: int
-    digest: str
-    artifact_type: str
-    size: int
-    subject_digest: str | None
-    created_at: int
-    tags: tuple[str, ...]
 
 
 def _artifacts(conn: Connection, repository_id: int, condition: ColumnElement[bool]) -> list[ArtifactRecord]:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from moorage.domain.severity import Severity as Severity  # re-exported: the one scale
 from moorage.scanner.errors import MALFORMED_JSON
 from moorage.scanner.inventory import Ecosystem
-from moorage.scanner.severity import Severity as Severity  # re-exported: the one scale
 
 
 class FixState(StrEnum):

@@ -4,7 +4,6 @@ what a lock names but no ``node_modules`` holds."""
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from moorage.domain.bounded_json import loads
 from moorage.scanner.analyzers.common import decode_text, purl
 from moorage.scanner.analyzers.interface import AnalysisContext, Analyzer, AnalyzerOutput
 from moorage.scanner.errors import ParseError
@@ -19,6 +19,7 @@ from moorage.scanner.files import FileEntry, FileKind
 from moorage.scanner.flatten import FlatView
 from moorage.scanner.interface import JsonValue
 from moorage.scanner.inventory import Ecosystem, Package
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH
 
 LOCK_FILES = ("package-lock.json", "yarn.lock", "pnpm-lock.yaml")
 MAX_LOCK_ENTRIES = 200_000
@@ -50,16 +51,16 @@ def _license(doc: dict[str, Any]) -> list[JsonValue]:
     return []
 
 
-def _json(content: bytes) -> Any:
+def _json(content: bytes, max_depth: int) -> Any:
     try:
-        return json.loads(content)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return loads(content, max_depth=max_depth)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ParseError(f"not JSON: {exc}") from exc
 
 
-def parse_package_json(content: bytes) -> dict[str, JsonValue] | None:
+def parse_package_json(content: bytes, *, max_depth: int = DEFAULT_JSON_DEPTH) -> dict[str, JsonValue] | None:
     """Name, version and licenses of an installed package (None without name or version)."""
-    doc = _json(content)
+    doc = _json(content, max_depth)
     if not isinstance(doc, dict):
         raise ParseError("package.json is not an object")
     name, version = doc.get("name"), doc.get("version")
@@ -68,10 +69,10 @@ def parse_package_json(content: bytes) -> dict[str, JsonValue] | None:
     return {"name": name, "version": version, "licenses": _license(doc)}
 
 
-def parse_package_lock(content: bytes) -> list[JsonValue]:
+def parse_package_lock(content: bytes, *, max_depth: int = DEFAULT_JSON_DEPTH) -> list[JsonValue]:
     """Entries ``{name, version, location, licenses}`` of a package-lock (v1 nested
     ``dependencies``, v2/v3 flat ``packages``); dev-only, linked and root entries left out."""
-    doc = _json(content)
+    doc = _json(content, max_depth)
     if not isinstance(doc, dict):
         raise ParseError("package-lock is not an object")
     out: list[JsonValue] = []
@@ -186,10 +187,10 @@ class NpmAnalyzer(Analyzer):
         """``{"kind": "installed"|"lock", ...}``."""
         base = posixpath.basename(entry.path)
         if base == "package.json":
-            found = parse_package_json(content)
+            found = parse_package_json(content, max_depth=self.limits.max_json_depth)
             return None if found is None else {"kind": "installed", **found}
         if base == "package-lock.json":
-            entries = parse_package_lock(content)
+            entries = parse_package_lock(content, max_depth=self.limits.max_json_depth)
         elif base == "yarn.lock":
             entries = parse_yarn_lock(decode_text(content))
         else:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from moorage.domain.bounded_json import loads
 from moorage.scanner.analyzers.common import purl
 from moorage.scanner.analyzers.interface import AnalysisContext, Analyzer, AnalyzerOutput
 from moorage.scanner.errors import ParseError
@@ -11,13 +10,14 @@ from moorage.scanner.files import FileEntry, FileKind
 from moorage.scanner.flatten import FlatView
 from moorage.scanner.interface import JsonValue
 from moorage.scanner.inventory import Ecosystem, Package
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH
 
 
-def parse_installed_json(content: bytes) -> list[JsonValue]:
+def parse_installed_json(content: bytes, *, max_depth: int = DEFAULT_JSON_DEPTH) -> list[JsonValue]:
     """``{"name", "version", "licenses"}`` per installed package."""
     try:
-        doc = json.loads(content)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        doc = loads(content, max_depth=max_depth)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ParseError(f"installed.json is not JSON: {exc}") from exc
     items = doc.get("packages") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
@@ -57,7 +57,7 @@ class ComposerAnalyzer(Analyzer):
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """Package records."""
-        return parse_installed_json(content)
+        return parse_installed_json(content, max_depth=self.limits.max_json_depth)
 
     def collect(self, view: FlatView, context: AnalysisContext) -> AnalyzerOutput:
         """One package per record."""

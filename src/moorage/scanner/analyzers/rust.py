@@ -3,9 +3,9 @@ compressed JSON)."""
 
 from __future__ import annotations
 
-import json
 import zlib
 
+from moorage.domain.bounded_json import loads
 from moorage.scanner.analyzers.binfmt import section_bytes
 from moorage.scanner.analyzers.common import purl
 from moorage.scanner.analyzers.interface import AnalysisContext, Analyzer, AnalyzerOutput
@@ -14,20 +14,21 @@ from moorage.scanner.files import FileEntry, FileKind
 from moorage.scanner.flatten import FlatView
 from moorage.scanner.interface import JsonValue
 from moorage.scanner.inventory import Ecosystem, Package
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH
 
 SECTION = ".dep-v0"
 MAX_JSON = 16 << 20
 
 
-def parse_audit_data(compressed: bytes) -> list[JsonValue]:
+def parse_audit_data(compressed: bytes, *, max_depth: int = DEFAULT_JSON_DEPTH) -> list[JsonValue]:
     """Crates (name, version, source, kind, root) from the section's compressed JSON."""
     try:
         inflater = zlib.decompressobj()
         raw = inflater.decompress(compressed, MAX_JSON)
         if inflater.unconsumed_tail:
             raise ParseError("cargo-auditable data larger than the cap")
-        doc = json.loads(raw)
-    except (zlib.error, ValueError, RecursionError) as exc:
+        doc = loads(raw, max_depth=max_depth)
+    except (zlib.error, ValueError) as exc:
         raise ParseError(f"bad cargo-auditable data: {exc}") from exc
     items = doc.get("packages") if isinstance(doc, dict) else None
     if not isinstance(items, list):
@@ -71,7 +72,7 @@ class CargoAuditableAnalyzer(Analyzer):
         if not content.startswith(b"\x7fELF") or SECTION.encode() not in content:
             return None
         data = section_bytes(content, SECTION)
-        return None if data is None else parse_audit_data(data)
+        return None if data is None else parse_audit_data(data, max_depth=self.limits.max_json_depth)
 
     def collect(self, view: FlatView, context: AnalysisContext) -> AnalyzerOutput:
         """Runtime crates from a registry (the binary's own crate and build-only crates left out)."""

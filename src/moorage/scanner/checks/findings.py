@@ -7,7 +7,7 @@ beside this module (``FINDING_SCHEMA_PATH``) is its JSON Schema; every finding s
     {"category": "secret" | "malware" | "baseline" | "image_config" | "build_command",
      "rule_id": "secret.aws-access-key-id",       stable id, "<family>.<rule>"
      "severity": "critical" | "high" | "medium" | "low",   (the scanner's one scale,
-                                                  ``moorage.scanner.severity``; checks use these four)
+                                                  ``moorage.domain.severity``; checks use these four)
      "message": "AWS access key id",              one line for people
      "path": "/app/.env",                         file inside the image; "" for image-level findings
      "layer_digest": "sha256:...",                layer holding the file or history entry; "" if none
@@ -33,8 +33,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from moorage.domain.severity import Severity as Severity  # re-exported: the one scale
 from moorage.scanner.checks.errors import CheckError
-from moorage.scanner.severity import Severity as Severity  # re-exported: the one scale
 
 FINDING_SCHEMA_PATH = Path(__file__).with_name("findings.schema.json")
 """JSON Schema (2020-12) of a finding's JSON form, shipped with the package."""

@@ -16,11 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, loads
 from moorage.scanner.checks.findings import Severity
 
 Validator = Callable[[bytes, "re.Match[bytes]"], bool]
@@ -95,7 +95,8 @@ def _is_jwt(content: bytes, match: re.Match[bytes]) -> bool:
     """The first JWT segment is base64url JSON with an ``alg`` member."""
     header = match.group(1).split(b".", 1)[0]
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4)))
+        # Image content: a header of ``[[[[...`` must not reach the parser's recursion limit.
+        decoded = loads(base64.urlsafe_b64decode(header + b"=" * (-len(header) % 4)), max_depth=DEFAULT_MAX_DEPTH)
     except (ValueError, binascii.Error):
         return False
     return isinstance(decoded, dict) and "alg" in decoded

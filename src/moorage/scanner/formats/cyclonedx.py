@@ -13,10 +13,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from moorage.domain.severity import Severity
 from moorage.scanner.formats.interface import ReportWriter
 from moorage.scanner.report import ReportedVulnerability, ScanReport
 from moorage.scanner.sbom.cyclonedx import bom_document, package_bom_ref
-from moorage.scanner.severity import Severity
 
 _SEVERITIES = {
     Severity.CRITICAL: "critical",

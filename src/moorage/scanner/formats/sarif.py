@@ -15,10 +15,10 @@ from typing import Any
 from urllib.parse import quote
 
 import moorage
+from moorage.domain.severity import Severity
 from moorage.scanner.checks.findings import MalwareFinding, SecretFinding, SettingFinding
 from moorage.scanner.formats.interface import ReportWriter
 from moorage.scanner.report import ReportedFinding, ReportedVulnerability, ScanReport
-from moorage.scanner.severity import Severity
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from moorage.domain.severity import Severity
 from moorage.scanner.checks.findings import MalwareFinding, SecretFinding, SettingFinding
 from moorage.scanner.formats.interface import ReportWriter
 from moorage.scanner.report import ReportedFinding, ScanReport
 from moorage.scanner.sbom.table import skipped_lines
 from moorage.scanner.scan import VULN_SCANNER
-from moorage.scanner.severity import Severity
 
 SEVERITY_STYLES = {
     Severity.CRITICAL: "bold red",

@@ -15,6 +15,7 @@ from moorage.clients.auth import Credentials
 from moorage.clients.egress import EgressPolicy
 from moorage.clients.reference import ImageReference, ReferenceError
 from moorage.scanner.errors import ImageSourceError
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH
 from moorage.scanner.sources.docker_archive import DockerArchiveSource
 from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, ResolvedImage
 from moorage.scanner.sources.layout import OciArchiveSource, OciLayoutSource, TarMembers
@@ -50,18 +51,21 @@ def _split_tag(text: str) -> tuple[Path, str]:
 
 
 def open_source(
-    text: str, *, credentials: Credentials | None = None, plain_http: bool | None = None
+    text: str, *, credentials: Credentials | None = None, plain_http: bool | None = None,
+    max_json_depth: int = DEFAULT_JSON_DEPTH,
 ) -> ImageSource:
-    """The image source ``text`` names (see the module docstring)."""
+    """The image source ``text`` names (see the module docstring); a local image's JSON (index,
+    manifests, configs) is read no deeper than ``max_json_depth``."""
+    depth = max_json_depth
     kind, sep, rest = text.partition(":")
     if sep and kind in ("oci", "oci-archive", "docker-archive", "dir", "rootfs"):
         path, tag = _split_tag(rest)
         if kind == "oci":
-            return OciLayoutSource(path, tag)
+            return OciLayoutSource(path, tag, max_json_depth=depth)
         if kind == "oci-archive":
-            return OciArchiveSource(path, tag)
+            return OciArchiveSource(path, tag, max_json_depth=depth)
         if kind == "docker-archive":
-            return DockerArchiveSource(path, tag)
+            return DockerArchiveSource(path, tag, max_json_depth=depth)
         return RootfsSource(path)
     from moorage.scanner.sources.registry import RegistrySource  # httpx, only for remote images
 
@@ -71,16 +75,16 @@ def open_source(
     path, tag = _split_tag(text)
     if path.is_dir():
         if (path / "index.json").is_file() and (path / "oci-layout").exists():
-            return OciLayoutSource(path, tag)
+            return OciLayoutSource(path, tag, max_json_depth=depth)
         return RootfsSource(path)
     if path.is_file():
         members = TarMembers(path)
         if "index.json" in members.members:
             if "manifest.json" in members.members and not tag:
-                return DockerArchiveSource(path, tag, members)
-            return OciArchiveSource(path, tag, members)
+                return DockerArchiveSource(path, tag, members, max_json_depth=depth)
+            return OciArchiveSource(path, tag, members, max_json_depth=depth)
         if "manifest.json" in members.members:
-            return DockerArchiveSource(path, tag, members)
+            return DockerArchiveSource(path, tag, members, max_json_depth=depth)
         raise ImageSourceError(f"{path} is neither an OCI nor a docker archive")
     try:
         reference = ImageReference.parse(text)

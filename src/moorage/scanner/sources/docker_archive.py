@@ -7,11 +7,15 @@ Old archives keep each layer as ``<id>/layer.tar`` (uncompressed, so its digest 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
-from moorage.clients.oci_types import MAX_MANIFEST_BYTES, ManifestError, Platform, parse_config
+from moorage.domain.bounded_json import loads
+from moorage.domain.errors import ManifestInvalid
+from moorage.domain.manifests import MAX_MANIFEST_BYTES
+from moorage.domain.oci_config import parse_config
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.errors import DigestMismatch, ImageSourceError
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH
 from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
 from moorage.scanner.sources.layout import TarMembers
 
@@ -19,9 +23,11 @@ from moorage.scanner.sources.layout import TarMembers
 class DockerArchiveSource(ImageSource):
     """A ``docker save`` tar (one or several images; pick one with ``:repo:tag``)."""
 
-    def __init__(self, path: Path, tag: str = "", members: TarMembers | None = None) -> None:
+    def __init__(self, path: Path, tag: str = "", members: TarMembers | None = None, *,
+                 max_json_depth: int = DEFAULT_JSON_DEPTH) -> None:
         self.path = path
         self.tag = tag
+        self.max_json_depth = max_json_depth
         self.members = members or TarMembers(path)
         if "manifest.json" not in self.members.members:
             raise ImageSourceError(f"{path} is not a docker archive (no manifest.json)")
@@ -35,9 +41,9 @@ class DockerArchiveSource(ImageSource):
     def resolve(self, platform: Platform | None) -> list[ResolvedImage]:
         """See :meth:`ImageSource.resolve`; a docker archive holds one platform per image."""
         try:
-            entries = json.loads(self._read("manifest.json"))
+            entries = loads(self._read("manifest.json"), max_depth=self.max_json_depth)
         except ValueError as exc:
-            raise ImageSourceError(f"{self.path}: manifest.json is not JSON") from exc
+            raise ImageSourceError(f"{self.path}: manifest.json is not JSON: {exc}") from exc
         if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
             raise ImageSourceError(f"{self.path}: manifest.json is not a list of images")
         if self.tag:
@@ -55,8 +61,8 @@ class DockerArchiveSource(ImageSource):
             raise ImageSourceError(f"{self.path}: manifest.json entry lacks Config or Layers")
         raw_config = self._read(config_name)
         try:
-            config = parse_config(raw_config)
-        except ManifestError as exc:
+            config = parse_config(raw_config, max_depth=self.max_json_depth)
+        except ManifestInvalid as exc:
             raise ImageSourceError(f"{self.path}: bad config: {exc}") from exc
         if len(config.diff_ids) != len(layer_names):
             raise ImageSourceError(

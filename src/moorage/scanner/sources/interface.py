@@ -9,12 +9,14 @@ the layers the scan still needs, in :meth:`ImageSource.fetch`.
 from __future__ import annotations
 
 import io
+import platform as host
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, cast
 
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
+from moorage.scanner.errors import ImageSourceError
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +126,13 @@ class ImageSource(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def resolve_images(source: ImageSource, platform: Platform | None, *, all_platforms: bool) -> list[ResolvedImage]:
+    """The images of ``source`` to read: every platform's with ``all_platforms``, else the one for
+    ``platform`` or, with None, for the machine we run on; ``ImageSourceError`` when there is none."""
+    wanted = None if all_platforms else (platform or Platform.for_machine(host.machine()))
+    images = source.resolve(wanted)
+    if not images:
+        raise ImageSourceError(f"no image for platform {wanted}")
+    return images

@@ -1,31 +1,33 @@
 """OCI image layout sources: a layout directory, and an OCI archive (a tar of a layout).
 
-Both read ``index.json`` and follow manifests and indexes by digest. The archive is never
-extracted: blobs are byte ranges of the tar file.
+Both read ``index.json`` and follow manifests and indexes by digest, every document parsed by the
+domain's manifest and config parsers (bounded in size and depth). The archive is never extracted:
+blobs are byte ranges of the tar file.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import tarfile
 from abc import abstractmethod
 from pathlib import Path
 
-from moorage.clients.oci_types import (
+from moorage.domain.digests import Digest
+from moorage.domain.errors import ManifestInvalid
+from moorage.domain.manifests import (
     MAX_MANIFEST_BYTES,
     Descriptor,
     ImageIndex,
     ImageManifest,
-    ManifestError,
-    Platform,
-    parse_config,
-    parse_descriptor,
-    parse_manifest_or_index,
+    ParsedManifest,
+    parse_manifest,
     select_platforms,
 )
+from moorage.domain.oci_config import parse_config
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.errors import DigestMismatch, ImageSourceError
+from moorage.scanner.limits import DEFAULT_JSON_DEPTH
 from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, ResolvedImage
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -35,50 +37,50 @@ MAX_ARCHIVE_MEMBERS = 100_000
 archive (tarfile keeps an object per entry, so a tar of millions of names would fill memory)."""
 
 
-def blob_path(digest: str) -> str:
-    """``blobs/<algorithm>/<hex>`` for a checked digest."""
-    algorithm, _, hexdigest = digest.partition(":")
-    return f"blobs/{algorithm}/{hexdigest}"
+def blob_path(digest: Digest) -> str:
+    """``blobs/<algorithm>/<hex>``."""
+    return f"blobs/{digest.algorithm}/{digest.hex}"
 
 
 class _LayoutReader(ImageSource):
     """Resolution shared by layout directories and archives; subclasses find blobs."""
 
-    def __init__(self, name: str, tag: str) -> None:
+    def __init__(self, name: str, tag: str, max_json_depth: int) -> None:
         self.name = name
         self.tag = tag
+        self.max_json_depth = max_json_depth
 
     @abstractmethod
     def _blob(self, path: str) -> LocalBlob:
         """The file at ``path`` inside the layout; KeyError or OSError when absent."""
 
-    def _read(self, digest: str) -> bytes:
-        import hashlib
-
+    def _read(self, digest: Digest) -> bytes:
         try:
             data = self._blob(blob_path(digest)).read_all(MAX_MANIFEST_BYTES)
         except (OSError, ValueError, KeyError) as exc:
             raise ImageSourceError(f"{self.name}: cannot read blob {digest}: {exc}") from exc
-        algorithm, _, expected = digest.partition(":")
-        if hashlib.new(algorithm, data).hexdigest() != expected:
+        if not digest.matches(data):
             raise DigestMismatch(f"{self.name}: blob {digest} does not match its digest")
         return data
 
+    def _parse(self, raw: bytes, media_type: str | None) -> ParsedManifest:
+        return parse_manifest(raw, media_type, max_depth=self.max_json_depth, max_bytes=MAX_MANIFEST_BYTES)
+
     def _top_descriptors(self) -> list[Descriptor]:
         try:
-            raw = self._blob("index.json").read_all(MAX_MANIFEST_BYTES)
-            doc = json.loads(raw)
-            items = doc["manifests"]
-            descriptors = [parse_descriptor(i) for i in items]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            index = self._parse(self._blob("index.json").read_all(MAX_MANIFEST_BYTES), None)
+        except (OSError, ValueError, KeyError, ManifestInvalid) as exc:
             raise ImageSourceError(f"{self.name}: unreadable index.json: {exc}") from exc
+        if not isinstance(index, ImageIndex):
+            raise ImageSourceError(f"{self.name}: unreadable index.json: not an image index")
+        descriptors = list(index.manifests)
         if self.tag:
             tagged = [d for d in descriptors if d.annotations.get(REF_NAME) == self.tag]
             if not tagged:
                 raise ImageSourceError(f"{self.name}: no image tagged {self.tag!r}")
             return tagged
         if len(descriptors) > 1:
-            names = sorted({d.annotations.get(REF_NAME, d.digest) for d in descriptors})
+            names = sorted({d.annotations.get(REF_NAME, str(d.digest)) for d in descriptors})
             raise ImageSourceError(
                 f"{self.name} holds several images; name one with :TAG ({', '.join(names)})"
             )
@@ -101,8 +103,8 @@ class _LayoutReader(ImageSource):
         if depth > MAX_INDEX_DEPTH:
             raise ImageSourceError(f"{self.name}: indexes nested too deep")
         try:
-            document = parse_manifest_or_index(self._read(descriptor.digest), descriptor.media_type)
-        except ManifestError as exc:
+            document = self._parse(self._read(descriptor.digest), descriptor.media_type)
+        except ManifestInvalid as exc:
             raise ImageSourceError(f"{self.name}: {descriptor.digest}: {exc}") from exc
         if isinstance(document, ImageIndex):
             chosen = select_platforms(document, platform)
@@ -115,8 +117,8 @@ class _LayoutReader(ImageSource):
         self, descriptor: Descriptor, manifest: ImageManifest, wanted: Platform | None
     ) -> ResolvedImage:
         try:
-            config = parse_config(self._read(manifest.config.digest))
-        except ManifestError as exc:
+            config = parse_config(self._read(manifest.config.digest), max_depth=self.max_json_depth)
+        except ManifestInvalid as exc:
             raise ImageSourceError(f"{self.name}: bad image config: {exc}") from exc
         layers = []
         for layer in manifest.layers:
@@ -124,18 +126,17 @@ class _LayoutReader(ImageSource):
                 blob = self._blob(blob_path(layer.digest))
             except (OSError, KeyError) as exc:
                 raise ImageSourceError(f"{self.name}: layer {layer.digest} is missing") from exc
-            layers.append(LayerRef(layer.digest, layer.media_type, layer.size, blob))
+            layers.append(LayerRef(str(layer.digest), layer.media_type, layer.size, blob))
         found = descriptor.platform or config.platform
-        return ResolvedImage(
-            self.name, descriptor.digest, found, tuple(layers), config.raw, config_digest=manifest.config.digest
-        )
+        return ResolvedImage(self.name, str(descriptor.digest), found, tuple(layers), config.raw,
+                             config_digest=str(manifest.config.digest))
 
 
 class OciLayoutSource(_LayoutReader):
     """An OCI image layout directory (``oci-layout``, ``index.json``, ``blobs/``)."""
 
-    def __init__(self, root: Path, tag: str = "") -> None:
-        super().__init__(str(root), tag)
+    def __init__(self, root: Path, tag: str = "", *, max_json_depth: int = DEFAULT_JSON_DEPTH) -> None:
+        super().__init__(str(root), tag, max_json_depth)
         self.root = root
         if not (root / "index.json").is_file():
             raise ImageSourceError(f"{root} is not an OCI layout (no index.json)")
@@ -185,8 +186,9 @@ class TarMembers:
 class OciArchiveSource(_LayoutReader):
     """An OCI archive: a tar holding an OCI layout."""
 
-    def __init__(self, path: Path, tag: str = "", members: TarMembers | None = None) -> None:
-        super().__init__(str(path), tag)
+    def __init__(self, path: Path, tag: str = "", members: TarMembers | None = None, *,
+                 max_json_depth: int = DEFAULT_JSON_DEPTH) -> None:
+        super().__init__(str(path), tag, max_json_depth)
         self.members = members or TarMembers(path)
         if "index.json" not in self.members.members:
             raise ImageSourceError(f"{path} is not an OCI archive (no index.json)")

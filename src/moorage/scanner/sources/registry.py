@@ -2,8 +2,8 @@
 only when the layer cache lacks them, into a temporary directory removed on close.
 
 Each layer download stops at the size its descriptor declares, and all of them together at
-``max_image_bytes`` (counted on the bytes received); the config is read up to its declared size and
-parsed with a nesting bound."""
+``max_image_bytes`` (counted on the bytes received); manifests and the config are read up to their
+declared size and parsed with the transfer limits' nesting bound."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from pathlib import Path
 
 from moorage.clients.auth import Credentials
 from moorage.clients.egress import EgressPolicy
-from moorage.clients.limits import ByteBudget, TransferLimits, load_json
-from moorage.clients.oci_types import MAX_MANIFEST_BYTES, Platform
+from moorage.clients.limits import ByteBudget, TransferLimits
 from moorage.clients.reference import ImageReference
 from moorage.clients.registry import RegistryClient, RegistryError, TransferLimitError
+from moorage.domain.errors import ManifestInvalid
+from moorage.domain.manifests import MAX_MANIFEST_BYTES
+from moorage.domain.oci_config import parse_config
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.errors import ImageSourceError
 from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, ResolvedImage
 
@@ -73,25 +76,18 @@ class RegistrySource(ImageSource):
                     raise TransferLimitError(f"config of {declared} bytes, more than {MAX_MANIFEST_BYTES}")
                 raw = await client.get_blob_bytes(repo, manifest.config.digest, limit=declared)
                 try:
-                    config = load_json(raw)
-                except (ValueError, UnicodeDecodeError) as exc:
+                    config = parse_config(raw, max_depth=client.limits.json_depth)
+                except ManifestInvalid as exc:
                     raise RegistryError(f"config {manifest.config.digest}: {exc}") from exc
-                layers = tuple(LayerRef(d.digest, d.media_type, d.size) for d in manifest.layers)
-                found = descriptor.platform
-                if found is None and isinstance(config, dict) and isinstance(config.get("os"), str):
-                    found = Platform(
-                        str(config["os"]),
-                        str(config.get("architecture", "")),
-                        str(config.get("variant", "") or ""),
-                    )
+                layers = tuple(LayerRef(str(d.digest), d.media_type, d.size) for d in manifest.layers)
                 images.append(
                     ResolvedImage(
                         str(self.reference),
-                        descriptor.digest,
-                        found,
+                        str(descriptor.digest),
+                        descriptor.platform or config.platform,
                         layers,
-                        config if isinstance(config, dict) else {},
-                        config_digest=manifest.config.digest,
+                        config.raw,
+                        config_digest=str(manifest.config.digest),
                     )
                 )
             return images

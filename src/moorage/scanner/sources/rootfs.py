@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from moorage.clients.oci_types import Platform
+from moorage.domain.oci_platform import Platform
 from moorage.scanner.errors import ImageSourceError
 from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage
 

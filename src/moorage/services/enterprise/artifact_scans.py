@@ -6,39 +6,27 @@ result, the same one the HSS image API and the pull policies use."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from moorage.domain.enterprise import Artifact
+from moorage.domain.enterprise import Artifact, ArtifactScanState
 from moorage.domain.errors import Invalid
+from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.domain.security import ScanResultRecord
-from moorage.jobs.queue import JobQueue
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_results as results_q
 from moorage.metadata.queries import security_swr as swr_q
 from moorage.services.enterprise.artifacts import ArtifactService
 
-SCAN_ARTIFACT_JOB = "security.scan_artifact"
 SCANNABLE_TYPES = frozenset({"IMAGE"})
 """Artifact kinds the scanner reads (signatures, SBOMs and charts have no file system)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ArtifactScanState:
-    """An artifact's scan result and, when it has vulnerabilities, the report's findings."""
-
-    artifact: Artifact
-    result: ScanResultRecord | None
-    vulnerabilities: tuple[dict[str, Any], ...] = ()
-    """The report's vulnerability findings (docs/vulnerability-database.md, "Findings JSON")."""
 
 
 class ArtifactScanService:
     """Start scans of instance artifacts and read their results."""
 
-    def __init__(self, db: Database, jobs: JobQueue, artifacts: ArtifactService) -> None:
+    def __init__(self, db: Database, jobs: JobSubmitter, artifacts: ArtifactService) -> None:
         self.db = db
         self.jobs = jobs
         self.artifacts = artifacts
@@ -56,7 +44,7 @@ class ArtifactScanService:
             return swr_q.owner_of(conn, artifact.repository_id)[0]
 
         domain_id = await self.db.write(work)
-        await self.jobs.submit(SCAN_ARTIFACT_JOB, {
+        await self.jobs.submit(JobKind.SCAN_ARTIFACT, {
             "repository_id": artifact.repository_id, "digest": artifact.digest,
             "name": f"{namespace}/{repository}", "requested_at": int(time.time() * 1000)}, domain_id=domain_id)
         return artifact

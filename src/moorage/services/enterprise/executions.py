@@ -12,17 +12,14 @@ import logging
 
 from sqlalchemy.engine import Connection
 
-from moorage.domain.enterprise import Execution, Page, RunStatus, SignPolicy, SignSubtask, SignTask
+from moorage.domain.enterprise import Execution, Page, PageRequest, RunStatus, SignPolicy, SignSubtask, SignTask
 from moorage.domain.errors import Conflict, Invalid, NotFound
-from moorage.jobs.queue import JobQueue
+from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_signing as q
-from moorage.services.enterprise.paging import PageRequest
 
 log = logging.getLogger(__name__)
 
-SIGN_JOB = "enterprise.sign_execution"
-"""The job kind that runs an execution (registered in ``moorage.jobs.kinds``)."""
 
 
 def parse_status(status: str | None) -> RunStatus | None:
@@ -38,7 +35,7 @@ def parse_status(status: str | None) -> RunStatus | None:
 class ExecutionService:
     """Start, list and stop executions; list their tasks and subtasks."""
 
-    def __init__(self, db: Database, jobs: JobQueue) -> None:
+    def __init__(self, db: Database, jobs: JobSubmitter) -> None:
         self.db = db
         self.jobs = jobs
 
@@ -56,7 +53,7 @@ class ExecutionService:
         if execution_id is None:
             return None
         try:
-            job = await self.jobs.submit(SIGN_JOB, {"execution_id": execution_id},
+            job = await self.jobs.submit(JobKind.SIGN_EXECUTION, {"execution_id": execution_id},
                                          dedupe_key=f"sign:{execution_id}", max_attempts=5)
         except Exception as exc:
             reason = f"the job queue refused the execution: {type(exc).__name__}: {exc}"
@@ -84,7 +81,8 @@ class ExecutionService:
 
     async def subtasks(self, policy: SignPolicy, execution_id: int, task_id: int, *, status: RunStatus | None,
                        page: PageRequest) -> Page[SignSubtask]:
-        """Subtasks (one per signed tag) of a task, optionally of one status (seed 000)."""
+        """Subtasks (one per signed tag) of a task, optionally of one status
+        (ListInstanceSignatureExecutionSubtasks)."""
         def work(conn: Connection) -> Page[SignSubtask]:
             if q.get_execution(conn, policy.id, execution_id) is None:
                 raise NotFound(f"execution {execution_id} of policy {policy.id} not found",

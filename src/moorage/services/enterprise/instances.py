@@ -17,14 +17,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from moorage.domain.enterprise import DomainName, Instance, Page
+from moorage.domain.enterprise import DomainName, Instance, Page, PageRequest
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
 from moorage.domain.hosts import HostKind, HostName, parse_claim, parse_host
 from moorage.domain.identity import Principal
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_instances as q
 from moorage.services.enterprise.hosts import HostDirectory
-from moorage.services.enterprise.paging import PageRequest
 
 SPECS = ("swr.ee.professional", "swr.ee.enterprise", "swr.ee.basic")
 INSTANCE_STATUSES = ("Initial", "Creating", "Running", "Deleting", "Unavailable", "Abnormal")

@@ -1,22 +1,14 @@
-"""The paging rules of the Enterprise Edition listings (seed 000): ``offset`` and ``limit`` go
-together, ``limit`` is 1-100 (default 10), ``offset`` is 0 or a multiple of ``limit``."""
+"""The paging rules of the Enterprise Edition listings (as ListInstanceSignatureExecutionSubtasks
+documents them): ``offset`` and ``limit`` go together, ``limit`` is 1-100 (default 10), ``offset`` is
+0 or a multiple of ``limit``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from moorage.domain.enterprise import PageRequest
 from moorage.domain.errors import Invalid
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
-
-
-@dataclass(frozen=True, slots=True)
-class PageRequest:
-    """A validated page: skip ``offset`` items, return at most ``limit``."""
-
-    offset: int
-    limit: int
 
 
 def page_request(offset: int | None, limit: int | None, *, max_limit: int = MAX_LIMIT,

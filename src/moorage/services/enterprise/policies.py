@@ -4,42 +4,25 @@ patterns, name a signing key, and run manually, on push (``event_based``) or on 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from moorage.domain.enterprise import Page, ScopeRule, SignPolicy, Trigger
+from moorage.domain.cron import CronSchedule
+from moorage.domain.enterprise import Page, PageRequest, PolicyChanges, SignPolicy, Trigger
 from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded
 from moorage.domain.identity import Principal
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import enterprise_signing as q
-from moorage.services.enterprise.cron import CronSchedule
 from moorage.services.enterprise.instances import SIGN_POLICY_QUOTA
 from moorage.services.enterprise.namespaces import visible_namespace_ids
-from moorage.services.enterprise.paging import PageRequest
 from moorage.services.enterprise.selectors import validate_rule
 
 _POLICY_NAME = re.compile(r"^[\w-]{1,256}$")
 METHODS = ("KMS",)
 TRIGGERS = ("manual", "event_based", "scheduled")
 MAX_RULES = 20
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyChanges:
-    """What a create or update request sets (None: left as it is, or the default on create)."""
-
-    name: str | None = None
-    description: str | None = None
-    enabled: bool | None = None
-    signature_method: str | None = None
-    signature_algorithm: str | None = None
-    signature_key: str | None = None
-    trigger: Trigger | None = None
-    scope_rules: Sequence[ScopeRule] | None = None
 
 
 def validate_trigger(trigger: Trigger) -> Trigger:

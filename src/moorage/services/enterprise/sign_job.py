@@ -24,9 +24,9 @@ from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey
 from moorage.domain.enterprise import RunStatus, SignPolicy, SignSubtask
+from moorage.domain.jobs import JobControl, JobStopped
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository
-from moorage.jobs.runner import JobContext, JobStopped
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_artifacts as artifacts_q
 from moorage.metadata.queries import enterprise_signing as q
@@ -38,6 +38,7 @@ from moorage.services.enterprise.instances import InstanceService
 from moorage.services.enterprise.selectors import repository_selected, tag_selected
 from moorage.services.enterprise.signature_store import SignatureStore
 from moorage.services.enterprise.signing_keys import sealing_context
+from moorage.settings import Settings
 from moorage.signing import key_algorithm, signature_scheme
 from moorage.signing.cosign import decode_signature, new_entry
 from moorage.signing.interface import KeyAlgorithm, SignatureEntry, SignatureScheme, SigningError, Subject
@@ -74,7 +75,7 @@ class SignRunner:
         self.scheme: SignatureScheme = signature_scheme()
         self._stop_checked = float("-inf")
 
-    async def run(self, execution_id: int, context: JobContext) -> dict[str, Any]:
+    async def run(self, execution_id: int, context: JobControl) -> dict[str, Any]:
         """Plan (once) and sign every unfinished subtask of an execution."""
         scope = await self.db.read(lambda conn: q.execution_scope(conn, execution_id))
         if scope is None:
@@ -149,7 +150,7 @@ class SignRunner:
             raise SubtaskFailed(str(exc)) from exc
         return _Key(private_pem, public.public_key_pem, algorithm)
 
-    async def _check_stop(self, context: JobContext, execution_id: int) -> None:
+    async def _check_stop(self, context: JobControl, execution_id: int) -> None:
         """Stop when asked (the API's stop, a lost lease) or when the execution was deleted; the
         database is asked at most every ``STOP_CHECK_SECONDS``."""
         context.check_stopped()
@@ -244,12 +245,9 @@ class SignRunner:
         q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason)
 
 
-def run_sign_job(context: JobContext) -> dict[str, Any]:
-    """The ``enterprise.sign_execution`` job handler (synchronous, as job handlers are)."""
-    from moorage.auth.keys import load_master_key
-
-    settings = context.resources["settings"]
-    runner = SignRunner(context.db, context.resources["store"], load_master_key(settings),
-                        external_url=settings.resolved_external_url,
+def run_execution(job: JobControl, execution_id: int, *, settings: Settings, db: Database, store: BlobStore,
+                  master_key: MasterKey) -> dict[str, Any]:
+    """The body of the ``enterprise.sign_execution`` job (synchronous, as job bodies are)."""
+    runner = SignRunner(db, store, master_key, external_url=settings.resolved_external_url,
                         pause_seconds=settings.enterprise.sign_pause_ms / 1000)
-    return asyncio.run(runner.run(int(context.job.params["execution_id"]), context))
+    return asyncio.run(runner.run(execution_id, job))

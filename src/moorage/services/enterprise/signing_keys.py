@@ -12,12 +12,11 @@ import anyio.to_thread
 from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey
-from moorage.domain.enterprise import Page, SigningKey
+from moorage.domain.enterprise import Page, PageRequest, SigningKey
 from moorage.domain.errors import Conflict, Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_signing as q
-from moorage.services.enterprise.paging import PageRequest
 from moorage.signing import SigningError, key_algorithm
 
 _KEY_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

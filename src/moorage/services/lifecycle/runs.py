@@ -15,6 +15,7 @@ from collections.abc import Callable
 import anyio.to_thread
 from sqlalchemy.engine import Connection
 
+from moorage.domain.cron import CronSchedule
 from moorage.domain.errors import Conflict, Invalid, NotFound
 from moorage.domain.gc import (
     MAX_RUN_ID,
@@ -28,11 +29,10 @@ from moorage.domain.gc import (
     GcTrigger,
     ScheduleType,
 )
-from moorage.jobs.queue import JobQueue
+from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import gc as q
 from moorage.metadata.queries import jobs as jobs_q
-from moorage.services.enterprise.cron import CronSchedule
 from moorage.services.lifecycle.collector import GarbageCollector, GcStopped
 from moorage.services.lifecycle.schedule import next_fire
 from moorage.settings import GcSettings
@@ -91,7 +91,7 @@ def schedule_parameters(parameters: GcParameters | None, *, workers: int) -> GcP
 class GcRunService:
     """Start, run, list, show and stop runs; show and set instances' schedules."""
 
-    def __init__(self, db: Database, store: BlobStore, settings: GcSettings, jobs: JobQueue | None) -> None:
+    def __init__(self, db: Database, store: BlobStore, settings: GcSettings, jobs: JobSubmitter | None) -> None:
         self.db = db
         self.store = store
         self.settings = settings

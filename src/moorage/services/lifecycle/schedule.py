@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime
 import logging
 
+from moorage.domain.cron import CronSchedule
 from moorage.domain.gc import GcParameters, GcTrigger
-from moorage.jobs.queue import JobQueue
+from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import gc as q
-from moorage.services.enterprise.cron import CronSchedule
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
 
@@ -50,7 +50,7 @@ def next_fire(schedule: CronSchedule, after: datetime.datetime) -> datetime.date
     return None
 
 
-def schedule_pass(settings: Settings, db: Database, store: BlobStore, queue: JobQueue, *,
+def schedule_pass(settings: Settings, db: Database, store: BlobStore, queue: JobSubmitter, *,
                   now: int | None = None) -> list[int]:
     """Start the runs whose schedule fired since the last look; their ids."""
     from moorage.services.lifecycle.runs import GcRunService

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from moorage.domain.bounded_json import load_document
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import severity_rank
+from moorage.domain.severity import severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.services.security.detail_base import DetailBase, path_allowed

@@ -10,33 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from moorage.domain.security_findings import AdvisoryFacts, CveFacts
 from moorage.scanner.advisories.errors import StoreError
 from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.matching.severity import best_score
 
 MAX_DESCRIPTION = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class CveFacts:
-    """One CVE of a vulnerability."""
-
-    cve_id: str
-    cvss_score: float
-    publish_time: int
-    """Epoch milliseconds (0: unknown)."""
-    description: str
-
-
-@dataclass(frozen=True, slots=True)
-class AdvisoryFacts:
-    """What is known about one vulnerability id."""
-
-    vul_id: str
-    title: str
-    description: str
-    url: str
-    cves: tuple[CveFacts, ...]
 
 
 def epoch_ms(text: str) -> int:

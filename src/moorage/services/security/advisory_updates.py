@@ -34,6 +34,7 @@ from typing import Any
 import anyio.to_thread
 from sqlalchemy.engine import Connection
 
+from moorage.domain.jobs import JobKind
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import security_tasks as state_q
@@ -46,7 +47,6 @@ from moorage.settings import Settings
 
 log = logging.getLogger(__name__)
 
-UPDATE_JOB = "security.vulndb_update"
 STATE_KEY = "advisory_db_update"
 MAX_ERROR = 2000
 
@@ -193,7 +193,7 @@ def schedule_update(db: Database, policy: UpdatePolicy, vulndb_path: Path) -> st
         queued = replace(state, job_id=job_id, queued_at=now)
         if not state_q.compare_and_set_state(conn, STATE_KEY, text, queued.to_text()):
             return None  # another worker queued one first
-        jobs_q.create(conn, job_id=job_id, kind=UPDATE_JOB, params={"reason": reason}, max_attempts=1,
+        jobs_q.create(conn, job_id=job_id, kind=JobKind.VULNDB_UPDATE, params={"reason": reason}, max_attempts=1,
                       dedupe_key=f"vulndb-update:{job_id}", domain_id=None)
         return job_id
 

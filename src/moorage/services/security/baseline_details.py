@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageVisibility, severity_rank
+from moorage.domain.security import ImageVisibility, ScanStatus
+from moorage.domain.security_findings import StoredFinding
+from moorage.domain.security_images import ImageRef, ImageScope, RowOfImage
+from moorage.domain.severity import severity_rank
 from moorage.metadata.queries import security_details as details_q
-from moorage.metadata.queries.security_details import ImageRef, RowOfImage, StoredFinding
 from moorage.scanner.checks.password_hashes import CryptLibrary, HashScheme, affordable, hash_scheme
 from moorage.services.security import baseline_catalog as catalog
 from moorage.services.security.account_settings import extended_passwords
@@ -37,18 +39,6 @@ EXTENDED_BUDGET_SECONDS = 5.0
 _NO_GUESS = (HashScheme.EMPTY, HashScheme.LOCKED, HashScheme.OTHER)
 LEVELS = ("High", "Medium", "Low", "Security")
 """A baseline's level for an image: its most severe failed rule (``Security``: none failed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ImageScope:
-    """Which of the account's images a cross-image list covers (None: any)."""
-
-    image_id: str | None = None
-    image_type: str | None = None
-    namespace: str | None = None
-    image_name: str | None = None
-    image_version: str | None = None
-    instance_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +153,7 @@ class BaselineService(DetailBase):
     def _one_image_findings(self, seen: ImageVisibility, ref: ImageRef,
                             categories: Sequence[str]) -> tuple[list[StoredFinding], bool]:
         row = self.image(seen, ref)
-        if row.scan_status != "success":
+        if row.scan_status is not ScanStatus.SUCCESS:
             return [], False
         digests = list(row_ids_by_digest(row))
         return self.db.run_read(lambda conn: details_q.findings(conn, digests, categories)), True

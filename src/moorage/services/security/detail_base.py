@@ -11,9 +11,9 @@ import anyio.to_thread
 
 from moorage.domain.errors import NotFound
 from moorage.domain.security import ImageRow, ImageVisibility
+from moorage.domain.security_images import ImageRef
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_details as details_q
-from moorage.metadata.queries.security_details import ImageRef
 from moorage.services.security.detail_reader import DetailReader
 
 T = TypeVar("T")

@@ -21,11 +21,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from moorage.domain.security_findings import PackageRecord
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_packages as packages_q
 from moorage.metadata.queries import security_results as results_q
-from moorage.metadata.queries.security_packages import PackageRecord
 from moorage.scanner.cache.interface import LayerCache
 from moorage.scanner.files import FileKind
 from moorage.scanner.flatten import FlatView

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from moorage.domain.errors import Invalid
-from moorage.domain.security import severity_rank
+from moorage.domain.severity import severity_rank
 
 T = TypeVar("T")
 

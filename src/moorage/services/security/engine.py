@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import moorage
-from moorage.clients.oci_types import Platform
-from moorage.domain.security import VULNERABILITIES_SKIPPED, ScanSummary, severity_rank
-from moorage.metadata.queries.security_results import FindingRow, ScanWrite, VulnerabilityRow
+from moorage.domain.oci_platform import Platform
+from moorage.domain.security import VULNERABILITIES_SKIPPED, ScanSummary
+from moorage.domain.security_findings import FindingRow, ScanWrite, VulnerabilityRow
+from moorage.domain.severity import severity_rank
 from moorage.scanner.advisories.store import AdvisoryStore
 from moorage.scanner.analysis import AnalysisOptions, ProgressCallback
 from moorage.scanner.cache.interface import LayerCache

@@ -23,7 +23,7 @@ def failure_from(error: BaseException) -> ScanFailure:
     from sqlalchemy.exc import SQLAlchemyError
 
     from moorage.clients.errors import AuthenticationError, ImageTooLargeError, NotFoundError, RegistryError
-    from moorage.clients.oci_types import ManifestError
+    from moorage.domain.errors import ManifestInvalid
     from moorage.scanner.advisories.errors import VulnerabilityDatabaseError
     from moorage.scanner.errors import ImageSourceError, LimitExceeded, ScannerError
 
@@ -49,7 +49,7 @@ def failure_from(error: BaseException) -> ScanFailure:
         if isinstance(found, LimitExceeded):  # a decompression bomb, or more than the scanner reads
             return ScanFailure("image_over_sized", f"{found.code}: {text}")
     for found in chain:
-        if isinstance(found, RegistryError | ManifestError):
+        if isinstance(found, RegistryError | ManifestInvalid):
             return ScanFailure("download_failed", text)
         if isinstance(found, VulnerabilityDatabaseError):
             return ScanFailure("failed_to_scan_vulnerability", text)

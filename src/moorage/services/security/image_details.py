@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageRow, ImageVisibility, severity_rank
+from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus
+from moorage.domain.security_findings import StoredFinding
+from moorage.domain.security_images import ImageRef
+from moorage.domain.severity import severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_packages as packages_q
-from moorage.metadata.queries.security_details import ImageRef
 from moorage.scanner.checks.secrets import SKIPPED_DIRS as SECRET_SKIPPED_DIRS
 from moorage.services.security.detail_base import DetailBase, path_allowed, row_ids_by_digest
 from moorage.services.security.detail_vocabulary import repair_necessity, solution, vul_type
@@ -114,7 +116,7 @@ class ImageDetailService(DetailBase):
     """Per-image detail lists (see the module docstring)."""
 
     def _scanned(self, row: ImageRow) -> bool:
-        return row.scan_status == "success"
+        return row.scan_status is ScanStatus.SUCCESS
 
     async def vulnerabilities(self, principal: Principal, ref: ImageRef, *, necessity: str | None,
                               vul_id: str | None, app_name: str | None, kind: str | None,
@@ -315,7 +317,7 @@ class ImageDetailService(DetailBase):
         return await self.run(work)
 
 
-def sensitive_item(finding: details_q.StoredFinding, scan_time: int, handled: bool) -> SensitiveItem:
+def sensitive_item(finding: StoredFinding, scan_time: int, handled: bool) -> SensitiveItem:
     """A secret finding as HSS lists sensitive information."""
     content = finding.detail.get("redacted_match")
     return SensitiveItem(

@@ -1,4 +1,4 @@
-"""The image lists (SWR images, seed 001; every registry's images, seed 004) and synchronising
+"""The image lists (SWR images, ListSwrImageRepository; every registry's images, ListRegistryImages) and synchronising
 moorage's own images into them."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.registry import DEFAULT_INSTANCE
-from moorage.domain.security import SEVERITY_RANKS, NamespacePolicy
+from moorage.domain.security import NamespacePolicy
 from moorage.metadata.database import Database
 from moorage.metadata.queries import namespaces as namespaces_q
 from moorage.metadata.queries import permissions as grants_q
@@ -105,9 +105,3 @@ class PolicyService:
         if policy is None or policy.scan_on_push is None:
             return self.scan_on_push_default
         return policy.scan_on_push
-
-
-def severity_at_least(severity: str, threshold: str) -> bool:
-    """Whether a finding severity is at or above a threshold (both scanner severity words)."""
-    ranks = {name: rank for rank, name in enumerate(SEVERITY_RANKS)}
-    return ranks.get(severity, 0) >= ranks.get(threshold, len(SEVERITY_RANKS))

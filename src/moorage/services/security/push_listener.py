@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from moorage.jobs.queue import JobQueue
+from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_tasks as policies_q
 from moorage.services.manifests import ManifestStored
@@ -14,13 +14,10 @@ from moorage.services.security.policies import PolicyService
 
 log = logging.getLogger(__name__)
 
-SCAN_ON_PUSH_JOB = "security.scan_on_push"
-
-
 class ScanOnPush:
     """Queues ``security.scan_on_push`` jobs for tagged pushes the policies want scanned."""
 
-    def __init__(self, db: Database, jobs: JobQueue, policies: PolicyService) -> None:
+    def __init__(self, db: Database, jobs: JobSubmitter, policies: PolicyService) -> None:
         self.db = db
         self.jobs = jobs
         self.policies = policies
@@ -33,7 +30,7 @@ class ScanOnPush:
         if not self.policies.scan_on_push(policy):
             return
         await self.jobs.submit(
-            SCAN_ON_PUSH_JOB,
+            JobKind.SCAN_ON_PUSH,
             {"repository_id": event.repository_id, "tag": event.tag, "digest": event.digest},
             dedupe_key=f"push:{event.repository_id}:{event.tag}:{event.digest}"[:255],
             domain_id=event.domain_id,

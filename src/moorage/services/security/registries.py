@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy.engine import Connection
 
@@ -15,10 +15,10 @@ from moorage.auth.keys import MasterKey
 from moorage.clients.errors import AuthenticationError, EgressDenied, RegistryError
 from moorage.domain.errors import Conflict, Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import EXTERNAL_TYPES, ConnectedRegistry, RegistryType
+from moorage.domain.security import EXTERNAL_TYPES, ConnectedRegistry, RegistryStatus, RegistryType
+from moorage.domain.security_registries import RegistryFields, RegistryInput, RegistryQuery
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_registries as q
-from moorage.metadata.queries.security_registries import RegistryFields, RegistryQuery
 from moorage.services.security.catalogs import CatalogError, make_catalog
 from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 from moorage.services.security.synchronize import decrypt_password, remote_registry
@@ -26,22 +26,6 @@ from moorage.services.security.synchronize import decrypt_password, remote_regis
 _ADDRESS = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 _NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
 MAX_BATCH = 200
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryInput:
-    """A registry as a caller describes it (None: unchanged, on update)."""
-
-    name: str | None = None
-    type: str | None = None
-    api_version: str | None = None
-    protocol: str | None = None
-    address: str | None = None
-    username: str | None = None
-    password: str | None = None
-    organization_filter: str | None = None
-    connect_cluster_id: str | None = None
-    scan_image_channel: str | None = None
 
 
 def _domain(principal: Principal) -> str:
@@ -137,7 +121,7 @@ class RegistryService:
             connect_cluster_id=(data.connect_cluster_id or "")[:64],
             scan_image_channel=(data.scan_image_channel or "")[:16])
         candidate = ConnectedRegistry(registry_id, domain_id, name, kind, fields.api_version, protocol, address,
-                                      fields.username, (), "", "", "accessing", "", 0, 0, 0)
+                                      fields.username, (), "", "", RegistryStatus.ACCESSING, "", 0, 0, 0)
         await self._check(candidate, password)
 
         def work(conn: Connection) -> ConnectedRegistry:
@@ -175,7 +159,7 @@ class RegistryService:
         await self._check(changed, password)
         values = {"address": address, "protocol": protocol, "username": changed.username[:128],
                   "api_version": changed.api_version[:8], "organization_filter": ",".join(changed.organization_filter),
-                  "status": "success", "fail_reason": ""}
+                  "status": RegistryStatus.SUCCESS, "fail_reason": ""}
         if data.password is not None:
             values["password_encrypted"] = (self.master_key.encrypt(password, context=f"registry:{registry_id}")
                                             if password else "")
@@ -211,7 +195,7 @@ class RegistryService:
     async def statistics(self, principal: Principal, types: tuple[str, ...]) -> tuple[int, int]:
         """(registries whose access failed, registries accessed successfully)."""
         counts = await self.db.read(lambda conn: q.status_counts(conn, _domain(principal), types))
-        return counts.get("fail", 0), counts.get("success", 0)
+        return counts.get(RegistryStatus.FAIL, 0), counts.get(RegistryStatus.SUCCESS, 0)
 
 
 def _organizations(text: str) -> str:

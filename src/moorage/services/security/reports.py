@@ -18,20 +18,21 @@ import re
 import secrets
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from moorage.domain.bounded_json import load_document
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageFilter, ImageRow, ImageVisibility
+from moorage.domain.security import ImageRow, ImageVisibility
+from moorage.domain.security_images import ImageRef, ImageScope
+from moorage.domain.security_tasks import ExportTask, ReportSelection
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_exports as exports_q
 from moorage.metadata.queries import security_images as images_q
-from moorage.metadata.queries.security_details import ImageRef
-from moorage.services.security.baseline_details import BaselineService, ImageScope
+from moorage.services.security.baseline_details import BaselineService
 from moorage.services.security.image_details import ImageDetailService
 from moorage.services.security.images import account_of, image_visibility
 
@@ -45,16 +46,6 @@ TITLES = {"vulnerability": "Vulnerabilities", "risk-config": "Failed baseline ch
           "apps": "Installed software", "files": "Files", "sensitive-info": "Sensitive information",
           "non-compliant-app": "Software that cannot be checked", "build-command-risks": "Risky build commands"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True, slots=True)
-class ReportSelection:
-    """Which images a report covers: every image matching ``filter`` (``operate_all``), or the
-    images named in ``image_ids`` (the lists' ids)."""
-
-    operate_all: bool
-    image_ids: tuple[str, ...] = ()
-    filter: ImageFilter = field(default_factory=ImageFilter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +245,7 @@ class ReportService:
             file_name=f"{kind}-{report_type}-{stamp}", content=to_json(table)))
         return task_id, len(table.rows)
 
-    async def task(self, principal: Principal, task_id: str) -> tuple[exports_q.ExportTask, ReportTable]:
+    async def task(self, principal: Principal, task_id: str) -> tuple[ExportTask, ReportTable]:
         """An export task and its table."""
         domain_id = account_of(principal)
         found = await self.db.read(lambda conn: exports_q.get(conn, domain_id, task_id))

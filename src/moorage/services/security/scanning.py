@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import moorage
-from moorage.clients.oci_types import ImageIndex, select_platforms
-from moorage.domain.security import ScanResultRecord
+from moorage.domain.jobs import JobStopped
+from moorage.domain.manifests import ImageIndex, select_platforms
+from moorage.domain.security import ScanResultRecord, ScanResultStatus
+from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_results as results_q
-from moorage.metadata.queries.security_results import ScanWrite
 from moorage.services.security import engine
 from moorage.services.security.failures import ScanFailure, failure_from
 from moorage.services.security.results import apply_to_rows
@@ -97,9 +98,9 @@ class DigestScanner:
 
     @staticmethod
     def _fresh(result: ScanResultRecord, not_before: int, current_db: str) -> bool:
-        if result.status == "success":
+        if result.status is ScanResultStatus.SUCCESS:
             return result.scanned_at >= not_before and result.advisory_db == current_db
-        return result.status == "failed" and result.scanned_at >= not_before
+        return result.status is ScanResultStatus.FAILED and result.scanned_at >= not_before
 
     def _scan_claimed(self, origin: ImageOrigin, digest: str, not_before: int) -> None:
         try:
@@ -152,9 +153,9 @@ class DigestScanner:
         parts = []
         for descriptor in platforms:
             result = DigestScanner(self.db, self.job_id, self.options, self.vulndb_path, self.stop_check).scan(
-                origin, descriptor.digest, not_before=not_before)
+                origin, str(descriptor.digest), not_before=not_before)
             parts.append((descriptor, result))
-        failed = [r for _d, r in parts if r.status != "success"]
+        failed = [r for _d, r in parts if r.status is not ScanResultStatus.SUCCESS]
         if failed:
             self._record_failure(digest, ScanFailure(failed[0].failed_code or "unknown_error",
                                                      f"platform image {failed[0].manifest_digest}: "
@@ -162,7 +163,7 @@ class DigestScanner:
             return
         summary = engine.merge_summaries([r.summary for _d, r in parts])
         report = {"schema": INDEX_REPORT_SCHEMA, "manifest_digest": digest,
-                  "platforms": [{"digest": d.digest, "platform": str(d.platform) if d.platform else "",
+                  "platforms": [{"digest": str(d.digest), "platform": str(d.platform) if d.platform else "",
                                  "result_version": r.version} for d, r in parts]}
         databases = {r.advisory_db for _d, r in parts}
         partial = next((r for _d, r in parts if r.failed_code), None)  # e.g. vulnerabilities skipped: no database
@@ -178,8 +179,6 @@ class DigestScanner:
 
 def _is_stop(error: BaseException) -> bool:
     """Whether an exception is the job runner's stop signal (raised by ``stop_check`` inside a scan)."""
-    from moorage.jobs.runner import JobStopped
-
     current: BaseException | None = error
     while current is not None:
         if isinstance(current, JobStopped):

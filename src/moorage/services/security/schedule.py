@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
+from moorage.domain.jobs import JobKind
 from moorage.domain.security import ImageVisibility, ScanPolicy
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import jobs as jobs_q
@@ -23,7 +24,6 @@ from moorage.services.security.tasks import TaskService
 
 log = logging.getLogger(__name__)
 
-REMATCH_JOB = "security.rematch"
 DAY_MS = 86_400_000
 
 
@@ -52,13 +52,13 @@ def queue_rematch_if_needed(db: Database, vulndb_path: Path) -> str | None:
         if not results_q.stale_digests(conn, current, after="", limit=1):
             tasks_q.set_state(conn, MATCHED_STATE, current)
             return None
-        if any(not job.status.finished for job in jobs_q.list_jobs(conn, kind=REMATCH_JOB, limit=5)):
+        if any(not job.status.finished for job in jobs_q.list_jobs(conn, kind=JobKind.REMATCH, limit=5)):
             return None  # one is queued or running: it walks every stale result
         key = f"rematch:{current}:{now_ms() // 60_000}"  # workers passing in the same minute make one job
         if jobs_q.by_dedupe_key(conn, key) is not None:
             return None
         job_id = secrets.token_hex(16)
-        jobs_q.create(conn, job_id=job_id, kind=REMATCH_JOB, params={"advisory_db": current}, max_attempts=5,
+        jobs_q.create(conn, job_id=job_id, kind=JobKind.REMATCH, params={"advisory_db": current}, max_attempts=5,
                       dedupe_key=key, domain_id=None)
         return job_id
 

@@ -19,11 +19,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from moorage.clients.oci_types import ImageIndex, ImageManifest, ManifestError, Platform, parse_manifest_or_index
 from moorage.clients.reference import ImageReference
-from moorage.domain import mediatypes as mt
-from moorage.domain.bounded_json import load_document
+from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
 from moorage.domain.digests import Digest
+from moorage.domain.errors import ManifestInvalid
+from moorage.domain.manifests import MAX_MANIFEST_BYTES, SCHEMA1, ImageManifest, ParsedManifest, parse_manifest
+from moorage.domain.oci_config import parse_config
+from moorage.domain.oci_platform import Platform
 from moorage.metadata.database import Database
 from moorage.metadata.tables import manifests
 from moorage.scanner.sources.interface import ImageSource, LayerRef, LocalBlob, ResolvedImage
@@ -31,14 +33,12 @@ from moorage.services.security.catalogs.interface import RemoteRegistry
 from moorage.services.security.failures import ScanFailure
 from moorage.storage.blobstore import BlobStore
 
-MAX_CONFIG_BYTES = 4 << 20
-
 
 class ImageOrigin(ABC):
     """A place images are read from, for scanning."""
 
     @abstractmethod
-    def document(self, digest: str) -> ImageManifest | ImageIndex:
+    def document(self, digest: str) -> ParsedManifest:
         """The manifest or index named by ``digest`` (``ScanFailure`` when missing or unusable)."""
 
     @abstractmethod
@@ -50,13 +50,11 @@ class ImageOrigin(ABC):
         return type(self).__name__
 
 
-def _parse(raw: bytes, media_type: str, digest: str) -> ImageManifest | ImageIndex:
-    if media_type in mt.SCHEMA1_TYPES:
-        raise ScanFailure("schema_v1_not_support", f"{digest} is a Docker schema 1 manifest")
+def _parse(raw: bytes, media_type: str, digest: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> ParsedManifest:
     try:
-        return parse_manifest_or_index(raw, media_type)
-    except ManifestError as exc:
-        if "schema 1" in str(exc):
+        return parse_manifest(raw, media_type, max_depth=max_depth, max_bytes=MAX_MANIFEST_BYTES)
+    except ManifestInvalid as exc:
+        if exc.reason == SCHEMA1:
             raise ScanFailure("schema_v1_not_support", f"{digest} is a Docker schema 1 manifest") from exc
         raise ScanFailure("failed_to_query_basic_image_information", f"{digest}: {exc}") from exc
 
@@ -77,7 +75,7 @@ class LocalOrigin(ImageOrigin):
             raise ScanFailure("get_detail_info_not_found", f"{self.name}@{digest} is no longer in the registry")
         return bytes(row[0]), str(row[1])
 
-    def document(self, digest: str) -> ImageManifest | ImageIndex:
+    def document(self, digest: str) -> ParsedManifest:
         """See :meth:`ImageOrigin.document`."""
         raw, media_type = self._manifest(digest)
         return _parse(raw, media_type, digest)
@@ -104,8 +102,7 @@ class StoredImageSource(ImageSource):
         self.manifest = manifest
         self._workdir: Path | None = None
 
-    def _blob_bytes(self, digest: str, limit: int) -> bytes:
-        parsed = Digest.parse(digest)
+    def _blob_bytes(self, parsed: Digest, limit: int) -> bytes:
         local = self.store.local_path(parsed)
         if local is not None:
             return LocalBlob(str(local)).read_all(limit)
@@ -115,7 +112,7 @@ class StoredImageSource(ImageSource):
             async for chunk in self.store.read(parsed):
                 total += len(chunk)
                 if total > limit:
-                    raise ValueError(f"blob {digest} is larger than {limit} bytes")
+                    raise ValueError(f"blob {parsed} is larger than {limit} bytes")
                 chunks.append(chunk)
             return b"".join(chunks)
 
@@ -123,21 +120,19 @@ class StoredImageSource(ImageSource):
 
     def resolve(self, platform: Platform | None) -> list[ResolvedImage]:
         """See :meth:`ImageSource.resolve`: the one image, whatever the platform asked."""
+        config_digest = self.manifest.config.digest
         try:
-            config = load_document(self._blob_bytes(self.manifest.config.digest, MAX_CONFIG_BYTES))
-        except (OSError, ValueError) as exc:
+            # Stored by the registry: read back with the bound of documents moorage stored.
+            config = parse_config(self._blob_bytes(config_digest, MAX_MANIFEST_BYTES), max_depth=DOCUMENT_MAX_DEPTH)
+        except (OSError, ValueError, ManifestInvalid) as exc:
             raise ScanFailure("failed_to_query_basic_image_information",
-                              f"config {self.manifest.config.digest} of {self.name}: {exc}") from exc
-        config = config if isinstance(config, dict) else {}
-        found = None
-        if isinstance(config.get("os"), str) and isinstance(config.get("architecture"), str):
-            found = Platform(config["os"], config["architecture"], str(config.get("variant") or ""))
+                              f"config {config_digest} of {self.name}: {exc}") from exc
         layers = []
         for descriptor in self.manifest.layers:
-            local = self.store.local_path(Digest.parse(descriptor.digest))
+            local = self.store.local_path(descriptor.digest)
             blob = LocalBlob(str(local)) if local is not None and local.exists() else None
-            layers.append(LayerRef(descriptor.digest, descriptor.media_type, descriptor.size, blob))
-        return [ResolvedImage(self.name, self.digest, found, tuple(layers), config)]
+            layers.append(LayerRef(str(descriptor.digest), descriptor.media_type, descriptor.size, blob))
+        return [ResolvedImage(self.name, self.digest, config.platform, tuple(layers), config.raw)]
 
     def fetch(self, image: ResolvedImage, layers: Sequence[LayerRef]) -> ResolvedImage:
         """Copy layers the driver keeps no local file of into a temporary directory."""
@@ -177,7 +172,7 @@ class RemoteOrigin(ImageOrigin):
         self.repository = repository
         self.max_image_bytes = max_image_bytes
 
-    def document(self, digest: str) -> ImageManifest | ImageIndex:
+    def document(self, digest: str) -> ParsedManifest:
         """See :meth:`ImageOrigin.document`."""
         from moorage.clients.registry import RegistryClient
 
@@ -191,7 +186,7 @@ class RemoteOrigin(ImageOrigin):
                 return answer.raw, answer.media_type
 
         raw, media_type = asyncio.run(fetch())
-        return _parse(raw, media_type, digest)
+        return _parse(raw, media_type, digest, max_depth=remote.limits.json_depth)
 
     def image_source(self, digest: str) -> ImageSource:
         """See :meth:`ImageOrigin.image_source`."""

@@ -18,15 +18,16 @@ from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey
 from moorage.clients.auth import Credentials
-from moorage.clients.oci_types import ImageIndex, ImageManifest, ManifestError, select_platforms
 from moorage.clients.registry import RegistryClient, RegistryError
-from moorage.domain.security import BUILTIN_FOR_IMAGE_TYPE, ConnectedRegistry, RegistryType
+from moorage.domain.errors import ManifestInvalid
+from moorage.domain.manifests import ImageManifest, select_platforms
+from moorage.domain.security import BUILTIN_FOR_IMAGE_TYPE, ConnectedRegistry, RegistryStatus, RegistryType
+from moorage.domain.security_images import ImageEntry, PlatformEntry
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_results as results_q
 from moorage.metadata.queries import security_swr as swr_q
-from moorage.metadata.queries.security_images import ImageEntry, PlatformEntry
 from moorage.services.security.catalogs import CatalogError, RemoteRegistry, RemoteTag, make_catalog
 from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 from moorage.services.security.results import apply_to_rows
@@ -62,7 +63,7 @@ def _record(db: Database, registry: ConnectedRegistry, image_type: str, entries:
         for digest in results_q.get_many(conn, digests):
             apply_to_rows(conn, digest)
         count = images_q.count_of_registry(conn, registry.id)
-        registries_q.record_sync(conn, registry.id, status="success", fail_reason="", images_num=count,
+        registries_q.record_sync(conn, registry.id, status=RegistryStatus.SUCCESS, fail_reason="", images_num=count,
                                  synced_at=now_ms())
         return SyncOutcome(registry.id, count, removed)
 
@@ -109,8 +110,8 @@ def sync_external(db: Database, master_key: MasterKey, *, registry_id: str, limi
         entries = asyncio.run(_list(registry.type, remote, limit))
     except (CatalogError, RegistryError, OSError) as exc:
         reason = f"{FAIL_API}: {tenant_reason(exc, registry_id=registry_id, action='synchronisation')}"
-        db.run_write(lambda conn: registries_q.record_sync(conn, registry_id, status="fail", fail_reason=reason,
-                                                           images_num=None, synced_at=None))
+        db.run_write(lambda conn: registries_q.record_sync(conn, registry_id, status=RegistryStatus.FAIL,
+                                                           fail_reason=reason, images_num=None, synced_at=None))
         raise SyncFailed(reason) from exc
     return _record(db, registry, registry.type.image_type, entries)
 
@@ -125,7 +126,7 @@ async def _list(kind: RegistryType, remote: RemoteRegistry, limit: int) -> list[
             async with limiter:
                 try:
                     return await _describe(client, tag)
-                except (RegistryError, ManifestError) as exc:
+                except (RegistryError, ManifestInvalid) as exc:
                     log.warning("skipping %s:%s of %s: %s", tag.repository, tag.tag, remote.address, exc)
                     return None
 
@@ -148,20 +149,18 @@ async def _describe(client: RegistryClient, tag: RemoteTag) -> ImageEntry:
         return ImageEntry(namespace, name, tag.tag, tag.digest, media_type=tag.media_type, size=tag.size,
                           updated_at=tag.updated_at, platforms=described)
     answer = await client.get_manifest(tag.repository, tag.digest or tag.tag)
-    document = answer.parsed()
+    depth = client.limits.json_depth
+    document = answer.parsed(max_depth=depth)
     if isinstance(document, ImageManifest):
-        size = document.config.size + sum(layer.size for layer in document.layers)
-        return ImageEntry(namespace, name, tag.tag, answer.digest, image_id=document.config.digest.partition(":")[2],
-                          media_type=answer.media_type, size=size, updated_at=tag.updated_at)
-    assert isinstance(document, ImageIndex)
+        return ImageEntry(namespace, name, tag.tag, answer.digest, image_id=document.config.digest.hex,
+                          media_type=answer.media_type, size=document.total_size(), updated_at=tag.updated_at)
     platforms = []
     for descriptor in select_platforms(document, None):
-        child = (await client.get_manifest(tag.repository, descriptor.digest)).parsed()
+        child = (await client.get_manifest(tag.repository, str(descriptor.digest))).parsed(max_depth=depth)
         if not isinstance(child, ImageManifest):
             continue
-        platforms.append(PlatformEntry(descriptor.digest, child.config.digest.partition(":")[2],
+        platforms.append(PlatformEntry(str(descriptor.digest), child.config.digest.hex,
                                        str(descriptor.platform) if descriptor.platform else "",
-                                       child.config.size + sum(layer.size for layer in child.layers),
-                                       descriptor.media_type))
+                                       child.total_size(), descriptor.media_type))
     return ImageEntry(namespace, name, tag.tag, answer.digest, media_type=answer.media_type,
                       size=sum(p.size for p in platforms), updated_at=tag.updated_at, platforms=tuple(platforms))

@@ -7,15 +7,15 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.jobs import JobStatus
+from moorage.domain.jobs import JobKind, JobStatus, JobSubmitter
 from moorage.domain.security import (
     BUILTIN_FOR_IMAGE_TYPE,
+    OPEN_ITEM_STATUSES,
     SCOPE_ALL,
     ImageFilter,
     ImageRow,
@@ -24,34 +24,21 @@ from moorage.domain.security import (
     ScanStatus,
     SecurityTask,
     TaskItem,
+    TaskItemStatus,
+    TaskStatus,
 )
-from moorage.jobs.queue import JobQueue
+from moorage.domain.security_images import ImageSelector
+from moorage.domain.security_tasks import NewItem, TaskQuery
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_tasks as q
-from moorage.metadata.queries.security_tasks import NewItem, TaskQuery
 from moorage.services.security.images import account_of, image_visibility
 from moorage.services.security.results import restore_rows
 
-SCAN_TASK_JOB = "security.scan_task"
-SYNC_TASK_JOB = "security.sync_task"
 MAX_TASK_IMAGES = 20000
 VALID_CYCLES = (1, 3, 7, 14)
 VALID_TIME_SCOPES = (0, 1, 3, 7, 30)
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSelector:
-    """An image a request names: by row id, or by namespace, name and tag (and registry)."""
-
-    row_id: int | None = None
-    namespace: str = ""
-    image_name: str = ""
-    image_version: str = ""
-    image_digest: str = ""
-    registry_id: str = ""
-    image_type: str = ""
 
 
 def _task_name(kind: str) -> str:
@@ -61,7 +48,7 @@ def _task_name(kind: str) -> str:
 class TaskService:
     """Scan and sync tasks, and the scheduled-scan policy."""
 
-    def __init__(self, db: Database, jobs: JobQueue) -> None:
+    def __init__(self, db: Database, jobs: JobSubmitter) -> None:
         self.db = db
         self.jobs = jobs
 
@@ -131,11 +118,11 @@ class TaskService:
         q.create(conn, task_id=task_id, domain_id=domain_id, type="image_scan", task_type=task_type,
                  name=_task_name(f"{task_type}-scan"), scan_scope=scan_scope, rate_limit=rate_limit, is_all=is_all,
                  policy_id=policy_id, new_items=items)
-        images_q.set_status(conn, [row.id for row in rows if row.scan_status != ScanStatus.SCANNING.value],
+        images_q.set_status(conn, [row.id for row in rows if row.scan_status != ScanStatus.SCANNING],
                             ScanStatus.WAITING)
-        return self._queue(conn, task_id, SCAN_TASK_JOB, domain_id)
+        return self._queue(conn, task_id, JobKind.SCAN_TASK, domain_id)
 
-    def _queue(self, conn: Connection, task_id: str, kind: str, domain_id: str) -> SecurityTask:
+    def _queue(self, conn: Connection, task_id: str, kind: JobKind, domain_id: str) -> SecurityTask:
         from moorage.metadata.queries import jobs as jobs_q
 
         job_id = secrets.token_hex(16)
@@ -167,7 +154,7 @@ class TaskService:
             q.create(conn, task_id=task_id, domain_id=domain_id, type="image_sync", task_type=task_type,
                      name=_task_name("sync"), scan_scope=0, rate_limit=0, is_all=every, policy_id="",
                      new_items=[NewItem(r.name, registry_id=r.id) for r in registries])
-            return self._queue(conn, task_id, SYNC_TASK_JOB, domain_id)
+            return self._queue(conn, task_id, JobKind.SYNC_TASK, domain_id)
 
         task = await self.db.write(work)
         self.jobs.send(task.job_id)
@@ -181,7 +168,7 @@ class TaskService:
 
         def work(conn: Connection) -> tuple[list[tuple[SecurityTask, list[TaskItem]]], int]:
             tasks, total = q.page(conn, seen.domain_id, query, offset=offset, limit=limit)
-            failed = {t.id: q.task_items(conn, t.id, statuses=("failed",)) for t in tasks}
+            failed = {t.id: q.task_items(conn, t.id, statuses=(TaskItemStatus.FAILED,)) for t in tasks}
             if not seen.everything:
                 named = {i.image_row_id for items in failed.values() for i in items if i.image_row_id is not None}
                 shown = {row.id for row in images_q.by_ids(conn, seen, sorted(named))}
@@ -206,14 +193,14 @@ class TaskService:
     async def stop(self, principal: Principal, task_id: str) -> SecurityTask:
         """Stop a task: a waiting one at once, a running one at its next check."""
         task, _items = await self.items(principal, task_id)
-        if task.status in ("finished", "stopped", "failed"):
+        if task.status.ended:
             return task
         job = await self.jobs.stop(task.job_id)
         if job.status == JobStatus.STOPPED:
             def work(conn: Connection) -> None:
-                waiting = [i.image_row_id for i in q.task_items(conn, task_id, statuses=("waiting", "running"))
+                waiting = [i.image_row_id for i in q.task_items(conn, task_id, statuses=OPEN_ITEM_STATUSES)
                            if i.image_row_id is not None]
-                q.finish(conn, task_id, status="stopped")
+                q.finish(conn, task_id, status=TaskStatus.STOPPED)
                 restore_rows(conn, waiting)
 
             await self.db.write(work)

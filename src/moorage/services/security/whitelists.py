@@ -10,50 +10,31 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import IMAGE_TYPES, ImageRow, ImageVisibility
+from moorage.domain.security import IMAGE_TYPES, ImageVisibility
+from moorage.domain.security_findings import VulnerabilityFilter
+from moorage.domain.security_handling import ALL_IMAGES, SPECIFIC_IMAGES, Whitelist, WhitelistScope, WhitelistView
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_images as images_q
-from moorage.metadata.queries.security_handling import Whitelist
-from moorage.services.security.advisory_lookup import AdvisoryFacts, Known
+from moorage.services.security.advisory_lookup import Known
 from moorage.services.security.detail_base import DetailBase
 from moorage.services.security.detail_vocabulary import VUL_TYPES
 from moorage.services.security.images import account_of, image_visibility
 from moorage.services.security.results import recount_domain
-from moorage.services.security.vulnerability_views import VulnerabilityFilter, VulnerabilityViews
+from moorage.services.security.vulnerability_views import VulnerabilityViews
 
 RULE_TYPES = ("all_images", "specific_image_types", "specific_images")
 MAX_IMAGES = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class WhitelistScope:
-    """Where a whitelist applies, in the SDK's words."""
-
-    rule_type: str
-    image_types: tuple[str, ...] = ()
-    row_ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class WhitelistView:
-    """A whitelist with its advisory facts and the images it names."""
-
-    whitelist: Whitelist
-    rule_type: str
-    facts: AdvisoryFacts
-    images: tuple[ImageRow, ...]
-
-
 def sdk_rule_type(whitelist: Whitelist) -> str:
     """The SDK's rule type of a stored whitelist."""
-    if whitelist.rule_type == handling_q.SPECIFIC_IMAGES:
+    if whitelist.rule_type == SPECIFIC_IMAGES:
         return "specific_images"
     return "specific_image_types" if whitelist.image_types else "all_images"
 
@@ -86,9 +67,9 @@ class WhitelistService:
     @staticmethod
     def _stored(scope: WhitelistScope) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
         if scope.rule_type == "specific_images":
-            return handling_q.SPECIFIC_IMAGES, (), tuple(sorted(set(scope.row_ids)))
+            return SPECIFIC_IMAGES, (), tuple(sorted(set(scope.row_ids)))
         types = scope.image_types if scope.rule_type == "specific_image_types" else ()
-        return handling_q.ALL_IMAGES, types, ()
+        return ALL_IMAGES, types, ()
 
     async def add(self, principal: Principal, *, vul_type: str, vul_ids: Sequence[str], scope: WhitelistScope,
                   description: str) -> list[str]:

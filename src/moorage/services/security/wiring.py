@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moorage.auth.keys import MasterKey
-from moorage.jobs.queue import JobQueue
+from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database
 from moorage.services.security.account_settings import AccountSettings
 from moorage.services.security.advisory_lookup import AdvisoryLookup
@@ -50,7 +50,7 @@ class SecurityServices:
 
 
 def build_security_services(settings: Settings, db: Database, master_key: MasterKey,
-                            jobs: JobQueue) -> SecurityServices:
+                            jobs: JobSubmitter) -> SecurityServices:
     """Construct them (no I/O)."""
     policies = PolicyService(db, scan_on_push_default=settings.scanner.scan_on_push)
     reader = reader_of(settings, db)

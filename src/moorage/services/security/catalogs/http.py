@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from moorage.clients.errors import AuthenticationError, NotFoundError, RegistryError, TransferLimitError
-from moorage.clients.limits import JsonTooDeep, load_json
 from moorage.clients.transport import EgressSession, read_capped
+from moorage.domain.bounded_json import JsonTooDeep, loads
 from moorage.services.security.catalogs.interface import CatalogError, RemoteRegistry
 
 
@@ -46,7 +46,7 @@ class JsonApi:
         finally:
             await response.aclose()
         try:
-            return load_json(body, max_depth=self.registry.limits.json_depth), response.headers
+            return loads(body, max_depth=self.registry.limits.json_depth), response.headers
         except JsonTooDeep as exc:
             raise TransferLimitError(f"GET {path}: {exc}",
                                      public="the registry sent JSON nested deeper than allowed") from exc

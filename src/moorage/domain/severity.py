@@ -1,9 +1,11 @@
-"""The scanner's one severity scale, shared by vulnerability findings and check findings.
+"""The one severity scale of findings, shared by the scanner (vulnerability and check findings)
+and the registry (image levels, pull policies, sorted finding lists).
 
 Vulnerabilities use all six levels (``unknown`` when neither the vendor nor a CVSS vector rates
 them, ``negligible`` for Debian's "unimportant" and a CVSS score of 0); the checks use ``low`` to
 ``critical``. One enum means one threshold (``--severity high``) filters both, and one sort order
-ranks a report.
+ranks a report. Stored findings keep the values (``"high"``); :func:`severity_rank` ranks such a
+stored word.
 """
 
 from __future__ import annotations
@@ -38,6 +40,21 @@ class Severity(StrEnum):
 
 
 _RANKS = {severity: rank for rank, severity in enumerate(Severity)}
+_BY_VALUE = {severity.value: severity for severity in Severity}
+
+
+def severity_rank(word: str) -> int:
+    """The rank of a stored severity word (exactly a value: ``"high"``); any other word ranks
+    lowest, as ``unknown`` does."""
+    found = _BY_VALUE.get(word)
+    return found.rank if found is not None else 0
+
+
+def severity_at_least(word: str, threshold: str) -> bool:
+    """Whether the stored severity ``word`` is at or above ``threshold``; a threshold that is not
+    a severity value lets nothing through."""
+    limit = _BY_VALUE.get(threshold)
+    return limit is not None and severity_rank(word) >= limit.rank
 
 
 def severities_at_or_above(threshold: Severity) -> frozenset[Severity]:
