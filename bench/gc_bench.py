@@ -116,19 +116,36 @@ def make_store(url: str, storage: Path, sizes: Sizes, *, prefix: str = "", insta
         namespace = f"gcbench{prefix}"
 
         def repositories_and_blobs(conn: Any) -> list[int]:
-            namespace_id = conn.execute(insert(namespaces).values(instance_id=instance, name=namespace,
-                                                                  created_at=old).returning(namespaces.c.id)).scalar_one()
-            ids = [conn.execute(insert(repositories).values(
-                instance_id=instance, namespace_id=namespace_id, name=f"r{r}", full_name=f"{namespace}/r{r}",
-                created_at=old, updated_at=old).returning(repositories.c.id)).scalar_one()
-                for r in range(sizes.repositories)]
-            conn.execute(insert(blobs), [{"digest": d, "size": BLOB_FILE_BYTES, "created_at": old, "touched_at": old}
-                                         for d in blob])
+            namespace_id = conn.execute(
+                insert(namespaces)
+                .values(instance_id=instance, name=namespace, created_at=old)
+                .returning(namespaces.c.id)
+            ).scalar_one()
+            ids = [
+                conn.execute(
+                    insert(repositories)
+                    .values(
+                        instance_id=instance,
+                        namespace_id=namespace_id,
+                        name=f"r{r}",
+                        full_name=f"{namespace}/r{r}",
+                        created_at=old,
+                        updated_at=old,
+                    )
+                    .returning(repositories.c.id)
+                ).scalar_one()
+                for r in range(sizes.repositories)
+            ]
+            conn.execute(
+                insert(blobs),
+                [{"digest": d, "size": BLOB_FILE_BYTES, "created_at": old, "touched_at": old} for d in blob],
+            )
             return ids
 
         repository_ids = db.run_write(repositories_and_blobs)
-        first_id = 1 + int(db.run_read(lambda conn: conn.execute(select(func.coalesce(func.max(manifests.c.id), 0)))
-                                       .scalar_one()))
+        first_id = 1 + int(
+            db.run_read(lambda conn: conn.execute(select(func.coalesce(func.max(manifests.c.id), 0))).scalar_one())
+        )
         per_repository = max(1, sizes.manifests // sizes.repositories)
         links: set[tuple[int, str]] = set()
         kept: set[str] = set()
@@ -138,31 +155,55 @@ def make_store(url: str, storage: Path, sizes: Sizes, *, prefix: str = "", insta
             config = blob[m]
             layers = [blob[sizes.configs + (m * 2 + k) % sizes.layers] for k in range(LAYERS_PER_MANIFEST)]
             payload = json.dumps({"schemaVersion": 2, "config": config, "layers": layers, "n": m}).encode()
-            manifest_rows.append({"id": first_id + m, "repository_id": repository, "digest": "sha256:" + hashlib.sha256(
-                payload).hexdigest(), "media_type": "application/vnd.oci.image.manifest.v1+json", "payload": payload,
-                "config_digest": config, "total_size": 4 * BLOB_FILE_BYTES, "created_at": old})
+            manifest_rows.append(
+                {
+                    "id": first_id + m,
+                    "repository_id": repository,
+                    "digest": "sha256:" + hashlib.sha256(payload).hexdigest(),
+                    "media_type": "application/vnd.oci.image.manifest.v1+json",
+                    "payload": payload,
+                    "config_digest": config,
+                    "total_size": 4 * BLOB_FILE_BYTES,
+                    "created_at": old,
+                }
+            )
             for position, (kind, digest) in enumerate([("config", config), *(("layer", d) for d in layers)]):
-                reference_rows.append({"manifest_id": first_id + m, "position": position, "kind": kind,
-                                       "digest": digest, "media_type": "application/octet-stream",
-                                       "size": BLOB_FILE_BYTES})
+                reference_rows.append(
+                    {
+                        "manifest_id": first_id + m,
+                        "position": position,
+                        "kind": kind,
+                        "digest": digest,
+                        "media_type": "application/octet-stream",
+                        "size": BLOB_FILE_BYTES,
+                    }
+                )
                 links.add((repository, digest))
             if m % 5:  # one manifest in five untagged
                 kept.update([config, *layers])
-                tag_rows.append({"repository_id": repository, "name": f"t{m}", "manifest_id": first_id + m,
-                                 "created_at": old, "updated_at": old})
+                tag_rows.append(
+                    {
+                        "repository_id": repository,
+                        "name": f"t{m}",
+                        "manifest_id": first_id + m,
+                        "created_at": old,
+                        "updated_at": old,
+                    }
+                )
         for g in range(sizes.garbage):  # deleted images' layers, still linked
             links.add((repository_ids[g % len(repository_ids)], blob[sizes.configs + sizes.layers + g]))
 
         def the_rest(conn: Any) -> None:
             for table, rows in ((manifests, manifest_rows), (manifest_references, reference_rows), (tags, tag_rows)):
                 for start in range(0, len(rows), 5000):
-                    conn.execute(insert(table), rows[start:start + 5000])
+                    conn.execute(insert(table), rows[start : start + 5000])
             link_rows = [{"repository_id": r, "digest": d, "created_at": old} for r, d in sorted(links)]
             for start in range(0, len(link_rows), 5000):
-                conn.execute(insert(repository_blobs), link_rows[start:start + 5000])
+                conn.execute(insert(repository_blobs), link_rows[start : start + 5000])
             if conn.dialect.name == "postgresql":  # ids were given: move the sequence past them
-                conn.execute(text("SELECT setval(pg_get_serial_sequence('manifests', 'id'), "
-                                  "(SELECT MAX(id) FROM manifests))"))
+                conn.execute(
+                    text("SELECT setval(pg_get_serial_sequence('manifests', 'id'), (SELECT MAX(id) FROM manifests))")
+                )
 
         db.run_write(the_rest)
     finally:
@@ -194,8 +235,18 @@ def collect_child(url: str, storage: str, dry_run: bool) -> None:
     db.dispose()
     # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so a child would report
     # the parent's peak (the parent built the store in memory) rather than its own.
-    print(json.dumps({"status": run.status.value, **run.figures.to_json(), "wall_seconds": wall, "cpu_seconds": cpu,
-                      "rss_before_kib": rss_before, "peak_rss_kib": _rss_kib("VmHWM")}))
+    print(
+        json.dumps(
+            {
+                "status": run.status.value,
+                **run.figures.to_json(),
+                "wall_seconds": wall,
+                "cpu_seconds": cpu,
+                "rss_before_kib": rss_before,
+                "peak_rss_kib": _rss_kib("VmHWM"),
+            }
+        )
+    )
 
 
 def _rss_kib(field: str = "VmRSS") -> int:
@@ -213,8 +264,9 @@ def _child_collect(url: str, storage: Path, *, dry_run: bool) -> dict[str, Any]:
     argv = [sys.executable, str(Path(__file__).resolve()), "--child-collect", url, str(storage)]
     if dry_run:
         argv.append("--dry-run")
-    done = subprocess.run(argv, capture_output=True, text=True, check=True, env={**os.environ,
-                                                                                  "PYTHONPATH": _python_path()})
+    done = subprocess.run(
+        argv, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": _python_path()}
+    )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -225,13 +277,16 @@ def run_collect(work: Path, sizes: Sizes, database: str | None) -> dict[str, Any
     storage = work / "collect-storage"
     started = time.perf_counter()
     expected_blobs = make_store(url, storage, sizes)
-    _progress(f"collect: store of {sizes.blobs:,} blobs and {sizes.manifests:,} manifests made in "
-              f"{time.perf_counter() - started:.0f} s")
+    _progress(
+        f"collect: store of {sizes.blobs:,} blobs and {sizes.manifests:,} manifests made in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     dry = _child_collect(url, storage, dry_run=True)
     _progress(f"collect: dry run {dry['wall_seconds']:.1f} s")
     real = _child_collect(url, storage, dry_run=False)
-    _progress(f"collect: run {real['wall_seconds']:.1f} s, freed {real['blobs']:,} blobs, {real['manifests']:,} "
-              f"manifests")
+    _progress(
+        f"collect: run {real['wall_seconds']:.1f} s, freed {real['blobs']:,} blobs, {real['manifests']:,} manifests"
+    )
     return {"dry_run": dry, "run": real, "expected_blobs": expected_blobs, "expected_manifests": sizes.untagged}
 
 
@@ -260,17 +315,23 @@ def run_push(work: Path, sizes: Sizes) -> dict[str, Any]:
     data.mkdir()
     credentials = Credentials("admin", secrets.token_urlsafe(18))
     url = f"sqlite:///{data / 'moorage.db'}"
-    env = {"PYTHONPATH": _python_path(), "MOORAGE_AUTH__ADMIN_USER": credentials.username,
-           "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password, "MOORAGE_ACCESS_LOG": "false",
-           "MOORAGE_DATABASE_URL": url, "MOORAGE_GC__SCHEDULE": "", "MOORAGE_JOBS__EMBEDDED_WORKER": "false"}
+    env = {
+        "PYTHONPATH": _python_path(),
+        "MOORAGE_AUTH__ADMIN_USER": credentials.username,
+        "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password,
+        "MOORAGE_ACCESS_LOG": "false",
+        "MOORAGE_DATABASE_URL": url,
+        "MOORAGE_GC__SCHEDULE": "",
+        "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+    }
     server = start_moorage(data, env=env, wait=False)
     try:
         server.wait_ready(timeout=300)
         images = [Image.generate(seed=i, layer_bytes=4096) for i in range(2 * sizes.pushes + WARM_UP_PUSHES)]
         # Warm the server first (imports, caches, connections): otherwise the quiet phase, which goes
         # first, pays for it and the comparison favours the busy one.
-        _push_images(server.base_url, credentials, images[2 * sizes.pushes:], "bench/warm")
-        without = _push_images(server.base_url, credentials, images[:sizes.pushes], "bench/quiet")
+        _push_images(server.base_url, credentials, images[2 * sizes.pushes :], "bench/warm")
+        without = _push_images(server.base_url, credentials, images[: sizes.pushes], "bench/quiet")
         _progress(f"push: {without:.1f} images/s with no collection")
         make_store(url, data / "storage", sizes, prefix="push-", instance="default")
         gc_env = {**os.environ, **env, "MOORAGE_DATA_DIR": str(data)}
@@ -280,38 +341,56 @@ def run_push(work: Path, sizes: Sizes) -> dict[str, Any]:
         def collect_forever() -> None:
             while not stop.is_set():
                 started = time.perf_counter()
-                process = subprocess.Popen([sys.executable, "-m", "moorage", "gc", "--json", "--delete-untagged"],
-                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=gc_env)
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "moorage", "gc", "--json", "--delete-untagged"],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                    env=gc_env,
+                )
                 while process.poll() is None and not stop.wait(0.2):
                     pass
                 if process.poll() is None:  # the pushes are over: stop it (safe at any point, by design)
                     process.terminate()
                 out, _ = process.communicate()
                 lines = out.strip().splitlines()
-                runs.append({"seconds": time.perf_counter() - started, "stopped": not lines,
-                             **(json.loads(lines[-1]) if lines else {})})
+                runs.append(
+                    {
+                        "seconds": time.perf_counter() - started,
+                        "stopped": not lines,
+                        **(json.loads(lines[-1]) if lines else {}),
+                    }
+                )
 
         collector = threading.Thread(target=collect_forever)
         collector.start()
         waited = _wait_for_a_running_collection(url, timeout=120)  # past the command's start-up
         pushing = time.perf_counter()
-        during = _push_images(server.base_url, credentials, images[sizes.pushes:], "bench/busy")
+        during = _push_images(server.base_url, credentials, images[sizes.pushes :], "bench/busy")
         pushed_for = time.perf_counter() - pushing
         stop.set()
         collector.join()
         covered = min(1.0, max(0.0, (runs[0]["seconds"] - waited) / pushed_for)) if runs else 0.0
         database = Database(url)
         try:  # what the collector had done by the end of the pushes (it saves its figures every second)
-            saved = database.run_read(lambda conn: conn.execute(select(gc_runs.c.figures).order_by(
-                gc_runs.c.id.desc()).limit(1)).scalar())
+            saved = database.run_read(
+                lambda conn: conn.execute(select(gc_runs.c.figures).order_by(gc_runs.c.id.desc()).limit(1)).scalar()
+            )
         finally:
             database.dispose()
         done_meanwhile = json.loads(saved or "{}")
-        _progress(f"push: {during:.1f} images/s while collecting ({len(runs)} runs, the last stopped when the "
-                  "pushes ended)")
-        return {"images_per_second_quiet": without, "images_per_second_collecting": during,
-                "ratio": during / without, "push_seconds": pushed_for, "collector_runs": runs,
-                "share_of_pushes_the_first_run_covered": covered, "collected_meanwhile": done_meanwhile}
+        _progress(
+            f"push: {during:.1f} images/s while collecting ({len(runs)} runs, the last stopped when the pushes ended)"
+        )
+        return {
+            "images_per_second_quiet": without,
+            "images_per_second_collecting": during,
+            "ratio": during / without,
+            "push_seconds": pushed_for,
+            "collector_runs": runs,
+            "share_of_pushes_the_first_run_covered": covered,
+            "collected_meanwhile": done_meanwhile,
+        }
     finally:
         server.stop()
 
@@ -322,8 +401,9 @@ def _wait_for_a_running_collection(url: str, *, timeout: float) -> float:
     database = Database(url)
     try:
         while time.perf_counter() - started < timeout:
-            status = database.run_read(lambda conn: conn.execute(select(gc_runs.c.status).order_by(
-                gc_runs.c.id.desc()).limit(1)).scalar())
+            status = database.run_read(
+                lambda conn: conn.execute(select(gc_runs.c.status).order_by(gc_runs.c.id.desc()).limit(1)).scalar()
+            )
             if status == "Running":
                 return time.perf_counter() - started
             time.sleep(0.05)
@@ -345,8 +425,11 @@ def _print(results: dict[str, Any], before: dict[str, Any] | None) -> None:
             ("run: manifests freed (expected)", f"{run['manifests']:,} ({collect['expected_manifests']:,})", ""),
             ("run: links removed, bytes freed", f"{run['links']:,}, {run['bytes']:,}", ""),
             ("run: blobs per second", f"{run['blobs'] / run['wall_seconds']:,.0f}", "rate"),
-            ("peak RSS (before collecting)", f"{run['peak_rss_kib'] / 1024:.0f} MiB "
-                                             f"({run['rss_before_kib'] / 1024:.0f} MiB)", "rss"),
+            (
+                "peak RSS (before collecting)",
+                f"{run['peak_rss_kib'] / 1024:.0f} MiB ({run['rss_before_kib'] / 1024:.0f} MiB)",
+                "rss",
+            ),
         ]
     push = results.get("push")
     if push:
@@ -354,10 +437,17 @@ def _print(results: dict[str, Any], before: dict[str, Any] | None) -> None:
             ("pushes, nothing else running", f"{push['images_per_second_quiet']:.1f} images/s", "quiet"),
             ("pushes, moorage gc running", f"{push['images_per_second_collecting']:.1f} images/s", "busy"),
             ("ratio (collecting / quiet)", f"{push['ratio']:.2f}", ""),
-            ("collector runs; share of the pushes the first covered",
-             f"{len(push['collector_runs'])}; {push['share_of_pushes_the_first_run_covered']:.0%}", ""),
-            ("collected by the end of the pushes", f"{push['collected_meanwhile'].get('manifests', 0):,} manifests, "
-                                                   f"{push['collected_meanwhile'].get('blobs', 0):,} blobs", ""),
+            (
+                "collector runs; share of the pushes the first covered",
+                f"{len(push['collector_runs'])}; {push['share_of_pushes_the_first_run_covered']:.0%}",
+                "",
+            ),
+            (
+                "collected by the end of the pushes",
+                f"{push['collected_meanwhile'].get('manifests', 0):,} manifests, "
+                f"{push['collected_meanwhile'].get('blobs', 0):,} blobs",
+                "",
+            ),
         ]
     previous = _flat(before) if before else {}
     current = _flat(results)
@@ -373,9 +463,12 @@ def _print(results: dict[str, Any], before: dict[str, Any] | None) -> None:
 def _flat(results: dict[str, Any]) -> dict[str, float]:
     flat: dict[str, float] = {}
     if collect := results.get("collect"):
-        flat.update(dry_wall=collect["dry_run"]["wall_seconds"], run_wall=collect["run"]["wall_seconds"],
-                    rate=collect["run"]["blobs"] / collect["run"]["wall_seconds"],
-                    rss=collect["run"]["peak_rss_kib"] / 1024)
+        flat.update(
+            dry_wall=collect["dry_run"]["wall_seconds"],
+            run_wall=collect["run"]["wall_seconds"],
+            rate=collect["run"]["blobs"] / collect["run"]["wall_seconds"],
+            rss=collect["run"]["peak_rss_kib"] / 1024,
+        )
     if push := results.get("push"):
         flat.update(quiet=push["images_per_second_quiet"], busy=push["images_per_second_collecting"])
     return flat
@@ -398,8 +491,11 @@ def main() -> None:
         return
     sizes = QUICK if arguments.quick else FULL
     work = Path(tempfile.mkdtemp(prefix="moorage-gc-bench-", dir=arguments.work_dir))
-    results: dict[str, Any] = {"sizes": sizes.__dict__, "load_average_at_start": os.getloadavg()[0],
-                               "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    results: dict[str, Any] = {
+        "sizes": sizes.__dict__,
+        "load_average_at_start": os.getloadavg()[0],
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     try:
         parts = arguments.parts.split(",")
         if "collect" in parts:

@@ -25,8 +25,11 @@ def test_the_benchmark_store_frees_what_the_benchmark_expects(tmp_path: Path) ->
     assert len(list((storage / "blobs").rglob("data"))) == TINY.blobs
     db = Database(url)
     try:
-        run = asyncio.run(GcRunService(db, BlobStore(FilesystemDriver(storage)), GcSettings(), jobs=None).run_here(
-            parameters=GcParameters(delete_untagged=True)))
+        run = asyncio.run(
+            GcRunService(db, BlobStore(FilesystemDriver(storage)), GcSettings(), jobs=None).run_here(
+                parameters=GcParameters(delete_untagged=True)
+            )
+        )
     finally:
         db.dispose()
     assert (run.figures.blobs, run.figures.manifests) == (expected, TINY.untagged)

@@ -60,9 +60,14 @@ def instances(ee: Enterprise) -> dict[str, str]:
 
 
 def _execute(ee: Enterprise, instance_id: str, **parameters: Any) -> int:
-    response = ee.client.execute_gc_schedule(ExecuteGcScheduleRequest(
-        instance_id=instance_id, body=ExecuteScheduleRequestBody(
-            schedule=ExecuteScheduleObj(type="Manual"), parameters=GcParameters(**parameters))))
+    response = ee.client.execute_gc_schedule(
+        ExecuteGcScheduleRequest(
+            instance_id=instance_id,
+            body=ExecuteScheduleRequestBody(
+                schedule=ExecuteScheduleObj(type="Manual"), parameters=GcParameters(**parameters)
+            ),
+        )
+    )
     return int(response.id)
 
 
@@ -77,17 +82,27 @@ def _wait(ee: Enterprise, instance_id: str, gc_id: int, timeout: float = 60) -> 
 
 
 def _blob_status(host: str, repository: str, digest: str) -> int:
-    token = httpx.get(f"http://{host}/service/token", params={"scope": f"repository:{repository}:pull"},
-                      auth=("admin", "admin-password-1"), timeout=30).json()["token"]
-    return httpx.head(f"http://{host}/v2/{repository}/blobs/{digest}",
-                      headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code
+    token = httpx.get(
+        f"http://{host}/service/token",
+        params={"scope": f"repository:{repository}:pull"},
+        auth=("admin", "admin-password-1"),
+        timeout=30,
+    ).json()["token"]
+    return httpx.head(
+        f"http://{host}/v2/{repository}/blobs/{digest}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ).status_code
 
 
 def _delete_manifest(host: str, repository: str, digest: str) -> None:
-    token = httpx.get(f"http://{host}/service/token", params={"scope": f"repository:{repository}:*"},
-                      auth=("admin", "admin-password-1"), timeout=30).json()["token"]
-    deleted = httpx.delete(f"http://{host}/v2/{repository}/manifests/{digest}",
-                           headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    token = httpx.get(
+        f"http://{host}/service/token",
+        params={"scope": f"repository:{repository}:*"},
+        auth=("admin", "admin-password-1"),
+        timeout=30,
+    ).json()["token"]
+    deleted = httpx.delete(
+        f"http://{host}/v2/{repository}/manifests/{digest}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
     assert deleted.status_code == 202, deleted.text
 
 
@@ -102,33 +117,47 @@ def test_schedule_show_update_and_invalid_input(ee: Enterprise, instances: dict[
     assert (shown.schedule.type, shown.schedule.cron, shown.schedule.next_scheduled_time) == ("None", "", "")
     assert (shown.parameters.delete_untagged, shown.parameters.dry_run, shown.parameters.workers) == (False, False, 2)
 
-    ee.client.update_gc_schedule(UpdateGcScheduleRequest(instance_id=instance_id, body=UpdateScheduleRequestBody(
-        schedule=ScheduleObj(type="Custom", cron="0 30 2 * * 1"),
-        parameters=GcParameters(delete_untagged=True, workers=3, dry_run=False))))
+    ee.client.update_gc_schedule(
+        UpdateGcScheduleRequest(
+            instance_id=instance_id,
+            body=UpdateScheduleRequestBody(
+                schedule=ScheduleObj(type="Custom", cron="0 30 2 * * 1"),
+                parameters=GcParameters(delete_untagged=True, workers=3, dry_run=False),
+            ),
+        )
+    )
     shown = ee.client.show_gc_schedule(ShowGcScheduleRequest(instance_id=instance_id))
     assert (shown.schedule.type, shown.schedule.cron) == ("Custom", "0 30 2 * * 1")
     assert shown.schedule.next_scheduled_time.endswith("T02:30:00.000Z")
     assert (shown.parameters.delete_untagged, shown.parameters.workers) == (True, 3)
 
-    bad = [(ScheduleObj(type="Custom", cron="61 * * * * *"), None, "out of range"),
-           (ScheduleObj(type="Custom", cron="0 0 * * *"), None, "six fields"),
-           (ScheduleObj(type="Custom", cron="every day"), None, "six fields"),
-           (ScheduleObj(type="Custom", cron=""), None, "needs a cron"),
-           (ScheduleObj(type="Daily", cron="0 0 0 * * *"), None, "None or Custom"),
-           (ScheduleObj(type="Custom", cron="0 0 0 * * *"), GcParameters(workers=0), "workers"),
-           (ScheduleObj(type="Custom", cron="0 0 0 * * *"), GcParameters(workers=6), "workers"),
-           (ScheduleObj(type="Custom", cron="0 0 0 * * *"), GcParameters(workers=-1), "workers")]
+    bad = [
+        (ScheduleObj(type="Custom", cron="61 * * * * *"), None, "out of range"),
+        (ScheduleObj(type="Custom", cron="0 0 * * *"), None, "six fields"),
+        (ScheduleObj(type="Custom", cron="every day"), None, "six fields"),
+        (ScheduleObj(type="Custom", cron=""), None, "needs a cron"),
+        (ScheduleObj(type="Daily", cron="0 0 0 * * *"), None, "None or Custom"),
+        (ScheduleObj(type="Custom", cron="0 0 0 * * *"), GcParameters(workers=0), "workers"),
+        (ScheduleObj(type="Custom", cron="0 0 0 * * *"), GcParameters(workers=6), "workers"),
+        (ScheduleObj(type="Custom", cron="0 0 0 * * *"), GcParameters(workers=-1), "workers"),
+    ]
     for schedule, parameters, words in bad:
         with pytest.raises(ClientRequestException) as caught:
-            ee.client.update_gc_schedule(UpdateGcScheduleRequest(
-                instance_id=instance_id, body=UpdateScheduleRequestBody(schedule=schedule, parameters=parameters)))
+            ee.client.update_gc_schedule(
+                UpdateGcScheduleRequest(
+                    instance_id=instance_id, body=UpdateScheduleRequestBody(schedule=schedule, parameters=parameters)
+                )
+            )
         assert caught.value.status_code == 400, (schedule, parameters)
         assert caught.value.error_code.startswith("SVCSTG.SWR.400") and words in caught.value.error_msg
     unchanged = ee.client.show_gc_schedule(ShowGcScheduleRequest(instance_id=instance_id))
     assert (unchanged.schedule.cron, unchanged.parameters.workers) == ("0 30 2 * * 1", 3)  # nothing stored
 
-    ee.client.update_gc_schedule(UpdateGcScheduleRequest(instance_id=instance_id, body=UpdateScheduleRequestBody(
-        schedule=ScheduleObj(type="None"))))
+    ee.client.update_gc_schedule(
+        UpdateGcScheduleRequest(
+            instance_id=instance_id, body=UpdateScheduleRequestBody(schedule=ScheduleObj(type="None"))
+        )
+    )
     shown = ee.client.show_gc_schedule(ShowGcScheduleRequest(instance_id=instance_id))
     assert (shown.schedule.type, shown.schedule.cron, shown.schedule.next_scheduled_time) == ("None", "", "")
     assert shown.parameters.workers == 3  # the parameters stay when only the schedule changes
@@ -146,13 +175,20 @@ def _sha(data: bytes) -> str:
 
 def test_a_run_frees_the_instances_garbage_only(ee: Enterprise, instances: dict[str, str]) -> None:
     a_host, b_host, shared_host = ee.instance_address, f"{SECOND_INSTANCE_HOST}:{ee.server.port}", ee.server.address
-    contents = {"kept": "kept in a", "a": "dropped in a " * 300, "b": "dropped in b " * 300,
-                "shared": "dropped in the shared registry " * 300}
+    contents = {
+        "kept": "kept in a",
+        "a": "dropped in a " * 300,
+        "b": "dropped in b " * 300,
+        "shared": "dropped in the shared registry " * 300,
+    }
     upload(a_host, "team/app", {"keep": contents["kept"], "drop": contents["a"]})
     upload(b_host, "team/app", {"drop": contents["b"]})
     upload(shared_host, "shared/app", {"drop": contents["shared"]})
-    for host, repository, key in ((a_host, "team/app", "a"), (b_host, "team/app", "b"),
-                                  (shared_host, "shared/app", "shared")):
+    for host, repository, key in (
+        (a_host, "team/app", "a"),
+        (b_host, "team/app", "b"),
+        (shared_host, "shared/app", "shared"),
+    ):
         _delete_manifest(host, repository, _layers(contents[key])[0])
     time.sleep(1.5)  # past the grace period
     before = _stored_bytes(ee)
@@ -165,7 +201,10 @@ def test_a_run_frees_the_instances_garbage_only(ee: Enterprise, instances: dict[
     assert (task.job_parameters.purged_blobs, task.job_parameters.purged_manifests) == (len(freed), 0)
     assert task.job_parameters.freed_space == sum(map(len, freed.values())) == before - _stored_bytes(ee)
     assert (task.job_parameters.delete_untagged, task.job_parameters.workers, task.job_parameters.dry_run) == (
-        False, 2, False)
+        False,
+        2,
+        False,
+    )
     assert task.creation_time.endswith("Z") and task.update_time >= task.creation_time
     assert all(_blob_status(a_host, "team/app", digest) == 404 for digest in freed)
     assert all(_blob_status(a_host, "team/app", digest) == 200 for digest in _layers(contents["kept"])[1])
@@ -188,17 +227,24 @@ def test_listing_stopping_and_errors(ee: Enterprise, instances: dict[str, str]) 
     first = ee.client.list_gc_tasks(ListGcTasksRequest(instance_id=instance_id, limit=2))
     assert [t.id for t in first.tasks] == sorted(ids, reverse=True)[:2]
     assert first.page_info.next_marker == str(first.tasks[-1].id)
-    rest = ee.client.list_gc_tasks(ListGcTasksRequest(instance_id=instance_id, limit=2,
-                                                      marker=first.page_info.next_marker))
+    rest = ee.client.list_gc_tasks(
+        ListGcTasksRequest(instance_id=instance_id, limit=2, marker=first.page_info.next_marker)
+    )
     assert [t.id for t in rest.tasks][:1] == [sorted(ids, reverse=True)[2]]
     everything = ee.client.list_gc_tasks(ListGcTasksRequest(instance_id=instance_id))
     assert everything.page_info.next_marker is None and len(everything.tasks) <= 10
     assert all(t.job_parameters.dry_run for t in everything.tasks if t.id in ids)
     assert ee.client.list_gc_tasks(ListGcTasksRequest(instance_id=instance_id, status="Error")).tasks == []
-    assert {t.id for t in ee.client.list_gc_tasks(ListGcTasksRequest(instance_id=instance_id,
-                                                                     status="Success", limit=100)).tasks} >= set(ids)
-    for query, words in (({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"status": "Done"}, "status"),
-                         ({"marker": "abc"}, "marker")):
+    assert {
+        t.id
+        for t in ee.client.list_gc_tasks(ListGcTasksRequest(instance_id=instance_id, status="Success", limit=100)).tasks
+    } >= set(ids)
+    for query, words in (
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"status": "Done"}, "status"),
+        ({"marker": "abc"}, "marker"),
+    ):
         with pytest.raises(ClientRequestException) as caught:
             ee.client.list_gc_tasks(ListGcTasksRequest(instance_id=instance_id, **query))
         assert caught.value.status_code == 400 and words in caught.value.error_msg, query
@@ -213,9 +259,12 @@ def test_listing_stopping_and_errors(ee: Enterprise, instances: dict[str, str]) 
         ee.client.show_gc_task(ShowGcTaskRequest(instance_id=instance_id, gc_id=999999))
     assert caught.value.status_code == 404
     with pytest.raises(ClientRequestException) as caught:
-        ee.client.execute_gc_schedule(ExecuteGcScheduleRequest(
-            instance_id=instance_id, body=ExecuteScheduleRequestBody(schedule=ExecuteScheduleObj(type="Custom"),
-                                                                     parameters=GcParameters())))
+        ee.client.execute_gc_schedule(
+            ExecuteGcScheduleRequest(
+                instance_id=instance_id,
+                body=ExecuteScheduleRequestBody(schedule=ExecuteScheduleObj(type="Custom"), parameters=GcParameters()),
+            )
+        )
     assert caught.value.status_code == 400
     with pytest.raises(ClientRequestException) as caught:
         _execute(ee, instance_id, workers=9)
@@ -224,16 +273,29 @@ def test_listing_stopping_and_errors(ee: Enterprise, instances: dict[str, str]) 
 
 def test_a_custom_schedule_starts_runs(ee: Enterprise, instances: dict[str, str]) -> None:
     instance_id = instances["b"]
-    ee.client.update_gc_schedule(UpdateGcScheduleRequest(instance_id=instance_id, body=UpdateScheduleRequestBody(
-        schedule=ScheduleObj(type="Custom", cron="*/2 * * * * *"), parameters=GcParameters(dry_run=True, workers=1))))
+    ee.client.update_gc_schedule(
+        UpdateGcScheduleRequest(
+            instance_id=instance_id,
+            body=UpdateScheduleRequestBody(
+                schedule=ScheduleObj(type="Custom", cron="*/2 * * * * *"),
+                parameters=GcParameters(dry_run=True, workers=1),
+            ),
+        )
+    )
     deadline = time.monotonic() + 60
     scheduled: list[Any] = []
     while time.monotonic() < deadline and not scheduled:
         time.sleep(0.5)
-        scheduled = [t for t in ee.client.list_gc_tasks(ListGcTasksRequest(instance_id=instance_id)).tasks
-                     if t.job_kind == "SCHEDULE"]
-    ee.client.update_gc_schedule(UpdateGcScheduleRequest(instance_id=instance_id, body=UpdateScheduleRequestBody(
-        schedule=ScheduleObj(type="None"))))
+        scheduled = [
+            t
+            for t in ee.client.list_gc_tasks(ListGcTasksRequest(instance_id=instance_id)).tasks
+            if t.job_kind == "SCHEDULE"
+        ]
+    ee.client.update_gc_schedule(
+        UpdateGcScheduleRequest(
+            instance_id=instance_id, body=UpdateScheduleRequestBody(schedule=ScheduleObj(type="None"))
+        )
+    )
     assert scheduled, ee.server.log()[-3000:]
     finished = _wait(ee, instance_id, scheduled[0].id)
     assert finished.job_status == "Success" and finished.job_parameters.dry_run
@@ -243,18 +305,26 @@ def test_hostile_requests_get_a_clear_400_and_change_nothing(ee: Enterprise, ins
     base = f"/v2/{ee.project}/instances/{instances['a']}/system/gc"
     with ee.http() as api:
         before = api.get(base + "/schedule").json()
-        for body in ({"schedule": {"type": "Custom", "cron": "0 " * 100}}, {"schedule": "Custom"},
-                     {"schedule": {"type": "Custom", "cron": "0 0 0 * * *"}, "parameters": {"workers": "many"}},
-                     {"schedule": {"type": "Custom", "cron": "0 0 0 * * *"}, "parameters": {"workers": 2 ** 70}},
-                     {"schedule": {"type": "Custom", "cron": "0-59/0 * * * * *"}}, {}):
+        for body in (
+            {"schedule": {"type": "Custom", "cron": "0 " * 100}},
+            {"schedule": "Custom"},
+            {"schedule": {"type": "Custom", "cron": "0 0 0 * * *"}, "parameters": {"workers": "many"}},
+            {"schedule": {"type": "Custom", "cron": "0 0 0 * * *"}, "parameters": {"workers": 2**70}},
+            {"schedule": {"type": "Custom", "cron": "0-59/0 * * * * *"}},
+            {},
+        ):
             answer = api.put(base + "/schedule", json=body)
             assert answer.status_code == 400 and answer.json()["error_code"].startswith("SVCSTG.SWR.400"), body
         assert api.get(base + "/schedule").json() == before
         for query in ({"marker": "²³"}, {"marker": "9" * 40}, {"limit": "abc"}, {"status": "x" * 100}):
             assert api.get(base, params=query).status_code == 400, query
-        for gc_id in ("9" * 30, str(2 ** 63), "-1", "0"):  # past a 64-bit integer: no run, not a 500
+        for gc_id in ("9" * 30, str(2**63), "-1", "0"):  # past a 64-bit integer: no run, not a 500
             for method in ("GET", "PUT"):
                 assert api.request(method, f"{base}/{gc_id}").status_code in (400, 404), (method, gc_id)
             assert api.get(f"{base}/{gc_id}/log").status_code in (400, 404), gc_id
-        assert api.post(base + "/schedule", json={"schedule": {"type": "Manual"},
-                                                  "parameters": {"dry_run": "maybe"}}).status_code == 400
+        assert (
+            api.post(
+                base + "/schedule", json={"schedule": {"type": "Manual"}, "parameters": {"dry_run": "maybe"}}
+            ).status_code
+            == 400
+        )

@@ -50,14 +50,28 @@ class Pushed:
 
 def build_image(layers: list[bytes]) -> Pushed:
     """An OCI image manifest over ``layers`` with a config naming them."""
-    config = canonical({"architecture": "amd64", "os": "linux",
-                        "rootfs": {"type": "layers", "diff_ids": [digest_of(layer) for layer in layers]}})
-    manifest = canonical({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(config),
-                   "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(layer),
-                    "size": len(layer)} for layer in layers]})
+    config = canonical(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [digest_of(layer) for layer in layers]},
+        }
+    )
+    manifest = canonical(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest_of(config),
+                "size": len(config),
+            },
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(layer), "size": len(layer)}
+                for layer in layers
+            ],
+        }
+    )
     return Pushed(manifest, {digest_of(config): config, **{digest_of(layer): layer for layer in layers}})
 
 
@@ -66,9 +80,11 @@ class Client:
 
     def __init__(self, server: ServerProcess, repositories: list[str], outcome: Outcome) -> None:
         scopes: list[tuple[str, str | int | float | bool | None]] = [
-            ("scope", f"repository:{r}:pull,push,delete") for r in repositories]
-        token = httpx.get(f"{server.base_url}/service/token", params=scopes, auth=(ADMIN_USER, ADMIN_PASSWORD),
-                          timeout=60).json()["token"]
+            ("scope", f"repository:{r}:pull,push,delete") for r in repositories
+        ]
+        token = httpx.get(
+            f"{server.base_url}/service/token", params=scopes, auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=60
+        ).json()["token"]
         self.http = httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
         self.outcome = outcome
 
@@ -78,19 +94,22 @@ class Client:
         return response
 
     def upload(self, repository: str, digest: str, data: bytes) -> None:
-        response = self._check(self.http.post(f"/v2/{repository}/blobs/uploads/", params={"digest": digest},
-                                              content=data), "upload")
+        response = self._check(
+            self.http.post(f"/v2/{repository}/blobs/uploads/", params={"digest": digest}, content=data), "upload"
+        )
         assert response.status_code == 201, response.text
 
     def mount(self, repository: str, source: str, digest: str, data: bytes) -> None:
-        response = self._check(self.http.post(f"/v2/{repository}/blobs/uploads/",
-                                              params={"mount": digest, "from": source}), "mount")
+        response = self._check(
+            self.http.post(f"/v2/{repository}/blobs/uploads/", params={"mount": digest, "from": source}), "mount"
+        )
         if response.status_code == 201:
             self.outcome.count("mounted")
             return
         assert response.status_code == 202, response.text  # the source lost it: upload, as clients do
-        done = self._check(self.http.put(response.headers["location"], params={"digest": digest}, content=data),
-                           "mount fallback")
+        done = self._check(
+            self.http.put(response.headers["location"], params={"digest": digest}, content=data), "mount fallback"
+        )
         assert done.status_code == 201, done.text
 
     def push(self, repository: str, tag: str, image: Pushed, *, mount_from: str | None = None) -> bool:
@@ -105,8 +124,12 @@ class Client:
                     self.mount(repository, mount_from, digest, data)
                 else:
                     self.upload(repository, digest, data)
-            put = self._check(self.http.put(f"/v2/{repository}/manifests/{tag}", content=image.manifest,
-                                            headers={"Content-Type": OCI_MANIFEST}), "manifest put")
+            put = self._check(
+                self.http.put(
+                    f"/v2/{repository}/manifests/{tag}", content=image.manifest, headers={"Content-Type": OCI_MANIFEST}
+                ),
+                "manifest put",
+            )
             if put.status_code == 201:
                 return True
             assert put.status_code == 400 and "MANIFEST_BLOB_UNKNOWN" in put.text, put.text
@@ -116,5 +139,3 @@ class Client:
     def delete(self, repository: str, reference: str) -> None:
         response = self._check(self.http.delete(f"/v2/{repository}/manifests/{reference}"), "delete")
         assert response.status_code in (202, 404), response.text
-
-

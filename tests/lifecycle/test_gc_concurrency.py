@@ -104,9 +104,14 @@ def _collect_forever(url: str, root: Path, stop: threading.Event, runs: list[Any
 
 @pytest.fixture(params=DATABASES)
 def server(request: pytest.FixtureRequest, moorage_factory: MoorageFactory) -> Iterator[ServerProcess]:
-    yield moorage_factory(database=request.param, env={
-        "MOORAGE_GC__GRACE_SECONDS": str(GRACE_SECONDS), "MOORAGE_GC__SCHEDULE": "",
-        "MOORAGE_ACCESS_LOG": "false"})
+    yield moorage_factory(
+        database=request.param,
+        env={
+            "MOORAGE_GC__GRACE_SECONDS": str(GRACE_SECONDS),
+            "MOORAGE_GC__SCHEDULE": "",
+            "MOORAGE_ACCESS_LOG": "false",
+        },
+    )
 
 
 def test_pushes_mounts_and_deletes_against_a_collection_loop(server: ServerProcess, tmp_path: Path) -> None:
@@ -137,11 +142,21 @@ def test_pushes_mounts_and_deletes_against_a_collection_loop(server: ServerProce
     settings = GcSettings(grace_seconds=GRACE_SECONDS)
     database = Database(url)
     try:
-        final = asyncio.run(GcRunService(database, BlobStore(FilesystemDriver(root)), settings, jobs=None).run_here(
-            parameters=GcParameters(delete_untagged=True)))
+        final = asyncio.run(
+            GcRunService(database, BlobStore(FilesystemDriver(root)), settings, jobs=None).run_here(
+                parameters=GcParameters(delete_untagged=True)
+            )
+        )
         assert final.status is GcRunStatus.SUCCESS
-        unreferenced = database.run_read(lambda conn: conn.execute(select(blobs.c.digest).where(
-            not_(exists().where(manifest_references.c.digest == blobs.c.digest)))).scalars().all())
+        unreferenced = database.run_read(
+            lambda conn: (
+                conn.execute(
+                    select(blobs.c.digest).where(not_(exists().where(manifest_references.c.digest == blobs.c.digest)))
+                )
+                .scalars()
+                .all()
+            )
+        )
         referenced = set(database.run_read(lambda conn: conn.execute(select(blobs.c.digest)).scalars().all()))
     finally:
         database.dispose()
@@ -154,11 +169,21 @@ def test_pushes_mounts_and_deletes_against_a_collection_loop(server: ServerProce
     for (repository, tag), image in sorted(expected.items()):
         target = tmp_path / "pulled" / repository.replace("/", "_") / tag
         target.parent.mkdir(parents=True, exist_ok=True)
-        skopeo.run("copy", "--retry-times", "0", "--src-tls-verify=false", "--src-creds",
-                   f"{ADMIN_USER}:{ADMIN_PASSWORD}", f"docker://{server.address}/{repository}:{tag}", f"dir:{target}")
+        skopeo.run(
+            "copy",
+            "--retry-times",
+            "0",
+            "--src-tls-verify=false",
+            "--src-creds",
+            f"{ADMIN_USER}:{ADMIN_PASSWORD}",
+            f"docker://{server.address}/{repository}:{tag}",
+            f"dir:{target}",
+        )
         assert (target / "manifest.json").read_bytes() == image.manifest, (repository, tag)
         for digest, data in image.blobs.items():
             assert (target / digest.removeprefix("sha256:")).read_bytes() == data, (repository, tag, digest)
-    print(f"operations {outcome.operations}, refused then pushed again {len(outcome.refused)}, "
-          f"{len(runs)} collections freed {sum(r.figures.blobs for r in runs)} blobs, "
-          f"{sum(r.figures.manifests for r in runs)} manifests; {len(expected)} tags pulled")
+    print(
+        f"operations {outcome.operations}, refused then pushed again {len(outcome.refused)}, "
+        f"{len(runs)} collections freed {sum(r.figures.blobs for r in runs)} blobs, "
+        f"{sum(r.figures.manifests for r in runs)} manifests; {len(expected)} tags pulled"
+    )

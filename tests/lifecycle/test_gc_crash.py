@@ -28,8 +28,11 @@ HOUR_MS = 3600 * 1000
 
 @pytest.fixture(params=DATABASES)
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registry]:
-    url = f"sqlite:///{tmp_path / 'moorage.db'}" if request.param == "sqlite" else request.getfixturevalue(
-        "pg_database_url")
+    url = (
+        f"sqlite:///{tmp_path / 'moorage.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_database_url")
+    )
     migrated_template(url)
     opened = open_registry(url, tmp_path / "storage")
     yield opened
@@ -37,11 +40,23 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Registr
 
 
 def _gc(registry: Registry, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    full_env = {**os.environ, "MOORAGE_DATA_DIR": str(registry.root.parent), "MOORAGE_DATABASE_URL": registry.db.url,
-                "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-                "MOORAGE_GC__GRACE_SECONDS": "3600", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "moorage", "gc", "--json", *extra], env=full_env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    full_env = {
+        **os.environ,
+        "MOORAGE_DATA_DIR": str(registry.root.parent),
+        "MOORAGE_DATABASE_URL": registry.db.url,
+        "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+        "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MOORAGE_GC__GRACE_SECONDS": "3600",
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "moorage", "gc", "--json", *extra],
+        env=full_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def _files(registry: Registry) -> set[str]:
@@ -50,9 +65,20 @@ def _files(registry: Registry) -> set[str]:
 
 def _used_without_bytes(registry: Registry) -> list[str]:
     """Blobs a link or a manifest reference still points at, whose bytes are not stored."""
-    used = registry.db.run_read(lambda conn: conn.execute(select(blobs.c.digest).where(or_(
-        exists().where(repository_blobs.c.digest == blobs.c.digest),
-        exists().where(manifest_references.c.digest == blobs.c.digest)))).scalars().all())
+    used = registry.db.run_read(
+        lambda conn: (
+            conn.execute(
+                select(blobs.c.digest).where(
+                    or_(
+                        exists().where(repository_blobs.c.digest == blobs.c.digest),
+                        exists().where(manifest_references.c.digest == blobs.c.digest),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    )
     return [digest for digest in used if not registry.has_bytes(digest)]
 
 

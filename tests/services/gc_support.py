@@ -65,13 +65,17 @@ class Image:
         return digest_of(self.manifest)
 
 
-def image(*layers: bytes, config: bytes | None = None, subject: bytes | None = None,
-          artifact_type: str | None = None) -> Image:
+def image(
+    *layers: bytes, config: bytes | None = None, subject: bytes | None = None, artifact_type: str | None = None
+) -> Image:
     """An OCI image manifest over ``layers`` (and an optional ``subject``: a referrer)."""
     config_bytes = config if config is not None else canonical({"layers": [digest_of(layer) for layer in layers]})
-    document: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                                "config": descriptor(OCI_CONFIG, config_bytes),
-                                "layers": [descriptor(OCI_LAYER, layer) for layer in layers]}
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor(OCI_CONFIG, config_bytes),
+        "layers": [descriptor(OCI_LAYER, layer) for layer in layers],
+    }
     if subject is not None:
         document["subject"] = descriptor(OCI_MANIFEST, subject)
     if artifact_type is not None:
@@ -82,10 +86,14 @@ def image(*layers: bytes, config: bytes | None = None, subject: bytes | None = N
 
 def index(*children: Image) -> Image:
     """An OCI index of ``children`` (pushed before it)."""
-    document = {"schemaVersion": 2, "mediaType": OCI_INDEX,
-                "manifests": [descriptor(OCI_MANIFEST, child.manifest,
-                                         platform={"architecture": f"arch{i}", "os": "linux"})
-                              for i, child in enumerate(children)]}
+    document = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            descriptor(OCI_MANIFEST, child.manifest, platform={"architecture": f"arch{i}", "os": "linux"})
+            for i, child in enumerate(children)
+        ],
+    }
     return Image(canonical(document))
 
 
@@ -115,21 +123,39 @@ class Registry:
 
     async def upload(self, repository: str, data: bytes, *, instance_id: str = DEFAULT_INSTANCE) -> None:
         """A monolithic blob upload (``POST ?digest=``)."""
-        await self.uploads.monolithic(target=self.target(repository, instance_id), digest=Digest.parse(digest_of(data)),
-                                      chunks=_body(data), length=len(data))
+        await self.uploads.monolithic(
+            target=self.target(repository, instance_id),
+            digest=Digest.parse(digest_of(data)),
+            chunks=_body(data),
+            length=len(data),
+        )
 
-    async def put_manifest(self, repository: str, reference: str, payload: bytes, *,
-                           media_type: str = OCI_MANIFEST, instance_id: str = DEFAULT_INSTANCE) -> None:
-        await self.manifests.put(target=self.target(repository, instance_id), reference=reference,
-                                 content_type=media_type, payload=payload)
+    async def put_manifest(
+        self,
+        repository: str,
+        reference: str,
+        payload: bytes,
+        *,
+        media_type: str = OCI_MANIFEST,
+        instance_id: str = DEFAULT_INSTANCE,
+    ) -> None:
+        await self.manifests.put(
+            target=self.target(repository, instance_id), reference=reference, content_type=media_type, payload=payload
+        )
 
-    async def push(self, repository: str, reference: str, pushed: Image, *, media_type: str = OCI_MANIFEST,
-                   instance_id: str = DEFAULT_INSTANCE) -> None:
+    async def push(
+        self,
+        repository: str,
+        reference: str,
+        pushed: Image,
+        *,
+        media_type: str = OCI_MANIFEST,
+        instance_id: str = DEFAULT_INSTANCE,
+    ) -> None:
         """Upload the image's blobs, then its manifest (tag or digest reference)."""
         for data in pushed.blobs.values():
             await self.upload(repository, data, instance_id=instance_id)
-        await self.put_manifest(repository, reference, pushed.manifest, media_type=media_type,
-                                instance_id=instance_id)
+        await self.put_manifest(repository, reference, pushed.manifest, media_type=media_type, instance_id=instance_id)
 
     async def delete(self, repository: str, reference: str, *, instance_id: str = DEFAULT_INSTANCE) -> None:
         """``DELETE /v2/<repository>/manifests/<reference>``."""
@@ -142,11 +168,13 @@ class Registry:
         _, stream = self.blobs.stream(digest=parsed, size=size, byte_range=None)
         return b"".join([chunk async for chunk in stream])
 
-    async def pull(self, repository: str, reference: str, pushed: Image, *,
-                   instance_id: str = DEFAULT_INSTANCE) -> None:
+    async def pull(
+        self, repository: str, reference: str, pushed: Image, *, instance_id: str = DEFAULT_INSTANCE
+    ) -> None:
         """Fetch the manifest and every blob it needs, and check them byte for byte."""
-        record = await self.manifests.get(instance_id=instance_id, name=RepositoryName.parse(repository),
-                                          reference=reference, accept=())
+        record = await self.manifests.get(
+            instance_id=instance_id, name=RepositoryName.parse(repository), reference=reference, accept=()
+        )
         assert record.payload == pushed.manifest
         for digest, data in pushed.blobs.items():
             assert await self.pull_blob(repository, digest, instance_id=instance_id) == data, digest
@@ -165,12 +193,18 @@ class Registry:
         """Move every recorded time this far into the past (as if everything happened that long ago)."""
 
         def work(conn: Any) -> None:
-            conn.execute(update(blobs).values(touched_at=blobs.c.touched_at - milliseconds,
-                                              created_at=blobs.c.created_at - milliseconds))
+            conn.execute(
+                update(blobs).values(
+                    touched_at=blobs.c.touched_at - milliseconds, created_at=blobs.c.created_at - milliseconds
+                )
+            )
             conn.execute(update(repository_blobs).values(created_at=repository_blobs.c.created_at - milliseconds))
             conn.execute(update(manifests).values(created_at=manifests.c.created_at - milliseconds))
-            conn.execute(update(uploads).values(updated_at=uploads.c.updated_at - milliseconds,
-                                                created_at=uploads.c.created_at - milliseconds))
+            conn.execute(
+                update(uploads).values(
+                    updated_at=uploads.c.updated_at - milliseconds, created_at=uploads.c.created_at - milliseconds
+                )
+            )
 
         self.db.run_write(work)
         for path in (*(self.root / "blobs").rglob("*"), *(self.root / "uploads").rglob("*")):
@@ -180,11 +214,13 @@ class Registry:
     def gc_service(self, **settings: Any) -> GcRunService:
         return GcRunService(self.db, self.store, GcSettings(**{"grace_seconds": 3600, **settings}), jobs=None)
 
-    async def collect(self, *, delete_untagged: bool = False, dry_run: bool = False, workers: int = 2,
-                      **settings: Any) -> GcRun:
+    async def collect(
+        self, *, delete_untagged: bool = False, dry_run: bool = False, workers: int = 2, **settings: Any
+    ) -> GcRun:
         """One run of the whole registry, here (as ``moorage gc`` does)."""
         return await self.gc_service(**settings).run_here(
-            parameters=GcParameters(delete_untagged=delete_untagged, workers=workers, dry_run=dry_run))
+            parameters=GcParameters(delete_untagged=delete_untagged, workers=workers, dry_run=dry_run)
+        )
 
 
 def migrated_template(url: str) -> None:
@@ -220,5 +256,12 @@ def open_registry(url: str, root: Path, *, driver: StorageDriver | None = None) 
     db = Database(url)
     store = BlobStore(driver or FilesystemDriver(root))
     pulls = PullRecorder(db)
-    return Registry(db, store, root, UploadService(db, store),
-                    ManifestService(db, max_bytes=4 << 20, pulls=pulls), BlobService(db, store), pulls)
+    return Registry(
+        db,
+        store,
+        root,
+        UploadService(db, store),
+        ManifestService(db, max_bytes=4 << 20, pulls=pulls),
+        BlobService(db, store),
+        pulls,
+    )

@@ -71,8 +71,11 @@ def registry(request: pytest.FixtureRequest, templates: dict[str, str], tmp_path
 
 
 def _size(registry: Registry, name: str) -> int:
-    return int(registry.db.run_read(lambda conn: conn.execute(
-        select(repositories.c.size).where(repositories.c.full_name == name)).scalar_one()))
+    return int(
+        registry.db.run_read(
+            lambda conn: conn.execute(select(repositories.c.size).where(repositories.c.full_name == name)).scalar_one()
+        )
+    )
 
 
 async def test_unreferenced_blobs_are_freed_and_their_bytes_leave_the_disk(registry: Registry) -> None:
@@ -180,9 +183,13 @@ async def test_indexes_referrers_and_young_manifests_are_kept(registry: Registry
     run = await registry.collect(delete_untagged=True)
 
     assert run.figures.manifests == 2  # the referrer of nothing and the dangling image
-    for repository, ref, pushed in (("team/multi", amd64.digest, amd64), ("team/multi", arm64.digest, arm64),
-                                    ("team/signed", "1", signed), ("team/signed", signature.digest, signature),
-                                    ("team/multi", child_later.digest, child_later)):
+    for repository, ref, pushed in (
+        ("team/multi", amd64.digest, amd64),
+        ("team/multi", arm64.digest, arm64),
+        ("team/signed", "1", signed),
+        ("team/signed", signature.digest, signature),
+        ("team/multi", child_later.digest, child_later),
+    ):
         await registry.pull(repository, ref, pushed)
     await registry.put_manifest("team/multi", "2", index(amd64, child_later).manifest, media_type=OCI_INDEX)
 
@@ -265,15 +272,19 @@ async def test_one_registry_run_collects_every_instance_over_the_shared_storage(
     await registry.delete("team/app", "old", instance_id="ee-b")  # the tag goes, the manifest stays
     registry.age(2 * HOUR_MS)
     only_dropped = {d for pushed in dropped.values() for d in pushed.blobs} - {
-        d for pushed in kept.values() for d in pushed.blobs}
+        d for pushed in kept.values() for d in pushed.blobs
+    }
     before = registry.stored_bytes()
 
     run = await registry.collect(delete_untagged=True)
 
     assert run.figures.manifests == 0  # ee-b's untagged manifest is ee-b's to collect
     assert run.figures.blobs == len(only_dropped) == 6
-    assert before - registry.stored_bytes() == run.figures.bytes == sum(
-        len(pushed.blobs[d]) for pushed in dropped.values() for d in pushed.blobs if d in only_dropped)
+    assert (
+        before - registry.stored_bytes()
+        == run.figures.bytes
+        == sum(len(pushed.blobs[d]) for pushed in dropped.values() for d in pushed.blobs if d in only_dropped)
+    )
     assert not any(registry.has_bytes(d) for d in only_dropped)
     for instance, pushed in kept.items():
         await registry.pull("team/app", "kept", pushed, instance_id=instance)
@@ -281,8 +292,11 @@ async def test_one_registry_run_collects_every_instance_over_the_shared_storage(
 
     registry.age(2 * HOUR_MS)  # (the pulls used the blobs)
     service = registry.gc_service()
-    run_id = registry.db.run_write(lambda conn: gc_q.create_run(
-        conn, instance_id="ee-b", trigger=GcTrigger.MANUAL, parameters=GcParameters(delete_untagged=True)))
+    run_id = registry.db.run_write(
+        lambda conn: gc_q.create_run(
+            conn, instance_id="ee-b", trigger=GcTrigger.MANUAL, parameters=GcParameters(delete_untagged=True)
+        )
+    )
     assert run_id is not None
     own = await service.execute(run_id)
     assert (own.status, own.figures.manifests, own.figures.blobs) == (GcRunStatus.SUCCESS, 1, len(untagged.blobs))
@@ -310,8 +324,9 @@ class FailingDriver(FilesystemDriver):
 
 
 @pytest.fixture(params=DATABASES)
-def failing(request: pytest.FixtureRequest, templates: dict[str, str],
-            tmp_path: Path) -> Iterator[tuple[Registry, FailingDriver]]:
+def failing(
+    request: pytest.FixtureRequest, templates: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[Registry, FailingDriver]]:
     driver = FailingDriver(tmp_path / "storage")
     opened = open_registry(_database(request, templates, tmp_path), tmp_path / "storage", driver=driver)
     yield opened, driver
@@ -319,7 +334,8 @@ def failing(request: pytest.FixtureRequest, templates: dict[str, str],
 
 
 async def test_harbor_15822_16373_one_storage_error_does_not_end_the_run(
-        failing: tuple[Registry, FailingDriver]) -> None:
+    failing: tuple[Registry, FailingDriver],
+) -> None:
     registry, driver = failing
     images = [image(f"layer {i}".encode() * 50) for i in range(4)]
     for i, pushed in enumerate(images):
@@ -348,16 +364,19 @@ async def test_harbor_15822_16373_one_storage_error_does_not_end_the_run(
 
 
 async def test_harbor_12948_16010_many_tags_on_one_manifest_cost_nothing_more(
-        failing: tuple[Registry, FailingDriver]) -> None:
+    failing: tuple[Registry, FailingDriver],
+) -> None:
     registry, driver = failing
     pushed = image(b"one image, thousands of tags " * 100)
     await registry.push("team/tags", "0", pushed)
     target = registry.target("team/tags")
     tags = [f"t{i}" for i in range(1, 3000)]
-    await registry.manifests.put(target=target, reference=pushed.digest, content_type=None,
-                                 payload=pushed.manifest, extra_tags=tags[:1500])
-    await registry.manifests.put(target=target, reference=pushed.digest, content_type=None,
-                                 payload=pushed.manifest, extra_tags=tags[1500:])
+    await registry.manifests.put(
+        target=target, reference=pushed.digest, content_type=None, payload=pushed.manifest, extra_tags=tags[:1500]
+    )
+    await registry.manifests.put(
+        target=target, reference=pushed.digest, content_type=None, payload=pushed.manifest, extra_tags=tags[1500:]
+    )
     await registry.delete("team/tags", pushed.digest)  # one statement removes every tag
     registry.age(2 * HOUR_MS)
     started = time.monotonic()
@@ -436,11 +455,15 @@ async def test_expired_uploads_go_with_their_bytes(registry: Registry) -> None:
     async def chunk() -> AsyncIterator[bytes]:
         yield b"x" * 5000
 
-    await registry.uploads.append(target=registry.target("team/app"), upload_id=session.id,
-                                  chunks=chunk(), start=0, length=5000)
+    await registry.uploads.append(
+        target=registry.target("team/app"), upload_id=session.id, chunks=chunk(), start=0, length=5000
+    )
     fresh = await registry.uploads.start(target=registry.target("team/app"))
-    registry.db.run_write(lambda conn: conn.execute(
-        update(uploads).where(uploads.c.id == session.id).values(updated_at=uploads.c.updated_at - 8 * DAY_MS)))
+    registry.db.run_write(
+        lambda conn: conn.execute(
+            update(uploads).where(uploads.c.id == session.id).values(updated_at=uploads.c.updated_at - 8 * DAY_MS)
+        )
+    )
 
     dry = await registry.collect(dry_run=True)
     assert (dry.figures.uploads, dry.figures.upload_bytes) == (1, 5000)
@@ -468,8 +491,9 @@ class ResumingDriver(FilesystemDriver):
 
 
 @pytest.fixture(params=DATABASES)
-def resuming(request: pytest.FixtureRequest, templates: dict[str, str],
-             tmp_path: Path) -> Iterator[tuple[Registry, ResumingDriver]]:
+def resuming(
+    request: pytest.FixtureRequest, templates: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[Registry, ResumingDriver]]:
     driver = ResumingDriver(tmp_path / "storage")
     opened = open_registry(_database(request, templates, tmp_path), tmp_path / "storage", driver=driver)
     yield opened, driver
@@ -477,7 +501,8 @@ def resuming(request: pytest.FixtureRequest, templates: dict[str, str],
 
 
 async def test_an_expired_upload_resumed_while_the_collector_removes_it_stays(
-        resuming: tuple[Registry, ResumingDriver]) -> None:
+    resuming: tuple[Registry, ResumingDriver],
+) -> None:
     registry, driver = resuming
     target = registry.target("team/app")
     session = await registry.uploads.start(target=target)
@@ -486,12 +511,16 @@ async def test_an_expired_upload_resumed_while_the_collector_removes_it_stays(
         yield data
 
     await registry.uploads.append(target=target, upload_id=session.id, chunks=chunk(b"x" * 5000), start=0, length=5000)
-    registry.db.run_write(lambda conn: conn.execute(
-        update(uploads).where(uploads.c.id == session.id).values(updated_at=uploads.c.updated_at - 8 * DAY_MS)))
+    registry.db.run_write(
+        lambda conn: conn.execute(
+            update(uploads).where(uploads.c.id == session.id).values(updated_at=uploads.c.updated_at - 8 * DAY_MS)
+        )
+    )
 
     async def client_resumes() -> None:
-        await registry.uploads.append(target=target, upload_id=session.id, chunks=chunk(b"y" * 3000), start=5000,
-                                      length=3000)
+        await registry.uploads.append(
+            target=target, upload_id=session.id, chunks=chunk(b"y" * 3000), start=5000, length=3000
+        )
 
     driver.on_upload_stat = client_resumes
     run = await registry.collect()
@@ -499,8 +528,9 @@ async def test_an_expired_upload_resumed_while_the_collector_removes_it_stays(
     assert driver.on_upload_stat is None  # the client did resume in the middle of the run
     assert run.figures.uploads == 0
     data = b"x" * 5000 + b"y" * 3000
-    size = await registry.uploads.finish(target=target, upload_id=session.id, digest=Digest.parse(digest_of(data)),
-                                         chunks=None, length=None)
+    size = await registry.uploads.finish(
+        target=target, upload_id=session.id, digest=Digest.parse(digest_of(data)), chunks=None, length=None
+    )
     assert size == len(data) and await registry.pull_blob("team/app", digest_of(data)) == data
 
 
@@ -559,8 +589,7 @@ async def test_harbor_12975_15445_20131_a_blob_referenced_anywhere_is_never_dele
     await registry.delete("team/c", reused.digest)
     needed = image(b"layer whose link the repository deleted " * 50)
     await registry.push("team/d", "1", needed)
-    await registry.blobs.delete(repository=registry.repository("team/d"),
-                                digest=Digest.parse(next(iter(needed.blobs))))
+    await registry.blobs.delete(repository=registry.repository("team/d"), digest=Digest.parse(next(iter(needed.blobs))))
     registry.age(2 * HOUR_MS)
     cutoff = int(time.time() * 1000) - HOUR_MS
     stale_page = registry.db.run_read(partial(gc_q.blob_page, after="", limit=1000))  # the collector's read
@@ -574,8 +603,10 @@ async def test_harbor_12975_15445_20131_a_blob_referenced_anywhere_is_never_dele
         return gc_q.mark_deleting(conn, [row.digest for row in stale_page], cutoff=cutoff)
 
     assert registry.db.run_write(sweep_with_the_stale_page) == []  # every blob is referenced somewhere
-    for other_run in (await registry.gc_service().run_here(parameters=GcParameters()),
-                      await registry.collect(delete_untagged=True)):
+    for other_run in (
+        await registry.gc_service().run_here(parameters=GcParameters()),
+        await registry.collect(delete_untagged=True),
+    ):
         assert other_run.figures.blobs == 0
     await registry.pull("team/c", "again", reused)
     await registry.pull("team/b", "1", shared, instance_id="other")

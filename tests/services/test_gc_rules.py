@@ -46,10 +46,15 @@ from tests.services.gc_support import image, migrated_template, open_registry
 
 # Which manifests are garbage ---------------------------------------------------------------------
 
-GRAPHS = st.integers(min_value=1, max_value=9).flatmap(lambda n: st.tuples(
-    st.just(n),
-    st.lists(st.tuples(st.booleans(), st.booleans(), st.one_of(st.none(), st.integers(0, n))), min_size=n, max_size=n),
-    st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n)), max_size=2 * n)))
+GRAPHS = st.integers(min_value=1, max_value=9).flatmap(
+    lambda n: st.tuples(
+        st.just(n),
+        st.lists(
+            st.tuples(st.booleans(), st.booleans(), st.one_of(st.none(), st.integers(0, n))), min_size=n, max_size=n
+        ),
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n)), max_size=2 * n),
+    )
+)
 """(size, per node (tagged, young, subject index or None; index ``n`` names a missing manifest),
 index edges (parent, child index; ``n`` again a missing one))."""
 
@@ -76,8 +81,10 @@ def _oracle(n: int, nodes: list[tuple[bool, bool, int | None]], edges: list[tupl
 def test_garbage_is_what_no_tag_reaches_in_connected_groups(graph: tuple[int, list, list]) -> None:  # type: ignore[type-arg]
     n, nodes, edges = graph
     digest = [f"sha256:{i:064x}" for i in range(n + 1)]
-    manifests = [ManifestNode(i + 1, digest[i], None if subject is None else digest[subject], 0 if not young else 100,
-                              tagged) for i, (tagged, young, subject) in enumerate(nodes)]
+    manifests = [
+        ManifestNode(i + 1, digest[i], None if subject is None else digest[subject], 0 if not young else 100, tagged)
+        for i, (tagged, young, subject) in enumerate(nodes)
+    ]
     groups = garbage_groups(manifests, [(parent + 1, digest[child]) for parent, child in edges], keep_after_ms=50)
     garbage = {i - 1 for group in groups for i in group}
     assert garbage == set(range(n)) - _oracle(n, nodes, edges)
@@ -154,16 +161,19 @@ def test_a_run_whose_job_ended_without_it_blocks_nothing(sqlite_db: Database, tm
 
         run = sqlite_db.run_read(lambda conn: gc_q.get_run(conn, run_id, any_scope=True))
         assert run is not None and run.job_id is not None
-        JobRunner(sqlite_db, {GC_JOB: handler}, resources={}, lease_seconds=30,
-                  send=lambda job_id, delay: None).execute(run.job_id)
+        JobRunner(
+            sqlite_db, {GC_JOB: handler}, resources={}, lease_seconds=30, send=lambda job_id, delay: None
+        ).execute(run.job_id)
 
     first = asyncio.run(service.execute_instance(instance_id="inst", parameters=GcParameters()))
     run_job_failing(first, after_start=False)
     second = asyncio.run(service.execute_instance(instance_id="inst", parameters=GcParameters()))
     run_job_failing(second, after_start=True)
     third = asyncio.run(service.execute_instance(instance_id="inst", parameters=GcParameters()))
-    statuses = [sqlite_db.run_read(lambda conn, i=i: gc_q.get_run(conn, i, any_scope=True)).status  # type: ignore[union-attr]
-                for i in (first, second, third)]
+    statuses = [
+        sqlite_db.run_read(lambda conn, i=i: gc_q.get_run(conn, i, any_scope=True)).status  # type: ignore[union-attr]
+        for i in (first, second, third)
+    ]
     assert statuses == [GcRunStatus.ERROR, GcRunStatus.ERROR, GcRunStatus.PENDING]
 
     minute = int(datetime.datetime(2026, 12, 8, 10, 0, 5, tzinfo=datetime.UTC).timestamp() * 1000)
@@ -173,8 +183,9 @@ def test_a_run_whose_job_ended_without_it_blocks_nothing(sqlite_db: Database, tm
 
 
 def test_runs_conflict_stop_and_page(sqlite_db: Database, tmp_path: Path) -> None:
-    service = GcRunService(sqlite_db, BlobStore(FilesystemDriver(tmp_path / "storage")), GcSettings(),
-                           _queue(sqlite_db, tmp_path))
+    service = GcRunService(
+        sqlite_db, BlobStore(FilesystemDriver(tmp_path / "storage")), GcSettings(), _queue(sqlite_db, tmp_path)
+    )
 
     async def scenario() -> None:
         first = await service.execute_instance(instance_id="inst", parameters=GcParameters())
@@ -189,8 +200,11 @@ def test_runs_conflict_stop_and_page(sqlite_db: Database, tmp_path: Path) -> Non
         with pytest.raises(Conflict):
             await service.stop(instance_id="inst", run_id=second)
         for _ in range(10):
-            sqlite_db.run_write(lambda conn: gc_q.create_run(conn, instance_id="inst", trigger=GcTrigger.SCHEDULE,
-                                                             parameters=GcParameters()))
+            sqlite_db.run_write(
+                lambda conn: gc_q.create_run(
+                    conn, instance_id="inst", trigger=GcTrigger.SCHEDULE, parameters=GcParameters()
+                )
+            )
         seen, marker = [], None
         while True:
             page = await service.list_runs(instance_id="inst", status=None, marker=marker, limit=5)
@@ -234,8 +248,9 @@ def test_the_collector_waits_for_a_writer_inside_the_fence(pg_database_url: str,
             collector.start()
             time.sleep(1.0)
             assert collector.is_alive() and collector_result == []  # it waits for the writer
-            manifest_q.store(writer, repository.id, pushed.digest, pushed.manifest,
-                             parse_manifest(pushed.manifest, None))
+            manifest_q.store(
+                writer, repository.id, pushed.digest, pushed.manifest, parse_manifest(pushed.manifest, None)
+            )
         collector.join(30)
         assert collector_result == [False]  # it saw the reference the writer committed
 
@@ -243,6 +258,7 @@ def test_the_collector_waits_for_a_writer_inside_the_fence(pg_database_url: str,
             gc_q.collector_fence(gc_conn)
             waited: list[float] = []
             started = time.monotonic()
+
             def write(conn: Connection) -> float:
                 gc_q.writer_fence(conn)
                 return time.monotonic() - started
@@ -257,8 +273,9 @@ def test_the_collector_waits_for_a_writer_inside_the_fence(pg_database_url: str,
         registry.db.dispose()
 
 
-def test_every_writer_that_tags_links_or_references_waits_for_the_collector(pg_database_url: str,
-                                                                            tmp_path: Path) -> None:
+def test_every_writer_that_tags_links_or_references_waits_for_the_collector(
+    pg_database_url: str, tmp_path: Path
+) -> None:
     """Each service write that creates a tag, a repository link or a manifest reference (or marks a
     blob as used) waits while the collector holds its fence: one that did not could tag, link or
     reference a row between the collector's check and its delete."""
@@ -276,11 +293,17 @@ def test_every_writer_that_tags_links_or_references_waits_for_the_collector(pg_d
         writers: dict[str, Callable[[], Awaitable[object]]] = {
             "manifest PUT": lambda: registry.put_manifest("team/app", "2", pushed.manifest),
             "blob upload": lambda: registry.upload("team/new", next(iter(other.blobs.values()))),
-            "mount": lambda: registry.blobs.mount(target=registry.target("team/mounted"), digest=Digest.parse(layer),
-                                                  source=source),
+            "mount": lambda: registry.blobs.mount(
+                target=registry.target("team/mounted"), digest=Digest.parse(layer), source=source
+            ),
             "blob HEAD": lambda: registry.blobs.size(repository=source, digest=Digest.parse(layer)),
-            "tag copy": lambda: tag_service.copy(instance_id=DEFAULT_INSTANCE, name=RepositoryName.parse("team/app"),
-                                                 source="1", destination="copied", override=False),
+            "tag copy": lambda: tag_service.copy(
+                instance_id=DEFAULT_INSTANCE,
+                name=RepositoryName.parse("team/app"),
+                source="1",
+                destination="copied",
+                override=False,
+            ),
         }
         finished: dict[str, float] = {}
         started = time.monotonic()

@@ -35,11 +35,14 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="Find and count what would be freed; change nothing."),
         as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
         delete_untagged: bool | None = typer.Option(
-            None, "--delete-untagged/--keep-untagged",
+            None,
+            "--delete-untagged/--keep-untagged",
             help="Also delete the shared registry's untagged manifests no tag reaches [env "
-                 "MOORAGE_GC__DELETE_UNTAGGED; keep]"),
-        workers: int | None = typer.Option(None, min=1, max=5,
-                                           help="Storage deletions in flight at once [env MOORAGE_GC__WORKERS; 2]"),
+            "MOORAGE_GC__DELETE_UNTAGGED; keep]",
+        ),
+        workers: int | None = typer.Option(
+            None, min=1, max=5, help="Storage deletions in flight at once [env MOORAGE_GC__WORKERS; 2]"
+        ),
         config: Path | None = typer.Option(None, help="TOML configuration file [env MOORAGE_CONFIG]"),
     ) -> None:
         """Delete blobs no manifest references and no push used for the grace period, repository links
@@ -61,7 +64,9 @@ def register(app: typer.Typer) -> None:
         bootstrap(settings)
         parameters = GcParameters(
             delete_untagged=settings.gc.delete_untagged if delete_untagged is None else delete_untagged,
-            workers=settings.gc.workers if workers is None else workers, dry_run=dry_run)
+            workers=settings.gc.workers if workers is None else workers,
+            dry_run=dry_run,
+        )
         database = Database(settings.resolved_database_url, pool_size=2)
         store = BlobStore(create_driver(settings.storage.driver, root=settings.storage_root))
         try:
@@ -70,23 +75,37 @@ def register(app: typer.Typer) -> None:
             database.dispose()
         figures = run.figures
         if as_json:
-            typer.echo(json.dumps({"run": run.id, "status": run.status.value, "dry_run": dry_run,
-                                   "delete_untagged": parameters.delete_untagged, **figures.to_json(),
-                                   "freed_bytes": figures.freed_bytes}))
+            typer.echo(
+                json.dumps(
+                    {
+                        "run": run.id,
+                        "status": run.status.value,
+                        "dry_run": dry_run,
+                        "delete_untagged": parameters.delete_untagged,
+                        **figures.to_json(),
+                        "freed_bytes": figures.freed_bytes,
+                    }
+                )
+            )
         else:
             verb = "would free" if dry_run else "freed"
             table = Table("", verb, "bytes", title=f"garbage collection {run.id}: {run.status.value}")
             table.add_row("manifests", f"{figures.manifests:,}", "")
             table.add_row("blobs", f"{figures.blobs:,}", f"{figures.bytes:,} ({_size(figures.bytes)})")
             table.add_row("repository links", f"{figures.links:,}", "")
-            table.add_row("uploads", f"{figures.uploads:,}",
-                          f"{figures.upload_bytes:,} ({_size(figures.upload_bytes)})")
-            table.add_row("orphaned blob files", f"{figures.orphans:,}",
-                          f"{figures.orphan_bytes:,} ({_size(figures.orphan_bytes)})")
+            table.add_row(
+                "uploads", f"{figures.uploads:,}", f"{figures.upload_bytes:,} ({_size(figures.upload_bytes)})"
+            )
+            table.add_row(
+                "orphaned blob files",
+                f"{figures.orphans:,}",
+                f"{figures.orphan_bytes:,} ({_size(figures.orphan_bytes)})",
+            )
             table.add_row("total", "", f"{figures.freed_bytes:,} ({_size(figures.freed_bytes)})")
             console.print(table)
             if figures.errors:
-                console.print(f"[yellow]{figures.errors} storage errors: those blobs are left for the next "
-                              "run[/yellow]")
+                console.print(
+                    f"[yellow]{figures.errors} storage errors: those blobs are left for the next run[/yellow]"
+                )
         if run.status is not GcRunStatus.SUCCESS or figures.errors:
             raise typer.Exit(1)

@@ -38,8 +38,9 @@ class GcRunStatus(StrEnum):
         try:
             return cls(text)
         except ValueError:
-            raise Invalid(f"status must be one of {', '.join(s.value for s in cls)}, got {text!r}",
-                          reason="invalid_parameter") from None
+            raise Invalid(
+                f"status must be one of {', '.join(s.value for s in cls)}, got {text!r}", reason="invalid_parameter"
+            ) from None
 
 
 class GcTrigger(StrEnum):
@@ -70,8 +71,10 @@ class GcParameters:
 
     def __post_init__(self) -> None:
         if not MIN_WORKERS <= self.workers <= MAX_WORKERS:
-            raise Invalid(f"workers must be between {MIN_WORKERS} and {MAX_WORKERS}, got {self.workers}",
-                          reason="invalid_parameter")
+            raise Invalid(
+                f"workers must be between {MIN_WORKERS} and {MAX_WORKERS}, got {self.workers}",
+                reason="invalid_parameter",
+            )
 
 
 @dataclass(slots=True)

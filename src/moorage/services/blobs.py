@@ -21,8 +21,9 @@ from moorage.storage.blobstore import BlobStore
 class BlobService:
     """Blob reads, deletes and cross-repository mounts."""
 
-    def __init__(self, db: Database, store: BlobStore, *, quotas: QuotaService | None = None,
-                 touch_after_ms: int = 0) -> None:
+    def __init__(
+        self, db: Database, store: BlobStore, *, quotas: QuotaService | None = None, touch_after_ms: int = 0
+    ) -> None:
         self.db = db
         self.store = store
         self.quotas = quotas or QuotaService(db, QuotaLimits())
@@ -43,8 +44,9 @@ class BlobService:
             if not await self.db.write(touch):
                 found = None  # collected meanwhile
         if found is None:
-            raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
-                              detail={"digest": str(digest)})
+            raise BlobUnknown(
+                f"blob {digest} unknown to repository {repository.full_name}", detail={"digest": str(digest)}
+            )
         return found[0]
 
     def local_file(self, digest: Digest) -> Path | None:
@@ -67,8 +69,9 @@ class BlobService:
     async def delete(self, *, repository: Repository, digest: Digest) -> None:
         """Stop the repository serving the blob (bytes go at garbage collection)."""
         if not await self.db.write(lambda conn: q.unlink(conn, repository.id, str(digest))):
-            raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
-                              detail={"digest": str(digest)})
+            raise BlobUnknown(
+                f"blob {digest} unknown to repository {repository.full_name}", detail={"digest": str(digest)}
+            )
 
     async def mount(self, *, target: UploadTarget, digest: Digest, source: Repository) -> int | None:
         """Link a blob that ``source`` serves into the target repository (no copy; the repository is

@@ -27,7 +27,6 @@ INLINE_HASH_BYTES = 64 << 10
 """Below this, hashing on the event loop costs less than the hop to a thread."""
 
 
-
 class BlobStore:
     """Blobs by digest, and the upload data they are made from."""
 
@@ -104,8 +103,9 @@ class BlobStore:
                     await writer.close()
         return offset + received
 
-    async def commit(self, upload_id: str, *, digest: Digest, size: int, hasher: Hasher | None,
-                     keep_if_stored: bool = False) -> bool:
+    async def commit(
+        self, upload_id: str, *, digest: Digest, size: int, hasher: Hasher | None, keep_if_stored: bool = False
+    ) -> bool:
         """Verify that the upload's bytes are ``digest`` and make them the blob; drop the upload.
         True when the upload's bytes became the blob, False when the blob was stored already.
 
@@ -156,8 +156,10 @@ class BlobStore:
         else:
             actual.update(data)
         if actual.hexdigest() != digest.hex:
-            raise DigestInvalid(f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
-                                detail={"digest": str(digest)})
+            raise DigestInvalid(
+                f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
+                detail={"digest": str(digest)},
+            )
         if await self.stat(digest) is None:
             await self.driver.put_content(paths.blob_data(digest), data)
 

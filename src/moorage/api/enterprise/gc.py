@@ -39,18 +39,21 @@ GC_TASK = GC + "/{gc_id}"
 GC_TASK_LOG = GC_TASK + "/log"
 JOB_NAME = "GARBAGE_COLLECTION"
 
-router = APIRouter(tags=["Enterprise Edition garbage collection"], dependencies=[Depends(authorize)],
-                   route_class=ManagementRoute)
+router = APIRouter(
+    tags=["Enterprise Edition garbage collection"], dependencies=[Depends(authorize)], route_class=ManagementRoute
+)
 
-ACCESS_RULES = access_rules({
-    ("POST", GC_SCHEDULE): INSTANCE_ADMIN,
-    ("GET", GC_SCHEDULE): INSTANCE_ADMIN,
-    ("PUT", GC_SCHEDULE): INSTANCE_ADMIN,
-    ("GET", GC): INSTANCE_ADMIN,
-    ("GET", GC_TASK): INSTANCE_ADMIN,
-    ("PUT", GC_TASK): INSTANCE_ADMIN,
-    ("GET", GC_TASK_LOG): INSTANCE_ADMIN,
-})
+ACCESS_RULES = access_rules(
+    {
+        ("POST", GC_SCHEDULE): INSTANCE_ADMIN,
+        ("GET", GC_SCHEDULE): INSTANCE_ADMIN,
+        ("PUT", GC_SCHEDULE): INSTANCE_ADMIN,
+        ("GET", GC): INSTANCE_ADMIN,
+        ("GET", GC_TASK): INSTANCE_ADMIN,
+        ("PUT", GC_TASK): INSTANCE_ADMIN,
+        ("GET", GC_TASK_LOG): INSTANCE_ADMIN,
+    }
+)
 
 
 class GcParametersBody(BaseModel):
@@ -63,8 +66,11 @@ class GcParametersBody(BaseModel):
 
     def parameters(self, default_workers: int) -> GcParameters:
         """The domain form (``Invalid`` for workers outside 1-5)."""
-        return GcParameters(delete_untagged=bool(self.delete_untagged), dry_run=bool(self.dry_run),
-                            workers=default_workers if self.workers is None else self.workers)
+        return GcParameters(
+            delete_untagged=bool(self.delete_untagged),
+            dry_run=bool(self.dry_run),
+            workers=default_workers if self.workers is None else self.workers,
+        )
 
 
 class ExecuteScheduleBody(BaseModel):
@@ -101,12 +107,23 @@ class UpdateBody(BaseModel):
 def task_view(run: GcRun) -> GcTaskView:
     """A run as ``GcTask``."""
     figures = run.figures
-    parameters = JobParametersView(delete_untagged=run.parameters.delete_untagged, workers=run.parameters.workers,
-                                   dry_run=run.parameters.dry_run, purged_blobs=figures.blobs,
-                                   purged_manifests=figures.manifests, freed_space=figures.freed_bytes)
-    return GcTaskView(id=run.id, job_name=JOB_NAME, job_kind=run.trigger.value, job_parameters=parameters,
-                      job_status=run.status.value, creation_time=timestamp(run.created_at),
-                      update_time=timestamp(run.updated_at))
+    parameters = JobParametersView(
+        delete_untagged=run.parameters.delete_untagged,
+        workers=run.parameters.workers,
+        dry_run=run.parameters.dry_run,
+        purged_blobs=figures.blobs,
+        purged_manifests=figures.manifests,
+        freed_space=figures.freed_bytes,
+    )
+    return GcTaskView(
+        id=run.id,
+        job_name=JOB_NAME,
+        job_kind=run.trigger.value,
+        job_parameters=parameters,
+        job_status=run.status.value,
+        creation_time=timestamp(run.created_at),
+        update_time=timestamp(run.updated_at),
+    )
 
 
 def log_line(line: GcLogLine) -> str:
@@ -118,8 +135,9 @@ def log_line(line: GcLogLine) -> str:
 async def execute_gc_schedule(instance_id: str, body: ExecuteBody, services: ServicesDep) -> ExecutedView:
     """Collect the instance's garbage now (one run at a time)."""
     if body.schedule.type != "Manual":
-        raise Invalid(f"schedule type must be Manual to run now, got {body.schedule.type!r}",
-                      reason="invalid_parameter")
+        raise Invalid(
+            f"schedule type must be Manual to run now, got {body.schedule.type!r}", reason="invalid_parameter"
+        )
     parameters = (body.parameters or GcParametersBody()).parameters(services.settings.gc.workers)
     return ExecutedView(id=await services.gc.execute_instance(instance_id=instance_id, parameters=parameters))
 
@@ -130,8 +148,12 @@ async def show_gc_schedule(instance_id: str, services: ServicesDep) -> ScheduleV
     schedule, following = await services.gc.schedule(instance_id=instance_id)
     return ScheduleView(
         schedule=ScheduleDetailsView(type=schedule.type.value, cron=schedule.cron, next_scheduled_time=following),
-        parameters=GcParametersView(delete_untagged=schedule.parameters.delete_untagged,
-                                    workers=schedule.parameters.workers, dry_run=schedule.parameters.dry_run))
+        parameters=GcParametersView(
+            delete_untagged=schedule.parameters.delete_untagged,
+            workers=schedule.parameters.workers,
+            dry_run=schedule.parameters.dry_run,
+        ),
+    )
 
 
 @router.put(GC_SCHEDULE)
@@ -139,20 +161,25 @@ async def update_gc_schedule(instance_id: str, body: UpdateBody, services: Servi
     """Set the schedule: ``Custom`` with a six-field cron expression (UTC), or ``None``. An invalid
     request changes nothing."""
     parameters = body.parameters.parameters(services.settings.gc.workers) if body.parameters else None
-    await services.gc.set_schedule(instance_id=instance_id, type_=body.schedule.type, cron=body.schedule.cron,
-                                   parameters=parameters)
+    await services.gc.set_schedule(
+        instance_id=instance_id, type_=body.schedule.type, cron=body.schedule.cron, parameters=parameters
+    )
     return Response(status_code=200)
 
 
 @router.get(GC, response_model=GcTaskPageView, response_model_exclude_none=True)
-async def list_gc_tasks(instance_id: str, services: ServicesDep,
-                        marker: str | None = Query(default=None, max_length=64),
-                        limit: int | None = Query(default=None),
-                        status: str | None = Query(default=None, max_length=16)) -> GcTaskPageView:
+async def list_gc_tasks(
+    instance_id: str,
+    services: ServicesDep,
+    marker: str | None = Query(default=None, max_length=64),
+    limit: int | None = Query(default=None),
+    status: str | None = Query(default=None, max_length=16),
+) -> GcTaskPageView:
     """The instance's runs, newest first (``marker``: the previous page's ``next_marker``)."""
     page = await services.gc.list_runs(instance_id=instance_id, status=status, marker=marker, limit=limit)
-    return GcTaskPageView(page_info=PageInfoView(next_marker=page.next_marker),
-                          tasks=[task_view(run) for run in page.items])
+    return GcTaskPageView(
+        page_info=PageInfoView(next_marker=page.next_marker), tasks=[task_view(run) for run in page.items]
+    )
 
 
 @router.get(GC_TASK, response_model=GcTaskDetailView)

@@ -16,11 +16,16 @@ from moorage.metadata.upsert import insert_ignore
 _LINKED_SIZE = (
     select(blobs.c.size)
     .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
-    .where(repository_blobs.c.repository_id == bindparam("in_repository"),
-           repository_blobs.c.digest == bindparam("of_digest"))
+    .where(
+        repository_blobs.c.repository_id == bindparam("in_repository"),
+        repository_blobs.c.digest == bindparam("of_digest"),
+    )
 )
-_GROW = update(repositories).where(repositories.c.id == bindparam("repository")).values(
-    size=repositories.c.size + bindparam("by"), updated_at=bindparam("now"))
+_GROW = (
+    update(repositories)
+    .where(repositories.c.id == bindparam("repository"))
+    .values(size=repositories.c.size + bindparam("by"), updated_at=bindparam("now"))
+)
 
 
 def linked_size(conn: Connection, repository_id: int, digest: str) -> int | None:
@@ -38,8 +43,9 @@ def size(conn: Connection, digest: str) -> int | None:
 def add(conn: Connection, digest: str, size: int) -> None:
     """Record a stored blob (idempotent: concurrent pushes of the same content are one blob)."""
     now = now_ms()
-    insert_ignore(conn, blobs, {"digest": digest, "size": size, "created_at": now, "touched_at": now},
-                  conflict=["digest"])
+    insert_ignore(
+        conn, blobs, {"digest": digest, "size": size, "created_at": now, "touched_at": now}, conflict=["digest"]
+    )
 
 
 def link(conn: Connection, repository_id: int, digest: str, size: int) -> bool:
@@ -73,8 +79,12 @@ def unlink(conn: Connection, repository_id: int, digest: str) -> bool:
     conn.execute(
         update(repositories)
         .where(repositories.c.id == repository_id)
-        .values(size=func.max(repositories.c.size - blob_size, 0) if conn.dialect.name == "sqlite"
-                else func.greatest(repositories.c.size - blob_size, 0), updated_at=now_ms())
+        .values(
+            size=func.max(repositories.c.size - blob_size, 0)
+            if conn.dialect.name == "sqlite"
+            else func.greatest(repositories.c.size - blob_size, 0),
+            updated_at=now_ms(),
+        )
     )
     return True
 
@@ -82,8 +92,10 @@ def unlink(conn: Connection, repository_id: int, digest: str) -> bool:
 _LINKED_SIZES = (
     select(blobs.c.digest, blobs.c.size)
     .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
-    .where(repository_blobs.c.repository_id == bindparam("in_repository"),
-           repository_blobs.c.digest.in_(bindparam("digests", expanding=True)))
+    .where(
+        repository_blobs.c.repository_id == bindparam("in_repository"),
+        repository_blobs.c.digest.in_(bindparam("digests", expanding=True)),
+    )
 )
 
 

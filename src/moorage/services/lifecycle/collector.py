@@ -98,8 +98,9 @@ class GarbageCollector:
         self.store = store
         self.settings = settings
 
-    async def collect(self, *, instance_id: str | None, parameters: GcParameters, journal: Journal,
-                      figures: GcFigures | None = None) -> GcFigures:
+    async def collect(
+        self, *, instance_id: str | None, parameters: GcParameters, journal: Journal, figures: GcFigures | None = None
+    ) -> GcFigures:
         """One run, adding to ``figures`` (the caller keeps what was done if the run raises:
         ``GcStopped`` at a checkpoint after a stop request, or an error)."""
         run = _Run(self, instance_id, parameters, journal, figures if figures is not None else GcFigures())
@@ -110,8 +111,14 @@ class GarbageCollector:
 class _Run:
     """The state of one run."""
 
-    def __init__(self, collector: GarbageCollector, instance_id: str | None, parameters: GcParameters,
-                 journal: Journal, figures: GcFigures) -> None:
+    def __init__(
+        self,
+        collector: GarbageCollector,
+        instance_id: str | None,
+        parameters: GcParameters,
+        journal: Journal,
+        figures: GcFigures,
+    ) -> None:
         self.db = collector.db
         self.store = collector.store
         self.settings = collector.settings
@@ -132,9 +139,12 @@ class _Run:
 
     async def go(self) -> None:
         scope = "the whole registry" if self.instance_id is None else f"instance {self.instance_id}"
-        self.journal.log("info", f"collecting {scope}: delete_untagged={self.parameters.delete_untagged}, "
-                                 f"dry_run={self.dry}, workers={self.parameters.workers}, grace period "
-                                 f"{self.settings.grace_seconds} s")
+        self.journal.log(
+            "info",
+            f"collecting {scope}: delete_untagged={self.parameters.delete_untagged}, "
+            f"dry_run={self.dry}, workers={self.parameters.workers}, grace period "
+            f"{self.settings.grace_seconds} s",
+        )
         if self.instance_id is None and not self.dry:
             await self._finish_marked()
         if self.parameters.delete_untagged:
@@ -176,14 +186,23 @@ class _Run:
     async def _manifests(self, instance_id: str) -> None:
         after = 0
         before = self.figures.manifests
-        while repositories := await self._read(partial(
-                q.repositories_with_untagged, after=after, limit=REPOSITORY_PAGE, instance_id=instance_id,
-                created_before=self.cutoff)):
+        while repositories := await self._read(
+            partial(
+                q.repositories_with_untagged,
+                after=after,
+                limit=REPOSITORY_PAGE,
+                instance_id=instance_id,
+                created_before=self.cutoff,
+            )
+        ):
             after = repositories[-1]
             for repository_id in repositories:
                 await self._repository_manifests(repository_id)
-        self.journal.log("info", f"manifests: {self.figures.manifests - before} untagged and unreachable "
-                                 f"{'would be ' if self.dry else ''}deleted")
+        self.journal.log(
+            "info",
+            f"manifests: {self.figures.manifests - before} untagged and unreachable "
+            f"{'would be ' if self.dry else ''}deleted",
+        )
 
     async def _repository_manifests(self, repository_id: int) -> None:
         nodes, edges = await self._read(lambda conn: q.repository_graph(conn, repository_id))
@@ -209,8 +228,7 @@ class _Run:
     async def _delete_groups(self, repository_id: int, groups: list[list[int]], digest_of: dict[int, str]) -> None:
         def work(conn: Connection) -> list[int]:
             q.collector_fence(conn)
-            return [q.delete_manifest_group(conn, repository_id, group, created_before=self.cutoff)
-                    for group in groups]
+            return [q.delete_manifest_group(conn, repository_id, group, created_before=self.cutoff) for group in groups]
 
         deleted = await self.db.write(work)
         for group, count in zip(groups, deleted, strict=True):
@@ -230,24 +248,31 @@ class _Run:
 
     async def _blobs(self) -> None:
         after = ""
-        while page := await self._read(partial(q.blob_page, after=after, limit=self.settings.batch_size,
-                                               instance_id=self.instance_id)):
+        while page := await self._read(
+            partial(q.blob_page, after=after, limit=self.settings.batch_size, instance_id=self.instance_id)
+        ):
             after = page[-1].digest
             candidates = [row for row in page if row.deleting_since is None and row.touched_at < self.cutoff]
             if candidates:
                 await self._blob_page(candidates)
             await self._checkpoint()
-        self.journal.log("info", f"blobs: {self.figures.blobs} {'would be ' if self.dry else ''}deleted "
-                                 f"({self.figures.bytes} bytes), {self.figures.links} repository links "
-                                 f"{'would be ' if self.dry else ''}removed, {self.figures.errors} storage errors")
+        self.journal.log(
+            "info",
+            f"blobs: {self.figures.blobs} {'would be ' if self.dry else ''}deleted "
+            f"({self.figures.bytes} bytes), {self.figures.links} repository links "
+            f"{'would be ' if self.dry else ''}removed, {self.figures.errors} storage errors",
+        )
 
     async def _blob_page(self, candidates: list[q.BlobRow]) -> None:
         digests = [row.digest for row in candidates]
         links = await self._read(lambda conn: q.links_of(conn, digests))
         if self.dry:
             references = await self._read(lambda conn: q.references_of(conn, digests))
-            used = {(digest, repository) for digest, manifest, repository in references
-                    if manifest not in self.doomed_manifests}
+            used = {
+                (digest, repository)
+                for digest, manifest, repository in references
+                if manifest not in self.doomed_manifests
+            }
         else:
             used = await self._read(lambda conn: q.referencing_repositories(conn, digests))
         links_by_blob: dict[str, list[q.LinkRow]] = defaultdict(list)
@@ -258,11 +283,15 @@ class _Run:
         doomed_blobs: list[q.BlobRow] = []
         for row in candidates:
             own = links_by_blob.get(row.digest, [])
-            releasable = [link for link in own if (self.instance_id is None or link.instance_id == self.instance_id)
-                          and (link.digest, link.repository_id) not in used and link.created_at < self.cutoff]
+            releasable = [
+                link
+                for link in own
+                if (self.instance_id is None or link.instance_id == self.instance_id)
+                and (link.digest, link.repository_id) not in used
+                and link.created_at < self.cutoff
+            ]
             doomed_links.extend(releasable)
-            if (row.digest not in referenced and len(releasable) == len(own)
-                    and (self.instance_id is None or own)):
+            if row.digest not in referenced and len(releasable) == len(own) and (self.instance_id is None or own):
                 doomed_blobs.append(row)
         if self.dry:
             self.figures.links += len(doomed_links)
@@ -276,8 +305,9 @@ class _Run:
 
         def mark(conn: Connection) -> tuple[int, list[str]]:
             q.collector_fence(conn)
-            released = q.release_links(conn, [(link.repository_id, link.digest) for link in doomed_links],
-                                       cutoff=self.cutoff)
+            released = q.release_links(
+                conn, [(link.repository_id, link.digest) for link in doomed_links], cutoff=self.cutoff
+            )
             return released, q.mark_deleting(conn, [row.digest for row in doomed_blobs], cutoff=self.cutoff)
 
         released, marked = await self.db.write(mark)
@@ -303,8 +333,11 @@ class _Run:
             row = rows[outcome.digest]
             if outcome.error:
                 self.figures.errors += 1
-                self.journal.log("error", f"blob {outcome.digest}: storage error ({outcome.error}); it stays "
-                                          "marked and the next run deletes it")
+                self.journal.log(
+                    "error",
+                    f"blob {outcome.digest}: storage error ({outcome.error}); it stays "
+                    "marked and the next run deletes it",
+                )
             elif outcome.digest in gone:
                 self.figures.blobs += 1
                 self.figures.bytes += outcome.removed_bytes
@@ -374,8 +407,9 @@ class _Run:
                 await self.store.delete_upload(upload_id)
             self.figures.uploads += 1
             self.figures.upload_bytes += size
-            self.journal.log("info", f"upload session {upload_id} ({size} bytes) {'would be ' if self.dry else ''}"
-                                     "removed: expired")
+            self.journal.log(
+                "info", f"upload session {upload_id} ({size} bytes) {'would be ' if self.dry else ''}removed: expired"
+            )
         stored = await self.store.list_uploads()
         known = await self._read(lambda conn: uploads_q.known(conn, stored))
         for upload_id in stored:
@@ -388,8 +422,11 @@ class _Run:
             if self.dry or await self.store.delete_idle_upload(upload_id, older_than_seconds=expiry_ms / 1000):
                 self.figures.uploads += 1
                 self.figures.upload_bytes += size
-                self.journal.log("info", f"upload data {upload_id} ({size} bytes) {'would be ' if self.dry else ''}"
-                                         "removed: no session owns it")
+                self.journal.log(
+                    "info",
+                    f"upload data {upload_id} ({size} bytes) {'would be ' if self.dry else ''}"
+                    "removed: no session owns it",
+                )
         await self._checkpoint()
 
     # 5. Orphaned blob files -----------------------------------------------------------------------
@@ -397,7 +434,7 @@ class _Run:
     async def _orphans(self) -> None:
         async for found in self.store.stored_digests():
             for start in range(0, len(found), self.settings.batch_size):
-                chunk = found[start:start + self.settings.batch_size]
+                chunk = found[start : start + self.settings.batch_size]
                 names = [str(d) for d in chunk]
                 known = await self._read(partial(q.known_digests, digests=names))
                 unknown = [d for d in chunk if str(d) not in known]

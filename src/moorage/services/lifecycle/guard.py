@@ -19,12 +19,14 @@ def secure_blob(store: BlobStore, digest: Digest, *, upload_id: str | None = Non
     not; ``UploadInvalid`` when they are gone and the caller has no copy. Call after
     ``writer_fence`` in a transaction run by ``Database.write``."""
     local = store.local_path(digest)
-    if (local.is_file() if local is not None else anyio.from_thread.run(store.stat, digest) is not None):
+    if local.is_file() if local is not None else anyio.from_thread.run(store.stat, digest) is not None:
         return  # (a local file is looked at right here: no hop to the event loop inside the transaction)
     if upload_id is not None:
         anyio.from_thread.run(store.adopt_upload, upload_id, digest)
     elif data is not None:
         anyio.from_thread.run(store.put_verified, digest, data)
     else:
-        raise UploadInvalid(f"blob {digest} was removed by garbage collection while this push stored it: "
-                            "upload it again", detail={"digest": str(digest)})
+        raise UploadInvalid(
+            f"blob {digest} was removed by garbage collection while this push stored it: upload it again",
+            detail={"digest": str(digest)},
+        )

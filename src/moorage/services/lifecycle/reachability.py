@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from moorage.metadata.queries.gc import ManifestNode
 
 
-def garbage_groups(nodes: Sequence[ManifestNode], edges: Iterable[tuple[int, str]], *,
-                   keep_after_ms: int) -> list[list[int]]:
+def garbage_groups(
+    nodes: Sequence[ManifestNode], edges: Iterable[tuple[int, str]], *, keep_after_ms: int
+) -> list[list[int]]:
     """The repository's garbage manifests (``nodes``; ``edges`` are (index id, child digest)) as
     groups of ids, each sorted, groups in order of their smallest id."""
     by_digest = {node.digest: node.id for node in nodes}

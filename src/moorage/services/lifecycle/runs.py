@@ -99,28 +99,52 @@ class GcRunService:
 
     # Starting runs ----------------------------------------------------------------------------------
 
-    def _create(self, conn: Connection, *, instance_id: str | None, trigger: GcTrigger, parameters: GcParameters,
-                dedupe_key: str | None, with_job: bool) -> tuple[int, str | None] | None:
-        run_id = q.create_run(conn, instance_id=instance_id, trigger=trigger, parameters=parameters,
-                              dedupe_key=dedupe_key)
+    def _create(
+        self,
+        conn: Connection,
+        *,
+        instance_id: str | None,
+        trigger: GcTrigger,
+        parameters: GcParameters,
+        dedupe_key: str | None,
+        with_job: bool,
+    ) -> tuple[int, str | None] | None:
+        run_id = q.create_run(
+            conn, instance_id=instance_id, trigger=trigger, parameters=parameters, dedupe_key=dedupe_key
+        )
         if run_id is None:
             return None
         if not with_job:
             return run_id, None
         job_id = secrets.token_hex(16)
-        jobs_q.create(conn, job_id=job_id, kind=GC_JOB, params={"run_id": run_id}, max_attempts=1,
-                      dedupe_key=f"gc:{run_id}", domain_id=None)
+        jobs_q.create(
+            conn,
+            job_id=job_id,
+            kind=GC_JOB,
+            params={"run_id": run_id},
+            max_attempts=1,
+            dedupe_key=f"gc:{run_id}",
+            domain_id=None,
+        )
         q.set_run_job(conn, run_id, job_id)
         return run_id, job_id
 
-    def start_blocking(self, *, instance_id: str | None, trigger: GcTrigger, parameters: GcParameters,
-                       dedupe_key: str | None = None) -> int | None:
+    def start_blocking(
+        self, *, instance_id: str | None, trigger: GcTrigger, parameters: GcParameters, dedupe_key: str | None = None
+    ) -> int | None:
         """A new run handed to the job workers (synchronous: the scheduler's thread); None when
         ``dedupe_key`` was used before."""
         assert self.jobs is not None, "starting a run needs the job queue"
-        created = self.db.run_write(lambda conn: self._create(conn, instance_id=instance_id, trigger=trigger,
-                                                              parameters=parameters, dedupe_key=dedupe_key,
-                                                              with_job=True))
+        created = self.db.run_write(
+            lambda conn: self._create(
+                conn,
+                instance_id=instance_id,
+                trigger=trigger,
+                parameters=parameters,
+                dedupe_key=dedupe_key,
+                with_job=True,
+            )
+        )
         if created is None:
             return None
         run_id, job_id = created
@@ -146,8 +170,14 @@ class GcRunService:
             active = self._active(conn, instance_id)
             if active is not None:
                 raise Conflict(f"garbage collection {active} of this instance is still pending or running")
-            created = self._create(conn, instance_id=instance_id, trigger=GcTrigger.MANUAL, parameters=parameters,
-                                   dedupe_key=None, with_job=True)
+            created = self._create(
+                conn,
+                instance_id=instance_id,
+                trigger=GcTrigger.MANUAL,
+                parameters=parameters,
+                dedupe_key=None,
+                with_job=True,
+            )
             assert created is not None and created[1] is not None
             return created[0], created[1]
 
@@ -160,10 +190,12 @@ class GcRunService:
 
     async def run_here(self, *, parameters: GcParameters) -> GcRun:
         """A run of the whole registry, done in this process now (``moorage gc``)."""
+
         def create(conn: Connection) -> int:
             q.abandon_stale_runs(conn, idle_before=now_ms() - ABANDONED_AFTER_MS)
-            created = self._create(conn, instance_id=None, trigger=GcTrigger.MANUAL, parameters=parameters,
-                                   dedupe_key=None, with_job=False)
+            created = self._create(
+                conn, instance_id=None, trigger=GcTrigger.MANUAL, parameters=parameters, dedupe_key=None, with_job=False
+            )
             assert created is not None
             return created[0]
 
@@ -188,18 +220,24 @@ class GcRunService:
         status = GcRunStatus.SUCCESS
         ending = "finished"
         try:
-            await collector.collect(instance_id=run.instance_id, parameters=run.parameters, journal=journal,
-                                    figures=figures)
+            await collector.collect(
+                instance_id=run.instance_id, parameters=run.parameters, journal=journal, figures=figures
+            )
         except GcStopped:
             status, ending = GcRunStatus.STOPPED, "stopped on request"
         except Exception as error:
             log.exception("garbage collection %d failed", run_id)
             status, ending = GcRunStatus.ERROR, f"failed: {type(error).__name__}: {error}"
         verb = "would free" if run.parameters.dry_run else "freed"
-        summary = GcLogLine(now_ms(), "summary", (
-            f"{ending}: {verb} {figures.manifests} manifests, {figures.blobs} blobs ({figures.bytes} bytes), "
-            f"{figures.links} repository links, {figures.uploads} uploads ({figures.upload_bytes} bytes), "
-            f"{figures.orphans} orphaned blob files ({figures.orphan_bytes} bytes); {figures.errors} storage errors"))
+        summary = GcLogLine(
+            now_ms(),
+            "summary",
+            (
+                f"{ending}: {verb} {figures.manifests} manifests, {figures.blobs} blobs ({figures.bytes} bytes), "
+                f"{figures.links} repository links, {figures.uploads} uploads ({figures.upload_bytes} bytes), "
+                f"{figures.orphans} orphaned blob files ({figures.orphan_bytes} bytes); {figures.errors} storage errors"
+            ),
+        )
         remaining = journal.lines
 
         def finish(conn: Connection) -> GcRun:
@@ -214,8 +252,7 @@ class GcRunService:
 
     # The API ------------------------------------------------------------------------------------
 
-    async def list_runs(self, *, instance_id: str, status: str | None, marker: str | None,
-                        limit: int | None) -> GcPage:
+    async def list_runs(self, *, instance_id: str, status: str | None, marker: str | None, limit: int | None) -> GcPage:
         """``list_gc_tasks``: an instance's runs, newest first, ``limit`` after ``marker``."""
         wanted = GcRunStatus.parse(status)
         size = DEFAULT_PAGE if limit is None else limit
@@ -224,11 +261,14 @@ class GcRunService:
         before: int | None = None
         if marker:
             if not marker.isascii() or not marker.isdigit() or len(marker) > 18:
-                raise Invalid(f"invalid marker {marker[:40]!r}: use the next_marker of the previous page",
-                              reason="invalid_parameter")
+                raise Invalid(
+                    f"invalid marker {marker[:40]!r}: use the next_marker of the previous page",
+                    reason="invalid_parameter",
+                )
             before = int(marker)
-        runs = await self.db.read(lambda conn: q.list_runs(conn, instance_id=instance_id, status=wanted,
-                                                           before=before, limit=size + 1))
+        runs = await self.db.read(
+            lambda conn: q.list_runs(conn, instance_id=instance_id, status=wanted, before=before, limit=size + 1)
+        )
         more = len(runs) > size
         items = tuple(runs[:size])
         return GcPage(items, str(items[-1].id) if more and items else None)
@@ -271,8 +311,9 @@ class GcRunService:
                 following = moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         return schedule, following
 
-    async def set_schedule(self, *, instance_id: str, type_: str | None, cron: str | None,
-                           parameters: GcParameters | None) -> None:
+    async def set_schedule(
+        self, *, instance_id: str, type_: str | None, cron: str | None, parameters: GcParameters | None
+    ) -> None:
         """``update_gc_schedule``: a ``Custom`` cron schedule or ``None``; nothing is stored when any
         part is invalid."""
         try:

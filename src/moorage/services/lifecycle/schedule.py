@@ -37,8 +37,7 @@ def next_fire(schedule: CronSchedule, after: datetime.datetime) -> datetime.date
     hours, minutes, seconds = sorted(schedule.hours), sorted(schedule.minutes), sorted(schedule.seconds)
     day = start.date()
     for _ in range(SEARCH_DAYS):
-        first = datetime.datetime(day.year, day.month, day.day, hours[0], minutes[0], seconds[0],
-                                  tzinfo=datetime.UTC)
+        first = datetime.datetime(day.year, day.month, day.day, hours[0], minutes[0], seconds[0], tzinfo=datetime.UTC)
         if schedule.matches(first):  # the day and month fields allow this day
             for hour in hours:
                 for minute in minutes:
@@ -50,8 +49,9 @@ def next_fire(schedule: CronSchedule, after: datetime.datetime) -> datetime.date
     return None
 
 
-def schedule_pass(settings: Settings, db: Database, store: BlobStore, queue: JobSubmitter, *,
-                  now: int | None = None) -> list[int]:
+def schedule_pass(
+    settings: Settings, db: Database, store: BlobStore, queue: JobSubmitter, *, now: int | None = None
+) -> list[int]:
     """Start the runs whose schedule fired since the last look; their ids."""
     from moorage.services.lifecycle.runs import GcRunService
 
@@ -59,10 +59,16 @@ def schedule_pass(settings: Settings, db: Database, store: BlobStore, queue: Job
     window = max(2 * settings.gc.schedule_check_seconds * 1000, MIN_WINDOW_MS)
     targets: list[tuple[str | None, str, GcParameters]] = []
     if settings.gc.schedule:
-        targets.append((None, settings.gc.schedule,
-                        GcParameters(delete_untagged=settings.gc.delete_untagged, workers=settings.gc.workers)))
-    targets += [(instance_id, schedule.cron, schedule.parameters)
-                for instance_id, schedule in db.run_read(q.custom_schedules)]
+        targets.append(
+            (
+                None,
+                settings.gc.schedule,
+                GcParameters(delete_untagged=settings.gc.delete_untagged, workers=settings.gc.workers),
+            )
+        )
+    targets += [
+        (instance_id, schedule.cron, schedule.parameters) for instance_id, schedule in db.run_read(q.custom_schedules)
+    ]
     runs = GcRunService(db, store, settings.gc, queue)
     started = []
     for instance_id, cron, parameters in targets:
@@ -75,8 +81,12 @@ def schedule_pass(settings: Settings, db: Database, store: BlobStore, queue: Job
             continue
         if runs.active_blocking(instance_id=instance_id) is not None:
             continue
-        run_id = runs.start_blocking(instance_id=instance_id, trigger=GcTrigger.SCHEDULE, parameters=parameters,
-                                     dedupe_key=f"gc:schedule:{instance_id or '*'}:{fired // 1000}")
+        run_id = runs.start_blocking(
+            instance_id=instance_id,
+            trigger=GcTrigger.SCHEDULE,
+            parameters=parameters,
+            dedupe_key=f"gc:schedule:{instance_id or '*'}:{fired // 1000}",
+        )
         if run_id is not None:
             log.info("scheduled garbage collection %d of %s started", run_id, instance_id or "the registry")
             started.append(run_id)
