@@ -441,9 +441,9 @@ _RUN_COLUMNS = (
 def _run(r: Sequence[object]) -> GcRun:
     figures = json.loads(str(r[7]) or "{}")
     return GcRun(
-        id=int(r[0]),
+        id=int(r[0]),  # type: ignore[call-overload]
         instance_id=None if r[1] is None else str(r[1]),
-        trigger=GcTrigger(str(r[2])),  # type: ignore[call-overload]
+        trigger=GcTrigger(str(r[2])),
         status=GcRunStatus(str(r[3])),
         parameters=GcParameters(delete_untagged=bool(r[4]), workers=int(r[5]), dry_run=bool(r[6])),  # type: ignore[call-overload]
         figures=GcFigures.from_json(figures if isinstance(figures, dict) else {}),
