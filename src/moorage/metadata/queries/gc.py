@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, not_, or_, select, text, update
 from sqlalchemy.engine import Connection
@@ -438,22 +439,22 @@ _RUN_COLUMNS = (
 )
 
 
-def _run(r: Sequence[object]) -> GcRun:
+def _run(r: Sequence[Any]) -> GcRun:
     figures = json.loads(str(r[7]) or "{}")
     return GcRun(
-        id=int(r[0]),  # type: ignore[call-overload]
+        id=int(r[0]),
         instance_id=None if r[1] is None else str(r[1]),
         trigger=GcTrigger(str(r[2])),
         status=GcRunStatus(str(r[3])),
-        parameters=GcParameters(delete_untagged=bool(r[4]), workers=int(r[5]), dry_run=bool(r[6])),  # type: ignore[call-overload]
+        parameters=GcParameters(delete_untagged=bool(r[4]), workers=int(r[5]), dry_run=bool(r[6])),
         figures=GcFigures.from_json(figures if isinstance(figures, dict) else {}),
         job_id=None if r[8] is None else str(r[8]),
         stop_requested=bool(r[9]),
-        created_at=int(r[10]),  # type: ignore[call-overload]
+        created_at=int(r[10]),
         updated_at=int(r[11]),
-        started_at=None if r[12] is None else int(r[12]),  # type: ignore[call-overload]
+        started_at=None if r[12] is None else int(r[12]),
         finished_at=None if r[13] is None else int(r[13]),
-    )  # type: ignore[call-overload]
+    )
 
 
 def create_run(
