@@ -70,7 +70,7 @@ from moorage.services.uploads import UploadService
 from moorage.services.wiring import Services
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
-from moorage.storage.drivers import create_driver
+from moorage.storage.drivers import driver_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     """Construct the services from settings (no I/O beyond the storage root and the key file)."""
     db = Database(settings.resolved_database_url)
-    store = BlobStore(create_driver(settings.storage.driver, root=settings.storage_root))
+    store = BlobStore(driver_from_settings(settings))
     pulls = PullRecorder(db)
     master_key = load_master_key(settings)
     signer = TokenSigner(master_key, registry_service=settings.auth.registry_service)
