@@ -67,10 +67,9 @@ from moorage.services.security.wiring import build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
-from moorage.services.wiring import Services
+from moorage.services.wiring import Services, storage_driver
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
-from moorage.storage.drivers import driver_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     """Construct the services from settings (no I/O beyond the storage root and the key file)."""
     db = Database(settings.resolved_database_url)
-    store = BlobStore(driver_from_settings(settings))
+    store = BlobStore(storage_driver(settings))
     pulls = PullRecorder(db)
     master_key = load_master_key(settings)
     signer = TokenSigner(master_key, registry_service=settings.auth.registry_service)
@@ -99,7 +98,7 @@ def build_services(settings: Settings) -> Services:
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
         blobs=BlobService(db, store),
-        uploads=UploadService(db, store),
+        uploads=UploadService(db, store, blob_max_bytes=settings.registry.blob_max_bytes),
         manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
                                   listeners=[security.scan_on_push, enterprise.hooks],
                                   max_json_depth=settings.http.max_json_depth),

@@ -15,7 +15,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
@@ -78,6 +78,12 @@ class StorageSettings(BaseModel):
     progress holds up to three parts in memory."""
     s3_max_connections: int = Field(default=32, ge=1, le=1024)
     """S3 driver: connections kept open to the object store per process."""
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> StorageSettings:
+        if self.driver == "s3" and not self.s3_bucket.strip():
+            raise ValueError("the s3 storage driver needs storage.s3_bucket (MOORAGE_STORAGE__S3_BUCKET)")
+        return self
 
 
 class RegistrySettings(BaseModel):

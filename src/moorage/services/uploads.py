@@ -17,7 +17,7 @@ import anyio
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
-from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, UploadUnknown
+from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, StorageUnavailable, TooLarge, UploadUnknown
 from moorage.domain.registry import UploadSession, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
@@ -70,10 +70,12 @@ def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int) ->
 class UploadService:
     """Start, feed, inspect, finish and cancel upload sessions."""
 
-    def __init__(self, db: Database, store: BlobStore) -> None:
+    def __init__(self, db: Database, store: BlobStore, *, blob_max_bytes: int | None = None) -> None:
         self.db = db
         self.store = store
         self.hashes = HashCache()
+        self.blob_max_bytes = blob_max_bytes
+        """The largest blob accepted (``registry.blob_max_bytes``); None: no bound."""
 
     async def start(self, *, target: UploadTarget) -> UploadSession:
         """A new empty session."""
@@ -120,7 +122,7 @@ class UploadService:
         try:
             new_size = await self.store.append(
                 upload_id, offset=session.size, chunks=self._renewing(upload_id, session.size, chunks),
-                hasher=hasher, limit=length, exact=True,
+                hasher=hasher, limit=length, exact=True, max_size=self.blob_max_bytes,
             )
         except BaseException:
             # The chunk is void: the session keeps its old size (the store has given back the chunk's
@@ -160,6 +162,8 @@ class UploadService:
         hasher = self.hashes.take(upload_id, session.size)
         try:
             await self.store.commit(upload_id, digest=digest, size=session.size, hasher=hasher)
+        except StorageUnavailable:
+            raise  # the bytes are still there: the client may send the same PUT again once the store is back
         except BaseException:
             # The session ends with its bytes (whatever failed: a wrong digest or size, the disk, the
             # client leaving while a large blob was hashed), not at the next purge.
@@ -180,6 +184,8 @@ class UploadService:
     ) -> int:
         """``POST ?digest=``: the whole blob in one request. No session row is written: the bytes go
         to a private upload directory (swept by ``purge`` if the process dies mid-request)."""
+        if length is not None and self.blob_max_bytes is not None and length > self.blob_max_bytes:
+            raise TooLarge(f"a blob of more than {self.blob_max_bytes} bytes is not accepted")
         if length is not None and length <= SMALL_BLOB_BYTES:
             # Small blobs (configs, tiny layers) arrive whole: verify in memory and write once, which
             # saves a dozen thread round trips of the streaming path.
@@ -198,7 +204,7 @@ class UploadService:
         try:
 
             size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length,
-                                           exact=True)
+                                           exact=True, max_size=self.blob_max_bytes)
             await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher)
         except BaseException:
             with anyio.CancelScope(shield=True):
