@@ -100,6 +100,7 @@ class SeaweedFS:
                 f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
                 f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
                 "-volume.max=0", "-volume.preStopSeconds=0", "-master.volumeSizeLimitMB=256",
+                "-master.electionTimeout=1s", "-master.resumeState=false",
                 "-filer", f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
                 "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", "-s3.port.iceberg=0",
                 "-s3.port.lance=0", f"-s3.config={config}", "-master.telemetry=false"]

@@ -136,10 +136,14 @@ def unavailable_on_failure() -> Iterator[None]:
         yield
     except ClientError as error:
         if http_status(error) >= 500 or error_code(error) in ("SlowDown", "ServiceUnavailable", "InternalError"):
-            raise StorageUnavailable(f"object store error: {error_code(error) or http_status(error)}") from error
+            raise StorageUnavailable(_unavailable(f"it answered {error_code(error) or http_status(error)}")) from error
         raise
     except (BotoCoreError, HTTPError, ConnectionError, TimeoutError) as error:
-        raise StorageUnavailable(f"object store unreachable: {type(error).__name__}") from error
+        raise StorageUnavailable(_unavailable(f"unreachable: {type(error).__name__}")) from error
+
+
+def _unavailable(why: str) -> str:
+    return f"the registry's blob store is unavailable ({why}): nothing was stored; retry later"
 
 
 async def in_thread(call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
