@@ -18,26 +18,11 @@ import pytest
 from tests.conftest import SessionCache
 from tests.oci.oci_client import OciClient, assert_error, unique_repo, with_query
 from tests.support.ocilayout import digest_of
-from tests.support.registry_target import ADMIN_PASSWORD, ADMIN_USER
-from tests.support.seaweedfs import SeaweedFS
-from tests.support.servers import ServerProcess, start_moorage
+from tests.support.seaweedfs import SeaweedFS, start_moorage_on_s3
+from tests.support.servers import ServerProcess
 
 MiB = 1 << 20
 OCTET = {"Content-Type": "application/octet-stream"}
-
-
-def s3_moorage(data_dir: Path, store: SeaweedFS, **settings: str) -> ServerProcess:
-    """moorage on SQLite with its blobs in ``store`` (the secret key read from a file), the
-    administrator of the OCI suite, and ``settings`` (environment names without ``MOORAGE_``)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret_file = data_dir.parent / f"{data_dir.name}-s3-secret"
-    secret_file.write_text(store.secret_key + "\n")
-    env = {**store.settings_env(), "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
-           "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD, "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
-           "MOORAGE_STORAGE__S3_SECRET_KEY_FILE": str(secret_file),
-           **{f"MOORAGE_{name}": value for name, value in settings.items()}}
-    del env["MOORAGE_STORAGE__S3_SECRET_KEY"]
-    return start_moorage(data_dir, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +30,7 @@ def redirecting(s3_server: SeaweedFS, tmp_path_factory: pytest.TempPathFactory,
                 session_cache: SessionCache) -> ServerProcess:
     """moorage answering blob GETs with 307 to the object store, with S3's smallest parts (5 MiB),
     logging at DEBUG with the access log."""
-    return session_cache.get("s3-redirecting-moorage", lambda: s3_moorage(
+    return session_cache.get("s3-redirecting-moorage", lambda: start_moorage_on_s3(
         tmp_path_factory.mktemp("s3-redirect"), s3_server, STORAGE__S3_REDIRECT="true",
         STORAGE__S3_REDIRECT_EXPIRY_SECONDS="120", STORAGE__S3_PART_SIZE=str(5 * MiB), LOG_LEVEL="debug",
         ACCESS_LOG="true"), close=ServerProcess.stop)
@@ -136,7 +121,7 @@ def assert_unavailable(response: httpx.Response) -> None:
 
 def test_the_store_stopped_mid_push_answers_503_and_pushes_work_when_it_is_back(
         own_store: SeaweedFS, tmp_path: Path) -> None:
-    server = s3_moorage(tmp_path / "outage", own_store)
+    server = start_moorage_on_s3(tmp_path / "outage", own_store)
     with server, OciClient(server) as oci:
         repo = unique_repo("outage")
         kept = os.urandom(MiB)

@@ -30,6 +30,7 @@ from tests.support.servers import free_port
 if TYPE_CHECKING:
     from moorage.storage.drivers.s3_client import S3Config
     from moorage.storage.interface import StorageDriver
+    from tests.support.servers import ServerProcess
 
 BUCKET = "moorage-test"
 S3_ENV = "MOORAGE_TEST_S3"
@@ -185,3 +186,21 @@ def s3_driver(_root: Path | None = None, **overrides: Any) -> StorageDriver:
     from moorage.storage.drivers import create_driver
 
     return create_driver("s3", root=Path("/nonexistent"), s3=s3_config(**overrides))
+
+
+def start_moorage_on_s3(data_dir: Path, store: SeaweedFS, **settings: str) -> ServerProcess:
+    """moorage on SQLite with its blobs in ``store`` under a prefix of its own (the secret key read
+    from a file), the OCI suite's administrator, no job worker, and ``settings`` (environment names
+    without ``MOORAGE_``: ``STORAGE__S3_REDIRECT="true"``)."""
+    from tests.support.registry_target import ADMIN_PASSWORD, ADMIN_USER
+    from tests.support.servers import start_moorage
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret_file = data_dir.parent / f"{data_dir.name}-s3-secret"
+    secret_file.write_text(store.secret_key + "\n")
+    env = {**store.settings_env(), "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+           "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD, "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+           "MOORAGE_STORAGE__S3_SECRET_KEY_FILE": str(secret_file),
+           **{f"MOORAGE_{name}": value for name, value in settings.items()}}
+    del env["MOORAGE_STORAGE__S3_SECRET_KEY"]
+    return start_moorage(data_dir, env=env)
