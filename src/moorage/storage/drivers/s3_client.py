@@ -284,7 +284,7 @@ class S3Objects:
                                    Metadata=metadata or {})
         return str(response["UploadId"])
 
-    async def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> str:
+    async def upload_part(self, key: str, upload_id: str, number: int, body: bytes | bytearray) -> str:
         """UploadPart; its ETag."""
         response = await in_thread(self.client.upload_part, Bucket=self.config.bucket, Key=key, UploadId=upload_id,
                                    PartNumber=number, Body=body)

@@ -148,18 +148,24 @@ class S3Writer:
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data``; every part that fills is uploaded (at most ``IN_FLIGHT`` at once)."""
         self._raise_failed_part()
-        self._buffer += data
         self._size += len(data)
         self._mtime = time.time()
-        while len(self._buffer) >= (size := part_size(self._next_part, self._base)):
-            body = bytes(self._buffer[:size])
-            del self._buffer[:size]
-            await self._start_part(self._next_part, body)
-            self._next_part += 1
+        view = memoryview(data).cast("B")
+        while view:
+            # Fill the buffer up to the part's size and no further, so that a part in flight holds
+            # its own bytes and no slack; a full buffer is handed over as the part, uncopied.
+            size = part_size(self._next_part, self._base)
+            room = size - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == size:
+                body, self._buffer = self._buffer, bytearray()
+                await self._start_part(self._next_part, body)
+                self._next_part += 1
         if self._lease_until - time.time() < LEASE_SECONDS / 2:
             await self._write_state(self._committed, self._committed_tail, lease=True)
 
-    async def _start_part(self, number: int, body: bytes) -> None:
+    async def _start_part(self, number: int, body: bytes | bytearray) -> None:
         if self._upload_id is None:
             self._upload_id = await self._objects.create_upload(self._key)
             # Name the upload in the state at once: the purge aborts uploads no state object names.
