@@ -207,3 +207,14 @@ async def test_redirect_urls_are_presigned_and_short_lived() -> None:
         ranged = await http.get(url, headers={"Range": "bytes=2-4"})
         assert ranged.status_code == 206 and ranged.content == b"234"
         assert (await http.get(url.replace("X-Amz-Signature=", "X-Amz-Signature=0"))).status_code == 403
+
+
+async def test_a_range_of_a_file_being_written_is_read_from_its_parts() -> None:
+    """A read at an offset past the tail the state object holds (the range lies in the parts)."""
+    drv = driver()
+    data = os.urandom(2 * PART + 100)
+    writer = await drv.writer("uploads/r/data", offset=0)
+    await writer.write(data)
+    await writer.close()
+    got = b"".join([chunk async for chunk in drv.read("uploads/r/data", PART + 5, 1000)])
+    assert got == data[PART + 5:PART + 1005]

@@ -104,10 +104,15 @@ class S3Driver:
         if length == 0:
             return
         response = await self._get(key, offset, length)
-        if response is None:
-            return
-        if WriteState.of(head_from(response)).parts:
+        if response is not None and WriteState.of(head_from(response)).parts:
             response["Body"].close()
+            response = None
+        if response is None:
+            # Past the end, or a file being written (its object holds the tail only): complete it if it
+            # is one (the range may lie in its parts), then ask again.
+            head = await self.objects.head(key)
+            if head is None or not WriteState.of(head).parts:
+                return
             await self._complete(key)
             response = await self._get(key, offset, length)
             if response is None:
