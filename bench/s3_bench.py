@@ -283,6 +283,8 @@ async def run_images(target: Target, count: int, figures: dict[str, float]) -> N
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
     """Limits, then each target in turn; the results as a dict."""
     sizes = QUICK if arguments.quick else FULL
+    if arguments.large_mib:
+        sizes = sizes.__class__(**{**sizes.as_dict(), "large_blob_bytes": arguments.large_mib << 20})
     images = 16 if arguments.quick else 100
     work_dir = Path(tempfile.mkdtemp(prefix="moorage-s3-bench-", dir=arguments.work_dir))
     results: dict[str, Any] = {"schema": SCHEMA, "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -357,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(TARGETS), help=f"comma list of {', '.join(TARGETS)}")
     parser.add_argument("--quick", action="store_true", help="32 MiB blobs and 16 images (a smoke run)")
+    parser.add_argument("--large-mib", type=int, metavar="MIB", help="size of the large blobs (default 512)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the figures to OUT")
     parser.add_argument("--results", type=Path, metavar="IN", help="do not run: print the figures in IN")
     parser.add_argument("--compare", type=Path, metavar="BEFORE", help="show an earlier run's figures beside")
