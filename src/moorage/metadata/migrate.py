@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 
 def alembic_config(url: str) -> Config:
