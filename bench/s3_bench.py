@@ -75,6 +75,7 @@ def _progress(message: str) -> None:
 
 # --- process figures --------------------------------------------------------------------------------
 
+
 def _tree(pid: int) -> list[int]:
     pids, pending = [], [pid]
     while pending:
@@ -140,6 +141,7 @@ def peak_rss_growth(pid: int) -> Iterator[list[float]]:
 
 # --- the targets -----------------------------------------------------------------------------------------
 
+
 @dataclass
 class Target:
     """A running target: the registry, and the object store behind it when there is one."""
@@ -163,9 +165,13 @@ def start_target(name: str, work_dir: Path) -> Target:
         server = start_null_server(data_dir)
         return Target(server, None, RegistryEndpoint(server.base_url), keeps_bytes=False)
     credentials = Credentials("admin", secrets.token_urlsafe(18))
-    env = {"PYTHONPATH": _python_path(), "MOORAGE_AUTH__ADMIN_USER": credentials.username,
-           "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password, "MOORAGE_ACCESS_LOG": "false",
-           "MOORAGE_JOBS__EMBEDDED_WORKER": "false"}
+    env = {
+        "PYTHONPATH": _python_path(),
+        "MOORAGE_AUTH__ADMIN_USER": credentials.username,
+        "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password,
+        "MOORAGE_ACCESS_LOG": "false",
+        "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+    }
     store = None
     if name.startswith("s3"):
         store = seaweedfs.start()
@@ -187,6 +193,7 @@ def stop_target(target: Target) -> None:
 
 # --- workloads ---------------------------------------------------------------------------------------------
 
+
 def pull_following_redirects(client: SocketBlobClient, repository: str, blob: BlobFile) -> float:
     """GET the blob; on a 307, GET the Location from the object store. Seconds, checked length."""
     started = time.perf_counter()
@@ -201,8 +208,9 @@ def pull_following_redirects(client: SocketBlobClient, repository: str, blob: Bl
     return time.perf_counter() - started
 
 
-def run_large(target: Target, blobs: tuple[BlobFile, BlobFile, BlobFile], chunk: int,
-              figures: dict[str, float]) -> None:
+def run_large(
+    target: Target, blobs: tuple[BlobFile, BlobFile, BlobFile], chunk: int, figures: dict[str, float]
+) -> None:
     """Warm up, then push one blob in one request (RSS sampled), another in PATCHes, pull the first."""
     repository = "bench/large"
     mono, chunked, warm_up = blobs
@@ -219,8 +227,9 @@ def run_large(target: Target, blobs: tuple[BlobFile, BlobFile, BlobFile], chunk:
             seconds = blob_transfer.push_monolithic(client, repository, mono, single_post=single_post)
         figures["push_monolithic"] = mono.size / seconds / 1e6
         figures["push_rss_mb"] = growth[0]
-        figures["push_chunked"] = chunked.size / blob_transfer.push_chunked(
-            client, repository, chunked, chunk_size=chunk) / 1e6
+        figures["push_chunked"] = (
+            chunked.size / blob_transfer.push_chunked(client, repository, chunked, chunk_size=chunk) / 1e6
+        )
         figures["pull"] = mono.size / pull_following_redirects(client, repository, mono) / 1e6
     cpu_after = target.cpu()
     figures["large_cpu_moorage"] = cpu_after[0] - cpu_before[0]
@@ -243,8 +252,9 @@ async def run_images(target: Target, count: int, figures: dict[str, float]) -> N
     cpu_before = target.cpu()
 
     def push_job(index: int) -> Callable[[HttpConnection], Any]:
-        return lambda connection: push_image(connection, f"bench/img-{index % 10}", f"v{index}", images[index],
-                                             single_post=single_post)
+        return lambda connection: push_image(
+            connection, f"bench/img-{index % 10}", f"v{index}", images[index], single_post=single_post
+        )
 
     run = await run_concurrently(target.endpoint, [push_job(i) for i in range(count)], 8)
     figures["image_push"] = count / run.seconds
@@ -253,20 +263,28 @@ async def run_images(target: Target, count: int, figures: dict[str, float]) -> N
     def pull_job(index: int) -> Callable[[HttpConnection], Any]:
         async def pull(connection: HttpConnection) -> None:
             repository, image = f"bench/img-{index % 10}", images[index]
-            expect(await connection.request("GET", f"/v2/{repository}/manifests/v{index}",
-                                            headers=[("Accept", "application/vnd.oci.image.manifest.v1+json")]),
-                   200, "manifest GET")
+            expect(
+                await connection.request(
+                    "GET",
+                    f"/v2/{repository}/manifests/v{index}",
+                    headers=[("Accept", "application/vnd.oci.image.manifest.v1+json")],
+                ),
+                200,
+                "manifest GET",
+            )
             for blob in (image.config, *image.layers):
                 reply = await connection.request("GET", f"/v2/{repository}/blobs/{blob.digest}")
                 if reply.status == 307:
                     location = urlsplit(reply.header("location"))
                     key = f"{id(connection)}"
-                    store = stores.setdefault(key, HttpConnection(
-                        RegistryEndpoint(f"{location.scheme}://{location.netloc}")))
+                    store = stores.setdefault(
+                        key, HttpConnection(RegistryEndpoint(f"{location.scheme}://{location.netloc}"))
+                    )
                     reply = await store.request("GET", blob_transfer.location_target(reply.header("location")))
                 expect(reply, 200, "blob GET")
                 if target.keeps_bytes and reply.body != blob.data:
                     raise TransferError(f"blob {blob.digest} came back different")
+
         return pull
 
     run = await run_concurrently(target.endpoint, [pull_job(i) for i in range(count)], 8)
@@ -280,6 +298,7 @@ async def run_images(target: Target, count: int, figures: dict[str, float]) -> N
 
 # --- the run -----------------------------------------------------------------------------------------------
 
+
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
     """Limits, then each target in turn; the results as a dict."""
     sizes = QUICK if arguments.quick else FULL
@@ -287,18 +306,27 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         sizes = sizes.__class__(**{**sizes.as_dict(), "large_blob_bytes": arguments.large_mib << 20})
     images = 16 if arguments.quick else 100
     work_dir = Path(tempfile.mkdtemp(prefix="moorage-s3-bench-", dir=arguments.work_dir))
-    results: dict[str, Any] = {"schema": SCHEMA, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                               "large_bytes": sizes.large_blob_bytes, "images": images, "targets": {}}
+    results: dict[str, Any] = {
+        "schema": SCHEMA,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "large_bytes": sizes.large_blob_bytes,
+        "images": images,
+        "targets": {},
+    }
     try:
         _progress(f"work directory {work_dir}; measuring machine limits")
         limits = machine_limits.measure(work_dir, sizes.limits_bytes)
-        results["limits"] = {"sha256_mbps": limits.sha256_mbps,
-                             "disk_fsync_write_mbps": limits.disk_fsync_write_mbps,
-                             "loopback_tcp_mbps": limits.loopback_tcp_mbps}
+        results["limits"] = {
+            "sha256_mbps": limits.sha256_mbps,
+            "disk_fsync_write_mbps": limits.disk_fsync_write_mbps,
+            "loopback_tcp_mbps": limits.loopback_tcp_mbps,
+        }
         one = make_large_blobs(work_dir, sizes.__class__(**{**sizes.as_dict(), "large_blob_repeats": 1}))
         (work_dir / "warm-up").mkdir()
-        warm_up = make_large_blobs(work_dir / "warm-up", sizes.__class__(
-            **{**sizes.as_dict(), "large_blob_repeats": 1, "large_blob_bytes": 12 << 20})).monolithic[0]
+        warm_up = make_large_blobs(
+            work_dir / "warm-up",
+            sizes.__class__(**{**sizes.as_dict(), "large_blob_repeats": 1, "large_blob_bytes": 12 << 20}),
+        ).monolithic[0]
         for name in arguments.targets:
             figures: dict[str, float] = {}
             outcome: dict[str, Any] = {"load_average_at_start": os.getloadavg()[0], "figures": figures}
@@ -347,9 +375,11 @@ def render(results: dict[str, Any], before: dict[str, Any] | None = None) -> str
     rows.append(load)
     table = "\n".join("| " + " | ".join(row) + " |" for row in rows)
     limits = results["limits"]
-    table += ("\n\nMachine limits, same run: sha256 (one core) "
-              f"{_number(limits['sha256_mbps'])} MB/s, disk write + fsync {_number(limits['disk_fsync_write_mbps'])}"
-              f" MB/s, loopback TCP (one connection) {_number(limits['loopback_tcp_mbps'])} MB/s.")
+    table += (
+        "\n\nMachine limits, same run: sha256 (one core) "
+        f"{_number(limits['sha256_mbps'])} MB/s, disk write + fsync {_number(limits['disk_fsync_write_mbps'])}"
+        f" MB/s, loopback TCP (one connection) {_number(limits['loopback_tcp_mbps'])} MB/s."
+    )
     errors = [f"- {name}: {outcome['error']}" for name, outcome in results["targets"].items() if "error" in outcome]
     return table + ("\n\nFailures:\n" + "\n".join(errors) if errors else "")
 

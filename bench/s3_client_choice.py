@@ -45,33 +45,47 @@ def cpu() -> float:
 async def timed(label: str, action: Callable[[], Awaitable[object]]) -> None:
     started_cpu, started = cpu(), time.perf_counter()
     outcome = await action()
-    print(f"  {label}: {time.perf_counter() - started:.3f} s, CPU {cpu() - started_cpu:.3f} s"
-          + (f"  {outcome}" if outcome else ""), flush=True)
+    print(
+        f"  {label}: {time.perf_counter() - started:.3f} s, CPU {cpu() - started_cpu:.3f} s"
+        + (f"  {outcome}" if outcome else ""),
+        flush=True,
+    )
 
 
-async def small_ops(put: Callable[[str], Awaitable[object]], head: Callable[[str], Awaitable[object]],
-                    get: Callable[[str], Awaitable[object]]) -> str:
+async def small_ops(
+    put: Callable[[str], Awaitable[object]],
+    head: Callable[[str], Awaitable[object]],
+    get: Callable[[str], Awaitable[object]],
+) -> str:
     latencies: dict[str, list[float]] = {"PUT": [], "HEAD": [], "GET": []}
     for index in range(SMALL_COUNT):
         for name, call in (("PUT", put), ("HEAD", head), ("GET", get)):
             started = time.perf_counter()
             await call(f"small/{index}")
             latencies[name].append((time.perf_counter() - started) * 1000)
-    return ", ".join(f"{name} p50 {statistics.median(v):.2f} ms p90 {sorted(v)[int(len(v) * 0.9)]:.2f} ms"
-                     for name, v in latencies.items())
+    return ", ".join(
+        f"{name} p50 {statistics.median(v):.2f} ms p90 {sorted(v)[int(len(v) * 0.9)]:.2f} ms"
+        for name, v in latencies.items()
+    )
 
 
 async def run_obstore(store_args: dict[str, str], data: bytes, small: bytes) -> None:
     import obstore
     from obstore.store import S3Store
 
-    store = S3Store(store_args["bucket"], endpoint=store_args["endpoint"], access_key_id=store_args["access_key"],
-                    secret_access_key=store_args["secret_key"], region="us-east-1",
-                    client_options={"allow_http": True}, virtual_hosted_style_request=False)
+    store = S3Store(
+        store_args["bucket"],
+        endpoint=store_args["endpoint"],
+        access_key_id=store_args["access_key"],
+        secret_access_key=store_args["secret_key"],
+        region="us-east-1",
+        client_options={"allow_http": True},
+        virtual_hosted_style_request=False,
+    )
 
     async def chunks() -> Any:
         for start in range(0, BIG, PART):
-            yield data[start:start + PART]
+            yield data[start : start + PART]
 
     async def put() -> None:
         await obstore.put_async(store, "big/obstore", chunks(), chunk_size=PART, max_concurrency=CONCURRENCY)
@@ -102,9 +116,13 @@ async def run_aiobotocore(store_args: dict[str, str], data: bytes, small: bytes)
 
     bucket = store_args["bucket"]
     async with get_session().create_client(
-            "s3", endpoint_url=store_args["endpoint"], aws_access_key_id=store_args["access_key"],
-            aws_secret_access_key=store_args["secret_key"], region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}, max_pool_connections=16)) as s3:
+        "s3",
+        endpoint_url=store_args["endpoint"],
+        aws_access_key_id=store_args["access_key"],
+        aws_secret_access_key=store_args["secret_key"],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=16),
+    ) as s3:
 
         async def put() -> None:
             upload = (await s3.create_multipart_upload(Bucket=bucket, Key="big/aiobotocore"))["UploadId"]
@@ -112,13 +130,19 @@ async def run_aiobotocore(store_args: dict[str, str], data: bytes, small: bytes)
 
             async def part(number: int, start: int) -> dict[str, Any]:
                 async with limit:
-                    answer = await s3.upload_part(Bucket=bucket, Key="big/aiobotocore", UploadId=upload,
-                                                  PartNumber=number, Body=data[start:start + PART])
+                    answer = await s3.upload_part(
+                        Bucket=bucket,
+                        Key="big/aiobotocore",
+                        UploadId=upload,
+                        PartNumber=number,
+                        Body=data[start : start + PART],
+                    )
                     return {"PartNumber": number, "ETag": answer["ETag"]}
 
             parts = await asyncio.gather(*(part(n, s) for n, s in enumerate(range(0, BIG, PART), start=1)))
-            await s3.complete_multipart_upload(Bucket=bucket, Key="big/aiobotocore", UploadId=upload,
-                                               MultipartUpload={"Parts": list(parts)})
+            await s3.complete_multipart_upload(
+                Bucket=bucket, Key="big/aiobotocore", UploadId=upload, MultipartUpload={"Parts": list(parts)}
+            )
 
         async def get() -> None:
             answer = await s3.get_object(Bucket=bucket, Key="big/aiobotocore")
@@ -151,9 +175,13 @@ async def run_boto3(store_args: dict[str, str], data: bytes, small: bytes) -> No
 
     bucket = store_args["bucket"]
     s3 = boto3.session.Session().client(
-        "s3", endpoint_url=store_args["endpoint"], aws_access_key_id=store_args["access_key"],
-        aws_secret_access_key=store_args["secret_key"], region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, max_pool_connections=16))
+        "s3",
+        endpoint_url=store_args["endpoint"],
+        aws_access_key_id=store_args["access_key"],
+        aws_secret_access_key=store_args["secret_key"],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=16),
+    )
 
     async def thread(call: Callable[..., Any], **kwargs: Any) -> Any:
         return await anyio.to_thread.run_sync(lambda: call(**kwargs))
@@ -164,13 +192,24 @@ async def run_boto3(store_args: dict[str, str], data: bytes, small: bytes) -> No
 
         async def part(number: int, start: int) -> dict[str, Any]:
             async with limit:
-                answer = await thread(s3.upload_part, Bucket=bucket, Key="big/boto3", UploadId=upload,
-                                      PartNumber=number, Body=data[start:start + PART])
+                answer = await thread(
+                    s3.upload_part,
+                    Bucket=bucket,
+                    Key="big/boto3",
+                    UploadId=upload,
+                    PartNumber=number,
+                    Body=data[start : start + PART],
+                )
                 return {"PartNumber": number, "ETag": answer["ETag"]}
 
         parts = await asyncio.gather(*(part(n, s) for n, s in enumerate(range(0, BIG, PART), start=1)))
-        await thread(s3.complete_multipart_upload, Bucket=bucket, Key="big/boto3", UploadId=upload,
-                     MultipartUpload={"Parts": list(parts)})
+        await thread(
+            s3.complete_multipart_upload,
+            Bucket=bucket,
+            Key="big/boto3",
+            UploadId=upload,
+            MultipartUpload={"Parts": list(parts)},
+        )
 
     async def get() -> None:
         body = (await thread(s3.get_object, Bucket=bucket, Key="big/boto3"))["Body"]
@@ -212,8 +251,15 @@ def main() -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
-        child(arguments.child, {"endpoint": arguments.endpoint, "access_key": arguments.access_key,
-                                "secret_key": arguments.secret_key, "bucket": arguments.bucket})
+        child(
+            arguments.child,
+            {
+                "endpoint": arguments.endpoint,
+                "access_key": arguments.access_key,
+                "secret_key": arguments.secret_key,
+                "bucket": arguments.bucket,
+            },
+        )
         return 0
     store = None
     if not arguments.endpoint:
@@ -222,14 +268,31 @@ def main() -> int:
 
         store = seaweedfs.start()
         arguments.endpoint, arguments.access_key, arguments.secret_key = (
-            store.endpoint, store.access_key, store.secret_key)
+            store.endpoint,
+            store.access_key,
+            store.secret_key,
+        )
         arguments.bucket = store.bucket
     try:
         for name in arguments.clients.split(","):
             print(f"{name}:", flush=True)
-            subprocess.run([sys.executable, __file__, "--child", name, "--endpoint", arguments.endpoint,
-                            "--access-key", arguments.access_key, "--secret-key", arguments.secret_key,
-                            "--bucket", arguments.bucket], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    name,
+                    "--endpoint",
+                    arguments.endpoint,
+                    "--access-key",
+                    arguments.access_key,
+                    "--secret-key",
+                    arguments.secret_key,
+                    "--bucket",
+                    arguments.bucket,
+                ],
+                check=True,
+            )
     finally:
         if store is not None:
             store.close()

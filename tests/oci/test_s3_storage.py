@@ -26,14 +26,24 @@ OCTET = {"Content-Type": "application/octet-stream"}
 
 
 @pytest.fixture(scope="module")
-def redirecting(s3_server: SeaweedFS, tmp_path_factory: pytest.TempPathFactory,
-                session_cache: SessionCache) -> ServerProcess:
+def redirecting(
+    s3_server: SeaweedFS, tmp_path_factory: pytest.TempPathFactory, session_cache: SessionCache
+) -> ServerProcess:
     """moorage answering blob GETs with 307 to the object store, with S3's smallest parts (5 MiB),
     logging at DEBUG with the access log."""
-    return session_cache.get("s3-redirecting-moorage", lambda: start_moorage_on_s3(
-        tmp_path_factory.mktemp("s3-redirect"), s3_server, STORAGE__S3_REDIRECT="true",
-        STORAGE__S3_REDIRECT_EXPIRY_SECONDS="120", STORAGE__S3_PART_SIZE=str(5 * MiB), LOG_LEVEL="debug",
-        ACCESS_LOG="true"), close=ServerProcess.stop)
+    return session_cache.get(
+        "s3-redirecting-moorage",
+        lambda: start_moorage_on_s3(
+            tmp_path_factory.mktemp("s3-redirect"),
+            s3_server,
+            STORAGE__S3_REDIRECT="true",
+            STORAGE__S3_REDIRECT_EXPIRY_SECONDS="120",
+            STORAGE__S3_PART_SIZE=str(5 * MiB),
+            LOG_LEVEL="debug",
+            ACCESS_LOG="true",
+        ),
+        close=ServerProcess.stop,
+    )
 
 
 @pytest.fixture
@@ -72,9 +82,10 @@ def test_chunks_smaller_than_a_part_are_gathered_into_parts(oci: OciClient) -> N
     data = os.urandom(17 * MiB + 5)
     location = oci.start_upload(repo)
     for start in range(0, len(data), 3 * MiB):
-        chunk = data[start:start + 3 * MiB]
-        answer = oci.http.patch(location, content=chunk, headers={
-            **OCTET, "Content-Range": f"{start}-{start + len(chunk) - 1}"})
+        chunk = data[start : start + 3 * MiB]
+        answer = oci.http.patch(
+            location, content=chunk, headers={**OCTET, "Content-Range": f"{start}-{start + len(chunk) - 1}"}
+        )
         assert answer.status_code == 202, answer.text
         location = oci.absolute(answer.headers["Location"])
     digest = digest_of(data)
@@ -89,14 +100,20 @@ def test_secrets_never_reach_the_log_or_moorage_config(redirecting: ServerProces
     assert oci.http.get(f"/v2/{repo}/blobs/{digest}").status_code == 307
     secret = Path(redirecting.env["MOORAGE_STORAGE__S3_SECRET_KEY_FILE"]).read_text().strip()
     assert secret not in redirecting.log()
-    shown = subprocess.run([sys.executable, "-m", "moorage", "config"], capture_output=True, text=True, check=True,
-                           env={**os.environ, **redirecting.env, "MOORAGE_STORAGE__S3_SECRET_KEY": secret})
+    shown = subprocess.run(
+        [sys.executable, "-m", "moorage", "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **redirecting.env, "MOORAGE_STORAGE__S3_SECRET_KEY": secret},
+    )
     assert secret not in shown.stdout + shown.stderr
     storage = json.loads(shown.stdout)["storage"]
     assert storage["s3_secret_key"] == "**********" and storage["s3_secret_key_file"]
 
 
 # --- the object store goes away ------------------------------------------------------------------------
+
 
 @pytest.fixture
 def own_store(tmp_path: Path) -> Iterator[SeaweedFS]:
@@ -120,7 +137,8 @@ def assert_unavailable(response: httpx.Response) -> None:
 
 
 def test_the_store_stopped_mid_push_answers_503_and_pushes_work_when_it_is_back(
-        own_store: SeaweedFS, tmp_path: Path) -> None:
+    own_store: SeaweedFS, tmp_path: Path
+) -> None:
     server = start_moorage_on_s3(tmp_path / "outage", own_store)
     with server, OciClient(server) as oci:
         repo = unique_repo("outage")
@@ -129,24 +147,33 @@ def test_the_store_stopped_mid_push_answers_503_and_pushes_work_when_it_is_back(
         data = os.urandom(12 * MiB)
         digest = digest_of(data)
         location = oci.start_upload(repo)
-        first = oci.http.patch(location, content=data[:6 * MiB], headers={**OCTET, "Content-Range": f"0-{6 * MiB - 1}"})
+        first = oci.http.patch(
+            location, content=data[: 6 * MiB], headers={**OCTET, "Content-Range": f"0-{6 * MiB - 1}"}
+        )
         assert first.status_code == 202
         location = oci.absolute(first.headers["Location"])
 
         own_store.stop()
-        second = oci.http.patch(location, content=data[6 * MiB:],
-                                headers={**OCTET, "Content-Range": f"{6 * MiB}-{len(data) - 1}"})
+        second = oci.http.patch(
+            location, content=data[6 * MiB :], headers={**OCTET, "Content-Range": f"{6 * MiB}-{len(data) - 1}"}
+        )
         assert_unavailable(second)
-        assert_unavailable(oci.http.put(with_query(oci.start_upload(repo), digest=digest_of(b"x" * (2 * MiB))),
-                                        content=b"x" * (2 * MiB), headers=OCTET))
+        assert_unavailable(
+            oci.http.put(
+                with_query(oci.start_upload(repo), digest=digest_of(b"x" * (2 * MiB))),
+                content=b"x" * (2 * MiB),
+                headers=OCTET,
+            )
+        )
         assert_unavailable(oci.http.get(f"/v2/{repo}/blobs/{kept_digest}"))
         assert not oci.blob_exists(repo, digest)  # nothing partial became a blob
         status = oci.http.get(location)
         assert status.status_code == 204 and status.headers["Range"] == f"0-{6 * MiB - 1}"
 
         own_store.start()
-        retried = oci.http.patch(location, content=data[6 * MiB:],
-                                 headers={**OCTET, "Content-Range": f"{6 * MiB}-{len(data) - 1}"})
+        retried = oci.http.patch(
+            location, content=data[6 * MiB :], headers={**OCTET, "Content-Range": f"{6 * MiB}-{len(data) - 1}"}
+        )
         assert retried.status_code == 202, retried.text
         done = oci.http.put(with_query(oci.absolute(retried.headers["Location"]), digest=digest))
         assert done.status_code == 201, done.text
@@ -157,8 +184,8 @@ def test_the_store_stopped_mid_push_answers_503_and_pushes_work_when_it_is_back(
 
 # --- memory ---------------------------------------------------------------------------------------------
 
-def test_a_streamed_push_holds_a_few_parts_in_memory_not_the_blob(redirecting: ServerProcess,
-                                                                    oci: OciClient) -> None:
+
+def test_a_streamed_push_holds_a_few_parts_in_memory_not_the_blob(redirecting: ServerProcess, oci: OciClient) -> None:
     """96 MiB streamed in one PATCH through a server with 5 MiB parts: the server's memory grows by
     the tail, the parts in flight and the request batches, never by the blob."""
     from tests.hostile.test_http_edge import RssSampler

@@ -83,8 +83,12 @@ async def test_uploads_growing_past_the_largest_blob_are_refused(database: Datab
         await service.append(target=TARGET, upload_id=session.id, chunks=_body(b"b" * 600), start=600, length=None)
     assert (await service.get(target=TARGET, upload_id=session.id)).size == 600
     data = b"a" * 600 + b"c" * 400
-    assert await service.finish(target=TARGET, upload_id=session.id, digest=Digest.of(data), chunks=_body(b"c" * 400),
-                                length=400) == 1000
+    assert (
+        await service.finish(
+            target=TARGET, upload_id=session.id, digest=Digest.of(data), chunks=_body(b"c" * 400), length=400
+        )
+        == 1000
+    )
     big = b"d" * 1001
     with pytest.raises(TooLarge):
         await service.monolithic(target=TARGET, digest=Digest.of(big), chunks=_body(big), length=len(big))
@@ -115,5 +119,6 @@ async def test_a_finalisation_the_store_could_not_take_can_be_sent_again(databas
     with pytest.raises(StorageUnavailable):
         await service.finish(target=TARGET, upload_id=session.id, digest=Digest.of(data), chunks=None, length=None)
     assert (await service.get(target=TARGET, upload_id=session.id)).size == len(data)
-    assert await service.finish(target=TARGET, upload_id=session.id, digest=Digest.of(data), chunks=None,
-                                length=None) == len(data)
+    assert await service.finish(
+        target=TARGET, upload_id=session.id, digest=Digest.of(data), chunks=None, length=None
+    ) == len(data)

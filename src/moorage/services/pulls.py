@@ -59,8 +59,11 @@ class PullRecorder:
                 # Bytes served, counted at the image's full size (a manifest deleted meanwhile counts nothing).
                 image_size = select(manifests.c.total_size).where(manifests.c.id == manifest_id).scalar_subquery()
                 owner = select(manifests.c.repository_id).where(manifests.c.id == manifest_id).scalar_subquery()
-                conn.execute(update(repositories).where(repositories.c.id == owner).values(
-                    download_bytes=repositories.c.download_bytes + func.coalesce(image_size, 0) * n))
+                conn.execute(
+                    update(repositories)
+                    .where(repositories.c.id == owner)
+                    .values(download_bytes=repositories.c.download_bytes + func.coalesce(image_size, 0) * n)
+                )
 
         try:
             await self.db.write(work)

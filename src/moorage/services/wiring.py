@@ -76,11 +76,19 @@ def storage_driver(settings: Settings) -> StorageDriver:
         return str(reveal()) if callable(reveal) else None
 
     config = S3Config(
-        bucket=storage.s3_bucket, endpoint=storage.s3_endpoint, region=storage.s3_region, prefix=storage.s3_prefix,
+        bucket=storage.s3_bucket,
+        endpoint=storage.s3_endpoint,
+        region=storage.s3_region,
+        prefix=storage.s3_prefix,
         access_key=secret(storage.s3_access_key, storage.s3_access_key_file),
         secret_key=secret(storage.s3_secret_key, storage.s3_secret_key_file),
-        addressing=storage.s3_addressing, verify_tls=storage.s3_verify_tls, ca_bundle=storage.s3_ca_bundle,
-        redirect=storage.s3_redirect, redirect_expiry_seconds=storage.s3_redirect_expiry_seconds,
-        part_size=storage.s3_part_size, blob_max_bytes=settings.registry.blob_max_bytes,
-        max_connections=storage.s3_max_connections)
+        addressing=storage.s3_addressing,
+        verify_tls=storage.s3_verify_tls,
+        ca_bundle=storage.s3_ca_bundle,
+        redirect=storage.s3_redirect,
+        redirect_expiry_seconds=storage.s3_redirect_expiry_seconds,
+        part_size=storage.s3_part_size,
+        blob_max_bytes=settings.registry.blob_max_bytes,
+        max_connections=storage.s3_max_connections,
+    )
     return create_driver("s3", root=settings.storage_root, s3=config)

@@ -64,7 +64,8 @@ class S3Driver:
         if schedule_capacity(config.part_size) < config.blob_max_bytes:
             raise ValueError(
                 f"S3 part size {config.part_size} reaches only {schedule_capacity(config.part_size)} bytes in "
-                f"{MAX_PARTS} parts, less than the largest blob accepted ({config.blob_max_bytes})")
+                f"{MAX_PARTS} parts, less than the largest blob accepted ({config.blob_max_bytes})"
+            )
         self.config = config
         self.objects = S3Objects(config, client)
 
@@ -79,8 +80,10 @@ class S3Driver:
         if not self.config.redirect:
             return None
         url = self.objects.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.config.bucket, "Key": key},
-            ExpiresIn=self.config.redirect_expiry_seconds)
+            "get_object",
+            Params={"Bucket": self.config.bucket, "Key": key},
+            ExpiresIn=self.config.redirect_expiry_seconds,
+        )
         return str(url)
 
     async def stat(self, path: str) -> FileInfo | None:
@@ -202,8 +205,9 @@ class S3Driver:
 
         async def copy(number: int) -> None:
             async with limit:
-                await self.objects.copy_part(key, upload_id, number, key, parts_bytes(number - 1, base),
-                                             parts_bytes(number, base))
+                await self.objects.copy_part(
+                    key, upload_id, number, key, parts_bytes(number - 1, base), parts_bytes(number, base)
+                )
 
         await asyncio.gather(*(copy(n) for n in range(1, count + 1)))
         tail = await self.objects.get_bytes(key, parts_bytes(count, base), offset)
@@ -216,9 +220,14 @@ class S3Driver:
         head = await self._complete(src)
         stamp = {MTIME: f"{time.time():.6f}"}  # a moved file bears the time of the move
         if head.size <= COPY_OBJECT_MAX:
-            await in_thread(self.objects.client.copy_object, Bucket=self.config.bucket, Key=dst,
-                            CopySource={"Bucket": self.config.bucket, "Key": src},
-                            MetadataDirective="REPLACE", Metadata=stamp)
+            await in_thread(
+                self.objects.client.copy_object,
+                Bucket=self.config.bucket,
+                Key=dst,
+                CopySource={"Bucket": self.config.bucket, "Key": src},
+                MetadataDirective="REPLACE",
+                Metadata=stamp,
+            )
         else:
             await self._copy_in_parts(src, dst, head.size, stamp)
         await self.objects.delete([src])
@@ -312,7 +321,7 @@ def _folders(key: str, keys: list[str]) -> list[str]:
     for S3 proper they are keys that do not exist, and deleting them changes nothing."""
     folders = {key + "/"}
     for k in keys:
-        parts = k[len(key) + 1:].split("/")[:-1]
+        parts = k[len(key) + 1 :].split("/")[:-1]
         folders.update(f"{key}/{'/'.join(parts[:depth])}/" for depth in range(1, len(parts) + 1))
     return sorted(folders, key=lambda folder: (-folder.count("/"), folder))
 

@@ -176,8 +176,11 @@ def head_from(response: dict[str, Any]) -> ObjectHead:
     if "/" in content_range and not content_range.endswith("/*"):
         size = int(content_range.rsplit("/", 1)[1])
     modified = response.get("LastModified")
-    return ObjectHead(size=size, metadata={str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()},
-                      last_modified=modified.timestamp() if modified is not None else 0.0)
+    return ObjectHead(
+        size=size,
+        metadata={str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()},
+        last_modified=modified.timestamp() if modified is not None else 0.0,
+    )
 
 
 class S3Objects:
@@ -227,12 +230,15 @@ class S3Objects:
     async def delete(self, keys: list[str]) -> None:
         """Delete keys (missing ones are not an error), up to 1000 per request."""
         for start in range(0, len(keys), 1000):
-            batch = keys[start:start + 1000]
+            batch = keys[start : start + 1000]
             if len(batch) == 1:
                 await in_thread(self.client.delete_object, Bucket=self.config.bucket, Key=batch[0])
             else:
-                await in_thread(self.client.delete_objects, Bucket=self.config.bucket,
-                                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+                await in_thread(
+                    self.client.delete_objects,
+                    Bucket=self.config.bucket,
+                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                )
 
     async def list_keys(self, prefix: str) -> list[tuple[str, float]]:
         """Every key starting with ``prefix`` and its Last-Modified, page by page."""
@@ -253,15 +259,20 @@ class S3Objects:
         names: set[str] = set()
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"Bucket": self.config.bucket, "Prefix": prefix, "Delimiter": "/",
-                                      "MaxKeys": self.config.page_size}
+            kwargs: dict[str, Any] = {
+                "Bucket": self.config.bucket,
+                "Prefix": prefix,
+                "Delimiter": "/",
+                "MaxKeys": self.config.page_size,
+            }
             if token:
                 kwargs["ContinuationToken"] = token
             page = await in_thread(self.client.list_objects_v2, **kwargs)
             # A key ending in "/" is a folder some stores (SeaweedFS) list as an object: not a name.
-            names.update(item["Key"][len(prefix):] for item in page.get("Contents", [])
-                         if not item["Key"].endswith("/"))
-            names.update(item["Prefix"][len(prefix):].rstrip("/") for item in page.get("CommonPrefixes", []))
+            names.update(
+                item["Key"][len(prefix) :] for item in page.get("Contents", []) if not item["Key"].endswith("/")
+            )
+            names.update(item["Prefix"][len(prefix) :].rstrip("/") for item in page.get("CommonPrefixes", []))
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return sorted(name for name in names if name)
@@ -271,8 +282,13 @@ class S3Objects:
         found: list[tuple[str, str, float]] = []
         markers: dict[str, str] = {}
         while True:
-            page = await in_thread(self.client.list_multipart_uploads, Bucket=self.config.bucket, Prefix=prefix,
-                                   MaxUploads=self.config.page_size, **markers)
+            page = await in_thread(
+                self.client.list_multipart_uploads,
+                Bucket=self.config.bucket,
+                Prefix=prefix,
+                MaxUploads=self.config.page_size,
+                **markers,
+            )
             found.extend((u["Key"], u["UploadId"], u["Initiated"].timestamp()) for u in page.get("Uploads", []))
             if not page.get("IsTruncated"):
                 return found
@@ -280,22 +296,34 @@ class S3Objects:
 
     async def create_upload(self, key: str, metadata: dict[str, str] | None = None) -> str:
         """CreateMultipartUpload; its id."""
-        response = await in_thread(self.client.create_multipart_upload, Bucket=self.config.bucket, Key=key,
-                                   Metadata=metadata or {})
+        response = await in_thread(
+            self.client.create_multipart_upload, Bucket=self.config.bucket, Key=key, Metadata=metadata or {}
+        )
         return str(response["UploadId"])
 
     async def upload_part(self, key: str, upload_id: str, number: int, body: bytes | bytearray) -> str:
         """UploadPart; its ETag."""
-        response = await in_thread(self.client.upload_part, Bucket=self.config.bucket, Key=key, UploadId=upload_id,
-                                   PartNumber=number, Body=body)
+        response = await in_thread(
+            self.client.upload_part,
+            Bucket=self.config.bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+        )
         return str(response["ETag"])
 
     async def copy_part(self, key: str, upload_id: str, number: int, source: str, start: int, end: int) -> str:
         """UploadPartCopy of bytes ``[start, end)`` of ``source``; the part's ETag."""
-        response = await in_thread(self.client.upload_part_copy, Bucket=self.config.bucket, Key=key,
-                                   UploadId=upload_id, PartNumber=number,
-                                   CopySource={"Bucket": self.config.bucket, "Key": source},
-                                   CopySourceRange=f"bytes={start}-{end - 1}")
+        response = await in_thread(
+            self.client.upload_part_copy,
+            Bucket=self.config.bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            CopySource={"Bucket": self.config.bucket, "Key": source},
+            CopySourceRange=f"bytes={start}-{end - 1}",
+        )
         return str(response["CopyPartResult"]["ETag"])
 
     async def list_parts(self, key: str, upload_id: str) -> dict[int, tuple[int, str]]:
@@ -304,8 +332,14 @@ class S3Objects:
         parts: dict[int, tuple[int, str]] = {}
         marker = 0
         while True:
-            page = await in_thread(self.client.list_parts, Bucket=self.config.bucket, Key=key, UploadId=upload_id,
-                                   MaxParts=self.config.page_size, PartNumberMarker=marker)
+            page = await in_thread(
+                self.client.list_parts,
+                Bucket=self.config.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MaxParts=self.config.page_size,
+                PartNumberMarker=marker,
+            )
             for part in page.get("Parts", []):
                 parts[int(part["PartNumber"])] = (int(part["Size"]), str(part["ETag"]))
             next_marker = int(page.get("NextPartNumberMarker") or 0)
@@ -315,18 +349,20 @@ class S3Objects:
 
     async def complete(self, key: str, upload_id: str, etags: list[str]) -> None:
         """CompleteMultipartUpload with parts 1..len(etags): the object appears whole, at once."""
-        await in_thread(self.client.complete_multipart_upload, Bucket=self.config.bucket, Key=key,
-                        UploadId=upload_id,
-                        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag}
-                                                   for n, etag in enumerate(etags, start=1)]})
+        await in_thread(
+            self.client.complete_multipart_upload,
+            Bucket=self.config.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, start=1)]},
+        )
 
     async def abort(self, key: str, upload_id: str) -> None:
         """AbortMultipartUpload; an upload already gone is not an error."""
         from botocore.exceptions import ClientError
 
         try:
-            await in_thread(self.client.abort_multipart_upload, Bucket=self.config.bucket, Key=key,
-                            UploadId=upload_id)
+            await in_thread(self.client.abort_multipart_upload, Bucket=self.config.bucket, Key=key, UploadId=upload_id)
         except ClientError as error:
             if not (is_missing(error) or http_status(error) == 404):
                 raise

@@ -88,8 +88,13 @@ class WriteState:
                 return 0.0
 
         mtime = number(MTIME)
-        return cls(upload_id=meta.get(UPLOAD) or None, parts=int(number(PARTS)), base=int(number(PART_SIZE)),
-                   lease_until=number(LEASE), mtime=mtime or None)
+        return cls(
+            upload_id=meta.get(UPLOAD) or None,
+            parts=int(number(PARTS)),
+            base=int(number(PART_SIZE)),
+            lease_until=number(LEASE),
+            mtime=mtime or None,
+        )
 
     @property
     def committed_bytes(self) -> int:
@@ -141,8 +146,13 @@ class S3Writer:
 
     async def _write_state(self, state: WriteState, tail: bytes, *, lease: bool) -> None:
         self._lease_until = time.time() + LEASE_SECONDS if lease else 0.0
-        stamped = WriteState(upload_id=state.upload_id, parts=state.parts, base=self._base,
-                             lease_until=self._lease_until, mtime=self._mtime)
+        stamped = WriteState(
+            upload_id=state.upload_id,
+            parts=state.parts,
+            base=self._base,
+            lease_until=self._lease_until,
+            mtime=self._mtime,
+        )
         await self._objects.put(self._key, tail, stamped.metadata())
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
