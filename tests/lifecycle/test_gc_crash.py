@@ -60,7 +60,11 @@ def _gc(registry: Registry, *extra: str, env: dict[str, str] | None = None) -> s
 
 
 def _files(registry: Registry) -> set[str]:
-    return {f"sha256:{p.parent.name}" for p in (registry.root / "blobs").rglob("data")}
+    """The blobs whose bytes are on disk (os.walk: a directory the running collector removes while
+    this looks is skipped, where Path.rglob raised FileNotFoundError)."""
+    return {
+        f"sha256:{Path(directory).name}" for directory, _, names in os.walk(registry.root / "blobs") if "data" in names
+    }
 
 
 def _used_without_bytes(registry: Registry) -> list[str]:

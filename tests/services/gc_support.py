@@ -165,7 +165,7 @@ class Registry:
         """A blob's bytes as a GET serves them (``BlobUnknown`` if the repository cannot serve it)."""
         parsed = Digest.parse(digest)
         size = await self.blobs.size(repository=self.repository(repository, instance_id), digest=parsed)
-        _, stream = self.blobs.stream(digest=parsed, size=size, byte_range=None)
+        _, stream = await self.blobs.stream(digest=parsed, size=size, byte_range=None)
         return b"".join([chunk async for chunk in stream])
 
     async def pull(
