@@ -137,6 +137,10 @@ WITHOUT_BODY: dict[tuple[str, str], str] = {
         "GET",
         "/v5/{project_id}/image/export-tasks/{task_id}/file",
     ): "an exported report file (CSV or HTML); a moorage extension",
+    (
+        "GET",
+        "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}/log",
+    ): "a garbage collection run's log as text, as Harbor's GC log; a moorage extension",
 }
 """Management routes that answer something other than a JSON body, and why. Besides these, routes
 answer without a model when they cannot have a body (204, HEAD), when the SDK operation's response
