@@ -20,7 +20,9 @@ from sqlalchemy import select, update
 from moorage.domain.digests import Digest
 from moorage.domain.errors import BlobUnknown, ManifestBlobUnknown
 from moorage.domain.gc import GcParameters, GcRunStatus, GcTrigger
+from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.metadata.queries import gc as gc_q
+from moorage.metadata.queries import quotas as quota_queries
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.tables import blobs, repositories, uploads
 from moorage.services.lifecycle.reachability import garbage_groups
@@ -98,6 +100,10 @@ async def test_unreferenced_blobs_are_freed_and_their_bytes_leave_the_disk(regis
     assert not any(registry.has_bytes(d) for d in only_dropped)
     assert registry.blob_rows() == set(kept.blobs)
     assert run.figures.links == 2 and _size(registry, "team/app") == sum(map(len, kept.blobs.values()))
+    # The organization's storage counter (quotas, usage figures) lost the released links' bytes too.
+    assert registry.db.run_read(lambda conn: quota_queries.namespace_stored(conn, DEFAULT_INSTANCE, "team")) == sum(
+        map(len, kept.blobs.values())
+    )
     await registry.pull("team/app", "1", kept)
     again = await registry.collect()
     assert (again.figures.blobs, again.figures.links, again.figures.bytes) == (0, 0, 0)

@@ -29,6 +29,7 @@ from moorage.domain.gc import (
 )
 from moorage.domain.jobs import JobStatus
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries import namespace_usage
 from moorage.metadata.tables import (
     blobs,
     gc_run_logs,
@@ -252,6 +253,8 @@ def release_links(conn: Connection, pairs: Sequence[tuple[int, str]], *, cutoff:
     if not released:
         return 0
     conn.execute(_UNLINK, [{"in_repository": r, "of_digest": d} for r, d, _ in released])
+    for repository_id, digest, _size in released:  # the organizations' storage counters (quotas, usage)
+        namespace_usage.link_removed(conn, repository_id, digest)
     shrink: dict[int, int] = defaultdict(int)
     for repository_id, _digest, size in released:
         shrink[repository_id] += size
