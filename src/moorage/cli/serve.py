@@ -12,7 +12,8 @@ import typer
 from moorage.settings import Settings
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
+    """Log lines to stderr at ``level`` (Alembic's chatter at warnings only)."""
     logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
             k: v for k, v in {"host": hosts, "port": port, "data_dir": data_dir and data_dir.resolve(),
                               "workers": workers}.items() if v is not None}
         settings = Settings(**overrides)  # type: ignore[arg-type]
-        _configure_logging(settings.log_level)
+        configure_logging(settings.log_level)
         from moorage.bootstrap import bootstrap, prepare_data_dir
 
         prepare_data_dir(settings)  # the umask every child inherits, and the data directory
