@@ -58,6 +58,7 @@ from moorage.services.identity import IdentityService
 from moorage.services.login_throttle import build_login_throttle
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
+from moorage.services.periodic import Chore, PeriodicChores
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.replay_guard import SignatureReplayGuard
@@ -99,7 +100,7 @@ def build_services(settings: Settings) -> Services:
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
         blobs=BlobService(db, store),
-        uploads=UploadService(db, store),
+        uploads=UploadService(db, store, lease_seconds=settings.registry.upload_lease_seconds),
         manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
                                   listeners=[security.scan_on_push, enterprise.hooks],
                                   max_json_depth=settings.http.max_json_depth),
@@ -111,16 +112,21 @@ def build_services(settings: Settings) -> Services:
         account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region),
         enterprise=enterprise,
         security=security,
+        periodic=PeriodicChores(db),
         replays=SignatureReplayGuard(db, max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
                                      repeat_seconds=settings.auth.sdk_signature_repeat_seconds),
     )
 
 
 async def _purge_uploads_forever(services: Services) -> None:
-    """Remove stale upload sessions and orphaned upload data, periodically."""
+    """Remove stale upload sessions and orphaned upload data, periodically: every HTTP process of every
+    node offers, one of them purges per interval."""
     interval = services.settings.registry.purge_interval_seconds
     while True:
         try:
+            if not await services.periodic.claim(Chore.UPLOAD_PURGE, interval):
+                await asyncio.sleep(interval)
+                continue
             removed = await services.uploads.purge(
                 older_than_seconds=services.settings.registry.upload_stale_after_seconds,
                 idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,

@@ -26,8 +26,9 @@ from moorage.metadata.queries import uploads as q
 from moorage.storage.blobstore import BlobStore
 
 LEASE_SECONDS = 60.0
-"""A chunk in flight holds its session this long, renewed while bytes keep coming."""
-LEASE_RENEW_SECONDS = 20.0
+"""A chunk in flight holds its session this long by default (``registry.upload_lease_seconds``),
+renewed every third of it while bytes keep coming: another chunk of the session, on this node or
+another, is refused meanwhile, and a chunk whose node died releases it when the lease lapses."""
 SMALL_BLOB_BYTES = 1 << 20
 """Monolithic uploads up to this size are received into memory and written in one go."""
 
@@ -70,9 +71,10 @@ def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int) ->
 class UploadService:
     """Start, feed, inspect, finish and cancel upload sessions."""
 
-    def __init__(self, db: Database, store: BlobStore) -> None:
+    def __init__(self, db: Database, store: BlobStore, *, lease_seconds: float = LEASE_SECONDS) -> None:
         self.db = db
         self.store = store
+        self.lease_seconds = lease_seconds
         self.hashes = HashCache()
 
     async def start(self, *, target: UploadTarget) -> UploadSession:
@@ -107,7 +109,7 @@ class UploadService:
             )
 
         def take_lease(conn: Connection) -> None:
-            if not q.lease(conn, upload_id, size=session.size, seconds=LEASE_SECONDS):
+            if not q.lease(conn, upload_id, size=session.size, seconds=self.lease_seconds):
                 current = q.get(conn, upload_id, target.instance_id, str(target.name))
                 raise RangeNotSatisfiable(
                     "another chunk of this upload is in progress",
@@ -138,8 +140,8 @@ class UploadService:
         renewed = time.monotonic()
         async for chunk in chunks:
             yield chunk
-            if time.monotonic() - renewed > LEASE_RENEW_SECONDS:
-                await self.db.write(lambda conn: q.lease_renew(conn, upload_id, seconds=LEASE_SECONDS))
+            if time.monotonic() - renewed > self.lease_seconds / 3:
+                await self.db.write(lambda conn: q.lease_renew(conn, upload_id, seconds=self.lease_seconds))
                 renewed = time.monotonic()
 
     async def finish(

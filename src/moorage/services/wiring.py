@@ -15,6 +15,7 @@ from moorage.services.enterprise import EnterpriseServices
 from moorage.services.identity import IdentityService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
+from moorage.services.periodic import PeriodicChores
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.replay_guard import SignatureReplayGuard
@@ -52,4 +53,5 @@ class Services:
     account: AccountService
     enterprise: EnterpriseServices
     security: SecurityServices
+    periodic: PeriodicChores
     replays: SignatureReplayGuard
