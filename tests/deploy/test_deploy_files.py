@@ -136,3 +136,15 @@ def test_the_nginx_site_streams_blobs_and_appends_the_client_address() -> None:
                       "proxy_set_header Host $http_host;", "proxy_read_timeout 900s;"):
         assert directive in directives
     assert re.search(r"server @NODE_1@ .*;\s*server @NODE_2@ ", directives)
+
+
+def test_the_deployment_guide_names_real_files_and_settings() -> None:
+    """docs/deployment.md links every file under deploy/ and names only settings and files that exist."""
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    shipped = {str(path.relative_to(ROOT)) for path in DEPLOY.rglob("*") if path.is_file()}
+    mentioned = set(re.findall(r"(?<![\w/])deploy/[\w./-]+\w", guide))
+    assert {path for path in mentioned if not (ROOT / path).exists()} == set()
+    assert {path for path in shipped if path not in mentioned and f"{Path(path).parent}/*" not in guide} == set()
+    named = set(re.findall(r"MOORAGE_[A-Z0-9_]*[A-Z0-9]", guide))  # MOORAGE_STORAGE__* names a section
+    sections = {name.rsplit("__", 1)[0] + "__" for name in SETTING_NAMES if "__" in name}
+    assert {name for name in named - SETTING_NAMES if name + "__" not in sections} == set()
