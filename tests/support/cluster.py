@@ -145,15 +145,17 @@ class Cluster:
 
 
 def start_cluster(directory: Path, *, database_url: str, redis_url: str, storage: Mapping[str, str],
-                  nodes: int = 2, workers: int = 1, tls: bool = True, admin: tuple[str, str],
+                  nodes: int = 2, workers: int = 1, tls: bool = True, edge: bool = True, admin: tuple[str, str],
                   env: Mapping[str, str] | None = None) -> Cluster:
     """Start the nodes and workers together (on a new database they migrate it one at a time, as nodes
-    started together do), and nginx in front of the nodes; return when every node answers. ``env`` adds
-    settings for every process."""
+    started together do), and nginx in front of the nodes (unless not ``edge``: then clients use the
+    first node's address); return when every node answers. ``env`` adds settings for every process."""
     directory.mkdir(parents=True, exist_ok=True)
+    node_ports = [free_port() for _ in range(nodes)]
     edge_port = free_port()
-    tls_files = nginx.self_signed(directory / "tls") if tls else None
-    edge_url = f"{'https' if tls else 'http'}://127.0.0.1:{edge_port}"
+    tls_files = nginx.self_signed(directory / "tls") if tls and edge else None
+    edge_url = (f"{'https' if tls_files else 'http'}://127.0.0.1:{edge_port}" if edge
+                else f"http://127.0.0.1:{node_ports[0]}")
     shared = {
         "MOORAGE_DATABASE_URL": database_url, "MOORAGE_REDIS_URL": redis_url,
         "MOORAGE_AUTH__MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
@@ -162,14 +164,15 @@ def start_cluster(directory: Path, *, database_url: str, redis_url: str, storage
         "MOORAGE_JOBS__EMBEDDED_WORKER": "false", "MOORAGE_ACCESS_LOG": "false", "MOORAGE_SCANNER__VULNDB_SOURCES": "",
         **storage, **(env or {}),
     }
-    cluster = Cluster(directory, shared, node_ports=[free_port() for _ in range(nodes)], tls=tls_files)
+    cluster = Cluster(directory, shared, node_ports=node_ports, tls=tls_files)
     try:
         for index in range(nodes):
             cluster.start_node(index, wait=False)
         for _ in range(workers):
             cluster.start_worker()
-        cluster.edge = nginx.start(directory / "nginx", port=edge_port,
-                                   upstreams=[f"127.0.0.1:{port}" for port in cluster.node_ports], tls=tls_files)
+        if edge:
+            cluster.edge = nginx.start(directory / "nginx", port=edge_port,
+                                       upstreams=[f"127.0.0.1:{port}" for port in cluster.node_ports], tls=tls_files)
         for node in cluster.nodes:
             node.wait_ready("/healthz")
     except BaseException:
