@@ -124,15 +124,13 @@ async def _purge_uploads_forever(services: Services) -> None:
     interval = services.settings.registry.purge_interval_seconds
     while True:
         try:
-            if not await services.periodic.claim(Chore.UPLOAD_PURGE, interval):
-                await asyncio.sleep(interval)
-                continue
-            removed = await services.uploads.purge(
-                older_than_seconds=services.settings.registry.upload_stale_after_seconds,
-                idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
-            )
-            if removed:
-                log.info("purged %d stale uploads", removed)
+            if await services.periodic.claim(Chore.UPLOAD_PURGE, interval):
+                removed = await services.uploads.purge(
+                    older_than_seconds=services.settings.registry.upload_stale_after_seconds,
+                    idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
+                )
+                if removed:
+                    log.info("purged %d stale uploads", removed)
         except Exception:
             log.exception("purging stale uploads failed")
         await asyncio.sleep(interval)

@@ -130,7 +130,8 @@ def test_the_nginx_site_streams_blobs_and_appends_the_client_address() -> None:
     site = nginx.SITE_TEMPLATE.read_text()
     directives = "\n".join(line.split("#", 1)[0].strip() for line in site.splitlines())
     blobs = directives.split("location ~ ^/v2/.+/blobs/ {", 1)[1].split("}", 1)[0]
-    for directive in ("proxy_request_buffering off;", "proxy_buffering off;"):
+    for directive in ("proxy_request_buffering off;", "proxy_buffering off;", "proxy_buffer_size 256k;",
+                      "client_body_buffer_size 256k;"):
         assert directive in blobs
     for directive in ("client_max_body_size 0;", "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
                       "proxy_set_header Host $http_host;", "proxy_read_timeout 900s;"):
