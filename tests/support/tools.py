@@ -29,7 +29,7 @@ PACKAGES = {
     "/usr/lib/postgresql/15/bin/postgres": "postgresql-15", "db5.3_load": "db5.3-util", "dpkg": "dpkg",
     "openssl": "openssl", "git": "git", "curl": "curl", "node": "nodejs", "npm": "npm",
     "readelf": "binutils", "objcopy": "binutils", "mount": "mount", "nginx": "nginx", "/usr/sbin/nginx": "nginx",
-    "systemd-analyze": "systemd",
+    "systemd-analyze": "systemd", "ss": "iproute2",
 }
 
 
