@@ -155,7 +155,7 @@ def test_a_push_survives_the_node_receiving_it_being_killed(cluster: Cluster, tm
     _, first_errors = push.communicate(timeout=240)
     if push.returncode != 0:
         # skopeo 1.9 (Debian 12) retries a lost connection, not a 502 from the proxy (containers/common
-        # retries 502-504 since 2025; docker always did): the push is run again, as CI or the user would.
+        # retries 502-504 since March 2025, #2378; docker always did): the push is run again, as CI would.
         assert "502 Bad Gateway" in first_errors, first_errors
         again = _skopeo(*_push_args(cluster, layout, "large"), home=home)
         assert again.returncode == 0, again.stderr
