@@ -1,6 +1,6 @@
 """Periodic chores run once per period across every process of every node.
 
-Each ``moorage serve`` HTTP process and each worker offers to run the chores below every period;
+Each ``moorage serve`` HTTP process and each worker offers to run its chores (``domain/periodic.py``) every period;
 the database decides which one does (``metadata/queries/periodic_runs``: a compare-and-set on the
 chore's next due time), so two nodes never purge the same uploads or recover the same jobs at once,
 and the chore keeps running while any process that offers it is alive: a process that dies leaves
@@ -11,22 +11,12 @@ from __future__ import annotations
 
 import os
 import socket
-from enum import StrEnum
 
+from moorage.domain.periodic import Chore, PeriodicRun
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import periodic_runs as q
-from moorage.metadata.queries.periodic_runs import PeriodicRun
 
-
-class Chore(StrEnum):
-    """The chores the processes share (the names are stored)."""
-
-    UPLOAD_PURGE = "upload-purge"
-    """Stale upload sessions, orphaned upload data and temporary files (``moorage serve``)."""
-    JOB_RECOVERY = "job-recovery"
-    """Jobs whose worker died or whose queue message was lost are sent again (workers)."""
-    IMAGE_SECURITY = "image-security"
-    """Due advisory database updates, re-matches and scheduled scans are queued (workers)."""
+__all__ = ["Chore", "PeriodicChores", "PeriodicRun"]
 
 
 class PeriodicChores:

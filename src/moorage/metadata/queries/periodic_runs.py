@@ -3,24 +3,12 @@ whose compare-and-set moves its ``next_run_at`` past now runs it for that period
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from moorage.domain.periodic import PeriodicRun
 from moorage.metadata.tables import periodic_runs
 from moorage.metadata.upsert import insert_ignore
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodicRun:
-    """A chore's record: when it may run next, when and by whom it last ran, how often it ran."""
-
-    name: str
-    next_run_at: int
-    last_run_at: int
-    holder: str
-    runs: int
 
 
 def claim(conn: Connection, name: str, *, now: int, period_ms: int, holder: str) -> bool:
