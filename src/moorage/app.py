@@ -10,7 +10,8 @@ import os
 import re
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
@@ -19,7 +20,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import moorage
-from moorage.api.enterprise import ROUTERS as ENTERPRISE_ROUTERS
+from moorage.api import enterprise, unserved
 from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
 from moorage.api.hss import baseline as hss_baseline
@@ -33,6 +34,8 @@ from moorage.api.hss import vulnerabilities as hss_vulnerabilities
 from moorage.api.hss import whitelists as hss_whitelists
 from moorage.api.iam import tokens as iam_tokens
 from moorage.api.iam import users as iam_users
+from moorage.api.management_route import ManagementRoute
+from moorage.api.management_rules import AccessRuleError, AccessRules, RouterModule, merge_access_rules
 from moorage.api.observability import Metrics, ObservabilityMiddleware
 from moorage.api.oci import oci_route
 from moorage.api.oci.routing import OciRoute
@@ -44,23 +47,24 @@ from moorage.api.swr import namespaces as swr_namespaces
 from moorage.api.swr import repositories as swr_repositories
 from moorage.api.swr import sharing as swr_sharing
 from moorage.api.swr import tags as swr_tags
-from moorage.api.unserved import unserved_routers
 from moorage.auth.keys import load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
 from moorage.metadata.database import Database
 from moorage.metadata.queries.enterprise_instances import anonymous_access
+from moorage.services.access_keys import AccessKeyService
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
 from moorage.services.enterprise import build_enterprise
 from moorage.services.enterprise.hosts import HostDirectory
-from moorage.services.identity import IdentityService
 from moorage.services.login_throttle import build_login_throttle
+from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
 from moorage.services.periodic import Chore, PeriodicChores
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
+from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.replay_guard import SignatureReplayGuard
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
@@ -68,6 +72,7 @@ from moorage.services.security.wiring import build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
+from moorage.services.users import UserService
 from moorage.services.wiring import Services
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
@@ -86,30 +91,43 @@ def build_services(settings: Settings) -> Services:
     jobs = JobQueue(db, build_huey(settings))
     security = build_security_services(settings, db, master_key, jobs)
     enterprise = build_enterprise(settings, db, store, master_key, jobs)
+    users = UserService(db, region=settings.auth.region, admin_user=settings.auth.admin_user)
+    access_keys = AccessKeyService(db, master_key=master_key, users=users)
+    quotas = QuotaService(db, QuotaLimits(
+        namespace_storage=settings.quota.namespace_storage_bytes,
+        namespace_repositories=settings.quota.namespace_repositories,
+        account_storage=settings.quota.account_storage_bytes,
+        account_repositories=settings.quota.account_repositories,
+    ), reservation_seconds=settings.registry.upload_stale_after_seconds)
     return Services(
         settings=settings,
         db=db,
         store=store,
         master_key=master_key,
         signer=signer,
-        identity=IdentityService(db, settings=settings.auth, master_key=master_key, signer=signer,
-                                 throttle=build_login_throttle(db=db, settings=settings.auth, master_key=master_key,
-                                                               redis_url=settings.redis_url)),
+        users=users,
+        access_keys=access_keys,
+        logins=LoginService(db, settings=settings.auth, master_key=master_key, signer=signer,
+                            throttle=build_login_throttle(db=db, settings=settings.auth, master_key=master_key,
+                                                          redis_url=settings.redis_url),
+                            users=users, access_keys=access_keys),
         permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull,
                                       instance_anonymous_pull=anonymous_access),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
-        blobs=BlobService(db, store),
-        uploads=UploadService(db, store, lease_seconds=settings.registry.upload_lease_seconds),
+        blobs=BlobService(db, store, quotas=quotas),
+        uploads=UploadService(db, store, quotas=quotas, lease_seconds=settings.registry.upload_lease_seconds),
         manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
                                   listeners=[security.scan_on_push, enterprise.hooks],
-                                  max_json_depth=settings.http.max_json_depth),
+                                  max_json_depth=settings.http.max_json_depth, protection=enterprise.immutability,
+                                  quotas=quotas),
         pulls=pulls,
         jobs=jobs,
-        repository_management=RepositoryManagement(db),
-        tag_management=TagManagement(db),
+        repository_management=RepositoryManagement(db, protection=enterprise.immutability, quotas=quotas),
+        tag_management=TagManagement(db, protection=enterprise.immutability),
         sharing=SharingService(db),
-        account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region),
+        account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region,
+                               quotas=quotas),
         enterprise=enterprise,
         security=security,
         periodic=PeriodicChores(db),
@@ -195,6 +213,37 @@ class MoorageApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
+    """The management routers in inclusion order, and their access rules merged (``AccessRuleError``
+    when two modules rule one route). Read from the router modules on each call: nothing is
+    registered at import time."""
+    modules: tuple[RouterModule, ...] = (
+        iam_tokens, iam_users, swr_login, swr_namespaces, swr_repositories, swr_tags, swr_sharing, hss_images,
+        hss_registries, hss_tasks, hss_policies,
+        # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
+        hss_baseline, hss_reports, hss_whitelists, hss_vulnerabilities, hss_image_details, *enterprise.MODULES,
+        swr_account)  # its GET /{api_version} takes any one-segment path
+    unserved_first, unserved_last = unserved.unserved_routers()  # see api/unserved.py for the order
+    routers = (unserved_first, *(module.router for module in modules),
+               unserved_last)  # last: served requests never match against these
+    return routers, merge_access_rules((unserved.ACCESS_RULES, *(module.ACCESS_RULES for module in modules)))
+
+
+def require_rules(app: FastAPI, rules: AccessRules) -> AccessRules:
+    """``rules``, once every management route of ``app`` has one and every rule has its route
+    (``AccessRuleError`` otherwise: a route nobody decided about, or a rule for a path that moved)."""
+    served = {(method, context.path) for context in iter_route_contexts(app.routes)
+              if isinstance(context.original_route, ManagementRoute)
+              for method in context.original_route.methods or ()}
+    unruled = sorted(served - rules.keys())
+    if unruled:
+        raise AccessRuleError(f"management routes without an access rule: {unruled}")
+    stray = sorted(rules.keys() - served)
+    if stray:
+        raise AccessRuleError(f"access rules for routes that do not exist: {stray}")
+    return rules
+
+
 def create_app(settings: Settings) -> MoorageApp:
     """The ASGI application for ``settings``. The schema must already be migrated."""
     services = build_services(settings)
@@ -227,7 +276,7 @@ def create_app(settings: Settings) -> MoorageApp:
         redoc_url="/redoc" if docs else None,
     )
     app.state.services = services
-    registry_authorizer = RegistryAuthorizer(settings=settings, identity=services.identity,
+    registry_authorizer = RegistryAuthorizer(settings=settings, logins=services.logins, users=services.users,
                                              permissions=services.permissions, signer=services.signer)
     app.state.authorizer = registry_authorizer
     app.state.instance_resolver = current_instance
@@ -255,16 +304,10 @@ def create_app(settings: Settings) -> MoorageApp:
 
     app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
                       include_in_schema=False)
-    unserved_first, unserved_last = unserved_routers()  # see api/unserved.py for the order
-    for router in (unserved_first, iam_tokens.router, iam_users.router, swr_login.router, swr_namespaces.router,
-                   swr_repositories.router, swr_tags.router, swr_sharing.router, hss_images.router,
-                   hss_registries.router, hss_tasks.router, hss_policies.router,
-                   # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
-                   hss_baseline.router, hss_reports.router, hss_whitelists.router, hss_vulnerabilities.router,
-                   hss_image_details.router, *ENTERPRISE_ROUTERS,
-                   swr_account.router,  # its GET /{api_version} takes any one-segment path
-                   unserved_last):  # last: served requests never match against these
+    routers, rules = management_api()
+    for router in routers:
         app.include_router(router)
+    app.state.access_rules = require_rules(app, rules)
     install_error_handlers(app)
     body_limits = BodyLimits(max_body_bytes=settings.http.max_body_bytes,
                              manifest_max_bytes=settings.registry.manifest_max_bytes,

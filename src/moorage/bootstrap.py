@@ -3,6 +3,7 @@ when no user exists yet, the administrator."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import stat
@@ -57,16 +58,14 @@ def bootstrap(settings: Settings) -> None:
 def _prepare(settings: Settings, database: Database) -> None:
     """Migrate, then create what is missing: the default instance and, on first start, the administrator."""
     from moorage.auth.keys import load_master_key
-    from moorage.auth.tokens import TokenSigner
-    from moorage.services.identity import IdentityService
+    from moorage.services.users import UserService
 
     upgrade(database)
     database.run_write(lambda conn: repositories.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE))
-    master_key = load_master_key(settings)
-    identity = IdentityService(database, settings=settings.auth, master_key=master_key,
-                               signer=TokenSigner(master_key, registry_service=settings.auth.registry_service))
+    load_master_key(settings)  # created here, once, before any worker or command reads it
+    users = UserService(database, region=settings.auth.region, admin_user=settings.auth.admin_user)
     configured = settings.auth.admin_password.get_secret_value() if settings.auth.admin_password else None
-    generated = identity.bootstrap_admin(configured)
+    generated = asyncio.run(users.bootstrap_admin(configured))
     if generated is not None:
         # Printed once, to the terminal, never to the log.
         print(f"moorage: created administrator {settings.auth.admin_user!r} with password: {generated}",

@@ -65,6 +65,25 @@ class RegistrySettings(BaseModel):
     """Organizations one account may have (per registry instance)."""
 
 
+class QuotaSettings(BaseModel):
+    """Storage and repository-count quotas, enforced on pushes (0: no limit). Each applies per
+    registry instance: the shared edition and every Enterprise Edition instance count separately."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    namespace_storage_bytes: int = Field(default=0, ge=0)
+    """Bytes one organization (namespace) may hold: each distinct blob its repositories link counts
+    once (however many repositories link it), plus the bytes of uploads in progress into it. A push
+    that would go past it is refused (OCI ``DENIED``) before its bytes are kept. 0: no limit."""
+    namespace_repositories: int = Field(default=0, ge=0)
+    """Repositories one organization may have; a push that would create one more is refused. 0: no limit."""
+    account_storage_bytes: int = Field(default=0, ge=0)
+    """Bytes one account may hold across its organizations (each organization's blobs counted as in
+    ``namespace_storage_bytes``: a blob in two organizations counts twice). 0: no limit."""
+    account_repositories: int = Field(default=0, ge=0)
+    """Repositories one account may have across its organizations. 0: no limit."""
+
+
 class HttpSettings(BaseModel):
     """The HTTP edge: request sizes, JSON depth, header limits, and who may read the API
     documentation and the metrics."""
@@ -424,6 +443,7 @@ class Settings(BaseSettings):
     """The address image paths use inside the site (SWR's ``internal_path``); default the external one."""
     storage: StorageSettings = Field(default_factory=StorageSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    quota: QuotaSettings = Field(default_factory=QuotaSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from moorage.api.management_rules import RULES, Rule
+from moorage.api.management_rules import AccessRules, Rule
 from moorage.api.oci import oci_route
 from moorage.app import create_app
 from moorage.domain.identity import MANAGE, READ, WRITE
@@ -32,13 +32,15 @@ INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth
                   "/service/token"}
 
 
-def management_routes(tmp_path: Path) -> list[tuple[str, str]]:
-    """(method, path template) of every management route the application serves."""
-    return routes.management_routes(create_app(Settings(data_dir=tmp_path)))
+def management_routes(tmp_path: Path) -> tuple[list[tuple[str, str]], AccessRules]:
+    """(method, path template) of every management route the application serves, and its access rules."""
+    app = create_app(Settings(data_dir=tmp_path))
+    return routes.management_routes(app), app.state.access_rules
 
 
 def test_every_route_has_a_rule(tmp_path: Path) -> None:
-    missing = [r for r in management_routes(tmp_path) if r not in RULES]
+    served, rules = management_routes(tmp_path)
+    missing = [r for r in served if r not in rules]
     assert not missing, f"routes without an access rule: {missing}"
 
 
@@ -133,10 +135,11 @@ def test_management_matrix(shared_moorage: ServerProcess, roles: dict[str, Role]
     with httpx.Client(base_url=shared_moorage.base_url, timeout=30) as client:
         # Deletions last, the deepest first: an organization, namespace or instance goes only after
         # everything inside it has been tried.
-        routes = sorted(management_routes(tmp_path), key=lambda r: (r[0] == "DELETE", -r[1].count("/")))
+        served, rules = management_routes(tmp_path)
+        routes = sorted(served, key=lambda r: (r[0] == "DELETE", -r[1].count("/")))
 
         for method, template in routes:
-            rule = RULES[(method, template)]
+            rule = rules[(method, template)]
             if template.startswith("/v3/auth/tokens") and method == "POST":
                 continue  # the login itself: covered by the identity tests
             path = fill(template, admin_project, ee_instance)

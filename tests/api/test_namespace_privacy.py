@@ -175,10 +175,11 @@ def test_registry_routes_answer_for_held_names_as_for_free_ones(
     assert not differences, "\n".join(differences)
 
 
-def test_creating_a_held_name_fails_as_for_an_own_one(shared_moorage: ServerProcess,
+def test_creating_a_held_name_fails_as_for_an_own_one(shared_moorage: ServerProcess, victim: Victim,
                                                       callers: dict[str, Caller]) -> None:
     """Names are unique across accounts (SWR documents that creating an organization another
-    account holds fails with "already exists"); the refusal is the same whoever holds the name."""
+    account holds fails with "already exists"); the refusal is the same whoever holds the name.
+    (``victim`` holds the name: without it the test passes or fails by test order.)"""
     outsider = callers[f"privacy-admin-{SUFFIX}"]
     own = f"mine-{SUFFIX}"
     with management(shared_moorage, outsider.token) as api:

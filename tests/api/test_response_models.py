@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, RootModel
 
 from moorage.api.enterprise import schemas as ee
 from moorage.api.enterprise import schemas_artifacts as ea
+from moorage.api.enterprise import schemas_immutable as eim
 from moorage.api.enterprise import schemas_signing as es
 from moorage.api.iam import schemas as iam
 from moorage.api.response_model import ResponseModel
@@ -51,6 +52,10 @@ CHECKED_MODULES = ("moorage.api.enterprise.", "moorage.api.iam.")
 SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     # Enterprise Edition: instances, jobs, namespaces, repositories
     ee.CreatedInstance: ("CreateInstanceResponse",),
+    # Enterprise Edition: immutable tag rules
+    eim.ImmutableRuleList: ("ListImmutableRulesResponse",),
+    eim.ImmutableRuleView: ("ImmutableRule",),
+    eim.CreatedRule: ("CreateImmutableRuleResponse",),
     ee.Instance: ("ShowInstanceResponse", "Instance"),
     ee.InstanceList: ("ListInstanceResponse",),
     ee.DomainNameResult: ("AddDomainNameResponse", "UpdateDomainNameResponse"),
@@ -454,7 +459,7 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
     listed = set(SDK_CLASSES) | set(NO_SDK_CLASS)
     for model in listed:
         walk(model)
-    declared = {value for module in (ee, ea, es, iam) for value in vars(module).values()
+    declared = {value for module in (ee, ea, eim, es, iam) for value in vars(module).values()
                 if isinstance(value, type) and issubclass(value, (ResponseModel, RootModel))
                 and value.__module__ == module.__name__ and "[" not in value.__name__}  # not RootModel[...]
     assert declared - listed - nested == set()

@@ -25,7 +25,7 @@ from moorage.app import create_app
 from moorage.auth.tokens import IamToken
 from moorage.domain.enterprise import Artifact, ArtifactTag
 from moorage.domain.identity import User
-from moorage.domain.security import ScanResultRecord, ScanSummary
+from moorage.domain.security import ScanResultRecord, ScanResultStatus, ScanSummary
 from moorage.services.enterprise.artifact_scans import ArtifactScanState
 from moorage.settings import Settings
 
@@ -66,7 +66,7 @@ def wire(app: FastAPI) -> Callable[[Callable[..., Any], Any], str]:
     return serialized
 
 
-def _scan(status: str, findings: tuple[dict[str, Any], ...] = ()) -> ArtifactScanState:
+def _scan(status: ScanResultStatus, findings: tuple[dict[str, Any], ...] = ()) -> ArtifactScanState:
     finished = status in ("success", "failed")
     result = ScanResultRecord(manifest_digest=DIGEST, status=status, failed_code="", failed_message="",
                               holder_job_id="", summary=ScanSummary(), severity_level="", advisory_db="", version=1,
@@ -83,11 +83,11 @@ def test_a_scan_overview_has_severity_and_summary_only_once_the_scan_succeeded(w
     scanner = '"scanner":{"name":"moorage","vendor":"moorage","version":"' + __version__ + '"}'
     assert shown(None) == ARTIFACT_JSON + "}"
     assert shown(ArtifactScanState(ARTIFACT, None)) == ARTIFACT_JSON + ',"scan_overview":{}}'
-    assert shown(_scan("scanning")) == ARTIFACT_JSON + ',"scan_overview":{"' + REPORT + '":{"report_id":"' + \
-        DIGEST + '","scan_status":"Running",' + scanner + ',"complete_percent":0,' \
+    assert shown(_scan(ScanResultStatus.SCANNING)) == ARTIFACT_JSON + ',"scan_overview":{"' + REPORT + \
+        '":{"report_id":"' + DIGEST + '","scan_status":"Running",' + scanner + ',"complete_percent":0,' \
         '"start_time":"2023-11-14T22:13:21.000Z","end_time":"","duration":0}}}'
     finding = {"id": "CVE-1", "severity": "high", "fixed_version": "2.0", "package": {"name": "p", "version": "1.0"}}
-    assert shown(_scan("success", (finding,))) == ARTIFACT_JSON + ',"scan_overview":{"' + REPORT + \
+    assert shown(_scan(ScanResultStatus.SUCCESS, (finding,))) == ARTIFACT_JSON + ',"scan_overview":{"' + REPORT + \
         '":{"report_id":"' + DIGEST + '","scan_status":"Success",' + scanner + ',"complete_percent":100,' \
         '"start_time":"2023-11-14T22:13:21.000Z","end_time":"2023-11-14T22:13:23.500Z","duration":2,' \
         '"severity":"High","summary":{"total":1,"summary":{"High":1},"fixable":1}}}}'
@@ -97,7 +97,7 @@ def test_a_vulnerability_report_leaves_out_the_cvss_it_does_not_have(wire: Any) 
     findings = ({"id": "CVE-3", "severity": "critical", "score": 9.8, "cvss_vector": "CVSS:3.1/AV:N",
                  "package": {"name": "p", "version": "1", "layer_digest": DIGEST}, "links": ["https://x/3"]},
                 {"id": "CVE-4", "severity": "negligible", "title": "café", "package": {"name": "q", "version": "2"}})
-    state = _scan("success", findings)
+    state = _scan(ScanResultStatus.SUCCESS, findings)
     report = ea.VulnerabilityReports({REPORT: ea.VulnerabilityReport(
         generated_at="2023-11-14T22:13:23.500Z", scanner=artifact_scans.scanner(),
         severity=artifact_scans.overall_severity(state.vulnerabilities),

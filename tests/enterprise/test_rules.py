@@ -204,18 +204,18 @@ def _api_routes(routes: list[object]) -> list[object]:
 
 def test_every_enterprise_route_has_a_rule(tmp_path: Path) -> None:
     from moorage.api.enterprise import ROUTERS
-    from moorage.api.management_rules import RULES
     from moorage.app import create_app
     from moorage.settings import Settings
 
     app = create_app(Settings(data_dir=tmp_path))
+    rules = app.state.access_rules
     served = {(method, route.path) for route in _api_routes(app.routes)  # type: ignore[attr-defined]
               for method in route.methods}  # type: ignore[attr-defined]
     enterprise = {(method, route.path) for router in ROUTERS for route in router.routes  # type: ignore[attr-defined]
                   for method in route.methods}  # type: ignore[attr-defined]
     assert len(enterprise) > 50 and enterprise <= served
-    assert sorted(r for r in enterprise if r not in RULES) == []
+    assert sorted(r for r in enterprise if r not in rules) == []
     instance_kinds = {"instance", "instance_admin", "instance_namespace", "instance_repository"}
     for method, path in enterprise:
         if "{instance_id}" in path:
-            assert RULES[(method, path)].kind in instance_kinds, (method, path)
+            assert rules[(method, path)].kind in instance_kinds, (method, path)

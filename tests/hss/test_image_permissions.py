@@ -17,7 +17,6 @@ import httpx
 import pytest
 from huaweicloudsdkhss import v5 as hss
 
-from moorage.api.management_rules import RULES
 from moorage.app import create_app
 from moorage.settings import Settings
 from tests.conftest import DATABASES, MoorageFactory
@@ -82,8 +81,9 @@ def world(request: pytest.FixtureRequest, module_factory: MoorageFactory,
 
 def _account_routes(tmp_path: Path) -> list[tuple[str, str]]:
     """HSS routes any user of the account may call, from the application's route table."""
-    return sorted(r for r in routes.management_routes(create_app(Settings(data_dir=tmp_path)))
-                  if r[1].startswith("/v5/") and RULES[r].kind == "account")
+    app = create_app(Settings(data_dir=tmp_path))
+    rules = app.state.access_rules
+    return sorted(r for r in routes.management_routes(app) if r[1].startswith("/v5/") and rules[r].kind == "account")
 
 
 def _fill(path: str, world: World, image_id: str) -> str:

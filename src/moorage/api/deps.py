@@ -1,7 +1,8 @@
 """Shared FastAPI dependencies: the services, and the one authorization check of management routes.
 
 ``admit`` runs once per request, before the body is read (``ManagementRoute`` calls it): it finds
-the route's rule in ``management_rules.RULES``, authenticates the caller from the headers
+the route's rule in the application's access rules (each router module's ``ACCESS_RULES``, merged
+by ``create_app`` into ``app.state.access_rules``), authenticates the caller from the headers
 (``X-Auth-Token`` or an SDK-HMAC-SHA256 signature, refused if replayed later), checks that a
 ``{project_id}`` in the path is one of the caller's, and checks the rule. Routers also declare
 ``authorize`` as a router-wide dependency (it returns what ``admit`` found), and handlers that
@@ -15,18 +16,19 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, assert_never
 
 from fastapi import Depends, Request
 from starlette.requests import ClientDisconnect
 
 from moorage.api.client_address import client_address
-from moorage.api.management_rules import RULES
+from moorage.api.management_rules import AccessRules, Rule, RuleKind
 from moorage.auth import sdk_signature
 from moorage.domain.errors import Denied, Invalid, NotFound, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, READ, Principal
 from moorage.domain.names import validate_namespace, validate_repository
 from moorage.domain.registry import DEFAULT_INSTANCE
+from moorage.services.users import principal_of
 
 if TYPE_CHECKING:
     from moorage.services.wiring import Services
@@ -45,6 +47,12 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated["Services", Depends(get_services)]
 
 
+def get_access_rules(request: Request) -> AccessRules:
+    """The application's access rules, by (method, path template)."""
+    found: AccessRules = request.app.state.access_rules
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Admission:
     """What authorizing a management request established, before the route read its body."""
@@ -60,11 +68,10 @@ async def authenticate_management(request: Request, *, keeps_body: bool = True) 
     """The caller of a management route, from the headers: an IAM token, or an AK/SK signature
     whose headers are checked before a byte of the body is read (the body is then hashed as it
     arrives, within the edge's size cap, and kept only when ``keeps_body``). Else ``Unauthenticated``."""
-    identity = get_services(request).identity
     token = request.headers.get("x-auth-token")
     if token:
-        claims, user = await identity.validate_token(token)
-        return Admission(identity.principal(user, via="token", project_id=claims.project_id))
+        claims, user = await get_services(request).logins.validate_token(token)
+        return Admission(principal_of(user, via="token", project_id=claims.project_id))
     authorization = request.headers.get("authorization", "")
     if authorization.startswith(SIGNATURE_SCHEME):
         return await _authenticate_signature(request, authorization, keeps_body=keeps_body)
@@ -73,14 +80,14 @@ async def authenticate_management(request: Request, *, keeps_body: bool = True) 
 
 async def _authenticate_signature(request: Request, authorization: str, *, keeps_body: bool) -> Admission:
     services = get_services(request)
-    identity = services.identity
+    logins = services.logins
     client = client_address(request)
     try:
         parsed = sdk_signature.parse_authorization(authorization)
     except sdk_signature.SignatureError as exc:
         raise Unauthenticated(f"malformed signature: {exc}") from exc
     policy = services.settings.auth
-    async with identity.login_attempt(user_name=parsed.access_key, client=client, credential=None) as attempt:
+    async with logins.login_attempt(user_name=parsed.access_key, client=client, credential=None) as attempt:
         try:
             signed = sdk_signature.check_headers(
                 method=request.method, raw_path=request.scope.get("raw_path") or request.url.path.encode(),
@@ -89,21 +96,21 @@ async def _authenticate_signature(request: Request, authorization: str, *, keeps
                 max_age=datetime.timedelta(seconds=policy.sdk_signature_max_age_seconds),
                 max_ahead=datetime.timedelta(seconds=policy.sdk_signature_max_ahead_seconds))
         except sdk_signature.SignatureError as exc:
-            await identity.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
+            await logins.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
             raise Unauthenticated(f"signature rejected: {exc}") from exc
-        found = await identity.access_key_secret(parsed.access_key)
+        found = await services.access_keys.access_key_secret(parsed.access_key)
         if found is None:
-            await identity.record_failure(attempt, user_name=parsed.access_key, client=client,
-                                          reason="unknown or disabled access key")
+            await logins.record_failure(attempt, user_name=parsed.access_key, client=client,
+                                        reason="unknown or disabled access key")
             raise Unauthenticated("unknown or disabled access key")
         user, secret = found
         try:
             body = await _verify_with_body(request, signed, secret, keeps_body=keeps_body)
         except sdk_signature.SignatureError as exc:
-            await identity.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
+            await logins.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
             raise Unauthenticated(f"signature rejected: {exc}") from exc
     await services.replays.check(signed.authorization.signature, signed_at=signed.signed_at)
-    principal = identity.principal(user, via="access-key", project_id=request.headers.get("x-project-id") or None)
+    principal = principal_of(user, via="access-key", project_id=request.headers.get("x-project-id") or None)
     return Admission(principal, body)
 
 
@@ -160,17 +167,17 @@ async def admit(request: Request, *, keeps_body: bool = True) -> Admission:
     """Authenticate and check the route's rule (see the module docstring); the principal is kept in
     ``request.state.principal``."""
     route = request.scope.get("route")
-    rule = RULES.get((request.method, getattr(route, "path", "")))
+    rule = get_access_rules(request).get((request.method, getattr(route, "path", "")))
     if rule is None:
         log.error("no access rule for %s %s: refused", request.method, getattr(route, "path", request.url.path))
         raise Denied("this operation has no access rule")
-    if rule.kind == "public":
+    if rule.kind is RuleKind.PUBLIC:
         admission = Admission(ANONYMOUS)
     else:
         admission = await authenticate_management(request, keeps_body=keeps_body)
         principal = await _check_project(request, admission.principal)
         await _check_host_instance(request, principal)
-        await _check_rule(request, principal, rule.kind, rule.level)
+        await _check_rule(request, principal, rule)
         admission = replace(admission, principal=principal)
     request.state.principal = admission.principal
     return admission
@@ -190,7 +197,7 @@ async def _check_project(request: Request, principal: Principal) -> Principal:
     wanted = request.path_params.get("project_id") or principal.project_id
     if not wanted:
         return principal
-    project = await get_services(request).identity.project(str(wanted))
+    project = await get_services(request).users.project(str(wanted))
     if project is None or project.domain_id != principal.domain_id:
         raise Denied("the project is not one of the caller's")
     return replace(principal, project_id=project.id)
@@ -206,50 +213,44 @@ async def _check_host_instance(request: Request, principal: Principal) -> None:
         raise NotFound("no such registry instance", reason="instance_not_found")
 
 
-async def _check_instance_rule(request: Request, principal: Principal, kind: str, level: int) -> None:
-    params = request.path_params
-    instance_id = str(params.get("instance_id", ""))
-    owner = await get_services(request).enterprise.hosts.owner(instance_id)
-    if owner is None or owner != principal.domain_id:
-        raise NotFound(f"instance {instance_id!r} not found", reason="instance_not_found")
-    if kind == "instance":
-        return
-    if kind == "instance_admin":
-        if not principal.is_admin:
-            raise Denied("this operation needs a domain administrator")
-        return
-    namespace = validate_namespace(str(params.get("namespace_name", "")))
-    repository = None
-    if kind == "instance_repository":
-        repository = validate_repository(str(params.get("repository_name", "")).replace("$", "/"))
-    found, held = await get_services(request).permissions.management_level(
-        principal, instance_id=instance_id, namespace=namespace, repository=repository)
-    if not found:
-        raise NotFound(f"namespace {namespace!r} not found", reason="namespace_not_found")
-    if held < level and not (level <= READ and await get_services(request).enterprise.namespaces.is_public(
-            instance_id=instance_id, name=namespace)):
-        raise Denied(f"this operation needs permission level {level} on {namespace}"
-                     + (f"/{repository}" if repository else ""))
+async def _check_rule(request: Request, principal: Principal, rule: Rule) -> None:
+    """Whether ``principal`` passes ``rule`` (one case per kind: mypy refuses a kind left out)."""
+    match rule.kind:
+        case RuleKind.PUBLIC | RuleKind.AUTHENTICATED:
+            return
+        case RuleKind.ACCOUNT:
+            if not principal.project_id or not principal.domain_id:
+                raise Denied("this operation needs a project of the caller's account in the path")
+        case RuleKind.ADMIN:
+            _require_admin(principal)
+        case RuleKind.NAMESPACE:
+            await _check_level(request, principal, rule.level, with_repository=False)
+        case RuleKind.REPOSITORY:
+            await _check_level(request, principal, rule.level, with_repository=True)
+        case RuleKind.INSTANCE:
+            await _check_instance_owner(request, principal)
+        case RuleKind.INSTANCE_ADMIN:
+            await _check_instance_owner(request, principal)
+            _require_admin(principal)
+        case RuleKind.INSTANCE_NAMESPACE:
+            await _check_instance_level(request, principal, rule.level, with_repository=False)
+        case RuleKind.INSTANCE_REPOSITORY:
+            await _check_instance_level(request, principal, rule.level, with_repository=True)
+        case _:
+            assert_never(rule.kind)
 
 
-async def _check_rule(request: Request, principal: Principal, kind: str, level: int) -> None:
-    if kind == "authenticated":
-        return
-    if kind.startswith("instance"):
-        await _check_instance_rule(request, principal, kind, level)
-        return
-    if kind == "account":
-        if not principal.project_id or not principal.domain_id:
-            raise Denied("this operation needs a project of the caller's account in the path")
-        return
-    if kind == "admin":
-        if not principal.is_admin:
-            raise Denied("this operation needs a domain administrator")
-        return
+def _require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Denied("this operation needs a domain administrator")
+
+
+async def _check_level(request: Request, principal: Principal, level: int, *, with_repository: bool) -> None:
+    """At least ``level`` on the path's ``namespace`` (and ``repository``) of the request's registry."""
     params = request.path_params
     namespace = validate_namespace(str(params.get("namespace", "")))
     repository = None
-    if kind == "repository":
+    if with_repository:
         repository = validate_repository(str(params.get("repository", "")).replace("$", "/"))
     found, held = await get_services(request).permissions.management_level(
         principal, instance_id=getattr(request.state, "instance_id", DEFAULT_INSTANCE),
@@ -257,6 +258,35 @@ async def _check_rule(request: Request, principal: Principal, kind: str, level: 
     if not found:
         raise NotFound(f"organization {namespace!r} not found", reason="namespace_not_found")
     if held < level:
+        raise Denied(f"this operation needs permission level {level} on {namespace}"
+                     + (f"/{repository}" if repository else ""))
+
+
+async def _check_instance_owner(request: Request, principal: Principal) -> str:
+    """The path's ``instance_id``, which must be an instance of the caller's domain."""
+    instance_id = str(request.path_params.get("instance_id", ""))
+    owner = await get_services(request).enterprise.hosts.owner(instance_id)
+    if owner is None or owner != principal.domain_id:
+        raise NotFound(f"instance {instance_id!r} not found", reason="instance_not_found")
+    return instance_id
+
+
+async def _check_instance_level(request: Request, principal: Principal, level: int, *,
+                                with_repository: bool) -> None:
+    """At least ``level`` on the path's instance namespace ``namespace_name`` (and repository
+    ``repository_name``); reading a public namespace needs no grant."""
+    instance_id = await _check_instance_owner(request, principal)
+    params = request.path_params
+    namespace = validate_namespace(str(params.get("namespace_name", "")))
+    repository = None
+    if with_repository:
+        repository = validate_repository(str(params.get("repository_name", "")).replace("$", "/"))
+    found, held = await get_services(request).permissions.management_level(
+        principal, instance_id=instance_id, namespace=namespace, repository=repository)
+    if not found:
+        raise NotFound(f"namespace {namespace!r} not found", reason="namespace_not_found")
+    if held < level and not (level <= READ and await get_services(request).enterprise.namespaces.is_public(
+            instance_id=instance_id, name=namespace)):
         raise Denied(f"this operation needs permission level {level} on {namespace}"
                      + (f"/{repository}" if repository else ""))
 

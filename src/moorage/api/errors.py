@@ -154,6 +154,8 @@ SWR_BY_REASON: dict[str, ManagementCode] = {
     "namespace_not_empty": ManagementCode("SVCSTG.SWR.4060012", 406),     # ... contains images: delete them first
     "repository_not_empty": ManagementCode("SVCSTG.SWR.4060012", 406),
     "namespace_quota": ManagementCode("SVCSTG.SWR.4000097", 400),         # Maximum number of organizations exceeded
+    "repository_quota": ManagementCode("SVCSTG.SWR.4000098", 400),        # Maximum number of images exceeded
+    "immutable_tag": ManagementCode("SVCSTG.SWR.4030010", 403),           # moorage: the tag is immutable
     "invalid_filter": ManagementCode("SVCSTG.SWR.4001035", 400),          # Invalid filtering criteria
     "invalid_page_size": ManagementCode("SVCSTG.SWR.4000056", 400),       # Invalid page size
     "invalid_domain": ManagementCode("SVCSTG.SWR.4001041", 400),          # Invalid domain

@@ -27,18 +27,20 @@ from moorage.domain.errors import Denied, NameInvalid, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, Principal
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import DEFAULT_INSTANCE, NO_INSTANCE, RepositoryAccess
-from moorage.services.identity import IdentityService
+from moorage.services.logins import LoginService
 from moorage.services.permissions import PermissionService
+from moorage.services.users import UserService, principal_of
 from moorage.settings import Settings
 
 
 class RegistryAuthorizer:
     """The ``Authorizer`` of the OCI routes."""
 
-    def __init__(self, *, settings: Settings, identity: IdentityService, permissions: PermissionService,
-                 signer: TokenSigner) -> None:
+    def __init__(self, *, settings: Settings, logins: LoginService, users: UserService,
+                 permissions: PermissionService, signer: TokenSigner) -> None:
         self.settings = settings
-        self.identity = identity
+        self.logins = logins
+        self.users = users
         self.permissions = permissions
         self.signer = signer
         self.realm = f"{settings.resolved_external_url}/service/token"
@@ -59,15 +61,16 @@ class RegistryAuthorizer:
                     granted[f"{g.type}:{g.name}"] = granted.get(f"{g.type}:{g.name}", frozenset()) | set(g.actions)
                 if token.subject is None:
                     return Principal(via="bearer", granted=granted)
-                user = await self.identity.user_recently(token.subject)
+                user = await self.users.user_recently(token.subject)
 
                 if user is None or not user.enabled:
                     raise Unauthenticated("the token's user no longer exists")
-                return replace(self.identity.principal(user, via="bearer"), granted=granted)
+                return replace(principal_of(user, via="bearer"), granted=granted)
             if scheme == "basic":
                 user_name, password = headers.parse_basic(header)
-                return await self.identity.authenticate_login(
-                    username=user_name, password=password, client=client_address(connection))
+                login = await self.logins.login(username=user_name, password=password,
+                                                client=client_address(connection))
+                return login.principal
         except (headers.HeaderError, TokenError) as exc:
             raise Unauthenticated(f"invalid credentials: {exc}") from exc
         raise Unauthenticated("unsupported authorization scheme")

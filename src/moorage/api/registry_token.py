@@ -34,7 +34,7 @@ from moorage.auth.tokens import RegistryGrant
 from moorage.domain.errors import Invalid, MoorageError, TooLarge, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, Principal
 from moorage.domain.registry import DEFAULT_INSTANCE
-from moorage.services.identity import Login
+from moorage.services.logins import Login
 
 if TYPE_CHECKING:
     from moorage.api.registry_auth import RegistryAuthorizer
@@ -90,7 +90,7 @@ async def token_endpoint(request: Request, authorizer: RegistryAuthorizer) -> Re
     if ask.oauth:
         body["scope"] = " ".join(f"{g.type}:{g.name}:{','.join(g.actions)}" for g in grants if g.actions)
     if ask.offline and ask.login is not None:
-        body["refresh_token"] = await authorizer.identity.issue_refresh_token(
+        body["refresh_token"] = await authorizer.logins.issue_refresh_token(
             ask.login, instance_id=instance_id, client_id=ask.client_id)
     return Response(json.dumps(body), media_type="application/json",
                     headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
@@ -106,8 +106,7 @@ async def _query_ask(request: Request, authorizer: RegistryAuthorizer, instance_
             user_name, password = headers.parse_basic(header)
         except headers.HeaderError as exc:
             raise Unauthenticated(f"invalid credentials: {exc}") from exc
-        login = await authorizer.identity.login(username=user_name, password=password,
-                                                client=client_address(request))
+        login = await authorizer.logins.login(username=user_name, password=password, client=client_address(request))
         principal = login.principal
     elif header:
         principal = await authorizer.authenticate(request)
@@ -124,11 +123,11 @@ async def _query_ask(request: Request, authorizer: RegistryAuthorizer, instance_
 async def _oauth_ask(request: Request, authorizer: RegistryAuthorizer, instance_id: str) -> TokenAsk:
     """The POST form: credentials in the body."""
     form = parse_token_form(await _bounded_body(request), request.headers.get("content-type"))
-    identity = authorizer.identity
+    logins = authorizer.logins
     if form.grant_type is GrantType.PASSWORD:
-        login = await identity.login(username=form.username, password=form.password, client=client_address(request))
+        login = await logins.login(username=form.username, password=form.password, client=client_address(request))
     else:
-        login = await identity.refresh(form.refresh_token, instance_id=instance_id, client_id=form.client_id)
+        login = await logins.refresh(form.refresh_token, instance_id=instance_id, client_id=form.client_id)
     return TokenAsk(login.principal, login, form.scopes, form.service, form.client_id, form.offline, oauth=True)
 
 

@@ -1,24 +1,29 @@
 """``moorage admin``: users, access keys and projects, straight on the database (run it where the
-server's settings and data directory are)."""
+server's settings and data directory are). Each command runs the same service methods the API
+calls, as the operator (``OPERATOR``: authority over every account)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from moorage.domain.errors import MoorageError
+from moorage.domain.identity import OPERATOR, AccessKey
 from moorage.settings import Settings
 
 if TYPE_CHECKING:
-    from moorage.services.identity import IdentityService
+    from moorage.services.access_keys import AccessKeyService, NewAccessKey
+    from moorage.services.users import UserService
+
+T = TypeVar("T")
 
 admin = typer.Typer(help="Administer users, access keys and projects.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
@@ -27,27 +32,44 @@ projects_app = typer.Typer(help="Projects (one per domain and region).", no_args
 admin.add_typer(users_app, name="user")
 admin.add_typer(keys_app, name="accesskey")
 admin.add_typer(projects_app, name="project")
-console = Console()
 
 
-@contextmanager
-def _identity() -> Iterator[IdentityService]:
+def _print(*objects: object) -> None:
+    """Print to standard output, rich markup and tables rendered."""
+    Console().print(*objects)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminServices:
+    """The services the commands call."""
+
+    users: UserService
+    access_keys: AccessKeyService
+
+
+def _run(operation: Callable[[AdminServices], Awaitable[T]]) -> T:
+    """Run one operation on the services of the configured data directory (migrated first); a
+    refused operation prints its message and exits 1."""
     from moorage.auth.keys import load_master_key
-    from moorage.auth.tokens import TokenSigner
     from moorage.bootstrap import bootstrap, prepare_data_dir
     from moorage.metadata.database import Database
-    from moorage.services.identity import IdentityService
+    from moorage.services.access_keys import AccessKeyService
+    from moorage.services.users import UserService
 
     settings = Settings()
     prepare_data_dir(settings)
     bootstrap(settings)
     database = Database(settings.resolved_database_url, pool_size=1)
-    master_key = load_master_key(settings)
+    users = UserService(database, region=settings.auth.region, admin_user=settings.auth.admin_user)
+    services = AdminServices(users, AccessKeyService(database, master_key=load_master_key(settings), users=users))
+
+    async def run() -> T:
+        return await operation(services)
+
     try:
-        yield IdentityService(database, settings=settings.auth, master_key=master_key,
-                              signer=TokenSigner(master_key, registry_service=settings.auth.registry_service))
+        return asyncio.run(run())
     except MoorageError as error:
-        console.print(f"[red]error:[/red] {error.message}")
+        _print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(1) from error
     finally:
         database.dispose()
@@ -67,16 +89,15 @@ def user_create(
     is_admin: bool = typer.Option(False, "--admin", help="Make the user an administrator of the domain."),
 ) -> None:
     """Create a user."""
-    with _identity() as identity:
-        user = identity.create_user(name=name, password=password, domain_name=domain, is_admin=is_admin)
-        console.print(f"created user {user.name} (id {user.id}) in domain {user.domain_name}")
+    user = _run(lambda s: s.users.create_user(name=name, password=password, caller=OPERATOR, domain_name=domain,
+                                              is_admin=is_admin))
+    _print(f"created user {user.name} (id {user.id}) in domain {user.domain_name}")
 
 
 @users_app.command("list")
 def user_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List users."""
-    with _identity() as identity:
-        found = identity.list_users()
+    found = _run(lambda s: s.users.users(caller=OPERATOR))
     if as_json:
         typer.echo(json.dumps([{"id": u.id, "name": u.name, "domain": u.domain_name, "admin": u.is_admin,
                                 "enabled": u.enabled} for u in found]))
@@ -84,15 +105,17 @@ def user_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
     table = Table("name", "id", "domain", "admin", "created")
     for u in found:
         table.add_row(u.name, u.id, u.domain_name, "yes" if u.is_admin else "", _when(u.created_at))
-    console.print(table)
+    _print(table)
 
 
 @users_app.command("delete")
 def user_delete(name: str) -> None:
     """Delete a user (their access keys and permissions go too)."""
-    with _identity() as identity:
-        identity.delete_user(name)
-    console.print(f"deleted user {name}")
+    async def delete(s: AdminServices) -> None:
+        await s.users.delete_user((await s.users.user_named(name)).id, caller=OPERATOR)
+
+    _run(delete)
+    _print(f"deleted user {name}")
 
 
 @keys_app.command("create")
@@ -102,62 +125,64 @@ def key_create(
     as_json: bool = typer.Option(False, "--json", help='Print {"access": ..., "secret": ...} as IAM does.'),
 ) -> None:
     """Create an AK/SK for a user (at most two); the secret is printed once."""
-    with _identity() as identity:
-        created = identity.create_access_key(user_name=user, description=description)
+    async def create(s: AdminServices) -> NewAccessKey:
+        owner = await s.users.user_named(user)
+        return await s.access_keys.create_access_key(owner.id, caller=OPERATOR, description=description)
+
+    created = _run(create)
     if as_json:
         typer.echo(json.dumps({"access": created.key.access, "secret": created.secret}))
     else:
-        console.print(f"access key: {created.key.access}\nsecret key: {created.secret}\n"
+        _print(f"access key: {created.key.access}\nsecret key: {created.secret}\n"
                       "(the secret key is shown only now)")
 
 
 @keys_app.command("list")
 def key_list(user: str | None = typer.Option(None, help="Only this user's keys.")) -> None:
     """List access keys (never their secrets)."""
-    with _identity() as identity:
-        found = identity.list_access_keys(user_name=user)
+    async def listed(s: AdminServices) -> list[AccessKey]:
+        owner = None if user is None else (await s.users.user_named(user)).id
+        return await s.access_keys.access_keys(caller=OPERATOR, user_id=owner)
+
+    found = _run(listed)
     table = Table("access key", "user id", "enabled", "created", "description")
     for k in found:
         table.add_row(k.access, k.user_id, "yes" if k.enabled else "no", _when(k.created_at), k.description)
-    console.print(table)
+    _print(table)
 
 
 @keys_app.command("delete")
 def key_delete(access: str) -> None:
     """Delete an access key."""
-    with _identity() as identity:
-        identity.delete_access_key(access)
-    console.print(f"deleted access key {access}")
+    _run(lambda s: s.access_keys.delete_access_key(access, caller=OPERATOR))
+    _print(f"deleted access key {access}")
 
 
 @keys_app.command("disable")
 def key_disable(access: str) -> None:
     """Disable an access key (signatures and logins with it are refused)."""
-    with _identity() as identity:
-        identity.set_access_key_enabled(access, False)
-    console.print(f"disabled access key {access}")
+    _run(lambda s: s.access_keys.update_access_key(access, caller=OPERATOR, enabled=False))
+    _print(f"disabled access key {access}")
 
 
 @keys_app.command("enable")
 def key_enable(access: str) -> None:
     """Enable an access key again."""
-    with _identity() as identity:
-        identity.set_access_key_enabled(access, True)
-    console.print(f"enabled access key {access}")
+    _run(lambda s: s.access_keys.update_access_key(access, caller=OPERATOR, enabled=True))
+    _print(f"enabled access key {access}")
 
 
 @projects_app.command("list")
 def project_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List projects (ids to use as project_id with the SDKs)."""
-    with _identity() as identity:
-        found = asyncio.run(identity.projects())
+    found = _run(lambda s: s.users.projects())
     if as_json:
         typer.echo(json.dumps([{"id": p.id, "name": p.name, "domain_id": p.domain_id} for p in found]))
         return
     table = Table("project id", "name (region)", "domain id")
     for p in found:
         table.add_row(p.id, p.name, p.domain_id)
-    console.print(table)
+    _print(table)
 
 
 def register(app: typer.Typer) -> None:

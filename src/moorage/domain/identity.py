@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 READ, WRITE, MANAGE = 1, 3, 7
 """Permission levels on a namespace or repository, as SWR numbers them."""
@@ -84,3 +85,15 @@ class Principal:
 
 
 ANONYMOUS = Principal()
+
+
+class Operator(Enum):
+    """The operator of the server (``moorage admin`` on its own database): no account of its own,
+    authority over every account."""
+
+    OPERATOR = "operator"
+
+
+OPERATOR = Operator.OPERATOR
+Caller = Principal | Operator
+"""Who asks for an operation on accounts: a principal (within its own domain) or ``OPERATOR``."""

@@ -130,7 +130,8 @@ class UsageTotals:
     images: int
     """Tags across every repository."""
     storage: int
-    """Bytes of the blobs the account's repositories link (a blob shared by two repositories counts twice)."""
+    """Bytes of the blobs the account's organizations link: each organization's distinct blobs once
+    (a blob in two repositories of one organization counts once; in two organizations, twice)."""
     downloads: int
     """Manifest pulls, since the repositories were created."""
     download_bytes: int

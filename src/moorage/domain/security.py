@@ -62,6 +62,68 @@ class ScanStatus(StrEnum):
     FAILED = "failed"
 
 
+class ScanResultStatus(StrEnum):
+    """A manifest digest's stored scan result (what image rows' ``ScanStatus`` is derived from)."""
+
+    NEW = "new"
+    """Asked for; no job has claimed it yet."""
+    SCANNING = "scanning"
+    """Claimed by a job, which holds it while its lease lives."""
+    SUCCESS = "success"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        """Whether a scan ran to an end (successful or not)."""
+        return self in (ScanResultStatus.SUCCESS, ScanResultStatus.FAILED)
+
+
+class TaskStatus(StrEnum):
+    """A scan or sync task's status."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    @property
+    def ended(self) -> bool:
+        """Whether the task will not run again."""
+        return self in ENDED_TASK_STATUSES
+
+
+ENDED_TASK_STATUSES = (TaskStatus.FINISHED, TaskStatus.STOPPED, TaskStatus.FAILED)
+"""The statuses of tasks that will not run again."""
+
+
+class TaskItemStatus(StrEnum):
+    """The status of one item (an image or a registry) of a task."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def done(self) -> bool:
+        """Whether the item will not be worked on again."""
+        return self not in OPEN_ITEM_STATUSES
+
+
+OPEN_ITEM_STATUSES = (TaskItemStatus.WAITING, TaskItemStatus.RUNNING)
+"""The statuses of items still to be worked on (stopped when their task ends)."""
+
+
+class RegistryStatus(StrEnum):
+    """A connected registry's status: its last synchronisation, or a first one under way."""
+
+    SUCCESS = "success"
+    FAIL = "fail"
+    ACCESSING = "accessing"
+
+
 FAILURE_DESCRIPTIONS: dict[str, str] = {
     "unknown_error": "Unknown error.",
     "authentication_failed": "Authentication failed.",
@@ -98,7 +160,7 @@ def failure_description(scan_status: str, code: str) -> str:
     with a code (a part that did not run) what was left out."""
     if not code:
         return ""
-    if scan_status == "success" and code == VULNERABILITIES_SKIPPED:
+    if scan_status == ScanStatus.SUCCESS and code == VULNERABILITIES_SKIPPED:
         return VULNERABILITIES_SKIPPED_DESCRIPTION
     return FAILURE_DESCRIPTIONS.get(code, "")
 
@@ -161,7 +223,7 @@ class ConnectedRegistry:
     organization_filter: tuple[str, ...]
     connect_cluster_id: str
     scan_image_channel: str
-    status: str
+    status: RegistryStatus
     fail_reason: str
     images_num: int
     latest_sync_time: int
@@ -191,7 +253,7 @@ class ImageRow:
     latest_version: bool
     latest_update_time: int
     latest_sync_time: int
-    scan_status: str
+    scan_status: ScanStatus
     scan_failed_code: str
     latest_scan_time: int
     vul_num: int
@@ -300,7 +362,7 @@ class ScanResultRecord:
     """A stored scan result of one manifest digest."""
 
     manifest_digest: str
-    status: str
+    status: ScanResultStatus
     failed_code: str
     failed_message: str
     holder_job_id: str
@@ -326,7 +388,7 @@ class SecurityTask:
     scan_scope: int
     rate_limit: int
     is_all: bool
-    status: str
+    status: TaskStatus
     total: int
     succeeded: int
     failed: int
@@ -347,7 +409,7 @@ class TaskItem:
     registry_id: str
     manifest_digest: str
     label: str
-    status: str
+    status: TaskItemStatus
     failed_reason: str
 
 

@@ -63,25 +63,11 @@ class ScanWrite:
     """What ``failed_code`` left out, for people."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoredVulnerability:
-    """One vulnerability finding of a digest."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredVulnerability(VulnerabilityRow):
+    """One vulnerability finding of a digest: the stored row and the digest it belongs to."""
 
     manifest_digest: str
-    finding_key: str
-    vul_id: str
-    aliases: tuple[str, ...]
-    severity: str
-    score: float | None
-    ecosystem: str
-    package_name: str
-    package_version: str
-    purl: str
-    path: str
-    layer_digest: str
-    fixed_version: str
-    fix_state: str
-    title: str
 
     @property
     def ids(self) -> tuple[str, ...]:

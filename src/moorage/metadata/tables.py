@@ -845,3 +845,63 @@ security_account_settings = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+quota_reservations = Table(
+    "quota_reservations",
+    metadata,
+    # Bytes an upload in progress may write (the id of its upload session, or of a monolithic upload):
+    # they count toward the storage quotas of the organization and account the blob will be charged to
+    # until the blob is linked or the upload ends (services/quotas.py). ``expires_at`` frees what a
+    # killed process left.
+    Column("id", String(32), primary_key=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("namespace", String(64), nullable=False),
+    Column("domain_id", String(64), nullable=False, server_default=""),
+    Column("bytes", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+Index("ix_quota_reservations_namespace", quota_reservations.c.instance_id, quota_reservations.c.namespace)
+Index("ix_quota_reservations_domain", quota_reservations.c.instance_id, quota_reservations.c.domain_id)
+Index("ix_quota_reservations_expires_at", quota_reservations.c.expires_at)
+
+ee_immutable_rules = Table(
+    "ee_immutable_rules",
+    metadata,
+    # Immutable tag rules of an Enterprise Edition namespace: a tag they cover is pushed once, never
+    # moved to another manifest nor deleted (services/enterprise/immutability.py). Selectors as the
+    # API's JSON: a list of tag selectors, and {"repository": [...]}.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), nullable=False),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("disabled", Boolean, nullable=False, server_default="0"),
+    Column("action", String(32), nullable=False, server_default="immutable"),
+    Column("template", String(64), nullable=False, server_default="immutable_template"),
+    Column("tag_selectors", Text, nullable=False),
+    Column("scope_selectors", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index("ix_ee_immutable_rules_instance", ee_immutable_rules.c.instance_id, ee_immutable_rules.c.id)
+Index("ix_ee_immutable_rules_namespace", ee_immutable_rules.c.namespace_id)
+
+namespace_blobs = Table(
+    "namespace_blobs",
+    metadata,
+    # The distinct blobs an organization's repositories link, with how many of its repositories link
+    # each: what the storage quotas and the usage figures count (queries/namespace_usage.py keeps it
+    # in step with repository_blobs on every link and unlink).
+    Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", DIGEST, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("links", Integer, nullable=False),
+)
+
+namespace_storage = Table(
+    "namespace_storage",
+    metadata,
+    # The sum of an organization's ``namespace_blobs`` sizes, kept as a counter: one row read per quota
+    # decision, whatever the organization's size.
+    Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("stored_bytes", BigInteger, nullable=False, server_default="0"),
+)

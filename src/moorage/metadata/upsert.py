@@ -9,6 +9,7 @@ parameters; the hot registry queries do the same with prebuilt statements and ``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table
@@ -20,17 +21,12 @@ def _insert(conn: Connection, table: Table) -> Any:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
-_IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
-"""``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per dialect, table and conflict target (a few dozen)."""
-
-
-def _ignoring_insert(conn: Connection, table: Table, conflict: Sequence[str]) -> Any:
-    key = (conn.dialect.name, table.fullname, tuple(conflict))
-    stmt = _IGNORING.get(key)
-    if stmt is None:
-        stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(conflict))
-        stmt = _IGNORING[key] = stmt.returning(table.c[conflict[0]])
-    return stmt
+@lru_cache(maxsize=256)
+def _ignoring_statement(dialect: str, table: Table, conflict: tuple[str, ...]) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per dialect, table and conflict target (a few
+    dozen): built once, as it depends on nothing else."""
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c[conflict[0]])
 
 
 def insert_ignore(
@@ -40,7 +36,8 @@ def insert_ignore(
     """Insert unless a row with the same ``conflict`` columns exists; return rows inserted. Counted with
     RETURNING: rowcount is not reliable for INSERT ... ON CONFLICT across drivers (psycopg reports -1)."""
     if isinstance(values, Mapping):
-        return len(conn.execute(_ignoring_insert(conn, table, conflict), dict(values)).fetchall())
+        return len(conn.execute(_ignoring_statement(conn.dialect.name, table, tuple(conflict)),
+                                 dict(values)).fetchall())
     stmt = _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
     result = conn.execute(stmt.returning(table.c[conflict[0]]))
     return len(result.fetchall())

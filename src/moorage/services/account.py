@@ -19,6 +19,7 @@ from moorage.domain.management import UsageSnapshot, UsageTotals
 from moorage.metadata.database import Database
 from moorage.metadata.queries import namespaces as namespace_q
 from moorage.metadata.queries import usage as q
+from moorage.services.quotas import QuotaLimits, QuotaService
 
 REPORT_RESOURCES = ("namespace", "repository", "image", "storage", "download", "downflow")
 """What a report can follow: organizations, repositories, images (tags), stored bytes, pulls, pulled bytes."""
@@ -104,9 +105,10 @@ class AccountService:
     """Overview, quotas, feature gates, regions, reports and the agency flag of the caller's account."""
 
     def __init__(self, db: Database, *, namespace_quota: int, region: str,
-                 feature_gates: FeatureGates | None = None) -> None:
+                 feature_gates: FeatureGates | None = None, quotas: QuotaService | None = None) -> None:
         self.db = db
         self.namespace_quota = namespace_quota
+        self.storage_quotas = quotas or QuotaService(db, QuotaLimits())
         self.region = region
         self.feature_gates = feature_gates or FeatureGates()
 
@@ -131,10 +133,13 @@ class AccountService:
         return Overview(domain_id, principal.domain_name, totals)
 
     async def quotas(self, principal: Principal, *, instance_id: str) -> list[Quota]:
-        """The quotas this deployment enforces on the account, with their use."""
+        """The quotas this deployment enforces on the account, with their use: organizations, and
+        repositories (``repository``) and stored bytes (``storage``, unit ``B``) when those are set."""
         domain_id = self._domain(principal)
         used = await self.db.read(lambda conn: namespace_q.count_for_domain(conn, instance_id, domain_id))
-        return [Quota("namespace", self.namespace_quota, used)]
+        others = await self.storage_quotas.account_quotas(instance_id=instance_id, domain_id=domain_id)
+        return [Quota("namespace", self.namespace_quota, used),
+                *(Quota(o.key, o.limit, o.used, o.unit) for o in others)]
 
     def regions(self) -> list[str]:
         """The regions this deployment serves (one)."""

@@ -12,6 +12,7 @@ from moorage.domain.errors import BlobUnknown, RangeNotSatisfiable
 from moorage.domain.registry import ByteRange, Repository, UploadTarget
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as q
+from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.uploads import link_blob
 from moorage.storage.blobstore import BlobStore
 
@@ -19,9 +20,10 @@ from moorage.storage.blobstore import BlobStore
 class BlobService:
     """Blob reads, deletes and cross-repository mounts."""
 
-    def __init__(self, db: Database, store: BlobStore) -> None:
+    def __init__(self, db: Database, store: BlobStore, *, quotas: QuotaService | None = None) -> None:
         self.db = db
         self.store = store
+        self.quotas = quotas or QuotaService(db, QuotaLimits())
 
     async def size(self, *, repository: Repository, digest: Digest) -> int:
         """Size of a blob the repository may serve, or ``BlobUnknown``."""
@@ -57,12 +59,15 @@ class BlobService:
     async def mount(self, *, target: UploadTarget, digest: Digest, source: Repository) -> int | None:
         """Link a blob that ``source`` serves into the target repository (no copy; the repository is
         created if this is its first content); the blob's size, or None when the source does not have
-        it (the caller then falls back to an upload session)."""
+        it (the caller then falls back to an upload session). A blob the target's organization does not
+        hold yet is refused (``QuotaExceeded``) when it would not fit its storage quota."""
 
         def work(conn: Connection) -> int | None:
             size = q.linked_size(conn, source.id, str(digest))
             if size is not None:
-                link_blob(conn, target, str(digest), size)
+                if self.quotas.storage_enforced:
+                    self.quotas.check_link_in(conn, target, str(digest), size)
+                link_blob(conn, target, str(digest), size, quotas=self.quotas)
             return size
 
         return await self.db.write(work)

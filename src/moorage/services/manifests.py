@@ -28,6 +28,8 @@ from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.pulls import PullRecorder
+from moorage.services.quotas import QuotaLimits, QuotaService
+from moorage.services.tag_protection import NO_PROTECTION, TagProtection, retag_refused
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +78,11 @@ class ManifestService:
     """Manifest and tag operations of one repository at a time."""
 
     def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder,
-                 listeners: Sequence[ManifestListener] = (), max_json_depth: int = DEFAULT_MAX_DEPTH) -> None:
+                 listeners: Sequence[ManifestListener] = (), max_json_depth: int = DEFAULT_MAX_DEPTH,
+                 protection: TagProtection = NO_PROTECTION, quotas: QuotaService | None = None) -> None:
         self.db = db
+        self.protection = protection
+        self.quotas = quotas or QuotaService(db, QuotaLimits())
         self.max_bytes = max_bytes
         self.max_json_depth = max_json_depth
         self.pulls = pulls
@@ -142,11 +147,15 @@ class ManifestService:
         parsed = parse_manifest(payload, content_type, max_depth=self.max_json_depth)
 
         def work(conn: Connection) -> Repository:
-            repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
+            repository = self.quotas.ensure_repository_in(conn, target)  # a repository quota may refuse it
             self._check_references(conn, repository, parsed)
             manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
+            immutable = self.protection.protected_tags(conn, repository, tags)
             for name in tags:
-                q.tag(conn, repository.id, name, manifest_id)
+                if name not in immutable:
+                    q.tag(conn, repository.id, name, manifest_id)
+                elif not q.tag_once(conn, repository.id, name, manifest_id):
+                    raise retag_refused(repository, name, immutable[name])  # rolls the whole push back
             return repository
 
         repository = await self.db.write(work)
@@ -192,9 +201,19 @@ class ManifestService:
         not a valid tag names nothing, so it is ``ManifestUnknown`` as on GET."""
         if is_digest(reference):
             digest = str(Digest.parse(reference))
-            found = await self.db.write(lambda conn: q.remove(conn, repository.id, digest))
+
+            def remove(conn: Connection) -> bool:
+                self.protection.check_manifest_removal(conn, repository, digest)
+                return q.remove(conn, repository.id, digest)
+
+            found = await self.db.write(remove)
         elif is_valid_tag(reference):
-            found = await self.db.write(lambda conn: q.untag(conn, repository.id, reference))
+
+            def untag(conn: Connection) -> bool:
+                self.protection.check_untag(conn, repository, reference)
+                return q.untag(conn, repository.id, reference)
+
+            found = await self.db.write(untag)
         else:
             found = False
         if not found:

@@ -11,10 +11,14 @@ from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
 from moorage.domain.identity import Principal
 from moorage.domain.management import RepositoryDetail, RepositoryFilter, RepositoryQuery
 from moorage.domain.names import RepositoryName
+from moorage.domain.registry import UploadTarget
 from moorage.metadata.database import Database
 from moorage.metadata.queries import namespaces as namespace_q
 from moorage.metadata.queries import permissions as grants_q
+from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import repository_details as q
+from moorage.services.quotas import QuotaLimits, QuotaService
+from moorage.services.tag_protection import NO_PROTECTION, TagProtection
 
 CATEGORIES = ("app_server", "linux", "framework_app", "database", "lang", "other", "windows", "arm")
 """Repository categories SWR knows."""
@@ -65,8 +69,11 @@ def visible_filter(conn: Connection, principal: Principal, instance_id: str,
 class RepositoryManagement:
     """Repository lifecycle and listings."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, protection: TagProtection = NO_PROTECTION,
+                 quotas: QuotaService | None = None) -> None:
         self.db = db
+        self.protection = protection
+        self.quotas = quotas or QuotaService(db, QuotaLimits())
 
     async def create(self, principal: Principal, *, instance_id: str, name: RepositoryName, is_public: bool,
                      category: str, description: str) -> RepositoryDetail:
@@ -78,6 +85,7 @@ class RepositoryManagement:
             namespace = namespace_q.get(conn, instance_id, name.namespace)
             if namespace is None or namespace.domain_id != principal.domain_id:
                 raise NotFound(f"organization {name.namespace!r} not found", reason="namespace_not_found")
+            self.quotas.admit_repository_in(conn, UploadTarget(instance_id, name, principal.domain_id))
             if not q.create(conn, instance_id=instance_id, namespace_id=namespace.id, namespace=name.namespace,
                             name=name.repository, is_public=is_public, category=category, description=description,
                             creator_id=principal.user_id or "", creator_name=principal.user_name):
@@ -114,6 +122,9 @@ class RepositoryManagement:
 
         def work(conn: Connection) -> None:
             found = q.get(conn, instance_id, str(name))
+            holder = repo_q.get(conn, instance_id, name) if found is not None else None
+            if holder is not None:
+                self.protection.check_repository_removal(conn, holder)
             if found is None or not q.remove(conn, found.id):
                 raise NotFound(f"repository {name} not found", reason="repository_not_found")
 

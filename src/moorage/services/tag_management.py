@@ -20,6 +20,7 @@ from moorage.metadata.database import Database
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import tag_details as q
+from moorage.services.tag_protection import NO_PROTECTION, TagProtection, retag_refused
 
 _TAG_SCHEME = re.compile(r"^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})\.(sig|att|sbom)$")
 """cosign's tag-based accessories: ``sha256-<hex>.sig`` signs the image ``sha256:<hex>``."""
@@ -96,8 +97,9 @@ def _tag(conn: Connection, repository: Repository, tag: str, *, with_payload: bo
 class TagManagement:
     """Tag listings and changes of one repository at a time."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, protection: TagProtection = NO_PROTECTION) -> None:
         self.db = db
+        self.protection = protection
 
     async def list_page(self, *, instance_id: str, name: RepositoryName, order: str, descending: bool, offset: int,
                         limit: int, name_contains: str | None) -> TagPage:
@@ -149,7 +151,11 @@ class TagManagement:
             found = _tag(conn, repository, source, with_payload=False)
             if not override and q.get(conn, repository.id, destination, with_payload=False) is not None:
                 raise Conflict(f"tag {destination!r} already exists in {repository.full_name}", reason="tag_exists")
-            manifest_q.tag(conn, repository.id, destination, found.manifest_id)
+            immutable = self.protection.protected_tags(conn, repository, [destination])
+            if destination not in immutable:
+                manifest_q.tag(conn, repository.id, destination, found.manifest_id)
+            elif not manifest_q.tag_once(conn, repository.id, destination, found.manifest_id):
+                raise retag_refused(repository, destination, immutable[destination])
 
         await self.db.write(work)
 
@@ -158,6 +164,7 @@ class TagManagement:
 
         def work(conn: Connection) -> None:
             repository = _repository(conn, instance_id, name)
+            self.protection.check_untag(conn, repository, tag)
             if not manifest_q.untag(conn, repository.id, tag):
                 raise NotFound(f"tag {tag!r} not found in {repository.full_name}", reason="tag_not_found")
 

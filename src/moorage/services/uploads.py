@@ -3,7 +3,8 @@
 Bytes live in storage and the session's size in the database, so any node can continue a
 session. The running hash lives in this node's memory (``HashCache``); when a chunk arrives
 where the cache cannot follow (restart, another node), hashing is deferred to the close, which
-re-reads the stored bytes once.
+re-reads the stored bytes once. Under a storage quota every byte is reserved before it is read
+(``services/quotas.py``): a chunk that would not fit is refused whole and not kept.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, UploadUnknow
 from moorage.domain.registry import UploadSession, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
+from moorage.metadata.queries import quotas as quota_queries
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.metadata.queries import uploads as q
+from moorage.services.quotas import QuotaLimits, QuotaService, stream_reservation
 from moorage.storage.blobstore import BlobStore
 
 LEASE_SECONDS = 60.0
@@ -60,10 +63,15 @@ class HashCache:
         self._entries.pop(upload_id, None)
 
 
-def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int) -> None:
+def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int, *,
+              quotas: QuotaService | None = None) -> None:
     """Record a stored blob and let the target repository serve it, creating the repository (and its
-    namespace) on its first content, all in the caller's transaction."""
-    repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
+    namespace) on its first content, all in the caller's transaction (a repository-count quota of
+    ``quotas`` may refuse the creation)."""
+    if quotas is not None:
+        repository = quotas.ensure_repository_in(conn, target)
+    else:
+        repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
     blob_queries.add(conn, digest, size)
     blob_queries.link(conn, repository.id, digest, size)
 
@@ -71,16 +79,25 @@ def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int) ->
 class UploadService:
     """Start, feed, inspect, finish and cancel upload sessions."""
 
-    def __init__(self, db: Database, store: BlobStore, *, lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(self, db: Database, store: BlobStore, *, quotas: QuotaService | None = None,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self.db = db
         self.store = store
         self.lease_seconds = lease_seconds
         self.hashes = HashCache()
+        self.quotas = quotas or QuotaService(db, QuotaLimits())
 
     async def start(self, *, target: UploadTarget) -> UploadSession:
-        """A new empty session."""
+        """A new empty session (refused when its repository or its bytes could not fit a quota)."""
         upload_id = uuid.uuid4().hex
-        session = await self.db.write(lambda conn: q.create(conn, upload_id, target.instance_id, str(target.name)))
+        quotas = self.quotas if self.quotas.storage_enforced or self.quotas.repositories_enforced else None
+
+        def create(conn: Connection) -> UploadSession:
+            if quotas is not None:
+                quotas.admit_upload_in(conn, target)
+            return q.create(conn, upload_id, target.instance_id, str(target.name))
+
+        session = await self.db.write(create)
         self.hashes.put(session.id, 0, new_hasher("sha256"))
         return session
 
@@ -108,32 +125,67 @@ class UploadService:
                 f"chunk starts at {start} but the upload holds {session.size} bytes", size=session.size
             )
 
-        def take_lease(conn: Connection) -> None:
+        quotas = self.quotas if self.quotas.storage_enforced else None
+
+        def take_lease(conn: Connection) -> int:
             if not q.lease(conn, upload_id, size=session.size, seconds=self.lease_seconds):
                 current = q.get(conn, upload_id, target.instance_id, str(target.name))
                 raise RangeNotSatisfiable(
                     "another chunk of this upload is in progress",
                     size=current.size if current else session.size,
                 )
+            if quotas is None:
+                return 0
+            # The chunk's bytes are reserved before the first one is read (a refusal rolls the lease back).
+            wanted = session.size + length if length is not None else stream_reservation(session.size)
+            return quotas.reserve_in(conn, reservation_id=upload_id, target=target, total=wanted,
+                                     partial=length is None)
 
-        await self.db.write(take_lease)
+        granted = await self.db.write(take_lease)
         new_size = session.size
         hasher = self.hashes.take(upload_id, session.size)
+        body = self._renewing(upload_id, session.size, chunks)
+        if quotas is not None and length is None:
+            body = self._reserving(upload_id, target, session.size, granted, body)
         try:
             new_size = await self.store.append(
-                upload_id, offset=session.size, chunks=self._renewing(upload_id, session.size, chunks),
-                hasher=hasher, limit=length, exact=True,
+                upload_id, offset=session.size, chunks=body, hasher=hasher, limit=length, exact=True,
             )
         except BaseException:
             # The chunk is void: the session keeps its old size (the store has given back the chunk's
             # bytes) and the hasher, which may have seen part of it, is dropped.
+            def void(conn: Connection) -> None:
+                q.release(conn, upload_id, size=session.size)
+                if quotas is not None:
+                    quotas.settle_in(conn, upload_id, session.size)
+
             with anyio.CancelScope(shield=True):
-                await self.db.write(lambda conn: q.release(conn, upload_id, size=session.size))
+                await self.db.write(void)
             raise
-        await self.db.write(lambda conn: q.release(conn, upload_id, size=new_size))
+
+        def done(conn: Connection) -> None:
+            q.release(conn, upload_id, size=new_size)
+            if quotas is not None:
+                quotas.settle_in(conn, upload_id, new_size)
+
+        await self.db.write(done)
         if hasher is not None:
             self.hashes.put(upload_id, new_size, hasher)
         return UploadSession(upload_id, str(target.name), new_size)
+
+    async def _reserving(self, reservation_id: str, target: UploadTarget, start: int, granted: int,
+                         chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """Pass a stream's chunks through while its reservation covers them, reserving more as it
+        grows; ``QuotaExceeded`` (the chunk is then void) when no more room can be had."""
+        held = start
+        async for chunk in chunks:
+            held += len(chunk)
+            while held > granted:
+                granted = await self.quotas.reserve(reservation_id=reservation_id, target=target,
+                                                    total=stream_reservation(held), partial=True)
+                if granted < held:  # some room, but not for this chunk: ask for exactly it, which refuses
+                    granted = await self.quotas.reserve(reservation_id=reservation_id, target=target, total=held)
+            yield chunk
 
     async def _renewing(self, upload_id: str, size: int, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         """Pass chunks through, renewing the session's lease while a long chunk streams in."""
@@ -166,13 +218,15 @@ class UploadService:
             # The session ends with its bytes (whatever failed: a wrong digest or size, the disk, the
             # client leaving while a large blob was hashed), not at the next purge.
             with anyio.CancelScope(shield=True):
-                await self.db.write(lambda conn: q.remove(conn, upload_id))
+                await self.db.write(lambda conn: self._remove(conn, upload_id))
                 await self.store.delete_upload(upload_id)
             raise
 
         def record(conn: Connection) -> None:
-            link_blob(conn, target, str(digest), session.size)
+            link_blob(conn, target, str(digest), session.size, quotas=self.quotas)
             q.remove(conn, upload_id)
+            if self.quotas.storage_enforced:
+                self.quotas.release_in(conn, upload_id)
 
         await self.db.write(record)
         return session.size
@@ -182,6 +236,50 @@ class UploadService:
     ) -> int:
         """``POST ?digest=``: the whole blob in one request. No session row is written: the bytes go
         to a private upload directory (swept by ``purge`` if the process dies mid-request)."""
+        upload_id = uuid.uuid4().hex
+        granted = await self._reserve_whole(upload_id, target, str(digest), length)
+        try:
+            size = await self._receive_whole(upload_id, target, digest, chunks, length, granted)
+
+            def record(conn: Connection) -> None:
+                if granted is None and self.quotas.storage_enforced:
+                    self.quotas.check_link_in(conn, target, str(digest), size)
+                link_blob(conn, target, str(digest), size, quotas=self.quotas)
+                if granted is not None:
+                    self.quotas.release_in(conn, upload_id)
+
+            await self.db.write(record)
+        except BaseException:
+            if granted is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.quotas.release(upload_id)
+            raise
+        return size
+
+    async def _reserve_whole(self, reservation_id: str, target: UploadTarget, digest: str,
+                             length: int | None) -> int | None:
+        """Under quotas, refuse a monolithic upload whose repository would be one too many, and reserve
+        its bytes (its declared length, or a first part of a stream); None when there is no storage
+        quota or the organization holds the blob already (linking it again costs nothing;
+        ``check_link_in`` looks again when it is linked)."""
+        quotas = self.quotas
+        if not quotas.storage_enforced and not quotas.repositories_enforced:
+            return None
+
+        def work(conn: Connection) -> int | None:
+            quotas.admit_repository_in(conn, target)
+            if not quotas.storage_enforced or quota_queries.linked_in_namespace(
+                    conn, target.instance_id, target.name.namespace, digest):
+                return None
+            return quotas.reserve_in(conn, reservation_id=reservation_id, target=target,
+                                     total=length if length is not None else stream_reservation(0),
+                                     partial=length is None)
+
+        return await self.db.write(work)
+
+    async def _receive_whole(self, upload_id: str, target: UploadTarget, digest: Digest,
+                             chunks: AsyncIterable[bytes], length: int | None, granted: int | None) -> int:
+        """Store a monolithic upload's blob (verified); its size."""
         if length is not None and length <= SMALL_BLOB_BYTES:
             # Small blobs (configs, tiny layers) arrive whole: verify in memory and write once, which
             # saves a dozen thread round trips of the streaming path.
@@ -193,12 +291,11 @@ class UploadService:
             if len(data) != length:
                 raise SizeInvalid(f"received {len(data)} bytes, Content-Length said {length}")
             await self.store.put_verified(digest, bytes(data))
-            await self.db.write(lambda conn: link_blob(conn, target, str(digest), length))
             return length
-        upload_id = uuid.uuid4().hex
+        if granted is not None and length is None:
+            chunks = self._reserving(upload_id, target, 0, granted, chunks)
         hasher = new_hasher(digest.algorithm)
         try:
-
             size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length,
                                            exact=True)
             await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher)
@@ -206,14 +303,18 @@ class UploadService:
             with anyio.CancelScope(shield=True):
                 await self.store.delete_upload(upload_id)
             raise
-
-        await self.db.write(lambda conn: link_blob(conn, target, str(digest), size))
         return size
+
+    def _remove(self, conn: Connection, upload_id: str) -> None:
+        """Remove a session, and its reservation under a storage quota."""
+        q.remove(conn, upload_id)
+        if self.quotas.storage_enforced:
+            self.quotas.release_in(conn, upload_id)
 
     async def cancel(self, *, target: UploadTarget, upload_id: str) -> None:
         """Abandon a session and its bytes."""
         await self.get(target=target, upload_id=upload_id)
-        await self.db.write(lambda conn: q.remove(conn, upload_id))
+        await self.db.write(lambda conn: self._remove(conn, upload_id))
         self.hashes.drop(upload_id)
         await self.store.delete_upload(upload_id)
 
@@ -229,6 +330,8 @@ class UploadService:
             found = q.stale(conn, before_ms=cutoff)
             for upload_id in found:
                 q.remove(conn, upload_id)
+                quota_queries.release(conn, upload_id)
+            quota_queries.purge_expired(conn, now_ms())  # reservations a killed process left
             return found
 
         stale = await self.db.write(remove_stale)

@@ -9,10 +9,11 @@ from moorage.auth.keys import MasterKey
 from moorage.auth.tokens import TokenSigner
 from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database
+from moorage.services.access_keys import AccessKeyService
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
 from moorage.services.enterprise import EnterpriseServices
-from moorage.services.identity import IdentityService
+from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
 from moorage.services.periodic import PeriodicChores
@@ -25,6 +26,7 @@ from moorage.services.security.wiring import SecurityServices
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
+from moorage.services.users import UserService
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
 
@@ -38,7 +40,9 @@ class Services:
     store: BlobStore
     master_key: MasterKey
     signer: TokenSigner
-    identity: IdentityService
+    users: UserService
+    access_keys: AccessKeyService
+    logins: LoginService
     permissions: PermissionService
     namespaces: NamespaceService
     repositories: RepositoryService

@@ -1,6 +1,7 @@
 """The Enterprise Edition management API (``/v2/{project_id}/instances/...``), one module per
-resource, and virtual hosting. ``ROUTERS`` is in inclusion order: the repositories router, whose
-routes end in a repository name that may contain ``/``, comes last."""
+resource, and virtual hosting. ``MODULES`` is in inclusion order: the repositories router, whose
+routes end in a repository name that may contain ``/``, comes last. Each module has its ``router``
+and the ``ACCESS_RULES`` of its routes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter
 from moorage.api.enterprise import (
     artifact_scans,
     artifacts,
+    immutable_rules,
     instances,
     namespaces,
     repositories,
@@ -16,7 +18,8 @@ from moorage.api.enterprise import (
     sign_policies,
     signing_keys,
 )
+from moorage.api.management_rules import RouterModule
 
-ROUTERS: tuple[APIRouter, ...] = (instances.router, namespaces.router, signing_keys.router, sign_policies.router,
-                                  sign_executions.router, artifact_scans.router, artifacts.router,
-                                  repositories.router)
+MODULES: tuple[RouterModule, ...] = (instances, namespaces, signing_keys, sign_policies, sign_executions,
+                                     artifact_scans, artifacts, immutable_rules, repositories)
+ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in MODULES)

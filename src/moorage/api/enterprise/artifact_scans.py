@@ -13,19 +13,21 @@ from moorage.api.deps import ServicesDep, authorize
 from moorage.api.enterprise import schemas_artifacts as s
 from moorage.api.enterprise.common import ARTIFACT, repository_path_name, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import RULES, R, W, on_instance_repository
+from moorage.api.management_rules import R, W, access_rules, on_instance_repository
 from moorage.domain.enterprise import ArtifactScanState
+from moorage.domain.security import ScanResultStatus
 from moorage.domain.severity import severity_rank
 
 router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)],
                    route_class=ManagementRoute)
 
 REPORT_MIME = "application/vnd.security.vulnerability.report; version=1.1"
-SCAN_STATUS = {"new": "Pending", "scanning": "Running", "success": "Success", "failed": "Error"}
+SCAN_STATUS = {ScanResultStatus.NEW: "Pending", ScanResultStatus.SCANNING: "Running",
+               ScanResultStatus.SUCCESS: "Success", ScanResultStatus.FAILED: "Error"}
 SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low", "negligible": "Low",
             "unknown": "None"}
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", ARTIFACT + "/scan"): on_instance_repository(W),
     ("GET", ARTIFACT + "/vulnerabilities"): on_instance_repository(R),
 })
@@ -49,13 +51,13 @@ def scan_overview(state: ArtifactScanState) -> dict[str, s.NativeReportSummary]:
     result = state.result
     if result is None:
         return {}
-    status = SCAN_STATUS.get(result.status, "Pending")
+    status = SCAN_STATUS[result.status]
     counts: dict[str, int] = {}
     for finding in state.vulnerabilities:
         label = SEVERITY.get(str(finding.get("severity", "unknown")), "None")
         counts[label] = counts.get(label, 0) + 1
-    finished = result.status in ("success", "failed")
-    succeeded = result.status == "success"
+    finished = result.status.finished
+    succeeded = result.status is ScanResultStatus.SUCCESS
     return {REPORT_MIME: s.NativeReportSummary(
         report_id=result.manifest_digest, scan_status=status, scanner=scanner(),
         complete_percent=100 if finished else 0, start_time=timestamp(result.started_at or None),
@@ -103,7 +105,7 @@ async def list_vulnerabilities(instance_id: str, namespace_name: str, repository
     state = await services.enterprise.scans.get(instance_id=instance_id, namespace=namespace_name,
                                                 repository=repository_path_name(repository_name),
                                                 reference=reference, with_findings=True)
-    if state.result is None or state.result.status != "success":
+    if state.result is None or state.result.status is not ScanResultStatus.SUCCESS:
         return s.VulnerabilityReports({})
     return s.VulnerabilityReports({REPORT_MIME: s.VulnerabilityReport(
         generated_at=timestamp(state.result.scanned_at), scanner=scanner(),

@@ -11,7 +11,7 @@ from moorage.api.enterprise import schemas_artifacts as s
 from moorage.api.enterprise.artifact_scans import scan_overview
 from moorage.api.enterprise.common import ARTIFACT, INSTANCE, REPOSITORY, page, repository_path_name, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import INSTANCE_MEMBER, RULES, M, R, on_instance_repository
+from moorage.api.management_rules import INSTANCE_MEMBER, M, R, access_rules, on_instance_repository
 from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag
 from moorage.domain.errors import NotFound
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(
 
 TAGS = "/v2/instances/{instance_id}/namespaces/{namespace_name}/repositories/{repository_name:path}/tags"
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("GET", REPOSITORY + "/artifacts"): on_instance_repository(R),
     ("GET", INSTANCE + "/artifacts"): INSTANCE_MEMBER,  # filtered to what the caller may see
     ("GET", ARTIFACT): on_instance_repository(R),

@@ -14,7 +14,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise import schemas as s
 from moorage.api.enterprise.common import INSTANCE, INSTANCES, page, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ADMIN, AUTHENTICATED, INSTANCE_ADMIN, INSTANCE_MEMBER, RULES
+from moorage.api.management_rules import ADMIN, AUTHENTICATED, INSTANCE_ADMIN, INSTANCE_MEMBER, access_rules
 from moorage.domain.enterprise import DomainName, Instance
 from moorage.domain.errors import Invalid, NotFound
 from moorage.services.enterprise.paging import page_request
@@ -30,7 +30,7 @@ JOB_STATUSES = ("Initial", "Creating", "Initializing", "Running", "Success", "Fa
 """What a job may be; ``Creating`` and ``Initializing`` are the SDK's documented spellings of a job not
 started yet (filters by them find nothing: instances are created at once)."""
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("GET", "/v2/{project_id}/feature-gates"): AUTHENTICATED,
     ("GET", JOBS): AUTHENTICATED,  # the caller's domain's instance jobs
     ("GET", JOBS + "/{job_id}"): AUTHENTICATED,

@@ -15,7 +15,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise import schemas as s
 from moorage.api.enterprise.common import INSTANCE, NAMESPACE, flag, page, text_flag, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, RULES, M, R, on_instance_namespace
+from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, M, R, access_rules, on_instance_namespace
 from moorage.domain.enterprise import InstanceNamespace, NamespaceOptions
 from moorage.domain.errors import Invalid
 
@@ -24,7 +24,7 @@ router = APIRouter(tags=["Enterprise Edition namespaces"], dependencies=[Depends
 
 NAMESPACES = INSTANCE + "/namespaces"
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", NAMESPACES): INSTANCE_ADMIN,
     ("GET", NAMESPACES): INSTANCE_MEMBER,  # filtered to what the caller may see
     ("GET", NAMESPACE): on_instance_namespace(R),

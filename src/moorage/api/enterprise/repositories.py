@@ -18,10 +18,10 @@ from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import (
     AUTHENTICATED,
     INSTANCE_MEMBER,
-    RULES,
     M,
     R,
     W,
+    access_rules,
     on_instance_namespace,
     on_instance_repository,
 )
@@ -33,7 +33,7 @@ router = APIRouter(tags=["Enterprise Edition repositories"], dependencies=[Depen
 
 ALL_REPOSITORIES = "/v2/{project_id}/repositories"
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("GET", ALL_REPOSITORIES): AUTHENTICATED,  # the caller's domain's instances, filtered to what they may see
     ("GET", NAMESPACE + "/repositories"): on_instance_namespace(R),
     ("GET", INSTANCE + "/repositories"): INSTANCE_MEMBER,  # filtered to what the caller may see

@@ -14,14 +14,14 @@ from moorage.api.enterprise import schemas_signing as s
 from moorage.api.enterprise.common import EXECUTION, POLICY, page, timestamp
 from moorage.api.enterprise.schemas import CreatedId
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import RULES, M, R, on_instance_namespace
+from moorage.api.management_rules import M, R, access_rules, on_instance_namespace
 from moorage.domain.enterprise import Execution, SignSubtask, SignTask
 from moorage.services.enterprise.executions import parse_status
 
 router = APIRouter(tags=["Enterprise Edition signature executions"], dependencies=[Depends(authorize)],
                    route_class=ManagementRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", POLICY + "/executions"): on_instance_namespace(M),
     ("GET", POLICY + "/executions"): on_instance_namespace(R),
     ("GET", EXECUTION): on_instance_namespace(R),

@@ -13,13 +13,13 @@ from moorage.api.enterprise import schemas_signing as s
 from moorage.api.enterprise.common import INSTANCE, POLICIES, POLICY, page, timestamp
 from moorage.api.enterprise.schemas import CreatedId
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import INSTANCE_MEMBER, RULES, M, R, on_instance_namespace
+from moorage.api.management_rules import INSTANCE_MEMBER, M, R, access_rules, on_instance_namespace
 from moorage.domain.enterprise import PolicyChanges, ScopeRule, Selector, SignPolicy, Trigger
 
 router = APIRouter(tags=["Enterprise Edition signature policies"], dependencies=[Depends(authorize)],
                    route_class=ManagementRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", POLICIES): on_instance_namespace(M),
     ("GET", POLICIES): on_instance_namespace(R),
     ("GET", INSTANCE + "/signature/policies"): INSTANCE_MEMBER,  # filtered to what the caller may see

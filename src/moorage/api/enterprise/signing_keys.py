@@ -20,7 +20,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise import schemas_signing as s
 from moorage.api.enterprise.common import INSTANCE, page, timestamp
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, RULES
+from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, access_rules
 from moorage.domain.enterprise import SigningKey
 from moorage.signing.ecdsa import ALGORITHM
 
@@ -30,7 +30,7 @@ router = APIRouter(tags=["Enterprise Edition signing keys"], dependencies=[Depen
 KEYS = INSTANCE + "/signature/keys"
 KEY = KEYS + "/{key_id}"
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", KEYS): INSTANCE_ADMIN,
     ("GET", KEYS): INSTANCE_MEMBER,
     ("GET", KEY): INSTANCE_MEMBER,

@@ -14,7 +14,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import detail_schemas as d
 from moorage.api.hss.image_details import ByVersion, Limit, Offset, Short, Text
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, RULES
+from moorage.api.management_rules import ACCOUNT, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
 from moorage.domain.security_images import ImageScope
@@ -32,8 +32,9 @@ COMPLEXITY_PATH = "/v5/{project_id}/image/baseline/password-complexity"
 STATISTIC = "/v5/{project_id}/image/baseline/statistic"
 BUILD_RISKS = "/v5/{project_id}/image/build-command-risks"
 BUILD_RISK_IMAGES = "/v5/{project_id}/image/build-command-risks/images"
-RULES.update({("GET", path): ACCOUNT for path in (RISK_CONFIGS, RISK_CONFIG_RULES, CHECK_RULE_DETAIL, WEAK_USERS_PATH,
-                                                  COMPLEXITY_PATH, STATISTIC, BUILD_RISKS, BUILD_RISK_IMAGES)})
+ACCESS_RULES = access_rules({("GET", path): ACCOUNT for path in (
+    RISK_CONFIGS, RISK_CONFIG_RULES, CHECK_RULE_DETAIL, WEAK_USERS_PATH, COMPLEXITY_PATH, STATISTIC, BUILD_RISKS,
+    BUILD_RISK_IMAGES)})
 OptionalId = Annotated[str | None, Query(max_length=200)]
 BASELINE_LEVELS = ("Critical", "High", "Medium", "Low", "Security")
 """The severity filters of the configuration checks. The SDK documents ``Critical`` too; a check's level

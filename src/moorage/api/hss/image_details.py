@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import detail_schemas as d
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, RULES
+from moorage.api.management_rules import ACCOUNT, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
 from moorage.domain.security_images import ImageRef
@@ -36,8 +36,8 @@ MALWARES = f"{BASE}/malwares"
 SENSITIVE = f"{BASE}/sensitive"
 NON_COMPLIANT = f"{BASE}/non-compliant-app"
 BASIC_IMAGE = f"{BASE}/basic-image"
-RULES.update({("GET", path): ACCOUNT for path in (VULNERABILITIES, APPS, FILES, FILES_STATISTICS, MALWARES,
-                                                  SENSITIVE, NON_COMPLIANT, BASIC_IMAGE)})
+ACCESS_RULES = access_rules({("GET", path): ACCOUNT for path in (
+    VULNERABILITIES, APPS, FILES, FILES_STATISTICS, MALWARES, SENSITIVE, NON_COMPLIANT, BASIC_IMAGE)})
 
 OFFSET_MAX = 2_000_000
 SENSITIVE_SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")

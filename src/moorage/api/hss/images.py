@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import (
     IMAGE_TYPES,
@@ -37,7 +37,7 @@ router = APIRouter(tags=["HSS images"], dependencies=[Depends(refuse_nul_charact
 SWR_LIST = "/v5/{project_id}/image/swr-repository"
 REGISTRY_LIST = "/v5/{project_id}/image/registries/images"
 SYNCHRONIZE = "/v5/{project_id}/image/synchronize"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("GET", SWR_LIST): ACCOUNT,
     ("GET", REGISTRY_LIST): ACCOUNT,
     ("POST", SYNCHRONIZE): ADMIN,

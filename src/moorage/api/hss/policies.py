@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import NamespacePolicy
 
@@ -22,7 +22,7 @@ router = APIRouter(tags=["moorage organization policies"],
                    route_class=ManagementRoute)
 
 POLICIES = "/v5/{project_id}/image/organization-policies"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("GET", POLICIES): ACCOUNT,
     ("GET", POLICIES + "/{namespace}"): ACCOUNT,
     ("PUT", POLICIES + "/{namespace}"): ADMIN,

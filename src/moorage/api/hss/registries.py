@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
-from moorage.domain.security import ConnectedRegistry, RegistryType
+from moorage.domain.security import ConnectedRegistry, RegistryStatus, RegistryType
 from moorage.domain.security_registries import RegistryInput, RegistryQuery
 from moorage.services.security.registries import normalise_address
 
@@ -23,7 +23,7 @@ router = APIRouter(tags=["HSS registries"], dependencies=[Depends(refuse_nul_cha
                    route_class=ManagementRoute)
 
 REGISTRIES = "/v5/{project_id}/image/registries"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", REGISTRIES): ADMIN,
     ("GET", REGISTRIES): ACCOUNT,
     ("POST", REGISTRIES + "/batch-delete"): ADMIN,
@@ -81,8 +81,8 @@ async def list_registry(
     status: str | None = Query(default=None, max_length=16),
 ) -> s.RegistryList:
     """The account's registries, oldest first (``registry_name`` and ``registry_addr`` match a part)."""
-    if status and status not in ("success", "fail", "accessing"):
-        raise Invalid("status must be one of success, fail, accessing")
+    if status and status not in tuple(RegistryStatus):
+        raise Invalid(f"status must be one of {', '.join(RegistryStatus)}")
     query = RegistryQuery(name=registry_name or None, registry_id=registry_id or None, types=_types(registry_type),
                           address=registry_addr or None, status=status or None)
     found, total = await services.security.registries.page(principal, query, offset=offset, limit=limit)

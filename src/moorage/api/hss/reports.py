@@ -15,7 +15,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss.image_details import Short, Text
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
 from moorage.domain.security import IMAGE_TYPES, ImageFilter, ScanStatus, SeverityLevel
@@ -34,7 +34,7 @@ BASELINE_EXPORT = "/v5/{project_id}/image/baseline/export"
 EXPORT_TASK = "/v5/{project_id}/image/export-tasks/{task_id}"
 EXPORT_FILE = "/v5/{project_id}/image/export-tasks/{task_id}/file"
 # Exports are made by domain administrators over every image of the account, so only they read them.
-RULES.update({("GET", ASSETS): ACCOUNT, ("GET", SCANS): ACCOUNT, ("POST", REPORT_STATISTIC): ACCOUNT,
+ACCESS_RULES = access_rules({("GET", ASSETS): ACCOUNT, ("GET", SCANS): ACCOUNT, ("POST", REPORT_STATISTIC): ACCOUNT,
               ("POST", REPORT_EXPORT): ADMIN, ("POST", BASELINE_EXPORT): ADMIN, ("GET", EXPORT_TASK): ADMIN,
               ("GET", EXPORT_FILE): ADMIN})
 

@@ -4,7 +4,8 @@ manual scan tasks, the task list, stopping a task, and the scheduled-scan policy
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, assert_never
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BeforeValidator
@@ -13,7 +14,7 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import schemas as s
 from moorage.api.hss.images import SCAN_STATUSES
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid, NotFound, NotServed
 from moorage.domain.identity import Principal
@@ -24,6 +25,8 @@ from moorage.domain.security import (
     ImageFilter,
     SecurityTask,
     TaskItem,
+    TaskItemStatus,
+    TaskStatus,
 )
 from moorage.domain.security_images import ImageSelector
 from moorage.domain.security_registries import RegistryQuery
@@ -35,7 +38,7 @@ router = APIRouter(tags=["HSS scans"], dependencies=[Depends(refuse_nul_characte
                    route_class=ManagementRoute)
 
 IMAGE = "/v5/{project_id}/image"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", IMAGE + "/image-sync/tasks"): ADMIN,
     ("GET", IMAGE + "/image-sync/tasks/{task_id}/registries"): ACCOUNT,
     ("POST", IMAGE + "/batch-scan"): ADMIN,
@@ -57,8 +60,27 @@ def _hexadecimal(value: object) -> object:
 
 ScanScope = Annotated[int | None, BeforeValidator(_hexadecimal), Query(ge=0, le=0x7FFFFFFF)]
 
-SYNC_STATUS = {"waiting": "running", "running": "running", "success": "finished", "failed": "failed",
-               "stopped": "failed"}
+
+
+class SyncStatus(StrEnum):
+    """HSS's ``sync_status`` of a sync task's registry (a stopped one reads as failed)."""
+
+    FINISHED = "finished"
+    RUNNING = "running"
+    FAILED = "failed"
+
+
+def registry_sync_status(status: TaskItemStatus) -> SyncStatus:
+    """The ``sync_status`` of a sync task's item."""
+    match status:
+        case TaskItemStatus.WAITING | TaskItemStatus.RUNNING:
+            return SyncStatus.RUNNING
+        case TaskItemStatus.SUCCESS:
+            return SyncStatus.FINISHED
+        case TaskItemStatus.FAILED | TaskItemStatus.STOPPED:
+            return SyncStatus.FAILED
+        case _:
+            assert_never(status)
 
 
 @router.post(IMAGE + "/image-sync/tasks", response_model=s.Created)
@@ -84,7 +106,7 @@ async def list_associate_registries(
     sync_status: str | None = Query(default=None, max_length=16),
 ) -> s.AssociateRegistryList:
     """The registries of an image-sync task with how their synchronisation went."""
-    wanted_status = choice("sync_status", sync_status, ("finished", "running", "failed"))
+    wanted_status = choice("sync_status", sync_status, tuple(SyncStatus))
     types = {t.strip() for t in (registry_type or "").split(",") if t.strip()}
     task, items = await services.security.tasks.items(principal, task_id)
     if task.type != "image_sync":
@@ -94,14 +116,14 @@ async def list_associate_registries(
     for item in items:
         registry = registries.get(item.registry_id)
         kind = registry.type.value if registry else ""
-        status = SYNC_STATUS.get(item.status, "failed")
+        status = registry_sync_status(item.status)
         if registry_name and registry_name not in item.label:
             continue
         if types and kind not in types:
             continue
         if wanted_status and status != wanted_status:
             continue
-        reason = item.failed_reason or ("stopped" if item.status == "stopped" else "")
+        reason = item.failed_reason or ("stopped" if item.status is TaskItemStatus.STOPPED else "")
         rows.append(s.AssociateRegistriesResponseInfo(registry_id=item.registry_id, registry_name=item.label,
                                                       registry_type=kind, sync_status=status, failed_reason=reason))
     return s.AssociateRegistryList(data_list=rows[offset:offset + limit], total_num=len(rows))
@@ -187,19 +209,23 @@ async def stop_image_scan_task(project_id: str, task_id: str, principal: Princip
 
 def progress_number(task: SecurityTask) -> int:
     """HSS's progress number: 100 done, 0-99 progress, -1 stopped, -3 failed."""
-    if task.status == "finished":
-        return 100
-    if task.status == "stopped":
-        return -1
-    if task.status == "failed":
-        return -3
-    done = task.succeeded + task.failed
-    return min(99, done * 100 // task.total) if task.total else 0
+    match task.status:
+        case TaskStatus.FINISHED:
+            return 100
+        case TaskStatus.STOPPED:
+            return -1
+        case TaskStatus.FAILED:
+            return -3
+        case TaskStatus.WAITING | TaskStatus.RUNNING:
+            done = task.succeeded + task.failed
+            return min(99, done * 100 // task.total) if task.total else 0
+        case _:
+            assert_never(task.status)
 
 
 def _remaining_minutes(task: SecurityTask) -> int:
     left = task.total - task.succeeded - task.failed
-    if task.status not in ("waiting", "running") or left <= 0:
+    if task.status.ended or left <= 0:
         return 0
     if task.rate_limit:
         return -(-left * 60 // task.rate_limit)

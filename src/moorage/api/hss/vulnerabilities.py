@@ -19,7 +19,7 @@ from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
 from moorage.api.hss.image_details import ImageNaming, Limit, Offset, Short, Text
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security_findings import VulnerabilityFilter
 from moorage.domain.security_handling import HandleRequest, HistoryQuery
@@ -50,9 +50,10 @@ HISTORY = "/v5/{project_id}/image/vulnerability/handle-history"
 APPS = "/v5/{project_id}/image/apps"
 MALWARE = "/v5/{project_id}/image/malwares"
 FILES = "/v5/{project_id}/image/files"
-RULES.update({("GET", p): ACCOUNT for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES,
-                                            HISTORY, APPS, MALWARE, FILES)})
-RULES.update({("POST", HANDLE): ADMIN, ("POST", HANDLE_PREVIEW): ACCOUNT})
+ACCESS_RULES = access_rules({
+    **{("GET", p): ACCOUNT for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES, HISTORY, APPS,
+                                     MALWARE, FILES)},
+    ("POST", HANDLE): ADMIN, ("POST", HANDLE_PREVIEW): ACCOUNT})
 VulId = Annotated[str | None, Query(max_length=128)]
 
 

@@ -15,7 +15,7 @@ from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
 from moorage.api.hss.image_details import Limit, Offset, Short, Text
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, RULES
+from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid, NotFound, NotServed
 from moorage.domain.security import IMAGE_TYPES
@@ -33,7 +33,7 @@ SENSITIVE_LIST = "/v5/{project_id}/image/sensitive-information"
 PATHS = "/v5/{project_id}/image/sensitive/filepath-whitelist"
 PATHS_DETAIL = "/v5/{project_id}/image/sensitive/filepath_whitelist"
 WEAK_PASSWORDS_PATH = "/v5/{project_id}/image/baseline/extended-weak-password"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", WHITELISTS): ADMIN, ("GET", WHITELISTS): ACCOUNT, ("DELETE", WHITELISTS): ADMIN,
     ("GET", WHITELIST): ACCOUNT, ("PUT", WHITELIST): ADMIN,
     ("POST", SENSITIVE_OPERATE): ADMIN, ("GET", SENSITIVE_LIST): ACCOUNT,

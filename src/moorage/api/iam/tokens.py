@@ -13,12 +13,22 @@ from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.iam import schemas as s
 from moorage.api.iam.schemas import TokenRequest
 from moorage.api.management_route import IamRoute
+from moorage.api.management_rules import AUTHENTICATED, PUBLIC, access_rules
 from moorage.auth.tokens import IamToken
 from moorage.domain.errors import Invalid, NotFound, Unauthenticated
 from moorage.domain.identity import Project, User
 
 router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)],
                    route_class=IamRoute)
+
+ACCESS_RULES = access_rules({
+    ("POST", "/v3/auth/tokens"): PUBLIC,
+    ("GET", "/v3/auth/tokens"): AUTHENTICATED,
+    ("DELETE", "/v3/auth/tokens"): AUTHENTICATED,
+    ("HEAD", "/v3/auth/tokens"): AUTHENTICATED,
+    ("GET", "/v3/projects"): AUTHENTICATED,
+    ("GET", "/v3/auth/projects"): AUTHENTICATED,
+})
 
 
 def _iso(epoch: int) -> str:
@@ -52,20 +62,20 @@ async def create_token(body: TokenRequest, request: Request, response: Response,
     domain_name = pw_user.domain.name if pw_user.domain else None
     name = pw_user.name
     if name is None and pw_user.id:
-        found_user = await services.identity.user(pw_user.id)
+        found_user = await services.users.user(pw_user.id)
         name = found_user.name if found_user else pw_user.id
     if not name:
         raise Invalid("auth.identity.password.user needs a name or an id")
-    user = await services.identity.authenticate_password(
+    user = await services.logins.authenticate_password(
         user_name=name, password=pw_user.password, client=client_address(request), domain_name=domain_name)
     project = None
     scope = body.auth.scope
     if scope is not None and scope.project is not None:
-        candidates = await services.identity.projects(domain_id=user.domain_id, name=scope.project.name)
+        candidates = await services.users.projects(domain_id=user.domain_id, name=scope.project.name)
         project = next((p for p in candidates if scope.project.id in (None, p.id)), None)
         if project is None:
             raise NotFound("no such project in the user's domain")
-    token, claims = await services.identity.issue_token(user, project_id=project.id if project else None)
+    token, claims = await services.logins.issue_token(user, project_id=project.id if project else None)
     response.headers["X-Subject-Token"] = token
     return _token_body(claims, user, project)
 
@@ -74,8 +84,8 @@ async def _subject(request: Request, services: Any) -> tuple[IamToken, User, Pro
     subject = request.headers.get("x-subject-token")
     if not subject:
         raise Unauthenticated("X-Subject-Token is required")
-    claims, user = await services.identity.validate_token(subject)
-    project = await services.identity.project(claims.project_id) if claims.project_id else None
+    claims, user = await services.logins.validate_token(subject)
+    project = await services.users.project(claims.project_id) if claims.project_id else None
     return claims, user, project
 
 
@@ -105,7 +115,7 @@ async def revoke_token(request: Request, principal: PrincipalDep, services: Serv
     _claims, user, _project = await _subject(request, services)
     if user.domain_id != principal.domain_id or (user.id != principal.user_id and not principal.is_admin):
         raise NotFound("token not found")
-    await services.identity.revoke_token(request.headers["x-subject-token"])
+    await services.logins.revoke_token(request.headers["x-subject-token"])
     return Response(status_code=204)
 
 
@@ -120,7 +130,7 @@ async def list_projects(
 ) -> s.ProjectList:
     """Projects of the caller's domain (the SDK looks its project up by region name here)."""
     found = [] if domain_id and domain_id != principal.domain_id else \
-        await services.identity.projects(domain_id=principal.domain_id, name=name)
+        await services.users.projects(domain_id=principal.domain_id, name=name)
     base = str(request.base_url).rstrip("/")
     return s.ProjectList(projects=[_project_json(p, base) for p in found],
                          links=s.Links(self_link=_listing_address(request), next=None, previous=None))
@@ -129,7 +139,7 @@ async def list_projects(
 @router.get("/v3/auth/projects", response_model=s.AuthProjectList)
 async def list_auth_projects(request: Request, principal: PrincipalDep, services: ServicesDep) -> s.AuthProjectList:
     """Projects the caller's token may be scoped to."""
-    found = await services.identity.projects(domain_id=principal.domain_id)
+    found = await services.users.projects(domain_id=principal.domain_id)
     base = str(request.base_url).rstrip("/")
     return s.AuthProjectList(projects=[_project_json(p, base) for p in found],
                              links=s.LinksSelf(self_link=_listing_address(request)))

@@ -12,14 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.iam import schemas as s
 from moorage.api.management_route import IamRoute
-from moorage.api.management_rules import ADMIN, AUTHENTICATED, RULES
+from moorage.api.management_rules import ADMIN, AUTHENTICATED, access_rules
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import AccessKey, User
 
 router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)],
                    route_class=IamRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", "/v3/users"): ADMIN,
     ("GET", "/v3/users"): ADMIN,
     ("GET", "/v3/users/{user_id}"): ADMIN,
@@ -82,7 +82,7 @@ async def create_user(body: CreateUserBody, request: Request, principal: Princip
     """Create a user in the administrator's domain."""
     if body.user.domain_id and body.user.domain_id != principal.domain_id:
         raise Invalid("users can only be created in the caller's own domain")
-    user = await services.identity.create_domain_user(principal, name=body.user.name, password=body.user.password)
+    user = await services.users.create_user(name=body.user.name, password=body.user.password, caller=principal)
     return s.UserResponse(user=_user_json(user, request))
 
 
@@ -90,8 +90,7 @@ async def create_user(body: CreateUserBody, request: Request, principal: Princip
 async def list_users(request: Request, principal: PrincipalDep, services: ServicesDep,
                      name: str | None = Query(default=None, max_length=64)) -> s.UserList:
     """Users of the administrator's domain."""
-    assert principal.domain_id is not None
-    users = [u for u in await services.identity.domain_users(principal.domain_id) if name in (None, u.name)]
+    users = [u for u in await services.users.users(caller=principal) if name in (None, u.name)]
     return s.UserList(users=[_user_json(u, request) for u in users],
                       links=s.Links(self_link=str(request.url), next=None, previous=None))
 
@@ -99,7 +98,7 @@ async def list_users(request: Request, principal: PrincipalDep, services: Servic
 @router.get("/v3/users/{user_id}", response_model=s.UserResponse)
 async def show_user(user_id: str, request: Request, principal: PrincipalDep, services: ServicesDep) -> s.UserResponse:
     """One user of the domain."""
-    user = await services.identity.user(user_id)
+    user = await services.users.user(user_id)
     if user is None or user.domain_id != principal.domain_id:
         raise NotFound(f"no user {user_id!r}")
     return s.UserResponse(user=_user_json(user, request))
@@ -108,7 +107,7 @@ async def show_user(user_id: str, request: Request, principal: PrincipalDep, ser
 @router.delete("/v3/users/{user_id}", status_code=204)
 async def delete_user(user_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     """Delete a user of the domain."""
-    await services.identity.delete_domain_user(principal, user_id)
+    await services.users.delete_user(user_id, caller=principal)
     return Response(status_code=204)
 
 
@@ -117,8 +116,8 @@ async def create_credential(body: CredentialBody, principal: PrincipalDep,
                             services: ServicesDep) -> s.NewCredentialResponse:
     """A permanent access key; the secret is in this answer only."""
     user_id = body.credential.user_id or principal.user_id or ""
-    created = await services.identity.create_user_access_key(principal, user_id=user_id,
-                                                            description=body.credential.description or "")
+    created = await services.access_keys.create_access_key(user_id, caller=principal,
+                                                           description=body.credential.description or "")
     return s.NewCredentialResponse(credential=s.NewCredential(**dict(_key_json(created.key)),
                                                                    secret=created.secret))
 
@@ -127,14 +126,15 @@ async def create_credential(body: CredentialBody, principal: PrincipalDep,
 async def list_credentials(principal: PrincipalDep, services: ServicesDep,
                            user_id: str | None = Query(default=None, max_length=64)) -> s.CredentialList:
     """Access keys of oneself or of a user of the domain (never their secrets)."""
-    keys = await services.identity.user_access_keys(principal, user_id or principal.user_id or "")
+    keys = await services.access_keys.access_keys(caller=principal, user_id=user_id or principal.user_id or "")
     return s.CredentialList(credentials=[_key_json(k) for k in keys])
 
 
 @router.get("/v3.0/OS-CREDENTIAL/credentials/{access_key}", response_model=s.CredentialResponse)
 async def show_credential(access_key: str, principal: PrincipalDep, services: ServicesDep) -> s.CredentialResponse:
     """One access key."""
-    return s.CredentialResponse(credential=_key_json(await services.identity.owned_access_key(principal, access_key)))
+    key = await services.access_keys.access_key(access_key, caller=principal)
+    return s.CredentialResponse(credential=_key_json(key))
 
 
 @router.put("/v3.0/OS-CREDENTIAL/credentials/{access_key}", response_model=s.CredentialResponse)
@@ -142,8 +142,8 @@ async def update_credential(access_key: str, body: CredentialBody, principal: Pr
                             services: ServicesDep) -> s.CredentialResponse:
     """Enable, disable or describe an access key."""
     status = body.credential.status
-    key = await services.identity.update_access_key(
-        principal, access_key, enabled=None if status is None else status == "active",
+    key = await services.access_keys.update_access_key(
+        access_key, caller=principal, enabled=None if status is None else status == "active",
         description=body.credential.description)
     return s.CredentialResponse(credential=_key_json(key))
 
@@ -151,5 +151,5 @@ async def update_credential(access_key: str, body: CredentialBody, principal: Pr
 @router.delete("/v3.0/OS-CREDENTIAL/credentials/{access_key}", status_code=204)
 async def delete_credential(access_key: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     """Delete an access key."""
-    await services.identity.remove_access_key(principal, access_key)
+    await services.access_keys.delete_access_key(access_key, caller=principal)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ADMIN, AUTHENTICATED, PUBLIC, RULES
+from moorage.api.management_rules import ADMIN, AUTHENTICATED, PUBLIC, access_rules
 from moorage.api.swr import schemas as s
 from moorage.api.swr.wire import instance_id, refuse_nul_characters
 from moorage.domain.errors import NotFound
@@ -15,7 +15,7 @@ from moorage.domain.errors import NotFound
 router = APIRouter(tags=["SWR account"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("GET", "/v2/manage/overview"): AUTHENTICATED,
     ("GET", "/v2/manage/projects/{project_id}/quotas"): AUTHENTICATED,  # the project must be the caller's
     ("GET", "/v2/manage/projects/{project_id}/feature-gates"): AUTHENTICATED,

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
+from moorage.api.management_rules import AUTHENTICATED, access_rules
 from moorage.api.swr import schemas as s
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Denied, NotFound
@@ -19,14 +20,20 @@ from moorage.domain.errors import Denied, NotFound
 router = APIRouter(tags=["SWR login commands"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)
 
+ACCESS_RULES = access_rules({
+    ("POST", "/v2/manage/utils/secret"): AUTHENTICATED,
+    ("POST", "/v2/manage/utils/authorizationtoken"): AUTHENTICATED,
+})
+
 
 async def _login_response(principal: Any, services: Any, response: Response) -> s.LoginView:
     if principal.user_id is None:
         raise Denied("a user is required")
-    user = await services.identity.user(principal.user_id)
+    user = await services.users.user(principal.user_id)
     if user is None:
         raise NotFound("user not found")
-    username, password, expires_at = services.identity.issue_temporary_login(user)
+    login = services.logins.issue_temporary_login(user)
+    username, password, expires_at = login.username, login.password, login.expires_at
     host = services.settings.registry_host
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
     expire = datetime.datetime.fromtimestamp(expires_at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, on_namespace, on_repository
+from moorage.api.management_rules import AUTHENTICATED, M, R, access_rules, on_namespace, on_repository
 from moorage.api.swr import schemas as s
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid
@@ -21,7 +21,7 @@ from moorage.domain.registry import DEFAULT_INSTANCE, GrantChange
 router = APIRouter(tags=["SWR organizations"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
                    route_class=ManagementRoute)
 
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", "/v2/manage/namespaces"): AUTHENTICATED,  # any user of the account; creators get manage
     ("GET", "/v2/manage/namespaces"): AUTHENTICATED,  # filtered to what the caller may see
     ("GET", "/v2/manage/namespaces/{namespace}"): on_namespace(R),

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, W, on_namespace, on_repository
+from moorage.api.management_rules import AUTHENTICATED, M, R, W, access_rules, on_namespace, on_repository
 from moorage.api.swr import schemas as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
 from moorage.api.swr.wire import format_time, instance_id, pull_path, refuse_nul_characters, repository_name
@@ -18,7 +18,7 @@ router = APIRouter(tags=["SWR repositories"], dependencies=[Depends(refuse_nul_c
                    route_class=ManagementRoute)
 
 REPO = "/v2/manage/namespaces/{namespace}/repos/{repository}"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", "/v2/manage/namespaces/{namespace}/repos"): on_namespace(W),
     ("GET", REPO): on_repository(R),
     ("PATCH", REPO): on_repository(M),

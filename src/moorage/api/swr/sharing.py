@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import AUTHENTICATED, RULES, M, R, on_repository
+from moorage.api.management_rules import AUTHENTICATED, M, R, access_rules, on_repository
 from moorage.api.swr import schemas as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
 from moorage.api.swr.repositories import list_item, v3_item
@@ -28,7 +28,7 @@ router = APIRouter(tags=["SWR sharing"], dependencies=[Depends(refuse_nul_charac
                    route_class=ManagementRoute)
 
 DOMAINS = "/v2/manage/namespaces/{namespace}/repositories/{repository}/access-domains"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("POST", DOMAINS): on_repository(M),
     ("GET", DOMAINS): on_repository(R),
     ("GET", DOMAINS + "/{access_domain}"): on_repository(R),

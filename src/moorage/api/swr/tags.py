@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from moorage.api.deps import ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import RULES, M, R, W, on_repository
+from moorage.api.management_rules import M, R, W, access_rules, on_repository
 from moorage.api.swr import schemas as s
 from moorage.api.swr.listing import ListingRules, content_range, parse_listing
 from moorage.api.swr.wire import (
@@ -29,7 +29,7 @@ router = APIRouter(tags=["SWR tags"], dependencies=[Depends(refuse_nul_character
                    route_class=ManagementRoute)
 
 TAGS = "/v2/manage/namespaces/{namespace}/repos/{repository}/tags"
-RULES.update({
+ACCESS_RULES = access_rules({
     ("GET", TAGS): on_repository(R),
     ("POST", TAGS): on_repository(W),
     ("GET", TAGS + "/{tag}"): on_repository(R),

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries import namespace_usage
 from moorage.metadata.tables import blobs, repositories, repository_blobs
 from moorage.metadata.upsert import insert_ignore
 
@@ -40,7 +41,8 @@ def add(conn: Connection, digest: str, size: int) -> None:
 
 
 def link(conn: Connection, repository_id: int, digest: str, size: int) -> bool:
-    """Let a repository serve a blob; the repository's size grows by the blob's once. True if new."""
+    """Let a repository serve a blob; the repository's size grows by the blob's once, and its
+    organization's by the blob's if none of its repositories linked it (``namespace_usage``). True if new."""
     added = insert_ignore(
         conn,
         repository_blobs,
@@ -49,6 +51,7 @@ def link(conn: Connection, repository_id: int, digest: str, size: int) -> bool:
     )
     if added:
         conn.execute(_GROW, {"repository": repository_id, "by": size, "now": now_ms()})
+        namespace_usage.link_added(conn, repository_id, digest, size)
     return added > 0
 
 
@@ -64,6 +67,7 @@ def unlink(conn: Connection, repository_id: int, digest: str) -> bool:
     )
     if not result.rowcount:  # a concurrent unlink got there first
         return False
+    namespace_usage.link_removed(conn, repository_id, digest)
     conn.execute(
         update(repositories)
         .where(repositories.c.id == repository_id)

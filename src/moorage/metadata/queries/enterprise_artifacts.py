@@ -19,6 +19,7 @@ from sqlalchemy.sql import FromClause
 from moorage.domain import mediatypes as mt
 from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag, InstanceRepository, Page
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries import namespace_usage
 from moorage.metadata.tables import manifest_references, manifests, namespaces, repositories, tags
 from moorage.metadata.upsert import bytewise
 
@@ -110,7 +111,9 @@ def update_repository(conn: Connection, repository_id: int, *, description: str)
 
 
 def delete_repository(conn: Connection, repository_id: int) -> bool:
-    """Remove a repository with its manifests, tags, blob links and grants (blob bytes stay for GC)."""
+    """Remove a repository with its manifests, tags, blob links and grants (blob bytes stay for GC); its
+    namespace's usage loses its blobs first."""
+    namespace_usage.repository_removed(conn, repository_id)
     return bool(conn.execute(delete(repositories).where(repositories.c.id == repository_id)).rowcount)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from moorage.domain.bounded_json import load_document
 from moorage.domain.enterprise import DomainName, Instance, InstanceNamespace, NamespaceOptions, Page
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries.quotas import instance_stored
 from moorage.metadata.tables import (
     ee_domain_names,
     ee_instances,
@@ -245,8 +246,7 @@ def namespace_options(conn: Connection, namespace_id: int) -> NamespaceOptions:
 # Statistics ----------------------------------------------------------------------------------------
 def statistics(conn: Connection, instance_id: str) -> dict[str, int]:
     """Counters of an instance: storage used (bytes), namespaces, repositories, signature policies."""
-    storage = conn.execute(select(func.coalesce(func.sum(repositories.c.size), 0))
-                           .where(repositories.c.instance_id == instance_id)).scalar_one()
+    storage = instance_stored(conn, instance_id)  # each namespace's distinct blobs, as the quotas count
     namespace_count = conn.execute(select(func.count()).select_from(namespaces)
                                    .where(namespaces.c.instance_id == instance_id)).scalar_one()
     repository_count = conn.execute(select(func.count()).select_from(repositories)

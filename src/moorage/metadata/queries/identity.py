@@ -151,12 +151,6 @@ def list_access_keys(conn: Connection, user_id: str | None = None) -> list[Acces
     return [AccessKey(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in conn.execute(query)]
 
 
-def set_access_key_enabled(conn: Connection, access: str, enabled: bool) -> bool:
-    """Enable or disable an AK."""
-    return bool(conn.execute(update(access_keys).where(access_keys.c.access == access)
-                             .values(enabled=enabled)).rowcount)
-
-
 def update_access_key(conn: Connection, access: str, *, enabled: bool | None, description: str | None) -> None:
     """Change an AK's status or description."""
     values: dict[str, object] = {}

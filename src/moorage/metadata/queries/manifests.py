@@ -179,6 +179,22 @@ def tag(conn: Connection, repository_id: int, name: str, manifest_id: int) -> No
         _touch(conn, repository_id, tag_delta=0)
 
 
+def tag_once(conn: Connection, repository_id: int, name: str, manifest_id: int) -> bool:
+    """Point ``name`` at a manifest unless it already names another one (an immutable tag): True when
+    the tag now names ``manifest_id``. The insert decides between concurrent pushes of a new tag
+    (the loser finds the winner's row, on PostgreSQL after the winner committed), and an existing tag
+    is read under its row lock, so the tag never moves."""
+    now = now_ms()
+    if insert_ignore(conn, tags, {"repository_id": repository_id, "name": name, "manifest_id": manifest_id,
+                                  "created_at": now, "updated_at": now}, conflict=["repository_id", "name"]):
+        _touch(conn, repository_id, tag_delta=1)
+        return True
+    current = select(tags.c.manifest_id).where(tags.c.repository_id == repository_id, tags.c.name == name)
+    if conn.dialect.name == "postgresql":
+        current = current.with_for_update()
+    return conn.execute(current).scalar() == manifest_id
+
+
 def untag(conn: Connection, repository_id: int, name: str) -> bool:
     """Delete a tag (the manifest stays). True if it existed."""
     result = conn.execute(delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == name))

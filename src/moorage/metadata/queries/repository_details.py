@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.management import RepositoryDetail, RepositoryFilter
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries import namespace_usage
 from moorage.metadata.tables import domains, namespaces, repositories, tags
 from moorage.metadata.upsert import bytewise, insert_ignore
 
@@ -71,7 +72,8 @@ def update_attributes(conn: Connection, repository_id: int, *, is_public: bool |
 
 def remove(conn: Connection, repository_id: int) -> bool:
     """Delete a repository: its tags, manifests, blob links, grants and shares go with it (foreign keys
-    cascade); blob bytes stay for garbage collection."""
+    cascade); blob bytes stay for garbage collection. Its organization's usage loses its blobs first."""
+    namespace_usage.repository_removed(conn, repository_id)
     return bool(conn.execute(delete(repositories).where(repositories.c.id == repository_id)).rowcount)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
-from moorage.domain.security import ImageRow, ImageVisibility
+from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus
 from moorage.domain.security_findings import StoredFinding, StoredVulnerability
 from moorage.domain.security_images import ImageRef, RowOfImage
 from moorage.metadata.queries import security_images as images_q
@@ -39,11 +39,12 @@ def _float(text: str) -> float | None:
 
 
 def _vulnerability(r: Any) -> StoredVulnerability:
-    return StoredVulnerability(str(r.manifest_digest), str(r.finding_key), str(r.vul_id),
-                               tuple(a for a in str(r.aliases).split() if a), str(r.severity), _float(str(r.score)),
-                               str(r.ecosystem), str(r.package_name), str(r.package_version), str(r.purl),
-                               str(r.path), str(r.layer_digest), str(r.fixed_version), str(r.fix_state),
-                               str(r.title))
+    return StoredVulnerability(
+        manifest_digest=str(r.manifest_digest), finding_key=str(r.finding_key), vul_id=str(r.vul_id),
+        aliases=tuple(a for a in str(r.aliases).split() if a), severity=str(r.severity), score=_float(str(r.score)),
+        ecosystem=str(r.ecosystem), package_name=str(r.package_name), package_version=str(r.package_version),
+        purl=str(r.purl), path=str(r.path), layer_digest=str(r.layer_digest), fixed_version=str(r.fixed_version),
+        fix_state=str(r.fix_state), title=str(r.title))
 
 
 def _detail(text: str) -> dict[str, Any]:
@@ -142,7 +143,7 @@ def _rows_of_account(seen: ImageVisibility, row_ids: Sequence[int] | None) -> An
         child.c.instance_id, child.c.latest_scan_time, child.c.created_at)
         .select_from(child.join(registries_t, registries_t.c.id == child.c.registry_id)
                      .outerjoin(parent, parent.c.id == child.c.parent_id))
-        .where(images_q.visible(seen, child), child.c.scan_status == "success"))
+        .where(images_q.visible(seen, child), child.c.scan_status == ScanStatus.SUCCESS))
     if row_ids is not None:
         query = query.where(func.coalesce(child.c.parent_id, child.c.id).in_(list(row_ids)))
     return query

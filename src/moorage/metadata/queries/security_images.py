@@ -53,9 +53,9 @@ permissions (images shared by other accounts are pullable by every user of the a
 def _row(r: Sequence[Any], children: tuple[ImageRow, ...] = ()) -> ImageRow:
     return ImageRow(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), None if r[5] is None else int(r[5]),
                     str(r[6]), str(r[7]), str(r[8]), str(r[9]), str(r[10]), str(r[11]), str(r[12]), str(r[13]),
-                    int(r[14]), bool(r[15]), bool(r[16]), int(r[17]), int(r[18]), str(r[19]), str(r[20]), int(r[21]),
-                    int(r[22]), int(r[23]), int(r[24]), str(r[25]), str(r[26]), str(r[27]), str(r[28]), str(r[29]),
-                    str(r[30]), None if r[31] is None else int(r[31]), children)
+                    int(r[14]), bool(r[15]), bool(r[16]), int(r[17]), int(r[18]), ScanStatus(r[19]), str(r[20]),
+                    int(r[21]), int(r[22]), int(r[23]), int(r[24]), str(r[25]), str(r[26]), str(r[27]), str(r[28]),
+                    str(r[29]), str(r[30]), None if r[31] is None else int(r[31]), children)
 
 
 def upsert(conn: Connection, *, domain_id: str, registry_id: str, image_type: str,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
+from moorage.domain.security import ScanResultStatus
 from moorage.domain.security_findings import PackageRecord, StoredPackage
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import security_package_index as index_t
@@ -28,7 +29,7 @@ def stale(conn: Connection, digests: Iterable[str]) -> list[tuple[str, int]]:
         rows = conn.execute(
             select(results_t.c.manifest_digest, results_t.c.version, index_t.c.result_version)
             .select_from(results_t.outerjoin(index_t, index_t.c.manifest_digest == results_t.c.manifest_digest))
-            .where(results_t.c.manifest_digest.in_(chunk), results_t.c.status == "success",
+            .where(results_t.c.manifest_digest.in_(chunk), results_t.c.status == ScanResultStatus.SUCCESS,
                    results_t.c.report.is_not(None)))
         found += [(str(d), int(v)) for d, v, indexed in rows if indexed is None or int(indexed) != int(v)]
     return found

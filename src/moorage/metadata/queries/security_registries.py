@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
-from moorage.domain.security import ConnectedRegistry, RegistryType
+from moorage.domain.security import ConnectedRegistry, RegistryStatus, RegistryType
 from moorage.domain.security_registries import RegistryFields, RegistryQuery
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import security_registries as t
@@ -29,8 +29,8 @@ _COLUMNS = (t.c.id, t.c.domain_id, t.c.name, t.c.type, t.c.api_version, t.c.prot
 def _record(r: Sequence[Any]) -> ConnectedRegistry:
     organizations = tuple(o.strip() for o in str(r[8]).split(",") if o.strip())
     return ConnectedRegistry(str(r[0]), str(r[1]), str(r[2]), RegistryType(r[3]), str(r[4]), str(r[5]), str(r[6]),
-                             str(r[7]), organizations, str(r[9]), str(r[10]), str(r[11]), str(r[12]), int(r[13]),
-                             int(r[14]), int(r[15]))
+                             str(r[7]), organizations, str(r[9]), str(r[10]), RegistryStatus(r[11]), str(r[12]),
+                             int(r[13]), int(r[14]), int(r[15]))
 
 
 def builtin_id(domain_id: str, kind: RegistryType) -> str:
@@ -43,7 +43,8 @@ def ensure_builtin(conn: Connection, domain_id: str, kind: RegistryType) -> Conn
     registry_id = builtin_id(domain_id, kind)
     now = now_ms()
     insert_ignore(conn, t, {"id": registry_id, "domain_id": domain_id, "name": BUILTIN_NAMES[kind], "type": kind.value,
-                            "protocol": "https", "status": "success", "created_at": now, "updated_at": now},
+                            "protocol": "https", "status": RegistryStatus.SUCCESS, "created_at": now,
+                            "updated_at": now},
                   conflict=["id"])
     found = get(conn, domain_id, registry_id)
     assert found is not None
@@ -58,7 +59,7 @@ def create(conn: Connection, *, registry_id: str, domain_id: str, fields: Regist
         protocol=fields.protocol, address=fields.address, username=fields.username,
         password_encrypted=fields.password_encrypted, organization_filter=fields.organization_filter,
         connect_cluster_id=fields.connect_cluster_id, scan_image_channel=fields.scan_image_channel,
-        status="success", created_at=now, updated_at=now))
+        status=RegistryStatus.SUCCESS, created_at=now, updated_at=now))
 
 
 def change(conn: Connection, registry_id: str, values: dict[str, Any]) -> None:
@@ -132,8 +133,8 @@ def status_counts(conn: Connection, domain_id: str, types: Sequence[str] = ()) -
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-def record_sync(conn: Connection, registry_id: str, *, status: str, fail_reason: str, images_num: int | None,
-                synced_at: int | None) -> None:
+def record_sync(conn: Connection, registry_id: str, *, status: RegistryStatus, fail_reason: str,
+                images_num: int | None, synced_at: int | None) -> None:
     """The outcome of a synchronisation (or of a connectivity check)."""
     values: dict[str, Any] = {"status": status, "fail_reason": fail_reason[:255]}
     if images_num is not None:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
 from moorage.domain.jobs import JobStatus
-from moorage.domain.security import ScanResultRecord, ScanSummary
+from moorage.domain.security import ScanResultRecord, ScanResultStatus, ScanSummary
 from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import jobs
@@ -56,8 +56,8 @@ def summary_from_json(text: str) -> ScanSummary:
 
 
 def _record(r: Sequence[Any]) -> ScanResultRecord:
-    return ScanResultRecord(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), summary_from_json(str(r[5])),
-                            str(r[6]), str(r[7]), int(r[8]), int(r[9]), int(r[10]))
+    return ScanResultRecord(str(r[0]), ScanResultStatus(r[1]), str(r[2]), str(r[3]), str(r[4]),
+                            summary_from_json(str(r[5])), str(r[6]), str(r[7]), int(r[8]), int(r[9]), int(r[10]))
 
 
 def get(conn: Connection, digest: str, *, lock: bool = False) -> ScanResultRecord | None:
@@ -96,8 +96,8 @@ def _alive_holders(now: int) -> Any:
 
 
 def ensure_row(conn: Connection, digest: str) -> None:
-    """A result row for a digest a scan was asked for (status ``new`` until a job claims it)."""
-    insert_ignore(conn, t, {"manifest_digest": digest, "status": "new", "started_at": now_ms()},
+    """A result row for a digest a scan was asked for (``NEW`` until a job claims it)."""
+    insert_ignore(conn, t, {"manifest_digest": digest, "status": ScanResultStatus.NEW, "started_at": now_ms()},
                   conflict=["manifest_digest"])
 
 
@@ -110,15 +110,16 @@ def claim(conn: Connection, digest: str, job_id: str) -> bool:
     result = conn.execute(update(t).where(
 
         t.c.manifest_digest == digest,
-        or_(t.c.status != "scanning", t.c.holder_job_id == job_id, t.c.holder_job_id.notin_(_alive_holders(now))),
-    ).values(status="scanning", holder_job_id=job_id, started_at=now))
+        or_(t.c.status != ScanResultStatus.SCANNING, t.c.holder_job_id == job_id,
+            t.c.holder_job_id.notin_(_alive_holders(now))),
+    ).values(status=ScanResultStatus.SCANNING, holder_job_id=job_id, started_at=now))
     return bool(result.rowcount)
 
 
-def holder(conn: Connection, digest: str) -> tuple[str, str] | None:
+def holder(conn: Connection, digest: str) -> tuple[ScanResultStatus, str] | None:
     """(status, holding job) of a digest's result row."""
     row = conn.execute(select(t.c.status, t.c.holder_job_id).where(t.c.manifest_digest == digest)).first()
-    return (str(row[0]), str(row[1])) if row else None
+    return (ScanResultStatus(row[0]), str(row[1])) if row else None
 
 
 def _replace_findings(conn: Connection, digest: str, write: ScanWrite) -> None:
@@ -148,10 +149,11 @@ def store(conn: Connection, digest: str, job_id: str | None, write: ScanWrite) -
     if job_id is not None:
         condition.append(t.c.holder_job_id == job_id)
     else:
-        condition.append(t.c.status == "success")  # a re-match never overrides a scan in progress
+        condition.append(t.c.status == ScanResultStatus.SUCCESS)  # a re-match never overrides a scan in progress
     blob = zlib.compress(json.dumps(write.report, separators=(",", ":")).encode(), 6)
     values: dict[str, Any] = {
-        "status": "success", "failed_code": write.failed_code, "failed_message": write.failed_message[:2000],
+        "status": ScanResultStatus.SUCCESS, "failed_code": write.failed_code,
+        "failed_message": write.failed_message[:2000],
         "holder_job_id": "", "scanners": write.scanners,
         "report": blob, "summary": summary_to_json(write.summary), "vul_num": write.summary.vul_count(),
         "malicious_file_num": len(write.summary.malicious_files),
@@ -171,7 +173,7 @@ def store(conn: Connection, digest: str, job_id: str | None, write: ScanWrite) -
 def fail(conn: Connection, digest: str, job_id: str, *, code: str, message: str) -> bool:
     """Record a failed scan (the previous findings are dropped: they no longer describe a checked image)."""
     result = conn.execute(update(t).where(t.c.manifest_digest == digest, t.c.holder_job_id == job_id).values(
-        status="failed", failed_code=code, failed_message=message[:2000], holder_job_id="", report=None,
+        status=ScanResultStatus.FAILED, failed_code=code, failed_message=message[:2000], holder_job_id="", report=None,
         summary="{}", vul_num=0, malicious_file_num=0, unsafe_setting_num=0, sensitive_num=0, severity_level="",
         version=t.c.version + 1, scanned_at=now_ms()))
     if not result.rowcount:
@@ -184,16 +186,16 @@ def fail(conn: Connection, digest: str, job_id: str, *, code: str, message: str)
 def release(conn: Connection, digest: str, job_id: str) -> None:
     """Give up a claim without a result (a stopped scan): the row reads as it did before, or unscanned."""
     conn.execute(update(t).where(t.c.manifest_digest == digest, t.c.holder_job_id == job_id, t.c.report.is_not(None))
-                 .values(status="success", holder_job_id=""))
+                 .values(status=ScanResultStatus.SUCCESS, holder_job_id=""))
     conn.execute(update(t).where(t.c.manifest_digest == digest, t.c.holder_job_id == job_id)
-                 .values(status="new", holder_job_id=""))
+                 .values(status=ScanResultStatus.NEW, holder_job_id=""))
 
 
 def stale_digests(conn: Connection, advisory_db: str, *, after: str, limit: int) -> list[str]:
     """Successfully scanned digests matched against another database than ``advisory_db``, in
     digest order after ``after`` (the re-match walks them in batches)."""
     rows = conn.execute(select(t.c.manifest_digest).where(
-        t.c.status == "success", t.c.advisory_db != advisory_db, t.c.report.is_not(None),
+        t.c.status == ScanResultStatus.SUCCESS, t.c.advisory_db != advisory_db, t.c.report.is_not(None),
         t.c.manifest_digest > after).order_by(t.c.manifest_digest).limit(limit))
     return [str(r[0]) for r in rows]
 

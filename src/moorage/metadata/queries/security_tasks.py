@@ -11,7 +11,16 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
-from moorage.domain.security import NamespacePolicy, ScanPolicy, SecurityTask, TaskItem
+from moorage.domain.security import (
+    ENDED_TASK_STATUSES,
+    OPEN_ITEM_STATUSES,
+    NamespacePolicy,
+    ScanPolicy,
+    SecurityTask,
+    TaskItem,
+    TaskItemStatus,
+    TaskStatus,
+)
 from moorage.domain.security_tasks import NewItem, TaskQuery
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import namespaces, security_state, security_task_items, security_tasks
@@ -29,13 +38,13 @@ _ITEM = (items.c.task_id, items.c.position, items.c.image_row_id, items.c.regist
 
 def _task(r: Sequence[Any]) -> SecurityTask:
     return SecurityTask(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), int(r[7]),
-                        int(r[8]), bool(r[9]), str(r[10]), int(r[11]), int(r[12]), int(r[13]), int(r[14]), str(r[15]),
-                        int(r[16]), int(r[17]), int(r[18]))
+                        int(r[8]), bool(r[9]), TaskStatus(r[10]), int(r[11]), int(r[12]), int(r[13]), int(r[14]),
+                        str(r[15]), int(r[16]), int(r[17]), int(r[18]))
 
 
 def _item(r: Sequence[Any]) -> TaskItem:
     return TaskItem(str(r[0]), int(r[1]), None if r[2] is None else int(r[2]), str(r[3]), str(r[4]), str(r[5]),
-                    str(r[6]), str(r[7]))
+                    TaskItemStatus(r[6]), str(r[7]))
 
 
 def create(conn: Connection, *, task_id: str, domain_id: str, type: str, task_type: str, name: str,
@@ -43,9 +52,9 @@ def create(conn: Connection, *, task_id: str, domain_id: str, type: str, task_ty
     """A new waiting task and its items."""
     conn.execute(t.insert().values(id=task_id, domain_id=domain_id, type=type, task_type=task_type, name=name[:255],
                                    policy_id=policy_id, scan_scope=scan_scope, rate_limit=rate_limit, is_all=is_all,
-                                   status="waiting", total=len(new_items), created_at=now_ms()))
+                                   status=TaskStatus.WAITING, total=len(new_items), created_at=now_ms()))
     rows = [{"task_id": task_id, "position": i, "image_row_id": item.image_row_id, "registry_id": item.registry_id,
-             "manifest_digest": item.manifest_digest, "label": item.label, "status": "waiting"}
+             "manifest_digest": item.manifest_digest, "label": item.label, "status": TaskItemStatus.WAITING}
             for i, item in enumerate(new_items)]
     for start in range(0, len(rows), 500):
         conn.execute(items.insert(), rows[start:start + 500])
@@ -83,7 +92,7 @@ def page(conn: Connection, domain_id: str, query: TaskQuery, *, offset: int,
         conditions.append(t.c.end_time > 0)
         conditions.append(t.c.end_time <= query.ended_before)
     if query.finished is not None:
-        done = t.c.status.in_(("finished", "stopped", "failed"))
+        done = t.c.status.in_(ENDED_TASK_STATUSES)
         conditions.append(done if query.finished else ~done)
     if query.scan_scope is not None:
         conditions.append(t.c.scan_scope == query.scan_scope)
@@ -93,7 +102,7 @@ def page(conn: Connection, domain_id: str, query: TaskQuery, *, offset: int,
     return [_task(r) for r in rows], total
 
 
-def task_items(conn: Connection, task_id: str, *, statuses: Sequence[str] = ()) -> list[TaskItem]:
+def task_items(conn: Connection, task_id: str, *, statuses: Sequence[TaskItemStatus] = ()) -> list[TaskItem]:
     """A task's items in order (optionally only some statuses)."""
     conditions = [items.c.task_id == task_id]
     if statuses:
@@ -101,11 +110,11 @@ def task_items(conn: Connection, task_id: str, *, statuses: Sequence[str] = ()) 
     return [_item(r) for r in conn.execute(select(*_ITEM).where(*conditions).order_by(items.c.position))]
 
 
-def set_item(conn: Connection, task_id: str, position: int, *, status: str, failed_reason: str = "",
+def set_item(conn: Connection, task_id: str, position: int, *, status: TaskItemStatus, failed_reason: str = "",
              digest: str | None = None) -> None:
     """Record an item's state."""
     values: dict[str, Any] = {"status": status, "failed_reason": failed_reason[:255]}
-    if status in ("success", "failed", "stopped"):
+    if status.done:
         values["finished_at"] = now_ms()
     if digest is not None:
         values["manifest_digest"] = digest
@@ -115,23 +124,24 @@ def set_item(conn: Connection, task_id: str, position: int, *, status: str, fail
 def start(conn: Connection, task_id: str) -> None:
     """A task's job began (again, after a retry: the begin time stays the first one)."""
     conn.execute(update(t).where(t.c.id == task_id, t.c.begin_time == 0).values(begin_time=now_ms()))
-    conn.execute(update(t).where(t.c.id == task_id, t.c.status == "waiting").values(status="running"))
+    conn.execute(update(t).where(t.c.id == task_id, t.c.status == TaskStatus.WAITING).values(status=TaskStatus.RUNNING))
 
 
 def recount(conn: Connection, task_id: str, *, risky: int | None = None) -> None:
     """Bring a task's counters in line with its items."""
     counts = {str(r[0]): int(r[1]) for r in conn.execute(
         select(items.c.status, func.count()).where(items.c.task_id == task_id).group_by(items.c.status))}
-    values: dict[str, Any] = {"succeeded": counts.get("success", 0), "failed": counts.get("failed", 0)}
+    values: dict[str, Any] = {"succeeded": counts.get(TaskItemStatus.SUCCESS, 0),
+                              "failed": counts.get(TaskItemStatus.FAILED, 0)}
     if risky is not None:
         values["risky"] = risky
     conn.execute(update(t).where(t.c.id == task_id).values(**values))
 
 
-def finish(conn: Connection, task_id: str, *, status: str, failed_reason: str = "") -> None:
+def finish(conn: Connection, task_id: str, *, status: TaskStatus, failed_reason: str = "") -> None:
     """A task ended (finished, stopped or failed); items still waiting are stopped."""
-    conn.execute(update(items).where(items.c.task_id == task_id, items.c.status.in_(("waiting", "running")))
-                 .values(status="stopped", finished_at=now_ms()))
+    conn.execute(update(items).where(items.c.task_id == task_id, items.c.status.in_(OPEN_ITEM_STATUSES))
+                 .values(status=TaskItemStatus.STOPPED, finished_at=now_ms()))
     conn.execute(update(t).where(t.c.id == task_id, t.c.end_time == 0)
                  .values(status=status, failed_reason=failed_reason[:255], end_time=now_ms()))
 

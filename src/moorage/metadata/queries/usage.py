@@ -8,22 +8,24 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.management import UsageSnapshot, UsageTotals
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries.quotas import account_stored
 from moorage.metadata.tables import agencies, namespaces, repositories, usage_snapshots
 from moorage.metadata.upsert import insert_ignore, upsert
 
 
 def totals(conn: Connection, instance_id: str, domain_id: str) -> UsageTotals:
-    """The account's totals now, read from the counters the registry keeps (no scan of tags or blobs)."""
+    """The account's totals now: the registry's counters, and the distinct blobs per organization
+    (the storage quotas' figure, ``queries/quotas.py``)."""
     namespace_count = conn.execute(select(func.count()).select_from(namespaces).where(
         namespaces.c.instance_id == instance_id, namespaces.c.domain_id == domain_id)).scalar_one()
     row = conn.execute(
         select(func.count(), func.coalesce(func.sum(repositories.c.tag_count), 0),
-               func.coalesce(func.sum(repositories.c.size), 0),
                func.coalesce(func.sum(repositories.c.download_count), 0),
                func.coalesce(func.sum(repositories.c.download_bytes), 0))
         .select_from(repositories.join(namespaces, namespaces.c.id == repositories.c.namespace_id))
         .where(repositories.c.instance_id == instance_id, namespaces.c.domain_id == domain_id)).one()
-    return UsageTotals(int(namespace_count), int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+    storage = account_stored(conn, instance_id, domain_id)
+    return UsageTotals(int(namespace_count), int(row[0]), int(row[1]), storage, int(row[2]), int(row[3]))
 
 
 def record(conn: Connection, instance_id: str, domain_id: str, day: str, found: UsageTotals) -> None:

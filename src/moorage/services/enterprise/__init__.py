@@ -1,6 +1,7 @@
 """The Enterprise Edition services: instances and their host names, namespaces and repositories,
-artifacts and their scans, signing keys, signature policies and their executions, and the registry
-hooks (pull refusal of unsigned images, signing on push), built together by ``build_enterprise``."""
+artifacts and their scans, signing keys, signature policies and their executions, immutable tag rules,
+and the registry hooks (pull refusal of unsigned images, signing on push, tag immutability), built
+together by ``build_enterprise``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from moorage.services.enterprise.artifact_scans import ArtifactScanService
 from moorage.services.enterprise.artifacts import ArtifactService
 from moorage.services.enterprise.executions import ExecutionService
 from moorage.services.enterprise.hosts import HostDirectory
+from moorage.services.enterprise.immutability import ImmutableTagGuard
+from moorage.services.enterprise.immutable_rules import ImmutableRuleService
 from moorage.services.enterprise.instances import InstanceService
 from moorage.services.enterprise.namespaces import InstanceNamespaceService
 from moorage.services.enterprise.policies import SignPolicyService
@@ -40,6 +43,9 @@ class EnterpriseServices:
     executions: ExecutionService
     hooks: EnterpriseRegistryHooks
     scheduler: PolicyScheduler
+    immutable_rules: ImmutableRuleService
+    immutability: ImmutableTagGuard
+    """The core services' ``TagProtection``: tags the immutable tag rules cover."""
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -63,11 +69,12 @@ def build_enterprise(settings: Settings, db: Database, store: BlobStore, master_
                               allowed=settings.enterprise.allowed_domain_suffixes)
     hosts = HostDirectory(db, policy=policy, ttl=settings.enterprise.host_cache_seconds)
     executions = ExecutionService(db, jobs)
-    artifacts = ArtifactService(db, store)
+    immutability = ImmutableTagGuard()
+    artifacts = ArtifactService(db, store, protection=immutability)
     return EnterpriseServices(
         hosts=hosts,
         instances=InstanceService(db, hosts, external_url=settings.resolved_external_url),
-        namespaces=InstanceNamespaceService(db),
+        namespaces=InstanceNamespaceService(db, protection=immutability),
         artifacts=artifacts,
         scans=ArtifactScanService(db, jobs, artifacts),
         keys=SigningKeyService(db, master_key),
@@ -75,4 +82,6 @@ def build_enterprise(settings: Settings, db: Database, store: BlobStore, master_
         executions=executions,
         hooks=EnterpriseRegistryHooks(db, executions),
         scheduler=PolicyScheduler(db, executions, interval_seconds=settings.enterprise.schedule_interval_seconds),
+        immutable_rules=ImmutableRuleService(db),
+        immutability=immutability,
     )

@@ -20,6 +20,7 @@ from moorage.metadata.queries import enterprise_artifacts as q
 from moorage.metadata.queries import manifests as core_manifests
 from moorage.metadata.queries import repositories as core_repositories
 from moorage.services.enterprise.namespaces import visible_namespace_ids
+from moorage.services.tag_protection import NO_PROTECTION, TagProtection
 from moorage.storage.blobstore import BlobStore
 
 MAX_CONFIG_BYTES = 8 << 20
@@ -57,9 +58,10 @@ async def read_small_blob(store: BlobStore, digest: str, limit: int) -> bytes:
 class ArtifactService:
     """The artifact operations of the instance APIs."""
 
-    def __init__(self, db: Database, store: BlobStore) -> None:
+    def __init__(self, db: Database, store: BlobStore, *, protection: TagProtection = NO_PROTECTION) -> None:
         self.db = db
         self.store = store
+        self.protection = protection
 
     async def _repository(self, instance_id: str, namespace: str, repository: str) -> Repository:
         name = RepositoryName.from_api_path(namespace, repository)
@@ -111,8 +113,10 @@ class ArtifactService:
         """Delete an artifact (by digest or tag) with its tags and the accessories that refer to it."""
         artifact = await self.get(instance_id=instance_id, namespace=namespace, repository=repository,
                                   reference=reference)
+        holder = await self._repository(instance_id, namespace, repository)
 
         def work(conn: Connection) -> None:
+            self.protection.check_manifest_removal(conn, holder, artifact.digest)
             for accessory_id in q.referrer_ids(conn, artifact.repository_id, artifact.digest):
                 digest = q.digest_of_manifest(conn, accessory_id)
                 if digest is not None:
@@ -132,7 +136,12 @@ class ArtifactService:
         """Remove a tag (the artifact stays)."""
         validate_tag(tag)
         found = await self._repository(instance_id, namespace, repository)
-        if not await self.db.write(lambda conn: core_manifests.untag(conn, found.id, tag)):
+
+        def work(conn: Connection) -> bool:
+            self.protection.check_untag(conn, found, tag)
+            return core_manifests.untag(conn, found.id, tag)
+
+        if not await self.db.write(work):
             raise NotFound(f"tag {tag!r} not found in {namespace}/{repository}", reason="tag_not_found")
 
     async def accessories(self, *, instance_id: str, namespace: str, repository: str, reference: str,

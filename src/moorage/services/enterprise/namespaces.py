@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from moorage.domain.enterprise import InstanceNamespace, InstanceRepository, NamespaceOptions, Page, PageRequest
 from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded
 from moorage.domain.identity import Principal
-from moorage.domain.names import validate_namespace, validate_repository
+from moorage.domain.names import RepositoryName, validate_namespace, validate_repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_artifacts as artifacts_q
 from moorage.metadata.queries import enterprise_instances as q
@@ -26,6 +26,7 @@ from moorage.metadata.queries import repositories as core_repositories
 from moorage.metadata.queries import security_tasks as security_policies_q
 from moorage.metadata.tables import namespaces as namespaces_table
 from moorage.services.enterprise.instances import NAMESPACE_QUOTA
+from moorage.services.tag_protection import NO_PROTECTION, TagProtection
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 NAMESPACE_ORDER = ("name", "created_at", "updated_at")
@@ -97,8 +98,9 @@ def visible_namespace_ids(conn: Connection, principal: Principal, instance_id: s
 class InstanceNamespaceService:
     """Namespace and repository operations of the instance APIs."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, protection: TagProtection = NO_PROTECTION) -> None:
         self.db = db
+        self.protection = protection
 
     # Namespaces ---------------------------------------------------------------------------------
     async def create(self, principal: Principal, *, instance_id: str, domain_id: str, name: str, public: bool,
@@ -256,4 +258,11 @@ class InstanceNamespaceService:
     async def delete_repository(self, *, instance_id: str, namespace: str, name: str) -> None:
         """Delete a repository with all its artifacts."""
         repository = await self.repository(instance_id=instance_id, namespace=namespace, name=name)
-        await self.db.write(lambda conn: artifacts_q.delete_repository(conn, repository.id))
+
+        def work(conn: Connection) -> None:
+            holder = core_repositories.get(conn, instance_id, RepositoryName(namespace, repository.name))
+            if holder is not None:
+                self.protection.check_repository_removal(conn, holder)
+            artifacts_q.delete_repository(conn, repository.id)
+
+        await self.db.write(work)

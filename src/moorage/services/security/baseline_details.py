@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageVisibility
+from moorage.domain.security import ImageVisibility, ScanStatus
 from moorage.domain.security_findings import StoredFinding
 from moorage.domain.security_images import ImageRef, ImageScope, RowOfImage
 from moorage.domain.severity import severity_rank
@@ -153,7 +153,7 @@ class BaselineService(DetailBase):
     def _one_image_findings(self, seen: ImageVisibility, ref: ImageRef,
                             categories: Sequence[str]) -> tuple[list[StoredFinding], bool]:
         row = self.image(seen, ref)
-        if row.scan_status != "success":
+        if row.scan_status is not ScanStatus.SUCCESS:
             return [], False
         digests = list(row_ids_by_digest(row))
         return self.db.run_read(lambda conn: details_q.findings(conn, digests, categories)), True

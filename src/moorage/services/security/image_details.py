@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moorage.domain.identity import Principal
-from moorage.domain.security import ImageRow, ImageVisibility
+from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus
 from moorage.domain.security_findings import StoredFinding
 from moorage.domain.security_images import ImageRef
 from moorage.domain.severity import severity_rank
@@ -116,7 +116,7 @@ class ImageDetailService(DetailBase):
     """Per-image detail lists (see the module docstring)."""
 
     def _scanned(self, row: ImageRow) -> bool:
-        return row.scan_status == "success"
+        return row.scan_status is ScanStatus.SUCCESS
 
     async def vulnerabilities(self, principal: Principal, ref: ImageRef, *, necessity: str | None,
                               vul_id: str | None, app_name: str | None, kind: str | None,

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Denied
-from moorage.domain.security import PRIVATE_IMAGE, NamespacePolicy, ScanSummary
+from moorage.domain.security import PRIVATE_IMAGE, NamespacePolicy, ScanResultStatus, ScanSummary
 from moorage.domain.severity import severity_at_least
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_tasks as policies_q
@@ -71,12 +71,12 @@ class _Recent(Generic[K, V]):
             self._entries.popitem(last=False)
 
 
-def judge(policy: NamespacePolicy, namespace: str, digest: str, status: str | None,
+def judge(policy: NamespacePolicy, namespace: str, digest: str, status: ScanResultStatus | None,
           summary: ScanSummary, handled: frozenset[str] = frozenset(), *, allowlist_active: bool = True) -> Verdict:
     """The verdict of ``policy`` on an image whose result has ``status`` and ``summary``
     (``handled``: vulnerability ids the account ignored or whitelisted for this image;
     ``allowlist_active``: false once the policy's allowlist has expired)."""
-    if status != "success":
+    if status is not ScanResultStatus.SUCCESS:
         if policy.block_unscanned:
             return Verdict(False, f"pull refused by the security policy of organization {namespace}: image {digest} "
                                   "has not been scanned successfully")
@@ -109,7 +109,7 @@ class PullGate:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self._policies: _Recent[tuple[str, str], NamespacePolicy | None] = _Recent(cache_seconds, clock)
-        self._states: _Recent[str, tuple[str, int, str] | None] = _Recent(cache_seconds, clock)
+        self._states: _Recent[str, tuple[ScanResultStatus, int, str] | None] = _Recent(cache_seconds, clock)
         self._handling: _Recent[tuple[int, str], tuple[int, frozenset[str]]] = _Recent(cache_seconds, clock)
         self._verdicts: _Recent[tuple[int, int, str, int, int, bool], Verdict] = _Recent(3600.0, clock)
         self.reads = 0
@@ -131,7 +131,7 @@ class PullGate:
             self._states.put(digest, state)
         version = state[1] if state else -1
         handling = (0, frozenset[str]())
-        if state is not None and state[0] == "success":
+        if state is not None and state[0] is ScanResultStatus.SUCCESS:
             known_handling, held = self._handling.get((policy.namespace_id, digest))
             if not known_handling or held is None:
                 self.reads += 1
@@ -163,10 +163,10 @@ def _blocking_policy(conn: Connection, instance_id: str, namespace: str) -> Name
     return policy
 
 
-def _result_state(conn: Connection, digest: str) -> tuple[str, int, str] | None:
+def _result_state(conn: Connection, digest: str) -> tuple[ScanResultStatus, int, str] | None:
     row = conn.execute(select(results.c.status, results.c.version, results.c.summary)
                        .where(results.c.manifest_digest == digest)).first()
-    return (str(row[0]), int(row[1]), str(row[2])) if row else None
+    return (ScanResultStatus(row[0]), int(row[1]), str(row[2])) if row else None
 
 
 def _account_handling(conn: Connection, namespace_id: int, namespace: str, digest: str) -> tuple[int, frozenset[str]]:

@@ -15,7 +15,7 @@ from moorage.auth.keys import MasterKey
 from moorage.clients.errors import AuthenticationError, EgressDenied, RegistryError
 from moorage.domain.errors import Conflict, Invalid, NotFound
 from moorage.domain.identity import Principal
-from moorage.domain.security import EXTERNAL_TYPES, ConnectedRegistry, RegistryType
+from moorage.domain.security import EXTERNAL_TYPES, ConnectedRegistry, RegistryStatus, RegistryType
 from moorage.domain.security_registries import RegistryFields, RegistryInput, RegistryQuery
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_registries as q
@@ -121,7 +121,7 @@ class RegistryService:
             connect_cluster_id=(data.connect_cluster_id or "")[:64],
             scan_image_channel=(data.scan_image_channel or "")[:16])
         candidate = ConnectedRegistry(registry_id, domain_id, name, kind, fields.api_version, protocol, address,
-                                      fields.username, (), "", "", "accessing", "", 0, 0, 0)
+                                      fields.username, (), "", "", RegistryStatus.ACCESSING, "", 0, 0, 0)
         await self._check(candidate, password)
 
         def work(conn: Connection) -> ConnectedRegistry:
@@ -159,7 +159,7 @@ class RegistryService:
         await self._check(changed, password)
         values = {"address": address, "protocol": protocol, "username": changed.username[:128],
                   "api_version": changed.api_version[:8], "organization_filter": ",".join(changed.organization_filter),
-                  "status": "success", "fail_reason": ""}
+                  "status": RegistryStatus.SUCCESS, "fail_reason": ""}
         if data.password is not None:
             values["password_encrypted"] = (self.master_key.encrypt(password, context=f"registry:{registry_id}")
                                             if password else "")
@@ -195,7 +195,7 @@ class RegistryService:
     async def statistics(self, principal: Principal, types: tuple[str, ...]) -> tuple[int, int]:
         """(registries whose access failed, registries accessed successfully)."""
         counts = await self.db.read(lambda conn: q.status_counts(conn, _domain(principal), types))
-        return counts.get("fail", 0), counts.get("success", 0)
+        return counts.get(RegistryStatus.FAIL, 0), counts.get(RegistryStatus.SUCCESS, 0)
 
 
 def _organizations(text: str) -> str:

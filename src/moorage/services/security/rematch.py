@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 import moorage
+from moorage.domain.security import ScanResultStatus
 from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_results as results_q
@@ -91,7 +92,7 @@ def _rebuild_index(conn: Connection, digest: str, current: str) -> None:
     if report is None:
         return
     children = results_q.get_many(conn, (p.get("digest", "") for p in report.get("platforms", [])))
-    if not children or any(c.status != "success" for c in children.values()):
+    if not children or any(c.status is not ScanResultStatus.SUCCESS for c in children.values()):
         return
     summary = engine.merge_summaries([c.summary for c in children.values()])
     partial = next((c for c in children.values() if c.failed_code), None)

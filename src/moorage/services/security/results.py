@@ -5,38 +5,46 @@ vulnerabilities are left out of its own counts."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy.engine import Connection
 
-from moorage.domain.security import ScanResultRecord, ScanStatus
+from moorage.domain.security import ScanResultRecord, ScanResultStatus, ScanStatus
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_results as results_q
 
 
 def row_values(result: ScanResultRecord | None, ignored: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The scan columns of a row whose content has ``result`` (None: never scanned)."""
-    if result is None or result.status == "new":
-        return {"scan_status": ScanStatus.UNSCAN.value, "scan_failed_code": "", "latest_scan_time": 0, "vul_num": 0,
-                "unsafe_setting_num": 0, "malicious_file_num": 0, "severity_level": ""}
-    if result.status == "scanning":
-        return {"scan_status": ScanStatus.SCANNING.value}
-    if result.status == "failed":
-        return {"scan_status": ScanStatus.FAILED.value, "scan_failed_code": result.failed_code,
-                "latest_scan_time": result.scanned_at, "vul_num": 0, "unsafe_setting_num": 0,
-                "malicious_file_num": 0, "severity_level": ""}
-    summary = result.summary
-    return {"scan_status": ScanStatus.SUCCESS.value, "scan_failed_code": result.failed_code,
-            "latest_scan_time": result.scanned_at,
-            "vul_num": summary.vul_count(ignored), "unsafe_setting_num": len(summary.unsafe_settings),
-            "malicious_file_num": len(summary.malicious_files), "severity_level": summary.level(ignored).value}
+    unscanned = {"scan_status": ScanStatus.UNSCAN.value, "scan_failed_code": "", "latest_scan_time": 0, "vul_num": 0,
+                 "unsafe_setting_num": 0, "malicious_file_num": 0, "severity_level": ""}
+    if result is None:
+        return unscanned
+    match result.status:
+        case ScanResultStatus.NEW:
+            return unscanned
+        case ScanResultStatus.SCANNING:
+            return {"scan_status": ScanStatus.SCANNING.value}
+        case ScanResultStatus.FAILED:
+            return {"scan_status": ScanStatus.FAILED.value, "scan_failed_code": result.failed_code,
+                    "latest_scan_time": result.scanned_at, "vul_num": 0, "unsafe_setting_num": 0,
+                    "malicious_file_num": 0, "severity_level": ""}
+        case ScanResultStatus.SUCCESS:
+            summary = result.summary
+            return {"scan_status": ScanStatus.SUCCESS.value, "scan_failed_code": result.failed_code,
+                    "latest_scan_time": result.scanned_at,
+                    "vul_num": summary.vul_count(ignored), "unsafe_setting_num": len(summary.unsafe_settings),
+                    "malicious_file_num": len(summary.malicious_files),
+                    "severity_level": summary.level(ignored).value}
+        case _:
+            assert_never(result.status)
 
 
 def apply_to_rows(conn: Connection, digest: str) -> int:
     """Bring every row whose content is ``digest`` in line with its result; how many rows."""
     result = results_q.get(conn, digest)
     rows = images_q.rows_with_digest(conn, digest)
-    if result is None or result.status != "success":
+    if result is None or result.status is not ScanResultStatus.SUCCESS:
         images_q.apply_scan_state(conn, [r[0] for r in rows], row_values(result))
         return len(rows)
     for row_id, domain_id, image_type in rows:
@@ -66,5 +74,5 @@ def recount_domain(conn: Connection, domain_id: str, digests: Sequence[str]) -> 
             if row_domain != domain_id:
                 continue
             ignored = (results_q.ignored_vulnerabilities(conn, domain_id, digest, image_type=image_type, row_id=row_id)
-                       if result is not None and result.status == "success" else frozenset())
+                       if result is not None and result.status is ScanResultStatus.SUCCESS else frozenset())
             images_q.apply_scan_state(conn, [row_id], row_values(result, ignored))

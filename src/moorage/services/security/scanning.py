@@ -23,7 +23,7 @@ from typing import Any
 import moorage
 from moorage.domain.jobs import JobStopped
 from moorage.domain.manifests import ImageIndex, select_platforms
-from moorage.domain.security import ScanResultRecord
+from moorage.domain.security import ScanResultRecord, ScanResultStatus
 from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_results as results_q
@@ -98,9 +98,9 @@ class DigestScanner:
 
     @staticmethod
     def _fresh(result: ScanResultRecord, not_before: int, current_db: str) -> bool:
-        if result.status == "success":
+        if result.status is ScanResultStatus.SUCCESS:
             return result.scanned_at >= not_before and result.advisory_db == current_db
-        return result.status == "failed" and result.scanned_at >= not_before
+        return result.status is ScanResultStatus.FAILED and result.scanned_at >= not_before
 
     def _scan_claimed(self, origin: ImageOrigin, digest: str, not_before: int) -> None:
         try:
@@ -155,7 +155,7 @@ class DigestScanner:
             result = DigestScanner(self.db, self.job_id, self.options, self.vulndb_path, self.stop_check).scan(
                 origin, str(descriptor.digest), not_before=not_before)
             parts.append((descriptor, result))
-        failed = [r for _d, r in parts if r.status != "success"]
+        failed = [r for _d, r in parts if r.status is not ScanResultStatus.SUCCESS]
         if failed:
             self._record_failure(digest, ScanFailure(failed[0].failed_code or "unknown_error",
                                                      f"platform image {failed[0].manifest_digest}: "

@@ -21,7 +21,7 @@ from moorage.clients.auth import Credentials
 from moorage.clients.registry import RegistryClient, RegistryError
 from moorage.domain.errors import ManifestInvalid
 from moorage.domain.manifests import ImageManifest, select_platforms
-from moorage.domain.security import BUILTIN_FOR_IMAGE_TYPE, ConnectedRegistry, RegistryType
+from moorage.domain.security import BUILTIN_FOR_IMAGE_TYPE, ConnectedRegistry, RegistryStatus, RegistryType
 from moorage.domain.security_images import ImageEntry, PlatformEntry
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import security_images as images_q
@@ -63,7 +63,7 @@ def _record(db: Database, registry: ConnectedRegistry, image_type: str, entries:
         for digest in results_q.get_many(conn, digests):
             apply_to_rows(conn, digest)
         count = images_q.count_of_registry(conn, registry.id)
-        registries_q.record_sync(conn, registry.id, status="success", fail_reason="", images_num=count,
+        registries_q.record_sync(conn, registry.id, status=RegistryStatus.SUCCESS, fail_reason="", images_num=count,
                                  synced_at=now_ms())
         return SyncOutcome(registry.id, count, removed)
 
@@ -110,8 +110,8 @@ def sync_external(db: Database, master_key: MasterKey, *, registry_id: str, limi
         entries = asyncio.run(_list(registry.type, remote, limit))
     except (CatalogError, RegistryError, OSError) as exc:
         reason = f"{FAIL_API}: {tenant_reason(exc, registry_id=registry_id, action='synchronisation')}"
-        db.run_write(lambda conn: registries_q.record_sync(conn, registry_id, status="fail", fail_reason=reason,
-                                                           images_num=None, synced_at=None))
+        db.run_write(lambda conn: registries_q.record_sync(conn, registry_id, status=RegistryStatus.FAIL,
+                                                           fail_reason=reason, images_num=None, synced_at=None))
         raise SyncFailed(reason) from exc
     return _record(db, registry, registry.type.image_type, entries)
 

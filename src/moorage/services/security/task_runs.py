@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from moorage.domain.jobs import JobControl, JobStopped
-from moorage.domain.security import scanners_for_scope
+from moorage.domain.security import OPEN_ITEM_STATUSES, ScanResultStatus, TaskItemStatus, TaskStatus, scanners_for_scope
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_registries as registries_q
 from moorage.metadata.queries import security_tasks as tasks_q
@@ -33,9 +33,7 @@ from moorage.services.security.synchronize import SyncFailed, sync_external, syn
 log = logging.getLogger(__name__)
 
 RATE_POLL_SECONDS = 0.5
-ENDED = ("finished", "stopped", "failed")
-"""Task statuses after which a task's job has nothing left to do."""
-DONE = ("success", "failed")
+DONE = (TaskItemStatus.SUCCESS, TaskItemStatus.FAILED)
 """Item statuses a run skips (a previous attempt got there)."""
 
 
@@ -49,7 +47,7 @@ class TaskRuns:
         """Scan every image of a task, in order; items already done (a previous attempt) are skipped."""
         db = self.scans.db
         task = db.run_read(lambda conn: tasks_q.get(conn, task_id))
-        if task is None or task.status in ENDED:
+        if task is None or task.status.ended:
             return {"skipped": True}
         db.run_write(lambda conn: tasks_q.start(conn, task_id))
         scanner = self.scans.digest_scanner(job, scanners_for_scope(task.scan_scope))
@@ -65,20 +63,22 @@ class TaskRuns:
                 if interval and scanned:
                     _wait(job, interval)
                 position = item.position
-                db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position, status="running"))
+                db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position,
+                                     status=TaskItemStatus.RUNNING))
                 row = db.run_read(partial(images_q.by_id, row_id=item.image_row_id)) if item.image_row_id else None
                 try:
                     if row is None:
                         raise ScanFailure("get_detail_info_not_found", f"{item.label} is no longer in the image list")
                     result = scanner.scan(self.scans.origin_of_row(row), row.image_digest, not_before=task.created_at)
-                    status, reason = ("success", "") if result.status == "success" else ("failed", result.failed_code)
-                    risky += int(result.status == "success" and bool(result.summary.vul_count()
+                    status, reason = ((TaskItemStatus.SUCCESS, "") if result.status is ScanResultStatus.SUCCESS
+                                      else (TaskItemStatus.FAILED, result.failed_code))
+                    risky += int(result.status is ScanResultStatus.SUCCESS and bool(result.summary.vul_count()
                                                                      or result.summary.malicious_files
                                                                      or result.summary.unsafe_settings))
                 except JobStopped:
                     raise
                 except ScanFailure as failure:
-                    status, reason = "failed", failure.code
+                    status, reason = TaskItemStatus.FAILED, failure.code
                     if row is not None:
                         db.run_write(partial(restore_rows, row_ids=[row.id]))
                 scanned += 1
@@ -90,7 +90,7 @@ class TaskRuns:
         except Exception as exc:
             if job.job.attempts >= job.job.max_attempts:
                 reason = failure_from(exc).code
-                db.run_write(lambda conn: _stop_task(conn, task_id, status="failed", reason=reason))
+                db.run_write(lambda conn: _stop_task(conn, task_id, status=TaskStatus.FAILED, reason=reason))
             raise
         db.run_write(lambda conn: _finish_task(conn, task_id, risky))
         return {"task_id": task_id, "scanned": scanned}
@@ -100,7 +100,7 @@ class TaskRuns:
         db = self.scans.db
         settings = self.scans.settings
         task = db.run_read(lambda conn: tasks_q.get(conn, task_id))
-        if task is None or task.status in ENDED:
+        if task is None or task.status.ended:
             return {"skipped": True}
         db.run_write(lambda conn: tasks_q.start(conn, task_id))
         items = db.run_read(lambda conn: tasks_q.task_items(conn, task_id))
@@ -110,7 +110,8 @@ class TaskRuns:
                     continue
                 job.check_stopped()
                 position = item.position
-                db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position, status="running"))
+                db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position,
+                                     status=TaskItemStatus.RUNNING))
                 registry = db.run_read(partial(registries_q.by_id, registry_id=item.registry_id))
                 try:
                     if registry is None:
@@ -120,14 +121,14 @@ class TaskRuns:
                     else:
                         sync_external(db, self.scans.master_key(), registry_id=registry.id,
                                       limit=settings.scanner.sync_max_images, access=remote_access_of(settings))
-                    status, reason = "success", ""
+                    status, reason = TaskItemStatus.SUCCESS, ""
                 except JobStopped:
                     raise
                 except (SyncFailed, LookupError, CatalogError) as exc:
-                    status, reason = "failed", str(exc)[:255]  # written for the tenant
+                    status, reason = TaskItemStatus.FAILED, str(exc)[:255]  # written for the tenant
                 except Exception as exc:
                     log.warning("synchronisation of %s failed", item.label, exc_info=True)
-                    status, reason = "failed", f"the synchronisation failed ({type(exc).__name__})"
+                    status, reason = TaskItemStatus.FAILED, f"the synchronisation failed ({type(exc).__name__})"
                 db.run_write(partial(_record_item, task_id=task_id, position=position, status=status, reason=reason))
         except JobStopped:
             db.run_write(lambda conn: _stop_task(conn, task_id))
@@ -144,18 +145,19 @@ def _wait(job: JobControl, seconds: float) -> None:
         time.sleep(min(RATE_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
 
 
-def _record_item(conn: Connection, task_id: str, position: int, status: str, reason: str) -> None:
+def _record_item(conn: Connection, task_id: str, position: int, status: TaskItemStatus, reason: str) -> None:
     tasks_q.set_item(conn, task_id, position, status=status, failed_reason=reason)
     tasks_q.recount(conn, task_id)
 
 
 def _finish_task(conn: Connection, task_id: str, risky: int) -> None:
     tasks_q.recount(conn, task_id, risky=risky)
-    tasks_q.finish(conn, task_id, status="finished")
+    tasks_q.finish(conn, task_id, status=TaskStatus.FINISHED)
 
 
-def _stop_task(conn: Connection, task_id: str, *, status: str = "stopped", reason: str = "") -> None:
-    left = [i.image_row_id for i in tasks_q.task_items(conn, task_id, statuses=("waiting", "running"))
+def _stop_task(conn: Connection, task_id: str, *, status: TaskStatus = TaskStatus.STOPPED,
+               reason: str = "") -> None:
+    left = [i.image_row_id for i in tasks_q.task_items(conn, task_id, statuses=OPEN_ITEM_STATUSES)
             if i.image_row_id is not None]
     tasks_q.recount(conn, task_id)
     tasks_q.finish(conn, task_id, status=status, failed_reason=reason)

@@ -15,6 +15,7 @@ from moorage.domain.identity import Principal
 from moorage.domain.jobs import JobKind, JobStatus, JobSubmitter
 from moorage.domain.security import (
     BUILTIN_FOR_IMAGE_TYPE,
+    OPEN_ITEM_STATUSES,
     SCOPE_ALL,
     ImageFilter,
     ImageRow,
@@ -23,6 +24,8 @@ from moorage.domain.security import (
     ScanStatus,
     SecurityTask,
     TaskItem,
+    TaskItemStatus,
+    TaskStatus,
 )
 from moorage.domain.security_images import ImageSelector
 from moorage.domain.security_tasks import NewItem, TaskQuery
@@ -115,7 +118,7 @@ class TaskService:
         q.create(conn, task_id=task_id, domain_id=domain_id, type="image_scan", task_type=task_type,
                  name=_task_name(f"{task_type}-scan"), scan_scope=scan_scope, rate_limit=rate_limit, is_all=is_all,
                  policy_id=policy_id, new_items=items)
-        images_q.set_status(conn, [row.id for row in rows if row.scan_status != ScanStatus.SCANNING.value],
+        images_q.set_status(conn, [row.id for row in rows if row.scan_status != ScanStatus.SCANNING],
                             ScanStatus.WAITING)
         return self._queue(conn, task_id, JobKind.SCAN_TASK, domain_id)
 
@@ -165,7 +168,7 @@ class TaskService:
 
         def work(conn: Connection) -> tuple[list[tuple[SecurityTask, list[TaskItem]]], int]:
             tasks, total = q.page(conn, seen.domain_id, query, offset=offset, limit=limit)
-            failed = {t.id: q.task_items(conn, t.id, statuses=("failed",)) for t in tasks}
+            failed = {t.id: q.task_items(conn, t.id, statuses=(TaskItemStatus.FAILED,)) for t in tasks}
             if not seen.everything:
                 named = {i.image_row_id for items in failed.values() for i in items if i.image_row_id is not None}
                 shown = {row.id for row in images_q.by_ids(conn, seen, sorted(named))}
@@ -190,14 +193,14 @@ class TaskService:
     async def stop(self, principal: Principal, task_id: str) -> SecurityTask:
         """Stop a task: a waiting one at once, a running one at its next check."""
         task, _items = await self.items(principal, task_id)
-        if task.status in ("finished", "stopped", "failed"):
+        if task.status.ended:
             return task
         job = await self.jobs.stop(task.job_id)
         if job.status == JobStatus.STOPPED:
             def work(conn: Connection) -> None:
-                waiting = [i.image_row_id for i in q.task_items(conn, task_id, statuses=("waiting", "running"))
+                waiting = [i.image_row_id for i in q.task_items(conn, task_id, statuses=OPEN_ITEM_STATUSES)
                            if i.image_row_id is not None]
-                q.finish(conn, task_id, status="stopped")
+                q.finish(conn, task_id, status=TaskStatus.STOPPED)
                 restore_rows(conn, waiting)
 
             await self.db.write(work)

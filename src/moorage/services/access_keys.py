@@ -1,0 +1,116 @@
+"""Access keys (AK/SK): at most two per user, the secret stored encrypted with the master key and
+shown once, at creation.
+
+A principal manages its own keys, and a domain administrator those of its domain's users; the
+operator (``moorage admin``) every key (see ``domain.identity.Caller``).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from moorage.auth.keys import MasterKey, SecretDecryptionError
+from moorage.domain.errors import NotFound, QuotaExceeded
+from moorage.domain.identity import AccessKey, Caller, Operator, User
+from moorage.metadata.database import Database
+from moorage.metadata.queries import identity as q
+from moorage.services.users import UserService
+
+log = logging.getLogger(__name__)
+
+MAX_ACCESS_KEYS = 2
+"""IAM allows two access keys per user."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccessKey:
+    """An access key with its secret, as shown once at creation."""
+
+    key: AccessKey
+    secret: str
+
+
+def _context(access: str) -> str:
+    """What an SK's encryption is bound to: its AK."""
+    return f"access-key:{access}"
+
+
+class AccessKeyService:
+    """Create, list, change and delete access keys; find an enabled key's secret to check a signature."""
+
+    def __init__(self, db: Database, *, master_key: MasterKey, users: UserService) -> None:
+        self.db = db
+        self.master_key = master_key
+        self.users = users
+
+    async def _check_owner(self, caller: Caller, user_id: str) -> None:
+        """The caller may manage ``user_id``'s keys (``NotFound`` otherwise: no user it may see)."""
+        user = await self.users.user(user_id)
+        if user is None or (not isinstance(caller, Operator) and (
+                user.domain_id != caller.domain_id or (user.id != caller.user_id and not caller.is_admin))):
+            raise NotFound(f"no user {user_id!r}")
+
+    async def create_access_key(self, user_id: str, *, caller: Caller, description: str = "") -> NewAccessKey:
+        """A new AK/SK for a user; the SK is returned once, and stored encrypted."""
+        await self._check_owner(caller, user_id)
+        access = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(20))
+        secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+        sealed = self.master_key.encrypt(secret, context=_context(access))
+
+        def work(conn: Connection) -> AccessKey:
+            if len(q.list_access_keys(conn, user_id)) >= MAX_ACCESS_KEYS:
+                raise QuotaExceeded(f"the user already has {MAX_ACCESS_KEYS} access keys", reason="access_key_quota")
+            return q.create_access_key(conn, access=access, user_id=user_id, description=description,
+                                       secret_encrypted=sealed)
+
+        return NewAccessKey(await self.db.write(work), secret)
+
+    async def access_keys(self, *, caller: Caller, user_id: str | None = None) -> list[AccessKey]:
+        """A user's access keys, without secrets (default: the caller's own; the operator's: every key)."""
+        if user_id is None:
+            if isinstance(caller, Operator):
+                return await self.db.read(q.list_access_keys)
+            user_id = caller.user_id or ""
+        owner = user_id
+        await self._check_owner(caller, owner)
+        return await self.db.read(lambda conn: q.list_access_keys(conn, owner))
+
+    async def access_key(self, access: str, *, caller: Caller) -> AccessKey:
+        """An access key the caller may manage."""
+        found = await self.db.read(lambda conn: q.access_key(conn, access[:40]))
+        if found is None:
+            raise NotFound(f"no access key {access!r}")
+        await self._check_owner(caller, found[0].user_id)
+        return found[0]
+
+    async def update_access_key(self, access: str, *, caller: Caller, enabled: bool | None = None,
+                                description: str | None = None) -> AccessKey:
+        """Enable, disable or re-describe an access key (None: left as it is)."""
+        key = await self.access_key(access, caller=caller)
+        await self.db.write(lambda conn: q.update_access_key(conn, key.access, enabled=enabled,
+                                                              description=description))
+        return await self.access_key(access, caller=caller)
+
+    async def delete_access_key(self, access: str, *, caller: Caller) -> None:
+        """Delete an access key."""
+        key = await self.access_key(access, caller=caller)
+        await self.db.write(lambda conn: q.delete_access_key(conn, key.access))
+
+    async def access_key_secret(self, access: str) -> tuple[User, str] | None:
+        """(owner, SK) of an enabled access key whose owner is enabled, else None."""
+        found = await self.db.read(lambda conn: q.access_key(conn, access[:40]))
+        if found is None or not found[0].enabled:
+            return None
+        user = await self.users.user(found[0].user_id)
+        if user is None or not user.enabled:
+            return None
+        try:
+            return user, self.master_key.decrypt(found[1], context=_context(found[0].access))
+        except SecretDecryptionError:
+            log.error("access key %s cannot be decrypted with the configured master key", found[0].access)
+            return None
