@@ -104,14 +104,24 @@ def shared_services() -> Iterator[tuple[postgres.PostgresServer, str]]:
 
 
 @contextmanager
-def serving(target: Target, work_dir: Path, credentials: Credentials, *, pg: postgres.PostgresServer, redis_url: str,
-            backend: str) -> Iterator[str]:
+def serving(
+    target: Target,
+    work_dir: Path,
+    credentials: Credentials,
+    *,
+    pg: postgres.PostgresServer,
+    redis_url: str,
+    backend: str,
+) -> Iterator[str]:
     """Start ``target`` and yield the base URL clients use; stop it afterwards."""
     directory = work_dir / f"{target.name}-{backend}"
     if target.server == "null":
         null = start_null_server(directory / "null")
-        edge = nginx.start(directory / "nginx", port=free_port(), upstreams=[null.address], tls=None) \
-            if target.behind_nginx else None
+        edge = (
+            nginx.start(directory / "nginx", port=free_port(), upstreams=[null.address], tls=None)
+            if target.behind_nginx
+            else None
+        )
         try:
             yield edge.base_url if edge is not None else null.base_url
         finally:
@@ -120,29 +130,48 @@ def serving(target: Target, work_dir: Path, credentials: Credentials, *, pg: pos
             null.stop()
         return
     with storage(backend, directory) as storage_settings:
-        cluster = start_cluster(directory / "deployment",
-                                database_url=pg.create_database(f"bench_{secrets.token_hex(6)}"),
-                                redis_url=redis_url, storage=storage_settings, nodes=target.nodes, workers=0, tls=False,
-                                edge=target.behind_nginx, admin=(credentials.username, credentials.password))
+        cluster = start_cluster(
+            directory / "deployment",
+            database_url=pg.create_database(f"bench_{secrets.token_hex(6)}"),
+            redis_url=redis_url,
+            storage=storage_settings,
+            nodes=target.nodes,
+            workers=0,
+            tls=False,
+            edge=target.behind_nginx,
+            admin=(credentials.username, credentials.password),
+        )
         try:
             yield cluster.proxy.base_url if target.behind_nginx else cluster.nodes[0].base_url
         finally:
             cluster.stop()
 
 
-def run_target(target: Target, backend: str, work_dir: Path, blobs: workloads.LargeBlobs, sizes: WorkloadSizes, *,
-               pg: postgres.PostgresServer, redis_url: str) -> dict[str, Any]:
+def run_target(
+    target: Target,
+    backend: str,
+    work_dir: Path,
+    blobs: workloads.LargeBlobs,
+    sizes: WorkloadSizes,
+    *,
+    pg: postgres.PostgresServer,
+    redis_url: str,
+) -> dict[str, Any]:
     """Start one target, run the workloads, stop it, remove its data."""
     label = target.name if target.server == "null" else f"{target.name}/{backend}"
-    outcome: dict[str, Any] = {"description": target.description, "storage": backend if target.server != "null" else "",
-                               "load_average_at_start": os.getloadavg()[0]}
+    outcome: dict[str, Any] = {
+        "description": target.description,
+        "storage": backend if target.server != "null" else "",
+        "load_average_at_start": os.getloadavg()[0],
+    }
     _progress(f"{label}: starting")
     credentials = Credentials("admin", secrets.token_urlsafe(18))
     try:
         with serving(target, work_dir, credentials, pg=pg, redis_url=redis_url, backend=backend) as base_url:
             endpoint = RegistryEndpoint(base_url, RegistryAuth(credentials))
-            result = workloads.run_all(endpoint, blobs, sizes, lambda line: _progress(f"{label}: {line}"),
-                                       use_curl=False, selected=WORKLOADS)
+            result = workloads.run_all(
+                endpoint, blobs, sizes, lambda line: _progress(f"{label}: {line}"), use_curl=False, selected=WORKLOADS
+            )
     except (RuntimeError, OSError) as error:
         outcome["error"] = f"{type(error).__name__}: {str(error)[:2000]}"
         _progress(f"{label}: {outcome['error']}")
@@ -159,18 +188,23 @@ def curl_limits(work_dir: Path, blobs: workloads.LargeBlobs, sizes: WorkloadSize
     null = start_null_server(work_dir / "curl-null")
     try:
         endpoint = RegistryEndpoint(null.base_url, RegistryAuth())
-        result = workloads.run_all(endpoint, blobs, sizes, lambda line: _progress(f"curl limit: {line}"),
-                                   use_curl=True, selected=("large",))
+        result = workloads.run_all(
+            endpoint, blobs, sizes, lambda line: _progress(f"curl limit: {line}"), use_curl=True, selected=("large",)
+        )
     finally:
         null.stop()
-    return {"curl_push_mbps": result.figures.get("blob_push_monolithic", 0.0),
-            "curl_pull_mbps": result.figures.get("blob_pull", 0.0)}
+    return {
+        "curl_push_mbps": result.figures.get("blob_push_monolithic", 0.0),
+        "curl_pull_mbps": result.figures.get("blob_pull", 0.0),
+    }
 
 
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
     """Measure the limits, then every target (each moorage one on every storage backend) in turn."""
-    sizes = replace(QUICK if arguments.quick else FULL, large_blob_repeats=arguments.repeats or
-                    (QUICK if arguments.quick else FULL).large_blob_repeats)
+    sizes = replace(
+        QUICK if arguments.quick else FULL,
+        large_blob_repeats=arguments.repeats or (QUICK if arguments.quick else FULL).large_blob_repeats,
+    )
     base = Path(arguments.work_dir) if arguments.work_dir else None
     if base is not None:
         base.mkdir(parents=True, exist_ok=True)
@@ -182,12 +216,14 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         blobs = workloads.make_large_blobs(work_dir, sizes)
         os.sync()
         curl = curl_limits(work_dir, blobs, sizes)
-        _progress(f"limits: sha256 {limits.sha256_mbps:.0f}, disk+fsync {limits.disk_fsync_write_mbps:.0f}, "
-                  f"loopback {limits.loopback_tcp_mbps:.0f}, curl push {curl['curl_push_mbps']:.0f} / pull "
-                  f"{curl['curl_pull_mbps']:.0f} MB/s")
+        _progress(
+            f"limits: sha256 {limits.sha256_mbps:.0f}, disk+fsync {limits.disk_fsync_write_mbps:.0f}, "
+            f"loopback {limits.loopback_tcp_mbps:.0f}, curl push {curl['curl_push_mbps']:.0f} / pull "
+            f"{curl['curl_pull_mbps']:.0f} MB/s"
+        )
         with shared_services() as (pg, redis_url):
             for target in (t for t in TARGETS if t.name in arguments.targets):
-                for backend in (arguments.storage if target.server == "moorage" else [""]):
+                for backend in arguments.storage if target.server == "moorage" else [""]:
                     key = target.name if target.server == "null" else f"{target.name}/{backend}"
                     outcomes[key] = run_target(target, backend, work_dir, blobs, sizes, pg=pg, redis_url=redis_url)
     finally:
@@ -196,11 +232,19 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "schema": RESULTS_SCHEMA,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": arguments.quick,
-        "host": {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
-                 "load_average_at_end": os.getloadavg()[0]},
+        "host": {
+            "cpus": os.cpu_count(),
+            "kernel": platform.release(),
+            "python": platform.python_version(),
+            "load_average_at_end": os.getloadavg()[0],
+        },
         "sizes": sizes.as_dict(),
-        "limits": {"sha256_mbps": limits.sha256_mbps, "disk_fsync_write_mbps": limits.disk_fsync_write_mbps,
-                   "loopback_tcp_mbps": limits.loopback_tcp_mbps, **curl},
+        "limits": {
+            "sha256_mbps": limits.sha256_mbps,
+            "disk_fsync_write_mbps": limits.disk_fsync_write_mbps,
+            "loopback_tcp_mbps": limits.loopback_tcp_mbps,
+            **curl,
+        },
         "targets": outcomes,
     }
 
@@ -215,27 +259,42 @@ def render(results: dict[str, Any]) -> str:
     """The figures as a markdown table (a column per target), then the limits."""
     targets: dict[str, Any] = results["targets"]
     order = [target.name for target in TARGETS]
-    columns = sorted(targets, key=lambda key: (order.index(key.split("/")[0]) if key.split("/")[0] in order
-                                               else len(order), key))  # a saved run's keys come back sorted
+    columns = sorted(
+        targets, key=lambda key: (order.index(key.split("/")[0]) if key.split("/")[0] in order else len(order), key)
+    )  # a saved run's keys come back sorted
     sizes = results["sizes"]
-    names = {"large": f"{sizes['large_blob_bytes'] >> 20} MiB", "chunk": f"{sizes['chunk_bytes'] >> 20} MiB",
-             "images": sizes["image_count"], "clients": sizes["image_concurrency"]}
+    names = {
+        "large": f"{sizes['large_blob_bytes'] >> 20} MiB",
+        "chunk": f"{sizes['chunk_bytes'] >> 20} MiB",
+        "images": sizes["image_count"],
+        "clients": sizes["image_concurrency"],
+    }
     lines = ["| figure | unit | " + " | ".join(columns) + " |", "| --- | --- |" + " --- |" * len(columns)]
     for key, label, unit in FIGURES:
         cells = [_number(targets[c].get("figures", {}).get(key)) for c in columns]
         lines.append(f"| {label.format(**names)} | {unit} | " + " | ".join(cells) + " |")
-    lines.append("| load average at the target's start | | " + " | ".join(
-        f"{targets[c].get('load_average_at_start', 0):.1f}" for c in columns) + " |")
+    lines.append(
+        "| load average at the target's start | | "
+        + " | ".join(f"{targets[c].get('load_average_at_start', 0):.1f}" for c in columns)
+        + " |"
+    )
     limits = results["limits"]
-    lines += ["", "| machine limit (same run) | MB/s |", "| --- | --- |",
-              f"| sha256 (hashlib, one core) | {_number(limits['sha256_mbps'])} |",
-              f"| disk write + fsync | {_number(limits['disk_fsync_write_mbps'])} |",
-              f"| loopback TCP, one connection | {_number(limits['loopback_tcp_mbps'])} |",
-              f"| curl push through loopback to the null server | {_number(limits['curl_push_mbps'])} |",
-              f"| curl pull through loopback from the null server | {_number(limits['curl_pull_mbps'])} |"]
+    lines += [
+        "",
+        "| machine limit (same run) | MB/s |",
+        "| --- | --- |",
+        f"| sha256 (hashlib, one core) | {_number(limits['sha256_mbps'])} |",
+        f"| disk write + fsync | {_number(limits['disk_fsync_write_mbps'])} |",
+        f"| loopback TCP, one connection | {_number(limits['loopback_tcp_mbps'])} |",
+        f"| curl push through loopback to the null server | {_number(limits['curl_push_mbps'])} |",
+        f"| curl pull through loopback from the null server | {_number(limits['curl_pull_mbps'])} |",
+    ]
     errors = [f"- {name}: {outcome['error']}" for name, outcome in targets.items() if outcome.get("error")]
-    errors += [f"- {name} {workload}: {error}" for name, outcome in targets.items()
-               for workload, error in outcome.get("errors", {}).items()]
+    errors += [
+        f"- {name} {workload}: {error}"
+        for name, outcome in targets.items()
+        for workload, error in outcome.get("errors", {}).items()
+    ]
     if errors:
         lines += ["", "Failures:", *errors]
     return "\n".join(lines)
@@ -252,11 +311,18 @@ def _names(value: str, known: Sequence[str], what: str) -> list[str]:
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--targets", type=lambda v: _names(v, [t.name for t in TARGETS], "targets"),
-                        default=list(DEFAULT_TARGETS), help=f"default: {','.join(DEFAULT_TARGETS)}")
-    parser.add_argument("--storage", type=lambda v: _names(v, STORAGE_BACKENDS, "storage backends"),
-                        default=["filesystem"],
-                        help=f"storage backends of the moorage targets: {','.join(STORAGE_BACKENDS)}")
+    parser.add_argument(
+        "--targets",
+        type=lambda v: _names(v, [t.name for t in TARGETS], "targets"),
+        default=list(DEFAULT_TARGETS),
+        help=f"default: {','.join(DEFAULT_TARGETS)}",
+    )
+    parser.add_argument(
+        "--storage",
+        type=lambda v: _names(v, STORAGE_BACKENDS, "storage backends"),
+        default=["filesystem"],
+        help=f"storage backends of the moorage targets: {','.join(STORAGE_BACKENDS)}",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     parser.add_argument("--repeats", type=int, default=0, help="large blobs per measurement (default 3, quick 1)")
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")

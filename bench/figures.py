@@ -72,9 +72,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("tags_list_paginated", "list {tags} tags, n={page} via Link", "tags/s"),
     Figure("catalog_whole", "catalog of {repos} repositories, whole", "repos/s"),
     Figure("catalog_paginated", "catalog of {repos} repositories, n={page} via Link", "repos/s"),
-    Figure(
-        "image_push", "{images} small images pushed (config + 2 layers), concurrency {image_conc}", "images/s"
-    ),
+    Figure("image_push", "{images} small images pushed (config + 2 layers), concurrency {image_conc}", "images/s"),
 )
 FIGURE_KEYS = tuple(figure.key for figure in FIGURES)
 LIMIT_LABELS = {
@@ -142,9 +140,7 @@ def render_table(results: Mapping[str, Any]) -> str:
             row.append(_number(_figure_of(results, "null", figure.key)))
         rows.append(row)
     limit_rows = [[label, "MB/s", _number(limits[key])] for key, label in LIMIT_LABELS.items()]
-    limit_rows.append(
-        [f"large-blob target: {LARGE_BLOB_SHARE_OF_LIMIT:.0%} of the lowest", "MB/s", _number(floor)]
-    )
+    limit_rows.append([f"large-blob target: {LARGE_BLOB_SHARE_OF_LIMIT:.0%} of the lowest", "MB/s", _number(floor)])
     return (
         _markdown(header, rows)
         + "\n\nMachine limits, same run:\n\n"
@@ -174,11 +170,7 @@ def render_notes(results: Mapping[str, Any]) -> str:
         if "monolithic_single_post" in notes:
             parts.append(
                 "monolithic push by "
-                + (
-                    "POST ?digest="
-                    if notes["monolithic_single_post"]
-                    else "POST then PUT (no single-POST upload)"
-                )
+                + ("POST ?digest=" if notes["monolithic_single_post"] else "POST then PUT (no single-POST upload)")
             )
         for name, what in (("tags_list", "tags"), ("catalog", "catalog")):
             if f"{name}_pages_per_walk" in notes:
@@ -217,9 +209,7 @@ def render_comparison(before: Mapping[str, Any], after: Mapping[str, Any]) -> st
         for figure in FIGURES:
             old, new = _figure_of(before, target, figure.key), _figure_of(after, target, figure.key)
             change = oriented_ratio(figure, new, old)
-            rows.append(
-                [target, figure.describe(sizes), figure.unit, _number(old), _number(new), _number(change)]
-            )
+            rows.append([target, figure.describe(sizes), figure.unit, _number(old), _number(new), _number(change)])
     for key, label in LIMIT_LABELS.items():
         old_limit, new_limit = before["limits"].get(key), after["limits"].get(key)
         rows.append(

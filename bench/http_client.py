@@ -174,9 +174,7 @@ class HttpConnection:
             self.close()
             return await self._send(method, target, headers, body)
 
-    async def _send(
-        self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes
-    ) -> HttpReply:
+    async def _send(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> HttpReply:
         protocol = await self._connected()
         lines = [f"{method} {target} HTTP/1.1".encode(), b"Host: " + self._host_header]
         lines += [f"{name}: {value}".encode() for name, value in headers]

@@ -20,11 +20,23 @@ MIB = 1024 * 1024
 
 def manifest(layers: int) -> bytes:
     """An OCI image manifest with ``layers`` layers, each with a title annotation."""
-    descriptors = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": "sha256:" + hashlib.sha256(str(i).encode()).hexdigest(), "size": i,
-                    "annotations": {"org.opencontainers.image.title": f"layer-{i}"}} for i in range(layers)]
-    return json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                       "config": descriptors[0], "layers": descriptors}).encode()
+    descriptors = [
+        {
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": "sha256:" + hashlib.sha256(str(i).encode()).hexdigest(),
+            "size": i,
+            "annotations": {"org.opencontainers.image.title": f"layer-{i}"},
+        }
+        for i in range(layers)
+    ]
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": descriptors[0],
+            "layers": descriptors,
+        }
+    ).encode()
 
 
 def documents() -> dict[str, bytes]:
@@ -58,6 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'document':30} {'bytes':>9} {'depth scan':>11} {'json.loads':>11}  (CPU)")
     for name, document in documents().items():
+
         def scan(document: bytes = document) -> None:
             with contextlib.suppress(JsonTooDeep):
                 check_depth(document, DEFAULT_MAX_DEPTH)

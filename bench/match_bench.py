@@ -137,9 +137,7 @@ def generate_inventory(count: int, rng: random.Random) -> list[Package]:
         for number in range(int(count * share)):
             index = rng.randrange(space.names)
             name = package_name(space, index)
-            version = version_text(
-                space.ecosystem, rng.randrange(1, 4), rng.randrange(0, 14), rng.randrange(10)
-            )
+            version = version_text(space.ecosystem, rng.randrange(1, 4), rng.randrange(0, 14), rng.randrange(10))
             if space.ecosystem is Ecosystem.DEB:
                 packages.append(
                     Package(
@@ -155,14 +153,10 @@ def generate_inventory(count: int, rng: random.Random) -> list[Package]:
             elif space.ecosystem is Ecosystem.MAVEN:
                 group, artifact = name.split(":")
                 packages.append(
-                    Package(
-                        Ecosystem.MAVEN, artifact, version, f"pkg:maven/{group}/{artifact}", namespace=group
-                    )
+                    Package(Ecosystem.MAVEN, artifact, version, f"pkg:maven/{group}/{artifact}", namespace=group)
                 )
             else:
-                packages.append(
-                    Package(space.ecosystem, name, version, f"pkg:{space.ecosystem.value}/{name}")
-                )
+                packages.append(Package(space.ecosystem, name, version, f"pkg:{space.ecosystem.value}/{name}"))
     while len(packages) < count:
         packages.append(Package(Ecosystem.NPM, f"unknown-{len(packages)}", "1.0.0", "pkg:npm/unknown"))
     return packages
@@ -170,9 +164,7 @@ def generate_inventory(count: int, rng: random.Random) -> list[Package]:
 
 def main() -> None:
     """Generate, build, match, print figures."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--packages", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=7)

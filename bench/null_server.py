@@ -132,9 +132,7 @@ def _answer_upload(
     digest = query.get("digest", [""])[0]
     if method == "POST" and digest:
         state.blob_sizes[digest] = body_length
-        return NullResponse(
-            201, (("Location", f"/v2/{name}/blobs/{digest}"), ("Docker-Content-Digest", digest))
-        )
+        return NullResponse(201, (("Location", f"/v2/{name}/blobs/{digest}"), ("Docker-Content-Digest", digest)))
     if method == "POST":
         session = uuid.uuid4().hex
         state.upload_offsets[session] = 0
@@ -163,18 +161,14 @@ def _answer_upload(
     if method == "PUT" and digest:
         del state.upload_offsets[session]
         state.blob_sizes[digest] = offset
-        return NullResponse(
-            201, (("Location", f"/v2/{name}/blobs/{digest}"), ("Docker-Content-Digest", digest))
-        )
+        return NullResponse(201, (("Location", f"/v2/{name}/blobs/{digest}"), ("Docker-Content-Digest", digest)))
     if method == "DELETE":
         del state.upload_offsets[session]
         return NullResponse(204)
     return _error(400, "DIGEST_INVALID")
 
 
-def _answer_manifest(
-    state: NullRegistryState, method: str, name: str, reference: str, body: bytes
-) -> NullResponse:
+def _answer_manifest(state: NullRegistryState, method: str, name: str, reference: str, body: bytes) -> NullResponse:
     tags = state.repository_tags(name)
     if method == "PUT":
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -184,9 +178,7 @@ def _answer_manifest(
             tags[reference] = digest
             state.sorted_names.pop(name, None)
             state.sorted_names.pop("", None)
-        return NullResponse(
-            201, (("Location", f"/v2/{name}/manifests/{digest}"), ("Docker-Content-Digest", digest))
-        )
+        return NullResponse(201, (("Location", f"/v2/{name}/manifests/{digest}"), ("Docker-Content-Digest", digest)))
     digest = reference if ":" in reference else tags.get(reference, "")
     stored = state.manifests.get(digest)
     if stored is None:

@@ -139,9 +139,7 @@ async def push_blob(connection: HttpConnection, repository: str, blob: Blob, *, 
         return
     session = expect(await connection.request("POST", uploads), 202, "start upload")
     target = with_query(location_target(session.header("location")), "digest", blob.digest)
-    expect(
-        await connection.request("PUT", target, headers=octet, body=blob.data), 201, f"PUT blob {blob.digest}"
-    )
+    expect(await connection.request("PUT", target, headers=octet, body=blob.data), 201, f"PUT blob {blob.digest}")
 
 
 async def put_manifest(connection: HttpConnection, repository: str, reference: str, manifest: bytes) -> None:
@@ -155,9 +153,7 @@ async def put_manifest(connection: HttpConnection, repository: str, reference: s
     expect(reply, 201, f"PUT manifest {repository}:{reference}")
 
 
-async def push_image(
-    connection: HttpConnection, repository: str, tag: str, image: Image, *, single_post: bool
-) -> None:
+async def push_image(connection: HttpConnection, repository: str, tag: str, image: Image, *, single_post: bool) -> None:
     """Push ``image`` as a client does: HEAD each blob, upload the missing ones, PUT the manifest by tag."""
     for blob in (image.config, *image.layers):
         head = await connection.request("HEAD", f"/v2/{repository}/blobs/{blob.digest}")

@@ -41,19 +41,27 @@ from moorage.storage.drivers.filesystem import FilesystemDriver
 def fill(db: Database, namespace: str, count: int) -> None:
     """``count`` distinct blobs linked by 10 repositories of ``namespace`` (each blob by two of them)."""
     names = [RepositoryName.parse(f"{namespace}/repo{i}") for i in range(10)]
-    ids = db.run_write(lambda conn: [repositories.ensure(conn, DEFAULT_INSTANCE, n, domain_id="bench").id
-                                     for n in names])
+    ids = db.run_write(
+        lambda conn: [repositories.ensure(conn, DEFAULT_INSTANCE, n, domain_id="bench").id for n in names]
+    )
     now = now_ms()
     for start in range(0, count, 5000):
         part = range(start, min(start + 5000, count))
         digests = ["sha256:" + hashlib.sha256(f"{namespace}-{i}".encode()).hexdigest() for i in part]
 
         def work(conn: Connection, digests: list[str] = digests, part: range = part) -> None:
-            conn.execute(insert(blobs), [{"digest": d, "size": 1000 + i, "created_at": now}
-                                         for d, i in zip(digests, part, strict=True)])
-            conn.execute(insert(repository_blobs), [
-                {"repository_id": ids[(i + k) % 10], "digest": d, "created_at": now}
-                for d, i in zip(digests, part, strict=True) for k in (0, 1)])
+            conn.execute(
+                insert(blobs),
+                [{"digest": d, "size": 1000 + i, "created_at": now} for d, i in zip(digests, part, strict=True)],
+            )
+            conn.execute(
+                insert(repository_blobs),
+                [
+                    {"repository_id": ids[(i + k) % 10], "digest": d, "created_at": now}
+                    for d, i in zip(digests, part, strict=True)
+                    for k in (0, 1)
+                ],
+            )
 
         db.run_write(work)
 
@@ -100,11 +108,14 @@ def main() -> None:
             fill(db, namespace, count)
             print(f"usage read, {count:>7,} distinct blobs ({2 * count:,} links): {usage_read(db, namespace):8.2f} ms")
         off = asyncio.run(pushes(db, Path(tmp) / "off", args.pushes, QuotaLimits()))
-        on = asyncio.run(pushes(db, Path(tmp) / "on", args.pushes,
-                                QuotaLimits(namespace_storage=1 << 40, account_storage=1 << 41)))
+        on = asyncio.run(
+            pushes(db, Path(tmp) / "on", args.pushes, QuotaLimits(namespace_storage=1 << 40, account_storage=1 << 41))
+        )
         print(f"4 KiB monolithic push, wall: {off[0]:.2f} ms without quotas, {on[0]:.2f} ms with storage quotas")
-        print(f"4 KiB monolithic push, CPU:  {off[1]:.2f} ms without quotas, {on[1]:.2f} ms with storage quotas "
-              "(one more write transaction: the reservation and its usage read)")
+        print(
+            f"4 KiB monolithic push, CPU:  {off[1]:.2f} ms without quotas, {on[1]:.2f} ms with storage quotas "
+            "(one more write transaction: the reservation and its usage read)"
+        )
         db.dispose()
 
 

@@ -214,9 +214,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             f"loopback {limits.loopback_tcp_mbps:.0f} MB/s"
         )
         selected_large = "large" in arguments.workloads
-        blobs = (
-            workloads.make_large_blobs(work_dir, sizes) if selected_large else workloads.LargeBlobs((), ())
-        )
+        blobs = workloads.make_large_blobs(work_dir, sizes) if selected_large else workloads.LargeBlobs((), ())
         os.sync()
         outcomes = {
             target: run_target(
@@ -267,9 +265,7 @@ def _workloads(value: str) -> list[str]:
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--only",
         type=_targets,

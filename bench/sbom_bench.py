@@ -117,9 +117,7 @@ def build_images() -> dict[str, Path]:
         return layouts
     print("building benchmark images (once)...", file=sys.stderr)
     base = Layer.of(debootstrap_tar().read_bytes(), "gzip")
-    python_layer = Layer.of(
-        LayerBuilder().tree(python_tree(), "/usr/local/lib/python3.11/site-packages"), "gzip"
-    )
+    python_layer = Layer.of(LayerBuilder().tree(python_tree(), "/usr/local/lib/python3.11/site-packages"), "gzip")
     node_layer = Layer.of(LayerBuilder().tree(node_tree(), "/srv/app"), "gzip")
     java = LayerBuilder()
     for jar in sorted(Path("/usr/share/java").glob("*.jar")):
@@ -299,9 +297,7 @@ def main() -> None:
     print("-" * len(header))
     for row in rows:
         timings = " ".join(f"{row[c]:>10.2f}" if c in row else " " * 10 for c in columns)
-        print(
-            f"{row['image']:<12} {row['tool']:<8} {timings} " + " ".join(f"{row[e]!s:>7}" for e in ECOSYSTEMS)
-        )
+        print(f"{row['image']:<12} {row['tool']:<8} {timings} " + " ".join(f"{row[e]!s:>7}" for e in ECOSYSTEMS))
     print("trivy skips /opt/java: its jar analysis needs a Java DB download (not reachable here)")
     print("wall seconds are the best of --repeat runs; cpu seconds are user+system of that tool's processes")
     if executors:

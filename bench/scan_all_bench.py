@@ -57,16 +57,20 @@ def _layer(files: dict[str, bytes]) -> bytes:
 
 
 def _dist_info(name: str, version: str) -> dict[str, bytes]:
-    return {f"usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA":
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n".encode()}
+    return {
+        f"usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n".encode()
+    }
 
 
 def base_layers() -> list[bytes]:
     """Three shared layers: an OS with a package database, many small files, Python packages."""
-    status = "".join(f"Package: pkg{i}\nStatus: install ok installed\nVersion: 1.{i}-1\nArchitecture: amd64\n\n"
-                     for i in range(200))
-    system = {"etc/os-release": b'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n',
-              "var/lib/dpkg/status": status.encode()}
+    status = "".join(
+        f"Package: pkg{i}\nStatus: install ok installed\nVersion: 1.{i}-1\nArchitecture: amd64\n\n" for i in range(200)
+    )
+    system = {
+        "etc/os-release": b'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n',
+        "var/lib/dpkg/status": status.encode(),
+    }
     files = {f"usr/share/doc/file{i:04d}.txt": (f"line {i}\n" * 40).encode() for i in range(2000)}
     python: dict[str, bytes] = {}
     for i in range(50):
@@ -99,17 +103,39 @@ def write_layout(directory: Path, count: int) -> Layout:
     for n in range(count):
         top = _layer({**_dist_info(f"app{n}", "0.1.0"), f"srv/app{n}/main.py": f"print({n})\n".encode()})
         layers = [*base, (put(top), len(top))]
-        config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"User": "app"},
-                             "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-        manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                          "digest": put(config), "size": len(config)},
-                               "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                                           "digest": d, "size": s} for d, s in layers]}).encode()
+        config = json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "config": {"User": "app"},
+                "rootfs": {"type": "layers", "diff_ids": []},
+            }
+        ).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": put(config),
+                    "size": len(config),
+                },
+                "layers": [
+                    {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": s}
+                    for d, s in layers
+                ],
+            }
+        ).encode()
         digest = put(manifest)
         digests[digest] = f"img{n}"
-        entries.append({"mediaType": OCI_MANIFEST, "digest": digest, "size": len(manifest),
-                        "annotations": {"org.opencontainers.image.ref.name": f"img{n}"}})
+        entries.append(
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": digest,
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": f"img{n}"},
+            }
+        )
     (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
     return Layout(directory, digests, 3 + count)
 
@@ -150,11 +176,25 @@ def advisories(directory: Path) -> Path:
     """A small advisory database (OSV, PyPI): ``requests`` below 2.31.0."""
     feeds = directory / "osv"
     feeds.mkdir(parents=True)
-    (feeds / "GHSA-bench.json").write_text(json.dumps({
-        "schema_version": "1.6.0", "id": "GHSA-bench-0001-0001", "modified": "2024-01-01T00:00:00Z",
-        "aliases": ["CVE-2099-0001"], "summary": "bench", "details": "", "references": [],
-        "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
-                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.31.0"}]}]}]}))
+    (feeds / "GHSA-bench.json").write_text(
+        json.dumps(
+            {
+                "schema_version": "1.6.0",
+                "id": "GHSA-bench-0001-0001",
+                "modified": "2024-01-01T00:00:00Z",
+                "aliases": ["CVE-2099-0001"],
+                "summary": "bench",
+                "details": "",
+                "references": [],
+                "affected": [
+                    {
+                        "package": {"ecosystem": "PyPI", "name": "requests"},
+                        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.31.0"}]}],
+                    }
+                ],
+            }
+        )
+    )
     database = directory / "vulndb.sqlite"
     build_database([parse_source(f"osv:{feeds}")], database)
     return database
@@ -172,13 +212,17 @@ class PassFigures:
         return self.images / self.seconds
 
 
-def scan_all(db: Database, layout: Layout, cache: LayerCache, vulndb: Path, executor: str,
-             pass_name: str) -> tuple[float, int]:
+def scan_all(
+    db: Database, layout: Layout, cache: LayerCache, vulndb: Path, executor: str, pass_name: str
+) -> tuple[float, int]:
     """Scan every image once (as one task would); (seconds, layer reads)."""
     counting = CountingCache(cache)
     job_id = f"bench-{pass_name}-{os.getpid()}"[:32]
-    db.run_write(lambda conn: jobs_q.create(conn, job_id=job_id, kind="bench", params={}, max_attempts=1,
-                                            dedupe_key=None, domain_id=None))
+    db.run_write(
+        lambda conn: jobs_q.create(
+            conn, job_id=job_id, kind="bench", params={}, max_attempts=1, dedupe_key=None, domain_id=None
+        )
+    )
     scanner = DigestScanner(db, job_id, engine.EngineOptions(cache=counting, executor=executor), vulndb)
     origin = LayoutOrigin(layout)
     not_before = now_ms()
@@ -210,14 +254,17 @@ def main(argv: list[str] | None = None) -> int:
                 seconds, reads = scan_all(db, layout, cache, vulndb, args.executor, f"{kind}-{pass_name}")
                 rows.append(PassFigures(f"{kind} ({pass_name})", args.images, reads, seconds))
             db.dispose()
-        print(f"scan everything: {args.images} images, 3 shared base layers + 1 own layer each "
-              f"= {layout.unique_layers} distinct layers; executor {args.executor}; {os.cpu_count()} cores")
+        print(
+            f"scan everything: {args.images} images, 3 shared base layers + 1 own layer each "
+            f"= {layout.unique_layers} distinct layers; executor {args.executor}; {os.cpu_count()} cores"
+        )
         print(f"{'layer cache (pass)':<22} {'images/s':>9} {'layer reads':>12} {'seconds':>9}")
         for row in rows:
             print(f"{row.cache:<22} {row.rate:>9.1f} {row.layer_reads:>12} {row.seconds:>9.2f}")
         cold = [r for r in rows if r.cache.endswith("(cold)")]
         ok = all(r.layer_reads == layout.unique_layers for r in cold) and all(
-            r.layer_reads == 0 for r in rows if r.cache.endswith("(warm)"))
+            r.layer_reads == 0 for r in rows if r.cache.endswith("(warm)")
+        )
         print("layer reads = distinct layers on every cold pass, none on warm passes:", "yes" if ok else "NO")
         return 0 if ok else 1
 

@@ -35,15 +35,11 @@ def load(tar_path: Path) -> list[tuple[FileEntry, bytes]]:
             reader = archive.extractfile(member)
             data = reader.read() if reader is not None else b""
             path = normalise(member.name)
-            files.append(
-                (FileEntry(path, FileKind.REGULAR, len(data), member.mode, layer_digest="bench"), data)
-            )
+            files.append((FileEntry(path, FileKind.REGULAR, len(data), member.mode, layer_digest="bench"), data))
     return files
 
 
-def measure(
-    check: FileCheck, files: list[tuple[FileEntry, bytes]], repeat: int
-) -> tuple[int, int, int, float, int]:
+def measure(check: FileCheck, files: list[tuple[FileEntry, bytes]], repeat: int) -> tuple[int, int, int, float, int]:
     """(files wanted, bytes given, text bytes given, best seconds, findings) of one check."""
     wanted = [(entry, data[: check.max_bytes]) for entry, data in files if check.wants(entry)]
     given = sum(len(data) for _, data in wanted)

@@ -117,9 +117,7 @@ def run_large_blobs(
         for blob in blobs.monolithic:
             if use_curl:
                 mono.append(
-                    blob_transfer.curl_push_monolithic(
-                        client, endpoint, repository, blob, single_post=single_post
-                    )
+                    blob_transfer.curl_push_monolithic(client, endpoint, repository, blob, single_post=single_post)
                 )
             else:
                 mono.append(blob_transfer.push_monolithic(client, repository, blob, single_post=single_post))
@@ -187,9 +185,7 @@ async def run_manifest_reads(
             raise RegistryProtocolError(f"manifest HEAD by digest: {reply.status}")
 
     for name, job in (("manifest_get_tag", get_by_tag), ("manifest_head_digest", head_by_digest)):
-        run = await run_concurrently(
-            endpoint, _jobs(sizes.manifest_requests, job), sizes.manifest_concurrency
-        )
+        run = await run_concurrently(endpoint, _jobs(sizes.manifest_requests, job), sizes.manifest_concurrency)
         result.figures[f"{name}_rps"] = sizes.manifest_requests / run.seconds
         result.figures[f"{name}_p50_ms"] = percentile(run.latencies, 0.50) * 1000
         result.figures[f"{name}_p99_ms"] = percentile(run.latencies, 0.99) * 1000
@@ -210,9 +206,7 @@ async def run_tag_listing(
 
     run = await run_concurrently(endpoint, _jobs(sizes.tag_count - 1, tag), sizes.tag_concurrency)
     result.figures["tag_put"] = (sizes.tag_count - 1) / run.seconds
-    await _time_listings(
-        endpoint, f"/v2/{repository}/tags/list", "tags", sizes.tag_count, sizes, result, "tags_list"
-    )
+    await _time_listings(endpoint, f"/v2/{repository}/tags/list", "tags", sizes.tag_count, sizes, result, "tags_list")
 
 
 async def run_catalog(
@@ -305,14 +299,11 @@ async def run_image_pushes(
 ) -> None:
     """Push ``image_count`` distinct small images (config + 2 layers + manifest + tag) at concurrency 8."""
     images = [
-        Image.generate(seed=100 + index, layer_bytes=sizes.image_layer_bytes)
-        for index in range(sizes.image_count)
+        Image.generate(seed=100 + index, layer_bytes=sizes.image_layer_bytes) for index in range(sizes.image_count)
     ]
 
     async def push(connection: HttpConnection, index: int) -> None:
-        await push_image(
-            connection, f"bench/images-{index % 10}", f"v{index}", images[index], single_post=single_post
-        )
+        await push_image(connection, f"bench/images-{index % 10}", f"v{index}", images[index], single_post=single_post)
 
     run = await run_concurrently(endpoint, _jobs(len(images), push), sizes.image_concurrency)
     result.figures["image_push"] = len(images) / run.seconds
@@ -360,9 +351,7 @@ def run_all(
     steps: list[tuple[str, Callable[[], None]]] = [
         (
             "large",
-            lambda: run_large_blobs(
-                endpoint, blobs, sizes, result, single_post=single_post, use_curl=use_curl
-            ),
+            lambda: run_large_blobs(endpoint, blobs, sizes, result, single_post=single_post, use_curl=use_curl),
         )
     ]
     for name, workload in SMALL_WORKLOADS:

@@ -35,8 +35,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(NO_ADVISORY_SOURCES)
     _load_hypothesis_profile()
     config.addinivalue_line(
-        "markers", f"{tools.MARK}(*tools): the test runs these system tools (skipped without them, failed "
-                   f"without them under {tools.REQUIRE_ENV}=1); see tests/support/tools.py")
+        "markers",
+        f"{tools.MARK}(*tools): the test runs these system tools (skipped without them, failed "
+        f"without them under {tools.REQUIRE_ENV}=1); see tests/support/tools.py",
+    )
 
 
 def _load_hypothesis_profile() -> None:
@@ -102,14 +104,20 @@ def _factory(request: pytest.FixtureRequest, base: Path) -> tuple[MoorageFactory
 
     started: list[ServerProcess] = []
 
-    def factory(*, database: str = "sqlite", env: dict[str, str] | None = None,
-                data_dir: Path | None = None) -> ServerProcess:
+    def factory(
+        *, database: str = "sqlite", env: dict[str, str] | None = None, data_dir: Path | None = None
+    ) -> ServerProcess:
         directory = data_dir or base / f"moorage-{len(started)}"
         directory.mkdir(parents=True, exist_ok=True)
-        full_env = {"MOORAGE_DATABASE_URL": database_url_for(request, database, directory),
-                    "MOORAGE_DATA_DIR": str(directory), "MOORAGE_ACCESS_LOG": "false",
-                    "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-                    **NO_ADVISORY_SOURCES, **(env or {})}
+        full_env = {
+            "MOORAGE_DATABASE_URL": database_url_for(request, database, directory),
+            "MOORAGE_DATA_DIR": str(directory),
+            "MOORAGE_ACCESS_LOG": "false",
+            "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+            "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+            **NO_ADVISORY_SOURCES,
+            **(env or {}),
+        }
         server = start_moorage(directory, env=full_env)
         started.append(server)
         return server
@@ -129,8 +137,9 @@ def moorage_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 
 
 @pytest.fixture(scope="session")
-def session_moorage_factory(request: pytest.FixtureRequest,
-                            tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
+def session_moorage_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MoorageFactory]:
     """``moorage_factory`` whose servers live for the whole test session (per xdist worker)."""
     from tests.support.servers import stop_all
 
@@ -191,8 +200,9 @@ def session_cache() -> Iterator[SessionCache]:
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def shared_moorage(request: pytest.FixtureRequest, session_moorage_factory: MoorageFactory,
-                   session_cache: SessionCache) -> ServerProcess:
+def shared_moorage(
+    request: pytest.FixtureRequest, session_moorage_factory: MoorageFactory, session_cache: SessionCache
+) -> ServerProcess:
     """One server per database for the whole session (starting one costs seconds): every test that
     uses it must use names (organizations, users) of its own."""
     database = str(request.param)
@@ -239,6 +249,7 @@ def app_moorage_factory(request: pytest.FixtureRequest, tmp_path: Path, _migrate
     from tests.support.inprocess import running, settings_for
 
     with contextlib.ExitStack() as stack:
+
         def factory(*, database: str = "sqlite", **overrides: object) -> InProcessMoorage:
             directory = tmp_path / f"app-{uuid.uuid4().hex[:8]}"
             directory.mkdir()

@@ -55,8 +55,9 @@ def test_an_older_open_data_directory_is_kept_and_reported(tmp_path: Path, caplo
     assert "mode 0755, more open than the umask 0077 allows" in caplog.text
 
 
-def test_a_configuration_file_others_can_read_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_a_configuration_file_others_can_read_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     config = tmp_path / "moorage.toml"
     config.write_text("[auth]\nadmin_password = 'secret-password'\n")
     os.chmod(config, 0o644)

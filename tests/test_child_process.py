@@ -66,7 +66,8 @@ def test_a_child_reads_the_parents_secrets_intact(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize("change", ["environment", "file"])
 def test_a_child_refuses_settings_changed_since_the_parent_started(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, change: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, change: str
+) -> None:
     config = tmp_path / "moorage.toml"
     config.write_text('[auth]\nadmin_password = "before"\n')
     monkeypatch.setenv("MOORAGE_CONFIG", str(config))

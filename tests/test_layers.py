@@ -19,8 +19,15 @@ def lint_imports(*, cwd: Path, source_root: Path) -> subprocess.CompletedProcess
     """Run ``lint-imports`` from this interpreter's environment on the ``moorage`` under ``source_root``."""
     command = Path(sys.executable).with_name("lint-imports")
     env = {**os.environ, "PYTHONPATH": str(source_root)}
-    return subprocess.run([str(command), "--config", str(CONFIG), "--no-cache", "--no-logo"], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(command), "--config", str(CONFIG), "--no-cache", "--no-logo"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_layer_contracts_hold() -> None:

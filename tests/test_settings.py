@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from moorage.settings import Settings
 
 
-@pytest.mark.parametrize(("given", "kept"), [("0077", "0077"), ("027", "0027"), ("0o027", "0027"), (0o22, "0022"),
-                                             ("0", "0000")])
+@pytest.mark.parametrize(
+    ("given", "kept"), [("0077", "0077"), ("027", "0027"), ("0o027", "0027"), (0o22, "0022"), ("0", "0000")]
+)
 def test_umask_is_octal(given: object, kept: str) -> None:
     settings = Settings(umask=given)  # type: ignore[arg-type]
     assert settings.umask == kept
@@ -40,8 +41,15 @@ def test_fingerprint_covers_secrets_without_showing_them(tmp_path: Path) -> None
     assert one.model_dump_json().count("**********") == 2  # what the old JSON hand-over sent
 
 
-@pytest.mark.parametrize(("host", "url"), [("::1", "http://[::1]:5000"), ("[::1]", "http://[::1]:5000"),
-                                           ("127.0.0.5", "http://127.0.0.5:5000"), ("::", "http://127.0.0.1:5000")])
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("::1", "http://[::1]:5000"),
+        ("[::1]", "http://[::1]:5000"),
+        ("127.0.0.5", "http://127.0.0.5:5000"),
+        ("::", "http://127.0.0.1:5000"),
+    ],
+)
 def test_the_default_external_url_brackets_an_ipv6_listen_address(host: str, url: str) -> None:
     assert Settings(host=host, port=5000).resolved_external_url == url
 
@@ -58,14 +66,20 @@ def test_invalid_settings_end_the_command_with_one_line_each_and_no_secret(tmp_p
     import sys
 
     secret = "postgresql://moorage:sup3r-secret-pw@127.0.0.1:1/db"
-    env = {**os.environ, "MOORAGE_PORT": "not-a-port", "MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS": secret,
-           "MOORAGE_DATA_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "moorage", "admin", "user", "list"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = {
+        **os.environ,
+        "MOORAGE_PORT": "not-a-port",
+        "MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS": secret,
+        "MOORAGE_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "moorage", "admin", "user", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert lines == ["moorage: invalid setting MOORAGE_PORT: Input should be a valid integer, unable to parse "
-                     "string as an integer",
-                     "moorage: invalid setting MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS: Input should be a valid number, "
-                     "unable to parse string as a number"]
+    assert lines == [
+        "moorage: invalid setting MOORAGE_PORT: Input should be a valid integer, unable to parse string as an integer",
+        "moorage: invalid setting MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS: Input should be a valid number, "
+        "unable to parse string as a number",
+    ]
     assert "sup3r" not in done.stderr + done.stdout

@@ -93,12 +93,16 @@ def build_services(settings: Settings) -> Services:
     enterprise = build_enterprise(settings, db, store, master_key, jobs)
     users = UserService(db, region=settings.auth.region, admin_user=settings.auth.admin_user)
     access_keys = AccessKeyService(db, master_key=master_key, users=users)
-    quotas = QuotaService(db, QuotaLimits(
-        namespace_storage=settings.quota.namespace_storage_bytes,
-        namespace_repositories=settings.quota.namespace_repositories,
-        account_storage=settings.quota.account_storage_bytes,
-        account_repositories=settings.quota.account_repositories,
-    ), reservation_seconds=settings.registry.upload_stale_after_seconds)
+    quotas = QuotaService(
+        db,
+        QuotaLimits(
+            namespace_storage=settings.quota.namespace_storage_bytes,
+            namespace_repositories=settings.quota.namespace_repositories,
+            account_storage=settings.quota.account_storage_bytes,
+            account_repositories=settings.quota.account_repositories,
+        ),
+        reservation_seconds=settings.registry.upload_stale_after_seconds,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -107,32 +111,49 @@ def build_services(settings: Settings) -> Services:
         signer=signer,
         users=users,
         access_keys=access_keys,
-        logins=LoginService(db, settings=settings.auth, master_key=master_key, signer=signer,
-                            throttle=build_login_throttle(db=db, settings=settings.auth, master_key=master_key,
-                                                          redis_url=settings.redis_url),
-                            users=users, access_keys=access_keys),
-        permissions=PermissionService(db, allow_anonymous_pull=settings.auth.allow_anonymous_pull,
-                                      instance_anonymous_pull=anonymous_access),
+        logins=LoginService(
+            db,
+            settings=settings.auth,
+            master_key=master_key,
+            signer=signer,
+            throttle=build_login_throttle(
+                db=db, settings=settings.auth, master_key=master_key, redis_url=settings.redis_url
+            ),
+            users=users,
+            access_keys=access_keys,
+        ),
+        permissions=PermissionService(
+            db, allow_anonymous_pull=settings.auth.allow_anonymous_pull, instance_anonymous_pull=anonymous_access
+        ),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
         blobs=BlobService(db, store, quotas=quotas),
         uploads=UploadService(db, store, quotas=quotas, lease_seconds=settings.registry.upload_lease_seconds),
-        manifests=ManifestService(db, max_bytes=settings.registry.manifest_max_bytes, pulls=pulls,
-                                  listeners=[security.scan_on_push, enterprise.hooks],
-                                  max_json_depth=settings.http.max_json_depth, protection=enterprise.immutability,
-                                  quotas=quotas),
+        manifests=ManifestService(
+            db,
+            max_bytes=settings.registry.manifest_max_bytes,
+            pulls=pulls,
+            listeners=[security.scan_on_push, enterprise.hooks],
+            max_json_depth=settings.http.max_json_depth,
+            protection=enterprise.immutability,
+            quotas=quotas,
+        ),
         pulls=pulls,
         jobs=jobs,
         repository_management=RepositoryManagement(db, protection=enterprise.immutability, quotas=quotas),
         tag_management=TagManagement(db, protection=enterprise.immutability),
         sharing=SharingService(db),
-        account=AccountService(db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region,
-                               quotas=quotas),
+        account=AccountService(
+            db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region, quotas=quotas
+        ),
         enterprise=enterprise,
         security=security,
         periodic=PeriodicChores(db),
-        replays=SignatureReplayGuard(db, max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
-                                     repeat_seconds=settings.auth.sdk_signature_repeat_seconds),
+        replays=SignatureReplayGuard(
+            db,
+            max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
+            repeat_seconds=settings.auth.sdk_signature_repeat_seconds,
+        ),
     )
 
 
@@ -172,7 +193,6 @@ def _version_document(scope: Scope) -> bool:
 
 
 class MoorageApp(FastAPI):
-
     """FastAPI for the management APIs, with the OCI API dispatched first and directly: registry
     traffic (the hot path) skips FastAPI's routing (dozens of route patterns) and middleware stack.
     No management route has an OCI path's shape (a test keeps it so), so the order decides nothing."""
@@ -180,15 +200,18 @@ class MoorageApp(FastAPI):
     _oci: OciRoute | None = None
     _observed_oci: ASGIApp | None = None
 
-    def set_oci(self, route: OciRoute, *, metrics: Metrics, log_requests: bool, hosts: HostDirectory,
-                body_limits: BodyLimits) -> None:
+    def set_oci(
+        self, route: OciRoute, *, metrics: Metrics, log_requests: bool, hosts: HostDirectory, body_limits: BodyLimits
+    ) -> None:
         """Serve the OCI API through ``route``, observed like every other request, with its bodies
         capped and drained as every other request's, and with the request's registry instance
         resolved from its host name."""
         self._oci = route
         self._observed_oci = ObservabilityMiddleware(
             RequestBodyMiddleware(VirtualHostMiddleware(route.handle, hosts=hosts), limits=body_limits),
-            metrics=metrics, log_requests=log_requests)
+            metrics=metrics,
+            log_requests=log_requests,
+        )
 
     def _management_path(self, scope: Scope) -> bool:
         """Whether a management route takes this path (management routes win over OCI ones: an
@@ -205,7 +228,6 @@ class MoorageApp(FastAPI):
         if scope["type"] == "http" and self._oci is not None and self._observed_oci is not None:
             match, child = self._oci.matches(scope)
             if match is Match.FULL and not self._management_path(scope) and not _version_document(scope):
-
                 scope["app"] = self
                 scope.update(child)
                 await self._observed_oci(scope, receive, send)
@@ -218,23 +240,44 @@ def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
     when two modules rule one route). Read from the router modules on each call: nothing is
     registered at import time."""
     modules: tuple[RouterModule, ...] = (
-        iam_tokens, iam_users, swr_login, swr_namespaces, swr_repositories, swr_tags, swr_sharing, hss_images,
-        hss_registries, hss_tasks, hss_policies,
+        iam_tokens,
+        iam_users,
+        swr_login,
+        swr_namespaces,
+        swr_repositories,
+        swr_tags,
+        swr_sharing,
+        hss_images,
+        hss_registries,
+        hss_tasks,
+        hss_policies,
         # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
-        hss_baseline, hss_reports, hss_whitelists, hss_vulnerabilities, hss_image_details, *enterprise.MODULES,
-        swr_account)  # its GET /{api_version} takes any one-segment path
+        hss_baseline,
+        hss_reports,
+        hss_whitelists,
+        hss_vulnerabilities,
+        hss_image_details,
+        *enterprise.MODULES,
+        swr_account,
+    )  # its GET /{api_version} takes any one-segment path
     unserved_first, unserved_last = unserved.unserved_routers()  # see api/unserved.py for the order
-    routers = (unserved_first, *(module.router for module in modules),
-               unserved_last)  # last: served requests never match against these
+    routers = (
+        unserved_first,
+        *(module.router for module in modules),
+        unserved_last,
+    )  # last: served requests never match against these
     return routers, merge_access_rules((unserved.ACCESS_RULES, *(module.ACCESS_RULES for module in modules)))
 
 
 def require_rules(app: FastAPI, rules: AccessRules) -> AccessRules:
     """``rules``, once every management route of ``app`` has one and every rule has its route
     (``AccessRuleError`` otherwise: a route nobody decided about, or a rule for a path that moved)."""
-    served = {(method, context.path) for context in iter_route_contexts(app.routes)
-              if isinstance(context.original_route, ManagementRoute)
-              for method in context.original_route.methods or ()}
+    served = {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, ManagementRoute)
+        for method in context.original_route.methods or ()
+    }
     unruled = sorted(served - rules.keys())
     if unruled:
         raise AccessRuleError(f"management routes without an access rule: {unruled}")
@@ -276,8 +319,13 @@ def create_app(settings: Settings) -> MoorageApp:
         redoc_url="/redoc" if docs else None,
     )
     app.state.services = services
-    registry_authorizer = RegistryAuthorizer(settings=settings, logins=services.logins, users=services.users,
-                                             permissions=services.permissions, signer=services.signer)
+    registry_authorizer = RegistryAuthorizer(
+        settings=settings,
+        logins=services.logins,
+        users=services.users,
+        permissions=services.permissions,
+        signer=services.signer,
+    )
     app.state.authorizer = registry_authorizer
     app.state.instance_resolver = current_instance
     metrics_registry = CollectorRegistry()
@@ -288,8 +336,9 @@ def create_app(settings: Settings) -> MoorageApp:
         """Liveness and database reachability; the advisory database's age, coverage and updates."""
         await services.db.read(lambda conn: conn.exec_driver_sql("SELECT 1"))
         advisories = await services.security.advisory_database.status()
-        return JSONResponse({"status": "ok", "version": moorage.__version__,
-                             "vulnerability_database": advisories.to_json()})
+        return JSONResponse(
+            {"status": "ok", "version": moorage.__version__, "vulnerability_database": advisories.to_json()}
+        )
 
     if settings.metrics_enabled:
         metrics_token = settings.http.metrics_token
@@ -298,25 +347,37 @@ def create_app(settings: Settings) -> MoorageApp:
         async def metrics(request: Request) -> Response:
             """Prometheus metrics (with ``Authorization: Bearer <metrics token>`` when one is set)."""
             if metrics_token is not None and not _bearer_matches(request, metrics_token.get_secret_value()):
-                return Response("metrics need the metrics bearer token\n", status_code=401,
-                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'}, media_type="text/plain")
+                return Response(
+                    "metrics need the metrics bearer token\n",
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                    media_type="text/plain",
+                )
             return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_api_route("/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"],
-                      include_in_schema=False)
+    app.add_api_route(
+        "/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"], include_in_schema=False
+    )
     routers, rules = management_api()
     for router in routers:
         app.include_router(router)
     app.state.access_rules = require_rules(app, rules)
     install_error_handlers(app)
-    body_limits = BodyLimits(max_body_bytes=settings.http.max_body_bytes,
-                             manifest_max_bytes=settings.registry.manifest_max_bytes,
-                             drain_max_bytes=settings.http.drain_max_bytes)
+    body_limits = BodyLimits(
+        max_body_bytes=settings.http.max_body_bytes,
+        manifest_max_bytes=settings.registry.manifest_max_bytes,
+        drain_max_bytes=settings.http.drain_max_bytes,
+    )
     app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)
     app.add_middleware(RequestBodyMiddleware, limits=body_limits)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)
-    app.set_oci(oci_route(), metrics=app.state.metrics, log_requests=settings.access_log,
-                hosts=services.enterprise.hosts, body_limits=body_limits)
+    app.set_oci(
+        oci_route(),
+        metrics=app.state.metrics,
+        log_requests=settings.access_log,
+        hosts=services.enterprise.hosts,
+        body_limits=body_limits,
+    )
     return app
 
 

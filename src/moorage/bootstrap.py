@@ -31,17 +31,27 @@ def prepare_data_dir(settings: Settings) -> None:
     except FileExistsError:
         current = stat.S_IMODE(settings.data_dir.stat().st_mode)
         if current & ~mode:
-            log.warning("the data directory %s has mode %04o, more open than the umask %s allows (%04o): "
-                        "see the README's deployment notes", settings.data_dir, current, settings.umask, mode)
+            log.warning(
+                "the data directory %s has mode %04o, more open than the umask %s allows (%04o): "
+                "see the README's deployment notes",
+                settings.data_dir,
+                current,
+                settings.umask,
+                mode,
+            )
     else:
         os.chmod(settings.data_dir, mode)  # exactly this mode, not one a default ACL of its parent adds
     config = os.environ.get("MOORAGE_CONFIG")
     if config and os.path.isfile(config):
         config_mode = stat.S_IMODE(os.stat(config).st_mode)
         if config_mode & ~mode & 0o666:
-            log.warning("the configuration file %s has mode %04o, more open than the umask %s allows: if it "
-                        "holds secrets (the master key, passwords in URLs), chmod 600 it", config, config_mode,
-                        settings.umask)
+            log.warning(
+                "the configuration file %s has mode %04o, more open than the umask %s allows: if it "
+                "holds secrets (the master key, passwords in URLs), chmod 600 it",
+                config,
+                config_mode,
+                settings.umask,
+            )
 
 
 def bootstrap(settings: Settings) -> None:
@@ -68,5 +78,8 @@ def _prepare(settings: Settings, database: Database) -> None:
     generated = asyncio.run(users.bootstrap_admin(configured))
     if generated is not None:
         # Printed once, to the terminal, never to the log.
-        print(f"moorage: created administrator {settings.auth.admin_user!r} with password: {generated}",
-              file=sys.stderr, flush=True)
+        print(
+            f"moorage: created administrator {settings.auth.admin_user!r} with password: {generated}",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -79,7 +79,8 @@ def settings_from_parent() -> Settings | None:
     if not salt or not hmac.compare_digest(settings.fingerprint(salt), expected):
         raise ConfigurationMismatch(
             "this process reads other settings than the moorage serve that started it (the environment or "
-            "the TOML file changed since): restart moorage serve")
+            "the TOML file changed since): restart moorage serve"
+        )
     return settings
 
 

@@ -98,8 +98,10 @@ class JobWorker:
                 if self._stopping.is_set():
                     raise _StopRequested()
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "moorage", "worker"], env={**os.environ, READY_FD_ENV: str(write_end)},
-                    pass_fds=(write_end,))
+                    [sys.executable, "-m", "moorage", "worker"],
+                    env={**os.environ, READY_FD_ENV: str(write_end)},
+                    pass_fds=(write_end,),
+                )
         except BaseException:
             os.close(read_end)
             raise
@@ -172,9 +174,12 @@ def run_server(settings: Settings, *, overrides: Mapping[str, object]) -> None:
     try:
         if job_worker is not None:
             job_worker.start()
-        log.warning("moorage starting on %s (data in %s, external URL %s)",
-                    ", ".join(f"http://{h}:{settings.port}" for h in settings.listen_hosts), settings.data_dir,
-                    settings.resolved_external_url)
+        log.warning(
+            "moorage starting on %s (data in %s, external URL %s)",
+            ", ".join(f"http://{h}:{settings.port}" for h in settings.listen_hosts),
+            settings.data_dir,
+            settings.resolved_external_url,
+        )
         http_failure = _serve(settings)
     except _StopRequested:
         pass

@@ -22,8 +22,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 READ_SLACK = 256 * 1024
 """The most one socket read hands over (asyncio's and uvloop's read size)."""
 _MESSAGE_431 = b"the request line and headers are too large\n"
-_RESPONSE_431 = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                 b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_MESSAGE_431), _MESSAGE_431))
+_RESPONSE_431 = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_MESSAGE_431), _MESSAGE_431)
+)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):

@@ -230,8 +230,21 @@ class EnterpriseSettings(BaseModel):
 
 
 OSV_ZIPS = "https://osv-vulnerabilities.storage.googleapis.com"
-OSV_DEFAULT_ECOSYSTEMS = ("PyPI", "npm", "Go", "Maven", "crates.io", "RubyGems", "Packagist", "NuGet",
-                          "Ubuntu", "AlmaLinux", "Rocky Linux", "Wolfi", "Chainguard")
+OSV_DEFAULT_ECOSYSTEMS = (
+    "PyPI",
+    "npm",
+    "Go",
+    "Maven",
+    "crates.io",
+    "RubyGems",
+    "Packagist",
+    "NuGet",
+    "Ubuntu",
+    "AlmaLinux",
+    "Rocky Linux",
+    "Wolfi",
+    "Chainguard",
+)
 """osv.dev zips fetched by default: the language ecosystems, and the distributions that have no feed
 of their own here (Debian, Alpine and Red Hat come from their vendors' feeds)."""
 ALPINE_DEFAULT_BRANCHES = ("v3.20", "v3.21", "v3.22", "v3.23")
@@ -243,12 +256,22 @@ def default_vulndb_sources() -> list[str]:
     zips, the Debian security tracker, Alpine secdb per branch and repository, Red Hat's newest CSAF
     VEX archive, and NVD's yearly CVE feeds up to this year."""
     osv = [f"osv:{OSV_ZIPS}/{name.replace(' ', '%20')}/all.zip" for name in OSV_DEFAULT_ECOSYSTEMS]
-    alpine = [f"alpine:https://secdb.alpinelinux.org/{branch}/{repository}.json"
-              for branch in ALPINE_DEFAULT_BRANCHES for repository in ("main", "community")]
-    nvd = [f"nvd:https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-{year}.json.gz"
-           for year in range(NVD_FIRST_YEAR, datetime.now(UTC).year + 1)]
-    return [*osv, "debian:https://security-tracker.debian.org/tracker/data/json", *alpine,
-            "redhat:https://security.access.redhat.com/data/csaf/v2/vex/archive_latest.txt", *nvd]
+    alpine = [
+        f"alpine:https://secdb.alpinelinux.org/{branch}/{repository}.json"
+        for branch in ALPINE_DEFAULT_BRANCHES
+        for repository in ("main", "community")
+    ]
+    nvd = [
+        f"nvd:https://nvd.nist.gov/feeds/json/cve/2.0/nvdcve-2.0-{year}.json.gz"
+        for year in range(NVD_FIRST_YEAR, datetime.now(UTC).year + 1)
+    ]
+    return [
+        *osv,
+        "debian:https://security-tracker.debian.org/tracker/data/json",
+        *alpine,
+        "redhat:https://security.access.redhat.com/data/csaf/v2/vex/archive_latest.txt",
+        *nvd,
+    ]
 
 
 _SOURCE_KIND = re.compile(r"^[a-z]+:\S")
@@ -403,8 +426,13 @@ class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
     # hide_input_in_errors: a refused value may be a secret (a master key, a password in a URL).
-    model_config = SettingsConfigDict(env_prefix="MOORAGE_", env_nested_delimiter="__", extra="ignore",
-                                      use_attribute_docstrings=True, hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="MOORAGE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        use_attribute_docstrings=True,
+        hide_input_in_errors=True,
+    )
 
     host: str = "127.0.0.1"
     """Address(es) to listen on, comma-separated (``127.0.0.1,127.0.0.5``); the first one names the
@@ -560,7 +588,6 @@ class Settings(BaseSettings):
             host = f"[{host.strip('[]')}]"
         return f"http://{host}:{self.port}"
 
-
     @property
     def loopback_only(self) -> bool:
         """Whether every listen address is a loopback address (so only this machine can connect)."""
@@ -575,7 +602,8 @@ class Settings(BaseSettings):
     def metrics_enabled(self) -> bool:
         """Whether ``/metrics`` is served (with the metrics token when one is set)."""
         return self.http.metrics == "on" or (
-            self.http.metrics == "auto" and (self.loopback_only or self.http.metrics_token is not None))
+            self.http.metrics == "auto" and (self.loopback_only or self.http.metrics_token is not None)
+        )
 
     @property
     def registry_host(self) -> str:
@@ -613,7 +641,6 @@ class _TomlSource(PydanticBaseSettingsSource):
             return {}
         with open(path, "rb") as f:
             return tomllib.load(f)
-
 
 
 def settings_reference() -> list[tuple[str, str, str]]:

@@ -20,8 +20,9 @@ from moorage.settings import Settings
 
 def test_a_route_whose_rule_is_missing_stops_the_application(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dropped = ("DELETE", "/v3/users/{user_id}")
-    monkeypatch.setattr(iam_users, "ACCESS_RULES",
-                        access_rules({k: v for k, v in iam_users.ACCESS_RULES.items() if k != dropped}))
+    monkeypatch.setattr(
+        iam_users, "ACCESS_RULES", access_rules({k: v for k, v in iam_users.ACCESS_RULES.items() if k != dropped})
+    )
     with pytest.raises(AccessRuleError, match="without an access rule") as raised:
         create_app(Settings(data_dir=tmp_path))
     assert str(dropped) in str(raised.value)
@@ -46,8 +47,9 @@ def test_a_new_route_without_a_rule_is_refused() -> None:
 
 
 def test_a_route_ruled_twice_stops_the_application(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(iam_users, "ACCESS_RULES",
-                        access_rules({**iam_users.ACCESS_RULES, ("GET", "/v3/projects"): AUTHENTICATED}))
+    monkeypatch.setattr(
+        iam_users, "ACCESS_RULES", access_rules({**iam_users.ACCESS_RULES, ("GET", "/v3/projects"): AUTHENTICATED})
+    )
     with pytest.raises(AccessRuleError, match=r"more than one access rule: \[\('GET', '/v3/projects'\)\]"):
         create_app(Settings(data_dir=tmp_path))
 

@@ -28,8 +28,7 @@ from tests.support.servers import ServerProcess
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 NAMESPACE, REPOSITORY = "matrix", "app"
-INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-                  "/service/token"}
+INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/service/token"}
 
 
 def management_routes(tmp_path: Path) -> tuple[list[tuple[str, str]], AccessRules]:
@@ -71,18 +70,27 @@ def roles(shared_moorage: ServerProcess) -> Iterator[dict[str, Role]]:
     # which still tells "allowed" from "denied".
     result = {"anonymous": Role("anonymous", {}, -1)}
     outsider = create_user(server, "matrix-outsider")
-    result["outsider"] = Role("outsider", {"X-Auth-Token": iam_token(server, outsider)}, 0, foreign=True,
-                              spare_token=iam_token(server, outsider))
+    result["outsider"] = Role(
+        "outsider",
+        {"X-Auth-Token": iam_token(server, outsider)},
+        0,
+        foreign=True,
+        spare_token=iam_token(server, outsider),
+    )
     for name, level in (("reader", READ), ("writer", WRITE), ("manager", MANAGE)):
         account = create_user(server, f"matrix-{name}", domain=ADMIN_USER)
         with management(server, admin_token) as api:
-            granted = api.post(f"/v2/manage/namespaces/{NAMESPACE}/access",
-                               json=[{"user_id": account.user_id, "user_name": account.name, "auth": level}])
+            granted = api.post(
+                f"/v2/manage/namespaces/{NAMESPACE}/access",
+                json=[{"user_id": account.user_id, "user_name": account.name, "auth": level}],
+            )
             assert granted.status_code == 201, granted.text
-        result[name] = Role(name, {"X-Auth-Token": iam_token(server, account)}, level,
-                            spare_token=iam_token(server, account))
-    result["admin"] = Role("admin", {"X-Auth-Token": admin_token}, MANAGE, admin=True,
-                           spare_token=iam_token(server, ADMIN))
+        result[name] = Role(
+            name, {"X-Auth-Token": iam_token(server, account)}, level, spare_token=iam_token(server, account)
+        )
+    result["admin"] = Role(
+        "admin", {"X-Auth-Token": admin_token}, MANAGE, admin=True, spare_token=iam_token(server, ADMIN)
+    )
     yield result
 
 
@@ -91,20 +99,37 @@ def ee_instance(shared_moorage: ServerProcess) -> str:
     """An Enterprise Edition instance of the administrator's, with the namespace ``matrix``."""
     admin_project = project_id(shared_moorage)
     with management(shared_moorage, iam_token(shared_moorage, ADMIN)) as api:
-        created = api.post(f"/v2/{admin_project}/instances", json={
-            "name": "matrix-instance", "spec": "swr.ee.professional", "charge_mode": "postPaid",
-            "vpc_id": "vpc", "subnet_id": "subnet", "project_id": admin_project})
+        created = api.post(
+            f"/v2/{admin_project}/instances",
+            json={
+                "name": "matrix-instance",
+                "spec": "swr.ee.professional",
+                "charge_mode": "postPaid",
+                "vpc_id": "vpc",
+                "subnet_id": "subnet",
+                "project_id": admin_project,
+            },
+        )
         assert created.status_code in (200, 201), created.text
         instance_id = str(created.json()["instance_id"])
-        namespace = api.post(f"/v2/{admin_project}/instances/{instance_id}/namespaces",
-                             json={"namespace_name": NAMESPACE, "metadata": {"public": "false"}})
+        namespace = api.post(
+            f"/v2/{admin_project}/instances/{instance_id}/namespaces",
+            json={"namespace_name": NAMESPACE, "metadata": {"public": "false"}},
+        )
         assert namespace.status_code in (200, 201), namespace.text
     return instance_id
 
 
 def fill(path: str, project: str, instance_id: str) -> str:
-    values = {"namespace": NAMESPACE, "repository": REPOSITORY, "project_id": project, "tag": "v1",
-              "instance_id": instance_id, "namespace_name": NAMESPACE, "repository_name": REPOSITORY}
+    values = {
+        "namespace": NAMESPACE,
+        "repository": REPOSITORY,
+        "project_id": project,
+        "tag": "v1",
+        "instance_id": instance_id,
+        "namespace_name": NAMESPACE,
+        "repository_name": REPOSITORY,
+    }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "x"), path)
 
 
@@ -128,8 +153,9 @@ def expected_allowed(rule: Rule, role: Role, template: str) -> bool:
     return role.level >= rule.level
 
 
-def test_management_matrix(shared_moorage: ServerProcess, roles: dict[str, Role], ee_instance: str,
-                           tmp_path: Path) -> None:
+def test_management_matrix(
+    shared_moorage: ServerProcess, roles: dict[str, Role], ee_instance: str, tmp_path: Path
+) -> None:
     admin_project = project_id(shared_moorage)
     failures = []
     with httpx.Client(base_url=shared_moorage.base_url, timeout=30) as client:
@@ -144,14 +170,30 @@ def test_management_matrix(shared_moorage: ServerProcess, roles: dict[str, Role]
                 continue  # the login itself: covered by the identity tests
             path = fill(template, admin_project, ee_instance)
             for role in roles.values():
-                subject = role.spare_token if template.startswith("/v3/auth/tokens") and method == "DELETE" else \
-                    role.headers.get("X-Auth-Token", "")
-                response = client.request(method, path, headers={**role.headers, "X-Subject-Token": subject},
-                                          content=b"" if method in ("GET", "HEAD", "DELETE") else b"{}")
+                subject = (
+                    role.spare_token
+                    if template.startswith("/v3/auth/tokens") and method == "DELETE"
+                    else role.headers.get("X-Auth-Token", "")
+                )
+                response = client.request(
+                    method,
+                    path,
+                    headers={**role.headers, "X-Subject-Token": subject},
+                    content=b"" if method in ("GET", "HEAD", "DELETE") else b"{}",
+                )
                 denied = response.status_code in (401, 403) or (
-                    response.status_code == 404 and role.foreign and rule.kind in (
-                        "namespace", "repository", "instance", "instance_admin", "instance_namespace",
-                        "instance_repository"))
+                    response.status_code == 404
+                    and role.foreign
+                    and rule.kind
+                    in (
+                        "namespace",
+                        "repository",
+                        "instance",
+                        "instance_admin",
+                        "instance_namespace",
+                        "instance_repository",
+                    )
+                )
                 if expected_allowed(rule, role, template) == denied:
                     failures.append(f"{method} {template} as {role.name}: {response.status_code} {response.text[:120]}")
                 if denied and response.status_code != 404:

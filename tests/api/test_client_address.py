@@ -20,44 +20,50 @@ from moorage.api.client_address import (
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
 
 
-@pytest.mark.parametrize(("peer", "values", "expected"), [
-    # An untrusted peer: every header is ignored.
-    ("203.0.113.9", ["198.51.100.1"], "203.0.113.9"),
-    ("::ffff:203.0.113.9", ["198.51.100.1"], "203.0.113.9"),
-    # A trusted peer: the hop it appended.
-    ("10.0.0.2", ["198.51.100.1"], "198.51.100.1"),
-    # What the client wrote left of that is never believed.
-    ("10.0.0.2", ["1.1.1.1, 198.51.100.1"], "198.51.100.1"),
-    ("10.0.0.2", ["1.1.1.1", "198.51.100.1"], "198.51.100.1"),
-    # Chains of trusted proxies are walked through.
-    ("10.0.0.2", ["1.1.1.1, 198.51.100.1, 10.9.9.9"], "198.51.100.1"),
-    ("10.0.0.2", ["198.51.100.1:4711, [fd00::1]:80"], "198.51.100.1"),
-    # Garbage ends the walk at the last hop that parsed.
-    ("10.0.0.2", ["garbage"], "10.0.0.2"),
-    ("10.0.0.2", [""], "10.0.0.2"),
-    ("10.0.0.2", [], "10.0.0.2"),
-    ("10.0.0.2", ["198.51.100.1, garbage, 10.1.1.1"], "10.1.1.1"),
-    # Spellings: IPv4-mapped, ports, brackets, upper case IPv6.
-    ("10.0.0.2", ["::FFFF:198.51.100.7"], "198.51.100.7"),
-    ("10.0.0.2", ["[2001:DB8::1]:443"], "2001:db8::1"),
-    ("10.0.0.2", ["2001:db8::1"], "2001:db8::1"),
-    ("10.0.0.2", ["fe80::1%eth0"], "10.0.0.2"),
-    ("10.0.0.2", ["198.51.100.1:port"], "10.0.0.2"),
-])
+@pytest.mark.parametrize(
+    ("peer", "values", "expected"),
+    [
+        # An untrusted peer: every header is ignored.
+        ("203.0.113.9", ["198.51.100.1"], "203.0.113.9"),
+        ("::ffff:203.0.113.9", ["198.51.100.1"], "203.0.113.9"),
+        # A trusted peer: the hop it appended.
+        ("10.0.0.2", ["198.51.100.1"], "198.51.100.1"),
+        # What the client wrote left of that is never believed.
+        ("10.0.0.2", ["1.1.1.1, 198.51.100.1"], "198.51.100.1"),
+        ("10.0.0.2", ["1.1.1.1", "198.51.100.1"], "198.51.100.1"),
+        # Chains of trusted proxies are walked through.
+        ("10.0.0.2", ["1.1.1.1, 198.51.100.1, 10.9.9.9"], "198.51.100.1"),
+        ("10.0.0.2", ["198.51.100.1:4711, [fd00::1]:80"], "198.51.100.1"),
+        # Garbage ends the walk at the last hop that parsed.
+        ("10.0.0.2", ["garbage"], "10.0.0.2"),
+        ("10.0.0.2", [""], "10.0.0.2"),
+        ("10.0.0.2", [], "10.0.0.2"),
+        ("10.0.0.2", ["198.51.100.1, garbage, 10.1.1.1"], "10.1.1.1"),
+        # Spellings: IPv4-mapped, ports, brackets, upper case IPv6.
+        ("10.0.0.2", ["::FFFF:198.51.100.7"], "198.51.100.7"),
+        ("10.0.0.2", ["[2001:DB8::1]:443"], "2001:db8::1"),
+        ("10.0.0.2", ["2001:db8::1"], "2001:db8::1"),
+        ("10.0.0.2", ["fe80::1%eth0"], "10.0.0.2"),
+        ("10.0.0.2", ["198.51.100.1:port"], "10.0.0.2"),
+    ],
+)
 def test_x_forwarded_for(peer: str, values: list[str], expected: str) -> None:
     assert resolve_client_address(peer, values, trusted=PROXIES) == expected
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    (["for=198.51.100.1"], "198.51.100.1"),
-    (['for="[2001:db8:cafe::17]:4711";proto=https;by=10.0.0.2'], "2001:db8:cafe::17"),
-    (["for=1.1.1.1, for=198.51.100.1;proto=http"], "198.51.100.1"),
-    (['for="1.1.1.1, for=6.6.6.6", for=198.51.100.1'], "198.51.100.1"),  # a quoted comma is no separator
-    (["For=198.51.100.1, for=10.3.3.3"], "198.51.100.1"),
-    (["for=unknown"], "10.0.0.2"),
-    (["for=_hidden"], "10.0.0.2"),
-    (["proto=https"], "10.0.0.2"),
-])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["for=198.51.100.1"], "198.51.100.1"),
+        (['for="[2001:db8:cafe::17]:4711";proto=https;by=10.0.0.2'], "2001:db8:cafe::17"),
+        (["for=1.1.1.1, for=198.51.100.1;proto=http"], "198.51.100.1"),
+        (['for="1.1.1.1, for=6.6.6.6", for=198.51.100.1'], "198.51.100.1"),  # a quoted comma is no separator
+        (["For=198.51.100.1, for=10.3.3.3"], "198.51.100.1"),
+        (["for=unknown"], "10.0.0.2"),
+        (["for=_hidden"], "10.0.0.2"),
+        (["proto=https"], "10.0.0.2"),
+    ],
+)
 def test_forwarded(values: list[str], expected: str) -> None:
     assert resolve_client_address("10.0.0.2", values, trusted=PROXIES, header="forwarded") == expected
 
@@ -85,6 +91,7 @@ _hop = _ipv4 | st.sampled_from(["10.0.0.7", "10.200.1.1", "garbage", "", "unknow
 
 def _oracle(peer: str, hops: list[str]) -> str:
     """From the right: skip trusted addresses, stop at the first untrusted one or at garbage."""
+
     def trusted(text: str) -> bool:
         return ipaddress.ip_address(text) in PROXIES[0]
 
@@ -103,8 +110,10 @@ def _oracle(peer: str, hops: list[str]) -> str:
 
 
 @settings(max_examples=400, deadline=None)
-@given(peer=_ipv4 | st.sampled_from(["10.0.0.2", "10.9.9.9"]),
-       hops=st.lists(_hop.filter(lambda h: "," not in h and ":" not in h and "[" not in h), max_size=8))
+@given(
+    peer=_ipv4 | st.sampled_from(["10.0.0.2", "10.9.9.9"]),
+    hops=st.lists(_hop.filter(lambda h: "," not in h and ":" not in h and "[" not in h), max_size=8),
+)
 def test_against_the_oracle(peer: str, hops: list[str]) -> None:
     assert resolve_client_address(peer, [", ".join(hops)], trusted=PROXIES[:1]) == _oracle(peer, hops)
 

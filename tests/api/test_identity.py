@@ -48,14 +48,18 @@ def test_registry_challenges_anonymous_callers(shared_moorage: ServerProcess) ->
 
 def test_token_endpoint_grants_only_what_the_caller_holds(shared_moorage: ServerProcess) -> None:
     base = shared_moorage.base_url
-    ok = httpx.get(f"{base}/service/token", params={"service": "moorage", "scope": "repository:tok/app:pull,push"},
-                   auth=(ADMIN_USER, ADMIN_PASSWORD))
+    ok = httpx.get(
+        f"{base}/service/token",
+        params={"service": "moorage", "scope": "repository:tok/app:pull,push"},
+        auth=(ADMIN_USER, ADMIN_PASSWORD),
+    )
     assert ok.status_code == 200
     token = ok.json()["token"]
     assert ok.json()["access_token"] == token and ok.json()["expires_in"] > 0
     assert httpx.get(f"{base}/v2/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    bad = httpx.get(f"{base}/service/token", params={"scope": "repository:tok/app:pull"},
-                    auth=(ADMIN_USER, "wrong-password"))
+    bad = httpx.get(
+        f"{base}/service/token", params={"scope": "repository:tok/app:pull"}, auth=(ADMIN_USER, "wrong-password")
+    )
     assert bad.status_code == 401
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     assert httpx.get(f"{base}/v2/", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
@@ -84,7 +88,8 @@ def test_expired_token_is_refused(shared_moorage: ServerProcess) -> None:
     valid = iam_token(shared_moorage, ADMIN)
     claims = TokenSigner(key, registry_service="moorage").verify_iam(valid)
     expired, _ = TokenSigner(key, registry_service="moorage").issue_iam(
-        user_id=claims.user_id, domain_id=claims.domain_id, project_id=claims.project_id, ttl=-60)
+        user_id=claims.user_id, domain_id=claims.domain_id, project_id=claims.project_id, ttl=-60
+    )
     response = httpx.get(f"{shared_moorage.base_url}/v2/manage/namespaces", headers={"X-Auth-Token": expired})
     assert response.status_code == 401
     assert "expired" in response.json()["error_msg"]
@@ -94,11 +99,20 @@ def test_wrong_password_is_rate_limited(shared_moorage: ServerProcess) -> None:
     account = create_user(shared_moorage, "limited")
 
     def body(password: str) -> dict[str, object]:
-        return {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": account.name, "password": password, "domain": {"name": account.domain}}}}}}
+        return {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": account.name, "password": password, "domain": {"name": account.domain}}
+                    },
+                }
+            }
+        }
 
-    statuses = [httpx.post(f"{shared_moorage.base_url}/v3/auth/tokens", json=body(f"wrong-{i}")).status_code
-                for i in range(10)]
+    statuses = [
+        httpx.post(f"{shared_moorage.base_url}/v3/auth/tokens", json=body(f"wrong-{i}")).status_code for i in range(10)
+    ]
     assert statuses == [401] * 10
     # The next attempt from this address waits (1 s after the tenth failure), the right password too.
     limited = httpx.post(f"{shared_moorage.base_url}/v3/auth/tokens", json=body(account.password))
@@ -108,7 +122,8 @@ def test_wrong_password_is_rate_limited(shared_moorage: ServerProcess) -> None:
 
 @pytest.mark.e2e
 def test_skopeo_with_password_long_term_and_temporary_logins(
-        shared_moorage: ServerProcess, layout: Path, tmp_path: Path, shared_admin_keys: tuple[str, str]) -> None:
+    shared_moorage: ServerProcess, layout: Path, tmp_path: Path, shared_admin_keys: tuple[str, str]
+) -> None:
     host = shared_moorage.address
     skopeo.push(layout, "v1", f"{host}/logins/app:password", creds=(ADMIN_USER, ADMIN_PASSWORD))
 
@@ -144,8 +159,10 @@ def test_read_only_user_pulls_but_cannot_push(shared_moorage: ServerProcess, lay
     # No grant yet: nothing.
     assert skopeo.pull(f"{host}/readers/app:v1", tmp_path / "none", "x", creds=reader_creds, check=False).returncode
     with management(shared_moorage, iam_token(shared_moorage, ADMIN)) as api:
-        granted = api.post("/v2/manage/namespaces/readers/access",
-                           json=[{"user_id": reader.user_id, "user_name": reader.name, "auth": 1}])
+        granted = api.post(
+            "/v2/manage/namespaces/readers/access",
+            json=[{"user_id": reader.user_id, "user_name": reader.name, "auth": 1}],
+        )
         assert granted.status_code == 201, granted.text
     skopeo.pull(f"{host}/readers/app:v1", tmp_path / "pulled", "x", creds=reader_creds)
     refused = skopeo.push(layout, "v1", f"{host}/readers/app:v2", creds=reader_creds, check=False)
@@ -155,8 +172,9 @@ def test_read_only_user_pulls_but_cannot_push(shared_moorage: ServerProcess, lay
 
 
 @pytest.mark.e2e
-def test_other_domain_can_do_nothing_and_learns_nothing(shared_moorage: ServerProcess, layout: Path,
-                                                        tmp_path: Path) -> None:
+def test_other_domain_can_do_nothing_and_learns_nothing(
+    shared_moorage: ServerProcess, layout: Path, tmp_path: Path
+) -> None:
     host, base = shared_moorage.address, shared_moorage.base_url
     skopeo.push(layout, "v1", f"{host}/private/app:v1", creds=(ADMIN_USER, ADMIN_PASSWORD))
     outsider = create_user(shared_moorage, "outsider")

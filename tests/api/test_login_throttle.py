@@ -25,25 +25,35 @@ def client_from(address: str) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
 
 
-def token_status(client: httpx.Client, server: ServerProcess, user: str, password: str,
-                 forwarded_for: str | None = None) -> httpx.Response:
+def token_status(
+    client: httpx.Client, server: ServerProcess, user: str, password: str, forwarded_for: str | None = None
+) -> httpx.Response:
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
-    return client.get(f"{server.base_url}/service/token", params={"service": "moorage"}, auth=(user, password),
-                      headers=headers)
+    return client.get(
+        f"{server.base_url}/service/token", params={"service": "moorage"}, auth=(user, password), headers=headers
+    )
 
 
-def fail_many(client: httpx.Client, server: ServerProcess, account: Account, count: int,
-              forwarded_for: str | None = None, tag: str = "") -> list[int]:
-    return [token_status(client, server, account.name, f"wrong-{tag}{i}", forwarded_for).status_code
-            for i in range(count)]
+def fail_many(
+    client: httpx.Client,
+    server: ServerProcess,
+    account: Account,
+    count: int,
+    forwarded_for: str | None = None,
+    tag: str = "",
+) -> list[int]:
+    return [
+        token_status(client, server, account.name, f"wrong-{tag}{i}", forwarded_for).status_code for i in range(count)
+    ]
 
 
 @pytest.fixture(scope="module")
 def behind_proxy(session_moorage_factory: MoorageFactory) -> ServerProcess:
     """A server that trusts 127.0.0.1 (only) as its reverse proxy (a 30 s first wait: the checks
     after a throttled attempt do not race the clock on a loaded machine)."""
-    return session_moorage_factory(env={"MOORAGE_TRUSTED_PROXIES": "127.0.0.1/32",
-                                          "MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS": "30"})
+    return session_moorage_factory(
+        env={"MOORAGE_TRUSTED_PROXIES": "127.0.0.1/32", "MOORAGE_AUTH__LOGIN_BACKOFF_SECONDS": "30"}
+    )
 
 
 def test_the_right_password_works_from_a_clean_address(shared_moorage: ServerProcess) -> None:
@@ -58,8 +68,10 @@ def test_the_right_password_works_from_a_clean_address(shared_moorage: ServerPro
 def test_x_forwarded_for_is_ignored_from_an_untrusted_peer(shared_moorage: ServerProcess) -> None:
     account = create_user(shared_moorage, "throttled-forged", domain=ADMIN_DOMAIN)
     with client_from("127.0.0.1") as client:
-        forged = [token_status(client, shared_moorage, account.name, f"wrong-{i}", f"198.51.100.{i}").status_code
-                  for i in range(FREE)]
+        forged = [
+            token_status(client, shared_moorage, account.name, f"wrong-{i}", f"198.51.100.{i}").status_code
+            for i in range(FREE)
+        ]
         assert forged == [401] * FREE
         # A new forged address changes nothing: the peer is the client, and it has used its failures.
         again = token_status(client, shared_moorage, account.name, account.password, "203.0.113.77")
@@ -82,8 +94,9 @@ def test_x_forwarded_for_is_honoured_from_a_trusted_proxy(behind_proxy: ServerPr
     assert "from 198.51.100.1" in log and "from 127.0.0.1:" not in log
 
 
-def test_two_servers_on_one_database_share_the_count(moorage_factory: MoorageFactory, pg_database_url: str,
-                                                     tmp_path: Path) -> None:
+def test_two_servers_on_one_database_share_the_count(
+    moorage_factory: MoorageFactory, pg_database_url: str, tmp_path: Path
+) -> None:
     first = moorage_factory(env={"MOORAGE_DATABASE_URL": pg_database_url})
     second_dir = tmp_path / "second"
     second_dir.mkdir()
@@ -97,13 +110,15 @@ def test_two_servers_on_one_database_share_the_count(moorage_factory: MoorageFac
         assert token_status(client, first, account.name, account.password).status_code == 429
         assert token_status(client, second, account.name, account.password).status_code == 429
     # Refresh tokens hold no node state either: one issued by the first node works on the second.
-    form = {"grant_type": "password", "username": account.name, "password": account.password,
-            "access_type": "offline"}
+    form = {"grant_type": "password", "username": account.name, "password": account.password, "access_type": "offline"}
     with client_from("127.0.0.3") as client:
         issued = client.post(f"{first.base_url}/service/token", content=urlencode(form), headers=FORM)
         assert issued.status_code == 200, issued.text
-        refreshed = client.post(f"{second.base_url}/service/token", headers=FORM, content=urlencode(
-            {"grant_type": "refresh_token", "refresh_token": issued.json()["refresh_token"]}))
+        refreshed = client.post(
+            f"{second.base_url}/service/token",
+            headers=FORM,
+            content=urlencode({"grant_type": "refresh_token", "refresh_token": issued.json()["refresh_token"]}),
+        )
         assert refreshed.status_code == 200, refreshed.text
 
 
@@ -112,8 +127,15 @@ def test_containerd_post_then_get_counts_once(shared_moorage: ServerProcess) -> 
     url = f"{shared_moorage.base_url}/service/token"
     with client_from("127.0.0.1") as client:
         for i in range(FREE - 1):  # what containerd does with a wrong password: POST, then GET
-            form = urlencode({"grant_type": "password", "username": account.name, "password": f"wrong-{i}",
-                              "service": "moorage", "client_id": "containerd-client"})
+            form = urlencode(
+                {
+                    "grant_type": "password",
+                    "username": account.name,
+                    "password": f"wrong-{i}",
+                    "service": "moorage",
+                    "client_id": "containerd-client",
+                }
+            )
             posted = client.post(url, content=form, headers=FORM)
             assert posted.status_code == 401
             assert token_status(client, shared_moorage, account.name, f"wrong-{i}").status_code == 401

@@ -63,12 +63,16 @@ def victim(shared_moorage: ServerProcess) -> Victim:
     upload(server.address, f"{HELD}/app", {"v1": f"privacy {SUFFIX}"})
     admin_project = project_id(server)
     with management(server, iam_token(server, ADMIN)) as api:
-        created = api.post(f"/v2/{admin_project}/instances", json={
-            "name": f"privacy-{SUFFIX}", "spec": "swr.ee.professional", "charge_mode": "postPaid"})
+        created = api.post(
+            f"/v2/{admin_project}/instances",
+            json={"name": f"privacy-{SUFFIX}", "spec": "swr.ee.professional", "charge_mode": "postPaid"},
+        )
         assert created.status_code == 201, created.text
         instance_id = str(created.json()["instance_id"])
-        namespace = api.post(f"/v2/{admin_project}/instances/{instance_id}/namespaces",
-                             json={"namespace_name": HELD, "metadata": {"public": "false"}})
+        namespace = api.post(
+            f"/v2/{admin_project}/instances/{instance_id}/namespaces",
+            json={"namespace_name": HELD, "metadata": {"public": "false"}},
+        )
         assert namespace.status_code in (200, 201), namespace.text
     free = "".join("0" if c != "0" else "1" for c in instance_id)  # the same length, held by nobody
     return Victim(instance_id, free)
@@ -80,8 +84,10 @@ def callers(shared_moorage: ServerProcess) -> Iterator[dict[str, Caller]]:
     outsider = create_user(server, f"privacy-admin-{SUFFIX}", admin=True)
     user = create_user(server, f"privacy-user-{SUFFIX}", domain=outsider.domain, admin_account=outsider)
     project = project_id(server, outsider)
-    yield {account.name: Caller(name, account, iam_token(server, account), project)
-           for name, account in (("domain administrator", outsider), ("user", user))}
+    yield {
+        account.name: Caller(name, account, iam_token(server, account), project)
+        for name, account in (("domain administrator", outsider), ("user", user))
+    }
 
 
 def _swap(text: str, victim: Victim) -> str:
@@ -102,16 +108,25 @@ def _shape(response: httpx.Response, victim: Victim) -> tuple[int, str]:
 
 
 def _fill(template: str, name: str, instance_id: str, project: str) -> str:
-    values = {"namespace": name, "namespace_name": name, "repository": "app", "repository_name": "app",
-              "instance_id": instance_id, "project_id": project, "tag": "v1"}
+    values = {
+        "namespace": name,
+        "namespace_name": name,
+        "repository": "app",
+        "repository_name": "app",
+        "instance_id": instance_id,
+        "project_id": project,
+        "tag": "v1",
+    }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values.get(m.group(1), "x"), template)
 
 
 def test_management_routes_answer_for_held_names_as_for_free_ones(
-        shared_moorage: ServerProcess, victim: Victim, callers: dict[str, Caller], tmp_path: Path) -> None:
+    shared_moorage: ServerProcess, victim: Victim, callers: dict[str, Caller], tmp_path: Path
+) -> None:
     every = routes.management_routes(create_app(Settings(data_dir=tmp_path)))
-    templates = [r for r in every if any(f"{{{p}}}" in r[1] or f"{{{p}:" in r[1] for p in NAME_PARAMS)
-                 or r[0] == "GET"]  # lists take names as filters
+    templates = [
+        r for r in every if any(f"{{{p}}}" in r[1] or f"{{{p}:" in r[1] for p in NAME_PARAMS) or r[0] == "GET"
+    ]  # lists take names as filters
     assert len(templates) > 80, templates
     templates.sort(key=lambda r: r[0] == "DELETE")  # deletions last
     differences = []
@@ -120,35 +135,54 @@ def test_management_routes_answer_for_held_names_as_for_free_ones(
             for method, template in templates:
                 answers = []
                 for name, instance_id in ((HELD, victim.instance_id), (FREE, victim.free_instance_id)):
-                    filters = {"namespace": name, "namespace_name": name, "name": name, "repository": "app",
-                               "filter": f"namespace::{name}|name::app", "instance_id": instance_id}
-                    response = client.request(method, _fill(template, name, instance_id, caller.project),
-                                              headers={"X-Auth-Token": caller.token},
-                                              params=filters if method == "GET" else None,
-                                              content=b"" if method in ("GET", "HEAD", "DELETE") else b"{}")
+                    filters = {
+                        "namespace": name,
+                        "namespace_name": name,
+                        "name": name,
+                        "repository": "app",
+                        "filter": f"namespace::{name}|name::app",
+                        "instance_id": instance_id,
+                    }
+                    response = client.request(
+                        method,
+                        _fill(template, name, instance_id, caller.project),
+                        headers={"X-Auth-Token": caller.token},
+                        params=filters if method == "GET" else None,
+                        content=b"" if method in ("GET", "HEAD", "DELETE") else b"{}",
+                    )
                     answers.append(_shape(response, victim))
                 if answers[0] != answers[1]:
-                    differences.append(f"{method} {template} as {caller.name}:\n  held: {answers[0]}\n"
-                                       f"  free: {answers[1]}")
+                    differences.append(
+                        f"{method} {template} as {caller.name}:\n  held: {answers[0]}\n  free: {answers[1]}"
+                    )
                 assert answers[0][0] >= 400 or method == "GET", (method, template, answers[0])
     assert not differences, "\n".join(differences)
 
 
 def _oci_path(kind: str, name: str) -> str:
-    return {"tags": f"/v2/{name}/app/tags/list", "referrers": f"/v2/{name}/app/referrers/{DIGEST}",
-            "blob": f"/v2/{name}/app/blobs/{DIGEST}", "uploads": f"/v2/{name}/app/blobs/uploads/",
-            "upload": f"/v2/{name}/app/blobs/uploads/3f1c2a8e-0d4b-4c1e-9a55-6b7d8e9f0a1b",
-            "manifest": f"/v2/{name}/app/manifests/v1"}[kind]
+    return {
+        "tags": f"/v2/{name}/app/tags/list",
+        "referrers": f"/v2/{name}/app/referrers/{DIGEST}",
+        "blob": f"/v2/{name}/app/blobs/{DIGEST}",
+        "uploads": f"/v2/{name}/app/blobs/uploads/",
+        "upload": f"/v2/{name}/app/blobs/uploads/3f1c2a8e-0d4b-4c1e-9a55-6b7d8e9f0a1b",
+        "manifest": f"/v2/{name}/app/manifests/v1",
+    }[kind]
 
 
 def _bearer(server: ServerProcess, account: Account, name: str, actions: str) -> dict[str, str]:
-    token = httpx.get(f"{server.base_url}/service/token", params={"scope": f"repository:{name}/app:{actions}"},
-                      auth=(account.name, account.password), timeout=30).json()["token"]
+    token = httpx.get(
+        f"{server.base_url}/service/token",
+        params={"scope": f"repository:{name}/app:{actions}"},
+        auth=(account.name, account.password),
+        timeout=30,
+    ).json()["token"]
     return {"Authorization": f"Bearer {token}"}
 
 
 def test_registry_routes_answer_for_held_names_as_for_free_ones(
-        shared_moorage: ServerProcess, victim: Victim, callers: dict[str, Caller]) -> None:
+    shared_moorage: ServerProcess, victim: Victim, callers: dict[str, Caller]
+) -> None:
     endpoints = [key for key in oci_route()._endpoints if key[0] not in ("base", "catalog")]
     assert len(endpoints) >= 14, endpoints
     endpoints.sort(key=lambda e: e[1] == "DELETE")
@@ -166,17 +200,25 @@ def test_registry_routes_answer_for_held_names_as_for_free_ones(
                             basic: tuple[str, str] | None = (caller.account.name, caller.account.password)
                         else:
                             auth, basic = _bearer(shared_moorage, caller.account, name, "pull,push,delete"), None
-                        response = client.request(method, _oci_path(kind, name), headers=auth, auth=basic,
-                                                  content=b"" if method in ("GET", "HEAD", "DELETE") else b"{}")
+                        response = client.request(
+                            method,
+                            _oci_path(kind, name),
+                            headers=auth,
+                            auth=basic,
+                            content=b"" if method in ("GET", "HEAD", "DELETE") else b"{}",
+                        )
                         answers.append(_shape(response, victim))
                     if answers[0] != answers[1]:
-                        differences.append(f"{method} {kind} as {caller.name} ({credentials}):\n"
-                                           f"  held: {answers[0]}\n  free: {answers[1]}")
+                        differences.append(
+                            f"{method} {kind} as {caller.name} ({credentials}):\n"
+                            f"  held: {answers[0]}\n  free: {answers[1]}"
+                        )
     assert not differences, "\n".join(differences)
 
 
-def test_creating_a_held_name_fails_as_for_an_own_one(shared_moorage: ServerProcess, victim: Victim,
-                                                      callers: dict[str, Caller]) -> None:
+def test_creating_a_held_name_fails_as_for_an_own_one(
+    shared_moorage: ServerProcess, victim: Victim, callers: dict[str, Caller]
+) -> None:
     """Names are unique across accounts (SWR documents that creating an organization another
     account holds fails with "already exists"); the refusal is the same whoever holds the name.
     (``victim`` holds the name: without it the test passes or fails by test order.)"""
@@ -187,13 +229,21 @@ def test_creating_a_held_name_fails_as_for_an_own_one(shared_moorage: ServerProc
         held = api.post("/v2/manage/namespaces", json={"namespace": HELD})
         again = api.post("/v2/manage/namespaces", json={"namespace": own})
     assert held.status_code == again.status_code == 409
-    assert (held.json()["error_code"], held.json()["error_msg"].replace(HELD, "<name>")) == \
-        (again.json()["error_code"], again.json()["error_msg"].replace(own, "<name>"))
+    assert (held.json()["error_code"], held.json()["error_msg"].replace(HELD, "<name>")) == (
+        again.json()["error_code"],
+        again.json()["error_msg"].replace(own, "<name>"),
+    )
     # A push into a held organization fails like a push by a user without rights into a free one.
     user = next(c for c in callers.values() if c.account.name != outsider.account.name)
-    pushed = httpx.post(f"{shared_moorage.base_url}/v2/{HELD}/app/blobs/uploads/", timeout=30,
-                        auth=(outsider.account.name, outsider.account.password))
-    refused = httpx.post(f"{shared_moorage.base_url}/v2/{FREE}/app/blobs/uploads/", timeout=30,
-                         auth=(user.account.name, user.account.password))
+    pushed = httpx.post(
+        f"{shared_moorage.base_url}/v2/{HELD}/app/blobs/uploads/",
+        timeout=30,
+        auth=(outsider.account.name, outsider.account.password),
+    )
+    refused = httpx.post(
+        f"{shared_moorage.base_url}/v2/{FREE}/app/blobs/uploads/",
+        timeout=30,
+        auth=(user.account.name, user.account.password),
+    )
     assert pushed.status_code == refused.status_code == 403
     assert pushed.text.replace(HELD, FREE) == refused.text

@@ -25,13 +25,27 @@ def push_small_image(server: Server, repository: str, tag: str = "v1") -> str:
     config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
     with http(server, auth=(ADMIN_USER, ADMIN_PASSWORD)) as client:
-        assert client.post(f"/v2/{repository}/blobs/uploads/", params={"digest": config_digest},
-                           content=config).status_code == 201
-        manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
-                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                          "digest": config_digest, "size": len(config)}}).encode()
-        response = client.put(f"/v2/{repository}/manifests/{tag}", content=manifest,
-                              headers={"Content-Type": OCI_MANIFEST})
+        assert (
+            client.post(
+                f"/v2/{repository}/blobs/uploads/", params={"digest": config_digest}, content=config
+            ).status_code
+            == 201
+        )
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "layers": [],
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": config_digest,
+                    "size": len(config),
+                },
+            }
+        ).encode()
+        response = client.put(
+            f"/v2/{repository}/manifests/{tag}", content=manifest, headers={"Content-Type": OCI_MANIFEST}
+        )
         assert response.status_code == 201, response.text
         return response.headers["Docker-Content-Digest"]
 
@@ -84,15 +98,32 @@ def test_secrets_never_reach_the_log(moorage_factory: MoorageFactory) -> None:
     command = shlex.split(login.headers["X-Swr-Dockerlogin"])
     temporary = command[command.index("-p") + 1]
     secrets.append(temporary)
-    for creds in ((ADMIN_USER, ADMIN_PASSWORD), (f"local-1@{access}", long_term),
-                  (command[command.index("-u") + 1], temporary), (user.name, "wrong-" + user.password)):
+    for creds in (
+        (ADMIN_USER, ADMIN_PASSWORD),
+        (f"local-1@{access}", long_term),
+        (command[command.index("-u") + 1], temporary),
+        (user.name, "wrong-" + user.password),
+    ):
         response = httpx.get(f"{base}/service/token", params={"scope": "repository:logs/app:pull"}, auth=creds)
         if response.status_code == 200:
             secrets.append(response.json()["token"])
-    httpx.get(f"{base}/v2/", headers={"Authorization": "Basic " + base64.b64encode(
-        f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()})
-    httpx.post(f"{base}/v3/auth/tokens", json={"auth": {"identity": {"methods": ["password"], "password": {
-        "user": {"name": user.name, "password": user.password, "domain": {"name": ADMIN_USER}}}}}})
+    httpx.get(
+        f"{base}/v2/",
+        headers={"Authorization": "Basic " + base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()},
+    )
+    httpx.post(
+        f"{base}/v3/auth/tokens",
+        json={
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": user.name, "password": user.password, "domain": {"name": ADMIN_USER}}
+                    },
+                }
+            }
+        },
+    )
     log = server.log()
     assert "authentication failed" in log  # the failure itself is logged...
     leaked = [s[:6] + "..." for s in secrets if s in log]

@@ -25,8 +25,11 @@ def names(shared_moorage: ServerProcess) -> dict[str, str]:
     """An administrator's organization with one repository pushed, and names around it."""
     namespace = f"refs-{uuid.uuid4().hex[:8]}"
     push_small_image(shared_moorage, f"{namespace}/present")
-    return {"present": f"{namespace}/present", "absent": f"{namespace}/absent",
-            "no-namespace": f"refs-none-{uuid.uuid4().hex[:8]}/absent"}
+    return {
+        "present": f"{namespace}/present",
+        "absent": f"{namespace}/absent",
+        "no-namespace": f"refs-none-{uuid.uuid4().hex[:8]}/absent",
+    }
 
 
 def _referrers(server: ServerProcess, name: str, auth: tuple[str, str] | None) -> httpx.Response:
@@ -34,12 +37,15 @@ def _referrers(server: ServerProcess, name: str, auth: tuple[str, str] | None) -
 
 
 def test_a_reader_gets_an_empty_index_for_a_repository_not_created_yet(
-        shared_moorage: ServerProcess, names: dict[str, str]) -> None:
+    shared_moorage: ServerProcess, names: dict[str, str]
+) -> None:
     reader = create_user(shared_moorage, f"refs-reader-{uuid.uuid4().hex[:6]}", domain=ADMIN_USER)
     namespace = names["absent"].split("/")[0]
     with management(shared_moorage, iam_token(shared_moorage, ADMIN)) as api:
-        granted = api.post(f"/v2/manage/namespaces/{namespace}/access",
-                           json=[{"user_id": reader.user_id, "user_name": reader.name, "auth": 1}])
+        granted = api.post(
+            f"/v2/manage/namespaces/{namespace}/access",
+            json=[{"user_id": reader.user_id, "user_name": reader.name, "auth": 1}],
+        )
     assert granted.status_code == 201, granted.text
     for account in (ADMIN, reader):
         for name in ("present", "absent"):
@@ -51,8 +57,7 @@ def test_a_reader_gets_an_empty_index_for_a_repository_not_created_yet(
     assert _referrers(shared_moorage, names["no-namespace"], (ADMIN.name, ADMIN.password)).status_code == 200
 
 
-def test_nobody_else_learns_whether_the_repository_exists(
-        shared_moorage: ServerProcess, names: dict[str, str]) -> None:
+def test_nobody_else_learns_whether_the_repository_exists(shared_moorage: ServerProcess, names: dict[str, str]) -> None:
     outsider = create_user(shared_moorage, f"refs-outsider-{uuid.uuid4().hex[:6]}")
     answers = []
     for name in ("present", "absent", "no-namespace"):

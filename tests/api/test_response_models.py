@@ -66,8 +66,11 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     ee.GlobalFeatureGates: ("ListGlobalFeatureGatesResponse",),
     ee.JobDetail: ("ShowInstanceJobResponse", "JobDetail"),
     ee.JobList: ("ListInstanceJobsResponse",),
-    ee.CreatedId: ("CreateInstanceNamespaceResponse", "CreateInstanceSignPolicyResponse",
-                   "ExecuteInstanceSignPolicyResponse"),
+    ee.CreatedId: (
+        "CreateInstanceNamespaceResponse",
+        "CreateInstanceSignPolicyResponse",
+        "ExecuteInstanceSignPolicyResponse",
+    ),
     ee.Namespace: ("ShowInstanceNamespaceResponse", "Namespace"),
     ee.NamespaceList: ("ListInstanceNamespacesResponse",),
     ee.UpdatedNamespace: ("UpdateInstanceNamespaceResponse",),
@@ -119,10 +122,14 @@ EXTENSIONS: dict[tuple[str, str], str] = {
 """(SDK class, wire name) -> why moorage sends a field the SDK does not read."""
 
 WITHOUT_BODY: dict[tuple[str, str], str] = {
-    ("GET", "/v2/{project_id}/instances/{instance_id}/signature/keys/{key_id}/public-key"):
-        "a PEM file (application/x-pem-file) for cosign verify --key; a moorage extension",
-    ("GET", "/v5/{project_id}/image/export-tasks/{task_id}/file"):
-        "an exported report file (CSV or HTML); a moorage extension",
+    (
+        "GET",
+        "/v2/{project_id}/instances/{instance_id}/signature/keys/{key_id}/public-key",
+    ): "a PEM file (application/x-pem-file) for cosign verify --key; a moorage extension",
+    (
+        "GET",
+        "/v5/{project_id}/image/export-tasks/{task_id}/file",
+    ): "an exported report file (CSV or HTML); a moorage extension",
 }
 """Management routes that answer something other than a JSON body, and why. Besides these, routes
 answer without a model when they cannot have a body (204, HEAD), when the SDK operation's response
@@ -159,7 +166,8 @@ def _operations() -> dict[tuple[str, str], list[Operation]]:
             info = getattr(client, f"_{name}_http_info")(probe)
             response_class = getattr(models, info["response_type"])
             found.setdefault((operation.method, operation.path), []).append(
-                Operation(name, response_class, tuple(info.get("response_headers") or ()), client))
+                Operation(name, response_class, tuple(info.get("response_headers") or ()), client)
+            )
     return found
 
 
@@ -218,8 +226,9 @@ def model_problems(model: type[BaseModel], sdk_class: type[Any], where: str = ""
         # a response whose whole body is one value: the SDK's ``body`` attribute
         if set(sdk_class.openapi_types) != {"body"}:
             return [f"{where}: a root model, but {sdk_class.__name__} is not a body-only response"]
-        return type_problems(model.model_fields["root"].annotation, sdk_class.openapi_types["body"], sdk_models,
-                             f"{where}(body)")
+        return type_problems(
+            model.model_fields["root"].annotation, sdk_class.openapi_types["body"], sdk_models, f"{where}(body)"
+        )
     wire_to_attribute = {wire: attribute for attribute, wire in sdk_class.attribute_map.items()}
     problems = []
     for name, field in model.model_fields.items():
@@ -227,8 +236,9 @@ def model_problems(model: type[BaseModel], sdk_class: type[Any], where: str = ""
         place = f"{where}.{wire}"
         if wire not in wire_to_attribute:
             if (sdk_class.__name__, wire) not in EXTENSIONS:
-                problems.append(f"{place}: {sdk_class.__name__} has no field {wire!r} "
-                                f"(it has {sorted(wire_to_attribute)})")
+                problems.append(
+                    f"{place}: {sdk_class.__name__} has no field {wire!r} (it has {sorted(wire_to_attribute)})"
+                )
             continue
         sdk_type = sdk_class.openapi_types[wire_to_attribute[wire]]
         problems += type_problems(field.annotation, sdk_type, sdk_models, place)
@@ -297,7 +307,8 @@ def operations() -> dict[tuple[str, str], list[Operation]]:
 
 
 def test_every_management_route_that_answers_a_body_has_a_response_model(
-        app: FastAPI, operations: dict[tuple[str, str], list[Operation]]) -> None:
+    app: FastAPI, operations: dict[tuple[str, str], list[Operation]]
+) -> None:
     checked = list(management_routes(app))
     enterprise_and_iam = [r for r in checked if r.module.startswith(CHECKED_MODULES)]
     assert len(checked) > 300 and len(enterprise_and_iam) >= 68  # the walk itself must not go blind
@@ -306,15 +317,17 @@ def test_every_management_route_that_answers_a_body_has_a_response_model(
     assert len(modelled) >= 48, [f"{r.method} {r.path}" for r in enterprise_and_iam]
 
 
-@pytest.mark.parametrize("model", list(SDK_CLASSES),
-                         ids=lambda m: f"{m.__module__.removeprefix('moorage.api.')}.{m.__name__}")
+@pytest.mark.parametrize(
+    "model", list(SDK_CLASSES), ids=lambda m: f"{m.__module__.removeprefix('moorage.api.')}.{m.__name__}"
+)
 def test_each_model_is_what_the_sdk_parses(model: type[BaseModel]) -> None:
     for name in SDK_CLASSES[model]:
         assert model_problems(model, _sdk_class(name)) == [], name
 
 
 def test_each_route_answers_with_its_sdk_operations_model(
-        app: FastAPI, operations: dict[tuple[str, str], list[Operation]]) -> None:
+    app: FastAPI, operations: dict[tuple[str, str], list[Operation]]
+) -> None:
     """The Enterprise and IAM models are listed, and a route's model stands for the response class of
     the SDK operation that calls it (so the comparison above is with the right class)."""
     wrong = []
@@ -329,8 +342,10 @@ def test_each_route_answers_with_its_sdk_operations_model(
             continue
         expected = {operation.response_class.__name__ for operation in operations.get((served.method, served.path), [])}
         if expected and not expected & set(SDK_CLASSES[model]):
-            wrong.append(f"{served.method} {served.path}: {model.__name__} stands for {SDK_CLASSES[model]}, "
-                         f"the SDK parses the answer into {sorted(expected)}")
+            wrong.append(
+                f"{served.method} {served.path}: {model.__name__} stands for {SDK_CLASSES[model]}, "
+                f"the SDK parses the answer into {sorted(expected)}"
+            )
     assert wrong == []
 
 
@@ -338,7 +353,8 @@ CLIENT_OF_ROUTERS = {"moorage.api.swr.": SwrClient, "moorage.api.hss.": HssClien
 
 
 def test_the_other_models_agree_with_their_sdk_operations_too(
-        app: FastAPI, operations: dict[tuple[str, str], list[Operation]]) -> None:
+    app: FastAPI, operations: dict[tuple[str, str], list[Operation]]
+) -> None:
     """The SWR and HSS models (beyond those in ``SDK_CLASSES``) against the response class of the
     route's operation in its own SDK; a list answer against the SDK's ``body``. Where that class reads
     no body (HSS's ``AddRegistryResponse``: moorage answers ``{id, task_id}`` as a courtesy) there is
@@ -356,8 +372,12 @@ def test_the_other_models_agree_with_their_sdk_operations_too(
             declared = served.route.response_model
             if typing.get_origin(declared) is list:
                 sdk_models = importlib.import_module(operation.response_class.__module__.rsplit(".", 1)[0])
-                problems += type_problems(declared, operation.response_class.openapi_types.get("body", "?"),
-                                          sdk_models, f"{served.method} {served.path}")
+                problems += type_problems(
+                    declared,
+                    operation.response_class.openapi_types.get("body", "?"),
+                    sdk_models,
+                    f"{served.method} {served.path}",
+                )
             else:
                 problems += model_problems(model, operation.response_class)
     assert compared > 60, compared
@@ -401,8 +421,10 @@ def test_a_misspelt_alias_or_nested_field_is_caught() -> None:
 
     assert "enableDomainname" in " ".join(model_problems(Gates, _sdk_class("ListFeatureGatesResponse")))
     nested = model_problems(Rule, _sdk_class("SignScopeRule"))
-    assert nested == ["Rule.tag_selectors[].extra: SignRuleSelector has no field 'extra' "
-                      "(it has ['decoration', 'extras', 'kind', 'pattern'])"], nested
+    assert nested == [
+        "Rule.tag_selectors[].extra: SignRuleSelector has no field 'extra' "
+        "(it has ['decoration', 'extras', 'kind', 'pattern'])"
+    ], nested
 
 
 def test_a_wrong_type_or_nesting_is_caught() -> None:
@@ -414,8 +436,9 @@ def test_a_wrong_type_or_nesting_is_caught() -> None:
     assert any("Wrong.id" in p and "int" in p for p in problems), problems
     listed = model_problems(es.SignPolicyList, _sdk_class("ListInstanceSignPolicyExecTasksResponse"))
     assert any("policies" in p for p in listed), listed
-    shown = type_problems(dict[str, int], "dict(str, NativeReportSummary)",
-                          importlib.import_module(SWR_MODELS), "scan_overview")
+    shown = type_problems(
+        dict[str, int], "dict(str, NativeReportSummary)", importlib.import_module(SWR_MODELS), "scan_overview"
+    )
     assert shown and "NativeReportSummary" in shown[0], shown
 
 
@@ -441,7 +464,8 @@ def test_a_route_without_a_model_is_caught(operations: dict[tuple[str, str], lis
     small = FastAPI()
     small.include_router(router)
     assert [m.split(" (")[0] for m in routes_without_model(small, operations)] == [
-        "GET /v2/{project_id}/instances/{instance_id}"]
+        "GET /v2/{project_id}/instances/{instance_id}"
+    ]
 
 
 def test_the_schema_modules_have_no_unlisted_response_model() -> None:
@@ -459,9 +483,15 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
     listed = set(SDK_CLASSES) | set(NO_SDK_CLASS)
     for model in listed:
         walk(model)
-    declared = {value for module in (ee, ea, eim, es, iam) for value in vars(module).values()
-                if isinstance(value, type) and issubclass(value, (ResponseModel, RootModel))
-                and value.__module__ == module.__name__ and "[" not in value.__name__}  # not RootModel[...]
+    declared = {
+        value
+        for module in (ee, ea, eim, es, iam)
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, (ResponseModel, RootModel))
+        and value.__module__ == module.__name__
+        and "[" not in value.__name__
+    }  # not RootModel[...]
     assert declared - listed - nested == set()
     assert listed <= declared | {m for m in listed if m.__module__ == swr.__name__}
 

@@ -31,15 +31,23 @@ def test_management_paths_reach_management_routes(tmp_path: Path) -> None:
             assert not _taken_by_oci(app, path, method), f"the OCI dispatcher takes {method} {path}"
 
 
-
 def test_oci_names_under_management_prefixes_still_work(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path))
     assert _taken_by_oci(app, "/v2/manage/app/manifests/latest")
     assert _taken_by_oci(app, "/v2/instances/web/tags/list")
 
 
-@pytest.mark.parametrize("path", ["/v2/", "/v2/_catalog", "/v2/manage/app/manifests/latest", "/v2/ns/a/b/tags/list",
-                                  "/v2/ns/r/blobs/uploads/", "/v2/ns/r/referrers/sha256:" + "a" * 64])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/",
+        "/v2/_catalog",
+        "/v2/manage/app/manifests/latest",
+        "/v2/ns/a/b/tags/list",
+        "/v2/ns/r/blobs/uploads/",
+        "/v2/ns/r/referrers/sha256:" + "a" * 64,
+    ],
+)
 def test_oci_paths_are_taken(path: str) -> None:
     assert oci_route().matches({"type": "http", "path": path})[0] is Match.FULL
 
@@ -53,9 +61,12 @@ def test_exactly_the_shadowed_unserved_operations_would_be_taken_by_served_route
 
     app = create_app(Settings(data_dir=tmp_path))
     unserved = {(operation.method, operation.path) for operation in UNSERVED}
-    served = [context.original_route for context in iter_route_contexts(app.routes)
-              if isinstance(context.original_route, APIRoute)
-              and not {(method, context.path) for method in context.original_route.methods} <= unserved]
+    served = [
+        context.original_route
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        and not {(method, context.path) for method in context.original_route.methods} <= unserved
+    ]
     taken = set()
     for operation in UNSERVED:
         path = re.sub(r"\{\w+\}", "x1", operation.path.replace("{project_id}", "0" * 32))

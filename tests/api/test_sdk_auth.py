@@ -37,8 +37,12 @@ def _clear_sdk_cache() -> Iterator[None]:
 
 def test_swr_sdk_with_project_id(shared_moorage: ServerProcess, keys: tuple[str, str, str]) -> None:
     access, secret, project = keys
-    client = SwrClient.new_builder().with_credentials(BasicCredentials(access, secret, project)) \
-        .with_endpoints([shared_moorage.base_url]).build()
+    client = (
+        SwrClient.new_builder()
+        .with_credentials(BasicCredentials(access, secret, project))
+        .with_endpoints([shared_moorage.base_url])
+        .build()
+    )
     response = client.list_namespaces(ListNamespacesRequest())
     assert response.namespaces == [] or all(isinstance(n.name, str) for n in response.namespaces)
 
@@ -46,16 +50,24 @@ def test_swr_sdk_with_project_id(shared_moorage: ServerProcess, keys: tuple[str,
 def test_swr_sdk_looks_its_project_up_through_iam(shared_moorage: ServerProcess, keys: tuple[str, str, str]) -> None:
     access, secret, _project = keys
     credentials = BasicCredentials(access, secret).with_iam_endpoint(shared_moorage.base_url)
-    client = SwrClient.new_builder().with_credentials(credentials) \
-        .with_region(Region("local-1", shared_moorage.base_url)).build()
+    client = (
+        SwrClient.new_builder()
+        .with_credentials(credentials)
+        .with_region(Region("local-1", shared_moorage.base_url))
+        .build()
+    )
     client.list_namespaces(ListNamespacesRequest())
     assert credentials.project_id == _project
 
 
 def test_wrong_secret_key_is_refused(shared_moorage: ServerProcess, keys: tuple[str, str, str]) -> None:
     access, _secret, project = keys
-    client = SwrClient.new_builder().with_credentials(BasicCredentials(access, "x" * 40, project)) \
-        .with_endpoints([shared_moorage.base_url]).build()
+    client = (
+        SwrClient.new_builder()
+        .with_credentials(BasicCredentials(access, "x" * 40, project))
+        .with_endpoints([shared_moorage.base_url])
+        .build()
+    )
     with pytest.raises(ClientRequestException) as caught:
         client.list_namespaces(ListNamespacesRequest())
     assert caught.value.status_code == 401
@@ -63,24 +75,38 @@ def test_wrong_secret_key_is_refused(shared_moorage: ServerProcess, keys: tuple[
     assert caught.value.request_id  # X-Request-Id reached the SDK
 
 
-def _send(request: object, *, url: str | None = None, body: str | None = None,
-          headers: dict[str, str] | None = None) -> httpx.Response:
+def _send(
+    request: object, *, url: str | None = None, body: str | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     """Send a signed SdkRequest as the SDK would, with parts replaced after signing."""
-    return httpx.request(request.method, url or request.url,  # type: ignore[attr-defined]
-                         headers={**request.header_params, **(headers or {})},  # type: ignore[attr-defined]
-                         content=(body if body is not None else request.body) or b"")  # type: ignore[attr-defined]
+    return httpx.request(
+        request.method,
+        url or request.url,  # type: ignore[attr-defined]
+        headers={**request.header_params, **(headers or {})},  # type: ignore[attr-defined]
+        content=(body if body is not None else request.body) or b"",
+    )  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("tamper", ["path", "query", "body", "header", "date", "stale", "secret"])
-def test_tampered_requests_are_refused(shared_moorage: ServerProcess, keys: tuple[str, str, str],
-                                       tamper: str) -> None:
+def test_tampered_requests_are_refused(shared_moorage: ServerProcess, keys: tuple[str, str, str], tamper: str) -> None:
     access, secret, project = keys
     now = datetime.now(UTC)
     body = '{"namespace": "tamper-check"}'
 
     def signed(*, sk: str = secret, at: datetime = now) -> object:
-        return sign(build(shared_moorage.address, method="POST", path="/v2/manage/namespaces", query=[("x", "1")],
-                          body=body, headers={"X-Project-Id": project}, signed_at=at), ak=access, sk=sk)
+        return sign(
+            build(
+                shared_moorage.address,
+                method="POST",
+                path="/v2/manage/namespaces",
+                query=[("x", "1")],
+                body=body,
+                headers={"X-Project-Id": project},
+                signed_at=at,
+            ),
+            ak=access,
+            sk=sk,
+        )
 
     ok = _send(signed())
     assert ok.status_code in (201, 409), ok.text  # the untouched request is accepted
@@ -93,11 +119,15 @@ def test_tampered_requests_are_refused(shared_moorage: ServerProcess, keys: tupl
         url: str = request.url  # type: ignore[attr-defined]
         response = _send(
             request,
-            url={"path": url.replace("/v2/manage/namespaces", "/v2/manage/utils/secret"),
-                 "query": url.replace("x=1", "x=2")}.get(tamper),
+            url={
+                "path": url.replace("/v2/manage/namespaces", "/v2/manage/utils/secret"),
+                "query": url.replace("x=1", "x=2"),
+            }.get(tamper),
             body=body.replace("check", "chick") if tamper == "body" else None,
-            headers={"header": {"X-Project-Id": "0" * 32},
-                     "date": {"X-Sdk-Date": (now + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")}}.get(tamper),
+            headers={
+                "header": {"X-Project-Id": "0" * 32},
+                "date": {"X-Sdk-Date": (now + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")},
+            }.get(tamper),
         )
     assert response.status_code == 401, (tamper, response.status_code, response.text)
     assert response.json()["error_code"] == "SVCSTG.SWR.4010000"

@@ -45,14 +45,20 @@ def _bodies() -> dict[str, Any]:
     """Minimal bodies of the operations that need one (what they say does not matter here)."""
     return {
         "add_image_white_lists": hss_models.AddImageWhiteListsRequestBody(
-            vul_type="linux_vul", vul_ids=["CVE-2024-0001"], rule_type="all_images", description="enumerations"),
+            vul_type="linux_vul", vul_ids=["CVE-2024-0001"], rule_type="all_images", description="enumerations"
+        ),
         "change_image_white_list": hss_models.ChangeImageWhiteListRequestBody(rule_type="all_images"),
         "delete_image_white_lists": hss_models.DeleteImageWhiteListsRequestBody(ids=["x1"]),
-        "change_sensitive_info": hss_models.ChangeSensitiveInfoRequestInfo(sensitive_info_id="x1",
-                                                                           operate_type="ignore"),
-        "create_manual_image_scan_task": hss_models.CreateManualImageScanTaskReqInfo(image_info=[
-            hss_models.CreateManualImageScanTaskReqInfoImageInfo(image_id="x1", namespace="x1", image_name="x1",
-                                                                  image_version="x1")]),
+        "change_sensitive_info": hss_models.ChangeSensitiveInfoRequestInfo(
+            sensitive_info_id="x1", operate_type="ignore"
+        ),
+        "create_manual_image_scan_task": hss_models.CreateManualImageScanTaskReqInfo(
+            image_info=[
+                hss_models.CreateManualImageScanTaskReqInfoImageInfo(
+                    image_id="x1", namespace="x1", image_name="x1", image_version="x1"
+                )
+            ]
+        ),
         "show_image_security_report_statistic": hss_models.BatchExportSWRBaselineInfoRequestInfo(operate_all=True),
     }
 
@@ -116,15 +122,20 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def clients(shared_moorage: ServerProcess,
-            shared_admin_keys: tuple[str, str]) -> Iterator[tuple[dict[str, Any], Recorder]]:
+def clients(
+    shared_moorage: ServerProcess, shared_admin_keys: tuple[str, str]
+) -> Iterator[tuple[dict[str, Any], Recorder]]:
     access, secret = shared_admin_keys
     credentials = BasicCredentials(access, secret, project_id(shared_moorage))
     recorder = Recorder()
     Credentials._CACHE.clear()
-    built = {name: builder.with_credentials(credentials).with_endpoints([shared_moorage.base_url])
-             .with_http_handler(HttpHandler().add_response_handler(recorder)).build()
-             for name, builder in (("swr", SwrClient.new_builder()), ("hss", HssClient.new_builder()))}
+    built = {
+        name: builder.with_credentials(credentials)
+        .with_endpoints([shared_moorage.base_url])
+        .with_http_handler(HttpHandler().add_response_handler(recorder))
+        .build()
+        for name, builder in (("swr", SwrClient.new_builder()), ("hss", HssClient.new_builder()))
+    }
     yield built, recorder
     Credentials._CACHE.clear()
 
@@ -162,6 +173,7 @@ def test_every_documented_value_is_accepted(clients: tuple[dict[str, Any], Recor
                 assert response is not None, case.operation.name
                 not_applicable = response.status_code == 501 and response.json().get("error_code") in NOT_APPLICABLE
                 if response.status_code in (400, 422) or (response.status_code >= 500 and not not_applicable):
-                    refused.append(f"{case.operation.name} {parameter}={value}: {response.status_code} "
-                                   f"{response.text[:200]}")
+                    refused.append(
+                        f"{case.operation.name} {parameter}={value}: {response.status_code} {response.text[:200]}"
+                    )
     assert not refused, f"{len(refused)} documented values refused:\n" + "\n".join(refused)

@@ -36,8 +36,9 @@ REPLAYED = "already accepted: sign each request anew"
 
 
 @pytest.fixture(scope="module")
-def module_factory(request: pytest.FixtureRequest,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
+def module_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MoorageFactory]:
     factory, started = _factory(request, tmp_path_factory.mktemp("replay"))
     yield factory
     stop_all(started)
@@ -45,8 +46,12 @@ def module_factory(request: pytest.FixtureRequest,
 
 @pytest.fixture(scope="module")
 def server(module_factory: MoorageFactory) -> ServerProcess:
-    return module_factory(env={"MOORAGE_AUTH__SDK_SIGNATURE_REPEAT_SECONDS": str(REPEAT_SECONDS),
-                               "MOORAGE_JOBS__EMBEDDED_WORKER": "false"})
+    return module_factory(
+        env={
+            "MOORAGE_AUTH__SDK_SIGNATURE_REPEAT_SECONDS": str(REPEAT_SECONDS),
+            "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +67,35 @@ def _clear_sdk_cache() -> Iterator[None]:
     Credentials._CACHE.clear()
 
 
-def signed(server: ServerProcess, keys: tuple[str, str, str], *, method: str = "POST",
-           path: str = "/v2/manage/namespaces", body: str | None = None, at: datetime | None = None) -> Any:
+def signed(
+    server: ServerProcess,
+    keys: tuple[str, str, str],
+    *,
+    method: str = "POST",
+    path: str = "/v2/manage/namespaces",
+    body: str | None = None,
+    at: datetime | None = None,
+) -> Any:
     access, secret, project = keys
-    return sign(build(server.address, method=method, path=path, body=body, headers={"X-Project-Id": project},
-                      signed_at=at or datetime.now(UTC)), ak=access, sk=secret)
+    return sign(
+        build(
+            server.address,
+            method=method,
+            path=path,
+            body=body,
+            headers={"X-Project-Id": project},
+            signed_at=at or datetime.now(UTC),
+        ),
+        ak=access,
+        sk=secret,
+    )
 
 
 def send(request: Any) -> httpx.Response:
     """Send a signed SdkRequest as the SDK would."""
-    return httpx.request(request.method, request.url, headers=dict(request.header_params),
-                         content=request.body or b"", timeout=30)
+    return httpx.request(
+        request.method, request.url, headers=dict(request.header_params), content=request.body or b"", timeout=30
+    )
 
 
 def namespace_body(name: str) -> str:
@@ -84,8 +107,9 @@ def unique(label: str) -> str:
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
-def test_a_replay_after_the_repeat_window_is_refused(server: ServerProcess, keys: tuple[str, str, str],
-                                                     method: str) -> None:
+def test_a_replay_after_the_repeat_window_is_refused(
+    server: ServerProcess, keys: tuple[str, str, str], method: str
+) -> None:
     body = namespace_body(unique("replay")) if method == "POST" else None
     request = signed(server, keys, method=method, body=body)
     assert send(request).status_code in (200, 201)
@@ -96,8 +120,9 @@ def test_a_replay_after_the_repeat_window_is_refused(server: ServerProcess, keys
     assert REPLAYED in replay.json()["error_msg"]
 
 
-def test_the_same_request_within_the_window_is_answered_as_usual(server: ServerProcess,
-                                                                 keys: tuple[str, str, str]) -> None:
+def test_the_same_request_within_the_window_is_answered_as_usual(
+    server: ServerProcess, keys: tuple[str, str, str]
+) -> None:
     """Signed within one second, two requests a client means to send are identical: the second is
     answered on its merits (409: the organization exists), not refused as a replay. The window is
     short, so a pair counts only if both answers came back within it, measured from before the
@@ -113,12 +138,16 @@ def test_the_same_request_within_the_window_is_answered_as_usual(server: ServerP
     pytest.fail(f"no two requests were answered within {REPEAT_SECONDS} s in five tries")
 
 
-def test_the_signature_record_is_shared_by_nodes(module_factory: MoorageFactory, tmp_path: Any,
-                                                 pg_database_url: str) -> None:
+def test_the_signature_record_is_shared_by_nodes(
+    module_factory: MoorageFactory, tmp_path: Any, pg_database_url: str
+) -> None:
     """Two API nodes on one PostgreSQL (and one master key): a request accepted by one is a replay
     for the other."""
-    env = {"MOORAGE_DATABASE_URL": pg_database_url, "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
-           "MOORAGE_AUTH__SDK_SIGNATURE_REPEAT_SECONDS": str(REPEAT_SECONDS)}
+    env = {
+        "MOORAGE_DATABASE_URL": pg_database_url,
+        "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+        "MOORAGE_AUTH__SDK_SIGNATURE_REPEAT_SECONDS": str(REPEAT_SECONDS),
+    }
     first = module_factory(database="postgresql", env=env)
     second_dir = tmp_path / "second-node"
     second_dir.mkdir()
@@ -129,14 +158,20 @@ def test_the_signature_record_is_shared_by_nodes(module_factory: MoorageFactory,
     request = signed(first, keys, body=namespace_body(unique("nodes")))
     assert send(request).status_code == 201
     time.sleep(REPEAT_SECONDS + 0.5)
-    replay = httpx.request(request.method, f"{second.base_url}/v2/manage/namespaces",
-                           headers={**request.header_params}, content=request.body, timeout=30)
+    replay = httpx.request(
+        request.method,
+        f"{second.base_url}/v2/manage/namespaces",
+        headers={**request.header_params},
+        content=request.body,
+        timeout=30,
+    )
     assert replay.status_code == 401 and REPLAYED in replay.json()["error_msg"], replay.text
 
 
 @pytest.mark.parametrize(("ahead", "accepted"), [(timedelta(minutes=14), False), (timedelta(minutes=4), True)])
-def test_signatures_from_the_future(server: ServerProcess, keys: tuple[str, str, str], ahead: timedelta,
-                                    accepted: bool) -> None:
+def test_signatures_from_the_future(
+    server: ServerProcess, keys: tuple[str, str, str], ahead: timedelta, accepted: bool
+) -> None:
     response = send(signed(server, keys, method="GET", at=datetime.now(UTC) + ahead))
     assert (response.status_code == 200) is accepted, response.text
     if not accepted:
@@ -145,13 +180,20 @@ def test_signatures_from_the_future(server: ServerProcess, keys: tuple[str, str,
 
 # --- the official SDK's own retries -------------------------------------------------------------------
 
+
 def sdk(server: ServerProcess, keys: tuple[str, str, str], seen: list[str]) -> SwrClient:
     """An SwrClient that records the Authorization header of every request it sends."""
     access, secret, project = keys
-    handler = HttpHandler().add_request_handler(lambda request, logger: seen.append(
-        request.header_params["Authorization"]))
-    return SwrClient.new_builder().with_credentials(BasicCredentials(access, secret, project)) \
-        .with_endpoints([server.base_url]).with_http_handler(handler).build()
+    handler = HttpHandler().add_request_handler(
+        lambda request, logger: seen.append(request.header_params["Authorization"])
+    )
+    return (
+        SwrClient.new_builder()
+        .with_credentials(BasicCredentials(access, secret, project))
+        .with_endpoints([server.base_url])
+        .with_http_handler(handler)
+        .build()
+    )
 
 
 def test_the_sdk_retry_of_a_failed_request_is_accepted(server: ServerProcess, keys: tuple[str, str, str]) -> None:
@@ -159,8 +201,10 @@ def test_the_sdk_retry_of_a_failed_request_is_accepted(server: ServerProcess, ke
     signature, as two attempts within one second do. (The retry condition sees every attempt but
     the last, whose outcome is the call's.)"""
     name = unique("retried")
-    assert send(signed(server, keys, body=namespace_body(name), at=datetime.now(UTC) - timedelta(seconds=30))) \
-        .status_code == 201
+    assert (
+        send(signed(server, keys, body=namespace_body(name), at=datetime.now(UTC) - timedelta(seconds=30))).status_code
+        == 201
+    )
     seen: list[str] = []
     first: list[int] = []
 
@@ -170,9 +214,9 @@ def test_the_sdk_retry_of_a_failed_request_is_accepted(server: ServerProcess, ke
 
     create = CreateNamespaceRequest(body=CreateNamespaceRequestBody(namespace=name))
     with pytest.raises(ClientRequestException) as caught:
-        sdk(server, keys, seen).create_namespace_invoker(create) \
-            .add_header("X-Sdk-Date", sdk_date(datetime.now(UTC))).with_retry(retry, 1, BackoffStrategies.NONE) \
-            .invoke()
+        sdk(server, keys, seen).create_namespace_invoker(create).add_header(
+            "X-Sdk-Date", sdk_date(datetime.now(UTC))
+        ).with_retry(retry, 1, BackoffStrategies.NONE).invoke()
     assert len(seen) == 2 and seen[0] == seen[1], "the two attempts should carry one signature"
     assert first == [409] and caught.value.status_code == 409, caught.value
 
@@ -185,8 +229,13 @@ def test_sdk_polls_with_one_signature_are_accepted(server: ServerProcess, keys: 
         earlier.append(getattr(exception, "status_code", 0) if exception else 200)
         return True
 
-    answer = sdk(server, keys, seen).list_namespaces_invoker(ListNamespacesRequest()) \
-        .add_header("X-Sdk-Date", sdk_date(datetime.now(UTC))).with_retry(poll, 2, BackoffStrategies.NONE).invoke()
+    answer = (
+        sdk(server, keys, seen)
+        .list_namespaces_invoker(ListNamespacesRequest())
+        .add_header("X-Sdk-Date", sdk_date(datetime.now(UTC)))
+        .with_retry(poll, 2, BackoffStrategies.NONE)
+        .invoke()
+    )
     assert len(seen) == 3 and len(set(seen)) == 1
     assert earlier == [200, 200] and answer.namespaces is not None
 
@@ -196,8 +245,13 @@ def test_an_sdk_call_replayed_later_is_refused(server: ServerProcess, keys: tupl
     captured: list[Any] = []
     handler = HttpHandler().add_request_handler(lambda request, logger: captured.append(request))
     access, secret, project = keys
-    client = SwrClient.new_builder().with_credentials(BasicCredentials(access, secret, project)) \
-        .with_endpoints([server.base_url]).with_http_handler(handler).build()
+    client = (
+        SwrClient.new_builder()
+        .with_credentials(BasicCredentials(access, secret, project))
+        .with_endpoints([server.base_url])
+        .with_http_handler(handler)
+        .build()
+    )
     client.create_namespace(CreateNamespaceRequest(body=CreateNamespaceRequestBody(namespace=unique("captured"))))
     time.sleep(REPEAT_SECONDS + 0.5)
     replay = send(captured[0])

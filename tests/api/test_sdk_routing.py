@@ -67,15 +67,19 @@ def _documented() -> list[Documented]:
         if m := SWR_ROW.match(line):
             method, path, operation, state = m.groups()
             planned = state.strip().startswith("planned")
-            rows.append(Documented("swr", method, path, operation, not planned,
-                                   Availability.PLANNED if planned else None))
+            rows.append(
+                Documented("swr", method, path, operation, not planned, Availability.PLANNED if planned else None)
+            )
     for sdk, name in (("hss", "api-coverage-hss.md"), ("iam", "api-coverage-iam.md")):
         for line in (DOCS / name).read_text().splitlines():
             if m := HSS_IAM_ROW.match(line):
                 method, path, operation, state = m.groups()
                 applicable = not state.startswith("not applicable")
-                rows.append(Documented(sdk, method, path, operation, applicable,
-                                       None if applicable else Availability.NOT_APPLICABLE))
+                rows.append(
+                    Documented(
+                        sdk, method, path, operation, applicable, None if applicable else Availability.NOT_APPLICABLE
+                    )
+                )
     return rows
 
 
@@ -109,9 +113,14 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A route-probing moorage on SQLite (routing does not depend on the database)."""
     data_dir = tmp_path_factory.mktemp("route-probe") / "data"
     data_dir.mkdir()
-    env = {"MOORAGE_DATABASE_URL": f"sqlite:///{data_dir / 'moorage.db'}", "MOORAGE_DATA_DIR": str(data_dir),
-           "MOORAGE_ACCESS_LOG": "false", "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
-           "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD, "MOORAGE_JOBS__EMBEDDED_WORKER": "false"}
+    env = {
+        "MOORAGE_DATABASE_URL": f"sqlite:///{data_dir / 'moorage.db'}",
+        "MOORAGE_DATA_DIR": str(data_dir),
+        "MOORAGE_ACCESS_LOG": "false",
+        "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+        "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+    }
     server = start_route_probe(data_dir, env)
     try:
         yield server
@@ -138,12 +147,13 @@ def clients(probe: ServerProcess) -> Iterator[tuple[dict[str, Any], Recorder]]:
 
     def build(builder: Any, credentials: Any) -> Any:
         handler = HttpHandler().add_response_handler(recorder)
-        return builder.with_credentials(credentials).with_endpoints([probe.base_url]).with_http_handler(handler) \
-            .build()
+        return builder.with_credentials(credentials).with_endpoints([probe.base_url]).with_http_handler(handler).build()
 
-    built = {"swr": build(SwrClient.new_builder(), BasicCredentials(access, secret, project)),
-             "hss": build(HssClient.new_builder(), BasicCredentials(access, secret, project)),
-             "iam": build(IamClient.new_builder(), GlobalCredentials(access, secret, "routing-walk"))}
+    built = {
+        "swr": build(SwrClient.new_builder(), BasicCredentials(access, secret, project)),
+        "hss": build(HssClient.new_builder(), BasicCredentials(access, secret, project)),
+        "iam": build(IamClient.new_builder(), GlobalCredentials(access, secret, "routing-walk")),
+    }
     yield built, recorder
     Credentials._CACHE.clear()
 
@@ -180,8 +190,9 @@ def test_every_sdk_operation_reaches_its_own_route(clients: tuple[dict[str, Any]
         label = response.headers.get(ROUTE_HEADER, "")
         methods, template = _template(label)
         if method not in methods or template != path:
-            wrong.append(f"{row.operation} ({method} {path}) answered by {label!r}: {response.status_code} "
-                         f"{response.text[:150]}")
+            wrong.append(
+                f"{row.operation} ({method} {path}) answered by {label!r}: {response.status_code} {response.text[:150]}"
+            )
             continue
         if row.served:
             if response.status_code == 501:
@@ -190,10 +201,12 @@ def test_every_sdk_operation_reaches_its_own_route(clients: tuple[dict[str, Any]
         assert row.availability is not None
         body = json.loads(response.text or "{}")
         expected = NOT_SERVED_CODES[("hss" if row.sdk == "hss" else "swr", row.availability)]
-        if (response.status_code, body.get("error_code")) != (501, expected) or \
-                row.operation not in str(body.get("error_msg")):
-            wrong.append(f"{row.operation}: expected 501 {expected} naming it, got {response.status_code} "
-                         f"{response.text[:150]}")
+        if (response.status_code, body.get("error_code")) != (501, expected) or row.operation not in str(
+            body.get("error_msg")
+        ):
+            wrong.append(
+                f"{row.operation}: expected 501 {expected} naming it, got {response.status_code} {response.text[:150]}"
+            )
     assert len(documented) == 174 + 124 + 16
     assert not wrong, "\n".join(wrong)
 

@@ -89,8 +89,9 @@ class RecordingServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(self._app, interface="asgi3", lifespan="off", proxy_headers=False,
-                                log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            self._app, interface="asgi3", lifespan="off", proxy_headers=False, log_level="warning", access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
         self.session = requests.Session()
@@ -122,8 +123,13 @@ class RecordingServer:
         )
         with self._lock:
             self._received.append(received)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"x-request-id", b"recorded")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"x-request-id", b"recorded")],
+            }
+        )
         await send({"type": "http.response.body", "body": b"{}"})
 
     def start(self) -> None:

@@ -60,9 +60,7 @@ def build(
     )
 
 
-def sign(
-    request: SdkRequest, *, ak: str = AK, sk: str = SK, derived: tuple[str, str] | None = None
-) -> SdkRequest:
+def sign(request: SdkRequest, *, ak: str = AK, sk: str = SK, derived: tuple[str, str] | None = None) -> SdkRequest:
     """Sign in place with the SDK's signer (``derived=(service, region)`` for V11) and return it."""
     credentials = BasicCredentials(ak, sk)
     if derived is None:

@@ -86,7 +86,8 @@ REAL_WORLD = {
     ),
     "parameter names in any case": ('BEARER Realm="r", SERVICE="s"', BearerChallenge("r", "s")),
     "after a Basic challenge": (
-        'Basic realm="simple", Bearer realm="https://h/t",service="h"', BearerChallenge("https://h/t", "h")
+        'Basic realm="simple", Bearer realm="https://h/t",service="h"',
+        BearerChallenge("https://h/t", "h"),
     ),
     "escapes": (r'Bearer realm="a\"b\\c\d"', BearerChallenge('a"b\\cd')),
     "empty list elements": (', Bearer realm="r",,, ', BearerChallenge("r")),
@@ -113,8 +114,10 @@ def test_parse_several_challenges_rfc_example() -> None:
     ("value", "expected"),
     [
         ("Negotiate abc==", (Challenge("Negotiate", token68="abc=="),)),
-        ("Negotiate abc==, Basic realm=x",
-         (Challenge("Negotiate", token68="abc=="), Challenge("Basic", (("realm", "x"),)))),
+        (
+            "Negotiate abc==, Basic realm=x",
+            (Challenge("Negotiate", token68="abc=="), Challenge("Basic", (("realm", "x"),))),
+        ),
         ("Basic", (Challenge("Basic"),)),
         ("Basic, Bearer realm=r", (Challenge("Basic"), Challenge("Bearer", (("realm", "r"),)))),
         ('Basic realm=""', (Challenge("Basic", (("realm", ""),)),)),
@@ -172,8 +175,13 @@ def bearer_challenges(draw: st.DrawFn) -> BearerChallenge:
 
 
 def _build(challenge: BearerChallenge) -> str:
-    return build_bearer_challenge(realm=challenge.realm, service=challenge.service, scope=challenge.scopes,
-                                  error=challenge.error, error_description=challenge.error_description)
+    return build_bearer_challenge(
+        realm=challenge.realm,
+        service=challenge.service,
+        scope=challenge.scopes,
+        error=challenge.error,
+        error_description=challenge.error_description,
+    )
 
 
 @settings(max_examples=300)
@@ -183,8 +191,12 @@ def test_bearer_challenge_round_trip(challenge: BearerChallenge) -> None:
 
 
 @settings(max_examples=200)
-@given(first=bearer_challenges(), second=bearer_challenges(), basic_realm=printable,
-       separator=st.sampled_from([",", ", ", " ,  "]))
+@given(
+    first=bearer_challenges(),
+    second=bearer_challenges(),
+    basic_realm=printable,
+    separator=st.sampled_from([",", ", ", " ,  "]),
+)
 def test_several_challenges_round_trip(
     first: BearerChallenge, second: BearerChallenge, basic_realm: str, separator: str
 ) -> None:
@@ -196,12 +208,15 @@ def test_several_challenges_round_trip(
 
 
 @settings(max_examples=500)
-@given(value=st.one_of(
-    st.text(),
-    st.text(alphabet='Bearer realm="\\,= \t\x00\u00e9a', max_size=40),
-    st.lists(st.sampled_from(["Bearer", "Basic", " ", ",", "realm", "=", '"', "\\", "x", "==", "\t"]), max_size=20)
-    .map("".join),
-))
+@given(
+    value=st.one_of(
+        st.text(),
+        st.text(alphabet='Bearer realm="\\,= \t\x00\u00e9a', max_size=40),
+        st.lists(
+            st.sampled_from(["Bearer", "Basic", " ", ",", "realm", "=", '"', "\\", "x", "==", "\t"]), max_size=20
+        ).map("".join),
+    )
+)
 def test_parse_challenges_never_crashes(value: str) -> None:
     try:
         challenges = parse_challenges(value)

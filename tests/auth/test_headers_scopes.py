@@ -76,12 +76,14 @@ def test_parse_scope_refuses(text: str) -> None:
 
 
 def test_parse_scopes_from_several_values_and_spaces() -> None:
-    scopes = parse_scopes([
-        "repository:group/app:pull,push",
-        "repository:base:pull repository:group/app:delete",
-        "  registry:catalog:*  ",
-        "repository:base:pull",
-    ])
+    scopes = parse_scopes(
+        [
+            "repository:group/app:pull,push",
+            "repository:base:pull repository:group/app:delete",
+            "  registry:catalog:*  ",
+            "repository:base:pull",
+        ]
+    )
     assert scopes == (
         TokenScope("repository", "group/app", ("pull", "push", "delete")),
         TokenScope("repository", "base", ("pull",)),
@@ -154,11 +156,11 @@ def scope_oracle(text: str) -> TokenScope | None:
     return TokenScope(kind, name, tuple(unique))
 
 
-component = st.lists(
-    st.text(alphabet="abz019", min_size=1, max_size=4), min_size=1, max_size=3
-).flatmap(lambda runs: st.lists(st.sampled_from([".", "_", "__", "-", "---"]), min_size=len(runs) - 1,
-                                max_size=len(runs) - 1).map(lambda seps: "".join(
-                                    run + (seps[i] if i < len(seps) else "") for i, run in enumerate(runs))))
+component = st.lists(st.text(alphabet="abz019", min_size=1, max_size=4), min_size=1, max_size=3).flatmap(
+    lambda runs: st.lists(
+        st.sampled_from([".", "_", "__", "-", "---"]), min_size=len(runs) - 1, max_size=len(runs) - 1
+    ).map(lambda seps: "".join(run + (seps[i] if i < len(seps) else "") for i, run in enumerate(runs)))
+)
 scope_like = st.one_of(
     st.text(alphabet="ab09:._-/,*(P)pull", max_size=30),
     st.builds(

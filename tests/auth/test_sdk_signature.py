@@ -61,8 +61,9 @@ ACCEPTED_SHAPES: dict[str, dict[str, object]] = {
         "query": [("filter", "name::é ü/x+y&z=1"), ("名", "值 ~ ! * ' ( )"), ("empty", "")],
     },
     "path parameters with $, / and unicode": {
-        "path": fill_path("/v2/manage/namespaces/{namespace}/repos/{repository}", namespace="ns$1",
-                          repository="group/app ü~"),
+        "path": fill_path(
+            "/v2/manage/namespaces/{namespace}/repos/{repository}", namespace="ns$1", repository="group/app ü~"
+        ),
     },
     "trailing slash and tilde": {"path": "/v2/manage/~user/"},
     "POST with an empty body": {"method": "POST", "body": ""},
@@ -75,10 +76,14 @@ ACCEPTED_SHAPES: dict[str, dict[str, object]] = {
         "query": [("image_type", "private_image"), ("latest_version", True), ("limit", 200)],
     },
     "UNSIGNED-PAYLOAD (octet-stream)": {
-        "method": "PUT", "content_type": "application/octet-stream", "body": bytes(range(256)) * 3,
+        "method": "PUT",
+        "content_type": "application/octet-stream",
+        "body": bytes(range(256)) * 3,
     },
     "UNSIGNED-PAYLOAD (form)": {
-        "method": "POST", "content_type": "application/x-www-form-urlencoded", "body": "a=1&b=%20",
+        "method": "POST",
+        "content_type": "application/x-www-form-urlencoded",
+        "body": "a=1&b=%20",
     },
     "unicode header value, signed": {"headers": {"X-Description": "dépôt ünïcode 镜像"}},
     "header with an underscore (never signed)": {"headers": {"X_Trace_Id": "abc"}},
@@ -109,8 +114,14 @@ def test_json_payload_is_covered(recorder: RecordingServer) -> None:
 
 
 def test_derived_key_variant_is_accepted(recorder: RecordingServer) -> None:
-    received = send_signed(recorder, method="POST", body='{"a": 1}', derived=("swr", "local-1"),
-                           query=[("limit", 5)], headers={"X-Project-Id": "p1"})
+    received = send_signed(
+        recorder,
+        method="POST",
+        body='{"a": 1}',
+        derived=("swr", "local-1"),
+        query=[("limit", 5)],
+        headers={"X-Project-Id": "p1"},
+    )
     assert received.header("authorization").startswith("V11-HMAC-SHA256 Credential=")
     verified = received.verify(secret_key=SK, now=NOW)
     assert verified.scope == sdk_signature.CredentialScope(SIGNED_AT.strftime("%Y%m%d"), "local-1", "swr")
@@ -167,9 +178,7 @@ def test_official_swr_client_requests_verify(recorder: RecordingServer) -> None:
     assert shown.raw_path == b"/v2/manage/namespaces/dev-team/repos/group%2Fapp%241"
     shown.verify(secret_key=SK, now=now)
     with pytest.raises(SignatureMismatch):
-        replace(shown, raw_path=b"/v2/manage/namespaces/dev-team/repos/group%2Fapp%242").verify(
-            secret_key=SK, now=now
-        )
+        replace(shown, raw_path=b"/v2/manage/namespaces/dev-team/repos/group%2Fapp%242").verify(secret_key=SK, now=now)
 
 
 def test_official_hss_client_requests_verify(recorder: RecordingServer) -> None:
@@ -179,9 +188,17 @@ def test_official_hss_client_requests_verify(recorder: RecordingServer) -> None:
         .with_endpoints([recorder.base_url])
         .build()
     )
-    client.list_image_malware(ListImageMalwareRequest(
-        image_id="sha256:0a1b", region="local-1", image_type="private_image", limit=10, namespace="dev",
-        image_name="group/app", tag_name="v1.0"))
+    client.list_image_malware(
+        ListImageMalwareRequest(
+            image_id="sha256:0a1b",
+            region="local-1",
+            image_type="private_image",
+            limit=10,
+            namespace="dev",
+            image_name="group/app",
+            tag_name="v1.0",
+        )
+    )
     received = recorder.last()
     assert received.raw_path == b"/v5/project-0001/image/sha256%3A0a1b/malwares"
     assert b"image_name=group%2Fapp" in received.query_string
@@ -229,17 +246,20 @@ TAMPERINGS: dict[str, tuple[Callable[[Received], Received], type[SignatureError]
     "path: extra segment": (lambda r: replace(r, raw_path=r.raw_path + b"/x"), SignatureMismatch),
     "path: %2F made %252F": (lambda r: replace(r, raw_path=r.raw_path.replace(b"%2F", b"%252F")), SignatureMismatch),
     "query value": (lambda r: _set_query_value(r, "limit", "1000"), SignatureMismatch),
-    "query: %2B made +": (
-        lambda r: replace(r, query_string=r.query_string.replace(b"%2B", b"+")), SignatureMismatch),
+    "query: %2B made +": (lambda r: replace(r, query_string=r.query_string.replace(b"%2B", b"+")), SignatureMismatch),
     "query: parameter added": (lambda r: replace(r, query_string=r.query_string + b"&offset=5"), SignatureMismatch),
     "query: parameter removed": (
-        lambda r: replace(r, query_string=r.query_string.replace(b"flag=true&", b"")), SignatureMismatch),
+        lambda r: replace(r, query_string=r.query_string.replace(b"flag=true&", b"")),
+        SignatureMismatch,
+    ),
     "query: dropped": (lambda r: replace(r, query_string=b""), SignatureMismatch),
     "body: one byte": (lambda r: replace(r, body=r.body.replace(b"v1", b"v2")), SignatureMismatch),
     "body: appended": (lambda r: replace(r, body=r.body + b" "), SignatureMismatch),
     "body: emptied": (lambda r: replace(r, body=b""), SignatureMismatch),
     "body: declared unsigned afterwards": (
-        lambda r: r.with_header("x-sdk-content-sha256", "UNSIGNED-PAYLOAD"), MissingSignedHeader),
+        lambda r: r.with_header("x-sdk-content-sha256", "UNSIGNED-PAYLOAD"),
+        MissingSignedHeader,
+    ),
     "method": (lambda r: replace(r, method="PUT"), SignatureMismatch),
     "signed header value: X-Project-Id": (lambda r: r.with_header("x-project-id", "project-0002"), SignatureMismatch),
     "signed header value: region": (lambda r: r.with_header("region", "local-2"), SignatureMismatch),
@@ -249,28 +269,41 @@ TAMPERINGS: dict[str, tuple[Callable[[Received], Received], type[SignatureError]
     "signed header sent twice": (lambda r: r.with_extra_header("x-project-id", "project-0002"), MalformedSignature),
     "protected header added unsigned": (lambda r: r.with_header("x-domain-id", "domain-2"), MissingSignedHeader),
     "date: one second later": (
-        lambda r: r.with_header("x-sdk-date", sdk_date(SIGNED_AT + timedelta(seconds=1))), SignatureMismatch),
+        lambda r: r.with_header("x-sdk-date", sdk_date(SIGNED_AT + timedelta(seconds=1))),
+        SignatureMismatch,
+    ),
     "date: an hour earlier": (
-        lambda r: r.with_header("x-sdk-date", sdk_date(SIGNED_AT - timedelta(hours=1))), ClockSkew),
+        lambda r: r.with_header("x-sdk-date", sdk_date(SIGNED_AT - timedelta(hours=1))),
+        ClockSkew,
+    ),
     "date: removed": (lambda r: r.without_header("x-sdk-date"), MissingSignedHeader),
     "date: other format": (lambda r: r.with_header("x-sdk-date", "2025-03-01T12:00:00Z"), MalformedSignature),
     "date: impossible": (lambda r: r.with_header("x-sdk-date", "20250230T120000Z"), MalformedSignature),
     "signed headers: one left out": (
-        lambda r: _signed_headers(r, "content-type;host;region;x-project-id;x-sdk-date"), SignatureMismatch),
+        lambda r: _signed_headers(r, "content-type;host;region;x-project-id;x-sdk-date"),
+        SignatureMismatch,
+    ),
     "signed headers: protected one left out": (
-        lambda r: _signed_headers(r, "content-type;host;region;user-agent;x-sdk-date"), MissingSignedHeader),
+        lambda r: _signed_headers(r, "content-type;host;region;user-agent;x-sdk-date"),
+        MissingSignedHeader,
+    ),
     "signed headers: one not sent": (
         lambda r: _signed_headers(r, "content-type;host;region;user-agent;x-absent;x-project-id;x-sdk-date"),
-        MissingSignedHeader),
+        MissingSignedHeader,
+    ),
     "signed headers: reordered": (
         lambda r: _signed_headers(r, "host;content-type;region;user-agent;x-project-id;x-sdk-date"),
-        SignatureMismatch),
+        SignatureMismatch,
+    ),
     "signature: one digit": (
-        lambda r: _with_authorization(r, lambda v: v[:-1] + ("0" if v[-1] != "0" else "1")), SignatureMismatch),
+        lambda r: _with_authorization(r, lambda v: v[:-1] + ("0" if v[-1] != "0" else "1")),
+        SignatureMismatch,
+    ),
     "authorization: removed": (lambda r: r.without_header("authorization"), MalformedSignature),
     "authorization: other algorithm": (
         lambda r: _with_authorization(r, lambda v: v.replace("SDK-HMAC-SHA256", "SDK-HMAC-SM3")),
-        UnsupportedAlgorithm),
+        UnsupportedAlgorithm,
+    ),
 }
 
 
@@ -296,9 +329,14 @@ def test_unsigned_extra_headers_are_ignored(signed_post: Received) -> None:
 
 @pytest.mark.parametrize(
     ("offset", "accepted"),
-    [(timedelta(0), True), (timedelta(minutes=15), True), (timedelta(minutes=-15), True),
-     (timedelta(minutes=15, seconds=1), False), (timedelta(minutes=-15, seconds=-1), False),
-     (timedelta(days=-400), False)],
+    [
+        (timedelta(0), True),
+        (timedelta(minutes=15), True),
+        (timedelta(minutes=-15), True),
+        (timedelta(minutes=15, seconds=1), False),
+        (timedelta(minutes=-15, seconds=-1), False),
+        (timedelta(days=-400), False),
+    ],
 )
 def test_clock_skew_window(signed_post: Received, offset: timedelta, accepted: bool) -> None:
     """The server's clock may be up to 15 minutes either side of X-Sdk-Date."""
@@ -327,14 +365,17 @@ def test_protected_headers_are_configurable(recorder: RecordingServer) -> None:
     with_region = received.with_header("region", "local-1")
     with_region.verify(secret_key=SK, now=NOW)
     with pytest.raises(MissingSignedHeader, match="region"):
-        with_region.verify(secret_key=SK, now=NOW,
-                           protected_headers=sdk_signature.PROTECTED_HEADERS | {"Region"})
+        with_region.verify(secret_key=SK, now=NOW, protected_headers=sdk_signature.PROTECTED_HEADERS | {"Region"})
 
 
 def test_declared_payload_hash_must_match_body(recorder: RecordingServer) -> None:
     body = b'{"a": 1}'
-    request = build(recorder.host, method="POST", body=body,
-                    headers={"X-Sdk-Content-Sha256": hashlib.sha256(body).hexdigest().upper()})
+    request = build(
+        recorder.host,
+        method="POST",
+        body=body,
+        headers={"X-Sdk-Content-Sha256": hashlib.sha256(body).hexdigest().upper()},
+    )
     received = recorder.send(sign(request))
     received.verify(secret_key=SK, now=NOW)
     with pytest.raises(SignatureMismatch, match="X-Sdk-Content-Sha256"):
@@ -371,16 +412,30 @@ def test_derived_credential_date_must_match_x_sdk_date(recorder: RecordingServer
 def test_starlette_headers_and_plain_dicts_agree(signed_post: Received) -> None:
     """The lead may pass Starlette's Headers or a plain dict with any case."""
     as_dict = {k.decode("latin-1").upper(): v.decode("latin-1") for k, v in signed_post.raw_headers}
-    sdk_signature.verify(method="POST", raw_path=signed_post.raw_path, query_string=signed_post.query_string,
-                         headers=as_dict, body=signed_post.body, secret_key=SK, now=NOW)
+    sdk_signature.verify(
+        method="POST",
+        raw_path=signed_post.raw_path,
+        query_string=signed_post.query_string,
+        headers=as_dict,
+        body=signed_post.body,
+        secret_key=SK,
+        now=NOW,
+    )
 
 
 def test_text_header_values_beyond_latin1_are_utf8_encoded(recorder: RecordingServer) -> None:
     """A mapping holding real text (not latin-1 decoded bytes) is UTF-8 encoded."""
     received = send_signed(recorder, headers={"X-Description": "镜像"})
     as_text = {k.decode(): v.decode("utf-8") for k, v in received.raw_headers}
-    sdk_signature.verify(method="GET", raw_path=received.raw_path, query_string=received.query_string,
-                         headers=as_text, body=b"", secret_key=SK, now=NOW)
+    sdk_signature.verify(
+        method="GET",
+        raw_path=received.raw_path,
+        query_string=received.query_string,
+        headers=as_text,
+        body=b"",
+        secret_key=SK,
+        now=NOW,
+    )
 
 
 # parse_authorization ------------------------------------------------------------------------------
@@ -426,8 +481,10 @@ def test_parse_authorization_v11() -> None:
         (f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders=host, Signature={SIGNATURE[:-1]}", MalformedSignature),
         (f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders=host, Signature={'g' * 64}", MalformedSignature),
         (f"sdk-hmac-sha256 Access={AK}, SignedHeaders=host, Signature={SIGNATURE}", MalformedSignature),
-        (f"V11-HMAC-SHA256 Credential={AK}/2025/local-1/swr, SignedHeaders=host, Signature={SIGNATURE}",
-         MalformedSignature),
+        (
+            f"V11-HMAC-SHA256 Credential={AK}/2025/local-1/swr, SignedHeaders=host, Signature={SIGNATURE}",
+            MalformedSignature,
+        ),
         (f"V11-HMAC-SHA256 Access={AK}, SignedHeaders=host, Signature={SIGNATURE}", MalformedSignature),
         (f"SDK-HMAC-SM3 Access={AK}, SignedHeaders=host, Signature={SIGNATURE}", UnsupportedAlgorithm),
         (f"SDK-ECDSA-P256-SHA256 Access={AK}, SignedHeaders=host, Signature={SIGNATURE}", UnsupportedAlgorithm),
@@ -455,8 +512,19 @@ def _sdk_canonical_uri(path: str) -> str:
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/v2/manage/namespaces", "/v2/a%2Fb/c", "/a%24b", "/~x/%7Ey", "/a//b", "/%E9%95%9C", "/sp%20ace/",
-     "/a+b", "/%25", "/%zz"],
+    [
+        "/",
+        "/v2/manage/namespaces",
+        "/v2/a%2Fb/c",
+        "/a%24b",
+        "/~x/%7Ey",
+        "/a//b",
+        "/%E9%95%9C",
+        "/sp%20ace/",
+        "/a+b",
+        "/%25",
+        "/%zz",
+    ],
 )
 def test_canonical_uri_matches_the_sdk(path: str) -> None:
     assert canonical_uri(path.encode()) == _sdk_canonical_uri(path)

@@ -63,8 +63,18 @@ def sdk_query(parameters: dict[str, Any]) -> list[tuple[str, Any]]:
     return pairs
 
 
-RESERVED_HEADERS = {"host", "x-sdk-date", "authorization", "content-type", "content-length", "user-agent",
-                    "x-sdk-content-sha256", "transfer-encoding", "connection", "expect"}
+RESERVED_HEADERS = {
+    "host",
+    "x-sdk-date",
+    "authorization",
+    "content-type",
+    "content-length",
+    "user-agent",
+    "x-sdk-content-sha256",
+    "transfer-encoding",
+    "connection",
+    "expect",
+}
 header_name = st.builds(str.__add__, st.sampled_from("AaXxRr"), st.text(LOWER_DIGITS + "ABCXYZ_-", max_size=10)).filter(
     lambda name: name.lower() not in RESERVED_HEADERS
 )
@@ -100,8 +110,9 @@ def bodies(draw: st.DrawFn) -> tuple[str | None, str | bytes | None]:
 def signed_requests(draw: st.DrawFn, recorder: RecordingServer) -> tuple[Received, datetime]:
     """A random request, signed by the SDK and received by the loopback server."""
     content_type, body = draw(bodies())
-    signed_at = draw(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1),
-                                  timezones=st.just(UTC))).replace(microsecond=0)
+    signed_at = draw(
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC))
+    ).replace(microsecond=0)
     request = build(
         recorder.host,
         method=draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"])),
@@ -187,16 +198,19 @@ def test_single_mutations_never_verify(recorder: RecordingServer, data: st.DataO
 
 
 @PROPERTY_SETTINGS
-@given(parameters=st.dictionaries(any_text.filter(bool), st.one_of(any_text, st.lists(any_text, max_size=3)),
-                                  max_size=5),
-       order=st.randoms(use_true_random=False), plus_for_space=st.booleans())
+@given(
+    parameters=st.dictionaries(any_text.filter(bool), st.one_of(any_text, st.lists(any_text, max_size=3)), max_size=5),
+    order=st.randoms(use_true_random=False),
+    plus_for_space=st.booleans(),
+)
 def test_reordered_query_is_still_the_signed_canonical_query(
     parameters: dict[str, Any], order: Any, plus_for_space: bool
 ) -> None:
     """Oracle: the SDK's own canonical query string is among the candidates for any order and any
     equivalent encoding of the same parameters on the wire."""
-    request = SdkRequest(query_params=sdk_query({k: ("multi", v) if isinstance(v, list) else v
-                                                 for k, v in parameters.items()}))
+    request = SdkRequest(
+        query_params=sdk_query({k: ("multi", v) if isinstance(v, list) else v for k, v in parameters.items()})
+    )
     signed = Signer._process_canonical_query_string(request).encode()
     wire_pairs = parse_qsl(signed.decode(), keep_blank_values=True)
     order.shuffle(wire_pairs)
@@ -226,10 +240,14 @@ authorization_like = st.builds(
         st.builds(
             lambda name, value: f"{name}={value}",
             st.sampled_from(["Access", "Credential", "SignedHeaders", "Signature", "Other", ""]),
-            st.one_of(st.text(max_size=70), st.text("0123456789abcdef", min_size=64, max_size=64),
-                      st.sampled_from([AK, f"{AK}/20250301/local-1/swr", f"{AK}/2025/x/y"]),
-                      st.lists(st.sampled_from(["host", "x-sdk-date", "region", "Host", ""]), min_size=1,
-                               max_size=4).map(";".join)),
+            st.one_of(
+                st.text(max_size=70),
+                st.text("0123456789abcdef", min_size=64, max_size=64),
+                st.sampled_from([AK, f"{AK}/20250301/local-1/swr", f"{AK}/2025/x/y"]),
+                st.lists(st.sampled_from(["host", "x-sdk-date", "region", "Host", ""]), min_size=1, max_size=4).map(
+                    ";".join
+                ),
+            ),
         ),
         max_size=4,
     ),
@@ -260,15 +278,28 @@ def test_parse_authorization_never_crashes(value: str) -> None:
     content_sha256=st.one_of(st.none(), st.just("UNSIGNED-PAYLOAD"), st.text(max_size=70)),
 )
 def test_verify_only_ever_raises_signature_errors(
-    method: str, raw_path: bytes, query_string: bytes, authorization: str, date: str,
-    other_headers: dict[str, str], body: bytes, content_sha256: str | None,
+    method: str,
+    raw_path: bytes,
+    query_string: bytes,
+    authorization: str,
+    date: str,
+    other_headers: dict[str, str],
+    body: bytes,
+    content_sha256: str | None,
 ) -> None:
     headers = {"Authorization": authorization, "X-Sdk-Date": date, "Host": "h", **other_headers}
     if content_sha256 is not None:
         headers["X-Sdk-Content-Sha256"] = content_sha256
     try:
-        sdk_signature.verify(method=method, raw_path=raw_path, query_string=query_string, headers=headers,
-                             body=body, secret_key="sk", now=datetime(2025, 3, 1, 12, tzinfo=UTC))
+        sdk_signature.verify(
+            method=method,
+            raw_path=raw_path,
+            query_string=query_string,
+            headers=headers,
+            body=body,
+            secret_key="sk",
+            now=datetime(2025, 3, 1, 12, tzinfo=UTC),
+        )
     except SignatureError:
         return
     raise AssertionError("a random request verified")

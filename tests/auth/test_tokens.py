@@ -27,12 +27,18 @@ def test_iam_token_round_trip_and_expiry() -> None:
 
 def test_kinds_do_not_cross() -> None:
     iam, _ = SIGNER.issue_iam(user_id="u1", domain_id="d1", project_id=None, ttl=60)
-    registry, _ = SIGNER.issue_registry(subject="u1", domain_id="d1", ttl=60, via="password",
-                                        grants=[RegistryGrant("repository", "a/b", ("pull",))])
+    registry, _ = SIGNER.issue_registry(
+        subject="u1", domain_id="d1", ttl=60, via="password", grants=[RegistryGrant("repository", "a/b", ("pull",))]
+    )
     login, _ = SIGNER.issue_login(user_id="u1", ttl=60)
-    for verify, foreign in ((SIGNER.verify_iam, registry), (SIGNER.verify_iam, login),
-                            (SIGNER.verify_registry, iam), (SIGNER.verify_registry, login),
-                            (SIGNER.verify_login, iam), (SIGNER.verify_login, registry)):
+    for verify, foreign in (
+        (SIGNER.verify_iam, registry),
+        (SIGNER.verify_iam, login),
+        (SIGNER.verify_registry, iam),
+        (SIGNER.verify_registry, login),
+        (SIGNER.verify_login, iam),
+        (SIGNER.verify_login, registry),
+    ):
         with pytest.raises(TokenError):
             verify(foreign)
 
@@ -49,8 +55,9 @@ def test_cached_registry_token_still_expires() -> None:
     signer = TokenSigner(KEY, registry_service="moorage")
     token, claims = signer.issue_registry(subject="u1", domain_id="d1", grants=[], ttl=1, via="password")
     assert signer.verify_registry(token) == claims  # now cached
-    signer._registry_cache[token] = claims.__class__(claims.subject, claims.domain_id, claims.grants,
-                                                     int(time.time()) - 10, claims.via)
+    signer._registry_cache[token] = claims.__class__(
+        claims.subject, claims.domain_id, claims.grants, int(time.time()) - 10, claims.via
+    )
     with pytest.raises(TokenError, match="expired"):
         signer.verify_registry(token)
 
@@ -71,7 +78,7 @@ def test_any_single_byte_change_is_refused(position: int, value: int) -> None:
     # the very same signature bytes (the same token, written differently; nothing is forged).
     index = position % (len(token) - 1)
 
-    changed = token[:index] + chr(value) + token[index + 1:]
+    changed = token[:index] + chr(value) + token[index + 1 :]
     if changed == token:
         return
     with pytest.raises(TokenError):

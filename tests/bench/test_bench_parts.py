@@ -29,9 +29,7 @@ def test_cache_key_names_the_repository_even_when_it_looks_like_a_route() -> Non
 
 
 def test_challenge_parse_reads_scheme_and_parameters() -> None:
-    challenge = Challenge.parse(
-        'Bearer realm="http://h:1/token",service="moorage",scope="repository:a/b:pull"'
-    )
+    challenge = Challenge.parse('Bearer realm="http://h:1/token",service="moorage",scope="repository:a/b:pull"')
     assert challenge.scheme == "bearer"
     assert challenge.parameters == {
         "realm": "http://h:1/token",

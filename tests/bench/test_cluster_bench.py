@@ -26,12 +26,24 @@ def test_every_storage_backend_the_tests_know_is_a_benchmark_parameter(tmp_path:
 
 def test_the_table_has_a_column_per_target_and_the_limits() -> None:
     sizes = {"large_blob_bytes": 512 << 20, "chunk_bytes": 16 << 20, "image_count": 100, "image_concurrency": 8}
-    results = {"sizes": sizes, "limits": {"sha256_mbps": 1400.0, "disk_fsync_write_mbps": 200.0,
-                                          "loopback_tcp_mbps": 3000.0, "curl_push_mbps": 500.0,
-                                          "curl_pull_mbps": 900.0},
-               "targets": {"null": {"figures": {"blob_pull": 2000.0}, "load_average_at_start": 1.0},
-                           "two-nodes/filesystem": {"figures": {"image_push": 33.25}, "load_average_at_start": 2.0,
-                                                    "errors": {"large": "TransferError: cut"}}}}
+    results = {
+        "sizes": sizes,
+        "limits": {
+            "sha256_mbps": 1400.0,
+            "disk_fsync_write_mbps": 200.0,
+            "loopback_tcp_mbps": 3000.0,
+            "curl_push_mbps": 500.0,
+            "curl_pull_mbps": 900.0,
+        },
+        "targets": {
+            "null": {"figures": {"blob_pull": 2000.0}, "load_average_at_start": 1.0},
+            "two-nodes/filesystem": {
+                "figures": {"image_push": 33.25},
+                "load_average_at_start": 2.0,
+                "errors": {"large": "TransferError: cut"},
+            },
+        },
+    }
     table = cluster_bench.render(results)
     assert "| figure | unit | null | two-nodes/filesystem |" in table
     assert "| 512 MiB blob pull | MB/s | 2,000 | — |" in table

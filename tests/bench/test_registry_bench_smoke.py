@@ -59,9 +59,7 @@ def test_quick_run_against_the_reference_prints_every_figure(tmp_path: Path) -> 
     assert reference["notes"]["tags_list_entries"] == QUICK.tag_count
     assert reference["notes"]["catalog_entries"] == QUICK.catalog_repositories
 
-    table_rows = {
-        line.split("|")[1].strip(): line for line in run.stdout.splitlines() if line.startswith("| ")
-    }
+    table_rows = {line.split("|")[1].strip(): line for line in run.stdout.splitlines() if line.startswith("| ")}
     for figure in FIGURES:
         if not figure.describe(QUICK).startswith(" "):  # latency rows repeat their label
             assert figure.describe(QUICK) in table_rows, f"missing row {figure.describe(QUICK)!r}"
@@ -70,9 +68,7 @@ def test_quick_run_against_the_reference_prints_every_figure(tmp_path: Path) -> 
         assert label in table_rows
     assert not list(tmp_path.glob("moorage-bench-*")), "the work directory was not removed"
 
-    compared = _bench(
-        "--results", str(results_path), "--compare", str(results_path), "--only", "reference", timeout=60
-    )
+    compared = _bench("--results", str(results_path), "--compare", str(results_path), "--only", "reference", timeout=60)
     assert compared.returncode == 0, compared.stderr
     comparison = compared.stdout.split("Compared with", 1)[1]
     change_cells = [

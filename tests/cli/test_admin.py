@@ -20,8 +20,15 @@ ADMIN_PASSWORD = "admin-password-1"
 @pytest.fixture(scope="module")
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliRunner]:
     data_dir: Path = tmp_path_factory.mktemp("admin-cli")
-    yield CliRunner(env={"MOORAGE_DATA_DIR": str(data_dir), "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-                         "MOORAGE_NEW_USER_PASSWORD": "user-password-1", "MOORAGE_CONFIG": "", "COLUMNS": "200"})
+    yield CliRunner(
+        env={
+            "MOORAGE_DATA_DIR": str(data_dir),
+            "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MOORAGE_NEW_USER_PASSWORD": "user-password-1",
+            "MOORAGE_CONFIG": "",
+            "COLUMNS": "200",
+        }
+    )
 
 
 def run(runner: CliRunner, *args: str, code: int = 0) -> Result:

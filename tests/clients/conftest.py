@@ -33,9 +33,7 @@ def image_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def anonymous_registry(
-    tmp_path_factory: pytest.TempPathFactory, image_layout: Path
-) -> Iterator[ServerProcess]:
+def anonymous_registry(tmp_path_factory: pytest.TempPathFactory, image_layout: Path) -> Iterator[ServerProcess]:
     """docker-registry without auth, holding scan/multi:1 (an index) and scan/small:t0..t4."""
     require_tool(REFERENCE_REGISTRY_BIN, "skopeo")
     with start_reference_registry(Path(tmp_path_factory.mktemp("anon")) / "data") as registry:

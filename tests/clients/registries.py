@@ -116,9 +116,7 @@ def bearer_registry(work: Path, image_layout: Path) -> Iterator[tuple[ServerProc
     """docker-registry with token auth holding secure/img:1; the token server runs in a thread."""
     issuer = TokenIssuer(work)
     token_port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(issuer.app(), host="127.0.0.1", port=token_port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(issuer.app(), host="127.0.0.1", port=token_port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     port = free_port()

@@ -96,8 +96,9 @@ async def test_a_refused_manifest_is_a_registry_error_naming_why() -> None:
     async def serve(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=payload, headers={"Content-Type": content_type})
 
-    async with RegistryClient("registry.test", transport=httpx.MockTransport(serve),
-                              egress=EgressPolicy.unrestricted()) as client:
+    async with RegistryClient(
+        "registry.test", transport=httpx.MockTransport(serve), egress=EgressPolicy.unrestricted()
+    ) as client:
         with pytest.raises(RegistryError, match="missing field 'mediaType'") as refused:
             await client.resolve_image("a/b", "1", None)
     assert refused.value.public == "the registry sent a manifest moorage cannot read"

@@ -128,8 +128,9 @@ async def test_bearer_token_flow_caches_tokens_per_scope(
     registry, issuer = bearer_registry
     async with RegistryClient(registry.address, credentials=Credentials(USER, PASSWORD), egress=ANY) as client:
         ((_, manifest),) = await client.resolve_image("secure/img", "1", Platform("linux", "amd64"))
-        await client.download_blob("secure/img", manifest.layers[0].digest, tmp_path / "l",
-                                   size=manifest.layers[0].size)
+        await client.download_blob(
+            "secure/img", manifest.layers[0].digest, tmp_path / "l", size=manifest.layers[0].size
+        )
         await client.list_tags("secure/img")
         pulls = [r for r in issuer.requests if r["scope"] == "repository:secure/img:pull"]
         assert len(pulls) == 1, f"one token for the repository scope, reused: {issuer.requests}"

@@ -66,8 +66,12 @@ def _env_file() -> dict[str, str]:
 
 
 def test_there_are_units_for_each_deployment() -> None:
-    assert [unit.name for unit in UNITS] == ["moorage-api.service", "moorage-migrate.service",
-                                              "moorage-worker.service", "moorage.service"]
+    assert [unit.name for unit in UNITS] == [
+        "moorage-api.service",
+        "moorage-migrate.service",
+        "moorage-worker.service",
+        "moorage.service",
+    ]
 
 
 @pytest.mark.parametrize("path", UNITS, ids=lambda path: path.name)
@@ -111,16 +115,16 @@ def test_the_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
         copy = tmp_path / path.name
         copy.write_text(path.read_text().replace(INSTALLED_MOORAGE, str(moorage)))
         copies.append(str(copy))
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", *copies], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *copies], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0 and not done.stderr.strip() and not done.stdout.strip(), done.stdout + done.stderr
 
 
 def test_the_nginx_site_passes_nginx_t_with_tls_and_without(tmp_path: Path) -> None:
     tls = nginx.self_signed(tmp_path / "tls")
     for name, files in (("tls", tls), ("plain", None)):
-        main = nginx.write_config(tmp_path / name, port=8443, upstreams=["127.0.0.1:5001", "127.0.0.1:5002"],
-                                  tls=files)
+        main = nginx.write_config(tmp_path / name, port=8443, upstreams=["127.0.0.1:5001", "127.0.0.1:5002"], tls=files)
         checked = nginx.check_config(main)
         assert checked.returncode == 0, checked.stderr
 
@@ -130,11 +134,19 @@ def test_the_nginx_site_streams_blobs_and_appends_the_client_address() -> None:
     site = nginx.SITE_TEMPLATE.read_text()
     directives = "\n".join(line.split("#", 1)[0].strip() for line in site.splitlines())
     blobs = directives.split("location ~ ^/v2/.+/blobs/ {", 1)[1].split("}", 1)[0]
-    for directive in ("proxy_request_buffering off;", "proxy_buffering off;", "proxy_buffer_size 256k;",
-                      "client_body_buffer_size 256k;"):
+    for directive in (
+        "proxy_request_buffering off;",
+        "proxy_buffering off;",
+        "proxy_buffer_size 256k;",
+        "client_body_buffer_size 256k;",
+    ):
         assert directive in blobs
-    for directive in ("client_max_body_size 0;", "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-                      "proxy_set_header Host $http_host;", "proxy_read_timeout 900s;"):
+    for directive in (
+        "client_max_body_size 0;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_set_header Host $http_host;",
+        "proxy_read_timeout 900s;",
+    ):
         assert directive in directives
     assert re.search(r"server @NODE_1@ .*;\s*server @NODE_2@ ", directives)
 

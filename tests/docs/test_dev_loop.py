@@ -19,8 +19,10 @@ def _venv_is_current() -> bool:
     """Whether this interpreter's venv carries ./dev's stamp for the current test lock (else ./dev would
     rebuild the very environment this test runs in)."""
     lock = ROOT / "requirements" / "test.txt"
-    per_file = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(ROOT)}\n"
-                       for p in (lock, ROOT / "pyproject.toml"))
+    per_file = "".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(ROOT)}\n"
+        for p in (lock, ROOT / "pyproject.toml")
+    )
     stamp = f".moorage-test.txt-{hashlib.sha256(per_file.encode()).hexdigest()[:16]}"
     return (VENV / stamp).exists()
 
@@ -30,8 +32,15 @@ def test_a_selection_runs_only_pytest() -> None:
         unavailable(f"{VENV} is not a test environment ./dev built for this checkout's lock files")
     env = {**os.environ, "MOORAGE_VENV": str(VENV)}
     env.pop("MOORAGE_TEST_WORKERS", None)
-    done = subprocess.run([str(ROOT / "dev"), "test", "tests/support/test_tools.py", "-q", "-p", "no:cacheprovider"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [str(ROOT / "dev"), "test", "tests/support/test_tools.py", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert " passed" in output and "dev: pytest tests/support/test_tools.py" in output, output

@@ -67,12 +67,18 @@ class Plan:
 
 
 PLANS = (
-    Plan(r"\./dev serve\b", reason="builds .venv-serve from the runtime lock and serves until stopped; every "
-                                   "server fixture of the suite runs `moorage serve` itself"),
+    Plan(
+        r"\./dev serve\b",
+        reason="builds .venv-serve from the runtime lock and serves until stopped; every "
+        "server fixture of the suite runs `moorage serve` itself",
+    ),
     Plan(r"\./dev test\b", reason="runs this very suite; CI runs it (test_ci_runs_the_readme_test_command)"),
     Plan(r"skopeo copy ", expect=r"Writing manifest"),
-    Plan(r"docker login ", reason="needs a docker daemon with the registry among its insecure registries, and asks "
-                                  "for the user and password on a terminal"),
+    Plan(
+        r"docker login ",
+        reason="needs a docker daemon with the registry among its insecure registries, and asks "
+        "for the user and password on a terminal",
+    ),
     Plan(r"curl .*/v3/auth/tokens", expect=r"(?i)x-subject-token: \S+"),
     Plan(r"\.venv-serve/bin/moorage admin accesskey create ", expect=r'"secret"'),
     Plan(r"\.venv-serve/bin/moorage sbom ", expect=r'"bomFormat":\s*"CycloneDX"'),
@@ -115,8 +121,11 @@ def test_every_readme_command_has_a_plan() -> None:
 def _cases() -> list[Any]:
     cases = []
     for number, command in enumerate(readme_commands()):
-        marks = [pytest.mark.xfail(strict=True, reason=reason)
-                 for pattern, reason in XFAIL.items() if re.match(pattern, command)]
+        marks = [
+            pytest.mark.xfail(strict=True, reason=reason)
+            for pattern, reason in XFAIL.items()
+            if re.match(pattern, command)
+        ]
         cases.append(pytest.param(command, marks=marks, id=f"{number:02d}-{command.split()[0]}"))
     return cases
 
@@ -136,24 +145,39 @@ def workspace(session_moorage_factory: MoorageFactory, tmp_path_factory: pytest.
     from tests.scanner.advisories.feedwriters import debian_release, osv_record, write_debian_tracker
 
     path = tmp_path_factory.mktemp("readme")
-    ol.write_layout(path / "layout", {"tag": ol.image([{"usr/lib/python3/site-packages/example-1.0.dist-info/METADATA":
-                                                          b"Metadata-Version: 2.1\nName: example\nVersion: 1.0\n"}])})
+    ol.write_layout(
+        path / "layout",
+        {
+            "tag": ol.image(
+                [
+                    {
+                        "usr/lib/python3/site-packages/example-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: example\nVersion: 1.0\n"
+                    }
+                ]
+            )
+        },
+    )
     feeds = path / "feeds"
     feeds.mkdir()
     with zipfile.ZipFile(feeds / "PyPI.zip", "w") as archive:
         record = osv_record("PYSEC-2024-1", package="example", events=[{"introduced": "0"}, {"fixed": "2.0"}])
         archive.writestr("PYSEC-2024-1.json", json.dumps(record))
-    write_debian_tracker(feeds / "debian.json", {"openssl": {"CVE-2024-0001": {
-        "bookworm": debian_release("resolved", fixed_version="3.0.13-1")}}})
+    write_debian_tracker(
+        feeds / "debian.json",
+        {"openssl": {"CVE-2024-0001": {"bookworm": debian_release("resolved", fixed_version="3.0.13-1")}}},
+    )
     return Workspace(path, session_moorage_factory(database="sqlite"))
 
 
 def _substituted(command: str, workspace: Workspace) -> str:
     """The command with the README's placeholders replaced by this run's values."""
     for placeholder, value in (
-            ("PASSWORD", ADMIN_PASSWORD), ("127.0.0.1:5000", workspace.server.address),
-            (".venv-serve/bin/moorage", str(_VENV_BIN / "moorage")), ("/feeds/PyPI.zip", "./feeds/PyPI.zip"),
-            (_DEBIAN_TRACKER, str(workspace.path / "feeds" / "debian.json"))):  # no internet here: same format, local
+        ("PASSWORD", ADMIN_PASSWORD),
+        ("127.0.0.1:5000", workspace.server.address),
+        (".venv-serve/bin/moorage", str(_VENV_BIN / "moorage")),
+        ("/feeds/PyPI.zip", "./feeds/PyPI.zip"),
+        (_DEBIAN_TRACKER, str(workspace.path / "feeds" / "debian.json")),
+    ):  # no internet here: same format, local
         command = command.replace(placeholder, value)
     return re.sub(r"^moorage ", f"{_VENV_BIN / 'moorage'} ", command)
 
@@ -166,10 +190,21 @@ def test_readme_command(command: str, workspace: Workspace) -> None:
     # The server's configured advisory sources, as `moorage vulndb update` reads them: the same formats
     # as the public feeds the defaults name, served from local files (no internet here).
     sources = f"osv:{workspace.path / 'feeds' / 'PyPI.zip'},debian:{workspace.path / 'feeds' / 'debian.json'}"
-    env = {**os.environ, **workspace.server.env, "MOORAGE_SCANNER__VULNDB_SOURCES": sources,
-           "PATH": f"{_VENV_BIN}:{os.environ.get('PATH', '')}"}
-    completed = subprocess.run(["bash", "-o", "pipefail", "-c", _substituted(command, workspace)],
-                               cwd=workspace.path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    env = {
+        **os.environ,
+        **workspace.server.env,
+        "MOORAGE_SCANNER__VULNDB_SOURCES": sources,
+        "PATH": f"{_VENV_BIN}:{os.environ.get('PATH', '')}",
+    }
+    completed = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", _substituted(command, workspace)],
+        cwd=workspace.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, f"{command}\nexit {completed.returncode}:\n{output[-3000:]}"
     assert re.search(plan.expect, output), f"{command}\nexpected {plan.expect!r} in:\n{output[-3000:]}"

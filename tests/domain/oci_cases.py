@@ -15,8 +15,12 @@ from moorage.domain.digests import Digest
 
 CONFIG = {"mediaType": mt.OCI_CONFIG, "digest": str(Digest.of(b"{}")), "size": 2}
 LAYER = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": str(Digest.of(b"layer")), "size": 5}
-CHILD = {"mediaType": mt.OCI_MANIFEST, "digest": str(Digest.of(b"child")), "size": 9,
-         "platform": {"architecture": "amd64", "os": "linux"}}
+CHILD = {
+    "mediaType": mt.OCI_MANIFEST,
+    "digest": str(Digest.of(b"child")),
+    "size": 9,
+    "platform": {"architecture": "amd64", "os": "linux"},
+}
 
 
 def image_manifest() -> dict[str, Any]:
@@ -55,6 +59,7 @@ def _set(path: tuple[str | int, ...], value: Any) -> Callable[[dict[str, Any]], 
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
+
     return damage
 
 
@@ -64,6 +69,7 @@ def _delete(path: tuple[str | int, ...]) -> Callable[[dict[str, Any]], None]:
         for key in path[:-1]:
             target = target[key]
         del target[path[-1]]
+
     return damage
 
 
@@ -71,17 +77,22 @@ RECONCILED = [
     Reconciled("descriptor without mediaType", _delete(("config", "mediaType")), "missing field 'mediaType'"),
     Reconciled("annotations an empty list", _set(("layers", 0, "annotations"), []), "annotations must map"),
     Reconciled("annotation value a number", _set(("config", "annotations"), {"a": 1}), "annotations must map"),
-    Reconciled("digest with a trailing newline", _set(("config", "digest"), CONFIG["digest"] + "\n"),
-               "config.digest"),
-    Reconciled("platform not an object", _set(("manifests", 0, "platform"), "linux/amd64"),
-               "platform must be an object", index=True),
+    Reconciled("digest with a trailing newline", _set(("config", "digest"), CONFIG["digest"] + "\n"), "config.digest"),
+    Reconciled(
+        "platform not an object",
+        _set(("manifests", 0, "platform"), "linux/amd64"),
+        "platform must be an object",
+        index=True,
+    ),
     Reconciled("urls not strings", _set(("layers", 0, "urls"), [1]), "urls must be a list of strings"),
-    Reconciled("descriptor artifactType not a string", _set(("config", "artifactType"), 5),
-               "'artifactType' must be a string"),
+    Reconciled(
+        "descriptor artifactType not a string", _set(("config", "artifactType"), 5), "'artifactType' must be a string"
+    ),
     Reconciled("schemaVersion missing", _delete(("schemaVersion",)), "schemaVersion must be 2"),
     Reconciled("schemaVersion 3", _set(("schemaVersion",), 3), "schemaVersion must be 2"),
-    Reconciled("Content-Type disagrees with mediaType", lambda doc: None, "does not match",
-               content_type=mt.DOCKER_MANIFEST),
+    Reconciled(
+        "Content-Type disagrees with mediaType", lambda doc: None, "does not match", content_type=mt.DOCKER_MANIFEST
+    ),
     Reconciled("index with layers", _set(("layers",), []), "must not have 'config' or 'layers'", index=True),
     Reconciled("image manifest with manifests", _set(("manifests",), []), "must not have 'manifests'"),
     Reconciled("subject not a descriptor", _set(("subject",), "sha256:x"), "subject must be an object"),

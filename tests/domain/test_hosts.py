@@ -20,7 +20,8 @@ _NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
 """Labels the WHATWG host parser reads as a number (``0x`` alone is 0): a name ending in one is an IPv4
 address or invalid, never a DNS name."""
 _labels = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True).filter(
-    lambda label: not _NUMBER.fullmatch(label))
+    lambda label: not _NUMBER.fullmatch(label)
+)
 _dns_names = st.lists(_labels, min_size=1, max_size=4).map(".".join)
 _ports = st.one_of(st.none(), st.integers(1, 65535))
 
@@ -66,8 +67,7 @@ def test_numeric_names_agree_with_inet_aton(text: str) -> None:
         parsed = parse_host(text)
     except Invalid:
         return
-    if parsed.kind is not HostKind.IPV4 or text.endswith(".") or any(
-            part.lower() == "0x" for part in text.split(".")):
+    if parsed.kind is not HostKind.IPV4 or text.endswith(".") or any(part.lower() == "0x" for part in text.split(".")):
         return
     assert socket.inet_aton(text) == ipaddress.IPv4Address(parsed.host).packed
 
@@ -91,8 +91,9 @@ def test_every_ipv6_spelling_is_one_name(value: int, form: str, upper: bool, por
 
 @settings(max_examples=300, deadline=None)
 @given(_dns_names, st.booleans(), st.sampled_from([None, "http", "https"]), _ports, st.randoms())
-def test_dns_names_ignore_case_trailing_dot_and_default_port(name: str, dot: bool, scheme: str | None,
-                                                             port: int | None, rnd: object) -> None:
+def test_dns_names_ignore_case_trailing_dot_and_default_port(
+    name: str, dot: bool, scheme: str | None, port: int | None, rnd: object
+) -> None:
     mixed = "".join(c.upper() if getattr(rnd, "random")() < 0.5 else c for c in name)  # noqa: B009
     text = mixed + ("." if dot else "") + (f":{port}" if port else "")
     parsed = parse_host(text, scheme=scheme)
@@ -112,9 +113,30 @@ def test_any_text_parses_or_is_invalid_and_the_result_is_a_fixed_point(text: str
     assert str(parsed) == str(parsed).lower() and str(parsed).isascii()
 
 
-@pytest.mark.parametrize("text", ["", ".", "a..b", "exa mple", "host:0", "host:65536", "host:+80",
-                                  "host:\uff18\uff10", "[::1", "[::1]x", "[fe80::1%eth0]", "1.2.3.256", "1.2.65536",
-                                  "a.1", "08.0.0.1", "1_0.0.0.1", "*.example.com", "\u2168.example.com", "[v1.x]"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        ".",
+        "a..b",
+        "exa mple",
+        "host:0",
+        "host:65536",
+        "host:+80",
+        "host:\uff18\uff10",
+        "[::1",
+        "[::1]x",
+        "[fe80::1%eth0]",
+        "1.2.3.256",
+        "1.2.65536",
+        "a.1",
+        "08.0.0.1",
+        "1_0.0.0.1",
+        "*.example.com",
+        "\u2168.example.com",
+        "[v1.x]",
+    ],
+)
 def test_not_host_names(text: str) -> None:
     with pytest.raises(Invalid):
         parse_host(text)
@@ -123,12 +145,19 @@ def test_not_host_names(text: str) -> None:
 # Matching ----------------------------------------------------------------------------------------
 _small_labels = st.sampled_from(["a", "b", "c"])
 _claims = st.builds(
-    lambda labels, wildcard, port: parse_host(("*." if wildcard else "") + ".".join(labels)
-                                              + (f":{port}" if port else ""), wildcard=True),
-    st.lists(_small_labels, min_size=1, max_size=3), st.booleans(), st.sampled_from([None, 1000, 2000]))
-_REQUESTS = [parse_host(".".join(labels) + (f":{port}" if port else ""))
-             for depth in range(1, 5) for labels in itertools.product("abc", repeat=depth)
-             for port in (None, 1000, 2000)]
+    lambda labels, wildcard, port: parse_host(
+        ("*." if wildcard else "") + ".".join(labels) + (f":{port}" if port else ""), wildcard=True
+    ),
+    st.lists(_small_labels, min_size=1, max_size=3),
+    st.booleans(),
+    st.sampled_from([None, 1000, 2000]),
+)
+_REQUESTS = [
+    parse_host(".".join(labels) + (f":{port}" if port else ""))
+    for depth in range(1, 5)
+    for labels in itertools.product("abc", repeat=depth)
+    for port in (None, 1000, 2000)
+]
 
 
 def _oracle_matches(claim: HostName, request: HostName) -> bool:
@@ -170,14 +199,39 @@ def test_lookup_prefers_exact_names_and_ports(claims: list[HostName]) -> None:
 
 
 # The policy --------------------------------------------------------------------------------------
-POLICY = HostPolicy.build(external_url="https://Registry.Example.test:5443", internal_url="http://10.0.0.9:5000",
-                          listen_hosts=("127.0.0.1", "127.0.0.5", "10.0.0.9"),
-                          allowed="tenants.example.test, 127.0.0.5, example.org")
-_OWN_SPELLINGS = ["localhost", "LOCALHOST.", "localhost:5000", "foo.localhost", "*.localhost", "127.0.0.1",
-                  "127.1:5000", "2130706433", "0x7f000001", "0177.0.0.1", "[::ffff:127.0.0.1]:5000",
-                  "[0:0:0:0:0:ffff:7f00:1]", "[::1]", "::1", "[0:0::1]:80", "0.0.0.0", "0", "[::]",
-                  "registry.example.test", "Registry.Example.Test.:5443", "registry.example.test:443",
-                  "*.example.test", "10.0.0.9", "10.0.0.9:9999", "*.a.localhost"]
+POLICY = HostPolicy.build(
+    external_url="https://Registry.Example.test:5443",
+    internal_url="http://10.0.0.9:5000",
+    listen_hosts=("127.0.0.1", "127.0.0.5", "10.0.0.9"),
+    allowed="tenants.example.test, 127.0.0.5, example.org",
+)
+_OWN_SPELLINGS = [
+    "localhost",
+    "LOCALHOST.",
+    "localhost:5000",
+    "foo.localhost",
+    "*.localhost",
+    "127.0.0.1",
+    "127.1:5000",
+    "2130706433",
+    "0x7f000001",
+    "0177.0.0.1",
+    "[::ffff:127.0.0.1]:5000",
+    "[0:0:0:0:0:ffff:7f00:1]",
+    "[::1]",
+    "::1",
+    "[0:0::1]:80",
+    "0.0.0.0",
+    "0",
+    "[::]",
+    "registry.example.test",
+    "Registry.Example.Test.:5443",
+    "registry.example.test:443",
+    "*.example.test",
+    "10.0.0.9",
+    "10.0.0.9:9999",
+    "*.a.localhost",
+]
 
 
 @pytest.mark.parametrize("text", _OWN_SPELLINGS)
@@ -189,14 +243,23 @@ def test_no_spelling_of_the_registry_own_names_can_be_claimed(text: str) -> None
         assert POLICY.is_own(parse_host(text, scheme="http"))
 
 
-@pytest.mark.parametrize(("text", "allowed"), [
-    ("a.tenants.example.test", True), ("a.tenants.example.test:8443", True), ("*.x.tenants.example.test", True),
-    ("tenants.example.test", False),  # the suffix itself is the operator's
-    ("*.tenants.example.test", False),  # would take every tenant's names
-    ("prod.registry.example.test", False),  # generated default names only
-    ("*.registry.example.test", False), ("127.0.0.5:5000", True), ("127.0.0.6", False),
-    ("a.example.test", False), ("a.example.org", True), ("evil.com", False),
-])
+@pytest.mark.parametrize(
+    ("text", "allowed"),
+    [
+        ("a.tenants.example.test", True),
+        ("a.tenants.example.test:8443", True),
+        ("*.x.tenants.example.test", True),
+        ("tenants.example.test", False),  # the suffix itself is the operator's
+        ("*.tenants.example.test", False),  # would take every tenant's names
+        ("prod.registry.example.test", False),  # generated default names only
+        ("*.registry.example.test", False),
+        ("127.0.0.5:5000", True),
+        ("127.0.0.6", False),
+        ("a.example.test", False),
+        ("a.example.org", True),
+        ("evil.com", False),
+    ],
+)
 def test_the_operator_allowlist_decides(text: str, allowed: bool) -> None:
     assert (POLICY.refusal(parse_claim(text)) is None) == allowed
 
@@ -218,7 +281,9 @@ def test_generated_default_names_and_the_empty_allowlist() -> None:
 
 def test_allowlist_entries() -> None:
     assert parse_allowlist(" .A.example.com,*.b.example.com  10.0.0.1 [::ffff:10.0.0.2] ") == (
-        ("a.example.com", "b.example.com"), frozenset({"10.0.0.1", "10.0.0.2"}))
+        ("a.example.com", "b.example.com"),
+        frozenset({"10.0.0.1", "10.0.0.2"}),
+    )
     for bad in ("a.example.com:80", "exa!mple.com", "1.2.3.999"):
         with pytest.raises(ValueError, match="allowed domain suffix"):
             parse_allowlist(bad)

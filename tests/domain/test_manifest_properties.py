@@ -20,19 +20,32 @@ from moorage.domain.oci_platform import Platform
 from tests.fuzz.budget import FUZZ
 
 words = st.text(max_size=12)
-media_types = st.sampled_from([mt.OCI_CONFIG, mt.OCI_MANIFEST, mt.OCI_EMPTY, "application/vnd.oci.image.layer.v1.tar",
-                               "application/vnd.example+json"])
+media_types = st.sampled_from(
+    [
+        mt.OCI_CONFIG,
+        mt.OCI_MANIFEST,
+        mt.OCI_EMPTY,
+        "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.example+json",
+    ]
+)
 digests = st.builds(Digest.of, st.binary(max_size=8), st.sampled_from(["sha256", "sha512"]))
-platforms = st.builds(Platform, os=st.sampled_from(["linux", "windows", "unknown"]),
-                      architecture=st.sampled_from(["amd64", "arm64", "arm", "unknown"]),
-                      variant=st.sampled_from(["", "v7", "v8"]), os_version=st.sampled_from(["", "10.0.17763"]),
-                      os_features=st.lists(words, max_size=2).map(tuple))
+platforms = st.builds(
+    Platform,
+    os=st.sampled_from(["linux", "windows", "unknown"]),
+    architecture=st.sampled_from(["amd64", "arm64", "arm", "unknown"]),
+    variant=st.sampled_from(["", "v7", "v8"]),
+    os_version=st.sampled_from(["", "10.0.17763"]),
+    os_features=st.lists(words, max_size=2).map(tuple),
+)
 
 
 @st.composite
 def descriptors(draw: st.DrawFn, *, platform: bool = False) -> Descriptor:
     return Descriptor(
-        media_type=draw(media_types), digest=draw(digests), size=draw(st.integers(0, 2**53)),
+        media_type=draw(media_types),
+        digest=draw(digests),
+        size=draw(st.integers(0, 2**53)),
         artifact_type=draw(st.sampled_from(["", "application/vnd.example.sbom"])),
         annotations=draw(st.dictionaries(words, words, max_size=3)),
         platform=draw(st.none() | platforms) if platform else None,
@@ -44,8 +57,10 @@ def descriptors(draw: st.DrawFn, *, platform: bool = False) -> Descriptor:
 def image_manifests(draw: st.DrawFn) -> ImageManifest:
     config = draw(descriptors())
     return ImageManifest(
-        media_type=draw(st.sampled_from(sorted(mt.IMAGE_MANIFESTS))), config=config,
-        layers=tuple(draw(st.lists(descriptors(), max_size=4))), subject=draw(st.none() | descriptors()),
+        media_type=draw(st.sampled_from(sorted(mt.IMAGE_MANIFESTS))),
+        config=config,
+        layers=tuple(draw(st.lists(descriptors(), max_size=4))),
+        subject=draw(st.none() | descriptors()),
         artifact_type=draw(st.sampled_from([config.media_type, "application/vnd.example.sig"])),
         annotations=draw(st.dictionaries(words, words, max_size=3)),
     )
@@ -102,6 +117,7 @@ def _descriptor_defect(name: str) -> Callable[[dict[str, Any]], None]:
             descriptor["artifactType"] = 5
         else:
             descriptor["platform"] = "linux/amd64"
+
     return damage
 
 
@@ -110,11 +126,13 @@ DESCRIPTOR_DEFECTS = ["mediaType", "annotations", "annotation value", "digest", 
 
 @FUZZ
 @given(documents, st.sampled_from(DESCRIPTOR_DEFECTS), st.integers(0, 10))
-def test_every_descriptor_defect_is_refused_wherever_it_stands(document: ParsedManifest, defect: str,
-                                                              where: int) -> None:
+def test_every_descriptor_defect_is_refused_wherever_it_stands(
+    document: ParsedManifest, defect: str, where: int
+) -> None:
     doc = document.to_json()
     places = ([doc["config"], *doc["layers"]] if "config" in doc else doc["manifests"]) + (
-        [doc["subject"]] if "subject" in doc else [])
+        [doc["subject"]] if "subject" in doc else []
+    )
     if not places:
         doc["subject"] = Descriptor(mt.OCI_MANIFEST, Digest.of(b"s"), 1).to_json()
         places = [doc["subject"]]

@@ -48,8 +48,9 @@ def test_media_type_from_content_type_when_document_omits_it() -> None:
 def test_artifact_with_subject_and_empty_config() -> None:
     empty = {"mediaType": mt.OCI_EMPTY, "digest": str(Digest.of(b"{}")), "size": 2}
     subject = {"mediaType": mt.OCI_MANIFEST, "digest": str(Digest.of(b"subject")), "size": 7}
-    doc = image(config=empty, artifactType="application/vnd.example.sbom", subject=subject,
-                annotations={"org.example": "yes"})
+    doc = image(
+        config=empty, artifactType="application/vnd.example.sbom", subject=subject, annotations={"org.example": "yes"}
+    )
     parsed = parse_manifest(dumps(doc), mt.OCI_MANIFEST)
     assert parsed.artifact_type == "application/vnd.example.sbom"
     assert parsed.subject is not None and str(parsed.subject.digest) == subject["digest"]
@@ -57,8 +58,12 @@ def test_artifact_with_subject_and_empty_config() -> None:
 
 
 def test_index_children_and_no_blob_references() -> None:
-    child = {"mediaType": mt.OCI_MANIFEST, "digest": str(Digest.of(b"m")), "size": 1,
-             "platform": {"architecture": "arm64", "os": "linux"}}
+    child = {
+        "mediaType": mt.OCI_MANIFEST,
+        "digest": str(Digest.of(b"m")),
+        "size": 1,
+        "platform": {"architecture": "arm64", "os": "linux"},
+    }
     doc = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [child]}
     parsed = parse_manifest(dumps(doc), mt.OCI_INDEX)
     assert parsed.is_index and parsed.blob_references() == ()
@@ -72,8 +77,12 @@ def test_docker_manifest_list() -> None:
 
 
 def test_foreign_layers_are_not_required_blobs() -> None:
-    foreign = {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-               "digest": str(Digest.of(b"win")), "size": 3, "urls": ["https://example.com/layer"]}
+    foreign = {
+        "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "digest": str(Digest.of(b"win")),
+        "size": 3,
+        "urls": ["https://example.com/layer"],
+    }
     doc = image(mediaType=mt.DOCKER_MANIFEST, layers=[LAYER, foreign])
     parsed = parse_manifest(dumps(doc), mt.DOCKER_MANIFEST)
     assert [str(d.digest) for d in parsed.blob_references()] == [CONFIG["digest"], LAYER["digest"]]
@@ -89,14 +98,20 @@ def test_foreign_layers_are_not_required_blobs() -> None:
         (dumps(image(schemaVersion=3)), mt.OCI_MANIFEST, "schemaVersion"),
         (dumps(image()), mt.DOCKER_MANIFEST, "does not match"),
         (dumps(image(layers="x")), mt.OCI_MANIFEST, "layers"),
-        (dumps(image(config={"mediaType": mt.OCI_CONFIG, "digest": "sha256:zz", "size": 2})), mt.OCI_MANIFEST,
-         "config.digest"),
+        (
+            dumps(image(config={"mediaType": mt.OCI_CONFIG, "digest": "sha256:zz", "size": 2})),
+            mt.OCI_MANIFEST,
+            "config.digest",
+        ),
         (dumps(image(config={**CONFIG, "size": -1})), mt.OCI_MANIFEST, "size"),
         (dumps(image(config={**CONFIG, "size": True})), mt.OCI_MANIFEST, "size"),
         (dumps(image(annotations={"a": 1})), mt.OCI_MANIFEST, "annotations"),
         (dumps(image(mediaType="application/vnd.example+json")), "application/vnd.example+json", "unsupported"),
-        (dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [], "layers": []}), mt.OCI_INDEX,
-         "must not"),
+        (
+            dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [], "layers": []}),
+            mt.OCI_INDEX,
+            "must not",
+        ),
         (dumps(image(manifests=[])), mt.OCI_MANIFEST, "must not"),
     ],
 )
@@ -113,9 +128,15 @@ json_values = st.recursive(
 )
 
 
-@given(st.dictionaries(st.sampled_from(["schemaVersion", "mediaType", "config", "layers", "manifests", "subject",
-                                        "artifactType", "annotations"]), json_values),
-       st.sampled_from([mt.OCI_MANIFEST, mt.OCI_INDEX, mt.DOCKER_MANIFEST, None]))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["schemaVersion", "mediaType", "config", "layers", "manifests", "subject", "artifactType", "annotations"]
+        ),
+        json_values,
+    ),
+    st.sampled_from([mt.OCI_MANIFEST, mt.OCI_INDEX, mt.DOCKER_MANIFEST, None]),
+)
 def test_arbitrary_documents_parse_or_raise_manifest_invalid(doc: dict[str, Any], content_type: str | None) -> None:
     with contextlib.suppress(ManifestInvalid):
         parse_manifest(dumps(doc), content_type)

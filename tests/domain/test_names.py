@@ -100,8 +100,20 @@ def test_full_names_split_into_namespace_and_repository(full: str, namespace: st
 
 @pytest.mark.parametrize(
     "full",
-    ["busybox", "1abc/repo", "ns/Repo", "ns-/repo", "ns/repo/", "ns//repo", "ns/re..po", "n___s/repo",
-     "a" * 65 + "/repo", "ns/" + "r" * 129, "ns/_repo", "ns/repo--x"],
+    [
+        "busybox",
+        "1abc/repo",
+        "ns/Repo",
+        "ns-/repo",
+        "ns/repo/",
+        "ns//repo",
+        "ns/re..po",
+        "n___s/repo",
+        "a" * 65 + "/repo",
+        "ns/" + "r" * 129,
+        "ns/_repo",
+        "ns/repo--x",
+    ],
 )
 def test_invalid_full_names(full: str) -> None:
     with pytest.raises(NameInvalid):

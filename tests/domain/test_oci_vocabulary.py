@@ -51,11 +51,14 @@ def test_application_json_without_media_type_is_told_apart_by_its_fields(index: 
     assert parsed.media_type == (mt.OCI_INDEX if index else mt.OCI_MANIFEST)
 
 
-@pytest.mark.parametrize(("doc", "content_type"), [
-    ({"schemaVersion": 1, "name": "x", "fsLayers": []}, "application/json"),
-    (image_manifest(), mt.DOCKER_SCHEMA1_SIGNED),
-    (image_manifest(), mt.DOCKER_SCHEMA1),
-])
+@pytest.mark.parametrize(
+    ("doc", "content_type"),
+    [
+        ({"schemaVersion": 1, "name": "x", "fsLayers": []}, "application/json"),
+        (image_manifest(), mt.DOCKER_SCHEMA1_SIGNED),
+        (image_manifest(), mt.DOCKER_SCHEMA1),
+    ],
+)
 def test_schema1_refusals_say_so_in_their_reason(doc: dict[str, object], content_type: str) -> None:
     with pytest.raises(ManifestInvalid) as refused:
         parse_manifest(json.dumps(doc).encode(), content_type)
@@ -83,8 +86,12 @@ def test_platform_json() -> None:
     assert found == Platform("windows", "amd64"), "the OS version refines a platform, it does not make another"
     assert Platform.from_json({"os": "linux", "architecture": "arm", "variant": None}) == Platform("linux", "arm")
     assert Platform.from_json({"os": "linux", "architecture": "arm", "os.version": 5}) == Platform("linux", "arm")
-    for incomplete in ({}, {"os": "linux"}, {"os": "linux", "architecture": 64},
-                       {"os": "linux", "architecture": "arm", "variant": 7}):
+    for incomplete in (
+        {},
+        {"os": "linux"},
+        {"os": "linux", "architecture": 64},
+        {"os": "linux", "architecture": "arm", "variant": 7},
+    ):
         assert Platform.from_json(incomplete) is None
 
 
@@ -96,8 +103,11 @@ def test_an_incomplete_platform_is_kept_out_of_the_typed_descriptor() -> None:
 
 
 def _entry(platform: dict[str, str] | None, media_type: str = mt.OCI_MANIFEST, seed: bytes = b"") -> dict[str, object]:
-    out: dict[str, object] = {"mediaType": media_type, "digest": str(Digest.of(json.dumps(platform).encode() + seed)),
-                              "size": 1}
+    out: dict[str, object] = {
+        "mediaType": media_type,
+        "digest": str(Digest.of(json.dumps(platform).encode() + seed)),
+        "size": 1,
+    }
     if platform is not None:
         out["platform"] = platform
     return out
@@ -116,13 +126,20 @@ def test_select_platforms() -> None:
     assert isinstance(index, ImageIndex)
     assert [str(d.platform) for d in select_platforms(index, None)] == ["linux/arm/v7", "linux/arm", "linux/amd64"]
     assert [str(d.platform) for d in select_platforms(index, Platform("linux", "arm"))] == [
-        "linux/arm", "linux/arm/v7"], "the exact match first"
+        "linux/arm",
+        "linux/arm/v7",
+    ], "the exact match first"
     assert select_platforms(index, Platform("linux", "s390x")) == []
 
 
 def test_image_config() -> None:
-    config = {"os": "linux", "architecture": "arm64", "variant": "v8", "rootfs": {"diff_ids": ["sha256:a"]},
-              "history": [{"created_by": "RUN x"}, "not an entry"]}
+    config = {
+        "os": "linux",
+        "architecture": "arm64",
+        "variant": "v8",
+        "rootfs": {"diff_ids": ["sha256:a"]},
+        "history": [{"created_by": "RUN x"}, "not an entry"],
+    }
     parsed = parse_config(json.dumps(config).encode())
     assert parsed.platform == Platform("linux", "arm64", "v8")
     assert parsed.diff_ids == ("sha256:a",) and parsed.history == ({"created_by": "RUN x"},)
@@ -130,14 +147,17 @@ def test_image_config() -> None:
     assert parse_config(b"{}").platform is None
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    (b"[]", "image config must be a JSON object"),
-    (b"{", "image config is not valid JSON"),
-    (b'{"rootfs": {"diff_ids": "sha256:a"}}', "rootfs.diff_ids"),
-    (b'{"rootfs": {"diff_ids": [1]}}', "rootfs.diff_ids"),
-    (b'{"history": {"created_by": "x"}}', "history"),
-    (b'{"a": ' + b"[" * 65 + b"]" * 65 + b"}", "image config is JSON nested deeper than 64"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[]", "image config must be a JSON object"),
+        (b"{", "image config is not valid JSON"),
+        (b'{"rootfs": {"diff_ids": "sha256:a"}}', "rootfs.diff_ids"),
+        (b'{"rootfs": {"diff_ids": [1]}}', "rootfs.diff_ids"),
+        (b'{"history": {"created_by": "x"}}', "history"),
+        (b'{"a": ' + b"[" * 65 + b"]" * 65 + b"}", "image config is JSON nested deeper than 64"),
+    ],
+)
 def test_image_config_refusals(raw: bytes, reason: str) -> None:
     with pytest.raises(ManifestInvalid, match=reason):
         parse_config(raw)
@@ -152,7 +172,13 @@ def test_one_severity_scale() -> None:
     """The registry ranked stored severity words with its own tuple; the scanner's enum is now the
     one scale, and a stored word ranks as it did: its position, or lowest when it is no value."""
     assert [s.value for s in sorted(Severity, key=lambda s: s.rank)] == [
-        "unknown", "negligible", "low", "medium", "high", "critical"]
+        "unknown",
+        "negligible",
+        "low",
+        "medium",
+        "high",
+        "critical",
+    ]
     assert [severity_rank(s.value) for s in Severity] == list(range(6))
     assert severity_rank("HIGH") == severity_rank("bogus") == 0, "stored words are values, compared exactly"
     assert severity_at_least("critical", "high") and severity_at_least("high", "high")
@@ -166,8 +192,12 @@ def test_one_severity_scale() -> None:
 
 
 def test_descriptor_json_keeps_urls_and_platform() -> None:
-    foreign = {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-               "digest": str(Digest.of(b"win")), "size": 3, "urls": ["https://example.com/layer"]}
+    foreign = {
+        "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "digest": str(Digest.of(b"win")),
+        "size": 3,
+        "urls": ["https://example.com/layer"],
+    }
     doc = image_manifest()
     doc["layers"].append(foreign)
     parsed = parse_manifest(json.dumps(doc).encode(), mt.OCI_MANIFEST)

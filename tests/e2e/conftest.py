@@ -45,8 +45,12 @@ def sqlite_registry(tmp_path_factory: pytest.TempPathFactory, session_cache: Ses
 
     def start() -> ServerProcess:
         data_dir = tmp_path_factory.mktemp("clients-registry")
-        env = {"MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-               "MOORAGE_ACCESS_LOG": "true", "MOORAGE_DATABASE_URL": f"sqlite:///{data_dir / 'moorage.db'}"}
+        env = {
+            "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+            "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MOORAGE_ACCESS_LOG": "true",
+            "MOORAGE_DATABASE_URL": f"sqlite:///{data_dir / 'moorage.db'}",
+        }
         return start_moorage(data_dir, env=env)
 
     return session_cache.get("e2e-clients-registry", start, close=ServerProcess.stop)

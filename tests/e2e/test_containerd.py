@@ -58,8 +58,17 @@ class Ctr:
 
     def pull(self, name: str, *options: str, password: str | None = None) -> str:
         """``ctr images pull --plain-http --user ...`` unpacking with the native snapshotter."""
-        return self.tool("images", "pull", "--plain-http", "--user", self.user(password), "--snapshotter", "native",
-                         *options, self.ref(name))
+        return self.tool(
+            "images",
+            "pull",
+            "--plain-http",
+            "--user",
+            self.user(password),
+            "--snapshotter",
+            "native",
+            *options,
+            self.ref(name),
+        )
 
     def images(self) -> dict[str, str]:
         """Reference -> digest of every image in the namespace."""
@@ -75,8 +84,10 @@ class Ctr:
 def ctr(containerd: Daemon, sqlite_registry: ServerProcess) -> Iterator[Ctr]:
     """``ctr`` talking to the module's containerd."""
     with state_dir("e2e-ctrh-") as home:
-        yield Ctr(Tool(("ctr", "--address", str(containerd.socket_path), "--namespace", NAMESPACE),
-                       private_env(home)), sqlite_registry)
+        yield Ctr(
+            Tool(("ctr", "--address", str(containerd.socket_path), "--namespace", NAMESPACE), private_env(home)),
+            sqlite_registry,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +117,9 @@ def _child(index: ol.Index, architecture: str) -> ol.Image:
     raise AssertionError(f"no {architecture} image in the index")
 
 
-def test_ctr_pulls_one_platform_with_a_user_and_password(ctr: Ctr, sqlite_registry: ServerProcess,
-                                                         source_index: ol.Index) -> None:
+def test_ctr_pulls_one_platform_with_a_user_and_password(
+    ctr: Ctr, sqlite_registry: ServerProcess, source_index: ol.Index
+) -> None:
     mark = len(sqlite_registry.log())
     ctr.pull("e2e/ctr-source:multi", "--platform", "linux/arm64/v8")
     assert set(token_requests(sqlite_registry, mark)) == {("POST", 200)}  # the OAuth2 form, no GET fallback
@@ -118,8 +130,7 @@ def test_ctr_pulls_one_platform_with_a_user_and_password(ctr: Ctr, sqlite_regist
     assert not {blob.digest for blob in amd64.blobs()} & held  # only the platform asked for
 
 
-def test_ctr_pushes_with_a_user_and_password(ctr: Ctr, sqlite_registry: ServerProcess,
-                                            source_index: ol.Index) -> None:
+def test_ctr_pushes_with_a_user_and_password(ctr: Ctr, sqlite_registry: ServerProcess, source_index: ol.Index) -> None:
     ctr.pull("e2e/ctr-source:multi", "--all-platforms")
     ctr.tool("images", "tag", "--force", ctr.ref("e2e/ctr-source:multi"), ctr.ref("e2e/ctr-pushed:v1"))
     mark = len(sqlite_registry.log())
@@ -138,5 +149,6 @@ def test_ctr_pushes_with_a_user_and_password(ctr: Ctr, sqlite_registry: ServerPr
 def test_ctr_with_a_wrong_password_is_refused(ctr: Ctr, source_index: ol.Index) -> None:
     with pytest.raises(ClientError) as refused:
         ctr.pull("e2e/ctr-source:multi", password="not-the-password")
-    assert re.search(r"failed to fetch (oauth|anonymous) token: unexpected status: 401", str(refused.value)), \
-        str(refused.value)
+    assert re.search(r"failed to fetch (oauth|anonymous) token: unexpected status: 401", str(refused.value)), str(
+        refused.value
+    )

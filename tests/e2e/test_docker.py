@@ -51,13 +51,34 @@ def dockerd(sqlite_registry: ServerProcess) -> Iterator[Daemon]:
         config = root / "daemon.json"  # in place of /etc/docker/daemon.json; the key file is
         # /etc/docker/key.json unless the configuration names another (20.10 has no flag for it)
         config.write_text(json.dumps({"deprecated-key-path": str(root / "key.json")}))
-        argv = [DOCKERD, "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver", "vfs",
-                "--insecure-registry", sqlite_registry.address, "--data-root", str(root / "data"),
-                "--exec-root", str(root / "exec"), "--pidfile", str(root / "docker.pid"),
-                "--config-file", str(config), "--containerd", str(containerd_daemon.socket_path),
-                "-H", f"unix://{root / 'd.sock'}"]
-        daemon = start_daemon(argv, socket_path=root / "d.sock", log_path=root / "dockerd.log",
-                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        argv = [
+            DOCKERD,
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            "--storage-driver",
+            "vfs",
+            "--insecure-registry",
+            sqlite_registry.address,
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(root / "exec"),
+            "--pidfile",
+            str(root / "docker.pid"),
+            "--config-file",
+            str(config),
+            "--containerd",
+            str(containerd_daemon.socket_path),
+            "-H",
+            f"unix://{root / 'd.sock'}",
+        ]
+        daemon = start_daemon(
+            argv,
+            socket_path=root / "d.sock",
+            log_path=root / "dockerd.log",
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
         try:
             yield daemon
         finally:
@@ -83,8 +104,14 @@ class Docker:
     def login(self, password: str | None = None) -> str:
         """``docker login`` as the administrator, the password on standard input."""
         user, right = _credentials(self.registry)
-        return self.cli("login", "--username", user, "--password-stdin", self.registry.address,
-                        stdin=(password if password is not None else right) + "\n")
+        return self.cli(
+            "login",
+            "--username",
+            user,
+            "--password-stdin",
+            self.registry.address,
+            stdin=(password if password is not None else right) + "\n",
+        )
 
     def push(self, name: str) -> str:
         """``docker push``; the manifest digest it reports."""
@@ -115,8 +142,12 @@ def docker(dockerd: Daemon, sqlite_registry: ServerProcess) -> Iterator[Docker]:
     """The CLI with a private HOME and ``DOCKER_CONFIG``, talking to this module's daemon only."""
     with state_dir("e2e-dkh-") as home:
         config_dir = home / ".docker"
-        env = private_env(home, DOCKER_HOST=f"unix://{dockerd.socket_path}", DOCKER_CONFIG=str(config_dir),
-                          DOCKER_CLI_EXPERIMENTAL="enabled")
+        env = private_env(
+            home,
+            DOCKER_HOST=f"unix://{dockerd.socket_path}",
+            DOCKER_CONFIG=str(config_dir),
+            DOCKER_CLI_EXPERIMENTAL="enabled",
+        )
         yield Docker(Tool((DOCKER,), env), sqlite_registry, config_dir)
 
 
@@ -126,8 +157,9 @@ def loaded(docker: Docker, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     architecture -> local name."""
     work = tmp_path_factory.mktemp("docker-archives")
     images = ol.platform_images(PLATFORMS, layer_count=1)
-    layout = ol.write_layout(work / "layout", {image.platform["architecture"]: image
-                                               for image in images if image.platform})
+    layout = ol.write_layout(
+        work / "layout", {image.platform["architecture"]: image for image in images if image.platform}
+    )
     skopeo = Tool(("skopeo", "--insecure-policy"), private_env(work / "home"))
     names = {}
     for _, arch, _ in PLATFORMS:
@@ -168,15 +200,21 @@ def docker_list(docker: Docker, loaded: dict[str, str]) -> tuple[str, dict[str, 
     for arch, name in loaded.items():
         docker.cli("tag", name, docker.ref(f"e2e/docker-src:{arch}"))
         children[arch] = docker.push(f"e2e/docker-src:{arch}")
-    docker.cli("manifest", "create", "--insecure", docker.ref("e2e/docker-list:v1"),
-               *(docker.ref(f"e2e/docker-src@{digest}") for digest in children.values()))
+    docker.cli(
+        "manifest",
+        "create",
+        "--insecure",
+        docker.ref("e2e/docker-list:v1"),
+        *(docker.ref(f"e2e/docker-src@{digest}") for digest in children.values()),
+    )
     pushed = docker.cli("manifest", "push", "--insecure", "--purge", docker.ref("e2e/docker-list:v1")).split()
     assert pushed and pushed[-1].startswith("sha256:")
     return pushed[-1], children
 
 
-def test_docker_manifest_create_and_push_a_two_platform_list(docker: Docker,
-                                                            docker_list: tuple[str, dict[str, str]]) -> None:
+def test_docker_manifest_create_and_push_a_two_platform_list(
+    docker: Docker, docker_list: tuple[str, dict[str, str]]
+) -> None:
     digest, children = docker_list
     with OciClient(docker.registry) as oci:
         served = oci.get_manifest("e2e/docker-list", "v1")

@@ -31,9 +31,7 @@ def _oras_client(registry: ServerProcess) -> oras.provider.Registry:
     return client
 
 
-def _push_artifact(
-    registry: ServerProcess, tmp_path: Path, repo: str
-) -> tuple[ol.Image, str, dict[str, bytes]]:
+def _push_artifact(registry: ServerProcess, tmp_path: Path, repo: str) -> tuple[ol.Image, str, dict[str, bytes]]:
     """Push a subject image over HTTP, then an oras artifact referring to it.
 
     Returns the subject, the artifact manifest digest and the files pushed (name -> bytes).
@@ -55,8 +53,7 @@ def _push_artifact(
         disable_path_validation=True,
         manifest_config=f"{config}:{SBOM_CONFIG}",
         manifest_annotations={"org.example.kind": "sbom"},
-        subject=oras.oci.Subject(mediaType=ol.OCI_MANIFEST, digest=subject.digest,
-                                 size=subject.manifest.size),
+        subject=oras.oci.Subject(mediaType=ol.OCI_MANIFEST, digest=subject.digest, size=subject.manifest.size),
         quiet=True,
     )
     assert response.status_code == 201, response.text
@@ -81,8 +78,11 @@ def test_oras_pushes_and_pulls_an_artifact_with_a_subject(registry: ServerProces
     for path in pulled:
         assert Path(path).read_bytes() == files[Path(path).name]
     manifest = client.get_manifest(f"{registry.address}/{repo}:sbom")
-    assert manifest["subject"] == {"mediaType": ol.OCI_MANIFEST, "digest": subject.digest,
-                                   "size": subject.manifest.size}
+    assert manifest["subject"] == {
+        "mediaType": ol.OCI_MANIFEST,
+        "digest": subject.digest,
+        "size": subject.manifest.size,
+    }
     assert manifest["config"]["mediaType"] == SBOM_CONFIG
     with OciClient(registry) as oci:
         raw = oci.http.get(f"/v2/{repo}/manifests/{artifact_digest}", headers={"Accept": ol.OCI_MANIFEST})

@@ -53,8 +53,10 @@ def containers(root: Path) -> Containers:
     storage_conf.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{storage}"\nrunroot = "{run}"\n')
     env["CONTAINERS_STORAGE_CONF"] = str(storage_conf)
     common = ("--root", str(storage), "--runroot", str(run), "--storage-driver", "vfs")
-    podman = Tool(("podman", *common, "--tmpdir", str(root / "tmp"), "--events-backend", "none",
-                   "--cgroup-manager", "cgroupfs"), env)
+    podman = Tool(
+        ("podman", *common, "--tmpdir", str(root / "tmp"), "--events-backend", "none", "--cgroup-manager", "cgroupfs"),
+        env,
+    )
     return Containers(root, podman, Tool(("buildah", *common), env))
 
 
@@ -92,8 +94,9 @@ def built(builder: Containers) -> dict[str, str]:
 def login(tool: Tool, server: ServerProcess) -> None:
     """``<tool> login`` with the administrator's password on standard input."""
     user, password = _credentials(server)
-    output = tool("login", "--tls-verify=false", "--username", user, "--password-stdin", server.address,
-                  stdin=password + "\n")
+    output = tool(
+        "login", "--tls-verify=false", "--username", user, "--password-stdin", server.address, stdin=password + "\n"
+    )
     assert "Login Succeeded" in output
 
 
@@ -116,7 +119,9 @@ def served_manifest(server: ServerProcess, reference: str) -> bytes:
 
 def served_config(server: ServerProcess, reference: str) -> dict[str, object]:
     """The image configuration the registry serves for a manifest."""
-    config: dict[str, object] = json.loads(skopeo(server, "--config", "--raw", f"docker://{server.address}/{reference}"))
+    config: dict[str, object] = json.loads(
+        skopeo(server, "--config", "--raw", f"docker://{server.address}/{reference}")
+    )
     return config
 
 
@@ -124,14 +129,22 @@ def _digest_file(path: Path) -> str:
     return path.read_text().strip()
 
 
-def test_buildah_logs_in_pushes_and_pulls(sqlite_registry: ServerProcess, builder: Containers,
-                                          built: dict[str, str], puller: Containers) -> None:
+def test_buildah_logs_in_pushes_and_pulls(
+    sqlite_registry: ServerProcess, builder: Containers, built: dict[str, str], puller: Containers
+) -> None:
     host = sqlite_registry.address
     login(builder.buildah, sqlite_registry)
     assert host in json.loads(builder.auth_file.read_text())["auths"]
     digest_file = builder.root / "buildah-push.digest"
-    builder.buildah("push", "--quiet", "--tls-verify=false", "--digestfile", str(digest_file), built["amd64"],
-                    f"docker://{host}/e2e/buildah:amd64")
+    builder.buildah(
+        "push",
+        "--quiet",
+        "--tls-verify=false",
+        "--digestfile",
+        str(digest_file),
+        built["amd64"],
+        f"docker://{host}/e2e/buildah:amd64",
+    )
     pushed = _digest_file(digest_file)
     assert ol.digest_of(served_manifest(sqlite_registry, "e2e/buildah:amd64")) == pushed
     assert served_config(sqlite_registry, f"e2e/buildah@{pushed}")["architecture"] == "amd64"
@@ -170,13 +183,23 @@ def podman_index(sqlite_registry: ServerProcess, builder: Containers, built: dic
     for arch in ARCHITECTURES:
         builder.podman("manifest", "add", target, f"containers-storage:{built[arch]}")
     digest_file = builder.root / "manifest-push.digest"
-    builder.podman("manifest", "push", "--quiet", "--all", "--tls-verify=false", "--digestfile", str(digest_file),
-                   target, f"docker://{target}")
+    builder.podman(
+        "manifest",
+        "push",
+        "--quiet",
+        "--all",
+        "--tls-verify=false",
+        "--digestfile",
+        str(digest_file),
+        target,
+        f"docker://{target}",
+    )
     return PushedIndex(_digest_file(digest_file), served_manifest(sqlite_registry, "e2e/podman-multi:v1"))
 
 
-def test_podman_manifest_pushes_a_multi_architecture_index(sqlite_registry: ServerProcess,
-                                                          podman_index: PushedIndex) -> None:
+def test_podman_manifest_pushes_a_multi_architecture_index(
+    sqlite_registry: ServerProcess, podman_index: PushedIndex
+) -> None:
     assert ol.digest_of(podman_index.raw) == podman_index.digest
     index = json.loads(podman_index.raw)
     assert index["mediaType"] in (ol.OCI_INDEX, ol.DOCKER_MANIFEST_LIST)
@@ -188,13 +211,22 @@ def test_podman_manifest_pushes_a_multi_architecture_index(sqlite_registry: Serv
         assert served_config(sqlite_registry, f"e2e/podman-multi@{digest}")["architecture"] == arch
     # skopeo resolves the tag to the index and picks each platform's image from it.
     for arch in ARCHITECTURES:
-        picked = json.loads(skopeo(sqlite_registry, "--override-os", "linux", "--override-arch", arch,
-                                   f"docker://{sqlite_registry.address}/e2e/podman-multi:v1"))
+        picked = json.loads(
+            skopeo(
+                sqlite_registry,
+                "--override-os",
+                "linux",
+                "--override-arch",
+                arch,
+                f"docker://{sqlite_registry.address}/e2e/podman-multi:v1",
+            )
+        )
         assert (picked["Digest"], picked["Architecture"]) == (podman_index.digest, arch)
 
 
-def test_podman_pulls_one_platform_of_the_index(sqlite_registry: ServerProcess, podman_index: PushedIndex,
-                                               puller: Containers) -> None:
+def test_podman_pulls_one_platform_of_the_index(
+    sqlite_registry: ServerProcess, podman_index: PushedIndex, puller: Containers
+) -> None:
     repository = f"{sqlite_registry.address}/e2e/podman-multi"
     login(puller.podman, sqlite_registry)
     for arch, pull_options in (("arm64", ("--platform", "linux/arm64")), ("amd64", ("--arch", "amd64"))):
@@ -206,18 +238,33 @@ def test_podman_pulls_one_platform_of_the_index(sqlite_registry: ServerProcess, 
         assert f"{repository}@{podman_index.children[arch]}" in pulled["RepoDigests"]
 
 
-def test_podman_push_pull_and_logout(sqlite_registry: ServerProcess, builder: Containers, built: dict[str, str],
-                                     puller: Containers) -> None:
+def test_podman_push_pull_and_logout(
+    sqlite_registry: ServerProcess, builder: Containers, built: dict[str, str], puller: Containers
+) -> None:
     host = sqlite_registry.address
-    refused = puller.podman.run("login", "--tls-verify=false", "--username", _credentials(sqlite_registry)[0],
-                                "--password-stdin", host, stdin="not-the-password\n")
+    refused = puller.podman.run(
+        "login",
+        "--tls-verify=false",
+        "--username",
+        _credentials(sqlite_registry)[0],
+        "--password-stdin",
+        host,
+        stdin="not-the-password\n",
+    )
     assert refused.returncode != 0 and "invalid username/password" in refused.stderr, refused.stderr
     assert json.loads(puller.auth_file.read_text())["auths"] == {}
 
     login(builder.podman, sqlite_registry)
     digest_file = builder.root / "podman-push.digest"
-    builder.podman("push", "--quiet", "--tls-verify=false", "--digestfile", str(digest_file), built["arm64"],
-                   f"{host}/e2e/podman:arm64")
+    builder.podman(
+        "push",
+        "--quiet",
+        "--tls-verify=false",
+        "--digestfile",
+        str(digest_file),
+        built["arm64"],
+        f"{host}/e2e/podman:arm64",
+    )
     pushed = _digest_file(digest_file)
     assert ol.digest_of(served_manifest(sqlite_registry, "e2e/podman:arm64")) == pushed
 

@@ -56,12 +56,32 @@ def podman(state: Path, server: ServerProcess, account: Account, *args: str) -> 
     auth.write_text(json.dumps({"auths": {server.address: {"auth": credentials}}}))
     registries = state / "registries.conf"
     registries.write_text("unqualified-search-registries = []\n")
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(state / "home"),
-           "XDG_CONFIG_HOME": str(state / "home" / ".config"), "XDG_RUNTIME_DIR": str(state / "runroot"),
-           "CONTAINERS_REGISTRIES_CONF": str(registries), "REGISTRY_AUTH_FILE": str(auth), "TMPDIR": str(state / "tmp")}
-    argv = ["podman", "--root", str(state / "root"), "--runroot", str(state / "runroot"), "--tmpdir",
-            str(state / "tmp"), "--storage-driver", "vfs", "--events-backend", "none", *args,
-            "--tls-verify=false", "--authfile", str(auth)]
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(state / "home"),
+        "XDG_CONFIG_HOME": str(state / "home" / ".config"),
+        "XDG_RUNTIME_DIR": str(state / "runroot"),
+        "CONTAINERS_REGISTRIES_CONF": str(registries),
+        "REGISTRY_AUTH_FILE": str(auth),
+        "TMPDIR": str(state / "tmp"),
+    }
+    argv = [
+        "podman",
+        "--root",
+        str(state / "root"),
+        "--runroot",
+        str(state / "runroot"),
+        "--tmpdir",
+        str(state / "tmp"),
+        "--storage-driver",
+        "vfs",
+        "--events-backend",
+        "none",
+        *args,
+        "--tls-verify=false",
+        "--authfile",
+        str(auth),
+    ]
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -71,16 +91,16 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_layout(tmp_path_factory.mktemp("layout") / "img", {"v1": img})
 
 
-def test_podman_search_lists_what_the_user_reads(shared_moorage: ServerProcess, layout: Path,
-                                                 podman_state: Path) -> None:
+def test_podman_search_lists_what_the_user_reads(
+    shared_moorage: ServerProcess, layout: Path, podman_state: Path
+) -> None:
     host = shared_moorage.address
     for tag in ("v1", "v2"):
         skopeo.push(layout, "v1", f"{host}/podsearch/app:{tag}", creds=(ADMIN_USER, ADMIN_PASSWORD))
     found = podman(podman_state / "admin", shared_moorage, ADMIN, *SEARCH, f"{host}/")
     assert found.returncode == 0, found.stderr
     assert f"{host}/podsearch/app" in found.stdout.split()
-    narrowed = podman(podman_state / "admin", shared_moorage, ADMIN, *SEARCH,
-                      f"{host}/podsearch")
+    narrowed = podman(podman_state / "admin", shared_moorage, ADMIN, *SEARCH, f"{host}/podsearch")
     assert narrowed.returncode == 0 and f"{host}/podsearch/app" in narrowed.stdout.split(), narrowed.stderr
     # Another account's user gets an answer too, without the repositories it may not read.
     outsider = create_user(shared_moorage, "podman-outsider")
@@ -97,5 +117,7 @@ def test_podman_search_list_tags(shared_moorage: ServerProcess, layout: Path, po
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.splitlines()  # podman 4.3 prints a table whatever --format says
     assert header.split() == ["NAME", "TAG"]
-    assert [row.split() for row in rows if row.strip()] == [[f"{host}/podtags/app", "v1"],
-                                                            [f"{host}/podtags/app", "v2"]]
+    assert [row.split() for row in rows if row.strip()] == [
+        [f"{host}/podtags/app", "v1"],
+        [f"{host}/podtags/app", "v2"],
+    ]

@@ -30,8 +30,9 @@ class Skopeo:
 
     def run(self, *args: str) -> bytes:
         """Run skopeo; fail with its output when it fails."""
-        completed = subprocess.run(["skopeo", "--insecure-policy", *args], env=self.env, capture_output=True,
-                                   timeout=180, check=False)
+        completed = subprocess.run(
+            ["skopeo", "--insecure-policy", *args], env=self.env, capture_output=True, timeout=180, check=False
+        )
         assert completed.returncode == 0, f"skopeo {' '.join(args)}:\n{completed.stderr.decode()}"
         return completed.stdout
 
@@ -46,19 +47,41 @@ class Skopeo:
 
     def copy_in(self, layout: Path, tag: str, name: str, *extra: str) -> None:
         """``oci:<layout>:<tag>`` -> the registry, digests preserved."""
-        self.run("copy", "--dest-tls-verify=false", *self.creds("dest-creds"), "--preserve-digests", *extra,
-                 f"oci:{layout}:{tag}", self.ref(name))
+        self.run(
+            "copy",
+            "--dest-tls-verify=false",
+            *self.creds("dest-creds"),
+            "--preserve-digests",
+            *extra,
+            f"oci:{layout}:{tag}",
+            self.ref(name),
+        )
 
     def copy_out(self, name: str, layout: Path, tag: str, *extra: str) -> None:
         """The registry -> ``oci:<layout>:<tag>``, digests preserved."""
-        self.run("copy", "--src-tls-verify=false", *self.creds("src-creds"), "--preserve-digests", *extra,
-                 self.ref(name), f"oci:{layout}:{tag}")
+        self.run(
+            "copy",
+            "--src-tls-verify=false",
+            *self.creds("src-creds"),
+            "--preserve-digests",
+            *extra,
+            self.ref(name),
+            f"oci:{layout}:{tag}",
+        )
 
     def copy_across(self, source: str, destination: str, *extra: str) -> None:
         """Registry to registry (same server), digests preserved."""
-        self.run("copy", "--src-tls-verify=false", "--dest-tls-verify=false", *self.creds("src-creds"),
-                 *self.creds("dest-creds"), "--preserve-digests", *extra, self.ref(source),
-                 self.ref(destination))
+        self.run(
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            *self.creds("src-creds"),
+            *self.creds("dest-creds"),
+            "--preserve-digests",
+            *extra,
+            self.ref(source),
+            self.ref(destination),
+        )
 
     def raw(self, name: str) -> bytes:
         """The manifest bytes as the registry serves them (``inspect --raw``)."""
@@ -93,10 +116,8 @@ def test_multi_layer_image_round_trips_with_identical_digests(
     registry: ServerProcess, skopeo: Skopeo, tmp_path: Path
 ) -> None:
     layers = [
-        ol.layer({"etc/os-release": b"ID=moorage-test\n",
-                  "usr/bin/tool": ol.File(b"#!/bin/sh\necho hi\n", 0o755)}),
-        ol.layer({"var/lib/data.bin": bytes(range(256)) * 64, "usr/bin/link": ol.Symlink("tool")},
-                 compression="zstd"),
+        ol.layer({"etc/os-release": b"ID=moorage-test\n", "usr/bin/tool": ol.File(b"#!/bin/sh\necho hi\n", 0o755)}),
+        ol.layer({"var/lib/data.bin": bytes(range(256)) * 64, "usr/bin/link": ol.Symlink("tool")}, compression="zstd"),
         ol.layer({"usr/share/doc/readme": b"plain layer\n"}, compression="none"),
     ]
     image = ol.image(layers, container_config={"Env": ["PATH=/usr/bin"], "Cmd": ["/usr/bin/tool"]})
@@ -112,9 +133,7 @@ def test_multi_layer_image_round_trips_with_identical_digests(
     _assert_layout_holds(tmp_path / "back", "v1", image)
 
 
-def test_multi_arch_index_round_trips_with_all(
-    registry: ServerProcess, skopeo: Skopeo, tmp_path: Path
-) -> None:
+def test_multi_arch_index_round_trips_with_all(registry: ServerProcess, skopeo: Skopeo, tmp_path: Path) -> None:
     platforms = [("linux", "amd64", None), ("linux", "arm64", "v8"), ("linux", "arm", "v7")]
     children = ol.platform_images(platforms, layer_count=2)
     idx = ol.index(children, annotations={"org.opencontainers.image.title": "multi-arch"})
@@ -130,17 +149,16 @@ def test_multi_arch_index_round_trips_with_all(
     _assert_layout_holds(tmp_path / "back", "multi", idx)
 
 
-def test_copy_between_repositories_and_list_tags(
-    registry: ServerProcess, skopeo: Skopeo, tmp_path: Path
-) -> None:
+def test_copy_between_repositories_and_list_tags(registry: ServerProcess, skopeo: Skopeo, tmp_path: Path) -> None:
     image = ol.image([{"mount/me.txt": b"shared layer"}, {"second.txt": b"second"}])
     source = ol.write_layout(tmp_path / "source", {"v1": image})
     skopeo.copy_in(source, "v1", "e2e/origin:v1")
     skopeo.copy_across("e2e/origin:v1", "e2e/copy/nested:v2")
     assert skopeo.raw("e2e/copy/nested:v2") == image.manifest.data
     _assert_registry_serves(registry, "e2e/copy/nested", image)
-    listed = json.loads(skopeo.run("list-tags", "--tls-verify=false", *skopeo.creds("creds"),
-                                   skopeo.ref("e2e/copy/nested")))
+    listed = json.loads(
+        skopeo.run("list-tags", "--tls-verify=false", *skopeo.creds("creds"), skopeo.ref("e2e/copy/nested"))
+    )
     assert listed["Tags"] == ["v2"]
 
 
@@ -160,7 +178,6 @@ def test_delete_by_digest(registry: ServerProcess, skopeo: Skopeo, tmp_path: Pat
     image = ol.image([{"delete/me.txt": b"bye"}])
     source = ol.write_layout(tmp_path / "source", {"gone": image})
     skopeo.copy_in(source, "gone", "e2e/delete:gone")
-    skopeo.run("delete", "--tls-verify=false", *skopeo.creds("creds"),
-               skopeo.ref(f"e2e/delete@{image.digest}"))
+    skopeo.run("delete", "--tls-verify=false", *skopeo.creds("creds"), skopeo.ref(f"e2e/delete@{image.digest}"))
     with OciClient(registry) as oci:
         assert oci.get_manifest("e2e/delete", image.digest).status_code == 404

@@ -21,14 +21,21 @@ pytestmark = pytest.mark.e2e
 
 def _login(tool: str, registry: ServerProcess, env: dict[str, str], user: str, password: str) -> bool:
     require_tool(tool)
-    completed = subprocess.run([tool, "login", "--tls-verify=false", "-u", user, "--password-stdin", registry.address],
-                               input=password.encode(), env=env, capture_output=True, timeout=120, check=False)
+    completed = subprocess.run(
+        [tool, "login", "--tls-verify=false", "-u", user, "--password-stdin", registry.address],
+        input=password.encode(),
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     return completed.returncode == 0
 
 
 @pytest.mark.parametrize("tool", ["skopeo", "podman"])
-def test_login_still_checks_the_password(registry: ServerProcess, client_env: dict[str, str], tool: str,
-                                         target: str) -> None:
+def test_login_still_checks_the_password(
+    registry: ServerProcess, client_env: dict[str, str], tool: str, target: str
+) -> None:
     credentials = registry_credentials(registry)
     if credentials is None:
         pytest.skip("the reference registry asks for no credentials")

@@ -22,11 +22,16 @@ INSTANCE_HOST = "127.0.0.5"
 SECOND_INSTANCE_HOST = "127.0.0.6"
 ALLOWED_DOMAINS = f"{INSTANCE_HOST},{SECOND_INSTANCE_HOST},example.test"
 
-FAST_JOBS = {"MOORAGE_JOBS__LEASE_SECONDS": "5", "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
-             "MOORAGE_JOBS__STALE_PENDING_SECONDS": "5", "MOORAGE_ACCESS_LOG": "false",
-             "MOORAGE_ENTERPRISE__SCHEDULE_INTERVAL_SECONDS": "1",
-             "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-             "MOORAGE_ENTERPRISE__ALLOWED_DOMAIN_SUFFIXES": ALLOWED_DOMAINS}
+FAST_JOBS = {
+    "MOORAGE_JOBS__LEASE_SECONDS": "5",
+    "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
+    "MOORAGE_JOBS__STALE_PENDING_SECONDS": "5",
+    "MOORAGE_ACCESS_LOG": "false",
+    "MOORAGE_ENTERPRISE__SCHEDULE_INTERVAL_SECONDS": "1",
+    "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+    "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+    "MOORAGE_ENTERPRISE__ALLOWED_DOMAIN_SUFFIXES": ALLOWED_DOMAINS,
+}
 
 StartServer = Callable[..., ServerProcess]
 
@@ -34,14 +39,25 @@ StartServer = Callable[..., ServerProcess]
 def _starter(request: pytest.FixtureRequest, base: Path) -> tuple[StartServer, list[ServerProcess]]:
     started: list[ServerProcess] = []
 
-    def start(*, database: str = "sqlite", env: dict[str, str] | None = None, data_dir: Path | None = None,
-              port: int | None = None, database_url: str | None = None) -> ServerProcess:
+    def start(
+        *,
+        database: str = "sqlite",
+        env: dict[str, str] | None = None,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        database_url: str | None = None,
+    ) -> ServerProcess:
         directory = data_dir or base / f"ee-{len(started)}-{secrets.token_hex(3)}"
         directory.mkdir(parents=True, exist_ok=True)
         url = database_url or database_url_for(request, database, directory)
         full_env = {"MOORAGE_DATABASE_URL": url, "MOORAGE_DATA_DIR": str(directory), **FAST_JOBS, **(env or {})}
-        server = start_moorage(directory, env=full_env, port=port, wait=False,
-                               extra_args=["--host", INSTANCE_HOST, "--host", SECOND_INSTANCE_HOST])
+        server = start_moorage(
+            directory,
+            env=full_env,
+            port=port,
+            wait=False,
+            extra_args=["--host", INSTANCE_HOST, "--host", SECOND_INSTANCE_HOST],
+        )
         started.append(server)
         server.wait_ready(timeout=120)  # two test processes start servers at once on two cores
         return server

@@ -44,17 +44,26 @@ def image_blobs(content: str) -> tuple[bytes, dict[str, bytes]]:
     """(manifest, blobs by digest) of a one-layer image whose file holds ``content``."""
     tar = _tar({"hello.txt": content.encode()})
     layer = gzip.compress(tar, mtime=0)
-    config = _canonical({
-        "architecture": "amd64", "os": "linux", "config": {"Cmd": ["/hello.txt"]},
-        "rootfs": {"type": "layers", "diff_ids": [_digest(tar)]},
-        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": f"COPY hello.txt # {content}"},
-                    {"created": "2024-01-01T00:00:01Z", "created_by": "CMD [\"/hello.txt\"]", "empty_layer": True}],
-    })
-    manifest = _canonical({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": _digest(config), "size": len(config)},
-        "layers": [{"mediaType": OCI_LAYER, "digest": _digest(layer), "size": len(layer)}],
-    })
+    config = _canonical(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/hello.txt"]},
+            "rootfs": {"type": "layers", "diff_ids": [_digest(tar)]},
+            "history": [
+                {"created": "2024-01-01T00:00:00Z", "created_by": f"COPY hello.txt # {content}"},
+                {"created": "2024-01-01T00:00:01Z", "created_by": 'CMD ["/hello.txt"]', "empty_layer": True},
+            ],
+        }
+    )
+    manifest = _canonical(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": _digest(config), "size": len(config)},
+            "layers": [{"mediaType": OCI_LAYER, "digest": _digest(layer), "size": len(layer)}],
+        }
+    )
     return manifest, {_digest(layer): layer, _digest(config): config, _digest(manifest): manifest}
 
 
@@ -67,8 +76,14 @@ def write_layout(path: Path, images: Mapping[str, str]) -> Path:
         manifest, blobs = image_blobs(content)
         for digest, data in blobs.items():
             (path / "blobs" / "sha256" / digest.split(":", 1)[1]).write_bytes(data)
-        entries.append({"mediaType": OCI_MANIFEST, "digest": _digest(manifest), "size": len(manifest),
-                        "annotations": {"org.opencontainers.image.ref.name": tag}})
+        entries.append(
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": _digest(manifest),
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }
+        )
     (path / "index.json").write_bytes(_canonical({"schemaVersion": 2, "manifests": entries}))
     return path
 

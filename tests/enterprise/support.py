@@ -76,20 +76,37 @@ def unique(prefix: str) -> str:
 
 def create_instance(ee: Enterprise, name: str, *, domain_name: str | None = None) -> str:
     """A new instance (with a domain name, when given); its id."""
-    created = ee.client.create_instance(CreateInstanceRequest(body=CreateInstanceRequestBody(
-        name=name, spec="swr.ee.professional", charge_mode="postPaid", vpc_id="vpc", subnet_id="subnet",
-        project_id=ee.project)))
+    created = ee.client.create_instance(
+        CreateInstanceRequest(
+            body=CreateInstanceRequestBody(
+                name=name,
+                spec="swr.ee.professional",
+                charge_mode="postPaid",
+                vpc_id="vpc",
+                subnet_id="subnet",
+                project_id=ee.project,
+            )
+        )
+    )
     if domain_name:
-        ee.client.add_domain_name(AddDomainNameRequest(instance_id=created.instance_id,
-                                                       body=AddDomainNameRequestBody(domain_name=domain_name)))
+        ee.client.add_domain_name(
+            AddDomainNameRequest(
+                instance_id=created.instance_id, body=AddDomainNameRequestBody(domain_name=domain_name)
+            )
+        )
     return str(created.instance_id)
 
 
 def create_namespace(ee: Enterprise, instance_id: str, name: str, *, public: bool = False) -> int:
     """A namespace of an instance; its id."""
-    response = ee.client.create_instance_namespace(CreateInstanceNamespaceRequest(
-        instance_id=instance_id, body=CreateInstanceNamespaceRequestBody(
-            namespace_name=name, metadata=NamespaceMetadata(public="true" if public else "false"))))
+    response = ee.client.create_instance_namespace(
+        CreateInstanceNamespaceRequest(
+            instance_id=instance_id,
+            body=CreateInstanceNamespaceRequestBody(
+                namespace_name=name, metadata=NamespaceMetadata(public="true" if public else "false")
+            ),
+        )
+    )
     return int(response.id)
 
 
@@ -117,40 +134,65 @@ def selector(decoration: str, pattern: str, extras: str | None = None) -> SignRu
     return SignRuleSelector(kind="doublestar", decoration=decoration, pattern=pattern, extras=extras)
 
 
-def create_policy(ee: Enterprise, instance_id: str, namespace: str, key_id: str, *, repositories: str = "**",
-                  tags: str = "**", trigger: str = "manual", name: str | None = None,
-                  exclude_tags: str | None = None) -> int:
+def create_policy(
+    ee: Enterprise,
+    instance_id: str,
+    namespace: str,
+    key_id: str,
+    *,
+    repositories: str = "**",
+    tags: str = "**",
+    trigger: str = "manual",
+    name: str | None = None,
+    exclude_tags: str | None = None,
+) -> int:
     """A signature policy; its id."""
     tag_selectors = [selector("matches", tags)]
     if exclude_tags:
         tag_selectors.append(selector("excludes", exclude_tags))
     body = CreateSignaturePolicyRequestBody(
-        name=name or unique("policy"), description="test policy", enabled=True, signature_method="KMS",
-        signature_algorithm="ECDSA_SHA_256", signature_key=key_id, trigger=TriggerConfig(type=trigger),
-        scope_rules=[SignScopeRule(tag_selectors=tag_selectors,
-                                   scope_selectors={"repository": [selector("repoMatches", repositories)]},
-                                   repo_scope_mode="regular")])
-    response = ee.client.create_instance_sign_policy(CreateInstanceSignPolicyRequest(
-        instance_id=instance_id, namespace_name=namespace, body=body))
+        name=name or unique("policy"),
+        description="test policy",
+        enabled=True,
+        signature_method="KMS",
+        signature_algorithm="ECDSA_SHA_256",
+        signature_key=key_id,
+        trigger=TriggerConfig(type=trigger),
+        scope_rules=[
+            SignScopeRule(
+                tag_selectors=tag_selectors,
+                scope_selectors={"repository": [selector("repoMatches", repositories)]},
+                repo_scope_mode="regular",
+            )
+        ],
+    )
+    response = ee.client.create_instance_sign_policy(
+        CreateInstanceSignPolicyRequest(instance_id=instance_id, namespace_name=namespace, body=body)
+    )
     return int(response.id)
 
 
 def execute(ee: Enterprise, instance_id: str, namespace: str, policy_id: int) -> int:
     """Start an execution; its id."""
-    response = ee.client.execute_instance_sign_policy(ExecuteInstanceSignPolicyRequest(
-        instance_id=instance_id, namespace_name=namespace, policy_id=policy_id))
+    response = ee.client.execute_instance_sign_policy(
+        ExecuteInstanceSignPolicyRequest(instance_id=instance_id, namespace_name=namespace, policy_id=policy_id)
+    )
     return int(response.id)
 
 
 def execution(ee: Enterprise, instance_id: str, namespace: str, policy_id: int, execution_id: int) -> Any:
     """The SDK's ``Execution`` of an execution id."""
-    listed = ee.client.list_instance_sign_policy_executions(ListInstanceSignPolicyExecutionsRequest(
-        instance_id=instance_id, namespace_name=namespace, policy_id=policy_id, offset=0, limit=100))
+    listed = ee.client.list_instance_sign_policy_executions(
+        ListInstanceSignPolicyExecutionsRequest(
+            instance_id=instance_id, namespace_name=namespace, policy_id=policy_id, offset=0, limit=100
+        )
+    )
     return next(e for e in listed.executions if e.id == execution_id)
 
 
-def wait_execution(ee: Enterprise, instance_id: str, namespace: str, policy_id: int, execution_id: int,
-                   *, timeout: float = 60) -> Any:
+def wait_execution(
+    ee: Enterprise, instance_id: str, namespace: str, policy_id: int, execution_id: int, *, timeout: float = 60
+) -> Any:
     """Poll until the execution has finished; the SDK's ``Execution``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -166,14 +208,16 @@ def push(layout: Path, tag: str, destination: str, *, creds: tuple[str, str] = (
     skopeo.push(layout, tag, destination, creds=creds)
 
 
-def upload(host: str, repository: str, images: dict[str, str], *,
-           creds: tuple[str, str] = (ADMIN_USER, ADMIN_PASSWORD)) -> None:
+def upload(
+    host: str, repository: str, images: dict[str, str], *, creds: tuple[str, str] = (ADMIN_USER, ADMIN_PASSWORD)
+) -> None:
     """Push images (tag -> content of ``layouts.image_blobs``) through the OCI API directly: what
     skopeo does, without a process per image, for tests that need many."""
     from tests.enterprise import layouts
 
-    token = httpx.get(f"http://{host}/service/token", params={"scope": f"repository:{repository}:pull,push"},
-                      auth=creds, timeout=30).json()["token"]
+    token = httpx.get(
+        f"http://{host}/service/token", params={"scope": f"repository:{repository}:pull,push"}, auth=creds, timeout=30
+    ).json()["token"]
     with httpx.Client(base_url=f"http://{host}", headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
         for tag, content in images.items():
             manifest, blobs = layouts.image_blobs(content)
@@ -182,9 +226,14 @@ def upload(host: str, repository: str, images: dict[str, str], *,
                     continue
                 started = api.post(f"/v2/{repository}/blobs/uploads/")
                 assert started.status_code == 202, started.text
-                done = api.put(started.headers["location"], params={"digest": digest}, content=data,
-                               headers={"Content-Type": "application/octet-stream"})
+                done = api.put(
+                    started.headers["location"],
+                    params={"digest": digest},
+                    content=data,
+                    headers={"Content-Type": "application/octet-stream"},
+                )
                 assert done.status_code == 201, done.text
-            stored = api.put(f"/v2/{repository}/manifests/{tag}", content=manifest,
-                             headers={"Content-Type": layouts.OCI_MANIFEST})
+            stored = api.put(
+                f"/v2/{repository}/manifests/{tag}", content=manifest, headers={"Content-Type": layouts.OCI_MANIFEST}
+            )
             assert stored.status_code == 201, stored.text

@@ -31,10 +31,14 @@ SUBJECT = Subject(DIGEST, "application/vnd.oci.image.manifest.v1+json", 1234, "1
 def test_payload_has_exactly_the_fields_containers_image_accepts() -> None:
     payload = CosignScheme().payload(SUBJECT)
     document = json.loads(payload)
-    assert document == {"critical": {"identity": {"docker-reference": "127.0.0.5:5000/team/app:v1"},
-                                     "image": {"docker-manifest-digest": DIGEST},
-                                     "type": "cosign container image signature"},
-                        "optional": {"creator": "moorage"}}
+    assert document == {
+        "critical": {
+            "identity": {"docker-reference": "127.0.0.5:5000/team/app:v1"},
+            "image": {"docker-manifest-digest": DIGEST},
+            "type": "cosign container image signature",
+        },
+        "optional": {"creator": "moorage"},
+    }
     assert parse_payload(payload) == (SUBJECT.docker_reference, DIGEST)
     assert CosignScheme().payload(SUBJECT) == payload  # deterministic: found again by its digest
 
@@ -50,8 +54,20 @@ def test_signatures_verify_with_openssl(tmp_path: Path) -> None:
     (tmp_path / "key.pub").write_text(pair.public_pem)
     (tmp_path / "payload").write_bytes(payload)
     (tmp_path / "sig").write_bytes(decode_signature(encode_signature(signature)))
-    result = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "key.pub"), "-signature",
-                             str(tmp_path / "sig"), str(tmp_path / "payload")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            "openssl",
+            "dgst",
+            "-sha256",
+            "-verify",
+            str(tmp_path / "key.pub"),
+            "-signature",
+            str(tmp_path / "sig"),
+            str(tmp_path / "payload"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0 and "Verified OK" in result.stdout
 
 
@@ -83,12 +99,26 @@ def test_untrusted_artifacts_are_refused() -> None:
     for manifest in (b"not json", b"[]", b'{"layers": 3}', b"{" + b" " * (5 << 20) + b"}"):
         with pytest.raises(SigningError):
             scheme.entries(manifest)
-    odd = json.dumps({"layers": [{"mediaType": SIMPLE_SIGNING, "digest": "sha256:x", "size": -1,
-                                  "annotations": {"dev.cosignproject.cosign/signature": "c2ln"}},
-                                 {"mediaType": SIMPLE_SIGNING, "digest": "sha256:y", "size": True,
-                                  "annotations": {"dev.cosignproject.cosign/signature": "c2ln"}},
-                                 {"mediaType": "other", "digest": "sha256:z", "size": 1},
-                                 "not a layer"]}).encode()
+    odd = json.dumps(
+        {
+            "layers": [
+                {
+                    "mediaType": SIMPLE_SIGNING,
+                    "digest": "sha256:x",
+                    "size": -1,
+                    "annotations": {"dev.cosignproject.cosign/signature": "c2ln"},
+                },
+                {
+                    "mediaType": SIMPLE_SIGNING,
+                    "digest": "sha256:y",
+                    "size": True,
+                    "annotations": {"dev.cosignproject.cosign/signature": "c2ln"},
+                },
+                {"mediaType": "other", "digest": "sha256:z", "size": 1},
+                "not a layer",
+            ]
+        }
+    ).encode()
     assert scheme.entries(odd) == []
     with pytest.raises(SigningError):
         scheme.signature_tag("sha512:" + "ab" * 64)
@@ -100,12 +130,17 @@ def test_untrusted_artifacts_are_refused() -> None:
         decode_signature("not base64!")
 
 
-@pytest.mark.parametrize("payload", [
-    b"{}", b"[]", b'{"critical": {"identity": {"docker-reference": "x"}, "image": {"docker-manifest-digest": "y"},'
-                  b' "type": "other"}}',
-    b'{"critical": {"identity": {"docker-reference": "x", "extra": 1}, "image": {"docker-manifest-digest": "y"},'
-    b' "type": "cosign container image signature"}}',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"{}",
+        b"[]",
+        b'{"critical": {"identity": {"docker-reference": "x"}, "image": {"docker-manifest-digest": "y"},'
+        b' "type": "other"}}',
+        b'{"critical": {"identity": {"docker-reference": "x", "extra": 1}, "image": {"docker-manifest-digest": "y"},'
+        b' "type": "cosign container image signature"}}',
+    ],
+)
 def test_parse_payload_is_strict(payload: bytes) -> None:
     with pytest.raises(SigningError):
         parse_payload(payload)

@@ -44,22 +44,34 @@ def selector(decoration: str, pattern: str) -> RuleSelector:
     return RuleSelector(kind="doublestar", decoration=decoration, pattern=pattern)
 
 
-def create_rule(ee: Enterprise, instance_id: str, namespace: str, *, repositories: str = "**", tags: str = "**",
-                tag_decoration: str = "matches", disabled: bool | None = None) -> int:
+def create_rule(
+    ee: Enterprise,
+    instance_id: str,
+    namespace: str,
+    *,
+    repositories: str = "**",
+    tags: str = "**",
+    tag_decoration: str = "matches",
+    disabled: bool | None = None,
+) -> int:
     """A rule through the SDK; its id."""
-    body = CreateImmutableRuleBody(tag_selectors=[selector(tag_decoration, tags)],
-                                   scope_selectors={"repository": [selector("repoMatches", repositories)]},
-                                   disabled=disabled)
-    created = ee.client.create_immutable_rule(CreateImmutableRuleRequest(instance_id=instance_id,
-                                                                         namespace_name=namespace, body=body))
+    body = CreateImmutableRuleBody(
+        tag_selectors=[selector(tag_decoration, tags)],
+        scope_selectors={"repository": [selector("repoMatches", repositories)]},
+        disabled=disabled,
+    )
+    created = ee.client.create_immutable_rule(
+        CreateImmutableRuleRequest(instance_id=instance_id, namespace_name=namespace, body=body)
+    )
     assert isinstance(created.id, int)
     return int(created.id)
 
 
 def delete_rule(ee: Enterprise, instance_id: str, namespace: str, rule_id: int) -> None:
     """Delete a rule through the SDK."""
-    ee.client.delete_immutable_rule(DeleteImmutableRuleRequest(instance_id=instance_id, namespace_name=namespace,
-                                                               immutable_rule_id=rule_id))
+    ee.client.delete_immutable_rule(
+        DeleteImmutableRuleRequest(instance_id=instance_id, namespace_name=namespace, immutable_rule_id=rule_id)
+    )
 
 
 def rules(ee: Enterprise, instance_id: str, **query: Any) -> Any:
@@ -71,11 +83,16 @@ class Oci:
     """Plain OCI requests to one repository of an instance, with a push token."""
 
     def __init__(self, host: str, repository: str) -> None:
-        token = httpx.get(f"http://{host}/service/token", auth=CREDS, timeout=30,
-                          params={"scope": f"repository:{repository}:pull,push,delete"}).json()["token"]
+        token = httpx.get(
+            f"http://{host}/service/token",
+            auth=CREDS,
+            timeout=30,
+            params={"scope": f"repository:{repository}:pull,push,delete"},
+        ).json()["token"]
         self.repository = repository
-        self.api = httpx.Client(base_url=f"http://{host}/v2/{repository}",
-                                headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        self.api = httpx.Client(
+            base_url=f"http://{host}/v2/{repository}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
 
     def blobs(self, blobs: dict[str, bytes]) -> None:
         """Upload blobs (monolithic POST)."""
@@ -83,11 +100,13 @@ class Oci:
             done = self.api.post("/blobs/uploads/", params={"digest": digest}, content=data)
             assert done.status_code == 201, done.text
 
-    def put_manifest(self, reference: str, manifest: bytes, media_type: str = layouts.OCI_MANIFEST,
-                     **params: Any) -> httpx.Response:
+    def put_manifest(
+        self, reference: str, manifest: bytes, media_type: str = layouts.OCI_MANIFEST, **params: Any
+    ) -> httpx.Response:
         """``PUT /manifests/<reference>``."""
-        return self.api.put(f"/manifests/{reference}", content=manifest, params=params,
-                            headers={"Content-Type": media_type})
+        return self.api.put(
+            f"/manifests/{reference}", content=manifest, params=params, headers={"Content-Type": media_type}
+        )
 
     def image(self, content: str) -> tuple[bytes, str]:
         """Upload the blobs of ``layouts.image_blobs(content)``; (manifest, its digest)."""
@@ -124,8 +143,9 @@ def world(ee: Enterprise, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     a layout of two images."""
     instance_id = create_instance(ee, unique("immutable"), domain_name=ee.instance_address)
     ids = {name: create_namespace(ee, instance_id, name) for name in ("frozen", "other")}
-    layout = layouts.write_layout(tmp_path_factory.mktemp("immutable") / "images",
-                                  {"one": "immutable one", "two": "immutable two"})
+    layout = layouts.write_layout(
+        tmp_path_factory.mktemp("immutable") / "images", {"one": "immutable one", "two": "immutable two"}
+    )
     return {"instance": instance_id, "namespace_ids": ids, "layout": layout, "host": ee.instance_address}
 
 
@@ -133,18 +153,26 @@ def world(ee: Enterprise, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 def test_rule_lifecycle(ee: Enterprise, world: dict[str, Any]) -> None:
     instance_id = world["instance"]
     first = create_rule(ee, instance_id, "frozen", repositories="life/**", tags="v*")
-    second = create_rule(ee, instance_id, "other", repositories="{a,b}", tags="latest", tag_decoration="excludes",
-                         disabled=True)
+    second = create_rule(
+        ee, instance_id, "other", repositories="{a,b}", tags="latest", tag_decoration="excludes", disabled=True
+    )
     listed = rules(ee, instance_id)
     assert_sdk_types(listed)
     mine = {r.id: r for r in listed.immutable_rules if r.id in (first, second)}
     assert set(mine) == {first, second}
     rule = mine[first]
-    assert (rule.namespace_id, rule.namespace_name, rule.priority, rule.disabled, rule.action, rule.template) == \
-        (world["namespace_ids"]["frozen"], "frozen", 0, False, "immutable", "immutable_template")
+    assert (rule.namespace_id, rule.namespace_name, rule.priority, rule.disabled, rule.action, rule.template) == (
+        world["namespace_ids"]["frozen"],
+        "frozen",
+        0,
+        False,
+        "immutable",
+        "immutable_template",
+    )
     assert [(s.kind, s.decoration, s.pattern) for s in rule.tag_selectors] == [("doublestar", "matches", "v*")]
-    assert [(s.kind, s.decoration, s.pattern) for s in rule.scope_selectors["repository"]] == \
-        [("doublestar", "repoMatches", "life/**")]
+    assert [(s.kind, s.decoration, s.pattern) for s in rule.scope_selectors["repository"]] == [
+        ("doublestar", "repoMatches", "life/**")
+    ]
     assert mine[second].disabled is True and mine[second].tag_selectors[0].decoration == "excludes"
 
     only_other = rules(ee, instance_id, namespace_id=world["namespace_ids"]["other"])
@@ -152,14 +180,26 @@ def test_rule_lifecycle(ee: Enterprise, world: dict[str, Any]) -> None:
     page = rules(ee, instance_id, offset=1, limit=1)
     assert page.total == listed.total and [r.id for r in page.immutable_rules] == [listed.immutable_rules[1].id]
 
-    ee.client.update_immutable_rule(UpdateImmutableRuleRequest(
-        instance_id=instance_id, namespace_name="frozen", immutable_rule_id=first,
-        body=UpdateImmutableRuleBody(tag_selectors=[selector("matches", "release-*")],
-                                     scope_selectors={"repository": [selector("repoExcludes", "scratch")]},
-                                     disabled=True, priority=7)))
+    ee.client.update_immutable_rule(
+        UpdateImmutableRuleRequest(
+            instance_id=instance_id,
+            namespace_name="frozen",
+            immutable_rule_id=first,
+            body=UpdateImmutableRuleBody(
+                tag_selectors=[selector("matches", "release-*")],
+                scope_selectors={"repository": [selector("repoExcludes", "scratch")]},
+                disabled=True,
+                priority=7,
+            ),
+        )
+    )
     changed = next(r for r in rules(ee, instance_id).immutable_rules if r.id == first)
-    assert (changed.disabled, changed.priority, changed.tag_selectors[0].pattern,
-            changed.scope_selectors["repository"][0].decoration) == (True, 7, "release-*", "repoExcludes")
+    assert (
+        changed.disabled,
+        changed.priority,
+        changed.tag_selectors[0].pattern,
+        changed.scope_selectors["repository"][0].decoration,
+    ) == (True, 7, "release-*", "repoExcludes")
 
     delete_rule(ee, instance_id, "frozen", first)
     delete_rule(ee, instance_id, "other", second)
@@ -168,10 +208,17 @@ def test_rule_lifecycle(ee: Enterprise, world: dict[str, Any]) -> None:
         delete_rule(ee, instance_id, "frozen", first)
     assert caught.value.status_code == 404
     with pytest.raises(ClientRequestException) as caught:  # a rule answers under its own namespace only
-        ee.client.update_immutable_rule(UpdateImmutableRuleRequest(
-            instance_id=instance_id, namespace_name="other", immutable_rule_id=first,
-            body=UpdateImmutableRuleBody(tag_selectors=[selector("matches", "**")],
-                                         scope_selectors={"repository": [selector("repoMatches", "**")]})))
+        ee.client.update_immutable_rule(
+            UpdateImmutableRuleRequest(
+                instance_id=instance_id,
+                namespace_name="other",
+                immutable_rule_id=first,
+                body=UpdateImmutableRuleBody(
+                    tag_selectors=[selector("matches", "**")],
+                    scope_selectors={"repository": [selector("repoMatches", "**")]},
+                ),
+            )
+        )
     assert caught.value.status_code == 404
     with pytest.raises(ClientRequestException) as caught:
         rules(ee, instance_id, offset=3, limit=2)  # offset must be a multiple of limit
@@ -179,9 +226,10 @@ def test_rule_lifecycle(ee: Enterprise, world: dict[str, Any]) -> None:
 
 
 def _good_body() -> dict[str, Any]:
-    return {"tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
-            "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches",
-                                                "pattern": "**"}]}}
+    return {
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+    }
 
 
 def _tag_selector(**change: Any) -> dict[str, Any]:
@@ -207,21 +255,34 @@ BAD_BODIES = {
     "empty pattern": _tag_selector(pattern=""),
     "pattern too long": _tag_selector(pattern="a" * 513),
     "extras not JSON": _tag_selector(extras="{"),
-    "missing pattern": {"tag_selectors": [{"kind": "doublestar", "decoration": "matches"}],
-                        "scope_selectors": _good_body()["scope_selectors"]},
-    "missing kind": {"tag_selectors": [{"decoration": "matches", "pattern": "v*"}],
-                     "scope_selectors": _good_body()["scope_selectors"]},
+    "missing pattern": {
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches"}],
+        "scope_selectors": _good_body()["scope_selectors"],
+    },
+    "missing kind": {
+        "tag_selectors": [{"decoration": "matches", "pattern": "v*"}],
+        "scope_selectors": _good_body()["scope_selectors"],
+    },
     "missing tag selectors": _without("tag_selectors"),
     "missing scope selectors": _without("scope_selectors"),
     "two tag selectors": {**_good_body(), "tag_selectors": _good_body()["tag_selectors"] * 2},
     "no tag selector": {**_good_body(), "tag_selectors": []},
     "no repository selector": {**_good_body(), "scope_selectors": {"repository": []}},
-    "unknown scope": {**_good_body(), "scope_selectors": {**_good_body()["scope_selectors"],
-                                                          "namespace": _good_body()["scope_selectors"]["repository"]}},
-    "bad repository pattern": {**_good_body(), "scope_selectors": {"repository": [
-        {"kind": "doublestar", "decoration": "repoMatches", "pattern": "a/{b"}]}},
-    "tag decoration on a repository": {**_good_body(), "scope_selectors": {"repository": [
-        {"kind": "doublestar", "decoration": "matches", "pattern": "**"}]}},
+    "unknown scope": {
+        **_good_body(),
+        "scope_selectors": {
+            **_good_body()["scope_selectors"],
+            "namespace": _good_body()["scope_selectors"]["repository"],
+        },
+    },
+    "bad repository pattern": {
+        **_good_body(),
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "a/{b"}]},
+    },
+    "tag decoration on a repository": {
+        **_good_body(),
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}]},
+    },
     "other action": {**_good_body(), "action": "mutable"},
     "other template": {**_good_body(), "template": "retention_template"},
     "negative priority": {**_good_body(), "priority": -1},
@@ -242,17 +303,20 @@ def test_bad_input_is_refused_and_nothing_is_stored(ee: Enterprise, world: dict[
                 assert answer.status_code == 400, (what, method, answer.text)
                 error = answer.json()
                 assert error["error_code"].startswith("SVCSTG.SWR.400") and error["error_msg"], (what, error)
-        duplicate = api.post(base, json={"tag_selectors": [{"kind": "doublestar", "decoration": "matches",
-                                                            "pattern": "stays"}],
-                                         "scope_selectors": {"repository": [{"kind": "doublestar",
-                                                                             "decoration": "repoMatches",
-                                                                             "pattern": "bad-input"}]}})
+        duplicate = api.post(
+            base,
+            json={
+                "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "stays"}],
+                "scope_selectors": {
+                    "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "bad-input"}]
+                },
+            },
+        )
         assert duplicate.status_code == 409, duplicate.text
         missing = api.post(base.replace("/frozen/", "/no-such-namespace/"), json=_good_body())
         assert missing.status_code == 404, missing.text
     after = rules(ee, instance_id, limit=100)
-    assert [(r.id, r.to_dict()) for r in after.immutable_rules] == \
-        [(r.id, r.to_dict()) for r in before.immutable_rules]
+    assert [(r.id, r.to_dict()) for r in after.immutable_rules] == [(r.id, r.to_dict()) for r in before.immutable_rules]
     delete_rule(ee, instance_id, "frozen", rule_id)
 
 
@@ -271,8 +335,9 @@ def test_skopeo_pushes_a_covered_tag_once(ee: Enterprise, world: dict[str, Any])
         for destination in ("frozen/app:latest", "frozen/tools:v1", "other/app:v1"):
             push(layout, "one", f"{host}/{destination}")
             push(layout, "two", f"{host}/{destination}")
-            assert Oci(host, destination.split(":")[0]).digest_of(destination.split(":")[1]) == \
-                layouts.manifest_digest("immutable two")
+            assert Oci(host, destination.split(":")[0]).digest_of(destination.split(":")[1]) == layouts.manifest_digest(
+                "immutable two"
+            )
     finally:
         delete_rule(ee, instance_id, "frozen", rule_id)
     push(layout, "two", f"{host}/frozen/app:v1")  # the rule is gone: the tag moves again
@@ -285,11 +350,18 @@ def test_a_disabled_rule_protects_nothing(ee: Enterprise, world: dict[str, Any])
     try:
         push(layout, "one", f"{host}/frozen/sleepy:v1")
         push(layout, "two", f"{host}/frozen/sleepy:v1")
-        ee.client.update_immutable_rule(UpdateImmutableRuleRequest(
-            instance_id=instance_id, namespace_name="frozen", immutable_rule_id=rule_id,
-            body=UpdateImmutableRuleBody(tag_selectors=[selector("matches", "**")],
-                                         scope_selectors={"repository": [selector("repoMatches", "sleepy")]},
-                                         disabled=False)))
+        ee.client.update_immutable_rule(
+            UpdateImmutableRuleRequest(
+                instance_id=instance_id,
+                namespace_name="frozen",
+                immutable_rule_id=rule_id,
+                body=UpdateImmutableRuleBody(
+                    tag_selectors=[selector("matches", "**")],
+                    scope_selectors={"repository": [selector("repoMatches", "sleepy")]},
+                    disabled=False,
+                ),
+            )
+        )
         assert skopeo.push(layout, "one", f"{host}/frozen/sleepy:v1", creds=CREDS, check=False).returncode != 0
     finally:
         delete_rule(ee, instance_id, "frozen", rule_id)
@@ -345,8 +417,9 @@ def test_deletes_of_covered_tags_are_refused(ee: Enterprise, world: dict[str, An
     finally:
         delete_rule(ee, instance_id, "frozen", rule_id)
     assert oci.api.delete(f"/manifests/{digest}").status_code == 202
-    ee.client.delete_instance_repository(DeleteInstanceRepositoryRequest(
-        instance_id=instance_id, namespace_name="frozen", repository_name="keep"))
+    ee.client.delete_instance_repository(
+        DeleteInstanceRepositoryRequest(instance_id=instance_id, namespace_name="frozen", repository_name="keep")
+    )
 
 
 def test_the_children_of_a_covered_index_stay(ee: Enterprise, world: dict[str, Any]) -> None:
@@ -355,10 +428,21 @@ def test_the_children_of_a_covered_index_stay(ee: Enterprise, world: dict[str, A
     children = [oci.image(f"platform {arch}") for arch in ("amd64", "arm64")]
     for manifest, digest in children:
         assert oci.put_manifest(digest, manifest).status_code == 201
-    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
-        {"mediaType": layouts.OCI_MANIFEST, "digest": digest, "size": len(manifest),
-         "platform": {"architecture": arch, "os": "linux"}}
-        for (manifest, digest), arch in zip(children, ("amd64", "arm64"), strict=True)]}).encode()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": layouts.OCI_MANIFEST,
+                    "digest": digest,
+                    "size": len(manifest),
+                    "platform": {"architecture": arch, "os": "linux"},
+                }
+                for (manifest, digest), arch in zip(children, ("amd64", "arm64"), strict=True)
+            ],
+        }
+    ).encode()
     assert oci.put_manifest("v1", index, "application/vnd.oci.image.index.v1+json").status_code == 201
     rule_id = create_rule(ee, instance_id, "frozen", repositories="multi", tags="v1")
     try:
@@ -415,8 +499,24 @@ def podman() -> Iterator[Tool]:
         storage_conf = root / "storage.conf"
         storage_conf.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{root / "s"}"\nrunroot = "{root / "r"}"\n')
         env["CONTAINERS_STORAGE_CONF"] = str(storage_conf)
-        yield Tool(("podman", "--root", str(root / "s"), "--runroot", str(root / "r"), "--storage-driver", "vfs",
-                    "--tmpdir", str(root / "tmp"), "--events-backend", "none", "--cgroup-manager", "cgroupfs"), env)
+        yield Tool(
+            (
+                "podman",
+                "--root",
+                str(root / "s"),
+                "--runroot",
+                str(root / "r"),
+                "--storage-driver",
+                "vfs",
+                "--tmpdir",
+                str(root / "tmp"),
+                "--events-backend",
+                "none",
+                "--cgroup-manager",
+                "cgroupfs",
+            ),
+            env,
+        )
 
 
 @pytest.mark.e2e
@@ -432,13 +532,16 @@ def test_podman_pushes_a_covered_tag_once(ee: Enterprise, world: dict[str, Any],
             podman("tag", image_id, f"localhost/immutable:{name}")
         podman("push", "--tls-verify=false", creds, "localhost/immutable:one", f"{host}/frozen/podman:v1")
         podman("push", "--tls-verify=false", creds, "localhost/immutable:one", f"{host}/frozen/podman:v1")
-        refused = podman.run("push", "--tls-verify=false", creds, "localhost/immutable:two",
-                             f"{host}/frozen/podman:v1")
+        refused = podman.run("push", "--tls-verify=false", creds, "localhost/immutable:two", f"{host}/frozen/podman:v1")
         assert refused.returncode != 0
         assert "denied" in refused.stderr and f"immutable tag rule {rule_id}" in refused.stderr, refused.stderr
         pushed_one = Oci(host, "frozen/podman").digest_of("v1")
-        assert podman.run("push", "--tls-verify=false", creds, "localhost/immutable:one",
-                          f"{host}/frozen/podman:v1").returncode == 0
+        assert (
+            podman.run(
+                "push", "--tls-verify=false", creds, "localhost/immutable:one", f"{host}/frozen/podman:v1"
+            ).returncode
+            == 0
+        )
         assert Oci(host, "frozen/podman").digest_of("v1") == pushed_one
     finally:
         delete_rule(ee, instance_id, "frozen", rule_id)

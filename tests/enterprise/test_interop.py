@@ -61,9 +61,16 @@ def world(ee_sqlite: Enterprise, tmp_path_factory: pytest.TempPathFactory) -> di
     base = tmp_path_factory.mktemp("interop")
     instance_id = create_instance(ee, unique("interop"), domain_name=ee.instance_address)
     create_namespace(ee, instance_id, "secure")
-    layout = layouts.write_layout(base / "images", {"signed": "signed image", "unsigned": "unsigned image",
-                                                    "before": "changed, before", "after": "changed, after",
-                                                    "forged": "forged image"})
+    layout = layouts.write_layout(
+        base / "images",
+        {
+            "signed": "signed image",
+            "unsigned": "unsigned image",
+            "before": "changed, before",
+            "after": "changed, after",
+            "forged": "forged image",
+        },
+    )
     host = ee.instance_address
     push(layout, "signed", f"{host}/secure/signed:v1")
     push(layout, "unsigned", f"{host}/secure/unsigned:v1")
@@ -76,23 +83,42 @@ def world(ee_sqlite: Enterprise, tmp_path_factory: pytest.TempPathFactory) -> di
     push(layout, "after", f"{host}/secure/changed:v1")  # the tag now names a manifest nobody signed
     signed_sig = "sha256-" + layouts.manifest_digest("signed image").split(":")[1] + ".sig"
     forged_sig = "sha256-" + layouts.manifest_digest("forged image").split(":")[1] + ".sig"
-    skopeo.run("copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--src-creds", ":".join(CREDS),
-               "--dest-creds", ":".join(CREDS), f"docker://{host}/secure/signed:{signed_sig}",
-               f"docker://{host}/secure/forged:{forged_sig}")
+    skopeo.run(
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--src-creds",
+        ":".join(CREDS),
+        "--dest-creds",
+        ":".join(CREDS),
+        f"docker://{host}/secure/signed:{signed_sig}",
+        f"docker://{host}/secure/forged:{forged_sig}",
+    )
     public_key = public_key_file(ee, instance_id, key["id"], base / "release.pub")
     policy = base / "policy.json"
-    policy.write_text(json.dumps({
-        "default": [{"type": "reject"}],
-        "transports": {
-            "docker": {f"{host}/secure": [{"type": "sigstoreSigned", "keyPath": str(public_key)}]},
-            "oci": {"": [{"type": "insecureAcceptAnything"}]},
-        },
-    }))
+    policy.write_text(
+        json.dumps(
+            {
+                "default": [{"type": "reject"}],
+                "transports": {
+                    "docker": {f"{host}/secure": [{"type": "sigstoreSigned", "keyPath": str(public_key)}]},
+                    "oci": {"": [{"type": "insecureAcceptAnything"}]},
+                },
+            }
+        )
+    )
     registries_d = base / "registries.d"
     registries_d.mkdir()
     (registries_d / "moorage.yaml").write_text(f"docker:\n  {host}:\n    use-sigstore-attachments: true\n")
-    return {"ee": ee, "instance": instance_id, "host": host, "policy": policy, "registries_d": registries_d,
-            "key": public_key, "base": base}
+    return {
+        "ee": ee,
+        "instance": instance_id,
+        "host": host,
+        "policy": policy,
+        "registries_d": registries_d,
+        "key": public_key,
+        "base": base,
+    }
 
 
 SIGSTORE_DISABLED = "sigstore disabled"
@@ -101,19 +127,33 @@ skopeo 1.9.3 and podman 4.3.1 without sigstore verification (its Go sigstore lib
 packaged), so those tools read sigstore attachments but cannot evaluate ``sigstoreSigned``."""
 
 
-def _verified_copy(world: dict[str, Any], repository: str, destination: Path,
-                   policy: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return skopeo.run("--policy", str(policy or world["policy"]), "--registries.d", str(world["registries_d"]),
-                      "copy", "--src-tls-verify=false", "--src-creds", ":".join(CREDS),
-                      f"docker://{world['host']}/secure/{repository}:v1", f"oci:{destination}:v1", check=False)
+def _verified_copy(
+    world: dict[str, Any], repository: str, destination: Path, policy: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return skopeo.run(
+        "--policy",
+        str(policy or world["policy"]),
+        "--registries.d",
+        str(world["registries_d"]),
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        ":".join(CREDS),
+        f"docker://{world['host']}/secure/{repository}:v1",
+        f"oci:{destination}:v1",
+        check=False,
+    )
 
 
-def _policy_verdict(world: dict[str, Any], repository: str, destination: Path,
-                    policy: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _policy_verdict(
+    world: dict[str, Any], repository: str, destination: Path, policy: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     result = _verified_copy(world, repository, destination, policy)
     if SIGSTORE_DISABLED in result.stderr:
-        pytest.skip("this skopeo is built without sigstore verification (Debian 12: 'Debian-local change: "
-                    "sigstore disabled'); the attachment tests below check the signatures it reads instead")
+        pytest.skip(
+            "this skopeo is built without sigstore verification (Debian 12: 'Debian-local change: "
+            "sigstore disabled'); the attachment tests below check the signatures it reads instead"
+        )
     return result
 
 
@@ -124,8 +164,9 @@ def test_skopeo_policy_accepts_the_signed_image(world: dict[str, Any], tmp_path:
     assert index["manifests"][0]["digest"] == layouts.manifest_digest("signed image")
 
 
-@pytest.mark.parametrize(("repository", "why"), [("unsigned", "signature"), ("changed", "signature"),
-                                                ("forged", "digest")])
+@pytest.mark.parametrize(
+    ("repository", "why"), [("unsigned", "signature"), ("changed", "signature"), ("forged", "digest")]
+)
 def test_skopeo_policy_rejects(world: dict[str, Any], tmp_path: Path, repository: str, why: str) -> None:
     result = _policy_verdict(world, repository, tmp_path / "out")
     assert result.returncode != 0, f"{repository} was accepted"
@@ -149,23 +190,44 @@ def _attachments(world: dict[str, Any], repository: str, destination: Path) -> t
     """(manifest, signatures) as skopeo copies them into a ``dir:`` with ``use-sigstore-attachments``."""
     accept = destination.parent / "accept.json"
     accept.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
-    skopeo.run("--policy", str(accept), "--registries.d", str(world["registries_d"]), "copy",
-               "--src-tls-verify=false", "--src-creds", ":".join(CREDS),
-               f"docker://{world['host']}/secure/{repository}:v1", f"dir:{destination}")
+    skopeo.run(
+        "--policy",
+        str(accept),
+        "--registries.d",
+        str(world["registries_d"]),
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        ":".join(CREDS),
+        f"docker://{world['host']}/secure/{repository}:v1",
+        f"dir:{destination}",
+    )
     signatures = []
     for path in sorted(destination.glob("signature-*")):
         raw = path.read_bytes()
         prefix = b"\x00sigstore-json\n"
         assert raw.startswith(prefix), raw[:40]  # containers/image's serialisation of a sigstore signature
-        signatures.append(json.loads(raw[len(prefix):]))
+        signatures.append(json.loads(raw[len(prefix) :]))
     return (destination / "manifest.json").read_bytes(), signatures
 
 
 def _openssl_verifies(key: Path, payload: bytes, signature: bytes, work: Path) -> bool:
     (work / "payload").write_bytes(payload)
     (work / "signature.der").write_bytes(signature)
-    result = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(key), "-signature",
-                             str(work / "signature.der"), str(work / "payload")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            "openssl",
+            "dgst",
+            "-sha256",
+            "-verify",
+            str(key),
+            "-signature",
+            str(work / "signature.der"),
+            str(work / "payload"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     return result.returncode == 0
 
 
@@ -183,8 +245,10 @@ def _accepted(world: dict[str, Any], repository: str, work: Path) -> bool:
             continue
         critical = json.loads(payload)["critical"]
         assert critical["type"] == "cosign container image signature"
-        if (critical["image"]["docker-manifest-digest"] == digest
-                and critical["identity"]["docker-reference"] == f"{world['host']}/secure/{repository}:v1"):
+        if (
+            critical["image"]["docker-manifest-digest"] == digest
+            and critical["identity"]["docker-reference"] == f"{world['host']}/secure/{repository}:v1"
+        ):
             return True
     return False
 
@@ -194,8 +258,7 @@ def test_skopeo_reads_a_signature_that_openssl_verifies(world: dict[str, Any], t
 
 
 @pytest.mark.parametrize("repository", ["unsigned", "changed", "forged"])
-def test_nothing_vouches_for_unsigned_or_changed_images(world: dict[str, Any], tmp_path: Path,
-                                                        repository: str) -> None:
+def test_nothing_vouches_for_unsigned_or_changed_images(world: dict[str, Any], tmp_path: Path, repository: str) -> None:
     assert not _accepted(world, repository, tmp_path)
     _manifest, signatures = _attachments(world, repository, tmp_path / "again")
     # the forged image carries a signature (of another manifest), the others carry none
@@ -218,18 +281,42 @@ def test_signatures_written_by_skopeo_are_found_by_moorage(world: dict[str, Any]
     create_namespace(ee, world["instance"], "mirror")
     accept = world["base"] / "accept-all.json"
     accept.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
-    skopeo.run("--policy", str(accept), "--registries.d", str(world["registries_d"]), "copy",
-               "--src-tls-verify=false", "--dest-tls-verify=false", "--src-creds", ":".join(CREDS),
-               "--dest-creds", ":".join(CREDS), f"docker://{world['host']}/secure/signed:v1",
-               f"docker://{world['host']}/mirror/signed:v1")
-    found = ee.client.list_instance_accessories(ListInstanceAccessoriesRequest(
-        instance_id=world["instance"], namespace_name="mirror", repository_name="signed", reference="v1"))
+    skopeo.run(
+        "--policy",
+        str(accept),
+        "--registries.d",
+        str(world["registries_d"]),
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--src-creds",
+        ":".join(CREDS),
+        "--dest-creds",
+        ":".join(CREDS),
+        f"docker://{world['host']}/secure/signed:v1",
+        f"docker://{world['host']}/mirror/signed:v1",
+    )
+    found = ee.client.list_instance_accessories(
+        ListInstanceAccessoriesRequest(
+            instance_id=world["instance"], namespace_name="mirror", repository_name="signed", reference="v1"
+        )
+    )
     assert [a.type for a in found.accessories] == ["signature.cosign"]
     with ee.http() as api:
         base = f"/v2/{ee.project}/instances/{world['instance']}/namespaces/mirror"
         assert api.put(base, json={"metadata": {"enable_content_trust_cosign": "true"}}).status_code == 200
-    assert skopeo.run("inspect", "--raw", "--tls-verify=false", "--creds", ":".join(CREDS),
-                      f"docker://{world['host']}/mirror/signed:v1", check=False).returncode == 0
+    assert (
+        skopeo.run(
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            "--creds",
+            ":".join(CREDS),
+            f"docker://{world['host']}/mirror/signed:v1",
+            check=False,
+        ).returncode
+        == 0
+    )
 
 
 def _podman(world: dict[str, Any], tmp_path: Path, repository: str) -> subprocess.CompletedProcess[str]:
@@ -240,11 +327,31 @@ def _podman(world: dict[str, Any], tmp_path: Path, repository: str) -> subproces
     runroot = Path(tempfile.mkdtemp(prefix="podrun", dir="/tmp"))  # podman wants a runroot under 50 characters
     try:
         return subprocess.run(
-            ["podman", "--root", str(tmp_path / "root"), "--runroot", str(runroot), "--storage-driver", "vfs",
-             "--cgroup-manager", "cgroupfs", "--events-backend", "none", "pull", "--signature-policy",
-             str(world["policy"]), "--tls-verify=false", "--creds", ":".join(CREDS),
-             f"docker://{world['host']}/secure/{repository}:v1"],
-            text=True, capture_output=True, timeout=180, env=env)
+            [
+                "podman",
+                "--root",
+                str(tmp_path / "root"),
+                "--runroot",
+                str(runroot),
+                "--storage-driver",
+                "vfs",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "none",
+                "pull",
+                "--signature-policy",
+                str(world["policy"]),
+                "--tls-verify=false",
+                "--creds",
+                ":".join(CREDS),
+                f"docker://{world['host']}/secure/{repository}:v1",
+            ],
+            text=True,
+            capture_output=True,
+            timeout=180,
+            env=env,
+        )
     finally:
         shutil.rmtree(runroot, ignore_errors=True)
 
@@ -269,18 +376,30 @@ def test_namespace_refusing_unsigned_pulls(world: dict[str, Any], tmp_path: Path
         assert response.status_code == 200, response.text
         assert response.json()["metadata"]["enable_content_trust_cosign"] == "true"
     try:
-        refused = skopeo.run("inspect", "--raw", "--tls-verify=false", "--creds", ":".join(CREDS),
-                             f"docker://{world['host']}/secure/unsigned:v1", check=False)
+        refused = skopeo.run(
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            "--creds",
+            ":".join(CREDS),
+            f"docker://{world['host']}/secure/unsigned:v1",
+            check=False,
+        )
         assert refused.returncode != 0
-        assert "accepts only signed images" in refused.stderr and "has no signature" in refused.stderr, \
-            refused.stderr
+        assert "accepts only signed images" in refused.stderr and "has no signature" in refused.stderr, refused.stderr
         import httpx
 
-        token = httpx.get(f"http://{world['host']}/service/token", params={"scope": "repository:secure/unsigned:pull"},
-                          auth=CREDS, timeout=30).json()["token"]
-        direct = httpx.get(f"http://{world['host']}/v2/secure/unsigned/manifests/v1", timeout=30,
-                           headers={"Authorization": f"Bearer {token}",
-                                    "Accept": "application/vnd.oci.image.manifest.v1+json"})
+        token = httpx.get(
+            f"http://{world['host']}/service/token",
+            params={"scope": "repository:secure/unsigned:pull"},
+            auth=CREDS,
+            timeout=30,
+        ).json()["token"]
+        direct = httpx.get(
+            f"http://{world['host']}/v2/secure/unsigned/manifests/v1",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
         assert direct.status_code == 403
         error = direct.json()["errors"][0]
         assert error["code"] == "DENIED" and "has no signature" in error["message"]
@@ -289,6 +408,13 @@ def test_namespace_refusing_unsigned_pulls(world: dict[str, Any], tmp_path: Path
     finally:
         with ee.http() as api:
             api.put(base, json={"metadata": {"enable_content_trust_cosign": "false"}})
-    allowed = skopeo.run("inspect", "--raw", "--tls-verify=false", "--creds", ":".join(CREDS),
-                         f"docker://{world['host']}/secure/unsigned:v1", check=False)
+    allowed = skopeo.run(
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        ":".join(CREDS),
+        f"docker://{world['host']}/secure/unsigned:v1",
+        check=False,
+    )
     assert allowed.returncode == 0, allowed.stderr

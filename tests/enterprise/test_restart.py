@@ -40,14 +40,25 @@ pytestmark = pytest.mark.slow
 
 def _tag_everything(host: str, digest_of_v1: str) -> None:
     """Point every tag of ``TAGS`` at the manifest of ``v1`` (through the OCI API)."""
-    token = httpx.get(f"http://{host}/service/token", params={"scope": "repository:ns/app:pull,push"},
-                      auth=(ADMIN.name, ADMIN.password), timeout=30).json()["token"]
+    token = httpx.get(
+        f"http://{host}/service/token",
+        params={"scope": "repository:ns/app:pull,push"},
+        auth=(ADMIN.name, ADMIN.password),
+        timeout=30,
+    ).json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
-    manifest = httpx.get(f"http://{host}/v2/ns/app/manifests/{digest_of_v1}",
-                         headers={**headers, "Accept": layouts.OCI_MANIFEST}, timeout=30)
+    manifest = httpx.get(
+        f"http://{host}/v2/ns/app/manifests/{digest_of_v1}",
+        headers={**headers, "Accept": layouts.OCI_MANIFEST},
+        timeout=30,
+    )
     for tag in TAGS:
-        response = httpx.put(f"http://{host}/v2/ns/app/manifests/{tag}", content=manifest.content, timeout=30,
-                             headers={**headers, "Content-Type": layouts.OCI_MANIFEST})
+        response = httpx.put(
+            f"http://{host}/v2/ns/app/manifests/{tag}",
+            content=manifest.content,
+            timeout=30,
+            headers={**headers, "Content-Type": layouts.OCI_MANIFEST},
+        )
         assert response.status_code == 201, response.text
 
 
@@ -77,8 +88,9 @@ def _half_way(ee: Enterprise, instance_id: str, policy_id: int, execution_id: in
 
 
 @pytest.mark.parametrize("database", DATABASES)
-def test_execution_survives_sigkill_and_restart(ee_server_factory: StartServer, tmp_path: Path,
-                                                request: pytest.FixtureRequest, database: str) -> None:
+def test_execution_survives_sigkill_and_restart(
+    ee_server_factory: StartServer, tmp_path: Path, request: pytest.FixtureRequest, database: str
+) -> None:
     from tests.conftest import database_url_for
 
     data_dir = tmp_path / "data"
@@ -99,12 +111,23 @@ def test_execution_survives_sigkill_and_restart(ee_server_factory: StartServer, 
     finished = wait_execution(ee, instance_id, "ns", policy_id, execution_id, timeout=90)
     assert (finished.status, finished.total, finished.succeed, finished.failed) == ("Succeed", 20, 20, 0), finished
 
-    tasks = ee.client.list_instance_sign_policy_exec_tasks(ListInstanceSignPolicyExecTasksRequest(
-        instance_id=instance_id, namespace_name="ns", policy_id=policy_id, execution_id=execution_id))
+    tasks = ee.client.list_instance_sign_policy_exec_tasks(
+        ListInstanceSignPolicyExecTasksRequest(
+            instance_id=instance_id, namespace_name="ns", policy_id=policy_id, execution_id=execution_id
+        )
+    )
     assert [t.status for t in tasks.tasks] == ["Succeed"]
-    subtasks = ee.client.list_instance_signature_execution_subtasks(ListInstanceSignatureExecutionSubtasksRequest(
-        instance_id=instance_id, namespace_name="ns", policy_id=policy_id, execution_id=execution_id,
-        task_id=tasks.tasks[0].id, offset=0, limit=100))
+    subtasks = ee.client.list_instance_signature_execution_subtasks(
+        ListInstanceSignatureExecutionSubtasksRequest(
+            instance_id=instance_id,
+            namespace_name="ns",
+            policy_id=policy_id,
+            execution_id=execution_id,
+            task_id=tasks.tasks[0].id,
+            offset=0,
+            limit=100,
+        )
+    )
     assert subtasks.total == 20
     assert sorted(s.tags for s in subtasks.sub_tasks) == TAGS
     assert all(s.status == "Succeed" for s in subtasks.sub_tasks), [(s.tags, s.status) for s in subtasks.sub_tasks]
@@ -112,8 +135,9 @@ def test_execution_survives_sigkill_and_restart(ee_server_factory: StartServer, 
     from tests.support import skopeo
 
     digest = layouts.manifest_digest("survivor")
-    signature = skopeo.inspect_raw(f"{ee.instance_address}/ns/app:sha256-{digest.split(':')[1]}.sig",
-                                   creds=(ADMIN.name, ADMIN.password))
+    signature = skopeo.inspect_raw(
+        f"{ee.instance_address}/ns/app:sha256-{digest.split(':')[1]}.sig", creds=(ADMIN.name, ADMIN.password)
+    )
     references = sorted(layer["digest"] for layer in signature["layers"])
     assert len(references) == len(set(references)) == 20
 
@@ -125,8 +149,10 @@ def _stop_half_way(ee: Enterprise, instance_id: str, policy_id: int, execution_i
     """Stop an execution once it is half way; what was not signed ends ``Stopped``."""
     # the tags are signed already, so this execution finds them signed: "already signed" successes
     _half_way(ee, instance_id, policy_id, execution_id)
-    path = f"/v2/{ee.project}/instances/{instance_id}/namespaces/ns/signature/policies/{policy_id}/executions/" \
-           f"{execution_id}"
+    path = (
+        f"/v2/{ee.project}/instances/{instance_id}/namespaces/ns/signature/policies/{policy_id}/executions/"
+        f"{execution_id}"
+    )
     with ee.http() as api:
         response = api.put(path)
         assert response.status_code == 200, response.text
@@ -137,16 +163,34 @@ def _stop_half_way(ee: Enterprise, instance_id: str, policy_id: int, execution_i
         stopped = api.get(path).json()
         assert api.put(path).status_code == 409  # already finished
     assert stopped["stopped"] > 0 and stopped["succeed"] + stopped["stopped"] == stopped["total"] == 20, stopped
-    tasks = ee.client.list_instance_sign_policy_exec_tasks(ListInstanceSignPolicyExecTasksRequest(
-        instance_id=instance_id, namespace_name="ns", policy_id=policy_id, execution_id=execution_id))
+    tasks = ee.client.list_instance_sign_policy_exec_tasks(
+        ListInstanceSignPolicyExecTasksRequest(
+            instance_id=instance_id, namespace_name="ns", policy_id=policy_id, execution_id=execution_id
+        )
+    )
     assert tasks.tasks[0].status == "Stopped"
-    subtasks = ee.client.list_instance_signature_execution_subtasks(ListInstanceSignatureExecutionSubtasksRequest(
-        instance_id=instance_id, namespace_name="ns", policy_id=policy_id, execution_id=execution_id,
-        task_id=tasks.tasks[0].id, status="Stopped", limit=100))
+    subtasks = ee.client.list_instance_signature_execution_subtasks(
+        ListInstanceSignatureExecutionSubtasksRequest(
+            instance_id=instance_id,
+            namespace_name="ns",
+            policy_id=policy_id,
+            execution_id=execution_id,
+            task_id=tasks.tasks[0].id,
+            status="Stopped",
+            limit=100,
+        )
+    )
     assert subtasks.total == stopped["stopped"] and {s.status for s in subtasks.sub_tasks} == {"Stopped"}
     assert all(s.status_text == "stopped on request" for s in subtasks.sub_tasks)
-    done = ee.client.list_instance_signature_execution_subtasks(ListInstanceSignatureExecutionSubtasksRequest(
-        instance_id=instance_id, namespace_name="ns", policy_id=policy_id, execution_id=execution_id,
-        task_id=tasks.tasks[0].id, status="Succeed", limit=100))
+    done = ee.client.list_instance_signature_execution_subtasks(
+        ListInstanceSignatureExecutionSubtasksRequest(
+            instance_id=instance_id,
+            namespace_name="ns",
+            policy_id=policy_id,
+            execution_id=execution_id,
+            task_id=tasks.tasks[0].id,
+            status="Succeed",
+            limit=100,
+        )
+    )
     assert {s.status_text for s in done.sub_tasks} == {"already signed"}  # signed by the first execution
-

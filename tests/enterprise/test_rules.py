@@ -22,8 +22,7 @@ from moorage.services.enterprise.paging import page_request
 def test_paging_follows_seed_000(offset: int | None, limit: int | None) -> None:
     size = 10 if limit is None else limit
     start = 0 if offset is None else offset
-    valid = (not (offset not in (None, 0) and limit is None)) and 1 <= size <= 100 and start >= 0 \
-        and start % size == 0
+    valid = (not (offset not in (None, 0) and limit is None)) and 1 <= size <= 100 and start >= 0 and start % size == 0
     if valid:
         page = page_request(offset, limit)
         assert (page.offset, page.limit) == (start, size)
@@ -49,17 +48,28 @@ def _brute(expression: str, moment: datetime.datetime) -> bool:
     restricted = expression.split()[3] != "*", expression.split()[5] != "*"
     day, weekday = moment.day in fields[3], moment.isoweekday() % 7 in weekdays
     days_ok = (day or weekday) if all(restricted) else (day and weekday)
-    return (moment.second in fields[0] and moment.minute in fields[1] and moment.hour in fields[2]
-            and moment.month in fields[4] and days_ok)
+    return (
+        moment.second in fields[0]
+        and moment.minute in fields[1]
+        and moment.hour in fields[2]
+        and moment.month in fields[4]
+        and days_ok
+    )
 
 
-_field = st.one_of(st.just("*"), st.integers(0, 5).map(str), st.integers(1, 7).map(lambda s: f"*/{s}"),
-                   st.tuples(st.integers(0, 3), st.integers(3, 6)).map(lambda t: f"{t[0]}-{t[1]}"))
+_field = st.one_of(
+    st.just("*"),
+    st.integers(0, 5).map(str),
+    st.integers(1, 7).map(lambda s: f"*/{s}"),
+    st.tuples(st.integers(0, 3), st.integers(3, 6)).map(lambda t: f"{t[0]}-{t[1]}"),
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_field, min_size=6, max_size=6), st.datetimes(datetime.datetime(2024, 1, 1),
-                                                              datetime.datetime(2030, 12, 31)))
+@given(
+    st.lists(_field, min_size=6, max_size=6),
+    st.datetimes(datetime.datetime(2024, 1, 1), datetime.datetime(2030, 12, 31)),
+)
 def test_cron_agrees_with_brute_force(fields: list[str], moment: datetime.datetime) -> None:
     fields[3] = fields[3].replace("0", "1") if fields[3] in ("0", "0-3") else fields[3]
     fields[4] = "*" if fields[4] in ("0", "0-3", "0-4", "0-5", "0-6") else fields[4]
@@ -81,25 +91,44 @@ def test_cron_windows() -> None:
             CronSchedule.parse(bad)
 
 
-@pytest.mark.parametrize(("text", "normalised"), [
-    ("Registry.Example.COM", "registry.example.com"), ("127.0.0.5:5000", "127.0.0.5:5000"),
-    ("*.example.com", "*.example.com"), ("a-b.example.com:443", "a-b.example.com"),
-    ("a-b.example.com:8443", "a-b.example.com:8443"), ("localhost:5000", "localhost:5000"),
-    ("[::FFFF:127.0.0.5]:5000", "127.0.0.5:5000"), ("127.5:5000", "127.0.0.5:5000"),
-])
+@pytest.mark.parametrize(
+    ("text", "normalised"),
+    [
+        ("Registry.Example.COM", "registry.example.com"),
+        ("127.0.0.5:5000", "127.0.0.5:5000"),
+        ("*.example.com", "*.example.com"),
+        ("a-b.example.com:443", "a-b.example.com"),
+        ("a-b.example.com:8443", "a-b.example.com:8443"),
+        ("localhost:5000", "localhost:5000"),
+        ("[::FFFF:127.0.0.5]:5000", "127.0.0.5:5000"),
+        ("127.5:5000", "127.0.0.5:5000"),
+    ],
+)
 def test_valid_domain_names(text: str, normalised: str) -> None:
     assert validate_domain_name(text) == normalised
 
 
-@pytest.mark.parametrize("text", ["-a.example.com", "a..b", "exa mple.com", "*", "*.com:99999", "a_b.example.com",
-                                  "x" * 101])
+@pytest.mark.parametrize(
+    "text", ["-a.example.com", "a..b", "exa mple.com", "*", "*.com:99999", "a_b.example.com", "x" * 101]
+)
 def test_invalid_domain_names(text: str) -> None:
     with pytest.raises(Invalid):
         validate_domain_name(text)
 
 
-@pytest.mark.parametrize(("name", "ok"), [("abc", True), ("my-registry-1", True), ("ab", False), ("a--b", False),
-                                          ("abc-", False), ("1abc", False), ("Abc", False), ("a" * 49, False)])
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("abc", True),
+        ("my-registry-1", True),
+        ("ab", False),
+        ("a--b", False),
+        ("abc-", False),
+        ("1abc", False),
+        ("Abc", False),
+        ("a" * 49, False),
+    ],
+)
 def test_instance_names(name: str, ok: bool) -> None:
     if ok:
         assert validate_instance_name(name) == name
@@ -125,12 +154,27 @@ def test_host_directory(tmp_path: Path) -> None:
         with db.write_transaction() as conn:
             conn.execute(insert(domains).values(id="d" * 32, name="d", created_at=0))
             for instance_id, names in (("a", ["127.0.0.5:5000", "reg.example.test"]), ("b", ["*.apps.example.test"])):
-                q.create_instance(conn, instance_id=instance_id, name=f"inst-{instance_id}", description="",
-                                  spec="swr.ee.professional", charge_mode="postPaid", enterprise_project_id="0",
-                                  domain_id="d" * 32, project_id="p", creation_job_id="j")
+                q.create_instance(
+                    conn,
+                    instance_id=instance_id,
+                    name=f"inst-{instance_id}",
+                    description="",
+                    spec="swr.ee.professional",
+                    charge_mode="postPaid",
+                    enterprise_project_id="0",
+                    domain_id="d" * 32,
+                    project_id="p",
+                    creation_job_id="j",
+                )
                 for number, name in enumerate(names):
-                    q.add_domain_name(conn, domain_name_id=f"{instance_id}{number}", instance_id=instance_id,
-                                      domain_name=name, kind="custom", certificate_id="")
+                    q.add_domain_name(
+                        conn,
+                        domain_name_id=f"{instance_id}{number}",
+                        instance_id=instance_id,
+                        domain_name=name,
+                        kind="custom",
+                        certificate_id="",
+                    )
         hosts = HostDirectory(db, ttl=60)
 
         def resolve(host: str | None) -> str:
@@ -173,8 +217,14 @@ def test_default_domain_name_on_a_named_registry(tmp_path: Path) -> None:
         admin = Principal(user_id="u", user_name="admin", domain_id="d" * 32, project_id="p", is_admin=True)
 
         async def scenario() -> None:
-            created = await service.create(admin, name="prod", description="", spec="swr.ee.professional",
-                                           charge_mode="postPaid", enterprise_project_id="0")
+            created = await service.create(
+                admin,
+                name="prod",
+                description="",
+                spec="swr.ee.professional",
+                charge_mode="postPaid",
+                enterprise_project_id="0",
+            )
             names = await service.domain_names(created.id, domain_name_id=None, domain_name=None)
             assert [(n.domain_name, n.type) for n in names] == [("prod.registry.example.test", "default")]
             assert await service.access_address(created.id) == "prod.registry.example.test:5443"
@@ -209,10 +259,17 @@ def test_every_enterprise_route_has_a_rule(tmp_path: Path) -> None:
 
     app = create_app(Settings(data_dir=tmp_path))
     rules = app.state.access_rules
-    served = {(method, route.path) for route in _api_routes(app.routes)  # type: ignore[attr-defined]
-              for method in route.methods}  # type: ignore[attr-defined]
-    enterprise = {(method, route.path) for router in ROUTERS for route in router.routes  # type: ignore[attr-defined]
-                  for method in route.methods}  # type: ignore[attr-defined]
+    served = {
+        (method, route.path)
+        for route in _api_routes(app.routes)  # type: ignore[attr-defined]
+        for method in route.methods
+    }  # type: ignore[attr-defined]
+    enterprise = {
+        (method, route.path)
+        for router in ROUTERS
+        for route in router.routes  # type: ignore[attr-defined]
+        for method in route.methods
+    }  # type: ignore[attr-defined]
     assert len(enterprise) > 50 and enterprise <= served
     assert sorted(r for r in enterprise if r not in rules) == []
     instance_kinds = {"instance", "instance_admin", "instance_namespace", "instance_repository"}

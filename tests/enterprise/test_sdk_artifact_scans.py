@@ -28,15 +28,20 @@ from tests.enterprise.support import Enterprise, connect, create_instance, creat
 from tests.hss.support import build_advisories, python_image, wait_for
 from tests.support import swr_images as si
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.requires_tool("skopeo")]
+pytestmark = [pytest.mark.e2e, pytest.mark.requires_tool("skopeo")]
 REPORT = "application/vnd.security.vulnerability.report; version=1.1"
 
 
 def _artifact(ee: Enterprise, instance_id: str, reference: str) -> Any:
-    return ee.client.show_instance_artifact(ShowInstanceArtifactRequest(
-        instance_id=instance_id, namespace_name="scan", repository_name="app", reference=reference,
-        with_scan_overview=True))
+    return ee.client.show_instance_artifact(
+        ShowInstanceArtifactRequest(
+            instance_id=instance_id,
+            namespace_name="scan",
+            repository_name="app",
+            reference=reference,
+            with_scan_overview=True,
+        )
+    )
 
 
 def test_manual_scan_overview_and_vulnerabilities(tmp_path: Path, ee_server_factory: StartServer) -> None:
@@ -49,12 +54,18 @@ def test_manual_scan_overview_and_vulnerabilities(tmp_path: Path, ee_server_fact
     push(layout, "v1", f"{ee.instance_address}/scan/app:v1")
 
     assert not _artifact(ee, instance_id, "v1").scan_overview  # never scanned: no overview
-    before = ee.client.list_instance_artifact_vulnerabilities(ListInstanceArtifactVulnerabilitiesRequest(
-        instance_id=instance_id, namespace_name="scan", repository_name="app", reference=image.digest))
+    before = ee.client.list_instance_artifact_vulnerabilities(
+        ListInstanceArtifactVulnerabilitiesRequest(
+            instance_id=instance_id, namespace_name="scan", repository_name="app", reference=image.digest
+        )
+    )
     assert not before.body
 
-    ee.client.start_manual_scanning(StartManualScanningRequest(
-        instance_id=instance_id, namespace_name="scan", repository_name="app", reference=image.digest))
+    ee.client.start_manual_scanning(
+        StartManualScanningRequest(
+            instance_id=instance_id, namespace_name="scan", repository_name="app", reference=image.digest
+        )
+    )
 
     def finished() -> Any:
         overview = _artifact(ee, instance_id, "v1").scan_overview or {}
@@ -70,8 +81,11 @@ def test_manual_scan_overview_and_vulnerabilities(tmp_path: Path, ee_server_fact
     assert summary.summary.summary == {"Critical": 1, "Medium": 1}
     assert summary.start_time.endswith("Z") and summary.end_time >= summary.start_time
 
-    reports = ee.client.list_instance_artifact_vulnerabilities(ListInstanceArtifactVulnerabilitiesRequest(
-        instance_id=instance_id, namespace_name="scan", repository_name="app", reference=image.digest)).body
+    reports = ee.client.list_instance_artifact_vulnerabilities(
+        ListInstanceArtifactVulnerabilitiesRequest(
+            instance_id=instance_id, namespace_name="scan", repository_name="app", reference=image.digest
+        )
+    ).body
     report = reports[REPORT]
     assert report.severity == "Critical" and report.scanner.vendor == "moorage"
     found = {v.package: v for v in report.vulnerabilities}
@@ -86,10 +100,17 @@ def test_manual_scan_overview_and_vulnerabilities(tmp_path: Path, ee_server_fact
 
 def _pull_status(ee: Enterprise, reference: str) -> int:
     host = ee.instance_address
-    token = httpx.get(f"http://{host}/service/token", params={"scope": "repository:scan/app:pull"},
-                      auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30).json()["token"]
-    return httpx.get(f"http://{host}/v2/scan/app/manifests/{reference}", timeout=30, headers={
-        "Authorization": f"Bearer {token}", "Accept": "application/vnd.oci.image.manifest.v1+json"}).status_code
+    token = httpx.get(
+        f"http://{host}/service/token",
+        params={"scope": "repository:scan/app:pull"},
+        auth=(ADMIN_USER, ADMIN_PASSWORD),
+        timeout=30,
+    ).json()["token"]
+    return httpx.get(
+        f"http://{host}/v2/scan/app/manifests/{reference}",
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.oci.image.manifest.v1+json"},
+    ).status_code
 
 
 def test_namespace_metadata_scans_pushes_and_guards_pulls(tmp_path: Path, ee_server_factory: StartServer) -> None:
@@ -97,14 +118,20 @@ def test_namespace_metadata_scans_pushes_and_guards_pulls(tmp_path: Path, ee_ser
     or above it, the CVE allowlist exempts its ids until it expires: the registry's organization
     policy, set through the instance's namespace metadata."""
     vulndb = build_advisories(tmp_path / "advisories")
-    ee = connect(ee_server_factory(env={"MOORAGE_SCANNER__VULNDB_PATH": str(vulndb),
-                                        "MOORAGE_SCANNER__PULL_POLICY_CACHE_SECONDS": "0"}))
+    ee = connect(
+        ee_server_factory(
+            env={"MOORAGE_SCANNER__VULNDB_PATH": str(vulndb), "MOORAGE_SCANNER__PULL_POLICY_CACHE_SECONDS": "0"}
+        )
+    )
     instance_id = create_instance(ee, "guarded", domain_name=ee.instance_address)
     create_namespace(ee, instance_id, "scan")
 
     def update(**changes: Any) -> None:
-        ee.client.update_instance_namespace(UpdateInstanceNamespaceRequest(
-            instance_id=instance_id, namespace_name="scan", body=UpdateNamespaceRequestBody(**changes)))
+        ee.client.update_instance_namespace(
+            UpdateInstanceNamespaceRequest(
+                instance_id=instance_id, namespace_name="scan", body=UpdateNamespaceRequestBody(**changes)
+            )
+        )
 
     update(metadata=NamespaceMetadata(auto_scan="true", prevent_vul="true", severity="high"))
     vulnerable = python_image({"urllib3": "1.26.0"}, label="guarded")
@@ -123,11 +150,17 @@ def test_namespace_metadata_scans_pushes_and_guards_pulls(tmp_path: Path, ee_ser
 
     update(cve_allowlist=UpdateCVEAllowlistRequest(items=[CVEAllowlistItem(cve_id="CVE-2031-0002")]))
     assert _pull_status(ee, "v1") == 200  # urllib3's only finding is allowlisted
-    update(cve_allowlist=UpdateCVEAllowlistRequest(items=[CVEAllowlistItem(cve_id="CVE-2031-0002")],
-                                                   expires_at=int(time.time()) - 60))
+    update(
+        cve_allowlist=UpdateCVEAllowlistRequest(
+            items=[CVEAllowlistItem(cve_id="CVE-2031-0002")], expires_at=int(time.time()) - 60
+        )
+    )
     assert _pull_status(ee, "v1") == 403  # an expired allowlist exempts nothing
-    update(cve_allowlist=UpdateCVEAllowlistRequest(items=[CVEAllowlistItem(cve_id="CVE-2031-0002")],
-                                                   expires_at=int(time.time()) + 3600))
+    update(
+        cve_allowlist=UpdateCVEAllowlistRequest(
+            items=[CVEAllowlistItem(cve_id="CVE-2031-0002")], expires_at=int(time.time()) + 3600
+        )
+    )
     assert _pull_status(ee, "v1") == 200
     update(cve_allowlist=UpdateCVEAllowlistRequest(items=[]), metadata=NamespaceMetadata(prevent_vul="false"))
     assert _pull_status(ee, "v1") == 200
@@ -140,10 +173,16 @@ def test_scan_refuses_what_is_not_there(tmp_path: Path, ee_server_factory: Start
     instance_id = create_instance(ee, "scans-missing", domain_name=ee.instance_address)
     create_namespace(ee, instance_id, "scan")
     with pytest.raises(ClientRequestException) as caught:
-        ee.client.start_manual_scanning(StartManualScanningRequest(
-            instance_id=instance_id, namespace_name="scan", repository_name="app", reference="sha256:" + "0" * 64))
+        ee.client.start_manual_scanning(
+            StartManualScanningRequest(
+                instance_id=instance_id, namespace_name="scan", repository_name="app", reference="sha256:" + "0" * 64
+            )
+        )
     assert caught.value.status_code == 404
     with pytest.raises(ClientRequestException) as caught:
-        ee.client.start_manual_scanning(StartManualScanningRequest(
-            instance_id=instance_id, namespace_name="scan", repository_name="app", reference="not a digest!"))
+        ee.client.start_manual_scanning(
+            StartManualScanningRequest(
+                instance_id=instance_id, namespace_name="scan", repository_name="app", reference="not a digest!"
+            )
+        )
     assert caught.value.status_code == 400

@@ -41,7 +41,6 @@ from tests.support import skopeo
 TAGS = [f"v{i}" for i in range(1, 13)]  # 12 tags: more than one page of 10
 
 
-
 @pytest.fixture(scope="module")
 def signed(ee: Enterprise, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """An instance with 12 tags of ns/app and one of ns/other, a key, a policy signing ``app``'s
@@ -56,20 +55,31 @@ def signed(ee: Enterprise, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     policy_id = create_policy(ee, instance_id, "team", key["id"], repositories="app", tags="v*", exclude_tags="v12")
     execution_id = execute(ee, instance_id, "team", policy_id)
     finished = wait_execution(ee, instance_id, "team", policy_id, execution_id)
-    return {"instance": instance_id, "key": key, "policy": policy_id, "execution": execution_id,
-            "finished": finished}
+    return {"instance": instance_id, "key": key, "policy": policy_id, "execution": execution_id, "finished": finished}
 
 
 def _subtasks(ee: Enterprise, signed: dict[str, object], task_id: int, **query: object) -> object:
-    return ee.client.list_instance_signature_execution_subtasks(ListInstanceSignatureExecutionSubtasksRequest(
-        instance_id=signed["instance"], namespace_name="team", policy_id=signed["policy"],
-        execution_id=signed["execution"], task_id=task_id, **query))
+    return ee.client.list_instance_signature_execution_subtasks(
+        ListInstanceSignatureExecutionSubtasksRequest(
+            instance_id=signed["instance"],
+            namespace_name="team",
+            policy_id=signed["policy"],
+            execution_id=signed["execution"],
+            task_id=task_id,
+            **query,
+        )
+    )
 
 
 def _task_id(ee: Enterprise, signed: dict[str, object]) -> int:
-    tasks = ee.client.list_instance_sign_policy_exec_tasks(ListInstanceSignPolicyExecTasksRequest(
-        instance_id=signed["instance"], namespace_name="team", policy_id=signed["policy"],
-        execution_id=signed["execution"]))
+    tasks = ee.client.list_instance_sign_policy_exec_tasks(
+        ListInstanceSignPolicyExecTasksRequest(
+            instance_id=signed["instance"],
+            namespace_name="team",
+            policy_id=signed["policy"],
+            execution_id=signed["execution"],
+        )
+    )
     assert tasks.total == 1 and len(tasks.tasks) == 1  # only "app" matched the repository selector
     task = tasks.tasks[0]
     assert (task.namespace, task.repository, task.status) == ("team", "app", "Succeed")
@@ -80,8 +90,13 @@ def _task_id(ee: Enterprise, signed: dict[str, object]) -> int:
 def test_execution_counts(signed: dict[str, object]) -> None:
     finished = signed["finished"]
     assert finished.status == "Succeed", finished
-    assert (finished.total, finished.succeed, finished.failed, finished.in_progress, finished.stopped) == \
-        (11, 11, 0, 0, 0)
+    assert (finished.total, finished.succeed, finished.failed, finished.in_progress, finished.stopped) == (
+        11,
+        11,
+        0,
+        0,
+        0,
+    )
     assert finished.trigger == "manual" and finished.policy_id == signed["policy"]
     assert finished.created_at.endswith("Z") and finished.updated_at >= finished.created_at
 
@@ -112,15 +127,19 @@ def test_subtasks_status_filter(ee: Enterprise, signed: dict[str, object]) -> No
         assert (found.total, found.sub_tasks) == (0, []), status
 
 
-@pytest.mark.parametrize(("query", "status", "words"), [
-    ({"offset": 5, "limit": 10}, 400, "multiple of limit"),
-    ({"offset": 0, "limit": 101}, 400, "between 1 and 100"),
-    ({"offset": 0, "limit": 0}, 400, "between 1 and 100"),
-    ({"offset": 10}, 400, "used together"),
-    ({"status": "Done"}, 400, "status must be one of"),
-])
-def test_subtask_listing_errors(ee: Enterprise, signed: dict[str, object], query: dict[str, object], status: int,
-                                words: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "status", "words"),
+    [
+        ({"offset": 5, "limit": 10}, 400, "multiple of limit"),
+        ({"offset": 0, "limit": 101}, 400, "between 1 and 100"),
+        ({"offset": 0, "limit": 0}, 400, "between 1 and 100"),
+        ({"offset": 10}, 400, "used together"),
+        ({"status": "Done"}, 400, "status must be one of"),
+    ],
+)
+def test_subtask_listing_errors(
+    ee: Enterprise, signed: dict[str, object], query: dict[str, object], status: int, words: str
+) -> None:
     task_id = _task_id(ee, signed)
     with pytest.raises(ClientRequestException) as caught:
         _subtasks(ee, signed, task_id, **query)
@@ -133,15 +152,20 @@ def test_subtask_listing_errors(ee: Enterprise, signed: dict[str, object], query
 def test_subtask_listing_of_unknown_things(ee: Enterprise, signed: dict[str, object]) -> None:
     task_id = _task_id(ee, signed)
     # An unknown organization has SWR's documented code of its own; anything else is "not found".
-    for override, code in (({"task_id": task_id + 1000}, "SVCSTG.SWR.4040010"),
-                           ({"execution_id": 999999}, "SVCSTG.SWR.4040010"),
-                           ({"policy_id": 999999}, "SVCSTG.SWR.4040010"),
-                           ({"namespace_name": "nosuchns"}, "SVCSTG.SWR.4040058"),
-                           ({"instance_id": "0" * 32}, "SVCSTG.SWR.4040010")):
-
+    for override, code in (
+        ({"task_id": task_id + 1000}, "SVCSTG.SWR.4040010"),
+        ({"execution_id": 999999}, "SVCSTG.SWR.4040010"),
+        ({"policy_id": 999999}, "SVCSTG.SWR.4040010"),
+        ({"namespace_name": "nosuchns"}, "SVCSTG.SWR.4040058"),
+        ({"instance_id": "0" * 32}, "SVCSTG.SWR.4040010"),
+    ):
         request = ListInstanceSignatureExecutionSubtasksRequest(
-            instance_id=signed["instance"], namespace_name="team", policy_id=signed["policy"],
-            execution_id=signed["execution"], task_id=task_id)
+            instance_id=signed["instance"],
+            namespace_name="team",
+            policy_id=signed["policy"],
+            execution_id=signed["execution"],
+            task_id=task_id,
+        )
         for key, value in override.items():
             setattr(request, key, value)
         with pytest.raises(ClientRequestException) as caught:
@@ -150,12 +174,13 @@ def test_subtask_listing_of_unknown_things(ee: Enterprise, signed: dict[str, obj
         assert caught.value.error_code == code, override
 
 
-
 def test_error_body_is_the_seed_000_shape(ee: Enterprise, signed: dict[str, object]) -> None:
     with ee.http() as api:
-        response = api.get(f"/v2/{ee.project}/instances/{signed['instance']}/namespaces/team/signature/policies/"
-                           f"{signed['policy']}/executions/{signed['execution']}/tasks/1/subtasks",
-                           params={"offset": 3, "limit": 2})
+        response = api.get(
+            f"/v2/{ee.project}/instances/{signed['instance']}/namespaces/team/signature/policies/"
+            f"{signed['policy']}/executions/{signed['execution']}/tasks/1/subtasks",
+            params={"offset": 3, "limit": 2},
+        )
     assert response.status_code == 400
     body = response.json()
     assert set(body) == {"error_code", "error_msg", "encoded_authorization_message"}
@@ -166,8 +191,7 @@ def test_error_body_is_the_seed_000_shape(ee: Enterprise, signed: dict[str, obje
     assert anonymous.json()["error_code"] == "SVCSTG.SWR.4010000"
 
 
-def test_signatures_are_cosign_artifacts(ee: Enterprise, signed: dict[str, object],
-                                         tmp_path: Path) -> None:
+def test_signatures_are_cosign_artifacts(ee: Enterprise, signed: dict[str, object], tmp_path: Path) -> None:
     digest = layouts.manifest_digest("content v3")
     signature_tag = "sha256-" + digest.split(":", 1)[1] + ".sig"
     creds = ("admin", "admin-password-1")
@@ -183,21 +207,34 @@ def test_signatures_are_cosign_artifacts(ee: Enterprise, signed: dict[str, objec
     assert json.loads(payload)["optional"]["creator"] == "moorage"
     # found through the referrers API too
     with ee.http() as api:
-        token = api.get("/service/token", params={"scope": "repository:team/app:pull"},
-                        auth=creds, headers={"Host": ee.instance_address}).json()["token"]
-    referrers = httpx.get(f"http://{ee.instance_address}/v2/team/app/referrers/{digest}",
-                          headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+        token = api.get(
+            "/service/token",
+            params={"scope": "repository:team/app:pull"},
+            auth=creds,
+            headers={"Host": ee.instance_address},
+        ).json()["token"]
+    referrers = httpx.get(
+        f"http://{ee.instance_address}/v2/team/app/referrers/{digest}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()
     assert [m["artifactType"] for m in referrers["manifests"]] == ["application/vnd.dev.cosign.artifact.sig.v1+json"]
 
 
 def test_accessories_list_the_signature(ee: Enterprise, signed: dict[str, object]) -> None:
-    found = ee.client.list_instance_accessories(ListInstanceAccessoriesRequest(
-        instance_id=signed["instance"], namespace_name="team", repository_name="app", reference="v2"))
+    found = ee.client.list_instance_accessories(
+        ListInstanceAccessoriesRequest(
+            instance_id=signed["instance"], namespace_name="team", repository_name="app", reference="v2"
+        )
+    )
     assert found.total == 1
     accessory = found.accessories[0]
     assert accessory.type == "signature.cosign" and isinstance(accessory.size, int) and accessory.size > 0
-    unsigned = ee.client.list_instance_accessories(ListInstanceAccessoriesRequest(
-        instance_id=signed["instance"], namespace_name="team", repository_name="app", reference="v12"))
+    unsigned = ee.client.list_instance_accessories(
+        ListInstanceAccessoriesRequest(
+            instance_id=signed["instance"], namespace_name="team", repository_name="app", reference="v12"
+        )
+    )
     assert unsigned.total == 0 and unsigned.accessories == []
 
 
@@ -207,42 +244,62 @@ def test_running_again_signs_nothing_twice(ee: Enterprise, signed: dict[str, obj
     assert (finished.status, finished.total, finished.succeed) == ("Succeed", 11, 11)
     manifest = skopeo.inspect_raw(
         f"{ee.instance_address}/team/app:sha256-{layouts.manifest_digest('content v1').split(':')[1]}.sig",
-        creds=("admin", "admin-password-1"))
+        creds=("admin", "admin-password-1"),
+    )
     assert len(manifest["layers"]) == 1
 
 
 def test_policy_crud(ee: Enterprise, signed: dict[str, object]) -> None:
     instance_id = signed["instance"]
     key_id = signed["key"]["id"]
-    policy_id = create_policy(ee, instance_id, "team", key_id, repositories="other", trigger="event_based",
-                              name="crud-policy")
-    shown = ee.client.show_instance_sign_policy(ShowInstanceSignPolicyRequest(
-        instance_id=instance_id, namespace_name="team", policy_id=policy_id))
+    policy_id = create_policy(
+        ee, instance_id, "team", key_id, repositories="other", trigger="event_based", name="crud-policy"
+    )
+    shown = ee.client.show_instance_sign_policy(
+        ShowInstanceSignPolicyRequest(instance_id=instance_id, namespace_name="team", policy_id=policy_id)
+    )
     assert (shown.id, shown.name, shown.namespace_name, shown.enabled) == (policy_id, "crud-policy", "team", True)
-    assert (shown.signature_key, shown.signature_algorithm, shown.signature_method) == \
-        (key_id, "ECDSA_SHA_256", "KMS")
+    assert (shown.signature_key, shown.signature_algorithm, shown.signature_method) == (key_id, "ECDSA_SHA_256", "KMS")
     assert shown.trigger.type == "event_based"
     assert shown.scope_rules[0].scope_selectors["repository"][0].pattern == "other"
-    ee.client.update_instance_sign_policy(UpdateInstanceSignPolicyRequest(
-        instance_id=instance_id, namespace_name="team", policy_id=policy_id,
-        body=UpdateSignaturePolicyRequestBody(description="changed", enabled=False,
-                                              trigger=TriggerConfig(type="manual"))))
-    shown = ee.client.show_instance_sign_policy(ShowInstanceSignPolicyRequest(
-        instance_id=instance_id, namespace_name="team", policy_id=policy_id))
-    assert (shown.description, shown.enabled, shown.trigger.type, shown.name) == \
-        ("changed", False, "manual", "crud-policy")
+    ee.client.update_instance_sign_policy(
+        UpdateInstanceSignPolicyRequest(
+            instance_id=instance_id,
+            namespace_name="team",
+            policy_id=policy_id,
+            body=UpdateSignaturePolicyRequestBody(
+                description="changed", enabled=False, trigger=TriggerConfig(type="manual")
+            ),
+        )
+    )
+    shown = ee.client.show_instance_sign_policy(
+        ShowInstanceSignPolicyRequest(instance_id=instance_id, namespace_name="team", policy_id=policy_id)
+    )
+    assert (shown.description, shown.enabled, shown.trigger.type, shown.name) == (
+        "changed",
+        False,
+        "manual",
+        "crud-policy",
+    )
     listed = ee.client.list_instance_sign_policies(ListInstanceSignPoliciesRequest(instance_id=instance_id))
     assert {p.id for p in listed.policies} >= {policy_id, signed["policy"]} and listed.total >= 2
     with pytest.raises(ClientRequestException) as caught:
-        ee.client.update_instance_sign_policy(UpdateInstanceSignPolicyRequest(
-            instance_id=instance_id, namespace_name="team", policy_id=policy_id,
-            body=UpdateSignaturePolicyRequestBody(trigger=TriggerConfig(type="sometimes"))))
+        ee.client.update_instance_sign_policy(
+            UpdateInstanceSignPolicyRequest(
+                instance_id=instance_id,
+                namespace_name="team",
+                policy_id=policy_id,
+                body=UpdateSignaturePolicyRequestBody(trigger=TriggerConfig(type="sometimes")),
+            )
+        )
     assert caught.value.status_code == 400
-    ee.client.delete_instance_sign_policy(DeleteInstanceSignPolicyRequest(
-        instance_id=instance_id, namespace_name="team", policy_id=policy_id))
+    ee.client.delete_instance_sign_policy(
+        DeleteInstanceSignPolicyRequest(instance_id=instance_id, namespace_name="team", policy_id=policy_id)
+    )
     with pytest.raises(ClientRequestException) as caught:
-        ee.client.show_instance_sign_policy(ShowInstanceSignPolicyRequest(
-            instance_id=instance_id, namespace_name="team", policy_id=policy_id))
+        ee.client.show_instance_sign_policy(
+            ShowInstanceSignPolicyRequest(instance_id=instance_id, namespace_name="team", policy_id=policy_id)
+        )
     assert caught.value.status_code == 404
 
 
@@ -259,8 +316,13 @@ def test_a_key_in_use_cannot_be_deleted(ee: Enterprise, signed: dict[str, object
 def _executions(ee: Enterprise, instance_id: str, policy_id: int) -> list[object]:
     from huaweicloudsdkswr.v2 import ListInstanceSignPolicyExecutionsRequest
 
-    return list(ee.client.list_instance_sign_policy_executions(ListInstanceSignPolicyExecutionsRequest(
-        instance_id=instance_id, namespace_name="team", policy_id=policy_id, limit=100)).executions)
+    return list(
+        ee.client.list_instance_sign_policy_executions(
+            ListInstanceSignPolicyExecutionsRequest(
+                instance_id=instance_id, namespace_name="team", policy_id=policy_id, limit=100
+            )
+        ).executions
+    )
 
 
 def _wait_for(condition: object, timeout: float = 30) -> None:
@@ -272,22 +334,28 @@ def _wait_for(condition: object, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def test_push_triggers_event_based_policies(ee: Enterprise, signed: dict[str, object],
-                                            tmp_path: Path) -> None:
+def test_push_triggers_event_based_policies(ee: Enterprise, signed: dict[str, object], tmp_path: Path) -> None:
     instance_id = str(signed["instance"])
-    policy_id = create_policy(ee, instance_id, "team", signed["key"]["id"], repositories="pushed",
-                              tags="release-*", trigger="event_based")
+    policy_id = create_policy(
+        ee, instance_id, "team", signed["key"]["id"], repositories="pushed", tags="release-*", trigger="event_based"
+    )
     layout = layouts.write_layout(tmp_path / "img", {"a": "pushed a", "b": "pushed b"})
     push(layout, "a", f"{ee.instance_address}/team/pushed:dev")  # not a release tag: nothing runs
     push(layout, "b", f"{ee.instance_address}/team/pushed:release-1")
     _wait_for(lambda: any(e.status == "Succeed" for e in _executions(ee, instance_id, policy_id)))
     runs = _executions(ee, instance_id, policy_id)
     assert [(e.trigger, e.total, e.succeed) for e in runs] == [("event_based", 1, 1)]
-    signed_tag = ee.client.list_instance_accessories(ListInstanceAccessoriesRequest(
-        instance_id=instance_id, namespace_name="team", repository_name="pushed", reference="release-1"))
+    signed_tag = ee.client.list_instance_accessories(
+        ListInstanceAccessoriesRequest(
+            instance_id=instance_id, namespace_name="team", repository_name="pushed", reference="release-1"
+        )
+    )
     assert signed_tag.total == 1
-    unsigned_tag = ee.client.list_instance_accessories(ListInstanceAccessoriesRequest(
-        instance_id=instance_id, namespace_name="team", repository_name="pushed", reference="dev"))
+    unsigned_tag = ee.client.list_instance_accessories(
+        ListInstanceAccessoriesRequest(
+            instance_id=instance_id, namespace_name="team", repository_name="pushed", reference="dev"
+        )
+    )
     assert unsigned_tag.total == 0
 
 
@@ -296,27 +364,45 @@ def test_scheduled_policies_run_on_their_cron(ee: Enterprise, signed: dict[str, 
 
     instance_id = str(signed["instance"])
     policy_id = create_policy(ee, instance_id, "team", signed["key"]["id"], repositories="other")
-    ee.client.update_instance_sign_policy(UpdateInstanceSignPolicyRequest(
-        instance_id=instance_id, namespace_name="team", policy_id=policy_id,
-        body=UpdateSignaturePolicyRequestBody(trigger=TriggerConfig(
-            type="scheduled", trigger_settings=TriggerSetting(cron="*/2 * * * * *")))))
+    ee.client.update_instance_sign_policy(
+        UpdateInstanceSignPolicyRequest(
+            instance_id=instance_id,
+            namespace_name="team",
+            policy_id=policy_id,
+            body=UpdateSignaturePolicyRequestBody(
+                trigger=TriggerConfig(type="scheduled", trigger_settings=TriggerSetting(cron="*/2 * * * * *"))
+            ),
+        )
+    )
     _wait_for(lambda: any(e.status == "Succeed" for e in _executions(ee, instance_id, policy_id)))
-    ee.client.update_instance_sign_policy(UpdateInstanceSignPolicyRequest(
-        instance_id=instance_id, namespace_name="team", policy_id=policy_id,
-        body=UpdateSignaturePolicyRequestBody(enabled=False)))
+    ee.client.update_instance_sign_policy(
+        UpdateInstanceSignPolicyRequest(
+            instance_id=instance_id,
+            namespace_name="team",
+            policy_id=policy_id,
+            body=UpdateSignaturePolicyRequestBody(enabled=False),
+        )
+    )
     runs = _executions(ee, instance_id, policy_id)
     assert runs and {e.trigger for e in runs} == {"scheduled"}
     assert all(e.total == 1 for e in runs if e.status == "Succeed")  # other:v1
     with pytest.raises(ClientRequestException) as caught:
-        ee.client.update_instance_sign_policy(UpdateInstanceSignPolicyRequest(
-            instance_id=instance_id, namespace_name="team", policy_id=policy_id,
-            body=UpdateSignaturePolicyRequestBody(trigger=TriggerConfig(
-                type="scheduled", trigger_settings=TriggerSetting(cron="every day")))))
+        ee.client.update_instance_sign_policy(
+            UpdateInstanceSignPolicyRequest(
+                instance_id=instance_id,
+                namespace_name="team",
+                policy_id=policy_id,
+                body=UpdateSignaturePolicyRequestBody(
+                    trigger=TriggerConfig(type="scheduled", trigger_settings=TriggerSetting(cron="every day"))
+                ),
+            )
+        )
     assert caught.value.status_code == 400 and "cron" in caught.value.error_msg
 
 
-def test_a_domain_name_without_port_signs_with_the_registry_port(ee: Enterprise, signed: dict[str, object],
-                                                                   tmp_path: Path) -> None:
+def test_a_domain_name_without_port_signs_with_the_registry_port(
+    ee: Enterprise, signed: dict[str, object], tmp_path: Path
+) -> None:
     """The worker names images as clients reach them: ``127.0.0.6`` (no port) on this server is
     ``127.0.0.6:<port>``."""
     instance_id = create_instance(ee, unique("noport"), domain_name="127.0.0.6")

@@ -58,8 +58,13 @@ def oracle(pattern: str, text: str) -> bool:
 
 _atoms = st.sampled_from(["a", "b", "/", ".", "-", "*", "**", "?"])
 _plain = st.lists(_atoms, max_size=6).map("".join)
-_patterns = st.recursive(_plain, lambda inner: st.tuples(inner, st.lists(inner, min_size=1, max_size=3), inner)
-                         .map(lambda t: t[0] + "{" + ",".join(t[1]) + "}" + t[2]), max_leaves=4)
+_patterns = st.recursive(
+    _plain,
+    lambda inner: st.tuples(inner, st.lists(inner, min_size=1, max_size=3), inner).map(
+        lambda t: t[0] + "{" + ",".join(t[1]) + "}" + t[2]
+    ),
+    max_leaves=4,
+)
 _texts = st.lists(st.sampled_from(["a", "b", "/", ".", "-"]), max_size=8).map("".join)
 
 
@@ -69,13 +74,26 @@ def test_matches_agrees_with_the_oracle(pattern: str, text: str) -> None:
     assert matches(pattern, text) == oracle(pattern, text)
 
 
-@pytest.mark.parametrize(("pattern", "text", "expected"), [
-    ("**", "a/b/c", True), ("*", "a/b", False), ("nginx-*", "nginx-web", True), ("{repo1,repo2}", "repo2", True),
-    ("{repo1,repo2}", "repo3", False), ("v[0-9]*", "v1.2", True), ("v[0-9]*", "va", False), ("[!a]", "b", True),
-    ("[!a]", "a", False), ("[!a]", "/", False), ("a\\*", "a*", True), ("a\\*", "ab", False),
-    ("team/**", "team/x/y", True),
-    ("v{1,2}.{0,1}", "v2.1", True), ("*.sig", "sha256-ab.sig", True),
-])
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("**", "a/b/c", True),
+        ("*", "a/b", False),
+        ("nginx-*", "nginx-web", True),
+        ("{repo1,repo2}", "repo2", True),
+        ("{repo1,repo2}", "repo3", False),
+        ("v[0-9]*", "v1.2", True),
+        ("v[0-9]*", "va", False),
+        ("[!a]", "b", True),
+        ("[!a]", "a", False),
+        ("[!a]", "/", False),
+        ("a\\*", "a*", True),
+        ("a\\*", "ab", False),
+        ("team/**", "team/x/y", True),
+        ("v{1,2}.{0,1}", "v2.1", True),
+        ("*.sig", "sha256-ab.sig", True),
+    ],
+)
 def test_examples(pattern: str, text: str, expected: bool) -> None:
     assert matches(pattern, text) is expected
 
@@ -87,8 +105,10 @@ def test_malformed_patterns_are_refused(pattern: str) -> None:
 
 
 def _rule(tags: list[tuple[str, str]], repos: list[tuple[str, str]], extras: str = "") -> ScopeRule:
-    return ScopeRule(tuple(Selector("doublestar", d, p, extras) for d, p in tags),
-                     tuple(Selector("doublestar", d, p) for d, p in repos))
+    return ScopeRule(
+        tuple(Selector("doublestar", d, p, extras) for d, p in tags),
+        tuple(Selector("doublestar", d, p) for d, p in repos),
+    )
 
 
 def test_scope_rules() -> None:
@@ -103,13 +123,16 @@ def test_scope_rules() -> None:
     assert tag_selected(_rule([("matches", "**")], [("repoMatches", "**")], '{"untagged":true}'), "")
 
 
-@pytest.mark.parametrize("rule", [
-    _rule([("contains", "x")], [("repoMatches", "**")]),
-    _rule([("matches", "x")], [("matches", "**")]),
-    _rule([], [("repoMatches", "**")]),
-    _rule([("matches", "{x")], [("repoMatches", "**")]),
-    _rule([("matches", "x")], [("repoMatches", "**")], extras="{not json"),
-])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        _rule([("contains", "x")], [("repoMatches", "**")]),
+        _rule([("matches", "x")], [("matches", "**")]),
+        _rule([], [("repoMatches", "**")]),
+        _rule([("matches", "{x")], [("repoMatches", "**")]),
+        _rule([("matches", "x")], [("repoMatches", "**")], extras="{not json"),
+    ],
+)
 def test_invalid_rules(rule: ScopeRule) -> None:
     with pytest.raises(Invalid):
         validate_rule(rule)

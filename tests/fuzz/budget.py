@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, settings
 
 EXAMPLES = int(os.environ.get("MOORAGE_FUZZ_EXAMPLES", "150"))
 
-FUZZ = settings(max_examples=EXAMPLES, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.large_base_example])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 """Settings of every fuzz test (``@FUZZ``)."""

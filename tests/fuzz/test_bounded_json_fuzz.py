@@ -18,8 +18,9 @@ from tests.fuzz.budget import FUZZ
 # Strings full of what the depth scan must see through: brackets, quotes, backslashes, escapes.
 tricky_text = st.text(st.sampled_from(list('[]{}"\\/abc \u00e9\u2028\U0001f600\x00\n')), max_size=12)
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | tricky_text
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                      | st.dictionaries(tricky_text, inner, max_size=4), max_leaves=40)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(tricky_text, inner, max_size=4), max_leaves=40
+)
 
 
 def depth(value: Any) -> int:
@@ -37,8 +38,12 @@ def documents(draw: st.DrawFn) -> tuple[Any, str]:
     value = draw(values)
     for _ in range(draw(st.integers(0, 80))):
         value = draw(st.sampled_from([lambda v: [v], lambda v: {"k[": v}, lambda v: [1, v, "]"]]))(value)
-    text = json.dumps(value, ensure_ascii=draw(st.booleans()), indent=draw(st.sampled_from([None, 0, 2])),
-                      separators=draw(st.sampled_from([None, (",", ":")])))
+    text = json.dumps(
+        value,
+        ensure_ascii=draw(st.booleans()),
+        indent=draw(st.sampled_from([None, 0, 2])),
+        separators=draw(st.sampled_from([None, (",", ":")])),
+    )
     return value, text
 
 

@@ -22,15 +22,19 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=30,
 )
-content_types = st.sampled_from([mt.OCI_MANIFEST, mt.OCI_INDEX, mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST,
-                                 "application/json", None, "text/plain"])
+content_types = st.sampled_from(
+    [mt.OCI_MANIFEST, mt.OCI_INDEX, mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST, "application/json", None, "text/plain"]
+)
 digests = st.binary(min_size=1, max_size=8).map(lambda b: "sha256:" + hashlib.sha256(b).hexdigest())
 
 
 @st.composite
 def descriptors(draw: st.DrawFn) -> dict[str, Any]:
-    found: dict[str, Any] = {"mediaType": draw(st.sampled_from([mt.OCI_CONFIG, mt.OCI_MANIFEST, "x/y"])),
-                             "digest": draw(digests), "size": draw(st.integers(0, 2**40))}
+    found: dict[str, Any] = {
+        "mediaType": draw(st.sampled_from([mt.OCI_CONFIG, mt.OCI_MANIFEST, "x/y"])),
+        "digest": draw(digests),
+        "size": draw(st.integers(0, 2**40)),
+    }
     if draw(st.booleans()):
         found["annotations"] = draw(st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3))
     if draw(st.booleans()):
@@ -43,8 +47,12 @@ def manifests(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     if draw(st.booleans()):
         doc = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": draw(st.lists(descriptors(), max_size=5))}
         return doc, mt.OCI_INDEX
-    doc = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "config": draw(descriptors()),
-           "layers": draw(st.lists(descriptors(), max_size=5))}
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": draw(descriptors()),
+        "layers": draw(st.lists(descriptors(), max_size=5)),
+    }
     return doc, mt.OCI_MANIFEST
 
 
@@ -66,8 +74,9 @@ def test_valid_manifests_parse_to_what_they_say(manifest: tuple[dict[str, Any], 
 
 @FUZZ
 @given(manifests(), st.integers(0, 3), st.text(max_size=3), json_values, content_types)
-def test_damaged_manifests_parse_or_raise_manifest_invalid(manifest: tuple[dict[str, Any], str], cut: int,
-                                                           key: str, value: Any, content_type: str | None) -> None:
+def test_damaged_manifests_parse_or_raise_manifest_invalid(
+    manifest: tuple[dict[str, Any], str], cut: int, key: str, value: Any, content_type: str | None
+) -> None:
     doc, _ = manifest
     damaged = dict(doc)
     if cut and damaged:
@@ -78,8 +87,10 @@ def test_damaged_manifests_parse_or_raise_manifest_invalid(manifest: tuple[dict[
 
 
 @FUZZ
-@given(st.binary(max_size=1024) | st.text(st.sampled_from(list('[]{}",:\\ 0a')), max_size=2048).map(str.encode),
-       content_types)
+@given(
+    st.binary(max_size=1024) | st.text(st.sampled_from(list('[]{}",:\\ 0a')), max_size=2048).map(str.encode),
+    content_types,
+)
 def test_arbitrary_bytes_parse_or_raise_manifest_invalid(payload: bytes, content_type: str | None) -> None:
     with contextlib.suppress(ManifestInvalid):
         parse_manifest(payload, content_type)
@@ -87,8 +98,9 @@ def test_arbitrary_bytes_parse_or_raise_manifest_invalid(payload: bytes, content
 
 @FUZZ
 @given(manifests(), st.integers(1, 200), st.sampled_from(["platform", "annotations", "x", "config"]))
-def test_depth_is_bounded_wherever_the_nesting_hides(manifest: tuple[dict[str, Any], str], extra: int,
-                                                    where: str) -> None:
+def test_depth_is_bounded_wherever_the_nesting_hides(
+    manifest: tuple[dict[str, Any], str], extra: int, where: str
+) -> None:
     doc, media_type = manifest
     deep: Any = 0
     for _ in range(extra):

@@ -87,11 +87,19 @@ def test_content_length_is_ascii_digits_or_size_invalid(text: str) -> None:
 
 
 @FUZZ
-@given(st.one_of(
-    st.builds(lambda a, b, p, s: f"{p}{a}-{b}{s}", numbers, numbers, st.sampled_from(["", "bytes ", "bytes="]),
-              st.sampled_from(["", "/*", "/100", "/x"])),
-    st.text(alphabet="0123456789-/ bytes=*\u0661", max_size=30),
-    st.text(max_size=60)))
+@given(
+    st.one_of(
+        st.builds(
+            lambda a, b, p, s: f"{p}{a}-{b}{s}",
+            numbers,
+            numbers,
+            st.sampled_from(["", "bytes ", "bytes="]),
+            st.sampled_from(["", "/*", "/100", "/x"]),
+        ),
+        st.text(alphabet="0123456789-/ bytes=*\u0661", max_size=30),
+        st.text(max_size=60),
+    )
+)
 def test_content_range_is_an_ordered_pair_or_upload_invalid(text: str) -> None:
     try:
         start, end = parse_content_range(text)
@@ -106,7 +114,7 @@ def _oracle_range(text: str, size: int | None) -> tuple[int, int] | str | None:
     text = text.strip()
     if not text.startswith("bytes=") or text.count("-") != 1:
         return None
-    first, last = text[len("bytes="):].split("-")
+    first, last = text[len("bytes=") :].split("-")
     if not all(part == "" or (part.isascii() and part.isdigit() and len(part) <= 19) for part in (first, last)):
         return None
     if any(part and int(part) > MAX_INT64 for part in (first, last)):
@@ -123,10 +131,18 @@ def _oracle_range(text: str, size: int | None) -> tuple[int, int] | str | None:
 
 
 @FUZZ
-@given(st.one_of(st.builds(lambda a, b: f"bytes={a}-{b}", st.one_of(st.just(""), numbers.map(str)),
-                           st.one_of(st.just(""), numbers.map(str))),
-                 st.text(alphabet="bytes=0123456789-, \u0661", max_size=30), st.text(max_size=60)),
-       st.none() | st.integers(0, 2**40))
+@given(
+    st.one_of(
+        st.builds(
+            lambda a, b: f"bytes={a}-{b}",
+            st.one_of(st.just(""), numbers.map(str)),
+            st.one_of(st.just(""), numbers.map(str)),
+        ),
+        st.text(alphabet="bytes=0123456789-, \u0661", max_size=30),
+        st.text(max_size=60),
+    ),
+    st.none() | st.integers(0, 2**40),
+)
 @example("bytes=500-0", 1000)
 @example("bytes=-0", 10)
 @example("bytes=0-1,3-4", 10)
@@ -140,9 +156,12 @@ def test_range_agrees_with_the_rfc_oracle(text: str, size: int | None) -> None:
     assert (None if found is None else (found.start, found.end)) == expected, text
 
 
-scope_texts = st.builds(lambda t, n, a: f"{t}:{n}:{a}", st.sampled_from(["repository", "registry", "repository(plugin)",
-                                                                          "x", ""]),
-                        near_names, st.text(alphabet="pulsh,*de", max_size=20))
+scope_texts = st.builds(
+    lambda t, n, a: f"{t}:{n}:{a}",
+    st.sampled_from(["repository", "registry", "repository(plugin)", "x", ""]),
+    near_names,
+    st.text(alphabet="pulsh,*de", max_size=20),
+)
 
 
 @FUZZ
@@ -158,18 +177,34 @@ def test_scopes_parse_or_raise_header_error(values: list[str]) -> None:
         assert len(set(scope.actions)) == len(scope.actions)
 
 
-form_fields = st.lists(st.tuples(
-    st.sampled_from(["grant_type", "username", "password", "refresh_token", "scope", "service", "client_id",
-                     "access_type", "x"]),
-    st.sampled_from(["password", "refresh_token", "offline", "online", "alice", "repository:a/b:pull"])
-    | st.text(max_size=30)), max_size=10)
+form_fields = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["grant_type", "username", "password", "refresh_token", "scope", "service", "client_id", "access_type", "x"]
+        ),
+        st.sampled_from(["password", "refresh_token", "offline", "online", "alice", "repository:a/b:pull"])
+        | st.text(max_size=30),
+    ),
+    max_size=10,
+)
 
 
 @FUZZ
-@given(form_fields, st.sampled_from([None, "application/x-www-form-urlencoded", "application/json",
-                                     "application/x-www-form-urlencoded; charset=latin-1", "text/plain"]))
-def test_token_forms_parse_or_raise_token_request_error(fields: list[tuple[str, str]],
-                                                        content_type: str | None) -> None:
+@given(
+    form_fields,
+    st.sampled_from(
+        [
+            None,
+            "application/x-www-form-urlencoded",
+            "application/json",
+            "application/x-www-form-urlencoded; charset=latin-1",
+            "text/plain",
+        ]
+    ),
+)
+def test_token_forms_parse_or_raise_token_request_error(
+    fields: list[tuple[str, str]], content_type: str | None
+) -> None:
     try:
         form = parse_token_form(urlencode(fields).encode(), content_type)
     except TokenRequestError:

@@ -160,10 +160,23 @@ def _central_directory(members: list[zipfile.ZipInfo], start: int, declared: int
             struct.pack(
                 "<4s4B4HL2L5H2L",
                 b"PK\x01\x02",
-                20, 3, 20, 0,
-                0, info.compress_type, 0, 0x21,
-                info.CRC, info.compress_size, info.file_size,
-                len(name), 0, 0, 0, 0, 0,
+                20,
+                3,
+                20,
+                0,
+                0,
+                info.compress_type,
+                0,
+                0x21,
+                info.CRC,
+                info.compress_size,
+                info.file_size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0,
                 info.header_offset,
             )
             + name
@@ -350,8 +363,12 @@ def run_limited(args: list[str], *, address_space_mib: int = 512, timeout: float
     with open(os.devnull, "rb") as stdin, _TempText() as out, _TempText() as err, _TempText() as peak:
         env = {**os.environ, "MOORAGE_NO_PROGRESS": "1", "MOORAGE_TEST_PEAK_FILE": peak.name}
         child = subprocess.Popen(
-            [sys.executable, "-c", _PEAK_REPORTER, *args], stdin=stdin, stdout=out.handle, stderr=err.handle,
-            env=env, preexec_fn=cap,
+            [sys.executable, "-c", _PEAK_REPORTER, *args],
+            stdin=stdin,
+            stdout=out.handle,
+            stderr=err.handle,
+            env=env,
+            preexec_fn=cap,
         )
         try:
             child.wait(timeout)

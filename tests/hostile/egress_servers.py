@@ -55,8 +55,7 @@ class FakeHttp:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def port(self) -> int:
@@ -82,8 +81,15 @@ class FakeHttp:
         self.server.server_close()
         self.thread.join(timeout=10)
 
-    def stream(self, handler: BaseHTTPRequestHandler, total: int, *, content_length: int | None,
-               chunk: int = 64 << 10, headers: dict[str, str] | None = None) -> None:
+    def stream(
+        self,
+        handler: BaseHTTPRequestHandler,
+        total: int,
+        *,
+        content_length: int | None,
+        chunk: int = 64 << 10,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Answer 200 with ``total`` zero bytes, announcing ``content_length`` (None: no length, the
         body ends when the connection closes), counting what the client accepted."""
         handler.send_response(200)
@@ -108,8 +114,12 @@ class FakeHttp:
             handler.close_connection = True
 
 
-def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes | dict[str, Any] = b"",
-          headers: dict[str, str] | None = None) -> None:
+def reply(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes | dict[str, Any] = b"",
+    headers: dict[str, str] | None = None,
+) -> None:
     """Answer ``status`` with ``body`` (a dict is sent as JSON)."""
     data = json.dumps(body).encode() if isinstance(body, dict) else body
     handler.send_response(status)

@@ -39,9 +39,14 @@ class Served:
     def http_workers(self) -> set[int]:
         """The HTTP worker processes (children of the server that are not the job worker or
         multiprocessing's resource tracker)."""
-        return {pid for pid, cmdline in self.processes().items()
-                if pid != self.pid and parent_of(pid) == self.pid and "moorage worker" not in cmdline
-                and "resource_tracker" not in cmdline}
+        return {
+            pid
+            for pid, cmdline in self.processes().items()
+            if pid != self.pid
+            and parent_of(pid) == self.pid
+            and "moorage worker" not in cmdline
+            and "resource_tracker" not in cmdline
+        }
 
     def job_workers(self) -> set[int]:
         """The ``moorage worker`` processes."""
@@ -85,17 +90,22 @@ def parent_of(pid: int) -> int | None:
         return None
 
 
-def launch(base: Path, name: str, *, port: int, data_dir: Path, args: list[str],
-           env: dict[str, str] | None = None) -> Served:
+def launch(
+    base: Path, name: str, *, port: int, data_dir: Path, args: list[str], env: dict[str, str] | None = None
+) -> Served:
     """Run ``moorage serve <args>`` with ``env`` and no other ``MOORAGE*`` variable, in its own process
     group, output to ``<base>/<name>.log``."""
     marker = uuid.uuid4().hex
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MOORAGE")}
     log_path = base / f"{name}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "moorage", "serve", *args],
-                                   env={**clean, **(env or {}), MARKER: marker}, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moorage", "serve", *args],
+            env={**clean, **(env or {}), MARKER: marker},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return Served(ServerProcess(process, "127.0.0.1", port, log_path, data_dir, dict(env or {})), marker)
 
 
@@ -105,8 +115,11 @@ def socket_owner(server_port: int, client_port: int, pids: set[int]) -> int | No
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, remote, state = fields[1], fields[2], fields[3]
-        if state == "01" and int(local.split(":")[1], 16) == server_port \
-                and int(remote.split(":")[1], 16) == client_port:
+        if (
+            state == "01"
+            and int(local.split(":")[1], 16) == server_port
+            and int(remote.split(":")[1], 16) == client_port
+        ):
             inode = fields[9]
     if inode is None:
         return None
@@ -152,8 +165,14 @@ def connection_per_worker(served: Served, timeout: float = 90) -> dict[int, http
     return found
 
 
-def call(connection: http.client.HTTPConnection, method: str, path: str, *, headers: dict[str, str] | None = None,
-         body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def call(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     """One request on a kept-alive connection: (status, headers in lower case, body)."""
     connection.request(method, path, body=body, headers=headers or {})
     response = connection.getresponse()

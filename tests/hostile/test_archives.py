@@ -133,9 +133,7 @@ def test_a_zstd_bomb_past_the_layer_limit_is_refused(zstd_bomb: Path, record_pro
     _refused(_run(record_property, *_sbom(zstd_bomb, "--max-layer-bytes", "1536MiB")), "layer_too_large")
 
 
-def test_a_zstd_frame_asking_for_a_huge_window_is_refused_unallocated(
-    tmp_path: Path, record_property: Any
-) -> None:
+def test_a_zstd_frame_asking_for_a_huge_window_is_refused_unallocated(tmp_path: Path, record_property: Any) -> None:
     layer = bombs.zstd_large_window(bombs.tar_of([("etc/os-release", b"ID=debian\n")]))
     image = bombs.oci_image(tmp_path / "image", [(layer, "zstd")])
     run = _run(record_property, *_sbom(image))
@@ -187,8 +185,18 @@ def test_the_image_limit_counts_every_layer_cached_or_not(tmp_path: Path, record
     layers = [(bombs.gzip_zeros(bombs.tar_header(f"data/{index}.bin", 96 * MIB), 96), "gzip") for index in range(2)]
     image = bombs.oci_image(tmp_path / "image", layers)
     cache = tmp_path / "cache"
-    args = ["sbom", "-f", "json", "--executor", "serial", "--cache-dir", str(cache), "--max-image-bytes", "128MiB",
-            f"oci:{image}"]
+    args = [
+        "sbom",
+        "-f",
+        "json",
+        "--executor",
+        "serial",
+        "--cache-dir",
+        str(cache),
+        "--max-image-bytes",
+        "128MiB",
+        f"oci:{image}",
+    ]
     _refused(_run(record_property, *args), "image_too_large")
     _refused(_run(record_property, *args), "image_too_large")  # the first layer is cached now
 
@@ -272,12 +280,18 @@ def test_a_pushed_bomb_fails_its_scan_as_image_over_sized(
 ) -> None:
     """Scan on push of the 1 GiB gzip bomb, with a 256 MiB layer limit: the HSS image list shows a
     failed scan with the documented ``image_over_sized`` code."""
-    server = moorage_factory(env={"MOORAGE_SCANNER__SCAN_ON_PUSH": "true",
-                                  "MOORAGE_SCANNER__MAX_LAYER_UNCOMPRESSED_BYTES": str(256 * MIB)})
+    server = moorage_factory(
+        env={"MOORAGE_SCANNER__SCAN_ON_PUSH": "true", "MOORAGE_SCANNER__MAX_LAYER_UNCOMPRESSED_BYTES": str(256 * MIB)}
+    )
     admin = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
     client = hss_client(server, (*create_access_key(server, admin), project_id(server)))
-    skopeo_push(gzip_bomb, "latest", f"{server.address}/bombs/zeros:v1", creds=(ADMIN_USER, ADMIN_PASSWORD),
-                env=skopeo_env(tmp_path))
+    skopeo_push(
+        gzip_bomb,
+        "latest",
+        f"{server.address}/bombs/zeros:v1",
+        creds=(ADMIN_USER, ADMIN_PASSWORD),
+        env=skopeo_env(tmp_path),
+    )
 
     def scanned() -> object:
         answer = client.list_registry_images(ListRegistryImagesRequest(namespace="bombs"))

@@ -74,6 +74,7 @@ BASIC = Credentials(USER, PASSWORD).basic_header()
 
 def refused(spelling: str) -> BaseException | None:
     """What the connection layer does with a host (None: it would connect)."""
+
     async def attempt() -> None:
         stream = await EgressBackend(DEFAULT).connect_tcp(spelling, 9, timeout=0.5)
         await stream.aclose()
@@ -98,8 +99,7 @@ def _in(network: Any) -> st.SearchStrategy[Any]:
 
 
 denied_v4 = st.sampled_from(DENIED_V4).flatmap(_in)
-public_v4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address).filter(
-    lambda a: not any(a in n for n in DENIED_V4))
+public_v4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address).filter(lambda a: not any(a in n for n in DENIED_V4))
 
 
 def _number(value: int) -> st.SearchStrategy[str]:
@@ -122,9 +122,17 @@ def v4_spellings(address: ipaddress.IPv4Address) -> st.SearchStrategy[str]:
 def embedded_spellings(address: ipaddress.IPv4Address) -> st.SearchStrategy[str]:
     """IPv6 addresses that carry ``address``: IPv4-mapped, NAT64, 6to4, IPv4-compatible."""
     hi, lo = int(address) >> 16, int(address) & 0xFFFF
-    return st.sampled_from([f"::ffff:{address}", f"::FFFF:{hi:x}:{lo:x}", f"0:0:0:0:0:ffff:{address}",
-                            f"64:ff9b::{address}", f"64:ff9b::{hi:x}:{lo:x}", f"2002:{hi:x}:{lo:x}::1",
-                            f"::{address}"])
+    return st.sampled_from(
+        [
+            f"::ffff:{address}",
+            f"::FFFF:{hi:x}:{lo:x}",
+            f"0:0:0:0:0:ffff:{address}",
+            f"64:ff9b::{address}",
+            f"64:ff9b::{hi:x}:{lo:x}",
+            f"2002:{hi:x}:{lo:x}::1",
+            f"::{address}",
+        ]
+    )
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -166,8 +174,9 @@ def test_names_that_resolve_to_internal_addresses_are_refused() -> None:
 
 
 def test_operator_allowlists() -> None:
-    policy = EgressPolicy.from_lists(allow_networks="10.20.0.0/16, fd00:1::/64",
-                                     allow_hosts="registry.corp,*.build.corp")
+    policy = EgressPolicy.from_lists(
+        allow_networks="10.20.0.0/16, fd00:1::/64", allow_hosts="registry.corp,*.build.corp"
+    )
     assert policy.address_allowed(ipaddress.ip_address("10.20.3.4"))
     assert policy.address_allowed(ipaddress.ip_address("::ffff:10.20.3.4"))
     assert not policy.address_allowed(ipaddress.ip_address("10.21.0.1"))
@@ -193,8 +202,10 @@ def test_the_address_checked_is_the_address_connected(monkeypatch: pytest.Monkey
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    with FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.2") as allowed, \
-            FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.1", port=allowed.port) as internal:
+    with (
+        FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.2") as allowed,
+        FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.1", port=allowed.port) as internal,
+    ):
         # One port number on both addresses: a client that resolved the name again would reach the second.
         port = allowed.port
 
@@ -210,6 +221,7 @@ def test_the_address_checked_is_the_address_connected(monkeypatch: pytest.Monkey
 
 # -- redirects, realms and credentials (the client, against fakes) ---------------------------------
 
+
 def run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
 
@@ -222,8 +234,10 @@ async def ping(address: str, *, credentials: Credentials | None = None, policy: 
 def test_a_redirect_to_an_internal_address_is_refused() -> None:
     with FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.1") as internal:
         target = f"http://127.0.0.1:{internal.port}/v2/"
-        with FakeHttp(lambda fake, h: reply(h, 302, b"", {"Location": target})) as registry, \
-                pytest.raises(EgressDenied) as denied:
+        with (
+            FakeHttp(lambda fake, h: reply(h, 302, b"", {"Location": target})) as registry,
+            pytest.raises(EgressDenied) as denied,
+        ):
             run(ping(registry.address))
     assert internal.requests == [] and denied.value.public == NOT_ALLOWED
     assert "127.0.0.1" not in denied.value.public
@@ -246,6 +260,7 @@ def test_redirects_are_limited_and_kept_to_http() -> None:
 
 def test_credentials_do_not_follow_a_redirect_to_another_host() -> None:
     with FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.3") as other:
+
         def registry_route(fake: FakeHttp, h: BaseHTTPRequestHandler) -> None:
             if h.headers.get("Authorization") != BASIC:
                 reply(h, 401, {"errors": [{"code": "UNAUTHORIZED"}]}, {"WWW-Authenticate": 'Basic realm="r"'})
@@ -260,28 +275,39 @@ def test_credentials_do_not_follow_a_redirect_to_another_host() -> None:
 
 def bearer_registry(realm: str) -> FakeHttp:
     """A registry that wants a Bearer token from ``realm`` and accepts any."""
+
     def route(fake: FakeHttp, h: BaseHTTPRequestHandler) -> None:
         if (h.headers.get("Authorization") or "").startswith("Bearer "):
             reply(h, 200, {})
         else:
-            reply(h, 401, {"errors": [{"code": "UNAUTHORIZED"}]},
-                  {"WWW-Authenticate": f'Bearer realm="{realm}",service="fake"'})
+            reply(
+                h,
+                401,
+                {"errors": [{"code": "UNAUTHORIZED"}]},
+                {"WWW-Authenticate": f'Bearer realm="{realm}",service="fake"'},
+            )
+
     return FakeHttp(route)
 
 
 def token_service(host: str) -> FakeHttp:
     """A token service that gives a token to callers with the right Basic credentials only."""
+
     def route(fake: FakeHttp, h: BaseHTTPRequestHandler) -> None:
         if h.headers.get("Authorization") == BASIC:
             reply(h, 200, {"token": "t0k3n", "expires_in": 300})
         else:
             reply(h, 401, {"errors": [{"code": "UNAUTHORIZED"}]})
+
     return FakeHttp(route, host=host)
 
 
 def test_a_realm_on_another_host_gets_no_credentials() -> None:
-    with token_service("127.0.0.3") as realm, bearer_registry(f"{realm.url}/token") as registry, \
-            pytest.raises(AuthenticationError):
+    with (
+        token_service("127.0.0.3") as realm,
+        bearer_registry(f"{realm.url}/token") as registry,
+        pytest.raises(AuthenticationError),
+    ):
         run(ping(registry.address, credentials=Credentials(USER, PASSWORD)))
     assert realm.requests and all("authorization" not in r.headers for r in realm.requests)
     assert all(PASSWORD not in str(r) for r in realm.requests)
@@ -298,8 +324,11 @@ def test_a_realm_on_the_same_host_or_an_allowed_one_gets_them() -> None:
 
 
 def test_a_realm_on_an_internal_address_is_refused() -> None:
-    with token_service("127.0.0.1") as realm, bearer_registry(f"{realm.url}/token") as registry, \
-            pytest.raises(EgressDenied):
+    with (
+        token_service("127.0.0.1") as realm,
+        bearer_registry(f"{realm.url}/token") as registry,
+        pytest.raises(EgressDenied),
+    ):
         run(ping(registry.address, credentials=Credentials(USER, PASSWORD)))
     assert realm.requests == []
 
@@ -314,8 +343,10 @@ BUFFERS = 16 << 20
 
 def blob_route(total: int, content_length: int | None, **extra: str) -> Any:
     def route(fake: FakeHttp, h: BaseHTTPRequestHandler) -> None:
-        fake.stream(h, total, content_length=content_length, headers={"Content-Type": "application/octet-stream",
-                                                                     **extra})
+        fake.stream(
+            h, total, content_length=content_length, headers={"Content-Type": "application/octet-stream", **extra}
+        )
+
     return route
 
 
@@ -378,13 +409,15 @@ def json_route(body: bytes, *, length: bool = True, status: int = 200) -> Any:
             reply(h, 401, {}, {"WWW-Authenticate": f'Bearer realm="{fake.url}/token"'})
             return
         reply(h, status, body)
+
     return route
 
 
 def test_token_answers_are_capped() -> None:
     async def tags(address: str) -> list[str]:
-        async with RegistryClient(address, egress=ALLOWED, plain_http=True,
-                                  credentials=Credentials(USER, PASSWORD)) as client:
+        async with RegistryClient(
+            address, egress=ALLOWED, plain_http=True, credentials=Credentials(USER, PASSWORD)
+        ) as client:
             return await client.list_tags("secure/app")
 
     with FakeHttp(json_route(b"{}")) as registry, pytest.raises(TransferLimitError):
@@ -432,8 +465,12 @@ def test_the_image_size_limit_counts_the_bytes_downloaded(tmp_path: Path) -> Non
         reply(h, 200, data, {"Content-Type": "application/octet-stream"})
 
     with FakeHttp(route) as registry:
-        source = RegistrySource(ImageReference(registry.address, "app", digest=digests[0]), egress=ALLOWED,
-                                plain_http=True, max_image_bytes=(5 << 20) // 2)
+        source = RegistrySource(
+            ImageReference(registry.address, "app", digest=digests[0]),
+            egress=ALLOWED,
+            plain_http=True,
+            max_image_bytes=(5 << 20) // 2,
+        )
         refs = tuple(LayerRef(d, "", len(data)) for d, data in zip(digests, layers, strict=True))
         image = ResolvedImage("app", digests[0], None, refs, {})
         with source, pytest.raises(ImageSourceError) as failed:
@@ -444,12 +481,18 @@ def test_the_image_size_limit_counts_the_bytes_downloaded(tmp_path: Path) -> Non
 
 # -- through the API and the SDK ---------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     factory: MoorageFactory
     factory, started = _factory(request, tmp_path_factory.mktemp("egress"))
-    yield factory(env={"MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.2/32,127.0.0.3/32",
-                       "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1", "MOORAGE_SCANNER__LAYER_CACHE": "none"})
+    yield factory(
+        env={
+            "MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.2/32,127.0.0.3/32",
+            "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
+            "MOORAGE_SCANNER__LAYER_CACHE": "none",
+        }
+    )
     stop_all(started)
 
 
@@ -460,9 +503,19 @@ def client(server: ServerProcess) -> HssClient:
 
 def add(client: HssClient, name: str, address: str, *, kind: str = "Other", username: str = USER) -> str:
     """Add a registry; its id (``ClientRequestException`` when refused)."""
-    client.add_registry(AddRegistryRequest(body=AddRegistryRequestBody(
-        registry_name=name, registry_type=kind, api_version="V2", protocol="http", registry_addr=address,
-        registry_username=username, registry_password=PASSWORD)))
+    client.add_registry(
+        AddRegistryRequest(
+            body=AddRegistryRequestBody(
+                registry_name=name,
+                registry_type=kind,
+                api_version="V2",
+                protocol="http",
+                registry_addr=address,
+                registry_username=username,
+                registry_password=PASSWORD,
+            )
+        )
+    )
     return str(client.list_registry(ListRegistryRequest(registry_name=name, limit=10)).data_list[0].id)
 
 
@@ -475,15 +528,33 @@ def refusal(client: HssClient, address: str, name: str) -> ClientRequestExceptio
 def test_sdk_refuses_every_spelling_of_an_internal_address(client: HssClient, server: ServerProcess) -> None:
     with TcpListener("127.0.0.1") as v4, TcpListener("::1") as v6:
         port = v4.port
-        resolved_to_internal = [f"127.0.0.1:{port}", f"LOCALHOST:{port}", f"localhost.:{port}",
-                                f"[::ffff:127.0.0.1]:{port}", f"[::ffff:7f00:1]:{port}",
-                                f"[0:0:0:0:0:ffff:7f00:1]:{port}",
-                                f"0.0.0.0:{port}", f"[::]:{port}", f"[::1]:{v6.port}", f"[2002:7f00:1::]:{port}",
-                                f"169.254.169.254:{port}", f"10.0.0.1:{port}", f"100.64.0.1:{port}",
-                                f"224.0.0.1:{port}", f"[fc00::1]:{port}", f"[fe80::1]:{port}",
-                                f"127.0.0.1:{server.port}"]
-        numeric = [f"2130706433:{port}", f"0x7f000001:{port}", f"0177.0.0.1:{port}", f"0x7f.0.0.1:{port}",
-                   f"127.1:{port}", f"127.0.1:{port}"]
+        resolved_to_internal = [
+            f"127.0.0.1:{port}",
+            f"LOCALHOST:{port}",
+            f"localhost.:{port}",
+            f"[::ffff:127.0.0.1]:{port}",
+            f"[::ffff:7f00:1]:{port}",
+            f"[0:0:0:0:0:ffff:7f00:1]:{port}",
+            f"0.0.0.0:{port}",
+            f"[::]:{port}",
+            f"[::1]:{v6.port}",
+            f"[2002:7f00:1::]:{port}",
+            f"169.254.169.254:{port}",
+            f"10.0.0.1:{port}",
+            f"100.64.0.1:{port}",
+            f"224.0.0.1:{port}",
+            f"[fc00::1]:{port}",
+            f"[fe80::1]:{port}",
+            f"127.0.0.1:{server.port}",
+        ]
+        numeric = [
+            f"2130706433:{port}",
+            f"0x7f000001:{port}",
+            f"0177.0.0.1:{port}",
+            f"0x7f.0.0.1:{port}",
+            f"127.1:{port}",
+            f"127.0.1:{port}",
+        ]
         for address in resolved_to_internal + numeric:
             found = refusal(client, address, "refused")
             assert found.status_code == 400, (address, found.error_msg)
@@ -496,9 +567,15 @@ def test_sdk_refuses_every_spelling_of_an_internal_address(client: HssClient, se
 
 def test_sdk_open_and_closed_internal_ports_read_the_same(client: HssClient) -> None:
     with TcpListener("127.0.0.1") as internal, TcpListener("127.0.0.2") as allowed:
-        answers = {where: refusal(client, where, "open-or-closed") for where in (
-            f"127.0.0.1:{internal.port}", f"127.0.0.1:{closed_port('127.0.0.1')}",
-            f"127.0.0.2:{allowed.port}", f"127.0.0.2:{closed_port('127.0.0.2')}")}
+        answers = {
+            where: refusal(client, where, "open-or-closed")
+            for where in (
+                f"127.0.0.1:{internal.port}",
+                f"127.0.0.1:{closed_port('127.0.0.1')}",
+                f"127.0.0.2:{allowed.port}",
+                f"127.0.0.2:{closed_port('127.0.0.2')}",
+            )
+        }
         assert internal.accepted == 0 and allowed.accepted >= 1
     texts = [(a.status_code, a.error_code, a.error_msg) for a in answers.values()]
     assert texts[0] == texts[1] and texts[0][2] == NOT_ALLOWED
@@ -523,6 +600,7 @@ def test_sdk_realm_on_another_host_gets_no_credentials(client: HssClient) -> Non
 
 def test_sdk_sync_that_is_redirected_inward_fails_in_general_terms(client: HssClient) -> None:
     with FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.1") as internal:
+
         def route(fake: FakeHttp, h: BaseHTTPRequestHandler) -> None:
             if h.path.startswith("/v2/_catalog"):
                 reply(h, 302, b"", {"Location": f"http://127.0.0.1:{internal.port}/v2/_catalog"})
@@ -531,13 +609,29 @@ def test_sdk_sync_that_is_redirected_inward_fails_in_general_terms(client: HssCl
 
         with FakeHttp(route) as registry:
             registry_id = add(client, "redirects-later", registry.address)
-            client.create_image_synchronize_task(CreateImageSynchronizeTaskRequest(
-                body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=False, registry_info=[
-                    CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id=registry_id,
-                                                                      registry_type="Other")])))
-            entry = wait_for(lambda: next((r for r in client.list_registry(ListRegistryRequest(
-                registry_id=registry_id)).data_list if r.status == "fail" or r.latest_sync_time), None),
-                what="the sync")
+            client.create_image_synchronize_task(
+                CreateImageSynchronizeTaskRequest(
+                    body=CreateImageSynchronizeTaskRequestInfo(
+                        sync_all_registries=False,
+                        registry_info=[
+                            CreateImageSynchronizeTaskRequestInfoRegistryInfo(
+                                registry_id=registry_id, registry_type="Other"
+                            )
+                        ],
+                    )
+                )
+            )
+            entry = wait_for(
+                lambda: next(
+                    (
+                        r
+                        for r in client.list_registry(ListRegistryRequest(registry_id=registry_id)).data_list
+                        if r.status == "fail" or r.latest_sync_time
+                    ),
+                    None,
+                ),
+                what="the sync",
+            )
     assert (entry.status, entry.fail_reason) == ("fail", f"REQUEST_API_ERROR: {NOT_ALLOWED}")
     assert internal.requests == []
 
@@ -545,8 +639,14 @@ def test_sdk_sync_that_is_redirected_inward_fails_in_general_terms(client: HssCl
 def test_sdk_scan_of_a_layer_larger_than_declared_stops_at_its_size(client: HssClient) -> None:
     real = si.image([{"etc/os-release": b"ID=liar\n"}], label="liar")
     config, layer = real.blobs[0], real.blobs[1]
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": si.OCI_MANIFEST, "config": config.descriptor(),
-                           "layers": [{**layer.descriptor(), "size": 10}]}).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": si.OCI_MANIFEST,
+            "config": config.descriptor(),
+            "layers": [{**layer.descriptor(), "size": 10}],
+        }
+    ).encode()
     digest = si.sha256(manifest)
 
     def route(fake: FakeHttp, h: BaseHTTPRequestHandler) -> None:
@@ -566,15 +666,42 @@ def test_sdk_scan_of_a_layer_larger_than_declared_stops_at_its_size(client: HssC
 
     with FakeHttp(route) as registry:
         registry_id = add(client, "liar", registry.address, username="")
-        client.create_image_synchronize_task(CreateImageSynchronizeTaskRequest(
-            body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=False, registry_info=[
-                CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id=registry_id, registry_type="Other")])))
-        row = wait_for(lambda: next(iter(client.list_registry_images(ListRegistryImagesRequest(
-            registry_name="liar")).data_list), None), what="the synchronisation")
-        client.create_manual_image_scan_task(CreateManualImageScanTaskRequest(body=CreateManualImageScanTaskReqInfo(
-            is_all=False, image_info=[CreateManualImageScanTaskReqInfoImageInfo(id=row.id)])))
-        scanned = wait_for(lambda: next((r for r in client.list_registry_images(ListRegistryImagesRequest(
-            registry_name="liar")).data_list if r.scan_status in ("success", "failed")), None), what="the scan")
+        client.create_image_synchronize_task(
+            CreateImageSynchronizeTaskRequest(
+                body=CreateImageSynchronizeTaskRequestInfo(
+                    sync_all_registries=False,
+                    registry_info=[
+                        CreateImageSynchronizeTaskRequestInfoRegistryInfo(
+                            registry_id=registry_id, registry_type="Other"
+                        )
+                    ],
+                )
+            )
+        )
+        row = wait_for(
+            lambda: next(
+                iter(client.list_registry_images(ListRegistryImagesRequest(registry_name="liar")).data_list), None
+            ),
+            what="the synchronisation",
+        )
+        client.create_manual_image_scan_task(
+            CreateManualImageScanTaskRequest(
+                body=CreateManualImageScanTaskReqInfo(
+                    is_all=False, image_info=[CreateManualImageScanTaskReqInfoImageInfo(id=row.id)]
+                )
+            )
+        )
+        scanned = wait_for(
+            lambda: next(
+                (
+                    r
+                    for r in client.list_registry_images(ListRegistryImagesRequest(registry_name="liar")).data_list
+                    if r.scan_status in ("success", "failed")
+                ),
+                None,
+            ),
+            what="the scan",
+        )
     assert (scanned.scan_status, scanned.scan_failed_code) == ("failed", "download_failed")
     assert any(layer.digest in r.path for r in registry.requests), "the layer was asked for"
     assert registry.sent < BUFFERS, f"{registry.sent} bytes streamed for a layer declared as 10"

@@ -57,18 +57,32 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     data_dir = tmp_path_factory.mktemp("hosts")
-    env = {"MOORAGE_DATABASE_URL": f"sqlite:///{data_dir / 'moorage.db'}", "MOORAGE_DATA_DIR": str(data_dir),
-           "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-           "MOORAGE_ACCESS_LOG": "false", "MOORAGE_ENTERPRISE__HOST_CACHE_SECONDS": "0",
-           "MOORAGE_ENTERPRISE__ALLOWED_DOMAIN_SUFFIXES": f"{INSTANCE_ADDRESS}, tenants.example.test"}
+    env = {
+        "MOORAGE_DATABASE_URL": f"sqlite:///{data_dir / 'moorage.db'}",
+        "MOORAGE_DATA_DIR": str(data_dir),
+        "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+        "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MOORAGE_ACCESS_LOG": "false",
+        "MOORAGE_ENTERPRISE__HOST_CACHE_SECONDS": "0",
+        "MOORAGE_ENTERPRISE__ALLOWED_DOMAIN_SUFFIXES": f"{INSTANCE_ADDRESS}, tenants.example.test",
+    }
     server = start_moorage(data_dir, env=env, extra_args=["--host", INSTANCE_ADDRESS], wait=False)
     try:
         server.wait_ready(timeout=120)
         upload(server.address, VICTIM_REPOSITORY, {"v1": "the victim's image"})
         attacker = create_user(server, f"mallory{secrets.token_hex(3)}", admin=True)
         attacker_client = sdk_client(server, attacker)
-        created = attacker_client.create_instance(CreateInstanceRequest(body=CreateInstanceRequestBody(
-            name="takeover", spec="swr.ee.professional", charge_mode="postPaid", vpc_id="vpc", subnet_id="subnet")))
+        created = attacker_client.create_instance(
+            CreateInstanceRequest(
+                body=CreateInstanceRequestBody(
+                    name="takeover",
+                    spec="swr.ee.professional",
+                    charge_mode="postPaid",
+                    vpc_id="vpc",
+                    subnet_id="subnet",
+                )
+            )
+        )
         yield Site(server, attacker, attacker_client, str(created.instance_id), sdk_client(server, ADMIN))
     finally:
         server.stop()
@@ -76,10 +90,28 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def _own_spellings(port: int) -> list[str]:
     """Names that are the shared registry's own (its external URL is http://127.0.0.1:<port>)."""
-    return [f"localhost:{port}", f"LOCALHOST:{port}", f"localhost.:{port}", "localhost", f"127.0.0.1:{port}",
-            f"127.0.0.1.:{port}", f"127.1:{port}", f"2130706433:{port}", f"0x7f.0.0.1:{port}", f"0177.0.0.1:{port}",
-            f"[::ffff:127.0.0.1]:{port}", f"[0:0:0:0:0:FFFF:7F00:1]:{port}", "127.0.0.1", f"[::1]:{port}", "::1",
-            f"0.0.0.0:{port}", f"[::]:{port}", "registry.localhost", "*.localhost", f"127.0.0.01:{port}"]
+    return [
+        f"localhost:{port}",
+        f"LOCALHOST:{port}",
+        f"localhost.:{port}",
+        "localhost",
+        f"127.0.0.1:{port}",
+        f"127.0.0.1.:{port}",
+        f"127.1:{port}",
+        f"2130706433:{port}",
+        f"0x7f.0.0.1:{port}",
+        f"0177.0.0.1:{port}",
+        f"[::ffff:127.0.0.1]:{port}",
+        f"[0:0:0:0:0:FFFF:7F00:1]:{port}",
+        "127.0.0.1",
+        f"[::1]:{port}",
+        "::1",
+        f"0.0.0.0:{port}",
+        f"[::]:{port}",
+        "registry.localhost",
+        "*.localhost",
+        f"127.0.0.01:{port}",
+    ]
 
 
 def _domain_names(site: Site) -> list[str]:
@@ -89,8 +121,9 @@ def _domain_names(site: Site) -> list[str]:
 
 def _add(site: Site, client: SwrClient, instance_id: str, name: str) -> ClientRequestException | None:
     try:
-        client.add_domain_name(AddDomainNameRequest(instance_id=instance_id,
-                                                    body=AddDomainNameRequestBody(domain_name=name)))
+        client.add_domain_name(
+            AddDomainNameRequest(instance_id=instance_id, body=AddDomainNameRequestBody(domain_name=name))
+        )
     except ClientRequestException as exc:
         return exc
     return None
@@ -98,8 +131,12 @@ def _add(site: Site, client: SwrClient, instance_id: str, name: str) -> ClientRe
 
 def _tags_through(site: Site, host: str) -> httpx.Response:
     """The victim lists its tags at the shared registry's address, naming ``host``."""
-    return httpx.get(f"{site.server.base_url}/v2/{VICTIM_REPOSITORY}/tags/list", headers={"Host": host},
-                     auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=30)
+    return httpx.get(
+        f"{site.server.base_url}/v2/{VICTIM_REPOSITORY}/tags/list",
+        headers={"Host": host},
+        auth=(ADMIN_USER, ADMIN_PASSWORD),
+        timeout=30,
+    )
 
 
 def test_a_tenant_cannot_claim_any_spelling_of_the_shared_registry(site: Site) -> None:
@@ -122,8 +159,15 @@ def test_a_tenant_cannot_claim_any_spelling_of_the_shared_registry(site: Site) -
 
 def test_names_outside_the_operator_allowlist_are_refused(site: Site) -> None:
     before = _domain_names(site)
-    for name in ("evil.example.com", "*.example.com", "tenants.example.test", "*.tenants.example.test",
-                 f"127.0.0.6:{site.port}", "10.1.2.3", "a_b.tenants.example.test"):
+    for name in (
+        "evil.example.com",
+        "*.example.com",
+        "tenants.example.test",
+        "*.tenants.example.test",
+        f"127.0.0.6:{site.port}",
+        "10.1.2.3",
+        "a_b.tenants.example.test",
+    ):
         refused = _add(site, site.attacker_client, site.attacker_instance, name)
         assert refused is not None and refused.status_code == 400, name
     refused = _add(site, site.attacker_client, site.attacker_instance, "evil.example.com")
@@ -136,19 +180,35 @@ def test_allowed_names_reach_the_instance_in_every_spelling(site: Site) -> None:
     assert _add(site, site.attacker_client, site.attacker_instance, "Mallory.Tenants.Example.Test.") is None
     assert {f"{INSTANCE_ADDRESS}:{site.port}", "mallory.tenants.example.test"} <= set(_domain_names(site))
     token = iam_token(site.server, site.attacker)
-    for host in (f"{INSTANCE_ADDRESS}:{site.port}", f"[::ffff:{INSTANCE_ADDRESS}]:{site.port}", f"127.5:{site.port}",
-                 "MALLORY.tenants.example.test.", "mallory.tenants.example.test:80"):
-        response = httpx.get(f"{site.server.base_url}/v2/manage/namespaces", timeout=30,
-                             headers={"Host": host, "X-Auth-Token": token})
+    for host in (
+        f"{INSTANCE_ADDRESS}:{site.port}",
+        f"[::ffff:{INSTANCE_ADDRESS}]:{site.port}",
+        f"127.5:{site.port}",
+        "MALLORY.tenants.example.test.",
+        "mallory.tenants.example.test:80",
+    ):
+        response = httpx.get(
+            f"{site.server.base_url}/v2/manage/namespaces", timeout=30, headers={"Host": host, "X-Auth-Token": token}
+        )
         assert response.status_code == 200, (host, response.text)  # the attacker's own instance answers
         victim = _tags_through(site, host)
         assert victim.status_code in (401, 403, 404), (host, victim.status_code)  # not the shared registry
 
 
 def test_instances_of_two_accounts_cannot_overlap(site: Site) -> None:
-    victim_instance = str(site.victim_client.create_instance(CreateInstanceRequest(body=CreateInstanceRequestBody(
-        name="victim-ee", spec="swr.ee.professional", charge_mode="postPaid", vpc_id="vpc",
-        subnet_id="subnet"))).instance_id)
+    victim_instance = str(
+        site.victim_client.create_instance(
+            CreateInstanceRequest(
+                body=CreateInstanceRequestBody(
+                    name="victim-ee",
+                    spec="swr.ee.professional",
+                    charge_mode="postPaid",
+                    vpc_id="vpc",
+                    subnet_id="subnet",
+                )
+            )
+        ).instance_id
+    )
     assert _add(site, site.victim_client, victim_instance, "app.shop.tenants.example.test") is None
     for name in ("*.shop.tenants.example.test", "APP.shop.tenants.example.test.", "app.shop.tenants.example.test:8443"):
         refused = _add(site, site.attacker_client, site.attacker_instance, name)
@@ -163,8 +223,15 @@ def test_instances_of_two_accounts_cannot_overlap(site: Site) -> None:
 def test_stored_names_from_before_the_rules_cannot_take_the_shared_registry(site: Site) -> None:
     """Rows written straight into the database (as an older moorage accepted them) are ignored by the
     resolver when they are, or cover, the shared registry's names."""
-    hostile = [f"localhost:{site.port}", f"[::ffff:127.0.0.1]:{site.port}", f"127.0.0.1:{site.port}",
-               "localhost", "*.localhost", f"127.0.0.01:{site.port}", f"LOCALHOST.:{site.port}"]
+    hostile = [
+        f"localhost:{site.port}",
+        f"[::ffff:127.0.0.1]:{site.port}",
+        f"127.0.0.1:{site.port}",
+        "localhost",
+        "*.localhost",
+        f"127.0.0.01:{site.port}",
+        f"LOCALHOST.:{site.port}",
+    ]
     database = sqlite3.connect(site.server.data_dir / "moorage.db", timeout=30)
     try:
         now = int(time.time() * 1000)
@@ -172,14 +239,24 @@ def test_stored_names_from_before_the_rules_cannot_take_the_shared_registry(site
             database.executemany(
                 "INSERT INTO ee_domain_names (id, instance_id, domain_name, type, certificate_id, created_at,"
                 " updated_at) VALUES (?, ?, ?, 'custom', '', ?, ?)",
-                [(secrets.token_hex(16), site.attacker_instance, name, now, now) for name in hostile])
-        for host in (f"localhost:{site.port}", f"127.0.0.1:{site.port}", f"[::ffff:127.0.0.1]:{site.port}",
-                     f"LOCALHOST.:{site.port}", f"registry.localhost:{site.port}", f"127.1:{site.port}"):
+                [(secrets.token_hex(16), site.attacker_instance, name, now, now) for name in hostile],
+            )
+        for host in (
+            f"localhost:{site.port}",
+            f"127.0.0.1:{site.port}",
+            f"[::ffff:127.0.0.1]:{site.port}",
+            f"LOCALHOST.:{site.port}",
+            f"registry.localhost:{site.port}",
+            f"127.1:{site.port}",
+        ):
             response = _tags_through(site, host)
             assert response.status_code == 200 and response.json()["tags"] == ["v1"], (host, response.text)
         token = iam_token(site.server, ADMIN)
-        listed = httpx.get(f"{site.server.base_url}/v2/manage/namespaces", timeout=30,
-                           headers={"Host": f"localhost:{site.port}", "X-Auth-Token": token})
+        listed = httpx.get(
+            f"{site.server.base_url}/v2/manage/namespaces",
+            timeout=30,
+            headers={"Host": f"localhost:{site.port}", "X-Auth-Token": token},
+        )
         assert "victim-team" in [n["name"] for n in listed.json()["namespaces"]], listed.text
     finally:
         with database:
@@ -201,8 +278,16 @@ def test_host_parsing_has_no_pathological_input() -> None:
     from moorage.domain.errors import Invalid
     from moorage.domain.hosts import parse_host
 
-    hostile = ["a." * 120 + "b", "0" * 4000, "[" + ":" * 2000 + "]", "1." * 2000, "a" * 8000 + ":80",
-               "*." * 500 + "x", "0x" + "f" * 4000, "[::ffff:" + "9" * 3000 + "]"]
+    hostile = [
+        "a." * 120 + "b",
+        "0" * 4000,
+        "[" + ":" * 2000 + "]",
+        "1." * 2000,
+        "a" * 8000 + ":80",
+        "*." * 500 + "x",
+        "0x" + "f" * 4000,
+        "[::ffff:" + "9" * 3000 + "]",
+    ]
     for text in hostile:
         started = time.perf_counter()
         for _ in range(100):

@@ -44,8 +44,9 @@ class Edge:
 
 
 @pytest.fixture(scope="module")
-def module_factory(request: pytest.FixtureRequest,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
+def module_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MoorageFactory]:
     factory, started = _factory(request, tmp_path_factory.mktemp("edge"))
     yield factory
     for server in started:
@@ -60,6 +61,7 @@ def edge(request: pytest.FixtureRequest, module_factory: MoorageFactory) -> Edge
 
 
 # --- raw HTTP/1.1 on one socket ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -139,6 +141,7 @@ def exchange(edge: Edge, method: str, path: str, body: bytes, headers: dict[str,
 
 
 # --- memory -----------------------------------------------------------------------------------------
+
 
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of ``pid`` and all its descendants (granian and uvicorn run workers)."""
@@ -222,8 +225,18 @@ def huge_post(edge: Edge, path: str, headers: dict[str, str], *, chunked: bool) 
 def forged_signature_headers(edge: Edge, path: str) -> dict[str, str]:
     """Headers of a signature made with the right AK and a wrong SK (so the AK is found and only
     the HMAC, which needs the body, could tell)."""
-    request = sign(build(edge.server.address, method="POST", path=path, body=b"{}",
-                         headers={"X-Project-Id": edge.project}, signed_at=None), ak=edge.access, sk="x" * 40)
+    request = sign(
+        build(
+            edge.server.address,
+            method="POST",
+            path=path,
+            body=b"{}",
+            headers={"X-Project-Id": edge.project},
+            signed_at=None,
+        ),
+        ak=edge.access,
+        sk="x" * 40,
+    )
     return {k: v for k, v in request.header_params.items() if k.lower() not in ("host", "content-type")}
 
 
@@ -236,8 +249,10 @@ def test_huge_body_without_valid_credentials_is_refused_in_bounded_memory(edge: 
     headers = forged_signature_headers(edge, path) if case.startswith("forged") else {}
     answer, sampler, sent = huge_post(edge, path, headers, chunked=case.endswith("chunked"))
     growth = sampler.peak - sampler.before
-    print(f"{edge.kind} {case}: status {answer.status}, RSS {sampler.before:.0f} -> peak {sampler.peak:.0f} MB "
-          f"(+{growth:.0f}), {sent // MiB} MiB sent")
+    print(
+        f"{edge.kind} {case}: status {answer.status}, RSS {sampler.before:.0f} -> peak {sampler.peak:.0f} MB "
+        f"(+{growth:.0f}), {sent // MiB} MiB sent"
+    )
     assert answer.status in (401, 413), answer
     assert answer.json()["error_code"] in ("SVCSTG.SWR.4010000", "SVCSTG.SWR.4130025")
     assert growth < GROWTH_LIMIT_MB, f"the server grew by {growth:.0f} MB"
@@ -258,12 +273,17 @@ def test_chunked_body_over_the_cap_is_413_in_each_dialect(edge: Edge) -> None:
         "/v3/auth/tokens": ("error", None),
     }
     for path, (key, code) in cases.items():
+
         def chunks() -> Iterator[bytes]:
             for start in range(0, len(body), 65536):
-                yield body[start:start + 65536]
+                yield body[start : start + 65536]
 
-        response = httpx.post(edge.server.base_url + path, content=chunks(), timeout=60,
-                              headers={"X-Auth-Token": edge.token, "Content-Type": "application/json"})
+        response = httpx.post(
+            edge.server.base_url + path,
+            content=chunks(),
+            timeout=60,
+            headers={"X-Auth-Token": edge.token, "Content-Type": "application/json"},
+        )
         assert response.status_code == 413, (path, response.text)
         assert key in response.json(), response.text
         if code is not None:
@@ -274,13 +294,17 @@ def test_chunked_body_over_the_cap_is_413_in_each_dialect(edge: Edge) -> None:
 
 def test_oversized_manifest_is_413_in_the_oci_dialect(edge: Edge) -> None:
     with registry_client(edge.server.base_url, ADMIN_USER, ADMIN_PASSWORD) as client:
-        response = client.put("/v2/edge/big/manifests/v1", content=b"{" + b" " * (5 * MiB) + b"}",
-                              headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        response = client.put(
+            "/v2/edge/big/manifests/v1",
+            content=b"{" + b" " * (5 * MiB) + b"}",
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        )
     assert response.status_code == 413
     assert response.json()["errors"][0]["code"] in ("SIZE_INVALID", "MANIFEST_INVALID")
 
 
 # --- unread bodies and keep-alive ----------------------------------------------------------------------
+
 
 def test_unread_bodies_do_not_break_the_connection(edge: Edge) -> None:
     """Answers that leave the body unread (401, 403, 404, a route without a body, the OCI base), each
@@ -305,8 +329,13 @@ def test_unread_bodies_do_not_break_the_connection(edge: Edge) -> None:
 
 def test_after_a_413_the_connection_is_still_usable(edge: Edge) -> None:
     """A body over the cap but within the drain budget: 413, drained, the connection kept."""
-    answer = exchange(edge, "POST", "/v2/manage/namespaces", b"x" * (MiB + MiB // 2),
-                      {"X-Auth-Token": edge.token, "Content-Type": "application/json"})
+    answer = exchange(
+        edge,
+        "POST",
+        "/v2/manage/namespaces",
+        b"x" * (MiB + MiB // 2),
+        {"X-Auth-Token": edge.token, "Content-Type": "application/json"},
+    )
     assert answer.status == 413
     assert answer.headers.get("connection") != "close"
 
@@ -314,8 +343,11 @@ def test_after_a_413_the_connection_is_still_usable(edge: Edge) -> None:
 def test_after_a_chunked_413_the_connection_is_still_usable(edge: Edge) -> None:
     conn = Connection(edge.server)
     try:
-        conn.send_head("POST", "/v2/manage/namespaces", {"X-Auth-Token": edge.token, "Transfer-Encoding": "chunked",
-                                                         "Content-Type": "application/json"})
+        conn.send_head(
+            "POST",
+            "/v2/manage/namespaces",
+            {"X-Auth-Token": edge.token, "Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        )
         pour(conn, 3 * MiB, chunked=True)
         assert conn.read_answer().status == 413
         conn.send_head("GET", "/healthz")
@@ -337,6 +369,7 @@ def test_a_body_past_the_drain_budget_closes_the_connection_after_the_answer(edg
 
 # --- deep JSON ----------------------------------------------------------------------------------------
 
+
 def nested(depth: int) -> bytes:
     """An array nested ``depth`` deep."""
     return b"[" * depth + b"]" * depth
@@ -346,27 +379,43 @@ def test_deeply_nested_manifest_is_manifest_invalid(edge: Edge) -> None:
     empty = Blob("application/vnd.oci.empty.v1+json", b"{}")
 
     def manifest(extra_depth: int) -> bytes:
-        return (b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":'
-                + json.dumps(empty.descriptor()).encode() + b',"layers":[],"x":' + nested(extra_depth) + b"}")
+        return (
+            b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":'
+            + json.dumps(empty.descriptor()).encode()
+            + b',"layers":[],"x":'
+            + nested(extra_depth)
+            + b"}"
+        )
 
     with registry_client(edge.server.base_url, ADMIN_USER, ADMIN_PASSWORD) as client:
-        uploaded = client.post("/v2/edge/deep/blobs/uploads/", params={"digest": sha256(empty.data)},
-                               content=empty.data)
+        uploaded = client.post(
+            "/v2/edge/deep/blobs/uploads/", params={"digest": sha256(empty.data)}, content=empty.data
+        )
         assert uploaded.status_code == 201, uploaded.text
         for depth in (100_000, 64):  # the manifest object itself is one level
-            response = client.put("/v2/edge/deep/manifests/deep", content=manifest(depth),
-                                  headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+            response = client.put(
+                "/v2/edge/deep/manifests/deep",
+                content=manifest(depth),
+                headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+            )
             assert response.status_code == 400, response.text
             error = response.json()["errors"][0]
             assert error["code"] == "MANIFEST_INVALID" and "nested deeper than 64" in error["message"], error
-        accepted = client.put("/v2/edge/deep/manifests/deep", content=manifest(63),
-                              headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        accepted = client.put(
+            "/v2/edge/deep/manifests/deep",
+            content=manifest(63),
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        )
         assert accepted.status_code == 201, accepted.text
 
 
 def test_deeply_nested_bodies_are_invalid_in_each_dialect(edge: Edge) -> None:
-    login = {"identity": {"methods": ["password"], "password": {"user": {
-        "name": ADMIN_USER, "password": ADMIN_PASSWORD, "domain": {"name": ADMIN_USER}}}}}
+    login = {
+        "identity": {
+            "methods": ["password"],
+            "password": {"user": {"name": ADMIN_USER, "password": ADMIN_PASSWORD, "domain": {"name": ADMIN_USER}}},
+        }
+    }
 
     def with_extra(depth: int) -> bytes:
         # {"auth": {...}, "x": [[...]]}: the extra field is ignored by the model, only its depth counts
@@ -379,16 +428,22 @@ def test_deeply_nested_bodies_are_invalid_in_each_dialect(edge: Edge) -> None:
         assert refused.status_code == 400, refused.text
         assert "nested deeper than 64" in refused.json()["error"]["message"]
     token = {"X-Auth-Token": edge.token, "Content-Type": "application/json"}
-    swr = httpx.post(base + "/v2/manage/namespaces", content=b'{"namespace":' + nested(100_000) + b"}",
-                     headers=token, timeout=30)
+    swr = httpx.post(
+        base + "/v2/manage/namespaces", content=b'{"namespace":' + nested(100_000) + b"}", headers=token, timeout=30
+    )
     assert swr.status_code == 400 and swr.json()["error_code"].startswith("SVCSTG.SWR.400"), swr.text
     assert "nested deeper than 64" in swr.json()["error_msg"]
-    hss = httpx.post(f"{base}/v5/{edge.project}/image/registries", content=b'{"name":' + nested(100_000) + b"}",
-                     headers=token, timeout=30)
+    hss = httpx.post(
+        f"{base}/v5/{edge.project}/image/registries",
+        content=b'{"name":' + nested(100_000) + b"}",
+        headers=token,
+        timeout=30,
+    )
     assert hss.status_code == 400 and hss.json()["error_code"] == "HSS.1001", hss.text
 
 
 # --- request heads -------------------------------------------------------------------------------------
+
 
 def test_oversized_request_head_is_431(edge: Edge) -> None:
     for headers in ({"X-Big": "a" * MiB}, {f"X-H{i}": "v" * 1000 for i in range(1000)}):
@@ -429,8 +484,11 @@ def test_a_client_waiting_for_100_continue_is_answered_without_sending_its_body(
     server asks for the body, and the connection is closed rather than drained."""
     conn = Connection(edge.server)
     try:
-        conn.send_head("POST", "/v2/manage/namespaces", {"Content-Length": str(512 * 1024), "Expect": "100-continue",
-                                                         "Content-Type": "application/json"})
+        conn.send_head(
+            "POST",
+            "/v2/manage/namespaces",
+            {"Content-Length": str(512 * 1024), "Expect": "100-continue", "Content-Type": "application/json"},
+        )
         answer = conn.read_answer()
         assert answer.status == 401, answer
         assert answer.headers.get("connection") == "close"

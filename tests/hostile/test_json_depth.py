@@ -32,10 +32,13 @@ def test_a_jwt_whose_header_nests_past_the_recursion_limit_is_no_jwt() -> None:
     header = base64.urlsafe_b64encode(b'{"a":' + b"[" * 1530).rstrip(b"=").decode()
     assert len(header) <= 2048 and header.startswith("eyJ")
     key = "AKIA" + "QWERTYUIOPASDFGH"
-    content = (f"Authorization: Bearer {header}.eyJzdWIiOiJ4In0.{'a' * 43}\n"
-               f"aws_access_key_id = {key}\naws_secret_access_key = {'Zx9' * 13}x\n").encode()
-    entry = FileEntry(path="/app/credentials", kind=FileKind.REGULAR, size=len(content), mode=0o644,
-                      layer_digest="sha256:layer")
+    content = (
+        f"Authorization: Bearer {header}.eyJzdWIiOiJ4In0.{'a' * 43}\n"
+        f"aws_access_key_id = {key}\naws_secret_access_key = {'Zx9' * 13}x\n"
+    ).encode()
+    entry = FileEntry(
+        path="/app/credentials", kind=FileKind.REGULAR, size=len(content), mode=0o644, layer_digest="sha256:layer"
+    )
     found = SecretCheck().check(entry, content)
     rules = {getattr(f, "rule_id", "") for f in found}
     assert "secret.jwt" not in rules
@@ -64,14 +67,18 @@ def _package_json(depth: int) -> str:
     return json.dumps({"name": "left-pad", "version": "1.3.0", "nested": json.loads("[" * depth + "]" * depth)})
 
 
-@pytest.mark.parametrize(("limits", "depth", "kept"), [
-    (ScanLimits(), 10, True),
-    (ScanLimits(), DEFAULT_JSON_DEPTH, False),  # the object around the list is one more level
-    (ScanLimits(max_json_depth=4), 3, True),
-    (ScanLimits(max_json_depth=4), 4, False),
-])
-def test_a_package_database_deeper_than_the_limit_is_skipped(tmp_path: Path, limits: ScanLimits, depth: int,
-                                                             kept: bool) -> None:
+@pytest.mark.parametrize(
+    ("limits", "depth", "kept"),
+    [
+        (ScanLimits(), 10, True),
+        (ScanLimits(), DEFAULT_JSON_DEPTH, False),  # the object around the list is one more level
+        (ScanLimits(max_json_depth=4), 3, True),
+        (ScanLimits(max_json_depth=4), 4, False),
+    ],
+)
+def test_a_package_database_deeper_than_the_limit_is_skipped(
+    tmp_path: Path, limits: ScanLimits, depth: int, kept: bool
+) -> None:
     layer = LayerBuilder().file("/app/node_modules/left-pad/package.json", _package_json(depth))
     root = tmp_path / "layout"
     write_oci_layout(root, ImageSpec([Layer.of(layer)]))

@@ -44,6 +44,7 @@ def behind_proxy(app_moorage_factory: AppFactory) -> InProcessMoorage:
 
 # Brute force ------------------------------------------------------------------------------------------
 
+
 def test_other_spellings_of_the_user_share_its_count(shared_moorage: ServerProcess) -> None:
     account = create_user(shared_moorage, "spelled", domain=ADMIN_DOMAIN)
     spellings = ["Spelled", "SPELLED", "spelled", "\uff53\uff50\uff45\uff4c\uff4c\uff45\uff44", "SpElLeD"]
@@ -64,17 +65,37 @@ def test_every_login_route_feeds_one_count(shared_moorage: ServerProcess) -> Non
     base = shared_moorage.base_url
     attempts = [
         lambda i: basic_token(shared_moorage, account.name, f"get-{i}"),
-        lambda i: post_form(shared_moorage, {"grant_type": "password", "username": account.name,
-                                             "password": f"post-{i}"}).status_code,
+        lambda i: (
+            post_form(
+                shared_moorage, {"grant_type": "password", "username": account.name, "password": f"post-{i}"}
+            ).status_code
+        ),
         lambda i: httpx.get(f"{base}/v2/", auth=(account.name, f"basic-{i}"), timeout=30).status_code,
-        lambda i: httpx.post(f"{base}/v3/auth/tokens", timeout=30, json={"auth": {"identity": {
-            "methods": ["password"], "password": {"user": {"name": account.name, "password": f"iam-{i}",
-                                                           "domain": {"name": ADMIN_DOMAIN}}}}}}).status_code,
+        lambda i: (
+            httpx.post(
+                f"{base}/v3/auth/tokens",
+                timeout=30,
+                json={
+                    "auth": {
+                        "identity": {
+                            "methods": ["password"],
+                            "password": {
+                                "user": {"name": account.name, "password": f"iam-{i}", "domain": {"name": ADMIN_DOMAIN}}
+                            },
+                        }
+                    }
+                },
+            ).status_code
+        ),
     ]
     statuses = [attempts[i % len(attempts)](i) for i in range(FREE)]
     assert statuses == [401] * FREE
-    assert post_form(shared_moorage, {"grant_type": "password", "username": account.name,
-                                      "password": account.password}).status_code == 429
+    assert (
+        post_form(
+            shared_moorage, {"grant_type": "password", "username": account.name, "password": account.password}
+        ).status_code
+        == 429
+    )
 
 
 def test_a_parallel_burst_does_not_outrun_the_count(shared_moorage: ServerProcess) -> None:
@@ -115,23 +136,32 @@ def test_a_trusted_proxy_header_cannot_be_extended_or_replaced(behind_proxy: InP
     real = "198.51.100.50"
     # The proxy appends the real client; the client adds its own X-Forwarded-For on the left, and a
     # Forwarded header the proxy does not write: neither moves the count away from the real client.
-    statuses = [basic_token(behind_proxy, account.name, f"guess-{i}",
-                            {"X-Forwarded-For": f"203.0.113.{i}, {real}", "Forwarded": f"for=203.0.113.{i}"})
-                for i in range(FREE)]
+    statuses = [
+        basic_token(
+            behind_proxy,
+            account.name,
+            f"guess-{i}",
+            {"X-Forwarded-For": f"203.0.113.{i}, {real}", "Forwarded": f"for=203.0.113.{i}"},
+        )
+        for i in range(FREE)
+    ]
     assert statuses == [401] * FREE
     assert basic_token(behind_proxy, account.name, account.password, {"X-Forwarded-For": real}) == 429
 
 
 def test_an_ipv6_client_cannot_rotate_within_its_64(behind_proxy: InProcessMoorage) -> None:
     account = create_user(behind_proxy, "rotator", domain=ADMIN_DOMAIN)
-    statuses = [basic_token(behind_proxy, account.name, f"guess-{i}", {"X-Forwarded-For": f"2001:db8:7:7::{i + 1:x}"})
-                for i in range(FREE)]
+    statuses = [
+        basic_token(behind_proxy, account.name, f"guess-{i}", {"X-Forwarded-For": f"2001:db8:7:7::{i + 1:x}"})
+        for i in range(FREE)
+    ]
     assert statuses == [401] * FREE
     assert basic_token(behind_proxy, account.name, account.password, {"X-Forwarded-For": "2001:db8:7:7:ffff::1"}) == 429
     assert basic_token(behind_proxy, account.name, account.password, {"X-Forwarded-For": "2001:db8:7:8::1"}) == 200
 
 
 # Refresh tokens ----------------------------------------------------------------------------------------
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -152,8 +182,10 @@ def _server_signer(server: ServerProcess) -> TokenSigner:
 def test_tampered_refresh_tokens_are_refused(shared_moorage: ServerProcess) -> None:
     victim = create_user(shared_moorage, "refresh-victim", domain=ADMIN_DOMAIN)
     attacker = create_user(shared_moorage, "refresh-attacker", domain=ADMIN_DOMAIN)
-    token = post_form(shared_moorage, {"grant_type": "password", "username": attacker.name,
-                                       "password": attacker.password, "access_type": "offline"}).json()["refresh_token"]
+    token = post_form(
+        shared_moorage,
+        {"grant_type": "password", "username": attacker.name, "password": attacker.password, "access_type": "offline"},
+    ).json()["refresh_token"]
     assert _refresh(shared_moorage, token).status_code == 200
     header, payload, signature = token.split(".")
     claims = json.loads(_unb64(payload))
@@ -177,8 +209,10 @@ def test_tampered_refresh_tokens_are_refused(shared_moorage: ServerProcess) -> N
 
 def test_tokens_of_other_kinds_are_no_refresh_tokens(shared_moorage: ServerProcess) -> None:
     account = create_user(shared_moorage, "refresh-kinds", domain=ADMIN_DOMAIN)
-    answer = post_form(shared_moorage, {"grant_type": "password", "username": account.name,
-                                        "password": account.password, "access_type": "offline"}).json()
+    answer = post_form(
+        shared_moorage,
+        {"grant_type": "password", "username": account.name, "password": account.password, "access_type": "offline"},
+    ).json()
     access, refresh = answer["access_token"], answer["refresh_token"]
     assert _refresh(shared_moorage, access).status_code == 401  # an access token cannot refresh
     bearer = httpx.get(f"{shared_moorage.base_url}/v2/", headers={"Authorization": f"Bearer {refresh}"})
@@ -189,36 +223,46 @@ def test_tokens_of_other_kinds_are_no_refresh_tokens(shared_moorage: ServerProce
     signer = _server_signer(shared_moorage)
     claims = signer.verify_refresh(refresh)
     crafted = {
-        "other instance": signer.issue_refresh(user_id=claims.user_id, instance_id="other", client_id="",
-                                               binding=claims.binding, ttl=600)[0],
-        "unknown binding": signer.issue_refresh(user_id=claims.user_id, instance_id="default", client_id="",
-                                                binding="magic:anything", ttl=600)[0],
-        "stale password": signer.issue_refresh(user_id=claims.user_id, instance_id="default", client_id="",
-                                               binding="password:" + "0" * 32, ttl=600)[0],
-        "expired": signer.issue_refresh(user_id=claims.user_id, instance_id="default", client_id="",
-                                        binding=claims.binding, ttl=-60)[0],
-        "unknown user": signer.issue_refresh(user_id="0" * 32, instance_id="default", client_id="",
-                                             binding=claims.binding, ttl=600)[0],
+        "other instance": signer.issue_refresh(
+            user_id=claims.user_id, instance_id="other", client_id="", binding=claims.binding, ttl=600
+        )[0],
+        "unknown binding": signer.issue_refresh(
+            user_id=claims.user_id, instance_id="default", client_id="", binding="magic:anything", ttl=600
+        )[0],
+        "stale password": signer.issue_refresh(
+            user_id=claims.user_id, instance_id="default", client_id="", binding="password:" + "0" * 32, ttl=600
+        )[0],
+        "expired": signer.issue_refresh(
+            user_id=claims.user_id, instance_id="default", client_id="", binding=claims.binding, ttl=-60
+        )[0],
+        "unknown user": signer.issue_refresh(
+            user_id="0" * 32, instance_id="default", client_id="", binding=claims.binding, ttl=600
+        )[0],
     }
     for name, candidate in crafted.items():
         assert _refresh(shared_moorage, candidate).status_code == 401, name
-    other_service = TokenSigner(MasterKey.from_text((shared_moorage.data_dir / "master.key").read_text()),
-                                registry_service="elsewhere")
-    foreign, _ = other_service.issue_refresh(user_id=claims.user_id, instance_id="default", client_id="",
-                                             binding=claims.binding, ttl=600)
+    other_service = TokenSigner(
+        MasterKey.from_text((shared_moorage.data_dir / "master.key").read_text()), registry_service="elsewhere"
+    )
+    foreign, _ = other_service.issue_refresh(
+        user_id=claims.user_id, instance_id="default", client_id="", binding=claims.binding, ttl=600
+    )
     assert _refresh(shared_moorage, foreign).status_code == 401
 
 
-@pytest.mark.parametrize("body", [
-    b"grant_type=password&grant_type=refresh_token&username=admin&refresh_token=x",
-    b"grant_type=password&username=admin&password=a&password=admin-password-1",
-    b"grant_type=password&username=admin%00&password=admin-password-1",
-    b"grant_type=password&username=" + b"%ff" * 10,
-    b"\xff\xfe" * 100,
-    b"&" * 5000,
-    b"=" * 5000,
-    b"grant_type=refresh_token&refresh_token=" + b"a." * 3000,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"grant_type=password&grant_type=refresh_token&username=admin&refresh_token=x",
+        b"grant_type=password&username=admin&password=a&password=admin-password-1",
+        b"grant_type=password&username=admin%00&password=admin-password-1",
+        b"grant_type=password&username=" + b"%ff" * 10,
+        b"\xff\xfe" * 100,
+        b"&" * 5000,
+        b"=" * 5000,
+        b"grant_type=refresh_token&refresh_token=" + b"a." * 3000,
+    ],
+)
 def test_malformed_forms_are_refused_cleanly(shared_moorage: ServerProcess, body: bytes) -> None:
     response = httpx.post(f"{shared_moorage.base_url}/service/token", content=body, headers=FORM, timeout=30)
     assert response.status_code in (400, 401, 413), response.text

@@ -75,19 +75,34 @@ def _wait_ready(served: Served) -> None:
 
 
 def _login(connection: http.client.HTTPConnection) -> str:
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": ADMIN_USER, "password": ADMIN_PASSWORD, "domain": {"name": ADMIN_USER}}}},
-        "scope": {"project": {"name": REGION}}}}
-    status, headers, data = call(connection, "POST", "/v3/auth/tokens", body=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": ADMIN_USER, "password": ADMIN_PASSWORD, "domain": {"name": ADMIN_USER}}},
+            },
+            "scope": {"project": {"name": REGION}},
+        }
+    }
+    status, headers, data = call(
+        connection,
+        "POST",
+        "/v3/auth/tokens",
+        body=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 201, data
     return headers["x-subject-token"]
 
 
 def _registry_token(connection: http.client.HTTPConnection) -> str:
     basic = base64.b64encode(f"{ADMIN_USER}:{ADMIN_PASSWORD}".encode()).decode()
-    status, _, data = call(connection, "GET", "/service/token?service=moorage&scope=repository:keys/app:pull",
-                           headers={"Authorization": f"Basic {basic}"})
+    status, _, data = call(
+        connection,
+        "GET",
+        "/service/token?service=moorage&scope=repository:keys/app:pull",
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert status == 200, data
     token: str = json.loads(data)["token"]
     return token
@@ -138,15 +153,25 @@ def _assert_job_worker_has_the_master_key(served: Served) -> None:
 
 
 def test_every_secret_from_the_environment_reaches_every_worker(
-        tmp_path: Path, secured_postgres: postgres.PostgresServer, secured_redis: redis_server.RedisServer) -> None:
+    tmp_path: Path, secured_postgres: postgres.PostgresServer, secured_redis: redis_server.RedisServer
+) -> None:
     port = free_port()
     data_dir = tmp_path / "data"
-    served = launch(tmp_path, "env", port=port, data_dir=data_dir,
-                    args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--workers", "2"],
-                    env={"MOORAGE_AUTH__MASTER_KEY": MASTER_KEY, "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
-                         "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-                         "MOORAGE_DATABASE_URL": secured_postgres.create_database("serve_env"),
-                         "MOORAGE_REDIS_URL": secured_redis.url(0), "MOORAGE_ACCESS_LOG": "false"})
+    served = launch(
+        tmp_path,
+        "env",
+        port=port,
+        data_dir=data_dir,
+        args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--workers", "2"],
+        env={
+            "MOORAGE_AUTH__MASTER_KEY": MASTER_KEY,
+            "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+            "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MOORAGE_DATABASE_URL": secured_postgres.create_database("serve_env"),
+            "MOORAGE_REDIS_URL": secured_redis.url(0),
+            "MOORAGE_ACCESS_LOG": "false",
+        },
+    )
     try:
         _wait_ready(served)
         command_lines = " ".join(served.processes().values())
@@ -156,8 +181,16 @@ def test_every_secret_from_the_environment_reaches_every_worker(
         # each HTTP process says it is ready once it serves (not the parent, before anything listens)
         log = served.server.log()
         assert log.index("moorage starting on") < log.index("moorage ready: HTTP process")
-        assert len({line.split("HTTP process ")[1].split()[0]
-                    for line in log.splitlines() if "moorage ready: HTTP process" in line}) == 2, log[-3000:]
+        assert (
+            len(
+                {
+                    line.split("HTTP process ")[1].split()[0]
+                    for line in log.splitlines()
+                    if "moorage ready: HTTP process" in line
+                }
+            )
+            == 2
+        ), log[-3000:]
 
         # a job worker that dies while serving is started again, with the same settings
         (job_worker,) = served.job_workers()
@@ -179,7 +212,8 @@ def test_every_secret_from_the_environment_reaches_every_worker(
 
 
 def test_every_secret_from_the_toml_file_alone_reaches_every_worker(
-        tmp_path: Path, secured_postgres: postgres.PostgresServer, secured_redis: redis_server.RedisServer) -> None:
+    tmp_path: Path, secured_postgres: postgres.PostgresServer, secured_redis: redis_server.RedisServer
+) -> None:
     """No MOORAGE_* variable at all: the TOML file given with --config is the whole configuration."""
     port = free_port()
     data_dir = tmp_path / "data"
@@ -187,10 +221,12 @@ def test_every_secret_from_the_toml_file_alone_reaches_every_worker(
     database_url = secured_postgres.create_database("serve_toml")
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(f'host = "127.0.0.1"\nport = {port}\ndata_dir = "{data_dir}"\nworkers = 2\naccess_log = false\n'
-                f'database_url = "{database_url}"\nredis_url = "{secured_redis.url(1)}"\n'
-                f'[auth]\nadmin_user = "{ADMIN_USER}"\nadmin_password = "{ADMIN_PASSWORD}"\n'
-                f'master_key = "{MASTER_KEY}"\n')
+        f.write(
+            f'host = "127.0.0.1"\nport = {port}\ndata_dir = "{data_dir}"\nworkers = 2\naccess_log = false\n'
+            f'database_url = "{database_url}"\nredis_url = "{secured_redis.url(1)}"\n'
+            f'[auth]\nadmin_user = "{ADMIN_USER}"\nadmin_password = "{ADMIN_PASSWORD}"\n'
+            f'master_key = "{MASTER_KEY}"\n'
+        )
     served = launch(tmp_path, "toml", port=port, data_dir=data_dir, args=["--config", str(config)])
     try:
         _wait_ready(served)
@@ -207,16 +243,24 @@ def test_every_secret_from_the_toml_file_alone_reaches_every_worker(
 
 @pytest.mark.parametrize(("server", "workers"), [("granian", "1"), ("uvicorn", "2")])
 def test_a_server_whose_http_workers_cannot_start_exits_non_zero_and_leaves_nothing(
-        tmp_path: Path, server: str, workers: str) -> None:
+    tmp_path: Path, server: str, workers: str
+) -> None:
     """uvicorn with several workers is its supervisor's path (it returns, as if stopped, when a worker
     fails at start); granian stops on any worker exit."""
     port = free_port()
     data_dir = tmp_path / "data"
-    served = launch(tmp_path, "broken", port=port, data_dir=data_dir,
-                    args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
-                          "--workers", workers],
-                    env={"MOORAGE_SERVER": server, "MOORAGE_STORAGE__DRIVER": "no-such-driver",
-                         "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD})
+    served = launch(
+        tmp_path,
+        "broken",
+        port=port,
+        data_dir=data_dir,
+        args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--workers", workers],
+        env={
+            "MOORAGE_SERVER": server,
+            "MOORAGE_STORAGE__DRIVER": "no-such-driver",
+            "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+        },
+    )
     try:
         try:
             status = served.server.process.wait(START_TIMEOUT)
@@ -234,9 +278,14 @@ def test_a_server_stopped_during_its_start_leaves_nothing(tmp_path: Path) -> Non
     """SIGTERM (to the server alone) as soon as its job worker exists, before the HTTP server runs."""
     port = free_port()
     data_dir = tmp_path / "data"
-    served = launch(tmp_path, "early", port=port, data_dir=data_dir,
-                    args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--workers", "2"],
-                    env={"MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD})
+    served = launch(
+        tmp_path,
+        "early",
+        port=port,
+        data_dir=data_dir,
+        args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--workers", "2"],
+        env={"MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD},
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not served.job_workers() and time.monotonic() < deadline:

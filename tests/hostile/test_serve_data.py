@@ -44,11 +44,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     base = tmp_path_factory.mktemp("serve-data")
     data_dir = base / "data"
     port = free_port()
-    server = launch(base, "data", port=port, data_dir=data_dir,
-                    args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--workers", "2"],
-                    env={"MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-                         "MOORAGE_ACCESS_LOG": "false", "MOORAGE_REGISTRY__PURGE_INTERVAL_SECONDS": "1",
-                         "MOORAGE_REGISTRY__TEMPORARY_STALE_AFTER_SECONDS": "60"})
+    server = launch(
+        base,
+        "data",
+        port=port,
+        data_dir=data_dir,
+        args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--workers", "2"],
+        env={
+            "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+            "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MOORAGE_ACCESS_LOG": "false",
+            "MOORAGE_REGISTRY__PURGE_INTERVAL_SECONDS": "1",
+            "MOORAGE_REGISTRY__TEMPORARY_STALE_AFTER_SECONDS": "60",
+        },
+    )
     try:
         server.server.wait_ready("/healthz", timeout=150)
         yield server
@@ -60,10 +69,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def registry(served: Served) -> Iterator[httpx.Client]:
     """A client allowed to push to ``REPO``."""
-    token = httpx.get(f"{served.server.base_url}/service/token", params={"scope": f"repository:{REPO}:pull,push"},
-                      auth=(ADMIN_USER, ADMIN_PASSWORD), timeout=60).json()["token"]
-    with httpx.Client(base_url=served.server.base_url, headers={"Authorization": f"Bearer {token}"},
-                      timeout=120) as client:
+    token = httpx.get(
+        f"{served.server.base_url}/service/token",
+        params={"scope": f"repository:{REPO}:pull,push"},
+        auth=(ADMIN_USER, ADMIN_PASSWORD),
+        timeout=60,
+    ).json()["token"]
+    with httpx.Client(
+        base_url=served.server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ) as client:
         yield client
 
 
@@ -96,15 +110,20 @@ def _mode(path: Path) -> int:
 
 def test_the_data_directory_and_every_file_in_it_are_private(served: Served, registry: httpx.Client) -> None:
     small = os.urandom(1000)
-    response = registry.post(f"/v2/{REPO}/blobs/uploads/", params={"digest": digest_of(small)}, content=small,
-                             headers=OCTET)
+    response = registry.post(
+        f"/v2/{REPO}/blobs/uploads/", params={"digest": digest_of(small)}, content=small, headers=OCTET
+    )
     assert response.status_code == 201, response.text
     large = os.urandom(3 * MiB)
     location = _start(registry)
     response = registry.patch(location, content=large[:MiB], headers={**OCTET, "Content-Range": f"0-{MiB - 1}"})
     assert response.status_code == 202, response.text
-    response = registry.put(response.headers["location"], params={"digest": digest_of(large)}, content=large[MiB:],
-                            headers={**OCTET, "Content-Range": f"{MiB}-{len(large) - 1}"})
+    response = registry.put(
+        response.headers["location"],
+        params={"digest": digest_of(large)},
+        content=large[MiB:],
+        headers={**OCTET, "Content-Range": f"{MiB}-{len(large) - 1}"},
+    )
     assert response.status_code == 201, response.text
     open_session = _start(registry)  # left open: its data file is on disk
     assert registry.patch(open_session, content=b"partial", headers=OCTET).status_code == 202
@@ -121,10 +140,15 @@ def test_the_data_directory_and_every_file_in_it_are_private(served: Served, reg
 
 def test_the_umask_setting_opens_the_data_to_the_group(tmp_path: Path) -> None:
     data_dir = tmp_path / "group-data"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MOORAGE")},
-           "MOORAGE_DATA_DIR": str(data_dir), "MOORAGE_UMASK": "0027", "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD}
-    result = subprocess.run([sys.executable, "-m", "moorage", "admin", "user", "list"], env=env, capture_output=True,
-                            text=True, timeout=300)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MOORAGE")},
+        "MOORAGE_DATA_DIR": str(data_dir),
+        "MOORAGE_UMASK": "0027",
+        "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "moorage", "admin", "user", "list"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert _mode(data_dir) == 0o750
     assert _mode(data_dir / "moorage.db") == 0o640
@@ -152,9 +176,11 @@ def test_a_closing_put_cut_short_frees_its_bytes_at_once(served: Served, registr
     path = httpx.URL(location).path
     declared = 16 * MiB
     with socket.create_connection(("127.0.0.1", served.server.port), timeout=60) as sock:
-        head = (f"PUT {path}?digest={digest_of(b'never')} HTTP/1.1\r\nHost: {served.server.address}\r\n"
-                f"Authorization: {registry.headers['Authorization']}\r\nContent-Type: application/octet-stream\r\n"
-                f"Content-Length: {declared}\r\n\r\n")
+        head = (
+            f"PUT {path}?digest={digest_of(b'never')} HTTP/1.1\r\nHost: {served.server.address}\r\n"
+            f"Authorization: {registry.headers['Authorization']}\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Length: {declared}\r\n\r\n"
+        )
         sock.sendall(head.encode())
         sent = 0
         while sent < 6 * MiB:
@@ -197,7 +223,8 @@ def _wait(condition: Callable[[], object], timeout: float, what: str) -> None:
 
 
 def test_the_purge_takes_what_killed_processes_left_and_spares_what_is_being_written(
-        served: Served, registry: httpx.Client) -> None:
+    served: Served, registry: httpx.Client
+) -> None:
     storage = _storage(served)
     # Left by processes killed mid-write: a temporary file, upload data without a session.
     stale_temporary = storage / "tmp" / uuid.uuid4().hex
@@ -219,26 +246,34 @@ def test_the_purge_takes_what_killed_processes_left_and_spares_what_is_being_wri
         def body() -> Iterator[bytes]:
             yield blob[: 6 * MiB]  # the store writes in 4 MiB batches: 4 MiB reach the disk
             resume.wait(120)
-            yield blob[6 * MiB:]
+            yield blob[6 * MiB :]
 
         def push() -> None:
-            outcome["response"] = registry.post(f"/v2/{REPO}/blobs/uploads/", params={"digest": digest_of(blob)},
-                                                content=body(), headers=OCTET)
+            outcome["response"] = registry.post(
+                f"/v2/{REPO}/blobs/uploads/", params={"digest": digest_of(blob)}, content=body(), headers=OCTET
+            )
 
         pusher = threading.Thread(target=push)
         pusher.start()
         try:
+
             def streaming() -> list[Path]:
-                return [p for p in (storage / "uploads").glob("*/data")  # written and allocated
-                        if p != orphan and p.stat().st_size >= 4 * MiB and p.stat().st_blocks * 512 >= 4 * MiB]
+                return [
+                    p
+                    for p in (storage / "uploads").glob("*/data")  # written and allocated
+                    if p != orphan and p.stat().st_size >= 4 * MiB and p.stat().st_blocks * 512 >= 4 * MiB
+                ]
 
             _wait(lambda: streaming(), 60, "the streamed upload never reached the disk")
             (live,) = streaming()
             time.sleep(0.5)  # the batch in flight has landed
             before = _allocated(storage)
             _backdate(stale_temporary, orphan, orphan.parent, held, live, live.parent)
-            _wait(lambda: not stale_temporary.exists() and not orphan.parent.exists(), 30,
-                  "the purge left what killed processes left")
+            _wait(
+                lambda: not stale_temporary.exists() and not orphan.parent.exists(),
+                30,
+                "the purge left what killed processes left",
+            )
             time.sleep(3)  # several more purge passes, in both HTTP workers
             assert held.exists() and live.exists()
             assert before - _allocated(storage) >= 6 * MiB

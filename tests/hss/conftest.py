@@ -29,8 +29,9 @@ class HssAccount:
 
 
 @pytest.fixture(scope="module")
-def module_factory(request: pytest.FixtureRequest,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoorageFactory]:
+def module_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MoorageFactory]:
     """Servers that live for one test module."""
     factory, started = _factory(request, tmp_path_factory.mktemp("hss"))
     yield factory

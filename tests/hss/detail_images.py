@@ -32,38 +32,68 @@ HISTORY = [
 def aws_pair() -> tuple[str, str]:
     """A fresh AWS-shaped access key id and secret key."""
     alphabet = string.ascii_letters + string.digits + "+/"
-    return ("AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16)),
-            "".join(secrets.choice(alphabet) for _ in range(40)))
+    return (
+        "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16)),
+        "".join(secrets.choice(alphabet) for _ in range(40)),
+    )
 
 
-def custom_image(layers: list[dict[str, bytes]], *, history: list[dict[str, Any]] | None = None,
-                 label: str = "") -> si.Image:
+def custom_image(
+    layers: list[dict[str, bytes]], *, history: list[dict[str, Any]] | None = None, label: str = ""
+) -> si.Image:
     """An OCI image with ``layers`` and a configuration with ``history`` and no USER."""
     blobs = [si.layer(files) for files in layers]
     diff_ids = [si.sha256(gzip.decompress(blob.data)) for blob in blobs]
-    config = si.Blob(si.OCI_CONFIG, json.dumps({
-        "architecture": "amd64", "os": "linux", "config": {"Labels": {"t": label}},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": history or []}, sort_keys=True).encode())
-    manifest = {"schemaVersion": 2, "mediaType": si.OCI_MANIFEST, "config": config.descriptor(),
-                "layers": [b.descriptor() for b in blobs]}
+    config = si.Blob(
+        si.OCI_CONFIG,
+        json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "config": {"Labels": {"t": label}},
+                "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                "history": history or [],
+            },
+            sort_keys=True,
+        ).encode(),
+    )
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": si.OCI_MANIFEST,
+        "config": config.descriptor(),
+        "layers": [b.descriptor() for b in blobs],
+    }
     return si.Image(json.dumps(manifest, separators=(",", ":")).encode(), si.OCI_MANIFEST, (config, *blobs), config)
 
 
 def risky_image(label: str = "risky") -> si.Image:
     """requests 2.30.0 (medium) and urllib3 1.26.0 (critical), secrets, EICAR, weak accounts."""
     key_id, secret_key = aws_pair()
-    base = {"etc/os-release": b'ID=moorage-test\nVERSION_ID="1"\nPRETTY_NAME="Moorage Test 1"\n',
-            "etc/passwd": PASSWD, "etc/shadow": SHADOW, "etc/login.defs": b"PASS_MIN_LEN 5\n"}
-    app = {**dist_info("requests", "2.30.0"), **dist_info("urllib3", "1.26.0"),
-           "srv/app/.env": f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret_key}\n".encode(),
-           "tmp/eicar.com": EICAR, f"etc/label-{label}": label.encode()}
+    base = {
+        "etc/os-release": b'ID=moorage-test\nVERSION_ID="1"\nPRETTY_NAME="Moorage Test 1"\n',
+        "etc/passwd": PASSWD,
+        "etc/shadow": SHADOW,
+        "etc/login.defs": b"PASS_MIN_LEN 5\n",
+    }
+    app = {
+        **dist_info("requests", "2.30.0"),
+        **dist_info("urllib3", "1.26.0"),
+        "srv/app/.env": f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret_key}\n".encode(),
+        "tmp/eicar.com": EICAR,
+        f"etc/label-{label}": label.encode(),
+    }
     return custom_image([base, app], history=HISTORY, label=label)
 
 
 def clean_image(label: str = "clean") -> si.Image:
     """requests 2.31.0 only (no known vulnerability), no history."""
-    return custom_image([{"etc/os-release": b'ID=moorage-test\nVERSION_ID="1"\n'},
-                         {**dist_info("requests", "2.31.0"), f"etc/label-{label}": label.encode()}], label=label)
+    return custom_image(
+        [
+            {"etc/os-release": b'ID=moorage-test\nVERSION_ID="1"\n'},
+            {**dist_info("requests", "2.31.0"), f"etc/label-{label}": label.encode()},
+        ],
+        label=label,
+    )
 
 
 @dataclass(frozen=True)
@@ -77,14 +107,14 @@ class Pushed:
     tag: str
 
 
-def push_and_wait(client: HssClient, registry: Any, namespace: str, name: str, tag: str,
-                  image: si.Image) -> Pushed:
+def push_and_wait(client: HssClient, registry: Any, namespace: str, name: str, tag: str, image: si.Image) -> Pushed:
     """Push ``image`` as ``namespace/name:tag`` and wait until the list shows it scanned."""
     si.push(registry, f"{namespace}/{name}", tag, image)
 
     def scanned() -> int | None:
-        answer = client.list_registry_images(ListRegistryImagesRequest(namespace=namespace, image_name=name,
-                                                                       image_version=tag, limit=10))
+        answer = client.list_registry_images(
+            ListRegistryImagesRequest(namespace=namespace, image_name=name, image_version=tag, limit=10)
+        )
         rows = [r for r in answer.data_list if r.image_name == name and r.image_version == tag]
         return rows[0].id if rows and rows[0].scan_status == "success" else None
 

@@ -25,20 +25,44 @@ def digest_of(data: bytes) -> str:
 
 def manifest(label: str, layer_sizes: tuple[int, ...] = (1000, 2000)) -> bytes:
     """A small image manifest (the blobs it names are never fetched by a synchronisation)."""
-    return json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                       "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                                  "digest": digest_of(f"config-{label}".encode()), "size": 100},
-                       "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                                   "digest": digest_of(f"layer-{label}-{i}".encode()), "size": size}
-                                  for i, size in enumerate(layer_sizes)]}).encode()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest_of(f"config-{label}".encode()),
+                "size": 100,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": digest_of(f"layer-{label}-{i}".encode()),
+                    "size": size,
+                }
+                for i, size in enumerate(layer_sizes)
+            ],
+        }
+    ).encode()
 
 
 def index(children: dict[str, bytes]) -> bytes:
     """An index of platform manifests (``os/arch`` -> manifest bytes)."""
-    return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-        {"mediaType": OCI_MANIFEST, "digest": digest_of(body), "size": len(body),
-         "platform": {"os": platform.split("/")[0], "architecture": platform.split("/")[1]}}
-        for platform, body in children.items()]}).encode()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": digest_of(body),
+                    "size": len(body),
+                    "platform": {"os": platform.split("/")[0], "architecture": platform.split("/")[1]},
+                }
+                for platform, body in children.items()
+            ],
+        }
+    ).encode()
 
 
 @dataclass
@@ -62,12 +86,12 @@ class FakeRegistry:
                 fake.requests.append(self.path)
                 expected = "Basic " + base64.b64encode(f"{fake.username}:{fake.password}".encode()).decode()
                 if self.headers.get("Authorization") != expected:
-                    self._send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
-                               {"WWW-Authenticate": 'Basic realm="fake"'})
+                    self._send(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"WWW-Authenticate": 'Basic realm="fake"'})
                     return
                 parts = urlsplit(self.path)
-                answer = fake.answer(unquote(parts.path), {k: v[0] for k, v in parse_qs(parts.query).items()},
-                                     parts.path)
+                answer = fake.answer(
+                    unquote(parts.path), {k: v[0] for k, v in parse_qs(parts.query).items()}, parts.path
+                )
                 if answer is None:
                     self._send(404, b'{"errors":[{"code":"NOT_FOUND"}]}')
                 else:
@@ -113,7 +137,7 @@ class FakeRegistry:
 
 def _page(items: list[Any], query: dict[str, str]) -> list[Any]:
     page, size = int(query.get("page", "1")), int(query.get("page_size", "10"))
-    return items[(page - 1) * size: page * size]
+    return items[(page - 1) * size : page * size]
 
 
 @dataclass
@@ -131,8 +155,11 @@ class FakeHarbor(FakeRegistry):
             return 403, b'{"errors":[{"code":"DENIED","message":"catalog disabled"}]}', {}
         projects = sorted({name.split("/", 1)[0] for name in self.artifacts})
         if path == "/api/v2.0/projects":
-            return 200, json.dumps(_page([{"name": p, "project_id": i} for i, p in enumerate(projects)],
-                                         query)).encode(), {}
+            return (
+                200,
+                json.dumps(_page([{"name": p, "project_id": i} for i, p in enumerate(projects)], query)).encode(),
+                {},
+            )
         segments = raw_path.split("/")
         # /api/v2.0/projects/{p}/repositories[/{double-encoded name}/artifacts]
         if len(segments) == 6 and segments[5] == "repositories":
@@ -164,7 +191,7 @@ class FakeArtifactory(FakeRegistry):
             return 200, json.dumps(listed).encode(), {}
         prefix = "/artifactory/api/docker/"
         if path.startswith(prefix):
-            key, _, rest = path[len(prefix):].partition("/v2/")
+            key, _, rest = path[len(prefix) :].partition("/v2/")
             images = self.repositories.get(key)
             if images is None:
                 return None
@@ -214,7 +241,7 @@ class SlowOciRegistry(FakeRegistry):
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     for start in range(0, len(data), fake.chunk):
-                        self.wfile.write(data[start:start + fake.chunk])
+                        self.wfile.write(data[start : start + fake.chunk])
                         self.wfile.flush()
                         time.sleep(fake.pause)
                     return
@@ -236,9 +263,12 @@ class SlowOciRegistry(FakeRegistry):
             return 200, json.dumps({"name": self.repository, "tags": sorted(self.tags)}).encode(), {}
         prefix = f"/v2/{self.repository}/manifests/"
         if path.startswith(prefix):
-            reference = path[len(prefix):]
+            reference = path[len(prefix) :]
             for tag, image in self.tags.items():
                 if reference in (tag, image.digest):
-                    return 200, image.manifest, {"Content-Type": image.media_type,
-                                                 "Docker-Content-Digest": image.digest}
+                    return (
+                        200,
+                        image.manifest,
+                        {"Content-Type": image.media_type, "Docker-Content-Digest": image.digest},
+                    )
         return None

@@ -92,9 +92,14 @@ class SeedImage:
 def generate(seed: int = 7) -> list[SeedImage]:
     """About forty images over every registry type with varied names, times, sizes and results."""
     rng = random.Random(seed)
-    registries = [("SWR private", "SwrPrivate", "private_image"), ("SWR shared", "SwrShared", "shared_image"),
-                  ("SWR enterprise", "SwrEnterprise", "instance_image"), ("harbor-a", "Harbor", "harbor"),
-                  ("jfrog-b", "Jfrog", "jfrog"), ("other-c", "Other", "other")]
+    registries = [
+        ("SWR private", "SwrPrivate", "private_image"),
+        ("SWR shared", "SwrShared", "shared_image"),
+        ("SWR enterprise", "SwrEnterprise", "instance_image"),
+        ("harbor-a", "Harbor", "harbor"),
+        ("jfrog-b", "Jfrog", "jfrog"),
+        ("other-c", "Other", "other"),
+    ]
     images: list[SeedImage] = []
     severities = ["low", "medium", "high", "critical", "negligible"]
     for index in range(42):
@@ -103,10 +108,18 @@ def generate(seed: int = 7) -> list[SeedImage]:
         name = ["web", "api", "worker", "web-admin"][(index // 3) % 4]
         status = ["success", "success", "failed", "unscan", "success", "scanning"][index % 6]
         image = SeedImage(
-            key=f"seed-{seed}-{index}", registry=registry, registry_type=registry_type, image_type=image_type,
-            namespace=namespace, image_name=name, image_version=f"v{index % 5}.{index}",
-            size=rng.randrange(1_000, 5_000_000), updated_at=BASE_TIME + rng.randrange(0, 10**9),
-            sync_time=BASE_TIME + 10**9 + index * 1000, status=status)
+            key=f"seed-{seed}-{index}",
+            registry=registry,
+            registry_type=registry_type,
+            image_type=image_type,
+            namespace=namespace,
+            image_name=name,
+            image_version=f"v{index % 5}.{index}",
+            size=rng.randrange(1_000, 5_000_000),
+            updated_at=BASE_TIME + rng.randrange(0, 10**9),
+            sync_time=BASE_TIME + 10**9 + index * 1000,
+            status=status,
+        )
         if status in ("success", "failed"):
             image.scan_time = BASE_TIME + 2 * 10**9 + rng.randrange(0, 10**8)
         if status == "failed":
@@ -140,6 +153,7 @@ def domain_id_of(db: Database, name: str) -> str:
 
 def write(db: Database, domain_id: str, images: list[SeedImage]) -> None:
     """Write the registries, rows and results of ``images`` for one account; set each row id."""
+
     def work(conn: Any) -> None:
         registry_ids: dict[str, str] = {}
         for kind in (RegistryType.SWR_PRIVATE, RegistryType.SWR_SHARED, RegistryType.SWR_ENTERPRISE):
@@ -147,21 +161,48 @@ def write(db: Database, domain_id: str, images: list[SeedImage]) -> None:
         for name, kind in EXTERNAL.items():
             registry_id = hashlib.sha256(f"{domain_id}:{name}".encode()).hexdigest()[:32]
             if registries_q.get(conn, domain_id, registry_id) is None:
-                registries_q.create(conn, registry_id=registry_id, domain_id=domain_id, fields=RegistryFields(
-                    name=name, type=kind, api_version="V2", protocol="https", address=f"{name}.example.test",
-                    username="", password_encrypted="", organization_filter="", connect_cluster_id="",
-                    scan_image_channel=""))
+                registries_q.create(
+                    conn,
+                    registry_id=registry_id,
+                    domain_id=domain_id,
+                    fields=RegistryFields(
+                        name=name,
+                        type=kind,
+                        api_version="V2",
+                        protocol="https",
+                        address=f"{name}.example.test",
+                        username="",
+                        password_encrypted="",
+                        organization_filter="",
+                        connect_cluster_id="",
+                        scan_image_channel="",
+                    ),
+                )
             registry_ids[name] = registry_id
         for image in images:
             entry = ImageEntry(
-                namespace=image.namespace, image_name=image.image_name, image_version=image.image_version,
-                digest=image.digest, image_id=image.digest[7:19], size=image.size, updated_at=image.updated_at,
-                platforms=tuple(PlatformEntry(image.platform_digest(p), "", p, image.size // 2)
-                                for p in image.platforms),
-                domain_name=image.domain_name, shared_status=image.shared_status, instance_id=image.instance_id,
-                instance_name=image.instance_name)
-            ids = images_q.upsert(conn, domain_id=domain_id, registry_id=registry_ids[image.registry],
-                                  image_type=image.image_type, entries=[entry])
+                namespace=image.namespace,
+                image_name=image.image_name,
+                image_version=image.image_version,
+                digest=image.digest,
+                image_id=image.digest[7:19],
+                size=image.size,
+                updated_at=image.updated_at,
+                platforms=tuple(
+                    PlatformEntry(image.platform_digest(p), "", p, image.size // 2) for p in image.platforms
+                ),
+                domain_name=image.domain_name,
+                shared_status=image.shared_status,
+                instance_id=image.instance_id,
+                instance_name=image.instance_name,
+            )
+            ids = images_q.upsert(
+                conn,
+                domain_id=domain_id,
+                registry_id=registry_ids[image.registry],
+                image_type=image.image_type,
+                entries=[entry],
+            )
             image.row_id = ids[entry.row_key]
         for registry_id in registry_ids.values():
             images_q.refresh_latest_versions(conn, registry_id)
@@ -172,26 +213,62 @@ def write(db: Database, domain_id: str, images: list[SeedImage]) -> None:
                     continue
                 results_q.claim(conn, digest, "seed-job")
                 if image.status == "success":
-                    summary = ScanSummary(tuple((v, s, ()) for v, s in image.vulns),
-                                          tuple((f"rule-{n}", f"/bin/evil{n}") for n in range(image.malware)),
-                                          tuple((f"setting-{n}", s) for n, s in enumerate(image.settings)))
-                    results_q.store(conn, digest, "seed-job", ScanWrite(
-                        summary=summary, severity_level=summary.level().value, report={"seed": True},
-                        vulnerabilities=(), findings=(), scanners="vuln", advisory_db="seed", scanner_version="0"))
+                    summary = ScanSummary(
+                        tuple((v, s, ()) for v, s in image.vulns),
+                        tuple((f"rule-{n}", f"/bin/evil{n}") for n in range(image.malware)),
+                        tuple((f"setting-{n}", s) for n, s in enumerate(image.settings)),
+                    )
+                    results_q.store(
+                        conn,
+                        digest,
+                        "seed-job",
+                        ScanWrite(
+                            summary=summary,
+                            severity_level=summary.level().value,
+                            report={"seed": True},
+                            vulnerabilities=(),
+                            findings=(),
+                            scanners="vuln",
+                            advisory_db="seed",
+                            scanner_version="0",
+                        ),
+                    )
                 elif image.status == "failed":
                     results_q.fail(conn, digest, "seed-job", code=image.failed_code, message="seeded failure")
                 apply_to_rows(conn, digest)
-            conn.execute(update(security_images).where(security_images.c.id == image.row_id).values(
-                latest_scan_time=image.scan_time, latest_sync_time=image.sync_time))
+            conn.execute(
+                update(security_images)
+                .where(security_images.c.id == image.row_id)
+                .values(latest_scan_time=image.scan_time, latest_sync_time=image.sync_time)
+            )
 
     db.run_write(work)
 
 
-FILTER_FIELDS = ("namespace", "image_name", "image_version", "registry_name", "image_type", "scan_status",
-                 "latest_version", "image_size", "has_vul", "has_malicious_file", "has_unsafe_setting", "risky",
-                 "severity_level", "is_multarch", "instance_id", "instance_name", "start_latest_update_time",
-                 "end_latest_update_time", "start_latest_scan_time", "end_latest_scan_time",
-                 "start_latest_sync_time", "end_latest_sync_time")
+FILTER_FIELDS = (
+    "namespace",
+    "image_name",
+    "image_version",
+    "registry_name",
+    "image_type",
+    "scan_status",
+    "latest_version",
+    "image_size",
+    "has_vul",
+    "has_malicious_file",
+    "has_unsafe_setting",
+    "risky",
+    "severity_level",
+    "is_multarch",
+    "instance_id",
+    "instance_name",
+    "start_latest_update_time",
+    "end_latest_update_time",
+    "start_latest_scan_time",
+    "end_latest_scan_time",
+    "start_latest_sync_time",
+    "end_latest_sync_time",
+)
 
 
 def matches(image: SeedImage, filters: dict[str, Any]) -> bool:
@@ -223,12 +300,17 @@ def matches(image: SeedImage, filters: dict[str, Any]) -> bool:
     return all(checks[k](v) for k, v in filters.items())
 
 
-def expected(images: list[SeedImage], filters: dict[str, Any], *, sort_key: str | None = None,
-             sort_dir: str = "asc") -> list[SeedImage]:
+def expected(
+    images: list[SeedImage], filters: dict[str, Any], *, sort_key: str | None = None, sort_dir: str = "asc"
+) -> list[SeedImage]:
     """What a list must answer, in order: newest update first without a sort key."""
     found = [i for i in images if matches(i, filters)]
     if sort_key is None:
         return sorted(found, key=lambda i: (i.updated_at, i.row_id), reverse=True)
-    attribute = {"latest_scan_time": "scan_time", "latest_update_time": "updated_at", "image_size": "size",
-                 "latest_sync_time": "sync_time"}[sort_key]
+    attribute = {
+        "latest_scan_time": "scan_time",
+        "latest_update_time": "updated_at",
+        "image_size": "size",
+        "latest_sync_time": "sync_time",
+    }[sort_key]
     return sorted(found, key=lambda i: (getattr(i, attribute), i.row_id), reverse=sort_dir == "desc")

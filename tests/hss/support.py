@@ -28,15 +28,30 @@ CVSS_HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N"  # 9.1 -> critical
 CVSS_MEDIUM = "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:N/A:N"  # 5.3
 
 ADVISORIES = [
-    osv_record("GHSA-hss1-0001-0001", package="requests", events=[{"introduced": "0"}, {"fixed": "2.31.0"}],
-               aliases=["CVE-2031-0001"], summary="requests leaks headers",
-               severity=[{"type": "CVSS_V3", "score": CVSS_MEDIUM}]),
-    osv_record("GHSA-hss1-0002-0002", package="urllib3", events=[{"introduced": "0"}, {"fixed": "2.0.0"}],
-               aliases=["CVE-2031-0002"], summary="urllib3 request smuggling",
-               severity=[{"type": "CVSS_V3", "score": CVSS_HIGH}]),
-    osv_record("GHSA-hss1-0003-0003", package="jinja2", events=[{"introduced": "0"}, {"fixed": "3.1.3"}],
-               aliases=["CVE-2031-0003"], summary="jinja2 sandbox escape",
-               severity=[{"type": "CVSS_V3", "score": CVSS_MEDIUM}]),
+    osv_record(
+        "GHSA-hss1-0001-0001",
+        package="requests",
+        events=[{"introduced": "0"}, {"fixed": "2.31.0"}],
+        aliases=["CVE-2031-0001"],
+        summary="requests leaks headers",
+        severity=[{"type": "CVSS_V3", "score": CVSS_MEDIUM}],
+    ),
+    osv_record(
+        "GHSA-hss1-0002-0002",
+        package="urllib3",
+        events=[{"introduced": "0"}, {"fixed": "2.0.0"}],
+        aliases=["CVE-2031-0002"],
+        summary="urllib3 request smuggling",
+        severity=[{"type": "CVSS_V3", "score": CVSS_HIGH}],
+    ),
+    osv_record(
+        "GHSA-hss1-0003-0003",
+        package="jinja2",
+        events=[{"introduced": "0"}, {"fixed": "3.1.3"}],
+        aliases=["CVE-2031-0003"],
+        summary="jinja2 sandbox escape",
+        severity=[{"type": "CVSS_V3", "score": CVSS_MEDIUM}],
+    ),
 ]
 """requests < 2.31.0 (medium), urllib3 < 2.0.0 (critical), jinja2 < 3.1.3 (medium)."""
 
@@ -51,8 +66,9 @@ def build_advisories(directory: Path, records: list[dict[str, Any]] | None = Non
 
 def dist_info(name: str, version: str) -> dict[str, bytes]:
     """The files pip leaves for an installed package (what the Python analyzer reads)."""
-    return {f"usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA":
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n".encode()}
+    return {
+        f"usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n".encode()
+    }
 
 
 BASE_LAYERS = [{"etc/os-release": b'ID=moorage-test\nVERSION_ID="1"\n'}, {"usr/share/base.txt": b"base layer two"}]
@@ -70,8 +86,12 @@ def python_image(packages: dict[str, str], *, label: str = "", base: list[dict[s
 def hss_client(server: ServerProcess, keys: tuple[str, str, str]) -> HssClient:
     """The official SDK client with AK/SK and the project id, pointed at ``server``."""
     access, secret, project = keys
-    return (HssClient.new_builder().with_credentials(BasicCredentials(access, secret, project))
-            .with_endpoints([server.base_url]).build())
+    return (
+        HssClient.new_builder()
+        .with_credentials(BasicCredentials(access, secret, project))
+        .with_endpoints([server.base_url])
+        .build()
+    )
 
 
 def database(server: ServerProcess) -> Database:
@@ -108,13 +128,28 @@ def skopeo_env(tmp_path: Path) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TMPDIR": str(tmp_path)}
 
 
-def skopeo_push(layout: Path, tag: str, destination: str, *, creds: tuple[str, str] | None,
-                env: dict[str, str], all_images: bool = False) -> None:
+def skopeo_push(
+    layout: Path,
+    tag: str,
+    destination: str,
+    *,
+    creds: tuple[str, str] | None,
+    env: dict[str, str],
+    all_images: bool = False,
+) -> None:
     """``skopeo copy oci:<layout>:<tag> docker://<destination>`` over plain HTTP (``--all`` for an index)."""
     require_tool("skopeo")
-    args = ["skopeo", "--insecure-policy", "copy", "--retry-times", "0", "--dest-tls-verify=false",
-            *(["--all"] if all_images else []),
-            *(["--dest-creds", f"{creds[0]}:{creds[1]}"] if creds else ["--dest-no-creds"]),
-            f"oci:{layout}:{tag}", f"docker://{destination}"]
+    args = [
+        "skopeo",
+        "--insecure-policy",
+        "copy",
+        "--retry-times",
+        "0",
+        "--dest-tls-verify=false",
+        *(["--all"] if all_images else []),
+        *(["--dest-creds", f"{creds[0]}:{creds[1]}"] if creds else ["--dest-no-creds"]),
+        f"oci:{layout}:{tag}",
+        f"docker://{destination}",
+    ]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, f"{' '.join(args)}:\n{done.stderr}"

@@ -35,8 +35,7 @@ from tests.scanner.advisories.feedwriters import alpine_secdb_json, osv_record, 
 from tests.support.feed_server import feed_server
 
 HOUR = 3_600_000
-POLICY = UpdatePolicy(("osv:http://127.0.0.1:9/x.zip",), refresh_ms=24 * HOUR, retry_ms=300_000,
-                      retry_max_ms=6 * HOUR)
+POLICY = UpdatePolicy(("osv:http://127.0.0.1:9/x.zip",), refresh_ms=24 * HOUR, retry_ms=300_000, retry_max_ms=6 * HOUR)
 
 
 @pytest.fixture(params=DATABASES)
@@ -56,18 +55,23 @@ def test_when_an_update_is_due() -> None:
     assert due_reason(idle, now=now, built_at_ms=None, policy=replace(POLICY, sources=()), job_unfinished=False) is None
     assert due_reason(idle, now=now, built_at_ms=None, policy=POLICY, job_unfinished=True) is None, "one at a time"
     assert due_reason(idle, now=now, built_at_ms=fresh, policy=POLICY, job_unfinished=False) is None
-    assert due_reason(idle, now=now, built_at_ms=old, policy=POLICY, job_unfinished=False) == \
-        "older than the refresh interval"
+    assert (
+        due_reason(idle, now=now, built_at_ms=old, policy=POLICY, job_unfinished=False)
+        == "older than the refresh interval"
+    )
     never_refresh = replace(POLICY, refresh_ms=0)
     assert due_reason(idle, now=now, built_at_ms=old, policy=never_refresh, job_unfinished=False) is None
 
     failed = UpdateState(failures=2, finished_at=now - 1_000, next_attempt_at=now + 1_000)
     assert due_reason(failed, now=now, built_at_ms=None, policy=POLICY, job_unfinished=False) is None, "backing off"
     later = now + 2_000
-    assert due_reason(failed, now=later, built_at_ms=None, policy=POLICY, job_unfinished=False) == \
-        "no advisory database"
-    assert due_reason(failed, now=later, built_at_ms=fresh, policy=POLICY, job_unfinished=False) == \
-        "retry: the last build failed or left sources out"
+    assert (
+        due_reason(failed, now=later, built_at_ms=None, policy=POLICY, job_unfinished=False) == "no advisory database"
+    )
+    assert (
+        due_reason(failed, now=later, built_at_ms=fresh, policy=POLICY, job_unfinished=False)
+        == "retry: the last build failed or left sources out"
+    )
     # A database someone installed after the failed run (``moorage vulndb update``) ends the streak.
     assert due_reason(failed, now=later, built_at_ms=now, policy=POLICY, job_unfinished=False) is None
 
@@ -77,8 +81,16 @@ def test_when_an_update_is_due() -> None:
 
 
 def test_state_round_trip_and_damage() -> None:
-    state = UpdateState(job_id="j", queued_at=1, started_at=2, finished_at=3, succeeded_at=4, failures=5,
-                        error="HTTP 500", next_attempt_at=6)
+    state = UpdateState(
+        job_id="j",
+        queued_at=1,
+        started_at=2,
+        finished_at=3,
+        succeeded_at=4,
+        failures=5,
+        error="HTTP 500",
+        next_attempt_at=6,
+    )
     assert UpdateState.from_text(state.to_text()) == state
     for damaged in (None, "", "not json", "[1]", '{"failures": "x", "job_id": 7, "started_at": true}'):
         assert UpdateState.from_text(damaged) == UpdateState()
@@ -92,8 +104,12 @@ def test_settings_read_sources_as_a_list_or_a_string(monkeypatch: pytest.MonkeyP
     kinds = {parse_source(text).kind for text in defaults}  # every default is a valid source
     assert kinds == {"osv", "debian", "alpine", "redhat", "nvd"}
     assert all(parse_source(text).is_url for text in defaults)
-    for value, expected in (("", []), ("[]", []), ('["osv:/a"]', ["osv:/a"]),
-                            ("osv:/a, alpine:https://x/v3.19/main.json", ["osv:/a", "alpine:https://x/v3.19/main.json"])):
+    for value, expected in (
+        ("", []),
+        ("[]", []),
+        ('["osv:/a"]', ["osv:/a"]),
+        ("osv:/a, alpine:https://x/v3.19/main.json", ["osv:/a", "alpine:https://x/v3.19/main.json"]),
+    ):
         monkeypatch.setenv("MOORAGE_SCANNER__VULNDB_SOURCES", value)
         assert Settings().scanner.vulndb_sources == expected
     monkeypatch.setenv("MOORAGE_SCANNER__VULNDB_SOURCES", "/no/kind/given")
@@ -122,8 +138,11 @@ def test_many_workers_queue_exactly_one_update(db: Database, tmp_path: Path) -> 
     assert schedule_update(db, POLICY, vulndb) is None, "the queued job is not finished"
 
     (job_id,) = winners
-    db.run_write(lambda conn: conn.execute(update(jobs).where(jobs.c.id == job_id)
-                                           .values(status=JobStatus.FAILED, finished_at=now_ms())))
+    db.run_write(
+        lambda conn: conn.execute(
+            update(jobs).where(jobs.c.id == job_id).values(status=JobStatus.FAILED, finished_at=now_ms())
+        )
+    )
     backing_off = UpdateState(job_id=job_id, failures=1, finished_at=now_ms(), next_attempt_at=now_ms() + HOUR)
     db.run_write(lambda conn: state_q.set_state(conn, STATE_KEY, backing_off.to_text()))
     assert schedule_update(db, POLICY, vulndb) is None, "backing off after the failure"
@@ -139,9 +158,12 @@ def _status(db: Database, vulndb: Path, policy: UpdatePolicy) -> dict[str, objec
 
 def test_a_run_records_failures_then_success(db: Database, tmp_path: Path) -> None:
     vulndb = tmp_path / "vulndb.sqlite"
-    files = {"/osv/PyPI/all.zip": osv_zip([osv_record("GHSA-run1-0001-0001", package="requests",
-                                                      events=[{"introduced": "0"}, {"fixed": "2.31.0"}])]),
-             "/secdb/v3.19/main.json": alpine_secdb_json("v3.19", {"curl": {"8.5.0-r0": ["CVE-2023-46218"]}})}
+    files = {
+        "/osv/PyPI/all.zip": osv_zip(
+            [osv_record("GHSA-run1-0001-0001", package="requests", events=[{"introduced": "0"}, {"fixed": "2.31.0"}])]
+        ),
+        "/secdb/v3.19/main.json": alpine_secdb_json("v3.19", {"curl": {"8.5.0-r0": ["CVE-2023-46218"]}}),
+    }
     with feed_server(files) as server:
         sources = (f"osv:{server.url('/osv/PyPI/all.zip')}", f"alpine:{server.url('/secdb/v3.19/main.json')}")
         policy = UpdatePolicy(sources, refresh_ms=24 * HOUR, retry_ms=60_000, retry_max_ms=HOUR)
@@ -153,8 +175,11 @@ def test_a_run_records_failures_then_success(db: Database, tmp_path: Path) -> No
         assert job_id and _status(db, vulndb, policy)["status"] == "updating"
         with pytest.raises(SourceFetchError, match="all 2 sources failed"):
             run_update(db, policy, vulndb)
-        db.run_write(lambda conn: conn.execute(update(jobs).where(jobs.c.id == job_id)
-                                               .values(status=JobStatus.FAILED, finished_at=now_ms())))
+        db.run_write(
+            lambda conn: conn.execute(
+                update(jobs).where(jobs.c.id == job_id).values(status=JobStatus.FAILED, finished_at=now_ms())
+            )
+        )
         failed = UpdateState.from_text(db.run_read(lambda conn: state_q.state(conn, STATE_KEY)))
         assert failed.failures == 1 and "HTTP 500" in failed.error
         assert failed.next_attempt_at - failed.finished_at == 60_000

@@ -25,15 +25,22 @@ def test_every_operation_is_listed_once() -> None:
     documented = [(method, path, name) for method, path, name, _state in _documented()]
     assert len(documented) == len(set(documented))
     if OPERATIONS.exists():  # the shared list, when this checkout sits beside it
-        listed = {tuple(line.split()) for line in OPERATIONS.read_text().splitlines()
-                  if line.strip() and not line.startswith("#")}
+        listed = {
+            tuple(line.split())
+            for line in OPERATIONS.read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        }
         assert listed == set(documented)
 
 
 def test_operations_marked_moorage_are_served_with_a_rule(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path))
-    served = {(method, context.path) for context in iter_route_contexts(app.routes)
-              if isinstance(context.original_route, APIRoute) for method in context.original_route.methods}
+    served = {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        for method in context.original_route.methods
+    }
     ours = [(method, path) for method, path, _name, state in _documented() if state.startswith("moorage")]
     assert len(ours) == 18 + 46  # hss-core, hss-details
     for route in ours:

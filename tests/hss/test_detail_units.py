@@ -42,9 +42,12 @@ def view(files: dict[str, bytes]) -> FlatView:
 
 
 def test_a_strict_policy_holds_every_rule() -> None:
-    strict = view({"/etc/security/pwquality.conf": b"minlen = 12\nucredit = -1\nlcredit = -1\ndcredit = -1\n"
-                                                    b"ocredit = -1\n",
-                   "/etc/pam.d/common-password": b"password requisite pam_pwquality.so retry=3\n"})
+    strict = view(
+        {
+            "/etc/security/pwquality.conf": b"minlen = 12\nucredit = -1\nlcredit = -1\ndcredit = -1\nocredit = -1\n",
+            "/etc/pam.d/common-password": b"password requisite pam_pwquality.so retry=3\n",
+        }
+    )
     complexity = evaluate(strict)
     assert complexity.compliant and complexity.suggestion == ""
 
@@ -62,12 +65,16 @@ def test_without_pam_quality_only_the_length_can_hold() -> None:
 def test_shadow_accounts_are_read_and_bad_lines_skipped() -> None:
     shadow = b"root:$6$x$y:19000:0:99999:7:::\n\nbroken\nguest::abc:0::::\n" + b"x" * 70 + b":h:1\n"
     accounts = shadow_accounts(view({"/etc/shadow": shadow}))
-    assert [(a.name, a.password_field, a.changed_day) for a in accounts] == [("root", "$6$x$y", 19000),
-                                                                             ("guest", "", 0)]
+    assert [(a.name, a.password_field, a.changed_day) for a in accounts] == [
+        ("root", "$6$x$y", 19000),
+        ("guest", "", 0),
+    ]
 
 
-@given(st.binary(max_size=2000), st.sampled_from(["/etc/shadow", "/etc/login.defs", "/etc/security/pwquality.conf",
-                                                   "/etc/pam.d/passwd"]))
+@given(
+    st.binary(max_size=2000),
+    st.sampled_from(["/etc/shadow", "/etc/login.defs", "/etc/security/pwquality.conf", "/etc/pam.d/passwd"]),
+)
 @settings(max_examples=150, deadline=None)
 def test_the_plugin_takes_any_bytes(content: bytes, path: str) -> None:
     complexity = evaluate(view({path: content}))
@@ -93,8 +100,10 @@ def oracle_allowed(path: str, entries: list[str]) -> bool:
 SEGMENT = st.text(alphabet="abc*?.", min_size=1, max_size=4)
 
 
-@given(st.lists(SEGMENT, min_size=1, max_size=4).map(lambda p: "/" + "/".join(p)),
-       st.lists(st.lists(SEGMENT, min_size=0, max_size=3).map(lambda p: "/" + "/".join(p)), max_size=4))
+@given(
+    st.lists(SEGMENT, min_size=1, max_size=4).map(lambda p: "/" + "/".join(p)),
+    st.lists(st.lists(SEGMENT, min_size=0, max_size=3).map(lambda p: "/" + "/".join(p)), max_size=4),
+)
 @settings(max_examples=300, deadline=None)
 def test_path_allowlist_against_an_oracle(path: str, entries: list[str]) -> None:
     assert path_allowed(path, entries) == oracle_allowed(path, entries)
@@ -106,9 +115,11 @@ def test_path_allowlist_examples() -> None:
     assert path_allowed("/srv/app/.env", ["/srv/*/.env"]) and not path_allowed("/srv/app/.env", [])
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                                 max_size=4), max_leaves=25)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=25,
+)
 KEYS = st.sampled_from(["distro", "image", "vulnerabilities", "inventory", "skipped_packages", "layers", "packages"])
 
 
@@ -120,18 +131,31 @@ def test_report_parsing_takes_any_document(document: dict[str, Any]) -> None:
 
 
 def test_report_parsing_reads_the_parts() -> None:
-    facts = parse_report("sha256:x", {
-        "distro": {"id": "debian", "pretty_name": "Debian 12", "version_id": "12"},
-        "image": {"layers": [{"index": 0, "digest": "sha256:a", "size": 10, "created_by": "ADD x"}, "junk"]},
-        "vulnerabilities": [{"finding_id": "f1", "description": "d" * 5000, "links": ["https://x", 3]}],
-        "inventory": {"packages": [{"ecosystem": "deb", "name": "bash", "version": "5", "purl": "p", "path": ""},
-                                   {"ecosystem": "pypi", "name": "odd", "version": "?", "purl": "q", "path": "/a"}]},
-        "skipped_packages": [{"purl": "q", "path": "/a", "reason": "unreadable version"}]})
+    facts = parse_report(
+        "sha256:x",
+        {
+            "distro": {"id": "debian", "pretty_name": "Debian 12", "version_id": "12"},
+            "image": {"layers": [{"index": 0, "digest": "sha256:a", "size": 10, "created_by": "ADD x"}, "junk"]},
+            "vulnerabilities": [{"finding_id": "f1", "description": "d" * 5000, "links": ["https://x", 3]}],
+            "inventory": {
+                "packages": [
+                    {"ecosystem": "deb", "name": "bash", "version": "5", "purl": "p", "path": ""},
+                    {"ecosystem": "pypi", "name": "odd", "version": "?", "purl": "q", "path": "/a"},
+                ]
+            },
+            "skipped_packages": [{"purl": "q", "path": "/a", "reason": "unreadable version"}],
+        },
+    )
     assert (facts.distro_name, facts.distro_version, [layer.digest for layer in facts.layers]) == (
-        "Debian 12", "12", ["sha256:a"])
+        "Debian 12",
+        "12",
+        ["sha256:a"],
+    )
     assert len(facts.advisories["f1"].description) == 4000 and facts.advisories["f1"].links == ("https://x",)
-    assert [(p.name, p.compliant, p.note) for p in facts.packages] == [("bash", True, ""),
-                                                                       ("odd", False, "unreadable version")]
+    assert [(p.name, p.compliant, p.note) for p in facts.packages] == [
+        ("bash", True, ""),
+        ("odd", False, "unreadable version"),
+    ]
 
 
 CELLS = st.text(max_size=30)
@@ -145,8 +169,9 @@ def test_renderers_round_trip_any_values(rows: list[tuple[str, str, str]], title
     parsed = list(csv.reader(io.StringIO(render_csv(table).decode("utf-8-sig"), newline="")))
     assert parsed[0] == ["a", "b", "c"] and len(parsed) == len(rows) + 1
     for written, read in zip(rows, parsed[1:], strict=True):
-        assert [r[1:] if r.startswith("'") and w[:1] in "=+-@\t\r" else r for w, r in zip(written, read,
-                                                                                          strict=True)] == list(written)
+        assert [
+            r[1:] if r.startswith("'") and w[:1] in "=+-@\t\r" else r for w, r in zip(written, read, strict=True)
+        ] == list(written)
     document = ElementTree.fromstring(render_html(table))
     assert document.tag == f"{XHTML}html"
     assert len(list(document.iter(f"{XHTML}tr"))) == len(rows) + 1
@@ -154,7 +179,12 @@ def test_renderers_round_trip_any_values(rows: list[tuple[str, str, str]], title
 
 def test_vocabulary() -> None:
     assert [repair_necessity(s) for s in ("critical", "high", "medium", "low", "negligible")] == [
-        "immediate_repair", "immediate_repair", "delay_repair", "not_needed_repair", "not_needed_repair"]
+        "immediate_repair",
+        "immediate_repair",
+        "delay_repair",
+        "not_needed_repair",
+        "not_needed_repair",
+    ]
     assert [risk_level(s) for s in ("critical", "high", "medium", "unknown")] == ["Critical", "High", "Medium", "Low"]
     assert (vul_type("deb"), vul_type("rpm"), vul_type("pypi")) == ("linux_vul", "linux_vul", "app_vul")
 

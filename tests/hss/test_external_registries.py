@@ -53,9 +53,13 @@ def server(module_factory: MoorageFactory, tmp_path_factory: pytest.TempPathFact
     vulndb = build_advisories(tmp_path_factory.mktemp("advisories"))
     # The fake registries run on loopback, which the egress policy refuses to tenants by default:
     # this deployment's operator lets loopback through, as one would an internal registry network.
-    return module_factory(env={"MOORAGE_SCANNER__VULNDB_PATH": str(vulndb),
-                               "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
-                               "MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8"})
+    return module_factory(
+        env={
+            "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb),
+            "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
+            "MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8",
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +72,23 @@ def client(server: ServerProcess, account: HssAccount) -> HssClient:
     return hss_client(server, account.keys)
 
 
-def add(client: HssClient, name: str, kind: str, address: str, *, password: str = PASSWORD,
-        organizations: str = "") -> str:
-    client.add_registry(AddRegistryRequest(body=AddRegistryRequestBody(
-        registry_name=name, registry_type=kind, api_version="V2", protocol="http", registry_addr=address,
-        registry_username=USER, registry_password=password, namespace=organizations)))
+def add(
+    client: HssClient, name: str, kind: str, address: str, *, password: str = PASSWORD, organizations: str = ""
+) -> str:
+    client.add_registry(
+        AddRegistryRequest(
+            body=AddRegistryRequestBody(
+                registry_name=name,
+                registry_type=kind,
+                api_version="V2",
+                protocol="http",
+                registry_addr=address,
+                registry_username=USER,
+                registry_password=password,
+                namespace=organizations,
+            )
+        )
+    )
     found = client.list_registry(ListRegistryRequest(registry_name=name, limit=200)).data_list
     assert len(found) == 1 and found[0].registry_name == name
     return str(found[0].id)
@@ -80,11 +96,15 @@ def add(client: HssClient, name: str, kind: str, address: str, *, password: str 
 
 def synchronize(client: HssClient, registry_id: str, kind: str) -> Any:
     """Run a sync task for one registry and wait until it ends; its registry entry."""
-    before = {t.task_id for t in client.list_image_scan_task(ListImageScanTaskRequest(type="image_sync",
-                                                                                      limit=200)).data_list}
+    before = {
+        t.task_id for t in client.list_image_scan_task(ListImageScanTaskRequest(type="image_sync", limit=200)).data_list
+    }
     entry = CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id=registry_id, registry_type=kind)
-    client.create_image_synchronize_task(CreateImageSynchronizeTaskRequest(
-        body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=False, registry_info=[entry])))
+    client.create_image_synchronize_task(
+        CreateImageSynchronizeTaskRequest(
+            body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=False, registry_info=[entry])
+        )
+    )
 
     def ended() -> Any:
         tasks = client.list_image_scan_task(ListImageScanTaskRequest(type="image_sync", limit=200)).data_list
@@ -104,8 +124,9 @@ def images_of(client: HssClient, registry: str) -> list[Any]:
     rows: list[Any] = []
     offset = 0
     while True:
-        page = client.list_registry_images(ListRegistryImagesRequest(registry_name=registry, offset=offset,
-                                                                     limit=200)).data_list
+        page = client.list_registry_images(
+            ListRegistryImagesRequest(registry_name=registry, offset=offset, limit=200)
+        ).data_list
         rows += page
         if len(page) < 200:
             return rows
@@ -116,20 +137,41 @@ def test_harbor_is_listed_through_its_api(client: HssClient) -> None:
     nginx = manifest("nginx")
     children = {"linux/amd64": manifest("jq-amd64"), "linux/arm64": manifest("jq-arm64")}
     jq = index(children)
-    references = [{"child_digest": digest_of(body),
-                   "platform": dict(zip(("os", "architecture"), p.split("/"), strict=True))}
-                  for p, body in children.items()]
+    references = [
+        {"child_digest": digest_of(body), "platform": dict(zip(("os", "architecture"), p.split("/"), strict=True))}
+        for p, body in children.items()
+    ]
     artifacts: dict[str, list[dict[str, Any]]] = {
-        "library/nginx": [{"digest": digest_of(nginx), "size": 3100, "manifest_media_type": OCI_MANIFEST,
-                           "push_time": "2024-01-02T03:04:05.000Z",
-                           "tags": [{"name": "1.25", "push_time": "2024-01-02T03:04:05Z"},
-                                    {"name": "latest", "push_time": "2024-01-03T00:00:00Z"}]}],
-        "library/tools/jq": [{"digest": digest_of(jq), "size": 6200,
-                              "manifest_media_type": "application/vnd.oci.image.index.v1+json",
-                              "references": references,
-                              "tags": [{"name": "1.7"}]}],
-        "team/app": [{"digest": digest_of(f"app-{n}".encode()), "size": n, "tags": [{"name": f"b{n}"}],
-                      "manifest_media_type": OCI_MANIFEST} for n in range(150)],
+        "library/nginx": [
+            {
+                "digest": digest_of(nginx),
+                "size": 3100,
+                "manifest_media_type": OCI_MANIFEST,
+                "push_time": "2024-01-02T03:04:05.000Z",
+                "tags": [
+                    {"name": "1.25", "push_time": "2024-01-02T03:04:05Z"},
+                    {"name": "latest", "push_time": "2024-01-03T00:00:00Z"},
+                ],
+            }
+        ],
+        "library/tools/jq": [
+            {
+                "digest": digest_of(jq),
+                "size": 6200,
+                "manifest_media_type": "application/vnd.oci.image.index.v1+json",
+                "references": references,
+                "tags": [{"name": "1.7"}],
+            }
+        ],
+        "team/app": [
+            {
+                "digest": digest_of(f"app-{n}".encode()),
+                "size": n,
+                "tags": [{"name": f"b{n}"}],
+                "manifest_media_type": OCI_MANIFEST,
+            }
+            for n in range(150)
+        ],
         "private/secret": [{"digest": digest_of(b"secret"), "size": 1, "tags": [{"name": "x"}]}],
     }
     with FakeHarbor(USER, PASSWORD, artifacts=artifacts) as harbor:
@@ -161,18 +203,27 @@ def test_jfrog_is_listed_through_its_api(client: HssClient) -> None:
     web = manifest("web", (500, 700))
     multi = {"linux/amd64": manifest("tool-amd64", (10,)), "linux/arm/v7": manifest("tool-arm", (20,))}
     tool = index(multi)
-    fake = FakeArtifactory(USER, PASSWORD, repositories={
-        "docker-local": {"web": ["1.0"], "tools/multi": ["2"]}, "docker-dev": {"web": ["dev"]}})
-    fake.manifests = {("docker-local/web", "1.0"): web, ("docker-local/tools/multi", "2"): tool,
-                      ("docker-dev/web", "dev"): web,
-                      **{("docker-local/tools/multi", digest_of(b)): b for b in multi.values()}}
+    fake = FakeArtifactory(
+        USER,
+        PASSWORD,
+        repositories={"docker-local": {"web": ["1.0"], "tools/multi": ["2"]}, "docker-dev": {"web": ["dev"]}},
+    )
+    fake.manifests = {
+        ("docker-local/web", "1.0"): web,
+        ("docker-local/tools/multi", "2"): tool,
+        ("docker-dev/web", "dev"): web,
+        **{("docker-local/tools/multi", digest_of(b)): b for b in multi.values()},
+    }
     with fake:
         registry_id = add(client, "jfrog", "Jfrog", fake.address)
         entry = synchronize(client, registry_id, "Jfrog")
         assert entry.sync_status == "finished", entry.failed_reason
     rows = {(r.namespace, r.image_name, r.image_version): r for r in images_of(client, "jfrog")}
-    assert set(rows) == {("docker-local", "web", "1.0"), ("docker-local", "tools/multi", "2"),
-                         ("docker-dev", "web", "dev")}
+    assert set(rows) == {
+        ("docker-local", "web", "1.0"),
+        ("docker-local", "tools/multi", "2"),
+        ("docker-dev", "web", "dev"),
+    }
     web_row = rows[("docker-local", "web", "1.0")]
     assert (web_row.image_digest, web_row.image_size, web_row.image_type) == (digest_of(web), 100 + 500 + 700, "jfrog")
     multi_row = rows[("docker-local", "tools/multi", "2")]
@@ -194,8 +245,9 @@ def reference_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
         yield registry
 
 
-def test_docker_registry_is_synchronised_and_scanned(client: HssClient, reference_registry: ServerProcess,
-                                                     tmp_path: Path) -> None:
+def test_docker_registry_is_synchronised_and_scanned(
+    client: HssClient, reference_registry: ServerProcess, tmp_path: Path
+) -> None:
     vulnerable = python_image({"requests": "2.30.0", "jinja2": "3.0.0"}, label="ext-1")
     clean = python_image({"requests": "2.31.0"}, label="ext-2")
     layout = si.write_layout(tmp_path / "layout", {"vuln": vulnerable, "clean": clean})
@@ -208,12 +260,26 @@ def test_docker_registry_is_synchronised_and_scanned(client: HssClient, referenc
     assert set(rows) == {("web", "1"), ("web", "2")}  # tools/ is outside the organization filter
     assert rows[("web", "1")].image_digest == vulnerable.digest and rows[("web", "1")].image_type == "other"
     assert rows[("web", "1")].image_size == sum(len(b.data) for b in vulnerable.blobs)
-    client.create_manual_image_scan_task(CreateManualImageScanTaskRequest(body=CreateManualImageScanTaskReqInfo(
-        scan_scope=0x7FFFFFFF, is_all=False, image_info=[
-            CreateManualImageScanTaskReqInfoImageInfo(id=r.id, image_digest=r.image_digest, registry_id=registry_id,
-                                                      namespace=r.namespace, image_name=r.image_name,
-                                                      image_version=r.image_version, registry_type="Other")
-            for r in rows.values()])))
+    client.create_manual_image_scan_task(
+        CreateManualImageScanTaskRequest(
+            body=CreateManualImageScanTaskReqInfo(
+                scan_scope=0x7FFFFFFF,
+                is_all=False,
+                image_info=[
+                    CreateManualImageScanTaskReqInfoImageInfo(
+                        id=r.id,
+                        image_digest=r.image_digest,
+                        registry_id=registry_id,
+                        namespace=r.namespace,
+                        image_name=r.image_name,
+                        image_version=r.image_version,
+                        registry_type="Other",
+                    )
+                    for r in rows.values()
+                ],
+            )
+        )
+    )
 
     def scanned() -> Any:
         found = {(r.image_name, r.image_version): r for r in images_of(client, "reference")}
@@ -227,8 +293,9 @@ def test_docker_registry_is_synchronised_and_scanned(client: HssClient, referenc
     assert (clean_row.vul_num, clean_row.unsafe_setting_num, clean_row.severity_level) == (0, 1, "Medium")
 
 
-def test_registry_operations(client: HssClient, server: ServerProcess, reference_registry: ServerProcess,
-                             account: HssAccount) -> None:
+def test_registry_operations(
+    client: HssClient, server: ServerProcess, reference_registry: ServerProcess, account: HssAccount
+) -> None:
     first = add(client, "ops-1", "Other", reference_registry.address)
     second = add(client, "ops-2", "Other", reference_registry.address)
     third = add(client, "ops-3", "Other", reference_registry.address)
@@ -243,13 +310,17 @@ def test_registry_operations(client: HssClient, server: ServerProcess, reference
     client.update_registry(UpdateRegistryRequest(id=first, body=UpdateRegistryRequestBody(namespace="apps")))
     assert client.list_registry(ListRegistryRequest(registry_id=first)).data_list[0].namespace == "apps"
     with pytest.raises(ClientRequestException) as refused:
-        client.update_registry(UpdateRegistryRequest(id=first, body=UpdateRegistryRequestBody(
-            registry_password="not-the-password")))
+        client.update_registry(
+            UpdateRegistryRequest(id=first, body=UpdateRegistryRequestBody(registry_password="not-the-password"))
+        )
     assert refused.value.status_code == 400
     stats = client.list_registry_statistics(ListRegistryStatisticsRequest(registry_type="Other"))
     assert stats.fail_num == 0 and stats.success_num >= 3
-    command = client.show_image_upload_command(ShowImageUploadCommandRequest(
-        registry_addr=reference_registry.address, namespace="apps", username=USER, password="secret-value"))
+    command = client.show_image_upload_command(
+        ShowImageUploadCommandRequest(
+            registry_addr=reference_registry.address, namespace="apps", username=USER, password="secret-value"
+        )
+    )
     check_types(command)
     assert reference_registry.address in command.image_command and "secret-value" not in command.image_command
     client.delete_registry(DeleteRegistryRequest(id=first))

@@ -45,8 +45,9 @@ class World:
     whitelist_id: str
 
     def http(self, account: Account) -> httpx.Client:
-        return httpx.Client(base_url=self.server.base_url, timeout=60,
-                            headers={"X-Auth-Token": iam_token(self.server, account)})
+        return httpx.Client(
+            base_url=self.server.base_url, timeout=60, headers={"X-Auth-Token": iam_token(self.server, account)}
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -55,11 +56,14 @@ class World:
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def world(request: pytest.FixtureRequest, module_factory: MoorageFactory,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest, module_factory: MoorageFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     vulndb: Path = build_advisories(tmp_path_factory.mktemp("advisories"))
-    server = module_factory(database=request.param, env={"MOORAGE_SCANNER__SCAN_ON_PUSH": "true",
-                                                         "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb)})
+    server = module_factory(
+        database=request.param,
+        env={"MOORAGE_SCANNER__SCAN_ON_PUSH": "true", "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb)},
+    )
     admin = new_account(server, f"perm-admin-{SUFFIX}")
     admin_client = hss_client(server, admin.keys)
     with si.registry_client(server.base_url, admin.account.name, admin.account.password) as registry:
@@ -67,11 +71,15 @@ def world(request: pytest.FixtureRequest, module_factory: MoorageFactory,
         hidden = push_and_wait(admin_client, registry, CLOSED, HIDDEN, "1", risky_image("hidden"))
     reader = create_user(server, f"perm-reader-{SUFFIX}", domain=admin.account.domain, admin_account=admin.account)
     with management(server, iam_token(server, admin.account)) as api:
-        granted = api.post(f"/v2/manage/namespaces/{OPEN}/access",
-                           json=[{"user_id": reader.user_id, "user_name": reader.name, "auth": 1}])
+        granted = api.post(
+            f"/v2/manage/namespaces/{OPEN}/access",
+            json=[{"user_id": reader.user_id, "user_name": reader.name, "auth": 1}],
+        )
         assert granted.status_code == 201, granted.text
-        listed = api.post(f"/v5/{admin.project}/image/whitelists", json={
-            "vul_ids": ["CVE-2031-0009"], "rule_type": "specific_images", "image_info": [{"id": hidden.row_id}]})
+        listed = api.post(
+            f"/v5/{admin.project}/image/whitelists",
+            json={"vul_ids": ["CVE-2031-0009"], "rule_type": "specific_images", "image_info": [{"id": hidden.row_id}]},
+        )
         assert listed.status_code == 200, listed.text
         whitelists = api.get(f"/v5/{admin.project}/image/whitelists").json()["data_list"]
     access, secret = create_access_key(server, reader)
@@ -87,8 +95,15 @@ def _account_routes(tmp_path: Path) -> list[tuple[str, str]]:
 
 
 def _fill(path: str, world: World, image_id: str) -> str:
-    values = {"project_id": world.admin.project, "image_id": image_id, "vul_id": "CVE-2031-0002",
-              "check_name": "password", "task_id": "0" * 32, "namespace": CLOSED, "id": world.whitelist_id}
+    values = {
+        "project_id": world.admin.project,
+        "image_id": image_id,
+        "vul_id": "CVE-2031-0002",
+        "check_name": "password",
+        "task_id": "0" * 32,
+        "namespace": CLOSED,
+        "id": world.whitelist_id,
+    }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -133,32 +148,43 @@ def test_lists_and_counts_through_the_sdk(world: World) -> None:
 
     assert {f"{OPEN}/{SHOWN}", f"{CLOSED}/{HIDDEN}"} <= names(world.admin_client)
     assert f"{CLOSED}/{HIDDEN}" not in names(world.reader_client) and f"{OPEN}/{SHOWN}" in names(world.reader_client)
-    swr = world.reader_client.list_swr_image_repository(hss.ListSwrImageRepositoryRequest(
-        image_type="private_image", limit=200))
+    swr = world.reader_client.list_swr_image_repository(
+        hss.ListSwrImageRepositoryRequest(image_type="private_image", limit=200)
+    )
     assert {r.namespace for r in swr.data_list} == {OPEN}
     admin_assets = world.admin_client.show_image_asset_statistics(hss.ShowImageAssetStatisticsRequest())
     reader_assets = world.reader_client.show_image_asset_statistics(hss.ShowImageAssetStatisticsRequest())
     assert reader_assets.registry_num == admin_assets.registry_num - 1
-    general = world.reader_client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
-        image_id=str(world.shown.row_id), limit=50))
+    general = world.reader_client.list_image_vulnerabilities(
+        hss.ListImageVulnerabilitiesRequest(image_id=str(world.shown.row_id), limit=50)
+    )
     assert general.total_num > 0
     with pytest.raises(Exception) as caught:
-        world.reader_client.list_image_vulnerabilities(hss.ListImageVulnerabilitiesRequest(
-            image_id=world.hidden.image.digest, limit=50))
+        world.reader_client.list_image_vulnerabilities(
+            hss.ListImageVulnerabilitiesRequest(image_id=world.hidden.image.digest, limit=50)
+        )
     assert getattr(caught.value, "status_code", None) == 404
 
 
 def test_exports_are_for_administrators(world: World) -> None:
     with world.http(world.admin.account) as admin, world.http(world.reader) as reader:
-        made = admin.post(f"/v5/{world.admin.project}/image/security-report/export-tasks",
-                          json={"operate_all": True, "security_report_type": "vulnerability", "export_size": 100})
+        made = admin.post(
+            f"/v5/{world.admin.project}/image/security-report/export-tasks",
+            json={"operate_all": True, "security_report_type": "vulnerability", "export_size": 100},
+        )
         assert made.status_code == 200, made.text
         task_id = made.json()["task_id"]
         assert admin.get(f"/v5/{world.admin.project}/image/export-tasks/{task_id}/file").status_code == 200
         refused = reader.get(f"/v5/{world.admin.project}/image/export-tasks/{task_id}/file")
         assert refused.status_code == 403 and HIDDEN not in refused.text
-        statistic = reader.post(f"/v5/{world.admin.project}/image/security-report/statistic",
-                                params={"security_report_type": "vulnerability"}, json={"operate_all": True})
-        everything = admin.post(f"/v5/{world.admin.project}/image/security-report/statistic",
-                                params={"security_report_type": "vulnerability"}, json={"operate_all": True})
+        statistic = reader.post(
+            f"/v5/{world.admin.project}/image/security-report/statistic",
+            params={"security_report_type": "vulnerability"},
+            json={"operate_all": True},
+        )
+        everything = admin.post(
+            f"/v5/{world.admin.project}/image/security-report/statistic",
+            params={"security_report_type": "vulnerability"},
+            json={"operate_all": True},
+        )
         assert 0 < json.loads(statistic.text)["total_num"] < json.loads(everything.text)["total_num"]

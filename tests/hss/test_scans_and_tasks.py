@@ -55,17 +55,27 @@ def account(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> 
     two-platform image multi:1, pushed with skopeo and not scanned."""
     found = new_account(server, "hss-tasks")
     work = tmp_path_factory.mktemp("layouts")
-    images = {"one": python_image({"requests": "2.30.0", "urllib3": "1.0.0"}, label="t1"),
-              "two": python_image({"requests": "2.31.0"}, label="t2"),
-              "three": python_image({"jinja2": "3.0.0"}, label="t3")}
+    images = {
+        "one": python_image({"requests": "2.30.0", "urllib3": "1.0.0"}, label="t1"),
+        "two": python_image({"requests": "2.31.0"}, label="t2"),
+        "three": python_image({"jinja2": "3.0.0"}, label="t3"),
+    }
     layout = si.write_layout(work / "layout", images)
     creds = (found.account.name, found.account.password)
     env = skopeo_env(work)
     for number, tag in ((1, "one"), (2, "two"), (3, "three")):
         skopeo_push(layout, tag, f"{server.address}/{ORG}/app:{number}", creds=creds, env=env)
     multi = si.index([python_image({"urllib3": "1.0.0"}, label="amd"), python_image({}, label="arm")])
-    multi_layout = si.write_layout(work / "multi", {"m": multi, **{f"c{i}": c for i, c in enumerate(
-        [python_image({"urllib3": "1.0.0"}, label="amd"), python_image({}, label="arm")])}})
+    multi_layout = si.write_layout(
+        work / "multi",
+        {
+            "m": multi,
+            **{
+                f"c{i}": c
+                for i, c in enumerate([python_image({"urllib3": "1.0.0"}, label="amd"), python_image({}, label="arm")])
+            },
+        },
+    )
     skopeo_push(multi_layout, "m", f"{server.address}/{ORG}/multi:1", creds=creds, env=env, all_images=True)
     return found
 
@@ -73,15 +83,17 @@ def account(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def client(server: ServerProcess, account: HssAccount) -> HssClient:
     client = hss_client(server, account.keys)
-    answer = client.run_image_synchronize(RunImageSynchronizeRequest(
-        body=RunImageSynchronizeRequestInfo(image_type="private_image")))
+    answer = client.run_image_synchronize(
+        RunImageSynchronizeRequest(body=RunImageSynchronizeRequestInfo(image_type="private_image"))
+    )
     assert answer.error_code == 0
     return client
 
 
 def rows(client: HssClient, **filters: Any) -> dict[str, Any]:
-    answer = client.list_swr_image_repository(ListSwrImageRepositoryRequest(image_type="private_image", limit=200,
-                                                                           namespace=ORG, **filters))
+    answer = client.list_swr_image_repository(
+        ListSwrImageRepositoryRequest(image_type="private_image", limit=200, namespace=ORG, **filters)
+    )
     return {f"{r.image_name}:{r.image_version}": r for r in answer.data_list}
 
 
@@ -104,15 +116,22 @@ def test_synchronize_records_private_images(client: HssClient) -> None:
     assert listed["app:3"].latest_version and not listed["app:1"].latest_version
     assert len(listed["multi:1"].association_images) == 2
     with pytest.raises(ClientRequestException) as refused:
-        client.run_image_synchronize(RunImageSynchronizeRequest(body=RunImageSynchronizeRequestInfo(
-            image_type="harbor")))
+        client.run_image_synchronize(
+            RunImageSynchronizeRequest(body=RunImageSynchronizeRequestInfo(image_type="harbor"))
+        )
     assert refused.value.status_code == 400
 
 
 def test_batch_scan_of_listed_images(client: HssClient) -> None:
-    client.batch_scan_swr_image(BatchScanSwrImageRequest(body=BatchScanPrivateImageRequestInfo(
-        image_type="private_image", operate_all=False,
-        image_info_list=[BatchScanSwrImageInfo(namespace=ORG, image_name="app", image_version="1")])))
+    client.batch_scan_swr_image(
+        BatchScanSwrImageRequest(
+            body=BatchScanPrivateImageRequestInfo(
+                image_type="private_image",
+                operate_all=False,
+                image_info_list=[BatchScanSwrImageInfo(namespace=ORG, image_name="app", image_version="1")],
+            )
+        )
+    )
     task = wait_task(client, newest_task(client).task_id)
     check_types(task)
     assert (task.task_status, task.total_num, task.success_num, task.failed_num, task.risky_num) == (100, 1, 1, 0, 1)
@@ -120,28 +139,47 @@ def test_batch_scan_of_listed_images(client: HssClient) -> None:
     scanned = rows(client)["app:1"]
     assert (scanned.scan_status, scanned.vul_num) == ("success", 2)
     with pytest.raises(ClientRequestException) as missing:
-        client.batch_scan_swr_image(BatchScanSwrImageRequest(body=BatchScanPrivateImageRequestInfo(
-            operate_all=False, image_info_list=[BatchScanSwrImageInfo(namespace=ORG, image_name="nope",
-                                                                      image_version="1")])))
+        client.batch_scan_swr_image(
+            BatchScanSwrImageRequest(
+                body=BatchScanPrivateImageRequestInfo(
+                    operate_all=False,
+                    image_info_list=[BatchScanSwrImageInfo(namespace=ORG, image_name="nope", image_version="1")],
+                )
+            )
+        )
     assert missing.value.status_code == 404
 
 
 def test_manual_scan_of_everything_including_platform_images(client: HssClient) -> None:
-    client.create_manual_image_scan_task(CreateManualImageScanTaskRequest(body=CreateManualImageScanTaskReqInfo(
-        scan_scope=0x7FFFFFFF, is_all=True, query_info=CreateManualImageScanTaskReqInfoQueryInfo(
-            image_type="private_image", namespace=ORG))))
+    client.create_manual_image_scan_task(
+        CreateManualImageScanTaskRequest(
+            body=CreateManualImageScanTaskReqInfo(
+                scan_scope=0x7FFFFFFF,
+                is_all=True,
+                query_info=CreateManualImageScanTaskReqInfoQueryInfo(image_type="private_image", namespace=ORG),
+            )
+        )
+    )
     task = wait_task(client, newest_task(client).task_id)
     assert (task.task_status, task.total_num, task.success_num, task.is_all) == (100, 4, 4, True)
     listed = rows(client)
     assert {k: (r.scan_status, r.vul_num) for k, r in listed.items()} == {
-        "app:1": ("success", 2), "app:2": ("success", 0), "app:3": ("success", 1), "multi:1": ("success", 1)}
+        "app:1": ("success", 2),
+        "app:2": ("success", 0),
+        "app:3": ("success", 1),
+        "multi:1": ("success", 1),
+    }
     assert [a.scan_status for a in listed["multi:1"].association_images] == ["success", "success"]
     full = client.list_registry_images(ListRegistryImagesRequest(namespace=ORG, image_name="multi"))
     children = {a.image_digest: a.vul_num for a in full.data_list[0].association_images}
     assert sorted(children.values()) == [0, 1]
-    by_id = client.create_manual_image_scan_task(CreateManualImageScanTaskRequest(
-        body=CreateManualImageScanTaskReqInfo(is_all=False, image_info=[
-            CreateManualImageScanTaskReqInfoImageInfo(id=listed["app:2"].id)])))
+    by_id = client.create_manual_image_scan_task(
+        CreateManualImageScanTaskRequest(
+            body=CreateManualImageScanTaskReqInfo(
+                is_all=False, image_info=[CreateManualImageScanTaskReqInfoImageInfo(id=listed["app:2"].id)]
+            )
+        )
+    )
     assert by_id is not None
     assert wait_task(client, newest_task(client).task_id).success_num == 1
 
@@ -169,12 +207,29 @@ def test_stopping_a_task(client: HssClient) -> None:
     """One image per hour: the task scans one image, then waits; stopping it ends it and leaves the
     others as they were (not waiting)."""
     before = rows(client)
-    client.create_manual_image_scan_task(CreateManualImageScanTaskRequest(body=CreateManualImageScanTaskReqInfo(
-        is_all=False, rate_limit=1, image_info=[CreateManualImageScanTaskReqInfoImageInfo(id=before[k].id)
-                                                for k in ("app:1", "app:2", "app:3")])))
+    client.create_manual_image_scan_task(
+        CreateManualImageScanTaskRequest(
+            body=CreateManualImageScanTaskReqInfo(
+                is_all=False,
+                rate_limit=1,
+                image_info=[
+                    CreateManualImageScanTaskReqInfoImageInfo(id=before[k].id) for k in ("app:1", "app:2", "app:3")
+                ],
+            )
+        )
+    )
     task_id = newest_task(client).task_id
-    running = wait_for(lambda: next((t for t in client.list_image_scan_task(ListImageScanTaskRequest(
-        task_id=task_id)).data_list if t.success_num == 1), None), what="the first image of the task")
+    running = wait_for(
+        lambda: next(
+            (
+                t
+                for t in client.list_image_scan_task(ListImageScanTaskRequest(task_id=task_id)).data_list
+                if t.success_num == 1
+            ),
+            None,
+        ),
+        what="the first image of the task",
+    )
     assert running.task_status == 33 and running.remain_min == 120
     assert rows(client)["app:3"].scan_status == "waiting_for_scan"
     client.stop_image_scan_task(StopImageScanTaskRequest(task_id=task_id))
@@ -192,43 +247,78 @@ def test_scheduled_scan_policy(client: HssClient, server: ServerProcess, account
     check_types(default)
     assert (default.enabled, default.scan_cycle, default.is_all) == (False, 7, True)
     registry = next(r for r in default.registry_list if r.registry_type == "SwrPrivate")
-    client.modify_image_scan_policy(ModifyImageScanPolicyRequest(body=CycleImageScanPolicyReqInfo(
-        enabled=True, scan_cycle=3, scan_scope=0x000F0000, rate_limit=100, time_scope=7,
-        registry_info=[CycleImageScanPolicyReqInfoRegistryInfo(registry_id=registry.registry_id,
-                                                               registry_type="SwrPrivate")])))
+    client.modify_image_scan_policy(
+        ModifyImageScanPolicyRequest(
+            body=CycleImageScanPolicyReqInfo(
+                enabled=True,
+                scan_cycle=3,
+                scan_scope=0x000F0000,
+                rate_limit=100,
+                time_scope=7,
+                registry_info=[
+                    CycleImageScanPolicyReqInfoRegistryInfo(
+                        registry_id=registry.registry_id, registry_type="SwrPrivate"
+                    )
+                ],
+            )
+        )
+    )
     policy = client.list_image_scan_policy(ListImageScanPolicyRequest())
     assert (policy.enabled, policy.scan_cycle, policy.scan_scope, policy.rate_limit, policy.time_scope) == (
-        True, 3, 0x000F0000, 100, 7)
+        True,
+        3,
+        0x000F0000,
+        100,
+        7,
+    )
     selected = [r.is_selected for r in policy.registry_list if r.registry_id == registry.registry_id]
     assert not policy.is_all and selected == [True]
     with pytest.raises(ClientRequestException) as refused:
-        client.modify_image_scan_policy(ModifyImageScanPolicyRequest(body=CycleImageScanPolicyReqInfo(
-            enabled=True, scan_cycle=5)))
+        client.modify_image_scan_policy(
+            ModifyImageScanPolicyRequest(body=CycleImageScanPolicyReqInfo(enabled=True, scan_cycle=5))
+        )
     assert refused.value.status_code == 400
 
 
-def test_shared_images_are_synchronised_for_the_grantee(client: HssClient, server: ServerProcess,
-                                                        account: HssAccount, tmp_path: Path) -> None:
+def test_shared_images_are_synchronised_for_the_grantee(
+    client: HssClient, server: ServerProcess, account: HssAccount, tmp_path: Path
+) -> None:
     pending = [r for name, r in rows(client).items() if name.startswith("app:") and r.scan_status != "success"]
     if pending:  # with xdist this test may run on a worker where the scanning tests did not
-        client.batch_scan_swr_image(BatchScanSwrImageRequest(body=BatchScanPrivateImageRequestInfo(
-            image_type="private_image", operate_all=False, image_info_list=[
-                BatchScanSwrImageInfo(namespace=ORG, image_name=r.image_name, image_version=r.image_version)
-                for r in pending])))
+        client.batch_scan_swr_image(
+            BatchScanSwrImageRequest(
+                body=BatchScanPrivateImageRequestInfo(
+                    image_type="private_image",
+                    operate_all=False,
+                    image_info_list=[
+                        BatchScanSwrImageInfo(namespace=ORG, image_name=r.image_name, image_version=r.image_version)
+                        for r in pending
+                    ],
+                )
+            )
+        )
         wait_task(client, newest_task(client).task_id)
     grantee = new_account(server, "hss-grantee")
     token = iam_token(server, account.account)
-    shared = httpx.post(f"{server.base_url}/v2/manage/namespaces/{ORG}/repositories/app/access-domains",
-                        headers={"X-Auth-Token": token}, timeout=30,
-                        json={"access_domain": grantee.account.domain, "permit": "read", "deadline": "forever"})
+    shared = httpx.post(
+        f"{server.base_url}/v2/manage/namespaces/{ORG}/repositories/app/access-domains",
+        headers={"X-Auth-Token": token},
+        timeout=30,
+        json={"access_domain": grantee.account.domain, "permit": "read", "deadline": "forever"},
+    )
     assert shared.status_code in (200, 201), shared.text
     theirs = hss_client(server, grantee.keys)
-    theirs.run_image_synchronize(RunImageSynchronizeRequest(body=RunImageSynchronizeRequestInfo(
-        image_type="shared_image")))
+    theirs.run_image_synchronize(
+        RunImageSynchronizeRequest(body=RunImageSynchronizeRequestInfo(image_type="shared_image"))
+    )
     answer = theirs.list_swr_image_repository(ListSwrImageRepositoryRequest(image_type="shared_image", limit=50))
     assert {f"{r.image_name}:{r.image_version}" for r in answer.data_list} == {"app:1", "app:2", "app:3"}
     for row in answer.data_list:
         assert (row.domain_name, row.shared_status, row.image_type, row.scannable) == (
-            account.account.domain, "effective", "shared_image", True)
+            account.account.domain,
+            "effective",
+            "shared_image",
+            True,
+        )
         assert row.scan_status == "success"  # scanned by the owner: results are shared by digest
     assert theirs.list_swr_image_repository(ListSwrImageRepositoryRequest(image_type="private_image")).total_num == 0

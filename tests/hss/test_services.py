@@ -83,22 +83,39 @@ class LayoutOrigin(ImageOrigin):
 
 def running_job(db: Database, job_id: str, *, lease_ms: int = 60_000) -> str:
     """A job row that is running with a live lease (the holder of scan claims)."""
-    db.run_write(lambda conn: jobs_q.create(conn, job_id=job_id, kind="test", params={}, max_attempts=3,
-                                            dedupe_key=None, domain_id=None))
-    db.run_write(lambda conn: conn.execute(update(jobs).where(jobs.c.id == job_id).values(
-        status=JobStatus.RUNNING, lease_until=now_ms() + lease_ms, worker="test")))
+    db.run_write(
+        lambda conn: jobs_q.create(
+            conn, job_id=job_id, kind="test", params={}, max_attempts=3, dedupe_key=None, domain_id=None
+        )
+    )
+    db.run_write(
+        lambda conn: conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
+            .values(status=JobStatus.RUNNING, lease_until=now_ms() + lease_ms, worker="test")
+        )
+    )
     return job_id
 
 
 def finding_rows(db: Database, digest: str) -> int:
-    return int(db.run_read(lambda conn: conn.execute(select(func.count()).select_from(security_vulnerabilities).where(
-        security_vulnerabilities.c.manifest_digest == digest)).scalar_one()))
+    return int(
+        db.run_read(
+            lambda conn: conn.execute(
+                select(func.count())
+                .select_from(security_vulnerabilities)
+                .where(security_vulnerabilities.c.manifest_digest == digest)
+            ).scalar_one()
+        )
+    )
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> tuple[Path, dict[str, si.Image], Path]:
-    images = {"vuln": python_image({"requests": "2.30.0", "urllib3": "1.0"}, label="svc"),
-              "big": python_image({}, label="big")}
+    images = {
+        "vuln": python_image({"requests": "2.30.0", "urllib3": "1.0"}, label="svc"),
+        "big": python_image({}, label="big"),
+    }
     layout = si.write_layout(tmp_path / "layout", images)
     return layout, images, build_advisories(tmp_path / "adv")
 
@@ -112,6 +129,7 @@ def test_database_layer_cache_agrees_with_the_directory_cache(db: Database, tmp_
     path = tmp_path / "layer.tar.gz"
     path.write_bytes(blob.data)
     analyzers = default_analyzers()
+
     def opener() -> Any:
         return path.open("rb")
 
@@ -128,8 +146,7 @@ def test_database_layer_cache_agrees_with_the_directory_cache(db: Database, tmp_
     complete, missing = database.load(blob.digest, analyzers)
     assert missing == [] and complete is not None and complete.entries == scanned.entries
     assert complete.results == scanned.results
-    database.store(scan_tar_layer(opener, digest="dir:synthetic", plugins=analyzers, verify_digest=False),
-                   analyzers)
+    database.store(scan_tar_layer(opener, digest="dir:synthetic", plugins=analyzers, verify_digest=False), analyzers)
     assert database.load("dir:synthetic", analyzers)[0] is None
 
 
@@ -182,16 +199,19 @@ class _HolderFinishesFirst:
         return self._db.run_write(work)
 
 
-def test_a_result_stored_between_reading_and_claiming_is_reused_not_scanned_again(db: Database,
-                                                                                   world: Any) -> None:
+def test_a_result_stored_between_reading_and_claiming_is_reused_not_scanned_again(db: Database, world: Any) -> None:
     layout, images, vulndb = world
     origin = LayoutOrigin(layout, images)
     digest = images["vuln"].digest
     holder = running_job(db, "job-holder-race")
     assert db.run_write(lambda conn: results_q.claim(conn, digest, holder))
     holding = DigestScanner(db, holder, engine.EngineOptions(executor="serial"), vulndb)
-    waiting = DigestScanner(_HolderFinishesFirst(db, lambda: holding._scan_claimed(origin, digest, 0)),  # type: ignore[arg-type]
-                            running_job(db, "job-waiting-race"), engine.EngineOptions(executor="serial"), vulndb)
+    waiting = DigestScanner(
+        _HolderFinishesFirst(db, lambda: holding._scan_claimed(origin, digest, 0)),  # type: ignore[arg-type]
+        running_job(db, "job-waiting-race"),
+        engine.EngineOptions(executor="serial"),
+        vulndb,
+    )
     found = waiting.scan(origin, digest, not_before=0)
     assert found.status == "success"
     assert origin.opened == 1  # the holder's scan only: the waiter reused it
@@ -206,8 +226,9 @@ def test_a_dead_holder_loses_its_claim(db: Database, world: Any) -> None:
     assert result.status == "success"
 
 
-@pytest.mark.parametrize(("options", "code"), [({"max_layers": 1}, "image_layer_over_sized"),
-                                               ({"max_image_bytes": 10}, "image_over_sized")])
+@pytest.mark.parametrize(
+    ("options", "code"), [({"max_layers": 1}, "image_layer_over_sized"), ({"max_image_bytes": 10}, "image_over_sized")]
+)
 def test_image_limits_become_failure_codes(db: Database, world: Any, options: dict[str, int], code: str) -> None:
     layout, images, vulndb = world
     origin = LayoutOrigin(layout, images)
@@ -216,11 +237,17 @@ def test_image_limits_become_failure_codes(db: Database, world: Any, options: di
     assert finding_rows(db, images["big"].digest) == 0
 
 
-@pytest.mark.parametrize(("limit", "scanner_code"), [("max_layer_uncompressed_bytes", "layer_too_large"),
-                                                    ("max_image_uncompressed_bytes", "image_too_large"),
-                                                    ("max_image_members", "image_too_many_members")])
-def test_an_image_past_the_scanner_limits_fails_as_image_over_sized(db: Database, world: Any, tmp_path: Path,
-                                                                     limit: str, scanner_code: str) -> None:
+@pytest.mark.parametrize(
+    ("limit", "scanner_code"),
+    [
+        ("max_layer_uncompressed_bytes", "layer_too_large"),
+        ("max_image_uncompressed_bytes", "image_too_large"),
+        ("max_image_members", "image_too_many_members"),
+    ],
+)
+def test_an_image_past_the_scanner_limits_fails_as_image_over_sized(
+    db: Database, world: Any, tmp_path: Path, limit: str, scanner_code: str
+) -> None:
     """A decompression bomb (here: an image past a small limit) gets the documented HSS code, and the
     scanner's own code and message in the failure message; the scanner settings reach the scan."""
     layout, images, vulndb = world
@@ -228,27 +255,34 @@ def test_an_image_past_the_scanner_limits_fails_as_image_over_sized(db: Database
     options = engine_options(settings, db)
     assert options.limits == scan_limits_of(settings) and options.limits != ScanLimits()
     result = DigestScanner(db, running_job(db, f"job-{limit}"[:32]), options, vulndb).scan(
-        LayoutOrigin(layout, images), images["big"].digest, not_before=0)
+        LayoutOrigin(layout, images), images["big"].digest, not_before=0
+    )
     assert (result.status, result.failed_code) == ("failed", "image_over_sized")
     assert result.failed_message.startswith(f"{scanner_code}: ")
-    assert failure_from(LimitExceeded(LimitCode.LAYER_TOO_LARGE, "bomb", setting="max_layer_bytes",
-                                      limit=1)).code == "image_over_sized"
+    assert (
+        failure_from(LimitExceeded(LimitCode.LAYER_TOO_LARGE, "bomb", setting="max_layer_bytes", limit=1)).code
+        == "image_over_sized"
+    )
 
 
-@pytest.mark.parametrize(("error", "code"), [
-    (AuthenticationError("401", status=401), "authentication_failed"),
-    (NotFoundError("404", status=404), "get_detail_info_not_found"),
-    (RegistryError("connection reset"), "download_failed"),
-    (ScanFailure("schema_v1_not_support"), "schema_v1_not_support"),
-    (ValueError("Docker schema 1 manifests are not supported"), "schema_v1_not_support"),
-    (TimeoutError("slow"), "response_timed_out"),
-    (RuntimeError("surprise"), "unknown_error"),
-])
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (AuthenticationError("401", status=401), "authentication_failed"),
+        (NotFoundError("404", status=404), "get_detail_info_not_found"),
+        (RegistryError("connection reset"), "download_failed"),
+        (ScanFailure("schema_v1_not_support"), "schema_v1_not_support"),
+        (ValueError("Docker schema 1 manifests are not supported"), "schema_v1_not_support"),
+        (TimeoutError("slow"), "response_timed_out"),
+        (RuntimeError("surprise"), "unknown_error"),
+    ],
+)
 def test_errors_met_by_a_scan_become_documented_codes(db: Database, world: Any, error: Exception, code: str) -> None:
     layout, images, vulndb = world
     assert failure_from(error).code == code
-    result = scanner(db, f"job-{code}"[:32], vulndb).scan(LayoutOrigin(layout, images, failure=error),
-                                                          images["vuln"].digest, not_before=0)
+    result = scanner(db, f"job-{code}"[:32], vulndb).scan(
+        LayoutOrigin(layout, images, failure=error), images["vuln"].digest, not_before=0
+    )
     assert (result.status, result.failed_code) == ("failed", code)
 
 
@@ -259,8 +293,9 @@ def test_a_stopped_scan_gives_its_claim_back(db: Database, world: Any) -> None:
     def stop() -> None:
         raise JobStopped("job-stopped")
 
-    stopping = DigestScanner(db, running_job(db, "job-stopped"), engine.EngineOptions(executor="serial"), vulndb,
-                             stop_check=stop)
+    stopping = DigestScanner(
+        db, running_job(db, "job-stopped"), engine.EngineOptions(executor="serial"), vulndb, stop_check=stop
+    )
     checks = []
 
     def stop_inside_the_scan() -> None:
@@ -280,9 +315,16 @@ def test_rematch_reads_no_layer(db: Database, world: Any, tmp_path: Path) -> Non
     first = scanner(db, "job-first", vulndb).scan(LayoutOrigin(layout, images), digest, not_before=0)
     assert {v for v, _s, _a in first.summary.vulnerabilities} == {"CVE-2031-0001", "CVE-2031-0002"}
     shutil.rmtree(layout)  # nothing left to read
-    newer = [*ADVISORIES[:1], osv_record("GHSA-hss1-0009-0009", package="urllib3", aliases=["CVE-2031-0009"],
-                                         events=[{"introduced": "0"}, {"fixed": "9.0"}],
-                                         severity=[{"type": "CVSS_V3", "score": CVSS_HIGH}])]
+    newer = [
+        *ADVISORIES[:1],
+        osv_record(
+            "GHSA-hss1-0009-0009",
+            package="urllib3",
+            aliases=["CVE-2031-0009"],
+            events=[{"introduced": "0"}, {"fixed": "9.0"}],
+            severity=[{"type": "CVSS_V3", "score": CVSS_HIGH}],
+        ),
+    ]
     time.sleep(1.1)  # build times have a one-second resolution
     build_advisories(tmp_path / "adv2", newer)
     shutil.copy(tmp_path / "adv2" / "vulndb.sqlite", vulndb)
@@ -311,8 +353,9 @@ def test_periodic_pass_queues_rematches_and_due_scans_once(db: Database, world: 
     now = now_ms()
     queued = queue_due_scans(db, tasks, now=now)
     assert len(queued) == 1 and queue_due_scans(db, tasks, now=now) == []  # claimed once
-    task = db.run_read(lambda conn: tasks_q.page(conn, domain.id, tasks_q.TaskQuery(task_type="cycle"),
-                                                 offset=0, limit=5))[0][0]
+    task = db.run_read(
+        lambda conn: tasks_q.page(conn, domain.id, tasks_q.TaskQuery(task_type="cycle"), offset=0, limit=5)
+    )[0][0]
     assert (task.total, task.is_all, task.status, task.job_id) == (4, True, "waiting", queued[0])
     assert not policy_due(db.run_read(lambda conn: tasks_q.scan_policy(conn, domain.id)), now + DAY_MS)
 
@@ -325,15 +368,25 @@ async def test_pull_gate_reads_through_a_short_cache(db: Database) -> None:
     from moorage.metadata.queries import repositories as repositories_q
 
     db.run_write(lambda conn: repositories_q.ensure_instance(conn, "default", "default"))
-    namespace = db.run_write(lambda conn: namespaces_q.create(conn, instance_id="default", name="gated",
-                                                               domain_id=domain.id, creator_name="t"))
+    namespace = db.run_write(
+        lambda conn: namespaces_q.create(
+            conn, instance_id="default", name="gated", domain_id=domain.id, creator_name="t"
+        )
+    )
     assert namespace is not None
     await gate.check(instance_id="default", namespace="gated", digest="sha256:" + "1" * 64)
     await gate.check(instance_id="default", namespace="gated", digest="sha256:" + "1" * 64)
     assert gate.reads == 1  # no policy: remembered for a second
-    db.run_write(lambda conn: tasks_q.set_namespace_policy(conn, namespace_id=namespace.id, scan_on_push=None,
-                                                           block_severity="high", block_unscanned=True,
-                                                           allowlist=[]))
+    db.run_write(
+        lambda conn: tasks_q.set_namespace_policy(
+            conn,
+            namespace_id=namespace.id,
+            scan_on_push=None,
+            block_severity="high",
+            block_unscanned=True,
+            allowlist=[],
+        )
+    )
     await gate.check(instance_id="default", namespace="gated", digest="sha256:" + "1" * 64)  # still cached
     now[0] += 1.5
     from moorage.domain.errors import Denied

@@ -43,16 +43,31 @@ def _result(status: ScanResultStatus) -> ScanResultRecord:
 
 @pytest.mark.parametrize("status", list(ScanResultStatus))
 def test_every_result_status_gives_an_image_row_status(status: ScanResultStatus) -> None:
-    expected = {ScanResultStatus.NEW: ScanStatus.UNSCAN, ScanResultStatus.SCANNING: ScanStatus.SCANNING,
-                ScanResultStatus.SUCCESS: ScanStatus.SUCCESS, ScanResultStatus.FAILED: ScanStatus.FAILED}
+    expected = {
+        ScanResultStatus.NEW: ScanStatus.UNSCAN,
+        ScanResultStatus.SCANNING: ScanStatus.SCANNING,
+        ScanResultStatus.SUCCESS: ScanStatus.SUCCESS,
+        ScanResultStatus.FAILED: ScanStatus.FAILED,
+    }
     assert row_values(_result(status))["scan_status"] == expected[status]
     assert row_values(None)["scan_status"] == ScanStatus.UNSCAN
 
 
 def test_sync_status_and_progress_of_every_status() -> None:
     assert {s: registry_sync_status(s) for s in TaskItemStatus} == {
-        "waiting": "running", "running": "running", "success": "finished", "failed": "failed", "stopped": "failed"}
-    task = SecurityTask("t", "d", "image_scan", "manual", "n", "j", "", 0, 0, False, TaskStatus.RUNNING, 4, 1, 1, 0,
-                        "", 0, 0, 0)
+        "waiting": "running",
+        "running": "running",
+        "success": "finished",
+        "failed": "failed",
+        "stopped": "failed",
+    }
+    task = SecurityTask(
+        "t", "d", "image_scan", "manual", "n", "j", "", 0, 0, False, TaskStatus.RUNNING, 4, 1, 1, 0, "", 0, 0, 0
+    )
     assert {s: progress_number(replace(task, status=s)) for s in TaskStatus} == {
-        "waiting": 50, "running": 50, "finished": 100, "stopped": -1, "failed": -3}
+        "waiting": 50,
+        "running": 50,
+        "finished": 100,
+        "stopped": -1,
+        "failed": -3,
+    }

@@ -32,8 +32,7 @@ from tests.support.accounts import Account, create_access_key, project_id
 from tests.support.feed_server import feed_server
 from tests.support.servers import ServerProcess
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.requires_tool("skopeo")]
+pytestmark = [pytest.mark.e2e, pytest.mark.requires_tool("skopeo")]
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 OSV_PATH, SECDB_PATH = "/osv/PyPI/all.zip", "/secdb/v3.19/main.json"
 
@@ -48,12 +47,18 @@ def _health(server: ServerProcess) -> dict[str, Any]:
 
 
 def test_a_fresh_server_fetches_its_database_and_rematches(tmp_path: Path, moorage_factory: MoorageFactory) -> None:
-    files = {OSV_PATH: osv_zip(ADVISORIES),
-             SECDB_PATH: alpine_secdb_json("v3.19", {"curl": {"8.5.0-r0": ["CVE-2023-46218"]}})}
+    files = {
+        OSV_PATH: osv_zip(ADVISORIES),
+        SECDB_PATH: alpine_secdb_json("v3.19", {"curl": {"8.5.0-r0": ["CVE-2023-46218"]}}),
+    }
     with feed_server(files, open_gate=False) as feeds:
         sources = json.dumps([f"osv:{feeds.url(OSV_PATH)}", f"alpine:{feeds.url(SECDB_PATH)}"])
-        env = {"MOORAGE_SCANNER__VULNDB_SOURCES": sources, "MOORAGE_SCANNER__SCAN_ON_PUSH": "true",
-               "MOORAGE_SCANNER__PERIODIC_INTERVAL_SECONDS": "1", "MOORAGE_SCANNER__VULNDB_RETRY_SECONDS": "1"}
+        env = {
+            "MOORAGE_SCANNER__VULNDB_SOURCES": sources,
+            "MOORAGE_SCANNER__SCAN_ON_PUSH": "true",
+            "MOORAGE_SCANNER__PERIODIC_INTERVAL_SECONDS": "1",
+            "MOORAGE_SCANNER__VULNDB_RETRY_SECONDS": "1",
+        }
         server = moorage_factory(env=env)  # answers at once: the download runs in the worker, held by the gate
         wait_for(lambda: feeds.count(OSV_PATH), timeout=60, what="the worker to start fetching")
         health = _health(server)
@@ -65,15 +70,17 @@ def test_a_fresh_server_fetches_its_database_and_rematches(tmp_path: Path, moora
         client = hss_client(server, keys)
         image = python_image({"requests": "2.30.0", "urllib3": "1.26.0", "flask": "3.0.0"}, label="early")
         layout = si.write_layout(tmp_path / "layout", {"v1": image})
-        skopeo_push(layout, "v1", f"{server.address}/early/app:v1", creds=(ADMIN_USER, ADMIN_PASSWORD),
-                    env=skopeo_env(tmp_path))
+        skopeo_push(
+            layout, "v1", f"{server.address}/early/app:v1", creds=(ADMIN_USER, ADMIN_PASSWORD), env=skopeo_env(tmp_path)
+        )
 
         def row() -> Any:
             answer = client.list_registry_images(ListRegistryImagesRequest(namespace="early"))
             return answer.data_list[0] if answer.data_list else None
 
-        scanned = wait_for(lambda: (r := row()) and r.scan_status in ("success", "failed") and r,
-                           what="the pushed image to be scanned")
+        scanned = wait_for(
+            lambda: (r := row()) and r.scan_status in ("success", "failed") and r, what="the pushed image to be scanned"
+        )
         assert scanned.scan_status == "success", (scanned.scan_failed_code, server.log()[-3000:])
         assert (scanned.vul_num, scanned.scan_failed_code) == (0, VULNERABILITIES_SKIPPED)
         assert scanned.scan_failed_desc == VULNERABILITIES_SKIPPED_DESCRIPTION
@@ -94,9 +101,14 @@ def test_a_fresh_server_fetches_its_database_and_rematches(tmp_path: Path, moora
 
         # `moorage vulndb update` without --db: the server's own file (same settings as serve).
         time.sleep(1.1)  # build times have one-second resolution
-        done = subprocess.run([sys.executable, "-m", "moorage", "vulndb", "update", "--json"],
-                              env={**os.environ, **server.env}, capture_output=True, text=True, timeout=120,
-                              check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "moorage", "vulndb", "update", "--json"],
+            env={**os.environ, **server.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         updated = json.loads(done.stdout)
         assert updated["path"] == str((server.data_dir / "vulndb.sqlite").resolve())
@@ -108,17 +120,24 @@ def test_a_fresh_server_fetches_its_database_and_rematches(tmp_path: Path, moora
 
 
 def test_an_unreachable_source_is_retried_with_backoff_by_one_worker(
-        tmp_path: Path, moorage_factory: MoorageFactory) -> None:
+    tmp_path: Path, moorage_factory: MoorageFactory
+) -> None:
     with feed_server({}) as feeds:
         feeds.statuses[OSV_PATH] = 503
-        env = {"MOORAGE_SCANNER__VULNDB_SOURCES": f"osv:{feeds.url(OSV_PATH)}",
-               "MOORAGE_SCANNER__PERIODIC_INTERVAL_SECONDS": "1", "MOORAGE_SCANNER__VULNDB_RETRY_SECONDS": "1",
-               "MOORAGE_SCANNER__VULNDB_RETRY_MAX_SECONDS": "2"}
+        env = {
+            "MOORAGE_SCANNER__VULNDB_SOURCES": f"osv:{feeds.url(OSV_PATH)}",
+            "MOORAGE_SCANNER__PERIODIC_INTERVAL_SECONDS": "1",
+            "MOORAGE_SCANNER__VULNDB_RETRY_SECONDS": "1",
+            "MOORAGE_SCANNER__VULNDB_RETRY_MAX_SECONDS": "2",
+        }
         server = moorage_factory(env=env)
         worker = Worker(server, tmp_path / "second-worker.log")  # two workers compete for every pass
         try:
-            health = wait_for(lambda: (h := _health(server))["automatic_update"]["consecutive_failures"] >= 3 and h,
-                              timeout=90, what="three failed tries")
+            health = wait_for(
+                lambda: (h := _health(server))["automatic_update"]["consecutive_failures"] >= 3 and h,
+                timeout=90,
+                what="three failed tries",
+            )
             fetched_before = feeds.count(OSV_PATH)
             with opened(server) as db:
                 runs = db.run_read(lambda conn: jobs_q.list_jobs(conn, kind=JobKind.VULNDB_UPDATE, limit=1000))

@@ -41,9 +41,13 @@ class Worker:
     def __init__(self, server: ServerProcess, log: Path) -> None:
         self.log = log
         with log.open("wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "moorage", "worker"],
-                                            env={**os.environ, **server.env}, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "moorage", "worker"],
+                env={**os.environ, **server.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def kill(self) -> None:
         """SIGKILL the worker's whole group (the scan dies with it)."""
@@ -69,29 +73,50 @@ def workers() -> Iterator[list[Worker]]:
         worker.stop()
 
 
-def test_scan_survives_a_killed_worker(tmp_path: Path, moorage_factory: MoorageFactory,
-                                       workers: list[Worker]) -> None:
+def test_scan_survives_a_killed_worker(tmp_path: Path, moorage_factory: MoorageFactory, workers: list[Worker]) -> None:
     vulndb = build_advisories(tmp_path / "advisories")
-    server = moorage_factory(env={
-        "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb), "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
-        "MOORAGE_JOBS__LEASE_SECONDS": "5", "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
-        "MOORAGE_JOBS__STALE_PENDING_SECONDS": "5", "MOORAGE_SCANNER__LAYER_CACHE": "none",
-        "MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8"})  # the fake registry is on loopback: allowed explicitly
+    server = moorage_factory(
+        env={
+            "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb),
+            "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+            "MOORAGE_JOBS__LEASE_SECONDS": "5",
+            "MOORAGE_JOBS__RECOVER_INTERVAL_SECONDS": "1",
+            "MOORAGE_JOBS__STALE_PENDING_SECONDS": "5",
+            "MOORAGE_SCANNER__LAYER_CACHE": "none",
+            "MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8",
+        }
+    )  # the fake registry is on loopback: allowed explicitly
     account = new_account(server, "hss-killed")
     client = hss_client(server, account.keys)
     payload = os.urandom(384 << 10)  # incompressible: ~6 s to download at the fake's pace
-    image = si.image([{"opt/blob.bin": payload}, {**dist_info("requests", "2.30.0"), **dist_info("urllib3", "1.0")}],
-                     label="killed")
+    image = si.image(
+        [{"opt/blob.bin": payload}, {**dist_info("requests", "2.30.0"), **dist_info("urllib3", "1.0")}], label="killed"
+    )
     with SlowOciRegistry("", "", tags={"1": image}) as registry:
-        client.add_registry(AddRegistryRequest(body=AddRegistryRequestBody(
-            registry_name="slow", registry_type="Other", protocol="http", registry_addr=registry.address)))
+        client.add_registry(
+            AddRegistryRequest(
+                body=AddRegistryRequestBody(
+                    registry_name="slow", registry_type="Other", protocol="http", registry_addr=registry.address
+                )
+            )
+        )
         workers.append(Worker(server, tmp_path / "worker-a.log"))
-        client.create_image_synchronize_task(CreateImageSynchronizeTaskRequest(
-            body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=True)))
-        row = wait_for(lambda: next(iter(client.list_registry_images(ListRegistryImagesRequest(
-            registry_name="slow")).data_list), None), what="the synchronisation")
-        client.create_manual_image_scan_task(CreateManualImageScanTaskRequest(body=CreateManualImageScanTaskReqInfo(
-            is_all=False, image_info=[CreateManualImageScanTaskReqInfoImageInfo(id=row.id)])))
+        client.create_image_synchronize_task(
+            CreateImageSynchronizeTaskRequest(body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=True))
+        )
+        row = wait_for(
+            lambda: next(
+                iter(client.list_registry_images(ListRegistryImagesRequest(registry_name="slow")).data_list), None
+            ),
+            what="the synchronisation",
+        )
+        client.create_manual_image_scan_task(
+            CreateManualImageScanTaskRequest(
+                body=CreateManualImageScanTaskReqInfo(
+                    is_all=False, image_info=[CreateManualImageScanTaskReqInfoImageInfo(id=row.id)]
+                )
+            )
+        )
         assert registry.blob_started.wait(90), (tmp_path / "worker-a.log").read_text()[-2000:]
         workers[0].kill()
         workers.append(Worker(server, tmp_path / "worker-b.log"))
@@ -105,12 +130,19 @@ def test_scan_survives_a_killed_worker(tmp_path: Path, moorage_factory: MoorageF
     scanned = client.list_registry_images(ListRegistryImagesRequest(registry_name="slow")).data_list[0]
     assert (scanned.scan_status, scanned.vul_num) == ("success", 2)
     with opened(server) as db:
-        job_id = db.run_read(lambda conn: conn.execute(select(security_tasks.c.job_id).where(
-            security_tasks.c.type == "image_scan")).scalar_one())
+        job_id = db.run_read(
+            lambda conn: conn.execute(
+                select(security_tasks.c.job_id).where(security_tasks.c.type == "image_scan")
+            ).scalar_one()
+        )
         job = db.run_read(lambda conn: jobs_q.get(conn, job_id))
-        stored = db.run_read(lambda conn: conn.execute(select(func.count()).select_from(security_vulnerabilities)
-                                                       .where(security_vulnerabilities.c.manifest_digest
-                                                              == image.digest)).scalar_one())
+        stored = db.run_read(
+            lambda conn: conn.execute(
+                select(func.count())
+                .select_from(security_vulnerabilities)
+                .where(security_vulnerabilities.c.manifest_digest == image.digest)
+            ).scalar_one()
+        )
     assert job is not None and job.status == "succeeded" and job.attempts == 2
     assert stored == 2  # one row per finding: the killed attempt left none behind, the retry added none twice
     assert "executed" in (tmp_path / "worker-b.log").read_text()

@@ -15,7 +15,15 @@ def test_every_kind_has_its_handler() -> None:
 
 
 def test_rows_find_their_handler_by_the_stored_string() -> None:
-    stored = {"registry.purge_uploads", "enterprise.sign_execution", "security.scan_task", "security.sync_task",
-              "security.scan_on_push", "security.scan_artifact", "security.rematch", "security.vulndb_update"}
+    stored = {
+        "registry.purge_uploads",
+        "enterprise.sign_execution",
+        "security.scan_task",
+        "security.sync_task",
+        "security.scan_on_push",
+        "security.scan_artifact",
+        "security.rematch",
+        "security.vulndb_update",
+    }
     assert {kind.value for kind in JobKind} == stored
     assert all(HANDLERS.get(kind) is not None for kind in stored)

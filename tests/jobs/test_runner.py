@@ -21,8 +21,9 @@ from tests.conftest import DATABASES
 
 @pytest.fixture(params=DATABASES)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else request.getfixturevalue(
-        "pg_database_url")
+    url = (
+        f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_database_url")
+    )
     database = Database(url)
     upgrade(database)
     yield database
@@ -31,8 +32,17 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 
 def new_job(db: Database, kind: str, params: dict[str, Any] | None = None, max_attempts: int = 3) -> str:
     job_id = f"{kind}-{time.monotonic_ns()}"[:32]
-    db.run_write(lambda conn: q.create(conn, job_id=job_id, kind=kind, params=params or {},
-                                       max_attempts=max_attempts, dedupe_key=None, domain_id=None))
+    db.run_write(
+        lambda conn: q.create(
+            conn,
+            job_id=job_id,
+            kind=kind,
+            params=params or {},
+            max_attempts=max_attempts,
+            dedupe_key=None,
+            domain_id=None,
+        )
+    )
     return job_id
 
 

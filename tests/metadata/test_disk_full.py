@@ -26,8 +26,11 @@ def test_a_full_disk_is_storage_full_and_nothing_is_half_written(tmp_path: Path)
         committed = 0
         with pytest.raises(StorageFull) as caught:
             for batch in range(100):  # 100 x 4 x 64 KiB: far more than the 2 MiB device holds
-                db.run_write(lambda conn, b=batch: conn.execute(insert(rows), [
-                    {"id": b * 4 + i, "data": bytes([b % 256]) * ROW} for i in range(4)]))
+                db.run_write(
+                    lambda conn, b=batch: conn.execute(
+                        insert(rows), [{"id": b * 4 + i, "data": bytes([b % 256]) * ROW} for i in range(4)]
+                    )
+                )
                 committed += 4
         assert "disk is full" in caught.value.message
         assert 0 < committed < 400
@@ -35,6 +38,8 @@ def test_a_full_disk_is_storage_full_and_nothing_is_half_written(tmp_path: Path)
         assert count == committed  # the refused batch left no row behind
         ballast.unlink()
         db.run_write(lambda conn: conn.execute(insert(rows), [{"id": 10_000, "data": b"x" * ROW}]))
-        assert db.run_read(lambda conn: conn.execute(select(rows.c.data).where(rows.c.id == 10_000)).scalar()) \
+        assert (
+            db.run_read(lambda conn: conn.execute(select(rows.c.data).where(rows.c.id == 10_000)).scalar())
             == b"x" * ROW
+        )
         db.dispose()

@@ -23,22 +23,52 @@ def test_the_counters_start_from_the_existing_links(kind: str, tmp_path: Path, r
         upgrade(db, "0009")
         with db.engine.begin() as conn:
             conn.execute(insert(instances).values(id="default", name="default", created_at=0))
-            conn.execute(insert(namespaces), [{"id": 1, "instance_id": "default", "name": "one", "created_at": 0},
-                                              {"id": 2, "instance_id": "default", "name": "two", "created_at": 0}])
-            conn.execute(insert(repositories), [
-                {"id": n, "instance_id": "default", "namespace_id": ns, "name": f"r{n}", "full_name": f"ns{ns}/r{n}",
-                 "created_at": 0, "updated_at": 0} for n, ns in ((1, 1), (2, 1), (3, 2))])
-            conn.execute(insert(blobs), [{"digest": f"sha256:{i:064x}", "size": size, "created_at": 0}
-                                         for i, size in ((1, 100), (2, 20), (3, 5))])
-            conn.execute(insert(links), [{"repository_id": r, "digest": f"sha256:{i:064x}", "created_at": 0}
-                                         for r, i in ((1, 1), (2, 1), (2, 2), (3, 1), (3, 3))])
+            conn.execute(
+                insert(namespaces),
+                [
+                    {"id": 1, "instance_id": "default", "name": "one", "created_at": 0},
+                    {"id": 2, "instance_id": "default", "name": "two", "created_at": 0},
+                ],
+            )
+            conn.execute(
+                insert(repositories),
+                [
+                    {
+                        "id": n,
+                        "instance_id": "default",
+                        "namespace_id": ns,
+                        "name": f"r{n}",
+                        "full_name": f"ns{ns}/r{n}",
+                        "created_at": 0,
+                        "updated_at": 0,
+                    }
+                    for n, ns in ((1, 1), (2, 1), (3, 2))
+                ],
+            )
+            conn.execute(
+                insert(blobs),
+                [
+                    {"digest": f"sha256:{i:064x}", "size": size, "created_at": 0}
+                    for i, size in ((1, 100), (2, 20), (3, 5))
+                ],
+            )
+            conn.execute(
+                insert(links),
+                [
+                    {"repository_id": r, "digest": f"sha256:{i:064x}", "created_at": 0}
+                    for r, i in ((1, 1), (2, 1), (2, 2), (3, 1), (3, 3))
+                ],
+            )
         upgrade(db)
         with db.engine.connect() as conn:
-            stored = dict(conn.execute(select(namespace_storage.c.namespace_id,
-                                              namespace_storage.c.stored_bytes)).all())
-            counted = conn.execute(select(namespace_blobs.c.namespace_id, namespace_blobs.c.digest,
-                                          namespace_blobs.c.links).order_by(namespace_blobs.c.namespace_id,
-                                                                            namespace_blobs.c.digest)).all()
+            stored = dict(
+                conn.execute(select(namespace_storage.c.namespace_id, namespace_storage.c.stored_bytes)).all()
+            )
+            counted = conn.execute(
+                select(namespace_blobs.c.namespace_id, namespace_blobs.c.digest, namespace_blobs.c.links).order_by(
+                    namespace_blobs.c.namespace_id, namespace_blobs.c.digest
+                )
+            ).all()
         assert stored == {1: 120, 2: 105}
         assert [(ns, int(d[-1]), n) for ns, d, n in counted] == [(1, 1, 2), (1, 2, 1), (2, 1, 1), (2, 3, 1)]
     finally:

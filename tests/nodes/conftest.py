@@ -68,8 +68,9 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def cluster(storage_backend: str, redis_url: str, pg_server: postgres.PostgresServer,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    storage_backend: str, redis_url: str, pg_server: postgres.PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     """Two API nodes and two workers behind nginx (TLS), on a new PostgreSQL database."""
     from tests.hss.support import build_advisories
     from tests.support import nginx
@@ -79,10 +80,15 @@ def cluster(storage_backend: str, redis_url: str, pg_server: postgres.PostgresSe
     directory = tmp_path_factory.mktemp(f"cluster-{storage_backend}")
     vulndb = build_advisories(directory / "advisories")
     deployment = start_cluster(
-        directory / "deployment", database_url=pg_server.create_database(f"t_{uuid.uuid4().hex[:12]}"),
-        redis_url=redis_url, storage=storage_env(storage_backend, directory), nodes=2, workers=2,
+        directory / "deployment",
+        database_url=pg_server.create_database(f"t_{uuid.uuid4().hex[:12]}"),
+        redis_url=redis_url,
+        storage=storage_env(storage_backend, directory),
+        nodes=2,
+        workers=2,
         admin=(ADMIN_USER, ADMIN_PASSWORD),
-        env={**FAST_SETTINGS, "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb)})
+        env={**FAST_SETTINGS, "MOORAGE_SCANNER__VULNDB_PATH": str(vulndb)},
+    )
     try:
         yield deployment
     finally:

@@ -23,8 +23,11 @@ KEY = base64.b64encode(bytes(range(32))).decode()
 
 def _node(data_dir: str, database_url: str, barrier: multiprocessing.synchronize.Barrier) -> None:
     """One node's start (in a process of its own: Alembic keeps per-process state)."""
-    settings = Settings(data_dir=Path(data_dir), database_url=database_url,
-                        auth={"master_key": KEY, "admin_password": "admin-password-1"})  # type: ignore[arg-type]
+    settings = Settings(
+        data_dir=Path(data_dir),
+        database_url=database_url,
+        auth={"master_key": KEY, "admin_password": "admin-password-1"},
+    )  # type: ignore[arg-type]
     barrier.wait()
     bootstrap(settings)
 
@@ -46,15 +49,18 @@ def test_nodes_starting_together_on_a_new_database_all_start(tmp_path: Path, pg_
         db.dispose()
 
 
-def test_moorage_migrate_brings_a_new_database_to_the_current_schema_once(tmp_path: Path,
-                                                                          pg_database_url: str) -> None:
+def test_moorage_migrate_brings_a_new_database_to_the_current_schema_once(tmp_path: Path, pg_database_url: str) -> None:
     """The deployment guide's ``moorage migrate``: run before the nodes, and again harmlessly."""
     from typer.testing import CliRunner
 
     from moorage.cli.main import app
 
-    env = {"MOORAGE_DATABASE_URL": pg_database_url, "MOORAGE_DATA_DIR": str(tmp_path / "data"),
-           "MOORAGE_AUTH__MASTER_KEY": KEY, "MOORAGE_AUTH__ADMIN_PASSWORD": "admin-password-1"}
+    env = {
+        "MOORAGE_DATABASE_URL": pg_database_url,
+        "MOORAGE_DATA_DIR": str(tmp_path / "data"),
+        "MOORAGE_AUTH__MASTER_KEY": KEY,
+        "MOORAGE_AUTH__ADMIN_PASSWORD": "admin-password-1",
+    }
     mask = os.umask(0o077)  # the command sets the process's umask (as serve does): put it back after
     os.umask(mask)
     for _ in range(2):

@@ -75,10 +75,22 @@ def _large_image(size: int) -> si.Image:
         info.size, info.mtime = len(data), 0
         tar.addfile(info, io.BytesIO(data))
     layer = si.Blob(OCI_LAYER_TAR, raw.getvalue())
-    config = si.Blob(si.OCI_CONFIG, json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
-        "type": "layers", "diff_ids": [layer.digest]}}, sort_keys=True).encode())
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": si.OCI_MANIFEST, "config": config.descriptor(),
-                           "layers": [layer.descriptor()]}, separators=(",", ":")).encode()
+    config = si.Blob(
+        si.OCI_CONFIG,
+        json.dumps(
+            {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer.digest]}},
+            sort_keys=True,
+        ).encode(),
+    )
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": si.OCI_MANIFEST,
+            "config": config.descriptor(),
+            "layers": [layer.descriptor()],
+        },
+        separators=(",", ":"),
+    ).encode()
     return si.Image(manifest, si.OCI_MANIFEST, (config, layer), config)
 
 
@@ -90,17 +102,32 @@ def _skopeo_env(home: Path) -> dict[str, str]:
 
 def _skopeo(*args: str, home: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """``skopeo --insecure-policy <args>``."""
-    return subprocess.run(["skopeo", "--insecure-policy", *args], capture_output=True, text=True, timeout=timeout,
-                          env=_skopeo_env(home), check=False)
+    return subprocess.run(
+        ["skopeo", "--insecure-policy", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_skopeo_env(home),
+        check=False,
+    )
 
 
 def _push_args(cluster: Cluster, layout: Path, tag: str) -> list[str]:
     """``skopeo copy`` of ``oci:<layout>:<tag>`` to ``team/<tag>:1`` through nginx, checking its TLS, the
     layers as they are (skopeo would gzip the large uncompressed one)."""
     assert cluster.tls is not None
-    return ["copy", "--retry-times", "2", "--preserve-digests", "--dest-cert-dir", str(cluster.tls.ca_dir),
-            "--dest-creds", f"{ADMIN_USER}:{ADMIN_PASSWORD}", f"oci:{layout}:{tag}",
-            f"docker://{cluster.proxy.address}/team/{tag}:1"]
+    return [
+        "copy",
+        "--retry-times",
+        "2",
+        "--preserve-digests",
+        "--dest-cert-dir",
+        str(cluster.tls.ca_dir),
+        "--dest-creds",
+        f"{ADMIN_USER}:{ADMIN_PASSWORD}",
+        f"oci:{layout}:{tag}",
+        f"docker://{cluster.proxy.address}/team/{tag}:1",
+    ]
 
 
 def _kill_the_receiving_node(cluster: Cluster, push: subprocess.Popen[str]) -> int:
@@ -139,17 +166,24 @@ def _blobs(layout: Path) -> dict[str, bytes]:
 
 
 def test_a_push_survives_the_node_receiving_it_being_killed(cluster: Cluster, tmp_path: Path) -> None:
-    images = {"large": _large_image(LARGE_LAYER_BYTES),
-              "small-a": si.image([{"etc/a.txt": b"a" * 1000}, {"etc/b.txt": b"b"}], label="small-a"),
-              "small-b": si.image([{"etc/c.txt": b"c" * 5000}], label="small-b")}
+    images = {
+        "large": _large_image(LARGE_LAYER_BYTES),
+        "small-a": si.image([{"etc/a.txt": b"a" * 1000}, {"etc/b.txt": b"b"}], label="small-a"),
+        "small-b": si.image([{"etc/c.txt": b"c" * 5000}], label="small-b"),
+    }
     layout = si.write_layout(tmp_path / "layout", images)
     home = tmp_path / "skopeo-home"
     for tag in ("small-a", "small-b"):
         pushed = _skopeo(*_push_args(cluster, layout, tag), home=home)
         assert pushed.returncode == 0, pushed.stderr
 
-    push = subprocess.Popen(["skopeo", "--insecure-policy", *_push_args(cluster, layout, "large")], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_skopeo_env(home))
+    push = subprocess.Popen(
+        ["skopeo", "--insecure-policy", *_push_args(cluster, layout, "large")],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_skopeo_env(home),
+    )
     victim = _kill_the_receiving_node(cluster, push)
     survivor = 1 - victim
     _, first_errors = push.communicate(timeout=240)
@@ -178,13 +212,20 @@ def test_a_push_survives_the_node_receiving_it_being_killed(cluster: Cluster, tm
         assert status.status_code == 204 and status.headers["Range"] == "0-0", status.text
 
         def continued() -> httpx.Response | None:
-            answer = node.patch(session, content=layer.data, headers={
-                "Content-Range": f"0-{len(layer.data) - 1}", "Content-Type": "application/octet-stream"})
+            answer = node.patch(
+                session,
+                content=layer.data,
+                headers={"Content-Range": f"0-{len(layer.data) - 1}", "Content-Type": "application/octet-stream"},
+            )
             assert answer.status_code in (202, 416), answer.text  # 416 while the dead node's lease holds
             return answer if answer.status_code == 202 else None
 
-        waited = wait_until(continued, timeout=UPLOAD_LEASE_SECONDS + 10, interval=0.3,
-                            what="the dead node's lease on the session to lapse")
+        waited = wait_until(
+            continued,
+            timeout=UPLOAD_LEASE_SECONDS + 10,
+            interval=0.3,
+            what="the dead node's lease on the session to lapse",
+        )
         assert waited <= UPLOAD_LEASE_SECONDS + 2
         closed = node.put(session, params={"digest": layer.digest})
         assert closed.status_code == 201, closed.text
@@ -196,10 +237,22 @@ def test_a_push_survives_the_node_receiving_it_being_killed(cluster: Cluster, tm
         for tag in images:
             target = tmp_path / f"pulled-{index}-{tag}"
             pulls[target, tag] = subprocess.Popen(
-                ["skopeo", "--insecure-policy", "copy", "--preserve-digests", "--src-tls-verify=false",
-                 "--src-creds", f"{ADMIN_USER}:{ADMIN_PASSWORD}", f"docker://{node_server.address}/team/{tag}:1",
-                 f"oci:{target}:{tag}"], env=_skopeo_env(home), text=True, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE)
+                [
+                    "skopeo",
+                    "--insecure-policy",
+                    "copy",
+                    "--preserve-digests",
+                    "--src-tls-verify=false",
+                    "--src-creds",
+                    f"{ADMIN_USER}:{ADMIN_PASSWORD}",
+                    f"docker://{node_server.address}/team/{tag}:1",
+                    f"oci:{target}:{tag}",
+                ],
+                env=_skopeo_env(home),
+                text=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
     for (target, tag), pull in pulls.items():
         _, errors = pull.communicate(timeout=240)
         assert pull.returncode == 0, errors
@@ -213,13 +266,19 @@ def _registry_token(server: ServerProcess | Cluster, account: Account, repositor
     """A bearer token for ``repository:pull`` from ``/service/token`` (through nginx for a cluster)."""
     if isinstance(server, Cluster):
         assert server.tls is not None
-        client = httpx.Client(base_url=server.proxy.base_url, timeout=30,
-                              verify=ssl.create_default_context(cafile=str(server.tls.certificate)))
+        client = httpx.Client(
+            base_url=server.proxy.base_url,
+            timeout=30,
+            verify=ssl.create_default_context(cafile=str(server.tls.certificate)),
+        )
     else:
         client = http(server)
     with client:
-        answer = client.get("/service/token", params={"service": "moorage", "scope": f"repository:{repository}:pull"},
-                            auth=(account.name, account.password))
+        answer = client.get(
+            "/service/token",
+            params={"service": "moorage", "scope": f"repository:{repository}:pull"},
+            auth=(account.name, account.password),
+        )
     assert answer.status_code == 200, answer.text
     return str(answer.json()["token"])
 
@@ -244,8 +303,12 @@ def test_a_token_revoked_on_one_node_is_refused_on_the_other(cluster: Cluster) -
         with management(node_a, iam_token(node_a, Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER))) as admin_a:
             assert admin_a.delete(f"/v3/users/{user.user_id}").status_code == 204
         deleted_at = time.monotonic()
-        wait_until(lambda: on_b.get("/v2/").status_code == 401, timeout=USER_CACHE_SECONDS + 10, interval=0.2,
-                   what="node B to refuse the deleted user's token")
+        wait_until(
+            lambda: on_b.get("/v2/").status_code == 401,
+            timeout=USER_CACHE_SECONDS + 10,
+            interval=0.2,
+            what="node B to refuse the deleted user's token",
+        )
         assert time.monotonic() - deleted_at <= USER_CACHE_SECONDS + 1.5
 
 
@@ -298,23 +361,44 @@ def test_a_scan_survives_its_worker_killed_and_is_stored_once(cluster: Cluster) 
     account = new_account(node_b, f"scan-{uuid.uuid4().hex[:8]}")
     client = hss_client(node_b, account.keys)
     payload = os.urandom(384 << 10)  # incompressible: a few seconds to download at the fake's pace
-    image = si.image([{"opt/blob.bin": payload}, {**dist_info("requests", "2.30.0"), **dist_info("urllib3", "1.0")}],
-                     label="killed")
+    image = si.image(
+        [{"opt/blob.bin": payload}, {**dist_info("requests", "2.30.0"), **dist_info("urllib3", "1.0")}], label="killed"
+    )
     db = Database(cluster.shared_env["MOORAGE_DATABASE_URL"], pool_size=2)
     try:
         with SlowOciRegistry("", "", tags={"1": image}) as registry:
-            client.add_registry(AddRegistryRequest(body=AddRegistryRequestBody(
-                registry_name="slow", registry_type="Other", protocol="http", registry_addr=registry.address)))
-            client.create_image_synchronize_task(CreateImageSynchronizeTaskRequest(
-                body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=True)))
-            row = wait_for(lambda: next(iter(client.list_registry_images(ListRegistryImagesRequest(
-                registry_name="slow")).data_list), None), what="the synchronisation")
-            client.create_manual_image_scan_task(CreateManualImageScanTaskRequest(body=CreateManualImageScanTaskReqInfo(
-                is_all=False, image_info=[CreateManualImageScanTaskReqInfoImageInfo(id=row.id)])))
+            client.add_registry(
+                AddRegistryRequest(
+                    body=AddRegistryRequestBody(
+                        registry_name="slow", registry_type="Other", protocol="http", registry_addr=registry.address
+                    )
+                )
+            )
+            client.create_image_synchronize_task(
+                CreateImageSynchronizeTaskRequest(body=CreateImageSynchronizeTaskRequestInfo(sync_all_registries=True))
+            )
+            row = wait_for(
+                lambda: next(
+                    iter(client.list_registry_images(ListRegistryImagesRequest(registry_name="slow")).data_list), None
+                ),
+                what="the synchronisation",
+            )
+            client.create_manual_image_scan_task(
+                CreateManualImageScanTaskRequest(
+                    body=CreateManualImageScanTaskReqInfo(
+                        is_all=False, image_info=[CreateManualImageScanTaskReqInfoImageInfo(id=row.id)]
+                    )
+                )
+            )
             assert registry.blob_started.wait(90), "no worker started reading the image"
-            job_id = db.run_read(lambda conn: conn.execute(select(security_tasks.c.job_id).where(
-                security_tasks.c.type == "image_scan", security_tasks.c.domain_id == _domain_of(db, account.keys)))
-                .scalar_one())
+            job_id = db.run_read(
+                lambda conn: conn.execute(
+                    select(security_tasks.c.job_id).where(
+                        security_tasks.c.type == "image_scan",
+                        security_tasks.c.domain_id == _domain_of(db, account.keys),
+                    )
+                ).scalar_one()
+            )
             holder = _job_worker(db, job_id)
             scanning = next(w for w in cluster.workers if holder.endswith(f":{w.pid}"))
             scanning.kill()
@@ -329,9 +413,13 @@ def test_a_scan_survives_its_worker_killed_and_is_stored_once(cluster: Cluster) 
         assert (scanned.scan_status, scanned.vul_num) == ("success", 2)
         job = db.run_read(lambda conn: jobs_q.get(conn, job_id))
         last_holder = _job_worker(db, job_id)
-        stored = db.run_read(lambda conn: conn.execute(select(func.count()).select_from(security_vulnerabilities)
-                                                       .where(security_vulnerabilities.c.manifest_digest
-                                                              == image.digest)).scalar_one())
+        stored = db.run_read(
+            lambda conn: conn.execute(
+                select(func.count())
+                .select_from(security_vulnerabilities)
+                .where(security_vulnerabilities.c.manifest_digest == image.digest)
+            ).scalar_one()
+        )
     finally:
         db.dispose()
     other = next(w for w in cluster.workers if w is not scanning)
@@ -349,9 +437,15 @@ def _domain_of(db: Database, keys: tuple[str, str, str]) -> str:
     """The domain id of an access key's owner."""
     from moorage.metadata.tables import access_keys, users
 
-    return str(db.run_read(lambda conn: conn.execute(
-        select(users.c.domain_id).join(access_keys, access_keys.c.user_id == users.c.id)
-        .where(access_keys.c.access == keys[0])).scalar_one()))
+    return str(
+        db.run_read(
+            lambda conn: conn.execute(
+                select(users.c.domain_id)
+                .join(access_keys, access_keys.c.user_id == users.c.id)
+                .where(access_keys.c.access == keys[0])
+            ).scalar_one()
+        )
+    )
 
 
 def test_periodic_chores_ran_once_per_period_across_all_processes(cluster: Cluster) -> None:

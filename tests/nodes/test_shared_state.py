@@ -85,8 +85,11 @@ async def test_pull_counts_of_two_nodes_add_up_and_the_newest_pull_time_stays(ap
     with node.client(auth=(ADMIN_USER, ADMIN_PASSWORD)) as client:
         si.push(client, "team/pulled", "1", image)
     db = node.services.db
-    repository_id, manifest_id = db.run_read(lambda conn: conn.execute(
-        select(manifests.c.repository_id, manifests.c.id).where(manifests.c.digest == image.digest)).one())
+    repository_id, manifest_id = db.run_read(
+        lambda conn: conn.execute(
+            select(manifests.c.repository_id, manifests.c.id).where(manifests.c.digest == image.digest)
+        ).one()
+    )
     node_a, node_b = PullRecorder(db), PullRecorder(db)
     node_a.record(repository_id, manifest_id)
     node_a.record(repository_id, manifest_id)
@@ -95,9 +98,13 @@ async def test_pull_counts_of_two_nodes_add_up_and_the_newest_pull_time_stays(ap
     node_b.record(repository_id, manifest_id)
     await node_b.flush()
     await node_a.flush()
-    count = db.run_read(lambda conn: conn.execute(
-        select(repositories.c.download_count).where(repositories.c.id == repository_id)).scalar_one())
-    last_pulled = db.run_read(lambda conn: conn.execute(
-        select(manifests.c.last_pulled_at).where(manifests.c.id == manifest_id)).scalar_one())
+    count = db.run_read(
+        lambda conn: conn.execute(
+            select(repositories.c.download_count).where(repositories.c.id == repository_id)
+        ).scalar_one()
+    )
+    last_pulled = db.run_read(
+        lambda conn: conn.execute(select(manifests.c.last_pulled_at).where(manifests.c.id == manifest_id)).scalar_one()
+    )
     assert count == 3
     assert last_pulled >= before_newest

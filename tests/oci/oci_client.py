@@ -29,11 +29,24 @@ from tests.support.registry_target import registry_target
 from tests.support.servers import ServerProcess
 
 # distribution-spec v1.1 error codes (code-1 .. code-14) and the legacy TAG_INVALID it mentions.
-SPEC_ERROR_CODES = frozenset({
-    "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
-    "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID",
-    "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
-})
+SPEC_ERROR_CODES = frozenset(
+    {
+        "BLOB_UNKNOWN",
+        "BLOB_UPLOAD_INVALID",
+        "BLOB_UPLOAD_UNKNOWN",
+        "DIGEST_INVALID",
+        "MANIFEST_BLOB_UNKNOWN",
+        "MANIFEST_INVALID",
+        "MANIFEST_UNKNOWN",
+        "NAME_INVALID",
+        "NAME_UNKNOWN",
+        "SIZE_INVALID",
+        "UNAUTHORIZED",
+        "DENIED",
+        "UNSUPPORTED",
+        "TOOMANYREQUESTS",
+    }
+)
 KNOWN_ERROR_CODES = SPEC_ERROR_CODES | {"TAG_INVALID"}
 MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
 ACCEPT_ALL_MANIFESTS = ", ".join(MANIFEST_TYPES)
@@ -98,9 +111,7 @@ def with_query(url: str, **params: str) -> str:
 class OciClient:
     """Raw OCI distribution calls against one server; ``http`` is the underlying httpx client."""
 
-    def __init__(
-        self, server: ServerProcess, *, timeout: float = 30.0, auth: RegistryTokenAuth | None = None
-    ) -> None:
+    def __init__(self, server: ServerProcess, *, timeout: float = 30.0, auth: RegistryTokenAuth | None = None) -> None:
         self.server = server
         credentials = registry_credentials(server)
         self.auth = auth or (RegistryTokenAuth(*credentials) if credentials else None)
@@ -141,7 +152,8 @@ class OciClient:
         blob = blob if isinstance(blob, Blob) else Blob("application/octet-stream", blob)
         location = self.start_upload(repo)
         response = self.http.put(
-            with_query(location, digest=blob.digest), content=blob.data,
+            with_query(location, digest=blob.digest),
+            content=blob.data,
             headers={"Content-Type": "application/octet-stream"},
         )
         assert response.status_code == 201, f"blob PUT: {response.status_code} {response.text}"
@@ -161,8 +173,7 @@ class OciClient:
         """PUT a manifest under a tag or digest with its media type as Content-Type."""
         data = manifest.data if isinstance(manifest, Blob) else manifest
         media_type = content_type or (manifest.media_type if isinstance(manifest, Blob) else OCI_MANIFEST)
-        return self.http.put(f"/v2/{repo}/manifests/{reference}", content=data,
-                             headers={"Content-Type": media_type})
+        return self.http.put(f"/v2/{repo}/manifests/{reference}", content=data, headers={"Content-Type": media_type})
 
     def get_manifest(self, repo: str, reference: str, accept: str = ACCEPT_ALL_MANIFESTS) -> httpx.Response:
         """GET a manifest, accepting every manifest type the suite uses unless told otherwise."""
@@ -208,7 +219,11 @@ def next_link(response: httpx.Response) -> str | None:
 
 
 def open_truncated(
-    server: ServerProcess, method: str, target: str, body: bytes, declared_length: int,
+    server: ServerProcess,
+    method: str,
+    target: str,
+    body: bytes,
+    declared_length: int,
     headers: dict[str, str] | None = None,
 ) -> socket.socket:
     """Start a request announcing ``declared_length`` bytes and send only ``body``; the caller
@@ -217,8 +232,12 @@ def open_truncated(
     ``target`` is an absolute URL or a path; only its path and query are sent.
     """
     url = httpx.URL(server.base_url + "/").join(target)
-    lines = [f"{method} {url.raw_path.decode()} HTTP/1.1", f"Host: {server.address}",
-             "Content-Type: application/octet-stream", f"Content-Length: {declared_length}"]
+    lines = [
+        f"{method} {url.raw_path.decode()} HTTP/1.1",
+        f"Host: {server.address}",
+        "Content-Type: application/octet-stream",
+        f"Content-Length: {declared_length}",
+    ]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     sock = socket.create_connection((server.host, server.port), timeout=10)
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
@@ -226,7 +245,11 @@ def open_truncated(
 
 
 def send_truncated(
-    server: ServerProcess, method: str, target: str, body: bytes, declared_length: int,
+    server: ServerProcess,
+    method: str,
+    target: str,
+    body: bytes,
+    declared_length: int,
     headers: dict[str, str] | None = None,
 ) -> bytes:
     """Send a request that promises ``declared_length`` bytes, deliver ``body``, then hang up,

@@ -92,8 +92,7 @@ class RegistryTokenAuth(httpx.Auth):
         query: list[tuple[str, str | int | float | bool | None]] = [("service", params.get("service", ""))]
         wanted = dict.fromkeys([*params.get("scope", "").split(), *scopes])
         query += [("scope", scope) for scope in wanted if scope]
-        token_request = httpx.Request("GET", params["realm"], params=query,
-                                      headers={"Authorization": self._basic})
+        token_request = httpx.Request("GET", params["realm"], params=query, headers={"Authorization": self._basic})
         token_response = yield token_request
         if token_response.status_code != 200:
             raise AssertionError(f"token request failed: {token_response.status_code} {token_response.text}")
@@ -142,8 +141,9 @@ class PerActionTokenAuth(httpx.Auth):
             query: list[tuple[str, str | int | float | bool | None]] = [("service", params.get("service", ""))]
             if params.get("scope"):
                 query.append(("scope", params["scope"]))
-            token_response = yield httpx.Request("GET", params["realm"], params=query,
-                                                 headers={"Authorization": self._basic})
+            token_response = yield httpx.Request(
+                "GET", params["realm"], params=query, headers={"Authorization": self._basic}
+            )
             assert token_response.status_code == 200, token_response.text
             body = token_response.json()
             authorization = f"Bearer {body.get('token') or body.get('access_token')}"

@@ -28,8 +28,11 @@ def _copies_on_disk(root: Path, data: bytes) -> list[Path]:
     """Every file under ``root`` holding exactly ``data`` (how many times a blob is stored)."""
     wanted = hashlib.sha256(data).digest()
     return [
-        path for path in root.rglob("*")
-        if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data)
+        path
+        for path in root.rglob("*")
+        if path.is_file()
+        and not path.is_symlink()
+        and path.stat().st_size == len(data)
         and hashlib.sha256(path.read_bytes()).digest() == wanted
     ]
 
@@ -69,8 +72,14 @@ def test_truncated_chunk_cannot_complete_the_blob(oci: OciClient, repo: str) -> 
     first = oci.http.patch(location, content=data[:50_000], headers={"Content-Range": "0-49999"})
     assert first.status_code == 202
     location = oci.absolute(first.headers["Location"])
-    send_truncated(oci.server, "PATCH", location, data[50_000:120_000], 150_000,
-                   headers={"Content-Range": f"50000-{len(data) - 1}", **oci.auth_headers(repo)})
+    send_truncated(
+        oci.server,
+        "PATCH",
+        location,
+        data[50_000:120_000],
+        150_000,
+        headers={"Content-Range": f"50000-{len(data) - 1}", **oci.auth_headers(repo)},
+    )
     response = oci.http.put(with_query(location, digest=ol.digest_of(data)))
     assert response.status_code != 201, "a blob was completed from a truncated chunk"
     assert not oci.blob_exists(repo, ol.digest_of(data))
@@ -86,8 +95,7 @@ def test_upload_resumes_after_a_dropped_connection(oci: OciClient, repo: str) ->
     received = int(status.headers["Range"].split("-")[1]) + 1 if status.headers.get("Range") != "0-0" else 0
     assert 0 <= received <= 100_000
     location = oci.absolute(status.headers["Location"])
-    rest = oci.http.patch(location, content=data[received:],
-                          headers={"Content-Range": f"{received}-{len(data) - 1}"})
+    rest = oci.http.patch(location, content=data[received:], headers={"Content-Range": f"{received}-{len(data) - 1}"})
     assert rest.status_code == 202, rest.text
     done = oci.http.put(with_query(oci.absolute(rest.headers["Location"]), digest=ol.digest_of(data)))
     assert done.status_code == 201, done.text
@@ -98,29 +106,32 @@ def test_upload_resumes_after_a_dropped_connection(oci: OciClient, repo: str) ->
 def test_truncated_single_post_leaves_no_blob(oci: OciClient, repo: str) -> None:
     data = os.urandom(128 * 1024)
     digest = ol.digest_of(data)
-    send_truncated(oci.server, "POST", f"/v2/{repo}/blobs/uploads/?digest={digest}", data[:1000], len(data),
-                   oci.auth_headers(repo))
+    send_truncated(
+        oci.server, "POST", f"/v2/{repo}/blobs/uploads/?digest={digest}", data[:1000], len(data), oci.auth_headers(repo)
+    )
     assert not oci.blob_exists(repo, digest)
 
 
 # --- 16 clients at once -------------------------------------------------------------------------
 
 
-def _race_push(shared: OciClient, repo: str, blob: ol.Blob, image: ol.Image, start: threading.Barrier,
-               chunked: bool) -> tuple[int, int]:
+def _race_push(
+    shared: OciClient, repo: str, blob: ol.Blob, image: ol.Image, start: threading.Barrier, chunked: bool
+) -> tuple[int, int]:
     with OciClient(shared.server, auth=shared.auth) as oci:
         start.wait()
         location = oci.start_upload(repo)
         if chunked:
             half = blob.size // 2
-            step = oci.http.patch(location, content=blob.data[:half],
-                                  headers={"Content-Range": f"0-{half - 1}"})
+            step = oci.http.patch(location, content=blob.data[:half], headers={"Content-Range": f"0-{half - 1}"})
             location = oci.absolute(step.headers["Location"])
-            blob_status = oci.http.put(with_query(location, digest=blob.digest), content=blob.data[half:],
-                                       headers={"Content-Range": f"{half}-{blob.size - 1}"}).status_code
+            blob_status = oci.http.put(
+                with_query(location, digest=blob.digest),
+                content=blob.data[half:],
+                headers={"Content-Range": f"{half}-{blob.size - 1}"},
+            ).status_code
         else:
-            blob_status = oci.http.put(with_query(location, digest=blob.digest),
-                                       content=blob.data).status_code
+            blob_status = oci.http.put(with_query(location, digest=blob.digest), content=blob.data).status_code
         if not oci.blob_exists(repo, image.config.digest):
             oci.push_blob(repo, image.config)
         return blob_status, oci.put_manifest(repo, "race", image.manifest).status_code
@@ -128,21 +139,28 @@ def _race_push(shared: OciClient, repo: str, blob: ol.Blob, image: ol.Image, sta
 
 def test_sixteen_clients_pushing_one_blob_and_tag(oci: OciClient, repo: str, target: str) -> None:
     if target == "reference":
-        pytest.skip("docker-registry 2.8 races here: while one blob is committed by many clients it "
-                    "intermittently refuses manifests with DIGEST_INVALID (0-5 of 16 in 5 runs)")
+        pytest.skip(
+            "docker-registry 2.8 races here: while one blob is committed by many clients it "
+            "intermittently refuses manifests with DIGEST_INVALID (0-5 of 16 in 5 runs)"
+        )
     blob = ol.Blob(ol.OCI_LAYER, os.urandom(256 * 1024))
     config = ol.image_config([ol.digest_of(blob.data)])
     images = []
     for client in range(CLIENTS):
-        document = {"schemaVersion": 2, "mediaType": ol.OCI_MANIFEST, "config": config.descriptor(),
-                    "layers": [blob.descriptor()], "annotations": {"org.example.client": str(client)}}
+        document = {
+            "schemaVersion": 2,
+            "mediaType": ol.OCI_MANIFEST,
+            "config": config.descriptor(),
+            "layers": [blob.descriptor()],
+            "annotations": {"org.example.client": str(client)},
+        }
         images.append(ol.Image(ol.Blob(ol.OCI_MANIFEST, ol.canonical_json(document)), config, (blob,)))
     oci.auth_headers(repo)  # one token for all clients, fetched before they race
     start = threading.Barrier(CLIENTS)
     with ThreadPoolExecutor(CLIENTS) as pool:
-        results = list(pool.map(
-            lambda n: _race_push(oci, repo, blob, images[n], start, chunked=n % 2 == 1), range(CLIENTS)
-        ))
+        results = list(
+            pool.map(lambda n: _race_push(oci, repo, blob, images[n], start, chunked=n % 2 == 1), range(CLIENTS))
+        )
     assert [status for status, _ in results] == [201] * CLIENTS, results
     assert [status for _, status in results] == [201] * CLIENTS, results
     tagged = oci.get_manifest(repo, "race")
@@ -194,11 +212,12 @@ def crash(registry_backend: RegistryBackend, tmp_path_factory: pytest.TempPathFa
         with OciClient(server) as oci:
             oci.push(repo, done, tag="done")
             location = oci.start_upload(repo)
-            step = oci.http.patch(location, content=chunked_blob.data[:100_000],
-                                  headers={"Content-Range": "0-99999"})
-            oci.http.put(with_query(oci.absolute(step.headers["Location"]), digest=chunked_blob.digest),
-                         content=chunked_blob.data[100_000:],
-                         headers={"Content-Range": f"100000-{chunked_blob.size - 1}"}).raise_for_status()
+            step = oci.http.patch(location, content=chunked_blob.data[:100_000], headers={"Content-Range": "0-99999"})
+            oci.http.put(
+                with_query(oci.absolute(step.headers["Location"]), digest=chunked_blob.digest),
+                content=chunked_blob.data[100_000:],
+                headers={"Content-Range": f"100000-{chunked_blob.size - 1}"},
+            ).raise_for_status()
             for blob in partial_image.blobs():
                 oci.push_blob(repo, blob)
             patch_location = oci.start_upload(repo)
@@ -209,13 +228,25 @@ def crash(registry_backend: RegistryBackend, tmp_path_factory: pytest.TempPathFa
             assert resumed.status_code == 202
             resume_location = _relative(resumed.headers["Location"])
         sockets = [
-            open_truncated(server, "PATCH", patch_location, in_flight_patch.data[:1024 * 1024],
-                           in_flight_patch.size, auth),
-            open_truncated(server, "PUT", with_query(put_location, digest=in_flight_put.digest),
-                           in_flight_put.data[:1024 * 1024], in_flight_put.size, auth),
-            open_truncated(server, "PUT", f"/v2/{repo}/manifests/partial",
-                           partial_image.manifest.data[: partial_image.manifest.size // 2],
-                           partial_image.manifest.size, {"Content-Type": ol.OCI_MANIFEST, **auth}),
+            open_truncated(
+                server, "PATCH", patch_location, in_flight_patch.data[: 1024 * 1024], in_flight_patch.size, auth
+            ),
+            open_truncated(
+                server,
+                "PUT",
+                with_query(put_location, digest=in_flight_put.digest),
+                in_flight_put.data[: 1024 * 1024],
+                in_flight_put.size,
+                auth,
+            ),
+            open_truncated(
+                server,
+                "PUT",
+                f"/v2/{repo}/manifests/partial",
+                partial_image.manifest.data[: partial_image.manifest.size // 2],
+                partial_image.manifest.size,
+                {"Content-Type": ol.OCI_MANIFEST, **auth},
+            ),
         ]
         time.sleep(0.5)  # let the server read what was sent
         for sock in sockets:
@@ -227,8 +258,17 @@ def crash(registry_backend: RegistryBackend, tmp_path_factory: pytest.TempPathFa
         server.stop()
     restarted = registry_backend.start(data_dir)
     try:
-        yield Crash(restarted, repo, done, chunked_blob, partial_image, (in_flight_patch, in_flight_put),
-                    resume_repo, resume_data, resume_location)
+        yield Crash(
+            restarted,
+            repo,
+            done,
+            chunked_blob,
+            partial_image,
+            (in_flight_patch, in_flight_put),
+            resume_repo,
+            resume_data,
+            resume_location,
+        )
     finally:
         restarted.stop()
 
@@ -257,8 +297,11 @@ def test_upload_session_survives_a_crash(crash: Crash) -> None:
         status = oci.http.get(crash.resume_location)
         assert status.status_code == 204
         assert status.headers["Range"] == "0-99999"
-        rest = oci.http.patch(oci.absolute(status.headers["Location"]), content=data[100_000:],
-                              headers={"Content-Range": f"100000-{len(data) - 1}"})
+        rest = oci.http.patch(
+            oci.absolute(status.headers["Location"]),
+            content=data[100_000:],
+            headers={"Content-Range": f"100000-{len(data) - 1}"},
+        )
         assert rest.status_code == 202
         done = oci.http.put(with_query(oci.absolute(rest.headers["Location"]), digest=ol.digest_of(data)))
         assert done.status_code == 201

@@ -35,8 +35,12 @@ def test_version_check_without_trailing_slash_is_not_an_error(oci: OciClient) ->
         ("GET", "/v2/{repo}/manifests/latest", 404, ("MANIFEST_UNKNOWN", "NAME_UNKNOWN")),
         ("GET", "/v2/{repo}/blobs/sha256:" + "0" * 64, 404, ("BLOB_UNKNOWN", "NAME_UNKNOWN")),
         ("GET", "/v2/{repo}/tags/list", 404, ("NAME_UNKNOWN",)),
-        ("GET", "/v2/{repo}/blobs/uploads/00000000-0000-4000-8000-000000000000", 404,
-         ("BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "NAME_UNKNOWN")),
+        (
+            "GET",
+            "/v2/{repo}/blobs/uploads/00000000-0000-4000-8000-000000000000",
+            404,
+            ("BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "NAME_UNKNOWN"),
+        ),
         ("PUT", "/v2/{repo}/manifests/latest", 400, ("MANIFEST_INVALID",)),
         ("DELETE", "/v2/{repo}/manifests/sha256:" + "0" * 64, 404, ("MANIFEST_UNKNOWN", "NAME_UNKNOWN")),
     ],
@@ -44,8 +48,12 @@ def test_version_check_without_trailing_slash_is_not_an_error(oci: OciClient) ->
 def test_failures_carry_an_oci_error_body(
     oci: OciClient, repo: str, method: str, path: str, status: int, codes: tuple[str, ...]
 ) -> None:
-    response = oci.http.request(method, path.format(repo=repo), content=b"not a manifest",
-                                headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    response = oci.http.request(
+        method,
+        path.format(repo=repo),
+        content=b"not a manifest",
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
     assert_error(response, status, *codes)
     assert response.headers.get("Content-Type", "").startswith("application/json")
 

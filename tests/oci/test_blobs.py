@@ -62,7 +62,7 @@ def test_range_request_answers_206_with_content_range(
     digest = oci.push_blob(repo, data)
     response = oci.http.get(f"/v2/{repo}/blobs/{digest}", headers={"Range": range_header})
     assert response.status_code == 206
-    assert response.content == data[start:end + 1]
+    assert response.content == data[start : end + 1]
     assert response.headers["Content-Range"] == f"bytes {start}-{end}/{len(data)}"
 
 
@@ -92,21 +92,27 @@ SUITE_BLOB = bytes(range(256)) * 8
 """The 2048 bytes the newest conformance suite asks ranges of."""
 
 
-@pytest.mark.parametrize(("range_header", "start", "end"), [
-    ("bytes=500-1499", 500, 1499), ("bytes=500-", 500, 2047), ("bytes=-500", 1548, 2047),
-    ("bytes=2000-5000", 2000, 2047)])
-def test_ranges_of_the_conformance_suite(oci: OciClient, repo: str, range_header: str, start: int,
-                                         end: int) -> None:
+@pytest.mark.parametrize(
+    ("range_header", "start", "end"),
+    [
+        ("bytes=500-1499", 500, 1499),
+        ("bytes=500-", 500, 2047),
+        ("bytes=-500", 1548, 2047),
+        ("bytes=2000-5000", 2000, 2047),
+    ],
+)
+def test_ranges_of_the_conformance_suite(oci: OciClient, repo: str, range_header: str, start: int, end: int) -> None:
     digest = oci.push_blob(repo, SUITE_BLOB)
     response = oci.http.get(f"/v2/{repo}/blobs/{digest}", headers={"Range": range_header})
     assert response.status_code == 206
-    assert response.content == SUITE_BLOB[start:end + 1]
+    assert response.content == SUITE_BLOB[start : end + 1]
     assert int(response.headers["Content-Length"]) == end + 1 - start
     assert response.headers["Content-Range"] in (f"bytes {start}-{end}/2048", f"bytes {start}-{end}/*")
 
 
-@pytest.mark.moorage_extra("416 for the newest conformance suite's unsatisfiable ranges; the reference sends a "
-                           "malformed answer")
+@pytest.mark.moorage_extra(
+    "416 for the newest conformance suite's unsatisfiable ranges; the reference sends a malformed answer"
+)
 @pytest.mark.parametrize("range_header", ["bytes=5000-10000", "bytes=500-0"])
 def test_unsatisfiable_ranges_of_the_conformance_suite_are_416(oci: OciClient, repo: str, range_header: str) -> None:
     """A range past the end, or one that ends before it starts: 416, not the whole blob."""

@@ -59,9 +59,7 @@ def test_catalog_n_and_last(oci: OciClient, namespace_repos: list[str]) -> None:
 
 
 @pytest.mark.parametrize("page_size", [1, 2, 7])
-def test_catalog_link_header_walks_everything_once(
-    oci: OciClient, namespace_repos: list[str], page_size: int
-) -> None:
+def test_catalog_link_header_walks_everything_once(oci: OciClient, namespace_repos: list[str], page_size: int) -> None:
     start = _just_before(namespace_repos[0])
     pages = _catalog_pages(oci, f"/v2/_catalog?n={page_size}&last={start}", namespace_repos[-1])
     listed = [name for page in pages for name in page]

@@ -18,8 +18,9 @@ def _tests_of(module: str) -> set[str]:
 
 
 def test_every_check_names_tests_that_exist() -> None:
-    rows = [m.groups() for line in (ROOT / "docs" / "oci-conformance.md").read_text().splitlines()
-            if (m := ROW.match(line))]
+    rows = [
+        m.groups() for line in (ROOT / "docs" / "oci-conformance.md").read_text().splitlines() if (m := ROW.match(line))
+    ]
     ids = [check for check, _ in rows]
     assert len(ids) == len(set(ids)), "a check id is listed twice"
     assert {check[0] for check in ids} == {"P", "U", "D", "M", "E", "N"}

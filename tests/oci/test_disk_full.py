@@ -28,8 +28,9 @@ def _files(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
 
 
-def test_a_full_disk_refuses_the_blob_and_keeps_everything_else(moorage_factory: MoorageFactory,
-                                                              small_device: Path) -> None:
+def test_a_full_disk_refuses_the_blob_and_keeps_everything_else(
+    moorage_factory: MoorageFactory, small_device: Path
+) -> None:
     server = moorage_factory(env={"MOORAGE_STORAGE__ROOT": str(small_device)})
     repo = unique_repo("disk-full")
     fits = ol.Blob("application/octet-stream", os.urandom(100_000))
@@ -37,8 +38,12 @@ def test_a_full_disk_refuses_the_blob_and_keeps_everything_else(moorage_factory:
     with OciClient(server) as oci:
         oci.push_blob(repo, fits)
 
-        refused = oci.http.post(f"/v2/{repo}/blobs/uploads/", params={"digest": too_big.digest},
-                                content=too_big.data, headers={"Content-Type": "application/octet-stream"})
+        refused = oci.http.post(
+            f"/v2/{repo}/blobs/uploads/",
+            params={"digest": too_big.digest},
+            content=too_big.data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
         assert refused.status_code == 507, refused.text
         error = refused.json()["errors"][0]
         assert error["code"] == "UNKNOWN" and "storage is full" in error["message"]

@@ -56,8 +56,9 @@ def _custom_fields_index() -> ol.Index:
 
 
 def _artifact_index() -> ol.Index:
-    children = [ol.artifact("application/vnd.example.part", [ol.Blob("text/plain", f"part {n}".encode())])
-                for n in range(2)]
+    children = [
+        ol.artifact("application/vnd.example.part", [ol.Blob("text/plain", f"part {n}".encode())]) for n in range(2)
+    ]
     return ol.index(children, artifact_type="application/vnd.example.bundle")
 
 
@@ -72,8 +73,11 @@ MANIFEST_KINDS: dict[str, Callable[[], ol.Content]] = {
     "nested-index": lambda: ol.index([ol.index(_two_platforms()), ol.image([{"n.txt": b"n"}])]),
     "empty-index": lambda: ol.index([]),
     "custom-fields-index": _custom_fields_index,
-    "artifact": lambda: ol.artifact("application/vnd.example.sbom.v1", [ol.Blob("application/json", b"[]")],
-                                    annotations={"org.example.kind": "sbom"}),
+    "artifact": lambda: ol.artifact(
+        "application/vnd.example.sbom.v1",
+        [ol.Blob("application/json", b"[]")],
+        annotations={"org.example.kind": "sbom"},
+    ),
     "artifact-without-blobs": lambda: ol.artifact("application/vnd.example.empty.v1"),
     "artifact-index": _artifact_index,
     "custom-fields": _custom_fields,
@@ -108,8 +112,7 @@ def test_put_answers_201_with_location_and_digest(oci: OciClient, repo: str) -> 
     response = oci.put_manifest(repo, "latest", image.manifest)
     assert response.status_code == 201
     assert response.headers["Docker-Content-Digest"] == image.digest
-    pulled = oci.http.get(oci.absolute(response.headers["Location"]),
-                          headers={"Accept": image.manifest.media_type})
+    pulled = oci.http.get(oci.absolute(response.headers["Location"]), headers={"Accept": image.manifest.media_type})
     assert pulled.status_code == 200
     assert pulled.content == image.manifest.data
 
@@ -182,8 +185,13 @@ def test_manifest_pushed_under_a_sha512_digest(oci: OciClient, repo: str) -> Non
 def test_sha512_index_pushed_by_digest(oci: OciClient, repo: str) -> None:
     """The newest conformance suite's sha512 data: an index and its images, every digest sha512,
     pushed by digest only (a tag would name the canonical sha256 digest)."""
-    idx = ol.index([ol.image([{"a512.txt": b"a"}], algorithm="sha512"),
-                    ol.image([{"b512.txt": b"b"}], architecture="arm64", algorithm="sha512")], algorithm="sha512")
+    idx = ol.index(
+        [
+            ol.image([{"a512.txt": b"a"}], algorithm="sha512"),
+            ol.image([{"b512.txt": b"b"}], architecture="arm64", algorithm="sha512"),
+        ],
+        algorithm="sha512",
+    )
     oci.push(repo, idx)
     for manifest in idx.manifests():
         assert manifest.digest.startswith("sha512:")
@@ -206,11 +214,20 @@ def test_non_distributable_layers_need_not_be_pushed(oci: OciClient, repo: str) 
     for blob in image.blobs():
         oci.push_blob(repo, blob)
     document = image.document()
-    for media_type in ("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-                       "application/vnd.oci.image.layer.nondistributable.v1.tar"):
+    for media_type in (
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    ):
         digest = ol.digest_of(media_type.encode())
-        document["layers"].insert(0, {"mediaType": media_type, "digest": digest, "size": 12345,
-                                      "urls": [f"https://store.example.com/blobs/sha256/{digest[7:]}"]})
+        document["layers"].insert(
+            0,
+            {
+                "mediaType": media_type,
+                "digest": digest,
+                "size": 12345,
+                "urls": [f"https://store.example.com/blobs/sha256/{digest[7:]}"],
+            },
+        )
     manifest = ol.Blob(ol.OCI_MANIFEST, ol.canonical_json(document))
     assert oci.put_manifest(repo, "nondist", manifest).status_code == 201
     response = oci.get_manifest(repo, "nondist")
@@ -225,11 +242,13 @@ def test_malformed_digest_reference_is_refused(oci: OciClient, repo: str) -> Non
     image = ol.image([{"bad-digest.txt": b"x"}])
     for blob in image.blobs():
         oci.push_blob(repo, blob)
-    assert_error(oci.put_manifest(repo, "sha256:baddigeststring", image.manifest), 400, "DIGEST_INVALID",
-                 "MANIFEST_INVALID")
+    assert_error(
+        oci.put_manifest(repo, "sha256:baddigeststring", image.manifest), 400, "DIGEST_INVALID", "MANIFEST_INVALID"
+    )
     assert_error(oci.get_manifest(repo, "sha256:baddigeststring"), (400, 404), "DIGEST_INVALID", "MANIFEST_UNKNOWN")
-    response = oci.http.get(f"/v2/{repo}/manifests/sha256:totallywrong",
-                            headers={"Content-Type": ol.OCI_MANIFEST})  # v1.1's "error codes" check
+    response = oci.http.get(
+        f"/v2/{repo}/manifests/sha256:totallywrong", headers={"Content-Type": ol.OCI_MANIFEST}
+    )  # v1.1's "error codes" check
     assert_error(response, (400, 404), "DIGEST_INVALID", "MANIFEST_UNKNOWN", "NAME_UNKNOWN")
 
 
@@ -294,10 +313,16 @@ def test_manifest_with_subject_answers_oci_subject(oci: OciClient, repo: str, su
     [
         pytest.param(b"not json", id="not-json"),
         pytest.param(b"[]", id="array"),
-        pytest.param(b'{"schemaVersion": 2}', id="no-config", marks=pytest.mark.moorage_extra(
-            "a manifest without a config is MANIFEST_INVALID (the reference reports its blobs unknown)")),
-        pytest.param(b'{"schemaVersion": 2, "mediaType": "%s", "layers": "x"}' % ol.OCI_MANIFEST.encode(),
-                     id="layers-not-a-list"),
+        pytest.param(
+            b'{"schemaVersion": 2}',
+            id="no-config",
+            marks=pytest.mark.moorage_extra(
+                "a manifest without a config is MANIFEST_INVALID (the reference reports its blobs unknown)"
+            ),
+        ),
+        pytest.param(
+            b'{"schemaVersion": 2, "mediaType": "%s", "layers": "x"}' % ol.OCI_MANIFEST.encode(), id="layers-not-a-list"
+        ),
         pytest.param(b"", id="empty"),
     ],
 )
@@ -318,13 +343,17 @@ def test_docker_schema1_is_refused(oci: OciClient, repo: str, media_type: str, t
     layer = ol.Blob("application/octet-stream", b"schema1 layer")
     oci.push_blob(repo, layer)
     schema1 = {
-        "schemaVersion": 1, "name": repo, "tag": "old", "architecture": "amd64",
+        "schemaVersion": 1,
+        "name": repo,
+        "tag": "old",
+        "architecture": "amd64",
         "fsLayers": [{"blobSum": layer.digest}],
         "history": [{"v1Compatibility": json.dumps({"id": "a" * 64})}],
         "signatures": [{"header": {"alg": "ES256"}, "signature": "c2ln", "protected": "e30"}],
     }
-    error = assert_error(oci.put_manifest(repo, "old", json.dumps(schema1, indent=3).encode(), media_type),
-                         400, "MANIFEST_INVALID")
+    error = assert_error(
+        oci.put_manifest(repo, "old", json.dumps(schema1, indent=3).encode(), media_type), 400, "MANIFEST_INVALID"
+    )
     if target == "moorage":
         assert "schema" in json.dumps(error).lower(), f"the refusal should say schema 1 is refused: {error}"
     assert oci.head_manifest(repo, "old").status_code == 404

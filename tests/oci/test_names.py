@@ -26,19 +26,47 @@ def moorage_name_is_valid(name: str) -> bool:
     namespace, slash, repository = name.partition("/")
     return (
         bool(slash)
-        and 1 <= len(namespace) <= 64 and _NAMESPACE.fullmatch(namespace) is not None
-        and 1 <= len(repository) <= 128 and _REPOSITORY.fullmatch(repository) is not None
+        and 1 <= len(namespace) <= 64
+        and _NAMESPACE.fullmatch(namespace) is not None
+        and 1 <= len(repository) <= 128
+        and _REPOSITORY.fullmatch(repository) is not None
     )
 
 
 VALID = [
-    "a/b", "ns/repo", "ns/repo/more/deeper", "a1/b2", "n.s/r.e", "n_s/r_e", "n__s/r__e", "n-s/r-e",
-    "a" * 64 + "/r", "ns/" + "r" * 128, "ns/" + "/".join(["abc"] * 32), "x9/0start-with-digit",
+    "a/b",
+    "ns/repo",
+    "ns/repo/more/deeper",
+    "a1/b2",
+    "n.s/r.e",
+    "n_s/r_e",
+    "n__s/r__e",
+    "n-s/r-e",
+    "a" * 64 + "/r",
+    "ns/" + "r" * 128,
+    "ns/" + "/".join(["abc"] * 32),
+    "x9/0start-with-digit",
 ]
 INVALID = [
-    "alpine", "Upper/case", "ns/Repo", "1ns/repo", "_ns/repo", "ns-/repo", "ns/repo-", "n..s/repo",
-    "n.-s/repo", "ns/re--po", "ns/re___po", "ns/-repo", "ns//repo", "ns/repo/", "ns/.repo",
-    "a" * 65 + "/r", "ns/" + "r" * 129, "n-_s/repo", "ns/re.po./x",
+    "alpine",
+    "Upper/case",
+    "ns/Repo",
+    "1ns/repo",
+    "_ns/repo",
+    "ns-/repo",
+    "ns/repo-",
+    "n..s/repo",
+    "n.-s/repo",
+    "ns/re--po",
+    "ns/re___po",
+    "ns/-repo",
+    "ns//repo",
+    "ns/repo/",
+    "ns/.repo",
+    "a" * 65 + "/r",
+    "ns/" + "r" * 129,
+    "n-_s/repo",
+    "ns/re.po./x",
 ]
 
 
@@ -59,12 +87,15 @@ def test_valid_names_can_be_pushed_and_listed(oci: OciClient, name: str) -> None
 @pytest.mark.parametrize("name", INVALID)
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/blobs/uploads/"), ("GET", "/tags/list"), ("GET", "/manifests/latest"),
-     ("PUT", "/manifests/latest"), ("HEAD", "/blobs/sha256:" + "0" * 64)],
+    [
+        ("POST", "/blobs/uploads/"),
+        ("GET", "/tags/list"),
+        ("GET", "/manifests/latest"),
+        ("PUT", "/manifests/latest"),
+        ("HEAD", "/blobs/sha256:" + "0" * 64),
+    ],
 )
-def test_invalid_names_are_name_invalid_on_every_endpoint(
-    oci: OciClient, name: str, method: str, path: str
-) -> None:
+def test_invalid_names_are_name_invalid_on_every_endpoint(oci: OciClient, name: str, method: str, path: str) -> None:
     response = oci.http.request(method, f"/v2/{name}{path}", content=b"{}" if method == "PUT" else b"")
     assert_error(response, 400, "NAME_INVALID")
 

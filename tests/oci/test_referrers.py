@@ -49,15 +49,26 @@ def subject(oci: OciClient, repo: str) -> ol.Image:
 def referrers(oci: OciClient, repo: str, subject: ol.Image) -> dict[str, ol.Content]:
     """Five kinds of referrer of ``subject``, pushed, by name."""
     made: dict[str, ol.Content] = {
-        "sbom": ol.artifact(SBOM, [ol.Blob("application/json", b'{"sbom": 1}')], subject=subject,
-                            annotations={"org.example.format": "json", "org.opencontainers.image.created":
-                                         "2024-01-01T00:00:00Z"}),
+        "sbom": ol.artifact(
+            SBOM,
+            [ol.Blob("application/json", b'{"sbom": 1}')],
+            subject=subject,
+            annotations={"org.example.format": "json", "org.opencontainers.image.created": "2024-01-01T00:00:00Z"},
+        ),
         "signature": ol.artifact(SIGNATURE, [ol.Blob("application/octet-stream", b"sig")], subject=subject),
-        "legacy": ol.artifact(None, [ol.Blob("text/plain", b"legacy")], subject=subject,
-                              config=ol.Blob(LEGACY_CONFIG, b'{"legacy": true}')),
+        "legacy": ol.artifact(
+            None,
+            [ol.Blob("text/plain", b"legacy")],
+            subject=subject,
+            config=ol.Blob(LEGACY_CONFIG, b'{"legacy": true}'),
+        ),
         "image": ol.image([{"attached.txt": b"image as referrer"}], subject=subject),
-        "bundle": ol.index([ol.artifact(SBOM, [ol.Blob("text/plain", b"part")])], subject=subject,
-                           artifact_type=BUNDLE, annotations={"org.example.bundle": "yes"}),
+        "bundle": ol.index(
+            [ol.artifact(SBOM, [ol.Blob("text/plain", b"part")])],
+            subject=subject,
+            artifact_type=BUNDLE,
+            annotations={"org.example.bundle": "yes"},
+        ),
         "plain-index": ol.index([ol.image([{"p.txt": b"plain"}])], subject=subject),
     }
     for content in made.values():
@@ -182,7 +193,5 @@ def test_referrers_of_an_index(oci: OciClient, repo: str) -> None:
 
 
 @pytest.mark.parametrize("reference", ["sha256:abc", "latest", "sha256:" + "Z" * 64])
-def test_referrers_of_a_malformed_digest_is_400(
-    oci: OciClient, repo: str, subject: ol.Image, reference: str
-) -> None:
+def test_referrers_of_a_malformed_digest_is_400(oci: OciClient, repo: str, subject: ol.Image, reference: str) -> None:
     assert oci.referrers(repo, reference).status_code == 400

@@ -118,16 +118,24 @@ def test_push_by_digest_with_tag_parameters_tags_it(oci: OciClient, repo: str) -
     for blob in image.blobs():
         oci.push_blob(repo, blob)
     tags = ["1.2.3", "1.2", "1", "latest"]
-    response = oci.http.put(f"/v2/{repo}/manifests/{image.digest}", params=[("tag", t) for t in tags],
-                            content=image.manifest.data, headers={"Content-Type": image.manifest.media_type})
+    response = oci.http.put(
+        f"/v2/{repo}/manifests/{image.digest}",
+        params=[("tag", t) for t in tags],
+        content=image.manifest.data,
+        headers={"Content-Type": image.manifest.media_type},
+    )
     assert response.status_code == 201, response.text
     answered = [t.strip() for value in response.headers.get_list("OCI-Tag") for t in value.split(",")]
     assert answered == tags
     assert oci.tags(repo).json()["tags"] == sorted(tags)
     for tag in tags:
         assert oci.get_manifest(repo, tag).headers["Docker-Content-Digest"] == image.digest
-    refused = oci.http.put(f"/v2/{repo}/manifests/{image.digest}", params=[("tag", "ok"), ("tag", ".bad")],
-                           content=image.manifest.data, headers={"Content-Type": image.manifest.media_type})
+    refused = oci.http.put(
+        f"/v2/{repo}/manifests/{image.digest}",
+        params=[("tag", "ok"), ("tag", ".bad")],
+        content=image.manifest.data,
+        headers={"Content-Type": image.manifest.media_type},
+    )
     assert_error(refused, 400, "TAG_INVALID")
     assert "ok" not in oci.tags(repo).json()["tags"]
 

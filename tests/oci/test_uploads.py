@@ -36,7 +36,7 @@ def _assert_step(oci: OciClient, response: httpx.Response, status: int, end: int
 
 def _streamed(data: bytes, piece: int = 1000) -> Iterator[bytes]:
     for offset in range(0, len(data), piece):
-        yield data[offset:offset + piece]
+        yield data[offset : offset + piece]
 
 
 def _blob_is_absent(oci: OciClient, repo: str, *digests: str) -> None:
@@ -60,13 +60,10 @@ def test_post_then_put_creates_a_pullable_blob(oci: OciClient, repo: str) -> Non
     assert pulled.content == data
 
 
-def test_single_post_with_digest_stores_the_blob_or_falls_back_to_a_session(
-    oci: OciClient, repo: str
-) -> None:
+def test_single_post_with_digest_stores_the_blob_or_falls_back_to_a_session(oci: OciClient, repo: str) -> None:
     data = os.urandom(2000)
     digest = digest_of(data)
-    response = oci.http.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=data,
-                             headers=OCTET)
+    response = oci.http.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=data, headers=OCTET)
     assert response.status_code in (201, 202), response.text
     location = oci.absolute(response.headers["Location"])
     if response.status_code == 202:  # the spec lets a registry decline single-request uploads
@@ -79,8 +76,7 @@ def test_single_post_with_digest_stores_the_blob_or_falls_back_to_a_session(
 def test_single_post_with_digest_answers_201(oci: OciClient, repo: str) -> None:
     data = os.urandom(2000)
     digest = digest_of(data)
-    response = oci.http.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=data,
-                             headers=OCTET)
+    response = oci.http.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=data, headers=OCTET)
     location = _assert_step(oci, response, 201)
     assert response.headers["Docker-Content-Digest"] == digest
     assert oci.http.get(location).content == data
@@ -109,8 +105,11 @@ def test_last_chunk_may_come_with_the_closing_put(oci: OciClient, repo: str) -> 
     data = os.urandom(2500)
     location = oci.start_upload(repo)
     location = _assert_step(oci, _patch(oci, location, data[:1500], 0), 202, 1499)
-    response = oci.http.put(with_query(location, digest=digest_of(data)), content=data[1500:],
-                            headers={**OCTET, "Content-Range": f"1500-{len(data) - 1}"})
+    response = oci.http.put(
+        with_query(location, digest=digest_of(data)),
+        content=data[1500:],
+        headers={**OCTET, "Content-Range": f"1500-{len(data) - 1}"},
+    )
     _assert_step(oci, response, 201)
     assert oci.http.get(f"/v2/{repo}/blobs/{digest_of(data)}").content == data
 
@@ -191,8 +190,11 @@ def test_client_resumes_after_a_416_with_its_read_token(registry: ServerProcess,
         status = oci.http.get(oci.absolute(refused.headers.get("Location") or location))
         location = _assert_step(oci, status, 204, 999)
         location = _assert_step(oci, _patch(oci, location, data[1000:2000], 1000), 202, 1999)
-        done = oci.http.put(with_query(location, digest=digest_of(data)), content=data[2000:],
-                            headers={**OCTET, "Content-Range": f"2000-{len(data) - 1}"})
+        done = oci.http.put(
+            with_query(location, digest=digest_of(data)),
+            content=data[2000:],
+            headers={**OCTET, "Content-Range": f"2000-{len(data) - 1}"},
+        )
         _assert_step(oci, done, 201)
         assert oci.http.get(f"/v2/{repo}/blobs/{digest_of(data)}").content == data
 
@@ -207,14 +209,20 @@ def test_out_of_order_last_chunk_on_the_closing_put_is_416(registry: ServerProce
     digest = digest_of(data)
     with OciClient(registry, auth=auth) as oci:
         location = _assert_step(oci, _patch(oci, oci.start_upload(repo), data[:1024], 0), 202, 1023)
-        refused = oci.http.put(with_query(location, digest=digest), content=data[2048:],
-                               headers={**OCTET, "Content-Range": f"2048-{len(data) - 1}"})
+        refused = oci.http.put(
+            with_query(location, digest=digest),
+            content=data[2048:],
+            headers={**OCTET, "Content-Range": f"2048-{len(data) - 1}"},
+        )
         assert refused.status_code == 416, refused.text
         assert not oci.blob_exists(repo, digest)
         location = _assert_step(oci, oci.http.get(location), 204, 1023)
         location = _assert_step(oci, _patch(oci, location, data[1024:2048], 1024), 202, 2047)
-        done = oci.http.put(with_query(location, digest=digest), content=data[2048:],
-                            headers={**OCTET, "Content-Range": f"2048-{len(data) - 1}"})
+        done = oci.http.put(
+            with_query(location, digest=digest),
+            content=data[2048:],
+            headers={**OCTET, "Content-Range": f"2048-{len(data) - 1}"},
+        )
         _assert_step(oci, done, 201)
         assert oci.http.get(f"/v2/{repo}/blobs/{digest}").content == data
 
@@ -268,8 +276,9 @@ def test_unknown_upload_session_is_404_blob_upload_unknown(oci: OciClient, repo:
     url = f"/v2/{repo}/blobs/uploads/3f1c8f7e-5b7e-4c9a-9d61-2f0e1b7c6a55"
     if method == "PUT":
         url = with_query(oci.absolute(url), digest=digest_of(b"x"))
-    assert_error(oci.http.request(method, url, content=b"x" if method in ("PATCH", "PUT") else b""),
-                 404, "BLOB_UPLOAD_UNKNOWN")
+    assert_error(
+        oci.http.request(method, url, content=b"x" if method in ("PATCH", "PUT") else b""), 404, "BLOB_UPLOAD_UNKNOWN"
+    )
 
 
 @pytest.mark.moorage_extra("an upload session belongs to the repository that opened it")
@@ -297,8 +306,11 @@ def test_wrong_digest_is_refused_and_stores_nothing(oci: OciClient, repo: str, m
         response = oci.http.put(with_query(location, digest=claimed))
     elif method == "chunked-put-chunk":
         location = _assert_step(oci, _patch(oci, location, data[:1000], 0), 202)
-        response = oci.http.put(with_query(location, digest=claimed), content=data[1000:],
-                                headers={**OCTET, "Content-Range": f"1000-{len(data) - 1}"})
+        response = oci.http.put(
+            with_query(location, digest=claimed),
+            content=data[1000:],
+            headers={**OCTET, "Content-Range": f"1000-{len(data) - 1}"},
+        )
     else:
         location = _assert_step(oci, oci.http.patch(location, content=_streamed(data), headers=OCTET), 202)
         response = oci.http.put(with_query(location, digest=claimed))
@@ -310,8 +322,7 @@ def test_wrong_digest_is_refused_and_stores_nothing(oci: OciClient, repo: str, m
 def test_single_post_with_wrong_digest_stores_nothing(oci: OciClient, repo: str) -> None:
     data = os.urandom(1500)
     claimed = digest_of(b"something else")
-    response = oci.http.post(f"/v2/{repo}/blobs/uploads/", params={"digest": claimed}, content=data,
-                             headers=OCTET)
+    response = oci.http.post(f"/v2/{repo}/blobs/uploads/", params={"digest": claimed}, content=data, headers=OCTET)
     assert_error(response, 400, "DIGEST_INVALID")
     _blob_is_absent(oci, repo, claimed, digest_of(data))
 

@@ -21,8 +21,7 @@ def small_image_layers(arch_note: str = "", app_compression: str = "zstd") -> li
         LayerBuilder()
         .file(
             "/usr/lib/os-release",
-            'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'
-            'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n',
+            'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n',
         )
         .symlink("/etc/os-release", "../usr/lib/os-release")
         .file("/var/lib/dpkg/status", STATUS)

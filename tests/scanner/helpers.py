@@ -27,9 +27,7 @@ def analyze_layers(
     finished = [layer if isinstance(layer, Layer) else Layer.of(layer, compression) for layer in layers]
     root = tmp_path / f"layout-{len(list(tmp_path.glob('layout-*')))}"
     write_oci_layout(root, ImageSpec(finished))
-    options = AnalysisOptions(
-        analyzers=tuple(analyzers or default_analyzers()), cache=cache, executor=executor
-    )
+    options = AnalysisOptions(analyzers=tuple(analyzers or default_analyzers()), cache=cache, executor=executor)
     with OciLayoutSource(root) as source:
         (result,) = analyze(source, platform=Platform("linux", "amd64"), options=options)
     return result

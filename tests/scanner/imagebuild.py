@@ -220,9 +220,7 @@ def write_oci_layout(root: Path, images: ImageSpec | list[ImageSpec], *, tag: st
         digest = _put_blob(root, raw)
         top = {"mediaType": OCI_INDEX, "digest": digest, "size": len(raw)}
     top["annotations"] = {"org.opencontainers.image.ref.name": tag}
-    (root / "index.json").write_text(
-        json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [top]})
-    )
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [top]}))
     return str(top["digest"])
 
 

@@ -44,9 +44,7 @@ def _inventory(layout: Path, **options: object) -> tuple[object, ...]:
 
 @pytest.mark.parametrize("executor", ["serial", "thread", "process"])
 def test_executors_agree(small_layout: Path, executor: str) -> None:
-    assert _inventory(small_layout, executor=executor, workers=2) == _inventory(
-        small_layout, executor="serial"
-    )
+    assert _inventory(small_layout, executor=executor, workers=2) == _inventory(small_layout, executor="serial")
 
 
 def test_directory_cache_round_trip_skips_reading(small_layout: Path, tmp_path: Path) -> None:
@@ -77,9 +75,7 @@ def test_cache_reads_layer_again_only_for_missing_plugins(small_layout: Path) ->
         (result,) = analyze(
             source,
             platform=AMD64,
-            options=AnalysisOptions(
-                analyzers=analyzers, extra_plugins=(plugin,), cache=cache, executor="serial"
-            ),
+            options=AnalysisOptions(analyzers=analyzers, extra_plugins=(plugin,), cache=cache, executor="serial"),
         )
     assert any(r.plugin == "counting" for r in result.view.layer_results())
     found, missing = cache.load(image.layers[1].digest, [*analyzers, plugin])
@@ -90,9 +86,7 @@ def test_corrupt_cache_entry_is_a_miss(tmp_path: Path) -> None:
     cache = DirectoryLayerCache(tmp_path)
     digest = "sha256:" + "ab" * 32
     tar = LayerBuilder().file("/usr/local/x", "abc").tar_bytes()
-    scan = scan_tar_layer(
-        lambda: io.BytesIO(tar), digest=digest, plugins=[CountingPlugin()], verify_digest=False
-    )
+    scan = scan_tar_layer(lambda: io.BytesIO(tar), digest=digest, plugins=[CountingPlugin()], verify_digest=False)
     cache.store(scan, [CountingPlugin()])
     (tmp_path / "sha256" / ("ab" * 32) / "counting@1.json").write_text("{broken")
     found, missing = cache.load(digest, [CountingPlugin()])

@@ -33,9 +33,7 @@ def _dpkg_query(tar: Path, work: Path) -> set[tuple[str, str]]:
         timeout=60,
     ).stdout
     rows = [line.split("\t") for line in out.splitlines() if line]
-    return {
-        (name, version) for name, version, status in rows if status not in ("not-installed", "config-files")
-    }
+    return {(name, version) for name, version, status in rows if status not in ("not-installed", "config-files")}
 
 
 def test_every_dpkg_query_package_and_nothing_else(tmp_path: Path) -> None:
@@ -44,9 +42,7 @@ def test_every_dpkg_query_package_and_nothing_else(tmp_path: Path) -> None:
     assert len(expected) > 50
     layout_from_tar(tar, tmp_path / "layout")
     with OciLayoutSource(tmp_path / "layout") as source:
-        (result,) = analyze(
-            source, platform=Platform("linux", "amd64"), options=AnalysisOptions(executor="serial")
-        )
+        (result,) = analyze(source, platform=Platform("linux", "amd64"), options=AnalysisOptions(executor="serial"))
     debs = {(p.name, p.version) for p in result.inventory.packages if p.ecosystem is Ecosystem.DEB}
     assert debs == expected
     distro = result.inventory.distro

@@ -190,9 +190,7 @@ def test_digest_mismatch_is_refused() -> None:
         scan_tar_layer(lambda: io.BytesIO(blob), digest="sha256:" + "0" * 64, plugins=[Recorder()])
 
 
-@pytest.mark.parametrize(
-    "junk", [b"", b"not a tar at all" * 100, b"\x1f\x8b\x08garbage", b"\x28\xb5\x2f\xfdjunk"]
-)
+@pytest.mark.parametrize("junk", [b"", b"not a tar at all" * 100, b"\x1f\x8b\x08garbage", b"\x28\xb5\x2f\xfdjunk"])
 def test_garbage_layers_raise_layer_error(junk: bytes) -> None:
     try:
         scan = scan_tar_layer(lambda: io.BytesIO(junk), digest="x", plugins=[Recorder()])
@@ -207,10 +205,7 @@ def test_checks_see_files_deleted_later_marked_as_such() -> None:
         LayerBuilder().whiteout("/data/secret").tar_bytes(),
     ]
     flat = FlatView(
-        [
-            scan_tar_layer(lambda t=t: io.BytesIO(t), digest=f"l{i}", plugins=[Recorder()])
-            for i, t in enumerate(tars)
-        ]
+        [scan_tar_layer(lambda t=t: io.BytesIO(t), digest=f"l{i}", plugins=[Recorder()]) for i, t in enumerate(tars)]
     )
     marks = {(r.path, r.layer_index): r.deleted_later for r in flat.layer_results()}
     assert marks == {("/data/secret", 0): True, ("/data/kept", 0): False}
@@ -223,10 +218,7 @@ def test_file_replaced_by_upper_layer_is_deleted_later_for_the_lower_copy() -> N
         LayerBuilder().file("/data/conf", "new").tar_bytes(),
     ]
     flat = FlatView(
-        [
-            scan_tar_layer(lambda t=t: io.BytesIO(t), digest=f"l{i}", plugins=[Recorder()])
-            for i, t in enumerate(tars)
-        ]
+        [scan_tar_layer(lambda t=t: io.BytesIO(t), digest=f"l{i}", plugins=[Recorder()]) for i, t in enumerate(tars)]
     )
     marks = {r.layer_index: (r.deleted_later, r.value) for r in flat.layer_results()}
     assert marks[0][0] is True and marks[1] == (False, {"len": 3, "kind": "file", "text": "new"})

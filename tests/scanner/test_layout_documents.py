@@ -40,16 +40,20 @@ def layout(root: Path, manifest: bytes, media_type: str, *, index: dict[str, obj
 @pytest.mark.parametrize("case", RECONCILED, ids=lambda c: c.name)
 def test_a_manifest_the_registry_refuses_is_refused(case: Reconciled, tmp_path: Path) -> None:
     payload, content_type = case.document()
-    with OciLayoutSource(layout(tmp_path, payload, content_type)) as source, \
-            pytest.raises(ImageSourceError) as refused:
+    with OciLayoutSource(layout(tmp_path, payload, content_type)) as source, pytest.raises(ImageSourceError) as refused:
         source.resolve(None)
     assert case.reason in str(refused.value)
 
 
 def test_index_json_is_an_image_index(tmp_path: Path) -> None:
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-                           "config": {"mediaType": mt.OCI_CONFIG, "digest": str(Digest.of(b"{}")), "size": 2},
-                           "layers": []}).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_MANIFEST,
+            "config": {"mediaType": mt.OCI_CONFIG, "digest": str(Digest.of(b"{}")), "size": 2},
+            "layers": [],
+        }
+    ).encode()
     good = layout(tmp_path / "good", manifest, mt.OCI_MANIFEST)
     with OciLayoutSource(good) as source:
         (image,) = source.resolve(None)

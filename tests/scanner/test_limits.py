@@ -87,9 +87,7 @@ def test_a_zstd_bomb_comes_out_in_bounded_chunks() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    parts=st.lists(
-        st.one_of(st.binary(max_size=5000), st.integers(0, 300_000).map(bytes)), min_size=1, max_size=4
-    ),
+    parts=st.lists(st.one_of(st.binary(max_size=5000), st.integers(0, 300_000).map(bytes)), min_size=1, max_size=4),
     members=st.integers(1, 3),
     chunk=st.sampled_from([512, 4096, 65536]),
 )
@@ -271,17 +269,24 @@ def test_skips_are_in_the_inventory_errors_cold_and_warm(tmp_path: Path) -> None
     for cache in (DirectoryLayerCache(tmp_path / "cache"), MemoryLayerCache()):
         seen = []
         for _ in range(2):
-            options = AnalysisOptions(analyzers=(dpkg_like,), extra_plugins=(Wants("small", 10),), cache=cache,
-                                      executor="serial")
+            options = AnalysisOptions(
+                analyzers=(dpkg_like,), extra_plugins=(Wants("small", 10),), cache=cache, executor="serial"
+            )
             with OciLayoutSource(root) as source:
                 (result,) = analyze(source, platform=Platform("linux", "amd64"), options=options)
-            seen.append((
-                {(e.analyzer, e.code) for e in result.inventory.errors},
-                {(e.plugin, e.code.value) for scan in result.view.layers for e in scan.errors},
-            ))
-        assert seen[0] == seen[1] == (
-            {(READER, "unsupported")},
-            {(READER, "unsupported"), ("small", "file_too_large")},
+            seen.append(
+                (
+                    {(e.analyzer, e.code) for e in result.inventory.errors},
+                    {(e.plugin, e.code.value) for scan in result.view.layers for e in scan.errors},
+                )
+            )
+        assert (
+            seen[0]
+            == seen[1]
+            == (
+                {(READER, "unsupported")},
+                {(READER, "unsupported"), ("small", "file_too_large")},
+            )
         ), type(cache).__name__
 
 

@@ -94,9 +94,7 @@ _WORD = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=
     epoch=st.none() | st.integers(0, 1000),
     files=st.lists(_WORD, max_size=5),
 )
-def test_rpm_header_against_oracle(
-    name: str, version: str, release: str, epoch: int | None, files: list[str]
-) -> None:
+def test_rpm_header_against_oracle(name: str, version: str, release: str, epoch: int | None, files: list[str]) -> None:
     entries = [
         (1000, 6, name.encode() + b"\0", 1),
         (1001, 6, version.encode() + b"\0", 1),
@@ -143,9 +141,7 @@ def test_apk_installed_against_oracle(packages: list[tuple[str, str]]) -> None:
 @given(
     st.dictionaries(
         st.from_regex(r"[A-Z][A-Z_]{0,10}", fullmatch=True),
-        st.text(
-            st.characters(min_codepoint=0x20, max_codepoint=0x7E, blacklist_characters='"\\$`'), max_size=20
-        ),
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E, blacklist_characters='"\\$`'), max_size=20),
         max_size=6,
     )
 )

@@ -24,9 +24,7 @@ def _inventories(layout: Path) -> list:  # type: ignore[type-arg]
     with OciLayoutSource(layout) as source:
         return [
             r.inventory
-            for r in analyze(
-                source, platform=Platform("linux", "amd64"), options=AnalysisOptions(executor="serial")
-            )
+            for r in analyze(source, platform=Platform("linux", "amd64"), options=AnalysisOptions(executor="serial"))
         ]
 
 

@@ -83,9 +83,7 @@ def test_index_selects_one_platform_or_all(multiarch_layout: Path) -> None:
     with OciLayoutSource(multiarch_layout) as source:
         assert ("pypi", "flask-amd", "3.0.0") in _found(source, AMD64)
         assert ("pypi", "flask-arm", "3.0.0") in _found(source, Platform("linux", "arm64"))
-        results = analyze(
-            source, platform=None, all_platforms=True, options=AnalysisOptions(executor="serial")
-        )
+        results = analyze(source, platform=None, all_platforms=True, options=AnalysisOptions(executor="serial"))
         assert sorted(r.inventory.platform for r in results) == ["linux/amd64", "linux/arm64/v8"]
         with pytest.raises(ImageSourceError):
             source.resolve(Platform("linux", "s390x"))

@@ -35,9 +35,7 @@ def _archive(entries: list[tuple[str, str, bytes]], fmt: int) -> bytes:
                 info.size = len(data)
                 archive.addfile(info, io.BytesIO(data))
                 continue
-            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE}[
-                kind
-            ]
+            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE}[kind]
             info.linkname = "target/" + name if kind != "dir" else ""
             archive.addfile(info)
     return buffer.getvalue()
@@ -48,9 +46,7 @@ def _oracle(blob: bytes) -> list[tuple[str, bytes, int, str, bytes]]:
         out = []
         for member in archive:
             data = archive.extractfile(member).read() if member.isreg() else b""  # type: ignore[union-attr]
-            out.append(
-                (member.name, member.type, member.size if member.isreg() else 0, member.linkname, data)
-            )
+            out.append((member.name, member.type, member.size if member.isreg() else 0, member.linkname, data))
         return out
 
 

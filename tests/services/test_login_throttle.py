@@ -24,10 +24,24 @@ from moorage.services.login_throttle import (
 from moorage.services.login_throttle.policy import address_bucket, canonical_user
 from tests.support import redis_server
 
-POLICY = ThrottlePolicy(free_failures=3, backoff=2.0, backoff_max=16.0, user_free_failures=100,
-                        user_backoff_max=4.0, window=60.0, repeat_seconds=5.0)
-USER_BOUND = ThrottlePolicy(free_failures=3, backoff=2.0, backoff_max=16.0, user_free_failures=6,
-                            user_backoff_max=4.0, window=60.0, repeat_seconds=5.0)
+POLICY = ThrottlePolicy(
+    free_failures=3,
+    backoff=2.0,
+    backoff_max=16.0,
+    user_free_failures=100,
+    user_backoff_max=4.0,
+    window=60.0,
+    repeat_seconds=5.0,
+)
+USER_BOUND = ThrottlePolicy(
+    free_failures=3,
+    backoff=2.0,
+    backoff_max=16.0,
+    user_free_failures=6,
+    user_backoff_max=4.0,
+    window=60.0,
+    repeat_seconds=5.0,
+)
 
 
 class Clock:
@@ -148,16 +162,28 @@ async def test_the_same_wrong_credentials_count_once(store: FailureStore) -> Non
 async def test_spellings_and_an_ipv6_64_share_a_counter(store: FailureStore) -> None:
     clock = Clock()
     limiter = throttle(store, clock)
-    for i, (user, client) in enumerate([("Frank", "2001:db8:1:2::1"), ("FRANK", "2001:db8:1:2::ffff"),
-                                        ("\uff46\uff52\uff41\uff4e\uff4b", "2001:db8:1:2:abcd::9")]):  # fullwidth
+    for i, (user, client) in enumerate(
+        [
+            ("Frank", "2001:db8:1:2::1"),
+            ("FRANK", "2001:db8:1:2::ffff"),
+            ("\uff46\uff52\uff41\uff4e\uff4b", "2001:db8:1:2:abcd::9"),
+        ]
+    ):  # fullwidth
         await fail(limiter, user, client, f"g{i}")
     assert await waits(limiter, "frank", "2001:db8:1:2:ffff:ffff:ffff:ffff") == 2
     assert await waits(limiter, "frank", "2001:db8:1:3::1") == 0  # the next /64 is another client
 
 
 async def test_counters_are_forgotten_after_the_window(store: FailureStore) -> None:
-    policy = ThrottlePolicy(free_failures=2, backoff=0.5, backoff_max=1.0, user_free_failures=50,
-                            user_backoff_max=1.0, window=1.0, repeat_seconds=0.0)
+    policy = ThrottlePolicy(
+        free_failures=2,
+        backoff=0.5,
+        backoff_max=1.0,
+        user_free_failures=50,
+        user_backoff_max=1.0,
+        window=1.0,
+        repeat_seconds=0.0,
+    )
     limiter = throttle(store, time.time, policy)  # type: ignore[arg-type]
     await fail(limiter, "gina", "192.0.2.1", "a")
     await fail(limiter, "gina", "192.0.2.1", "b")

@@ -53,25 +53,33 @@ def _digest(n: int) -> str:
 
 def _counted(database: Database, namespace: str) -> tuple[int, int]:
     """(the organization's counter, its bytes recounted from the links)."""
+
     def work(conn: Connection) -> tuple[int, int]:
         found = repositories.get(conn, DEFAULT_INSTANCE, RepositoryName.parse(f"{namespace}/a"))
         namespace_id = found.namespace_id if found else -1
-        return (q.namespace_stored(conn, DEFAULT_INSTANCE, namespace),
-                namespace_usage.computed_stored(conn, namespace_id))
+        return (
+            q.namespace_stored(conn, DEFAULT_INSTANCE, namespace),
+            namespace_usage.computed_stored(conn, namespace_id),
+        )
 
     return database.run_read(work)
 
 
 def test_usage_counts_each_organizations_distinct_blobs(database: Database) -> None:
     def work(conn: Connection) -> None:
-        for name, digest, size in (("one/a", _digest(1), 100), ("one/b", _digest(1), 100), ("one/b", _digest(2), 20),
-                                   ("two/a", _digest(1), 100)):
+        for name, digest, size in (
+            ("one/a", _digest(1), 100),
+            ("one/b", _digest(1), 100),
+            ("one/b", _digest(2), 20),
+            ("two/a", _digest(1), 100),
+        ):
             link_blob(conn, target(name), digest, size)
         link_blob(conn, target("other/a", "someone-else"), _digest(3), 7)
 
     database.run_write(work)
-    use = database.run_read(lambda conn: q.use(conn, Charge(DEFAULT_INSTANCE, "one", "tenant"), namespace=True,
-                                               account=True))
+    use = database.run_read(
+        lambda conn: q.use(conn, Charge(DEFAULT_INSTANCE, "one", "tenant"), namespace=True, account=True)
+    )
     assert use == q.StorageUse(namespace_stored=120, namespace_reserved=0, account_stored=220, account_reserved=0)
     assert database.run_read(lambda conn: q.instance_stored(conn, DEFAULT_INSTANCE)) == 227
     assert _counted(database, "one") == (120, 120)
@@ -120,8 +128,9 @@ def test_reservations_grow_shrink_refuse_and_expire(database: Database) -> None:
         database.run_write(lambda conn: reserve(conn, reservation_id="b", target=one, total=401))
     assert refused.value.reason == "storage_quota" and "600 bytes being uploaded" in refused.value.message
     # A partial reservation gets the room there is; none at all is refused even then.
-    assert database.run_write(lambda conn: reserve(conn, reservation_id="b", target=one, total=5000,
-                                                   partial=True)) == 400
+    assert (
+        database.run_write(lambda conn: reserve(conn, reservation_id="b", target=one, total=5000, partial=True)) == 400
+    )
     with pytest.raises(QuotaExceeded):
         database.run_write(lambda conn: reserve(conn, reservation_id="c", target=one, total=1, partial=True))
     database.run_write(lambda conn: service.settle_in(conn, "b", 100))  # b's chunk was refused after 100 bytes
@@ -129,8 +138,10 @@ def test_reservations_grow_shrink_refuse_and_expire(database: Database) -> None:
     database.run_write(lambda conn: service.release_in(conn, "a"))
     assert database.run_write(lambda conn: reserve(conn, reservation_id="c", target=one, total=900)) == 900
     # Another organization has a quota of its own.
-    assert database.run_write(lambda conn: reserve(conn, reservation_id="d", target=target("else/app"),
-                                                   total=1000)) == 1000
+    assert (
+        database.run_write(lambda conn: reserve(conn, reservation_id="d", target=target("else/app"), total=1000))
+        == 1000
+    )
     # What a killed process left goes when it expires.
     assert database.run_write(lambda conn: q.purge_expired(conn, now_ms() + 120_000)) == 3
     assert database.run_read(lambda conn: q.reserved(conn, "c")) == 0
@@ -147,8 +158,11 @@ def test_simultaneous_reservations_never_pass_the_quota(database: Database) -> N
             where = target(f"team{index % 3}/app")
             barrier.wait()
             try:
-                database.run_write(lambda conn: service.reserve_in(
-                    conn, reservation_id=f"r{round_}-{index}", target=where, total=150_000))
+                database.run_write(
+                    lambda conn: service.reserve_in(
+                        conn, reservation_id=f"r{round_}-{index}", target=where, total=150_000
+                    )
+                )
             except QuotaExceeded:
                 return False
             return True
@@ -175,13 +189,15 @@ def test_simultaneous_new_repositories_never_pass_the_quota(database: Database) 
 
     with ThreadPoolExecutor(10) as pool:
         assert sum(pool.map(create, range(10))) == 3
-    assert database.run_read(lambda conn: q.repository_counts(conn, Charge(DEFAULT_INSTANCE, "team", "tenant"))) \
-        == (3, 3)
+    assert database.run_read(lambda conn: q.repository_counts(conn, Charge(DEFAULT_INSTANCE, "team", "tenant"))) == (
+        3,
+        3,
+    )
 
 
 async def _stream(data: bytes, piece: int) -> AsyncIterator[bytes]:
     for start in range(0, len(data), piece):
-        yield data[start:start + piece]
+        yield data[start : start + piece]
 
 
 async def test_a_stream_refused_mid_way_keeps_nothing_of_the_chunk(database: Database, tmp_path: Path) -> None:
@@ -192,8 +208,9 @@ async def test_a_stream_refused_mid_way_keeps_nothing_of_the_chunk(database: Dat
     session = await service.start(target=where)
     await service.append(target=where, upload_id=session.id, chunks=_stream(first, 65536), start=0, length=None)
     with pytest.raises(QuotaExceeded):
-        await service.append(target=where, upload_id=session.id, chunks=_stream(b"b" * 700_000, 65536), start=None,
-                             length=None)
+        await service.append(
+            target=where, upload_id=session.id, chunks=_stream(b"b" * 700_000, 65536), start=None, length=None
+        )
     data = tmp_path / "storage" / "uploads" / session.id / "data"
     assert data.stat().st_size == 400_000 and data.read_bytes() == first
     assert (await service.get(target=where, upload_id=session.id)).size == 400_000

@@ -93,8 +93,7 @@ async def test_a_chunk_cut_short_leaves_no_bytes_behind(store: BlobStore) -> Non
     as long as before the chunk: the bytes that did arrive are not kept until a purge."""
     await store.append(UPLOAD, offset=0, chunks=chunks_of(b"kept"), hasher=None)
     with pytest.raises(SizeInvalid):
-        await store.append(UPLOAD, offset=4, chunks=chunks_of(b"x" * 300_000), hasher=None, limit=1_000_000,
-                           exact=True)
+        await store.append(UPLOAD, offset=4, chunks=chunks_of(b"x" * 300_000), hasher=None, limit=1_000_000, exact=True)
     assert await store.upload_size(UPLOAD) == 4
 
 

@@ -157,8 +157,9 @@ async def test_paths_that_escape_or_are_ambiguous_are_refused(driver: StorageDri
 
 @settings(max_examples=25, deadline=None)
 @given(chunks=st.lists(st.binary(max_size=3000), max_size=8), cut=st.integers(min_value=0, max_value=30000))
-async def test_writer_against_bytes_oracle(tmp_path_factory: pytest.TempPathFactory, chunks: list[bytes],
-                                           cut: int) -> None:
+async def test_writer_against_bytes_oracle(
+    tmp_path_factory: pytest.TempPathFactory, chunks: list[bytes], cut: int
+) -> None:
     for name, factory in DRIVERS.items():
         drv = factory(tmp_path_factory.mktemp(name))
         oracle = b"".join(chunks)

@@ -49,8 +49,9 @@ class Account:
     user_id: str = ""
 
 
-def cli(server: Server, *args: str, check: bool = True,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    server: Server, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``moorage <args>`` against the server's data directory and database: the real command
     (its Typer application, settings from the same environment a child process would get), run in
     this process, because a child process spends seconds of CPU importing moorage first and tests
@@ -67,13 +68,21 @@ def cli(server: Server, *args: str, check: bool = True,
         os.umask(mask)
     completed = subprocess.CompletedProcess(["moorage", *args], result.exit_code, result.stdout, result.stderr)
     if check and result.exit_code != 0:
-        raise AssertionError(f"moorage {' '.join(args)} failed ({result.exit_code}):\n{result.stdout}"
-                             f"{result.stderr}") from result.exception
+        raise AssertionError(
+            f"moorage {' '.join(args)} failed ({result.exit_code}):\n{result.stdout}{result.stderr}"
+        ) from result.exception
     return completed
 
 
-def create_user(server: Server, name: str, *, domain: str | None = None, admin: bool = False,
-                password: str = "user-password-1", admin_account: Account | None = None) -> Account:
+def create_user(
+    server: Server,
+    name: str,
+    *,
+    domain: str | None = None,
+    admin: bool = False,
+    password: str = "user-password-1",
+    admin_account: Account | None = None,
+) -> Account:
     """A new user. In the administrator's domain (``domain`` equal to its name) it is made through IAM's
     ``POST /v3/users`` with the administrator's token; a new domain (the default: one named after the
     user) or an administrator needs the ``moorage admin`` CLI."""
@@ -125,8 +134,16 @@ def project_id(server: Server, account: Account | None = None) -> str:
 
 def iam_token(server: Server, account: Account, *, project: str | None = REGION) -> str:
     """An IAM token (``X-Subject-Token``) by password."""
-    body: dict[str, Any] = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": account.name, "password": account.password, "domain": {"name": account.domain}}}}}}
+    body: dict[str, Any] = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": account.name, "password": account.password, "domain": {"name": account.domain}}
+                },
+            }
+        }
+    }
     if project:
         body["auth"]["scope"] = {"project": {"name": project}}
     with http(server) as client:

@@ -60,9 +60,16 @@ def private_env(home: Path, **extra: str) -> dict[str, str]:
     registries.write_text("unqualified-search-registries = []\n")
     auth = home / "auth.json"
     auth.write_text('{"auths": {}}\n')
-    return {"PATH": SYSTEM_PATH, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(home / "tmp"),
-            "CONTAINERS_REGISTRIES_CONF": str(registries), "REGISTRY_AUTH_FILE": str(auth), **extra}
+    return {
+        "PATH": SYSTEM_PATH,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "TMPDIR": str(home / "tmp"),
+        "CONTAINERS_REGISTRIES_CONF": str(registries),
+        "REGISTRY_AUTH_FILE": str(auth),
+        **extra,
+    }
 
 
 @dataclass(frozen=True)
@@ -74,15 +81,21 @@ class Tool:
 
     def run(self, *args: str, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
         """Run the client and return what it did, whatever its exit status."""
-        return subprocess.run([*self.argv, *args], env=dict(self.env), input=stdin, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [*self.argv, *args],
+            env=dict(self.env),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def __call__(self, *args: str, stdin: str | None = None, timeout: float = 180) -> str:
         """Run the client, fail with its output unless it succeeds, return its standard output."""
         done = self.run(*args, stdin=stdin, timeout=timeout)
         if done.returncode != 0:
-            raise ClientError(f"{' '.join([*self.argv, *args])} exited {done.returncode}:\n"
-                              f"{done.stdout}{done.stderr}")
+            raise ClientError(f"{' '.join([*self.argv, *args])} exited {done.returncode}:\n{done.stdout}{done.stderr}")
         return done.stdout
 
 
@@ -111,13 +124,25 @@ class Daemon:
                 self.process.wait()
 
 
-def start_daemon(argv: Sequence[str], *, socket_path: Path, log_path: Path, env: Mapping[str, str] | None = None,
-                 timeout: float = 120.0) -> Daemon:
+def start_daemon(
+    argv: Sequence[str],
+    *,
+    socket_path: Path,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+) -> Daemon:
     """Start ``argv`` and wait until ``socket_path`` accepts connections; raise with the daemon's log
     when it exits or does not get there in ``timeout`` seconds (a loaded 2-core machine is slow)."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=dict(env) if env is not None else None, start_new_session=True)
+        process = subprocess.Popen(
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+        )
     daemon = Daemon(process, socket_path, log_path, tuple(argv))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -133,9 +158,13 @@ def start_daemon(argv: Sequence[str], *, socket_path: Path, log_path: Path, env:
 # Plugins a registry client does not need, and the two that would write outside the state directory
 # (the CRI plugin's /etc/cni and /opt/cni, the opt plugin's /opt/containerd).
 CONTAINERD_DISABLED_PLUGINS = (
-    "io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.internal.v1.tracing",
-    "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
+    "io.containerd.grpc.v1.cri",
+    "io.containerd.internal.v1.opt",
+    "io.containerd.internal.v1.tracing",
+    "io.containerd.snapshotter.v1.aufs",
+    "io.containerd.snapshotter.v1.btrfs",
+    "io.containerd.snapshotter.v1.devmapper",
+    "io.containerd.snapshotter.v1.zfs",
 )
 
 
@@ -147,12 +176,15 @@ def containerd(root: Path) -> Iterator[Daemon]:
     root.mkdir(parents=True, exist_ok=True)
     disabled = ", ".join(f'"{name}"' for name in CONTAINERD_DISABLED_PLUGINS)
     config = root / "containerd.toml"
-    config.write_text(f'version = 2\nroot = "{root / "root"}"\nstate = "{root / "state"}"\n'
-                      f"disabled_plugins = [{disabled}]\n"
-                      f'[grpc]\n  address = "{root / "c.sock"}"\n[ttrpc]\n  address = "{root / "c.sock.ttrpc"}"\n'
-                      '[debug]\n  address = ""\n[metrics]\n  address = ""\n')
-    daemon = start_daemon(["containerd", "--config", str(config)], socket_path=root / "c.sock",
-                          log_path=root / "containerd.log")
+    config.write_text(
+        f'version = 2\nroot = "{root / "root"}"\nstate = "{root / "state"}"\n'
+        f"disabled_plugins = [{disabled}]\n"
+        f'[grpc]\n  address = "{root / "c.sock"}"\n[ttrpc]\n  address = "{root / "c.sock.ttrpc"}"\n'
+        '[debug]\n  address = ""\n[metrics]\n  address = ""\n'
+    )
+    daemon = start_daemon(
+        ["containerd", "--config", str(config)], socket_path=root / "c.sock", log_path=root / "containerd.log"
+    )
     try:
         yield daemon
     finally:

@@ -78,8 +78,9 @@ def bytes_received(port: int) -> int:
     """Bytes received so far on the established TCP connections whose local port is ``port`` (a node's
     listening port: what nginx sends it), from the kernel's TCP statistics (``ss -i``). It tells which
     node is receiving an upload, whatever the node does with the bytes (a file, an object store)."""
-    listed = subprocess.run(["ss", "-Htni", "state", "established", f"( sport = :{port} )"], capture_output=True,
-                            text=True, check=True).stdout
+    listed = subprocess.run(
+        ["ss", "-Htni", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, check=True
+    ).stdout
     return sum(int(match) for match in re.findall(r"\bbytes_received:(\d+)", listed))
 
 
@@ -126,9 +127,13 @@ class Cluster:
         data_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.directory / f"worker-{index}.log"
         with log_path.open("wb") as out:
-            process = subprocess.Popen([sys.executable, "-m", "moorage", "worker"],
-                                       env={**os.environ, **self.shared_env, "MOORAGE_DATA_DIR": str(data_dir)},
-                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "moorage", "worker"],
+                env={**os.environ, **self.shared_env, "MOORAGE_DATA_DIR": str(data_dir)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         worker = WorkerProcess(process, log_path)
         self.workers.append(worker)
         return worker
@@ -144,9 +149,19 @@ class Cluster:
             worker.stop()
 
 
-def start_cluster(directory: Path, *, database_url: str, redis_url: str, storage: Mapping[str, str],
-                  nodes: int = 2, workers: int = 1, tls: bool = True, edge: bool = True, admin: tuple[str, str],
-                  env: Mapping[str, str] | None = None) -> Cluster:
+def start_cluster(
+    directory: Path,
+    *,
+    database_url: str,
+    redis_url: str,
+    storage: Mapping[str, str],
+    nodes: int = 2,
+    workers: int = 1,
+    tls: bool = True,
+    edge: bool = True,
+    admin: tuple[str, str],
+    env: Mapping[str, str] | None = None,
+) -> Cluster:
     """Start the nodes and workers together (on a new database they migrate it one at a time, as nodes
     started together do), and nginx in front of the nodes (unless not ``edge``: then clients use the
     first node's address); return when every node answers. ``env`` adds settings for every process."""
@@ -154,15 +169,22 @@ def start_cluster(directory: Path, *, database_url: str, redis_url: str, storage
     node_ports = [free_port() for _ in range(nodes)]
     edge_port = free_port()
     tls_files = nginx.self_signed(directory / "tls") if tls and edge else None
-    edge_url = (f"{'https' if tls_files else 'http'}://127.0.0.1:{edge_port}" if edge
-                else f"http://127.0.0.1:{node_ports[0]}")
+    edge_url = (
+        f"{'https' if tls_files else 'http'}://127.0.0.1:{edge_port}" if edge else f"http://127.0.0.1:{node_ports[0]}"
+    )
     shared = {
-        "MOORAGE_DATABASE_URL": database_url, "MOORAGE_REDIS_URL": redis_url,
+        "MOORAGE_DATABASE_URL": database_url,
+        "MOORAGE_REDIS_URL": redis_url,
         "MOORAGE_AUTH__MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "MOORAGE_AUTH__ADMIN_USER": admin[0], "MOORAGE_AUTH__ADMIN_PASSWORD": admin[1],
-        "MOORAGE_EXTERNAL_URL": edge_url, "MOORAGE_TRUSTED_PROXIES": "127.0.0.1",
-        "MOORAGE_JOBS__EMBEDDED_WORKER": "false", "MOORAGE_ACCESS_LOG": "false", "MOORAGE_SCANNER__VULNDB_SOURCES": "",
-        **storage, **(env or {}),
+        "MOORAGE_AUTH__ADMIN_USER": admin[0],
+        "MOORAGE_AUTH__ADMIN_PASSWORD": admin[1],
+        "MOORAGE_EXTERNAL_URL": edge_url,
+        "MOORAGE_TRUSTED_PROXIES": "127.0.0.1",
+        "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+        "MOORAGE_ACCESS_LOG": "false",
+        "MOORAGE_SCANNER__VULNDB_SOURCES": "",
+        **storage,
+        **(env or {}),
     }
     cluster = Cluster(directory, shared, node_ports=node_ports, tls=tls_files)
     try:
@@ -171,8 +193,12 @@ def start_cluster(directory: Path, *, database_url: str, redis_url: str, storage
         for _ in range(workers):
             cluster.start_worker()
         if edge:
-            cluster.edge = nginx.start(directory / "nginx", port=edge_port,
-                                       upstreams=[f"127.0.0.1:{port}" for port in cluster.node_ports], tls=tls_files)
+            cluster.edge = nginx.start(
+                directory / "nginx",
+                port=edge_port,
+                upstreams=[f"127.0.0.1:{port}" for port in cluster.node_ports],
+                tls=tls_files,
+            )
         for node in cluster.nodes:
             node.wait_ready("/healthz")
     except BaseException:

@@ -17,8 +17,9 @@ def small_tmpfs(mountpoint: Path, size: int) -> Iterator[Path]:
     require_tool("mount")
     require_root("mounting a tmpfs")
     mountpoint.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         unavailable(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:

@@ -66,7 +66,7 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             sent = 0
             while not server.gate.wait(TRICKLE_SECONDS) and sent < len(body) - 1:
-                self.wfile.write(body[sent:sent + 1])
+                self.wfile.write(body[sent : sent + 1])
                 self.wfile.flush()
                 sent += 1
             self.wfile.write(body[sent:])

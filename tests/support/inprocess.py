@@ -61,8 +61,12 @@ class InProcessMoorage:
         """Its settings as ``moorage`` commands read them (data directory, database, administrator)."""
         auth = self.settings.auth
         password = auth.admin_password.get_secret_value() if auth.admin_password else ""
-        return {"MOORAGE_DATA_DIR": str(self.settings.data_dir), "MOORAGE_DATABASE_URL": self.settings.database_url,
-                "MOORAGE_AUTH__ADMIN_USER": auth.admin_user, "MOORAGE_AUTH__ADMIN_PASSWORD": password}
+        return {
+            "MOORAGE_DATA_DIR": str(self.settings.data_dir),
+            "MOORAGE_DATABASE_URL": self.settings.database_url,
+            "MOORAGE_AUTH__ADMIN_USER": auth.admin_user,
+            "MOORAGE_AUTH__ADMIN_PASSWORD": password,
+        }
 
     @property
     def services(self) -> Services:
@@ -82,8 +86,13 @@ def settings_for(data_dir: Path, *, database_url: str | None = None, **overrides
     from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 
     auth = {"admin_user": ADMIN_USER, "admin_password": ADMIN_PASSWORD, **overrides.pop("auth", {})}
-    return Settings(data_dir=data_dir, database_url=database_url or f"sqlite:///{data_dir / 'moorage.db'}",
-                    access_log=False, auth=auth, **overrides)
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url or f"sqlite:///{data_dir / 'moorage.db'}",
+        access_log=False,
+        auth=auth,
+        **overrides,
+    )
 
 
 @contextmanager
@@ -101,6 +110,7 @@ def running(settings: Settings) -> Iterator[InProcessMoorage]:
     bootstrap(settings)
     app = create_app(settings)
     # follow_redirects off and server errors answered as responses, as a real server and client do.
-    with TestClient(app, base_url=f"http://{ADDRESS}", client=CLIENT, follow_redirects=False,
-                    raise_server_exceptions=False) as http:
+    with TestClient(
+        app, base_url=f"http://{ADDRESS}", client=CLIENT, follow_redirects=False, raise_server_exceptions=False
+    ) as http:
         yield InProcessMoorage(settings, app, http)

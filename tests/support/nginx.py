@@ -40,17 +40,39 @@ def self_signed(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
     require_tool(OPENSSL)
     directory.mkdir(parents=True, exist_ok=True)
     certificate, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", f"/CN={host}", "-addext", f"subjectAltName=IP:{host}",
-                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            OPENSSL,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={host}",
+            "-addext",
+            f"subjectAltName=IP:{host}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )
     ca_dir = directory / "ca"
     ca_dir.mkdir(exist_ok=True)
     (ca_dir / "ca.crt").write_bytes(certificate.read_bytes())
     return TlsFiles(certificate, key, ca_dir)
 
 
-def render_site(template: str, *, listen: str, upstreams: Sequence[str], server_name: str, tls: TlsFiles | None,
-                log_dir: Path) -> str:
+def render_site(
+    template: str, *, listen: str, upstreams: Sequence[str], server_name: str, tls: TlsFiles | None, log_dir: Path
+) -> str:
     """The shipped site file with its placeholders filled in: one ``server`` line per upstream (with the
     template's options), the listen address, and the TLS files (without ``tls``, plain HTTP: the
     ``ssl`` parameter and the ``ssl_*`` lines go). Logs go to ``log_dir``."""
@@ -59,7 +81,7 @@ def render_site(template: str, *, listen: str, upstreams: Sequence[str], server_
         raise ValueError("the site template has no `server @NODE_n@` line")
     first = node_lines[0]
     servers = "\n".join(f"{first.group(1)}{upstream}{first.group(2)}" for upstream in upstreams)
-    text = template[:first.start()] + servers + _NODE_LINE.sub("", template[first.end():]).replace("\n\n\n", "\n\n")
+    text = template[: first.start()] + servers + _NODE_LINE.sub("", template[first.end() :]).replace("\n\n\n", "\n\n")
     text = text.replace("@LISTEN@", listen).replace("@SERVER_NAME@", server_name)
     if tls is not None:
         text = text.replace("@TLS_CERTIFICATE@", str(tls.certificate)).replace("@TLS_CERTIFICATE_KEY@", str(tls.key))
@@ -77,11 +99,14 @@ def render_site(template: str, *, listen: str, upstreams: Sequence[str], server_
 def main_config(directory: Path, site: Path) -> str:
     """A main configuration that keeps everything of nginx's in ``directory`` and includes ``site``."""
     user = "user root;\n" if os.geteuid() == 0 else ""  # root's workers would otherwise run as nobody
-    temp = "\n".join(f"    {kind}_temp_path {directory / kind};" for kind in
-                     ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return (f"{user}daemon off;\nworker_processes 1;\npid {directory / 'nginx.pid'};\n"
-            f"error_log {directory / 'error.log'} warn;\nevents {{ worker_connections 1024; }}\n"
-            f"http {{\n{temp}\n    access_log off;\n    include {site};\n}}\n")
+    temp = "\n".join(
+        f"    {kind}_temp_path {directory / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"{user}daemon off;\nworker_processes 1;\npid {directory / 'nginx.pid'};\n"
+        f"error_log {directory / 'error.log'} warn;\nevents {{ worker_connections 1024; }}\n"
+        f"http {{\n{temp}\n    access_log off;\n    include {site};\n}}\n"
+    )
 
 
 @dataclass
@@ -128,8 +153,16 @@ def write_config(directory: Path, *, port: int, upstreams: Sequence[str], tls: T
     """Write the site (from the shipped template) and the main configuration; return the latter."""
     directory.mkdir(parents=True, exist_ok=True)
     site = directory / "moorage.conf"
-    site.write_text(render_site(SITE_TEMPLATE.read_text(), listen=f"127.0.0.1:{port}", upstreams=upstreams,
-                                server_name="127.0.0.1", tls=tls, log_dir=directory))
+    site.write_text(
+        render_site(
+            SITE_TEMPLATE.read_text(),
+            listen=f"127.0.0.1:{port}",
+            upstreams=upstreams,
+            server_name="127.0.0.1",
+            tls=tls,
+            log_dir=directory,
+        )
+    )
     main = directory / "nginx.conf"
     main.write_text(main_config(directory, site))
     return main
@@ -138,8 +171,12 @@ def write_config(directory: Path, *, port: int, upstreams: Sequence[str], tls: T
 def check_config(main: Path) -> subprocess.CompletedProcess[str]:
     """``nginx -t`` on ``main``."""
     require_tool(NGINX_BIN)
-    return subprocess.run([NGINX_BIN, "-t", "-q", "-p", str(main.parent), "-e", str(main.parent / "error.log"),
-                           "-c", str(main)], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [NGINX_BIN, "-t", "-q", "-p", str(main.parent), "-e", str(main.parent / "error.log"), "-c", str(main)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def start(directory: Path, *, port: int, upstreams: Sequence[str], tls: TlsFiles | None) -> Nginx:
@@ -147,8 +184,11 @@ def start(directory: Path, *, port: int, upstreams: Sequence[str], tls: TlsFiles
     require_tool(NGINX_BIN)
     main = write_config(directory, port=port, upstreams=upstreams, tls=tls)
     with (directory / "stderr.log").open("wb") as out:
-        process = subprocess.Popen([NGINX_BIN, "-p", str(directory), "-e", str(directory / "error.log"),
-                                    "-c", str(main)], stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [NGINX_BIN, "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(main)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     nginx = Nginx(process, port, directory, "https" if tls is not None else "http")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

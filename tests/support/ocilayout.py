@@ -119,8 +119,7 @@ def layer(
 ) -> Layer:
     """A layer from ``files`` (or from ready tar bytes), compressed as asked."""
     tar = files if isinstance(files, bytes) else tar_archive(files)
-    blob = Blob(media_type or _LAYER_MEDIA_TYPES[(flavour, compression)], compress(tar, compression),
-                algorithm)
+    blob = Blob(media_type or _LAYER_MEDIA_TYPES[(flavour, compression)], compress(tar, compression), algorithm)
     return Layer(blob, digest_of(tar, "sha256"))
 
 
@@ -222,7 +221,8 @@ def _unique(blobs: Iterable[Blob]) -> tuple[Blob, ...]:
 
 
 def _optional_fields(
-    annotations: Mapping[str, str] | None, subject: Content | Blob | Descriptor | None,
+    annotations: Mapping[str, str] | None,
+    subject: Content | Blob | Descriptor | None,
     artifact_type: str | None,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {}
@@ -256,14 +256,19 @@ def image(
     ``flavour="docker"`` writes a Docker schema 2 manifest (no subject/artifactType there).
     """
     built = [
-        item if isinstance(item, Layer)
-        else layer(item, compression=compression, flavour=flavour, algorithm=algorithm)
+        item if isinstance(item, Layer) else layer(item, compression=compression, flavour=flavour, algorithm=algorithm)
         for item in layers
     ]
     if config is None:
-        config = image_config([item.diff_id for item in built], os=os, architecture=architecture,
-                              variant=variant, container_config=container_config, flavour=flavour,
-                              algorithm=algorithm)
+        config = image_config(
+            [item.diff_id for item in built],
+            os=os,
+            architecture=architecture,
+            variant=variant,
+            container_config=container_config,
+            flavour=flavour,
+            algorithm=algorithm,
+        )
     media_type = OCI_MANIFEST if flavour == "oci" else DOCKER_MANIFEST
     document: dict[str, Any] = {
         "schemaVersion": 2,
@@ -275,8 +280,9 @@ def image(
     platform: Descriptor = {"architecture": architecture, "os": os}
     if variant:
         platform["variant"] = variant
-    return Image(Blob(media_type, canonical_json(document), algorithm), config,
-                 tuple(item.blob for item in built), platform)
+    return Image(
+        Blob(media_type, canonical_json(document), algorithm), config, tuple(item.blob for item in built), platform
+    )
 
 
 def artifact(
@@ -341,8 +347,11 @@ def platform_images(
             {f"layer{n}/{label}.txt": f"{label} layer {n}\n".encode(), "etc/os-release": b"ID=test\n"}
             for n in range(layer_count)
         ]
-        images.append(image(layers, os=os_name, architecture=architecture, variant=variant,
-                            flavour=flavour, compression=compression))
+        images.append(
+            image(
+                layers, os=os_name, architecture=architecture, variant=variant, flavour=flavour, compression=compression
+            )
+        )
     return images
 
 
@@ -363,8 +372,7 @@ def write_layout(path: Path, refs: Mapping[str, Content], *, extra: Iterable[Con
         target = path / "blobs" / algorithm / hex_digest
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(blob.data)
-    entries = [item.manifest.descriptor(annotations={REF_NAME_ANNOTATION: tag})
-               for tag, item in refs.items()]
+    entries = [item.manifest.descriptor(annotations={REF_NAME_ANNOTATION: tag}) for tag, item in refs.items()]
     (path / "index.json").write_bytes(
         canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
     )

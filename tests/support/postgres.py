@@ -44,9 +44,23 @@ class PostgresServer:
         """Create an empty database and return its SQLAlchemy URL."""
         env = {**os.environ, "PGPASSWORD": self.password} if self.password is not None else None
         subprocess.run(
-            _as_postgres([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                          "-q", "-c", f'CREATE DATABASE "{name}"']),
-            check=True, capture_output=True, env=env,
+            _as_postgres(
+                [
+                    str(PG_BIN / "psql"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "postgres",
+                    "-q",
+                    "-c",
+                    f'CREATE DATABASE "{name}"',
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            env=env,
         )
         return self.url(name)
 
@@ -83,23 +97,52 @@ def start(*, password: str | None = None) -> PostgresServer:
         if password is not None:
             os.chown(directory / "password", entry.pw_uid, entry.pw_gid)
     subprocess.run(
-        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", *auth,
-                      "--encoding=UTF8", "--locale=C.UTF-8", "-N"]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                *auth,
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "-N",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     port = free_port()
     log = open(directory / "log", "wb")  # noqa: SIM115 - the server writes it until stopped
     process = subprocess.Popen(
-        _as_postgres([str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-                      "-k", str(directory), "-c", "fsync=off", "-c", "synchronous_commit=off",
-                      "-c", "full_page_writes=off", "-c", "max_connections=200"]),
-        stdout=log, stderr=subprocess.STDOUT,
+        _as_postgres(
+            [
+                str(PG_BIN / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(directory),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ]
+        ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        ready = subprocess.run(
-            [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
-        )
+        ready = subprocess.run([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True)
         if ready.returncode == 0:
             return PostgresServer(directory, port, process, password)
         if process.poll() is not None:

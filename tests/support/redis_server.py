@@ -57,9 +57,24 @@ def start(password: str) -> RedisServer:
     port = free_port()
     log = open(directory / "log", "wb")  # noqa: SIM115 - the server writes it until stopped
     process = subprocess.Popen(
-        [REDIS_BIN, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password, "--save", "",
-         "--appendonly", "no", "--dir", str(directory)],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            REDIS_BIN,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

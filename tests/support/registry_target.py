@@ -69,8 +69,12 @@ class RegistryBackend:
         if self.target == "reference":
             return start_reference_registry(data_dir, port=port)
         # No job worker: the registry's own behaviour needs none, and it is a third process per start.
-        env = {"MOORAGE_AUTH__ADMIN_USER": ADMIN_USER, "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
-               "MOORAGE_ACCESS_LOG": "false", "MOORAGE_JOBS__EMBEDDED_WORKER": "false"}
+        env = {
+            "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
+            "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "MOORAGE_ACCESS_LOG": "false",
+            "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
+        }
         if self.database_url:
             env["MOORAGE_DATABASE_URL"] = self.database_url
         return start_moorage(data_dir, env=env, port=port)
@@ -90,8 +94,9 @@ def _postgresql_database(request: pytest.FixtureRequest) -> str:
         pytest.skip("PostgreSQL variant: the root conftest provides neither pg_server nor pg_database_url")
 
 
-def _make_backend(request: pytest.FixtureRequest, backend: str,
-                  tmp_path_factory: pytest.TempPathFactory) -> RegistryBackend:
+def _make_backend(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> RegistryBackend:
     target = registry_target()
     if backend != "postgresql":
         return RegistryBackend(target, backend, None, None)
@@ -114,8 +119,9 @@ def registry_backend(
     return make_registry_backend(request, str(request.param), tmp_path_factory, session_cache)
 
 
-def make_registry_backend(request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory,
-                          session_cache: SessionCache) -> RegistryBackend:
+def make_registry_backend(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory, session_cache: SessionCache
+) -> RegistryBackend:
     """The ``RegistryBackend`` of ``backend``, made once per test process."""
     return session_cache.get(f"registry_backend:{backend}", lambda: _make_backend(request, backend, tmp_path_factory))
 
@@ -129,7 +135,8 @@ def registry(
     return session_cache.get(
         f"registry:{registry_backend.backend}",
         lambda: registry_backend.start(registry_backend.data_dir(tmp_path_factory.mktemp("registry"))),
-        close=ServerProcess.stop)
+        close=ServerProcess.stop,
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-                  "/service/token"}
+INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/service/token"}
 
 
 def management_routes(app: FastAPI) -> list[tuple[str, str]]:

@@ -28,7 +28,8 @@ _RANGE = re.compile(r"\*\*取值范围\*\*\s*[:：](.*?)(?:\*\*默认取值\*\*|
 _DASH_ITEM = re.compile(rf"(?:^|\s)-\s*({_TOKEN})\s*[:：]")
 _LIST_AFTER = re.compile(
     rf"(?:可设置为|可选为|可选|目前支持|支持的\w*(?:为|有)\s*[:：]?|(?<!最大)支持)\s*"
-    rf"({_TOKEN}(?:（[^）]*）)?(?:\s*(?:[,，、]|或者|或)\s*{_TOKEN}(?:（[^）]*）)?)*)")
+    rf"({_TOKEN}(?:（[^）]*）)?(?:\s*(?:[,，、]|或者|或)\s*{_TOKEN}(?:（[^）]*）)?)*)"
+)
 _LIST_AFTER_LABEL = re.compile(rf"^[\u4e00-\u9fff]+\s*[,，]\s*({_TOKEN}(?:\s*[,，]\s*{_TOKEN})+)")
 _VALUE_COLON = re.compile(rf"(?:^|[\s。，；;-])({_TOKEN})\s*[:：](?![:/])")
 
@@ -60,9 +61,14 @@ def client_operations(client: type[Any]) -> dict[str, SdkOperation]:
         for parameter in probe.attribute_map:
             setattr(probe, parameter, "x")
         info = getattr(client, attribute)(probe)
-        found[name] = SdkOperation(name, info["method"], info["resource_path"], request_class,
-                                   tuple(key for key, _value in info["query_params"]),
-                                   tuple(info["path_params"]))
+        found[name] = SdkOperation(
+            name,
+            info["method"],
+            info["resource_path"],
+            request_class,
+            tuple(key for key, _value in info["query_params"]),
+            tuple(info["path_params"]),
+        )
     return found
 
 

@@ -112,9 +112,7 @@ def _spawn(argv: list[str], *, data_dir: Path, port: int, env: Mapping[str, str]
     log_path = data_dir.parent / f"{data_dir.name}-{name}.log"
     full_env = {**os.environ, **env}
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
-        )
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
     return ServerProcess(process, "127.0.0.1", port, log_path, data_dir, dict(env))
 
 
@@ -128,8 +126,19 @@ def start_moorage(
 ) -> ServerProcess:
     """Run ``moorage serve`` from this interpreter on a free loopback port."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "moorage", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(data_dir), *(extra_args or [])]
+    argv = [
+        sys.executable,
+        "-m",
+        "moorage",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *(extra_args or []),
+    ]
     server = _spawn(argv, data_dir=data_dir, port=port, env=env or {}, name="moorage")
     if wait:
         server.wait_ready()
@@ -143,19 +152,17 @@ def start_reference_registry(
     require_tool(REFERENCE_REGISTRY_BIN)
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
-    auth = (
-        f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n" if htpasswd is not None else ""
-    )
+    auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n" if htpasswd is not None else ""
     config = data_dir.parent / f"{data_dir.name}-config.yml"
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {data_dir}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-        + auth
+        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
     )
-    server = _spawn([REFERENCE_REGISTRY_BIN, "serve", str(config)], data_dir=data_dir, port=port,
-                    env={}, name="reference")
+    server = _spawn(
+        [REFERENCE_REGISTRY_BIN, "serve", str(config)], data_dir=data_dir, port=port, env={}, name="reference"
+    )
     if wait:
         server.wait_ready()
     return server

@@ -27,20 +27,52 @@ def _creds(creds: tuple[str, str] | None, flag: str) -> list[str]:
     return [flag, f"{creds[0]}:{creds[1]}"] if creds else [flag.replace("creds", "no-creds")]
 
 
-def push(layout: Path, tag: str, destination: str, *, creds: tuple[str, str] | None = None,
-         all_images: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:
+def push(
+    layout: Path,
+    tag: str,
+    destination: str,
+    *,
+    creds: tuple[str, str] | None = None,
+    all_images: bool = False,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     """Copy ``oci:<layout>:<tag>`` to ``docker://<destination>``."""
     extra = ["--all"] if all_images else []
-    return run("copy", "--retry-times", "0", "--dest-tls-verify=false", *_creds(creds, "--dest-creds"), *extra,
-               f"oci:{layout}:{tag}", f"docker://{destination}", check=check)
+    return run(
+        "copy",
+        "--retry-times",
+        "0",
+        "--dest-tls-verify=false",
+        *_creds(creds, "--dest-creds"),
+        *extra,
+        f"oci:{layout}:{tag}",
+        f"docker://{destination}",
+        check=check,
+    )
 
 
-def pull(source: str, layout: Path, tag: str, *, creds: tuple[str, str] | None = None,
-         all_images: bool = False, check: bool = True) -> subprocess.CompletedProcess[str]:
+def pull(
+    source: str,
+    layout: Path,
+    tag: str,
+    *,
+    creds: tuple[str, str] | None = None,
+    all_images: bool = False,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     """Copy ``docker://<source>`` to ``oci:<layout>:<tag>``."""
     extra = ["--all"] if all_images else []
-    return run("copy", "--retry-times", "0", "--src-tls-verify=false", *_creds(creds, "--src-creds"), *extra,
-               f"docker://{source}", f"oci:{layout}:{tag}", check=check)
+    return run(
+        "copy",
+        "--retry-times",
+        "0",
+        "--src-tls-verify=false",
+        *_creds(creds, "--src-creds"),
+        *extra,
+        f"docker://{source}",
+        f"oci:{layout}:{tag}",
+        check=check,
+    )
 
 
 def inspect_raw(reference: str, *, creds: tuple[str, str] | None = None) -> dict[str, Any]:

@@ -74,30 +74,53 @@ def layer(files: dict[str, bytes]) -> Blob:
     return Blob(OCI_LAYER, gzip.compress(raw.getvalue(), mtime=0))
 
 
-def image(files: list[dict[str, bytes]], *, label: str = "", subject: Image | None = None,
-          artifact_type: str = "") -> Image:
+def image(
+    files: list[dict[str, bytes]], *, label: str = "", subject: Image | None = None, artifact_type: str = ""
+) -> Image:
     """An OCI image with one layer per dict of files (``label`` varies the config, hence the digest);
     with ``subject``, a referrer of that image (a signature, an SBOM...)."""
     layers = [layer(f) for f in files]
     diff_ids = [sha256(gzip.decompress(blob.data)) for blob in layers]
-    config = Blob(OCI_CONFIG, json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"t": label}},
-                                          "rootfs": {"type": "layers", "diff_ids": diff_ids}},
-                                         sort_keys=True).encode())
-    manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(),
-                                "layers": [b.descriptor() for b in layers]}
+    config = Blob(
+        OCI_CONFIG,
+        json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "config": {"Labels": {"t": label}},
+                "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            },
+            sort_keys=True,
+        ).encode(),
+    )
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": config.descriptor(),
+        "layers": [b.descriptor() for b in layers],
+    }
     if artifact_type:
         manifest["artifactType"] = artifact_type
     if subject is not None:
-        manifest["subject"] = {"mediaType": subject.media_type, "digest": subject.digest,
-                               "size": len(subject.manifest)}
+        manifest["subject"] = {"mediaType": subject.media_type, "digest": subject.digest, "size": len(subject.manifest)}
     return Image(json.dumps(manifest, separators=(",", ":")).encode(), OCI_MANIFEST, (config, *layers), config)
 
 
 def index(children: list[Image]) -> Image:
     """An OCI index of ``children`` (push the children first)."""
-    body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-        {"mediaType": c.media_type, "digest": c.digest, "size": len(c.manifest),
-         "platform": {"architecture": f"arch{i}", "os": "linux"}} for i, c in enumerate(children)]}
+    body = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {
+                "mediaType": c.media_type,
+                "digest": c.digest,
+                "size": len(c.manifest),
+                "platform": {"architecture": f"arch{i}", "os": "linux"},
+            }
+            for i, c in enumerate(children)
+        ],
+    }
     return Image(json.dumps(body, separators=(",", ":")).encode(), OCI_INDEX)
 
 
@@ -107,11 +130,16 @@ def push(client: httpx.Client, name: str, reference: str, img: Image) -> httpx.R
     for blob in img.blobs:
         if client.head(f"/v2/{name}/blobs/{blob.digest}").status_code == 200:
             continue
-        uploaded = client.post(f"/v2/{name}/blobs/uploads/", params={"digest": blob.digest}, content=blob.data,
-                               headers={"Content-Type": "application/octet-stream"})
+        uploaded = client.post(
+            f"/v2/{name}/blobs/uploads/",
+            params={"digest": blob.digest},
+            content=blob.data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
         assert uploaded.status_code == 201, uploaded.text
-    answer = client.put(f"/v2/{name}/manifests/{reference}", content=img.manifest,
-                        headers={"Content-Type": img.media_type})
+    answer = client.put(
+        f"/v2/{name}/manifests/{reference}", content=img.manifest, headers={"Content-Type": img.media_type}
+    )
     assert answer.status_code == 201, answer.text
     return answer
 
@@ -130,7 +158,13 @@ def write_layout(directory: Path, tagged: dict[str, Image]) -> Path:
     for tag, img in tagged.items():
         for data in (img.manifest, *(b.data for b in img.blobs)):
             (blobs / sha256(data).split(":")[1]).write_bytes(data)
-        entries.append({"mediaType": img.media_type, "digest": img.digest, "size": len(img.manifest),
-                        "annotations": {"org.opencontainers.image.ref.name": tag}})
+        entries.append(
+            {
+                "mediaType": img.media_type,
+                "digest": img.digest,
+                "size": len(img.manifest),
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }
+        )
     (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
     return directory

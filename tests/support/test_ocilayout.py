@@ -35,7 +35,6 @@ def _file_contents(tar_bytes: bytes) -> dict[str, bytes]:
 def test_tar_holds_exactly_the_files_given_and_is_deterministic(files: dict[str, bytes]) -> None:
     ancestors = {path.rsplit("/", depth)[0] for path in files for depth in range(1, path.count("/") + 1)}
     if ancestors & set(files):
-
         return  # a path cannot be both a file and a directory
     archive = ol.tar_archive(files)
     assert archive == ol.tar_archive(dict(reversed(list(files.items()))))
@@ -57,10 +56,16 @@ def test_paths_are_normalised_and_escapes_refused() -> None:
 
 
 def test_special_members() -> None:
-    members = _members(ol.tar_archive({
-        "bin/tool": ol.File(b"#!", 0o755), "bin/link": ol.Symlink("tool"),
-        "bin/hard": ol.Hardlink("bin/tool"), "var/empty": ol.Directory(0o700),
-    }))
+    members = _members(
+        ol.tar_archive(
+            {
+                "bin/tool": ol.File(b"#!", 0o755),
+                "bin/link": ol.Symlink("tool"),
+                "bin/hard": ol.Hardlink("bin/tool"),
+                "var/empty": ol.Directory(0o700),
+            }
+        )
+    )
     assert members["bin/tool"].mode == 0o755
     assert members["bin/link"].issym() and members["bin/link"].linkname == "tool"
     assert members["bin/hard"].islnk() and members["bin/hard"].linkname == "bin/tool"
@@ -110,8 +115,12 @@ def test_artifact_and_index_shapes() -> None:
     children = ol.platform_images([("linux", "amd64", None), ("linux", "arm64", None)])
     nested = ol.index([ol.index(children), children[0]])
     assert nested.manifests()[-1] == nested.manifest
-    assert [m.digest for m in nested.manifests()] == [children[0].digest, children[1].digest,
-                                                       nested.children[0].digest, nested.digest]
+    assert [m.digest for m in nested.manifests()] == [
+        children[0].digest,
+        children[1].digest,
+        nested.children[0].digest,
+        nested.digest,
+    ]
     assert len({blob.digest for blob in nested.blobs()}) == len(nested.blobs())
 
 
@@ -133,14 +142,20 @@ def test_layout_round_trip_and_corruption_is_detected(tmp_path: Path) -> None:
 
 @pytest.mark.requires_tool("umoci")
 def test_umoci_unpacks_the_layout(tmp_path: Path) -> None:
-    image = ol.image([
-        {"etc/a.txt": b"A", "bin/tool": ol.File(b"#!/bin/sh\n", 0o755), "bin/link": ol.Symlink("tool")},
-        {"etc/b.txt": b"B", "etc/.wh.a.txt": b""},
-    ])
+    image = ol.image(
+        [
+            {"etc/a.txt": b"A", "bin/tool": ol.File(b"#!/bin/sh\n", 0o755), "bin/link": ol.Symlink("tool")},
+            {"etc/b.txt": b"B", "etc/.wh.a.txt": b""},
+        ]
+    )
     ol.write_layout(tmp_path / "layout", {"v1": image})
     bundle = tmp_path / "bundle"
-    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{tmp_path / 'layout'}:v1", str(bundle)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["umoci", "unpack", "--rootless", "--image", f"{tmp_path / 'layout'}:v1", str(bundle)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     rootfs = bundle / "rootfs"
     assert (rootfs / "etc" / "b.txt").read_bytes() == b"B"
     assert not (rootfs / "etc" / "a.txt").exists()  # whited out by the second layer

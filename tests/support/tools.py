@@ -21,15 +21,38 @@ MARK = "requires_tool"
 
 # The Debian package that provides each tool (./dev's TEST_DEBS installs them), for the skip reason.
 PACKAGES = {
-    "rpm": "rpm", "rpmbuild": "rpm", "skopeo": "skopeo", "podman": "podman", "buildah": "buildah",
-    "ctr": "containerd", "containerd": "containerd", "docker": "docker.io", "dockerd": "docker.io",
-    "/usr/bin/docker": "docker.io", "/usr/sbin/dockerd": "docker.io", "umoci": "umoci",
-    "debootstrap": "debootstrap", "redis-server": "redis-server", "/usr/bin/redis-server": "redis-server",
-    "docker-registry": "docker-registry", "/usr/bin/docker-registry": "docker-registry",
-    "/usr/lib/postgresql/15/bin/postgres": "postgresql-15", "db5.3_load": "db5.3-util", "dpkg": "dpkg",
-    "openssl": "openssl", "git": "git", "curl": "curl", "node": "nodejs", "npm": "npm",
-    "readelf": "binutils", "objcopy": "binutils", "mount": "mount", "nginx": "nginx", "/usr/sbin/nginx": "nginx",
-    "systemd-analyze": "systemd", "ss": "iproute2",
+    "rpm": "rpm",
+    "rpmbuild": "rpm",
+    "skopeo": "skopeo",
+    "podman": "podman",
+    "buildah": "buildah",
+    "ctr": "containerd",
+    "containerd": "containerd",
+    "docker": "docker.io",
+    "dockerd": "docker.io",
+    "/usr/bin/docker": "docker.io",
+    "/usr/sbin/dockerd": "docker.io",
+    "umoci": "umoci",
+    "debootstrap": "debootstrap",
+    "redis-server": "redis-server",
+    "/usr/bin/redis-server": "redis-server",
+    "docker-registry": "docker-registry",
+    "/usr/bin/docker-registry": "docker-registry",
+    "/usr/lib/postgresql/15/bin/postgres": "postgresql-15",
+    "db5.3_load": "db5.3-util",
+    "dpkg": "dpkg",
+    "openssl": "openssl",
+    "git": "git",
+    "curl": "curl",
+    "node": "nodejs",
+    "npm": "npm",
+    "readelf": "binutils",
+    "objcopy": "binutils",
+    "mount": "mount",
+    "nginx": "nginx",
+    "/usr/sbin/nginx": "nginx",
+    "systemd-analyze": "systemd",
+    "ss": "iproute2",
 }
 
 
@@ -53,8 +76,10 @@ def unavailable(reason: str) -> None:
     """Skip the running test for ``reason`` (something it needs is missing here); fail it instead under
     ``MOORAGE_REQUIRE_TOOLS``."""
     if tools_required():
-        pytest.fail(f"{reason} ({REQUIRE_ENV} is set: the full run installs every tool, so nothing may be skipped)",
-                    pytrace=False)
+        pytest.fail(
+            f"{reason} ({REQUIRE_ENV} is set: the full run installs every tool, so nothing may be skipped)",
+            pytrace=False,
+        )
     # Reported at the test, not here (as a skipif mark's skip is).
     raise pytest.skip.Exception(reason, _use_item_location=True)
 
@@ -64,8 +89,9 @@ def require_tool(*tools: str) -> None:
     absent = missing_tools(*tools)
     if absent:
         packages = sorted({PACKAGES.get(tool, tool) for tool in absent})
-        unavailable(f"needs {', '.join(absent)} (Debian package {', '.join(packages)}; `./dev test` as root "
-                     "installs it)")
+        unavailable(
+            f"needs {', '.join(absent)} (Debian package {', '.join(packages)}; `./dev test` as root installs it)"
+        )
 
 
 def require_root(why: str) -> None:

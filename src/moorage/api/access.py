@@ -38,8 +38,6 @@ AUTHENTICATED = Access("", "", ())
 """Any authenticated caller (``GET /v2/``)."""
 
 
-
-
 class Authorizer(Protocol):
     """Checks that the caller of a request may do everything in ``required``."""
 

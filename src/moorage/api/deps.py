@@ -90,18 +90,22 @@ async def _authenticate_signature(request: Request, authorization: str, *, keeps
     async with logins.login_attempt(user_name=parsed.access_key, client=client, credential=None) as attempt:
         try:
             signed = sdk_signature.check_headers(
-                method=request.method, raw_path=request.scope.get("raw_path") or request.url.path.encode(),
-                query_string=request.scope.get("query_string", b""), headers=request.headers,
+                method=request.method,
+                raw_path=request.scope.get("raw_path") or request.url.path.encode(),
+                query_string=request.scope.get("query_string", b""),
+                headers=request.headers,
                 now=datetime.datetime.now(datetime.UTC),
                 max_age=datetime.timedelta(seconds=policy.sdk_signature_max_age_seconds),
-                max_ahead=datetime.timedelta(seconds=policy.sdk_signature_max_ahead_seconds))
+                max_ahead=datetime.timedelta(seconds=policy.sdk_signature_max_ahead_seconds),
+            )
         except sdk_signature.SignatureError as exc:
             await logins.record_failure(attempt, user_name=parsed.access_key, client=client, reason=str(exc))
             raise Unauthenticated(f"signature rejected: {exc}") from exc
         found = await services.access_keys.access_key_secret(parsed.access_key)
         if found is None:
-            await logins.record_failure(attempt, user_name=parsed.access_key, client=client,
-                                        reason="unknown or disabled access key")
+            await logins.record_failure(
+                attempt, user_name=parsed.access_key, client=client, reason="unknown or disabled access key"
+            )
             raise Unauthenticated("unknown or disabled access key")
         user, secret = found
         try:
@@ -118,11 +122,13 @@ def _may_have_body(request: Request) -> bool:
     """Whether body bytes may follow the headers (a chunked body, or a Content-Length above 0)."""
     length = request.headers.get("content-length")
     return "chunked" in request.headers.get("transfer-encoding", "").lower() or (
-        length is not None and length.strip() not in ("", "0"))
+        length is not None and length.strip() not in ("", "0")
+    )
 
 
-async def _verify_with_body(request: Request, signed: sdk_signature.SignedRequest, secret: str, *,
-                            keeps_body: bool) -> bytes | None:
+async def _verify_with_body(
+    request: Request, signed: sdk_signature.SignedRequest, secret: str, *, keeps_body: bool
+) -> bytes | None:
     """Check the signature, reading the body only when its hash is needed and no sooner; the body
     read (see ``Admission.body``)."""
     declared = signed.declared_payload_hash
@@ -253,13 +259,17 @@ async def _check_level(request: Request, principal: Principal, level: int, *, wi
     if with_repository:
         repository = validate_repository(str(params.get("repository", "")).replace("$", "/"))
     found, held = await get_services(request).permissions.management_level(
-        principal, instance_id=getattr(request.state, "instance_id", DEFAULT_INSTANCE),
-        namespace=namespace, repository=repository)
+        principal,
+        instance_id=getattr(request.state, "instance_id", DEFAULT_INSTANCE),
+        namespace=namespace,
+        repository=repository,
+    )
     if not found:
         raise NotFound(f"organization {namespace!r} not found", reason="namespace_not_found")
     if held < level:
-        raise Denied(f"this operation needs permission level {level} on {namespace}"
-                     + (f"/{repository}" if repository else ""))
+        raise Denied(
+            f"this operation needs permission level {level} on {namespace}" + (f"/{repository}" if repository else "")
+        )
 
 
 async def _check_instance_owner(request: Request, principal: Principal) -> str:
@@ -271,8 +281,7 @@ async def _check_instance_owner(request: Request, principal: Principal) -> str:
     return instance_id
 
 
-async def _check_instance_level(request: Request, principal: Principal, level: int, *,
-                                with_repository: bool) -> None:
+async def _check_instance_level(request: Request, principal: Principal, level: int, *, with_repository: bool) -> None:
     """At least ``level`` on the path's instance namespace ``namespace_name`` (and repository
     ``repository_name``); reading a public namespace needs no grant."""
     instance_id = await _check_instance_owner(request, principal)
@@ -282,13 +291,17 @@ async def _check_instance_level(request: Request, principal: Principal, level: i
     if with_repository:
         repository = validate_repository(str(params.get("repository_name", "")).replace("$", "/"))
     found, held = await get_services(request).permissions.management_level(
-        principal, instance_id=instance_id, namespace=namespace, repository=repository)
+        principal, instance_id=instance_id, namespace=namespace, repository=repository
+    )
     if not found:
         raise NotFound(f"namespace {namespace!r} not found", reason="namespace_not_found")
-    if held < level and not (level <= READ and await get_services(request).enterprise.namespaces.is_public(
-            instance_id=instance_id, name=namespace)):
-        raise Denied(f"this operation needs permission level {level} on {namespace}"
-                     + (f"/{repository}" if repository else ""))
+    if held < level and not (
+        level <= READ
+        and await get_services(request).enterprise.namespaces.is_public(instance_id=instance_id, name=namespace)
+    ):
+        raise Denied(
+            f"this operation needs permission level {level} on {namespace}" + (f"/{repository}" if repository else "")
+        )
 
 
 PrincipalDep = Annotated[Principal, Depends(authorize)]

@@ -26,8 +26,9 @@ BLOB_UNKNOWN = OciCode("BLOB_UNKNOWN", 404, "blob unknown to registry")
 BLOB_UPLOAD_INVALID = OciCode("BLOB_UPLOAD_INVALID", 400, "blob upload invalid")
 BLOB_UPLOAD_UNKNOWN = OciCode("BLOB_UPLOAD_UNKNOWN", 404, "blob upload unknown to registry")
 DIGEST_INVALID = OciCode("DIGEST_INVALID", 400, "provided digest did not match uploaded content")
-MANIFEST_BLOB_UNKNOWN = OciCode("MANIFEST_BLOB_UNKNOWN", 400, "manifest references a manifest or blob unknown "
-                                "to registry")
+MANIFEST_BLOB_UNKNOWN = OciCode(
+    "MANIFEST_BLOB_UNKNOWN", 400, "manifest references a manifest or blob unknown to registry"
+)
 MANIFEST_INVALID = OciCode("MANIFEST_INVALID", 400, "manifest invalid")
 MANIFEST_UNKNOWN = OciCode("MANIFEST_UNKNOWN", 404, "manifest unknown to registry")
 NAME_INVALID = OciCode("NAME_INVALID", 400, "invalid repository name")
@@ -106,6 +107,7 @@ def oci_error_response(error: e.MoorageError, headers: dict[str, str] | None = N
 # SWR documents {"errorCode", "errorMessage", "detail"}; the Huawei SDKs read {"error_code", "error_msg"}.
 # moorage answers with both pairs so documentation-based scripts and the SDKs both understand.
 
+
 @dataclass(frozen=True, slots=True)
 class ManagementCode:
     """An error code of a management dialect with its HTTP status."""
@@ -120,48 +122,48 @@ class ManagementCode:
 # the ones marked "moorage" have no documented counterpart and keep SWR's numbering scheme
 # (SVCSTG.SWR.<status><number>).
 SWR_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
-    e.Unauthenticated: ManagementCode("SVCSTG.SWR.4010000", 401),   # Authentication failed
-    e.Denied: ManagementCode("SVCSTG.SWR.4039002", 403),            # No permission to perform this operation
-    e.QuotaExceeded: ManagementCode("SVCSTG.SWR.4030001", 403),     # moorage: a quota without its own code
-    e.DigestInvalid: ManagementCode("SVCSTG.SWR.4000013", 400),     # Invalid digest
-    e.NameInvalid: ManagementCode("SVCSTG.SWR.4001008", 400),       # Invalid organization or name
-    e.Invalid: ManagementCode("SVCSTG.SWR.4000014", 400),           # Invalid parameter
-    e.ManifestUnknown: ManagementCode("SVCSTG.SWR.4040048", 404),   # The image tag does not exist
-    e.NotFound: ManagementCode("SVCSTG.SWR.4040010", 404),          # The image does not exist
-    e.Conflict: ManagementCode("SVCSTG.SWR.4090006", 409),          # The image already exists
-    e.TooLarge: ManagementCode("SVCSTG.SWR.4130025", 413),          # The file exceeds the maximum size allowed
-    e.TooManyRequests: ManagementCode("SVCSTG.SWR.4290000", 429),   # moorage (SWR answers 403 4031042)
-    e.Unsupported: ManagementCode("SVCSTG.SWR.4050000", 405),       # moorage: method not allowed
-    e.NotServed: ManagementCode("SVCSTG.SWR.5010001", 501),         # moorage: planned, not implemented yet
+    e.Unauthenticated: ManagementCode("SVCSTG.SWR.4010000", 401),  # Authentication failed
+    e.Denied: ManagementCode("SVCSTG.SWR.4039002", 403),  # No permission to perform this operation
+    e.QuotaExceeded: ManagementCode("SVCSTG.SWR.4030001", 403),  # moorage: a quota without its own code
+    e.DigestInvalid: ManagementCode("SVCSTG.SWR.4000013", 400),  # Invalid digest
+    e.NameInvalid: ManagementCode("SVCSTG.SWR.4001008", 400),  # Invalid organization or name
+    e.Invalid: ManagementCode("SVCSTG.SWR.4000014", 400),  # Invalid parameter
+    e.ManifestUnknown: ManagementCode("SVCSTG.SWR.4040048", 404),  # The image tag does not exist
+    e.NotFound: ManagementCode("SVCSTG.SWR.4040010", 404),  # The image does not exist
+    e.Conflict: ManagementCode("SVCSTG.SWR.4090006", 409),  # The image already exists
+    e.TooLarge: ManagementCode("SVCSTG.SWR.4130025", 413),  # The file exceeds the maximum size allowed
+    e.TooManyRequests: ManagementCode("SVCSTG.SWR.4290000", 429),  # moorage (SWR answers 403 4031042)
+    e.Unsupported: ManagementCode("SVCSTG.SWR.4050000", 405),  # moorage: method not allowed
+    e.NotServed: ManagementCode("SVCSTG.SWR.5010001", 501),  # moorage: planned, not implemented yet
     e.RangeNotSatisfiable: ManagementCode("SVCSTG.SWR.4000014", 400),
-    e.StorageFull: ManagementCode("SVCSTG.SWR.5070000", 507),       # moorage: storage full
-    e.MoorageError: ManagementCode("SVCSTG.SWR.5000007", 500),      # Internal server error: Operation fails
+    e.StorageFull: ManagementCode("SVCSTG.SWR.5070000", 507),  # moorage: storage full
+    e.MoorageError: ManagementCode("SVCSTG.SWR.5000007", 500),  # Internal server error: Operation fails
 }
 SWR_BY_REASON: dict[str, ManagementCode] = {
-    "namespace_invalid": ManagementCode("SVCSTG.SWR.4001028", 400),       # Invalid organization name
-    "repository_invalid": ManagementCode("SVCSTG.SWR.4001029", 400),      # Invalid image name
-    "namespace_not_found": ManagementCode("SVCSTG.SWR.4040058", 404),     # The organization does not exist
-    "repository_not_found": ManagementCode("SVCSTG.SWR.4040010", 404),    # The image does not exist
-    "tag_not_found": ManagementCode("SVCSTG.SWR.4040048", 404),           # The image tag does not exist
-    "grant_not_found": ManagementCode("SVCSTG.SWR.4040091", 404),         # The permission does not exist
-    "share_not_found": ManagementCode("SVCSTG.SWR.4040091", 404),         # The permission does not exist
-    "route_not_found": ManagementCode("SVCSTG.SWR.4040083", 404),         # The requested URL cannot be found
-    "version_not_found": ManagementCode("SVCSTG.SWR.4040083", 404),       # The requested URL cannot be found
-    "namespace_exists": ManagementCode("SVCSTG.SWR.4090060", 409),        # The organization already exists
-    "repository_exists": ManagementCode("SVCSTG.SWR.4090006", 409),       # The image already exists
-    "tag_exists": ManagementCode("SVCSTG.SWR.4090006", 409),              # The image already exists
-    "share_exists": ManagementCode("SVCSTG.SWR.4090089", 409),            # The permission already exists
-    "namespace_not_empty": ManagementCode("SVCSTG.SWR.4060012", 406),     # ... contains images: delete them first
+    "namespace_invalid": ManagementCode("SVCSTG.SWR.4001028", 400),  # Invalid organization name
+    "repository_invalid": ManagementCode("SVCSTG.SWR.4001029", 400),  # Invalid image name
+    "namespace_not_found": ManagementCode("SVCSTG.SWR.4040058", 404),  # The organization does not exist
+    "repository_not_found": ManagementCode("SVCSTG.SWR.4040010", 404),  # The image does not exist
+    "tag_not_found": ManagementCode("SVCSTG.SWR.4040048", 404),  # The image tag does not exist
+    "grant_not_found": ManagementCode("SVCSTG.SWR.4040091", 404),  # The permission does not exist
+    "share_not_found": ManagementCode("SVCSTG.SWR.4040091", 404),  # The permission does not exist
+    "route_not_found": ManagementCode("SVCSTG.SWR.4040083", 404),  # The requested URL cannot be found
+    "version_not_found": ManagementCode("SVCSTG.SWR.4040083", 404),  # The requested URL cannot be found
+    "namespace_exists": ManagementCode("SVCSTG.SWR.4090060", 409),  # The organization already exists
+    "repository_exists": ManagementCode("SVCSTG.SWR.4090006", 409),  # The image already exists
+    "tag_exists": ManagementCode("SVCSTG.SWR.4090006", 409),  # The image already exists
+    "share_exists": ManagementCode("SVCSTG.SWR.4090089", 409),  # The permission already exists
+    "namespace_not_empty": ManagementCode("SVCSTG.SWR.4060012", 406),  # ... contains images: delete them first
     "repository_not_empty": ManagementCode("SVCSTG.SWR.4060012", 406),
-    "namespace_quota": ManagementCode("SVCSTG.SWR.4000097", 400),         # Maximum number of organizations exceeded
-    "repository_quota": ManagementCode("SVCSTG.SWR.4000098", 400),        # Maximum number of images exceeded
-    "immutable_tag": ManagementCode("SVCSTG.SWR.4030010", 403),           # moorage: the tag is immutable
-    "invalid_filter": ManagementCode("SVCSTG.SWR.4001035", 400),          # Invalid filtering criteria
-    "invalid_page_size": ManagementCode("SVCSTG.SWR.4000056", 400),       # Invalid page size
-    "invalid_domain": ManagementCode("SVCSTG.SWR.4001041", 400),          # Invalid domain
-    "invalid_permit": ManagementCode("SVCSTG.SWR.4001066", 400),          # Invalid permissions
-    "invalid_parameter": ManagementCode("SVCSTG.SWR.4001025", 400),       # Invalid parameter
-    "not_applicable": ManagementCode("SVCSTG.SWR.5010002", 501),          # moorage: does not apply to a registry
+    "namespace_quota": ManagementCode("SVCSTG.SWR.4000097", 400),  # Maximum number of organizations exceeded
+    "repository_quota": ManagementCode("SVCSTG.SWR.4000098", 400),  # Maximum number of images exceeded
+    "immutable_tag": ManagementCode("SVCSTG.SWR.4030010", 403),  # moorage: the tag is immutable
+    "invalid_filter": ManagementCode("SVCSTG.SWR.4001035", 400),  # Invalid filtering criteria
+    "invalid_page_size": ManagementCode("SVCSTG.SWR.4000056", 400),  # Invalid page size
+    "invalid_domain": ManagementCode("SVCSTG.SWR.4001041", 400),  # Invalid domain
+    "invalid_permit": ManagementCode("SVCSTG.SWR.4001066", 400),  # Invalid permissions
+    "invalid_parameter": ManagementCode("SVCSTG.SWR.4001025", 400),  # Invalid parameter
+    "not_applicable": ManagementCode("SVCSTG.SWR.5010002", 501),  # moorage: does not apply to a registry
 }
 
 HSS_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
@@ -184,17 +186,38 @@ HSS_BY_REASON: dict[str, ManagementCode] = {
 }
 
 _IAM_STATUS: dict[type[e.MoorageError], int] = {
-    e.Unauthenticated: 401, e.Denied: 403, e.Invalid: 400, e.NotFound: 404, e.Conflict: 409,
-    e.TooLarge: 413, e.RangeNotSatisfiable: 400, e.TooManyRequests: 429, e.QuotaExceeded: 403, e.Unsupported: 405,
-    e.NotServed: 501, e.StorageFull: 507, e.MoorageError: 500,
+    e.Unauthenticated: 401,
+    e.Denied: 403,
+    e.Invalid: 400,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.TooLarge: 413,
+    e.RangeNotSatisfiable: 400,
+    e.TooManyRequests: 429,
+    e.QuotaExceeded: 403,
+    e.Unsupported: 405,
+    e.NotServed: 501,
+    e.StorageFull: 507,
+    e.MoorageError: 500,
 }
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           409: "Conflict", 413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
-           501: "Not Implemented", 507: "Insufficient Storage"}
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    507: "Insufficient Storage",
+}
 
 
-def _lookup(error: e.MoorageError, by_class: dict[type[e.MoorageError], ManagementCode],
-            by_reason: dict[str, ManagementCode]) -> ManagementCode:
+def _lookup(
+    error: e.MoorageError, by_class: dict[type[e.MoorageError], ManagementCode], by_reason: dict[str, ManagementCode]
+) -> ManagementCode:
     if error.reason and error.reason in by_reason:
         return by_reason[error.reason]
     for cls in type(error).__mro__:
@@ -211,10 +234,16 @@ def swr_error_response(error: e.MoorageError) -> Response:
     """An SWR management error: both key pairs, ``detail`` a string."""
     code = _lookup(error, SWR_BY_CLASS, SWR_BY_REASON)
     detail = error.detail if isinstance(error.detail, str) else (json.dumps(error.detail) if error.detail else "")
-    body = {"errorCode": code.code, "errorMessage": error.message, "error_code": code.code,
-            "error_msg": error.message, "detail": detail}
-    return Response(json.dumps(body), status_code=code.status, media_type="application/json",
-                    headers=_extra_headers(error))
+    body = {
+        "errorCode": code.code,
+        "errorMessage": error.message,
+        "error_code": code.code,
+        "error_msg": error.message,
+        "detail": detail,
+    }
+    return Response(
+        json.dumps(body), status_code=code.status, media_type="application/json", headers=_extra_headers(error)
+    )
 
 
 def enterprise_error_response(error: e.MoorageError) -> Response:
@@ -222,16 +251,18 @@ def enterprise_error_response(error: e.MoorageError) -> Response:
     ``error_code``, ``error_msg``, ``encoded_authorization_message``."""
     code = _lookup(error, SWR_BY_CLASS, SWR_BY_REASON)
     body = {"error_code": code.code, "error_msg": error.message, "encoded_authorization_message": ""}
-    return Response(json.dumps(body), status_code=code.status, media_type="application/json",
-                    headers=_extra_headers(error))
+    return Response(
+        json.dumps(body), status_code=code.status, media_type="application/json", headers=_extra_headers(error)
+    )
 
 
 def hss_error_response(error: e.MoorageError) -> Response:
     """An HSS error: ``error_code`` / ``error_msg``."""
     code = _lookup(error, HSS_BY_CLASS, HSS_BY_REASON)
     body = {"error_code": code.code, "error_msg": error.message}
-    return Response(json.dumps(body), status_code=code.status, media_type="application/json",
-                    headers=_extra_headers(error))
+    return Response(
+        json.dumps(body), status_code=code.status, media_type="application/json", headers=_extra_headers(error)
+    )
 
 
 def iam_error_response(error: e.MoorageError) -> Response:
@@ -242,8 +273,7 @@ def iam_error_response(error: e.MoorageError) -> Response:
             status = _IAM_STATUS[cls]
             break
     body = {"error": {"code": status, "message": error.message, "title": _TITLES.get(status, "Error")}}
-    return Response(json.dumps(body), status_code=status, media_type="application/json",
-                    headers=_extra_headers(error))
+    return Response(json.dumps(body), status_code=status, media_type="application/json", headers=_extra_headers(error))
 
 
 _ENTERPRISE_PROJECT_PATH = re.compile(r"^/v2/[0-9a-f]{32}/(?:jobs|repositories|feature-gates)(?:/|$)")
@@ -256,8 +286,11 @@ def dialect_for_path(path: str) -> str:
         return "iam"
     if path.startswith("/v5/"):
         return "hss"
-    if path.startswith("/v2/") and not path.startswith("/v2/manage") and (
-            "/instances" in path or _ENTERPRISE_PROJECT_PATH.match(path)):
+    if (
+        path.startswith("/v2/")
+        and not path.startswith("/v2/manage")
+        and ("/instances" in path or _ENTERPRISE_PROJECT_PATH.match(path))
+    ):
         return "enterprise"
     return "swr"
 

@@ -26,13 +26,14 @@ class Metrics:
             "moorage_http_requests_total", "HTTP requests answered", ["route", "method", "status"], registry=registry
         )
         self.latency = Histogram(
-            "moorage_http_request_duration_seconds", "Time to answer, headers to last byte", ["route", "method"],
-            registry=registry, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            "moorage_http_request_duration_seconds",
+            "Time to answer, headers to last byte",
+            ["route", "method"],
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
-        self.bytes_in = Counter("moorage_http_received_bytes_total", "Request body bytes", ["route"],
-                                registry=registry)
-        self.bytes_out = Counter("moorage_http_sent_bytes_total", "Response body bytes", ["route"],
-                                 registry=registry)
+        self.bytes_in = Counter("moorage_http_received_bytes_total", "Request body bytes", ["route"], registry=registry)
+        self.bytes_out = Counter("moorage_http_sent_bytes_total", "Response body bytes", ["route"], registry=registry)
 
 
 def route_label(scope: Scope) -> str:

@@ -36,8 +36,15 @@ from moorage.settings import Settings
 class RegistryAuthorizer:
     """The ``Authorizer`` of the OCI routes."""
 
-    def __init__(self, *, settings: Settings, logins: LoginService, users: UserService,
-                 permissions: PermissionService, signer: TokenSigner) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        logins: LoginService,
+        users: UserService,
+        permissions: PermissionService,
+        signer: TokenSigner,
+    ) -> None:
         self.settings = settings
         self.logins = logins
         self.users = users
@@ -68,8 +75,9 @@ class RegistryAuthorizer:
                 return replace(principal_of(user, via="bearer"), granted=granted)
             if scheme == "basic":
                 user_name, password = headers.parse_basic(header)
-                login = await self.logins.login(username=user_name, password=password,
-                                                client=client_address(connection))
+                login = await self.logins.login(
+                    username=user_name, password=password, client=client_address(connection)
+                )
                 return login.principal
         except (headers.HeaderError, TokenError) as exc:
             raise Unauthenticated(f"invalid credentials: {exc}") from exc
@@ -81,8 +89,11 @@ class RegistryAuthorizer:
 
     async def _access(self, principal: Principal, access: Access, instance_id: str) -> RepositoryAccess:
         if access.resource_type == "registry" and access.name == "catalog":
-            return RepositoryAccess(frozenset({ALL}) if not principal.anonymous or
-                                    await self.permissions.anonymous_pull_allowed(instance_id) else frozenset())
+            return RepositoryAccess(
+                frozenset({ALL})
+                if not principal.anonymous or await self.permissions.anonymous_pull_allowed(instance_id)
+                else frozenset()
+            )
         if access.resource_type != "repository":
             return RepositoryAccess(frozenset())
         try:
@@ -111,7 +122,8 @@ class RegistryAuthorizer:
         for access in required:
             if access == AUTHENTICATED:
                 anonymous_ok = principal.granted is not None or await self.permissions.anonymous_pull_allowed(
-                    instance_id)
+                    instance_id
+                )
                 if principal.anonymous and not anonymous_ok:
                     raise Unauthenticated()
                 continue
@@ -124,8 +136,10 @@ class RegistryAuthorizer:
                     # clients ask for push up front and never get here).
                     held = await self._access(principal, access, instance_id)
                     if set(access.actions) <= held.actions or ALL in held.actions:
-                        raise Denied("the token does not cover this request; request a token with this scope",
-                                     reason="insufficient_scope")
+                        raise Denied(
+                            "the token does not cover this request; request a token with this scope",
+                            reason="insufficient_scope",
+                        )
                     unseen = held.unseen
             else:
                 held = await self._access(principal, access, instance_id)
@@ -135,9 +149,10 @@ class RegistryAuthorizer:
                     continue
                 if principal.anonymous:
                     raise Unauthenticated()
-                raise Denied(f"requested access to {access.name or 'the registry'} is denied",
-                             detail=[{"Type": access.resource_type, "Name": access.name,
-                                      "Action": ",".join(access.actions)}])
+                raise Denied(
+                    f"requested access to {access.name or 'the registry'} is denied",
+                    detail=[{"Type": access.resource_type, "Name": access.name, "Action": ",".join(access.actions)}],
+                )
         return principal
 
     async def permits(self, connection: HTTPConnection, principal: Principal, access: Access) -> bool:
@@ -145,8 +160,9 @@ class RegistryAuthorizer:
         if principal.granted is not None:
             granted = principal.granted.get(f"{access.resource_type}:{access.name}", frozenset())
         else:
-            granted = await self.allowed_actions(principal, access,
-                                                 getattr(connection.state, "instance_id", DEFAULT_INSTANCE))
+            granted = await self.allowed_actions(
+                principal, access, getattr(connection.state, "instance_id", DEFAULT_INSTANCE)
+            )
         return set(access.actions) <= granted
 
     def challenge_headers(
@@ -159,11 +175,15 @@ class RegistryAuthorizer:
         host = connection.headers.get("host")
         if getattr(connection.state, "instance_id", DEFAULT_INSTANCE) != DEFAULT_INSTANCE and host:
             realm = f"{self.realm.split('://', 1)[0]}://{host}/service/token"
-        return {"WWW-Authenticate": headers.build_bearer_challenge(
-            realm=realm, service=self.settings.auth.registry_service, scope=scopes or None, error=error)}
+        return {
+            "WWW-Authenticate": headers.build_bearer_challenge(
+                realm=realm, service=self.settings.auth.registry_service, scope=scopes or None, error=error
+            )
+        }
 
-    async def grants_for(self, principal: Principal, scopes: Iterable[headers.TokenScope],
-                         instance_id: str) -> list[RegistryGrant]:
+    async def grants_for(
+        self, principal: Principal, scopes: Iterable[headers.TokenScope], instance_id: str
+    ) -> list[RegistryGrant]:
         """The requested scopes reduced to what ``principal`` holds (``*`` on a repository: all it holds)."""
         grants = []
         for kind, name, actions in scopes:  # plugin scopes keep their class in ``kind`` and get nothing

@@ -66,8 +66,9 @@ async def token_endpoint(request: Request, authorizer: RegistryAuthorizer) -> Re
         else:
             ask = await _query_ask(request, authorizer, instance_id)
         if ask.service and ask.service != authorizer.settings.auth.registry_service:
-            raise Invalid(f"this token service is {authorizer.settings.auth.registry_service!r}, "
-                          f"not {ask.service[:80]!r}")
+            raise Invalid(
+                f"this token service is {authorizer.settings.auth.registry_service!r}, not {ask.service[:80]!r}"
+            )
         scopes = headers.parse_scopes(ask.scope_values)
     except headers.HeaderError as exc:
         return oci_error_response(Unauthenticated(f"invalid scope: {exc}"))
@@ -77,23 +78,34 @@ async def token_endpoint(request: Request, authorizer: RegistryAuthorizer) -> Re
         response = oci_error_response(error, {"Connection": "close"} if isinstance(error, TooLarge) else None)
         if isinstance(error, Unauthenticated) and request.method != "POST":
             response.headers["WWW-Authenticate"] = headers.build_challenge(
-                "Basic", [("realm", authorizer.settings.auth.registry_service)])
+                "Basic", [("realm", authorizer.settings.auth.registry_service)]
+            )
         return response
-    grants = await authorizer.grants_for(ask.principal, scopes, instance_id) if scopes else \
-        await _scopeless_grants(authorizer, ask.principal, instance_id)
+    grants = (
+        await authorizer.grants_for(ask.principal, scopes, instance_id)
+        if scopes
+        else await _scopeless_grants(authorizer, ask.principal, instance_id)
+    )
     ttl = authorizer.settings.auth.registry_token_ttl_seconds
     token, _claims = authorizer.signer.issue_registry(
-        subject=ask.principal.user_id, domain_id=ask.principal.domain_id, grants=grants, ttl=ttl,
-        via=ask.principal.via or "anonymous", instance_id=instance_id)
+        subject=ask.principal.user_id,
+        domain_id=ask.principal.domain_id,
+        grants=grants,
+        ttl=ttl,
+        via=ask.principal.via or "anonymous",
+        instance_id=instance_id,
+    )
     issued = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     body: dict[str, object] = {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued}
     if ask.oauth:
         body["scope"] = " ".join(f"{g.type}:{g.name}:{','.join(g.actions)}" for g in grants if g.actions)
     if ask.offline and ask.login is not None:
         body["refresh_token"] = await authorizer.logins.issue_refresh_token(
-            ask.login, instance_id=instance_id, client_id=ask.client_id)
-    return Response(json.dumps(body), media_type="application/json",
-                    headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+            ask.login, instance_id=instance_id, client_id=ask.client_id
+        )
+    return Response(
+        json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
+    )
 
 
 async def _query_ask(request: Request, authorizer: RegistryAuthorizer, instance_id: str) -> TokenAsk:
@@ -116,8 +128,15 @@ async def _query_ask(request: Request, authorizer: RegistryAuthorizer, instance_
         principal = ANONYMOUS
         if not await authorizer.permissions.anonymous_pull_allowed(instance_id):
             raise Unauthenticated("credentials are required")
-    return TokenAsk(principal, login, tuple(query.getlist("scope")), query.get("service", ""),
-                    query.get("client_id", ""), query.get("offline_token", "").lower() == "true", oauth=False)
+    return TokenAsk(
+        principal,
+        login,
+        tuple(query.getlist("scope")),
+        query.get("service", ""),
+        query.get("client_id", ""),
+        query.get("offline_token", "").lower() == "true",
+        oauth=False,
+    )
 
 
 async def _oauth_ask(request: Request, authorizer: RegistryAuthorizer, instance_id: str) -> TokenAsk:
@@ -146,11 +165,11 @@ async def _bounded_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def _scopeless_grants(authorizer: RegistryAuthorizer, principal: Principal,
-                            instance_id: str) -> list[RegistryGrant]:
+async def _scopeless_grants(
+    authorizer: RegistryAuthorizer, principal: Principal, instance_id: str
+) -> list[RegistryGrant]:
     """A token asked for without a scope: the catalog, when the caller may list it at all (the
     catalog then shows only what the caller may read). podman 4 asks for ``/v2/_catalog`` with such
     a token and does not retry with the ``registry:catalog:*`` scope the challenge names."""
-    held = await authorizer.allowed_actions(principal, Access(CATALOG.type, CATALOG.name, CATALOG.actions),
-                                            instance_id)
+    held = await authorizer.allowed_actions(principal, Access(CATALOG.type, CATALOG.name, CATALOG.actions), instance_id)
     return [CATALOG] if held else []

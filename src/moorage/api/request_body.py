@@ -102,8 +102,9 @@ def error_response(scope: Scope, error: MoorageError) -> Response:
 class RequestBodyMiddleware:
     """Caps and drains request bodies (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, limits: BodyLimits,
-                 render: Callable[[Scope, MoorageError], Response] = error_response) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limits: BodyLimits, render: Callable[[Scope, MoorageError], Response] = error_response
+    ) -> None:
         self.app = app
         self.limits = limits
         self.render = render
@@ -133,8 +134,11 @@ class RequestBodyMiddleware:
 
 def _too_large(size: int, limit: int, *, chunked: bool = False) -> TooLarge:
     said = f"more than {limit}" if chunked else str(size)
-    return TooLarge(f"the request body ({said} bytes) exceeds this route's limit of {limit} bytes",
-                    detail={"limit": limit}, reason="body_too_large")
+    return TooLarge(
+        f"the request body ({said} bytes) exceeds this route's limit of {limit} bytes",
+        detail={"limit": limit},
+        reason="body_too_large",
+    )
 
 
 class _BodyCycle:

@@ -57,325 +57,545 @@ class UnservedOperation:
             message = f"{self.operation} is not implemented in moorage yet (planned: {self.topic})"
         else:
             message = f"{self.operation} does not apply to moorage, a registry ({self.topic})"
-        return NotServed(message, detail={"operation": self.operation, "availability": str(self.availability)},
-                         reason=str(self.availability))
+        return NotServed(
+            message,
+            detail={"operation": self.operation, "availability": str(self.availability)},
+            reason=str(self.availability),
+        )
 
 
 def _planned(method: str, operation: str, topic: str, path: str, *, shadowed: bool = False) -> UnservedOperation:
     return UnservedOperation(method, path, operation, Availability.PLANNED, topic, shadowed)
 
 
-def _not_applicable(method: str, operation: str, topic: str, path: str, *,
-                    shadowed: bool = False) -> UnservedOperation:
+def _not_applicable(method: str, operation: str, topic: str, path: str, *, shadowed: bool = False) -> UnservedOperation:
     return UnservedOperation(method, path, operation, Availability.NOT_APPLICABLE, topic, shadowed)
 
 
 # What the operations belong to, as the coverage docs name it.
-RETENTION_SYNC = 'retention, triggers, image sync'
-RESOURCE_TAGS = 'resource tags (TMS)'
-ENDPOINTS = 'endpoints (internal endpoints, endpoint policy)'
-REPLICATION = 'replication'
-EE_RETENTION = 'retention'
-WEBHOOKS = 'webhooks'
-GC = 'garbage collection'
-CREDENTIALS = 'long-term / temporary credentials'
-REGISTRIES = 'replication (registries)'
-AUDIT = 'audit logs'
-JOBS = 'instance jobs (creation is synchronous; nothing to delete yet)'
-HOSTS_VULS = 'host vulnerabilities, backups and repairs'
-CICD = 'CI/CD pipelines outside a registry'
-HOST_IMAGES = 'images on hosts'
-CLUSTERS = 'containers on hosts and clusters'
-CONTAINERS = 'containers'
-WEBTAMPER = 'web tamper protection of hosts'
+RETENTION_SYNC = "retention, triggers, image sync"
+RESOURCE_TAGS = "resource tags (TMS)"
+ENDPOINTS = "endpoints (internal endpoints, endpoint policy)"
+REPLICATION = "replication"
+EE_RETENTION = "retention"
+WEBHOOKS = "webhooks"
+GC = "garbage collection"
+CREDENTIALS = "long-term / temporary credentials"
+REGISTRIES = "replication (registries)"
+AUDIT = "audit logs"
+JOBS = "instance jobs (creation is synchronous; nothing to delete yet)"
+HOSTS_VULS = "host vulnerabilities, backups and repairs"
+CICD = "CI/CD pipelines outside a registry"
+HOST_IMAGES = "images on hosts"
+CLUSTERS = "containers on hosts and clusters"
+CONTAINERS = "containers"
+WEBTAMPER = "web tamper protection of hosts"
 
 UNSERVED: tuple[UnservedOperation, ...] = (
     # huaweicloudsdkswr: planned (docs/api-coverage.md, api-coverage-enterprise.md)
-    _planned("POST", "create_retention", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions"),
-    _planned("GET", "list_retentions", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions"),
-    _planned("GET", "list_retention_histories", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/histories"),
-    _planned("DELETE", "delete_retention", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}"),
-    _planned("GET", "show_retention", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}"),
-    _planned("PATCH", "update_retention", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}"),
-    _planned("POST", "create_manual_image_sync_repo", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_images"),
-    _planned("GET", "show_sync_job", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_job"),
-    _planned("POST", "create_image_sync_repo", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo"),
-    _planned("DELETE", "delete_image_sync_repo", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo"),
-    _planned("GET", "list_image_auto_sync_repos_details", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo"),
-    _planned("POST", "create_trigger", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers"),
-    _planned("GET", "list_triggers_details", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers"),
-    _planned("DELETE", "delete_trigger", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
-    _planned("GET", "show_trigger", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
-    _planned("PATCH", "update_trigger", RETENTION_SYNC,
-             "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"),
-    _planned("GET", "list_instance_project_tags", RESOURCE_TAGS,
-             "/v2/{project_id}/instances/tags", shadowed=True),  # not show_instance of an instance "tags"
-    _planned("GET", "list_audit_logs", AUDIT,
-             "/v2/{project_id}/instances/{instance_id}/audit-logs"),
-    _planned("POST", "create_instance_endpoint_policy", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/endpoint-policy"),
-    _planned("GET", "show_instance_endpoint_policy", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/endpoint-policy"),
-    _planned("PUT", "update_instance_endpoint_policy", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/endpoint-policy"),
-    _planned("GET", "list_internal_endpoint_connections", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/internal-endpoint/connections"),
-    _planned("POST", "update_internal_endpoint_connections", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/internal-endpoint/connections/action"),
-    _planned("GET", "list_internal_endpoint_permissions", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/internal-endpoint/permissions"),
-    _planned("POST", "update_internal_endpoint_permissions", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/internal-endpoint/permissions/action"),
-    _planned("POST", "create_instance_internal_endpoint", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/internal-endpoints"),
-    _planned("GET", "list_instance_internal_endpoints", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/internal-endpoints"),
-    _planned("DELETE", "delete_instance_internal_endpoint", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/internal-endpoints/{internal_endpoints_id}"),
-    _planned("GET", "show_instance_internal_endpoint", ENDPOINTS,
-             "/v2/{project_id}/instances/{instance_id}/internal-endpoints/{internal_endpoints_id}"),
-    _planned("POST", "create_instance_lt_credential", CREDENTIALS,
-             "/v2/{project_id}/instances/{instance_id}/long-term-credential"),
-    _planned("GET", "list_instance_lt_credentials", CREDENTIALS,
-             "/v2/{project_id}/instances/{instance_id}/long-term-credentials"),
-    _planned("DELETE", "delete_instance_lt_credential", CREDENTIALS,
-             "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}"),
-    _planned("PUT", "update_instance_lt_credential", CREDENTIALS,
-             "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}"),
-    _planned("GET", "list_namespace_tags", RESOURCE_TAGS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces-tags"),
-    _planned("POST", "create_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies"),
-    _planned("DELETE", "delete_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}"),
-    _planned("GET", "show_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}"),
-    _planned("PUT", "update_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}"),
-    _planned("POST", "execute_instance_retention_policy", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions"),
-    _planned("GET", "list_instance_retention_policy_executions", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions"),
-    _planned("GET", "list_instance_retention_policy_exec_tasks", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks"),
-    _planned("GET", "list_instance_retention_policy_exec_sub_tasks", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks/{task_id}/subtasks"),
-    _planned("POST", "create_instance_webhook", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies"),
-    _planned("DELETE", "delete_instance_webhook", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}"),
-    _planned("GET", "show_instance_webhook", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}"),
-    _planned("PUT", "update_instance_webhook", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}"),
-    _planned("GET", "list_instance_webhook_jobs", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}/jobs"),
-    _planned("POST", "create_instance_registry", REGISTRIES,
-             "/v2/{project_id}/instances/{instance_id}/registries"),
-    _planned("GET", "list_instance_registries", REGISTRIES,
-             "/v2/{project_id}/instances/{instance_id}/registries"),
-    _planned("DELETE", "delete_instance_registry", REGISTRIES,
-             "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}"),
-    _planned("GET", "show_instance_registry", REGISTRIES,
-             "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}"),
-    _planned("PUT", "update_instance_registry", REGISTRIES,
-             "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}"),
-    _planned("POST", "execute_instance_replication_policy", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/executions"),
-    _planned("GET", "list_instance_replication_policy_executions", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/executions"),
-    _planned("PUT", "stop_instance_replication_policy_execution", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}"),
-    _planned("GET", "list_instance_replication_policy_exec_tasks", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}/tasks"),
-    _planned("GET", "list_instance_replication_policy_exec_sub_tasks", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}/tasks/{task_id}/subtasks"),
-    _planned("POST", "create_instance_replication_policy", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/policies"),
-    _planned("GET", "list_instance_replication_policies", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/policies"),
-    _planned("DELETE", "delete_instance_replication_policy", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}"),
-    _planned("GET", "show_instance_replication_policy", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}"),
-    _planned("PUT", "update_instance_replication_policy", REPLICATION,
-             "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}"),
-    _planned("GET", "list_instance_retention_policies", EE_RETENTION,
-             "/v2/{project_id}/instances/{instance_id}/retention/policies"),
-    _planned("GET", "list_gc_tasks", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc"),
-    _planned("POST", "execute_gc_schedule", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("GET", "show_gc_schedule", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("PUT", "update_gc_schedule", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("GET", "show_gc_task", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
-    _planned("PUT", "stop_gc_task", GC,
-             "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
-    _planned("POST", "create_instance_temp_credential", CREDENTIALS,
-             "/v2/{project_id}/instances/{instance_id}/temp-credential"),
-    _planned("GET", "list_instance_webhooks", WEBHOOKS,
-             "/v2/{project_id}/instances/{instance_id}/webhook/policies"),
-    _planned("DELETE", "delete_instance_job", JOBS,
-             "/v2/{project_id}/jobs/{job_id}"),
-    _planned("POST", "show_instance_resource_instances_count", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/resource-instances/count"),
-    _planned("POST", "list_instance_resource_instances", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/resource-instances/filter"),
-    _planned("GET", "list_instance_resource_tags", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/{resource_id}/tags"),
-    _planned("POST", "create_instance_resource_tags", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/{resource_id}/tags/create"),
-    _planned("DELETE", "delete_instance_resource_tags", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/{resource_id}/tags/delete"),
-    _planned("POST", "show_sub_resource_instances_count", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/resource-instances/count"),
-    _planned("POST", "list_sub_resource_instances", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/resource-instances/filter"),
-    _planned("GET", "list_sub_resource_tags", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags"),
-    _planned("POST", "create_sub_resource_tags", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags/create"),
-    _planned("DELETE", "delete_sub_resource_tags", RESOURCE_TAGS,
-             "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags/delete"),
+    _planned(
+        "POST", "create_retention", RETENTION_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions"
+    ),
+    _planned(
+        "GET", "list_retentions", RETENTION_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions"
+    ),
+    _planned(
+        "GET",
+        "list_retention_histories",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/histories",
+    ),
+    _planned(
+        "DELETE",
+        "delete_retention",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}",
+    ),
+    _planned(
+        "GET",
+        "show_retention",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}",
+    ),
+    _planned(
+        "PATCH",
+        "update_retention",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}",
+    ),
+    _planned(
+        "POST",
+        "create_manual_image_sync_repo",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_images",
+    ),
+    _planned("GET", "show_sync_job", RETENTION_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_job"),
+    _planned(
+        "POST",
+        "create_image_sync_repo",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
+    ),
+    _planned(
+        "DELETE",
+        "delete_image_sync_repo",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
+    ),
+    _planned(
+        "GET",
+        "list_image_auto_sync_repos_details",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
+    ),
+    _planned("POST", "create_trigger", RETENTION_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers"),
+    _planned(
+        "GET", "list_triggers_details", RETENTION_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers"
+    ),
+    _planned(
+        "DELETE",
+        "delete_trigger",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}",
+    ),
+    _planned(
+        "GET", "show_trigger", RETENTION_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}"
+    ),
+    _planned(
+        "PATCH",
+        "update_trigger",
+        RETENTION_SYNC,
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}",
+    ),
+    _planned(
+        "GET", "list_instance_project_tags", RESOURCE_TAGS, "/v2/{project_id}/instances/tags", shadowed=True
+    ),  # not show_instance of an instance "tags"
+    _planned("GET", "list_audit_logs", AUDIT, "/v2/{project_id}/instances/{instance_id}/audit-logs"),
+    _planned(
+        "POST", "create_instance_endpoint_policy", ENDPOINTS, "/v2/{project_id}/instances/{instance_id}/endpoint-policy"
+    ),
+    _planned(
+        "GET", "show_instance_endpoint_policy", ENDPOINTS, "/v2/{project_id}/instances/{instance_id}/endpoint-policy"
+    ),
+    _planned(
+        "PUT", "update_instance_endpoint_policy", ENDPOINTS, "/v2/{project_id}/instances/{instance_id}/endpoint-policy"
+    ),
+    _planned(
+        "GET",
+        "list_internal_endpoint_connections",
+        ENDPOINTS,
+        "/v2/{project_id}/instances/{instance_id}/internal-endpoint/connections",
+    ),
+    _planned(
+        "POST",
+        "update_internal_endpoint_connections",
+        ENDPOINTS,
+        "/v2/{project_id}/instances/{instance_id}/internal-endpoint/connections/action",
+    ),
+    _planned(
+        "GET",
+        "list_internal_endpoint_permissions",
+        ENDPOINTS,
+        "/v2/{project_id}/instances/{instance_id}/internal-endpoint/permissions",
+    ),
+    _planned(
+        "POST",
+        "update_internal_endpoint_permissions",
+        ENDPOINTS,
+        "/v2/{project_id}/instances/{instance_id}/internal-endpoint/permissions/action",
+    ),
+    _planned(
+        "POST",
+        "create_instance_internal_endpoint",
+        ENDPOINTS,
+        "/v2/{project_id}/instances/{instance_id}/internal-endpoints",
+    ),
+    _planned(
+        "GET",
+        "list_instance_internal_endpoints",
+        ENDPOINTS,
+        "/v2/{project_id}/instances/{instance_id}/internal-endpoints",
+    ),
+    _planned(
+        "DELETE",
+        "delete_instance_internal_endpoint",
+        ENDPOINTS,
+        "/v2/{project_id}/instances/{instance_id}/internal-endpoints/{internal_endpoints_id}",
+    ),
+    _planned(
+        "GET",
+        "show_instance_internal_endpoint",
+        ENDPOINTS,
+        "/v2/{project_id}/instances/{instance_id}/internal-endpoints/{internal_endpoints_id}",
+    ),
+    _planned(
+        "POST",
+        "create_instance_lt_credential",
+        CREDENTIALS,
+        "/v2/{project_id}/instances/{instance_id}/long-term-credential",
+    ),
+    _planned(
+        "GET",
+        "list_instance_lt_credentials",
+        CREDENTIALS,
+        "/v2/{project_id}/instances/{instance_id}/long-term-credentials",
+    ),
+    _planned(
+        "DELETE",
+        "delete_instance_lt_credential",
+        CREDENTIALS,
+        "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}",
+    ),
+    _planned(
+        "PUT",
+        "update_instance_lt_credential",
+        CREDENTIALS,
+        "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}",
+    ),
+    _planned("GET", "list_namespace_tags", RESOURCE_TAGS, "/v2/{project_id}/instances/{instance_id}/namespaces-tags"),
+    _planned(
+        "POST",
+        "create_instance_retention_policy",
+        EE_RETENTION,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies",
+    ),
+    _planned(
+        "DELETE",
+        "delete_instance_retention_policy",
+        EE_RETENTION,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}",
+    ),
+    _planned(
+        "GET",
+        "show_instance_retention_policy",
+        EE_RETENTION,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}",
+    ),
+    _planned(
+        "PUT",
+        "update_instance_retention_policy",
+        EE_RETENTION,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}",
+    ),
+    _planned(
+        "POST",
+        "execute_instance_retention_policy",
+        EE_RETENTION,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions",
+    ),
+    _planned(
+        "GET",
+        "list_instance_retention_policy_executions",
+        EE_RETENTION,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions",
+    ),
+    _planned(
+        "GET",
+        "list_instance_retention_policy_exec_tasks",
+        EE_RETENTION,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks",
+    ),
+    _planned(
+        "GET",
+        "list_instance_retention_policy_exec_sub_tasks",
+        EE_RETENTION,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks/{task_id}/subtasks",
+    ),
+    _planned(
+        "POST",
+        "create_instance_webhook",
+        WEBHOOKS,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies",
+    ),
+    _planned(
+        "DELETE",
+        "delete_instance_webhook",
+        WEBHOOKS,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}",
+    ),
+    _planned(
+        "GET",
+        "show_instance_webhook",
+        WEBHOOKS,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}",
+    ),
+    _planned(
+        "PUT",
+        "update_instance_webhook",
+        WEBHOOKS,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}",
+    ),
+    _planned(
+        "GET",
+        "list_instance_webhook_jobs",
+        WEBHOOKS,
+        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/webhook/policies/{policy_id}/jobs",
+    ),
+    _planned("POST", "create_instance_registry", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
+    _planned("GET", "list_instance_registries", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
+    _planned(
+        "DELETE",
+        "delete_instance_registry",
+        REGISTRIES,
+        "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}",
+    ),
+    _planned(
+        "GET", "show_instance_registry", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}"
+    ),
+    _planned(
+        "PUT",
+        "update_instance_registry",
+        REGISTRIES,
+        "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}",
+    ),
+    _planned(
+        "POST",
+        "execute_instance_replication_policy",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/executions",
+    ),
+    _planned(
+        "GET",
+        "list_instance_replication_policy_executions",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/executions",
+    ),
+    _planned(
+        "PUT",
+        "stop_instance_replication_policy_execution",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}",
+    ),
+    _planned(
+        "GET",
+        "list_instance_replication_policy_exec_tasks",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}/tasks",
+    ),
+    _planned(
+        "GET",
+        "list_instance_replication_policy_exec_sub_tasks",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}/tasks/{task_id}/subtasks",
+    ),
+    _planned(
+        "POST",
+        "create_instance_replication_policy",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/policies",
+    ),
+    _planned(
+        "GET",
+        "list_instance_replication_policies",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/policies",
+    ),
+    _planned(
+        "DELETE",
+        "delete_instance_replication_policy",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
+    ),
+    _planned(
+        "GET",
+        "show_instance_replication_policy",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
+    ),
+    _planned(
+        "PUT",
+        "update_instance_replication_policy",
+        REPLICATION,
+        "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
+    ),
+    _planned(
+        "GET",
+        "list_instance_retention_policies",
+        EE_RETENTION,
+        "/v2/{project_id}/instances/{instance_id}/retention/policies",
+    ),
+    _planned("GET", "list_gc_tasks", GC, "/v2/{project_id}/instances/{instance_id}/system/gc"),
+    _planned("POST", "execute_gc_schedule", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
+    _planned("GET", "show_gc_schedule", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
+    _planned("PUT", "update_gc_schedule", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
+    _planned("GET", "show_gc_task", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
+    _planned("PUT", "stop_gc_task", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
+    _planned(
+        "POST",
+        "create_instance_temp_credential",
+        CREDENTIALS,
+        "/v2/{project_id}/instances/{instance_id}/temp-credential",
+    ),
+    _planned("GET", "list_instance_webhooks", WEBHOOKS, "/v2/{project_id}/instances/{instance_id}/webhook/policies"),
+    _planned("DELETE", "delete_instance_job", JOBS, "/v2/{project_id}/jobs/{job_id}"),
+    _planned(
+        "POST",
+        "show_instance_resource_instances_count",
+        RESOURCE_TAGS,
+        "/v2/{project_id}/{resource_type}/resource-instances/count",
+    ),
+    _planned(
+        "POST",
+        "list_instance_resource_instances",
+        RESOURCE_TAGS,
+        "/v2/{project_id}/{resource_type}/resource-instances/filter",
+    ),
+    _planned(
+        "GET", "list_instance_resource_tags", RESOURCE_TAGS, "/v2/{project_id}/{resource_type}/{resource_id}/tags"
+    ),
+    _planned(
+        "POST",
+        "create_instance_resource_tags",
+        RESOURCE_TAGS,
+        "/v2/{project_id}/{resource_type}/{resource_id}/tags/create",
+    ),
+    _planned(
+        "DELETE",
+        "delete_instance_resource_tags",
+        RESOURCE_TAGS,
+        "/v2/{project_id}/{resource_type}/{resource_id}/tags/delete",
+    ),
+    _planned(
+        "POST",
+        "show_sub_resource_instances_count",
+        RESOURCE_TAGS,
+        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/resource-instances/count",
+    ),
+    _planned(
+        "POST",
+        "list_sub_resource_instances",
+        RESOURCE_TAGS,
+        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/resource-instances/filter",
+    ),
+    _planned(
+        "GET",
+        "list_sub_resource_tags",
+        RESOURCE_TAGS,
+        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags",
+    ),
+    _planned(
+        "POST",
+        "create_sub_resource_tags",
+        RESOURCE_TAGS,
+        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags/create",
+    ),
+    _planned(
+        "DELETE",
+        "delete_sub_resource_tags",
+        RESOURCE_TAGS,
+        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags/delete",
+    ),
     # huaweicloudsdkhss: not applicable (docs/api-coverage-hss.md)
-    _not_applicable("GET", "list_container_image_logs", CLUSTERS,
-                    "/v5/{project_id}/container/image/events"),
-    _not_applicable("GET", "list_container_images", CLUSTERS,
-                    "/v5/{project_id}/container/images"),
-    _not_applicable("GET", "show_multi_cloud_cluster_image_command", CLUSTERS,
-                    "/v5/{project_id}/container/kubernetes/multi-cloud/image-upload-command"),
-    _not_applicable("POST", "add_cicd_configuration", CICD,
-                    "/v5/{project_id}/image/cicd/configurations"),
-    _not_applicable("GET", "list_cicd_configurations", CICD,
-                    "/v5/{project_id}/image/cicd/configurations"),
-    _not_applicable("POST", "delete_cicd_configurations", CICD,
-                    "/v5/{project_id}/image/cicd/configurations/batch-delete"),
-    _not_applicable("POST", "create_cicd_configuration_command", CICD,
-                    "/v5/{project_id}/image/cicd/configurations/create-command"),
-    _not_applicable("PUT", "modify_cicd_configuration", CICD,
-                    "/v5/{project_id}/image/cicd/configurations/{cicd_id}"),
-    _not_applicable("GET", "show_cicd_configuration", CICD,
-                    "/v5/{project_id}/image/cicd/configurations/{cicd_id}"),
-    _not_applicable("GET", "list_cicd_images", CICD,
-                    "/v5/{project_id}/image/cicd/images", shadowed=True),  # not list_vul_repo_image
-    _not_applicable("GET", "list_image_local", HOST_IMAGES,
-                    "/v5/{project_id}/image/local-repositories"),
-    _not_applicable("POST", "batch_export_local_vul_task", HOST_IMAGES,
-                    "/v5/{project_id}/image/local-vulnerability/export"),
-    _not_applicable("GET", "list_local_image_app_info", HOST_IMAGES,
-                    "/v5/{project_id}/image/local/apps", shadowed=True),  # not list_image_apps
-    _not_applicable("POST", "batch_scan_local_image", HOST_IMAGES,
-                    "/v5/{project_id}/image/local/batch-scan"),
-    _not_applicable("GET", "list_local_image_containers", CLUSTERS,
-                    "/v5/{project_id}/image/local/containers"),
-    _not_applicable("GET", "list_local_image_hosts", HOST_IMAGES,
-                    "/v5/{project_id}/image/local/hosts"),
-    _not_applicable("GET", "list_vul_affect_image_containers", CONTAINERS,
-                    "/v5/{project_id}/image/vulnerability/{image_id}/containers"),
-    _not_applicable("POST", "show_vul_backup_statistics", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/backup-statistics"),
-    _not_applicable("GET", "list_vul_host_backups", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/backup/backups"),
-    _not_applicable("GET", "list_vul_host_vaults", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/backup/host-vaults"),
-    _not_applicable("PUT", "restore_vul_host_backup", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/backup/{backup_id}/restore"),
-    _not_applicable("GET", "show_cms_vul_detail", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/cms-detail"),
-    _not_applicable("GET", "list_vul_container_apps", CONTAINERS,
-                    "/v5/{project_id}/vulnerability/container/apps"),
-    _not_applicable("GET", "list_vul_containers", CONTAINERS,
-                    "/v5/{project_id}/vulnerability/containers"),
-    _not_applicable("GET", "list_vul_handle_history", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/handle-history"),
-    _not_applicable("POST", "export_vul_handle_history", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/handle-history/export-task"),
-    _not_applicable("GET", "list_handle_vuls", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/handle/vulnerabilities"),
-    _not_applicable("POST", "export_handled_vulnerabilities", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/history/export-task"),
-    _not_applicable("GET", "list_vul_host_vuls", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/host-vulnerability/vulnerabilities"),
-    _not_applicable("GET", "list_vul_host_hosts", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/host/hosts"),
-    _not_applicable("GET", "list_host_vuls", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/host/{host_id}"),
-    _not_applicable("GET", "list_vul_hosts", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/hosts"),
-    _not_applicable("GET", "show_linux_vul_detail", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/linux-detail"),
-    _not_applicable("POST", "list_vul_repair_cmds", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/repair-cmds"),
-    _not_applicable("POST", "show_vul_report_data", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/report/data"),
-    _not_applicable("PUT", "change_vul_scan_policy", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/scan-policy"),
-    _not_applicable("GET", "show_vul_scan_policy", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/scan-policy"),
-    _not_applicable("POST", "create_vulnerability_scan_task", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/scan-task"),
-    _not_applicable("GET", "list_vul_scan_task_host", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/scan-task/{task_id}/hosts"),
-    _not_applicable("GET", "list_vul_scan_task", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/scan-tasks"),
-    _not_applicable("POST", "show_vul_scan_task_estimated_time", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/scan/task/estimated-time"),
-    _not_applicable("PUT", "recreate_vul_scan_task", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/scan/task/{task_id}/rescan"),
-    _not_applicable("GET", "show_vul_statics", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/statistics"),
-    _not_applicable("GET", "show_vul_affected_statics", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/statistics/affected"),
-    _not_applicable("PUT", "change_vul_status", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/status"),
-    _not_applicable("GET", "show_vul_task_statistics", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/task/statistics"),
-    _not_applicable("POST", "record_user_view_vul_task", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/task/user/trace"),
-    _not_applicable("GET", "list_urgent_vulnerabilities", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/urgent-vulnerabilities"),
-    _not_applicable("GET", "list_vulnerabilities", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/vulnerabilities"),
-    _not_applicable("POST", "add_vul_white_list", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/white-list"),
-    _not_applicable("DELETE", "delete_vul_white_list", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/white-list"),
-    _not_applicable("GET", "list_vul_white_list_vul_options", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/white-list/vulnerability-options"),
-    _not_applicable("PUT", "change_vul_white_list", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/white-list/{id}"),
-    _not_applicable("GET", "show_vul_white_list_detail", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/white-list/{id}"),
-    _not_applicable("GET", "list_vul_white_list", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/white-lists"),
-    _not_applicable("GET", "show_windows_vul_detail", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/windows-detail"),
-    _not_applicable("GET", "list_vul_host_apps", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/{host_id}/apps"),
-    _not_applicable("GET", "list_vul_repair_failed_detail", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/{host_id}/fail-detail"),
-    _not_applicable("GET", "list_vul_host_process", HOSTS_VULS,
-                    "/v5/{project_id}/vulnerability/{host_id}/process"),
-    _not_applicable("GET", "list_web_tamper_image_options", WEBTAMPER,
-                    "/v5/{project_id}/webtamper/image-options"),
+    _not_applicable("GET", "list_container_image_logs", CLUSTERS, "/v5/{project_id}/container/image/events"),
+    _not_applicable("GET", "list_container_images", CLUSTERS, "/v5/{project_id}/container/images"),
+    _not_applicable(
+        "GET",
+        "show_multi_cloud_cluster_image_command",
+        CLUSTERS,
+        "/v5/{project_id}/container/kubernetes/multi-cloud/image-upload-command",
+    ),
+    _not_applicable("POST", "add_cicd_configuration", CICD, "/v5/{project_id}/image/cicd/configurations"),
+    _not_applicable("GET", "list_cicd_configurations", CICD, "/v5/{project_id}/image/cicd/configurations"),
+    _not_applicable(
+        "POST", "delete_cicd_configurations", CICD, "/v5/{project_id}/image/cicd/configurations/batch-delete"
+    ),
+    _not_applicable(
+        "POST", "create_cicd_configuration_command", CICD, "/v5/{project_id}/image/cicd/configurations/create-command"
+    ),
+    _not_applicable("PUT", "modify_cicd_configuration", CICD, "/v5/{project_id}/image/cicd/configurations/{cicd_id}"),
+    _not_applicable("GET", "show_cicd_configuration", CICD, "/v5/{project_id}/image/cicd/configurations/{cicd_id}"),
+    _not_applicable(
+        "GET", "list_cicd_images", CICD, "/v5/{project_id}/image/cicd/images", shadowed=True
+    ),  # not list_vul_repo_image
+    _not_applicable("GET", "list_image_local", HOST_IMAGES, "/v5/{project_id}/image/local-repositories"),
+    _not_applicable(
+        "POST", "batch_export_local_vul_task", HOST_IMAGES, "/v5/{project_id}/image/local-vulnerability/export"
+    ),
+    _not_applicable(
+        "GET", "list_local_image_app_info", HOST_IMAGES, "/v5/{project_id}/image/local/apps", shadowed=True
+    ),  # not list_image_apps
+    _not_applicable("POST", "batch_scan_local_image", HOST_IMAGES, "/v5/{project_id}/image/local/batch-scan"),
+    _not_applicable("GET", "list_local_image_containers", CLUSTERS, "/v5/{project_id}/image/local/containers"),
+    _not_applicable("GET", "list_local_image_hosts", HOST_IMAGES, "/v5/{project_id}/image/local/hosts"),
+    _not_applicable(
+        "GET",
+        "list_vul_affect_image_containers",
+        CONTAINERS,
+        "/v5/{project_id}/image/vulnerability/{image_id}/containers",
+    ),
+    _not_applicable(
+        "POST", "show_vul_backup_statistics", HOSTS_VULS, "/v5/{project_id}/vulnerability/backup-statistics"
+    ),
+    _not_applicable("GET", "list_vul_host_backups", HOSTS_VULS, "/v5/{project_id}/vulnerability/backup/backups"),
+    _not_applicable("GET", "list_vul_host_vaults", HOSTS_VULS, "/v5/{project_id}/vulnerability/backup/host-vaults"),
+    _not_applicable(
+        "PUT", "restore_vul_host_backup", HOSTS_VULS, "/v5/{project_id}/vulnerability/backup/{backup_id}/restore"
+    ),
+    _not_applicable("GET", "show_cms_vul_detail", HOSTS_VULS, "/v5/{project_id}/vulnerability/cms-detail"),
+    _not_applicable("GET", "list_vul_container_apps", CONTAINERS, "/v5/{project_id}/vulnerability/container/apps"),
+    _not_applicable("GET", "list_vul_containers", CONTAINERS, "/v5/{project_id}/vulnerability/containers"),
+    _not_applicable("GET", "list_vul_handle_history", HOSTS_VULS, "/v5/{project_id}/vulnerability/handle-history"),
+    _not_applicable(
+        "POST", "export_vul_handle_history", HOSTS_VULS, "/v5/{project_id}/vulnerability/handle-history/export-task"
+    ),
+    _not_applicable("GET", "list_handle_vuls", HOSTS_VULS, "/v5/{project_id}/vulnerability/handle/vulnerabilities"),
+    _not_applicable(
+        "POST", "export_handled_vulnerabilities", HOSTS_VULS, "/v5/{project_id}/vulnerability/history/export-task"
+    ),
+    _not_applicable(
+        "GET", "list_vul_host_vuls", HOSTS_VULS, "/v5/{project_id}/vulnerability/host-vulnerability/vulnerabilities"
+    ),
+    _not_applicable("GET", "list_vul_host_hosts", HOSTS_VULS, "/v5/{project_id}/vulnerability/host/hosts"),
+    _not_applicable("GET", "list_host_vuls", HOSTS_VULS, "/v5/{project_id}/vulnerability/host/{host_id}"),
+    _not_applicable("GET", "list_vul_hosts", HOSTS_VULS, "/v5/{project_id}/vulnerability/hosts"),
+    _not_applicable("GET", "show_linux_vul_detail", HOSTS_VULS, "/v5/{project_id}/vulnerability/linux-detail"),
+    _not_applicable("POST", "list_vul_repair_cmds", HOSTS_VULS, "/v5/{project_id}/vulnerability/repair-cmds"),
+    _not_applicable("POST", "show_vul_report_data", HOSTS_VULS, "/v5/{project_id}/vulnerability/report/data"),
+    _not_applicable("PUT", "change_vul_scan_policy", HOSTS_VULS, "/v5/{project_id}/vulnerability/scan-policy"),
+    _not_applicable("GET", "show_vul_scan_policy", HOSTS_VULS, "/v5/{project_id}/vulnerability/scan-policy"),
+    _not_applicable("POST", "create_vulnerability_scan_task", HOSTS_VULS, "/v5/{project_id}/vulnerability/scan-task"),
+    _not_applicable(
+        "GET", "list_vul_scan_task_host", HOSTS_VULS, "/v5/{project_id}/vulnerability/scan-task/{task_id}/hosts"
+    ),
+    _not_applicable("GET", "list_vul_scan_task", HOSTS_VULS, "/v5/{project_id}/vulnerability/scan-tasks"),
+    _not_applicable(
+        "POST",
+        "show_vul_scan_task_estimated_time",
+        HOSTS_VULS,
+        "/v5/{project_id}/vulnerability/scan/task/estimated-time",
+    ),
+    _not_applicable(
+        "PUT", "recreate_vul_scan_task", HOSTS_VULS, "/v5/{project_id}/vulnerability/scan/task/{task_id}/rescan"
+    ),
+    _not_applicable("GET", "show_vul_statics", HOSTS_VULS, "/v5/{project_id}/vulnerability/statistics"),
+    _not_applicable(
+        "GET", "show_vul_affected_statics", HOSTS_VULS, "/v5/{project_id}/vulnerability/statistics/affected"
+    ),
+    _not_applicable("PUT", "change_vul_status", HOSTS_VULS, "/v5/{project_id}/vulnerability/status"),
+    _not_applicable("GET", "show_vul_task_statistics", HOSTS_VULS, "/v5/{project_id}/vulnerability/task/statistics"),
+    _not_applicable("POST", "record_user_view_vul_task", HOSTS_VULS, "/v5/{project_id}/vulnerability/task/user/trace"),
+    _not_applicable(
+        "GET", "list_urgent_vulnerabilities", HOSTS_VULS, "/v5/{project_id}/vulnerability/urgent-vulnerabilities"
+    ),
+    _not_applicable("GET", "list_vulnerabilities", HOSTS_VULS, "/v5/{project_id}/vulnerability/vulnerabilities"),
+    _not_applicable("POST", "add_vul_white_list", HOSTS_VULS, "/v5/{project_id}/vulnerability/white-list"),
+    _not_applicable("DELETE", "delete_vul_white_list", HOSTS_VULS, "/v5/{project_id}/vulnerability/white-list"),
+    _not_applicable(
+        "GET",
+        "list_vul_white_list_vul_options",
+        HOSTS_VULS,
+        "/v5/{project_id}/vulnerability/white-list/vulnerability-options",
+    ),
+    _not_applicable("PUT", "change_vul_white_list", HOSTS_VULS, "/v5/{project_id}/vulnerability/white-list/{id}"),
+    _not_applicable("GET", "show_vul_white_list_detail", HOSTS_VULS, "/v5/{project_id}/vulnerability/white-list/{id}"),
+    _not_applicable("GET", "list_vul_white_list", HOSTS_VULS, "/v5/{project_id}/vulnerability/white-lists"),
+    _not_applicable("GET", "show_windows_vul_detail", HOSTS_VULS, "/v5/{project_id}/vulnerability/windows-detail"),
+    _not_applicable("GET", "list_vul_host_apps", HOSTS_VULS, "/v5/{project_id}/vulnerability/{host_id}/apps"),
+    _not_applicable(
+        "GET", "list_vul_repair_failed_detail", HOSTS_VULS, "/v5/{project_id}/vulnerability/{host_id}/fail-detail"
+    ),
+    _not_applicable("GET", "list_vul_host_process", HOSTS_VULS, "/v5/{project_id}/vulnerability/{host_id}/process"),
+    _not_applicable("GET", "list_web_tamper_image_options", WEBTAMPER, "/v5/{project_id}/webtamper/image-options"),
 )
 
 
@@ -400,6 +620,7 @@ def unserved_routers() -> tuple[APIRouter, APIRouter]:
     last = APIRouter(dependencies=[Depends(authorize)], include_in_schema=False, route_class=ManagementRoute)
     for operation in UNSERVED:
         router = first if operation.shadowed else last
-        router.add_api_route(operation.path, _answer(operation), methods=[operation.method], status_code=501,
-                             name=operation.operation)
+        router.add_api_route(
+            operation.path, _answer(operation), methods=[operation.method], status_code=501, name=operation.operation
+        )
     return first, last

@@ -391,8 +391,10 @@ def parse_scope(text: str) -> TokenScope:
     resource_type, name, actions_text = parts
     if not _SCOPE_TYPE.fullmatch(resource_type):
         raise HeaderError(f"invalid resource type in scope {text[:80]!r}")
-    if not name or len(name) > MAX_SCOPE_NAME_LENGTH or not all(
-        _SCOPE_COMPONENT.fullmatch(component) for component in name.split("/")
+    if (
+        not name
+        or len(name) > MAX_SCOPE_NAME_LENGTH
+        or not all(_SCOPE_COMPONENT.fullmatch(component) for component in name.split("/"))
     ):
         raise HeaderError(f"invalid resource name in scope {text[:80]!r}")
     actions = actions_text.split(",")

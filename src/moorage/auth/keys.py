@@ -91,9 +91,7 @@ class MasterKey:
 
     def derive(self, purpose: str, length: int = 32) -> bytes:
         """A key for one purpose (``iam-token``, ``registry-token``...), independent of the others."""
-        return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"moorage", info=purpose.encode()).derive(
-            self._key
-        )
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"moorage", info=purpose.encode()).derive(self._key)
 
 
 def load_master_key(settings: Settings) -> MasterKey:

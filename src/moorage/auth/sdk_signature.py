@@ -217,9 +217,16 @@ def verify(
     servers hand them over (each character one wire byte, i.e. latin-1 decoded; a value with
     characters beyond U+00FF is taken as text and UTF-8 encoded). ``now`` must be timezone-aware.
     """
-    signed = check_headers(method=method, raw_path=raw_path, query_string=query_string, headers=headers, now=now,
-                           max_age=max_skew, max_ahead=max_skew if max_ahead is None else max_ahead,
-                           protected_headers=protected_headers)
+    signed = check_headers(
+        method=method,
+        raw_path=raw_path,
+        query_string=query_string,
+        headers=headers,
+        now=now,
+        max_age=max_skew,
+        max_ahead=max_skew if max_ahead is None else max_ahead,
+        protected_headers=protected_headers,
+    )
     return signed.verify(secret_key, body_sha256=hashlib.sha256(body).hexdigest() if body else None)
 
 
@@ -269,8 +276,13 @@ class SignedRequest:
                 matched |= hmac.compare_digest(expected.encode("ascii"), self.authorization.signature.encode("ascii"))
         if not matched:
             raise SignatureMismatch("signature does not match the request")
-        return VerifiedSignature(self.authorization.access_key, frozenset(self.authorization.signed_headers),
-                                 payload_signed, self.authorization.scope, self.signed_at)
+        return VerifiedSignature(
+            self.authorization.access_key,
+            frozenset(self.authorization.signed_headers),
+            payload_signed,
+            self.authorization.scope,
+            self.signed_at,
+        )
 
 
 def check_headers(
@@ -324,15 +336,10 @@ def check_headers(
     if CONTENT_SHA256_HEADER in received:
         declared = _canonical_header_value(_single(received, CONTENT_SHA256_HEADER)).decode("latin-1")
     prefix = method.upper().encode("ascii", "replace") + b"\n" + canonical_uri(raw_path).encode("ascii") + b"\n"
-    suffix = (
-        b"\n"
-        + b"".join(header_lines)
-        + b"\n"
-        + ";".join(authorization.signed_headers).encode("ascii")
-        + b"\n"
+    suffix = b"\n" + b"".join(header_lines) + b"\n" + ";".join(authorization.signed_headers).encode("ascii") + b"\n"
+    return SignedRequest(
+        authorization, signed_at, signed_at_text, prefix, canonical_query_candidates(query_string), suffix, declared
     )
-    return SignedRequest(authorization, signed_at, signed_at_text, prefix, canonical_query_candidates(query_string),
-                         suffix, declared)
 
 
 def _received_headers(headers: Mapping[str, str]) -> dict[str, list[bytes]]:

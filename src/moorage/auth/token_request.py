@@ -76,8 +76,14 @@ def parse_token_form(body: bytes, content_type: str | None = FORM_MEDIA_TYPE) ->
         raise TokenRequestError(f"the token request is larger than {MAX_FORM_BYTES} bytes")
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8", errors="strict",
-                          max_num_fields=MAX_FORM_FIELDS)
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            strict_parsing=False,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
     except UnicodeDecodeError as error:
         raise TokenRequestError("the token request is not UTF-8") from error
     except ValueError as error:
@@ -105,9 +111,16 @@ def parse_token_form(body: bytes, content_type: str | None = FORM_MEDIA_TYPE) ->
     access_type = single.get("access_type", "online")
     if access_type not in ("online", "offline"):
         raise TokenRequestError("access_type must be online or offline")
-    form = TokenForm(grant_type=grant_type, service=single.get("service", ""), client_id=single.get("client_id", ""),
-                     offline=access_type == "offline", scopes=tuple(scopes), username=single.get("username", ""),
-                     password=single.get("password", ""), refresh_token=single.get("refresh_token", ""))
+    form = TokenForm(
+        grant_type=grant_type,
+        service=single.get("service", ""),
+        client_id=single.get("client_id", ""),
+        offline=access_type == "offline",
+        scopes=tuple(scopes),
+        username=single.get("username", ""),
+        password=single.get("password", ""),
+        refresh_token=single.get("refresh_token", ""),
+    )
     if grant_type is GrantType.PASSWORD and not form.username:
         raise TokenRequestError("the password grant needs a username")
     if grant_type is GrantType.REFRESH_TOKEN and not form.refresh_token:

@@ -105,15 +105,19 @@ class TokenSigner:
         self.registry_service = registry_service
         self._registry_cache: OrderedDict[str, RegistryToken] = OrderedDict()
 
-
     # IAM tokens -------------------------------------------------------------------------------
     def issue_iam(self, *, user_id: str, domain_id: str, project_id: str | None, ttl: int) -> tuple[str, IamToken]:
         """A new IAM token valid ``ttl`` seconds."""
         now = int(time.time())
         claims = IamToken(secrets.token_hex(16), user_id, domain_id, project_id, now, now + ttl)
         payload = {
-            "jti": claims.token_id, "sub": user_id, "dom": domain_id, "prj": project_id,
-            "iat": now, "exp": claims.expires_at, "aud": IAM_AUDIENCE,
+            "jti": claims.token_id,
+            "sub": user_id,
+            "dom": domain_id,
+            "prj": project_id,
+            "iat": now,
+            "exp": claims.expires_at,
+            "aud": IAM_AUDIENCE,
         }
         return jwt.encode(payload, self._iam_key, algorithm=_ALGORITHM), claims
 
@@ -127,14 +131,27 @@ class TokenSigner:
 
     # Registry bearer tokens -----------------------------------------------------------------------
     def issue_registry(
-        self, *, subject: str | None, domain_id: str | None, grants: list[RegistryGrant], ttl: int, via: str,
+        self,
+        *,
+        subject: str | None,
+        domain_id: str | None,
+        grants: list[RegistryGrant],
+        ttl: int,
+        via: str,
         instance_id: str = "default",
     ) -> tuple[str, RegistryToken]:
         """A bearer token for the registry API of ``instance_id`` granting ``grants``."""
         now = int(time.time())
         payload = {
-            "iss": "moorage", "aud": self.registry_service, "sub": subject or "", "dom": domain_id or "",
-            "iat": now, "nbf": now - 5, "exp": now + ttl, "jti": secrets.token_hex(8), "via": via,
+            "iss": "moorage",
+            "aud": self.registry_service,
+            "sub": subject or "",
+            "dom": domain_id or "",
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + ttl,
+            "jti": secrets.token_hex(8),
+            "via": via,
             "ins": instance_id,
             "access": [{"type": g.type, "name": g.name, "actions": list(g.actions)} for g in grants],
         }
@@ -163,8 +180,14 @@ class TokenSigner:
                 RegistryGrant(str(a["type"]), str(a["name"]), tuple(str(x) for x in a["actions"]))
                 for a in p.get("access", [])
             )
-            return RegistryToken(p.get("sub") or None, p.get("dom") or None, grants, int(p["exp"]),
-                                 str(p.get("via", "")), str(p.get("ins") or "default"))
+            return RegistryToken(
+                p.get("sub") or None,
+                p.get("dom") or None,
+                grants,
+                int(p["exp"]),
+                str(p.get("via", "")),
+                str(p.get("ins") or "default"),
+            )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise TokenError("incomplete token") from exc
 
@@ -175,11 +198,19 @@ class TokenSigner:
         """A refresh token valid ``ttl`` seconds, never past ``not_after`` (when set)."""
         now = int(time.time())
         expires_at = min(now + ttl, not_after) if not_after else now + ttl
-        claims = RefreshToken(secrets.token_hex(16), user_id, instance_id, client_id, binding, now, expires_at,
-                              not_after)
+        claims = RefreshToken(
+            secrets.token_hex(16), user_id, instance_id, client_id, binding, now, expires_at, not_after
+        )
         payload = {
-            "iss": "moorage", "aud": self.registry_service + REFRESH_AUDIENCE_SUFFIX, "jti": claims.token_id,
-            "sub": user_id, "ins": instance_id, "cid": client_id, "bnd": binding, "iat": now, "exp": expires_at,
+            "iss": "moorage",
+            "aud": self.registry_service + REFRESH_AUDIENCE_SUFFIX,
+            "jti": claims.token_id,
+            "sub": user_id,
+            "ins": instance_id,
+            "cid": client_id,
+            "bnd": binding,
+            "iat": now,
+            "exp": expires_at,
             "lim": not_after,
         }
         return jwt.encode(payload, self._refresh_key, algorithm=_ALGORITHM), claims
@@ -188,8 +219,16 @@ class TokenSigner:
         """The claims of a valid refresh token (the caller checks its user and binding still hold)."""
         p = self._decode(token, self._refresh_key, self.registry_service + REFRESH_AUDIENCE_SUFFIX)
         try:
-            claims = RefreshToken(str(p["jti"]), str(p["sub"]), str(p["ins"]), str(p.get("cid") or ""),
-                                  str(p["bnd"]), int(p["iat"]), int(p["exp"]), int(p.get("lim") or 0))
+            claims = RefreshToken(
+                str(p["jti"]),
+                str(p["sub"]),
+                str(p["ins"]),
+                str(p.get("cid") or ""),
+                str(p["bnd"]),
+                int(p["iat"]),
+                int(p["exp"]),
+                int(p.get("lim") or 0),
+            )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise TokenError("incomplete token") from exc
         if not claims.user_id or not claims.binding:
@@ -201,8 +240,7 @@ class TokenSigner:
         """A temporary login: (password, claims); the username is ``<region>@<login_id>``."""
         now = int(time.time())
         claims = LoginSecret(secrets.token_hex(10).upper(), user_id, now + ttl)
-        payload = {"lid": claims.login_id, "sub": user_id, "iat": now, "exp": claims.expires_at,
-                   "aud": LOGIN_AUDIENCE}
+        payload = {"lid": claims.login_id, "sub": user_id, "iat": now, "exp": claims.expires_at, "aud": LOGIN_AUDIENCE}
         return jwt.encode(payload, self._login_key, algorithm=_ALGORITHM), claims
 
     def verify_login(self, password: str) -> LoginSecret:

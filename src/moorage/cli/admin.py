@@ -82,15 +82,25 @@ def _when(ms: int) -> str:
 @users_app.command("create")
 def user_create(
     name: str,
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
-                                 envvar="MOORAGE_NEW_USER_PASSWORD", help="At least 8 characters."),
-    domain: str | None = typer.Option(None, help="Domain (tenant); a new one is created if missing. "
-                                                 "Default: a new domain named after the user."),
+    password: str = typer.Option(
+        ...,
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="MOORAGE_NEW_USER_PASSWORD",
+        help="At least 8 characters.",
+    ),
+    domain: str | None = typer.Option(
+        None, help="Domain (tenant); a new one is created if missing. Default: a new domain named after the user."
+    ),
     is_admin: bool = typer.Option(False, "--admin", help="Make the user an administrator of the domain."),
 ) -> None:
     """Create a user."""
-    user = _run(lambda s: s.users.create_user(name=name, password=password, caller=OPERATOR, domain_name=domain,
-                                              is_admin=is_admin))
+    user = _run(
+        lambda s: s.users.create_user(
+            name=name, password=password, caller=OPERATOR, domain_name=domain, is_admin=is_admin
+        )
+    )
     _print(f"created user {user.name} (id {user.id}) in domain {user.domain_name}")
 
 
@@ -99,8 +109,14 @@ def user_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
     """List users."""
     found = _run(lambda s: s.users.users(caller=OPERATOR))
     if as_json:
-        typer.echo(json.dumps([{"id": u.id, "name": u.name, "domain": u.domain_name, "admin": u.is_admin,
-                                "enabled": u.enabled} for u in found]))
+        typer.echo(
+            json.dumps(
+                [
+                    {"id": u.id, "name": u.name, "domain": u.domain_name, "admin": u.is_admin, "enabled": u.enabled}
+                    for u in found
+                ]
+            )
+        )
         return
     table = Table("name", "id", "domain", "admin", "created")
     for u in found:
@@ -111,6 +127,7 @@ def user_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
 @users_app.command("delete")
 def user_delete(name: str) -> None:
     """Delete a user (their access keys and permissions go too)."""
+
     async def delete(s: AdminServices) -> None:
         await s.users.delete_user((await s.users.user_named(name)).id, caller=OPERATOR)
 
@@ -125,6 +142,7 @@ def key_create(
     as_json: bool = typer.Option(False, "--json", help='Print {"access": ..., "secret": ...} as IAM does.'),
 ) -> None:
     """Create an AK/SK for a user (at most two); the secret is printed once."""
+
     async def create(s: AdminServices) -> NewAccessKey:
         owner = await s.users.user_named(user)
         return await s.access_keys.create_access_key(owner.id, caller=OPERATOR, description=description)
@@ -133,13 +151,13 @@ def key_create(
     if as_json:
         typer.echo(json.dumps({"access": created.key.access, "secret": created.secret}))
     else:
-        _print(f"access key: {created.key.access}\nsecret key: {created.secret}\n"
-                      "(the secret key is shown only now)")
+        _print(f"access key: {created.key.access}\nsecret key: {created.secret}\n(the secret key is shown only now)")
 
 
 @keys_app.command("list")
 def key_list(user: str | None = typer.Option(None, help="Only this user's keys.")) -> None:
     """List access keys (never their secrets)."""
+
     async def listed(s: AdminServices) -> list[AccessKey]:
         owner = None if user is None else (await s.users.user_named(user)).id
         return await s.access_keys.access_keys(caller=OPERATOR, user_id=owner)

@@ -182,8 +182,9 @@ def analysis_options(
     )
 
 
-def open_image(image: str, *, username: str, password: str, plain_http: bool,
-               max_json_depth: int = DEFAULT_JSON_DEPTH) -> ImageSource:
+def open_image(
+    image: str, *, username: str, password: str, plain_http: bool, max_json_depth: int = DEFAULT_JSON_DEPTH
+) -> ImageSource:
     """The image source ``image`` names (registry credentials only when a user is given)."""
     from moorage.scanner.sources import open_source
 

@@ -49,8 +49,11 @@ def settings_error_lines(error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors(include_input=False, include_url=False):
         name = "__".join(str(part) for part in problem["loc"]).upper()
-        lines.append(f"moorage: invalid setting MOORAGE_{name}: {problem['msg']}" if name
-                     else f"moorage: invalid settings: {problem['msg']}")
+        lines.append(
+            f"moorage: invalid setting MOORAGE_{name}: {problem['msg']}"
+            if name
+            else f"moorage: invalid settings: {problem['msg']}"
+        )
     return lines
 
 

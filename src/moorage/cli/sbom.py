@@ -85,8 +85,9 @@ def sbom(
     )
     with (
         scan_failures(err, reference=image, output_format=output_format, output=output),
-        open_image(image, username=username, password=password, plain_http=plain_http,
-                   max_json_depth=limits.max_json_depth) as source,
+        open_image(
+            image, username=username, password=password, plain_http=plain_http, max_json_depth=limits.max_json_depth
+        ) as source,
         layer_progress(err) as progress,
     ):
         results = analyze(source, platform=wanted, all_platforms=all_platforms, options=options, progress=progress)

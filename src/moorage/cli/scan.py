@@ -199,8 +199,11 @@ def scan(
             platform=wanted,
             all_platforms=all_platforms,
         )
-        source = stack.enter_context(open_image(image, username=username, password=password, plain_http=plain_http,
-                   max_json_depth=limits.max_json_depth))
+        source = stack.enter_context(
+            open_image(
+                image, username=username, password=password, plain_http=plain_http, max_json_depth=limits.max_json_depth
+            )
+        )
         progress = stack.enter_context(layer_progress(err))
         reports = scan_images(source, options, progress)
     _finish(reports, output_format=output_format, severities=severities, exit_code=exit_code, output=output)

@@ -31,8 +31,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
         host: list[str] | None = typer.Option(
-            None, help="Address to listen on; repeat it (or separate with commas) for several "
-                       "[env MOORAGE_HOST; 127.0.0.1]"),
+            None,
+            help="Address to listen on; repeat it (or separate with commas) for several [env MOORAGE_HOST; 127.0.0.1]",
+        ),
         port: int | None = typer.Option(None, help="Port [env MOORAGE_PORT; 5000]"),
         data_dir: Path | None = typer.Option(None, help="Data directory [env MOORAGE_DATA_DIR]"),
         workers: int | None = typer.Option(None, help="HTTP worker processes [env MOORAGE_WORKERS; 1]"),
@@ -42,8 +43,15 @@ def register(app: typer.Typer) -> None:
         use_config_file(config)
         hosts = ",".join(host) if host else None
         overrides: dict[str, object] = {
-            k: v for k, v in {"host": hosts, "port": port, "data_dir": data_dir and data_dir.resolve(),
-                              "workers": workers}.items() if v is not None}
+            k: v
+            for k, v in {
+                "host": hosts,
+                "port": port,
+                "data_dir": data_dir and data_dir.resolve(),
+                "workers": workers,
+            }.items()
+            if v is not None
+        }
         settings = Settings(**overrides)  # type: ignore[arg-type]
         configure_logging(settings.log_level)
         from moorage.bootstrap import bootstrap, prepare_data_dir

@@ -52,7 +52,9 @@ DB_OPTION = typer.Option(
     resolve_path=True,
 )
 DATA_DIR_OPTION = typer.Option(
-    None, "--data-dir", help="The server's data directory, as for `moorage serve` [env MOORAGE_DATA_DIR].",
+    None,
+    "--data-dir",
+    help="The server's data directory, as for `moorage serve` [env MOORAGE_DATA_DIR].",
     file_okay=False,
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
@@ -86,12 +88,14 @@ class _RichBuildProgress:
         done = summary.records + summary.cve_metadata
         if self._records is not None:
             outcome = f"failed, left out: {summary.error}" if summary.error else "import"
-            self._progress.update(self._records, completed=done, total=max(done, 1),
-                                  description=f"{self._label} {outcome}")
+            self._progress.update(
+                self._records, completed=done, total=max(done, 1), description=f"{self._label} {outcome}"
+            )
         if self._progress.disable:
             outcome = f"left out: {summary.error}" if summary.error else f"{done} records"
-            self._console.print(f"{self._label} {summary.location}: {outcome}", highlight=False, soft_wrap=True,
-                                markup=False)
+            self._console.print(
+                f"{self._label} {summary.location}: {outcome}", highlight=False, soft_wrap=True, markup=False
+            )
 
 
 @contextmanager
@@ -193,9 +197,12 @@ def update(db: Path | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION,
     if not database.is_file():
         configured = _settings(data_dir).scanner.vulndb_sources
         if not configured:
-            raise _fail(VulnerabilityDatabaseError(
-                f"no advisory database at {database}, and no sources configured to build one "
-                "(MOORAGE_SCANNER__VULNDB_SOURCES); use `moorage vulndb build -s KIND:URL`"))
+            raise _fail(
+                VulnerabilityDatabaseError(
+                    f"no advisory database at {database}, and no sources configured to build one "
+                    "(MOORAGE_SCANNER__VULNDB_SOURCES); use `moorage vulndb build -s KIND:URL`"
+                )
+            )
         specs = _run(lambda: [parse_source(text) for text in configured])
     else:
         _run(lambda: configured_sources(database))

@@ -32,13 +32,36 @@ from dataclasses import dataclass, field
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-DENIED_NETWORKS: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-    "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-    "::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20",
-    "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
-))
+DENIED_NETWORKS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/96",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
+)
 """Networks no tenant connection may reach unless the operator allows them (see the module docstring;
 IPv4-mapped, 6to4 and NAT64 addresses are judged by the IPv4 address they carry)."""
 
@@ -97,12 +120,22 @@ class EgressPolicy:
         return cls(restricted=False, any_realm_host=True)
 
     @classmethod
-    def from_lists(cls, *, allow_networks: str = "", allow_hosts: str = "", credential_realm_hosts: str = "",
-                   max_redirects: int = 5) -> EgressPolicy:
+    def from_lists(
+        cls,
+        *,
+        allow_networks: str = "",
+        allow_hosts: str = "",
+        credential_realm_hosts: str = "",
+        max_redirects: int = 5,
+    ) -> EgressPolicy:
         """A restricted policy from comma-separated lists (how settings write them); ``ValueError``
         names an entry that is not a network or a host name."""
-        return cls(allow_networks=parse_networks(allow_networks), allow_hosts=parse_host_names(allow_hosts),
-                   credential_realm_hosts=parse_host_names(credential_realm_hosts), max_redirects=max_redirects)
+        return cls(
+            allow_networks=parse_networks(allow_networks),
+            allow_hosts=parse_host_names(allow_hosts),
+            credential_realm_hosts=parse_host_names(credential_realm_hosts),
+            max_redirects=max_redirects,
+        )
 
     def host_allowed(self, host: str) -> bool:
         """Whether the operator allowed ``host`` by name (then its addresses are not checked)."""
@@ -131,8 +164,11 @@ class EgressPolicy:
         """Whether a Bearer realm on ``realm_host`` may receive the registry's credentials: the
         registry's own host (any port), a host the operator listed, or any with ``any_realm_host``."""
         realm = normalise_host(realm_host)
-        return (self.any_realm_host or realm == normalise_host(registry_host)
-                or _matches(realm, self.credential_realm_hosts))
+        return (
+            self.any_realm_host
+            or realm == normalise_host(registry_host)
+            or _matches(realm, self.credential_realm_hosts)
+        )
 
 
 def _matches(host: str, patterns: tuple[str, ...]) -> bool:

@@ -24,8 +24,9 @@ class RegistryError(Exception):
     public = "the registry answered in a way moorage cannot use"
     """What a tenant may be told (overridden per instance with ``public=``)."""
 
-    def __init__(self, message: str, *, status: int = 0, codes: tuple[str, ...] = (),
-                 public: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int = 0, codes: tuple[str, ...] = (), public: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.codes = codes

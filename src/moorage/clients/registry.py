@@ -128,8 +128,9 @@ class RegistryClient:
         self.limits = limits or TransferLimits()
         self._tokens = TokenCache()
         self._basic = False
-        self._session = EgressSession(self.base_url, policy=egress, timeout=timeout, verify=verify_tls,
-                                      transport=transport)
+        self._session = EgressSession(
+            self.base_url, policy=egress, timeout=timeout, verify=verify_tls, transport=transport
+        )
 
     async def __aenter__(self) -> RegistryClient:
         return self
@@ -184,17 +185,22 @@ class RegistryClient:
         registry_url = httpx.URL(self.base_url)
         # Credentials go to a realm on the registry's own host (or one the operator allowed), and never
         # from an https registry to a plain-http realm.
-        give = (self.credentials is not None
-                and self.egress.credentials_allowed_at(realm_url.host, registry_url.host)
-                and not (registry_url.scheme == "https" and realm_url.scheme != "https"))
+        give = (
+            self.credentials is not None
+            and self.egress.credentials_allowed_at(realm_url.host, registry_url.host)
+            and not (registry_url.scheme == "https" and realm_url.scheme != "https")
+        )
         authorization = self.credentials.basic_header() if give and self.credentials is not None else None
-        answer = await self._session.open("GET", realm_url, params=params, authorization=authorization,
-                                          authorization_origin=realm_url)
+        answer = await self._session.open(
+            "GET", realm_url, params=params, authorization=authorization, authorization_origin=realm_url
+        )
         try:
             if answer.status_code != 200:
-                raise AuthenticationError(f"token service {realm_url.host} refused: HTTP {answer.status_code}"
-                                          + ("" if give else " (credentials withheld from this host)"),
-                                          status=answer.status_code)
+                raise AuthenticationError(
+                    f"token service {realm_url.host} refused: HTTP {answer.status_code}"
+                    + ("" if give else " (credentials withheld from this host)"),
+                    status=answer.status_code,
+                )
             raw = await read_capped(answer, self.limits.token_bytes, what="token answer")
         finally:
             await answer.aclose()
@@ -212,8 +218,9 @@ class RegistryClient:
         try:
             return loads(raw, max_depth=self.limits.json_depth)
         except JsonTooDeep as exc:
-            raise TransferLimitError(f"{self.base_url}: {what}: {exc}",
-                                     public="the registry sent JSON nested deeper than allowed") from exc
+            raise TransferLimitError(
+                f"{self.base_url}: {what}: {exc}", public="the registry sent JSON nested deeper than allowed"
+            ) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise RegistryError(f"{self.base_url}: {what} is not JSON") from exc
 
@@ -336,13 +343,11 @@ class RegistryClient:
         try:
             return answer.parsed(max_depth=self.limits.json_depth)
         except ManifestInvalid as exc:
-            raise RegistryError(f"{label}: {exc}",
-                                public="the registry sent a manifest moorage cannot read") from exc
+            raise RegistryError(f"{label}: {exc}", public="the registry sent a manifest moorage cannot read") from exc
 
     # -- blobs ----------------------------------------------------------------------------------
 
-    async def get_blob_bytes(self, repository: str, digest: Digest | str, *,
-                             limit: int = MAX_MANIFEST_BYTES) -> bytes:
+    async def get_blob_bytes(self, repository: str, digest: Digest | str, *, limit: int = MAX_MANIFEST_BYTES) -> bytes:
         """A small blob (an image config) in memory, digest checked, at most ``limit`` bytes (give
         the size its descriptor declares)."""
         digest = _check_digest(digest)
@@ -355,8 +360,9 @@ class RegistryClient:
             raise BlobDigestError(f"blob {digest} does not match its content")
         return data
 
-    async def download_blob(self, repository: str, digest: Digest | str, destination: Path, *, size: int,
-                            budget: ByteBudget | None = None) -> int:
+    async def download_blob(
+        self, repository: str, digest: Digest | str, destination: Path, *, size: int, budget: ByteBudget | None = None
+    ) -> int:
         """Stream a blob of the declared ``size`` into ``destination`` (written under a temporary
         name, renamed when the digest checks out); returns the number of bytes.
 
@@ -373,7 +379,8 @@ class RegistryClient:
         try:
             with os.fdopen(fd, "wb") as handle:
                 response = await self._send(
-                    "GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull")
+                    "GET", f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull"
+                )
                 try:
                     received = await _stream_blob(response, handle, hasher, digest=digest, size=size, budget=budget)
                 finally:
@@ -409,16 +416,12 @@ class RegistryClient:
     async def list_tags(self, repository: str, *, page_size: int | None = None) -> list[str]:
         """Every tag of a repository, following ``Link`` pagination."""
         url = f"/v2/{repository}/tags/list" + (f"?n={page_size}" if page_size else "")
-        return [
-            tag async for page in self._pages(url, "tags", f"repository:{repository}:pull") for tag in page
-        ]
+        return [tag async for page in self._pages(url, "tags", f"repository:{repository}:pull") for tag in page]
 
     async def catalog(self, *, page_size: int | None = None) -> list[str]:
         """Every repository the registry lists, following ``Link`` pagination."""
         url = "/v2/_catalog" + (f"?n={page_size}" if page_size else "")
-        return [
-            name async for page in self._pages(url, "repositories", "registry:catalog:*") for name in page
-        ]
+        return [name async for page in self._pages(url, "repositories", "registry:catalog:*") for name in page]
 
 
 def _as_digest(text: str) -> Digest | None:
@@ -435,13 +438,16 @@ def _check_digest(digest: Digest | str) -> Digest:
     return found
 
 
-async def _stream_blob(response: httpx.Response, handle: Any, hasher: Any, *, digest: Digest, size: int,
-                       budget: ByteBudget | None) -> int:
+async def _stream_blob(
+    response: httpx.Response, handle: Any, hasher: Any, *, digest: Digest, size: int, budget: ByteBudget | None
+) -> int:
     """Write a blob answer to ``handle``, hashing it, stopping at ``size`` bytes."""
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
-        raise RegistryError(f"blob {digest} sent with Content-Encoding {encoding[:32]!r}",
-                            public="the registry sent a compressed answer moorage did not ask for")
+        raise RegistryError(
+            f"blob {digest} sent with Content-Encoding {encoding[:32]!r}",
+            public="the registry sent a compressed answer moorage did not ask for",
+        )
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > size:
         raise TransferLimitError(f"blob {digest}: Content-Length {declared[:20]}, the manifest declares {size}")
@@ -450,8 +456,10 @@ async def _stream_blob(response: httpx.Response, handle: Any, hasher: Any, *, di
         async for chunk in response.aiter_bytes(BLOB_CHUNK):
             received += len(chunk)
             if received > size:
-                raise TransferLimitError(f"blob {digest}: more than the {size} bytes its descriptor declares",
-                                         public="the registry sent more bytes than the manifest declares")
+                raise TransferLimitError(
+                    f"blob {digest}: more than the {size} bytes its descriptor declares",
+                    public="the registry sent more bytes than the manifest declares",
+                )
             if budget is not None:
                 budget.take(len(chunk))
             hasher.update(chunk)

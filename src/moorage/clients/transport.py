@@ -54,7 +54,8 @@ class EgressBackend(httpcore.AsyncNetworkBackend):
             loop = asyncio.get_running_loop()
             try:
                 found = await asyncio.wait_for(
-                    loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), resolve_seconds)
+                    loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), resolve_seconds
+                )
             except TimeoutError as exc:
                 raise httpcore.ConnectTimeout(f"resolving {host}: timed out") from exc
             except OSError as exc:
@@ -62,26 +63,38 @@ class EgressBackend(httpcore.AsyncNetworkBackend):
             resolved = [a for a in dict.fromkeys(parse_ip(str(info[4][0])) for info in found) if a is not None]
         allowed = [str(a) for a in resolved if self.policy.address_allowed(a)]
         if not allowed:
-            raise EgressDenied(f"{host}:{port} resolves to {', '.join(map(str, resolved)) or 'nothing'}, "
-                               "which the egress policy denies")
+            raise EgressDenied(
+                f"{host}:{port} resolves to {', '.join(map(str, resolved)) or 'nothing'}, "
+                "which the egress policy denies"
+            )
         return allowed
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,  # noqa: ASYNC109 (httpcore's)
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         """Connect to the first allowed address of ``host`` that answers."""
         failure: Exception | None = None
         for address in await self._addresses(host, port, timeout):
             try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                     socket_options=socket_options)
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None
         raise failure
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,  # noqa: ASYNC109 (httpcore's)
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         """Never: a tenant's connection is TCP."""
         raise EgressDenied("unix sockets are not reachable by tenants' connections")
 
@@ -100,16 +113,21 @@ class EgressTransport(httpx.AsyncHTTPTransport):
         # super().__init__ would build a pool of its own only to have it replaced.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
-            network_backend=EgressBackend(policy))
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=EgressBackend(policy),
+        )
 
 
 def same_origin(first: httpx.URL, target: httpx.URL) -> bool:
     """Whether credentials sent to ``first`` may go to ``target``: same host and port, and not from
     https down to http."""
-    return (normalise_host(first.host) == normalise_host(target.host)
-            and (first.port or _default_port(first)) == (target.port or _default_port(target))
-            and not (first.scheme == "https" and target.scheme != "https"))
+    return (
+        normalise_host(first.host) == normalise_host(target.host)
+        and (first.port or _default_port(first)) == (target.port or _default_port(target))
+        and not (first.scheme == "https" and target.scheme != "https")
+    )
 
 
 def _default_port(url: httpx.URL) -> int:
@@ -119,15 +137,26 @@ def _default_port(url: httpx.URL) -> int:
 class EgressSession:
     """An HTTP client for one remote (its base URL), under an egress policy; close it after use."""
 
-    def __init__(self, base_url: str, *, policy: EgressPolicy, timeout: float, verify: bool = True,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        policy: EgressPolicy,
+        timeout: float,
+        verify: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.policy = policy
         self.base_url = httpx.URL(base_url)
         self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, follow_redirects=False, trust_env=False,
+            base_url=base_url,
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
             transport=transport or EgressTransport(policy, verify=verify),
-            headers={"User-Agent": "moorage", "Accept-Encoding": "identity", **(headers or {})})
+            headers={"User-Agent": "moorage", "Accept-Encoding": "identity", **(headers or {})},
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -138,12 +167,20 @@ class EgressSession:
         try:
             return self.base_url.join(url)
         except httpx.InvalidURL as exc:
-            raise RegistryError(f"unusable URL {str(url)[:200]!r}: {exc}",
-                                public="the registry named an unusable address") from exc
+            raise RegistryError(
+                f"unusable URL {str(url)[:200]!r}: {exc}", public="the registry named an unusable address"
+            ) from exc
 
-    async def open(self, method: str, url: str | httpx.URL, *, headers: Mapping[str, str] | None = None,
-                   params: Mapping[str, str] | None = None, authorization: str | None = None,
-                   authorization_origin: httpx.URL | None = None) -> httpx.Response:
+    async def open(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        authorization: str | None = None,
+        authorization_origin: httpx.URL | None = None,
+    ) -> httpx.Response:
         """Send a request and follow its redirects; the answer is streamed (the caller closes it).
 
         ``authorization`` goes only to URLs of the same origin as ``authorization_origin`` (default:
@@ -153,8 +190,10 @@ class EgressSession:
         if params:
             target = target.copy_merge_params(dict(params))
         if target.scheme not in ("http", "https"):
-            raise EgressDenied(f"{target.scheme}: URLs are not followed",
-                               public="the registry named an address that is not http or https")
+            raise EgressDenied(
+                f"{target.scheme}: URLs are not followed",
+                public="the registry named an address that is not http or https",
+            )
         first = target
         for hop in range(self.policy.max_redirects + 1):
             sent = {**(headers or {})}
@@ -166,16 +205,22 @@ class EgressSession:
                 return response
             await response.aclose()
             if hop == self.policy.max_redirects:
-                raise RegistryError(f"{method} {first}: more than {self.policy.max_redirects} redirects",
-                                    public="the registry redirected too many times")
+                raise RegistryError(
+                    f"{method} {first}: more than {self.policy.max_redirects} redirects",
+                    public="the registry redirected too many times",
+                )
             try:
                 target = target.join(location)
             except httpx.InvalidURL as exc:
-                raise RegistryError(f"{method} {first}: redirect to an unusable URL: {exc}",
-                                    public="the registry redirected to an unusable address") from exc
+                raise RegistryError(
+                    f"{method} {first}: redirect to an unusable URL: {exc}",
+                    public="the registry redirected to an unusable address",
+                ) from exc
             if target.scheme not in ("http", "https"):
-                raise EgressDenied(f"{method} {first}: redirect to a {target.scheme}: URL",
-                                   public="the registry redirected to an address that is not http or https")
+                raise EgressDenied(
+                    f"{method} {first}: redirect to a {target.scheme}: URL",
+                    public="the registry redirected to an address that is not http or https",
+                )
             if response.status_code == 303 and method != "HEAD":
                 method = "GET"
         raise AssertionError("unreachable")  # pragma: no cover
@@ -189,14 +234,15 @@ class EgressSession:
             raise UnreachableError(f"{request.method} {request.url}: {type(exc).__name__}: {exc}") from exc
 
 
-async def read_capped(response: httpx.Response, limit: int, *, what: str = "answer",
-                      truncate: bool = False) -> bytes:
+async def read_capped(response: httpx.Response, limit: int, *, what: str = "answer", truncate: bool = False) -> bytes:
     """The body of a streamed answer, at most ``limit`` bytes (``TransferLimitError`` past it, or
     the first ``limit`` bytes with ``truncate``); compressed answers are refused."""
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
-        raise RegistryError(f"{response.request.url}: {what} sent with Content-Encoding {encoding[:32]!r}",
-                            public="the registry sent a compressed answer moorage did not ask for")
+        raise RegistryError(
+            f"{response.request.url}: {what} sent with Content-Encoding {encoding[:32]!r}",
+            public="the registry sent a compressed answer moorage did not ask for",
+        )
     declared = response.headers.get("Content-Length", "")
     if not truncate and declared.isdigit() and int(declared) > limit:
         raise TransferLimitError(f"{response.request.url}: {what} of {declared} bytes, more than {limit}")

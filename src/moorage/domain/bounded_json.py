@@ -123,8 +123,9 @@ def check_depth(document: bytes | bytearray | memoryview | str, max_depth: int) 
         raise JsonTooDeep(max_depth)
 
 
-def loads(document: bytes | bytearray | memoryview | str, *, max_depth: int = DEFAULT_MAX_DEPTH,
-          max_bytes: int | None = None) -> Any:
+def loads(
+    document: bytes | bytearray | memoryview | str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int | None = None
+) -> Any:
     """``json.loads`` of a document no deeper than ``max_depth`` and, with ``max_bytes``, no longer
     than that (in bytes, or characters for a ``str``): :class:`JsonTooDeep` or :class:`JsonTooLarge`
     otherwise, ``json.JSONDecodeError`` (or ``UnicodeDecodeError``) for malformed input as usual.

@@ -180,8 +180,9 @@ class TooManyRequests(MoorageError):
 
     default_message = "too many requests"
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 1, detail: Any = None,
-                 reason: str = "") -> None:
+    def __init__(
+        self, message: str | None = None, *, retry_after: int = 1, detail: Any = None, reason: str = ""
+    ) -> None:
         super().__init__(message, detail=detail, reason=reason)
         self.retry_after = retry_after
 

@@ -133,7 +133,7 @@ def _split_port(value: str) -> tuple[str, str | None]:
         end = value.find("]")
         if end == -1:
             raise Invalid(f"invalid host name {value[:100]!r}: unclosed bracket")
-        rest = value[end + 1:]
+        rest = value[end + 1 :]
         if rest and not rest.startswith(":"):
             raise Invalid(f"invalid host name {value[:100]!r}: text after the bracket")
         return value[: end + 1], rest[1:] if rest else None
@@ -163,8 +163,10 @@ def _canonical(host: str, original: str, *, wildcard: bool) -> tuple[HostKind, s
         return HostKind.IPV4, _ipv4(labels, original)
     first = 1 if wildcard and labels[0] == "*" and len(labels) > 1 else 0
     if not all(_LABEL.fullmatch(label) for label in labels[first:]):
-        raise Invalid(f"invalid host name {original[:100]!r}: dot-separated labels of letters, digits and "
-                      "inner hyphens, up to 63 characters each")
+        raise Invalid(
+            f"invalid host name {original[:100]!r}: dot-separated labels of letters, digits and "
+            "inner hyphens, up to 63 characters each"
+        )
     return HostKind.DNS, host
 
 
@@ -212,10 +214,12 @@ def parse_claim(text: str) -> HostName:
     letters, digits and inner hyphens only (RFC 1123), at most ``CLAIM_MAX_HOST`` characters."""
     name = parse_host(text, wildcard=True)
     if name.kind is HostKind.DNS:
-        labels = name.host.split(".")[1 if name.is_wildcard else 0:]
+        labels = name.host.split(".")[1 if name.is_wildcard else 0 :]
         if len(name.host) > CLAIM_MAX_HOST or not all(_LDH_LABEL.fullmatch(label) for label in labels):
-            raise Invalid(f"invalid domain name {text[:100]!r}: up to {CLAIM_MAX_HOST} characters of dot-separated "
-                          "labels of letters, digits and inner hyphens, optionally starting with '*.'")
+            raise Invalid(
+                f"invalid domain name {text[:100]!r}: up to {CLAIM_MAX_HOST} characters of dot-separated "
+                "labels of letters, digits and inner hyphens, optionally starting with '*.'"
+            )
     return name
 
 
@@ -252,8 +256,9 @@ class HostPolicy:
     allowed_addresses: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def build(cls, *, external_url: str, internal_url: str = "", listen_hosts: tuple[str, ...] = (),
-              allowed: str = "") -> HostPolicy:
+    def build(
+        cls, *, external_url: str, internal_url: str = "", listen_hosts: tuple[str, ...] = (), allowed: str = ""
+    ) -> HostPolicy:
         """The policy of a registry reached at ``external_url`` (and ``internal_url``), listening on
         ``listen_hosts``, with the operator's allowlist ``allowed`` (see ``parse_allowlist``)."""
         suffixes, addresses = parse_allowlist(allowed)
@@ -281,8 +286,11 @@ class HostPolicy:
         if not claim.is_wildcard:
             return self.is_own(claim)
         parent = claim.parent or ""
-        return parent == "localhost" or _under(parent, "localhost") or any(
-            _dns_parent(host) == parent for host in self.own_hosts)
+        return (
+            parent == "localhost"
+            or _under(parent, "localhost")
+            or any(_dns_parent(host) == parent for host in self.own_hosts)
+        )
 
     def refusal(self, claim: HostName, *, generated: bool = False) -> str | None:
         """Why an instance may not claim ``claim`` (None: it may, as far as the registry's own names

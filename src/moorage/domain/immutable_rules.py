@@ -38,8 +38,11 @@ class ImmutableRule:
 
     def describe(self) -> str:
         """How an error message names the rule: its id, namespace and selectors."""
+
         def patterns(selectors: tuple[Selector, ...]) -> str:
             return " and ".join(f"{s.decoration} {s.pattern!r}" for s in selectors)
 
-        return (f"immutable tag rule {self.id} of namespace {self.namespace_name!r} "
-                f"(repositories {patterns(self.repository_selectors)}, tags {patterns(self.tag_selectors)})")
+        return (
+            f"immutable tag rule {self.id} of namespace {self.namespace_name!r} "
+            f"(repositories {patterns(self.repository_selectors)}, tags {patterns(self.tag_selectors)})"
+        )

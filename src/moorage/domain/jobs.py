@@ -89,8 +89,15 @@ class JobControl(Protocol):
 class JobSubmitter(Protocol):
     """What services need of the job queue (``moorage.jobs.queue.JobQueue`` is one)."""
 
-    async def submit(self, kind: JobKind, params: dict[str, Any], *, dedupe_key: str | None = None,
-                     domain_id: str | None = None, max_attempts: int = 3) -> Job:
+    async def submit(
+        self,
+        kind: JobKind,
+        params: dict[str, Any],
+        *,
+        dedupe_key: str | None = None,
+        domain_id: str | None = None,
+        max_attempts: int = 3,
+    ) -> Job:
         """Create (or, with ``dedupe_key``, find) a job and send it to the workers."""
         ...
 

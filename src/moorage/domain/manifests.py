@@ -107,8 +107,12 @@ class ImageManifest(_Document):
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form of this manifest (``artifactType`` only where it is not the config's type)."""
-        out: dict[str, Any] = {"schemaVersion": 2, "mediaType": self.media_type, "config": self.config.to_json(),
-                               "layers": [d.to_json() for d in self.layers]}
+        out: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": self.media_type,
+            "config": self.config.to_json(),
+            "layers": [d.to_json() for d in self.layers],
+        }
         return self._with_common(out, "" if self.artifact_type == self.config.media_type else self.artifact_type)
 
 
@@ -137,8 +141,11 @@ class ImageIndex(_Document):
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form of this index."""
-        out: dict[str, Any] = {"schemaVersion": 2, "mediaType": self.media_type,
-                               "manifests": [d.to_json() for d in self.manifests]}
+        out: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": self.media_type,
+            "manifests": [d.to_json() for d in self.manifests],
+        }
         return self._with_common(out, self.artifact_type)
 
 
@@ -165,9 +172,7 @@ def _annotations(obj: dict[str, Any]) -> dict[str, str]:
     value = obj.get("annotations")
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise _fail("annotations must map strings to strings")
     return dict(value)
 
@@ -216,8 +221,9 @@ def load_object(payload: bytes, *, what: str, max_depth: int, max_bytes: int | N
     return doc
 
 
-def parse_manifest(payload: bytes, content_type: str | None, *, max_depth: int = DEFAULT_MAX_DEPTH,
-                   max_bytes: int | None = None) -> ParsedManifest:
+def parse_manifest(
+    payload: bytes, content_type: str | None, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int | None = None
+) -> ParsedManifest:
     """Parse ``payload`` sent (or served) with ``content_type``; raise ``ManifestInvalid`` with a
     clear reason, also for a document nested deeper than ``max_depth`` or longer than ``max_bytes``.
 
@@ -228,8 +234,10 @@ def parse_manifest(payload: bytes, content_type: str | None, *, max_depth: int =
     """
     declared = mt.base_type(content_type)
     if declared in mt.SCHEMA1_TYPES:
-        raise _fail("Docker schema 1 manifests are not supported; push schema 2 or OCI (e.g. skopeo copy "
-                    "--format v2s2 or oci)", reason=SCHEMA1)
+        raise _fail(
+            "Docker schema 1 manifests are not supported; push schema 2 or OCI (e.g. skopeo copy --format v2s2 or oci)",
+            reason=SCHEMA1,
+        )
     doc = load_object(payload, what="manifest", max_depth=max_depth, max_bytes=max_bytes)
     schema_version = doc.get("schemaVersion")
     if schema_version == 1:
@@ -268,8 +276,14 @@ def parse_manifest(payload: bytes, content_type: str | None, *, max_depth: int =
     layers = tuple(_descriptor(layer, f"layers[{i}]") for i, layer in enumerate(layers_doc))
     # distribution-spec v1.1: a manifest without artifactType is listed by the referrers API with
     # its config's media type.
-    return ImageManifest(media_type, config, layers, subject=subject, artifact_type=artifact_type or config.media_type,
-                         annotations=annotations)
+    return ImageManifest(
+        media_type,
+        config,
+        layers,
+        subject=subject,
+        artifact_type=artifact_type or config.media_type,
+        annotations=annotations,
+    )
 
 
 def select_platforms(index: ImageIndex, wanted: Platform | None) -> list[Descriptor]:
@@ -278,8 +292,11 @@ def select_platforms(index: ImageIndex, wanted: Platform | None) -> list[Descrip
 
     Entries without a platform or with ``unknown/unknown`` (build attestations) are skipped.
     """
-    runnable = [d for d in index.manifests
-                if d.platform is not None and d.platform.os != "unknown" and d.media_type in mt.IMAGE_MANIFESTS]
+    runnable = [
+        d
+        for d in index.manifests
+        if d.platform is not None and d.platform.os != "unknown" and d.media_type in mt.IMAGE_MANIFESTS
+    ]
     if wanted is None:
         return runnable
     exact = [d for d in runnable if d.platform == wanted]

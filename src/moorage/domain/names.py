@@ -32,7 +32,8 @@ def validate_namespace(name: str) -> str:
             f"invalid namespace {name!r}: 1-{NAMESPACE_MAX} characters, starting with a lowercase letter, "
             "ending with a lowercase letter or digit; lowercase letters, digits, '.', '_', '-' only, "
             "separators never adjacent (at most two consecutive underscores)",
-            detail={"name": name[:300]}, reason="namespace_invalid",
+            detail={"name": name[:300]},
+            reason="namespace_invalid",
         )
     return name
 
@@ -44,7 +45,8 @@ def validate_repository(name: str) -> str:
             f"invalid repository name {name!r}: 1-{REPOSITORY_MAX} characters, starting and ending with a "
             "lowercase letter or digit; lowercase letters, digits, '.', '/', '_', '-' only, separators "
             "never adjacent (at most two consecutive underscores)",
-            detail={"name": name[:300]}, reason="repository_invalid",
+            detail={"name": name[:300]},
+            reason="repository_invalid",
         )
     return name
 

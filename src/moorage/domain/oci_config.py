@@ -31,8 +31,9 @@ class ImageConfig:
     """The whole document."""
 
 
-def parse_config(raw: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH,
-                 max_bytes: int | None = MAX_MANIFEST_BYTES) -> ImageConfig:
+def parse_config(
+    raw: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int | None = MAX_MANIFEST_BYTES
+) -> ImageConfig:
     """An image configuration blob, no deeper than ``max_depth`` nor longer than ``max_bytes``."""
     doc = load_object(raw, what="image config", max_depth=max_depth, max_bytes=max_bytes)
     rootfs = doc.get("rootfs") or {}
@@ -42,5 +43,4 @@ def parse_config(raw: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH,
     history = doc.get("history") or []
     if not isinstance(history, list):
         raise ManifestInvalid("image config: history must be a list")
-    return ImageConfig(Platform.from_json(doc), tuple(diff_ids), tuple(h for h in history if isinstance(h, dict)),
-                       doc)
+    return ImageConfig(Platform.from_json(doc), tuple(diff_ids), tuple(h for h in history if isinstance(h, dict)), doc)

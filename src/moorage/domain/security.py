@@ -48,8 +48,11 @@ _IMAGE_TYPE_OF = {
 }
 IMAGE_TYPES = tuple(_IMAGE_TYPE_OF.values())
 """Every ``image_type`` an image row may have (``other``: an OCI registry of type Other)."""
-BUILTIN_FOR_IMAGE_TYPE = {PRIVATE_IMAGE: RegistryType.SWR_PRIVATE, SHARED_IMAGE: RegistryType.SWR_SHARED,
-                          INSTANCE_IMAGE: RegistryType.SWR_ENTERPRISE}
+BUILTIN_FOR_IMAGE_TYPE = {
+    PRIVATE_IMAGE: RegistryType.SWR_PRIVATE,
+    SHARED_IMAGE: RegistryType.SWR_SHARED,
+    INSTANCE_IMAGE: RegistryType.SWR_ENTERPRISE,
+}
 
 
 class ScanStatus(StrEnum):
@@ -152,7 +155,8 @@ VULNERABILITIES_SKIPPED = "failed_to_scan_vulnerability"
 """The failure code a *successful* scan carries when its vulnerability part did not run (no advisory
 database yet): the image's other checks are there, its vulnerabilities are not known, not zero."""
 VULNERABILITIES_SKIPPED_DESCRIPTION = (
-    "Vulnerability scan skipped: no advisory database yet. The image is re-matched when one is installed.")
+    "Vulnerability scan skipped: no advisory database yet. The image is re-matched when one is installed."
+)
 
 
 def failure_description(scan_status: str, code: str) -> str:
@@ -201,8 +205,12 @@ def scanners_for_scope(scope: int) -> tuple[str, ...]:
     if scope in (0, SCOPE_ALL):
         return ("vuln", "secret", "malware", "config")
     chosen = []
-    for bits, name in ((SCOPE_VULNERABILITY, "vuln"), (SCOPE_SENSITIVE, "secret"), (SCOPE_MALWARE, "malware"),
-                       (SCOPE_BASELINE, "config")):
+    for bits, name in (
+        (SCOPE_VULNERABILITY, "vuln"),
+        (SCOPE_SENSITIVE, "secret"),
+        (SCOPE_MALWARE, "malware"),
+        (SCOPE_BASELINE, "config"),
+    ):
         if scope & bits:
             chosen.append(name)
     return tuple(chosen) or ("vuln", "secret", "malware", "config")

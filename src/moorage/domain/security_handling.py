@@ -75,8 +75,9 @@ class HandlingState:
         rows = tuple(row_ids)
         return any(w.vul_id in ids and w.covers(image_type, rows) for w in self.whitelists)
 
-    def handled(self, digest: str, vul_id: str, aliases: Iterable[str], image_type: str,
-                row_ids: Iterable[int]) -> bool:
+    def handled(
+        self, digest: str, vul_id: str, aliases: Iterable[str], image_type: str, row_ids: Iterable[int]
+    ) -> bool:
         """Whether a vulnerability of an image is set aside (ignored for the content, or whitelisted)."""
         ids = (vul_id, *aliases)
         if any((digest, i) in self.ignored for i in ids):

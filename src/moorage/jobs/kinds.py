@@ -24,17 +24,26 @@ def purge_uploads(context: Context) -> dict[str, Any]:
     """Delete stale upload sessions and orphaned upload data (also run periodically by the server)."""
     resources = context.resources
     registry = resources.settings.registry
-    removed = asyncio.run(UploadService(resources.db, resources.store).purge(
-        older_than_seconds=registry.upload_stale_after_seconds,
-        idle_after_seconds=registry.temporary_stale_after_seconds))
+    removed = asyncio.run(
+        UploadService(resources.db, resources.store).purge(
+            older_than_seconds=registry.upload_stale_after_seconds,
+            idle_after_seconds=registry.temporary_stale_after_seconds,
+        )
+    )
     return {"removed": removed}
 
 
 def sign_execution(context: Context) -> dict[str, Any]:
     """Run one execution of an Enterprise Edition signature policy (plan, sign, settle)."""
     resources = context.resources
-    return run_execution(context, int(context.job.params["execution_id"]), settings=resources.settings,
-                         db=resources.db, store=resources.store, master_key=resources.master_key())
+    return run_execution(
+        context,
+        int(context.job.params["execution_id"]),
+        settings=resources.settings,
+        db=resources.db,
+        store=resources.store,
+        master_key=resources.master_key(),
+    )
 
 
 def _image_scans(resources: WorkerResources) -> ImageScans:
@@ -55,22 +64,31 @@ def scan_on_push(context: Context) -> dict[str, Any]:
     """Record a pushed tag in its owner's image list and scan it."""
     params = context.job.params
     return _image_scans(context.resources).scan_pushed(
-        context, repository_id=int(params["repository_id"]), tag=str(params["tag"]), digest=str(params["digest"]))
+        context, repository_id=int(params["repository_id"]), tag=str(params["tag"]), digest=str(params["digest"])
+    )
 
 
 def scan_artifact(context: Context) -> dict[str, Any]:
     """Scan one manifest of moorage's repositories on request (the Enterprise Edition's artifact scan)."""
     params = context.job.params
     return _image_scans(context.resources).scan_artifact(
-        context, repository_id=int(params["repository_id"]), digest=str(params["digest"]), name=str(params["name"]),
-        requested_at=int(params["requested_at"]))
+        context,
+        repository_id=int(params["repository_id"]),
+        digest=str(params["digest"]),
+        name=str(params["name"]),
+        requested_at=int(params["requested_at"]),
+    )
 
 
 def rematch(context: Context) -> dict[str, Any]:
     """Re-match every stored inventory against the installed advisory database."""
     resources = context.resources
-    done = rematch_all(resources.db, resources.settings.vulndb_path, check_stopped=context.check_stopped,
-                       progress=lambda n: context.progress(n))
+    done = rematch_all(
+        resources.db,
+        resources.settings.vulndb_path,
+        check_stopped=context.check_stopped,
+        progress=lambda n: context.progress(n),
+    )
     return {"rematched": done}
 
 
@@ -79,9 +97,13 @@ def vulndb_update(context: Context) -> dict[str, Any]:
     scanned against another database or none."""
     resources = context.resources
     settings = resources.settings
-    return run_update(resources.db, UpdatePolicy.of(settings), settings.vulndb_path,
-                      progress=JobBuildProgress(context.progress, context.check_stopped),
-                      send=lambda job_id: resources.queue.send(job_id))
+    return run_update(
+        resources.db,
+        UpdatePolicy.of(settings),
+        settings.vulndb_path,
+        progress=JobBuildProgress(context.progress, context.check_stopped),
+        send=lambda job_id: resources.queue.send(job_id),
+    )
 
 
 def handler_for(kind: JobKind) -> Handler[WorkerResources]:

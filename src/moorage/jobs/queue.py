@@ -22,8 +22,7 @@ def build_huey(settings: Settings) -> Huey:
     """The queue transport: Redis when configured, else a SQLite file in the data directory."""
     if settings.redis_url:
         return RedisHuey("moorage", url=settings.redis_url, results=False, utc=True)
-    return SqliteHuey("moorage", filename=str(settings.data_dir / "queue.db"), results=False, utc=True,
-                      timeout=30)
+    return SqliteHuey("moorage", filename=str(settings.data_dir / "queue.db"), results=False, utc=True, timeout=30)
 
 
 class JobQueue:
@@ -41,8 +40,15 @@ class JobQueue:
 
         self._task: TaskWrapper = huey.task(name=TASK_NAME)(run_job)
 
-    def submit_blocking(self, kind: str, params: dict[str, Any], *, dedupe_key: str | None = None,
-                        domain_id: str | None = None, max_attempts: int = 3) -> Job:
+    def submit_blocking(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        dedupe_key: str | None = None,
+        domain_id: str | None = None,
+        max_attempts: int = 3,
+    ) -> Job:
         """Create (or, with ``dedupe_key``, find) a job and enqueue it. Synchronous."""
         job_id = secrets.token_hex(16)
 
@@ -51,8 +57,15 @@ class JobQueue:
                 existing = q.by_dedupe_key(conn, dedupe_key)
                 if existing is not None:
                     return existing, False
-            q.create(conn, job_id=job_id, kind=kind, params=params, max_attempts=max_attempts,
-                     dedupe_key=dedupe_key, domain_id=domain_id)
+            q.create(
+                conn,
+                job_id=job_id,
+                kind=kind,
+                params=params,
+                max_attempts=max_attempts,
+                dedupe_key=dedupe_key,
+                domain_id=domain_id,
+            )
             job = q.get(conn, job_id)
             assert job is not None
             return job, True
@@ -62,14 +75,23 @@ class JobQueue:
             self.send(job.id)
         return job
 
-    async def submit(self, kind: str, params: dict[str, Any], *, dedupe_key: str | None = None,
-                     domain_id: str | None = None, max_attempts: int = 3) -> Job:
+    async def submit(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        dedupe_key: str | None = None,
+        domain_id: str | None = None,
+        max_attempts: int = 3,
+    ) -> Job:
         """``submit_blocking`` from async code."""
         import anyio.to_thread
 
         return await anyio.to_thread.run_sync(
-            lambda: self.submit_blocking(kind, params, dedupe_key=dedupe_key, domain_id=domain_id,
-                                         max_attempts=max_attempts))
+            lambda: self.submit_blocking(
+                kind, params, dedupe_key=dedupe_key, domain_id=domain_id, max_attempts=max_attempts
+            )
+        )
 
     def send(self, job_id: str, *, delay_seconds: float = 0) -> None:
         """Enqueue a message for a job that exists (again, when recovering it)."""

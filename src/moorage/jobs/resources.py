@@ -30,5 +30,9 @@ def worker_resources(settings: Settings, db: Database, queue: JobSubmitter) -> W
     """The resources of a worker process (the blob store from the ``storage`` settings)."""
     from moorage.storage.drivers import create_driver
 
-    return WorkerResources(settings=settings, db=db, queue=queue,
-                           store=BlobStore(create_driver(settings.storage.driver, root=settings.storage_root)))
+    return WorkerResources(
+        settings=settings,
+        db=db,
+        queue=queue,
+        store=BlobStore(create_driver(settings.storage.driver, root=settings.storage_root)),
+    )

@@ -54,8 +54,15 @@ Handler = Callable[[JobContext[R]], dict[str, Any] | None]
 class JobRunner(Generic[R]):
     """Executes jobs for one worker process."""
 
-    def __init__(self, db: Database, handlers: Mapping[str, Handler[R]], *, resources: R,
-                 lease_seconds: int, send: Callable[[str, float], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        handlers: Mapping[str, Handler[R]],
+        *,
+        resources: R,
+        lease_seconds: int,
+        send: Callable[[str, float], None],
+    ) -> None:
         self.db = db
         self.handlers = handlers
         self.resources = resources
@@ -74,8 +81,9 @@ class JobRunner(Generic[R]):
             return
         context = JobContext(job, self.resources)
         beating = threading.Event()
-        heart = threading.Thread(target=self._heartbeat, args=(context, beating), daemon=True,
-                                 name=f"heartbeat-{job.id[:8]}")
+        heart = threading.Thread(
+            target=self._heartbeat, args=(context, beating), daemon=True, name=f"heartbeat-{job.id[:8]}"
+        )
         heart.start()
         try:
             result = handler(context)
@@ -86,9 +94,10 @@ class JobRunner(Generic[R]):
             log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
             log.debug("%s", traceback.format_exc())
             if job.attempts < job.max_attempts:
-                delay = min(2 ** job.attempts, 60)
-                if self.db.run_write(lambda conn: q.retry_later(conn, job.id, worker=self.worker,
-                                                                 delay_ms=delay * 1000, error=error)):
+                delay = min(2**job.attempts, 60)
+                if self.db.run_write(
+                    lambda conn: q.retry_later(conn, job.id, worker=self.worker, delay_ms=delay * 1000, error=error)
+                ):
                     self.send(job.id, delay)
             else:
                 self._finish(job, JobStatus.FAILED, None, error)
@@ -99,16 +108,24 @@ class JobRunner(Generic[R]):
             heart.join()
 
     def _finish(self, job: Job, status: JobStatus, result: dict[str, Any] | None, error: str) -> None:
-        self.db.run_write(lambda conn: q.finish(conn, job.id, worker=self.worker, status=status, result=result,
-                                                error=error))
+        self.db.run_write(
+            lambda conn: q.finish(conn, job.id, worker=self.worker, status=status, result=result, error=error)
+        )
 
     def _heartbeat(self, context: JobContext[R], done: threading.Event) -> None:
         interval = max(self.lease_ms / 3000, 0.5)
         while not done.wait(interval):
             try:
-                still_mine = self.db.run_write(partial(
-                    q.heartbeat, job_id=context.job.id, worker=self.worker, lease_ms=self.lease_ms,
-                    progress=context._progress[0], total=context._progress[1]))
+                still_mine = self.db.run_write(
+                    partial(
+                        q.heartbeat,
+                        job_id=context.job.id,
+                        worker=self.worker,
+                        lease_ms=self.lease_ms,
+                        progress=context._progress[0],
+                        total=context._progress[1],
+                    )
+                )
                 stop = self.db.run_read(lambda conn: q.stop_requested(conn, context.job.id))
             except Exception:
                 log.exception("heartbeat of job %s failed", context.job.id)

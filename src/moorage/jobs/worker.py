@@ -32,9 +32,13 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler[WorkerResou
     huey = build_huey(settings)
     runner: JobRunner[WorkerResources]
     queue = JobQueue(db, huey, execute=lambda job_id: runner.execute(job_id))
-    runner = JobRunner(db, handlers if handlers is not None else job_handlers(),
-                       resources=worker_resources(settings, db, queue), lease_seconds=settings.jobs.lease_seconds,
-                       send=lambda job_id, delay: queue.send(job_id, delay_seconds=delay))
+    runner = JobRunner(
+        db,
+        handlers if handlers is not None else job_handlers(),
+        resources=worker_resources(settings, db, queue),
+        lease_seconds=settings.jobs.lease_seconds,
+        send=lambda job_id, delay: queue.send(job_id, delay_seconds=delay),
+    )
     stopping = threading.Event()
     chores = PeriodicChores(db, holder=runner.worker)
 
@@ -68,10 +72,20 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler[WorkerResou
     recovery = threading.Thread(target=recover_forever, name="job-recovery", daemon=True)
     recovery.start()
     threading.Thread(target=periodic_forever, name="security-periodic", daemon=True).start()
-    consumer = huey.create_consumer(workers=settings.jobs.threads, worker_type="thread", periodic=False,
-                                    initial_delay=0.05, max_delay=1.0, backoff=1.15)
-    log.warning("moorage worker %s: %d threads, queue %s", runner.worker, settings.jobs.threads,
-                "redis" if settings.redis_url else "sqlite")
+    consumer = huey.create_consumer(
+        workers=settings.jobs.threads,
+        worker_type="thread",
+        periodic=False,
+        initial_delay=0.05,
+        max_delay=1.0,
+        backoff=1.15,
+    )
+    log.warning(
+        "moorage worker %s: %d threads, queue %s",
+        runner.worker,
+        settings.jobs.threads,
+        "redis" if settings.redis_url else "sqlite",
+    )
     report_ready()  # to the moorage serve that started this worker, if one did
     try:
         consumer.run()

@@ -51,9 +51,9 @@ def sync_url(url: str) -> str:
         ("postgres://", "postgresql+psycopg://"),
     ):
         if url.startswith(prefix):
-            return replacement + url[len(prefix):]
+            return replacement + url[len(prefix) :]
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -62,8 +62,12 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = sync_url(url)
-        kwargs: dict[str, Any] = {"echo": echo, "poolclass": QueuePool, "pool_size": pool_size,
-                                  "max_overflow": pool_size}
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "poolclass": QueuePool,
+            "pool_size": pool_size,
+            "max_overflow": pool_size,
+        }
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         else:
@@ -72,7 +76,8 @@ class Database:
         self.dialect = self.engine.dialect.name
         self._writer_lock: threading.Lock | None = None
         self._write_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
-            weakref.WeakKeyDictionary())
+            weakref.WeakKeyDictionary()
+        )
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
             self._writer_lock = threading.Lock()
@@ -95,8 +100,9 @@ class Database:
                     yield conn
         except DBAPIError as error:
             if _is_disk_full(error):
-                raise StorageFull("the metadata database's disk is full: nothing was changed; free space "
-                                  "and retry") from error
+                raise StorageFull(
+                    "the metadata database's disk is full: nothing was changed; free space and retry"
+                ) from error
             raise
 
     @contextmanager

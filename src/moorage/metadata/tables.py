@@ -552,8 +552,12 @@ security_images = Table(
     Column("updated_at", BigInteger, nullable=False),
     UniqueConstraint("registry_id", "row_key", name="uq_security_images_registry_key"),
 )
-Index("ix_security_images_list", security_images.c.domain_id, security_images.c.image_type,
-      security_images.c.latest_update_time)
+Index(
+    "ix_security_images_list",
+    security_images.c.domain_id,
+    security_images.c.image_type,
+    security_images.c.latest_update_time,
+)
 Index("ix_security_images_scan_time", security_images.c.domain_id, security_images.c.latest_scan_time)
 Index("ix_security_images_digest", security_images.c.image_digest)
 Index("ix_security_images_parent", security_images.c.parent_id)
@@ -585,8 +589,12 @@ security_vulnerabilities = Table(
     "security_vulnerabilities",
     metadata,
     # One row per finding of a scan result (a vulnerability in one installed package).
-    Column("manifest_digest", DIGEST, ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "manifest_digest",
+        DIGEST,
+        ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("finding_key", String(64), primary_key=True),  # sha256 of the finding's key: stable across rescans
     Column("vul_id", String(128), nullable=False),
     Column("aliases", Text, nullable=False, server_default=""),  # space-separated
@@ -609,8 +617,12 @@ security_findings = Table(
     metadata,
     # Other findings of a scan result: malicious files, sensitive information, unsafe settings,
     # risky build commands.
-    Column("manifest_digest", DIGEST, ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "manifest_digest",
+        DIGEST,
+        ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("finding_key", String(64), primary_key=True),
     Column("category", String(16), nullable=False),  # secret, malware, baseline, image_config, build_command
     Column("rule_id", String(128), nullable=False, server_default=""),
@@ -742,8 +754,9 @@ security_handling_history = Table(
     Column("app_path", Text, nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
 )
-Index("ix_security_handling_history_domain", security_handling_history.c.domain_id,
-      security_handling_history.c.created_at)
+Index(
+    "ix_security_handling_history_domain", security_handling_history.c.domain_id, security_handling_history.c.created_at
+)
 
 security_whitelists = Table(
     "security_whitelists",
@@ -800,8 +813,12 @@ security_packages = Table(
     "security_packages",
     metadata,
     # One installed package (or one the scanner could not match) of a scan result.
-    Column("manifest_digest", DIGEST, ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "manifest_digest",
+        DIGEST,
+        ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("position", Integer, primary_key=True),  # order in the report's inventory
     Column("ecosystem", String(16), nullable=False),
     Column("name", String(255), nullable=False),
@@ -818,8 +835,12 @@ security_package_index = Table(
     "security_package_index",
     metadata,
     # Which result version the package rows of a digest were taken from (re-indexed when it changes).
-    Column("manifest_digest", DIGEST, ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "manifest_digest",
+        DIGEST,
+        ForeignKey("security_scan_results.manifest_digest", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("result_version", Integer, nullable=False),
     Column("indexed_at", BigInteger, nullable=False),
 )

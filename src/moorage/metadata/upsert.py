@@ -30,29 +30,25 @@ def _ignoring_statement(dialect: str, table: Table, conflict: tuple[str, ...]) -
 
 
 def insert_ignore(
-    conn: Connection, table: Table, values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-    *, conflict: Sequence[str]
+    conn: Connection, table: Table, values: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, conflict: Sequence[str]
 ) -> int:
     """Insert unless a row with the same ``conflict`` columns exists; return rows inserted. Counted with
     RETURNING: rowcount is not reliable for INSERT ... ON CONFLICT across drivers (psycopg reports -1)."""
     if isinstance(values, Mapping):
-        return len(conn.execute(_ignoring_statement(conn.dialect.name, table, tuple(conflict)),
-                                 dict(values)).fetchall())
+        return len(
+            conn.execute(_ignoring_statement(conn.dialect.name, table, tuple(conflict)), dict(values)).fetchall()
+        )
     stmt = _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
     result = conn.execute(stmt.returning(table.c[conflict[0]]))
     return len(result.fetchall())
 
 
-
 def upsert(
-    conn: Connection, table: Table, values: Mapping[str, Any], *, conflict: Sequence[str],
-    update: Sequence[str]
+    conn: Connection, table: Table, values: Mapping[str, Any], *, conflict: Sequence[str], update: Sequence[str]
 ) -> None:
     """Insert, or update ``update`` columns of the row that has the same ``conflict`` columns."""
     stmt = _insert(conn, table).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update}
-    )
+    stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update})
     conn.execute(stmt)
 
 

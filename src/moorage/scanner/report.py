@@ -302,6 +302,7 @@ def _identity_from_json(doc: Mapping[str, Any]) -> ImageIdentity:
 # A check's finding that does not parse raises CheckError, the rest is a JSON shape error.
 _MALFORMED_REPORT: tuple[type[Exception], ...] = (*MALFORMED_JSON, CheckError)
 
+
 def report_from_json(doc: Any) -> ScanReport:
     """Read the JSON form back (unknown fields ignored); ParseError when it is not a report."""
     if not isinstance(doc, dict) or doc.get("schema") != REPORT_SCHEMA:

@@ -51,8 +51,10 @@ class AccessKeyService:
     async def _check_owner(self, caller: Caller, user_id: str) -> None:
         """The caller may manage ``user_id``'s keys (``NotFound`` otherwise: no user it may see)."""
         user = await self.users.user(user_id)
-        if user is None or (not isinstance(caller, Operator) and (
-                user.domain_id != caller.domain_id or (user.id != caller.user_id and not caller.is_admin))):
+        if user is None or (
+            not isinstance(caller, Operator)
+            and (user.domain_id != caller.domain_id or (user.id != caller.user_id and not caller.is_admin))
+        ):
             raise NotFound(f"no user {user_id!r}")
 
     async def create_access_key(self, user_id: str, *, caller: Caller, description: str = "") -> NewAccessKey:
@@ -65,8 +67,9 @@ class AccessKeyService:
         def work(conn: Connection) -> AccessKey:
             if len(q.list_access_keys(conn, user_id)) >= MAX_ACCESS_KEYS:
                 raise QuotaExceeded(f"the user already has {MAX_ACCESS_KEYS} access keys", reason="access_key_quota")
-            return q.create_access_key(conn, access=access, user_id=user_id, description=description,
-                                       secret_encrypted=sealed)
+            return q.create_access_key(
+                conn, access=access, user_id=user_id, description=description, secret_encrypted=sealed
+            )
 
         return NewAccessKey(await self.db.write(work), secret)
 
@@ -88,12 +91,14 @@ class AccessKeyService:
         await self._check_owner(caller, found[0].user_id)
         return found[0]
 
-    async def update_access_key(self, access: str, *, caller: Caller, enabled: bool | None = None,
-                                description: str | None = None) -> AccessKey:
+    async def update_access_key(
+        self, access: str, *, caller: Caller, enabled: bool | None = None, description: str | None = None
+    ) -> AccessKey:
         """Enable, disable or re-describe an access key (None: left as it is)."""
         key = await self.access_key(access, caller=caller)
-        await self.db.write(lambda conn: q.update_access_key(conn, key.access, enabled=enabled,
-                                                              description=description))
+        await self.db.write(
+            lambda conn: q.update_access_key(conn, key.access, enabled=enabled, description=description)
+        )
         return await self.access_key(access, caller=caller)
 
     async def delete_access_key(self, access: str, *, caller: Caller) -> None:

@@ -75,13 +75,21 @@ class ReportPoint:
 
 
 def _value(totals: UsageTotals, resource: str) -> float:
-    return float({"namespace": totals.namespaces, "repository": totals.repositories, "image": totals.images,
-                  "storage": totals.storage, "download": totals.downloads,
-                  "downflow": totals.download_bytes}[resource])
+    return float(
+        {
+            "namespace": totals.namespaces,
+            "repository": totals.repositories,
+            "image": totals.images,
+            "storage": totals.storage,
+            "download": totals.downloads,
+            "downflow": totals.download_bytes,
+        }[resource]
+    )
 
 
-def report_points(snapshots: list[UsageSnapshot], *, resource: str, frequency: str,
-                  today: datetime.date) -> list[ReportPoint]:
+def report_points(
+    snapshots: list[UsageSnapshot], *, resource: str, frequency: str, today: datetime.date
+) -> list[ReportPoint]:
     """The report's points from snapshots (oldest first): each day's value is that day's snapshot, or
     the last one before it, or zero; a month's value is its last day's (today's for this month)."""
     days = _SPAN_DAYS[frequency]
@@ -98,14 +106,21 @@ def report_points(snapshots: list[UsageSnapshot], *, resource: str, frequency: s
     months: dict[str, float] = {}
     for point in daily:
         months[point.date[:7]] = point.value  # later days overwrite: the month's last day wins
-    return [ReportPoint(month, value) for month, value in list(months.items())[-REPORT_FREQUENCIES["monthly"]:]]
+    return [ReportPoint(month, value) for month, value in list(months.items())[-REPORT_FREQUENCIES["monthly"] :]]
 
 
 class AccountService:
     """Overview, quotas, feature gates, regions, reports and the agency flag of the caller's account."""
 
-    def __init__(self, db: Database, *, namespace_quota: int, region: str,
-                 feature_gates: FeatureGates | None = None, quotas: QuotaService | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        namespace_quota: int,
+        region: str,
+        feature_gates: FeatureGates | None = None,
+        quotas: QuotaService | None = None,
+    ) -> None:
         self.db = db
         self.namespace_quota = namespace_quota
         self.storage_quotas = quotas or QuotaService(db, QuotaLimits())
@@ -138,15 +153,24 @@ class AccountService:
         domain_id = self._domain(principal)
         used = await self.db.read(lambda conn: namespace_q.count_for_domain(conn, instance_id, domain_id))
         others = await self.storage_quotas.account_quotas(instance_id=instance_id, domain_id=domain_id)
-        return [Quota("namespace", self.namespace_quota, used),
-                *(Quota(o.key, o.limit, o.used, o.unit) for o in others)]
+        return [
+            Quota("namespace", self.namespace_quota, used),
+            *(Quota(o.key, o.limit, o.used, o.unit) for o in others),
+        ]
 
     def regions(self) -> list[str]:
         """The regions this deployment serves (one)."""
         return [self.region]
 
-    async def report(self, principal: Principal, *, instance_id: str, resource: str, frequency: str,
-                     today: datetime.date | None = None) -> list[ReportPoint]:
+    async def report(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        resource: str,
+        frequency: str,
+        today: datetime.date | None = None,
+    ) -> list[ReportPoint]:
         """``resource`` over time, one point per day (``daily``: 30) or month (``monthly``: 12)."""
         if resource not in REPORT_RESOURCES:
             raise Invalid(f"resource type must be one of {', '.join(REPORT_RESOURCES)}", reason="invalid_parameter")

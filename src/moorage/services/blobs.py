@@ -29,8 +29,9 @@ class BlobService:
         """Size of a blob the repository may serve, or ``BlobUnknown``."""
         size = await self.db.read(lambda conn: q.linked_size(conn, repository.id, str(digest)))
         if size is None:
-            raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
-                              detail={"digest": str(digest)})
+            raise BlobUnknown(
+                f"blob {digest} unknown to repository {repository.full_name}", detail={"digest": str(digest)}
+            )
         return size
 
     def local_file(self, digest: Digest) -> Path | None:
@@ -53,8 +54,9 @@ class BlobService:
     async def delete(self, *, repository: Repository, digest: Digest) -> None:
         """Stop the repository serving the blob (bytes go at garbage collection)."""
         if not await self.db.write(lambda conn: q.unlink(conn, repository.id, str(digest))):
-            raise BlobUnknown(f"blob {digest} unknown to repository {repository.full_name}",
-                              detail={"digest": str(digest)})
+            raise BlobUnknown(
+                f"blob {digest} unknown to repository {repository.full_name}", detail={"digest": str(digest)}
+            )
 
     async def mount(self, *, target: UploadTarget, digest: Digest, source: Repository) -> int | None:
         """Link a blob that ``source`` serves into the target repository (no copy; the repository is

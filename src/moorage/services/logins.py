@@ -67,8 +67,17 @@ class TemporaryLogin:
 class LoginService:
     """Passwords, IAM tokens, registry logins, refresh tokens and temporary logins."""
 
-    def __init__(self, db: Database, *, settings: AuthSettings, master_key: MasterKey, signer: TokenSigner,
-                 throttle: LoginThrottle, users: UserService, access_keys: AccessKeyService) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        settings: AuthSettings,
+        master_key: MasterKey,
+        signer: TokenSigner,
+        throttle: LoginThrottle,
+        users: UserService,
+        access_keys: AccessKeyService,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.signer = signer
@@ -98,10 +107,15 @@ class LoginService:
             found = await self.db.read(lambda conn: q.user_by_name(conn, user_name))
             user, password_hash = found if found else (None, None)
             ok = await anyio.to_thread.run_sync(verify_password, password_hash, password)
-            if not ok or user is None or not user.enabled or (
-                    domain_name is not None and user.domain_name != domain_name):
-                await self.record_failure(attempt, user_name=user_name, client=client,
-                                          reason="wrong user name or password")
+            if (
+                not ok
+                or user is None
+                or not user.enabled
+                or (domain_name is not None and user.domain_name != domain_name)
+            ):
+                await self.record_failure(
+                    attempt, user_name=user_name, client=client, reason="wrong user name or password"
+                )
                 raise Unauthenticated("the user name or password is wrong")
             await self.throttle.succeeded(attempt)
         self._verified[cache_key] = (time.monotonic() + VERIFIED_PASSWORD_SECONDS, user.id)
@@ -110,8 +124,7 @@ class LoginService:
         return user
 
     @contextlib.asynccontextmanager
-    async def login_attempt(self, *, user_name: str, client: str,
-                            credential: str | None) -> AsyncIterator[Attempt]:
+    async def login_attempt(self, *, user_name: str, client: str, credential: str | None) -> AsyncIterator[Attempt]:
         """Check credentials inside this: ``TooManyRequests`` when this user name must wait, and
         ``Unauthenticated`` at once (counted already) when these exact credentials failed from this
         address a moment ago; else the attempt to pass to ``record_failure`` (one attempt of a user
@@ -131,8 +144,9 @@ class LoginService:
     # IAM tokens ---------------------------------------------------------------------------------
     async def issue_token(self, user: User, *, project_id: str | None) -> tuple[str, IamToken]:
         """An IAM token for ``user``, scoped to a project of their domain (or the domain)."""
-        return self.signer.issue_iam(user_id=user.id, domain_id=user.domain_id, project_id=project_id,
-                                     ttl=self.settings.token_ttl_seconds)
+        return self.signer.issue_iam(
+            user_id=user.id, domain_id=user.domain_id, project_id=project_id, ttl=self.settings.token_ttl_seconds
+        )
 
     async def validate_token(self, token: str) -> tuple[IamToken, User]:
         """The token's claims and user, if it is valid, unrevoked and its user still enabled."""
@@ -185,8 +199,7 @@ class LoginService:
         if hmac.compare_digest(claims.login_id, key_id):
             user = await self.users.user(claims.user_id)
             if user is not None and user.enabled:
-                return Login(principal_of(user, via="temporary"), f"temporary:{claims.login_id}",
-                             claims.expires_at)
+                return Login(principal_of(user, via="temporary"), f"temporary:{claims.login_id}", claims.expires_at)
         return None
 
     def issue_temporary_login(self, user: User) -> TemporaryLogin:
@@ -207,8 +220,13 @@ class LoginService:
                 raise Unauthenticated("the user no longer exists")
             binding = f"password:{self._fingerprint(current)}"
         token, _claims = self.signer.issue_refresh(
-            user_id=user_id, instance_id=instance_id, client_id=client_id, binding=binding,
-            ttl=self.settings.refresh_token_ttl_seconds, not_after=login.not_after)
+            user_id=user_id,
+            instance_id=instance_id,
+            client_id=client_id,
+            binding=binding,
+            ttl=self.settings.refresh_token_ttl_seconds,
+            not_after=login.not_after,
+        )
         return token
 
     async def refresh(self, token: str, *, instance_id: str, client_id: str) -> Login:
@@ -228,8 +246,13 @@ class LoginService:
         if claims.instance_id != instance_id:
             raise Unauthenticated("the refresh token was issued for another registry instance")
         if client_id != claims.client_id:
-            log.info("refresh token %s of user %s issued to client %r used by client %r",
-                     claims.token_id, claims.user_id, claims.client_id, client_id)
+            log.info(
+                "refresh token %s of user %s issued to client %r used by client %r",
+                claims.token_id,
+                claims.user_id,
+                claims.client_id,
+                client_id,
+            )
         user = await self.users.user(claims.user_id)
         if user is None or not user.enabled or not await self._binding_holds(claims.binding, user.id):
             log.warning("refresh token of user %s refused: user or credential gone", claims.user_id)

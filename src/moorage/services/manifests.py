@@ -77,9 +77,17 @@ class StoredManifest:
 class ManifestService:
     """Manifest and tag operations of one repository at a time."""
 
-    def __init__(self, db: Database, *, max_bytes: int, pulls: PullRecorder,
-                 listeners: Sequence[ManifestListener] = (), max_json_depth: int = DEFAULT_MAX_DEPTH,
-                 protection: TagProtection = NO_PROTECTION, quotas: QuotaService | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_bytes: int,
+        pulls: PullRecorder,
+        listeners: Sequence[ManifestListener] = (),
+        max_json_depth: int = DEFAULT_MAX_DEPTH,
+        protection: TagProtection = NO_PROTECTION,
+        quotas: QuotaService | None = None,
+    ) -> None:
         self.db = db
         self.protection = protection
         self.quotas = quotas or QuotaService(db, QuotaLimits())
@@ -89,8 +97,14 @@ class ManifestService:
         self.listeners = list(listeners)
 
     async def get(
-        self, *, instance_id: str, name: RepositoryName, reference: str, accept: Iterable[str],
-        with_payload: bool = True, guard: PullGuard | None = None,
+        self,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        reference: str,
+        accept: Iterable[str],
+        with_payload: bool = True,
+        guard: PullGuard | None = None,
     ) -> ManifestRecord:
         """The manifest a tag or digest names, if the client accepts its media type (one query when
         it exists; ``NameUnknown`` or ``ManifestUnknown`` when not). A reference that is neither a digest
@@ -107,8 +121,7 @@ class ManifestService:
                     return found
             if repo_queries.get(conn, instance_id, name) is None:
                 raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
-            raise ManifestUnknown(f"manifest {reference} unknown to repository {name}",
-                                  detail={"reference": reference})
+            raise ManifestUnknown(f"manifest {reference} unknown to repository {name}", detail={"reference": reference})
 
         record, repository_id = await self.db.read(work)
         accepted = {mt.base_type(a) for a in accept}
@@ -125,7 +138,12 @@ class ManifestService:
         return record
 
     async def put(
-        self, *, target: UploadTarget, reference: str, content_type: str | None, payload: bytes,
+        self,
+        *,
+        target: UploadTarget,
+        reference: str,
+        content_type: str | None,
+        payload: bytes,
         extra_tags: Sequence[str] = (),
     ) -> StoredManifest:
         """Validate and store a manifest, tag it when ``reference`` is a tag and with every tag of
@@ -138,8 +156,9 @@ class ManifestService:
             expected = Digest.parse(reference)
             digest = Digest.of(payload, expected.algorithm)
             if digest != expected:
-                raise DigestInvalid(f"manifest digest {digest} does not match reference {expected}",
-                                    detail={"digest": str(expected)})
+                raise DigestInvalid(
+                    f"manifest digest {digest} does not match reference {expected}", detail={"digest": str(expected)}
+                )
         else:
             tag = validate_tag(reference)
             digest = Digest.of(payload)
@@ -161,10 +180,18 @@ class ManifestService:
         repository = await self.db.write(work)
         if self.listeners:
             for pushed_as in tags or (None,):  # one event per tag: policies and scans are per tag
-                await self._emit(ManifestStored(
-                    instance_id=target.instance_id, repository_id=repository.id,
-                    namespace_id=repository.namespace_id, repository=repository.full_name,
-                    domain_id=repository.domain_id, digest=str(digest), media_type=parsed.media_type, tag=pushed_as))
+                await self._emit(
+                    ManifestStored(
+                        instance_id=target.instance_id,
+                        repository_id=repository.id,
+                        namespace_id=repository.namespace_id,
+                        repository=repository.full_name,
+                        domain_id=repository.domain_id,
+                        digest=str(digest),
+                        media_type=parsed.media_type,
+                        tag=pushed_as,
+                    )
+                )
         return StoredManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
 
     async def _emit(self, event: ManifestStored) -> None:
@@ -172,8 +199,9 @@ class ManifestService:
             try:
                 await listener.manifest_stored(event)
             except Exception:
-                log.exception("manifest listener %s failed on %s@%s", type(listener).__name__, event.repository,
-                              event.digest)
+                log.exception(
+                    "manifest listener %s failed on %s@%s", type(listener).__name__, event.repository, event.digest
+                )
 
     @staticmethod
     def _check_references(conn: Connection, repository: Repository, parsed: ParsedManifest) -> None:
@@ -217,13 +245,15 @@ class ManifestService:
         else:
             found = False
         if not found:
-            raise ManifestUnknown(f"manifest {reference} unknown to repository {repository.full_name}",
-                                  detail={"reference": reference})
+            raise ManifestUnknown(
+                f"manifest {reference} unknown to repository {repository.full_name}", detail={"reference": reference}
+            )
 
     async def tags(self, *, repository: Repository, limit: int, last: str | None) -> list[str]:
         """Tags in lexical order after ``last``."""
-        return await self.db.read(lambda conn: q.tag_names(conn, repository.id, limit=limit, last=last),
-                                  heavy=limit > 1000)
+        return await self.db.read(
+            lambda conn: q.tag_names(conn, repository.id, limit=limit, last=last), heavy=limit > 1000
+        )
 
     async def referrers(
         self, *, instance_id: str, name: RepositoryName, subject: Digest, artifact_type: str | None

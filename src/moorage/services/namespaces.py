@@ -42,13 +42,16 @@ class NamespaceService:
         def work(conn: Connection) -> NamespaceRecord:
             if q.count_for_domain(conn, instance_id, domain_id) >= self.quota:
                 raise QuotaExceeded(f"the account already has {self.quota} organizations", reason="namespace_quota")
-            created = q.create(conn, instance_id=instance_id, name=name, domain_id=domain_id,
-                               creator_name=principal.user_name)
+            created = q.create(
+                conn, instance_id=instance_id, name=name, domain_id=domain_id, creator_name=principal.user_name
+            )
             if created is None:
                 # Names are unique across accounts (as in SWR); the answer is the same whichever account
                 # holds the name, so it says no more than that the name is taken.
-                raise Conflict(f"organization {name!r} already exists: organization names are unique across "
-                               "accounts", reason="namespace_exists")
+                raise Conflict(
+                    f"organization {name!r} already exists: organization names are unique across accounts",
+                    reason="namespace_exists",
+                )
             if not principal.is_admin:
                 grants_q.set_namespace_grant(conn, user_id, created.id, MANAGE)
             return created
@@ -69,8 +72,7 @@ class NamespaceService:
             granted = grants_q.namespace_ids_with_grants(conn, principal.user_id, instance_id)
             repo_grants = grants_q.repository_ids_with_grants(conn, principal.user_id)
             with_repo_grant = repo_q.namespace_ids_of(conn, list(repo_grants)) if repo_grants else set()
-            return [NamespaceView(n, granted.get(n.id, 0)) for n in found
-                    if n.id in granted or n.id in with_repo_grant]
+            return [NamespaceView(n, granted.get(n.id, 0)) for n in found if n.id in granted or n.id in with_repo_grant]
 
         return await self.db.read(work)
 
@@ -83,12 +85,15 @@ class NamespaceService:
 
     async def delete(self, *, instance_id: str, name: str) -> None:
         """Delete an empty namespace (refused while it holds repositories)."""
+
         def work(conn: Connection) -> None:
             found = _namespace_or_404(conn, instance_id, name)
             count = q.repository_count(conn, found.id)
             if count:
-                raise Conflict(f"organization {name!r} still has {count} repositories; delete them first",
-                               reason="namespace_not_empty")
+                raise Conflict(
+                    f"organization {name!r} still has {count} repositories; delete them first",
+                    reason="namespace_not_empty",
+                )
             q.remove(conn, found.id)
 
         await self.db.write(work)
@@ -96,6 +101,7 @@ class NamespaceService:
     # Grants ---------------------------------------------------------------------------------------
     async def namespace_grants(self, *, instance_id: str, name: str) -> tuple[NamespaceRecord, list[Grant]]:
         """The namespace and every user grant on it."""
+
         def work(conn: Connection) -> tuple[NamespaceRecord, list[Grant]]:
             found = _namespace_or_404(conn, instance_id, name)
             return found, grants_q.grants_on_namespace(conn, found.id)
@@ -112,9 +118,9 @@ class NamespaceService:
 
         return await self.db.read(work)
 
-
-    async def set_namespace_grants(self, *, instance_id: str, name: str, changes: list[GrantChange],
-                                   create: bool) -> None:
+    async def set_namespace_grants(
+        self, *, instance_id: str, name: str, changes: list[GrantChange], create: bool
+    ) -> None:
         """Create (``create``) or change grants on a namespace."""
         await self.db.write(lambda conn: _set_grants(conn, _NamespaceGrants(instance_id, name), changes, create))
 
@@ -122,8 +128,9 @@ class NamespaceService:
         """Remove users' grants on a namespace."""
         await self.db.write(lambda conn: _delete_grants(conn, _NamespaceGrants(instance_id, name), user_ids))
 
-    async def set_repository_grants(self, *, instance_id: str, name: RepositoryName, changes: list[GrantChange],
-                                    create: bool) -> None:
+    async def set_repository_grants(
+        self, *, instance_id: str, name: RepositoryName, changes: list[GrantChange], create: bool
+    ) -> None:
         """Create or change grants on a repository."""
         await self.db.write(lambda conn: _set_grants(conn, _RepositoryGrants(instance_id, name), changes, create))
 
@@ -173,8 +180,9 @@ class _RepositoryGrants:
     remove = staticmethod(grants_q.delete_repository_grant)
 
 
-def _set_grants(conn: Connection, target: _NamespaceGrants | _RepositoryGrants, changes: list[GrantChange],
-                create: bool) -> None:
+def _set_grants(
+    conn: Connection, target: _NamespaceGrants | _RepositoryGrants, changes: list[GrantChange], create: bool
+) -> None:
     """Check every change (a level SWR knows, a user of the owning account) and apply them."""
     resource_id, domain_id = target.resolve(conn)
     if not changes:

@@ -29,14 +29,16 @@ class PeriodicChores:
     def claim_blocking(self, chore: Chore, period_seconds: float) -> bool:
         """Whether this process runs ``chore`` now; if so, nobody else does for ``period_seconds``."""
         period_ms = max(int(period_seconds * 1000), 1)
-        return self.db.run_write(lambda conn: q.claim(conn, chore, now=now_ms(), period_ms=period_ms,
-                                                      holder=self.holder))
+        return self.db.run_write(
+            lambda conn: q.claim(conn, chore, now=now_ms(), period_ms=period_ms, holder=self.holder)
+        )
 
     async def claim(self, chore: Chore, period_seconds: float) -> bool:
         """``claim_blocking`` from async code."""
         period_ms = max(int(period_seconds * 1000), 1)
-        return await self.db.write(lambda conn: q.claim(conn, chore, now=now_ms(), period_ms=period_ms,
-                                                        holder=self.holder))
+        return await self.db.write(
+            lambda conn: q.claim(conn, chore, now=now_ms(), period_ms=period_ms, holder=self.holder)
+        )
 
     def record(self, chore: Chore) -> PeriodicRun | None:
         """The chore's record (who ran it last, how many times)."""

@@ -31,8 +31,13 @@ PULL_ONLY = frozenset({"pull"})
 class PermissionService:
     """Registry actions and listing visibility for a principal."""
 
-    def __init__(self, db: Database, *, allow_anonymous_pull: bool,
-                 instance_anonymous_pull: Callable[[Connection, str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        allow_anonymous_pull: bool,
+        instance_anonymous_pull: Callable[[Connection, str], bool] | None = None,
+    ) -> None:
         self.db = db
         self.allow_anonymous_pull = allow_anonymous_pull
         self.instance_anonymous_pull = instance_anonymous_pull
@@ -75,13 +80,15 @@ class PermissionService:
     ) -> RepositoryAccess:
         ns = conn.execute(
             select(namespaces.c.id, namespaces.c.domain_id, namespaces.c.is_public).where(
-                namespaces.c.instance_id == instance_id, namespaces.c.name == name.namespace)
+                namespaces.c.instance_id == instance_id, namespaces.c.name == name.namespace
+            )
         ).first()
         repo = None
         if ns is not None:
             repo = conn.execute(
                 select(repositories.c.id, repositories.c.is_public).where(
-                    repositories.c.namespace_id == ns[0], repositories.c.name == name.repository)
+                    repositories.c.namespace_id == ns[0], repositories.c.name == name.repository
+                )
             ).first()
         public = bool(ns is not None and repo is not None and (repo[1] or ns[2]))
         if principal.anonymous:
@@ -91,8 +98,11 @@ class PermissionService:
         if ns[1] != principal.domain_id:
             # Another account's repository: pullable when public or shared with the caller's account;
             # otherwise it must look like a name that does not exist.
-            if public or (repo is not None and principal.domain_id is not None
-                          and shares_q.grants_read(conn, repo[0], principal.domain_id, now_ms())):
+            if public or (
+                repo is not None
+                and principal.domain_id is not None
+                and shares_q.grants_read(conn, repo[0], principal.domain_id, now_ms())
+            ):
                 return RepositoryAccess(PULL_ONLY)
             return RepositoryAccess(NOTHING, self._free_name_actions(principal, instance_id))
         if principal.is_admin:
@@ -126,7 +136,8 @@ class PermissionService:
         def work(conn: Connection) -> tuple[bool, int]:
             ns = conn.execute(
                 select(namespaces.c.id, namespaces.c.domain_id).where(
-                    namespaces.c.instance_id == instance_id, namespaces.c.name == namespace)
+                    namespaces.c.instance_id == instance_id, namespaces.c.name == namespace
+                )
             ).first()
             if ns is None or ns[1] != principal.domain_id:
                 return False, 0
@@ -134,8 +145,11 @@ class PermissionService:
                 return True, MANAGE
             repo_id = None
             if repository is not None:
-                repo_id = conn.execute(select(repositories.c.id).where(
-                    repositories.c.namespace_id == ns[0], repositories.c.name == repository)).scalar()
+                repo_id = conn.execute(
+                    select(repositories.c.id).where(
+                        repositories.c.namespace_id == ns[0], repositories.c.name == repository
+                    )
+                ).scalar()
             assert principal.user_id is not None
             return True, q.level_on(conn, principal.user_id, ns[0], repo_id)
 

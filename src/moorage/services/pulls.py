@@ -57,16 +57,23 @@ class PullRecorder:
                     .values(download_count=repositories.c.download_count + n)
                 )
             for manifest_id, at in sorted(pulled.items()):
-                conn.execute(update(manifests).where(
-                    manifests.c.id == manifest_id,
-                    or_(manifests.c.last_pulled_at.is_(None), manifests.c.last_pulled_at < at),
-                ).values(last_pulled_at=at))
+                conn.execute(
+                    update(manifests)
+                    .where(
+                        manifests.c.id == manifest_id,
+                        or_(manifests.c.last_pulled_at.is_(None), manifests.c.last_pulled_at < at),
+                    )
+                    .values(last_pulled_at=at)
+                )
             for manifest_id, n in sorted(per_manifest.items()):
                 # Bytes served, counted at the image's full size (a manifest deleted meanwhile counts nothing).
                 image_size = select(manifests.c.total_size).where(manifests.c.id == manifest_id).scalar_subquery()
                 owner = select(manifests.c.repository_id).where(manifests.c.id == manifest_id).scalar_subquery()
-                conn.execute(update(repositories).where(repositories.c.id == owner).values(
-                    download_bytes=repositories.c.download_bytes + func.coalesce(image_size, 0) * n))
+                conn.execute(
+                    update(repositories)
+                    .where(repositories.c.id == owner)
+                    .values(download_bytes=repositories.c.download_bytes + func.coalesce(image_size, 0) * n)
+                )
 
         try:
             await self.db.write(work)

@@ -124,24 +124,34 @@ class QuotaService:
     # Storage ----------------------------------------------------------------------------------------
     def _room(self, conn: Connection, charge: Charge, other_than: str) -> tuple[int, str]:
         """The bytes that may still be reserved, and what limits them (for the refusal)."""
-        use = q.use(conn, charge, namespace=bool(self.limits.namespace_storage),
-                    account=bool(self.limits.account_storage), other_than=other_than)
+        use = q.use(
+            conn,
+            charge,
+            namespace=bool(self.limits.namespace_storage),
+            account=bool(self.limits.account_storage),
+            other_than=other_than,
+        )
         room, why = None, ""
         if self.limits.namespace_storage:
             room = self.limits.namespace_storage - use.namespace_stored - use.namespace_reserved
-            why = (f"organization {charge.namespace!r} has a storage quota of {_bytes(self.limits.namespace_storage)}:"
-                   f" {_bytes(use.namespace_stored)} stored, {_bytes(use.namespace_reserved)} being uploaded")
+            why = (
+                f"organization {charge.namespace!r} has a storage quota of {_bytes(self.limits.namespace_storage)}:"
+                f" {_bytes(use.namespace_stored)} stored, {_bytes(use.namespace_reserved)} being uploaded"
+            )
         if self.limits.account_storage and charge.domain_id:
             account_room = self.limits.account_storage - use.account_stored - use.account_reserved
             if room is None or account_room < room:
                 room = account_room
-                why = (f"the account owning {charge.namespace!r} has a storage quota of "
-                       f"{_bytes(self.limits.account_storage)}: {_bytes(use.account_stored)} stored, "
-                       f"{_bytes(use.account_reserved)} being uploaded")
+                why = (
+                    f"the account owning {charge.namespace!r} has a storage quota of "
+                    f"{_bytes(self.limits.account_storage)}: {_bytes(use.account_stored)} stored, "
+                    f"{_bytes(use.account_reserved)} being uploaded"
+                )
         return (max(room, 0), why) if room is not None else (1 << 62, "")
 
-    def reserve_in(self, conn: Connection, *, reservation_id: str, target: UploadTarget, total: int,
-                   partial: bool = False) -> int:
+    def reserve_in(
+        self, conn: Connection, *, reservation_id: str, target: UploadTarget, total: int, partial: bool = False
+    ) -> int:
         """Let ``reservation_id`` hold ``total`` bytes (at least), or refuse with ``QuotaExceeded``;
         with ``partial`` grant what room there is when it is more than the reservation holds already.
         Returns the bytes now reserved."""
@@ -157,14 +167,19 @@ class QuotaService:
         if granted is None:
             raise QuotaExceeded(
                 f"push to {target.name} refused: {_bytes(total - current)} more would not fit; {why}",
-                detail={"namespace": charge.namespace, "asked": total, "room": room}, reason="storage_quota")
+                detail={"namespace": charge.namespace, "asked": total, "room": room},
+                reason="storage_quota",
+            )
         q.set_reservation(conn, reservation_id, charge, size=granted, expires_at=expires)
         return granted
 
     async def reserve(self, *, reservation_id: str, target: UploadTarget, total: int, partial: bool = False) -> int:
         """``reserve_in`` in a transaction of its own."""
-        return await self.db.write(lambda conn: self.reserve_in(conn, reservation_id=reservation_id, target=target,
-                                                                total=total, partial=partial))
+        return await self.db.write(
+            lambda conn: self.reserve_in(
+                conn, reservation_id=reservation_id, target=target, total=total, partial=partial
+            )
+        )
 
     @staticmethod
     def settle_in(conn: Connection, reservation_id: str, size: int) -> None:
@@ -188,8 +203,11 @@ class QuotaService:
         if self.storage_enforced:
             room, why = self._room(conn, self.charge_in(conn, target), "")
             if room <= 0:
-                raise QuotaExceeded(f"push to {target.name} refused: the storage quota is used up; {why}",
-                                    detail={"namespace": target.name.namespace, "room": 0}, reason="storage_quota")
+                raise QuotaExceeded(
+                    f"push to {target.name} refused: the storage quota is used up; {why}",
+                    detail={"namespace": target.name.namespace, "room": 0},
+                    reason="storage_quota",
+                )
 
     def check_link_in(self, conn: Connection, target: UploadTarget, digest: str, size: int) -> None:
         """Refuse linking a stored blob (a cross-repository mount) that the organization does not
@@ -200,24 +218,29 @@ class QuotaService:
         self._lock(conn, charge)
         room, why = self._room(conn, charge, "")
         if size > room:
-            raise QuotaExceeded(f"mount of {digest} into {target.name} refused: {_bytes(size)} would not fit; {why}",
-                                detail={"namespace": charge.namespace, "asked": size, "room": room},
-                                reason="storage_quota")
+            raise QuotaExceeded(
+                f"mount of {digest} into {target.name} refused: {_bytes(size)} would not fit; {why}",
+                detail={"namespace": charge.namespace, "asked": size, "room": room},
+                reason="storage_quota",
+            )
 
     # Repositories -----------------------------------------------------------------------------------
     def _check_repository_count(self, conn: Connection, target: UploadTarget, charge: Charge) -> None:
         in_namespace, in_account = q.repository_counts(conn, charge)
         limits = self.limits
         if limits.namespace_repositories and in_namespace >= limits.namespace_repositories:
-            why = (f"organization {charge.namespace!r} already has {in_namespace} of its "
-                   f"{limits.namespace_repositories}")
+            why = f"organization {charge.namespace!r} already has {in_namespace} of its {limits.namespace_repositories}"
         elif limits.account_repositories and charge.domain_id and in_account >= limits.account_repositories:
-            why = (f"the account owning {charge.namespace!r} already has {in_account} of its "
-                   f"{limits.account_repositories}")
+            why = (
+                f"the account owning {charge.namespace!r} already has {in_account} of its {limits.account_repositories}"
+            )
         else:
             return
-        raise QuotaExceeded(f"repository {target.name} cannot be created: {why} repositories",
-                            detail={"namespace": charge.namespace}, reason="repository_quota")
+        raise QuotaExceeded(
+            f"repository {target.name} cannot be created: {why} repositories",
+            detail={"namespace": charge.namespace},
+            reason="repository_quota",
+        )
 
     def admit_repository_in(self, conn: Connection, target: UploadTarget) -> None:
         """Refuse creating the target repository when it is missing and one more would pass a
@@ -237,14 +260,18 @@ class QuotaService:
     # Reporting --------------------------------------------------------------------------------------
     async def account_quotas(self, *, instance_id: str, domain_id: str) -> list[AccountQuota]:
         """The account's storage and repository quotas that are set, with their use."""
+
         def work(conn: Connection) -> list[AccountQuota]:
             found = []
             if self.limits.account_repositories:
                 _, count = q.repository_counts(conn, Charge(instance_id, "", domain_id))
                 found.append(AccountQuota("repository", self.limits.account_repositories, count, ""))
             if self.limits.account_storage:
-                found.append(AccountQuota("storage", self.limits.account_storage,
-                                          q.account_stored(conn, instance_id, domain_id), "B"))
+                found.append(
+                    AccountQuota(
+                        "storage", self.limits.account_storage, q.account_stored(conn, instance_id, domain_id), "B"
+                    )
+                )
             return found
 
         return await self.db.read(work, heavy=True)

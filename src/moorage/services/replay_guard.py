@@ -37,5 +37,6 @@ class SignatureReplayGuard:
         expires_at = int(signed_at.timestamp() * 1000) + self.max_age_ms + CLOCK_MARGIN_MS
         first_seen = await self.db.write(lambda conn: q.claim(conn, signature, now=now, expires_at=expires_at))
         if first_seen is not None and now - first_seen > self.repeat_ms:
-            raise Unauthenticated("this signed request was already accepted: sign each request anew",
-                                  reason="signature_replayed")
+            raise Unauthenticated(
+                "this signed request was already accepted: sign each request anew", reason="signature_replayed"
+            )

@@ -22,9 +22,8 @@ class RepositoryService:
             raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
         return repository
 
-    async def catalog(
-        self, *, instance_id: str, limit: int, last: str | None, visible: Visibility | None
-    ) -> list[str]:
+    async def catalog(self, *, instance_id: str, limit: int, last: str | None, visible: Visibility | None) -> list[str]:
         """Repository names after ``last``, at most ``limit``, of those ``visible``."""
         return await self.db.read(
-            lambda conn: q.catalog(conn, instance_id, limit=limit, last=last, visible=visible), heavy=limit > 1000)
+            lambda conn: q.catalog(conn, instance_id, limit=limit, last=last, visible=visible), heavy=limit > 1000
+        )

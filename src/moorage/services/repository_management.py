@@ -37,8 +37,9 @@ class RepositoryPage:
 def check_category(category: str | None) -> str | None:
     """``category`` if SWR knows it (None passes), else ``Invalid``."""
     if category is not None and category not in CATEGORIES:
-        raise Invalid(f"category must be one of {', '.join(CATEGORIES)}, got {category[:64]!r}",
-                      reason="invalid_category")
+        raise Invalid(
+            f"category must be one of {', '.join(CATEGORIES)}, got {category[:64]!r}", reason="invalid_category"
+        )
     return category
 
 
@@ -49,8 +50,9 @@ def check_description(description: str | None) -> str | None:
     return description
 
 
-def visible_filter(conn: Connection, principal: Principal, instance_id: str,
-                   query: RepositoryQuery) -> RepositoryFilter:
+def visible_filter(
+    conn: Connection, principal: Principal, instance_id: str, query: RepositoryQuery
+) -> RepositoryFilter:
     """The repositories of the caller's account they may see: all of them for an administrator, else
     those in organizations or repositories they hold a permission on."""
     if principal.domain_id is None:
@@ -61,22 +63,37 @@ def visible_filter(conn: Connection, principal: Principal, instance_id: str,
         assert principal.user_id is not None
         namespace_ids = frozenset(grants_q.namespace_ids_with_grants(conn, principal.user_id, instance_id))
         repository_ids = frozenset(grants_q.repository_ids_with_grants(conn, principal.user_id))
-    return RepositoryFilter(principal.domain_id, namespace_ids, repository_ids,
-                            namespace_contains=query.namespace or None, name_contains=query.name or None,
-                            category=query.category, is_public=query.is_public)
+    return RepositoryFilter(
+        principal.domain_id,
+        namespace_ids,
+        repository_ids,
+        namespace_contains=query.namespace or None,
+        name_contains=query.name or None,
+        category=query.category,
+        is_public=query.is_public,
+    )
 
 
 class RepositoryManagement:
     """Repository lifecycle and listings."""
 
-    def __init__(self, db: Database, *, protection: TagProtection = NO_PROTECTION,
-                 quotas: QuotaService | None = None) -> None:
+    def __init__(
+        self, db: Database, *, protection: TagProtection = NO_PROTECTION, quotas: QuotaService | None = None
+    ) -> None:
         self.db = db
         self.protection = protection
         self.quotas = quotas or QuotaService(db, QuotaLimits())
 
-    async def create(self, principal: Principal, *, instance_id: str, name: RepositoryName, is_public: bool,
-                     category: str, description: str) -> RepositoryDetail:
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        is_public: bool,
+        category: str,
+        description: str,
+    ) -> RepositoryDetail:
         """A new, empty repository in an existing organization of the caller's account."""
         check_category(category)
         check_description(description)
@@ -86,9 +103,18 @@ class RepositoryManagement:
             if namespace is None or namespace.domain_id != principal.domain_id:
                 raise NotFound(f"organization {name.namespace!r} not found", reason="namespace_not_found")
             self.quotas.admit_repository_in(conn, UploadTarget(instance_id, name, principal.domain_id))
-            if not q.create(conn, instance_id=instance_id, namespace_id=namespace.id, namespace=name.namespace,
-                            name=name.repository, is_public=is_public, category=category, description=description,
-                            creator_id=principal.user_id or "", creator_name=principal.user_name):
+            if not q.create(
+                conn,
+                instance_id=instance_id,
+                namespace_id=namespace.id,
+                namespace=name.namespace,
+                name=name.repository,
+                is_public=is_public,
+                category=category,
+                description=description,
+                creator_id=principal.user_id or "",
+                creator_name=principal.user_name,
+            ):
                 raise Conflict(f"repository {name} already exists", reason="repository_exists")
             created = q.get(conn, instance_id, str(name))
             assert created is not None
@@ -103,8 +129,15 @@ class RepositoryManagement:
             raise NotFound(f"repository {name} not found", reason="repository_not_found")
         return found
 
-    async def update(self, *, instance_id: str, name: RepositoryName, is_public: bool | None, category: str | None,
-                     description: str | None) -> None:
+    async def update(
+        self,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        is_public: bool | None,
+        category: str | None,
+        description: str | None,
+    ) -> None:
         """Change the repository's visibility, category or description (those given)."""
         check_category(category)
         check_description(description)
@@ -130,8 +163,17 @@ class RepositoryManagement:
 
         await self.db.write(work)
 
-    async def list_page(self, principal: Principal, *, instance_id: str, query: RepositoryQuery, order: str,
-                        descending: bool, offset: int, limit: int) -> RepositoryPage:
+    async def list_page(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        query: RepositoryQuery,
+        order: str,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> RepositoryPage:
         """One offset page of the repositories the caller may see, with their tag names."""
 
         def work(conn: Connection) -> RepositoryPage:
@@ -141,8 +183,9 @@ class RepositoryManagement:
 
         return await self.db.read(work, heavy=True)
 
-    async def list_after(self, principal: Principal, *, instance_id: str, query: RepositoryQuery, marker: int,
-                         limit: int) -> tuple[list[RepositoryDetail], int | None]:
+    async def list_after(
+        self, principal: Principal, *, instance_id: str, query: RepositoryQuery, marker: int, limit: int
+    ) -> tuple[list[RepositoryDetail], int | None]:
         """One keyset page (by id, after ``marker``) and the marker of the next page, None at the end."""
 
         def work(conn: Connection) -> list[RepositoryDetail]:

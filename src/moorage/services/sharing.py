@@ -60,8 +60,17 @@ class SharingService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, principal: Principal, *, instance_id: str, name: RepositoryName, access_domain: str,
-                     permit: str, deadline: int | None, description: str) -> None:
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        access_domain: str,
+        permit: str,
+        deadline: int | None,
+        description: str,
+    ) -> None:
         """Share a repository with the account called ``access_domain``."""
         _check(permit, deadline, description)
 
@@ -72,9 +81,16 @@ class SharingService:
                 raise Invalid(f"account {access_domain[:64]!r} does not exist", reason="invalid_domain")
             if target == repository.domain_id:
                 raise Invalid("a repository cannot be shared with its own account", reason="invalid_domain")
-            if not q.create(conn, repository_id=repository.id, domain_id=target, permit=permit, deadline=deadline,
-                            description=description, creator_id=principal.user_id or "",
-                            creator_name=principal.user_name):
+            if not q.create(
+                conn,
+                repository_id=repository.id,
+                domain_id=target,
+                permit=permit,
+                deadline=deadline,
+                description=description,
+                creator_id=principal.user_id or "",
+                creator_name=principal.user_name,
+            ):
                 raise Conflict(f"repository {name} is already shared with {access_domain!r}", reason="share_exists")
 
         await self.db.write(work)
@@ -93,18 +109,33 @@ class SharingService:
 
         return await self.db.read(work)
 
-    async def update(self, *, instance_id: str, name: RepositoryName, access_domain: str, permit: str | None,
-                     deadline: int | None, set_deadline: bool, description: str | None) -> None:
+    async def update(
+        self,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        access_domain: str,
+        permit: str | None,
+        deadline: int | None,
+        set_deadline: bool,
+        description: str | None,
+    ) -> None:
         """Change a share (the fields given; ``set_deadline`` with ``deadline`` None means forever)."""
         _check(permit, deadline, description)
 
         def work(conn: Connection) -> None:
             repository = _repository(conn, instance_id, name)
             target = _domain_id(conn, access_domain)
-            if target is None or not q.change(conn, repository.id, target, permit=permit, deadline=deadline,
-                                              set_deadline=set_deadline, description=description):
-                raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}",
-                               reason="share_not_found")
+            if target is None or not q.change(
+                conn,
+                repository.id,
+                target,
+                permit=permit,
+                deadline=deadline,
+                set_deadline=set_deadline,
+                description=description,
+            ):
+                raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}", reason="share_not_found")
 
         await self.db.write(work)
 
@@ -115,14 +146,19 @@ class SharingService:
             repository = _repository(conn, instance_id, name)
             target = _domain_id(conn, access_domain)
             if target is None or not q.remove(conn, repository.id, target):
-                raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}",
-                               reason="share_not_found")
+                raise NotFound(f"repository {name} is not shared with {access_domain[:64]!r}", reason="share_not_found")
 
         await self.db.write(work)
 
     @staticmethod
-    def _filter(conn: Connection, principal: Principal, instance_id: str, center: str, query: RepositoryQuery,
-                valid: bool | None) -> tuple[RepositoryFilter, dict[int, bool]]:
+    def _filter(
+        conn: Connection,
+        principal: Principal,
+        instance_id: str,
+        center: str,
+        query: RepositoryQuery,
+        valid: bool | None,
+    ) -> tuple[RepositoryFilter, dict[int, bool]]:
         if center not in CENTERS:
             raise Invalid(f"center must be one of {', '.join(CENTERS)}", reason="invalid_filter")
         if principal.domain_id is None:
@@ -132,26 +168,57 @@ class SharingService:
             shared = q.shared_by(conn, instance_id, principal.domain_id)
             return replace(mine, only_ids=frozenset(shared)), dict.fromkeys(shared, False)
         status = q.shared_with(conn, instance_id, principal.domain_id, valid=valid, now=now_ms())
-        return RepositoryFilter(principal.domain_id, namespace_contains=query.namespace or None,
-                                name_contains=query.name or None, category=query.category, is_public=query.is_public,
-                                only_ids=frozenset(status), any_domain=True), status
+        return RepositoryFilter(
+            principal.domain_id,
+            namespace_contains=query.namespace or None,
+            name_contains=query.name or None,
+            category=query.category,
+            is_public=query.is_public,
+            only_ids=frozenset(status),
+            any_domain=True,
+        ), status
 
-    async def shared_page(self, principal: Principal, *, instance_id: str, center: str, query: RepositoryQuery,
-                          order: str, descending: bool, offset: int, limit: int | None) -> SharedPage:
+    async def shared_page(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        center: str,
+        query: RepositoryQuery,
+        order: str,
+        descending: bool,
+        offset: int,
+        limit: int | None,
+    ) -> SharedPage:
         """One offset page of shared repositories (``limit`` None: all of them)."""
 
         def work(conn: Connection) -> SharedPage:
             flt, status = self._filter(conn, principal, instance_id, center, query, None)
             total = repo_q.count(conn, instance_id, flt)
-            items = repo_q.page(conn, instance_id, flt, order=order, descending=descending, offset=offset,
-                                limit=total if limit is None else limit)
+            items = repo_q.page(
+                conn,
+                instance_id,
+                flt,
+                order=order,
+                descending=descending,
+                offset=offset,
+                limit=total if limit is None else limit,
+            )
             return SharedPage(items, repo_q.tag_names(conn, [r.id for r in items]), status, total)
 
         return await self.db.read(work, heavy=True)
 
-    async def shared_after(self, principal: Principal, *, instance_id: str, center: str, query: RepositoryQuery,
-                           valid: bool | None, marker: int,
-                           limit: int) -> tuple[list[RepositoryDetail], dict[int, bool], int | None]:
+    async def shared_after(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        center: str,
+        query: RepositoryQuery,
+        valid: bool | None,
+        marker: int,
+        limit: int,
+    ) -> tuple[list[RepositoryDetail], dict[int, bool], int | None]:
         """One keyset page of shared repositories (by id, after ``marker``) and the next marker."""
 
         def work(conn: Connection) -> tuple[list[RepositoryDetail], dict[int, bool]]:

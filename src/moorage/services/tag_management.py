@@ -30,10 +30,22 @@ SIGNATURE_TYPES = {
     "application/vnd.dev.cosign.simplesigning.v1+json": "signature.cosign",
     "application/vnd.cncf.notary.signature": "signature.notation",
 }
-SBOM_TYPES = frozenset({"application/spdx+json", "application/vnd.cyclonedx+json", "application/vnd.syft+json",
-                        "application/vnd.dev.cosign.artifact.sbom.v1+json", "text/spdx"})
-ATTESTATION_TYPES = frozenset({"application/vnd.in-toto+json", "application/vnd.dsse.envelope.v1+json",
-                               "application/vnd.dev.sigstore.bundle.v0.3+json"})
+SBOM_TYPES = frozenset(
+    {
+        "application/spdx+json",
+        "application/vnd.cyclonedx+json",
+        "application/vnd.syft+json",
+        "application/vnd.dev.cosign.artifact.sbom.v1+json",
+        "text/spdx",
+    }
+)
+ATTESTATION_TYPES = frozenset(
+    {
+        "application/vnd.in-toto+json",
+        "application/vnd.dsse.envelope.v1+json",
+        "application/vnd.dev.sigstore.bundle.v0.3+json",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,34 +113,69 @@ class TagManagement:
         self.db = db
         self.protection = protection
 
-    async def list_page(self, *, instance_id: str, name: RepositoryName, order: str, descending: bool, offset: int,
-                        limit: int, name_contains: str | None) -> TagPage:
+    async def list_page(
+        self,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        order: str,
+        descending: bool,
+        offset: int,
+        limit: int,
+        name_contains: str | None,
+    ) -> TagPage:
         """One offset page of tags with their manifests, and the number of matching tags."""
 
         def work(conn: Connection) -> TagPage:
             repository = _repository(conn, instance_id, name)
-            items = q.page(conn, repository.id, order=order, descending=descending, offset=offset, limit=limit,
-                           name_contains=name_contains, with_payload=True)
+            items = q.page(
+                conn,
+                repository.id,
+                order=order,
+                descending=descending,
+                offset=offset,
+                limit=limit,
+                name_contains=name_contains,
+                with_payload=True,
+            )
             return TagPage(repository, items, q.count(conn, repository.id, name_contains=name_contains))
 
         return await self.db.read(work, heavy=limit > 100)
 
-    async def list_after(self, *, instance_id: str, name: RepositoryName, order: str, descending: bool,
-                         start: TagKey | None, limit: int, name_contains: str | None,
-                         with_payload: bool) -> tuple[Repository, list[TagDetail], TagKey | None]:
+    async def list_after(
+        self,
+        *,
+        instance_id: str,
+        name: RepositoryName,
+        order: str,
+        descending: bool,
+        start: TagKey | None,
+        limit: int,
+        name_contains: str | None,
+        with_payload: bool,
+    ) -> tuple[Repository, list[TagDetail], TagKey | None]:
         """One keyset page after ``start`` and the key the next page starts after (None at the end)."""
 
         def work(conn: Connection) -> tuple[Repository, list[TagDetail]]:
             repository = _repository(conn, instance_id, name)
-            return repository, q.after(conn, repository.id, order=order, descending=descending, start=start,
-                                       limit=limit + 1, name_contains=name_contains, with_payload=with_payload)
+            return repository, q.after(
+                conn,
+                repository.id,
+                order=order,
+                descending=descending,
+                start=start,
+                limit=limit + 1,
+                name_contains=name_contains,
+                with_payload=with_payload,
+            )
 
         repository, found = await self.db.read(work, heavy=limit > 100)
         if len(found) <= limit:
             return repository, found, None
         last = found[limit - 1]
-        value: int | str = last.name if order == "tag" else (
-            last.created_at if order == "created_at" else last.updated_at)
+        value: int | str = (
+            last.name if order == "tag" else (last.created_at if order == "created_at" else last.updated_at)
+        )
         return repository, found[:limit], TagKey(value, last.id)
 
     async def show(self, *, instance_id: str, name: RepositoryName, tag: str) -> tuple[Repository, TagDetail]:
@@ -140,8 +187,9 @@ class TagManagement:
 
         return await self.db.read(work)
 
-    async def copy(self, *, instance_id: str, name: RepositoryName, source: str, destination: str,
-                   override: bool) -> None:
+    async def copy(
+        self, *, instance_id: str, name: RepositoryName, source: str, destination: str, override: bool
+    ) -> None:
         """Point ``destination`` at the image ``source`` points at (refused if it exists, unless ``override``)."""
         validate_tag(source)
         validate_tag(destination)
@@ -170,8 +218,9 @@ class TagManagement:
 
         await self.db.write(work)
 
-    async def accessories(self, *, instance_id: str, name: RepositoryName, tag: str, offset: int,
-                          limit: int) -> tuple[Repository, list[Accessory], int]:
+    async def accessories(
+        self, *, instance_id: str, name: RepositoryName, tag: str, offset: int, limit: int
+    ) -> tuple[Repository, list[Accessory], int]:
         """The artifacts attached to the image a tag names: those whose OCI ``subject`` it is (the
         referrers index) and cosign's tag-based ones; oldest first, one page, and the total."""
 
@@ -184,15 +233,25 @@ class TagManagement:
             for record in q.referrers(conn, repository.id, target) + q.by_tag_names(conn, repository.id, scheme_tags):
                 seen.setdefault(record.id, record)
             found = sorted(seen.values(), key=lambda r: (r.created_at, r.id))
-            return repository, [Accessory(r.id, r.digest, target, r.size,
-                                          accessory_kind(r.artifact_type, r.tags[0] if r.tags else ""),
-                                          r.tags[0] if r.tags else "", r.created_at) for r in found]
+            return repository, [
+                Accessory(
+                    r.id,
+                    r.digest,
+                    target,
+                    r.size,
+                    accessory_kind(r.artifact_type, r.tags[0] if r.tags else ""),
+                    r.tags[0] if r.tags else "",
+                    r.created_at,
+                )
+                for r in found
+            ]
 
         repository, found = await self.db.read(work)
-        return repository, found[offset:offset + limit], len(found)
+        return repository, found[offset : offset + limit], len(found)
 
-    async def references(self, *, instance_id: str, name: RepositoryName, tag: str, after: str | None,
-                         limit: int) -> tuple[list[str], str | None]:
+    async def references(
+        self, *, instance_id: str, name: RepositoryName, tag: str, after: str | None, limit: int
+    ) -> tuple[list[str], str | None]:
         """The tags of the image an accessory (named by its tag) is attached to, by name, one keyset
         page, and the marker of the next page (None at the end)."""
 

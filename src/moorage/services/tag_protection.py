@@ -65,6 +65,10 @@ NO_PROTECTION: TagProtection = NoProtection()
 
 def retag_refused(repository: Repository, tag: str, rule: str) -> Denied:
     """The refusal of a push (or copy) that would move a protected tag to another manifest."""
-    return Denied(f"tag {tag!r} of {repository.full_name} is immutable ({rule}): it already names another "
-                  "manifest and cannot be pushed again with different content (the same content is accepted); "
-                  "push it under a new tag", detail={"tag": tag, "rule": rule}, reason=IMMUTABLE_TAG)
+    return Denied(
+        f"tag {tag!r} of {repository.full_name} is immutable ({rule}): it already names another "
+        "manifest and cannot be pushed again with different content (the same content is accepted); "
+        "push it under a new tag",
+        detail={"tag": tag, "rule": rule},
+        reason=IMMUTABLE_TAG,
+    )

@@ -63,8 +63,9 @@ class HashCache:
         self._entries.pop(upload_id, None)
 
 
-def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int, *,
-              quotas: QuotaService | None = None) -> None:
+def link_blob(
+    conn: Connection, target: UploadTarget, digest: str, size: int, *, quotas: QuotaService | None = None
+) -> None:
     """Record a stored blob and let the target repository serve it, creating the repository (and its
     namespace) on its first content, all in the caller's transaction (a repository-count quota of
     ``quotas`` may refuse the creation)."""
@@ -79,8 +80,14 @@ def link_blob(conn: Connection, target: UploadTarget, digest: str, size: int, *,
 class UploadService:
     """Start, feed, inspect, finish and cancel upload sessions."""
 
-    def __init__(self, db: Database, store: BlobStore, *, quotas: QuotaService | None = None,
-                 lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        *,
+        quotas: QuotaService | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
         self.db = db
         self.store = store
         self.lease_seconds = lease_seconds
@@ -138,8 +145,9 @@ class UploadService:
                 return 0
             # The chunk's bytes are reserved before the first one is read (a refusal rolls the lease back).
             wanted = session.size + length if length is not None else stream_reservation(session.size)
-            return quotas.reserve_in(conn, reservation_id=upload_id, target=target, total=wanted,
-                                     partial=length is None)
+            return quotas.reserve_in(
+                conn, reservation_id=upload_id, target=target, total=wanted, partial=length is None
+            )
 
         granted = await self.db.write(take_lease)
         new_size = session.size
@@ -149,7 +157,12 @@ class UploadService:
             body = self._reserving(upload_id, target, session.size, granted, body)
         try:
             new_size = await self.store.append(
-                upload_id, offset=session.size, chunks=body, hasher=hasher, limit=length, exact=True,
+                upload_id,
+                offset=session.size,
+                chunks=body,
+                hasher=hasher,
+                limit=length,
+                exact=True,
             )
         except BaseException:
             # The chunk is void: the session keeps its old size (the store has given back the chunk's
@@ -173,16 +186,18 @@ class UploadService:
             self.hashes.put(upload_id, new_size, hasher)
         return UploadSession(upload_id, str(target.name), new_size)
 
-    async def _reserving(self, reservation_id: str, target: UploadTarget, start: int, granted: int,
-                         chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    async def _reserving(
+        self, reservation_id: str, target: UploadTarget, start: int, granted: int, chunks: AsyncIterable[bytes]
+    ) -> AsyncIterator[bytes]:
         """Pass a stream's chunks through while its reservation covers them, reserving more as it
         grows; ``QuotaExceeded`` (the chunk is then void) when no more room can be had."""
         held = start
         async for chunk in chunks:
             held += len(chunk)
             while held > granted:
-                granted = await self.quotas.reserve(reservation_id=reservation_id, target=target,
-                                                    total=stream_reservation(held), partial=True)
+                granted = await self.quotas.reserve(
+                    reservation_id=reservation_id, target=target, total=stream_reservation(held), partial=True
+                )
                 if granted < held:  # some room, but not for this chunk: ask for exactly it, which refuses
                     granted = await self.quotas.reserve(reservation_id=reservation_id, target=target, total=held)
             yield chunk
@@ -256,8 +271,9 @@ class UploadService:
             raise
         return size
 
-    async def _reserve_whole(self, reservation_id: str, target: UploadTarget, digest: str,
-                             length: int | None) -> int | None:
+    async def _reserve_whole(
+        self, reservation_id: str, target: UploadTarget, digest: str, length: int | None
+    ) -> int | None:
         """Under quotas, refuse a monolithic upload whose repository would be one too many, and reserve
         its bytes (its declared length, or a first part of a stream); None when there is no storage
         quota or the organization holds the blob already (linking it again costs nothing;
@@ -269,16 +285,28 @@ class UploadService:
         def work(conn: Connection) -> int | None:
             quotas.admit_repository_in(conn, target)
             if not quotas.storage_enforced or quota_queries.linked_in_namespace(
-                    conn, target.instance_id, target.name.namespace, digest):
+                conn, target.instance_id, target.name.namespace, digest
+            ):
                 return None
-            return quotas.reserve_in(conn, reservation_id=reservation_id, target=target,
-                                     total=length if length is not None else stream_reservation(0),
-                                     partial=length is None)
+            return quotas.reserve_in(
+                conn,
+                reservation_id=reservation_id,
+                target=target,
+                total=length if length is not None else stream_reservation(0),
+                partial=length is None,
+            )
 
         return await self.db.write(work)
 
-    async def _receive_whole(self, upload_id: str, target: UploadTarget, digest: Digest,
-                             chunks: AsyncIterable[bytes], length: int | None, granted: int | None) -> int:
+    async def _receive_whole(
+        self,
+        upload_id: str,
+        target: UploadTarget,
+        digest: Digest,
+        chunks: AsyncIterable[bytes],
+        length: int | None,
+        granted: int | None,
+    ) -> int:
         """Store a monolithic upload's blob (verified); its size."""
         if length is not None and length <= SMALL_BLOB_BYTES:
             # Small blobs (configs, tiny layers) arrive whole: verify in memory and write once, which
@@ -296,8 +324,7 @@ class UploadService:
             chunks = self._reserving(upload_id, target, 0, granted, chunks)
         hasher = new_hasher(digest.algorithm)
         try:
-            size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length,
-                                           exact=True)
+            size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length, exact=True)
             await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher)
         except BaseException:
             with anyio.CancelScope(shield=True):

@@ -41,8 +41,15 @@ def validate_user_name(name: str) -> str:
 
 def principal_of(user: User, *, via: str, project_id: str | None = None) -> Principal:
     """The principal of an authenticated user (``via``: how they proved it)."""
-    return Principal(user_id=user.id, user_name=user.name, domain_id=user.domain_id, domain_name=user.domain_name,
-                     project_id=project_id, is_admin=user.is_admin, via=via)
+    return Principal(
+        user_id=user.id,
+        user_name=user.name,
+        domain_id=user.domain_id,
+        domain_name=user.domain_name,
+        project_id=project_id,
+        is_admin=user.is_admin,
+        via=via,
+    )
 
 
 class UserService:
@@ -54,8 +61,9 @@ class UserService:
         self.admin_user = admin_user
         self._recent: OrderedDict[str, tuple[float, User | None]] = OrderedDict()
 
-    async def create_user(self, *, name: str, password: str, caller: Caller, domain_name: str | None = None,
-                          is_admin: bool = False) -> User:
+    async def create_user(
+        self, *, name: str, password: str, caller: Caller, domain_name: str | None = None, is_admin: bool = False
+    ) -> User:
         """A new user. A principal creates plain users of its own domain (``POST /v3/users``); the
         operator names any domain (default: a new one named after the user, made with its project)
         and may make the user its administrator."""
@@ -77,8 +85,9 @@ class UserService:
             domain = q.domain_by_name(conn, chosen_domain) or q.create_domain(conn, new_id(), chosen_domain)
             q.ensure_project(conn, project_id=new_id(), domain_id=domain.id, name=self.region)
             user_id = new_id()
-            q.create_user(conn, user_id=user_id, name=name, domain_id=domain.id, password_hash=password_hash,
-                          is_admin=is_admin)
+            q.create_user(
+                conn, user_id=user_id, name=name, domain_id=domain.id, password_hash=password_hash, is_admin=is_admin
+            )
             user = q.user_by_id(conn, user_id)
             assert user is not None
             return user
@@ -132,6 +141,7 @@ class UserService:
     async def delete_user(self, user_id: str, *, caller: Caller) -> None:
         """Delete a user (their access keys and permissions go too): a principal only a user of its
         domain other than itself."""
+
         def work(conn: Connection) -> None:
             user = q.user_by_id(conn, user_id)
             if user is None or (isinstance(caller, Principal) and user.domain_id != caller.domain_id):

@@ -16,8 +16,9 @@ def key_algorithm(name: str) -> KeyAlgorithm:
     try:
         return KEY_ALGORITHMS[name]()
     except KeyError:
-        raise SigningError(f"unsupported signature algorithm {name!r}; supported: {', '.join(KEY_ALGORITHMS)}") \
-            from None
+        raise SigningError(
+            f"unsupported signature algorithm {name!r}; supported: {', '.join(KEY_ALGORITHMS)}"
+        ) from None
 
 
 def signature_scheme(name: str = CosignScheme.name) -> SignatureScheme:

@@ -65,12 +65,16 @@ class CosignScheme:
 
     def payload(self, subject: Subject) -> bytes:
         """The simple-signing payload (field order as cosign writes it)."""
-        return _compact({
-            "critical": {"identity": {"docker-reference": subject.docker_reference},
-                         "image": {"docker-manifest-digest": subject.digest},
-                         "type": SIGNATURE_TYPE},
-            "optional": {"creator": "moorage"},
-        })
+        return _compact(
+            {
+                "critical": {
+                    "identity": {"docker-reference": subject.docker_reference},
+                    "image": {"docker-manifest-digest": subject.digest},
+                    "type": SIGNATURE_TYPE,
+                },
+                "optional": {"creator": "moorage"},
+            }
+        )
 
     def entries(self, manifest: bytes) -> list[SignatureEntry]:
         """The simple-signing layers of a signature manifest (other layers are left out)."""
@@ -90,8 +94,13 @@ class CosignScheme:
             annotations = layer.get("annotations")
             signature = annotations.get(SIGNATURE_ANNOTATION) if isinstance(annotations, dict) else None
             digest, size = layer.get("digest"), layer.get("size")
-            if not isinstance(signature, str) or not isinstance(digest, str) or not isinstance(size, int) \
-                    or isinstance(size, bool) or not 0 <= size <= MAX_PAYLOAD_BYTES:
+            if (
+                not isinstance(signature, str)
+                or not isinstance(digest, str)
+                or not isinstance(size, int)
+                or isinstance(size, bool)
+                or not 0 <= size <= MAX_PAYLOAD_BYTES
+            ):
                 continue
             found.append(SignatureEntry(digest, size, signature))
         return found
@@ -100,21 +109,40 @@ class CosignScheme:
         """The signature manifest, its config and payload blobs, and its tag."""
         if not entries:
             raise SigningError("a signature artifact needs at least one signature")
-        config = _compact({"architecture": "", "created": _EPOCH, "history": [{"created": _EPOCH}], "os": "",
-                           "rootfs": {"type": "layers", "diff_ids": [e.payload_digest for e in entries]},
-                           "config": {}})
+        config = _compact(
+            {
+                "architecture": "",
+                "created": _EPOCH,
+                "history": [{"created": _EPOCH}],
+                "os": "",
+                "rootfs": {"type": "layers", "diff_ids": [e.payload_digest for e in entries]},
+                "config": {},
+            }
+        )
         config_blob = Blob(OCI_CONFIG, config, _sha256(config))
-        manifest = _compact({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "artifactType": ARTIFACT_TYPE,
-            "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": config_blob.digest},
-            "layers": [{"mediaType": SIMPLE_SIGNING, "size": e.payload_size, "digest": e.payload_digest,
-                        "annotations": {SIGNATURE_ANNOTATION: e.signature}} for e in entries],
-            "subject": {"mediaType": subject.media_type, "size": subject.size, "digest": subject.digest},
-        })
-        blobs = {config_blob.digest: config_blob} | {e.payload_digest: Blob(SIMPLE_SIGNING, e.payload, e.payload_digest)
-                                                     for e in entries if e.payload is not None}
+        manifest = _compact(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": ARTIFACT_TYPE,
+                "config": {"mediaType": OCI_CONFIG, "size": len(config), "digest": config_blob.digest},
+                "layers": [
+                    {
+                        "mediaType": SIMPLE_SIGNING,
+                        "size": e.payload_size,
+                        "digest": e.payload_digest,
+                        "annotations": {SIGNATURE_ANNOTATION: e.signature},
+                    }
+                    for e in entries
+                ],
+                "subject": {"mediaType": subject.media_type, "size": subject.size, "digest": subject.digest},
+            }
+        )
+        blobs = {config_blob.digest: config_blob} | {
+            e.payload_digest: Blob(SIMPLE_SIGNING, e.payload, e.payload_digest)
+            for e in entries
+            if e.payload is not None
+        }
         return SignatureArtifact(self.signature_tag(subject.digest), manifest, OCI_MANIFEST, tuple(blobs.values()))
 
 

@@ -21,8 +21,9 @@ class EcdsaP256:
     def generate(self) -> KeyPair:
         """A new P-256 key pair."""
         key = ec.generate_private_key(ec.SECP256R1())
-        private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
+        private_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
         return KeyPair(ALGORITHM, private_pem, public_pem(key.public_key()))
 
     def sign(self, private_pem: str, data: bytes) -> bytes:

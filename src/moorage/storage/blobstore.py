@@ -26,7 +26,6 @@ INLINE_HASH_BYTES = 64 << 10
 """Below this, hashing on the event loop costs less than the hop to a thread."""
 
 
-
 class BlobStore:
     """Blobs by digest, and the upload data they are made from."""
 
@@ -138,8 +137,10 @@ class BlobStore:
         else:
             actual.update(data)
         if actual.hexdigest() != digest.hex:
-            raise DigestInvalid(f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
-                                detail={"digest": str(digest)})
+            raise DigestInvalid(
+                f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
+                detail={"digest": str(digest)},
+            )
         if await self.stat(digest) is None:
             await self.driver.put_content(paths.blob_data(digest), data)
 

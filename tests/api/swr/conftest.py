@@ -50,8 +50,12 @@ class Swr:
         from huaweicloudsdkcore.auth.credentials import BasicCredentials
         from huaweicloudsdkswr.v2 import SwrClient
 
-        return SwrClient.new_builder().with_credentials(BasicCredentials(self.access, self.secret, self.project)) \
-            .with_endpoints([self.server.base_url]).build()
+        return (
+            SwrClient.new_builder()
+            .with_credentials(BasicCredentials(self.access, self.secret, self.project))
+            .with_endpoints([self.server.base_url])
+            .build()
+        )
 
     def api(self) -> httpx.Client:
         """Plain HTTP with ``X-Auth-Token``."""
@@ -69,8 +73,9 @@ def connect(server: ServerProcess, account: Account) -> Swr:
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def swr_server(request: pytest.FixtureRequest, session_moorage_factory: MoorageFactory,
-               session_cache: SessionCache) -> ServerProcess:
+def swr_server(
+    request: pytest.FixtureRequest, session_moorage_factory: MoorageFactory, session_cache: SessionCache
+) -> ServerProcess:
     """One server per database for the package's tests, started once per test process (a module-scoped
     parameter over a session cache: see ``SessionCache`` in tests/conftest.py)."""
     database = str(request.param)
@@ -114,11 +119,12 @@ def _check_value(value: Any, declared: str, optional: frozenset[str], path: str)
         assert isinstance(value, dict), f"{path}: expected a dict, got {value!r}"
         for key, item in value.items():
             assert isinstance(key, str)
-            _check_value(item, declared[len("dict(str, "):-1], optional, f"{path}[{key!r}]")
+            _check_value(item, declared[len("dict(str, ") : -1], optional, f"{path}[{key!r}]")
     elif declared in _PRIMITIVES:
         allowed = _PRIMITIVES[declared]
-        assert isinstance(value, allowed) and not (declared in ("int", "float") and isinstance(value, bool)), \
+        assert isinstance(value, allowed) and not (declared in ("int", "float") and isinstance(value, bool)), (
             f"{path}: expected {declared}, got {value!r}"
+        )
     else:
         assert hasattr(type(value), "openapi_types"), f"{path}: expected a {declared} model, got {value!r}"
         assert_sdk_types(value, optional=optional, where=path)
@@ -127,6 +133,9 @@ def _check_value(value: Any, declared: str, optional: frozenset[str], path: str)
 def assert_swr_error(caught: pytest.ExceptionInfo[ClientRequestException], status: int, code: str) -> None:
     """The SDK raised for ``status`` with SWR ``code`` and read a request id."""
     error = caught.value
-    assert (error.status_code, error.error_code) == (status, code), (error.status_code, error.error_code,
-                                                                     error.error_msg)
+    assert (error.status_code, error.error_code) == (status, code), (
+        error.status_code,
+        error.error_code,
+        error.error_msg,
+    )
     assert error.error_msg and error.request_id

@@ -29,10 +29,13 @@ def test_the_description_lists_the_management_api(swr: Swr) -> None:
 
     description = httpx.get(f"{swr.server.base_url}/openapi.json", timeout=TIMEOUT).json()
     paths = description["paths"]
-    for path, method in (("/v2/manage/namespaces/{namespace}/repos/{repository}/tags", "get"),
-                         ("/v3/manage/repos", "get"), ("/v2/manage/overview", "get"),
-                         ("/v2/manage/namespaces/{namespace}/repositories/{repository}/access-domains", "post"),
-                         ("/{api_version}", "get")):
+    for path, method in (
+        ("/v2/manage/namespaces/{namespace}/repos/{repository}/tags", "get"),
+        ("/v3/manage/repos", "get"),
+        ("/v2/manage/overview", "get"),
+        ("/v2/manage/namespaces/{namespace}/repositories/{repository}/access-domains", "post"),
+        ("/{api_version}", "get"),
+    ):
         assert method in paths[path], (path, method)
     tag_item = description["components"]["schemas"]["TagListItem"]["properties"]
     assert {"Tag", "schema", "deleted", "scanned", "tag_type"} <= tag_item.keys()
@@ -60,7 +63,8 @@ def check_answer(case: Any, response: Any) -> None:
 def test_no_server_errors_and_every_error_in_the_swr_dialect(swr: Swr) -> None:
     # One test walking the operations (schemathesis' lazy pytest loader does not run under pytest 9).
     schema = schemathesis.openapi.from_url(f"{swr.server.base_url}/openapi.json", timeout=TIMEOUT).include(
-        path_regex=MANAGEMENT_PATHS)
+        path_regex=MANAGEMENT_PATHS
+    )
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 40
     headers = {"X-Auth-Token": swr.token}
@@ -68,8 +72,13 @@ def test_no_server_errors_and_every_error_in_the_swr_dialect(swr: Swr) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def fuzz(case: Any) -> None:
             answer = case.call(base_url=swr.server.base_url, headers=headers, timeout=TIMEOUT)
             statuses[answer.status_code] += 1
@@ -80,22 +89,29 @@ def test_no_server_errors_and_every_error_in_the_swr_dialect(swr: Swr) -> None:
     assert sum(n for status, n in statuses.items() if status < 300) >= len(operations) // 4  # not only refusals
 
 
-@pytest.mark.parametrize(("method", "path", "params", "body"), [
-    ("GET", "/v2/manage/repos", {"name": "a\x00b"}, None),
-    ("GET", "/v2/manage/namespaces", {"filter": "namespace::\x00"}, None),
-    ("POST", "/v2/manage/namespaces/org-nul/repos", None, '{"repository": "x", "description": "a\\u0000b"}'),
-    ("POST", "/v2/manage/namespaces/org-nul/access", None, '[{"user_id": "\\u0000", "auth": 1}]'),
-])
-def test_nul_characters_are_refused_before_the_database(swr: Swr, method: str, path: str,
-                                                        params: dict[str, str] | None, body: str | None) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "params", "body"),
+    [
+        ("GET", "/v2/manage/repos", {"name": "a\x00b"}, None),
+        ("GET", "/v2/manage/namespaces", {"filter": "namespace::\x00"}, None),
+        ("POST", "/v2/manage/namespaces/org-nul/repos", None, '{"repository": "x", "description": "a\\u0000b"}'),
+        ("POST", "/v2/manage/namespaces/org-nul/access", None, '[{"user_id": "\\u0000", "auth": 1}]'),
+    ],
+)
+def test_nul_characters_are_refused_before_the_database(
+    swr: Swr, method: str, path: str, params: dict[str, str] | None, body: str | None
+) -> None:
     with swr.api() as api:
         api.post("/v2/manage/namespaces", json={"namespace": "org-nul"})
-        answer = api.request(method, path, params=params, content=body,
-                             headers={"Content-Type": "application/json"} if body else {})
+        answer = api.request(
+            method, path, params=params, content=body, headers={"Content-Type": "application/json"} if body else {}
+        )
     assert answer.status_code == 400, answer.text
     assert answer.json()["error_code"] == "SVCSTG.SWR.4001025"
     with swr.api() as api:  # a backslash before "u0000" is not a NUL
-        kept = api.post("/v2/manage/namespaces/org-nul/repos",
-                        content='{"repository": "slashed", "description": "\\\\u0000"}',
-                        headers={"Content-Type": "application/json"})
+        kept = api.post(
+            "/v2/manage/namespaces/org-nul/repos",
+            content='{"repository": "slashed", "description": "\\\\u0000"}',
+            headers={"Content-Type": "application/json"},
+        )
     assert kept.status_code in (201, 409), kept.text

@@ -45,10 +45,12 @@ NAMESPACE_BYTES = 1_000_000
 ACCOUNT_BYTES = 3_000_000
 NAMESPACE_REPOSITORIES = 3
 ACCOUNT_REPOSITORIES = 12
-QUOTAS = {"MOORAGE_QUOTA__NAMESPACE_STORAGE_BYTES": str(NAMESPACE_BYTES),
-          "MOORAGE_QUOTA__ACCOUNT_STORAGE_BYTES": str(ACCOUNT_BYTES),
-          "MOORAGE_QUOTA__NAMESPACE_REPOSITORIES": str(NAMESPACE_REPOSITORIES),
-          "MOORAGE_QUOTA__ACCOUNT_REPOSITORIES": str(ACCOUNT_REPOSITORIES)}
+QUOTAS = {
+    "MOORAGE_QUOTA__NAMESPACE_STORAGE_BYTES": str(NAMESPACE_BYTES),
+    "MOORAGE_QUOTA__ACCOUNT_STORAGE_BYTES": str(ACCOUNT_BYTES),
+    "MOORAGE_QUOTA__NAMESPACE_REPOSITORIES": str(NAMESPACE_REPOSITORIES),
+    "MOORAGE_QUOTA__ACCOUNT_REPOSITORIES": str(ACCOUNT_REPOSITORIES),
+}
 OCTET = {"Content-Type": "application/octet-stream"}
 
 
@@ -89,8 +91,9 @@ def digest_of(data: bytes) -> str:
 
 def post_blob(registry: httpx.Client, repository: str, data: bytes) -> httpx.Response:
     """A monolithic upload (``POST ?digest=``)."""
-    return registry.post(f"/v2/{repository}/blobs/uploads/", params={"digest": digest_of(data)}, content=data,
-                         headers=OCTET)
+    return registry.post(
+        f"/v2/{repository}/blobs/uploads/", params={"digest": digest_of(data)}, content=data, headers=OCTET
+    )
 
 
 def session(registry: httpx.Client, repository: str) -> httpx.Response:
@@ -105,7 +108,7 @@ def session_blob(registry: httpx.Client, repository: str, data: bytes, *, declar
     if started.status_code != 202:
         return started
     location = started.headers["location"]
-    body: Any = data if declared else (data[i:i + 65536] for i in range(0, len(data), 65536))
+    body: Any = data if declared else (data[i : i + 65536] for i in range(0, len(data), 65536))
     patched = registry.patch(location, content=body, headers=OCTET)
     if patched.status_code != 202:
         return patched
@@ -151,8 +154,9 @@ def push_image(registry: httpx.Client, repository: str, tag: str, img: Image) ->
         answer = post_blob(registry, repository, blob.data)
         if answer.status_code != 201:
             return answer
-    return registry.put(f"/v2/{repository}/manifests/{tag}", content=img.manifest,
-                        headers={"Content-Type": img.media_type})
+    return registry.put(
+        f"/v2/{repository}/manifests/{tag}", content=img.manifest, headers={"Content-Type": img.media_type}
+    )
 
 
 # Storage ---------------------------------------------------------------------------------------------
@@ -185,11 +189,13 @@ def test_a_blob_that_does_not_fit_is_refused_before_it_is_kept(tenant: Swr, serv
         assert registry.delete(location).status_code == 204  # abandoning it gives the room back
 
         # A mount costs the blob's size when the organization does not hold it yet, nothing when it does.
-        mounted = registry.post(f"/v2/{full}/app/blobs/uploads/",
-                                params={"mount": digest_of(elsewhere), "from": f"{other}/app"})
+        mounted = registry.post(
+            f"/v2/{full}/app/blobs/uploads/", params={"mount": digest_of(elsewhere), "from": f"{other}/app"}
+        )
         assert_denied(mounted, f"organization {full!r}")
-        same = registry.post(f"/v2/{full}/tools/blobs/uploads/",
-                             params={"mount": digest_of(big), "from": f"{full}/app"})
+        same = registry.post(
+            f"/v2/{full}/tools/blobs/uploads/", params={"mount": digest_of(big), "from": f"{full}/app"}
+        )
         assert same.status_code == 201, same.text
         assert post_blob(registry, f"{full}/tools", big).status_code == 201  # already held: free
         # Exactly the room that is left still fits, one byte more does not.
@@ -199,7 +205,6 @@ def test_a_blob_that_does_not_fit_is_refused_before_it_is_kept(tenant: Swr, serv
         assert_denied(session(registry, f"{full}/app"), "used up")
     for name, repository in ((full, "app"), (full, "tools"), (other, "app")):  # the account's room back
         tenant.sdk().delete_repo(DeleteRepoRequest(namespace=name, repository=repository))
-
 
 
 def test_skopeo_push_over_the_quota_is_refused(tenant: Swr, tmp_path: Path) -> None:
@@ -231,9 +236,12 @@ def _race(tenant: Swr, name: str, ways: tuple[str, ...], pushers: int, size: int
             if way == "monolithic":
                 return post_blob(registry, f"{name}/race", data).status_code
             if way == "monolithic-stream":
-                return registry.post(f"/v2/{name}/race/blobs/uploads/", params={"digest": digest_of(data)},
-                                     headers=OCTET,
-                                     content=(data[i:i + 32768] for i in range(0, len(data), 32768))).status_code
+                return registry.post(
+                    f"/v2/{name}/race/blobs/uploads/",
+                    params={"digest": digest_of(data)},
+                    headers=OCTET,
+                    content=(data[i : i + 32768] for i in range(0, len(data), 32768)),
+                ).status_code
             return session_blob(registry, f"{name}/race", data, declared=way == "declared").status_code
 
     with ThreadPoolExecutor(pushers) as pool:
@@ -243,8 +251,9 @@ def _race(tenant: Swr, name: str, ways: tuple[str, ...], pushers: int, size: int
     assert used == statuses.count(201) * size
     # Every reservation was given back: exactly the room the quota leaves can still be pushed.
     with tenant.registry() as registry:
-        assert session_blob(registry, f"{name}/race", os.urandom(NAMESPACE_BYTES - used),
-                            declared=True).status_code == 201
+        assert (
+            session_blob(registry, f"{name}/race", os.urandom(NAMESPACE_BYTES - used), declared=True).status_code == 201
+        )
     tenant.sdk().delete_repo(DeleteRepoRequest(namespace=name, repository="race"))  # the account's room back
     return statuses, used
 
@@ -257,8 +266,9 @@ def test_concurrent_pushes_never_pass_the_quota(tenant: Swr) -> None:
     size = 150_000
     statuses, used = _race(tenant, organization(tenant), ("monolithic", "declared"), 12, size)
     assert used == 6 * size, statuses
-    statuses, used = _race(tenant, organization(tenant), ("monolithic", "declared", "stream", "monolithic-stream"),
-                           16, size)
+    statuses, used = _race(
+        tenant, organization(tenant), ("monolithic", "declared", "stream", "monolithic-stream"), 16, size
+    )
     assert 0 < used <= NAMESPACE_BYTES and 403 in statuses, statuses
 
 
@@ -269,10 +279,22 @@ def test_manifests_are_not_charged(tenant: Swr) -> None:
     config = Blob("application/vnd.oci.image.config.v1+json", b"{}")
     with tenant.registry() as registry:
         assert post_blob(registry, f"{name}/app", config.data).status_code == 201
-        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                               "config": config.descriptor(), "layers": []}).encode()
-        assert registry.put(f"/v2/{name}/app/manifests/v1", content=manifest,
-                            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}).status_code == 201
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": config.descriptor(),
+                "layers": [],
+            }
+        ).encode()
+        assert (
+            registry.put(
+                f"/v2/{name}/app/manifests/v1",
+                content=manifest,
+                headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+            ).status_code
+            == 201
+        )
     assert quotas(tenant)["storage"][1] == before + 2
 
 
@@ -294,26 +316,32 @@ def test_account_usage_and_quotas(server: ServerProcess) -> None:
     in_second = {b.digest: len(b.data) for b in one.blobs}
     expected = sum(in_first.values()) + sum(in_second.values())
     assert len(in_first) == 5 and expected < sum(len(b.data) for b in (*one.blobs, *two.blobs, *one.blobs))
-    assert quotas(tenant) == {"namespace": (100, 2, ""), "repository": (ACCOUNT_REPOSITORIES, 3, ""),
-                              "storage": (ACCOUNT_BYTES, expected, "B")}
+    assert quotas(tenant) == {
+        "namespace": (100, 2, ""),
+        "repository": (ACCOUNT_REPOSITORIES, 3, ""),
+        "storage": (ACCOUNT_BYTES, expected, "B"),
+    }
     assert sdk.show_domain_overview(ShowDomainOverviewRequest()).store_space == expected
     sdk.delete_repo(DeleteRepoRequest(namespace=second, repository="app"))
     assert quotas(tenant)["storage"] == (ACCOUNT_BYTES, sum(in_first.values()), "B")
     assert quotas(tenant)["repository"] == (ACCOUNT_REPOSITORIES, 2, "")
 
     # Repositories: the organization's quota (3), then the account's (12).
-    empty_index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                              "manifests": []}).encode()
+    empty_index = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
+    ).encode()
     index_type = {"Content-Type": "application/vnd.oci.image.index.v1+json"}
     with tenant.registry() as registry:
         assert post_blob(registry, f"{first}/c", os.urandom(1000)).status_code == 201
-        assert_denied(session(registry, f"{first}/d"), f"repository {first}/d cannot be created",
-                      "already has 3 of its 3")
+        assert_denied(
+            session(registry, f"{first}/d"), f"repository {first}/d cannot be created", "already has 3 of its 3"
+        )
         assert_denied(post_blob(registry, f"{first}/d", os.urandom(1000)), "already has 3 of its 3")
         assert_denied(registry.put(f"/v2/{first}/d/manifests/v1", content=empty_index, headers=index_type))
         # A mount of a blob the source lacks falls back to a session, which is refused too.
-        assert_denied(registry.post(f"/v2/{first}/d/blobs/uploads/", params={"mount": digest_of(b"0"),
-                                                                             "from": f"{first}/app"}))
+        assert_denied(
+            registry.post(f"/v2/{first}/d/blobs/uploads/", params={"mount": digest_of(b"0"), "from": f"{first}/app"})
+        )
         with pytest.raises(ClientRequestException) as caught:
             sdk.create_repo(CreateRepoRequest(namespace=first, body=CreateRepoRequestBody(repository="d")))
         assert_swr_error(caught, 400, "SVCSTG.SWR.4000098")
@@ -322,8 +350,9 @@ def test_account_usage_and_quotas(server: ServerProcess) -> None:
         for name in more:
             for repository in ("r0", "r1", "r2"):
                 if (name, repository) != (second, "r0"):
-                    sdk.create_repo(CreateRepoRequest(namespace=name,
-                                                      body=CreateRepoRequestBody(repository=repository)))
+                    sdk.create_repo(
+                        CreateRepoRequest(namespace=name, body=CreateRepoRequestBody(repository=repository))
+                    )
         assert quotas(tenant)["repository"] == (ACCOUNT_REPOSITORIES, 12, "")
         last = organization(tenant)
         assert_denied(post_blob(registry, f"{last}/x", os.urandom(10)), "the account owning", "12 of its 12")
@@ -338,7 +367,11 @@ def test_account_usage_and_quotas(server: ServerProcess) -> None:
         stored = quotas(tenant)["storage"][1]
         room = ACCOUNT_BYTES - stored
         assert 0 < room < NAMESPACE_BYTES - sum(in_first.values())
-        assert_denied(post_blob(registry, f"{first}/app", os.urandom(room + 1)),
-                      "the account owning", "storage quota of 3,000,000 bytes", f"{stored:,} bytes stored")
+        assert_denied(
+            post_blob(registry, f"{first}/app", os.urandom(room + 1)),
+            "the account owning",
+            "storage quota of 3,000,000 bytes",
+            f"{stored:,} bytes stored",
+        )
         assert session_blob(registry, f"{first}/app", os.urandom(room), declared=False).status_code == 201
     assert quotas(tenant)["storage"] == (ACCOUNT_BYTES, ACCOUNT_BYTES, "B")

@@ -43,8 +43,9 @@ def namespace(swr: Swr) -> str:
 
 
 def _tag_names(swr: Swr, repository: str) -> list[str]:
-    listed = swr.sdk().list_repository_tags(ListRepositoryTagsRequest(namespace=NS, repository=repository,
-                                                                      order_column="tag", order_type="asc"))
+    listed = swr.sdk().list_repository_tags(
+        ListRepositoryTagsRequest(namespace=NS, repository=repository, order_column="tag", order_type="asc")
+    )
     return [t.tag for t in listed.body or []]
 
 
@@ -72,9 +73,11 @@ def test_a_skopeo_push_is_what_the_api_shows(swr: Swr, namespace: str, tmp_path:
     assert shown.image_id == manifest["config"]["digest"].split(":")[1]
     listed = swr.sdk().list_repository_tags(ListRepositoryTagsRequest(namespace=NS, repository="skopeo$app"))
     assert [(t.tag, t.digest, t.size, t.manifest) for t in listed.body] == [
-        ("v1", shown.digest, shown.size, shown.manifest)]
-    assert skopeo.inspect_raw(f"{swr.server.address}/{name}:v1", creds=(swr.account.name, swr.account.password)) \
-        == json.loads(shown.manifest)
+        ("v1", shown.digest, shown.size, shown.manifest)
+    ]
+    assert skopeo.inspect_raw(
+        f"{swr.server.address}/{name}:v1", creds=(swr.account.name, swr.account.password)
+    ) == json.loads(shown.manifest)
 
 
 def test_tags_deleted_on_either_side_are_gone_from_both(swr: Swr, namespace: str) -> None:
@@ -91,8 +94,11 @@ def test_tags_deleted_on_either_side_are_gone_from_both(swr: Swr, namespace: str
     assert _tag_names(swr, "both") == ["c"]
     assert client.show_repository(ShowRepositoryRequest(namespace=NS, repository="both")).num_images == 1
 
-    client.create_repo_tag(CreateRepoTagRequest(namespace=NS, repository="both", body=CreateRepoTagRequestBody(
-        source_tag="c", destination_tag="d")))
+    client.create_repo_tag(
+        CreateRepoTagRequest(
+            namespace=NS, repository="both", body=CreateRepoTagRequestBody(source_tag="c", destination_tag="d")
+        )
+    )
     assert _registry_tags(swr, name) == ["c", "d"]
     with swr.registry() as registry:
         by_new_tag = registry.get(f"/v2/{name}/manifests/d", headers={"Accept": img.media_type})
@@ -135,8 +141,9 @@ def test_pulls_move_the_download_counters(swr: Swr) -> None:
     assert client.show_repository(ShowRepositoryRequest(namespace="counted", repository="pulled")).num_download == 3
     overview = client.show_domain_overview(ShowDomainOverviewRequest())
     assert overview.downflow_size == 3 * (img.size + len(img.manifest))  # each pull at the image's full size
-    downloads = client.show_domain_resource_reports(ShowDomainResourceReportsRequest(resource_type="download",
-                                                                                     frequency="daily")).body
+    downloads = client.show_domain_resource_reports(
+        ShowDomainResourceReportsRequest(resource_type="download", frequency="daily")
+    ).body
     assert downloads[-1].value == 3 and downloads[0].value == 0
 
 

@@ -41,8 +41,9 @@ def _namespace(swr: Swr, name: str) -> None:
 
 
 def _repo(swr: Swr, namespace: str, name: str, **attributes: object) -> None:
-    swr.sdk().create_repo(CreateRepoRequest(namespace=namespace, body=CreateRepoRequestBody(
-        repository=name, **attributes)))  # type: ignore[arg-type]
+    swr.sdk().create_repo(
+        CreateRepoRequest(namespace=namespace, body=CreateRepoRequestBody(repository=name, **attributes))
+    )  # type: ignore[arg-type]
 
 
 def test_organizations_lifecycle_and_errors(swr: Swr) -> None:
@@ -83,29 +84,43 @@ def test_organization_and_repository_permissions(swr: Swr) -> None:
     _repo(swr, "org-perm", "app")
     grant = [UserAuth(user_id=user.user_id, user_name=user.name, auth=1)]
     client.create_namespace_auth(CreateNamespaceAuthRequest(namespace="org-perm", body=grant))
-    client.update_namespace_auth(UpdateNamespaceAuthRequest(
-        namespace="org-perm", body=[UserAuth(user_id=user.user_id, user_name=user.name, auth=3)]))
+    client.update_namespace_auth(
+        UpdateNamespaceAuthRequest(
+            namespace="org-perm", body=[UserAuth(user_id=user.user_id, user_name=user.name, auth=3)]
+        )
+    )
     shown = client.show_namespace_auth(ShowNamespaceAuthRequest(namespace="org-perm"))
     assert_sdk_types(shown)
     assert [(a.user_name, a.auth) for a in shown.others_auths] == [(user.name, 3)]
     client.delete_namespace_auth(DeleteNamespaceAuthRequest(namespace="org-perm", body=[user.user_id]))
     assert client.show_namespace_auth(ShowNamespaceAuthRequest(namespace="org-perm")).others_auths == []
 
-    client.create_user_repository_auth(CreateUserRepositoryAuthRequest(namespace="org-perm", repository="app",
-                                                                      body=grant))
-    client.update_user_repository_auth(UpdateUserRepositoryAuthRequest(
-        namespace="org-perm", repository="app", body=[UserAuth(user_id=user.user_id, user_name=user.name, auth=7)]))
-    repo_auth = client.show_user_repository_auth(ShowUserRepositoryAuthRequest(namespace="org-perm",
-                                                                               repository="app"))
+    client.create_user_repository_auth(
+        CreateUserRepositoryAuthRequest(namespace="org-perm", repository="app", body=grant)
+    )
+    client.update_user_repository_auth(
+        UpdateUserRepositoryAuthRequest(
+            namespace="org-perm", repository="app", body=[UserAuth(user_id=user.user_id, user_name=user.name, auth=7)]
+        )
+    )
+    repo_auth = client.show_user_repository_auth(ShowUserRepositoryAuthRequest(namespace="org-perm", repository="app"))
     assert_sdk_types(repo_auth)
     assert [(a.user_id, a.auth) for a in repo_auth.others_auths] == [(user.user_id, 7)]
-    client.delete_user_repository_auth(DeleteUserRepositoryAuthRequest(namespace="org-perm", repository="app",
-                                                                      body=[user.user_id]))
-    assert client.show_user_repository_auth(ShowUserRepositoryAuthRequest(
-        namespace="org-perm", repository="app")).others_auths == []
+    client.delete_user_repository_auth(
+        DeleteUserRepositoryAuthRequest(namespace="org-perm", repository="app", body=[user.user_id])
+    )
+    assert (
+        client.show_user_repository_auth(
+            ShowUserRepositoryAuthRequest(namespace="org-perm", repository="app")
+        ).others_auths
+        == []
+    )
     with pytest.raises(ClientRequestException) as caught:
-        client.create_namespace_auth(CreateNamespaceAuthRequest(namespace="org-perm", body=[UserAuth(
-            user_id=user.user_id, user_name=user.name, auth=5)]))
+        client.create_namespace_auth(
+            CreateNamespaceAuthRequest(
+                namespace="org-perm", body=[UserAuth(user_id=user.user_id, user_name=user.name, auth=5)]
+            )
+        )
     assert_swr_error(caught, 400, "SVCSTG.SWR.4000014")
 
 
@@ -117,14 +132,23 @@ def test_repository_lifecycle(swr: Swr) -> None:
     assert_sdk_types(shown)
     host = swr.server.address
     assert (shown.name, shown.category, shown.description, shown.is_public) == (
-        "tools/builder", "linux", "builds things", False)
+        "tools/builder",
+        "linux",
+        "builds things",
+        False,
+    )
     assert (shown.num_images, shown.size, shown.num_download) == (0, 0, 0)
     assert shown.path == shown.internal_path == f"{host}/org-repo/tools/builder"
     assert shown.creator_name == swr.account.name and len(shown.domain_id) == 32
     assert shown.created.endswith("Z") and len(shown.created) == len("2018-07-06T06:18:55Z")
 
-    client.update_repo(UpdateRepoRequest(namespace="org-repo", repository="tools$builder", body=UpdateRepoRequestBody(
-        is_public=True, category="database", description="changed")))
+    client.update_repo(
+        UpdateRepoRequest(
+            namespace="org-repo",
+            repository="tools$builder",
+            body=UpdateRepoRequestBody(is_public=True, category="database", description="changed"),
+        )
+    )
     changed = client.show_repository(ShowRepositoryRequest(namespace="org-repo", repository="tools$builder"))
     assert (changed.is_public, changed.category, changed.description) == (True, "database", "changed")
 
@@ -140,11 +164,14 @@ def test_repository_lifecycle(swr: Swr) -> None:
     assert_swr_error(caught, 404, "SVCSTG.SWR.4040010")
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ({"repository": "Upper"}, "SVCSTG.SWR.4001029"),
-    ({"repository": "a..b"}, "SVCSTG.SWR.4001029"),
-    ({"repository": "ok", "category": "toys"}, "SVCSTG.SWR.4000014"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"repository": "Upper"}, "SVCSTG.SWR.4001029"),
+        ({"repository": "a..b"}, "SVCSTG.SWR.4001029"),
+        ({"repository": "ok", "category": "toys"}, "SVCSTG.SWR.4000014"),
+    ],
+)
 def test_repository_creation_refuses_bad_input(swr: Swr, body: dict[str, object], code: str) -> None:
     _namespace_once(swr, "org-bad")
     with pytest.raises(ClientRequestException) as caught:
@@ -170,8 +197,9 @@ def test_repository_errors(swr: Swr) -> None:
         _repo(swr, "no-such-org", "x")
     assert_swr_error(caught, 404, "SVCSTG.SWR.4040058")
     with pytest.raises(ClientRequestException) as caught:
-        client.update_repo(UpdateRepoRequest(namespace="org-err", repository="missing",
-                                             body=UpdateRepoRequestBody(is_public=True)))
+        client.update_repo(
+            UpdateRepoRequest(namespace="org-err", repository="missing", body=UpdateRepoRequestBody(is_public=True))
+        )
     assert_swr_error(caught, 404, "SVCSTG.SWR.4040010")
 
 
@@ -184,22 +212,27 @@ def test_repository_listings_v2_and_v3(swr: Swr) -> None:
     with swr.registry() as registry:
         push(registry, "org-list/svc-3", "latest", image([{"x": b"3"}], label="list"))
 
-    plain = client.list_repos_details(ListReposDetailsRequest(namespace="org-list", limit="2", offset="0",
-                                                              order_column="name", order_type="asc"))
+    plain = client.list_repos_details(
+        ListReposDetailsRequest(namespace="org-list", limit="2", offset="0", order_column="name", order_type="asc")
+    )
     assert [r.name for r in plain.body] == ["svc-0", "svc-1"]
     assert plain.content_range == "0-2/5"
     for item in plain.body:
         assert_sdk_types(item)
         assert item.total_range == 5 and item.namespace == "org-list" and item.domain_name == swr.account.domain
-    second = client.list_repos_details(ListReposDetailsRequest(filter="namespace::org-list|offset::4|limit::2|"
-                                                                      "order_column::name|order_type::asc"))
+    second = client.list_repos_details(
+        ListReposDetailsRequest(filter="namespace::org-list|offset::4|limit::2|order_column::name|order_type::asc")
+    )
     assert [r.name for r in second.body] == ["svc-4"] and second.content_range == "4-1/5"
     by_category = client.list_repos_details(ListReposDetailsRequest(namespace="org-list", category="linux"))
     assert sorted(r.name for r in by_category.body) == ["svc-1", "svc-3"]
     fuzzy = client.list_repos_details(ListReposDetailsRequest(filter="namespace::rg-lis|name::VC-3"))
     assert [(r.name, r.tags, r.num_images) for r in fuzzy.body] == [("svc-3", ["latest"], 1)]
-    by_tags = client.list_repos_details(ListReposDetailsRequest(namespace="org-list", order_column="tag_count",
-                                                                order_type="desc", limit="1", offset="0"))
+    by_tags = client.list_repos_details(
+        ListReposDetailsRequest(
+            namespace="org-list", order_column="tag_count", order_type="desc", limit="1", offset="0"
+        )
+    )
     assert by_tags.body[0].name == "svc-3"
 
     seen: list[str] = []
@@ -217,17 +250,20 @@ def test_repository_listings_v2_and_v3(swr: Swr) -> None:
     assert [r.name for r in public.repos] == ["svc-0"]
 
 
-@pytest.mark.parametrize(("request_args", "code"), [
-    ({"limit": "1001", "offset": "0"}, "SVCSTG.SWR.4000056"),
-    ({"limit": "0"}, "SVCSTG.SWR.4000056"),
-    ({"limit": "ten"}, "SVCSTG.SWR.4000056"),
-    ({"limit": "2", "offset": "3"}, "SVCSTG.SWR.4000056"),
-    ({"order_column": "colour", "order_type": "asc"}, "SVCSTG.SWR.4001035"),
-    ({"order_column": "name", "order_type": "sideways"}, "SVCSTG.SWR.4001035"),
-    ({"filter": "colour::red"}, "SVCSTG.SWR.4001035"),
-    ({"filter": "limit:5"}, "SVCSTG.SWR.4001035"),
-    ({"filter": "offset::1|limit::2"}, "SVCSTG.SWR.4000056"),
-])
+@pytest.mark.parametrize(
+    ("request_args", "code"),
+    [
+        ({"limit": "1001", "offset": "0"}, "SVCSTG.SWR.4000056"),
+        ({"limit": "0"}, "SVCSTG.SWR.4000056"),
+        ({"limit": "ten"}, "SVCSTG.SWR.4000056"),
+        ({"limit": "2", "offset": "3"}, "SVCSTG.SWR.4000056"),
+        ({"order_column": "colour", "order_type": "asc"}, "SVCSTG.SWR.4001035"),
+        ({"order_column": "name", "order_type": "sideways"}, "SVCSTG.SWR.4001035"),
+        ({"filter": "colour::red"}, "SVCSTG.SWR.4001035"),
+        ({"filter": "limit:5"}, "SVCSTG.SWR.4001035"),
+        ({"filter": "offset::1|limit::2"}, "SVCSTG.SWR.4000056"),
+    ],
+)
 def test_repository_listing_refuses_bad_filters(swr: Swr, request_args: dict[str, str], code: str) -> None:
     with pytest.raises(ClientRequestException) as caught:
         swr.sdk().list_repos_details(ListReposDetailsRequest(**request_args))
@@ -240,8 +276,11 @@ def test_listings_show_only_what_a_user_may_see(swr: Swr) -> None:
     _namespace(swr, "org-hidden")
     _repo(swr, "org-hidden", "secret")
     user = create_user(swr.server, "seen-user", domain=swr.account.domain)
-    swr.sdk().create_namespace_auth(CreateNamespaceAuthRequest(namespace="org-seen", body=[
-        UserAuth(user_id=user.user_id, user_name=user.name, auth=1)]))
+    swr.sdk().create_namespace_auth(
+        CreateNamespaceAuthRequest(
+            namespace="org-seen", body=[UserAuth(user_id=user.user_id, user_name=user.name, auth=1)]
+        )
+    )
     from tests.api.swr.conftest import connect
 
     theirs = connect(swr.server, user).sdk()

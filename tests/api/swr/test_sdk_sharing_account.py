@@ -62,11 +62,20 @@ def shared_image(swr: Swr) -> Image:
     return img
 
 
-def _share(swr: Swr, repository: str, domain: str, *, permit: str = "read", deadline: str = "forever",
-           description: str = "") -> None:
-    swr.sdk().create_repo_domains(CreateRepoDomainsRequest(namespace=NS, repository=repository, body=(
-        CreateRepoDomainsRequestBody(access_domain=domain, permit=permit, deadline=deadline,
-                                     description=description))))
+def _share(
+    swr: Swr, repository: str, domain: str, *, permit: str = "read", deadline: str = "forever", description: str = ""
+) -> None:
+    swr.sdk().create_repo_domains(
+        CreateRepoDomainsRequest(
+            namespace=NS,
+            repository=repository,
+            body=(
+                CreateRepoDomainsRequestBody(
+                    access_domain=domain, permit=permit, deadline=deadline, description=description
+                )
+            ),
+        )
+    )
 
 
 def _pull_status(account: Swr, name: str, tag: str, img: Image) -> int:
@@ -81,22 +90,34 @@ def test_share_lifecycle_and_errors(swr: Swr, guest: Swr, shared_image: Image) -
     assert len(listed) == 1
     assert_sdk_types(listed[0])
     assert (listed[0].access_domain, listed[0].permit, listed[0].deadline, listed[0].status) == (
-        guest.account.domain, "read", "forever", True)
+        guest.account.domain,
+        "read",
+        "forever",
+        True,
+    )
     assert (listed[0].namespace, listed[0].repository, listed[0].creator_name) == (NS, "shared/app", swr.account.name)
 
-    shown = client.show_access_domain(ShowAccessDomainRequest(namespace=NS, repository="shared$app",
-                                                              access_domain=guest.account.domain))
+    shown = client.show_access_domain(
+        ShowAccessDomainRequest(namespace=NS, repository="shared$app", access_domain=guest.account.domain)
+    )
     assert_sdk_types(shown)
     assert shown.exist is True and shown.description == "for the guest"
-    absent = client.show_access_domain(ShowAccessDomainRequest(namespace=NS, repository="shared$app",
-                                                               access_domain="nobody-at-all"))
+    absent = client.show_access_domain(
+        ShowAccessDomainRequest(namespace=NS, repository="shared$app", access_domain="nobody-at-all")
+    )
     assert (absent.exist, absent.status) == (False, False)
 
-    client.update_repo_domains(UpdateRepoDomainsRequest(
-        namespace=NS, repository="shared$app", access_domain=guest.account.domain,
-        body=UpdateRepoDomainsRequestBody(permit="read", deadline="2099-01-01T00:00:00.000Z", description="later")))
-    changed = client.show_access_domain(ShowAccessDomainRequest(namespace=NS, repository="shared$app",
-                                                                access_domain=guest.account.domain))
+    client.update_repo_domains(
+        UpdateRepoDomainsRequest(
+            namespace=NS,
+            repository="shared$app",
+            access_domain=guest.account.domain,
+            body=UpdateRepoDomainsRequestBody(permit="read", deadline="2099-01-01T00:00:00.000Z", description="later"),
+        )
+    )
+    changed = client.show_access_domain(
+        ShowAccessDomainRequest(namespace=NS, repository="shared$app", access_domain=guest.account.domain)
+    )
     assert (changed.deadline, changed.description, changed.status) == ("2099-01-01T00:00:00Z", "later", True)
 
     for repository, kwargs, status, code in (
@@ -112,12 +133,14 @@ def test_share_lifecycle_and_errors(swr: Swr, guest: Swr, shared_image: Image) -
             _share(swr, repository, **kwargs)
         assert_swr_error(caught, status, code)
 
-    client.delete_repo_domains(DeleteRepoDomainsRequest(namespace=NS, repository="shared$app",
-                                                        access_domain=guest.account.domain))
+    client.delete_repo_domains(
+        DeleteRepoDomainsRequest(namespace=NS, repository="shared$app", access_domain=guest.account.domain)
+    )
     assert not client.list_repo_domains(ListRepoDomainsRequest(namespace=NS, repository="shared$app")).body
     with pytest.raises(ClientRequestException) as caught:
-        client.delete_repo_domains(DeleteRepoDomainsRequest(namespace=NS, repository="shared$app",
-                                                            access_domain=guest.account.domain))
+        client.delete_repo_domains(
+            DeleteRepoDomainsRequest(namespace=NS, repository="shared$app", access_domain=guest.account.domain)
+        )
     assert_swr_error(caught, 404, "SVCSTG.SWR.4040091")
 
 
@@ -140,18 +163,20 @@ def test_a_share_lets_the_other_account_pull_until_it_expires(swr: Swr, guest: S
         mine = swr.sdk().list_shared_repos_details(ListSharedReposDetailsRequest(filter="center::self"))
         assert [(r.name, r.status) for r in mine.body] == [("shared/app", False)]
         assert [r.name for r in swr.sdk().list_shared_repo_details(ListSharedRepoDetailsRequest()).repos] == [
-            "shared/app"]
+            "shared/app"
+        ]
 
         time.sleep(max(0.0, (soon - datetime.datetime.now(datetime.UTC)).total_seconds()) + 0.2)
         assert _pull_status(guest, name, "v1", shared_image) in (401, 403, 404)
-        expired = theirs.list_shared_repo_details(ListSharedRepoDetailsRequest(shared_by="thirdparty",
-                                                                              status=False))
+        expired = theirs.list_shared_repo_details(ListSharedRepoDetailsRequest(shared_by="thirdparty", status=False))
         assert [(r.name, r.status) for r in expired.repos] == [("shared/app", False)]
-        assert not theirs.list_shared_repo_details(ListSharedRepoDetailsRequest(shared_by="thirdparty",
-                                                                                status=True)).repos
+        assert not theirs.list_shared_repo_details(
+            ListSharedRepoDetailsRequest(shared_by="thirdparty", status=True)
+        ).repos
     finally:
-        swr.sdk().delete_repo_domains(DeleteRepoDomainsRequest(namespace=NS, repository="shared$app",
-                                                               access_domain=guest.account.domain))
+        swr.sdk().delete_repo_domains(
+            DeleteRepoDomainsRequest(namespace=NS, repository="shared$app", access_domain=guest.account.domain)
+        )
     assert not guest.sdk().list_shared_repos_details(ListSharedReposDetailsRequest(center="thirdparty")).body
     with pytest.raises(ClientRequestException) as caught:
         guest.sdk().list_shared_repos_details(ListSharedReposDetailsRequest(center="everyone"))
@@ -170,8 +195,11 @@ def test_overview_quotas_and_reports(swr: Swr, guest: Swr) -> None:
         push(registry, "org-count/one", "a", img)
         push(registry, "org-count/one", "b", img)
     after = client.show_domain_overview(ShowDomainOverviewRequest())
-    assert (after.namspace_num - before.namspace_num, after.repo_num - before.repo_num,
-            after.image_num - before.image_num) == (1, 1, 2)
+    assert (
+        after.namspace_num - before.namspace_num,
+        after.repo_num - before.repo_num,
+        after.image_num - before.image_num,
+    ) == (1, 1, 2)
     assert after.store_space - before.store_space == img.size
     foreign = guest.sdk().show_domain_overview(ShowDomainOverviewRequest())
     assert foreign.domain_name == guest.account.domain and foreign.repo_num == 0
@@ -181,19 +209,22 @@ def test_overview_quotas_and_reports(swr: Swr, guest: Swr) -> None:
     namespaces = client.list_namespaces(ListNamespacesRequest()).namespaces
     assert [(q.quota_key, q.quota_limit, q.used) for q in quotas.quotas] == [("namespace", 100, len(namespaces))]
 
-    daily = client.show_domain_resource_reports(ShowDomainResourceReportsRequest(resource_type="repository",
-                                                                                 frequency="daily")).body
+    daily = client.show_domain_resource_reports(
+        ShowDomainResourceReportsRequest(resource_type="repository", frequency="daily")
+    ).body
     assert len(daily) == 30
     for point in daily:
         assert_sdk_types(point)
     assert daily[-1].date == datetime.datetime.now(datetime.UTC).date().isoformat()
     assert daily[-1].value == after.repo_num
-    monthly = client.show_domain_resource_reports(ShowDomainResourceReportsRequest(resource_type="storage",
-                                                                                   frequency="monthly")).body
+    monthly = client.show_domain_resource_reports(
+        ShowDomainResourceReportsRequest(resource_type="storage", frequency="monthly")
+    ).body
     assert len(monthly) == 12 and monthly[-1].value == after.store_space
     with pytest.raises(ClientRequestException) as caught:
-        client.show_domain_resource_reports(ShowDomainResourceReportsRequest(resource_type="bananas",
-                                                                             frequency="daily"))
+        client.show_domain_resource_reports(
+            ShowDomainResourceReportsRequest(resource_type="bananas", frequency="daily")
+        )
     assert_swr_error(caught, 400, "SVCSTG.SWR.4001025")
 
 

@@ -95,16 +95,20 @@ def test_v2_listing_in_both_forms(swr: Swr, images: dict[str, Image]) -> None:
     assert newest_first[0].endswith(".sig") and newest_first[-1] == "v1"
 
 
-@pytest.mark.parametrize(("args", "status", "code"), [
-    ({"limit": "1001"}, 400, "SVCSTG.SWR.4000056"),
-    ({"limit": "-1"}, 400, "SVCSTG.SWR.4000056"),
-    ({"order_column": "size", "order_type": "asc"}, 400, "SVCSTG.SWR.4001035"),
-    ({"order_type": "up"}, 400, "SVCSTG.SWR.4001035"),
-    ({"filter": "limit::5|colour::red"}, 400, "SVCSTG.SWR.4001035"),
-    ({"filter": "offset::x|limit::5"}, 400, "SVCSTG.SWR.4000056"),
-])
-def test_v2_listing_refuses_bad_filters(swr: Swr, images: dict[str, Image], args: dict[str, str], status: int,
-                                        code: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "status", "code"),
+    [
+        ({"limit": "1001"}, 400, "SVCSTG.SWR.4000056"),
+        ({"limit": "-1"}, 400, "SVCSTG.SWR.4000056"),
+        ({"order_column": "size", "order_type": "asc"}, 400, "SVCSTG.SWR.4001035"),
+        ({"order_type": "up"}, 400, "SVCSTG.SWR.4001035"),
+        ({"filter": "limit::5|colour::red"}, 400, "SVCSTG.SWR.4001035"),
+        ({"filter": "offset::x|limit::5"}, 400, "SVCSTG.SWR.4000056"),
+    ],
+)
+def test_v2_listing_refuses_bad_filters(
+    swr: Swr, images: dict[str, Image], args: dict[str, str], status: int, code: str
+) -> None:
     with pytest.raises(ClientRequestException) as caught:
         _tags(swr, **args)
     assert_swr_error(caught, status, code)
@@ -124,8 +128,11 @@ def test_v3_listing_pages_with_markers(swr: Swr, images: dict[str, Image]) -> No
     seen: list[str] = []
     marker = None
     while True:
-        page = client.list_repository_tag(ListRepositoryTagRequest(
-            namespace=NS, repository=PATH_REPO, limit=2, marker=marker, order_column="tag", order_type="asc"))
+        page = client.list_repository_tag(
+            ListRepositoryTagRequest(
+                namespace=NS, repository=PATH_REPO, limit=2, marker=marker, order_column="tag", order_type="asc"
+            )
+        )
         for item in page.tags:
             assert_sdk_types(item, optional=frozenset({"manifest"}))
             assert item.manifest is None
@@ -135,8 +142,9 @@ def test_v3_listing_pages_with_markers(swr: Swr, images: dict[str, Image]) -> No
             break
         marker = page.next_marker
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == 7
-    with_manifest = client.list_repository_tag(ListRepositoryTagRequest(
-        namespace=NS, repository=PATH_REPO, tag="v2", with_manifest=True))
+    with_manifest = client.list_repository_tag(
+        ListRepositoryTagRequest(namespace=NS, repository=PATH_REPO, tag="v2", with_manifest=True)
+    )
     assert [(t.tag, t.manifest) for t in with_manifest.tags] == [("v2", images["v2"].manifest.decode())]
     with pytest.raises(ClientRequestException) as caught:
         client.list_repository_tag(ListRepositoryTagRequest(namespace=NS, repository=PATH_REPO, marker="garbage"))
@@ -156,22 +164,28 @@ def test_accessories_and_references(swr: Swr, images: dict[str, Image]) -> None:
     assert by_digest.keys() == {images["signature"].digest, images["sbom"].digest, images["scheme"].digest}
     assert {a.target_digest for a in found.accessories} == {v1.digest}
     assert (by_digest[images["signature"].digest].type, by_digest[images["signature"].digest].sig_tag) == (
-        "signature.cosign", "sig-v1")
+        "signature.cosign",
+        "sig-v1",
+    )
     assert (by_digest[images["sbom"].digest].type, by_digest[images["sbom"].digest].sig_tag) == ("sbom", "")
     assert by_digest[images["scheme"].digest].type == "signature.cosign"
     assert all(a.namespace_name == NS and a.repo_name == REPO for a in found.accessories)
-    paged = client.list_repo_accessories(ListRepoAccessoriesRequest(namespace=NS, repository=PATH_REPO, tag="v1",
-                                                                    limit=2, offset=2))
+    paged = client.list_repo_accessories(
+        ListRepoAccessoriesRequest(namespace=NS, repository=PATH_REPO, tag="v1", limit=2, offset=2)
+    )
     assert paged.total == 3 and len(paged.accessories) == 1
-    assert client.list_repo_accessories(ListRepoAccessoriesRequest(
-        namespace=NS, repository=PATH_REPO, tag="v2")).total == 0
+    assert (
+        client.list_repo_accessories(ListRepoAccessoriesRequest(namespace=NS, repository=PATH_REPO, tag="v2")).total
+        == 0
+    )
 
     references = client.list_references(ListReferencesRequest(namespace=NS, repository=PATH_REPO, tag="sig-v1"))
     assert_sdk_types(references, optional=frozenset({"next_marker"}))
     assert (references.tags, references.has_more) == (["v1"], False)
     scheme_tag = "sha256-" + v1.digest[7:] + ".sig"
     assert client.list_references(ListReferencesRequest(namespace=NS, repository=PATH_REPO, tag=scheme_tag)).tags == [
-        "v1"]
+        "v1"
+    ]
     assert client.list_references(ListReferencesRequest(namespace=NS, repository=PATH_REPO, tag="v2")).tags == []
     with pytest.raises(ClientRequestException) as caught:
         client.list_repo_accessories(ListRepoAccessoriesRequest(namespace=NS, repository=PATH_REPO, tag="nope"))
@@ -185,8 +199,13 @@ def test_tag_again_and_delete(swr: Swr, images: dict[str, Image]) -> None:
         return str(client.show_repo_tag(ShowRepoTagRequest(namespace=NS, repository=PATH_REPO, tag=tag)).digest)
 
     def copy(source: str, destination: str, override: bool | None = None) -> None:
-        client.create_repo_tag(CreateRepoTagRequest(namespace=NS, repository=PATH_REPO, body=CreateRepoTagRequestBody(
-            source_tag=source, destination_tag=destination, override=override)))
+        client.create_repo_tag(
+            CreateRepoTagRequest(
+                namespace=NS,
+                repository=PATH_REPO,
+                body=CreateRepoTagRequestBody(source_tag=source, destination_tag=destination, override=override),
+            )
+        )
 
     copy("v1", "stable")
     assert digest_of("stable") == images["v1"].digest

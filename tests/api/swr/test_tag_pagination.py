@@ -41,6 +41,7 @@ def make_tags(swr: Swr, repository: str, count: int) -> list[Row]:
         push(registry, f"{NS}/{repository}", "seed", image([{"p": b"pages"}], label="pages"))
     database = _database(swr)
     try:
+
         def work(conn: Any) -> list[Row]:
             found = repo_q.get(conn, DEFAULT_INSTANCE, RepositoryName(NS, repository))
             assert found is not None
@@ -50,10 +51,16 @@ def make_tags(swr: Swr, repository: str, count: int) -> list[Row]:
                 manifest_q.tag(conn, found.id, f"t{i:05d}", record.id)
             base = 1_700_000_000_000
             for i in range(0, count, 3):
-                conn.execute(update(tags).where(tags.c.repository_id == found.id, tags.c.name == f"t{i:05d}")
-                             .values(updated_at=base + (i * 7919) % 500))
-            rows = conn.execute(select(tags.c.id, tags.c.name, tags.c.updated_at, tags.c.created_at)
-                                .where(tags.c.repository_id == found.id))
+                conn.execute(
+                    update(tags)
+                    .where(tags.c.repository_id == found.id, tags.c.name == f"t{i:05d}")
+                    .values(updated_at=base + (i * 7919) % 500)
+                )
+            rows = conn.execute(
+                select(tags.c.id, tags.c.name, tags.c.updated_at, tags.c.created_at).where(
+                    tags.c.repository_id == found.id
+                )
+            )
             counter = conn.execute(select(repositories.c.tag_count).where(repositories.c.id == found.id))
             assert counter.scalar_one() == count + 1  # the registry's counter stayed true
             return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
@@ -75,19 +82,26 @@ def oracle(swr: Swr) -> list[Row]:
 
 
 def _by(rows: list[Row], column: str, descending: bool) -> list[str]:
-    key = {"updated_at": lambda r: (r[2], r[0]), "created_at": lambda r: (r[3], r[0]),
-           "tag": lambda r: (r[1].encode(), r[0])}[column]
+    key = {
+        "updated_at": lambda r: (r[2], r[0]),
+        "created_at": lambda r: (r[3], r[0]),
+        "tag": lambda r: (r[1].encode(), r[0]),
+    }[column]
     return [r[1] for r in sorted(rows, key=key, reverse=descending)]
 
 
-@pytest.mark.parametrize(("column", "descending", "limit", "form"), [
-    ("updated_at", False, 1000, "plain"),
-    ("updated_at", True, 700, "filter"),
-    ("tag", True, 999, "plain"),
-    ("created_at", False, 1000, "filter"),
-])
-def test_v2_offset_pages_see_every_tag_once_in_order(swr: Swr, oracle: list[Row], column: str,
-                                                      descending: bool, limit: int, form: str) -> None:
+@pytest.mark.parametrize(
+    ("column", "descending", "limit", "form"),
+    [
+        ("updated_at", False, 1000, "plain"),
+        ("updated_at", True, 700, "filter"),
+        ("tag", True, 999, "plain"),
+        ("created_at", False, 1000, "filter"),
+    ],
+)
+def test_v2_offset_pages_see_every_tag_once_in_order(
+    swr: Swr, oracle: list[Row], column: str, descending: bool, limit: int, form: str
+) -> None:
     total = len(oracle)
     seen: list[str] = []
     order = "desc" if descending else "asc"
@@ -112,15 +126,19 @@ def test_v2_filtered_pages_count_only_matching_tags(swr: Swr, oracle: list[Row])
     seen: list[str] = []
     with swr.api() as api:
         for offset in range(0, len(matching) + 300, 300):  # one page past the end: empty, same total
-            page = api.get(TAGS_URL, params={"filter": f"tag::T01|limit::300|offset::{offset}|order_column::tag"
-                                                       "|order_type::asc"} if offset % 600 else {
-                "tag": "t01", "limit": "300", "offset": str(offset), "order_column": "tag", "order_type": "asc"})
+            page = api.get(
+                TAGS_URL,
+                params={"filter": f"tag::T01|limit::300|offset::{offset}|order_column::tag|order_type::asc"}
+                if offset % 600
+                else {"tag": "t01", "limit": "300", "offset": str(offset), "order_column": "tag", "order_type": "asc"},
+            )
             count = max(0, min(300, len(matching) - offset))
             assert page.headers["Content-Range"] == f"{offset}-{count}/{len(matching)}"
             seen += [t["Tag"] for t in page.json()]
     assert seen == _by(matching, "tag", False)
-    sdk_page = swr.sdk().list_repository_tags(ListRepositoryTagsRequest(namespace=NS, repository=REPO, limit="5",
-                                                                         offset="0", tag="t01"))
+    sdk_page = swr.sdk().list_repository_tags(
+        ListRepositoryTagsRequest(namespace=NS, repository=REPO, limit="5", offset="0", tag="t01")
+    )
     assert sdk_page.content_range == f"0-5/{len(matching)}" and len(sdk_page.body) == 5
 
 
@@ -138,13 +156,16 @@ def _walk_v3(api: Any, params: dict[str, str]) -> list[str]:
         marker = body["nextMarker"]
 
 
-@pytest.mark.parametrize(("column", "descending", "limit"), [("updated_at", True, 1000), ("tag", False, 999),
-                                                              ("created_at", True, 800)])
-def test_v3_keyset_pages_see_every_tag_once_in_order(swr: Swr, oracle: list[Row], column: str,
-                                                     descending: bool, limit: int) -> None:
+@pytest.mark.parametrize(
+    ("column", "descending", "limit"), [("updated_at", True, 1000), ("tag", False, 999), ("created_at", True, 800)]
+)
+def test_v3_keyset_pages_see_every_tag_once_in_order(
+    swr: Swr, oracle: list[Row], column: str, descending: bool, limit: int
+) -> None:
     with swr.api() as api:
-        seen = _walk_v3(api, {"limit": str(limit), "order_column": column,
-                              "order_type": "desc" if descending else "asc"})
+        seen = _walk_v3(
+            api, {"limit": str(limit), "order_column": column, "order_type": "desc" if descending else "asc"}
+        )
     assert seen == _by(oracle, column, descending)
 
 
@@ -158,8 +179,13 @@ def test_v3_keyset_pages_hold_while_tags_change(swr: Swr, oracle: list[Row]) -> 
         seen = [t["tag"] for t in first["tags"]]
         for gone in seen[100:110]:
             assert api.delete(f"/v2/manage/namespaces/{NS}/repos/changing/tags/{gone}").status_code == 204
-        assert api.post(f"/v2/manage/namespaces/{NS}/repos/changing/tags",
-                        json={"source_tag": "seed", "destination_tag": "u-late"}).status_code == 201
+        assert (
+            api.post(
+                f"/v2/manage/namespaces/{NS}/repos/changing/tags",
+                json={"source_tag": "seed", "destination_tag": "u-late"},
+            ).status_code
+            == 201
+        )
         marker = first["nextMarker"]
         while marker:
             page = api.get(url, params={**params, "marker": marker}).json()

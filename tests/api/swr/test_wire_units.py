@@ -18,9 +18,14 @@ from moorage.services.account import report_points
 from moorage.services.tag_management import accessory_kind, tag_scheme_target
 
 KEYS = frozenset({"namespace", "name", "tag", "offset", "limit", "order_column", "order_type"})
-RULES = ListingRules(keys=frozenset({"namespace", "name", "tag"}), order_columns={"updated_at": "updated_at",
-                                                                                  "name": "name"},
-                     default_order=("updated_at", True), default_limit=100, max_limit=1000, offset_multiple=True)
+RULES = ListingRules(
+    keys=frozenset({"namespace", "name", "tag"}),
+    order_columns={"updated_at": "updated_at", "name": "name"},
+    default_order=("updated_at", True),
+    default_limit=100,
+    max_limit=1000,
+    offset_multiple=True,
+)
 values = st.text(st.characters(blacklist_characters="|", blacklist_categories=("Cs",)), max_size=20)
 
 
@@ -47,11 +52,21 @@ def test_bad_filters_are_refused(raw: str) -> None:
     assert caught.value.reason == "invalid_filter"
 
 
-@given(limit=st.integers(1, 1000), page=st.integers(0, 10**6), order=st.sampled_from(["asc", "desc"]),
-       column=st.sampled_from(["updated_at", "name"]), name=st.text("abc-", max_size=5))
+@given(
+    limit=st.integers(1, 1000),
+    page=st.integers(0, 10**6),
+    order=st.sampled_from(["asc", "desc"]),
+    column=st.sampled_from(["updated_at", "name"]),
+    name=st.text("abc-", max_size=5),
+)
 def test_both_spellings_mean_the_same(limit: int, page: int, order: str, column: str, name: str) -> None:
-    plain = {"limit": str(limit), "offset": str(page * limit), "order_column": column, "order_type": order,
-             "name": name}
+    plain = {
+        "limit": str(limit),
+        "offset": str(page * limit),
+        "order_column": column,
+        "order_type": order,
+        "name": name,
+    }
     joined = "|".join(f"{k}::{v}" for k, v in plain.items())
     assert parse_listing(plain, None, RULES) == parse_listing({}, joined, RULES)
     listing = parse_listing(plain, None, RULES)
@@ -70,8 +85,10 @@ def test_offsets_must_be_multiples_of_the_limit(limit: int, offset: int) -> None
         assert parse_listing(plain, None, RULES).offset == offset
 
 
-@pytest.mark.parametrize("plain", [{"limit": "1001"}, {"limit": "0"}, {"limit": "1e3"}, {"offset": "-5"},
-                                   {"limit": "٣"}, {"offset": "9" * 30}])
+@pytest.mark.parametrize(
+    "plain",
+    [{"limit": "1001"}, {"limit": "0"}, {"limit": "1e3"}, {"offset": "-5"}, {"limit": "٣"}, {"offset": "9" * 30}],
+)
 def test_page_sizes_out_of_range_are_refused(plain: dict[str, str]) -> None:
     with pytest.raises(Invalid) as caught:
         parse_listing(plain, None, RULES)
@@ -102,23 +119,37 @@ def test_deadline_forms() -> None:
     assert format_deadline(1633104000000) == "2021-10-01T16:00:00Z"
 
 
-@pytest.mark.parametrize("text", ["", "tomorrow", "2021-13-01", "2021-10-01T25:00:00Z", "1969-12-31T23:59:59Z",
-                                  "9999-12-31", "2021-10-01T16:00:00Zjunk"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "tomorrow",
+        "2021-13-01",
+        "2021-10-01T25:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "9999-12-31",
+        "2021-10-01T16:00:00Zjunk",
+    ],
+)
 def test_bad_deadlines_are_refused(text: str) -> None:
     with pytest.raises(Invalid) as caught:
         parse_deadline(text)
     assert caught.value.reason == "invalid_deadline"
 
 
-@given(st.one_of(st.integers(0, 2**62), st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", fullmatch=True)),
-       st.integers(1, 2**62))
+@given(
+    st.one_of(st.integers(0, 2**62), st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", fullmatch=True)),
+    st.integers(1, 2**62),
+)
 def test_markers_round_trip(value: int | str, tag_id: int) -> None:
     key = TagKey(value, tag_id)
     assert decode_tag_marker(encode_tag_marker(key), by_name=isinstance(value, str)) == key
 
 
-@pytest.mark.parametrize(("marker", "by_name"), [("", False), ("12", False), ("a~1", False), ("5~x", False),
-                                                 ("~1", True), ("x" * 200 + "~1", True)])
+@pytest.mark.parametrize(
+    ("marker", "by_name"),
+    [("", False), ("12", False), ("a~1", False), ("5~x", False), ("~1", True), ("x" * 200 + "~1", True)],
+)
 def test_bad_markers_are_refused(marker: str, by_name: bool) -> None:
     with pytest.raises(Invalid):
         decode_tag_marker(marker, by_name=by_name)
@@ -131,8 +162,9 @@ def _totals(n: int) -> UsageTotals:
 @given(st.dictionaries(st.integers(-60, 0), st.integers(0, 10**9), max_size=20))
 def test_daily_reports_carry_the_last_snapshot_forward(readings: dict[int, int]) -> None:
     today = datetime.date(2026, 3, 10)
-    snapshots = [UsageSnapshot((today + datetime.timedelta(days=d)).isoformat(), _totals(v))
-                 for d, v in sorted(readings.items())]
+    snapshots = [
+        UsageSnapshot((today + datetime.timedelta(days=d)).isoformat(), _totals(v)) for d, v in sorted(readings.items())
+    ]
     points = report_points(snapshots, resource="image", frequency="daily", today=today)
     assert len(points) == 30 and points[-1].date == today.isoformat()
     for point in points:
@@ -155,8 +187,7 @@ def test_accessory_kinds() -> None:
     assert accessory_kind("application/vnd.cncf.notary.signature") == "signature.notation"
     assert accessory_kind("application/vnd.cyclonedx+json") == "sbom"
     assert accessory_kind("application/vnd.in-toto+json") == "attestation"
-    assert accessory_kind("application/vnd.oci.image.config.v1+json", "sha256-" + "ab" * 32 + ".att") == \
-        "attestation"
+    assert accessory_kind("application/vnd.oci.image.config.v1+json", "sha256-" + "ab" * 32 + ".att") == "attestation"
     assert accessory_kind("application/vnd.oci.image.config.v1+json", "latest") == "other"
     assert tag_scheme_target("sha256-" + "ab" * 32 + ".sig") == digest
     assert tag_scheme_target("sha256-abc.sig") is None and tag_scheme_target("v1") is None

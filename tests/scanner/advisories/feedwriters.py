@@ -142,9 +142,7 @@ def write_debian_tracker(path: Path, packages: dict[str, dict[str, dict[str, dic
     return path
 
 
-def write_alpine_secdb(
-    path: Path, branch: str, packages: dict[str, dict[str, list[str]]], repo: str = "main"
-) -> Path:
+def write_alpine_secdb(path: Path, branch: str, packages: dict[str, dict[str, list[str]]], repo: str = "main") -> Path:
     """One secdb JSON document: branch (``v3.19``), package -> fixed version -> ids."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(alpine_secdb_json(branch, packages, repo))
@@ -220,9 +218,7 @@ def csaf_vex(
         )
     affected_ids: list[str] = []
     for platform, name, remediation in affected:
-        branches.append(
-            {"category": "product_version", "name": name, "product": {"name": name, "product_id": name}}
-        )
+        branches.append({"category": "product_version", "name": name, "product": {"name": name, "product_id": name}})
         joined = f"{platform}:{name}"
         relationships.append(_relationship(joined, name, platform))
         affected_ids.append(joined)
@@ -249,9 +245,7 @@ def csaf_vex(
             {
                 "cve": cve,
                 "title": f"component: {cve} flaw",
-                "notes": [
-                    {"category": "description", "text": f"A flaw was found ({cve}).", "title": "Description"}
-                ],
+                "notes": [{"category": "description", "text": f"A flaw was found ({cve}).", "title": "Description"}],
                 "product_status": {"fixed": fixed_ids, "known_affected": affected_ids},
                 "remediations": remediations,
                 "scores": [

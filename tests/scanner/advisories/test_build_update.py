@@ -73,8 +73,9 @@ def test_an_update_never_loses_a_source_the_database_holds(tmp_path: Path) -> No
     files = {"/osv/PyPI/all.zip": osv_zip([REQUESTS]), "/secdb/v3.19/main.json": alpine_secdb_json("v3.19", CURL)}
     database = tmp_path / "vulndb.sqlite"
     with feed_server(files) as server:
-        osv, secdb, missing = (parse_source(s) for s in
-                               _sources(server, "/osv/PyPI/all.zip", "/secdb/v3.19/main.json", "/osv/Go/all.zip"))
+        osv, secdb, missing = (
+            parse_source(s) for s in _sources(server, "/osv/PyPI/all.zip", "/secdb/v3.19/main.json", "/osv/Go/all.zip")
+        )
         first = update_database(database, sources=[osv, secdb])  # no database yet: built from what is given
         assert first.scopes == {"alpine:3.19": 1, "pypi": 1}
         before = database.stat()
@@ -100,20 +101,23 @@ def test_an_update_never_loses_a_source_the_database_holds(tmp_path: Path) -> No
 
 
 def test_the_newest_red_hat_archive_is_found_through_its_pointer(tmp_path: Path) -> None:
-    archive = csaf_vex_archive([csaf_vex("CVE-2026-1000", fixed=[("BaseOS-9.4.0.Z.MAIN", "bash-5.1.8-9.el9.src",
-                                                                   "RHSA-2026:1")])])
+    archive = csaf_vex_archive(
+        [csaf_vex("CVE-2026-1000", fixed=[("BaseOS-9.4.0.Z.MAIN", "bash-5.1.8-9.el9.src", "RHSA-2026:1")])]
+    )
     files = {"/vex/archive_latest.txt": b"csaf_vex_2026-11-01.tar.zst\n", "/vex/csaf_vex_2026-11-01.tar.zst": archive}
     with feed_server(files) as server:
-        info = build_database([parse_source(s) for s in _sources(server, "/vex/archive_latest.txt")],
-                              tmp_path / "vulndb.sqlite")
+        info = build_database(
+            [parse_source(s) for s in _sources(server, "/vex/archive_latest.txt")], tmp_path / "vulndb.sqlite"
+        )
         assert server.requests == ["/vex/archive_latest.txt", "/vex/csaf_vex_2026-11-01.tar.zst"]
     assert info.advisories == 1 and "rhel:9" in info.scopes
     assert info.sources[0].location.endswith("/vex/archive_latest.txt"), "the pointer is what update follows again"
 
     files["/vex/archive_latest.txt"] = b"../../etc/passwd\n"
     with feed_server(files) as server, pytest.raises(SourceFetchError, match="does not name an archive"):
-        build_database([parse_source(s) for s in _sources(server, "/vex/archive_latest.txt")],
-                       tmp_path / "other.sqlite")
+        build_database(
+            [parse_source(s) for s in _sources(server, "/vex/archive_latest.txt")], tmp_path / "other.sqlite"
+        )
 
 
 def _shared_advisories() -> Path | None:
@@ -136,11 +140,12 @@ def test_real_snapshots_over_http(tmp_path: Path) -> None:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(go.glob("*.json")):
             archive.write(path, path.name)
-    files = {"/osv/Go/all.zip": buffer.getvalue(),
-             "/secdb/v3.11/main.yaml": (SHARED / "alpine-secdb" / "v3.11" / "main.yaml").read_bytes()}
+    files = {
+        "/osv/Go/all.zip": buffer.getvalue(),
+        "/secdb/v3.11/main.yaml": (SHARED / "alpine-secdb" / "v3.11" / "main.yaml").read_bytes(),
+    }
     with feed_server(files) as server:
-        info = update_database(tmp_path / "vulndb.sqlite",
-                               sources=[parse_source(s) for s in _sources(server, *files)])
+        info = update_database(tmp_path / "vulndb.sqlite", sources=[parse_source(s) for s in _sources(server, *files)])
     golang, alpine = info.sources
     assert golang.records > 4_000 and golang.skipped["withdrawn"] >= 10
     assert alpine.records > 1_000 and info.scopes["alpine:3.11"] > 1_000

@@ -31,9 +31,7 @@ def test_debian_states_urgencies_and_releases(tmp_path: Path) -> None:
             "openssl": {
                 "CVE-2024-1000": {
                     "bookworm": debian_release("resolved", fixed_version="3.0.11-1~deb12u2", urgency="high"),
-                    "bullseye": debian_release(
-                        "open", urgency="low", nodsa="Minor issue", nodsa_reason="postponed"
-                    ),
+                    "bullseye": debian_release("open", urgency="low", nodsa="Minor issue", nodsa_reason="postponed"),
                     "buster": debian_release("open", urgency="end-of-life"),
                     "trixie": debian_release("resolved", fixed_version="0", urgency="unimportant"),
                     "sid": debian_release("open", urgency="unimportant**"),
@@ -48,9 +46,7 @@ def test_debian_states_urgencies_and_releases(tmp_path: Path) -> None:
     )
     records, tally = _debian(tracker)
     first = {a.scope: a for a in records[("openssl", "CVE-2024-1000")].affected}
-    assert set(first) == {"debian:12", "debian:11", "debian:10", "debian:sid"}, (
-        "trixie fixed_version 0 = not affected"
-    )
+    assert set(first) == {"debian:12", "debian:11", "debian:10", "debian:sid"}, "trixie fixed_version 0 = not affected"
     assert first["debian:12"].fix_state is FixState.FIXED
     assert [(e.kind, e.version) for e in first["debian:12"].ranges[0].events] == [
         (EventKind.INTRODUCED, "0"),
@@ -74,12 +70,8 @@ def test_debian_states_urgencies_and_releases(tmp_path: Path) -> None:
 def test_debian_gzip_and_bad_versions(tmp_path: Path) -> None:
     document = {
         "curl": {
-            "CVE-2024-2000": {
-                "releases": {"bookworm": {"status": "resolved", "fixed_version": "7.88.1-10+deb12u5"}}
-            },
-            "CVE-2024-2001": {
-                "releases": {"bookworm": {"status": "resolved", "fixed_version": "not:a:version"}}
-            },
+            "CVE-2024-2000": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "7.88.1-10+deb12u5"}}},
+            "CVE-2024-2001": {"releases": {"bookworm": {"status": "resolved", "fixed_version": "not:a:version"}}},
             "TEMP-0000000-ABCDEF": {"releases": {"bookworm": {"status": "open", "urgency": "low"}}},
         }
     }
@@ -162,9 +154,7 @@ def test_alpine_yaml_typos_and_empty_values(tmp_path: Path) -> None:
         "      name: nothing\n"
     )
     records, tally = _alpine(tmp_path)
-    assert [(r.id, r.affected[0].ranges[0].events[1].version) for r in records] == [
-        ("CVE-2016-7098", "1.18-r2")
-    ]
+    assert [(r.id, r.affected[0].ranges[0].events[1].version) for r in records] == [("CVE-2016-7098", "1.18-r2")]
     assert tally.skipped["invalid version"] == 1
 
 

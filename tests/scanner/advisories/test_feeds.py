@@ -21,9 +21,7 @@ def _names(location: Path, cap: int = 1 << 20) -> list[str]:
     return [d.name for d in iter_documents(location, (".json",), max_document_bytes=cap)]
 
 
-@pytest.mark.parametrize(
-    "compress", [gzip.compress, bz2.compress, lzma.compress, zstandard.ZstdCompressor().compress]
-)
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress, zstandard.ZstdCompressor().compress])
 def test_single_compressed_file_found_by_content(tmp_path: Path, compress: object) -> None:
     path = tmp_path / "download"  # no suffix, like a URL without one
     path.write_bytes(compress(b'{"a": 1}'))  # type: ignore[operator]

@@ -97,9 +97,7 @@ def test_ecosystem_names_map_to_scopes(
     version = {Ecosystem.DEB: "1.0-1", Ecosystem.APK: "1.0-r1", Ecosystem.RPM: "1.0-1.el9"}.get(
         package_ecosystem, "1.0.0"
     )
-    record = osv_record(
-        "X-1", ecosystem=ecosystem, package="Pkg", events=[{"introduced": "0"}, {"fixed": version}]
-    )
+    record = osv_record("X-1", ecosystem=ecosystem, package="Pkg", events=[{"introduced": "0"}, {"fixed": version}])
     [converted], _ = _read(write_osv_dir(tmp_path, [record]))
     assert converted.affected[0].scope == scope
     assert converted.affected[0].ecosystem is package_ecosystem

@@ -40,9 +40,7 @@ def test_image_scopes_and_rhel_fallback() -> None:
     assert [s.scope for s in scopes_for_distro(Distro("debian", "", codename="trixie"))] == ["debian:13"]
     assert [s.scope for s in scopes_for_distro(Distro("rocky", "9.3"))] == ["rocky:9", "rhel:9"]
     assert [s.scope for s in scopes_for_distro(Distro("centos", "9"))] == ["centos:9", "rhel:9"]
-    assert [s.scope for s in scopes_for_distro(Distro("ubuntu", "22.04", id_like=("debian",)))] == [
-        "ubuntu:22.04"
-    ]
+    assert [s.scope for s in scopes_for_distro(Distro("ubuntu", "22.04", id_like=("debian",)))] == ["ubuntu:22.04"]
     assert scopes_for_distro(Distro("arch", "")) == ()
 
 
@@ -82,10 +80,10 @@ def test_package_keys_and_source_rpm_names() -> None:
         "github.com/gin-gonic/gin"
     )
     assert package_key(package(Ecosystem.COMPOSER, "http-foundation", "symfony")) == "symfony/http-foundation"
-    assert source_package_name(
-        package(Ecosystem.RPM, "openssl-libs", source="openssl-3.0.7-16.el9_2.src.rpm")
-    ) == ("openssl")
-    assert source_package_name(
-        package(Ecosystem.RPM, "x", source="java-17-openjdk-17.0.9.0.9-2.el9.src.rpm")
-    ) == ("java-17-openjdk")
+    assert source_package_name(package(Ecosystem.RPM, "openssl-libs", source="openssl-3.0.7-16.el9_2.src.rpm")) == (
+        "openssl"
+    )
+    assert source_package_name(package(Ecosystem.RPM, "x", source="java-17-openjdk-17.0.9.0.9-2.el9.src.rpm")) == (
+        "java-17-openjdk"
+    )
     assert source_package_name(package(Ecosystem.DEB, "libssl3", source="openssl")) == "openssl"

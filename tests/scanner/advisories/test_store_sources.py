@@ -67,9 +67,7 @@ def _osv_feed(directory: Path, fixed: str = "1.5") -> Path:
     return write_osv_dir(
         directory,
         [
-            osv_record(
-                "PYSEC-1", package="alpha", events=[{"introduced": "0"}, {"fixed": fixed}], aliases=["CVE-1"]
-            ),
+            osv_record("PYSEC-1", package="alpha", events=[{"introduced": "0"}, {"fixed": fixed}], aliases=["CVE-1"]),
             osv_record("PYSEC-2", package="beta", events=[{"introduced": "1.0"}]),
         ],
     )
@@ -77,9 +75,7 @@ def _osv_feed(directory: Path, fixed: str = "1.5") -> Path:
 
 def test_build_records_metadata_and_counts(tmp_path: Path) -> None:
     osv = _osv_feed(tmp_path / "osv")
-    alpine = write_alpine_secdb(
-        tmp_path / "alpine" / "main.json", "v3.19", {"zlib": {"1.3.1-r0": ["CVE-2023-45853"]}}
-    )
+    alpine = write_alpine_secdb(tmp_path / "alpine" / "main.json", "v3.19", {"zlib": {"1.3.1-r0": ["CVE-2023-45853"]}})
     nvd = tmp_path / "nvd.json"
     nvd.write_text(json.dumps(nvd_feed([{"id": "CVE-2023-45853", "description": "zlib overflow"}])))
     database = tmp_path / "db" / "advisories.sqlite"
@@ -94,13 +90,9 @@ def test_build_records_metadata_and_counts(tmp_path: Path) -> None:
     assert sorted(p.name for p in database.parent.iterdir()) == ["advisories.sqlite"], "no scratch files left"
     with AdvisoryStore(database) as store:
         assert [r.id for r in store.find("CVE-1")] == ["PYSEC-1"]
-        assert (
-            store.cve_metadata(["CVE-2023-45853", "CVE-0"])["CVE-2023-45853"].description == "zlib overflow"
-        )
+        assert store.cve_metadata(["CVE-2023-45853", "CVE-0"])["CVE-2023-45853"].description == "zlib overflow"
         rows = store.affected_for("pypi", ["alpha", "gamma"])
-        assert [(r.affected.name, r.affected.ranges[0].events[-1].version) for r in rows] == [
-            ("alpha", "1.5")
-        ]
+        assert [(r.affected.name, r.affected.ranges[0].events[-1].version) for r in rows] == [("alpha", "1.5")]
 
 
 @pytest.mark.parametrize(
@@ -185,9 +177,7 @@ def test_bundle_round_trip(tmp_path: Path) -> None:
     assert target.read_bytes() == database.read_bytes()
 
 
-def _rewrite_bundle(
-    bundle: Path, target: Path, *, manifest_edit: object = None, data_edit: object = None
-) -> Path:
+def _rewrite_bundle(bundle: Path, target: Path, *, manifest_edit: object = None, data_edit: object = None) -> Path:
     with tarfile.open(bundle) as archive:
         members = {m.name: archive.extractfile(m).read() for m in archive.getmembers()}  # type: ignore[union-attr]
     manifest = json.loads(members[MANIFEST_NAME])
@@ -226,9 +216,7 @@ def test_damaged_or_foreign_bundles_are_refused(tmp_path: Path) -> None:
         "other schema": _rewrite_bundle(bundle, tmp_path / "a.bundle", manifest_edit=other_schema),
         "checksum": _rewrite_bundle(bundle, tmp_path / "b.bundle", manifest_edit=other_checksum),
         "larger": _rewrite_bundle(bundle, tmp_path / "c.bundle", manifest_edit=larger),
-        "damaged data": _rewrite_bundle(
-            bundle, tmp_path / "d.bundle", data_edit=lambda d: d[:-40] + b"\0" * 40
-        ),
+        "damaged data": _rewrite_bundle(bundle, tmp_path / "d.bundle", data_edit=lambda d: d[:-40] + b"\0" * 40),
     }
     not_tar = tmp_path / "e.bundle"
     not_tar.write_bytes(b"hello")

@@ -32,9 +32,7 @@ def test_build_info_show_export_import(tmp_path: Path) -> None:
             )
         ],
     )
-    alpine = write_alpine_secdb(
-        tmp_path / "secdb" / "main.json", "v3.19", {"curl": {"8.5.0-r0": ["CVE-2023-46218"]}}
-    )
+    alpine = write_alpine_secdb(tmp_path / "secdb" / "main.json", "v3.19", {"curl": {"8.5.0-r0": ["CVE-2023-46218"]}})
     database = tmp_path / "db" / "advisories.sqlite"
     code, out, err = _invoke(
         "vulndb", "build", "-s", f"osv:{osv}", "--source", f"alpine:{alpine}", "--db", str(database), "--json"
@@ -65,9 +63,7 @@ def test_build_info_show_export_import(tmp_path: Path) -> None:
 def test_database_path_from_the_environment(tmp_path: Path) -> None:
     osv = write_osv_dir(tmp_path / "osv", [osv_record("PYSEC-1", events=[{"introduced": "0"}])])
     database = tmp_path / "env.sqlite"
-    result = runner.invoke(
-        app, ["vulndb", "build", "-s", f"osv:{osv}"], env={"MOORAGE_VULNDB_PATH": str(database)}
-    )
+    result = runner.invoke(app, ["vulndb", "build", "-s", f"osv:{osv}"], env={"MOORAGE_VULNDB_PATH": str(database)})
     assert result.exit_code == 0, result.stderr
     assert database.is_file()
 

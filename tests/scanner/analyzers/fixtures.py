@@ -133,8 +133,7 @@ def build_wheel(work: Path, name: str, version: str, license_expression: str) ->
         f"{name}/__init__.py": "VALUE = 1\n",
         f"{dist}/METADATA": f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n"
         f"License-Expression: {license_expression}\n\nLong description.\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: moorage-tests\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: moorage-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = "".join(f"{path},,\n" for path in files) + f"{dist}/RECORD,,\n"
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -174,9 +173,7 @@ def pip_case(work: Path) -> AnalyzerCase:
         "/opt/app/legacy.egg-info/PKG-INFO",
         "Metadata-Version: 1.1\nName: legacy\nVersion: 0.1\nLicense: BSD\n",
     )
-    return AnalyzerCase(
-        "python", [layer], {("moorage_demo", "1.4.0"), ("Other.Pkg", "0.3.1"), ("legacy", "0.1")}
-    )
+    return AnalyzerCase("python", [layer], {("moorage_demo", "1.4.0"), ("Other.Pkg", "0.3.1"), ("legacy", "0.1")})
 
 
 def npm_case(work: Path) -> AnalyzerCase:
@@ -360,17 +357,10 @@ def java_case() -> AnalyzerCase:
         }
     )
     no_maven = jar_bytes(
-        {
-            "META-INF/MANIFEST.MF": "Manifest-Version: 1.0\nImplementation-Title: plainlib\n"
-            "Implementation-Version: 4.2\n"
-        }
+        {"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\nImplementation-Title: plainlib\nImplementation-Version: 4.2\n"}
     )
     inner_most = jar_bytes(
-        {
-            "META-INF/maven/org.slf4j/slf4j-api/pom.properties": pom_properties(
-                "org.slf4j", "slf4j-api", "2.0.9"
-            )
-        }
+        {"META-INF/maven/org.slf4j/slf4j-api/pom.properties": pom_properties("org.slf4j", "slf4j-api", "2.0.9")}
     )
     fat = jar_bytes(
         {
@@ -389,9 +379,7 @@ def java_case() -> AnalyzerCase:
     layer = (
         LayerBuilder()
         .file("/opt/app/app.war", war)
-        .file(
-            "/opt/lib/commons-io-2.15.0.jar", jar_bytes({"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\n"})
-        )
+        .file("/opt/lib/commons-io-2.15.0.jar", jar_bytes({"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\n"}))
     )
     return AnalyzerCase(
         "java-archive",
@@ -417,7 +405,5 @@ def php_case() -> AnalyzerCase:
 
 
 def os_case() -> AnalyzerCase:
-    layer = LayerBuilder().file(
-        "/etc/os-release", 'ID=rocky\nVERSION_ID="9.3"\nID_LIKE="rhel centos fedora"\n'
-    )
+    layer = LayerBuilder().file("/etc/os-release", 'ID=rocky\nVERSION_ID="9.3"\nID_LIKE="rhel centos fedora"\n')
     return AnalyzerCase("os-release", [layer], set(), {"distro": ("rocky", "9.3")})

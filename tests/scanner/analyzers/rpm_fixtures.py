@@ -117,9 +117,7 @@ def write_ndb_packages(path: Path, blobs: list[bytes]) -> None:
         record = struct.pack("<IIII", int.from_bytes(b"BlbS", "little"), index, 1, len(blob)) + blob
         record += b"\x00" * (-len(record) % 16) + b"\x00" * 16  # padding and a (zeroed) tail block
         count = len(record) // 16
-        struct.pack_into(
-            "<IIII", page, (index + 1) * 16, int.from_bytes(b"Slot", "little"), index, block, count
-        )
+        struct.pack_into("<IIII", page, (index + 1) * 16, int.from_bytes(b"Slot", "little"), index, block, count)
         data += record
         block += count
     path.write_bytes(bytes(page) + bytes(data))
@@ -131,9 +129,7 @@ def rpm_cases(work: Path) -> dict[str, AnalyzerCase]:
     sqlite_path = root / "var/lib/rpm/rpmdb.sqlite"
     blobs = rpm_header_blobs(sqlite_path)
     os_release = 'ID="rocky"\nVERSION_ID="9.3"\nID_LIKE="rhel centos fedora"\n'
-    sqlite_layer = (
-        LayerBuilder().file("/etc/os-release", os_release).tree(root / "var/lib/rpm", "/var/lib/rpm")
-    )
+    sqlite_layer = LayerBuilder().file("/etc/os-release", os_release).tree(root / "var/lib/rpm", "/var/lib/rpm")
     sqlite_layer.file("/usr/share/moorage-hello/hello.txt", "hello\n")
     bdb = work / "Packages"
     write_bdb_packages(bdb, blobs)
@@ -143,11 +139,7 @@ def rpm_cases(work: Path) -> dict[str, AnalyzerCase]:
         "rpm-sqlite": AnalyzerCase("rpm", [sqlite_layer], rpm_expected(), {"bdb_file": bdb}),
         "rpm-bdb": AnalyzerCase(
             "rpm",
-            [
-                LayerBuilder()
-                .file("/etc/os-release", os_release)
-                .file("/var/lib/rpm/Packages", bdb.read_bytes())
-            ],
+            [LayerBuilder().file("/etc/os-release", os_release).file("/var/lib/rpm/Packages", bdb.read_bytes())],
             rpm_expected(),
         ),
         "rpm-ndb": AnalyzerCase(

@@ -52,9 +52,7 @@ def test_finds_exactly_the_expected_packages(tmp_path: Path, case: AnalyzerCase)
         distro = result.inventory.distro
         assert distro is not None and (distro.id, distro.version_id) == case.extra["distro"]
         return
-    found = {
-        (p.name, p.version) for p in result.inventory.packages if p.ecosystem is ECOSYSTEM_OF[case.analyzer]
-    }
+    found = {(p.name, p.version) for p in result.inventory.packages if p.ecosystem is ECOSYSTEM_OF[case.analyzer]}
     assert found == case.expected
 
 

@@ -82,9 +82,7 @@ def test_language_package_owned_by_a_deb_is_not_reported_twice(tmp_path: Path) -
     }
 
 
-def test_python_licenses_and_normalised_purl(
-    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
-) -> None:
+def test_python_licenses_and_normalised_purl(tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]) -> None:
     pypi = by_name(_packages(tmp_path, analyzer_cases("python"), Ecosystem.PYPI), Ecosystem.PYPI)
     assert pypi["moorage_demo"].licenses == ("MIT",)
     assert pypi["Other.Pkg"].purl == "pkg:pypi/other-pkg@0.3.1"
@@ -120,9 +118,7 @@ def test_npm_lock_entries_without_node_modules_are_reported(tmp_path: Path) -> N
     }
 
 
-def test_go_replacement_stdlib_and_namespace(
-    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
-) -> None:
+def test_go_replacement_stdlib_and_namespace(tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]) -> None:
     gos = by_name(_packages(tmp_path, analyzer_cases("go-binary"), Ecosystem.GOLANG), Ecosystem.GOLANG)
     assert gos["golang.org/x/text"].version == "v0.14.0", "the => replacement wins"
     assert gos["github.com/google/uuid"].purl == "pkg:golang/github.com/google/uuid@v1.6.0"
@@ -155,9 +151,7 @@ def test_corrupt_nested_jar_does_not_hide_its_siblings(tmp_path: Path) -> None:
     war = jar_bytes(
         {
             "WEB-INF/lib/broken.jar": b"PK\x03\x04 not really",
-            "WEB-INF/lib/ok.jar": jar_bytes(
-                {"META-INF/maven/g/ok/pom.properties": pom_properties("g", "ok", "1")}
-            ),
+            "WEB-INF/lib/ok.jar": jar_bytes({"META-INF/maven/g/ok/pom.properties": pom_properties("g", "ok", "1")}),
         }
     )
     result = analyze_layers(tmp_path, [LayerBuilder().file("/app.war", war)])
@@ -171,10 +165,7 @@ def test_ruby_php_rust_details(tmp_path: Path, analyzer_cases: Callable[[str], A
     assert php["monolog/monolog"].purl == "pkg:composer/monolog/monolog@3.5.0"
     assert php["monolog/monolog"].namespace == "monolog"
     crates = by_name(_packages(tmp_path, analyzer_cases("cargo-auditable"), Ecosystem.CARGO), Ecosystem.CARGO)
-    assert (
-        crates["serde"].purl == "pkg:cargo/serde@1.0.193"
-        and crates["serde"].metadata["source"] == "crates.io"
-    )
+    assert crates["serde"].purl == "pkg:cargo/serde@1.0.193" and crates["serde"].metadata["source"] == "crates.io"
 
 
 def test_jar_with_only_shaded_pom_properties_still_reports_itself(tmp_path: Path) -> None:
@@ -206,16 +197,12 @@ def test_go_devel_main_module_takes_the_ldflags_version() -> None:
 
     main: dict[str, object] = {"path": "github.com/x/tool", "version": "(devel)"}
     assert main_version(main, {"-ldflags": "-s -w -X main.version=1.18.1 -X main.commit=abc"}) == "v1.18.1"  # type: ignore[arg-type]
-    assert (
-        main_version(main, {"-ldflags": "-X github.com/x/tool/internal/version.Version=v2.0.0"}) == "v2.0.0"
-    )  # type: ignore[arg-type]
+    assert main_version(main, {"-ldflags": "-X github.com/x/tool/internal/version.Version=v2.0.0"}) == "v2.0.0"  # type: ignore[arg-type]
     assert main_version(main, {"-ldflags": "-s -w"}) == ""  # type: ignore[arg-type]
     assert main_version({"path": "p", "version": "v1.0.0"}, {}) == "v1.0.0"
 
 
-def test_bdb_fixture_is_one_rpm_itself_can_read(
-    tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]
-) -> None:
+def test_bdb_fixture_is_one_rpm_itself_can_read(tmp_path: Path, analyzer_cases: Callable[[str], AnalyzerCase]) -> None:
     """Debian's rpm reads Berkeley DB (bdb_ro) though it cannot write it: it vouches for the fixture."""
     import shutil
     import subprocess
@@ -254,10 +241,7 @@ def test_lock_file_dialects(tmp_path: Path) -> None:
         '  resolution: "lodash@npm:4.17.21"\n'
         '\n"app@workspace:.":\n  version: 0.0.0-use.local\n'
     )
-    pnpm6 = (
-        "lockfileVersion: '6.0'\npackages:\n  /@babel/core@7.23.0:\n    dev: false\n"
-        "  /ms@2.1.3:\n    dev: true\n"
-    )
+    pnpm6 = "lockfileVersion: '6.0'\npackages:\n  /@babel/core@7.23.0:\n    dev: false\n  /ms@2.1.3:\n    dev: true\n"
     pnpm5 = "lockfileVersion: 5.4\npackages:\n  /debug/4.3.4_supports-color@8.1.1:\n    dev: false\n"
     layer = (
         LayerBuilder()
@@ -280,9 +264,6 @@ def test_gopath_build_main_module_from_path_and_version_stamp() -> None:
     from moorage.scanner.analyzers.golang import gopath_main_module
 
     flags = {"-ldflags": "-X github.com/docker/distribution/version.Version=v2.8.2+ds1"}
-    assert (
-        gopath_main_module("github.com/docker/distribution/cmd/registry", flags)
-        == "github.com/docker/distribution"
-    )
+    assert gopath_main_module("github.com/docker/distribution/cmd/registry", flags) == "github.com/docker/distribution"
     assert gopath_main_module("github.com/other/tool/cmd/x", flags) == ""
     assert gopath_main_module("github.com/docker/distribution/cmd/registry", {}) == ""

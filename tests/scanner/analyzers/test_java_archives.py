@@ -52,8 +52,10 @@ def test_nested_archives_past_the_depth_are_reported() -> None:
     found, skipped = _split(scan_archive(bombs.nested_jars(3), "/app.jar", ScanLimits(max_archive_depth=2)))
     assert found == ["level-3", "level-2", "level-1"]
     assert skipped == [
-        (SkipCode.ARCHIVE_TOO_DEEP, "/app.jar!/lib/level-2.jar!/lib/level-1.jar!/lib/level-0.jar: "
-         "nested deeper than 2 archives: not opened")
+        (
+            SkipCode.ARCHIVE_TOO_DEEP,
+            "/app.jar!/lib/level-2.jar!/lib/level-1.jar!/lib/level-0.jar: nested deeper than 2 archives: not opened",
+        )
     ]
 
 
@@ -107,9 +109,16 @@ def legacy(tmp_path: Path) -> list[Package]:
     layer = (
         LayerBuilder()
         .file("/opt/app/lib/legacy-utils-0.9.jar", jar_bytes({"META-INF/MANIFEST.MF": manifest}))
-        .file("/opt/app/lib/guava-32.1.3-jre.jar", jar_bytes({
-            "META-INF/maven/com.google.guava/guava/pom.properties": pom_properties(
-                "com.google.guava", "guava", "32.1.3-jre")}))
+        .file(
+            "/opt/app/lib/guava-32.1.3-jre.jar",
+            jar_bytes(
+                {
+                    "META-INF/maven/com.google.guava/guava/pom.properties": pom_properties(
+                        "com.google.guava", "guava", "32.1.3-jre"
+                    )
+                }
+            ),
+        )
     )
     return list(analyze_layers(tmp_path, [layer]).inventory.packages)
 

@@ -67,8 +67,6 @@ def aws_key_pair() -> tuple[str, str]:
     return "AKIA" + random_string(string.ascii_uppercase + "234567", 16), random_string(BASE64, 40)
 
 
-def file_entry(
-    path: str, content: bytes = b"", *, mode: int = 0o644, layer: str = "sha256:layer"
-) -> FileEntry:
+def file_entry(path: str, content: bytes = b"", *, mode: int = 0o644, layer: str = "sha256:layer") -> FileEntry:
     """A regular-file entry for ``content`` at ``path``."""
     return FileEntry(path=path, kind=FileKind.REGULAR, size=len(content), mode=mode, layer_digest=layer)

@@ -20,9 +20,7 @@ class LayerBuilder:
 
     members: list[tuple[tarfile.TarInfo, bytes | None]] = field(default_factory=list)
 
-    def file(
-        self, path: str, content: bytes | str, mode: int = 0o644, uid: int = 0, gid: int = 0
-    ) -> LayerBuilder:
+    def file(self, path: str, content: bytes | str, mode: int = 0o644, uid: int = 0, gid: int = 0) -> LayerBuilder:
         """Add a regular file."""
         data = content.encode() if isinstance(content, str) else content
         info = tarfile.TarInfo(path.lstrip("/"))

@@ -17,9 +17,7 @@ ROOT_ONLY_PASSWD = "root:x:0:0:root:/root:/bin/bash\n"
 LOCKED_SHADOW = "root:*:19000:0:99999:7:::\n"
 
 
-def view(
-    files: dict[str, str | bytes], modes: dict[str, tuple[FileKind, int, int]] | None = None
-) -> FlatView:
+def view(files: dict[str, str | bytes], modes: dict[str, tuple[FileKind, int, int]] | None = None) -> FlatView:
     """A flattened filesystem: text files (with content) plus entries with given kind, mode, uid."""
     flat: dict[str, tuple[FileEntry, bytes | None]] = {}
     for path, content in files.items():
@@ -46,18 +44,14 @@ def crypt_hash(password: str, setting: str) -> str:
 
 
 def test_clean_accounts_have_no_findings(baseline_check: BaselineCheck) -> None:
-    passwd = (
-        ROOT_ONLY_PASSWD + "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\napp:x:1000:1000::/app:/bin/sh\n"
-    )
+    passwd = ROOT_ONLY_PASSWD + "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\napp:x:1000:1000::/app:/bin/sh\n"
     strong = crypt_hash("a-long and unusual phrase 9183", "$6$Zq8v1YbW0xC4$")
     shadow = LOCKED_SHADOW + "daemon:*:19000::::::\napp:" + strong + ":19000::::::\n"
     assert baseline_check.check_filesystem(view({"/etc/passwd": passwd, "/etc/shadow": shadow})) == []
 
 
 def test_passwordless_account(baseline_check: BaselineCheck) -> None:
-    passwd = (
-        ROOT_ONLY_PASSWD + "guest:x:1001:1001::/home/guest:/bin/bash\nsvc:x:1002:1002::/:/usr/sbin/nologin\n"
-    )
+    passwd = ROOT_ONLY_PASSWD + "guest:x:1001:1001::/home/guest:/bin/bash\nsvc:x:1002:1002::/:/usr/sbin/nologin\n"
     shadow = LOCKED_SHADOW + "guest::19000:0:99999:7:::\nsvc::19000::::::\n"
     found = baseline_check.check_filesystem(view({"/etc/passwd": passwd, "/etc/shadow": shadow}))
     assert rules(found) == [("baseline.empty-password", "/etc/shadow")] * 2
@@ -90,9 +84,7 @@ def test_weak_hash_schemes_and_dictionary_passwords(
         ("baseline.weak-password-hash", "user root"),
     ]
     assert all(
-        "letmein" not in f.evidence and "letmein" not in f.message
-        for f in found
-        if isinstance(f, SettingFinding)
+        "letmein" not in f.evidence and "letmein" not in f.message for f in found if isinstance(f, SettingFinding)
     )
 
 
@@ -116,9 +108,7 @@ def test_costly_hashes_are_not_tried(baseline_check: BaselineCheck) -> None:
     assert not affordable(costly)
     assert not affordable("$y$jFT$rRuRuMzRBsZ2428P2Oxzo/$b/JN92HIYuS5N/zOye1QpASiSOR16mAOqSr.mONuARD")
     assert not affordable("$2b$14$" + "a" * 53)
-    assert (
-        affordable("$2b$10$" + "a" * 53) and affordable("$6$rounds=5000$abc$x") and affordable("$y$j9T$a$b")
-    )
+    assert affordable("$2b$10$" + "a" * 53) and affordable("$6$rounds=5000$abc$x") and affordable("$y$j9T$a$b")
     started = time.monotonic()
     found = baseline_check.check_filesystem(
         view({"/etc/passwd": ROOT_ONLY_PASSWD, "/etc/shadow": f"root:{costly}:1::::::\n"})
@@ -235,9 +225,7 @@ def test_sshd_rules_name_the_file_that_sets_the_option(baseline_check: BaselineC
 
 
 def test_no_sshd_config_means_no_sshd_findings(baseline_check: BaselineCheck) -> None:
-    assert (
-        baseline_check.check_filesystem(view({"/etc/ssh/ssh_config": "PasswordAuthentication yes\n"})) == []
-    )
+    assert baseline_check.check_filesystem(view({"/etc/ssh/ssh_config": "PasswordAuthentication yes\n"})) == []
 
 
 SUDOERS = "Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n"
@@ -270,9 +258,7 @@ def test_sudoers_nopasswd_all(baseline_check: BaselineCheck, extra: str, flagged
 
 def test_sudoers_include_loops_end(baseline_check: BaselineCheck) -> None:
     files = {"/etc/sudoers": "@include /etc/sudoers\n#include sudoers\nx ALL=(ALL) NOPASSWD: ALL\n"}
-    assert rules(baseline_check.check_filesystem(view(files))) == [
-        ("baseline.sudo-nopasswd-all", "/etc/sudoers")
-    ]
+    assert rules(baseline_check.check_filesystem(view(files))) == [("baseline.sudo-nopasswd-all", "/etc/sudoers")]
 
 
 def test_wants_content_only_for_parsed_files(baseline_check: BaselineCheck) -> None:

@@ -53,9 +53,7 @@ def test_options_reach_the_checks(tmp_path: Path) -> None:
     words.write_text("# ours\ncorrect-horse\n")
     rule = tmp_path / "ours.yar"
     rule.write_text('rule ours { strings: $a = "OURS" condition: $a }\n')
-    options = CheckOptions(
-        yara_rule_files=(rule,), replace_shipped_malware_rules=True, weak_password_files=(words,)
-    )
+    options = CheckOptions(yara_rule_files=(rule,), replace_shipped_malware_rules=True, weak_password_files=(words,))
     checks = build_check_set(["malware", "config"], options)
     (malware,) = checks.file_checks
     assert isinstance(malware, MalwareCheck) and malware.blocklist_size == 0

@@ -21,8 +21,7 @@ def history_check() -> HistoryCheck:
 
 def run(check: HistoryCheck, *commands: str, **config: Any) -> list[SettingFinding]:
     history = [
-        {"created_by": c, "empty_layer": c.startswith(("ENV", "ARG", "/bin/sh -c #(nop)  ENV"))}
-        for c in commands
+        {"created_by": c, "empty_layer": c.startswith(("ENV", "ARG", "/bin/sh -c #(nop)  ENV"))} for c in commands
     ]
     found = check.check_config({"history": history, **config})
     assert all(isinstance(f, SettingFinding) and f.category == "build_command" for f in found)
@@ -133,9 +132,7 @@ def test_findings_name_the_layer_of_the_history_entry(history_check: HistoryChec
         "rootfs": {"type": "layers", "diff_ids": ["sha256:d0", "sha256:d1", "sha256:d2"]},
     }
     by_diff_id = history_check.check_config(config)
-    assert [
-        (f.rule_id, f.layer_digest, f.history_index) for f in by_diff_id if isinstance(f, SettingFinding)
-    ] == [
+    assert [(f.rule_id, f.layer_digest, f.history_index) for f in by_diff_id if isinstance(f, SettingFinding)] == [
         ("history.pipe-to-shell", "sha256:d1", 2),
         ("history.chmod-777", "sha256:d2", 3),
     ]

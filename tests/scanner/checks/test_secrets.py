@@ -44,9 +44,7 @@ def run(check: SecretCheck, path: str, content: bytes | str) -> list[SecretFindi
 def rsa_pem(encrypted: bool = False) -> str:
     """A fresh RSA private key in traditional PEM (optionally passphrase-protected)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    encryption = (
-        serialization.BestAvailableEncryption(b"hunter22") if encrypted else serialization.NoEncryption()
-    )
+    encryption = serialization.BestAvailableEncryption(b"hunter22") if encrypted else serialization.NoEncryption()
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, encryption
     ).decode()
@@ -80,16 +78,12 @@ def openssh_key(encrypted: bool = False) -> str:
     )
     body = base64.b64encode(blob).decode()
     lines = [body[i : i + 70] for i in range(0, len(body), 70)]
-    return (
-        "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----\n"
-    )
+    return "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END OPENSSH PRIVATE KEY-----\n"
 
 
 def key_body(pem: str) -> str:
     """The base64 lines of a PEM block (what must never be shown)."""
-    return "".join(
-        line for line in pem.splitlines() if line and not line.startswith("-----") and ":" not in line
-    )
+    return "".join(line for line in pem.splitlines() if line and not line.startswith("-----") and ":" not in line)
 
 
 def jwt() -> str:
@@ -129,9 +123,7 @@ def cases() -> list[tuple[str, str, str, str, int]]:
     pypi = "pypi-AgEIcHlwaS5vcmc" + random_string(ALNUM + "-_", 120)
     openai = "sk-proj-" + random_string(ALNUM, 30) + "T3BlbkFJ" + random_string(ALNUM, 30)
     sendgrid = f"SG.{random_string(ALNUM, 22)}.{random_string(ALNUM, 43)}"
-    webhook = (
-        f"T{random_string(UPPER_DIGITS, 10)}/B{random_string(UPPER_DIGITS, 10)}/{random_string(ALNUM, 24)}"
-    )
+    webhook = f"T{random_string(UPPER_DIGITS, 10)}/B{random_string(UPPER_DIGITS, 10)}/{random_string(ALNUM, 24)}"
     return [
         (
             "/app/oss.py",
@@ -248,9 +240,7 @@ def cases() -> list[tuple[str, str, str, str, int]]:
 CASES = cases()
 
 
-@pytest.mark.parametrize(
-    ("path", "content", "rule_id", "secret", "line"), CASES, ids=[f"{c[2]}:{c[0]}" for c in CASES]
-)
+@pytest.mark.parametrize(("path", "content", "rule_id", "secret", "line"), CASES, ids=[f"{c[2]}:{c[0]}" for c in CASES])
 def test_each_rule_finds_its_secret_and_masks_it(
     secret_check: SecretCheck, path: str, content: str, rule_id: str, secret: str, line: int
 ) -> None:
@@ -447,9 +437,7 @@ def test_windowed_search_finds_what_a_full_scan_finds(text: str) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(
-    secret=st.text(alphabet=ALNUM, min_size=40, max_size=40).filter(
-        lambda s: shannon_entropy(s.encode()) >= 3.5
-    ),
+    secret=st.text(alphabet=ALNUM, min_size=40, max_size=40).filter(lambda s: shannon_entropy(s.encode()) >= 3.5),
     template=st.sampled_from(["aws_secret_access_key={}", "AWS_SECRET = '{}'", "HUAWEICLOUD_SDK_SK: {}"]),
 )
 def test_no_output_ever_contains_the_secret(secret_check: SecretCheck, secret: str, template: str) -> None:
@@ -477,15 +465,15 @@ def test_files_made_of_keywords_do_not_slow_the_scan(secret_check: SecretCheck, 
     # Uniformly random, as key generators make them: hypothesis' own text strategy seeks out
     # structured strings (``AaaBabAbbAcc``, all lower-case paths) that the placeholder rules are
     # meant to drop, which is not what this property is about.
-    value=st.builds(lambda rnd, n: "".join(rnd.choice(BASE64) for _ in range(n)),
-                    st.randoms(use_true_random=False), st.integers(min_value=20, max_value=40)).filter(
-        lambda v: shannon_entropy(v.encode()) >= 3.5
-    ),
+    value=st.builds(
+        lambda rnd, n: "".join(rnd.choice(BASE64) for _ in range(n)),
+        st.randoms(use_true_random=False),
+        st.integers(min_value=20, max_value=40),
+    ).filter(lambda v: shannon_entropy(v.encode()) >= 3.5),
     case=st.sampled_from(
         [
             ("/app/.env", "SESSION_TOKEN={}\n", "secret.env-file"),
             ("/etc/app.yaml", "db:\n  password: {}\n", "secret.config-password"),
-
         ]
     ),
 )
@@ -512,8 +500,10 @@ def test_looks_like_path(value: str, path: bool) -> None:
     [
         ("/app/node_modules/loose-envify/package.json", '{\n  "dependencies": {\n    "js-tokens": "^4.0.0"\n  }\n}\n'),
         ("/app/package.json", '{\n  "js-tokens": "^4.0.0",\n  "max_tokens": "4096abc"\n}\n'),
-        ("/usr/lib/python3/dist-packages/botocore/data/s3/2006-03-01/paginators-1.json",
-         '{\n  "input_token": "ContinuationToken",\n  "output_token": "NextContinuationToken"\n}\n'),
+        (
+            "/usr/lib/python3/dist-packages/botocore/data/s3/2006-03-01/paginators-1.json",
+            '{\n  "input_token": "ContinuationToken",\n  "output_token": "NextContinuationToken"\n}\n',
+        ),
         ("/etc/app/settings.yaml", "pagination:\n  token: NextToken\n  version: 1.2.3-rc1\n"),
         ("/etc/app/model.yaml", "tokenizer: sentencepiece-v2\nmax_tokens: 4096-tokens\n"),
     ],

@@ -21,9 +21,7 @@ def test_benchmark_runs_small() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    figures = dict(
-        line.strip().split("  ", 1) for line in result.stdout.splitlines()[1:] if "  " in line.strip()
-    )
+    figures = dict(line.strip().split("  ", 1) for line in result.stdout.splitlines()[1:] if "  " in line.strip())
     assert figures["advisory records"].strip() == "4,008"
     assert figures["inventory packages"].strip() == "300"
     assert int(figures["findings"].split()[0].replace(",", "")) > 0

@@ -70,14 +70,10 @@ def test_language_records_merge_through_aliases(store: AdvisoryStore) -> None:
     assert finding.title == "Requests leaks Proxy-Authorization headers"
     assert finding.description == "Requests before 2.31.0 leaks headers."
     assert {m.record_id for m in finding.matched_by} == {"GHSA-aaaa-aaaa-aaaa", "PYSEC-2024-1"}
-    assert all(
-        m.affected_range == ">=0, <2.31.0" and m.compared_version == "2.30.0" for m in finding.matched_by
-    )
+    assert all(m.affected_range == ">=0, <2.31.0" and m.compared_version == "2.30.0" for m in finding.matched_by)
     assert (finding.layer_digest, finding.path) == (LAYER, _pypi("requests", "2.30.0").path)
     assert "https://osv.dev/vulnerability/PYSEC-2024-1" in finding.links
-    assert match_packages([_pypi("requests", "2.31.0")], None, store) == [], (
-        "fixed version and withdrawn record"
-    )
+    assert match_packages([_pypi("requests", "2.31.0")], None, store) == [], "fixed version and withdrawn record"
 
 
 def test_last_affected_means_unfixed(store: AdvisoryStore) -> None:
@@ -121,10 +117,7 @@ def test_namespaced_ecosystems(store: AdvisoryStore) -> None:
     assert found["CVE-2023-29403"].fixed_version == "1.20.5"
     assert found["CVE-2021-44228"].severity_source == "osv GHSA-jfh8-c2jp-5v3q"
     assert found["CVE-2021-44228"].score == 10.0
-    assert (
-        match_packages([Package(Ecosystem.GOLANG, "stdlib", "go1.19.9", "pkg:golang/stdlib")], None, store)
-        == []
-    )
+    assert match_packages([Package(Ecosystem.GOLANG, "stdlib", "go1.19.9", "pkg:golang/stdlib")], None, store) == []
 
 
 def test_debian_by_source_package_with_vendor_states(store: AdvisoryStore) -> None:
@@ -207,9 +200,7 @@ def test_rhel_rebuilds_fall_back_to_red_hat(store: AdvisoryStore) -> None:
     [finding] = match_packages([libs], rocky, store)
     assert (finding.vulnerability_id, finding.fixed_version) == ("CVE-2023-0286", "1:3.0.7-16.el9_2")
     assert finding.severity_source == "redhat CVE-2023-0286" and finding.severity is Severity.HIGH
-    assert (
-        finding.matched_by[0].name_kind is NameKind.SOURCE and finding.matched_by[0].note == "RHSA-2023:0946"
-    )
+    assert finding.matched_by[0].name_kind is NameKind.SOURCE and finding.matched_by[0].note == "RHSA-2023:0946"
     fixed = Package(
         Ecosystem.RPM,
         "openssl-libs",
@@ -218,9 +209,7 @@ def test_rhel_rebuilds_fall_back_to_red_hat(store: AdvisoryStore) -> None:
         source_name="openssl-3.0.7-16.el9_2.src.rpm",
     )
     assert match_packages([fixed], rocky, store) == []
-    old = Package(
-        Ecosystem.RPM, "openssl", "1:1.1.1k-9.el8_7", "pkg:rpm/redhat/openssl", source_name="openssl"
-    )
+    old = Package(Ecosystem.RPM, "openssl", "1:1.1.1k-9.el8_7", "pkg:rpm/redhat/openssl", source_name="openssl")
     [deferred] = match_packages([old], Distro("rhel", "8.9"), store)
     assert (deferred.fix_state, deferred.fixed_version) == (FixState.DEFERRED, "")
 
@@ -238,16 +227,8 @@ def test_packages_that_cannot_be_matched_say_why(store: AdvisoryStore) -> None:
     assert reasons["Newtonsoft.Json"] == "the database has no nuget advisories"
     assert reasons["requests"].startswith("version not comparable")
     assert [f.package_name for f in result.findings] == ["libssl3"]
-    assert (
-        Matcher(store).match(packages[:1], None).skipped[0].reason
-        == "no distribution detected for an OS package"
-    )
-    assert (
-        Matcher(store)
-        .match(packages[:1], Distro("arch", ""))
-        .skipped[0]
-        .reason.startswith("distribution 'arch'")
-    )
+    assert Matcher(store).match(packages[:1], None).skipped[0].reason == "no distribution detected for an OS package"
+    assert Matcher(store).match(packages[:1], Distro("arch", "")).skipped[0].reason.startswith("distribution 'arch'")
     assert (
         "no advisories for ubuntu 22.04"
         in Matcher(store).match(packages[:1], Distro("ubuntu", "22.04")).skipped[0].reason
@@ -297,15 +278,11 @@ def test_own_release_records_win_over_the_rhel_fallback(tmp_path: Path) -> None:
     redhat = feeds / "redhat"
     redhat.mkdir()
     (redhat / "cve.json").write_text(
-        json.dumps(
-            csaf_vex("CVE-2024-0002", fixed=[("BaseOS-9.4.0.Z.MAIN", "bash-5.1.8-10.el9.src", "RHSA-2024:2")])
-        )
+        json.dumps(csaf_vex("CVE-2024-0002", fixed=[("BaseOS-9.4.0.Z.MAIN", "bash-5.1.8-10.el9.src", "RHSA-2024:2")]))
     )
     database = tmp_path / "db.sqlite"
     build_database([parse_source(f"osv:{osv}"), parse_source(f"redhat:{redhat}")], database)
-    bash = Package(
-        Ecosystem.RPM, "bash", "5.1.8-6.el9", "pkg:rpm/rocky/bash", source_name="bash-5.1.8-6.el9.src.rpm"
-    )
+    bash = Package(Ecosystem.RPM, "bash", "5.1.8-6.el9", "pkg:rpm/rocky/bash", source_name="bash-5.1.8-6.el9.src.rpm")
     with AdvisoryStore(database) as own:
         [rocky] = match_packages([bash], Distro("rocky", "9.3"), own)
         [alma] = match_packages([bash], Distro("almalinux", "9.3"), own)

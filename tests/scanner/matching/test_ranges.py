@@ -25,9 +25,7 @@ RENDER = {
 }
 
 
-def _affected(
-    ecosystem: Ecosystem, *ranges: list[tuple[str, str]], versions: tuple[str, ...] = ()
-) -> CompiledAffected:
+def _affected(ecosystem: Ecosystem, *ranges: list[tuple[str, str]], versions: tuple[str, ...] = ()) -> CompiledAffected:
     package = AffectedPackage(
         scope=ecosystem.value,
         ecosystem=ecosystem,
@@ -88,9 +86,7 @@ def test_ranges_match_the_interval_oracle(
         hit = compiled.check(render(version))
         assert (hit is not None) == _oracle(version, intervals, limit), (version, events)
         if hit is not None:
-            closing = next(
-                (i for i in intervals if i[0] <= version and (i[1] is None or version <= i[1])), None
-            )
+            closing = next((i for i in intervals if i[0] <= version and (i[1] is None or version <= i[1])), None)
             assert closing is not None
             if closing[1] is not None and closing[2] == "fixed":
                 assert hit.fixed_version == render(closing[1])

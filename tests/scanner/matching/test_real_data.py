@@ -87,7 +87,5 @@ def test_fixed_versions_are_not_reported(real_store: AdvisoryStore) -> None:
             source_name="openssl",
         ),
     ]
-    ids = {
-        f.vulnerability_id for f in Matcher(real_store).match(packages, Distro("alpine", "3.11.3")).findings
-    }
+    ids = {f.vulnerability_id for f in Matcher(real_store).match(packages, Distro("alpine", "3.11.3")).findings}
     assert "CVE-2021-21330" not in ids and "CVE-2019-1551" not in ids and "CVE-2019-1547" not in ids

@@ -108,9 +108,7 @@ def test_rematch_after_update_adds_removes_and_changes(tmp_path: Path) -> None:
     feeds = tmp_path / "feeds"
     _write_feeds(feeds, version=1)
     database = tmp_path / "advisories.sqlite"
-    build_database(
-        [parse_source(f"osv:{feeds / 'osv'}"), parse_source(f"debian:{feeds / 'debian.json'}")], database
-    )
+    build_database([parse_source(f"osv:{feeds / 'osv'}"), parse_source(f"debian:{feeds / 'debian.json'}")], database)
 
     packages, distro = _load_inventory(inventory)
     with AdvisoryStore(database) as store:

@@ -77,9 +77,7 @@ rpm_versions = st.builds(
 
 def _rpm_vercmp(pairs: list[tuple[str, str]]) -> list[int]:
     script = " ".join(f"print(rpm.vercmp('{a}', '{b}')) print(' ')" for a, b in pairs)
-    output = subprocess.run(
-        ["rpm", "--eval", f"%{{lua: {script}}}"], capture_output=True, text=True, check=True
-    )
+    output = subprocess.run(["rpm", "--eval", f"%{{lua: {script}}}"], capture_output=True, text=True, check=True)
     return [int(token) for token in output.stdout.split()]
 
 
@@ -203,9 +201,7 @@ def test_pep440_matches_the_model(left: Any, right: Any) -> None:
 
 # --- semver (npm, crates.io, Go): a model of semver 2.0.0 section 11 ------------------------
 
-identifiers = st.one_of(
-    st.integers(0, 20).map(str), st.sampled_from(["alpha", "beta", "rc", "RC", "a1", "x-y"])
-)
+identifiers = st.one_of(st.integers(0, 20).map(str), st.sampled_from(["alpha", "beta", "rc", "RC", "a1", "x-y"]))
 semver_parts = st.tuples(
     _digits(0, 5),
     _digits(0, 5),
@@ -217,16 +213,10 @@ semver_parts = st.tuples(
 
 def _semver_text(parts: tuple[int, int, int, list[str], str | None], prefix: str = "") -> str:
     major, minor, patch, pre, build = parts
-    return (
-        f"{prefix}{major}.{minor}.{patch}"
-        + (f"-{'.'.join(pre)}" if pre else "")
-        + (f"+{build}" if build else "")
-    )
+    return f"{prefix}{major}.{minor}.{patch}" + (f"-{'.'.join(pre)}" if pre else "") + (f"+{build}" if build else "")
 
 
-def _semver_compare(
-    left: tuple[int, int, int, list[str], Any], right: tuple[int, int, int, list[str], Any]
-) -> int:
+def _semver_compare(left: tuple[int, int, int, list[str], Any], right: tuple[int, int, int, list[str], Any]) -> int:
     if left[:3] != right[:3]:
         return -1 if left[:3] < right[:3] else 1
     a, b = left[3], right[3]
@@ -279,9 +269,7 @@ def _maven_key(parts: tuple[list[int], str, int]) -> tuple[Any, ...]:
 @given(maven_parts, maven_parts)
 def test_maven_matches_the_model(left: Any, right: Any) -> None:
     a, b = _maven_key(left), _maven_key(right)
-    assert compare_versions(Ecosystem.MAVEN, _maven_text(left), _maven_text(right)) == _sign(
-        (a > b) - (a < b)
-    )
+    assert compare_versions(Ecosystem.MAVEN, _maven_text(left), _maven_text(right)) == _sign((a > b) - (a < b))
 
 
 # --- RubyGems: numeric segments, then a prerelease (letters) sorts before the release -----------
@@ -337,9 +325,7 @@ def _nuget_compare(left: tuple[list[int], list[str]], right: tuple[list[int], li
 @PROPERTY_SETTINGS
 @given(nuget_parts, nuget_parts)
 def test_nuget_matches_the_model(left: Any, right: Any) -> None:
-    assert compare_versions(Ecosystem.NUGET, _nuget_text(left), _nuget_text(right)) == _nuget_compare(
-        left, right
-    )
+    assert compare_versions(Ecosystem.NUGET, _nuget_text(left), _nuget_text(right)) == _nuget_compare(left, right)
 
 
 # --- Composer: PHP's version_compare on Composer-normalised versions ---------------------------

@@ -93,9 +93,7 @@ def write_world(root: Path) -> list[SourceSpec]:
             "openssl": {
                 "CVE-2023-5678": {
                     "bookworm": debian_release("resolved", fixed_version="3.0.11-1~deb12u2"),
-                    "bullseye": debian_release(
-                        "open", urgency="low", nodsa="Minor", nodsa_reason="postponed"
-                    ),
+                    "bullseye": debian_release("open", urgency="low", nodsa="Minor", nodsa_reason="postponed"),
                 }
             },
             "glibc": {
@@ -103,12 +101,8 @@ def write_world(root: Path) -> list[SourceSpec]:
                     "bookworm": debian_release("resolved", fixed_version="2.36-9+deb12u3", urgency="high")
                 }
             },
-            "zlib": {
-                "CVE-2023-45853": {"bookworm": debian_release("open", nodsa="Minor", nodsa_reason="ignored")}
-            },
-            "gcc-defaults": {
-                "CVE-2099-0001": {"bookworm": debian_release("resolved", fixed_version="1.204")}
-            },
+            "zlib": {"CVE-2023-45853": {"bookworm": debian_release("open", nodsa="Minor", nodsa_reason="ignored")}},
+            "gcc-defaults": {"CVE-2099-0001": {"bookworm": debian_release("resolved", fixed_version="1.204")}},
         },
     )
     alpine = write_alpine_secdb(

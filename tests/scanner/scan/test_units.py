@@ -175,7 +175,6 @@ def test_stored_reports_are_parsed_or_refused_never_crash(planted: PlantedImage,
     parse()
 
 
-
 def test_non_finite_numbers_in_a_stored_report_are_refused(planted: PlantedImage, world_db: Path) -> None:
     """Python's json reads ``Infinity``; an integer field holding it is a ParseError, not an OverflowError."""
     with AdvisoryStore(world_db) as store, OciLayoutSource(planted.layout) as source:
@@ -187,6 +186,7 @@ def test_non_finite_numbers_in_a_stored_report_are_refused(planted: PlantedImage
         mutated = json.loads(json.dumps(_replace(valid, path, float("inf"))))
         with pytest.raises(ParseError):
             report_from_json(mutated)
+
 
 def _replace(doc: object, path: tuple[object, ...], value: object) -> object:
     copy = json.loads(json.dumps(doc))

@@ -20,6 +20,15 @@ from moorage.api.enterprise import (
 )
 from moorage.api.management_rules import RouterModule
 
-MODULES: tuple[RouterModule, ...] = (instances, namespaces, signing_keys, sign_policies, sign_executions,
-                                     artifact_scans, artifacts, immutable_rules, repositories)
+MODULES: tuple[RouterModule, ...] = (
+    instances,
+    namespaces,
+    signing_keys,
+    sign_policies,
+    sign_executions,
+    artifact_scans,
+    artifacts,
+    immutable_rules,
+    repositories,
+)
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in MODULES)

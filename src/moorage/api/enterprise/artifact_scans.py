@@ -18,19 +18,32 @@ from moorage.domain.enterprise import ArtifactScanState
 from moorage.domain.security import ScanResultStatus
 from moorage.domain.severity import severity_rank
 
-router = APIRouter(tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)],
-                   route_class=ManagementRoute)
+router = APIRouter(
+    tags=["Enterprise Edition artifacts"], dependencies=[Depends(authorize)], route_class=ManagementRoute
+)
 
 REPORT_MIME = "application/vnd.security.vulnerability.report; version=1.1"
-SCAN_STATUS = {ScanResultStatus.NEW: "Pending", ScanResultStatus.SCANNING: "Running",
-               ScanResultStatus.SUCCESS: "Success", ScanResultStatus.FAILED: "Error"}
-SEVERITY = {"critical": "Critical", "high": "High", "medium": "Medium", "low": "Low", "negligible": "Low",
-            "unknown": "None"}
+SCAN_STATUS = {
+    ScanResultStatus.NEW: "Pending",
+    ScanResultStatus.SCANNING: "Running",
+    ScanResultStatus.SUCCESS: "Success",
+    ScanResultStatus.FAILED: "Error",
+}
+SEVERITY = {
+    "critical": "Critical",
+    "high": "High",
+    "medium": "Medium",
+    "low": "Low",
+    "negligible": "Low",
+    "unknown": "None",
+}
 
-ACCESS_RULES = access_rules({
-    ("POST", ARTIFACT + "/scan"): on_instance_repository(W),
-    ("GET", ARTIFACT + "/vulnerabilities"): on_instance_repository(R),
-})
+ACCESS_RULES = access_rules(
+    {
+        ("POST", ARTIFACT + "/scan"): on_instance_repository(W),
+        ("GET", ARTIFACT + "/vulnerabilities"): on_instance_repository(R),
+    }
+)
 
 
 def scanner() -> s.Scanner:
@@ -58,15 +71,25 @@ def scan_overview(state: ArtifactScanState) -> dict[str, s.NativeReportSummary]:
         counts[label] = counts.get(label, 0) + 1
     finished = result.status.finished
     succeeded = result.status is ScanResultStatus.SUCCESS
-    return {REPORT_MIME: s.NativeReportSummary(
-        report_id=result.manifest_digest, scan_status=status, scanner=scanner(),
-        complete_percent=100 if finished else 0, start_time=timestamp(result.started_at or None),
-        end_time=timestamp(result.scanned_at or None) if finished else "",
-        duration=max((result.scanned_at - result.started_at) // 1000, 0) if finished else 0,
-        severity=overall_severity(state.vulnerabilities) if succeeded else None,
-        summary=s.VulnerabilitySummary(
-            total=len(state.vulnerabilities), summary=counts,
-            fixable=sum(1 for v in state.vulnerabilities if v.get("fixed_version"))) if succeeded else None)}
+    return {
+        REPORT_MIME: s.NativeReportSummary(
+            report_id=result.manifest_digest,
+            scan_status=status,
+            scanner=scanner(),
+            complete_percent=100 if finished else 0,
+            start_time=timestamp(result.started_at or None),
+            end_time=timestamp(result.scanned_at or None) if finished else "",
+            duration=max((result.scanned_at - result.started_at) // 1000, 0) if finished else 0,
+            severity=overall_severity(state.vulnerabilities) if succeeded else None,
+            summary=s.VulnerabilitySummary(
+                total=len(state.vulnerabilities),
+                summary=counts,
+                fixable=sum(1 for v in state.vulnerabilities if v.get("fixed_version")),
+            )
+            if succeeded
+            else None,
+        )
+    }
 
 
 def vulnerability_view(finding: dict[str, Any]) -> s.Vulnerability:
@@ -80,34 +103,55 @@ def vulnerability_view(finding: dict[str, Any]) -> s.Vulnerability:
     elif vector and isinstance(score, int | float):
         cvss = s.PreferredCvss(score_v2=float(score), vector_v2=vector)
     layer = str(package.get("layer_digest") or "")
-    return s.Vulnerability(id=str(finding.get("id", "")), package=str(package.get("name", "")),
-                           version=str(package.get("version", "")),
-                           fix_version=str(finding.get("fixed_version") or ""),
-                           severity=SEVERITY.get(str(finding.get("severity", "unknown")), "None"),
-                           description=str(finding.get("description") or finding.get("title") or ""),
-                           links=[str(link) for link in finding.get("links") or []],
-                           artifact_digests=[layer] if layer else [], preferred_cvss=cvss, cwe_ids=[])
+    return s.Vulnerability(
+        id=str(finding.get("id", "")),
+        package=str(package.get("name", "")),
+        version=str(package.get("version", "")),
+        fix_version=str(finding.get("fixed_version") or ""),
+        severity=SEVERITY.get(str(finding.get("severity", "unknown")), "None"),
+        description=str(finding.get("description") or finding.get("title") or ""),
+        links=[str(link) for link in finding.get("links") or []],
+        artifact_digests=[layer] if layer else [],
+        preferred_cvss=cvss,
+        cwe_ids=[],
+    )
 
 
 @router.post(ARTIFACT + "/scan", status_code=202, response_model=s.ScanStarted)
-async def start_scan(instance_id: str, namespace_name: str, repository_name: str, reference: str,
-                     services: ServicesDep) -> s.ScanStarted:
+async def start_scan(
+    instance_id: str, namespace_name: str, repository_name: str, reference: str, services: ServicesDep
+) -> s.ScanStarted:
     """Queue a scan of an image artifact; progress shows in the artifact's ``scan_overview``."""
-    await services.enterprise.scans.start(instance_id=instance_id, namespace=namespace_name,
-                                          repository=repository_path_name(repository_name), reference=reference)
+    await services.enterprise.scans.start(
+        instance_id=instance_id,
+        namespace=namespace_name,
+        repository=repository_path_name(repository_name),
+        reference=reference,
+    )
     return s.ScanStarted()
 
 
 @router.get(ARTIFACT + "/vulnerabilities", response_model=s.VulnerabilityReports, response_model_exclude_none=True)
-async def list_vulnerabilities(instance_id: str, namespace_name: str, repository_name: str, reference: str,
-                               services: ServicesDep) -> s.VulnerabilityReports:
+async def list_vulnerabilities(
+    instance_id: str, namespace_name: str, repository_name: str, reference: str, services: ServicesDep
+) -> s.VulnerabilityReports:
     """The artifact's vulnerability report (an empty object until a scan succeeded)."""
-    state = await services.enterprise.scans.get(instance_id=instance_id, namespace=namespace_name,
-                                                repository=repository_path_name(repository_name),
-                                                reference=reference, with_findings=True)
+    state = await services.enterprise.scans.get(
+        instance_id=instance_id,
+        namespace=namespace_name,
+        repository=repository_path_name(repository_name),
+        reference=reference,
+        with_findings=True,
+    )
     if state.result is None or state.result.status is not ScanResultStatus.SUCCESS:
         return s.VulnerabilityReports({})
-    return s.VulnerabilityReports({REPORT_MIME: s.VulnerabilityReport(
-        generated_at=timestamp(state.result.scanned_at), scanner=scanner(),
-        severity=overall_severity(state.vulnerabilities),
-        vulnerabilities=[vulnerability_view(v) for v in state.vulnerabilities])})
+    return s.VulnerabilityReports(
+        {
+            REPORT_MIME: s.VulnerabilityReport(
+                generated_at=timestamp(state.result.scanned_at),
+                scanner=scanner(),
+                severity=overall_severity(state.vulnerabilities),
+                vulnerabilities=[vulnerability_view(v) for v in state.vulnerabilities],
+            )
+        }
+    )

@@ -28,8 +28,7 @@ class RuleSelectorModel(BaseModel):
     @classmethod
     def of(cls, selector: Selector) -> RuleSelectorModel:
         """The wire form."""
-        return cls(kind=selector.kind, decoration=selector.decoration, pattern=selector.pattern,
-                   extras=selector.extras)
+        return cls(kind=selector.kind, decoration=selector.decoration, pattern=selector.pattern, extras=selector.extras)
 
 
 class RuleBody(BaseModel):
@@ -45,10 +44,16 @@ class RuleBody(BaseModel):
 
     def fields(self) -> RuleFields:
         """What the request sets."""
-        return RuleFields(tag_selectors=[s.selector() for s in self.tag_selectors],
-                          scope_selectors={kind: [s.selector() for s in selectors]
-                                           for kind, selectors in self.scope_selectors.items()},
-                          priority=self.priority, disabled=self.disabled, action=self.action, template=self.template)
+        return RuleFields(
+            tag_selectors=[s.selector() for s in self.tag_selectors],
+            scope_selectors={
+                kind: [s.selector() for s in selectors] for kind, selectors in self.scope_selectors.items()
+            },
+            priority=self.priority,
+            disabled=self.disabled,
+            action=self.action,
+            template=self.template,
+        )
 
 
 class ImmutableRuleView(ResponseModel):
@@ -67,10 +72,17 @@ class ImmutableRuleView(ResponseModel):
     @classmethod
     def of(cls, rule: ImmutableRule) -> ImmutableRuleView:
         """The wire form of a rule."""
-        return cls(id=rule.id, namespace_id=rule.namespace_id, namespace_name=rule.namespace_name,
-                   priority=rule.priority, disabled=rule.disabled, action=rule.action, template=rule.template,
-                   tag_selectors=[RuleSelectorModel.of(s) for s in rule.tag_selectors],
-                   scope_selectors={"repository": [RuleSelectorModel.of(s) for s in rule.repository_selectors]})
+        return cls(
+            id=rule.id,
+            namespace_id=rule.namespace_id,
+            namespace_name=rule.namespace_name,
+            priority=rule.priority,
+            disabled=rule.disabled,
+            action=rule.action,
+            template=rule.template,
+            tag_selectors=[RuleSelectorModel.of(s) for s in rule.tag_selectors],
+            scope_selectors={"repository": [RuleSelectorModel.of(s) for s in rule.repository_selectors]},
+        )
 
 
 class ImmutableRuleList(ResponseModel):

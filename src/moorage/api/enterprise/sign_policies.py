@@ -16,17 +16,20 @@ from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_MEMBER, M, R, access_rules, on_instance_namespace
 from moorage.domain.enterprise import PolicyChanges, ScopeRule, Selector, SignPolicy, Trigger
 
-router = APIRouter(tags=["Enterprise Edition signature policies"], dependencies=[Depends(authorize)],
-                   route_class=ManagementRoute)
+router = APIRouter(
+    tags=["Enterprise Edition signature policies"], dependencies=[Depends(authorize)], route_class=ManagementRoute
+)
 
-ACCESS_RULES = access_rules({
-    ("POST", POLICIES): on_instance_namespace(M),
-    ("GET", POLICIES): on_instance_namespace(R),
-    ("GET", INSTANCE + "/signature/policies"): INSTANCE_MEMBER,  # filtered to what the caller may see
-    ("GET", POLICY): on_instance_namespace(R),
-    ("PUT", POLICY): on_instance_namespace(M),
-    ("DELETE", POLICY): on_instance_namespace(M),
-})
+ACCESS_RULES = access_rules(
+    {
+        ("POST", POLICIES): on_instance_namespace(M),
+        ("GET", POLICIES): on_instance_namespace(R),
+        ("GET", INSTANCE + "/signature/policies"): INSTANCE_MEMBER,  # filtered to what the caller may see
+        ("GET", POLICY): on_instance_namespace(R),
+        ("PUT", POLICY): on_instance_namespace(M),
+        ("DELETE", POLICY): on_instance_namespace(M),
+    }
+)
 
 
 class SelectorBody(BaseModel):
@@ -53,8 +56,11 @@ class ScopeRuleBody(BaseModel):
 
     def rule(self) -> ScopeRule:
         """The domain form (repository selectors come from ``scope_selectors["repository"]``)."""
-        return ScopeRule(tuple(s.selector() for s in self.tag_selectors),
-                         tuple(s.selector() for s in self.scope_selectors.get("repository", [])), self.repo_scope_mode)
+        return ScopeRule(
+            tuple(s.selector() for s in self.tag_selectors),
+            tuple(s.selector() for s in self.scope_selectors.get("repository", [])),
+            self.repo_scope_mode,
+        )
 
 
 class TriggerSettingBody(BaseModel):
@@ -92,76 +98,110 @@ class PolicyBody(BaseModel):
     def changes(self) -> PolicyChanges:
         """What the request sets."""
         return PolicyChanges(
-            self.name, self.description, self.enabled, self.signature_method, self.signature_algorithm,
-            self.signature_key, self.trigger.trigger() if self.trigger else None,
-            [r.rule() for r in self.scope_rules] if self.scope_rules is not None else None)
+            self.name,
+            self.description,
+            self.enabled,
+            self.signature_method,
+            self.signature_algorithm,
+            self.signature_key,
+            self.trigger.trigger() if self.trigger else None,
+            [r.rule() for r in self.scope_rules] if self.scope_rules is not None else None,
+        )
 
 
 def _selector_view(selector: Selector) -> s.SignRuleSelector:
-    return s.SignRuleSelector(kind=selector.kind, decoration=selector.decoration, pattern=selector.pattern,
-                              extras=selector.extras)
+    return s.SignRuleSelector(
+        kind=selector.kind, decoration=selector.decoration, pattern=selector.pattern, extras=selector.extras
+    )
 
 
 def policy_view(policy: SignPolicy) -> s.SignPolicyDetail:
     """A ``SignPolicyDetail`` model."""
     return s.SignPolicyDetail(
-        id=policy.id, name=policy.name, description=policy.description, namespace_id=policy.namespace_id,
+        id=policy.id,
+        name=policy.name,
+        description=policy.description,
+        namespace_id=policy.namespace_id,
         namespace_name=policy.namespace_name,
-        trigger=s.TriggerConfig(type=policy.trigger.type,
-                                trigger_settings=s.TriggerSetting(cron=policy.trigger.cron)),
-        creator=policy.creator, enabled=policy.enabled,
-        scope_rules=[s.SignScopeRule(tag_selectors=[_selector_view(t) for t in r.tag_selectors],
-                                     scope_selectors={"repository": [_selector_view(t)
-                                                                     for t in r.repository_selectors]},
-                                     repo_scope_mode=r.repo_scope_mode) for r in policy.scope_rules],
-        created_at=timestamp(policy.created_at), updated_at=timestamp(policy.updated_at),
-        signature_algorithm=policy.signature_algorithm, signature_key=policy.signature_key,
-        signature_method=policy.signature_method)
+        trigger=s.TriggerConfig(type=policy.trigger.type, trigger_settings=s.TriggerSetting(cron=policy.trigger.cron)),
+        creator=policy.creator,
+        enabled=policy.enabled,
+        scope_rules=[
+            s.SignScopeRule(
+                tag_selectors=[_selector_view(t) for t in r.tag_selectors],
+                scope_selectors={"repository": [_selector_view(t) for t in r.repository_selectors]},
+                repo_scope_mode=r.repo_scope_mode,
+            )
+            for r in policy.scope_rules
+        ],
+        created_at=timestamp(policy.created_at),
+        updated_at=timestamp(policy.updated_at),
+        signature_algorithm=policy.signature_algorithm,
+        signature_key=policy.signature_key,
+        signature_method=policy.signature_method,
+    )
 
 
 @router.post(POLICIES, status_code=201, response_model=CreatedId)
-async def create_policy(instance_id: str, namespace_name: str, body: PolicyBody, principal: PrincipalDep,
-                        services: ServicesDep) -> CreatedId:
+async def create_policy(
+    instance_id: str, namespace_name: str, body: PolicyBody, principal: PrincipalDep, services: ServicesDep
+) -> CreatedId:
     """Create a signature policy in a namespace."""
-    created = await services.enterprise.policies.create(principal, instance_id=instance_id, namespace=namespace_name,
-                                                        changes=body.changes())
+    created = await services.enterprise.policies.create(
+        principal, instance_id=instance_id, namespace=namespace_name, changes=body.changes()
+    )
     return CreatedId(id=created.id)
 
 
 @router.get(POLICIES, response_model=s.SignPolicyList)
-async def list_namespace_policies(instance_id: str, namespace_name: str, principal: PrincipalDep,
-                                  services: ServicesDep, offset: int | None = Query(default=None),
-                                  limit: int | None = Query(default=None)) -> s.SignPolicyList:
+async def list_namespace_policies(
+    instance_id: str,
+    namespace_name: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    offset: int | None = Query(default=None),
+    limit: int | None = Query(default=None),
+) -> s.SignPolicyList:
     """Policies of a namespace."""
-    found = await services.enterprise.policies.list_policies(principal, instance_id=instance_id,
-                                                             namespace=namespace_name, page=page(offset, limit))
+    found = await services.enterprise.policies.list_policies(
+        principal, instance_id=instance_id, namespace=namespace_name, page=page(offset, limit)
+    )
     return s.SignPolicyList(policies=[policy_view(p) for p in found.items], total=found.total)
 
 
 @router.get(INSTANCE + "/signature/policies", response_model=s.SignPolicyList)
-async def list_instance_policies(instance_id: str, principal: PrincipalDep, services: ServicesDep,
-                                 offset: int | None = Query(default=None),
-                                 limit: int | None = Query(default=None)) -> s.SignPolicyList:
+async def list_instance_policies(
+    instance_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    offset: int | None = Query(default=None),
+    limit: int | None = Query(default=None),
+) -> s.SignPolicyList:
     """Policies of every namespace of the instance the caller may see."""
-    found = await services.enterprise.policies.list_policies(principal, instance_id=instance_id, namespace=None,
-                                                    page=page(offset, limit))
+    found = await services.enterprise.policies.list_policies(
+        principal, instance_id=instance_id, namespace=None, page=page(offset, limit)
+    )
     return s.SignPolicyList(policies=[policy_view(p) for p in found.items], total=found.total)
 
 
 @router.get(POLICY, response_model=s.SignPolicyDetail)
-async def show_policy(instance_id: str, namespace_name: str, policy_id: int,
-                      services: ServicesDep) -> s.SignPolicyDetail:
+async def show_policy(
+    instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep
+) -> s.SignPolicyDetail:
     """One policy."""
-    return policy_view(await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name,
-                                                              policy_id=policy_id))
+    return policy_view(
+        await services.enterprise.policies.get(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id)
+    )
 
 
 @router.put(POLICY)
-async def update_policy(instance_id: str, namespace_name: str, policy_id: int, body: PolicyBody,
-                        services: ServicesDep) -> Response:
+async def update_policy(
+    instance_id: str, namespace_name: str, policy_id: int, body: PolicyBody, services: ServicesDep
+) -> Response:
     """Change the fields given."""
-    await services.enterprise.policies.update(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id,
-                                              changes=body.changes())
+    await services.enterprise.policies.update(
+        instance_id=instance_id, namespace=namespace_name, policy_id=policy_id, changes=body.changes()
+    )
     return Response(status_code=200)
 
 

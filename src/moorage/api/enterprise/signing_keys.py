@@ -24,19 +24,22 @@ from moorage.api.management_rules import INSTANCE_ADMIN, INSTANCE_MEMBER, access
 from moorage.domain.enterprise import SigningKey
 from moorage.signing.ecdsa import ALGORITHM
 
-router = APIRouter(tags=["Enterprise Edition signing keys"], dependencies=[Depends(authorize)],
-                   route_class=ManagementRoute)
+router = APIRouter(
+    tags=["Enterprise Edition signing keys"], dependencies=[Depends(authorize)], route_class=ManagementRoute
+)
 
 KEYS = INSTANCE + "/signature/keys"
 KEY = KEYS + "/{key_id}"
 
-ACCESS_RULES = access_rules({
-    ("POST", KEYS): INSTANCE_ADMIN,
-    ("GET", KEYS): INSTANCE_MEMBER,
-    ("GET", KEY): INSTANCE_MEMBER,
-    ("GET", KEY + "/public-key"): INSTANCE_MEMBER,
-    ("DELETE", KEY): INSTANCE_ADMIN,
-})
+ACCESS_RULES = access_rules(
+    {
+        ("POST", KEYS): INSTANCE_ADMIN,
+        ("GET", KEYS): INSTANCE_MEMBER,
+        ("GET", KEY): INSTANCE_MEMBER,
+        ("GET", KEY + "/public-key"): INSTANCE_MEMBER,
+        ("DELETE", KEY): INSTANCE_ADMIN,
+    }
+)
 
 
 class CreateKeyBody(BaseModel):
@@ -50,21 +53,36 @@ class CreateKeyBody(BaseModel):
 
 def key_view(key: SigningKey) -> s.SigningKey:
     """A key, public half included."""
-    return s.SigningKey(id=key.id, name=key.name, description=key.description, algorithm=key.algorithm,
-                        public_key=key.public_key_pem, creator=key.creator, created_at=timestamp(key.created_at))
+    return s.SigningKey(
+        id=key.id,
+        name=key.name,
+        description=key.description,
+        algorithm=key.algorithm,
+        public_key=key.public_key_pem,
+        creator=key.creator,
+        created_at=timestamp(key.created_at),
+    )
 
 
 @router.post(KEYS, status_code=201, response_model=s.SigningKey)
-async def create_key(instance_id: str, body: CreateKeyBody, principal: PrincipalDep,
-                     services: ServicesDep) -> s.SigningKey:
+async def create_key(
+    instance_id: str, body: CreateKeyBody, principal: PrincipalDep, services: ServicesDep
+) -> s.SigningKey:
     """Make a key pair; its private half never leaves moorage."""
-    return key_view(await services.enterprise.keys.create(principal, instance_id=instance_id, name=body.name,
-                                                          description=body.description, algorithm=body.algorithm))
+    return key_view(
+        await services.enterprise.keys.create(
+            principal, instance_id=instance_id, name=body.name, description=body.description, algorithm=body.algorithm
+        )
+    )
 
 
 @router.get(KEYS, response_model=s.SigningKeyList)
-async def list_keys(instance_id: str, services: ServicesDep, offset: int | None = Query(default=None),
-                    limit: int | None = Query(default=None)) -> s.SigningKeyList:
+async def list_keys(
+    instance_id: str,
+    services: ServicesDep,
+    offset: int | None = Query(default=None),
+    limit: int | None = Query(default=None),
+) -> s.SigningKeyList:
     """The instance's keys."""
     found = await services.enterprise.keys.list_keys(instance_id=instance_id, page=page(offset, limit))
     return s.SigningKeyList(keys=[key_view(k) for k in found.items], total=found.total)
@@ -80,8 +98,11 @@ async def show_key(instance_id: str, key_id: str, services: ServicesDep) -> s.Si
 async def public_key(instance_id: str, key_id: str, services: ServicesDep) -> Response:
     """The public key as PEM, for ``sigstoreSigned`` policies and ``cosign verify --key``."""
     key = await services.enterprise.keys.get(instance_id=instance_id, key_id=key_id)
-    return Response(key.public_key_pem, media_type="application/x-pem-file",
-                    headers={"Content-Disposition": f'attachment; filename="{key.name}.pub"'})
+    return Response(
+        key.public_key_pem,
+        media_type="application/x-pem-file",
+        headers={"Content-Disposition": f'attachment; filename="{key.name}.pub"'},
+    )
 
 
 @router.delete(KEY, status_code=204)

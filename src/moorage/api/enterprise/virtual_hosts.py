@@ -23,7 +23,8 @@ class VirtualHostMiddleware:
         if scope["type"] == "http":
             host = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), None)
             scope.setdefault("state", {})["instance_id"] = await self.hosts.instance_for_host(
-                host, scheme=str(scope.get("scheme", "http")))
+                host, scheme=str(scope.get("scheme", "http"))
+            )
         await self.app(scope, receive, send)
 
 

@@ -10,6 +10,7 @@ from moorage.api.hss.schemas import ImageFilterFields, RequestBody
 
 # Across images ------------------------------------------------------------------------------------
 
+
 class CveScore(BaseModel):
     cve_id: str
     cvss: float
@@ -246,6 +247,7 @@ class Empty(BaseModel):
 
 # Whitelists, sensitive information, weak passwords --------------------------------------------------
 
+
 class WhitelistQueryInfo(RequestBody):
     image_type: str = Field(default="", max_length=64)
 
@@ -336,6 +338,7 @@ class WeakPasswords(BaseModel):
 
 
 # Statistics and reports -----------------------------------------------------------------------------
+
 
 class AssetStatistics(BaseModel):
     local_num: int

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 # Per image ----------------------------------------------------------------------------------------
 
+
 class ImageVulInfo(BaseModel):
     """A vulnerability of one image (``ImageVulInfo``)."""
 
@@ -110,6 +111,7 @@ class ImageBasicImageList(BaseModel):
 
 
 # Baseline and build commands ----------------------------------------------------------------------
+
 
 class RiskConfigInfo(BaseModel):
     """A baseline of an image (``ImageRiskConfigsInfoResponseInfo``)."""

@@ -24,8 +24,11 @@ from moorage.domain.security import IMAGE_TYPES
 from moorage.domain.security_images import ImageRef
 from moorage.services.security.detail_vocabulary import HANDLE_STATUSES, NECESSITIES, VUL_TYPES, choice, page
 
-router = APIRouter(tags=["HSS image details"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
-                   route_class=ManagementRoute)
+router = APIRouter(
+    tags=["HSS image details"],
+    dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+    route_class=ManagementRoute,
+)
 
 BASE = "/v5/{project_id}/image/{image_id}"
 VULNERABILITIES = f"{BASE}/vulnerabilities"
@@ -36,8 +39,12 @@ MALWARES = f"{BASE}/malwares"
 SENSITIVE = f"{BASE}/sensitive"
 NON_COMPLIANT = f"{BASE}/non-compliant-app"
 BASIC_IMAGE = f"{BASE}/basic-image"
-ACCESS_RULES = access_rules({("GET", path): ACCOUNT for path in (
-    VULNERABILITIES, APPS, FILES, FILES_STATISTICS, MALWARES, SENSITIVE, NON_COMPLIANT, BASIC_IMAGE)})
+ACCESS_RULES = access_rules(
+    {
+        ("GET", path): ACCOUNT
+        for path in (VULNERABILITIES, APPS, FILES, FILES_STATISTICS, MALWARES, SENSITIVE, NON_COMPLIANT, BASIC_IMAGE)
+    }
+)
 
 OFFSET_MAX = 2_000_000
 SENSITIVE_SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
@@ -61,19 +68,34 @@ class ImageNaming:
 
     def of(self, image_id: str) -> ImageRef:
         """The image reference (an unknown ``image_type``, like HSS's ``registry``, narrows nothing)."""
-        return ImageRef(image_id=image_id[:200], namespace=self.namespace or None, image_name=self.image_name or None,
-                        tag=self.tag or None, image_type=self.image_type if self.image_type in IMAGE_TYPES else None,
-                        instance_id=self.instance_id or None)
+        return ImageRef(
+            image_id=image_id[:200],
+            namespace=self.namespace or None,
+            image_name=self.image_name or None,
+            tag=self.tag or None,
+            image_type=self.image_type if self.image_type in IMAGE_TYPES else None,
+            instance_id=self.instance_id or None,
+        )
 
 
-def naming_by_tag(image_type: Short = None, namespace: Text = None, image_name: Text = None,
-                  tag_name: Text = None, instance_id: Text = None) -> ImageNaming:
+def naming_by_tag(
+    image_type: Short = None,
+    namespace: Text = None,
+    image_name: Text = None,
+    tag_name: Text = None,
+    instance_id: Text = None,
+) -> ImageNaming:
     """The naming fields of the operations that call the tag ``tag_name``."""
     return ImageNaming(image_type, namespace, image_name, tag_name, instance_id)
 
 
-def naming_by_version(image_type: Short = None, namespace: Text = None, image_name: Text = None,
-                      image_version: Text = None, instance_id: Text = None) -> ImageNaming:
+def naming_by_version(
+    image_type: Short = None,
+    namespace: Text = None,
+    image_name: Text = None,
+    image_version: Text = None,
+    instance_id: Text = None,
+) -> ImageNaming:
     """The naming fields of the operations that call the tag ``image_version``."""
     return ImageNaming(image_type, namespace, image_name, image_version, instance_id)
 
@@ -84,114 +106,182 @@ ByVersion = Annotated[ImageNaming, Depends(naming_by_version)]
 
 @router.get(VULNERABILITIES, response_model=d.ImageVulList)
 async def list_image_vulnerabilities(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
-    repair_necessity: Short = None, vul_id: Text = None,
-    app_name: Text = None, type: Short = None,
+    project_id: str,
+    image_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    naming: ByTag,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    repair_necessity: Short = None,
+    vul_id: Text = None,
+    app_name: Text = None,
+    type: Short = None,
     handle_status: Short = None,
 ) -> d.ImageVulList:
     """The image's vulnerabilities, most severe first (``vul_id``, ``app_name``: a part matches)."""
     found = await services.security.details.vulnerabilities(
-        principal, naming.of(image_id),
-        necessity=choice("repair_necessity", repair_necessity, NECESSITIES), vul_id=vul_id or None,
-        app_name=app_name or None, kind=choice("type", type, VUL_TYPES),
-        handle_status=choice("handle_status", handle_status, HANDLE_STATUSES))
-    return d.ImageVulList(total_num=len(found), data_list=[
-        d.ImageVulInfo(vul_id=v.vul_id, repair_necessity=v.repair_necessity, description=v.description,
-                       position=v.position, app_name=v.app_name, app_path=v.app_path, version=v.version,
-                       solution=v.solution, url=v.url) for v in page(found, offset, limit)])
+        principal,
+        naming.of(image_id),
+        necessity=choice("repair_necessity", repair_necessity, NECESSITIES),
+        vul_id=vul_id or None,
+        app_name=app_name or None,
+        kind=choice("type", type, VUL_TYPES),
+        handle_status=choice("handle_status", handle_status, HANDLE_STATUSES),
+    )
+    return d.ImageVulList(
+        total_num=len(found),
+        data_list=[
+            d.ImageVulInfo(
+                vul_id=v.vul_id,
+                repair_necessity=v.repair_necessity,
+                description=v.description,
+                position=v.position,
+                app_name=v.app_name,
+                app_path=v.app_path,
+                version=v.version,
+                solution=v.solution,
+                url=v.url,
+            )
+            for v in page(found, offset, limit)
+        ],
+    )
 
 
 @router.get(APPS, response_model=d.ImageAppList)
 async def list_image_apps(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    project_id: str,
+    image_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    naming: ByTag,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
     app_name: Text = None,
 ) -> d.ImageAppList:
     """The image's installed software, those with the most vulnerabilities first."""
-    found = await services.security.details.apps(
-        principal, naming.of(image_id),
-        app_name=app_name or None)
-    return d.ImageAppList(total_num=len(found), data_list=[d.ImageAppsInfo(**asdict(a))
-                                                           for a in page(found, offset, limit)])
+    found = await services.security.details.apps(principal, naming.of(image_id), app_name=app_name or None)
+    return d.ImageAppList(
+        total_num=len(found), data_list=[d.ImageAppsInfo(**asdict(a)) for a in page(found, offset, limit)]
+    )
 
 
 @router.get(FILES, response_model=d.ImageFileList)
 async def list_image_files(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    project_id: str,
+    image_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    naming: ByTag,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
     file_name: Text = None,
 ) -> d.ImageFileList:
     """The regular files of the image's final filesystem, by path."""
-    found = await services.security.details.files(
-        principal, naming.of(image_id),
-        file_name=file_name or None)
-    return d.ImageFileList(total_num=len(found), data_list=[d.ImageFileInfo(**asdict(f))
-                                                            for f in page(found, offset, limit)])
+    found = await services.security.details.files(principal, naming.of(image_id), file_name=file_name or None)
+    return d.ImageFileList(
+        total_num=len(found), data_list=[d.ImageFileInfo(**asdict(f)) for f in page(found, offset, limit)]
+    )
 
 
 @router.get(FILES_STATISTICS, response_model=d.ImageFilesStat)
 async def show_image_files_stat(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
-    enterprise_project_id: Text = None, ) -> d.ImageFilesStat:
+    project_id: str,
+    image_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    naming: ByTag,
+    enterprise_project_id: Text = None,
+) -> d.ImageFilesStat:
     """How many files the image has and their total size."""
-    number, size = await services.security.details.files_statistics(
-        principal, naming.of(image_id))
+    number, size = await services.security.details.files_statistics(principal, naming.of(image_id))
     return d.ImageFilesStat(total_files_num=number, total_files_size=size)
 
 
 @router.get(MALWARES, response_model=d.ImageMalwareList)
 async def list_image_malware(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByTag,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    project_id: str,
+    image_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    naming: ByTag,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
     file_name: Text = None,
 ) -> d.ImageMalwareList:
     """The image's malicious files."""
-    found = await services.security.details.malware(
-        principal, naming.of(image_id),
-        file_name=file_name or None)
-    return d.ImageMalwareList(total_num=len(found), data_list=[d.ImageMalwareInfo(**asdict(m))
-                                                               for m in page(found, offset, limit)])
+    found = await services.security.details.malware(principal, naming.of(image_id), file_name=file_name or None)
+    return d.ImageMalwareList(
+        total_num=len(found), data_list=[d.ImageMalwareInfo(**asdict(m)) for m in page(found, offset, limit)]
+    )
 
 
 @router.get(SENSITIVE, response_model=d.ImageSensitiveList)
 async def list_image_sensitive(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByVersion,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    project_id: str,
+    image_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    naming: ByVersion,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
     file_path: Text = None,
     severity: Short = None,
     handle_status: Short = None,
 ) -> d.ImageSensitiveList:
     """The image's sensitive information, without the account's allowlisted file paths."""
     found = await services.security.details.sensitive(
-        principal, naming.of(image_id),
-        file_path=file_path or None, severity=choice("severity", severity, SENSITIVE_SEVERITIES),
-        handle_status=choice("handle_status", handle_status, HANDLE_STATUSES))
-    return d.ImageSensitiveList(total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i))
-                                                                 for i in page(found, offset, limit)])
+        principal,
+        naming.of(image_id),
+        file_path=file_path or None,
+        severity=choice("severity", severity, SENSITIVE_SEVERITIES),
+        handle_status=choice("handle_status", handle_status, HANDLE_STATUSES),
+    )
+    return d.ImageSensitiveList(
+        total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i)) for i in page(found, offset, limit)]
+    )
 
 
 @router.get(NON_COMPLIANT, response_model=d.ImageNonCompliantAppList)
 async def list_image_non_compliant_app(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByVersion,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    project_id: str,
+    image_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    naming: ByVersion,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
     app_name: Text = None,
 ) -> d.ImageNonCompliantAppList:
     """Software of the image whose versions the scanner could not check."""
     found = await services.security.details.non_compliant_apps(
-        principal, naming.of(image_id), app_name=app_name or None)
-    return d.ImageNonCompliantAppList(total_num=len(found), data_list=[
-        d.ImageNonCompliantAppInfo(**asdict(a)) for a in page(found, offset, limit)])
+        principal, naming.of(image_id), app_name=app_name or None
+    )
+    return d.ImageNonCompliantAppList(
+        total_num=len(found), data_list=[d.ImageNonCompliantAppInfo(**asdict(a)) for a in page(found, offset, limit)]
+    )
 
 
 @router.get(BASIC_IMAGE, response_model=d.ImageBasicImageList)
 async def list_image_basic_image(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep, naming: ByVersion,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    project_id: str,
+    image_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    naming: ByVersion,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
     os_name: Text = None,
 ) -> d.ImageBasicImageList:
     """The operating system the image is built on."""
-    found = await services.security.details.basic_image(
-        principal, naming.of(image_id), os_name=os_name or None)
-    return d.ImageBasicImageList(total_num=len(found), data_list=[d.ImageBasicImageInfo(**asdict(b))
-                                                                  for b in page(found, offset, limit)])
+    found = await services.security.details.basic_image(principal, naming.of(image_id), os_name=os_name or None)
+    return d.ImageBasicImageList(
+        total_num=len(found), data_list=[d.ImageBasicImageInfo(**asdict(b)) for b in page(found, offset, limit)]
+    )

@@ -31,17 +31,20 @@ from moorage.domain.security import (
 )
 from moorage.services.security.detail_vocabulary import choice
 
-router = APIRouter(tags=["HSS images"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
-                   route_class=ManagementRoute)
+router = APIRouter(
+    tags=["HSS images"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)], route_class=ManagementRoute
+)
 
 SWR_LIST = "/v5/{project_id}/image/swr-repository"
 REGISTRY_LIST = "/v5/{project_id}/image/registries/images"
 SYNCHRONIZE = "/v5/{project_id}/image/synchronize"
-ACCESS_RULES = access_rules({
-    ("GET", SWR_LIST): ACCOUNT,
-    ("GET", REGISTRY_LIST): ACCOUNT,
-    ("POST", SYNCHRONIZE): ADMIN,
-})
+ACCESS_RULES = access_rules(
+    {
+        ("GET", SWR_LIST): ACCOUNT,
+        ("GET", REGISTRY_LIST): ACCOUNT,
+        ("POST", SYNCHRONIZE): ADMIN,
+    }
+)
 
 OFFSET_MAX = 2_000_000
 TIME_MAX = 9_223_372_036_854_775_807
@@ -60,43 +63,98 @@ def _scannable(row: ImageRow) -> bool:
 def swr_item(row: ImageRow) -> s.PrivateImageRepositoryInfo:
     """A row as ListSwrImageRepository shows it (``scan_failed_desc`` carries the failure code there)."""
     return s.PrivateImageRepositoryInfo(
-        id=row.id, namespace=row.namespace, image_name=row.image_name, image_id=row.image_id,
-        image_digest=row.image_digest, image_version=row.image_version, image_type=row.image_type,
-        latest_version=row.latest_version, scan_status=row.scan_status, scan_failed_desc=row.scan_failed_code,
-        image_size=row.image_size, latest_update_time=row.latest_update_time, latest_scan_time=row.latest_scan_time,
-        vul_num=row.vul_num, unsafe_setting_num=row.unsafe_setting_num, malicious_file_num=row.malicious_file_num,
-        domain_name=row.domain_name, shared_status=row.shared_status, scannable=_scannable(row),
-        instance_name=row.instance_name, instance_id=row.instance_id, instance_url=row.instance_url,
-        association_images=[s.AssociateImages(image_name=c.image_name, image_version=c.image_version,
-                                              image_type=c.image_type, namespace=c.namespace,
-                                              image_digest=c.image_digest, scan_status=c.scan_status)
-                            for c in row.children])
+        id=row.id,
+        namespace=row.namespace,
+        image_name=row.image_name,
+        image_id=row.image_id,
+        image_digest=row.image_digest,
+        image_version=row.image_version,
+        image_type=row.image_type,
+        latest_version=row.latest_version,
+        scan_status=row.scan_status,
+        scan_failed_desc=row.scan_failed_code,
+        image_size=row.image_size,
+        latest_update_time=row.latest_update_time,
+        latest_scan_time=row.latest_scan_time,
+        vul_num=row.vul_num,
+        unsafe_setting_num=row.unsafe_setting_num,
+        malicious_file_num=row.malicious_file_num,
+        domain_name=row.domain_name,
+        shared_status=row.shared_status,
+        scannable=_scannable(row),
+        instance_name=row.instance_name,
+        instance_id=row.instance_id,
+        instance_url=row.instance_url,
+        association_images=[
+            s.AssociateImages(
+                image_name=c.image_name,
+                image_version=c.image_version,
+                image_type=c.image_type,
+                namespace=c.namespace,
+                image_digest=c.image_digest,
+                scan_status=c.scan_status,
+            )
+            for c in row.children
+        ],
+    )
 
 
 def registry_item(row: ImageRow) -> s.RegistryImagesInfo:
     """A row as ListRegistryImages shows it."""
     return s.RegistryImagesInfo(
-        id=row.id, namespace=row.namespace, image_name=row.image_name, image_id=row.image_id,
-        image_digest=row.image_digest, image_version=row.image_version, image_type=row.image_type,
-        registry_id=row.registry_id, registry_name=row.registry_name, registry_type=row.registry_type,
-        latest_version=row.latest_version, scan_status=row.scan_status,
+        id=row.id,
+        namespace=row.namespace,
+        image_name=row.image_name,
+        image_id=row.image_id,
+        image_digest=row.image_digest,
+        image_version=row.image_version,
+        image_type=row.image_type,
+        registry_id=row.registry_id,
+        registry_name=row.registry_name,
+        registry_type=row.registry_type,
+        latest_version=row.latest_version,
+        scan_status=row.scan_status,
         scan_failed_desc=failure_description(row.scan_status, row.scan_failed_code),
-        scan_failed_code=row.scan_failed_code, image_size=row.image_size, latest_update_time=row.latest_update_time,
-        latest_scan_time=row.latest_scan_time, latest_sync_time=row.latest_sync_time, vul_num=row.vul_num,
-        unsafe_setting_num=row.unsafe_setting_num, malicious_file_num=row.malicious_file_num,
-        domain_name=row.domain_name, shared_status=row.shared_status, scannable=_scannable(row),
-        is_multiple_arch=row.is_multiple_arch, instance_name=row.instance_name, instance_id=row.instance_id,
-        instance_url=row.instance_url, severity_level=row.severity_level,
-        association_images=[s.AssociateImagesInfo(
-            id=c.id, image_id=c.image_id, image_name=c.image_name, image_version=c.image_version,
-            image_type=c.image_type, namespace=c.namespace, image_digest=c.image_digest, scan_status=c.scan_status,
-            vul_num=c.vul_num, unsafe_setting_num=c.unsafe_setting_num, malicious_file_num=c.malicious_file_num)
-            for c in row.children])
+        scan_failed_code=row.scan_failed_code,
+        image_size=row.image_size,
+        latest_update_time=row.latest_update_time,
+        latest_scan_time=row.latest_scan_time,
+        latest_sync_time=row.latest_sync_time,
+        vul_num=row.vul_num,
+        unsafe_setting_num=row.unsafe_setting_num,
+        malicious_file_num=row.malicious_file_num,
+        domain_name=row.domain_name,
+        shared_status=row.shared_status,
+        scannable=_scannable(row),
+        is_multiple_arch=row.is_multiple_arch,
+        instance_name=row.instance_name,
+        instance_id=row.instance_id,
+        instance_url=row.instance_url,
+        severity_level=row.severity_level,
+        association_images=[
+            s.AssociateImagesInfo(
+                id=c.id,
+                image_id=c.image_id,
+                image_name=c.image_name,
+                image_version=c.image_version,
+                image_type=c.image_type,
+                namespace=c.namespace,
+                image_digest=c.image_digest,
+                scan_status=c.scan_status,
+                vul_num=c.vul_num,
+                unsafe_setting_num=c.unsafe_setting_num,
+                malicious_file_num=c.malicious_file_num,
+            )
+            for c in row.children
+        ],
+    )
 
 
 @router.get(SWR_LIST, response_model=s.SwrImageList)
 async def list_swr_image_repository(
-    project_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
     image_type: str = Query(max_length=32),
     enterprise_project_id: str | None = Query(default=None, max_length=256),
     namespace: str | None = Query(default=None, max_length=128),
@@ -122,21 +180,34 @@ async def list_swr_image_repository(
     if kind == LOCAL_IMAGE or kind is None:
         return s.SwrImageList(total_num=0, data_list=[])  # images on hosts: not applicable to a registry
     flt = ImageFilter(
-        image_types=(kind,), namespace=_text(namespace), image_name=_text(image_name),
-        image_version=_text(image_version), latest_version=latest_version,
-        scan_status=choice("scan_status", scan_status, SCAN_STATUSES), instance_name=_text(instance_name),
-        instance_id=_text(instance_id), image_size=image_size, start_latest_update_time=start_latest_update_time,
-        end_latest_update_time=end_latest_update_time, start_latest_scan_time=start_latest_scan_time,
-        end_latest_scan_time=end_latest_scan_time, has_malicious_file=has_malicious_file,
-        has_unsafe_setting=has_unsafe_setting, has_vul=has_vul)
-    rows, total = await services.security.images.page(principal, flt, sort_key=None, descending=False,
-                                                      offset=offset, limit=limit)
+        image_types=(kind,),
+        namespace=_text(namespace),
+        image_name=_text(image_name),
+        image_version=_text(image_version),
+        latest_version=latest_version,
+        scan_status=choice("scan_status", scan_status, SCAN_STATUSES),
+        instance_name=_text(instance_name),
+        instance_id=_text(instance_id),
+        image_size=image_size,
+        start_latest_update_time=start_latest_update_time,
+        end_latest_update_time=end_latest_update_time,
+        start_latest_scan_time=start_latest_scan_time,
+        end_latest_scan_time=end_latest_scan_time,
+        has_malicious_file=has_malicious_file,
+        has_unsafe_setting=has_unsafe_setting,
+        has_vul=has_vul,
+    )
+    rows, total = await services.security.images.page(
+        principal, flt, sort_key=None, descending=False, offset=offset, limit=limit
+    )
     return s.SwrImageList(total_num=total, data_list=[swr_item(r) for r in rows])
 
 
 @router.get(REGISTRY_LIST, response_model=s.RegistryImageList)
 async def list_registry_images(
-    project_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
     enterprise_project_id: str | None = Query(default=None, max_length=256),
     namespace: str | None = Query(default=None, max_length=128),
     image_name: str | None = Query(default=None, max_length=255),
@@ -169,23 +240,41 @@ async def list_registry_images(
     kind = choice("image_type", image_type, IMAGE_TYPES)
     direction = choice("sort_dir", sort_dir, ("asc", "desc"))
     flt = ImageFilter(
-        image_types=(kind,) if kind else (), namespace=_text(namespace), image_name=_text(image_name),
-        image_version=_text(image_version), registry_name=_text(registry_name), latest_version=latest_version,
-        image_size=image_size, scan_status=choice("scan_status", scan_status, SCAN_STATUSES),
-        start_latest_update_time=start_latest_update_time, end_latest_update_time=end_latest_update_time,
-        start_latest_scan_time=start_latest_scan_time, end_latest_scan_time=end_latest_scan_time,
-        start_latest_sync_time=start_latest_sync_time, end_latest_sync_time=end_latest_sync_time,
-        has_malicious_file=has_malicious_file, has_unsafe_setting=has_unsafe_setting, has_vul=has_vul, risky=risky,
-        instance_id=_text(instance_id), instance_name=_text(instance_name), is_multarch=is_multarch,
-        severity_level=choice("severity_level", severity_level, SEVERITY_LEVELS))
+        image_types=(kind,) if kind else (),
+        namespace=_text(namespace),
+        image_name=_text(image_name),
+        image_version=_text(image_version),
+        registry_name=_text(registry_name),
+        latest_version=latest_version,
+        image_size=image_size,
+        scan_status=choice("scan_status", scan_status, SCAN_STATUSES),
+        start_latest_update_time=start_latest_update_time,
+        end_latest_update_time=end_latest_update_time,
+        start_latest_scan_time=start_latest_scan_time,
+        end_latest_scan_time=end_latest_scan_time,
+        start_latest_sync_time=start_latest_sync_time,
+        end_latest_sync_time=end_latest_sync_time,
+        has_malicious_file=has_malicious_file,
+        has_unsafe_setting=has_unsafe_setting,
+        has_vul=has_vul,
+        risky=risky,
+        instance_id=_text(instance_id),
+        instance_name=_text(instance_name),
+        is_multarch=is_multarch,
+        severity_level=choice("severity_level", severity_level, SEVERITY_LEVELS),
+    )
     rows, total = await services.security.images.page(
-        principal, flt, sort_key=_text(sort_key), descending=direction == "desc", offset=offset, limit=limit)
+        principal, flt, sort_key=_text(sort_key), descending=direction == "desc", offset=offset, limit=limit
+    )
     return s.RegistryImageList(total_num=total, data_list=[registry_item(r) for r in rows])
 
 
 @router.post(SYNCHRONIZE, response_model=s.SynchronizeResponse)
 async def run_image_synchronize(
-    project_id: str, body: s.SynchronizeRequest, principal: PrincipalDep, services: ServicesDep,
+    project_id: str,
+    body: s.SynchronizeRequest,
+    principal: PrincipalDep,
+    services: ServicesDep,
     enterprise_project_id: str | None = Query(default=None, max_length=256),
 ) -> s.SynchronizeResponse:
     """Record the account's current SWR images of one type (done before the answer)."""

@@ -23,8 +23,9 @@ from moorage.domain.security_tasks import ReportSelection
 from moorage.services.security.detail_vocabulary import choice
 from moorage.services.security.reports import FORMATS
 
-router = APIRouter(tags=["HSS reports"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
-                   route_class=ManagementRoute)
+router = APIRouter(
+    tags=["HSS reports"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)], route_class=ManagementRoute
+)
 
 ASSETS = "/v5/{project_id}/image/asset/statistics"
 SCANS = "/v5/{project_id}/image/pay-per-scan/statistics"
@@ -34,28 +35,47 @@ BASELINE_EXPORT = "/v5/{project_id}/image/baseline/export"
 EXPORT_TASK = "/v5/{project_id}/image/export-tasks/{task_id}"
 EXPORT_FILE = "/v5/{project_id}/image/export-tasks/{task_id}/file"
 # Exports are made by domain administrators over every image of the account, so only they read them.
-ACCESS_RULES = access_rules({("GET", ASSETS): ACCOUNT, ("GET", SCANS): ACCOUNT, ("POST", REPORT_STATISTIC): ACCOUNT,
-              ("POST", REPORT_EXPORT): ADMIN, ("POST", BASELINE_EXPORT): ADMIN, ("GET", EXPORT_TASK): ADMIN,
-              ("GET", EXPORT_FILE): ADMIN})
+ACCESS_RULES = access_rules(
+    {
+        ("GET", ASSETS): ACCOUNT,
+        ("GET", SCANS): ACCOUNT,
+        ("POST", REPORT_STATISTIC): ACCOUNT,
+        ("POST", REPORT_EXPORT): ADMIN,
+        ("POST", BASELINE_EXPORT): ADMIN,
+        ("GET", EXPORT_TASK): ADMIN,
+        ("GET", EXPORT_FILE): ADMIN,
+    }
+)
 
 
 def selection(body: ac.ReportFilterBody) -> ReportSelection:
     """The images a report body selects."""
     image_type = body.image_type if body.image_type in IMAGE_TYPES else None
     flt = ImageFilter(
-        image_types=(image_type,) if image_type else (), **body.filter_fields(),
+        image_types=(image_type,) if image_type else (),
+        **body.filter_fields(),
         scan_status=choice("scan_status", body.scan_status, tuple(s.value for s in ScanStatus)),
         latest_version=body.latest_version,
-        has_malicious_file=body.has_malicious_file, has_vul=body.has_vul, has_unsafe_setting=body.has_unsafe_setting,
-        risky=body.risky, severity_level=choice("severity_level", body.severity_level,
-                                                tuple(s.value for s in SeverityLevel)),
-        instance_name=body.instance_name or None, instance_id=body.instance_id or None)
+        has_malicious_file=body.has_malicious_file,
+        has_vul=body.has_vul,
+        has_unsafe_setting=body.has_unsafe_setting,
+        risky=body.risky,
+        severity_level=choice("severity_level", body.severity_level, tuple(s.value for s in SeverityLevel)),
+        instance_name=body.instance_name or None,
+        instance_id=body.instance_id or None,
+    )
     return ReportSelection(operate_all=bool(body.operate_all), image_ids=tuple(body.image_id_list or ()), filter=flt)
 
 
 async def _count(services: ServicesDep, principal: PrincipalDep, **filters: object) -> int:
-    _, total = await services.security.images.page(principal, ImageFilter(**filters),  # type: ignore[arg-type]
-                                                   sort_key=None, descending=False, offset=0, limit=1)
+    _, total = await services.security.images.page(
+        principal,
+        ImageFilter(**filters),  # type: ignore[arg-type]
+        sort_key=None,
+        descending=False,
+        offset=0,
+        limit=1,
+    )
     return total
 
 
@@ -65,7 +85,10 @@ def _registry(count: int) -> ac.ImageTypeRisk:
 
 @router.get(ASSETS, response_model=ac.AssetStatistics)
 async def show_image_asset_statistics(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
 ) -> ac.AssetStatistics:
     """How many images the account has (registry images; images on hosts and in pipelines do not apply)."""
     return ac.AssetStatistics(local_num=0, cicd_num=0, registry_num=await _count(services, principal))
@@ -73,22 +96,34 @@ async def show_image_asset_statistics(
 
 @router.get(SCANS, response_model=ac.PayPerScanStatistics)
 async def show_image_pay_per_scan_statistics(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
 ) -> ac.PayPerScanStatistics:
     """Scanned, risky, high-risk and unscanned images (moorage bills nothing: quotas are 0)."""
     scanned = await _count(services, principal, scan_status=ScanStatus.SUCCESS.value)
     return ac.PayPerScanStatistics(
-        repository_scan_num=scanned, cicd_scan_num=0, free_quota_num=0, already_given=False, image_free_quota=0,
+        repository_scan_num=scanned,
+        cicd_scan_num=0,
+        free_quota_num=0,
+        already_given=False,
+        image_free_quota=0,
         high_risk=_registry(await _count(services, principal, severity_level=SeverityLevel.HIGH.value)),
         has_risk=_registry(await _count(services, principal, risky=True)),
         total=_registry(await _count(services, principal)),
-        unscan=_registry(await _count(services, principal, scan_status=ScanStatus.UNSCAN.value)))
+        unscan=_registry(await _count(services, principal, scan_status=ScanStatus.UNSCAN.value)),
+    )
 
 
 @router.post(REPORT_STATISTIC, response_model=ac.ReportStatistic)
 async def show_image_security_report_statistic(
-    project_id: str, body: ac.ReportFilterBody, principal: PrincipalDep, services: ServicesDep,
-    security_report_type: Annotated[str, Query(max_length=32)], enterprise_project_id: Text = None,
+    project_id: str,
+    body: ac.ReportFilterBody,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    security_report_type: Annotated[str, Query(max_length=32)],
+    enterprise_project_id: Text = None,
 ) -> ac.ReportStatistic:
     """How many rows the security report of the selected images has."""
     table = await services.security.reports.table(principal, security_report_type, selection(body))
@@ -97,46 +132,76 @@ async def show_image_security_report_statistic(
 
 @router.post(REPORT_EXPORT, response_model=ac.ExportTaskId)
 async def export_image_security_report_task(
-    project_id: str, body: ac.ReportFilterBody, principal: PrincipalDep, services: ServicesDep,
+    project_id: str,
+    body: ac.ReportFilterBody,
+    principal: PrincipalDep,
+    services: ServicesDep,
     enterprise_project_id: Text = None,
 ) -> ac.ExportTaskId:
     """Export the security report of the selected images (``export_size``: at most that many rows)."""
     if not body.security_report_type:
         raise Invalid("security_report_type is required")
     task_id, _ = await services.security.reports.export(
-        principal, body.security_report_type, selection(body), export_size=body.export_size,
-        kind="security-report", file_format="html")
+        principal,
+        body.security_report_type,
+        selection(body),
+        export_size=body.export_size,
+        kind="security-report",
+        file_format="html",
+    )
     return ac.ExportTaskId(task_id=task_id)
 
 
 @router.post(BASELINE_EXPORT, response_model=ac.BaselineExport)
 async def batch_export_baseline_task(
-    project_id: str, body: ac.ReportFilterBody, principal: PrincipalDep, services: ServicesDep,
-    export_size: Annotated[int | None, Query(ge=0, le=2_147_483_647)] = None, enterprise_project_id: Text = None,
+    project_id: str,
+    body: ac.ReportFilterBody,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    export_size: Annotated[int | None, Query(ge=0, le=2_147_483_647)] = None,
+    enterprise_project_id: Text = None,
 ) -> ac.BaselineExport:
     """Export the failed baseline checks of the selected images."""
     task_id, rows = await services.security.reports.export(
-        principal, "risk-config", selection(body), export_size=export_size, kind="baseline", file_format="csv")
+        principal, "risk-config", selection(body), export_size=export_size, kind="baseline", file_format="csv"
+    )
     return ac.BaselineExport(record_total_num=rows, task_id=task_id)
 
 
 @router.get(EXPORT_TASK, response_model=ac.ExportTaskInfo)
 async def show_export_task(
-    project_id: str, task_id: str, principal: PrincipalDep, services: ServicesDep,
+    project_id: str,
+    task_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
 ) -> ac.ExportTaskInfo:
     """An export task: its state and what it holds."""
     task, table = await services.security.reports.task(principal, task_id[:64])
-    return ac.ExportTaskInfo(task_id=task.id, kind=task.kind, status=task.status, file_name=task.file_name,
-                            file_format=task.file_format, record_num=len(table.rows), image_num=table.images,
-                            created_at=task.created_at, finished_at=task.finished_at)
+    return ac.ExportTaskInfo(
+        task_id=task.id,
+        kind=task.kind,
+        status=task.status,
+        file_name=task.file_name,
+        file_format=task.file_format,
+        record_num=len(table.rows),
+        image_num=table.images,
+        created_at=task.created_at,
+        finished_at=task.finished_at,
+    )
 
 
 @router.get(EXPORT_FILE)
 async def download_export(
-    project_id: str, task_id: str, principal: PrincipalDep, services: ServicesDep, format: Short = None,
+    project_id: str,
+    task_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    format: Short = None,
 ) -> Response:
     """The exported file, as CSV or HTML (default: the task's own format)."""
     content, media_type, file_name = await services.security.reports.download(
-        principal, task_id[:64], choice("format", format, FORMATS))
-    return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+        principal, task_id[:64], choice("format", format, FORMATS)
+    )
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{file_name}"'}
+    )

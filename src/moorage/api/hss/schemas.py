@@ -17,6 +17,7 @@ class RequestBody(BaseModel):
 
 # Image lists (ListSwrImageRepository and ListRegistryImages) -----------------------------------------
 
+
 class AssociateImages(BaseModel):
     """A platform image of a multi-architecture image (ListSwrImageRepository)."""
 
@@ -136,6 +137,7 @@ class SynchronizeResponse(BaseModel):
 
 # Registries ---------------------------------------------------------------------------------------
 
+
 class AddRegistryRequest(RequestBody):
     """``AddRegistryRequestBody``. ``namespace``: moorage reads it as the organization filter (the
     organizations to list, comma-separated; empty: all)."""
@@ -221,6 +223,7 @@ class Created(BaseModel):
 
 # Tasks and policies --------------------------------------------------------------------------------
 
+
 class RegistryRef(RequestBody):
     """A registry named by a request."""
 
@@ -280,12 +283,16 @@ class ImageFilterFields(RequestBody):
 
     def filter_fields(self) -> dict[str, Any]:
         """The ``ImageFilter`` arguments these fields give (empty strings: not filtered)."""
-        return {"namespace": self.namespace or None, "image_name": self.image_name or None,
-                "image_version": self.image_version or None, "image_size": self.image_size,
-                "start_latest_update_time": self.start_latest_update_time,
-                "end_latest_update_time": self.end_latest_update_time,
-                "start_latest_scan_time": self.start_latest_scan_time,
-                "end_latest_scan_time": self.end_latest_scan_time}
+        return {
+            "namespace": self.namespace or None,
+            "image_name": self.image_name or None,
+            "image_version": self.image_version or None,
+            "image_size": self.image_size,
+            "start_latest_update_time": self.start_latest_update_time,
+            "end_latest_update_time": self.end_latest_update_time,
+            "start_latest_scan_time": self.start_latest_scan_time,
+            "end_latest_scan_time": self.end_latest_scan_time,
+        }
 
 
 class BatchScanRequest(ImageFilterFields):

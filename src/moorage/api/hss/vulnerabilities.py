@@ -35,8 +35,11 @@ from moorage.services.security.detail_vocabulary import (
     risk_level,
 )
 
-router = APIRouter(tags=["HSS vulnerabilities"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
-                   route_class=ManagementRoute)
+router = APIRouter(
+    tags=["HSS vulnerabilities"],
+    dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+    route_class=ManagementRoute,
+)
 
 GENERAL = "/v5/{project_id}/images/vulnerabilities"
 GLOBAL = "/v5/{project_id}/image/vulnerabilities"
@@ -50,10 +53,16 @@ HISTORY = "/v5/{project_id}/image/vulnerability/handle-history"
 APPS = "/v5/{project_id}/image/apps"
 MALWARE = "/v5/{project_id}/image/malwares"
 FILES = "/v5/{project_id}/image/files"
-ACCESS_RULES = access_rules({
-    **{("GET", p): ACCOUNT for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES, HISTORY, APPS,
-                                     MALWARE, FILES)},
-    ("POST", HANDLE): ADMIN, ("POST", HANDLE_PREVIEW): ACCOUNT})
+ACCESS_RULES = access_rules(
+    {
+        **{
+            ("GET", p): ACCOUNT
+            for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES, HISTORY, APPS, MALWARE, FILES)
+        },
+        ("POST", HANDLE): ADMIN,
+        ("POST", HANDLE_PREVIEW): ACCOUNT,
+    }
+)
 VulId = Annotated[str | None, Query(max_length=128)]
 
 
@@ -66,46 +75,101 @@ def _image_type(value: str | None) -> str | None:
 
 @router.get(GENERAL, response_model=ac.GeneralImageVulList)
 async def list_general_image_vuls(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
-    offset: Offset = 0, limit: Limit = 10, type: Short = None, handle_status: Short = None,
-    image_type: Short = None, severity_level: Short = None, vul_id: VulId = None, vul_name: Text = None,
-    cve_id: VulId = None, label_list: Annotated[list[str] | None, Query(max_length=20)] = None,
-    status: Short = None, cluster_id: Text = None,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    type: Short = None,
+    handle_status: Short = None,
+    image_type: Short = None,
+    severity_level: Short = None,
+    vul_id: VulId = None,
+    vul_name: Text = None,
+    cve_id: VulId = None,
+    label_list: Annotated[list[str] | None, Query(max_length=20)] = None,
+    status: Short = None,
+    cluster_id: Text = None,
 ) -> ac.GeneralImageVulList:
     """Every vulnerability of the account's images, the most severe first (``image_num``: images that have it)."""
-    flt = VulnerabilityFilter(vul_id=vul_id or None, vul_name=vul_name or None, cve_id=cve_id or None,
-                              kind=choice("type", type, VUL_TYPES), image_type=_image_type(image_type),
-                              severity_level=choice("severity_level", severity_level, RISK_LEVELS),
-                              handle_status=choice("handle_status", handle_status, HANDLE_STATUSES))
+    flt = VulnerabilityFilter(
+        vul_id=vul_id or None,
+        vul_name=vul_name or None,
+        cve_id=cve_id or None,
+        kind=choice("type", type, VUL_TYPES),
+        image_type=_image_type(image_type),
+        severity_level=choice("severity_level", severity_level, RISK_LEVELS),
+        handle_status=choice("handle_status", handle_status, HANDLE_STATUSES),
+    )
     entries, total = await services.security.vulnerabilities.general(principal, flt, offset=offset, limit=limit)
     items = []
     for e, facts in entries:
         cves = [ac.CveScore(cve_id=c.cve_id, cvss=c.cvss_score) for c in facts.cves]
-        items.append(ac.GeneralImageVul(
-            vul_name=facts.title or e.title, vul_id=e.vul_id, type=e.type, image_type=",".join(sorted(e.image_types)),
-            label_list=[], severity_level=risk_level(e.severity), image_num=len(e.images), cve_list=cves,
-            max_cvss_score=max([c.cvss for c in cves] + [e.score or 0.0]), scan_time=e.scan_time,
-            description=facts.description, url=facts.url, solution_detail=e.solution, cluster_num=0))
+        items.append(
+            ac.GeneralImageVul(
+                vul_name=facts.title or e.title,
+                vul_id=e.vul_id,
+                type=e.type,
+                image_type=",".join(sorted(e.image_types)),
+                label_list=[],
+                severity_level=risk_level(e.severity),
+                image_num=len(e.images),
+                cve_list=cves,
+                max_cvss_score=max([c.cvss for c in cves] + [e.score or 0.0]),
+                scan_time=e.scan_time,
+                description=facts.description,
+                url=facts.url,
+                solution_detail=e.solution,
+                cluster_num=0,
+            )
+        )
     return ac.GeneralImageVulList(total_num=total, data_list=items)
 
 
 @router.get(GLOBAL, response_model=ac.GlobalVulList)
 async def list_global_vulnerabilities(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
-    offset: Offset = 0, limit: Limit = 10, repair_necessity: Short = None, vul_id: VulId = None,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    repair_necessity: Short = None,
+    vul_id: VulId = None,
     type: Short = None,
 ) -> ac.GlobalVulList:
     """Every vulnerability of the account's images (``history_number``: images that have it;
     ``undeal_number``: those where it is not handled)."""
-    flt = VulnerabilityFilter(vul_id=vul_id or None, kind=choice("type", type, VUL_TYPES),
-                              necessity=choice("repair_necessity", repair_necessity, NECESSITIES))
+    flt = VulnerabilityFilter(
+        vul_id=vul_id or None,
+        kind=choice("type", type, VUL_TYPES),
+        necessity=choice("repair_necessity", repair_necessity, NECESSITIES),
+    )
     entries, total = await services.security.vulnerabilities.general(principal, flt, offset=offset, limit=limit)
-    return ac.GlobalVulList(total_num=total, data_list=[ac.GlobalVul(
-        vul_name=facts.title or e.title, vul_id=e.vul_id, repair_necessity=_necessity(e.severity),
-        decription=facts.description, description=facts.description, solution=e.solution, url=facts.url,
-        history_number=len(e.images), undeal_number=len(e.unhandled_images),
-        data_list=[ac.CveInfo(cve_id=c.cve_id, cvss_score=c.cvss_score, publish_time=c.publish_time,
-                             description=c.description) for c in facts.cves]) for e, facts in entries])
+    return ac.GlobalVulList(
+        total_num=total,
+        data_list=[
+            ac.GlobalVul(
+                vul_name=facts.title or e.title,
+                vul_id=e.vul_id,
+                repair_necessity=_necessity(e.severity),
+                decription=facts.description,
+                description=facts.description,
+                solution=e.solution,
+                url=facts.url,
+                history_number=len(e.images),
+                undeal_number=len(e.unhandled_images),
+                data_list=[
+                    ac.CveInfo(
+                        cve_id=c.cve_id, cvss_score=c.cvss_score, publish_time=c.publish_time, description=c.description
+                    )
+                    for c in facts.cves
+                ],
+            )
+            for e, facts in entries
+        ],
+    )
 
 
 def _necessity(severity: str) -> str:
@@ -114,32 +178,72 @@ def _necessity(severity: str) -> str:
 
 @router.get(CVES, response_model=ac.CveList)
 async def list_vulnerability_cve(
-    project_id: str, vul_id: str, principal: PrincipalDep, services: ServicesDep,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10,
+    project_id: str,
+    vul_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
 ) -> ac.CveList:
     """The CVEs behind a vulnerability id, from the advisory database."""
     facts = await services.security.vulnerabilities.cves(principal, vul_id[:128])
-    return ac.CveList(total_num=len(facts.cves), data_list=[
-        ac.CveInfo(cve_id=c.cve_id, cvss_score=c.cvss_score, publish_time=c.publish_time, description=c.description)
-        for c in page(facts.cves, offset, limit)])
+    return ac.CveList(
+        total_num=len(facts.cves),
+        data_list=[
+            ac.CveInfo(cve_id=c.cve_id, cvss_score=c.cvss_score, publish_time=c.publish_time, description=c.description)
+            for c in page(facts.cves, offset, limit)
+        ],
+    )
 
 
 @router.get(REPO_IMAGES, response_model=ac.VulRepoImageList)
 async def list_vul_repo_image(
-    project_id: str, vul_id: str, principal: PrincipalDep, services: ServicesDep,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10, namespace: Text = None,
-    image_name: Text = None, image_id: Text = None, app_name: Text = None,
+    project_id: str,
+    vul_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    namespace: Text = None,
+    image_name: Text = None,
+    image_id: Text = None,
+    app_name: Text = None,
 ) -> ac.VulRepoImageList:
     """The repositories a vulnerability affects, with their affected tags."""
     groups = await services.security.vulnerabilities.repository_images(
-        principal, vul_id[:128], namespace=namespace or None, image_name=image_name or None,
-        image=image_id or None, app_name=app_name or None)
-    return ac.VulRepoImageList(total_num=len(groups), data_list=[ac.VulRepoImage(
-        namespace=first.namespace, image_id=first.image_id, image_name=first.image_name, app_name=app, version=version,
-        tag_count=len(tags), image_type=first.image_type,
-        data_list=[ac.VulRepoTag(tag_id=str(a.image.tag_row_id), tag_name=a.image.image_version,
-                                size=a.image.image_size, app_name=app) for a in tags])
-        for first, app, version, tags in page(groups, offset, limit)])
+        principal,
+        vul_id[:128],
+        namespace=namespace or None,
+        image_name=image_name or None,
+        image=image_id or None,
+        app_name=app_name or None,
+    )
+    return ac.VulRepoImageList(
+        total_num=len(groups),
+        data_list=[
+            ac.VulRepoImage(
+                namespace=first.namespace,
+                image_id=first.image_id,
+                image_name=first.image_name,
+                app_name=app,
+                version=version,
+                tag_count=len(tags),
+                image_type=first.image_type,
+                data_list=[
+                    ac.VulRepoTag(
+                        tag_id=str(a.image.tag_row_id),
+                        tag_name=a.image.image_version,
+                        size=a.image.image_size,
+                        app_name=app,
+                    )
+                    for a in tags
+                ],
+            )
+            for first, app, version, tags in page(groups, offset, limit)
+        ],
+    )
 
 
 AFFECTED_IMAGE_STATUSES = MappingProxyType({"vul_status_unfix": False, "vul_status_ignored": True})
@@ -148,11 +252,23 @@ AFFECTED_IMAGE_STATUSES = MappingProxyType({"vul_status_unfix": False, "vul_stat
 
 @router.get(AFFECTED_IMAGES, response_model=ac.VulAffectImageList)
 async def list_vul_affect_images(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, vul_id: str = Query(max_length=128),
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10, is_handled: bool | None = None,
-    type: Short = None, image_type: Short = None, repair_necessity: Short = None,
-    image_id: Text = None, image_name: Text = None, registry_name: Text = None, registry_type: Short = None,
-    status: Short = None, cluster_id: Text = None,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    vul_id: str = Query(max_length=128),
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    is_handled: bool | None = None,
+    type: Short = None,
+    image_type: Short = None,
+    repair_necessity: Short = None,
+    image_id: Text = None,
+    image_name: Text = None,
+    registry_name: Text = None,
+    registry_type: Short = None,
+    status: Short = None,
+    cluster_id: Text = None,
 ) -> ac.VulAffectImageList:
     """The images a vulnerability is found in (``is_handled``, or ``status`` in HSS's spelling: only
     handled, or unhandled, ones; both given and disagreeing: none)."""
@@ -164,52 +280,108 @@ async def list_vul_affect_images(
             return ac.VulAffectImageList(total_num=0, data_list=[])
         handled = AFFECTED_IMAGE_STATUSES[by_status]
     found = await services.security.vulnerabilities.affected_images(
-        principal, vul_id, handled=handled, kind=choice("type", type, VUL_TYPES),
-        image_type=_image_type(image_type), necessity=necessity, level=level, image=image_id or None,
-        image_name=image_name or None, registry_name=registry_name or None,
-        registry_type=registry_type or None)
-    return ac.VulAffectImageList(total_num=len(found), data_list=[ac.VulAffectImage(
-        image_id=a.image.image_id, image_name=a.image.image_name, vul_id=a.finding.vul_id,
-        repair_necessity=_necessity(a.finding.severity), container_num=0, image_digest=a.image.image_digest,
-        image_version=a.image.image_version, agent_id="", status="handled" if a.handled else "unhandled",
-        first_scan_time=str(a.image.created_at), latest_scan_time=str(a.image.latest_scan_time),
-        image_type=a.image.image_type, image_size=str(a.image.image_size), organization=a.image.namespace,
-        registry_type=a.image.registry_type, registry_name=a.image.registry_name,
-        is_multi_arch=str(a.image.is_multiple_arch).lower(), cluster_id="", cluster_name="")
-        for a in page(found, offset, limit)])
+        principal,
+        vul_id,
+        handled=handled,
+        kind=choice("type", type, VUL_TYPES),
+        image_type=_image_type(image_type),
+        necessity=necessity,
+        level=level,
+        image=image_id or None,
+        image_name=image_name or None,
+        registry_name=registry_name or None,
+        registry_type=registry_type or None,
+    )
+    return ac.VulAffectImageList(
+        total_num=len(found),
+        data_list=[
+            ac.VulAffectImage(
+                image_id=a.image.image_id,
+                image_name=a.image.image_name,
+                vul_id=a.finding.vul_id,
+                repair_necessity=_necessity(a.finding.severity),
+                container_num=0,
+                image_digest=a.image.image_digest,
+                image_version=a.image.image_version,
+                agent_id="",
+                status="handled" if a.handled else "unhandled",
+                first_scan_time=str(a.image.created_at),
+                latest_scan_time=str(a.image.latest_scan_time),
+                image_type=a.image.image_type,
+                image_size=str(a.image.image_size),
+                organization=a.image.namespace,
+                registry_type=a.image.registry_type,
+                registry_name=a.image.registry_name,
+                is_multi_arch=str(a.image.is_multiple_arch).lower(),
+                cluster_id="",
+                cluster_name="",
+            )
+            for a in page(found, offset, limit)
+        ],
+    )
 
 
 @router.get(AFFECTED_APPS, response_model=ac.VulAffectAppList)
 async def list_vul_affect_image_apps(
-    project_id: str, image_id: str, principal: PrincipalDep, services: ServicesDep,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10, is_handled: bool | None = None,
-    image_type: Short = None, vul_id: VulId = None,
+    project_id: str,
+    image_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    is_handled: bool | None = None,
+    image_type: Short = None,
+    vul_id: VulId = None,
 ) -> ac.VulAffectAppList:
     """The packages of one image a vulnerability is found in, with their paths and whether it is handled."""
     found = await services.security.vulnerabilities.affected_apps(
-        principal, ImageNaming(image_type, None, None, None, None).of(image_id), vul_id or None,
-        handled=is_handled)
-    return ac.VulAffectAppList(total_num=len(found), data_list=[ac.VulAffectApp(
-        app_name=name, rule=", ".join(sorted({a.finding.vul_id for a in findings})), paths=[
-            ac.AppPath(status="handled" if a.handled else "unhandled", app_version=a.finding.package_version,
-                      app_path=a.finding.path) for a in findings]) for name, findings in page(found, offset, limit)])
+        principal, ImageNaming(image_type, None, None, None, None).of(image_id), vul_id or None, handled=is_handled
+    )
+    return ac.VulAffectAppList(
+        total_num=len(found),
+        data_list=[
+            ac.VulAffectApp(
+                app_name=name,
+                rule=", ".join(sorted({a.finding.vul_id for a in findings})),
+                paths=[
+                    ac.AppPath(
+                        status="handled" if a.handled else "unhandled",
+                        app_version=a.finding.package_version,
+                        app_path=a.finding.path,
+                    )
+                    for a in findings
+                ],
+            )
+            for name, findings in page(found, offset, limit)
+        ],
+    )
 
 
-def _handle_request(body: ac.HandleVulnerabilityBody, *, image_name: str | None = None,
-                    vul_name: str | None = None) -> HandleRequest:
+def _handle_request(
+    body: ac.HandleVulnerabilityBody, *, image_name: str | None = None, vul_name: str | None = None
+) -> HandleRequest:
     return HandleRequest(
-        operate_type=body.operate_type, select_type=body.select_type,
+        operate_type=body.operate_type,
+        select_type=body.select_type,
         handle_status=choice("handle_status", body.handle_status, HANDLE_STATUSES),
-        kind=choice("type", body.type, VUL_TYPES), image_ids=tuple(i[:200] for i in body.image_id_list or ()),
+        kind=choice("type", body.type, VUL_TYPES),
+        image_ids=tuple(i[:200] for i in body.image_id_list or ()),
         vul_ids=tuple(v[:128] for v in body.vul_id_list or ()),
         vul_view=tuple((v.vul_id, tuple(i[:200] for i in v.image_id_list)) for v in body.vul_data_list or ()),
         image_view=tuple((i.image_id[:200], tuple(i.vul_id_list)) for i in body.image_data_list or ()),
-        remark=body.remark, image_name=image_name, vul_name=vul_name)
+        remark=body.remark,
+        image_name=image_name,
+        vul_name=vul_name,
+    )
 
 
 @router.post(HANDLE, response_model=ac.Empty)
 async def handle_image_vulnerability(
-    project_id: str, body: ac.HandleVulnerabilityBody, principal: PrincipalDep, services: ServicesDep,
+    project_id: str,
+    body: ac.HandleVulnerabilityBody,
+    principal: PrincipalDep,
+    services: ServicesDep,
     enterprise_project_id: Text = None,
 ) -> ac.Empty:
     """Ignore, stop ignoring or whitelist vulnerabilities in chosen images (done before the answer)."""
@@ -219,80 +391,191 @@ async def handle_image_vulnerability(
 
 @router.post(HANDLE_PREVIEW, response_model=ac.HandleAffectList)
 async def list_image_handle_affect_vulnerabilities(
-    project_id: str, body: ac.HandleVulnerabilityBody, principal: PrincipalDep, services: ServicesDep,
-    enterprise_project_id: Text = None, offset: Offset = 0, limit: Limit = 10, image_name: Text = None,
+    project_id: str,
+    body: ac.HandleVulnerabilityBody,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    image_name: Text = None,
     vul_name: Text = None,
 ) -> ac.HandleAffectList:
     """The (image, vulnerability) pairs a handling operation would touch."""
     found = await services.security.handling.preview(
-        principal, _handle_request(body, image_name=image_name or None, vul_name=vul_name or None))
+        principal, _handle_request(body, image_name=image_name or None, vul_name=vul_name or None)
+    )
     return ac.HandleAffectList(
-        total_vul_num=len(found), vul_num=len({a.finding.vul_id for a in found}),
+        total_vul_num=len(found),
+        vul_num=len({a.finding.vul_id for a in found}),
         image_num=len({a.image.tag_row_id for a in found}),
-        data_list=[ac.HandledPair(image_id=a.image.image_id, image_name=a.image.image_name, vul_id=a.finding.vul_id,
-                                 vul_name=a.finding.title) for a in page(found, offset, limit)])
+        data_list=[
+            ac.HandledPair(
+                image_id=a.image.image_id,
+                image_name=a.image.image_name,
+                vul_id=a.finding.vul_id,
+                vul_name=a.finding.title,
+            )
+            for a in page(found, offset, limit)
+        ],
+    )
 
 
 @router.get(HISTORY, response_model=ac.VulOperationList)
 async def list_general_image_vul_operations(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
-    offset: Offset = 0, limit: Limit = 10, vul_id: VulId = None, image_id: Text = None, image_type: Short = None,
-    image_name: Text = None, status: Short = None, user_name: Text = None, handle_type: Short = None,
-    app_name: Text = None, app_version: Text = None, remark: Text = None,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    vul_id: VulId = None,
+    image_id: Text = None,
+    image_type: Short = None,
+    image_name: Text = None,
+    status: Short = None,
+    user_name: Text = None,
+    handle_type: Short = None,
+    app_name: Text = None,
+    app_version: Text = None,
+    remark: Text = None,
 ) -> ac.VulOperationList:
     """The account's handling history, newest first."""
-    query = HistoryQuery(vul_id=vul_id or None, status=status or None, user_name=user_name or None,
-                         handle_type=handle_type or None, app_name=app_name or None, app_version=app_version or None,
-                         remark=remark or None)
+    query = HistoryQuery(
+        vul_id=vul_id or None,
+        status=status or None,
+        user_name=user_name or None,
+        handle_type=handle_type or None,
+        app_name=app_name or None,
+        app_version=app_version or None,
+        remark=remark or None,
+    )
     items, total = await services.security.handling.history(
-        principal, query, image=image_id or None, image_name=image_name or None, image_type=_image_type(image_type),
-        offset=offset, limit=limit)
-    return ac.VulOperationList(total_num=total, data_list=[ac.VulOperation(
-        image_id=i.image_id, image_name=i.image_name, user_name=i.entry.user_name, handle_time=i.entry.created_at,
-        handle_type=i.entry.handle_type, status=i.entry.status, app_name=i.entry.app_name,
-        app_version=i.entry.app_version, app_path=i.entry.app_path, remark=i.entry.remark,
-        image_digest=i.image_digest, image_version=i.image_version, agent_id="") for i in items])
+        principal,
+        query,
+        image=image_id or None,
+        image_name=image_name or None,
+        image_type=_image_type(image_type),
+        offset=offset,
+        limit=limit,
+    )
+    return ac.VulOperationList(
+        total_num=total,
+        data_list=[
+            ac.VulOperation(
+                image_id=i.image_id,
+                image_name=i.image_name,
+                user_name=i.entry.user_name,
+                handle_time=i.entry.created_at,
+                handle_type=i.entry.handle_type,
+                status=i.entry.status,
+                app_name=i.entry.app_name,
+                app_version=i.entry.app_version,
+                app_path=i.entry.app_path,
+                remark=i.entry.remark,
+                image_digest=i.image_digest,
+                image_version=i.image_version,
+                agent_id="",
+            )
+            for i in items
+        ],
+    )
 
 
 @router.get(APPS, response_model=ac.GlobalAppList)
 async def list_global_image_apps(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
-    offset: Offset = 0, limit: Limit = 10, image_type: Short = None, app_name: Text = None,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    image_type: Short = None,
+    app_name: Text = None,
     is_compliant: bool | None = None,
 ) -> ac.GlobalAppList:
     """Installed software of every image of the account, one entry per package and image."""
-    found = await services.security.vulnerabilities.apps(principal, image_type=_image_type(image_type),
-                                                         app_name=app_name or None, compliant=is_compliant)
-    return ac.GlobalAppList(total_num=len(found), data_list=[ac.GlobalApp(
-        app_name=a.app_name, app_type=a.app_type, app_version=a.app_version, vul_num=a.vul_num, app_path=a.app_path,
-        layer_digest=a.layer_digest, is_compliant=a.compliant, latest_scan_time=a.image.latest_scan_time,
-        image_type=a.image.image_type, namespace=a.image.namespace, image_name=a.image.image_name,
-        image_version=a.image.image_version, image_id=a.image.image_id) for a in page(found, offset, limit)])
+    found = await services.security.vulnerabilities.apps(
+        principal, image_type=_image_type(image_type), app_name=app_name or None, compliant=is_compliant
+    )
+    return ac.GlobalAppList(
+        total_num=len(found),
+        data_list=[
+            ac.GlobalApp(
+                app_name=a.app_name,
+                app_type=a.app_type,
+                app_version=a.app_version,
+                vul_num=a.vul_num,
+                app_path=a.app_path,
+                layer_digest=a.layer_digest,
+                is_compliant=a.compliant,
+                latest_scan_time=a.image.latest_scan_time,
+                image_type=a.image.image_type,
+                namespace=a.image.namespace,
+                image_name=a.image.image_name,
+                image_version=a.image.image_version,
+                image_id=a.image.image_id,
+            )
+            for a in page(found, offset, limit)
+        ],
+    )
 
 
 @router.get(MALWARE, response_model=ac.GlobalMalwareList)
 async def list_global_malware(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
-    image_type: Short = None, file_name: Text = None, offset: Offset = 0, limit: Limit = 10,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    image_type: Short = None,
+    file_name: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
 ) -> ac.GlobalMalwareList:
     """Malicious files of every image of the account."""
-    found = await services.security.vulnerabilities.malware(principal, image_type=_image_type(image_type),
-                                                            file_name=file_name or None)
-    return ac.GlobalMalwareList(total_num=len(found), data_list=[ac.GlobalMalware(
-        file_name=m.file_path.rsplit("/", 1)[-1], file_path=m.file_path, size=m.size,
-        latest_scan_time=m.image.latest_scan_time, description=m.description, image_type=m.image.image_type,
-        namespace=m.image.namespace, image_name=m.image.image_name, image_version=m.image.image_version,
-        image_id=m.image.image_id, instance_id=m.image.instance_id) for m in page(found, offset, limit)])
+    found = await services.security.vulnerabilities.malware(
+        principal, image_type=_image_type(image_type), file_name=file_name or None
+    )
+    return ac.GlobalMalwareList(
+        total_num=len(found),
+        data_list=[
+            ac.GlobalMalware(
+                file_name=m.file_path.rsplit("/", 1)[-1],
+                file_path=m.file_path,
+                size=m.size,
+                latest_scan_time=m.image.latest_scan_time,
+                description=m.description,
+                image_type=m.image.image_type,
+                namespace=m.image.namespace,
+                image_name=m.image.image_name,
+                image_version=m.image.image_version,
+                image_id=m.image.image_id,
+                instance_id=m.image.instance_id,
+            )
+            for m in page(found, offset, limit)
+        ],
+    )
 
 
 @router.get(FILES, response_model=d.ImageFileList)
 async def list_global_image_files(
-    project_id: str, principal: PrincipalDep, services: ServicesDep, enterprise_project_id: Text = None,
-    offset: Offset = 0, limit: Limit = 10, image_type: Short = None, file_name: Text = None,
+    project_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    enterprise_project_id: Text = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    image_type: Short = None,
+    file_name: Text = None,
 ) -> d.ImageFileList:
     """Files of every image of the account, one entry per path."""
-    found = await services.security.vulnerabilities.files(principal, image_type=_image_type(image_type),
-                                                          file_name=file_name or None)
-    return d.ImageFileList(total_num=len(found), data_list=[
-        d.ImageFileInfo(file_name=f.file_path.rsplit("/", 1)[-1], file_path=f.file_path, size=f.size)
-        for f in page(found, offset, limit)])
+    found = await services.security.vulnerabilities.files(
+        principal, image_type=_image_type(image_type), file_name=file_name or None
+    )
+    return d.ImageFileList(
+        total_num=len(found),
+        data_list=[
+            d.ImageFileInfo(file_name=f.file_path.rsplit("/", 1)[-1], file_path=f.file_path, size=f.size)
+            for f in page(found, offset, limit)
+        ],
+    )

@@ -18,17 +18,18 @@ from moorage.auth.tokens import IamToken
 from moorage.domain.errors import Invalid, NotFound, Unauthenticated
 from moorage.domain.identity import Project, User
 
-router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)],
-                   route_class=IamRoute)
+router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)], route_class=IamRoute)
 
-ACCESS_RULES = access_rules({
-    ("POST", "/v3/auth/tokens"): PUBLIC,
-    ("GET", "/v3/auth/tokens"): AUTHENTICATED,
-    ("DELETE", "/v3/auth/tokens"): AUTHENTICATED,
-    ("HEAD", "/v3/auth/tokens"): AUTHENTICATED,
-    ("GET", "/v3/projects"): AUTHENTICATED,
-    ("GET", "/v3/auth/projects"): AUTHENTICATED,
-})
+ACCESS_RULES = access_rules(
+    {
+        ("POST", "/v3/auth/tokens"): PUBLIC,
+        ("GET", "/v3/auth/tokens"): AUTHENTICATED,
+        ("DELETE", "/v3/auth/tokens"): AUTHENTICATED,
+        ("HEAD", "/v3/auth/tokens"): AUTHENTICATED,
+        ("GET", "/v3/projects"): AUTHENTICATED,
+        ("GET", "/v3/auth/projects"): AUTHENTICATED,
+    }
+)
 
 
 def _iso(epoch: int) -> str:
@@ -36,24 +37,38 @@ def _iso(epoch: int) -> str:
 
 
 def _project_json(project: Project, base: str) -> s.ProjectResult:
-    return s.ProjectResult(id=project.id, name=project.name, domain_id=project.domain_id, enabled=True,
-                           is_domain=False, parent_id=project.domain_id, description="",
-                           links=s.LinksSelf(self_link=f"{base}/v3/projects/{project.id}"))
+    return s.ProjectResult(
+        id=project.id,
+        name=project.name,
+        domain_id=project.domain_id,
+        enabled=True,
+        is_domain=False,
+        parent_id=project.domain_id,
+        description="",
+        links=s.LinksSelf(self_link=f"{base}/v3/projects/{project.id}"),
+    )
 
 
 def _token_body(claims: IamToken, user: User, project: Project | None) -> s.TokenResponse:
     domain = s.TokenDomain(id=user.domain_id, name=user.domain_name)
-    return s.TokenResponse(token=s.Token(
-        methods=list(claims.methods), expires_at=_iso(claims.expires_at), issued_at=_iso(claims.issued_at),
-        user=s.TokenUser(id=user.id, name=user.name, domain=domain, password_expires_at=""),
-        roles=[s.TokenRole(id="0", name="te_admin" if user.is_admin else "te_agency")], catalog=[],
-        project=None if project is None else s.TokenProject(id=project.id, name=project.name, domain=domain),
-        domain=domain if project is None else None))
+    return s.TokenResponse(
+        token=s.Token(
+            methods=list(claims.methods),
+            expires_at=_iso(claims.expires_at),
+            issued_at=_iso(claims.issued_at),
+            user=s.TokenUser(id=user.id, name=user.name, domain=domain, password_expires_at=""),
+            roles=[s.TokenRole(id="0", name="te_admin" if user.is_admin else "te_agency")],
+            catalog=[],
+            project=None if project is None else s.TokenProject(id=project.id, name=project.name, domain=domain),
+            domain=domain if project is None else None,
+        )
+    )
 
 
 @router.post("/v3/auth/tokens", status_code=201, response_model=s.TokenResponse, response_model_exclude_none=True)
-async def create_token(body: TokenRequest, request: Request, response: Response,
-                       services: ServicesDep) -> s.TokenResponse:
+async def create_token(
+    body: TokenRequest, request: Request, response: Response, services: ServicesDep
+) -> s.TokenResponse:
     """Obtain a token with a user name (or id) and password, scoped to a project or the domain."""
     identity = body.auth.identity
     if "password" not in identity.methods or identity.password is None:
@@ -67,7 +82,8 @@ async def create_token(body: TokenRequest, request: Request, response: Response,
     if not name:
         raise Invalid("auth.identity.password.user needs a name or an id")
     user = await services.logins.authenticate_password(
-        user_name=name, password=pw_user.password, client=client_address(request), domain_name=domain_name)
+        user_name=name, password=pw_user.password, client=client_address(request), domain_name=domain_name
+    )
     project = None
     scope = body.auth.scope
     if scope is not None and scope.project is not None:
@@ -90,8 +106,9 @@ async def _subject(request: Request, services: Any) -> tuple[IamToken, User, Pro
 
 
 @router.get("/v3/auth/tokens", response_model=s.TokenResponse, response_model_exclude_none=True)
-async def validate_token(request: Request, response: Response, principal: PrincipalDep,
-                         services: ServicesDep) -> s.TokenResponse:
+async def validate_token(
+    request: Request, response: Response, principal: PrincipalDep, services: ServicesDep
+) -> s.TokenResponse:
     """Validate the token in ``X-Subject-Token`` (the caller authenticates with ``X-Auth-Token``)."""
     claims, user, project = await _subject(request, services)
     if user.domain_id != principal.domain_id:
@@ -125,15 +142,23 @@ def _listing_address(request: Request) -> str:
 
 @router.get("/v3/projects", response_model=s.ProjectList)
 async def list_projects(
-    request: Request, principal: PrincipalDep, services: ServicesDep,
-    name: str | None = Query(default=None, max_length=64), domain_id: str | None = Query(default=None, max_length=64),
+    request: Request,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    name: str | None = Query(default=None, max_length=64),
+    domain_id: str | None = Query(default=None, max_length=64),
 ) -> s.ProjectList:
     """Projects of the caller's domain (the SDK looks its project up by region name here)."""
-    found = [] if domain_id and domain_id != principal.domain_id else \
-        await services.users.projects(domain_id=principal.domain_id, name=name)
+    found = (
+        []
+        if domain_id and domain_id != principal.domain_id
+        else await services.users.projects(domain_id=principal.domain_id, name=name)
+    )
     base = str(request.base_url).rstrip("/")
-    return s.ProjectList(projects=[_project_json(p, base) for p in found],
-                         links=s.Links(self_link=_listing_address(request), next=None, previous=None))
+    return s.ProjectList(
+        projects=[_project_json(p, base) for p in found],
+        links=s.Links(self_link=_listing_address(request), next=None, previous=None),
+    )
 
 
 @router.get("/v3/auth/projects", response_model=s.AuthProjectList)
@@ -141,5 +166,6 @@ async def list_auth_projects(request: Request, principal: PrincipalDep, services
     """Projects the caller's token may be scoped to."""
     found = await services.users.projects(domain_id=principal.domain_id)
     base = str(request.base_url).rstrip("/")
-    return s.AuthProjectList(projects=[_project_json(p, base) for p in found],
-                             links=s.LinksSelf(self_link=_listing_address(request)))
+    return s.AuthProjectList(
+        projects=[_project_json(p, base) for p in found], links=s.LinksSelf(self_link=_listing_address(request))
+    )

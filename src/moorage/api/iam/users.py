@@ -16,20 +16,21 @@ from moorage.api.management_rules import ADMIN, AUTHENTICATED, access_rules
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.identity import AccessKey, User
 
-router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)],
-                   route_class=IamRoute)
+router = APIRouter(tags=["IAM"], dependencies=[Depends(authorize)], route_class=IamRoute)
 
-ACCESS_RULES = access_rules({
-    ("POST", "/v3/users"): ADMIN,
-    ("GET", "/v3/users"): ADMIN,
-    ("GET", "/v3/users/{user_id}"): ADMIN,
-    ("DELETE", "/v3/users/{user_id}"): ADMIN,
-    ("POST", "/v3.0/OS-CREDENTIAL/credentials"): AUTHENTICATED,  # oneself; administrators: their users
-    ("GET", "/v3.0/OS-CREDENTIAL/credentials"): AUTHENTICATED,
-    ("GET", "/v3.0/OS-CREDENTIAL/credentials/{access_key}"): AUTHENTICATED,
-    ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}"): AUTHENTICATED,
-    ("DELETE", "/v3.0/OS-CREDENTIAL/credentials/{access_key}"): AUTHENTICATED,
-})
+ACCESS_RULES = access_rules(
+    {
+        ("POST", "/v3/users"): ADMIN,
+        ("GET", "/v3/users"): ADMIN,
+        ("GET", "/v3/users/{user_id}"): ADMIN,
+        ("DELETE", "/v3/users/{user_id}"): ADMIN,
+        ("POST", "/v3.0/OS-CREDENTIAL/credentials"): AUTHENTICATED,  # oneself; administrators: their users
+        ("GET", "/v3.0/OS-CREDENTIAL/credentials"): AUTHENTICATED,
+        ("GET", "/v3.0/OS-CREDENTIAL/credentials/{access_key}"): AUTHENTICATED,
+        ("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}"): AUTHENTICATED,
+        ("DELETE", "/v3.0/OS-CREDENTIAL/credentials/{access_key}"): AUTHENTICATED,
+    }
+)
 
 
 class NewUser(BaseModel):
@@ -65,20 +66,33 @@ class CredentialBody(BaseModel):
 
 
 def _user_json(user: User, request: Request) -> s.UserResult:
-    return s.UserResult(id=user.id, name=user.name, domain_id=user.domain_id, enabled=user.enabled,
-                        description="", pwd_status=True, password_expires_at=None,
-                        links=s.LinksSelf(self_link=f"{str(request.base_url).rstrip('/')}/v3/users/{user.id}"))
+    return s.UserResult(
+        id=user.id,
+        name=user.name,
+        domain_id=user.domain_id,
+        enabled=user.enabled,
+        description="",
+        pwd_status=True,
+        password_expires_at=None,
+        links=s.LinksSelf(self_link=f"{str(request.base_url).rstrip('/')}/v3/users/{user.id}"),
+    )
 
 
 def _key_json(key: AccessKey) -> s.Credential:
     created = datetime.datetime.fromtimestamp(key.created_at / 1000, datetime.UTC)
-    return s.Credential(user_id=key.user_id, access=key.access, status="active" if key.enabled else "inactive",
-                        create_time=created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), description=key.description)
+    return s.Credential(
+        user_id=key.user_id,
+        access=key.access,
+        status="active" if key.enabled else "inactive",
+        create_time=created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        description=key.description,
+    )
 
 
 @router.post("/v3/users", status_code=201, response_model=s.UserResponse)
-async def create_user(body: CreateUserBody, request: Request, principal: PrincipalDep,
-                      services: ServicesDep) -> s.UserResponse:
+async def create_user(
+    body: CreateUserBody, request: Request, principal: PrincipalDep, services: ServicesDep
+) -> s.UserResponse:
     """Create a user in the administrator's domain."""
     if body.user.domain_id and body.user.domain_id != principal.domain_id:
         raise Invalid("users can only be created in the caller's own domain")
@@ -87,12 +101,18 @@ async def create_user(body: CreateUserBody, request: Request, principal: Princip
 
 
 @router.get("/v3/users", response_model=s.UserList)
-async def list_users(request: Request, principal: PrincipalDep, services: ServicesDep,
-                     name: str | None = Query(default=None, max_length=64)) -> s.UserList:
+async def list_users(
+    request: Request,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    name: str | None = Query(default=None, max_length=64),
+) -> s.UserList:
     """Users of the administrator's domain."""
     users = [u for u in await services.users.users(caller=principal) if name in (None, u.name)]
-    return s.UserList(users=[_user_json(u, request) for u in users],
-                      links=s.Links(self_link=str(request.url), next=None, previous=None))
+    return s.UserList(
+        users=[_user_json(u, request) for u in users],
+        links=s.Links(self_link=str(request.url), next=None, previous=None),
+    )
 
 
 @router.get("/v3/users/{user_id}", response_model=s.UserResponse)
@@ -112,19 +132,21 @@ async def delete_user(user_id: str, principal: PrincipalDep, services: ServicesD
 
 
 @router.post("/v3.0/OS-CREDENTIAL/credentials", status_code=201, response_model=s.NewCredentialResponse)
-async def create_credential(body: CredentialBody, principal: PrincipalDep,
-                            services: ServicesDep) -> s.NewCredentialResponse:
+async def create_credential(
+    body: CredentialBody, principal: PrincipalDep, services: ServicesDep
+) -> s.NewCredentialResponse:
     """A permanent access key; the secret is in this answer only."""
     user_id = body.credential.user_id or principal.user_id or ""
-    created = await services.access_keys.create_access_key(user_id, caller=principal,
-                                                           description=body.credential.description or "")
-    return s.NewCredentialResponse(credential=s.NewCredential(**dict(_key_json(created.key)),
-                                                                   secret=created.secret))
+    created = await services.access_keys.create_access_key(
+        user_id, caller=principal, description=body.credential.description or ""
+    )
+    return s.NewCredentialResponse(credential=s.NewCredential(**dict(_key_json(created.key)), secret=created.secret))
 
 
 @router.get("/v3.0/OS-CREDENTIAL/credentials", response_model=s.CredentialList)
-async def list_credentials(principal: PrincipalDep, services: ServicesDep,
-                           user_id: str | None = Query(default=None, max_length=64)) -> s.CredentialList:
+async def list_credentials(
+    principal: PrincipalDep, services: ServicesDep, user_id: str | None = Query(default=None, max_length=64)
+) -> s.CredentialList:
     """Access keys of oneself or of a user of the domain (never their secrets)."""
     keys = await services.access_keys.access_keys(caller=principal, user_id=user_id or principal.user_id or "")
     return s.CredentialList(credentials=[_key_json(k) for k in keys])
@@ -138,13 +160,17 @@ async def show_credential(access_key: str, principal: PrincipalDep, services: Se
 
 
 @router.put("/v3.0/OS-CREDENTIAL/credentials/{access_key}", response_model=s.CredentialResponse)
-async def update_credential(access_key: str, body: CredentialBody, principal: PrincipalDep,
-                            services: ServicesDep) -> s.CredentialResponse:
+async def update_credential(
+    access_key: str, body: CredentialBody, principal: PrincipalDep, services: ServicesDep
+) -> s.CredentialResponse:
     """Enable, disable or describe an access key."""
     status = body.credential.status
     key = await services.access_keys.update_access_key(
-        access_key, caller=principal, enabled=None if status is None else status == "active",
-        description=body.credential.description)
+        access_key,
+        caller=principal,
+        enabled=None if status is None else status == "active",
+        description=body.credential.description,
+    )
     return s.CredentialResponse(credential=_key_json(key))
 
 

@@ -37,18 +37,21 @@ async def get_blob(request: Request, ctx: OciContext) -> Response:
     repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
     size = await svc.blobs.size(repository=repository, digest=digest)
     local = svc.blobs.local_file(digest)
-    if local is not None and "range" not in request.headers and "http.response.pathsend" in request.scope.get(
-            "extensions", {}):
+    if (
+        local is not None
+        and "range" not in request.headers
+        and "http.response.pathsend" in request.scope.get("extensions", {})
+    ):
         # The server sends the file itself (granian: from Rust, without copying through Python).
         return FileResponse(local, headers=_headers(digest, size), media_type="application/octet-stream")
     try:
-
         byte_range, stream = svc.blobs.stream(digest=digest, size=size, byte_range=requested_range(request, size))
     except RangeNotSatisfiable as error:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{error.size}"})
     if byte_range is None:
-        return StreamingResponse(stream, status_code=200, headers=_headers(digest, size),
-                                 media_type="application/octet-stream")
+        return StreamingResponse(
+            stream, status_code=200, headers=_headers(digest, size), media_type="application/octet-stream"
+        )
     headers = _headers(digest, byte_range.length)
     headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
     return StreamingResponse(stream, status_code=206, headers=headers, media_type="application/octet-stream")

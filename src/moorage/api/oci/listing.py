@@ -30,8 +30,11 @@ async def catalog(request: Request, ctx: OciContext) -> Response:
     n, last = page_request(request, svc.settings.registry.page_max)
     limit = svc.settings.registry.page_max if n is None else n
     visible = await svc.permissions.visibility(ctx.principal, instance_id=ctx.instance_id)
-    names = await svc.repositories.catalog(instance_id=ctx.instance_id, limit=limit + 1, last=last,
-                                           visible=visible) if limit else []
+    names = (
+        await svc.repositories.catalog(instance_id=ctx.instance_id, limit=limit + 1, last=last, visible=visible)
+        if limit
+        else []
+    )
     headers = {}
     if len(names) > limit:
         names = names[:limit]
@@ -59,8 +62,9 @@ async def referrers(request: Request, ctx: OciContext) -> Response:
     svc = services(request)
     subject = Digest.parse(ctx.params["subject"])
     artifact_type = request.query_params.get("artifactType") or None
-    found = await svc.manifests.referrers(instance_id=ctx.instance_id, name=ctx.repository, subject=subject,
-                                          artifact_type=artifact_type)
+    found = await svc.manifests.referrers(
+        instance_id=ctx.instance_id, name=ctx.repository, subject=subject, artifact_type=artifact_type
+    )
     manifests = []
     for r in found:
         descriptor: dict[str, object] = {"mediaType": r.media_type, "digest": r.digest, "size": r.size}

@@ -26,9 +26,14 @@ async def get_manifest(request: Request, ctx: OciContext) -> Response:
         await gate.check(instance_id=ctx.instance_id, namespace=ctx.repository.namespace, digest=found.digest)
         await signatures.check_pull(ctx.instance_id, ctx.repository, found)
 
-    record = await svc.manifests.get(instance_id=ctx.instance_id, name=ctx.repository,
-                                     reference=ctx.params["reference"], accept=_accept(request), with_payload=not head,
-                                     guard=guard)
+    record = await svc.manifests.get(
+        instance_id=ctx.instance_id,
+        name=ctx.repository,
+        reference=ctx.params["reference"],
+        accept=_accept(request),
+        with_payload=not head,
+        guard=guard,
+    )
     headers = {
         "Docker-Content-Digest": record.digest,
         "ETag": f'"{record.digest}"',
@@ -46,7 +51,8 @@ async def put_manifest(request: Request, ctx: OciContext) -> Response:
     stored = await svc.manifests.put(
         target=UploadTarget(ctx.instance_id, ctx.repository, ctx.principal.domain_id),
         reference=ctx.params["reference"],
-        content_type=request.headers.get("content-type"), payload=payload,
+        content_type=request.headers.get("content-type"),
+        payload=payload,
         extra_tags=request.query_params.getlist("tag"),
     )
     headers = {

@@ -59,8 +59,10 @@ async def start_upload(request: Request, ctx: OciContext) -> Response:
         if source and (challenge := await _source_challenge(request, ctx, source)) is not None:
             return challenge
         source_repo = await _mount_source(request, ctx, source) if source else None
-        if source_repo is not None and await svc.blobs.mount(target=target, digest=digest,
-                                                             source=source_repo) is not None:
+        if (
+            source_repo is not None
+            and await svc.blobs.mount(target=target, digest=digest, source=source_repo) is not None
+        ):
             return _created(ctx, digest)
     elif query.get("digest") is not None:
         digest = Digest.parse(query_digest_required(request))
@@ -85,8 +87,10 @@ async def _source_challenge(request: Request, ctx: OciContext, source: str) -> R
     if PULL not in await authorizer.allowed_actions(ctx.principal, wanted, ctx.instance_id):
         return None
     required = [Access("repository", str(ctx.repository), (PULL, PUSH)), wanted]
-    return oci_error_response(Unauthenticated("the token does not cover the mount's source"),
-                              authorizer.challenge_headers(request, required, "insufficient_scope"))
+    return oci_error_response(
+        Unauthenticated("the token does not cover the mount's source"),
+        authorizer.challenge_headers(request, required, "insufficient_scope"),
+    )
 
 
 async def _mount_source(request: Request, ctx: OciContext, source: str) -> Repository | None:
@@ -114,13 +118,21 @@ async def patch_upload(request: Request, ctx: OciContext) -> Response:
         expected = chunk_range[1] - chunk_range[0] + 1
         if length is not None and length != expected:
             current = await svc.uploads.get(target=target, upload_id=upload_id)
-            return _range_error(ctx, upload_id, RangeNotSatisfiable(
-                f"Content-Range covers {expected} bytes but Content-Length is {length}", size=current.size))
+            return _range_error(
+                ctx,
+                upload_id,
+                RangeNotSatisfiable(
+                    f"Content-Range covers {expected} bytes but Content-Length is {length}", size=current.size
+                ),
+            )
         length = expected
     try:
         session = await svc.uploads.append(
-            target=target, upload_id=upload_id, chunks=body_chunks(request),
-            start=chunk_range[0] if chunk_range else None, length=length,
+            target=target,
+            upload_id=upload_id,
+            chunks=body_chunks(request),
+            start=chunk_range[0] if chunk_range else None,
+            length=length,
         )
     except RangeNotSatisfiable as error:
         return _range_error(ctx, upload_id, error)
@@ -141,13 +153,21 @@ async def finish_upload(request: Request, ctx: OciContext) -> Response:
     if chunk_range is not None:
         session = await svc.uploads.get(target=target, upload_id=upload_id)
         if chunk_range[0] != session.size:
-            return _range_error(ctx, upload_id, RangeNotSatisfiable(
-                f"chunk starts at {chunk_range[0]} but the upload holds {session.size} bytes", size=session.size))
+            return _range_error(
+                ctx,
+                upload_id,
+                RangeNotSatisfiable(
+                    f"chunk starts at {chunk_range[0]} but the upload holds {session.size} bytes", size=session.size
+                ),
+            )
     has_body = (length is None and "transfer-encoding" in request.headers) or bool(length)
     try:
         await svc.uploads.finish(
-            target=target, upload_id=upload_id, digest=digest,
-            chunks=body_chunks(request) if has_body else None, length=length,
+            target=target,
+            upload_id=upload_id,
+            digest=digest,
+            chunks=body_chunks(request) if has_body else None,
+            length=length,
         )
     except RangeNotSatisfiable as error:
         return _range_error(ctx, upload_id, error)

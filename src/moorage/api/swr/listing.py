@@ -58,8 +58,9 @@ def parse_filter(raw: str, *, allowed: frozenset[str]) -> dict[str, str]:
         if not sep:
             raise Invalid(f"invalid filter part {part[:64]!r}: expected key::value", reason="invalid_filter")
         if key not in allowed:
-            raise Invalid(f"unknown filter key {key[:64]!r}; known: {', '.join(sorted(allowed))}",
-                          reason="invalid_filter")
+            raise Invalid(
+                f"unknown filter key {key[:64]!r}; known: {', '.join(sorted(allowed))}", reason="invalid_filter"
+            )
         if key in found:
             raise Invalid(f"filter key {key!r} given twice", reason="invalid_filter")
         found[key] = value
@@ -69,8 +70,7 @@ def parse_filter(raw: str, *, allowed: frozenset[str]) -> dict[str, str]:
 def _integer(name: str, value: str, *, low: int, high: int) -> int:
     text = value.strip()
     if not text.isascii() or not text.isdigit() or len(text) > 19:
-        raise Invalid(f"{name} must be an integer from {low} to {high}, got {value[:32]!r}",
-                      reason="invalid_page_size")
+        raise Invalid(f"{name} must be an integer from {low} to {high}, got {value[:32]!r}", reason="invalid_page_size")
     number = int(text)
     if not low <= number <= high:
         raise Invalid(f"{name} must be from {low} to {high}, got {number}", reason="invalid_page_size")
@@ -99,8 +99,10 @@ def parse_listing(plain: Mapping[str, str | None], raw_filter: str | None, rules
     wire_column = values.get("order_column", "")
     if wire_column:
         if wire_column not in rules.order_columns:
-            raise Invalid(f"order_column must be one of {', '.join(rules.order_columns)}, got {wire_column[:32]!r}",
-                          reason="invalid_filter")
+            raise Invalid(
+                f"order_column must be one of {', '.join(rules.order_columns)}, got {wire_column[:32]!r}",
+                reason="invalid_filter",
+            )
         column = rules.order_columns[wire_column]
     order_type = values.get("order_type", "")
     if order_type:

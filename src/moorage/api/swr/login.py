@@ -17,13 +17,18 @@ from moorage.api.swr import schemas as s
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Denied, NotFound
 
-router = APIRouter(tags=["SWR login commands"], dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
-                   route_class=ManagementRoute)
+router = APIRouter(
+    tags=["SWR login commands"],
+    dependencies=[Depends(refuse_nul_characters), Depends(authorize)],
+    route_class=ManagementRoute,
+)
 
-ACCESS_RULES = access_rules({
-    ("POST", "/v2/manage/utils/secret"): AUTHENTICATED,
-    ("POST", "/v2/manage/utils/authorizationtoken"): AUTHENTICATED,
-})
+ACCESS_RULES = access_rules(
+    {
+        ("POST", "/v2/manage/utils/secret"): AUTHENTICATED,
+        ("POST", "/v2/manage/utils/authorizationtoken"): AUTHENTICATED,
+    }
+)
 
 
 async def _login_response(principal: Any, services: Any, response: Response) -> s.LoginView:
@@ -44,7 +49,9 @@ async def _login_response(principal: Any, services: Any, response: Response) -> 
 
 @router.post("/v2/manage/utils/secret", response_model=s.LoginView)
 async def create_secret(
-    principal: PrincipalDep, services: ServicesDep, response: Response,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
     projectname: str | None = Query(default=None, max_length=64),
 ) -> s.LoginView:
     """A temporary docker login command (the project name is the region)."""
@@ -54,7 +61,6 @@ async def create_secret(
 
 
 @router.post("/v2/manage/utils/authorizationtoken", response_model=s.LoginView)
-async def create_authorization_token(principal: PrincipalDep, services: ServicesDep,
-                                     response: Response) -> s.LoginView:
+async def create_authorization_token(principal: PrincipalDep, services: ServicesDep, response: Response) -> s.LoginView:
     """A temporary authorization for the registry, in the same shape."""
     return await _login_response(principal, services, response)

@@ -17,6 +17,7 @@ class SwrModel(BaseModel):
 
 # Repositories ------------------------------------------------------------------------------------
 
+
 class CreateRepositoryBody(SwrModel):
     """``POST .../namespaces/{namespace}/repos``."""
 
@@ -106,6 +107,7 @@ class RepositoryV3List(SwrModel):
 
 
 # Tags --------------------------------------------------------------------------------------------
+
 
 class TagListItem(SwrModel):
     """``ShowReposTagResp``: an item of the v2 tag listing (note the capital ``Tag``)."""
@@ -204,6 +206,7 @@ class ReferenceList(SwrModel):
 
 # Organizations and authorizations ---------------------------------------------------------------
 
+
 class NamespaceView(ResponseModel):
     """``ShowNamespace`` (and ``ShowNamespaceResponse``): an organization and the caller's level on it."""
 
@@ -248,6 +251,7 @@ class RepositoryAuthView(ResponseModel):
 
 # Login commands ----------------------------------------------------------------------------------
 
+
 class AuthInfo(ResponseModel):
     """``AuthInfo``: base64 of ``user:password``, as in a docker ``config.json``."""
 
@@ -262,6 +266,7 @@ class LoginView(ResponseModel):
 
 
 # Sharing -----------------------------------------------------------------------------------------
+
 
 class CreateShareBody(SwrModel):
     """``POST .../access-domains``."""
@@ -303,6 +308,7 @@ class ShareExistence(ShareView):
 
 
 # Account -----------------------------------------------------------------------------------------
+
 
 class OverviewView(SwrModel):
     """``ShowDomainOverviewResponse`` (sic: ``namspace_num``); sizes in bytes."""

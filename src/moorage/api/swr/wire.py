@@ -66,8 +66,10 @@ def parse_deadline(text: str) -> int | None:
         else:
             raise ValueError(value)
     except (ValueError, OverflowError) as exc:
-        raise Invalid(f"deadline must be 'forever' or a UTC time like 2030-10-01T16:00:00Z, got {text[:40]!r}",
-                      reason="invalid_deadline") from exc
+        raise Invalid(
+            f"deadline must be 'forever' or a UTC time like 2030-10-01T16:00:00Z, got {text[:40]!r}",
+            reason="invalid_deadline",
+        ) from exc
     if moment < _EARLIEST:
         raise Invalid("deadline before 1970", reason="invalid_deadline")
     since = moment - _EARLIEST  # integer arithmetic: a float timestamp would lose milliseconds

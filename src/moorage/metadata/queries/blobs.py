@@ -16,11 +16,16 @@ from moorage.metadata.upsert import insert_ignore
 _LINKED_SIZE = (
     select(blobs.c.size)
     .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
-    .where(repository_blobs.c.repository_id == bindparam("in_repository"),
-           repository_blobs.c.digest == bindparam("of_digest"))
+    .where(
+        repository_blobs.c.repository_id == bindparam("in_repository"),
+        repository_blobs.c.digest == bindparam("of_digest"),
+    )
 )
-_GROW = update(repositories).where(repositories.c.id == bindparam("repository")).values(
-    size=repositories.c.size + bindparam("by"), updated_at=bindparam("now"))
+_GROW = (
+    update(repositories)
+    .where(repositories.c.id == bindparam("repository"))
+    .values(size=repositories.c.size + bindparam("by"), updated_at=bindparam("now"))
+)
 
 
 def linked_size(conn: Connection, repository_id: int, digest: str) -> int | None:
@@ -71,8 +76,12 @@ def unlink(conn: Connection, repository_id: int, digest: str) -> bool:
     conn.execute(
         update(repositories)
         .where(repositories.c.id == repository_id)
-        .values(size=func.max(repositories.c.size - blob_size, 0) if conn.dialect.name == "sqlite"
-                else func.greatest(repositories.c.size - blob_size, 0), updated_at=now_ms())
+        .values(
+            size=func.max(repositories.c.size - blob_size, 0)
+            if conn.dialect.name == "sqlite"
+            else func.greatest(repositories.c.size - blob_size, 0),
+            updated_at=now_ms(),
+        )
     )
     return True
 
@@ -80,8 +89,10 @@ def unlink(conn: Connection, repository_id: int, digest: str) -> bool:
 _LINKED_SIZES = (
     select(blobs.c.digest, blobs.c.size)
     .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
-    .where(repository_blobs.c.repository_id == bindparam("in_repository"),
-           repository_blobs.c.digest.in_(bindparam("digests", expanding=True)))
+    .where(
+        repository_blobs.c.repository_id == bindparam("in_repository"),
+        repository_blobs.c.digest.in_(bindparam("digests", expanding=True)),
+    )
 )
 
 

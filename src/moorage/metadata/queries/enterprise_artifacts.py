@@ -29,15 +29,24 @@ COSIGN_TAG = re.compile(r"^sha256-([0-9a-f]{64})\.(sig|att|sbom)$")
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 COSIGN_SIGNATURE_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
 NOTATION_SIGNATURE = "application/vnd.cncf.notary.signature"
-SBOM_TYPES = frozenset({"application/vnd.goharbor.harbor.sbom.v1", "application/spdx+json",
-                        "application/vnd.cyclonedx+json", "application/vnd.syft+json"})
+SBOM_TYPES = frozenset(
+    {
+        "application/vnd.goharbor.harbor.sbom.v1",
+        "application/spdx+json",
+        "application/vnd.cyclonedx+json",
+        "application/vnd.syft+json",
+    }
+)
 IMAGE_CONFIGS = (mt.OCI_CONFIG, mt.DOCKER_CONFIG)
 
 
 def _cosign_tagged(m: FromClause) -> ColumnElement[bool]:
     t = tags.alias("cosign_tag")  # an alias: the outer query may list tags itself
-    return exists().where(t.c.manifest_id == m.c.id, t.c.name.like("sha256-%"),
-                          or_(t.c.name.like("%.sig"), t.c.name.like("%.att"), t.c.name.like("%.sbom")))
+    return exists().where(
+        t.c.manifest_id == m.c.id,
+        t.c.name.like("sha256-%"),
+        or_(t.c.name.like("%.sig"), t.c.name.like("%.att"), t.c.name.like("%.sbom")),
+    )
 
 
 def is_accessory(m: FromClause) -> ColumnElement[bool]:
@@ -49,8 +58,11 @@ def is_artifact(m: FromClause) -> ColumnElement[bool]:
     """SQL: the manifest row of ``m`` is listed as an artifact of its own."""
     parent = manifests.alias("parent_manifest")
     child = exists().where(
-        manifest_references.c.kind == "manifest", manifest_references.c.digest == m.c.digest,
-        manifest_references.c.manifest_id == parent.c.id, parent.c.repository_id == m.c.repository_id)
+        manifest_references.c.kind == "manifest",
+        manifest_references.c.digest == m.c.digest,
+        manifest_references.c.manifest_id == parent.c.id,
+        parent.c.repository_id == m.c.repository_id,
+    )
     return and_(not_(is_accessory(m)), not_(child))
 
 
@@ -66,48 +78,86 @@ def _artifact_type(m: FromClause) -> ColumnElement[str]:
 # Repositories --------------------------------------------------------------------------------------
 def _artifact_count() -> Any:
     m = manifests.alias("counted_manifest")
-    return (select(func.count()).select_from(m).where(m.c.repository_id == repositories.c.id, is_artifact(m))
-            .correlate(repositories).scalar_subquery())
+    return (
+        select(func.count())
+        .select_from(m)
+        .where(m.c.repository_id == repositories.c.id, is_artifact(m))
+        .correlate(repositories)
+        .scalar_subquery()
+    )
 
 
-_REPOSITORY = (repositories.c.id, repositories.c.name, repositories.c.namespace_id, namespaces.c.name,
-               repositories.c.tag_count, repositories.c.download_count, repositories.c.description,
-               repositories.c.created_at, repositories.c.updated_at)
+_REPOSITORY = (
+    repositories.c.id,
+    repositories.c.name,
+    repositories.c.namespace_id,
+    namespaces.c.name,
+    repositories.c.tag_count,
+    repositories.c.download_count,
+    repositories.c.description,
+    repositories.c.created_at,
+    repositories.c.updated_at,
+)
 _REPOSITORY_FROM = repositories.join(namespaces, namespaces.c.id == repositories.c.namespace_id)
 
 
 def _repository(r: Sequence[Any]) -> InstanceRepository:
-    return InstanceRepository(int(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[9]), str(r[6]),
-                              int(r[7]), int(r[8]))
+    return InstanceRepository(
+        int(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[9]), str(r[6]), int(r[7]), int(r[8])
+    )
 
 
-def list_repositories(conn: Connection, instance_id: str, *, namespace_ids: set[int] | None, offset: int,
-                      limit: int, order_column: str, descending: bool) -> Page[InstanceRepository]:
+def list_repositories(
+    conn: Connection,
+    instance_id: str,
+    *,
+    namespace_ids: set[int] | None,
+    offset: int,
+    limit: int,
+    order_column: str,
+    descending: bool,
+) -> Page[InstanceRepository]:
     """Repositories of an instance, of the given namespaces (None: every namespace)."""
     where = [repositories.c.instance_id == instance_id]
     if namespace_ids is not None:
-        where.append(repositories.c.namespace_id.in_(sorted(namespace_ids)) if namespace_ids
-                     else repositories.c.id.is_(None))
+        where.append(
+            repositories.c.namespace_id.in_(sorted(namespace_ids)) if namespace_ids else repositories.c.id.is_(None)
+        )
     total = int(conn.execute(select(func.count()).select_from(repositories).where(*where)).scalar_one())
-    column = {"name": bytewise(conn, repositories.c.full_name), "created_at": repositories.c.created_at,
-              "updated_at": repositories.c.updated_at, "pull_count": repositories.c.download_count}[order_column]
-    rows = conn.execute(select(*_REPOSITORY, _artifact_count()).select_from(_REPOSITORY_FROM).where(*where)
-                        .order_by(column.desc() if descending else column.asc(), repositories.c.id)
-                        .offset(offset).limit(limit))
+    column = {
+        "name": bytewise(conn, repositories.c.full_name),
+        "created_at": repositories.c.created_at,
+        "updated_at": repositories.c.updated_at,
+        "pull_count": repositories.c.download_count,
+    }[order_column]
+    rows = conn.execute(
+        select(*_REPOSITORY, _artifact_count())
+        .select_from(_REPOSITORY_FROM)
+        .where(*where)
+        .order_by(column.desc() if descending else column.asc(), repositories.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
     return Page([_repository(r) for r in rows], total)
 
 
 def get_repository(conn: Connection, namespace_id: int, name: str) -> InstanceRepository | None:
     """One repository of a namespace."""
-    row = conn.execute(select(*_REPOSITORY, _artifact_count()).select_from(_REPOSITORY_FROM).where(
-        repositories.c.namespace_id == namespace_id, repositories.c.name == name)).first()
+    row = conn.execute(
+        select(*_REPOSITORY, _artifact_count())
+        .select_from(_REPOSITORY_FROM)
+        .where(repositories.c.namespace_id == namespace_id, repositories.c.name == name)
+    ).first()
     return _repository(row) if row else None
 
 
 def update_repository(conn: Connection, repository_id: int, *, description: str) -> None:
     """Change a repository's description."""
-    conn.execute(update(repositories).where(repositories.c.id == repository_id)
-                 .values(description=description, updated_at=now_ms()))
+    conn.execute(
+        update(repositories)
+        .where(repositories.c.id == repository_id)
+        .values(description=description, updated_at=now_ms())
+    )
 
 
 def delete_repository(conn: Connection, repository_id: int) -> bool:
@@ -118,62 +168,106 @@ def delete_repository(conn: Connection, repository_id: int) -> bool:
 
 
 # Artifacts -----------------------------------------------------------------------------------------
-_ARTIFACT = (manifests.c.id, manifests.c.digest, manifests.c.repository_id, repositories.c.full_name,
-             repositories.c.namespace_id, manifests.c.artifact_type, manifests.c.media_type,
-             _artifact_type(manifests), manifests.c.total_size, manifests.c.created_at, manifests.c.last_pulled_at,
-             manifests.c.config_digest)
+_ARTIFACT = (
+    manifests.c.id,
+    manifests.c.digest,
+    manifests.c.repository_id,
+    repositories.c.full_name,
+    repositories.c.namespace_id,
+    manifests.c.artifact_type,
+    manifests.c.media_type,
+    _artifact_type(manifests),
+    manifests.c.total_size,
+    manifests.c.created_at,
+    manifests.c.last_pulled_at,
+    manifests.c.config_digest,
+)
 _ARTIFACT_FROM = manifests.join(repositories, repositories.c.id == manifests.c.repository_id)
 
 
 def _artifact(r: Sequence[Any], tag_rows: dict[int, list[ArtifactTag]]) -> Artifact:
     media_type = str(r[5]) or str(r[6])
-    return Artifact(int(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), media_type, str(r[6]), str(r[7]),
-                    int(r[8]), int(r[9]), None if r[10] is None else int(r[10]), r[11],
-                    tuple(tag_rows.get(int(r[0]), ())))
+    return Artifact(
+        int(r[0]),
+        str(r[1]),
+        int(r[2]),
+        str(r[3]),
+        int(r[4]),
+        media_type,
+        str(r[6]),
+        str(r[7]),
+        int(r[8]),
+        int(r[9]),
+        None if r[10] is None else int(r[10]),
+        r[11],
+        tuple(tag_rows.get(int(r[0]), ())),
+    )
 
 
 def _tags_of(conn: Connection, manifest_ids: list[int]) -> dict[int, list[ArtifactTag]]:
     if not manifest_ids:
         return {}
     rows = conn.execute(
-        select(tags.c.id, tags.c.name, tags.c.repository_id, tags.c.manifest_id, tags.c.updated_at,
-               manifests.c.last_pulled_at)
+        select(
+            tags.c.id,
+            tags.c.name,
+            tags.c.repository_id,
+            tags.c.manifest_id,
+            tags.c.updated_at,
+            manifests.c.last_pulled_at,
+        )
         .select_from(tags.join(manifests, manifests.c.id == tags.c.manifest_id))
-        .where(tags.c.manifest_id.in_(manifest_ids)).order_by(bytewise(conn, tags.c.name)))
+        .where(tags.c.manifest_id.in_(manifest_ids))
+        .order_by(bytewise(conn, tags.c.name))
+    )
     out: dict[int, list[ArtifactTag]] = {}
     for r in rows:
         out.setdefault(int(r[3]), []).append(
-            ArtifactTag(int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), None if r[5] is None else int(r[5])))
+            ArtifactTag(int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), None if r[5] is None else int(r[5]))
+        )
     return out
 
 
-def list_artifacts(conn: Connection, repository_id: int, *, artifact_type: str | None, tag: str | None,
-                   offset: int, limit: int) -> Page[Artifact]:
+def list_artifacts(
+    conn: Connection, repository_id: int, *, artifact_type: str | None, tag: str | None, offset: int, limit: int
+) -> Page[Artifact]:
     """Artifacts of a repository, newest push first."""
     where: list[ColumnElement[bool]] = [manifests.c.repository_id == repository_id, is_artifact(manifests)]
     if artifact_type:
         where.append(_artifact_type(manifests) == artifact_type.upper())
     if tag:
-        where.append(exists().where(tags.c.manifest_id == manifests.c.id,
-                                    tags.c.name.contains(tag, autoescape=True)))
+        where.append(exists().where(tags.c.manifest_id == manifests.c.id, tags.c.name.contains(tag, autoescape=True)))
     total = int(conn.execute(select(func.count()).select_from(manifests).where(*where)).scalar_one())
-    rows = list(conn.execute(select(*_ARTIFACT).select_from(_ARTIFACT_FROM).where(*where)
-                             .order_by(manifests.c.created_at.desc(), manifests.c.id.desc())
-                             .offset(offset).limit(limit)))
+    rows = list(
+        conn.execute(
+            select(*_ARTIFACT)
+            .select_from(_ARTIFACT_FROM)
+            .where(*where)
+            .order_by(manifests.c.created_at.desc(), manifests.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
     tag_rows = _tags_of(conn, [int(r[0]) for r in rows])
     return Page([_artifact(r, tag_rows) for r in rows], total)
 
 
-def list_instance_artifacts(conn: Connection, instance_id: str, *, namespace_ids: set[int] | None, after_id: int,
-                            limit: int) -> list[Artifact]:
+def list_instance_artifacts(
+    conn: Connection, instance_id: str, *, namespace_ids: set[int] | None, after_id: int, limit: int
+) -> list[Artifact]:
     """Artifacts of every repository of an instance by id after ``after_id`` (keyset paging)."""
-    where: list[ColumnElement[bool]] = [repositories.c.instance_id == instance_id, manifests.c.id > after_id,
-                                        is_artifact(manifests)]
+    where: list[ColumnElement[bool]] = [
+        repositories.c.instance_id == instance_id,
+        manifests.c.id > after_id,
+        is_artifact(manifests),
+    ]
     if namespace_ids is not None:
-        where.append(repositories.c.namespace_id.in_(sorted(namespace_ids)) if namespace_ids
-                     else manifests.c.id.is_(None))
-    rows = list(conn.execute(select(*_ARTIFACT).select_from(_ARTIFACT_FROM).where(*where)
-                             .order_by(manifests.c.id).limit(limit)))
+        where.append(
+            repositories.c.namespace_id.in_(sorted(namespace_ids)) if namespace_ids else manifests.c.id.is_(None)
+        )
+    rows = list(
+        conn.execute(select(*_ARTIFACT).select_from(_ARTIFACT_FROM).where(*where).order_by(manifests.c.id).limit(limit))
+    )
     tag_rows = _tags_of(conn, [int(r[0]) for r in rows])
     return [_artifact(r, tag_rows) for r in rows]
 
@@ -184,16 +278,21 @@ def get_artifact(conn: Connection, repository_id: int, reference: str) -> Artifa
     if reference.startswith(("sha256:", "sha512:")):
         query = query.where(manifests.c.digest == reference)
     else:
-        query = query.where(manifests.c.id == select(tags.c.manifest_id).where(
-            tags.c.repository_id == repository_id, tags.c.name == reference).scalar_subquery())
+        query = query.where(
+            manifests.c.id
+            == select(tags.c.manifest_id)
+            .where(tags.c.repository_id == repository_id, tags.c.name == reference)
+            .scalar_subquery()
+        )
     row = conn.execute(query).first()
     if row is None:
         return None
     return _artifact(row, _tags_of(conn, [int(row[0])]))
 
 
-def list_tags(conn: Connection, repository_id: int, *, accessory: bool | None, offset: int,
-              limit: int) -> Page[tuple[ArtifactTag, Artifact]]:
+def list_tags(
+    conn: Connection, repository_id: int, *, accessory: bool | None, offset: int, limit: int
+) -> Page[tuple[ArtifactTag, Artifact]]:
     """Tags of a repository with the artifact each points at (``accessory``: only / never accessory tags)."""
     where: list[ColumnElement[bool]] = [tags.c.repository_id == repository_id]
     if accessory is not None:
@@ -203,12 +302,17 @@ def list_tags(conn: Connection, repository_id: int, *, accessory: bool | None, o
     rows = conn.execute(
         select(tags.c.id, tags.c.name, tags.c.updated_at, *_ARTIFACT)
         .select_from(base.join(repositories, repositories.c.id == manifests.c.repository_id))
-        .where(*where).order_by(bytewise(conn, tags.c.name)).offset(offset).limit(limit))
+        .where(*where)
+        .order_by(bytewise(conn, tags.c.name))
+        .offset(offset)
+        .limit(limit)
+    )
     out = []
     for r in rows:
         artifact = _artifact(r[3:], {})
-        out.append((ArtifactTag(int(r[0]), str(r[1]), repository_id, artifact.id, int(r[2]), artifact.pull_time),
-                    artifact))
+        out.append(
+            (ArtifactTag(int(r[0]), str(r[1]), repository_id, artifact.id, int(r[2]), artifact.pull_time), artifact)
+        )
     return Page(out, total)
 
 
@@ -233,16 +337,36 @@ def accessories(conn: Connection, repository_id: int, subject: Artifact) -> list
     hex_part = subject.digest.split(":", 1)[1]
     cosign_tags = [f"sha256-{hex_part}.{suffix}" for suffix in ("sig", "att", "sbom")]
     tagged = select(tags.c.manifest_id).where(tags.c.repository_id == repository_id, tags.c.name.in_(cosign_tags))
-    rows = list(conn.execute(
-        select(manifests.c.id, manifests.c.total_size, manifests.c.digest, manifests.c.artifact_type,
-               manifests.c.created_at)
-        .where(manifests.c.repository_id == repository_id, manifests.c.id != subject.id,
-               or_(manifests.c.subject_digest == subject.digest, manifests.c.id.in_(tagged.scalar_subquery())))
-        .order_by(manifests.c.created_at, manifests.c.id)))
+    rows = list(
+        conn.execute(
+            select(
+                manifests.c.id,
+                manifests.c.total_size,
+                manifests.c.digest,
+                manifests.c.artifact_type,
+                manifests.c.created_at,
+            )
+            .where(
+                manifests.c.repository_id == repository_id,
+                manifests.c.id != subject.id,
+                or_(manifests.c.subject_digest == subject.digest, manifests.c.id.in_(tagged.scalar_subquery())),
+            )
+            .order_by(manifests.c.created_at, manifests.c.id)
+        )
+    )
     names = _tags_of(conn, [int(r[0]) for r in rows])
-    return [Accessory(int(r[0]), int(r[0]), subject.id, int(r[1]), str(r[2]),
-                      accessory_type(str(r[3]), [t.name for t in names.get(int(r[0]), [])]), int(r[4]))
-            for r in rows]
+    return [
+        Accessory(
+            int(r[0]),
+            int(r[0]),
+            subject.id,
+            int(r[1]),
+            str(r[2]),
+            accessory_type(str(r[3]), [t.name for t in names.get(int(r[0]), [])]),
+            int(r[4]),
+        )
+        for r in rows
+    ]
 
 
 def referrer_ids(conn: Connection, repository_id: int, digest: str) -> list[int]:
@@ -250,9 +374,12 @@ def referrer_ids(conn: Connection, repository_id: int, digest: str) -> list[int]
     hex_part = digest.split(":", 1)[1]
     cosign_tags = [f"sha256-{hex_part}.{suffix}" for suffix in ("sig", "att", "sbom")]
     tagged = select(tags.c.manifest_id).where(tags.c.repository_id == repository_id, tags.c.name.in_(cosign_tags))
-    rows = conn.execute(select(manifests.c.id).where(
-        manifests.c.repository_id == repository_id,
-        or_(manifests.c.subject_digest == digest, manifests.c.id.in_(tagged.scalar_subquery()))))
+    rows = conn.execute(
+        select(manifests.c.id).where(
+            manifests.c.repository_id == repository_id,
+            or_(manifests.c.subject_digest == digest, manifests.c.id.in_(tagged.scalar_subquery())),
+        )
+    )
     return [int(r[0]) for r in rows]
 
 
@@ -265,74 +392,110 @@ def digest_of_manifest(conn: Connection, manifest_id: int) -> str | None:
 def tagged_digests(conn: Connection, repository_id: int) -> list[tuple[str, str]]:
     """(tag, digest) of every tag of a repository that points at an artifact (not at an accessory)."""
     rows = conn.execute(
-        select(tags.c.name, manifests.c.digest).select_from(tags.join(manifests, manifests.c.id == tags.c.manifest_id))
+        select(tags.c.name, manifests.c.digest)
+        .select_from(tags.join(manifests, manifests.c.id == tags.c.manifest_id))
         .where(tags.c.repository_id == repository_id, not_(is_accessory(manifests)))
-        .order_by(bytewise(conn, tags.c.name)))
+        .order_by(bytewise(conn, tags.c.name))
+    )
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
 def untagged_digests(conn: Connection, repository_id: int) -> list[str]:
     """Digests of the repository's artifacts that no tag points at."""
     rows = conn.execute(
-        select(manifests.c.digest).where(manifests.c.repository_id == repository_id, is_artifact(manifests),
-                                         not_(exists().where(tags.c.manifest_id == manifests.c.id)))
-        .order_by(manifests.c.id))
+        select(manifests.c.digest)
+        .where(
+            manifests.c.repository_id == repository_id,
+            is_artifact(manifests),
+            not_(exists().where(tags.c.manifest_id == manifests.c.id)),
+        )
+        .order_by(manifests.c.id)
+    )
     return [str(r[0]) for r in rows]
 
 
 def repositories_of_namespace(conn: Connection, namespace_id: int) -> list[tuple[int, str]]:
     """(id, name) of every repository of a namespace, by name."""
-    rows = conn.execute(select(repositories.c.id, repositories.c.name)
-                        .where(repositories.c.namespace_id == namespace_id)
-                        .order_by(bytewise(conn, repositories.c.name)))
+    rows = conn.execute(
+        select(repositories.c.id, repositories.c.name)
+        .where(repositories.c.namespace_id == namespace_id)
+        .order_by(bytewise(conn, repositories.c.name))
+    )
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
 def _signed(conn: Connection, repository_id: int, digest: str) -> bool:
     """Whether a signature of ``digest`` is in the repository (cosign tag, or a signature referrer)."""
     algorithm, _, hex_part = digest.partition(":")
-    if algorithm == "sha256" and conn.execute(select(tags.c.id).where(
-            tags.c.repository_id == repository_id, tags.c.name == f"sha256-{hex_part}.sig")).first():
+    if (
+        algorithm == "sha256"
+        and conn.execute(
+            select(tags.c.id).where(tags.c.repository_id == repository_id, tags.c.name == f"sha256-{hex_part}.sig")
+        ).first()
+    ):
         return True
-    return conn.execute(select(manifests.c.id).where(
-        manifests.c.repository_id == repository_id, manifests.c.subject_digest == digest,
-        manifests.c.artifact_type.in_([COSIGN_SIGNATURE_ARTIFACT, NOTATION_SIGNATURE])).limit(1)).first() is not None
+    return (
+        conn.execute(
+            select(manifests.c.id)
+            .where(
+                manifests.c.repository_id == repository_id,
+                manifests.c.subject_digest == digest,
+                manifests.c.artifact_type.in_([COSIGN_SIGNATURE_ARTIFACT, NOTATION_SIGNATURE]),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
-def pull_without_signature_ok(conn: Connection, repository_id: int, manifest_id: int, digest: str,
-                              subject_digest: str | None) -> bool:
+def pull_without_signature_ok(
+    conn: Connection, repository_id: int, manifest_id: int, digest: str, subject_digest: str | None
+) -> bool:
     """Whether a namespace that demands signatures may serve this manifest: it is signed, it is an
     accessory (a signature must be readable to be checked), or it is a child of a signed index."""
     if subject_digest is not None or _signed(conn, repository_id, digest):
         return True
-    if conn.execute(select(tags.c.id).where(tags.c.manifest_id == manifest_id, tags.c.name.like("sha256-%"))
-                    .limit(50)).first() is not None:
+    if (
+        conn.execute(
+            select(tags.c.id).where(tags.c.manifest_id == manifest_id, tags.c.name.like("sha256-%")).limit(50)
+        ).first()
+        is not None
+    ):
         names = [str(r[0]) for r in conn.execute(select(tags.c.name).where(tags.c.manifest_id == manifest_id))]
         if any(COSIGN_TAG.fullmatch(name) for name in names):
             return True
     parents = conn.execute(
-        select(manifests.c.digest).select_from(
-            manifest_references.join(manifests, manifests.c.id == manifest_references.c.manifest_id))
-        .where(manifest_references.c.kind == "manifest", manifest_references.c.digest == digest,
-               manifests.c.repository_id == repository_id).limit(100))
+        select(manifests.c.digest)
+        .select_from(manifest_references.join(manifests, manifests.c.id == manifest_references.c.manifest_id))
+        .where(
+            manifest_references.c.kind == "manifest",
+            manifest_references.c.digest == digest,
+            manifests.c.repository_id == repository_id,
+        )
+        .limit(100)
+    )
     return any(_signed(conn, repository_id, str(r[0])) for r in parents)
 
 
-def repositories_across_instances(conn: Connection, domain_id: str, *, namespace_ids: set[int] | None,
-                                  name: str | None, after_id: int, limit: int) -> list[tuple[InstanceRepository, str,
-                                                                                            str]]:
+def repositories_across_instances(
+    conn: Connection, domain_id: str, *, namespace_ids: set[int] | None, name: str | None, after_id: int, limit: int
+) -> list[tuple[InstanceRepository, str, str]]:
     """Repositories of every instance of a domain (of some namespaces; None: all), by id after
     ``after_id``: (repository, instance id, instance name)."""
     from moorage.metadata.tables import ee_instances
 
     where: list[ColumnElement[bool]] = [ee_instances.c.domain_id == domain_id, repositories.c.id > after_id]
     if namespace_ids is not None:
-        where.append(repositories.c.namespace_id.in_(sorted(namespace_ids)) if namespace_ids
-                     else repositories.c.id.is_(None))
+        where.append(
+            repositories.c.namespace_id.in_(sorted(namespace_ids)) if namespace_ids else repositories.c.id.is_(None)
+        )
     if name:
         where.append(repositories.c.name.contains(name, autoescape=True))
     rows = conn.execute(
         select(*_REPOSITORY, _artifact_count(), ee_instances.c.instance_id, ee_instances.c.name)
         .select_from(_REPOSITORY_FROM.join(ee_instances, ee_instances.c.instance_id == repositories.c.instance_id))
-        .where(*where).order_by(repositories.c.id).limit(limit))
+        .where(*where)
+        .order_by(repositories.c.id)
+        .limit(limit)
+    )
     return [(_repository(r), str(r[10]), str(r[11])) for r in rows]

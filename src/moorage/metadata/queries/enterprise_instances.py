@@ -24,32 +24,79 @@ from moorage.metadata.tables import (
 )
 from moorage.metadata.upsert import bytewise, insert_ignore, upsert
 
-_INSTANCE = (ee_instances.c.instance_id, ee_instances.c.name, ee_instances.c.description, ee_instances.c.spec,
-             ee_instances.c.charge_mode, ee_instances.c.enterprise_project_id, ee_instances.c.status,
-             ee_instances.c.domain_id, ee_instances.c.project_id, ee_instances.c.anonymous_access,
-             ee_instances.c.creation_job_id, ee_instances.c.created_at, ee_instances.c.updated_at)
+_INSTANCE = (
+    ee_instances.c.instance_id,
+    ee_instances.c.name,
+    ee_instances.c.description,
+    ee_instances.c.spec,
+    ee_instances.c.charge_mode,
+    ee_instances.c.enterprise_project_id,
+    ee_instances.c.status,
+    ee_instances.c.domain_id,
+    ee_instances.c.project_id,
+    ee_instances.c.anonymous_access,
+    ee_instances.c.creation_job_id,
+    ee_instances.c.created_at,
+    ee_instances.c.updated_at,
+)
 
 
 def _instance(r: Sequence[Any]) -> Instance:
-    return Instance(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), str(r[7]),
-                    str(r[8]), bool(r[9]), str(r[10]), int(r[11]), int(r[12]))
+    return Instance(
+        str(r[0]),
+        str(r[1]),
+        str(r[2]),
+        str(r[3]),
+        str(r[4]),
+        str(r[5]),
+        str(r[6]),
+        str(r[7]),
+        str(r[8]),
+        bool(r[9]),
+        str(r[10]),
+        int(r[11]),
+        int(r[12]),
+    )
 
 
-def create_instance(conn: Connection, *, instance_id: str, name: str, description: str, spec: str,
-                    charge_mode: str, enterprise_project_id: str, domain_id: str, project_id: str,
-                    creation_job_id: str) -> Instance | None:
+def create_instance(
+    conn: Connection,
+    *,
+    instance_id: str,
+    name: str,
+    description: str,
+    spec: str,
+    charge_mode: str,
+    enterprise_project_id: str,
+    domain_id: str,
+    project_id: str,
+    creation_job_id: str,
+) -> Instance | None:
     """A new instance (its registry row and its management row); None when the domain already has
     an instance of that name."""
     now = now_ms()
-    taken = conn.execute(select(ee_instances.c.instance_id).where(
-        ee_instances.c.domain_id == domain_id, ee_instances.c.name == name)).first()
+    taken = conn.execute(
+        select(ee_instances.c.instance_id).where(ee_instances.c.domain_id == domain_id, ee_instances.c.name == name)
+    ).first()
     if taken is not None:
         return None
     conn.execute(insert(instances).values(id=instance_id, name=instance_id, created_at=now))
-    conn.execute(insert(ee_instances).values(
-        instance_id=instance_id, domain_id=domain_id, project_id=project_id, name=name, description=description,
-        spec=spec, charge_mode=charge_mode, enterprise_project_id=enterprise_project_id, status="Running",
-        creation_job_id=creation_job_id, created_at=now, updated_at=now))
+    conn.execute(
+        insert(ee_instances).values(
+            instance_id=instance_id,
+            domain_id=domain_id,
+            project_id=project_id,
+            name=name,
+            description=description,
+            spec=spec,
+            charge_mode=charge_mode,
+            enterprise_project_id=enterprise_project_id,
+            status="Running",
+            creation_job_id=creation_job_id,
+            created_at=now,
+            updated_at=now,
+        )
+    )
     found = get_instance(conn, instance_id)
     assert found is not None
     return found
@@ -61,8 +108,15 @@ def get_instance(conn: Connection, instance_id: str) -> Instance | None:
     return _instance(row) if row else None
 
 
-def list_instances(conn: Connection, domain_id: str, *, status: str | None, offset: int, limit: int,
-                   enterprise_project_id: str | None = None) -> Page[Instance]:
+def list_instances(
+    conn: Connection,
+    domain_id: str,
+    *,
+    status: str | None,
+    offset: int,
+    limit: int,
+    enterprise_project_id: str | None = None,
+) -> Page[Instance]:
     """A domain's instances (of one status, of one enterprise project), oldest first."""
     where = [ee_instances.c.domain_id == domain_id]
     if status:
@@ -70,8 +124,13 @@ def list_instances(conn: Connection, domain_id: str, *, status: str | None, offs
     if enterprise_project_id:
         where.append(ee_instances.c.enterprise_project_id == enterprise_project_id)
     total = int(conn.execute(select(func.count()).select_from(ee_instances).where(*where)).scalar_one())
-    rows = conn.execute(select(*_INSTANCE).where(*where)
-                        .order_by(ee_instances.c.created_at, ee_instances.c.instance_id).offset(offset).limit(limit))
+    rows = conn.execute(
+        select(*_INSTANCE)
+        .where(*where)
+        .order_by(ee_instances.c.created_at, ee_instances.c.instance_id)
+        .offset(offset)
+        .limit(limit)
+    )
     return Page([_instance(r) for r in rows], total)
 
 
@@ -82,76 +141,118 @@ def delete_instance(conn: Connection, instance_id: str) -> bool:
 
 def set_anonymous_access(conn: Connection, instance_id: str, allowed: bool) -> None:
     """Change the instance's anonymous-access configuration."""
-    conn.execute(update(ee_instances).where(ee_instances.c.instance_id == instance_id)
-                 .values(anonymous_access=allowed, updated_at=now_ms()))
+    conn.execute(
+        update(ee_instances)
+        .where(ee_instances.c.instance_id == instance_id)
+        .values(anonymous_access=allowed, updated_at=now_ms())
+    )
 
 
 def anonymous_access(conn: Connection, instance_id: str) -> bool:
     """Whether the instance lets anonymous callers pull from its public namespaces."""
-    return bool(conn.execute(select(ee_instances.c.anonymous_access)
-                             .where(ee_instances.c.instance_id == instance_id)).scalar())
+    return bool(
+        conn.execute(select(ee_instances.c.anonymous_access).where(ee_instances.c.instance_id == instance_id)).scalar()
+    )
 
 
 # Host names ----------------------------------------------------------------------------------------
-_DOMAIN = (ee_domain_names.c.id, ee_domain_names.c.instance_id, ee_domain_names.c.domain_name,
-           ee_domain_names.c.type, ee_domain_names.c.certificate_id, ee_domain_names.c.created_at,
-           ee_domain_names.c.updated_at)
+_DOMAIN = (
+    ee_domain_names.c.id,
+    ee_domain_names.c.instance_id,
+    ee_domain_names.c.domain_name,
+    ee_domain_names.c.type,
+    ee_domain_names.c.certificate_id,
+    ee_domain_names.c.created_at,
+    ee_domain_names.c.updated_at,
+)
 
 
 def _domain_name(r: Sequence[Any]) -> DomainName:
     return DomainName(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]))
 
 
-def add_domain_name(conn: Connection, *, domain_name_id: str, instance_id: str, domain_name: str, kind: str,
-                    certificate_id: str) -> DomainName | None:
+def add_domain_name(
+    conn: Connection, *, domain_name_id: str, instance_id: str, domain_name: str, kind: str, certificate_id: str
+) -> DomainName | None:
     """Attach a host name to an instance; None when some instance already has it."""
     now = now_ms()
-    if not insert_ignore(conn, ee_domain_names, {
-            "id": domain_name_id, "instance_id": instance_id, "domain_name": domain_name, "type": kind,
-            "certificate_id": certificate_id, "created_at": now, "updated_at": now}, conflict=["domain_name"]):
+    if not insert_ignore(
+        conn,
+        ee_domain_names,
+        {
+            "id": domain_name_id,
+            "instance_id": instance_id,
+            "domain_name": domain_name,
+            "type": kind,
+            "certificate_id": certificate_id,
+            "created_at": now,
+            "updated_at": now,
+        },
+        conflict=["domain_name"],
+    ):
         return None
     return get_domain_name(conn, instance_id, domain_name_id)
 
 
 def get_domain_name(conn: Connection, instance_id: str, domain_name_id: str) -> DomainName | None:
     """One host name of an instance."""
-    row = conn.execute(select(*_DOMAIN).where(ee_domain_names.c.instance_id == instance_id,
-                                              ee_domain_names.c.id == domain_name_id)).first()
+    row = conn.execute(
+        select(*_DOMAIN).where(ee_domain_names.c.instance_id == instance_id, ee_domain_names.c.id == domain_name_id)
+    ).first()
     return _domain_name(row) if row else None
 
 
-def list_domain_names(conn: Connection, instance_id: str, *, domain_name_id: str | None = None,
-                      domain_name: str | None = None) -> list[DomainName]:
+def list_domain_names(
+    conn: Connection, instance_id: str, *, domain_name_id: str | None = None, domain_name: str | None = None
+) -> list[DomainName]:
     """An instance's host names, default first, then in the order they were added."""
     query = select(*_DOMAIN).where(ee_domain_names.c.instance_id == instance_id)
     if domain_name_id:
         query = query.where(ee_domain_names.c.id == domain_name_id)
     if domain_name:
         query = query.where(ee_domain_names.c.domain_name == domain_name)
-    rows = conn.execute(query.order_by((ee_domain_names.c.type != "default"), ee_domain_names.c.created_at,
-                                       ee_domain_names.c.id))
+    rows = conn.execute(
+        query.order_by((ee_domain_names.c.type != "default"), ee_domain_names.c.created_at, ee_domain_names.c.id)
+    )
     return [_domain_name(r) for r in rows]
 
 
 def update_domain_name(conn: Connection, instance_id: str, domain_name_id: str, certificate_id: str) -> bool:
     """Change the certificate id of a host name."""
-    return bool(conn.execute(update(ee_domain_names).where(
-        ee_domain_names.c.instance_id == instance_id, ee_domain_names.c.id == domain_name_id,
-    ).values(certificate_id=certificate_id, updated_at=now_ms())).rowcount)
+    return bool(
+        conn.execute(
+            update(ee_domain_names)
+            .where(
+                ee_domain_names.c.instance_id == instance_id,
+                ee_domain_names.c.id == domain_name_id,
+            )
+            .values(certificate_id=certificate_id, updated_at=now_ms())
+        ).rowcount
+    )
 
 
 def delete_domain_name(conn: Connection, instance_id: str, domain_name_id: str) -> bool:
     """Detach a host name from an instance."""
-    return bool(conn.execute(delete(ee_domain_names).where(
-        ee_domain_names.c.instance_id == instance_id, ee_domain_names.c.id == domain_name_id)).rowcount)
+    return bool(
+        conn.execute(
+            delete(ee_domain_names).where(
+                ee_domain_names.c.instance_id == instance_id, ee_domain_names.c.id == domain_name_id
+            )
+        ).rowcount
+    )
 
 
 def all_domain_names(conn: Connection) -> list[tuple[str, str]]:
     """(host name, instance id) of every instance's host names, oldest first: what virtual hosting
     and the overlap check of a new name read."""
-    return [(str(r[0]), str(r[1])) for r in conn.execute(
-        select(ee_domain_names.c.domain_name, ee_domain_names.c.instance_id)
-        .order_by(ee_domain_names.c.created_at, ee_domain_names.c.id))]
+    return [
+        (str(r[0]), str(r[1]))
+        for r in conn.execute(
+            select(ee_domain_names.c.domain_name, ee_domain_names.c.instance_id).order_by(
+                ee_domain_names.c.created_at, ee_domain_names.c.id
+            )
+        )
+    ]
 
 
 def lock_host_names(conn: Connection) -> None:
@@ -178,13 +279,29 @@ def _options(row: Sequence[Any] | None) -> NamespaceOptions:
     return NamespaceOptions(bool(row[0]), bool(row[1]), str(row[2]), bool(row[3]), allowlist)
 
 
-_OPTIONS = (ee_namespace_options.c.auto_scan, ee_namespace_options.c.prevent_vul, ee_namespace_options.c.severity,
-            ee_namespace_options.c.require_signature, ee_namespace_options.c.cve_allowlist,
-            ee_namespace_options.c.updated_at)
-_REPO_COUNT = (select(func.count()).select_from(repositories)
-               .where(repositories.c.namespace_id == namespaces.c.id).correlate(namespaces).scalar_subquery())
-_NAMESPACE = (namespaces.c.id, namespaces.c.name, namespaces.c.is_public, namespaces.c.created_at,
-              _REPO_COUNT.label("repo_count"), *_OPTIONS)
+_OPTIONS = (
+    ee_namespace_options.c.auto_scan,
+    ee_namespace_options.c.prevent_vul,
+    ee_namespace_options.c.severity,
+    ee_namespace_options.c.require_signature,
+    ee_namespace_options.c.cve_allowlist,
+    ee_namespace_options.c.updated_at,
+)
+_REPO_COUNT = (
+    select(func.count())
+    .select_from(repositories)
+    .where(repositories.c.namespace_id == namespaces.c.id)
+    .correlate(namespaces)
+    .scalar_subquery()
+)
+_NAMESPACE = (
+    namespaces.c.id,
+    namespaces.c.name,
+    namespaces.c.is_public,
+    namespaces.c.created_at,
+    _REPO_COUNT.label("repo_count"),
+    *_OPTIONS,
+)
 _NAMESPACE_FROM = namespaces.outerjoin(ee_namespace_options, ee_namespace_options.c.namespace_id == namespaces.c.id)
 
 
@@ -196,13 +313,21 @@ def _namespace(r: Sequence[Any]) -> InstanceNamespace:
 
 def save_namespace_options(conn: Connection, namespace_id: int, options: NamespaceOptions) -> None:
     """Create or replace a namespace's options."""
-    upsert(conn, ee_namespace_options, {
-        "namespace_id": namespace_id, "auto_scan": options.auto_scan, "prevent_vul": options.prevent_vul,
-        "severity": options.severity, "require_signature": options.require_signature,
-        "cve_allowlist": json.dumps(options.cve_allowlist, sort_keys=True) if options.cve_allowlist else "",
-        "updated_at": now_ms()},
+    upsert(
+        conn,
+        ee_namespace_options,
+        {
+            "namespace_id": namespace_id,
+            "auto_scan": options.auto_scan,
+            "prevent_vul": options.prevent_vul,
+            "severity": options.severity,
+            "require_signature": options.require_signature,
+            "cve_allowlist": json.dumps(options.cve_allowlist, sort_keys=True) if options.cve_allowlist else "",
+            "updated_at": now_ms(),
+        },
         conflict=["namespace_id"],
-        update=["auto_scan", "prevent_vul", "severity", "require_signature", "cve_allowlist", "updated_at"])
+        update=["auto_scan", "prevent_vul", "severity", "require_signature", "cve_allowlist", "updated_at"],
+    )
 
 
 def set_namespace_public(conn: Connection, namespace_id: int, public: bool) -> None:
@@ -212,14 +337,26 @@ def set_namespace_public(conn: Connection, namespace_id: int, public: bool) -> N
 
 def get_namespace(conn: Connection, instance_id: str, name: str) -> InstanceNamespace | None:
     """A namespace of an instance, with its options."""
-    row = conn.execute(select(*_NAMESPACE).select_from(_NAMESPACE_FROM).where(
-        namespaces.c.instance_id == instance_id, namespaces.c.name == name)).first()
+    row = conn.execute(
+        select(*_NAMESPACE)
+        .select_from(_NAMESPACE_FROM)
+        .where(namespaces.c.instance_id == instance_id, namespaces.c.name == name)
+    ).first()
     return _namespace(row) if row else None
 
 
-def list_namespaces(conn: Connection, instance_id: str, *, visible_ids: set[int] | None, name: str | None,
-                    public: bool | None, order_column: str, descending: bool, offset: int,
-                    limit: int) -> Page[InstanceNamespace]:
+def list_namespaces(
+    conn: Connection,
+    instance_id: str,
+    *,
+    visible_ids: set[int] | None,
+    name: str | None,
+    public: bool | None,
+    order_column: str,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> Page[InstanceNamespace]:
     """Namespaces of an instance (``visible_ids`` None: all), filtered and ordered."""
     where = [namespaces.c.instance_id == instance_id]
     if visible_ids is not None:
@@ -229,12 +366,16 @@ def list_namespaces(conn: Connection, instance_id: str, *, visible_ids: set[int]
     if public is not None:
         where.append(namespaces.c.is_public.is_(public))
     total = int(conn.execute(select(func.count()).select_from(namespaces).where(*where)).scalar_one())
-    column = {"name": bytewise(conn, namespaces.c.name), "created_at": namespaces.c.created_at,
-              "updated_at": func.coalesce(ee_namespace_options.c.updated_at, namespaces.c.created_at),
-              "id": namespaces.c.id}[order_column]
+    column = {
+        "name": bytewise(conn, namespaces.c.name),
+        "created_at": namespaces.c.created_at,
+        "updated_at": func.coalesce(ee_namespace_options.c.updated_at, namespaces.c.created_at),
+        "id": namespaces.c.id,
+    }[order_column]
     order = [column.desc() if descending else column.asc(), namespaces.c.id]
-    rows = conn.execute(select(*_NAMESPACE).select_from(_NAMESPACE_FROM).where(*where).order_by(*order)
-                        .offset(offset).limit(limit))
+    rows = conn.execute(
+        select(*_NAMESPACE).select_from(_NAMESPACE_FROM).where(*where).order_by(*order).offset(offset).limit(limit)
+    )
     return Page([_namespace(r) for r in rows], total)
 
 
@@ -247,11 +388,18 @@ def namespace_options(conn: Connection, namespace_id: int) -> NamespaceOptions:
 def statistics(conn: Connection, instance_id: str) -> dict[str, int]:
     """Counters of an instance: storage used (bytes), namespaces, repositories, signature policies."""
     storage = instance_stored(conn, instance_id)  # each namespace's distinct blobs, as the quotas count
-    namespace_count = conn.execute(select(func.count()).select_from(namespaces)
-                                   .where(namespaces.c.instance_id == instance_id)).scalar_one()
-    repository_count = conn.execute(select(func.count()).select_from(repositories)
-                                    .where(repositories.c.instance_id == instance_id)).scalar_one()
-    policy_count = conn.execute(select(func.count()).select_from(ee_sign_policies)
-                                .where(ee_sign_policies.c.instance_id == instance_id)).scalar_one()
-    return {"storage_used": int(storage), "namespaces": int(namespace_count), "repositories": int(repository_count),
-            "sign_policies": int(policy_count)}
+    namespace_count = conn.execute(
+        select(func.count()).select_from(namespaces).where(namespaces.c.instance_id == instance_id)
+    ).scalar_one()
+    repository_count = conn.execute(
+        select(func.count()).select_from(repositories).where(repositories.c.instance_id == instance_id)
+    ).scalar_one()
+    policy_count = conn.execute(
+        select(func.count()).select_from(ee_sign_policies).where(ee_sign_policies.c.instance_id == instance_id)
+    ).scalar_one()
+    return {
+        "storage_used": int(storage),
+        "namespaces": int(namespace_count),
+        "repositories": int(repository_count),
+        "sign_policies": int(policy_count),
+    }

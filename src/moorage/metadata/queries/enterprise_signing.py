@@ -37,38 +37,70 @@ from moorage.metadata.tables import (
 )
 
 # Keys ----------------------------------------------------------------------------------------------
-_KEY = (ee_signing_keys.c.id, ee_signing_keys.c.instance_id, ee_signing_keys.c.name, ee_signing_keys.c.description,
-        ee_signing_keys.c.algorithm, ee_signing_keys.c.public_key, ee_signing_keys.c.creator,
-        ee_signing_keys.c.created_at)
+_KEY = (
+    ee_signing_keys.c.id,
+    ee_signing_keys.c.instance_id,
+    ee_signing_keys.c.name,
+    ee_signing_keys.c.description,
+    ee_signing_keys.c.algorithm,
+    ee_signing_keys.c.public_key,
+    ee_signing_keys.c.creator,
+    ee_signing_keys.c.created_at,
+)
 
 
 def _key(r: Sequence[Any]) -> SigningKey:
     return SigningKey(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), int(r[7]))
 
 
-def create_key(conn: Connection, *, key_id: str, instance_id: str, name: str, description: str, algorithm: str,
-               public_key_pem: str, private_key_encrypted: str, creator: str) -> SigningKey | None:
+def create_key(
+    conn: Connection,
+    *,
+    key_id: str,
+    instance_id: str,
+    name: str,
+    description: str,
+    algorithm: str,
+    public_key_pem: str,
+    private_key_encrypted: str,
+    creator: str,
+) -> SigningKey | None:
     """A new key; None when the instance already has a key of that name."""
-    if conn.execute(select(ee_signing_keys.c.id).where(ee_signing_keys.c.instance_id == instance_id,
-                                                       ee_signing_keys.c.name == name)).first():
+    if conn.execute(
+        select(ee_signing_keys.c.id).where(ee_signing_keys.c.instance_id == instance_id, ee_signing_keys.c.name == name)
+    ).first():
         return None
-    conn.execute(insert(ee_signing_keys).values(
-        id=key_id, instance_id=instance_id, name=name, description=description, algorithm=algorithm,
-        public_key=public_key_pem, private_key_encrypted=private_key_encrypted, creator=creator, created_at=now_ms()))
+    conn.execute(
+        insert(ee_signing_keys).values(
+            id=key_id,
+            instance_id=instance_id,
+            name=name,
+            description=description,
+            algorithm=algorithm,
+            public_key=public_key_pem,
+            private_key_encrypted=private_key_encrypted,
+            creator=creator,
+            created_at=now_ms(),
+        )
+    )
     return get_key(conn, instance_id, key_id)
 
 
 def get_key(conn: Connection, instance_id: str, key_id: str) -> SigningKey | None:
     """A key of an instance by id."""
-    row = conn.execute(select(*_KEY).where(ee_signing_keys.c.instance_id == instance_id,
-                                           ee_signing_keys.c.id == key_id)).first()
+    row = conn.execute(
+        select(*_KEY).where(ee_signing_keys.c.instance_id == instance_id, ee_signing_keys.c.id == key_id)
+    ).first()
     return _key(row) if row else None
 
 
 def private_key(conn: Connection, key_id: str) -> tuple[str, str] | None:
     """(instance id, sealed private key) of a key, for the signing job."""
-    row = conn.execute(select(ee_signing_keys.c.instance_id, ee_signing_keys.c.private_key_encrypted)
-                       .where(ee_signing_keys.c.id == key_id)).first()
+    row = conn.execute(
+        select(ee_signing_keys.c.instance_id, ee_signing_keys.c.private_key_encrypted).where(
+            ee_signing_keys.c.id == key_id
+        )
+    ).first()
     return (str(row[0]), str(row[1])) if row else None
 
 
@@ -76,21 +108,32 @@ def list_keys(conn: Connection, instance_id: str, *, offset: int, limit: int) ->
     """An instance's keys, oldest first."""
     where = ee_signing_keys.c.instance_id == instance_id
     total = int(conn.execute(select(func.count()).select_from(ee_signing_keys).where(where)).scalar_one())
-    rows = conn.execute(select(*_KEY).where(where).order_by(ee_signing_keys.c.created_at, ee_signing_keys.c.id)
-                        .offset(offset).limit(limit))
+    rows = conn.execute(
+        select(*_KEY)
+        .where(where)
+        .order_by(ee_signing_keys.c.created_at, ee_signing_keys.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
     return Page([_key(r) for r in rows], total)
 
 
 def policies_using_key(conn: Connection, key_id: str) -> int:
     """How many policies sign with a key."""
-    return int(conn.execute(select(func.count()).select_from(ee_sign_policies)
-                            .where(ee_sign_policies.c.signature_key == key_id)).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count()).select_from(ee_sign_policies).where(ee_sign_policies.c.signature_key == key_id)
+        ).scalar_one()
+    )
 
 
 def delete_key(conn: Connection, instance_id: str, key_id: str) -> bool:
     """Remove a key."""
-    return bool(conn.execute(delete(ee_signing_keys).where(ee_signing_keys.c.instance_id == instance_id,
-                                                           ee_signing_keys.c.id == key_id)).rowcount)
+    return bool(
+        conn.execute(
+            delete(ee_signing_keys).where(ee_signing_keys.c.instance_id == instance_id, ee_signing_keys.c.id == key_id)
+        ).rowcount
+    )
 
 
 # Policies ------------------------------------------------------------------------------------------
@@ -110,55 +153,131 @@ def _selector_json(s: Selector) -> dict[str, str]:
 
 def rules_json(rules: Sequence[ScopeRule]) -> str:
     """Scope rules as the API's JSON."""
-    return json.dumps([{"tag_selectors": [_selector_json(s) for s in r.tag_selectors],
-                        "scope_selectors": {"repository": [_selector_json(s) for s in r.repository_selectors]},
-                        "repo_scope_mode": r.repo_scope_mode} for r in rules])
+    return json.dumps(
+        [
+            {
+                "tag_selectors": [_selector_json(s) for s in r.tag_selectors],
+                "scope_selectors": {"repository": [_selector_json(s) for s in r.repository_selectors]},
+                "repo_scope_mode": r.repo_scope_mode,
+            }
+            for r in rules
+        ]
+    )
 
 
 def _selectors(raw: Any) -> tuple[Selector, ...]:
-    return tuple(Selector(str(s.get("kind", "")), str(s.get("decoration", "")), str(s.get("pattern", "")),
-                          str(s.get("extras") or "")) for s in raw or [])
+    return tuple(
+        Selector(
+            str(s.get("kind", "")), str(s.get("decoration", "")), str(s.get("pattern", "")), str(s.get("extras") or "")
+        )
+        for s in raw or []
+    )
 
 
 def _rules(text: str) -> tuple[ScopeRule, ...]:
-    return tuple(ScopeRule(_selectors(r.get("tag_selectors")),
-                           _selectors((r.get("scope_selectors") or {}).get("repository")),
-                           str(r.get("repo_scope_mode") or "regular")) for r in load_document(text))
+    return tuple(
+        ScopeRule(
+            _selectors(r.get("tag_selectors")),
+            _selectors((r.get("scope_selectors") or {}).get("repository")),
+            str(r.get("repo_scope_mode") or "regular"),
+        )
+        for r in load_document(text)
+    )
 
 
-_POLICY = (ee_sign_policies.c.id, ee_sign_policies.c.instance_id, ee_sign_policies.c.namespace_id, namespaces.c.name,
-           ee_sign_policies.c.name, ee_sign_policies.c.description, ee_sign_policies.c.enabled,
-           ee_sign_policies.c.signature_method, ee_sign_policies.c.signature_algorithm,
-           ee_sign_policies.c.signature_key, ee_sign_policies.c.trigger, ee_sign_policies.c.scope_rules,
-           ee_sign_policies.c.creator, ee_sign_policies.c.created_at, ee_sign_policies.c.updated_at)
+_POLICY = (
+    ee_sign_policies.c.id,
+    ee_sign_policies.c.instance_id,
+    ee_sign_policies.c.namespace_id,
+    namespaces.c.name,
+    ee_sign_policies.c.name,
+    ee_sign_policies.c.description,
+    ee_sign_policies.c.enabled,
+    ee_sign_policies.c.signature_method,
+    ee_sign_policies.c.signature_algorithm,
+    ee_sign_policies.c.signature_key,
+    ee_sign_policies.c.trigger,
+    ee_sign_policies.c.scope_rules,
+    ee_sign_policies.c.creator,
+    ee_sign_policies.c.created_at,
+    ee_sign_policies.c.updated_at,
+)
 _POLICY_FROM = ee_sign_policies.join(namespaces, namespaces.c.id == ee_sign_policies.c.namespace_id)
 
 
 def _policy(r: Sequence[Any]) -> SignPolicy:
-    return SignPolicy(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), str(r[5]), bool(r[6]), str(r[7]),
-                      str(r[8]), str(r[9]), _trigger(r[10]), _rules(r[11]), str(r[12]), int(r[13]), int(r[14]))
+    return SignPolicy(
+        int(r[0]),
+        str(r[1]),
+        int(r[2]),
+        str(r[3]),
+        str(r[4]),
+        str(r[5]),
+        bool(r[6]),
+        str(r[7]),
+        str(r[8]),
+        str(r[9]),
+        _trigger(r[10]),
+        _rules(r[11]),
+        str(r[12]),
+        int(r[13]),
+        int(r[14]),
+    )
 
 
-def create_policy(conn: Connection, *, instance_id: str, namespace_id: int, name: str, description: str,
-                  enabled: bool, method: str, algorithm: str, key_id: str, trigger: Trigger,
-                  rules: Sequence[ScopeRule], creator: str) -> SignPolicy | None:
+def create_policy(
+    conn: Connection,
+    *,
+    instance_id: str,
+    namespace_id: int,
+    name: str,
+    description: str,
+    enabled: bool,
+    method: str,
+    algorithm: str,
+    key_id: str,
+    trigger: Trigger,
+    rules: Sequence[ScopeRule],
+    creator: str,
+) -> SignPolicy | None:
     """A new policy; None when the namespace already has one of that name."""
-    if conn.execute(select(ee_sign_policies.c.id).where(ee_sign_policies.c.namespace_id == namespace_id,
-                                                        ee_sign_policies.c.name == name)).first():
+    if conn.execute(
+        select(ee_sign_policies.c.id).where(
+            ee_sign_policies.c.namespace_id == namespace_id, ee_sign_policies.c.name == name
+        )
+    ).first():
         return None
     now = now_ms()
-    policy_id = conn.execute(insert(ee_sign_policies).values(
-        instance_id=instance_id, namespace_id=namespace_id, name=name, description=description, enabled=enabled,
-        signature_method=method, signature_algorithm=algorithm, signature_key=key_id,
-        trigger=trigger_json(trigger), scope_rules=rules_json(rules), creator=creator, last_scheduled_at=now,
-        created_at=now, updated_at=now).returning(ee_sign_policies.c.id)).scalar_one()
+    policy_id = conn.execute(
+        insert(ee_sign_policies)
+        .values(
+            instance_id=instance_id,
+            namespace_id=namespace_id,
+            name=name,
+            description=description,
+            enabled=enabled,
+            signature_method=method,
+            signature_algorithm=algorithm,
+            signature_key=key_id,
+            trigger=trigger_json(trigger),
+            scope_rules=rules_json(rules),
+            creator=creator,
+            last_scheduled_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(ee_sign_policies.c.id)
+    ).scalar_one()
     return get_policy(conn, namespace_id, int(policy_id))
 
 
 def get_policy(conn: Connection, namespace_id: int, policy_id: int) -> SignPolicy | None:
     """A policy of a namespace."""
-    row = conn.execute(select(*_POLICY).select_from(_POLICY_FROM).where(
-        ee_sign_policies.c.namespace_id == namespace_id, ee_sign_policies.c.id == policy_id)).first()
+    row = conn.execute(
+        select(*_POLICY)
+        .select_from(_POLICY_FROM)
+        .where(ee_sign_policies.c.namespace_id == namespace_id, ee_sign_policies.c.id == policy_id)
+    ).first()
     return _policy(row) if row else None
 
 
@@ -168,30 +287,48 @@ def policy_by_id(conn: Connection, policy_id: int) -> SignPolicy | None:
     return _policy(row) if row else None
 
 
-def list_policies(conn: Connection, instance_id: str, *, namespace_ids: set[int] | None, offset: int,
-                  limit: int) -> Page[SignPolicy]:
+def list_policies(
+    conn: Connection, instance_id: str, *, namespace_ids: set[int] | None, offset: int, limit: int
+) -> Page[SignPolicy]:
     """Policies of an instance (of some namespaces), oldest first."""
     where: list[ColumnElement[bool]] = [ee_sign_policies.c.instance_id == instance_id]
     if namespace_ids is not None:
-        where.append(ee_sign_policies.c.namespace_id.in_(sorted(namespace_ids)) if namespace_ids
-                     else ee_sign_policies.c.id.is_(None))
+        where.append(
+            ee_sign_policies.c.namespace_id.in_(sorted(namespace_ids))
+            if namespace_ids
+            else ee_sign_policies.c.id.is_(None)
+        )
     total = int(conn.execute(select(func.count()).select_from(ee_sign_policies).where(*where)).scalar_one())
-    rows = conn.execute(select(*_POLICY).select_from(_POLICY_FROM).where(*where).order_by(ee_sign_policies.c.id)
-                        .offset(offset).limit(limit))
+    rows = conn.execute(
+        select(*_POLICY)
+        .select_from(_POLICY_FROM)
+        .where(*where)
+        .order_by(ee_sign_policies.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
     return Page([_policy(r) for r in rows], total)
 
 
 def policy_name_taken(conn: Connection, namespace_id: int, name: str, *, other_than: int) -> bool:
     """Whether another policy of the namespace has this name."""
-    return conn.execute(select(ee_sign_policies.c.id).where(
-        ee_sign_policies.c.namespace_id == namespace_id, ee_sign_policies.c.name == name,
-        ee_sign_policies.c.id != other_than)).first() is not None
+    return (
+        conn.execute(
+            select(ee_sign_policies.c.id).where(
+                ee_sign_policies.c.namespace_id == namespace_id,
+                ee_sign_policies.c.name == name,
+                ee_sign_policies.c.id != other_than,
+            )
+        ).first()
+        is not None
+    )
 
 
 def update_policy(conn: Connection, policy_id: int, values: dict[str, Any]) -> None:
     """Change some columns of a policy (``trigger`` and ``scope_rules`` given as their JSON)."""
-    conn.execute(update(ee_sign_policies).where(ee_sign_policies.c.id == policy_id)
-                 .values(**values, updated_at=now_ms()))
+    conn.execute(
+        update(ee_sign_policies).where(ee_sign_policies.c.id == policy_id).values(**values, updated_at=now_ms())
+    )
 
 
 def delete_policy(conn: Connection, policy_id: int) -> bool:
@@ -201,24 +338,41 @@ def delete_policy(conn: Connection, policy_id: int) -> bool:
 
 def policies_triggered(conn: Connection, instance_id: str, namespace_id: int, trigger_type: str) -> list[SignPolicy]:
     """Enabled policies of a namespace with this trigger type (``event_based`` on a push)."""
-    rows = conn.execute(select(*_POLICY).select_from(_POLICY_FROM).where(
-        ee_sign_policies.c.instance_id == instance_id, ee_sign_policies.c.namespace_id == namespace_id,
-        ee_sign_policies.c.enabled.is_(True), ee_sign_policies.c.trigger.contains(f'"type": "{trigger_type}"')))
+    rows = conn.execute(
+        select(*_POLICY)
+        .select_from(_POLICY_FROM)
+        .where(
+            ee_sign_policies.c.instance_id == instance_id,
+            ee_sign_policies.c.namespace_id == namespace_id,
+            ee_sign_policies.c.enabled.is_(True),
+            ee_sign_policies.c.trigger.contains(f'"type": "{trigger_type}"'),
+        )
+    )
     return [p for p in (_policy(r) for r in rows) if p.trigger.type == trigger_type]
 
 
 def scheduled_policies(conn: Connection) -> list[tuple[SignPolicy, int]]:
     """Every enabled scheduled policy with the time it was last considered by the scheduler."""
-    rows = conn.execute(select(*_POLICY, ee_sign_policies.c.last_scheduled_at).select_from(_POLICY_FROM).where(
-        ee_sign_policies.c.enabled.is_(True), ee_sign_policies.c.trigger.contains('"type": "scheduled"')))
+    rows = conn.execute(
+        select(*_POLICY, ee_sign_policies.c.last_scheduled_at)
+        .select_from(_POLICY_FROM)
+        .where(ee_sign_policies.c.enabled.is_(True), ee_sign_policies.c.trigger.contains('"type": "scheduled"'))
+    )
     return [(p, int(r[15])) for r in rows if (p := _policy(r)).trigger.type == "scheduled"]
 
 
 def mark_scheduled(conn: Connection, *, policy_id: int, previous: int, now: int) -> bool:
     """Advance a policy's scheduler mark from ``previous`` to ``now``; False when another process did it."""
-    return bool(conn.execute(update(ee_sign_policies).where(
-        ee_sign_policies.c.id == policy_id, ee_sign_policies.c.last_scheduled_at == previous,
-    ).values(last_scheduled_at=now)).rowcount)
+    return bool(
+        conn.execute(
+            update(ee_sign_policies)
+            .where(
+                ee_sign_policies.c.id == policy_id,
+                ee_sign_policies.c.last_scheduled_at == previous,
+            )
+            .values(last_scheduled_at=now)
+        ).rowcount
+    )
 
 
 # Executions ----------------------------------------------------------------------------------------
@@ -226,61 +380,134 @@ def _count(status: RunStatus) -> Any:
     return func.coalesce(func.sum(case((ee_sign_subtasks.c.status == status.value, 1), else_=0)), 0)
 
 
-_COUNTS = (select(ee_sign_subtasks.c.execution_id.label("execution_id"), func.count().label("total"),
-                  _count(RunStatus.SUCCEED).label("succeed"), _count(RunStatus.FAILED).label("failed"),
-                  _count(RunStatus.IN_PROGRESS).label("in_progress"), _count(RunStatus.STOPPED).label("stopped"))
-           .group_by(ee_sign_subtasks.c.execution_id))
+_COUNTS = select(
+    ee_sign_subtasks.c.execution_id.label("execution_id"),
+    func.count().label("total"),
+    _count(RunStatus.SUCCEED).label("succeed"),
+    _count(RunStatus.FAILED).label("failed"),
+    _count(RunStatus.IN_PROGRESS).label("in_progress"),
+    _count(RunStatus.STOPPED).label("stopped"),
+).group_by(ee_sign_subtasks.c.execution_id)
 
 
 def _executions(conn: Connection, where: list[ColumnElement[bool]], *, offset: int, limit: int) -> list[Execution]:
-    counts = _COUNTS.where(ee_sign_subtasks.c.execution_id.in_(
-        select(ee_sign_executions.c.id).where(*where).order_by(ee_sign_executions.c.id.desc())
-        .offset(offset).limit(limit).scalar_subquery())).subquery()
+    counts = _COUNTS.where(
+        ee_sign_subtasks.c.execution_id.in_(
+            select(ee_sign_executions.c.id)
+            .where(*where)
+            .order_by(ee_sign_executions.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+            .scalar_subquery()
+        )
+    ).subquery()
     e = ee_sign_executions.c
     rows = conn.execute(
-        select(e.id, e.policy_id, e.status, e.status_text, e.trigger, e.job_id, func.coalesce(counts.c.total, 0),
-               func.coalesce(counts.c.succeed, 0), func.coalesce(counts.c.failed, 0),
-               func.coalesce(counts.c.in_progress, 0), func.coalesce(counts.c.stopped, 0), e.created_at, e.updated_at)
+        select(
+            e.id,
+            e.policy_id,
+            e.status,
+            e.status_text,
+            e.trigger,
+            e.job_id,
+            func.coalesce(counts.c.total, 0),
+            func.coalesce(counts.c.succeed, 0),
+            func.coalesce(counts.c.failed, 0),
+            func.coalesce(counts.c.in_progress, 0),
+            func.coalesce(counts.c.stopped, 0),
+            e.created_at,
+            e.updated_at,
+        )
         .select_from(ee_sign_executions.outerjoin(counts, counts.c.execution_id == e.id))
-        .where(*where).order_by(e.id.desc()).offset(offset).limit(limit))
-    return [Execution(int(r[0]), int(r[1]), RunStatus(r[2]), str(r[3]), str(r[4]), r[5], int(r[6]), int(r[7]),
-                      int(r[8]), int(r[9]), int(r[10]), int(r[11]), int(r[12])) for r in rows]
+        .where(*where)
+        .order_by(e.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [
+        Execution(
+            int(r[0]),
+            int(r[1]),
+            RunStatus(r[2]),
+            str(r[3]),
+            str(r[4]),
+            r[5],
+            int(r[6]),
+            int(r[7]),
+            int(r[8]),
+            int(r[9]),
+            int(r[10]),
+            int(r[11]),
+            int(r[12]),
+        )
+        for r in rows
+    ]
 
 
-def create_execution(conn: Connection, *, policy_id: int, trigger: str, dedupe_key: str | None = None,
-                     only_repository: str | None = None, only_tag: str | None = None) -> int | None:
+def create_execution(
+    conn: Connection,
+    *,
+    policy_id: int,
+    trigger: str,
+    dedupe_key: str | None = None,
+    only_repository: str | None = None,
+    only_tag: str | None = None,
+) -> int | None:
     """A new execution in ``Initialized``; None when ``dedupe_key`` was used already."""
-    if dedupe_key is not None and conn.execute(
-            select(ee_sign_executions.c.id).where(ee_sign_executions.c.dedupe_key == dedupe_key)).first():
+    if (
+        dedupe_key is not None
+        and conn.execute(select(ee_sign_executions.c.id).where(ee_sign_executions.c.dedupe_key == dedupe_key)).first()
+    ):
         return None
     now = now_ms()
-    return int(conn.execute(insert(ee_sign_executions).values(
-        policy_id=policy_id, status=RunStatus.INITIALIZED.value, trigger=trigger, dedupe_key=dedupe_key,
-        only_repository=only_repository, only_tag=only_tag, created_at=now, updated_at=now,
-    ).returning(ee_sign_executions.c.id)).scalar_one())
+    return int(
+        conn.execute(
+            insert(ee_sign_executions)
+            .values(
+                policy_id=policy_id,
+                status=RunStatus.INITIALIZED.value,
+                trigger=trigger,
+                dedupe_key=dedupe_key,
+                only_repository=only_repository,
+                only_tag=only_tag,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(ee_sign_executions.c.id)
+        ).scalar_one()
+    )
 
 
 def set_execution_job(conn: Connection, execution_id: int, job_id: str) -> None:
     """Record the job that runs an execution; one still ``Initialized`` is now ``Pending`` (the job
     may have started already)."""
-    conn.execute(update(ee_sign_executions).where(ee_sign_executions.c.id == execution_id)
-                 .values(job_id=job_id, updated_at=now_ms()))
-    conn.execute(update(ee_sign_executions).where(ee_sign_executions.c.id == execution_id,
-                                                  ee_sign_executions.c.status == RunStatus.INITIALIZED.value)
-                 .values(status=RunStatus.PENDING.value))
+    conn.execute(
+        update(ee_sign_executions)
+        .where(ee_sign_executions.c.id == execution_id)
+        .values(job_id=job_id, updated_at=now_ms())
+    )
+    conn.execute(
+        update(ee_sign_executions)
+        .where(ee_sign_executions.c.id == execution_id, ee_sign_executions.c.status == RunStatus.INITIALIZED.value)
+        .values(status=RunStatus.PENDING.value)
+    )
 
 
 def get_execution(conn: Connection, policy_id: int, execution_id: int) -> Execution | None:
     """An execution of a policy."""
-    found = _executions(conn, [ee_sign_executions.c.policy_id == policy_id, ee_sign_executions.c.id == execution_id],
-                        offset=0, limit=1)
+    found = _executions(
+        conn, [ee_sign_executions.c.policy_id == policy_id, ee_sign_executions.c.id == execution_id], offset=0, limit=1
+    )
     return found[0] if found else None
 
 
 def execution_scope(conn: Connection, execution_id: int) -> tuple[int, str | None, str | None] | None:
     """(policy id, only repository, only tag) of an execution."""
-    row = conn.execute(select(ee_sign_executions.c.policy_id, ee_sign_executions.c.only_repository,
-                              ee_sign_executions.c.only_tag).where(ee_sign_executions.c.id == execution_id)).first()
+    row = conn.execute(
+        select(
+            ee_sign_executions.c.policy_id, ee_sign_executions.c.only_repository, ee_sign_executions.c.only_tag
+        ).where(ee_sign_executions.c.id == execution_id)
+    ).first()
     return (int(row[0]), row[1], row[2]) if row else None
 
 
@@ -297,47 +524,94 @@ def list_executions(conn: Connection, policy_id: int, *, offset: int, limit: int
     return Page(_executions(conn, where, offset=offset, limit=limit), total)
 
 
-def set_execution_status(conn: Connection, execution_id: int, status: RunStatus, text: str = "", *,
-                         unless_finished: bool = True) -> bool:
+def set_execution_status(
+    conn: Connection, execution_id: int, status: RunStatus, text: str = "", *, unless_finished: bool = True
+) -> bool:
     """Move an execution to ``status`` (not out of a finished status unless told)."""
     query = update(ee_sign_executions).where(ee_sign_executions.c.id == execution_id)
     if unless_finished:
-        query = query.where(ee_sign_executions.c.status.not_in(
-            [RunStatus.SUCCEED.value, RunStatus.FAILED.value, RunStatus.STOPPED.value]))
-    return bool(conn.execute(query.values(status=status.value, status_text=text[:1024],
-                                          updated_at=now_ms())).rowcount)
+        query = query.where(
+            ee_sign_executions.c.status.not_in(
+                [RunStatus.SUCCEED.value, RunStatus.FAILED.value, RunStatus.STOPPED.value]
+            )
+        )
+    return bool(conn.execute(query.values(status=status.value, status_text=text[:1024], updated_at=now_ms())).rowcount)
 
 
 # Tasks and subtasks --------------------------------------------------------------------------------
 def has_tasks(conn: Connection, execution_id: int) -> bool:
     """Whether an execution has been planned (its tasks exist)."""
-    return conn.execute(select(ee_sign_tasks.c.id).where(ee_sign_tasks.c.execution_id == execution_id)
-                        .limit(1)).first() is not None
+    return (
+        conn.execute(select(ee_sign_tasks.c.id).where(ee_sign_tasks.c.execution_id == execution_id).limit(1)).first()
+        is not None
+    )
 
 
-def create_task(conn: Connection, *, execution_id: int, job_id: str, namespace: str, repository: str,
-                subtasks: Sequence[tuple[str, str]]) -> int:
+def create_task(
+    conn: Connection,
+    *,
+    execution_id: int,
+    job_id: str,
+    namespace: str,
+    repository: str,
+    subtasks: Sequence[tuple[str, str]],
+) -> int:
     """A ``Pending`` task for one repository with a ``Pending`` subtask per (tag, digest)."""
     now = now_ms()
-    task_id = int(conn.execute(insert(ee_sign_tasks).values(
-        execution_id=execution_id, job_id=job_id, status=RunStatus.PENDING.value, namespace=namespace,
-        repository=repository, created_at=now, updated_at=now).returning(ee_sign_tasks.c.id)).scalar_one())
+    task_id = int(
+        conn.execute(
+            insert(ee_sign_tasks)
+            .values(
+                execution_id=execution_id,
+                job_id=job_id,
+                status=RunStatus.PENDING.value,
+                namespace=namespace,
+                repository=repository,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(ee_sign_tasks.c.id)
+        ).scalar_one()
+    )
     if subtasks:
-        conn.execute(insert(ee_sign_subtasks), [
-            {"task_id": task_id, "execution_id": execution_id, "job_id": job_id, "namespace": namespace,
-             "repository": repository, "tag": tag, "digest": digest, "status": RunStatus.PENDING.value,
-             "created_at": now, "updated_at": now} for tag, digest in subtasks])
+        conn.execute(
+            insert(ee_sign_subtasks),
+            [
+                {
+                    "task_id": task_id,
+                    "execution_id": execution_id,
+                    "job_id": job_id,
+                    "namespace": namespace,
+                    "repository": repository,
+                    "tag": tag,
+                    "digest": digest,
+                    "status": RunStatus.PENDING.value,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for tag, digest in subtasks
+            ],
+        )
     return task_id
 
 
-_TASK = (ee_sign_tasks.c.id, ee_sign_tasks.c.execution_id, ee_sign_tasks.c.job_id, ee_sign_tasks.c.status,
-         ee_sign_tasks.c.status_text, ee_sign_tasks.c.namespace, ee_sign_tasks.c.repository,
-         ee_sign_tasks.c.created_at, ee_sign_tasks.c.updated_at)
+_TASK = (
+    ee_sign_tasks.c.id,
+    ee_sign_tasks.c.execution_id,
+    ee_sign_tasks.c.job_id,
+    ee_sign_tasks.c.status,
+    ee_sign_tasks.c.status_text,
+    ee_sign_tasks.c.namespace,
+    ee_sign_tasks.c.repository,
+    ee_sign_tasks.c.created_at,
+    ee_sign_tasks.c.updated_at,
+)
 
 
 def _task(r: Sequence[Any]) -> SignTask:
-    return SignTask(int(r[0]), int(r[1]), str(r[2]), RunStatus(r[3]), str(r[4]), str(r[5]), str(r[6]), int(r[7]),
-                    int(r[8]))
+    return SignTask(
+        int(r[0]), int(r[1]), str(r[2]), RunStatus(r[3]), str(r[4]), str(r[5]), str(r[6]), int(r[7]), int(r[8])
+    )
 
 
 def list_tasks(conn: Connection, execution_id: int, *, offset: int, limit: int) -> Page[SignTask]:
@@ -350,24 +624,48 @@ def list_tasks(conn: Connection, execution_id: int, *, offset: int, limit: int) 
 
 def get_task(conn: Connection, execution_id: int, task_id: int) -> SignTask | None:
     """A task of an execution."""
-    row = conn.execute(select(*_TASK).where(ee_sign_tasks.c.execution_id == execution_id,
-                                            ee_sign_tasks.c.id == task_id)).first()
+    row = conn.execute(
+        select(*_TASK).where(ee_sign_tasks.c.execution_id == execution_id, ee_sign_tasks.c.id == task_id)
+    ).first()
     return _task(row) if row else None
 
 
-_SUBTASK = (ee_sign_subtasks.c.id, ee_sign_subtasks.c.task_id, ee_sign_subtasks.c.execution_id,
-            ee_sign_subtasks.c.job_id, ee_sign_subtasks.c.namespace, ee_sign_subtasks.c.repository,
-            ee_sign_subtasks.c.tag, ee_sign_subtasks.c.digest, ee_sign_subtasks.c.status,
-            ee_sign_subtasks.c.status_text, ee_sign_subtasks.c.created_at, ee_sign_subtasks.c.updated_at)
+_SUBTASK = (
+    ee_sign_subtasks.c.id,
+    ee_sign_subtasks.c.task_id,
+    ee_sign_subtasks.c.execution_id,
+    ee_sign_subtasks.c.job_id,
+    ee_sign_subtasks.c.namespace,
+    ee_sign_subtasks.c.repository,
+    ee_sign_subtasks.c.tag,
+    ee_sign_subtasks.c.digest,
+    ee_sign_subtasks.c.status,
+    ee_sign_subtasks.c.status_text,
+    ee_sign_subtasks.c.created_at,
+    ee_sign_subtasks.c.updated_at,
+)
 
 
 def _subtask(r: Sequence[Any]) -> SignSubtask:
-    return SignSubtask(int(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), str(r[7]),
-                       RunStatus(r[8]), str(r[9]), int(r[10]), int(r[11]))
+    return SignSubtask(
+        int(r[0]),
+        int(r[1]),
+        int(r[2]),
+        str(r[3]),
+        str(r[4]),
+        str(r[5]),
+        str(r[6]),
+        str(r[7]),
+        RunStatus(r[8]),
+        str(r[9]),
+        int(r[10]),
+        int(r[11]),
+    )
 
 
-def list_subtasks(conn: Connection, task_id: int, *, status: RunStatus | None, offset: int,
-                  limit: int) -> Page[SignSubtask]:
+def list_subtasks(
+    conn: Connection, task_id: int, *, status: RunStatus | None, offset: int, limit: int
+) -> Page[SignSubtask]:
     """Subtasks of a task (of one status), in creation order; the index (task, status, id) serves it."""
     where = [ee_sign_subtasks.c.task_id == task_id]
     if status is not None:
@@ -379,38 +677,51 @@ def list_subtasks(conn: Connection, task_id: int, *, status: RunStatus | None, o
 
 def unfinished_subtasks(conn: Connection, execution_id: int) -> list[SignSubtask]:
     """Subtasks of an execution still to do (Pending, or InProgress when a worker died), in order."""
-    rows = conn.execute(select(*_SUBTASK).where(
-        ee_sign_subtasks.c.execution_id == execution_id,
-        ee_sign_subtasks.c.status.in_([RunStatus.PENDING.value, RunStatus.IN_PROGRESS.value]),
-    ).order_by(ee_sign_subtasks.c.id))
+    rows = conn.execute(
+        select(*_SUBTASK)
+        .where(
+            ee_sign_subtasks.c.execution_id == execution_id,
+            ee_sign_subtasks.c.status.in_([RunStatus.PENDING.value, RunStatus.IN_PROGRESS.value]),
+        )
+        .order_by(ee_sign_subtasks.c.id)
+    )
     return [_subtask(r) for r in rows]
 
 
 def set_subtask_status(conn: Connection, subtask_id: int, status: RunStatus, text: str = "") -> None:
     """Move a subtask to ``status``."""
-    conn.execute(update(ee_sign_subtasks).where(ee_sign_subtasks.c.id == subtask_id)
-                 .values(status=status.value, status_text=text[:1024], updated_at=now_ms()))
+    conn.execute(
+        update(ee_sign_subtasks)
+        .where(ee_sign_subtasks.c.id == subtask_id)
+        .values(status=status.value, status_text=text[:1024], updated_at=now_ms())
+    )
 
 
 def stop_unfinished(conn: Connection, execution_id: int) -> None:
     """Mark every subtask and task of an execution that has not finished as ``Stopped``."""
     now = now_ms()
     unfinished = [RunStatus.INITIALIZED.value, RunStatus.PENDING.value, RunStatus.IN_PROGRESS.value]
-    conn.execute(update(ee_sign_subtasks).where(ee_sign_subtasks.c.execution_id == execution_id,
-                                                ee_sign_subtasks.c.status.in_(unfinished))
-                 .values(status=RunStatus.STOPPED.value, status_text="stopped on request", updated_at=now))
-    conn.execute(update(ee_sign_tasks).where(ee_sign_tasks.c.execution_id == execution_id,
-                                             ee_sign_tasks.c.status.in_(unfinished))
-                 .values(status=RunStatus.STOPPED.value, status_text="stopped on request", updated_at=now))
+    conn.execute(
+        update(ee_sign_subtasks)
+        .where(ee_sign_subtasks.c.execution_id == execution_id, ee_sign_subtasks.c.status.in_(unfinished))
+        .values(status=RunStatus.STOPPED.value, status_text="stopped on request", updated_at=now)
+    )
+    conn.execute(
+        update(ee_sign_tasks)
+        .where(ee_sign_tasks.c.execution_id == execution_id, ee_sign_tasks.c.status.in_(unfinished))
+        .values(status=RunStatus.STOPPED.value, status_text="stopped on request", updated_at=now)
+    )
 
 
 def settle_tasks(conn: Connection, execution_id: int, *, task_id: int | None = None) -> None:
     """Give every task of an execution (or just ``task_id``) the status its subtasks add up to:
     InProgress while any runs or some wait, else Failed if any failed, else Stopped if any stopped,
     else Succeed."""
-    counts_query = (select(ee_sign_subtasks.c.task_id, ee_sign_subtasks.c.status, func.count())
-                    .where(ee_sign_subtasks.c.execution_id == execution_id)
-                    .group_by(ee_sign_subtasks.c.task_id, ee_sign_subtasks.c.status))
+    counts_query = (
+        select(ee_sign_subtasks.c.task_id, ee_sign_subtasks.c.status, func.count())
+        .where(ee_sign_subtasks.c.execution_id == execution_id)
+        .group_by(ee_sign_subtasks.c.task_id, ee_sign_subtasks.c.status)
+    )
     tasks_query = select(ee_sign_tasks.c.id, ee_sign_tasks.c.status).where(ee_sign_tasks.c.execution_id == execution_id)
     if task_id is not None:
         counts_query = counts_query.where(ee_sign_subtasks.c.task_id == task_id)
@@ -422,22 +733,37 @@ def settle_tasks(conn: Connection, execution_id: int, *, task_id: int | None = N
     for task, current in conn.execute(tasks_query).all():
         status, text = summarize(by_task.get(int(task), {}))
         if status.value != current:
-            conn.execute(update(ee_sign_tasks).where(ee_sign_tasks.c.id == task)
-                         .values(status=status.value, status_text=text, updated_at=now))
+            conn.execute(
+                update(ee_sign_tasks)
+                .where(ee_sign_tasks.c.id == task)
+                .values(status=status.value, status_text=text, updated_at=now)
+            )
 
 
 def set_task_status(conn: Connection, task_id: int, status: RunStatus) -> None:
     """Move a task to ``status`` (a no-op when it is there already)."""
-    conn.execute(update(ee_sign_tasks).where(ee_sign_tasks.c.id == task_id, ee_sign_tasks.c.status != status.value)
-                 .values(status=status.value, updated_at=now_ms()))
+    conn.execute(
+        update(ee_sign_tasks)
+        .where(ee_sign_tasks.c.id == task_id, ee_sign_tasks.c.status != status.value)
+        .values(status=status.value, updated_at=now_ms())
+    )
 
 
 def task_has_unfinished(conn: Connection, task_id: int) -> bool:
     """Whether some subtask of a task still waits or runs (one index probe)."""
-    return conn.execute(select(ee_sign_subtasks.c.id).where(
-        ee_sign_subtasks.c.task_id == task_id,
-        ee_sign_subtasks.c.status.in_([RunStatus.INITIALIZED.value, RunStatus.PENDING.value,
-                                       RunStatus.IN_PROGRESS.value])).limit(1)).first() is not None
+    return (
+        conn.execute(
+            select(ee_sign_subtasks.c.id)
+            .where(
+                ee_sign_subtasks.c.task_id == task_id,
+                ee_sign_subtasks.c.status.in_(
+                    [RunStatus.INITIALIZED.value, RunStatus.PENDING.value, RunStatus.IN_PROGRESS.value]
+                ),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def summarize(counts: dict[str, int]) -> tuple[RunStatus, str]:
@@ -460,7 +786,9 @@ def summarize(counts: dict[str, int]) -> tuple[RunStatus, str]:
 
 def execution_counts(conn: Connection, execution_id: int) -> dict[str, int]:
     """Status -> number of subtasks of an execution."""
-    rows = conn.execute(select(ee_sign_subtasks.c.status, func.count())
-                        .where(ee_sign_subtasks.c.execution_id == execution_id)
-                        .group_by(ee_sign_subtasks.c.status))
+    rows = conn.execute(
+        select(ee_sign_subtasks.c.status, func.count())
+        .where(ee_sign_subtasks.c.execution_id == execution_id)
+        .group_by(ee_sign_subtasks.c.status)
+    )
     return {str(r[0]): int(r[1]) for r in rows}

@@ -13,8 +13,15 @@ from moorage.metadata.database import now_ms
 from moorage.metadata.tables import access_keys, domains, projects, revoked_tokens, users
 from moorage.metadata.upsert import insert_ignore
 
-_USER_COLUMNS = (users.c.id, users.c.name, users.c.domain_id, domains.c.name, users.c.is_admin, users.c.enabled,
-                 users.c.created_at)
+_USER_COLUMNS = (
+    users.c.id,
+    users.c.name,
+    users.c.domain_id,
+    domains.c.name,
+    users.c.is_admin,
+    users.c.enabled,
+    users.c.created_at,
+)
 _USERS = users.join(domains, users.c.domain_id == domains.c.id)
 
 
@@ -72,8 +79,15 @@ def create_user(
 ) -> None:
     """A new user."""
     conn.execute(
-        insert(users).values(id=user_id, name=name, domain_id=domain_id, password_hash=password_hash,
-                             is_admin=is_admin, enabled=True, created_at=now_ms())
+        insert(users).values(
+            id=user_id,
+            name=name,
+            domain_id=domain_id,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            enabled=True,
+            created_at=now_ms(),
+        )
     )
 
 
@@ -95,11 +109,16 @@ def set_password(conn: Connection, user_id: str, password_hash: str) -> None:
 
 def ensure_project(conn: Connection, *, project_id: str, domain_id: str, name: str) -> Project:
     """The domain's project called ``name``, created with ``project_id`` if missing."""
-    insert_ignore(conn, projects, {"id": project_id, "domain_id": domain_id, "name": name, "created_at": now_ms()},
-                  conflict=["domain_id", "name"])
+    insert_ignore(
+        conn,
+        projects,
+        {"id": project_id, "domain_id": domain_id, "name": name, "created_at": now_ms()},
+        conflict=["domain_id", "name"],
+    )
     row = conn.execute(
         select(projects.c.id, projects.c.name, projects.c.domain_id).where(
-            projects.c.domain_id == domain_id, projects.c.name == name)
+            projects.c.domain_id == domain_id, projects.c.name == name
+        )
     ).one()
     return Project(row[0], row[1], row[2])
 
@@ -116,8 +135,9 @@ def list_projects(conn: Connection, *, domain_id: str | None = None, name: str |
 
 def project_by_id(conn: Connection, project_id: str) -> Project | None:
     """A project by id."""
-    row = conn.execute(select(projects.c.id, projects.c.name, projects.c.domain_id)
-                       .where(projects.c.id == project_id)).first()
+    row = conn.execute(
+        select(projects.c.id, projects.c.name, projects.c.domain_id).where(projects.c.id == project_id)
+    ).first()
     return Project(row[0], row[1], row[2]) if row else None
 
 
@@ -126,16 +146,30 @@ def create_access_key(
 ) -> AccessKey:
     """A new AK (the encrypted SK beside it)."""
     created = now_ms()
-    conn.execute(insert(access_keys).values(access=access, user_id=user_id, secret_encrypted=secret_encrypted,
-                                            description=description, enabled=True, created_at=created))
+    conn.execute(
+        insert(access_keys).values(
+            access=access,
+            user_id=user_id,
+            secret_encrypted=secret_encrypted,
+            description=description,
+            enabled=True,
+            created_at=created,
+        )
+    )
     return AccessKey(access, user_id, description, True, created)
 
 
 def access_key(conn: Connection, access: str) -> tuple[AccessKey, str] | None:
     """(access key, encrypted secret) by AK."""
     row = conn.execute(
-        select(access_keys.c.access, access_keys.c.user_id, access_keys.c.description, access_keys.c.enabled,
-               access_keys.c.created_at, access_keys.c.secret_encrypted).where(access_keys.c.access == access)
+        select(
+            access_keys.c.access,
+            access_keys.c.user_id,
+            access_keys.c.description,
+            access_keys.c.enabled,
+            access_keys.c.created_at,
+            access_keys.c.secret_encrypted,
+        ).where(access_keys.c.access == access)
     ).first()
     if row is None:
         return None
@@ -144,8 +178,13 @@ def access_key(conn: Connection, access: str) -> tuple[AccessKey, str] | None:
 
 def list_access_keys(conn: Connection, user_id: str | None = None) -> list[AccessKey]:
     """Access keys of one user (or all)."""
-    query = select(access_keys.c.access, access_keys.c.user_id, access_keys.c.description, access_keys.c.enabled,
-                   access_keys.c.created_at).order_by(access_keys.c.created_at)
+    query = select(
+        access_keys.c.access,
+        access_keys.c.user_id,
+        access_keys.c.description,
+        access_keys.c.enabled,
+        access_keys.c.created_at,
+    ).order_by(access_keys.c.created_at)
     if user_id:
         query = query.where(access_keys.c.user_id == user_id)
     return [AccessKey(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in conn.execute(query)]

@@ -16,16 +16,30 @@ from moorage.domain.immutable_rules import ImmutableRule
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import ee_immutable_rules, manifest_references, manifests, namespaces, tags
 
-_RULE = (ee_immutable_rules.c.id, ee_immutable_rules.c.instance_id, ee_immutable_rules.c.namespace_id,
-         namespaces.c.name, ee_immutable_rules.c.priority, ee_immutable_rules.c.disabled, ee_immutable_rules.c.action,
-         ee_immutable_rules.c.template, ee_immutable_rules.c.tag_selectors, ee_immutable_rules.c.scope_selectors,
-         ee_immutable_rules.c.created_at, ee_immutable_rules.c.updated_at)
+_RULE = (
+    ee_immutable_rules.c.id,
+    ee_immutable_rules.c.instance_id,
+    ee_immutable_rules.c.namespace_id,
+    namespaces.c.name,
+    ee_immutable_rules.c.priority,
+    ee_immutable_rules.c.disabled,
+    ee_immutable_rules.c.action,
+    ee_immutable_rules.c.template,
+    ee_immutable_rules.c.tag_selectors,
+    ee_immutable_rules.c.scope_selectors,
+    ee_immutable_rules.c.created_at,
+    ee_immutable_rules.c.updated_at,
+)
 _RULE_FROM = ee_immutable_rules.join(namespaces, namespaces.c.id == ee_immutable_rules.c.namespace_id)
 
 
 def _selector_json(selector: Selector) -> dict[str, str]:
-    return {"kind": selector.kind, "decoration": selector.decoration, "pattern": selector.pattern,
-            "extras": selector.extras}
+    return {
+        "kind": selector.kind,
+        "decoration": selector.decoration,
+        "pattern": selector.pattern,
+        "extras": selector.extras,
+    }
 
 
 def tag_selectors_json(selectors: Sequence[Selector]) -> str:
@@ -39,27 +53,63 @@ def scope_selectors_json(selectors: Sequence[Selector]) -> str:
 
 
 def _selectors(raw: Any) -> tuple[Selector, ...]:
-    return tuple(Selector(str(s.get("kind", "")), str(s.get("decoration", "")), str(s.get("pattern", "")),
-                          str(s.get("extras") or "")) for s in raw or [] if isinstance(s, dict))
+    return tuple(
+        Selector(
+            str(s.get("kind", "")), str(s.get("decoration", "")), str(s.get("pattern", "")), str(s.get("extras") or "")
+        )
+        for s in raw or []
+        if isinstance(s, dict)
+    )
 
 
 def _rule(r: Sequence[Any]) -> ImmutableRule:
     scope = load_document(r[9])
-    return ImmutableRule(int(r[0]), str(r[1]), int(r[2]), str(r[3]), int(r[4]), bool(r[5]), str(r[6]), str(r[7]),
-                         _selectors(load_document(r[8])),
-                         _selectors(scope.get("repository") if isinstance(scope, dict) else None),
-                         int(r[10]), int(r[11]))
+    return ImmutableRule(
+        int(r[0]),
+        str(r[1]),
+        int(r[2]),
+        str(r[3]),
+        int(r[4]),
+        bool(r[5]),
+        str(r[6]),
+        str(r[7]),
+        _selectors(load_document(r[8])),
+        _selectors(scope.get("repository") if isinstance(scope, dict) else None),
+        int(r[10]),
+        int(r[11]),
+    )
 
 
-def create(conn: Connection, *, instance_id: str, namespace_id: int, priority: int, disabled: bool, action: str,
-           template: str, tag_selectors: Sequence[Selector], repository_selectors: Sequence[Selector]) -> ImmutableRule:
+def create(
+    conn: Connection,
+    *,
+    instance_id: str,
+    namespace_id: int,
+    priority: int,
+    disabled: bool,
+    action: str,
+    template: str,
+    tag_selectors: Sequence[Selector],
+    repository_selectors: Sequence[Selector],
+) -> ImmutableRule:
     """A new rule of a namespace."""
     now = now_ms()
-    rule_id = conn.execute(insert(ee_immutable_rules).values(
-        instance_id=instance_id, namespace_id=namespace_id, priority=priority, disabled=disabled, action=action,
-        template=template, tag_selectors=tag_selectors_json(tag_selectors),
-        scope_selectors=scope_selectors_json(repository_selectors), created_at=now, updated_at=now,
-    ).returning(ee_immutable_rules.c.id)).scalar_one()
+    rule_id = conn.execute(
+        insert(ee_immutable_rules)
+        .values(
+            instance_id=instance_id,
+            namespace_id=namespace_id,
+            priority=priority,
+            disabled=disabled,
+            action=action,
+            template=template,
+            tag_selectors=tag_selectors_json(tag_selectors),
+            scope_selectors=scope_selectors_json(repository_selectors),
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(ee_immutable_rules.c.id)
+    ).scalar_one()
     found = get(conn, namespace_id, int(rule_id))
     assert found is not None  # inserted in this transaction
     return found
@@ -67,8 +117,11 @@ def create(conn: Connection, *, instance_id: str, namespace_id: int, priority: i
 
 def get(conn: Connection, namespace_id: int, rule_id: int) -> ImmutableRule | None:
     """A rule of a namespace."""
-    row = conn.execute(select(*_RULE).select_from(_RULE_FROM).where(
-        ee_immutable_rules.c.namespace_id == namespace_id, ee_immutable_rules.c.id == rule_id)).first()
+    row = conn.execute(
+        select(*_RULE)
+        .select_from(_RULE_FROM)
+        .where(ee_immutable_rules.c.namespace_id == namespace_id, ee_immutable_rules.c.id == rule_id)
+    ).first()
     return _rule(row) if row else None
 
 
@@ -81,26 +134,54 @@ def of_namespace(conn: Connection, namespace_id: int, *, enabled_only: bool) -> 
     return [_rule(r) for r in rows]
 
 
-def list_rules(conn: Connection, instance_id: str, *, namespace_ids: set[int] | None, offset: int,
-               limit: int) -> Page[ImmutableRule]:
+def list_rules(
+    conn: Connection, instance_id: str, *, namespace_ids: set[int] | None, offset: int, limit: int
+) -> Page[ImmutableRule]:
     """Rules of an instance (of some namespaces: None for all), oldest first."""
     where: list[ColumnElement[bool]] = [ee_immutable_rules.c.instance_id == instance_id]
     if namespace_ids is not None:
-        where.append(ee_immutable_rules.c.namespace_id.in_(sorted(namespace_ids)) if namespace_ids
-                     else ee_immutable_rules.c.id.is_(None))
+        where.append(
+            ee_immutable_rules.c.namespace_id.in_(sorted(namespace_ids))
+            if namespace_ids
+            else ee_immutable_rules.c.id.is_(None)
+        )
     total = int(conn.execute(select(func.count()).select_from(ee_immutable_rules).where(*where)).scalar_one())
-    rows = conn.execute(select(*_RULE).select_from(_RULE_FROM).where(*where).order_by(ee_immutable_rules.c.id)
-                        .offset(offset).limit(limit))
+    rows = conn.execute(
+        select(*_RULE)
+        .select_from(_RULE_FROM)
+        .where(*where)
+        .order_by(ee_immutable_rules.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
     return Page([_rule(r) for r in rows], total)
 
 
-def update_rule(conn: Connection, rule_id: int, *, priority: int, disabled: bool, action: str, template: str,
-                tag_selectors: Sequence[Selector], repository_selectors: Sequence[Selector]) -> None:
+def update_rule(
+    conn: Connection,
+    rule_id: int,
+    *,
+    priority: int,
+    disabled: bool,
+    action: str,
+    template: str,
+    tag_selectors: Sequence[Selector],
+    repository_selectors: Sequence[Selector],
+) -> None:
     """Replace a rule's fields."""
-    conn.execute(update(ee_immutable_rules).where(ee_immutable_rules.c.id == rule_id).values(
-        priority=priority, disabled=disabled, action=action, template=template,
-        tag_selectors=tag_selectors_json(tag_selectors), scope_selectors=scope_selectors_json(repository_selectors),
-        updated_at=now_ms()))
+    conn.execute(
+        update(ee_immutable_rules)
+        .where(ee_immutable_rules.c.id == rule_id)
+        .values(
+            priority=priority,
+            disabled=disabled,
+            action=action,
+            template=template,
+            tag_selectors=tag_selectors_json(tag_selectors),
+            scope_selectors=scope_selectors_json(repository_selectors),
+            updated_at=now_ms(),
+        )
+    )
 
 
 def delete_rule(conn: Connection, rule_id: int) -> None:
@@ -123,12 +204,14 @@ def tags_holding(conn: Connection, repository_id: int, digest: str) -> list[str]
     """Tags of the repository whose image needs the manifest ``digest``: the tags pointing at it, and
     those pointing at an index of the repository that lists it (one level, as images are built)."""
     parents = select(manifest_references.c.manifest_id).where(
-        manifest_references.c.kind == "manifest", manifest_references.c.digest == digest)
+        manifest_references.c.kind == "manifest", manifest_references.c.digest == digest
+    )
     rows = conn.execute(
-        select(tags.c.name).select_from(tags.join(manifests, manifests.c.id == tags.c.manifest_id))
-        .where(tags.c.repository_id == repository_id,
-               or_(manifests.c.digest == digest, manifests.c.id.in_(parents)))
-        .order_by(tags.c.name))
+        select(tags.c.name)
+        .select_from(tags.join(manifests, manifests.c.id == tags.c.manifest_id))
+        .where(tags.c.repository_id == repository_id, or_(manifests.c.digest == digest, manifests.c.id.in_(parents)))
+        .order_by(tags.c.name)
+    )
     return [str(r[0]) for r in rows]
 
 

@@ -25,7 +25,8 @@ def _ms(seconds: float) -> int:
 
 
 _COUNTS = select(login_failures.c.key, login_failures.c.failures, login_failures.c.last_failure_ms).where(
-    login_failures.c.key.in_(bindparam("keys", expanding=True)), login_failures.c.expires_at_ms >= bindparam("now"))
+    login_failures.c.key.in_(bindparam("keys", expanding=True)), login_failures.c.expires_at_ms >= bindparam("now")
+)
 """Built once: every login attempt runs it, and building the statement would cost more than running it."""
 
 
@@ -40,11 +41,16 @@ def add_failure(conn: Connection, key: str, *, now: float, expires_at: float) ->
     """One more failure under ``key`` (an expired counter starts again at one)."""
     table = login_failures
     stmt = _insert(conn).values(key=key, failures=1, last_failure_ms=_ms(now), expires_at_ms=_ms(expires_at))
-    conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.key], set_={
-        "failures": case((table.c.expires_at_ms < _ms(now), 1), else_=table.c.failures + 1),
-        "last_failure_ms": stmt.excluded.last_failure_ms,
-        "expires_at_ms": stmt.excluded.expires_at_ms,
-    }))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "failures": case((table.c.expires_at_ms < _ms(now), 1), else_=table.c.failures + 1),
+                "last_failure_ms": stmt.excluded.last_failure_ms,
+                "expires_at_ms": stmt.excluded.expires_at_ms,
+            },
+        )
+    )
 
 
 def mark(conn: Connection, key: str, *, now: float, expires_at: float) -> bool:

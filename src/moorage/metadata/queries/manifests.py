@@ -26,39 +26,45 @@ _TAIL = (manifests.c.subject_digest, manifests.c.artifact_type)
 
 # Prebuilt for the manifest PUT path (see moorage.metadata.upsert on why).
 _MANIFEST_ID = select(manifests.c.id).where(
-    manifests.c.repository_id == bindparam("in_repository"), manifests.c.digest == bindparam("of_digest"))
+    manifests.c.repository_id == bindparam("in_repository"), manifests.c.digest == bindparam("of_digest")
+)
 _MOVE_TAG = update(tags).where(tags.c.repository_id == bindparam("in_repository"), tags.c.name == bindparam("tag_name"))
 _EXISTING = select(manifests.c.digest).where(
     manifests.c.repository_id == bindparam("in_repository"),
-    manifests.c.digest.in_(bindparam("digests", expanding=True)))
-_TOUCH = update(repositories).where(repositories.c.id == bindparam("repository")).values(
-    tag_count=repositories.c.tag_count + bindparam("tag_delta"), updated_at=bindparam("now"))
+    manifests.c.digest.in_(bindparam("digests", expanding=True)),
+)
+_TOUCH = (
+    update(repositories)
+    .where(repositories.c.id == bindparam("repository"))
+    .values(tag_count=repositories.c.tag_count + bindparam("tag_delta"), updated_at=bindparam("now"))
+)
 
 
 def _record(row: Sequence[object], payload: bytes = b"") -> ManifestRecord:
     mid, digest, media_type, size, subject, artifact_type = row[:6]
-    return ManifestRecord(int(mid), str(digest), str(media_type), int(size), payload,  # type: ignore[call-overload]
-                          subject if subject is None else str(subject), str(artifact_type))
+    return ManifestRecord(
+        int(mid),
+        str(digest),
+        str(media_type),
+        int(size),
+        payload,  # type: ignore[call-overload]
+        subject if subject is None else str(subject),
+        str(artifact_type),
+    )
 
 
-def by_digest(
-    conn: Connection, repository_id: int, digest: str, *, with_payload: bool
-) -> ManifestRecord | None:
+def by_digest(conn: Connection, repository_id: int, digest: str, *, with_payload: bool) -> ManifestRecord | None:
     """A manifest of the repository by digest."""
     columns = (*_META, *_TAIL, *((manifests.c.payload,) if with_payload else ()))
     row = (
-        conn.execute(
-            select(*columns).where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
-        )
+        conn.execute(select(*columns).where(manifests.c.repository_id == repository_id, manifests.c.digest == digest))
     ).first()
     if row is None:
         return None
     return _record(row, bytes(row[6]) if with_payload else b"")
 
 
-def by_tag(
-    conn: Connection, repository_id: int, tag: str, *, with_payload: bool
-) -> ManifestRecord | None:
+def by_tag(conn: Connection, repository_id: int, tag: str, *, with_payload: bool) -> ManifestRecord | None:
     """The manifest a tag points at."""
     columns = (*_META, *_TAIL, *((manifests.c.payload,) if with_payload else ()))
     row = (
@@ -80,11 +86,18 @@ def _lookup_statement(by_digest: bool, with_payload: bool) -> Select[Any]:
         condition = manifests.c.digest == bindparam("reference")
     else:
         source = repositories.join(tags, tags.c.repository_id == repositories.c.id).join(
-            manifests, tags.c.manifest_id == manifests.c.id)
+            manifests, tags.c.manifest_id == manifests.c.id
+        )
         condition = tags.c.name == bindparam("reference")
-    return select(*columns).select_from(source).where(
-        repositories.c.instance_id == bindparam("instance_id"), repositories.c.full_name == bindparam("full_name"),
-        condition)
+    return (
+        select(*columns)
+        .select_from(source)
+        .where(
+            repositories.c.instance_id == bindparam("instance_id"),
+            repositories.c.full_name == bindparam("full_name"),
+            condition,
+        )
+    )
 
 
 # Built once: the statement of the registry's hottest read costs nothing to construct per request.
@@ -97,17 +110,16 @@ def lookup(
     """(the manifest a digest or tag names in the repository called ``full_name``, the repository's
     id), in one query: the registry's hottest read."""
     statement = _LOOKUPS[(digest is not None, with_payload)]
-    row = conn.execute(statement, {"instance_id": instance_id, "full_name": full_name,
-                                   "reference": digest if digest is not None else tag}).first()
+    row = conn.execute(
+        statement,
+        {"instance_id": instance_id, "full_name": full_name, "reference": digest if digest is not None else tag},
+    ).first()
     if row is None:
         return None
     return _record(row, bytes(row[6]) if with_payload else b""), int(row[-1])
 
 
-def store(
-
-    conn: Connection, repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest
-) -> int:
+def store(conn: Connection, repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest) -> int:
     """Record a manifest and what it references (idempotent); return its id."""
     key = {"in_repository": repository_id, "of_digest": digest}
     known = conn.execute(_MANIFEST_ID, key).scalar()
@@ -167,15 +179,21 @@ def tag(conn: Connection, repository_id: int, name: str, manifest_id: int) -> No
     inserted = insert_ignore(
         conn,
         tags,
-        {"repository_id": repository_id, "name": name, "manifest_id": manifest_id, "created_at": now,
-         "updated_at": now},
+        {
+            "repository_id": repository_id,
+            "name": name,
+            "manifest_id": manifest_id,
+            "created_at": now,
+            "updated_at": now,
+        },
         conflict=["repository_id", "name"],
     )
     if inserted:
         _touch(conn, repository_id, tag_delta=1)
     else:
-        conn.execute(_MOVE_TAG, {"in_repository": repository_id, "tag_name": name, "manifest_id": manifest_id,
-                                 "updated_at": now})
+        conn.execute(
+            _MOVE_TAG, {"in_repository": repository_id, "tag_name": name, "manifest_id": manifest_id, "updated_at": now}
+        )
         _touch(conn, repository_id, tag_delta=0)
 
 
@@ -185,8 +203,18 @@ def tag_once(conn: Connection, repository_id: int, name: str, manifest_id: int) 
     (the loser finds the winner's row, on PostgreSQL after the winner committed), and an existing tag
     is read under its row lock, so the tag never moves."""
     now = now_ms()
-    if insert_ignore(conn, tags, {"repository_id": repository_id, "name": name, "manifest_id": manifest_id,
-                                  "created_at": now, "updated_at": now}, conflict=["repository_id", "name"]):
+    if insert_ignore(
+        conn,
+        tags,
+        {
+            "repository_id": repository_id,
+            "name": name,
+            "manifest_id": manifest_id,
+            "created_at": now,
+            "updated_at": now,
+        },
+        conflict=["repository_id", "name"],
+    ):
         _touch(conn, repository_id, tag_delta=1)
         return True
     current = select(tags.c.manifest_id).where(tags.c.repository_id == repository_id, tags.c.name == name)
@@ -233,9 +261,7 @@ def tag_names(conn: Connection, repository_id: int, *, limit: int, last: str | N
     return [r[0] for r in rows]
 
 
-def referrers(
-    conn: Connection, repository_id: int, subject: str, *, artifact_type: str | None
-) -> list[ReferrerRecord]:
+def referrers(conn: Connection, repository_id: int, subject: str, *, artifact_type: str | None) -> list[ReferrerRecord]:
     """Manifests whose subject is ``subject``, oldest first."""
     conditions = [manifests.c.repository_id == repository_id, manifests.c.subject_digest == subject]
     if artifact_type:
@@ -251,6 +277,4 @@ def referrers(
         .where(and_(*conditions))
         .order_by(manifests.c.created_at, manifests.c.id)
     )
-    return [
-        ReferrerRecord(r[0], r[1], int(r[2]), r[3], load_document(r[4]) if r[4] else {}) for r in rows
-    ]
+    return [ReferrerRecord(r[0], r[1], int(r[2]), r[3], load_document(r[4]) if r[4] else {}) for r in rows]

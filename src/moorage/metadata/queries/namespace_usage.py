@@ -30,9 +30,14 @@ from moorage.metadata.tables import (
 from moorage.metadata.upsert import insert_ignore, upsert
 
 _NAMESPACE_OF = select(repositories.c.namespace_id).where(repositories.c.id == bindparam("repository"))
-_ONE_MORE_LINK = update(namespace_blobs).where(
-    namespace_blobs.c.namespace_id == bindparam("in_namespace"), namespace_blobs.c.digest == bindparam("of_digest"),
-).values(links=namespace_blobs.c.links + 1)
+_ONE_MORE_LINK = (
+    update(namespace_blobs)
+    .where(
+        namespace_blobs.c.namespace_id == bindparam("in_namespace"),
+        namespace_blobs.c.digest == bindparam("of_digest"),
+    )
+    .values(links=namespace_blobs.c.links + 1)
+)
 
 
 def _grow_statement(insert: Any) -> Any:
@@ -54,8 +59,12 @@ def link_added(conn: Connection, repository_id: int, digest: str, size: int) -> 
     """A repository links a blob it did not: the organization holds it once more (its bytes count
     if it is the first of the organization's repositories to link it)."""
     namespace_id = conn.execute(_NAMESPACE_OF, {"repository": repository_id}).scalar_one()
-    if insert_ignore(conn, namespace_blobs, {"namespace_id": namespace_id, "digest": digest, "size": size,
-                                             "links": 1}, conflict=["namespace_id", "digest"]):
+    if insert_ignore(
+        conn,
+        namespace_blobs,
+        {"namespace_id": namespace_id, "digest": digest, "size": size, "links": 1},
+        conflict=["namespace_id", "digest"],
+    ):
         _grow(conn, namespace_id, size)
     else:
         conn.execute(_ONE_MORE_LINK, {"in_namespace": namespace_id, "of_digest": digest})
@@ -85,9 +94,11 @@ def repository_removed(conn: Connection, repository_id: int) -> None:
     if namespace_id is None:
         return
     linked = select(repository_blobs.c.digest).where(repository_blobs.c.repository_id == repository_id)
-    conn.execute(update(namespace_blobs).where(namespace_blobs.c.namespace_id == namespace_id,
-                                               namespace_blobs.c.digest.in_(linked))
-                 .values(links=namespace_blobs.c.links - 1))
+    conn.execute(
+        update(namespace_blobs)
+        .where(namespace_blobs.c.namespace_id == namespace_id, namespace_blobs.c.digest.in_(linked))
+        .values(links=namespace_blobs.c.links - 1)
+    )
     gone = (namespace_blobs.c.namespace_id == namespace_id) & (namespace_blobs.c.links <= 0)
     freed = int(conn.execute(select(func.coalesce(func.sum(namespace_blobs.c.size), 0)).where(gone)).scalar_one())
     conn.execute(delete(namespace_blobs).where(gone))
@@ -96,17 +107,32 @@ def repository_removed(conn: Connection, repository_id: int) -> None:
 
 def held(conn: Connection, namespace_id: int, digest: str) -> bool:
     """Whether a repository of the organization links the blob."""
-    return conn.execute(select(namespace_blobs.c.links).where(namespace_blobs.c.namespace_id == namespace_id,
-                                                              namespace_blobs.c.digest == digest)).first() is not None
+    return (
+        conn.execute(
+            select(namespace_blobs.c.links).where(
+                namespace_blobs.c.namespace_id == namespace_id, namespace_blobs.c.digest == digest
+            )
+        ).first()
+        is not None
+    )
 
 
 def computed_stored(conn: Connection, namespace_id: int) -> int:
     """The organization's bytes recounted from the links (O(links): for checks and repairs only)."""
-    pairs = (select(repository_blobs.c.digest).distinct()
-             .select_from(repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id))
-             .where(repositories.c.namespace_id == namespace_id).subquery())
-    return int(conn.execute(select(func.coalesce(func.sum(blobs.c.size), 0))
-                            .select_from(pairs.join(blobs, blobs.c.digest == pairs.c.digest))).scalar_one())
+    pairs = (
+        select(repository_blobs.c.digest)
+        .distinct()
+        .select_from(repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id))
+        .where(repositories.c.namespace_id == namespace_id)
+        .subquery()
+    )
+    return int(
+        conn.execute(
+            select(func.coalesce(func.sum(blobs.c.size), 0)).select_from(
+                pairs.join(blobs, blobs.c.digest == pairs.c.digest)
+            )
+        ).scalar_one()
+    )
 
 
 def recount(conn: Connection, namespace_id: int) -> None:
@@ -114,15 +140,26 @@ def recount(conn: Connection, namespace_id: int) -> None:
     conn.execute(delete(namespace_blobs).where(namespace_blobs.c.namespace_id == namespace_id))
     rows = conn.execute(
         select(repository_blobs.c.digest, blobs.c.size, func.count())
-        .select_from(repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id)
-                     .join(blobs, blobs.c.digest == repository_blobs.c.digest))
+        .select_from(
+            repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id).join(
+                blobs, blobs.c.digest == repository_blobs.c.digest
+            )
+        )
         .where(repositories.c.namespace_id == namespace_id)
-        .group_by(repository_blobs.c.digest, blobs.c.size)).all()
+        .group_by(repository_blobs.c.digest, blobs.c.size)
+    ).all()
     if rows:
-        conn.execute(namespace_blobs.insert(), [{"namespace_id": namespace_id, "digest": r[0], "size": int(r[1]),
-                                                 "links": int(r[2])} for r in rows])
-    upsert(conn, namespace_storage, {"namespace_id": namespace_id, "stored_bytes": sum(int(r[1]) for r in rows)},
-           conflict=["namespace_id"], update=["stored_bytes"])
+        conn.execute(
+            namespace_blobs.insert(),
+            [{"namespace_id": namespace_id, "digest": r[0], "size": int(r[1]), "links": int(r[2])} for r in rows],
+        )
+    upsert(
+        conn,
+        namespace_storage,
+        {"namespace_id": namespace_id, "stored_bytes": sum(int(r[1]) for r in rows)},
+        conflict=["namespace_id"],
+        update=["stored_bytes"],
+    )
 
 
 def namespace_ids(conn: Connection, instance_id: str) -> list[int]:

@@ -15,12 +15,17 @@ def claim(conn: Connection, name: str, *, now: int, period_ms: int, holder: str)
     """Whether ``holder`` runs chore ``name`` now (epoch milliseconds): True for exactly one caller per
     period, the one whose conditional update found ``next_run_at`` due. On PostgreSQL a concurrent
     caller waits for the winner's row lock, then finds the row no longer due."""
-    insert_ignore(conn, periodic_runs, {"name": name, "next_run_at": 0, "last_run_at": 0, "holder": "", "runs": 0},
-                  conflict=["name"])
-    result = conn.execute(update(periodic_runs)
-                          .where(periodic_runs.c.name == name, periodic_runs.c.next_run_at <= now)
-                          .values(next_run_at=now + period_ms, last_run_at=now, holder=holder[:255],
-                                  runs=periodic_runs.c.runs + 1))
+    insert_ignore(
+        conn,
+        periodic_runs,
+        {"name": name, "next_run_at": 0, "last_run_at": 0, "holder": "", "runs": 0},
+        conflict=["name"],
+    )
+    result = conn.execute(
+        update(periodic_runs)
+        .where(periodic_runs.c.name == name, periodic_runs.c.next_run_at <= now)
+        .values(next_run_at=now + period_ms, last_run_at=now, holder=holder[:255], runs=periodic_runs.c.runs + 1)
+    )
     return bool(result.rowcount)
 
 

@@ -41,8 +41,9 @@ class StorageUse:
 
 # Statements of the push path are built once (with ``bindparam``): building one costs more than
 # running it (see moorage.metadata.upsert).
-_OWNER = select(namespaces.c.domain_id).where(namespaces.c.instance_id == bindparam("instance"),
-                                              namespaces.c.name == bindparam("namespace"))
+_OWNER = select(namespaces.c.domain_id).where(
+    namespaces.c.instance_id == bindparam("instance"), namespaces.c.name == bindparam("namespace")
+)
 
 
 def namespace_owner(conn: Connection, instance_id: str, namespace: str) -> tuple[bool, str | None]:
@@ -64,13 +65,17 @@ def lock(conn: Connection, *keys: str) -> None:
 
 def _stored(owner: ColumnElement[bool]) -> Select[Any]:
     """Bytes of the organizations that satisfy ``owner`` (their ``namespace_storage`` counters)."""
-    return select(func.coalesce(func.sum(namespace_storage.c.stored_bytes), 0)).select_from(
-        namespace_storage.join(namespaces, namespaces.c.id == namespace_storage.c.namespace_id)).where(owner)
+    return (
+        select(func.coalesce(func.sum(namespace_storage.c.stored_bytes), 0))
+        .select_from(namespace_storage.join(namespaces, namespaces.c.id == namespace_storage.c.namespace_id))
+        .where(owner)
+    )
 
 
 def _reserved(owner: ColumnElement[bool]) -> Select[Any]:
     return select(func.coalesce(func.sum(quota_reservations.c.bytes), 0)).where(
-        owner, quota_reservations.c.id != bindparam("other_than"))
+        owner, quota_reservations.c.id != bindparam("other_than")
+    )
 
 
 def _use_statement(namespace: bool, account: bool) -> Select[Any]:
@@ -80,31 +85,43 @@ def _use_statement(namespace: bool, account: bool) -> Select[Any]:
     columns: list[Any] = [zero, zero, zero, zero]
     if namespace:
         columns[0] = _stored(in_instance & (namespaces.c.name == bindparam("namespace"))).scalar_subquery()
-        columns[1] = _reserved(reserved_in & (quota_reservations.c.namespace == bindparam("namespace"))
-                               ).scalar_subquery()
+        columns[1] = _reserved(
+            reserved_in & (quota_reservations.c.namespace == bindparam("namespace"))
+        ).scalar_subquery()
     if account:
         columns[2] = _stored(in_instance & (namespaces.c.domain_id == bindparam("domain"))).scalar_subquery()
         columns[3] = _reserved(reserved_in & (quota_reservations.c.domain_id == bindparam("domain"))).scalar_subquery()
     return select(*columns)
 
 
-_USE = {(namespace, account): _use_statement(namespace, account) for namespace in (True, False)
-        for account in (True, False)}
+_USE = {
+    (namespace, account): _use_statement(namespace, account) for namespace in (True, False) for account in (True, False)
+}
 
 
 def use(conn: Connection, charge: Charge, *, namespace: bool, account: bool, other_than: str = "") -> StorageUse:
     """Stored and reserved bytes of the organization (when ``namespace``) and of the account (when
     ``account`` and there is one), the reservation ``other_than`` left out; in one statement."""
     statement = _USE[(namespace, account and bool(charge.domain_id))]
-    row = conn.execute(statement, {"instance": charge.instance_id, "namespace": charge.namespace,
-                                   "domain": charge.domain_id, "other_than": other_than}).one()
+    row = conn.execute(
+        statement,
+        {
+            "instance": charge.instance_id,
+            "namespace": charge.namespace,
+            "domain": charge.domain_id,
+            "other_than": other_than,
+        },
+    ).one()
     return StorageUse(*(int(value) for value in row))
 
 
 def account_stored(conn: Connection, instance_id: str, domain_id: str) -> int:
     """Bytes an account holds: each organization's distinct blobs, organization by organization."""
-    return int(conn.execute(_stored((namespaces.c.instance_id == instance_id)
-                                    & (namespaces.c.domain_id == domain_id))).scalar_one())
+    return int(
+        conn.execute(
+            _stored((namespaces.c.instance_id == instance_id) & (namespaces.c.domain_id == domain_id))
+        ).scalar_one()
+    )
 
 
 def instance_stored(conn: Connection, instance_id: str) -> int:
@@ -114,14 +131,20 @@ def instance_stored(conn: Connection, instance_id: str) -> int:
 
 def namespace_stored(conn: Connection, instance_id: str, namespace: str) -> int:
     """Bytes of the distinct blobs an organization's repositories link."""
-    return int(conn.execute(_stored((namespaces.c.instance_id == instance_id)
-                                    & (namespaces.c.name == namespace))).scalar_one())
+    return int(
+        conn.execute(_stored((namespaces.c.instance_id == instance_id) & (namespaces.c.name == namespace))).scalar_one()
+    )
 
 
-_HELD = select(namespace_blobs.c.links).select_from(
-    namespace_blobs.join(namespaces, namespaces.c.id == namespace_blobs.c.namespace_id)).where(
-    namespaces.c.instance_id == bindparam("instance"), namespaces.c.name == bindparam("namespace"),
-    namespace_blobs.c.digest == bindparam("digest"))
+_HELD = (
+    select(namespace_blobs.c.links)
+    .select_from(namespace_blobs.join(namespaces, namespaces.c.id == namespace_blobs.c.namespace_id))
+    .where(
+        namespaces.c.instance_id == bindparam("instance"),
+        namespaces.c.name == bindparam("namespace"),
+        namespace_blobs.c.digest == bindparam("digest"),
+    )
+)
 
 
 def linked_in_namespace(conn: Connection, instance_id: str, namespace: str, digest: str) -> bool:
@@ -132,31 +155,43 @@ def linked_in_namespace(conn: Connection, instance_id: str, namespace: str, dige
 def repository_counts(conn: Connection, charge: Charge) -> tuple[int, int]:
     """(repositories of the organization, repositories of the account: 0 without one)."""
     in_namespace = conn.execute(
-        select(func.count()).select_from(repositories.join(namespaces, namespaces.c.id == repositories.c.namespace_id))
-        .where(namespaces.c.instance_id == charge.instance_id, namespaces.c.name == charge.namespace)).scalar_one()
+        select(func.count())
+        .select_from(repositories.join(namespaces, namespaces.c.id == repositories.c.namespace_id))
+        .where(namespaces.c.instance_id == charge.instance_id, namespaces.c.name == charge.namespace)
+    ).scalar_one()
     in_account = 0
     if charge.domain_id:
         in_account = conn.execute(
-            select(func.count()).select_from(repositories.join(namespaces,
-                                                               namespaces.c.id == repositories.c.namespace_id))
-            .where(namespaces.c.instance_id == charge.instance_id,
-                   namespaces.c.domain_id == charge.domain_id)).scalar_one()
+            select(func.count())
+            .select_from(repositories.join(namespaces, namespaces.c.id == repositories.c.namespace_id))
+            .where(namespaces.c.instance_id == charge.instance_id, namespaces.c.domain_id == charge.domain_id)
+        ).scalar_one()
     return int(in_namespace), int(in_account)
 
 
 # Reservations ---------------------------------------------------------------------------------------
 _RESERVED = select(quota_reservations.c.bytes).where(quota_reservations.c.id == bindparam("reservation"))
-_RESIZE = update(quota_reservations).where(quota_reservations.c.id == bindparam("reservation")).values(
-    bytes=bindparam("size"))
+_RESIZE = (
+    update(quota_reservations)
+    .where(quota_reservations.c.id == bindparam("reservation"))
+    .values(bytes=bindparam("size"))
+)
 _RELEASE = delete(quota_reservations).where(quota_reservations.c.id == bindparam("reservation"))
 
 
 def _set_statement(insert: Any) -> Any:
     stmt = insert(quota_reservations).values(
-        id=bindparam("reservation"), instance_id=bindparam("instance"), namespace=bindparam("namespace"),
-        domain_id=bindparam("domain"), bytes=bindparam("size"), expires_at=bindparam("expires"))
-    return stmt.on_conflict_do_update(index_elements=["id"], set_={
-        c: stmt.excluded[c] for c in ("instance_id", "namespace", "domain_id", "bytes", "expires_at")})
+        id=bindparam("reservation"),
+        instance_id=bindparam("instance"),
+        namespace=bindparam("namespace"),
+        domain_id=bindparam("domain"),
+        bytes=bindparam("size"),
+        expires_at=bindparam("expires"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={c: stmt.excluded[c] for c in ("instance_id", "namespace", "domain_id", "bytes", "expires_at")},
+    )
 
 
 _SET = {"sqlite": _set_statement(sqlite.insert), "postgresql": _set_statement(postgresql.insert)}
@@ -170,9 +205,17 @@ def reserved(conn: Connection, reservation_id: str) -> int:
 
 def set_reservation(conn: Connection, reservation_id: str, charge: Charge, *, size: int, expires_at: int) -> None:
     """Make a reservation hold ``size`` bytes until ``expires_at`` (created when missing)."""
-    conn.execute(_SET[conn.dialect.name], {"reservation": reservation_id, "instance": charge.instance_id,
-                                           "namespace": charge.namespace, "domain": charge.domain_id,
-                                           "size": size, "expires": expires_at})
+    conn.execute(
+        _SET[conn.dialect.name],
+        {
+            "reservation": reservation_id,
+            "instance": charge.instance_id,
+            "namespace": charge.namespace,
+            "domain": charge.domain_id,
+            "size": size,
+            "expires": expires_at,
+        },
+    )
 
 
 def resize(conn: Connection, reservation_id: str, size: int) -> None:

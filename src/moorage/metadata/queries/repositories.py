@@ -21,8 +21,11 @@ _COLUMNS = (
     namespaces.c.domain_id,
 )
 _FROM = repositories.join(namespaces, repositories.c.namespace_id == namespaces.c.id)
-_BY_NAME = select(*_COLUMNS).select_from(_FROM).where(
-    repositories.c.instance_id == bindparam("by_instance"), repositories.c.full_name == bindparam("by_name"))
+_BY_NAME = (
+    select(*_COLUMNS)
+    .select_from(_FROM)
+    .where(repositories.c.instance_id == bindparam("by_instance"), repositories.c.full_name == bindparam("by_name"))
+)
 
 
 def get(conn: Connection, instance_id: str, name: RepositoryName) -> Repository | None:
@@ -33,14 +36,10 @@ def get(conn: Connection, instance_id: str, name: RepositoryName) -> Repository 
 
 def ensure_instance(conn: Connection, instance_id: str, name: str) -> None:
     """Create the instance row when missing (the default instance exists from the first start)."""
-    insert_ignore(
-        conn, instances, {"id": instance_id, "name": name, "created_at": now_ms()}, conflict=["id"]
-    )
+    insert_ignore(conn, instances, {"id": instance_id, "name": name, "created_at": now_ms()}, conflict=["id"])
 
 
-def ensure(
-    conn: Connection, instance_id: str, name: RepositoryName, *, domain_id: str | None = None
-) -> Repository:
+def ensure(conn: Connection, instance_id: str, name: RepositoryName, *, domain_id: str | None = None) -> Repository:
     """The repository, created (with its namespace) if missing. Safe under concurrent pushes."""
     existing = get(conn, instance_id, name)
     if existing is not None:
@@ -54,9 +53,7 @@ def ensure(
     )
     namespace_id = (
         conn.execute(
-            select(namespaces.c.id).where(
-                namespaces.c.instance_id == instance_id, namespaces.c.name == name.namespace
-            )
+            select(namespaces.c.id).where(namespaces.c.instance_id == instance_id, namespaces.c.name == name.namespace)
         )
     ).scalar_one()
     insert_ignore(
@@ -96,8 +93,11 @@ def visibility_filter(visible: Visibility) -> ColumnElement[bool]:
     """The SQL condition "this repository is visible" (joins nothing: uses ids and a subquery)."""
     conditions: list[ColumnElement[bool]] = []
     if visible.all_of_domain:
-        conditions.append(repositories.c.namespace_id.in_(
-            select(namespaces.c.id).where(namespaces.c.domain_id == visible.all_of_domain).scalar_subquery()))
+        conditions.append(
+            repositories.c.namespace_id.in_(
+                select(namespaces.c.id).where(namespaces.c.domain_id == visible.all_of_domain).scalar_subquery()
+            )
+        )
     if visible.namespace_ids:
         conditions.append(repositories.c.namespace_id.in_(sorted(visible.namespace_ids)))
     if visible.repository_ids:

@@ -18,25 +18,58 @@ from moorage.metadata.upsert import bytewise, insert_ignore
 ORDER_COLUMNS = ("name", "updated_at", "tag_count", "created_at")
 
 _COLUMNS = (
-    repositories.c.id, repositories.c.namespace_id, namespaces.c.name, repositories.c.name, namespaces.c.domain_id,
-    func.coalesce(domains.c.name, ""), repositories.c.is_public, repositories.c.category, repositories.c.description,
-    repositories.c.size, repositories.c.tag_count, repositories.c.download_count, repositories.c.download_bytes,
-    repositories.c.creator_id, repositories.c.creator_name, repositories.c.created_at, repositories.c.updated_at,
+    repositories.c.id,
+    repositories.c.namespace_id,
+    namespaces.c.name,
+    repositories.c.name,
+    namespaces.c.domain_id,
+    func.coalesce(domains.c.name, ""),
+    repositories.c.is_public,
+    repositories.c.category,
+    repositories.c.description,
+    repositories.c.size,
+    repositories.c.tag_count,
+    repositories.c.download_count,
+    repositories.c.download_bytes,
+    repositories.c.creator_id,
+    repositories.c.creator_name,
+    repositories.c.created_at,
+    repositories.c.updated_at,
 )
 _FROM = repositories.join(namespaces, repositories.c.namespace_id == namespaces.c.id).outerjoin(
-    domains, namespaces.c.domain_id == domains.c.id)
+    domains, namespaces.c.domain_id == domains.c.id
+)
 
 
 def _detail(row: Sequence[Any]) -> RepositoryDetail:
-    return RepositoryDetail(int(row[0]), int(row[1]), str(row[2]), str(row[3]), row[4], str(row[5]), bool(row[6]),
-                            str(row[7]), str(row[8]), int(row[9]), int(row[10]), int(row[11]), int(row[12]),
-                            str(row[13]), str(row[14]), int(row[15]), int(row[16]))
+    return RepositoryDetail(
+        int(row[0]),
+        int(row[1]),
+        str(row[2]),
+        str(row[3]),
+        row[4],
+        str(row[5]),
+        bool(row[6]),
+        str(row[7]),
+        str(row[8]),
+        int(row[9]),
+        int(row[10]),
+        int(row[11]),
+        int(row[12]),
+        str(row[13]),
+        str(row[14]),
+        int(row[15]),
+        int(row[16]),
+    )
 
 
 def get(conn: Connection, instance_id: str, full_name: str) -> RepositoryDetail | None:
     """A repository by ``namespace/name``."""
-    row = conn.execute(select(*_COLUMNS).select_from(_FROM).where(
-        repositories.c.instance_id == instance_id, repositories.c.full_name == full_name)).first()
+    row = conn.execute(
+        select(*_COLUMNS)
+        .select_from(_FROM)
+        .where(repositories.c.instance_id == instance_id, repositories.c.full_name == full_name)
+    ).first()
     return _detail(row) if row else None
 
 
@@ -46,19 +79,47 @@ def by_id(conn: Connection, repository_id: int) -> RepositoryDetail | None:
     return _detail(row) if row else None
 
 
-def create(conn: Connection, *, instance_id: str, namespace_id: int, namespace: str, name: str, is_public: bool,
-           category: str, description: str, creator_id: str, creator_name: str) -> bool:
+def create(
+    conn: Connection,
+    *,
+    instance_id: str,
+    namespace_id: int,
+    namespace: str,
+    name: str,
+    is_public: bool,
+    category: str,
+    description: str,
+    creator_id: str,
+    creator_name: str,
+) -> bool:
     """A new repository in an existing namespace; False when the name is taken."""
     now = now_ms()
-    return insert_ignore(conn, repositories, {
-        "instance_id": instance_id, "namespace_id": namespace_id, "name": name, "full_name": f"{namespace}/{name}",
-        "is_public": is_public, "category": category, "description": description, "creator_id": creator_id,
-        "creator_name": creator_name, "created_at": now, "updated_at": now,
-    }, conflict=["instance_id", "full_name"]) > 0
+    return (
+        insert_ignore(
+            conn,
+            repositories,
+            {
+                "instance_id": instance_id,
+                "namespace_id": namespace_id,
+                "name": name,
+                "full_name": f"{namespace}/{name}",
+                "is_public": is_public,
+                "category": category,
+                "description": description,
+                "creator_id": creator_id,
+                "creator_name": creator_name,
+                "created_at": now,
+                "updated_at": now,
+            },
+            conflict=["instance_id", "full_name"],
+        )
+        > 0
+    )
 
 
-def update_attributes(conn: Connection, repository_id: int, *, is_public: bool | None, category: str | None,
-                      description: str | None) -> None:
+def update_attributes(
+    conn: Connection, repository_id: int, *, is_public: bool | None, category: str | None, description: str | None
+) -> None:
     """Change the attributes that are given."""
     values: dict[str, Any] = {"updated_at": now_ms()}
     if is_public is not None:
@@ -110,18 +171,24 @@ def count(conn: Connection, instance_id: str, flt: RepositoryFilter) -> int:
     return int(conn.execute(_filtered(instance_id, flt, func.count())).scalar_one())
 
 
-def page(conn: Connection, instance_id: str, flt: RepositoryFilter, *, order: str, descending: bool, offset: int,
-         limit: int) -> list[RepositoryDetail]:
+def page(
+    conn: Connection, instance_id: str, flt: RepositoryFilter, *, order: str, descending: bool, offset: int, limit: int
+) -> list[RepositoryDetail]:
     """One offset page, ordered by ``order`` (one of ``ORDER_COLUMNS``) and then by id."""
-    column = {"name": bytewise(conn, repositories.c.full_name), "updated_at": repositories.c.updated_at,
-              "tag_count": repositories.c.tag_count, "created_at": repositories.c.created_at}[order]
+    column = {
+        "name": bytewise(conn, repositories.c.full_name),
+        "updated_at": repositories.c.updated_at,
+        "tag_count": repositories.c.tag_count,
+        "created_at": repositories.c.created_at,
+    }[order]
     keys = (desc(column), desc(repositories.c.id)) if descending else (column, repositories.c.id)
     rows = conn.execute(_filtered(instance_id, flt, *_COLUMNS).order_by(*keys).offset(offset).limit(limit))
     return [_detail(r) for r in rows]
 
 
-def after(conn: Connection, instance_id: str, flt: RepositoryFilter, *, marker: int,
-          limit: int) -> list[RepositoryDetail]:
+def after(
+    conn: Connection, instance_id: str, flt: RepositoryFilter, *, marker: int, limit: int
+) -> list[RepositoryDetail]:
     """One keyset page: repositories with an id above ``marker``, by id."""
     query = _filtered(instance_id, flt, *_COLUMNS).where(repositories.c.id > marker)
     return [_detail(r) for r in conn.execute(query.order_by(repositories.c.id).limit(limit))]
@@ -132,8 +199,11 @@ def tag_names(conn: Connection, repository_ids: Sequence[int]) -> dict[int, list
     found: dict[int, list[str]] = {i: [] for i in repository_ids}
     if not repository_ids:
         return found
-    rows = conn.execute(select(tags.c.repository_id, tags.c.name).where(tags.c.repository_id.in_(list(found)))
-                        .order_by(tags.c.repository_id, bytewise(conn, tags.c.name)))
+    rows = conn.execute(
+        select(tags.c.repository_id, tags.c.name)
+        .where(tags.c.repository_id.in_(list(found)))
+        .order_by(tags.c.repository_id, bytewise(conn, tags.c.name))
+    )
     for repository_id, name in rows:
         found[int(repository_id)].append(str(name))
     return found

@@ -40,11 +40,22 @@ def _float(text: str) -> float | None:
 
 def _vulnerability(r: Any) -> StoredVulnerability:
     return StoredVulnerability(
-        manifest_digest=str(r.manifest_digest), finding_key=str(r.finding_key), vul_id=str(r.vul_id),
-        aliases=tuple(a for a in str(r.aliases).split() if a), severity=str(r.severity), score=_float(str(r.score)),
-        ecosystem=str(r.ecosystem), package_name=str(r.package_name), package_version=str(r.package_version),
-        purl=str(r.purl), path=str(r.path), layer_digest=str(r.layer_digest), fixed_version=str(r.fixed_version),
-        fix_state=str(r.fix_state), title=str(r.title))
+        manifest_digest=str(r.manifest_digest),
+        finding_key=str(r.finding_key),
+        vul_id=str(r.vul_id),
+        aliases=tuple(a for a in str(r.aliases).split() if a),
+        severity=str(r.severity),
+        score=_float(str(r.score)),
+        ecosystem=str(r.ecosystem),
+        package_name=str(r.package_name),
+        package_version=str(r.package_version),
+        purl=str(r.purl),
+        path=str(r.path),
+        layer_digest=str(r.layer_digest),
+        fixed_version=str(r.fixed_version),
+        fix_state=str(r.fix_state),
+        title=str(r.title),
+    )
 
 
 def _detail(text: str) -> dict[str, Any]:
@@ -58,12 +69,21 @@ def _detail(text: str) -> dict[str, Any]:
 
 
 def _finding(r: Any) -> StoredFinding:
-    return StoredFinding(finding_key=str(r.finding_key), category=str(r.category), rule_id=str(r.rule_id),
-                         severity=str(r.severity), path=str(r.path), layer_digest=str(r.layer_digest),
-                         title=str(r.title), detail=_detail(str(r.detail)), manifest_digest=str(r.manifest_digest))
+    return StoredFinding(
+        finding_key=str(r.finding_key),
+        category=str(r.category),
+        rule_id=str(r.rule_id),
+        severity=str(r.severity),
+        path=str(r.path),
+        layer_digest=str(r.layer_digest),
+        title=str(r.title),
+        detail=_detail(str(r.detail)),
+        manifest_digest=str(r.manifest_digest),
+    )
 
 
 # Naming an image ------------------------------------------------------------------------------------
+
 
 def resolve(conn: Connection, seen: ImageVisibility, ref: ImageRef) -> ImageRow | None:
     """The image row a request names, among those the caller sees: by row id (digits), by manifest
@@ -81,9 +101,13 @@ def resolve(conn: Connection, seen: ImageVisibility, ref: ImageRef) -> ImageRow 
             query = query.where(c.image_id.startswith(text.lower(), autoescape=True))
         else:
             return None
-        for column, value in ((c.namespace, ref.namespace), (c.image_name, ref.image_name),
-                              (c.image_version, ref.tag), (c.image_type, ref.image_type),
-                              (c.instance_id, ref.instance_id)):
+        for column, value in (
+            (c.namespace, ref.namespace),
+            (c.image_name, ref.image_name),
+            (c.image_version, ref.tag),
+            (c.image_type, ref.image_type),
+            (c.instance_id, ref.instance_id),
+        ):
             if value:
                 query = query.where(column == value)
     for row_id in [int(r[0]) for r in conn.execute(query.order_by(c.parent_id.is_not(None), c.id).limit(1))]:
@@ -102,13 +126,15 @@ def detail_digests(row: ImageRow) -> tuple[str, ...]:
 
 # Findings of digests --------------------------------------------------------------------------------
 
-def vulnerabilities(conn: Connection, digests: Iterable[str], *, vul_ids: Sequence[str] = ()) -> list[
-        StoredVulnerability]:
+
+def vulnerabilities(
+    conn: Connection, digests: Iterable[str], *, vul_ids: Sequence[str] = ()
+) -> list[StoredVulnerability]:
     """Vulnerability findings of some digests, most severe first (``vul_ids``: only those)."""
     wanted = list(dict.fromkeys(digests))
     found: list[StoredVulnerability] = []
     for start in range(0, len(wanted), 500):
-        query = select(vulns_t).where(vulns_t.c.manifest_digest.in_(wanted[start:start + 500]))
+        query = select(vulns_t).where(vulns_t.c.manifest_digest.in_(wanted[start : start + 500]))
         if vul_ids:
             query = query.where(vulns_t.c.vul_id.in_(list(vul_ids)))
         found += [_vulnerability(r) for r in conn.execute(query)]
@@ -120,53 +146,87 @@ def findings(conn: Connection, digests: Iterable[str], categories: Sequence[str]
     wanted = list(dict.fromkeys(digests))
     found: list[StoredFinding] = []
     for start in range(0, len(wanted), 500):
-        rows = conn.execute(select(findings_t).where(findings_t.c.manifest_digest.in_(wanted[start:start + 500]),
-                                                     findings_t.c.category.in_(list(categories)))
-                            .order_by(findings_t.c.manifest_digest, findings_t.c.finding_key))
+        rows = conn.execute(
+            select(findings_t)
+            .where(
+                findings_t.c.manifest_digest.in_(wanted[start : start + 500]),
+                findings_t.c.category.in_(list(categories)),
+            )
+            .order_by(findings_t.c.manifest_digest, findings_t.c.finding_key)
+        )
         found += [_finding(r) for r in rows]
     return found
 
 
 # Across an account's images -------------------------------------------------------------------------
 
+
 def _rows_of_account(seen: ImageVisibility, row_ids: Sequence[int] | None) -> Any:
     """The successfully scanned rows the caller sees (platform rows too), with their listed image."""
     child = images_t
     parent = images_t.alias("parent")
-    query = (select(
-        func.coalesce(child.c.parent_id, child.c.id).label("tag_row_id"), child.c.id.label("row_id"),
-        child.c.image_digest.label("manifest_digest"), child.c.image_type, registries_t.c.name.label("registry_name"),
-        registries_t.c.type.label("registry_type"), child.c.namespace, child.c.image_name, child.c.image_version,
-        func.coalesce(parent.c.image_digest, child.c.image_digest).label("image_digest"), child.c.image_id,
-        func.coalesce(parent.c.image_size, child.c.image_size).label("image_size"),
-        func.coalesce(parent.c.is_multiple_arch, child.c.is_multiple_arch).label("is_multiple_arch"),
-        child.c.instance_id, child.c.latest_scan_time, child.c.created_at)
-        .select_from(child.join(registries_t, registries_t.c.id == child.c.registry_id)
-                     .outerjoin(parent, parent.c.id == child.c.parent_id))
-        .where(images_q.visible(seen, child), child.c.scan_status == ScanStatus.SUCCESS))
+    query = (
+        select(
+            func.coalesce(child.c.parent_id, child.c.id).label("tag_row_id"),
+            child.c.id.label("row_id"),
+            child.c.image_digest.label("manifest_digest"),
+            child.c.image_type,
+            registries_t.c.name.label("registry_name"),
+            registries_t.c.type.label("registry_type"),
+            child.c.namespace,
+            child.c.image_name,
+            child.c.image_version,
+            func.coalesce(parent.c.image_digest, child.c.image_digest).label("image_digest"),
+            child.c.image_id,
+            func.coalesce(parent.c.image_size, child.c.image_size).label("image_size"),
+            func.coalesce(parent.c.is_multiple_arch, child.c.is_multiple_arch).label("is_multiple_arch"),
+            child.c.instance_id,
+            child.c.latest_scan_time,
+            child.c.created_at,
+        )
+        .select_from(
+            child.join(registries_t, registries_t.c.id == child.c.registry_id).outerjoin(
+                parent, parent.c.id == child.c.parent_id
+            )
+        )
+        .where(images_q.visible(seen, child), child.c.scan_status == ScanStatus.SUCCESS)
+    )
     if row_ids is not None:
         query = query.where(func.coalesce(child.c.parent_id, child.c.id).in_(list(row_ids)))
     return query
 
 
 def _image(r: Any) -> RowOfImage:
-    return RowOfImage(int(r.tag_row_id), int(r.row_id), str(r.manifest_digest), str(r.image_type),
-                      str(r.registry_name), str(r.registry_type), str(r.namespace), str(r.image_name),
-                      str(r.image_version), str(r.image_digest), str(r.image_id), int(r.image_size),
-                      bool(r.is_multiple_arch),
-                      str(r.instance_id), int(r.latest_scan_time), int(r.created_at))
+    return RowOfImage(
+        int(r.tag_row_id),
+        int(r.row_id),
+        str(r.manifest_digest),
+        str(r.image_type),
+        str(r.registry_name),
+        str(r.registry_type),
+        str(r.namespace),
+        str(r.image_name),
+        str(r.image_version),
+        str(r.image_digest),
+        str(r.image_id),
+        int(r.image_size),
+        bool(r.is_multiple_arch),
+        str(r.instance_id),
+        int(r.latest_scan_time),
+        int(r.created_at),
+    )
 
 
-def scanned_rows(conn: Connection, seen: ImageVisibility, *,
-                 row_ids: Sequence[int] | None = None) -> list[RowOfImage]:
+def scanned_rows(conn: Connection, seen: ImageVisibility, *, row_ids: Sequence[int] | None = None) -> list[RowOfImage]:
     """The successfully scanned image rows the caller sees (platform rows too, multi-architecture
     rows left out: they hold no findings of their own), optionally only those of some listed images."""
     query = _rows_of_account(seen, row_ids).where(images_t.c.is_multiple_arch.is_(False))
     return [_image(r) for r in conn.execute(query.order_by(images_t.c.id))]
 
 
-def account_vulnerabilities(conn: Connection, seen: ImageVisibility, *, vul_ids: Sequence[str] = (),
-                            row_ids: Sequence[int] | None = None) -> list[tuple[RowOfImage, StoredVulnerability]]:
+def account_vulnerabilities(
+    conn: Connection, seen: ImageVisibility, *, vul_ids: Sequence[str] = (), row_ids: Sequence[int] | None = None
+) -> list[tuple[RowOfImage, StoredVulnerability]]:
     """Every vulnerability finding in the images the caller sees, with the image (``vul_ids``: only
     those, by main id; ``row_ids``: only in those listed images)."""
     rows = {r.row_id: r for r in scanned_rows(conn, seen, row_ids=row_ids)}
@@ -179,8 +239,9 @@ def account_vulnerabilities(conn: Connection, seen: ImageVisibility, *, vul_ids:
     return found
 
 
-def account_findings(conn: Connection, seen: ImageVisibility, categories: Sequence[str], *,
-                     row_ids: Sequence[int] | None = None) -> list[tuple[RowOfImage, StoredFinding]]:
+def account_findings(
+    conn: Connection, seen: ImageVisibility, categories: Sequence[str], *, row_ids: Sequence[int] | None = None
+) -> list[tuple[RowOfImage, StoredFinding]]:
     """Every other finding of some categories in the images the caller sees, with the image."""
     rows = scanned_rows(conn, seen, row_ids=row_ids)
     by_digest: dict[str, list[RowOfImage]] = {}
@@ -194,8 +255,10 @@ def account_findings(conn: Connection, seen: ImageVisibility, categories: Sequen
 
 def account_digests(conn: Connection, domain_id: str) -> list[str]:
     """Every digest of the account's image rows (multi-architecture images' too), for recounting."""
-    return sorted(str(r[0]) for r in conn.execute(select(images_t.c.image_digest).where(
-        images_t.c.domain_id == domain_id).distinct()))
+    return sorted(
+        str(r[0])
+        for r in conn.execute(select(images_t.c.image_digest).where(images_t.c.domain_id == domain_id).distinct())
+    )
 
 
 def result_versions(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
@@ -203,7 +266,12 @@ def result_versions(conn: Connection, digests: Iterable[str]) -> dict[str, int]:
     wanted = list(dict.fromkeys(digests))
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 500):
-        found.update((str(d), int(v)) for d, v in conn.execute(
-            select(results_t.c.manifest_digest, results_t.c.version)
-            .where(results_t.c.manifest_digest.in_(wanted[start:start + 500]))))
+        found.update(
+            (str(d), int(v))
+            for d, v in conn.execute(
+                select(results_t.c.manifest_digest, results_t.c.version).where(
+                    results_t.c.manifest_digest.in_(wanted[start : start + 500])
+                )
+            )
+        )
     return found

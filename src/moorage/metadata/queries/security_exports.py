@@ -11,13 +11,24 @@ from moorage.metadata.database import now_ms
 from moorage.metadata.tables import security_exports as t
 
 
-def create(conn: Connection, *, task_id: str, domain_id: str, kind: str, file_format: str, file_name: str,
-           content: bytes) -> None:
+def create(
+    conn: Connection, *, task_id: str, domain_id: str, kind: str, file_format: str, file_name: str, content: bytes
+) -> None:
     """Record a finished export."""
     now = now_ms()
-    conn.execute(t.insert().values(id=task_id, domain_id=domain_id, kind=kind[:32], file_format=file_format[:8],
-                                   status="success", file_name=file_name[:255], content=content, created_at=now,
-                                   finished_at=now))
+    conn.execute(
+        t.insert().values(
+            id=task_id,
+            domain_id=domain_id,
+            kind=kind[:32],
+            file_format=file_format[:8],
+            status="success",
+            file_name=file_name[:255],
+            content=content,
+            created_at=now,
+            finished_at=now,
+        )
+    )
 
 
 def get(conn: Connection, domain_id: str, task_id: str) -> ExportTask | None:
@@ -25,8 +36,17 @@ def get(conn: Connection, domain_id: str, task_id: str) -> ExportTask | None:
     r = conn.execute(select(t).where(t.c.domain_id == domain_id, t.c.id == task_id)).first()
     if r is None:
         return None
-    return ExportTask(str(r.id), str(r.domain_id), str(r.kind), str(r.file_format), str(r.status), str(r.file_name),
-                      None if r.content is None else bytes(r.content), int(r.created_at), int(r.finished_at))
+    return ExportTask(
+        str(r.id),
+        str(r.domain_id),
+        str(r.kind),
+        str(r.file_format),
+        str(r.status),
+        str(r.file_name),
+        None if r.content is None else bytes(r.content),
+        int(r.created_at),
+        int(r.finished_at),
+    )
 
 
 def count(conn: Connection, domain_id: str) -> int:

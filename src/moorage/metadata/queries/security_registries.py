@@ -21,16 +21,46 @@ BUILTIN_NAMES = {
     RegistryType.SWR_SHARED: "SWR shared",
     RegistryType.SWR_ENTERPRISE: "SWR enterprise",
 }
-_COLUMNS = (t.c.id, t.c.domain_id, t.c.name, t.c.type, t.c.api_version, t.c.protocol, t.c.address, t.c.username,
-            t.c.organization_filter, t.c.connect_cluster_id, t.c.scan_image_channel, t.c.status, t.c.fail_reason,
-            t.c.images_num, t.c.latest_sync_time, t.c.created_at)
+_COLUMNS = (
+    t.c.id,
+    t.c.domain_id,
+    t.c.name,
+    t.c.type,
+    t.c.api_version,
+    t.c.protocol,
+    t.c.address,
+    t.c.username,
+    t.c.organization_filter,
+    t.c.connect_cluster_id,
+    t.c.scan_image_channel,
+    t.c.status,
+    t.c.fail_reason,
+    t.c.images_num,
+    t.c.latest_sync_time,
+    t.c.created_at,
+)
 
 
 def _record(r: Sequence[Any]) -> ConnectedRegistry:
     organizations = tuple(o.strip() for o in str(r[8]).split(",") if o.strip())
-    return ConnectedRegistry(str(r[0]), str(r[1]), str(r[2]), RegistryType(r[3]), str(r[4]), str(r[5]), str(r[6]),
-                             str(r[7]), organizations, str(r[9]), str(r[10]), RegistryStatus(r[11]), str(r[12]),
-                             int(r[13]), int(r[14]), int(r[15]))
+    return ConnectedRegistry(
+        str(r[0]),
+        str(r[1]),
+        str(r[2]),
+        RegistryType(r[3]),
+        str(r[4]),
+        str(r[5]),
+        str(r[6]),
+        str(r[7]),
+        organizations,
+        str(r[9]),
+        str(r[10]),
+        RegistryStatus(r[11]),
+        str(r[12]),
+        int(r[13]),
+        int(r[14]),
+        int(r[15]),
+    )
 
 
 def builtin_id(domain_id: str, kind: RegistryType) -> str:
@@ -42,10 +72,21 @@ def ensure_builtin(conn: Connection, domain_id: str, kind: RegistryType) -> Conn
     """The account's SWR registry of ``kind``, created on first use."""
     registry_id = builtin_id(domain_id, kind)
     now = now_ms()
-    insert_ignore(conn, t, {"id": registry_id, "domain_id": domain_id, "name": BUILTIN_NAMES[kind], "type": kind.value,
-                            "protocol": "https", "status": RegistryStatus.SUCCESS, "created_at": now,
-                            "updated_at": now},
-                  conflict=["id"])
+    insert_ignore(
+        conn,
+        t,
+        {
+            "id": registry_id,
+            "domain_id": domain_id,
+            "name": BUILTIN_NAMES[kind],
+            "type": kind.value,
+            "protocol": "https",
+            "status": RegistryStatus.SUCCESS,
+            "created_at": now,
+            "updated_at": now,
+        },
+        conflict=["id"],
+    )
     found = get(conn, domain_id, registry_id)
     assert found is not None
     return found
@@ -54,12 +95,25 @@ def ensure_builtin(conn: Connection, domain_id: str, kind: RegistryType) -> Conn
 def create(conn: Connection, *, registry_id: str, domain_id: str, fields: RegistryFields) -> None:
     """A new external registry (the name is unique per account)."""
     now = now_ms()
-    conn.execute(t.insert().values(
-        id=registry_id, domain_id=domain_id, name=fields.name, type=fields.type.value, api_version=fields.api_version,
-        protocol=fields.protocol, address=fields.address, username=fields.username,
-        password_encrypted=fields.password_encrypted, organization_filter=fields.organization_filter,
-        connect_cluster_id=fields.connect_cluster_id, scan_image_channel=fields.scan_image_channel,
-        status=RegistryStatus.SUCCESS, created_at=now, updated_at=now))
+    conn.execute(
+        t.insert().values(
+            id=registry_id,
+            domain_id=domain_id,
+            name=fields.name,
+            type=fields.type.value,
+            api_version=fields.api_version,
+            protocol=fields.protocol,
+            address=fields.address,
+            username=fields.username,
+            password_encrypted=fields.password_encrypted,
+            organization_filter=fields.organization_filter,
+            connect_cluster_id=fields.connect_cluster_id,
+            scan_image_channel=fields.scan_image_channel,
+            status=RegistryStatus.SUCCESS,
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
 def change(conn: Connection, registry_id: str, values: dict[str, Any]) -> None:
@@ -89,8 +143,9 @@ def password_encrypted(conn: Connection, registry_id: str) -> str:
     return str(conn.execute(select(t.c.password_encrypted).where(t.c.id == registry_id)).scalar() or "")
 
 
-def page(conn: Connection, domain_id: str, query: RegistryQuery, *, offset: int,
-         limit: int) -> tuple[list[ConnectedRegistry], int]:
+def page(
+    conn: Connection, domain_id: str, query: RegistryQuery, *, offset: int, limit: int
+) -> tuple[list[ConnectedRegistry], int]:
     """One page of the account's registries, oldest first, and how many match."""
     conditions = [t.c.domain_id == domain_id]
     if query.name:
@@ -104,8 +159,9 @@ def page(conn: Connection, domain_id: str, query: RegistryQuery, *, offset: int,
     if query.status:
         conditions.append(t.c.status == query.status)
     total = int(conn.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one())
-    rows = conn.execute(select(*_COLUMNS).where(*conditions).order_by(t.c.created_at, t.c.id)
-                        .offset(offset).limit(limit))
+    rows = conn.execute(
+        select(*_COLUMNS).where(*conditions).order_by(t.c.created_at, t.c.id).offset(offset).limit(limit)
+    )
     return [_record(r) for r in rows], total
 
 
@@ -119,8 +175,13 @@ def of_domain(conn: Connection, domain_id: str, *, types: Sequence[str] = ()) ->
 
 def remove(conn: Connection, domain_id: str, registry_ids: Sequence[str]) -> int:
     """Delete external registries of the account (their image rows go with them); how many."""
-    result = conn.execute(delete(t).where(t.c.domain_id == domain_id, t.c.id.in_(list(registry_ids)),
-                                          t.c.type.notin_([k.value for k in BUILTIN_NAMES])))
+    result = conn.execute(
+        delete(t).where(
+            t.c.domain_id == domain_id,
+            t.c.id.in_(list(registry_ids)),
+            t.c.type.notin_([k.value for k in BUILTIN_NAMES]),
+        )
+    )
     return int(result.rowcount or 0)
 
 
@@ -133,8 +194,15 @@ def status_counts(conn: Connection, domain_id: str, types: Sequence[str] = ()) -
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-def record_sync(conn: Connection, registry_id: str, *, status: RegistryStatus, fail_reason: str,
-                images_num: int | None, synced_at: int | None) -> None:
+def record_sync(
+    conn: Connection,
+    registry_id: str,
+    *,
+    status: RegistryStatus,
+    fail_reason: str,
+    images_num: int | None,
+    synced_at: int | None,
+) -> None:
     """The outcome of a synchronisation (or of a connectivity check)."""
     values: dict[str, Any] = {"status": status, "fail_reason": fail_reason[:255]}
     if images_num is not None:

@@ -30,16 +30,32 @@ from moorage.metadata.upsert import insert_ignore
 MAX_REPORT_BYTES = 256 << 20
 """A stored report is refused past this size once decompressed (nothing read back is trusted)."""
 
-_COLUMNS = (t.c.manifest_digest, t.c.status, t.c.failed_code, t.c.failed_message, t.c.holder_job_id, t.c.summary,
-            t.c.severity_level, t.c.advisory_db, t.c.version, t.c.started_at, t.c.scanned_at)
+_COLUMNS = (
+    t.c.manifest_digest,
+    t.c.status,
+    t.c.failed_code,
+    t.c.failed_message,
+    t.c.holder_job_id,
+    t.c.summary,
+    t.c.severity_level,
+    t.c.advisory_db,
+    t.c.version,
+    t.c.started_at,
+    t.c.scanned_at,
+)
 
 
 def summary_to_json(summary: ScanSummary) -> str:
     """The compact JSON the ``summary`` column holds."""
-    return json.dumps({"v": [[i, s, list(a)] for i, s, a in summary.vulnerabilities],
-                       "m": [list(m) for m in summary.malicious_files],
-                       "u": [list(u) for u in summary.unsafe_settings], "s": summary.sensitive},
-                      separators=(",", ":"))
+    return json.dumps(
+        {
+            "v": [[i, s, list(a)] for i, s, a in summary.vulnerabilities],
+            "m": [list(m) for m in summary.malicious_files],
+            "u": [list(u) for u in summary.unsafe_settings],
+            "s": summary.sensitive,
+        },
+        separators=(",", ":"),
+    )
 
 
 def summary_from_json(text: str) -> ScanSummary:
@@ -50,14 +66,26 @@ def summary_from_json(text: str) -> ScanSummary:
             vulnerabilities=tuple((str(i), str(s), tuple(str(x) for x in a)) for i, s, a in doc.get("v", [])),
             malicious_files=tuple((str(r), str(p)) for r, p in doc.get("m", [])),
             unsafe_settings=tuple((str(r), str(s)) for r, s in doc.get("u", [])),
-            sensitive=int(doc.get("s", 0)))
+            sensitive=int(doc.get("s", 0)),
+        )
     except (ValueError, TypeError, AttributeError):
         return ScanSummary()
 
 
 def _record(r: Sequence[Any]) -> ScanResultRecord:
-    return ScanResultRecord(str(r[0]), ScanResultStatus(r[1]), str(r[2]), str(r[3]), str(r[4]),
-                            summary_from_json(str(r[5])), str(r[6]), str(r[7]), int(r[8]), int(r[9]), int(r[10]))
+    return ScanResultRecord(
+        str(r[0]),
+        ScanResultStatus(r[1]),
+        str(r[2]),
+        str(r[3]),
+        str(r[4]),
+        summary_from_json(str(r[5])),
+        str(r[6]),
+        str(r[7]),
+        int(r[8]),
+        int(r[9]),
+        int(r[10]),
+    )
 
 
 def get(conn: Connection, digest: str, *, lock: bool = False) -> ScanResultRecord | None:
@@ -73,7 +101,7 @@ def get_many(conn: Connection, digests: Iterable[str]) -> dict[str, ScanResultRe
     wanted = list(dict.fromkeys(digests))
     found: dict[str, ScanResultRecord] = {}
     for start in range(0, len(wanted), 500):
-        for row in conn.execute(select(*_COLUMNS).where(t.c.manifest_digest.in_(wanted[start:start + 500]))):
+        for row in conn.execute(select(*_COLUMNS).where(t.c.manifest_digest.in_(wanted[start : start + 500]))):
             found[str(row[0])] = _record(row)
     return found
 
@@ -97,22 +125,31 @@ def _alive_holders(now: int) -> Any:
 
 def ensure_row(conn: Connection, digest: str) -> None:
     """A result row for a digest a scan was asked for (``NEW`` until a job claims it)."""
-    insert_ignore(conn, t, {"manifest_digest": digest, "status": ScanResultStatus.NEW, "started_at": now_ms()},
-                  conflict=["manifest_digest"])
+    insert_ignore(
+        conn,
+        t,
+        {"manifest_digest": digest, "status": ScanResultStatus.NEW, "started_at": now_ms()},
+        conflict=["manifest_digest"],
+    )
 
 
 def claim(conn: Connection, digest: str, job_id: str) -> bool:
-
     """Make ``job_id`` the digest's scanner, unless another live job holds it. True when claimed
     (also when this job held it already: a retry after its worker died)."""
     now = now_ms()
     ensure_row(conn, digest)
-    result = conn.execute(update(t).where(
-
-        t.c.manifest_digest == digest,
-        or_(t.c.status != ScanResultStatus.SCANNING, t.c.holder_job_id == job_id,
-            t.c.holder_job_id.notin_(_alive_holders(now))),
-    ).values(status=ScanResultStatus.SCANNING, holder_job_id=job_id, started_at=now))
+    result = conn.execute(
+        update(t)
+        .where(
+            t.c.manifest_digest == digest,
+            or_(
+                t.c.status != ScanResultStatus.SCANNING,
+                t.c.holder_job_id == job_id,
+                t.c.holder_job_id.notin_(_alive_holders(now)),
+            ),
+        )
+        .values(status=ScanResultStatus.SCANNING, holder_job_id=job_id, started_at=now)
+    )
     return bool(result.rowcount)
 
 
@@ -126,20 +163,45 @@ def _replace_findings(conn: Connection, digest: str, write: ScanWrite) -> None:
     conn.execute(delete(vulns_table).where(vulns_table.c.manifest_digest == digest))
     conn.execute(delete(findings_table).where(findings_table.c.manifest_digest == digest))
     unique_vulns = {v.finding_key: v for v in write.vulnerabilities}
-    rows = [{"manifest_digest": digest, "finding_key": v.finding_key, "vul_id": v.vul_id[:128],
-             "aliases": " ".join(v.aliases), "severity": v.severity,
-             "score": "" if v.score is None else f"{v.score:.1f}",
-             "ecosystem": v.ecosystem, "package_name": v.package_name[:255], "package_version": v.package_version[:255],
-             "purl": v.purl, "path": v.path, "layer_digest": v.layer_digest, "fixed_version": v.fixed_version[:255],
-             "fix_state": v.fix_state, "title": v.title} for v in unique_vulns.values()]
+    rows = [
+        {
+            "manifest_digest": digest,
+            "finding_key": v.finding_key,
+            "vul_id": v.vul_id[:128],
+            "aliases": " ".join(v.aliases),
+            "severity": v.severity,
+            "score": "" if v.score is None else f"{v.score:.1f}",
+            "ecosystem": v.ecosystem,
+            "package_name": v.package_name[:255],
+            "package_version": v.package_version[:255],
+            "purl": v.purl,
+            "path": v.path,
+            "layer_digest": v.layer_digest,
+            "fixed_version": v.fixed_version[:255],
+            "fix_state": v.fix_state,
+            "title": v.title,
+        }
+        for v in unique_vulns.values()
+    ]
     for start in range(0, len(rows), 500):
-        conn.execute(vulns_table.insert(), rows[start:start + 500])
+        conn.execute(vulns_table.insert(), rows[start : start + 500])
     unique = {f.finding_key: f for f in write.findings}
-    others = [{"manifest_digest": digest, "finding_key": f.finding_key, "category": f.category,
-               "rule_id": f.rule_id[:128], "severity": f.severity, "path": f.path, "layer_digest": f.layer_digest,
-               "title": f.title, "detail": json.dumps(f.detail, separators=(",", ":"))} for f in unique.values()]
+    others = [
+        {
+            "manifest_digest": digest,
+            "finding_key": f.finding_key,
+            "category": f.category,
+            "rule_id": f.rule_id[:128],
+            "severity": f.severity,
+            "path": f.path,
+            "layer_digest": f.layer_digest,
+            "title": f.title,
+            "detail": json.dumps(f.detail, separators=(",", ":")),
+        }
+        for f in unique.values()
+    ]
     for start in range(0, len(others), 500):
-        conn.execute(findings_table.insert(), others[start:start + 500])
+        conn.execute(findings_table.insert(), others[start : start + 500])
 
 
 def store(conn: Connection, digest: str, job_id: str | None, write: ScanWrite) -> bool:
@@ -152,14 +214,21 @@ def store(conn: Connection, digest: str, job_id: str | None, write: ScanWrite) -
         condition.append(t.c.status == ScanResultStatus.SUCCESS)  # a re-match never overrides a scan in progress
     blob = zlib.compress(json.dumps(write.report, separators=(",", ":")).encode(), 6)
     values: dict[str, Any] = {
-        "status": ScanResultStatus.SUCCESS, "failed_code": write.failed_code,
+        "status": ScanResultStatus.SUCCESS,
+        "failed_code": write.failed_code,
         "failed_message": write.failed_message[:2000],
-        "holder_job_id": "", "scanners": write.scanners,
-        "report": blob, "summary": summary_to_json(write.summary), "vul_num": write.summary.vul_count(),
+        "holder_job_id": "",
+        "scanners": write.scanners,
+        "report": blob,
+        "summary": summary_to_json(write.summary),
+        "vul_num": write.summary.vul_count(),
         "malicious_file_num": len(write.summary.malicious_files),
         "unsafe_setting_num": len(write.summary.unsafe_settings),
-        "sensitive_num": write.summary.sensitive, "severity_level": write.severity_level,
-        "advisory_db": write.advisory_db, "scanner_version": write.scanner_version, "version": t.c.version + 1,
+        "sensitive_num": write.summary.sensitive,
+        "severity_level": write.severity_level,
+        "advisory_db": write.advisory_db,
+        "scanner_version": write.scanner_version,
+        "version": t.c.version + 1,
     }
     if job_id is not None:
         values["scanned_at"] = now_ms()
@@ -172,10 +241,25 @@ def store(conn: Connection, digest: str, job_id: str | None, write: ScanWrite) -
 
 def fail(conn: Connection, digest: str, job_id: str, *, code: str, message: str) -> bool:
     """Record a failed scan (the previous findings are dropped: they no longer describe a checked image)."""
-    result = conn.execute(update(t).where(t.c.manifest_digest == digest, t.c.holder_job_id == job_id).values(
-        status=ScanResultStatus.FAILED, failed_code=code, failed_message=message[:2000], holder_job_id="", report=None,
-        summary="{}", vul_num=0, malicious_file_num=0, unsafe_setting_num=0, sensitive_num=0, severity_level="",
-        version=t.c.version + 1, scanned_at=now_ms()))
+    result = conn.execute(
+        update(t)
+        .where(t.c.manifest_digest == digest, t.c.holder_job_id == job_id)
+        .values(
+            status=ScanResultStatus.FAILED,
+            failed_code=code,
+            failed_message=message[:2000],
+            holder_job_id="",
+            report=None,
+            summary="{}",
+            vul_num=0,
+            malicious_file_num=0,
+            unsafe_setting_num=0,
+            sensitive_num=0,
+            severity_level="",
+            version=t.c.version + 1,
+            scanned_at=now_ms(),
+        )
+    )
     if not result.rowcount:
         return False
     conn.execute(delete(vulns_table).where(vulns_table.c.manifest_digest == digest))
@@ -185,41 +269,68 @@ def fail(conn: Connection, digest: str, job_id: str, *, code: str, message: str)
 
 def release(conn: Connection, digest: str, job_id: str) -> None:
     """Give up a claim without a result (a stopped scan): the row reads as it did before, or unscanned."""
-    conn.execute(update(t).where(t.c.manifest_digest == digest, t.c.holder_job_id == job_id, t.c.report.is_not(None))
-                 .values(status=ScanResultStatus.SUCCESS, holder_job_id=""))
-    conn.execute(update(t).where(t.c.manifest_digest == digest, t.c.holder_job_id == job_id)
-                 .values(status=ScanResultStatus.NEW, holder_job_id=""))
+    conn.execute(
+        update(t)
+        .where(t.c.manifest_digest == digest, t.c.holder_job_id == job_id, t.c.report.is_not(None))
+        .values(status=ScanResultStatus.SUCCESS, holder_job_id="")
+    )
+    conn.execute(
+        update(t)
+        .where(t.c.manifest_digest == digest, t.c.holder_job_id == job_id)
+        .values(status=ScanResultStatus.NEW, holder_job_id="")
+    )
 
 
 def stale_digests(conn: Connection, advisory_db: str, *, after: str, limit: int) -> list[str]:
     """Successfully scanned digests matched against another database than ``advisory_db``, in
     digest order after ``after`` (the re-match walks them in batches)."""
-    rows = conn.execute(select(t.c.manifest_digest).where(
-        t.c.status == ScanResultStatus.SUCCESS, t.c.advisory_db != advisory_db, t.c.report.is_not(None),
-        t.c.manifest_digest > after).order_by(t.c.manifest_digest).limit(limit))
+    rows = conn.execute(
+        select(t.c.manifest_digest)
+        .where(
+            t.c.status == ScanResultStatus.SUCCESS,
+            t.c.advisory_db != advisory_db,
+            t.c.report.is_not(None),
+            t.c.manifest_digest > after,
+        )
+        .order_by(t.c.manifest_digest)
+        .limit(limit)
+    )
     return [str(r[0]) for r in rows]
 
 
 def vulnerability_rows(conn: Connection, digest: str) -> list[dict[str, Any]]:
     """The stored vulnerability findings of a digest (for the detail queries and tests)."""
-    rows = conn.execute(select(vulns_table).where(vulns_table.c.manifest_digest == digest)
-                        .order_by(vulns_table.c.vul_id, vulns_table.c.finding_key))
+    rows = conn.execute(
+        select(vulns_table)
+        .where(vulns_table.c.manifest_digest == digest)
+        .order_by(vulns_table.c.vul_id, vulns_table.c.finding_key)
+    )
     return [dict(r._mapping) for r in rows]
 
 
-def ignored_vulnerabilities(conn: Connection, domain_id: str, digest: str, *, image_type: str,
-                            row_id: int) -> frozenset[str]:
+def ignored_vulnerabilities(
+    conn: Connection, domain_id: str, digest: str, *, image_type: str, row_id: int
+) -> frozenset[str]:
     """Vulnerability ids an account set aside for one image: handled as ignored for its content, or
     whitelisted for every image (of its types: a comma-separated list, empty for all) or for this
     image (a platform image also by its multi-architecture image's id)."""
-    ignored = {str(r[0]) for r in conn.execute(select(handling.c.vul_id).where(
-        handling.c.domain_id == domain_id, handling.c.manifest_digest == digest,
-        handling.c.handle_status == "ignored"))}
+    ignored = {
+        str(r[0])
+        for r in conn.execute(
+            select(handling.c.vul_id).where(
+                handling.c.domain_id == domain_id,
+                handling.c.manifest_digest == digest,
+                handling.c.handle_status == "ignored",
+            )
+        )
+    }
     parent = conn.execute(select(images_table.c.parent_id).where(images_table.c.id == row_id)).scalar()
     row_ids = {row_id} if parent is None else {row_id, int(parent)}
-    for vul_id, rule_type, wl_image_type, listed in conn.execute(select(
-            whitelists.c.vul_id, whitelists.c.rule_type, whitelists.c.image_type, whitelists.c.image_row_ids)
-            .where(whitelists.c.domain_id == domain_id)):
+    for vul_id, rule_type, wl_image_type, listed in conn.execute(
+        select(whitelists.c.vul_id, whitelists.c.rule_type, whitelists.c.image_type, whitelists.c.image_row_ids).where(
+            whitelists.c.domain_id == domain_id
+        )
+    ):
         if rule_type == "all_image":
             types = [part.strip() for part in str(wl_image_type).split(",") if part.strip()]
             if not types or image_type in types:

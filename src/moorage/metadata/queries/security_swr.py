@@ -25,12 +25,25 @@ from moorage.metadata.tables import (
     tags,
 )
 
-_TAG_COLUMNS = (namespaces.c.name, repositories.c.name, tags.c.name, manifests.c.id, manifests.c.digest,
-                manifests.c.media_type, manifests.c.config_digest, manifests.c.total_size,
-                func.length(manifests.c.payload), tags.c.updated_at, repositories.c.id, repositories.c.instance_id)
-_FROM = (tags.join(manifests, manifests.c.id == tags.c.manifest_id)
-         .join(repositories, repositories.c.id == tags.c.repository_id)
-         .join(namespaces, namespaces.c.id == repositories.c.namespace_id))
+_TAG_COLUMNS = (
+    namespaces.c.name,
+    repositories.c.name,
+    tags.c.name,
+    manifests.c.id,
+    manifests.c.digest,
+    manifests.c.media_type,
+    manifests.c.config_digest,
+    manifests.c.total_size,
+    func.length(manifests.c.payload),
+    tags.c.updated_at,
+    repositories.c.id,
+    repositories.c.instance_id,
+)
+_FROM = (
+    tags.join(manifests, manifests.c.id == tags.c.manifest_id)
+    .join(repositories, repositories.c.id == tags.c.repository_id)
+    .join(namespaces, namespaces.c.id == repositories.c.namespace_id)
+)
 
 
 def _hex(digest: str | None) -> str:
@@ -42,23 +55,37 @@ def _platforms(conn: Connection, manifest_ids: Sequence[int]) -> dict[int, tuple
     if not manifest_ids:
         return {}
     child = manifests.alias("child")
-    rows = conn.execute(select(manifest_references.c.manifest_id, manifest_references.c.digest,
-                               manifest_references.c.platform, child.c.config_digest, child.c.total_size,
-                               func.length(child.c.payload), child.c.media_type)
-                        .select_from(manifest_references
-                                     .join(manifests, manifests.c.id == manifest_references.c.manifest_id)
-                                     .join(child, and_(child.c.repository_id == manifests.c.repository_id,
-                                                       child.c.digest == manifest_references.c.digest)))
-                        .where(manifest_references.c.manifest_id.in_(list(manifest_ids)),
-                               manifest_references.c.kind == "manifest")
-                        .order_by(manifest_references.c.manifest_id, manifest_references.c.position))
+    rows = conn.execute(
+        select(
+            manifest_references.c.manifest_id,
+            manifest_references.c.digest,
+            manifest_references.c.platform,
+            child.c.config_digest,
+            child.c.total_size,
+            func.length(child.c.payload),
+            child.c.media_type,
+        )
+        .select_from(
+            manifest_references.join(manifests, manifests.c.id == manifest_references.c.manifest_id).join(
+                child,
+                and_(
+                    child.c.repository_id == manifests.c.repository_id, child.c.digest == manifest_references.c.digest
+                ),
+            )
+        )
+        .where(manifest_references.c.manifest_id.in_(list(manifest_ids)), manifest_references.c.kind == "manifest")
+        .order_by(manifest_references.c.manifest_id, manifest_references.c.position)
+    )
     found: dict[int, list[PlatformEntry]] = {}
     for manifest_id, digest, platform, config_digest, total, payload_size, media_type in rows:
         label = _platform_label(platform)
         if not label or label.startswith("unknown/"):
             continue  # attestations and the like are not images to scan
-        found.setdefault(int(manifest_id), []).append(PlatformEntry(
-            str(digest), _hex(config_digest), label, max(int(total) - int(payload_size), 0), str(media_type)))
+        found.setdefault(int(manifest_id), []).append(
+            PlatformEntry(
+                str(digest), _hex(config_digest), label, max(int(total) - int(payload_size), 0), str(media_type)
+            )
+        )
     return {k: tuple(v) for k, v in found.items()}
 
 
@@ -71,24 +98,53 @@ def _platform_label(text: str | None) -> str:
     return str(found) if found is not None else ""
 
 
-def _entries(conn: Connection, condition: ColumnElement[bool],
-             extra: dict[int, dict[str, Any]] | None = None) -> list[ImageEntry]:
-    rows = conn.execute(select(*_TAG_COLUMNS).select_from(_FROM).where(condition)
-                        .order_by(namespaces.c.name, repositories.c.name, tags.c.name)).all()
+def _entries(
+    conn: Connection, condition: ColumnElement[bool], extra: dict[int, dict[str, Any]] | None = None
+) -> list[ImageEntry]:
+    rows = conn.execute(
+        select(*_TAG_COLUMNS)
+        .select_from(_FROM)
+        .where(condition)
+        .order_by(namespaces.c.name, repositories.c.name, tags.c.name)
+    ).all()
     indexes = [int(r[3]) for r in rows if not r[6]]
     platforms = _platforms(conn, indexes)
     instance_names = {str(r[0]): str(r[1]) for r in conn.execute(select(instances.c.id, instances.c.name))}
     entries = []
-    for ns, repo, tag, manifest_id, digest, media_type, config_digest, total, payload_size, updated, repo_id, inst \
-            in rows:
+    for (
+        ns,
+        repo,
+        tag,
+        manifest_id,
+        digest,
+        media_type,
+        config_digest,
+        total,
+        payload_size,
+        updated,
+        repo_id,
+        inst,
+    ) in rows:
         children = platforms.get(int(manifest_id), ())
         size = sum(p.size for p in children) if children else max(int(total) - int(payload_size), 0)
         values: dict[str, Any] = (extra or {}).get(int(repo_id), {})
         if inst != DEFAULT_INSTANCE:
             values = {**values, "instance_id": str(inst), "instance_name": instance_names.get(str(inst), str(inst))}
-        entries.append(ImageEntry(namespace=str(ns), image_name=str(repo), image_version=str(tag), digest=str(digest),
-                                  image_id=_hex(config_digest), media_type=str(media_type), size=size,
-                                  updated_at=int(updated), platforms=children, repository_id=int(repo_id), **values))
+        entries.append(
+            ImageEntry(
+                namespace=str(ns),
+                image_name=str(repo),
+                image_version=str(tag),
+                digest=str(digest),
+                image_id=_hex(config_digest),
+                media_type=str(media_type),
+                size=size,
+                updated_at=int(updated),
+                platforms=children,
+                repository_id=int(repo_id),
+                **values,
+            )
+        )
     return entries
 
 
@@ -101,17 +157,24 @@ def account_tags(conn: Connection, domain_id: str, image_type: str, *, now: int)
     if image_type == INSTANCE_IMAGE:
         return _entries(conn, and_(namespaces.c.domain_id == domain_id, repositories.c.instance_id != DEFAULT_INSTANCE))
     if image_type == SHARED_IMAGE:
-        shares = conn.execute(select(repository_shares.c.repository_id, repository_shares.c.deadline, domains.c.name)
-                              .select_from(repository_shares
-                                           .join(repositories, repositories.c.id == repository_shares.c.repository_id)
-                                           .join(namespaces, namespaces.c.id == repositories.c.namespace_id)
-                                           .join(domains, domains.c.id == namespaces.c.domain_id))
-                              .where(repository_shares.c.domain_id == domain_id)).all()
+        shares = conn.execute(
+            select(repository_shares.c.repository_id, repository_shares.c.deadline, domains.c.name)
+            .select_from(
+                repository_shares.join(repositories, repositories.c.id == repository_shares.c.repository_id)
+                .join(namespaces, namespaces.c.id == repositories.c.namespace_id)
+                .join(domains, domains.c.id == namespaces.c.domain_id)
+            )
+            .where(repository_shares.c.domain_id == domain_id)
+        ).all()
         if not shares:
             return []
-        extra = {int(r[0]): {"domain_name": str(r[2]),
-                             "shared_status": "effective" if r[1] is None or int(r[1]) > now else "expired"}
-                 for r in shares}
+        extra = {
+            int(r[0]): {
+                "domain_name": str(r[2]),
+                "shared_status": "effective" if r[1] is None or int(r[1]) > now else "expired",
+            }
+            for r in shares
+        }
         return _entries(conn, repositories.c.id.in_(list(extra)), extra)
     raise ValueError(f"{image_type} is not an SWR image type")
 
@@ -124,7 +187,9 @@ def one_tag(conn: Connection, repository_id: int, tag: str) -> ImageEntry | None
 
 def owner_of(conn: Connection, repository_id: int) -> tuple[str | None, str]:
     """(owning account, instance) of a repository."""
-    row = conn.execute(select(namespaces.c.domain_id, repositories.c.instance_id).select_from(
-        repositories.join(namespaces, namespaces.c.id == repositories.c.namespace_id))
-        .where(repositories.c.id == repository_id)).first()
+    row = conn.execute(
+        select(namespaces.c.domain_id, repositories.c.instance_id)
+        .select_from(repositories.join(namespaces, namespaces.c.id == repositories.c.namespace_id))
+        .where(repositories.c.id == repository_id)
+    ).first()
     return (None, DEFAULT_INSTANCE) if row is None else (row[0], str(row[1]))

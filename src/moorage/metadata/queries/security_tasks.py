@@ -29,35 +29,121 @@ from moorage.metadata.tables import security_scan_policies as scan_policies
 from moorage.metadata.upsert import insert_ignore, upsert
 
 t, items = security_tasks, security_task_items
-_TASK = (t.c.id, t.c.domain_id, t.c.type, t.c.task_type, t.c.name, t.c.job_id, t.c.policy_id, t.c.scan_scope,
-         t.c.rate_limit, t.c.is_all, t.c.status, t.c.total, t.c.succeeded, t.c.failed, t.c.risky, t.c.failed_reason,
-         t.c.created_at, t.c.begin_time, t.c.end_time)
-_ITEM = (items.c.task_id, items.c.position, items.c.image_row_id, items.c.registry_id, items.c.manifest_digest,
-         items.c.label, items.c.status, items.c.failed_reason)
+_TASK = (
+    t.c.id,
+    t.c.domain_id,
+    t.c.type,
+    t.c.task_type,
+    t.c.name,
+    t.c.job_id,
+    t.c.policy_id,
+    t.c.scan_scope,
+    t.c.rate_limit,
+    t.c.is_all,
+    t.c.status,
+    t.c.total,
+    t.c.succeeded,
+    t.c.failed,
+    t.c.risky,
+    t.c.failed_reason,
+    t.c.created_at,
+    t.c.begin_time,
+    t.c.end_time,
+)
+_ITEM = (
+    items.c.task_id,
+    items.c.position,
+    items.c.image_row_id,
+    items.c.registry_id,
+    items.c.manifest_digest,
+    items.c.label,
+    items.c.status,
+    items.c.failed_reason,
+)
 
 
 def _task(r: Sequence[Any]) -> SecurityTask:
-    return SecurityTask(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), int(r[7]),
-                        int(r[8]), bool(r[9]), TaskStatus(r[10]), int(r[11]), int(r[12]), int(r[13]), int(r[14]),
-                        str(r[15]), int(r[16]), int(r[17]), int(r[18]))
+    return SecurityTask(
+        str(r[0]),
+        str(r[1]),
+        str(r[2]),
+        str(r[3]),
+        str(r[4]),
+        str(r[5]),
+        str(r[6]),
+        int(r[7]),
+        int(r[8]),
+        bool(r[9]),
+        TaskStatus(r[10]),
+        int(r[11]),
+        int(r[12]),
+        int(r[13]),
+        int(r[14]),
+        str(r[15]),
+        int(r[16]),
+        int(r[17]),
+        int(r[18]),
+    )
 
 
 def _item(r: Sequence[Any]) -> TaskItem:
-    return TaskItem(str(r[0]), int(r[1]), None if r[2] is None else int(r[2]), str(r[3]), str(r[4]), str(r[5]),
-                    TaskItemStatus(r[6]), str(r[7]))
+    return TaskItem(
+        str(r[0]),
+        int(r[1]),
+        None if r[2] is None else int(r[2]),
+        str(r[3]),
+        str(r[4]),
+        str(r[5]),
+        TaskItemStatus(r[6]),
+        str(r[7]),
+    )
 
 
-def create(conn: Connection, *, task_id: str, domain_id: str, type: str, task_type: str, name: str,
-           scan_scope: int, rate_limit: int, is_all: bool, policy_id: str, new_items: Sequence[NewItem]) -> None:
+def create(
+    conn: Connection,
+    *,
+    task_id: str,
+    domain_id: str,
+    type: str,
+    task_type: str,
+    name: str,
+    scan_scope: int,
+    rate_limit: int,
+    is_all: bool,
+    policy_id: str,
+    new_items: Sequence[NewItem],
+) -> None:
     """A new waiting task and its items."""
-    conn.execute(t.insert().values(id=task_id, domain_id=domain_id, type=type, task_type=task_type, name=name[:255],
-                                   policy_id=policy_id, scan_scope=scan_scope, rate_limit=rate_limit, is_all=is_all,
-                                   status=TaskStatus.WAITING, total=len(new_items), created_at=now_ms()))
-    rows = [{"task_id": task_id, "position": i, "image_row_id": item.image_row_id, "registry_id": item.registry_id,
-             "manifest_digest": item.manifest_digest, "label": item.label, "status": TaskItemStatus.WAITING}
-            for i, item in enumerate(new_items)]
+    conn.execute(
+        t.insert().values(
+            id=task_id,
+            domain_id=domain_id,
+            type=type,
+            task_type=task_type,
+            name=name[:255],
+            policy_id=policy_id,
+            scan_scope=scan_scope,
+            rate_limit=rate_limit,
+            is_all=is_all,
+            status=TaskStatus.WAITING,
+            total=len(new_items),
+            created_at=now_ms(),
+        )
+    )
+    rows = [
+        {
+            "task_id": task_id,
+            "position": i,
+            "image_row_id": item.image_row_id,
+            "registry_id": item.registry_id,
+            "manifest_digest": item.manifest_digest,
+            "label": item.label,
+            "status": TaskItemStatus.WAITING,
+        }
+        for i, item in enumerate(new_items)
+    ]
     for start in range(0, len(rows), 500):
-        conn.execute(items.insert(), rows[start:start + 500])
+        conn.execute(items.insert(), rows[start : start + 500])
 
 
 def set_job(conn: Connection, task_id: str, job_id: str) -> None:
@@ -74,8 +160,9 @@ def get(conn: Connection, task_id: str, domain_id: str | None = None) -> Securit
     return _task(row) if row else None
 
 
-def page(conn: Connection, domain_id: str, query: TaskQuery, *, offset: int,
-         limit: int) -> tuple[list[SecurityTask], int]:
+def page(
+    conn: Connection, domain_id: str, query: TaskQuery, *, offset: int, limit: int
+) -> tuple[list[SecurityTask], int]:
     """One page of the account's tasks, newest first, and how many match."""
     conditions = [t.c.domain_id == domain_id]
     if query.type:
@@ -97,8 +184,9 @@ def page(conn: Connection, domain_id: str, query: TaskQuery, *, offset: int,
     if query.scan_scope is not None:
         conditions.append(t.c.scan_scope == query.scan_scope)
     total = int(conn.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one())
-    rows = conn.execute(select(*_TASK).where(*conditions).order_by(t.c.created_at.desc(), t.c.id)
-                        .offset(offset).limit(limit))
+    rows = conn.execute(
+        select(*_TASK).where(*conditions).order_by(t.c.created_at.desc(), t.c.id).offset(offset).limit(limit)
+    )
     return [_task(r) for r in rows], total
 
 
@@ -110,8 +198,15 @@ def task_items(conn: Connection, task_id: str, *, statuses: Sequence[TaskItemSta
     return [_item(r) for r in conn.execute(select(*_ITEM).where(*conditions).order_by(items.c.position))]
 
 
-def set_item(conn: Connection, task_id: str, position: int, *, status: TaskItemStatus, failed_reason: str = "",
-             digest: str | None = None) -> None:
+def set_item(
+    conn: Connection,
+    task_id: str,
+    position: int,
+    *,
+    status: TaskItemStatus,
+    failed_reason: str = "",
+    digest: str | None = None,
+) -> None:
     """Record an item's state."""
     values: dict[str, Any] = {"status": status, "failed_reason": failed_reason[:255]}
     if status.done:
@@ -129,10 +224,16 @@ def start(conn: Connection, task_id: str) -> None:
 
 def recount(conn: Connection, task_id: str, *, risky: int | None = None) -> None:
     """Bring a task's counters in line with its items."""
-    counts = {str(r[0]): int(r[1]) for r in conn.execute(
-        select(items.c.status, func.count()).where(items.c.task_id == task_id).group_by(items.c.status))}
-    values: dict[str, Any] = {"succeeded": counts.get(TaskItemStatus.SUCCESS, 0),
-                              "failed": counts.get(TaskItemStatus.FAILED, 0)}
+    counts = {
+        str(r[0]): int(r[1])
+        for r in conn.execute(
+            select(items.c.status, func.count()).where(items.c.task_id == task_id).group_by(items.c.status)
+        )
+    }
+    values: dict[str, Any] = {
+        "succeeded": counts.get(TaskItemStatus.SUCCESS, 0),
+        "failed": counts.get(TaskItemStatus.FAILED, 0),
+    }
     if risky is not None:
         values["risky"] = risky
     conn.execute(update(t).where(t.c.id == task_id).values(**values))
@@ -140,34 +241,67 @@ def recount(conn: Connection, task_id: str, *, risky: int | None = None) -> None
 
 def finish(conn: Connection, task_id: str, *, status: TaskStatus, failed_reason: str = "") -> None:
     """A task ended (finished, stopped or failed); items still waiting are stopped."""
-    conn.execute(update(items).where(items.c.task_id == task_id, items.c.status.in_(OPEN_ITEM_STATUSES))
-                 .values(status=TaskItemStatus.STOPPED, finished_at=now_ms()))
-    conn.execute(update(t).where(t.c.id == task_id, t.c.end_time == 0)
-                 .values(status=status, failed_reason=failed_reason[:255], end_time=now_ms()))
+    conn.execute(
+        update(items)
+        .where(items.c.task_id == task_id, items.c.status.in_(OPEN_ITEM_STATUSES))
+        .values(status=TaskItemStatus.STOPPED, finished_at=now_ms())
+    )
+    conn.execute(
+        update(t)
+        .where(t.c.id == task_id, t.c.end_time == 0)
+        .values(status=status, failed_reason=failed_reason[:255], end_time=now_ms())
+    )
 
 
 # Policies ----------------------------------------------------------------------------------------
 
+
 def scan_policy(conn: Connection, domain_id: str) -> ScanPolicy:
     """The account's scheduled-scan policy (defaults when never set)."""
-    row = conn.execute(select(scan_policies.c.enabled, scan_policies.c.scan_cycle, scan_policies.c.scan_scope,
-                              scan_policies.c.rate_limit, scan_policies.c.time_scope, scan_policies.c.registry_ids,
-                              scan_policies.c.last_run_at).where(scan_policies.c.domain_id == domain_id)).first()
+    row = conn.execute(
+        select(
+            scan_policies.c.enabled,
+            scan_policies.c.scan_cycle,
+            scan_policies.c.scan_scope,
+            scan_policies.c.rate_limit,
+            scan_policies.c.time_scope,
+            scan_policies.c.registry_ids,
+            scan_policies.c.last_run_at,
+        ).where(scan_policies.c.domain_id == domain_id)
+    ).first()
     if row is None:
         return ScanPolicy(domain_id, False, 7, 0x7FFFFFFF, 0, 0, (), 0)
-    return ScanPolicy(domain_id, bool(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]),
-                      tuple(str(x) for x in load_document(row[5] or "[]")), int(row[6]))
+    return ScanPolicy(
+        domain_id,
+        bool(row[0]),
+        int(row[1]),
+        int(row[2]),
+        int(row[3]),
+        int(row[4]),
+        tuple(str(x) for x in load_document(row[5] or "[]")),
+        int(row[6]),
+    )
 
 
 def set_scan_policy(conn: Connection, policy: ScanPolicy) -> None:
     """Create or replace an account's scheduled-scan policy."""
-    upsert(conn, scan_policies, {"domain_id": policy.domain_id, "enabled": policy.enabled,
-                                 "scan_cycle": policy.scan_cycle, "scan_scope": policy.scan_scope,
-                                 "rate_limit": policy.rate_limit, "time_scope": policy.time_scope,
-                                 "registry_ids": json.dumps(list(policy.registry_ids)),
-                                 "last_run_at": policy.last_run_at, "updated_at": now_ms()},
-           conflict=["domain_id"], update=["enabled", "scan_cycle", "scan_scope", "rate_limit", "time_scope",
-                                           "registry_ids", "updated_at"])
+    upsert(
+        conn,
+        scan_policies,
+        {
+            "domain_id": policy.domain_id,
+            "enabled": policy.enabled,
+            "scan_cycle": policy.scan_cycle,
+            "scan_scope": policy.scan_scope,
+            "rate_limit": policy.rate_limit,
+            "time_scope": policy.time_scope,
+            "registry_ids": json.dumps(list(policy.registry_ids)),
+            "last_run_at": policy.last_run_at,
+            "updated_at": now_ms(),
+        },
+        conflict=["domain_id"],
+        update=["enabled", "scan_cycle", "scan_scope", "rate_limit", "time_scope", "registry_ids", "updated_at"],
+    )
 
 
 def enabled_scan_policies(conn: Connection) -> list[ScanPolicy]:
@@ -178,16 +312,24 @@ def enabled_scan_policies(conn: Connection) -> list[ScanPolicy]:
 
 def mark_policy_run(conn: Connection, domain_id: str, *, due_since: int, now: int) -> bool:
     """Claim one scheduled run: True for the one caller that moved ``last_run_at`` past ``due_since``."""
-    result = conn.execute(update(scan_policies).where(scan_policies.c.domain_id == domain_id,
-                                                      scan_policies.c.last_run_at == due_since)
-                          .values(last_run_at=now))
+    result = conn.execute(
+        update(scan_policies)
+        .where(scan_policies.c.domain_id == domain_id, scan_policies.c.last_run_at == due_since)
+        .values(last_run_at=now)
+    )
     return bool(result.rowcount)
 
 
 # Prebuilt: every tagged push and every pull reads it (see moorage.metadata.upsert on why).
-_NAMESPACE_POLICY = select(ns_policies.c.namespace_id, ns_policies.c.scan_on_push, ns_policies.c.block_severity,
-                           ns_policies.c.block_unscanned, ns_policies.c.allowlist, ns_policies.c.version,
-                           ns_policies.c.allowlist_expires_at).where(ns_policies.c.namespace_id == bindparam("of"))
+_NAMESPACE_POLICY = select(
+    ns_policies.c.namespace_id,
+    ns_policies.c.scan_on_push,
+    ns_policies.c.block_severity,
+    ns_policies.c.block_unscanned,
+    ns_policies.c.allowlist,
+    ns_policies.c.version,
+    ns_policies.c.allowlist_expires_at,
+).where(ns_policies.c.namespace_id == bindparam("of"))
 
 
 def namespace_policy(conn: Connection, namespace_id: int) -> NamespacePolicy | None:
@@ -195,32 +337,59 @@ def namespace_policy(conn: Connection, namespace_id: int) -> NamespacePolicy | N
     row = conn.execute(_NAMESPACE_POLICY, {"of": namespace_id}).first()
     if row is None:
         return None
-    return NamespacePolicy(int(row[0]), None if row[1] is None else bool(row[1]), str(row[2]), bool(row[3]),
-                           tuple(str(x) for x in load_document(row[4] or "[]")), int(row[5]), int(row[6] or 0))
+    return NamespacePolicy(
+        int(row[0]),
+        None if row[1] is None else bool(row[1]),
+        str(row[2]),
+        bool(row[3]),
+        tuple(str(x) for x in load_document(row[4] or "[]")),
+        int(row[5]),
+        int(row[6] or 0),
+    )
 
 
-def set_namespace_policy(conn: Connection, *, namespace_id: int, scan_on_push: bool | None, block_severity: str,
-                         block_unscanned: bool, allowlist: Sequence[str],
-                         allowlist_expires_at: int = 0) -> NamespacePolicy:
+def set_namespace_policy(
+    conn: Connection,
+    *,
+    namespace_id: int,
+    scan_on_push: bool | None,
+    block_severity: str,
+    block_unscanned: bool,
+    allowlist: Sequence[str],
+    allowlist_expires_at: int = 0,
+) -> NamespacePolicy:
     """Create or replace an organization's policy; every change bumps its version."""
-    values = {"scan_on_push": scan_on_push, "block_severity": block_severity, "block_unscanned": block_unscanned,
-              "allowlist": json.dumps(sorted(set(allowlist))), "allowlist_expires_at": allowlist_expires_at,
-              "updated_at": now_ms()}
-    if not insert_ignore(conn, ns_policies, {"namespace_id": namespace_id, "version": 1, **values},
-                         conflict=["namespace_id"]):
-        conn.execute(update(ns_policies).where(ns_policies.c.namespace_id == namespace_id)
-                     .values(**values, version=ns_policies.c.version + 1))
+    values = {
+        "scan_on_push": scan_on_push,
+        "block_severity": block_severity,
+        "block_unscanned": block_unscanned,
+        "allowlist": json.dumps(sorted(set(allowlist))),
+        "allowlist_expires_at": allowlist_expires_at,
+        "updated_at": now_ms(),
+    }
+    if not insert_ignore(
+        conn, ns_policies, {"namespace_id": namespace_id, "version": 1, **values}, conflict=["namespace_id"]
+    ):
+        conn.execute(
+            update(ns_policies)
+            .where(ns_policies.c.namespace_id == namespace_id)
+            .values(**values, version=ns_policies.c.version + 1)
+        )
     found = namespace_policy(conn, namespace_id)
     assert found is not None
     return found
 
 
-def namespace_policies_of_domain(conn: Connection, domain_id: str,
-                                 instance_id: str) -> list[tuple[str, NamespacePolicy]]:
+def namespace_policies_of_domain(
+    conn: Connection, domain_id: str, instance_id: str
+) -> list[tuple[str, NamespacePolicy]]:
     """(organization name, policy) of every organization of an account that has one."""
-    rows = conn.execute(select(namespaces.c.name, ns_policies.c.namespace_id).select_from(
-        ns_policies.join(namespaces, namespaces.c.id == ns_policies.c.namespace_id)).where(
-        namespaces.c.domain_id == domain_id, namespaces.c.instance_id == instance_id).order_by(namespaces.c.name))
+    rows = conn.execute(
+        select(namespaces.c.name, ns_policies.c.namespace_id)
+        .select_from(ns_policies.join(namespaces, namespaces.c.id == ns_policies.c.namespace_id))
+        .where(namespaces.c.domain_id == domain_id, namespaces.c.instance_id == instance_id)
+        .order_by(namespaces.c.name)
+    )
     found = []
     for name, namespace_id in rows:
         policy = namespace_policy(conn, int(namespace_id))
@@ -237,16 +406,26 @@ def state(conn: Connection, key: str) -> str | None:
 
 def set_state(conn: Connection, key: str, value: str) -> None:
     """Record a shared fact."""
-    upsert(conn, security_state, {"key": key, "value": value, "updated_at": now_ms()}, conflict=["key"],
-           update=["value", "updated_at"])
+    upsert(
+        conn,
+        security_state,
+        {"key": key, "value": value, "updated_at": now_ms()},
+        conflict=["key"],
+        update=["value", "updated_at"],
+    )
 
 
 def compare_and_set_state(conn: Connection, key: str, expected: str | None, value: str) -> bool:
     """Record a shared fact only if it still reads ``expected`` (None: not recorded yet); False when
     another worker changed it first. The conditional update is what lets one worker of many act."""
     if expected is None:
-        return insert_ignore(conn, security_state, {"key": key, "value": value, "updated_at": now_ms()},
-                             conflict=["key"]) > 0
-    result = conn.execute(update(security_state).where(security_state.c.key == key, security_state.c.value == expected)
-                          .values(value=value, updated_at=now_ms()))
+        return (
+            insert_ignore(conn, security_state, {"key": key, "value": value, "updated_at": now_ms()}, conflict=["key"])
+            > 0
+        )
+    result = conn.execute(
+        update(security_state)
+        .where(security_state.c.key == key, security_state.c.value == expected)
+        .values(value=value, updated_at=now_ms())
+    )
     return bool(result.rowcount)

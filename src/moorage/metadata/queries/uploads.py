@@ -13,8 +13,11 @@ from moorage.metadata.tables import uploads
 def create(conn: Connection, upload_id: str, instance_id: str, repository: str) -> UploadSession:
     """A new, empty session for a repository (which need not exist yet)."""
     now = now_ms()
-    conn.execute(insert(uploads).values(id=upload_id, instance_id=instance_id, repository=repository, size=0,
-                                        created_at=now, updated_at=now))
+    conn.execute(
+        insert(uploads).values(
+            id=upload_id, instance_id=instance_id, repository=repository, size=0, created_at=now, updated_at=now
+        )
+    )
     return UploadSession(upload_id, repository, 0)
 
 
@@ -22,7 +25,8 @@ def get(conn: Connection, upload_id: str, instance_id: str, repository: str) -> 
     """The session if it belongs to the repository."""
     row = conn.execute(
         select(uploads.c.id, uploads.c.repository, uploads.c.size).where(
-            uploads.c.id == upload_id, uploads.c.instance_id == instance_id, uploads.c.repository == repository)
+            uploads.c.id == upload_id, uploads.c.instance_id == instance_id, uploads.c.repository == repository
+        )
     ).first()
     return UploadSession(row[0], row[1], int(row[2])) if row else None
 
@@ -40,9 +44,7 @@ def lease(conn: Connection, upload_id: str, *, size: int, seconds: float) -> boo
 
 def release(conn: Connection, upload_id: str, *, size: int) -> None:
     """Record the new size and give the lease back."""
-    conn.execute(
-        update(uploads).where(uploads.c.id == upload_id).values(size=size, lease_until=0, updated_at=now_ms())
-    )
+    conn.execute(update(uploads).where(uploads.c.id == upload_id).values(size=size, lease_until=0, updated_at=now_ms()))
 
 
 def remove(conn: Connection, upload_id: str) -> bool:

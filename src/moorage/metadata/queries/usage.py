@@ -16,26 +16,45 @@ from moorage.metadata.upsert import insert_ignore, upsert
 def totals(conn: Connection, instance_id: str, domain_id: str) -> UsageTotals:
     """The account's totals now: the registry's counters, and the distinct blobs per organization
     (the storage quotas' figure, ``queries/quotas.py``)."""
-    namespace_count = conn.execute(select(func.count()).select_from(namespaces).where(
-        namespaces.c.instance_id == instance_id, namespaces.c.domain_id == domain_id)).scalar_one()
+    namespace_count = conn.execute(
+        select(func.count())
+        .select_from(namespaces)
+        .where(namespaces.c.instance_id == instance_id, namespaces.c.domain_id == domain_id)
+    ).scalar_one()
     row = conn.execute(
-        select(func.count(), func.coalesce(func.sum(repositories.c.tag_count), 0),
-               func.coalesce(func.sum(repositories.c.download_count), 0),
-               func.coalesce(func.sum(repositories.c.download_bytes), 0))
+        select(
+            func.count(),
+            func.coalesce(func.sum(repositories.c.tag_count), 0),
+            func.coalesce(func.sum(repositories.c.download_count), 0),
+            func.coalesce(func.sum(repositories.c.download_bytes), 0),
+        )
         .select_from(repositories.join(namespaces, namespaces.c.id == repositories.c.namespace_id))
-        .where(repositories.c.instance_id == instance_id, namespaces.c.domain_id == domain_id)).one()
+        .where(repositories.c.instance_id == instance_id, namespaces.c.domain_id == domain_id)
+    ).one()
     storage = account_stored(conn, instance_id, domain_id)
     return UsageTotals(int(namespace_count), int(row[0]), int(row[1]), storage, int(row[2]), int(row[3]))
 
 
 def record(conn: Connection, instance_id: str, domain_id: str, day: str, found: UsageTotals) -> None:
     """Remember ``found`` as the account's totals of ``day`` (the latest reading of the day wins)."""
-    upsert(conn, usage_snapshots, {
-        "domain_id": domain_id, "instance_id": instance_id, "day": day, "namespaces": found.namespaces,
-        "repositories": found.repositories, "images": found.images, "storage": found.storage,
-        "downloads": found.downloads, "download_bytes": found.download_bytes, "updated_at": now_ms(),
-    }, conflict=["domain_id", "instance_id", "day"],
-        update=["namespaces", "repositories", "images", "storage", "downloads", "download_bytes", "updated_at"])
+    upsert(
+        conn,
+        usage_snapshots,
+        {
+            "domain_id": domain_id,
+            "instance_id": instance_id,
+            "day": day,
+            "namespaces": found.namespaces,
+            "repositories": found.repositories,
+            "images": found.images,
+            "storage": found.storage,
+            "downloads": found.downloads,
+            "download_bytes": found.download_bytes,
+            "updated_at": now_ms(),
+        },
+        conflict=["domain_id", "instance_id", "day"],
+        update=["namespaces", "repositories", "images", "storage", "downloads", "download_bytes", "updated_at"],
+    )
 
 
 def since(conn: Connection, instance_id: str, domain_id: str, first_day: str) -> list[UsageSnapshot]:

@@ -123,8 +123,9 @@ def build_database(
                     if str(spec) not in may_fail:
                         raise
                     log.debug("advisory source %s left out: %s", spec, error)
-                    summary = SourceSummary(kind=spec.kind, location=spec.location, fetched_at=_now(),
-                                            error=str(error)[:1000])
+                    summary = SourceSummary(
+                        kind=spec.kind, location=spec.location, fetched_at=_now(), error=str(error)[:1000]
+                    )
                 summaries.append(summary)
                 if progress is not None:
                     progress.source_finished(summary)

@@ -75,9 +75,7 @@ def _open_state(state: DebianReleaseState) -> tuple[FixState, str]:
     return FixState.UNFIXED, ""
 
 
-def convert_entry(
-    package: str, cve_id: str, entry: DebianTrackerEntry, tally: ImportTally
-) -> AdvisoryRecord | None:
+def convert_entry(package: str, cve_id: str, entry: DebianTrackerEntry, tally: ImportTally) -> AdvisoryRecord | None:
     """One tracker entry as a record with an affected package per affected release; None if none is."""
     description = entry.description.strip()
     if description.upper().startswith(("** REJECT", "REJECTED")):
@@ -145,9 +143,7 @@ class DebianTrackerImporter:
                 raise FeedFormatError(f"{document.name}: not a Debian tracker export (not an object)")
             yield from self._read_tracker(document.name, tracker, tally)
 
-    def _read_tracker(
-        self, name: str, tracker: dict[str, Any], tally: ImportTally
-    ) -> Iterator[AdvisoryRecord]:
+    def _read_tracker(self, name: str, tracker: dict[str, Any], tally: ImportTally) -> Iterator[AdvisoryRecord]:
         for package, issues in tracker.items():
             if not isinstance(issues, dict):
                 raise FeedFormatError(f"{name}: package {package!r} does not map to issues")

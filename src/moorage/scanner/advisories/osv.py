@@ -112,9 +112,7 @@ def _specific_severity(*blocks: dict[str, Any] | None) -> Severity | None:
 _EVENT_KINDS = {kind.value: kind for kind in EventKind}
 
 
-def _convert_range(
-    raw: OsvRange, ecosystem: Ecosystem, label: str, tally: ImportTally
-) -> AffectedRange | None:
+def _convert_range(raw: OsvRange, ecosystem: Ecosystem, label: str, tally: ImportTally) -> AffectedRange | None:
     if raw.type not in ("ECOSYSTEM", "SEMVER"):
         return None
     scheme = scheme_for(ecosystem, raw.type)
@@ -124,9 +122,7 @@ def _convert_range(
             kind = _EVENT_KINDS.get(key)
             if kind is None:
                 continue
-            special = (kind is EventKind.INTRODUCED and version == "0") or (
-                kind is EventKind.LIMIT and version == "*"
-            )
+            special = (kind is EventKind.INTRODUCED and version == "0") or (kind is EventKind.LIMIT and version == "*")
             if not special:
                 try:
                     scheme.parse(version)

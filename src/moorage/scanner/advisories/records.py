@@ -177,9 +177,7 @@ def affected_to_json(affected: AffectedPackage) -> dict[str, Any]:
     body: dict[str, Any] = {
         "ecosystem": affected.ecosystem.value,
         "kind": affected.name_kind.value,
-        "ranges": [
-            {"type": r.kind, "events": [[e.kind.value, e.version] for e in r.events]} for r in affected.ranges
-        ],
+        "ranges": [{"type": r.kind, "events": [[e.kind.value, e.version] for e in r.events]} for r in affected.ranges],
         "state": affected.fix_state.value,
     }
     if affected.versions:

@@ -46,9 +46,7 @@ from moorage.scanner.matching.versions import compare_versions, is_valid_version
 
 CVE_PAGE = "https://access.redhat.com/security/cve/"
 _MAIN_STREAM_CPE = re.compile(r"^cpe:/[aoh]:redhat:enterprise_linux:(\d+)(?::|$)")
-_NEVRA = re.compile(
-    r"^(?P<name>.+)-(?:(?P<epoch>\d+):)?(?P<version>[^-:]+)-(?P<release>[^-]+)\.(?P<arch>[^.]+)$"
-)
+_NEVRA = re.compile(r"^(?P<name>.+)-(?:(?P<epoch>\d+):)?(?P<version>[^-:]+)-(?P<release>[^-]+)\.(?P<arch>[^.]+)$")
 
 
 class _Model(pydantic.BaseModel):
@@ -308,9 +306,7 @@ def convert_vulnerability(
             name=key[1],
             name_kind=component.kind,
             ranges=(
-                AffectedRange(
-                    (RangeEvent(EventKind.INTRODUCED, "0"), RangeEvent(EventKind.FIXED, component.version))
-                ),
+                AffectedRange((RangeEvent(EventKind.INTRODUCED, "0"), RangeEvent(EventKind.FIXED, component.version))),
             ),
             fix_state=FixState.FIXED,
             vendor_severity=ratings.get(product_id),

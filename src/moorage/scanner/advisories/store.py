@@ -340,9 +340,7 @@ class AdvisoryStore:
                 f"SELECT rowid, advisory, name, body FROM affected WHERE scope = ? AND name IN ({marks})",  # noqa: S608
                 (scope, *chunk),
             )
-            found.extend(
-                RawAffectedRow(int(row_key), int(key), scope, name, body) for row_key, key, name, body in rows
-            )
+            found.extend(RawAffectedRow(int(row_key), int(key), scope, name, body) for row_key, key, name, body in rows)
         return found
 
     def affected_for(self, scope: str, names: Iterable[str]) -> list[StoredAffected]:

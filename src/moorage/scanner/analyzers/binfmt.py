@@ -51,12 +51,7 @@ def elf_sections(content: bytes) -> list[Section]:
         else:
             (shoff,) = struct.unpack_from(f"{e}I", content, 0x20)
             shentsize, shnum, shstrndx = struct.unpack_from(f"{e}HHH", content, 0x2E)
-        if (
-            shnum == 0
-            or shnum > MAX_SECTIONS
-            or shoff + shnum * shentsize > len(content)
-            or shstrndx >= shnum
-        ):
+        if shnum == 0 or shnum > MAX_SECTIONS or shoff + shnum * shentsize > len(content) or shstrndx >= shnum:
             raise ParseError("ELF section table out of bounds")
         raw: list[tuple[int, int, int, int, int]] = []
         for i in range(shnum):

@@ -76,9 +76,7 @@ def iter_stanzas(text: str) -> Iterator[list[tuple[str, str]]]:
         yield fields
 
 
-def introduced_in(
-    view: FlatView, plugin: str, path: str, flat: FlatFile, same: Callable[[JsonValue], bool]
-) -> str:
+def introduced_in(view: FlatView, plugin: str, path: str, flat: FlatFile, same: Callable[[JsonValue], bool]) -> str:
     """The lowest layer from which, without interruption up to the top, the record at ``path``
     satisfies ``same`` (the package with the version the image has)."""
     digest = flat.entry.layer_digest

@@ -72,9 +72,7 @@ class DpkgAnalyzer(Analyzer):
         packages: list[Package] = []
         owned: set[str] = set()
         distro = context.distro
-        namespace = (
-            distro.id if distro and distro.id in ("debian", "ubuntu") else (distro.id if distro else "debian")
-        )
+        namespace = distro.id if distro and distro.id in ("debian", "ubuntu") else (distro.id if distro else "debian")
         for path, value, flat in view.results(self.name):
             if path.endswith(".list") and path.startswith(INFO):
                 if isinstance(value, list):

@@ -197,9 +197,7 @@ class GoBinaryAnalyzer(Analyzer):
             deps = value.get("deps")
             for dep in deps if isinstance(deps, list) else []:
                 if isinstance(dep, dict) and dep.get("path") and dep.get("version"):
-                    packages.append(
-                        _module_package(str(dep["path"]), str(dep["version"]), path, layer, "dep")
-                    )
+                    packages.append(_module_package(str(dep["path"]), str(dep["version"]), path, layer, "dep"))
             go = str(value.get("go") or "")
             if go.startswith("go"):
                 stdlib_version = "v" + go[2:].split(" ")[0].split("-")[0].split("+")[0]

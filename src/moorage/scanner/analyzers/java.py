@@ -86,7 +86,7 @@ def count_central_directory(content: bytes, limit: int) -> int:
     if (declared == 0xFFFF or size == 0xFFFFFFFF) and end >= 20 and content[end - 20 : end - 16] == _EOCD64_LOCATOR:
         (record,) = struct.unpack_from("<Q", content, end - 12)
         record_end = end - 20
-        if content[record:record + 4] == b"PK\x06\x06" and record + 56 <= len(content):
+        if content[record : record + 4] == b"PK\x06\x06" and record + 56 <= len(content):
             declared, size = struct.unpack_from("<QQ", content, record + 32)
             record_end = record
         directory_end = record_end
@@ -303,9 +303,7 @@ class JavaArchiveAnalyzer(Analyzer):
 
     def wants(self, entry: FileEntry) -> bool:
         """Files named like Java archives."""
-        return entry.kind in (FileKind.REGULAR, FileKind.HARDLINK) and entry.path.lower().endswith(
-            ARCHIVE_SUFFIXES
-        )
+        return entry.kind in (FileKind.REGULAR, FileKind.HARDLINK) and entry.path.lower().endswith(ARCHIVE_SUFFIXES)
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue | PartialResult:
         """Artifacts found in the archive and the archives nested in it (within ``self.limits``)."""

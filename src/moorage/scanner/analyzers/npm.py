@@ -84,9 +84,7 @@ def parse_package_lock(content: bytes, *, max_depth: int = DEFAULT_JSON_DEPTH) -
             name = item.get("name") or location.rsplit("node_modules/", 1)[-1]
             version = item.get("version")
             if isinstance(name, str) and isinstance(version, str):
-                out.append(
-                    {"name": name, "version": version, "location": location, "licenses": _license(item)}
-                )
+                out.append({"name": name, "version": version, "location": location, "licenses": _license(item)})
         return out
     dependencies = doc.get("dependencies")
     stack: list[tuple[str, Any]] = [("", dependencies)]
@@ -223,11 +221,7 @@ class NpmAnalyzer(Analyzer):
 def _entries(value: dict[str, JsonValue]) -> Iterator[dict[str, JsonValue]]:
     entries = value.get("entries")
     for item in entries if isinstance(entries, list) else []:
-        if (
-            isinstance(item, dict)
-            and isinstance(item.get("name"), str)
-            and isinstance(item.get("version"), str)
-        ):
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("version"), str):
             yield item
 
 

@@ -44,16 +44,10 @@ def parse_metadata(text: str) -> dict[str, JsonValue]:
     licenses: list[JsonValue] = []
     if fields.get("license-expression"):
         licenses.append(fields["license-expression"][0])
-    elif (
-        fields.get("license")
-        and fields["license"][0] not in ("", "UNKNOWN")
-        and "\n" not in fields["license"][0]
-    ):
+    elif fields.get("license") and fields["license"][0] not in ("", "UNKNOWN") and "\n" not in fields["license"][0]:
         licenses.append(fields["license"][0][:200])
     else:
-        licenses.extend(
-            c.split("::")[-1].strip() for c in fields.get("classifier", []) if c.startswith("License ::")
-        )
+        licenses.extend(c.split("::")[-1].strip() for c in fields.get("classifier", []) if c.startswith("License ::"))
     return {"name": name, "version": version, "licenses": licenses}
 
 
@@ -71,11 +65,7 @@ class PythonAnalyzer(Analyzer):
         if entry.kind not in (FileKind.REGULAR, FileKind.HARDLINK):
             return False
         path = entry.path
-        return (
-            path.endswith(".dist-info/METADATA")
-            or path.endswith(".egg-info/PKG-INFO")
-            or path.endswith(".egg-info")
-        )
+        return path.endswith(".dist-info/METADATA") or path.endswith(".egg-info/PKG-INFO") or path.endswith(".egg-info")
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """Name, version, licenses."""

@@ -165,9 +165,7 @@ class RpmAnalyzer(Analyzer):
                         },
                     ),
                     source_name=source_name,
-                    source_version=(
-                        f"{epoch}:{source_version}" if epoch and source_version else source_version
-                    ),
+                    source_version=(f"{epoch}:{source_version}" if epoch and source_version else source_version),
                     arch=arch,
                     licenses=(str(record["license"]),) if record.get("license") else (),
                     layer_digest=introduced_in(view, self.name, path, flat, same),  # type: ignore[arg-type]

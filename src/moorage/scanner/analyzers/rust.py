@@ -35,11 +35,7 @@ def parse_audit_data(compressed: bytes, *, max_depth: int = DEFAULT_JSON_DEPTH) 
         raise ParseError("cargo-auditable data has no packages")
     out: list[JsonValue] = []
     for item in items:
-        if (
-            isinstance(item, dict)
-            and isinstance(item.get("name"), str)
-            and isinstance(item.get("version"), str)
-        ):
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("version"), str):
             out.append(
                 {
                     "name": item["name"],
@@ -61,11 +57,7 @@ class CargoAuditableAnalyzer(Analyzer):
 
     def wants(self, entry: FileEntry) -> bool:
         """Executable regular files."""
-        return (
-            entry.kind in (FileKind.REGULAR, FileKind.HARDLINK)
-            and entry.mode & 0o111 != 0
-            and entry.size >= 1024
-        )
+        return entry.kind in (FileKind.REGULAR, FileKind.HARDLINK) and entry.mode & 0o111 != 0 and entry.size >= 1024
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """Crates, or None for a binary without the section."""

@@ -27,9 +27,7 @@ def encode_files(scan: LayerScan) -> dict[str, Any]:
     return {
         "codec": CODEC_VERSION,
         "digest": scan.digest,
-        "entries": [
-            [e.path, e.kind.value, e.size, e.mode, e.uid, e.gid, e.link_target] for e in scan.entries
-        ],
+        "entries": [[e.path, e.kind.value, e.size, e.mode, e.uid, e.gid, e.link_target] for e in scan.entries],
         "whiteouts": list(scan.whiteouts),
         "opaque_dirs": list(scan.opaque_dirs),
         "reader_errors": _errors_to_json(scan, READER),

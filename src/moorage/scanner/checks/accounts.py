@@ -89,9 +89,7 @@ def read_accounts(view: FlatView) -> list[Account]:
     return accounts  # a shadow line without a passwd line is no account: nobody logs in with it
 
 
-def _setting(
-    rule_id: str, severity: Severity, message: str, account: Account, evidence: str
-) -> SettingFinding:
+def _setting(rule_id: str, severity: Severity, message: str, account: Account, evidence: str) -> SettingFinding:
     """A baseline finding about one account."""
     return SettingFinding(
         category=Category.BASELINE,
@@ -109,9 +107,7 @@ def _can_log_in(account: Account) -> bool:
     return not account.shell.endswith(_NO_LOGIN_SHELLS)
 
 
-def check_accounts(
-    view: FlatView, weak_passwords: Sequence[str], crypt: CryptLibrary | None
-) -> list[Finding]:
+def check_accounts(view: FlatView, weak_passwords: Sequence[str], crypt: CryptLibrary | None) -> list[Finding]:
     """Passwordless accounts, weak hash schemes, dictionary passwords and extra UID 0 accounts."""
     findings: list[Finding] = []
     deadline = time.monotonic() + DICTIONARY_BUDGET_SECONDS

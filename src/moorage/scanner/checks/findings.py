@@ -210,9 +210,7 @@ def finding_from_json(body: Mapping[str, Any]) -> Finding:
     )
 
 
-def mark_final_visibility(
-    findings: Iterable[Finding], final_layer_by_path: Mapping[str, str]
-) -> list[Finding]:
+def mark_final_visibility(findings: Iterable[Finding], final_layer_by_path: Mapping[str, str]) -> list[Finding]:
     """Set ``in_final_filesystem`` on file findings from the flattened image.
 
     ``final_layer_by_path`` maps each path of the final filesystem to the digest of the layer

@@ -48,9 +48,7 @@ _CHMOD_WORLD = re.compile(
     r"\bchmod\s+(?:-[A-Za-z]+\s+){0,4}(?:0?[0-7][0-7][2367]|[ugoa]*[oa][ugoa]*\+[rwxXst]*w[rwxXst]*)(?=\s|$|;|&)"
 )
 _BUILD_ARGS = re.compile(r"^(?:RUN\s+)?\|([0-9]{1,3})\s+")
-_URL_PASSWORD = re.compile(
-    r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:@/\"']{1,128}:([^\s@/\"']{1,256})@[A-Za-z0-9.\[\]-]"
-)
+_URL_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:@/\"']{1,128}:([^\s@/\"']{1,256})@[A-Za-z0-9.\[\]-]")
 _NOP = re.compile(r"^/bin/sh -c #\(nop\)\s*")
 _ENV_INSTRUCTION = re.compile(r"^ENV\s+")
 
@@ -120,9 +118,7 @@ class HistoryCheck:
                 layer_index += 1
             created_by = item.get("created_by")
             if isinstance(created_by, str) and created_by.strip():
-                findings.extend(
-                    self._entry(index, _instruction(created_by[:MAX_COMMAND_CHARS]), layer, final_env)
-                )
+                findings.extend(self._entry(index, _instruction(created_by[:MAX_COMMAND_CHARS]), layer, final_env))
         return findings
 
     def _entry(self, index: int, instruction: str, layer: str, final_env: set[str]) -> list[Finding]:
@@ -158,9 +154,7 @@ class HistoryCheck:
             secret_spans.extend(spans)
             if is_env and any(entry in instruction for entry in final_env):
                 continue  # the same ENV is in the final config: config.secret-in-env reports it
-            secret_findings.append(
-                ("history.secret-in-command", Severity.HIGH, f"{found.title} in a build command")
-            )
+            secret_findings.append(("history.secret-in-command", Severity.HIGH, f"{found.title} in a build command"))
         evidence = _masked(instruction, secret_spans)
         findings: list[Finding] = []
 

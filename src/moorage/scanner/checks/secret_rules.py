@@ -132,11 +132,28 @@ def _basename(path: str) -> str:
 
 
 _TEMPLATE_WORDS = ("example", "sample", "template", "dist", "default", "tmpl", ".tpl", ".j2")
-_PACKAGE_MANIFESTS = frozenset({"package.json", "package-lock.json", "npm-shrinkwrap.json", "composer.json",
-                                "composer.lock", "tsconfig.json", "bower.json", "yarn.lock", "pnpm-lock.yaml"})
-_LIBRARY_TREES = ("/node_modules/", "/site-packages/", "/dist-packages/", "/usr/share/", "/vendor/",
-                  "/.cache/", "/gems/")
-
+_PACKAGE_MANIFESTS = frozenset(
+    {
+        "package.json",
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "composer.json",
+        "composer.lock",
+        "tsconfig.json",
+        "bower.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+    }
+)
+_LIBRARY_TREES = (
+    "/node_modules/",
+    "/site-packages/",
+    "/dist-packages/",
+    "/usr/share/",
+    "/vendor/",
+    "/.cache/",
+    "/gems/",
+)
 
 
 def is_config_file(path: str) -> bool:
@@ -250,9 +267,7 @@ SECRET_RULES: tuple[SecretRule, ...] = (
         title="AWS access key id",
         severity=Severity.HIGH,
         keywords=(b"akia", b"asia", b"abia", b"acca", b"a3t"),
-        pattern=re.compile(
-            rb"(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})(?![A-Za-z0-9])"
-        ),
+        pattern=re.compile(rb"(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})(?![A-Za-z0-9])"),
         keep_prefix=4,
         min_entropy=3.0,
     ),
@@ -335,9 +350,7 @@ SECRET_RULES: tuple[SecretRule, ...] = (
         title="GitLab token",
         severity=Severity.HIGH,
         keywords=(b"glpat-", b"glrt-", b"gldt-", b"glptt-"),
-        pattern=re.compile(
-            rb"(?<![A-Za-z0-9_-])((?:glpat|glrt|gldt|glptt)-[A-Za-z0-9_-]{20,40})(?![A-Za-z0-9_-])"
-        ),
+        pattern=re.compile(rb"(?<![A-Za-z0-9_-])((?:glpat|glrt|gldt|glptt)-[A-Za-z0-9_-]{20,40})(?![A-Za-z0-9_-])"),
         keep_prefix=6,
         min_entropy=3.0,
     ),
@@ -355,9 +368,7 @@ SECRET_RULES: tuple[SecretRule, ...] = (
         title="Slack incoming webhook URL",
         severity=Severity.MEDIUM,
         keywords=(b"hooks.slack.com",),
-        pattern=re.compile(
-            rb"https://hooks\.slack\.com/services/(T[A-Z0-9]{8,12}/B[A-Z0-9]{8,12}/[A-Za-z0-9]{24})"
-        ),
+        pattern=re.compile(rb"https://hooks\.slack\.com/services/(T[A-Z0-9]{8,12}/B[A-Z0-9]{8,12}/[A-Za-z0-9]{24})"),
         min_entropy=3.0,
         lead=16,
     ),
@@ -432,9 +443,7 @@ SECRET_RULES: tuple[SecretRule, ...] = (
         title="Kubernetes bearer token (kubeconfig)",
         severity=Severity.HIGH,
         keywords=(b"token:",),
-        pattern=re.compile(
-            rb"(?m)^[ \t]{0,40}(?:-[ \t]{1,8})?token:[ \t]*[\"']?([A-Za-z0-9._~+/-]{20,2048}=*)"
-        ),
+        pattern=re.compile(rb"(?m)^[ \t]{0,40}(?:-[ \t]{1,8})?token:[ \t]*[\"']?([A-Za-z0-9._~+/-]{20,2048}=*)"),
         validate=_is_kubeconfig,
         min_entropy=3.0,
         lead=64,
@@ -498,7 +507,6 @@ SECRET_RULES: tuple[SecretRule, ...] = (
             rb"(?im)^[ \t]{0,40}[\"']?(?:[A-Za-z0-9_.-]{0,40}[_.-])?(?:password|passwd|passphrase|pwd|secret|token|"
             rb"api[_-]?key|secret[_-]?key|access[_-]?key)(?:[_.-](?:key|base|value))?[\"']?[ \t]*(?::=|=>|=|:)"
             rb"[ \t]*[\"']?([^\s\"'#;,<>]{6,256})"
-
             rb"|<(?:password|passwd|secret|token)>([^<\s]{6,256})</"
         ),
         secret_groups=(1, 2),

@@ -79,7 +79,6 @@ _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 _NOT_A_SECRET = re.compile(r"[A-Z][a-z]{2,}(?:[A-Z][a-z]{2,})+|[\^~>=<v]{0,2}\d+(?:\.[\dx*]+)+(?:[-+.][0-9A-Za-z.]+)?")
 
 
-
 def shannon_entropy(value: bytes) -> float:
     """Shannon entropy of ``value`` in bits per byte (0 for an empty value)."""
     if not value:
@@ -105,7 +104,6 @@ _ALNUM_RUN = re.compile(r"[A-Za-z0-9]{6,}")
 _WORDLIKE = re.compile(r"(?:[A-Z]?[a-z0-9._-]+)+|[A-Z0-9._-]+(?:\.[a-z0-9]+)?")
 
 
-
 def looks_like_path(value: str) -> bool:
     """A file path (``/run/secrets/db``), as opposed to a base64 secret that starts with ``/``.
 
@@ -118,8 +116,6 @@ def looks_like_path(value: str) -> bool:
     return all(_WORDLIKE.fullmatch(part) for part in value.split("/") if part not in ("", ".", "..", "~"))
 
 
-
-
 def is_placeholder_value(secret: bytes, generic: bool) -> bool:
     """Values that are obviously not real secrets: documentation examples, variables, words.
 
@@ -129,8 +125,9 @@ def is_placeholder_value(secret: bytes, generic: bool) -> bool:
     """
     text = secret.decode("latin-1")
     lowered = text.lower()
-    if generic and (any(marker in lowered for marker in _GENERIC_MARKERS)
-                    or lowered.startswith(("$", "%", "@", "&", "*"))):
+    if generic and (
+        any(marker in lowered for marker in _GENERIC_MARKERS) or lowered.startswith(("$", "%", "@", "&", "*"))
+    ):
         return True
     if any(marker in text for marker in _LONG_FILLERS):
         return True
@@ -139,7 +136,6 @@ def is_placeholder_value(secret: bytes, generic: bool) -> bool:
     random = _looks_random(text)
     if any(word in lowered for word in (*_PLACEHOLDER_WORDS, *_FILLER_MARKERS) if not random or len(word) >= 7):
         return True
-
 
     if not generic:
         return False
@@ -150,7 +146,6 @@ def is_placeholder_value(secret: bytes, generic: bool) -> bool:
     return len(set(lowered)) <= 2
 
 
-
 def _looks_random(value: str) -> bool:
     """Whether ``value`` holds a run of letters and digits that mixes cases like generated keys do
     and words do not (the same test ``looks_like_path`` uses)."""
@@ -159,7 +154,6 @@ def _looks_random(value: str) -> bool:
         if upper and lower and (len(run) >= 13 or any(c.isdigit() for c in run)):
             return True
     return False
-
 
 
 class SecretCheck:
@@ -253,9 +247,7 @@ class SecretMatch:
     """Byte spans of the secret in the text, for masking it elsewhere (a whole key block for keys)."""
 
 
-def _accept(
-    rule: SecretRule, text: bytes, match: re.Match[bytes], taken: list[tuple[int, int]]
-) -> SecretMatch | None:
+def _accept(rule: SecretRule, text: bytes, match: re.Match[bytes], taken: list[tuple[int, int]]) -> SecretMatch | None:
     """A secret for one match, or None if filters reject it or a prior rule took the spot."""
     groups = [g for g in rule.secret_groups if match.group(g) is not None]
     if rule.secret_groups and not groups:
@@ -326,9 +318,7 @@ class _KeywordIndex:
 def _keyword_windows(rule: SecretRule, hits: dict[bytes, list[int]], size: int) -> list[tuple[int, int]]:
     """Merged ``[start, end)`` spans around the first ``MAX_WINDOWS_PER_RULE`` keyword occurrences."""
     occurrences = sorted(at for keyword in rule.keywords for at in hits.get(keyword, ()))
-    spans = [
-        (max(0, at - rule.lead), min(size, at + rule.reach)) for at in occurrences[:MAX_WINDOWS_PER_RULE]
-    ]
+    spans = [(max(0, at - rule.lead), min(size, at + rule.reach)) for at in occurrences[:MAX_WINDOWS_PER_RULE]]
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:

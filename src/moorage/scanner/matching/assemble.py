@@ -111,9 +111,7 @@ def _fixed(package: Package, matches: Sequence[RecordMatch]) -> str:
     return best
 
 
-def _severity(
-    matches: Sequence[RecordMatch], score: CvssScore | None, score_from_nvd: bool
-) -> tuple[Severity, str]:
+def _severity(matches: Sequence[RecordMatch], score: CvssScore | None, score_from_nvd: bool) -> tuple[Severity, str]:
     for match in matches:
         rating = match.vendor_severity or match.record.severity
         if rating is not None:

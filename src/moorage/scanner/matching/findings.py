@@ -325,9 +325,7 @@ class FindingsDiff:
     """(old, new) pairs whose fix, fix state or severity changed."""
 
 
-def diff_findings(
-    before: Sequence[VulnerabilityFinding], after: Sequence[VulnerabilityFinding]
-) -> FindingsDiff:
+def diff_findings(before: Sequence[VulnerabilityFinding], after: Sequence[VulnerabilityFinding]) -> FindingsDiff:
     """Compare two runs over the same inventory; findings pair up by package and any shared id.
 
     Pairing on shared ids (not only the main id) keeps a finding whose main id changed because a

@@ -219,9 +219,7 @@ class Matcher:
                     continue
                 matched_here.add(row.advisory_key)
                 if hit is not None:
-                    found.append(
-                        _RowHit(row.row_key, row.advisory_key, compiled.affected, name_kind, compared, hit)
-                    )
+                    found.append(_RowHit(row.row_key, row.advisory_key, compiled.affected, name_kind, compared, hit))
             # A record that names the source package is not consulted again under the binary name.
             seen_advisories |= matched_here
         return found, failure

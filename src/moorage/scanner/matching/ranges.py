@@ -79,9 +79,7 @@ def _range_text(events: tuple[CompiledEvent, ...], limits: tuple[str, ...]) -> s
     return ", ".join(parts)
 
 
-def compile_range(
-    affected_range: AffectedRange, affected: AffectedPackage, cache: ParsedVersionCache
-) -> CompiledRange:
+def compile_range(affected_range: AffectedRange, affected: AffectedPackage, cache: ParsedVersionCache) -> CompiledRange:
     """Parse and sort a range's events; raise ``VersionSyntaxError`` if one cannot be read."""
     scheme = scheme_for(affected.ecosystem, affected_range.kind)
     events: list[CompiledEvent] = []
@@ -204,8 +202,7 @@ class CompiledAffected:
             return RangeHit(compiled.text, closing.version, FixState.FIXED, reason)
         if closing is not None:
             reason = (
-                f"installed {installed_text} is at or after {since} "
-                f"and at or before last affected {closing.version}"
+                f"installed {installed_text} is at or after {since} and at or before last affected {closing.version}"
             )
         else:
             reason = f"installed {installed_text} is at or after {since}; no fixed version is known"

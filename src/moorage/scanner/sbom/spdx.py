@@ -93,9 +93,7 @@ class SpdxWriter(SbomWriter):
             )
             for package in inventory.packages:
                 counter += 1
-                spdx_id = (
-                    f"SPDXRef-Package-{package.ecosystem.value}-{_ID_CHARS.sub('-', package.name)}-{counter}"
-                )
+                spdx_id = f"SPDXRef-Package-{package.ecosystem.value}-{_ID_CHARS.sub('-', package.name)}-{counter}"
                 packages.append(_package_doc(package, spdx_id))
                 relationships.append(
                     {"spdxElementId": image_id, "relationshipType": "CONTAINS", "relatedSpdxElement": spdx_id}

@@ -51,7 +51,10 @@ def _split_tag(text: str) -> tuple[Path, str]:
 
 
 def open_source(
-    text: str, *, credentials: Credentials | None = None, plain_http: bool | None = None,
+    text: str,
+    *,
+    credentials: Credentials | None = None,
+    plain_http: bool | None = None,
     max_json_depth: int = DEFAULT_JSON_DEPTH,
 ) -> ImageSource:
     """The image source ``text`` names (see the module docstring); a local image's JSON (index,
@@ -70,8 +73,12 @@ def open_source(
     from moorage.scanner.sources.registry import RegistrySource  # httpx, only for remote images
 
     if sep and kind in ("docker", "registry"):
-        return RegistrySource(ImageReference.parse(text), egress=EgressPolicy.unrestricted(), credentials=credentials,
-                              plain_http=plain_http)
+        return RegistrySource(
+            ImageReference.parse(text),
+            egress=EgressPolicy.unrestricted(),
+            credentials=credentials,
+            plain_http=plain_http,
+        )
     path, tag = _split_tag(text)
     if path.is_dir():
         if (path / "index.json").is_file() and (path / "oci-layout").exists():

@@ -23,8 +23,9 @@ from moorage.scanner.sources.layout import TarMembers
 class DockerArchiveSource(ImageSource):
     """A ``docker save`` tar (one or several images; pick one with ``:repo:tag``)."""
 
-    def __init__(self, path: Path, tag: str = "", members: TarMembers | None = None, *,
-                 max_json_depth: int = DEFAULT_JSON_DEPTH) -> None:
+    def __init__(
+        self, path: Path, tag: str = "", members: TarMembers | None = None, *, max_json_depth: int = DEFAULT_JSON_DEPTH
+    ) -> None:
         self.path = path
         self.tag = tag
         self.max_json_depth = max_json_depth
@@ -65,9 +66,7 @@ class DockerArchiveSource(ImageSource):
         except ManifestInvalid as exc:
             raise ImageSourceError(f"{self.path}: bad config: {exc}") from exc
         if len(config.diff_ids) != len(layer_names):
-            raise ImageSourceError(
-                f"{self.path}: {len(layer_names)} layers but {len(config.diff_ids)} diff_ids"
-            )
+            raise ImageSourceError(f"{self.path}: {len(layer_names)} layers but {len(config.diff_ids)} diff_ids")
         config_digest = "sha256:" + hashlib.sha256(raw_config).hexdigest()
         if config_name.startswith("blobs/sha256/") and config_name.rsplit("/", 1)[1] != config_digest[7:]:
             raise DigestMismatch(f"{self.path}: config {config_name} does not match its digest")

@@ -81,9 +81,7 @@ class _LayoutReader(ImageSource):
             return tagged
         if len(descriptors) > 1:
             names = sorted({d.annotations.get(REF_NAME, str(d.digest)) for d in descriptors})
-            raise ImageSourceError(
-                f"{self.name} holds several images; name one with :TAG ({', '.join(names)})"
-            )
+            raise ImageSourceError(f"{self.name} holds several images; name one with :TAG ({', '.join(names)})")
         if not descriptors:
             raise ImageSourceError(f"{self.name}: index.json lists no image")
         return descriptors
@@ -97,9 +95,7 @@ class _LayoutReader(ImageSource):
             raise ImageSourceError(f"{self.name}: no image for platform {platform}")
         return out
 
-    def _resolve_descriptor(
-        self, descriptor: Descriptor, platform: Platform | None, depth: int
-    ) -> list[ResolvedImage]:
+    def _resolve_descriptor(self, descriptor: Descriptor, platform: Platform | None, depth: int) -> list[ResolvedImage]:
         if depth > MAX_INDEX_DEPTH:
             raise ImageSourceError(f"{self.name}: indexes nested too deep")
         try:
@@ -113,9 +109,7 @@ class _LayoutReader(ImageSource):
             return [img for child in chosen for img in self._resolve_descriptor(child, platform, depth + 1)]
         return [self._image(descriptor, document, platform)]
 
-    def _image(
-        self, descriptor: Descriptor, manifest: ImageManifest, wanted: Platform | None
-    ) -> ResolvedImage:
+    def _image(self, descriptor: Descriptor, manifest: ImageManifest, wanted: Platform | None) -> ResolvedImage:
         try:
             config = parse_config(self._read(manifest.config.digest), max_depth=self.max_json_depth)
         except ManifestInvalid as exc:
@@ -128,8 +122,14 @@ class _LayoutReader(ImageSource):
                 raise ImageSourceError(f"{self.name}: layer {layer.digest} is missing") from exc
             layers.append(LayerRef(str(layer.digest), layer.media_type, layer.size, blob))
         found = descriptor.platform or config.platform
-        return ResolvedImage(self.name, str(descriptor.digest), found, tuple(layers), config.raw,
-                             config_digest=str(manifest.config.digest))
+        return ResolvedImage(
+            self.name,
+            str(descriptor.digest),
+            found,
+            tuple(layers),
+            config.raw,
+            config_digest=str(manifest.config.digest),
+        )
 
 
 class OciLayoutSource(_LayoutReader):
@@ -186,8 +186,9 @@ class TarMembers:
 class OciArchiveSource(_LayoutReader):
     """An OCI archive: a tar holding an OCI layout."""
 
-    def __init__(self, path: Path, tag: str = "", members: TarMembers | None = None, *,
-                 max_json_depth: int = DEFAULT_JSON_DEPTH) -> None:
+    def __init__(
+        self, path: Path, tag: str = "", members: TarMembers | None = None, *, max_json_depth: int = DEFAULT_JSON_DEPTH
+    ) -> None:
         super().__init__(str(path), tag, max_json_depth)
         self.members = members or TarMembers(path)
         if "index.json" not in self.members.members:

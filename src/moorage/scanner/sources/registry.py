@@ -55,8 +55,12 @@ class RegistrySource(ImageSource):
 
     def _client(self) -> RegistryClient:
         return RegistryClient(
-            self.reference.registry, egress=self.egress, credentials=self.credentials,
-            plain_http=self.plain_http, timeout=self.timeout, limits=self.limits,
+            self.reference.registry,
+            egress=self.egress,
+            credentials=self.credentials,
+            plain_http=self.plain_http,
+            timeout=self.timeout,
+            limits=self.limits,
         )
 
     def resolve(self, platform: Platform | None) -> list[ResolvedImage]:
@@ -103,9 +107,7 @@ class RegistrySource(ImageSource):
         return replace(
             image,
             layers=tuple(
-                replace(layer, blob=LocalBlob(str(fetched[layer.digest])))
-                if layer.digest in fetched
-                else layer
+                replace(layer, blob=LocalBlob(str(fetched[layer.digest]))) if layer.digest in fetched else layer
                 for layer in image.layers
             ),
         )
@@ -120,8 +122,9 @@ class RegistrySource(ImageSource):
                 target = workdir / layer.digest.replace(":", "-")
                 async with limit:
                     if not target.exists():
-                        await client.download_blob(self.reference.repository, layer.digest, target,
-                                                   size=layer.size, budget=self.budget)
+                        await client.download_blob(
+                            self.reference.repository, layer.digest, target, size=layer.size, budget=self.budget
+                        )
                 return layer.digest, target
 
             unique = {layer.digest: layer for layer in layers}

@@ -61,12 +61,16 @@ class EnterpriseServices:
             self._task = None
 
 
-def build_enterprise(settings: Settings, db: Database, store: BlobStore, master_key: MasterKey,
-                     jobs: JobSubmitter) -> EnterpriseServices:
+def build_enterprise(
+    settings: Settings, db: Database, store: BlobStore, master_key: MasterKey, jobs: JobSubmitter
+) -> EnterpriseServices:
     """Build the Enterprise Edition services (no I/O)."""
-    policy = HostPolicy.build(external_url=settings.resolved_external_url, internal_url=settings.internal_url,
-                              listen_hosts=tuple(settings.listen_hosts),
-                              allowed=settings.enterprise.allowed_domain_suffixes)
+    policy = HostPolicy.build(
+        external_url=settings.resolved_external_url,
+        internal_url=settings.internal_url,
+        listen_hosts=tuple(settings.listen_hosts),
+        allowed=settings.enterprise.allowed_domain_suffixes,
+    )
     hosts = HostDirectory(db, policy=policy, ttl=settings.enterprise.host_cache_seconds)
     executions = ExecutionService(db, jobs)
     immutability = ImmutableTagGuard()

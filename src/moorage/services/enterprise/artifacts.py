@@ -77,23 +77,34 @@ class ArtifactService:
         else:
             validate_tag(reference)
 
-    async def list_artifacts(self, *, instance_id: str, namespace: str, repository: str, artifact_type: str | None,
-                   tag: str | None, page: PageRequest) -> Page[Artifact]:
+    async def list_artifacts(
+        self,
+        *,
+        instance_id: str,
+        namespace: str,
+        repository: str,
+        artifact_type: str | None,
+        tag: str | None,
+        page: PageRequest,
+    ) -> Page[Artifact]:
         """Artifacts of a repository, newest first."""
         found = await self._repository(instance_id, namespace, repository)
-        return await self.db.read(lambda conn: q.list_artifacts(conn, found.id, artifact_type=artifact_type, tag=tag,
-                                                                  offset=page.offset, limit=page.limit))
+        return await self.db.read(
+            lambda conn: q.list_artifacts(
+                conn, found.id, artifact_type=artifact_type, tag=tag, offset=page.offset, limit=page.limit
+            )
+        )
 
-    async def list_instance(self, principal: Principal, *, instance_id: str, marker: int,
-                            limit: int) -> tuple[list[Artifact], int | None]:
+    async def list_instance(
+        self, principal: Principal, *, instance_id: str, marker: int, limit: int
+    ) -> tuple[list[Artifact], int | None]:
         """Artifacts of every repository the principal may see, by id after ``marker``; (page, next marker)."""
         if not 1 <= limit <= 100 or marker < 0:
             raise Invalid("limit must be 1-100 and marker not negative")
 
         def work(conn: Connection) -> list[Artifact]:
             visible = visible_namespace_ids(conn, principal, instance_id)
-            return q.list_instance_artifacts(conn, instance_id, namespace_ids=visible, after_id=marker,
-                                             limit=limit + 1)
+            return q.list_instance_artifacts(conn, instance_id, namespace_ids=visible, after_id=marker, limit=limit + 1)
 
         found = await self.db.read(work, heavy=True)
         next_marker = found[limit - 1].id if len(found) > limit else None
@@ -105,14 +116,16 @@ class ArtifactService:
         found_repository = await self._repository(instance_id, namespace, repository)
         found = await self.db.read(lambda conn: q.get_artifact(conn, found_repository.id, reference))
         if found is None:
-            raise ManifestUnknown(f"artifact {reference} not found in {namespace}/{repository}",
-                                  reason="artifact_not_found")
+            raise ManifestUnknown(
+                f"artifact {reference} not found in {namespace}/{repository}", reason="artifact_not_found"
+            )
         return found
 
     async def delete(self, *, instance_id: str, namespace: str, repository: str, reference: str) -> None:
         """Delete an artifact (by digest or tag) with its tags and the accessories that refer to it."""
-        artifact = await self.get(instance_id=instance_id, namespace=namespace, repository=repository,
-                                  reference=reference)
+        artifact = await self.get(
+            instance_id=instance_id, namespace=namespace, repository=repository, reference=reference
+        )
         holder = await self._repository(instance_id, namespace, repository)
 
         def work(conn: Connection) -> None:
@@ -125,12 +138,14 @@ class ArtifactService:
 
         await self.db.write(work)
 
-    async def tags(self, *, instance_id: str, namespace: str, repository: str, accessory: bool | None,
-                   page: PageRequest) -> Page[tuple[ArtifactTag, Artifact]]:
+    async def tags(
+        self, *, instance_id: str, namespace: str, repository: str, accessory: bool | None, page: PageRequest
+    ) -> Page[tuple[ArtifactTag, Artifact]]:
         """Tags of a repository with their artifacts."""
         found = await self._repository(instance_id, namespace, repository)
-        return await self.db.read(lambda conn: q.list_tags(conn, found.id, accessory=accessory, offset=page.offset,
-                                                             limit=page.limit))
+        return await self.db.read(
+            lambda conn: q.list_tags(conn, found.id, accessory=accessory, offset=page.offset, limit=page.limit)
+        )
 
     async def delete_tag(self, *, instance_id: str, namespace: str, repository: str, tag: str) -> None:
         """Remove a tag (the artifact stays)."""
@@ -144,25 +159,37 @@ class ArtifactService:
         if not await self.db.write(work):
             raise NotFound(f"tag {tag!r} not found in {namespace}/{repository}", reason="tag_not_found")
 
-    async def accessories(self, *, instance_id: str, namespace: str, repository: str, reference: str,
-                          accessory_type: str | None, page: PageRequest) -> Page[Accessory]:
+    async def accessories(
+        self,
+        *,
+        instance_id: str,
+        namespace: str,
+        repository: str,
+        reference: str,
+        accessory_type: str | None,
+        page: PageRequest,
+    ) -> Page[Accessory]:
         """What refers to an artifact (signatures, SBOMs...), optionally of one type."""
-        artifact = await self.get(instance_id=instance_id, namespace=namespace, repository=repository,
-                                  reference=reference)
+        artifact = await self.get(
+            instance_id=instance_id, namespace=namespace, repository=repository, reference=reference
+        )
         found = await self.db.read(lambda conn: q.accessories(conn, artifact.repository_id, artifact))
         if accessory_type:
             found = [a for a in found if a.type == accessory_type]
-        return Page(found[page.offset: page.offset + page.limit], len(found))
+        return Page(found[page.offset : page.offset + page.limit], len(found))
 
-    async def build_history(self, *, instance_id: str, namespace: str, repository: str,
-                            reference: str) -> list[BuildStep]:
+    async def build_history(
+        self, *, instance_id: str, namespace: str, repository: str, reference: str
+    ) -> list[BuildStep]:
         """The ``history`` of the artifact's image config, each step with the layer it made."""
-        artifact = await self.get(instance_id=instance_id, namespace=namespace, repository=repository,
-                                  reference=reference)
+        artifact = await self.get(
+            instance_id=instance_id, namespace=namespace, repository=repository, reference=reference
+        )
         if artifact.config_digest is None:
             return []
-        record = await self.db.read(lambda conn: core_manifests.by_digest(conn, artifact.repository_id,
-                                                                            artifact.digest, with_payload=True))
+        record = await self.db.read(
+            lambda conn: core_manifests.by_digest(conn, artifact.repository_id, artifact.digest, with_payload=True)
+        )
         config = load_document(await read_small_blob(self.store, artifact.config_digest, MAX_CONFIG_BYTES))
         layers = _layers(record.payload if record else b"")
         history = config.get("history") if isinstance(config, dict) else None
@@ -176,9 +203,16 @@ class ArtifactService:
             if not empty and layer_index < len(layers):
                 layer = layers[layer_index]
                 layer_index += 1
-            steps.append(BuildStep(str(entry.get("created", "")), str(entry.get("created_by", "")), empty,
-                                   str(layer.get("mediaType", "")), int(layer.get("size", 0) or 0),
-                                   str(layer.get("digest", ""))))
+            steps.append(
+                BuildStep(
+                    str(entry.get("created", "")),
+                    str(entry.get("created_by", "")),
+                    empty,
+                    str(layer.get("mediaType", "")),
+                    int(layer.get("size", 0) or 0),
+                    str(layer.get("digest", "")),
+                )
+            )
         return steps
 
 

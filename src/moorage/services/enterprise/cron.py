@@ -10,8 +10,14 @@ from dataclasses import dataclass
 
 from moorage.domain.errors import Invalid
 
-_FIELDS = (("second", 0, 59), ("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
-           ("day of week", 0, 7))
+_FIELDS = (
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+)
 
 
 def _field(text: str, name: str, low: int, high: int) -> frozenset[int]:
@@ -54,12 +60,21 @@ class CronSchedule:
         """Parse six fields; ``Invalid`` says what is wrong."""
         parts = expression.split()
         if len(parts) != 6:
-            raise Invalid(f"a cron expression has six fields (second minute hour day month weekday), got "
-                          f"{expression!r}")
+            raise Invalid(
+                f"a cron expression has six fields (second minute hour day month weekday), got {expression!r}"
+            )
         parsed = [_field(text, name, low, high) for text, (name, low, high) in zip(parts, _FIELDS, strict=True)]
         weekdays = frozenset(0 if d == 7 else d for d in parsed[5])
-        return cls(parsed[0], parsed[1], parsed[2], parsed[3], parsed[4], weekdays,
-                   parts[3] not in ("*", "?"), parts[5] not in ("*", "?"))
+        return cls(
+            parsed[0],
+            parsed[1],
+            parsed[2],
+            parsed[3],
+            parsed[4],
+            weekdays,
+            parts[3] not in ("*", "?"),
+            parts[5] not in ("*", "?"),
+        )
 
     def matches(self, moment: datetime.datetime) -> bool:
         """Whether the schedule fires at this second (UTC)."""

@@ -21,7 +21,6 @@ from moorage.metadata.queries import enterprise_signing as q
 log = logging.getLogger(__name__)
 
 
-
 def parse_status(status: str | None) -> RunStatus | None:
     """A status filter of the listings (``Invalid`` for an unknown one)."""
     if status is None or status == "":
@@ -39,22 +38,39 @@ class ExecutionService:
         self.db = db
         self.jobs = jobs
 
-    async def start(self, policy: SignPolicy, *, trigger: str, only_repository: str | None = None,
-                    only_tag: str | None = None, dedupe_key: str | None = None) -> int | None:
+    async def start(
+        self,
+        policy: SignPolicy,
+        *,
+        trigger: str,
+        only_repository: str | None = None,
+        only_tag: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> int | None:
         """A new execution of ``policy`` handed to the job queue; None when ``dedupe_key`` was used."""
         if not policy.enabled and trigger != "manual":
             return None
 
         def create(conn: Connection) -> int | None:
-            return q.create_execution(conn, policy_id=policy.id, trigger=trigger, dedupe_key=dedupe_key,
-                                      only_repository=only_repository, only_tag=only_tag)
+            return q.create_execution(
+                conn,
+                policy_id=policy.id,
+                trigger=trigger,
+                dedupe_key=dedupe_key,
+                only_repository=only_repository,
+                only_tag=only_tag,
+            )
 
         execution_id = await self.db.write(create)
         if execution_id is None:
             return None
         try:
-            job = await self.jobs.submit(JobKind.SIGN_EXECUTION, {"execution_id": execution_id},
-                                         dedupe_key=f"sign:{execution_id}", max_attempts=5)
+            job = await self.jobs.submit(
+                JobKind.SIGN_EXECUTION,
+                {"execution_id": execution_id},
+                dedupe_key=f"sign:{execution_id}",
+                max_attempts=5,
+            )
         except Exception as exc:
             reason = f"the job queue refused the execution: {type(exc).__name__}: {exc}"
             await self.db.write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason))
@@ -64,8 +80,7 @@ class ExecutionService:
 
     async def list_executions(self, policy: SignPolicy, *, page: PageRequest) -> Page[Execution]:
         """Executions of a policy, newest first."""
-        return await self.db.read(lambda conn: q.list_executions(conn, policy.id, offset=page.offset,
-                                                                   limit=page.limit))
+        return await self.db.read(lambda conn: q.list_executions(conn, policy.id, offset=page.offset, limit=page.limit))
 
     async def get(self, policy: SignPolicy, execution_id: int) -> Execution:
         """One execution of a policy."""
@@ -79,14 +94,17 @@ class ExecutionService:
         await self.get(policy, execution_id)
         return await self.db.read(lambda conn: q.list_tasks(conn, execution_id, offset=page.offset, limit=page.limit))
 
-    async def subtasks(self, policy: SignPolicy, execution_id: int, task_id: int, *, status: RunStatus | None,
-                       page: PageRequest) -> Page[SignSubtask]:
+    async def subtasks(
+        self, policy: SignPolicy, execution_id: int, task_id: int, *, status: RunStatus | None, page: PageRequest
+    ) -> Page[SignSubtask]:
         """Subtasks (one per signed tag) of a task, optionally of one status
         (ListInstanceSignatureExecutionSubtasks)."""
+
         def work(conn: Connection) -> Page[SignSubtask]:
             if q.get_execution(conn, policy.id, execution_id) is None:
-                raise NotFound(f"execution {execution_id} of policy {policy.id} not found",
-                               reason="execution_not_found")
+                raise NotFound(
+                    f"execution {execution_id} of policy {policy.id} not found", reason="execution_not_found"
+                )
             if q.get_task(conn, execution_id, task_id) is None:
                 raise NotFound(f"task {task_id} of execution {execution_id} not found", reason="task_not_found")
             return q.list_subtasks(conn, task_id, status=status, offset=page.offset, limit=page.limit)
@@ -97,8 +115,9 @@ class ExecutionService:
         """Ask a running execution to stop; one that has not started is stopped at once."""
         execution = await self.get(policy, execution_id)
         if execution.status.finished:
-            raise Conflict(f"execution {execution_id} has already finished ({execution.status.value})",
-                           reason="execution_finished")
+            raise Conflict(
+                f"execution {execution_id} has already finished ({execution.status.value})", reason="execution_finished"
+            )
         if execution.job_id is not None:
             job = await self.jobs.stop(execution.job_id)
             if not job.status.finished:

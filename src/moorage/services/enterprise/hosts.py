@@ -49,12 +49,16 @@ def directory_entries(stored: list[tuple[str, str]], policy: HostPolicy) -> dict
             log.warning("ignoring the stored domain name %r of instance %s: not a host name", text, instance_id)
             continue
         if policy.covers_own(name):
-            log.warning("ignoring the stored domain name %r of instance %s: it is, or covers, a name of the "
-                        "shared registry", text, instance_id)
+            log.warning(
+                "ignoring the stored domain name %r of instance %s: it is, or covers, a name of the shared registry",
+                text,
+                instance_id,
+            )
             continue
         if hosts.setdefault(str(name), instance_id) != instance_id:
-            log.warning("ignoring the stored domain name %r of instance %s: an older instance has it", text,
-                        instance_id)
+            log.warning(
+                "ignoring the stored domain name %r of instance %s: an older instance has it", text, instance_id
+            )
     return hosts
 
 

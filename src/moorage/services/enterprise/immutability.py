@@ -66,8 +66,11 @@ class ImmutableTagGuard:
         """Refuse the deletion of a covered tag."""
         rule = covering_rule(self._rules(conn, repository), repository.name, tag)
         if rule is not None:
-            raise _refusal(f"tag {tag!r} of {repository.full_name} is immutable ({rule.describe()}): it cannot "
-                           "be deleted", tag, rule)
+            raise _refusal(
+                f"tag {tag!r} of {repository.full_name} is immutable ({rule.describe()}): it cannot be deleted",
+                tag,
+                rule,
+            )
 
     def check_manifest_removal(self, conn: Connection, repository: Repository, digest: str) -> None:
         """Refuse the deletion of a manifest a covered tag needs."""
@@ -77,8 +80,12 @@ class ImmutableTagGuard:
         for tag in q.tags_holding(conn, repository.id, digest):
             rule = covering_rule(rules, repository.name, tag)
             if rule is not None:
-                raise _refusal(f"manifest {digest} of {repository.full_name} is held by the immutable tag {tag!r} "
-                               f"({rule.describe()}): it cannot be deleted", tag, rule)
+                raise _refusal(
+                    f"manifest {digest} of {repository.full_name} is held by the immutable tag {tag!r} "
+                    f"({rule.describe()}): it cannot be deleted",
+                    tag,
+                    rule,
+                )
 
     def check_repository_removal(self, conn: Connection, repository: Repository) -> None:
         """Refuse the deletion of a repository holding a covered tag."""
@@ -88,8 +95,12 @@ class ImmutableTagGuard:
         for tag in sorted(q.tag_names(conn, repository.id)):
             rule = covering_rule(rules, repository.name, tag)
             if rule is not None:
-                raise _refusal(f"repository {repository.full_name} holds the immutable tag {tag!r} "
-                               f"({rule.describe()}): it cannot be deleted", tag, rule)
+                raise _refusal(
+                    f"repository {repository.full_name} holds the immutable tag {tag!r} "
+                    f"({rule.describe()}): it cannot be deleted",
+                    tag,
+                    rule,
+                )
 
 
 def _refusal(message: str, tag: str, rule: ImmutableRule) -> Denied:

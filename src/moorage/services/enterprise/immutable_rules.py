@@ -63,8 +63,10 @@ def _check(fields: RuleFields, current: ImmutableRule | None) -> _Checked:
         raise Invalid(f"scope_selectors supports only 'repository', got {unknown[0]!r}")
     repository = tuple(fields.scope_selectors.get("repository") or ())
     if len(fields.tag_selectors) != 1 or len(repository) != 1:
-        raise Invalid("a rule has exactly one tag selector and one scope_selectors.repository selector, "
-                      f"got {len(fields.tag_selectors)} and {len(repository)}")
+        raise Invalid(
+            "a rule has exactly one tag selector and one scope_selectors.repository selector, "
+            f"got {len(fields.tag_selectors)} and {len(repository)}"
+        )
     for selector in (*fields.tag_selectors, *repository):
         if not selector.pattern:
             raise Invalid("a selector's pattern must not be empty ('**' selects everything)")
@@ -78,7 +80,11 @@ def _check(fields: RuleFields, current: ImmutableRule | None) -> _Checked:
     return _Checked(
         priority=fields.priority if fields.priority is not None else (current.priority if current else 0),
         disabled=fields.disabled if fields.disabled is not None else (current.disabled if current else False),
-        action=ACTION, template=TEMPLATE, tag_selectors=tuple(fields.tag_selectors), repository_selectors=repository)
+        action=ACTION,
+        template=TEMPLATE,
+        tag_selectors=tuple(fields.tag_selectors),
+        repository_selectors=repository,
+    )
 
 
 def _same_selectors(rule: ImmutableRule, checked: _Checked) -> bool:
@@ -102,8 +108,9 @@ class ImmutableRuleService:
     def _rule(conn: Connection, namespace_id: int, namespace: str, rule_id: int) -> ImmutableRule:
         found = q.get(conn, namespace_id, rule_id)
         if found is None:
-            raise NotFound(f"immutable tag rule {rule_id} not found in namespace {namespace!r}",
-                           reason="immutable_rule_not_found")
+            raise NotFound(
+                f"immutable tag rule {rule_id} not found in namespace {namespace!r}", reason="immutable_rule_not_found"
+            )
         return found
 
     async def create(self, *, instance_id: str, namespace: str, fields: RuleFields) -> ImmutableRule:
@@ -114,20 +121,34 @@ class ImmutableRuleService:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
             existing = q.of_namespace(conn, namespace_id, enabled_only=False)
             if any(_same_selectors(rule, checked) for rule in existing):
-                raise Conflict(f"namespace {namespace!r} already has an immutable tag rule with these selectors",
-                               reason="immutable_rule_exists")
+                raise Conflict(
+                    f"namespace {namespace!r} already has an immutable tag rule with these selectors",
+                    reason="immutable_rule_exists",
+                )
             if len(existing) >= MAX_RULES_PER_NAMESPACE:
-                raise QuotaExceeded(f"namespace {namespace!r} already has {MAX_RULES_PER_NAMESPACE} immutable tag "
-                                    "rules", reason="immutable_rule_quota")
-            return q.create(conn, instance_id=instance_id, namespace_id=namespace_id, priority=checked.priority,
-                            disabled=checked.disabled, action=checked.action, template=checked.template,
-                            tag_selectors=checked.tag_selectors, repository_selectors=checked.repository_selectors)
+                raise QuotaExceeded(
+                    f"namespace {namespace!r} already has {MAX_RULES_PER_NAMESPACE} immutable tag rules",
+                    reason="immutable_rule_quota",
+                )
+            return q.create(
+                conn,
+                instance_id=instance_id,
+                namespace_id=namespace_id,
+                priority=checked.priority,
+                disabled=checked.disabled,
+                action=checked.action,
+                template=checked.template,
+                tag_selectors=checked.tag_selectors,
+                repository_selectors=checked.repository_selectors,
+            )
 
         return await self.db.write(work)
 
-    async def list_rules(self, principal: Principal, *, instance_id: str, namespace_id: int | None,
-                         page: PageRequest) -> Page[ImmutableRule]:
+    async def list_rules(
+        self, principal: Principal, *, instance_id: str, namespace_id: int | None, page: PageRequest
+    ) -> Page[ImmutableRule]:
         """Rules of every namespace of the instance the principal may see, or of one of them."""
+
         def work(conn: Connection) -> Page[ImmutableRule]:
             wanted = visible_namespace_ids(conn, principal, instance_id)
             if namespace_id is not None:
@@ -138,22 +159,33 @@ class ImmutableRuleService:
 
     async def update(self, *, instance_id: str, namespace: str, rule_id: int, fields: RuleFields) -> None:
         """Replace a rule's selectors, and the other fields given."""
+
         def work(conn: Connection) -> None:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
             current = self._rule(conn, namespace_id, namespace, rule_id)
             checked = _check(fields, current)
             others = [r for r in q.of_namespace(conn, namespace_id, enabled_only=False) if r.id != rule_id]
             if any(_same_selectors(rule, checked) for rule in others):
-                raise Conflict(f"namespace {namespace!r} already has an immutable tag rule with these selectors",
-                               reason="immutable_rule_exists")
-            q.update_rule(conn, rule_id, priority=checked.priority, disabled=checked.disabled, action=checked.action,
-                          template=checked.template, tag_selectors=checked.tag_selectors,
-                          repository_selectors=checked.repository_selectors)
+                raise Conflict(
+                    f"namespace {namespace!r} already has an immutable tag rule with these selectors",
+                    reason="immutable_rule_exists",
+                )
+            q.update_rule(
+                conn,
+                rule_id,
+                priority=checked.priority,
+                disabled=checked.disabled,
+                action=checked.action,
+                template=checked.template,
+                tag_selectors=checked.tag_selectors,
+                repository_selectors=checked.repository_selectors,
+            )
 
         await self.db.write(work)
 
     async def delete(self, *, instance_id: str, namespace: str, rule_id: int) -> None:
         """Delete a rule (its tags become mutable again)."""
+
         def work(conn: Connection) -> None:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
             self._rule(conn, namespace_id, namespace, rule_id)

@@ -37,8 +37,10 @@ def validate_instance_name(name: str) -> str:
     """3-48 characters: a lowercase letter first, lowercase letters, digits and single hyphens, no
     hyphen last (SWR's rule)."""
     if not 3 <= len(name) <= 48 or not _INSTANCE_NAME.fullmatch(name):
-        raise Invalid(f"invalid instance name {name!r}: 3-48 characters, starting with a lowercase letter, "
-                      "lowercase letters, digits and single hyphens, not ending with a hyphen")
+        raise Invalid(
+            f"invalid instance name {name!r}: 3-48 characters, starting with a lowercase letter, "
+            "lowercase letters, digits and single hyphens, not ending with a hyphen"
+        )
     return name
 
 
@@ -60,8 +62,10 @@ def _refuse_overlap(claim: HostName, instance_id: str, stored: Sequence[tuple[st
         if not claim.overlaps(existing):
             continue
         if owner != instance_id:
-            raise Invalid(f"the domain name {str(claim)!r} is not available: it equals or overlaps a name of "
-                          "another instance", reason="domain_name_not_allowed")
+            raise Invalid(
+                f"the domain name {str(claim)!r} is not available: it equals or overlaps a name of another instance",
+                reason="domain_name_not_allowed",
+            )
         if existing == claim:
             raise Conflict(f"the instance already has the domain name {str(claim)!r}", reason="domain_name_exists")
 
@@ -76,8 +80,16 @@ class InstanceService:
         parsed = urllib.parse.urlsplit(external_url)
         self.registry_port = str(parsed.port or "")
 
-    async def create(self, principal: Principal, *, name: str, description: str, spec: str, charge_mode: str,
-                     enterprise_project_id: str) -> Instance:
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        description: str,
+        spec: str,
+        charge_mode: str,
+        enterprise_project_id: str,
+    ) -> Instance:
         """A new running instance of the caller's domain, with its default domain name."""
         validate_instance_name(name)
         if spec not in SPECS:
@@ -96,17 +108,35 @@ class InstanceService:
                 try:
                     _refuse_overlap(default_host, instance_id, q.all_domain_names(conn))
                 except Invalid as exc:
-                    raise Conflict(f"the domain name {str(default_host)!r} is taken",
-                                   reason="domain_name_exists") from exc
+                    raise Conflict(
+                        f"the domain name {str(default_host)!r} is taken", reason="domain_name_exists"
+                    ) from exc
             created = q.create_instance(
-                conn, instance_id=instance_id, name=name, description=description[:512], spec=spec,
-                charge_mode=charge_mode, enterprise_project_id=enterprise_project_id or "0", domain_id=domain_id,
-                project_id=project_id, creation_job_id=secrets.token_hex(16))
+                conn,
+                instance_id=instance_id,
+                name=name,
+                description=description[:512],
+                spec=spec,
+                charge_mode=charge_mode,
+                enterprise_project_id=enterprise_project_id or "0",
+                domain_id=domain_id,
+                project_id=project_id,
+                creation_job_id=secrets.token_hex(16),
+            )
             if created is None:
                 raise Conflict(f"an instance called {name!r} already exists", reason="instance_exists")
-            if default_host is not None and q.add_domain_name(
-                    conn, domain_name_id=secrets.token_hex(16), instance_id=instance_id, domain_name=str(default_host),
-                    kind="default", certificate_id="") is None:
+            if (
+                default_host is not None
+                and q.add_domain_name(
+                    conn,
+                    domain_name_id=secrets.token_hex(16),
+                    instance_id=instance_id,
+                    domain_name=str(default_host),
+                    kind="default",
+                    certificate_id="",
+                )
+                is None
+            ):
                 raise Conflict(f"the domain name {default_host!r} is taken", reason="domain_name_exists")
             return created
 
@@ -122,8 +152,9 @@ class InstanceService:
         name = HostName(f"{instance_name}.{space}", None, HostKind.DNS)
         return None if self.policy.refusal(name, generated=True) else name
 
-    async def list_instances(self, principal: Principal, *, status: str | None, page: PageRequest,
-                             enterprise_project_id: str | None = None) -> Page[Instance]:
+    async def list_instances(
+        self, principal: Principal, *, status: str | None, page: PageRequest, enterprise_project_id: str | None = None
+    ) -> Page[Instance]:
         """The caller's domain's instances (``all_granted_eps``: of every enterprise project)."""
         if enterprise_project_id == "all_granted_eps":
             enterprise_project_id = None
@@ -132,9 +163,16 @@ class InstanceService:
         if principal.domain_id is None:
             return Page([], 0)
         domain_id = principal.domain_id
-        return await self.db.read(lambda conn: q.list_instances(conn, domain_id, status=status, offset=page.offset,
-                                                                  limit=page.limit,
-                                                                  enterprise_project_id=enterprise_project_id))
+        return await self.db.read(
+            lambda conn: q.list_instances(
+                conn,
+                domain_id,
+                status=status,
+                offset=page.offset,
+                limit=page.limit,
+                enterprise_project_id=enterprise_project_id,
+            )
+        )
 
     async def get(self, principal: Principal, instance_id: str) -> Instance:
         """An instance of the caller's domain."""
@@ -179,8 +217,14 @@ class InstanceService:
         def work(conn: Connection) -> DomainName:
             q.lock_host_names(conn)
             _refuse_overlap(claim, instance_id, q.all_domain_names(conn))
-            created = q.add_domain_name(conn, domain_name_id=secrets.token_hex(16), instance_id=instance_id,
-                                        domain_name=str(claim), kind="custom", certificate_id=certificate_id[:64])
+            created = q.add_domain_name(
+                conn,
+                domain_name_id=secrets.token_hex(16),
+                instance_id=instance_id,
+                domain_name=str(claim),
+                kind="custom",
+                certificate_id=certificate_id[:64],
+            )
             if created is None:
                 raise Conflict(f"the domain name {str(claim)!r} is already in use", reason="domain_name_exists")
             return created
@@ -189,8 +233,9 @@ class InstanceService:
         self.hosts.invalidate()
         return created
 
-    async def domain_names(self, instance_id: str, *, domain_name_id: str | None,
-                           domain_name: str | None) -> list[DomainName]:
+    async def domain_names(
+        self, instance_id: str, *, domain_name_id: str | None, domain_name: str | None
+    ) -> list[DomainName]:
         """An instance's host names (optionally one by id or by name, in any spelling)."""
         wanted = None
         if domain_name:
@@ -198,11 +243,13 @@ class InstanceService:
                 wanted = str(parse_host(domain_name, wildcard=True))
             except Invalid:
                 return []
-        return await self.db.read(lambda conn: q.list_domain_names(conn, instance_id, domain_name_id=domain_name_id,
-                                                                     domain_name=wanted))
+        return await self.db.read(
+            lambda conn: q.list_domain_names(conn, instance_id, domain_name_id=domain_name_id, domain_name=wanted)
+        )
 
     async def update_domain_name(self, instance_id: str, domain_name_id: str, *, certificate_id: str) -> DomainName:
         """Change a host name's certificate id."""
+
         def work(conn: Connection) -> DomainName:
             if not q.update_domain_name(conn, instance_id, domain_name_id, certificate_id[:64]):
                 raise NotFound(f"domain name {domain_name_id!r} not found", reason="domain_name_not_found")
@@ -214,13 +261,13 @@ class InstanceService:
 
     async def delete_domain_name(self, instance_id: str, domain_name_id: str) -> None:
         """Detach a custom host name (the default one stays)."""
+
         def work(conn: Connection) -> None:
             found = q.get_domain_name(conn, instance_id, domain_name_id)
             if found is None:
                 raise NotFound(f"domain name {domain_name_id!r} not found", reason="domain_name_not_found")
             if found.type == "default":
-                raise Conflict("the default domain name of an instance cannot be deleted",
-                               reason="default_domain_name")
+                raise Conflict("the default domain name of an instance cannot be deleted", reason="default_domain_name")
             q.delete_domain_name(conn, instance_id, domain_name_id)
 
         await self.db.write(work)
@@ -234,5 +281,9 @@ class InstanceService:
     async def statistics(self, instance_id: str) -> dict[str, int]:
         """Usage counters and quotas of an instance."""
         counts = await self.db.read(lambda conn: q.statistics(conn, instance_id), heavy=True)
-        return {**counts, "namespace_quota": NAMESPACE_QUOTA, "repository_quota": REPOSITORY_QUOTA,
-                "sign_policy_quota": SIGN_POLICY_QUOTA}
+        return {
+            **counts,
+            "namespace_quota": NAMESPACE_QUOTA,
+            "repository_quota": REPOSITORY_QUOTA,
+            "sign_policy_quota": SIGN_POLICY_QUOTA,
+        }

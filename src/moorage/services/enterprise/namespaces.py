@@ -52,9 +52,14 @@ def apply_security_policy(conn: Connection, namespace_id: int, options: Namespac
         return
     block = ("unknown" if options.severity == "none" else options.severity) if options.prevent_vul else ""
     security_policies_q.set_namespace_policy(
-        conn, namespace_id=namespace_id, scan_on_push=True if options.auto_scan else None, block_severity=block,
+        conn,
+        namespace_id=namespace_id,
+        scan_on_push=True if options.auto_scan else None,
+        block_severity=block,
         block_unscanned=existing.block_unscanned if existing else False,
-        allowlist=allowlisted_ids(options.cve_allowlist), allowlist_expires_at=_expiry(options.cve_allowlist))
+        allowlist=allowlisted_ids(options.cve_allowlist),
+        allowlist_expires_at=_expiry(options.cve_allowlist),
+    )
 
 
 def _expiry(cve_allowlist: dict[str, object]) -> int:
@@ -87,11 +92,17 @@ def visible_namespace_ids(conn: Connection, principal: Principal, instance_id: s
     repo_grants = grants_q.repository_ids_with_grants(conn, principal.user_id)
     if repo_grants:
         visible |= core_repositories.namespace_ids_of(conn, list(repo_grants))
-    public = conn.execute(select(namespaces_table.c.id).where(namespaces_table.c.instance_id == instance_id,
-                                                              namespaces_table.c.is_public.is_(True)))
+    public = conn.execute(
+        select(namespaces_table.c.id).where(
+            namespaces_table.c.instance_id == instance_id, namespaces_table.c.is_public.is_(True)
+        )
+    )
     visible |= {int(r[0]) for r in public}
-    in_instance = conn.execute(select(namespaces_table.c.id).where(namespaces_table.c.instance_id == instance_id,
-                                                                   namespaces_table.c.id.in_(sorted(visible))))
+    in_instance = conn.execute(
+        select(namespaces_table.c.id).where(
+            namespaces_table.c.instance_id == instance_id, namespaces_table.c.id.in_(sorted(visible))
+        )
+    )
     return {int(r[0]) for r in in_instance}
 
 
@@ -103,8 +114,16 @@ class InstanceNamespaceService:
         self.protection = protection
 
     # Namespaces ---------------------------------------------------------------------------------
-    async def create(self, principal: Principal, *, instance_id: str, domain_id: str, name: str, public: bool,
-                     options: NamespaceOptions) -> InstanceNamespace:
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        domain_id: str,
+        name: str,
+        public: bool,
+        options: NamespaceOptions,
+    ) -> InstanceNamespace:
         """A new namespace of the instance (the instance's domain owns it)."""
         validate_namespace(name)
         self._check_options(options)
@@ -112,8 +131,14 @@ class InstanceNamespaceService:
         def work(conn: Connection) -> InstanceNamespace:
             if core_namespaces.count_for_domain(conn, instance_id, domain_id) >= NAMESPACE_QUOTA:
                 raise QuotaExceeded(f"the instance already has {NAMESPACE_QUOTA} namespaces", reason="namespace_quota")
-            created = core_namespaces.create(conn, instance_id=instance_id, name=name, domain_id=domain_id,
-                                             creator_name=principal.user_name, is_public=public)
+            created = core_namespaces.create(
+                conn,
+                instance_id=instance_id,
+                name=name,
+                domain_id=domain_id,
+                creator_name=principal.user_name,
+                is_public=public,
+            )
             if created is None:
                 raise Conflict(f"namespace {name!r} already exists", reason="namespace_exists")
             q.save_namespace_options(conn, created.id, options)
@@ -129,17 +154,34 @@ class InstanceNamespaceService:
         if options.severity not in SEVERITIES:
             raise Invalid(f"severity must be one of {', '.join(SEVERITIES)}, got {options.severity!r}")
 
-    async def list_namespaces(self, principal: Principal, *, instance_id: str, name: str | None, public: bool | None,
-                   order_column: str | None, order_type: str | None, page: PageRequest) -> Page[InstanceNamespace]:
+    async def list_namespaces(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        name: str | None,
+        public: bool | None,
+        order_column: str | None,
+        order_type: str | None,
+        page: PageRequest,
+    ) -> Page[InstanceNamespace]:
         """The instance's namespaces the principal may see."""
         column = _order_column(order_column, NAMESPACE_ORDER, "created_at")
         descending = _descending(order_type)
 
         def work(conn: Connection) -> Page[InstanceNamespace]:
             visible = visible_namespace_ids(conn, principal, instance_id)
-            return q.list_namespaces(conn, instance_id, visible_ids=visible, name=name, public=public,
-                                     order_column=column, descending=descending, offset=page.offset,
-                                     limit=page.limit)
+            return q.list_namespaces(
+                conn,
+                instance_id,
+                visible_ids=visible,
+                name=name,
+                public=public,
+                order_column=column,
+                descending=descending,
+                offset=page.offset,
+                limit=page.limit,
+            )
 
         return await self.db.read(work)
 
@@ -155,9 +197,17 @@ class InstanceNamespaceService:
             raise NotFound(f"namespace {name!r} not found", reason="namespace_not_found")
         return found
 
-    async def update(self, *, instance_id: str, name: str, public: bool | None,
-                     options: dict[str, object], cve_allowlist: dict[str, object] | None) -> InstanceNamespace:
+    async def update(
+        self,
+        *,
+        instance_id: str,
+        name: str,
+        public: bool | None,
+        options: dict[str, object],
+        cve_allowlist: dict[str, object] | None,
+    ) -> InstanceNamespace:
         """Change a namespace's public flag and options (only those given)."""
+
         def work(conn: Connection) -> InstanceNamespace:
             found = q.get_namespace(conn, instance_id, name)
             if found is None:
@@ -178,22 +228,33 @@ class InstanceNamespaceService:
 
     async def delete(self, *, instance_id: str, name: str) -> None:
         """Delete an empty namespace."""
+
         def work(conn: Connection) -> None:
             found = core_namespaces.get(conn, instance_id, name)
             if found is None:
                 raise NotFound(f"namespace {name!r} not found", reason="namespace_not_found")
             count = core_namespaces.repository_count(conn, found.id)
             if count:
-                raise Conflict(f"namespace {name!r} still has {count} repositories; delete them first",
-                               reason="namespace_not_empty")
+                raise Conflict(
+                    f"namespace {name!r} still has {count} repositories; delete them first",
+                    reason="namespace_not_empty",
+                )
             core_namespaces.remove(conn, found.id)
 
         await self.db.write(work)
 
     # Repositories -------------------------------------------------------------------------------
-    async def repositories(self, principal: Principal, *, instance_id: str, namespace: str | None,
-                           namespace_id: int | None, order_column: str | None, order_type: str | None,
-                           page: PageRequest) -> Page[InstanceRepository]:
+    async def repositories(
+        self,
+        principal: Principal,
+        *,
+        instance_id: str,
+        namespace: str | None,
+        namespace_id: int | None,
+        order_column: str | None,
+        order_type: str | None,
+        page: PageRequest,
+    ) -> Page[InstanceRepository]:
         """Repositories of one namespace (by name or id) or of every namespace the principal may see."""
         column = _order_column(order_column, REPOSITORY_ORDER, "updated_at")
         descending = _descending(order_type) if order_type else True
@@ -208,13 +269,21 @@ class InstanceNamespaceService:
                 wanted = {found.id}
             elif namespace_id is not None:
                 wanted = {namespace_id} if visible is None or namespace_id in visible else set()
-            return artifacts_q.list_repositories(conn, instance_id, namespace_ids=wanted, offset=page.offset,
-                                                 limit=page.limit, order_column=column, descending=descending)
+            return artifacts_q.list_repositories(
+                conn,
+                instance_id,
+                namespace_ids=wanted,
+                offset=page.offset,
+                limit=page.limit,
+                order_column=column,
+                descending=descending,
+            )
 
         return await self.db.read(work)
 
-    async def repositories_everywhere(self, principal: Principal, *, name: str | None, marker: int,
-                                      limit: int) -> tuple[list[tuple[InstanceRepository, str, str]], int | None]:
+    async def repositories_everywhere(
+        self, principal: Principal, *, name: str | None, marker: int, limit: int
+    ) -> tuple[list[tuple[InstanceRepository, str, str]], int | None]:
         """Repositories of all the domain's instances the principal may see, by id after ``marker``:
         ((repository, instance id, instance name) list, next marker)."""
         if not 1 <= limit <= 100 or marker < 0:
@@ -229,8 +298,9 @@ class InstanceNamespaceService:
                 visible = set()
                 for instance in q.list_instances(conn, domain_id, status=None, offset=0, limit=1000).items:
                     visible |= visible_namespace_ids(conn, principal, instance.id) or set()
-            return artifacts_q.repositories_across_instances(conn, domain_id, namespace_ids=visible, name=name,
-                                                             after_id=marker, limit=limit + 1)
+            return artifacts_q.repositories_across_instances(
+                conn, domain_id, namespace_ids=visible, name=name, after_id=marker, limit=limit + 1
+            )
 
         found = await self.db.read(work, heavy=True)
         return found[:limit], (found[limit - 1][0].id if len(found) > limit else None)

@@ -11,8 +11,9 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 
 
-def page_request(offset: int | None, limit: int | None, *, max_limit: int = MAX_LIMIT,
-                 default_limit: int = DEFAULT_LIMIT) -> PageRequest:
+def page_request(
+    offset: int | None, limit: int | None, *, max_limit: int = MAX_LIMIT, default_limit: int = DEFAULT_LIMIT
+) -> PageRequest:
     """Check ``offset``/``limit`` against the rules; ``Invalid`` (400) says which rule was broken."""
     if offset is not None and offset != 0 and limit is None:
         raise Invalid("offset and limit must be used together: give limit as well")

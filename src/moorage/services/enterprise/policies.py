@@ -58,11 +58,13 @@ class SignPolicyService:
             if key is None:
                 raise NotFound(f"signing key {changes.signature_key!r} not found", reason="signing_key_not_found")
             if changes.signature_algorithm is not None and changes.signature_algorithm != key.algorithm:
-                raise Invalid(f"signature_algorithm {changes.signature_algorithm!r} does not match the key's "
-                              f"{key.algorithm!r}")
+                raise Invalid(
+                    f"signature_algorithm {changes.signature_algorithm!r} does not match the key's {key.algorithm!r}"
+                )
 
-    async def create(self, principal: Principal, *, instance_id: str, namespace: str,
-                     changes: PolicyChanges) -> SignPolicy:
+    async def create(
+        self, principal: Principal, *, instance_id: str, namespace: str, changes: PolicyChanges
+    ) -> SignPolicy:
         """A new policy of a namespace."""
         if changes.name is None or changes.signature_key is None or not changes.scope_rules:
             raise Invalid("name, signature_key and scope_rules are required")
@@ -75,37 +77,51 @@ class SignPolicyService:
             key = q.get_key(conn, instance_id, str(changes.signature_key))
             assert key is not None
             if q.list_policies(conn, instance_id, namespace_ids=None, offset=0, limit=1).total >= SIGN_POLICY_QUOTA:
-                raise QuotaExceeded(f"the instance already has {SIGN_POLICY_QUOTA} signature policies",
-                                    reason="sign_policy_quota")
+                raise QuotaExceeded(
+                    f"the instance already has {SIGN_POLICY_QUOTA} signature policies", reason="sign_policy_quota"
+                )
             created = q.create_policy(
-                conn, instance_id=instance_id, namespace_id=found.id, name=str(changes.name),
+                conn,
+                instance_id=instance_id,
+                namespace_id=found.id,
+                name=str(changes.name),
                 description=(changes.description or "")[:512],
                 enabled=True if changes.enabled is None else changes.enabled,
-                method=changes.signature_method or METHODS[0], algorithm=changes.signature_algorithm or key.algorithm,
-                key_id=key.id, trigger=changes.trigger or Trigger("manual"), rules=list(changes.scope_rules or ()),
-                creator=principal.user_name)
+                method=changes.signature_method or METHODS[0],
+                algorithm=changes.signature_algorithm or key.algorithm,
+                key_id=key.id,
+                trigger=changes.trigger or Trigger("manual"),
+                rules=list(changes.scope_rules or ()),
+                creator=principal.user_name,
+            )
             if created is None:
-                raise Conflict(f"a signature policy called {changes.name!r} already exists in {namespace!r}",
-                               reason="sign_policy_exists")
+                raise Conflict(
+                    f"a signature policy called {changes.name!r} already exists in {namespace!r}",
+                    reason="sign_policy_exists",
+                )
             return created
 
         return await self.db.write(work)
 
     async def get(self, *, instance_id: str, namespace: str, policy_id: int) -> SignPolicy:
         """A policy of a namespace."""
+
         def work(conn: Connection) -> SignPolicy:
             found = instances_q.get_namespace(conn, instance_id, namespace)
             policy = q.get_policy(conn, found.id, policy_id) if found else None
             if policy is None:
-                raise NotFound(f"signature policy {policy_id} not found in {namespace!r}",
-                               reason="sign_policy_not_found")
+                raise NotFound(
+                    f"signature policy {policy_id} not found in {namespace!r}", reason="sign_policy_not_found"
+                )
             return policy
 
         return await self.db.read(work)
 
-    async def list_policies(self, principal: Principal, *, instance_id: str, namespace: str | None,
-                   page: PageRequest) -> Page[SignPolicy]:
+    async def list_policies(
+        self, principal: Principal, *, instance_id: str, namespace: str | None, page: PageRequest
+    ) -> Page[SignPolicy]:
         """Policies of a namespace, or of every namespace of the instance the principal may see."""
+
         def work(conn: Connection) -> Page[SignPolicy]:
             wanted = visible_namespace_ids(conn, principal, instance_id)
             if namespace is not None:
@@ -123,19 +139,31 @@ class SignPolicyService:
 
         def work(conn: Connection) -> None:
             key_id = changes.signature_key or current.signature_key
-            check = PolicyChanges(changes.name, changes.description, changes.enabled, changes.signature_method,
-                                  changes.signature_algorithm, key_id, changes.trigger, changes.scope_rules)
+            check = PolicyChanges(
+                changes.name,
+                changes.description,
+                changes.enabled,
+                changes.signature_method,
+                changes.signature_algorithm,
+                key_id,
+                changes.trigger,
+                changes.scope_rules,
+            )
             self._check(conn, instance_id, check)
             values: dict[str, Any] = {}
             if changes.name is not None and changes.name != current.name:
                 if q.policy_name_taken(conn, current.namespace_id, changes.name, other_than=policy_id):
-                    raise Conflict(f"a signature policy called {changes.name!r} already exists",
-                                   reason="sign_policy_exists")
+                    raise Conflict(
+                        f"a signature policy called {changes.name!r} already exists", reason="sign_policy_exists"
+                    )
                 values["name"] = changes.name
-            for column, value in (("description", changes.description), ("enabled", changes.enabled),
-                                  ("signature_method", changes.signature_method),
-                                  ("signature_algorithm", changes.signature_algorithm),
-                                  ("signature_key", changes.signature_key)):
+            for column, value in (
+                ("description", changes.description),
+                ("enabled", changes.enabled),
+                ("signature_method", changes.signature_method),
+                ("signature_algorithm", changes.signature_algorithm),
+                ("signature_key", changes.signature_key),
+            ):
                 if value is not None:
                     values[column] = value
             if changes.trigger is not None:

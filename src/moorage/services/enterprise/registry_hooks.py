@@ -46,15 +46,18 @@ class EnterpriseRegistryHooks:
             repository = repo_q.get(conn, instance_id, name)
             if repository is None or not instances_q.namespace_options(conn, repository.namespace_id).require_signature:
                 return True
-            return artifacts_q.pull_without_signature_ok(conn, repository.id, record.id, record.digest,
-                                                         record.subject_digest)
+            return artifacts_q.pull_without_signature_ok(
+                conn, repository.id, record.id, record.digest, record.subject_digest
+            )
 
         if not await self.db.read(work):
             raise Denied(
                 f"pull refused: namespace {name.namespace!r} accepts only signed images, and "
                 f"{name}@{record.digest} has no signature; sign it with a signature policy "
                 "(or turn the namespace's signature requirement off)",
-                detail={"reason": "unsigned image", "digest": record.digest}, reason="unsigned_image")
+                detail={"reason": "unsigned image", "digest": record.digest},
+                reason="unsigned_image",
+            )
 
     async def manifest_stored(self, event: ManifestStored) -> None:
         """Run the namespace's on-push signature policies that cover this tag (a ``ManifestListener``)."""
@@ -62,12 +65,22 @@ class EnterpriseRegistryHooks:
         if event.instance_id == DEFAULT_INSTANCE or tag is None or artifacts_q.COSIGN_TAG.fullmatch(tag):
             return
         repository_name = event.repository.split("/", 1)[1]
-        policies = await self.db.read(lambda conn: signing_q.policies_triggered(
-            conn, event.instance_id, event.namespace_id, "event_based"))
+        policies = await self.db.read(
+            lambda conn: signing_q.policies_triggered(conn, event.instance_id, event.namespace_id, "event_based")
+        )
         for policy in policies:
             if selected(policy.scope_rules, repository_name, tag):
                 execution = await self.executions.start(
-                    policy, trigger="event_based", only_repository=repository_name, only_tag=tag,
-                    dedupe_key=f"push:{policy.id}:{event.repository_id}:{tag}:{event.digest}")
-                log.info("push of %s:%s started signature execution %s of policy %d", event.repository, tag,
-                         execution, policy.id)
+                    policy,
+                    trigger="event_based",
+                    only_repository=repository_name,
+                    only_tag=tag,
+                    dedupe_key=f"push:{policy.id}:{event.repository_id}:{tag}:{event.digest}",
+                )
+                log.info(
+                    "push of %s:%s started signature execution %s of policy %d",
+                    event.repository,
+                    tag,
+                    execution,
+                    policy.id,
+                )

@@ -40,8 +40,13 @@ class PolicyScheduler:
             won = await self.db.write(partial(q.mark_scheduled, policy_id=policy.id, previous=last, now=now))
             if not fired:
                 continue
-            if won and await self.executions.start(policy, trigger="scheduled",
-                                                   dedupe_key=f"scheduled:{policy.id}:{now // 1000}") is not None:
+            if (
+                won
+                and await self.executions.start(
+                    policy, trigger="scheduled", dedupe_key=f"scheduled:{policy.id}:{now // 1000}"
+                )
+                is not None
+            ):
                 started += 1
         return started
 

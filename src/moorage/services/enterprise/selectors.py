@@ -92,8 +92,7 @@ class _Parser:
                 char = self.pattern[self.pos]
             self.pos += 1
             first = False
-            if (self.pos + 1 < len(self.pattern) and self.pattern[self.pos] == "-"
-                    and self.pattern[self.pos + 1] != "]"):
+            if self.pos + 1 < len(self.pattern) and self.pattern[self.pos] == "-" and self.pattern[self.pos + 1] != "]":
                 end = self.pattern[self.pos + 1]
                 if end < char:
                     raise self.fail(f"range {char}-{end} is backwards")
@@ -133,8 +132,9 @@ def validate_rule(rule: ScopeRule) -> None:
     """``Invalid`` unless every selector of the rule is a well-formed doublestar selector."""
     if not rule.tag_selectors or not rule.repository_selectors:
         raise Invalid("each scope rule needs tag_selectors and scope_selectors.repository")
-    for selector, allowed in [(s, TAG_DECORATIONS) for s in rule.tag_selectors] + \
-                             [(s, REPOSITORY_DECORATIONS) for s in rule.repository_selectors]:
+    for selector, allowed in [(s, TAG_DECORATIONS) for s in rule.tag_selectors] + [
+        (s, REPOSITORY_DECORATIONS) for s in rule.repository_selectors
+    ]:
         if selector.kind != "doublestar":
             raise Invalid(f"selector kind must be 'doublestar', got {selector.kind!r}")
         if selector.decoration not in allowed:

@@ -65,8 +65,9 @@ class _Key:
 class SignRunner:
     """Runs executions (one per call of ``run``)."""
 
-    def __init__(self, db: Database, store: BlobStore, master_key: MasterKey, *, external_url: str,
-                 pause_seconds: float = 0.0) -> None:
+    def __init__(
+        self, db: Database, store: BlobStore, master_key: MasterKey, *, external_url: str, pause_seconds: float = 0.0
+    ) -> None:
         self.db = db
         self.master_key = master_key
         self.signatures = SignatureStore(db, store)
@@ -87,8 +88,9 @@ class SignRunner:
             return {"execution": execution_id, "skipped": "already finished"}
         try:
             await self.db.write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.IN_PROGRESS))
-            await self.db.write(lambda conn: self._plan(conn, execution_id, context.job.id, policy, only_repository,
-                                                        only_tag))
+            await self.db.write(
+                lambda conn: self._plan(conn, execution_id, context.job.id, policy, only_repository, only_tag)
+            )
             key = await self._key(policy)
             host = await self.instances.access_address(policy.instance_id)
             todo = await self.db.read(lambda conn: q.unfinished_subtasks(conn, execution_id))
@@ -98,8 +100,9 @@ class SignRunner:
             for start in range(0, len(todo), width):
                 await self._check_stop(context, execution_id)
                 context.progress(start, len(todo))
-                await asyncio.gather(*(self._run_subtask(policy, key, host, subtask)
-                                       for subtask in todo[start:start + width]))
+                await asyncio.gather(
+                    *(self._run_subtask(policy, key, host, subtask) for subtask in todo[start : start + width])
+                )
                 if self.pause_seconds:
                     await asyncio.sleep(self.pause_seconds)
             context.progress(len(todo), len(todo))
@@ -120,8 +123,14 @@ class SignRunner:
 
     # Steps ----------------------------------------------------------------------------------------
     @staticmethod
-    def _plan(conn: Connection, execution_id: int, job_id: str, policy: SignPolicy, only_repository: str | None,
-              only_tag: str | None) -> None:
+    def _plan(
+        conn: Connection,
+        execution_id: int,
+        job_id: str,
+        policy: SignPolicy,
+        only_repository: str | None,
+        only_tag: str | None,
+    ) -> None:
         if q.has_tasks(conn, execution_id):
             return
         for repository_id, name in artifacts_q.repositories_of_namespace(conn, policy.namespace_id):
@@ -130,13 +139,22 @@ class SignRunner:
             rules = [r for r in policy.scope_rules if repository_selected(r, name)]
             if not rules:
                 continue
-            chosen = [(tag, digest) for tag, digest in artifacts_q.tagged_digests(conn, repository_id)
-                      if (only_tag is None or tag == only_tag) and any(tag_selected(r, tag) for r in rules)]
+            chosen = [
+                (tag, digest)
+                for tag, digest in artifacts_q.tagged_digests(conn, repository_id)
+                if (only_tag is None or tag == only_tag) and any(tag_selected(r, tag) for r in rules)
+            ]
             if only_tag is None and any(tag_selected(r, "") for r in rules):
                 chosen += [("", digest) for digest in artifacts_q.untagged_digests(conn, repository_id)]
             if chosen:
-                q.create_task(conn, execution_id=execution_id, job_id=job_id, namespace=policy.namespace_name,
-                              repository=name, subtasks=chosen)
+                q.create_task(
+                    conn,
+                    execution_id=execution_id,
+                    job_id=job_id,
+                    namespace=policy.namespace_name,
+                    repository=name,
+                    subtasks=chosen,
+                )
 
     async def _key(self, policy: SignPolicy) -> _Key:
         found = await self.db.read(lambda conn: q.private_key(conn, policy.signature_key))
@@ -187,11 +205,13 @@ class SignRunner:
         ``Succeed`` (one transaction), else the note of a success that wrote nothing."""
         name = RepositoryName(subtask.namespace, subtask.repository)
         repository: Repository | None = await self.db.read(
-            lambda conn: repositories_q.get(conn, policy.instance_id, name))
+            lambda conn: repositories_q.get(conn, policy.instance_id, name)
+        )
         record = None
         if repository is not None:
-            record = await self.db.read(lambda conn: manifest_q.by_digest(conn, repository.id, subtask.digest,
-                                                                           with_payload=False))
+            record = await self.db.read(
+                lambda conn: manifest_q.by_digest(conn, repository.id, subtask.digest, with_payload=False)
+            )
         if repository is None or record is None:
             raise SubtaskFailed(f"{name}@{subtask.digest} no longer exists")
         if not host:
@@ -207,8 +227,12 @@ class SignRunner:
             if any(self._vouches(key, existing, payload, entry.payload_digest) for existing in entries):
                 return "already signed"
             artifact = self.scheme.artifact(subject, [*entries, entry])
-            if await self.signatures.write(repository, artifact, replacing=current[0] if current else None,
-                                           also=lambda conn: self._mark(conn, subtask, RunStatus.SUCCEED, "")):
+            if await self.signatures.write(
+                repository,
+                artifact,
+                replacing=current[0] if current else None,
+                also=lambda conn: self._mark(conn, subtask, RunStatus.SUCCEED, ""),
+            ):
                 return None
         raise SubtaskFailed("the signature artifact kept changing under concurrent writers; run again")
 
@@ -245,9 +269,15 @@ class SignRunner:
         q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason)
 
 
-def run_execution(job: JobControl, execution_id: int, *, settings: Settings, db: Database, store: BlobStore,
-                  master_key: MasterKey) -> dict[str, Any]:
+def run_execution(
+    job: JobControl, execution_id: int, *, settings: Settings, db: Database, store: BlobStore, master_key: MasterKey
+) -> dict[str, Any]:
     """The body of the ``enterprise.sign_execution`` job (synchronous, as job bodies are)."""
-    runner = SignRunner(db, store, master_key, external_url=settings.resolved_external_url,
-                        pause_seconds=settings.enterprise.sign_pause_ms / 1000)
+    runner = SignRunner(
+        db,
+        store,
+        master_key,
+        external_url=settings.resolved_external_url,
+        pause_seconds=settings.enterprise.sign_pause_ms / 1000,
+    )
     return asyncio.run(runner.run(execution_id, job))

@@ -43,8 +43,14 @@ class SignatureStore:
         record = await self.db.read(lambda conn: manifest_q.by_tag(conn, repository.id, tag, with_payload=True))
         return (record.digest, record.payload) if record else None
 
-    async def write(self, repository: Repository, artifact: SignatureArtifact, *, replacing: str | None,
-                    also: Callable[[Connection], None] | None = None) -> bool:
+    async def write(
+        self,
+        repository: Repository,
+        artifact: SignatureArtifact,
+        *,
+        replacing: str | None,
+        also: Callable[[Connection], None] | None = None,
+    ) -> bool:
         """Store the artifact and point its tag at it, if the tag still points at ``replacing`` (None:
         nowhere); False when another writer moved it first (read again and retry). ``also`` runs in
         the same transaction (recording the outcome with the signature, atomically)."""

@@ -34,8 +34,9 @@ class SigningKeyService:
         self.db = db
         self.master_key = master_key
 
-    async def create(self, principal: Principal, *, instance_id: str, name: str, description: str,
-                     algorithm: str) -> SigningKey:
+    async def create(
+        self, principal: Principal, *, instance_id: str, name: str, description: str, algorithm: str
+    ) -> SigningKey:
         """A new key pair (the private half sealed at once)."""
         if not _KEY_NAME.fullmatch(name):
             raise Invalid(f"invalid key name {name!r}: 1-64 letters, digits, '_' or '-'")
@@ -48,10 +49,17 @@ class SigningKeyService:
         sealed = self.master_key.encrypt(pair.private_pem, context=sealing_context(key_id))
 
         def work(conn: Connection) -> SigningKey:
-            created = q.create_key(conn, key_id=key_id, instance_id=instance_id, name=name,
-                                   description=description[:255], algorithm=pair.algorithm,
-                                   public_key_pem=pair.public_pem, private_key_encrypted=sealed,
-                                   creator=principal.user_name)
+            created = q.create_key(
+                conn,
+                key_id=key_id,
+                instance_id=instance_id,
+                name=name,
+                description=description[:255],
+                algorithm=pair.algorithm,
+                public_key_pem=pair.public_pem,
+                private_key_encrypted=sealed,
+                creator=principal.user_name,
+            )
             if created is None:
                 raise Conflict(f"a signing key called {name!r} already exists", reason="signing_key_exists")
             return created
@@ -71,13 +79,16 @@ class SigningKeyService:
 
     async def delete(self, *, instance_id: str, key_id: str) -> None:
         """Delete a key no policy uses."""
+
         def work(conn: Connection) -> None:
             if q.get_key(conn, instance_id, key_id) is None:
                 raise NotFound(f"signing key {key_id!r} not found", reason="signing_key_not_found")
             used = q.policies_using_key(conn, key_id)
             if used:
-                raise Conflict(f"signing key {key_id!r} is used by {used} signature policies; change them first",
-                               reason="signing_key_in_use")
+                raise Conflict(
+                    f"signing key {key_id!r} is used by {used} signature policies; change them first",
+                    reason="signing_key_in_use",
+                )
             q.delete_key(conn, instance_id, key_id)
 
         await self.db.write(work)

@@ -11,12 +11,21 @@ from moorage.services.login_throttle.policy import Attempt, LoginThrottle, Throt
 from moorage.services.login_throttle.redis_store import RedisFailureStore
 from moorage.settings import AuthSettings
 
-__all__ = ["Attempt", "DatabaseFailureStore", "FailureCount", "FailureStore", "LoginThrottle", "RedisFailureStore",
-           "ThrottlePolicy", "build_login_throttle"]
+__all__ = [
+    "Attempt",
+    "DatabaseFailureStore",
+    "FailureCount",
+    "FailureStore",
+    "LoginThrottle",
+    "RedisFailureStore",
+    "ThrottlePolicy",
+    "build_login_throttle",
+]
 
 
-def build_login_throttle(*, db: Database, settings: AuthSettings, master_key: MasterKey,
-                         redis_url: str = "") -> LoginThrottle:
+def build_login_throttle(
+    *, db: Database, settings: AuthSettings, master_key: MasterKey, redis_url: str = ""
+) -> LoginThrottle:
     """The throttle the settings describe: counters in Redis when ``redis_url`` is set, else in ``db``."""
     store: FailureStore = RedisFailureStore(redis_url) if redis_url else DatabaseFailureStore(db)
     return LoginThrottle(store, ThrottlePolicy.from_settings(settings), key=master_key.derive("login-throttle"))

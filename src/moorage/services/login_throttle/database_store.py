@@ -24,9 +24,11 @@ class DatabaseFailureStore:
         marked = marker in rows
         return {key: FailureCount(*rows[key]) for key in keys if key in rows and rows[key][0] > 0}, marked
 
-    async def record(self, keys: Sequence[str], *, once: str, now: float, ttl: Sequence[float],
-                     once_ttl: float) -> bool:
+    async def record(
+        self, keys: Sequence[str], *, once: str, now: float, ttl: Sequence[float], once_ttl: float
+    ) -> bool:
         """Count a failure under ``keys`` unless ``once`` was marked lately (one transaction)."""
+
         def work(conn: Connection) -> bool:
             q.purge_expired(conn, now=now)
             if not q.mark(conn, once, now=now, expires_at=now + once_ttl):

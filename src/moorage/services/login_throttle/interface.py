@@ -27,8 +27,9 @@ class FailureStore(Protocol):
         whether the marker ``marker`` is set (see ``record``). One round trip."""
         ...
 
-    async def record(self, keys: Sequence[str], *, once: str, now: float, ttl: Sequence[float],
-                     once_ttl: float) -> bool:
+    async def record(
+        self, keys: Sequence[str], *, once: str, now: float, ttl: Sequence[float], once_ttl: float
+    ) -> bool:
         """Count one failure under each of ``keys`` (``ttl[i]`` for ``keys[i]``), unless the marker
         ``once`` was recorded less than ``once_ttl`` seconds ago; then count nothing. Marks ``once``
         either way and answers whether the failure was counted."""

@@ -58,11 +58,13 @@ class ThrottlePolicy:
     def from_settings(cls, settings: AuthSettings) -> ThrottlePolicy:
         """The policy the ``login_*`` settings describe."""
         return cls(
-            free_failures=settings.login_failures_per_window, backoff=settings.login_backoff_seconds,
+            free_failures=settings.login_failures_per_window,
+            backoff=settings.login_backoff_seconds,
             backoff_max=settings.login_backoff_max_seconds,
             user_free_failures=settings.login_user_failures_per_window,
             user_backoff_max=settings.login_user_backoff_max_seconds,
-            window=settings.login_failure_window_seconds, repeat_seconds=settings.login_repeat_seconds,
+            window=settings.login_failure_window_seconds,
+            repeat_seconds=settings.login_repeat_seconds,
         )
 
     def wait(self, count: FailureCount | None, *, free: int, cap: float, now: float) -> float:
@@ -87,8 +89,9 @@ class Attempt:
 class LoginThrottle:
     """Checks attempts before their password is verified and counts their failures."""
 
-    def __init__(self, store: FailureStore, policy: ThrottlePolicy, *, key: bytes,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: FailureStore, policy: ThrottlePolicy, *, key: bytes, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store = store
         self.policy = policy
         self._key = key
@@ -105,13 +108,11 @@ class LoginThrottle:
         address = address_bucket(client)
         # No credential (a request signature, whose outcome depends on the whole request): a marker
         # nothing else has, so no attempt passes for a repeat of another.
-        repeat = self._digest("repeat", user, address, credential) if credential is not None else \
-            secrets.token_hex(32)
+        repeat = self._digest("repeat", user, address, credential) if credential is not None else secrets.token_hex(32)
         return Attempt(self._digest("pair", user, address), self._digest("user", user), repeat, 0)
 
     @contextlib.asynccontextmanager
-    async def attempt(self, *, user_name: str, client: str,
-                      credential: str | None) -> AsyncIterator[Attempt | None]:
+    async def attempt(self, *, user_name: str, client: str, credential: str | None) -> AsyncIterator[Attempt | None]:
         """``begin`` for the duration of one login attempt, one attempt of a user name and address at
         a time in this process: a burst of parallel guesses would otherwise all pass the check before
         the first failure is counted. (Across processes and nodes a burst is bounded by their number.)"""
@@ -135,15 +136,19 @@ class LoginThrottle:
         Callers that verify a password use ``attempt`` (which calls this)."""
         attempt = self._attempt(user_name, client, credential)
         now = self._clock()
-        counts, repeated = await self.store.counts([attempt.pair_key, attempt.user_key], marker=attempt.repeat_key,
-                                                   now=now)
+        counts, repeated = await self.store.counts(
+            [attempt.pair_key, attempt.user_key], marker=attempt.repeat_key, now=now
+        )
         if repeated:
             return None
         policy = self.policy
         pair = counts.get(attempt.pair_key)
-        wait = max(policy.wait(pair, free=policy.free_failures, cap=policy.backoff_max, now=now),
-                   policy.wait(counts.get(attempt.user_key), free=policy.user_free_failures,
-                               cap=policy.user_backoff_max, now=now))
+        wait = max(
+            policy.wait(pair, free=policy.free_failures, cap=policy.backoff_max, now=now),
+            policy.wait(
+                counts.get(attempt.user_key), free=policy.user_free_failures, cap=policy.user_backoff_max, now=now
+            ),
+        )
         if wait > 0:
             raise TooManyRequests("too many failed logins; try again later", retry_after=max(1, math.ceil(wait)))
         return Attempt(attempt.pair_key, attempt.user_key, attempt.repeat_key, pair.failures if pair else 0)
@@ -152,9 +157,12 @@ class LoginThrottle:
         """Count a failed attempt (once per repeat window); whether it was counted."""
         policy = self.policy
         return await self.store.record(
-            [attempt.pair_key, attempt.user_key], once=attempt.repeat_key, now=self._clock(),
+            [attempt.pair_key, attempt.user_key],
+            once=attempt.repeat_key,
+            now=self._clock(),
             ttl=[max(policy.window, policy.backoff_max), max(policy.window, policy.user_backoff_max)],
-            once_ttl=policy.repeat_seconds)
+            once_ttl=policy.repeat_seconds,
+        )
 
     async def succeeded(self, attempt: Attempt) -> None:
         """A right password: this user and address start afresh (nothing written if they had no failure)."""

@@ -31,8 +31,9 @@ class RedisFailureStore:
                 found[key] = FailureCount(int(failures), float(last))
         return found, bool(marked)
 
-    async def record(self, keys: Sequence[str], *, once: str, now: float, ttl: Sequence[float],
-                     once_ttl: float) -> bool:
+    async def record(
+        self, keys: Sequence[str], *, once: str, now: float, ttl: Sequence[float], once_ttl: float
+    ) -> bool:
         """Count a failure under ``keys`` unless ``once`` was marked lately (``MULTI`` per failure)."""
         if not await self.client.set(PREFIX + once, b"1", nx=True, px=max(1, int(once_ttl * 1000))):
             return False

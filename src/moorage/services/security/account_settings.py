@@ -53,8 +53,11 @@ class AccountSettings(DetailBase):
             found = self.db.run_read(lambda conn: details_q.account_findings(conn, seen, ["secret"]))
             if not any(f.finding_key == finding_key for _, f in found):
                 raise NotFound(f"sensitive information {finding_key[:64]!r} not found", reason="finding_not_found")
-            self.db.run_write(lambda conn: handling_q.set_finding_ignored(
-                conn, domain_id, finding_key, ignored=operate_type in IGNORE, user_name=user))
+            self.db.run_write(
+                lambda conn: handling_q.set_finding_ignored(
+                    conn, domain_id, finding_key, ignored=operate_type in IGNORE, user_name=user
+                )
+            )
 
         await self.run(work)
 
@@ -104,5 +107,8 @@ class AccountSettings(DetailBase):
         cleaned = list(dict.fromkeys(p for p in passwords if p))
         if len(cleaned) > MAX_PASSWORDS or any(len(p) > MAX_PASSWORD_CHARS or "\x00" in p for p in cleaned):
             raise Invalid(f"at most {MAX_PASSWORDS} passwords of at most {MAX_PASSWORD_CHARS} characters")
-        await self.db.write(lambda conn: handling_q.set_setting(
-            conn, domain_id, handling_q.EXTENDED_WEAK_PASSWORDS, json.dumps(cleaned)))
+        await self.db.write(
+            lambda conn: handling_q.set_setting(
+                conn, domain_id, handling_q.EXTENDED_WEAK_PASSWORDS, json.dumps(cleaned)
+            )
+        )

@@ -90,10 +90,14 @@ class AdvisoryLookup:
         for cve_id in cve_ids:
             facts = metadata.get(cve_id)
             score = best_score([*(facts.cvss_vectors if facts else ()), *vectors])
-            cves.append(CveFacts(
-                cve_id, round(score.base_score if score else (known.score or 0.0), 1),
-                epoch_ms(facts.published if facts and facts.published else published),
-                ((facts.description if facts and facts.description else description) or title)[:MAX_DESCRIPTION]))
+            cves.append(
+                CveFacts(
+                    cve_id,
+                    round(score.base_score if score else (known.score or 0.0), 1),
+                    epoch_ms(facts.published if facts and facts.published else published),
+                    ((facts.description if facts and facts.description else description) or title)[:MAX_DESCRIPTION],
+                )
+            )
         url = links[0] if links else (f"https://nvd.nist.gov/vuln/detail/{cve_ids[0]}" if cve_ids else "")
         return AdvisoryFacts(vul_id, title, description[:MAX_DESCRIPTION], url, tuple(cves))
 

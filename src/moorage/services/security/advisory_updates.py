@@ -68,8 +68,12 @@ class UpdatePolicy:
     def of(cls, settings: Settings) -> UpdatePolicy:
         """The policy of ``settings``."""
         scanner = settings.scanner
-        return cls(tuple(scanner.vulndb_sources), scanner.vulndb_refresh_seconds * 1000,
-                   scanner.vulndb_retry_seconds * 1000, scanner.vulndb_retry_max_seconds * 1000)
+        return cls(
+            tuple(scanner.vulndb_sources),
+            scanner.vulndb_refresh_seconds * 1000,
+            scanner.vulndb_retry_seconds * 1000,
+            scanner.vulndb_retry_max_seconds * 1000,
+        )
 
     def retry_delay_ms(self, failures: int) -> int:
         """The wait after ``failures`` failed builds in a row (doubling, capped)."""
@@ -139,8 +143,9 @@ def ms_to_iso(ms: int) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def due_reason(state: UpdateState, *, now: int, built_at_ms: int | None, policy: UpdatePolicy,
-               job_unfinished: bool) -> str | None:
+def due_reason(
+    state: UpdateState, *, now: int, built_at_ms: int | None, policy: UpdatePolicy, job_unfinished: bool
+) -> str | None:
     """Why an update should be queued now, or None. ``built_at_ms``: the installed database's build
     time (None: there is none, or it cannot be read)."""
     if not policy.sources or job_unfinished or now < state.next_attempt_at:
@@ -185,16 +190,24 @@ def schedule_update(db: Database, policy: UpdatePolicy, vulndb_path: Path) -> st
     def work(conn: Connection) -> str | None:
         text = state_q.state(conn, STATE_KEY)
         state = UpdateState.from_text(text)
-        reason = due_reason(state, now=now, built_at_ms=built_at, policy=policy,
-                            job_unfinished=_job_unfinished(conn, state.job_id))
+        reason = due_reason(
+            state, now=now, built_at_ms=built_at, policy=policy, job_unfinished=_job_unfinished(conn, state.job_id)
+        )
         if reason is None:
             return None
         job_id = secrets.token_hex(16)
         queued = replace(state, job_id=job_id, queued_at=now)
         if not state_q.compare_and_set_state(conn, STATE_KEY, text, queued.to_text()):
             return None  # another worker queued one first
-        jobs_q.create(conn, job_id=job_id, kind=JobKind.VULNDB_UPDATE, params={"reason": reason}, max_attempts=1,
-                      dedupe_key=f"vulndb-update:{job_id}", domain_id=None)
+        jobs_q.create(
+            conn,
+            job_id=job_id,
+            kind=JobKind.VULNDB_UPDATE,
+            params={"reason": reason},
+            max_attempts=1,
+            dedupe_key=f"vulndb-update:{job_id}",
+            domain_id=None,
+        )
         return job_id
 
     job_id = db.run_write(work)
@@ -235,8 +248,14 @@ class JobBuildProgress:
         """See ``BuildProgress``."""
 
 
-def run_update(db: Database, policy: UpdatePolicy, vulndb_path: Path, *, progress: JobBuildProgress | None = None,
-               send: Callable[[str], None] = lambda _job_id: None) -> dict[str, Any]:
+def run_update(
+    db: Database,
+    policy: UpdatePolicy,
+    vulndb_path: Path,
+    *,
+    progress: JobBuildProgress | None = None,
+    send: Callable[[str], None] = lambda _job_id: None,
+) -> dict[str, Any]:
     """Build the database from the policy's sources (``update_database``: a source the installed
     database holds must be read again, others may be left out), record the outcome, and queue the
     re-match of results made against another database (or none). Raises what made the build fail,
@@ -249,27 +268,55 @@ def run_update(db: Database, policy: UpdatePolicy, vulndb_path: Path, *, progres
     except Exception as failure:
         message = f"{type(failure).__name__}: {failure}"[:MAX_ERROR]
         finished = now_ms()
-        _change_state(db, lambda state: replace(
-            state, finished_at=finished, failures=state.failures + 1, error=message,
-            next_attempt_at=finished + policy.retry_delay_ms(state.failures + 1)))
+        _change_state(
+            db,
+            lambda state: replace(
+                state,
+                finished_at=finished,
+                failures=state.failures + 1,
+                error=message,
+                next_attempt_at=finished + policy.retry_delay_ms(state.failures + 1),
+            ),
+        )
         raise
     left_out = [source for source in info.sources if source.error]
     error = "; ".join(f"{source.kind}:{source.location}: {source.error}" for source in left_out)[:MAX_ERROR]
     finished = now_ms()
-    _change_state(db, lambda state: replace(
-        state, finished_at=finished, succeeded_at=finished, failures=state.failures + 1 if left_out else 0,
-        error=error, next_attempt_at=finished + policy.retry_delay_ms(state.failures + 1) if left_out else 0))
+    _change_state(
+        db,
+        lambda state: replace(
+            state,
+            finished_at=finished,
+            succeeded_at=finished,
+            failures=state.failures + 1 if left_out else 0,
+            error=error,
+            next_attempt_at=finished + policy.retry_delay_ms(state.failures + 1) if left_out else 0,
+        ),
+    )
     if left_out:
-        log.warning("advisory database built at %s without %d of %d sources (tried again later): %s",
-                    info.built_at, len(left_out), len(info.sources), error)
+        log.warning(
+            "advisory database built at %s without %d of %d sources (tried again later): %s",
+            info.built_at,
+            len(left_out),
+            len(info.sources),
+            error,
+        )
     else:
-        log.info("advisory database built at %s: %d advisories from %d sources", info.built_at, info.advisories,
-                 len(info.sources))
+        log.info(
+            "advisory database built at %s: %d advisories from %d sources",
+            info.built_at,
+            info.advisories,
+            len(info.sources),
+        )
     rematch_job = queue_rematch_if_needed(db, vulndb_path)
     if rematch_job:
         send(rematch_job)
-    return {"built_at": info.built_at, "advisories": info.advisories,
-            "left_out": [f"{s.kind}:{s.location}" for s in left_out], "rematch_job": rematch_job or ""}
+    return {
+        "built_at": info.built_at,
+        "advisories": info.advisories,
+        "left_out": [f"{s.kind}:{s.location}" for s in left_out],
+        "rematch_job": rematch_job or "",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,9 +359,17 @@ class DatabaseStatus:
             "built_at": facts.built_at if facts is not None else None,
             "age_seconds": max((self.now_ms - built_ms) // 1000, 0) if built_ms is not None else None,
             "records": sum(s.records for s in facts.sources) if facts is not None else 0,
-            "sources": [{"kind": s.kind, "location": s.location, "records": s.records,
-                         "cve_metadata": s.cve_metadata, "fetched_at": s.fetched_at, "error": s.error}
-                        for s in (facts.sources if facts is not None else ())],
+            "sources": [
+                {
+                    "kind": s.kind,
+                    "location": s.location,
+                    "records": s.records,
+                    "cve_metadata": s.cve_metadata,
+                    "fetched_at": s.fetched_at,
+                    "error": s.error,
+                }
+                for s in (facts.sources if facts is not None else ())
+            ],
             "ecosystems": dict(facts.scopes) if facts is not None else {},
             "automatic_update": {
                 "enabled": self.automatic,
@@ -352,8 +407,7 @@ class AdvisoryDatabaseStatus:
             return cached[1]
         try:
             with AdvisoryStore(self.vulndb_path) as store:
-                found: DatabaseFacts | None = DatabaseFacts(store.built_at, store.sources(),
-                                                            dict(store.scope_counts()))
+                found: DatabaseFacts | None = DatabaseFacts(store.built_at, store.sources(), dict(store.scope_counts()))
         except StoreError:
             found = None
         self._cached = (key, found)
@@ -368,5 +422,6 @@ class AdvisoryDatabaseStatus:
             return state, _job_unfinished(conn, state.job_id)
 
         state, in_progress = await self.db.read(read)
-        return DatabaseStatus(facts, state, in_progress, bool(self.policy.sources), self.policy.refresh_ms // 1000,
-                              now_ms())
+        return DatabaseStatus(
+            facts, state, in_progress, bool(self.policy.sources), self.policy.refresh_ms // 1000, now_ms()
+        )

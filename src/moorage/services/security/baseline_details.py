@@ -121,8 +121,11 @@ def _level(severity: str) -> str:
 
 
 def _matches(row: RowOfImage, scope: ImageScope) -> bool:
-    for value, wanted in ((row.image_type, scope.image_type), (row.namespace, scope.namespace),
-                          (row.instance_id, scope.instance_id)):
+    for value, wanted in (
+        (row.image_type, scope.image_type),
+        (row.namespace, scope.namespace),
+        (row.instance_id, scope.instance_id),
+    ):
         if wanted and value != wanted:
             return False
     if scope.image_name and scope.image_name.lower() not in row.image_name.lower():
@@ -144,22 +147,33 @@ class BaselineService(DetailBase):
         """The scanned rows (platform rows, not their multi-architecture image) a list covers."""
         row_ids: list[int] | None = None
         if scope.image_id:
-            row = self.image(seen, ImageRef(scope.image_id, scope.namespace, scope.image_name,
-                                            scope.image_version, scope.image_type, scope.instance_id))
+            row = self.image(
+                seen,
+                ImageRef(
+                    scope.image_id,
+                    scope.namespace,
+                    scope.image_name,
+                    scope.image_version,
+                    scope.image_type,
+                    scope.instance_id,
+                ),
+            )
             row_ids = [row.id]
         rows = self.db.run_read(lambda conn: details_q.scanned_rows(conn, seen, row_ids=row_ids))
         return rows if scope.image_id else [r for r in rows if _matches(r, scope)]
 
-    def _one_image_findings(self, seen: ImageVisibility, ref: ImageRef,
-                            categories: Sequence[str]) -> tuple[list[StoredFinding], bool]:
+    def _one_image_findings(
+        self, seen: ImageVisibility, ref: ImageRef, categories: Sequence[str]
+    ) -> tuple[list[StoredFinding], bool]:
         row = self.image(seen, ref)
         if row.scan_status is not ScanStatus.SUCCESS:
             return [], False
         digests = list(row_ids_by_digest(row))
         return self.db.run_read(lambda conn: details_q.findings(conn, digests, categories)), True
 
-    async def risk_configs(self, principal: Principal, ref: ImageRef, *, check_name: str | None,
-                           severity: str | None) -> list[RiskConfig]:
+    async def risk_configs(
+        self, principal: Principal, ref: ImageRef, *, check_name: str | None, severity: str | None
+    ) -> list[RiskConfig]:
         """The baselines checked in an image, the most severe first."""
         seen = image_visibility(principal)
         if severity and severity not in LEVELS:
@@ -179,8 +193,15 @@ class BaselineService(DetailBase):
             for base in catalog.BASELINES:
                 rules = catalog.rules_of(base.check_name)
                 level = _level(failed[base.check_name]) if base.check_name in failed else "Security"
-                item = RiskConfig(level, base.check_name, base.check_name, catalog.STANDARD, len(rules),
-                                  sum(1 for r in rules if r.rule_id in failed_rules), base.description)
+                item = RiskConfig(
+                    level,
+                    base.check_name,
+                    base.check_name,
+                    catalog.STANDARD,
+                    len(rules),
+                    sum(1 for r in rules if r.rule_id in failed_rules),
+                    base.description,
+                )
                 if check_name and check_name.lower() not in base.check_name.lower():
                     continue
                 if severity and item.severity != severity:
@@ -190,8 +211,16 @@ class BaselineService(DetailBase):
 
         return await self.run(work)
 
-    async def rules(self, principal: Principal, ref: ImageRef, *, check_name: str | None, result_type: str | None,
-                    check_rule_name: str | None, severity: str | None) -> list[RuleResult]:
+    async def rules(
+        self,
+        principal: Principal,
+        ref: ImageRef,
+        *,
+        check_name: str | None,
+        result_type: str | None,
+        check_rule_name: str | None,
+        severity: str | None,
+    ) -> list[RuleResult]:
         """Each rule's result in an image (``result_type``: ``pass`` or ``failed``), failures first."""
         seen = image_visibility(principal)
         if result_type and result_type not in ("pass", "failed"):
@@ -204,8 +233,15 @@ class BaselineService(DetailBase):
             failed = {f.rule_id for f in found}
             result = []
             for rule in catalog.RULES:
-                item = RuleResult(_level(rule.severity), rule.check_name, rule.check_name, catalog.STANDARD,
-                                  rule.name, rule.rule_id, "failed" if rule.rule_id in failed else "pass")
+                item = RuleResult(
+                    _level(rule.severity),
+                    rule.check_name,
+                    rule.check_name,
+                    catalog.STANDARD,
+                    rule.name,
+                    rule.rule_id,
+                    "failed" if rule.rule_id in failed else "pass",
+                )
                 if check_name and rule.check_name != check_name:
                     continue
                 if result_type and item.scan_result != result_type:
@@ -253,8 +289,12 @@ class BaselineService(DetailBase):
             day = changed.get(user_of(f), 0)
             for row in by_digest[f.manifest_digest]:
                 key = (row.tag_row_id, user_of(f))
-                result.setdefault(key, WeakPasswordUser(row, user_of(f), f.rule_id == "baseline.empty-password",
-                                                        max(today - day, 0) if day else 0))
+                result.setdefault(
+                    key,
+                    WeakPasswordUser(
+                        row, user_of(f), f.rule_id == "baseline.empty-password", max(today - day, 0) if day else 0
+                    ),
+                )
         extended = self.db.run_read(lambda conn: extended_passwords(conn, seen.domain_id))
         crypt = CryptLibrary.load() if extended else None
         deadline = time.monotonic() + EXTENDED_BUDGET_SECONDS
@@ -267,17 +307,23 @@ class BaselineService(DetailBase):
                 if crypt is not None and any(crypt.matches(word, field) for word in extended):
                     days = max(today - account.changed_day, 0) if account.changed_day else 0
                     for row in digest_rows:
-                        result.setdefault((row.tag_row_id, account.name),
-                                          WeakPasswordUser(row, account.name, False, days))
-        return sorted(result.values(), key=lambda u: (u.image.namespace, u.image.image_name,
-                                                      u.image.image_version, u.user_name))
+                        result.setdefault(
+                            (row.tag_row_id, account.name), WeakPasswordUser(row, account.name, False, days)
+                        )
+        return sorted(
+            result.values(), key=lambda u: (u.image.namespace, u.image.image_name, u.image.image_version, u.user_name)
+        )
 
-    async def weak_password_users(self, principal: Principal, scope: ImageScope, *,
-                                  user_name: str | None) -> list[WeakPasswordUser]:
+    async def weak_password_users(
+        self, principal: Principal, scope: ImageScope, *, user_name: str | None
+    ) -> list[WeakPasswordUser]:
         """Accounts with a weak or empty password, in one image or all the account's."""
         seen = image_visibility(principal)
-        return await self.run(lambda: [u for u in self._weak_users(seen, scope)
-                                       if not user_name or user_name.lower() in u.user_name.lower()])
+        return await self.run(
+            lambda: [
+                u for u in self._weak_users(seen, scope) if not user_name or user_name.lower() in u.user_name.lower()
+            ]
+        )
 
     def _complexities(self, seen: ImageVisibility, scope: ImageScope) -> list[ComplexityOfImage]:
         result: dict[int, ComplexityOfImage] = {}
@@ -300,8 +346,9 @@ class BaselineService(DetailBase):
         found = self.db.run_read(lambda conn: details_q.findings(conn, by_digest, [catalog.BUILD_CATEGORY]))
         return [(row, f) for f in found for row in by_digest[f.manifest_digest]]
 
-    async def build_risks(self, principal: Principal, scope: ImageScope, *, risk_name: str | None,
-                          level: str | None) -> list[BuildRisk]:
+    async def build_risks(
+        self, principal: Principal, scope: ImageScope, *, risk_name: str | None, level: str | None
+    ) -> list[BuildRisk]:
         """Build-command rules broken by the images in scope, with how many images break each."""
         seen = image_visibility(principal)
 
@@ -324,8 +371,9 @@ class BaselineService(DetailBase):
 
         return await self.run(work)
 
-    async def build_risk_images(self, principal: Principal, scope: ImageScope, *,
-                                rule_id: str | None) -> list[BuildRiskImage]:
+    async def build_risk_images(
+        self, principal: Principal, scope: ImageScope, *, rule_id: str | None
+    ) -> list[BuildRiskImage]:
         """Images with build-command risks (``rule_id``: of that rule), with the instructions concerned."""
         seen = image_visibility(principal)
 
@@ -341,8 +389,12 @@ class BaselineService(DetailBase):
                 pair = (text, rule.remediation if rule else "")
                 if pair not in instructions:
                     instructions.append(pair)
-            return [BuildRiskImage(row, tuple(instr)) for row, instr in
-                    sorted(found.values(), key=lambda x: (x[0].namespace, x[0].image_name, x[0].image_version))]
+            return [
+                BuildRiskImage(row, tuple(instr))
+                for row, instr in sorted(
+                    found.values(), key=lambda x: (x[0].namespace, x[0].image_name, x[0].image_version)
+                )
+            ]
 
         return await self.run(work)
 

@@ -140,9 +140,16 @@ def _list(value: Any) -> list[Any]:
 def parse_report(digest: str, document: dict[str, Any]) -> ReportFacts:
     """The parts of a report document the detail queries read (anything malformed is skipped)."""
     distro, image, inventory = (_dict(document.get(key)) for key in ("distro", "image", "inventory"))
-    layers = tuple(LayerFact(_int(layer.get("index")), _text(layer.get("digest"), 140), _int(layer.get("size")),
-                             _text(layer.get("created_by"), 1000))
-                   for layer in _list(image.get("layers")) if isinstance(layer, dict))
+    layers = tuple(
+        LayerFact(
+            _int(layer.get("index")),
+            _text(layer.get("digest"), 140),
+            _int(layer.get("size")),
+            _text(layer.get("created_by"), 1000),
+        )
+        for layer in _list(image.get("layers"))
+        if isinstance(layer, dict)
+    )
     advisories: dict[str, AdvisoryText] = {}
     for entry in _list(document.get("vulnerabilities")):
         if isinstance(entry, dict) and isinstance(entry.get("finding_id"), str):
@@ -150,20 +157,40 @@ def parse_report(digest: str, document: dict[str, Any]) -> ReportFacts:
             advisories[entry["finding_id"]] = AdvisoryText(
                 _text(entry.get("description")),
                 tuple(_text(link, 1000) for link in links[:20] if isinstance(link, str)),
-                _text(entry.get("cvss_vector"), 200))
-    skipped = {(_text(s.get("purl"), 2000), _text(s.get("path"), 2000)): _text(s.get("reason"), 255)
-               for s in _list(document.get("skipped_packages")) if isinstance(s, dict)}
+                _text(entry.get("cvss_vector"), 200),
+            )
+    skipped = {
+        (_text(s.get("purl"), 2000), _text(s.get("path"), 2000)): _text(s.get("reason"), 255)
+        for s in _list(document.get("skipped_packages"))
+        if isinstance(s, dict)
+    }
     packages = []
     for package in _list(inventory.get("packages")):
         if not isinstance(package, dict):
             continue
         purl, path = _text(package.get("purl"), 2000), _text(package.get("path"), 2000)
         note = skipped.get((purl, path))
-        packages.append(PackageRecord(_text(package.get("ecosystem"), 16), _text(package.get("name"), 255),
-                                      _text(package.get("version"), 255), purl, path,
-                                      _text(package.get("layer_digest"), 140), note is None, note or ""))
-    return ReportFacts(digest, _text(distro.get("id"), 128), _text(distro.get("pretty_name"), 255),
-                       _text(distro.get("version_id"), 128), layers, advisories, tuple(packages))
+        packages.append(
+            PackageRecord(
+                _text(package.get("ecosystem"), 16),
+                _text(package.get("name"), 255),
+                _text(package.get("version"), 255),
+                purl,
+                path,
+                _text(package.get("layer_digest"), 140),
+                note is None,
+                note or "",
+            )
+        )
+    return ReportFacts(
+        digest,
+        _text(distro.get("id"), 128),
+        _text(distro.get("pretty_name"), 255),
+        _text(distro.get("version_id"), 128),
+        layers,
+        advisories,
+        tuple(packages),
+    )
 
 
 class DetailReader:
@@ -213,8 +240,11 @@ class DetailReader:
             view = self._view(facts, [])
             if view is None:
                 return None
-            return tuple(ImageFile(path, flat.entry.size, flat.entry.layer_digest)
-                         for path, flat in sorted(view.files.items()) if flat.entry.kind is FileKind.REGULAR)
+            return tuple(
+                ImageFile(path, flat.entry.size, flat.entry.layer_digest)
+                for path, flat in sorted(view.files.items())
+                if flat.entry.kind is FileKind.REGULAR
+            )
 
         return self._files.get_or_make((digest, version), load)
 
@@ -242,8 +272,12 @@ class DetailReader:
             facts = self.facts(digest)
             packages = facts.packages if facts is not None else ()
 
-            def write(conn: Connection, digest: str = digest, version: int = version,
-                      packages: tuple[PackageRecord, ...] = packages) -> None:
+            def write(
+                conn: Connection,
+                digest: str = digest,
+                version: int = version,
+                packages: tuple[PackageRecord, ...] = packages,
+            ) -> None:
                 if packages_q.stale(conn, [digest]):
                     packages_q.replace(conn, digest, version, packages)
 

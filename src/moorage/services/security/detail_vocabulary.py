@@ -66,7 +66,7 @@ def necessity_filter(value: str | None) -> tuple[str | None, str | None]:
 
 def page(items: Sequence[T], offset: int, limit: int) -> list[T]:
     """One page of a computed list."""
-    return list(items[offset:offset + limit])
+    return list(items[offset : offset + limit])
 
 
 def solution(package: str, fixed_version: str, fix_state: str) -> str:

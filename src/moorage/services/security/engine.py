@@ -69,12 +69,14 @@ def database_id(store: AdvisoryStore | None) -> str:
 def check_limits(image: ResolvedImage, options: EngineOptions) -> None:
     """Refuse images past the configured limits (``ScanFailure``)."""
     if len(image.layers) > options.max_layers:
-        raise ScanFailure("image_layer_over_sized",
-                          f"{len(image.layers)} layers, more than the {options.max_layers} allowed")
+        raise ScanFailure(
+            "image_layer_over_sized", f"{len(image.layers)} layers, more than the {options.max_layers} allowed"
+        )
     size = sum(max(layer.size, 0) for layer in image.layers)
     if size > options.max_image_bytes:
-        raise ScanFailure("image_over_sized",
-                          f"{size} bytes of layers, more than the {options.max_image_bytes} allowed")
+        raise ScanFailure(
+            "image_over_sized", f"{size} bytes of layers, more than the {options.max_image_bytes} allowed"
+        )
 
 
 class _Resolved(ImageSource):
@@ -93,18 +95,35 @@ class _Resolved(ImageSource):
         return self.inner.fetch(image, layers)
 
 
-def scan_image(source: ImageSource, image: ResolvedImage, *, options: EngineOptions, store: AdvisoryStore | None,
-               progress: ProgressCallback | None = None) -> ScanWrite:
+def scan_image(
+    source: ImageSource,
+    image: ResolvedImage,
+    *,
+    options: EngineOptions,
+    store: AdvisoryStore | None,
+    progress: ProgressCallback | None = None,
+) -> ScanWrite:
     """Scan one resolved image into what the registry stores. Without an advisory database the
     vulnerability scanner is left out and the report says so (``skipped_scanners``); the inventory
     is kept, so a database installed later re-matches it. The password policy plug-in runs in the
     same layer passes (the detail queries read its cached results)."""
     check_limits(image, options)
-    report = scan(_Resolved(source, image), ScanOptions(
-        scanners=options.scanners, advisory_store=store, skip_vuln_without_database=True,
-        analysis=AnalysisOptions(cache=options.cache, workers=options.workers, executor=options.executor,
-                                 extra_plugins=(PasswordPolicyPlugin(),), limits=options.limits)),
-        progress)
+    report = scan(
+        _Resolved(source, image),
+        ScanOptions(
+            scanners=options.scanners,
+            advisory_store=store,
+            skip_vuln_without_database=True,
+            analysis=AnalysisOptions(
+                cache=options.cache,
+                workers=options.workers,
+                executor=options.executor,
+                extra_plugins=(PasswordPolicyPlugin(),),
+                limits=options.limits,
+            ),
+        ),
+        progress,
+    )
     return stored_form(report)
 
 
@@ -115,28 +134,62 @@ def rematch_report(document: dict[str, Any], store: AdvisoryStore, matcher: Matc
 
 def stored_form(report: ScanReport) -> ScanWrite:
     """A scan report as the registry stores it: the report, its findings as rows, the summary."""
-    vulnerabilities = tuple(VulnerabilityRow(
-        finding_key=v.finding_id, vul_id=f.vulnerability_id, aliases=f.aliases, severity=f.severity.value,
-        score=f.score, ecosystem=f.ecosystem.value, package_name=f.package_name, package_version=f.installed_version,
-        purl=f.purl, path=f.path, layer_digest=f.layer_digest, fixed_version=f.fixed_version,
-        fix_state=f.fix_state.value, title=f.title) for v in report.vulnerabilities for f in (v.finding,))
-    findings = tuple(FindingRow(
-        finding_key=r.finding_id, category=r.finding.category.value, rule_id=r.finding.rule_id,
-        severity=r.finding.severity.value, path=r.finding.path, layer_digest=r.finding.layer_digest,
-        title=r.finding.message, detail=finding_to_json(r.finding)) for r in report.findings)
-    summary = summarize([(v.vul_id, v.severity, v.aliases) for v in vulnerabilities],
-                        [(f.category, f.rule_id, f.severity, f.path) for f in findings])
+    vulnerabilities = tuple(
+        VulnerabilityRow(
+            finding_key=v.finding_id,
+            vul_id=f.vulnerability_id,
+            aliases=f.aliases,
+            severity=f.severity.value,
+            score=f.score,
+            ecosystem=f.ecosystem.value,
+            package_name=f.package_name,
+            package_version=f.installed_version,
+            purl=f.purl,
+            path=f.path,
+            layer_digest=f.layer_digest,
+            fixed_version=f.fixed_version,
+            fix_state=f.fix_state.value,
+            title=f.title,
+        )
+        for v in report.vulnerabilities
+        for f in (v.finding,)
+    )
+    findings = tuple(
+        FindingRow(
+            finding_key=r.finding_id,
+            category=r.finding.category.value,
+            rule_id=r.finding.rule_id,
+            severity=r.finding.severity.value,
+            path=r.finding.path,
+            layer_digest=r.finding.layer_digest,
+            title=r.finding.message,
+            detail=finding_to_json(r.finding),
+        )
+        for r in report.findings
+    )
+    summary = summarize(
+        [(v.vul_id, v.severity, v.aliases) for v in vulnerabilities],
+        [(f.category, f.rule_id, f.severity, f.path) for f in findings],
+    )
     database = report.database.built_at if report.database is not None else NO_DATABASE
     skipped = report.skipped_reason(VULN_SCANNER)
-    return ScanWrite(summary=summary, severity_level=summary.level().value, report=report_to_json(report),
-                     vulnerabilities=vulnerabilities, findings=findings, scanners=",".join(report.scanners),
-                     advisory_db=database, scanner_version=moorage.__version__,
-                     failed_code=VULNERABILITIES_SKIPPED if skipped is not None else "",
-                     failed_message=f"vulnerability scan skipped: {skipped}" if skipped is not None else "")
+    return ScanWrite(
+        summary=summary,
+        severity_level=summary.level().value,
+        report=report_to_json(report),
+        vulnerabilities=vulnerabilities,
+        findings=findings,
+        scanners=",".join(report.scanners),
+        advisory_db=database,
+        scanner_version=moorage.__version__,
+        failed_code=VULNERABILITIES_SKIPPED if skipped is not None else "",
+        failed_message=f"vulnerability scan skipped: {skipped}" if skipped is not None else "",
+    )
 
 
-def summarize(vulnerabilities: Sequence[tuple[str, str, tuple[str, ...]]],
-              findings: Sequence[tuple[str, str, str, str]]) -> ScanSummary:
+def summarize(
+    vulnerabilities: Sequence[tuple[str, str, tuple[str, ...]]], findings: Sequence[tuple[str, str, str, str]]
+) -> ScanSummary:
     """The summary of a scan: distinct vulnerabilities (the most severe rating of each, most severe
     first), malicious files, unsafe settings (baseline, image configuration, build commands) and
     the number of sensitive-information findings."""
@@ -150,8 +203,11 @@ def summarize(vulnerabilities: Sequence[tuple[str, str, tuple[str, ...]]],
             distinct[vul_id] = (known[0], merged)
     ordered = sorted(distinct.items(), key=lambda item: (-severity_rank(item[1][0]), item[0]))
     malicious = tuple((rule, path) for category, rule, _severity, path in findings if category == "malware")
-    unsafe = tuple((rule, severity) for category, rule, severity, _path in findings
-                   if category in ("baseline", "image_config", "build_command"))
+    unsafe = tuple(
+        (rule, severity)
+        for category, rule, severity, _path in findings
+        if category in ("baseline", "image_config", "build_command")
+    )
     sensitive = sum(1 for category, *_rest in findings if category == "secret")
     return ScanSummary(tuple((vid, sev, aliases) for vid, (sev, aliases) in ordered), malicious, unsafe, sensitive)
 
@@ -163,5 +219,9 @@ def merge_summaries(parts: Sequence[ScanSummary]) -> ScanSummary:
     findings = [("malware", rule, "high", path) for part in parts for rule, path in part.malicious_files]
     findings += [("baseline", rule, severity, "") for part in parts for rule, severity in part.unsafe_settings]
     merged = summarize(vulnerabilities, findings)
-    return ScanSummary(merged.vulnerabilities, tuple(dict.fromkeys(merged.malicious_files)),
-                       tuple(dict.fromkeys(merged.unsafe_settings)), sum(p.sensitive for p in parts))
+    return ScanSummary(
+        merged.vulnerabilities,
+        tuple(dict.fromkeys(merged.malicious_files)),
+        tuple(dict.fromkeys(merged.unsafe_settings)),
+        sum(p.sensitive for p in parts),
+    )

@@ -118,9 +118,17 @@ class ImageDetailService(DetailBase):
     def _scanned(self, row: ImageRow) -> bool:
         return row.scan_status is ScanStatus.SUCCESS
 
-    async def vulnerabilities(self, principal: Principal, ref: ImageRef, *, necessity: str | None,
-                              vul_id: str | None, app_name: str | None, kind: str | None,
-                              handle_status: str | None) -> list[ImageVulnerability]:
+    async def vulnerabilities(
+        self,
+        principal: Principal,
+        ref: ImageRef,
+        *,
+        necessity: str | None,
+        vul_id: str | None,
+        app_name: str | None,
+        kind: str | None,
+        handle_status: str | None,
+    ) -> list[ImageVulnerability]:
         """The image's vulnerabilities, most severe first (``vul_id`` matches a part of the id or an
         alias; ``app_name`` a part of the package name)."""
         seen = image_visibility(principal)
@@ -140,16 +148,24 @@ class ImageDetailService(DetailBase):
                     advisories.update(facts.advisories)
             found: dict[tuple[str, str, str, str], ImageVulnerability] = {}
             for v in sorted(stored, key=lambda v: (-severity_rank(v.severity), v.vul_id, v.package_name, v.path)):
-                handled = state.handled(v.manifest_digest, v.vul_id, v.aliases, row.image_type,
-                                        rows_of[v.manifest_digest])
+                handled = state.handled(
+                    v.manifest_digest, v.vul_id, v.aliases, row.image_type, rows_of[v.manifest_digest]
+                )
                 text = advisories.get(v.finding_key)
                 item = ImageVulnerability(
-                    vul_id=v.vul_id, repair_necessity=repair_necessity(v.severity),
-                    description=v.title or (text.description if text else ""), position=v.layer_digest,
-                    app_name=v.package_name, app_path=v.path if vul_type(v.ecosystem) == "app_vul" else "",
-                    version=v.package_version, solution=solution(v.package_name, v.fixed_version, v.fix_state),
-                    url=text.links[0] if text and text.links else "", severity=v.severity, type=vul_type(v.ecosystem),
-                    handled=handled)
+                    vul_id=v.vul_id,
+                    repair_necessity=repair_necessity(v.severity),
+                    description=v.title or (text.description if text else ""),
+                    position=v.layer_digest,
+                    app_name=v.package_name,
+                    app_path=v.path if vul_type(v.ecosystem) == "app_vul" else "",
+                    version=v.package_version,
+                    solution=solution(v.package_name, v.fixed_version, v.fix_state),
+                    url=text.links[0] if text and text.links else "",
+                    severity=v.severity,
+                    type=vul_type(v.ecosystem),
+                    handled=handled,
+                )
                 key = (v.vul_id, v.package_name, v.package_version, v.path)
                 if key in found and found[key].handled and not handled:
                     found[key] = item  # a platform where it is not handled makes it unhandled
@@ -238,14 +254,23 @@ class ImageDetailService(DetailBase):
                 by_path.setdefault(f.path, [])
                 if f.title not in by_path[f.path]:
                     by_path[f.path].append(f.title)
-            return [ImageMalware(path.rsplit("/", 1)[-1], path, sizes.get(path, 0), "; ".join(titles))
-                    for path, titles in sorted(by_path.items())
-                    if _contains(path.rsplit("/", 1)[-1], file_name)]
+            return [
+                ImageMalware(path.rsplit("/", 1)[-1], path, sizes.get(path, 0), "; ".join(titles))
+                for path, titles in sorted(by_path.items())
+                if _contains(path.rsplit("/", 1)[-1], file_name)
+            ]
 
         return await self.run(work)
 
-    async def sensitive(self, principal: Principal, ref: ImageRef, *, file_path: str | None,
-                        severity: str | None, handle_status: str | None) -> list[SensitiveItem]:
+    async def sensitive(
+        self,
+        principal: Principal,
+        ref: ImageRef,
+        *,
+        file_path: str | None,
+        severity: str | None,
+        handle_status: str | None,
+    ) -> list[SensitiveItem]:
         """The image's sensitive information, leaving out the account's allowlisted paths."""
         seen = image_visibility(principal)
         domain_id = seen.domain_id
@@ -272,8 +297,9 @@ class ImageDetailService(DetailBase):
 
         return await self.run(work)
 
-    async def non_compliant_apps(self, principal: Principal, ref: ImageRef, *,
-                                 app_name: str | None) -> list[NonCompliantApp]:
+    async def non_compliant_apps(
+        self, principal: Principal, ref: ImageRef, *, app_name: str | None
+    ) -> list[NonCompliantApp]:
         """Software of the image the scanner could not check against advisories (unsupported
         distribution, unreadable version, a package type foreign to the image)."""
         seen = image_visibility(principal)
@@ -284,13 +310,22 @@ class ImageDetailService(DetailBase):
                 return []
             digests = list(row_ids_by_digest(row))
             self.reader.ensure_packages(digests)
-            packages = self.db.run_read(lambda conn: packages_q.of_digests(conn, digests, name_part=app_name,
-                                                                         compliant=False))
+            packages = self.db.run_read(
+                lambda conn: packages_q.of_digests(conn, digests, name_part=app_name, compliant=False)
+            )
             found: dict[tuple[str, str, str], NonCompliantApp] = {}
             for p in packages:
                 key = (p.package.name, p.package.version, p.package.path)
-                found.setdefault(key, NonCompliantApp(f"{p.manifest_digest[7:19]}-{p.position}", p.package.name,
-                                                      p.package.path, p.package.version, p.package.layer_digest))
+                found.setdefault(
+                    key,
+                    NonCompliantApp(
+                        f"{p.manifest_digest[7:19]}-{p.position}",
+                        p.package.name,
+                        p.package.path,
+                        p.package.version,
+                        p.package.layer_digest,
+                    ),
+                )
             return list(found.values())
 
         return await self.run(work)
@@ -321,8 +356,14 @@ def sensitive_item(finding: StoredFinding, scan_time: int, handled: bool) -> Sen
     """A secret finding as HSS lists sensitive information."""
     content = finding.detail.get("redacted_match")
     return SensitiveItem(
-        sensitive_info_id=finding.finding_key, severity=finding.severity, name=finding.rule_id,
-        description=finding.title, position=finding.layer_digest, file_path=finding.path,
-        content=content if isinstance(content, str) else "", latest_scan_time=scan_time,
-        handle_status="handled" if handled else "unhandled", operate_accept="ignore" if handled else "do_not_ignore")
-
+        sensitive_info_id=finding.finding_key,
+        severity=finding.severity,
+        name=finding.rule_id,
+        description=finding.title,
+        position=finding.layer_digest,
+        file_path=finding.path,
+        content=content if isinstance(content, str) else "",
+        latest_scan_time=scan_time,
+        handle_status="handled" if handled else "unhandled",
+        operate_accept="ignore" if handled else "do_not_ignore",
+    )

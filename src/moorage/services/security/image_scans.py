@@ -46,8 +46,13 @@ class ImageScans:
 
     def digest_scanner(self, job: JobControl, scanners: tuple[str, ...] = engine.ALL_SCANNERS) -> DigestScanner:
         """A scanner of digests for ``job`` (its claims are the job's; it stops when the job must)."""
-        return DigestScanner(self.db, job.job.id, engine_options(self.settings, self.db, scanners),
-                             self.settings.vulndb_path, job.check_stopped)
+        return DigestScanner(
+            self.db,
+            job.job.id,
+            engine_options(self.settings, self.db, scanners),
+            self.settings.vulndb_path,
+            job.check_stopped,
+        )
 
     def origin_of_row(self, row: ImageRow) -> ImageOrigin:
         """Where the image of a row is read from."""
@@ -70,10 +75,12 @@ class ImageScans:
         result = self.digest_scanner(job).scan(self.origin_of_row(row), digest, not_before=0)
         return {"digest": digest, "status": result.status, "failed_code": result.failed_code}
 
-    def scan_artifact(self, job: JobControl, *, repository_id: int, digest: str, name: str,
-                      requested_at: int) -> dict[str, Any]:
+    def scan_artifact(
+        self, job: JobControl, *, repository_id: int, digest: str, name: str, requested_at: int
+    ) -> dict[str, Any]:
         """A manual scan of one manifest of moorage's repositories (the Enterprise Edition's artifact
         scan): its tags are recorded in the image list, and a result older than the request is not reused."""
+
         def record(conn: Connection) -> None:
             artifact = artifacts_q.get_artifact(conn, repository_id, digest)
             for tag in artifact.tags if artifact is not None else ():
@@ -94,7 +101,8 @@ def record_tag(conn: Connection, repository_id: int, tag: str, digest: str) -> I
         return None
     kind = RegistryType.SWR_PRIVATE if instance_id == DEFAULT_INSTANCE else RegistryType.SWR_ENTERPRISE
     registry = registries_q.ensure_builtin(conn, domain_id, kind)
-    ids = images_q.upsert(conn, domain_id=domain_id, registry_id=registry.id, image_type=kind.image_type,
-                          entries=[entry])
+    ids = images_q.upsert(
+        conn, domain_id=domain_id, registry_id=registry.id, image_type=kind.image_type, entries=[entry]
+    )
     images_q.refresh_latest_versions(conn, registry.id, repository=(entry.namespace, entry.image_name))
     return images_q.by_id(conn, ids[entry.row_key])

@@ -35,14 +35,17 @@ class ImageService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def page(self, principal: Principal, flt: ImageFilter, *, sort_key: str | None, descending: bool,
-                   offset: int, limit: int) -> tuple[list[ImageRow], int]:
+    async def page(
+        self, principal: Principal, flt: ImageFilter, *, sort_key: str | None, descending: bool, offset: int, limit: int
+    ) -> tuple[list[ImageRow], int]:
         """One page of the account's images (see ``security_images.page``)."""
         if sort_key is not None and sort_key not in q.SORT_COLUMNS:
             raise Invalid(f"sort_key must be one of {', '.join(q.SORT_COLUMNS)}")
         seen = image_visibility(principal)
-        return await self.db.read(lambda conn: q.page(conn, seen, flt, sort_key=sort_key, descending=descending,
-                                                      offset=offset, limit=limit), heavy=True)
+        return await self.db.read(
+            lambda conn: q.page(conn, seen, flt, sort_key=sort_key, descending=descending, offset=offset, limit=limit),
+            heavy=True,
+        )
 
     async def synchronize_swr(self, principal: Principal, image_type: str) -> SyncOutcome:
         """Record the account's current SWR images of one type (private, shared or instance)."""

@@ -60,8 +60,14 @@ class DatabaseLayerCache(LayerCache):
         """See :meth:`LayerCache.load`."""
         wanted = [FILES_PART, *(p.cache_key for p in plugins)]
         try:
-            rows = self.db.run_read(lambda conn: {str(r[0]): bytes(r[1]) for r in conn.execute(
-                select(t.c.part, t.c.payload).where(t.c.layer_digest == digest, t.c.part.in_(wanted)))})
+            rows = self.db.run_read(
+                lambda conn: {
+                    str(r[0]): bytes(r[1])
+                    for r in conn.execute(
+                        select(t.c.part, t.c.payload).where(t.c.layer_digest == digest, t.c.part.in_(wanted))
+                    )
+                }
+            )
         except Exception:  # a cache that cannot be read is a miss, never a failed scan
             log.exception("reading the layer cache failed for %s", digest)
             return None, list(plugins)
@@ -93,10 +99,18 @@ class DatabaseLayerCache(LayerCache):
         if not scan.digest.startswith(("sha256:", "sha512:")):
             return  # synthetic ids (root filesystems) are never cached
         now = now_ms()
-        rows = [{"layer_digest": scan.digest, "part": FILES_PART, "payload": _pack(encode_files(scan)),
-                 "created_at": now}]
-        rows += [{"layer_digest": scan.digest, "part": p.cache_key, "payload": _pack(encode_results(scan, p.name)),
-                  "created_at": now} for p in plugins]
+        rows = [
+            {"layer_digest": scan.digest, "part": FILES_PART, "payload": _pack(encode_files(scan)), "created_at": now}
+        ]
+        rows += [
+            {
+                "layer_digest": scan.digest,
+                "part": p.cache_key,
+                "payload": _pack(encode_results(scan, p.name)),
+                "created_at": now,
+            }
+            for p in plugins
+        ]
         try:
             self.db.run_write(lambda conn: insert_ignore(conn, t, rows, conflict=["layer_digest", "part"]))
         except Exception:  # the analysis is done: losing its cache entry only costs a later re-read

@@ -26,8 +26,7 @@ from moorage.scanner.interface import JsonValue, LayerPlugin
 LOGIN_DEFS = "/etc/login.defs"
 PWQUALITY = "/etc/security/pwquality.conf"
 PWQUALITY_DIR = "/etc/security/pwquality.conf.d/"
-PAM_STACKS = ("/etc/pam.d/common-password", "/etc/pam.d/system-auth", "/etc/pam.d/password-auth",
-              "/etc/pam.d/passwd")
+PAM_STACKS = ("/etc/pam.d/common-password", "/etc/pam.d/system-auth", "/etc/pam.d/password-auth", "/etc/pam.d/passwd")
 SHADOW = "/etc/shadow"
 MAX_LINES = 5000
 MIN_LENGTH = 8
@@ -87,8 +86,11 @@ class PasswordPolicyPlugin(LayerPlugin):
         if entry.kind is not FileKind.REGULAR:
             return False
         path = entry.path
-        return (path in (LOGIN_DEFS, PWQUALITY, SHADOW) or path in PAM_STACKS
-                or (path.startswith(PWQUALITY_DIR) and path.endswith(".conf")))
+        return (
+            path in (LOGIN_DEFS, PWQUALITY, SHADOW)
+            or path in PAM_STACKS
+            or (path.startswith(PWQUALITY_DIR) and path.endswith(".conf"))
+        )
 
     def extract(self, entry: FileEntry, content: bytes) -> JsonValue:
         """The settings (or accounts) the file holds."""
@@ -120,21 +122,28 @@ class PasswordComplexity:
     @property
     def suggestion(self) -> str:
         """What to change, in one line (empty when every rule holds)."""
-        missing = [label for ok, label in ((self.min_length, f"a minimum length of at least {MIN_LENGTH}"),
-                                           (self.uppercase_letter, "an upper-case letter"),
-                                           (self.lowercase_letter, "a lower-case letter"),
-                                           (self.number, "a digit"),
-                                           (self.special_character, "a special character")) if not ok]
+        missing = [
+            label
+            for ok, label in (
+                (self.min_length, f"a minimum length of at least {MIN_LENGTH}"),
+                (self.uppercase_letter, "an upper-case letter"),
+                (self.lowercase_letter, "a lower-case letter"),
+                (self.number, "a digit"),
+                (self.special_character, "a special character"),
+            )
+            if not ok
+        ]
         if not missing:
             return ""
-        return ("Require " + ", ".join(missing) + " in passwords: set minlen, ucredit=-1, lcredit=-1, dcredit=-1 "
-                "and ocredit=-1 (or minclass=4) in /etc/security/pwquality.conf and enable pam_pwquality.")
+        return (
+            "Require " + ", ".join(missing) + " in passwords: set minlen, ucredit=-1, lcredit=-1, dcredit=-1 "
+            "and ocredit=-1 (or minclass=4) in /etc/security/pwquality.conf and enable pam_pwquality."
+        )
 
     @property
     def compliant(self) -> bool:
         """Whether every rule holds."""
-        return all((self.min_length, self.uppercase_letter, self.lowercase_letter, self.number,
-                    self.special_character))
+        return all((self.min_length, self.uppercase_letter, self.lowercase_letter, self.number, self.special_character))
 
 
 def _number(values: Mapping[str, JsonValue], key: str) -> int | None:
@@ -167,9 +176,13 @@ def evaluate(view: FlatView) -> PasswordComplexity:
     def required(key: str) -> bool:
         return pam_enabled and (settings.get(key, 0) < 0 or minclass >= 4)
 
-    return PasswordComplexity(min_length=(min_len or 0) >= MIN_LENGTH, uppercase_letter=required("ucredit"),
-                              lowercase_letter=required("lcredit"), number=required("dcredit"),
-                              special_character=required("ocredit"))
+    return PasswordComplexity(
+        min_length=(min_len or 0) >= MIN_LENGTH,
+        uppercase_letter=required("ucredit"),
+        lowercase_letter=required("lcredit"),
+        number=required("dcredit"),
+        special_character=required("ocredit"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,5 +202,8 @@ def shadow_accounts(view: FlatView) -> list[ShadowAccount]:
     accounts = found[0].get("accounts")
     if not isinstance(accounts, list):
         return []
-    return [ShadowAccount(str(a[0]), str(a[1]), a[2] if isinstance(a[2], int) else 0)
-            for a in accounts if isinstance(a, list) and len(a) == 3]
+    return [
+        ShadowAccount(str(a[0]), str(a[1]), a[2] if isinstance(a[2], int) else 0)
+        for a in accounts
+        if isinstance(a, list) and len(a) == 3
+    ]

@@ -51,13 +51,17 @@ class PolicyService:
         """The id of an organization of the caller's account that the caller sees (one they may not
         see is one that does not exist)."""
         record = namespaces_q.get(conn, DEFAULT_INSTANCE, namespace)
-        if record is None or record.domain_id != account_of(principal) or not (
-                principal.is_admin or record.id in _visible_namespaces(conn, principal)):
+        if (
+            record is None
+            or record.domain_id != account_of(principal)
+            or not (principal.is_admin or record.id in _visible_namespaces(conn, principal))
+        ):
             raise NotFound(f"organization {namespace[:64]!r} not found", reason="namespace_not_found")
         return record.id
 
     async def get(self, principal: Principal, namespace: str) -> NamespacePolicy:
         """An organization's policy (its defaults when it has none)."""
+
         def work(conn: Connection) -> NamespacePolicy:
             namespace_id = self._namespace_id(conn, principal, namespace)
             return q.namespace_policy(conn, namespace_id) or default_policy(namespace_id)
@@ -79,8 +83,16 @@ class PolicyService:
 
         return await self.db.read(work)
 
-    async def set(self, principal: Principal, namespace: str, *, scan_on_push: bool | None, block_severity: str,
-                  block_unscanned: bool, allowlist: Sequence[str]) -> NamespacePolicy:
+    async def set(
+        self,
+        principal: Principal,
+        namespace: str,
+        *,
+        scan_on_push: bool | None,
+        block_severity: str,
+        block_unscanned: bool,
+        allowlist: Sequence[str],
+    ) -> NamespacePolicy:
         """Replace an organization's policy."""
         account_of(principal)  # an account is needed
         severity = block_severity.strip().lower()
@@ -94,9 +106,14 @@ class PolicyService:
 
         def work(conn: Connection) -> NamespacePolicy:
             namespace_id = self._namespace_id(conn, principal, namespace)
-            return q.set_namespace_policy(conn, namespace_id=namespace_id, scan_on_push=scan_on_push,
-                                          block_severity=severity, block_unscanned=block_unscanned,
-                                          allowlist=allowlist)
+            return q.set_namespace_policy(
+                conn,
+                namespace_id=namespace_id,
+                scan_on_push=scan_on_push,
+                block_severity=severity,
+                block_unscanned=block_unscanned,
+                allowlist=allowlist,
+            )
 
         return await self.db.write(work)
 

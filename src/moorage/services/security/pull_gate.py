@@ -71,15 +71,26 @@ class _Recent(Generic[K, V]):
             self._entries.popitem(last=False)
 
 
-def judge(policy: NamespacePolicy, namespace: str, digest: str, status: ScanResultStatus | None,
-          summary: ScanSummary, handled: frozenset[str] = frozenset(), *, allowlist_active: bool = True) -> Verdict:
+def judge(
+    policy: NamespacePolicy,
+    namespace: str,
+    digest: str,
+    status: ScanResultStatus | None,
+    summary: ScanSummary,
+    handled: frozenset[str] = frozenset(),
+    *,
+    allowlist_active: bool = True,
+) -> Verdict:
     """The verdict of ``policy`` on an image whose result has ``status`` and ``summary``
     (``handled``: vulnerability ids the account ignored or whitelisted for this image;
     ``allowlist_active``: false once the policy's allowlist has expired)."""
     if status is not ScanResultStatus.SUCCESS:
         if policy.block_unscanned:
-            return Verdict(False, f"pull refused by the security policy of organization {namespace}: image {digest} "
-                                  "has not been scanned successfully")
+            return Verdict(
+                False,
+                f"pull refused by the security policy of organization {namespace}: image {digest} "
+                "has not been scanned successfully",
+            )
         return Verdict(True)
     if not policy.block_severity:
         return Verdict(True)
@@ -89,24 +100,34 @@ def judge(policy: NamespacePolicy, namespace: str, digest: str, status: ScanResu
         if severity_at_least(severity, policy.block_severity) and not ({vul_id, *aliases} & allowed_ids):
             blocking.append({"type": "vulnerability", "id": vul_id, "severity": severity})
     if severity_at_least("high", policy.block_severity):
-        blocking += [{"type": "malware", "id": rule, "severity": "high", "path": path}
-                     for rule, path in summary.malicious_files if rule not in allowed_ids]
-    blocking += [{"type": "setting", "id": rule, "severity": severity} for rule, severity in summary.unsafe_settings
-                 if severity_at_least(severity, policy.block_severity) and rule not in allowed_ids]
+        blocking += [
+            {"type": "malware", "id": rule, "severity": "high", "path": path}
+            for rule, path in summary.malicious_files
+            if rule not in allowed_ids
+        ]
+    blocking += [
+        {"type": "setting", "id": rule, "severity": severity}
+        for rule, severity in summary.unsafe_settings
+        if severity_at_least(severity, policy.block_severity) and rule not in allowed_ids
+    ]
     if not blocking:
         return Verdict(True)
     named = ", ".join(f"{f['id']} ({f['severity']})" for f in blocking[:LISTED])
     more = f" and {len(blocking) - LISTED} more" if len(blocking) > LISTED else ""
-    return Verdict(False, f"pull refused by the security policy of organization {namespace}: image {digest} has "
-                          f"{len(blocking)} finding(s) of severity {policy.block_severity} or above: {named}{more}",
-                   tuple(blocking))
+    return Verdict(
+        False,
+        f"pull refused by the security policy of organization {namespace}: image {digest} has "
+        f"{len(blocking)} finding(s) of severity {policy.block_severity} or above: {named}{more}",
+        tuple(blocking),
+    )
 
 
 class PullGate:
     """Checks manifest pulls against organization policies."""
 
-    def __init__(self, db: Database, *, cache_seconds: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, db: Database, *, cache_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.db = db
         self._policies: _Recent[tuple[str, str], NamespacePolicy | None] = _Recent(cache_seconds, clock)
         self._states: _Recent[str, tuple[ScanResultStatus, int, str] | None] = _Recent(cache_seconds, clock)
@@ -143,9 +164,15 @@ class PullGate:
         key = (policy.namespace_id, policy.version, digest, version, handling[0], allowlist_active)
         found, verdict = self._verdicts.get(key)
         if not found or verdict is None:
-            verdict = judge(policy, namespace, digest, state[0] if state else None,
-                            summary_from_json(state[2] if state else ""), handling[1],
-                            allowlist_active=allowlist_active)
+            verdict = judge(
+                policy,
+                namespace,
+                digest,
+                state[0] if state else None,
+                summary_from_json(state[2] if state else ""),
+                handling[1],
+                allowlist_active=allowlist_active,
+            )
             self._verdicts.put(key, verdict)
         if not verdict.allowed:
             raise Denied(verdict.message, detail={"digest": digest, "findings": list(verdict.findings)})
@@ -153,8 +180,9 @@ class PullGate:
 
 def _blocking_policy(conn: Connection, instance_id: str, namespace: str) -> NamespacePolicy | None:
     """The organization's policy, when it refuses anything."""
-    namespace_id = conn.execute(select(namespaces.c.id).where(namespaces.c.instance_id == instance_id,
-                                                              namespaces.c.name == namespace)).scalar()
+    namespace_id = conn.execute(
+        select(namespaces.c.id).where(namespaces.c.instance_id == instance_id, namespaces.c.name == namespace)
+    ).scalar()
     if namespace_id is None:
         return None
     policy = policies_q.namespace_policy(conn, int(namespace_id))
@@ -164,8 +192,9 @@ def _blocking_policy(conn: Connection, instance_id: str, namespace: str) -> Name
 
 
 def _result_state(conn: Connection, digest: str) -> tuple[ScanResultStatus, int, str] | None:
-    row = conn.execute(select(results.c.status, results.c.version, results.c.summary)
-                       .where(results.c.manifest_digest == digest)).first()
+    row = conn.execute(
+        select(results.c.status, results.c.version, results.c.summary).where(results.c.manifest_digest == digest)
+    ).first()
     return (ScanResultStatus(row[0]), int(row[1]), str(row[2])) if row else None
 
 
@@ -176,11 +205,15 @@ def _account_handling(conn: Connection, namespace_id: int, namespace: str, diges
     if not domain_id:
         return 0, frozenset()
     version = handling_version(conn, str(domain_id))
-    rows: list[tuple[int, str]] = [(int(r[0]), str(r[1])) for r in conn.execute(select(
-        images.c.id, images.c.image_type).where(images.c.domain_id == str(domain_id), images.c.image_digest == digest,
-                                                images.c.namespace == namespace))]
+    rows: list[tuple[int, str]] = [
+        (int(r[0]), str(r[1]))
+        for r in conn.execute(
+            select(images.c.id, images.c.image_type).where(
+                images.c.domain_id == str(domain_id), images.c.image_digest == digest, images.c.namespace == namespace
+            )
+        )
+    ]
     ignored: set[str] = set()
     for row_id, image_type in rows or [(0, PRIVATE_IMAGE)]:
-        ignored |= ignored_vulnerabilities(conn, str(domain_id), digest, image_type=str(image_type),
-                                           row_id=int(row_id))
+        ignored |= ignored_vulnerabilities(conn, str(domain_id), digest, image_type=str(image_type), row_id=int(row_id))
     return version, frozenset(ignored)

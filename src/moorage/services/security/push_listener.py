@@ -14,6 +14,7 @@ from moorage.services.security.policies import PolicyService
 
 log = logging.getLogger(__name__)
 
+
 class ScanOnPush:
     """Queues ``security.scan_on_push`` jobs for tagged pushes the policies want scanned."""
 

@@ -39,11 +39,12 @@ def normalise_address(address: str, protocol: str) -> tuple[str, str]:
     text = address.strip()
     for scheme in ("http", "https"):
         if text.lower().startswith(f"{scheme}://"):
-            text, protocol = text[len(scheme) + 3:], scheme
+            text, protocol = text[len(scheme) + 3 :], scheme
     text = text.rstrip("/")
     if not _ADDRESS.match(text) or not _usable_host(text):
-        raise Invalid(f"registry_addr must be host[:port] (a host name or an IP address in its usual "
-                      f"form), got {address[:64]!r}")
+        raise Invalid(
+            f"registry_addr must be host[:port] (a host name or an IP address in its usual form), got {address[:64]!r}"
+        )
     if protocol not in ("http", "https"):
         raise Invalid(f"protocol must be http or https, got {protocol[:16]!r}")
     return text, protocol
@@ -114,14 +115,35 @@ class RegistryService:
         password = _text("registry_password", data.password or "", low=0, high=128)
         registry_id = secrets.token_hex(16)
         fields = RegistryFields(
-            name=name, type=kind, api_version=data.api_version or "V2", protocol=protocol, address=address,
+            name=name,
+            type=kind,
+            api_version=data.api_version or "V2",
+            protocol=protocol,
+            address=address,
             username=_text("registry_username", data.username or "", low=0, high=128),
             password_encrypted=self.master_key.encrypt(password, context=f"registry:{registry_id}") if password else "",
             organization_filter=_organizations(data.organization_filter or ""),
             connect_cluster_id=(data.connect_cluster_id or "")[:64],
-            scan_image_channel=(data.scan_image_channel or "")[:16])
-        candidate = ConnectedRegistry(registry_id, domain_id, name, kind, fields.api_version, protocol, address,
-                                      fields.username, (), "", "", RegistryStatus.ACCESSING, "", 0, 0, 0)
+            scan_image_channel=(data.scan_image_channel or "")[:16],
+        )
+        candidate = ConnectedRegistry(
+            registry_id,
+            domain_id,
+            name,
+            kind,
+            fields.api_version,
+            protocol,
+            address,
+            fields.username,
+            (),
+            "",
+            "",
+            RegistryStatus.ACCESSING,
+            "",
+            0,
+            0,
+            0,
+        )
         await self._check(candidate, password)
 
         def work(conn: Connection) -> ConnectedRegistry:
@@ -148,21 +170,41 @@ class RegistryService:
             raise Invalid("moorage's own SWR registries cannot be changed")
         address, protocol = normalise_address(data.address or current.address, data.protocol or current.protocol)
         sealed = await self.db.read(lambda conn: q.password_encrypted(conn, registry_id))
-        password = (_text("registry_password", data.password, low=0, high=128) if data.password is not None
-                    else decrypt_password(self.master_key, registry_id, sealed))
-        changed = replace(current, address=address, protocol=protocol,
-                          username=data.username if data.username is not None else current.username,
-                          api_version=data.api_version or current.api_version,
-                          organization_filter=tuple(o for o in _organizations(
-                              data.organization_filter if data.organization_filter is not None
-                              else ",".join(current.organization_filter)).split(",") if o))
+        password = (
+            _text("registry_password", data.password, low=0, high=128)
+            if data.password is not None
+            else decrypt_password(self.master_key, registry_id, sealed)
+        )
+        changed = replace(
+            current,
+            address=address,
+            protocol=protocol,
+            username=data.username if data.username is not None else current.username,
+            api_version=data.api_version or current.api_version,
+            organization_filter=tuple(
+                o
+                for o in _organizations(
+                    data.organization_filter
+                    if data.organization_filter is not None
+                    else ",".join(current.organization_filter)
+                ).split(",")
+                if o
+            ),
+        )
         await self._check(changed, password)
-        values = {"address": address, "protocol": protocol, "username": changed.username[:128],
-                  "api_version": changed.api_version[:8], "organization_filter": ",".join(changed.organization_filter),
-                  "status": RegistryStatus.SUCCESS, "fail_reason": ""}
+        values = {
+            "address": address,
+            "protocol": protocol,
+            "username": changed.username[:128],
+            "api_version": changed.api_version[:8],
+            "organization_filter": ",".join(changed.organization_filter),
+            "status": RegistryStatus.SUCCESS,
+            "fail_reason": "",
+        }
         if data.password is not None:
-            values["password_encrypted"] = (self.master_key.encrypt(password, context=f"registry:{registry_id}")
-                                            if password else "")
+            values["password_encrypted"] = (
+                self.master_key.encrypt(password, context=f"registry:{registry_id}") if password else ""
+            )
         if data.connect_cluster_id is not None:
             values["connect_cluster_id"] = data.connect_cluster_id[:64]
         if data.scan_image_channel is not None:
@@ -187,8 +229,9 @@ class RegistryService:
 
         return await self.db.write(work)
 
-    async def page(self, principal: Principal, query: RegistryQuery, *, offset: int,
-                   limit: int) -> tuple[list[ConnectedRegistry], int]:
+    async def page(
+        self, principal: Principal, query: RegistryQuery, *, offset: int, limit: int
+    ) -> tuple[list[ConnectedRegistry], int]:
         """One page of the account's registries."""
         return await self.db.read(lambda conn: q.page(conn, _domain(principal), query, offset=offset, limit=limit))
 

@@ -39,8 +39,13 @@ def current_database(vulndb_path: Path) -> str:
             store.close()
 
 
-def rematch_all(db: Database, vulndb_path: Path, *, check_stopped: Callable[[], None] = lambda: None,
-                progress: Callable[[int], None] = lambda _n: None) -> int:
+def rematch_all(
+    db: Database,
+    vulndb_path: Path,
+    *,
+    check_stopped: Callable[[], None] = lambda: None,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> int:
     """Re-match every result not matched against the installed database; how many were."""
     store = engine.open_advisories(vulndb_path)
     if store is None:
@@ -96,8 +101,16 @@ def _rebuild_index(conn: Connection, digest: str, current: str) -> None:
         return
     summary = engine.merge_summaries([c.summary for c in children.values()])
     partial = next((c for c in children.values() if c.failed_code), None)
-    write = ScanWrite(summary=summary, severity_level=summary.level().value, report=report, vulnerabilities=(),
-                      findings=(), scanners=",".join(engine.ALL_SCANNERS), advisory_db=current,
-                      scanner_version=moorage.__version__, failed_code=partial.failed_code if partial else "",
-                      failed_message=partial.failed_message if partial else "")
+    write = ScanWrite(
+        summary=summary,
+        severity_level=summary.level().value,
+        report=report,
+        vulnerabilities=(),
+        findings=(),
+        scanners=",".join(engine.ALL_SCANNERS),
+        advisory_db=current,
+        scanner_version=moorage.__version__,
+        failed_code=partial.failed_code if partial else "",
+        failed_message=partial.failed_message if partial else "",
+    )
     _store(conn, digest, write)

@@ -37,12 +37,16 @@ def remote_access_of(settings: Settings) -> RemoteAccess:
     """The deployment's ``RemoteAccess``."""
     egress = settings.egress
     return RemoteAccess(
-        egress=EgressPolicy.from_lists(allow_networks=egress.allow_networks, allow_hosts=egress.allow_hosts,
-                                       credential_realm_hosts=egress.credential_realm_hosts,
-                                       max_redirects=egress.max_redirects),
+        egress=EgressPolicy.from_lists(
+            allow_networks=egress.allow_networks,
+            allow_hosts=egress.allow_hosts,
+            credential_realm_hosts=egress.credential_realm_hosts,
+            max_redirects=egress.max_redirects,
+        ),
         limits=TransferLimits(json_bytes=egress.max_json_bytes, json_depth=egress.max_json_depth),
         timeout=settings.scanner.remote_timeout_seconds,
-        max_image_bytes=settings.scanner.max_image_bytes)
+        max_image_bytes=settings.scanner.max_image_bytes,
+    )
 
 
 def tenant_reason(error: BaseException, *, registry_id: str, action: str) -> str:

@@ -36,15 +36,30 @@ from moorage.services.security.baseline_details import BaselineService
 from moorage.services.security.image_details import ImageDetailService
 from moorage.services.security.images import account_of, image_visibility
 
-REPORT_TYPES = ("vulnerability", "risk-config", "malwares", "apps", "files", "sensitive-info", "non-compliant-app",
-                "build-command-risks")
+REPORT_TYPES = (
+    "vulnerability",
+    "risk-config",
+    "malwares",
+    "apps",
+    "files",
+    "sensitive-info",
+    "non-compliant-app",
+    "build-command-risks",
+)
 FORMATS = ("csv", "html")
 MAX_IMAGES = 1000
 MAX_ROWS = 200_000
 IMAGE_COLUMNS = ("namespace", "image_name", "image_version", "image_digest")
-TITLES = {"vulnerability": "Vulnerabilities", "risk-config": "Failed baseline checks", "malwares": "Malicious files",
-          "apps": "Installed software", "files": "Files", "sensitive-info": "Sensitive information",
-          "non-compliant-app": "Software that cannot be checked", "build-command-risks": "Risky build commands"}
+TITLES = {
+    "vulnerability": "Vulnerabilities",
+    "risk-config": "Failed baseline checks",
+    "malwares": "Malicious files",
+    "apps": "Installed software",
+    "files": "Files",
+    "sensitive-info": "Sensitive information",
+    "non-compliant-app": "Software that cannot be checked",
+    "build-command-risks": "Risky build commands",
+}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -62,18 +77,32 @@ class ReportTable:
 
 def to_json(table: ReportTable) -> bytes:
     """The stored form of a table."""
-    return zlib.compress(json.dumps({"report_type": table.report_type, "title": table.title,
-                                     "columns": table.columns, "rows": table.rows, "images": table.images,
-                                     "created_at": table.created_at}).encode())
+    return zlib.compress(
+        json.dumps(
+            {
+                "report_type": table.report_type,
+                "title": table.title,
+                "columns": table.columns,
+                "rows": table.rows,
+                "images": table.images,
+                "created_at": table.created_at,
+            }
+        ).encode()
+    )
 
 
 def from_json(data: bytes) -> ReportTable:
     """A stored table (``Invalid`` when unreadable)."""
     try:
         body = load_document(zlib.decompress(data, bufsize=1 << 20))
-        return ReportTable(str(body["report_type"]), str(body["title"]), tuple(str(c) for c in body["columns"]),
-                           tuple(tuple(str(v) for v in row) for row in body["rows"]), int(body["images"]),
-                           int(body["created_at"]))
+        return ReportTable(
+            str(body["report_type"]),
+            str(body["title"]),
+            tuple(str(c) for c in body["columns"]),
+            tuple(tuple(str(v) for v in row) for row in body["rows"]),
+            int(body["images"]),
+            int(body["created_at"]),
+        )
     except (ValueError, KeyError, TypeError, zlib.error) as error:
         raise Invalid(f"the stored report cannot be read: {error}") from error
 
@@ -141,9 +170,12 @@ class ReportService:
 
     async def _images(self, seen: ImageVisibility, selection: ReportSelection) -> list[ImageRow]:
         if selection.operate_all:
-            rows, _ = await self.db.read(lambda conn: images_q.page(
-                conn, seen, selection.filter, sort_key=None, descending=False, offset=0, limit=MAX_IMAGES),
-                heavy=True)
+            rows, _ = await self.db.read(
+                lambda conn: images_q.page(
+                    conn, seen, selection.filter, sort_key=None, descending=False, offset=0, limit=MAX_IMAGES
+                ),
+                heavy=True,
+            )
             return rows
         if not selection.image_ids:
             raise Invalid("image_id_list is empty (or set operate_all)")
@@ -158,8 +190,9 @@ class ReportService:
             found.setdefault(row.id, row)
         return list(found.values())
 
-    async def table(self, principal: Principal, report_type: str, selection: ReportSelection, *,
-                    limit: int = MAX_ROWS) -> ReportTable:
+    async def table(
+        self, principal: Principal, report_type: str, selection: ReportSelection, *, limit: int = MAX_ROWS
+    ) -> ReportTable:
         """The report's rows (at most ``limit``)."""
         if report_type not in REPORT_TYPES:
             raise Invalid(f"security_report_type must be one of {', '.join(REPORT_TYPES)}")
@@ -174,54 +207,92 @@ class ReportService:
                     break
             if len(rows) >= limit:
                 break
-        return ReportTable(report_type, TITLES[report_type], IMAGE_COLUMNS + columns, tuple(rows), len(images),
-                           int(datetime.now(UTC).timestamp() * 1000))
+        return ReportTable(
+            report_type,
+            TITLES[report_type],
+            IMAGE_COLUMNS + columns,
+            tuple(rows),
+            len(images),
+            int(datetime.now(UTC).timestamp() * 1000),
+        )
 
-    def _kind(self, principal: Principal, report_type: str) -> tuple[
-            tuple[str, ...], Callable[[ImageRow], Awaitable[Sequence[Sequence[Any]]]]]:
+    def _kind(
+        self, principal: Principal, report_type: str
+    ) -> tuple[tuple[str, ...], Callable[[ImageRow], Awaitable[Sequence[Sequence[Any]]]]]:
         d, b = self.details, self.baseline
 
         def ref(image: ImageRow) -> ImageRef:
             return ImageRef(str(image.id))
 
         async def vulnerabilities(image: ImageRow) -> list[tuple[Any, ...]]:
-            return [(v.vul_id, v.severity, v.repair_necessity, v.app_name, v.version, v.app_path, v.solution,
-                     "handled" if v.handled else "unhandled")
-                    for v in await d.vulnerabilities(principal, ref(image), necessity=None, vul_id=None, app_name=None,
-                                                     kind=None, handle_status=None)]
+            return [
+                (
+                    v.vul_id,
+                    v.severity,
+                    v.repair_necessity,
+                    v.app_name,
+                    v.version,
+                    v.app_path,
+                    v.solution,
+                    "handled" if v.handled else "unhandled",
+                )
+                for v in await d.vulnerabilities(
+                    principal, ref(image), necessity=None, vul_id=None, app_name=None, kind=None, handle_status=None
+                )
+            ]
 
         async def risk_config(image: ImageRow) -> list[tuple[Any, ...]]:
-            return [(r.check_name, r.check_rule_id, r.check_rule_name, r.severity, r.scan_result)
-                    for r in await b.rules(principal, ref(image), check_name=None, result_type="failed",
-                                           check_rule_name=None, severity=None)]
+            return [
+                (r.check_name, r.check_rule_id, r.check_rule_name, r.severity, r.scan_result)
+                for r in await b.rules(
+                    principal, ref(image), check_name=None, result_type="failed", check_rule_name=None, severity=None
+                )
+            ]
 
         async def malwares(image: ImageRow) -> list[tuple[Any, ...]]:
-            return [(m.file_path, m.size, m.description) for m in await d.malware(principal, ref(image),
-                                                                                 file_name=None)]
+            return [
+                (m.file_path, m.size, m.description) for m in await d.malware(principal, ref(image), file_name=None)
+            ]
 
         async def apps(image: ImageRow) -> list[tuple[Any, ...]]:
-            return [(a.app_name, a.app_type, a.app_version, a.vul_num)
-                    for a in await d.apps(principal, ref(image), app_name=None)]
+            return [
+                (a.app_name, a.app_type, a.app_version, a.vul_num)
+                for a in await d.apps(principal, ref(image), app_name=None)
+            ]
 
         async def files(image: ImageRow) -> list[tuple[Any, ...]]:
             return [(f.file_path, f.size) for f in await d.files(principal, ref(image), file_name=None)]
 
         async def sensitive(image: ImageRow) -> list[tuple[Any, ...]]:
-            return [(s.name, s.severity, s.file_path, s.content, s.handle_status)
-                    for s in await d.sensitive(principal, ref(image), file_path=None, severity=None,
-                                               handle_status=None)]
+            return [
+                (s.name, s.severity, s.file_path, s.content, s.handle_status)
+                for s in await d.sensitive(principal, ref(image), file_path=None, severity=None, handle_status=None)
+            ]
 
         async def non_compliant(image: ImageRow) -> list[tuple[Any, ...]]:
-            return [(a.app_name, a.app_version, a.app_path)
-                    for a in await d.non_compliant_apps(principal, ref(image), app_name=None)]
+            return [
+                (a.app_name, a.app_version, a.app_path)
+                for a in await d.non_compliant_apps(principal, ref(image), app_name=None)
+            ]
 
         async def build(image: ImageRow) -> list[tuple[Any, ...]]:
             found = await b.build_risk_images(principal, ImageScope(image_id=str(image.id)), rule_id=None)
             return [(instruction, remediation) for item in found for instruction, remediation in item.instructions]
 
         kinds: dict[str, tuple[tuple[str, ...], Callable[[ImageRow], Awaitable[Sequence[Sequence[Any]]]]]] = {
-            "vulnerability": (("vul_id", "severity", "repair_necessity", "app_name", "app_version", "app_path",
-                               "solution", "handle_status"), vulnerabilities),
+            "vulnerability": (
+                (
+                    "vul_id",
+                    "severity",
+                    "repair_necessity",
+                    "app_name",
+                    "app_version",
+                    "app_path",
+                    "solution",
+                    "handle_status",
+                ),
+                vulnerabilities,
+            ),
             "risk-config": (("check_name", "check_rule_id", "check_rule_name", "severity", "scan_result"), risk_config),
             "malwares": (("file_path", "size", "description"), malwares),
             "apps": (("app_name", "app_type", "app_version", "vul_num"), apps),
@@ -232,17 +303,33 @@ class ReportService:
         }
         return kinds[report_type]
 
-    async def export(self, principal: Principal, report_type: str, selection: ReportSelection, *,
-                     export_size: int | None, kind: str, file_format: str) -> tuple[str, int]:
+    async def export(
+        self,
+        principal: Principal,
+        report_type: str,
+        selection: ReportSelection,
+        *,
+        export_size: int | None,
+        kind: str,
+        file_format: str,
+    ) -> tuple[str, int]:
         """Record an export of the report; (task id, rows)."""
         limit = MAX_ROWS if not export_size else min(export_size, MAX_ROWS)
         table = await self.table(principal, report_type, selection, limit=limit)
         domain_id = account_of(principal)
         task_id = secrets.token_hex(16)
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        await self.db.write(lambda conn: exports_q.create(
-            conn, task_id=task_id, domain_id=domain_id, kind=kind, file_format=file_format,
-            file_name=f"{kind}-{report_type}-{stamp}", content=to_json(table)))
+        await self.db.write(
+            lambda conn: exports_q.create(
+                conn,
+                task_id=task_id,
+                domain_id=domain_id,
+                kind=kind,
+                file_format=file_format,
+                file_name=f"{kind}-{report_type}-{stamp}",
+                content=to_json(table),
+            )
+        )
         return task_id, len(table.rows)
 
     async def task(self, principal: Principal, task_id: str) -> tuple[ExportTask, ReportTable]:

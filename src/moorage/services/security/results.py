@@ -16,8 +16,15 @@ from moorage.metadata.queries import security_results as results_q
 
 def row_values(result: ScanResultRecord | None, ignored: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The scan columns of a row whose content has ``result`` (None: never scanned)."""
-    unscanned = {"scan_status": ScanStatus.UNSCAN.value, "scan_failed_code": "", "latest_scan_time": 0, "vul_num": 0,
-                 "unsafe_setting_num": 0, "malicious_file_num": 0, "severity_level": ""}
+    unscanned = {
+        "scan_status": ScanStatus.UNSCAN.value,
+        "scan_failed_code": "",
+        "latest_scan_time": 0,
+        "vul_num": 0,
+        "unsafe_setting_num": 0,
+        "malicious_file_num": 0,
+        "severity_level": "",
+    }
     if result is None:
         return unscanned
     match result.status:
@@ -26,16 +33,26 @@ def row_values(result: ScanResultRecord | None, ignored: frozenset[str] = frozen
         case ScanResultStatus.SCANNING:
             return {"scan_status": ScanStatus.SCANNING.value}
         case ScanResultStatus.FAILED:
-            return {"scan_status": ScanStatus.FAILED.value, "scan_failed_code": result.failed_code,
-                    "latest_scan_time": result.scanned_at, "vul_num": 0, "unsafe_setting_num": 0,
-                    "malicious_file_num": 0, "severity_level": ""}
+            return {
+                "scan_status": ScanStatus.FAILED.value,
+                "scan_failed_code": result.failed_code,
+                "latest_scan_time": result.scanned_at,
+                "vul_num": 0,
+                "unsafe_setting_num": 0,
+                "malicious_file_num": 0,
+                "severity_level": "",
+            }
         case ScanResultStatus.SUCCESS:
             summary = result.summary
-            return {"scan_status": ScanStatus.SUCCESS.value, "scan_failed_code": result.failed_code,
-                    "latest_scan_time": result.scanned_at,
-                    "vul_num": summary.vul_count(ignored), "unsafe_setting_num": len(summary.unsafe_settings),
-                    "malicious_file_num": len(summary.malicious_files),
-                    "severity_level": summary.level(ignored).value}
+            return {
+                "scan_status": ScanStatus.SUCCESS.value,
+                "scan_failed_code": result.failed_code,
+                "latest_scan_time": result.scanned_at,
+                "vul_num": summary.vul_count(ignored),
+                "unsafe_setting_num": len(summary.unsafe_settings),
+                "malicious_file_num": len(summary.malicious_files),
+                "severity_level": summary.level(ignored).value,
+            }
         case _:
             assert_never(result.status)
 
@@ -73,6 +90,9 @@ def recount_domain(conn: Connection, domain_id: str, digests: Sequence[str]) -> 
         for row_id, row_domain, image_type in images_q.rows_with_digest(conn, digest):
             if row_domain != domain_id:
                 continue
-            ignored = (results_q.ignored_vulnerabilities(conn, domain_id, digest, image_type=image_type, row_id=row_id)
-                       if result is not None and result.status is ScanResultStatus.SUCCESS else frozenset())
+            ignored = (
+                results_q.ignored_vulnerabilities(conn, domain_id, digest, image_type=image_type, row_id=row_id)
+                if result is not None and result.status is ScanResultStatus.SUCCESS
+                else frozenset()
+            )
             images_q.apply_scan_state(conn, [row_id], row_values(result, ignored))

@@ -117,11 +117,13 @@ class DigestScanner:
                 log.warning("scan of %s failed: %s", digest, exc, exc_info=True)
             self._record_failure(digest, failure)
             return
-        stored = self.db.run_write(lambda conn: results_q.store(conn, digest, self.job_id, write)
-                                   and apply_to_rows(conn, digest) >= 0)
+        stored = self.db.run_write(
+            lambda conn: results_q.store(conn, digest, self.job_id, write) and apply_to_rows(conn, digest) >= 0
+        )
         if not stored:
-            log.warning("scan of %s by job %s was taken over by another job; its result was dropped",
-                        digest, self.job_id)
+            log.warning(
+                "scan of %s by job %s was taken over by another job; its result was dropped", digest, self.job_id
+            )
 
     def _record_failure(self, digest: str, failure: ScanFailure) -> None:
         def work(conn: Any) -> None:
@@ -153,28 +155,49 @@ class DigestScanner:
         parts = []
         for descriptor in platforms:
             result = DigestScanner(self.db, self.job_id, self.options, self.vulndb_path, self.stop_check).scan(
-                origin, str(descriptor.digest), not_before=not_before)
+                origin, str(descriptor.digest), not_before=not_before
+            )
             parts.append((descriptor, result))
         failed = [r for _d, r in parts if r.status is not ScanResultStatus.SUCCESS]
         if failed:
-            self._record_failure(digest, ScanFailure(failed[0].failed_code or "unknown_error",
-                                                     f"platform image {failed[0].manifest_digest}: "
-                                                     f"{failed[0].failed_message}"))
+            self._record_failure(
+                digest,
+                ScanFailure(
+                    failed[0].failed_code or "unknown_error",
+                    f"platform image {failed[0].manifest_digest}: {failed[0].failed_message}",
+                ),
+            )
             return
         summary = engine.merge_summaries([r.summary for _d, r in parts])
-        report = {"schema": INDEX_REPORT_SCHEMA, "manifest_digest": digest,
-                  "platforms": [{"digest": str(d.digest), "platform": str(d.platform) if d.platform else "",
-                                 "result_version": r.version} for d, r in parts]}
+        report = {
+            "schema": INDEX_REPORT_SCHEMA,
+            "manifest_digest": digest,
+            "platforms": [
+                {
+                    "digest": str(d.digest),
+                    "platform": str(d.platform) if d.platform else "",
+                    "result_version": r.version,
+                }
+                for d, r in parts
+            ],
+        }
         databases = {r.advisory_db for _d, r in parts}
         partial = next((r for _d, r in parts if r.failed_code), None)  # e.g. vulnerabilities skipped: no database
-        write = ScanWrite(summary=summary, severity_level=summary.level().value, report=report, vulnerabilities=(),
-                          findings=(), scanners=",".join(self.options.scanners),
-                          advisory_db=databases.pop() if len(databases) == 1 else engine.NO_DATABASE,
-                          scanner_version=moorage.__version__,
-                          failed_code=partial.failed_code if partial else "",
-                          failed_message=partial.failed_message if partial else "")
-        self.db.run_write(lambda conn: results_q.store(conn, digest, self.job_id, write)
-                          and apply_to_rows(conn, digest) >= 0)
+        write = ScanWrite(
+            summary=summary,
+            severity_level=summary.level().value,
+            report=report,
+            vulnerabilities=(),
+            findings=(),
+            scanners=",".join(self.options.scanners),
+            advisory_db=databases.pop() if len(databases) == 1 else engine.NO_DATABASE,
+            scanner_version=moorage.__version__,
+            failed_code=partial.failed_code if partial else "",
+            failed_message=partial.failed_message if partial else "",
+        )
+        self.db.run_write(
+            lambda conn: results_q.store(conn, digest, self.job_id, write) and apply_to_rows(conn, digest) >= 0
+        )
 
 
 def _is_stop(error: BaseException) -> bool:

@@ -58,8 +58,15 @@ def queue_rematch_if_needed(db: Database, vulndb_path: Path) -> str | None:
         if jobs_q.by_dedupe_key(conn, key) is not None:
             return None
         job_id = secrets.token_hex(16)
-        jobs_q.create(conn, job_id=job_id, kind=JobKind.REMATCH, params={"advisory_db": current}, max_attempts=5,
-                      dedupe_key=key, domain_id=None)
+        jobs_q.create(
+            conn,
+            job_id=job_id,
+            kind=JobKind.REMATCH,
+            params={"advisory_db": current},
+            max_attempts=5,
+            dedupe_key=key,
+            domain_id=None,
+        )
         return job_id
 
     return db.run_write(work)
@@ -76,14 +83,22 @@ def queue_due_scans(db: Database, tasks: TaskService, *, now: int) -> list[str]:
             if not tasks_q.mark_policy_run(conn, policy.domain_id, due_since=policy.last_run_at, now=now):
                 return None  # another worker took this run
             since = now - policy.time_scope * DAY_MS if policy.time_scope else 0
-            ids = images_q.digests_of_domain(conn, policy.domain_id, updated_since=since,
-                                             registry_ids=policy.registry_ids)
+            ids = images_q.digests_of_domain(
+                conn, policy.domain_id, updated_since=since, registry_ids=policy.registry_ids
+            )
             if not ids:
                 return None
             rows = images_q.by_ids(conn, ImageVisibility(policy.domain_id), ids)
-            task = tasks.create_scan_in(conn, domain_id=policy.domain_id, rows=rows, scan_scope=policy.scan_scope,
-                                        rate_limit=policy.rate_limit, task_type="cycle", is_all=True,
-                                        policy_id=policy.domain_id)
+            task = tasks.create_scan_in(
+                conn,
+                domain_id=policy.domain_id,
+                rows=rows,
+                scan_scope=policy.scan_scope,
+                rate_limit=policy.rate_limit,
+                task_type="cycle",
+                is_all=True,
+                policy_id=policy.domain_id,
+            )
             return task.job_id
 
         job_id = db.run_write(work)

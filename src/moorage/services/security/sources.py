@@ -69,8 +69,13 @@ class LocalOrigin(ImageOrigin):
         self.name = name
 
     def _manifest(self, digest: str) -> tuple[bytes, str]:
-        row = self.db.run_read(lambda conn: conn.execute(select(manifests.c.payload, manifests.c.media_type).where(
-            manifests.c.repository_id == self.repository_id, manifests.c.digest == digest)).first())
+        row = self.db.run_read(
+            lambda conn: conn.execute(
+                select(manifests.c.payload, manifests.c.media_type).where(
+                    manifests.c.repository_id == self.repository_id, manifests.c.digest == digest
+                )
+            ).first()
+        )
         if row is None:
             raise ScanFailure("get_detail_info_not_found", f"{self.name}@{digest} is no longer in the registry")
         return bytes(row[0]), str(row[1])
@@ -125,8 +130,9 @@ class StoredImageSource(ImageSource):
             # Stored by the registry: read back with the bound of documents moorage stored.
             config = parse_config(self._blob_bytes(config_digest, MAX_MANIFEST_BYTES), max_depth=DOCUMENT_MAX_DEPTH)
         except (OSError, ValueError, ManifestInvalid) as exc:
-            raise ScanFailure("failed_to_query_basic_image_information",
-                              f"config {config_digest} of {self.name}: {exc}") from exc
+            raise ScanFailure(
+                "failed_to_query_basic_image_information", f"config {config_digest} of {self.name}: {exc}"
+            ) from exc
         layers = []
         for descriptor in self.manifest.layers:
             local = self.store.local_path(descriptor.digest)
@@ -151,9 +157,13 @@ class StoredImageSource(ImageSource):
             return target
 
         fetched = {layer.digest: asyncio.run(copy(layer.digest)) for layer in missing}
-        return replace(image, layers=tuple(
-            replace(layer, blob=LocalBlob(str(fetched[layer.digest]))) if layer.digest in fetched else layer
-            for layer in image.layers))
+        return replace(
+            image,
+            layers=tuple(
+                replace(layer, blob=LocalBlob(str(fetched[layer.digest]))) if layer.digest in fetched else layer
+                for layer in image.layers
+            ),
+        )
 
     def close(self) -> None:
         """Remove copied layers."""
@@ -179,9 +189,14 @@ class RemoteOrigin(ImageOrigin):
         remote = self.remote
 
         async def fetch() -> tuple[bytes, str]:
-            async with RegistryClient(remote.address, egress=remote.egress, credentials=remote.credentials,
-                                      plain_http=remote.plain_http, timeout=remote.timeout,
-                                      limits=remote.limits) as client:
+            async with RegistryClient(
+                remote.address,
+                egress=remote.egress,
+                credentials=remote.credentials,
+                plain_http=remote.plain_http,
+                timeout=remote.timeout,
+                limits=remote.limits,
+            ) as client:
                 answer = await client.get_manifest(self.repository, digest)
                 return answer.raw, answer.media_type
 
@@ -194,9 +209,15 @@ class RemoteOrigin(ImageOrigin):
 
         remote = self.remote
         reference = ImageReference(remote.address, self.repository, digest=digest)
-        return RegistrySource(reference, egress=remote.egress, credentials=remote.credentials,
-                              plain_http=remote.plain_http, timeout=remote.timeout,
-                              max_image_bytes=self.max_image_bytes, limits=remote.limits)
+        return RegistrySource(
+            reference,
+            egress=remote.egress,
+            credentials=remote.credentials,
+            plain_http=remote.plain_http,
+            timeout=remote.timeout,
+            max_image_bytes=self.max_image_bytes,
+            limits=remote.limits,
+        )
 
     def describe(self) -> str:
         """See :meth:`ImageOrigin.describe`."""

@@ -55,16 +55,18 @@ class SyncOutcome:
 
 def _record(db: Database, registry: ConnectedRegistry, image_type: str, entries: Sequence[ImageEntry]) -> SyncOutcome:
     def work(conn: Connection) -> SyncOutcome:
-        images_q.upsert(conn, domain_id=registry.domain_id, registry_id=registry.id, image_type=image_type,
-                        entries=entries)
+        images_q.upsert(
+            conn, domain_id=registry.domain_id, registry_id=registry.id, image_type=image_type, entries=entries
+        )
         removed = images_q.remove_missing(conn, registry.id, (e.row_key for e in entries))
         images_q.refresh_latest_versions(conn, registry.id)
         digests = {e.digest for e in entries} | {p.digest for e in entries for p in e.platforms}
         for digest in results_q.get_many(conn, digests):
             apply_to_rows(conn, digest)
         count = images_q.count_of_registry(conn, registry.id)
-        registries_q.record_sync(conn, registry.id, status=RegistryStatus.SUCCESS, fail_reason="", images_num=count,
-                                 synced_at=now_ms())
+        registries_q.record_sync(
+            conn, registry.id, status=RegistryStatus.SUCCESS, fail_reason="", images_num=count, synced_at=now_ms()
+        )
         return SyncOutcome(registry.id, count, removed)
 
     return db.run_write(work)
@@ -81,9 +83,15 @@ def sync_swr(db: Database, *, domain_id: str, image_type: str) -> SyncOutcome:
 def remote_registry(registry: ConnectedRegistry, password: str, access: RemoteAccess) -> RemoteRegistry:
     """How to reach an external registry with its credentials, under the deployment's egress policy."""
     credentials = Credentials(registry.username, password) if registry.username else None
-    return RemoteRegistry(address=registry.address, plain_http=registry.protocol == "http", credentials=credentials,
-                          egress=access.egress, limits=access.limits, organizations=registry.organization_filter,
-                          timeout=access.timeout)
+    return RemoteRegistry(
+        address=registry.address,
+        plain_http=registry.protocol == "http",
+        credentials=credentials,
+        egress=access.egress,
+        limits=access.limits,
+        organizations=registry.organization_filter,
+        timeout=access.timeout,
+    )
 
 
 def decrypt_password(master_key: MasterKey, registry_id: str, sealed: str) -> str:
@@ -93,12 +101,14 @@ def decrypt_password(master_key: MasterKey, registry_id: str, sealed: str) -> st
 
 def origin_for(registry: ConnectedRegistry, password: str, repository: str, access: RemoteAccess) -> RemoteOrigin:
     """Where a scan reads an image of an external registry."""
-    return RemoteOrigin(remote_registry(registry, password, access), repository=repository,
-                        max_image_bytes=access.max_image_bytes)
+    return RemoteOrigin(
+        remote_registry(registry, password, access), repository=repository, max_image_bytes=access.max_image_bytes
+    )
 
 
-def sync_external(db: Database, master_key: MasterKey, *, registry_id: str, limit: int,
-                  access: RemoteAccess) -> SyncOutcome:
+def sync_external(
+    db: Database, master_key: MasterKey, *, registry_id: str, limit: int, access: RemoteAccess
+) -> SyncOutcome:
     """Synchronise an external registry; a failure marks the registry ``fail`` (with a reason a
     tenant may read) and is raised as ``SyncFailed``."""
     registry = db.run_read(lambda conn: registries_q.by_id(conn, registry_id))
@@ -110,8 +120,11 @@ def sync_external(db: Database, master_key: MasterKey, *, registry_id: str, limi
         entries = asyncio.run(_list(registry.type, remote, limit))
     except (CatalogError, RegistryError, OSError) as exc:
         reason = f"{FAIL_API}: {tenant_reason(exc, registry_id=registry_id, action='synchronisation')}"
-        db.run_write(lambda conn: registries_q.record_sync(conn, registry_id, status=RegistryStatus.FAIL,
-                                                           fail_reason=reason, images_num=None, synced_at=None))
+        db.run_write(
+            lambda conn: registries_q.record_sync(
+                conn, registry_id, status=RegistryStatus.FAIL, fail_reason=reason, images_num=None, synced_at=None
+            )
+        )
         raise SyncFailed(reason) from exc
     return _record(db, registry, registry.type.image_type, entries)
 
@@ -119,8 +132,14 @@ def sync_external(db: Database, master_key: MasterKey, *, registry_id: str, limi
 async def _list(kind: RegistryType, remote: RemoteRegistry, limit: int) -> list[ImageEntry]:
     tags = await make_catalog(kind, remote).tags(limit=limit)
     limiter = asyncio.Semaphore(PARALLEL_MANIFESTS)
-    async with RegistryClient(remote.address, egress=remote.egress, credentials=remote.credentials,
-                              plain_http=remote.plain_http, timeout=remote.timeout, limits=remote.limits) as client:
+    async with RegistryClient(
+        remote.address,
+        egress=remote.egress,
+        credentials=remote.credentials,
+        plain_http=remote.plain_http,
+        timeout=remote.timeout,
+        limits=remote.limits,
+    ) as client:
 
         async def one(tag: RemoteTag) -> ImageEntry | None:
             async with limiter:
@@ -146,21 +165,51 @@ async def _describe(client: RegistryClient, tag: RemoteTag) -> ImageEntry:
     is_index = "index" in tag.media_type or "list" in tag.media_type
     if tag.digest and tag.size >= 0 and (tag.platforms or not is_index):
         described = tuple(PlatformEntry(p.digest, "", p.platform, max(p.size, 0)) for p in tag.platforms)
-        return ImageEntry(namespace, name, tag.tag, tag.digest, media_type=tag.media_type, size=tag.size,
-                          updated_at=tag.updated_at, platforms=described)
+        return ImageEntry(
+            namespace,
+            name,
+            tag.tag,
+            tag.digest,
+            media_type=tag.media_type,
+            size=tag.size,
+            updated_at=tag.updated_at,
+            platforms=described,
+        )
     answer = await client.get_manifest(tag.repository, tag.digest or tag.tag)
     depth = client.limits.json_depth
     document = answer.parsed(max_depth=depth)
     if isinstance(document, ImageManifest):
-        return ImageEntry(namespace, name, tag.tag, answer.digest, image_id=document.config.digest.hex,
-                          media_type=answer.media_type, size=document.total_size(), updated_at=tag.updated_at)
+        return ImageEntry(
+            namespace,
+            name,
+            tag.tag,
+            answer.digest,
+            image_id=document.config.digest.hex,
+            media_type=answer.media_type,
+            size=document.total_size(),
+            updated_at=tag.updated_at,
+        )
     platforms = []
     for descriptor in select_platforms(document, None):
         child = (await client.get_manifest(tag.repository, str(descriptor.digest))).parsed(max_depth=depth)
         if not isinstance(child, ImageManifest):
             continue
-        platforms.append(PlatformEntry(str(descriptor.digest), child.config.digest.hex,
-                                       str(descriptor.platform) if descriptor.platform else "",
-                                       child.total_size(), descriptor.media_type))
-    return ImageEntry(namespace, name, tag.tag, answer.digest, media_type=answer.media_type,
-                      size=sum(p.size for p in platforms), updated_at=tag.updated_at, platforms=tuple(platforms))
+        platforms.append(
+            PlatformEntry(
+                str(descriptor.digest),
+                child.config.digest.hex,
+                str(descriptor.platform) if descriptor.platform else "",
+                child.total_size(),
+                descriptor.media_type,
+            )
+        )
+    return ImageEntry(
+        namespace,
+        name,
+        tag.tag,
+        answer.digest,
+        media_type=answer.media_type,
+        size=sum(p.size for p in platforms),
+        updated_at=tag.updated_at,
+        platforms=tuple(platforms),
+    )

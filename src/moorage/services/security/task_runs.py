@@ -63,18 +63,27 @@ class TaskRuns:
                 if interval and scanned:
                     _wait(job, interval)
                 position = item.position
-                db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position,
-                                     status=TaskItemStatus.RUNNING))
+                db.run_write(
+                    partial(tasks_q.set_item, task_id=task_id, position=position, status=TaskItemStatus.RUNNING)
+                )
                 row = db.run_read(partial(images_q.by_id, row_id=item.image_row_id)) if item.image_row_id else None
                 try:
                     if row is None:
                         raise ScanFailure("get_detail_info_not_found", f"{item.label} is no longer in the image list")
                     result = scanner.scan(self.scans.origin_of_row(row), row.image_digest, not_before=task.created_at)
-                    status, reason = ((TaskItemStatus.SUCCESS, "") if result.status is ScanResultStatus.SUCCESS
-                                      else (TaskItemStatus.FAILED, result.failed_code))
-                    risky += int(result.status is ScanResultStatus.SUCCESS and bool(result.summary.vul_count()
-                                                                     or result.summary.malicious_files
-                                                                     or result.summary.unsafe_settings))
+                    status, reason = (
+                        (TaskItemStatus.SUCCESS, "")
+                        if result.status is ScanResultStatus.SUCCESS
+                        else (TaskItemStatus.FAILED, result.failed_code)
+                    )
+                    risky += int(
+                        result.status is ScanResultStatus.SUCCESS
+                        and bool(
+                            result.summary.vul_count()
+                            or result.summary.malicious_files
+                            or result.summary.unsafe_settings
+                        )
+                    )
                 except JobStopped:
                     raise
                 except ScanFailure as failure:
@@ -110,8 +119,9 @@ class TaskRuns:
                     continue
                 job.check_stopped()
                 position = item.position
-                db.run_write(partial(tasks_q.set_item, task_id=task_id, position=position,
-                                     status=TaskItemStatus.RUNNING))
+                db.run_write(
+                    partial(tasks_q.set_item, task_id=task_id, position=position, status=TaskItemStatus.RUNNING)
+                )
                 registry = db.run_read(partial(registries_q.by_id, registry_id=item.registry_id))
                 try:
                     if registry is None:
@@ -119,8 +129,13 @@ class TaskRuns:
                     if registry.type.is_builtin:
                         sync_swr(db, domain_id=registry.domain_id, image_type=registry.type.image_type)
                     else:
-                        sync_external(db, self.scans.master_key(), registry_id=registry.id,
-                                      limit=settings.scanner.sync_max_images, access=remote_access_of(settings))
+                        sync_external(
+                            db,
+                            self.scans.master_key(),
+                            registry_id=registry.id,
+                            limit=settings.scanner.sync_max_images,
+                            access=remote_access_of(settings),
+                        )
                     status, reason = TaskItemStatus.SUCCESS, ""
                 except JobStopped:
                     raise
@@ -155,10 +170,12 @@ def _finish_task(conn: Connection, task_id: str, risky: int) -> None:
     tasks_q.finish(conn, task_id, status=TaskStatus.FINISHED)
 
 
-def _stop_task(conn: Connection, task_id: str, *, status: TaskStatus = TaskStatus.STOPPED,
-               reason: str = "") -> None:
-    left = [i.image_row_id for i in tasks_q.task_items(conn, task_id, statuses=OPEN_ITEM_STATUSES)
-            if i.image_row_id is not None]
+def _stop_task(conn: Connection, task_id: str, *, status: TaskStatus = TaskStatus.STOPPED, reason: str = "") -> None:
+    left = [
+        i.image_row_id
+        for i in tasks_q.task_items(conn, task_id, statuses=OPEN_ITEM_STATUSES)
+        if i.image_row_id is not None
+    ]
     tasks_q.recount(conn, task_id)
     tasks_q.finish(conn, task_id, status=status, failed_reason=reason)
     restore_rows(conn, left)

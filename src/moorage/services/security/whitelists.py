@@ -50,7 +50,8 @@ class WhitelistService:
         if scope.rule_type not in RULE_TYPES:
             raise Invalid(f"rule_type must be one of {', '.join(RULE_TYPES)}")
         if scope.rule_type == "specific_image_types" and (
-                not scope.image_types or any(t not in IMAGE_TYPES for t in scope.image_types)):
+            not scope.image_types or any(t not in IMAGE_TYPES for t in scope.image_types)
+        ):
             raise Invalid(f"query_info.image_type must be one of {', '.join(IMAGE_TYPES)}")
         if scope.rule_type == "specific_images":
             if not scope.row_ids or len(scope.row_ids) > MAX_IMAGES:
@@ -71,8 +72,9 @@ class WhitelistService:
         types = scope.image_types if scope.rule_type == "specific_image_types" else ()
         return ALL_IMAGES, types, ()
 
-    async def add(self, principal: Principal, *, vul_type: str, vul_ids: Sequence[str], scope: WhitelistScope,
-                  description: str) -> list[str]:
+    async def add(
+        self, principal: Principal, *, vul_type: str, vul_ids: Sequence[str], scope: WhitelistScope, description: str
+    ) -> list[str]:
         """Add one whitelist per vulnerability id; their ids."""
         domain_id = account_of(principal)
         if vul_type and vul_type not in VUL_TYPES:
@@ -88,9 +90,17 @@ class WhitelistService:
 
             def write(conn: Connection) -> None:
                 for whitelist_id, vul_id in zip(made, ids, strict=True):
-                    handling_q.create_whitelist(conn, whitelist_id=whitelist_id, domain_id=domain_id,
-                                                vul_type=vul_type, vul_id=vul_id, rule_type=rule_type,
-                                                image_types=types, row_ids=rows, description=description)
+                    handling_q.create_whitelist(
+                        conn,
+                        whitelist_id=whitelist_id,
+                        domain_id=domain_id,
+                        vul_type=vul_type,
+                        vul_id=vul_id,
+                        rule_type=rule_type,
+                        image_types=types,
+                        row_ids=rows,
+                        description=description,
+                    )
                 self._recount(conn, domain_id)
 
             self.db.run_write(write)
@@ -98,8 +108,7 @@ class WhitelistService:
 
         return await DetailBase.run(work)
 
-    async def change(self, principal: Principal, whitelist_id: str, *, scope: WhitelistScope,
-                     description: str) -> None:
+    async def change(self, principal: Principal, whitelist_id: str, *, scope: WhitelistScope, description: str) -> None:
         """Change where a whitelist applies and its description."""
         domain_id = account_of(principal)
 
@@ -108,8 +117,15 @@ class WhitelistService:
             rule_type, types, rows = self._stored(scope)
 
             def write(conn: Connection) -> bool:
-                changed = handling_q.change_whitelist(conn, domain_id, whitelist_id, rule_type=rule_type,
-                                                      image_types=types, row_ids=rows, description=description)
+                changed = handling_q.change_whitelist(
+                    conn,
+                    domain_id,
+                    whitelist_id,
+                    rule_type=rule_type,
+                    image_types=types,
+                    row_ids=rows,
+                    description=description,
+                )
                 if changed:
                     self._recount(conn, domain_id)
                 return changed
@@ -140,10 +156,16 @@ class WhitelistService:
             if entry is not None:
                 known[vul_id] = Known(entry.title, tuple(sorted(entry.aliases)), entry.score)
         facts = self.views.advisories.describe(known)
-        rows = {r.id: r for r in self.db.run_read(lambda conn: images_q.by_ids(
-            conn, seen, sorted({i for w in whitelists for i in w.row_ids})))}
-        return [WhitelistView(w, sdk_rule_type(w), facts[w.vul_id], tuple(rows[i] for i in w.row_ids if i in rows))
-                for w in whitelists]
+        rows = {
+            r.id: r
+            for r in self.db.run_read(
+                lambda conn: images_q.by_ids(conn, seen, sorted({i for w in whitelists for i in w.row_ids}))
+            )
+        }
+        return [
+            WhitelistView(w, sdk_rule_type(w), facts[w.vul_id], tuple(rows[i] for i in w.row_ids if i in rows))
+            for w in whitelists
+        ]
 
     async def list(self, principal: Principal, *, vul_name: str | None, vul_type: str | None) -> list[WhitelistView]:
         """The account's whitelists, oldest first (``vul_name``: a part of the id or the name)."""

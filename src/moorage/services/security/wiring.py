@@ -49,8 +49,9 @@ class SecurityServices:
     advisory_database: AdvisoryDatabaseStatus
 
 
-def build_security_services(settings: Settings, db: Database, master_key: MasterKey,
-                            jobs: JobSubmitter) -> SecurityServices:
+def build_security_services(
+    settings: Settings, db: Database, master_key: MasterKey, jobs: JobSubmitter
+) -> SecurityServices:
     """Construct them (no I/O)."""
     policies = PolicyService(db, scan_on_push_default=settings.scanner.scan_on_push)
     reader = reader_of(settings, db)

@@ -169,7 +169,7 @@ class FilesystemDriver:
                 fcntl.flock(fd, fcntl.LOCK_SH)  # a new name: nobody else can hold it yet
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
                 os.replace(tmp, full)  # under the lock: the purge never sees it idle under its temporary name
             except BaseException:

@@ -65,8 +65,10 @@ class HarborCatalog(RegistryCatalog):
                     # Harbor wants a repository name with "/" encoded twice in the path.
                     encoded = quote(quote(name, safe=""), safe="")
                     artifacts = await self._paged(
-                        api, f"{API}/projects/{quote(project, safe='')}/repositories/{encoded}/artifacts",
-                        {"with_tag": "true"})
+                        api,
+                        f"{API}/projects/{quote(project, safe='')}/repositories/{encoded}/artifacts",
+                        {"with_tag": "true"},
+                    )
                     for artifact in artifacts:
                         found.extend(self._artifact_tags(f"{project}/{name}", artifact))
                         if len(found) >= limit:
@@ -80,7 +82,9 @@ class HarborCatalog(RegistryCatalog):
         references = artifact.get("references") if isinstance(artifact.get("references"), list) else []
         platforms = tuple(
             RemotePlatform(text(r.get("child_digest"), limit=140), _platform(r.get("platform")))
-            for r in references or [] if isinstance(r, dict) and text(r.get("child_digest"), limit=140))
+            for r in references or []
+            if isinstance(r, dict) and text(r.get("child_digest"), limit=140)
+        )
         tags = artifact.get("tags") if isinstance(artifact.get("tags"), list) else []
         out = []
         for tag in tags or []:
@@ -88,8 +92,15 @@ class HarborCatalog(RegistryCatalog):
             if not name:
                 continue
             pushed = epoch_ms(tag.get("push_time")) or epoch_ms(artifact.get("push_time"))
-            out.append(RemoteTag(repository, name, digest=digest,
-                                 media_type=text(artifact.get("manifest_media_type"), limit=255),
-                                 size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0
-                                 else -1, updated_at=pushed, platforms=platforms))
+            out.append(
+                RemoteTag(
+                    repository,
+                    name,
+                    digest=digest,
+                    media_type=text(artifact.get("manifest_media_type"), limit=255),
+                    size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else -1,
+                    updated_at=pushed,
+                    platforms=platforms,
+                )
+            )
         return out

@@ -20,8 +20,9 @@ class JsonApi:
     def __init__(self, registry: RemoteRegistry) -> None:
         self.registry = registry
         self._authorization = registry.credentials.basic_header() if registry.credentials else None
-        self._session = EgressSession(registry.base_url, policy=registry.egress, timeout=registry.timeout,
-                                      headers={"Accept": "application/json"})
+        self._session = EgressSession(
+            registry.base_url, policy=registry.egress, timeout=registry.timeout, headers={"Accept": "application/json"}
+        )
 
     async def __aenter__(self) -> JsonApi:
         return self
@@ -40,16 +41,18 @@ class JsonApi:
             if status == 404:
                 raise NotFoundError(f"GET {path}: HTTP 404", status=404)
             if status >= 400:
-                raise RegistryError(f"GET {path}: HTTP {status}", status=status,
-                                    public=f"the registry answered HTTP {status}")
+                raise RegistryError(
+                    f"GET {path}: HTTP {status}", status=status, public=f"the registry answered HTTP {status}"
+                )
             body = await read_capped(response, self.registry.limits.json_bytes, what=f"answer to GET {path}")
         finally:
             await response.aclose()
         try:
             return loads(body, max_depth=self.registry.limits.json_depth), response.headers
         except JsonTooDeep as exc:
-            raise TransferLimitError(f"GET {path}: {exc}",
-                                     public="the registry sent JSON nested deeper than allowed") from exc
+            raise TransferLimitError(
+                f"GET {path}: {exc}", public="the registry sent JSON nested deeper than allowed"
+            ) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise CatalogError(f"GET {path}: the answer is not JSON") from exc
 

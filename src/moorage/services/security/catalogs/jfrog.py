@@ -27,8 +27,14 @@ class JfrogCatalog(RegistryCatalog):
             body, _ = await api.get(f"{API}/repositories", {"packageType": "docker"})
             if not isinstance(body, list):
                 raise CatalogError("the repository list is not a list")
-            keys = sorted({text(r.get("key"), limit=128) for r in body
-                           if isinstance(r, dict) and str(r.get("packageType", "docker")).lower() == "docker"} - {""})
+            keys = sorted(
+                {
+                    text(r.get("key"), limit=128)
+                    for r in body
+                    if isinstance(r, dict) and str(r.get("packageType", "docker")).lower() == "docker"
+                }
+                - {""}
+            )
             for key in keys:
                 if not self.registry.wanted(key):
                     continue

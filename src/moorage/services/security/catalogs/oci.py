@@ -11,9 +11,14 @@ class OciCatalog(RegistryCatalog):
     """The distribution API's catalog and tag lists."""
 
     def _client(self) -> RegistryClient:
-        return RegistryClient(self.registry.address, egress=self.registry.egress, credentials=self.registry.credentials,
-                              plain_http=self.registry.plain_http, timeout=self.registry.timeout,
-                              limits=self.registry.limits)
+        return RegistryClient(
+            self.registry.address,
+            egress=self.registry.egress,
+            credentials=self.registry.credentials,
+            plain_http=self.registry.plain_http,
+            timeout=self.registry.timeout,
+            limits=self.registry.limits,
+        )
 
     async def check(self) -> None:
         """See :meth:`RegistryCatalog.check`: ``GET /v2/`` with the credentials."""
@@ -29,8 +34,10 @@ class OciCatalog(RegistryCatalog):
             except RegistryError as exc:
                 if not exc.status:  # no HTTP answer (unreachable, egress policy): say that, not "no catalog"
                     raise
-                raise CatalogError(f"the registry's catalog is not available ({exc.public}); use the Harbor or "
-                                   "Jfrog type for registries that disable it") from exc
+                raise CatalogError(
+                    f"the registry's catalog is not available ({exc.public}); use the Harbor or "
+                    "Jfrog type for registries that disable it"
+                ) from exc
             for repository in sorted(set(repositories)):
                 if not self.registry.wanted(repository.split("/", 1)[0]):
                     continue
