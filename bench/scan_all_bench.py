@@ -57,9 +57,8 @@ def _layer(files: dict[str, bytes]) -> bytes:
 
 
 def _dist_info(name: str, version: str) -> dict[str, bytes]:
-    return {
-        f"usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n".encode()
-    }
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n"
+    return {f"usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA": metadata.encode()}
 
 
 def base_layers() -> list[bytes]:

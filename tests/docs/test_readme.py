@@ -151,7 +151,9 @@ def workspace(session_moorage_factory: MoorageFactory, tmp_path_factory: pytest.
             "tag": ol.image(
                 [
                     {
-                        "usr/lib/python3/site-packages/example-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: example\nVersion: 1.0\n"
+                        "usr/lib/python3/site-packages/example-1.0.dist-info/METADATA": (
+                            b"Metadata-Version: 2.1\nName: example\nVersion: 1.0\n"
+                        )
                     }
                 ]
             )

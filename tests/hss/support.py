@@ -66,9 +66,8 @@ def build_advisories(directory: Path, records: list[dict[str, Any]] | None = Non
 
 def dist_info(name: str, version: str) -> dict[str, bytes]:
     """The files pip leaves for an installed package (what the Python analyzer reads)."""
-    return {
-        f"usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n".encode()
-    }
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n"
+    return {f"usr/lib/python3/dist-packages/{name}-{version}.dist-info/METADATA": metadata.encode()}
 
 
 BASE_LAYERS = [{"etc/os-release": b'ID=moorage-test\nVERSION_ID="1"\n'}, {"usr/share/base.txt": b"base layer two"}]

@@ -43,11 +43,11 @@ _TOUCH = (
 def _record(row: Sequence[object], payload: bytes = b"") -> ManifestRecord:
     mid, digest, media_type, size, subject, artifact_type = row[:6]
     return ManifestRecord(
-        int(mid),
+        int(mid),  # type: ignore[call-overload]
         str(digest),
         str(media_type),
-        int(size),
-        payload,  # type: ignore[call-overload]
+        int(size),  # type: ignore[call-overload]
+        payload,
         subject if subject is None else str(subject),
         str(artifact_type),
     )
