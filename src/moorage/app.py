@@ -73,10 +73,9 @@ from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
 from moorage.services.users import UserService
-from moorage.services.wiring import Services
+from moorage.services.wiring import Services, storage_driver
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
-from moorage.storage.drivers import create_driver
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     """Construct the services from settings (no I/O beyond the storage root and the key file)."""
     db = Database(settings.resolved_database_url)
-    store = BlobStore(create_driver(settings.storage.driver, root=settings.storage_root))
+    store = BlobStore(storage_driver(settings))
     pulls = PullRecorder(db)
     master_key = load_master_key(settings)
     signer = TokenSigner(master_key, registry_service=settings.auth.registry_service)
@@ -128,7 +127,13 @@ def build_services(settings: Settings) -> Services:
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
         blobs=BlobService(db, store, quotas=quotas),
-        uploads=UploadService(db, store, quotas=quotas, lease_seconds=settings.registry.upload_lease_seconds),
+        uploads=UploadService(
+            db,
+            store,
+            quotas=quotas,
+            lease_seconds=settings.registry.upload_lease_seconds,
+            blob_max_bytes=settings.registry.blob_max_bytes,
+        ),
         manifests=ManifestService(
             db,
             max_bytes=settings.registry.manifest_max_bytes,

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from moorage.services.identity import USER_CACHE_SECONDS
 from sqlalchemy import func, select
 
 from moorage.metadata.database import Database
@@ -42,7 +43,6 @@ from moorage.metadata.tables import (
     security_tasks,
     security_vulnerabilities,
 )
-from moorage.services.identity import USER_CACHE_SECONDS
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.nodes.conftest import (
     JOB_LEASE_SECONDS,

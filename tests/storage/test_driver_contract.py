@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 
 from moorage.storage.drivers import create_driver
 from moorage.storage.interface import StorageDriver
+from tests.support.seaweedfs import s3_driver
 
 DriverFactory = Callable[[Path], StorageDriver]
 DRIVERS: dict[str, DriverFactory] = {
     "filesystem": lambda root: create_driver("filesystem", root=root),
+    "s3": s3_driver,  # the store tests/storage/conftest.py names: the session's SeaweedFS
 }
 
 

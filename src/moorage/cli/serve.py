@@ -16,6 +16,15 @@ def configure_logging(level: str) -> None:
     """Log lines to stderr at ``level`` (Alembic's chatter at warnings only)."""
     logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_object_store_client()
+
+
+def quiet_object_store_client() -> None:
+    """botocore and urllib3 at DEBUG write every S3 request's headers and bodies (blob parts of
+    megabytes, signed headers naming the access key): never below INFO, whatever ``log_level`` says."""
+    for name in ("botocore", "urllib3"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
 
 
 def use_config_file(config: Path | None) -> None:

@@ -39,17 +39,24 @@ class BlobService:
         itself), else None; the caller got the blob's size from ``size()`` first."""
         return self.store.local_path(digest)
 
-    def stream(
+    def redirect_url(self, digest: Digest) -> str | None:
+        """A short-lived URL of the object store the client may fetch the blob from (ranges included)
+        when the storage is configured to redirect, else None; the caller got the size first."""
+        return self.store.redirect_url(digest)
+
+    async def stream(
         self, *, digest: Digest, size: int, byte_range: ByteRange | None
     ) -> tuple[ByteRange | None, AsyncIterator[bytes]]:
         """The bytes of a blob whose ``size`` the caller got from ``size()`` (which checked the
-        repository may serve it): (the satisfiable part of ``byte_range``, or None for all; stream)."""
+        repository may serve it): (the satisfiable part of ``byte_range``, or None for all; stream).
+        The stream's first chunk is read before this returns, so a store that cannot be read fails
+        here (``StorageUnavailable``: a 503 the client can retry) and not after a 200 went out."""
         if byte_range is None:
-            return None, self.store.read(digest)
+            return None, await _primed(self.store.read(digest))
         if byte_range.start >= size:
             raise RangeNotSatisfiable(f"range starts past the blob's {size} bytes", size=size)
         byte_range = ByteRange(byte_range.start, min(byte_range.end, size - 1))
-        return byte_range, self.store.read(digest, byte_range.start, byte_range.length)
+        return byte_range, await _primed(self.store.read(digest, byte_range.start, byte_range.length))
 
     async def delete(self, *, repository: Repository, digest: Digest) -> None:
         """Stop the repository serving the blob (bytes go at garbage collection)."""
@@ -73,3 +80,19 @@ class BlobService:
             return size
 
         return await self.db.write(work)
+
+
+async def _primed(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``stream`` with its first chunk already read (an empty stream stays empty)."""
+    try:
+        first = await anext(stream)
+    except StopAsyncIteration:
+        return _chain(b"", stream)
+    return _chain(first, stream)
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk

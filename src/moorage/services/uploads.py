@@ -18,7 +18,7 @@ import anyio
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
-from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, UploadUnknown
+from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, StorageUnavailable, TooLarge, UploadUnknown
 from moorage.domain.registry import UploadSession, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
@@ -87,12 +87,15 @@ class UploadService:
         *,
         quotas: QuotaService | None = None,
         lease_seconds: float = LEASE_SECONDS,
+        blob_max_bytes: int | None = None,
     ) -> None:
         self.db = db
         self.store = store
         self.lease_seconds = lease_seconds
         self.hashes = HashCache()
         self.quotas = quotas or QuotaService(db, QuotaLimits())
+        self.blob_max_bytes = blob_max_bytes
+        """The largest blob accepted (``registry.blob_max_bytes``); None: no bound."""
 
     async def start(self, *, target: UploadTarget) -> UploadSession:
         """A new empty session (refused when its repository or its bytes could not fit a quota)."""
@@ -163,6 +166,7 @@ class UploadService:
                 hasher=hasher,
                 limit=length,
                 exact=True,
+                max_size=self.blob_max_bytes,
             )
         except BaseException:
             # The chunk is void: the session keeps its old size (the store has given back the chunk's
@@ -229,6 +233,8 @@ class UploadService:
         hasher = self.hashes.take(upload_id, session.size)
         try:
             await self.store.commit(upload_id, digest=digest, size=session.size, hasher=hasher)
+        except StorageUnavailable:
+            raise  # the bytes are still there: the client may send the same PUT again once the store is back
         except BaseException:
             # The session ends with its bytes (whatever failed: a wrong digest or size, the disk, the
             # client leaving while a large blob was hashed), not at the next purge.
@@ -251,6 +257,8 @@ class UploadService:
     ) -> int:
         """``POST ?digest=``: the whole blob in one request. No session row is written: the bytes go
         to a private upload directory (swept by ``purge`` if the process dies mid-request)."""
+        if length is not None and self.blob_max_bytes is not None and length > self.blob_max_bytes:
+            raise TooLarge(f"a blob of more than {self.blob_max_bytes} bytes is not accepted")
         upload_id = uuid.uuid4().hex
         granted = await self._reserve_whole(upload_id, target, str(digest), length)
         try:
@@ -324,7 +332,15 @@ class UploadService:
             chunks = self._reserving(upload_id, target, 0, granted, chunks)
         hasher = new_hasher(digest.algorithm)
         try:
-            size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length, exact=True)
+            size = await self.store.append(
+                upload_id,
+                offset=0,
+                chunks=chunks,
+                hasher=hasher,
+                limit=length,
+                exact=True,
+                max_size=self.blob_max_bytes,
+            )
             await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher)
         except BaseException:
             with anyio.CancelScope(shield=True):

@@ -44,6 +44,10 @@ class BlobStore:
         """The blob's file on this machine, when the driver keeps one."""
         return self.driver.local_path(paths.blob_data(digest))
 
+    def redirect_url(self, digest: Digest) -> str | None:
+        """A short-lived URL the client may fetch the blob from itself, when the driver hands them out."""
+        return self.driver.redirect_url(paths.blob_data(digest))
+
     async def upload_size(self, upload_id: str) -> int:
         """Bytes stored for an upload session (0 when none yet)."""
         info = await self.driver.stat(paths.upload_data(upload_id))
@@ -58,14 +62,18 @@ class BlobStore:
         hasher: Hasher | None,
         limit: int | None = None,
         exact: bool = False,
+        max_size: int | None = None,
     ) -> int:
         """Append a request body to an upload at ``offset``; return the new size.
 
         ``hasher`` (already fed with the first ``offset`` bytes) is updated in step, so the digest is
         known when the upload closes. ``limit`` caps how many bytes this call accepts; with ``exact``
-        fewer is an error too (``SizeInvalid``: the body was cut short). A chunk that fails leaves no
-        bytes behind: the upload is as long as it was.
+        fewer is an error too (``SizeInvalid``: the body was cut short). ``max_size`` caps the whole
+        upload (``TooLarge``: the largest blob accepted). A chunk that fails leaves no bytes behind: the
+        upload is as long as it was.
         """
+        if max_size is not None and limit is not None and offset + limit > max_size:
+            raise TooLarge(f"a blob of more than {max_size} bytes is not accepted")
         writer = await self.driver.writer(paths.upload_data(upload_id), offset=offset)
         received = 0
         pending: asyncio.Future[None] | None = None
@@ -76,6 +84,8 @@ class BlobStore:
                 received += len(chunk)
                 if limit is not None and received > limit:
                     raise TooLarge(f"chunk larger than the {limit} bytes declared")
+                if max_size is not None and offset + received > max_size:
+                    raise TooLarge(f"a blob of more than {max_size} bytes is not accepted")
                 buffer += chunk
                 if len(buffer) >= BATCH:
                     if pending is not None:

@@ -142,6 +142,11 @@ class FilesystemDriver:
         """The file's path on this machine."""
         return self._full(path)
 
+    def redirect_url(self, path: str) -> str | None:
+        """No URL but the registry's: it sends files itself."""
+        self._full(path)
+        return None
+
     async def stat(self, path: str) -> FileInfo | None:
         """Size and mtime, or None."""
         full = self._full(path)
