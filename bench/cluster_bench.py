@@ -87,8 +87,17 @@ def _progress(message: str) -> None:
 @contextmanager
 def storage(backend: str, directory: Path) -> Iterator[dict[str, str]]:
     """The storage settings of ``backend`` for as long as the block runs (a backend that needs a server
-    of its own starts and stops it here)."""
-    yield storage_env(backend, directory)
+    of its own starts and stops it here: SeaweedFS for ``s3``)."""
+    if backend != "s3":
+        yield storage_env(backend, directory)
+        return
+    from tests.support import seaweedfs
+
+    store = seaweedfs.start()
+    try:
+        yield storage_env(backend, directory, s3=store)
+    finally:
+        store.close()
 
 
 @contextmanager

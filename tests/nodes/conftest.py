@@ -3,7 +3,7 @@ one PostgreSQL database, one Redis and one blob storage, behind nginx with the s
 (``tests/support/cluster.py``). One deployment per storage backend, shared by the package's tests in
 their order (starting one costs several seconds of CPU per process).
 
-The storage backend is the parameter: ``STORAGE_BACKENDS`` and ``storage_env`` in
+The storage backend is the parameter: ``TESTED_BACKENDS`` and ``storage_env`` in
 ``tests/support/cluster.py`` name each backend and its settings; adding one there runs every test of
 this package on it too."""
 
@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.support import tools
-from tests.support.cluster import STORAGE_BACKENDS
+from tests.support.cluster import TESTED_BACKENDS
 
 if TYPE_CHECKING:
     from tests.support import postgres
@@ -48,9 +48,9 @@ FAST_SETTINGS = {
 }
 
 
-@pytest.fixture(scope="module", params=STORAGE_BACKENDS)
+@pytest.fixture(scope="module", params=TESTED_BACKENDS)
 def storage_backend(request: pytest.FixtureRequest) -> str:
-    """The storage every node and worker shares (see ``tests.support.cluster.STORAGE_BACKENDS``)."""
+    """The storage every node and worker shares (see ``tests.support.cluster.TESTED_BACKENDS``)."""
     return str(request.param)
 
 
@@ -69,7 +69,11 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(
-    storage_backend: str, redis_url: str, pg_server: postgres.PostgresServer, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    storage_backend: str,
+    redis_url: str,
+    pg_server: postgres.PostgresServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Cluster]:
     """Two API nodes and two workers behind nginx (TLS), on a new PostgreSQL database."""
     from tests.hss.support import build_advisories
@@ -83,7 +87,11 @@ def cluster(
         directory / "deployment",
         database_url=pg_server.create_database(f"t_{uuid.uuid4().hex[:12]}"),
         redis_url=redis_url,
-        storage=storage_env(storage_backend, directory),
+        storage=storage_env(
+            storage_backend,
+            directory,
+            s3=request.getfixturevalue("s3_server") if storage_backend == "s3" else None,
+        ),
         nodes=2,
         workers=2,
         admin=(ADMIN_USER, ADMIN_PASSWORD),
