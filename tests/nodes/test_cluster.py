@@ -31,7 +31,6 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from moorage.services.identity import USER_CACHE_SECONDS
 from sqlalchemy import func, select
 
 from moorage.metadata.database import Database
@@ -43,6 +42,7 @@ from moorage.metadata.tables import (
     security_tasks,
     security_vulnerabilities,
 )
+from moorage.services.users import USER_CACHE_SECONDS
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.nodes.conftest import (
     JOB_LEASE_SECONDS,
