@@ -62,6 +62,7 @@ from moorage.services.login_throttle import build_login_throttle
 from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
+from moorage.services.periodic import Chore, PeriodicChores
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.quotas import QuotaLimits, QuotaService
@@ -127,7 +128,13 @@ def build_services(settings: Settings) -> Services:
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
         blobs=BlobService(db, store, quotas=quotas, touch_after_ms=settings.gc.grace_seconds * 500),
-        uploads=UploadService(db, store, quotas=quotas, blob_max_bytes=settings.registry.blob_max_bytes),
+        uploads=UploadService(
+            db,
+            store,
+            quotas=quotas,
+            lease_seconds=settings.registry.upload_lease_seconds,
+            blob_max_bytes=settings.registry.blob_max_bytes,
+        ),
         manifests=ManifestService(
             db,
             max_bytes=settings.registry.manifest_max_bytes,
@@ -147,6 +154,7 @@ def build_services(settings: Settings) -> Services:
         ),
         enterprise=enterprise,
         security=security,
+        periodic=PeriodicChores(db),
         replays=SignatureReplayGuard(
             db,
             max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
@@ -157,16 +165,18 @@ def build_services(settings: Settings) -> Services:
 
 
 async def _purge_uploads_forever(services: Services) -> None:
-    """Remove stale upload sessions and orphaned upload data, periodically."""
+    """Remove stale upload sessions and orphaned upload data, periodically: every HTTP process of every
+    node offers, one of them purges per interval."""
     interval = services.settings.registry.purge_interval_seconds
     while True:
         try:
-            removed = await services.uploads.purge(
-                older_than_seconds=services.settings.registry.upload_stale_after_seconds,
-                idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
-            )
-            if removed:
-                log.info("purged %d stale uploads", removed)
+            if await services.periodic.claim(Chore.UPLOAD_PURGE, interval):
+                removed = await services.uploads.purge(
+                    older_than_seconds=services.settings.registry.upload_stale_after_seconds,
+                    idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
+                )
+                if removed:
+                    log.info("purged %d stale uploads", removed)
         except Exception:
             log.exception("purging stale uploads failed")
         await asyncio.sleep(interval)

@@ -96,7 +96,11 @@ class RegistrySettings(BaseModel):
     upload_stale_after_seconds: int = 24 * 3600
     """Upload sessions untouched this long are purged."""
     purge_interval_seconds: int = 600
-    """How often the purge of stale uploads runs."""
+    """How often the purge of stale uploads runs (by one process of one node each time)."""
+    upload_lease_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+    """How long a chunk being received holds its upload session (renewed every third of it while bytes
+    arrive). A chunk cut off by a node that died holds the session this long; then any node continues it
+    from the last complete chunk."""
     temporary_stale_after_seconds: int = Field(default=3600, ge=60)
     """Files in the storage's temporary folder, and upload data that no session owns (left by a process
     killed mid-write), untouched this long are removed by the purge; a file still being written is
@@ -239,7 +243,7 @@ class JobSettings(BaseModel):
     lease_seconds: int = Field(default=60, ge=5)
     """A running job's lease; a worker renews it while alive, another worker takes over when it lapses."""
     recover_interval_seconds: int = Field(default=15, ge=1)
-    """How often a worker looks for jobs to recover (dead workers, lost messages)."""
+    """How often jobs to recover (dead workers, lost messages) are looked for, by one of the workers each time."""
     stale_pending_seconds: int = Field(default=120, ge=5)
     """A pending job not picked up for this long is enqueued again."""
 
@@ -433,7 +437,7 @@ class ScannerSettings(BaseModel):
     analysis_workers: int = Field(default=0, ge=0, le=64)
     """Parallel layer readers of one scan; 0: one per core."""
     periodic_interval_seconds: int = Field(default=60, ge=1)
-    """How often workers look for due scheduled scans and for a new advisory database."""
+    """How often due scheduled scans and a new advisory database are looked for, by one of the workers each time."""
     sync_max_images: int = Field(default=20000, ge=1)
     """Tags one synchronisation of an external registry records at most."""
     remote_timeout_seconds: float = Field(default=60.0, gt=0)

@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 
 import moorage
-from moorage.cli import admin, config, gc, sbom, scan, serve, vulndb, worker
+from moorage.cli import admin, config, gc, migrate, sbom, scan, serve, vulndb, worker
 
 app = typer.Typer(
     name="moorage",
@@ -35,6 +35,7 @@ def _main(
 
 serve.register(app)
 worker.register(app)
+migrate.register(app)
 admin.register(app)
 vulndb.register(app)
 sbom.register(app)

@@ -12,7 +12,8 @@ import typer
 from moorage.settings import Settings
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
+    """Log lines to stderr at ``level`` (Alembic's chatter at warnings only)."""
     logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     quiet_object_store_client()
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
             if v is not None
         }
         settings = Settings(**overrides)  # type: ignore[arg-type]
-        _configure_logging(settings.log_level)
+        configure_logging(settings.log_level)
         from moorage.bootstrap import bootstrap, prepare_data_dir
 
         prepare_data_dir(settings)  # the umask every child inherits, and the data directory

@@ -238,6 +238,18 @@ seen_signatures = Table(
 )
 Index("ix_seen_signatures_expires_at", seen_signatures.c.expires_at)
 
+periodic_runs = Table(
+    "periodic_runs",
+    metadata,
+    # Periodic chores every process of every node offers to run (the upload purge, job recovery, the
+    # image-security pass): whoever moves ``next_run_at`` past now with a compare-and-set runs that period.
+    Column("name", String(64), primary_key=True),
+    Column("next_run_at", BigInteger, nullable=False),
+    Column("last_run_at", BigInteger, nullable=False),
+    Column("holder", String(255), nullable=False),  # "<host>:<pid>" of the process that ran it last
+    Column("runs", BigInteger, nullable=False),
+)
+
 namespace_permissions = Table(
     "namespace_permissions",
     metadata,

@@ -32,8 +32,9 @@ from moorage.services.quotas import QuotaLimits, QuotaService, stream_reservatio
 from moorage.storage.blobstore import BlobStore
 
 LEASE_SECONDS = 60.0
-"""A chunk in flight holds its session this long, renewed while bytes keep coming."""
-LEASE_RENEW_SECONDS = 20.0
+"""A chunk in flight holds its session this long by default (``registry.upload_lease_seconds``),
+renewed every third of it while bytes keep coming: another chunk of the session, on this node or
+another, is refused meanwhile, and a chunk whose node died releases it when the lease lapses."""
 SMALL_BLOB_BYTES = 1 << 20
 """Monolithic uploads up to this size are received into memory and written in one go."""
 
@@ -98,10 +99,17 @@ class UploadService:
     """Start, feed, inspect, finish and cancel upload sessions."""
 
     def __init__(
-        self, db: Database, store: BlobStore, *, quotas: QuotaService | None = None, blob_max_bytes: int | None = None
+        self,
+        db: Database,
+        store: BlobStore,
+        *,
+        quotas: QuotaService | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+        blob_max_bytes: int | None = None,
     ) -> None:
         self.db = db
         self.store = store
+        self.lease_seconds = lease_seconds
         self.hashes = HashCache()
         self.quotas = quotas or QuotaService(db, QuotaLimits())
         self.blob_max_bytes = blob_max_bytes
@@ -148,7 +156,7 @@ class UploadService:
         quotas = self.quotas if self.quotas.storage_enforced else None
 
         def take_lease(conn: Connection) -> int:
-            if not q.lease(conn, upload_id, size=session.size, seconds=LEASE_SECONDS):
+            if not q.lease(conn, upload_id, size=session.size, seconds=self.lease_seconds):
                 current = q.get(conn, upload_id, target.instance_id, str(target.name))
                 raise RangeNotSatisfiable(
                     "another chunk of this upload is in progress",
@@ -221,8 +229,8 @@ class UploadService:
         renewed = time.monotonic()
         async for chunk in chunks:
             yield chunk
-            if time.monotonic() - renewed > LEASE_RENEW_SECONDS:
-                await self.db.write(lambda conn: q.lease_renew(conn, upload_id, seconds=LEASE_SECONDS))
+            if time.monotonic() - renewed > self.lease_seconds / 3:
+                await self.db.write(lambda conn: q.lease_renew(conn, upload_id, seconds=self.lease_seconds))
                 renewed = time.monotonic()
 
     async def finish(

@@ -18,6 +18,7 @@ from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
+from moorage.services.periodic import PeriodicChores
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.replay_guard import SignatureReplayGuard
@@ -61,6 +62,7 @@ class Services:
     account: AccountService
     enterprise: EnterpriseServices
     security: SecurityServices
+    periodic: PeriodicChores
     replays: SignatureReplayGuard
     gc: GcRunService
 
