@@ -58,10 +58,12 @@ from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
 from moorage.services.enterprise import build_enterprise
 from moorage.services.enterprise.hosts import HostDirectory
+from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.login_throttle import build_login_throttle
 from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
+from moorage.services.periodic import Chore, PeriodicChores
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.quotas import QuotaLimits, QuotaService
@@ -74,10 +76,9 @@ from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
 from moorage.services.users import UserService
-from moorage.services.wiring import Services
+from moorage.services.wiring import Services, storage_driver
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
-from moorage.storage.drivers import create_driver
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     """Construct the services from settings (no I/O beyond the storage root and the key file)."""
     db = Database(settings.resolved_database_url)
-    store = BlobStore(create_driver(settings.storage.driver, root=settings.storage_root))
+    store = BlobStore(storage_driver(settings))
     pulls = PullRecorder(db)
     master_key = load_master_key(settings)
     signer = TokenSigner(master_key, registry_service=settings.auth.registry_service)
@@ -128,8 +129,14 @@ def build_services(settings: Settings) -> Services:
         ),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
-        blobs=BlobService(db, store, quotas=quotas),
-        uploads=UploadService(db, store, quotas=quotas),
+        blobs=BlobService(db, store, quotas=quotas, touch_after_ms=settings.gc.grace_seconds * 500),
+        uploads=UploadService(
+            db,
+            store,
+            quotas=quotas,
+            lease_seconds=settings.registry.upload_lease_seconds,
+            blob_max_bytes=settings.registry.blob_max_bytes,
+        ),
         manifests=ManifestService(
             db,
             max_bytes=settings.registry.manifest_max_bytes,
@@ -149,26 +156,30 @@ def build_services(settings: Settings) -> Services:
         ),
         enterprise=enterprise,
         security=security,
+        periodic=PeriodicChores(db),
         replays=SignatureReplayGuard(
             db,
             max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
             repeat_seconds=settings.auth.sdk_signature_repeat_seconds,
         ),
+        gc=GcRunService(db, store, settings.gc, jobs),
         retention=build_retention(settings, db, jobs),
     )
 
 
 async def _purge_uploads_forever(services: Services) -> None:
-    """Remove stale upload sessions and orphaned upload data, periodically."""
+    """Remove stale upload sessions and orphaned upload data, periodically: every HTTP process of every
+    node offers, one of them purges per interval."""
     interval = services.settings.registry.purge_interval_seconds
     while True:
         try:
-            removed = await services.uploads.purge(
-                older_than_seconds=services.settings.registry.upload_stale_after_seconds,
-                idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
-            )
-            if removed:
-                log.info("purged %d stale uploads", removed)
+            if await services.periodic.claim(Chore.UPLOAD_PURGE, interval):
+                removed = await services.uploads.purge(
+                    older_than_seconds=services.settings.registry.upload_stale_after_seconds,
+                    idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
+                )
+                if removed:
+                    log.info("purged %d stale uploads", removed)
         except Exception:
             log.exception("purging stale uploads failed")
         await asyncio.sleep(interval)

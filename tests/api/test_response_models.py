@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, RootModel
 
 from moorage.api.enterprise import schemas as ee
 from moorage.api.enterprise import schemas_artifacts as ea
+from moorage.api.enterprise import schemas_gc as egc
 from moorage.api.enterprise import schemas_immutable as eim
 from moorage.api.enterprise import schemas_retention as ert
 from moorage.api.enterprise import schemas_signing as es
@@ -54,6 +55,11 @@ CHECKED_MODULES = ("moorage.api.enterprise.", "moorage.api.iam.")
 SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     # Enterprise Edition: instances, jobs, namespaces, repositories
     ee.CreatedInstance: ("CreateInstanceResponse",),
+    # Enterprise Edition: garbage collection
+    egc.ExecutedView: ("ExecuteGcScheduleResponse",),
+    egc.ScheduleView: ("ShowGcScheduleResponse",),
+    egc.GcTaskPageView: ("ListGcTasksResponse",),
+    egc.GcTaskDetailView: ("ShowGcTaskResponse",),
     # Enterprise Edition: immutable tag rules
     eim.ImmutableRuleList: ("ListImmutableRulesResponse",),
     eim.ImmutableRuleView: ("ImmutableRule",),
@@ -131,6 +137,7 @@ NO_SDK_CLASS: dict[type[BaseModel], str] = {
 
 EXTENSIONS: dict[tuple[str, str], str] = {
     ("NamespaceMetadata", "enable_content_trust_cosign"): "Harbor's name for refusing pulls of unsigned images",
+    ("ShowGcTaskResponse", "log"): "the run's log lines, as Harbor's GC log (also as text under .../log)",
 }
 """(SDK class, wire name) -> why moorage sends a field the SDK does not read."""
 
@@ -143,6 +150,10 @@ WITHOUT_BODY: dict[tuple[str, str], str] = {
         "GET",
         "/v5/{project_id}/image/export-tasks/{task_id}/file",
     ): "an exported report file (CSV or HTML); a moorage extension",
+    (
+        "GET",
+        "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}/log",
+    ): "a garbage collection run's log as text, as Harbor's GC log; a moorage extension",
 }
 """Management routes that answer something other than a JSON body, and why. Besides these, routes
 answer without a model when they cannot have a body (204, HEAD), when the SDK operation's response
@@ -498,7 +509,7 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
         walk(model)
     declared = {
         value
-        for module in (ee, ea, eim, ert, es, iam)
+        for module in (ee, ea, egc, eim, ert, es, iam)
         for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, (ResponseModel, RootModel))

@@ -78,7 +78,6 @@ RESOURCE_TAGS = "resource tags (TMS)"
 ENDPOINTS = "endpoints (internal endpoints, endpoint policy)"
 REPLICATION = "replication"
 WEBHOOKS = "webhooks"
-GC = "garbage collection"
 CREDENTIALS = "long-term / temporary credentials"
 REGISTRIES = "replication (registries)"
 AUDIT = "audit logs"
@@ -329,12 +328,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         REPLICATION,
         "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
     ),
-    _planned("GET", "list_gc_tasks", GC, "/v2/{project_id}/instances/{instance_id}/system/gc"),
-    _planned("POST", "execute_gc_schedule", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("GET", "show_gc_schedule", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("PUT", "update_gc_schedule", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("GET", "show_gc_task", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
-    _planned("PUT", "stop_gc_task", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
     _planned(
         "POST",
         "create_instance_temp_credential",

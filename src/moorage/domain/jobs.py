@@ -33,6 +33,7 @@ class JobKind(StrEnum):
 
     PURGE_UPLOADS = "registry.purge_uploads"
     SIGN_EXECUTION = "enterprise.sign_execution"
+    GARBAGE_COLLECTION = "registry.gc"
     RETENTION_RUN = "registry.retention_run"
     RETENTION_EXECUTION = "enterprise.retention_execution"
     SCAN_TASK = "security.scan_task"

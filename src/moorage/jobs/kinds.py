@@ -11,6 +11,7 @@ from moorage.domain.jobs import JobKind
 from moorage.jobs.resources import WorkerResources
 from moorage.jobs.runner import Handler, JobContext
 from moorage.services.enterprise.sign_job import run_execution
+from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.retention import runner as retention_runner
 from moorage.services.security.advisory_updates import JobBuildProgress, UpdatePolicy, run_update
 from moorage.services.security.image_scans import ImageScans
@@ -45,6 +46,14 @@ def sign_execution(context: Context) -> dict[str, Any]:
         store=resources.store,
         master_key=resources.master_key(),
     )
+
+
+def garbage_collection(context: Context) -> dict[str, Any]:
+    """Do one garbage collection run (the API's, or a schedule's); safe to run again after a crash."""
+    resources = context.resources
+    service = GcRunService(resources.db, resources.store, resources.settings.gc, jobs=None)
+    run = asyncio.run(service.execute(int(context.job.params["run_id"]), stopping=lambda: context.stopping))
+    return {"run_id": run.id, "status": run.status.value, **run.figures.to_json()}
 
 
 def retention_run(context: Context) -> dict[str, Any]:
@@ -130,6 +139,8 @@ def handler_for(kind: JobKind) -> Handler[WorkerResources]:
             return purge_uploads
         case JobKind.SIGN_EXECUTION:
             return sign_execution
+        case JobKind.GARBAGE_COLLECTION:
+            return garbage_collection
         case JobKind.RETENTION_RUN:
             return retention_run
         case JobKind.RETENTION_EXECUTION:

@@ -86,7 +86,12 @@ blobs = Table(
     Column("digest", DIGEST, primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Garbage collection (0011, see moorage.services.lifecycle): when a push last used the blob (stored,
+    # linked, mounted, or found by a HEAD or GET), and since when the collector is deleting it.
+    Column("touched_at", BigInteger, nullable=False, server_default="0"),
+    Column("deleting_since", BigInteger, nullable=True),
 )
+Index("ix_blobs_deleting_since", blobs.c.deleting_since)
 
 repository_blobs = Table(
     "repository_blobs",
@@ -232,6 +237,18 @@ seen_signatures = Table(
     Column("expires_at", BigInteger, nullable=False),  # when the signature's X-Sdk-Date is stale everywhere
 )
 Index("ix_seen_signatures_expires_at", seen_signatures.c.expires_at)
+
+periodic_runs = Table(
+    "periodic_runs",
+    metadata,
+    # Periodic chores every process of every node offers to run (the upload purge, job recovery, the
+    # image-security pass): whoever moves ``next_run_at`` past now with a compare-and-set runs that period.
+    Column("name", String(64), primary_key=True),
+    Column("next_run_at", BigInteger, nullable=False),
+    Column("last_run_at", BigInteger, nullable=False),
+    Column("holder", String(255), nullable=False),  # "<host>:<pid>" of the process that ran it last
+    Column("runs", BigInteger, nullable=False),
+)
 
 namespace_permissions = Table(
     "namespace_permissions",
@@ -855,6 +872,56 @@ security_account_settings = Table(
     Column("updated_at", BigInteger, nullable=False),
 )
 
+
+# Garbage collection (0011) -------------------------------------------------------------------------
+# Runs of the collector (the whole registry's, ``instance_id`` NULL, or one Enterprise Edition
+# instance's), their logs, and each instance's schedule (the whole registry's comes from settings).
+
+gc_runs = Table(
+    "gc_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=True),
+    Column("trigger", String(16), nullable=False),  # MANUAL | SCHEDULE
+    Column("status", String(16), nullable=False),  # Pending | Running | Success | Error | Stopped
+    Column("delete_untagged", Boolean, nullable=False, server_default="0"),
+    Column("workers", Integer, nullable=False, server_default="1"),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
+    Column("figures", Text, nullable=False, server_default="{}"),  # GcFigures as JSON
+    Column("job_id", String(32), nullable=True),
+    Column("dedupe_key", String(255), nullable=True, unique=True),
+    Column("stop_requested", Boolean, nullable=False, server_default="0"),
+    Column("log_lines", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+)
+Index("ix_gc_runs_instance", gc_runs.c.instance_id, gc_runs.c.id)
+Index("ix_gc_runs_status", gc_runs.c.status)
+
+gc_run_logs = Table(
+    "gc_run_logs",
+    metadata,
+    Column("run_id", Id, ForeignKey("gc_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+gc_schedules = Table(
+    "gc_schedules",
+    metadata,
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True),
+    Column("type", String(16), nullable=False),  # None | Custom
+    Column("cron", String(128), nullable=False, server_default=""),
+    Column("delete_untagged", Boolean, nullable=False, server_default="0"),
+    Column("workers", Integer, nullable=False, server_default="1"),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 quota_reservations = Table(
     "quota_reservations",
     metadata,
@@ -915,7 +982,7 @@ namespace_storage = Table(
     Column("stored_bytes", BigInteger, nullable=False, server_default="0"),
 )
 
-# Retention (0011) ---------------------------------------------------------------------------------
+# Retention (0013) ---------------------------------------------------------------------------------
 # The shared edition's retentions (one per repository, rules as the API's JSON) and the log of the
 # tags they deleted; the Enterprise Edition's retention policies with their executions, tasks (one
 # per repository) and subtasks (one per artifact to delete, with the decision the deletion re-checks).

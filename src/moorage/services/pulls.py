@@ -4,6 +4,9 @@ Each manifest GET bumps an in-memory counter; a background task folds the counts
 repositories' download counters (pulls, and bytes at each pulled image's full size) and the
 manifests' last-pulled times every few seconds, in one transaction. A crash loses at most one
 interval of counts, which is the price of not serialising every pull behind SQLite's write lock.
+
+Every node keeps its own counts and adds them to the shared rows (``count = count + n``), so nodes
+never overwrite each other's; a last-pulled time only moves forward, whatever order nodes flush in.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import contextlib
 import logging
 from collections import Counter
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.metadata.database import Database, now_ms
@@ -54,7 +57,14 @@ class PullRecorder:
                     .values(download_count=repositories.c.download_count + n)
                 )
             for manifest_id, at in sorted(pulled.items()):
-                conn.execute(update(manifests).where(manifests.c.id == manifest_id).values(last_pulled_at=at))
+                conn.execute(
+                    update(manifests)
+                    .where(
+                        manifests.c.id == manifest_id,
+                        or_(manifests.c.last_pulled_at.is_(None), manifests.c.last_pulled_at < at),
+                    )
+                    .values(last_pulled_at=at)
+                )
             for manifest_id, n in sorted(per_manifest.items()):
                 # Bytes served, counted at the image's full size (a manifest deleted meanwhile counts nothing).
                 image_size = select(manifests.c.total_size).where(manifests.c.id == manifest_id).scalar_subquery()

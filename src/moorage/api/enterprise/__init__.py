@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from moorage.api.enterprise import (
     artifact_scans,
     artifacts,
+    gc,
     immutable_rules,
     instances,
     namespaces,
@@ -27,6 +28,7 @@ MODULES: tuple[RouterModule, ...] = (
     signing_keys,
     sign_policies,
     sign_executions,
+    gc,
     artifact_scans,
     artifacts,
     immutable_rules,
