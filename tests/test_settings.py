@@ -83,3 +83,11 @@ def test_invalid_settings_end_the_command_with_one_line_each_and_no_secret(tmp_p
         "unable to parse string as a number",
     ]
     assert "sup3r" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("schedule", ["0 0 0 * *", "0 61 * * * *", "every day"])
+def test_a_retention_schedule_that_is_not_a_cron_is_refused_at_start(schedule: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(retention={"schedule": schedule})
+    assert "cron" in str(caught.value)
+    assert Settings(retention={"schedule": " "}).retention.schedule == ""  # empty: no schedule

@@ -46,6 +46,7 @@ from moorage.api.swr import account as swr_account
 from moorage.api.swr import login as swr_login
 from moorage.api.swr import namespaces as swr_namespaces
 from moorage.api.swr import repositories as swr_repositories
+from moorage.api.swr import retentions as swr_retentions
 from moorage.api.swr import sharing as swr_sharing
 from moorage.api.swr import tags as swr_tags
 from moorage.api.swr import triggers as swr_triggers
@@ -61,25 +62,27 @@ from moorage.services.enterprise import build_enterprise
 from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.events.recorder import EventBuffer
 from moorage.services.events.wiring import build_event_services
+from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.login_throttle import build_login_throttle
 from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
+from moorage.services.periodic import Chore, PeriodicChores
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.replay_guard import SignatureReplayGuard
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
+from moorage.services.retention import build_retention
 from moorage.services.security.wiring import build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
 from moorage.services.uploads import UploadService
 from moorage.services.users import UserService
-from moorage.services.wiring import Services
+from moorage.services.wiring import Services, storage_driver
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
-from moorage.storage.drivers import create_driver
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +90,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     """Construct the services from settings (no I/O beyond the storage root and the key file)."""
     db = Database(settings.resolved_database_url)
-    store = BlobStore(create_driver(settings.storage.driver, root=settings.storage_root))
+    store = BlobStore(storage_driver(settings))
     pulls = PullRecorder(
         db,
         interval=settings.events.buffer_flush_seconds,
@@ -136,8 +139,14 @@ def build_services(settings: Settings) -> Services:
         ),
         namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
         repositories=RepositoryService(db),
-        blobs=BlobService(db, store, quotas=quotas),
-        uploads=UploadService(db, store, quotas=quotas),
+        blobs=BlobService(db, store, quotas=quotas, touch_after_ms=settings.gc.grace_seconds * 500),
+        uploads=UploadService(
+            db,
+            store,
+            quotas=quotas,
+            lease_seconds=settings.registry.upload_lease_seconds,
+            blob_max_bytes=settings.registry.blob_max_bytes,
+        ),
         manifests=ManifestService(
             db,
             max_bytes=settings.registry.manifest_max_bytes,
@@ -157,26 +166,31 @@ def build_services(settings: Settings) -> Services:
         ),
         enterprise=enterprise,
         security=security,
+        periodic=PeriodicChores(db),
         replays=SignatureReplayGuard(
             db,
             max_age_seconds=settings.auth.sdk_signature_max_age_seconds,
             repeat_seconds=settings.auth.sdk_signature_repeat_seconds,
         ),
         events=build_event_services(settings, db, master_key),
+        gc=GcRunService(db, store, settings.gc, jobs),
+        retention=build_retention(settings, db, jobs),
     )
 
 
 async def _purge_uploads_forever(services: Services) -> None:
-    """Remove stale upload sessions and orphaned upload data, periodically."""
+    """Remove stale upload sessions and orphaned upload data, periodically: every HTTP process of every
+    node offers, one of them purges per interval."""
     interval = services.settings.registry.purge_interval_seconds
     while True:
         try:
-            removed = await services.uploads.purge(
-                older_than_seconds=services.settings.registry.upload_stale_after_seconds,
-                idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
-            )
-            if removed:
-                log.info("purged %d stale uploads", removed)
+            if await services.periodic.claim(Chore.UPLOAD_PURGE, interval):
+                removed = await services.uploads.purge(
+                    older_than_seconds=services.settings.registry.upload_stale_after_seconds,
+                    idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
+                )
+                if removed:
+                    log.info("purged %d stale uploads", removed)
         except Exception:
             log.exception("purging stale uploads failed")
         await asyncio.sleep(interval)
@@ -254,6 +268,7 @@ def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
         swr_login,
         swr_namespaces,
         swr_repositories,
+        swr_retentions,
         swr_tags,
         swr_triggers,
         swr_sharing,
@@ -305,6 +320,7 @@ def create_app(settings: Settings) -> MoorageApp:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.pulls.start()
         services.enterprise.start()
+        services.retention.start()
         purge = asyncio.get_running_loop().create_task(_purge_uploads_forever(services))
         # Said here, not before the server starts: only now does this process answer requests.
         log.warning("moorage ready: HTTP process %d serving %s", os.getpid(), settings.resolved_external_url)
@@ -315,6 +331,7 @@ def create_app(settings: Settings) -> MoorageApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
             await services.enterprise.stop()
+            await services.retention.stop()
             await services.pulls.stop()
             services.db.dispose()
 

@@ -11,7 +11,7 @@ import sys
 
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.metadata.database import Database
-from moorage.metadata.migrate import upgrade
+from moorage.metadata.migrate import one_at_a_time, upgrade
 from moorage.metadata.queries import repositories
 from moorage.settings import Settings
 
@@ -55,24 +55,31 @@ def prepare_data_dir(settings: Settings) -> None:
 
 
 def bootstrap(settings: Settings) -> None:
-    """Bring the database to the current schema and make sure the defaults exist (idempotent)."""
+    """Bring the database to the current schema and make sure the defaults exist (idempotent; nodes
+    starting together on one PostgreSQL database take turns)."""
+    database = Database(settings.resolved_database_url, pool_size=1)
+    try:
+        with one_at_a_time(database):
+            _prepare(settings, database)
+    finally:
+        database.dispose()
+
+
+def _prepare(settings: Settings, database: Database) -> None:
+    """Migrate, then create what is missing: the default instance and, on first start, the administrator."""
     from moorage.auth.keys import load_master_key
     from moorage.services.users import UserService
 
-    database = Database(settings.resolved_database_url, pool_size=1)
-    try:
-        upgrade(database)
-        database.run_write(lambda conn: repositories.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE))
-        load_master_key(settings)  # created here, once, before any worker or command reads it
-        users = UserService(database, region=settings.auth.region, admin_user=settings.auth.admin_user)
-        configured = settings.auth.admin_password.get_secret_value() if settings.auth.admin_password else None
-        generated = asyncio.run(users.bootstrap_admin(configured))
-        if generated is not None:
-            # Printed once, to the terminal, never to the log.
-            print(
-                f"moorage: created administrator {settings.auth.admin_user!r} with password: {generated}",
-                file=sys.stderr,
-                flush=True,
-            )
-    finally:
-        database.dispose()
+    upgrade(database)
+    database.run_write(lambda conn: repositories.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE))
+    load_master_key(settings)  # created here, once, before any worker or command reads it
+    users = UserService(database, region=settings.auth.region, admin_user=settings.auth.admin_user)
+    configured = settings.auth.admin_password.get_secret_value() if settings.auth.admin_password else None
+    generated = asyncio.run(users.bootstrap_admin(configured))
+    if generated is not None:
+        # Printed once, to the terminal, never to the log.
+        print(
+            f"moorage: created administrator {settings.auth.admin_user!r} with password: {generated}",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -15,7 +15,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
@@ -34,10 +34,56 @@ class StorageSettings(BaseModel):
 
     model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
 
-    driver: str = "filesystem"
-    """Storage driver name: ``filesystem``."""
+    driver: Literal["filesystem", "s3"] = "filesystem"
+    """Storage driver: ``filesystem`` (under ``root``) or ``s3`` (any S3-compatible object store: the
+    ``s3_*`` settings; README "S3 storage")."""
     root: Path | None = None
     """Filesystem driver root; default ``<data_dir>/storage``."""
+    s3_endpoint: str = ""
+    """S3 driver: the object store's URL (``https://s3.example.com``, ``http://127.0.0.1:8333``); empty
+    means AWS S3 in ``s3_region``."""
+    s3_region: str = "us-east-1"
+    """S3 driver: the region requests are signed for (most S3-compatible stores accept any)."""
+    s3_bucket: str = ""
+    """S3 driver: the bucket (it must exist; moorage never creates or deletes buckets)."""
+    s3_prefix: str = ""
+    """S3 driver: a key prefix under which moorage keeps everything (``registry/``), so a bucket can
+    be shared; empty: the bucket's root."""
+    s3_access_key: SecretStr | None = None
+    """S3 driver: the access key id. With neither this nor ``s3_access_key_file``, the AWS default
+    chain is used (``AWS_*`` environment, shared credentials file, instance role)."""
+    s3_access_key_file: Path | None = None
+    """S3 driver: a file holding the access key id (a mounted secret); wins over ``s3_access_key``."""
+    s3_secret_key: SecretStr | None = None
+    """S3 driver: the secret access key; never logged or shown by ``moorage config``."""
+    s3_secret_key_file: Path | None = None
+    """S3 driver: a file holding the secret access key; wins over ``s3_secret_key``."""
+    s3_addressing: Literal["path", "virtual"] = "path"
+    """S3 driver: ``path`` (``endpoint/bucket/key``: SeaweedFS, MinIO, Ceph RGW, IP endpoints) or
+    ``virtual`` (``bucket.endpoint/key``: AWS S3 and OBS as they prefer it)."""
+    s3_verify_tls: bool = True
+    """S3 driver: check the object store's TLS certificate (switch off only for a test store)."""
+    s3_ca_bundle: Path | None = None
+    """S3 driver: a PEM file of CA certificates to check the object store's certificate with (a
+    private CA), instead of the system's."""
+    s3_redirect: bool = False
+    """S3 driver: answer blob GETs with 307 to a presigned URL of the object store, so blob bytes go
+    from the store to the client without passing through moorage (clients must reach the endpoint;
+    ranges work both ways). Off: moorage streams every blob."""
+    s3_redirect_expiry_seconds: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+    """S3 driver: how long a presigned blob URL stays valid (a client starts its download within it)."""
+    s3_part_size: int = Field(default=8 << 20, ge=5 << 20, le=512 << 20)
+    """S3 driver: size of the first multipart-upload parts (S3's minimum is 5 MiB); each thousand parts
+    doubles it, so 10,000 parts always hold more than ``registry.blob_max_bytes``. Each upload in
+    progress holds up to three parts in memory."""
+    s3_max_connections: int = Field(default=32, ge=1, le=1024)
+    """S3 driver: connections kept open to the object store per process."""
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> StorageSettings:
+        if self.driver == "s3" and not self.s3_bucket.strip():
+            raise ValueError("the s3 storage driver needs storage.s3_bucket (MOORAGE_STORAGE__S3_BUCKET)")
+        return self
 
 
 class RegistrySettings(BaseModel):
@@ -50,7 +96,11 @@ class RegistrySettings(BaseModel):
     upload_stale_after_seconds: int = 24 * 3600
     """Upload sessions untouched this long are purged."""
     purge_interval_seconds: int = 600
-    """How often the purge of stale uploads runs."""
+    """How often the purge of stale uploads runs (by one process of one node each time)."""
+    upload_lease_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+    """How long a chunk being received holds its upload session (renewed every third of it while bytes
+    arrive). A chunk cut off by a node that died holds the session this long; then any node continues it
+    from the last complete chunk."""
     temporary_stale_after_seconds: int = Field(default=3600, ge=60)
     """Files in the storage's temporary folder, and upload data that no session owns (left by a process
     killed mid-write), untouched this long are removed by the purge; a file still being written is
@@ -59,6 +109,9 @@ class RegistrySettings(BaseModel):
     """Largest page the tags list and catalog return whatever ``n`` asks."""
     namespace_quota: int = Field(default=100, ge=1)
     """Organizations one account may have (per registry instance)."""
+    blob_max_bytes: int = Field(default=1 << 40, ge=1 << 20, le=5 << 40)
+    """Largest blob a push may store (1 TiB): an upload growing past it is refused with 413. The S3
+    driver sizes its multipart parts so that S3's 10,000-part limit is never reached below it."""
 
 
 class QuotaSettings(BaseModel):
@@ -190,7 +243,7 @@ class JobSettings(BaseModel):
     lease_seconds: int = Field(default=60, ge=5)
     """A running job's lease; a worker renews it while alive, another worker takes over when it lapses."""
     recover_interval_seconds: int = Field(default=15, ge=1)
-    """How often a worker looks for jobs to recover (dead workers, lost messages)."""
+    """How often jobs to recover (dead workers, lost messages) are looked for, by one of the workers each time."""
     stale_pending_seconds: int = Field(default=120, ge=5)
     """A pending job not picked up for this long is enqueued again."""
 
@@ -204,7 +257,8 @@ class EnterpriseSettings(BaseModel):
     """How long a node keeps the directory of instance host names (changes made on other nodes are
     seen after at most this long)."""
     schedule_interval_seconds: int = Field(default=10, ge=1)
-    """How often scheduled signature policies are checked."""
+    """How often the schedules of signature policies, retention policies and the shared edition's
+    retentions are checked."""
     sign_pause_ms: int = Field(default=0, ge=0, le=60_000)
     """A pause between two signatures of an execution (throttles large executions)."""
     allowed_domain_suffixes: str = ""
@@ -223,6 +277,56 @@ class EnterpriseSettings(BaseModel):
         if isinstance(text, str):
             parse_allowlist(text)  # ValueError: a clear message at start-up
         return text
+
+
+class GcSettings(BaseModel):
+    """Garbage collection: what is garbage, when it goes, how a run paces itself."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    grace_seconds: int = Field(default=24 * 3600, ge=0)
+    """A blob no manifest references is deleted only once no push has used it (stored, linked, mounted, or
+    found by a HEAD or GET) for this long; an untagged manifest only once it is this old. A HEAD or GET
+    marks the blob used again once its last use is half this old: a push in flight has at least half
+    this long between finding a blob and pushing the manifest that needs it."""
+    delete_untagged: bool = False
+    """Garbage collection of the shared registry also deletes untagged manifests older than the grace
+    period that no tag reaches through an index or a ``subject`` (``moorage gc --delete-untagged`` for one
+    run). Enterprise instances choose for themselves (their GC schedule's ``delete_untagged``)."""
+    upload_expiry_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    """Upload sessions untouched this long, and upload data no session owns, are removed by garbage
+    collection with their bytes."""
+    schedule: str = "0 0 3 * * *"
+    """When the job worker collects the whole registry: a six-field cron expression (second minute hour
+    day month weekday, UTC). Empty: never (``moorage gc`` still works)."""
+    schedule_check_seconds: int = Field(default=30, ge=1)
+    """How often the job worker looks at the GC schedules (the registry's and each instance's)."""
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Blobs (and manifests) checked and deleted per transaction; pushes wait for at most one batch."""
+    workers: int = Field(default=2, ge=1, le=5)
+    """Storage deletions in flight at once, for runs that do not choose (the GC API's ``workers``)."""
+    pause_ms: int | None = Field(default=None, ge=0, le=60_000)
+    """A pause after each batch that deleted something, so that pushes waiting for the database get in
+    (and a large collection does not hog busy storage). Unset: 100 ms on SQLite, whose waiting writers poll
+    its one write lock that often; none on PostgreSQL, where they queue."""
+    orphan_scan: bool = True
+    """List storage for blob files no metadata knows (left by a process killed mid-push) and remove them
+    once older than the grace period; off for stores where listing costs too much."""
+    log_max_lines: int = Field(default=2000, ge=10, le=1_000_000)
+    """Lines kept of one run's log (``show_gc_task``); its summary line is always kept."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from moorage.domain.cron import CronSchedule
+        from moorage.domain.errors import Invalid
+
+        if value.strip():
+            try:
+                CronSchedule.parse(value)
+            except Invalid as error:
+                raise ValueError(error.message) from None  # a clear message at start-up
+        return value.strip()
 
 
 OSV_ZIPS = "https://osv-vulnerabilities.storage.googleapis.com"
@@ -334,7 +438,7 @@ class ScannerSettings(BaseModel):
     analysis_workers: int = Field(default=0, ge=0, le=64)
     """Parallel layer readers of one scan; 0: one per core."""
     periodic_interval_seconds: int = Field(default=60, ge=1)
-    """How often workers look for due scheduled scans and for a new advisory database."""
+    """How often due scheduled scans and a new advisory database are looked for, by one of the workers each time."""
     sync_max_images: int = Field(default=20000, ge=1)
     """Tags one synchronisation of an external registry records at most."""
     remote_timeout_seconds: float = Field(default=60.0, gt=0)
@@ -418,6 +522,38 @@ class EgressSettings(BaseModel):
 
         parse_host_names(value)
         return value
+
+
+class RetentionSettings(BaseModel):
+    """Retention: when the shared edition's retentions run, and what a run leaves alone."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    schedule: str = "0 0 0 * * *"
+    """When every retention of the shared edition runs again (each also runs once when it is created or
+    changed): a six-field cron expression (second minute hour day month weekday, UTC); the default is
+    daily at midnight UTC. Empty: only on creation and change. Enterprise Edition policies carry
+    their own schedules."""
+    untagged_grace_seconds: int = Field(default=3600, ge=0)
+    """An untagged artifact is a candidate of an Enterprise Edition rule that selects untagged artifacts
+    only once it is this old: the platform manifests of a multi-architecture image are pushed before
+    the index that lists them."""
+    log_max_entries: int = Field(default=10_000, ge=100, le=10_000_000)
+    """Entries of a repository's retention log (``ListRetentionHistories``) kept; older ones are
+    deleted after each run."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from moorage.domain.cron import CronSchedule
+        from moorage.domain.errors import Invalid
+
+        if value.strip():
+            try:
+                CronSchedule.parse(value)
+            except Invalid as error:
+                raise ValueError(error.message) from None  # a clear message at start-up
+        return value.strip()
 
 
 class EventSettings(BaseModel):
@@ -516,8 +652,10 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     enterprise: EnterpriseSettings = Field(default_factory=EnterpriseSettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
     scanner: ScannerSettings = Field(default_factory=ScannerSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     redis_url: str = ""

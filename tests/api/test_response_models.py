@@ -34,11 +34,14 @@ from pydantic import BaseModel, Field, RootModel
 from moorage.api.enterprise import schemas as ee
 from moorage.api.enterprise import schemas_artifacts as ea
 from moorage.api.enterprise import schemas_events as ev
+from moorage.api.enterprise import schemas_gc as egc
 from moorage.api.enterprise import schemas_immutable as eim
+from moorage.api.enterprise import schemas_retention as ert
 from moorage.api.enterprise import schemas_signing as es
 from moorage.api.iam import schemas as iam
 from moorage.api.response_model import ResponseModel
 from moorage.api.swr import schemas as swr
+from moorage.api.swr import schemas_retention as swr_retention
 from moorage.app import create_app
 from moorage.settings import Settings
 from tests.support.routes import INFRASTRUCTURE
@@ -53,6 +56,11 @@ CHECKED_MODULES = ("moorage.api.enterprise.", "moorage.api.iam.")
 SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     # Enterprise Edition: instances, jobs, namespaces, repositories
     ee.CreatedInstance: ("CreateInstanceResponse",),
+    # Enterprise Edition: garbage collection
+    egc.ExecutedView: ("ExecuteGcScheduleResponse",),
+    egc.ScheduleView: ("ShowGcScheduleResponse",),
+    egc.GcTaskPageView: ("ListGcTasksResponse",),
+    egc.GcTaskDetailView: ("ShowGcTaskResponse",),
     # Enterprise Edition: immutable tag rules
     eim.ImmutableRuleList: ("ListImmutableRulesResponse",),
     eim.ImmutableRuleView: ("ImmutableRule",),
@@ -71,6 +79,8 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
         "CreateInstanceNamespaceResponse",
         "CreateInstanceSignPolicyResponse",
         "ExecuteInstanceSignPolicyResponse",
+        "CreateInstanceRetentionPolicyResponse",
+        "ExecuteInstanceRetentionPolicyResponse",
     ),
     ee.Namespace: ("ShowInstanceNamespaceResponse", "Namespace"),
     ee.NamespaceList: ("ListInstanceNamespacesResponse",),
@@ -102,6 +112,15 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     ev.WebhookPolicyList: ("ListInstanceWebhooksResponse",),
     ev.WebhookJob: ("Job",),
     ev.WebhookJobList: ("ListInstanceWebhookJobsResponse",),
+    # Enterprise Edition: retention
+    ert.ImageRetention: ("ShowInstanceRetentionPolicyResponse", "ImageRetention"),
+    ert.RetentionPolicyList: ("ListInstanceRetentionPoliciesResponse",),
+    ert.RetentionExecutionList: ("ListInstanceRetentionPolicyExecutionsResponse",),
+    ert.RetentionTaskList: ("ListInstanceRetentionPolicyExecTasksResponse",),
+    ert.RetentionSubtaskList: ("ListInstanceRetentionPolicyExecSubTasksResponse",),
+    # SWR retention
+    swr_retention.CreatedRetention: ("CreateRetentionResponse",),
+    swr_retention.RetentionLogList: ("ListRetentionHistoriesResponse",),
     # SWR organizations and login commands
     swr.NamespaceList: ("ListNamespacesResponse",),
     swr.NamespaceView: ("ShowNamespaceResponse", "ShowNamespace"),
@@ -136,6 +155,7 @@ EXTENSIONS: dict[tuple[str, str], str] = {
     ("ShowTriggerResponse", "webhook"): "the target of moorage's webhook trigger kind",
     ("ShowTriggerResponse", "executed"): "whether moorage carries the trigger out (CCE/CCI kinds: no)",
     ("ShowTriggerResponse", "notice"): "why a CCE/CCI trigger is not executed",
+    ("ShowGcTaskResponse", "log"): "the run's log lines, as Harbor's GC log (also as text under .../log)",
 }
 """(SDK class, wire name) -> why moorage sends a field the SDK does not read."""
 
@@ -148,6 +168,10 @@ WITHOUT_BODY: dict[tuple[str, str], str] = {
         "GET",
         "/v5/{project_id}/image/export-tasks/{task_id}/file",
     ): "an exported report file (CSV or HTML); a moorage extension",
+    (
+        "GET",
+        "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}/log",
+    ): "a garbage collection run's log as text, as Harbor's GC log; a moorage extension",
 }
 """Management routes that answer something other than a JSON body, and why. Besides these, routes
 answer without a model when they cannot have a body (204, HEAD), when the SDK operation's response
@@ -503,7 +527,7 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
         walk(model)
     declared = {
         value
-        for module in (ee, ea, eim, es, ev, iam)
+        for module in (ee, ea, egc, eim, ert, es, ev, iam)
         for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, (ResponseModel, RootModel))
@@ -511,7 +535,7 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
         and "[" not in value.__name__
     }  # not RootModel[...]
     assert declared - listed - nested == set()
-    assert listed <= declared | {m for m in listed if m.__module__ == swr.__name__}
+    assert listed <= declared | {m for m in listed if m.__module__ in (swr.__name__, swr_retention.__name__)}
 
 
 def _arguments(annotation: Any) -> Iterator[Any]:

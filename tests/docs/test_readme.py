@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,21 @@ class Plan:
     """Why it cannot run here (empty: it runs)."""
     expect: str = ""
     """A regular expression its output must contain."""
+    check: Callable[[str], None] | None = None
+    """A further check of its standard output."""
+
+
+def _gc_json_as_the_readme_shows(stdout: str) -> None:
+    """``moorage gc --json`` prints the fields of the README's example, in its order, each explained
+    there, and its freed bytes add up as the README says."""
+    section = (ROOT / "README.md").read_text().split("### Garbage collection\n", 1)[1].split("\n## ", 1)[0]
+    example = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    printed = json.loads(stdout.strip().splitlines()[-1])
+    assert list(printed) == list(example)
+    assert [key for key in example if f"`{key}`" not in section] == []
+    for figures in (example, printed):
+        assert figures["freed_bytes"] == figures["bytes"] + figures["upload_bytes"] + figures["orphan_bytes"]
+    assert printed["dry_run"] is True and printed["status"] == "Success"
 
 
 PLANS = (
@@ -87,6 +103,9 @@ PLANS = (
     Plan(r"moorage vulndb info ", expect=r"debian"),
     Plan(r"moorage vulndb export ", expect=r"wrote vulndb\.bundle"),
     Plan(r"moorage vulndb import ", expect=r"osv"),
+    Plan(r"moorage gc --dry-run --json", expect=r'"dry_run": true', check=_gc_json_as_the_readme_shows),
+    Plan(r"moorage gc +#", expect=r"garbage collection \d+: Success"),
+    Plan(r"moorage gc --delete-untagged", expect=r"garbage collection \d+: Success"),
 )
 # Commands expected to fail, with the reason (strict: the mark fails once the command works).
 XFAIL: dict[str, str] = {}
@@ -210,3 +229,5 @@ def test_readme_command(command: str, workspace: Workspace) -> None:
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, f"{command}\nexit {completed.returncode}:\n{output[-3000:]}"
     assert re.search(plan.expect, output), f"{command}\nexpected {plan.expect!r} in:\n{output[-3000:]}"
+    if plan.check is not None:
+        plan.check(completed.stdout)

@@ -4,15 +4,18 @@ digests of every manifest and blob stay the same all the way."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import SessionCache
 from tests.oci.oci_client import OciClient
 from tests.oci.registry_auth import registry_credentials
 from tests.support import ocilayout as ol
+from tests.support.seaweedfs import SeaweedFS, start_moorage_on_s3
 from tests.support.servers import ServerProcess
 
 pytestmark = [
@@ -181,3 +184,43 @@ def test_delete_by_digest(registry: ServerProcess, skopeo: Skopeo, tmp_path: Pat
     skopeo.run("delete", "--tls-verify=false", *skopeo.creds("creds"), skopeo.ref(f"e2e/delete@{image.digest}"))
     with OciClient(registry) as oci:
         assert oci.get_manifest("e2e/delete", image.digest).status_code == 404
+
+
+def test_an_image_round_trips_through_s3_storage_with_redirects(
+    s3_server: SeaweedFS,
+    session_cache: SessionCache,
+    tmp_path_factory: pytest.TempPathFactory,
+    client_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """moorage with its blobs in SeaweedFS, redirecting blob GETs to presigned URLs: skopeo pushes a
+    layer of three 5 MiB parts and more (a multipart upload), pulls it back through the object store
+    (following the 307s), and every digest holds."""
+    registry = session_cache.get(
+        "e2e-s3-redirecting-moorage",
+        lambda: start_moorage_on_s3(
+            tmp_path_factory.mktemp("e2e-s3"),
+            s3_server,
+            STORAGE__S3_REDIRECT="true",
+            STORAGE__S3_PART_SIZE=str(5 << 20),
+            ACCESS_LOG="true",
+        ),
+        close=ServerProcess.stop,
+    )
+    skopeo = Skopeo(client_env, registry)
+    big = ol.layer({"var/lib/blob.bin": os.urandom(17 << 20)}, compression="none")
+    image = ol.image([big, ol.layer({"etc/motd": b"on s3\n"})])
+    source = ol.write_layout(tmp_path / "source", {"v1": image})
+    skopeo.copy_in(source, "v1", "e2e/on-s3:v1")
+    assert skopeo.raw("e2e/on-s3:v1") == image.manifest.data
+    skopeo.copy_out("e2e/on-s3:v1", tmp_path / "back", "v1")
+    _assert_layout_holds(tmp_path / "back", "v1", image)
+    gets = [
+        entry["status"]
+        for entry in map(
+            json.loads,
+            (line for line in registry.log().splitlines() if line.startswith("{") and '"method":"GET"' in line),
+        )
+        if entry["path"].endswith(f"/blobs/{big.blob.digest}")
+    ]
+    assert gets == [307]  # the layer came from the object store, not through moorage

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert
 
+from moorage.domain.cron import CronSchedule
 from moorage.domain.errors import Invalid
-from moorage.services.enterprise.cron import CronSchedule
 from moorage.services.enterprise.instances import validate_domain_name, validate_instance_name
 from moorage.services.enterprise.paging import page_request
 

@@ -26,6 +26,9 @@ def test_rows_find_their_handler_by_the_stored_string() -> None:
         "security.vulndb_update",
         "events.webhook_delivery",
         "events.prune",
+        "registry.retention_run",
+        "enterprise.retention_execution",
+        "registry.gc",
     }
     assert {kind.value for kind in JobKind} == stored
     assert all(HANDLERS.get(kind) is not None for kind in stored)

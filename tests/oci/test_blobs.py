@@ -8,6 +8,9 @@ import pytest
 
 from tests.oci.oci_client import OciClient, assert_digest_header_matches, assert_error
 from tests.support.ocilayout import EMPTY_JSON, Blob, digest_of
+from tests.support.registry_target import registry_backend_with_s3
+
+__all__ = ["registry_backend_with_s3"]  # these tests run on S3 storage too
 
 
 def test_get_blob_returns_exact_bytes_and_digest(oci: OciClient, repo: str) -> None:

@@ -13,8 +13,10 @@ import pytest
 from tests.oci.oci_client import OciClient, assert_digest_header_matches, assert_error, with_query
 from tests.oci.registry_auth import PerActionTokenAuth, registry_credentials
 from tests.support.ocilayout import Blob, digest_of
+from tests.support.registry_target import registry_backend_with_s3
 from tests.support.servers import ServerProcess
 
+__all__ = ["registry_backend_with_s3"]  # these tests run on S3 storage too
 OCTET = {"Content-Type": "application/octet-stream"}
 
 

@@ -4,6 +4,8 @@ the whole suite runs against it."""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,10 +15,12 @@ from hypothesis import strategies as st
 
 from moorage.storage.drivers import create_driver
 from moorage.storage.interface import StorageDriver
+from tests.support.seaweedfs import s3_driver
 
 DriverFactory = Callable[[Path], StorageDriver]
 DRIVERS: dict[str, DriverFactory] = {
     "filesystem": lambda root: create_driver("filesystem", root=root),
+    "s3": s3_driver,  # the store tests/storage/conftest.py names: the session's SeaweedFS
 }
 
 
@@ -89,6 +93,20 @@ async def test_move_replaces_and_removes_source(driver: StorageDriver) -> None:
     await driver.move("src/x", "dst/deep/x")
     assert await driver.get_content("dst/deep/x") == b"new"
     assert await driver.stat("src/x") is None
+
+
+async def test_a_moved_file_bears_the_time_of_the_move(driver: StorageDriver) -> None:
+    # Garbage collection tells bytes a push just put in place from old ones by their modification time.
+    writer = await driver.writer("src/upload", offset=0)
+    await writer.write(b"written long ago")
+    await writer.close()
+    local = driver.local_path("src/upload")
+    if local is not None:
+        os.utime(local, (time.time() - 86400, time.time() - 86400))
+    before = time.time()
+    await driver.move("src/upload", "dst/blob")
+    info = await driver.stat("dst/blob")
+    assert info is not None and info.modified >= before - 1
 
 
 async def test_delete_file_and_tree_and_missing(driver: StorageDriver) -> None:

@@ -3,7 +3,9 @@
 ``MOORAGE_TEST_TARGET=moorage`` (default) runs moorage once per metadata backend (SQLite in the
 data directory; PostgreSQL from the root conftest's ``pg_server``, or its ``pg_database_url``),
 with an administrator whose credentials tests/oci/registry_auth.py uses; ``reference`` runs
-Debian's docker-registry 2.8 (CNCF distribution), which asks for no credentials.
+Debian's docker-registry 2.8 (CNCF distribution), which asks for no credentials. Modules that
+import ``registry_backend_with_s3`` also run on backend ``s3``: SQLite with the blobs in the
+session's SeaweedFS (the root conftest's ``s3_server``), under a prefix of its own.
 
 Two markers say how a test relates to the reference: ``spec_deviation(reason)`` — the reference
 breaks distribution-spec v1.1 here, so the test is a strict xfail on it; ``moorage_extra(reason)``
@@ -55,6 +57,8 @@ class RegistryBackend:
     backend: str
     database_url: str | None
     shared_data_dir: Path | None
+    storage_env: tuple[tuple[str, str], ...] = ()
+    """``MOORAGE_STORAGE__*`` settings (the S3 backend's)."""
 
     def data_dir(self, fresh_dir: Path) -> Path:
         """Where a server keeps blobs: ``fresh_dir``, or with PostgreSQL one directory per database.
@@ -77,6 +81,7 @@ class RegistryBackend:
         }
         if self.database_url:
             env["MOORAGE_DATABASE_URL"] = self.database_url
+        env.update(self.storage_env)
         return start_moorage(data_dir, env=env, port=port)
 
 
@@ -98,6 +103,9 @@ def _make_backend(
     request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> RegistryBackend:
     target = registry_target()
+    if backend == "s3":
+        store = request.getfixturevalue("s3_server")
+        return RegistryBackend(target, backend, None, None, storage_env=tuple(store.settings_env().items()))
     if backend != "postgresql":
         return RegistryBackend(target, backend, None, None)
     database_url = _postgresql_database(request)
@@ -116,6 +124,19 @@ def registry_backend(
 ) -> RegistryBackend:
     """The target and metadata backend of this parametrization, made once per test process (module
     scope with a session cache: see ``SessionCache`` in tests/conftest.py)."""
+    return make_registry_backend(request, str(request.param), tmp_path_factory, session_cache)
+
+
+@pytest.fixture(
+    scope="module",
+    params=[*metadata_backends(), *(["s3"] if registry_target() == "moorage" else [])],
+    name="registry_backend",
+)
+def registry_backend_with_s3(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, session_cache: SessionCache
+) -> RegistryBackend:
+    """``registry_backend`` plus moorage with its blobs on S3 (SeaweedFS): a module imports this to run
+    its tests on the object store too (the OCI suite's blob, upload and mount modules do)."""
     return make_registry_backend(request, str(request.param), tmp_path_factory, session_cache)
 
 

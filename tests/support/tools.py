@@ -49,6 +49,10 @@ PACKAGES = {
     "readelf": "binutils",
     "objcopy": "binutils",
     "mount": "mount",
+    "nginx": "nginx",
+    "/usr/sbin/nginx": "nginx",
+    "systemd-analyze": "systemd",
+    "ss": "iproute2",
 }
 
 

@@ -40,6 +40,8 @@ DENIED = OciCode("DENIED", 403, "requested access to the resource is denied")
 UNSUPPORTED = OciCode("UNSUPPORTED", 405, "the operation is unsupported")
 TOOMANYREQUESTS = OciCode("TOOMANYREQUESTS", 429, "too many requests")
 UNKNOWN = OciCode("UNKNOWN", 500, "unknown error")
+UNAVAILABLE = OciCode("UNAVAILABLE", 503, "service unavailable")
+"""The code distribution uses for 503 (its errcode.ErrorCodeUnavailable), not one of the spec's."""
 
 # Domain error -> (code, status when it differs from the code's). Looked up along the class's MRO,
 # so a new subclass inherits its parent's rendering until it gets a line of its own.
@@ -68,6 +70,7 @@ _OCI: dict[type[e.MoorageError], tuple[OciCode, int | None]] = {
     e.Unsupported: (UNSUPPORTED, None),
     e.NotServed: (UNSUPPORTED, 501),
     e.StorageFull: (UNKNOWN, 507),
+    e.StorageUnavailable: (UNAVAILABLE, None),
     e.MoorageError: (UNKNOWN, None),
 }
 
@@ -92,9 +95,7 @@ def oci_error_body(code: OciCode, message: str | None = None, detail: Any = None
 def oci_error_response(error: e.MoorageError, headers: dict[str, str] | None = None) -> Response:
     """A domain error as an OCI error response."""
     code, status = oci_code_for(error)
-    all_headers = dict(headers or {})
-    if isinstance(error, e.TooManyRequests):
-        all_headers["Retry-After"] = str(error.retry_after)
+    all_headers = {**(headers or {}), **_extra_headers(error)}
     return Response(
         oci_error_body(code, error.message, error.detail),
         status_code=status,
@@ -137,6 +138,7 @@ SWR_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
     e.NotServed: ManagementCode("SVCSTG.SWR.5010001", 501),  # moorage: planned, not implemented yet
     e.RangeNotSatisfiable: ManagementCode("SVCSTG.SWR.4000014", 400),
     e.StorageFull: ManagementCode("SVCSTG.SWR.5070000", 507),  # moorage: storage full
+    e.StorageUnavailable: ManagementCode("SVCSTG.SWR.5030000", 503),  # moorage: blob store unreachable
     e.MoorageError: ManagementCode("SVCSTG.SWR.5000007", 500),  # Internal server error: Operation fails
 }
 SWR_BY_REASON: dict[str, ManagementCode] = {
@@ -179,6 +181,7 @@ HSS_BY_CLASS: dict[type[e.MoorageError], ManagementCode] = {
     e.NotServed: ManagementCode("HSS.0501", 501),  # moorage: planned, not implemented yet
     e.RangeNotSatisfiable: ManagementCode("HSS.1001", 400),
     e.StorageFull: ManagementCode("HSS.0507", 507),
+    e.StorageUnavailable: ManagementCode("HSS.0503", 503),
     e.MoorageError: ManagementCode("HSS.0500", 500),
 }
 HSS_BY_REASON: dict[str, ManagementCode] = {
@@ -198,6 +201,7 @@ _IAM_STATUS: dict[type[e.MoorageError], int] = {
     e.Unsupported: 405,
     e.NotServed: 501,
     e.StorageFull: 507,
+    e.StorageUnavailable: 503,
     e.MoorageError: 500,
 }
 _TITLES = {
@@ -211,6 +215,7 @@ _TITLES = {
     429: "Too Many Requests",
     500: "Internal Server Error",
     501: "Not Implemented",
+    503: "Service Unavailable",
     507: "Insufficient Storage",
 }
 
@@ -227,7 +232,10 @@ def _lookup(
 
 
 def _extra_headers(error: e.MoorageError) -> dict[str, str]:
-    return {"Retry-After": str(error.retry_after)} if isinstance(error, e.TooManyRequests) else {}
+    """``Retry-After`` for the errors that say when to come back (rate limits, an unreachable store)."""
+    if isinstance(error, e.TooManyRequests | e.StorageUnavailable):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
 
 
 def swr_error_response(error: e.MoorageError) -> Response:

@@ -1,7 +1,7 @@
 """Explicit answers for the SDK operations moorage does not serve.
 
 ``huaweicloudsdkswr`` and ``huaweicloudsdkhss`` define operations that moorage leaves out: *planned*
-ones (later issues: retention, image sync and the rest of the Enterprise Edition) and
+ones (later issues: image sync and the rest of the Enterprise Edition) and
 ones that are *not applicable* to a registry (HSS's hosts, containers, clusters and CI/CD pipelines).
 Each gets a route of its own answering 501 with one distinctive error (``NotServed``: SWR
 ``SVCSTG.SWR.5010001`` planned / ``SVCSTG.SWR.5010002`` not applicable, HSS ``HSS.0501`` /
@@ -73,12 +73,10 @@ def _not_applicable(method: str, operation: str, topic: str, path: str, *, shado
 
 
 # What the operations belong to, as the coverage docs name it.
-RETENTION_SYNC = "retention, triggers, image sync"
+TRIGGERS_SYNC = "triggers, image sync"
 RESOURCE_TAGS = "resource tags (TMS)"
 ENDPOINTS = "endpoints (internal endpoints, endpoint policy)"
 REPLICATION = "replication"
-EE_RETENTION = "retention"
-GC = "garbage collection"
 CREDENTIALS = "long-term / temporary credentials"
 REGISTRIES = "replication (registries)"
 JOBS = "instance jobs (creation is synchronous; nothing to delete yet)"
@@ -92,58 +90,28 @@ WEBTAMPER = "web tamper protection of hosts"
 UNSERVED: tuple[UnservedOperation, ...] = (
     # huaweicloudsdkswr: planned (docs/api-coverage.md, api-coverage-enterprise.md)
     _planned(
-        "POST", "create_retention", RETENTION_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions"
-    ),
-    _planned(
-        "GET", "list_retentions", RETENTION_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions"
-    ),
-    _planned(
-        "GET",
-        "list_retention_histories",
-        RETENTION_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/histories",
-    ),
-    _planned(
-        "DELETE",
-        "delete_retention",
-        RETENTION_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}",
-    ),
-    _planned(
-        "GET",
-        "show_retention",
-        RETENTION_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}",
-    ),
-    _planned(
-        "PATCH",
-        "update_retention",
-        RETENTION_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/retentions/{retention_id}",
-    ),
-    _planned(
         "POST",
         "create_manual_image_sync_repo",
-        RETENTION_SYNC,
+        TRIGGERS_SYNC,
         "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_images",
     ),
-    _planned("GET", "show_sync_job", RETENTION_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_job"),
+    _planned("GET", "show_sync_job", TRIGGERS_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_job"),
     _planned(
         "POST",
         "create_image_sync_repo",
-        RETENTION_SYNC,
+        TRIGGERS_SYNC,
         "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
     ),
     _planned(
         "DELETE",
         "delete_image_sync_repo",
-        RETENTION_SYNC,
+        TRIGGERS_SYNC,
         "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
     ),
     _planned(
         "GET",
         "list_image_auto_sync_repos_details",
-        RETENTION_SYNC,
+        TRIGGERS_SYNC,
         "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
     ),
     _planned(
@@ -231,54 +199,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}",
     ),
     _planned("GET", "list_namespace_tags", RESOURCE_TAGS, "/v2/{project_id}/instances/{instance_id}/namespaces-tags"),
-    _planned(
-        "POST",
-        "create_instance_retention_policy",
-        EE_RETENTION,
-        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies",
-    ),
-    _planned(
-        "DELETE",
-        "delete_instance_retention_policy",
-        EE_RETENTION,
-        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}",
-    ),
-    _planned(
-        "GET",
-        "show_instance_retention_policy",
-        EE_RETENTION,
-        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}",
-    ),
-    _planned(
-        "PUT",
-        "update_instance_retention_policy",
-        EE_RETENTION,
-        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}",
-    ),
-    _planned(
-        "POST",
-        "execute_instance_retention_policy",
-        EE_RETENTION,
-        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions",
-    ),
-    _planned(
-        "GET",
-        "list_instance_retention_policy_executions",
-        EE_RETENTION,
-        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions",
-    ),
-    _planned(
-        "GET",
-        "list_instance_retention_policy_exec_tasks",
-        EE_RETENTION,
-        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks",
-    ),
-    _planned(
-        "GET",
-        "list_instance_retention_policy_exec_sub_tasks",
-        EE_RETENTION,
-        "/v2/{project_id}/instances/{instance_id}/namespaces/{namespace_name}/retention/policies/{policy_id}/executions/{execution_id}/tasks/{task_id}/subtasks",
-    ),
     _planned("POST", "create_instance_registry", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
     _planned("GET", "list_instance_registries", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
     _planned(
@@ -356,18 +276,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         REPLICATION,
         "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
     ),
-    _planned(
-        "GET",
-        "list_instance_retention_policies",
-        EE_RETENTION,
-        "/v2/{project_id}/instances/{instance_id}/retention/policies",
-    ),
-    _planned("GET", "list_gc_tasks", GC, "/v2/{project_id}/instances/{instance_id}/system/gc"),
-    _planned("POST", "execute_gc_schedule", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("GET", "show_gc_schedule", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("PUT", "update_gc_schedule", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/schedule"),
-    _planned("GET", "show_gc_task", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
-    _planned("PUT", "stop_gc_task", GC, "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}"),
     _planned(
         "POST",
         "create_instance_temp_credential",

@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 
 import moorage
-from moorage.cli import admin, config, sbom, scan, serve, vulndb, worker
+from moorage.cli import admin, config, gc, migrate, sbom, scan, serve, vulndb, worker
 
 app = typer.Typer(
     name="moorage",
@@ -35,11 +35,13 @@ def _main(
 
 serve.register(app)
 worker.register(app)
+migrate.register(app)
 admin.register(app)
 vulndb.register(app)
 sbom.register(app)
 scan.register(app)
 config.register(app)
+gc.register(app)
 
 
 def settings_error_lines(error: ValidationError) -> list[str]:

@@ -12,9 +12,19 @@ import typer
 from moorage.settings import Settings
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
+    """Log lines to stderr at ``level`` (Alembic's chatter at warnings only)."""
     logging.basicConfig(level=level.upper(), format="%(message)s", stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_object_store_client()
+
+
+def quiet_object_store_client() -> None:
+    """botocore and urllib3 at DEBUG write every S3 request's headers and bodies (blob parts of
+    megabytes, signed headers naming the access key): never below INFO, whatever ``log_level`` says."""
+    for name in ("botocore", "urllib3"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
 
 
 def use_config_file(config: Path | None) -> None:
@@ -52,7 +62,7 @@ def register(app: typer.Typer) -> None:
             if v is not None
         }
         settings = Settings(**overrides)  # type: ignore[arg-type]
-        _configure_logging(settings.log_level)
+        configure_logging(settings.log_level)
         from moorage.bootstrap import bootstrap, prepare_data_dir
 
         prepare_data_dir(settings)  # the umask every child inherits, and the data directory

@@ -40,6 +40,9 @@ def register(app: typer.Typer) -> None:
         if threads is not None:
             settings.jobs.threads = threads
         logging.basicConfig(level=settings.log_level.upper(), format="%(message)s", stream=sys.stderr)
+        from moorage.cli.serve import quiet_object_store_client
+
+        quiet_object_store_client()
         from moorage.bootstrap import bootstrap, prepare_data_dir
         from moorage.jobs.worker import run_worker
 

@@ -30,6 +30,30 @@ class RunStatus(StrEnum):
         return self in (RunStatus.SUCCEED, RunStatus.FAILED, RunStatus.STOPPED)
 
 
+UNFINISHED = (RunStatus.INITIALIZED, RunStatus.PENDING, RunStatus.IN_PROGRESS)
+"""The statuses of what has not finished yet."""
+
+
+def summarize(counts: dict[str, int]) -> tuple[RunStatus, str]:
+    """The status (and its explanation) of something made of parts with these status counts (an
+    execution's tasks, a task's subtasks): InProgress while any runs or some wait, Pending while all
+    wait, else Failed if any failed, else Stopped if any stopped, else Succeed (also with no parts)."""
+    total = sum(counts.values())
+    running = counts.get(RunStatus.IN_PROGRESS.value, 0)
+    waiting = counts.get(RunStatus.PENDING.value, 0) + counts.get(RunStatus.INITIALIZED.value, 0)
+    failed = counts.get(RunStatus.FAILED.value, 0)
+    stopped = counts.get(RunStatus.STOPPED.value, 0)
+    if running or (waiting and waiting < total):
+        return RunStatus.IN_PROGRESS, ""
+    if waiting:
+        return RunStatus.PENDING, ""
+    if failed:
+        return RunStatus.FAILED, f"{failed} of {total} failed"
+    if stopped:
+        return RunStatus.STOPPED, f"{stopped} of {total} stopped"
+    return RunStatus.SUCCEED, ""
+
+
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page of a listing and the number of items in the whole listing."""

@@ -26,7 +26,8 @@
     ├── TooManyRequests              rate limited (429)
     ├── Unsupported                  operation not supported (405)
     ├── NotServed                    an SDK operation moorage does not serve: planned or not applicable (501)
-    └── StorageFull                  the storage device is full or over quota; nothing was stored (507)
+    ├── StorageFull                  the storage device is full or over quota; nothing was stored (507)
+    └── StorageUnavailable           the blob store cannot be reached; nothing was stored (503, Retry-After)
 
 Each error has a human ``message``, an optional ``detail`` (JSON-serialisable) for the client, and
 an optional ``reason``: a stable symbolic name (``namespace_not_empty``) that a dialect may map to
@@ -205,3 +206,17 @@ class StorageFull(MoorageError):
     not stored, nothing else changed, and the same request succeeds once space is freed."""
 
     default_message = "the registry's storage is full: nothing was stored; free space and retry"
+
+
+class StorageUnavailable(MoorageError):
+    """The blob store (an S3-compatible object store) cannot be reached or answers with a server error:
+    what was being written is not stored, nothing else changed, and the same request may succeed
+    after ``retry_after`` seconds."""
+
+    default_message = "the registry's blob store is unavailable: nothing was stored; retry later"
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: int = 10, detail: Any = None, reason: str = ""
+    ) -> None:
+        super().__init__(message, detail=detail, reason=reason)
+        self.retry_after = retry_after

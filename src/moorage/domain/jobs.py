@@ -33,6 +33,9 @@ class JobKind(StrEnum):
 
     PURGE_UPLOADS = "registry.purge_uploads"
     SIGN_EXECUTION = "enterprise.sign_execution"
+    GARBAGE_COLLECTION = "registry.gc"
+    RETENTION_RUN = "registry.retention_run"
+    RETENTION_EXECUTION = "enterprise.retention_execution"
     SCAN_TASK = "security.scan_task"
     SYNC_TASK = "security.sync_task"
     SCAN_ON_PUSH = "security.scan_on_push"

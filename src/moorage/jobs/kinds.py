@@ -14,6 +14,8 @@ from moorage.services.enterprise.sign_job import run_execution
 from moorage.services.events.consumers import delivery_policy
 from moorage.services.events.delivery import deliver
 from moorage.services.events.retention import prune
+from moorage.services.lifecycle.runs import GcRunService
+from moorage.services.retention import runner as retention_runner
 from moorage.services.security.advisory_updates import JobBuildProgress, UpdatePolicy, run_update
 from moorage.services.security.image_scans import ImageScans
 from moorage.services.security.rematch import rematch_all
@@ -46,6 +48,30 @@ def sign_execution(context: Context) -> dict[str, Any]:
         db=resources.db,
         store=resources.store,
         master_key=resources.master_key(),
+    )
+
+
+def garbage_collection(context: Context) -> dict[str, Any]:
+    """Do one garbage collection run (the API's, or a schedule's); safe to run again after a crash."""
+    resources = context.resources
+    service = GcRunService(resources.db, resources.store, resources.settings.gc, jobs=None)
+    run = asyncio.run(service.execute(int(context.job.params["run_id"]), stopping=lambda: context.stopping))
+    return {"run_id": run.id, "status": run.status.value, **run.figures.to_json()}
+
+
+def retention_run(context: Context) -> dict[str, Any]:
+    """Run one retention of the shared edition (delete the tags none of its rules keeps)."""
+    resources = context.resources
+    return retention_runner.run_shared(
+        context, int(context.job.params["retention_id"]), settings=resources.settings, db=resources.db
+    )
+
+
+def retention_execution(context: Context) -> dict[str, Any]:
+    """Run one execution of an Enterprise Edition retention policy (plan, delete, settle)."""
+    resources = context.resources
+    return retention_runner.run_execution(
+        context, int(context.job.params["execution_id"]), settings=resources.settings, db=resources.db
     )
 
 
@@ -130,6 +156,12 @@ def handler_for(kind: JobKind) -> Handler[WorkerResources]:
             return purge_uploads
         case JobKind.SIGN_EXECUTION:
             return sign_execution
+        case JobKind.GARBAGE_COLLECTION:
+            return garbage_collection
+        case JobKind.RETENTION_RUN:
+            return retention_run
+        case JobKind.RETENTION_EXECUTION:
+            return retention_execution
         case JobKind.SCAN_TASK:
             return scan_task
         case JobKind.SYNC_TASK:

@@ -28,11 +28,6 @@ class WorkerResources:
 
 def worker_resources(settings: Settings, db: Database, queue: JobSubmitter) -> WorkerResources:
     """The resources of a worker process (the blob store from the ``storage`` settings)."""
-    from moorage.storage.drivers import create_driver
+    from moorage.services.wiring import storage_driver
 
-    return WorkerResources(
-        settings=settings,
-        db=db,
-        queue=queue,
-        store=BlobStore(create_driver(settings.storage.driver, root=settings.storage_root)),
-    )
+    return WorkerResources(settings=settings, db=db, queue=queue, store=BlobStore(storage_driver(settings)))

@@ -1,5 +1,6 @@
 """``moorage worker``: a process that runs jobs (huey's consumer, threads) and recovers jobs whose
-worker died."""
+worker died. Recovery and the image-security pass are chores of all workers together: every worker
+offers each period, one runs it (``services/periodic.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from moorage.jobs.queue import JobQueue, build_huey
 from moorage.jobs.resources import WorkerResources, worker_resources
 from moorage.jobs.runner import Handler, JobRunner
 from moorage.metadata.database import Database
+from moorage.services.periodic import Chore, PeriodicChores
 from moorage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,18 +32,23 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler[WorkerResou
     huey = build_huey(settings)
     runner: JobRunner[WorkerResources]
     queue = JobQueue(db, huey, execute=lambda job_id: runner.execute(job_id))
+    resources = worker_resources(settings, db, queue)
     runner = JobRunner(
         db,
         handlers if handlers is not None else job_handlers(),
-        resources=worker_resources(settings, db, queue),
+        resources=resources,
         lease_seconds=settings.jobs.lease_seconds,
         send=lambda job_id, delay: queue.send(job_id, delay_seconds=delay),
     )
     stopping = threading.Event()
+    chores = PeriodicChores(db, holder=runner.worker)
 
     def recover_forever() -> None:
-        while not stopping.wait(settings.jobs.recover_interval_seconds):
+        interval = settings.jobs.recover_interval_seconds
+        while not stopping.wait(interval):
             try:
+                if not chores.claim_blocking(Chore.JOB_RECOVERY, interval):
+                    continue
                 recovered = runner.recover(stale_pending_seconds=settings.jobs.stale_pending_seconds)
                 if recovered:
                     log.info("recovered %d jobs", recovered)
@@ -55,9 +62,11 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler[WorkerResou
             advisory_update_pass(settings, db, queue)  # a fresh install fetches its database now
         except Exception:
             log.exception("queueing the advisory database update failed")
-        while not stopping.wait(settings.scanner.periodic_interval_seconds):
+        interval = settings.scanner.periodic_interval_seconds
+        while not stopping.wait(interval):
             try:
-                periodic_pass(settings, db, queue)
+                if chores.claim_blocking(Chore.IMAGE_SECURITY, interval):
+                    periodic_pass(settings, db, queue)
             except Exception:
                 log.exception("the periodic image-security pass failed")
 
@@ -75,10 +84,20 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler[WorkerResou
             except Exception:
                 log.exception("dispatching events failed")
 
+    def collect_on_schedule_forever() -> None:
+        from moorage.services.lifecycle.schedule import schedule_pass
+
+        while not stopping.wait(settings.gc.schedule_check_seconds):
+            try:
+                schedule_pass(settings, db, resources.store, queue)
+            except Exception:
+                log.exception("starting scheduled garbage collection failed")
+
     recovery = threading.Thread(target=recover_forever, name="job-recovery", daemon=True)
     recovery.start()
     threading.Thread(target=dispatch_forever, name="event-dispatch", daemon=True).start()
     threading.Thread(target=periodic_forever, name="security-periodic", daemon=True).start()
+    threading.Thread(target=collect_on_schedule_forever, name="gc-schedule", daemon=True).start()
     consumer = huey.create_consumer(
         workers=settings.jobs.threads,
         worker_type="thread",

@@ -1,4 +1,4 @@
-"""The event stream's tables (migration 0012): the events outbox (which is also the audit log), the
+"""The event stream's tables (migration 0014): the events outbox (which is also the audit log), the
 dispatcher's lock row, webhook policies, triggers, and the deliveries with each HTTP attempt.
 
 Kept apart from ``tables.py`` (imported at its end, on the same ``metadata``) so the event work does

@@ -2,10 +2,14 @@
 
 Every start checks the schema; Alembic (and its half-second import) is only loaded when the
 database is not already at ``HEAD_REVISION`` (a test keeps that constant equal to Alembic's head).
+Nodes that start together on PostgreSQL take turns (``one_at_a_time``): the first migrates, the
+others find the schema current.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +22,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0014"
+BOOTSTRAP_LOCK = 0x6D6F6F72  # "moor": the PostgreSQL advisory lock held while a node migrates and prepares
 
 
 def alembic_config(url: str) -> Config:
@@ -50,3 +55,23 @@ def upgrade(database: Database, revision: str = "head") -> None:
         config = alembic_config(database.url)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextmanager
+def one_at_a_time(database: Database) -> Iterator[None]:
+    """Hold the database's bootstrap lock for the ``with`` block: on PostgreSQL a session advisory lock,
+    so nodes starting together migrate and create the defaults one after another instead of racing
+    (the losers of a race failed on "relation already exists" or a duplicate administrator). SQLite
+    needs none: its migrations run in a write transaction, which SQLite already serialises, and its
+    database belongs to one machine."""
+    if database.dialect != "postgresql":
+        yield
+        return
+    with database.engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": BOOTSTRAP_LOCK})
+        conn.commit()  # the lock belongs to the session, not to this transaction
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": BOOTSTRAP_LOCK})
+            conn.commit()

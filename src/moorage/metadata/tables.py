@@ -86,7 +86,12 @@ blobs = Table(
     Column("digest", DIGEST, primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Garbage collection (0011, see moorage.services.lifecycle): when a push last used the blob (stored,
+    # linked, mounted, or found by a HEAD or GET), and since when the collector is deleting it.
+    Column("touched_at", BigInteger, nullable=False, server_default="0"),
+    Column("deleting_since", BigInteger, nullable=True),
 )
+Index("ix_blobs_deleting_since", blobs.c.deleting_since)
 
 repository_blobs = Table(
     "repository_blobs",
@@ -232,6 +237,18 @@ seen_signatures = Table(
     Column("expires_at", BigInteger, nullable=False),  # when the signature's X-Sdk-Date is stale everywhere
 )
 Index("ix_seen_signatures_expires_at", seen_signatures.c.expires_at)
+
+periodic_runs = Table(
+    "periodic_runs",
+    metadata,
+    # Periodic chores every process of every node offers to run (the upload purge, job recovery, the
+    # image-security pass): whoever moves ``next_run_at`` past now with a compare-and-set runs that period.
+    Column("name", String(64), primary_key=True),
+    Column("next_run_at", BigInteger, nullable=False),
+    Column("last_run_at", BigInteger, nullable=False),
+    Column("holder", String(255), nullable=False),  # "<host>:<pid>" of the process that ran it last
+    Column("runs", BigInteger, nullable=False),
+)
 
 namespace_permissions = Table(
     "namespace_permissions",
@@ -855,6 +872,56 @@ security_account_settings = Table(
     Column("updated_at", BigInteger, nullable=False),
 )
 
+
+# Garbage collection (0011) -------------------------------------------------------------------------
+# Runs of the collector (the whole registry's, ``instance_id`` NULL, or one Enterprise Edition
+# instance's), their logs, and each instance's schedule (the whole registry's comes from settings).
+
+gc_runs = Table(
+    "gc_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=True),
+    Column("trigger", String(16), nullable=False),  # MANUAL | SCHEDULE
+    Column("status", String(16), nullable=False),  # Pending | Running | Success | Error | Stopped
+    Column("delete_untagged", Boolean, nullable=False, server_default="0"),
+    Column("workers", Integer, nullable=False, server_default="1"),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
+    Column("figures", Text, nullable=False, server_default="{}"),  # GcFigures as JSON
+    Column("job_id", String(32), nullable=True),
+    Column("dedupe_key", String(255), nullable=True, unique=True),
+    Column("stop_requested", Boolean, nullable=False, server_default="0"),
+    Column("log_lines", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+)
+Index("ix_gc_runs_instance", gc_runs.c.instance_id, gc_runs.c.id)
+Index("ix_gc_runs_status", gc_runs.c.status)
+
+gc_run_logs = Table(
+    "gc_run_logs",
+    metadata,
+    Column("run_id", Id, ForeignKey("gc_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+gc_schedules = Table(
+    "gc_schedules",
+    metadata,
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True),
+    Column("type", String(16), nullable=False),  # None | Custom
+    Column("cron", String(128), nullable=False, server_default=""),
+    Column("delete_untagged", Boolean, nullable=False, server_default="0"),
+    Column("workers", Integer, nullable=False, server_default="1"),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 quota_reservations = Table(
     "quota_reservations",
     metadata,
@@ -914,6 +981,121 @@ namespace_storage = Table(
     Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True),
     Column("stored_bytes", BigInteger, nullable=False, server_default="0"),
 )
+
+# Retention (0013) ---------------------------------------------------------------------------------
+# The shared edition's retentions (one per repository, rules as the API's JSON) and the log of the
+# tags they deleted; the Enterprise Edition's retention policies with their executions, tasks (one
+# per repository) and subtasks (one per artifact to delete, with the decision the deletion re-checks).
+
+retentions = Table(
+    "retentions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("algorithm", String(8), nullable=False, server_default="or"),
+    Column("rules", Text, nullable=False),
+    Column("last_scheduled_at", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("repository_id", name="uq_retentions_repository_id"),
+)
+
+retention_logs = Table(
+    "retention_logs",
+    metadata,
+    # One row per tag a retention deleted; kept with the repository (not the retention), so the log
+    # outlives a retention that is deleted or replaced.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("repository_id", Id, ForeignKey("repositories.id", ondelete="CASCADE"), nullable=False),
+    Column("retention_id", Id, nullable=False),
+    Column("namespace", String(64), nullable=False),
+    Column("repository", String(128), nullable=False),
+    Column("tag", String(128), nullable=False),
+    Column("digest", DIGEST, nullable=False),
+    Column("rule_type", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+Index("ix_retention_logs_repository", retention_logs.c.repository_id, retention_logs.c.id)
+
+ee_retention_policies = Table(
+    "ee_retention_policies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance_id", String(64), ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("namespace_id", Id, ForeignKey("namespaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("algorithm", String(8), nullable=False, server_default="or"),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("trigger", Text, nullable=False),
+    Column("rules", Text, nullable=False),
+    Column("last_scheduled_at", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("namespace_id", "name", name="uq_ee_retention_policies_namespace_name"),
+)
+Index("ix_ee_retention_policies_instance", ee_retention_policies.c.instance_id, ee_retention_policies.c.id)
+
+ee_retention_executions = Table(
+    "ee_retention_executions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("policy_id", Id, ForeignKey("ee_retention_policies.id", ondelete="CASCADE"), nullable=False),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("status_text", String(1024), nullable=False, server_default=""),
+    Column("trigger", String(16), nullable=False),  # manual | scheduled
+    Column("job_id", String(32), nullable=True),
+    Column("dedupe_key", String(255), nullable=True, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+)
+Index("ix_ee_retention_executions_policy", ee_retention_executions.c.policy_id, ee_retention_executions.c.id)
+
+ee_retention_tasks = Table(
+    "ee_retention_tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("execution_id", Id, ForeignKey("ee_retention_executions.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", String(32), nullable=False),
+    Column("repository_id", Id, nullable=False),  # no foreign key: the record outlives the repository
+    Column("namespace", String(64), nullable=False),
+    Column("repository", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_text", String(1024), nullable=False, server_default=""),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("retained", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    UniqueConstraint("execution_id", "repository", name="uq_ee_retention_tasks_execution_repository"),
+)
+
+ee_retention_subtasks = Table(
+    "ee_retention_subtasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("task_id", Id, ForeignKey("ee_retention_tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("execution_id", Id, nullable=False),
+    Column("namespace", String(64), nullable=False),
+    Column("repository", String(200), nullable=False),
+    Column("tags", Text, nullable=False),  # comma-separated; empty for an untagged artifact
+    Column("digest", DIGEST, nullable=False),
+    # What the run decided on: {"manifest_id": id, "tags": {name: push time}}; the deletion goes ahead
+    # only while the artifact's tags are still exactly these, pushed at these times.
+    Column("decision", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_text", String(1024), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+Index(
+    "ix_ee_retention_subtasks_task_status",
+    ee_retention_subtasks.c.task_id,
+    ee_retention_subtasks.c.status,
+    ee_retention_subtasks.c.id,
+)
+Index("ix_ee_retention_subtasks_execution_status", ee_retention_subtasks.c.execution_id, ee_retention_subtasks.c.status)
 
 # The event stream's tables live in their own module on the same metadata (imported last: it uses
 # the column types above). Re-exported so queries import every table from here.

@@ -26,6 +26,7 @@ from moorage.domain.names import RepositoryName, is_valid_tag, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository, UploadTarget
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_queries
+from moorage.metadata.queries import gc as gc_queries
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.events.recorder import record_events
@@ -182,6 +183,7 @@ class ManifestService:
         parsed = parse_manifest(payload, content_type, max_depth=self.max_json_depth)
 
         def work(conn: Connection) -> Repository:
+            gc_queries.writer_fence(conn)  # the blobs and manifests checked here stay until this commits
             repository = self.quotas.ensure_repository_in(conn, target)  # a repository quota may refuse it
             self._check_references(conn, repository, parsed)
             manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)

@@ -6,6 +6,9 @@ manifests' last-pulled times every few seconds, in one transaction. A crash lose
 interval of counts, which is the price of not serialising every pull behind SQLite's write lock.
 The pull events (and other events with no change of their own: successful logins) are kept in an
 ``EventBuffer`` and written in the same transaction as the counters.
+
+Every node keeps its own counts and adds them to the shared rows (``count = count + n``), so nodes
+never overwrite each other's; a last-pulled time only moves forward, whatever order nodes flush in.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import logging
 from collections import Counter
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.events import NewEvent
@@ -74,7 +77,14 @@ class PullRecorder:
                     .values(download_count=repositories.c.download_count + n)
                 )
             for manifest_id, at in sorted(pulled.items()):
-                conn.execute(update(manifests).where(manifests.c.id == manifest_id).values(last_pulled_at=at))
+                conn.execute(
+                    update(manifests)
+                    .where(
+                        manifests.c.id == manifest_id,
+                        or_(manifests.c.last_pulled_at.is_(None), manifests.c.last_pulled_at < at),
+                    )
+                    .values(last_pulled_at=at)
+                )
             for manifest_id, n in sorted(per_manifest.items()):
                 # Bytes served, counted at the image's full size (a manifest deleted meanwhile counts nothing).
                 image_size = select(manifests.c.total_size).where(manifests.c.id == manifest_id).scalar_subquery()

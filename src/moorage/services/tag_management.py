@@ -18,6 +18,7 @@ from moorage.domain.management import ArtifactRecord, TagDetail, TagKey
 from moorage.domain.names import RepositoryName, validate_tag
 from moorage.domain.registry import Repository
 from moorage.metadata.database import Database
+from moorage.metadata.queries import gc as gc_queries
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import tag_details as q
@@ -197,6 +198,9 @@ class TagManagement:
         validate_tag(destination)
 
         def work(conn: Connection) -> None:
+            # Inside the garbage collector's fence: the manifest the new tag keeps cannot be deleted as
+            # untagged between this read and the commit (its source tag may be deleted meanwhile).
+            gc_queries.writer_fence(conn)
             repository = _repository(conn, instance_id, name)
             found = _tag(conn, repository, source, with_payload=False)
             if not override and q.get(conn, repository.id, destination, with_payload=False) is not None:

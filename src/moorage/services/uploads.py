@@ -13,24 +13,28 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 
 import anyio
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
-from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, UploadUnknown
+from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, StorageUnavailable, TooLarge, UploadUnknown
 from moorage.domain.registry import UploadSession, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
+from moorage.metadata.queries import gc as gc_queries
 from moorage.metadata.queries import quotas as quota_queries
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.metadata.queries import uploads as q
+from moorage.services.lifecycle.guard import secure_blob
 from moorage.services.quotas import QuotaLimits, QuotaService, stream_reservation
 from moorage.storage.blobstore import BlobStore
 
 LEASE_SECONDS = 60.0
-"""A chunk in flight holds its session this long, renewed while bytes keep coming."""
-LEASE_RENEW_SECONDS = 20.0
+"""A chunk in flight holds its session this long by default (``registry.upload_lease_seconds``),
+renewed every third of it while bytes keep coming: another chunk of the session, on this node or
+another, is refused meanwhile, and a chunk whose node died releases it when the lease lapses."""
 SMALL_BLOB_BYTES = 1 << 20
 """Monolithic uploads up to this size are received into memory and written in one go."""
 
@@ -66,24 +70,50 @@ def link_blob(
     conn: Connection, target: UploadTarget, digest: str, size: int, *, quotas: QuotaService | None = None
 ) -> None:
     """Record a stored blob and let the target repository serve it, creating the repository (and its
-    namespace) on its first content, all in the caller's transaction (a repository-count quota of
-    ``quotas`` may refuse the creation)."""
+    namespace) on its first content, all in the caller's transaction (inside the garbage collector's
+    fence: the caller made sure the bytes are stored, see ``moorage.services.lifecycle``; a
+    repository-count quota of ``quotas`` may refuse the creation)."""
+    gc_queries.writer_fence(conn)
     if quotas is not None:
         repository = quotas.ensure_repository_in(conn, target)
     else:
         repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
     blob_queries.add(conn, digest, size)
+    gc_queries.revive(conn, digest)
     blob_queries.link(conn, repository.id, digest, size)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A monolithic upload's blob, stored and verified."""
+
+    size: int
+    placed: bool
+    """Whether the upload's bytes became the stored blob (else they wait in the upload, in case the
+    blob already stored is being collected: ``secure_blob`` adopts them)."""
+    data: bytes | None
+    """The bytes of a small blob, kept in memory for the same reason."""
 
 
 class UploadService:
     """Start, feed, inspect, finish and cancel upload sessions."""
 
-    def __init__(self, db: Database, store: BlobStore, *, quotas: QuotaService | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        *,
+        quotas: QuotaService | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+        blob_max_bytes: int | None = None,
+    ) -> None:
         self.db = db
         self.store = store
+        self.lease_seconds = lease_seconds
         self.hashes = HashCache()
         self.quotas = quotas or QuotaService(db, QuotaLimits())
+        self.blob_max_bytes = blob_max_bytes
+        """The largest blob accepted (``registry.blob_max_bytes``); None: no bound."""
 
     async def start(self, *, target: UploadTarget) -> UploadSession:
         """A new empty session (refused when its repository or its bytes could not fit a quota)."""
@@ -126,7 +156,7 @@ class UploadService:
         quotas = self.quotas if self.quotas.storage_enforced else None
 
         def take_lease(conn: Connection) -> int:
-            if not q.lease(conn, upload_id, size=session.size, seconds=LEASE_SECONDS):
+            if not q.lease(conn, upload_id, size=session.size, seconds=self.lease_seconds):
                 current = q.get(conn, upload_id, target.instance_id, str(target.name))
                 raise RangeNotSatisfiable(
                     "another chunk of this upload is in progress",
@@ -154,6 +184,7 @@ class UploadService:
                 hasher=hasher,
                 limit=length,
                 exact=True,
+                max_size=self.blob_max_bytes,
             )
         except BaseException:
             # The chunk is void: the session keeps its old size (the store has given back the chunk's
@@ -198,8 +229,8 @@ class UploadService:
         renewed = time.monotonic()
         async for chunk in chunks:
             yield chunk
-            if time.monotonic() - renewed > LEASE_RENEW_SECONDS:
-                await self.db.write(lambda conn: q.lease_renew(conn, upload_id, seconds=LEASE_SECONDS))
+            if time.monotonic() - renewed > self.lease_seconds / 3:
+                await self.db.write(lambda conn: q.lease_renew(conn, upload_id, seconds=self.lease_seconds))
                 renewed = time.monotonic()
 
     async def finish(
@@ -219,7 +250,11 @@ class UploadService:
             session = await self.append(target=target, upload_id=upload_id, chunks=chunks, start=None, length=length)
         hasher = self.hashes.take(upload_id, session.size)
         try:
-            await self.store.commit(upload_id, digest=digest, size=session.size, hasher=hasher)
+            placed = await self.store.commit(
+                upload_id, digest=digest, size=session.size, hasher=hasher, keep_if_stored=True
+            )
+        except StorageUnavailable:
+            raise  # the bytes are still there: the client may send the same PUT again once the store is back
         except BaseException:
             # The session ends with its bytes (whatever failed: a wrong digest or size, the disk, the
             # client leaving while a large blob was hashed), not at the next purge.
@@ -229,12 +264,19 @@ class UploadService:
             raise
 
         def record(conn: Connection) -> None:
+            gc_queries.writer_fence(conn)
+            secure_blob(self.store, digest, upload_id=None if placed else upload_id)
             link_blob(conn, target, str(digest), session.size, quotas=self.quotas)
             q.remove(conn, upload_id)
             if self.quotas.storage_enforced:
                 self.quotas.release_in(conn, upload_id)
 
-        await self.db.write(record)
+        try:
+            await self.db.write(record)
+        finally:
+            if not placed:  # the copy kept in case the stored one was being collected
+                with anyio.CancelScope(shield=True):
+                    await self.store.delete_upload(upload_id)
         return session.size
 
     async def monolithic(
@@ -242,19 +284,32 @@ class UploadService:
     ) -> int:
         """``POST ?digest=``: the whole blob in one request. No session row is written: the bytes go
         to a private upload directory (swept by ``purge`` if the process dies mid-request)."""
+        if length is not None and self.blob_max_bytes is not None and length > self.blob_max_bytes:
+            raise TooLarge(f"a blob of more than {self.blob_max_bytes} bytes is not accepted")
         upload_id = uuid.uuid4().hex
         granted = await self._reserve_whole(upload_id, target, str(digest), length)
         try:
-            size = await self._receive_whole(upload_id, target, digest, chunks, length, granted)
+            received = await self._receive_whole(upload_id, target, digest, chunks, length, granted)
+            size = received.size
 
             def record(conn: Connection) -> None:
+                gc_queries.writer_fence(conn)
+                if received.data is not None:
+                    secure_blob(self.store, digest, data=received.data)
+                else:
+                    secure_blob(self.store, digest, upload_id=None if received.placed else upload_id)
                 if granted is None and self.quotas.storage_enforced:
                     self.quotas.check_link_in(conn, target, str(digest), size)
                 link_blob(conn, target, str(digest), size, quotas=self.quotas)
                 if granted is not None:
                     self.quotas.release_in(conn, upload_id)
 
-            await self.db.write(record)
+            try:
+                await self.db.write(record)
+            finally:
+                if received.data is None and not received.placed:  # the copy kept in case GC took the blob
+                    with anyio.CancelScope(shield=True):
+                        await self.store.delete_upload(upload_id)
         except BaseException:
             if granted is not None:
                 with anyio.CancelScope(shield=True):
@@ -297,8 +352,8 @@ class UploadService:
         chunks: AsyncIterable[bytes],
         length: int | None,
         granted: int | None,
-    ) -> int:
-        """Store a monolithic upload's blob (verified); its size."""
+    ) -> Received:
+        """Store a monolithic upload's blob (verified)."""
         if length is not None and length <= SMALL_BLOB_BYTES:
             # Small blobs (configs, tiny layers) arrive whole: verify in memory and write once, which
             # saves a dozen thread round trips of the streaming path.
@@ -309,19 +364,28 @@ class UploadService:
                     raise SizeInvalid(f"received more than the {length} bytes of Content-Length")
             if len(data) != length:
                 raise SizeInvalid(f"received {len(data)} bytes, Content-Length said {length}")
-            await self.store.put_verified(digest, bytes(data))
-            return length
+            whole = bytes(data)
+            await self.store.put_verified(digest, whole)
+            return Received(length, placed=True, data=whole)
         if granted is not None and length is None:
             chunks = self._reserving(upload_id, target, 0, granted, chunks)
         hasher = new_hasher(digest.algorithm)
         try:
-            size = await self.store.append(upload_id, offset=0, chunks=chunks, hasher=hasher, limit=length, exact=True)
-            await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher)
+            size = await self.store.append(
+                upload_id,
+                offset=0,
+                chunks=chunks,
+                hasher=hasher,
+                limit=length,
+                exact=True,
+                max_size=self.blob_max_bytes,
+            )
+            placed = await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher, keep_if_stored=True)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.store.delete_upload(upload_id)
             raise
-        return size
+        return Received(size, placed=placed, data=None)
 
     def _remove(self, conn: Connection, upload_id: str) -> None:
         """Remove a session, and its reservation under a storage quota."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
 import anyio.to_thread
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
-from moorage.domain.errors import DigestInvalid, SizeInvalid, TooLarge
+from moorage.domain.errors import DigestInvalid, Invalid, SizeInvalid, TooLarge
 from moorage.storage import paths
 from moorage.storage.interface import FileInfo, StorageDriver, StorageWriter
 
@@ -44,6 +45,10 @@ class BlobStore:
         """The blob's file on this machine, when the driver keeps one."""
         return self.driver.local_path(paths.blob_data(digest))
 
+    def redirect_url(self, digest: Digest) -> str | None:
+        """A short-lived URL the client may fetch the blob from itself, when the driver hands them out."""
+        return self.driver.redirect_url(paths.blob_data(digest))
+
     async def upload_size(self, upload_id: str) -> int:
         """Bytes stored for an upload session (0 when none yet)."""
         info = await self.driver.stat(paths.upload_data(upload_id))
@@ -58,14 +63,18 @@ class BlobStore:
         hasher: Hasher | None,
         limit: int | None = None,
         exact: bool = False,
+        max_size: int | None = None,
     ) -> int:
         """Append a request body to an upload at ``offset``; return the new size.
 
         ``hasher`` (already fed with the first ``offset`` bytes) is updated in step, so the digest is
         known when the upload closes. ``limit`` caps how many bytes this call accepts; with ``exact``
-        fewer is an error too (``SizeInvalid``: the body was cut short). A chunk that fails leaves no
-        bytes behind: the upload is as long as it was.
+        fewer is an error too (``SizeInvalid``: the body was cut short). ``max_size`` caps the whole
+        upload (``TooLarge``: the largest blob accepted). A chunk that fails leaves no bytes behind: the
+        upload is as long as it was.
         """
+        if max_size is not None and limit is not None and offset + limit > max_size:
+            raise TooLarge(f"a blob of more than {max_size} bytes is not accepted")
         writer = await self.driver.writer(paths.upload_data(upload_id), offset=offset)
         received = 0
         pending: asyncio.Future[None] | None = None
@@ -76,6 +85,8 @@ class BlobStore:
                 received += len(chunk)
                 if limit is not None and received > limit:
                     raise TooLarge(f"chunk larger than the {limit} bytes declared")
+                if max_size is not None and offset + received > max_size:
+                    raise TooLarge(f"a blob of more than {max_size} bytes is not accepted")
                 buffer += chunk
                 if len(buffer) >= BATCH:
                     if pending is not None:
@@ -102,11 +113,17 @@ class BlobStore:
                     await writer.close()
         return offset + received
 
-    async def commit(self, upload_id: str, *, digest: Digest, size: int, hasher: Hasher | None) -> None:
+    async def commit(
+        self, upload_id: str, *, digest: Digest, size: int, hasher: Hasher | None, keep_if_stored: bool = False
+    ) -> bool:
         """Verify that the upload's bytes are ``digest`` and make them the blob; drop the upload.
+        True when the upload's bytes became the blob, False when the blob was stored already.
 
         ``hasher`` is the running hash when this node saw every byte; otherwise (restart, another
         node, another algorithm) the data is hashed again from storage. A mismatch stores nothing.
+        With ``keep_if_stored``, an upload whose blob was stored already keeps its data for the
+        caller to ``adopt_upload`` or ``delete_upload`` (the stored copy may be one that garbage
+        collection is deleting: ``moorage.services.lifecycle.guard``).
         """
         stored = await self.upload_size(upload_id)
         if stored != size:
@@ -122,10 +139,22 @@ class BlobStore:
                 detail={"digest": str(digest)},
             )
         if await self.stat(digest) is None:
-            if size == 0 and await self.driver.stat(paths.upload_data(upload_id)) is None:
-                await self.driver.put_content(paths.blob_data(digest), b"")  # nothing was ever written
-            else:
-                await self.driver.move(paths.upload_data(upload_id), paths.blob_data(digest))
+            await self.adopt_upload(upload_id, digest)
+            placed = True
+        else:
+            placed = False
+            if keep_if_stored:
+                return False
+        await self.delete_upload(upload_id)
+        return placed
+
+    async def adopt_upload(self, upload_id: str, digest: Digest) -> None:
+        """Make an upload's verified data the blob ``digest`` (replacing a stored copy, which holds the
+        same bytes) and drop the upload."""
+        if await self.driver.stat(paths.upload_data(upload_id)) is None:
+            await self.driver.put_content(paths.blob_data(digest), b"")  # an empty upload: nothing was written
+        else:
+            await self.driver.move(paths.upload_data(upload_id), paths.blob_data(digest))
         await self.delete_upload(upload_id)
 
     async def put_verified(self, digest: Digest, data: bytes) -> None:
@@ -197,6 +226,44 @@ class BlobStore:
     async def delete_blob(self, digest: Digest) -> None:
         """Remove a blob's bytes (garbage collection only: links are checked by the caller)."""
         await self.driver.delete(paths.blob_data(digest).rsplit("/", 1)[0])
+
+    def erase_local(self, digest: Digest, *, kept_if_modified_after: float) -> tuple[str, int] | None:
+        """For a driver with local files, from a worker thread (garbage collection, which calls it
+        for thousands of blobs inside one transaction): delete the blob's bytes unless they were
+        modified after ``kept_if_modified_after`` (epoch seconds). ("deleted", their size),
+        ("missing", 0) or ("fresh", 0); None when the driver has no local files (use ``stat`` and
+        ``delete_blob``)."""
+        local = self.local_path(digest)
+        if local is None:
+            return None
+        try:
+            info = local.stat()
+        except FileNotFoundError:
+            return "missing", 0
+        if info.st_mtime > kept_if_modified_after:
+            return "fresh", 0
+        local.unlink(missing_ok=True)
+        try:
+            local.parent.rmdir()
+        except OSError:
+            shutil.rmtree(local.parent, ignore_errors=True)  # something else in the blob's directory
+        return "deleted", info.st_size
+
+    async def stored_digests(self) -> AsyncIterator[list[Digest]]:
+        """Every blob storage holds, one directory of the layout (``<algorithm>/<first two hex>``) at
+        a time; names that are not a blob's are passed over."""
+        for algorithm in await self.driver.list(paths.BLOBS_ROOT):
+            for prefix in await self.driver.list(f"{paths.BLOBS_ROOT}/{algorithm}"):
+                found = []
+                for name in await self.driver.list(f"{paths.BLOBS_ROOT}/{algorithm}/{prefix}"):
+                    try:
+                        digest = Digest.parse(f"{algorithm}:{name}")
+                    except Invalid:
+                        continue
+                    if digest.hex[:2] == prefix:
+                        found.append(digest)
+                if found:
+                    yield found
 
 
 async def _write_and_hash(writer: StorageWriter, hasher: Hasher | None, data: bytearray) -> None:

@@ -45,7 +45,7 @@ class StorageWriter(Protocol):
 
 
 class StorageDriver(Protocol):
-    """A place to keep files. Implementations: ``drivers/filesystem.py`` (more to come: S3)."""
+    """A place to keep files. Implementations: ``drivers/filesystem.py``, ``drivers/s3.py``."""
 
     name: str
 
@@ -71,7 +71,8 @@ class StorageDriver(Protocol):
         ...
 
     async def move(self, source: str, destination: str) -> None:
-        """Atomically and durably move a file, replacing ``destination``."""
+        """Atomically and durably move a file, replacing ``destination``; its modification time
+        becomes the time of the move (garbage collection tells a blob just stored from an old one by it)."""
         ...
 
     async def delete(self, path: str) -> None:
@@ -96,4 +97,9 @@ class StorageDriver(Protocol):
     def local_path(self, path: str) -> Path | None:
         """A local filesystem path for ``path`` when the driver has one (lets readers hash or send
         files without copying through Python), else None."""
+        ...
+
+    def redirect_url(self, path: str) -> str | None:
+        """A short-lived URL from which a client may fetch ``path`` itself (a presigned object-store
+        URL), when the driver is configured to hand them out; else None and the registry streams it."""
         ...

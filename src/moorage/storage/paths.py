@@ -43,6 +43,7 @@ def upload_data(upload_id: str) -> str:
 
 
 UPLOADS_ROOT = "uploads"
+BLOBS_ROOT = "blobs"
 
 
 def is_upload_id(text: str) -> bool:

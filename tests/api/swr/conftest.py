@@ -120,6 +120,8 @@ def _check_value(value: Any, declared: str, optional: frozenset[str], path: str)
         for key, item in value.items():
             assert isinstance(key, str)
             _check_value(item, declared[len("dict(str, ") : -1], optional, f"{path}[{key!r}]")
+    elif declared == "object":  # any JSON value (a retention rule's ``params``)
+        assert isinstance(value, dict | list | str | int | float | bool), f"{path}: expected JSON, got {value!r}"
     elif declared in _PRIMITIVES:
         allowed = _PRIMITIVES[declared]
         assert isinstance(value, allowed) and not (declared in ("int", "float") and isinstance(value, bool)), (

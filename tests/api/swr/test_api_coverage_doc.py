@@ -26,6 +26,7 @@ EXTENSIONS = {
     ("GET", POLICIES),
     ("GET", POLICIES + "/{policy_id}/executions/{execution_id}"),
     ("PUT", POLICIES + "/{policy_id}/executions/{execution_id}"),
+    ("GET", "/v2/{project_id}/instances/{instance_id}/system/gc/{gc_id}/log"),
 }
 """moorage's own operations (api-coverage-enterprise.md, "moorage extensions")."""
 ENTERPRISE_DOC = DOC.with_name("api-coverage-enterprise.md")

@@ -36,6 +36,12 @@ async def get_blob(request: Request, ctx: OciContext) -> Response:
     digest = Digest.parse(ctx.params["digest"])
     repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
     size = await svc.blobs.size(repository=repository, digest=digest)
+    redirect = svc.blobs.redirect_url(digest)
+    if redirect is not None:
+        # The object store serves the bytes (and the client's Range) itself, as distribution's redirect does.
+        return Response(
+            status_code=307, headers={"Location": redirect, "Docker-Content-Digest": str(digest), "Content-Length": "0"}
+        )
     local = svc.blobs.local_file(digest)
     if (
         local is not None
@@ -45,7 +51,7 @@ async def get_blob(request: Request, ctx: OciContext) -> Response:
         # The server sends the file itself (granian: from Rust, without copying through Python).
         return FileResponse(local, headers=_headers(digest, size), media_type="application/octet-stream")
     try:
-        byte_range, stream = svc.blobs.stream(digest=digest, size=size, byte_range=requested_range(request, size))
+        byte_range, stream = await svc.blobs.stream(digest=digest, size=size, byte_range=requested_range(request, size))
     except RangeNotSatisfiable as error:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{error.size}"})
     if byte_range is None:

@@ -42,7 +42,10 @@ def size(conn: Connection, digest: str) -> int | None:
 
 def add(conn: Connection, digest: str, size: int) -> None:
     """Record a stored blob (idempotent: concurrent pushes of the same content are one blob)."""
-    insert_ignore(conn, blobs, {"digest": digest, "size": size, "created_at": now_ms()}, conflict=["digest"])
+    now = now_ms()
+    insert_ignore(
+        conn, blobs, {"digest": digest, "size": size, "created_at": now, "touched_at": now}, conflict=["digest"]
+    )
 
 
 def link(conn: Connection, repository_id: int, digest: str, size: int) -> bool:

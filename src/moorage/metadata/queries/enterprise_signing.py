@@ -27,6 +27,7 @@ from moorage.domain.enterprise import (
     Trigger,
 )
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries import run_parts
 from moorage.metadata.tables import (
     ee_sign_executions,
     ee_sign_policies,
@@ -699,96 +700,24 @@ def set_subtask_status(conn: Connection, subtask_id: int, status: RunStatus, tex
 
 def stop_unfinished(conn: Connection, execution_id: int) -> None:
     """Mark every subtask and task of an execution that has not finished as ``Stopped``."""
-    now = now_ms()
-    unfinished = [RunStatus.INITIALIZED.value, RunStatus.PENDING.value, RunStatus.IN_PROGRESS.value]
-    conn.execute(
-        update(ee_sign_subtasks)
-        .where(ee_sign_subtasks.c.execution_id == execution_id, ee_sign_subtasks.c.status.in_(unfinished))
-        .values(status=RunStatus.STOPPED.value, status_text="stopped on request", updated_at=now)
-    )
-    conn.execute(
-        update(ee_sign_tasks)
-        .where(ee_sign_tasks.c.execution_id == execution_id, ee_sign_tasks.c.status.in_(unfinished))
-        .values(status=RunStatus.STOPPED.value, status_text="stopped on request", updated_at=now)
-    )
+    run_parts.stop_unfinished(conn, ee_sign_tasks, ee_sign_subtasks, execution_id, "stopped on request")
 
 
 def settle_tasks(conn: Connection, execution_id: int, *, task_id: int | None = None) -> None:
-    """Give every task of an execution (or just ``task_id``) the status its subtasks add up to:
-    InProgress while any runs or some wait, else Failed if any failed, else Stopped if any stopped,
-    else Succeed."""
-    counts_query = (
-        select(ee_sign_subtasks.c.task_id, ee_sign_subtasks.c.status, func.count())
-        .where(ee_sign_subtasks.c.execution_id == execution_id)
-        .group_by(ee_sign_subtasks.c.task_id, ee_sign_subtasks.c.status)
-    )
-    tasks_query = select(ee_sign_tasks.c.id, ee_sign_tasks.c.status).where(ee_sign_tasks.c.execution_id == execution_id)
-    if task_id is not None:
-        counts_query = counts_query.where(ee_sign_subtasks.c.task_id == task_id)
-        tasks_query = tasks_query.where(ee_sign_tasks.c.id == task_id)
-    by_task: dict[int, dict[str, int]] = {}
-    for task, status, count in conn.execute(counts_query):
-        by_task.setdefault(int(task), {})[str(status)] = int(count)
-    now = now_ms()
-    for task, current in conn.execute(tasks_query).all():
-        status, text = summarize(by_task.get(int(task), {}))
-        if status.value != current:
-            conn.execute(
-                update(ee_sign_tasks)
-                .where(ee_sign_tasks.c.id == task)
-                .values(status=status.value, status_text=text, updated_at=now)
-            )
+    """Give every task of an execution (or just ``task_id``) the status its subtasks add up to."""
+    run_parts.settle_tasks(conn, ee_sign_tasks, ee_sign_subtasks, execution_id, task_id=task_id)
 
 
 def set_task_status(conn: Connection, task_id: int, status: RunStatus) -> None:
     """Move a task to ``status`` (a no-op when it is there already)."""
-    conn.execute(
-        update(ee_sign_tasks)
-        .where(ee_sign_tasks.c.id == task_id, ee_sign_tasks.c.status != status.value)
-        .values(status=status.value, updated_at=now_ms())
-    )
+    run_parts.set_task_status(conn, ee_sign_tasks, task_id, status)
 
 
 def task_has_unfinished(conn: Connection, task_id: int) -> bool:
-    """Whether some subtask of a task still waits or runs (one index probe)."""
-    return (
-        conn.execute(
-            select(ee_sign_subtasks.c.id)
-            .where(
-                ee_sign_subtasks.c.task_id == task_id,
-                ee_sign_subtasks.c.status.in_(
-                    [RunStatus.INITIALIZED.value, RunStatus.PENDING.value, RunStatus.IN_PROGRESS.value]
-                ),
-            )
-            .limit(1)
-        ).first()
-        is not None
-    )
-
-
-def summarize(counts: dict[str, int]) -> tuple[RunStatus, str]:
-    """The status (and its explanation) of something made of parts with these status counts."""
-    total = sum(counts.values())
-    running = counts.get(RunStatus.IN_PROGRESS.value, 0)
-    waiting = counts.get(RunStatus.PENDING.value, 0) + counts.get(RunStatus.INITIALIZED.value, 0)
-    failed = counts.get(RunStatus.FAILED.value, 0)
-    stopped = counts.get(RunStatus.STOPPED.value, 0)
-    if running or (waiting and waiting < total):
-        return RunStatus.IN_PROGRESS, ""
-    if waiting:
-        return RunStatus.PENDING, ""
-    if failed:
-        return RunStatus.FAILED, f"{failed} of {total} failed"
-    if stopped:
-        return RunStatus.STOPPED, f"{stopped} of {total} stopped"
-    return RunStatus.SUCCEED, ""
+    """Whether some subtask of a task still waits or runs."""
+    return run_parts.task_has_unfinished(conn, ee_sign_subtasks, task_id)
 
 
 def execution_counts(conn: Connection, execution_id: int) -> dict[str, int]:
     """Status -> number of subtasks of an execution."""
-    rows = conn.execute(
-        select(ee_sign_subtasks.c.status, func.count())
-        .where(ee_sign_subtasks.c.execution_id == execution_id)
-        .group_by(ee_sign_subtasks.c.status)
-    )
-    return {str(r[0]): int(r[1]) for r in rows}
+    return run_parts.status_counts(conn, ee_sign_subtasks, execution_id)

@@ -10,11 +10,15 @@ from sqlalchemy import Select, and_, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
+from moorage.domain.errors import Conflict
 from moorage.domain.manifests import ParsedManifest
 from moorage.domain.registry import ManifestRecord, ReferrerRecord
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import manifest_references, manifests, repositories, tags
 from moorage.metadata.upsert import bytewise, insert_ignore
+
+TAG_WRITE_ATTEMPTS = 3
+"""How often a tag write tries again when a concurrent delete took the row it was about to move."""
 
 _META = (
     manifests.c.id,
@@ -174,27 +178,29 @@ def existing_digests(conn: Connection, repository_id: int, digests: set[str]) ->
 
 def tag(conn: Connection, repository_id: int, name: str, manifest_id: int) -> None:
     """Point ``name`` at a manifest (creating or moving the tag); keeps the tag counter true even
-    when concurrent pushes race for the same tag (only the insert that wins counts)."""
+    when concurrent pushes race for the same tag (only the insert that wins counts). A tag deleted by
+    a concurrent transaction between the insert (which found it) and the move (which waited for that
+    transaction and then found nothing: PostgreSQL) is inserted again, so the push never reports a
+    tag it did not keep."""
     now = now_ms()
-    inserted = insert_ignore(
-        conn,
-        tags,
-        {
-            "repository_id": repository_id,
-            "name": name,
-            "manifest_id": manifest_id,
-            "created_at": now,
-            "updated_at": now,
-        },
-        conflict=["repository_id", "name"],
-    )
-    if inserted:
-        _touch(conn, repository_id, tag_delta=1)
-    else:
-        conn.execute(
+    row = {
+        "repository_id": repository_id,
+        "name": name,
+        "manifest_id": manifest_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    for _attempt in range(TAG_WRITE_ATTEMPTS):
+        if insert_ignore(conn, tags, row, conflict=["repository_id", "name"]):
+            _touch(conn, repository_id, tag_delta=1)
+            return
+        moved = conn.execute(
             _MOVE_TAG, {"in_repository": repository_id, "tag_name": name, "manifest_id": manifest_id, "updated_at": now}
         )
-        _touch(conn, repository_id, tag_delta=0)
+        if moved.rowcount:
+            _touch(conn, repository_id, tag_delta=0)
+            return
+    raise Conflict(f"tag {name!r} kept being deleted while it was written; push it again", reason="tag_conflict")
 
 
 def tag_once(conn: Connection, repository_id: int, name: str, manifest_id: int) -> bool:

@@ -34,6 +34,12 @@ def get(conn: Connection, instance_id: str, name: RepositoryName) -> Repository 
     return Repository(*row) if row else None
 
 
+def by_id(conn: Connection, repository_id: int) -> Repository | None:
+    """A repository by id (jobs that were given one), or None once it is gone."""
+    row = conn.execute(select(*_COLUMNS).select_from(_FROM).where(repositories.c.id == repository_id)).first()
+    return Repository(*row) if row else None
+
+
 def ensure_instance(conn: Connection, instance_id: str, name: str) -> None:
     """Create the instance row when missing (the default instance exists from the first start)."""
     insert_ignore(conn, instances, {"id": instance_id, "name": name, "created_at": now_ms()}, conflict=["id"])

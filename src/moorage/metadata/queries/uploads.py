@@ -53,6 +53,17 @@ def remove(conn: Connection, upload_id: str) -> bool:
     return bool(result.rowcount)
 
 
+def remove_if_stale(conn: Connection, upload_id: str, *, before_ms: int) -> bool:
+    """Forget a session only if it is still untouched since ``before_ms`` and no chunk holds it (a
+    client may have resumed it since it was found stale). True if it went."""
+    result = conn.execute(
+        delete(uploads).where(
+            uploads.c.id == upload_id, uploads.c.updated_at < before_ms, uploads.c.lease_until < now_ms()
+        )
+    )
+    return bool(result.rowcount)
+
+
 def stale(conn: Connection, *, before_ms: int) -> list[str]:
     """Sessions untouched since ``before_ms``."""
     rows = conn.execute(select(uploads.c.id).where(uploads.c.updated_at < before_ms))

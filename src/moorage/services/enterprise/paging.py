@@ -9,6 +9,8 @@ from moorage.domain.errors import Invalid
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
+MAX_OFFSET = 2**62
+"""Beyond any listing's length, and within the database's 64-bit ``OFFSET``."""
 
 
 def page_request(
@@ -21,8 +23,8 @@ def page_request(
     start = 0 if offset is None else offset
     if not 1 <= size <= max_limit:
         raise Invalid(f"limit must be between 1 and {max_limit}, got {size}")
-    if start < 0:
-        raise Invalid(f"offset must not be negative, got {start}")
+    if not 0 <= start <= MAX_OFFSET:
+        raise Invalid(f"offset must be from 0 to {MAX_OFFSET}, got {start}")
     if start % size:
         raise Invalid(f"offset must be 0 or a multiple of limit ({size}), got {start}")
     return PageRequest(start, size)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from moorage.domain.cron import CronSchedule
 from moorage.domain.enterprise import Page, PageRequest, PolicyChanges, SignPolicy, Trigger
 from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded
 from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
@@ -15,7 +16,6 @@ from moorage.domain.identity import Principal
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import enterprise_signing as q
-from moorage.services.enterprise.cron import CronSchedule
 from moorage.services.enterprise.instances import SIGN_POLICY_QUOTA
 from moorage.services.enterprise.namespaces import visible_namespace_ids
 from moorage.services.enterprise.selectors import validate_rule

@@ -8,9 +8,9 @@ import asyncio
 import logging
 from functools import partial
 
+from moorage.domain.cron import CronSchedule
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import enterprise_signing as q
-from moorage.services.enterprise.cron import CronSchedule
 from moorage.services.enterprise.executions import ExecutionService
 
 log = logging.getLogger(__name__)

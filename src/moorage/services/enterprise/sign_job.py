@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey
-from moorage.domain.enterprise import RunStatus, SignPolicy, SignSubtask
+from moorage.domain.enterprise import RunStatus, SignPolicy, SignSubtask, summarize
 from moorage.domain.jobs import JobControl, JobStopped
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository
@@ -250,7 +250,7 @@ class SignRunner:
     def _settle(conn: Connection, execution_id: int) -> dict[str, int]:
         q.settle_tasks(conn, execution_id)
         counts = q.execution_counts(conn, execution_id)
-        status, text = q.summarize(counts)
+        status, text = summarize(counts)
         if not counts:
             status, text = RunStatus.SUCCEED, "nothing matched the policy's rules"
         q.set_execution_status(conn, execution_id, status, text)

@@ -14,8 +14,10 @@ from moorage.domain.manifests import parse_manifest
 from moorage.domain.registry import Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import blobs as blob_q
+from moorage.metadata.queries import gc as gc_q
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.tables import repositories
+from moorage.services.lifecycle.guard import secure_blob
 from moorage.signing.interface import SignatureArtifact
 from moorage.storage import paths
 from moorage.storage.blobstore import BlobStore
@@ -60,6 +62,7 @@ class SignatureStore:
         parsed = parse_manifest(artifact.manifest, artifact.media_type)
 
         def work(conn: Connection) -> bool:
+            gc_q.writer_fence(conn)  # the garbage collector deletes nothing these blobs need meanwhile
             # Serialise signature writers of one repository (PostgreSQL row lock; SQLite's write
             # transactions are serial already).
             conn.execute(select(repositories.c.id).where(repositories.c.id == repository.id).with_for_update())
@@ -67,7 +70,9 @@ class SignatureStore:
             if (now.digest if now else None) != replacing:
                 return False
             for blob in artifact.blobs:
+                secure_blob(self.store, Digest.parse(blob.digest), data=blob.data)
                 blob_q.add(conn, blob.digest, len(blob.data))
+                gc_q.revive(conn, blob.digest)
                 blob_q.link(conn, repository.id, blob.digest, len(blob.data))
             manifest_id = manifest_q.store(conn, repository.id, digest, artifact.manifest, parsed)
             manifest_q.tag(conn, repository.id, artifact.tag, manifest_id)

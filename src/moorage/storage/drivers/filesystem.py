@@ -142,6 +142,11 @@ class FilesystemDriver:
         """The file's path on this machine."""
         return self._full(path)
 
+    def redirect_url(self, path: str) -> str | None:
+        """No URL but the registry's: it sends files itself."""
+        self._full(path)
+        return None
+
     async def stat(self, path: str) -> FileInfo | None:
         """Size and mtime, or None."""
         full = self._full(path)
@@ -222,7 +227,8 @@ class FilesystemDriver:
         return await anyio.to_thread.run_sync(_open)
 
     async def move(self, source: str, destination: str) -> None:
-        """Rename, replacing the destination; durable (directory fsynced)."""
+        """Rename, replacing the destination; durable (directory fsynced); the file's modification
+        time becomes the time of the move."""
         src, dst = self._full(source), self._full(destination)
 
         def _move() -> None:
@@ -230,6 +236,7 @@ class FilesystemDriver:
             try:
                 with _full_device_is_storage_full():
                     os.fsync(fd)  # the content must be on disk before the name that promises it
+                os.utime(fd)  # the name appears with the time it appeared (garbage collection reads it)
             finally:
                 os.close(fd)
             dst.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,32 @@
+"""What a writer does, inside its transaction and the collector's fence, before it links a blob it
+stored or found stored: make sure the bytes are there. The collector may have deleted them between
+the writer's look at storage and its transaction; then they are put back from the writer's own copy
+(its upload data, or the bytes it holds in memory), or the push is refused (it cannot be linked to
+bytes that are gone). Runs in the database's worker thread, so storage is reached through the event
+loop that started the transaction (``anyio.from_thread``)."""
+
+from __future__ import annotations
+
+import anyio.from_thread
+
+from moorage.domain.digests import Digest
+from moorage.domain.errors import UploadInvalid
+from moorage.storage.blobstore import BlobStore
+
+
+def secure_blob(store: BlobStore, digest: Digest, *, upload_id: str | None = None, data: bytes | None = None) -> None:
+    """Make sure ``digest``'s bytes are stored, from the upload's data or ``data`` when they are
+    not; ``UploadInvalid`` when they are gone and the caller has no copy. Call after
+    ``writer_fence`` in a transaction run by ``Database.write``."""
+    local = store.local_path(digest)
+    if local.is_file() if local is not None else anyio.from_thread.run(store.stat, digest) is not None:
+        return  # (a local file is looked at right here: no hop to the event loop inside the transaction)
+    if upload_id is not None:
+        anyio.from_thread.run(store.adopt_upload, upload_id, digest)
+    elif data is not None:
+        anyio.from_thread.run(store.put_verified, digest, data)
+    else:
+        raise UploadInvalid(
+            f"blob {digest} was removed by garbage collection while this push stored it: upload it again",
+            detail={"digest": str(digest)},
+        )
