@@ -12,6 +12,7 @@ the operator's allowed internal registry hosts (``MOORAGE_EGRESS__ALLOW_NETWORKS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import ipaddress
@@ -189,6 +190,23 @@ def test_operator_allowlists() -> None:
         EgressPolicy.from_lists(allow_hosts="not a host")
 
 
+def _one_port_on_two_addresses(servers: contextlib.ExitStack) -> tuple[FakeHttp, FakeHttp]:
+    """A fake registry on 127.0.0.2 and another on 127.0.0.1 with the same port number (the port the
+    first got may be taken on 127.0.0.1 by another process of the suite: then try another)."""
+    for _ in range(20):
+        with contextlib.ExitStack() as attempt:
+            allowed = attempt.enter_context(FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.2"))
+            try:
+                internal = attempt.enter_context(
+                    FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.1", port=allowed.port)
+                )
+            except OSError:
+                continue
+            servers.enter_context(attempt.pop_all())
+            return allowed, internal
+    raise AssertionError("no port free on both 127.0.0.1 and 127.0.0.2")
+
+
 def test_the_address_checked_is_the_address_connected(monkeypatch: pytest.MonkeyPatch) -> None:
     """A name that resolves to an allowed address once and to a denied one after (DNS rebinding):
     the connection goes to the address that was checked, and the name is resolved once."""
@@ -202,10 +220,8 @@ def test_the_address_checked_is_the_address_connected(monkeypatch: pytest.Monkey
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    with (
-        FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.2") as allowed,
-        FakeHttp(lambda fake, h: reply(h, 200, {}), host="127.0.0.1", port=allowed.port) as internal,
-    ):
+    with contextlib.ExitStack() as servers:
+        allowed, internal = _one_port_on_two_addresses(servers)
         # One port number on both addresses: a client that resolved the name again would reach the second.
         port = allowed.port
 

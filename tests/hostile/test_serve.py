@@ -249,6 +249,8 @@ def test_a_server_whose_http_workers_cannot_start_exits_non_zero_and_leaves_noth
     fails at start); granian stops on any worker exit."""
     port = free_port()
     data_dir = tmp_path / "data"
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the storage root's parent should be\n")
     served = launch(
         tmp_path,
         "broken",
@@ -257,7 +259,8 @@ def test_a_server_whose_http_workers_cannot_start_exits_non_zero_and_leaves_noth
         args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--workers", workers],
         env={
             "MOORAGE_SERVER": server,
-            "MOORAGE_STORAGE__DRIVER": "no-such-driver",
+            # Valid settings (checked before any worker starts) naming a storage root no worker can make.
+            "MOORAGE_STORAGE__ROOT": str(blocker / "storage"),
             "MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD,
         },
     )
@@ -268,7 +271,7 @@ def test_a_server_whose_http_workers_cannot_start_exits_non_zero_and_leaves_noth
             pytest.fail(f"the server kept running without HTTP workers:\n{served.server.log()[-3000:]}")
         log = served.server.log()
         assert status != 0, log[-3000:]
-        assert "could not start" in log and "unknown storage driver 'no-such-driver'" in log, log[-3000:]
+        assert "could not start" in log and "not-a-directory" in log, log[-3000:]
         assert served.wait_gone(10) == {}
     finally:
         served.kill_everything()
