@@ -45,8 +45,11 @@ class ServerFailed(Exception):
     """A process of the server could not start, or died: the server has stopped."""
 
 
-class _StopRequested(Exception):
-    """SIGTERM or SIGINT arrived before the HTTP server took over their handling."""
+class _StopRequested(BaseException):
+    """SIGTERM or SIGINT arrived before the HTTP server took over their handling. A BaseException,
+    as KeyboardInterrupt is: raised wherever the main thread happens to be, it must not be taken for
+    an error by an ``except Exception`` in the code it interrupts (the HTTP server's start swallowed
+    it there, and a server stopped while starting went on serving)."""
 
 
 def app_factory() -> object:
@@ -258,6 +261,7 @@ def _serve_granian(settings: Settings) -> str | None:
             log_enabled=False,
             backlog=2048,
             http1_settings=HTTP1Settings(max_buffer_size=head_buffer),
+            workers_kill_timeout=settings.http.stop_timeout_seconds,
         ).serve()
     except SystemExit as exc:
         if exc.code not in (0, None):
@@ -283,6 +287,7 @@ def _serve_uvicorn(settings: Settings) -> str | None:
         # A worker still starting on a busy machine is not hung: at uvicorn's 5 s it is killed and
         # started again, over and over, before it can even report a start-up failure.
         timeout_worker_healthcheck=UVICORN_WORKER_HEALTHCHECK_SECONDS,
+        timeout_graceful_shutdown=settings.http.stop_timeout_seconds,
     )
     sockets = bind_sockets(settings.listen_hosts, settings.port)
     try:

@@ -152,6 +152,9 @@ class HttpSettings(BaseModel):
     max_header_bytes: int = Field(default=64 * 1024, ge=8192, le=16 * 1024 * 1024)
     """Largest request line and headers of one request (uvicorn: 431 above it). granian has its own
     cap of 100 headers and max(this, 408 KiB) of buffered head."""
+    stop_timeout_seconds: int = Field(default=30, ge=1, le=3600)
+    """On SIGTERM, how long HTTP workers may take to finish their requests and stop before they are
+    killed (a worker told to stop while it was still starting may never notice)."""
     api_docs: Literal["auto", "on", "off"] = "auto"
     """Serve ``/docs``, ``/redoc`` and ``/openapi.json``: ``auto`` when every listen address is a
     loopback address."""

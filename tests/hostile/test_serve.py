@@ -287,7 +287,8 @@ def test_a_server_stopped_during_its_start_leaves_nothing(tmp_path: Path) -> Non
         port=port,
         data_dir=data_dir,
         args=["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--workers", "2"],
-        env={"MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD},
+        # An HTTP worker told to stop while still starting may never notice: it is killed after this.
+        env={"MOORAGE_AUTH__ADMIN_PASSWORD": ADMIN_PASSWORD, "MOORAGE_HTTP__STOP_TIMEOUT_SECONDS": "5"},
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT
