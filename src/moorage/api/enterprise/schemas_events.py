@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.enterprise.common import timestamp
-from moorage.api.enterprise.schemas_immutable import RuleSelectorModel
+from moorage.api.enterprise.selector_body import SelectorBody
 from moorage.api.response_model import ResponseModel
 from moorage.domain.enterprise import ScopeRule
 from moorage.domain.events import Event
@@ -88,8 +88,8 @@ class ScopeRuleModel(BaseModel):
     """``ScopeRule``: one tag selector and ``scope_selectors["repository"]``."""
 
     model_config = ConfigDict(extra="ignore")
-    tag_selectors: list[RuleSelectorModel] = Field(max_length=20)
-    scope_selectors: dict[str, list[RuleSelectorModel]] = Field(max_length=8)
+    tag_selectors: list[SelectorBody] = Field(max_length=20)
+    scope_selectors: dict[str, list[SelectorBody]] = Field(max_length=8)
     repo_scope_mode: str | None = Field(default=None, max_length=32)
 
     def rule(self) -> ScopeRule:
@@ -104,8 +104,8 @@ class ScopeRuleModel(BaseModel):
     def of(cls, rule: ScopeRule) -> ScopeRuleModel:
         """The wire form."""
         return cls(
-            tag_selectors=[RuleSelectorModel.of(s) for s in rule.tag_selectors],
-            scope_selectors={"repository": [RuleSelectorModel.of(s) for s in rule.repository_selectors]},
+            tag_selectors=[SelectorBody.of(s) for s in rule.tag_selectors],
+            scope_selectors={"repository": [SelectorBody.of(s) for s in rule.repository_selectors]},
             repo_scope_mode=rule.repo_scope_mode,
         )
 

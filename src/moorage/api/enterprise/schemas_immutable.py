@@ -6,29 +6,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from moorage.api.enterprise.selector_body import SelectorBody
 from moorage.api.response_model import ResponseModel
-from moorage.domain.enterprise import Selector
 from moorage.domain.immutable_rules import ImmutableRule
 from moorage.services.enterprise.immutable_rules import RuleFields
-
-
-class RuleSelectorModel(BaseModel):
-    """``RuleSelector``: every field but ``extras`` is required in a request."""
-
-    model_config = ConfigDict(extra="ignore")
-    kind: str = Field(max_length=32)
-    decoration: str = Field(max_length=32)
-    pattern: str = Field(max_length=512)
-    extras: str | None = Field(default=None, max_length=512)
-
-    def selector(self) -> Selector:
-        """The domain form."""
-        return Selector(self.kind, self.decoration, self.pattern, self.extras or "")
-
-    @classmethod
-    def of(cls, selector: Selector) -> RuleSelectorModel:
-        """The wire form."""
-        return cls(kind=selector.kind, decoration=selector.decoration, pattern=selector.pattern, extras=selector.extras)
 
 
 class RuleBody(BaseModel):
@@ -39,8 +20,8 @@ class RuleBody(BaseModel):
     disabled: bool | None = None
     action: str | None = Field(default=None, max_length=32)
     template: str | None = Field(default=None, max_length=64)
-    tag_selectors: list[RuleSelectorModel] = Field(max_length=20)
-    scope_selectors: dict[str, list[RuleSelectorModel]] = Field(max_length=8)
+    tag_selectors: list[SelectorBody] = Field(max_length=20)
+    scope_selectors: dict[str, list[SelectorBody]] = Field(max_length=8)
 
     def fields(self) -> RuleFields:
         """What the request sets."""
@@ -66,8 +47,8 @@ class ImmutableRuleView(ResponseModel):
     disabled: bool
     action: str
     template: str
-    tag_selectors: list[RuleSelectorModel]
-    scope_selectors: dict[str, list[RuleSelectorModel]]
+    tag_selectors: list[SelectorBody]
+    scope_selectors: dict[str, list[SelectorBody]]
 
     @classmethod
     def of(cls, rule: ImmutableRule) -> ImmutableRuleView:
@@ -80,8 +61,8 @@ class ImmutableRuleView(ResponseModel):
             disabled=rule.disabled,
             action=rule.action,
             template=rule.template,
-            tag_selectors=[RuleSelectorModel.of(s) for s in rule.tag_selectors],
-            scope_selectors={"repository": [RuleSelectorModel.of(s) for s in rule.repository_selectors]},
+            tag_selectors=[SelectorBody.of(s) for s in rule.tag_selectors],
+            scope_selectors={"repository": [SelectorBody.of(s) for s in rule.repository_selectors]},
         )
 
 

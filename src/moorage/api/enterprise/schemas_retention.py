@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.enterprise.common import timestamp
 from moorage.api.enterprise.schemas_signing import TriggerConfig, TriggerSetting
+from moorage.api.enterprise.selector_body import SelectorBody
 from moorage.api.response_model import ResponseModel
 from moorage.domain.enterprise import RunStatus, Selector, Trigger
 from moorage.domain.retention import (
@@ -26,20 +27,6 @@ from moorage.services.retention.policies import PolicyChanges
 from moorage.services.retention.rules import RuleFields
 
 # Requests -----------------------------------------------------------------------------------------
-
-
-class SelectorBody(BaseModel):
-    """``RetentionSelector``: ``kind``, ``decoration`` and ``pattern`` are required."""
-
-    model_config = ConfigDict(extra="ignore")
-    kind: str = Field(max_length=32)
-    decoration: str = Field(max_length=32)
-    pattern: str = Field(max_length=512)
-    extras: str | None = Field(default=None, max_length=512)
-
-    def selector(self) -> Selector:
-        """The domain form."""
-        return Selector(self.kind, self.decoration, self.pattern, self.extras or "")
 
 
 class RuleBody(BaseModel):

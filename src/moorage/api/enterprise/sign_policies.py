@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.enterprise import schemas_signing as s
+from moorage.api.enterprise import selector_body
 from moorage.api.enterprise.common import INSTANCE, POLICIES, POLICY, page, timestamp
 from moorage.api.enterprise.schemas import CreatedId
 from moorage.api.management_route import ManagementRoute
@@ -32,18 +33,10 @@ ACCESS_RULES = access_rules(
 )
 
 
-class SelectorBody(BaseModel):
-    """``SignRuleSelector``."""
+class SelectorBody(selector_body.SelectorBody):
+    """``SignRuleSelector``: ``kind`` may be left out (``doublestar``)."""
 
-    model_config = ConfigDict(extra="ignore")
     kind: str = Field(default="doublestar", max_length=32)
-    decoration: str = Field(max_length=32)
-    pattern: str = Field(max_length=512)
-    extras: str | None = Field(default=None, max_length=512)
-
-    def selector(self) -> Selector:
-        """The domain form."""
-        return Selector(self.kind, self.decoration, self.pattern, self.extras or "")
 
 
 class ScopeRuleBody(BaseModel):
