@@ -149,6 +149,22 @@ def test_subtask_listing_errors(
     assert caught.value.request_id
 
 
+def test_ids_past_a_bigint_are_refused_not_sent_to_the_database(ee: Enterprise, signed: dict[str, object]) -> None:
+    """Path ids past PostgreSQL's bigint are a 400 (as the retention routes answer), not a 500."""
+    base = f"/v2/{ee.project}/instances/{signed['instance']}/namespaces/team/signature/policies"
+    policy, execution = signed["policy"], signed["execution"]
+    with ee.http() as api:
+        for beyond in (2**63, 2**70):
+            for path in (
+                f"{base}/{beyond}",
+                f"{base}/{beyond}/executions",
+                f"{base}/{policy}/executions/{beyond}",
+                f"{base}/{policy}/executions/{execution}/tasks/{beyond}/subtasks",
+            ):
+                answer = api.get(path)
+                assert answer.status_code == 400, (path, answer.text)
+
+
 def test_subtask_listing_of_unknown_things(ee: Enterprise, signed: dict[str, object]) -> None:
     task_id = _task_id(ee, signed)
     # An unknown organization has SWR's documented code of its own; anything else is "not found".

@@ -12,6 +12,7 @@ from moorage.api.enterprise.common import INSTANCE, NAMESPACE, page
 from moorage.api.enterprise.schemas_immutable import CreatedRule, ImmutableRuleList, ImmutableRuleView, RuleBody
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_MEMBER, M, access_rules, on_instance_namespace
+from moorage.api.row_ids import RowId
 
 RULES_OF_INSTANCE = INSTANCE + "/immutabletagrules"
 RULES_OF_NAMESPACE = NAMESPACE + "/immutabletagrules"
@@ -60,7 +61,7 @@ async def create_immutable_rule(
 
 @router.put(RULE)
 async def update_immutable_rule(
-    instance_id: str, namespace_name: str, immutable_rule_id: int, body: RuleBody, services: ServicesDep
+    instance_id: str, namespace_name: str, immutable_rule_id: RowId, body: RuleBody, services: ServicesDep
 ) -> Response:
     """Replace a rule's selectors and the other fields given."""
     await services.enterprise.immutable_rules.update(
@@ -71,7 +72,7 @@ async def update_immutable_rule(
 
 @router.delete(RULE, status_code=204)
 async def delete_immutable_rule(
-    instance_id: str, namespace_name: str, immutable_rule_id: int, services: ServicesDep
+    instance_id: str, namespace_name: str, immutable_rule_id: RowId, services: ServicesDep
 ) -> Response:
     """Delete a rule: the tags it covered may move and go again."""
     await services.enterprise.immutable_rules.delete(

@@ -15,6 +15,7 @@ from moorage.api.enterprise.common import EXECUTION, POLICY, page, timestamp
 from moorage.api.enterprise.schemas import CreatedId
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import M, R, access_rules, on_instance_namespace
+from moorage.api.row_ids import RowId
 from moorage.domain.enterprise import Execution, SignSubtask, SignTask
 from moorage.services.enterprise.executions import parse_status
 
@@ -84,7 +85,7 @@ def subtask_view(subtask: SignSubtask) -> s.SignatureExecutionSubTask:
 
 
 @router.post(POLICY + "/executions", status_code=201, response_model=CreatedId)
-async def execute_policy(instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep) -> CreatedId:
+async def execute_policy(instance_id: str, namespace_name: str, policy_id: RowId, services: ServicesDep) -> CreatedId:
     """Run a policy now."""
     policy = await services.enterprise.policies.get(
         instance_id=instance_id, namespace=namespace_name, policy_id=policy_id
@@ -98,7 +99,7 @@ async def execute_policy(instance_id: str, namespace_name: str, policy_id: int, 
 async def list_executions(
     instance_id: str,
     namespace_name: str,
-    policy_id: int,
+    policy_id: RowId,
     services: ServicesDep,
     offset: int | None = Query(default=None),
     limit: int | None = Query(default=None),
@@ -113,7 +114,7 @@ async def list_executions(
 
 @router.get(EXECUTION, response_model=s.Execution)
 async def show_execution(
-    instance_id: str, namespace_name: str, policy_id: int, execution_id: int, services: ServicesDep
+    instance_id: str, namespace_name: str, policy_id: RowId, execution_id: RowId, services: ServicesDep
 ) -> s.Execution:
     """One execution."""
     policy = await services.enterprise.policies.get(
@@ -124,7 +125,7 @@ async def show_execution(
 
 @router.put(EXECUTION, response_model=s.Execution)
 async def stop_execution(
-    instance_id: str, namespace_name: str, policy_id: int, execution_id: int, services: ServicesDep
+    instance_id: str, namespace_name: str, policy_id: RowId, execution_id: RowId, services: ServicesDep
 ) -> s.Execution:
     """Stop an execution (what is not signed yet is marked Stopped)."""
     policy = await services.enterprise.policies.get(
@@ -137,8 +138,8 @@ async def stop_execution(
 async def list_tasks(
     instance_id: str,
     namespace_name: str,
-    policy_id: int,
-    execution_id: int,
+    policy_id: RowId,
+    execution_id: RowId,
     services: ServicesDep,
     offset: int | None = Query(default=None),
     limit: int | None = Query(default=None),
@@ -155,9 +156,9 @@ async def list_tasks(
 async def list_subtasks(
     instance_id: str,
     namespace_name: str,
-    policy_id: int,
-    execution_id: int,
-    task_id: int,
+    policy_id: RowId,
+    execution_id: RowId,
+    task_id: RowId,
     services: ServicesDep,
     offset: int | None = Query(default=None),
     limit: int | None = Query(default=None),

@@ -15,6 +15,7 @@ from moorage.api.enterprise.common import INSTANCE, POLICIES, POLICY, page, time
 from moorage.api.enterprise.schemas import CreatedId
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_MEMBER, M, R, access_rules, on_instance_namespace
+from moorage.api.row_ids import RowId
 from moorage.domain.enterprise import PolicyChanges, ScopeRule, Selector, SignPolicy, Trigger
 
 router = APIRouter(
@@ -179,7 +180,7 @@ async def list_instance_policies(
 
 @router.get(POLICY, response_model=s.SignPolicyDetail)
 async def show_policy(
-    instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep
+    instance_id: str, namespace_name: str, policy_id: RowId, services: ServicesDep
 ) -> s.SignPolicyDetail:
     """One policy."""
     return policy_view(
@@ -189,7 +190,7 @@ async def show_policy(
 
 @router.put(POLICY)
 async def update_policy(
-    instance_id: str, namespace_name: str, policy_id: int, body: PolicyBody, services: ServicesDep
+    instance_id: str, namespace_name: str, policy_id: RowId, body: PolicyBody, services: ServicesDep
 ) -> Response:
     """Change the fields given."""
     await services.enterprise.policies.update(
@@ -199,7 +200,7 @@ async def update_policy(
 
 
 @router.delete(POLICY, status_code=204)
-async def delete_policy(instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep) -> Response:
+async def delete_policy(instance_id: str, namespace_name: str, policy_id: RowId, services: ServicesDep) -> Response:
     """Delete a policy and its executions."""
     await services.enterprise.policies.delete(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id)
     return Response(status_code=204)

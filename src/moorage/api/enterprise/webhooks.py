@@ -20,6 +20,7 @@ from moorage.api.enterprise.schemas_events import (
 )
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_MEMBER, M, W, access_rules, on_instance_namespace
+from moorage.api.row_ids import RowId
 
 POLICIES_OF_INSTANCE = INSTANCE + "/webhook/policies"
 POLICIES = NAMESPACE + "/webhook/policies"
@@ -77,7 +78,7 @@ async def create_instance_webhook(
 
 @router.get(POLICY, response_model=WebhookPolicyView)
 async def show_instance_webhook(
-    instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep
+    instance_id: str, namespace_name: str, policy_id: RowId, services: ServicesDep
 ) -> WebhookPolicyView:
     """One policy (auth headers shown as ``******``)."""
     found = await services.events.webhooks.get(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id)
@@ -86,7 +87,7 @@ async def show_instance_webhook(
 
 @router.put(POLICY)
 async def update_instance_webhook(
-    instance_id: str, namespace_name: str, policy_id: int, body: WebhookPolicyBody, services: ServicesDep
+    instance_id: str, namespace_name: str, policy_id: RowId, body: WebhookPolicyBody, services: ServicesDep
 ) -> Response:
     """Replace a policy's fields (an auth header sent back as ``******`` keeps the stored one)."""
     await services.events.webhooks.update(
@@ -97,7 +98,7 @@ async def update_instance_webhook(
 
 @router.delete(POLICY, status_code=204)
 async def delete_instance_webhook(
-    instance_id: str, namespace_name: str, policy_id: int, services: ServicesDep
+    instance_id: str, namespace_name: str, policy_id: RowId, services: ServicesDep
 ) -> Response:
     """Delete a policy with its delivery records."""
     await services.events.webhooks.delete(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id)
@@ -108,7 +109,7 @@ async def delete_instance_webhook(
 async def list_instance_webhook_jobs(
     instance_id: str,
     namespace_name: str,
-    policy_id: int,
+    policy_id: RowId,
     services: ServicesDep,
     status: str | None = Query(default=None, max_length=32),
     offset: int | None = Query(default=None),
