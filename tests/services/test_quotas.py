@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest
@@ -24,7 +24,7 @@ from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import enterprise_artifacts, namespace_usage, repositories, repository_details
 from moorage.metadata.queries import quotas as q
 from moorage.metadata.queries.quotas import Charge
-from moorage.metadata.tables import namespace_blobs
+from moorage.metadata.tables import namespace_blobs, repository_blobs
 from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.uploads import UploadService, UploadTarget, link_blob
 from moorage.storage.blobstore import BlobStore
@@ -100,6 +100,51 @@ def test_usage_counts_each_organizations_distinct_blobs(database: Database) -> N
     database.run_write(lambda conn: enterprise_artifacts.delete_repository(conn, repository(conn, "two/a")))
     assert database.run_read(lambda conn: q.account_stored(conn, DEFAULT_INSTANCE, "tenant")) == 0
     assert database.run_read(lambda conn: q.instance_stored(conn, DEFAULT_INSTANCE)) == 7
+
+
+def test_links_removed_in_a_batch_count_as_removed_one_by_one(database: Database) -> None:
+    """The garbage collector releases links a batch at a time (``links_removed``): the counters end
+    where ``link_removed`` per link leaves them, a blob still linked elsewhere in the organization
+    counting, one whose every link went not."""
+
+    def work(conn: Connection) -> None:
+        for name, digest, size in (
+            ("one/a", _digest(1), 100),
+            ("one/b", _digest(1), 100),
+            ("one/c", _digest(1), 100),
+            ("one/a", _digest(2), 20),
+            ("one/b", _digest(2), 20),
+            ("one/a", _digest(3), 3),
+            ("two/a", _digest(1), 100),
+        ):
+            link_blob(conn, target(name), digest, size)
+
+    database.run_write(work)
+
+    def release(conn: Connection) -> None:
+        ids = {
+            name: found.id
+            for name in ("one/a", "one/b", "two/a")
+            if (found := repositories.get(conn, DEFAULT_INSTANCE, RepositoryName.parse(name))) is not None
+        }
+        pairs = [
+            (ids["one/a"], _digest(1)),
+            (ids["one/b"], _digest(1)),
+            (ids["one/a"], _digest(2)),
+            (ids["one/b"], _digest(2)),
+            (ids["one/a"], _digest(3)),
+            (ids["two/a"], _digest(1)),
+        ]
+        conn.execute(
+            delete(repository_blobs).where(
+                tuple_(repository_blobs.c.repository_id, repository_blobs.c.digest).in_(pairs)
+            )
+        )
+        namespace_usage.links_removed(conn, pairs)
+
+    database.run_write(release)
+    assert _counted(database, "one") == (100, 100)  # one/c still links blob 1; blobs 2 and 3 are gone
+    assert database.run_read(lambda conn: q.namespace_stored(conn, DEFAULT_INSTANCE, "two")) == 0
 
 
 def test_simultaneous_links_of_one_blob_count_it_once(database: Database) -> None:

@@ -253,8 +253,7 @@ def release_links(conn: Connection, pairs: Sequence[tuple[int, str]], *, cutoff:
     if not released:
         return 0
     conn.execute(_UNLINK, [{"in_repository": r, "of_digest": d} for r, d, _ in released])
-    for repository_id, digest, _size in released:  # the organizations' storage counters (quotas, usage)
-        namespace_usage.link_removed(conn, repository_id, digest)
+    namespace_usage.links_removed(conn, [(r, d) for r, d, _ in released])  # quotas' and usage's counters
     shrink: dict[int, int] = defaultdict(int)
     for repository_id, _digest, size in released:
         shrink[repository_id] += size

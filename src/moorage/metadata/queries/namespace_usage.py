@@ -5,7 +5,7 @@ repositories link the blob; ``namespace_storage`` the sum of those blobs' sizes.
 runs in the transaction that changes ``repository_blobs`` (``blobs.link``/``unlink`` and the two
 repository removals call them), so the counters never disagree with the links; rows go with their
 organization (foreign keys cascade). Code that deletes ``repository_blobs`` rows some other way
-must call ``link_removed`` or ``repository_removed`` in the same transaction; ``computed_stored``
+must call ``link_removed``, ``links_removed`` or ``repository_removed`` in the same transaction; ``computed_stored``
 recounts from the links (for checks) and ``recount`` rebuilds an organization's rows (a repair).
 Concurrent links of one blob into one organization are decided by the insert of its row (the loser,
 on PostgreSQL after the winner committed, counts a link, not bytes).
@@ -13,6 +13,8 @@ on PostgreSQL after the winner committed, counts a link, not bytes).
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
@@ -85,6 +87,42 @@ def link_removed(conn: Connection, repository_id: int, digest: str) -> None:
         _grow(conn, namespace_id, -int(row[0]))
     else:
         conn.execute(update(namespace_blobs).where(where).values(links=namespace_blobs.c.links - 1))
+
+
+def links_removed(conn: Connection, pairs: Sequence[tuple[int, str]]) -> None:
+    """Many (repository id, digest) links gone at once (the garbage collector's batches): what
+    ``link_removed`` does for each, in a few statements per organization instead of three per link."""
+    if not pairs:
+        return
+    owners = dict(
+        conn.execute(
+            select(repositories.c.id, repositories.c.namespace_id).where(
+                repositories.c.id.in_(sorted({repository_id for repository_id, _ in pairs}))
+            )
+        ).all()
+    )
+    lost: dict[int, Counter[str]] = defaultdict(Counter)
+    for repository_id, digest in pairs:
+        if (namespace_id := owners.get(repository_id)) is not None:
+            lost[int(namespace_id)][digest] += 1
+    for namespace_id, counts in sorted(lost.items()):
+        by_count: dict[int, list[str]] = defaultdict(list)
+        for digest, count in counts.items():
+            by_count[count].append(digest)
+        for count, digests in sorted(by_count.items()):
+            conn.execute(
+                update(namespace_blobs)
+                .where(namespace_blobs.c.namespace_id == namespace_id, namespace_blobs.c.digest.in_(sorted(digests)))
+                .values(links=namespace_blobs.c.links - count)
+            )
+        gone = (
+            (namespace_blobs.c.namespace_id == namespace_id)
+            & namespace_blobs.c.digest.in_(sorted(counts))
+            & (namespace_blobs.c.links <= 0)
+        )
+        freed = int(conn.execute(select(func.coalesce(func.sum(namespace_blobs.c.size), 0)).where(gone)).scalar_one())
+        conn.execute(delete(namespace_blobs).where(gone))
+        _grow(conn, namespace_id, -freed)
 
 
 def repository_removed(conn: Connection, repository_id: int) -> None:
