@@ -113,6 +113,8 @@ def build_services(settings: Settings) -> Services:
             account_repositories=settings.quota.account_repositories,
         ),
         reservation_seconds=settings.registry.upload_stale_after_seconds,
+        note_event=pulls.note,
+        refusal_repeat_seconds=settings.events.quota_refusal_repeat_seconds,
     )
     return Services(
         settings=settings,

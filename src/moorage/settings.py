@@ -582,6 +582,9 @@ class EventSettings(BaseModel):
     buffer_max_events: int = Field(default=50000, ge=100)
     """Pull and login events held in memory between two writes at most; past it the oldest are dropped
     (and counted in the log), so a flood of pulls cannot grow a process without bound."""
+    quota_refusal_repeat_seconds: float = Field(default=60.0, ge=0, le=86400)
+    """A push a quota refused is recorded (``QUOTA_EXCEED``) at most once per repository and reason in
+    this many seconds: a client retrying would otherwise fill the audit log."""
 
 
 class WebhookSettings(BaseModel):

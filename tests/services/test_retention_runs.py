@@ -26,15 +26,18 @@ import pytest
 from sqlalchemy import event, select, update
 
 from moorage.domain.enterprise import RunStatus, Selector, Trigger
+from moorage.domain.events import WebhookEventType, webhook_event_type
 from moorage.domain.jobs import Job, JobKind, JobStatus
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import DEFAULT_INSTANCE, Repository
+from moorage.domain.webhooks import harbor_payload
 from moorage.metadata.database import Database, now_ms
+from moorage.metadata.queries import events as events_q
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repositories_q
 from moorage.metadata.queries import retention as retention_q
 from moorage.metadata.queries import retention_policies as policy_q
-from moorage.metadata.tables import jobs, manifests, tags
+from moorage.metadata.tables import events, jobs, manifests, tags
 from moorage.services.enterprise.immutability import ImmutableTagGuard
 from moorage.services.image_removal import ImageRemoval, Outcome
 from moorage.services.retention.policies import PolicyChanges
@@ -171,6 +174,27 @@ def create_retention(
 
 
 # Shared edition --------------------------------------------------------------------------------------
+def _events(db: Database, *where: Any) -> list[dict[str, Any]]:
+    """Event rows (oldest first) as dicts, their detail parsed."""
+    rows = db.run_read(lambda conn: conn.execute(select(events).where(*where).order_by(events.c.id)).mappings().all())
+    return [{**row, "detail": json.loads(row["detail"]) if row["detail"] else {}} for row in rows]
+
+
+def deletions(db: Database, instance_id: str, repository: str) -> list[dict[str, Any]]:
+    """The delete events of a repository's artifacts and tags."""
+    return _events(
+        db,
+        events.c.instance_id == instance_id,
+        events.c.repository == repository,
+        events.c.operation == "delete",
+    )
+
+
+def changes_of(db: Database, resource_type: str) -> list[dict[str, Any]]:
+    """Every event about one kind of resource."""
+    return _events(db, events.c.resource_type == resource_type)
+
+
 def test_a_run_deletes_what_no_rule_keeps_with_its_signatures_and_logs_it(registry: InProcessMoorage) -> None:
     db = registry.services.db
     images = {name: image(name) for name in ("v1", "v2", "v3", "v4")}
@@ -204,6 +228,13 @@ def test_a_run_deletes_what_no_rule_keeps_with_its_signatures_and_logs_it(regist
         "params": {"num": "2"},
         "tag_selectors": [{"kind": "label", "pattern": "pinned"}],
     }
+    deletes = deletions(db, DEFAULT_INSTANCE, "team/app")
+    assert [(e["resource_type"], e["tag"], e["digest"]) for e in deletes] == [
+        ("tag", "v1", images["v1"].digest),
+        ("tag", "v2", images["v2"].digest),
+    ]
+    assert all(e["actor_via"] == "system" and e["detail"]["by"] == "retention" for e in deletes)
+    assert [e["resource_type"] for e in changes_of(db, "retention_policy")][-1:] == ["retention_policy"]
     again = run_shared(Control(), retention_id, settings=registry.settings, db=db)
     assert again["decided"] == 0 and tag_names(db, repo.id) == {"v3", "v4", "pinned"}
     with management(registry, iam_token(registry, ADMIN)) as api:
@@ -414,6 +445,35 @@ def test_an_execution_deletes_per_the_policy_and_records_tasks_and_subtasks(regi
         ("v3", image("web v3").digest),
     ]
     assert runner.run(real, Control())["skipped"]  # a finished execution does not run again
+
+    # The audit trail: each deletion an event of the system (the dry run recorded none), and one
+    # event of the run with its totals, which webhooks send as Harbor's TAG_RETENTION.
+    deleted = [(e["resource_type"], e["digest"], e["detail"]["tags"]) for e in deletions(db, where.id, "apps/web")]
+    assert deleted == [
+        ("artifact", orphan.digest, []),
+        ("artifact", image("web v1").digest, ["v1"]),
+        ("artifact", image("web v3").digest, ["v3"]),
+    ]
+    (run_event,) = [e for e in changes_of(db, "retention_run") if e["instance_id"] == where.id]
+    assert run_event["namespace"] == "apps" and run_event["actor_via"] == "system"
+    detail = run_event["detail"]
+    assert (detail["policy_id"], detail["status"], detail["total"], detail["retained"]) == (policy_id, "Succeed", 5, 2)
+    assert [item["tag"] for item in detail["deleted"]] == ["", "v1", "v3"]
+    as_event = db.run_read(lambda conn: events_q.get(conn, run_event["id"]))
+    assert as_event is not None
+    assert webhook_event_type(as_event) is WebhookEventType.TAG_RETENTION
+    payload = json.loads(
+        harbor_payload(
+            as_event,
+            WebhookEventType.TAG_RETENTION,
+            registry_host="r.example",
+            repository_public=False,
+            repository_created_at=0,
+        )
+    )
+    retention = payload["event_data"]["retention"]
+    assert (retention["total"], retention["retained"], retention["ProjectName"]) == (5, 2, "apps")
+    assert [a["tag"] for a in retention["deleted_artifact"]] == ["", "v1", "v3"]
 
 
 def test_a_rule_made_between_decision_and_deletion_protects(registry: InProcessMoorage) -> None:

@@ -16,7 +16,7 @@ for one value. Outside a request (jobs, the CLI) the context is the system's.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -54,7 +54,24 @@ class ResourceType(StrEnum):
     WEBHOOK_POLICY = "webhook_policy"
     TRIGGER = "trigger"
     USER = "user"
-    """Logins: the resource is the user name tried."""
+    """An IAM user (created, deleted) and logins (the resource is the user name tried)."""
+    ACCESS_KEY = "access_key"
+    QUOTA = "quota"
+    """An organization's storage or repository quota; a push it refused is a ``create`` that failed."""
+    RETENTION_POLICY = "retention_policy"
+    """A retention policy (Enterprise) or a repository's retention rule (shared edition)."""
+    RETENTION_RUN = "retention_run"
+    """A retention execution that ended (what it deleted and kept)."""
+    GC = "gc"
+    """A garbage collection run or schedule of an instance."""
+    SECURITY_POLICY = "security_policy"
+    """HSS image-security settings: a namespace's scan policy, path allowlist, weak passwords,
+    sensitive-file handling."""
+    VULNERABILITY_WHITELIST = "vulnerability_whitelist"
+    VULNERABILITY = "vulnerability"
+    """A vulnerability handled (ignored, fixed, verified) on images."""
+    CONNECTED_REGISTRY = "connected_registry"
+    """An external registry HSS scans."""
 
 
 class Result(StrEnum):
@@ -67,8 +84,8 @@ class Result(StrEnum):
 class WebhookEventType(StrEnum):
     """Harbor's webhook event types, which SWR's ``event_types`` take (``PUSH_ARTIFACT``...).
 
-    Replication, tag retention and quota events are accepted in policies now and fire once the work
-    that produces them records them (replication and retention are later branches)."""
+    ``QUOTA_WARNING`` and ``REPLICATION`` are accepted in policies; replication records its events,
+    quota warnings are not produced (moorage refuses at the limit and reports ``QUOTA_EXCEED``)."""
 
     PUSH_ARTIFACT = "PUSH_ARTIFACT"
     PULL_ARTIFACT = "PULL_ARTIFACT"
@@ -205,15 +222,20 @@ class Event:
 
 def webhook_event_type(event: Event) -> WebhookEventType | None:
     """The Harbor event type an event is, if any: a push or a retag is ``PUSH_ARTIFACT``; a delete of an
-    artifact, a tag or a repository ``DELETE_ARTIFACT``; a pull ``PULL_ARTIFACT``; a scan result
-    ``SCANNING_COMPLETED`` or ``SCANNING_FAILED``. Failed operations and other changes have none."""
+        artifact, a tag or a repository ``DELETE_ARTIFACT``; a pull ``PULL_ARTIFACT``; a scan result
+        ``SCANNING_COMPLETED`` or ``SCANNING_FAILED``; a push a quota refused ``QUOTA_EXCEED``; a retention
+    run that ended ``TAG_RETENTION``. Other failed operations and other changes have none."""
     kind = (event.operation, event.resource_type)
     if kind == (Operation.SCAN, ResourceType.ARTIFACT):
         return (
             WebhookEventType.SCANNING_COMPLETED if event.result is Result.SUCCESS else WebhookEventType.SCANNING_FAILED
         )
+    if kind == (Operation.CREATE, ResourceType.QUOTA) and event.result is Result.FAILURE:
+        return WebhookEventType.QUOTA_EXCEED
     if event.result is not Result.SUCCESS:
         return None
+    if kind == (Operation.DELETE, ResourceType.RETENTION_RUN):
+        return WebhookEventType.TAG_RETENTION
     if kind in ((Operation.CREATE, ResourceType.ARTIFACT), (Operation.CREATE, ResourceType.TAG)):
         return WebhookEventType.PUSH_ARTIFACT
     if kind == (Operation.PULL, ResourceType.ARTIFACT):
@@ -290,6 +312,27 @@ def change_event(
     )
 
 
+def account_event(
+    operation: Operation,
+    resource_type: ResourceType,
+    resource: str,
+    *,
+    domain_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> NewEvent:
+    """An event about an account's own resources, outside any registry instance's namespaces: IAM
+    users and access keys, HSS settings (recorded under the shared edition's instance; the account
+    is the acting user's unless given)."""
+    return NewEvent(
+        operation,
+        resource_type,
+        "default",
+        resource[:512],
+        domain_id=domain_id,
+        detail=MappingProxyType(dict(detail or {})),
+    )
+
+
 def login_event(
     *, user_name: str, succeeded: bool, context: EventContext, domain_id: str = "", reason: str = ""
 ) -> NewEvent:
@@ -303,4 +346,42 @@ def login_event(
         result=Result.SUCCESS if succeeded else Result.FAILURE,
         detail=MappingProxyType({"reason": reason} if reason else {}),
         context=context if succeeded else replace(context, actor=Actor(user_name=user_name[:255], via="failed")),
+    )
+
+
+RETENTION_EVENT_ITEMS = 100
+"""The deleted artifacts a retention run's event names at most (its counts cover them all)."""
+
+
+def retention_run_event(
+    *,
+    instance_id: str,
+    namespace: str,
+    domain_id: str | None,
+    policy_id: int,
+    status: str,
+    total: int,
+    retained: int,
+    deleted: Sequence[Mapping[str, str]],
+) -> NewEvent:
+    """A retention run that ended: which policy, how it ended, how many artifacts it looked at and
+    kept, and (the first ``RETENTION_EVENT_ITEMS`` of) what it deleted (``repository``, ``tag``,
+    ``digest`` each)."""
+    return NewEvent(
+        Operation.DELETE,
+        ResourceType.RETENTION_RUN,
+        instance_id,
+        f"{namespace}/{policy_id}",
+        domain_id=domain_id,
+        namespace=namespace,
+        detail=MappingProxyType(
+            {
+                "policy_id": policy_id,
+                "status": status,
+                "total": total,
+                "retained": retained,
+                "deleted_count": len(deleted),
+                "deleted": [dict(item) for item in deleted[:RETENTION_EVENT_ITEMS]],
+            }
+        ),
     )

@@ -233,22 +233,65 @@ def harbor_payload(
     if scan_overview is not None:
         resource["scan_overview"] = dict(scan_overview)
     name = event.repository_name
+    if event_type is WebhookEventType.TAG_RETENTION:
+        return _dumps(_retention_body(event, registry_host))
+    event_data: dict[str, Any] = {
+        "resources": [resource] if event.resource_type is not ResourceType.REPOSITORY or event.digest else [],
+        "repository": {
+            "date_created": repository_created_at // 1000,
+            "name": name,
+            "namespace": event.namespace,
+            "repo_full_name": event.repository,
+            "repo_type": "public" if repository_public else "private",
+        },
+    }
+    if event_type is WebhookEventType.QUOTA_EXCEED:
+        event_data["custom_attributes"] = {"Details": str(event.detail.get("message", ""))}
     body = {
         "type": str(event_type),
         "occur_at": event.occurred_at // 1000,
         "operator": event.actor.label,
+        "event_data": event_data,
+    }
+    return _dumps(body)
+
+
+def _dumps(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"), sort_keys=False)
+
+
+def _retention_body(event: Event, registry_host: str) -> dict[str, Any]:
+    """Harbor's ``TAG_RETENTION`` payload: the run's totals and what it deleted (from the event's
+    detail, which the retention run writes; ``events.retention_run_event``)."""
+    detail = event.detail
+    deleted = [
+        {
+            "type": "image",
+            "name_space": event.namespace,
+            "repo_name": str(item.get("repository", "")),
+            "tag": str(item.get("tag", "")),
+            "digest": str(item.get("digest", "")),
+            "status": "SUCCESS",
+        }
+        for item in detail.get("deleted", ())
+        if isinstance(item, Mapping)
+    ]
+    return {
+        "type": str(WebhookEventType.TAG_RETENTION),
+        "occur_at": event.occurred_at // 1000,
+        "operator": event.actor.label,
         "event_data": {
-            "resources": [resource] if event.resource_type is not ResourceType.REPOSITORY or event.digest else [],
-            "repository": {
-                "date_created": repository_created_at // 1000,
-                "name": name,
-                "namespace": event.namespace,
-                "repo_full_name": event.repository,
-                "repo_type": "public" if repository_public else "private",
-            },
+            "retention": {
+                "total": int(detail.get("total", 0)),
+                "retained": int(detail.get("retained", 0)),
+                "HarborHostname": registry_host,
+                "ProjectName": event.namespace,
+                "RetentionPolicyID": int(detail.get("policy_id", 0)),
+                "Status": str(detail.get("status", "")).upper(),
+                "deleted_artifact": deleted,
+            }
         },
     }
-    return json.dumps(body, separators=(",", ":"), sort_keys=False)
 
 
 def _reference(event: Event) -> str:

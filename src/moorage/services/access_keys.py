@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey, SecretDecryptionError
 from moorage.domain.errors import NotFound, QuotaExceeded
+from moorage.domain.events import NewEvent, Operation, ResourceType, account_event
 from moorage.domain.identity import AccessKey, Caller, Operator, User
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as q
+from moorage.services.events.recorder import record_events
 from moorage.services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -67,9 +70,11 @@ class AccessKeyService:
         def work(conn: Connection) -> AccessKey:
             if len(q.list_access_keys(conn, user_id)) >= MAX_ACCESS_KEYS:
                 raise QuotaExceeded(f"the user already has {MAX_ACCESS_KEYS} access keys", reason="access_key_quota")
-            return q.create_access_key(
+            created = q.create_access_key(
                 conn, access=access, user_id=user_id, description=description, secret_encrypted=sealed
             )
+            record_events(conn, _key_event(Operation.CREATE, access, user_id))
+            return created
 
         return NewAccessKey(await self.db.write(work), secret)
 
@@ -96,15 +101,24 @@ class AccessKeyService:
     ) -> AccessKey:
         """Enable, disable or re-describe an access key (None: left as it is)."""
         key = await self.access_key(access, caller=caller)
-        await self.db.write(
-            lambda conn: q.update_access_key(conn, key.access, enabled=enabled, description=description)
-        )
+
+        def work(conn: Connection) -> None:
+            q.update_access_key(conn, key.access, enabled=enabled, description=description)
+            changed = {"enabled": enabled} if enabled is not None else {}
+            record_events(conn, _key_event(Operation.UPDATE, key.access, key.user_id, changed))
+
+        await self.db.write(work)
         return await self.access_key(access, caller=caller)
 
     async def delete_access_key(self, access: str, *, caller: Caller) -> None:
         """Delete an access key."""
         key = await self.access_key(access, caller=caller)
-        await self.db.write(lambda conn: q.delete_access_key(conn, key.access))
+
+        def work(conn: Connection) -> None:
+            q.delete_access_key(conn, key.access)
+            record_events(conn, _key_event(Operation.DELETE, key.access, key.user_id))
+
+        await self.db.write(work)
 
     async def access_key_secret(self, access: str) -> tuple[User, str] | None:
         """(owner, SK) of an enabled access key whose owner is enabled, else None."""
@@ -119,3 +133,8 @@ class AccessKeyService:
         except SecretDecryptionError:
             log.error("access key %s cannot be decrypted with the configured master key", found[0].access)
             return None
+
+
+def _key_event(operation: Operation, access: str, user_id: str, detail: Mapping[str, object] | None = None) -> NewEvent:
+    """The event of an access key created, changed or deleted (its id, never its secret)."""
+    return account_event(operation, ResourceType.ACCESS_KEY, access, detail={"user_id": user_id, **(detail or {})})

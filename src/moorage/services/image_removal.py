@@ -13,6 +13,10 @@ each step one transaction on the caller's connection that first re-checks the de
 
 Blob bytes stay: garbage collection frees what no manifest references any more.
 
+Each deletion is an event of the run's transaction (``removal_event``), as the registry's own
+deletes are: the audit log names the retention run (system actor, ``detail.by = retention``) as the
+one that deleted, and webhooks and replication see a ``DELETE_ARTIFACT``.
+
 On PostgreSQL the re-check runs under row locks, always the manifest's row before its tags' rows,
 so a concurrent push either committed before (and the re-check sees it) or waits and finds the tag
 gone (the registry's tag write inserts it again: ``queries/manifests.tag``); a push that points a
@@ -22,13 +26,14 @@ the write transactions are serial.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Denied
+from moorage.domain.events import NewEvent, Operation, ResourceType, artifact_event
 from moorage.domain.registry import Repository
 from moorage.metadata.queries import enterprise_artifacts as artifacts_q
 from moorage.metadata.queries import manifests as manifest_q
@@ -146,3 +151,18 @@ class ImageRemoval:
             if manifest_q.remove(conn, repository.id, accessory):
                 removed.append(accessory)
         return removed
+
+
+def removal_event(repository: Repository, digest: str, tags: Sequence[str], *, tag: str = "") -> NewEvent:
+    """The event of a retention deletion: an artifact with the tags it had, or (``tag``) one tag."""
+    return artifact_event(
+        Operation.DELETE,
+        instance_id=repository.instance_id,
+        repository=repository.full_name,
+        namespace=repository.namespace,
+        domain_id=repository.domain_id,
+        tag=tag,
+        digest=digest,
+        resource_type=ResourceType.TAG if tag else ResourceType.ARTIFACT,
+        detail={"by": "retention", "tags": list(tags)},
+    )

@@ -29,21 +29,32 @@ What counts (the rule SWR applies to its namespaces, and Harbor to its projects)
 Quotas apply per registry instance (the shared edition and each Enterprise Edition instance) and
 are charged to the organization's owner (the pusher's account for an organization the push creates).
 With every limit at 0 (the default) nothing is checked and the push path does no extra work.
+
+A refusal is an event (``quota``, ``create``, ``failure``; webhooks send it as ``QUOTA_EXCEED``),
+noted in the event buffer since the refused change rolls back, and recorded once per repository and
+reason per ``refusal_repeat_seconds``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import QuotaExceeded
+from moorage.domain.events import NewEvent, Operation, ResourceType, Result
 from moorage.domain.registry import Repository, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import quotas as q
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.metadata.queries.quotas import Charge
+
+MAX_REMEMBERED_REFUSALS = 10_000
+"""Repositories whose last refusal time is kept (all are forgotten past it: a few repeats more)."""
 
 STREAM_RESERVATION_MIN = 64 << 10
 STREAM_RESERVATION_MAX = 16 << 20
@@ -95,10 +106,56 @@ class QuotaService:
     """Reservations and checks (see the module docstring). The ``*_in`` methods run in the caller's
     write transaction."""
 
-    def __init__(self, db: Database, limits: QuotaLimits, *, reservation_seconds: float = 24 * 3600) -> None:
+    def __init__(
+        self,
+        db: Database,
+        limits: QuotaLimits,
+        *,
+        reservation_seconds: float = 24 * 3600,
+        note_event: Callable[[NewEvent], None] | None = None,
+        refusal_repeat_seconds: float = 60.0,
+    ) -> None:
         self.db = db
         self.limits = limits
         self.reservation_seconds = reservation_seconds
+        self.note_event = note_event
+        """Where a refusal's event goes (the event buffer: the refused change rolls back, so the event
+        cannot ride with it); None: refusals are not recorded."""
+        self.refusal_repeat_seconds = refusal_repeat_seconds
+        """A refusal of the same repository for the same reason within this many seconds is not
+        recorded again: a client retrying a refused push would otherwise fill the audit log."""
+        self._refusals: dict[tuple[str, str, str], float] = {}
+        self._refusals_lock = threading.Lock()
+
+    def _refused(self, target: UploadTarget, error: QuotaExceeded, *, digest: str = "") -> QuotaExceeded:
+        """Record ``error`` as a refused push (``QUOTA_EXCEED`` for webhooks), at most once per
+        repository and reason per ``refusal_repeat_seconds``; returns it for the caller to raise."""
+        if self.note_event is None:
+            return error
+        key = (target.instance_id, str(target.name), error.reason or "")
+        moment = time.monotonic()
+        with self._refusals_lock:
+            last = self._refusals.get(key)
+            if last is not None and moment - last < self.refusal_repeat_seconds:
+                return error
+            if len(self._refusals) >= MAX_REMEMBERED_REFUSALS:
+                self._refusals.clear()
+            self._refusals[key] = moment
+        self.note_event(
+            NewEvent(
+                Operation.CREATE,
+                ResourceType.QUOTA,
+                target.instance_id,
+                str(target.name),
+                domain_id=target.domain_id,
+                namespace=target.name.namespace,
+                repository=str(target.name),
+                digest=digest,
+                result=Result.FAILURE,
+                detail=MappingProxyType({"message": error.message, "reason": error.reason or ""}),
+            )
+        )
+        return error
 
     @property
     def storage_enforced(self) -> bool:
@@ -165,10 +222,13 @@ class QuotaService:
         room, why = self._room(conn, charge, reservation_id)
         granted = total if total <= room else (room if partial and room > current else None)
         if granted is None:
-            raise QuotaExceeded(
-                f"push to {target.name} refused: {_bytes(total - current)} more would not fit; {why}",
-                detail={"namespace": charge.namespace, "asked": total, "room": room},
-                reason="storage_quota",
+            raise self._refused(
+                target,
+                QuotaExceeded(
+                    f"push to {target.name} refused: {_bytes(total - current)} more would not fit; {why}",
+                    detail={"namespace": charge.namespace, "asked": total, "room": room},
+                    reason="storage_quota",
+                ),
             )
         q.set_reservation(conn, reservation_id, charge, size=granted, expires_at=expires)
         return granted
@@ -203,10 +263,13 @@ class QuotaService:
         if self.storage_enforced:
             room, why = self._room(conn, self.charge_in(conn, target), "")
             if room <= 0:
-                raise QuotaExceeded(
-                    f"push to {target.name} refused: the storage quota is used up; {why}",
-                    detail={"namespace": target.name.namespace, "room": 0},
-                    reason="storage_quota",
+                raise self._refused(
+                    target,
+                    QuotaExceeded(
+                        f"push to {target.name} refused: the storage quota is used up; {why}",
+                        detail={"namespace": target.name.namespace, "room": 0},
+                        reason="storage_quota",
+                    ),
                 )
 
     def check_link_in(self, conn: Connection, target: UploadTarget, digest: str, size: int) -> None:
@@ -218,10 +281,14 @@ class QuotaService:
         self._lock(conn, charge)
         room, why = self._room(conn, charge, "")
         if size > room:
-            raise QuotaExceeded(
-                f"mount of {digest} into {target.name} refused: {_bytes(size)} would not fit; {why}",
-                detail={"namespace": charge.namespace, "asked": size, "room": room},
-                reason="storage_quota",
+            raise self._refused(
+                target,
+                QuotaExceeded(
+                    f"mount of {digest} into {target.name} refused: {_bytes(size)} would not fit; {why}",
+                    detail={"namespace": charge.namespace, "asked": size, "room": room},
+                    reason="storage_quota",
+                ),
+                digest=digest,
             )
 
     # Repositories -----------------------------------------------------------------------------------
@@ -236,10 +303,13 @@ class QuotaService:
             )
         else:
             return
-        raise QuotaExceeded(
-            f"repository {target.name} cannot be created: {why} repositories",
-            detail={"namespace": charge.namespace},
-            reason="repository_quota",
+        raise self._refused(
+            target,
+            QuotaExceeded(
+                f"repository {target.name} cannot be created: {why} repositories",
+                detail={"namespace": charge.namespace},
+                reason="repository_quota",
+            ),
         )
 
     def admit_repository_in(self, conn: Connection, target: UploadTarget) -> None:

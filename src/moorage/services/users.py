@@ -17,9 +17,11 @@ from sqlalchemy.engine import Connection
 
 from moorage.auth.passwords import hash_password
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
+from moorage.domain.events import Operation, ResourceType, account_event
 from moorage.domain.identity import OPERATOR, Caller, Operator, Principal, Project, User
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as q
+from moorage.services.events.recorder import record_events
 
 USER_CACHE_SECONDS = 5.0
 """How long ``user_recently`` trusts what the database said about a user."""
@@ -90,6 +92,12 @@ class UserService:
             )
             user = q.user_by_id(conn, user_id)
             assert user is not None
+            record_events(
+                conn,
+                account_event(
+                    Operation.CREATE, ResourceType.USER, name, domain_id=domain.id, detail={"admin": is_admin}
+                ),
+            )
             return user
 
         return await self.db.write(work)
@@ -149,6 +157,7 @@ class UserService:
             if isinstance(caller, Principal) and user.id == caller.user_id:
                 raise Conflict("a user cannot delete themselves")
             q.delete_user(conn, user_id)
+            record_events(conn, account_event(Operation.DELETE, ResourceType.USER, user.name, domain_id=user.domain_id))
 
         await self.db.write(work)
 

@@ -70,8 +70,10 @@ def _namespace_owner(conn: Connection, instance_id: str, namespace: str) -> str:
 def row_of(
     conn: Connection, new: NewEvent, context: EventContext, at: int, owners: dict[tuple[str, str], str] | None = None
 ) -> dict[str, Any]:
-    """The row an event becomes (its account looked up from its namespace when not given; ``owners``
-    remembers the lookups of one batch)."""
+    """The row an event becomes (its account, when not given, looked up from its namespace, or the
+    acting user's for a change of no namespace: an IAM user, an HSS setting, an instance's GC;
+    ``owners`` remembers the lookups of one batch)."""
+    actor = context.actor
     domain_id = new.domain_id
     if domain_id is None and new.namespace:
         key = (new.instance_id, new.namespace)
@@ -79,7 +81,8 @@ def row_of(
         if key not in cache:
             cache[key] = _namespace_owner(conn, new.instance_id, new.namespace)
         domain_id = cache[key]
-    actor = context.actor
+    elif domain_id is None:
+        domain_id = actor.domain_id
     return {
         "occurred_at": at,
         "instance_id": new.instance_id,

@@ -628,6 +628,33 @@ def execution_counts(conn: Connection, execution_id: int) -> dict[str, int]:
     return run_parts.status_counts(conn, ee_retention_subtasks, execution_id)
 
 
+def execution_totals(conn: Connection, execution_id: int) -> tuple[int, int]:
+    """(artifacts looked at, artifacts kept) over every task of an execution."""
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(ee_retention_tasks.c.total), 0),
+            func.coalesce(func.sum(ee_retention_tasks.c.retained), 0),
+        ).where(ee_retention_tasks.c.execution_id == execution_id)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def deleted_subtasks(conn: Connection, execution_id: int, *, limit: int) -> list[RetentionSubtask]:
+    """The first ``limit`` subtasks of an execution that deleted their artifact (``Succeed``, and not
+    kept on re-check, whose text says ``kept:``), in order."""
+    rows = conn.execute(
+        select(*_SUBTASK)
+        .where(
+            ee_retention_subtasks.c.execution_id == execution_id,
+            ee_retention_subtasks.c.status == RunStatus.SUCCEED.value,
+            ee_retention_subtasks.c.status_text.not_like("kept:%"),
+        )
+        .order_by(ee_retention_subtasks.c.id)
+        .limit(limit)
+    )
+    return [_subtask(r) for r in rows]
+
+
 def stop_unfinished(conn: Connection, execution_id: int) -> None:
     """Mark every unfinished subtask and task of an execution ``Stopped``."""
     run_parts.stop_unfinished(conn, ee_retention_tasks, ee_retention_subtasks, execution_id, "stopped")

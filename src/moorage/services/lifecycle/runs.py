@@ -10,13 +10,14 @@ import datetime
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import anyio.to_thread
 from sqlalchemy.engine import Connection
 
 from moorage.domain.cron import CronSchedule
 from moorage.domain.errors import Conflict, Invalid, NotFound
+from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.gc import (
     MAX_RUN_ID,
     GcFigures,
@@ -33,6 +34,7 @@ from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import gc as q
 from moorage.metadata.queries import jobs as jobs_q
+from moorage.services.events.recorder import record_events
 from moorage.services.lifecycle.collector import GarbageCollector, GcStopped
 from moorage.services.lifecycle.schedule import next_fire
 from moorage.settings import GcSettings
@@ -179,6 +181,7 @@ class GcRunService:
                 with_job=True,
             )
             assert created is not None and created[1] is not None
+            record_events(conn, _gc_event(Operation.CREATE, instance_id, f"run {created[0]}"))
             return created[0], created[1]
 
         run_id, job_id = await self.db.write(work)
@@ -294,7 +297,12 @@ class GcRunService:
             if run.status is GcRunStatus.STOPPED:
                 return run
             raise Conflict(f"garbage collection {run_id} has finished ({run.status.value}): nothing to stop")
-        stopped = await self.db.write(lambda conn: q.request_stop(conn, run_id))
+
+        def request(conn: Connection) -> GcRun | None:
+            record_events(conn, _gc_event(Operation.UPDATE, instance_id, f"run {run_id}", {"stop": True}))
+            return q.request_stop(conn, run_id)
+
+        stopped = await self.db.write(request)
         if run.job_id is not None and self.jobs is not None:
             await self.jobs.stop(run.job_id)
         assert stopped is not None
@@ -330,4 +338,18 @@ class GcRunService:
         current = await self.db.read(lambda conn: q.get_schedule(conn, instance_id))
         kept = parameters or (current.parameters if current else GcParameters(workers=self.settings.workers))
         schedule = GcSchedule(kind, expression, kept)
-        await self.db.write(lambda conn: q.put_schedule(conn, instance_id, schedule))
+
+        def store(conn: Connection) -> None:
+            q.put_schedule(conn, instance_id, schedule)
+            detail = {"type": kind.value, "cron": expression}
+            record_events(conn, _gc_event(Operation.UPDATE, instance_id, "schedule", detail))
+
+        await self.db.write(store)
+
+
+def _gc_event(
+    operation: Operation, instance_id: str, what: str, detail: Mapping[str, object] | None = None
+) -> NewEvent:
+    """The event of a garbage collection asked for, stopped or scheduled (the runs' own progress is in
+    their log, not the event stream)."""
+    return change_event(operation, ResourceType.GC, instance_id=instance_id, resource=what, detail=detail)

@@ -19,12 +19,14 @@ from sqlalchemy.engine import Connection
 from moorage.domain.cron import CronSchedule
 from moorage.domain.enterprise import Page, PageRequest, Trigger
 from moorage.domain.errors import Conflict, Invalid, NotFound, QuotaExceeded
+from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.identity import Principal
 from moorage.domain.retention import ALGORITHM, PolicyRule, RetentionPolicy
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import retention_policies as q
 from moorage.services.enterprise.namespaces import visible_namespace_ids
+from moorage.services.events.recorder import record_events
 from moorage.services.retention.rules import RuleFields, check_policy_rules, policy_rule
 
 POLICY_NAME = re.compile(r"^[\w-]{1,256}$")
@@ -122,6 +124,7 @@ class RetentionPolicyService:
                     f"a retention policy called {name!r} already exists in {namespace!r}",
                     reason="retention_policy_exists",
                 )
+            record_events(conn, _changed(Operation.CREATE, instance_id, namespace, created))
             return created
 
         return await self.db.write(work)
@@ -176,6 +179,7 @@ class RetentionPolicyService:
                 trigger=trigger if trigger is not None else current.trigger,
                 rules=rules,
             )
+            record_events(conn, _changed(Operation.UPDATE, instance_id, namespace, policy_id))
 
         await self.db.write(work)
 
@@ -186,5 +190,17 @@ class RetentionPolicyService:
             namespace_id = self._namespace_id(conn, instance_id, namespace)
             self._policy(conn, namespace_id, namespace, policy_id)
             q.delete_policy(conn, policy_id)
+            record_events(conn, _changed(Operation.DELETE, instance_id, namespace, policy_id))
 
         await self.db.write(work)
+
+
+def _changed(operation: Operation, instance_id: str, namespace: str, policy_id: int) -> NewEvent:
+    """The event of a retention policy created, changed or deleted."""
+    return change_event(
+        operation,
+        ResourceType.RETENTION_POLICY,
+        instance_id=instance_id,
+        resource=f"{namespace}/{policy_id}",
+        namespace=namespace,
+    )

@@ -32,8 +32,9 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import RunStatus, summarize
 from moorage.domain.errors import Denied
+from moorage.domain.events import RETENTION_EVENT_ITEMS, NewEvent, retention_run_event
 from moorage.domain.jobs import JobControl, JobStopped
-from moorage.domain.registry import Repository
+from moorage.domain.registry import DEFAULT_INSTANCE, Repository
 from moorage.domain.retention import Candidate, RetentionExecution, RetentionPolicy, RetentionSubtask
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import enterprise_artifacts as artifacts_q
@@ -42,7 +43,8 @@ from moorage.metadata.queries import repositories as repositories_q
 from moorage.metadata.queries import retention_candidates as candidates_q
 from moorage.metadata.queries import retention_policies as q
 from moorage.services.enterprise.immutability import ImmutableTagGuard
-from moorage.services.image_removal import ImageRemoval, Outcome
+from moorage.services.events.recorder import record_events
+from moorage.services.image_removal import ImageRemoval, Outcome, removal_event
 from moorage.services.retention.rules import policy_decision, rules_for, wants_untagged_artifacts
 from moorage.services.retention.shared import SharedRetentionRunner
 from moorage.services.tag_protection import TagProtection
@@ -180,6 +182,8 @@ class ExecutionRunner:
             kept = removal.outcome in (Outcome.CHANGED, Outcome.PROTECTED)
             text = f"kept: {removal.reason}" if kept else removal.reason
             status = RunStatus.SUCCEED
+            if removal.outcome is Outcome.DELETED:
+                record_events(conn, removal_event(repository, subtask.digest, tuple(decision["tags"])))
         if kept:
             q.add_retained(conn, subtask.task_id)
         q.set_subtask_status(conn, subtask.id, status, text)
@@ -210,6 +214,8 @@ class ExecutionRunner:
         elif status is RunStatus.SUCCEED:
             text = f"{deleted} artifacts processed" if deleted else "nothing to delete"
         q.set_execution_status(conn, execution.id, status, text)
+        if not execution.dry_run:
+            record_events(conn, _run_event(conn, execution, status))
         return {"execution": execution.id, "status": status.value, **counts}
 
     @staticmethod
@@ -223,6 +229,27 @@ class ExecutionRunner:
             q.set_subtask_status(conn, subtask.id, RunStatus.FAILED, reason)
         q.settle_tasks(conn, execution_id)
         q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason)
+
+
+def _run_event(conn: Connection, execution: RetentionExecution, status: RunStatus) -> NewEvent:
+    """The event of an execution that ended (``TAG_RETENTION`` for webhooks): its totals and the
+    first deletions."""
+    policy = q.policy_by_id(conn, execution.policy_id)
+    total, retained = q.execution_totals(conn, execution.id)
+    deleted = q.deleted_subtasks(conn, execution.id, limit=RETENTION_EVENT_ITEMS)
+    namespace = policy.namespace_name if policy is not None else (deleted[0].namespace if deleted else "")
+    return retention_run_event(
+        instance_id=policy.instance_id if policy is not None else DEFAULT_INSTANCE,
+        namespace=namespace,
+        domain_id=None,
+        policy_id=execution.policy_id,
+        status=status.value,
+        total=total,
+        retained=retained,
+        deleted=[
+            {"repository": subtask.repository, "tag": subtask.tags, "digest": subtask.digest} for subtask in deleted
+        ],
+    )
 
 
 def run_execution(job: JobControl, execution_id: int, *, settings: Settings, db: Database) -> dict[str, Any]:

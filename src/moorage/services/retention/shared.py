@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import Page
 from moorage.domain.errors import Conflict, NotFound
+from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.jobs import JobControl, JobKind, JobSubmitter
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository
@@ -30,7 +31,8 @@ from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import repositories as repositories_q
 from moorage.metadata.queries import retention as q
 from moorage.metadata.queries import retention_candidates as candidates_q
-from moorage.services.image_removal import ImageRemoval, Outcome
+from moorage.services.events.recorder import record_events
+from moorage.services.image_removal import ImageRemoval, Outcome, removal_event
 from moorage.services.retention.rules import check_shared_rules, shared_deletions, shared_rule
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ class SharedRetentionService:
                     f"repository {repository.full_name} already has a retention: change or delete it",
                     reason="retention_exists",
                 )
+            record_events(conn, _changed(Operation.CREATE, repository, created))
             return created
 
         retention_id = await self.db.write(work)
@@ -121,8 +124,10 @@ class SharedRetentionService:
         check_shared_rules(algorithm, rules)
 
         def work(conn: Connection) -> None:
-            found = _retention(conn, _repository(conn, instance_id, name), retention_id)
+            repository = _repository(conn, instance_id, name)
+            found = _retention(conn, repository, retention_id)
             q.update_rules(conn, found.id, algorithm=algorithm, rules=rules)
+            record_events(conn, _changed(Operation.UPDATE, repository, found.id))
 
         await self.db.write(work)
         await self.run_soon(retention_id, trigger="changed")
@@ -131,7 +136,9 @@ class SharedRetentionService:
         """Delete a retention (its log stays)."""
 
         def work(conn: Connection) -> None:
-            q.delete_retention(conn, _retention(conn, _repository(conn, instance_id, name), retention_id).id)
+            repository = _repository(conn, instance_id, name)
+            q.delete_retention(conn, _retention(conn, repository, retention_id).id)
+            record_events(conn, _changed(Operation.DELETE, repository, retention_id))
 
         await self.db.write(work)
 
@@ -195,6 +202,7 @@ class SharedRetentionRunner:
         )
         if removal.outcome is Outcome.DELETED:
             q.add_log(conn, retention=retention, tag=state.name, digest=digest, rule_type=rule_type)
+            record_events(conn, removal_event(repository, digest, (state.name,), tag=state.name))
         elif removal.outcome is not Outcome.GONE:
             log.info("retention %d kept %s:%s: %s", retention.id, repository.full_name, state.name, removal.reason)
         return removal.outcome
@@ -215,3 +223,16 @@ class SharedRetentionRunner:
             repository,
             [(state, digests[state.manifest_id]) for state in shared_deletions(retention.rules, states, now_ms())],
         )
+
+
+def _changed(operation: Operation, repository: Repository, retention_id: int) -> NewEvent:
+    """The event of a repository's retention created, changed or deleted."""
+    return change_event(
+        operation,
+        ResourceType.RETENTION_POLICY,
+        instance_id=repository.instance_id,
+        resource=f"{repository.full_name}/{retention_id}",
+        namespace=repository.namespace,
+        repository=repository.full_name,
+        domain_id=repository.domain_id,
+    )

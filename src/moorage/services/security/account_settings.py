@@ -6,16 +6,18 @@ hashes of its images when weak-password users are listed)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
 from moorage.domain.errors import Invalid, NotFound
+from moorage.domain.events import NewEvent, Operation, ResourceType, account_event
 from moorage.domain.identity import Principal
 from moorage.domain.severity import severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
+from moorage.services.events.recorder import record_events
 from moorage.services.security.detail_base import DetailBase, path_allowed
 from moorage.services.security.image_details import SensitiveItem, sensitive_item
 from moorage.services.security.images import account_of, image_visibility
@@ -53,11 +55,17 @@ class AccountSettings(DetailBase):
             found = self.db.run_read(lambda conn: details_q.account_findings(conn, seen, ["secret"]))
             if not any(f.finding_key == finding_key for _, f in found):
                 raise NotFound(f"sensitive information {finding_key[:64]!r} not found", reason="finding_not_found")
-            self.db.run_write(
-                lambda conn: handling_q.set_finding_ignored(
+
+            def write(conn: Connection) -> None:
+                handling_q.set_finding_ignored(
                     conn, domain_id, finding_key, ignored=operate_type in IGNORE, user_name=user
                 )
-            )
+                record_events(
+                    conn,
+                    _setting_event("sensitive_information", {"finding": finding_key, "operate_type": operate_type}),
+                )
+
+            self.db.run_write(write)
 
         await self.run(work)
 
@@ -94,7 +102,12 @@ class AccountSettings(DetailBase):
         for path in cleaned:
             if not path.startswith("/") or len(path) > MAX_PATH_CHARS or "\x00" in path:
                 raise Invalid(f"a path must be absolute and at most {MAX_PATH_CHARS} characters: {path[:64]!r}")
-        await self.db.write(lambda conn: handling_q.replace_path_allowlist(conn, domain_id, cleaned))
+
+        def write(conn: Connection) -> None:
+            handling_q.replace_path_allowlist(conn, domain_id, cleaned)
+            record_events(conn, _setting_event("path_allowlist", {"paths": len(cleaned)}))
+
+        await self.db.write(write)
 
     async def weak_passwords(self, principal: Principal) -> list[str]:
         """The account's extended weak passwords."""
@@ -107,8 +120,14 @@ class AccountSettings(DetailBase):
         cleaned = list(dict.fromkeys(p for p in passwords if p))
         if len(cleaned) > MAX_PASSWORDS or any(len(p) > MAX_PASSWORD_CHARS or "\x00" in p for p in cleaned):
             raise Invalid(f"at most {MAX_PASSWORDS} passwords of at most {MAX_PASSWORD_CHARS} characters")
-        await self.db.write(
-            lambda conn: handling_q.set_setting(
-                conn, domain_id, handling_q.EXTENDED_WEAK_PASSWORDS, json.dumps(cleaned)
-            )
-        )
+
+        def write(conn: Connection) -> None:
+            handling_q.set_setting(conn, domain_id, handling_q.EXTENDED_WEAK_PASSWORDS, json.dumps(cleaned))
+            record_events(conn, _setting_event("weak_passwords", {"passwords": len(cleaned)}))  # never the words
+
+        await self.db.write(write)
+
+
+def _setting_event(setting: str, detail: Mapping[str, object]) -> NewEvent:
+    """The event of an account's image-security setting changed."""
+    return account_event(Operation.UPDATE, ResourceType.SECURITY_POLICY, setting, detail=detail)

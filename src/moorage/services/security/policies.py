@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Invalid, NotFound
+from moorage.domain.events import Operation, ResourceType, change_event
 from moorage.domain.identity import Principal
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.domain.security import NamespacePolicy
@@ -18,6 +19,7 @@ from moorage.metadata.queries import namespaces as namespaces_q
 from moorage.metadata.queries import permissions as grants_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import security_tasks as q
+from moorage.services.events.recorder import record_events
 from moorage.services.security.images import account_of
 
 BLOCK_SEVERITIES = ("", "low", "medium", "high", "critical")
@@ -106,7 +108,7 @@ class PolicyService:
 
         def work(conn: Connection) -> NamespacePolicy:
             namespace_id = self._namespace_id(conn, principal, namespace)
-            return q.set_namespace_policy(
+            stored = q.set_namespace_policy(
                 conn,
                 namespace_id=namespace_id,
                 scan_on_push=scan_on_push,
@@ -114,6 +116,19 @@ class PolicyService:
                 block_unscanned=block_unscanned,
                 allowlist=allowlist,
             )
+            detail = {"block_severity": severity, "block_unscanned": block_unscanned, "allowlist": len(allowlist)}
+            record_events(
+                conn,
+                change_event(
+                    Operation.UPDATE,
+                    ResourceType.SECURITY_POLICY,
+                    instance_id=DEFAULT_INSTANCE,
+                    resource=namespace,
+                    namespace=namespace,
+                    detail=detail,
+                ),
+            )
+            return stored
 
         return await self.db.write(work)
 

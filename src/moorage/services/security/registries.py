@@ -14,11 +14,13 @@ from sqlalchemy.engine import Connection
 from moorage.auth.keys import MasterKey
 from moorage.clients.errors import AuthenticationError, EgressDenied, RegistryError
 from moorage.domain.errors import Conflict, Invalid, NotFound
+from moorage.domain.events import NewEvent, Operation, ResourceType, account_event
 from moorage.domain.identity import Principal
 from moorage.domain.security import EXTERNAL_TYPES, ConnectedRegistry, RegistryStatus, RegistryType
 from moorage.domain.security_registries import RegistryFields, RegistryInput, RegistryQuery
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_registries as q
+from moorage.services.events.recorder import record_events
 from moorage.services.security.catalogs import CatalogError, make_catalog
 from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 from moorage.services.security.synchronize import decrypt_password, remote_registry
@@ -152,6 +154,7 @@ class RegistryService:
             q.create(conn, registry_id=registry_id, domain_id=domain_id, fields=fields)
             found = q.get(conn, domain_id, registry_id)
             assert found is not None
+            record_events(conn, _event(Operation.CREATE, found))
             return found
 
         return await self.db.write(work)
@@ -209,7 +212,12 @@ class RegistryService:
             values["connect_cluster_id"] = data.connect_cluster_id[:64]
         if data.scan_image_channel is not None:
             values["scan_image_channel"] = data.scan_image_channel[:16]
-        await self.db.write(lambda conn: q.change(conn, registry_id, values))
+
+        def work(conn: Connection) -> None:
+            q.change(conn, registry_id, values)
+            record_events(conn, _event(Operation.UPDATE, changed, password_changed=data.password is not None))
+
+        await self.db.write(work)
         return await self.get(principal, registry_id)
 
     async def delete(self, principal: Principal, registry_ids: list[str]) -> int:
@@ -225,6 +233,7 @@ class RegistryService:
                 raise NotFound(f"no registry {missing[:64]!r}", reason="registry_not_found")
             if any(r is not None and r.type.is_builtin for r in found):
                 raise Invalid("moorage's own SWR registries cannot be deleted")
+            record_events(conn, *(_event(Operation.DELETE, r) for r in found if r is not None))
             return q.remove(conn, domain_id, registry_ids)
 
         return await self.db.write(work)
@@ -256,3 +265,14 @@ def _check_reason(error: BaseException) -> str:
     if isinstance(error, EgressDenied):
         return "registry_address_not_allowed"
     return "registry_unreachable"
+
+
+def _event(operation: Operation, registry: ConnectedRegistry, *, password_changed: bool = False) -> NewEvent:
+    """The event of an external registry connected, changed or removed (its address, never its
+    credentials)."""
+    detail = {"name": registry.name, "type": registry.type.value, "address": registry.address}
+    if password_changed:
+        detail["credentials"] = "changed"
+    return account_event(
+        operation, ResourceType.CONNECTED_REGISTRY, registry.id, domain_id=registry.domain_id, detail=detail
+    )

@@ -9,11 +9,12 @@ with image row ids."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Invalid, NotFound
+from moorage.domain.events import NewEvent, Operation, ResourceType, account_event
 from moorage.domain.identity import Principal
 from moorage.domain.security import IMAGE_TYPES, ImageVisibility
 from moorage.domain.security_findings import VulnerabilityFilter
@@ -21,6 +22,7 @@ from moorage.domain.security_handling import ALL_IMAGES, SPECIFIC_IMAGES, Whitel
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_images as images_q
+from moorage.services.events.recorder import record_events
 from moorage.services.security.advisory_lookup import Known
 from moorage.services.security.detail_base import DetailBase
 from moorage.services.security.detail_vocabulary import VUL_TYPES
@@ -102,6 +104,13 @@ class WhitelistService:
                         description=description,
                     )
                 self._recount(conn, domain_id)
+                record_events(
+                    conn,
+                    *(
+                        _event(Operation.CREATE, whitelist_id, {"vul_id": vul_id, "scope": rule_type})
+                        for whitelist_id, vul_id in zip(made, ids, strict=True)
+                    ),
+                )
 
             self.db.run_write(write)
             return made
@@ -128,6 +137,7 @@ class WhitelistService:
                 )
                 if changed:
                     self._recount(conn, domain_id)
+                    record_events(conn, _event(Operation.UPDATE, whitelist_id, {"scope": rule_type}))
                 return changed
 
             if not self.db.run_write(write):
@@ -143,6 +153,7 @@ class WhitelistService:
             removed = handling_q.delete_whitelists(conn, domain_id, list(ids))
             if removed:
                 self._recount(conn, domain_id)
+                record_events(conn, *(_event(Operation.DELETE, whitelist.id) for whitelist in removed))
             return len(removed)
 
         return await DetailBase.run(lambda: self.db.run_write(write))
@@ -194,3 +205,8 @@ class WhitelistService:
             return self._view(image_visibility(principal), [found])[0]
 
         return await DetailBase.run(work)
+
+
+def _event(operation: Operation, whitelist_id: str, detail: Mapping[str, str] | None = None) -> NewEvent:
+    """The event of a vulnerability whitelist added, changed or removed."""
+    return account_event(operation, ResourceType.VULNERABILITY_WHITELIST, whitelist_id, detail=detail)
