@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 
 import moorage
-from moorage.cli import admin, config, gc, migrate, sbom, scan, serve, vulndb, worker
+from moorage.cli import admin, audit, config, gc, migrate, sbom, scan, serve, vulndb, worker
 
 app = typer.Typer(
     name="moorage",
@@ -42,6 +42,7 @@ sbom.register(app)
 scan.register(app)
 config.register(app)
 gc.register(app)
+audit.register(app)
 
 
 def settings_error_lines(error: ValidationError) -> list[str]:

@@ -157,6 +157,35 @@ def audit_page(conn: Connection, instance_id: str, *, operation: str | None, off
     return Page([_event(r) for r in rows], int(total))
 
 
+def search(
+    conn: Connection,
+    *,
+    instance_id: str | None,
+    operation: str | None,
+    resource_type: str | None,
+    actor_name: str | None,
+    domain_id: str | None,
+    since: int | None,
+    limit: int,
+) -> list[Event]:
+    """Events newest first, of whatever the filters given name (None: any), at most ``limit``."""
+    conditions = []
+    if instance_id is not None:
+        conditions.append(events.c.instance_id == instance_id)
+    if operation is not None:
+        conditions.append(events.c.operation == operation)
+    if resource_type is not None:
+        conditions.append(events.c.resource_type == resource_type)
+    if actor_name is not None:
+        conditions.append(events.c.actor_name == actor_name)
+    if domain_id is not None:
+        conditions.append(events.c.domain_id == domain_id)
+    if since is not None:
+        conditions.append(events.c.occurred_at >= since)
+    rows = conn.execute(select(*_COLUMNS).where(*conditions).order_by(events.c.id.desc()).limit(limit))
+    return [_event(r) for r in rows]
+
+
 def prune(conn: Connection, *, before: int, limit: int) -> int:
     """Delete at most ``limit`` dispatched events that occurred before ``before``; how many went."""
     ids = [
