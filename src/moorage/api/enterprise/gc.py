@@ -29,6 +29,7 @@ from moorage.api.enterprise.schemas_gc import (
     ScheduleView,
 )
 from moorage.api.management_route import ManagementRoute
+from moorage.api.row_ids import RowId
 from moorage.api.management_rules import INSTANCE_ADMIN, access_rules
 from moorage.domain.errors import Invalid
 from moorage.domain.gc import GcLogLine, GcParameters, GcRun
@@ -183,7 +184,7 @@ async def list_gc_tasks(
 
 
 @router.get(GC_TASK, response_model=GcTaskDetailView)
-async def show_gc_task(instance_id: str, gc_id: int, services: ServicesDep) -> GcTaskDetailView:
+async def show_gc_task(instance_id: str, gc_id: RowId, services: ServicesDep) -> GcTaskDetailView:
     """One run, with its log."""
     run = await services.gc.get(instance_id=instance_id, run_id=gc_id)
     lines = await services.gc.log(instance_id=instance_id, run_id=gc_id)
@@ -191,14 +192,14 @@ async def show_gc_task(instance_id: str, gc_id: int, services: ServicesDep) -> G
 
 
 @router.put(GC_TASK)
-async def stop_gc_task(instance_id: str, gc_id: int, services: ServicesDep) -> Response:
+async def stop_gc_task(instance_id: str, gc_id: RowId, services: ServicesDep) -> Response:
     """Stop a run: a pending one at once, a running one after its current batch."""
     await services.gc.stop(instance_id=instance_id, run_id=gc_id)
     return Response(status_code=200)
 
 
 @router.get(GC_TASK_LOG, response_class=PlainTextResponse)
-async def show_gc_task_log(instance_id: str, gc_id: int, services: ServicesDep) -> PlainTextResponse:
+async def show_gc_task_log(instance_id: str, gc_id: RowId, services: ServicesDep) -> PlainTextResponse:
     """A run's log as text, one line per event (a moorage extension, as Harbor's GC log)."""
     lines = await services.gc.log(instance_id=instance_id, run_id=gc_id)
     return PlainTextResponse("".join(log_line(line) + "\n" for line in lines))
