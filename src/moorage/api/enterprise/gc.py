@@ -29,8 +29,8 @@ from moorage.api.enterprise.schemas_gc import (
     ScheduleView,
 )
 from moorage.api.management_route import ManagementRoute
-from moorage.api.row_ids import RowId
 from moorage.api.management_rules import INSTANCE_ADMIN, access_rules
+from moorage.api.row_ids import RowId
 from moorage.domain.errors import Invalid
 from moorage.domain.gc import GcLogLine, GcParameters, GcRun
 

@@ -13,7 +13,6 @@ from moorage.domain.events import Event, Operation, ResourceType
 from moorage.metadata.database import Database
 from moorage.metadata.queries import events as q
 
-
 MAX_SEARCH = 10_000
 """Events one search returns at most."""
 
