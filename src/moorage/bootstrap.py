@@ -9,13 +9,16 @@ import os
 import stat
 import sys
 
+from moorage.auth.keys import MasterKey, MasterKeyMismatch
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.metadata.database import Database
 from moorage.metadata.migrate import one_at_a_time, upgrade
-from moorage.metadata.queries import repositories
+from moorage.metadata.queries import repositories, system_facts
 from moorage.settings import Settings
 
 log = logging.getLogger(__name__)
+
+MASTER_KEY_FACT = "master_key_check"
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -65,6 +68,19 @@ def bootstrap(settings: Settings) -> None:
         database.dispose()
 
 
+def check_master_key(database: Database, key: MasterKey) -> None:
+    """Refuse to go on with a master key other than the one the database was first started with
+    (``MasterKeyMismatch``): every node of one database must share it, and a node with another one
+    would refuse the others' tokens and fail to decrypt every stored secret, one request at a time."""
+    mine = key.check_value()
+    agreed = database.run_write(lambda conn: system_facts.settle(conn, MASTER_KEY_FACT, mine))
+    if agreed != mine:
+        raise MasterKeyMismatch(
+            "the master key (MOORAGE_AUTH__MASTER_KEY, or master.key in the data directory) is not the one "
+            "this database was first started with: every node of one database must use the same key"
+        )
+
+
 def _prepare(settings: Settings, database: Database) -> None:
     """Migrate, then create what is missing: the default instance and, on first start, the administrator."""
     from moorage.auth.keys import load_master_key
@@ -72,7 +88,8 @@ def _prepare(settings: Settings, database: Database) -> None:
 
     upgrade(database)
     database.run_write(lambda conn: repositories.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE))
-    load_master_key(settings)  # created here, once, before any worker or command reads it
+    key = load_master_key(settings)  # created here, once, before any worker or command reads it
+    check_master_key(database, key)
     users = UserService(database, region=settings.auth.region, admin_user=settings.auth.admin_user)
     configured = settings.auth.admin_password.get_secret_value() if settings.auth.admin_password else None
     generated = asyncio.run(users.bootstrap_admin(configured))

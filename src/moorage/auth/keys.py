@@ -30,6 +30,14 @@ class SecretDecryptionError(Exception):
     """Ciphertext that this master key did not produce, or that was altered."""
 
 
+class MasterKeyMismatch(Exception):
+    """This process's master key is not the one the database was first started with: another node's
+    tokens would fail here and the secrets stored could not be decrypted."""
+
+
+CHECK_PURPOSE = "master-key-check"
+
+
 class MasterKey:
     """AES-256-GCM encryption of small secrets and HKDF derivation of purpose-bound keys."""
 
@@ -88,6 +96,11 @@ class MasterKey:
             return self._aead.decrypt(nonce, sealed, context.encode()).decode()
         except (InvalidTag, ValueError) as exc:
             raise SecretDecryptionError("cannot decrypt: wrong master key or altered data") from exc
+
+    def check_value(self) -> str:
+        """A value that names this key without revealing it (an HKDF output of its own purpose): two
+        processes have the same key exactly when their check values are equal."""
+        return base64.b64encode(self.derive(CHECK_PURPOSE, 16)).decode()
 
     def derive(self, purpose: str, length: int = 32) -> bytes:
         """A key for one purpose (``iam-token``, ``registry-token``...), independent of the others."""

@@ -60,10 +60,15 @@ def settings_error_lines(error: ValidationError) -> list[str]:
 
 
 def run() -> None:
-    """Console-script entry point: invalid settings end the command with one line each (exit 2)
-    instead of a traceback."""
+    """Console-script entry point: invalid settings, and a master key other than the database's, end
+    the command with one line each (exit 2) instead of a traceback."""
+    from moorage.auth.keys import MasterKeyMismatch
+
     try:
         app()
+    except MasterKeyMismatch as error:
+        print(f"moorage: {error}", file=sys.stderr)
+        sys.exit(2)
     except ValidationError as error:
         if error.title != "Settings":
             raise

@@ -250,6 +250,16 @@ periodic_runs = Table(
     Column("runs", BigInteger, nullable=False),
 )
 
+system_facts = Table(
+    "system_facts",
+    metadata,
+    # Facts every node of one database must agree on, set by the first start (``master_key_check``:
+    # an HKDF output of the master key, which reveals nothing of it but differs for another key).
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
 namespace_permissions = Table(
     "namespace_permissions",
     metadata,
