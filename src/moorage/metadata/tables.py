@@ -1105,3 +1105,8 @@ from moorage.metadata.event_tables import triggers as triggers  # noqa: E402
 from moorage.metadata.event_tables import webhook_attempts as webhook_attempts  # noqa: E402
 from moorage.metadata.event_tables import webhook_deliveries as webhook_deliveries  # noqa: E402
 from moorage.metadata.event_tables import webhook_policies as webhook_policies  # noqa: E402
+from moorage.metadata.credential_tables import ee_credentials as ee_credentials  # noqa: E402
+from moorage.metadata.credential_tables import ee_deleted_jobs as ee_deleted_jobs  # noqa: E402
+from moorage.metadata.credential_tables import ee_endpoint_policies as ee_endpoint_policies  # noqa: E402
+from moorage.metadata.credential_tables import ee_instance_tags as ee_instance_tags  # noqa: E402
+from moorage.metadata.credential_tables import ee_namespace_tags as ee_namespace_tags  # noqa: E402
