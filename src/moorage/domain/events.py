@@ -55,6 +55,11 @@ class ResourceType(StrEnum):
     TRIGGER = "trigger"
     USER = "user"
     """Logins: the resource is the user name tried."""
+    CREDENTIAL = "credential"
+    """An Enterprise Edition instance's registry credential (the resource is its id, never its secret)."""
+    ENDPOINT_POLICY = "endpoint_policy"
+    RESOURCE_TAG = "resource_tag"
+    JOB = "job"
 
 
 class Result(StrEnum):

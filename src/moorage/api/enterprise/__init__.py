@@ -11,6 +11,8 @@ from moorage.api.enterprise import (
     artifact_scans,
     artifacts,
     audit_logs,
+    credentials,
+    endpoint_policies,
     gc,
     immutable_rules,
     instances,
@@ -36,6 +38,8 @@ MODULES: tuple[RouterModule, ...] = (
     immutable_rules,
     audit_logs,
     webhooks,
+    credentials,
+    endpoint_policies,
     retention_policies,
     repositories,
 )

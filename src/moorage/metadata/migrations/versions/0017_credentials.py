@@ -61,7 +61,10 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=128), nullable=False),
         sa.Column("value", sa.String(length=255), server_default="", nullable=False),
         sa.ForeignKeyConstraint(
-            ["instance_id"], ["instances.id"], name=op.f("fk_ee_instance_tags_instance_id_instances"), ondelete="CASCADE"
+            ["instance_id"],
+            ["instances.id"],
+            name=op.f("fk_ee_instance_tags_instance_id_instances"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("instance_id", "key", name=op.f("pk_ee_instance_tags")),
     )
