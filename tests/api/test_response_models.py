@@ -32,6 +32,7 @@ from huaweicloudsdkswr.v2 import SwrClient
 from pydantic import BaseModel, Field, RootModel
 
 from moorage.api.enterprise import schemas as ee
+from moorage.api.enterprise import schemas_access as eac
 from moorage.api.enterprise import schemas_artifacts as ea
 from moorage.api.enterprise import schemas_events as ev
 from moorage.api.enterprise import schemas_gc as egc
@@ -112,6 +113,12 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     ev.WebhookPolicyList: ("ListInstanceWebhooksResponse",),
     ev.WebhookJob: ("Job",),
     ev.WebhookJobList: ("ListInstanceWebhookJobsResponse",),
+    # Enterprise Edition: credentials and endpoint policies
+    eac.IssuedCredentialView: ("CreateInstanceLtCredentialResponse", "CreateInstanceTempCredentialResponse"),
+    eac.AuthTokenView: ("AuthToken",),
+    eac.AuthTokenList: ("ListInstanceLtCredentialsResponse",),
+    eac.IpInfoView: ("IpInfo",),
+    eac.EndpointPolicyView: ("ShowInstanceEndpointPolicyResponse",),
     # Enterprise Edition: retention
     ert.ImageRetention: ("ShowInstanceRetentionPolicyResponse", "ImageRetention"),
     ert.RetentionPolicyList: ("ListInstanceRetentionPoliciesResponse",),
@@ -527,7 +534,7 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
         walk(model)
     declared = {
         value
-        for module in (ee, ea, egc, eim, ert, es, ev, iam)
+        for module in (ee, eac, ea, egc, eim, ert, es, ev, iam)
         for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, (ResponseModel, RootModel))

@@ -78,7 +78,6 @@ RESOURCE_TAGS = "resource tags (TMS)"
 INTERNAL_ENDPOINTS = "internal endpoints: VPC connections exist only inside Huawei Cloud"
 REPLICATION = "replication"
 REGISTRIES = "replication (registries)"
-JOBS = "instance jobs (creation is synchronous; nothing to delete yet)"
 HOSTS_VULS = "host vulnerabilities, backups and repairs"
 CICD = "CI/CD pipelines outside a registry"
 HOST_IMAGES = "images on hosts"
@@ -242,7 +241,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         REPLICATION,
         "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
     ),
-    _planned("DELETE", "delete_instance_job", JOBS, "/v2/{project_id}/jobs/{job_id}"),
     _planned(
         "POST",
         "show_instance_resource_instances_count",
