@@ -238,13 +238,16 @@ class MoorageApp(FastAPI):
         capped and drained as every other request's, and with the request's registry instance
         resolved from its host name and checked against that instance's endpoint policy."""
         self._oci = route
+        # The endpoint guard sits outside the body middleware: a refused client's body is never read,
+        # not even drained.
         self._observed_oci = ObservabilityMiddleware(
-            RequestBodyMiddleware(
-                VirtualHostMiddleware(
-                    EndpointGuardMiddleware(EventContextMiddleware(route.handle), policies, registry=True),
-                    hosts=hosts,
+            VirtualHostMiddleware(
+                EndpointGuardMiddleware(
+                    RequestBodyMiddleware(EventContextMiddleware(route.handle), limits=body_limits),
+                    policies,
+                    registry=True,
                 ),
-                limits=body_limits,
+                hosts=hosts,
             ),
             metrics=metrics,
             log_requests=log_requests,
@@ -410,9 +413,10 @@ def create_app(settings: Settings) -> MoorageApp:
         drain_max_bytes=settings.http.drain_max_bytes,
     )
     app.add_middleware(EventContextMiddleware)  # inside virtual hosting: it reads the request's instance
-    app.add_middleware(EndpointGuardMiddleware, policies=services.enterprise.endpoint_policies)  # likewise
-    app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)
     app.add_middleware(RequestBodyMiddleware, limits=body_limits)
+    # Outside the body middleware (a refused client's body is never read), inside virtual hosting.
+    app.add_middleware(EndpointGuardMiddleware, policies=services.enterprise.endpoint_policies)
+    app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)
     app.set_oci(
         oci_route(),

@@ -230,7 +230,10 @@ class LoginService:
         """A login with an instance credential's ``auth_token``: throttled and recorded as password
         logins are; the credential's row is read on every use (revocation holds at once on every node)."""
         assert self.instance_credentials is not None
-        async with self.login_attempt(user_name=username, client=client, credential=token) as attempt:
+        # The instance is part of the repeat marker: one credential is good on its instance and wrong
+        # on every other, and a failure at another instance must not refuse it at its own.
+        marker = f"{instance_id}\0{token}"
+        async with self.login_attempt(user_name=username, client=client, credential=marker) as attempt:
             credential = await self.instance_credentials.verify(
                 instance_id=instance_id, user_name=username, token=token
             )

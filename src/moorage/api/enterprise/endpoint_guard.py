@@ -1,5 +1,5 @@
 """The endpoint policies' check of each request (one pure ASGI middleware, just inside virtual
-hosting): a request to an instance's host names from a client address its endpoint policy does not
+hosting, outside the request-body middleware): a request to an instance's host names from a client address its endpoint policy does not
 admit is answered 403 at once, before authentication and before its body is read. The client address
 is ``client_address``'s (the TCP peer, or the forwarded address behind ``MOORAGE_TRUSTED_PROXIES``).
 The answer speaks the dialect of the path: the OCI error body on the registry API and the token
@@ -43,6 +43,8 @@ class EndpointGuardMiddleware:
                         response = oci_error_response(error)
                     else:
                         response = management_error_response(error, path)
+                    # The body is left unread: the connection cannot carry another request.
+                    response.headers["Connection"] = "close"
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
