@@ -264,7 +264,6 @@ def test_secrets_are_stored_hashed_and_never_logged(site: dict[str, Any]) -> Non
 
 
 def test_temporary_credential_expires(site: dict[str, Any], tmp_path: Path) -> None:
-    ee: Enterprise = site["ee"]
     user: Account = site["user"]
     host = site["hosts"]["a"]
     client = site["user_client"]

@@ -74,7 +74,6 @@ def _not_applicable(method: str, operation: str, topic: str, path: str, *, shado
 
 # What the operations belong to, as the coverage docs name it.
 TRIGGERS_SYNC = "triggers, image sync"
-RESOURCE_TAGS = "resource tags (TMS)"
 INTERNAL_ENDPOINTS = "internal endpoints: VPC connections exist only inside Huawei Cloud"
 REPLICATION = "replication"
 REGISTRIES = "replication (registries)"
@@ -112,9 +111,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         TRIGGERS_SYNC,
         "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
     ),
-    _planned(
-        "GET", "list_instance_project_tags", RESOURCE_TAGS, "/v2/{project_id}/instances/tags", shadowed=True
-    ),  # not show_instance of an instance "tags"
     _not_applicable(
         "GET",
         "list_internal_endpoint_connections",
@@ -163,7 +159,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoints/{internal_endpoints_id}",
     ),
-    _planned("GET", "list_namespace_tags", RESOURCE_TAGS, "/v2/{project_id}/instances/{instance_id}/namespaces-tags"),
     _planned("POST", "create_instance_registry", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
     _planned("GET", "list_instance_registries", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
     _planned(
@@ -240,63 +235,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         "update_instance_replication_policy",
         REPLICATION,
         "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
-    ),
-    _planned(
-        "POST",
-        "show_instance_resource_instances_count",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/resource-instances/count",
-    ),
-    _planned(
-        "POST",
-        "list_instance_resource_instances",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/resource-instances/filter",
-    ),
-    _planned(
-        "GET", "list_instance_resource_tags", RESOURCE_TAGS, "/v2/{project_id}/{resource_type}/{resource_id}/tags"
-    ),
-    _planned(
-        "POST",
-        "create_instance_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/tags/create",
-    ),
-    _planned(
-        "DELETE",
-        "delete_instance_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/tags/delete",
-    ),
-    _planned(
-        "POST",
-        "show_sub_resource_instances_count",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/resource-instances/count",
-    ),
-    _planned(
-        "POST",
-        "list_sub_resource_instances",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/resource-instances/filter",
-    ),
-    _planned(
-        "GET",
-        "list_sub_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags",
-    ),
-    _planned(
-        "POST",
-        "create_sub_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags/create",
-    ),
-    _planned(
-        "DELETE",
-        "delete_sub_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags/delete",
     ),
     # huaweicloudsdkhss: not applicable (docs/api-coverage-hss.md)
     _not_applicable("GET", "list_container_image_logs", CLUSTERS, "/v5/{project_id}/container/image/events"),

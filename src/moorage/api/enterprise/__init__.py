@@ -17,7 +17,9 @@ from moorage.api.enterprise import (
     immutable_rules,
     instances,
     namespaces,
+    project_tags,
     repositories,
+    resource_tags,
     retention_policies,
     sign_executions,
     sign_policies,
@@ -27,6 +29,7 @@ from moorage.api.enterprise import (
 from moorage.api.management_rules import RouterModule
 
 MODULES: tuple[RouterModule, ...] = (
+    project_tags,  # before ShowInstance's /instances/{instance_id} takes /instances/tags
     instances,
     namespaces,
     signing_keys,
@@ -42,5 +45,6 @@ MODULES: tuple[RouterModule, ...] = (
     endpoint_policies,
     retention_policies,
     repositories,
+    resource_tags,  # last: its paths are all parameters
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in MODULES)

@@ -1,9 +1,9 @@
 """The endpoint policies' check of each request (one pure ASGI middleware, just inside virtual
-hosting, outside the request-body middleware): a request to an instance's host names from a client address its endpoint policy does not
-admit is answered 403 at once, before authentication and before its body is read. The client address
-is ``client_address``'s (the TCP peer, or the forwarded address behind ``MOORAGE_TRUSTED_PROXIES``).
-The answer speaks the dialect of the path: the OCI error body on the registry API and the token
-endpoint, the management dialect of the path elsewhere."""
+hosting, outside the request-body middleware): a request to an instance's host names from a client
+address its endpoint policy does not admit is answered 403 at once, before authentication and before
+its body is read. The client address is ``client_address``'s (the TCP peer, or the forwarded address
+behind ``MOORAGE_TRUSTED_PROXIES``). The answer speaks the dialect of the path: the OCI error body on
+the registry API and the token endpoint, the management dialect of the path elsewhere."""
 
 from __future__ import annotations
 

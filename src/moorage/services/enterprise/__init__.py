@@ -25,6 +25,7 @@ from moorage.services.enterprise.instances import InstanceService
 from moorage.services.enterprise.namespaces import InstanceNamespaceService
 from moorage.services.enterprise.policies import SignPolicyService
 from moorage.services.enterprise.registry_hooks import EnterpriseRegistryHooks
+from moorage.services.enterprise.resource_tags import ResourceTagService
 from moorage.services.enterprise.scheduler import PolicyScheduler
 from moorage.services.enterprise.signing_keys import SigningKeyService
 from moorage.settings import Settings
@@ -50,6 +51,7 @@ class EnterpriseServices:
     """The core services' ``TagProtection``: tags the immutable tag rules cover."""
     credentials: InstanceCredentialService
     endpoint_policies: EndpointPolicyService
+    tags: ResourceTagService
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -102,4 +104,5 @@ def build_enterprise(
             ),
         ),
         endpoint_policies=EndpointPolicyService(db, ttl=settings.enterprise.host_cache_seconds),
+        tags=ResourceTagService(db),
     )

@@ -19,14 +19,14 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import DomainName, Instance, Page, PageRequest
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
-from moorage.domain.hosts import HostKind, HostName, parse_claim, parse_host
 from moorage.domain.events import Operation, ResourceType, change_event
+from moorage.domain.hosts import HostKind, HostName, parse_claim, parse_host
 from moorage.domain.identity import Principal
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_access as access_q
 from moorage.metadata.queries import enterprise_instances as q
-from moorage.services.events.recorder import record_events
 from moorage.services.enterprise.hosts import HostDirectory
+from moorage.services.events.recorder import record_events
 
 SPECS = ("swr.ee.professional", "swr.ee.enterprise", "swr.ee.basic")
 INSTANCE_STATUSES = ("Initial", "Creating", "Running", "Deleting", "Unavailable", "Abnormal")
