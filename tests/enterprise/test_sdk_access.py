@@ -2,7 +2,8 @@
 running moorage (SQLite and PostgreSQL), with real clients: skopeo logs in to an instance with a
 long-term credential, and is refused at its next pull once the credential is disabled; a temporary
 credential is refused once it expires; an instance's endpoint allowlist refuses a request from
-another loopback address before authentication and before its body is read.
+another loopback address before authentication and before its body is read; instances and
+namespaces carry tags and are found by them.
 
 The server listens on 127.0.0.1, 127.0.0.5 and 127.0.0.6 (instances A and B are reached as
 127.0.0.5:<port> and 127.0.0.6:<port>); clients connect from 127.0.0.1, 127.0.0.2 (another client)
@@ -25,16 +26,34 @@ from huaweicloudsdkswr.v2 import (
     CreateEndpointPolicyRequestBody,
     CreateInstanceEndpointPolicyRequest,
     CreateInstanceLtCredentialRequest,
+    CreateInstanceResourceTagsRequest,
     CreateInstanceTempCredentialRequest,
     CreateLongTermCredentialRequestBody,
+    CreateResourceTagsRequestBody,
+    CreateSubResourceTagsRequest,
     DeleteInstanceJobRequest,
     DeleteInstanceLtCredentialRequest,
+    DeleteInstanceResourceTagsRequest,
+    DeleteResourceTagsRequestBody,
+    DeleteSubResourceTagsRequest,
     IpInfo,
     ListInstanceJobsRequest,
     ListInstanceLtCredentialsRequest,
+    ListInstanceProjectTagsRequest,
     ListInstanceRequest,
+    ListInstanceResourceInstancesRequest,
+    ListInstanceResourceTagsRequest,
+    ListNamespaceTagsRequest,
+    ListResourceInstancesRequestBody,
+    ListSubResourceInstancesRequest,
+    ListSubResourceTagsRequest,
+    ResourceTag,
     ShowInstanceEndpointPolicyRequest,
     ShowInstanceJobRequest,
+    ShowInstanceNamespaceRequest,
+    ShowInstanceResourceInstancesCountRequest,
+    ShowSubResourceInstancesCountRequest,
+    TagsFilter,
     UpdateInstanceEndpointPolicyRequest,
     UpdateInstanceLtCredentialRequest,
     UpdateLongTermCredentialRequestBody,
@@ -436,3 +455,224 @@ def test_delete_instance_job(site: dict[str, Any]) -> None:
         assert caught.value.status_code == 404
     # the instance stays
     assert instance_id in {i.id for i in ee.client.list_instance(ListInstanceRequest()).instances}
+
+
+# Resource tags -------------------------------------------------------------------------------------
+def test_instance_tags_and_tag_queries(site: dict[str, Any]) -> None:
+    ee: Enterprise = site["ee"]
+    ids = site["ids"]
+    a, b = ids["a"], ids["b"]
+    ee.client.create_instance_resource_tags(
+        CreateInstanceResourceTagsRequest(
+            resource_type="instances",
+            resource_id=a,
+            body=CreateResourceTagsRequestBody(
+                tags=[ResourceTag(key="env", value="prod"), ResourceTag(key="team name", value="core-1@x.y/z")]
+            ),
+        )
+    )
+    ee.client.create_instance_resource_tags(
+        CreateInstanceResourceTagsRequest(
+            resource_type="instances",
+            resource_id=b,
+            body=CreateResourceTagsRequestBody(tags=[ResourceTag(key="env", value="dev")]),
+        )
+    )
+    # a key the instance has gets the new value
+    ee.client.create_instance_resource_tags(
+        CreateInstanceResourceTagsRequest(
+            resource_type="instances",
+            resource_id=a,
+            body=CreateResourceTagsRequestBody(tags=[ResourceTag(key="team name", value="platform")]),
+        )
+    )
+    listed = ee.client.list_instance_resource_tags(
+        ListInstanceResourceTagsRequest(resource_type="instances", resource_id=a)
+    )
+    assert {(t.key, t.value) for t in listed.tags} == {("env", "prod"), ("team name", "platform")}
+    summary = ee.client.list_instance_project_tags(ListInstanceProjectTagsRequest())
+    assert {t.key: sorted(t.values) for t in summary.tags} == {"env": ["dev", "prod"], "team name": ["platform"]}
+
+    def find(filters: list[TagsFilter]) -> tuple[set[str], int]:
+        body = ListResourceInstancesRequestBody(tags=filters)
+        found = ee.client.list_instance_resource_instances(
+            ListInstanceResourceInstancesRequest(resource_type="instances", body=body)
+        )
+        counted = ee.client.show_instance_resource_instances_count(
+            ShowInstanceResourceInstancesCountRequest(resource_type="instances", body=body)
+        )
+        assert counted.total_count == found.total_count
+        return {r.resource_id for r in found.resources}, found.total_count
+
+    assert find([TagsFilter(key="env", values=["prod"])]) == ({a}, 1)
+    assert find([TagsFilter(key="env", values=["prod", "dev"])]) == ({a, b}, 2)  # values or-ed
+    assert find([TagsFilter(key="env", values=[])])[0] >= {a, b}  # any value
+    assert find([TagsFilter(key="env", values=["dev"]), TagsFilter(key="team name", values=[])]) == (set(), 0)
+    found = ee.client.list_instance_resource_instances(
+        ListInstanceResourceInstancesRequest(
+            resource_type="instances",
+            body=ListResourceInstancesRequestBody(tags=[TagsFilter(key="env", values=["prod"])]),
+        )
+    )
+    (resource,) = found.resources
+    assert resource.resource_name.startswith("acca") and {t.key for t in resource.tags} == {"env", "team name"}
+
+    ee.client.delete_instance_resource_tags(
+        DeleteInstanceResourceTagsRequest(
+            resource_type="instances",
+            resource_id=b,
+            body=DeleteResourceTagsRequestBody(tags=[ResourceTag(key="env")]),
+        )
+    )
+    assert (
+        ee.client.list_instance_resource_tags(
+            ListInstanceResourceTagsRequest(resource_type="instances", resource_id=b)
+        ).tags
+        == []
+    )
+    assert find([TagsFilter(key="env", values=["dev"])]) == (set(), 0)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        [("_sys_x", "v")],  # reserved prefix
+        [("", "v")],
+        [("k" * 129, "v")],
+        [("k", "v" * 256)],
+        [("bad/key", "v")],  # '/' is for values only
+        [("k", "bad#value")],
+        [("k", "a"), ("k", "b")],  # a key twice
+        [(f"k{i}", "v") for i in range(21)],  # past 20 in one request
+    ],
+)
+def test_tag_rules(site: dict[str, Any], tags: list[tuple[str, str]]) -> None:
+    ee: Enterprise = site["ee"]
+    b = site["ids"]["b"]
+    with pytest.raises(ClientRequestException) as caught:
+        ee.client.create_instance_resource_tags(
+            CreateInstanceResourceTagsRequest(
+                resource_type="instances",
+                resource_id=b,
+                body=CreateResourceTagsRequestBody(tags=[ResourceTag(key=k, value=v) for k, v in tags]),
+            )
+        )
+    assert caught.value.status_code == 400 and caught.value.error_code.startswith("SVCSTG.SWR.400")
+    assert (
+        ee.client.list_instance_resource_tags(
+            ListInstanceResourceTagsRequest(resource_type="instances", resource_id=b)
+        ).tags
+        == []
+    )  # nothing stored
+
+
+def test_tag_count_per_resource_and_resource_type(site: dict[str, Any]) -> None:
+    ee: Enterprise = site["ee"]
+    instance_id = create_instance(ee, unique("tags"))
+
+    def add(keys: list[str], resource_type: str = "instances") -> None:
+        ee.client.create_instance_resource_tags(
+            CreateInstanceResourceTagsRequest(
+                resource_type=resource_type,
+                resource_id=instance_id,
+                body=CreateResourceTagsRequestBody(tags=[ResourceTag(key=k, value="v") for k in keys]),
+            )
+        )
+
+    add([f"k{i}" for i in range(15)])
+    add([f"k{i}" for i in range(10, 20)])  # five new keys: 20 in all
+    with pytest.raises(ClientRequestException) as caught:
+        add(["one-more"])
+    assert caught.value.status_code == 400
+    with pytest.raises(ClientRequestException) as caught:
+        add(["x"], resource_type="namespaces")
+    assert caught.value.status_code == 400
+    listed = ee.client.list_instance_resource_tags(
+        ListInstanceResourceTagsRequest(resource_type="instances", resource_id=instance_id)
+    )
+    assert len(listed.tags) == 20
+
+
+def test_namespace_tags(site: dict[str, Any]) -> None:
+    ee: Enterprise = site["ee"]
+    a = site["ids"]["a"]
+    other = create_namespace(ee, a, unique("ns"))
+    team = ee.client.show_instance_namespace(ShowInstanceNamespaceRequest(instance_id=a, namespace_name="team"))
+    ee.client.create_sub_resource_tags(
+        CreateSubResourceTagsRequest(
+            resource_type="instances",
+            resource_id=a,
+            sub_resource_type="namespaces",
+            sub_resource_id=str(team.namespace_id),
+            body=CreateResourceTagsRequestBody(tags=[ResourceTag(key="tier", value="gold")]),
+        )
+    )
+    ee.client.create_sub_resource_tags(
+        CreateSubResourceTagsRequest(
+            resource_type="instances",
+            resource_id=a,
+            sub_resource_type="namespaces",
+            sub_resource_id=str(other),
+            body=CreateResourceTagsRequestBody(tags=[ResourceTag(key="tier", value="silver")]),
+        )
+    )
+    by_name = ee.client.list_sub_resource_tags(
+        ListSubResourceTagsRequest(
+            resource_type="instances", resource_id=a, sub_resource_type="namespaces", sub_resource_id="team"
+        )
+    )
+    assert [(t.key, t.value) for t in by_name.tags] == [("tier", "gold")]
+    summary = ee.client.list_namespace_tags(ListNamespaceTagsRequest(instance_id=a))
+    assert {t.key: sorted(t.values) for t in summary.tags} == {"tier": ["gold", "silver"]}
+    body = ListResourceInstancesRequestBody(tags=[TagsFilter(key="tier", values=["gold"])])
+    found = ee.client.list_sub_resource_instances(
+        ListSubResourceInstancesRequest(
+            resource_type="instances", resource_id=a, sub_resource_type="namespaces", body=body
+        )
+    )
+    assert [(r.resource_id, r.resource_name) for r in found.resources] == [(str(team.namespace_id), "team")]
+    counted = ee.client.show_sub_resource_instances_count(
+        ShowSubResourceInstancesCountRequest(
+            resource_type="instances", resource_id=a, sub_resource_type="namespaces", body=body
+        )
+    )
+    assert counted.total_count == 1
+    # a user sees the tags of the namespaces they may see only, and cannot change any
+    user_client = site["user_client"]
+    seen = user_client.list_namespace_tags(ListNamespaceTagsRequest(instance_id=a))
+    assert {t.key: t.values for t in seen.tags} == {"tier": ["gold"]}
+    with pytest.raises(ClientRequestException) as caught:
+        user_client.list_sub_resource_tags(
+            ListSubResourceTagsRequest(
+                resource_type="instances", resource_id=a, sub_resource_type="namespaces", sub_resource_id=str(other)
+            )
+        )
+    assert caught.value.status_code == 404
+    with pytest.raises(ClientRequestException) as caught:
+        user_client.delete_sub_resource_tags(
+            DeleteSubResourceTagsRequest(
+                resource_type="instances",
+                resource_id=a,
+                sub_resource_type="namespaces",
+                sub_resource_id="team",
+                body=DeleteResourceTagsRequestBody(tags=[ResourceTag(key="tier")]),
+            )
+        )
+    assert caught.value.status_code == 403
+    ee.client.delete_sub_resource_tags(
+        DeleteSubResourceTagsRequest(
+            resource_type="instances",
+            resource_id=a,
+            sub_resource_type="namespaces",
+            sub_resource_id="team",
+            body=DeleteResourceTagsRequestBody(tags=[ResourceTag(key="tier")]),
+        )
+    )
+    assert (
+        ee.client.list_sub_resource_tags(
+            ListSubResourceTagsRequest(
+                resource_type="instances", resource_id=a, sub_resource_type="namespaces", sub_resource_id="team"
+            )
+        ).tags
+        == []
+    )
