@@ -23,6 +23,8 @@ import pytest
 import sqlalchemy as sa
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkswr.v2 import (
+    AddDomainNameRequest,
+    AddDomainNameRequestBody,
     CreateEndpointPolicyRequestBody,
     CreateInstanceEndpointPolicyRequest,
     CreateInstanceLtCredentialRequest,
@@ -122,6 +124,8 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             "user": user,
             "user_client": sdk_client(server, user),
             "url": url,
+            "start": start,
+            "data_dir": data_dir,
         }
     finally:
         stop_all(started)
@@ -298,6 +302,56 @@ def test_temporary_credential_expires(site: dict[str, Any], tmp_path: Path) -> N
     assert _token(host, creds).status_code == 401
     assert _manifest(host, bearer).status_code == 401
     assert _pull(site, creds, host, tmp_path).returncode != 0
+
+
+def test_revocation_and_policies_reach_another_node(site: dict[str, Any]) -> None:
+    """A second server on the same database and data directory (another node): a credential disabled
+    through the first is refused by the second at once; an allowlist set through the first applies
+    on the second within its cache time."""
+    ee: Enterprise = site["ee"]
+    user: Account = site["user"]
+    instance_a = site["ids"]["a"]
+    other = site["start"](
+        database_url=site["url"],
+        data_dir=site["data_dir"],
+        env={"MOORAGE_ENTERPRISE__TEMPORARY_CREDENTIAL_TTL_SECONDS": str(TEMPORARY_TTL)},
+    )
+    host = f"127.0.0.5:{other.port}"
+    ee.client.add_domain_name(
+        AddDomainNameRequest(instance_id=instance_a, body=AddDomainNameRequestBody(domain_name=host))
+    )
+    created = site["user_client"].create_instance_lt_credential(
+        CreateInstanceLtCredentialRequest(instance_id=instance_a, body=CreateLongTermCredentialRequestBody(name="node"))
+    )
+    creds = (user.name, created.auth_token)
+    _eventually(lambda: _token(host, creds).status_code == 200)
+    bearer = _token(host, creds).json()["token"]
+    assert _manifest(host, bearer).status_code == 200
+    site["user_client"].update_instance_lt_credential(
+        UpdateInstanceLtCredentialRequest(
+            instance_id=instance_a,
+            credential_id=created.token_id,
+            body=UpdateLongTermCredentialRequestBody(enable=False),
+        )
+    )
+    assert _manifest(host, bearer).status_code == 401  # at once, on the other node
+    assert _token(host, creds).status_code == 401
+
+    ee.client.update_instance_endpoint_policy(
+        UpdateInstanceEndpointPolicyRequest(
+            instance_id=instance_a, body=UpdateWhiteListRequestBody(ip_list=[IpInfo(ip="127.0.0.1/32")])
+        )
+    )
+    try:
+        assert _status(OTHER_CLIENT, site["hosts"]["a"]) == 403  # at once on the node that made the change
+        _eventually(lambda: _status(OTHER_CLIENT, host) == 403, timeout=5)
+        assert _status("127.0.0.1", host) == 401
+    finally:
+        ee.client.update_instance_endpoint_policy(
+            UpdateInstanceEndpointPolicyRequest(instance_id=instance_a, body=UpdateWhiteListRequestBody(ip_list=[]))
+        )
+        other.stop()
+    _eventually(lambda: _status(OTHER_CLIENT, site["hosts"]["a"]) == 401)
 
 
 # Endpoint policies ---------------------------------------------------------------------------------
