@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import moorage
 from moorage.api import enterprise, unserved
+from moorage.api.enterprise.endpoint_guard import EndpointGuardMiddleware
 from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
 from moorage.api.event_context import EventContextMiddleware
@@ -59,6 +60,7 @@ from moorage.services.access_keys import AccessKeyService
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
 from moorage.services.enterprise import build_enterprise
+from moorage.services.enterprise.endpoint_policies import EndpointPolicyService
 from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.events.recorder import EventBuffer
 from moorage.services.events.wiring import build_event_services
@@ -135,6 +137,7 @@ def build_services(settings: Settings) -> Services:
             users=users,
             access_keys=access_keys,
             note_event=pulls.note,
+            instance_credentials=enterprise.credentials,
         ),
         permissions=PermissionService(
             db, allow_anonymous_pull=settings.auth.allow_anonymous_pull, instance_anonymous_pull=anonymous_access
@@ -224,15 +227,29 @@ class MoorageApp(FastAPI):
     _observed_oci: ASGIApp | None = None
 
     def set_oci(
-        self, route: OciRoute, *, metrics: Metrics, log_requests: bool, hosts: HostDirectory, body_limits: BodyLimits
+        self,
+        route: OciRoute,
+        *,
+        metrics: Metrics,
+        log_requests: bool,
+        hosts: HostDirectory,
+        policies: EndpointPolicyService,
+        body_limits: BodyLimits,
     ) -> None:
         """Serve the OCI API through ``route``, observed like every other request, with its bodies
         capped and drained as every other request's, and with the request's registry instance
-        resolved from its host name."""
+        resolved from its host name and checked against that instance's endpoint policy."""
         self._oci = route
+        # The endpoint guard sits outside the body middleware: a refused client's body is never read,
+        # not even drained.
         self._observed_oci = ObservabilityMiddleware(
-            RequestBodyMiddleware(
-                VirtualHostMiddleware(EventContextMiddleware(route.handle), hosts=hosts), limits=body_limits
+            VirtualHostMiddleware(
+                EndpointGuardMiddleware(
+                    RequestBodyMiddleware(EventContextMiddleware(route.handle), limits=body_limits),
+                    policies,
+                    registry=True,
+                ),
+                hosts=hosts,
             ),
             metrics=metrics,
             log_requests=log_requests,
@@ -398,14 +415,17 @@ def create_app(settings: Settings) -> MoorageApp:
         drain_max_bytes=settings.http.drain_max_bytes,
     )
     app.add_middleware(EventContextMiddleware)  # inside virtual hosting: it reads the request's instance
-    app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)
     app.add_middleware(RequestBodyMiddleware, limits=body_limits)
+    # Outside the body middleware (a refused client's body is never read), inside virtual hosting.
+    app.add_middleware(EndpointGuardMiddleware, policies=services.enterprise.endpoint_policies)
+    app.add_middleware(VirtualHostMiddleware, hosts=services.enterprise.hosts)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_requests=settings.access_log)
     app.set_oci(
         oci_route(),
         metrics=app.state.metrics,
         log_requests=settings.access_log,
         hosts=services.enterprise.hosts,
+        policies=services.enterprise.endpoint_policies,
         body_limits=body_limits,
     )
     return app

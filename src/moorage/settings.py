@@ -264,6 +264,12 @@ class EnterpriseSettings(BaseModel):
     retentions are checked."""
     sign_pause_ms: int = Field(default=0, ge=0, le=60_000)
     """A pause between two signatures of an execution (throttles large executions)."""
+    long_term_credentials_per_user: int = Field(default=20, ge=1, le=10_000)
+    """Long-term registry credentials (CreateInstanceLtCredential) a user may hold per instance."""
+    temporary_credentials_per_user: int = Field(default=100, ge=1, le=100_000)
+    """Unexpired temporary registry credentials (CreateInstanceTempCredential) a user may hold per instance."""
+    temporary_credential_ttl_seconds: int = Field(default=6 * 3600, ge=1)
+    """Lifetime of an instance's temporary registry credential (SWR: 6 hours)."""
     allowed_domain_suffixes: str = ""
     """The domain names instances may claim, comma-separated: DNS suffixes (an instance may use names
     and wildcards strictly below ``tenants.example.com``) and IP addresses (dedicated to instances,

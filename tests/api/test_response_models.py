@@ -32,12 +32,14 @@ from huaweicloudsdkswr.v2 import SwrClient
 from pydantic import BaseModel, Field, RootModel
 
 from moorage.api.enterprise import schemas as ee
+from moorage.api.enterprise import schemas_access as eac
 from moorage.api.enterprise import schemas_artifacts as ea
 from moorage.api.enterprise import schemas_events as ev
 from moorage.api.enterprise import schemas_gc as egc
 from moorage.api.enterprise import schemas_immutable as eim
 from moorage.api.enterprise import schemas_retention as ert
 from moorage.api.enterprise import schemas_signing as es
+from moorage.api.enterprise import schemas_tags as etg
 from moorage.api.iam import schemas as iam
 from moorage.api.response_model import ResponseModel
 from moorage.api.swr import schemas as swr
@@ -112,6 +114,20 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     ev.WebhookPolicyList: ("ListInstanceWebhooksResponse",),
     ev.WebhookJob: ("Job",),
     ev.WebhookJobList: ("ListInstanceWebhookJobsResponse",),
+    # Enterprise Edition: credentials and endpoint policies
+    eac.IssuedCredentialView: ("CreateInstanceLtCredentialResponse", "CreateInstanceTempCredentialResponse"),
+    eac.AuthTokenView: ("AuthToken",),
+    eac.AuthTokenList: ("ListInstanceLtCredentialsResponse",),
+    eac.IpInfoView: ("IpInfo",),
+    eac.EndpointPolicyView: ("ShowInstanceEndpointPolicyResponse",),
+    # Enterprise Edition: resource tags
+    etg.ResourceTagView: ("ResourceTag",),
+    etg.ResourceTagList: ("ListInstanceResourceTagsResponse", "ListSubResourceTagsResponse"),
+    etg.ProjectTagView: ("ProjectTag",),
+    etg.ProjectTagList: ("ListInstanceProjectTagsResponse", "ListNamespaceTagsResponse"),
+    etg.ResourceView: ("Resource",),
+    etg.ResourceList: ("ListInstanceResourceInstancesResponse", "ListSubResourceInstancesResponse"),
+    etg.ResourceCount: ("ShowInstanceResourceInstancesCountResponse", "ShowSubResourceInstancesCountResponse"),
     # Enterprise Edition: retention
     ert.ImageRetention: ("ShowInstanceRetentionPolicyResponse", "ImageRetention"),
     ert.RetentionPolicyList: ("ListInstanceRetentionPoliciesResponse",),
@@ -527,7 +543,7 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
         walk(model)
     declared = {
         value
-        for module in (ee, ea, egc, eim, ert, es, ev, iam)
+        for module in (ee, eac, etg, ea, egc, eim, ert, es, ev, iam)
         for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, (ResponseModel, RootModel))

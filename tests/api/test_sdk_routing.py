@@ -43,6 +43,7 @@ SWR_ROW = re.compile(r"^\| `(\w+)` \| `([^`]+)` \| `(\w+)` \| ([^|]+) \|")
 HSS_IAM_ROW = re.compile(r"^\| (GET|POST|PUT|DELETE|PATCH|HEAD) \| `([^`]+)` \| `(\w+)` \| (.+) \|$")
 NOT_SERVED_CODES = {
     ("swr", Availability.PLANNED): "SVCSTG.SWR.5010001",
+    ("swr", Availability.NOT_APPLICABLE): "SVCSTG.SWR.5010002",
     ("hss", Availability.NOT_APPLICABLE): "HSS.0502",
 }
 SAMPLES = {"api_version": "v2"}
@@ -66,10 +67,15 @@ def _documented() -> list[Documented]:
     for line in (DOCS / "api-coverage.md").read_text().splitlines():
         if m := SWR_ROW.match(line):
             method, path, operation, state = m.groups()
-            planned = state.strip().startswith("planned")
-            rows.append(
-                Documented("swr", method, path, operation, not planned, Availability.PLANNED if planned else None)
+            state = state.strip()
+            availability = (
+                Availability.PLANNED
+                if state.startswith("planned")
+                else Availability.NOT_APPLICABLE
+                if state.startswith("not applicable")
+                else None
             )
+            rows.append(Documented("swr", method, path, operation, availability is None, availability))
     for sdk, name in (("hss", "api-coverage-hss.md"), ("iam", "api-coverage-iam.md")):
         for line in (DOCS / name).read_text().splitlines():
             if m := HSS_IAM_ROW.match(line):

@@ -72,11 +72,18 @@ class RegistryAuthorizer:
 
                 if user is None or not user.enabled:
                     raise Unauthenticated("the token's user no longer exists")
+                if token.credential and not await self.logins.credential_holds(
+                    token.credential, instance_id=token.instance_id, user_id=user.id
+                ):
+                    raise Unauthenticated("the credential the token was issued for is disabled, deleted or expired")
                 return replace(principal_of(user, via="bearer"), granted=granted)
             if scheme == "basic":
                 user_name, password = headers.parse_basic(header)
                 login = await self.logins.login(
-                    username=user_name, password=password, client=client_address(connection)
+                    username=user_name,
+                    password=password,
+                    client=client_address(connection),
+                    instance_id=getattr(connection.state, "instance_id", DEFAULT_INSTANCE),
                 )
                 return login.principal
         except (headers.HeaderError, TokenError) as exc:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ from moorage.auth.tokens import RegistryGrant
 from moorage.domain.errors import Invalid, MoorageError, TooLarge, Unauthenticated
 from moorage.domain.identity import ANONYMOUS, Principal
 from moorage.domain.registry import DEFAULT_INSTANCE
-from moorage.services.logins import Login
+from moorage.services.logins import INSTANCE_CREDENTIAL_BINDING, Login
 
 if TYPE_CHECKING:
     from moorage.api.registry_auth import RegistryAuthorizer
@@ -87,6 +88,12 @@ async def token_endpoint(request: Request, authorizer: RegistryAuthorizer) -> Re
         else await _scopeless_grants(authorizer, ask.principal, instance_id)
     )
     ttl = authorizer.settings.auth.registry_token_ttl_seconds
+    credential = ""
+    if ask.login is not None and ask.login.binding.startswith(INSTANCE_CREDENTIAL_BINDING):
+        # Checked on every use of the token; nor does the token outlive a temporary credential.
+        credential = ask.login.binding
+        if ask.login.not_after:
+            ttl = max(1, min(ttl, ask.login.not_after - int(time.time())))
     token, _claims = authorizer.signer.issue_registry(
         subject=ask.principal.user_id,
         domain_id=ask.principal.domain_id,
@@ -94,6 +101,7 @@ async def token_endpoint(request: Request, authorizer: RegistryAuthorizer) -> Re
         ttl=ttl,
         via=ask.principal.via or "anonymous",
         instance_id=instance_id,
+        credential=credential,
     )
     issued = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     body: dict[str, object] = {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued}
@@ -119,7 +127,7 @@ async def _query_ask(request: Request, authorizer: RegistryAuthorizer, instance_
         except headers.HeaderError as exc:
             raise Unauthenticated(f"invalid credentials: {exc}") from exc
         login = await authorizer.logins.login(
-            username=user_name, password=password, client=client_address(request), audit=True
+            username=user_name, password=password, client=client_address(request), audit=True, instance_id=instance_id
         )
         principal = login.principal
     elif header:
@@ -147,7 +155,11 @@ async def _oauth_ask(request: Request, authorizer: RegistryAuthorizer, instance_
     logins = authorizer.logins
     if form.grant_type is GrantType.PASSWORD:
         login = await logins.login(
-            username=form.username, password=form.password, client=client_address(request), audit=True
+            username=form.username,
+            password=form.password,
+            client=client_address(request),
+            audit=True,
+            instance_id=instance_id,
         )
     else:
         login = await logins.refresh(form.refresh_token, instance_id=instance_id, client_id=form.client_id)

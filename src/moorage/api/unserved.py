@@ -74,12 +74,9 @@ def _not_applicable(method: str, operation: str, topic: str, path: str, *, shado
 
 # What the operations belong to, as the coverage docs name it.
 TRIGGERS_SYNC = "triggers, image sync"
-RESOURCE_TAGS = "resource tags (TMS)"
-ENDPOINTS = "endpoints (internal endpoints, endpoint policy)"
+INTERNAL_ENDPOINTS = "internal endpoints: VPC connections exist only inside Huawei Cloud"
 REPLICATION = "replication"
-CREDENTIALS = "long-term / temporary credentials"
 REGISTRIES = "replication (registries)"
-JOBS = "instance jobs (creation is synchronous; nothing to delete yet)"
 HOSTS_VULS = "host vulnerabilities, backups and repairs"
 CICD = "CI/CD pipelines outside a registry"
 HOST_IMAGES = "images on hosts"
@@ -114,91 +111,54 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         TRIGGERS_SYNC,
         "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
     ),
-    _planned(
-        "GET", "list_instance_project_tags", RESOURCE_TAGS, "/v2/{project_id}/instances/tags", shadowed=True
-    ),  # not show_instance of an instance "tags"
-    _planned(
-        "POST", "create_instance_endpoint_policy", ENDPOINTS, "/v2/{project_id}/instances/{instance_id}/endpoint-policy"
-    ),
-    _planned(
-        "GET", "show_instance_endpoint_policy", ENDPOINTS, "/v2/{project_id}/instances/{instance_id}/endpoint-policy"
-    ),
-    _planned(
-        "PUT", "update_instance_endpoint_policy", ENDPOINTS, "/v2/{project_id}/instances/{instance_id}/endpoint-policy"
-    ),
-    _planned(
+    _not_applicable(
         "GET",
         "list_internal_endpoint_connections",
-        ENDPOINTS,
+        INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoint/connections",
     ),
-    _planned(
+    _not_applicable(
         "POST",
         "update_internal_endpoint_connections",
-        ENDPOINTS,
+        INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoint/connections/action",
     ),
-    _planned(
+    _not_applicable(
         "GET",
         "list_internal_endpoint_permissions",
-        ENDPOINTS,
+        INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoint/permissions",
     ),
-    _planned(
+    _not_applicable(
         "POST",
         "update_internal_endpoint_permissions",
-        ENDPOINTS,
+        INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoint/permissions/action",
     ),
-    _planned(
+    _not_applicable(
         "POST",
         "create_instance_internal_endpoint",
-        ENDPOINTS,
+        INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoints",
     ),
-    _planned(
+    _not_applicable(
         "GET",
         "list_instance_internal_endpoints",
-        ENDPOINTS,
+        INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoints",
     ),
-    _planned(
+    _not_applicable(
         "DELETE",
         "delete_instance_internal_endpoint",
-        ENDPOINTS,
+        INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoints/{internal_endpoints_id}",
     ),
-    _planned(
+    _not_applicable(
         "GET",
         "show_instance_internal_endpoint",
-        ENDPOINTS,
+        INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoints/{internal_endpoints_id}",
     ),
-    _planned(
-        "POST",
-        "create_instance_lt_credential",
-        CREDENTIALS,
-        "/v2/{project_id}/instances/{instance_id}/long-term-credential",
-    ),
-    _planned(
-        "GET",
-        "list_instance_lt_credentials",
-        CREDENTIALS,
-        "/v2/{project_id}/instances/{instance_id}/long-term-credentials",
-    ),
-    _planned(
-        "DELETE",
-        "delete_instance_lt_credential",
-        CREDENTIALS,
-        "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}",
-    ),
-    _planned(
-        "PUT",
-        "update_instance_lt_credential",
-        CREDENTIALS,
-        "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}",
-    ),
-    _planned("GET", "list_namespace_tags", RESOURCE_TAGS, "/v2/{project_id}/instances/{instance_id}/namespaces-tags"),
     _planned("POST", "create_instance_registry", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
     _planned("GET", "list_instance_registries", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
     _planned(
@@ -275,70 +235,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         "update_instance_replication_policy",
         REPLICATION,
         "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
-    ),
-    _planned(
-        "POST",
-        "create_instance_temp_credential",
-        CREDENTIALS,
-        "/v2/{project_id}/instances/{instance_id}/temp-credential",
-    ),
-    _planned("DELETE", "delete_instance_job", JOBS, "/v2/{project_id}/jobs/{job_id}"),
-    _planned(
-        "POST",
-        "show_instance_resource_instances_count",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/resource-instances/count",
-    ),
-    _planned(
-        "POST",
-        "list_instance_resource_instances",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/resource-instances/filter",
-    ),
-    _planned(
-        "GET", "list_instance_resource_tags", RESOURCE_TAGS, "/v2/{project_id}/{resource_type}/{resource_id}/tags"
-    ),
-    _planned(
-        "POST",
-        "create_instance_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/tags/create",
-    ),
-    _planned(
-        "DELETE",
-        "delete_instance_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/tags/delete",
-    ),
-    _planned(
-        "POST",
-        "show_sub_resource_instances_count",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/resource-instances/count",
-    ),
-    _planned(
-        "POST",
-        "list_sub_resource_instances",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/resource-instances/filter",
-    ),
-    _planned(
-        "GET",
-        "list_sub_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags",
-    ),
-    _planned(
-        "POST",
-        "create_sub_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags/create",
-    ),
-    _planned(
-        "DELETE",
-        "delete_sub_resource_tags",
-        RESOURCE_TAGS,
-        "/v2/{project_id}/{resource_type}/{resource_id}/{sub_resource_type}/{sub_resource_id}/tags/delete",
     ),
     # huaweicloudsdkhss: not applicable (docs/api-coverage-hss.md)
     _not_applicable("GET", "list_container_image_logs", CLUSTERS, "/v5/{project_id}/container/image/events"),

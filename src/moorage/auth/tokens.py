@@ -61,6 +61,8 @@ class RegistryToken:
     """How the user authenticated (``password``, ``long-term``, ``temporary``, ``token``)."""
     instance_id: str = "default"
     """The registry instance the token was issued by (and is good for only)."""
+    credential: str = ""
+    """The instance credential it was issued for (``ee-credential:<id>``; checked on every use), or ""."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -139,6 +141,7 @@ class TokenSigner:
         ttl: int,
         via: str,
         instance_id: str = "default",
+        credential: str = "",
     ) -> tuple[str, RegistryToken]:
         """A bearer token for the registry API of ``instance_id`` granting ``grants``."""
         now = int(time.time())
@@ -155,8 +158,10 @@ class TokenSigner:
             "ins": instance_id,
             "access": [{"type": g.type, "name": g.name, "actions": list(g.actions)} for g in grants],
         }
+        if credential:
+            payload["crd"] = credential
         token = jwt.encode(payload, self._registry_key, algorithm=_ALGORITHM)
-        return token, RegistryToken(subject, domain_id, tuple(grants), now + ttl, via, instance_id)
+        return token, RegistryToken(subject, domain_id, tuple(grants), now + ttl, via, instance_id, credential)
 
     def verify_registry(self, token: str) -> RegistryToken:
         """The claims of a valid registry token. Checked tokens are remembered (a client sends the
@@ -187,6 +192,7 @@ class TokenSigner:
                 int(p["exp"]),
                 str(p.get("via", "")),
                 str(p.get("ins") or "default"),
+                str(p.get("crd") or ""),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise TokenError("incomplete token") from exc

@@ -72,6 +72,11 @@ class ResourceType(StrEnum):
     """A vulnerability handled (ignored, fixed, verified) on images."""
     CONNECTED_REGISTRY = "connected_registry"
     """An external registry HSS scans."""
+    CREDENTIAL = "credential"
+    """An Enterprise Edition instance's registry credential (the resource is its id, never its secret)."""
+    ENDPOINT_POLICY = "endpoint_policy"
+    RESOURCE_TAG = "resource_tag"
+    JOB = "job"
 
 
 class Result(StrEnum):

@@ -19,18 +19,22 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 import anyio.to_thread
 
 from moorage.auth.keys import MasterKey
 from moorage.auth.passwords import verify_password
 from moorage.auth.tokens import IamToken, TokenError, TokenSigner
+from moorage.domain.enterprise_access import CredentialKind
 from moorage.domain.errors import Unauthenticated
 from moorage.domain.events import Actor, NewEvent, current_context, login_event
 from moorage.domain.identity import Principal, User
+from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as q
 from moorage.services.access_keys import AccessKeyService
+from moorage.services.enterprise.credentials import InstanceCredentialService, looks_like_token
 from moorage.services.events.recorder import record_events
 from moorage.services.login_throttle import Attempt, LoginThrottle
 from moorage.services.users import UserService, principal_of
@@ -41,6 +45,12 @@ log = logging.getLogger(__name__)
 VERIFIED_PASSWORD_SECONDS = 60.0
 """How long a checked user name and password pass again without argon2."""
 VERIFIED_PASSWORD_ENTRIES = 4096
+INSTANCE_CREDENTIAL_VIA = MappingProxyType(
+    {CredentialKind.LONG_TERM: "ee-long-term", CredentialKind.TEMPORARY: "ee-temporary"}
+)
+"""A principal's ``via`` when it logged in with an instance credential."""
+INSTANCE_CREDENTIAL_BINDING = "ee-credential:"
+"""The binding of a login with an instance credential (``ee-credential:<id>``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +90,11 @@ class LoginService:
         users: UserService,
         access_keys: AccessKeyService,
         note_event: Callable[[NewEvent], None] | None = None,
+        instance_credentials: InstanceCredentialService | None = None,
     ) -> None:
         self.db = db
+        self.instance_credentials = instance_credentials
+        """Enterprise Edition instances' registry credentials (None: a deployment without them)."""
         self.note_event = note_event
         """Where successful logins go to be written with the next batch (failed ones are written at once)."""
         self.settings = settings
@@ -190,10 +203,15 @@ class LoginService:
         await self.db.write(lambda conn: q.revoke_token(conn, claims.token_id, claims.expires_at))
 
     # Registry logins ----------------------------------------------------------------------------
-    async def login(self, *, username: str, password: str, client: str, audit: bool = False) -> Login:
+    async def login(
+        self, *, username: str, password: str, client: str, audit: bool = False, instance_id: str = DEFAULT_INSTANCE
+    ) -> Login:
         """Registry credentials: a user's password, a long-term login ``<region>@<AK>`` with the hex
-        HMAC-SHA256 of the AK keyed with the SK, or a temporary login ``<region>@<id>``; with the
+        HMAC-SHA256 of the AK keyed with the SK, a temporary login ``<region>@<id>``, or a user name
+        with an Enterprise Edition instance's credential (good on ``instance_id`` only); with the
         credential used (for a refresh token). ``audit``: a token request (recorded as a login)."""
+        if self.instance_credentials is not None and looks_like_token(password):
+            return await self._instance_login(username, password, client, audit=audit, instance_id=instance_id)
         region, at, key_id = username.partition("@")
         if at and region == self.settings.region and key_id:
             async with self.login_attempt(user_name=username, client=client, credential=password) as attempt:
@@ -207,6 +225,39 @@ class LoginService:
                 return found_login
         user = await self.authenticate_password(user_name=username, password=password, client=client, audit=audit)
         return Login(principal_of(user, via="password"), "password")
+
+    async def _instance_login(self, username: str, token: str, client: str, *, audit: bool, instance_id: str) -> Login:
+        """A login with an instance credential's ``auth_token``: throttled and recorded as password
+        logins are; the credential's row is read on every use (revocation holds at once on every node)."""
+        assert self.instance_credentials is not None
+        # The instance is part of the repeat marker: one credential is good on its instance and wrong
+        # on every other, and a failure at another instance must not refuse it at its own.
+        marker = f"{instance_id}\0{token}"
+        async with self.login_attempt(user_name=username, client=client, credential=marker) as attempt:
+            credential = await self.instance_credentials.verify(
+                instance_id=instance_id, user_name=username, token=token
+            )
+            user = None if credential is None else await self.users.user(credential.user_id)
+            if credential is None or user is None or not user.enabled:
+                await self.record_failure(
+                    attempt,
+                    user_name=username,
+                    client=client,
+                    reason="unknown, disabled or expired instance credential",
+                )
+                raise Unauthenticated("the credential is wrong, disabled, expired or for another instance")
+            await self.throttle.succeeded(attempt)
+        principal = principal_of(user, via=INSTANCE_CREDENTIAL_VIA[credential.kind])
+        if audit:
+            self.logged_in(principal)
+        return Login(principal, f"{INSTANCE_CREDENTIAL_BINDING}{credential.id}", credential.expires_at // 1000)
+
+    async def credential_holds(self, binding: str, *, instance_id: str, user_id: str) -> bool:
+        """Whether the instance credential a bearer token was issued for still holds (its row, read now)."""
+        kind, _, credential_id = binding.partition(":")
+        if kind != "ee-credential" or self.instance_credentials is None:
+            return False
+        return await self.instance_credentials.active(credential_id, instance_id=instance_id, user_id=user_id)
 
     async def _key_login(self, key_id: str, password: str) -> Login | None:
         """A long-term (``<region>@<AK>`` + HMAC) or temporary (``<region>@<id>`` + its password)
@@ -280,12 +331,16 @@ class LoginService:
                 client_id,
             )
         user = await self.users.user(claims.user_id)
-        if user is None or not user.enabled or not await self._binding_holds(claims.binding, user.id):
+        if (
+            user is None
+            or not user.enabled
+            or not await self._binding_holds(claims.binding, user.id, claims.instance_id)
+        ):
             log.warning("refresh token of user %s refused: user or credential gone", claims.user_id)
             raise Unauthenticated("the refresh token has been revoked: its user or credentials changed")
         return Login(principal_of(user, via="refresh"), claims.binding, claims.not_after)
 
-    async def _binding_holds(self, binding: str, user_id: str) -> bool:
+    async def _binding_holds(self, binding: str, user_id: str, instance_id: str) -> bool:
         kind, _, value = binding.partition(":")
         if kind == "password":
             current = await self.db.read(lambda conn: q.password_hash(conn, user_id))
@@ -293,6 +348,8 @@ class LoginService:
         if kind == "access-key":
             found = await self.db.read(lambda conn: q.access_key(conn, value))
             return found is not None and found[0].enabled and found[0].user_id == user_id
+        if kind == "ee-credential" and self.instance_credentials is not None:
+            return await self.instance_credentials.active(value, instance_id=instance_id, user_id=user_id)
         return kind == "temporary"  # its expiry is the token's own limit
 
     def _fingerprint(self, password_hash: str) -> str:

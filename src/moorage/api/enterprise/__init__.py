@@ -11,11 +11,15 @@ from moorage.api.enterprise import (
     artifact_scans,
     artifacts,
     audit_logs,
+    credentials,
+    endpoint_policies,
     gc,
     immutable_rules,
     instances,
     namespaces,
+    project_tags,
     repositories,
+    resource_tags,
     retention_policies,
     sign_executions,
     sign_policies,
@@ -25,6 +29,7 @@ from moorage.api.enterprise import (
 from moorage.api.management_rules import RouterModule
 
 MODULES: tuple[RouterModule, ...] = (
+    project_tags,  # before ShowInstance's /instances/{instance_id} takes /instances/tags
     instances,
     namespaces,
     signing_keys,
@@ -36,7 +41,10 @@ MODULES: tuple[RouterModule, ...] = (
     immutable_rules,
     audit_logs,
     webhooks,
+    credentials,
+    endpoint_policies,
     retention_policies,
     repositories,
+    resource_tags,  # last: its paths are all parameters
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in MODULES)

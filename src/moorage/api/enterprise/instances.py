@@ -17,7 +17,6 @@ from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ADMIN, AUTHENTICATED, INSTANCE_ADMIN, INSTANCE_MEMBER, access_rules
 from moorage.domain.enterprise import DomainName, Instance
 from moorage.domain.errors import Invalid, NotFound
-from moorage.services.enterprise.paging import page_request
 
 router = APIRouter(
     tags=["Enterprise Edition instances"], dependencies=[Depends(authorize)], route_class=ManagementRoute
@@ -36,6 +35,7 @@ ACCESS_RULES = access_rules(
         ("GET", "/v2/{project_id}/feature-gates"): AUTHENTICATED,
         ("GET", JOBS): AUTHENTICATED,  # the caller's domain's instance jobs
         ("GET", JOBS + "/{job_id}"): AUTHENTICATED,
+        ("DELETE", JOBS + "/{job_id}"): ADMIN,  # a domain administrator, of the domain's jobs
         ("POST", INSTANCES): ADMIN,
         ("GET", INSTANCES): AUTHENTICATED,  # the caller's domain's instances
         ("GET", INSTANCE): INSTANCE_MEMBER,
@@ -312,10 +312,7 @@ def job_view(instance: Instance) -> s.JobDetail:
 
 
 async def _jobs(principal: Any, services: Any) -> list[s.JobDetail]:
-    instances = await services.enterprise.instances.list_instances(
-        principal, status=None, page=page_request(0, 1000, max_limit=1000)
-    )
-    return [job_view(i) for i in instances.items]
+    return [job_view(i) for i in await services.enterprise.instances.jobs(principal)]
 
 
 @router.get(JOBS, response_model=s.JobList)
@@ -341,3 +338,10 @@ async def show_job(job_id: str, principal: PrincipalDep, services: ServicesDep) 
         if job.id == job_id:
             return job
     raise NotFound(f"job {job_id!r} not found", reason="job_not_found")
+
+
+@router.delete(JOBS + "/{job_id}", status_code=204)
+async def delete_job(job_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Delete a finished instance job (it leaves the listing; the instance stays)."""
+    await services.enterprise.instances.delete_job(principal, job_id)
+    return Response(status_code=204)

@@ -15,6 +15,8 @@ from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database
 from moorage.services.enterprise.artifact_scans import ArtifactScanService
 from moorage.services.enterprise.artifacts import ArtifactService
+from moorage.services.enterprise.credentials import CredentialLimits, InstanceCredentialService
+from moorage.services.enterprise.endpoint_policies import EndpointPolicyService
 from moorage.services.enterprise.executions import ExecutionService
 from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.enterprise.immutability import ImmutableTagGuard
@@ -23,6 +25,7 @@ from moorage.services.enterprise.instances import InstanceService
 from moorage.services.enterprise.namespaces import InstanceNamespaceService
 from moorage.services.enterprise.policies import SignPolicyService
 from moorage.services.enterprise.registry_hooks import EnterpriseRegistryHooks
+from moorage.services.enterprise.resource_tags import ResourceTagService
 from moorage.services.enterprise.scheduler import PolicyScheduler
 from moorage.services.enterprise.signing_keys import SigningKeyService
 from moorage.settings import Settings
@@ -46,6 +49,9 @@ class EnterpriseServices:
     immutable_rules: ImmutableRuleService
     immutability: ImmutableTagGuard
     """The core services' ``TagProtection``: tags the immutable tag rules cover."""
+    credentials: InstanceCredentialService
+    endpoint_policies: EndpointPolicyService
+    tags: ResourceTagService
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -88,4 +94,15 @@ def build_enterprise(
         scheduler=PolicyScheduler(db, executions, interval_seconds=settings.enterprise.schedule_interval_seconds),
         immutable_rules=ImmutableRuleService(db),
         immutability=immutability,
+        credentials=InstanceCredentialService(
+            db,
+            master_key,
+            CredentialLimits(
+                long_term_per_user=settings.enterprise.long_term_credentials_per_user,
+                temporary_per_user=settings.enterprise.temporary_credentials_per_user,
+                temporary_ttl_seconds=settings.enterprise.temporary_credential_ttl_seconds,
+            ),
+        ),
+        endpoint_policies=EndpointPolicyService(db, ttl=settings.enterprise.host_cache_seconds),
+        tags=ResourceTagService(db),
     )

@@ -19,11 +19,14 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import DomainName, Instance, Page, PageRequest
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
+from moorage.domain.events import Operation, ResourceType, change_event
 from moorage.domain.hosts import HostKind, HostName, parse_claim, parse_host
 from moorage.domain.identity import Principal
 from moorage.metadata.database import Database
+from moorage.metadata.queries import enterprise_access as access_q
 from moorage.metadata.queries import enterprise_instances as q
 from moorage.services.enterprise.hosts import HostDirectory
+from moorage.services.events.recorder import record_events
 
 SPECS = ("swr.ee.professional", "swr.ee.enterprise", "swr.ee.basic")
 INSTANCE_STATUSES = ("Initial", "Creating", "Running", "Deleting", "Unavailable", "Abnormal")
@@ -31,6 +34,8 @@ _INSTANCE_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
 NAMESPACE_QUOTA = 100
 REPOSITORY_QUOTA = 5000
 SIGN_POLICY_QUOTA = 100
+MAX_JOBS_LISTED = 1000
+"""Instance jobs a listing looks at (one per instance)."""
 
 
 def validate_instance_name(name: str) -> str:
@@ -180,6 +185,43 @@ class InstanceService:
         if found is None or found.domain_id != principal.domain_id:
             raise NotFound(f"instance {instance_id!r} not found", reason="instance_not_found")
         return found
+
+    async def jobs(self, principal: Principal) -> list[Instance]:
+        """The instances of the caller's domain whose creation job (each instance's one job) has not
+        been deleted (ListInstanceJobs, ShowInstanceJob)."""
+        if principal.domain_id is None:
+            return []
+        domain_id = principal.domain_id
+
+        def work(conn: Connection) -> list[Instance]:
+            found = q.list_instances(conn, domain_id, status=None, offset=0, limit=MAX_JOBS_LISTED).items
+            deleted = access_q.deleted_jobs(conn, [i.id for i in found])
+            return [i for i in found if i.creation_job_id not in deleted]
+
+        return await self.db.read(work)
+
+    async def delete_job(self, principal: Principal, job_id: str) -> None:
+        """Delete a finished instance job of the caller's domain (DeleteInstanceJob): it leaves the
+        job listing; the instance stays."""
+        for instance in await self.jobs(principal):
+            if instance.creation_job_id == job_id:
+
+                def work(conn: Connection, instance: Instance = instance) -> None:
+                    access_q.delete_job(conn, job_id, instance.id)
+                    record_events(
+                        conn,
+                        change_event(
+                            Operation.DELETE,
+                            ResourceType.JOB,
+                            instance_id=instance.id,
+                            resource=job_id,
+                            domain_id=instance.domain_id,
+                        ),
+                    )
+
+                await self.db.write(work)
+                return
+        raise NotFound(f"job {job_id[:64]!r} not found", reason="job_not_found")
 
     async def delete(self, principal: Principal, instance_id: str) -> None:
         """Delete an instance with everything in it (blob bytes are left to garbage collection)."""
