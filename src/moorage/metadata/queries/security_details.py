@@ -18,8 +18,10 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
 from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus
+from moorage.domain.security_cicd import CICD_IMAGE_PREFIX
 from moorage.domain.security_findings import StoredFinding, StoredVulnerability
 from moorage.domain.security_images import ImageRef, RowOfImage
+from moorage.metadata.queries import security_cicd as cicd_q
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.tables import security_findings as findings_t
 from moorage.metadata.tables import security_images as images_t
@@ -90,6 +92,9 @@ def resolve(conn: Connection, seen: ImageVisibility, ref: ImageRef) -> ImageRow 
     digest, or by the image id (config digest hex, whole or a prefix of at least 12), narrowed by
     the other fields. A multi-architecture image comes with its platform images."""
     text = ref.image_id.strip()
+    if text.startswith(CICD_IMAGE_PREFIX):  # an image a pipeline uploaded (ListCicdImages' image_id)
+        digits = text.removeprefix(CICD_IMAGE_PREFIX)
+        return cicd_q.image_row(conn, seen.domain_id, int(digits)) if digits.isdigit() and len(digits) < 19 else None
     c = images_t.c
     query = select(c.id).where(images_q.visible(seen))
     if text.isdigit() and len(text) < 19:
