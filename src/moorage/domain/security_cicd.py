@@ -21,6 +21,9 @@ CICD_IMAGE_PREFIX = "cicd-"
 """The image id of an uploaded result in the image lists and detail operations (``cicd-<n>``):
 never all digits, a digest or a hex image id, so it cannot name a registry image."""
 
+UPLOAD_SCHEMA = "moorage-cicd-upload/1"
+"""The document ``moorage scan --report-to`` uploads: ``{schema, image: {namespace, name, version,
+digest, size}, pipeline_type, report}`` (``report``: the ``moorage scan --format json`` report)."""
 DEFAULT_BLOCK_SEVERITIES = (Severity.CRITICAL, Severity.HIGH)
 MAX_LIST_ENTRIES = 1000
 """The SDK's bound on each list of a configuration."""

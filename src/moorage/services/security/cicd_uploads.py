@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from moorage.auth.tokens import CicdUploadClaims, CicdUploadSigner, TokenError
 from moorage.domain.bounded_json import loads
 from moorage.domain.errors import Denied, Invalid, Unauthenticated
-from moorage.domain.security_cicd import PIPELINE_TYPES, GateVerdict, evaluate_gate, result_key
+from moorage.domain.security_cicd import PIPELINE_TYPES, UPLOAD_SCHEMA, GateVerdict, evaluate_gate, result_key
 from moorage.domain.security_findings import ScanWrite
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_cicd as q
@@ -40,7 +40,6 @@ from moorage.scanner.scan import VULN_SCANNER, rematch
 from moorage.services.security import engine
 from moorage.settings import Settings
 
-UPLOAD_SCHEMA = "moorage-cicd-upload/1"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,254}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")

@@ -70,7 +70,7 @@ def build_security_services(
         tasks=TaskService(db, jobs),
         policies=policies,
         pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),
-        scan_on_push=ScanOnPush(db, jobs, policies),
+        scan_on_push=ScanOnPush(db, jobs, policies, settings.vulndb_path),
         details=details,
         baseline=baseline,
         vulnerabilities=views,
