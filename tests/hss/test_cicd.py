@@ -10,6 +10,7 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
@@ -202,7 +203,7 @@ def test_pipeline_gate_listing_details_and_push_reuse(cicd: Cicd, tmp_path: Path
         env=skopeo_env(tmp_path),
     )
 
-    def reused() -> object:
+    def reused() -> Any:
         rows = client.list_registry_images(ListRegistryImagesRequest(namespace="pipeline")).data_list
         return rows[0] if rows and rows[0].scan_status == "success" else None
 
