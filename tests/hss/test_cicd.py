@@ -220,3 +220,22 @@ def test_pipeline_gate_listing_details_and_push_reuse(cicd: Cicd, tmp_path: Path
         DeleteCicdConfigurationsRequest(body=DeleteCicdConfigurationsRequestBody(cicd_id_list=[cicd_id]))
     )
     assert client.list_cicd_images(ListCicdImagesRequest(cicd_name="pipeline-gate")).total_num == 0
+
+
+def test_whitelisted_vulnerability_passes_and_refused_upload_exits_4(cicd: Cicd) -> None:
+    client = cicd.client
+    allowing = _add(client, "pipeline-allow", vulnerability_whitelist=["CVE-2031-0002"])  # urllib3's alias
+    allowed = run_command(_command(client, allowing, "allowed", "v1"), cicd.vulnerable)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "moorage gate passed" in allowed.stderr
+
+    command = _command(client, allowing, "allowed", "v1")
+    client.delete_cicd_configurations(
+        DeleteCicdConfigurationsRequest(body=DeleteCicdConfigurationsRequestBody(cicd_id_list=[allowing]))
+    )
+    revoked = run_command(command, cicd.clean)
+    assert revoked.returncode == 4, revoked.stderr
+    assert "refused the upload (401)" in revoked.stderr and "deleted" in revoked.stderr
+    words = shlex.split(command)
+    incomplete = run_command(shlex.join(words[: words.index("--cicd-token")]), cicd.clean)
+    assert incomplete.returncode == 2 and "--cicd-token" in incomplete.stderr
