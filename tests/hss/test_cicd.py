@@ -17,6 +17,8 @@ from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkhss.v5 import (
     AddCicdConfigurationRequest,
     AddCicdConfigurationRequestBody,
+    AddImageWhiteListsRequest,
+    AddImageWhiteListsRequestBody,
     CreateCicdConfigurationCommandRequest,
     CreateCicdConfigurationCommandRequestBody,
     DeleteCicdConfigurationsRequest,
@@ -214,6 +216,19 @@ def test_pipeline_gate_listing_details_and_push_reuse(cicd: Cicd, tmp_path: Path
         ListImageVulnerabilitiesRequest(image_id=str(row.id), limit=10, offset=0)
     )
     assert [v.app_name for v in pushed.data_list] == ["urllib3"]
+
+    # An account-wide whitelist recounts the account's rows: the reused row keeps the upload's result.
+    client.add_image_white_lists(
+        AddImageWhiteListsRequest(
+            global_image_type="registry",
+            type="vulnerability",
+            body=AddImageWhiteListsRequestBody(
+                vul_type="app_vul", vul_ids=["CVE-2031-0002"], rule_type="all_images", description="accepted"
+            ),
+        )
+    )
+    recounted = client.list_registry_images(ListRegistryImagesRequest(namespace="pipeline")).data_list[0]
+    assert (recounted.scan_status, recounted.vul_num) == ("success", 0)
 
     # Deleting the configuration takes its images with it.
     client.delete_cicd_configurations(

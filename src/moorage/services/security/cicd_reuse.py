@@ -60,7 +60,10 @@ async def reuse_upload(
         row = record_tag(conn, repository_id, tag, digest)
         if result is None or row is None:
             return False
-        images_q.apply_scan_state(conn, [row.id], row_values(result))
+        ignored = results_q.ignored_vulnerabilities(
+            conn, domain_id, upload.result_key, image_type=row.image_type, row_id=row.id
+        )
+        images_q.apply_scan_state(conn, [row.id], row_values(result, ignored))
         return True
 
     return await db.write(apply)
