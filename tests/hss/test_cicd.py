@@ -39,6 +39,7 @@ from moorage.domain.jobs import JobKind
 from moorage.metadata.tables import jobs
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, MoorageFactory
 from tests.hss.cicd_support import CLEAN, VULNERABLE, Built, build_python_image, run_command
+from tests.hss.conftest import new_account
 from tests.hss.support import build_advisories, hss_client, opened, skopeo_env, skopeo_push, wait_for
 from tests.support.accounts import Account, create_access_key, project_id
 from tests.support.servers import ServerProcess
@@ -229,6 +230,17 @@ def test_pipeline_gate_listing_details_and_push_reuse(cicd: Cicd, tmp_path: Path
     )
     recounted = client.list_registry_images(ListRegistryImagesRequest(namespace="pipeline")).data_list[0]
     assert (recounted.scan_status, recounted.vul_num) == ("success", 0)
+
+    # Another account pushing the same digest gets a registry scan: the upload is not its word.
+    other = new_account(cicd.server, "cicd-other-tenant").account
+    skopeo_push(
+        cicd.vulnerable.layout,
+        "vulnerable",
+        f"{cicd.server.address}/othertenant/app:vulnerable",
+        creds=(other.name, other.password),
+        env=skopeo_env(tmp_path),
+    )
+    wait_for(lambda: _scan_jobs(cicd.server) == before + 1, what="the other account's push to queue a scan")
 
     # Deleting the configuration takes its images with it.
     client.delete_cicd_configurations(
