@@ -455,6 +455,9 @@ class ScannerSettings(BaseModel):
     it can upload results for its configuration and nothing else; generate a new command when it expires."""
     cicd_upload_max_bytes: int = Field(default=16 * 1024**2, ge=1024)
     """Largest scan result a pipeline may upload (the JSON report of ``moorage scan``); larger is refused (413)."""
+    cicd_upload_concurrency: int = Field(default=2, ge=1, le=64)
+    """Uploads one node parses and matches at once (each holds its report in memory, about eight
+    times its size at the largest); the others wait their turn."""
     cicd_max_configurations: int = Field(default=1000, ge=1)
     """CI/CD configurations one account may have."""
 

@@ -19,6 +19,7 @@ The upload is data from an untrusted pipeline, so:
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -137,6 +138,7 @@ class CicdUploads:
         self.db = db
         self.settings = settings
         self.signer = signer
+        self._working = threading.BoundedSemaphore(settings.scanner.cicd_upload_concurrency)
 
     def _claims(self, credential: str, *, project_id: str, cicd_id: str) -> CicdUploadClaims:
         try:
@@ -156,8 +158,7 @@ class CicdUploads:
         body = await read_body(self.settings.scanner.cicd_upload_max_bytes)
         if not body:
             raise Invalid("the upload is empty")
-        upload = parse_upload(body, max_depth=self.settings.http.max_json_depth)
-        write = await anyio.to_thread.run_sync(lambda: self._matched(upload))
+        upload, write = await anyio.to_thread.run_sync(lambda: self._parsed_and_matched(body))
         verdict = evaluate_gate(
             configuration.gate,
             image_name=upload.image_name,
@@ -197,6 +198,13 @@ class CicdUploads:
             severity_level=write.severity_level,
             advisory_db=write.advisory_db,
         )
+
+    def _parsed_and_matched(self, body: bytes) -> tuple[_Upload, ScanWrite]:
+        """Parse and match an upload in a worker thread, at most ``CICD_UPLOAD_CONCURRENCY`` at a
+        time: a 16 MiB report takes about a hundred MiB while it is parsed and matched."""
+        with self._working:
+            upload = parse_upload(body, max_depth=self.settings.http.max_json_depth)
+            return upload, self._matched(upload)
 
     def _matched(self, upload: _Upload) -> ScanWrite:
         """The stored form of the upload's report, its vulnerabilities the server's own matches."""
