@@ -6,6 +6,7 @@ skopeo push of an uploaded digest that reuses the upload instead of queuing a sc
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -266,3 +267,42 @@ def test_whitelisted_vulnerability_passes_and_refused_upload_exits_4(cicd: Cicd)
     words = shlex.split(command)
     incomplete = run_command(shlex.join(words[: words.index("--cicd-token")]), cicd.clean)
     assert incomplete.returncode == 2 and "--cicd-token" in incomplete.stderr
+
+
+class GateBody(AddCicdConfigurationRequestBody):  # type: ignore[misc]
+    """The SDK's body with moorage's gate fields, which the SDK's model does not carry."""
+
+    openapi_types = {
+        **AddCicdConfigurationRequestBody.openapi_types,
+        "block_severities": "list[str]",
+        "block_on_secrets": "bool",
+    }
+    attribute_map = {
+        **AddCicdConfigurationRequestBody.attribute_map,
+        "block_severities": "block_severities",
+        "block_on_secrets": "block_on_secrets",
+    }
+
+    def __init__(self, *, block_severities: list[str], block_on_secrets: bool, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.block_severities = block_severities
+        self.block_on_secrets = block_on_secrets
+
+
+def test_moorage_gate_fields_through_the_sdk(cicd: Cicd) -> None:
+    client = cicd.client
+    body = GateBody(cicd_name="pipeline-low-only", block_severities=["low"], block_on_secrets=False)
+    low_only = str(client.add_cicd_configuration(AddCicdConfigurationRequest(body=body)).cicd_id)
+    shown = client.show_cicd_configuration(ShowCicdConfigurationRequest(cicd_id=low_only))
+    raw = json.loads(shown.raw_content)
+    assert (raw["block_severities"], raw["block_on_secrets"], raw["block_on_malicious_files"]) == (["low"], False, True)
+    # Only low vulnerabilities fail this gate: the critical one passes.
+    ran = run_command(_command(client, low_only, "low-only", "v1"), cicd.vulnerable)
+    assert ran.returncode == 0, ran.stderr
+    with pytest.raises(ClientRequestException) as bad:
+        client.add_cicd_configuration(
+            AddCicdConfigurationRequest(
+                body=GateBody(cicd_name="pipeline-bad", block_severities=["severe"], block_on_secrets=True)
+            )
+        )
+    assert (bad.value.status_code, bad.value.error_code) == (400, "HSS.1001")
