@@ -28,6 +28,7 @@ from huaweicloudsdkhss.v5 import (
     ImageScanRequestInfo,
     ListCicdConfigurationsRequest,
     ListCicdImagesRequest,
+    ListImageAppsRequest,
     ListImageVulnerabilitiesRequest,
     ListRegistryImagesRequest,
     ModifyCicdConfigurationRequest,
@@ -196,6 +197,8 @@ def test_pipeline_gate_listing_details_and_push_reuse(cicd: Cicd, tmp_path: Path
         ListImageVulnerabilitiesRequest(image_id=vulnerable.image_id, limit=10, offset=0)
     )
     assert [v.app_name for v in details.data_list] == ["urllib3"]
+    apps = client.list_image_apps(ListImageAppsRequest(image_id=clean.image_id, image_type="cicd", limit=10, offset=0))
+    assert [(a.app_name, a.app_version) for a in apps.data_list] == [("flask", "3.0.0")]
 
     # A push of the uploaded digest reuses the upload: no scan job is queued.
     before = _scan_jobs(cicd.server)
