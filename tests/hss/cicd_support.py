@@ -3,6 +3,7 @@ run as a subprocess, and the server's master key (to forge an expired credential
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -57,8 +58,6 @@ def build_python_image(work: Path, tag: str, packages: dict[str, str]) -> Built:
         info.mkdir(parents=True, exist_ok=True)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n")
     _umoci("repack", "--image", f"{layout}:{tag}", str(bundle), cwd=work)
-    import json
-
     index = json.loads((layout / "index.json").read_text())
     digest = next(
         m["digest"]
