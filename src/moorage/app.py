@@ -26,6 +26,7 @@ from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_
 from moorage.api.error_handlers import install_error_handlers
 from moorage.api.event_context import EventContextMiddleware
 from moorage.api.hss import baseline as hss_baseline
+from moorage.api.hss import cicd as hss_cicd
 from moorage.api.hss import image_details as hss_image_details
 from moorage.api.hss import images as hss_images
 from moorage.api.hss import policies as hss_policies
@@ -292,6 +293,7 @@ def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
         swr_triggers,
         swr_sharing,
         hss_images,
+        hss_cicd,  # before hss_vulnerabilities: /image/{vul_id}/images would take /image/cicd/images
         hss_registries,
         hss_tasks,
         hss_policies,
@@ -413,6 +415,7 @@ def create_app(settings: Settings) -> MoorageApp:
         max_body_bytes=settings.http.max_body_bytes,
         manifest_max_bytes=settings.registry.manifest_max_bytes,
         drain_max_bytes=settings.http.drain_max_bytes,
+        cicd_upload_max_bytes=settings.scanner.cicd_upload_max_bytes,
     )
     app.add_middleware(EventContextMiddleware)  # inside virtual hosting: it reads the request's instance
     app.add_middleware(RequestBodyMiddleware, limits=body_limits)

@@ -456,6 +456,17 @@ class ScannerSettings(BaseModel):
     """How long a node keeps an organization's pull policy and an image's scan state before reading
     them again: a policy change or a new scan applies to pulls within this time."""
 
+    cicd_credential_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
+    """Lifetime of the scan-upload credential a CI/CD command carries (``CreateCicdConfigurationCommand``):
+    it can upload results for its configuration and nothing else; generate a new command when it expires."""
+    cicd_upload_max_bytes: int = Field(default=16 * 1024**2, ge=1024)
+    """Largest scan result a pipeline may upload (the JSON report of ``moorage scan``); larger is refused (413)."""
+    cicd_upload_concurrency: int = Field(default=2, ge=1, le=64)
+    """Uploads one node parses and matches at once (each holds its report in memory, about eight
+    times its size at the largest); the others wait their turn."""
+    cicd_max_configurations: int = Field(default=1000, ge=1)
+    """CI/CD configurations one account may have."""
+
     @field_validator("vulndb_sources", mode="before")
     @classmethod
     def _source_list(cls, value: object) -> object:

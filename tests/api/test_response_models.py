@@ -172,6 +172,9 @@ EXTENSIONS: dict[tuple[str, str], str] = {
     ("ShowTriggerResponse", "executed"): "whether moorage carries the trigger out (CCE/CCI kinds: no)",
     ("ShowTriggerResponse", "notice"): "why a CCE/CCI trigger is not executed",
     ("ShowGcTaskResponse", "log"): "the run's log lines, as Harbor's GC log (also as text under .../log)",
+    ("ShowCicdConfigurationResponse", "block_severities"): "the gate's severities (the SDK model has no field)",
+    ("ShowCicdConfigurationResponse", "block_on_secrets"): "whether secrets fail the build (no SDK field)",
+    ("ShowCicdConfigurationResponse", "block_on_malicious_files"): "whether malware fails the build (no SDK field)",
 }
 """(SDK class, wire name) -> why moorage sends a field the SDK does not read."""
 

@@ -17,6 +17,7 @@ The 413 is rendered in the dialect of the route (OCI or the management API's), l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from moorage.api.errors import management_error_response, oci_error_response
 from moorage.domain.errors import MoorageError, TooLarge
 
+_CICD_UPLOAD = re.compile(r"^/v5/[^/]+/image/cicd/configurations/[^/]+/results$")
 _UNLIMITED_OCI_KINDS = frozenset({"uploads", "upload"})
 """OCI routes whose bodies are blobs, streamed to storage (their size is the quota's business)."""
 
@@ -40,6 +42,9 @@ class BodyLimits:
     """``PUT /v2/<name>/manifests/<reference>``."""
     drain_max_bytes: int
     """Unread body bytes dropped to keep a connection open."""
+    cicd_upload_max_bytes: int = 0
+    """``POST /v5/{project_id}/image/cicd/configurations/{cicd_id}/results`` (a pipeline's scan
+    report); 0: ``max_body_bytes``."""
 
     def limit_for(self, scope: Scope) -> int | None:
         """The largest body the request's route takes; None for blob uploads."""
@@ -50,6 +55,8 @@ class BodyLimits:
                 return None
             if kind == "manifest" and scope["method"] == "PUT":
                 return self.manifest_max_bytes
+        if self.cicd_upload_max_bytes and scope["method"] == "POST" and _CICD_UPLOAD.match(scope["path"]):
+            return self.cicd_upload_max_bytes
         return self.max_body_bytes
 
 

@@ -2,11 +2,11 @@
 
 ``huaweicloudsdkswr`` and ``huaweicloudsdkhss`` define operations that moorage leaves out: *planned*
 ones (later issues: image sync and the rest of the Enterprise Edition) and
-ones that are *not applicable* to a registry (HSS's hosts, containers, clusters and CI/CD pipelines).
+ones that are *not applicable* to a registry (HSS's hosts, containers and clusters).
 Each gets a route of its own answering 501 with one distinctive error (``NotServed``: SWR
 ``SVCSTG.SWR.5010001`` planned / ``SVCSTG.SWR.5010002`` not applicable, HSS ``HSS.0501`` /
-``HSS.0502``), so that a literal path such as ``GET /v5/{project_id}/image/cicd/images`` is never
-captured by a parametrised route of another operation (``/image/{vul_id}/images``) and answered as
+``HSS.0502``), so that a literal path such as ``GET /v5/{project_id}/image/local/apps`` is never
+captured by a parametrised route of another operation and answered as
 if it were that one. Those few (``shadowed``) are included before every other management router;
 the rest after them, so served requests do not pay for matching 146 paths first
 (``unserved_routers``; a test checks that exactly the shadowed ones would be captured).
@@ -44,7 +44,7 @@ class UnservedOperation:
     path: str
     """The SDK's resource path, which is also the route's template."""
     operation: str
-    """The SDK operation's name (``list_cicd_images``)."""
+    """The SDK operation's name (``list_container_images``)."""
     availability: Availability
     topic: str
     """What it belongs to, for the message (``webhooks``; ``containers on hosts and clusters``)."""
@@ -78,7 +78,6 @@ INTERNAL_ENDPOINTS = "internal endpoints: VPC connections exist only inside Huaw
 REPLICATION = "replication"
 REGISTRIES = "replication (registries)"
 HOSTS_VULS = "host vulnerabilities, backups and repairs"
-CICD = "CI/CD pipelines outside a registry"
 HOST_IMAGES = "images on hosts"
 CLUSTERS = "containers on hosts and clusters"
 CONTAINERS = "containers"
@@ -245,19 +244,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         CLUSTERS,
         "/v5/{project_id}/container/kubernetes/multi-cloud/image-upload-command",
     ),
-    _not_applicable("POST", "add_cicd_configuration", CICD, "/v5/{project_id}/image/cicd/configurations"),
-    _not_applicable("GET", "list_cicd_configurations", CICD, "/v5/{project_id}/image/cicd/configurations"),
-    _not_applicable(
-        "POST", "delete_cicd_configurations", CICD, "/v5/{project_id}/image/cicd/configurations/batch-delete"
-    ),
-    _not_applicable(
-        "POST", "create_cicd_configuration_command", CICD, "/v5/{project_id}/image/cicd/configurations/create-command"
-    ),
-    _not_applicable("PUT", "modify_cicd_configuration", CICD, "/v5/{project_id}/image/cicd/configurations/{cicd_id}"),
-    _not_applicable("GET", "show_cicd_configuration", CICD, "/v5/{project_id}/image/cicd/configurations/{cicd_id}"),
-    _not_applicable(
-        "GET", "list_cicd_images", CICD, "/v5/{project_id}/image/cicd/images", shadowed=True
-    ),  # not list_vul_repo_image
     _not_applicable("GET", "list_image_local", HOST_IMAGES, "/v5/{project_id}/image/local-repositories"),
     _not_applicable(
         "POST", "batch_export_local_vul_task", HOST_IMAGES, "/v5/{project_id}/image/local-vulnerability/export"

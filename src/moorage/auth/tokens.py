@@ -270,3 +270,54 @@ class TokenSigner:
         except jwt.PyJWTError as exc:
             raise TokenError("invalid token") from exc
         return payload
+
+
+CICD_AUDIENCE = "moorage-cicd-upload"
+CICD_TOKEN_PREFIX = "mcicd."  # noqa: S105 (a prefix, not a secret)
+"""Upload credentials start with this, so a log line or a misplaced header shows what they are."""
+
+
+@dataclass(frozen=True, slots=True)
+class CicdUploadClaims:
+    """What a pipeline's upload credential allows: results for one CI/CD configuration, until it expires."""
+
+    domain_id: str
+    project_id: str
+    cicd_id: str
+    expires_at: int
+
+
+class CicdUploadSigner:
+    """Issues and checks the scan-upload credentials of ``create_cicd_configuration_command``: their
+    own key and audience, so they are never an IAM, registry, refresh or login token."""
+
+    def __init__(self, master_key: MasterKey) -> None:
+        self._key = master_key.derive("cicd-upload-credential")
+
+    def issue(self, *, domain_id: str, project_id: str, cicd_id: str, ttl: int) -> tuple[str, CicdUploadClaims]:
+        """A credential valid ``ttl`` seconds."""
+        now = int(time.time())
+        claims = CicdUploadClaims(domain_id, project_id, cicd_id, now + ttl)
+        payload = {
+            "dom": domain_id,
+            "prj": project_id,
+            "cid": cicd_id,
+            "scope": "cicd-upload",
+            "iat": now,
+            "exp": claims.expires_at,
+            "jti": secrets.token_hex(8),
+            "aud": CICD_AUDIENCE,
+        }
+        return CICD_TOKEN_PREFIX + jwt.encode(payload, self._key, algorithm=_ALGORITHM), claims
+
+    def verify(self, token: str) -> CicdUploadClaims:
+        """The claims of a valid credential (``TokenError`` otherwise)."""
+        if not token.startswith(CICD_TOKEN_PREFIX):
+            raise TokenError("not a CI/CD upload credential")
+        p = TokenSigner._decode(token[len(CICD_TOKEN_PREFIX) :], self._key, CICD_AUDIENCE)
+        try:
+            if p["scope"] != "cicd-upload":
+                raise TokenError("not a CI/CD upload credential")
+            return CicdUploadClaims(str(p["dom"]), str(p["prj"]), str(p["cid"]), int(p["exp"]))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise TokenError("incomplete token") from exc

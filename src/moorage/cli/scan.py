@@ -4,6 +4,10 @@
 Exit status: 0, or ``--exit-code N`` when a finding at the ``--severity`` selection remains (a CI
 gate: ``--severity high --exit-code 1``); 2 when the scan cannot run (bad image, options or
 database); 3 when the image is past one of the scan's limits (``--max-layer-bytes``...).
+
+With ``--report-to`` (the command ``CreateCicdConfigurationCommand`` generates) the result is
+uploaded and the server's CI/CD gate decides instead: 0 passed (or ``--no-block``), 1 failed,
+4 the upload was refused or failed (``moorage.cli.cicd_report``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from moorage.cli.cicd_report import ReportTarget, report_and_judge
 from moorage.cli.image_options import (
     CACHE_DIR_OPTION,
     EXECUTOR_OPTION,
@@ -143,6 +148,18 @@ def scan(
     max_archive_depth: int = MAX_ARCHIVE_DEPTH_OPTION,
     max_archive_members: int = MAX_ARCHIVE_MEMBERS_OPTION,
     max_json_depth: int = MAX_JSON_DEPTH_OPTION,
+    report_to: str = typer.Option(
+        "", "--report-to", help="moorage's URL: upload the result to a CI/CD configuration and exit by its gate."
+    ),
+    cicd_id: str = typer.Option("", "--cicd-id", help="The CI/CD configuration (with --report-to)."),
+    cicd_token: str = typer.Option(
+        "", "--cicd-token", envvar="MOORAGE_CICD_TOKEN", help="The scan-upload credential of the generated command."
+    ),
+    cicd_image: str = typer.Option(
+        "", "--cicd-image", help="[namespace/]name[:tag] the result is listed under (default: IMAGE)."
+    ),
+    pipeline_type: str = typer.Option("", "--pipeline-type", help="jenkins, codearts, gitlab, github or other."),
+    no_block: bool = typer.Option(False, "--no-block", help="Report the gate's verdict but exit 0 when it fails."),
 ) -> None:
     """Scan an image for vulnerabilities, secrets, malicious files and unsafe settings."""
     err = Console(stderr=True)
@@ -153,6 +170,8 @@ def scan(
     ):
         if output_format not in WRITERS:
             raise _Failure(f"unknown format {output_format!r}; use one of {', '.join(WRITERS)}")
+        if report_to and not (cicd_id and cicd_token):
+            raise _Failure("--report-to needs --cicd-id and --cicd-token (or MOORAGE_CICD_TOKEN)")
         try:
             severities = parse_severity_filter(severity)
             wanted, all_platforms = parse_platform(platform)
@@ -176,7 +195,7 @@ def scan(
                 store = stack.enter_context(AdvisoryStore(db))
             elif scanners:
                 raise _Failure("the vuln scanner needs an advisory database: give --db (or MOORAGE_VULNDB_PATH)")
-            else:
+            elif not report_to:  # with --report-to the server matches the packages against its database
                 err.print(
                     "note: no advisory database (--db), so no vulnerability scan", highlight=False, soft_wrap=True
                 )
@@ -206,6 +225,11 @@ def scan(
         )
         progress = stack.enter_context(layer_progress(err))
         reports = scan_images(source, options, progress)
+    if report_to:
+        _finish(reports, output_format=output_format, severities=severities, exit_code=0, output=output)
+        target = ReportTarget(report_to, cicd_id, cicd_token, cicd_image or image, pipeline_type, not no_block)
+        report_and_judge(reports, target, err)
+        return
     _finish(reports, output_format=output_format, severities=severities, exit_code=exit_code, output=output)
 
 

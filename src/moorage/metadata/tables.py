@@ -1109,6 +1109,8 @@ Index("ix_ee_retention_subtasks_execution_status", ee_retention_subtasks.c.execu
 
 # The event stream's tables live in their own module on the same metadata (imported last: it uses
 # the column types above). Re-exported so queries import every table from here.
+from moorage.metadata.cicd_tables import security_cicd_configurations as security_cicd_configurations  # noqa: E402
+from moorage.metadata.cicd_tables import security_cicd_images as security_cicd_images  # noqa: E402
 from moorage.metadata.credential_tables import ee_credentials as ee_credentials  # noqa: E402
 from moorage.metadata.credential_tables import ee_deleted_jobs as ee_deleted_jobs  # noqa: E402
 from moorage.metadata.credential_tables import ee_endpoint_policies as ee_endpoint_policies  # noqa: E402

@@ -11,15 +11,18 @@ reports a platform row under its multi-architecture image (``tag_row_id``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
-from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus
+from moorage.domain.security import ImageRow, ImageVisibility, ScanResultStatus, ScanStatus
+from moorage.domain.security_cicd import CICD_IMAGE_PREFIX
 from moorage.domain.security_findings import StoredFinding, StoredVulnerability
 from moorage.domain.security_images import ImageRef, RowOfImage
+from moorage.metadata.queries import security_cicd as cicd_q
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.tables import security_findings as findings_t
 from moorage.metadata.tables import security_images as images_t
@@ -90,6 +93,9 @@ def resolve(conn: Connection, seen: ImageVisibility, ref: ImageRef) -> ImageRow 
     digest, or by the image id (config digest hex, whole or a prefix of at least 12), narrowed by
     the other fields. A multi-architecture image comes with its platform images."""
     text = ref.image_id.strip()
+    if text.startswith(CICD_IMAGE_PREFIX):  # an image a pipeline uploaded (ListCicdImages' image_id)
+        digits = text.removeprefix(CICD_IMAGE_PREFIX)
+        return cicd_q.image_row(conn, seen.domain_id, int(digits)) if digits.isdigit() and len(digits) < 19 else None
     c = images_t.c
     query = select(c.id).where(images_q.visible(seen))
     if text.isdigit() and len(text) < 19:
@@ -113,8 +119,24 @@ def resolve(conn: Connection, seen: ImageVisibility, ref: ImageRef) -> ImageRow 
     for row_id in [int(r[0]) for r in conn.execute(query.order_by(c.parent_id.is_not(None), c.id).limit(1))]:
         row = images_q.by_id(conn, row_id)
         if row is not None and row.domain_id == seen.domain_id:
-            return row
+            return _with_uploaded_result(conn, row)
     return None
+
+
+def _with_uploaded_result(conn: Connection, row: ImageRow) -> ImageRow:
+    """A scanned row whose digest has no registry result read its account's pipeline upload
+    instead (a push that reused the upload: ``services/security/cicd_reuse.py``)."""
+    if row.children or row.scan_status is not ScanStatus.SUCCESS:
+        return row
+    found = conn.execute(
+        select(results_t.c.status).where(results_t.c.manifest_digest == row.image_digest)
+    ).scalar_one_or_none()
+    if found == ScanResultStatus.SUCCESS.value:
+        return row
+    upload = cicd_q.latest_for_digest(conn, row.domain_id, row.image_digest)
+    if upload is None or upload.scan_status != ScanStatus.SUCCESS.value:
+        return row
+    return replace(row, image_digest=upload.result_key)
 
 
 def detail_digests(row: ImageRow) -> tuple[str, ...]:

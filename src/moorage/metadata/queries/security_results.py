@@ -239,6 +239,16 @@ def store(conn: Connection, digest: str, job_id: str | None, write: ScanWrite) -
     return True
 
 
+def store_uploaded(conn: Connection, key: str, write: ScanWrite) -> None:
+    """Store a result a pipeline uploaded, under its own key (``security_cicd.result_key``: never a
+    registry digest), replacing what the key held."""
+    ensure_row(conn, key)
+    conn.execute(update(t).where(t.c.manifest_digest == key).values(status=ScanResultStatus.SUCCESS))
+    stored = store(conn, key, None, write)
+    assert stored  # the row exists and is SUCCESS: nothing else writes these keys
+    conn.execute(update(t).where(t.c.manifest_digest == key).values(scanned_at=now_ms()))
+
+
 def fail(conn: Connection, digest: str, job_id: str, *, code: str, message: str) -> bool:
     """Record a failed scan (the previous findings are dropped: they no longer describe a checked image)."""
     result = conn.execute(

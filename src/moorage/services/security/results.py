@@ -10,6 +10,7 @@ from typing import Any, assert_never
 from sqlalchemy.engine import Connection
 
 from moorage.domain.security import ScanResultRecord, ScanResultStatus, ScanStatus
+from moorage.metadata.queries import security_cicd as cicd_q
 from moorage.metadata.queries import security_images as images_q
 from moorage.metadata.queries import security_results as results_q
 
@@ -87,11 +88,18 @@ def recount_domain(conn: Connection, domain_id: str, digests: Sequence[str]) -> 
     detail-query operations call this)."""
     for digest in dict.fromkeys(digests):
         result = results_q.get(conn, digest)
+        key = digest
+        if result is None or result.status is ScanResultStatus.NEW:
+            # No registry result: the account's pipeline upload of the digest, when a push reused it
+            # (services/security/cicd_reuse.py), is what its rows show.
+            upload = cicd_q.latest_for_digest(conn, domain_id, digest)
+            if upload is not None and upload.scan_status == ScanStatus.SUCCESS.value:
+                key, result = upload.result_key, results_q.get(conn, upload.result_key)
         for row_id, row_domain, image_type in images_q.rows_with_digest(conn, digest):
             if row_domain != domain_id:
                 continue
             ignored = (
-                results_q.ignored_vulnerabilities(conn, domain_id, digest, image_type=image_type, row_id=row_id)
+                results_q.ignored_vulnerabilities(conn, domain_id, key, image_type=image_type, row_id=row_id)
                 if result is not None and result.status is ScanResultStatus.SUCCESS
                 else frozenset()
             )

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moorage.auth.keys import MasterKey
+from moorage.auth.tokens import CicdUploadSigner
 from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database
 from moorage.services.security.account_settings import AccountSettings
 from moorage.services.security.advisory_lookup import AdvisoryLookup
 from moorage.services.security.advisory_updates import AdvisoryDatabaseStatus, UpdatePolicy
 from moorage.services.security.baseline_details import BaselineService
+from moorage.services.security.cicd import CicdService
+from moorage.services.security.cicd_uploads import CicdUploads
 from moorage.services.security.detail_reader import DetailReader
 from moorage.services.security.image_details import ImageDetailService
 from moorage.services.security.images import ImageService
@@ -31,7 +34,7 @@ from moorage.settings import Settings
 @dataclass(frozen=True)
 class SecurityServices:
     """Image lists, registries, tasks, policies, the pull gate, the scan-on-push listener, the
-    detail queries and the advisory database's status."""
+    detail queries, the advisory database's status and CI/CD configurations and uploads."""
 
     images: ImageService
     registries: RegistryService
@@ -47,6 +50,8 @@ class SecurityServices:
     settings: AccountSettings
     reports: ReportService
     advisory_database: AdvisoryDatabaseStatus
+    cicd: CicdService
+    cicd_uploads: CicdUploads
 
 
 def build_security_services(
@@ -58,13 +63,14 @@ def build_security_services(
     details = ImageDetailService(db, reader)
     baseline = BaselineService(db, reader)
     views = VulnerabilityViews(db, reader, AdvisoryLookup(settings.vulndb_path))
+    cicd_signer = CicdUploadSigner(master_key)
     return SecurityServices(
         images=ImageService(db),
         registries=RegistryService(db, master_key, remote_access_of(settings)),
         tasks=TaskService(db, jobs),
         policies=policies,
         pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),
-        scan_on_push=ScanOnPush(db, jobs, policies),
+        scan_on_push=ScanOnPush(db, jobs, policies, settings.vulndb_path),
         details=details,
         baseline=baseline,
         vulnerabilities=views,
@@ -73,6 +79,8 @@ def build_security_services(
         settings=AccountSettings(db, reader),
         reports=ReportService(db, details, baseline),
         advisory_database=AdvisoryDatabaseStatus(db, settings.vulndb_path, UpdatePolicy.of(settings)),
+        cicd=CicdService(db, settings, cicd_signer),
+        cicd_uploads=CicdUploads(db, settings, cicd_signer),
     )
 
 

@@ -1,7 +1,7 @@
 """Facts every node of a database must agree on (``system_facts``): the master key's check value.
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-06 20:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
