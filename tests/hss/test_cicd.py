@@ -43,7 +43,7 @@ from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, MoorageFactory
 from tests.hss.cicd_support import CLEAN, VULNERABLE, Built, build_python_image, run_command
 from tests.hss.conftest import new_account
 from tests.hss.support import build_advisories, hss_client, opened, skopeo_env, skopeo_push, wait_for
-from tests.support.accounts import Account, create_access_key, project_id
+from tests.support.accounts import Account, cli, create_access_key, project_id
 from tests.support.servers import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.requires_tool("umoci")]
@@ -150,6 +150,20 @@ def test_configurations_through_the_sdk(cicd: Cicd) -> None:
     with pytest.raises(ClientRequestException) as gone:
         client.show_cicd_configuration(ShowCicdConfigurationRequest(cicd_id=first))
     assert gone.value.status_code == 404
+
+    # Each change is in the audit log, and so is each credential handed out (never the credential).
+    audit = cli(cicd.server, "audit", "--json", "--resource-type", "cicd_configuration", "--limit", "10000").stdout
+    found = [json.loads(line) for line in reversed(audit.splitlines())]
+    mine = [(e["operation"], e["detail"]) for e in found if first in e["resource"].split(",")]
+    issued = {"credential_issued": True, "ttl_seconds": 3600}
+    assert mine == [
+        ("create", {"name": "ops-first"}),
+        ("update", {"name": "ops-first"}),
+        ("update", issued),
+        ("update", issued),
+        ("delete", {"ids": [first, second], "deleted": 2}),
+    ]
+    assert not any("mcicd." in json.dumps(e) for e in found)
 
 
 def _scan_jobs(server: ServerProcess) -> int:

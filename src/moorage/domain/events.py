@@ -72,6 +72,8 @@ class ResourceType(StrEnum):
     """A vulnerability handled (ignored, fixed, verified) on images."""
     CONNECTED_REGISTRY = "connected_registry"
     """An external registry HSS scans."""
+    CICD_CONFIGURATION = "cicd_configuration"
+    """An HSS CI/CD configuration (its gate), and the scan-upload credentials issued for it."""
     CREDENTIAL = "credential"
     """An Enterprise Edition instance's registry credential (the resource is its id, never its secret)."""
     ENDPOINT_POLICY = "endpoint_policy"

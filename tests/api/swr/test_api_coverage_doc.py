@@ -48,9 +48,7 @@ def test_the_coverage_table_matches_the_application(tmp_path: Path) -> None:
     assert implemented <= served, implemented - served
     management = {(method, path) for method, path in served if path and MANAGEMENT.match(path)}
     planned = {
-        (method, path)
-        for method, path, _name, state in rows
-        if state.strip().startswith(("planned", "not applicable"))
+        (method, path) for method, path, _name, state in rows if state.strip().startswith(("planned", "not applicable"))
     }
     unserved = {(operation.method, operation.path) for operation in UNSERVED}
     assert planned <= unserved  # answered as not served (tests/api/test_sdk_routing.py checks the answers)

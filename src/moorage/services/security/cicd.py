@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import secrets
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
 from moorage.auth.tokens import CicdUploadSigner
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound, QuotaExceeded
+from moorage.domain.events import NewEvent, Operation, ResourceType, account_event
 from moorage.domain.identity import Principal
 from moorage.domain.security_cicd import (
     MAX_ENTRY_CHARS,
@@ -29,6 +30,7 @@ from moorage.domain.security_cicd import (
 from moorage.domain.severity import Severity
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_cicd as q
+from moorage.services.events.recorder import record_events
 from moorage.services.security.images import account_of
 from moorage.settings import Settings
 
@@ -151,6 +153,7 @@ class CicdService:
             if q.count_of_domain(conn, domain_id) >= limit:
                 raise QuotaExceeded(f"an account has at most {limit} CI/CD configurations")
             q.insert_configuration(conn, cicd_id=cicd_id, domain_id=domain_id, name=name, gate=gate)
+            record_events(conn, _event(Operation.CREATE, cicd_id, domain_id, {"name": name}))
 
         await self.db.write(work)
         return cicd_id
@@ -181,6 +184,7 @@ class CicdService:
             if found is None:
                 raise NotFound(f"CI/CD configuration {cicd_id[:64]!r} not found", reason="cicd_not_found")
             q.update_gate(conn, domain_id, cicd_id, apply_change(found.gate, change))
+            record_events(conn, _event(Operation.UPDATE, cicd_id, domain_id, {"name": found.name}))
 
         await self.db.write(work)
 
@@ -191,7 +195,17 @@ class CicdService:
         if not cicd_ids or len(cicd_ids) > MAX_LIST_ENTRIES:
             raise Invalid(f"cicd_id_list names 1 to {MAX_LIST_ENTRIES} configurations")
         ids = list(dict.fromkeys(i.strip() for i in cicd_ids))
-        return await self.db.write(lambda conn: q.delete_configurations(conn, domain_id, ids))
+
+        def work(conn: Connection) -> int:
+            deleted = q.delete_configurations(conn, domain_id, ids)
+            if deleted:
+                record_events(
+                    conn,
+                    _event(Operation.DELETE, ",".join(ids[:10]), domain_id, {"ids": ids[:100], "deleted": deleted}),
+                )
+            return deleted
+
+        return await self.db.write(work)
 
     async def command(self, principal: Principal, request: CommandRequest) -> str:
         """The command line a pipeline runs, with a fresh scan-upload credential."""
@@ -245,6 +259,10 @@ class CicdService:
         command = shlex.join(words)
         if len(command) > MAX_COMMAND_CHARS:
             raise Invalid(f"the command would be longer than {MAX_COMMAND_CHARS} characters: shorten the names")
+        # Who was given an upload credential, and until when (never the credential itself).
+        ttl = self.settings.scanner.cicd_credential_ttl_seconds
+        issued = _event(Operation.UPDATE, request.cicd_id, domain_id, {"credential_issued": True, "ttl_seconds": ttl})
+        await self.db.write(lambda conn: record_events(conn, issued))
         return command
 
     async def images(
@@ -255,3 +273,8 @@ class CicdService:
         return await self.db.read(
             lambda conn: q.page_images(conn, domain_id, flt, descending=descending, offset=offset, limit=limit)
         )
+
+
+def _event(operation: Operation, cicd_id: str, domain_id: str, detail: Mapping[str, object]) -> NewEvent:
+    """The event of a CI/CD configuration created, changed (or given a credential) or deleted."""
+    return account_event(operation, ResourceType.CICD_CONFIGURATION, cicd_id, domain_id=domain_id, detail=detail)
