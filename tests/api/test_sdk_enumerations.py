@@ -25,6 +25,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials, Credentials
 from huaweicloudsdkcore.http.http_handler import HttpHandler
 from huaweicloudsdkhss import v5 as hss_models
 from huaweicloudsdkhss.v5 import HssClient, ListImageBuildCommandRisksRequest, ListVulAffectImagesRequest
+from huaweicloudsdkswr import v2 as swr_models
 from huaweicloudsdkswr.v2 import ListRepositoryTagRequest, ListSharedReposDetailsRequest, SwrClient
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
@@ -60,6 +61,14 @@ def _bodies() -> dict[str, Any]:
             ]
         ),
         "show_image_security_report_statistic": hss_models.BatchExportSWRBaselineInfoRequestInfo(operate_all=True),
+        **{
+            name: swr_models.CreateResourceTagsRequestBody(tags=[swr_models.ResourceTag(key="team", value="a")])
+            for name in ("create_instance_resource_tags", "create_sub_resource_tags")
+        },
+        **{
+            name: swr_models.DeleteResourceTagsRequestBody(tags=[swr_models.ResourceTag(key="team", value="a")])
+            for name in ("delete_instance_resource_tags", "delete_sub_resource_tags")
+        },
     }
 
 
