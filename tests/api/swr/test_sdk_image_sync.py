@@ -312,3 +312,55 @@ def test_bad_bodies_are_swr_errors(site: Swr) -> None:
         answer = api.post(path, json={"remoteRegionId": PEER, "remoteNamespace": "x" * 65})
         assert answer.status_code == 400
         assert api.get(path).json() == []
+
+
+def test_the_engine_between_two_moorage_servers(site: Swr, peer: Swr, tmp_path: Path) -> None:
+    """The copy engine with both ends remote moorage servers (token auth, push scope): a signed
+    two-platform index with an SBOM referrer reaches the peer with equal digests, the SBOM found
+    through the peer's own referrers API; inside the peer a copy mounts every blob."""
+    import asyncio
+
+    from moorage.domain.digests import Digest
+    from moorage.services.replication import BlobOutcome, CopyOptions, copy_artifact, remote_endpoint
+    from moorage.settings import Settings
+
+    children = [image([{f"two/{arch}": arch.encode() * 30}], label=_unique(arch)) for arch in ("amd64", "arm64")]
+    top = index(children)
+    sbom = image([{"sbom.json": b"{}"}], label=_unique("sbom"), subject=top, artifact_type="application/spdx+json")
+    signature = image([{"sig": b"signature"}], label=_unique("sig"))
+    sig_tag = "sha256-" + top.digest.split(":")[1] + ".sig"
+    namespace, repository = _repository(
+        site, *((c.digest, c) for c in children), ("1.0", top), (sbom.digest, sbom), (sig_tag, signature)
+    )
+    first, second = _peer_namespace(peer, "engine"), _peer_namespace(peer, "mounted")
+    settings = Settings(data_dir=tmp_path, egress={"allow_networks": "127.0.0.0/8"})
+
+    async def work() -> tuple[Any, Any, list[str]]:
+        source = remote_endpoint(site.server.base_url, settings=settings, username=ADMIN_USER, password=ADMIN_PASSWORD)
+        sink = remote_endpoint(peer.server.base_url, settings=settings, username=ADMIN_USER, password=ADMIN_PASSWORD)
+        try:
+            copied = await copy_artifact(source, sink, f"{namespace}/{repository}", "1.0", f"{first}/{repository}")
+            mounted = await copy_artifact(
+                sink,
+                sink,
+                f"{first}/{repository}",
+                "1.0",
+                f"{second}/{repository}",
+                CopyOptions(include_referrers=False),
+            )
+            referrers = await sink.referrers(f"{first}/{repository}", Digest.parse(top.digest))
+            return copied, mounted, [str(d.digest) for d in referrers or []]
+        finally:
+            await source.client.aclose()
+            await sink.client.aclose()
+
+    copied, mounted, referrers = asyncio.run(work())
+    assert set(copied.referrers) == {sbom.digest, signature.digest} and referrers == [sbom.digest]
+    assert _peer_digest(peer, f"{first}/{repository}", "1.0") == top.digest
+    assert _peer_digest(peer, f"{first}/{repository}", sig_tag) == signature.digest
+    inspected = skopeo.inspect_raw(f"{peer.server.address}/{first}/{repository}:1.0", creds=CREDS)
+    assert [m["digest"] for m in inspected["manifests"]] == [c.digest for c in children]
+    # moorage indexes subjects itself: no fallback index tag is written
+    assert _peer_digest(peer, f"{first}/{repository}", "sha256-" + top.digest.split(":")[1]) is None
+    assert mounted.blobs and {b.outcome for b in mounted.blobs} == {BlobOutcome.MOUNTED}
+    assert _peer_digest(peer, f"{second}/{repository}", "1.0") == top.digest
