@@ -297,14 +297,13 @@ class _Copy:
         """Copy the referrers and cosign tags of every manifest copied so far (and theirs)."""
         tags = await self.source.list_tags(self.source_repository)
         done: set[str] = set()
-        for depth in range(MAX_REFERRER_DEPTH):
+        for _level in range(MAX_REFERRER_DEPTH):  # each round: the referrers of what the last one copied
             subjects = [s for s in self.subjects if s not in done]
             if not subjects:
                 break
             for subject in subjects:
                 done.add(subject)
                 await self._referrers_of(Digest.parse(subject), tags)
-            del depth
         await self.write_fallback()
 
     async def _referrers_of(self, subject: Digest, tags: list[str]) -> None:
