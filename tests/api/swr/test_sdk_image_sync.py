@@ -285,7 +285,9 @@ def test_automatic_sync_after_a_skopeo_push(site: Swr, peer: Swr, tmp_path: Path
     assert [m["digest"] for m in inspected["manifests"]] == [c.digest for c in children]
     assert _peer_digest(peer, f"{remote}/{repository}", "1.0") == top.digest
     jobs = _finished(site, namespace, repository, 1).body
-    assert [(j.tag, j.status) for j in jobs] == [("1.0", "success")]
+    # rules are matched when an event is dispatched: the seed, pushed just before the rule, may be
+    # synced too if its event waited for a dispatcher that long
+    assert [(j.tag, j.status) for j in jobs if j.tag != "seed"] == [("1.0", "success")]
 
     # a rule with syncAuto false makes no job on push
     quiet = _peer_namespace(peer, "quiet")
