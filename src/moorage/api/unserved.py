@@ -73,7 +73,6 @@ def _not_applicable(method: str, operation: str, topic: str, path: str, *, shado
 
 
 # What the operations belong to, as the coverage docs name it.
-TRIGGERS_SYNC = "triggers, image sync"
 INTERNAL_ENDPOINTS = "internal endpoints: VPC connections exist only inside Huawei Cloud"
 REPLICATION = "replication"
 REGISTRIES = "replication (registries)"
@@ -85,31 +84,6 @@ WEBTAMPER = "web tamper protection of hosts"
 
 UNSERVED: tuple[UnservedOperation, ...] = (
     # huaweicloudsdkswr: planned (docs/api-coverage.md, api-coverage-enterprise.md)
-    _planned(
-        "POST",
-        "create_manual_image_sync_repo",
-        TRIGGERS_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_images",
-    ),
-    _planned("GET", "show_sync_job", TRIGGERS_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_job"),
-    _planned(
-        "POST",
-        "create_image_sync_repo",
-        TRIGGERS_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
-    ),
-    _planned(
-        "DELETE",
-        "delete_image_sync_repo",
-        TRIGGERS_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
-    ),
-    _planned(
-        "GET",
-        "list_image_auto_sync_repos_details",
-        TRIGGERS_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
-    ),
     _not_applicable(
         "GET",
         "list_internal_endpoint_connections",

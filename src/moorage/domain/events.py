@@ -53,6 +53,8 @@ class ResourceType(StrEnum):
     IMMUTABLE_RULE = "immutable_rule"
     WEBHOOK_POLICY = "webhook_policy"
     TRIGGER = "trigger"
+    SYNC_RULE = "sync_rule"
+    """An image synchronisation rule of a repository (shared edition)."""
     USER = "user"
     """An IAM user (created, deleted) and logins (the resource is the user name tried)."""
     ACCESS_KEY = "access_key"

@@ -1122,3 +1122,7 @@ from moorage.metadata.event_tables import triggers as triggers  # noqa: E402
 from moorage.metadata.event_tables import webhook_attempts as webhook_attempts  # noqa: E402
 from moorage.metadata.event_tables import webhook_deliveries as webhook_deliveries  # noqa: E402
 from moorage.metadata.event_tables import webhook_policies as webhook_policies  # noqa: E402
+
+# Image synchronisation's tables (migration 0015), on the same metadata.
+from moorage.metadata.sync_tables import image_sync_jobs as image_sync_jobs  # noqa: E402
+from moorage.metadata.sync_tables import image_sync_rules as image_sync_rules  # noqa: E402

@@ -29,6 +29,7 @@ from moorage.metadata.queries import webhooks as q
 from moorage.services.enterprise.selectors import repository_selected, tag_selected
 from moorage.services.events.delivery import DeliveryPolicy
 from moorage.services.events.dispatch import EventDispatcher
+from moorage.services.replication.image_sync import ImageSyncConsumer
 from moorage.services.security.remote_access import remote_access_of
 from moorage.settings import Settings
 
@@ -229,6 +230,9 @@ def build_dispatcher(settings: Settings, db: Database, *, send: Callable[[str], 
         [
             WebhookConsumer(registry_host=host, max_attempts=attempts),
             TriggerConsumer(registry_host=host, max_attempts=attempts),
+            ImageSyncConsumer(
+                peers=[p.region_id for p in settings.sync.peers], max_attempts=settings.sync.max_attempts
+            ),
         ],
         send=send,
         batch=settings.events.dispatch_batch,
