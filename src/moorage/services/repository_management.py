@@ -70,6 +70,7 @@ def visible_filter(
         namespace_ids,
         repository_ids,
         namespace_contains=query.namespace or None,
+        namespace_is=query.namespace_is,
         name_contains=query.name or None,
         category=query.category,
         is_public=query.is_public,

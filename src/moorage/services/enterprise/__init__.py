@@ -25,6 +25,7 @@ from moorage.services.enterprise.policies import SignPolicyService
 from moorage.services.enterprise.registry_hooks import EnterpriseRegistryHooks
 from moorage.services.enterprise.scheduler import PolicyScheduler
 from moorage.services.enterprise.signing_keys import SigningKeyService
+from moorage.services.enterprise.signing_view import SigningViews
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
 
@@ -46,6 +47,8 @@ class EnterpriseServices:
     immutable_rules: ImmutableRuleService
     immutability: ImmutableTagGuard
     """The core services' ``TagProtection``: tags the immutable tag rules cover."""
+    signing: SigningViews
+    """The web console's signature-policy page."""
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -75,6 +78,7 @@ def build_enterprise(
     executions = ExecutionService(db, jobs)
     immutability = ImmutableTagGuard()
     artifacts = ArtifactService(db, store, protection=immutability)
+    policies = SignPolicyService(db)
     return EnterpriseServices(
         hosts=hosts,
         instances=InstanceService(db, hosts, external_url=settings.resolved_external_url),
@@ -82,10 +86,11 @@ def build_enterprise(
         artifacts=artifacts,
         scans=ArtifactScanService(db, jobs, artifacts),
         keys=SigningKeyService(db, master_key),
-        policies=SignPolicyService(db),
+        policies=policies,
         executions=executions,
         hooks=EnterpriseRegistryHooks(db, executions),
         scheduler=PolicyScheduler(db, executions, interval_seconds=settings.enterprise.schedule_interval_seconds),
         immutable_rules=ImmutableRuleService(db),
         immutability=immutability,
+        signing=SigningViews(policies=policies, executions=executions),
     )

@@ -21,6 +21,8 @@ from moorage.services.security.push_listener import ScanOnPush
 from moorage.services.security.registries import RegistryService
 from moorage.services.security.remote_access import remote_access_of
 from moorage.services.security.reports import ReportService
+from moorage.services.security.sbom_export import SbomExport
+from moorage.services.security.tag_security import TagSecurity
 from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
 from moorage.services.security.vulnerability_views import VulnerabilityViews
@@ -47,6 +49,8 @@ class SecurityServices:
     settings: AccountSettings
     reports: ReportService
     advisory_database: AdvisoryDatabaseStatus
+    sbom: SbomExport
+    tag_security: TagSecurity
 
 
 def build_security_services(
@@ -58,8 +62,10 @@ def build_security_services(
     details = ImageDetailService(db, reader)
     baseline = BaselineService(db, reader)
     views = VulnerabilityViews(db, reader, AdvisoryLookup(settings.vulndb_path))
+    images = ImageService(db)
+    handling = VulnerabilityHandling(db, reader, views)
     return SecurityServices(
-        images=ImageService(db),
+        images=images,
         registries=RegistryService(db, master_key, remote_access_of(settings)),
         tasks=TaskService(db, jobs),
         policies=policies,
@@ -68,11 +74,13 @@ def build_security_services(
         details=details,
         baseline=baseline,
         vulnerabilities=views,
-        handling=VulnerabilityHandling(db, reader, views),
+        handling=handling,
         whitelists=WhitelistService(views),
         settings=AccountSettings(db, reader),
         reports=ReportService(db, details, baseline),
         advisory_database=AdvisoryDatabaseStatus(db, settings.vulndb_path, UpdatePolicy.of(settings)),
+        sbom=SbomExport(db, reader),
+        tag_security=TagSecurity(images=images, details=details, handling=handling),
     )
 
 
