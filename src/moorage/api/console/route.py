@@ -11,9 +11,10 @@ SameSite=Strict cookie instead (there is no session yet). The form is read here 
 bounded by the edge's body cap) and handed to the handler in ``request.state.console_form``.
 
 Every answer gets a strict Content-Security-Policy (scripts and styles only from ``/console/static``,
-no inline code), ``X-Frame-Options: DENY``, no caching and no referrer. A domain error becomes an
-error page with the status ``api/errors.console_status`` gives; a signed-out GET goes to the
-sign-in page.
+no inline code), ``X-Frame-Options: DENY``, no caching, and a referrer only within the site
+(``no-referrer`` would make browsers send ``Origin: null`` on the site's own forms). A domain error
+becomes an error page with the status ``api/errors.console_status`` gives; a signed-out GET goes
+to the sign-in page.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
@@ -169,9 +170,6 @@ async def _admit(request: Request, handler: Handler, path: str) -> Response:
     principal = ANONYMOUS
     if session is not None:
         principal = session.principal
-    if rule.kind is not RuleKind.PUBLIC:
-        principal = await admit_principal(request, principal, rule)
-        act_as(principal)  # events this request records name the signed-in user
     receive = request.receive
     form: dict[str, str] = {}
     login_token = request.cookies.get(LOGIN_COOKIE, "")
@@ -186,6 +184,10 @@ async def _admit(request: Request, handler: Handler, path: str) -> Response:
                 raise Denied("the form's CSRF token is missing or wrong: reload the page and try again")
         elif not (login_token and hmac.compare_digest(login_token.encode(), presented.encode())):
             raise Denied("the form's CSRF token is missing or wrong: reload the page and try again")
+    if rule.kind is not RuleKind.PUBLIC:
+        # after the CSRF check: a forged request is refused as forged, whoever it would act for
+        principal = await admit_principal(request, principal, rule)
+        act_as(principal)  # events this request records name the signed-in user
     csrf = session.csrf_token if session is not None and rule.kind is not RuleKind.PUBLIC else login_token
     new_login_token = ""
     if not csrf:
