@@ -37,10 +37,10 @@ MAX_PASSWORD = 1024
 
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: a console path on this site, never elsewhere."""
-    if not target:
-        return "/console/"
+    if not target or not target.startswith("/console/") or not all("!" <= c <= "~" for c in target):
+        return "/console/"  # also no whitespace or control characters, which URL parsers drop
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/console/") or "\\" in target:
+    if parts.scheme or parts.netloc or "\\" in target:
         return "/console/"
     return target
 

@@ -26,16 +26,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from moorage.api.console.templates import render
 from moorage.api.deps import admit_principal, get_services
+from moorage.api.error_handlers import _validation_message
 from moorage.api.errors import console_status
 from moorage.api.management_route import _replaying
 from moorage.api.management_rules import AccessRules, RuleKind
-from moorage.domain.errors import Denied, MoorageError, Unauthenticated
+from moorage.domain.errors import Denied, Invalid, MoorageError, Unauthenticated
 from moorage.domain.events import act_as
 from moorage.domain.identity import ANONYMOUS, Principal
 from moorage.services.console_sessions import ConsoleSession
@@ -124,6 +126,13 @@ def error_page(request: Request, error: MoorageError) -> Response:
     )
 
 
+def console_error(request: Request, error: MoorageError) -> Response:
+    """The error page of a console path no route took (404, 405), with the console's headers."""
+    response = error_page(request, error)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
 def _to_sign_in(request: Request) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/console/login?next={quote(target, safe='')}", status_code=303)
@@ -145,6 +154,8 @@ class ConsoleRoute(APIRoute):
                 response.delete_cookie(SESSION_COOKIE, path="/console")
             except MoorageError as exc:
                 response = error_page(request, exc)
+            except RequestValidationError as exc:
+                response = error_page(request, Invalid(_validation_message(exc)))
             response.headers.update(SECURITY_HEADERS)
             return response
 
