@@ -228,9 +228,8 @@ def main() -> None:
             }
             big, big_blobs = image(files)
             push(base, "bench/findings", big, big_blobs, ["v1"])
-            print(
-                f"set-up: {args.tags} tags and an image of {args.findings} packages in {time.monotonic() - started:.0f} s"
-            )
+            took = time.monotonic() - started
+            print(f"set-up: {args.tags} tags and an image of {args.findings} packages in {took:.0f} s", flush=True)
             with console_session(base) as client:
                 security = "/console/orgs/bench/repos/findings/tags/v1/security"
                 deadline = time.monotonic() + 300
