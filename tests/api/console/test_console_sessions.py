@@ -135,3 +135,25 @@ def test_pages_render_and_are_counted_by_route(app_moorage: InProcessMoorage, pa
         assert client.get(path).status_code == 200
         metrics = client.get("/metrics").text
     assert f'route="{path}"' in metrics
+
+
+def test_a_console_route_without_a_rule_stops_the_application(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from fastapi import APIRouter, FastAPI
+
+    from moorage.api import console
+    from moorage.api.console.route import ConsoleRoute
+    from moorage.api.management_rules import AccessRuleError
+    from moorage.app import install_console
+
+    router = APIRouter(route_class=ConsoleRoute)
+
+    @router.get("/console/unruled")
+    async def unruled() -> None:
+        """A page someone forgot to rule."""
+
+    stray = SimpleNamespace(router=router, CONSOLE_RULES={})
+    monkeypatch.setattr(console, "MODULES", (*console.MODULES, stray))
+    with pytest.raises(AccessRuleError, match="/console/unruled"):
+        install_console(FastAPI())

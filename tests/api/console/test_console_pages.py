@@ -1,0 +1,95 @@
+"""The console's registry pages in process: an organization's page lists its own repositories only
+(not those of an organization whose name contains it), the tag list is searched, sorted and paged by
+the database, and the not-found and forbidden states are designed pages."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.console.test_console_sessions import sign_in
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+from tests.support.inprocess import InProcessMoorage
+from tests.support.swr_images import image
+
+ADMIN_AUTH = (ADMIN_USER, ADMIN_PASSWORD)
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _push(server: InProcessMoorage, repository: str, tags: list[str]) -> None:
+    """One small image under ``tags`` through the OCI API (Basic credentials)."""
+    built = image([{"etc/console": repository.encode()}], label=repository)
+    with server.client(auth=ADMIN_AUTH) as api:
+        for blob in (*built.blobs, *([built.config] if built.config else [])):
+            started = api.post(f"/v2/{repository}/blobs/uploads/")
+            assert started.status_code == 202, started.text
+            done = api.put(started.headers["location"], params={"digest": blob.digest}, content=blob.data)
+            assert done.status_code == 201, done.text
+        for tag in tags:
+            stored = api.put(
+                f"/v2/{repository}/manifests/{tag}", content=built.manifest, headers={"Content-Type": MANIFEST}
+            )
+            assert stored.status_code == 201, stored.text
+
+
+def _links(html: str, prefix: str) -> list[str]:
+    return re.findall(rf'href="{re.escape(prefix)}([^"/?]+)"', html)
+
+
+def test_organization_page_lists_its_own_repositories_only(app_moorage: InProcessMoorage) -> None:
+    _push(app_moorage, "app/web", ["v1"])
+    _push(app_moorage, "apps/api", ["v1"])  # "apps" contains "app": a substring filter would list it
+    with app_moorage.client(headers={"Accept": "text/html"}) as client:
+        sign_in(client)
+        page = client.get("/console/orgs/app")
+    assert page.status_code == 200
+    assert _links(page.text, "/console/orgs/app/repos/") == ["web"]
+    assert "/console/orgs/apps/repos/api" not in page.text
+
+
+def test_tag_list_is_searched_sorted_and_paged(app_moorage_factory) -> None:  # type: ignore[no-untyped-def]
+    server = app_moorage_factory(console={"page_size": 5})
+    _push(server, "shop/app", [f"v{i:02d}" for i in range(12)])
+    base = "/console/orgs/shop/repos/app/tags/"
+    with server.client(headers={"Accept": "text/html"}) as client:
+        sign_in(client)
+        first = client.get("/console/orgs/shop/repos/app?sort=name")
+        third = client.get("/console/orgs/shop/repos/app?sort=name&page=3")
+        found = client.get("/console/orgs/shop/repos/app?q=v1")
+    assert _links(first.text, base) == ["v00", "v01", "v02", "v03", "v04"]
+    assert "Page 1 of 3 · 12 in all" in first.text and 'rel="next"' in first.text
+    assert _links(third.text, base) == ["v10", "v11"] and 'rel="next"' not in third.text
+    assert sorted(_links(found.text, base)) == ["v10", "v11"]
+
+
+def test_missing_and_forbidden_are_designed_pages(app_moorage: InProcessMoorage) -> None:
+    _push(app_moorage, "secret/app", ["v1"])
+    with app_moorage.client(auth=ADMIN_AUTH) as api:
+        token = api.post(
+            "/v3/auth/tokens",
+            json={
+                "auth": {
+                    "identity": {
+                        "methods": ["password"],
+                        "password": {
+                            "user": {"name": ADMIN_USER, "password": ADMIN_PASSWORD, "domain": {"name": ADMIN_USER}}
+                        },
+                    }
+                }
+            },
+        ).headers["x-subject-token"]
+        created = api.post(
+            "/v3/users",
+            json={"user": {"name": "nobody-much", "password": "nobody-password-1"}},
+            headers={"X-Auth-Token": token},
+        )
+        assert created.status_code == 201, created.text
+    with app_moorage.client(headers={"Accept": "text/html"}) as client:
+        sign_in(client)
+        missing = client.get("/console/orgs/secret/repos/app/tags/nope")
+    assert missing.status_code == 404 and "404 Not Found" in missing.text
+    with app_moorage.client(headers={"Accept": "text/html"}) as client:
+        assert sign_in(client, "nobody-much", "nobody-password-1").status_code == 303
+        forbidden = client.get("/console/orgs/secret/repos/app")
+        orgs = client.get("/console/orgs")
+    assert forbidden.status_code in (403, 404) and "<!doctype html>" in forbidden.text
+    assert "You cannot see any organization yet" in orgs.text
