@@ -256,6 +256,7 @@ def main() -> None:
                     (f"tags: page {deep}", f"/console/orgs/bench/repos/tags?page={deep}"),
                     ("tags: search '777'", "/console/orgs/bench/repos/tags?q=777"),
                     ("tags: sorted by name, page 2", "/console/orgs/bench/repos/tags?sort=name&page=2"),
+                    ("organization: its repositories (one of 10,000 tags)", "/console/orgs/bench"),
                     ("tag page (layers, referrers, grants)", "/console/orgs/bench/repos/tags/tags/t04242"),
                     ("findings: first page (50 of 1,000)", security),
                     ("findings: critical only", security + "?severity=critical"),

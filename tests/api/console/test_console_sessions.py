@@ -157,3 +157,24 @@ def test_a_console_route_without_a_rule_stops_the_application(monkeypatch: pytes
     monkeypatch.setattr(console, "MODULES", (*console.MODULES, stray))
     with pytest.raises(AccessRuleError, match="/console/unruled"):
         install_console(FastAPI())
+
+
+def test_console_sign_ins_are_in_the_audit_log(app_moorage_factory) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from sqlalchemy import text
+
+    server = app_moorage_factory(events={"buffer_flush_seconds": 0.1})
+    with _browser(server) as client:
+        assert sign_in(client, password="not-the-password").status_code == 401
+        assert sign_in(client).status_code == 303
+
+    def logins() -> list[tuple[str, str, str]]:
+        query = text("SELECT actor_name, result, client_address FROM events WHERE operation = 'login' ORDER BY id")
+        return [tuple(r) for r in server.services.db.run_read(lambda conn: conn.execute(query).all())]
+
+    deadline = time.monotonic() + 10
+    while len(logins()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    found = logins()
+    assert ("admin", "failure", "127.0.0.1") in found and ("admin", "success", "127.0.0.1") in found, found

@@ -79,6 +79,7 @@ async def organization(
         descending=sort != "name",
         offset=(page - 1) * size,
         limit=size,
+        with_tag_names=False,
     )
     context = {"namespace": name, "found": found, "q": q, "sort": sort, "page": page, "size": size}
     return render(request, "org.html", visit, context, section="orgs")
