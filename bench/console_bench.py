@@ -217,9 +217,13 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=10_000)
     parser.add_argument("--findings", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--keep", type=Path, help="work (and keep the data) in this new directory")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp:
         work = Path(tmp)
+        if args.keep is not None:
+            args.keep.mkdir(parents=True)
+            work = args.keep
         started = time.monotonic()
         vulndb = advisories(work, args.findings)
         # The tags first, without scan on push (10,000 image rows to scan would measure the scanner);

@@ -272,3 +272,18 @@ def test_signature_policy_execution_progresses_to_succeed(browser: Any, site: Si
 
 def _admin() -> Account:
     return Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
+
+
+def test_rescan_queues_a_scan_and_the_page_shows_the_other_findings(browser: Any, site: Site) -> None:
+    page = signed_in(browser, site, ADMIN_USER, ADMIN_PASSWORD)
+    page.goto("/console/orgs/shop/repos/app/tags/v1/security")
+    for heading in ("Malicious files", "Secrets and sensitive information", "Unsafe settings", "Build-command risks"):
+        assert page.get_by_role("heading", name=heading).is_visible()
+    page.get_by_role("button", name="Scan again").click()
+    page.wait_for_url("**/tags/v1/security")
+    assert page.get_by_role("heading", name="Security of shop/app:v1").is_visible()
+    with httpx.Client(base_url=site.base, headers={"X-Auth-Token": site.ee.token}) as api:
+        tasks = api.get(
+            f"/v5/{site.ee.project}/image/tasks", params={"type": "image_scan", "task_type": "manual"}
+        ).json()
+    assert tasks.get("total_num", 0) >= 1, tasks

@@ -26,6 +26,7 @@ CONSOLE_RULES = access_rules(
         ("GET", "/console/security"): ACCOUNT,
         ("GET", TAG + "/security"): on_repository(R),
         ("POST", TAG + "/security/handling"): ADMIN,
+        ("POST", TAG + "/security/rescan"): ADMIN,
         ("GET", TAG + "/sbom"): on_repository(R),
     }
 )
@@ -135,6 +136,19 @@ async def handle(namespace: str, repository: str, tag: str, request: Request, se
         ignored=form.get("action") != "unignore",
         remark=form.get("remark", "")[:MAX_REMARK] or "ignored in the console",
     )
+    target = f"/console/orgs/{name.namespace}/repos/{path_segment(name.repository)}/tags/{tag}/security"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post(TAG + "/security/rescan")
+async def rescan(namespace: str, repository: str, tag: str, request: Request, services: ServicesDep) -> Response:
+    """Scan the image again (domain administrators, as ``CreateManualImageScanTask``)."""
+    visit = visit_of(request)
+    name = RepositoryName.from_api_path(namespace, repository)
+    row_id = form_of(request).get("image", "")
+    if not row_id.isdigit() or len(row_id) > 18:
+        raise Invalid("image must be an image row id")
+    await services.security.tag_security.rescan(visit.principal, image_row_id=int(row_id))
     target = f"/console/orgs/{name.namespace}/repos/{path_segment(name.repository)}/tags/{tag}/security"
     return RedirectResponse(target, status_code=303)
 

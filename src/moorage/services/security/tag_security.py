@@ -12,10 +12,12 @@ from moorage.domain.errors import Invalid
 from moorage.domain.identity import Principal
 from moorage.domain.security import ImageFilter, ImageRow
 from moorage.domain.security_handling import HandleRequest
-from moorage.domain.security_images import ImageRef
+from moorage.domain.security_images import ImageRef, ImageScope, ImageSelector
 from moorage.domain.severity import severity_rank
+from moorage.services.security.baseline_details import BaselineService, BuildRisk, RiskConfig
 from moorage.services.security.image_details import ImageDetailService, ImageMalware, ImageVulnerability, SensitiveItem
 from moorage.services.security.images import ImageService
+from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
 
 SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
@@ -48,6 +50,10 @@ class TagSecurityView:
     """How many match the filters."""
     malware: tuple[ImageMalware, ...]
     sensitive: tuple[SensitiveItem, ...]
+    unsafe_settings: tuple[RiskConfig, ...]
+    """Baselines with failed rules (``ListImageRiskConfigs``)."""
+    build_risks: tuple[BuildRisk, ...]
+    """Build-command rules the image breaks (``ListImageBuildCommandRisks`` for this image)."""
 
 
 def _sorted(found: list[ImageVulnerability], sort: str) -> list[ImageVulnerability]:
@@ -61,10 +67,20 @@ def _sorted(found: list[ImageVulnerability], sort: str) -> list[ImageVulnerabili
 class TagSecurity:
     """See the module docstring."""
 
-    def __init__(self, *, images: ImageService, details: ImageDetailService, handling: VulnerabilityHandling) -> None:
+    def __init__(
+        self,
+        *,
+        images: ImageService,
+        details: ImageDetailService,
+        baseline: BaselineService,
+        handling: VulnerabilityHandling,
+        tasks: TaskService,
+    ) -> None:
         self.images = images
         self.details = details
+        self.baseline = baseline
         self.handling = handling
+        self.tasks = tasks
 
     async def row_of(self, principal: Principal, *, namespace: str, repository: str, tag: str) -> ImageRow | None:
         """The image row of a tag of the shared edition's registry, among those the caller sees."""
@@ -99,7 +115,7 @@ class TagSecurity:
             raise Invalid(f"sort must be one of {', '.join(SORTS)}")
         row = await self.row_of(principal, namespace=namespace, repository=repository, tag=tag)
         if row is None:
-            return TagSecurityView(None, (), 0, (), 0, (), ())
+            return TagSecurityView(None, (), 0, (), 0, (), (), (), ())
         ref = ImageRef(str(row.id))
         everything = await self.details.vulnerabilities(
             principal, ref, necessity=None, vul_id=None, app_name=None, kind=None, handle_status=None
@@ -123,9 +139,30 @@ class TagSecurity:
         shown = _sorted(found, query.sort)[offset : offset + limit]
         malware = await self.details.malware(principal, ref, file_name=None)
         sensitive = await self.details.sensitive(principal, ref, file_path=None, severity=None, handle_status=None)
-        return TagSecurityView(
-            row, tuple(counts.items()), handled, tuple(shown), len(found), tuple(malware), tuple(sensitive)
+        settings = await self.baseline.risk_configs(principal, ref, check_name=None, severity=None)
+        build = await self.baseline.build_risks(
+            principal,
+            ImageScope(image_id=str(row.id), namespace=namespace, image_name=repository, image_version=tag),
+            risk_name=None,
+            level=None,
         )
+        return TagSecurityView(
+            row,
+            tuple(counts.items()),
+            handled,
+            tuple(shown),
+            len(found),
+            tuple(malware),
+            tuple(sensitive),
+            tuple(c for c in settings if c.failed_rule_num),
+            tuple(build),
+        )
+
+    async def rescan(self, principal: Principal, *, image_row_id: int) -> str:
+        """Scan the image again now (a manual scan task of one image, as ``CreateManualImageScanTask``);
+        the task's id."""
+        task = await self.tasks.create_scan_task(principal, selectors=(ImageSelector(row_id=image_row_id),))
+        return task.id
 
     async def set_ignored(
         self, principal: Principal, *, image_row_id: int, vul_id: str, ignored: bool, remark: str

@@ -64,10 +64,11 @@ def build_security_services(
     views = VulnerabilityViews(db, reader, AdvisoryLookup(settings.vulndb_path))
     images = ImageService(db)
     handling = VulnerabilityHandling(db, reader, views)
+    tasks = TaskService(db, jobs)
     return SecurityServices(
         images=images,
         registries=RegistryService(db, master_key, remote_access_of(settings)),
-        tasks=TaskService(db, jobs),
+        tasks=tasks,
         policies=policies,
         pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),
         scan_on_push=ScanOnPush(db, jobs, policies),
@@ -80,7 +81,7 @@ def build_security_services(
         reports=ReportService(db, details, baseline),
         advisory_database=AdvisoryDatabaseStatus(db, settings.vulndb_path, UpdatePolicy.of(settings)),
         sbom=SbomExport(db, reader),
-        tag_security=TagSecurity(images=images, details=details, handling=handling),
+        tag_security=TagSecurity(images=images, details=details, baseline=baseline, handling=handling, tasks=tasks),
     )
 
 
