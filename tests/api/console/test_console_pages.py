@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.api.console.test_console_sessions import sign_in
+from tests.api.console.test_console_sessions import ORIGIN, sign_in
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.support.inprocess import InProcessMoorage
 from tests.support.swr_images import image
@@ -29,6 +29,18 @@ def _push(server: InProcessMoorage, repository: str, tags: list[str]) -> None:
                 f"/v2/{repository}/manifests/{tag}", content=built.manifest, headers={"Content-Type": MANIFEST}
             )
             assert stored.status_code == 201, stored.text
+
+
+def _create_user(server: InProcessMoorage, name: str, password: str) -> None:
+    """A plain user of the administrator's account, through IAM's ``POST /v3/users``."""
+    identity = {"methods": ["password"], "password": {"user": {"name": ADMIN_USER, "password": ADMIN_PASSWORD}}}
+    identity["password"]["user"]["domain"] = {"name": ADMIN_USER}  # type: ignore[index]
+    with server.client() as api:
+        token = api.post("/v3/auth/tokens", json={"auth": {"identity": identity}}).headers["x-subject-token"]
+        created = api.post(
+            "/v3/users", json={"user": {"name": name, "password": password}}, headers={"X-Auth-Token": token}
+        )
+    assert created.status_code == 201, created.text
 
 
 def _links(html: str, prefix: str) -> list[str]:
@@ -63,26 +75,7 @@ def test_tag_list_is_searched_sorted_and_paged(app_moorage_factory) -> None:  # 
 
 def test_missing_and_forbidden_are_designed_pages(app_moorage: InProcessMoorage) -> None:
     _push(app_moorage, "secret/app", ["v1"])
-    with app_moorage.client(auth=ADMIN_AUTH) as api:
-        token = api.post(
-            "/v3/auth/tokens",
-            json={
-                "auth": {
-                    "identity": {
-                        "methods": ["password"],
-                        "password": {
-                            "user": {"name": ADMIN_USER, "password": ADMIN_PASSWORD, "domain": {"name": ADMIN_USER}}
-                        },
-                    }
-                }
-            },
-        ).headers["x-subject-token"]
-        created = api.post(
-            "/v3/users",
-            json={"user": {"name": "nobody-much", "password": "nobody-password-1"}},
-            headers={"X-Auth-Token": token},
-        )
-        assert created.status_code == 201, created.text
+    _create_user(app_moorage, "nobody-much", "nobody-password-1")
     with app_moorage.client(headers={"Accept": "text/html"}) as client:
         sign_in(client)
         missing = client.get("/console/orgs/secret/repos/app/tags/nope")
@@ -93,3 +86,33 @@ def test_missing_and_forbidden_are_designed_pages(app_moorage: InProcessMoorage)
         orgs = client.get("/console/orgs")
     assert forbidden.status_code in (403, 404) and "<!doctype html>" in forbidden.text
     assert "You cannot see any organization yet" in orgs.text
+
+
+def test_organization_permissions_are_shown_and_granted_by_managers_only(app_moorage: InProcessMoorage) -> None:
+    _push(app_moorage, "team/app", ["v1"])
+    _create_user(app_moorage, "grant-reader", "grant-reader-password-1")
+    _create_user(app_moorage, "grant-target", "grant-target-password-1")
+    with app_moorage.client(headers={"Accept": "text/html"}) as admin:
+        sign_in(admin)
+        page = admin.get("/console/orgs/team/access")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None and "No user holds a permission" in page.text
+        granted = admin.post(
+            "/console/orgs/team/access",
+            data={"csrf_token": token[1], "user_name": "grant-reader", "level": "1"},
+            headers=ORIGIN,
+        )
+        assert granted.status_code == 303
+        assert re.search(r"<td>grant-reader</td><td>read</td>", admin.get("/console/orgs/team/access").text)
+    with app_moorage.client(headers={"Accept": "text/html"}) as reader:
+        assert sign_in(reader, "grant-reader", "grant-reader-password-1").status_code == 303
+        page = reader.get("/console/orgs/team/access")
+        assert page.status_code == 200 and 'action="/console/orgs/team/access"' not in page.text  # no grant form
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        refused = reader.post(
+            "/console/orgs/team/access",
+            data={"csrf_token": token[1], "user_name": "grant-target", "level": "7"},
+            headers=ORIGIN,
+        )
+        assert refused.status_code == 403 and "permission level 7" in refused.text

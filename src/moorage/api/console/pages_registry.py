@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from moorage.api.console.route import ConsoleRoute, visit_of
+from moorage.api.console.route import ConsoleRoute, form_of, visit_of
 from moorage.api.console.templates import render
 from moorage.api.deps import ServicesDep
-from moorage.api.management_rules import ACCOUNT, R, access_rules, on_repository
+from moorage.api.management_rules import ACCOUNT, M, R, access_rules, on_namespace, on_repository
 from moorage.api.swr.wire import instance_id
 from moorage.domain.errors import Invalid
+from moorage.domain.identity import MANAGE, PERMISSION_LEVELS
 from moorage.domain.management import RepositoryQuery
 from moorage.domain.names import RepositoryName, validate_namespace
+from moorage.domain.registry import GrantChange
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -25,6 +27,8 @@ CONSOLE_RULES = access_rules(
         ("GET", "/console/"): ACCOUNT,
         ("GET", "/console/orgs"): ACCOUNT,
         ("GET", "/console/orgs/{namespace}"): ACCOUNT,
+        ("GET", "/console/orgs/{namespace}/access"): on_namespace(R),
+        ("POST", "/console/orgs/{namespace}/access"): on_namespace(M),
         ("GET", REPOSITORY): on_repository(R),
         ("GET", REPOSITORY + "/tags/{tag}"): on_repository(R),
     }
@@ -128,3 +132,32 @@ async def tag_page(namespace: str, repository: str, tag: str, request: Request, 
     view = await services.image_views.describe(instance_id=instance_id(request), name=name, tag=tag)
     context = {"name": name, "view": view, "registry": services.settings.registry_host}
     return render(request, "tag.html", visit, context, section="orgs")
+
+
+@router.get("/console/orgs/{namespace}/access")
+async def organization_access(namespace: str, request: Request, services: ServicesDep) -> Response:
+    """Who holds which permission on the organization (as ``ShowNamespaceAuth``); managers may grant."""
+    visit = visit_of(request)
+    name = validate_namespace(namespace)
+    view = await services.namespaces.get(visit.principal, instance_id=instance_id(request), name=name)
+    _, grants = await services.namespaces.namespace_grants(instance_id=instance_id(request), name=name)
+    context = {"namespace": name, "grants": grants, "may_manage": view.level >= MANAGE}
+    return render(request, "org_access.html", visit, context, section="orgs")
+
+
+@router.post("/console/orgs/{namespace}/access")
+async def grant_access(namespace: str, request: Request, services: ServicesDep) -> Response:
+    """Grant a user of the account a permission on the organization (as ``CreateNamespaceAuth``)."""
+    form = form_of(request)
+    name = validate_namespace(namespace)
+    level = form.get("level", "")
+    if not level.isdigit() or int(level) not in PERMISSION_LEVELS:
+        raise Invalid("level must be read (1), write (3) or manage (7)")
+    user = await services.users.user_named(form.get("user_name", "")[:64])
+    await services.namespaces.set_namespace_grants(
+        instance_id=instance_id(request),
+        name=name,
+        changes=[GrantChange(user.id, user.name, int(level))],
+        create=True,
+    )
+    return RedirectResponse(f"/console/orgs/{name}/access", status_code=303)
