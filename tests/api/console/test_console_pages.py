@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.api.console.test_console_sessions import ORIGIN, sign_in
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES
 from tests.support.inprocess import InProcessMoorage
 from tests.support.swr_images import image
 
@@ -47,7 +49,9 @@ def _links(html: str, prefix: str) -> list[str]:
     return re.findall(rf'href="{re.escape(prefix)}([^"/?]+)"', html)
 
 
-def test_organization_page_lists_its_own_repositories_only(app_moorage: InProcessMoorage) -> None:
+@pytest.mark.parametrize("database", DATABASES)
+def test_organization_page_lists_its_own_repositories_only(app_moorage_factory, database: str) -> None:  # type: ignore[no-untyped-def]
+    app_moorage = app_moorage_factory(database=database)
     _push(app_moorage, "app/web", ["v1"])
     _push(app_moorage, "apps/api", ["v1"])  # "apps" contains "app": a substring filter would list it
     with app_moorage.client(headers={"Accept": "text/html"}) as client:
@@ -58,8 +62,9 @@ def test_organization_page_lists_its_own_repositories_only(app_moorage: InProces
     assert "/console/orgs/apps/repos/api" not in page.text
 
 
-def test_tag_list_is_searched_sorted_and_paged(app_moorage_factory) -> None:  # type: ignore[no-untyped-def]
-    server = app_moorage_factory(console={"page_size": 5})
+@pytest.mark.parametrize("database", DATABASES)
+def test_tag_list_is_searched_sorted_and_paged(app_moorage_factory, database: str) -> None:  # type: ignore[no-untyped-def]
+    server = app_moorage_factory(database=database, console={"page_size": 5})
     _push(server, "shop/app", [f"v{i:02d}" for i in range(12)])
     base = "/console/orgs/shop/repos/app/tags/"
     with server.client(headers={"Accept": "text/html"}) as client:
