@@ -121,3 +121,26 @@ def test_organization_permissions_are_shown_and_granted_by_managers_only(app_moo
             headers=ORIGIN,
         )
         assert refused.status_code == 403 and "permission level 7" in refused.text
+
+
+def test_a_manager_shares_a_repository_with_another_account(app_moorage: InProcessMoorage) -> None:
+    _push(app_moorage, "team/app", ["v1"])
+    from moorage.domain.identity import OPERATOR
+
+    portal = app_moorage.http.portal  # type: ignore[attr-defined]  # the TestClient's event loop
+    portal.call(  # another account (a domain of its own), as `moorage admin user create` makes it
+        lambda: app_moorage.services.users.create_user(name="partner", password="partner-password-1", caller=OPERATOR)
+    )
+    with app_moorage.client(headers={"Accept": "text/html"}) as admin:
+        sign_in(admin)
+        page = admin.get("/console/orgs/team/repos/app/sharing")
+        assert "not shared with any other account" in page.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        shared = admin.post(
+            "/console/orgs/team/repos/app/sharing",
+            data={"csrf_token": token[1], "account": "partner", "deadline": "", "description": "for a partner"},
+            headers=ORIGIN,
+        )
+        assert shared.status_code == 303
+        assert re.search(r"<td>partner</td><td>read</td><td>forever</td>", admin.get(shared.headers["location"]).text)

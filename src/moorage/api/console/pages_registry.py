@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from moorage.api.console.route import ConsoleRoute, form_of, visit_of
-from moorage.api.console.templates import render
+from moorage.api.console.templates import path_segment, render
 from moorage.api.deps import ServicesDep
 from moorage.api.management_rules import ACCOUNT, M, R, access_rules, on_namespace, on_repository
-from moorage.api.swr.wire import instance_id
+from moorage.api.swr.wire import instance_id, parse_deadline
 from moorage.domain.errors import Invalid
 from moorage.domain.identity import MANAGE, PERMISSION_LEVELS
 from moorage.domain.management import RepositoryQuery
@@ -31,6 +31,8 @@ CONSOLE_RULES = access_rules(
         ("POST", "/console/orgs/{namespace}/access"): on_namespace(M),
         ("GET", REPOSITORY): on_repository(R),
         ("GET", REPOSITORY + "/tags/{tag}"): on_repository(R),
+        ("GET", REPOSITORY + "/sharing"): on_repository(R),
+        ("POST", REPOSITORY + "/sharing"): on_repository(M),
     }
 )
 TAG_ORDERS = {"updated": "updated_at", "created": "created_at", "name": "tag"}
@@ -161,3 +163,36 @@ async def grant_access(namespace: str, request: Request, services: ServicesDep) 
         create=True,
     )
     return RedirectResponse(f"/console/orgs/{name}/access", status_code=303)
+
+
+@router.get(REPOSITORY + "/sharing")
+async def repository_sharing(namespace: str, repository: str, request: Request, services: ServicesDep) -> Response:
+    """The accounts the repository is shared with (as ``ListRepositoryDomains``); managers may share."""
+    visit = visit_of(request)
+    name = RepositoryName.from_api_path(namespace, repository)
+    shares = await services.sharing.of_repository(instance_id=instance_id(request), name=name)
+    _, level = await services.permissions.management_level(
+        visit.principal, instance_id=instance_id(request), namespace=name.namespace, repository=name.repository
+    )
+    context = {"name": name, "shares": shares, "may_manage": level >= MANAGE}
+    return render(request, "sharing.html", visit, context, section="orgs")
+
+
+@router.post(REPOSITORY + "/sharing")
+async def share_repository(namespace: str, repository: str, request: Request, services: ServicesDep) -> Response:
+    """Share the repository with another account (as ``CreateRepoDomains``): its users may pull it."""
+    visit = visit_of(request)
+    form = form_of(request)
+    name = RepositoryName.from_api_path(namespace, repository)
+    await services.sharing.create(
+        visit.principal,
+        instance_id=instance_id(request),
+        name=name,
+        access_domain=form.get("account", "")[:64],
+        permit="read",
+        deadline=parse_deadline(form.get("deadline", "") or "forever"),
+        description=form.get("description", "")[:1024],
+    )
+    return RedirectResponse(
+        f"/console/orgs/{name.namespace}/repos/{path_segment(name.repository)}/sharing", status_code=303
+    )
