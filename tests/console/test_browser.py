@@ -191,6 +191,15 @@ def test_sign_in_browse_to_a_tag_and_copy_its_pull_command(browser: Any, site: S
     assert copied == f"docker pull {site.registry}/shop/app:v1"
     layers = page.locator("#layers-h + table tbody tr")
     assert layers.count() == 3  # the image's three layers
+    for path, heading in (
+        ("/console/orgs/shop/access", "Permissions of shop"),
+        ("/console/orgs/shop/repos/app/sharing", "Sharing of shop/app"),
+        ("/console/security", "Images and findings"),
+        ("/console/admin/users", "Users and access keys"),
+    ):
+        page.goto(path)
+        assert page.get_by_role("heading", name=heading, exact=True).is_visible(), path
+        accessible(page)
 
 
 def test_vulnerabilities_filter_ignore_and_sbom(browser: Any, site: Site) -> None:
