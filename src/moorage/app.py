@@ -15,12 +15,15 @@ from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import moorage
-from moorage.api import enterprise, unserved
+from moorage.api import console, enterprise, unserved
+from moorage.api.console import assets as console_assets
+from moorage.api.console.route import ConsoleRoute
+from moorage.api.console.templates import build_templates
 from moorage.api.enterprise.endpoint_guard import EndpointGuardMiddleware
 from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
@@ -61,11 +64,14 @@ from moorage.metadata.queries.enterprise_instances import anonymous_access
 from moorage.services.access_keys import AccessKeyService
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
+from moorage.services.console_overview import ConsoleOverview
+from moorage.services.console_sessions import ConsoleSessions
 from moorage.services.enterprise import build_enterprise
 from moorage.services.enterprise.endpoint_policies import EndpointPolicyService
 from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.events.recorder import EventBuffer
 from moorage.services.events.wiring import build_event_services
+from moorage.services.image_views import ImageViews
 from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.login_throttle import build_login_throttle
 from moorage.services.logins import LoginService
@@ -121,6 +127,24 @@ def build_services(settings: Settings) -> Services:
         note_event=pulls.note,
         refusal_repeat_seconds=settings.events.quota_refusal_repeat_seconds,
     )
+    logins = LoginService(
+        db,
+        settings=settings.auth,
+        master_key=master_key,
+        signer=signer,
+        throttle=build_login_throttle(
+            db=db, settings=settings.auth, master_key=master_key, redis_url=settings.redis_url
+        ),
+        users=users,
+        access_keys=access_keys,
+        note_event=pulls.note,
+        instance_credentials=enterprise.credentials,
+    )
+    tag_management = TagManagement(db, protection=enterprise.immutability)
+    namespaces = NamespaceService(db, quota=settings.registry.namespace_quota)
+    account = AccountService(
+        db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region, quotas=quotas
+    )
     return Services(
         settings=settings,
         db=db,
@@ -129,23 +153,11 @@ def build_services(settings: Settings) -> Services:
         signer=signer,
         users=users,
         access_keys=access_keys,
-        logins=LoginService(
-            db,
-            settings=settings.auth,
-            master_key=master_key,
-            signer=signer,
-            throttle=build_login_throttle(
-                db=db, settings=settings.auth, master_key=master_key, redis_url=settings.redis_url
-            ),
-            users=users,
-            access_keys=access_keys,
-            note_event=pulls.note,
-            instance_credentials=enterprise.credentials,
-        ),
+        logins=logins,
         permissions=PermissionService(
             db, allow_anonymous_pull=settings.auth.allow_anonymous_pull, instance_anonymous_pull=anonymous_access
         ),
-        namespaces=NamespaceService(db, quota=settings.registry.namespace_quota),
+        namespaces=namespaces,
         repositories=RepositoryService(db),
         blobs=BlobService(db, store, quotas=quotas, touch_after_ms=settings.gc.grace_seconds * 500),
         uploads=UploadService(
@@ -167,11 +179,9 @@ def build_services(settings: Settings) -> Services:
         pulls=pulls,
         jobs=jobs,
         repository_management=RepositoryManagement(db, protection=enterprise.immutability, quotas=quotas),
-        tag_management=TagManagement(db, protection=enterprise.immutability),
+        tag_management=tag_management,
         sharing=SharingService(db),
-        account=AccountService(
-            db, namespace_quota=settings.registry.namespace_quota, region=settings.auth.region, quotas=quotas
-        ),
+        account=account,
         enterprise=enterprise,
         security=security,
         periodic=PeriodicChores(db),
@@ -190,6 +200,11 @@ def build_services(settings: Settings) -> Services:
             peers=[p.region_id for p in settings.sync.peers],
             max_attempts=settings.sync.max_attempts,
         ),
+        console_sessions=ConsoleSessions(
+            logins=logins, users=users, master_key=master_key, session_seconds=settings.console.session_seconds
+        ),
+        image_views=ImageViews(db, store, tags=tag_management, namespaces=namespaces),
+        console_overview=ConsoleOverview(account=account, images=security.images),
     )
 
 
@@ -343,6 +358,33 @@ def require_rules(app: FastAPI, rules: AccessRules) -> AccessRules:
     return rules
 
 
+def install_console(app: FastAPI) -> None:
+    """Serve the web console: its pages (each with its rule: ``AccessRuleError`` for a console route
+    without one), templates, static files, and ``/`` sending a browser there."""
+    rules = merge_access_rules(tuple(module.CONSOLE_RULES for module in console.MODULES))
+    for module in console.MODULES:
+        app.include_router(module.router)
+    app.include_router(console_assets.router)
+    served = {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, ConsoleRoute)
+        for method in context.original_route.methods or ()
+    }
+    if served != set(rules):
+        raise AccessRuleError(f"console routes and rules differ: {sorted(served ^ set(rules))}")
+    app.state.console_rules = rules
+    app.state.console_templates = build_templates()
+    app.state.console_assets = console_assets.load_assets()
+
+    @app.get("/", include_in_schema=False)
+    async def root(request: Request) -> Response:
+        """A browser asking for the site goes to the console."""
+        if "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/console/", status_code=303)
+        return Response("moorage: the web console is at /console/\n", media_type="text/plain")
+
+
 def create_app(settings: Settings) -> MoorageApp:
     """The ASGI application for ``settings``. The schema must already be migrated."""
     services = build_services(settings)
@@ -416,6 +458,8 @@ def create_app(settings: Settings) -> MoorageApp:
     app.add_api_route(
         "/service/token", registry_authorizer.token_endpoint, methods=["GET", "POST"], include_in_schema=False
     )
+    if settings.console.enabled:
+        install_console(app)
     routers, rules = management_api()
     for router in routers:
         app.include_router(router)

@@ -665,6 +665,20 @@ class SyncSettings(BaseModel):
         return value
 
 
+class ConsoleSettings(BaseModel):
+    """The web console under ``/console/`` (docs/console.md): browser sessions on the IAM users'
+    passwords, with the same permissions and login throttle as the APIs."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    enabled: bool = True
+    """Serve the web console (and redirect a browser's ``/`` to it)."""
+    session_seconds: int = Field(default=28800, ge=60, le=7 * 86400)
+    """How long a console sign-in lasts; the session is then refused and the user signs in again."""
+    page_size: int = Field(default=50, ge=5, le=500)
+    """Rows one console list page shows (tags, repositories, findings): a page reads no more rows."""
+
+
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
@@ -726,6 +740,8 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 

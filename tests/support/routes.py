@@ -14,7 +14,14 @@ def management_routes(app: FastAPI) -> list[tuple[str, str]]:
     found = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        if isinstance(route, APIRoute) and context.path and context.path not in INFRASTRUCTURE:
+        if (
+            isinstance(route, APIRoute)
+            and context.path
+            and context.path not in INFRASTRUCTURE
+            # the web console's pages: ruled by their CONSOLE_RULES (create_app checks every one has one)
+            and not context.path.startswith("/console/")
+            and context.path != "/"
+        ):
             found.extend((method, context.path) for method in sorted(route.methods))
     assert len(found) > 10, f"too few routes found: {found}"  # the enumeration itself must not go blind
     return found

@@ -24,6 +24,7 @@ PACKAGES = {
     "rpm": "rpm",
     "rpmbuild": "rpm",
     "skopeo": "skopeo",
+    "chromium": "chromium",
     "podman": "podman",
     "buildah": "buildah",
     "ctr": "containerd",

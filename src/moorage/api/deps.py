@@ -189,6 +189,16 @@ async def admit(request: Request, *, keeps_body: bool = True) -> Admission:
     return admission
 
 
+async def admit_principal(request: Request, principal: Principal, rule: Rule) -> Principal:
+    """The checks ``admit`` makes after authentication, for a caller authenticated another way (the
+    web console's session): the project, the host's instance and the rule. The principal with the
+    path's project."""
+    principal = await _check_project(request, principal)
+    await _check_host_instance(request, principal)
+    await _check_rule(request, principal, rule)
+    return principal
+
+
 async def authorize(request: Request) -> Principal:
     """The router-wide dependency: the principal ``ManagementRoute`` admitted before the body was
     read, or (for a route outside it) authenticate and check the rule now."""

@@ -52,6 +52,10 @@ def install_error_handlers(app: FastAPI) -> None:
             error = e.TooLarge(str(exc.detail))
         else:
             error = e.Invalid(str(exc.detail))
+        if request.url.path.startswith("/console/") and hasattr(request.app.state, "console_templates"):
+            from moorage.api.console.route import console_error  # the console imports this module
+
+            return console_error(request, error)
         return management_error_response(error, request.url.path)
 
     @app.exception_handler(Exception)

@@ -313,3 +313,13 @@ def management_error_response(error: e.MoorageError, path: str) -> Response:
     if dialect == "enterprise":
         return enterprise_error_response(error)
     return swr_error_response(error)
+
+
+def console_status(error: e.MoorageError) -> tuple[int, str]:
+    """The web console's rendering of a domain error: the HTTP status of its error page and the
+    page's title (the statuses IAM uses: the console signs in IAM users)."""
+    for cls in type(error).__mro__:
+        if cls in _IAM_STATUS:
+            status = _IAM_STATUS[cls]
+            return status, _TITLES.get(status, "Error")
+    return 500, _TITLES[500]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -49,6 +51,12 @@ class AccessKey:
     description: str
     enabled: bool
     created_at: int
+
+
+def long_term_password(access: str, secret: str) -> str:
+    """The password of a long-term registry login (user ``<region>@<AK>``): the hex HMAC-SHA256 of
+    the AK keyed with the SK."""
+    return hmac.new(secret.encode(), access.encode(), hashlib.sha256).hexdigest()
 
 
 def actions_for_level(level: int) -> frozenset[str]:

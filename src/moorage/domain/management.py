@@ -43,6 +43,8 @@ class RepositoryFilter:
     repository_ids: frozenset[int] | None = None
     """...or these repositories. Both None: the whole account."""
     namespace_contains: str | None = None
+    namespace_is: str | None = None
+    """Only this organization (its exact name)."""
     name_contains: str | None = None
     category: str | None = None
     is_public: bool | None = None
@@ -156,3 +158,5 @@ class RepositoryQuery:
     """Substring of the repository name (case-insensitive)."""
     category: str | None = None
     is_public: bool | None = None
+    namespace_is: str | None = None
+    """Only this organization (its exact name: the console's organization page)."""

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from moorage.auth.keys import MasterKey, SecretDecryptionError
 from moorage.domain.errors import NotFound, QuotaExceeded
 from moorage.domain.events import NewEvent, Operation, ResourceType, account_event
-from moorage.domain.identity import AccessKey, Caller, Operator, User
+from moorage.domain.identity import AccessKey, Caller, Operator, User, long_term_password
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as q
 from moorage.services.events.recorder import record_events
@@ -77,6 +77,13 @@ class AccessKeyService:
             return created
 
         return NewAccessKey(await self.db.write(work), secret)
+
+    async def create_with_login(
+        self, user_id: str, *, caller: Caller, description: str, region: str
+    ) -> tuple[NewAccessKey, tuple[str, str]]:
+        """A new access key and its long-term registry login (user name, password), both shown once."""
+        created = await self.create_access_key(user_id, caller=caller, description=description)
+        return created, (f"{region}@{created.key.access}", long_term_password(created.key.access, created.secret))
 
     async def access_keys(self, *, caller: Caller, user_id: str | None = None) -> list[AccessKey]:
         """A user's access keys, without secrets (default: the caller's own; the operator's: every key)."""

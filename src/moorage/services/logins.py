@@ -29,7 +29,7 @@ from moorage.auth.tokens import IamToken, TokenError, TokenSigner
 from moorage.domain.enterprise_access import CredentialKind
 from moorage.domain.errors import Unauthenticated
 from moorage.domain.events import Actor, NewEvent, current_context, login_event
-from moorage.domain.identity import Principal, User
+from moorage.domain.identity import Principal, User, long_term_password
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as q
@@ -179,10 +179,16 @@ class LoginService:
             )
 
     # IAM tokens ---------------------------------------------------------------------------------
-    async def issue_token(self, user: User, *, project_id: str | None) -> tuple[str, IamToken]:
-        """An IAM token for ``user``, scoped to a project of their domain (or the domain)."""
+    async def issue_token(
+        self, user: User, *, project_id: str | None, ttl_seconds: int | None = None
+    ) -> tuple[str, IamToken]:
+        """An IAM token for ``user``, scoped to a project of their domain (or the domain), valid
+        ``ttl_seconds`` (default the IAM token lifetime; the console's sessions have their own)."""
         return self.signer.issue_iam(
-            user_id=user.id, domain_id=user.domain_id, project_id=project_id, ttl=self.settings.token_ttl_seconds
+            user_id=user.id,
+            domain_id=user.domain_id,
+            project_id=project_id,
+            ttl=ttl_seconds if ttl_seconds is not None else self.settings.token_ttl_seconds,
         )
 
     async def validate_token(self, token: str) -> tuple[IamToken, User]:
@@ -265,7 +271,7 @@ class LoginService:
         if len(password) == 64 and all(c in string.hexdigits for c in password):
             found = await self.access_keys.access_key_secret(key_id)
             if found is not None:
-                expected = hmac.new(found[1].encode(), key_id.encode(), hashlib.sha256).hexdigest()
+                expected = long_term_password(key_id, found[1])
                 if hmac.compare_digest(expected, password.lower()):
                     return Login(principal_of(found[0], via="long-term"), f"access-key:{key_id}")
             return None

@@ -70,6 +70,7 @@ def visible_filter(
         namespace_ids,
         repository_ids,
         namespace_contains=query.namespace or None,
+        namespace_is=query.namespace_is,
         name_contains=query.name or None,
         category=query.category,
         is_public=query.is_public,
@@ -178,13 +179,16 @@ class RepositoryManagement:
         descending: bool,
         offset: int,
         limit: int,
+        with_tag_names: bool = True,
     ) -> RepositoryPage:
-        """One offset page of the repositories the caller may see, with their tag names."""
+        """One offset page of the repositories the caller may see, with their tag names (every tag of
+        each: ``with_tag_names=False`` leaves them out, for a page that shows only the counts)."""
 
         def work(conn: Connection) -> RepositoryPage:
             flt = visible_filter(conn, principal, instance_id, query)
             items = q.page(conn, instance_id, flt, order=order, descending=descending, offset=offset, limit=limit)
-            return RepositoryPage(items, q.tag_names(conn, [r.id for r in items]), q.count(conn, instance_id, flt))
+            names = q.tag_names(conn, [r.id for r in items]) if with_tag_names else {}
+            return RepositoryPage(items, names, q.count(conn, instance_id, flt))
 
         return await self.db.read(work, heavy=True)
 

@@ -13,8 +13,11 @@ from moorage.metadata.database import Database
 from moorage.services.access_keys import AccessKeyService
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
+from moorage.services.console_overview import ConsoleOverview
+from moorage.services.console_sessions import ConsoleSessions
 from moorage.services.enterprise import EnterpriseServices
 from moorage.services.events.wiring import EventServices
+from moorage.services.image_views import ImageViews
 from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
@@ -71,6 +74,9 @@ class Services:
     gc: GcRunService
     retention: RetentionServices
     image_sync: ImageSyncService
+    console_sessions: ConsoleSessions
+    image_views: ImageViews
+    console_overview: ConsoleOverview
 
 
 def storage_driver(settings: Settings) -> StorageDriver:

@@ -151,6 +151,8 @@ def _conditions(instance_id: str, flt: RepositoryFilter) -> list[ColumnElement[b
         conditions.append(or_(*granted) if granted else false())
     if flt.namespace_contains:
         conditions.append(namespaces.c.name.icontains(flt.namespace_contains, autoescape=True))
+    if flt.namespace_is is not None:
+        conditions.append(namespaces.c.name == flt.namespace_is)
     if flt.name_contains:
         conditions.append(repositories.c.name.icontains(flt.name_contains, autoescape=True))
     if flt.category:

@@ -28,6 +28,7 @@ from moorage.services.enterprise.registry_hooks import EnterpriseRegistryHooks
 from moorage.services.enterprise.resource_tags import ResourceTagService
 from moorage.services.enterprise.scheduler import PolicyScheduler
 from moorage.services.enterprise.signing_keys import SigningKeyService
+from moorage.services.enterprise.signing_view import SigningViews
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
 
@@ -52,6 +53,8 @@ class EnterpriseServices:
     credentials: InstanceCredentialService
     endpoint_policies: EndpointPolicyService
     tags: ResourceTagService
+    signing: SigningViews
+    """The web console's signature-policy page."""
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -81,6 +84,7 @@ def build_enterprise(
     executions = ExecutionService(db, jobs)
     immutability = ImmutableTagGuard()
     artifacts = ArtifactService(db, store, protection=immutability)
+    policies = SignPolicyService(db)
     return EnterpriseServices(
         hosts=hosts,
         instances=InstanceService(db, hosts, external_url=settings.resolved_external_url),
@@ -88,7 +92,7 @@ def build_enterprise(
         artifacts=artifacts,
         scans=ArtifactScanService(db, jobs, artifacts),
         keys=SigningKeyService(db, master_key),
-        policies=SignPolicyService(db),
+        policies=policies,
         executions=executions,
         hooks=EnterpriseRegistryHooks(db, executions),
         scheduler=PolicyScheduler(db, executions, interval_seconds=settings.enterprise.schedule_interval_seconds),
@@ -105,4 +109,5 @@ def build_enterprise(
         ),
         endpoint_policies=EndpointPolicyService(db, ttl=settings.enterprise.host_cache_seconds),
         tags=ResourceTagService(db),
+        signing=SigningViews(policies=policies, executions=executions),
     )

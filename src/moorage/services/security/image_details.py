@@ -41,6 +41,10 @@ class ImageVulnerability:
     severity: str
     type: str
     handled: bool
+    score: float | None = None
+    """CVSS base score, when the advisory gives one."""
+    fixed_version: str = ""
+    """The first version that fixes it (empty: none known)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +169,8 @@ class ImageDetailService(DetailBase):
                     severity=v.severity,
                     type=vul_type(v.ecosystem),
                     handled=handled,
+                    score=v.score,
+                    fixed_version=v.fixed_version,
                 )
                 key = (v.vul_id, v.package_name, v.package_version, v.path)
                 if key in found and found[key].handled and not handled:

@@ -24,6 +24,8 @@ from moorage.services.security.push_listener import ScanOnPush
 from moorage.services.security.registries import RegistryService
 from moorage.services.security.remote_access import remote_access_of
 from moorage.services.security.reports import ReportService
+from moorage.services.security.sbom_export import SbomExport
+from moorage.services.security.tag_security import TagSecurity
 from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
 from moorage.services.security.vulnerability_views import VulnerabilityViews
@@ -52,6 +54,8 @@ class SecurityServices:
     advisory_database: AdvisoryDatabaseStatus
     cicd: CicdService
     cicd_uploads: CicdUploads
+    sbom: SbomExport
+    tag_security: TagSecurity
 
 
 def build_security_services(
@@ -64,23 +68,28 @@ def build_security_services(
     baseline = BaselineService(db, reader)
     views = VulnerabilityViews(db, reader, AdvisoryLookup(settings.vulndb_path))
     cicd_signer = CicdUploadSigner(master_key)
+    images = ImageService(db)
+    handling = VulnerabilityHandling(db, reader, views)
+    tasks = TaskService(db, jobs)
     return SecurityServices(
-        images=ImageService(db),
+        images=images,
         registries=RegistryService(db, master_key, remote_access_of(settings)),
-        tasks=TaskService(db, jobs),
+        tasks=tasks,
         policies=policies,
         pull_gate=PullGate(db, cache_seconds=settings.scanner.pull_policy_cache_seconds),
         scan_on_push=ScanOnPush(db, jobs, policies, settings.vulndb_path),
         details=details,
         baseline=baseline,
         vulnerabilities=views,
-        handling=VulnerabilityHandling(db, reader, views),
+        handling=handling,
         whitelists=WhitelistService(views),
         settings=AccountSettings(db, reader),
         reports=ReportService(db, details, baseline),
         advisory_database=AdvisoryDatabaseStatus(db, settings.vulndb_path, UpdatePolicy.of(settings)),
         cicd=CicdService(db, settings, cicd_signer),
         cicd_uploads=CicdUploads(db, settings, cicd_signer),
+        sbom=SbomExport(db, reader),
+        tag_security=TagSecurity(images=images, details=details, baseline=baseline, handling=handling, tasks=tasks),
     )
 
 

@@ -1,0 +1,178 @@
+"""A tag's image security as the console shows it: the image row of the tag, its vulnerabilities
+(filtered, sorted and one page of them), the counts by severity of those not handled, and the
+malicious files and sensitive information found. Every list comes from ``ImageDetailService``, the
+service the HSS API's image operations use, with the caller's visibility; handling (ignore,
+whitelist) goes through ``VulnerabilityHandling`` as ``HandleImageVulnerability`` does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moorage.domain.errors import Invalid
+from moorage.domain.identity import Principal
+from moorage.domain.security import ImageFilter, ImageRow
+from moorage.domain.security_handling import HandleRequest
+from moorage.domain.security_images import ImageRef, ImageScope, ImageSelector
+from moorage.domain.severity import severity_rank
+from moorage.services.security.baseline_details import BaselineService, BuildRisk, RiskConfig
+from moorage.services.security.image_details import ImageDetailService, ImageMalware, ImageVulnerability, SensitiveItem
+from moorage.services.security.images import ImageService
+from moorage.services.security.tasks import TaskService
+from moorage.services.security.vulnerability_handling import VulnerabilityHandling
+
+SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
+SORTS = ("severity", "cvss", "package")
+ROW_LOOKUP = 50
+
+
+@dataclass(frozen=True, slots=True)
+class VulnerabilityQuery:
+    """The console's filters of one image's vulnerabilities."""
+
+    severity: str | None = None
+    fixable: bool | None = None
+    package: str | None = None
+    handled: bool | None = None
+    sort: str = "severity"
+
+
+@dataclass(frozen=True, slots=True)
+class TagSecurityView:
+    """What the tag's security page shows."""
+
+    row: ImageRow | None
+    """The tag's image row (None: the image security lists do not know the tag yet)."""
+    unhandled_by_severity: tuple[tuple[str, int], ...]
+    handled: int
+    findings: tuple[ImageVulnerability, ...]
+    """One page of the filtered, sorted vulnerabilities."""
+    matching: int
+    """How many match the filters."""
+    malware: tuple[ImageMalware, ...]
+    sensitive: tuple[SensitiveItem, ...]
+    unsafe_settings: tuple[RiskConfig, ...]
+    """Baselines with failed rules (``ListImageRiskConfigs``)."""
+    build_risks: tuple[BuildRisk, ...]
+    """Build-command rules the image breaks (``ListImageBuildCommandRisks`` for this image)."""
+
+
+def _sorted(found: list[ImageVulnerability], sort: str) -> list[ImageVulnerability]:
+    if sort == "cvss":
+        return sorted(found, key=lambda v: (-(v.score or 0.0), -severity_rank(v.severity), v.vul_id))
+    if sort == "package":
+        return sorted(found, key=lambda v: (v.app_name.lower(), v.version, v.vul_id))
+    return found  # the service's order: most severe first
+
+
+class TagSecurity:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        images: ImageService,
+        details: ImageDetailService,
+        baseline: BaselineService,
+        handling: VulnerabilityHandling,
+        tasks: TaskService,
+    ) -> None:
+        self.images = images
+        self.details = details
+        self.baseline = baseline
+        self.handling = handling
+        self.tasks = tasks
+
+    async def row_of(self, principal: Principal, *, namespace: str, repository: str, tag: str) -> ImageRow | None:
+        """The image row of a tag of the shared edition's registry, among those the caller sees."""
+        rows, _ = await self.images.page(
+            principal,
+            ImageFilter(image_types=("private_image",), namespace=namespace, image_name=repository, image_version=tag),
+            sort_key=None,
+            descending=True,
+            offset=0,
+            limit=ROW_LOOKUP,
+        )
+        for row in rows:
+            if (row.namespace, row.image_name, row.image_version) == (namespace, repository, tag):
+                return row
+        return None
+
+    async def view(
+        self,
+        principal: Principal,
+        *,
+        namespace: str,
+        repository: str,
+        tag: str,
+        query: VulnerabilityQuery,
+        offset: int,
+        limit: int,
+    ) -> TagSecurityView:
+        """The tag's security page (see ``TagSecurityView``)."""
+        if query.severity is not None and query.severity not in SEVERITIES:
+            raise Invalid(f"severity must be one of {', '.join(SEVERITIES)}")
+        if query.sort not in SORTS:
+            raise Invalid(f"sort must be one of {', '.join(SORTS)}")
+        row = await self.row_of(principal, namespace=namespace, repository=repository, tag=tag)
+        if row is None:
+            return TagSecurityView(None, (), 0, (), 0, (), (), (), ())
+        ref = ImageRef(str(row.id))
+        everything = await self.details.vulnerabilities(
+            principal, ref, necessity=None, vul_id=None, app_name=None, kind=None, handle_status=None
+        )
+        counts = {s: 0 for s in SEVERITIES}
+        handled = 0
+        for v in everything:
+            if v.handled:
+                handled += 1
+            else:
+                counts[v.severity if v.severity in counts else "unknown"] += 1
+        package = (query.package or "").lower()
+        found = [
+            v
+            for v in everything
+            if (query.severity is None or v.severity == query.severity)
+            and (query.fixable is None or bool(v.fixed_version) == query.fixable)
+            and (not package or package in v.app_name.lower())
+            and (query.handled is None or v.handled == query.handled)
+        ]
+        shown = _sorted(found, query.sort)[offset : offset + limit]
+        malware = await self.details.malware(principal, ref, file_name=None)
+        sensitive = await self.details.sensitive(principal, ref, file_path=None, severity=None, handle_status=None)
+        settings = await self.baseline.risk_configs(principal, ref, check_name=None, severity=None)
+        build = await self.baseline.build_risks(
+            principal,
+            ImageScope(image_id=str(row.id), namespace=namespace, image_name=repository, image_version=tag),
+            risk_name=None,
+            level=None,
+        )
+        return TagSecurityView(
+            row,
+            tuple(counts.items()),
+            handled,
+            tuple(shown),
+            len(found),
+            tuple(malware),
+            tuple(sensitive),
+            tuple(c for c in settings if c.failed_rule_num),
+            tuple(build),
+        )
+
+    async def rescan(self, principal: Principal, *, image_row_id: int) -> str:
+        """Scan the image again now (a manual scan task of one image, as ``CreateManualImageScanTask``);
+        the task's id."""
+        task = await self.tasks.create_scan_task(principal, selectors=(ImageSelector(row_id=image_row_id),))
+        return task.id
+
+    async def set_ignored(
+        self, principal: Principal, *, image_row_id: int, vul_id: str, ignored: bool, remark: str
+    ) -> int:
+        """Ignore one vulnerability of one image (or stop ignoring it), as ``HandleImageVulnerability``
+        with ``image_view`` does; how many findings it touched."""
+        request = HandleRequest(
+            operate_type="ignore" if ignored else "not_ignore",
+            select_type="image_view",
+            image_view=((str(image_row_id), (vul_id,)),),
+            remark=remark,
+        )
+        return await self.handling.handle(principal, request)
