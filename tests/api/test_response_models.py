@@ -46,7 +46,7 @@ from moorage.api.swr import schemas as swr
 from moorage.api.swr import schemas_retention as swr_retention
 from moorage.app import create_app
 from moorage.settings import Settings
-from tests.support.routes import INFRASTRUCTURE
+from tests.support.routes import INFRASTRUCTURE, is_console_path
 from tests.support.sdk_operations import client_operations
 
 SWR_MODELS = "huaweicloudsdkswr.v2.model"
@@ -328,7 +328,12 @@ def management_routes(app: FastAPI) -> Iterator[ServedRoute]:
     """Every (method, route) of the management API, nested routers included."""
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        if isinstance(route, APIRoute) and context.path and context.path not in INFRASTRUCTURE:
+        if (
+            isinstance(route, APIRoute)
+            and context.path
+            and context.path not in INFRASTRUCTURE
+            and not is_console_path(context.path)  # HTML pages, not an API: no SDK parses them
+        ):
             path = re.sub(r"\{(\w+):\w+\}", r"{\1}", context.path)
             for method in sorted(route.methods):
                 yield ServedRoute(method, path, route)

@@ -9,6 +9,12 @@ from fastapi.routing import APIRoute, iter_route_contexts
 INFRASTRUCTURE = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/service/token"}
 
 
+def is_console_path(path: str) -> bool:
+    """The web console's pages (and ``/``, which sends a browser there): ruled by their
+    ``CONSOLE_RULES`` (create_app checks every one has one), answered in HTML."""
+    return path.startswith("/console/") or path == "/"
+
+
 def management_routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path template) of every management route ``app`` serves."""
     found = []
@@ -18,9 +24,7 @@ def management_routes(app: FastAPI) -> list[tuple[str, str]]:
             isinstance(route, APIRoute)
             and context.path
             and context.path not in INFRASTRUCTURE
-            # the web console's pages: ruled by their CONSOLE_RULES (create_app checks every one has one)
-            and not context.path.startswith("/console/")
-            and context.path != "/"
+            and not is_console_path(context.path)
         ):
             found.extend((method, context.path) for method in sorted(route.methods))
     assert len(found) > 10, f"too few routes found: {found}"  # the enumeration itself must not go blind
