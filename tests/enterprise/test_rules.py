@@ -19,7 +19,7 @@ from moorage.services.enterprise.paging import page_request
 
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.none(), st.integers(-5, 400)), st.one_of(st.none(), st.integers(-5, 150)))
-def test_paging_follows_seed_000(offset: int | None, limit: int | None) -> None:
+def test_paging_follows_the_subtask_listing_rules(offset: int | None, limit: int | None) -> None:
     size = 10 if limit is None else limit
     start = 0 if offset is None else offset
     valid = (not (offset not in (None, 0) and limit is None)) and 1 <= size <= 100 and start >= 0 and start % size == 0

@@ -23,6 +23,7 @@ from huaweicloudsdkswr.v2 import (
 )
 
 from moorage.signing.cosign import parse_payload
+from tests.conftest import ADMIN_USER
 from tests.enterprise import layouts
 from tests.enterprise.support import (
     Enterprise,
@@ -37,6 +38,7 @@ from tests.enterprise.support import (
     wait_execution,
 )
 from tests.support import skopeo
+from tests.support.accounts import cli
 
 TAGS = [f"v{i}" for i in range(1, 13)]  # 12 tags: more than one page of 10
 
@@ -99,6 +101,15 @@ def test_execution_counts(signed: dict[str, object]) -> None:
     )
     assert finished.trigger == "manual" and finished.policy_id == signed["policy"]
     assert finished.created_at.endswith("Z") and finished.updated_at >= finished.created_at
+
+
+def test_a_manual_execution_is_in_the_audit_log(ee: Enterprise, signed: dict[str, object]) -> None:
+    audit = cli(
+        ee.server, "audit", "--json", "--instance", str(signed["instance"]), "--resource-type", "signature_policy"
+    )
+    found = [json.loads(line) for line in audit.stdout.splitlines()]
+    started = [e for e in found if e["operation"] == "create" and e["detail"].get("execution") == signed["execution"]]
+    assert [(e["resource"], e["user"]) for e in started] == [(f"team/{signed['policy']}", ADMIN_USER)]
 
 
 def test_subtasks_page_through_every_signed_tag(ee: Enterprise, signed: dict[str, object]) -> None:
@@ -190,7 +201,7 @@ def test_subtask_listing_of_unknown_things(ee: Enterprise, signed: dict[str, obj
         assert caught.value.error_code == code, override
 
 
-def test_error_body_is_the_seed_000_shape(ee: Enterprise, signed: dict[str, object]) -> None:
+def test_error_body_is_swrs_error_shape(ee: Enterprise, signed: dict[str, object]) -> None:
     with ee.http() as api:
         response = api.get(
             f"/v2/{ee.project}/instances/{signed['instance']}/namespaces/team/signature/policies/"

@@ -14,9 +14,11 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import Execution, Page, PageRequest, RunStatus, SignPolicy, SignSubtask, SignTask
 from moorage.domain.errors import Conflict, Invalid, NotFound
+from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_signing as q
+from moorage.services.events.recorder import record_events
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class ExecutionService:
             return None
 
         def create(conn: Connection) -> int | None:
-            return q.create_execution(
+            created = q.create_execution(
                 conn,
                 policy_id=policy.id,
                 trigger=trigger,
@@ -60,6 +62,9 @@ class ExecutionService:
                 only_repository=only_repository,
                 only_tag=only_tag,
             )
+            if created is not None and trigger == "manual":  # a person asked; pushes and schedules are the system's
+                record_events(conn, _event(Operation.CREATE, policy, created))
+            return created
 
         execution_id = await self.db.write(create)
         if execution_id is None:
@@ -126,6 +131,22 @@ class ExecutionService:
         def work(conn: Connection) -> None:
             q.stop_unfinished(conn, execution_id)
             q.set_execution_status(conn, execution_id, RunStatus.STOPPED, "stopped on request")
+            record_events(conn, _event(Operation.UPDATE, policy, execution_id, stopped=True))
 
         await self.db.write(work)
         return await self.get(policy, execution_id)
+
+
+def _event(operation: Operation, policy: SignPolicy, execution_id: int, *, stopped: bool = False) -> NewEvent:
+    """The event of a signing execution started by hand or stopped."""
+    detail: dict[str, object] = {"execution": execution_id}
+    if stopped:
+        detail["stopped"] = True
+    return change_event(
+        operation,
+        ResourceType.SIGNATURE_POLICY,
+        instance_id=policy.instance_id,
+        resource=f"{policy.namespace_name}/{policy.id}",
+        namespace=policy.namespace_name,
+        detail=detail,
+    )
