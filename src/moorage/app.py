@@ -15,7 +15,7 @@ from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -376,13 +376,6 @@ def install_console(app: FastAPI) -> None:
     app.state.console_rules = rules
     app.state.console_templates = build_templates()
     app.state.console_assets = console_assets.load_assets()
-
-    @app.get("/", include_in_schema=False)
-    async def root(request: Request) -> Response:
-        """A browser asking for the site goes to the console."""
-        if "text/html" in request.headers.get("accept", ""):
-            return RedirectResponse("/console/", status_code=303)
-        return Response("moorage: the web console is at /console/\n", media_type="text/plain")
 
 
 def create_app(settings: Settings) -> MoorageApp:

@@ -103,6 +103,7 @@ def _fill(path: str, world: World, image_id: str) -> str:
         "task_id": "0" * 32,
         "namespace": CLOSED,
         "id": world.whitelist_id,
+        "cicd_id": "0" * 32,  # no such CI/CD configuration: the reader learns nothing from its 404
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

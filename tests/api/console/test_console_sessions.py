@@ -40,6 +40,9 @@ def test_root_sends_a_browser_to_the_console(app_moorage: InProcessMoorage) -> N
     with _browser(app_moorage) as client:
         answer = client.get("/")
     assert answer.status_code == 303 and answer.headers["location"] == "/console/"
+    # An API client asking for the same path gets SWR's ListApiVersions, not the redirect.
+    versions = app_moorage.http.get("/", headers={"Accept": "application/json"})
+    assert versions.status_code == 200 and [v["id"] for v in versions.json()["versions"]] == ["v2", "v3"]
 
 
 def test_signed_out_pages_go_to_sign_in(app_moorage: InProcessMoorage) -> None:

@@ -4,6 +4,7 @@ the CCE agency) and the API-version documents (``GET /``, ``GET /{api_version}``
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import RedirectResponse
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.management_route import ManagementRoute
@@ -127,8 +128,12 @@ def _version(request: Request, version_id: str) -> s.VersionView:
 
 
 @router.get("/", response_model=s.VersionList)
-async def list_api_versions(request: Request) -> s.VersionList:
-    """Every management API version served."""
+async def list_api_versions(request: Request, services: ServicesDep) -> s.VersionList | Response:
+    """Every management API version served; a browser asking for the site (``Accept: text/html``) is
+    sent to the web console instead, when it is served. One route for ``/``, so the SDK's
+    ListApiVersions is never taken by the console's redirect."""
+    if services.settings.console.enabled and "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/console/", status_code=303)
     return s.VersionList(versions=[_version(request, v) for v in API_VERSIONS])
 
 
