@@ -1105,3 +1105,8 @@ from moorage.metadata.event_tables import triggers as triggers  # noqa: E402
 from moorage.metadata.event_tables import webhook_attempts as webhook_attempts  # noqa: E402
 from moorage.metadata.event_tables import webhook_deliveries as webhook_deliveries  # noqa: E402
 from moorage.metadata.event_tables import webhook_policies as webhook_policies  # noqa: E402
+from moorage.metadata.replication_tables import replication_executions as replication_executions  # noqa: E402
+from moorage.metadata.replication_tables import replication_policies as replication_policies  # noqa: E402
+from moorage.metadata.replication_tables import replication_registries as replication_registries  # noqa: E402
+from moorage.metadata.replication_tables import replication_subtasks as replication_subtasks  # noqa: E402
+from moorage.metadata.replication_tables import replication_tasks as replication_tasks  # noqa: E402
