@@ -53,6 +53,11 @@ class ResourceType(StrEnum):
     IMMUTABLE_RULE = "immutable_rule"
     WEBHOOK_POLICY = "webhook_policy"
     TRIGGER = "trigger"
+    REPLICATION_REGISTRY = "replication_registry"
+    REPLICATION_POLICY = "replication_policy"
+    REPLICATION = "replication"
+    """An execution of a replication policy: created when it starts, updated when it ends (its
+    ``detail`` says the status and counts)."""
     USER = "user"
     """Logins: the resource is the user name tried."""
 
@@ -208,6 +213,8 @@ def webhook_event_type(event: Event) -> WebhookEventType | None:
     artifact, a tag or a repository ``DELETE_ARTIFACT``; a pull ``PULL_ARTIFACT``; a scan result
     ``SCANNING_COMPLETED`` or ``SCANNING_FAILED``. Failed operations and other changes have none."""
     kind = (event.operation, event.resource_type)
+    if event.resource_type is ResourceType.REPLICATION:
+        return WebhookEventType.REPLICATION  # started and finished, however it ended
     if kind == (Operation.SCAN, ResourceType.ARTIFACT):
         return (
             WebhookEventType.SCANNING_COMPLETED if event.result is Result.SUCCESS else WebhookEventType.SCANNING_FAILED
