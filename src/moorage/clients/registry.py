@@ -16,7 +16,7 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,12 +231,19 @@ class RegistryClient:
         *,
         scope: str,
         headers: dict[str, str] | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
     ) -> httpx.Response:
         """Send once, answer an auth challenge, send again; raise on errors. The answer is streamed:
-        the caller reads it (with a cap) and closes it."""
+        the caller reads it (with a cap) and closes it. A streamed ``content`` cannot be sent twice:
+        the caller authenticates first with a request without one (an upload's POST does)."""
         for attempt in range(2):
             authorization = self._authorization(scope)
-            response = await self._session.open(method, url, headers=headers, authorization=authorization)
+            response = await self._session.open(
+                method, url, headers=headers, authorization=authorization, content=content
+            )
+            if response.status_code == 401 and attempt == 0 and not (content is None or isinstance(content, bytes)):
+                await response.aclose()
+                raise AuthenticationError(f"{method} {url}: unauthorized with a streamed body", status=401)
             if response.status_code == 401 and attempt == 0:
                 await response.aclose()
                 sent_basic = (authorization or "").startswith("Basic ")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
 
 import httpcore
@@ -180,11 +180,13 @@ class EgressSession:
         params: Mapping[str, str] | None = None,
         authorization: str | None = None,
         authorization_origin: httpx.URL | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
     ) -> httpx.Response:
         """Send a request and follow its redirects; the answer is streamed (the caller closes it).
 
         ``authorization`` goes only to URLs of the same origin as ``authorization_origin`` (default:
-        the base URL), whether asked for or reached by a redirect."""
+        the base URL), whether asked for or reached by a redirect. ``content`` is the body: bytes are
+        sent again after a redirect; a stream cannot be, so a redirect answering one is an error."""
         target = self.url(url)
         owner = authorization_origin or self.base_url
         if params:
@@ -199,11 +201,16 @@ class EgressSession:
             sent = {**(headers or {})}
             if authorization is not None and same_origin(owner, target):
                 sent["Authorization"] = authorization
-            response = await self._send(self._http.build_request(method, target, headers=sent))
+            response = await self._send(self._http.build_request(method, target, headers=sent, content=content))
             location = response.headers.get("Location")
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return response
             await response.aclose()
+            if content is not None and not isinstance(content, bytes):
+                raise RegistryError(
+                    f"{method} {first}: redirected after a streamed body was sent",
+                    public="the registry redirected an upload",
+                )
             if hop == self.policy.max_redirects:
                 raise RegistryError(
                     f"{method} {first}: more than {self.policy.max_redirects} redirects",
@@ -222,7 +229,7 @@ class EgressSession:
                     public="the registry redirected to an address that is not http or https",
                 )
             if response.status_code == 303 and method != "HEAD":
-                method = "GET"
+                method, content = "GET", None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(self, request: httpx.Request) -> httpx.Response:

@@ -1,0 +1,85 @@
+"""Building the copy engine's endpoints from the deployment's settings."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from moorage.clients.auth import Credentials
+from moorage.clients.egress import EgressPolicy
+from moorage.clients.push import RegistryPushClient
+from moorage.domain.errors import Invalid
+from moorage.metadata.database import Database
+from moorage.services.blobs import BlobService
+from moorage.services.enterprise.immutability import ImmutableTagGuard
+from moorage.services.manifests import ManifestService
+from moorage.services.pulls import PullRecorder
+from moorage.services.quotas import QuotaLimits, QuotaService
+from moorage.services.replication.endpoints import LocalRegistry, RemoteEndpoint
+from moorage.services.security.remote_access import remote_access_of
+from moorage.services.uploads import UploadService
+from moorage.settings import Settings
+from moorage.storage.blobstore import BlobStore
+
+
+def local_registry(settings: Settings, db: Database, store: BlobStore) -> LocalRegistry:
+    """The registry services a job worker writes through, built as the application builds its own
+    (same quota limits, immutable tag rules, size bounds): a copy obeys what a push obeys. Push
+    listeners (scan on push, signing on push) are the HTTP process's and do not run for a copy."""
+    quotas = QuotaService(
+        db,
+        QuotaLimits(
+            namespace_storage=settings.quota.namespace_storage_bytes,
+            namespace_repositories=settings.quota.namespace_repositories,
+            account_storage=settings.quota.account_storage_bytes,
+            account_repositories=settings.quota.account_repositories,
+        ),
+        reservation_seconds=settings.registry.upload_stale_after_seconds,
+    )
+    protection = ImmutableTagGuard()
+    return LocalRegistry(
+        db=db,
+        store=store,
+        uploads=UploadService(
+            db,
+            store,
+            quotas=quotas,
+            lease_seconds=settings.registry.upload_lease_seconds,
+            blob_max_bytes=settings.registry.blob_max_bytes,
+        ),
+        blobs=BlobService(db, store, quotas=quotas, touch_after_ms=settings.gc.grace_seconds * 500),
+        manifests=ManifestService(
+            db,
+            max_bytes=settings.registry.manifest_max_bytes,
+            pulls=PullRecorder(db, pull_events=False),
+            max_json_depth=settings.http.max_json_depth,
+            protection=protection,
+            quotas=quotas,
+        ),
+    )
+
+
+def remote_endpoint(
+    url: str,
+    *,
+    settings: Settings,
+    username: str = "",
+    password: str = "",
+    verify_tls: bool = True,
+    egress: EgressPolicy | None = None,
+) -> RemoteEndpoint:
+    """A registry at ``url`` (``https://host[:port]``; ``http://`` for plain HTTP), under the
+    deployment's egress policy (``egress`` replaces it); close it with ``await endpoint.client.aclose()``."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        raise Invalid(f"{url[:200]!r} is not an http(s) registry address without credentials in it")
+    access = remote_access_of(settings)
+    client = RegistryPushClient(
+        parts.netloc,
+        egress=egress or access.egress,
+        credentials=Credentials(username, password) if username else None,
+        plain_http=parts.scheme == "http",
+        timeout=access.timeout,
+        verify_tls=verify_tls,
+        limits=access.limits,
+    )
+    return RemoteEndpoint(client)
