@@ -76,9 +76,7 @@ def _not_applicable(method: str, operation: str, topic: str, path: str, *, shado
 TRIGGERS_SYNC = "triggers, image sync"
 RESOURCE_TAGS = "resource tags (TMS)"
 ENDPOINTS = "endpoints (internal endpoints, endpoint policy)"
-REPLICATION = "replication"
 CREDENTIALS = "long-term / temporary credentials"
-REGISTRIES = "replication (registries)"
 JOBS = "instance jobs (creation is synchronous; nothing to delete yet)"
 HOSTS_VULS = "host vulnerabilities, backups and repairs"
 CICD = "CI/CD pipelines outside a registry"
@@ -199,83 +197,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         "/v2/{project_id}/instances/{instance_id}/long-term-credentials/{credential_id}",
     ),
     _planned("GET", "list_namespace_tags", RESOURCE_TAGS, "/v2/{project_id}/instances/{instance_id}/namespaces-tags"),
-    _planned("POST", "create_instance_registry", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
-    _planned("GET", "list_instance_registries", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
-    _planned(
-        "DELETE",
-        "delete_instance_registry",
-        REGISTRIES,
-        "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}",
-    ),
-    _planned(
-        "GET", "show_instance_registry", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}"
-    ),
-    _planned(
-        "PUT",
-        "update_instance_registry",
-        REGISTRIES,
-        "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}",
-    ),
-    _planned(
-        "POST",
-        "execute_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions",
-    ),
-    _planned(
-        "GET",
-        "list_instance_replication_policy_executions",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions",
-    ),
-    _planned(
-        "PUT",
-        "stop_instance_replication_policy_execution",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}",
-    ),
-    _planned(
-        "GET",
-        "list_instance_replication_policy_exec_tasks",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}/tasks",
-    ),
-    _planned(
-        "GET",
-        "list_instance_replication_policy_exec_sub_tasks",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}/tasks/{task_id}/subtasks",
-    ),
-    _planned(
-        "POST",
-        "create_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies",
-    ),
-    _planned(
-        "GET",
-        "list_instance_replication_policies",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies",
-    ),
-    _planned(
-        "DELETE",
-        "delete_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
-    ),
-    _planned(
-        "GET",
-        "show_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
-    ),
-    _planned(
-        "PUT",
-        "update_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
-    ),
     _planned(
         "POST",
         "create_instance_temp_credential",

@@ -14,6 +14,7 @@ from moorage.services.access_keys import AccessKeyService
 from moorage.services.account import AccountService
 from moorage.services.blobs import BlobService
 from moorage.services.enterprise import EnterpriseServices
+from moorage.services.enterprise.replication import ReplicationServices
 from moorage.services.events.wiring import EventServices
 from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.logins import LoginService
@@ -69,6 +70,7 @@ class Services:
     events: EventServices
     gc: GcRunService
     retention: RetentionServices
+    replication: ReplicationServices
 
 
 def storage_driver(settings: Settings) -> StorageDriver:

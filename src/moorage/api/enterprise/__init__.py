@@ -15,6 +15,7 @@ from moorage.api.enterprise import (
     immutable_rules,
     instances,
     namespaces,
+    replication,
     repositories,
     retention_policies,
     sign_executions,
@@ -37,6 +38,7 @@ MODULES: tuple[RouterModule, ...] = (
     audit_logs,
     webhooks,
     retention_policies,
+    replication,
     repositories,
 )
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in MODULES)

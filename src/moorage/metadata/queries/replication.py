@@ -541,9 +541,7 @@ def has_tasks(conn: Connection, execution_id: int) -> bool:
     return conn.execute(select(_T.c.id).where(_T.c.execution_id == execution_id).limit(1)).first() is not None
 
 
-def create_tasks(
-    conn: Connection, *, execution_id: int, job_id: str, tasks: Sequence[tuple[str, str, str]]
-) -> None:
+def create_tasks(conn: Connection, *, execution_id: int, job_id: str, tasks: Sequence[tuple[str, str, str]]) -> None:
     """A ``Pending`` task per (src_resource, dst_resource, operation)."""
     if not tasks:
         return
@@ -587,7 +585,9 @@ def set_task_status(conn: Connection, task_id: int, status: RunStatus, text: str
         values["started_at"] = now
     if status.finished:
         values["finished_at"] = now
-    return bool(conn.execute(update(_T).where(_T.c.id == task_id, _T.c.status.in_(_UNFINISHED)).values(**values)).rowcount)
+    return bool(
+        conn.execute(update(_T).where(_T.c.id == task_id, _T.c.status.in_(_UNFINISHED)).values(**values)).rowcount
+    )
 
 
 def task_counts(conn: Connection, execution_id: int) -> dict[str, int]:

@@ -94,9 +94,7 @@ class ReplicationExecutions:
     ) -> Page[ReplicationExecution]:
         """Executions of an instance (of one policy), newest first."""
         return await self.db.read(
-            lambda conn: q.list_executions(
-                conn, instance_id, policy_id=policy_id, offset=page.offset, limit=page.limit
-            )
+            lambda conn: q.list_executions(conn, instance_id, policy_id=policy_id, offset=page.offset, limit=page.limit)
         )
 
     @staticmethod

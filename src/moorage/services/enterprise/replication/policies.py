@@ -86,9 +86,6 @@ class ReplicationPolicyService:
             raise Invalid("repo_scope_mode must be regular or selection")
         if policy.dest_namespace and not NAMESPACE_NAME.fullmatch(policy.dest_namespace):
             raise Invalid(f"dest_namespace {policy.dest_namespace[:64]!r} is not a repository path")
-        if policy.dest_registry_id is None and policy.dest_namespace:
-            if instances_q.get_namespace(conn, instance_id, policy.dest_namespace) is None:
-                raise NotFound(f"namespace {policy.dest_namespace!r} not found", reason="namespace_not_found")
         if not FLATTEN_ALL <= policy.dest_namespace_replace_count <= MAX_FLATTENING:
             raise Invalid(f"dest_namespace_replace_count must be from -1 to {MAX_FLATTENING}")
         if policy.speed_kb == 0 or policy.speed_kb < -1:

@@ -103,9 +103,7 @@ class ReplicationRegistryService:
         """Reach the registry with the credentials; ``Invalid`` says in general terms why not (the
         detail goes to the log, never the password)."""
         credentials = Credentials(registry.username, password) if registry.username else None
-        catalog = make_catalog(
-            catalog_type(registry.type), RegistryAccess(registry, credentials, self.access).remote()
-        )
+        catalog = make_catalog(catalog_type(registry.type), RegistryAccess(registry, credentials, self.access).remote())
         try:
             await catalog.check()
         except (RegistryError, CatalogError, OSError) as exc:
@@ -146,9 +144,12 @@ class ReplicationRegistryService:
                 raise NotFound(f"instance {instance_id!r} not found", reason="instance_not_found")
             if q.registry_name_taken(conn, instance_id, name, other_than=None):
                 raise Conflict(f"a registry named {name!r} exists", reason="registry_exists")
-            if q.list_registries(
-                conn, instance_id, name=None, kind=None, order_column="id", descending=False, offset=0, limit=1
-            ).total >= MAX_REGISTRIES:
+            if (
+                q.list_registries(
+                    conn, instance_id, name=None, kind=None, order_column="id", descending=False, offset=0, limit=1
+                ).total
+                >= MAX_REGISTRIES
+            ):
                 raise Invalid(f"an instance has at most {MAX_REGISTRIES} replication registries")
             registry_id = q.create_registry(
                 conn,
