@@ -178,7 +178,10 @@ class RegistryClient:
             k: v
             for k, v in (
                 ("service", challenge.params.get("service", "")),
-                ("scope", challenge.params.get("scope", scope)),
+                # the scope this client asks for names everything its request needs (a push asks
+                # pull,push); a challenge's scope is what the request that met it needed (a HEAD's
+                # pull), and a token cached under the push scope must allow the push after it
+                ("scope", scope or challenge.params.get("scope", "")),
             )
             if v
         }
