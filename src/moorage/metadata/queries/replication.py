@@ -590,6 +590,17 @@ def set_task_status(conn: Connection, task_id: int, status: RunStatus, text: str
     )
 
 
+def first_failure(conn: Connection, execution_id: int) -> str:
+    """What the first failed task of an execution says ("" without one)."""
+    row = conn.execute(
+        select(_T.c.src_resource, _T.c.status_text)
+        .where(_T.c.execution_id == execution_id, _T.c.status == RunStatus.FAILED.value)
+        .order_by(_T.c.id)
+        .limit(1)
+    ).first()
+    return f"{row[0]}: {row[1]}" if row else ""
+
+
 def task_counts(conn: Connection, execution_id: int) -> dict[str, int]:
     """Status -> number of tasks of an execution."""
     return _counts(conn, [execution_id]).get(execution_id, {})

@@ -390,6 +390,8 @@ class ExecutionRunner:
         else:
             counts = q.task_counts(conn, execution_id)
             status, text = summarize(counts)
+            if status is RunStatus.FAILED:
+                text = f"{text}; first failure: {q.first_failure(conn, execution_id)}"
             if status is RunStatus.SUCCEED:
                 text = f"{sum(counts.values())} artifacts replicated" if counts else "nothing to replicate"
         counts = q.task_counts(conn, execution_id)
