@@ -43,6 +43,7 @@ from moorage.api.oci.routing import OciRoute
 from moorage.api.registry_auth import RegistryAuthorizer
 from moorage.api.request_body import BodyLimits, RequestBodyMiddleware
 from moorage.api.swr import account as swr_account
+from moorage.api.swr import image_sync as swr_image_sync
 from moorage.api.swr import login as swr_login
 from moorage.api.swr import namespaces as swr_namespaces
 from moorage.api.swr import repositories as swr_repositories
@@ -73,6 +74,7 @@ from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.replay_guard import SignatureReplayGuard
+from moorage.services.replication.image_sync import ImageSyncService
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
 from moorage.services.retention import build_retention
@@ -177,6 +179,13 @@ def build_services(settings: Settings) -> Services:
         gc=GcRunService(db, store, settings.gc, jobs),
         retention=build_retention(settings, db, jobs),
         replication=build_replication(settings, db, master_key, jobs),
+        image_sync=ImageSyncService(
+            db,
+            jobs,
+            region=settings.auth.region,
+            peers=[p.region_id for p in settings.sync.peers],
+            max_attempts=settings.sync.max_attempts,
+        ),
     )
 
 
@@ -273,6 +282,7 @@ def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
         swr_retentions,
         swr_tags,
         swr_triggers,
+        swr_image_sync,
         swr_sharing,
         hss_images,
         hss_registries,

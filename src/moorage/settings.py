@@ -601,6 +601,50 @@ class WebhookSettings(BaseModel):
     """The longest wait between two attempts."""
 
 
+class SyncPeer(BaseModel):
+    """A peer moorage site image synchronisation pushes to (SWR's "region")."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    region_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    """The name rules refer to it by (``remoteRegionId``)."""
+    url: str = Field(min_length=1, max_length=2048, pattern=r"^https?://[^/@\s]+/?$")
+    """The peer's registry address, ``https://host[:port]`` (``http://`` for plain HTTP)."""
+    username: str = Field(default="", max_length=255)
+    """The peer account that receives the images (its namespaces are the rules' ``remoteNamespace``)."""
+    password: SecretStr = SecretStr("")
+    """Its password (a secret: never logged, never answered)."""
+    verify_tls: bool = True
+    """Check the peer's TLS certificate."""
+
+
+class SyncSettings(BaseModel):
+    """Shared-edition image synchronisation to peer moorage sites (SWR's CreateImageSyncRepo and
+    siblings). Peers are reached under the egress policy (``MOORAGE_EGRESS__*``)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
+
+    peers: list[SyncPeer] = Field(default_factory=list)
+    """JSON list of peer sites: ``[{"region_id": "eu-2", "url": "https://registry.eu-2.corp",
+    "username": "sync", "password": "…", "verify_tls": true}]``."""
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    """Attempts of one sync job (one tag to one peer) before it is recorded failed."""
+    retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """The wait after a failed attempt; it doubles after each further one (at most 10 minutes)."""
+    bandwidth_limit_bytes: int = Field(default=0, ge=0)
+    """Bytes per second one sync job may send (0: no limit)."""
+    chunk_bytes: int = Field(default=0, ge=0, le=1 << 30)
+    """Send blobs to peers in chunks of this many bytes (0: one streamed upload per blob)."""
+
+    @field_validator("peers")
+    @classmethod
+    def _unique(cls, value: list[SyncPeer]) -> list[SyncPeer]:
+        ids = [p.region_id for p in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("two peers have the same region_id")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
@@ -661,6 +705,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 

@@ -73,7 +73,6 @@ def _not_applicable(method: str, operation: str, topic: str, path: str, *, shado
 
 
 # What the operations belong to, as the coverage docs name it.
-TRIGGERS_SYNC = "triggers, image sync"
 RESOURCE_TAGS = "resource tags (TMS)"
 ENDPOINTS = "endpoints (internal endpoints, endpoint policy)"
 CREDENTIALS = "long-term / temporary credentials"
@@ -87,31 +86,6 @@ WEBTAMPER = "web tamper protection of hosts"
 
 UNSERVED: tuple[UnservedOperation, ...] = (
     # huaweicloudsdkswr: planned (docs/api-coverage.md, api-coverage-enterprise.md)
-    _planned(
-        "POST",
-        "create_manual_image_sync_repo",
-        TRIGGERS_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_images",
-    ),
-    _planned("GET", "show_sync_job", TRIGGERS_SYNC, "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_job"),
-    _planned(
-        "POST",
-        "create_image_sync_repo",
-        TRIGGERS_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
-    ),
-    _planned(
-        "DELETE",
-        "delete_image_sync_repo",
-        TRIGGERS_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
-    ),
-    _planned(
-        "GET",
-        "list_image_auto_sync_repos_details",
-        TRIGGERS_SYNC,
-        "/v2/manage/namespaces/{namespace}/repos/{repository}/sync_repo",
-    ),
     _planned(
         "GET", "list_instance_project_tags", RESOURCE_TAGS, "/v2/{project_id}/instances/tags", shadowed=True
     ),  # not show_instance of an instance "tags"

@@ -58,6 +58,8 @@ class ResourceType(StrEnum):
     REPLICATION = "replication"
     """An execution of a replication policy: created when it starts, updated when it ends (its
     ``detail`` says the status and counts)."""
+    SYNC_RULE = "sync_rule"
+    """An image synchronisation rule of a repository (shared edition)."""
     USER = "user"
     """Logins: the resource is the user name tried."""
 

@@ -45,6 +45,7 @@ class JobKind(StrEnum):
     WEBHOOK_DELIVERY = "events.webhook_delivery"
     EVENTS_PRUNE = "events.prune"
     REPLICATION_EXECUTION = "enterprise.replication_execution"
+    IMAGE_SYNC = "registry.image_sync"
 
 
 @dataclass(frozen=True, slots=True)

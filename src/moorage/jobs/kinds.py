@@ -16,6 +16,7 @@ from moorage.services.events.consumers import delivery_policy
 from moorage.services.events.delivery import deliver
 from moorage.services.events.retention import prune
 from moorage.services.lifecycle.runs import GcRunService
+from moorage.services.replication.image_sync import run_sync_job
 from moorage.services.retention import runner as retention_runner
 from moorage.services.security.advisory_updates import JobBuildProgress, UpdatePolicy, run_update
 from moorage.services.security.image_scans import ImageScans
@@ -163,6 +164,12 @@ def replication_execution(context: Context) -> dict[str, Any]:
     )
 
 
+def image_sync(context: Context) -> dict[str, Any]:
+    """Copy one tag to a peer site (shared-edition image synchronisation)."""
+    resources = context.resources
+    return run_sync_job(context, settings=resources.settings, db=resources.db, store=resources.store)
+
+
 def handler_for(kind: JobKind) -> Handler[WorkerResources]:
     """The handler of a job kind (mypy checks that every kind has one)."""
     match kind:
@@ -194,6 +201,8 @@ def handler_for(kind: JobKind) -> Handler[WorkerResources]:
             return events_prune
         case JobKind.REPLICATION_EXECUTION:
             return replication_execution
+        case JobKind.IMAGE_SYNC:
+            return image_sync
         case _:
             assert_never(kind)
 

@@ -1110,3 +1110,7 @@ from moorage.metadata.replication_tables import replication_policies as replicat
 from moorage.metadata.replication_tables import replication_registries as replication_registries  # noqa: E402
 from moorage.metadata.replication_tables import replication_subtasks as replication_subtasks  # noqa: E402
 from moorage.metadata.replication_tables import replication_tasks as replication_tasks  # noqa: E402
+
+# Image synchronisation's tables (migration 0015), on the same metadata.
+from moorage.metadata.sync_tables import image_sync_jobs as image_sync_jobs  # noqa: E402
+from moorage.metadata.sync_tables import image_sync_rules as image_sync_rules  # noqa: E402

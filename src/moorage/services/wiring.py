@@ -24,6 +24,7 @@ from moorage.services.periodic import PeriodicChores
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.replay_guard import SignatureReplayGuard
+from moorage.services.replication.image_sync import ImageSyncService
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
 from moorage.services.retention import RetentionServices
@@ -71,6 +72,7 @@ class Services:
     gc: GcRunService
     retention: RetentionServices
     replication: ReplicationServices
+    image_sync: ImageSyncService
 
 
 def storage_driver(settings: Settings) -> StorageDriver:

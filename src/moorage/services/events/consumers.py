@@ -30,6 +30,7 @@ from moorage.services.enterprise.replication.triggers import ReplicationConsumer
 from moorage.services.enterprise.selectors import repository_selected, tag_selected
 from moorage.services.events.delivery import DeliveryPolicy
 from moorage.services.events.dispatch import EventDispatcher
+from moorage.services.replication.image_sync import ImageSyncConsumer
 from moorage.services.security.remote_access import remote_access_of
 from moorage.settings import Settings
 
@@ -231,6 +232,9 @@ def build_dispatcher(settings: Settings, db: Database, *, send: Callable[[str], 
             WebhookConsumer(registry_host=host, max_attempts=attempts),
             TriggerConsumer(registry_host=host, max_attempts=attempts),
             ReplicationConsumer(),
+            ImageSyncConsumer(
+                peers=[p.region_id for p in settings.sync.peers], max_attempts=settings.sync.max_attempts
+            ),
         ],
         send=send,
         batch=settings.events.dispatch_batch,
