@@ -357,7 +357,11 @@ def test_event_based_needs_a_push_based_policy(ee: Enterprise, world: dict[str, 
     with ee.http() as api:
         answer = api.post(
             f"/v2/{ee.project}/instances/{world['a']}/replication/policies",
-            json={"name": unique("pull"), "src_registry": {"id": world["registry"]}, "trigger": {"type": "event_based"}},
+            json={
+                "name": unique("pull"),
+                "src_registry": {"id": world["registry"]},
+                "trigger": {"type": "event_based"},
+            },
         )
     assert answer.status_code == 400 and "push-based" in answer.json()["error_msg"], answer.text
 
@@ -463,9 +467,7 @@ def test_stop_a_running_execution(ee: Enterprise, world: dict[str, Any]) -> None
         speed=2,  # KiB/s: each image takes seconds
     )
     execution_id = execute(ee, a, policy_id)
-    wait_for(
-        lambda: any(t.status == "InProgress" for t in tasks(ee, a, execution_id)), "the first task's start", ee
-    )
+    wait_for(lambda: any(t.status == "InProgress" for t in tasks(ee, a, execution_id)), "the first task's start", ee)
     ee.client.stop_instance_replication_policy_execution(
         StopInstanceReplicationPolicyExecutionRequest(instance_id=a, execution_id=execution_id)
     )

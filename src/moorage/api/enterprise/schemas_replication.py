@@ -337,7 +337,7 @@ class TaskDetail(ResponseModel):
             operation=task.operation,
             job_id=task.job_id,
             status=task.status.value,
-            StatusRevision=task.status_revision,
+            status_revision=task.status_revision,
             start_time=timestamp(task.start_time),
             end_time=timestamp(task.end_time),
         )
