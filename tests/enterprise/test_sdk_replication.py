@@ -454,6 +454,32 @@ def test_event_based_push_and_delete(ee: Enterprise, world: dict[str, Any]) -> N
     operations = sorted(t.operation for e in executions(ee, a, policy_id) for t in tasks(ee, a, e.id))
     assert operations == ["copy", "deletion"]
 
+    # each execution's start and end are audited (and are REPLICATION events for webhook policies)
+    with ee.http() as api:
+        logs = api.get(f"/v2/{ee.project}/instances/{a}/audit-logs", params={"limit": 100}).json()["audit_logs"]
+    replication = [(log["operation"], log["resource_type"]) for log in logs if log["resource_type"] == "replication"]
+    assert replication.count(("create", "replication")) == 2 and replication.count(("update", "replication")) == 2
+    kinds = {log["resource_type"] for log in logs}
+    assert {"replication_policy", "replication_registry"} <= kinds
+
+
+def test_scheduled_policy_runs_on_its_cron(ee: Enterprise, world: dict[str, Any]) -> None:
+    a = world["a"]
+    policy_id = create_policy(
+        ee,
+        a,
+        dest_registry={"id": world["registry"]},
+        dest_namespace="mirror",
+        filters=[{"type": "name", "value": "src/nothing-here"}],
+        trigger={"type": "scheduled", "trigger_settings": {"cron": "* * * * * *"}},
+    )
+    wait_for(lambda: any(e.trigger == "scheduled" for e in executions(ee, a, policy_id)), "a scheduled run", ee)
+    with ee.http() as api:
+        api.put(f"/v2/{ee.project}/instances/{a}/replication/policies/{policy_id}", json={"enabled": False})
+    first = executions(ee, a, policy_id)[0]
+    done = wait_execution(ee, a, policy_id, first.id)
+    assert (done.status, done.total, done.status_text) == ("Succeed", 0, "nothing to replicate")
+
 
 def test_stop_a_running_execution(ee: Enterprise, world: dict[str, Any]) -> None:
     a = world["a"]

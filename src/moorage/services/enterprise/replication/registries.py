@@ -17,12 +17,14 @@ from moorage.clients.auth import Credentials
 from moorage.clients.errors import AuthenticationError, EgressDenied, RegistryError
 from moorage.domain.enterprise import Page, PageRequest
 from moorage.domain.errors import Conflict, Invalid, NotFound
+from moorage.domain.events import NewEvent, Operation, ResourceType
 from moorage.domain.replication import RegistryChanges, RegistryKind, ReplicationRegistry
 from moorage.domain.security import RegistryType
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import replication as q
 from moorage.services.security.catalogs import CatalogError, RemoteRegistry, make_catalog
+from moorage.services.events.recorder import record_events
 from moorage.services.security.registries import normalise_address
 from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 
@@ -83,6 +85,11 @@ def _check_reason(error: BaseException) -> str:
     if isinstance(error, EgressDenied):
         return "registry_address_not_allowed"
     return "registry_unreachable"
+
+
+def _event(instance_id: str, operation: Operation, name: str) -> NewEvent:
+    """The audit record of a registry change: its name, never its address or credentials."""
+    return NewEvent(operation, ResourceType.REPLICATION_REGISTRY, instance_id, name)
 
 
 class ReplicationRegistryService:
@@ -165,6 +172,7 @@ class ReplicationRegistryService:
                 },
             )
             q.set_password(conn, registry_id, self._seal(registry_id, password))
+            record_events(conn, _event(instance_id, Operation.CREATE, name))
             return registry_id
 
         return await self.db.write(work)
@@ -251,6 +259,7 @@ class ReplicationRegistryService:
                 raise Conflict(f"a registry named {values['name']!r} exists", reason="registry_exists")
             if values:
                 q.update_registry(conn, registry_id, values)
+                record_events(conn, _event(instance_id, Operation.UPDATE, values.get("name", current.name)))
 
         await self.db.write(work)
 
@@ -258,13 +267,15 @@ class ReplicationRegistryService:
         """Remove a registry no policy uses."""
 
         def work(conn: Connection) -> None:
-            if q.get_registry(conn, instance_id, registry_id) is None:
+            found = q.get_registry(conn, instance_id, registry_id)
+            if found is None:
                 raise NotFound(f"replication registry {registry_id} not found", reason="registry_not_found")
             if q.registry_in_use(conn, registry_id):
                 raise Conflict(
                     f"replication registry {registry_id} is used by a replication policy", reason="registry_in_use"
                 )
             q.delete_registry(conn, registry_id)
+            record_events(conn, _event(instance_id, Operation.DELETE, found.name))
 
         await self.db.write(work)
 
