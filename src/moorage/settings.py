@@ -645,6 +645,22 @@ class SyncSettings(BaseModel):
         return value
 
 
+class ReplicationSettings(BaseModel):
+    """Enterprise Edition replication (CreateInstanceReplicationPolicy and its siblings). Registries
+    are reached under the egress policy (``MOORAGE_EGRESS__*``)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    max_artifacts_per_execution: int = Field(default=10_000, ge=1, le=1_000_000)
+    """Artifacts (tags) one execution plans at most; the rest waits for the next run."""
+    max_registries: int = Field(default=100, ge=1, le=10_000)
+    """Replication registries one instance may have."""
+    max_policies: int = Field(default=100, ge=1, le=10_000)
+    """Replication policies one instance may have."""
+    chunk_bytes: int = Field(default=8 << 20, ge=64 << 10, le=1 << 30)
+    """Bytes per upload chunk of a policy with ``copy_by_chunk``."""
+
+
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
@@ -706,6 +722,7 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 

@@ -56,8 +56,10 @@ def build_replication(
     """The replication services (no I/O)."""
     executions = ReplicationExecutions(db, jobs)
     return ReplicationServices(
-        registries=ReplicationRegistryService(db, master_key, remote_access_of(settings)),
-        policies=ReplicationPolicyService(db),
+        registries=ReplicationRegistryService(
+            db, master_key, remote_access_of(settings), max_registries=settings.replication.max_registries
+        ),
+        policies=ReplicationPolicyService(db, max_policies=settings.replication.max_policies),
         executions=executions,
         scheduler=ReplicationScheduler(db, executions, interval_seconds=settings.enterprise.schedule_interval_seconds),
     )

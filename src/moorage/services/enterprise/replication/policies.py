@@ -35,7 +35,6 @@ from moorage.services.events.recorder import record_events
 
 POLICY_NAME = re.compile(r"^[\w-]{1,256}$")
 NAMESPACE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
-MAX_POLICIES = 100
 MAX_FILTERS = 10
 SCOPE_MODES = ("regular", "selection")
 
@@ -67,8 +66,9 @@ def _event(instance_id: str, operation: Operation, policy_name: str) -> NewEvent
 class ReplicationPolicyService:
     """The policy operations of the instance API."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, max_policies: int = 100) -> None:
         self.db = db
+        self.max_policies = max_policies
 
     @staticmethod
     def _checked(conn: Connection, instance_id: str, policy: ReplicationPolicy) -> ReplicationPolicy:
@@ -136,8 +136,8 @@ class ReplicationPolicyService:
             policy = self._checked(conn, instance_id, wanted)
             if q.policy_name_taken(conn, instance_id, policy.name, other_than=None):
                 raise Conflict(f"a replication policy named {policy.name!r} exists", reason="policy_exists")
-            if q.count_policies(conn, instance_id) >= MAX_POLICIES:
-                raise Invalid(f"an instance has at most {MAX_POLICIES} replication policies")
+            if q.count_policies(conn, instance_id) >= self.max_policies:
+                raise Invalid(f"an instance has at most {self.max_policies} replication policies")
             created = q.create_policy(conn, instance_id=instance_id, values=q.policy_values(policy))
             record_events(conn, _event(instance_id, Operation.CREATE, policy.name))
             return created

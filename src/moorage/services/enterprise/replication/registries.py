@@ -30,7 +30,6 @@ from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 
 REGISTRY_NAME = re.compile(r"^[\w-]{1,64}$")
 ORDER_COLUMNS = ("created_at", "updated_at", "name", "id")
-MAX_REGISTRIES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +94,11 @@ def _event(instance_id: str, operation: Operation, name: str) -> NewEvent:
 class ReplicationRegistryService:
     """The registry operations of the instance API, and the sealed credentials runs use."""
 
-    def __init__(self, db: Database, master_key: MasterKey, access: RemoteAccess) -> None:
+    def __init__(self, db: Database, master_key: MasterKey, access: RemoteAccess, *, max_registries: int = 100) -> None:
         self.db = db
         self.master_key = master_key
         self.access = access
+        self.max_registries = max_registries
 
     def _seal(self, registry_id: int, password: str) -> str:
         return self.master_key.encrypt(password, context=f"replication-registry:{registry_id}") if password else ""
@@ -155,9 +155,9 @@ class ReplicationRegistryService:
                 q.list_registries(
                     conn, instance_id, name=None, kind=None, order_column="id", descending=False, offset=0, limit=1
                 ).total
-                >= MAX_REGISTRIES
+                >= self.max_registries
             ):
-                raise Invalid(f"an instance has at most {MAX_REGISTRIES} replication registries")
+                raise Invalid(f"an instance has at most {self.max_registries} replication registries")
             registry_id = q.create_registry(
                 conn,
                 instance_id=instance_id,

@@ -73,8 +73,6 @@ from moorage.storage.blobstore import BlobStore
 
 log = logging.getLogger(__name__)
 
-MAX_ARTIFACTS = 10_000
-"""Artifacts one execution plans at most (the rest waits for the next run)."""
 STOP_CHECK_CHUNKS = 16
 """Blob chunks copied between two looks at a stop request."""
 MAX_CONFIG_BYTES = 1 << 20
@@ -146,6 +144,7 @@ class ExecutionRunner:
         self.store = store
         self.master_key = master_key
         self.access = access
+        self.max_artifacts = settings.replication.max_artifacts_per_execution
 
     def _registry(self, registry_id: int) -> tuple[ReplicationRegistry, str]:
         registry = self.db.run_read(lambda conn: q.registry_by_id(conn, registry_id))
@@ -203,7 +202,7 @@ class ExecutionRunner:
         if not policy.push_based and catalog_type(ends.registry.type).value != "Other":
             # Harbor and Artifactory list through their own APIs (their catalogs may be off)
             catalog = make_catalog(catalog_type(ends.registry.type), _catalog_remote(ends, self.access))
-            tags = await catalog.tags(limit=MAX_ARTIFACTS)
+            tags = await catalog.tags(limit=self.max_artifacts)
             pairs = [(t.repository, t.tag) for t in tags]
         else:
             for repository in sorted(await ends.source.list_repositories()):
@@ -211,7 +210,7 @@ class ExecutionRunner:
                     continue
                 for tag in sorted(await ends.source.list_tags(repository)):
                     pairs.append((repository, tag))
-                    if len(pairs) >= MAX_ARTIFACTS:
+                    if len(pairs) >= self.max_artifacts:
                         break
         chosen = []
         for repository, tag in pairs:
@@ -224,7 +223,7 @@ class ExecutionRunner:
             ):
                 continue
             chosen.append((repository, tag))
-        return chosen[:MAX_ARTIFACTS]
+        return chosen[: self.max_artifacts]
 
     async def _plan(
         self, execution_id: int, job_id: str, policy: ReplicationPolicy, scope: dict[str, Any], ends: Ends
@@ -268,6 +267,7 @@ class ExecutionRunner:
         options = CopyOptions(
             override=policy.override,
             copy_by_chunk=policy.copy_by_chunk,
+            chunk_size=self.settings.replication.chunk_bytes,
             bandwidth_limit=policy.speed_kb * 1024 if policy.speed_kb > 0 else None,
         )
         report = await copy_artifact(
