@@ -23,8 +23,8 @@ from moorage.domain.security import RegistryType
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import replication as q
-from moorage.services.security.catalogs import CatalogError, RemoteRegistry, make_catalog
 from moorage.services.events.recorder import record_events
+from moorage.services.security.catalogs import CatalogError, RemoteRegistry, make_catalog
 from moorage.services.security.registries import normalise_address
 from moorage.services.security.remote_access import RemoteAccess, tenant_reason
 
