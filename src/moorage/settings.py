@@ -659,6 +659,8 @@ class ReplicationSettings(BaseModel):
     """Replication policies one instance may have."""
     chunk_bytes: int = Field(default=8 << 20, ge=64 << 10, le=1 << 30)
     """Bytes per upload chunk of a policy with ``copy_by_chunk``."""
+    parallel_artifacts: int = Field(default=4, ge=1, le=64)
+    """Artifacts one execution copies at once (its bandwidth limit is shared by all of them)."""
 
 
 class Settings(BaseSettings):

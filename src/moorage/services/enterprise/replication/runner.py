@@ -145,6 +145,7 @@ class ExecutionRunner:
         self.master_key = master_key
         self.access = access
         self.max_artifacts = settings.replication.max_artifacts_per_execution
+        self.parallel = settings.replication.parallel_artifacts
 
     def _registry(self, registry_id: int) -> tuple[ReplicationRegistry, str]:
         registry = self.db.run_read(lambda conn: q.registry_by_id(conn, registry_id))
@@ -354,19 +355,29 @@ class ExecutionRunner:
             await self._plan(execution_id, control.job.id, policy, scope, ends)
             todo = await self.db.read(lambda conn: q.unfinished_tasks(conn, execution_id))
             bucket = TokenBucket(policy.speed_kb * 1024) if policy.speed_kb > 0 else None
-            for done, task in enumerate(todo):
-                control.check_stopped()
-                if await self.db.read(lambda conn: q.policy_by_id(conn, policy.id)) is None:
-                    raise JobStopped(control.job.id)
-                control.progress(done, len(todo))
-                try:
-                    await self._task(task, policy, ends, bucket)
-                except JobStopped:
-                    raise
-                except (RegistryError, MoorageError, OSError, LookupError, ValueError) as exc:
-                    log.warning("replication task %d failed: %s: %s", task.id, type(exc).__name__, exc)
-                    text = _text(exc)
-                    await self.db.write(partial(_fail_task, task_id=task.id, text=text))
+            pending = iter(todo)
+            done = 0
+
+            async def worker() -> None:
+                nonlocal done
+                for task in pending:  # one shared iterator: each task goes to one worker
+                    control.check_stopped()
+                    if await self.db.read(lambda conn: q.policy_by_id(conn, policy.id)) is None:
+                        raise JobStopped(control.job.id)
+                    try:
+                        await self._task(task, policy, ends, bucket)
+                    except (RegistryError, MoorageError, OSError, LookupError, ValueError) as exc:
+                        log.warning("replication task %d failed: %s: %s", task.id, type(exc).__name__, exc)
+                        await self.db.write(partial(_fail_task, task_id=task.id, text=_text(exc)))
+                    done += 1
+                    control.progress(done, len(todo))
+
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(min(self.parallel, max(len(todo), 1))):
+                        group.create_task(worker())
+            except* JobStopped:
+                raise JobStopped(control.job.id) from None
             control.progress(len(todo), len(todo))
         finally:
             await ends.remote.client.aclose()
