@@ -235,3 +235,48 @@ def test_pull_based_from_b(sites: dict[str, Any], tmp_path: Path) -> None:
         f"{b_host}/shelf/tool:3.1", creds=CREDS
     )
     assert _served(a_host, "back/tool", "3.1") == tool.digest
+
+
+def test_pull_based_from_harbor_lists_through_harbors_api(sites: dict[str, Any]) -> None:
+    """A Harbor whose catalog is off is listed through its own API (the HSS catalogs'); the fake
+    serves manifests but no blobs, so the copies fail, each task saying so in general terms."""
+    from tests.hss.fake_registries import OCI_MANIFEST, FakeHarbor, digest_of, manifest
+
+    body = manifest("harbor")
+    artifacts = {
+        "library/nginx": [
+            {
+                "digest": digest_of(body),
+                "size": 3100,
+                "manifest_media_type": OCI_MANIFEST,
+                "tags": [{"name": "1.25"}, {"name": "1.26"}, {"name": "latest"}],
+            }
+        ]
+    }
+    with FakeHarbor("robot", "harbor-pw", artifacts=artifacts) as harbor:
+        harbor.manifests[("library/nginx", "1.25")] = body
+        registry = _post(
+            sites["a"],
+            f"/instances/{sites['instance']}/registries",
+            {
+                "name": unique("harbor"),
+                "type": "swr-pro",
+                "url": f"http://{harbor.address}",
+                "credential": {"type": "basic", "access_key": "robot", "access_secret": "harbor-pw"},
+            },
+        )
+        policy_id = _policy(
+            sites,
+            src_registry={"id": registry},
+            dest_namespace="back",
+            filters=[{"type": "name", "value": "library/**"}, {"type": "tag", "value": "1.*"}],
+        )
+        done = _run(sites, policy_id)
+        assert not any(p.startswith("/v2/_catalog") for p in harbor.requests)
+    assert (done["status"], done["total"], done["failed"]) == ("Failed", 2, 2), done
+    with sites["a"].http() as api:
+        found = api.get(
+            f"/v2/{sites['a'].project}/instances/{sites['instance']}/replication/executions/{done['id']}/tasks"
+        ).json()["tasks"]
+    assert sorted(t["src_resource"] for t in found) == ["library/nginx:1.25", "library/nginx:1.26"]
+    assert sorted(t["dst_resource"] for t in found) == ["back/nginx:1.25", "back/nginx:1.26"]

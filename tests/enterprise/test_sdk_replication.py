@@ -8,6 +8,7 @@ running execution with its tasks and subtasks."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -506,6 +507,28 @@ def test_stop_a_running_execution(ee: Enterprise, world: dict[str, Any]) -> None
             StopInstanceReplicationPolicyExecutionRequest(instance_id=a, execution_id=execution_id)
         )
     assert finished.value.status_code == 409
+
+
+def test_bandwidth_limit_and_chunked_upload(ee: Enterprise, world: dict[str, Any]) -> None:
+    """``speed`` bounds the execution's blob bytes per second; ``copy_by_chunk`` sends them in
+    ``PATCH`` chunks (the destination's digests are the source's all the same)."""
+    a, b_host = world["a"], world["b_host"]
+    noise = secrets.token_hex(256 * 1024)  # the layer (~256 KiB gzipped) and the config (~512 KiB) hold it
+    upload(world["a_host"], "src/big", {"1": noise})
+    policy_id = create_policy(
+        ee,
+        a,
+        dest_registry={"id": world["registry"]},
+        dest_namespace="mirror",
+        filters=[{"type": "name", "value": "src/big"}],
+        speed=128,
+        copy_by_chunk=True,
+    )
+    started = time.monotonic()
+    done = wait_execution(ee, a, policy_id, execute(ee, a, policy_id))
+    assert done.status == "Succeed", done.status_text
+    assert time.monotonic() - started >= 4  # ~768 KiB at 128 KiB/s (a second's burst aside): unlimited, < 1 s
+    assert digest_of(b_host, "mirror/big", "1") == digest_of(world["a_host"], "src/big", "1")
 
 
 def test_listing_paging_and_unknown_ids(ee: Enterprise, world: dict[str, Any], tmp_path: Path) -> None:
