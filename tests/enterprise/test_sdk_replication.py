@@ -452,13 +452,16 @@ def test_event_based_push_and_delete(ee: Enterprise, world: dict[str, Any]) -> N
         deleted = api.delete(f"/v2/instances/{a}/namespaces/src/repositories/events$web/tags/1.0")
     assert deleted.status_code in (200, 204), deleted.text
     wait_for(lambda: "1.0" not in tags_of(b_host, "mirror/src/events/web"), "the replicated delete", ee)
+    for execution in executions(ee, a, policy_id):
+        wait_execution(ee, a, policy_id, execution.id)
     operations = sorted(t.operation for e in executions(ee, a, policy_id) for t in tasks(ee, a, e.id))
     assert operations == ["copy", "deletion"]
 
     # each execution's start and end are audited (and are REPLICATION events for webhook policies)
     with ee.http() as api:
         logs = api.get(f"/v2/{ee.project}/instances/{a}/audit-logs", params={"limit": 100}).json()["audit_logs"]
-    replication = [(log["operation"], log["resource_type"]) for log in logs if log["resource_type"] == "replication"]
+        name = api.get(f"/v2/{ee.project}/instances/{a}/replication/policies/{policy_id}").json()["name"]
+    replication = [(log["operation"], log["resource_type"]) for log in logs if log["resource"].startswith(f"{name}#")]
     assert replication.count(("create", "replication")) == 2 and replication.count(("update", "replication")) == 2
     kinds = {log["resource_type"] for log in logs}
     assert {"replication_policy", "replication_registry"} <= kinds

@@ -49,6 +49,7 @@ from moorage.domain.replication import (
 )
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import enterprise_instances as instances_q
+from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import replication as q
 from moorage.services.enterprise.replication.registries import RegistryAccess, catalog_type
 from moorage.services.events.recorder import record_events
@@ -73,14 +74,15 @@ from moorage.storage.blobstore import BlobStore
 
 log = logging.getLogger(__name__)
 
-STOP_CHECK_CHUNKS = 16
-"""Blob chunks copied between two looks at a stop request."""
+STOP_POLL_SECONDS = 0.5
+"""How often a running execution asks the database whether it must stop (a stop request, or its
+policy deleted), besides the runner's own flag."""
 MAX_CONFIG_BYTES = 1 << 20
 
 
 class StoppableSource:
-    """A source whose blob reads look at the job's stop flag every few chunks, so a stop lands in
-    the middle of a large artifact."""
+    """A source whose reads look at the job's stop flag (each manifest, each blob chunk), so a stop
+    lands in the middle of a large artifact even between the watcher's looks."""
 
     def __init__(self, inner: ArtifactSource, check: Callable[[], None]) -> None:
         self.inner = inner
@@ -95,11 +97,8 @@ class StoppableSource:
         return await self.inner.get_manifest(repository, reference)
 
     async def blob_chunks(self, repository: str, digest: Digest, size: int) -> AsyncIterator[bytes]:
-        count = 0
         async for chunk in self.inner.blob_chunks(repository, digest, size):
-            count += 1
-            if count % STOP_CHECK_CHUNKS == 0:
-                self.check()
+            self.check()
             yield chunk
 
     async def referrers(self, repository: str, digest: Digest) -> list[Descriptor] | None:
@@ -362,8 +361,6 @@ class ExecutionRunner:
                 nonlocal done
                 for task in pending:  # one shared iterator: each task goes to one worker
                     control.check_stopped()
-                    if await self.db.read(lambda conn: q.policy_by_id(conn, policy.id)) is None:
-                        raise JobStopped(control.job.id)
                     try:
                         await self._task(task, policy, ends, bucket)
                     except (RegistryError, MoorageError, OSError, LookupError, ValueError) as exc:
@@ -372,10 +369,24 @@ class ExecutionRunner:
                     done += 1
                     control.progress(done, len(todo))
 
+            finished = asyncio.Event()
+
+            async def watch() -> None:
+                """Raise ``JobStopped`` as soon as a stop is asked: the task group then cancels
+                the copies, also one waiting for the bandwidth limit's tokens."""
+                while not finished.is_set():
+                    control.check_stopped()
+                    asked = await self.db.read(lambda conn: jobs_q.stop_requested(conn, control.job.id))
+                    if asked or await self.db.read(lambda conn: q.policy_by_id(conn, policy.id)) is None:
+                        raise JobStopped(control.job.id)  # asked, or the policy (and execution) deleted
+                    await asyncio.sleep(STOP_POLL_SECONDS)
+
             try:
                 async with asyncio.TaskGroup() as group:
-                    for _ in range(min(self.parallel, max(len(todo), 1))):
-                        group.create_task(worker())
+                    group.create_task(watch())
+                    workers = [group.create_task(worker()) for _ in range(min(self.parallel, max(len(todo), 1)))]
+                    await asyncio.gather(*workers)
+                    finished.set()
             except* JobStopped:
                 raise JobStopped(control.job.id) from None
             control.progress(len(todo), len(todo))
