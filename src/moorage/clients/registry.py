@@ -174,17 +174,11 @@ class RegistryClient:
         if not realm:
             raise AuthenticationError("Bearer challenge without a realm", status=401)
         realm_url = self._session.url(realm)
-        params = {
-            k: v
-            for k, v in (
-                ("service", challenge.params.get("service", "")),
-                # the scope this client asks for names everything its request needs (a push asks
-                # pull,push); a challenge's scope is what the request that met it needed (a HEAD's
-                # pull), and a token cached under the push scope must allow the push after it
-                ("scope", scope or challenge.params.get("scope", "")),
-            )
-            if v
-        }
+        # The scope this request needs and the one the challenge names, both: a challenge names what
+        # the refused request needed (a HEAD: pull), while the token is cached for what the caller
+        # will do with it (an upload: push too); a mount's challenge adds the source repository.
+        wanted = " ".join(dict.fromkeys(s for part in (scope, challenge.params.get("scope", "")) for s in part.split()))
+        params = {k: v for k, v in (("service", challenge.params.get("service", "")), ("scope", wanted)) if v}
         registry_url = httpx.URL(self.base_url)
         # Credentials go to a realm on the registry's own host (or one the operator allowed), and never
         # from an https registry to a plain-http realm.

@@ -37,7 +37,9 @@ bucket=None) -> CopyReport``:
   (signatures, SBOMs, attestations): from the OCI referrers API, or where the source does not serve
   it from the tag-schema fallback index (tag ``sha256-<hex>``); and cosign's tags
   (``sha256-<hex>.sig``, ``.att``, ``.sbom``), copied as tags (always overwritten: they belong to
-  the artifact). Referrers of referrers too (3 levels at most). A sink that does not index subjects
+  the artifact). Referrers of referrers too (3 levels at most).
+- The blobs of one manifest are copied 4 at a time (``BLOB_CONCURRENCY``); the first failure
+  cancels the others. A sink that does not index subjects
   itself (its manifest PUT answers no ``OCI-Subject``) gets the fallback index tag written.
 
 Errors: the domain's (``ManifestUnknown``, ``DigestInvalid``, ``ManifestInvalid``, ``QuotaExceeded``,
@@ -71,6 +73,9 @@ MAX_REFERRER_DEPTH = 3
 MAX_INDEX_DEPTH = 4
 """Indexes nested in indexes followed."""
 COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
+BLOB_CONCURRENCY = 4
+"""Blobs of one manifest copied at once (HEAD, mount or upload): a copy of many small layers waits
+on round trips, not on bandwidth."""
 """cosign's tags beside an artifact: ``sha256-<hex>.sig`` and the like."""
 
 
@@ -198,6 +203,10 @@ class _Copy:
     """Manifests whose referrers are to be copied."""
     fallback: dict[str, list[Descriptor]] = field(default_factory=dict)
     """Referrers the sink did not index itself, by subject: its fallback index tags to write."""
+    parallel: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(BLOB_CONCURRENCY))
+    """Blobs of one manifest in flight at once."""
+    sink_tags: dict[str, str | None] = field(default_factory=dict)
+    """Tags whose digest at the sink is known (read once)."""
 
     async def read(self, reference: str) -> tuple[Manifest, ParsedManifest]:
         found = await self.source.get_manifest(self.source_repository, reference)
@@ -230,19 +239,30 @@ class _Copy:
                 found, child_parsed = await self.read(str(child.digest))
                 await self.manifest(found, child_parsed, depth=depth + 1)
         else:
-            for descriptor in parsed.blob_references():
-                await self.blob(descriptor)
+            unique = {str(d.digest): d for d in parsed.blob_references()}
+            try:
+                async with asyncio.TaskGroup() as group:  # the first failure cancels the others
+                    for descriptor in unique.values():
+                        group.create_task(self.blob(descriptor))
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0] from None  # the copy's callers handle one error, as sequentially
         indexed = await self.sink.put_manifest(self.destination_repository, manifest.digest, manifest)
         self.sent.append(manifest.digest)
         return indexed
 
     async def tag(self, tag: str, manifest: Manifest) -> None:
         """Point ``tag`` at the sink to a manifest already copied (unless it does already)."""
-        if await self.sink.manifest_digest(self.destination_repository, tag) != manifest.digest:
+        if tag not in self.sink_tags:
+            self.sink_tags[tag] = await self.sink.manifest_digest(self.destination_repository, tag)
+        if self.sink_tags[tag] != manifest.digest:
             await self.sink.put_manifest(self.destination_repository, tag, manifest)
             self.tags.append(tag)
 
     async def blob(self, descriptor: Descriptor) -> None:
+        async with self.parallel:
+            await self._blob(descriptor)
+
+    async def _blob(self, descriptor: Descriptor) -> None:
         digest = descriptor.digest
         key = str(digest)
         if key in self.blobs:
@@ -277,14 +297,13 @@ class _Copy:
         """Copy the referrers and cosign tags of every manifest copied so far (and theirs)."""
         tags = await self.source.list_tags(self.source_repository)
         done: set[str] = set()
-        for depth in range(MAX_REFERRER_DEPTH):
+        for _level in range(MAX_REFERRER_DEPTH):  # each round: the referrers of what the last one copied
             subjects = [s for s in self.subjects if s not in done]
             if not subjects:
                 break
             for subject in subjects:
                 done.add(subject)
                 await self._referrers_of(Digest.parse(subject), tags)
-            del depth
         await self.write_fallback()
 
     async def _referrers_of(self, subject: Digest, tags: list[str]) -> None:
@@ -384,7 +403,7 @@ async def copy_artifact(
     top, parsed = await copy.read(reference)
     tag = None if is_digest(reference) else reference
     if tag is not None and not options.override:
-        existing = await sink.manifest_digest(destination_repository, tag)
+        existing = copy.sink_tags[tag] = await sink.manifest_digest(destination_repository, tag)
         if existing is not None and existing != top.digest:
             return CopyReport(
                 source_repository,
