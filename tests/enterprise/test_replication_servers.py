@@ -20,6 +20,7 @@ from tests.enterprise.support import FINISHED, Enterprise, connect, create_insta
 from tests.support import skopeo
 from tests.support.servers import ServerProcess, start_reference_registry, stop_all
 from tests.support.swr_images import Image, image, index, push, registry_client
+from tests.support.webhook_receiver import Receiver, webhook_receiver
 
 EGRESS = {"MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8"}
 COSIGN_SIGNATURE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -136,7 +137,22 @@ def _wait(check: Any, what: str, sites: dict[str, Any], timeout: float = 30) -> 
 
 
 def test_event_based_copy_of_a_signed_multi_platform_image_and_its_delete(sites: dict[str, Any]) -> None:
+    with webhook_receiver() as hooks:
+        _event_based_copy(sites, hooks)
+
+
+def _event_based_copy(sites: dict[str, Any], hooks: Receiver) -> None:
     a_host, b_host = sites["a_host"], sites["b_host"]
+    _post(
+        sites["a"],
+        f"/instances/{sites['instance']}/namespaces/team/webhook/policies",
+        {
+            "name": unique("replication-hook"),
+            "event_types": ["REPLICATION"],
+            "enabled": True,
+            "targets": [{"type": "http", "address": hooks.url + "/replication"}],
+        },
+    )
     _policy(
         sites,
         dest_registry={"id": sites["registry"]},
@@ -174,6 +190,11 @@ def test_event_based_copy_of_a_signed_multi_platform_image_and_its_delete(sites:
         deleted = api.delete(f"/v2/instances/{sites['instance']}/namespaces/team/repositories/app/tags/1.0")
     assert deleted.status_code in (200, 204), deleted.text
     _wait(lambda: _served(b_host, "mirror/app", "1.0") == "", "the replicated delete", sites)
+
+    # each execution's start and end are REPLICATION deliveries of the namespace's webhook policy
+    delivered = hooks.wait_for(2, path="/replication")
+    assert {r.json()["type"] for r in delivered} == {"REPLICATION"}
+    assert {r.json()["event_data"]["repository"]["repo_full_name"] for r in delivered} == {"team/app"}
 
 
 def test_label_filter(sites: dict[str, Any]) -> None:
