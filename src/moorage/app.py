@@ -69,6 +69,7 @@ from moorage.services.console_sessions import ConsoleSessions
 from moorage.services.enterprise import build_enterprise
 from moorage.services.enterprise.endpoint_policies import EndpointPolicyService
 from moorage.services.enterprise.hosts import HostDirectory
+from moorage.services.enterprise.replication import build_replication
 from moorage.services.events.recorder import EventBuffer
 from moorage.services.events.wiring import build_event_services
 from moorage.services.image_views import ImageViews
@@ -193,6 +194,7 @@ def build_services(settings: Settings) -> Services:
         events=build_event_services(settings, db, master_key),
         gc=GcRunService(db, store, settings.gc, jobs),
         retention=build_retention(settings, db, jobs),
+        replication=build_replication(settings, db, master_key, jobs),
         image_sync=ImageSyncService(
             db,
             jobs,
@@ -387,6 +389,7 @@ def create_app(settings: Settings) -> MoorageApp:
         services.pulls.start()
         services.enterprise.start()
         services.retention.start()
+        services.replication.start()
         purge = asyncio.get_running_loop().create_task(_purge_uploads_forever(services))
         # Said here, not before the server starts: only now does this process answer requests.
         log.warning("moorage ready: HTTP process %d serving %s", os.getpid(), settings.resolved_external_url)
@@ -398,6 +401,7 @@ def create_app(settings: Settings) -> MoorageApp:
                 await purge
             await services.enterprise.stop()
             await services.retention.stop()
+            await services.replication.stop()
             await services.pulls.stop()
             services.db.dispose()
 

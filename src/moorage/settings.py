@@ -679,6 +679,24 @@ class ConsoleSettings(BaseModel):
     """Rows one console list page shows (tags, repositories, findings): a page reads no more rows."""
 
 
+class ReplicationSettings(BaseModel):
+    """Enterprise Edition replication (CreateInstanceReplicationPolicy and its siblings). Registries
+    are reached under the egress policy (``MOORAGE_EGRESS__*``)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    max_artifacts_per_execution: int = Field(default=10_000, ge=1, le=1_000_000)
+    """Artifacts (tags) one execution plans at most; the rest waits for the next run."""
+    max_registries: int = Field(default=100, ge=1, le=10_000)
+    """Replication registries one instance may have."""
+    max_policies: int = Field(default=100, ge=1, le=10_000)
+    """Replication policies one instance may have."""
+    chunk_bytes: int = Field(default=8 << 20, ge=64 << 10, le=1 << 30)
+    """Bytes per upload chunk of a policy with ``copy_by_chunk``."""
+    parallel_artifacts: int = Field(default=4, ge=1, le=64)
+    """Artifacts one execution copies at once (its bandwidth limit is shared by all of them)."""
+
+
 class Settings(BaseSettings):
     """Everything configurable. See README's Configuration section for the list."""
 
@@ -742,6 +760,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    replication: ReplicationSettings = Field(default_factory=ReplicationSettings)
     redis_url: str = ""
     """Redis for the job queue (and other shared state) when several nodes run; empty: SQLite queue file."""
 

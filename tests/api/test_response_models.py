@@ -37,6 +37,7 @@ from moorage.api.enterprise import schemas_artifacts as ea
 from moorage.api.enterprise import schemas_events as ev
 from moorage.api.enterprise import schemas_gc as egc
 from moorage.api.enterprise import schemas_immutable as eim
+from moorage.api.enterprise import schemas_replication as erp
 from moorage.api.enterprise import schemas_retention as ert
 from moorage.api.enterprise import schemas_signing as es
 from moorage.api.enterprise import schemas_tags as etg
@@ -83,6 +84,9 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
         "ExecuteInstanceSignPolicyResponse",
         "CreateInstanceRetentionPolicyResponse",
         "ExecuteInstanceRetentionPolicyResponse",
+        "CreateInstanceRegistryResponse",
+        "CreateInstanceReplicationPolicyResponse",
+        "ExecuteInstanceReplicationPolicyResponse",
     ),
     ee.Namespace: ("ShowInstanceNamespaceResponse", "Namespace"),
     ee.NamespaceList: ("ListInstanceNamespacesResponse",),
@@ -134,6 +138,19 @@ SDK_CLASSES: dict[type[BaseModel], tuple[str, ...]] = {
     ert.RetentionExecutionList: ("ListInstanceRetentionPolicyExecutionsResponse",),
     ert.RetentionTaskList: ("ListInstanceRetentionPolicyExecTasksResponse",),
     ert.RetentionSubtaskList: ("ListInstanceRetentionPolicyExecSubTasksResponse",),
+    # Enterprise Edition: replication
+    erp.Registry: ("ShowInstanceRegistryResponse", "Registry"),
+    erp.RegistryList: ("ListInstanceRegistriesResponse",),
+    erp.Credential: ("Credential",),
+    erp.ReplicationPolicyView: ("ShowInstanceReplicationPolicyResponse", "ReplicationPolicy"),
+    erp.ReplicationPolicyList: ("ListInstanceReplicationPoliciesResponse",),
+    erp.RegistryIdView: ("ReplicationRegistry",),
+    erp.FilterView: ("Filter",),
+    erp.ReplicationExecutionList: ("ListInstanceReplicationPolicyExecutionsResponse",),
+    erp.TaskDetail: ("TaskDetail",),
+    erp.TaskList: ("ListInstanceReplicationPolicyExecTasksResponse",),
+    erp.SubtaskDetail: ("SubtaskDetail",),
+    erp.SubtaskList: ("ListInstanceReplicationPolicyExecSubTasksResponse",),
     # SWR retention
     swr_retention.CreatedRetention: ("CreateRetentionResponse",),
     swr_retention.RetentionLogList: ("ListRetentionHistoriesResponse",),
@@ -171,6 +188,17 @@ EXTENSIONS: dict[tuple[str, str], str] = {
     ("ShowTriggerResponse", "webhook"): "the target of moorage's webhook trigger kind",
     ("ShowTriggerResponse", "executed"): "whether moorage carries the trigger out (CCE/CCI kinds: no)",
     ("ShowTriggerResponse", "notice"): "why a CCE/CCI trigger is not executed",
+    (
+        "ShowInstanceReplicationPolicyResponse",
+        "dest_namespace_replace_count",
+    ): "Harbor's flattening",
+    ("ShowInstanceReplicationPolicyResponse", "replicate_deletion"): "Harbor's: replicate deletes too",
+    ("ShowInstanceReplicationPolicyResponse", "speed"): "Harbor's bandwidth limit (KiB/s)",
+    ("ShowInstanceReplicationPolicyResponse", "copy_by_chunk"): "Harbor's chunked blob upload",
+    ("ReplicationPolicy", "dest_namespace_replace_count"): "Harbor's flattening",
+    ("ReplicationPolicy", "replicate_deletion"): "Harbor's: replicate deletes too",
+    ("ReplicationPolicy", "speed"): "Harbor's bandwidth limit (KiB/s)",
+    ("ReplicationPolicy", "copy_by_chunk"): "Harbor's chunked blob upload",
     ("ShowGcTaskResponse", "log"): "the run's log lines, as Harbor's GC log (also as text under .../log)",
     ("ShowCicdConfigurationResponse", "block_severities"): "the gate's severities (the SDK model has no field)",
     ("ShowCicdConfigurationResponse", "block_on_secrets"): "whether secrets fail the build (no SDK field)",
@@ -556,7 +584,7 @@ def test_the_schema_modules_have_no_unlisted_response_model() -> None:
         walk(model)
     declared = {
         value
-        for module in (ee, eac, etg, ea, egc, eim, ert, es, ev, iam)
+        for module in (ee, eac, etg, ea, egc, eim, erp, ert, es, ev, iam)
         for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, (ResponseModel, RootModel))

@@ -30,6 +30,7 @@ def test_rows_find_their_handler_by_the_stored_string() -> None:
         "enterprise.retention_execution",
         "registry.gc",
         "registry.image_sync",
+        "enterprise.replication_execution",
     }
     assert {kind.value for kind in JobKind} == stored
     assert all(HANDLERS.get(kind) is not None for kind in stored)

@@ -1,14 +1,15 @@
 """Explicit answers for the SDK operations moorage does not serve.
 
-``huaweicloudsdkswr`` and ``huaweicloudsdkhss`` define operations that moorage leaves out: *planned*
-ones (later issues: image sync and the rest of the Enterprise Edition) and
-ones that are *not applicable* to a registry (HSS's hosts, containers and clusters).
+``huaweicloudsdkswr`` and ``huaweicloudsdkhss`` define operations that moorage leaves out: ones that
+are *not applicable* to a registry (the Enterprise Edition's internal endpoints, VPC connections
+inside Huawei Cloud; HSS's hosts, containers and clusters). *Planned* is the other availability, for
+an operation not built yet; none is left today.
 Each gets a route of its own answering 501 with one distinctive error (``NotServed``: SWR
 ``SVCSTG.SWR.5010001`` planned / ``SVCSTG.SWR.5010002`` not applicable, HSS ``HSS.0501`` /
 ``HSS.0502``), so that a literal path such as ``GET /v5/{project_id}/image/local/apps`` is never
 captured by a parametrised route of another operation and answered as
 if it were that one. Those few (``shadowed``) are included before every other management router;
-the rest after them, so served requests do not pay for matching 146 paths first
+the rest after them, so served requests do not pay for matching every unserved path first
 (``unserved_routers``; a test checks that exactly the shadowed ones would be captured).
 
 The table mirrors the "planned" and "not applicable" rows of docs/api-coverage.md and
@@ -64,18 +65,12 @@ class UnservedOperation:
         )
 
 
-def _planned(method: str, operation: str, topic: str, path: str, *, shadowed: bool = False) -> UnservedOperation:
-    return UnservedOperation(method, path, operation, Availability.PLANNED, topic, shadowed)
-
-
 def _not_applicable(method: str, operation: str, topic: str, path: str, *, shadowed: bool = False) -> UnservedOperation:
     return UnservedOperation(method, path, operation, Availability.NOT_APPLICABLE, topic, shadowed)
 
 
 # What the operations belong to, as the coverage docs name it.
 INTERNAL_ENDPOINTS = "internal endpoints: VPC connections exist only inside Huawei Cloud"
-REPLICATION = "replication"
-REGISTRIES = "replication (registries)"
 HOSTS_VULS = "host vulnerabilities, backups and repairs"
 HOST_IMAGES = "images on hosts"
 CLUSTERS = "containers on hosts and clusters"
@@ -83,7 +78,7 @@ CONTAINERS = "containers"
 WEBTAMPER = "web tamper protection of hosts"
 
 UNSERVED: tuple[UnservedOperation, ...] = (
-    # huaweicloudsdkswr: planned (docs/api-coverage.md, api-coverage-enterprise.md)
+    # huaweicloudsdkswr: not applicable (docs/api-coverage.md, api-coverage-enterprise.md)
     _not_applicable(
         "GET",
         "list_internal_endpoint_connections",
@@ -131,83 +126,6 @@ UNSERVED: tuple[UnservedOperation, ...] = (
         "show_instance_internal_endpoint",
         INTERNAL_ENDPOINTS,
         "/v2/{project_id}/instances/{instance_id}/internal-endpoints/{internal_endpoints_id}",
-    ),
-    _planned("POST", "create_instance_registry", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
-    _planned("GET", "list_instance_registries", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries"),
-    _planned(
-        "DELETE",
-        "delete_instance_registry",
-        REGISTRIES,
-        "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}",
-    ),
-    _planned(
-        "GET", "show_instance_registry", REGISTRIES, "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}"
-    ),
-    _planned(
-        "PUT",
-        "update_instance_registry",
-        REGISTRIES,
-        "/v2/{project_id}/instances/{instance_id}/registries/{registry_id}",
-    ),
-    _planned(
-        "POST",
-        "execute_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions",
-    ),
-    _planned(
-        "GET",
-        "list_instance_replication_policy_executions",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions",
-    ),
-    _planned(
-        "PUT",
-        "stop_instance_replication_policy_execution",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}",
-    ),
-    _planned(
-        "GET",
-        "list_instance_replication_policy_exec_tasks",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}/tasks",
-    ),
-    _planned(
-        "GET",
-        "list_instance_replication_policy_exec_sub_tasks",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/executions/{execution_id}/tasks/{task_id}/subtasks",
-    ),
-    _planned(
-        "POST",
-        "create_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies",
-    ),
-    _planned(
-        "GET",
-        "list_instance_replication_policies",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies",
-    ),
-    _planned(
-        "DELETE",
-        "delete_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
-    ),
-    _planned(
-        "GET",
-        "show_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
-    ),
-    _planned(
-        "PUT",
-        "update_instance_replication_policy",
-        REPLICATION,
-        "/v2/{project_id}/instances/{instance_id}/replication/policies/{policy_id}",
     ),
     # huaweicloudsdkhss: not applicable (docs/api-coverage-hss.md)
     _not_applicable("GET", "list_container_image_logs", CLUSTERS, "/v5/{project_id}/container/image/events"),

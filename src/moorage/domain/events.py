@@ -53,6 +53,11 @@ class ResourceType(StrEnum):
     IMMUTABLE_RULE = "immutable_rule"
     WEBHOOK_POLICY = "webhook_policy"
     TRIGGER = "trigger"
+    REPLICATION_REGISTRY = "replication_registry"
+    REPLICATION_POLICY = "replication_policy"
+    REPLICATION = "replication"
+    """An execution of a replication policy: created when it starts, updated when it ends (its
+    ``detail`` says the status and counts)."""
     SYNC_RULE = "sync_rule"
     """An image synchronisation rule of a repository (shared edition)."""
     USER = "user"
@@ -235,6 +240,8 @@ def webhook_event_type(event: Event) -> WebhookEventType | None:
         ``SCANNING_COMPLETED`` or ``SCANNING_FAILED``; a push a quota refused ``QUOTA_EXCEED``; a retention
     run that ended ``TAG_RETENTION``. Other failed operations and other changes have none."""
     kind = (event.operation, event.resource_type)
+    if event.resource_type is ResourceType.REPLICATION:
+        return WebhookEventType.REPLICATION  # started and finished, however it ended
     if kind == (Operation.SCAN, ResourceType.ARTIFACT):
         return (
             WebhookEventType.SCANNING_COMPLETED if event.result is Result.SUCCESS else WebhookEventType.SCANNING_FAILED

@@ -44,6 +44,7 @@ class JobKind(StrEnum):
     VULNDB_UPDATE = "security.vulndb_update"
     WEBHOOK_DELIVERY = "events.webhook_delivery"
     EVENTS_PRUNE = "events.prune"
+    REPLICATION_EXECUTION = "enterprise.replication_execution"
     IMAGE_SYNC = "registry.image_sync"
 
 

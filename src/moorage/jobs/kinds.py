@@ -10,6 +10,7 @@ from typing import Any, assert_never
 from moorage.domain.jobs import JobKind
 from moorage.jobs.resources import WorkerResources
 from moorage.jobs.runner import Handler, JobContext
+from moorage.services.enterprise.replication import runner as replication_runner
 from moorage.services.enterprise.sign_job import run_execution
 from moorage.services.events.consumers import delivery_policy
 from moorage.services.events.delivery import deliver
@@ -150,6 +151,19 @@ def events_prune(context: Context) -> dict[str, Any]:
     return dict(prune(resources.db, retention_days=resources.settings.events.audit_retention_days))
 
 
+def replication_execution(context: Context) -> dict[str, Any]:
+    """Run one execution of an Enterprise Edition replication policy (plan, copy, settle)."""
+    resources = context.resources
+    return replication_runner.run_execution(
+        context,
+        int(context.job.params["execution_id"]),
+        settings=resources.settings,
+        db=resources.db,
+        store=resources.store,
+        master_key=resources.master_key(),
+    )
+
+
 def image_sync(context: Context) -> dict[str, Any]:
     """Copy one tag to a peer site (shared-edition image synchronisation)."""
     resources = context.resources
@@ -185,6 +199,8 @@ def handler_for(kind: JobKind) -> Handler[WorkerResources]:
             return webhook_delivery
         case JobKind.EVENTS_PRUNE:
             return events_prune
+        case JobKind.REPLICATION_EXECUTION:
+            return replication_execution
         case JobKind.IMAGE_SYNC:
             return image_sync
         case _:

@@ -1122,6 +1122,11 @@ from moorage.metadata.event_tables import triggers as triggers  # noqa: E402
 from moorage.metadata.event_tables import webhook_attempts as webhook_attempts  # noqa: E402
 from moorage.metadata.event_tables import webhook_deliveries as webhook_deliveries  # noqa: E402
 from moorage.metadata.event_tables import webhook_policies as webhook_policies  # noqa: E402
+from moorage.metadata.replication_tables import replication_executions as replication_executions  # noqa: E402
+from moorage.metadata.replication_tables import replication_policies as replication_policies  # noqa: E402
+from moorage.metadata.replication_tables import replication_registries as replication_registries  # noqa: E402
+from moorage.metadata.replication_tables import replication_subtasks as replication_subtasks  # noqa: E402
+from moorage.metadata.replication_tables import replication_tasks as replication_tasks  # noqa: E402
 
 # Image synchronisation's tables (migration 0015), on the same metadata.
 from moorage.metadata.sync_tables import image_sync_jobs as image_sync_jobs  # noqa: E402

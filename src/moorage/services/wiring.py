@@ -16,6 +16,7 @@ from moorage.services.blobs import BlobService
 from moorage.services.console_overview import ConsoleOverview
 from moorage.services.console_sessions import ConsoleSessions
 from moorage.services.enterprise import EnterpriseServices
+from moorage.services.enterprise.replication import ReplicationServices
 from moorage.services.events.wiring import EventServices
 from moorage.services.image_views import ImageViews
 from moorage.services.lifecycle.runs import GcRunService
@@ -73,6 +74,7 @@ class Services:
     events: EventServices
     gc: GcRunService
     retention: RetentionServices
+    replication: ReplicationServices
     image_sync: ImageSyncService
     console_sessions: ConsoleSessions
     image_views: ImageViews

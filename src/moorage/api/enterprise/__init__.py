@@ -18,6 +18,7 @@ from moorage.api.enterprise import (
     instances,
     namespaces,
     project_tags,
+    replication,
     repositories,
     resource_tags,
     retention_policies,
@@ -44,6 +45,7 @@ MODULES: tuple[RouterModule, ...] = (
     credentials,
     endpoint_policies,
     retention_policies,
+    replication,
     repositories,
     resource_tags,  # last: its paths are all parameters
 )

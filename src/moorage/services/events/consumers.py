@@ -26,6 +26,7 @@ from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries import triggers as triggers_q
 from moorage.metadata.queries import webhooks as q
+from moorage.services.enterprise.replication.triggers import ReplicationConsumer
 from moorage.services.enterprise.selectors import repository_selected, tag_selected
 from moorage.services.events.delivery import DeliveryPolicy
 from moorage.services.events.dispatch import EventDispatcher
@@ -230,6 +231,7 @@ def build_dispatcher(settings: Settings, db: Database, *, send: Callable[[str], 
         [
             WebhookConsumer(registry_host=host, max_attempts=attempts),
             TriggerConsumer(registry_host=host, max_attempts=attempts),
+            ReplicationConsumer(),
             ImageSyncConsumer(
                 peers=[p.region_id for p in settings.sync.peers], max_attempts=settings.sync.max_attempts
             ),
