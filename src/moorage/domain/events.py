@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from moorage.domain.identity import Principal
+from moorage.domain.registry import Repository
 
 
 class Operation(StrEnum):
@@ -301,6 +302,29 @@ def artifact_event(
         digest=digest,
         result=result,
         detail=MappingProxyType(dict(detail or {})),
+    )
+
+
+def repository_event(
+    operation: Operation,
+    repository: Repository,
+    *,
+    tag: str = "",
+    digest: str = "",
+    resource_type: ResourceType | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> NewEvent:
+    """``artifact_event`` for an image of a ``Repository`` row (its instance, names and account)."""
+    return artifact_event(
+        operation,
+        instance_id=repository.instance_id,
+        repository=repository.full_name,
+        namespace=repository.namespace,
+        domain_id=repository.domain_id,
+        tag=tag,
+        digest=digest,
+        resource_type=resource_type,
+        detail=detail,
     )
 
 

@@ -33,7 +33,7 @@ from enum import StrEnum
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Denied
-from moorage.domain.events import NewEvent, Operation, ResourceType, artifact_event
+from moorage.domain.events import NewEvent, Operation, ResourceType, repository_event
 from moorage.domain.registry import Repository
 from moorage.metadata.queries import enterprise_artifacts as artifacts_q
 from moorage.metadata.queries import manifests as manifest_q
@@ -155,12 +155,9 @@ class ImageRemoval:
 
 def removal_event(repository: Repository, digest: str, tags: Sequence[str], *, tag: str = "") -> NewEvent:
     """The event of a retention deletion: an artifact with the tags it had, or (``tag``) one tag."""
-    return artifact_event(
+    return repository_event(
         Operation.DELETE,
-        instance_id=repository.instance_id,
-        repository=repository.full_name,
-        namespace=repository.namespace,
-        domain_id=repository.domain_id,
+        repository,
         tag=tag,
         digest=digest,
         resource_type=ResourceType.TAG if tag else ResourceType.ARTIFACT,

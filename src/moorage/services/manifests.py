@@ -20,7 +20,7 @@ from moorage.domain.errors import (
     NameUnknown,
     TooLarge,
 )
-from moorage.domain.events import NewEvent, Operation, artifact_event
+from moorage.domain.events import NewEvent, Operation, artifact_event, repository_event
 from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.domain.names import RepositoryName, is_valid_tag, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository, UploadTarget
@@ -300,15 +300,8 @@ class ManifestService:
 def _pushed(repository: Repository, digest: str, tags: Sequence[str], media_type: str, size: int) -> list[NewEvent]:
     """The events of a push: one per tag it was pushed as, or one for a push by digest."""
     return [
-        artifact_event(
-            Operation.CREATE,
-            instance_id=repository.instance_id,
-            repository=repository.full_name,
-            namespace=repository.namespace,
-            domain_id=repository.domain_id,
-            tag=tag,
-            digest=digest,
-            detail={"media_type": media_type, "size": size},
+        repository_event(
+            Operation.CREATE, repository, tag=tag, digest=digest, detail={"media_type": media_type, "size": size}
         )
         for tag in tags or ("",)
     ]
@@ -316,12 +309,4 @@ def _pushed(repository: Repository, digest: str, tags: Sequence[str], media_type
 
 def _deleted(repository: Repository, *, tag: str = "", digest: str = "") -> NewEvent:
     """The event of a manifest (by digest) or tag deleted from ``repository``."""
-    return artifact_event(
-        Operation.DELETE,
-        instance_id=repository.instance_id,
-        repository=repository.full_name,
-        namespace=repository.namespace,
-        domain_id=repository.domain_id,
-        tag=tag,
-        digest=digest,
-    )
+    return repository_event(Operation.DELETE, repository, tag=tag, digest=digest)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Conflict, NotFound
-from moorage.domain.events import Operation, ResourceType, artifact_event
+from moorage.domain.events import Operation, ResourceType, repository_event
 from moorage.domain.management import ArtifactRecord, TagDetail, TagKey
 from moorage.domain.names import RepositoryName, validate_tag
 from moorage.domain.registry import Repository
@@ -212,13 +212,10 @@ class TagManagement:
                 raise retag_refused(repository, destination, immutable[destination])
             record_events(
                 conn,
-                artifact_event(
+                repository_event(
                     Operation.CREATE,
+                    repository,
                     resource_type=ResourceType.TAG,
-                    instance_id=instance_id,
-                    repository=repository.full_name,
-                    namespace=repository.namespace,
-                    domain_id=repository.domain_id,
                     tag=destination,
                     digest=found.digest,
                     detail={"source_tag": source},
@@ -235,17 +232,7 @@ class TagManagement:
             self.protection.check_untag(conn, repository, tag)
             if not manifest_q.untag(conn, repository.id, tag):
                 raise NotFound(f"tag {tag!r} not found in {repository.full_name}", reason="tag_not_found")
-            record_events(
-                conn,
-                artifact_event(
-                    Operation.DELETE,
-                    instance_id=instance_id,
-                    repository=repository.full_name,
-                    namespace=repository.namespace,
-                    domain_id=repository.domain_id,
-                    tag=tag,
-                ),
-            )
+            record_events(conn, repository_event(Operation.DELETE, repository, tag=tag))
 
         await self.db.write(work)
 

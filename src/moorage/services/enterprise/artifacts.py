@@ -12,7 +12,7 @@ from moorage.domain.bounded_json import load_document
 from moorage.domain.digests import Digest, is_digest
 from moorage.domain.enterprise import Accessory, Artifact, ArtifactTag, Page, PageRequest
 from moorage.domain.errors import Invalid, ManifestUnknown, NotFound
-from moorage.domain.events import Operation, artifact_event
+from moorage.domain.events import Operation, repository_event
 from moorage.domain.identity import Principal
 from moorage.domain.names import RepositoryName, validate_tag
 from moorage.domain.registry import Repository
@@ -139,14 +139,7 @@ class ArtifactService:
             core_manifests.remove(conn, artifact.repository_id, artifact.digest)
             record_events(
                 conn,
-                artifact_event(
-                    Operation.DELETE,
-                    instance_id=instance_id,
-                    repository=holder.full_name,
-                    namespace=namespace,
-                    domain_id=holder.domain_id,
-                    digest=artifact.digest,
-                ),
+                repository_event(Operation.DELETE, holder, digest=artifact.digest),
             )
 
         await self.db.write(work)
@@ -171,14 +164,7 @@ class ArtifactService:
             if removed:
                 record_events(
                     conn,
-                    artifact_event(
-                        Operation.DELETE,
-                        instance_id=instance_id,
-                        repository=found.full_name,
-                        namespace=namespace,
-                        domain_id=found.domain_id,
-                        tag=tag,
-                    ),
+                    repository_event(Operation.DELETE, found, tag=tag),
                 )
             return removed
 
