@@ -194,7 +194,12 @@ def _event_based_copy(sites: dict[str, Any], hooks: Receiver) -> None:
     # each execution's start and end are REPLICATION deliveries of the namespace's webhook policy
     delivered = hooks.wait_for(2, path="/replication")
     assert {r.json()["type"] for r in delivered} == {"REPLICATION"}
-    assert {r.json()["event_data"]["repository"]["repo_full_name"] for r in delivered} == {"team/app"}
+    bodies = [r.json()["event_data"]["replication"] for r in delivered]  # Harbor's replication payload
+    assert {b["src_resource"]["namespace"] for b in bodies} == {"team"}
+    assert {b["trigger_type"] for b in bodies} == {"EVENT_BASED"}
+    ended = [b for b in bodies if b["job_status"] != "InProgress"]
+    assert ended and ended[0]["job_status"] == "Success"
+    assert ended[0]["successful_artifact"][0]["name_tag"].startswith("team/app:")
 
 
 def test_label_filter(sites: dict[str, Any]) -> None:

@@ -235,6 +235,8 @@ def harbor_payload(
     name = event.repository_name
     if event_type is WebhookEventType.TAG_RETENTION:
         return _dumps(_retention_body(event, registry_host))
+    if event_type is WebhookEventType.REPLICATION:
+        return _dumps(_replication_body(event, registry_host))
     event_data: dict[str, Any] = {
         "resources": [resource] if event.resource_type is not ResourceType.REPOSITORY or event.digest else [],
         "repository": {
@@ -258,6 +260,51 @@ def harbor_payload(
 
 def _dumps(body: Mapping[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), sort_keys=False)
+
+
+_JOB_STATUS = {"Succeed": "Success", "Failed": "Failure", "Stopped": "Stopped"}
+"""Harbor's ``job_status`` words for an execution's end (one that has just started is ``InProgress``)."""
+
+
+def _replication_body(event: Event, registry_host: str) -> dict[str, Any]:
+    """Harbor's ``REPLICATION`` payload (``event_data.replication``) of an execution that started or
+    ended, from the event's detail (the replication runner writes it): this instance is the source of
+    a push-based policy and the destination of a pull-based one; the other side is named by its
+    registry id (moorage's registries are not Harbor's endpoints)."""
+    detail = event.detail
+    here = {"registry_type": "moorage", "endpoint": registry_host, "namespace": event.namespace}
+    there = {
+        "registry_type": "registry",
+        "registry_id": detail.get("registry_id"),
+        "namespace": str(detail.get("dest_namespace", "")) if detail.get("direction") == "push" else "",
+    }
+    push = detail.get("direction") == "push"
+    reference = f"{event.repository}:{event.tag}" if event.tag else event.repository
+    replication = {
+        "harbor_hostname": registry_host,
+        "job_status": _JOB_STATUS.get(str(detail.get("status", "")), "InProgress"),
+        "artifact_type": "image",
+        "override_mode": bool(detail.get("override", False)),
+        "trigger_type": str(detail.get("trigger", "")).upper(),
+        "policy_creator": event.actor.label,
+        "execution_timestamp": event.occurred_at // 1000,
+        "src_resource": here if push else there,
+        "dest_resource": there if push else here,
+        "policy_name": str(detail.get("policy_name", "")),
+        "policy_id": detail.get("policy_id"),
+        "execution_id": detail.get("execution_id"),
+    }
+    if "status" in detail:
+        outcome = "successful_artifact" if detail.get("status") == "Succeed" else "failed_artifact"
+        replication[outcome] = [
+            {"type": "image", "status": replication["job_status"], "name_tag": reference or "(policy scope)"}
+        ]
+    return {
+        "type": str(WebhookEventType.REPLICATION),
+        "occur_at": event.occurred_at // 1000,
+        "operator": event.actor.label,
+        "event_data": {"replication": replication},
+    }
 
 
 def _retention_body(event: Event, registry_host: str) -> dict[str, Any]:

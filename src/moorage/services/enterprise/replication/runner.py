@@ -440,7 +440,17 @@ def _execution_event(
         namespace=namespace,
         repository=repository,
         tag=str(scope.get("tag", "")) if repository else "",
-        detail={"policy_id": policy.id, "execution_id": execution_id, **detail},
+        detail={
+            "policy_id": policy.id,
+            "execution_id": execution_id,
+            "policy_name": policy.name,
+            "trigger": policy.trigger.type,
+            "override": policy.override,
+            "direction": "push" if policy.push_based else "pull",
+            "registry_id": policy.dest_registry_id if policy.push_based else policy.src_registry_id,
+            "dest_namespace": policy.dest_namespace,
+            **detail,
+        },
     )
 
 
