@@ -43,6 +43,9 @@ READY_FD_ENV = "MOORAGE__READY_FD"
 _PR_SET_PDEATHSIG = 1
 PARENT_POLL_SECONDS = 0.5
 """How often the watch thread looks at the parent's pid."""
+PARENT_GONE_GRACE_SECONDS = 10.0
+"""How long a child whose parent is gone may take to stop gracefully (finish its requests) before it
+ends at once: nobody is left to kill it."""
 
 
 class ConfigurationMismatch(RuntimeError):
@@ -95,7 +98,7 @@ def _arm_parent_death_signal(signum: int) -> bool:
         return False
 
 
-def follow_parent(*, grace_seconds: float = 10.0) -> None:
+def follow_parent(*, grace_seconds: float = PARENT_GONE_GRACE_SECONDS) -> None:
     """End this process when the ``moorage serve`` that started it ends (nothing when no
     ``moorage serve`` started it, or when this is that process). Raises ``ParentGone`` when the parent
     is already gone."""
