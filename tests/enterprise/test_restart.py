@@ -107,7 +107,9 @@ def test_execution_survives_sigkill_and_restart(
     server = ee_server_factory(data_dir=data_dir, port=port, database_url=url, env=PAUSE)
     ee = connect(server)
     resumed = execution(ee, instance_id, "ns", policy_id, execution_id)
-    assert resumed.status == "InProgress" and resumed.succeed >= done_before  # nothing was lost or redone
+    # nothing was lost; the restarted job worker may have finished the rest before this first look
+    # (15 signatures at 250 ms while a loaded machine answers slowly): a full run saw it Succeed
+    assert resumed.status in ("InProgress", "Succeed") and resumed.succeed >= done_before, resumed
     finished = wait_execution(ee, instance_id, "ns", policy_id, execution_id, timeout=90)
     assert (finished.status, finished.total, finished.succeed, finished.failed) == ("Succeed", 20, 20, 0), finished
 
