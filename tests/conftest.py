@@ -35,6 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Keep the default advisory sources off for everything this process starts or configures."""
     os.environ.update(NO_ADVISORY_SOURCES)
     _load_hypothesis_profile()
+    from tests.support import cpu_profile
+
+    cpu_profile.register(config)
     config.addinivalue_line(
         "markers",
         f"{tools.MARK}(*tools): the test runs these system tools (skipped without them, failed "
