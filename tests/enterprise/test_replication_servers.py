@@ -2,10 +2,12 @@
 with skopeo: an event-triggered policy on A copies a pushed two-platform index with its cosign-style
 signature (a ``sha256-<hex>.sig`` tag) and an SBOM referrer to B within seconds, with B's digests
 equal to A's; a delete on A is replicated; a label filter picks images by their config's labels; a
-push-based policy copies to docker-registry; a pull-based policy copies from B into A."""
+push-based policy copies to docker-registry, and to one with a self-signed certificate once the
+registry is marked insecure; a pull-based policy copies from B into A."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.enterprise.conftest import INSTANCE_HOST, SECOND_INSTANCE_HOST, _starter
 from tests.enterprise.support import FINISHED, Enterprise, connect, create_instance, create_namespace, unique
-from tests.support import skopeo
+from tests.support import nginx, skopeo
 from tests.support.servers import ServerProcess, start_reference_registry, stop_all
 from tests.support.swr_images import Image, image, index, push, registry_client
 from tests.support.webhook_receiver import Receiver, webhook_receiver
@@ -242,6 +244,39 @@ def test_push_based_to_docker_registry(sites: dict[str, Any], reference: ServerP
     assert at_a == at_reference
     assert _served(reference.address, "copies/ref", "2.0", creds=None) == top.digest
     assert _served(reference.address, "copies/ref", _sig_tag(top), creds=None) == signature.digest
+
+
+def test_a_registry_with_a_self_signed_certificate_is_used_only_when_marked_insecure(
+    sites: dict[str, Any], tmp_path: Path
+) -> None:
+    """The credential check and the copies verify TLS unless the registry says ``insecure`` (SWR's
+    "do not verify the remote certificate"): a self-signed docker-registry is refused, then used."""
+    tls = nginx.self_signed(tmp_path / "tls")
+    server = start_reference_registry(tmp_path / "tls-registry", tls=tls)
+    try:
+        a, instance = sites["a"], sites["instance"]
+        body = {"name": unique("selfsigned"), "type": "docker-registry", "url": f"https://{server.address}"}
+        with a.http() as api:
+            refused = api.post(f"/v2/{a.project}/instances/{instance}/registries", json=body)
+        assert refused.status_code == 400, refused.text
+        assert "certificate" in refused.json()["error_msg"], refused.text
+        registry = _post(a, f"/instances/{instance}/registries", {**body, "insecure": True})
+
+        with registry_client(f"http://{sites['a_host']}", *CREDS) as client:
+            plain = image([{"tls": b"over a self-signed certificate"}], label="tls")
+            push(client, "team/tls", "1.0", plain)
+        policy_id = _policy(
+            sites,
+            dest_registry={"id": registry},
+            dest_namespace="secure",
+            filters=[{"type": "name", "value": "team/tls"}],
+        )
+        done = _run(sites, policy_id)
+        assert (done["status"], done["total"]) == ("Succeed", 1), done
+        copied = skopeo.inspect_raw(f"{server.address}/secure/tls:1.0")  # skopeo skips verification
+        assert copied == json.loads(plain.manifest)
+    finally:
+        server.stop()
 
 
 def test_pull_based_from_b(sites: dict[str, Any], tmp_path: Path) -> None:

@@ -15,8 +15,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.support.tools import require_tool
+
+if TYPE_CHECKING:
+    from tests.support.nginx import TlsFiles
 
 REFERENCE_REGISTRY_BIN = "/usr/bin/docker-registry"
 
@@ -146,9 +150,15 @@ def start_moorage(
 
 
 def start_reference_registry(
-    data_dir: Path, *, port: int | None = None, htpasswd: Path | None = None, wait: bool = True
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    htpasswd: Path | None = None,
+    wait: bool = True,
+    tls: TlsFiles | None = None,
 ) -> ServerProcess:
-    """Run Debian's ``docker-registry`` (CNCF distribution 2.8) with filesystem storage."""
+    """Run Debian's ``docker-registry`` (CNCF distribution 2.8) with filesystem storage (over TLS with
+    ``tls``'s certificate when given)."""
     require_tool(REFERENCE_REGISTRY_BIN)
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +168,9 @@ def start_reference_registry(
         "version: 0.1\n"
         "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {data_dir}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        + (f"  tls:\n    certificate: {tls.certificate}\n    key: {tls.key}\n" if tls else "")
+        + auth
     )
     server = _spawn(
         [REFERENCE_REGISTRY_BIN, "serve", str(config)], data_dir=data_dir, port=port, env={}, name="reference"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
 
@@ -238,7 +239,28 @@ class EgressSession:
         except httpx.TimeoutException as exc:
             raise UnreachableError(f"{request.method} {request.url}: timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            raise UnreachableError(f"{request.method} {request.url}: {type(exc).__name__}: {exc}") from exc
+            detail = f"{request.method} {request.url}: {type(exc).__name__}: {exc}"
+            if _certificate_refused(exc):  # the one connection failure a tenant can act on: say it
+                raise UnreachableError(detail, public=UNTRUSTED_CERTIFICATE) from exc
+            raise UnreachableError(detail) from exc
+
+
+UNTRUSTED_CERTIFICATE = (
+    "the registry's TLS certificate is not trusted (mark the registry insecure to use one with a "
+    "self-signed certificate)"
+)
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    """Whether certificate verification is what failed (the ssl error is a cause of httpx's)."""
+    seen: BaseException | None = error
+    for _ in range(16):  # a chain, not a cycle: bounded all the same
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 async def read_capped(response: httpx.Response, limit: int, *, what: str = "answer", truncate: bool = False) -> bytes:

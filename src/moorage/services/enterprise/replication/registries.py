@@ -49,6 +49,7 @@ class RegistryAccess:
             egress=self.access.egress,
             limits=self.access.limits,
             timeout=self.access.timeout,
+            verify_tls=not self.registry.insecure,
         )
 
 

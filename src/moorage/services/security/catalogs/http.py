@@ -21,7 +21,11 @@ class JsonApi:
         self.registry = registry
         self._authorization = registry.credentials.basic_header() if registry.credentials else None
         self._session = EgressSession(
-            registry.base_url, policy=registry.egress, timeout=registry.timeout, headers={"Accept": "application/json"}
+            registry.base_url,
+            policy=registry.egress,
+            timeout=registry.timeout,
+            verify=registry.verify_tls,
+            headers={"Accept": "application/json"},
         )
 
     async def __aenter__(self) -> JsonApi:

@@ -71,6 +71,9 @@ class RemoteRegistry:
     """Organizations (first path component, Harbor projects, Artifactory repository keys) to list;
     empty: all of them."""
     timeout: float = 60.0
+    verify_tls: bool = True
+    """Check the registry's TLS certificate (off only for a registry its owner marked insecure: a
+    self-signed certificate)."""
 
     @property
     def base_url(self) -> str:

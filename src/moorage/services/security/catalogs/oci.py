@@ -18,6 +18,7 @@ class OciCatalog(RegistryCatalog):
             plain_http=self.registry.plain_http,
             timeout=self.registry.timeout,
             limits=self.registry.limits,
+            verify_tls=self.registry.verify_tls,
         )
 
     async def check(self) -> None:
