@@ -29,11 +29,23 @@ ADMIN_PASSWORD = "admin-password-1"
 NO_ADVISORY_SOURCES = {"MOORAGE_SCANNER__VULNDB_SOURCES": ""}
 """The suite never fetches the default advisory feeds from the internet: every server, worker and
 command it starts inherits this (a test that wants sources passes its own, local ones)."""
+CHEAP_PASSWORD_HASHING = {
+    "MOORAGE_AUTH__PASSWORD_HASH_TIME_COST": "1",
+    "MOORAGE_AUTH__PASSWORD_HASH_MEMORY_KIB": "1024",
+    "MOORAGE_AUTH__PASSWORD_HASH_PARALLELISM": "1",
+}
+"""Every user the suite creates and every password it checks would cost argon2's default 0.2 s of CPU
+(a quarter of some modules' time): servers the suite starts hash with the cheapest parameters
+(tests/auth/test_passwords.py checks the settings reach the hash; tests/hostile/test_serve.py's
+servers, started with a clean environment, keep the defaults)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep the default advisory sources off for everything this process starts or configures."""
+    """Keep the default advisory sources off, and password hashing cheap, for everything this process
+    starts or configures."""
     os.environ.update(NO_ADVISORY_SOURCES)
+    for name, value in CHEAP_PASSWORD_HASHING.items():
+        os.environ.setdefault(name, value)
     _load_hypothesis_profile()
     from tests.support import cpu_profile
 

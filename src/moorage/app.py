@@ -114,7 +114,7 @@ def build_services(settings: Settings) -> Services:
     jobs = JobQueue(db, build_huey(settings))
     security = build_security_services(settings, db, master_key, jobs)
     enterprise = build_enterprise(settings, db, store, master_key, jobs)
-    users = UserService(db, region=settings.auth.region, admin_user=settings.auth.admin_user)
+    users = UserService.from_settings(db, settings.auth)
     access_keys = AccessKeyService(db, master_key=master_key, users=users)
     quotas = QuotaService(
         db,

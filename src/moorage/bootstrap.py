@@ -90,7 +90,7 @@ def _prepare(settings: Settings, database: Database) -> None:
     database.run_write(lambda conn: repositories.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE))
     key = load_master_key(settings)  # created here, once, before any worker or command reads it
     check_master_key(database, key)
-    users = UserService(database, region=settings.auth.region, admin_user=settings.auth.admin_user)
+    users = UserService.from_settings(database, settings.auth)
     configured = settings.auth.admin_password.get_secret_value() if settings.auth.admin_password else None
     generated = asyncio.run(users.bootstrap_admin(configured))
     if generated is not None:

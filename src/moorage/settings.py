@@ -197,6 +197,14 @@ class AuthSettings(BaseModel):
     """Lifetime of temporary docker-login commands."""
     allow_anonymous_pull: bool = False
     """Let callers without credentials pull public repositories."""
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    """argon2id passes over memory for each new password hash (and each password check of a new hash)."""
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=1024, le=4 * 1024 * 1024)
+    """argon2id memory per hash, in KiB (64 MiB: RFC 9106's second recommended option). Lower it only
+    on a machine that cannot spare it; every hash keeps its own parameters, so existing passwords
+    still verify after a change."""
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
+    """argon2id lanes (threads) per hash."""
     login_failures_per_window: int = Field(default=10, ge=1)
     """Failed logins one user name may have from one client address before that pair must wait
     (429 with ``Retry-After``): the wait starts at ``login_backoff_seconds`` and doubles with each

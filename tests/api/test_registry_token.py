@@ -180,9 +180,9 @@ def test_a_new_password_revokes_refresh_tokens(shared_moorage: ServerProcess, da
     account = create_user(shared_moorage, "refresh-repassword", domain=ADMIN_USER)
     token = post_token(shared_moorage, password_form(account, offline=True)).json()["refresh_token"]
     assert refresh_works(shared_moorage, token) == 200
-    from moorage.auth.passwords import hash_password
+    from moorage.auth.passwords import PasswordHashing
 
-    new_hash = hash_password("another-password-2")
+    new_hash = PasswordHashing().hash("another-password-2")
     database.run_write(
         lambda conn: conn.execute(update(users).where(users.c.id == account.user_id).values(password_hash=new_hash))
     )

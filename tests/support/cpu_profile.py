@@ -90,14 +90,21 @@ def register(config: pytest.Config) -> None:
     if not directory:
         return
     Path(directory).mkdir(parents=True, exist_ok=True)
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return  # the xdist controller sees every worker's tests (and counts them all as its children)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     config.pluginmanager.register(FileProfile(Path(directory), worker), "moorage-file-profile")
 
 
 def main(directory: str) -> None:
     """Print the files of a profiled run, most CPU first, with the totals."""
-    rows = [json.loads(line) for path in Path(directory).glob("*.jsonl") for line in path.read_text().splitlines()]
-    rows.sort(key=lambda row: row["cpu"], reverse=True)
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: {"wall": 0.0, "cpu": 0.0})
+    for path in Path(directory).glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)  # a file's tests may come in several runs (xdist sends them in batches)
+            totals[row["file"]]["wall"] += row["wall"]
+            totals[row["file"]]["cpu"] += row["cpu"]
+    rows = sorted(({"file": name, **figures} for name, figures in totals.items()), key=lambda row: -row["cpu"])
     print(f"{'cpu s':>8} {'wall s':>8}  file")
     for row in rows:
         print(f"{row['cpu']:8.1f} {row['wall']:8.1f}  {row['file']}")

@@ -60,7 +60,7 @@ def _run(operation: Callable[[AdminServices], Awaitable[T]]) -> T:
     prepare_data_dir(settings)
     bootstrap(settings)
     database = Database(settings.resolved_database_url, pool_size=1)
-    users = UserService(database, region=settings.auth.region, admin_user=settings.auth.admin_user)
+    users = UserService.from_settings(database, settings.auth)
     services = AdminServices(users, AccessKeyService(database, master_key=load_master_key(settings), users=users))
 
     async def run() -> T:

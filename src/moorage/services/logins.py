@@ -24,7 +24,6 @@ from types import MappingProxyType
 import anyio.to_thread
 
 from moorage.auth.keys import MasterKey
-from moorage.auth.passwords import verify_password
 from moorage.auth.tokens import IamToken, TokenError, TokenSigner
 from moorage.domain.enterprise_access import CredentialKind
 from moorage.domain.errors import Unauthenticated
@@ -127,7 +126,7 @@ class LoginService:
                     return user
             found = await self.db.read(lambda conn: q.user_by_name(conn, user_name))
             user, password_hash = found if found else (None, None)
-            ok = await anyio.to_thread.run_sync(verify_password, password_hash, password)
+            ok = await anyio.to_thread.run_sync(self.users.hashing.verify, password_hash, password)
             if (
                 not ok
                 or user is None

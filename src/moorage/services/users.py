@@ -15,13 +15,14 @@ from collections import OrderedDict
 import anyio.to_thread
 from sqlalchemy.engine import Connection
 
-from moorage.auth.passwords import hash_password
+from moorage.auth.passwords import PasswordHashing
 from moorage.domain.errors import Conflict, Denied, Invalid, NotFound
 from moorage.domain.events import Operation, ResourceType, account_event
 from moorage.domain.identity import OPERATOR, Caller, Operator, Principal, Project, User
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as q
 from moorage.services.events.recorder import record_events
+from moorage.settings import AuthSettings
 
 USER_CACHE_SECONDS = 5.0
 """How long ``user_recently`` trusts what the database said about a user."""
@@ -57,11 +58,19 @@ def principal_of(user: User, *, via: str, project_id: str | None = None) -> Prin
 class UserService:
     """Users, domains and projects."""
 
-    def __init__(self, db: Database, *, region: str, admin_user: str) -> None:
+    def __init__(self, db: Database, *, region: str, admin_user: str, hashing: PasswordHashing | None = None) -> None:
         self.db = db
+        self.hashing = hashing or PasswordHashing()
         self.region = region
         self.admin_user = admin_user
         self._recent: OrderedDict[str, tuple[float, User | None]] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, db: Database, settings: AuthSettings) -> UserService:
+        """The service as the settings configure it (region, first administrator, password hashing)."""
+        return cls(
+            db, region=settings.region, admin_user=settings.admin_user, hashing=PasswordHashing.from_settings(settings)
+        )
 
     async def create_user(
         self, *, name: str, password: str, caller: Caller, domain_name: str | None = None, is_admin: bool = False
@@ -78,7 +87,7 @@ class UserService:
             domain_name = caller.domain_name
         if len(password) < 8:
             raise Invalid("a password needs at least 8 characters")
-        password_hash = await anyio.to_thread.run_sync(hash_password, password)  # argon2: off the event loop
+        password_hash = await anyio.to_thread.run_sync(self.hashing.hash, password)  # argon2: off the event loop
         chosen_domain = domain_name
 
         def work(conn: Connection) -> User:
