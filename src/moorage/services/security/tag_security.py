@@ -1,8 +1,8 @@
 """A tag's image security as the console shows it: the image row of the tag, its vulnerabilities
 (filtered, sorted and one page of them), the counts by severity of those not handled, and the
 malicious files and sensitive information found. Every list comes from ``ImageDetailService``, the
-service the HSS API's image operations use, with the caller's visibility; handling (ignore,
-whitelist) goes through ``VulnerabilityHandling`` as ``HandleImageVulnerability`` does."""
+service the HSS API's image operations use, with the caller's visibility; handling (ignore)
+goes through ``VulnerabilityHandling`` as ``HandleImageVulnerability`` does."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from moorage.domain.errors import Invalid
 from moorage.domain.identity import Principal
 from moorage.domain.security import ImageFilter, ImageRow
+from moorage.domain.security_findings import VULNERABILITY_SORTS, ImageVulnerabilityQuery
 from moorage.domain.security_handling import HandleRequest
 from moorage.domain.security_images import ImageRef, ImageScope, ImageSelector
-from moorage.domain.severity import severity_rank
 from moorage.services.security.baseline_details import BaselineService, BuildRisk, RiskConfig
 from moorage.services.security.image_details import ImageDetailService, ImageMalware, ImageVulnerability, SensitiveItem
 from moorage.services.security.images import ImageService
@@ -21,7 +21,7 @@ from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
 
 SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
-SORTS = ("severity", "cvss", "package")
+SORTS = VULNERABILITY_SORTS
 ROW_LOOKUP = 50
 
 
@@ -54,14 +54,6 @@ class TagSecurityView:
     """Baselines with failed rules (``ListImageRiskConfigs``)."""
     build_risks: tuple[BuildRisk, ...]
     """Build-command rules the image breaks (``ListImageBuildCommandRisks`` for this image)."""
-
-
-def _sorted(found: list[ImageVulnerability], sort: str) -> list[ImageVulnerability]:
-    if sort == "cvss":
-        return sorted(found, key=lambda v: (-(v.score or 0.0), -severity_rank(v.severity), v.vul_id))
-    if sort == "package":
-        return sorted(found, key=lambda v: (v.app_name.lower(), v.version, v.vul_id))
-    return found  # the service's order: most severe first
 
 
 class TagSecurity:
@@ -117,26 +109,27 @@ class TagSecurity:
         if row is None:
             return TagSecurityView(None, (), 0, (), 0, (), (), (), ())
         ref = ImageRef(str(row.id))
-        everything = await self.details.vulnerabilities(
-            principal, ref, necessity=None, vul_id=None, app_name=None, kind=None, handle_status=None
+        found = await self.details.vulnerability_page(
+            principal,
+            ref,
+            ImageVulnerabilityQuery(
+                severity=query.severity,
+                fixable=query.fixable,
+                package=query.package,
+                handled=query.handled,
+                sort=query.sort,
+            ),
+            offset=offset,
+            limit=limit,
+            with_counts=True,
         )
         counts = {s: 0 for s in SEVERITIES}
         handled = 0
-        for v in everything:
-            if v.handled:
-                handled += 1
+        for (severity, is_handled), n in found.counts.items():
+            if is_handled:
+                handled += n
             else:
-                counts[v.severity if v.severity in counts else "unknown"] += 1
-        package = (query.package or "").lower()
-        found = [
-            v
-            for v in everything
-            if (query.severity is None or v.severity == query.severity)
-            and (query.fixable is None or bool(v.fixed_version) == query.fixable)
-            and (not package or package in v.app_name.lower())
-            and (query.handled is None or v.handled == query.handled)
-        ]
-        shown = _sorted(found, query.sort)[offset : offset + limit]
+                counts[severity if severity in counts else "unknown"] += n
         malware = await self.details.malware(principal, ref, file_name=None)
         sensitive = await self.details.sensitive(principal, ref, file_path=None, severity=None, handle_status=None)
         settings = await self.baseline.risk_configs(principal, ref, check_name=None, severity=None)
@@ -150,8 +143,8 @@ class TagSecurity:
             row,
             tuple(counts.items()),
             handled,
-            tuple(shown),
-            len(found),
+            found.items,
+            found.matching,
             tuple(malware),
             tuple(sensitive),
             tuple(c for c in settings if c.failed_rule_num),
