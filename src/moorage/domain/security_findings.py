@@ -185,3 +185,5 @@ class ListedVulnerability:
 
     stored: StoredVulnerability
     handled: bool
+    whitelisted: bool = False
+    """Handled because a whitelist covers it here (else, when handled: ignored)."""

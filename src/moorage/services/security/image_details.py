@@ -56,6 +56,8 @@ class ImageVulnerability:
     """CVSS base score, when the advisory gives one."""
     fixed_version: str = ""
     """The first version that fixes it (empty: none known)."""
+    whitelisted: bool = False
+    """Handled because a whitelist covers it (else, when handled: ignored)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,7 @@ class ImageDetailService(DetailBase):
                     handled=item.handled,
                     score=v.score,
                     fixed_version=v.fixed_version,
+                    whitelisted=item.whitelisted,
                 )
             )
         return found

@@ -1,8 +1,9 @@
 """A tag's image security as the console shows it: the image row of the tag, its vulnerabilities
 (filtered, sorted and one page of them), the counts by severity of those not handled, and the
 malicious files and sensitive information found. Every list comes from ``ImageDetailService``, the
-service the HSS API's image operations use, with the caller's visibility; handling (ignore)
-goes through ``VulnerabilityHandling`` as ``HandleImageVulnerability`` does."""
+service the HSS API's image operations use, with the caller's visibility; handling (ignore,
+whitelist in this image) goes through ``VulnerabilityHandling`` as ``HandleImageVulnerability``
+does, a whitelist of every image through ``WhitelistService`` as ``AddVulnerabilityWhiteList``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from moorage.domain.errors import Invalid
 from moorage.domain.identity import Principal
 from moorage.domain.security import ImageFilter, ImageRow
 from moorage.domain.security_findings import VULNERABILITY_SORTS, ImageVulnerabilityQuery
-from moorage.domain.security_handling import HandleRequest
+from moorage.domain.security_handling import HandleRequest, WhitelistScope
 from moorage.domain.security_images import ImageRef, ImageScope, ImageSelector
 from moorage.services.security.baseline_details import BaselineService, BuildRisk, RiskConfig
 from moorage.services.security.image_details import ImageDetailService, ImageMalware, ImageVulnerability, SensitiveItem
 from moorage.services.security.images import ImageService
 from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
+from moorage.services.security.whitelists import WhitelistService
 
 SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
 SORTS = VULNERABILITY_SORTS
@@ -66,12 +68,14 @@ class TagSecurity:
         details: ImageDetailService,
         baseline: BaselineService,
         handling: VulnerabilityHandling,
+        whitelists: WhitelistService,
         tasks: TaskService,
     ) -> None:
         self.images = images
         self.details = details
         self.baseline = baseline
         self.handling = handling
+        self.whitelists = whitelists
         self.tasks = tasks
 
     async def row_of(self, principal: Principal, *, namespace: str, repository: str, tag: str) -> ImageRow | None:
@@ -169,3 +173,26 @@ class TagSecurity:
             remark=remark,
         )
         return await self.handling.handle(principal, request)
+
+    async def whitelist(
+        self, principal: Principal, *, image_row_id: int, vul_id: str, everywhere: bool, remark: str
+    ) -> None:
+        """Whitelist one vulnerability: in this image (``HandleImageVulnerability`` with
+        ``add_to_whitelist``, a whitelist of the chosen image) or in every image of the account
+        (``AddVulnerabilityWhiteList`` with ``all_images``)."""
+        if everywhere:
+            await self.whitelists.add(
+                principal,
+                vul_type="",
+                vul_ids=(vul_id,),
+                scope=WhitelistScope(rule_type="all_images", image_types=(), row_ids=()),
+                description=remark,
+            )
+            return
+        request = HandleRequest(
+            operate_type="add_to_whitelist",
+            select_type="image_view",
+            image_view=((str(image_row_id), (vul_id,)),),
+            remark=remark,
+        )
+        await self.handling.handle(principal, request)
