@@ -239,6 +239,7 @@ def test_read_only_user_sees_no_write_action_and_forged_posts_are_refused(browse
     assert page.locator("#findings").is_visible()
     assert page.get_by_role("button", name="Ignore").count() == 0
     assert page.get_by_role("button", name="Stop ignoring").count() == 0
+    assert page.get_by_role("button", name="Whitelist").count() == 0
     token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
     handling = f"{site.base}/console/orgs/shop/repos/app/tags/v1/security/handling"
     form = {"image": "1", "vul_id": "CVE-2031-0001", "action": "ignore"}
@@ -255,6 +256,34 @@ def test_read_only_user_sees_no_write_action_and_forged_posts_are_refused(browse
     assert page.get_by_role("heading", name="Users of the account").count() == 0
     page.goto(f"/console/enterprise/{site.instance_id}/namespaces/team/signing")
     assert page.get_by_role("button", name="Run now").count() == 0
+
+
+def test_whitelist_a_vulnerability_the_form_is_busy_and_the_counts_change(browser: Any, site: Site) -> None:
+    page = signed_in(browser, site, ADMIN_USER, ADMIN_PASSWORD)
+    page.goto("/console/orgs/shop/repos/app/tags/v1/security")
+    before = counts(page)
+    assert before["medium"] == 1 and before["ignored"] == 1, before  # the critical one was ignored above
+    row = page.locator("#findings tbody tr", has_text="requests")
+    vul_id = row.get_attribute("data-vul")
+    # first with the submission cancelled after the page's own handler ran: the busy state stays to be seen
+    form = row.locator("form")
+    form.evaluate("f => f.addEventListener('submit', (event) => event.preventDefault())")
+    row.get_by_role("button", name="Whitelist here").click()
+    button = row.locator('button[value="image"]')  # by value: its name now says it is busy
+    assert form.get_attribute("aria-busy") == "true"
+    assert button.is_disabled() and row.locator('button[name="action"]').is_disabled()
+    assert "Saving" in button.inner_text()
+    page.reload()
+    row = page.locator("#findings tbody tr", has_text="requests")
+    with page.expect_navigation():
+        row.get_by_role("button", name="Whitelist here").click()
+    after = counts(page)
+    assert after["medium"] == 0 and after["ignored"] == 2, after
+    assert "whitelisted" in page.locator(f'#findings tbody tr[data-vul="{vul_id}"]').inner_text()
+    with httpx.Client(base_url=site.base, headers={"X-Auth-Token": site.ee.token}) as api:
+        lists = api.get(f"/v5/{site.ee.project}/image/whitelists").json()
+    # the pressed button's value went with the form: a whitelist of this image, not of every image
+    assert [w["rule_type"] for w in lists["data_list"] if w["vul_id"] == vul_id] == ["specific_images"], lists
 
 
 def test_signature_policy_execution_progresses_to_succeed(browser: Any, site: Site) -> None:
