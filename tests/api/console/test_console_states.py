@@ -117,3 +117,26 @@ def test_the_overview_does_not_write_a_usage_snapshot_per_load(app_moorage: InPr
         written = conn.execute(select(func.count()).select_from(usage_snapshots)).scalar_one()
     assert written == 0
     assert re.search(r"<dd[^>]*>1</dd>", page.text)  # the organization and repository are counted all the same
+
+
+def test_a_grant_names_a_user_of_the_account_only(app_moorage: InProcessMoorage) -> None:
+    """The grant form names a user; a user of another account is one that does not exist."""
+    from moorage.domain.identity import OPERATOR
+
+    _push(app_moorage, "team/app", ["v1"])
+    portal = app_moorage.http.portal  # type: ignore[attr-defined]  # the TestClient's event loop
+    portal.call(
+        lambda: app_moorage.services.users.create_user(name="outsider", password="outsider-password-1", caller=OPERATOR)
+    )
+    with app_moorage.client(headers={"Accept": "text/html"}) as admin:
+        sign_in(admin)
+        page = admin.get("/console/orgs/team/access")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        refused = admin.post(
+            "/console/orgs/team/access",
+            data={"csrf_token": token[1], "user_name": "outsider", "level": "7"},
+            headers=ORIGIN,
+        )
+        assert refused.status_code == 404 and ALERT in refused.text
+        assert "outsider" not in admin.get("/console/orgs/team/access").text

@@ -15,7 +15,6 @@ from moorage.api.management_rules import ACCOUNT, ADMIN, R, access_rules, on_rep
 from moorage.domain.errors import Invalid
 from moorage.domain.names import RepositoryName
 from moorage.domain.security import ImageFilter
-from moorage.domain.security_images import ImageRef
 from moorage.services.security.tag_security import SEVERITIES, VulnerabilityQuery
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -190,12 +189,9 @@ async def sbom(
     """The image's SBOM (CycloneDX or SPDX JSON) from its last scan, as a download."""
     visit = visit_of(request)
     name = RepositoryName.from_api_path(namespace, repository)
-    row = await services.security.tag_security.row_of(
-        visit.principal, namespace=name.namespace, repository=name.repository, tag=tag
+    document = await services.security.tag_security.sbom_document(
+        visit.principal, namespace=name.namespace, repository=name.repository, tag=tag, format_name=format
     )
-    if row is None:
-        raise Invalid("the image has not been scanned yet")
-    document = await services.security.sbom.document(visit.principal, ImageRef(str(row.id)), format_name=format)
     return Response(
         document.text,
         media_type=document.media_type,

@@ -18,6 +18,7 @@ from moorage.domain.security_images import ImageRef, ImageScope, ImageSelector
 from moorage.services.security.baseline_details import BaselineService, BuildRisk, RiskConfig
 from moorage.services.security.image_details import ImageDetailService, ImageMalware, ImageVulnerability, SensitiveItem
 from moorage.services.security.images import ImageService
+from moorage.services.security.sbom_export import SbomDocument, SbomExport
 from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
 from moorage.services.security.whitelists import WhitelistService
@@ -69,6 +70,7 @@ class TagSecurity:
         baseline: BaselineService,
         handling: VulnerabilityHandling,
         whitelists: WhitelistService,
+        sbom: SbomExport,
         tasks: TaskService,
     ) -> None:
         self.images = images
@@ -76,6 +78,7 @@ class TagSecurity:
         self.baseline = baseline
         self.handling = handling
         self.whitelists = whitelists
+        self.sbom = sbom
         self.tasks = tasks
 
     async def row_of(self, principal: Principal, *, namespace: str, repository: str, tag: str) -> ImageRow | None:
@@ -196,3 +199,13 @@ class TagSecurity:
             remark=remark,
         )
         await self.handling.handle(principal, request)
+
+    async def sbom_document(
+        self, principal: Principal, *, namespace: str, repository: str, tag: str, format_name: str
+    ) -> SbomDocument:
+        """The tag's SBOM from its image's last scan (as ``ExportImageSbom`` gives it); ``Invalid``
+        when the image was not scanned yet."""
+        row = await self.row_of(principal, namespace=namespace, repository=repository, tag=tag)
+        if row is None:
+            raise Invalid("the image has not been scanned yet")
+        return await self.sbom.document(principal, ImageRef(str(row.id)), format_name=format_name)

@@ -71,6 +71,7 @@ def build_security_services(
     images = ImageService(db)
     handling = VulnerabilityHandling(db, reader, views)
     whitelists = WhitelistService(views)
+    sbom = SbomExport(db, reader)
     tasks = TaskService(db, jobs)
     return SecurityServices(
         images=images,
@@ -89,9 +90,15 @@ def build_security_services(
         advisory_database=AdvisoryDatabaseStatus(db, settings.vulndb_path, UpdatePolicy.of(settings)),
         cicd=CicdService(db, settings, cicd_signer),
         cicd_uploads=CicdUploads(db, settings, cicd_signer),
-        sbom=SbomExport(db, reader),
+        sbom=sbom,
         tag_security=TagSecurity(
-            images=images, details=details, baseline=baseline, handling=handling, whitelists=whitelists, tasks=tasks
+            images=images,
+            details=details,
+            baseline=baseline,
+            handling=handling,
+            whitelists=whitelists,
+            sbom=sbom,
+            tasks=tasks,
         ),
     )
 
