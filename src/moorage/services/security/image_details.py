@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
-
 from moorage.domain.errors import Invalid
 from moorage.domain.identity import Principal
 from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus
@@ -213,12 +211,10 @@ class ImageDetailService(DetailBase):
             if scope is None:
                 return VulnerabilityPage((), 0, {})
 
-            def read(conn: Connection) -> tuple[list[ListedVulnerability], int, dict[tuple[str, bool], int]]:
-                listed, total = list_q.page(conn, scope, query, offset=offset, limit=limit)
-                return listed, total, list_q.counts(conn, scope) if with_counts else {}
-
-            listed, total, counts = self.db.run_read(read)
-            return VulnerabilityPage(tuple(self._shown(listed)), total, counts)
+            listed, total, counts = self.db.run_read(
+                lambda conn: list_q.page_and_counts(conn, scope, query, offset=offset, limit=limit)
+            )
+            return VulnerabilityPage(tuple(self._shown(listed)), total, counts if with_counts else {})
 
         return await self.run(work)
 
