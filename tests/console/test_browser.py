@@ -46,6 +46,8 @@ AXE = Path(os.environ.get("MOORAGE_CONSOLE_NPM", ROOT / ".cache" / "console-npm"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 READER = "console-reader"
 READER_PASSWORD = "reader-password-1"
+MANAGER = "console-manager"
+MANAGER_PASSWORD = "manager-password-1"
 
 
 @dataclass
@@ -95,6 +97,14 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         instance_id = create_instance(ee, "console-ee", domain_name=ee.instance_address)
         create_namespace(ee, instance_id, "team")
         upload(ee.instance_address, "team/app", {f"v{i}": f"content {i}" for i in range(1, 4)})
+        manager = create_user(server, MANAGER, domain=ADMIN_USER, password=MANAGER_PASSWORD)
+        # a grant sent to the instance's host name is a grant on the instance's namespace
+        with httpx.Client(base_url=f"http://{ee.instance_address}", headers={"X-Auth-Token": ee.token}) as api:
+            granted = api.post(
+                "/v2/manage/namespaces/team/access",
+                json=[{"user_id": manager.user_id, "user_name": MANAGER, "auth": 7}],
+            )
+            assert granted.status_code == 201, granted.text
         key = create_key(ee, instance_id)
         create_policy(ee, instance_id, "team", key["id"], repositories="app", tags="v*", name="sign-team")
         shots = Path(os.environ.get("MOORAGE_CONSOLE_SCREENSHOTS", "") or base / "screenshots")
@@ -284,6 +294,16 @@ def test_whitelist_a_vulnerability_the_form_is_busy_and_the_counts_change(browse
         lists = api.get(f"/v5/{site.ee.project}/image/whitelists").json()
     # the pressed button's value went with the form: a whitelist of this image, not of every image
     assert [w["rule_type"] for w in lists["data_list"] if w["vul_id"] == vul_id] == ["specific_images"], lists
+
+
+def test_a_namespace_manager_is_offered_run_now(browser: Any, site: Site) -> None:
+    """The server lets a manager of the namespace run a policy; the page offers it to them too (it
+    asks the same rule), and not to a reader."""
+    page = signed_in(browser, site, MANAGER, MANAGER_PASSWORD)
+    page.goto(f"/console/enterprise/{site.instance_id}/namespaces/team/signing")
+    assert page.get_by_role("heading", name="Signature policies of team").is_visible()
+    assert page.get_by_role("button", name="Run now").count() == 1
+    assert page.get_by_role("status").filter(has_text="Up to date.").count() == 1
 
 
 def test_signature_policy_execution_progresses_to_succeed(browser: Any, site: Site) -> None:
