@@ -10,7 +10,9 @@ matched by one advisory (so its scan stores that many findings). Then a console 
 as a browser does) and, ``--runs`` times each, the pages: the tag list (first page, a page deep
 in the list, a search, sorted by name) and the image's security page (default, filtered to
 critical, sorted by CVSS, a later page). Figures: p50 / p95 / max wall time of the whole HTTP
-answer over loopback, and the page's size. Not a timed test: it prints figures.
+answer over loopback, and the page's size; then the same pages from the application in this
+process, with the CPU time each answer costs. ``--keep DIR`` keeps the set-up and reuses it on the
+next run (measure two versions of the code on the same data). Not a timed test: it prints figures.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -212,69 +214,148 @@ def timed(client: httpx.Client, path: str, runs: int) -> tuple[list[float], int]
     return times, len(first.content)
 
 
+def pages_of(tags: int) -> list[tuple[str, str]]:
+    """(label, path) of the measured pages."""
+    security = "/console/orgs/bench/repos/findings/tags/v1/security"
+    deep = max(tags // 50 // 2, 1)
+    return [
+        ("tags: first page (50 of 10,000, newest first)", "/console/orgs/bench/repos/tags"),
+        (f"tags: page {deep}", f"/console/orgs/bench/repos/tags?page={deep}"),
+        ("tags: search '777'", "/console/orgs/bench/repos/tags?q=777"),
+        ("tags: sorted by name, page 2", "/console/orgs/bench/repos/tags?sort=name&page=2"),
+        ("organization: its repositories (one of 10,000 tags)", "/console/orgs/bench"),
+        ("tag page (layers, referrers, grants)", "/console/orgs/bench/repos/tags/tags/t04242"),
+        ("findings: first page (50 of 1,000)", security),
+        ("findings: critical only", security + "?severity=critical"),
+        ("findings: sorted by CVSS, page 10", security + "?sort=cvss&page=10"),
+    ]
+
+
+def set_up(work: Path, vulndb: Path, tags: int, findings: int) -> None:
+    """The tags first, without scan on push (10,000 image rows to scan would measure the scanner);
+    then the same data directory served again, scanning the image with the findings on push, until
+    its findings show."""
+    with moorage(work, vulndb, scan_on_push=False) as base:
+        small, small_blobs = image({"etc/bench": b"one small image"})
+        names = [f"t{i:05d}" for i in range(tags)]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda part: push(base, "bench/tags", small, small_blobs, part), _parts(names, 4)))
+    with moorage(work, vulndb, scan_on_push=True) as base:
+        files = {
+            f"usr/lib/python3/dist-packages/benchpkg{i}-1.0.0.dist-info/METADATA": (
+                f"Metadata-Version: 2.1\nName: benchpkg{i}\nVersion: 1.0.0\n\n".encode()
+            )
+            for i in range(findings)
+        }
+        big, big_blobs = image(files)
+        push(base, "bench/findings", big, big_blobs, ["v1"])
+        with closing(console_session(base)) as client:
+            scanned(client, pages_of(tags)[-3][1])
+
+
+def scanned(client: httpx.Client, security: str) -> None:
+    """Wait until the image's findings show."""
+    deadline = time.monotonic() + 300
+    while "Vulnerabilities" not in client.get(security).text:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the image was not scanned in 300 s")
+        time.sleep(1)
+
+
+def report(label: str, times: list[float], size: int, cpu: list[float] | None = None) -> None:
+    times = sorted(times)
+    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+    line = f"{label:52} {statistics.median(times):8.1f} {p95:8.1f} {times[-1]:8.1f} {size / 1024:7.1f}"
+    if cpu is not None:
+        line += f" {statistics.median(cpu):8.1f}"
+    print(line, flush=True)
+
+
+def over_http(work: Path, vulndb: Path, tags: int, runs: int) -> None:
+    """The pages from ``moorage serve`` over loopback: wall time of the whole answer."""
+    with moorage(work, vulndb, scan_on_push=False) as base, closing(console_session(base)) as client:
+        security = pages_of(tags)[-3][1]
+        scanned(client, security)
+        matched = re.search(r"Page 1 of \d+ · (\d+) in all", client.get(security).text)
+        print(f"findings stored for bench/findings:v1: {matched[1] if matched else '?'}")
+        print("over HTTP (moorage serve, loopback)")
+        print(f"{'page':52} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'KiB':>7}")
+        for label, path in pages_of(tags):
+            times, size = timed(client, path, runs)
+            report(label, times, size)
+
+
+def in_process(work: Path, vulndb: Path, tags: int, runs: int) -> None:
+    """The same pages from the application in this process (no socket, no HTTP parsing): wall
+    time and this process's CPU time per answer, what the page itself costs."""
+    import warnings
+
+    from moorage.app import create_app
+    from moorage.settings import Settings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+
+    settings = Settings(
+        data_dir=work / "data",
+        access_log=False,
+        auth={"admin_password": PASSWORD},
+        scanner={"scan_on_push": False, "vulndb_path": vulndb, "vulndb_sources": ""},
+    )
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:5000", follow_redirects=False) as client:
+        client.headers["Accept"] = "text/html"
+        page = client.get("/console/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        signed = client.post(
+            "/console/login",
+            data={"user_name": ADMIN, "password": PASSWORD, "csrf_token": token[1]},
+            headers={"Origin": "http://127.0.0.1:5000"},
+        )
+        assert signed.status_code == 303, signed.text[:300]
+        print("in process (the application called directly)")
+        print(f"{'page':52} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'KiB':>7} {'CPU p50':>8}")
+        for label, path in pages_of(tags):
+            first = client.get(path)
+            assert first.status_code == 200, (path, first.status_code)
+            times, cpu = [], []
+            for _ in range(runs):
+                wall, used = time.perf_counter(), time.process_time()
+                assert client.get(path).status_code == 200
+                cpu.append((time.process_time() - used) * 1000)
+                times.append((time.perf_counter() - wall) * 1000)
+            report(label, times, len(first.content), cpu)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tags", type=int, default=10_000)
     parser.add_argument("--findings", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--keep", type=Path, help="work (and keep the data) in this new directory")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="work in this directory and keep the data; when it holds a finished set-up, reuse it "
+        "(to measure two versions of the code on the same data)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp:
         work = Path(tmp)
         if args.keep is not None:
-            args.keep.mkdir(parents=True)
+            args.keep.mkdir(parents=True, exist_ok=True)
             work = args.keep
-        started = time.monotonic()
-        vulndb = advisories(work, args.findings)
-        # The tags first, without scan on push (10,000 image rows to scan would measure the scanner);
-        # then the same data directory served again, scanning the image with the findings on push.
-        with moorage(work, vulndb, scan_on_push=False) as base:
-            small, small_blobs = image({"etc/bench": b"one small image"})
-            names = [f"t{i:05d}" for i in range(args.tags)]
-            with ThreadPoolExecutor(4) as pool:
-                list(pool.map(lambda part: push(base, "bench/tags", small, small_blobs, part), _parts(names, 4)))
-        with moorage(work, vulndb, scan_on_push=True) as base:
-            files = {
-                f"usr/lib/python3/dist-packages/benchpkg{i}-1.0.0.dist-info/METADATA": (
-                    f"Metadata-Version: 2.1\nName: benchpkg{i}\nVersion: 1.0.0\n\n".encode()
-                )
-                for i in range(args.findings)
-            }
-            big, big_blobs = image(files)
-            push(base, "bench/findings", big, big_blobs, ["v1"])
+        vulndb = work / "vulndb.sqlite"
+        done = work / "set-up-done"
+        if not done.exists():
+            started = time.monotonic()
+            vulndb = advisories(work, args.findings)
+            set_up(work, vulndb, args.tags, args.findings)
+            done.write_text(f"{args.tags} {args.findings}\n")
             took = time.monotonic() - started
             print(f"set-up: {args.tags} tags and an image of {args.findings} packages in {took:.0f} s", flush=True)
-            client = console_session(base)
-            try:
-                security = "/console/orgs/bench/repos/findings/tags/v1/security"
-                deadline = time.monotonic() + 300
-                while "Vulnerabilities" not in client.get(security).text:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the image was not scanned in 300 s")
-                    time.sleep(1)
-                matched = re.search(r"Page 1 of \d+ · (\d+) in all", client.get(security).text)
-                print(f"findings stored for bench/findings:v1: {matched[1] if matched else '?'}")
-                deep = max(args.tags // 50 // 2, 1)
-                pages = [
-                    ("tags: first page (50 of 10,000, newest first)", "/console/orgs/bench/repos/tags"),
-                    (f"tags: page {deep}", f"/console/orgs/bench/repos/tags?page={deep}"),
-                    ("tags: search '777'", "/console/orgs/bench/repos/tags?q=777"),
-                    ("tags: sorted by name, page 2", "/console/orgs/bench/repos/tags?sort=name&page=2"),
-                    ("organization: its repositories (one of 10,000 tags)", "/console/orgs/bench"),
-                    ("tag page (layers, referrers, grants)", "/console/orgs/bench/repos/tags/tags/t04242"),
-                    ("findings: first page (50 of 1,000)", security),
-                    ("findings: critical only", security + "?severity=critical"),
-                    ("findings: sorted by CVSS, page 10", security + "?sort=cvss&page=10"),
-                ]
-                print(f"{'page':48} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'KiB':>7}")
-                for label, path in pages:
-                    times, size = timed(client, path, args.runs)
-                    times.sort()
-                    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-                    print(f"{label:48} {statistics.median(times):8.1f} {p95:8.1f} {times[-1]:8.1f} {size / 1024:7.1f}")
-
-            finally:
-                client.close()
+        over_http(work, vulndb, args.tags, args.runs)
+        in_process(work, vulndb, args.tags, args.runs)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ AXE = Path(os.environ.get("MOORAGE_CONSOLE_NPM", ROOT / ".cache" / "console-npm"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 READER = "console-reader"
 READER_PASSWORD = "reader-password-1"
+MANAGER = "console-manager"
+MANAGER_PASSWORD = "manager-password-1"
 
 
 @dataclass
@@ -95,6 +97,14 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         instance_id = create_instance(ee, "console-ee", domain_name=ee.instance_address)
         create_namespace(ee, instance_id, "team")
         upload(ee.instance_address, "team/app", {f"v{i}": f"content {i}" for i in range(1, 4)})
+        manager = create_user(server, MANAGER, domain=ADMIN_USER, password=MANAGER_PASSWORD)
+        # a grant sent to the instance's host name is a grant on the instance's namespace
+        with httpx.Client(base_url=f"http://{ee.instance_address}", headers={"X-Auth-Token": ee.token}) as api:
+            granted = api.post(
+                "/v2/manage/namespaces/team/access",
+                json=[{"user_id": manager.user_id, "user_name": MANAGER, "auth": 7}],
+            )
+            assert granted.status_code == 201, granted.text
         key = create_key(ee, instance_id)
         create_policy(ee, instance_id, "team", key["id"], repositories="app", tags="v*", name="sign-team")
         shots = Path(os.environ.get("MOORAGE_CONSOLE_SCREENSHOTS", "") or base / "screenshots")
@@ -239,6 +249,7 @@ def test_read_only_user_sees_no_write_action_and_forged_posts_are_refused(browse
     assert page.locator("#findings").is_visible()
     assert page.get_by_role("button", name="Ignore").count() == 0
     assert page.get_by_role("button", name="Stop ignoring").count() == 0
+    assert page.get_by_role("button", name="Whitelist").count() == 0
     token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
     handling = f"{site.base}/console/orgs/shop/repos/app/tags/v1/security/handling"
     form = {"image": "1", "vul_id": "CVE-2031-0001", "action": "ignore"}
@@ -255,6 +266,44 @@ def test_read_only_user_sees_no_write_action_and_forged_posts_are_refused(browse
     assert page.get_by_role("heading", name="Users of the account").count() == 0
     page.goto(f"/console/enterprise/{site.instance_id}/namespaces/team/signing")
     assert page.get_by_role("button", name="Run now").count() == 0
+
+
+def test_whitelist_a_vulnerability_the_form_is_busy_and_the_counts_change(browser: Any, site: Site) -> None:
+    page = signed_in(browser, site, ADMIN_USER, ADMIN_PASSWORD)
+    page.goto("/console/orgs/shop/repos/app/tags/v1/security")
+    before = counts(page)
+    assert before["medium"] == 1 and before["ignored"] == 1, before  # the critical one was ignored above
+    row = page.locator("#findings tbody tr", has_text="requests")
+    vul_id = row.get_attribute("data-vul")
+    # first with the submission cancelled after the page's own handler ran: the busy state stays to be seen
+    form = row.locator("form")
+    form.evaluate("f => f.addEventListener('submit', (event) => event.preventDefault())")
+    row.get_by_role("button", name="Whitelist here").click()
+    button = row.locator('button[value="image"]')  # by value: its name now says it is busy
+    assert form.get_attribute("aria-busy") == "true"
+    assert button.is_disabled() and row.locator('button[name="action"]').is_disabled()
+    assert "Saving" in button.inner_text()
+    page.reload()
+    row = page.locator("#findings tbody tr", has_text="requests")
+    with page.expect_navigation():
+        row.get_by_role("button", name="Whitelist here").click()
+    after = counts(page)
+    assert after["medium"] == 0 and after["ignored"] == 2, after
+    assert "whitelisted" in page.locator(f'#findings tbody tr[data-vul="{vul_id}"]').inner_text()
+    with httpx.Client(base_url=site.base, headers={"X-Auth-Token": site.ee.token}) as api:
+        lists = api.get(f"/v5/{site.ee.project}/image/whitelists").json()
+    # the pressed button's value went with the form: a whitelist of this image, not of every image
+    assert [w["rule_type"] for w in lists["data_list"] if w["vul_id"] == vul_id] == ["specific_images"], lists
+
+
+def test_a_namespace_manager_is_offered_run_now(browser: Any, site: Site) -> None:
+    """The server lets a manager of the namespace run a policy; the page offers it to them too (it
+    asks the same rule), and not to a reader."""
+    page = signed_in(browser, site, MANAGER, MANAGER_PASSWORD)
+    page.goto(f"/console/enterprise/{site.instance_id}/namespaces/team/signing")
+    assert page.get_by_role("heading", name="Signature policies of team").is_visible()
+    assert page.get_by_role("button", name="Run now").count() == 1
+    assert page.get_by_role("status").filter(has_text="Up to date.").count() == 1
 
 
 def test_signature_policy_execution_progresses_to_succeed(browser: Any, site: Site) -> None:

@@ -141,3 +141,49 @@ class AdvisoryFacts:
     description: str
     url: str
     cves: tuple[CveFacts, ...]
+
+
+VULNERABILITY_SORTS = ("severity", "cvss", "package")
+"""How one image's vulnerability list can be ordered (most severe, highest CVSS, by package)."""
+OS_ECOSYSTEMS = frozenset({"deb", "apk", "rpm"})
+"""Package types of the operating system: their vulnerabilities are ``linux_vul``, the rest ``app_vul``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageVulnerabilityQuery:
+    """Filters and order of one image's vulnerability list, done by the database (None: not
+    filtered; ``package`` and ``vul_id`` match a part, ignoring case; ``vul_id`` also matches an
+    alias). ``necessity`` is HSS's repair necessity (``immediate_repair``: critical and high,
+    ``delay_repair``: medium, ``not_needed_repair``: the rest); ``kind`` ``linux_vul`` or
+    ``app_vul``."""
+
+    severity: str | None = None
+    necessity: str | None = None
+    fixable: bool | None = None
+    package: str | None = None
+    vul_id: str | None = None
+    kind: str | None = None
+    handled: bool | None = None
+    sort: str = "severity"
+
+
+@dataclass(frozen=True, slots=True)
+class SetAsideScope:
+    """What decides whether a vulnerability of one image is handled: the account (its ignored
+    (digest, id) rows), and for each digest holding the image's findings, the account's whitelists
+    that cover the image there (a platform image is also named by its multi-architecture image)."""
+
+    domain_id: str
+    whitelists_by_digest: tuple[tuple[str, tuple[str, ...]], ...]
+    """(digest, ids of the whitelists covering it), one per digest of the image."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListedVulnerability:
+    """A row of one image's vulnerability list: the stored finding standing for its (id, package,
+    version, path) across the image's digests, and whether it is handled there."""
+
+    stored: StoredVulnerability
+    handled: bool
+    whitelisted: bool = False
+    """Handled because a whitelist covers it here (else, when handled: ignored)."""

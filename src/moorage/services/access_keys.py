@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey, SecretDecryptionError
-from moorage.domain.errors import NotFound, QuotaExceeded
+from moorage.domain.errors import Denied, NotFound, QuotaExceeded
 from moorage.domain.events import NewEvent, Operation, ResourceType, account_event
-from moorage.domain.identity import AccessKey, Caller, Operator, User, long_term_password
+from moorage.domain.identity import AccessKey, Caller, Operator, Principal, User, long_term_password
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as q
 from moorage.services.events.recorder import record_events
@@ -36,6 +36,17 @@ class NewAccessKey:
 
     key: AccessKey
     secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialsPage:
+    """What the console's users and keys page shows: the account's users (for an administrator;
+    empty otherwise), the user's own access keys, and a key just created with its login (once)."""
+
+    users: tuple[User, ...]
+    keys: tuple[AccessKey, ...]
+    created: NewAccessKey | None = None
+    login: tuple[str, str] | None = None
 
 
 def _context(access: str) -> str:
@@ -84,6 +95,22 @@ class AccessKeyService:
         """A new access key and its long-term registry login (user name, password), both shown once."""
         created = await self.create_access_key(user_id, caller=caller, description=description)
         return created, (f"{region}@{created.key.access}", long_term_password(created.key.access, created.secret))
+
+    async def credentials_page(self, principal: Principal) -> CredentialsPage:
+        """The account's users (administrators see them) and the principal's own access keys."""
+        found = await self.users.users(caller=principal) if principal.is_admin else []
+        return CredentialsPage(tuple(found), tuple(await self.access_keys(caller=principal)))
+
+    async def create_for_page(self, principal: Principal, *, description: str, region: str) -> CredentialsPage:
+        """A new access key of the principal, then the page with it (its secret and long-term login
+        shown this once)."""
+        if principal.user_id is None:
+            raise Denied("a user is required")
+        created, login = await self.create_with_login(
+            principal.user_id, caller=principal, description=description, region=region
+        )
+        page = await self.credentials_page(principal)
+        return CredentialsPage(page.users, page.keys, created, login)
 
     async def access_keys(self, *, caller: Caller, user_id: str | None = None) -> list[AccessKey]:
         """A user's access keys, without secrets (default: the caller's own; the operator's: every key)."""

@@ -147,6 +147,12 @@ class AccountService:
         totals = await self._snapshot(domain_id, instance_id, datetime.datetime.now(datetime.UTC).date())
         return Overview(domain_id, principal.domain_name, totals)
 
+    async def current_totals(self, principal: Principal, *, instance_id: str) -> UsageTotals:
+        """The account's totals now, counted without recording a snapshot (a page that shows them on
+        every load, the console's overview, must not write on every load)."""
+        domain_id = self._domain(principal)
+        return await self.db.read(lambda conn: q.totals(conn, instance_id, domain_id))
+
     async def quotas(self, principal: Principal, *, instance_id: str) -> list[Quota]:
         """The quotas this deployment enforces on the account, with their use: organizations, and
         repositories (``repository``) and stored bytes (``storage``, unit ``B``) when those are set."""

@@ -44,7 +44,7 @@ class ConsoleOverview:
         totals = None
         limit = 0
         if principal.domain_id:
-            totals = (await self.account.overview(principal, instance_id=instance_id)).totals
+            totals = await self.account.current_totals(principal, instance_id=instance_id)
             for quota in await self.account.quotas(principal, instance_id=instance_id):
                 if quota.key == "storage":
                     limit = quota.limit

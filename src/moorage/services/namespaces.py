@@ -148,6 +148,24 @@ class NamespaceService:
         """Create (``create``) or change grants on a namespace."""
         await self.db.write(lambda conn: _set_grants(conn, _NamespaceGrants(instance_id, name), changes, create))
 
+    async def grant_to_user_named(
+        self, principal: Principal, *, instance_id: str, name: str, user_name: str, level: int
+    ) -> None:
+        """Grant ``level`` on a namespace to a user of the caller's account named ``user_name`` (the
+        console's form names users; ``CreateNamespaceAuth`` takes their ids). A user of another
+        account is one that does not exist."""
+        if level not in PERMISSION_LEVELS:
+            raise Invalid("level must be read (1), write (3) or manage (7)")
+
+        def work(conn: Connection) -> None:
+            found = identity_q.user_by_name(conn, user_name)
+            if found is None or found[0].domain_id != principal.domain_id:
+                raise NotFound(f"no user {user_name!r}")
+            user = found[0]
+            _set_grants(conn, _NamespaceGrants(instance_id, name), [GrantChange(user.id, user.name, level)], True)
+
+        await self.db.write(work)
+
     async def delete_namespace_grants(self, *, instance_id: str, name: str, user_ids: list[str]) -> None:
         """Remove users' grants on a namespace."""
         await self.db.write(lambda conn: _delete_grants(conn, _NamespaceGrants(instance_id, name), user_ids))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from moorage.api.console.route import ConsoleRoute, visit_of
+from moorage.api.console.route import ConsoleRoute, may, visit_of
 from moorage.api.console.templates import render
 from moorage.api.deps import ServicesDep
 from moorage.api.management_rules import (
@@ -24,12 +24,13 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 INSTANCE = "/console/enterprise/{instance_id}"
 SIGNING = INSTANCE + "/namespaces/{namespace_name}/signing"
+RUN = SIGNING + "/{policy_id}/executions"
 CONSOLE_RULES = access_rules(
     {
         ("GET", "/console/enterprise"): AUTHENTICATED,
         ("GET", INSTANCE): INSTANCE_MEMBER,
         ("GET", SIGNING): on_instance_namespace(R),
-        ("POST", SIGNING + "/{policy_id}/executions"): on_instance_namespace(M),
+        ("POST", RUN): on_instance_namespace(M),
     }
 )
 SHOWN = 100
@@ -72,13 +73,13 @@ async def signing(
         "instance_id": instance_id,
         "namespace": namespace_name,
         "view": view,
-        "may_run": visit.principal.is_admin,
+        "may_run": await may(request, "POST", RUN),
     }
     template = "signing_table.html" if fragment else "signing.html"
     return render(request, template, visit, context, section="instances")
 
 
-@router.post(SIGNING + "/{policy_id}/executions")
+@router.post(RUN)
 async def run_policy(
     instance_id: str, namespace_name: str, policy_id: RowId, request: Request, services: ServicesDep
 ) -> Response:

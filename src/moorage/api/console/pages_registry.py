@@ -8,16 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from moorage.api.console.route import ConsoleRoute, form_of, visit_of
+from moorage.api.console.route import ConsoleRoute, form_of, may, visit_of
 from moorage.api.console.templates import path_segment, render
 from moorage.api.deps import ServicesDep
 from moorage.api.management_rules import ACCOUNT, M, R, access_rules, on_namespace, on_repository
 from moorage.api.swr.wire import instance_id, parse_deadline
 from moorage.domain.errors import Invalid
-from moorage.domain.identity import MANAGE, PERMISSION_LEVELS
+from moorage.domain.identity import PERMISSION_LEVELS
 from moorage.domain.management import RepositoryQuery
 from moorage.domain.names import RepositoryName, validate_namespace
-from moorage.domain.registry import GrantChange
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -141,9 +140,9 @@ async def organization_access(namespace: str, request: Request, services: Servic
     """Who holds which permission on the organization (as ``ShowNamespaceAuth``); managers may grant."""
     visit = visit_of(request)
     name = validate_namespace(namespace)
-    view = await services.namespaces.get(visit.principal, instance_id=instance_id(request), name=name)
     _, grants = await services.namespaces.namespace_grants(instance_id=instance_id(request), name=name)
-    context = {"namespace": name, "grants": grants, "may_manage": view.level >= MANAGE}
+    may_manage = await may(request, "POST", "/console/orgs/{namespace}/access")
+    context = {"namespace": name, "grants": grants, "may_manage": may_manage}
     return render(request, "org_access.html", visit, context, section="orgs")
 
 
@@ -155,12 +154,12 @@ async def grant_access(namespace: str, request: Request, services: ServicesDep) 
     level = form.get("level", "")
     if not level.isdigit() or int(level) not in PERMISSION_LEVELS:
         raise Invalid("level must be read (1), write (3) or manage (7)")
-    user = await services.users.user_named(form.get("user_name", "")[:64])
-    await services.namespaces.set_namespace_grants(
+    await services.namespaces.grant_to_user_named(
+        visit_of(request).principal,
         instance_id=instance_id(request),
         name=name,
-        changes=[GrantChange(user.id, user.name, int(level))],
-        create=True,
+        user_name=form.get("user_name", "")[:64],
+        level=int(level),
     )
     return RedirectResponse(f"/console/orgs/{name}/access", status_code=303)
 
@@ -171,10 +170,7 @@ async def repository_sharing(namespace: str, repository: str, request: Request, 
     visit = visit_of(request)
     name = RepositoryName.from_api_path(namespace, repository)
     shares = await services.sharing.of_repository(instance_id=instance_id(request), name=name)
-    _, level = await services.permissions.management_level(
-        visit.principal, instance_id=instance_id(request), namespace=name.namespace, repository=name.repository
-    )
-    context = {"name": name, "shares": shares, "may_manage": level >= MANAGE}
+    context = {"name": name, "shares": shares, "may_manage": await may(request, "POST", REPOSITORY + "/sharing")}
     return render(request, "sharing.html", visit, context, section="orgs")
 
 

@@ -8,14 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from moorage.api.console.route import ConsoleRoute, form_of, visit_of
+from moorage.api.console.route import ConsoleRoute, form_of, may, visit_of
 from moorage.api.console.templates import path_segment, render
 from moorage.api.deps import ServicesDep
 from moorage.api.management_rules import ACCOUNT, ADMIN, R, access_rules, on_repository
 from moorage.domain.errors import Invalid
 from moorage.domain.names import RepositoryName
 from moorage.domain.security import ImageFilter
-from moorage.domain.security_images import ImageRef
 from moorage.services.security.tag_security import SEVERITIES, VulnerabilityQuery
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -26,6 +25,7 @@ CONSOLE_RULES = access_rules(
         ("GET", "/console/security"): ACCOUNT,
         ("GET", TAG + "/security"): on_repository(R),
         ("POST", TAG + "/security/handling"): ADMIN,
+        ("POST", TAG + "/security/whitelist"): ADMIN,
         ("POST", TAG + "/security/rescan"): ADMIN,
         ("GET", TAG + "/sbom"): on_repository(R),
     }
@@ -111,7 +111,9 @@ async def tag_security(
         "severities": SEVERITIES,
         "page": page,
         "size": size,
-        "may_handle": visit.principal.is_admin,
+        "may_handle": await may(request, "POST", TAG + "/security/handling"),
+        "may_whitelist": await may(request, "POST", TAG + "/security/whitelist"),
+        "may_rescan": await may(request, "POST", TAG + "/security/rescan"),
     }
     return render(request, "tag_security.html", visit, context, section="orgs")
 
@@ -140,6 +142,33 @@ async def handle(namespace: str, repository: str, tag: str, request: Request, se
     return RedirectResponse(target, status_code=303)
 
 
+@router.post(TAG + "/security/whitelist")
+async def whitelist(namespace: str, repository: str, tag: str, request: Request, services: ServicesDep) -> Response:
+    """Whitelist one vulnerability in this image or in every image of the account (domain
+    administrators, as ``AddVulnerabilityWhiteList`` and ``HandleImageVulnerability``)."""
+    visit = visit_of(request)
+    form = form_of(request)
+    name = RepositoryName.from_api_path(namespace, repository)
+    row_id = form.get("image", "")
+    if not row_id.isdigit() or len(row_id) > 18:
+        raise Invalid("image must be an image row id")
+    vul_id = form.get("vul_id", "")[:128]
+    if not vul_id:
+        raise Invalid("vul_id is required")
+    scope = form.get("scope", "")
+    if scope not in ("image", "all"):
+        raise Invalid("scope must be image or all")
+    await services.security.tag_security.whitelist(
+        visit.principal,
+        image_row_id=int(row_id),
+        vul_id=vul_id,
+        everywhere=scope == "all",
+        remark=form.get("remark", "")[:MAX_REMARK] or "whitelisted in the console",
+    )
+    target = f"/console/orgs/{name.namespace}/repos/{path_segment(name.repository)}/tags/{tag}/security"
+    return RedirectResponse(target, status_code=303)
+
+
 @router.post(TAG + "/security/rescan")
 async def rescan(namespace: str, repository: str, tag: str, request: Request, services: ServicesDep) -> Response:
     """Scan the image again (domain administrators, as ``CreateManualImageScanTask``)."""
@@ -160,12 +189,9 @@ async def sbom(
     """The image's SBOM (CycloneDX or SPDX JSON) from its last scan, as a download."""
     visit = visit_of(request)
     name = RepositoryName.from_api_path(namespace, repository)
-    row = await services.security.tag_security.row_of(
-        visit.principal, namespace=name.namespace, repository=name.repository, tag=tag
+    document = await services.security.tag_security.sbom_document(
+        visit.principal, namespace=name.namespace, repository=name.repository, tag=tag, format_name=format
     )
-    if row is None:
-        raise Invalid("the image has not been scanned yet")
-    document = await services.security.sbom.document(visit.principal, ImageRef(str(row.id)), format_name=format)
     return Response(
         document.text,
         media_type=document.media_type,

@@ -91,6 +91,22 @@ def form_of(request: Request) -> dict[str, str]:
     return found
 
 
+async def may(request: Request, method: str, path: str) -> bool:
+    """Whether the visitor passes the access rule of another console route (``path`` as declared,
+    with this request's path parameters): what a page asks before it shows a write action. The
+    server checks the same rule when the form comes, so there is one rule and no copy of it."""
+    visit = visit_of(request)
+    rules: AccessRules = request.app.state.console_rules
+    rule = rules.get((method, path))
+    if rule is None or visit.session is None:
+        return False
+    try:
+        await admit_principal(request, visit.principal, rule)
+    except MoorageError:
+        return False
+    return True
+
+
 def secure_cookies(request: Request) -> bool:
     """Whether cookies get ``Secure``: the request came over TLS (directly or, from a trusted proxy,
     as the external URL says)."""

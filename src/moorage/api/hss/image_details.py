@@ -21,6 +21,7 @@ from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security import IMAGE_TYPES
+from moorage.domain.security_findings import ImageVulnerabilityQuery
 from moorage.domain.security_images import ImageRef
 from moorage.services.security.detail_vocabulary import HANDLE_STATUSES, NECESSITIES, VUL_TYPES, choice, page
 
@@ -121,17 +122,19 @@ async def list_image_vulnerabilities(
     handle_status: Short = None,
 ) -> d.ImageVulList:
     """The image's vulnerabilities, most severe first (``vul_id``, ``app_name``: a part matches)."""
-    found = await services.security.details.vulnerabilities(
-        principal,
-        naming.of(image_id),
+    handled = choice("handle_status", handle_status, HANDLE_STATUSES)
+    query = ImageVulnerabilityQuery(
         necessity=choice("repair_necessity", repair_necessity, NECESSITIES),
         vul_id=vul_id or None,
-        app_name=app_name or None,
+        package=app_name or None,
         kind=choice("type", type, VUL_TYPES),
-        handle_status=choice("handle_status", handle_status, HANDLE_STATUSES),
+        handled=None if handled is None else handled == "handled",
+    )
+    found = await services.security.details.vulnerability_page(
+        principal, naming.of(image_id), query, offset=offset, limit=limit
     )
     return d.ImageVulList(
-        total_num=len(found),
+        total_num=found.matching,
         data_list=[
             d.ImageVulInfo(
                 vul_id=v.vul_id,
@@ -144,7 +147,7 @@ async def list_image_vulnerabilities(
                 solution=v.solution,
                 url=v.url,
             )
-            for v in page(found, offset, limit)
+            for v in found.items
         ],
     )
 

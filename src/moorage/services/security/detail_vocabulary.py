@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from moorage.domain.errors import Invalid
+from moorage.domain.security_findings import OS_ECOSYSTEMS
 from moorage.domain.severity import severity_rank
 
 T = TypeVar("T")
 
-OS_ECOSYSTEMS = frozenset({"deb", "apk", "rpm"})
-"""Package types of the operating system: their vulnerabilities are ``linux_vul``, the rest ``app_vul``."""
 
 NECESSITIES = ("immediate_repair", "delay_repair", "not_needed_repair")
 VUL_TYPES = ("linux_vul", "app_vul")

@@ -8,16 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moorage.domain.errors import Invalid
 from moorage.domain.identity import Principal
 from moorage.domain.security import ImageRow, ImageVisibility, ScanStatus
-from moorage.domain.security_findings import StoredFinding
+from moorage.domain.security_findings import (
+    VULNERABILITY_SORTS,
+    ImageVulnerabilityQuery,
+    ListedVulnerability,
+    SetAsideScope,
+    StoredFinding,
+)
 from moorage.domain.security_images import ImageRef
 from moorage.domain.severity import severity_rank
 from moorage.metadata.queries import security_details as details_q
 from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_packages as packages_q
+from moorage.metadata.queries import security_vulnerability_list as list_q
 from moorage.scanner.checks.secrets import SKIPPED_DIRS as SECRET_SKIPPED_DIRS
 from moorage.services.security.detail_base import DetailBase, path_allowed, row_ids_by_digest
+from moorage.services.security.detail_reader import AdvisoryText
 from moorage.services.security.detail_vocabulary import repair_necessity, solution, vul_type
 from moorage.services.security.images import image_visibility
 
@@ -45,6 +54,19 @@ class ImageVulnerability:
     """CVSS base score, when the advisory gives one."""
     fixed_version: str = ""
     """The first version that fixes it (empty: none known)."""
+    whitelisted: bool = False
+    """Handled because a whitelist covers it (else, when handled: ignored)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VulnerabilityPage:
+    """One page of an image's vulnerabilities."""
+
+    items: tuple[ImageVulnerability, ...]
+    matching: int
+    """How many match the filters."""
+    counts: dict[tuple[str, bool], int]
+    """How many there are by (stored severity, handled), when asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +144,80 @@ class ImageDetailService(DetailBase):
     def _scanned(self, row: ImageRow) -> bool:
         return row.scan_status is ScanStatus.SUCCESS
 
+    def _scope(self, seen: ImageVisibility, ref: ImageRef) -> tuple[ImageRow, SetAsideScope | None]:
+        """The image a request names and what decides its findings' handling (None: not scanned)."""
+        row = self.image(seen, ref)
+        if not self._scanned(row):
+            return row, None
+        rows_of = row_ids_by_digest(row)
+        lists = self.db.run_read(lambda conn: handling_q.whitelists_of(conn, seen.domain_id))
+        covering = tuple(
+            (digest, tuple(w.id for w in lists if w.covers(row.image_type, row_ids)))
+            for digest, row_ids in rows_of.items()
+        )
+        return row, SetAsideScope(seen.domain_id, covering)
+
+    def _shown(self, listed: list[ListedVulnerability]) -> list[ImageVulnerability]:
+        """The API's rows of some listed findings, with the advisory text their reports give."""
+        advisories: dict[str, AdvisoryText] = {}
+        for digest in dict.fromkeys(item.stored.manifest_digest for item in listed):
+            facts = self.reader.facts(digest)
+            if facts is not None:
+                advisories.update(facts.advisories)
+        found = []
+        for item in listed:
+            v = item.stored
+            text = advisories.get(v.finding_key)
+            found.append(
+                ImageVulnerability(
+                    vul_id=v.vul_id,
+                    repair_necessity=repair_necessity(v.severity),
+                    description=v.title or (text.description if text else ""),
+                    position=v.layer_digest,
+                    app_name=v.package_name,
+                    app_path=v.path if vul_type(v.ecosystem) == "app_vul" else "",
+                    version=v.package_version,
+                    solution=solution(v.package_name, v.fixed_version, v.fix_state),
+                    url=text.links[0] if text and text.links else "",
+                    severity=v.severity,
+                    type=vul_type(v.ecosystem),
+                    handled=item.handled,
+                    score=v.score,
+                    fixed_version=v.fixed_version,
+                    whitelisted=item.whitelisted,
+                )
+            )
+        return found
+
+    async def vulnerability_page(
+        self,
+        principal: Principal,
+        ref: ImageRef,
+        query: ImageVulnerabilityQuery,
+        *,
+        offset: int,
+        limit: int | None,
+        with_counts: bool = False,
+    ) -> VulnerabilityPage:
+        """One page of the image's vulnerabilities as the database filters, orders and pages them
+        (``queries/security_vulnerability_list.py`` holds the rule), how many match, and with
+        ``with_counts`` how many there are by (severity, handled)."""
+        if query.sort not in VULNERABILITY_SORTS:
+            raise Invalid(f"sort must be one of {', '.join(VULNERABILITY_SORTS)}")
+        seen = image_visibility(principal)
+
+        def work() -> VulnerabilityPage:
+            _, scope = self._scope(seen, ref)
+            if scope is None:
+                return VulnerabilityPage((), 0, {})
+
+            listed, total, counts = self.db.run_read(
+                lambda conn: list_q.page_and_counts(conn, scope, query, offset=offset, limit=limit)
+            )
+            return VulnerabilityPage(tuple(self._shown(listed)), total, counts if with_counts else {})
+
+        return await self.run(work)
+
     async def vulnerabilities(
         self,
         principal: Principal,
@@ -134,66 +230,16 @@ class ImageDetailService(DetailBase):
         handle_status: str | None,
     ) -> list[ImageVulnerability]:
         """The image's vulnerabilities, most severe first (``vul_id`` matches a part of the id or an
-        alias; ``app_name`` a part of the package name)."""
-        seen = image_visibility(principal)
-        domain_id = seen.domain_id
-
-        def work() -> list[ImageVulnerability]:
-            row = self.image(seen, ref)
-            if not self._scanned(row):
-                return []
-            rows_of = row_ids_by_digest(row)
-            stored = self.db.run_read(lambda conn: details_q.vulnerabilities(conn, rows_of))
-            state = self.db.run_read(lambda conn: handling_q.load_state(conn, domain_id, rows_of))
-            advisories = {}
-            for digest in rows_of:
-                facts = self.reader.facts(digest)
-                if facts is not None:
-                    advisories.update(facts.advisories)
-            found: dict[tuple[str, str, str, str], ImageVulnerability] = {}
-            for v in sorted(stored, key=lambda v: (-severity_rank(v.severity), v.vul_id, v.package_name, v.path)):
-                handled = state.handled(
-                    v.manifest_digest, v.vul_id, v.aliases, row.image_type, rows_of[v.manifest_digest]
-                )
-                text = advisories.get(v.finding_key)
-                item = ImageVulnerability(
-                    vul_id=v.vul_id,
-                    repair_necessity=repair_necessity(v.severity),
-                    description=v.title or (text.description if text else ""),
-                    position=v.layer_digest,
-                    app_name=v.package_name,
-                    app_path=v.path if vul_type(v.ecosystem) == "app_vul" else "",
-                    version=v.package_version,
-                    solution=solution(v.package_name, v.fixed_version, v.fix_state),
-                    url=text.links[0] if text and text.links else "",
-                    severity=v.severity,
-                    type=vul_type(v.ecosystem),
-                    handled=handled,
-                    score=v.score,
-                    fixed_version=v.fixed_version,
-                )
-                key = (v.vul_id, v.package_name, v.package_version, v.path)
-                if key in found and found[key].handled and not handled:
-                    found[key] = item  # a platform where it is not handled makes it unhandled
-                found.setdefault(key, item)
-            aliases: dict[str, set[str]] = {}
-            for v in stored:
-                aliases.setdefault(v.vul_id, {v.vul_id.lower()}).update(a.lower() for a in v.aliases)
-            wanted_id = vul_id.lower() if vul_id else None
-            result = []
-            for item in found.values():
-                if necessity and item.repair_necessity != necessity:
-                    continue
-                if wanted_id and not any(wanted_id in x for x in aliases[item.vul_id]):
-                    continue
-                if not _contains(item.app_name, app_name) or (kind and item.type != kind):
-                    continue
-                if handle_status and (handle_status == "handled") != item.handled:
-                    continue
-                result.append(item)
-            return result
-
-        return await self.run(work)
+        alias; ``app_name`` a part of the package name), all of them."""
+        query = ImageVulnerabilityQuery(
+            necessity=necessity,
+            vul_id=vul_id,
+            package=app_name,
+            kind=kind,
+            handled=None if handle_status is None else handle_status == "handled",
+        )
+        found = await self.vulnerability_page(principal, ref, query, offset=0, limit=None)
+        return list(found.items)
 
     async def apps(self, principal: Principal, ref: ImageRef, *, app_name: str | None) -> list[ImageApp]:
         """The image's installed software with how many vulnerabilities each has."""

@@ -2,7 +2,8 @@
 (filtered, sorted and one page of them), the counts by severity of those not handled, and the
 malicious files and sensitive information found. Every list comes from ``ImageDetailService``, the
 service the HSS API's image operations use, with the caller's visibility; handling (ignore,
-whitelist) goes through ``VulnerabilityHandling`` as ``HandleImageVulnerability`` does."""
+whitelist in this image) goes through ``VulnerabilityHandling`` as ``HandleImageVulnerability``
+does, a whitelist of every image through ``WhitelistService`` as ``AddVulnerabilityWhiteList``."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ from dataclasses import dataclass
 from moorage.domain.errors import Invalid
 from moorage.domain.identity import Principal
 from moorage.domain.security import ImageFilter, ImageRow
-from moorage.domain.security_handling import HandleRequest
+from moorage.domain.security_findings import VULNERABILITY_SORTS, ImageVulnerabilityQuery
+from moorage.domain.security_handling import HandleRequest, WhitelistScope
 from moorage.domain.security_images import ImageRef, ImageScope, ImageSelector
-from moorage.domain.severity import severity_rank
 from moorage.services.security.baseline_details import BaselineService, BuildRisk, RiskConfig
 from moorage.services.security.image_details import ImageDetailService, ImageMalware, ImageVulnerability, SensitiveItem
 from moorage.services.security.images import ImageService
+from moorage.services.security.sbom_export import SbomDocument, SbomExport
 from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulnerability_handling import VulnerabilityHandling
+from moorage.services.security.whitelists import WhitelistService
 
 SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
-SORTS = ("severity", "cvss", "package")
+SORTS = VULNERABILITY_SORTS
 ROW_LOOKUP = 50
 
 
@@ -56,14 +59,6 @@ class TagSecurityView:
     """Build-command rules the image breaks (``ListImageBuildCommandRisks`` for this image)."""
 
 
-def _sorted(found: list[ImageVulnerability], sort: str) -> list[ImageVulnerability]:
-    if sort == "cvss":
-        return sorted(found, key=lambda v: (-(v.score or 0.0), -severity_rank(v.severity), v.vul_id))
-    if sort == "package":
-        return sorted(found, key=lambda v: (v.app_name.lower(), v.version, v.vul_id))
-    return found  # the service's order: most severe first
-
-
 class TagSecurity:
     """See the module docstring."""
 
@@ -74,12 +69,16 @@ class TagSecurity:
         details: ImageDetailService,
         baseline: BaselineService,
         handling: VulnerabilityHandling,
+        whitelists: WhitelistService,
+        sbom: SbomExport,
         tasks: TaskService,
     ) -> None:
         self.images = images
         self.details = details
         self.baseline = baseline
         self.handling = handling
+        self.whitelists = whitelists
+        self.sbom = sbom
         self.tasks = tasks
 
     async def row_of(self, principal: Principal, *, namespace: str, repository: str, tag: str) -> ImageRow | None:
@@ -117,26 +116,27 @@ class TagSecurity:
         if row is None:
             return TagSecurityView(None, (), 0, (), 0, (), (), (), ())
         ref = ImageRef(str(row.id))
-        everything = await self.details.vulnerabilities(
-            principal, ref, necessity=None, vul_id=None, app_name=None, kind=None, handle_status=None
+        found = await self.details.vulnerability_page(
+            principal,
+            ref,
+            ImageVulnerabilityQuery(
+                severity=query.severity,
+                fixable=query.fixable,
+                package=query.package,
+                handled=query.handled,
+                sort=query.sort,
+            ),
+            offset=offset,
+            limit=limit,
+            with_counts=True,
         )
         counts = {s: 0 for s in SEVERITIES}
         handled = 0
-        for v in everything:
-            if v.handled:
-                handled += 1
+        for (severity, is_handled), n in found.counts.items():
+            if is_handled:
+                handled += n
             else:
-                counts[v.severity if v.severity in counts else "unknown"] += 1
-        package = (query.package or "").lower()
-        found = [
-            v
-            for v in everything
-            if (query.severity is None or v.severity == query.severity)
-            and (query.fixable is None or bool(v.fixed_version) == query.fixable)
-            and (not package or package in v.app_name.lower())
-            and (query.handled is None or v.handled == query.handled)
-        ]
-        shown = _sorted(found, query.sort)[offset : offset + limit]
+                counts[severity if severity in counts else "unknown"] += n
         malware = await self.details.malware(principal, ref, file_name=None)
         sensitive = await self.details.sensitive(principal, ref, file_path=None, severity=None, handle_status=None)
         settings = await self.baseline.risk_configs(principal, ref, check_name=None, severity=None)
@@ -150,8 +150,8 @@ class TagSecurity:
             row,
             tuple(counts.items()),
             handled,
-            tuple(shown),
-            len(found),
+            found.items,
+            found.matching,
             tuple(malware),
             tuple(sensitive),
             tuple(c for c in settings if c.failed_rule_num),
@@ -176,3 +176,36 @@ class TagSecurity:
             remark=remark,
         )
         return await self.handling.handle(principal, request)
+
+    async def whitelist(
+        self, principal: Principal, *, image_row_id: int, vul_id: str, everywhere: bool, remark: str
+    ) -> None:
+        """Whitelist one vulnerability: in this image (``HandleImageVulnerability`` with
+        ``add_to_whitelist``, a whitelist of the chosen image) or in every image of the account
+        (``AddVulnerabilityWhiteList`` with ``all_images``)."""
+        if everywhere:
+            await self.whitelists.add(
+                principal,
+                vul_type="",
+                vul_ids=(vul_id,),
+                scope=WhitelistScope(rule_type="all_images", image_types=(), row_ids=()),
+                description=remark,
+            )
+            return
+        request = HandleRequest(
+            operate_type="add_to_whitelist",
+            select_type="image_view",
+            image_view=((str(image_row_id), (vul_id,)),),
+            remark=remark,
+        )
+        await self.handling.handle(principal, request)
+
+    async def sbom_document(
+        self, principal: Principal, *, namespace: str, repository: str, tag: str, format_name: str
+    ) -> SbomDocument:
+        """The tag's SBOM from its image's last scan (as ``ExportImageSbom`` gives it); ``Invalid``
+        when the image was not scanned yet."""
+        row = await self.row_of(principal, namespace=namespace, repository=repository, tag=tag)
+        if row is None:
+            raise Invalid("the image has not been scanned yet")
+        return await self.sbom.document(principal, ImageRef(str(row.id)), format_name=format_name)

@@ -70,6 +70,8 @@ def build_security_services(
     cicd_signer = CicdUploadSigner(master_key)
     images = ImageService(db)
     handling = VulnerabilityHandling(db, reader, views)
+    whitelists = WhitelistService(views)
+    sbom = SbomExport(db, reader)
     tasks = TaskService(db, jobs)
     return SecurityServices(
         images=images,
@@ -82,14 +84,22 @@ def build_security_services(
         baseline=baseline,
         vulnerabilities=views,
         handling=handling,
-        whitelists=WhitelistService(views),
+        whitelists=whitelists,
         settings=AccountSettings(db, reader),
         reports=ReportService(db, details, baseline),
         advisory_database=AdvisoryDatabaseStatus(db, settings.vulndb_path, UpdatePolicy.of(settings)),
         cicd=CicdService(db, settings, cicd_signer),
         cicd_uploads=CicdUploads(db, settings, cicd_signer),
-        sbom=SbomExport(db, reader),
-        tag_security=TagSecurity(images=images, details=details, baseline=baseline, handling=handling, tasks=tasks),
+        sbom=sbom,
+        tag_security=TagSecurity(
+            images=images,
+            details=details,
+            baseline=baseline,
+            handling=handling,
+            whitelists=whitelists,
+            sbom=sbom,
+            tasks=tasks,
+        ),
     )
 
 
