@@ -28,6 +28,7 @@ from moorage.domain.enterprise import (
 )
 from moorage.metadata.database import now_ms
 from moorage.metadata.queries import run_parts
+from moorage.metadata.queries.pages import page_rows
 from moorage.metadata.tables import (
     ee_sign_executions,
     ee_sign_policies,
@@ -107,14 +108,14 @@ def private_key(conn: Connection, key_id: str) -> tuple[str, str] | None:
 
 def list_keys(conn: Connection, instance_id: str, *, offset: int, limit: int) -> Page[SigningKey]:
     """An instance's keys, oldest first."""
-    where = ee_signing_keys.c.instance_id == instance_id
-    total = int(conn.execute(select(func.count()).select_from(ee_signing_keys).where(where)).scalar_one())
-    rows = conn.execute(
-        select(*_KEY)
-        .where(where)
-        .order_by(ee_signing_keys.c.created_at, ee_signing_keys.c.id)
-        .offset(offset)
-        .limit(limit)
+    rows, total = page_rows(
+        conn,
+        _KEY,
+        source=ee_signing_keys,
+        where=[ee_signing_keys.c.instance_id == instance_id],
+        order_by=[ee_signing_keys.c.created_at, ee_signing_keys.c.id],
+        offset=offset,
+        limit=limit,
     )
     return Page([_key(r) for r in rows], total)
 
@@ -299,14 +300,15 @@ def list_policies(
             if namespace_ids
             else ee_sign_policies.c.id.is_(None)
         )
-    total = int(conn.execute(select(func.count()).select_from(ee_sign_policies).where(*where)).scalar_one())
-    rows = conn.execute(
-        select(*_POLICY)
-        .select_from(_POLICY_FROM)
-        .where(*where)
-        .order_by(ee_sign_policies.c.id)
-        .offset(offset)
-        .limit(limit)
+    rows, total = page_rows(
+        conn,
+        _POLICY,
+        source=_POLICY_FROM,
+        count_from=ee_sign_policies,
+        where=where,
+        order_by=[ee_sign_policies.c.id],
+        offset=offset,
+        limit=limit,
     )
     return Page([_policy(r) for r in rows], total)
 
@@ -618,8 +620,9 @@ def _task(r: Sequence[Any]) -> SignTask:
 def list_tasks(conn: Connection, execution_id: int, *, offset: int, limit: int) -> Page[SignTask]:
     """Tasks of an execution, in creation order."""
     where = ee_sign_tasks.c.execution_id == execution_id
-    total = int(conn.execute(select(func.count()).select_from(ee_sign_tasks).where(where)).scalar_one())
-    rows = conn.execute(select(*_TASK).where(where).order_by(ee_sign_tasks.c.id).offset(offset).limit(limit))
+    rows, total = page_rows(
+        conn, _TASK, source=ee_sign_tasks, where=[where], order_by=[ee_sign_tasks.c.id], offset=offset, limit=limit
+    )
     return Page([_task(r) for r in rows], total)
 
 
@@ -671,8 +674,15 @@ def list_subtasks(
     where = [ee_sign_subtasks.c.task_id == task_id]
     if status is not None:
         where.append(ee_sign_subtasks.c.status == status.value)
-    total = int(conn.execute(select(func.count()).select_from(ee_sign_subtasks).where(*where)).scalar_one())
-    rows = conn.execute(select(*_SUBTASK).where(*where).order_by(ee_sign_subtasks.c.id).offset(offset).limit(limit))
+    rows, total = page_rows(
+        conn,
+        _SUBTASK,
+        source=ee_sign_subtasks,
+        where=where,
+        order_by=[ee_sign_subtasks.c.id],
+        offset=offset,
+        limit=limit,
+    )
     return Page([_subtask(r) for r in rows], total)
 
 

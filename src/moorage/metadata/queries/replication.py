@@ -25,6 +25,7 @@ from moorage.domain.replication import (
 )
 from moorage.metadata.database import now_ms
 from moorage.metadata.queries.enterprise_signing import trigger_json
+from moorage.metadata.queries.pages import ordered, page_rows
 from moorage.metadata.replication_tables import (
     replication_executions,
     replication_policies,
@@ -128,15 +129,8 @@ def list_registries(
         where.append(_R.c.name == name)
     if kind:
         where.append(_R.c.type == kind)
-    total = int(conn.execute(select(func.count()).select_from(_R).where(*where)).scalar_one())
-    column = _R.c[order_column]
-    rows = conn.execute(
-        select(*_REGISTRY)
-        .where(*where)
-        .order_by(column.desc() if descending else column, _R.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
+    order = ordered(_R.c[order_column], descending=descending, tiebreak=_R.c.id)
+    rows, total = page_rows(conn, _REGISTRY, source=_R, where=where, order_by=order, offset=offset, limit=limit)
     return Page([_registry(r) for r in rows], total)
 
 
@@ -296,15 +290,8 @@ def list_policies(
         where.append(_P.c.name == name)
     if registry_id is not None:
         where.append(or_(_P.c.src_registry_id == registry_id, _P.c.dest_registry_id == registry_id))
-    total = int(conn.execute(select(func.count()).select_from(_P).where(*where)).scalar_one())
-    column = _P.c[order_column]
-    rows = conn.execute(
-        select(*_POLICY)
-        .where(*where)
-        .order_by(column.desc() if descending else column, _P.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
+    order = ordered(_P.c[order_column], descending=descending, tiebreak=_P.c.id)
+    rows, total = page_rows(conn, _POLICY, source=_P, where=where, order_by=order, offset=offset, limit=limit)
     return Page([_policy(r) for r in rows], total)
 
 
@@ -468,8 +455,9 @@ def list_executions(
     where: list[ColumnElement[bool]] = [_E.c.instance_id == instance_id]
     if policy_id is not None:
         where.append(_E.c.policy_id == policy_id)
-    total = int(conn.execute(select(func.count()).select_from(_E).where(*where)).scalar_one())
-    rows = conn.execute(select(*_EXECUTION).where(*where).order_by(_E.c.id.desc()).offset(offset).limit(limit)).all()
+    rows, total = page_rows(
+        conn, _EXECUTION, source=_E, where=where, order_by=[_E.c.id.desc()], offset=offset, limit=limit
+    )
     return Page(_executions(conn, rows), total)
 
 
@@ -614,9 +602,8 @@ def get_task(conn: Connection, execution_id: int, task_id: int) -> ReplicationTa
 
 def list_tasks(conn: Connection, execution_id: int, *, offset: int, limit: int) -> Page[ReplicationTask]:
     """Tasks of an execution, in id order."""
-    where = _T.c.execution_id == execution_id
-    total = int(conn.execute(select(func.count()).select_from(_T).where(where)).scalar_one())
-    rows = conn.execute(select(*_TASK).where(where).order_by(_T.c.id).offset(offset).limit(limit))
+    where = [_T.c.execution_id == execution_id]
+    rows, total = page_rows(conn, _TASK, source=_T, where=where, order_by=[_T.c.id], offset=offset, limit=limit)
     return Page([_task(r) for r in rows], total)
 
 
@@ -681,8 +668,7 @@ def list_subtasks(
     where: list[ColumnElement[bool]] = [_S.c.task_id == task_id]
     if status is not None:
         where.append(_S.c.status == status.value)
-    total = int(conn.execute(select(func.count()).select_from(_S).where(*where)).scalar_one())
-    rows = conn.execute(select(*_SUBTASK).where(*where).order_by(_S.c.id).offset(offset).limit(limit))
+    rows, total = page_rows(conn, _SUBTASK, source=_S, where=where, order_by=[_S.c.id], offset=offset, limit=limit)
     return Page(
         [
             ReplicationSubtask(

@@ -27,6 +27,7 @@ from moorage.domain.retention import (
 from moorage.metadata.database import now_ms
 from moorage.metadata.queries import run_parts
 from moorage.metadata.queries.enterprise_signing import trigger_json
+from moorage.metadata.queries.pages import page_rows
 from moorage.metadata.tables import (
     ee_retention_executions,
     ee_retention_policies,
@@ -197,14 +198,15 @@ def list_policies(
         )
     if name:
         where.append(ee_retention_policies.c.name == name)
-    total = int(conn.execute(select(func.count()).select_from(ee_retention_policies).where(*where)).scalar_one())
-    rows = conn.execute(
-        select(*_POLICY)
-        .select_from(_POLICY_FROM)
-        .where(*where)
-        .order_by(ee_retention_policies.c.id)
-        .offset(offset)
-        .limit(limit)
+    rows, total = page_rows(
+        conn,
+        _POLICY,
+        source=_POLICY_FROM,
+        count_from=ee_retention_policies,
+        where=where,
+        order_by=[ee_retention_policies.c.id],
+        offset=offset,
+        limit=limit,
     )
     return Page([_policy(r) for r in rows], total)
 
@@ -378,10 +380,14 @@ def execution_by_id(conn: Connection, execution_id: int) -> RetentionExecution |
 
 def list_executions(conn: Connection, policy_id: int, *, offset: int, limit: int) -> Page[RetentionExecution]:
     """Executions of a policy, newest first."""
-    where = ee_retention_executions.c.policy_id == policy_id
-    total = int(conn.execute(select(func.count()).select_from(ee_retention_executions).where(where)).scalar_one())
-    rows = conn.execute(
-        select(*_EXECUTION).where(where).order_by(ee_retention_executions.c.id.desc()).offset(offset).limit(limit)
+    rows, total = page_rows(
+        conn,
+        _EXECUTION,
+        source=ee_retention_executions,
+        where=[ee_retention_executions.c.policy_id == policy_id],
+        order_by=[ee_retention_executions.c.id.desc()],
+        offset=offset,
+        limit=limit,
     )
     return Page([_execution(r) for r in rows], total)
 
@@ -524,8 +530,15 @@ def list_tasks(
     where = [ee_retention_tasks.c.execution_id == execution_id]
     if status is not None:
         where.append(ee_retention_tasks.c.status == status.value)
-    total = int(conn.execute(select(func.count()).select_from(ee_retention_tasks).where(*where)).scalar_one())
-    rows = conn.execute(select(*_TASK).where(*where).order_by(ee_retention_tasks.c.id).offset(offset).limit(limit))
+    rows, total = page_rows(
+        conn,
+        _TASK,
+        source=ee_retention_tasks,
+        where=where,
+        order_by=[ee_retention_tasks.c.id],
+        offset=offset,
+        limit=limit,
+    )
     return Page([_task(r) for r in rows], total)
 
 
@@ -579,9 +592,14 @@ def list_subtasks(
     where = [ee_retention_subtasks.c.task_id == task_id]
     if status is not None:
         where.append(ee_retention_subtasks.c.status == status.value)
-    total = int(conn.execute(select(func.count()).select_from(ee_retention_subtasks).where(*where)).scalar_one())
-    rows = conn.execute(
-        select(*_SUBTASK).where(*where).order_by(ee_retention_subtasks.c.id).offset(offset).limit(limit)
+    rows, total = page_rows(
+        conn,
+        _SUBTASK,
+        source=ee_retention_subtasks,
+        where=where,
+        order_by=[ee_retention_subtasks.c.id],
+        offset=offset,
+        limit=limit,
     )
     return Page([_subtask(r) for r in rows], total)
 
