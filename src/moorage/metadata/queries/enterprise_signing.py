@@ -364,20 +364,6 @@ def scheduled_policies(conn: Connection) -> list[tuple[SignPolicy, int]]:
     return [(p, int(r[15])) for r in rows if (p := _policy(r)).trigger.type == "scheduled"]
 
 
-def mark_scheduled(conn: Connection, *, policy_id: int, previous: int, now: int) -> bool:
-    """Advance a policy's scheduler mark from ``previous`` to ``now``; False when another process did it."""
-    return bool(
-        conn.execute(
-            update(ee_sign_policies)
-            .where(
-                ee_sign_policies.c.id == policy_id,
-                ee_sign_policies.c.last_scheduled_at == previous,
-            )
-            .values(last_scheduled_at=now)
-        ).rowcount
-    )
-
-
 # Executions ----------------------------------------------------------------------------------------
 def _count(status: RunStatus) -> Any:
     return func.coalesce(func.sum(case((ee_sign_subtasks.c.status == status.value, 1), else_=0)), 0)

@@ -326,15 +326,6 @@ def scheduled_policies(conn: Connection) -> list[tuple[ReplicationPolicy, int]]:
     return [(p, int(r[18])) for r in rows if (p := _policy(r)).trigger.type == "scheduled"]
 
 
-def mark_scheduled(conn: Connection, *, policy_id: int, previous: int, now: int) -> bool:
-    """Advance a policy's scheduler mark from ``previous`` to ``now``; False when another process did."""
-    return bool(
-        conn.execute(
-            update(_P).where(_P.c.id == policy_id, _P.c.last_scheduled_at == previous).values(last_scheduled_at=now)
-        ).rowcount
-    )
-
-
 # Executions ----------------------------------------------------------------------------------------
 _E = replication_executions
 _T = replication_tasks

@@ -274,20 +274,6 @@ def scheduled_policies(conn: Connection) -> list[tuple[RetentionPolicy, int]]:
     return [(p, int(r[11])) for r in rows if (p := _policy(r)).trigger.type == "scheduled"]
 
 
-def mark_scheduled(conn: Connection, *, policy_id: int, previous: int, now: int) -> bool:
-    """Advance a policy's scheduler mark from ``previous`` to ``now``; False when another process did."""
-    return bool(
-        conn.execute(
-            update(ee_retention_policies)
-            .where(
-                ee_retention_policies.c.id == policy_id,
-                ee_retention_policies.c.last_scheduled_at == previous,
-            )
-            .values(last_scheduled_at=now)
-        ).rowcount
-    )
-
-
 # Executions ----------------------------------------------------------------------------------------
 _EXECUTION = (
     ee_retention_executions.c.id,
