@@ -7,8 +7,9 @@ nothing fired, so the next look scans a short window. Missed fires are not caugh
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Table
@@ -54,3 +55,14 @@ async def claim_fired(
     claims = [(row_id(item), last) for item, last, _ in due]
     won = await db.write(lambda conn: cron_marks.advance(conn, table, claims, now=now))
     return [item for item, _, fired in due if fired and row_id(item) in won]
+
+
+async def look_every(interval_seconds: float, tick: Callable[[], Awaitable[object]], *, what: str) -> None:
+    """Run a scheduler's ``tick`` every interval until cancelled; a failed look is logged and the
+    next one comes as usual."""
+    while True:
+        try:
+            await tick()
+        except Exception:
+            log.exception("scheduling %s failed", what)
+        await asyncio.sleep(interval_seconds)

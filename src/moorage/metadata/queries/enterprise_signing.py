@@ -27,7 +27,7 @@ from moorage.domain.enterprise import (
     Trigger,
 )
 from moorage.metadata.database import now_ms
-from moorage.metadata.queries import run_parts
+from moorage.metadata.queries import runs
 from moorage.metadata.queries.pages import page_rows
 from moorage.metadata.tables import (
     ee_sign_executions,
@@ -443,43 +443,20 @@ def create_execution(
     only_tag: str | None = None,
 ) -> int | None:
     """A new execution in ``Initialized``; None when ``dedupe_key`` was used already."""
-    if (
-        dedupe_key is not None
-        and conn.execute(select(ee_sign_executions.c.id).where(ee_sign_executions.c.dedupe_key == dedupe_key)).first()
-    ):
-        return None
-    now = now_ms()
-    return int(
-        conn.execute(
-            insert(ee_sign_executions)
-            .values(
-                policy_id=policy_id,
-                status=RunStatus.INITIALIZED.value,
-                trigger=trigger,
-                dedupe_key=dedupe_key,
-                only_repository=only_repository,
-                only_tag=only_tag,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(ee_sign_executions.c.id)
-        ).scalar_one()
+    return runs.create_execution(
+        conn,
+        ee_sign_executions,
+        dedupe_key=dedupe_key,
+        policy_id=policy_id,
+        trigger=trigger,
+        only_repository=only_repository,
+        only_tag=only_tag,
     )
 
 
 def set_execution_job(conn: Connection, execution_id: int, job_id: str) -> None:
-    """Record the job that runs an execution; one still ``Initialized`` is now ``Pending`` (the job
-    may have started already)."""
-    conn.execute(
-        update(ee_sign_executions)
-        .where(ee_sign_executions.c.id == execution_id)
-        .values(job_id=job_id, updated_at=now_ms())
-    )
-    conn.execute(
-        update(ee_sign_executions)
-        .where(ee_sign_executions.c.id == execution_id, ee_sign_executions.c.status == RunStatus.INITIALIZED.value)
-        .values(status=RunStatus.PENDING.value)
-    )
+    """Record the job that runs an execution (``Initialized`` becomes ``Pending``)."""
+    runs.set_execution_job(conn, ee_sign_executions, execution_id, job_id)
 
 
 def get_execution(conn: Connection, policy_id: int, execution_id: int) -> Execution | None:
@@ -517,23 +494,15 @@ def set_execution_status(
     conn: Connection, execution_id: int, status: RunStatus, text: str = "", *, unless_finished: bool = True
 ) -> bool:
     """Move an execution to ``status`` (not out of a finished status unless told)."""
-    query = update(ee_sign_executions).where(ee_sign_executions.c.id == execution_id)
-    if unless_finished:
-        query = query.where(
-            ee_sign_executions.c.status.not_in(
-                [RunStatus.SUCCEED.value, RunStatus.FAILED.value, RunStatus.STOPPED.value]
-            )
-        )
-    return bool(conn.execute(query.values(status=status.value, status_text=text[:1024], updated_at=now_ms())).rowcount)
+    return runs.set_execution_status(
+        conn, ee_sign_executions, execution_id, status, text, unless_finished=unless_finished
+    )
 
 
 # Tasks and subtasks --------------------------------------------------------------------------------
 def has_tasks(conn: Connection, execution_id: int) -> bool:
     """Whether an execution has been planned (its tasks exist)."""
-    return (
-        conn.execute(select(ee_sign_tasks.c.id).where(ee_sign_tasks.c.execution_id == execution_id).limit(1)).first()
-        is not None
-    )
+    return runs.has_tasks(conn, ee_sign_tasks, execution_id)
 
 
 def create_task(
@@ -687,33 +656,29 @@ def unfinished_subtasks(conn: Connection, execution_id: int) -> list[SignSubtask
 
 def set_subtask_status(conn: Connection, subtask_id: int, status: RunStatus, text: str = "") -> None:
     """Move a subtask to ``status``."""
-    conn.execute(
-        update(ee_sign_subtasks)
-        .where(ee_sign_subtasks.c.id == subtask_id)
-        .values(status=status.value, status_text=text[:1024], updated_at=now_ms())
-    )
+    runs.set_subtask_status(conn, ee_sign_subtasks, subtask_id, status, text)
 
 
 def stop_unfinished(conn: Connection, execution_id: int) -> None:
     """Mark every subtask and task of an execution that has not finished as ``Stopped``."""
-    run_parts.stop_unfinished(conn, ee_sign_tasks, ee_sign_subtasks, execution_id, "stopped on request")
+    runs.stop_unfinished(conn, ee_sign_tasks, ee_sign_subtasks, execution_id, "stopped on request")
 
 
 def settle_tasks(conn: Connection, execution_id: int, *, task_id: int | None = None) -> None:
     """Give every task of an execution (or just ``task_id``) the status its subtasks add up to."""
-    run_parts.settle_tasks(conn, ee_sign_tasks, ee_sign_subtasks, execution_id, task_id=task_id)
+    runs.settle_tasks(conn, ee_sign_tasks, ee_sign_subtasks, execution_id, task_id=task_id)
 
 
 def set_task_status(conn: Connection, task_id: int, status: RunStatus) -> None:
     """Move a task to ``status`` (a no-op when it is there already)."""
-    run_parts.set_task_status(conn, ee_sign_tasks, task_id, status)
+    runs.set_task_status(conn, ee_sign_tasks, task_id, status)
 
 
 def task_has_unfinished(conn: Connection, task_id: int) -> bool:
     """Whether some subtask of a task still waits or runs."""
-    return run_parts.task_has_unfinished(conn, ee_sign_subtasks, task_id)
+    return runs.task_has_unfinished(conn, ee_sign_subtasks, task_id)
 
 
 def execution_counts(conn: Connection, execution_id: int) -> dict[str, int]:
     """Status -> number of subtasks of an execution."""
-    return run_parts.status_counts(conn, ee_sign_subtasks, execution_id)
+    return runs.status_counts(conn, ee_sign_subtasks, execution_id)

@@ -24,6 +24,7 @@ from moorage.domain.replication import (
     ReplicationTask,
 )
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries import runs
 from moorage.metadata.queries.enterprise_signing import trigger_json
 from moorage.metadata.queries.pages import ordered, page_rows
 from moorage.metadata.replication_tables import (
@@ -35,7 +36,6 @@ from moorage.metadata.replication_tables import (
 )
 
 _UNFINISHED = [s.value for s in UNFINISHED]
-_FINISHED = [RunStatus.SUCCEED.value, RunStatus.FAILED.value, RunStatus.STOPPED.value]
 
 # Registries ----------------------------------------------------------------------------------------
 _R = replication_registries
@@ -393,35 +393,20 @@ def create_execution(
     dedupe_key: str | None = None,
 ) -> int | None:
     """A new execution in ``Initialized``; None when ``dedupe_key`` was used already."""
-    if dedupe_key is not None and conn.execute(select(_E.c.id).where(_E.c.dedupe_key == dedupe_key)).first():
-        return None
-    now = now_ms()
-    return int(
-        conn.execute(
-            insert(_E)
-            .values(
-                policy_id=policy_id,
-                instance_id=instance_id,
-                status=RunStatus.INITIALIZED.value,
-                trigger=trigger,
-                scope=json.dumps(scope or {}),
-                dedupe_key=dedupe_key,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(_E.c.id)
-        ).scalar_one()
+    return runs.create_execution(
+        conn,
+        _E,
+        dedupe_key=dedupe_key,
+        policy_id=policy_id,
+        instance_id=instance_id,
+        trigger=trigger,
+        scope=json.dumps(scope or {}),
     )
 
 
 def set_execution_job(conn: Connection, execution_id: int, job_id: str) -> None:
-    """Record the job that runs an execution; one still ``Initialized`` is now ``Pending``."""
-    conn.execute(update(_E).where(_E.c.id == execution_id).values(job_id=job_id, updated_at=now_ms()))
-    conn.execute(
-        update(_E)
-        .where(_E.c.id == execution_id, _E.c.status == RunStatus.INITIALIZED.value)
-        .values(status=RunStatus.PENDING.value)
-    )
+    """Record the job that runs an execution (``Initialized`` becomes ``Pending``)."""
+    runs.set_execution_job(conn, _E, execution_id, job_id)
 
 
 def get_execution(conn: Connection, instance_id: str, execution_id: int) -> ReplicationExecution | None:
@@ -454,31 +439,12 @@ def list_executions(
 
 def set_execution_status(conn: Connection, execution_id: int, status: RunStatus, text: str = "") -> bool:
     """Move an unfinished execution to ``status`` (its end time set when that one is final)."""
-    now = now_ms()
-    return bool(
-        conn.execute(
-            update(_E)
-            .where(_E.c.id == execution_id, _E.c.status.not_in(_FINISHED))
-            .values(
-                status=status.value,
-                status_text=text[:1024],
-                updated_at=now,
-                finished_at=now if status.finished else None,
-            )
-        ).rowcount
-    )
+    return runs.set_execution_status(conn, _E, execution_id, status, text)
 
 
 def stop_unfinished(conn: Connection, execution_id: int, text: str) -> None:
     """Mark every task and subtask of an execution that has not finished as ``Stopped``."""
-    now = now_ms()
-    stopped = {"status": RunStatus.STOPPED.value, "status_text": text, "updated_at": now, "finished_at": now}
-    conn.execute(update(_S).where(_S.c.execution_id == execution_id, _S.c.status.in_(_UNFINISHED)).values(**stopped))
-    conn.execute(
-        update(_T)
-        .where(_T.c.execution_id == execution_id, _T.c.status.in_(_UNFINISHED))
-        .values(status_revision=_T.c.status_revision + 1, **stopped)
-    )
+    runs.stop_unfinished(conn, _T, _S, execution_id, text)
 
 
 # Tasks and subtasks --------------------------------------------------------------------------------
@@ -517,7 +483,7 @@ def _task(r: Sequence[Any]) -> ReplicationTask:
 
 def has_tasks(conn: Connection, execution_id: int) -> bool:
     """Whether an execution has been planned."""
-    return conn.execute(select(_T.c.id).where(_T.c.execution_id == execution_id).limit(1)).first() is not None
+    return runs.has_tasks(conn, _T, execution_id)
 
 
 def create_tasks(conn: Connection, *, execution_id: int, job_id: str, tasks: Sequence[tuple[str, str, str]]) -> None:

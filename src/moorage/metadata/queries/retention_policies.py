@@ -25,7 +25,7 @@ from moorage.domain.retention import (
     RetentionTask,
 )
 from moorage.metadata.database import now_ms
-from moorage.metadata.queries import run_parts
+from moorage.metadata.queries import runs
 from moorage.metadata.queries.enterprise_signing import trigger_json
 from moorage.metadata.queries.pages import page_rows
 from moorage.metadata.tables import (
@@ -37,7 +37,6 @@ from moorage.metadata.tables import (
 )
 
 _UNFINISHED = [s.value for s in UNFINISHED]
-_FINISHED = [RunStatus.SUCCEED.value, RunStatus.FAILED.value, RunStatus.STOPPED.value]
 
 
 # Policies ------------------------------------------------------------------------------------------
@@ -306,46 +305,14 @@ def create_execution(
     conn: Connection, *, policy_id: int, trigger: str, dry_run: bool, dedupe_key: str | None = None
 ) -> int | None:
     """A new execution in ``Initialized``; None when ``dedupe_key`` was used already."""
-    if (
-        dedupe_key is not None
-        and conn.execute(
-            select(ee_retention_executions.c.id).where(ee_retention_executions.c.dedupe_key == dedupe_key)
-        ).first()
-    ):
-        return None
-    now = now_ms()
-    return int(
-        conn.execute(
-            insert(ee_retention_executions)
-            .values(
-                policy_id=policy_id,
-                dry_run=dry_run,
-                status=RunStatus.INITIALIZED.value,
-                trigger=trigger,
-                dedupe_key=dedupe_key,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(ee_retention_executions.c.id)
-        ).scalar_one()
+    return runs.create_execution(
+        conn, ee_retention_executions, dedupe_key=dedupe_key, policy_id=policy_id, dry_run=dry_run, trigger=trigger
     )
 
 
 def set_execution_job(conn: Connection, execution_id: int, job_id: str) -> None:
-    """Record the job that runs an execution; one still ``Initialized`` is now ``Pending``."""
-    conn.execute(
-        update(ee_retention_executions)
-        .where(ee_retention_executions.c.id == execution_id)
-        .values(job_id=job_id, updated_at=now_ms())
-    )
-    conn.execute(
-        update(ee_retention_executions)
-        .where(
-            ee_retention_executions.c.id == execution_id,
-            ee_retention_executions.c.status == RunStatus.INITIALIZED.value,
-        )
-        .values(status=RunStatus.PENDING.value)
-    )
+    """Record the job that runs an execution (``Initialized`` becomes ``Pending``)."""
+    runs.set_execution_job(conn, ee_retention_executions, execution_id, job_id)
 
 
 def get_execution(conn: Connection, policy_id: int, execution_id: int) -> RetentionExecution | None:
@@ -380,22 +347,7 @@ def list_executions(conn: Connection, policy_id: int, *, offset: int, limit: int
 
 def set_execution_status(conn: Connection, execution_id: int, status: RunStatus, text: str = "") -> bool:
     """Move an unfinished execution to ``status`` (its end time set when that one is final)."""
-    now = now_ms()
-    return bool(
-        conn.execute(
-            update(ee_retention_executions)
-            .where(
-                ee_retention_executions.c.id == execution_id,
-                ee_retention_executions.c.status.not_in(_FINISHED),
-            )
-            .values(
-                status=status.value,
-                status_text=text[:1024],
-                updated_at=now,
-                finished_at=now if status.finished else None,
-            )
-        ).rowcount
-    )
+    return runs.set_execution_status(conn, ee_retention_executions, execution_id, status, text)
 
 
 # Tasks and subtasks --------------------------------------------------------------------------------
@@ -410,12 +362,7 @@ class PlannedDeletion:
 
 def has_tasks(conn: Connection, execution_id: int) -> bool:
     """Whether an execution has been planned."""
-    return (
-        conn.execute(
-            select(ee_retention_tasks.c.id).where(ee_retention_tasks.c.execution_id == execution_id).limit(1)
-        ).first()
-        is not None
-    )
+    return runs.has_tasks(conn, ee_retention_tasks, execution_id)
 
 
 def create_task(
@@ -606,11 +553,7 @@ def unfinished_subtasks(conn: Connection, execution_id: int) -> list[tuple[Reten
 
 def set_subtask_status(conn: Connection, subtask_id: int, status: RunStatus, text: str = "") -> None:
     """Move a subtask to ``status``."""
-    conn.execute(
-        update(ee_retention_subtasks)
-        .where(ee_retention_subtasks.c.id == subtask_id)
-        .values(status=status.value, status_text=text[:1024], updated_at=now_ms())
-    )
+    runs.set_subtask_status(conn, ee_retention_subtasks, subtask_id, status, text)
 
 
 def add_retained(conn: Connection, task_id: int, count: int = 1) -> None:
@@ -624,12 +567,12 @@ def add_retained(conn: Connection, task_id: int, count: int = 1) -> None:
 
 def settle_tasks(conn: Connection, execution_id: int, *, task_id: int | None = None) -> None:
     """Give every task of an execution (or just ``task_id``) the status its subtasks add up to."""
-    run_parts.settle_tasks(conn, ee_retention_tasks, ee_retention_subtasks, execution_id, task_id=task_id)
+    runs.settle_tasks(conn, ee_retention_tasks, ee_retention_subtasks, execution_id, task_id=task_id)
 
 
 def execution_counts(conn: Connection, execution_id: int) -> dict[str, int]:
     """Status -> number of subtasks of an execution."""
-    return run_parts.status_counts(conn, ee_retention_subtasks, execution_id)
+    return runs.status_counts(conn, ee_retention_subtasks, execution_id)
 
 
 def execution_totals(conn: Connection, execution_id: int) -> tuple[int, int]:
@@ -661,4 +604,4 @@ def deleted_subtasks(conn: Connection, execution_id: int, *, limit: int) -> list
 
 def stop_unfinished(conn: Connection, execution_id: int) -> None:
     """Mark every unfinished subtask and task of an execution ``Stopped``."""
-    run_parts.stop_unfinished(conn, ee_retention_tasks, ee_retention_subtasks, execution_id, "stopped")
+    runs.stop_unfinished(conn, ee_retention_tasks, ee_retention_subtasks, execution_id, "stopped")

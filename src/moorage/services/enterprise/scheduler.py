@@ -5,16 +5,11 @@ run once."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import enterprise_signing as q
 from moorage.metadata.tables import ee_sign_policies
-from moorage.services.cron_claims import claim_fired
+from moorage.services.cron_claims import claim_fired, look_every
 from moorage.services.enterprise.executions import ExecutionService
-
-log = logging.getLogger(__name__)
 
 
 class PolicyScheduler:
@@ -46,9 +41,4 @@ class PolicyScheduler:
 
     async def run_forever(self) -> None:
         """``tick`` every interval until cancelled."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scheduling signature policies failed")
-            await asyncio.sleep(self.interval)
+        await look_every(self.interval, self.tick, what="signature policies")

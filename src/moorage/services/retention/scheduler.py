@@ -7,19 +7,14 @@ nodes start each run once. Missed runs are not caught up (a server down at midni
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from moorage.domain.cron import CronSchedule
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import retention as shared_q
 from moorage.metadata.queries import retention_policies as policy_q
 from moorage.metadata.tables import ee_retention_policies, retentions
-from moorage.services.cron_claims import claim_fired
+from moorage.services.cron_claims import claim_fired, look_every
 from moorage.services.retention.executions import RetentionExecutions
 from moorage.services.retention.shared import SharedRetentionService
-
-log = logging.getLogger(__name__)
 
 
 class RetentionScheduler:
@@ -86,9 +81,4 @@ class RetentionScheduler:
 
     async def run_forever(self) -> None:
         """``tick`` every interval until cancelled."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scheduling retention runs failed")
-            await asyncio.sleep(self.interval)
+        await look_every(self.interval, self.tick, what="retention runs")

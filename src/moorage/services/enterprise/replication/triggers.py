@@ -15,8 +15,6 @@ and schedules (a scheduler every HTTP process runs, as the retention policies' d
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
@@ -27,10 +25,8 @@ from moorage.domain.replication import ReplicationPolicy, repository_selected, t
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import replication as q
 from moorage.metadata.replication_tables import replication_policies
-from moorage.services.cron_claims import claim_fired
+from moorage.services.cron_claims import claim_fired, look_every
 from moorage.services.enterprise.replication.executions import ReplicationExecutions, start_in
-
-log = logging.getLogger(__name__)
 
 
 def _wanted(policy: ReplicationPolicy, event: Event, event_type: WebhookEventType) -> bool:
@@ -112,9 +108,4 @@ class ReplicationScheduler:
 
     async def run_forever(self) -> None:
         """``tick`` every interval until cancelled."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scheduling replication executions failed")
-            await asyncio.sleep(self.interval)
+        await look_every(self.interval, self.tick, what="replication executions")
