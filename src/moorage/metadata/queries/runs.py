@@ -7,8 +7,7 @@ stop marks what has not finished. The tables need ``id``, ``status``, ``status_t
 ``updated_at`` (tasks and subtasks also ``execution_id``, subtasks ``task_id``); optional columns are
 kept when a table has them: ``finished_at`` is set when a row reaches a final status,
 ``status_revision`` counts a task's changes. Each dialect's query module binds its tables and keeps
-its own names (``metadata/queries/enterprise_signing.py``, ``retention_policies.py``,
-``replication.py``)."""
+its own names (``metadata/queries/sign_runs.py``, ``retention_runs.py``, ``replication_runs.py``)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.metadata.database import Database
-from moorage.metadata.queries import enterprise_signing as q
+from moorage.metadata.queries import sign_runs as q
 from moorage.services.events.recorder import record_events
 from moorage.services.runs import require_task, stop_requested, submit_execution
 

@@ -17,7 +17,7 @@ from moorage.domain.errors import NotFound
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.domain.retention import RetentionExecution, RetentionPolicy, RetentionSubtask, RetentionTask
 from moorage.metadata.database import Database
-from moorage.metadata.queries import retention_policies as q
+from moorage.metadata.queries import retention_runs as q
 from moorage.services.runs import require_task, submit_execution
 
 

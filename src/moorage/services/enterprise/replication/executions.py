@@ -22,7 +22,7 @@ from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.domain.replication import ReplicationExecution, ReplicationPolicy, ReplicationSubtask, ReplicationTask
 from moorage.metadata.database import Database
 from moorage.metadata.queries import jobs as jobs_q
-from moorage.metadata.queries import replication as q
+from moorage.metadata.queries import replication_runs as q
 from moorage.services.runs import require_task, stop_requested, submit_execution
 
 JOB_ATTEMPTS = 3
