@@ -39,7 +39,8 @@ from moorage.services.lifecycle.reachability import garbage_groups
 from moorage.services.lifecycle.runs import GC_JOB, GcRunService
 from moorage.services.lifecycle.schedule import last_fire, next_fire, schedule_pass
 from moorage.services.tag_management import TagManagement
-from moorage.settings import GcSettings, Settings
+from moorage.settings import Settings
+from moorage.settings.sections import GcSettings
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers.filesystem import FilesystemDriver
 from tests.fuzz.budget import FUZZ

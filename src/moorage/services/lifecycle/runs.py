@@ -37,7 +37,7 @@ from moorage.metadata.queries import jobs as jobs_q
 from moorage.services.events.recorder import record_events
 from moorage.services.lifecycle.collector import GarbageCollector, GcStopped
 from moorage.services.lifecycle.schedule import next_fire
-from moorage.settings import GcSettings
+from moorage.settings.sections import GcSettings
 from moorage.storage.blobstore import BlobStore
 
 log = logging.getLogger(__name__)
