@@ -17,13 +17,13 @@ from moorage.domain.bounded_json import load_document
 from moorage.domain.enterprise import (
     Page,
     ScopeRule,
-    Selector,
     SigningKey,
     SignPolicy,
     Trigger,
 )
 from moorage.metadata.database import now_ms
 from moorage.metadata.queries.pages import page_rows
+from moorage.metadata.queries.policy_json import selector_json, selectors_from_json, trigger_from_json, trigger_json
 from moorage.metadata.tables import (
     ee_sign_policies,
     ee_signing_keys,
@@ -131,27 +131,13 @@ def delete_key(conn: Connection, instance_id: str, key_id: str) -> bool:
 
 
 # Policies ------------------------------------------------------------------------------------------
-def trigger_json(trigger: Trigger) -> str:
-    """A trigger as the API's JSON."""
-    return json.dumps({"type": trigger.type, "trigger_settings": {"cron": trigger.cron}})
-
-
-def _trigger(text: str) -> Trigger:
-    raw = load_document(text)
-    return Trigger(str(raw.get("type", "manual")), str((raw.get("trigger_settings") or {}).get("cron", "")))
-
-
-def _selector_json(s: Selector) -> dict[str, str]:
-    return {"kind": s.kind, "decoration": s.decoration, "pattern": s.pattern, "extras": s.extras}
-
-
 def rules_json(rules: Sequence[ScopeRule]) -> str:
     """Scope rules as the API's JSON."""
     return json.dumps(
         [
             {
-                "tag_selectors": [_selector_json(s) for s in r.tag_selectors],
-                "scope_selectors": {"repository": [_selector_json(s) for s in r.repository_selectors]},
+                "tag_selectors": [selector_json(s) for s in r.tag_selectors],
+                "scope_selectors": {"repository": [selector_json(s) for s in r.repository_selectors]},
                 "repo_scope_mode": r.repo_scope_mode,
             }
             for r in rules
@@ -159,20 +145,11 @@ def rules_json(rules: Sequence[ScopeRule]) -> str:
     )
 
 
-def _selectors(raw: Any) -> tuple[Selector, ...]:
-    return tuple(
-        Selector(
-            str(s.get("kind", "")), str(s.get("decoration", "")), str(s.get("pattern", "")), str(s.get("extras") or "")
-        )
-        for s in raw or []
-    )
-
-
 def _rules(text: str) -> tuple[ScopeRule, ...]:
     return tuple(
         ScopeRule(
-            _selectors(r.get("tag_selectors")),
-            _selectors((r.get("scope_selectors") or {}).get("repository")),
+            selectors_from_json(r.get("tag_selectors")),
+            selectors_from_json((r.get("scope_selectors") or {}).get("repository")),
             str(r.get("repo_scope_mode") or "regular"),
         )
         for r in load_document(text)
@@ -211,7 +188,7 @@ def _policy(r: Sequence[Any]) -> SignPolicy:
         str(r[7]),
         str(r[8]),
         str(r[9]),
-        _trigger(r[10]),
+        trigger_from_json(r[10]),
         _rules(r[11]),
         str(r[12]),
         int(r[13]),

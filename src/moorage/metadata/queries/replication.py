@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
-from moorage.domain.enterprise import Page, Trigger
+from moorage.domain.enterprise import Page
 from moorage.domain.replication import (
     FilterType,
     RegistryKind,
@@ -20,8 +20,8 @@ from moorage.domain.replication import (
     ReplicationRegistry,
 )
 from moorage.metadata.database import now_ms
-from moorage.metadata.queries.enterprise_signing import trigger_json
 from moorage.metadata.queries.pages import ordered, page_rows
+from moorage.metadata.queries.policy_json import trigger_from_json, trigger_json
 from moorage.metadata.replication_tables import (
     replication_policies,
     replication_registries,
@@ -178,11 +178,6 @@ def _filters(text: str) -> tuple[ReplicationFilter, ...]:
     )
 
 
-def _trigger(text: str) -> Trigger:
-    raw = load_document(text)
-    return Trigger(str(raw.get("type", "manual")), str((raw.get("trigger_settings") or {}).get("cron", "")))
-
-
 def _policy(r: Sequence[Any]) -> ReplicationPolicy:
     return ReplicationPolicy(
         int(r[0]),
@@ -195,7 +190,7 @@ def _policy(r: Sequence[Any]) -> ReplicationPolicy:
         int(r[7]),
         _filters(r[8]),
         str(r[9]),
-        _trigger(r[10]),
+        trigger_from_json(r[10]),
         bool(r[11]),
         bool(r[12]),
         bool(r[13]),

@@ -13,15 +13,15 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
-from moorage.domain.enterprise import Page, Selector, Trigger
+from moorage.domain.enterprise import Page, Trigger
 from moorage.domain.retention import (
     PolicyRule,
     PolicyTemplate,
     RetentionPolicy,
 )
 from moorage.metadata.database import now_ms
-from moorage.metadata.queries.enterprise_signing import trigger_json
 from moorage.metadata.queries.pages import page_rows
+from moorage.metadata.queries.policy_json import selector_json, selectors_from_json, trigger_from_json, trigger_json
 from moorage.metadata.tables import (
     ee_retention_policies,
     namespaces,
@@ -29,20 +29,6 @@ from moorage.metadata.tables import (
 
 
 # Policies ------------------------------------------------------------------------------------------
-def _selector_json(s: Selector) -> dict[str, str]:
-    return {"kind": s.kind, "decoration": s.decoration, "pattern": s.pattern, "extras": s.extras}
-
-
-def _selectors(raw: Any) -> tuple[Selector, ...]:
-    return tuple(
-        Selector(
-            str(s.get("kind", "")), str(s.get("decoration", "")), str(s.get("pattern", "")), str(s.get("extras") or "")
-        )
-        for s in raw or []
-        if isinstance(s, dict)
-    )
-
-
 def rules_json(rules: Sequence[PolicyRule]) -> str:
     """Rules as stored (the API's shape)."""
     return json.dumps(
@@ -53,8 +39,8 @@ def rules_json(rules: Sequence[PolicyRule]) -> str:
                 "action": r.action,
                 "template": r.template.value,
                 "params": {r.template.value: r.count} if r.template.takes_number else {},
-                "tag_selectors": [_selector_json(s) for s in r.tag_selectors],
-                "scope_selectors": {"repository": [_selector_json(s) for s in r.repository_selectors]},
+                "tag_selectors": [selector_json(s) for s in r.tag_selectors],
+                "scope_selectors": {"repository": [selector_json(s) for s in r.repository_selectors]},
                 "repo_scope_mode": r.repo_scope_mode,
             }
             for r in rules
@@ -71,8 +57,8 @@ def _rules(text: str) -> tuple[PolicyRule, ...]:
             PolicyRule(
                 template,
                 count,
-                _selectors(raw.get("tag_selectors")),
-                _selectors((raw.get("scope_selectors") or {}).get("repository")),
+                selectors_from_json(raw.get("tag_selectors")),
+                selectors_from_json((raw.get("scope_selectors") or {}).get("repository")),
                 int(raw.get("priority", 0)),
                 bool(raw.get("disabled", False)),
                 str(raw.get("action", "retain")),
@@ -81,11 +67,6 @@ def _rules(text: str) -> tuple[PolicyRule, ...]:
             )
         )
     return tuple(found)
-
-
-def _trigger(text: str) -> Trigger:
-    raw = load_document(text)
-    return Trigger(str(raw.get("type", "manual")), str((raw.get("trigger_settings") or {}).get("cron", "")))
 
 
 _POLICY = (
@@ -113,7 +94,7 @@ def _policy(r: Sequence[Any]) -> RetentionPolicy:
         str(r[4]),
         str(r[5]),
         bool(r[6]),
-        _trigger(r[7]),
+        trigger_from_json(r[7]),
         _rules(r[8]),
         int(r[9]),
         int(r[10]),
