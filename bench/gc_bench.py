@@ -222,7 +222,7 @@ def collect_child(url: str, storage: str, dry_run: bool) -> None:
     """(In a child process) one run of the whole registry; its figures and resources as JSON."""
     from moorage.domain.gc import GcParameters
     from moorage.services.lifecycle.runs import GcRunService
-    from moorage.settings import GcSettings
+    from moorage.settings.sections import GcSettings
     from moorage.storage.blobstore import BlobStore
     from moorage.storage.drivers.filesystem import FilesystemDriver
 

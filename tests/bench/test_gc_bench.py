@@ -11,7 +11,7 @@ from bench.gc_bench import Sizes, make_store
 from moorage.domain.gc import GcParameters
 from moorage.metadata.database import Database
 from moorage.services.lifecycle.runs import GcRunService
-from moorage.settings import GcSettings
+from moorage.settings.sections import GcSettings
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers.filesystem import FilesystemDriver
 

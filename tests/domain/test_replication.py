@@ -1,5 +1,5 @@
-"""Replication's pure rules: Harbor's flattening of destination paths, doublestar filters (through
-wcmatch) and label filters."""
+"""Replication's pure rules: Harbor's flattening of destination paths, doublestar filters (the one
+matcher of domain/doublestar.py) and label filters."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from moorage.domain import doublestar
 from moorage.domain.errors import Invalid
 from moorage.domain.replication import (
     FilterType,
@@ -94,3 +95,26 @@ def test_any_pattern_parses_or_is_refused_cleanly(pattern: str) -> None:
     except Invalid:
         return
     pattern_matches(parsed.value, "team/app")  # never raises
+
+
+@pytest.mark.parametrize("pattern", ["{a,b", "[abc", "a}", "x\\", "[z-a]"])
+def test_a_malformed_filter_pattern_is_refused(pattern: str) -> None:
+    # Replication filters and scope selectors share one matcher, so they refuse the same patterns.
+    with pytest.raises(Invalid, match="invalid pattern"):
+        ReplicationFilter.parse("name", pattern)
+
+
+def test_a_stored_malformed_pattern_matches_only_itself() -> None:
+    # A policy saved while filters were checked by another matcher keeps working.
+    assert pattern_matches("lib/{a,b", "lib/{a,b")
+    assert not pattern_matches("lib/{a,b", "lib/a")
+
+
+@FUZZ
+@given(st.text(alphabet="ab/*?{},", max_size=12), st.text(alphabet="ab/", max_size=8))
+def test_filters_and_selectors_answer_alike(pattern: str, text: str) -> None:
+    try:
+        expected = doublestar.matches(pattern, text)
+    except Invalid:
+        return
+    assert pattern_matches(pattern, text) is (expected or not pattern)

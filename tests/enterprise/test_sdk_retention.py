@@ -294,10 +294,13 @@ def test_a_scheduled_policy_runs_on_its_cron(ee: Enterprise, world: dict[str, An
     while not found and time.monotonic() < deadline:
         found = [e for e in executions(ee, world, "other", policy_id).executions if e.trigger == "scheduled"]
         time.sleep(0.3)
+    assert found, ee.server.log()[-3000:]
+    # Found as soon as it is created: wait for the run to end before looking at the tags.
+    finished = wait_finished(ee, world, "other", policy_id, found[0].id)
     ee.client.delete_instance_retention_policy(
         DeleteInstanceRetentionPolicyRequest(instance_id=world["instance"], namespace_name="other", policy_id=policy_id)
     )
-    assert found, ee.server.log()[-3000:]
+    assert finished.status == "Succeed"
     assert tags_of(world["host"], "other/cron") == {"b"}
 
 

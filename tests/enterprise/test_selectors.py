@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moorage.domain.doublestar import compile_pattern, matches
 from moorage.domain.enterprise import ScopeRule, Selector
 from moorage.domain.errors import Invalid
-from moorage.services.enterprise.selectors import compile_pattern, matches, selected, tag_selected, validate_rule
+from moorage.services.enterprise.selectors import selected, tag_selected, validate_rule
 
 
 def _alternatives(pattern: str, start: int) -> tuple[list[str], int]:

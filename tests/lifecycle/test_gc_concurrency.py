@@ -23,7 +23,7 @@ from moorage.domain.gc import GcParameters, GcRunStatus
 from moorage.metadata.database import Database
 from moorage.metadata.tables import blobs, manifest_references
 from moorage.services.lifecycle.runs import GcRunService
-from moorage.settings import GcSettings
+from moorage.settings.sections import GcSettings
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers.filesystem import FilesystemDriver
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, MoorageFactory

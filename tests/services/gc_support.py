@@ -29,7 +29,7 @@ from moorage.services.lifecycle.runs import GcRunService
 from moorage.services.manifests import ManifestService
 from moorage.services.pulls import PullRecorder
 from moorage.services.uploads import UploadService, UploadTarget
-from moorage.settings import GcSettings
+from moorage.settings.sections import GcSettings
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers.filesystem import FilesystemDriver
 from moorage.storage.interface import StorageDriver

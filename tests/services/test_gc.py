@@ -22,6 +22,7 @@ from moorage.domain.errors import BlobUnknown, ManifestBlobUnknown
 from moorage.domain.gc import GcParameters, GcRunStatus, GcTrigger
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.metadata.queries import gc as gc_q
+from moorage.metadata.queries import gc_runs as gc_q_runs
 from moorage.metadata.queries import quotas as quota_queries
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.tables import blobs, repositories, uploads
@@ -299,7 +300,7 @@ async def test_one_registry_run_collects_every_instance_over_the_shared_storage(
     registry.age(2 * HOUR_MS)  # (the pulls used the blobs)
     service = registry.gc_service()
     run_id = registry.db.run_write(
-        lambda conn: gc_q.create_run(
+        lambda conn: gc_q_runs.create_run(
             conn, instance_id="ee-b", trigger=GcTrigger.MANUAL, parameters=GcParameters(delete_untagged=True)
         )
     )
@@ -358,7 +359,7 @@ async def test_harbor_15822_16373_one_storage_error_does_not_end_the_run(
     assert run.status is GcRunStatus.SUCCESS
     assert run.figures.errors == 1
     assert run.figures.blobs == 7  # 8 blobs; the erroring one stays
-    log = await registry.db.read(lambda conn: gc_q.run_log(conn, run.id))
+    log = await registry.db.read(lambda conn: gc_q_runs.run_log(conn, run.id))
     assert any(line.level == "error" and erroring in line.message for line in log)
     assert any(missing in line.message and "already gone" in line.message for line in log)
     assert registry.blob_rows() == {erroring}
@@ -566,9 +567,9 @@ async def test_a_run_is_recorded_with_its_log(registry: Registry) -> None:
     await registry.delete("team/app", pushed.digest)
     registry.age(2 * HOUR_MS)
     run = await registry.collect()
-    stored = await registry.db.read(lambda conn: gc_q.get_run(conn, run.id))
+    stored = await registry.db.read(lambda conn: gc_q_runs.get_run(conn, run.id))
     assert stored is not None and stored.status is GcRunStatus.SUCCESS and stored.finished_at
-    log = await registry.db.read(lambda conn: gc_q.run_log(conn, run.id))
+    log = await registry.db.read(lambda conn: gc_q_runs.run_log(conn, run.id))
     assert log[0].message.startswith("collecting the whole registry")
     assert log[-1].level == "summary" and "2 blobs" in log[-1].message
     assert sum(1 for line in log if line.message.startswith("blob sha256:") and "deleted (" in line.message) == 2

@@ -31,6 +31,7 @@ from moorage.jobs.queue import JobQueue
 from moorage.jobs.runner import JobContext, JobRunner
 from moorage.metadata.database import Database
 from moorage.metadata.queries import gc as gc_q
+from moorage.metadata.queries import gc_runs as gc_q_runs
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repo_q
 from moorage.metadata.queries.gc import ManifestNode
@@ -38,7 +39,8 @@ from moorage.services.lifecycle.reachability import garbage_groups
 from moorage.services.lifecycle.runs import GC_JOB, GcRunService
 from moorage.services.lifecycle.schedule import last_fire, next_fire, schedule_pass
 from moorage.services.tag_management import TagManagement
-from moorage.settings import GcSettings, Settings
+from moorage.settings import Settings
+from moorage.settings.sections import GcSettings
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers.filesystem import FilesystemDriver
 from tests.fuzz.budget import FUZZ
@@ -136,7 +138,7 @@ def test_a_schedule_starts_each_fire_once_and_not_over_a_pending_run(sqlite_db: 
     started = schedule_pass(settings, sqlite_db, store, queue, now=minute)
     assert len(started) == 1
     assert schedule_pass(settings, sqlite_db, store, queue, now=minute + 1000) == []  # same fire
-    run = sqlite_db.run_read(lambda conn: gc_q.get_run(conn, started[0]))
+    run = sqlite_db.run_read(lambda conn: gc_q_runs.get_run(conn, started[0]))
     assert run is not None and run.trigger is GcTrigger.SCHEDULE and run.instance_id is None
     assert schedule_pass(settings, sqlite_db, store, queue, now=minute + 60_000) == []  # the last one is pending
     asyncio.run(GcRunService(sqlite_db, store, settings.gc, queue).execute(started[0]))
@@ -156,10 +158,10 @@ def test_a_run_whose_job_ended_without_it_blocks_nothing(sqlite_db: Database, tm
     def run_job_failing(run_id: int, *, after_start: bool) -> None:
         def handler(context: JobContext) -> dict[str, Any]:
             if after_start:
-                sqlite_db.run_write(lambda conn: gc_q.begin_run(conn, run_id))
+                sqlite_db.run_write(lambda conn: gc_q_runs.begin_run(conn, run_id))
             raise OperationalError("UPDATE gc_runs ...", {}, Exception("the database is out of reach"))
 
-        run = sqlite_db.run_read(lambda conn: gc_q.get_run(conn, run_id, any_scope=True))
+        run = sqlite_db.run_read(lambda conn: gc_q_runs.get_run(conn, run_id, any_scope=True))
         assert run is not None and run.job_id is not None
         JobRunner(
             sqlite_db, {GC_JOB: handler}, resources={}, lease_seconds=30, send=lambda job_id, delay: None
@@ -171,7 +173,7 @@ def test_a_run_whose_job_ended_without_it_blocks_nothing(sqlite_db: Database, tm
     run_job_failing(second, after_start=True)
     third = asyncio.run(service.execute_instance(instance_id="inst", parameters=GcParameters()))
     statuses = [
-        sqlite_db.run_read(lambda conn, i=i: gc_q.get_run(conn, i, any_scope=True)).status  # type: ignore[union-attr]
+        sqlite_db.run_read(lambda conn, i=i: gc_q_runs.get_run(conn, i, any_scope=True)).status  # type: ignore[union-attr]
         for i in (first, second, third)
     ]
     assert statuses == [GcRunStatus.ERROR, GcRunStatus.ERROR, GcRunStatus.PENDING]
@@ -201,7 +203,7 @@ def test_runs_conflict_stop_and_page(sqlite_db: Database, tmp_path: Path) -> Non
             await service.stop(instance_id="inst", run_id=second)
         for _ in range(10):
             sqlite_db.run_write(
-                lambda conn: gc_q.create_run(
+                lambda conn: gc_q_runs.create_run(
                     conn, instance_id="inst", trigger=GcTrigger.SCHEDULE, parameters=GcParameters()
                 )
             )

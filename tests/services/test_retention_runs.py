@@ -36,7 +36,7 @@ from moorage.metadata.queries import events as events_q
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repositories_q
 from moorage.metadata.queries import retention as retention_q
-from moorage.metadata.queries import retention_policies as policy_q
+from moorage.metadata.queries import retention_runs as policy_q
 from moorage.metadata.tables import events, jobs, manifests, tags
 from moorage.services.enterprise.immutability import ImmutableTagGuard
 from moorage.services.image_removal import ImageRemoval, Outcome

@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from wcmatch import glob
-
+from moorage.domain.doublestar import compile_pattern, matches
 from moorage.domain.enterprise import RunStatus, Trigger
 from moorage.domain.errors import Invalid
 
@@ -31,9 +30,6 @@ class RegistryKind(StrEnum):
 
 
 MAX_FILTER_PATTERN = 512
-GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB | glob.NOUNIQUE
-"""Doublestar as Harbor's filters take it: ``*`` stops at ``/``, ``**`` crosses it, ``{a,b}``
-alternatives, classes, dots matched like anything else."""
 
 
 class FilterType(StrEnum):
@@ -65,10 +61,7 @@ class ReplicationFilter:
         if len(value) > MAX_FILTER_PATTERN:
             raise Invalid(f"a filter's value has at most {MAX_FILTER_PATTERN} characters")
         if found is not FilterType.LABEL and value:
-            try:
-                glob.translate(value, flags=GLOB_FLAGS)
-            except (ValueError, RecursionError) as exc:
-                raise Invalid(f"invalid pattern {value[:64]!r}: {exc}") from None
+            compile_pattern(value)
         return cls(found, value)
 
     def labels(self) -> tuple[tuple[str, str | None], ...]:
@@ -82,8 +75,15 @@ class ReplicationFilter:
 
 
 def pattern_matches(pattern: str, text: str) -> bool:
-    """Whether ``text`` matches the doublestar ``pattern`` as a whole (an empty pattern: anything)."""
-    return not pattern or glob.globmatch(text, pattern, flags=GLOB_FLAGS)
+    """Whether ``text`` matches the doublestar ``pattern`` as a whole (an empty pattern: anything).
+    A stored pattern the matcher refuses (saved before filters were checked by it) matches only
+    itself, as the earlier matcher took an unclosed brace or bracket literally."""
+    if not pattern:
+        return True
+    try:
+        return matches(pattern, text)
+    except Invalid:
+        return pattern == text
 
 
 def repository_selected(filters: tuple[ReplicationFilter, ...], repository: str) -> bool:

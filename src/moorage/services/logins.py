@@ -37,7 +37,7 @@ from moorage.services.enterprise.credentials import InstanceCredentialService, l
 from moorage.services.events.recorder import record_events
 from moorage.services.login_throttle import Attempt, LoginThrottle
 from moorage.services.users import UserService, principal_of
-from moorage.settings import AuthSettings
+from moorage.settings.sections import AuthSettings
 
 log = logging.getLogger(__name__)
 

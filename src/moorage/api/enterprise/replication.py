@@ -16,6 +16,7 @@ from moorage.api.deps import ServicesDep, authorize
 from moorage.api.enterprise import schemas_replication as s
 from moorage.api.enterprise.common import INSTANCE, page
 from moorage.api.enterprise.schemas import CreatedId
+from moorage.api.enterprise.schemas_signing import execution_view
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import INSTANCE_ADMIN, access_rules
 from moorage.api.row_ids import OptionalRowIdQuery, RowId
@@ -193,7 +194,7 @@ async def list_instance_replication_policy_executions(
     found = await services.replication.executions.list_executions(
         instance_id=instance_id, policy_id=policy_id, page=page(offset, limit)
     )
-    return s.ReplicationExecutionList(executions=[s.execution_view(e) for e in found.items], total=found.total)
+    return s.ReplicationExecutionList(executions=[execution_view(e) for e in found.items], total=found.total)
 
 
 @router.put(EXECUTION)

@@ -22,7 +22,6 @@ from moorage.domain.errors import Invalid
 from moorage.domain.replication import (
     PolicyChanges,
     RegistryChanges,
-    ReplicationExecution,
     ReplicationFilter,
     ReplicationPolicy,
     ReplicationRegistry,
@@ -283,24 +282,6 @@ class ReplicationPolicyList(ResponseModel):
 
     policies: list[ReplicationPolicyView]
     total: int
-
-
-def execution_view(execution: ReplicationExecution) -> Execution:
-    """``Execution``."""
-    return Execution(
-        id=execution.id,
-        policy_id=execution.policy_id,
-        status=execution.status.value,
-        status_text=execution.status_text,
-        total=execution.total,
-        failed=execution.failed,
-        succeed=execution.succeed,
-        in_progress=execution.in_progress,
-        stopped=execution.stopped,
-        trigger=execution.trigger,
-        created_at=timestamp(execution.created_at),
-        updated_at=timestamp(execution.updated_at),
-    )
 
 
 class ReplicationExecutionList(ResponseModel):

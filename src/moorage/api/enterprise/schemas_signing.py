@@ -4,7 +4,11 @@ signing keys (a moorage extension standing in for KMS: no SDK model)."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from moorage.api.enterprise.common import timestamp
 from moorage.api.response_model import ResponseModel
+from moorage.domain.enterprise import RunStatus
 
 # Policies -----------------------------------------------------------------------------------------
 
@@ -83,6 +87,53 @@ class Execution(ResponseModel):
     trigger: str
     created_at: str
     updated_at: str
+
+
+class _CountedRun(Protocol):
+    """A run with its counts: a signature execution or a replication execution (one wire model)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def policy_id(self) -> int: ...
+    @property
+    def status(self) -> RunStatus: ...
+    @property
+    def status_text(self) -> str: ...
+    @property
+    def trigger(self) -> str: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def succeed(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def in_progress(self) -> int: ...
+    @property
+    def stopped(self) -> int: ...
+    @property
+    def created_at(self) -> int: ...
+    @property
+    def updated_at(self) -> int: ...
+
+
+def execution_view(execution: _CountedRun) -> Execution:
+    """The ``Execution`` of a signature or replication execution (the SDK's one model for both)."""
+    return Execution(
+        id=execution.id,
+        policy_id=execution.policy_id,
+        status=execution.status.value,
+        status_text=execution.status_text,
+        total=execution.total,
+        failed=execution.failed,
+        succeed=execution.succeed,
+        in_progress=execution.in_progress,
+        stopped=execution.stopped,
+        trigger=execution.trigger,
+        created_at=timestamp(execution.created_at),
+        updated_at=timestamp(execution.updated_at),
+    )
 
 
 class ExecutionList(ResponseModel):

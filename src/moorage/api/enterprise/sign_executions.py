@@ -16,7 +16,7 @@ from moorage.api.enterprise.schemas import CreatedId
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import M, R, access_rules, on_instance_namespace
 from moorage.api.row_ids import RowId
-from moorage.domain.enterprise import Execution, SignSubtask, SignTask
+from moorage.domain.enterprise import SignSubtask, SignTask
 from moorage.services.enterprise.executions import parse_status
 
 router = APIRouter(
@@ -33,24 +33,6 @@ ACCESS_RULES = access_rules(
         ("GET", EXECUTION + "/tasks/{task_id}/subtasks"): on_instance_namespace(R),
     }
 )
-
-
-def execution_view(execution: Execution) -> s.Execution:
-    """An ``Execution`` model."""
-    return s.Execution(
-        id=execution.id,
-        policy_id=execution.policy_id,
-        status=execution.status.value,
-        status_text=execution.status_text,
-        total=execution.total,
-        failed=execution.failed,
-        succeed=execution.succeed,
-        in_progress=execution.in_progress,
-        stopped=execution.stopped,
-        trigger=execution.trigger,
-        created_at=timestamp(execution.created_at),
-        updated_at=timestamp(execution.updated_at),
-    )
 
 
 def task_view(task: SignTask) -> s.SignatureExecutionTask:
@@ -109,7 +91,7 @@ async def list_executions(
         instance_id=instance_id, namespace=namespace_name, policy_id=policy_id
     )
     found = await services.enterprise.executions.list_executions(policy, page=page(offset, limit))
-    return s.ExecutionList(executions=[execution_view(e) for e in found.items], total=found.total)
+    return s.ExecutionList(executions=[s.execution_view(e) for e in found.items], total=found.total)
 
 
 @router.get(EXECUTION, response_model=s.Execution)
@@ -120,7 +102,7 @@ async def show_execution(
     policy = await services.enterprise.policies.get(
         instance_id=instance_id, namespace=namespace_name, policy_id=policy_id
     )
-    return execution_view(await services.enterprise.executions.get(policy, execution_id))
+    return s.execution_view(await services.enterprise.executions.get(policy, execution_id))
 
 
 @router.put(EXECUTION, response_model=s.Execution)
@@ -131,7 +113,7 @@ async def stop_execution(
     policy = await services.enterprise.policies.get(
         instance_id=instance_id, namespace=namespace_name, policy_id=policy_id
     )
-    return execution_view(await services.enterprise.executions.stop(policy, execution_id))
+    return s.execution_view(await services.enterprise.executions.stop(policy, execution_id))
 
 
 @router.get(EXECUTION + "/tasks", response_model=s.SignatureExecutionTaskList)

@@ -10,29 +10,22 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
 from moorage.domain.enterprise import (
-    Execution,
     Page,
-    RunStatus,
     ScopeRule,
-    Selector,
     SigningKey,
     SignPolicy,
-    SignSubtask,
-    SignTask,
     Trigger,
 )
 from moorage.metadata.database import now_ms
-from moorage.metadata.queries import run_parts
+from moorage.metadata.queries.pages import page_rows
+from moorage.metadata.queries.policy_json import selector_json, selectors_from_json, trigger_from_json, trigger_json
 from moorage.metadata.tables import (
-    ee_sign_executions,
     ee_sign_policies,
-    ee_sign_subtasks,
-    ee_sign_tasks,
     ee_signing_keys,
     namespaces,
 )
@@ -107,14 +100,14 @@ def private_key(conn: Connection, key_id: str) -> tuple[str, str] | None:
 
 def list_keys(conn: Connection, instance_id: str, *, offset: int, limit: int) -> Page[SigningKey]:
     """An instance's keys, oldest first."""
-    where = ee_signing_keys.c.instance_id == instance_id
-    total = int(conn.execute(select(func.count()).select_from(ee_signing_keys).where(where)).scalar_one())
-    rows = conn.execute(
-        select(*_KEY)
-        .where(where)
-        .order_by(ee_signing_keys.c.created_at, ee_signing_keys.c.id)
-        .offset(offset)
-        .limit(limit)
+    rows, total = page_rows(
+        conn,
+        _KEY,
+        source=ee_signing_keys,
+        where=[ee_signing_keys.c.instance_id == instance_id],
+        order_by=[ee_signing_keys.c.created_at, ee_signing_keys.c.id],
+        offset=offset,
+        limit=limit,
     )
     return Page([_key(r) for r in rows], total)
 
@@ -138,27 +131,13 @@ def delete_key(conn: Connection, instance_id: str, key_id: str) -> bool:
 
 
 # Policies ------------------------------------------------------------------------------------------
-def trigger_json(trigger: Trigger) -> str:
-    """A trigger as the API's JSON."""
-    return json.dumps({"type": trigger.type, "trigger_settings": {"cron": trigger.cron}})
-
-
-def _trigger(text: str) -> Trigger:
-    raw = load_document(text)
-    return Trigger(str(raw.get("type", "manual")), str((raw.get("trigger_settings") or {}).get("cron", "")))
-
-
-def _selector_json(s: Selector) -> dict[str, str]:
-    return {"kind": s.kind, "decoration": s.decoration, "pattern": s.pattern, "extras": s.extras}
-
-
 def rules_json(rules: Sequence[ScopeRule]) -> str:
     """Scope rules as the API's JSON."""
     return json.dumps(
         [
             {
-                "tag_selectors": [_selector_json(s) for s in r.tag_selectors],
-                "scope_selectors": {"repository": [_selector_json(s) for s in r.repository_selectors]},
+                "tag_selectors": [selector_json(s) for s in r.tag_selectors],
+                "scope_selectors": {"repository": [selector_json(s) for s in r.repository_selectors]},
                 "repo_scope_mode": r.repo_scope_mode,
             }
             for r in rules
@@ -166,20 +145,11 @@ def rules_json(rules: Sequence[ScopeRule]) -> str:
     )
 
 
-def _selectors(raw: Any) -> tuple[Selector, ...]:
-    return tuple(
-        Selector(
-            str(s.get("kind", "")), str(s.get("decoration", "")), str(s.get("pattern", "")), str(s.get("extras") or "")
-        )
-        for s in raw or []
-    )
-
-
 def _rules(text: str) -> tuple[ScopeRule, ...]:
     return tuple(
         ScopeRule(
-            _selectors(r.get("tag_selectors")),
-            _selectors((r.get("scope_selectors") or {}).get("repository")),
+            selectors_from_json(r.get("tag_selectors")),
+            selectors_from_json((r.get("scope_selectors") or {}).get("repository")),
             str(r.get("repo_scope_mode") or "regular"),
         )
         for r in load_document(text)
@@ -218,7 +188,7 @@ def _policy(r: Sequence[Any]) -> SignPolicy:
         str(r[7]),
         str(r[8]),
         str(r[9]),
-        _trigger(r[10]),
+        trigger_from_json(r[10]),
         _rules(r[11]),
         str(r[12]),
         int(r[13]),
@@ -299,14 +269,15 @@ def list_policies(
             if namespace_ids
             else ee_sign_policies.c.id.is_(None)
         )
-    total = int(conn.execute(select(func.count()).select_from(ee_sign_policies).where(*where)).scalar_one())
-    rows = conn.execute(
-        select(*_POLICY)
-        .select_from(_POLICY_FROM)
-        .where(*where)
-        .order_by(ee_sign_policies.c.id)
-        .offset(offset)
-        .limit(limit)
+    rows, total = page_rows(
+        conn,
+        _POLICY,
+        source=_POLICY_FROM,
+        count_from=ee_sign_policies,
+        where=where,
+        order_by=[ee_sign_policies.c.id],
+        offset=offset,
+        limit=limit,
     )
     return Page([_policy(r) for r in rows], total)
 
@@ -360,364 +331,3 @@ def scheduled_policies(conn: Connection) -> list[tuple[SignPolicy, int]]:
         .where(ee_sign_policies.c.enabled.is_(True), ee_sign_policies.c.trigger.contains('"type": "scheduled"'))
     )
     return [(p, int(r[15])) for r in rows if (p := _policy(r)).trigger.type == "scheduled"]
-
-
-def mark_scheduled(conn: Connection, *, policy_id: int, previous: int, now: int) -> bool:
-    """Advance a policy's scheduler mark from ``previous`` to ``now``; False when another process did it."""
-    return bool(
-        conn.execute(
-            update(ee_sign_policies)
-            .where(
-                ee_sign_policies.c.id == policy_id,
-                ee_sign_policies.c.last_scheduled_at == previous,
-            )
-            .values(last_scheduled_at=now)
-        ).rowcount
-    )
-
-
-# Executions ----------------------------------------------------------------------------------------
-def _count(status: RunStatus) -> Any:
-    return func.coalesce(func.sum(case((ee_sign_subtasks.c.status == status.value, 1), else_=0)), 0)
-
-
-_COUNTS = select(
-    ee_sign_subtasks.c.execution_id.label("execution_id"),
-    func.count().label("total"),
-    _count(RunStatus.SUCCEED).label("succeed"),
-    _count(RunStatus.FAILED).label("failed"),
-    _count(RunStatus.IN_PROGRESS).label("in_progress"),
-    _count(RunStatus.STOPPED).label("stopped"),
-).group_by(ee_sign_subtasks.c.execution_id)
-
-
-def _executions(conn: Connection, where: list[ColumnElement[bool]], *, offset: int, limit: int) -> list[Execution]:
-    counts = _COUNTS.where(
-        ee_sign_subtasks.c.execution_id.in_(
-            select(ee_sign_executions.c.id)
-            .where(*where)
-            .order_by(ee_sign_executions.c.id.desc())
-            .offset(offset)
-            .limit(limit)
-            .scalar_subquery()
-        )
-    ).subquery()
-    e = ee_sign_executions.c
-    rows = conn.execute(
-        select(
-            e.id,
-            e.policy_id,
-            e.status,
-            e.status_text,
-            e.trigger,
-            e.job_id,
-            func.coalesce(counts.c.total, 0),
-            func.coalesce(counts.c.succeed, 0),
-            func.coalesce(counts.c.failed, 0),
-            func.coalesce(counts.c.in_progress, 0),
-            func.coalesce(counts.c.stopped, 0),
-            e.created_at,
-            e.updated_at,
-        )
-        .select_from(ee_sign_executions.outerjoin(counts, counts.c.execution_id == e.id))
-        .where(*where)
-        .order_by(e.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return [
-        Execution(
-            int(r[0]),
-            int(r[1]),
-            RunStatus(r[2]),
-            str(r[3]),
-            str(r[4]),
-            r[5],
-            int(r[6]),
-            int(r[7]),
-            int(r[8]),
-            int(r[9]),
-            int(r[10]),
-            int(r[11]),
-            int(r[12]),
-        )
-        for r in rows
-    ]
-
-
-def create_execution(
-    conn: Connection,
-    *,
-    policy_id: int,
-    trigger: str,
-    dedupe_key: str | None = None,
-    only_repository: str | None = None,
-    only_tag: str | None = None,
-) -> int | None:
-    """A new execution in ``Initialized``; None when ``dedupe_key`` was used already."""
-    if (
-        dedupe_key is not None
-        and conn.execute(select(ee_sign_executions.c.id).where(ee_sign_executions.c.dedupe_key == dedupe_key)).first()
-    ):
-        return None
-    now = now_ms()
-    return int(
-        conn.execute(
-            insert(ee_sign_executions)
-            .values(
-                policy_id=policy_id,
-                status=RunStatus.INITIALIZED.value,
-                trigger=trigger,
-                dedupe_key=dedupe_key,
-                only_repository=only_repository,
-                only_tag=only_tag,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(ee_sign_executions.c.id)
-        ).scalar_one()
-    )
-
-
-def set_execution_job(conn: Connection, execution_id: int, job_id: str) -> None:
-    """Record the job that runs an execution; one still ``Initialized`` is now ``Pending`` (the job
-    may have started already)."""
-    conn.execute(
-        update(ee_sign_executions)
-        .where(ee_sign_executions.c.id == execution_id)
-        .values(job_id=job_id, updated_at=now_ms())
-    )
-    conn.execute(
-        update(ee_sign_executions)
-        .where(ee_sign_executions.c.id == execution_id, ee_sign_executions.c.status == RunStatus.INITIALIZED.value)
-        .values(status=RunStatus.PENDING.value)
-    )
-
-
-def get_execution(conn: Connection, policy_id: int, execution_id: int) -> Execution | None:
-    """An execution of a policy."""
-    found = _executions(
-        conn, [ee_sign_executions.c.policy_id == policy_id, ee_sign_executions.c.id == execution_id], offset=0, limit=1
-    )
-    return found[0] if found else None
-
-
-def execution_scope(conn: Connection, execution_id: int) -> tuple[int, str | None, str | None] | None:
-    """(policy id, only repository, only tag) of an execution."""
-    row = conn.execute(
-        select(
-            ee_sign_executions.c.policy_id, ee_sign_executions.c.only_repository, ee_sign_executions.c.only_tag
-        ).where(ee_sign_executions.c.id == execution_id)
-    ).first()
-    return (int(row[0]), row[1], row[2]) if row else None
-
-
-def execution_status(conn: Connection, execution_id: int) -> RunStatus | None:
-    """The status column of an execution."""
-    found = conn.execute(select(ee_sign_executions.c.status).where(ee_sign_executions.c.id == execution_id)).scalar()
-    return None if found is None else RunStatus(found)
-
-
-def list_executions(conn: Connection, policy_id: int, *, offset: int, limit: int) -> Page[Execution]:
-    """Executions of a policy, newest first."""
-    where = [ee_sign_executions.c.policy_id == policy_id]
-    total = int(conn.execute(select(func.count()).select_from(ee_sign_executions).where(*where)).scalar_one())
-    return Page(_executions(conn, where, offset=offset, limit=limit), total)
-
-
-def set_execution_status(
-    conn: Connection, execution_id: int, status: RunStatus, text: str = "", *, unless_finished: bool = True
-) -> bool:
-    """Move an execution to ``status`` (not out of a finished status unless told)."""
-    query = update(ee_sign_executions).where(ee_sign_executions.c.id == execution_id)
-    if unless_finished:
-        query = query.where(
-            ee_sign_executions.c.status.not_in(
-                [RunStatus.SUCCEED.value, RunStatus.FAILED.value, RunStatus.STOPPED.value]
-            )
-        )
-    return bool(conn.execute(query.values(status=status.value, status_text=text[:1024], updated_at=now_ms())).rowcount)
-
-
-# Tasks and subtasks --------------------------------------------------------------------------------
-def has_tasks(conn: Connection, execution_id: int) -> bool:
-    """Whether an execution has been planned (its tasks exist)."""
-    return (
-        conn.execute(select(ee_sign_tasks.c.id).where(ee_sign_tasks.c.execution_id == execution_id).limit(1)).first()
-        is not None
-    )
-
-
-def create_task(
-    conn: Connection,
-    *,
-    execution_id: int,
-    job_id: str,
-    namespace: str,
-    repository: str,
-    subtasks: Sequence[tuple[str, str]],
-) -> int:
-    """A ``Pending`` task for one repository with a ``Pending`` subtask per (tag, digest)."""
-    now = now_ms()
-    task_id = int(
-        conn.execute(
-            insert(ee_sign_tasks)
-            .values(
-                execution_id=execution_id,
-                job_id=job_id,
-                status=RunStatus.PENDING.value,
-                namespace=namespace,
-                repository=repository,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(ee_sign_tasks.c.id)
-        ).scalar_one()
-    )
-    if subtasks:
-        conn.execute(
-            insert(ee_sign_subtasks),
-            [
-                {
-                    "task_id": task_id,
-                    "execution_id": execution_id,
-                    "job_id": job_id,
-                    "namespace": namespace,
-                    "repository": repository,
-                    "tag": tag,
-                    "digest": digest,
-                    "status": RunStatus.PENDING.value,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for tag, digest in subtasks
-            ],
-        )
-    return task_id
-
-
-_TASK = (
-    ee_sign_tasks.c.id,
-    ee_sign_tasks.c.execution_id,
-    ee_sign_tasks.c.job_id,
-    ee_sign_tasks.c.status,
-    ee_sign_tasks.c.status_text,
-    ee_sign_tasks.c.namespace,
-    ee_sign_tasks.c.repository,
-    ee_sign_tasks.c.created_at,
-    ee_sign_tasks.c.updated_at,
-)
-
-
-def _task(r: Sequence[Any]) -> SignTask:
-    return SignTask(
-        int(r[0]), int(r[1]), str(r[2]), RunStatus(r[3]), str(r[4]), str(r[5]), str(r[6]), int(r[7]), int(r[8])
-    )
-
-
-def list_tasks(conn: Connection, execution_id: int, *, offset: int, limit: int) -> Page[SignTask]:
-    """Tasks of an execution, in creation order."""
-    where = ee_sign_tasks.c.execution_id == execution_id
-    total = int(conn.execute(select(func.count()).select_from(ee_sign_tasks).where(where)).scalar_one())
-    rows = conn.execute(select(*_TASK).where(where).order_by(ee_sign_tasks.c.id).offset(offset).limit(limit))
-    return Page([_task(r) for r in rows], total)
-
-
-def get_task(conn: Connection, execution_id: int, task_id: int) -> SignTask | None:
-    """A task of an execution."""
-    row = conn.execute(
-        select(*_TASK).where(ee_sign_tasks.c.execution_id == execution_id, ee_sign_tasks.c.id == task_id)
-    ).first()
-    return _task(row) if row else None
-
-
-_SUBTASK = (
-    ee_sign_subtasks.c.id,
-    ee_sign_subtasks.c.task_id,
-    ee_sign_subtasks.c.execution_id,
-    ee_sign_subtasks.c.job_id,
-    ee_sign_subtasks.c.namespace,
-    ee_sign_subtasks.c.repository,
-    ee_sign_subtasks.c.tag,
-    ee_sign_subtasks.c.digest,
-    ee_sign_subtasks.c.status,
-    ee_sign_subtasks.c.status_text,
-    ee_sign_subtasks.c.created_at,
-    ee_sign_subtasks.c.updated_at,
-)
-
-
-def _subtask(r: Sequence[Any]) -> SignSubtask:
-    return SignSubtask(
-        int(r[0]),
-        int(r[1]),
-        int(r[2]),
-        str(r[3]),
-        str(r[4]),
-        str(r[5]),
-        str(r[6]),
-        str(r[7]),
-        RunStatus(r[8]),
-        str(r[9]),
-        int(r[10]),
-        int(r[11]),
-    )
-
-
-def list_subtasks(
-    conn: Connection, task_id: int, *, status: RunStatus | None, offset: int, limit: int
-) -> Page[SignSubtask]:
-    """Subtasks of a task (of one status), in creation order; the index (task, status, id) serves it."""
-    where = [ee_sign_subtasks.c.task_id == task_id]
-    if status is not None:
-        where.append(ee_sign_subtasks.c.status == status.value)
-    total = int(conn.execute(select(func.count()).select_from(ee_sign_subtasks).where(*where)).scalar_one())
-    rows = conn.execute(select(*_SUBTASK).where(*where).order_by(ee_sign_subtasks.c.id).offset(offset).limit(limit))
-    return Page([_subtask(r) for r in rows], total)
-
-
-def unfinished_subtasks(conn: Connection, execution_id: int) -> list[SignSubtask]:
-    """Subtasks of an execution still to do (Pending, or InProgress when a worker died), in order."""
-    rows = conn.execute(
-        select(*_SUBTASK)
-        .where(
-            ee_sign_subtasks.c.execution_id == execution_id,
-            ee_sign_subtasks.c.status.in_([RunStatus.PENDING.value, RunStatus.IN_PROGRESS.value]),
-        )
-        .order_by(ee_sign_subtasks.c.id)
-    )
-    return [_subtask(r) for r in rows]
-
-
-def set_subtask_status(conn: Connection, subtask_id: int, status: RunStatus, text: str = "") -> None:
-    """Move a subtask to ``status``."""
-    conn.execute(
-        update(ee_sign_subtasks)
-        .where(ee_sign_subtasks.c.id == subtask_id)
-        .values(status=status.value, status_text=text[:1024], updated_at=now_ms())
-    )
-
-
-def stop_unfinished(conn: Connection, execution_id: int) -> None:
-    """Mark every subtask and task of an execution that has not finished as ``Stopped``."""
-    run_parts.stop_unfinished(conn, ee_sign_tasks, ee_sign_subtasks, execution_id, "stopped on request")
-
-
-def settle_tasks(conn: Connection, execution_id: int, *, task_id: int | None = None) -> None:
-    """Give every task of an execution (or just ``task_id``) the status its subtasks add up to."""
-    run_parts.settle_tasks(conn, ee_sign_tasks, ee_sign_subtasks, execution_id, task_id=task_id)
-
-
-def set_task_status(conn: Connection, task_id: int, status: RunStatus) -> None:
-    """Move a task to ``status`` (a no-op when it is there already)."""
-    run_parts.set_task_status(conn, ee_sign_tasks, task_id, status)
-
-
-def task_has_unfinished(conn: Connection, task_id: int) -> bool:
-    """Whether some subtask of a task still waits or runs."""
-    return run_parts.task_has_unfinished(conn, ee_sign_subtasks, task_id)
-
-
-def execution_counts(conn: Connection, execution_id: int) -> dict[str, int]:
-    """Status -> number of subtasks of an execution."""
-    return run_parts.status_counts(conn, ee_sign_subtasks, execution_id)

@@ -14,6 +14,7 @@ from moorage.domain.bounded_json import load_document
 from moorage.domain.enterprise import Page, Selector
 from moorage.domain.immutable_rules import ImmutableRule
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries.policy_json import selector_json, selectors_from_json
 from moorage.metadata.tables import ee_immutable_rules, manifest_references, manifests, namespaces, tags
 
 _RULE = (
@@ -33,33 +34,14 @@ _RULE = (
 _RULE_FROM = ee_immutable_rules.join(namespaces, namespaces.c.id == ee_immutable_rules.c.namespace_id)
 
 
-def _selector_json(selector: Selector) -> dict[str, str]:
-    return {
-        "kind": selector.kind,
-        "decoration": selector.decoration,
-        "pattern": selector.pattern,
-        "extras": selector.extras,
-    }
-
-
 def tag_selectors_json(selectors: Sequence[Selector]) -> str:
     """Tag selectors as stored (the API's list)."""
-    return json.dumps([_selector_json(s) for s in selectors])
+    return json.dumps([selector_json(s) for s in selectors])
 
 
 def scope_selectors_json(selectors: Sequence[Selector]) -> str:
     """Repository selectors as stored (the API's ``{"repository": [...]}``)."""
-    return json.dumps({"repository": [_selector_json(s) for s in selectors]})
-
-
-def _selectors(raw: Any) -> tuple[Selector, ...]:
-    return tuple(
-        Selector(
-            str(s.get("kind", "")), str(s.get("decoration", "")), str(s.get("pattern", "")), str(s.get("extras") or "")
-        )
-        for s in raw or []
-        if isinstance(s, dict)
-    )
+    return json.dumps({"repository": [selector_json(s) for s in selectors]})
 
 
 def _rule(r: Sequence[Any]) -> ImmutableRule:
@@ -73,8 +55,8 @@ def _rule(r: Sequence[Any]) -> ImmutableRule:
         bool(r[5]),
         str(r[6]),
         str(r[7]),
-        _selectors(load_document(r[8])),
-        _selectors(scope.get("repository") if isinstance(scope, dict) else None),
+        selectors_from_json(load_document(r[8])),
+        selectors_from_json(scope.get("repository") if isinstance(scope, dict) else None),
         int(r[10]),
         int(r[11]),
     )

@@ -1,6 +1,5 @@
-"""Enterprise Edition replication: registries, policies, and the executions, tasks and subtasks of
-their runs. An execution's counts come from its tasks (never kept as counters); a task's status is
-set by the run as each artifact is copied."""
+"""Enterprise Edition replication: registries and policies (the executions, tasks and subtasks of
+their runs are in ``replication_runs.py``)."""
 
 from __future__ import annotations
 
@@ -12,29 +11,21 @@ from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
-from moorage.domain.enterprise import UNFINISHED, Page, RunStatus, Trigger
+from moorage.domain.enterprise import Page
 from moorage.domain.replication import (
     FilterType,
     RegistryKind,
-    ReplicationExecution,
     ReplicationFilter,
     ReplicationPolicy,
     ReplicationRegistry,
-    ReplicationSubtask,
-    ReplicationTask,
 )
 from moorage.metadata.database import now_ms
-from moorage.metadata.queries.enterprise_signing import trigger_json
+from moorage.metadata.queries.pages import ordered, page_rows
+from moorage.metadata.queries.policy_json import trigger_from_json, trigger_json
 from moorage.metadata.replication_tables import (
-    replication_executions,
     replication_policies,
     replication_registries,
-    replication_subtasks,
-    replication_tasks,
 )
-
-_UNFINISHED = [s.value for s in UNFINISHED]
-_FINISHED = [RunStatus.SUCCEED.value, RunStatus.FAILED.value, RunStatus.STOPPED.value]
 
 # Registries ----------------------------------------------------------------------------------------
 _R = replication_registries
@@ -128,15 +119,8 @@ def list_registries(
         where.append(_R.c.name == name)
     if kind:
         where.append(_R.c.type == kind)
-    total = int(conn.execute(select(func.count()).select_from(_R).where(*where)).scalar_one())
-    column = _R.c[order_column]
-    rows = conn.execute(
-        select(*_REGISTRY)
-        .where(*where)
-        .order_by(column.desc() if descending else column, _R.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
+    order = ordered(_R.c[order_column], descending=descending, tiebreak=_R.c.id)
+    rows, total = page_rows(conn, _REGISTRY, source=_R, where=where, order_by=order, offset=offset, limit=limit)
     return Page([_registry(r) for r in rows], total)
 
 
@@ -194,11 +178,6 @@ def _filters(text: str) -> tuple[ReplicationFilter, ...]:
     )
 
 
-def _trigger(text: str) -> Trigger:
-    raw = load_document(text)
-    return Trigger(str(raw.get("type", "manual")), str((raw.get("trigger_settings") or {}).get("cron", "")))
-
-
 def _policy(r: Sequence[Any]) -> ReplicationPolicy:
     return ReplicationPolicy(
         int(r[0]),
@@ -211,7 +190,7 @@ def _policy(r: Sequence[Any]) -> ReplicationPolicy:
         int(r[7]),
         _filters(r[8]),
         str(r[9]),
-        _trigger(r[10]),
+        trigger_from_json(r[10]),
         bool(r[11]),
         bool(r[12]),
         bool(r[13]),
@@ -296,15 +275,8 @@ def list_policies(
         where.append(_P.c.name == name)
     if registry_id is not None:
         where.append(or_(_P.c.src_registry_id == registry_id, _P.c.dest_registry_id == registry_id))
-    total = int(conn.execute(select(func.count()).select_from(_P).where(*where)).scalar_one())
-    column = _P.c[order_column]
-    rows = conn.execute(
-        select(*_POLICY)
-        .where(*where)
-        .order_by(column.desc() if descending else column, _P.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
+    order = ordered(_P.c[order_column], descending=descending, tiebreak=_P.c.id)
+    rows, total = page_rows(conn, _POLICY, source=_P, where=where, order_by=order, offset=offset, limit=limit)
     return Page([_policy(r) for r in rows], total)
 
 
@@ -337,368 +309,3 @@ def scheduled_policies(conn: Connection) -> list[tuple[ReplicationPolicy, int]]:
         select(*_POLICY, _P.c.last_scheduled_at).where(_P.c.enabled.is_(True), _P.c.trigger.contains('"scheduled"'))
     )
     return [(p, int(r[18])) for r in rows if (p := _policy(r)).trigger.type == "scheduled"]
-
-
-def mark_scheduled(conn: Connection, *, policy_id: int, previous: int, now: int) -> bool:
-    """Advance a policy's scheduler mark from ``previous`` to ``now``; False when another process did."""
-    return bool(
-        conn.execute(
-            update(_P).where(_P.c.id == policy_id, _P.c.last_scheduled_at == previous).values(last_scheduled_at=now)
-        ).rowcount
-    )
-
-
-# Executions ----------------------------------------------------------------------------------------
-_E = replication_executions
-_T = replication_tasks
-_S = replication_subtasks
-_EXECUTION = (
-    _E.c.id,
-    _E.c.policy_id,
-    _E.c.status,
-    _E.c.status_text,
-    _E.c.trigger,
-    _E.c.job_id,
-    _E.c.created_at,
-    _E.c.updated_at,
-)
-
-
-def _counts(conn: Connection, execution_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    found: dict[int, dict[str, int]] = {}
-    if not execution_ids:
-        return found
-    rows = conn.execute(
-        select(_T.c.execution_id, _T.c.status, func.count())
-        .where(_T.c.execution_id.in_(list(execution_ids)))
-        .group_by(_T.c.execution_id, _T.c.status)
-    )
-    for execution, status, count in rows:
-        found.setdefault(int(execution), {})[str(status)] = int(count)
-    return found
-
-
-def _executions(conn: Connection, rows: Sequence[Sequence[Any]]) -> list[ReplicationExecution]:
-    counts = _counts(conn, [int(r[0]) for r in rows])
-    found = []
-    for r in rows:
-        c = counts.get(int(r[0]), {})
-        found.append(
-            ReplicationExecution(
-                int(r[0]),
-                int(r[1]),
-                RunStatus(r[2]),
-                str(r[3]),
-                str(r[4]),
-                r[5],
-                sum(c.values()),
-                c.get(RunStatus.FAILED.value, 0),
-                c.get(RunStatus.SUCCEED.value, 0),
-                c.get(RunStatus.IN_PROGRESS.value, 0)
-                + c.get(RunStatus.PENDING.value, 0)
-                + c.get(RunStatus.INITIALIZED.value, 0),
-                c.get(RunStatus.STOPPED.value, 0),
-                int(r[6]),
-                int(r[7]),
-            )
-        )
-    return found
-
-
-def create_execution(
-    conn: Connection,
-    *,
-    policy_id: int,
-    instance_id: str,
-    trigger: str,
-    scope: dict[str, Any] | None = None,
-    dedupe_key: str | None = None,
-) -> int | None:
-    """A new execution in ``Initialized``; None when ``dedupe_key`` was used already."""
-    if dedupe_key is not None and conn.execute(select(_E.c.id).where(_E.c.dedupe_key == dedupe_key)).first():
-        return None
-    now = now_ms()
-    return int(
-        conn.execute(
-            insert(_E)
-            .values(
-                policy_id=policy_id,
-                instance_id=instance_id,
-                status=RunStatus.INITIALIZED.value,
-                trigger=trigger,
-                scope=json.dumps(scope or {}),
-                dedupe_key=dedupe_key,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(_E.c.id)
-        ).scalar_one()
-    )
-
-
-def set_execution_job(conn: Connection, execution_id: int, job_id: str) -> None:
-    """Record the job that runs an execution; one still ``Initialized`` is now ``Pending``."""
-    conn.execute(update(_E).where(_E.c.id == execution_id).values(job_id=job_id, updated_at=now_ms()))
-    conn.execute(
-        update(_E)
-        .where(_E.c.id == execution_id, _E.c.status == RunStatus.INITIALIZED.value)
-        .values(status=RunStatus.PENDING.value)
-    )
-
-
-def get_execution(conn: Connection, instance_id: str, execution_id: int) -> ReplicationExecution | None:
-    """An execution of an instance's policy."""
-    row = conn.execute(select(*_EXECUTION).where(_E.c.instance_id == instance_id, _E.c.id == execution_id)).first()
-    return _executions(conn, [row])[0] if row else None
-
-
-def execution_by_id(conn: Connection, execution_id: int) -> tuple[ReplicationExecution, dict[str, Any]] | None:
-    """An execution and its scope, by id alone (jobs)."""
-    row = conn.execute(select(*_EXECUTION, _E.c.scope).where(_E.c.id == execution_id)).first()
-    if row is None:
-        return None
-    scope = load_document(row[8])
-    return _executions(conn, [row])[0], scope if isinstance(scope, dict) else {}
-
-
-def list_executions(
-    conn: Connection, instance_id: str, *, policy_id: int | None, offset: int, limit: int
-) -> Page[ReplicationExecution]:
-    """Executions of an instance (of one policy), newest first."""
-    where: list[ColumnElement[bool]] = [_E.c.instance_id == instance_id]
-    if policy_id is not None:
-        where.append(_E.c.policy_id == policy_id)
-    total = int(conn.execute(select(func.count()).select_from(_E).where(*where)).scalar_one())
-    rows = conn.execute(select(*_EXECUTION).where(*where).order_by(_E.c.id.desc()).offset(offset).limit(limit)).all()
-    return Page(_executions(conn, rows), total)
-
-
-def set_execution_status(conn: Connection, execution_id: int, status: RunStatus, text: str = "") -> bool:
-    """Move an unfinished execution to ``status`` (its end time set when that one is final)."""
-    now = now_ms()
-    return bool(
-        conn.execute(
-            update(_E)
-            .where(_E.c.id == execution_id, _E.c.status.not_in(_FINISHED))
-            .values(
-                status=status.value,
-                status_text=text[:1024],
-                updated_at=now,
-                finished_at=now if status.finished else None,
-            )
-        ).rowcount
-    )
-
-
-def stop_unfinished(conn: Connection, execution_id: int, text: str) -> None:
-    """Mark every task and subtask of an execution that has not finished as ``Stopped``."""
-    now = now_ms()
-    stopped = {"status": RunStatus.STOPPED.value, "status_text": text, "updated_at": now, "finished_at": now}
-    conn.execute(update(_S).where(_S.c.execution_id == execution_id, _S.c.status.in_(_UNFINISHED)).values(**stopped))
-    conn.execute(
-        update(_T)
-        .where(_T.c.execution_id == execution_id, _T.c.status.in_(_UNFINISHED))
-        .values(status_revision=_T.c.status_revision + 1, **stopped)
-    )
-
-
-# Tasks and subtasks --------------------------------------------------------------------------------
-_TASK = (
-    _T.c.id,
-    _T.c.execution_id,
-    _T.c.resource_type,
-    _T.c.src_resource,
-    _T.c.dst_resource,
-    _T.c.operation,
-    _T.c.job_id,
-    _T.c.status,
-    _T.c.status_text,
-    _T.c.status_revision,
-    _T.c.started_at,
-    _T.c.finished_at,
-)
-
-
-def _task(r: Sequence[Any]) -> ReplicationTask:
-    return ReplicationTask(
-        int(r[0]),
-        int(r[1]),
-        str(r[2]),
-        str(r[3]),
-        str(r[4]),
-        str(r[5]),
-        str(r[6]),
-        RunStatus(r[7]),
-        str(r[8]),
-        int(r[9]),
-        None if r[10] is None else int(r[10]),
-        None if r[11] is None else int(r[11]),
-    )
-
-
-def has_tasks(conn: Connection, execution_id: int) -> bool:
-    """Whether an execution has been planned."""
-    return conn.execute(select(_T.c.id).where(_T.c.execution_id == execution_id).limit(1)).first() is not None
-
-
-def create_tasks(conn: Connection, *, execution_id: int, job_id: str, tasks: Sequence[tuple[str, str, str]]) -> None:
-    """A ``Pending`` task per (src_resource, dst_resource, operation)."""
-    if not tasks:
-        return
-    now = now_ms()
-    conn.execute(
-        insert(_T),
-        [
-            {
-                "execution_id": execution_id,
-                "src_resource": src[:512],
-                "dst_resource": dst[:512],
-                "operation": operation,
-                "job_id": job_id,
-                "status": RunStatus.PENDING.value,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for src, dst, operation in tasks
-        ],
-    )
-
-
-def unfinished_tasks(conn: Connection, execution_id: int) -> list[ReplicationTask]:
-    """The tasks of an execution still to do, in id order."""
-    rows = conn.execute(
-        select(*_TASK).where(_T.c.execution_id == execution_id, _T.c.status.in_(_UNFINISHED)).order_by(_T.c.id)
-    )
-    return [_task(r) for r in rows]
-
-
-def set_task_status(conn: Connection, task_id: int, status: RunStatus, text: str = "") -> bool:
-    """Move an unfinished task to ``status`` (times set as it starts and ends); False if it had finished."""
-    now = now_ms()
-    values: dict[str, Any] = {
-        "status": status.value,
-        "status_text": text[:1024],
-        "updated_at": now,
-        "status_revision": _T.c.status_revision + 1,
-    }
-    if status is RunStatus.IN_PROGRESS:
-        values["started_at"] = now
-    if status.finished:
-        values["finished_at"] = now
-    return bool(
-        conn.execute(update(_T).where(_T.c.id == task_id, _T.c.status.in_(_UNFINISHED)).values(**values)).rowcount
-    )
-
-
-def first_failure(conn: Connection, execution_id: int) -> str:
-    """What the first failed task of an execution says ("" without one)."""
-    row = conn.execute(
-        select(_T.c.src_resource, _T.c.status_text)
-        .where(_T.c.execution_id == execution_id, _T.c.status == RunStatus.FAILED.value)
-        .order_by(_T.c.id)
-        .limit(1)
-    ).first()
-    return f"{row[0]}: {row[1]}" if row else ""
-
-
-def task_counts(conn: Connection, execution_id: int) -> dict[str, int]:
-    """Status -> number of tasks of an execution."""
-    return _counts(conn, [execution_id]).get(execution_id, {})
-
-
-def get_task(conn: Connection, execution_id: int, task_id: int) -> ReplicationTask | None:
-    """A task of an execution."""
-    row = conn.execute(select(*_TASK).where(_T.c.execution_id == execution_id, _T.c.id == task_id)).first()
-    return _task(row) if row else None
-
-
-def list_tasks(conn: Connection, execution_id: int, *, offset: int, limit: int) -> Page[ReplicationTask]:
-    """Tasks of an execution, in id order."""
-    where = _T.c.execution_id == execution_id
-    total = int(conn.execute(select(func.count()).select_from(_T).where(where)).scalar_one())
-    rows = conn.execute(select(*_TASK).where(where).order_by(_T.c.id).offset(offset).limit(limit))
-    return Page([_task(r) for r in rows], total)
-
-
-def add_subtask(
-    conn: Connection,
-    *,
-    task_id: int,
-    execution_id: int,
-    job_id: str,
-    namespace: str,
-    repository: str,
-    tag: str,
-    digest: str,
-    status: RunStatus,
-    text: str = "",
-    started_at: int | None = None,
-) -> int:
-    """Record one manifest or blob of a task."""
-    now = now_ms()
-    return int(
-        conn.execute(
-            insert(_S)
-            .values(
-                task_id=task_id,
-                execution_id=execution_id,
-                job_id=job_id,
-                namespace=namespace[:255],
-                repository=repository[:255],
-                tag=tag[:128],
-                digest=digest[:140],
-                status=status.value,
-                status_text=text[:1024],
-                started_at=started_at if started_at is not None else now,
-                finished_at=now if status.finished else None,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(_S.c.id)
-        ).scalar_one()
-    )
-
-
-_SUBTASK = (
-    _S.c.id,
-    _S.c.task_id,
-    _S.c.job_id,
-    _S.c.namespace,
-    _S.c.repository,
-    _S.c.tag,
-    _S.c.digest,
-    _S.c.status,
-    _S.c.status_text,
-    _S.c.started_at,
-    _S.c.finished_at,
-)
-
-
-def list_subtasks(
-    conn: Connection, task_id: int, *, status: RunStatus | None, offset: int, limit: int
-) -> Page[ReplicationSubtask]:
-    """Subtasks of a task (of one status), in id order."""
-    where: list[ColumnElement[bool]] = [_S.c.task_id == task_id]
-    if status is not None:
-        where.append(_S.c.status == status.value)
-    total = int(conn.execute(select(func.count()).select_from(_S).where(*where)).scalar_one())
-    rows = conn.execute(select(*_SUBTASK).where(*where).order_by(_S.c.id).offset(offset).limit(limit))
-    return Page(
-        [
-            ReplicationSubtask(
-                int(r[0]),
-                int(r[1]),
-                str(r[2]),
-                str(r[3]),
-                str(r[4]),
-                str(r[5]),
-                str(r[6]),
-                RunStatus(r[7]),
-                str(r[8]),
-                None if r[9] is None else int(r[9]),
-                None if r[10] is None else int(r[10]),
-            )
-            for r in rows
-        ],
-        total,
-    )

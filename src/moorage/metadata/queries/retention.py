@@ -131,20 +131,6 @@ def schedule_marks(conn: Connection) -> list[tuple[int, int]]:
     ]
 
 
-def mark_scheduled(conn: Connection, *, retention_id: int, previous: int, now: int) -> bool:
-    """Advance a retention's scheduler mark from ``previous`` to ``now``; False when another process did."""
-    return bool(
-        conn.execute(
-            update(retentions)
-            .where(
-                retentions.c.id == retention_id,
-                retentions.c.last_scheduled_at == previous,
-            )
-            .values(last_scheduled_at=now)
-        ).rowcount
-    )
-
-
 # The log -------------------------------------------------------------------------------------------
 def add_log(conn: Connection, *, retention: SharedRetention, tag: str, digest: str, rule_type: str) -> None:
     """Record a tag a retention deleted (in the deleting transaction)."""

@@ -14,6 +14,7 @@ from moorage.domain.bounded_json import load_document
 from moorage.domain.enterprise import Page, RunStatus, ScopeRule, Selector
 from moorage.domain.webhooks import Delivery, DeliveryAttempt, WebhookPolicy, WebhookTarget
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries.policy_json import selector_json
 from moorage.metadata.tables import namespaces, webhook_attempts, webhook_deliveries, webhook_policies
 from moorage.metadata.upsert import insert_ignore
 
@@ -58,15 +59,11 @@ def targets_json(targets: Sequence[WebhookTarget]) -> str:
 
 def rules_json(rules: Sequence[ScopeRule]) -> str:
     """Scope rules as stored."""
-
-    def selector(s: Selector) -> dict[str, str]:
-        return {"kind": s.kind, "decoration": s.decoration, "pattern": s.pattern, "extras": s.extras}
-
     return json.dumps(
         [
             {
-                "tag_selectors": [selector(s) for s in r.tag_selectors],
-                "repository": [selector(s) for s in r.repository_selectors],
+                "tag_selectors": [selector_json(s) for s in r.tag_selectors],
+                "repository": [selector_json(s) for s in r.repository_selectors],
                 "repo_scope_mode": r.repo_scope_mode,
             }
             for r in rules

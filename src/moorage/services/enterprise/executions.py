@@ -13,12 +13,13 @@ import logging
 from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import Execution, Page, PageRequest, RunStatus, SignPolicy, SignSubtask, SignTask
-from moorage.domain.errors import Conflict, Invalid, NotFound
+from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.events import NewEvent, Operation, ResourceType, change_event
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.metadata.database import Database
-from moorage.metadata.queries import enterprise_signing as q
+from moorage.metadata.queries import sign_runs as q
 from moorage.services.events.recorder import record_events
+from moorage.services.runs import require_task, stop_requested, submit_execution
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +70,9 @@ class ExecutionService:
         execution_id = await self.db.write(create)
         if execution_id is None:
             return None
-        try:
-            job = await self.jobs.submit(
-                JobKind.SIGN_EXECUTION,
-                {"execution_id": execution_id},
-                dedupe_key=f"sign:{execution_id}",
-                max_attempts=5,
-            )
-        except Exception as exc:
-            reason = f"the job queue refused the execution: {type(exc).__name__}: {exc}"
-            await self.db.write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason))
-            raise
-        await self.db.write(lambda conn: q.set_execution_job(conn, execution_id, job.id))
+        await submit_execution(
+            self.db, self.jobs, q, execution_id, kind=JobKind.SIGN_EXECUTION, dedupe_prefix="sign", max_attempts=5
+        )
         return execution_id
 
     async def list_executions(self, policy: SignPolicy, *, page: PageRequest) -> Page[Execution]:
@@ -110,8 +102,7 @@ class ExecutionService:
                 raise NotFound(
                     f"execution {execution_id} of policy {policy.id} not found", reason="execution_not_found"
                 )
-            if q.get_task(conn, execution_id, task_id) is None:
-                raise NotFound(f"task {task_id} of execution {execution_id} not found", reason="task_not_found")
+            require_task(q.get_task, conn, execution_id, task_id)
             return q.list_subtasks(conn, task_id, status=status, offset=page.offset, limit=page.limit)
 
         return await self.db.read(work)
@@ -119,14 +110,8 @@ class ExecutionService:
     async def stop(self, policy: SignPolicy, execution_id: int) -> Execution:
         """Ask a running execution to stop; one that has not started is stopped at once."""
         execution = await self.get(policy, execution_id)
-        if execution.status.finished:
-            raise Conflict(
-                f"execution {execution_id} has already finished ({execution.status.value})", reason="execution_finished"
-            )
-        if execution.job_id is not None:
-            job = await self.jobs.stop(execution.job_id)
-            if not job.status.finished:
-                return await self.get(policy, execution_id)
+        if not await stop_requested(self.jobs, execution_id, execution):
+            return await self.get(policy, execution_id)
 
         def work(conn: Connection) -> None:
             q.stop_unfinished(conn, execution_id)

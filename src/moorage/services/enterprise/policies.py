@@ -16,6 +16,7 @@ from moorage.domain.identity import Principal
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import enterprise_signing as q
+from moorage.metadata.queries.policy_json import trigger_json
 from moorage.services.enterprise.instances import SIGN_POLICY_QUOTA
 from moorage.services.enterprise.namespaces import visible_namespace_ids
 from moorage.services.enterprise.selectors import validate_rule
@@ -170,7 +171,7 @@ class SignPolicyService:
                 if value is not None:
                     values[column] = value
             if changes.trigger is not None:
-                values["trigger"] = q.trigger_json(changes.trigger)
+                values["trigger"] = trigger_json(changes.trigger)
             if changes.scope_rules is not None:
                 values["scope_rules"] = q.rules_json(changes.scope_rules)
             if values:

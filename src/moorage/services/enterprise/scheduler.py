@@ -1,19 +1,15 @@
-"""Runs scheduled signature policies. Every HTTP process looks every few seconds; a policy's
-``last_scheduled_at`` mark is advanced with compare-and-set and each execution carries a
-``scheduled:<policy>:<second>`` idempotency key, so several processes or nodes start each run once."""
+"""Runs scheduled signature policies. Every HTTP process looks every few seconds; the policies are
+claimed as every scheduler claims its cron rows (``services/cron_claims.py``) and each execution
+carries a ``scheduled:<policy>:<second>`` idempotency key, so several processes or nodes start each
+run once."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from functools import partial
-
-from moorage.domain.cron import CronSchedule
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import enterprise_signing as q
+from moorage.metadata.tables import ee_sign_policies
+from moorage.services.cron_claims import claim_fired, look_every
 from moorage.services.enterprise.executions import ExecutionService
-
-log = logging.getLogger(__name__)
 
 
 class PolicyScheduler:
@@ -28,33 +24,21 @@ class PolicyScheduler:
         """Look once; return how many executions were started."""
         now = now_ms()
         started = 0
-        for policy, last in await self.db.read(q.scheduled_policies):
-            try:
-                schedule = CronSchedule.parse(policy.trigger.cron)
-            except Exception:
-                log.warning("policy %d has an invalid schedule %r", policy.id, policy.trigger.cron)
-                continue
-            fired = schedule.fired_between(last, now)
-            if not fired and now - last <= 60_000:
-                continue
-            won = await self.db.write(partial(q.mark_scheduled, policy_id=policy.id, previous=last, now=now))
-            if not fired:
-                continue
-            if (
-                won
-                and await self.executions.start(
-                    policy, trigger="scheduled", dedupe_key=f"scheduled:{policy.id}:{now // 1000}"
-                )
-                is not None
-            ):
+        fired = await claim_fired(
+            self.db,
+            ee_sign_policies,
+            await self.db.read(q.scheduled_policies),
+            row_id=lambda policy: policy.id,
+            cron=lambda policy: policy.trigger.cron,
+            now=now,
+            what="policy",
+        )
+        for policy in fired:
+            key = f"scheduled:{policy.id}:{now // 1000}"
+            if await self.executions.start(policy, trigger="scheduled", dedupe_key=key) is not None:
                 started += 1
         return started
 
     async def run_forever(self) -> None:
         """``tick`` every interval until cancelled."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scheduling signature policies failed")
-            await asyncio.sleep(self.interval)
+        await look_every(self.interval, self.tick, what="signature policies")

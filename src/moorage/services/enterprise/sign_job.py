@@ -33,6 +33,7 @@ from moorage.metadata.queries import enterprise_signing as q
 from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repositories_q
+from moorage.metadata.queries import sign_runs as runs_q
 from moorage.services.enterprise.hosts import HostDirectory
 from moorage.services.enterprise.instances import InstanceService
 from moorage.services.enterprise.selectors import repository_selected, tag_selected
@@ -78,22 +79,22 @@ class SignRunner:
 
     async def run(self, execution_id: int, context: JobControl) -> dict[str, Any]:
         """Plan (once) and sign every unfinished subtask of an execution."""
-        scope = await self.db.read(lambda conn: q.execution_scope(conn, execution_id))
+        scope = await self.db.read(lambda conn: runs_q.execution_scope(conn, execution_id))
         if scope is None:
             return {"execution": execution_id, "skipped": "the execution no longer exists"}
         policy_id, only_repository, only_tag = scope
         policy = await self.db.read(lambda conn: q.policy_by_id(conn, policy_id))
-        status = await self.db.read(lambda conn: q.execution_status(conn, execution_id))
+        status = await self.db.read(lambda conn: runs_q.execution_status(conn, execution_id))
         if policy is None or status is None or status.finished:
             return {"execution": execution_id, "skipped": "already finished"}
         try:
-            await self.db.write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.IN_PROGRESS))
+            await self.db.write(lambda conn: runs_q.set_execution_status(conn, execution_id, RunStatus.IN_PROGRESS))
             await self.db.write(
                 lambda conn: self._plan(conn, execution_id, context.job.id, policy, only_repository, only_tag)
             )
             key = await self._key(policy)
             host = await self.instances.access_address(policy.instance_id)
-            todo = await self.db.read(lambda conn: q.unfinished_subtasks(conn, execution_id))
+            todo = await self.db.read(lambda conn: runs_q.unfinished_subtasks(conn, execution_id))
             # A few subtasks at a time: their database and storage round trips overlap (measured
             # 2x on two cores); with a pause configured, one at a time.
             width = 1 if self.pause_seconds else CONCURRENCY
@@ -131,7 +132,7 @@ class SignRunner:
         only_repository: str | None,
         only_tag: str | None,
     ) -> None:
-        if q.has_tasks(conn, execution_id):
+        if runs_q.has_tasks(conn, execution_id):
             return
         for repository_id, name in artifacts_q.repositories_of_namespace(conn, policy.namespace_id):
             if only_repository is not None and name != only_repository:
@@ -147,7 +148,7 @@ class SignRunner:
             if only_tag is None and any(tag_selected(r, "") for r in rules):
                 chosen += [("", digest) for digest in artifacts_q.untagged_digests(conn, repository_id)]
             if chosen:
-                q.create_task(
+                runs_q.create_task(
                     conn,
                     execution_id=execution_id,
                     job_id=job_id,
@@ -177,7 +178,7 @@ class SignRunner:
             return
         self._stop_checked = now
         stop = await self.db.read(lambda conn: jobs_q.stop_requested(conn, context.job.id))
-        exists = await self.db.read(lambda conn: q.execution_scope(conn, execution_id))
+        exists = await self.db.read(lambda conn: runs_q.execution_scope(conn, execution_id))
         if stop or exists is None:
             raise JobStopped(context.job.id)
 
@@ -194,11 +195,11 @@ class SignRunner:
 
     @staticmethod
     def _mark(conn: Connection, subtask: SignSubtask, status: RunStatus, text: str) -> None:
-        q.set_subtask_status(conn, subtask.id, status, text)
+        runs_q.set_subtask_status(conn, subtask.id, status, text)
         if status == RunStatus.IN_PROGRESS:
-            q.set_task_status(conn, subtask.task_id, RunStatus.IN_PROGRESS)
-        elif not q.task_has_unfinished(conn, subtask.task_id):  # the task's last subtask: settle it
-            q.settle_tasks(conn, subtask.execution_id, task_id=subtask.task_id)
+            runs_q.set_task_status(conn, subtask.task_id, RunStatus.IN_PROGRESS)
+        elif not runs_q.task_has_unfinished(conn, subtask.task_id):  # the task's last subtask: settle it
+            runs_q.settle_tasks(conn, subtask.execution_id, task_id=subtask.task_id)
 
     async def _sign(self, policy: SignPolicy, key: _Key, host: str, subtask: SignSubtask) -> str | None:
         """Sign one subtask; None when the signature was written together with the subtask's
@@ -248,25 +249,25 @@ class SignRunner:
 
     @staticmethod
     def _settle(conn: Connection, execution_id: int) -> dict[str, int]:
-        q.settle_tasks(conn, execution_id)
-        counts = q.execution_counts(conn, execution_id)
+        runs_q.settle_tasks(conn, execution_id)
+        counts = runs_q.execution_counts(conn, execution_id)
         status, text = summarize(counts)
         if not counts:
             status, text = RunStatus.SUCCEED, "nothing matched the policy's rules"
-        q.set_execution_status(conn, execution_id, status, text)
+        runs_q.set_execution_status(conn, execution_id, status, text)
         return counts
 
     @staticmethod
     def _stop(conn: Connection, execution_id: int) -> None:
-        q.stop_unfinished(conn, execution_id)
-        q.set_execution_status(conn, execution_id, RunStatus.STOPPED, "stopped on request")
+        runs_q.stop_unfinished(conn, execution_id)
+        runs_q.set_execution_status(conn, execution_id, RunStatus.STOPPED, "stopped on request")
 
     @staticmethod
     def _fail_all(conn: Connection, execution_id: int, reason: str) -> None:
-        for subtask in q.unfinished_subtasks(conn, execution_id):
-            q.set_subtask_status(conn, subtask.id, RunStatus.FAILED, reason)
-        q.settle_tasks(conn, execution_id)
-        q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason)
+        for subtask in runs_q.unfinished_subtasks(conn, execution_id):
+            runs_q.set_subtask_status(conn, subtask.id, RunStatus.FAILED, reason)
+        runs_q.settle_tasks(conn, execution_id)
+        runs_q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason)
 
 
 def run_execution(

@@ -47,7 +47,7 @@ from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import gc as q
 from moorage.metadata.queries import uploads as uploads_q
 from moorage.services.lifecycle.reachability import garbage_groups
-from moorage.settings import GcSettings
+from moorage.settings.sections import GcSettings
 from moorage.storage import paths
 from moorage.storage.blobstore import BlobStore
 

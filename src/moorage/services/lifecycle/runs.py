@@ -32,12 +32,12 @@ from moorage.domain.gc import (
 )
 from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database, now_ms
-from moorage.metadata.queries import gc as q
+from moorage.metadata.queries import gc_runs as q
 from moorage.metadata.queries import jobs as jobs_q
 from moorage.services.events.recorder import record_events
 from moorage.services.lifecycle.collector import GarbageCollector, GcStopped
 from moorage.services.lifecycle.schedule import next_fire
-from moorage.settings import GcSettings
+from moorage.settings.sections import GcSettings
 from moorage.storage.blobstore import BlobStore
 
 log = logging.getLogger(__name__)

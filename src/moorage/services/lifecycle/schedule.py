@@ -13,7 +13,7 @@ from moorage.domain.cron import CronSchedule
 from moorage.domain.gc import GcParameters, GcTrigger
 from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database, now_ms
-from moorage.metadata.queries import gc as q
+from moorage.metadata.queries import gc_runs as q
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
 

@@ -9,7 +9,7 @@ from moorage.services.login_throttle.database_store import DatabaseFailureStore
 from moorage.services.login_throttle.interface import FailureCount, FailureStore
 from moorage.services.login_throttle.policy import Attempt, LoginThrottle, ThrottlePolicy
 from moorage.services.login_throttle.redis_store import RedisFailureStore
-from moorage.settings import AuthSettings
+from moorage.settings.sections import AuthSettings
 
 __all__ = [
     "Attempt",

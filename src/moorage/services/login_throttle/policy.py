@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from moorage.domain.errors import TooManyRequests
 from moorage.services.login_throttle.interface import FailureCount, FailureStore
-from moorage.settings import AuthSettings
+from moorage.settings.sections import AuthSettings
 
 _MAX_DOUBLINGS = 40
 """2**40 seconds is far past any cap; bounding the exponent keeps the arithmetic in floats."""

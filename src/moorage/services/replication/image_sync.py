@@ -42,7 +42,8 @@ from moorage.services.events.recorder import record_events
 from moorage.services.replication.endpoints import LocalEndpoint
 from moorage.services.replication.transfer import CopyOptions, copy_artifact
 from moorage.services.replication.wiring import local_registry, remote_endpoint
-from moorage.settings import Settings, SyncPeer
+from moorage.settings import Settings
+from moorage.settings.sections import SyncPeer
 from moorage.storage.blobstore import BlobStore
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from moorage.domain.errors import NotFound
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.domain.retention import RetentionExecution, RetentionPolicy, RetentionSubtask, RetentionTask
 from moorage.metadata.database import Database
-from moorage.metadata.queries import retention_policies as q
+from moorage.metadata.queries import retention_runs as q
+from moorage.services.runs import require_task, submit_execution
 
 
 class RetentionExecutions:
@@ -41,18 +42,15 @@ class RetentionExecutions:
         )
         if execution_id is None:
             return None
-        try:
-            job = await self.jobs.submit(
-                JobKind.RETENTION_EXECUTION,
-                {"execution_id": execution_id},
-                dedupe_key=f"retention:{execution_id}",
-                max_attempts=5,
-            )
-        except Exception as exc:
-            reason = f"the job queue refused the execution: {type(exc).__name__}: {exc}"
-            await self.db.write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason))
-            raise
-        await self.db.write(lambda conn: q.set_execution_job(conn, execution_id, job.id))
+        await submit_execution(
+            self.db,
+            self.jobs,
+            q,
+            execution_id,
+            kind=JobKind.RETENTION_EXECUTION,
+            dedupe_prefix="retention",
+            max_attempts=5,
+        )
         return execution_id
 
     async def list_executions(self, policy: RetentionPolicy, *, page: PageRequest) -> Page[RetentionExecution]:
@@ -90,8 +88,7 @@ class RetentionExecutions:
 
         def work(conn: Connection) -> Page[RetentionSubtask]:
             self._execution(conn, policy, execution_id)
-            if q.get_task(conn, execution_id, task_id) is None:
-                raise NotFound(f"task {task_id} of execution {execution_id} not found", reason="task_not_found")
+            require_task(q.get_task, conn, execution_id, task_id)
             return q.list_subtasks(conn, task_id, status=status, offset=page.offset, limit=page.limit)
 
         return await self.db.read(work)

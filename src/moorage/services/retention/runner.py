@@ -42,6 +42,7 @@ from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import repositories as repositories_q
 from moorage.metadata.queries import retention_candidates as candidates_q
 from moorage.metadata.queries import retention_policies as q
+from moorage.metadata.queries import retention_runs as runs_q
 from moorage.services.enterprise.immutability import ImmutableTagGuard
 from moorage.services.events.recorder import record_events
 from moorage.services.image_removal import ImageRemoval, Outcome, removal_event
@@ -61,7 +62,7 @@ class _TaskPlan:
     repository: str
     total: int
     retained: int
-    deletions: tuple[q.PlannedDeletion, ...]
+    deletions: tuple[runs_q.PlannedDeletion, ...]
 
 
 def decision_json(candidate: Candidate) -> str:
@@ -83,14 +84,14 @@ class ExecutionRunner:
 
     def run(self, execution_id: int, control: JobControl) -> dict[str, Any]:
         """Plan (once), delete what is left to delete, settle."""
-        execution = self.db.run_read(lambda conn: q.execution_by_id(conn, execution_id))
+        execution = self.db.run_read(lambda conn: runs_q.execution_by_id(conn, execution_id))
         policy = self.db.run_read(lambda conn: q.policy_by_id(conn, execution.policy_id)) if execution else None
         if execution is None or policy is None or execution.status.finished:
             return {"execution": execution_id, "skipped": "the execution has finished or no longer exists"}
         try:
-            self.db.run_write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.IN_PROGRESS))
+            self.db.run_write(lambda conn: runs_q.set_execution_status(conn, execution_id, RunStatus.IN_PROGRESS))
             self._plan(execution, policy, control.job.id)
-            todo = self.db.run_read(lambda conn: q.unfinished_subtasks(conn, execution_id))
+            todo = self.db.run_read(lambda conn: runs_q.unfinished_subtasks(conn, execution_id))
             for done, (subtask, decision) in enumerate(todo):
                 self._check_stop(control, execution_id)
                 control.progress(done, len(todo))
@@ -108,15 +109,15 @@ class ExecutionRunner:
 
     # Planning ---------------------------------------------------------------------------------------
     def _plan(self, execution: RetentionExecution, policy: RetentionPolicy, job_id: str) -> None:
-        if self.db.run_read(lambda conn: q.has_tasks(conn, execution.id)):
+        if self.db.run_read(lambda conn: runs_q.has_tasks(conn, execution.id)):
             return  # a job that ran before planned already
         plans = self.db.run_read(lambda conn: self._decide(conn, policy))
 
         def write(conn: Connection) -> None:
-            if q.has_tasks(conn, execution.id):
+            if runs_q.has_tasks(conn, execution.id):
                 return
             for plan in plans:
-                q.create_task(
+                runs_q.create_task(
                     conn,
                     execution_id=execution.id,
                     job_id=job_id,
@@ -153,7 +154,7 @@ class ExecutionRunner:
                     name,
                     decision.total,
                     decision.retained + len(decision.deletions) - len(deletions),
-                    tuple(q.PlannedDeletion(",".join(c.tag_names), c.digest, decision_json(c)) for c in deletions),
+                    tuple(runs_q.PlannedDeletion(",".join(c.tag_names), c.digest, decision_json(c)) for c in deletions),
                 )
             )
         return plans
@@ -168,7 +169,7 @@ class ExecutionRunner:
     # Deleting ---------------------------------------------------------------------------------------
     def _delete(self, conn: Connection, *, subtask: RetentionSubtask, decision_text: str) -> None:
         decision = json.loads(decision_text)
-        repository_id = q.task_repository(conn, subtask.task_id)
+        repository_id = runs_q.task_repository(conn, subtask.task_id)
         repository = repositories_q.by_id(conn, repository_id) if repository_id is not None else None
         if repository is None:
             status, text, kept = RunStatus.SUCCEED, "the repository was deleted meanwhile", False
@@ -185,9 +186,9 @@ class ExecutionRunner:
             if removal.outcome is Outcome.DELETED:
                 record_events(conn, removal_event(repository, subtask.digest, tuple(decision["tags"])))
         if kept:
-            q.add_retained(conn, subtask.task_id)
-        q.set_subtask_status(conn, subtask.id, status, text)
-        q.settle_tasks(conn, subtask.execution_id, task_id=subtask.task_id)
+            runs_q.add_retained(conn, subtask.task_id)
+        runs_q.set_subtask_status(conn, subtask.id, status, text)
+        runs_q.settle_tasks(conn, subtask.execution_id, task_id=subtask.task_id)
 
     def _check_stop(self, control: JobControl, execution_id: int) -> None:
         """Stop when the lease is lost, a stop was asked, or the execution was deleted (its policy
@@ -198,45 +199,45 @@ class ExecutionRunner:
             return
         self._stop_checked = moment
         stop = self.db.run_read(lambda conn: jobs_q.stop_requested(conn, control.job.id))
-        exists = self.db.run_read(lambda conn: q.execution_by_id(conn, execution_id))
+        exists = self.db.run_read(lambda conn: runs_q.execution_by_id(conn, execution_id))
         if stop or exists is None:
             raise JobStopped(control.job.id)
 
     # Ending -----------------------------------------------------------------------------------------
     @staticmethod
     def _settle(conn: Connection, execution: RetentionExecution) -> dict[str, Any]:
-        q.settle_tasks(conn, execution.id)
-        counts = q.execution_counts(conn, execution.id)
+        runs_q.settle_tasks(conn, execution.id)
+        counts = runs_q.execution_counts(conn, execution.id)
         status, text = summarize(counts)
         deleted = sum(counts.values())
         if execution.dry_run:
             text = f"dry run: {deleted} artifacts would be deleted"
         elif status is RunStatus.SUCCEED:
             text = f"{deleted} artifacts processed" if deleted else "nothing to delete"
-        q.set_execution_status(conn, execution.id, status, text)
+        runs_q.set_execution_status(conn, execution.id, status, text)
         if not execution.dry_run:
             record_events(conn, _run_event(conn, execution, status))
         return {"execution": execution.id, "status": status.value, **counts}
 
     @staticmethod
     def _stop(conn: Connection, execution_id: int) -> None:
-        q.stop_unfinished(conn, execution_id)
-        q.set_execution_status(conn, execution_id, RunStatus.STOPPED, "stopped")
+        runs_q.stop_unfinished(conn, execution_id)
+        runs_q.set_execution_status(conn, execution_id, RunStatus.STOPPED, "stopped")
 
     @staticmethod
     def _fail_all(conn: Connection, execution_id: int, reason: str) -> None:
-        for subtask, _decision in q.unfinished_subtasks(conn, execution_id):
-            q.set_subtask_status(conn, subtask.id, RunStatus.FAILED, reason)
-        q.settle_tasks(conn, execution_id)
-        q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason)
+        for subtask, _decision in runs_q.unfinished_subtasks(conn, execution_id):
+            runs_q.set_subtask_status(conn, subtask.id, RunStatus.FAILED, reason)
+        runs_q.settle_tasks(conn, execution_id)
+        runs_q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason)
 
 
 def _run_event(conn: Connection, execution: RetentionExecution, status: RunStatus) -> NewEvent:
     """The event of an execution that ended (``TAG_RETENTION`` for webhooks): its totals and the
     first deletions."""
     policy = q.policy_by_id(conn, execution.policy_id)
-    total, retained = q.execution_totals(conn, execution.id)
-    deleted = q.deleted_subtasks(conn, execution.id, limit=RETENTION_EVENT_ITEMS)
+    total, retained = runs_q.execution_totals(conn, execution.id)
+    deleted = runs_q.deleted_subtasks(conn, execution.id, limit=RETENTION_EVENT_ITEMS)
     namespace = policy.namespace_name if policy is not None else (deleted[0].namespace if deleted else "")
     return retention_run_event(
         instance_id=policy.instance_id if policy is not None else DEFAULT_INSTANCE,

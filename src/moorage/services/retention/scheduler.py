@@ -1,28 +1,20 @@
 """Runs retention on schedule: every shared-edition retention on ``MOORAGE_RETENTION__SCHEDULE``
 (daily by default), and every enabled Enterprise Edition policy whose trigger is ``scheduled`` on
 its own cron. Every HTTP process looks every few seconds (as the signature policies' scheduler
-does); each retention's and policy's ``last_scheduled_at`` mark is advanced with compare-and-set and
-each run carries an idempotency key, so several processes or nodes start each run once. Missed
-runs are not caught up (a server down at midnight runs the next day)."""
+does); retentions and policies are claimed as every scheduler claims its cron rows
+(``services/cron_claims.py``) and each run carries an idempotency key, so several processes or
+nodes start each run once. Missed runs are not caught up (a server down at midnight runs the next day)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from functools import partial
-
 from moorage.domain.cron import CronSchedule
-from moorage.domain.errors import Invalid
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import retention as shared_q
 from moorage.metadata.queries import retention_policies as policy_q
+from moorage.metadata.tables import ee_retention_policies, retentions
+from moorage.services.cron_claims import claim_fired, look_every
 from moorage.services.retention.executions import RetentionExecutions
 from moorage.services.retention.shared import SharedRetentionService
-
-log = logging.getLogger(__name__)
-
-IDLE_MARK_MS = 60_000
-"""A mark older than this is advanced even when nothing fired, so the next look scans a short window."""
 
 
 class RetentionScheduler:
@@ -40,7 +32,9 @@ class RetentionScheduler:
         self.db = db
         self.shared = shared
         self.executions = executions
-        self.shared_schedule = CronSchedule.parse(shared_schedule) if shared_schedule else None
+        if shared_schedule:
+            CronSchedule.parse(shared_schedule)  # refused at start, not at each look
+        self.shared_schedule = shared_schedule
         self.interval = interval_seconds
 
     async def tick(self, *, now: int | None = None) -> int:
@@ -49,54 +43,42 @@ class RetentionScheduler:
         return await self._shared(moment) + await self._policies(moment)
 
     async def _shared(self, now: int) -> int:
-        if self.shared_schedule is None:
+        if not self.shared_schedule:
             return 0
         started = 0
-        for retention_id, last in await self.db.read(shared_q.schedule_marks):
-            fired = self.shared_schedule.fired_between(last, now)
-            if not fired and now - last <= IDLE_MARK_MS:
-                continue
-            won = await self.db.write(
-                partial(shared_q.mark_scheduled, retention_id=retention_id, previous=last, now=now)
+        fired = await claim_fired(
+            self.db,
+            retentions,
+            await self.db.read(shared_q.schedule_marks),
+            row_id=lambda retention_id: retention_id,
+            cron=lambda _: self.shared_schedule,
+            now=now,
+            what="retention",
+        )
+        for retention_id in fired:
+            await self.shared.run_soon(
+                retention_id, trigger="scheduled", dedupe_key=f"retention-scheduled:{retention_id}:{now // 1000}"
             )
-            if won and fired:
-                await self.shared.run_soon(
-                    retention_id, trigger="scheduled", dedupe_key=f"retention-scheduled:{retention_id}:{now // 1000}"
-                )
-                started += 1
+            started += 1
         return started
 
     async def _policies(self, now: int) -> int:
         started = 0
-        for policy, last in await self.db.read(policy_q.scheduled_policies):
-            try:
-                schedule = CronSchedule.parse(policy.trigger.cron)
-            except Invalid:
-                log.warning("retention policy %d has an invalid schedule %r", policy.id, policy.trigger.cron)
-                continue
-            fired = schedule.fired_between(last, now)
-            if not fired and now - last <= IDLE_MARK_MS:
-                continue
-            won = await self.db.write(partial(policy_q.mark_scheduled, policy_id=policy.id, previous=last, now=now))
-            if (
-                won
-                and fired
-                and await self.executions.start(
-                    policy,
-                    trigger="scheduled",
-                    dry_run=False,
-                    dedupe_key=f"retention-scheduled:{policy.id}:{now // 1000}",
-                )
-                is not None
-            ):
+        fired = await claim_fired(
+            self.db,
+            ee_retention_policies,
+            await self.db.read(policy_q.scheduled_policies),
+            row_id=lambda policy: policy.id,
+            cron=lambda policy: policy.trigger.cron,
+            now=now,
+            what="retention policy",
+        )
+        for policy in fired:
+            key = f"retention-scheduled:{policy.id}:{now // 1000}"
+            if await self.executions.start(policy, trigger="scheduled", dry_run=False, dedupe_key=key) is not None:
                 started += 1
         return started
 
     async def run_forever(self) -> None:
         """``tick`` every interval until cancelled."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scheduling retention runs failed")
-            await asyncio.sleep(self.interval)
+        await look_every(self.interval, self.tick, what="retention runs")

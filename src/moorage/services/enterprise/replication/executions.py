@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import Page, PageRequest, RunStatus
-from moorage.domain.errors import Conflict, NotFound
+from moorage.domain.errors import NotFound
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.domain.replication import ReplicationExecution, ReplicationPolicy, ReplicationSubtask, ReplicationTask
 from moorage.metadata.database import Database
 from moorage.metadata.queries import jobs as jobs_q
-from moorage.metadata.queries import replication as q
+from moorage.metadata.queries import replication_runs as q
+from moorage.services.runs import require_task, stop_requested, submit_execution
 
 JOB_ATTEMPTS = 3
 
@@ -75,18 +76,16 @@ class ReplicationExecutions:
         )
         if execution_id is None:
             return None
-        try:
-            job = await self.jobs.submit(
-                JobKind.REPLICATION_EXECUTION,
-                {"execution_id": execution_id},
-                dedupe_key=f"replication:{execution_id}",
-                max_attempts=JOB_ATTEMPTS,
-            )
-        except Exception as exc:
-            reason = f"the job queue refused the execution: {type(exc).__name__}"
-            await self.db.write(lambda conn: q.set_execution_status(conn, execution_id, RunStatus.FAILED, reason))
-            raise
-        await self.db.write(lambda conn: q.set_execution_job(conn, execution_id, job.id))
+        await submit_execution(
+            self.db,
+            self.jobs,
+            q,
+            execution_id,
+            kind=JobKind.REPLICATION_EXECUTION,
+            dedupe_prefix="replication",
+            max_attempts=JOB_ATTEMPTS,
+            say_why=False,
+        )
         return execution_id
 
     async def list_executions(
@@ -124,8 +123,7 @@ class ReplicationExecutions:
 
         def work(conn: Connection) -> Page[ReplicationSubtask]:
             self._execution(conn, instance_id, execution_id)
-            if q.get_task(conn, execution_id, task_id) is None:
-                raise NotFound(f"task {task_id} of execution {execution_id} not found", reason="task_not_found")
+            require_task(q.get_task, conn, execution_id, task_id)
             return q.list_subtasks(conn, task_id, status=status, offset=page.offset, limit=page.limit)
 
         return await self.db.read(work)
@@ -133,14 +131,8 @@ class ReplicationExecutions:
     async def stop(self, *, instance_id: str, execution_id: int) -> None:
         """Ask a running execution to stop (it stops between two blobs); one not started stops at once."""
         execution = await self.get(instance_id=instance_id, execution_id=execution_id)
-        if execution.status.finished:
-            raise Conflict(
-                f"execution {execution_id} has already finished ({execution.status.value})", reason="execution_finished"
-            )
-        if execution.job_id is not None:
-            job = await self.jobs.stop(execution.job_id)
-            if not job.status.finished:
-                return  # the run sees the request and marks what it had not done as stopped
+        if not await stop_requested(self.jobs, execution_id, execution):
+            return  # the run sees the request and marks what it had not done as stopped
 
         def work(conn: Connection) -> None:
             q.stop_unfinished(conn, execution_id, "stopped on request")

@@ -51,6 +51,7 @@ from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import replication as q
+from moorage.metadata.queries import replication_runs as runs_q
 from moorage.services.enterprise.replication.registries import RegistryAccess, catalog_type
 from moorage.services.events.recorder import record_events
 from moorage.services.replication import (
@@ -228,7 +229,7 @@ class ExecutionRunner:
     async def _plan(
         self, execution_id: int, job_id: str, policy: ReplicationPolicy, scope: dict[str, Any], ends: Ends
     ) -> None:
-        if await self.db.read(lambda conn: q.has_tasks(conn, execution_id)):
+        if await self.db.read(lambda conn: runs_q.has_tasks(conn, execution_id)):
             return
         planned: list[tuple[str, str, str]] = []
         if scope.get("repository"):
@@ -249,7 +250,9 @@ class ExecutionRunner:
             for repository, tag in await self._list(policy, ends):
                 dest = destination_repository(repository, policy.dest_namespace, policy.dest_namespace_replace_count)
                 planned.append((f"{repository}:{tag}", f"{ends.dest_prefix}{dest}:{tag}", "copy"))
-        await self.db.write(lambda conn: q.create_tasks(conn, execution_id=execution_id, job_id=job_id, tasks=planned))
+        await self.db.write(
+            lambda conn: runs_q.create_tasks(conn, execution_id=execution_id, job_id=job_id, tasks=planned)
+        )
 
     # Copying ----------------------------------------------------------------------------------------
     async def _task(
@@ -257,12 +260,12 @@ class ExecutionRunner:
     ) -> None:
         source_repository, separator, reference = _split(task.src_resource)
         dest_repository, _, _ = _split(task.dst_resource.removeprefix(ends.dest_prefix))
-        await self.db.write(lambda conn: q.set_task_status(conn, task.id, RunStatus.IN_PROGRESS))
+        await self.db.write(lambda conn: runs_q.set_task_status(conn, task.id, RunStatus.IN_PROGRESS))
         started = now_ms()
         if task.operation == "deletion":
             deleted = await delete_artifact(ends.sink, dest_repository, reference)
             text = "deleted" if deleted else "nothing to delete at the destination"
-            await self.db.write(lambda conn: q.set_task_status(conn, task.id, RunStatus.SUCCEED, text))
+            await self.db.write(lambda conn: runs_q.set_task_status(conn, task.id, RunStatus.SUCCEED, text))
             return
         options = CopyOptions(
             override=policy.override,
@@ -283,11 +286,11 @@ class ExecutionRunner:
         namespace, _, repository = dest_repository.partition("/")
         if report.skipped:
             text = f"skipped: the destination tag names {report.destination_digest} (override is off)"
-            q.set_task_status(conn, task.id, RunStatus.SUCCEED, text)
+            runs_q.set_task_status(conn, task.id, RunStatus.SUCCEED, text)
             return
 
         def add(digest: str, text: str) -> None:
-            q.add_subtask(
+            runs_q.add_subtask(
                 conn,
                 task_id=task.id,
                 execution_id=task.execution_id,
@@ -310,11 +313,11 @@ class ExecutionRunner:
         summary = f"{len(report.manifests)} manifests and {report.bytes_sent} blob bytes sent"
         if report.referrers:
             summary += f"; {len(report.referrers)} referrers"
-        q.set_task_status(conn, task.id, RunStatus.SUCCEED, summary)
+        runs_q.set_task_status(conn, task.id, RunStatus.SUCCEED, summary)
 
     # The run ----------------------------------------------------------------------------------------
     def run(self, control: JobControl, execution_id: int) -> dict[str, Any]:
-        found = self.db.run_read(lambda conn: q.execution_by_id(conn, execution_id))
+        found = self.db.run_read(lambda conn: runs_q.execution_by_id(conn, execution_id))
         if found is None:
             return {"execution_id": execution_id, "status": "gone"}
         execution, scope = found
@@ -323,13 +326,13 @@ class ExecutionRunner:
         policy = self.db.run_read(lambda conn: q.policy_by_id(conn, execution.policy_id))
         if policy is None:
             self.db.run_write(
-                lambda conn: q.set_execution_status(conn, execution_id, RunStatus.STOPPED, "policy deleted")
+                lambda conn: runs_q.set_execution_status(conn, execution_id, RunStatus.STOPPED, "policy deleted")
             )
             return {"execution_id": execution_id, "status": RunStatus.STOPPED.value}
         first = execution.status is not RunStatus.IN_PROGRESS
 
         def begin(conn: Connection) -> None:
-            q.set_execution_status(conn, execution_id, RunStatus.IN_PROGRESS)
+            runs_q.set_execution_status(conn, execution_id, RunStatus.IN_PROGRESS)
             if first:
                 record_events(conn, _execution_event(policy, execution_id, Operation.CREATE, scope, {}))
 
@@ -352,7 +355,7 @@ class ExecutionRunner:
         ends = self._ends(policy, control.check_stopped)
         try:
             await self._plan(execution_id, control.job.id, policy, scope, ends)
-            todo = await self.db.read(lambda conn: q.unfinished_tasks(conn, execution_id))
+            todo = await self.db.read(lambda conn: runs_q.unfinished_tasks(conn, execution_id))
             bucket = TokenBucket(policy.speed_kb * 1024) if policy.speed_kb > 0 else None
             pending = iter(todo)
             done = 0
@@ -404,27 +407,27 @@ class ExecutionRunner:
         failure: str | None = None,
     ) -> dict[str, Any]:
         if stopped:
-            q.stop_unfinished(conn, execution_id, "stopped on request")
+            runs_q.stop_unfinished(conn, execution_id, "stopped on request")
             status, text = RunStatus.STOPPED, "stopped on request"
         elif failure is not None:
-            q.stop_unfinished(conn, execution_id, failure)
+            runs_q.stop_unfinished(conn, execution_id, failure)
             status, text = RunStatus.FAILED, failure
         else:
-            counts = q.task_counts(conn, execution_id)
+            counts = runs_q.task_counts(conn, execution_id)
             status, text = summarize(counts)
             if status is RunStatus.FAILED:
-                text = f"{text}; first failure: {q.first_failure(conn, execution_id)}"
+                text = f"{text}; first failure: {runs_q.first_failure(conn, execution_id)}"
             if status is RunStatus.SUCCEED:
                 text = f"{sum(counts.values())} artifacts replicated" if counts else "nothing to replicate"
-        counts = q.task_counts(conn, execution_id)
-        if q.set_execution_status(conn, execution_id, status, text):
+        counts = runs_q.task_counts(conn, execution_id)
+        if runs_q.set_execution_status(conn, execution_id, status, text):
             detail = {"status": status.value, "tasks": sum(counts.values()), **counts}
             record_events(conn, _execution_event(policy, execution_id, Operation.UPDATE, scope, detail))
         return {"execution_id": execution_id, "status": status.value, "text": text, "tasks": counts}
 
 
 def _fail_task(conn: Connection, *, task_id: int, text: str) -> None:
-    q.set_task_status(conn, task_id, RunStatus.FAILED, text)
+    runs_q.set_task_status(conn, task_id, RunStatus.FAILED, text)
 
 
 def _execution_event(

@@ -8,32 +8,25 @@ and schedules (a scheduler every HTTP process runs, as the retention policies' d
   two, and a dispatch that rolls back starts none. The run reads the artifact when it copies (the
   event says "this changed", not what it became).
 - **Scheduled**: every enabled policy whose trigger is ``scheduled`` runs when its cron fires; the
-  policy's mark is advanced with compare-and-set and the execution carries an idempotency key, so
+  policies are claimed as every scheduler claims its cron rows (``services/cron_claims.py``) and the
+  execution carries an idempotency key, so
   several processes or nodes start each run once. Missed runs are not caught up.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Sequence
-from functools import partial
 
 from sqlalchemy.engine import Connection
 
-from moorage.domain.cron import CronSchedule
-from moorage.domain.errors import Invalid
 from moorage.domain.events import Event, ResourceType, WebhookEventType, webhook_event_type
 from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.domain.replication import ReplicationPolicy, repository_selected, tag_selected
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import replication as q
+from moorage.metadata.replication_tables import replication_policies
+from moorage.services.cron_claims import claim_fired, look_every
 from moorage.services.enterprise.replication.executions import ReplicationExecutions, start_in
-
-log = logging.getLogger(__name__)
-
-IDLE_MARK_MS = 60_000
-"""A mark older than this is advanced even when nothing fired, so the next look scans a short window."""
 
 
 def _wanted(policy: ReplicationPolicy, event: Event, event_type: WebhookEventType) -> bool:
@@ -98,27 +91,21 @@ class ReplicationScheduler:
         """Look once; return how many executions were started."""
         moment = now_ms() if now is None else now
         started = 0
-        for policy, last in await self.db.read(q.scheduled_policies):
-            try:
-                schedule = CronSchedule.parse(policy.trigger.cron)
-            except Invalid:
-                log.warning("replication policy %d has an invalid schedule %r", policy.id, policy.trigger.cron)
-                continue
-            fired = schedule.fired_between(last, moment)
-            if not fired and moment - last <= IDLE_MARK_MS:
-                continue
-            won = await self.db.write(partial(q.mark_scheduled, policy_id=policy.id, previous=last, now=moment))
-            if won and fired:
-                key = f"replication-scheduled:{policy.id}:{moment // 1000}"
-                if await self.executions.start(policy, trigger="scheduled", dedupe_key=key) is not None:
-                    started += 1
+        fired = await claim_fired(
+            self.db,
+            replication_policies,
+            await self.db.read(q.scheduled_policies),
+            row_id=lambda policy: policy.id,
+            cron=lambda policy: policy.trigger.cron,
+            now=moment,
+            what="replication policy",
+        )
+        for policy in fired:
+            key = f"replication-scheduled:{policy.id}:{moment // 1000}"
+            if await self.executions.start(policy, trigger="scheduled", dedupe_key=key) is not None:
+                started += 1
         return started
 
     async def run_forever(self) -> None:
         """``tick`` every interval until cancelled."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scheduling replication executions failed")
-            await asyncio.sleep(self.interval)
+        await look_every(self.interval, self.tick, what="replication executions")
