@@ -11,7 +11,7 @@ from sqlalchemy import select
 from moorage.auth.passwords import PasswordHashing
 from moorage.metadata.database import Database
 from moorage.metadata.tables import users
-from moorage.settings import AuthSettings
+from moorage.settings.sections import AuthSettings
 from tests.conftest import AppFactory
 from tests.support.accounts import create_user
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from moorage.settings import AuthSettings
+from moorage.settings.sections import AuthSettings
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from moorage.domain.identity import OPERATOR, Caller, Operator, Principal, Proje
 from moorage.metadata.database import Database
 from moorage.metadata.queries import identity as q
 from moorage.services.events.recorder import record_events
-from moorage.settings import AuthSettings
+from moorage.settings.sections import AuthSettings
 
 USER_CACHE_SECONDS = 5.0
 """How long ``user_recently`` trusts what the database said about a user."""
