@@ -34,6 +34,8 @@ from huaweicloudsdkhss.v5 import (
     ModifyCicdConfigurationRequest,
     ModifyCicdConfigurationRequestBody,
     ShowCicdConfigurationRequest,
+    ShowImageAssetStatisticsRequest,
+    ShowImagePayPerScanStatisticsRequest,
 )
 from sqlalchemy import func, select
 
@@ -205,6 +207,17 @@ def test_pipeline_gate_listing_details_and_push_reuse(cicd: Cicd, tmp_path: Path
     assert [r.image_id for r in risky.data_list] == [vulnerable.image_id]
     shown = client.show_cicd_configuration(ShowCicdConfigurationRequest(cicd_id=cicd_id))
     assert shown.associated_images_num == 2
+
+    # The statistics count the account's uploads (other tests of the module upload too).
+    def uploads(**filters: Any) -> int:
+        return int(client.list_cicd_images(ListCicdImagesRequest(**filters)).total_num)
+
+    assets = client.show_image_asset_statistics(ShowImageAssetStatisticsRequest())
+    assert assets.cicd_num == uploads() >= 2
+    scans = client.show_image_pay_per_scan_statistics(ShowImagePayPerScanStatisticsRequest())
+    assert scans.cicd_scan_num == uploads(scan_status="success") >= 2
+    assert (scans.total.cicd, scans.has_risk.cicd) == (uploads(), uploads(risky=True))
+    assert scans.high_risk.cicd == uploads(severity_level="High") >= 1
 
     # The detail operations read an uploaded image by its cicd image id.
     details = client.list_image_vulnerabilities(

@@ -99,6 +99,17 @@ class CicdImage:
 
 
 @dataclass(frozen=True, slots=True)
+class CicdCounts:
+    """An account's uploaded images, counted the way HSS's statistics count registry images."""
+
+    total: int
+    scanned: int
+    risky: int
+    high_risk: int
+    unscanned: int
+
+
+@dataclass(frozen=True, slots=True)
 class CicdImageFilter:
     """The filters of ``ListCicdImages``."""
 

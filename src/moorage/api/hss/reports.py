@@ -79,8 +79,8 @@ async def _count(services: ServicesDep, principal: PrincipalDep, **filters: obje
     return total
 
 
-def _registry(count: int) -> ac.ImageTypeRisk:
-    return ac.ImageTypeRisk(local=0, registriy=count, registry=count, cicd=0)
+def _by_type(registry: int, cicd: int) -> ac.ImageTypeRisk:
+    return ac.ImageTypeRisk(local=0, registriy=registry, registry=registry, cicd=cicd)
 
 
 @router.get(ASSETS, response_model=ac.AssetStatistics)
@@ -90,8 +90,10 @@ async def show_image_asset_statistics(
     services: ServicesDep,
     enterprise_project_id: Text = None,
 ) -> ac.AssetStatistics:
-    """How many images the account has (registry images; images on hosts and in pipelines do not apply)."""
-    return ac.AssetStatistics(local_num=0, cicd_num=0, registry_num=await _count(services, principal))
+    """How many images the account has: in its registries, and uploaded by its pipelines (images on
+    hosts do not apply)."""
+    cicd = await services.security.cicd.counts(principal)
+    return ac.AssetStatistics(local_num=0, cicd_num=cicd.total, registry_num=await _count(services, principal))
 
 
 @router.get(SCANS, response_model=ac.PayPerScanStatistics)
@@ -101,18 +103,20 @@ async def show_image_pay_per_scan_statistics(
     services: ServicesDep,
     enterprise_project_id: Text = None,
 ) -> ac.PayPerScanStatistics:
-    """Scanned, risky, high-risk and unscanned images (moorage bills nothing: quotas are 0)."""
+    """Scanned, risky, high-risk and unscanned images, of the registries and of the pipelines'
+    uploads (moorage bills nothing: quotas are 0)."""
     scanned = await _count(services, principal, scan_status=ScanStatus.SUCCESS.value)
+    cicd = await services.security.cicd.counts(principal)
     return ac.PayPerScanStatistics(
         repository_scan_num=scanned,
-        cicd_scan_num=0,
+        cicd_scan_num=cicd.scanned,
         free_quota_num=0,
         already_given=False,
         image_free_quota=0,
-        high_risk=_registry(await _count(services, principal, severity_level=SeverityLevel.HIGH.value)),
-        has_risk=_registry(await _count(services, principal, risky=True)),
-        total=_registry(await _count(services, principal)),
-        unscan=_registry(await _count(services, principal, scan_status=ScanStatus.UNSCAN.value)),
+        high_risk=_by_type(await _count(services, principal, severity_level=SeverityLevel.HIGH.value), cicd.high_risk),
+        has_risk=_by_type(await _count(services, principal, risky=True), cicd.risky),
+        total=_by_type(await _count(services, principal), cicd.total),
+        unscan=_by_type(await _count(services, principal, scan_status=ScanStatus.UNSCAN.value), cicd.unscanned),
     )
 
 

@@ -11,6 +11,7 @@ import secrets
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -23,6 +24,7 @@ from moorage.domain.security_cicd import (
     MAX_LIST_ENTRIES,
     PIPELINE_TYPES,
     CicdConfiguration,
+    CicdCounts,
     CicdGate,
     CicdImage,
     CicdImageFilter,
@@ -273,6 +275,26 @@ class CicdService:
         return await self.db.read(
             lambda conn: q.page_images(conn, domain_id, flt, descending=descending, offset=offset, limit=limit)
         )
+
+    async def counts(self, principal: Principal) -> CicdCounts:
+        """The account's uploaded images: all, scanned, risky, high-risk and unscanned (the ``cicd``
+        figures of ``ShowImageAssetStatistics`` and ``ShowImagePayPerScanStatistics``)."""
+        domain_id = account_of(principal)
+
+        def work(conn: Connection) -> CicdCounts:
+            def count(**filters: Any) -> int:
+                flt = CicdImageFilter(**filters)
+                return q.page_images(conn, domain_id, flt, descending=False, offset=0, limit=1)[1]
+
+            return CicdCounts(
+                total=count(),
+                scanned=count(scan_status="success"),
+                risky=count(risky=True),
+                high_risk=count(severity_level="High"),
+                unscanned=count(scan_status="unscan"),
+            )
+
+        return await self.db.read(work)
 
 
 def _event(operation: Operation, cicd_id: str, domain_id: str, detail: Mapping[str, object]) -> NewEvent:
