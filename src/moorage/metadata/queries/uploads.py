@@ -53,6 +53,15 @@ def remove(conn: Connection, upload_id: str) -> bool:
     return bool(result.rowcount)
 
 
+def remove_unleased(conn: Connection, upload_id: str, *, size: int) -> bool:
+    """Forget a session that is still ``size`` bytes long and that no chunk holds (the closing PUT
+    that carried the whole blob); False when it is gone, grew, or a chunk is streaming into it."""
+    result = conn.execute(
+        delete(uploads).where(uploads.c.id == upload_id, uploads.c.size == size, uploads.c.lease_until < now_ms())
+    )
+    return bool(result.rowcount)
+
+
 def remove_if_stale(conn: Connection, upload_id: str, *, before_ms: int) -> bool:
     """Forget a session only if it is still untouched since ``before_ms`` and no chunk holds it (a
     client may have resumed it since it was found stale). True if it went."""
