@@ -12,6 +12,8 @@ Workloads per round (every one pushes new content: nothing is skipped as already
 4 KiB blobs by 16 clients (POST then PUT ``?digest=``, as docker and skopeo push; ``--single-post``
 lets moorage use ``POST ?digest=``), manifest PUT by new tags on one manifest by 16 clients, small
 images (config + 2 layers of 4 KiB, HEAD each blob, push, PUT the manifest by tag) by 8 clients.
+``--postgres`` runs moorage on a throwaway PostgreSQL (``tests/support/postgres.py``), whose CPU is
+counted with moorage's.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ import uvloop
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.support import postgres
 from tests.support.servers import ServerProcess, start_moorage, start_reference_registry
 
 from bench.http_client import HttpConnection, TimedRun, run_concurrently
 from bench.oci_client import Blob, Image, push_blob, push_image, put_manifest
+from bench.process_cpu import tree_cpu_seconds
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +59,8 @@ class Target:
     server: ServerProcess
     endpoint: RegistryEndpoint
     single_post: bool
+    database_pid: int | None = None
+    """The PostgreSQL server the target uses: its CPU counts as the target's."""
 
 
 def _progress(message: str) -> None:
@@ -122,6 +128,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     """Start every target, run the rounds, stop them; the per-round figures."""
     work = Path(tempfile.mkdtemp(prefix="moorage-interleaved-", dir=arguments.work_dir))
     targets: list[Target] = []
+    database: postgres.PostgresServer | None = None
     sizes = {"small": arguments.blobs, "tags": arguments.tags, "images": arguments.images}
     samples: dict[str, dict[str, list[dict[str, float]]]] = {}
     try:
@@ -130,11 +137,17 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         if arguments.before_src:
             sources.append(("moorage-before", arguments.before_src.resolve()))
         extra_env = dict(item.split("=", 1) for item in arguments.moorage_env)
+        if arguments.postgres:
+            database = postgres.start()
         for name, src in sources:
             _progress(f"{name}: starting from {src}")
-            server = _start_moorage(work / name, src, credentials, extra_env)
+            env = dict(extra_env)
+            if database is not None:
+                env["MOORAGE_DATABASE_URL"] = database.create_database(name.replace("-", "_"))
+            server = _start_moorage(work / name, src, credentials, env)
             endpoint = RegistryEndpoint(server.base_url, RegistryAuth(credentials), server_pid=server.process.pid)
-            targets.append(Target(name, server, endpoint, arguments.single_post))
+            database_pid = database.process.pid if database is not None else None
+            targets.append(Target(name, server, endpoint, arguments.single_post, database_pid))
         _progress("reference: starting")
         reference = start_reference_registry(work / "reference")
         targets.append(
@@ -150,21 +163,27 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             for round_index in range(arguments.rounds):
                 order = targets[round_index % len(targets) :] + targets[: round_index % len(targets)]
                 for target in order:
+                    database_cpu = tree_cpu_seconds(target.database_pid) if target.database_pid else 0.0
                     timed = uvloop.run(_round(target, workload, round_index, sizes[workload]))
+                    if target.database_pid:
+                        database_cpu = tree_cpu_seconds(target.database_pid) - database_cpu
                     rate = sizes[workload] / timed.seconds
-                    cpu_ms = (timed.server_cpu_seconds or 0.0) * 1000 / sizes[workload]
+                    cpu_ms = ((timed.server_cpu_seconds or 0.0) + database_cpu) * 1000 / sizes[workload]
                     samples[workload][target.name].append({"rate": rate, "cpu_ms": cpu_ms, "load": os.getloadavg()[0]})
                     figure = f"{rate:,.1f} {UNITS[workload]}, {cpu_ms:.2f} ms CPU/op"
                     _progress(f"{workload} round {round_index + 1} {target.name}: {figure}")
     finally:
         for target in targets:
             target.server.stop()
+        if database is not None:
+            database.stop()
         shutil.rmtree(work, ignore_errors=True)
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "rounds": arguments.rounds,
         "sizes": sizes,
         "single_post": arguments.single_post,
+        "database": "postgresql" if arguments.postgres else "sqlite",
         "moorage_env": arguments.moorage_env,
         "samples": samples,
     }
@@ -193,6 +212,7 @@ def render(results: dict[str, Any]) -> str:
                 f"{(rate / ref_rate) if ref_rate and name != 'reference' else 1:.2f} | {cpu:.2f} ms | "
                 f"{(ref_cpu / cpu) if ref_cpu and cpu else 0:.2f} |"
             )
+    lines.insert(0, f"Database: {results.get('database', 'sqlite')}.\n")
     loads = [s["load"] for by_target in results["samples"].values() for rounds in by_target.values() for s in rounds]
     if loads:
         lines.append(f"\nLoad average during the rounds: {min(loads):.1f}-{max(loads):.1f}.")
@@ -210,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before-src", type=Path, help="also run the moorage whose src is here")
     parser.add_argument("--single-post", action="store_true", help="moorage pushes blobs by POST ?digest=")
     parser.add_argument("--moorage-env", action="append", default=[], metavar="NAME=VALUE", help="for moorage")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="moorage on PostgreSQL (a throwaway server; its CPU counts as moorage's)",
+    )
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--results", type=Path, help="do not run: print these results")
