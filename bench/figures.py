@@ -69,6 +69,9 @@ FIGURES: tuple[Figure, ...] = (
     Figure("manifest_head_digest_rps", "manifest HEAD by digest, concurrency {manifest_conc}", "req/s"),
     Figure("manifest_head_digest_p50_ms", "  p50 latency", "ms", higher_is_better=False),
     Figure("manifest_head_digest_p99_ms", "  p99 latency", "ms", higher_is_better=False),
+    Figure(
+        "manifest_head_digest_rps_cpu_ms", "  server CPU per request (all its processes)", "ms", higher_is_better=False
+    ),
     Figure("tag_put", "manifest PUT by tag (filling {tags} tags), concurrency {tag_conc}", "tags/s"),
     Figure("tag_put_cpu_ms", "  server CPU per tag (all its processes)", "ms", higher_is_better=False),
     Figure("tags_list_whole", "list {tags} tags, whole", "tags/s"),
