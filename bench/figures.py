@@ -61,18 +61,25 @@ FIGURES: tuple[Figure, ...] = (
     ),
     Figure("blob_pull", "{large} blob pull", "MB/s", judged_against_limits=True),
     Figure("small_blob_push", "{small_count} blobs of {small} pushed, concurrency {small_conc}", "blobs/s"),
+    Figure("small_blob_push_cpu_ms", "  server CPU per blob (all its processes)", "ms", higher_is_better=False),
     Figure("manifest_get_tag_rps", "manifest GET by tag, concurrency {manifest_conc}", "req/s"),
     Figure("manifest_get_tag_p50_ms", "  p50 latency", "ms", higher_is_better=False),
     Figure("manifest_get_tag_p99_ms", "  p99 latency", "ms", higher_is_better=False),
+    Figure("manifest_get_tag_rps_cpu_ms", "  server CPU per request (all its processes)", "ms", higher_is_better=False),
     Figure("manifest_head_digest_rps", "manifest HEAD by digest, concurrency {manifest_conc}", "req/s"),
     Figure("manifest_head_digest_p50_ms", "  p50 latency", "ms", higher_is_better=False),
     Figure("manifest_head_digest_p99_ms", "  p99 latency", "ms", higher_is_better=False),
+    Figure(
+        "manifest_head_digest_rps_cpu_ms", "  server CPU per request (all its processes)", "ms", higher_is_better=False
+    ),
     Figure("tag_put", "manifest PUT by tag (filling {tags} tags), concurrency {tag_conc}", "tags/s"),
+    Figure("tag_put_cpu_ms", "  server CPU per tag (all its processes)", "ms", higher_is_better=False),
     Figure("tags_list_whole", "list {tags} tags, whole", "tags/s"),
     Figure("tags_list_paginated", "list {tags} tags, n={page} via Link", "tags/s"),
     Figure("catalog_whole", "catalog of {repos} repositories, whole", "repos/s"),
     Figure("catalog_paginated", "catalog of {repos} repositories, n={page} via Link", "repos/s"),
     Figure("image_push", "{images} small images pushed (config + 2 layers), concurrency {image_conc}", "images/s"),
+    Figure("image_push_cpu_ms", "  server CPU per image (all its processes)", "ms", higher_is_better=False),
 )
 FIGURE_KEYS = tuple(figure.key for figure in FIGURES)
 LIMIT_LABELS = {

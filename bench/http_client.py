@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 from urllib.parse import urlsplit
 
+from bench.process_cpu import tree_cpu_seconds
 from bench.registry_auth import RegistryEndpoint
 
 T = TypeVar("T")
@@ -209,6 +210,8 @@ class TimedRun:
 
     seconds: float
     latencies: list[float]
+    server_cpu_seconds: float | None = None
+    """CPU the server's process tree spent meanwhile (when the endpoint names its pid)."""
 
 
 async def run_concurrently(
@@ -232,6 +235,7 @@ async def run_concurrently(
             await jobs[index](connection)
             latencies[index] = time.perf_counter() - started
 
+    cpu_before = tree_cpu_seconds(endpoint.server_pid) if endpoint.server_pid else None
     started = time.perf_counter()
     tasks = [asyncio.ensure_future(worker(connection)) for connection in connections]
     try:
@@ -244,4 +248,8 @@ async def run_concurrently(
     finally:
         for connection in connections:
             connection.close()
-    return TimedRun(time.perf_counter() - started, latencies)
+    seconds = time.perf_counter() - started
+    cpu = None
+    if cpu_before is not None and endpoint.server_pid:
+        cpu = tree_cpu_seconds(endpoint.server_pid) - cpu_before
+    return TimedRun(seconds, latencies, cpu)

@@ -161,3 +161,5 @@ class RegistryEndpoint:
 
     base_url: str
     auth: RegistryAuth = field(default_factory=RegistryAuth)
+    server_pid: int | None = None
+    """The server's process (its tree's CPU time is reported per workload), when the harness started it."""

@@ -144,6 +144,7 @@ def run_target(
     use_curl: bool,
     reference_auth: bool,
     selected: list[str],
+    two_step: bool = False,
 ) -> dict[str, Any]:
     """Start one server on a fresh data directory, run every workload, stop it, drop its data."""
     data_dir = work_dir / f"{target}-data"
@@ -157,7 +158,7 @@ def run_target(
         outcome["error"] = f"did not start: {str(error)[:2000]}"
         _progress(f"{target}: {outcome['error']}")
         return outcome
-    endpoint = RegistryEndpoint(server.base_url, RegistryAuth(credentials))
+    endpoint = RegistryEndpoint(server.base_url, RegistryAuth(credentials), server_pid=server.process.pid)
     try:
         result = workloads.run_all(
             endpoint,
@@ -166,6 +167,7 @@ def run_target(
             lambda line: _progress(f"{target}: {line}"),
             use_curl=use_curl,
             selected=selected,
+            two_step=two_step,
         )
     finally:
         started = time.perf_counter()
@@ -225,6 +227,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 use_curl=arguments.large_client == "curl",
                 reference_auth=arguments.reference_auth,
                 selected=arguments.workloads,
+                two_step=arguments.two_step,
             )
             for target in targets
         }
@@ -310,6 +313,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("socket", "curl"),
         default="socket",
         help="how large blobs are pushed monolithically and pulled (default: socket)",
+    )
+    parser.add_argument(
+        "--two-step",
+        action="store_true",
+        help="push monolithic blobs by POST then PUT ?digest= everywhere (as docker and skopeo do), "
+        "even where the server takes POST ?digest=",
     )
     arguments = parser.parse_args(argv)
     arguments.targets = list(dict.fromkeys([*arguments.only, *(["null"] if arguments.null else [])]))

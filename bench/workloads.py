@@ -21,7 +21,7 @@ import uvloop
 
 from bench import blob_transfer
 from bench.blob_transfer import BlobFile, SocketBlobClient, TransferError
-from bench.http_client import HttpClientError, HttpConnection, run_concurrently
+from bench.http_client import HttpClientError, HttpConnection, TimedRun, run_concurrently
 from bench.oci_client import (
     MANIFEST_ACCEPT,
     Blob,
@@ -137,6 +137,12 @@ def run_large_blobs(
         result.figures[key] = statistics.median(result.samples[key])
 
 
+def _record_cpu(result: TargetFigures, key: str, run: TimedRun, operations: int) -> None:
+    """The server's CPU milliseconds per operation of a timed run (all its processes), when known."""
+    if run.server_cpu_seconds is not None and operations:
+        result.figures[f"{key}_cpu_ms"] = run.server_cpu_seconds * 1000 / operations
+
+
 def _jobs(
     count: int, job: Callable[[HttpConnection, int], Awaitable[None]]
 ) -> list[Callable[[HttpConnection], Awaitable[object]]]:
@@ -157,6 +163,7 @@ async def run_small_blobs(
 
     run = await run_concurrently(endpoint, _jobs(len(blobs), push), sizes.small_blob_concurrency)
     result.figures["small_blob_push"] = len(blobs) / run.seconds
+    _record_cpu(result, "small_blob_push", run, len(blobs))
 
 
 async def run_manifest_reads(
@@ -189,6 +196,7 @@ async def run_manifest_reads(
         result.figures[f"{name}_rps"] = sizes.manifest_requests / run.seconds
         result.figures[f"{name}_p50_ms"] = percentile(run.latencies, 0.50) * 1000
         result.figures[f"{name}_p99_ms"] = percentile(run.latencies, 0.99) * 1000
+        _record_cpu(result, f"{name}_rps", run, sizes.manifest_requests)
 
 
 async def run_tag_listing(
@@ -206,6 +214,7 @@ async def run_tag_listing(
 
     run = await run_concurrently(endpoint, _jobs(sizes.tag_count - 1, tag), sizes.tag_concurrency)
     result.figures["tag_put"] = (sizes.tag_count - 1) / run.seconds
+    _record_cpu(result, "tag_put", run, sizes.tag_count - 1)
     await _time_listings(endpoint, f"/v2/{repository}/tags/list", "tags", sizes.tag_count, sizes, result, "tags_list")
 
 
@@ -307,6 +316,7 @@ async def run_image_pushes(
 
     run = await run_concurrently(endpoint, _jobs(len(images), push), sizes.image_concurrency)
     result.figures["image_push"] = len(images) / run.seconds
+    _record_cpu(result, "image_push", run, len(images))
 
 
 SmallWorkload = Callable[..., Coroutine[Any, Any, None]]
@@ -337,12 +347,13 @@ def run_all(
     *,
     use_curl: bool,
     selected: Sequence[str] = WORKLOAD_NAMES,
+    two_step: bool = False,
 ) -> TargetFigures:
     """The ``selected`` workloads against ``endpoint``, one after another; errors are recorded per
     workload."""
     result = TargetFigures()
     try:
-        single_post = uvloop.run(_probe(endpoint))
+        single_post = uvloop.run(_probe(endpoint)) and not two_step
     except WORKLOAD_ERRORS as error:
         result.errors["probe"] = f"{type(error).__name__}: {error}"
         return result

@@ -195,6 +195,8 @@ class Crash:
     resume_data: bytes
     resume_location: str
     """The upload session's location (path and query) when the server was killed, 100,000 bytes in."""
+    acknowledged: tuple[ol.Blob, ...]
+    """Small blobs pushed by 8 clients just before the kill, every one answered 201."""
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +209,7 @@ def crash(registry_backend: RegistryBackend, tmp_path_factory: pytest.TempPathFa
     in_flight_put = ol.Blob("application/octet-stream", os.urandom(2 * 1024 * 1024))
     partial_image = ol.image([{"partial.txt": b"partial"}])
     resume_data = os.urandom(250_000)
+    acknowledged = tuple(ol.Blob("application/octet-stream", os.urandom(4096)) for _ in range(32))
     server = registry_backend.start(data_dir)
     try:
         with OciClient(server) as oci:
@@ -251,7 +254,14 @@ def crash(registry_backend: RegistryBackend, tmp_path_factory: pytest.TempPathFa
         time.sleep(0.5)  # let the server read what was sent
         for sock in sockets:
             assert not _answered_early(sock), "an in-flight request was refused before the crash"
-        server.kill()
+        with OciClient(server) as oci:
+            oci.auth_headers(repo)
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(
+                    pool.map(lambda n: _push_small(oci, repo, acknowledged[n], n), range(len(acknowledged)))
+                )
+        assert statuses == [201] * len(acknowledged), statuses
+        server.kill()  # right after the last 201: nothing of these pushes may be pending
         for sock in sockets:
             sock.close()
     finally:
@@ -268,9 +278,24 @@ def crash(registry_backend: RegistryBackend, tmp_path_factory: pytest.TempPathFa
             resume_repo,
             resume_data,
             resume_location,
+            acknowledged,
         )
     finally:
         restarted.stop()
+
+
+def _push_small(oci: OciClient, repo: str, blob: ol.Blob, n: int) -> int:
+    """Push a small blob as clients do: every other one by ``POST ?digest=``, the others by POST
+    then a closing PUT with the whole body; the status of the last request."""
+    octet = {"Content-Type": "application/octet-stream"}
+    if n % 2:
+        response = oci.http.post(
+            f"/v2/{repo}/blobs/uploads/", params={"digest": blob.digest}, content=blob.data, headers=octet
+        )
+    else:
+        location = oci.start_upload(repo)
+        response = oci.http.put(with_query(location, digest=blob.digest), content=blob.data, headers=octet)
+    return response.status_code
 
 
 @pytest.mark.slow
@@ -287,6 +312,15 @@ def test_sigkill_mid_push_then_restart_serves_completed_content_only(crash: Cras
         assert oci.tags(repo).json()["tags"] == ["done"]
         oci.push(repo, crash.partial_image, tag="after")
         assert oci.get_manifest(repo, "after").content == crash.partial_image.manifest.data
+
+
+@pytest.mark.slow
+def test_every_small_blob_acknowledged_before_a_sigkill_is_intact(crash: Crash) -> None:
+    with OciClient(crash.restarted) as oci:
+        for blob in crash.acknowledged:
+            pulled = oci.http.get(f"/v2/{crash.repo}/blobs/{blob.digest}")
+            assert pulled.status_code == 200, f"{blob.digest} acknowledged, then lost: {pulled.status_code}"
+            assert pulled.content == blob.data
 
 
 @pytest.mark.slow

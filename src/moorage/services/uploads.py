@@ -19,7 +19,14 @@ import anyio
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest, Hasher, new_hasher
-from moorage.domain.errors import RangeNotSatisfiable, SizeInvalid, StorageUnavailable, TooLarge, UploadUnknown
+from moorage.domain.errors import (
+    DigestInvalid,
+    RangeNotSatisfiable,
+    SizeInvalid,
+    StorageUnavailable,
+    TooLarge,
+    UploadUnknown,
+)
 from moorage.domain.registry import UploadSession, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as blob_queries
@@ -246,6 +253,17 @@ class UploadService:
         the repository (created now if this is its first content); return the blob's size. On a
         digest mismatch nothing is stored and the session ends."""
         session = await self.get(target=target, upload_id=upload_id)
+        if (
+            session.size == 0
+            and chunks is not None
+            and length is not None
+            and 0 < length <= SMALL_BLOB_BYTES
+            and (self.blob_max_bytes is None or length <= self.blob_max_bytes)
+            and not self.quotas.storage_enforced
+        ):
+            return await self._finish_whole(
+                target=target, upload_id=upload_id, digest=digest, chunks=chunks, length=length
+            )
         if chunks is not None and (length is None or length > 0):
             session = await self.append(target=target, upload_id=upload_id, chunks=chunks, start=None, length=length)
         hasher = self.hashes.take(upload_id, session.size)
@@ -278,6 +296,39 @@ class UploadService:
                 with anyio.CancelScope(shield=True):
                     await self.store.delete_upload(upload_id)
         return session.size
+
+    async def _finish_whole(
+        self, *, target: UploadTarget, upload_id: str, digest: Digest, chunks: AsyncIterable[bytes], length: int
+    ) -> int:
+        """Close an empty session whose closing PUT carries the whole (small) blob, as docker, skopeo
+        and podman push configs and small layers: the body is received into memory, verified and
+        written once (temporary file, fsync, rename), and one write transaction links it and ends the
+        session. No upload data, no lease, no upload directory. A body that is not ``length`` bytes
+        long leaves the session as it was; a wrong digest ends it, as on the streaming path."""
+        data = await _receive_exactly(chunks, length)
+        try:
+            await self.store.put_verified(digest, data)
+        except DigestInvalid:
+            with anyio.CancelScope(shield=True):
+                await self.db.write(lambda conn: self._remove(conn, upload_id))
+                self.hashes.drop(upload_id)
+            raise
+
+        def record(conn: Connection) -> None:
+            gc_queries.writer_fence(conn)
+            if not q.remove_unleased(conn, upload_id, size=0):
+                # A chunk of the session arrived meanwhile (or it was cancelled): the blob stays stored
+                # but unlinked (garbage collection's to take), and the session is the client's to close.
+                current = q.get(conn, upload_id, target.instance_id, str(target.name))
+                if current is None:
+                    raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
+                raise RangeNotSatisfiable("another chunk of this upload is in progress", size=current.size)
+            secure_blob(self.store, digest, data=data)
+            link_blob(conn, target, str(digest), length, quotas=self.quotas)
+
+        await self.db.write(record)
+        self.hashes.drop(upload_id)
+        return length
 
     async def monolithic(
         self, *, target: UploadTarget, digest: Digest, chunks: AsyncIterable[bytes], length: int | None
@@ -357,14 +408,7 @@ class UploadService:
         if length is not None and length <= SMALL_BLOB_BYTES:
             # Small blobs (configs, tiny layers) arrive whole: verify in memory and write once, which
             # saves a dozen thread round trips of the streaming path.
-            data = bytearray()
-            async for chunk in chunks:
-                data += chunk
-                if len(data) > length:
-                    raise SizeInvalid(f"received more than the {length} bytes of Content-Length")
-            if len(data) != length:
-                raise SizeInvalid(f"received {len(data)} bytes, Content-Length said {length}")
-            whole = bytes(data)
+            whole = await _receive_exactly(chunks, length)
             await self.store.put_verified(digest, whole)
             return Received(length, placed=True, data=whole)
         if granted is not None and length is None:
@@ -428,3 +472,15 @@ class UploadService:
                 orphans += 1
         temporary = await self.store.purge_temporary(older_than_seconds=idle)
         return len(stale) + orphans + temporary
+
+
+async def _receive_exactly(chunks: AsyncIterable[bytes], length: int) -> bytes:
+    """A small body, whole: ``SizeInvalid`` unless it is exactly ``length`` bytes (Content-Length)."""
+    data = bytearray()
+    async for chunk in chunks:
+        data += chunk
+        if len(data) > length:
+            raise SizeInvalid(f"received more than the {length} bytes of Content-Length")
+    if len(data) != length:
+        raise SizeInvalid(f"received {len(data)} bytes, Content-Length said {length}")
+    return bytes(data)

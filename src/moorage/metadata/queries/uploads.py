@@ -2,32 +2,58 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.registry import UploadSession
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import uploads
 
+# Prebuilt: every push runs these (one statement object, compiled once; see moorage.metadata.upsert).
+_CREATE = insert(uploads).values(
+    id=bindparam("upload"),
+    instance_id=bindparam("instance"),
+    repository=bindparam("repository"),
+    size=0,
+    created_at=bindparam("now"),
+    updated_at=bindparam("now"),
+)
+_GET = select(uploads.c.id, uploads.c.repository, uploads.c.size).where(
+    uploads.c.id == bindparam("upload"),
+    uploads.c.instance_id == bindparam("instance"),
+    uploads.c.repository == bindparam("repository"),
+)
+_LEASE = (
+    update(uploads)
+    .where(
+        uploads.c.id == bindparam("upload"),
+        uploads.c.size == bindparam("old_size"),
+        uploads.c.lease_until < bindparam("now"),
+    )
+    .values(lease_until=bindparam("until"), updated_at=bindparam("now"))
+)
+_RELEASE = (
+    update(uploads)
+    .where(uploads.c.id == bindparam("upload"))
+    .values(size=bindparam("new_size"), lease_until=0, updated_at=bindparam("now"))
+)
+_REMOVE = delete(uploads).where(uploads.c.id == bindparam("upload"))
+_REMOVE_UNLEASED = delete(uploads).where(
+    uploads.c.id == bindparam("upload"),
+    uploads.c.size == bindparam("old_size"),
+    uploads.c.lease_until < bindparam("now"),
+)
+
 
 def create(conn: Connection, upload_id: str, instance_id: str, repository: str) -> UploadSession:
     """A new, empty session for a repository (which need not exist yet)."""
-    now = now_ms()
-    conn.execute(
-        insert(uploads).values(
-            id=upload_id, instance_id=instance_id, repository=repository, size=0, created_at=now, updated_at=now
-        )
-    )
+    conn.execute(_CREATE, {"upload": upload_id, "instance": instance_id, "repository": repository, "now": now_ms()})
     return UploadSession(upload_id, repository, 0)
 
 
 def get(conn: Connection, upload_id: str, instance_id: str, repository: str) -> UploadSession | None:
     """The session if it belongs to the repository."""
-    row = conn.execute(
-        select(uploads.c.id, uploads.c.repository, uploads.c.size).where(
-            uploads.c.id == upload_id, uploads.c.instance_id == instance_id, uploads.c.repository == repository
-        )
-    ).first()
+    row = conn.execute(_GET, {"upload": upload_id, "instance": instance_id, "repository": repository}).first()
     return UploadSession(row[0], row[1], int(row[2])) if row else None
 
 
@@ -35,21 +61,26 @@ def lease(conn: Connection, upload_id: str, *, size: int, seconds: float) -> boo
     """Take the session for one chunk if nobody holds it and it is still ``size`` bytes long."""
     now = now_ms()
     result = conn.execute(
-        update(uploads)
-        .where(uploads.c.id == upload_id, uploads.c.size == size, uploads.c.lease_until < now)
-        .values(lease_until=now + int(seconds * 1000), updated_at=now)
+        _LEASE, {"upload": upload_id, "old_size": size, "now": now, "until": now + int(seconds * 1000)}
     )
     return bool(result.rowcount)
 
 
 def release(conn: Connection, upload_id: str, *, size: int) -> None:
     """Record the new size and give the lease back."""
-    conn.execute(update(uploads).where(uploads.c.id == upload_id).values(size=size, lease_until=0, updated_at=now_ms()))
+    conn.execute(_RELEASE, {"upload": upload_id, "new_size": size, "now": now_ms()})
 
 
 def remove(conn: Connection, upload_id: str) -> bool:
     """Forget a session."""
-    result = conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+    result = conn.execute(_REMOVE, {"upload": upload_id})
+    return bool(result.rowcount)
+
+
+def remove_unleased(conn: Connection, upload_id: str, *, size: int) -> bool:
+    """Forget a session that is still ``size`` bytes long and that no chunk holds (the closing PUT
+    that carried the whole blob); False when it is gone, grew, or a chunk is streaming into it."""
+    result = conn.execute(_REMOVE_UNLEASED, {"upload": upload_id, "old_size": size, "now": now_ms()})
     return bool(result.rowcount)
 
 

@@ -170,17 +170,18 @@ class TriggerConsumer:
     def consume(self, conn: Connection, events: Sequence[Event]) -> list[str]:
         """See ``EventConsumer``."""
         jobs: list[str] = []
+        # Per repository once a batch: a batch is often many tags pushed to a few repositories.
+        enabled: dict[tuple[str, str], list[Trigger]] = {}
         for event in events:
             if webhook_event_type(event) is not WebhookEventType.PUSH_ARTIFACT or not event.tag:
                 continue
-            repository = repo_q.get(conn, event.instance_id, RepositoryName.parse(event.repository))
-            if repository is None:
-                continue
-            matched = [
-                t
-                for t in triggers_q.of_repository(conn, repository.id, enabled_only=True)
-                if selects(t.trigger_type, t.condition, event.tag)
-            ]
+            key = (event.instance_id, event.repository)
+            if key not in enabled:
+                repository = repo_q.get(conn, event.instance_id, RepositoryName.parse(event.repository))
+                enabled[key] = (
+                    [] if repository is None else triggers_q.of_repository(conn, repository.id, enabled_only=True)
+                )
+            matched = [t for t in enabled[key] if selects(t.trigger_type, t.condition, event.tag)]
             if not matched:
                 continue
             payload = _payload(conn, event, WebhookEventType.PUSH_ARTIFACT, self.registry_host)

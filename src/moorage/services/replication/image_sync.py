@@ -241,6 +241,8 @@ class ImageSyncConsumer:
     def consume(self, conn: Connection, events: Sequence[Event]) -> list[str]:
         """See ``EventConsumer``."""
         jobs: list[str] = []
+        # Per repository once a batch: a batch is often many tags pushed to a few repositories.
+        automatic: dict[str, tuple[Repository, list[SyncRule]] | None] = {}
         for event in events:
             if (
                 event.instance_id != DEFAULT_INSTANCE
@@ -248,10 +250,16 @@ class ImageSyncConsumer:
                 or webhook_event_type(event) is not WebhookEventType.PUSH_ARTIFACT
             ):
                 continue
-            repository = repo_q.get(conn, event.instance_id, RepositoryName.parse(event.repository))
-            if repository is None:
+            if event.repository not in automatic:
+                repository = repo_q.get(conn, event.instance_id, RepositoryName.parse(event.repository))
+                automatic[event.repository] = (
+                    None if repository is None else (repository, q.rules_of(conn, repository.id, automatic_only=True))
+                )
+            found = automatic[event.repository]
+            if found is None:
                 continue
-            for rule in q.rules_of(conn, repository.id, automatic_only=True):
+            repository, rules = found
+            for rule in rules:
                 if rule.remote_region_id not in self.peers:
                     log.warning("sync rule %d names region %s, which is not configured", rule.id, rule.remote_region_id)
                     continue

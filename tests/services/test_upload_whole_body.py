@@ -1,0 +1,200 @@
+"""A closing PUT that carries the whole blob into an empty session (how docker, skopeo and podman push
+configs and small layers) and ``POST ?digest=``: one write transaction per request, no upload data
+written, and the same refusals as the streaming path (wrong digest, short body, a chunk in flight)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moorage.domain.digests import Digest
+from moorage.domain.errors import DigestInvalid, RangeNotSatisfiable, SizeInvalid, UploadUnknown
+from moorage.domain.names import RepositoryName
+from moorage.domain.registry import DEFAULT_INSTANCE, UploadTarget
+from moorage.metadata.database import Database
+from moorage.metadata.migrate import upgrade
+from moorage.metadata.queries import blobs as blob_queries
+from moorage.metadata.queries import repositories
+from moorage.metadata.queries import uploads as upload_queries
+from moorage.services.uploads import UploadService
+from moorage.storage.blobstore import BlobStore
+from moorage.storage.drivers.filesystem import FilesystemDriver, FilesystemWriter
+
+TARGET = UploadTarget(DEFAULT_INSTANCE, RepositoryName.parse("team/app"), None)
+
+
+class CountingDatabase(Database):
+    """The real database, counting write transactions."""
+
+    writes = 0
+
+    async def write(self, work: Any) -> Any:
+        self.writes += 1
+        return await super().write(work)
+
+
+class CountingDriver(FilesystemDriver):
+    """The real filesystem driver, counting upload writers opened."""
+
+    writers = 0
+
+    async def writer(self, path: str, *, offset: int) -> FilesystemWriter:
+        self.writers += 1
+        return await super().writer(path, offset=offset)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[CountingDatabase]:
+    db = CountingDatabase(f"sqlite:///{tmp_path / 'moorage.db'}")
+    upgrade(db)
+    db.run_write(lambda conn: repositories.ensure_instance(conn, DEFAULT_INSTANCE, DEFAULT_INSTANCE))
+    yield db
+    db.dispose()
+
+
+async def _body(*pieces: bytes) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece
+
+
+def _blob_file(root: Path, digest: Digest) -> Path:
+    return root / "blobs" / digest.algorithm / digest.hex[:2] / digest.hex / "data"
+
+
+def _linked(database: Database, digest: Digest) -> bool:
+    def find(conn: Any) -> bool:
+        repository = repositories.get(conn, DEFAULT_INSTANCE, TARGET.name)
+        return repository is not None and blob_queries.linked_size(conn, repository.id, str(digest)) is not None
+
+    return database.run_read(find)
+
+
+def _session_exists(database: Database, upload_id: str) -> bool:
+    return (
+        database.run_read(lambda conn: upload_queries.get(conn, upload_id, DEFAULT_INSTANCE, str(TARGET.name)))
+        is not None
+    )
+
+
+async def test_closing_put_with_the_whole_blob_is_one_write_and_no_upload_data(
+    database: CountingDatabase, tmp_path: Path
+) -> None:
+    driver = CountingDriver(tmp_path / "storage")
+    service = UploadService(database, BlobStore(driver))
+    session = await service.start(target=TARGET)
+    assert database.writes == 1
+    data = b"layer" * 800
+    digest = Digest.of(data)
+    size = await service.finish(
+        target=TARGET, upload_id=session.id, digest=digest, chunks=_body(data[:1000], data[1000:]), length=len(data)
+    )
+    assert size == len(data)
+    assert database.writes == 2, "the closing PUT took more than one write transaction"
+    assert driver.writers == 0, "the closing PUT wrote upload data"
+    assert not (tmp_path / "storage" / "uploads").exists() or not any((tmp_path / "storage" / "uploads").iterdir())
+    assert _blob_file(tmp_path / "storage", digest).read_bytes() == data
+    assert _linked(database, digest)
+    assert not _session_exists(database, session.id)
+
+
+async def test_closing_put_with_a_wrong_digest_ends_the_session_and_stores_nothing(
+    database: CountingDatabase, tmp_path: Path
+) -> None:
+    service = UploadService(database, BlobStore(FilesystemDriver(tmp_path / "storage")))
+    session = await service.start(target=TARGET)
+    data = b"config" * 10
+    claimed = Digest.of(b"something else")
+    with pytest.raises(DigestInvalid):
+        await service.finish(target=TARGET, upload_id=session.id, digest=claimed, chunks=_body(data), length=len(data))
+    assert not _blob_file(tmp_path / "storage", claimed).exists()
+    assert not _blob_file(tmp_path / "storage", Digest.of(data)).exists()
+    assert not _linked(database, claimed)
+    assert not _session_exists(database, session.id)
+
+
+@pytest.mark.parametrize("sent", [b"x" * 99, b"x" * 101])
+async def test_closing_put_whose_body_is_not_its_content_length_keeps_the_session(
+    database: CountingDatabase, tmp_path: Path, sent: bytes
+) -> None:
+    service = UploadService(database, BlobStore(FilesystemDriver(tmp_path / "storage")))
+    session = await service.start(target=TARGET)
+    digest = Digest.of(sent)
+    with pytest.raises(SizeInvalid):
+        await service.finish(target=TARGET, upload_id=session.id, digest=digest, chunks=_body(sent), length=100)
+    assert not _blob_file(tmp_path / "storage", digest).exists()
+    assert not _linked(database, digest)
+    assert (await service.get(target=TARGET, upload_id=session.id)).size == 0
+    # The client may close the session properly afterwards.
+    await service.finish(target=TARGET, upload_id=session.id, digest=digest, chunks=_body(sent), length=len(sent))
+    assert _linked(database, digest)
+
+
+async def test_closing_put_while_a_chunk_holds_the_session_is_refused(
+    database: CountingDatabase, tmp_path: Path
+) -> None:
+    service = UploadService(database, BlobStore(FilesystemDriver(tmp_path / "storage")))
+    session = await service.start(target=TARGET)
+    assert database.run_write(lambda conn: upload_queries.lease(conn, session.id, size=0, seconds=60))
+    data = b"racing" * 50
+    with pytest.raises(RangeNotSatisfiable):
+        await service.finish(
+            target=TARGET, upload_id=session.id, digest=Digest.of(data), chunks=_body(data), length=len(data)
+        )
+    assert not _linked(database, Digest.of(data))
+    assert _session_exists(database, session.id)
+
+
+async def test_closing_put_of_a_cancelled_session_is_unknown(database: CountingDatabase, tmp_path: Path) -> None:
+    service = UploadService(database, BlobStore(FilesystemDriver(tmp_path / "storage")))
+    session = await service.start(target=TARGET)
+    database.run_write(lambda conn: upload_queries.remove(conn, session.id))
+    with pytest.raises(UploadUnknown):
+        await service.finish(target=TARGET, upload_id=session.id, digest=Digest.of(b"a"), chunks=_body(b"a"), length=1)
+
+
+async def test_monolithic_post_is_one_write_and_no_session(database: CountingDatabase, tmp_path: Path) -> None:
+    driver = CountingDriver(tmp_path / "storage")
+    service = UploadService(database, BlobStore(driver))
+    data = b"small" * 100
+    await service.monolithic(target=TARGET, digest=Digest.of(data), chunks=_body(data), length=len(data))
+    assert database.writes == 1
+    assert driver.writers == 0
+    assert database.run_read(lambda conn: upload_queries.known(conn, [])) == set()
+    assert _linked(database, Digest.of(data))
+
+
+@pytest.mark.parametrize("sent", [b"y" * 49, b"y" * 51])
+async def test_monolithic_post_whose_body_is_not_its_content_length_stores_nothing(
+    database: CountingDatabase, tmp_path: Path, sent: bytes
+) -> None:
+    service = UploadService(database, BlobStore(FilesystemDriver(tmp_path / "storage")))
+    digest = Digest.of(sent)
+    with pytest.raises(SizeInvalid):
+        await service.monolithic(target=TARGET, digest=digest, chunks=_body(sent), length=50)
+    assert not _blob_file(tmp_path / "storage", digest).exists()
+    assert not _linked(database, digest)
+    assert database.writes == 0
+
+
+async def test_identical_blobs_pushed_at_once_all_succeed_once_stored(
+    database: CountingDatabase, tmp_path: Path
+) -> None:
+    root = tmp_path / "storage"
+    service = UploadService(database, BlobStore(FilesystemDriver(root)))
+    data = b"same bytes" * 300
+    digest = Digest.of(data)
+    sessions = [await service.start(target=TARGET) for _ in range(6)]
+    closing = [
+        service.finish(target=TARGET, upload_id=s.id, digest=digest, chunks=_body(data), length=len(data))
+        for s in sessions
+    ]
+    posts = [service.monolithic(target=TARGET, digest=digest, chunks=_body(data), length=len(data)) for _ in range(6)]
+    assert await asyncio.gather(*closing, *posts) == [len(data)] * 12
+    assert _blob_file(root, digest).read_bytes() == data
+    assert list((root / "tmp").iterdir()) == []
+    assert _linked(database, digest)
+    assert not any(_session_exists(database, s.id) for s in sessions)
