@@ -35,26 +35,29 @@ def _alternatives(pattern: str, start: int) -> tuple[list[str], int]:
     raise ValueError("unclosed")
 
 
-def oracle(pattern: str, text: str) -> bool:
+def oracle(pattern: str, text: str, previous: str = "/") -> bool:
     """Backtracking reference matcher for ``*``, ``**``, ``?`` and ``{a,b}`` (no classes, no escapes).
-    An alternative is spliced in followed by NUL, which matches nothing and keeps stars on both sides
-    of a brace from running together into ``**``."""
+    An alternative is spliced in between NULs, which match nothing and keep stars on both sides of a
+    brace from running together into ``**``. ``previous`` is the pattern character before this point
+    (``/`` at the start): ``**/`` after a ``/`` may also stand for no component at all."""
     if not pattern:
         return not text
     if pattern[0] == "\0":
-        return oracle(pattern[1:], text)
+        return oracle(pattern[1:], text, "{")
     if pattern.startswith("**"):
         rest = pattern.lstrip("*")
-        return any(oracle(rest, text[i:]) for i in range(len(text) + 1))
+        if previous == "/" and rest.startswith("/") and oracle(rest[1:], text, "/"):
+            return True
+        return any(oracle(rest, text[i:], "*") for i in range(len(text) + 1))
     if pattern[0] == "*":
         limit = text.find("/") if "/" in text else len(text)
-        return any(oracle(pattern[1:], text[i:]) for i in range(limit + 1))
+        return any(oracle(pattern[1:], text[i:], "*") for i in range(limit + 1))
     if pattern[0] == "?":
-        return bool(text) and text[0] != "/" and oracle(pattern[1:], text[1:])
+        return bool(text) and text[0] != "/" and oracle(pattern[1:], text[1:], "?")
     if pattern[0] == "{":
         options, after = _alternatives(pattern, 0)
-        return any(oracle("\0" + option + "\0" + pattern[after:], text) for option in options)
-    return bool(text) and text[0] == pattern[0] and oracle(pattern[1:], text[1:])
+        return any(oracle("\0" + option + "\0" + pattern[after:], text, "{") for option in options)
+    return bool(text) and text[0] == pattern[0] and oracle(pattern[1:], text[1:], pattern[0])
 
 
 _atoms = st.sampled_from(["a", "b", "/", ".", "-", "*", "**", "?"])
@@ -91,6 +94,12 @@ def test_matches_agrees_with_the_oracle(pattern: str, text: str) -> None:
         ("a\\*", "a*", True),
         ("a\\*", "ab", False),
         ("team/**", "team/x/y", True),
+        ("a/**/b", "a/b", True),  # ``**/``: zero or more whole components
+        ("a/**/b", "a/x/y/b", True),
+        ("a/**/b", "a/xb", False),
+        ("**/tmp", "tmp", True),
+        ("**/tmp", "app/tmp", True),
+        ("x**/b", "xb", False),  # not a whole component: any run, then ``/b``
         ("v{1,2}.{0,1}", "v2.1", True),
         ("*.sig", "sha256-ab.sig", True),
     ],

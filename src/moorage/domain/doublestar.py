@@ -2,7 +2,9 @@
 scope selectors, and replication's name and tag filters. Pure functions, no I/O.
 
 Patterns (as SWR and Harbor write them): ``*`` matches any run of characters except ``/``, ``**``
-any run including ``/``, ``?`` one character except ``/``, ``[abc]``/``[a-z]``/``[!a]`` one
+any run including ``/`` (and ``**/`` standing for whole components, at the start or after a ``/``,
+zero or more of them: ``a/**/b`` matches ``a/b``, ``**/tmp`` matches ``tmp``, as Harbor's
+doublestar does), ``?`` one character except ``/``, ``[abc]``/``[a-z]``/``[!a]`` one
 character of a class (never ``/``), ``{one,two}`` either alternative (alternatives nest), and
 ``\\x`` the character ``x`` itself. Anything else matches itself. A malformed pattern (an unclosed
 ``{`` or ``[``, a stray ``}``, a trailing ``\\``, a backwards range) is ``Invalid``.
@@ -37,9 +39,14 @@ class _Parser:
             self.pos += 1
             if char == "*":
                 if self.pattern.startswith("*", self.pos):
+                    whole_component = self.pos == 1 or self.pattern[self.pos - 2] == "/"
                     while self.pattern.startswith("*", self.pos):
                         self.pos += 1
-                    out.append(".*")
+                    if whole_component and self.pattern.startswith("/", self.pos):
+                        self.pos += 1  # ``**/`` is zero or more whole components, as in doublestar
+                        out.append("(?:.*/)?")
+                    else:
+                        out.append(".*")
                 else:
                     out.append("[^/]*")
             elif char == "?":
