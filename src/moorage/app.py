@@ -118,12 +118,7 @@ def build_services(settings: Settings) -> Services:
     access_keys = AccessKeyService(db, master_key=master_key, users=users)
     quotas = QuotaService(
         db,
-        QuotaLimits(
-            namespace_storage=settings.quota.namespace_storage_bytes,
-            namespace_repositories=settings.quota.namespace_repositories,
-            account_storage=settings.quota.account_storage_bytes,
-            account_repositories=settings.quota.account_repositories,
-        ),
+        QuotaLimits.from_settings(settings.quota),
         reservation_seconds=settings.registry.upload_stale_after_seconds,
         note_event=pulls.note,
         refusal_repeat_seconds=settings.events.quota_refusal_repeat_seconds,

@@ -140,6 +140,39 @@ def test_a_push_a_quota_refuses_is_recorded_once_per_window_as_quota_exceed(app_
     assert payload["event_data"]["repository"]["repo_full_name"] == "full/app"
 
 
+def test_a_push_crossing_the_warning_share_of_a_quota_is_recorded_once_as_quota_warning(
+    app_moorage_factory: AppFactory,
+) -> None:
+    """10,000-byte organization quota, warning at 50%: 3,000 bytes stay below, the next 3,000 cross
+    (one warning), 2,000 more stay past it (none), and pushes to another organization warn nothing."""
+    server = app_moorage_factory(quota={"namespace_storage_bytes": 10_000, "warning_percent": 50})
+    db = server.services.db
+    with server.client(auth=(ADMIN_USER, ADMIN_PASSWORD)) as client:
+        for namespace, size in (("near", 3_000), ("near", 3_000), ("near", 2_000), ("other", 3_000)):
+            data = os.urandom(size)
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            pushed = client.post(f"/v2/{namespace}/app/blobs/uploads/?digest={digest}", content=data)
+            assert pushed.status_code == 201, pushed.text
+
+    (event,) = recorded(db, "quota")  # written with the reservation: no buffer to wait for
+    assert (event["operation"], event["result"], event["repository"]) == ("update", "success", "near/app")
+    assert event["detail"]["reason"] == "storage_quota_warning"
+    assert (event["detail"]["used"], event["detail"]["limit"]) == (6_000, 10_000)
+    stored = db.run_read(lambda conn: events_q.get(conn, event["id"]))
+    assert stored is not None and webhook_event_type(stored) is WebhookEventType.QUOTA_WARNING
+    payload = json.loads(
+        harbor_payload(
+            stored,
+            WebhookEventType.QUOTA_WARNING,
+            registry_host="r.example",
+            repository_public=False,
+            repository_created_at=0,
+        )
+    )
+    assert payload["type"] == "QUOTA_WARNING"
+    assert "6,000 bytes of its 10,000" in payload["event_data"]["custom_attributes"]["Details"]
+
+
 def test_a_gc_schedule_change_is_recorded_for_the_instance(app_moorage_factory: AppFactory) -> None:
     server = app_moorage_factory()
     db = server.services.db

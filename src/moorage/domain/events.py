@@ -99,8 +99,8 @@ class Result(StrEnum):
 class WebhookEventType(StrEnum):
     """Harbor's webhook event types, which SWR's ``event_types`` take (``PUSH_ARTIFACT``...).
 
-    ``QUOTA_WARNING`` and ``REPLICATION`` are accepted in policies; replication records its events,
-    quota warnings are not produced (moorage refuses at the limit and reports ``QUOTA_EXCEED``)."""
+    A push a storage quota refuses is ``QUOTA_EXCEED``; one that takes the stored bytes past
+    ``quota.warning_percent`` of a storage quota is ``QUOTA_WARNING``."""
 
     PUSH_ARTIFACT = "PUSH_ARTIFACT"
     PULL_ARTIFACT = "PULL_ARTIFACT"
@@ -237,9 +237,10 @@ class Event:
 
 def webhook_event_type(event: Event) -> WebhookEventType | None:
     """The Harbor event type an event is, if any: a push or a retag is ``PUSH_ARTIFACT``; a delete of an
-        artifact, a tag or a repository ``DELETE_ARTIFACT``; a pull ``PULL_ARTIFACT``; a scan result
-        ``SCANNING_COMPLETED`` or ``SCANNING_FAILED``; a push a quota refused ``QUOTA_EXCEED``; a retention
-    run that ended ``TAG_RETENTION``. Other failed operations and other changes have none."""
+    artifact, a tag or a repository ``DELETE_ARTIFACT``; a pull ``PULL_ARTIFACT``; a scan result
+    ``SCANNING_COMPLETED`` or ``SCANNING_FAILED``; a push a quota refused ``QUOTA_EXCEED``, one that
+    passed a quota's warning share ``QUOTA_WARNING``; a retention run that ended ``TAG_RETENTION``.
+    Other failed operations and other changes have none."""
     kind = (event.operation, event.resource_type)
     if event.resource_type is ResourceType.REPLICATION:
         return WebhookEventType.REPLICATION  # started and finished, however it ended
@@ -251,6 +252,8 @@ def webhook_event_type(event: Event) -> WebhookEventType | None:
         return WebhookEventType.QUOTA_EXCEED
     if event.result is not Result.SUCCESS:
         return None
+    if kind == (Operation.UPDATE, ResourceType.QUOTA):
+        return WebhookEventType.QUOTA_WARNING
     if kind == (Operation.DELETE, ResourceType.RETENTION_RUN):
         return WebhookEventType.TAG_RETENTION
     if kind in ((Operation.CREATE, ResourceType.ARTIFACT), (Operation.CREATE, ResourceType.TAG)):

@@ -247,7 +247,7 @@ def harbor_payload(
             "repo_type": "public" if repository_public else "private",
         },
     }
-    if event_type is WebhookEventType.QUOTA_EXCEED:
+    if event_type in (WebhookEventType.QUOTA_EXCEED, WebhookEventType.QUOTA_WARNING):
         event_data["custom_attributes"] = {"Details": str(event.detail.get("message", ""))}
     body = {
         "type": str(event_type),

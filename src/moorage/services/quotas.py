@@ -51,7 +51,9 @@ from moorage.domain.registry import Repository, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import quotas as q
 from moorage.metadata.queries import repositories as repo_queries
-from moorage.metadata.queries.quotas import Charge
+from moorage.metadata.queries.quotas import Charge, StorageUse
+from moorage.services.events.recorder import record_events
+from moorage.settings.sections import QuotaSettings
 
 MAX_REMEMBERED_REFUSALS = 10_000
 """Repositories whose last refusal time is kept (all are forgotten past it: a few repeats more)."""
@@ -76,6 +78,19 @@ class QuotaLimits:
     namespace_repositories: int = 0
     account_storage: int = 0
     account_repositories: int = 0
+    warning_percent: int = 0
+    """A reservation crossing this share of a storage quota is recorded as a warning (0: never)."""
+
+    @classmethod
+    def from_settings(cls, settings: QuotaSettings) -> QuotaLimits:
+        """The limits the settings configure."""
+        return cls(
+            namespace_storage=settings.namespace_storage_bytes,
+            namespace_repositories=settings.namespace_repositories,
+            account_storage=settings.account_storage_bytes,
+            account_repositories=settings.account_repositories,
+            warning_percent=settings.warning_percent,
+        )
 
     @property
     def storage(self) -> bool:
@@ -181,6 +196,10 @@ class QuotaService:
     # Storage ----------------------------------------------------------------------------------------
     def _room(self, conn: Connection, charge: Charge, other_than: str) -> tuple[int, str]:
         """The bytes that may still be reserved, and what limits them (for the refusal)."""
+        return self._room_and_use(conn, charge, other_than)[:2]
+
+    def _room_and_use(self, conn: Connection, charge: Charge, other_than: str) -> tuple[int, str, StorageUse]:
+        """``_room``, and the usage it was computed from."""
         use = q.use(
             conn,
             charge,
@@ -204,7 +223,54 @@ class QuotaService:
                     f"{_bytes(self.limits.account_storage)}: {_bytes(use.account_stored)} stored, "
                     f"{_bytes(use.account_reserved)} being uploaded"
                 )
-        return (max(room, 0), why) if room is not None else (1 << 62, "")
+        return (max(room, 0), why, use) if room is not None else (1 << 62, "", use)
+
+    def _warn_on_crossing(
+        self, conn: Connection, target: UploadTarget, charge: Charge, use: StorageUse, before: int, after: int
+    ) -> None:
+        """Record a quota warning for each storage quota whose warning share the organization's or
+        account's bytes (stored, other uploads', and this reservation's ``before`` then ``after``) cross."""
+        if not self.limits.warning_percent or after <= before:
+            return
+        crossed = []
+        for scope, limit, base in (
+            ("organization", self.limits.namespace_storage, use.namespace_stored + use.namespace_reserved),
+            (
+                "account",
+                self.limits.account_storage if charge.domain_id else 0,
+                use.account_stored + use.account_reserved,
+            ),
+        ):
+            threshold = -(-limit * self.limits.warning_percent // 100)  # the first byte count at or past the share
+            if limit and base + before < threshold <= base + after:
+                crossed.append((scope, limit, base + after))
+        for scope, limit, used in crossed:
+            message = (
+                f"the {scope} of {target.name} uses {_bytes(used)} of its {_bytes(limit)} storage quota "
+                f"({self.limits.warning_percent}% or more)"
+            )
+            record_events(
+                conn,
+                NewEvent(
+                    Operation.UPDATE,
+                    ResourceType.QUOTA,
+                    target.instance_id,
+                    str(target.name),
+                    domain_id=target.domain_id,
+                    namespace=target.name.namespace,
+                    repository=str(target.name),
+                    result=Result.SUCCESS,
+                    detail=MappingProxyType(
+                        {
+                            "message": message,
+                            "reason": "storage_quota_warning",
+                            "scope": scope,
+                            "used": used,
+                            "limit": limit,
+                        }
+                    ),
+                ),
+            )
 
     def reserve_in(
         self, conn: Connection, *, reservation_id: str, target: UploadTarget, total: int, partial: bool = False
@@ -219,7 +285,7 @@ class QuotaService:
         if total <= current:
             q.set_reservation(conn, reservation_id, charge, size=current, expires_at=expires)
             return current
-        room, why = self._room(conn, charge, reservation_id)
+        room, why, use = self._room_and_use(conn, charge, reservation_id)
         granted = total if total <= room else (room if partial and room > current else None)
         if granted is None:
             raise self._refused(
@@ -231,6 +297,7 @@ class QuotaService:
                 ),
             )
         q.set_reservation(conn, reservation_id, charge, size=granted, expires_at=expires)
+        self._warn_on_crossing(conn, target, charge, use, current, granted)
         return granted
 
     async def reserve(self, *, reservation_id: str, target: UploadTarget, total: int, partial: bool = False) -> int:

@@ -121,6 +121,10 @@ class QuotaSettings(BaseModel):
     ``namespace_storage_bytes``: a blob in two organizations counts twice). 0: no limit."""
     account_repositories: int = Field(default=0, ge=0)
     """Repositories one account may have across its organizations. 0: no limit."""
+    warning_percent: int = Field(default=85, ge=0, le=100)
+    """A push that takes an organization's or account's stored bytes (with uploads in progress) from
+    below this share of its storage quota to at least it is recorded as a quota warning (Harbor's
+    ``QUOTA_WARNING`` webhook), once per crossing. 0: no warnings."""
 
 
 class HttpSettings(BaseModel):

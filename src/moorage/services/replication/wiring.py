@@ -27,12 +27,7 @@ def local_registry(settings: Settings, db: Database, store: BlobStore) -> LocalR
     listeners (scan on push, signing on push) are the HTTP process's and do not run for a copy."""
     quotas = QuotaService(
         db,
-        QuotaLimits(
-            namespace_storage=settings.quota.namespace_storage_bytes,
-            namespace_repositories=settings.quota.namespace_repositories,
-            account_storage=settings.quota.account_storage_bytes,
-            account_repositories=settings.quota.account_repositories,
-        ),
+        QuotaLimits.from_settings(settings.quota),
         reservation_seconds=settings.registry.upload_stale_after_seconds,
     )
     protection = ImmutableTagGuard()
