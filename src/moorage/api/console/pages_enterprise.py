@@ -19,6 +19,7 @@ from moorage.api.management_rules import (
 )
 from moorage.api.row_ids import RowId
 from moorage.domain.enterprise import PageRequest
+from moorage.domain.errors import Invalid
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -36,12 +37,26 @@ CONSOLE_RULES = access_rules(
 SHOWN = 100
 
 
+SECTIONS = {
+    "retention": ("Retention", "/retention"),
+    "gc": ("Garbage collection", "/gc"),
+    "replication": ("Replication", "/replication"),
+    "webhooks": ("Webhooks", "/webhooks"),
+    "audit": ("Audit logs", "/audit"),
+}
+"""The per-instance operations pages (``pages_operations``): the navigation's entry of each lists
+the instances with a link to that page of each."""
+
+
 @router.get("/console/enterprise")
-async def instances(request: Request, services: ServicesDep) -> Response:
-    """The account's registry instances."""
+async def instances(request: Request, services: ServicesDep, section: str = "") -> Response:
+    """The account's registry instances (``section``: with a link to that page of each)."""
+    if section and section not in SECTIONS:
+        raise Invalid(f"section must be one of {', '.join(SECTIONS)}")
     visit = visit_of(request)
     page = await services.enterprise.instances.list_instances(visit.principal, status=None, page=PageRequest(0, SHOWN))
-    return render(request, "instances.html", visit, {"page": page}, section="instances")
+    context = {"page": page, "shown": section, "sections": SECTIONS}
+    return render(request, "instances.html", visit, context, section=section or "instances")
 
 
 @router.get(INSTANCE)
@@ -57,7 +72,7 @@ async def instance(instance_id: str, request: Request, services: ServicesDep) ->
         order_type="asc",
         page=PageRequest(0, SHOWN),
     )
-    context = {"instance_id": instance_id, "page": page}
+    context = {"instance_id": instance_id, "page": page, "sections": SECTIONS}
     return render(request, "instance.html", visit, context, section="instances")
 
 

@@ -20,16 +20,18 @@ NAVIGATION = (
         "Enterprise",
         (
             ("instances", "Instances", "/console/enterprise"),
-            ("retention", "Retention", ""),
-            ("gc", "Garbage collection", ""),
-            ("replication", "Replication", ""),
-            ("webhooks", "Webhooks", ""),
-            ("audit", "Audit logs", ""),
+            ("retention", "Retention", "/console/enterprise?section=retention"),
+            ("gc", "Garbage collection", "/console/enterprise?section=gc"),
+            ("replication", "Replication", "/console/enterprise?section=replication"),
+            ("webhooks", "Webhooks", "/console/enterprise?section=webhooks"),
+            ("audit", "Audit logs", "/console/enterprise?section=audit"),
         ),
     ),
     ("Administration", (("users", "Users and access keys", "/console/admin/users"),)),
 )
-"""Sections and pages of the side navigation; a page without an address is planned (shown, not linked)."""
+"""Sections and pages of the side navigation; a page without an address is planned (shown, not linked).
+The Enterprise operations pages are per instance: their entries list the instances, each linked to
+that page of it."""
 
 
 def human_size(value: int | None) -> str:

@@ -1,0 +1,226 @@
+"""An Enterprise instance's operations pages, read-only: retention policies and their executions,
+the garbage-collection schedule and runs, replication registries, policies and executions, webhook
+policies and their deliveries, and the audit log.
+
+Each page calls the service function its API twin's handler calls (``ListInstanceRetentionPolicies``,
+``ShowGcSchedule`` and ``ListGcTasks``, ``ListInstanceRegistries``, ``ListInstanceWebhooks``,
+``ListAuditLogs`` ...) under that route's access rule, one page of 20 rows at a time from the
+database. Nothing here writes: policies are created and changed through the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from moorage.api.console.route import ConsoleRoute, visit_of
+from moorage.api.console.templates import render
+from moorage.api.deps import ServicesDep
+from moorage.api.management_rules import (
+    INSTANCE_ADMIN,
+    INSTANCE_MEMBER,
+    R,
+    W,
+    access_rules,
+    on_instance_namespace,
+)
+from moorage.api.row_ids import RowId
+from moorage.domain.enterprise import PageRequest
+from moorage.domain.events import Operation
+from moorage.services.enterprise.paging import MAX_OFFSET
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+ROWS = 20
+"""Rows per page of every listing here."""
+PageNumber = Annotated[int, Query(ge=1, le=MAX_OFFSET // ROWS + 1)]
+
+INSTANCE = "/console/enterprise/{instance_id}"
+NAMESPACE = INSTANCE + "/namespaces/{namespace_name}"
+RETENTION = INSTANCE + "/retention"
+RETENTION_POLICY = NAMESPACE + "/retention/{policy_id}"
+GC = INSTANCE + "/gc"
+REPLICATION = INSTANCE + "/replication"
+REPLICATION_POLICIES = REPLICATION + "/policies"
+REPLICATION_EXECUTIONS = REPLICATION + "/executions"
+WEBHOOKS = INSTANCE + "/webhooks"
+WEBHOOK_JOBS = NAMESPACE + "/webhooks/{policy_id}/jobs"
+AUDIT = INSTANCE + "/audit"
+
+CONSOLE_RULES = access_rules(
+    {
+        # as ListInstanceRetentionPolicies: filtered to the namespaces the user may see
+        ("GET", RETENTION): INSTANCE_MEMBER,
+        ("GET", RETENTION_POLICY): on_instance_namespace(R),  # ListInstanceRetentionPolicyExecutions
+        ("GET", GC): INSTANCE_ADMIN,  # ShowGcSchedule, ListGcTasks
+        ("GET", REPLICATION): INSTANCE_ADMIN,  # ListInstanceRegistries
+        ("GET", REPLICATION_POLICIES): INSTANCE_ADMIN,  # ListInstanceReplicationPolicies
+        ("GET", REPLICATION_EXECUTIONS): INSTANCE_ADMIN,  # ListInstanceReplicationPolicyExecutions
+        # as ListInstanceWebhooks: filtered to the namespaces the user may write to
+        ("GET", WEBHOOKS): INSTANCE_MEMBER,
+        ("GET", WEBHOOK_JOBS): on_instance_namespace(W),  # ListInstanceWebhookJobs
+        ("GET", AUDIT): INSTANCE_ADMIN,  # ListAuditLogs
+    }
+)
+
+
+def _page(number: int) -> PageRequest:
+    return PageRequest((number - 1) * ROWS, ROWS)
+
+
+@router.get(RETENTION)
+async def retention(instance_id: str, request: Request, services: ServicesDep, page: PageNumber = 1) -> Response:
+    """The retention policies of the instance's namespaces the user may see."""
+    visit = visit_of(request)
+    found = await services.retention.policies.list_policies(
+        visit.principal, instance_id=instance_id, namespace_id=None, name=None, page=_page(page)
+    )
+    context = {"instance_id": instance_id, "found": found, "page": page, "size": ROWS}
+    return render(request, "ops_retention.html", visit, context, section="retention")
+
+
+@router.get(RETENTION_POLICY)
+async def retention_policy(
+    instance_id: str,
+    namespace_name: str,
+    policy_id: RowId,
+    request: Request,
+    services: ServicesDep,
+    page: PageNumber = 1,
+) -> Response:
+    """A retention policy and its executions, newest first (as its API twin: the policy, then its page)."""
+    visit = visit_of(request)
+    policy = await services.retention.policies.get(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id)
+    found = await services.retention.executions.list_executions(policy, page=_page(page))
+    context = {"instance_id": instance_id, "policy": policy, "found": found, "page": page, "size": ROWS}
+    return render(request, "ops_retention_policy.html", visit, context, section="retention")
+
+
+@router.get(GC)
+async def garbage_collection(
+    instance_id: str,
+    request: Request,
+    services: ServicesDep,
+    marker: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The instance's GC schedule and its runs, newest first (``marker``: the runs after that one, as
+    ``ListGcTasks`` pages)."""
+    visit = visit_of(request)
+    schedule, following = await services.gc.schedule(instance_id=instance_id)
+    runs = await services.gc.list_runs(instance_id=instance_id, status=None, marker=marker, limit=ROWS)
+    context = {
+        "instance_id": instance_id,
+        "schedule": schedule,
+        "following": following,
+        "runs": runs,
+        "first": not marker,
+    }
+    return render(request, "ops_gc.html", visit, context, section="gc")
+
+
+@router.get(REPLICATION)
+async def replication_registries(
+    instance_id: str, request: Request, services: ServicesDep, page: PageNumber = 1
+) -> Response:
+    """The instance's replication registries (never their credentials: the record holds none in clear)."""
+    visit = visit_of(request)
+    found = await services.replication.registries.list_registries(
+        instance_id=instance_id, name=None, kind=None, order_column=None, order_type=None, page=_page(page)
+    )
+    context = {"instance_id": instance_id, "found": found, "page": page, "size": ROWS}
+    return render(request, "ops_registries.html", visit, context, section="replication")
+
+
+@router.get(REPLICATION_POLICIES)
+async def replication_policies(
+    instance_id: str, request: Request, services: ServicesDep, page: PageNumber = 1
+) -> Response:
+    """The instance's replication policies."""
+    visit = visit_of(request)
+    found = await services.replication.policies.list_policies(
+        instance_id=instance_id, name=None, registry_id=None, order_column=None, order_type=None, page=_page(page)
+    )
+    context = {"instance_id": instance_id, "found": found, "page": page, "size": ROWS}
+    return render(request, "ops_replication_policies.html", visit, context, section="replication")
+
+
+@router.get(REPLICATION_EXECUTIONS)
+async def replication_executions(
+    instance_id: str,
+    request: Request,
+    services: ServicesDep,
+    policy_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    page: PageNumber = 1,
+) -> Response:
+    """Replication executions of the instance (of one policy), newest first."""
+    visit = visit_of(request)
+    found = await services.replication.executions.list_executions(
+        instance_id=instance_id, policy_id=policy_id, page=_page(page)
+    )
+    context = {"instance_id": instance_id, "policy_id": policy_id, "found": found, "page": page, "size": ROWS}
+    return render(request, "ops_replication_executions.html", visit, context, section="replication")
+
+
+@router.get(WEBHOOKS)
+async def webhooks(instance_id: str, request: Request, services: ServicesDep, page: PageNumber = 1) -> Response:
+    """The webhook policies of the namespaces the user may write to (auth headers come masked)."""
+    visit = visit_of(request)
+    found = await services.events.webhooks.list_policies(
+        visit.principal,
+        instance_id=instance_id,
+        namespace_id=None,
+        name=None,
+        order_column=None,
+        order_type=None,
+        page=_page(page),
+    )
+    context = {"instance_id": instance_id, "found": found, "page": page, "size": ROWS}
+    return render(request, "ops_webhooks.html", visit, context, section="webhooks")
+
+
+@router.get(WEBHOOK_JOBS)
+async def webhook_jobs(
+    instance_id: str,
+    namespace_name: str,
+    policy_id: RowId,
+    request: Request,
+    services: ServicesDep,
+    page: PageNumber = 1,
+) -> Response:
+    """A webhook policy's deliveries, newest first."""
+    visit = visit_of(request)
+    found = await services.events.webhooks.deliveries(
+        instance_id=instance_id, namespace=namespace_name, policy_id=policy_id, status=None, page=_page(page)
+    )
+    context = {
+        "instance_id": instance_id,
+        "namespace": namespace_name,
+        "policy_id": policy_id,
+        "found": found,
+        "page": page,
+        "size": ROWS,
+    }
+    return render(request, "ops_webhook_jobs.html", visit, context, section="webhooks")
+
+
+@router.get(AUDIT)
+async def audit(
+    instance_id: str,
+    request: Request,
+    services: ServicesDep,
+    operation: Annotated[str, Query(max_length=32)] = "",
+    page: PageNumber = 1,
+) -> Response:
+    """The instance's audit log, newest first, optionally of one operation (``ListAuditLogs``' filter)."""
+    visit = visit_of(request)
+    found = await services.events.audit.page(instance_id=instance_id, operation=operation or None, page=_page(page))
+    context = {
+        "instance_id": instance_id,
+        "operation": operation,
+        "operations": tuple(Operation),
+        "found": found,
+        "page": page,
+        "size": ROWS,
+    }
+    return render(request, "ops_audit.html", visit, context, section="audit")
