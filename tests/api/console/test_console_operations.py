@@ -33,7 +33,7 @@ SECTIONS = ("retention", "gc", "replication", "webhooks", "audit")
 class _Registry(BaseHTTPRequestHandler):
     """A remote registry that answers every read with an empty catalog (the registry check)."""
 
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_GET(self) -> None:
         body = b'{"repositories": []}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -42,7 +42,7 @@ class _Registry(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
 
@@ -126,9 +126,13 @@ def _fill(server: InProcessMoorage, made: Made, remote: str) -> None:
             )
         )
         _created(
-            api.post(made.path(f"/namespaces/team/retention/policies/{retention['id']}/executions"), json={"dry_run": True})
+            api.post(
+                made.path(f"/namespaces/team/retention/policies/{retention['id']}/executions"), json={"dry_run": True}
+            )
         )
-        _created(api.put(made.path("/system/gc/schedule"), json={"schedule": {"type": "Custom", "cron": "0 0 3 * * *"}}))
+        _created(
+            api.put(made.path("/system/gc/schedule"), json={"schedule": {"type": "Custom", "cron": "0 0 3 * * *"}})
+        )
         registry = _created(
             api.post(
                 made.path("/registries"),
@@ -223,7 +227,7 @@ def test_each_page_shows_what_the_api_made_and_no_secret(loopback_moorage: InPro
         assert "to-mirror" in seen["replication policies"].text
         assert "No replication has run yet." in seen["replication executions"].text
         webhooks = seen["webhooks"].text
-        assert "notify" in webhooks and "PUSH_ARTIFACT" in webhooks 
+        assert "notify" in webhooks and "PUSH_ARTIFACT" in webhooks
         assert "https://hooks.example.test/moorage?a=1&amp;b=&#39;2&#39;" in webhooks  # escaped
         assert "******" not in webhooks  # not even the mask: the page shows addresses only
         jobs_link = re.search(r'href="(/console/enterprise/[^"]+/namespaces/team/webhooks/\d+/jobs)"', webhooks)

@@ -5,7 +5,14 @@ refuses to start when a console route has none."""
 
 from __future__ import annotations
 
-from moorage.api.console import pages_admin, pages_auth, pages_enterprise, pages_operations, pages_registry, pages_security
+from moorage.api.console import (
+    pages_admin,
+    pages_auth,
+    pages_enterprise,
+    pages_operations,
+    pages_registry,
+    pages_security,
+)
 
 MODULES = (pages_auth, pages_registry, pages_security, pages_enterprise, pages_operations, pages_admin)
 """The page modules, in router inclusion order."""

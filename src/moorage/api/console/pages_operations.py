@@ -91,7 +91,9 @@ async def retention_policy(
 ) -> Response:
     """A retention policy and its executions, newest first (as its API twin: the policy, then its page)."""
     visit = visit_of(request)
-    policy = await services.retention.policies.get(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id)
+    policy = await services.retention.policies.get(
+        instance_id=instance_id, namespace=namespace_name, policy_id=policy_id
+    )
     found = await services.retention.executions.list_executions(policy, page=_page(page))
     context = {"instance_id": instance_id, "policy": policy, "found": found, "page": page, "size": ROWS}
     return render(request, "ops_retention_policy.html", visit, context, section="retention")
