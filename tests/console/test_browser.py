@@ -268,6 +268,20 @@ def test_read_only_user_sees_no_write_action_and_forged_posts_are_refused(browse
     assert page.get_by_role("button", name="Run now").count() == 0
 
 
+def test_enterprise_operations_pages_from_the_navigation(browser: Any, site: Site) -> None:
+    page = signed_in(browser, site, ADMIN_USER, ADMIN_PASSWORD)
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Audit logs").click()
+    page.get_by_role("link", name="Audit logs of console-ee").click()
+    page.wait_for_url(f"**/console/enterprise/{site.instance_id}/audit")
+    assert page.get_by_role("heading", name="Audit log").is_visible()
+    assert page.locator("main table tbody tr").count() > 0  # the instance's creation, its namespace...
+    accessible(page)
+    page.get_by_role("navigation", name="Instance").get_by_role("link", name="Garbage collection").click()
+    assert page.get_by_role("heading", name="Garbage collection").is_visible()
+    assert page.get_by_role("status").filter(has_text="No garbage collection has run").is_visible()
+    accessible(page)
+
+
 def test_whitelist_a_vulnerability_the_form_is_busy_and_the_counts_change(browser: Any, site: Site) -> None:
     page = signed_in(browser, site, ADMIN_USER, ADMIN_PASSWORD)
     page.goto("/console/orgs/shop/repos/app/tags/v1/security")
