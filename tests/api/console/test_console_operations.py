@@ -300,3 +300,26 @@ def test_a_user_without_the_right_is_refused_and_sees_no_instance_data(
         for path in (base + "/retention/1", base + "/webhooks/1/jobs"):
             answer = client.get(path)
             assert answer.status_code == 403 and ALERT in answer.text, path
+
+
+def test_the_audit_log_is_paged_by_twenty(app_moorage: InProcessMoorage) -> None:
+    made = _instance(app_moorage, "ops-paged")
+    with management(app_moorage, made.token) as api:
+        for number in range(21):  # each creation is recorded in the instance's audit log
+            _created(
+                api.post(
+                    made.path("/namespaces"), json={"namespace_name": f"n{number}", "metadata": {"public": "false"}}
+                )
+            )
+    audit = f"/console/enterprise/{made.instance_id}/audit"
+    with app_moorage.client(headers={"Accept": "text/html"}) as client:
+        sign_in(client)
+        first = client.get(audit)
+        second = client.get(audit, params={"page": 2})
+    rows = re.compile(r"<tr><td>\d{4}-\d\d-\d\d ")
+    assert len(rows.findall(first.text)) == 20 and 'rel="next" href="?operation=&amp;page=2"' in first.text
+    assert 'rel="prev"' not in first.text
+    assert 1 <= len(rows.findall(second.text)) <= 20 and 'rel="prev" href="?operation=&amp;page=1"' in second.text
+    # newest first: the last namespace made is on the first page, the first one is not
+    assert "<td>namespace <code>n20</code>" in first.text and "<td>namespace <code>n0</code>" not in first.text
+    assert "<td>namespace <code>n0</code>" in second.text
