@@ -103,8 +103,9 @@ def _selector(decoration: str) -> dict[str, str]:
 
 
 def _fill(server: InProcessMoorage, made: Made, remote: str) -> None:
-    """One of each: retention policy (run once, dry), GC schedule, registry with a password,
-    replication policy, webhook policy with an auth header."""
+    """One of each: retention policy (run once, dry), GC schedule and a run, registry with a
+    password, replication policy and an execution, webhook policy with an auth header (no job
+    worker runs in process: the runs stay queued)."""
     with management(server, made.token) as api:
         retention = _created(
             api.post(
@@ -144,7 +145,7 @@ def _fill(server: InProcessMoorage, made: Made, remote: str) -> None:
                 },
             )
         )
-        _created(
+        replication = _created(
             api.post(
                 made.path("/replication/policies"),
                 json={
@@ -156,6 +157,8 @@ def _fill(server: InProcessMoorage, made: Made, remote: str) -> None:
                 },
             )
         )
+        _created(api.post(made.path("/replication/executions"), json={"policy_id": replication["id"]}))
+        _created(api.post(made.path("/system/gc/schedule"), json={"schedule": {"type": "Manual"}}))
         _created(
             api.post(
                 made.path("/namespaces/team/webhook/policies"),
@@ -219,13 +222,14 @@ def test_each_page_shows_what_the_api_made_and_no_secret(loopback_moorage: InPro
         assert policy.status_code == 200 and "<h2>Executions</h2>" in policy.text
         assert EMPTY not in policy.text and "<td>manual</td><td>yes</td>" in policy.text  # the dry run
         assert "Custom <code>0 0 3 * * *</code>" in seen["gc"].text
-        assert "No garbage collection has run on this instance yet." in seen["gc"].text
+        assert EMPTY not in seen["gc"].text and "<td>manual</td>" in seen["gc"].text.lower()
         registries = seen["registries"].text
         assert "mirror-site" in registries
         assert remote in registries and "docker-registry" in registries
         assert "mirror-user" not in registries
         assert "to-mirror" in seen["replication policies"].text
-        assert "No replication has run yet." in seen["replication executions"].text
+        executions = seen["replication executions"].text
+        assert EMPTY not in executions and "<td>manual</td><td>0</td><td>0</td><td>0</td>" in executions
         webhooks = seen["webhooks"].text
         assert "notify" in webhooks and "PUSH_ARTIFACT" in webhooks
         assert "https://hooks.example.test/moorage?a=1&amp;b=&#39;2&#39;" in webhooks  # escaped
