@@ -6,6 +6,7 @@ webhook's auth header."""
 
 from __future__ import annotations
 
+import datetime
 import re
 import threading
 from collections.abc import Iterator
@@ -241,7 +242,9 @@ def test_each_page_shows_what_the_api_made_and_no_secret(loopback_moorage: InPro
         audit = seen["audit"].text
         assert EMPTY not in audit and "<td>create</td>" in audit
         only_deletes = client.get(pages["audit"], params={"operation": "delete"})
-        assert only_deletes.status_code == 200 and "No delete event is recorded for this instance." in only_deletes.text
+        assert (
+            only_deletes.status_code == 200 and "No event of this instance matches these filters." in only_deletes.text
+        )
         assert client.get(pages["audit"], params={"operation": "nonsense"}).status_code == 400
 
 
@@ -321,9 +324,43 @@ def test_the_audit_log_is_paged_by_twenty(app_moorage: InProcessMoorage) -> None
         first = client.get(audit)
         second = client.get(audit, params={"page": 2})
     rows = re.compile(r"<tr><td>\d{4}-\d\d-\d\d ")
-    assert len(rows.findall(first.text)) == 20 and 'rel="next" href="?operation=&amp;page=2"' in first.text
+    assert len(rows.findall(first.text)) == 20 and 'rel="next" href="?page=2"' in first.text
     assert 'rel="prev"' not in first.text
-    assert 1 <= len(rows.findall(second.text)) <= 20 and 'rel="prev" href="?operation=&amp;page=1"' in second.text
+    assert 1 <= len(rows.findall(second.text)) <= 20 and 'rel="prev" href="?page=1"' in second.text
     # newest first: the last namespace made is on the first page, the first one is not
     assert "<td>namespace <code>n20</code>" in first.text and "<td>namespace <code>n0</code>" not in first.text
     assert "<td>namespace <code>n0</code>" in second.text
+
+
+def test_the_audit_log_filters_by_resource_type_user_and_days(app_moorage: InProcessMoorage) -> None:
+    made = _instance(app_moorage, "ops-filters")
+    with management(app_moorage, made.token) as api:  # a second kind of record: an update of the GC schedule
+        schedule = {"schedule": {"type": "Custom", "cron": "0 0 3 * * *"}}
+        _created(api.put(made.path("/system/gc/schedule"), json=schedule))
+    audit = f"/console/enterprise/{made.instance_id}/audit"
+    today = datetime.datetime.now(datetime.UTC).date()
+    day = datetime.timedelta(days=1)
+    rows = re.compile(r"<tr><td>\d{4}-\d\d-\d\d [^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^ ]*) ")
+    with app_moorage.client(headers={"Accept": "text/html"}) as client:
+        sign_in(client)
+
+        def found(**params: str) -> list[tuple[str, str, str]]:
+            answer = client.get(audit, params=params)
+            assert answer.status_code == 200, (params, answer.text)
+            return rows.findall(answer.text)
+
+        everything = found()
+        assert {kind for _, _, kind in everything} >= {"namespace"} and len({k for _, _, k in everything}) > 1
+        assert found(resource_type="namespace") == [r for r in everything if r[2] == "namespace"]
+        assert found(user=ADMIN_USER) == [r for r in everything if r[0] == ADMIN_USER] != []
+        assert found(user="nobody-of-ours") == []
+        assert found(since=today.isoformat(), until=today.isoformat()) == everything
+        assert found(since=(today + day).isoformat()) == []
+        assert found(until=(today - day).isoformat()) == []
+        assert found(operation="create", resource_type="namespace", page="1") == found(resource_type="namespace")
+        for bad in ({"since": "yesterday"}, {"resource_type": "spaceship"}, {"until": "2026-13-01"}):
+            answer = client.get(audit, params=bad)
+            assert answer.status_code == 400 and ALERT in answer.text, bad
+        # the form keeps what was asked and the pager carries it
+        kept = client.get(audit, params={"user": "a&b", "since": today.isoformat()})
+        assert 'name="user" value="a&amp;b"' in kept.text and f'value="{today.isoformat()}"' in kept.text

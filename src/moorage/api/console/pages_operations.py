@@ -9,7 +9,9 @@ database. Nothing here writes: policies are created and changed through the API.
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -27,7 +29,8 @@ from moorage.api.management_rules import (
 )
 from moorage.api.row_ids import RowId
 from moorage.domain.enterprise import PageRequest
-from moorage.domain.events import Operation
+from moorage.domain.errors import Invalid
+from moorage.domain.events import Operation, ResourceType
 from moorage.services.enterprise.paging import MAX_OFFSET
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -206,21 +209,52 @@ async def webhook_jobs(
     return render(request, "ops_webhook_jobs.html", visit, context, section="webhooks")
 
 
+def _day(value: str, name: str, *, end: bool) -> int | None:
+    """A ``YYYY-MM-DD`` field (the form's date input) as epoch milliseconds: the start of that UTC day,
+    or of the next one for the end of a range (exclusive)."""
+    if not value:
+        return None
+    try:
+        day = datetime.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{name} must be a date as YYYY-MM-DD, got {value[:32]!r}") from None
+    start = datetime.datetime.combine(day, datetime.time(), datetime.UTC)
+    if end:
+        start += datetime.timedelta(days=1)
+    return int(start.timestamp() * 1000)
+
+
 @router.get(AUDIT)
 async def audit(
     instance_id: str,
     request: Request,
     services: ServicesDep,
     operation: Annotated[str, Query(max_length=32)] = "",
+    resource_type: Annotated[str, Query(max_length=32)] = "",
+    user: Annotated[str, Query(max_length=255)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
     page: PageNumber = 1,
 ) -> Response:
-    """The instance's audit log, newest first, optionally of one operation (``ListAuditLogs``' filter)."""
+    """The instance's audit log, newest first: ``ListAuditLogs``' operation filter, and the resource
+    type, the user's name and a range of UTC days (``since`` to ``until``, both included)."""
     visit = visit_of(request)
-    found = await services.events.audit.page(instance_id=instance_id, operation=operation or None, page=_page(page))
+    found = await services.events.audit.page(
+        instance_id=instance_id,
+        operation=operation or None,
+        page=_page(page),
+        resource_type=resource_type or None,
+        actor_name=user or None,
+        since=_day(since, "since", end=False),
+        until=_day(until, "until", end=True),
+    )
+    filters = {"operation": operation, "resource_type": resource_type, "user": user, "since": since, "until": until}
     context = {
         "instance_id": instance_id,
-        "operation": operation,
+        "filters": filters,
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "operations": tuple(Operation),
+        "resource_types": tuple(ResourceType),
         "found": found,
         "page": page,
         "size": ROWS,

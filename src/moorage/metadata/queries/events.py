@@ -147,11 +147,31 @@ def get(conn: Connection, event_id: int) -> Event | None:
     return _event(row) if row else None
 
 
-def audit_page(conn: Connection, instance_id: str, *, operation: str | None, offset: int, limit: int) -> Page[Event]:
-    """An instance's events, newest first, optionally of one operation, and how many match."""
+def audit_page(
+    conn: Connection,
+    instance_id: str,
+    *,
+    operation: str | None,
+    offset: int,
+    limit: int,
+    resource_type: str | None = None,
+    actor_name: str | None = None,
+    since: int | None = None,
+    until: int | None = None,
+) -> Page[Event]:
+    """An instance's events, newest first, optionally of one operation, resource type and user
+    name, from ``since`` and before ``until`` (epoch milliseconds), and how many match."""
     condition = events.c.instance_id == instance_id
     if operation:
         condition = and_(condition, events.c.operation == operation)
+    if resource_type:
+        condition = and_(condition, events.c.resource_type == resource_type)
+    if actor_name:
+        condition = and_(condition, events.c.actor_name == actor_name)
+    if since is not None:
+        condition = and_(condition, events.c.occurred_at >= since)
+    if until is not None:
+        condition = and_(condition, events.c.occurred_at < until)
     rows = conn.execute(select(*_COLUMNS).where(condition).order_by(events.c.id.desc()).offset(offset).limit(limit))
     total = conn.execute(select(func.count()).select_from(events).where(condition)).scalar_one()
     return Page([_event(r) for r in rows], int(total))

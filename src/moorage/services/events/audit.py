@@ -36,18 +36,46 @@ def _check_operation(operation: str | None) -> None:
         raise Invalid(f"operation must be one of {', '.join(Operation)}, got {operation[:32]!r}")
 
 
+def _check_resource_type(resource_type: str | None) -> None:
+    if resource_type and resource_type not in {str(t) for t in ResourceType}:
+        raise Invalid(f"resource type must be one of {', '.join(ResourceType)}, got {resource_type[:32]!r}")
+
+
 class AuditLog:
     """Reads the events of an instance as audit records."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def page(self, *, instance_id: str, operation: str | None, page: PageRequest) -> Page[Event]:
-        """One page of the instance's audit records (``operation``: one of ``Operation``'s values)."""
+    async def page(
+        self,
+        *,
+        instance_id: str,
+        operation: str | None,
+        page: PageRequest,
+        resource_type: str | None = None,
+        actor_name: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> Page[Event]:
+        """One page of the instance's audit records (``operation``: one of ``Operation``'s values).
+        ``ListAuditLogs`` filters by operation only; the console also by resource type, user name
+        and time (``since`` inclusive, ``until`` exclusive, epoch milliseconds)."""
         _check_operation(operation)
+        _check_resource_type(resource_type)
+        if actor_name is not None and len(actor_name) > 255:
+            raise Invalid("user name longer than 255 characters")
         return await self.db.read(
             lambda conn: q.audit_page(
-                conn, instance_id, operation=operation or None, offset=page.offset, limit=page.limit
+                conn,
+                instance_id,
+                operation=operation or None,
+                offset=page.offset,
+                limit=page.limit,
+                resource_type=resource_type or None,
+                actor_name=actor_name or None,
+                since=since,
+                until=until,
             ),
             heavy=True,
         )
@@ -55,8 +83,7 @@ class AuditLog:
     async def search(self, query: AuditQuery) -> list[Event]:
         """Events matching ``query``, newest first (the operator's view: no account boundary)."""
         _check_operation(query.operation)
-        if query.resource_type and query.resource_type not in {str(t) for t in ResourceType}:
-            raise Invalid(f"resource type must be one of {', '.join(ResourceType)}, got {query.resource_type[:32]!r}")
+        _check_resource_type(query.resource_type)
         if not 1 <= query.limit <= MAX_SEARCH:
             raise Invalid(f"limit must be 1 to {MAX_SEARCH}")
         return await self.db.read(
