@@ -327,10 +327,7 @@ def list_subtasks(
     conn: Connection, task_id: int, *, status: RunStatus | None, offset: int, limit: int
 ) -> Page[ReplicationSubtask]:
     """Subtasks of a task (of one status), in id order."""
-    where: list[ColumnElement[bool]] = [_S.c.task_id == task_id]
-    if status is not None:
-        where.append(_S.c.status == status.value)
-    rows, total = page_rows(conn, _SUBTASK, source=_S, where=where, order_by=[_S.c.id], offset=offset, limit=limit)
+    rows, total = runs.subtask_page(conn, _S, _SUBTASK, task_id, status=status, offset=offset, limit=limit)
     return Page(
         [
             ReplicationSubtask(

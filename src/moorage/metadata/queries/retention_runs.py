@@ -277,18 +277,9 @@ def _subtask(r: Sequence[Any]) -> RetentionSubtask:
 def list_subtasks(
     conn: Connection, task_id: int, *, status: RunStatus | None, offset: int, limit: int
 ) -> Page[RetentionSubtask]:
-    """Subtasks of a task (of one status), in creation order; the index (task, status, id) serves it."""
-    where = [ee_retention_subtasks.c.task_id == task_id]
-    if status is not None:
-        where.append(ee_retention_subtasks.c.status == status.value)
-    rows, total = page_rows(
-        conn,
-        _SUBTASK,
-        source=ee_retention_subtasks,
-        where=where,
-        order_by=[ee_retention_subtasks.c.id],
-        offset=offset,
-        limit=limit,
+    """Subtasks of a task (of one status), in creation order."""
+    rows, total = runs.subtask_page(
+        conn, ee_retention_subtasks, _SUBTASK, task_id, status=status, offset=offset, limit=limit
     )
     return Page([_subtask(r) for r in rows], total)
 

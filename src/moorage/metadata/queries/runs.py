@@ -11,11 +11,15 @@ its own names (``metadata/queries/sign_runs.py``, ``retention_runs.py``, ``repli
 
 from __future__ import annotations
 
-from sqlalchemy import Table, func, insert, select, update
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.enterprise import UNFINISHED, RunStatus, summarize
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries.pages import page_rows
 
 _UNFINISHED = [s.value for s in UNFINISHED]
 _FINISHED = [RunStatus.SUCCEED.value, RunStatus.FAILED.value, RunStatus.STOPPED.value]
@@ -116,6 +120,24 @@ def set_task_status(conn: Connection, tasks: Table, task_id: int, status: RunSta
         .where(tasks.c.id == task_id, tasks.c.status != status.value)
         .values(status=status.value, updated_at=now_ms())
     )
+
+
+def subtask_page(
+    conn: Connection,
+    subtasks: Table,
+    columns: Sequence[ColumnElement[Any]],
+    task_id: int,
+    *,
+    status: RunStatus | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Sequence[Any]], int]:
+    """A page of ``columns`` of a task's subtasks (of one status), in creation order, and how many there
+    are; the index (task, status, id) serves it."""
+    where: list[ColumnElement[bool]] = [subtasks.c.task_id == task_id]
+    if status is not None:
+        where.append(subtasks.c.status == status.value)
+    return page_rows(conn, columns, source=subtasks, where=where, order_by=[subtasks.c.id], offset=offset, limit=limit)
 
 
 def task_has_unfinished(conn: Connection, subtasks: Table, task_id: int) -> bool:
