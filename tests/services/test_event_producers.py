@@ -173,6 +173,21 @@ def test_a_push_crossing_the_warning_share_of_a_quota_is_recorded_once_as_quota_
     assert "6,000 bytes of its 10,000" in payload["event_data"]["custom_attributes"]["Details"]
 
 
+def test_a_mount_crossing_the_warning_share_is_a_quota_warning_too(app_moorage_factory: AppFactory) -> None:
+    server = app_moorage_factory(quota={"namespace_storage_bytes": 10_000, "warning_percent": 50})
+    db = server.services.db
+    data = os.urandom(6_000)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with server.client(auth=(ADMIN_USER, ADMIN_PASSWORD)) as client:
+        pushed = client.post(f"/v2/first/app/blobs/uploads/?digest={digest}", content=data)
+        assert pushed.status_code == 201, pushed.text
+        mounted = client.post("/v2/second/app/blobs/uploads/", params={"mount": digest, "from": "first/app"})
+        assert mounted.status_code == 201, mounted.text
+
+    warnings = [(e["repository"], e["detail"]["used"]) for e in recorded(db, "quota")]
+    assert warnings == [("first/app", 6_000), ("second/app", 6_000)]
+
+
 def test_a_gc_schedule_change_is_recorded_for_the_instance(app_moorage_factory: AppFactory) -> None:
     server = app_moorage_factory()
     db = server.services.db

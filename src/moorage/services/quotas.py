@@ -346,7 +346,7 @@ class QuotaService:
             return
         charge = self.charge_in(conn, target)
         self._lock(conn, charge)
-        room, why = self._room(conn, charge, "")
+        room, why, use = self._room_and_use(conn, charge, "")
         if size > room:
             raise self._refused(
                 target,
@@ -357,6 +357,7 @@ class QuotaService:
                 ),
                 digest=digest,
             )
+        self._warn_on_crossing(conn, target, charge, use, 0, size)  # a mount adds bytes as a push does
 
     # Repositories -----------------------------------------------------------------------------------
     def _check_repository_count(self, conn: Connection, target: UploadTarget, charge: Charge) -> None:
