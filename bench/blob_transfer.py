@@ -286,7 +286,9 @@ def curl_available() -> bool:
 def _curl(endpoint: RegistryEndpoint, target: str, arguments: list[str], what: str) -> str:
     authorization = endpoint.auth.authorization(target)
     header = ["-H", f"Authorization: {authorization}"] if authorization else []
-    argv = ["curl", "-sS", "-H", "Expect:", *header, *arguments, endpoint.base_url + target]
+    # ``--request-target``: with ``-T`` and a path ending in "/" (``/blobs/uploads/?digest=``) curl
+    # appends the file's name to the path.
+    argv = ["curl", "-sS", "-H", "Expect:", *header, *arguments, "--request-target", target, endpoint.base_url + "/"]
     completed = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
     if completed.returncode != 0:
         raise TransferError(f"curl {what} failed: {completed.stderr.strip()}")

@@ -130,6 +130,8 @@ def _answer_upload(
     body_length: int,
 ) -> NullResponse:
     digest = query.get("digest", [""])[0]
+    if method == "POST" and session:  # as a registry answers: POST only starts an upload
+        return _error(405, "UNSUPPORTED")
     if method == "POST" and digest:
         state.blob_sizes[digest] = body_length
         return NullResponse(201, (("Location", f"/v2/{name}/blobs/{digest}"), ("Docker-Content-Digest", digest)))
