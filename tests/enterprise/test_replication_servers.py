@@ -3,7 +3,8 @@ with skopeo: an event-triggered policy on A copies a pushed two-platform index w
 signature (a ``sha256-<hex>.sig`` tag) and an SBOM referrer to B within seconds, with B's digests
 equal to A's; a delete on A is replicated; a label filter picks images by their config's labels; a
 push-based policy copies to docker-registry, and to one with a self-signed certificate once the
-registry is marked insecure; a pull-based policy copies from B into A."""
+registry is marked insecure; a pull-based policy copies from B into A, and A scans what it received
+as it scans a push."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from moorage.domain.jobs import JobKind
+from moorage.metadata.tables import jobs
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.enterprise.conftest import INSTANCE_HOST, SECOND_INSTANCE_HOST, _starter
 from tests.enterprise.support import FINISHED, Enterprise, connect, create_instance, create_namespace, unique
+from tests.hss.support import opened
 from tests.support import nginx, skopeo
 from tests.support.servers import ServerProcess, start_reference_registry, stop_all
 from tests.support.swr_images import Image, image, index, push, registry_client
@@ -33,10 +38,11 @@ CREDS = (ADMIN_USER, ADMIN_PASSWORD)
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """Servers A and B (SQLite), each with an instance: A's at 127.0.0.5 (namespace ``team``), B's at
-    127.0.0.6 (namespaces ``mirror`` and ``shelf``); B's instance is registry ``b`` of A's."""
+    127.0.0.6 (namespaces ``mirror`` and ``shelf``); B's instance is registry ``b`` of A's. A scans on
+    push (what a copy into A must set off too)."""
     start, started = _starter(request, tmp_path_factory.mktemp("sites"))
     try:
-        a = connect(start(database="sqlite", env=EGRESS))
+        a = connect(start(database="sqlite", env={**EGRESS, "MOORAGE_SCANNER__SCAN_ON_PUSH": "true"}))
         b = connect(start(database="sqlite", env=EGRESS))
         a_host, b_host = f"{INSTANCE_HOST}:{a.server.port}", f"{SECOND_INSTANCE_HOST}:{b.server.port}"
         a_instance = create_instance(a, unique("a"), domain_name=a_host)
@@ -296,6 +302,17 @@ def test_pull_based_from_b(sites: dict[str, Any], tmp_path: Path) -> None:
         f"{b_host}/shelf/tool:3.1", creds=CREDS
     )
     assert _served(a_host, "back/tool", "3.1") == tool.digest
+    # The copy sets off what a push sets off: A queued a scan of the tag it received.
+    assert (f"push:3.1:{tool.digest}") in _scan_on_push_jobs(sites["a"].server)
+
+
+def _scan_on_push_jobs(server: ServerProcess) -> set[str]:
+    """``push:<tag>:<digest>`` of every scan-on-push job the server queued."""
+    with opened(server) as db:
+        rows = db.run_read(
+            lambda conn: conn.execute(select(jobs.c.params).where(jobs.c.kind == JobKind.SCAN_ON_PUSH.value)).all()
+        )
+    return {f"push:{p['tag']}:{p['digest']}" for p in (json.loads(row.params) for row in rows)}
 
 
 def test_pull_based_from_harbor_lists_through_harbors_api(sites: dict[str, Any]) -> None:

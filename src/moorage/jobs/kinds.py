@@ -161,6 +161,7 @@ def replication_execution(context: Context) -> dict[str, Any]:
         db=resources.db,
         store=resources.store,
         master_key=resources.master_key(),
+        jobs=resources.queue,
     )
 
 

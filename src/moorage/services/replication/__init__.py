@@ -23,7 +23,7 @@ from moorage.services.replication.transfer import (
     list_repositories,
     list_tags,
 )
-from moorage.services.replication.wiring import local_registry, remote_endpoint
+from moorage.services.replication.wiring import local_registry, push_listeners, remote_endpoint
 
 __all__ = [
     "ArtifactSink",
@@ -42,5 +42,6 @@ __all__ = [
     "list_repositories",
     "list_tags",
     "local_registry",
+    "push_listeners",
     "remote_endpoint",
 ]

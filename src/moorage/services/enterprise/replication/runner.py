@@ -34,7 +34,7 @@ from moorage.domain.digests import Digest
 from moorage.domain.enterprise import RunStatus, summarize
 from moorage.domain.errors import MoorageError
 from moorage.domain.events import NewEvent, Operation, ResourceType
-from moorage.domain.jobs import JobControl, JobStopped
+from moorage.domain.jobs import JobControl, JobStopped, JobSubmitter
 from moorage.domain.manifests import Descriptor, ImageManifest, parse_manifest
 from moorage.domain.replication import (
     ReplicationFilter,
@@ -66,6 +66,7 @@ from moorage.services.replication import (
     copy_artifact,
     delete_artifact,
     local_registry,
+    push_listeners,
     remote_endpoint,
 )
 from moorage.services.security.catalogs import RemoteRegistry, make_catalog
@@ -137,13 +138,22 @@ class ExecutionRunner:
     """Runs one execution."""
 
     def __init__(
-        self, db: Database, *, settings: Settings, store: BlobStore, master_key: MasterKey, access: RemoteAccess
+        self,
+        db: Database,
+        *,
+        settings: Settings,
+        store: BlobStore,
+        master_key: MasterKey,
+        access: RemoteAccess,
+        jobs: JobSubmitter,
     ) -> None:
         self.db = db
         self.settings = settings
         self.store = store
         self.master_key = master_key
         self.access = access
+        self.jobs = jobs
+        """Where the copy's pushes queue what a push sets off (scans, signing executions)."""
         self.max_artifacts = settings.replication.max_artifacts_per_execution
         self.parallel = settings.replication.parallel_artifacts
 
@@ -161,7 +171,9 @@ class ExecutionRunner:
         registry, password = self._registry(registry_id)
         instance = self.db.run_read(lambda conn: instances_q.get_instance(conn, policy.instance_id))
         local = LocalEndpoint(
-            local_registry(self.settings, self.db, self.store),
+            local_registry(
+                self.settings, self.db, self.store, listeners=push_listeners(self.settings, self.db, self.jobs)
+            ),
             policy.instance_id,
             domain_id=instance.domain_id if instance else None,
         )
@@ -483,9 +495,10 @@ def run_execution(
     db: Database,
     store: BlobStore,
     master_key: MasterKey,
+    jobs: JobSubmitter,
 ) -> dict[str, Any]:
     """The body of the ``enterprise.replication_execution`` job."""
     runner = ExecutionRunner(
-        db, settings=settings, store=store, master_key=master_key, access=remote_access_of(settings)
+        db, settings=settings, store=store, master_key=master_key, access=remote_access_of(settings), jobs=jobs
     )
     return runner.run(control, execution_id)
