@@ -213,7 +213,7 @@ def test_each_page_shows_what_the_api_made_and_no_secret(loopback_moorage: InPro
         for name, answer in seen.items():
             assert answer.status_code == 200, (name, answer.text)
             assert REGISTRY_PASSWORD not in answer.text and "hook-token-never-shown" not in answer.text, name
-            assert "Read-only" in answer.text, name
+            assert "created and edited through the SWR Enterprise API" in answer.text, name
         retention = seen["retention"].text
         assert "keep-ten" in retention
         assert "latestPushedK 10" in retention and "<code>0 0 1 * * *</code>" in retention
