@@ -102,7 +102,7 @@ def _forms(made: Made, ids: Ids) -> list[Form]:
             "gc schedule",
             console + "/gc",
             console + "/gc/schedule",
-            {"cron": "0 30 2 * * *", "delete_untagged": "yes"},
+            {"cron": "0 30 2 * * *", "delete_untagged": "yes", "workers": "3"},
             show(made.path("/system/gc/schedule")),
         ),
         Form(
@@ -189,7 +189,7 @@ def test_an_administrator_uses_every_form_and_the_api_shows_the_change(
                     assert after == 404
                 case "gc schedule":
                     assert after["schedule"]["cron"] == "0 30 2 * * *" and after["schedule"]["type"] == "Custom"
-                    assert after["parameters"]["delete_untagged"] is True
+                    assert after["parameters"]["delete_untagged"] is True and after["parameters"]["workers"] == 3
 
 
 def test_disabling_a_webhook_keeps_its_targets_and_auth_header(loopback_moorage: InProcessMoorage, remote: str) -> None:
@@ -312,6 +312,8 @@ def test_a_refused_form_says_why_in_words_and_links_back(loopback_moorage: InPro
         cases: tuple[tuple[Form, dict[str, str], int, str], ...] = (
             (forms["gc run"], {}, 409, "still pending or running"),
             (forms["gc schedule"], {"cron": "every day"}, 400, "cron"),
+            (forms["gc schedule"], {"cron": "0 0 4 * * *", "workers": "9"}, 400, "workers must be between 1 and 5"),
+            (forms["gc schedule"], {"cron": "0 0 4 * * *", "workers": "-1"}, 400, "workers must be a number"),
             (forms["retention delete"], {}, 400, "tick the box"),
             (forms["webhook delete"], {"confirm": "maybe"}, 400, "confirm must be yes or no"),
             (forms["retention disable"], {"enabled": "perhaps"}, 400, "enabled must be yes or no"),

@@ -31,7 +31,7 @@ from moorage.api.deps import ServicesDep
 from moorage.api.management_rules import INSTANCE_ADMIN, M, access_rules, on_instance_namespace
 from moorage.api.row_ids import RowId
 from moorage.domain.errors import Invalid
-from moorage.domain.gc import GcParameters
+from moorage.domain.gc import MAX_WORKERS, MIN_WORKERS, GcParameters
 from moorage.domain.replication import PolicyChanges as ReplicationChanges
 from moorage.services.retention.policies import PolicyChanges as RetentionChanges
 
@@ -114,10 +114,14 @@ async def delete_retention(
 
 
 def _gc_parameters(request: Request, services: ServicesDep) -> GcParameters:
+    """``GcParameters`` from the form (``Invalid`` for workers outside 1-5; absent: the default)."""
+    workers = form_of(request).get("workers", "").strip()
+    if workers and not (workers.isdigit() and len(workers) <= 2):
+        raise Invalid(f"workers must be a number from {MIN_WORKERS} to {MAX_WORKERS}")
     return GcParameters(
         delete_untagged=_yes(request, "delete_untagged"),
         dry_run=_yes(request, "dry_run"),
-        workers=services.settings.gc.workers,
+        workers=int(workers) if workers else services.settings.gc.workers,
     )
 
 
