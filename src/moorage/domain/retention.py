@@ -174,6 +174,17 @@ class RetentionExecution:
 
 
 @dataclass(frozen=True, slots=True)
+class CountedRetentionExecution:
+    """An execution with its tasks (one per repository) counted by outcome, as the web console's
+    execution list shows it (the SDK's ``RetentionExecution`` has no counts)."""
+
+    execution: RetentionExecution
+    total: int
+    succeeded: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class RetentionTask:
     """The part of an execution that looks at one repository (``Task``): how many artifacts it
     found (``total``) and kept (``retained``)."""

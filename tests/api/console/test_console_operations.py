@@ -1,21 +1,17 @@
-"""The read-only Enterprise operations pages in process, on SQLite: retention, garbage collection,
-replication, webhooks and the audit log of an instance show what the API made, page by 20 rows,
-have empty states, are refused (403) to a user without the API's right and show nothing of the
-instance to a user who may see only part of it, and never print a registry's password or a
-webhook's auth header."""
+"""The Enterprise operations pages in process, on SQLite (what they show; their forms are
+test_console_actions.py): retention, garbage collection, replication, webhooks and the audit log of
+an instance show what the API made, page by 20 rows, have empty states, are refused (403) to a user
+without the API's right and show nothing of the instance to a user who may see only part of it, and
+never print a registry's password or a webhook's auth header."""
 
 from __future__ import annotations
 
 import datetime
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.api.console.test_console_pages import _create_user
 from tests.api.console.test_console_sessions import sign_in
@@ -29,43 +25,6 @@ ALERT = 'class="alert" role="alert"'
 REGISTRY_PASSWORD = "registry-password-never-shown"
 AUTH_HEADER = "Authorization:Bearer hook-token-never-shown"
 SECTIONS = ("retention", "gc", "replication", "webhooks", "audit")
-
-
-class _Registry(BaseHTTPRequestHandler):
-    """A remote registry that answers every read with an empty catalog (the registry check)."""
-
-    def do_GET(self) -> None:
-        body = b'{"repositories": []}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-
-@pytest.fixture
-def remote() -> Iterator[str]:
-    """The address of a stand-in remote registry on loopback, stopped after the test."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-@pytest.fixture
-def loopback_moorage(app_moorage_factory: Any) -> InProcessMoorage:
-    """moorage in process, allowed to reach loopback (where ``remote`` listens)."""
-    server: InProcessMoorage = app_moorage_factory(egress={"allow_networks": "127.0.0.0/8"})
-    return server
 
 
 @dataclass(frozen=True)
@@ -213,7 +172,7 @@ def test_each_page_shows_what_the_api_made_and_no_secret(loopback_moorage: InPro
         for name, answer in seen.items():
             assert answer.status_code == 200, (name, answer.text)
             assert REGISTRY_PASSWORD not in answer.text and "hook-token-never-shown" not in answer.text, name
-            assert "Read-only" in answer.text, name
+            assert "created and edited through the SWR Enterprise API" in answer.text, name
         retention = seen["retention"].text
         assert "keep-ten" in retention
         assert "latestPushedK 10" in retention and "<code>0 0 1 * * *</code>" in retention

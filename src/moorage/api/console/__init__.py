@@ -6,6 +6,7 @@ refuses to start when a console route has none."""
 from __future__ import annotations
 
 from moorage.api.console import (
+    pages_actions,
     pages_admin,
     pages_auth,
     pages_enterprise,
@@ -14,5 +15,5 @@ from moorage.api.console import (
     pages_security,
 )
 
-MODULES = (pages_auth, pages_registry, pages_security, pages_enterprise, pages_operations, pages_admin)
+MODULES = (pages_auth, pages_registry, pages_security, pages_enterprise, pages_operations, pages_actions, pages_admin)
 """The page modules, in router inclusion order."""

@@ -1,11 +1,13 @@
-"""An Enterprise instance's operations pages, read-only: retention policies and their executions,
-the garbage-collection schedule and runs, replication registries, policies and executions, webhook
+"""An Enterprise instance's operations pages: retention policies, their executions and tasks, the
+garbage-collection schedule and runs, replication registries, policies and executions, webhook
 policies and their deliveries, and the audit log.
 
 Each page calls the service function its API twin's handler calls (``ListInstanceRetentionPolicies``,
 ``ShowGcSchedule`` and ``ListGcTasks``, ``ListInstanceRegistries``, ``ListInstanceWebhooks``,
 ``ListAuditLogs`` ...) under that route's access rule, one page of 20 rows at a time from the
-database. Nothing here writes: policies are created and changed through the API."""
+database. The forms these pages show (run now, enable, delete, the GC schedule) post to
+``pages_actions``; a page shows a form only when ``may()`` says its route's rule admits the user.
+Policies and registries are created and edited through the API."""
 
 from __future__ import annotations
 
@@ -16,7 +18,28 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from moorage.api.console.route import ConsoleRoute, visit_of
+from moorage.api.console.ops_paths import (
+    AUDIT,
+    GC,
+    GC_RUN,
+    GC_SCHEDULE,
+    REPLICATION,
+    REPLICATION_ENABLED,
+    REPLICATION_EXECUTIONS,
+    REPLICATION_POLICIES,
+    REPLICATION_RUN,
+    RETENTION,
+    RETENTION_DELETE,
+    RETENTION_ENABLED,
+    RETENTION_POLICY,
+    RETENTION_RUN,
+    RETENTION_TASKS,
+    WEBHOOK_DELETE,
+    WEBHOOK_ENABLED,
+    WEBHOOK_JOBS,
+    WEBHOOKS,
+)
+from moorage.api.console.route import ConsoleRoute, may, visit_of
 from moorage.api.console.templates import render
 from moorage.api.deps import ServicesDep
 from moorage.api.management_rules import (
@@ -39,30 +62,19 @@ ROWS = 20
 """Rows per page of every listing here."""
 PageNumber = Annotated[int, Query(ge=1, le=MAX_OFFSET // ROWS + 1)]
 
-INSTANCE = "/console/enterprise/{instance_id}"
-NAMESPACE = INSTANCE + "/namespaces/{namespace_name}"
-RETENTION = INSTANCE + "/retention"
-RETENTION_POLICY = NAMESPACE + "/retention/{policy_id}"
-GC = INSTANCE + "/gc"
-REPLICATION = INSTANCE + "/replication"
-REPLICATION_POLICIES = REPLICATION + "/policies"
-REPLICATION_EXECUTIONS = REPLICATION + "/executions"
-WEBHOOKS = INSTANCE + "/webhooks"
-WEBHOOK_JOBS = NAMESPACE + "/webhooks/{policy_id}/jobs"
-AUDIT = INSTANCE + "/audit"
-
 CONSOLE_RULES = access_rules(
     {
         # as ListInstanceRetentionPolicies: filtered to the namespaces the user may see
         ("GET", RETENTION): INSTANCE_MEMBER,
         ("GET", RETENTION_POLICY): on_instance_namespace(R),  # ListInstanceRetentionPolicyExecutions
+        ("GET", RETENTION_TASKS): on_instance_namespace(R),  # ListInstanceRetentionPolicyExecTasks
         ("GET", GC): INSTANCE_ADMIN,  # ShowGcSchedule, ListGcTasks
         ("GET", REPLICATION): INSTANCE_ADMIN,  # ListInstanceRegistries
         ("GET", REPLICATION_POLICIES): INSTANCE_ADMIN,  # ListInstanceReplicationPolicies
         ("GET", REPLICATION_EXECUTIONS): INSTANCE_ADMIN,  # ListInstanceReplicationPolicyExecutions
         # as ListInstanceWebhooks: filtered to the namespaces the user may write to
         ("GET", WEBHOOKS): INSTANCE_MEMBER,
-        ("GET", WEBHOOK_JOBS): on_instance_namespace(W),  # ListInstanceWebhookJobs
+        ("GET", WEBHOOK_JOBS): on_instance_namespace(W),  # ShowInstanceWebhook, ListInstanceWebhookJobs
         ("GET", AUDIT): INSTANCE_ADMIN,  # ListAuditLogs
     }
 )
@@ -97,9 +109,46 @@ async def retention_policy(
     policy = await services.retention.policies.get(
         instance_id=instance_id, namespace=namespace_name, policy_id=policy_id
     )
-    found = await services.retention.executions.list_executions(policy, page=_page(page))
-    context = {"instance_id": instance_id, "policy": policy, "found": found, "page": page, "size": ROWS}
+    found = await services.retention.executions.counted_page(policy, page=_page(page))
+    context = {
+        "instance_id": instance_id,
+        "policy": policy,
+        "found": found,
+        "page": page,
+        "size": ROWS,
+        "may_run": await may(request, "POST", RETENTION_RUN),
+        "may_enable": await may(request, "POST", RETENTION_ENABLED),
+        "may_delete": await may(request, "POST", RETENTION_DELETE),
+    }
     return render(request, "ops_retention_policy.html", visit, context, section="retention")
+
+
+@router.get(RETENTION_TASKS)
+async def retention_tasks(
+    instance_id: str,
+    namespace_name: str,
+    policy_id: RowId,
+    execution_id: RowId,
+    request: Request,
+    services: ServicesDep,
+    page: PageNumber = 1,
+) -> Response:
+    """An execution's tasks, one per repository: artifacts found and kept (as its API twin: the
+    policy, then the page of tasks)."""
+    visit = visit_of(request)
+    policy = await services.retention.policies.get(
+        instance_id=instance_id, namespace=namespace_name, policy_id=policy_id
+    )
+    found = await services.retention.executions.tasks(policy, execution_id, status=None, page=_page(page))
+    context = {
+        "instance_id": instance_id,
+        "policy": policy,
+        "execution_id": execution_id,
+        "found": found,
+        "page": page,
+        "size": ROWS,
+    }
+    return render(request, "ops_retention_tasks.html", visit, context, section="retention")
 
 
 @router.get(GC)
@@ -120,6 +169,8 @@ async def garbage_collection(
         "following": following,
         "runs": runs,
         "first": not marker,
+        "may_run": await may(request, "POST", GC_RUN),
+        "may_schedule": await may(request, "POST", GC_SCHEDULE),
     }
     return render(request, "ops_gc.html", visit, context, section="gc")
 
@@ -146,7 +197,14 @@ async def replication_policies(
     found = await services.replication.policies.list_policies(
         instance_id=instance_id, name=None, registry_id=None, order_column=None, order_type=None, page=_page(page)
     )
-    context = {"instance_id": instance_id, "found": found, "page": page, "size": ROWS}
+    context = {
+        "instance_id": instance_id,
+        "found": found,
+        "page": page,
+        "size": ROWS,
+        "may_run": await may(request, "POST", REPLICATION_RUN),
+        "may_enable": await may(request, "POST", REPLICATION_ENABLED),
+    }
     return render(request, "ops_replication_policies.html", visit, context, section="replication")
 
 
@@ -193,8 +251,9 @@ async def webhook_jobs(
     services: ServicesDep,
     page: PageNumber = 1,
 ) -> Response:
-    """A webhook policy's deliveries, newest first."""
+    """A webhook policy (auth headers masked, not shown) and its deliveries, newest first."""
     visit = visit_of(request)
+    policy = await services.events.webhooks.get(instance_id=instance_id, namespace=namespace_name, policy_id=policy_id)
     found = await services.events.webhooks.deliveries(
         instance_id=instance_id, namespace=namespace_name, policy_id=policy_id, status=None, page=_page(page)
     )
@@ -202,9 +261,12 @@ async def webhook_jobs(
         "instance_id": instance_id,
         "namespace": namespace_name,
         "policy_id": policy_id,
+        "policy": policy,
         "found": found,
         "page": page,
         "size": ROWS,
+        "may_enable": await may(request, "POST", WEBHOOK_ENABLED),
+        "may_delete": await may(request, "POST", WEBHOOK_DELETE),
     }
     return render(request, "ops_webhook_jobs.html", visit, context, section="webhooks")
 

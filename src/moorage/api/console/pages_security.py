@@ -1,5 +1,6 @@
 """The image-security pages: the account's scanned images, and one tag's vulnerabilities (filtered,
-sorted, paged; ignore / stop ignoring one), malicious files, sensitive information and SBOM."""
+sorted, paged; ignore / stop ignoring one, whitelist / stop whitelisting one), malicious files,
+sensitive information and SBOM."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ CONSOLE_RULES = access_rules(
         ("GET", TAG + "/security"): on_repository(R),
         ("POST", TAG + "/security/handling"): ADMIN,
         ("POST", TAG + "/security/whitelist"): ADMIN,
+        ("POST", TAG + "/security/unwhitelist"): ADMIN,  # as DeleteImageWhiteLists
         ("POST", TAG + "/security/rescan"): ADMIN,
         ("GET", TAG + "/sbom"): on_repository(R),
     }
@@ -113,6 +115,7 @@ async def tag_security(
         "size": size,
         "may_handle": await may(request, "POST", TAG + "/security/handling"),
         "may_whitelist": await may(request, "POST", TAG + "/security/whitelist"),
+        "may_unwhitelist": await may(request, "POST", TAG + "/security/unwhitelist"),
         "may_rescan": await may(request, "POST", TAG + "/security/rescan"),
     }
     return render(request, "tag_security.html", visit, context, section="orgs")
@@ -165,6 +168,20 @@ async def whitelist(namespace: str, repository: str, tag: str, request: Request,
         everywhere=scope == "all",
         remark=form.get("remark", "")[:MAX_REMARK] or "whitelisted in the console",
     )
+    target = f"/console/orgs/{name.namespace}/repos/{path_segment(name.repository)}/tags/{tag}/security"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post(TAG + "/security/unwhitelist")
+async def unwhitelist(namespace: str, repository: str, tag: str, request: Request, services: ServicesDep) -> Response:
+    """Stop whitelisting: remove one whitelist the page listed under a finding (domain
+    administrators, as ``DeleteImageWhiteLists``; one already gone is no error, as there)."""
+    visit = visit_of(request)
+    name = RepositoryName.from_api_path(namespace, repository)
+    whitelist_id = form_of(request).get("whitelist", "")
+    if not whitelist_id or len(whitelist_id) > 64:
+        raise Invalid("whitelist must be the id of a whitelist")
+    await services.security.whitelists.delete(visit.principal, [whitelist_id])
     target = f"/console/orgs/{name.namespace}/repos/{path_segment(name.repository)}/tags/{tag}/security"
     return RedirectResponse(target, status_code=303)
 

@@ -133,13 +133,24 @@ async def _read_form(request: Request) -> tuple[bytes, dict[str, str]]:
     return body, fields
 
 
+def _form_page(request: Request) -> str:
+    """The console page a refused form was posted from (its ``Referer`` on this site), to link back
+    to; empty for a GET or a post from elsewhere."""
+    if request.method in SAFE_METHODS or not _same_origin(request):
+        return ""
+    source = urlsplit(request.headers.get("referer", ""))
+    if source.netloc.lower() != request.headers.get("host", "").lower() or not source.path.startswith("/console/"):
+        return ""
+    return source.path + (f"?{source.query}" if source.query else "")
+
+
 def error_page(request: Request, error: MoorageError) -> Response:
-    """The console's page for a domain error (forbidden, not found, throttled...)."""
+    """The console's page for a domain error (forbidden, not found, throttled...); for a refused
+    form, with a link back to the page it came from."""
     status, title = console_status(error)
     visit = getattr(request.state, "console_visit", None) or Visit(ANONYMOUS, None, "")
-    return render(
-        request, "error.html", visit, {"status": status, "title": title, "message": error.message}, status=status
-    )
+    context = {"status": status, "title": title, "message": error.message, "back": _form_page(request)}
+    return render(request, "error.html", visit, context, status=status)
 
 
 def console_error(request: Request, error: MoorageError) -> Response:

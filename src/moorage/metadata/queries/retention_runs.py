@@ -101,6 +101,21 @@ def list_executions(conn: Connection, policy_id: int, *, offset: int, limit: int
     return Page([_execution(r) for r in rows], total)
 
 
+def task_counts(conn: Connection, execution_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Execution id -> task status -> number of tasks, for a page of executions in one query."""
+    if not execution_ids:
+        return {}
+    rows = conn.execute(
+        select(ee_retention_tasks.c.execution_id, ee_retention_tasks.c.status, func.count())
+        .where(ee_retention_tasks.c.execution_id.in_(list(execution_ids)))
+        .group_by(ee_retention_tasks.c.execution_id, ee_retention_tasks.c.status)
+    ).all()
+    found: dict[int, dict[str, int]] = {}
+    for execution_id, status, count in rows:
+        found.setdefault(int(execution_id), {})[str(status)] = int(count)
+    return found
+
+
 def set_execution_status(conn: Connection, execution_id: int, status: RunStatus, text: str = "") -> bool:
     """Move an unfinished execution to ``status`` (its end time set when that one is final)."""
     return runs.set_execution_status(conn, ee_retention_executions, execution_id, status, text)

@@ -334,6 +334,19 @@ class WebhookPolicyService:
         await self.db.write(work)
         return checked.secret
 
+    async def set_enabled(self, *, instance_id: str, namespace: str, policy_id: int, enabled: bool) -> None:
+        """Enable or disable a policy, its other fields kept: ``update`` (``UpdateInstanceWebhook``)
+        replaces every field, so a caller holding only the masked policy (the web console) could not
+        send them back unchanged; this is the same change in one transaction."""
+
+        def work(conn: Connection) -> None:
+            namespace_id = self._namespace_id(conn, instance_id, namespace)
+            current = self._policy(conn, namespace_id, namespace, policy_id)
+            q.update_policy(conn, policy_id, {"enabled": enabled})
+            record_events(conn, _changed(Operation.UPDATE, instance_id, namespace, policy_id, current.name))
+
+        await self.db.write(work)
+
     async def delete(self, *, instance_id: str, namespace: str, policy_id: int) -> None:
         """Delete a policy with its delivery records (deliveries in flight stop at their next attempt)."""
 

@@ -15,7 +15,13 @@ from sqlalchemy.engine import Connection
 from moorage.domain.enterprise import Page, PageRequest, RunStatus
 from moorage.domain.errors import NotFound
 from moorage.domain.jobs import JobKind, JobSubmitter
-from moorage.domain.retention import RetentionExecution, RetentionPolicy, RetentionSubtask, RetentionTask
+from moorage.domain.retention import (
+    CountedRetentionExecution,
+    RetentionExecution,
+    RetentionPolicy,
+    RetentionSubtask,
+    RetentionTask,
+)
 from moorage.metadata.database import Database
 from moorage.metadata.queries import retention_runs as q
 from moorage.services.runs import require_task, submit_execution
@@ -56,6 +62,28 @@ class RetentionExecutions:
     async def list_executions(self, policy: RetentionPolicy, *, page: PageRequest) -> Page[RetentionExecution]:
         """Executions of a policy, newest first."""
         return await self.db.read(lambda conn: q.list_executions(conn, policy.id, offset=page.offset, limit=page.limit))
+
+    async def counted_page(self, policy: RetentionPolicy, *, page: PageRequest) -> Page[CountedRetentionExecution]:
+        """Executions of a policy, newest first, each with its tasks counted (total, succeeded,
+        failed): what the web console lists; one read for the page and its counts."""
+
+        def work(conn: Connection) -> Page[CountedRetentionExecution]:
+            found = q.list_executions(conn, policy.id, offset=page.offset, limit=page.limit)
+            counts = q.task_counts(conn, [e.id for e in found.items])
+            items = []
+            for execution in found.items:
+                of = counts.get(execution.id, {})
+                items.append(
+                    CountedRetentionExecution(
+                        execution,
+                        total=sum(of.values()),
+                        succeeded=of.get(RunStatus.SUCCEED.value, 0),
+                        failed=of.get(RunStatus.FAILED.value, 0),
+                    )
+                )
+            return Page(items, found.total)
+
+        return await self.db.read(work)
 
     @staticmethod
     def _execution(conn: Connection, policy: RetentionPolicy, execution_id: int) -> RetentionExecution:

@@ -3,17 +3,20 @@
 malicious files and sensitive information found. Every list comes from ``ImageDetailService``, the
 service the HSS API's image operations use, with the caller's visibility; handling (ignore,
 whitelist in this image) goes through ``VulnerabilityHandling`` as ``HandleImageVulnerability``
-does, a whitelist of every image through ``WhitelistService`` as ``AddVulnerabilityWhiteList``."""
+does, a whitelist of every image through ``WhitelistService`` as ``AddVulnerabilityWhiteList``; the
+whitelists covering a whitelisted finding of the page are listed so the console can offer to remove
+one (``DeleteImageWhiteLists``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from moorage.domain.errors import Invalid
 from moorage.domain.identity import Principal
 from moorage.domain.security import ImageFilter, ImageRow
 from moorage.domain.security_findings import VULNERABILITY_SORTS, ImageVulnerabilityQuery
-from moorage.domain.security_handling import HandleRequest, WhitelistScope
+from moorage.domain.security_handling import HandleRequest, Whitelist, WhitelistScope
 from moorage.domain.security_images import ImageRef, ImageScope, ImageSelector
 from moorage.services.security.baseline_details import BaselineService, BuildRisk, RiskConfig
 from moorage.services.security.image_details import ImageDetailService, ImageMalware, ImageVulnerability, SensitiveItem
@@ -57,6 +60,8 @@ class TagSecurityView:
     """Baselines with failed rules (``ListImageRiskConfigs``)."""
     build_risks: tuple[BuildRisk, ...]
     """Build-command rules the image breaks (``ListImageBuildCommandRisks`` for this image)."""
+    whitelists: Mapping[str, tuple[Whitelist, ...]] = field(default_factory=dict)
+    """For the page's whitelisted findings, the whitelists (of their id) covering them here."""
 
 
 class TagSecurity:
@@ -146,6 +151,7 @@ class TagSecurity:
             risk_name=None,
             level=None,
         )
+        whitelisted = {v.vul_id for v in found.items if v.whitelisted}
         return TagSecurityView(
             row,
             tuple(counts.items()),
@@ -156,6 +162,7 @@ class TagSecurity:
             tuple(sensitive),
             tuple(c for c in settings if c.failed_rule_num),
             tuple(build),
+            await self.whitelists.covering(principal, row, whitelisted) if whitelisted else {},
         )
 
     async def rescan(self, principal: Principal, *, image_row_id: int) -> str:

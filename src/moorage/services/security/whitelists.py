@@ -9,14 +9,14 @@ with image row ids."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import Invalid, NotFound
 from moorage.domain.events import NewEvent, Operation, ResourceType, account_event
 from moorage.domain.identity import Principal
-from moorage.domain.security import IMAGE_TYPES, ImageVisibility
+from moorage.domain.security import IMAGE_TYPES, ImageRow, ImageVisibility
 from moorage.domain.security_findings import VulnerabilityFilter
 from moorage.domain.security_handling import ALL_IMAGES, SPECIFIC_IMAGES, Whitelist, WhitelistScope, WhitelistView
 from moorage.metadata.queries import security_details as details_q
@@ -24,7 +24,7 @@ from moorage.metadata.queries import security_handling as handling_q
 from moorage.metadata.queries import security_images as images_q
 from moorage.services.events.recorder import record_events
 from moorage.services.security.advisory_lookup import Known
-from moorage.services.security.detail_base import DetailBase
+from moorage.services.security.detail_base import DetailBase, row_ids_by_digest
 from moorage.services.security.detail_vocabulary import VUL_TYPES
 from moorage.services.security.images import account_of, image_visibility
 from moorage.services.security.results import recount_domain
@@ -157,6 +157,26 @@ class WhitelistService:
             return len(removed)
 
         return await DetailBase.run(lambda: self.db.run_write(write))
+
+    async def covering(
+        self, principal: Principal, row: ImageRow, vul_ids: Collection[str]
+    ) -> dict[str, tuple[Whitelist, ...]]:
+        """The account's whitelists of ``vul_ids`` (by id, not alias) that apply to an image, by
+        vulnerability id: what the web console offers to remove (``DeleteImageWhiteLists``)."""
+        domain_id = account_of(principal)
+        wanted = set(vul_ids)
+        row_ids = tuple(dict.fromkeys(i for ids in row_ids_by_digest(row).values() for i in ids))
+
+        def work() -> dict[str, tuple[Whitelist, ...]]:
+            found: dict[str, tuple[Whitelist, ...]] = {}
+            if not wanted:
+                return found
+            for w in self.db.run_read(lambda conn: handling_q.whitelists_of(conn, domain_id)):
+                if w.vul_id in wanted and w.covers(row.image_type, row_ids):
+                    found[w.vul_id] = (*found.get(w.vul_id, ()), w)
+            return found
+
+        return await DetailBase.run(work)
 
     def _view(self, seen: ImageVisibility, whitelists: Sequence[Whitelist]) -> list[WhitelistView]:
         """Whitelists with their advisories and the images they name (of those the caller sees)."""
