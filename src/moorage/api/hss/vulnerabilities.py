@@ -17,11 +17,11 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
-from moorage.api.hss.image_details import ImageNaming, Limit, Offset, Short, Text
+from moorage.api.hss.fields import ByType, Paged, Short, Text, image_fields
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.domain.security_findings import VulnerabilityFilter
+from moorage.domain.security_findings import CveFacts, VulnerabilityFilter
 from moorage.domain.security_handling import HandleRequest, HistoryQuery
 from moorage.services.security.detail_vocabulary import (
     HANDLE_STATUSES,
@@ -30,10 +30,9 @@ from moorage.services.security.detail_vocabulary import (
     VUL_TYPES,
     choice,
     necessity_filter,
-    page,
-    repair_necessity,
     risk_level,
 )
+from moorage.services.security.detail_vocabulary import repair_necessity as necessity_of  # a query field's name
 
 router = APIRouter(
     tags=["HSS vulnerabilities"],
@@ -78,9 +77,7 @@ async def list_general_image_vuls(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     type: Short = None,
     handle_status: Short = None,
     image_type: Short = None,
@@ -102,7 +99,9 @@ async def list_general_image_vuls(
         severity_level=choice("severity_level", severity_level, RISK_LEVELS),
         handle_status=choice("handle_status", handle_status, HANDLE_STATUSES),
     )
-    entries, total = await services.security.vulnerabilities.general(principal, flt, offset=offset, limit=limit)
+    entries, total = await services.security.vulnerabilities.general(
+        principal, flt, offset=paging.offset, limit=paging.limit
+    )
     items = []
     for e, facts in entries:
         cves = [ac.CveScore(cve_id=c.cve_id, cvss=c.cvss_score) for c in facts.cves]
@@ -132,9 +131,7 @@ async def list_global_vulnerabilities(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     repair_necessity: Short = None,
     vul_id: VulId = None,
     type: Short = None,
@@ -146,34 +143,33 @@ async def list_global_vulnerabilities(
         kind=choice("type", type, VUL_TYPES),
         necessity=choice("repair_necessity", repair_necessity, NECESSITIES),
     )
-    entries, total = await services.security.vulnerabilities.general(principal, flt, offset=offset, limit=limit)
+    entries, total = await services.security.vulnerabilities.general(
+        principal, flt, offset=paging.offset, limit=paging.limit
+    )
     return ac.GlobalVulList(
         total_num=total,
         data_list=[
             ac.GlobalVul(
                 vul_name=facts.title or e.title,
                 vul_id=e.vul_id,
-                repair_necessity=_necessity(e.severity),
+                repair_necessity=necessity_of(e.severity),
                 decription=facts.description,
                 description=facts.description,
                 solution=e.solution,
                 url=facts.url,
                 history_number=len(e.images),
                 undeal_number=len(e.unhandled_images),
-                data_list=[
-                    ac.CveInfo(
-                        cve_id=c.cve_id, cvss_score=c.cvss_score, publish_time=c.publish_time, description=c.description
-                    )
-                    for c in facts.cves
-                ],
+                data_list=[_cve(c) for c in facts.cves],
             )
             for e, facts in entries
         ],
     )
 
 
-def _necessity(severity: str) -> str:
-    return repair_necessity(severity)
+def _cve(cve: CveFacts) -> ac.CveInfo:
+    return ac.CveInfo(
+        cve_id=cve.cve_id, cvss_score=cve.cvss_score, publish_time=cve.publish_time, description=cve.description
+    )
 
 
 @router.get(CVES, response_model=ac.CveList)
@@ -182,18 +178,13 @@ async def list_vulnerability_cve(
     vul_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
 ) -> ac.CveList:
     """The CVEs behind a vulnerability id, from the advisory database."""
     facts = await services.security.vulnerabilities.cves(principal, vul_id[:128])
     return ac.CveList(
         total_num=len(facts.cves),
-        data_list=[
-            ac.CveInfo(cve_id=c.cve_id, cvss_score=c.cvss_score, publish_time=c.publish_time, description=c.description)
-            for c in page(facts.cves, offset, limit)
-        ],
+        data_list=[_cve(c) for c in paging.of(facts.cves)],
     )
 
 
@@ -203,9 +194,7 @@ async def list_vul_repo_image(
     vul_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     namespace: Text = None,
     image_name: Text = None,
     image_id: Text = None,
@@ -241,7 +230,7 @@ async def list_vul_repo_image(
                     for a in tags
                 ],
             )
-            for first, app, version, tags in page(groups, offset, limit)
+            for first, app, version, tags in paging.of(groups)
         ],
     )
 
@@ -255,10 +244,8 @@ async def list_vul_affect_images(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
+    paging: Paged,
     vul_id: str = Query(max_length=128),
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
     is_handled: bool | None = None,
     type: Short = None,
     image_type: Short = None,
@@ -299,7 +286,7 @@ async def list_vul_affect_images(
                 image_id=a.image.image_id,
                 image_name=a.image.image_name,
                 vul_id=a.finding.vul_id,
-                repair_necessity=_necessity(a.finding.severity),
+                repair_necessity=necessity_of(a.finding.severity),
                 container_num=0,
                 image_digest=a.image.image_digest,
                 image_version=a.image.image_version,
@@ -316,7 +303,7 @@ async def list_vul_affect_images(
                 cluster_id="",
                 cluster_name="",
             )
-            for a in page(found, offset, limit)
+            for a in paging.of(found)
         ],
     )
 
@@ -327,16 +314,14 @@ async def list_vul_affect_image_apps(
     image_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    naming: ByType,
+    paging: Paged,
     is_handled: bool | None = None,
-    image_type: Short = None,
     vul_id: VulId = None,
 ) -> ac.VulAffectAppList:
     """The packages of one image a vulnerability is found in, with their paths and whether it is handled."""
     found = await services.security.vulnerabilities.affected_apps(
-        principal, ImageNaming(image_type, None, None, None, None).of(image_id), vul_id or None, handled=is_handled
+        principal, naming.of(image_id), vul_id or None, handled=is_handled
     )
     return ac.VulAffectAppList(
         total_num=len(found),
@@ -353,7 +338,7 @@ async def list_vul_affect_image_apps(
                     for a in findings
                 ],
             )
-            for name, findings in page(found, offset, limit)
+            for name, findings in paging.of(found)
         ],
     )
 
@@ -395,9 +380,7 @@ async def list_image_handle_affect_vulnerabilities(
     body: ac.HandleVulnerabilityBody,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     image_name: Text = None,
     vul_name: Text = None,
 ) -> ac.HandleAffectList:
@@ -416,7 +399,7 @@ async def list_image_handle_affect_vulnerabilities(
                 vul_id=a.finding.vul_id,
                 vul_name=a.finding.title,
             )
-            for a in page(found, offset, limit)
+            for a in paging.of(found)
         ],
     )
 
@@ -426,9 +409,7 @@ async def list_general_image_vul_operations(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     vul_id: VulId = None,
     image_id: Text = None,
     image_type: Short = None,
@@ -456,8 +437,8 @@ async def list_general_image_vul_operations(
         image=image_id or None,
         image_name=image_name or None,
         image_type=_image_type(image_type),
-        offset=offset,
-        limit=limit,
+        offset=paging.offset,
+        limit=paging.limit,
     )
     return ac.VulOperationList(
         total_num=total,
@@ -487,9 +468,7 @@ async def list_global_image_apps(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     image_type: Short = None,
     app_name: Text = None,
     is_compliant: bool | None = None,
@@ -509,14 +488,9 @@ async def list_global_image_apps(
                 app_path=a.app_path,
                 layer_digest=a.layer_digest,
                 is_compliant=a.compliant,
-                latest_scan_time=a.image.latest_scan_time,
-                image_type=a.image.image_type,
-                namespace=a.image.namespace,
-                image_name=a.image.image_name,
-                image_version=a.image.image_version,
-                image_id=a.image.image_id,
+                **image_fields(a.image),
             )
-            for a in page(found, offset, limit)
+            for a in paging.of(found)
         ],
     )
 
@@ -526,11 +500,9 @@ async def list_global_malware(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
+    paging: Paged,
     image_type: Short = None,
     file_name: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
 ) -> ac.GlobalMalwareList:
     """Malicious files of every image of the account."""
     found = await services.security.vulnerabilities.malware(
@@ -543,16 +515,11 @@ async def list_global_malware(
                 file_name=m.file_path.rsplit("/", 1)[-1],
                 file_path=m.file_path,
                 size=m.size,
-                latest_scan_time=m.image.latest_scan_time,
+                **image_fields(m.image),
                 description=m.description,
-                image_type=m.image.image_type,
-                namespace=m.image.namespace,
-                image_name=m.image.image_name,
-                image_version=m.image.image_version,
-                image_id=m.image.image_id,
                 instance_id=m.image.instance_id,
             )
-            for m in page(found, offset, limit)
+            for m in paging.of(found)
         ],
     )
 
@@ -562,9 +529,7 @@ async def list_global_image_files(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     image_type: Short = None,
     file_name: Text = None,
 ) -> d.ImageFileList:
@@ -576,6 +541,6 @@ async def list_global_image_files(
         total_num=len(found),
         data_list=[
             d.ImageFileInfo(file_name=f.file_path.rsplit("/", 1)[-1], file_path=f.file_path, size=f.size)
-            for f in page(found, offset, limit)
+            for f in paging.of(found)
         ],
     )

@@ -13,14 +13,14 @@ from fastapi import APIRouter, Depends
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
-from moorage.api.hss.image_details import Limit, Offset, Short, Text
+from moorage.api.hss.fields import Paged, Short, Text
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid, NotFound, NotServed
 from moorage.domain.security import IMAGE_TYPES
 from moorage.domain.security_handling import WhitelistScope, WhitelistView
-from moorage.services.security.detail_vocabulary import choice, page
+from moorage.services.security.detail_vocabulary import choice
 from moorage.services.security.image_details import DEFAULT_SENSITIVE_PATHS
 
 router = APIRouter(
@@ -124,9 +124,7 @@ async def list_image_white_lists(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     global_image_type: Short = None,
     type: Short = None,
     vul_name: Text = None,
@@ -136,7 +134,7 @@ async def list_image_white_lists(
     if _on_hosts(global_image_type, type):
         return ac.WhitelistList(total_num=0, data_list=[])
     found = await services.security.whitelists.list(principal, vul_name=vul_name or None, vul_type=vul_type or None)
-    return ac.WhitelistList(total_num=len(found), data_list=[_detail(v) for v in page(found, offset, limit)])
+    return ac.WhitelistList(total_num=len(found), data_list=[_detail(v) for v in paging.of(found)])
 
 
 @router.delete(WHITELISTS, response_model=ac.Empty)
@@ -161,9 +159,7 @@ async def show_image_white_list_detail(
     id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     global_image_type: Short = None,
     type: Short = None,
 ) -> ac.WhitelistDetail:
@@ -212,9 +208,7 @@ async def list_image_sensitive_info(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     image_type: Short = None,
 ) -> d.ImageSensitiveList:
     """Sensitive information over every image of the account, the most severe first."""
@@ -222,7 +216,7 @@ async def list_image_sensitive_info(
         principal, image_type=image_type if image_type in IMAGE_TYPES else None
     )
     return d.ImageSensitiveList(
-        total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i)) for i in page(found, offset, limit)]
+        total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i)) for i in paging.of(found)]
     )
 
 
