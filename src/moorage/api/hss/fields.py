@@ -25,6 +25,14 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Text = Annotated[str | None, Query(max_length=255)]
 Short = Annotated[str | None, Query(max_length=32)]
 OptionalId = Annotated[str | None, Query(max_length=200)]
+VulId = Annotated[str | None, Query(max_length=128)]
+
+
+def row_image_type(value: str | None) -> str | None:
+    """The image type a vulnerability filter keeps: HSS's ``registry`` is every image here (no filter);
+    a row type (``private_image``...) is itself; ``local``, ``cicd`` and ``cluster`` (images on hosts, in
+    pipelines and clusters, which moorage does not hold) are kept as they are, so they match nothing."""
+    return None if value in (None, "", "registry") else value
 
 
 @dataclass(frozen=True, slots=True)

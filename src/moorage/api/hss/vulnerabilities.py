@@ -1,8 +1,7 @@
-"""Vulnerabilities, software and malicious files across an account's images, and vulnerability
-handling: the general (``/images/vulnerabilities``) and global (``/image/vulnerabilities``)
-vulnerability lists, the repositories and images a vulnerability affects, the packages of one
-image it is in, its CVEs, handling (ignore / not_ignore / add_to_whitelist with a remark), what
-an operation would touch, the handling history; global apps, malware and files.
+"""Vulnerabilities, software and malicious files across an account's images: the general
+(``/images/vulnerabilities``) and global (``/image/vulnerabilities``) vulnerability lists, the
+repositories and images a vulnerability affects, the packages of one image it is in, its CVEs;
+global apps, malware and files. Handling them is ``vulnerability_handling``.
 
 Included after part one's and the baseline router (``/image/registries/images`` and
 ``/image/build-command-risks/images`` must win over ``/image/{vul_id}/images``)."""
@@ -17,12 +16,11 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
-from moorage.api.hss.fields import ByType, Paged, Short, Text, image_fields
+from moorage.api.hss.fields import ByType, Paged, Short, Text, VulId, image_fields, row_image_type
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
+from moorage.api.management_rules import ACCOUNT, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.security_findings import CveFacts, VulnerabilityFilter
-from moorage.domain.security_handling import HandleRequest, HistoryQuery
 from moorage.services.security.detail_vocabulary import (
     HANDLE_STATUSES,
     NECESSITIES,
@@ -46,30 +44,15 @@ REPO_IMAGES = "/v5/{project_id}/image/{vul_id}/images"
 AFFECTED_IMAGES = "/v5/{project_id}/vulnerability/images"
 AFFECTED_APPS = "/v5/{project_id}/image/vulnerability/{image_id}/apps"
 CVES = "/v5/{project_id}/image/vulnerability/{vul_id}/cve"
-HANDLE = "/v5/{project_id}/image/vulnerability/handle"
-HANDLE_PREVIEW = "/v5/{project_id}/image/vulnerability/handle-affect-vulnerabilities"
-HISTORY = "/v5/{project_id}/image/vulnerability/handle-history"
 APPS = "/v5/{project_id}/image/apps"
 MALWARE = "/v5/{project_id}/image/malwares"
 FILES = "/v5/{project_id}/image/files"
 ACCESS_RULES = access_rules(
     {
-        **{
-            ("GET", p): ACCOUNT
-            for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES, HISTORY, APPS, MALWARE, FILES)
-        },
-        ("POST", HANDLE): ADMIN,
-        ("POST", HANDLE_PREVIEW): ACCOUNT,
+        ("GET", p): ACCOUNT
+        for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES, APPS, MALWARE, FILES)
     }
 )
-VulId = Annotated[str | None, Query(max_length=128)]
-
-
-def _image_type(value: str | None) -> str | None:
-    """The image type a filter keeps: HSS's ``registry`` is every image here (no filter); a row type
-    (``private_image``...) is itself; ``local``, ``cicd`` and ``cluster`` (images on hosts, in pipelines
-    and clusters, which moorage does not hold) are kept as they are, so they match nothing."""
-    return None if value in (None, "", "registry") else value
 
 
 @router.get(GENERAL, response_model=ac.GeneralImageVulList)
@@ -95,7 +78,7 @@ async def list_general_image_vuls(
         vul_name=vul_name or None,
         cve_id=cve_id or None,
         kind=choice("type", type, VUL_TYPES),
-        image_type=_image_type(image_type),
+        image_type=row_image_type(image_type),
         severity_level=choice("severity_level", severity_level, RISK_LEVELS),
         handle_status=choice("handle_status", handle_status, HANDLE_STATUSES),
     )
@@ -271,7 +254,7 @@ async def list_vul_affect_images(
         vul_id,
         handled=handled,
         kind=choice("type", type, VUL_TYPES),
-        image_type=_image_type(image_type),
+        image_type=row_image_type(image_type),
         necessity=necessity,
         level=level,
         image=image_id or None,
@@ -343,126 +326,6 @@ async def list_vul_affect_image_apps(
     )
 
 
-def _handle_request(
-    body: ac.HandleVulnerabilityBody, *, image_name: str | None = None, vul_name: str | None = None
-) -> HandleRequest:
-    return HandleRequest(
-        operate_type=body.operate_type,
-        select_type=body.select_type,
-        handle_status=choice("handle_status", body.handle_status, HANDLE_STATUSES),
-        kind=choice("type", body.type, VUL_TYPES),
-        image_ids=tuple(i[:200] for i in body.image_id_list or ()),
-        vul_ids=tuple(v[:128] for v in body.vul_id_list or ()),
-        vul_view=tuple((v.vul_id, tuple(i[:200] for i in v.image_id_list)) for v in body.vul_data_list or ()),
-        image_view=tuple((i.image_id[:200], tuple(i.vul_id_list)) for i in body.image_data_list or ()),
-        remark=body.remark,
-        image_name=image_name,
-        vul_name=vul_name,
-    )
-
-
-@router.post(HANDLE, response_model=ac.Empty)
-async def handle_image_vulnerability(
-    project_id: str,
-    body: ac.HandleVulnerabilityBody,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    enterprise_project_id: Text = None,
-) -> ac.Empty:
-    """Ignore, stop ignoring or whitelist vulnerabilities in chosen images (done before the answer)."""
-    await services.security.handling.handle(principal, _handle_request(body))
-    return ac.Empty()
-
-
-@router.post(HANDLE_PREVIEW, response_model=ac.HandleAffectList)
-async def list_image_handle_affect_vulnerabilities(
-    project_id: str,
-    body: ac.HandleVulnerabilityBody,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    paging: Paged,
-    image_name: Text = None,
-    vul_name: Text = None,
-) -> ac.HandleAffectList:
-    """The (image, vulnerability) pairs a handling operation would touch."""
-    found = await services.security.handling.preview(
-        principal, _handle_request(body, image_name=image_name or None, vul_name=vul_name or None)
-    )
-    return ac.HandleAffectList(
-        total_vul_num=len(found),
-        vul_num=len({a.finding.vul_id for a in found}),
-        image_num=len({a.image.tag_row_id for a in found}),
-        data_list=[
-            ac.HandledPair(
-                image_id=a.image.image_id,
-                image_name=a.image.image_name,
-                vul_id=a.finding.vul_id,
-                vul_name=a.finding.title,
-            )
-            for a in paging.of(found)
-        ],
-    )
-
-
-@router.get(HISTORY, response_model=ac.VulOperationList)
-async def list_general_image_vul_operations(
-    project_id: str,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    paging: Paged,
-    vul_id: VulId = None,
-    image_id: Text = None,
-    image_type: Short = None,
-    image_name: Text = None,
-    status: Short = None,
-    user_name: Text = None,
-    handle_type: Short = None,
-    app_name: Text = None,
-    app_version: Text = None,
-    remark: Text = None,
-) -> ac.VulOperationList:
-    """The account's handling history, newest first."""
-    query = HistoryQuery(
-        vul_id=vul_id or None,
-        status=status or None,
-        user_name=user_name or None,
-        handle_type=handle_type or None,
-        app_name=app_name or None,
-        app_version=app_version or None,
-        remark=remark or None,
-    )
-    items, total = await services.security.handling.history(
-        principal,
-        query,
-        image=image_id or None,
-        image_name=image_name or None,
-        image_type=_image_type(image_type),
-        offset=paging.offset,
-        limit=paging.limit,
-    )
-    return ac.VulOperationList(
-        total_num=total,
-        data_list=[
-            ac.VulOperation(
-                image_id=i.image_id,
-                image_name=i.image_name,
-                user_name=i.entry.user_name,
-                handle_time=i.entry.created_at,
-                handle_type=i.entry.handle_type,
-                status=i.entry.status,
-                app_name=i.entry.app_name,
-                app_version=i.entry.app_version,
-                app_path=i.entry.app_path,
-                remark=i.entry.remark,
-                image_digest=i.image_digest,
-                image_version=i.image_version,
-                agent_id="",
-            )
-            for i in items
-        ],
-    )
-
-
 @router.get(APPS, response_model=ac.GlobalAppList)
 async def list_global_image_apps(
     project_id: str,
@@ -475,7 +338,7 @@ async def list_global_image_apps(
 ) -> ac.GlobalAppList:
     """Installed software of every image of the account, one entry per package and image."""
     found = await services.security.vulnerabilities.apps(
-        principal, image_type=_image_type(image_type), app_name=app_name or None, compliant=is_compliant
+        principal, image_type=row_image_type(image_type), app_name=app_name or None, compliant=is_compliant
     )
     return ac.GlobalAppList(
         total_num=len(found),
@@ -506,7 +369,7 @@ async def list_global_malware(
 ) -> ac.GlobalMalwareList:
     """Malicious files of every image of the account."""
     found = await services.security.vulnerabilities.malware(
-        principal, image_type=_image_type(image_type), file_name=file_name or None
+        principal, image_type=row_image_type(image_type), file_name=file_name or None
     )
     return ac.GlobalMalwareList(
         total_num=len(found),
@@ -535,7 +398,7 @@ async def list_global_image_files(
 ) -> d.ImageFileList:
     """Files of every image of the account, one entry per path."""
     found = await services.security.vulnerabilities.files(
-        principal, image_type=_image_type(image_type), file_name=file_name or None
+        principal, image_type=row_image_type(image_type), file_name=file_name or None
     )
     return d.ImageFileList(
         total_num=len(found),
