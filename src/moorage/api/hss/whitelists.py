@@ -220,16 +220,10 @@ async def list_image_sensitive_info(
     )
 
 
-async def _paths(principal: PrincipalDep, services: ServicesDep, file_path: str | None) -> ac.FilePaths:
-    customized = await services.security.settings.path_allowlist(principal)
-    wanted = (file_path or "").lower()
-    return ac.FilePaths(
-        default_path=[p for p in DEFAULT_SENSITIVE_PATHS if wanted in p.lower()],
-        customized_path=[p for p in customized if wanted in p.lower()],
-    )
-
-
+# ShowFilePathWhiteLists and ShowFilePathWhiteDetail (and their Change twins) are one operation under two
+# SDK paths: one handler serves both, ``name`` keeps each route's own operation name.
 @router.get(PATHS, response_model=ac.FilePaths)
+@router.get(PATHS_DETAIL, response_model=ac.FilePaths, name="show_file_path_white_detail")
 async def show_file_path_white_lists(
     project_id: str,
     principal: PrincipalDep,
@@ -238,10 +232,16 @@ async def show_file_path_white_lists(
     file_path: Text = None,
 ) -> ac.FilePaths:
     """Paths the sensitive-information results leave out: the scanner's fixed ones and the account's."""
-    return await _paths(principal, services, file_path)
+    customized = await services.security.settings.path_allowlist(principal)
+    wanted = (file_path or "").lower()
+    return ac.FilePaths(
+        default_path=[p for p in DEFAULT_SENSITIVE_PATHS if wanted in p.lower()],
+        customized_path=[p for p in customized if wanted in p.lower()],
+    )
 
 
 @router.post(PATHS, response_model=ac.Empty)
+@router.post(PATHS_DETAIL, response_model=ac.Empty, name="change_file_path_white_detail")
 async def change_file_path_white_lists(
     project_id: str,
     body: ac.FilePathsBody,
@@ -250,31 +250,6 @@ async def change_file_path_white_lists(
     enterprise_project_id: Text = None,
 ) -> ac.Empty:
     """Replace the account's allowlisted paths (absolute paths, directories or globs)."""
-    await services.security.settings.set_path_allowlist(principal, body.customized_path)
-    return ac.Empty()
-
-
-@router.get(PATHS_DETAIL, response_model=ac.FilePaths)
-async def show_file_path_white_detail(
-    project_id: str,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    enterprise_project_id: Text = None,
-    file_path: Text = None,
-) -> ac.FilePaths:
-    """The same list under the SDK's second path."""
-    return await _paths(principal, services, file_path)
-
-
-@router.post(PATHS_DETAIL, response_model=ac.Empty)
-async def change_file_path_white_detail(
-    project_id: str,
-    body: ac.FilePathsBody,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    enterprise_project_id: Text = None,
-) -> ac.Empty:
-    """The same change under the SDK's second path."""
     await services.security.settings.set_path_allowlist(principal, body.customized_path)
     return ac.Empty()
 
