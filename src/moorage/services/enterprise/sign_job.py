@@ -29,6 +29,7 @@ from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_artifacts as artifacts_q
+from moorage.metadata.queries import enterprise_repositories as instance_repositories_q
 from moorage.metadata.queries import enterprise_signing as q
 from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import manifests as manifest_q
@@ -134,7 +135,7 @@ class SignRunner:
     ) -> None:
         if runs_q.has_tasks(conn, execution_id):
             return
-        for repository_id, name in artifacts_q.repositories_of_namespace(conn, policy.namespace_id):
+        for repository_id, name in instance_repositories_q.repositories_of_namespace(conn, policy.namespace_id):
             if only_repository is not None and name != only_repository:
                 continue
             rules = [r for r in policy.scope_rules if repository_selected(r, name)]

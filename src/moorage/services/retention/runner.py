@@ -37,7 +37,7 @@ from moorage.domain.jobs import JobControl, JobStopped
 from moorage.domain.registry import DEFAULT_INSTANCE, Repository
 from moorage.domain.retention import Candidate, RetentionExecution, RetentionPolicy, RetentionSubtask
 from moorage.metadata.database import Database, now_ms
-from moorage.metadata.queries import enterprise_artifacts as artifacts_q
+from moorage.metadata.queries import enterprise_repositories as instance_repositories_q
 from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import repositories as repositories_q
 from moorage.metadata.queries import retention_candidates as candidates_q
@@ -135,7 +135,7 @@ class ExecutionRunner:
     def _decide(self, conn: Connection, policy: RetentionPolicy) -> list[_TaskPlan]:
         now = now_ms()
         plans = []
-        for repository_id, name in artifacts_q.repositories_of_namespace(conn, policy.namespace_id):
+        for repository_id, name in instance_repositories_q.repositories_of_namespace(conn, policy.namespace_id):
             rules = rules_for(policy.rules, name)
             repository = repositories_q.by_id(conn, repository_id)
             if not rules or repository is None:
