@@ -12,8 +12,6 @@ multi-architecture images (or the others). Without a sort key, newest updates co
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 from fastapi import APIRouter, Depends, Query
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
@@ -58,34 +56,13 @@ def _text(value: str | None) -> str | None:
     return value if value else None
 
 
-class _RowFields(TypedDict):
-    """The fields both image lists show of a row, under the same names."""
-
-    id: int
-    namespace: str
-    image_name: str
-    image_id: str
-    image_digest: str
-    image_version: str
-    image_type: str
-    latest_version: bool
-    scan_status: str
-    image_size: int
-    latest_update_time: int
-    latest_scan_time: int
-    vul_num: int
-    unsafe_setting_num: int
-    malicious_file_num: int
-    domain_name: str
-    shared_status: str
-    scannable: bool
-    instance_name: str
-    instance_id: str
-    instance_url: str
+def _scannable(row: ImageRow) -> bool:
+    return row.shared_status != "expired"
 
 
-def _row_fields(row: ImageRow) -> _RowFields:
-    return _RowFields(
+def swr_item(row: ImageRow) -> s.PrivateImageRepositoryInfo:
+    """A row as ListSwrImageRepository shows it (``scan_failed_desc`` carries the failure code there)."""
+    return s.PrivateImageRepositoryInfo(
         id=row.id,
         namespace=row.namespace,
         image_name=row.image_name,
@@ -95,6 +72,7 @@ def _row_fields(row: ImageRow) -> _RowFields:
         image_type=row.image_type,
         latest_version=row.latest_version,
         scan_status=row.scan_status,
+        scan_failed_desc=row.scan_failed_code,
         image_size=row.image_size,
         latest_update_time=row.latest_update_time,
         latest_scan_time=row.latest_scan_time,
@@ -103,18 +81,10 @@ def _row_fields(row: ImageRow) -> _RowFields:
         malicious_file_num=row.malicious_file_num,
         domain_name=row.domain_name,
         shared_status=row.shared_status,
-        scannable=row.shared_status != "expired",
+        scannable=_scannable(row),
         instance_name=row.instance_name,
         instance_id=row.instance_id,
         instance_url=row.instance_url,
-    )
-
-
-def swr_item(row: ImageRow) -> s.PrivateImageRepositoryInfo:
-    """A row as ListSwrImageRepository shows it (``scan_failed_desc`` carries the failure code there)."""
-    return s.PrivateImageRepositoryInfo(
-        **_row_fields(row),
-        scan_failed_desc=row.scan_failed_code,
         association_images=[
             s.AssociateImages(
                 image_name=c.image_name,
@@ -132,14 +102,34 @@ def swr_item(row: ImageRow) -> s.PrivateImageRepositoryInfo:
 def registry_item(row: ImageRow) -> s.RegistryImagesInfo:
     """A row as ListRegistryImages shows it."""
     return s.RegistryImagesInfo(
-        **_row_fields(row),
+        id=row.id,
+        namespace=row.namespace,
+        image_name=row.image_name,
+        image_id=row.image_id,
+        image_digest=row.image_digest,
+        image_version=row.image_version,
+        image_type=row.image_type,
         registry_id=row.registry_id,
         registry_name=row.registry_name,
         registry_type=row.registry_type,
+        latest_version=row.latest_version,
+        scan_status=row.scan_status,
         scan_failed_desc=failure_description(row.scan_status, row.scan_failed_code),
         scan_failed_code=row.scan_failed_code,
+        image_size=row.image_size,
+        latest_update_time=row.latest_update_time,
+        latest_scan_time=row.latest_scan_time,
         latest_sync_time=row.latest_sync_time,
+        vul_num=row.vul_num,
+        unsafe_setting_num=row.unsafe_setting_num,
+        malicious_file_num=row.malicious_file_num,
+        domain_name=row.domain_name,
+        shared_status=row.shared_status,
+        scannable=_scannable(row),
         is_multiple_arch=row.is_multiple_arch,
+        instance_name=row.instance_name,
+        instance_id=row.instance_id,
+        instance_url=row.instance_url,
         severity_level=row.severity_level,
         association_images=[
             s.AssociateImagesInfo(
