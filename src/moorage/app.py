@@ -37,6 +37,7 @@ from moorage.api.hss import registries as hss_registries
 from moorage.api.hss import reports as hss_reports
 from moorage.api.hss import tasks as hss_tasks
 from moorage.api.hss import vulnerabilities as hss_vulnerabilities
+from moorage.api.hss import vulnerability_handling as hss_vulnerability_handling
 from moorage.api.hss import whitelists as hss_whitelists
 from moorage.api.iam import tokens as iam_tokens
 from moorage.api.iam import users as iam_users
@@ -324,6 +325,7 @@ def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
         hss_reports,
         hss_whitelists,
         hss_vulnerabilities,
+        hss_vulnerability_handling,
         hss_image_details,
         *enterprise.MODULES,
         swr_account,

@@ -21,7 +21,7 @@ from moorage.domain.registry import DEFAULT_INSTANCE
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import blobs as blob_queries
-from moorage.metadata.queries import enterprise_artifacts, namespace_usage, repositories, repository_details
+from moorage.metadata.queries import enterprise_repositories, namespace_usage, repositories, repository_details
 from moorage.metadata.queries import quotas as q
 from moorage.metadata.queries.quotas import Charge
 from moorage.metadata.tables import namespace_blobs, repository_blobs
@@ -97,7 +97,7 @@ def test_usage_counts_each_organizations_distinct_blobs(database: Database) -> N
     # Repository deletions, by the shared edition's and the Enterprise Edition's queries.
     database.run_write(lambda conn: repository_details.remove(conn, repository(conn, "one/b")))
     assert database.run_read(lambda conn: q.namespace_stored(conn, DEFAULT_INSTANCE, "one")) == 0
-    database.run_write(lambda conn: enterprise_artifacts.delete_repository(conn, repository(conn, "two/a")))
+    database.run_write(lambda conn: enterprise_repositories.delete_repository(conn, repository(conn, "two/a")))
     assert database.run_read(lambda conn: q.account_stored(conn, DEFAULT_INSTANCE, "tenant")) == 0
     assert database.run_read(lambda conn: q.instance_stored(conn, DEFAULT_INSTANCE)) == 7
 

@@ -26,13 +26,14 @@ from moorage.domain.oci_platform import Platform
 from moorage.scanner.analyzers import default_analyzers
 from moorage.scanner.analyzers.interface import AnalysisContext, Analyzer
 from moorage.scanner.cache import LayerCache, merge_scans
+from moorage.scanner.directory_layer import scan_directory
 from moorage.scanner.errors import LayerError, LimitExceeded
 from moorage.scanner.flatten import FlatView
 from moorage.scanner.image_inventory import ImageInventory, InventoryError
 from moorage.scanner.interface import LayerPlugin
 from moorage.scanner.inventory import Distro, Ecosystem, Package
 from moorage.scanner.layer_budget import LayerBudget
-from moorage.scanner.layers import READER, LayerScan, scan_directory, scan_tar_layer
+from moorage.scanner.layers import READER, LayerScan, scan_tar_layer
 from moorage.scanner.limits import LimitCode, ScanLimits
 from moorage.scanner.sources.interface import ImageSource, LayerRef, ResolvedImage, resolve_images
 

@@ -1,11 +1,13 @@
 """The service side of runs made of executions, tasks and subtasks (signature, retention and
 replication executions), shared by the three: handing a created execution to the job queue,
-stopping one, and the lookups of the task listings. The SQL side is ``metadata/queries/runs.py``;
-each dialect's service keeps its own names and events (``services/enterprise/executions.py``,
-``services/retention/executions.py``, ``services/enterprise/replication/executions.py``)."""
+stopping one, when a running one must stop, and the lookups of the task listings. The SQL side
+is ``metadata/queries/runs.py``; each dialect's service keeps its own names and events
+(``services/enterprise/executions.py``, ``services/retention/executions.py``,
+``services/enterprise/replication/executions.py``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -15,6 +17,7 @@ from moorage.domain.enterprise import RunStatus
 from moorage.domain.errors import Conflict, NotFound
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.metadata.database import Database
+from moorage.metadata.queries import jobs as jobs_q
 
 
 class ExecutionQueries(Protocol):
@@ -84,3 +87,26 @@ def require_task(
     """``NotFound`` unless ``task_id`` is a task of the execution."""
     if get_task(conn, execution_id, task_id) is None:
         raise NotFound(f"task {task_id} of execution {execution_id} not found", reason="task_not_found")
+
+
+def must_stop(conn: Connection, job_id: str, still_there: Callable[[Connection], object | None]) -> bool:
+    """Whether a running execution must stop: its job was asked to (the API's stop), or what it runs
+    is gone (``still_there`` answers None: the execution, or its policy, was deleted)."""
+    return jobs_q.stop_requested(conn, job_id) or still_there(conn) is None
+
+
+class StopPoll:
+    """When a run asks the database again whether it must stop: at most every ``interval`` seconds
+    (the job's own stop flag, in memory, is looked at every time)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last = float("-inf")
+
+    def due(self) -> bool:
+        """True, and the clock restarts, when ``interval`` has passed since the last look."""
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return False
+        self._last = now
+        return True

@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moorage.scanner.checks import SecretFinding, finding_to_json
-from moorage.scanner.checks.secret_rules import SECRET_RULES, is_secret_name
+from moorage.scanner.checks.secret_places import is_secret_name
+from moorage.scanner.checks.secret_rules import SECRET_RULES
 from moorage.scanner.checks.secrets import (
     SecretCheck,
     _matches,

@@ -6,20 +6,16 @@ paged by ``offset``/``limit``."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Query
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import detail_schemas as d
-from moorage.api.hss.image_details import ByVersion, Limit, Offset, Short, Text
+from moorage.api.hss.fields import ByTag, ByType, ByVersion, OptionalId, Paged, Short, Text, image_fields
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.domain.security import IMAGE_TYPES
-from moorage.domain.security_images import ImageScope
 from moorage.services.security.baseline_catalog import STANDARD
-from moorage.services.security.detail_vocabulary import RISK_LEVELS, choice, page
+from moorage.services.security.detail_vocabulary import RISK_LEVELS, choice
 
 router = APIRouter(
     tags=["HSS image baseline"],
@@ -50,29 +46,10 @@ ACCESS_RULES = access_rules(
         )
     }
 )
-OptionalId = Annotated[str | None, Query(max_length=200)]
 BASELINE_LEVELS = ("Critical", "High", "Medium", "Low", "Security")
 """The severity filters of the configuration checks. The SDK documents ``Critical`` too; a check's level
 tops at ``High`` (critical rules are reported as High), so that filter finds nothing."""
 WEAK_SUGGESTION = "Set a strong password for the account, or lock it (passwd -l), and rebuild the image."
-
-
-def _scope(
-    image_id: str | None,
-    image_type: str | None,
-    namespace: str | None,
-    image_name: str | None,
-    image_version: str | None,
-    instance_id: str | None = None,
-) -> ImageScope:
-    return ImageScope(
-        image_id=image_id or None,
-        image_type=image_type if image_type in IMAGE_TYPES else None,
-        namespace=namespace or None,
-        image_name=image_name or None,
-        image_version=image_version or None,
-        instance_id=instance_id or None,
-    )
 
 
 def _standard(standard: str | None) -> None:
@@ -85,10 +62,8 @@ async def list_image_risk_configs(
     principal: PrincipalDep,
     services: ServicesDep,
     naming: ByVersion,
+    paging: Paged,
     image_id: str = Query(max_length=200),
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
     check_name: Text = None,
     severity: Short = None,
     standard: Short = None,
@@ -113,7 +88,7 @@ async def list_image_risk_configs(
                 failed_rule_num=c.failed_rule_num,
                 check_type_desc=c.check_type_desc,
             )
-            for c in page(found, offset, limit)
+            for c in paging.of(found)
         ],
     )
 
@@ -125,10 +100,8 @@ async def list_image_risk_config_rules(
     principal: PrincipalDep,
     services: ServicesDep,
     naming: ByVersion,
+    paging: Paged,
     image_id: str = Query(max_length=200),
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
     standard: Short = None,
     result_type: Short = None,
     check_rule_name: Text = None,
@@ -156,7 +129,7 @@ async def list_image_risk_config_rules(
                 check_rule_id=r.check_rule_id,
                 scan_result=r.scan_result,
             )
-            for r in page(found, offset, limit)
+            for r in paging.of(found)
         ],
     )
 
@@ -198,40 +171,27 @@ async def list_image_weak_pwd_users(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
-    image_type: Short = None,
-    namespace: Text = None,
-    image_name: Text = None,
-    tag_name: Text = None,
+    naming: ByTag,
+    paging: Paged,
     image_id: OptionalId = None,
     user_name: Text = None,
-    instance_id: Text = None,
 ) -> d.WeakPwdUserList:
     """Accounts with a weak or empty password (one image, or every image of the account)."""
     found = await services.security.baseline.weak_password_users(
-        principal,
-        _scope(image_id, image_type, namespace, image_name, tag_name, instance_id),
-        user_name=user_name or None,
+        principal, naming.scope(image_id), user_name=user_name or None
     )
     return d.WeakPwdUserList(
         total_num=len(found),
         data_list=[
             d.WeakPwdUser(
-                namespace=u.image.namespace,
-                image_name=u.image.image_name,
-                image_version=u.image.image_version,
-                image_id=u.image.image_id,
-                image_type=u.image.image_type,
-                latest_scan_time=u.image.latest_scan_time,
+                **image_fields(u.image),
                 user_name=u.user_name,
                 service_type="system",
                 duration=u.duration_days,
                 desensitized_weak_passwords="(empty)" if u.empty else "******",
                 suggestion=WEAK_SUGGESTION,
             )
-            for u in page(found, offset, limit)
+            for u in paging.of(found)
         ],
     )
 
@@ -241,29 +201,16 @@ async def list_image_pwd_complexity(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
-    image_type: Short = None,
-    namespace: Text = None,
-    image_name: Text = None,
-    image_version: Text = None,
-    instance_id: Text = None,
+    naming: ByVersion,
+    paging: Paged,
 ) -> d.PwdComplexityList:
     """Images whose password policy misses a complexity rule (true: the rule is enforced)."""
-    found = await services.security.baseline.password_complexity(
-        principal, _scope(None, image_type, namespace, image_name, image_version, instance_id)
-    )
+    found = await services.security.baseline.password_complexity(principal, naming.scope())
     return d.PwdComplexityList(
         total_num=len(found),
         data_list=[
             d.PwdComplexity(
-                image_id=c.image.image_id,
-                namespace=c.image.namespace,
-                image_name=c.image.image_name,
-                image_version=c.image.image_version,
-                image_type=c.image.image_type,
-                latest_scan_time=c.image.latest_scan_time,
+                **image_fields(c.image),
                 min_length=c.complexity.min_length,
                 uppercase_letter=c.complexity.uppercase_letter,
                 lowercase_letter=c.complexity.lowercase_letter,
@@ -271,7 +218,7 @@ async def list_image_pwd_complexity(
                 special_character=c.complexity.special_character,
                 suggestion=c.complexity.suggestion,
             )
-            for c in page(found, offset, limit)
+            for c in paging.of(found)
         ],
     )
 
@@ -281,18 +228,12 @@ async def show_image_baseline_statistic(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
+    naming: ByVersion,
     enterprise_project_id: Text = None,
-    image_type: Short = None,
-    namespace: Text = None,
-    image_name: Text = None,
-    image_version: Text = None,
-    instance_id: Text = None,
     image_id: OptionalId = None,
 ) -> d.BaselineStatistic:
     """Images with weak passwords, with a weak password policy, and failing a configuration check."""
-    weak, policy, failing = await services.security.baseline.statistic(
-        principal, _scope(image_id, image_type, namespace, image_name, image_version, instance_id)
-    )
+    weak, policy, failing = await services.security.baseline.statistic(principal, naming.scope(image_id))
     return d.BaselineStatistic(image_weak_pwd=weak, pwd_policy=policy, security_check=failing)
 
 
@@ -301,10 +242,8 @@ async def list_image_build_command_risks(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
-    image_type: Short = None,
+    naming: ByType,
+    paging: Paged,
     image_id: OptionalId = None,
     risk_name: Text = None,
     risk_level: Short = None,
@@ -312,7 +251,7 @@ async def list_image_build_command_risks(
     """Build-command rules broken by the images (one image, or the account's), the most severe first."""
     found = await services.security.baseline.build_risks(
         principal,
-        _scope(image_id, image_type, None, None, None),
+        naming.scope(image_id),
         risk_name=risk_name or None,
         level=choice("risk_level", risk_level, RISK_LEVELS),
     )
@@ -329,7 +268,7 @@ async def list_image_build_command_risks(
                 description=r.rule.description,
                 image_type=r.image_type,
             )
-            for r in page(found, offset, limit)
+            for r in paging.of(found)
         ],
     )
 
@@ -343,29 +282,22 @@ async def list_image_build_command_risks_images(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
-    image_type: Short = None,
+    naming: ByType,
+    paging: Paged,
     rule_id: str | None = Query(default=None, max_length=128),
     image_id: OptionalId = None,
 ) -> d.BuildCommandRiskImageList:
     """Images with build-command risks (``rule_id``: of one rule), with the instructions concerned."""
     found = await services.security.baseline.build_risk_images(
-        principal, _scope(image_id, image_type, None, None, None), rule_id=rule_id or None
+        principal, naming.scope(image_id), rule_id=rule_id or None
     )
     return d.BuildCommandRiskImageList(
         total_num=len(found),
         data_list=[
             d.BuildCommandRiskImage(
-                namespace=i.image.namespace,
+                **image_fields(i.image),
                 image_digest=i.image.image_digest,
-                image_id=i.image.image_id,
-                image_name=i.image.image_name,
-                image_version=i.image.image_version,
-                image_type=i.image.image_type,
                 image_size=i.image.image_size,
-                latest_scan_time=i.image.latest_scan_time,
                 risk_detail_info=d.BuildCommandRiskDetailList(
                     risk_num=len(i.instructions),
                     risk_list=[
@@ -374,6 +306,6 @@ async def list_image_build_command_risks_images(
                     ],
                 ),
             )
-            for i in page(found, offset, limit)
+            for i in paging.of(found)
         ],
     )

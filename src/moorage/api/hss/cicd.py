@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import cicd_schemas as c
 from moorage.api.hss.account_schemas import Empty
-from moorage.api.hss.image_details import Limit, Offset, Short, Text
+from moorage.api.hss.fields import Limit, Offset, Short, Text
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, PUBLIC, access_rules
 from moorage.api.swr.wire import refuse_nul_characters

@@ -10,20 +10,18 @@ Included after part one's routers: ``/image/registries/images`` and the like mus
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Annotated
+from dataclasses import asdict
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import detail_schemas as d
+from moorage.api.hss.fields import ByTag, ByVersion, Paged, Short, Text
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.domain.security import IMAGE_TYPES
 from moorage.domain.security_findings import ImageVulnerabilityQuery
-from moorage.domain.security_images import ImageRef
-from moorage.services.security.detail_vocabulary import HANDLE_STATUSES, NECESSITIES, VUL_TYPES, choice, page
+from moorage.services.security.detail_vocabulary import HANDLE_STATUSES, NECESSITIES, VUL_TYPES, choice
 
 router = APIRouter(
     tags=["HSS image details"],
@@ -47,62 +45,7 @@ ACCESS_RULES = access_rules(
     }
 )
 
-OFFSET_MAX = 2_000_000
 SENSITIVE_SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
-# Annotated aliases (a shared ``Query(...)`` default would make every parameter read the first one's value).
-Offset = Annotated[int, Query(ge=0, le=OFFSET_MAX)]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Text = Annotated[str | None, Query(max_length=255)]
-Short = Annotated[str | None, Query(max_length=32)]
-
-
-@dataclass(frozen=True, slots=True)
-class ImageNaming:
-    """The query fields that narrow which image an ``image_id`` means (HSS names the tag ``tag_name`` in
-    some operations and ``image_version`` in others; ``naming_by_tag`` / ``naming_by_version`` read them)."""
-
-    image_type: str | None
-    namespace: str | None
-    image_name: str | None
-    tag: str | None
-    instance_id: str | None
-
-    def of(self, image_id: str) -> ImageRef:
-        """The image reference (an unknown ``image_type``, like HSS's ``registry``, narrows nothing)."""
-        return ImageRef(
-            image_id=image_id[:200],
-            namespace=self.namespace or None,
-            image_name=self.image_name or None,
-            tag=self.tag or None,
-            image_type=self.image_type if self.image_type in IMAGE_TYPES else None,
-            instance_id=self.instance_id or None,
-        )
-
-
-def naming_by_tag(
-    image_type: Short = None,
-    namespace: Text = None,
-    image_name: Text = None,
-    tag_name: Text = None,
-    instance_id: Text = None,
-) -> ImageNaming:
-    """The naming fields of the operations that call the tag ``tag_name``."""
-    return ImageNaming(image_type, namespace, image_name, tag_name, instance_id)
-
-
-def naming_by_version(
-    image_type: Short = None,
-    namespace: Text = None,
-    image_name: Text = None,
-    image_version: Text = None,
-    instance_id: Text = None,
-) -> ImageNaming:
-    """The naming fields of the operations that call the tag ``image_version``."""
-    return ImageNaming(image_type, namespace, image_name, image_version, instance_id)
-
-
-ByTag = Annotated[ImageNaming, Depends(naming_by_tag)]
-ByVersion = Annotated[ImageNaming, Depends(naming_by_version)]
 
 
 @router.get(VULNERABILITIES, response_model=d.ImageVulList)
@@ -112,9 +55,7 @@ async def list_image_vulnerabilities(
     principal: PrincipalDep,
     services: ServicesDep,
     naming: ByTag,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     repair_necessity: Short = None,
     vul_id: Text = None,
     app_name: Text = None,
@@ -131,7 +72,7 @@ async def list_image_vulnerabilities(
         handled=None if handled is None else handled == "handled",
     )
     found = await services.security.details.vulnerability_page(
-        principal, naming.of(image_id), query, offset=offset, limit=limit
+        principal, naming.of(image_id), query, offset=paging.offset, limit=paging.limit
     )
     return d.ImageVulList(
         total_num=found.matching,
@@ -159,16 +100,12 @@ async def list_image_apps(
     principal: PrincipalDep,
     services: ServicesDep,
     naming: ByTag,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     app_name: Text = None,
 ) -> d.ImageAppList:
     """The image's installed software, those with the most vulnerabilities first."""
     found = await services.security.details.apps(principal, naming.of(image_id), app_name=app_name or None)
-    return d.ImageAppList(
-        total_num=len(found), data_list=[d.ImageAppsInfo(**asdict(a)) for a in page(found, offset, limit)]
-    )
+    return d.ImageAppList(total_num=len(found), data_list=[d.ImageAppsInfo(**asdict(a)) for a in paging.of(found)])
 
 
 @router.get(FILES, response_model=d.ImageFileList)
@@ -178,16 +115,12 @@ async def list_image_files(
     principal: PrincipalDep,
     services: ServicesDep,
     naming: ByTag,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     file_name: Text = None,
 ) -> d.ImageFileList:
     """The regular files of the image's final filesystem, by path."""
     found = await services.security.details.files(principal, naming.of(image_id), file_name=file_name or None)
-    return d.ImageFileList(
-        total_num=len(found), data_list=[d.ImageFileInfo(**asdict(f)) for f in page(found, offset, limit)]
-    )
+    return d.ImageFileList(total_num=len(found), data_list=[d.ImageFileInfo(**asdict(f)) for f in paging.of(found)])
 
 
 @router.get(FILES_STATISTICS, response_model=d.ImageFilesStat)
@@ -211,15 +144,13 @@ async def list_image_malware(
     principal: PrincipalDep,
     services: ServicesDep,
     naming: ByTag,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     file_name: Text = None,
 ) -> d.ImageMalwareList:
     """The image's malicious files."""
     found = await services.security.details.malware(principal, naming.of(image_id), file_name=file_name or None)
     return d.ImageMalwareList(
-        total_num=len(found), data_list=[d.ImageMalwareInfo(**asdict(m)) for m in page(found, offset, limit)]
+        total_num=len(found), data_list=[d.ImageMalwareInfo(**asdict(m)) for m in paging.of(found)]
     )
 
 
@@ -230,9 +161,7 @@ async def list_image_sensitive(
     principal: PrincipalDep,
     services: ServicesDep,
     naming: ByVersion,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     file_path: Text = None,
     severity: Short = None,
     handle_status: Short = None,
@@ -246,7 +175,7 @@ async def list_image_sensitive(
         handle_status=choice("handle_status", handle_status, HANDLE_STATUSES),
     )
     return d.ImageSensitiveList(
-        total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i)) for i in page(found, offset, limit)]
+        total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i)) for i in paging.of(found)]
     )
 
 
@@ -257,9 +186,7 @@ async def list_image_non_compliant_app(
     principal: PrincipalDep,
     services: ServicesDep,
     naming: ByVersion,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     app_name: Text = None,
 ) -> d.ImageNonCompliantAppList:
     """Software of the image whose versions the scanner could not check."""
@@ -267,7 +194,7 @@ async def list_image_non_compliant_app(
         principal, naming.of(image_id), app_name=app_name or None
     )
     return d.ImageNonCompliantAppList(
-        total_num=len(found), data_list=[d.ImageNonCompliantAppInfo(**asdict(a)) for a in page(found, offset, limit)]
+        total_num=len(found), data_list=[d.ImageNonCompliantAppInfo(**asdict(a)) for a in paging.of(found)]
     )
 
 
@@ -278,13 +205,11 @@ async def list_image_basic_image(
     principal: PrincipalDep,
     services: ServicesDep,
     naming: ByVersion,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     os_name: Text = None,
 ) -> d.ImageBasicImageList:
     """The operating system the image is built on."""
     found = await services.security.details.basic_image(principal, naming.of(image_id), os_name=os_name or None)
     return d.ImageBasicImageList(
-        total_num=len(found), data_list=[d.ImageBasicImageInfo(**asdict(b)) for b in page(found, offset, limit)]
+        total_num=len(found), data_list=[d.ImageBasicImageInfo(**asdict(b)) for b in paging.of(found)]
     )

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
-from moorage.api.hss.image_details import Short, Text
+from moorage.api.hss.fields import Short, Text
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters

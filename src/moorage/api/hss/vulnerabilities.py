@@ -1,8 +1,7 @@
-"""Vulnerabilities, software and malicious files across an account's images, and vulnerability
-handling: the general (``/images/vulnerabilities``) and global (``/image/vulnerabilities``)
-vulnerability lists, the repositories and images a vulnerability affects, the packages of one
-image it is in, its CVEs, handling (ignore / not_ignore / add_to_whitelist with a remark), what
-an operation would touch, the handling history; global apps, malware and files.
+"""Vulnerabilities, software and malicious files across an account's images: the general
+(``/images/vulnerabilities``) and global (``/image/vulnerabilities``) vulnerability lists, the
+repositories and images a vulnerability affects, the packages of one image it is in, its CVEs;
+global apps, malware and files. Handling them is ``vulnerability_handling``.
 
 Included after part one's and the baseline router (``/image/registries/images`` and
 ``/image/build-command-risks/images`` must win over ``/image/{vul_id}/images``)."""
@@ -17,12 +16,11 @@ from fastapi import APIRouter, Depends, Query
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
-from moorage.api.hss.image_details import ImageNaming, Limit, Offset, Short, Text
+from moorage.api.hss.fields import ByType, Paged, Short, Text, VulId, image_fields, row_image_type
 from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
+from moorage.api.management_rules import ACCOUNT, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
-from moorage.domain.security_findings import VulnerabilityFilter
-from moorage.domain.security_handling import HandleRequest, HistoryQuery
+from moorage.domain.security_findings import CveFacts, VulnerabilityFilter
 from moorage.services.security.detail_vocabulary import (
     HANDLE_STATUSES,
     NECESSITIES,
@@ -30,10 +28,9 @@ from moorage.services.security.detail_vocabulary import (
     VUL_TYPES,
     choice,
     necessity_filter,
-    page,
-    repair_necessity,
     risk_level,
 )
+from moorage.services.security.detail_vocabulary import repair_necessity as necessity_of  # a query field's name
 
 router = APIRouter(
     tags=["HSS vulnerabilities"],
@@ -47,30 +44,15 @@ REPO_IMAGES = "/v5/{project_id}/image/{vul_id}/images"
 AFFECTED_IMAGES = "/v5/{project_id}/vulnerability/images"
 AFFECTED_APPS = "/v5/{project_id}/image/vulnerability/{image_id}/apps"
 CVES = "/v5/{project_id}/image/vulnerability/{vul_id}/cve"
-HANDLE = "/v5/{project_id}/image/vulnerability/handle"
-HANDLE_PREVIEW = "/v5/{project_id}/image/vulnerability/handle-affect-vulnerabilities"
-HISTORY = "/v5/{project_id}/image/vulnerability/handle-history"
 APPS = "/v5/{project_id}/image/apps"
 MALWARE = "/v5/{project_id}/image/malwares"
 FILES = "/v5/{project_id}/image/files"
 ACCESS_RULES = access_rules(
     {
-        **{
-            ("GET", p): ACCOUNT
-            for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES, HISTORY, APPS, MALWARE, FILES)
-        },
-        ("POST", HANDLE): ADMIN,
-        ("POST", HANDLE_PREVIEW): ACCOUNT,
+        ("GET", p): ACCOUNT
+        for p in (GENERAL, GLOBAL, REPO_IMAGES, AFFECTED_IMAGES, AFFECTED_APPS, CVES, APPS, MALWARE, FILES)
     }
 )
-VulId = Annotated[str | None, Query(max_length=128)]
-
-
-def _image_type(value: str | None) -> str | None:
-    """The image type a filter keeps: HSS's ``registry`` is every image here (no filter); a row type
-    (``private_image``...) is itself; ``local``, ``cicd`` and ``cluster`` (images on hosts, in pipelines
-    and clusters, which moorage does not hold) are kept as they are, so they match nothing."""
-    return None if value in (None, "", "registry") else value
 
 
 @router.get(GENERAL, response_model=ac.GeneralImageVulList)
@@ -78,9 +60,7 @@ async def list_general_image_vuls(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     type: Short = None,
     handle_status: Short = None,
     image_type: Short = None,
@@ -98,11 +78,13 @@ async def list_general_image_vuls(
         vul_name=vul_name or None,
         cve_id=cve_id or None,
         kind=choice("type", type, VUL_TYPES),
-        image_type=_image_type(image_type),
+        image_type=row_image_type(image_type),
         severity_level=choice("severity_level", severity_level, RISK_LEVELS),
         handle_status=choice("handle_status", handle_status, HANDLE_STATUSES),
     )
-    entries, total = await services.security.vulnerabilities.general(principal, flt, offset=offset, limit=limit)
+    entries, total = await services.security.vulnerabilities.general(
+        principal, flt, offset=paging.offset, limit=paging.limit
+    )
     items = []
     for e, facts in entries:
         cves = [ac.CveScore(cve_id=c.cve_id, cvss=c.cvss_score) for c in facts.cves]
@@ -132,9 +114,7 @@ async def list_global_vulnerabilities(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     repair_necessity: Short = None,
     vul_id: VulId = None,
     type: Short = None,
@@ -146,34 +126,33 @@ async def list_global_vulnerabilities(
         kind=choice("type", type, VUL_TYPES),
         necessity=choice("repair_necessity", repair_necessity, NECESSITIES),
     )
-    entries, total = await services.security.vulnerabilities.general(principal, flt, offset=offset, limit=limit)
+    entries, total = await services.security.vulnerabilities.general(
+        principal, flt, offset=paging.offset, limit=paging.limit
+    )
     return ac.GlobalVulList(
         total_num=total,
         data_list=[
             ac.GlobalVul(
                 vul_name=facts.title or e.title,
                 vul_id=e.vul_id,
-                repair_necessity=_necessity(e.severity),
+                repair_necessity=necessity_of(e.severity),
                 decription=facts.description,
                 description=facts.description,
                 solution=e.solution,
                 url=facts.url,
                 history_number=len(e.images),
                 undeal_number=len(e.unhandled_images),
-                data_list=[
-                    ac.CveInfo(
-                        cve_id=c.cve_id, cvss_score=c.cvss_score, publish_time=c.publish_time, description=c.description
-                    )
-                    for c in facts.cves
-                ],
+                data_list=[_cve(c) for c in facts.cves],
             )
             for e, facts in entries
         ],
     )
 
 
-def _necessity(severity: str) -> str:
-    return repair_necessity(severity)
+def _cve(cve: CveFacts) -> ac.CveInfo:
+    return ac.CveInfo(
+        cve_id=cve.cve_id, cvss_score=cve.cvss_score, publish_time=cve.publish_time, description=cve.description
+    )
 
 
 @router.get(CVES, response_model=ac.CveList)
@@ -182,18 +161,13 @@ async def list_vulnerability_cve(
     vul_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
 ) -> ac.CveList:
     """The CVEs behind a vulnerability id, from the advisory database."""
     facts = await services.security.vulnerabilities.cves(principal, vul_id[:128])
     return ac.CveList(
         total_num=len(facts.cves),
-        data_list=[
-            ac.CveInfo(cve_id=c.cve_id, cvss_score=c.cvss_score, publish_time=c.publish_time, description=c.description)
-            for c in page(facts.cves, offset, limit)
-        ],
+        data_list=[_cve(c) for c in paging.of(facts.cves)],
     )
 
 
@@ -203,9 +177,7 @@ async def list_vul_repo_image(
     vul_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     namespace: Text = None,
     image_name: Text = None,
     image_id: Text = None,
@@ -241,7 +213,7 @@ async def list_vul_repo_image(
                     for a in tags
                 ],
             )
-            for first, app, version, tags in page(groups, offset, limit)
+            for first, app, version, tags in paging.of(groups)
         ],
     )
 
@@ -255,10 +227,8 @@ async def list_vul_affect_images(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
+    paging: Paged,
     vul_id: str = Query(max_length=128),
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
     is_handled: bool | None = None,
     type: Short = None,
     image_type: Short = None,
@@ -284,7 +254,7 @@ async def list_vul_affect_images(
         vul_id,
         handled=handled,
         kind=choice("type", type, VUL_TYPES),
-        image_type=_image_type(image_type),
+        image_type=row_image_type(image_type),
         necessity=necessity,
         level=level,
         image=image_id or None,
@@ -299,7 +269,7 @@ async def list_vul_affect_images(
                 image_id=a.image.image_id,
                 image_name=a.image.image_name,
                 vul_id=a.finding.vul_id,
-                repair_necessity=_necessity(a.finding.severity),
+                repair_necessity=necessity_of(a.finding.severity),
                 container_num=0,
                 image_digest=a.image.image_digest,
                 image_version=a.image.image_version,
@@ -316,7 +286,7 @@ async def list_vul_affect_images(
                 cluster_id="",
                 cluster_name="",
             )
-            for a in page(found, offset, limit)
+            for a in paging.of(found)
         ],
     )
 
@@ -327,16 +297,14 @@ async def list_vul_affect_image_apps(
     image_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    naming: ByType,
+    paging: Paged,
     is_handled: bool | None = None,
-    image_type: Short = None,
     vul_id: VulId = None,
 ) -> ac.VulAffectAppList:
     """The packages of one image a vulnerability is found in, with their paths and whether it is handled."""
     found = await services.security.vulnerabilities.affected_apps(
-        principal, ImageNaming(image_type, None, None, None, None).of(image_id), vul_id or None, handled=is_handled
+        principal, naming.of(image_id), vul_id or None, handled=is_handled
     )
     return ac.VulAffectAppList(
         total_num=len(found),
@@ -353,131 +321,7 @@ async def list_vul_affect_image_apps(
                     for a in findings
                 ],
             )
-            for name, findings in page(found, offset, limit)
-        ],
-    )
-
-
-def _handle_request(
-    body: ac.HandleVulnerabilityBody, *, image_name: str | None = None, vul_name: str | None = None
-) -> HandleRequest:
-    return HandleRequest(
-        operate_type=body.operate_type,
-        select_type=body.select_type,
-        handle_status=choice("handle_status", body.handle_status, HANDLE_STATUSES),
-        kind=choice("type", body.type, VUL_TYPES),
-        image_ids=tuple(i[:200] for i in body.image_id_list or ()),
-        vul_ids=tuple(v[:128] for v in body.vul_id_list or ()),
-        vul_view=tuple((v.vul_id, tuple(i[:200] for i in v.image_id_list)) for v in body.vul_data_list or ()),
-        image_view=tuple((i.image_id[:200], tuple(i.vul_id_list)) for i in body.image_data_list or ()),
-        remark=body.remark,
-        image_name=image_name,
-        vul_name=vul_name,
-    )
-
-
-@router.post(HANDLE, response_model=ac.Empty)
-async def handle_image_vulnerability(
-    project_id: str,
-    body: ac.HandleVulnerabilityBody,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    enterprise_project_id: Text = None,
-) -> ac.Empty:
-    """Ignore, stop ignoring or whitelist vulnerabilities in chosen images (done before the answer)."""
-    await services.security.handling.handle(principal, _handle_request(body))
-    return ac.Empty()
-
-
-@router.post(HANDLE_PREVIEW, response_model=ac.HandleAffectList)
-async def list_image_handle_affect_vulnerabilities(
-    project_id: str,
-    body: ac.HandleVulnerabilityBody,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
-    image_name: Text = None,
-    vul_name: Text = None,
-) -> ac.HandleAffectList:
-    """The (image, vulnerability) pairs a handling operation would touch."""
-    found = await services.security.handling.preview(
-        principal, _handle_request(body, image_name=image_name or None, vul_name=vul_name or None)
-    )
-    return ac.HandleAffectList(
-        total_vul_num=len(found),
-        vul_num=len({a.finding.vul_id for a in found}),
-        image_num=len({a.image.tag_row_id for a in found}),
-        data_list=[
-            ac.HandledPair(
-                image_id=a.image.image_id,
-                image_name=a.image.image_name,
-                vul_id=a.finding.vul_id,
-                vul_name=a.finding.title,
-            )
-            for a in page(found, offset, limit)
-        ],
-    )
-
-
-@router.get(HISTORY, response_model=ac.VulOperationList)
-async def list_general_image_vul_operations(
-    project_id: str,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
-    vul_id: VulId = None,
-    image_id: Text = None,
-    image_type: Short = None,
-    image_name: Text = None,
-    status: Short = None,
-    user_name: Text = None,
-    handle_type: Short = None,
-    app_name: Text = None,
-    app_version: Text = None,
-    remark: Text = None,
-) -> ac.VulOperationList:
-    """The account's handling history, newest first."""
-    query = HistoryQuery(
-        vul_id=vul_id or None,
-        status=status or None,
-        user_name=user_name or None,
-        handle_type=handle_type or None,
-        app_name=app_name or None,
-        app_version=app_version or None,
-        remark=remark or None,
-    )
-    items, total = await services.security.handling.history(
-        principal,
-        query,
-        image=image_id or None,
-        image_name=image_name or None,
-        image_type=_image_type(image_type),
-        offset=offset,
-        limit=limit,
-    )
-    return ac.VulOperationList(
-        total_num=total,
-        data_list=[
-            ac.VulOperation(
-                image_id=i.image_id,
-                image_name=i.image_name,
-                user_name=i.entry.user_name,
-                handle_time=i.entry.created_at,
-                handle_type=i.entry.handle_type,
-                status=i.entry.status,
-                app_name=i.entry.app_name,
-                app_version=i.entry.app_version,
-                app_path=i.entry.app_path,
-                remark=i.entry.remark,
-                image_digest=i.image_digest,
-                image_version=i.image_version,
-                agent_id="",
-            )
-            for i in items
+            for name, findings in paging.of(found)
         ],
     )
 
@@ -487,16 +331,14 @@ async def list_global_image_apps(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     image_type: Short = None,
     app_name: Text = None,
     is_compliant: bool | None = None,
 ) -> ac.GlobalAppList:
     """Installed software of every image of the account, one entry per package and image."""
     found = await services.security.vulnerabilities.apps(
-        principal, image_type=_image_type(image_type), app_name=app_name or None, compliant=is_compliant
+        principal, image_type=row_image_type(image_type), app_name=app_name or None, compliant=is_compliant
     )
     return ac.GlobalAppList(
         total_num=len(found),
@@ -509,14 +351,9 @@ async def list_global_image_apps(
                 app_path=a.app_path,
                 layer_digest=a.layer_digest,
                 is_compliant=a.compliant,
-                latest_scan_time=a.image.latest_scan_time,
-                image_type=a.image.image_type,
-                namespace=a.image.namespace,
-                image_name=a.image.image_name,
-                image_version=a.image.image_version,
-                image_id=a.image.image_id,
+                **image_fields(a.image),
             )
-            for a in page(found, offset, limit)
+            for a in paging.of(found)
         ],
     )
 
@@ -526,15 +363,13 @@ async def list_global_malware(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
+    paging: Paged,
     image_type: Short = None,
     file_name: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
 ) -> ac.GlobalMalwareList:
     """Malicious files of every image of the account."""
     found = await services.security.vulnerabilities.malware(
-        principal, image_type=_image_type(image_type), file_name=file_name or None
+        principal, image_type=row_image_type(image_type), file_name=file_name or None
     )
     return ac.GlobalMalwareList(
         total_num=len(found),
@@ -543,16 +378,11 @@ async def list_global_malware(
                 file_name=m.file_path.rsplit("/", 1)[-1],
                 file_path=m.file_path,
                 size=m.size,
-                latest_scan_time=m.image.latest_scan_time,
+                **image_fields(m.image),
                 description=m.description,
-                image_type=m.image.image_type,
-                namespace=m.image.namespace,
-                image_name=m.image.image_name,
-                image_version=m.image.image_version,
-                image_id=m.image.image_id,
                 instance_id=m.image.instance_id,
             )
-            for m in page(found, offset, limit)
+            for m in paging.of(found)
         ],
     )
 
@@ -562,20 +392,18 @@ async def list_global_image_files(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     image_type: Short = None,
     file_name: Text = None,
 ) -> d.ImageFileList:
     """Files of every image of the account, one entry per path."""
     found = await services.security.vulnerabilities.files(
-        principal, image_type=_image_type(image_type), file_name=file_name or None
+        principal, image_type=row_image_type(image_type), file_name=file_name or None
     )
     return d.ImageFileList(
         total_num=len(found),
         data_list=[
             d.ImageFileInfo(file_name=f.file_path.rsplit("/", 1)[-1], file_path=f.file_path, size=f.size)
-            for f in page(found, offset, limit)
+            for f in paging.of(found)
         ],
     )

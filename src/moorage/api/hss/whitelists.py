@@ -13,14 +13,14 @@ from fastapi import APIRouter, Depends
 from moorage.api.deps import PrincipalDep, ServicesDep, authorize
 from moorage.api.hss import account_schemas as ac
 from moorage.api.hss import detail_schemas as d
-from moorage.api.hss.image_details import Limit, Offset, Short, Text
+from moorage.api.hss.fields import Paged, Short, Text
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import ACCOUNT, ADMIN, access_rules
 from moorage.api.swr.wire import refuse_nul_characters
 from moorage.domain.errors import Invalid, NotFound, NotServed
 from moorage.domain.security import IMAGE_TYPES
 from moorage.domain.security_handling import WhitelistScope, WhitelistView
-from moorage.services.security.detail_vocabulary import choice, page
+from moorage.services.security.detail_vocabulary import choice
 from moorage.services.security.image_details import DEFAULT_SENSITIVE_PATHS
 
 router = APIRouter(
@@ -124,9 +124,7 @@ async def list_image_white_lists(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     global_image_type: Short = None,
     type: Short = None,
     vul_name: Text = None,
@@ -136,7 +134,7 @@ async def list_image_white_lists(
     if _on_hosts(global_image_type, type):
         return ac.WhitelistList(total_num=0, data_list=[])
     found = await services.security.whitelists.list(principal, vul_name=vul_name or None, vul_type=vul_type or None)
-    return ac.WhitelistList(total_num=len(found), data_list=[_detail(v) for v in page(found, offset, limit)])
+    return ac.WhitelistList(total_num=len(found), data_list=[_detail(v) for v in paging.of(found)])
 
 
 @router.delete(WHITELISTS, response_model=ac.Empty)
@@ -161,9 +159,7 @@ async def show_image_white_list_detail(
     id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     global_image_type: Short = None,
     type: Short = None,
 ) -> ac.WhitelistDetail:
@@ -212,9 +208,7 @@ async def list_image_sensitive_info(
     project_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    enterprise_project_id: Text = None,
-    offset: Offset = 0,
-    limit: Limit = 10,
+    paging: Paged,
     image_type: Short = None,
 ) -> d.ImageSensitiveList:
     """Sensitive information over every image of the account, the most severe first."""
@@ -222,20 +216,14 @@ async def list_image_sensitive_info(
         principal, image_type=image_type if image_type in IMAGE_TYPES else None
     )
     return d.ImageSensitiveList(
-        total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i)) for i in page(found, offset, limit)]
+        total_num=len(found), data_list=[d.ImageSensitiveInfo(**asdict(i)) for i in paging.of(found)]
     )
 
 
-async def _paths(principal: PrincipalDep, services: ServicesDep, file_path: str | None) -> ac.FilePaths:
-    customized = await services.security.settings.path_allowlist(principal)
-    wanted = (file_path or "").lower()
-    return ac.FilePaths(
-        default_path=[p for p in DEFAULT_SENSITIVE_PATHS if wanted in p.lower()],
-        customized_path=[p for p in customized if wanted in p.lower()],
-    )
-
-
+# ShowFilePathWhiteLists and ShowFilePathWhiteDetail (and their Change twins) are one operation under two
+# SDK paths: one handler serves both, ``name`` keeps each route's own operation name.
 @router.get(PATHS, response_model=ac.FilePaths)
+@router.get(PATHS_DETAIL, response_model=ac.FilePaths, name="show_file_path_white_detail")
 async def show_file_path_white_lists(
     project_id: str,
     principal: PrincipalDep,
@@ -244,10 +232,16 @@ async def show_file_path_white_lists(
     file_path: Text = None,
 ) -> ac.FilePaths:
     """Paths the sensitive-information results leave out: the scanner's fixed ones and the account's."""
-    return await _paths(principal, services, file_path)
+    customized = await services.security.settings.path_allowlist(principal)
+    wanted = (file_path or "").lower()
+    return ac.FilePaths(
+        default_path=[p for p in DEFAULT_SENSITIVE_PATHS if wanted in p.lower()],
+        customized_path=[p for p in customized if wanted in p.lower()],
+    )
 
 
 @router.post(PATHS, response_model=ac.Empty)
+@router.post(PATHS_DETAIL, response_model=ac.Empty, name="change_file_path_white_detail")
 async def change_file_path_white_lists(
     project_id: str,
     body: ac.FilePathsBody,
@@ -256,31 +250,6 @@ async def change_file_path_white_lists(
     enterprise_project_id: Text = None,
 ) -> ac.Empty:
     """Replace the account's allowlisted paths (absolute paths, directories or globs)."""
-    await services.security.settings.set_path_allowlist(principal, body.customized_path)
-    return ac.Empty()
-
-
-@router.get(PATHS_DETAIL, response_model=ac.FilePaths)
-async def show_file_path_white_detail(
-    project_id: str,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    enterprise_project_id: Text = None,
-    file_path: Text = None,
-) -> ac.FilePaths:
-    """The same list under the SDK's second path."""
-    return await _paths(principal, services, file_path)
-
-
-@router.post(PATHS_DETAIL, response_model=ac.Empty)
-async def change_file_path_white_detail(
-    project_id: str,
-    body: ac.FilePathsBody,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    enterprise_project_id: Text = None,
-) -> ac.Empty:
-    """The same change under the SDK's second path."""
     await services.security.settings.set_path_allowlist(principal, body.customized_path)
     return ac.Empty()
 

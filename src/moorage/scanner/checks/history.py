@@ -23,7 +23,7 @@ from typing import Any
 
 from moorage.scanner.checks.findings import Category, Finding, SettingFinding, Severity
 from moorage.scanner.checks.image_config import env_pairs, looks_like_secret_value, runtime_config
-from moorage.scanner.checks.secret_rules import is_secret_name
+from moorage.scanner.checks.secret_places import is_secret_name
 from moorage.scanner.checks.secrets import SecretCheck, mask_secret
 
 MAX_HISTORY_ENTRIES = 2000

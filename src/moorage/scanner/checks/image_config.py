@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from moorage.scanner.checks.findings import Category, Finding, SettingFinding, Severity
-from moorage.scanner.checks.secret_rules import is_secret_name
+from moorage.scanner.checks.secret_places import is_secret_name
 from moorage.scanner.checks.secrets import SecretCheck, looks_like_path, mask_secret
 
 MAX_ENV_ENTRIES = 1000

@@ -19,8 +19,8 @@ from moorage.domain.events import Operation, ResourceType, change_event
 from moorage.domain.identity import Principal
 from moorage.domain.names import RepositoryName, validate_namespace, validate_repository
 from moorage.metadata.database import Database
-from moorage.metadata.queries import enterprise_artifacts as artifacts_q
 from moorage.metadata.queries import enterprise_instances as q
+from moorage.metadata.queries import enterprise_repositories as repositories_q
 from moorage.metadata.queries import namespaces as core_namespaces
 from moorage.metadata.queries import permissions as grants_q
 from moorage.metadata.queries import repositories as core_repositories
@@ -299,7 +299,7 @@ class InstanceNamespaceService:
                 wanted = {found.id}
             elif namespace_id is not None:
                 wanted = {namespace_id} if visible is None or namespace_id in visible else set()
-            return artifacts_q.list_repositories(
+            return repositories_q.list_repositories(
                 conn,
                 instance_id,
                 namespace_ids=wanted,
@@ -328,7 +328,7 @@ class InstanceNamespaceService:
                 visible = set()
                 for instance in q.list_instances(conn, domain_id, status=None, offset=0, limit=1000).items:
                     visible |= visible_namespace_ids(conn, principal, instance.id) or set()
-            return artifacts_q.repositories_across_instances(
+            return repositories_q.repositories_across_instances(
                 conn, domain_id, namespace_ids=visible, name=name, after_id=marker, limit=limit + 1
             )
 
@@ -341,7 +341,7 @@ class InstanceNamespaceService:
 
         def work(conn: Connection) -> InstanceRepository:
             found_ns = core_namespaces.get(conn, instance_id, namespace)
-            found = artifacts_q.get_repository(conn, found_ns.id, name) if found_ns else None
+            found = repositories_q.get_repository(conn, found_ns.id, name) if found_ns else None
             if found is None:
                 raise NotFound(f"repository {namespace}/{name} not found", reason="repository_not_found")
             return found
@@ -356,7 +356,7 @@ class InstanceNamespaceService:
         full_name = f"{namespace}/{repository.name}"
 
         def work(conn: Connection) -> None:
-            artifacts_q.update_repository(conn, repository.id, description=description)
+            repositories_q.update_repository(conn, repository.id, description=description)
             record_events(
                 conn,
                 change_event(
@@ -379,7 +379,7 @@ class InstanceNamespaceService:
             holder = core_repositories.get(conn, instance_id, RepositoryName(namespace, repository.name))
             if holder is not None:
                 self.protection.check_repository_removal(conn, holder)
-            artifacts_q.delete_repository(conn, repository.id)
+            repositories_q.delete_repository(conn, repository.id)
             full_name = f"{namespace}/{repository.name}"
             record_events(
                 conn,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +28,8 @@ from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository
 from moorage.metadata.database import Database
 from moorage.metadata.queries import enterprise_artifacts as artifacts_q
+from moorage.metadata.queries import enterprise_repositories as instance_repositories_q
 from moorage.metadata.queries import enterprise_signing as q
-from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import manifests as manifest_q
 from moorage.metadata.queries import repositories as repositories_q
 from moorage.metadata.queries import sign_runs as runs_q
@@ -39,6 +38,7 @@ from moorage.services.enterprise.instances import InstanceService
 from moorage.services.enterprise.selectors import repository_selected, tag_selected
 from moorage.services.enterprise.signature_store import SignatureStore
 from moorage.services.enterprise.signing_keys import sealing_context
+from moorage.services.runs import StopPoll, must_stop
 from moorage.settings import Settings
 from moorage.signing import key_algorithm, signature_scheme
 from moorage.signing.cosign import decode_signature, new_entry
@@ -75,7 +75,7 @@ class SignRunner:
         self.instances = InstanceService(db, HostDirectory(db), external_url=external_url)
         self.pause_seconds = pause_seconds
         self.scheme: SignatureScheme = signature_scheme()
-        self._stop_checked = float("-inf")
+        self._stop_poll = StopPoll(STOP_CHECK_SECONDS)
 
     async def run(self, execution_id: int, context: JobControl) -> dict[str, Any]:
         """Plan (once) and sign every unfinished subtask of an execution."""
@@ -134,7 +134,7 @@ class SignRunner:
     ) -> None:
         if runs_q.has_tasks(conn, execution_id):
             return
-        for repository_id, name in artifacts_q.repositories_of_namespace(conn, policy.namespace_id):
+        for repository_id, name in instance_repositories_q.repositories_of_namespace(conn, policy.namespace_id):
             if only_repository is not None and name != only_repository:
                 continue
             rules = [r for r in policy.scope_rules if repository_selected(r, name)]
@@ -173,13 +173,9 @@ class SignRunner:
         """Stop when asked (the API's stop, a lost lease) or when the execution was deleted; the
         database is asked at most every ``STOP_CHECK_SECONDS``."""
         context.check_stopped()
-        now = time.monotonic()
-        if now - self._stop_checked < STOP_CHECK_SECONDS:
-            return
-        self._stop_checked = now
-        stop = await self.db.read(lambda conn: jobs_q.stop_requested(conn, context.job.id))
-        exists = await self.db.read(lambda conn: runs_q.execution_scope(conn, execution_id))
-        if stop or exists is None:
+        if self._stop_poll.due() and await self.db.read(
+            lambda conn: must_stop(conn, context.job.id, lambda c: runs_q.execution_scope(c, execution_id))
+        ):
             raise JobStopped(context.job.id)
 
     async def _run_subtask(self, policy: SignPolicy, key: _Key, host: str, subtask: SignSubtask) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -37,8 +36,7 @@ from moorage.domain.jobs import JobControl, JobStopped
 from moorage.domain.registry import DEFAULT_INSTANCE, Repository
 from moorage.domain.retention import Candidate, RetentionExecution, RetentionPolicy, RetentionSubtask
 from moorage.metadata.database import Database, now_ms
-from moorage.metadata.queries import enterprise_artifacts as artifacts_q
-from moorage.metadata.queries import jobs as jobs_q
+from moorage.metadata.queries import enterprise_repositories as instance_repositories_q
 from moorage.metadata.queries import repositories as repositories_q
 from moorage.metadata.queries import retention_candidates as candidates_q
 from moorage.metadata.queries import retention_policies as q
@@ -48,6 +46,7 @@ from moorage.services.events.recorder import record_events
 from moorage.services.image_removal import ImageRemoval, Outcome, removal_event
 from moorage.services.retention.rules import policy_decision, rules_for, wants_untagged_artifacts
 from moorage.services.retention.shared import SharedRetentionRunner
+from moorage.services.runs import StopPoll, must_stop
 from moorage.services.tag_protection import TagProtection
 from moorage.settings import Settings
 
@@ -80,7 +79,7 @@ class ExecutionRunner:
         self.protection = protection
         self.removal = ImageRemoval(protection)
         self.untagged_grace_ms = untagged_grace_ms
-        self._stop_checked = float("-inf")
+        self._stop_poll = StopPoll(STOP_CHECK_SECONDS)
 
     def run(self, execution_id: int, control: JobControl) -> dict[str, Any]:
         """Plan (once), delete what is left to delete, settle."""
@@ -135,7 +134,7 @@ class ExecutionRunner:
     def _decide(self, conn: Connection, policy: RetentionPolicy) -> list[_TaskPlan]:
         now = now_ms()
         plans = []
-        for repository_id, name in artifacts_q.repositories_of_namespace(conn, policy.namespace_id):
+        for repository_id, name in instance_repositories_q.repositories_of_namespace(conn, policy.namespace_id):
             rules = rules_for(policy.rules, name)
             repository = repositories_q.by_id(conn, repository_id)
             if not rules or repository is None:
@@ -194,13 +193,9 @@ class ExecutionRunner:
         """Stop when the lease is lost, a stop was asked, or the execution was deleted (its policy
         was); the database is asked at most every ``STOP_CHECK_SECONDS``."""
         control.check_stopped()
-        moment = time.monotonic()
-        if moment - self._stop_checked < STOP_CHECK_SECONDS:
-            return
-        self._stop_checked = moment
-        stop = self.db.run_read(lambda conn: jobs_q.stop_requested(conn, control.job.id))
-        exists = self.db.run_read(lambda conn: runs_q.execution_by_id(conn, execution_id))
-        if stop or exists is None:
+        if self._stop_poll.due() and self.db.run_read(
+            lambda conn: must_stop(conn, control.job.id, lambda c: runs_q.execution_by_id(c, execution_id))
+        ):
             raise JobStopped(control.job.id)
 
     # Ending -----------------------------------------------------------------------------------------

@@ -49,7 +49,6 @@ from moorage.domain.replication import (
 )
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import enterprise_instances as instances_q
-from moorage.metadata.queries import jobs as jobs_q
 from moorage.metadata.queries import replication as q
 from moorage.metadata.queries import replication_runs as runs_q
 from moorage.services.enterprise.replication.registries import RegistryAccess, catalog_type
@@ -69,6 +68,7 @@ from moorage.services.replication import (
     push_listeners,
     remote_endpoint,
 )
+from moorage.services.runs import must_stop
 from moorage.services.security.catalogs import RemoteRegistry, make_catalog
 from moorage.services.security.remote_access import RemoteAccess, remote_access_of
 from moorage.settings import Settings
@@ -391,8 +391,9 @@ class ExecutionRunner:
                 the copies, also one waiting for the bandwidth limit's tokens."""
                 while not finished.is_set():
                     control.check_stopped()
-                    asked = await self.db.read(lambda conn: jobs_q.stop_requested(conn, control.job.id))
-                    if asked or await self.db.read(lambda conn: q.policy_by_id(conn, policy.id)) is None:
+                    if await self.db.read(
+                        lambda conn: must_stop(conn, control.job.id, lambda c: q.policy_by_id(c, policy.id))
+                    ):
                         raise JobStopped(control.job.id)  # asked, or the policy (and execution) deleted
                     await asyncio.sleep(STOP_POLL_SECONDS)
 
