@@ -220,3 +220,15 @@ def test_the_prefix_must_be_a_plain_absolute_path_and_needs_the_filesystem_drive
     with pytest.raises(ValidationError, match="s3_redirect"):
         StorageSettings(driver="s3", s3_bucket="b", accel_redirect_prefix="/_moorage/blobs")
 
+
+
+def test_the_internal_location_sends_files_with_sendfile() -> None:
+    """What docs/deployment.md promises of the internal location (the tests above show its behaviour)."""
+    site = nginx.SITE_TEMPLATE.read_text()
+    directives = "\n".join(line.split("#", 1)[0].strip() for line in site.splitlines())
+    internal = directives.split(f'location ~ "^{PREFIX}/', 1)[1].split("}", 1)[0]
+    for directive in ("internal;", "sendfile on;", "tcp_nopush on;", "sendfile_max_chunk 2m;", "etag off;"):
+        assert directive in internal
+    assert "alias @BLOBS_ROOT@/$blob_algorithm/$blob_prefix/$blob_hex/data;" in internal
+    catch_all = directives.split("location / {", 1)[1].split("}", 1)[0]
+    assert "proxy_ignore_headers X-Accel-Redirect;" in catch_all
