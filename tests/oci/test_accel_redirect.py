@@ -226,7 +226,7 @@ def test_the_internal_location_sends_files_with_sendfile() -> None:
     """What docs/deployment.md promises of the internal location (the tests above show its behaviour)."""
     site = nginx.SITE_TEMPLATE.read_text()
     directives = "\n".join(line.split("#", 1)[0].strip() for line in site.splitlines())
-    internal = directives.split(f'location ~ "^{PREFIX}/', 1)[1].split('$" {', 1)[1].split("}", 1)[0]
+    internal = directives.split(f'location ~ "^{PREFIX}/', 1)[1].split('$" {', 1)[1].split("\n}\n", 1)[0]
     for directive in ("internal;", "sendfile on;", "tcp_nopush on;", "sendfile_max_chunk 2m;", "etag off;"):
         assert directive in internal
     assert "alias @BLOBS_ROOT@/$blob_algorithm/$blob_prefix/$blob_hex/data;" in internal
