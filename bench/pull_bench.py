@@ -164,7 +164,12 @@ def _start_targets(work: Path, blob: BlobFile, arguments: argparse.Namespace) ->
             accel.stop()
 
         targets.append(
-            Target("moorage-nginx-accel", RegistryEndpoint(edge.base_url, auth), (accel.process.pid, edge.process.pid), stop_accel)
+            Target(
+                "moorage-nginx-accel",
+                RegistryEndpoint(edge.base_url, auth),
+                (accel.process.pid, edge.process.pid),
+                stop_accel,
+            )
         )
         static = _static_nginx(work / "nginx-static", blob)
         targets.append(Target("nginx-static", RegistryEndpoint(static.base_url), (static.process.pid,), static.stop))

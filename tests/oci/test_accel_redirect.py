@@ -75,9 +75,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     server = start_moorage(data_dir, env=env)
     blobs_root = data_dir / "storage" / "blobs"
     try:
-        proxy = nginx.start(
-            directory / "nginx", port=port, upstreams=[server.address], tls=None, blobs_root=blobs_root
-        )
+        proxy = nginx.start(directory / "nginx", port=port, upstreams=[server.address], tls=None, blobs_root=blobs_root)
     except BaseException:
         server.stop()
         raise
@@ -219,7 +217,6 @@ def test_the_prefix_must_be_a_plain_absolute_path_and_needs_the_filesystem_drive
             StorageSettings(accel_redirect_prefix=bad)
     with pytest.raises(ValidationError, match="s3_redirect"):
         StorageSettings(driver="s3", s3_bucket="b", accel_redirect_prefix="/_moorage/blobs")
-
 
 
 def test_the_internal_location_sends_files_with_sendfile() -> None:

@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
 from moorage.domain.manifests import MAX_MANIFEST_BYTES
 
-
 _ACCEL_PREFIX = re.compile(r"(?:/(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]+)+")
 """``/segment[/segment...]`` without ``.`` or ``..`` segments or a trailing slash."""
 
