@@ -11,7 +11,9 @@ target: granian's workers, nginx's, the reference's).
     .venv/bin/python bench/pull_bench.py --results bench/results/pulls-quiet.json
 
 ``--load N`` starts N busy-loop processes for the whole run (stopped by pid at the end), as other work
-on the machine would. ``--variant NAME:ENV=VALUE[,ENV=VALUE]`` adds a moorage sending the file itself
+on the machine would; ``--pulls N`` makes a round N passes over the targets (each pass
+starting at another one) and counts each target's median pull of the round.
+``--variant NAME:ENV=VALUE[,ENV=VALUE]`` adds a moorage sending the file itself
 with other settings (``moorage-uvicorn:MOORAGE_SERVER=uvicorn``).
 """
 
@@ -201,14 +203,19 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         samples = {target.name: [] for target in targets}
         loads = _busy_loops(arguments.load)
         for round_index in range(arguments.rounds):
-            shift = round_index % len(targets)
-            for target in targets[shift:] + targets[:shift]:
-                cpu = target.cpu_seconds()
-                seconds = curl_pull(target.endpoint, REPOSITORY, blob)
-                cpu = target.cpu_seconds() - cpu
-                mbps = blob.size / seconds / 1e6
-                samples[target.name].append({"mbps": mbps, "cpu_s": cpu, "load": os.getloadavg()[0]})
-                _progress(f"round {round_index + 1} {target.name}: {mbps:,.0f} MB/s, {cpu:.3f} s CPU")
+            seconds: dict[str, list[float]] = {target.name: [] for target in targets}
+            cpu = dict.fromkeys(seconds, 0.0)
+            for turn in range(arguments.pulls):  # each pass visits every target, starting somewhere else
+                shift = (round_index * arguments.pulls + turn) % len(targets)
+                for target in targets[shift:] + targets[:shift]:
+                    before = target.cpu_seconds()
+                    seconds[target.name].append(curl_pull(target.endpoint, REPOSITORY, blob))
+                    cpu[target.name] += target.cpu_seconds() - before
+            for target in targets:
+                mbps = blob.size / statistics.median(seconds[target.name]) / 1e6
+                per_pull = cpu[target.name] / arguments.pulls
+                samples[target.name].append({"mbps": mbps, "cpu_s": per_pull, "load": os.getloadavg()[0]})
+                _progress(f"round {round_index + 1} {target.name}: {mbps:,.0f} MB/s, {per_pull:.3f} s CPU per pull")
     finally:
         for process in loads:
             process.kill()
@@ -221,6 +228,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "rounds": arguments.rounds,
         "blob_bytes": arguments.megabytes << 20,
         "busy_loops": arguments.load,
+        "pulls_per_round": arguments.pulls,
         "cpus": os.cpu_count(),
         "variants": {name: env for name, env in arguments.variant},
         "samples": samples,
@@ -233,6 +241,7 @@ def render(results: dict[str, Any]) -> str:
     reference = samples.get("reference", [])
     lines = [
         f"{results['blob_bytes'] >> 20} MiB blob, curl -o /dev/null, {results['rounds']} interleaved rounds, "
+        f"{results.get('pulls_per_round', 1)} pull(s) per target and round (median), "
         f"{results['busy_loops']} busy loops.\n",
         "| target | median MB/s | min-max MB/s | ratio to reference per round: median (min-max) | "
         "server CPU per pull (median) |",
@@ -262,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--megabytes", type=int, default=512, help="blob size in MiB")
+    parser.add_argument("--pulls", type=int, default=1, help="passes over the targets per round (median counts)")
     parser.add_argument("--load", type=int, default=0, help="busy-loop processes running during the rounds")
     parser.add_argument("--variant", type=_variant, action="append", default=[], metavar="NAME:ENV=VALUE,...")
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")
