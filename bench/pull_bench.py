@@ -43,11 +43,12 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` i
 from tests.support import nginx
 from tests.support.servers import ServerProcess, free_port, start_moorage, start_reference_registry
 
-from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, push_monolithic
+from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, pull, push_monolithic
 from bench.process_cpu import tree_cpu_seconds
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
 REPOSITORY = "bench/pulls"
+_CLIENTS = {"curl": "curl -o /dev/null", "socket": "socket client (recv_into 4 MiB)"}
 ACCEL_PREFIX = "/_moorage/blobs"
 """The internal location of ``deploy/nginx/moorage.conf``."""
 
@@ -185,6 +186,15 @@ def _start_targets(work: Path, blob: BlobFile, arguments: argparse.Namespace) ->
     return targets
 
 
+def _pull(target: Target, blob: BlobFile, client: str) -> float:
+    """Seconds of one pull by ``curl -o /dev/null`` or by the socket client (``recv_into`` 4 MiB: a
+    cheaper client, so that the server's share of the time shows)."""
+    if client == "curl":
+        return curl_pull(target.endpoint, REPOSITORY, blob)
+    with SocketBlobClient(target.endpoint) as connection:
+        return pull(connection, REPOSITORY, blob)
+
+
 def _busy_loops(count: int) -> list[subprocess.Popen[bytes]]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
@@ -209,7 +219,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 shift = (round_index * arguments.pulls + turn) % len(targets)
                 for target in targets[shift:] + targets[:shift]:
                     before = target.cpu_seconds()
-                    seconds[target.name].append(curl_pull(target.endpoint, REPOSITORY, blob))
+                    seconds[target.name].append(_pull(target, blob, arguments.client))
                     cpu[target.name] += target.cpu_seconds() - before
             for target in targets:
                 mbps = blob.size / statistics.median(seconds[target.name]) / 1e6
@@ -229,6 +239,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "blob_bytes": arguments.megabytes << 20,
         "busy_loops": arguments.load,
         "pulls_per_round": arguments.pulls,
+        "client": arguments.client,
         "cpus": os.cpu_count(),
         "variants": {name: env for name, env in arguments.variant},
         "samples": samples,
@@ -240,7 +251,8 @@ def render(results: dict[str, Any]) -> str:
     samples: dict[str, list[dict[str, float]]] = results["samples"]
     reference = samples.get("reference", [])
     lines = [
-        f"{results['blob_bytes'] >> 20} MiB blob, curl -o /dev/null, {results['rounds']} interleaved rounds, "
+        f"{results['blob_bytes'] >> 20} MiB blob, {_CLIENTS[results.get('client', 'curl')]}, "
+        f"{results['rounds']} interleaved rounds, "
         f"{results.get('pulls_per_round', 1)} pull(s) per target and round (median), "
         f"{results['busy_loops']} busy loops.\n",
         "| target | median MB/s | min-max MB/s | ratio to reference per round: median (min-max) | "
@@ -272,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--megabytes", type=int, default=512, help="blob size in MiB")
     parser.add_argument("--pulls", type=int, default=1, help="passes over the targets per round (median counts)")
+    parser.add_argument("--client", choices=("curl", "socket"), default="curl", help="what pulls")
     parser.add_argument("--load", type=int, default=0, help="busy-loop processes running during the rounds")
     parser.add_argument("--variant", type=_variant, action="append", default=[], metavar="NAME:ENV=VALUE,...")
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")
