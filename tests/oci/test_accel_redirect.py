@@ -157,6 +157,19 @@ def test_a_request_header_x_accel_redirect_changes_nothing(edge: Edge) -> None:
         assert edge.data[:4096] not in response.content
 
 
+def test_a_file_gone_after_moorage_answered_is_the_registry_s_blob_unknown(edge: Edge) -> None:
+    """The garbage collector may remove a file between moorage's answer and nginx's open."""
+    data = os.urandom(4096)
+    with OciClient(edge.moorage) as oci:
+        digest = oci.push_blob(edge.repo, data)
+    algorithm, hex_ = digest.split(":")
+    (edge.blobs_root / algorithm / hex_[:2] / hex_ / "data").unlink()
+    with edge.client() as client:
+        response = client.get(f"/v2/{edge.repo}/blobs/{digest}")
+    assert response.status_code == 404 and response.headers["Content-Type"] == "application/json"
+    assert response.json()["errors"][0]["code"] == "BLOB_UNKNOWN"
+
+
 def test_a_blob_the_principal_may_not_read_is_refused_before_any_redirect(edge: Edge) -> None:
     url = f"/v2/{edge.repo}/blobs/{edge.digest}"
     outsider = create_user(edge.moorage, "accel-outsider")
