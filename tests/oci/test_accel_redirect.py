@@ -9,6 +9,7 @@ outside the blobs directory."""
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,25 @@ def test_nginx_serves_ranges_of_the_redirected_file(edge: Edge) -> None:
     assert middle.headers["Docker-Content-Digest"] == edge.digest
     assert tail.status_code == 206 and tail.content == edge.data[-10:]
     assert past.status_code == 416 and past.headers["Content-Range"] == f"bytes */{BLOB_BYTES}"
+
+
+def test_the_tls_site_sends_the_blob_and_its_ranges_too(edge: Edge, tmp_path: Path) -> None:
+    """The shipped site as deployed (TLS, kernel TLS asked for; this kernel has none: OpenSSL encrypts)."""
+    tls = nginx.self_signed(tmp_path / "tls")
+    proxy = nginx.start(
+        tmp_path / "nginx", port=free_port(), upstreams=[edge.moorage.address], tls=tls, blobs_root=edge.blobs_root
+    )
+    try:
+        url = f"{proxy.base_url}/v2/{edge.repo}/blobs/{edge.digest}"
+        auth = RegistryTokenAuth(ADMIN_USER, ADMIN_PASSWORD)
+        with httpx.Client(auth=auth, timeout=60, verify=ssl.create_default_context(cafile=tls.certificate)) as client:
+            whole = client.get(url)
+            part = client.get(url, headers={"Range": "bytes=5-9"})
+    finally:
+        proxy.stop()
+    assert whole.status_code == 200 and whole.content == edge.data
+    assert whole.headers["Docker-Content-Digest"] == edge.digest
+    assert part.status_code == 206 and part.content == edge.data[5:10]
 
 
 def test_the_internal_location_is_not_reachable_from_outside(edge: Edge) -> None:
