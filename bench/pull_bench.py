@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import secrets
 import shutil
 import socket
@@ -186,6 +187,12 @@ def _start_targets(work: Path, blob: BlobFile, arguments: argparse.Namespace) ->
     return targets
 
 
+def _client_cpu_seconds() -> float:
+    """CPU of the pulling side so far: this process (the socket client) and its reaped children (curl)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _pull(target: Target, blob: BlobFile, client: str) -> float:
     """Seconds of one pull by ``curl -o /dev/null`` or by the socket client (``recv_into`` 4 MiB: a
     cheaper client, so that the server's share of the time shows)."""
@@ -215,16 +222,20 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         for round_index in range(arguments.rounds):
             seconds: dict[str, list[float]] = {target.name: [] for target in targets}
             cpu = dict.fromkeys(seconds, 0.0)
+            client_cpu = dict.fromkeys(seconds, 0.0)
             for turn in range(arguments.pulls):  # each pass visits every target, starting somewhere else
                 shift = (round_index * arguments.pulls + turn) % len(targets)
                 for target in targets[shift:] + targets[:shift]:
-                    before = target.cpu_seconds()
+                    before, client_before = target.cpu_seconds(), _client_cpu_seconds()
                     seconds[target.name].append(_pull(target, blob, arguments.client))
                     cpu[target.name] += target.cpu_seconds() - before
+                    client_cpu[target.name] += _client_cpu_seconds() - client_before
             for target in targets:
                 mbps = blob.size / statistics.median(seconds[target.name]) / 1e6
                 per_pull = cpu[target.name] / arguments.pulls
-                samples[target.name].append({"mbps": mbps, "cpu_s": per_pull, "load": os.getloadavg()[0]})
+                client = client_cpu[target.name] / arguments.pulls
+                load = os.getloadavg()[0]
+                samples[target.name].append({"mbps": mbps, "cpu_s": per_pull, "client_cpu_s": client, "load": load})
                 _progress(f"round {round_index + 1} {target.name}: {mbps:,.0f} MB/s, {per_pull:.3f} s CPU per pull")
     finally:
         for process in loads:
@@ -256,17 +267,19 @@ def render(results: dict[str, Any]) -> str:
         f"{results.get('pulls_per_round', 1)} pull(s) per target and round (median), "
         f"{results['busy_loops']} busy loops.\n",
         "| target | median MB/s | min-max MB/s | ratio to reference per round: median (min-max) | "
-        "server CPU per pull (median) |",
-        "| --- | --- | --- | --- | --- |",
+        "server CPU per pull (median) | client CPU per pull (median) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, rounds in samples.items():
         rates = [s["mbps"] for s in rounds]
         ratios = [mine["mbps"] / ref["mbps"] for mine, ref in zip(rounds, reference, strict=True)]
         ratio = f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})" if name != "reference" else "1"
         cpu = statistics.median(s["cpu_s"] for s in rounds)
+        measured = [s["client_cpu_s"] for s in rounds if "client_cpu_s" in s]
+        client = f"{statistics.median(measured) * 1000:.0f} ms" if measured else "-"
         lines.append(
             f"| {name} | {statistics.median(rates):,.0f} | {min(rates):,.0f}-{max(rates):,.0f} | {ratio} | "
-            f"{cpu * 1000:.0f} ms |"
+            f"{cpu * 1000:.0f} ms | {client} |"
         )
     loads = [s["load"] for rounds in samples.values() for s in rounds]
     lines.append(f"\nLoad average during the rounds: {min(loads):.1f}-{max(loads):.1f}.")
