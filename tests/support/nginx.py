@@ -71,11 +71,20 @@ def self_signed(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
 
 
 def render_site(
-    template: str, *, listen: str, upstreams: Sequence[str], server_name: str, tls: TlsFiles | None, log_dir: Path
+    template: str,
+    *,
+    listen: str,
+    upstreams: Sequence[str],
+    server_name: str,
+    tls: TlsFiles | None,
+    log_dir: Path,
+    blobs_root: Path | None = None,
 ) -> str:
     """The shipped site file with its placeholders filled in: one ``server`` line per upstream (with the
-    template's options), the listen address, and the TLS files (without ``tls``, plain HTTP: the
-    ``ssl`` parameter and the ``ssl_*`` lines go). Logs go to ``log_dir``."""
+    template's options), the listen address, the TLS files (without ``tls``, plain HTTP: the ``ssl``
+    parameter and the ``ssl_*`` lines go) and the filesystem driver's blobs directory (without
+    ``blobs_root``, an empty one under ``log_dir``: the nodes use S3 or send blobs themselves). Logs
+    go to ``log_dir``."""
     node_lines = list(_NODE_LINE.finditer(template))
     if not node_lines:
         raise ValueError("the site template has no `server @NODE_n@` line")
@@ -83,6 +92,7 @@ def render_site(
     servers = "\n".join(f"{first.group(1)}{upstream}{first.group(2)}" for upstream in upstreams)
     text = template[: first.start()] + servers + _NODE_LINE.sub("", template[first.end() :]).replace("\n\n\n", "\n\n")
     text = text.replace("@LISTEN@", listen).replace("@SERVER_NAME@", server_name)
+    text = text.replace("@BLOBS_ROOT@", str(blobs_root if blobs_root is not None else log_dir / "no-blobs"))
     if tls is not None:
         text = text.replace("@TLS_CERTIFICATE@", str(tls.certificate)).replace("@TLS_CERTIFICATE_KEY@", str(tls.key))
     else:
@@ -149,7 +159,9 @@ class Nginx:
                 self.process.wait()
 
 
-def write_config(directory: Path, *, port: int, upstreams: Sequence[str], tls: TlsFiles | None) -> Path:
+def write_config(
+    directory: Path, *, port: int, upstreams: Sequence[str], tls: TlsFiles | None, blobs_root: Path | None = None
+) -> Path:
     """Write the site (from the shipped template) and the main configuration; return the latter."""
     directory.mkdir(parents=True, exist_ok=True)
     site = directory / "moorage.conf"
@@ -161,6 +173,7 @@ def write_config(directory: Path, *, port: int, upstreams: Sequence[str], tls: T
             server_name="127.0.0.1",
             tls=tls,
             log_dir=directory,
+            blobs_root=blobs_root,
         )
     )
     main = directory / "nginx.conf"
@@ -179,10 +192,13 @@ def check_config(main: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start(directory: Path, *, port: int, upstreams: Sequence[str], tls: TlsFiles | None) -> Nginx:
-    """Run nginx in the foreground on ``127.0.0.1:port`` in front of ``upstreams``; return once it listens."""
+def start(
+    directory: Path, *, port: int, upstreams: Sequence[str], tls: TlsFiles | None, blobs_root: Path | None = None
+) -> Nginx:
+    """Run nginx in the foreground on ``127.0.0.1:port`` in front of ``upstreams`` (``blobs_root``: the
+    filesystem driver's blobs directory, for the internal location); return once it listens."""
     require_tool(NGINX_BIN)
-    main = write_config(directory, port=port, upstreams=upstreams, tls=tls)
+    main = write_config(directory, port=port, upstreams=upstreams, tls=tls, blobs_root=blobs_root)
     with (directory / "stderr.log").open("wb") as out:
         process = subprocess.Popen(
             [NGINX_BIN, "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(main)],

@@ -54,6 +54,12 @@ class BlobService:
         itself), else None; the caller got the blob's size from ``size()`` first."""
         return self.store.local_path(digest)
 
+    def local_name(self, digest: Digest) -> str | None:
+        """The blob's file relative to the storage's ``blobs/`` directory when the driver keeps local
+        files, else None; the caller got the blob's size from ``size()`` first (which checked the
+        repository may serve it)."""
+        return self.store.local_name(digest)
+
     def redirect_url(self, digest: Digest) -> str | None:
         """A short-lived URL of the object store the client may fetch the blob from (ranges included)
         when the storage is configured to redirect, else None; the caller got the size first."""

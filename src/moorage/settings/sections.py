@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
 from moorage.domain.manifests import MAX_MANIFEST_BYTES
+
+_ACCEL_PREFIX = re.compile(r"(?:/(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]+)+")
+"""``/segment[/segment...]`` without ``.`` or ``..`` segments or a trailing slash."""
 
 
 def default_data_dir() -> Path:
@@ -68,11 +72,29 @@ class StorageSettings(BaseModel):
     progress holds up to three parts in memory."""
     s3_max_connections: int = Field(default=32, ge=1, le=1024)
     """S3 driver: connections kept open to the object store per process."""
+    accel_redirect_prefix: str = ""
+    """Filesystem driver behind nginx: answer a blob GET moorage has authorized with an empty 200 and
+    ``X-Accel-Redirect: <prefix>/<algorithm>/<xx>/<hex>/data`` (the blob's file under
+    ``<root>/blobs``), so nginx sends the file itself with sendfile; the shipped site file's internal
+    location is ``/_moorage/blobs``. nginx must see the data directory (same machine or a shared
+    filesystem) and every client must come through it. Empty: moorage sends blobs itself."""
+
+    @field_validator("accel_redirect_prefix")
+    @classmethod
+    def _accel_prefix_is_a_plain_path(cls, value: str) -> str:
+        # It becomes the start of a URI nginx resolves internally: plain path segments only.
+        if value and not _ACCEL_PREFIX.fullmatch(value):
+            raise ValueError("storage.accel_redirect_prefix must be an absolute URI path such as /_moorage/blobs")
+        return value
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> StorageSettings:
         if self.driver == "s3" and not self.s3_bucket.strip():
             raise ValueError("the s3 storage driver needs storage.s3_bucket (MOORAGE_STORAGE__S3_BUCKET)")
+        if self.driver == "s3" and self.accel_redirect_prefix:
+            raise ValueError(
+                "storage.accel_redirect_prefix serves files of the filesystem driver; with s3, use storage.s3_redirect"
+            )
         return self
 
 

@@ -45,6 +45,13 @@ class BlobStore:
         """The blob's file on this machine, when the driver keeps one."""
         return self.driver.local_path(paths.blob_data(digest))
 
+    def local_name(self, digest: Digest) -> str | None:
+        """The blob's file relative to the local ``blobs/`` directory when the driver keeps files on
+        this machine (a web server in front, given that directory, may send it), else None."""
+        if self.driver.local_path(paths.blob_data(digest)) is None:
+            return None
+        return paths.blob_data_in_blobs_root(digest)
+
     def redirect_url(self, digest: Digest) -> str | None:
         """A short-lived URL the client may fetch the blob from itself, when the driver hands them out."""
         return self.driver.redirect_url(paths.blob_data(digest))

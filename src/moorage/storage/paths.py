@@ -27,7 +27,12 @@ _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 def blob_data(digest: Digest) -> str:
     """The path of a blob's bytes."""
-    return f"blobs/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}/data"
+    return f"{BLOBS_ROOT}/{blob_data_in_blobs_root(digest)}"
+
+
+def blob_data_in_blobs_root(digest: Digest) -> str:
+    """The path of a blob's bytes relative to ``blobs/`` (built from the verified digest alone)."""
+    return f"{digest.algorithm}/{digest.hex[:2]}/{digest.hex}/data"
 
 
 def upload_dir(upload_id: str) -> str:

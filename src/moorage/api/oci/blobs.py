@@ -21,6 +21,16 @@ def _headers(digest: Digest, length: int) -> dict[str, str]:
     }
 
 
+def _accel_headers(digest: Digest, location: str) -> dict[str, str]:
+    return {
+        "X-Accel-Redirect": location,
+        "Docker-Content-Digest": str(digest),
+        "ETag": f'"{digest}"',
+        "Cache-Control": "max-age=31536000",
+        "Content-Type": "application/octet-stream",
+    }
+
+
 async def head_blob(request: Request, ctx: OciContext) -> Response:
     """Whether the repository has the blob, and its size."""
     svc = services(request)
@@ -42,6 +52,13 @@ async def get_blob(request: Request, ctx: OciContext) -> Response:
         return Response(
             status_code=307, headers={"Location": redirect, "Docker-Content-Digest": str(digest), "Content-Length": "0"}
         )
+    accel_prefix = svc.settings.storage.accel_redirect_prefix
+    local_name = svc.blobs.local_name(digest) if accel_prefix else None
+    if local_name is not None:
+        # nginx in front sends the file (sendfile), Range included: moorage only authorized the read.
+        # The internal location sets what nginx drops from this answer (the digest, ETag); the
+        # request's own headers never reach this point (X-Accel-Redirect is read from answers only).
+        return Response(status_code=200, headers=_accel_headers(digest, f"{accel_prefix}/{local_name}"))
     local = svc.blobs.local_file(digest)
     if (
         local is not None
