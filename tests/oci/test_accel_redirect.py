@@ -18,6 +18,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from moorage.settings import Settings
 from moorage.settings.sections import StorageSettings
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, NO_ADVISORY_SOURCES
 from tests.oci.oci_client import OciClient, unique_repo
@@ -99,6 +100,17 @@ def test_moorage_answers_an_authorized_blob_get_with_the_internal_location_only(
     assert response.status_code == 200 and response.content == b""
     assert response.headers["X-Accel-Redirect"] == f"{PREFIX}/{algorithm}/{hex_[:2]}/{hex_}/data"
     assert (edge.blobs_root / algorithm / hex_[:2] / hex_ / "data").read_bytes() == edge.data
+
+
+def test_a_client_reaching_moorage_directly_gets_the_bytes(edge: Edge) -> None:
+    """Only the trusted proxy (127.0.0.1 here) is answered with the internal location: a peer that is
+    not one (127.0.0.2, a client that bypasses nginx) gets the blob from moorage itself."""
+    transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    auth = RegistryTokenAuth(ADMIN_USER, ADMIN_PASSWORD)
+    with httpx.Client(base_url=f"http://{edge.moorage.address}", transport=transport, auth=auth, timeout=60) as client:
+        response = client.get(f"/v2/{edge.repo}/blobs/{edge.digest}")
+    assert response.status_code == 200 and response.content == edge.data
+    assert "X-Accel-Redirect" not in response.headers
 
 
 def test_nginx_sends_the_blob_with_the_registry_headers(edge: Edge) -> None:
@@ -250,6 +262,11 @@ def test_the_prefix_must_be_a_plain_absolute_path_and_needs_the_filesystem_drive
             StorageSettings(accel_redirect_prefix=bad)
     with pytest.raises(ValidationError, match="s3_redirect"):
         StorageSettings(driver="s3", s3_bucket="b", accel_redirect_prefix="/_moorage/blobs")
+    # The redirect is answered to the trusted proxy only, so there must be one.
+    storage = StorageSettings(accel_redirect_prefix="/_moorage/blobs")
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        Settings(storage=storage)
+    assert Settings(storage=storage, trusted_proxies="127.0.0.1").storage.accel_redirect_prefix == PREFIX
 
 
 def test_the_internal_location_sends_files_with_sendfile() -> None:

@@ -40,6 +40,13 @@ def client_address(connection: HTTPConnection) -> str:
     return resolve_client_address(peer, connection.headers.getlist(header), trusted=trusted, header=header)
 
 
+def peer_is_trusted_proxy(connection: HTTPConnection) -> bool:
+    """Whether the TCP peer of ``connection`` is one of the operator's ``trusted_proxies``."""
+    services = getattr(getattr(connection.scope.get("app"), "state", None), "services", None)
+    address = parse_address(connection.client.host) if connection.client else None
+    return services is not None and address is not None and _in(address, services.settings.trusted_proxies)
+
+
 def resolve_client_address(
     peer: str, header_values: Sequence[str], *, trusted: Sequence[Network], header: str = "x-forwarded-for"
 ) -> str:

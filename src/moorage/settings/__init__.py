@@ -13,7 +13,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretBytes, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretBytes, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from moorage.settings.scanner import EgressSettings, ScannerSettings
@@ -137,6 +137,17 @@ class Settings(BaseSettings):
             return tuple(ipaddress.ip_network(str(item).strip(), strict=False) for item in items if str(item).strip())
         except ValueError as error:
             raise ValueError(f"trusted_proxies: {error}") from error
+
+    @model_validator(mode="after")
+    def _accel_needs_the_proxy(self) -> Settings:
+        # Only a request from the proxy that resolves X-Accel-Redirect may be answered with one: a
+        # client reaching the node directly would get an empty blob.
+        if self.storage.accel_redirect_prefix and not self.trusted_proxies:
+            raise ValueError(
+                "storage.accel_redirect_prefix needs trusted_proxies (MOORAGE_TRUSTED_PROXIES): the address "
+                "of the nginx that sends the blobs; other peers get the bytes from moorage"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -77,7 +77,8 @@ class StorageSettings(BaseModel):
     ``X-Accel-Redirect: <prefix>/<algorithm>/<xx>/<hex>/data`` (the blob's file under
     ``<root>/blobs``), so nginx sends the file itself with sendfile; the shipped site file's internal
     location is ``/_moorage/blobs``. nginx must see the data directory (same machine or a shared
-    filesystem) and every client must come through it. Empty: moorage sends blobs itself."""
+    filesystem), and ``trusted_proxies`` must name it: only its requests get the redirect (a client
+    reaching the node directly gets the bytes). Empty: moorage sends blobs itself."""
 
     @field_validator("accel_redirect_prefix")
     @classmethod

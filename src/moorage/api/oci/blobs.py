@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
+from moorage.api.client_address import peer_is_trusted_proxy
 from moorage.api.oci.common import requested_range, services
 from moorage.api.oci.routing import OciContext
 from moorage.domain.digests import Digest
@@ -53,11 +54,12 @@ async def get_blob(request: Request, ctx: OciContext) -> Response:
             status_code=307, headers={"Location": redirect, "Docker-Content-Digest": str(digest), "Content-Length": "0"}
         )
     accel_prefix = svc.settings.storage.accel_redirect_prefix
-    local_name = svc.blobs.local_name(digest) if accel_prefix else None
+    local_name = svc.blobs.local_name(digest) if accel_prefix and peer_is_trusted_proxy(request) else None
     if local_name is not None:
         # nginx in front sends the file (sendfile), Range included: moorage only authorized the read.
         # The internal location sets what nginx drops from this answer (the digest, ETag); the
         # request's own headers never reach this point (X-Accel-Redirect is read from answers only).
+        # A peer that is not the trusted proxy (a client reaching the node directly) gets the bytes.
         return Response(status_code=200, headers=_accel_headers(digest, f"{accel_prefix}/{local_name}"))
     local = svc.blobs.local_file(digest)
     if (
