@@ -152,7 +152,8 @@ def _start_targets(work: Path, blob: BlobFile, arguments: argparse.Namespace) ->
             targets.append(Target(name, endpoint, (server.process.pid,), server.stop))
         _progress("moorage-nginx-accel: starting moorage and nginx with deploy/nginx/moorage.conf")
         accel_dir = work / "moorage-accel"
-        accel = _moorage(work, "moorage-accel", credentials, {"MOORAGE_STORAGE__ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX})
+        accel_env = {"MOORAGE_STORAGE__ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX, "MOORAGE_TRUSTED_PROXIES": "127.0.0.1"}
+        accel = _moorage(work, "moorage-accel", credentials, accel_env)
         auth = RegistryAuth(credentials)
         _push(RegistryEndpoint(accel.base_url, auth), blob)
         edge = nginx.start(
