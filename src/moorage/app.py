@@ -90,6 +90,7 @@ from moorage.services.retention import build_retention
 from moorage.services.security.wiring import build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
+from moorage.services.upload_states import STATE_PURPOSE, UploadStates
 from moorage.services.uploads import UploadService
 from moorage.services.users import UserService
 from moorage.services.wiring import Services, storage_driver
@@ -162,6 +163,9 @@ def build_services(settings: Settings) -> Services:
             quotas=quotas,
             lease_seconds=settings.registry.upload_lease_seconds,
             blob_max_bytes=settings.registry.blob_max_bytes,
+            states=UploadStates(
+                master_key.derive(STATE_PURPOSE), lifetime_seconds=settings.registry.upload_stale_after_seconds
+            ),
         ),
         manifests=ManifestService(
             db,
