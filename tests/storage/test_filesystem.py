@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from moorage.storage.drivers.filesystem import FilesystemDriver
 
 
@@ -54,3 +56,39 @@ async def test_a_writer_holds_its_file_against_the_purge(tmp_path: Path) -> None
     await writer.write(b" more")
     await writer.close()
     assert data.read_bytes() == b"streaming more"
+
+
+def _recording_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The paths os.fsync is called on from here on (read from /proc before the descriptor closes)."""
+    synced: list[Path] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    return synced
+
+
+async def test_a_new_blob_directory_is_named_durably_in_its_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new blob's file, its new directory and that directory's entry in its parent are all fsync'd
+    before the write returns (ext4's journal order makes the last one implicit; not every filesystem's)."""
+    driver = FilesystemDriver(tmp_path)
+    (tmp_path / "blobs" / "sha256" / "ab").mkdir(parents=True)
+    synced = _recording_fsyncs(monkeypatch)
+    await driver.put_content("blobs/sha256/ab/abcd/data", b"blob")
+    assert tmp_path / "blobs" / "sha256" / "ab" / "abcd" in synced  # the rename's entry
+    assert tmp_path / "blobs" / "sha256" / "ab" in synced  # the new directory's entry
+    synced.clear()
+    await driver.put_content("blobs/sha256/ab/abcd/data", b"blob")  # the directory exists: nothing more
+    assert tmp_path / "blobs" / "sha256" / "ab" not in synced
+
+
+async def test_a_committed_upload_names_its_new_blob_directory_durably(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    driver = FilesystemDriver(tmp_path)
+    await driver.put_content("uploads/u1/data", b"large blob")
+    synced = _recording_fsyncs(monkeypatch)
+    await driver.move("uploads/u1/data", "blobs/sha256/cd/cdef/data")
+    for made in ("blobs", "blobs/sha256", "blobs/sha256/cd", "blobs/sha256/cd/cdef"):
+        assert (tmp_path / made).parent in synced  # each new directory's entry in its parent

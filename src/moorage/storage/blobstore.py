@@ -177,8 +177,7 @@ class BlobStore:
                 f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
                 detail={"digest": str(digest)},
             )
-        if await self.stat(digest) is None:
-            await self.driver.put_content(paths.blob_data(digest), data)
+        await self.driver.put_new_content(paths.blob_data(digest), data)
 
     async def _hash_stored(self, path: str, algorithm: str) -> str:
 

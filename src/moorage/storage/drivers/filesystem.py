@@ -37,6 +37,21 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _make_dirs_durable(path: Path) -> None:
+    """``mkdir -p path``, with the entry of every directory made here on disk too: the parent of each
+    one that did not exist is fsync'd (a new ``blobs/sha256/ab/<hex>/`` directory is named in ``ab/``,
+    and ext4's journal order is not every filesystem's). One that exists costs a ``stat``."""
+    if path.is_dir():
+        return
+    missing = [path]
+    while not missing[-1].parent.is_dir():
+        missing.append(missing[-1].parent)
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another writer: fsync its entry anyway
+            directory.mkdir()
+        _fsync_dir(directory.parent)
+
+
 FULL_DEVICE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -168,7 +183,7 @@ class FilesystemDriver:
         full = self._full(path)
         tmp = self._tmp / uuid.uuid4().hex
         with _full_device_is_storage_full():
-            full.parent.mkdir(parents=True, exist_ok=True)
+            _make_dirs_durable(full.parent)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH)  # a new name: nobody else can hold it yet
@@ -187,6 +202,18 @@ class FilesystemDriver:
     async def put_content(self, path: str, data: bytes) -> None:
         """Write atomically and durably."""
         await anyio.to_thread.run_sync(self._put_blocking, path, data)
+
+    async def put_new_content(self, path: str, data: bytes) -> bool:
+        """Write atomically and durably unless the file exists (looked at in the same worker thread:
+        one hop where ``stat`` and ``put_content`` take two); whether it was written."""
+
+        def _put_new() -> bool:
+            if self._full(path).is_file():
+                return False
+            self._put_blocking(path, data)
+            return True
+
+        return await anyio.to_thread.run_sync(_put_new)
 
     async def read(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """Stream a byte range in 1 MiB chunks, each read in a worker thread."""
@@ -239,7 +266,7 @@ class FilesystemDriver:
                 os.utime(fd)  # the name appears with the time it appeared (garbage collection reads it)
             finally:
                 os.close(fd)
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            _make_dirs_durable(dst.parent)
             os.replace(src, dst)
             _fsync_dir(dst.parent)
 
