@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from moorage.storage.drivers.filesystem import FilesystemDriver
+from moorage.storage.drivers.filesystem import ORDERED_METADATA_FILESYSTEMS, FilesystemDriver, filesystem_type
 
 
 def _backdate(path: Path, seconds: float = 7200) -> None:
@@ -71,10 +71,13 @@ def _recording_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return synced
 
 
-async def test_a_new_blob_directory_is_named_durably_in_its_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_new_blob_directory_is_named_durably_in_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A new blob's file, its new directory and that directory's entry in its parent are all fsync'd
-    before the write returns (ext4's journal order makes the last one implicit; not every filesystem's)."""
-    driver = FilesystemDriver(tmp_path)
+    before the write returns, on a filesystem that does not order its metadata (on ext4 and XFS the
+    directory's own fsync commits its entry too: see the next test)."""
+    driver = FilesystemDriver(tmp_path, fsync_parents=True)
     (tmp_path / "blobs" / "sha256" / "ab").mkdir(parents=True)
     synced = _recording_fsyncs(monkeypatch)
     await driver.put_content("blobs/sha256/ab/abcd/data", b"blob")
@@ -85,10 +88,19 @@ async def test_a_new_blob_directory_is_named_durably_in_its_parent(tmp_path: Pat
     assert tmp_path / "blobs" / "sha256" / "ab" not in synced
 
 
-async def test_a_committed_upload_names_its_new_blob_directory_durably(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    driver = FilesystemDriver(tmp_path)
+async def test_a_committed_upload_names_its_new_blob_directory_durably(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = FilesystemDriver(tmp_path, fsync_parents=True)
     await driver.put_content("uploads/u1/data", b"large blob")
     synced = _recording_fsyncs(monkeypatch)
     await driver.move("uploads/u1/data", "blobs/sha256/cd/cdef/data")
     for made in ("blobs", "blobs/sha256", "blobs/sha256/cd", "blobs/sha256/cd/cdef"):
         assert (tmp_path / made).parent in synced  # each new directory's entry in its parent
+
+
+def test_parents_are_fsynced_unless_the_filesystem_orders_its_metadata(tmp_path: Path) -> None:
+    kind = filesystem_type(tmp_path)
+    assert kind, "the filesystem of the test directory is not found in /proc/self/mountinfo"
+    assert FilesystemDriver(tmp_path).fsync_parents == (kind not in ORDERED_METADATA_FILESYSTEMS)
+    assert filesystem_type(Path("/proc/self")) == "proc"
