@@ -87,9 +87,9 @@ def link_blob(
         repository = quotas.ensure_repository_in(conn, target)
     else:
         repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
-    blob_queries.add(conn, digest, size)
-    gc_queries.revive(conn, digest)
-    blob_queries.link(conn, repository.id, digest, size)
+    if not blob_queries.add(conn, digest, size):  # a new row is touched now and not being deleted already
+        gc_queries.revive(conn, digest)
+    blob_queries.link(conn, repository.id, digest, size, namespace_id=repository.namespace_id)
 
 
 @dataclass(frozen=True, slots=True)
