@@ -102,7 +102,7 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: Settings) -> Services:
     """Construct the services from settings (no I/O beyond the storage root and the key file)."""
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, pool_size=settings.database_pool_size, max_overflow=4)
     store = BlobStore(storage_driver(settings))
     pulls = PullRecorder(
         db,
