@@ -91,6 +91,7 @@ from moorage.services.retention import build_retention
 from moorage.services.security.wiring import build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
+from moorage.services.upload_states import STATE_PURPOSE, UploadStates
 from moorage.services.uploads import UploadService
 from moorage.services.users import UserService
 from moorage.services.wiring import Services, storage_driver
@@ -102,7 +103,7 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: Settings) -> Services:
     """Construct the services from settings (no I/O beyond the storage root and the key file)."""
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, pool_size=settings.database_pool_size, max_overflow=4)
     store = BlobStore(storage_driver(settings))
     pulls = PullRecorder(
         db,
@@ -163,6 +164,9 @@ def build_services(settings: Settings) -> Services:
             quotas=quotas,
             lease_seconds=settings.registry.upload_lease_seconds,
             blob_max_bytes=settings.registry.blob_max_bytes,
+            states=UploadStates(
+                master_key.derive(STATE_PURPOSE), lifetime_seconds=settings.registry.upload_stale_after_seconds
+            ),
         ),
         manifests=ManifestService(
             db,

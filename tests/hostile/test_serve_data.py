@@ -173,11 +173,13 @@ def test_a_closing_put_cut_short_frees_its_bytes_at_once(served: Served, registr
     storage = _storage(served)
     baseline = _allocated(storage)
     location = _start(registry)
-    path = httpx.URL(location).path
+    target = (
+        httpx.URL(location).copy_add_param("digest", digest_of(b"never")).raw_path.decode()
+    )  # Location's query kept
     declared = 16 * MiB
     with socket.create_connection(("127.0.0.1", served.server.port), timeout=60) as sock:
         head = (
-            f"PUT {path}?digest={digest_of(b'never')} HTTP/1.1\r\nHost: {served.server.address}\r\n"
+            f"PUT {target} HTTP/1.1\r\nHost: {served.server.address}\r\n"
             f"Authorization: {registry.headers['Authorization']}\r\nContent-Type: application/octet-stream\r\n"
             f"Content-Length: {declared}\r\n\r\n"
         )

@@ -43,6 +43,12 @@ async def test_put_get_stat(driver: StorageDriver) -> None:
     assert await driver.get_content("a/b/c") == b"replaced"
 
 
+async def test_put_new_content_writes_only_what_is_absent(driver: StorageDriver) -> None:
+    assert await driver.put_new_content("n/e/w", b"first") is True
+    assert await driver.put_new_content("n/e/w", b"second") is False
+    assert await driver.get_content("n/e/w") == b"first"
+
+
 async def test_get_missing_raises_file_not_found(driver: StorageDriver) -> None:
     with pytest.raises(FileNotFoundError):
         await driver.get_content("nope")

@@ -8,7 +8,9 @@ import os
 import time
 from pathlib import Path
 
-from moorage.storage.drivers.filesystem import FilesystemDriver
+import pytest
+
+from moorage.storage.drivers.filesystem import ORDERED_METADATA_FILESYSTEMS, FilesystemDriver, filesystem_type
 
 
 def _backdate(path: Path, seconds: float = 7200) -> None:
@@ -54,3 +56,51 @@ async def test_a_writer_holds_its_file_against_the_purge(tmp_path: Path) -> None
     await writer.write(b" more")
     await writer.close()
     assert data.read_bytes() == b"streaming more"
+
+
+def _recording_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The paths os.fsync is called on from here on (read from /proc before the descriptor closes)."""
+    synced: list[Path] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    return synced
+
+
+async def test_a_new_blob_directory_is_named_durably_in_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new blob's file, its new directory and that directory's entry in its parent are all fsync'd
+    before the write returns, on a filesystem that does not order its metadata (on ext4 and XFS the
+    directory's own fsync commits its entry too: see the next test)."""
+    driver = FilesystemDriver(tmp_path, fsync_parents=True)
+    (tmp_path / "blobs" / "sha256" / "ab").mkdir(parents=True)
+    synced = _recording_fsyncs(monkeypatch)
+    await driver.put_content("blobs/sha256/ab/abcd/data", b"blob")
+    assert tmp_path / "blobs" / "sha256" / "ab" / "abcd" in synced  # the rename's entry
+    assert tmp_path / "blobs" / "sha256" / "ab" in synced  # the new directory's entry
+    synced.clear()
+    await driver.put_content("blobs/sha256/ab/abcd/data", b"blob")  # the directory exists: nothing more
+    assert tmp_path / "blobs" / "sha256" / "ab" not in synced
+
+
+async def test_a_committed_upload_names_its_new_blob_directory_durably(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = FilesystemDriver(tmp_path, fsync_parents=True)
+    await driver.put_content("uploads/u1/data", b"large blob")
+    synced = _recording_fsyncs(monkeypatch)
+    await driver.move("uploads/u1/data", "blobs/sha256/cd/cdef/data")
+    for made in ("blobs", "blobs/sha256", "blobs/sha256/cd", "blobs/sha256/cd/cdef"):
+        assert (tmp_path / made).parent in synced  # each new directory's entry in its parent
+
+
+def test_parents_are_fsynced_unless_the_filesystem_orders_its_metadata(tmp_path: Path) -> None:
+    kind = filesystem_type(tmp_path)
+    assert kind, "the filesystem of the test directory is not found in /proc/self/mountinfo"
+    assert FilesystemDriver(tmp_path).fsync_parents == (kind not in ORDERED_METADATA_FILESYSTEMS)
+    assert filesystem_type(Path("/proc/self")) == "proc"

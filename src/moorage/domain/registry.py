@@ -42,6 +42,8 @@ class UploadSession:
     id: str
     repository: str
     size: int
+    state: str | None = None
+    """The signed state of a session that has no database row yet (``_state`` in its Location)."""
 
 
 @dataclass(frozen=True, slots=True)

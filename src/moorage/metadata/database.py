@@ -60,13 +60,13 @@ def sync_url(url: str) -> str:
 class Database:
     """The engine plus transaction runners. ``dialect`` is ``sqlite`` or ``postgresql``."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int | None = None) -> None:
         self.url = sync_url(url)
         kwargs: dict[str, Any] = {
             "echo": echo,
             "poolclass": QueuePool,
             "pool_size": pool_size,
-            "max_overflow": pool_size,
+            "max_overflow": pool_size if max_overflow is None else max_overflow,
         }
         if self.url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}

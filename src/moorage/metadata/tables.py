@@ -117,6 +117,17 @@ uploads = Table(
 )
 Index("ix_uploads_updated_at", uploads.c.updated_at)
 
+upload_claims = Table(
+    "upload_claims",
+    metadata,
+    # Upload ids started without a row (state signed into the Location) whose state was used up: by a
+    # first chunk (the row exists from then on), a close or a cancellation. Kept as long as a state
+    # stays valid (``registry.upload_stale_after_seconds``), then purged.
+    Column("id", String(32), primary_key=True),
+    Column("claimed_at", BigInteger, nullable=False),
+)
+Index("ix_upload_claims_claimed_at", upload_claims.c.claimed_at)
+
 manifests = Table(
     "manifests",
     metadata,

@@ -25,6 +25,7 @@ from moorage.domain.errors import (
     SizeInvalid,
     StorageUnavailable,
     TooLarge,
+    UploadInvalid,
     UploadUnknown,
 )
 from moorage.domain.registry import UploadSession, UploadTarget
@@ -36,6 +37,7 @@ from moorage.metadata.queries import repositories as repo_queries
 from moorage.metadata.queries import uploads as q
 from moorage.services.lifecycle.guard import secure_blob
 from moorage.services.quotas import QuotaLimits, QuotaService, stream_reservation
+from moorage.services.upload_states import UploadStates
 from moorage.storage.blobstore import BlobStore
 
 LEASE_SECONDS = 60.0
@@ -85,9 +87,9 @@ def link_blob(
         repository = quotas.ensure_repository_in(conn, target)
     else:
         repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
-    blob_queries.add(conn, digest, size)
-    gc_queries.revive(conn, digest)
-    blob_queries.link(conn, repository.id, digest, size)
+    if not blob_queries.add(conn, digest, size):  # a new row is touched now and not being deleted already
+        gc_queries.revive(conn, digest)
+    blob_queries.link(conn, repository.id, digest, size, namespace_id=repository.namespace_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +115,11 @@ class UploadService:
         quotas: QuotaService | None = None,
         lease_seconds: float = LEASE_SECONDS,
         blob_max_bytes: int | None = None,
+        states: UploadStates | None = None,
     ) -> None:
         self.db = db
+        self.states = states
+        """Signs the state of sessions started without a row; None: every session gets its row."""
         self.store = store
         self.lease_seconds = lease_seconds
         self.hashes = HashCache()
@@ -123,9 +128,15 @@ class UploadService:
         """The largest blob accepted (``registry.blob_max_bytes``); None: no bound."""
 
     async def start(self, *, target: UploadTarget) -> UploadSession:
-        """A new empty session (refused when its repository or its bytes could not fit a quota)."""
+        """A new empty session (refused when its repository or its bytes could not fit a quota). Without
+        quotas to admit it, no row is written: the session's state is signed (``UploadSession.state``)
+        and its row is made by its first chunk, if one comes."""
         upload_id = uuid.uuid4().hex
         quotas = self.quotas if self.quotas.storage_enforced or self.quotas.repositories_enforced else None
+        if quotas is None and self.states is not None:
+            state = self.states.sign(upload_id, target, now_ms())
+            self.hashes.put(upload_id, 0, new_hasher("sha256"))
+            return UploadSession(upload_id, str(target.name), 0, state=state)
 
         def create(conn: Connection) -> UploadSession:
             if quotas is not None:
@@ -136,12 +147,50 @@ class UploadService:
         self.hashes.put(session.id, 0, new_hasher("sha256"))
         return session
 
-    async def get(self, *, target: UploadTarget, upload_id: str) -> UploadSession:
-        """A session of the repository, or ``UploadUnknown``."""
-        session = await self.db.read(lambda conn: q.get(conn, upload_id, target.instance_id, str(target.name)))
+    def _verified(self, target: UploadTarget, upload_id: str, state: str | None) -> int | None:
+        """The start time of a session whose ``_state`` came with the request (``UploadInvalid`` if it
+        is not this session's, ``UploadUnknown`` if expired); None without one."""
+        if state is None:
+            return None
+        if self.states is None:
+            raise UploadInvalid("this registry does not take upload states", detail={"upload": upload_id})
+        return self.states.verify(state, upload_id=upload_id, target=target)
+
+    async def get(self, *, target: UploadTarget, upload_id: str, state: str | None = None) -> UploadSession:
+        """A session of the repository (one started without a row and not used up yet is empty), or
+        ``UploadUnknown``."""
+        created = self._verified(target, upload_id, state)
+
+        def look(conn: Connection) -> UploadSession | None:
+            session = q.get(conn, upload_id, target.instance_id, str(target.name))
+            if session is None and created is not None and not q.claimed(conn, upload_id):
+                return UploadSession(upload_id, str(target.name), 0, state=state)
+            return session
+
+        session = await self.db.read(look)
         if session is None:
             raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
         return session
+
+    async def _open(self, *, target: UploadTarget, upload_id: str, state: str | None) -> UploadSession:
+        """The session's row, made now (and its state used up) for a session started without one."""
+        session = await self.get(target=target, upload_id=upload_id, state=state)
+        if session.state is None:
+            return session
+        created = self._verified(target, upload_id, state)
+        quotas = self.quotas if self.quotas.storage_enforced or self.quotas.repositories_enforced else None
+
+        def materialize(conn: Connection) -> UploadSession:
+            if not q.claim(conn, upload_id):  # another request made the row (or ended the session) meanwhile
+                current = q.get(conn, upload_id, target.instance_id, str(target.name))
+                if current is None:
+                    raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
+                return current
+            if quotas is not None:  # quotas enforced since the session started
+                quotas.admit_upload_in(conn, target)
+            return q.create(conn, upload_id, target.instance_id, str(target.name), created_ms=created)
+
+        return await self.db.write(materialize)
 
     async def append(
         self,
@@ -151,10 +200,11 @@ class UploadService:
         chunks: AsyncIterable[bytes],
         start: int | None,
         length: int | None,
+        state: str | None = None,
     ) -> UploadSession:
         """Add a chunk. ``start`` (from Content-Range) must be where the session ends; ``length``
         (Content-Length) when given must match what arrives."""
-        session = await self.get(target=target, upload_id=upload_id)
+        session = await self._open(target=target, upload_id=upload_id, state=state)
         if start is not None and start != session.size:
             raise RangeNotSatisfiable(
                 f"chunk starts at {start} but the upload holds {session.size} bytes", size=session.size
@@ -248,24 +298,40 @@ class UploadService:
         digest: Digest,
         chunks: AsyncIterable[bytes] | None,
         length: int | None,
+        state: str | None = None,
     ) -> int:
         """Close a session with an optional last chunk: verify the digest, store the blob, link it to
         the repository (created now if this is its first content); return the blob's size. On a
         digest mismatch nothing is stored and the session ends."""
-        session = await self.get(target=target, upload_id=upload_id)
+        created = self._verified(target, upload_id, state)
         if (
-            session.size == 0
-            and chunks is not None
+            chunks is not None
             and length is not None
             and 0 < length <= SMALL_BLOB_BYTES
             and (self.blob_max_bytes is None or length <= self.blob_max_bytes)
             and not self.quotas.storage_enforced
         ):
-            return await self._finish_whole(
-                target=target, upload_id=upload_id, digest=digest, chunks=chunks, length=length
-            )
+            # A small closing body is most often the whole blob of an empty session (docker, skopeo and
+            # podman push configs and small layers so): digest it first, and read the session only when
+            # it is not the blob (then it is the last chunk of a session that has the others).
+            data = await _receive_exactly(chunks, length)
+            if await self.store.matches(digest, data):
+                return await self._finish_whole(
+                    target=target, upload_id=upload_id, digest=digest, data=data, created=created
+                )
+            session = await self.get(target=target, upload_id=upload_id, state=state)
+            if session.size == 0:
+                with anyio.CancelScope(shield=True):
+                    await self.db.write(lambda conn: self._remove(conn, upload_id, claim=created is not None))
+                    self.hashes.drop(upload_id)
+                raise _mismatch(digest, data)
+            chunks = _replay(data)
+        else:
+            session = await self.get(target=target, upload_id=upload_id, state=state)
         if chunks is not None and (length is None or length > 0):
-            session = await self.append(target=target, upload_id=upload_id, chunks=chunks, start=None, length=length)
+            session = await self.append(
+                target=target, upload_id=upload_id, chunks=chunks, start=None, length=length, state=state
+            )
         hasher = self.hashes.take(upload_id, session.size)
         try:
             placed = await self.store.commit(
@@ -277,7 +343,7 @@ class UploadService:
             # The session ends with its bytes (whatever failed: a wrong digest or size, the disk, the
             # client leaving while a large blob was hashed), not at the next purge.
             with anyio.CancelScope(shield=True):
-                await self.db.write(lambda conn: self._remove(conn, upload_id))
+                await self.db.write(lambda conn: self._remove(conn, upload_id, claim=created is not None))
                 await self.store.delete_upload(upload_id)
             raise
 
@@ -285,9 +351,7 @@ class UploadService:
             gc_queries.writer_fence(conn)
             secure_blob(self.store, digest, upload_id=None if placed else upload_id)
             link_blob(conn, target, str(digest), session.size, quotas=self.quotas)
-            q.remove(conn, upload_id)
-            if self.quotas.storage_enforced:
-                self.quotas.release_in(conn, upload_id)
+            self._remove(conn, upload_id, claim=created is not None)
 
         try:
             await self.db.write(record)
@@ -298,37 +362,32 @@ class UploadService:
         return session.size
 
     async def _finish_whole(
-        self, *, target: UploadTarget, upload_id: str, digest: Digest, chunks: AsyncIterable[bytes], length: int
+        self, *, target: UploadTarget, upload_id: str, digest: Digest, data: bytes, created: int | None
     ) -> int:
-        """Close an empty session whose closing PUT carries the whole (small) blob, as docker, skopeo
-        and podman push configs and small layers: the body is received into memory, verified and
-        written once (temporary file, fsync, rename), and one write transaction links it and ends the
-        session. No upload data, no lease, no upload directory. A body that is not ``length`` bytes
-        long leaves the session as it was; a wrong digest ends it, as on the streaming path."""
-        data = await _receive_exactly(chunks, length)
-        try:
-            await self.store.put_verified(digest, data)
-        except DigestInvalid:
-            with anyio.CancelScope(shield=True):
-                await self.db.write(lambda conn: self._remove(conn, upload_id))
-                self.hashes.drop(upload_id)
-            raise
+        """Close an empty session whose closing PUT carried the whole (small, verified) blob: it is
+        written once (temporary file, fsync, rename), and one write transaction ends the session and
+        links it, without reading the session first. A session started without a row (``created``: its
+        verified state's start) has its state used up; one with a row has it removed. No upload data,
+        no lease, no upload directory."""
+        await self.store.put_verified(digest, data, verified=True)
 
         def record(conn: Connection) -> None:
             gc_queries.writer_fence(conn)
-            if not q.remove_unleased(conn, upload_id, size=0):
-                # A chunk of the session arrived meanwhile (or it was cancelled): the blob stays stored
-                # but unlinked (garbage collection's to take), and the session is the client's to close.
+            if not (created is not None and q.claim(conn, upload_id)) and not q.remove_empty_of(
+                conn, upload_id, target.instance_id, str(target.name)
+            ):
+                # Used up, cancelled, another repository's, or a chunk of the session arrived meanwhile:
+                # the blob stays stored but unlinked (garbage collection's to take).
                 current = q.get(conn, upload_id, target.instance_id, str(target.name))
                 if current is None:
                     raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
                 raise RangeNotSatisfiable("another chunk of this upload is in progress", size=current.size)
             secure_blob(self.store, digest, data=data)
-            link_blob(conn, target, str(digest), length, quotas=self.quotas)
+            link_blob(conn, target, str(digest), len(data), quotas=self.quotas)
 
         await self.db.write(record)
         self.hashes.drop(upload_id)
-        return length
+        return len(data)
 
     async def monolithic(
         self, *, target: UploadTarget, digest: Digest, chunks: AsyncIterable[bytes], length: int | None
@@ -431,16 +490,19 @@ class UploadService:
             raise
         return Received(size, placed=placed, data=None)
 
-    def _remove(self, conn: Connection, upload_id: str) -> None:
-        """Remove a session, and its reservation under a storage quota."""
+    def _remove(self, conn: Connection, upload_id: str, *, claim: bool = False) -> None:
+        """Remove a session, and its reservation under a storage quota; with ``claim`` use up its
+        signed state too (a session that had one cannot be opened again by it)."""
         q.remove(conn, upload_id)
+        if claim:
+            q.claim(conn, upload_id)
         if self.quotas.storage_enforced:
             self.quotas.release_in(conn, upload_id)
 
-    async def cancel(self, *, target: UploadTarget, upload_id: str) -> None:
-        """Abandon a session and its bytes."""
-        await self.get(target=target, upload_id=upload_id)
-        await self.db.write(lambda conn: self._remove(conn, upload_id))
+    async def cancel(self, *, target: UploadTarget, upload_id: str, state: str | None = None) -> None:
+        """Abandon a session and its bytes (a session started without a row has its state used up)."""
+        await self.get(target=target, upload_id=upload_id, state=state)
+        await self.db.write(lambda conn: self._remove(conn, upload_id, claim=state is not None))
         self.hashes.drop(upload_id)
         await self.store.delete_upload(upload_id)
 
@@ -458,6 +520,9 @@ class UploadService:
                 q.remove(conn, upload_id)
                 quota_queries.release(conn, upload_id)
             quota_queries.purge_expired(conn, now_ms())  # reservations a killed process left
+            # Claims of states that expired (states live as long as untouched sessions; an hour's
+            # margin for the clocks of other nodes).
+            q.purge_claims(conn, before_ms=cutoff - 3_600_000)
             return found
 
         stale = await self.db.write(remove_stale)
@@ -472,6 +537,20 @@ class UploadService:
                 orphans += 1
         temporary = await self.store.purge_temporary(older_than_seconds=idle)
         return len(stale) + orphans + temporary
+
+
+def _mismatch(digest: Digest, data: bytes) -> DigestInvalid:
+    actual = new_hasher(digest.algorithm)
+    actual.update(data)
+    return DigestInvalid(
+        f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
+        detail={"digest": str(digest)},
+    )
+
+
+async def _replay(data: bytes) -> AsyncIterator[bytes]:
+    """A body already received, as the chunk stream the session path reads."""
+    yield data
 
 
 async def _receive_exactly(chunks: AsyncIterable[bytes], length: int) -> bytes:

@@ -164,21 +164,27 @@ class BlobStore:
             await self.driver.move(paths.upload_data(upload_id), paths.blob_data(digest))
         await self.delete_upload(upload_id)
 
-    async def put_verified(self, digest: Digest, data: bytes) -> None:
-        """Store a small blob received whole (in memory): verify it, then write it in one go (temporary
-        file, fsync, rename) unless it is already stored. A mismatch stores nothing."""
+    async def matches(self, digest: Digest, data: bytes) -> bool:
+        """Whether ``data`` (a small blob in memory) has ``digest`` (hashed in a thread when large)."""
         actual = new_hasher(digest.algorithm)
         if len(data) > INLINE_HASH_BYTES:
             await anyio.to_thread.run_sync(actual.update, data)
         else:
             actual.update(data)
-        if actual.hexdigest() != digest.hex:
+        return actual.hexdigest() == digest.hex
+
+    async def put_verified(self, digest: Digest, data: bytes, *, verified: bool = False) -> None:
+        """Store a small blob received whole (in memory): verify it (unless the caller did:
+        ``verified``), then write it in one go (temporary file, fsync, rename) unless it is already
+        stored. A mismatch stores nothing."""
+        if not verified and not await self.matches(digest, data):
+            actual = new_hasher(digest.algorithm)
+            actual.update(data)
             raise DigestInvalid(
                 f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
                 detail={"digest": str(digest)},
             )
-        if await self.stat(digest) is None:
-            await self.driver.put_content(paths.blob_data(digest), data)
+        await self.driver.put_new_content(paths.blob_data(digest), data)
 
     async def _hash_stored(self, path: str, algorithm: str) -> str:
 

@@ -61,6 +61,10 @@ class StorageDriver(Protocol):
         """Write the whole file atomically and durably (readers see the old or the new, never half)."""
         ...
 
+    async def put_new_content(self, path: str, data: bytes) -> bool:
+        """``put_content`` unless the file exists; whether it was written."""
+        ...
+
     def read(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """Stream ``length`` bytes (all to the end when None) from ``offset``."""
         ...

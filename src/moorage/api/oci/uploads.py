@@ -20,9 +20,15 @@ def _target(ctx: OciContext) -> UploadTarget:
     return UploadTarget(ctx.instance_id, ctx.repository, ctx.principal.domain_id)
 
 
+def _state(request: Request) -> str | None:
+    """The signed state of a session started without a row (``_state`` of its Location)."""
+    return request.query_params.get("_state")
+
+
 def _session_headers(ctx: OciContext, session: UploadSession) -> dict[str, str]:
+    location = f"/v2/{ctx.repository}/blobs/uploads/{session.id}"
     return {
-        "Location": f"/v2/{ctx.repository}/blobs/uploads/{session.id}",
+        "Location": location if session.state is None else f"{location}?_state={session.state}",
         "Range": f"0-{max(session.size - 1, 0)}",
         "Docker-Upload-UUID": session.id,
         "Content-Length": "0",
@@ -40,9 +46,10 @@ def _created(ctx: OciContext, digest: Digest) -> Response:
     )
 
 
-def _range_error(ctx: OciContext, upload_id: str, error: RangeNotSatisfiable) -> Response:
-    """416 with the Range the server holds, so the client can resume from there."""
-    session = UploadSession(upload_id, str(ctx.repository), error.size)
+def _range_error(ctx: OciContext, upload_id: str, error: RangeNotSatisfiable, state: str | None) -> Response:
+    """416 with the Range the server holds, so the client can resume from there (at the Location it
+    came to, signed state included)."""
+    session = UploadSession(upload_id, str(ctx.repository), error.size, state=state)
     headers = _session_headers(ctx, session)
     del headers["Content-Length"]  # the error body has its own
     return oci_error_response(error, headers)
@@ -117,13 +124,14 @@ async def patch_upload(request: Request, ctx: OciContext) -> Response:
     if chunk_range is not None:
         expected = chunk_range[1] - chunk_range[0] + 1
         if length is not None and length != expected:
-            current = await svc.uploads.get(target=target, upload_id=upload_id)
+            current = await svc.uploads.get(target=target, upload_id=upload_id, state=_state(request))
             return _range_error(
                 ctx,
                 upload_id,
                 RangeNotSatisfiable(
                     f"Content-Range covers {expected} bytes but Content-Length is {length}", size=current.size
                 ),
+                _state(request),
             )
         length = expected
     try:
@@ -133,9 +141,10 @@ async def patch_upload(request: Request, ctx: OciContext) -> Response:
             chunks=body_chunks(request),
             start=chunk_range[0] if chunk_range else None,
             length=length,
+            state=_state(request),
         )
     except RangeNotSatisfiable as error:
-        return _range_error(ctx, upload_id, error)
+        return _range_error(ctx, upload_id, error, _state(request))
     return Response(status_code=202, headers=_session_headers(ctx, session))
 
 
@@ -151,7 +160,7 @@ async def finish_upload(request: Request, ctx: OciContext) -> Response:
     length = content_length(request)
     chunk_range = content_range(request)
     if chunk_range is not None:
-        session = await svc.uploads.get(target=target, upload_id=upload_id)
+        session = await svc.uploads.get(target=target, upload_id=upload_id, state=_state(request))
         if chunk_range[0] != session.size:
             return _range_error(
                 ctx,
@@ -159,6 +168,7 @@ async def finish_upload(request: Request, ctx: OciContext) -> Response:
                 RangeNotSatisfiable(
                     f"chunk starts at {chunk_range[0]} but the upload holds {session.size} bytes", size=session.size
                 ),
+                _state(request),
             )
     has_body = (length is None and "transfer-encoding" in request.headers) or bool(length)
     try:
@@ -168,21 +178,22 @@ async def finish_upload(request: Request, ctx: OciContext) -> Response:
             digest=digest,
             chunks=body_chunks(request) if has_body else None,
             length=length,
+            state=_state(request),
         )
     except RangeNotSatisfiable as error:
-        return _range_error(ctx, upload_id, error)
+        return _range_error(ctx, upload_id, error, _state(request))
     return _created(ctx, digest)
 
 
 async def get_upload(request: Request, ctx: OciContext) -> Response:
     """GET: how far the session got (204 with Range)."""
     svc = services(request)
-    session = await svc.uploads.get(target=_target(ctx), upload_id=ctx.params["upload"])
+    session = await svc.uploads.get(target=_target(ctx), upload_id=ctx.params["upload"], state=_state(request))
     return Response(status_code=204, headers=_session_headers(ctx, session))
 
 
 async def cancel_upload(request: Request, ctx: OciContext) -> Response:
     """DELETE: abandon the session."""
     svc = services(request)
-    await svc.uploads.cancel(target=_target(ctx), upload_id=ctx.params["upload"])
+    await svc.uploads.cancel(target=_target(ctx), upload_id=ctx.params["upload"], state=_state(request))
     return Response(status_code=204, headers={"Content-Length": "0"})

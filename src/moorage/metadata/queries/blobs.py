@@ -40,17 +40,22 @@ def size(conn: Connection, digest: str) -> int | None:
     return int(row[0]) if row else None
 
 
-def add(conn: Connection, digest: str, size: int) -> None:
-    """Record a stored blob (idempotent: concurrent pushes of the same content are one blob)."""
+def add(conn: Connection, digest: str, size: int) -> bool:
+    """Record a stored blob (idempotent: concurrent pushes of the same content are one blob); True
+    if it is new (touched now, not being deleted)."""
     now = now_ms()
-    insert_ignore(
-        conn, blobs, {"digest": digest, "size": size, "created_at": now, "touched_at": now}, conflict=["digest"]
+    return (
+        insert_ignore(
+            conn, blobs, {"digest": digest, "size": size, "created_at": now, "touched_at": now}, conflict=["digest"]
+        )
+        > 0
     )
 
 
-def link(conn: Connection, repository_id: int, digest: str, size: int) -> bool:
+def link(conn: Connection, repository_id: int, digest: str, size: int, *, namespace_id: int | None = None) -> bool:
     """Let a repository serve a blob; the repository's size grows by the blob's once, and its
-    organization's by the blob's if none of its repositories linked it (``namespace_usage``). True if new."""
+    organization's by the blob's if none of its repositories linked it (``namespace_usage``; the
+    repository's ``namespace_id`` spares looking it up). True if new."""
     added = insert_ignore(
         conn,
         repository_blobs,
@@ -59,7 +64,7 @@ def link(conn: Connection, repository_id: int, digest: str, size: int) -> bool:
     )
     if added:
         conn.execute(_GROW, {"repository": repository_id, "by": size, "now": now_ms()})
-        namespace_usage.link_added(conn, repository_id, digest, size)
+        namespace_usage.link_added(conn, repository_id, digest, size, namespace_id=namespace_id)
     return added > 0
 
 

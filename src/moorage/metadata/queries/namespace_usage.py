@@ -57,10 +57,14 @@ def _grow(conn: Connection, namespace_id: int, by: int) -> None:
         conn.execute(_GROW[conn.dialect.name], {"in_namespace": namespace_id, "by": by})
 
 
-def link_added(conn: Connection, repository_id: int, digest: str, size: int) -> None:
+def link_added(
+    conn: Connection, repository_id: int, digest: str, size: int, *, namespace_id: int | None = None
+) -> None:
     """A repository links a blob it did not: the organization holds it once more (its bytes count
-    if it is the first of the organization's repositories to link it)."""
-    namespace_id = conn.execute(_NAMESPACE_OF, {"repository": repository_id}).scalar_one()
+    if it is the first of the organization's repositories to link it). ``namespace_id``: the
+    repository's, when the caller has it."""
+    if namespace_id is None:
+        namespace_id = conn.execute(_NAMESPACE_OF, {"repository": repository_id}).scalar_one()
     if insert_ignore(
         conn,
         namespace_blobs,

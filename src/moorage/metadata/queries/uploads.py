@@ -7,7 +7,8 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.registry import UploadSession
 from moorage.metadata.database import now_ms
-from moorage.metadata.tables import uploads
+from moorage.metadata.tables import upload_claims, uploads
+from moorage.metadata.upsert import insert_ignore
 
 # Prebuilt: every push runs these (one statement object, compiled once; see moorage.metadata.upsert).
 _CREATE = insert(uploads).values(
@@ -15,7 +16,7 @@ _CREATE = insert(uploads).values(
     instance_id=bindparam("instance"),
     repository=bindparam("repository"),
     size=0,
-    created_at=bindparam("now"),
+    created_at=bindparam("created"),
     updated_at=bindparam("now"),
 )
 _GET = select(uploads.c.id, uploads.c.repository, uploads.c.size).where(
@@ -43,12 +44,50 @@ _REMOVE_UNLEASED = delete(uploads).where(
     uploads.c.size == bindparam("old_size"),
     uploads.c.lease_until < bindparam("now"),
 )
+_REMOVE_EMPTY_OF = delete(uploads).where(
+    uploads.c.id == bindparam("upload"),
+    uploads.c.instance_id == bindparam("instance"),
+    uploads.c.repository == bindparam("repository"),
+    uploads.c.size == 0,
+    uploads.c.lease_until < bindparam("now"),
+)
+_CLAIMED = select(upload_claims.c.id).where(upload_claims.c.id == bindparam("upload"))
 
 
-def create(conn: Connection, upload_id: str, instance_id: str, repository: str) -> UploadSession:
-    """A new, empty session for a repository (which need not exist yet)."""
-    conn.execute(_CREATE, {"upload": upload_id, "instance": instance_id, "repository": repository, "now": now_ms()})
+def create(
+    conn: Connection, upload_id: str, instance_id: str, repository: str, *, created_ms: int | None = None
+) -> UploadSession:
+    """A new, empty session for a repository (which need not exist yet); ``created_ms`` when it was
+    started earlier (a session whose state was signed into its Location gets its row late)."""
+    now = now_ms()
+    conn.execute(
+        _CREATE,
+        {
+            "upload": upload_id,
+            "instance": instance_id,
+            "repository": repository,
+            "now": now,
+            "created": now if created_ms is None else created_ms,
+        },
+    )
     return UploadSession(upload_id, repository, 0)
+
+
+def claim(conn: Connection, upload_id: str) -> bool:
+    """Use up the signed state of a session started without a row; False when it was used already
+    (a chunk made its row, or it was closed or cancelled)."""
+    return insert_ignore(conn, upload_claims, {"id": upload_id, "claimed_at": now_ms()}, conflict=("id",)) > 0
+
+
+def claimed(conn: Connection, upload_id: str) -> bool:
+    """Whether the signed state of the session was used up."""
+    return conn.execute(_CLAIMED, {"upload": upload_id}).first() is not None
+
+
+def purge_claims(conn: Connection, *, before_ms: int) -> int:
+    """Forget claims older than any state still valid; how many went."""
+    result = conn.execute(delete(upload_claims).where(upload_claims.c.claimed_at < before_ms))
+    return int(result.rowcount or 0)
 
 
 def get(conn: Connection, upload_id: str, instance_id: str, repository: str) -> UploadSession | None:
@@ -81,6 +120,15 @@ def remove_unleased(conn: Connection, upload_id: str, *, size: int) -> bool:
     """Forget a session that is still ``size`` bytes long and that no chunk holds (the closing PUT
     that carried the whole blob); False when it is gone, grew, or a chunk is streaming into it."""
     result = conn.execute(_REMOVE_UNLEASED, {"upload": upload_id, "old_size": size, "now": now_ms()})
+    return bool(result.rowcount)
+
+
+def remove_empty_of(conn: Connection, upload_id: str, instance_id: str, repository: str) -> bool:
+    """Forget the repository's session if it is still empty and no chunk holds it (the closing PUT
+    that carried the whole blob, without reading the session first); False otherwise."""
+    result = conn.execute(
+        _REMOVE_EMPTY_OF, {"upload": upload_id, "instance": instance_id, "repository": repository, "now": now_ms()}
+    )
     return bool(result.rowcount)
 
 

@@ -101,6 +101,13 @@ class S3Driver:
         """One PutObject: atomic and durable when the store answers."""
         await self.objects.put(self.objects.key(path), data, {MTIME: f"{time.time():.6f}"})
 
+    async def put_new_content(self, path: str, data: bytes) -> bool:
+        """``put_content`` unless the object exists; whether it was written."""
+        if await self.stat(path) is not None:
+            return False
+        await self.put_content(path, data)
+        return True
+
     async def read(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """Stream a byte range in 1 MiB reads (a ranged GetObject; each read in a worker thread)."""
         key = self.objects.key(path)
