@@ -25,8 +25,9 @@ from moorage.metadata.queries import enterprise_repositories, namespace_usage, r
 from moorage.metadata.queries import quotas as q
 from moorage.metadata.queries.quotas import Charge
 from moorage.metadata.tables import namespace_blobs, repository_blobs
+from moorage.services.blob_links import link_blob
 from moorage.services.quotas import QuotaLimits, QuotaService
-from moorage.services.uploads import UploadService, UploadTarget, link_blob
+from moorage.services.uploads import UploadService, UploadTarget
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers.filesystem import FilesystemDriver
 from tests.conftest import DATABASES

@@ -13,8 +13,8 @@ from moorage.domain.registry import ByteRange, Repository, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as q
 from moorage.metadata.queries import gc as gc_q
+from moorage.services.blob_links import link_blob
 from moorage.services.quotas import QuotaLimits, QuotaService
-from moorage.services.uploads import link_blob
 from moorage.storage.blobstore import BlobStore
 
 

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 import anyio
 from sqlalchemy.engine import Connection
 
-from moorage.domain.digests import Digest, Hasher, new_hasher
+from moorage.domain.digests import Digest, new_hasher
 from moorage.domain.errors import (
-    DigestInvalid,
     RangeNotSatisfiable,
-    SizeInvalid,
     StorageUnavailable,
     TooLarge,
     UploadInvalid,
@@ -30,13 +27,13 @@ from moorage.domain.errors import (
 )
 from moorage.domain.registry import UploadSession, UploadTarget
 from moorage.metadata.database import Database, now_ms
-from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import gc as gc_queries
 from moorage.metadata.queries import quotas as quota_queries
-from moorage.metadata.queries import repositories as repo_queries
 from moorage.metadata.queries import uploads as q
+from moorage.services.blob_links import link_blob
 from moorage.services.lifecycle.guard import secure_blob
 from moorage.services.quotas import QuotaLimits, QuotaService, stream_reservation
+from moorage.services.upload_bodies import HashCache, mismatch, receive_exactly, replay
 from moorage.services.upload_states import UploadStates
 from moorage.storage.blobstore import BlobStore
 
@@ -46,50 +43,6 @@ renewed every third of it while bytes keep coming: another chunk of the session,
 another, is refused meanwhile, and a chunk whose node died releases it when the lease lapses."""
 SMALL_BLOB_BYTES = 1 << 20
 """Monolithic uploads up to this size are received into memory and written in one go."""
-
-
-class HashCache:
-    """Running sha256 of recent sessions on this node, keyed by session id (bounded, LRU)."""
-
-    def __init__(self, capacity: int = 4096) -> None:
-        self._entries: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
-        self._capacity = capacity
-
-    def take(self, upload_id: str, size: int) -> Hasher | None:
-        """The hasher if it has seen exactly ``size`` bytes of the session (it is removed: the caller
-        puts it back with ``put`` when the chunk succeeds)."""
-        entry = self._entries.pop(upload_id, None)
-        if entry is None or entry[0] != size:
-            return None
-        return entry[1]
-
-    def put(self, upload_id: str, size: int, hasher: Hasher) -> None:
-        """Remember the hasher after ``size`` bytes."""
-        self._entries[upload_id] = (size, hasher)
-        self._entries.move_to_end(upload_id)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
-
-    def drop(self, upload_id: str) -> None:
-        """Forget a session."""
-        self._entries.pop(upload_id, None)
-
-
-def link_blob(
-    conn: Connection, target: UploadTarget, digest: str, size: int, *, quotas: QuotaService | None = None
-) -> None:
-    """Record a stored blob and let the target repository serve it, creating the repository (and its
-    namespace) on its first content, all in the caller's transaction (inside the garbage collector's
-    fence: the caller made sure the bytes are stored, see ``moorage.services.lifecycle``; a
-    repository-count quota of ``quotas`` may refuse the creation)."""
-    gc_queries.writer_fence(conn)
-    if quotas is not None:
-        repository = quotas.ensure_repository_in(conn, target)
-    else:
-        repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
-    if not blob_queries.add(conn, digest, size):  # a new row is touched now and not being deleted already
-        gc_queries.revive(conn, digest)
-    blob_queries.link(conn, repository.id, digest, size, namespace_id=repository.namespace_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +267,7 @@ class UploadService:
             # A small closing body is most often the whole blob of an empty session (docker, skopeo and
             # podman push configs and small layers so): digest it first, and read the session only when
             # it is not the blob (then it is the last chunk of a session that has the others).
-            data = await _receive_exactly(chunks, length)
+            data = await receive_exactly(chunks, length)
             if await self.store.matches(digest, data):
                 return await self._finish_whole(
                     target=target, upload_id=upload_id, digest=digest, data=data, created=created
@@ -324,8 +277,8 @@ class UploadService:
                 with anyio.CancelScope(shield=True):
                     await self.db.write(lambda conn: self._remove(conn, upload_id, claim=created is not None))
                     self.hashes.drop(upload_id)
-                raise _mismatch(digest, data)
-            chunks = _replay(data)
+                raise mismatch(digest, data)
+            chunks = replay(data)
         else:
             session = await self.get(target=target, upload_id=upload_id, state=state)
         if chunks is not None and (length is None or length > 0):
@@ -467,7 +420,7 @@ class UploadService:
         if length is not None and length <= SMALL_BLOB_BYTES:
             # Small blobs (configs, tiny layers) arrive whole: verify in memory and write once, which
             # saves a dozen thread round trips of the streaming path.
-            whole = await _receive_exactly(chunks, length)
+            whole = await receive_exactly(chunks, length)
             await self.store.put_verified(digest, whole)
             return Received(length, placed=True, data=whole)
         if granted is not None and length is None:
@@ -537,29 +490,3 @@ class UploadService:
                 orphans += 1
         temporary = await self.store.purge_temporary(older_than_seconds=idle)
         return len(stale) + orphans + temporary
-
-
-def _mismatch(digest: Digest, data: bytes) -> DigestInvalid:
-    actual = new_hasher(digest.algorithm)
-    actual.update(data)
-    return DigestInvalid(
-        f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
-        detail={"digest": str(digest)},
-    )
-
-
-async def _replay(data: bytes) -> AsyncIterator[bytes]:
-    """A body already received, as the chunk stream the session path reads."""
-    yield data
-
-
-async def _receive_exactly(chunks: AsyncIterable[bytes], length: int) -> bytes:
-    """A small body, whole: ``SizeInvalid`` unless it is exactly ``length`` bytes (Content-Length)."""
-    data = bytearray()
-    async for chunk in chunks:
-        data += chunk
-        if len(data) > length:
-            raise SizeInvalid(f"received more than the {length} bytes of Content-Length")
-    if len(data) != length:
-        raise SizeInvalid(f"received {len(data)} bytes, Content-Length said {length}")
-    return bytes(data)

@@ -1,0 +1,29 @@
+"""Linking a stored blob to a repository: shared by uploads (a blob received) and mounts (a blob
+another repository of the account already holds)."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from moorage.domain.registry import UploadTarget
+from moorage.metadata.queries import blobs as blob_queries
+from moorage.metadata.queries import gc as gc_queries
+from moorage.metadata.queries import repositories as repo_queries
+from moorage.services.quotas import QuotaService
+
+
+def link_blob(
+    conn: Connection, target: UploadTarget, digest: str, size: int, *, quotas: QuotaService | None = None
+) -> None:
+    """Record a stored blob and let the target repository serve it, creating the repository (and its
+    namespace) on its first content, all in the caller's transaction (inside the garbage collector's
+    fence: the caller made sure the bytes are stored, see ``moorage.services.lifecycle``; a
+    repository-count quota of ``quotas`` may refuse the creation)."""
+    gc_queries.writer_fence(conn)
+    if quotas is not None:
+        repository = quotas.ensure_repository_in(conn, target)
+    else:
+        repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
+    if not blob_queries.add(conn, digest, size):  # a new row is touched now and not being deleted already
+        gc_queries.revive(conn, digest)
+    blob_queries.link(conn, repository.id, digest, size, namespace_id=repository.namespace_id)
