@@ -6,8 +6,9 @@ moorage / reference for rates, reference / moorage for latencies (marked "invert
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,4 +247,19 @@ def read_results(path: Path) -> dict[str, Any]:
     results: dict[str, Any] = json.loads(path.read_text())
     if results.get("schema") != RESULTS_SCHEMA:
         raise ValueError(f"{path}: not a registry_bench results file of schema {RESULTS_SCHEMA}")
+    return results
+
+
+def add_results_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--json OUT`` (write the results) and ``--results IN`` (print earlier results, run nothing)."""
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--results", type=Path, help="do not run: print these results")
+
+
+def run_or_load(arguments: argparse.Namespace, run: Callable[[argparse.Namespace], dict[str, Any]]) -> dict[str, Any]:
+    """The results of ``--results`` if given, else of a run; written to ``--json`` when asked."""
+    results = json.loads(arguments.results.read_text()) if arguments.results else run(arguments)
+    if arguments.json:
+        arguments.json.parent.mkdir(parents=True, exist_ok=True)
+        arguments.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return results

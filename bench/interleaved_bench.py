@@ -19,7 +19,6 @@ counted with moorage's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import shutil
@@ -41,6 +40,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` i
 from tests.support import postgres
 from tests.support.servers import ServerProcess, start_moorage, start_reference_registry
 
+from bench.figures import add_results_arguments, run_or_load
 from bench.http_client import HttpConnection, TimedRun, run_concurrently
 from bench.oci_client import Blob, Image, push_blob, push_image, put_manifest
 from bench.process_cpu import tree_cpu_seconds
@@ -236,13 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         help="moorage on PostgreSQL (a throwaway server; its CPU counts as moorage's)",
     )
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")
-    parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--results", type=Path, help="do not run: print these results")
-    arguments = parser.parse_args(argv)
-    results = json.loads(arguments.results.read_text()) if arguments.results else run(arguments)
-    print(render(results))
-    if arguments.json:
-        arguments.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    add_results_arguments(parser)
+    print(render(run_or_load(parser.parse_args(argv), run)))
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import resource
 import secrets
@@ -45,6 +44,7 @@ from tests.support import nginx
 from tests.support.servers import ServerProcess, free_port, start_moorage, start_reference_registry
 
 from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, pull, push_monolithic
+from bench.figures import add_results_arguments, run_or_load
 from bench.process_cpu import tree_cpu_seconds
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
@@ -302,13 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load", type=int, default=0, help="busy-loop processes running during the rounds")
     parser.add_argument("--variant", type=_variant, action="append", default=[], metavar="NAME:ENV=VALUE,...")
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")
-    parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--results", type=Path, help="do not run: print these results")
-    arguments = parser.parse_args(argv)
-    results = json.loads(arguments.results.read_text()) if arguments.results else run(arguments)
-    print(render(results))
-    if arguments.json:
-        arguments.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    add_results_arguments(parser)
+    print(render(run_or_load(parser.parse_args(argv), run)))
     return 0
 
 
