@@ -135,7 +135,8 @@ def push(base: str, repository: str, manifest: bytes, blobs: dict[str, bytes], t
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
         for digest, data in blobs.items():
             started = api.post(f"/v2/{repository}/blobs/uploads/")
-            done = api.put(started.headers["location"], params={"digest": digest}, content=data)
+            # The Location's own query (the session's signed _state) stays: httpx's params= would replace it.
+            done = api.put(httpx.URL(started.headers["location"]).copy_merge_params({"digest": digest}), content=data)
             assert done.status_code == 201, done.text
         for tag in tags:
             stored = api.put(f"/v2/{repository}/manifests/{tag}", content=manifest, headers={"Content-Type": MANIFEST})

@@ -33,6 +33,7 @@ from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.support import skopeo
 from tests.support.accounts import Account, create_access_key, iam_token, project_id
 from tests.support.servers import ServerProcess
+from tests.support.upload_urls import closing_url
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
 FINISHED = ("Succeed", "Failed", "Stopped")
@@ -227,8 +228,7 @@ def upload(
                 started = api.post(f"/v2/{repository}/blobs/uploads/")
                 assert started.status_code == 202, started.text
                 done = api.put(
-                    started.headers["location"],
-                    params={"digest": digest},
+                    closing_url(started.headers["location"], digest),
                     content=data,
                     headers={"Content-Type": "application/octet-stream"},
                 )

@@ -28,6 +28,7 @@ from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.hostile.serve_processes import Served, launch
 from tests.support.ocilayout import digest_of
 from tests.support.servers import free_port
+from tests.support.upload_urls import closing_url
 
 pytestmark = pytest.mark.slow
 
@@ -119,8 +120,7 @@ def test_the_data_directory_and_every_file_in_it_are_private(served: Served, reg
     response = registry.patch(location, content=large[:MiB], headers={**OCTET, "Content-Range": f"0-{MiB - 1}"})
     assert response.status_code == 202, response.text
     response = registry.put(
-        response.headers["location"],
-        params={"digest": digest_of(large)},
+        closing_url(response.headers["location"], digest_of(large)),
         content=large[MiB:],
         headers={**OCTET, "Content-Range": f"{MiB}-{len(large) - 1}"},
     )

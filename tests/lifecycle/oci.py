@@ -13,6 +13,7 @@ import httpx
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.support.servers import ServerProcess
+from tests.support.upload_urls import closing_url
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -108,7 +109,7 @@ class Client:
             return
         assert response.status_code == 202, response.text  # the source lost it: upload, as clients do
         done = self._check(
-            self.http.put(response.headers["location"], params={"digest": digest}, content=data), "mount fallback"
+            self.http.put(closing_url(response.headers["location"], digest), content=data), "mount fallback"
         )
         assert done.status_code == 201, done.text
 

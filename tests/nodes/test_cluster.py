@@ -54,6 +54,7 @@ from tests.support import swr_images as si
 from tests.support.accounts import Account, create_user, http, iam_token, management
 from tests.support.cluster import Cluster, bytes_received, wait_until
 from tests.support.servers import ServerProcess
+from tests.support.upload_urls import closing_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires_tool("skopeo", "/usr/sbin/nginx", "ss")]
 
@@ -236,7 +237,7 @@ def test_a_push_survives_the_node_receiving_it_being_killed(cluster: Cluster, tm
             interval=0.3,
             what="the dead node's lease on the session to lapse",
         )
-        closed = node.put(session, params={"digest": layer.digest})
+        closed = node.put(closing_url(session, layer.digest))
         assert closed.status_code == 201, closed.text
 
     # Every image pulls byte for byte from each node, directly (all pulls at once).

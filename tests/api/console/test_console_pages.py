@@ -12,6 +12,7 @@ from tests.api.console.test_console_sessions import ORIGIN, sign_in
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES
 from tests.support.inprocess import InProcessMoorage
 from tests.support.swr_images import image
+from tests.support.upload_urls import closing_url
 
 ADMIN_AUTH = (ADMIN_USER, ADMIN_PASSWORD)
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -24,7 +25,7 @@ def _push(server: InProcessMoorage, repository: str, tags: list[str]) -> None:
         for blob in (*built.blobs, *([built.config] if built.config else [])):
             started = api.post(f"/v2/{repository}/blobs/uploads/")
             assert started.status_code == 202, started.text
-            done = api.put(started.headers["location"], params={"digest": blob.digest}, content=blob.data)
+            done = api.put(closing_url(started.headers["location"], blob.digest), content=blob.data)
             assert done.status_code == 201, done.text
         for tag in tags:
             stored = api.put(

@@ -40,6 +40,7 @@ from tests.support import skopeo
 from tests.support.accounts import create_user
 from tests.support.servers import ServerProcess
 from tests.support.swr_images import Blob, Image, image, registry_client, write_layout
+from tests.support.upload_urls import closing_url
 
 NAMESPACE_BYTES = 1_000_000
 ACCOUNT_BYTES = 3_000_000
@@ -112,7 +113,7 @@ def session_blob(registry: httpx.Client, repository: str, data: bytes, *, declar
     patched = registry.patch(location, content=body, headers=OCTET)
     if patched.status_code != 202:
         return patched
-    return registry.put(patched.headers["location"], params={"digest": digest_of(data)})
+    return registry.put(closing_url(patched.headers["location"], digest_of(data)))
 
 
 def assert_denied(answer: httpx.Response, *words: str) -> None:
