@@ -19,7 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from moorage.settings import Settings
-from moorage.settings.sections import StorageSettings
+from moorage.settings.storage import StorageSettings
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, NO_ADVISORY_SOURCES
 from tests.oci.oci_client import OciClient, unique_repo
 from tests.oci.registry_auth import RegistryTokenAuth

@@ -29,11 +29,11 @@ from moorage.settings.sections import (
     RegistrySettings,
     ReplicationSettings,
     RetentionSettings,
-    StorageSettings,
     SyncSettings,
     WebhookSettings,
     default_data_dir,
 )
+from moorage.settings.storage import StorageSettings
 
 
 class Settings(BaseSettings):
