@@ -21,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -30,12 +29,11 @@ from sqlalchemy.engine import Connection
 
 from moorage.auth.keys import MasterKey
 from moorage.clients.errors import RegistryError, public_reason
-from moorage.domain.digests import Digest
 from moorage.domain.enterprise import RunStatus, summarize
 from moorage.domain.errors import MoorageError
 from moorage.domain.events import NewEvent, Operation, ResourceType
 from moorage.domain.jobs import JobControl, JobStopped, JobSubmitter
-from moorage.domain.manifests import Descriptor, ImageManifest, parse_manifest
+from moorage.domain.manifests import ImageManifest, parse_manifest
 from moorage.domain.replication import (
     ReplicationFilter,
     ReplicationPolicy,
@@ -51,16 +49,14 @@ from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import enterprise_instances as instances_q
 from moorage.metadata.queries import replication as q
 from moorage.metadata.queries import replication_runs as runs_q
+from moorage.services.enterprise.replication.ends import Ends, StoppableSource
 from moorage.services.enterprise.replication.registries import RegistryAccess, catalog_type
 from moorage.services.events.recorder import record_events
 from moorage.services.replication import (
-    ArtifactSink,
     ArtifactSource,
     CopyOptions,
     CopyReport,
     LocalEndpoint,
-    Manifest,
-    RemoteEndpoint,
     TokenBucket,
     copy_artifact,
     delete_artifact,
@@ -80,49 +76,6 @@ STOP_POLL_SECONDS = 0.5
 """How often a running execution asks the database whether it must stop (a stop request, or its
 policy deleted), besides the runner's own flag."""
 MAX_CONFIG_BYTES = 1 << 20
-
-
-class StoppableSource:
-    """A source whose reads look at the job's stop flag (each manifest, each blob chunk), so a stop
-    lands in the middle of a large artifact even between the watcher's looks."""
-
-    def __init__(self, inner: ArtifactSource, check: Callable[[], None]) -> None:
-        self.inner = inner
-        self.check = check
-
-    @property
-    def registry_key(self) -> str:
-        return self.inner.registry_key
-
-    async def get_manifest(self, repository: str, reference: str) -> Manifest | None:
-        self.check()
-        return await self.inner.get_manifest(repository, reference)
-
-    async def blob_chunks(self, repository: str, digest: Digest, size: int) -> AsyncIterator[bytes]:
-        async for chunk in self.inner.blob_chunks(repository, digest, size):
-            self.check()
-            yield chunk
-
-    async def referrers(self, repository: str, digest: Digest) -> list[Descriptor] | None:
-        return await self.inner.referrers(repository, digest)
-
-    async def list_tags(self, repository: str) -> list[str]:
-        return await self.inner.list_tags(repository)
-
-    async def list_repositories(self) -> list[str]:
-        return await self.inner.list_repositories()
-
-
-@dataclass(frozen=True, slots=True)
-class Ends:
-    """The two ends of an execution and how to name the destination in its tasks."""
-
-    source: ArtifactSource
-    sink: ArtifactSink
-    remote: RemoteEndpoint
-    registry: ReplicationRegistry
-    dest_prefix: str
-    """``host/`` of the destination (empty for this instance)."""
 
 
 def _text(error: BaseException) -> str:
