@@ -16,6 +16,8 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from starlette.requests import HTTPConnection
 
+from moorage.settings import Settings
+
 IPAddress = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
 
@@ -26,13 +28,19 @@ UNKNOWN = "unknown"
 """The address of a connection without a peer address (a Unix socket)."""
 
 
+def _settings(connection: HTTPConnection) -> Settings | None:
+    """The served application's settings; None in an application without moorage's services."""
+    services = getattr(getattr(connection.scope.get("app"), "state", None), "services", None)
+    settings: Settings | None = None if services is None else services.settings
+    return settings
+
+
 def client_address(connection: HTTPConnection) -> str:
     """The client address of ``connection`` under the application's proxy settings."""
     peer = connection.client.host if connection.client else UNKNOWN
-    services = getattr(getattr(connection.scope.get("app"), "state", None), "services", None)
-    if services is None:  # an application without moorage's services (never in a served app)
+    settings = _settings(connection)
+    if settings is None:  # never in a served app
         return normalise(peer)
-    settings = services.settings
     trusted: tuple[Network, ...] = settings.trusted_proxies
     if not trusted:
         return normalise(peer)
@@ -42,9 +50,9 @@ def client_address(connection: HTTPConnection) -> str:
 
 def peer_is_trusted_proxy(connection: HTTPConnection) -> bool:
     """Whether the TCP peer of ``connection`` is one of the operator's ``trusted_proxies``."""
-    services = getattr(getattr(connection.scope.get("app"), "state", None), "services", None)
+    settings = _settings(connection)
     address = parse_address(connection.client.host) if connection.client else None
-    return services is not None and address is not None and _in(address, services.settings.trusted_proxies)
+    return settings is not None and address is not None and _in(address, settings.trusted_proxies)
 
 
 def resolve_client_address(
