@@ -86,17 +86,24 @@ def _storage(served: Served) -> Path:
     return served.server.data_dir / "storage"
 
 
+def _entries(root: Path) -> dict[Path, os.stat_result]:
+    """Every path under ``root`` with its lstat. The server keeps working while the test looks (the
+    vulnerability database is built in a scratch directory that is renamed or removed when done), so
+    what vanishes between listing and lstat is left out rather than failing the walk."""
+    found: dict[Path, os.stat_result] = {}
+    for parent, directories, files in os.walk(root):  # os.walk skips a directory gone before its scan
+        for name in [*directories, *files]:
+            path = Path(parent, name)
+            try:
+                found[path] = path.lstat()
+            except FileNotFoundError:
+                continue
+    return found
+
+
 def _allocated(root: Path) -> int:
     """Bytes of disk the regular files under ``root`` take."""
-    total = 0
-    for path in root.rglob("*"):
-        try:
-            info = path.lstat()
-        except FileNotFoundError:
-            continue
-        if stat.S_ISREG(info.st_mode):
-            total += info.st_blocks * 512
-    return total
+    return sum(info.st_blocks * 512 for info in _entries(root).values() if stat.S_ISREG(info.st_mode))
 
 
 def _start(registry: httpx.Client) -> str:
@@ -129,12 +136,14 @@ def test_the_data_directory_and_every_file_in_it_are_private(served: Served, reg
     assert registry.patch(open_session, content=b"partial", headers=OCTET).status_code == 202
 
     data_dir = served.server.data_dir
-    directories = [data_dir, *(p for p in data_dir.rglob("*") if p.is_dir())]
-    files = [p for p in data_dir.rglob("*") if p.is_file()]
+    entries = {data_dir: data_dir.lstat(), **_entries(data_dir)}
+    directories = {p: info for p, info in entries.items() if stat.S_ISDIR(info.st_mode)}
+    files = {p: info for p, info in entries.items() if stat.S_ISREG(info.st_mode)}
     assert {p.name for p in files} >= {"moorage.db", "moorage.db-wal", "moorage.db-shm", "queue.db", "master.key"}
     assert any("blobs" in p.parts for p in files) and any("uploads" in p.parts for p in files)
-    assert {str(p.relative_to(data_dir)): oct(_mode(p)) for p in directories if _mode(p) != 0o700} == {}
-    assert {str(p.relative_to(data_dir)): oct(_mode(p)) for p in files if _mode(p) != 0o600} == {}
+    modes = {p: stat.S_IMODE(info.st_mode) for p, info in entries.items()}
+    assert {str(p.relative_to(data_dir)): oct(modes[p]) for p in directories if modes[p] != 0o700} == {}
+    assert {str(p.relative_to(data_dir)): oct(modes[p]) for p in files if modes[p] != 0o600} == {}
     assert registry.delete(open_session).status_code == 204
 
 
