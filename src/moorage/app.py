@@ -199,7 +199,7 @@ def build_services(settings: Settings) -> Services:
             db,
             jobs,
             region=settings.auth.region,
-            peers=[p.region_id for p in settings.sync.peers],
+            peers=settings.sync.peers,
             max_attempts=settings.sync.max_attempts,
         ),
         console_sessions=ConsoleSessions(

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from moorage.domain.bounded_json import DEFAULT_MAX_DEPTH, DOCUMENT_MAX_DEPTH
 from moorage.domain.manifests import MAX_MANIFEST_BYTES
@@ -361,6 +361,16 @@ class WebhookSettings(BaseModel):
     """The longest wait between two attempts."""
 
 
+class SyncPeerAccount(BaseModel):
+    """The peer user one local account's synchronisations sign in as."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    username: str = Field(min_length=1, max_length=255)
+    password: SecretStr
+    """A secret: never logged, never answered."""
+
+
 class SyncPeer(BaseModel):
     """A peer moorage site image synchronisation pushes to (SWR's "region")."""
 
@@ -376,6 +386,24 @@ class SyncPeer(BaseModel):
     """Its password (a secret: never logged, never answered)."""
     verify_tls: bool = True
     """Check the peer's TLS certificate."""
+    accounts: dict[str, SyncPeerAccount] = Field(default_factory=dict)
+    """Local account (domain) name -> the peer user its synchronisations sign in as. When set, only
+    these accounts may sync to this peer, each into what its own peer user may write (SWR syncs within
+    one account); ``username`` must then be empty. When empty, every account signs in as ``username``."""
+
+    @model_validator(mode="after")
+    def _one_way_to_sign_in(self) -> SyncPeer:
+        if self.accounts and (self.username or self.password.get_secret_value()):
+            raise ValueError(f"peer {self.region_id}: set either username/password or accounts, not both")
+        return self
+
+    def user_for(self, account: str) -> tuple[str, str] | None:
+        """(username, password) a local account's synchronisations sign in with, or None when the
+        account may not sync to this peer."""
+        if not self.accounts:
+            return self.username, self.password.get_secret_value()
+        found = self.accounts.get(account)
+        return None if found is None else (found.username, found.password.get_secret_value())
 
 
 class SyncSettings(BaseModel):
@@ -386,7 +414,9 @@ class SyncSettings(BaseModel):
 
     peers: list[SyncPeer] = Field(default_factory=list)
     """JSON list of peer sites: ``[{"region_id": "eu-2", "url": "https://registry.eu-2.corp",
-    "username": "sync", "password": "…", "verify_tls": true}]``."""
+    "username": "sync", "password": "…", "verify_tls": true}]``; instead of one shared user, a peer
+    may name the local accounts it serves and each one's user there: ``"accounts": {"acme":
+    {"username": "acme-sync", "password": "…"}}``."""
     max_attempts: int = Field(default=5, ge=1, le=50)
     """Attempts of one sync job (one tag to one peer) before it is recorded failed."""
     retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)

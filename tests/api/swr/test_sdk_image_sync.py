@@ -43,7 +43,10 @@ CREDS = (ADMIN_USER, ADMIN_PASSWORD)
 
 
 def _site_env(peer: ServerProcess) -> dict[str, str]:
-    peers = [{"region_id": PEER, "url": peer.base_url, "username": ADMIN_USER, "password": ADMIN_PASSWORD}]
+    # The administrator's account signs in at the peer as its own user (``accounts``); the shared-user
+    # form is covered in tests/services/test_image_sync_accounts.py.
+    account = {"username": ADMIN_USER, "password": ADMIN_PASSWORD}
+    peers = [{"region_id": PEER, "url": peer.base_url, "accounts": {ADMIN_USER: account}}]
     return {
         "MOORAGE_SYNC__PEERS": json.dumps(peers),
         "MOORAGE_SYNC__RETRY_BASE_SECONDS": "0.2",

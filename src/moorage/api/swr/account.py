@@ -84,9 +84,10 @@ async def show_share_feature_gates(project_id: str, services: ServicesDep) -> s.
 
 
 @router.get("/v2/manage/regions", response_model=list[s.RegionView])
-async def list_sync_regions(services: ServicesDep) -> list[s.RegionView]:
-    """The regions: this deployment's own, then the image sync peers (``MOORAGE_SYNC__PEERS``)."""
-    return [s.RegionView(region_id=region) for region in services.image_sync.regions()]
+async def list_sync_regions(principal: PrincipalDep, services: ServicesDep) -> list[s.RegionView]:
+    """The regions: this deployment's own, then the image sync peers (``MOORAGE_SYNC__PEERS``) the
+    caller's account may sync to."""
+    return [s.RegionView(region_id=region) for region in services.image_sync.regions(principal)]
 
 
 @router.get("/v2/manage/reports/{resource_type}/{frequency}", response_model=list[s.ReportPointView])

@@ -86,7 +86,7 @@ class ImageSyncService:
     """The image synchronisation operations of the shared edition's API."""
 
     def __init__(
-        self, db: Database, jobs: JobSubmitter, *, region: str, peers: Sequence[str], max_attempts: int
+        self, db: Database, jobs: JobSubmitter, *, region: str, peers: Sequence[SyncPeer], max_attempts: int
     ) -> None:
         self.db = db
         self.jobs = jobs
@@ -94,13 +94,19 @@ class ImageSyncService:
         self.peers = tuple(peers)
         self.max_attempts = max_attempts
 
-    def regions(self) -> list[str]:
-        """SWR's regions: this deployment's own, then the sync peers."""
-        return list(dict.fromkeys([self.region, *self.peers]))
+    def _open_to(self, principal: Principal) -> list[str]:
+        """The peers the principal's account may sync to (a peer with ``accounts`` serves those only)."""
+        return [p.region_id for p in self.peers if p.user_for(principal.domain_name) is not None]
 
-    def _check_target(self, region: str, namespace: str) -> None:
-        if region not in self.peers:
-            known = ", ".join(self.peers) or "none is configured"
+    def regions(self, principal: Principal) -> list[str]:
+        """SWR's regions: this deployment's own, then the sync peers the caller's account may use."""
+        return list(dict.fromkeys([self.region, *self._open_to(principal)]))
+
+    def _check_target(self, principal: Principal, region: str, namespace: str) -> None:
+        # A peer the account may not use is refused as an unknown one: another tenant's peers stay unnamed.
+        usable = self._open_to(principal)
+        if region not in usable:
+            known = ", ".join(usable) or "none is configured"
             raise Invalid(f"remoteRegionId {region[:64]!r} is not a sync peer ({known})", reason="invalid_region")
         validate_remote_namespace(namespace)
 
@@ -108,7 +114,7 @@ class ImageSyncService:
         self, principal: Principal, *, instance_id: str, name: RepositoryName, fields: SyncRuleFields
     ) -> None:
         """Add a rule (``Conflict`` when the repository has one for this peer and namespace)."""
-        self._check_target(fields.remote_region_id, fields.remote_namespace)
+        self._check_target(principal, fields.remote_region_id, fields.remote_namespace)
 
         def work(conn: Connection) -> None:
             repository = _repository(conn, instance_id, name)
@@ -167,7 +173,7 @@ class ImageSyncService:
         override: bool,
     ) -> list[SyncJob]:
         """A sync job per tag (each must exist), sent to the workers once recorded."""
-        self._check_target(remote_region_id, remote_namespace)
+        self._check_target(principal, remote_region_id, remote_namespace)
         wanted = list(dict.fromkeys(validate_tag(t) for t in tags))
         if not wanted:
             raise Invalid("imageTag names no tag", reason="invalid_parameter")
@@ -301,9 +307,15 @@ def run_sync_job(control: JobControl, *, settings: Settings, db: Database, store
         detail = f"region {job.remote_region_id} is no longer configured"
         db.run_write(lambda conn: q.set_status(conn, sync_id, SyncStatus.FAILED, detail))
         return {"sync_job_id": sync_id, "status": str(SyncStatus.FAILED)}
+    user = peer.user_for(job.domain_name)
+    if user is None:
+        # The peer's accounts changed since the rule was made: a retry cannot succeed.
+        detail = f"account {job.domain_name} may not sync to region {job.remote_region_id}"
+        db.run_write(lambda conn: q.set_status(conn, sync_id, SyncStatus.FAILED, detail))
+        return {"sync_job_id": sync_id, "status": str(SyncStatus.FAILED)}
     db.run_write(lambda conn: q.set_status(conn, sync_id, SyncStatus.RUNNING, ""))
     try:
-        report = asyncio.run(_copy(settings, db, store, job, peer))
+        report = asyncio.run(_copy(settings, db, store, job, peer, user))
     except (MoorageError, RegistryError) as exc:
         public = exc.public if isinstance(exc, RegistryError) else exc.message
         log.warning("sync job %d (%s:%s to %s) failed: %s", sync_id, job.repo_name, job.tag, peer.region_id, exc)
@@ -319,15 +331,11 @@ def run_sync_job(control: JobControl, *, settings: Settings, db: Database, store
     return {"sync_job_id": sync_id, "status": str(status), **report}
 
 
-async def _copy(settings: Settings, db: Database, store: BlobStore, job: SyncJob, peer: SyncPeer) -> dict[str, Any]:
+async def _copy(
+    settings: Settings, db: Database, store: BlobStore, job: SyncJob, peer: SyncPeer, user: tuple[str, str]
+) -> dict[str, Any]:
     source = LocalEndpoint(local_registry(settings, db, store), DEFAULT_INSTANCE)
-    sink = remote_endpoint(
-        peer.url,
-        settings=settings,
-        username=peer.username,
-        password=peer.password.get_secret_value(),
-        verify_tls=peer.verify_tls,
-    )
+    sink = remote_endpoint(peer.url, settings=settings, username=user[0], password=user[1], verify_tls=peer.verify_tls)
     options = CopyOptions(
         override=job.override,
         copy_by_chunk=settings.sync.chunk_bytes > 0,
