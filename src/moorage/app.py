@@ -88,6 +88,7 @@ from moorage.services.replication.image_sync import ImageSyncService
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
 from moorage.services.retention import build_retention
+from moorage.services.security.vulndb_share import VulndbShare
 from moorage.services.security.wiring import build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
@@ -226,6 +227,21 @@ async def _purge_uploads_forever(services: Services) -> None:
         except Exception:
             log.exception("purging stale uploads failed")
         await asyncio.sleep(interval)
+
+
+async def _fetch_advisories_forever(services: Services) -> None:
+    """Hold the advisory database the workers published (``vulndb_share``), when it is shared: an API
+    node answers vulnerability details and ``/healthz`` from its own copy."""
+    settings = services.settings
+    if not settings.vulndb_shared:
+        return
+    share = VulndbShare(services.db, services.store, settings.vulndb_path)
+    while True:
+        try:
+            await share.refresh()
+        except Exception:
+            log.exception("fetching the published advisory database failed")
+        await asyncio.sleep(settings.scanner.periodic_interval_seconds)
 
 
 # Where management routes live under /v2: /v2/manage/..., /v2/instances/..., /v2/{project_id}/...
@@ -392,14 +408,16 @@ def create_app(settings: Settings) -> MoorageApp:
         services.retention.start()
         services.replication.start()
         purge = asyncio.get_running_loop().create_task(_purge_uploads_forever(services))
+        fetch = asyncio.get_running_loop().create_task(_fetch_advisories_forever(services))
         # Said here, not before the server starts: only now does this process answer requests.
         log.warning("moorage ready: HTTP process %d serving %s", os.getpid(), settings.resolved_external_url)
         try:
             yield
         finally:
-            purge.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purge
+            for task in (purge, fetch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.enterprise.stop()
             await services.retention.stop()
             await services.replication.stop()

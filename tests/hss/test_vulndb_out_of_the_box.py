@@ -2,8 +2,10 @@
 sources in the background (here a feed server on loopback, so the download path runs for real),
 says "skipped: no advisory database" for scans made before it arrives, re-matches those images when
 it arrives, shows the database's age in ``/healthz``, and ``moorage vulndb update`` without
-``--db`` updates the server's file. A source that cannot be reached is recorded, shown and retried
-with a growing wait, by one worker at a time even when several run."""
+``--db`` updates the server's file. With the database shared through storage, a worker of another
+"node" (an advisory-database path of its own) fetches each build, the update by hand too. A source
+that cannot be reached is recorded, shown and retried with a growing wait, by one worker at a time
+even when several run."""
 
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ def test_a_fresh_server_fetches_its_database_and_rematches(tmp_path: Path, moora
             "MOORAGE_SCANNER__SCAN_ON_PUSH": "true",
             "MOORAGE_SCANNER__PERIODIC_INTERVAL_SECONDS": "1",
             "MOORAGE_SCANNER__VULNDB_RETRY_SECONDS": "1",
+            "MOORAGE_SCANNER__VULNDB_SHARE": "storage",
         }
         server = moorage_factory(env=env)  # answers at once: the download runs in the worker, held by the gate
         wait_for(lambda: feeds.count(OSV_PATH), timeout=60, what="the worker to start fetching")
@@ -98,25 +101,38 @@ def test_a_fresh_server_fetches_its_database_and_rematches(tmp_path: Path, moora
         assert health["ecosystems"] == {"alpine:3.19": 1, "pypi": 3}
         assert [(s["kind"], s["records"], s["error"]) for s in health["sources"]] == [("osv", 3, ""), ("alpine", 1, "")]
         assert health["automatic_update"]["last_success_at"] and health["automatic_update"]["consecutive_failures"] == 0
+        own = server.data_dir / "vulndb.sqlite"
+        elsewhere = tmp_path / "node-b" / "vulndb.sqlite"
+        node_b = Worker(server, tmp_path / "node-b.log", env={"MOORAGE_SCANNER__VULNDB_PATH": str(elsewhere)})
+        try:
 
-        # `moorage vulndb update` without --db: the server's own file (same settings as serve).
-        time.sleep(1.1)  # build times have one-second resolution
-        done = subprocess.run(
-            [sys.executable, "-m", "moorage", "vulndb", "update", "--json"],
-            env={**os.environ, **server.env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        updated = json.loads(done.stdout)
-        assert updated["path"] == str((server.data_dir / "vulndb.sqlite").resolve())
-        assert updated["built_at"] > health["built_at"]
-        assert f"[1/2] osv {feeds.url(OSV_PATH)}: 3 records" in done.stderr
-        assert f"[2/2] alpine {feeds.url(SECDB_PATH)}: 1 records" in done.stderr
-        assert _health(server)["built_at"] == updated["built_at"], "healthz reads the file again once it changed"
-    assert "Traceback" not in server.log()
+            def same() -> bool:
+                return elsewhere.is_file() and elsewhere.read_bytes() == own.read_bytes()
+
+            wait_for(same, what="node b to fetch the published build")
+
+            # `moorage vulndb update` without --db: the server's own file (same settings as serve).
+            time.sleep(1.1)  # build times have one-second resolution
+            done = subprocess.run(
+                [sys.executable, "-m", "moorage", "vulndb", "update", "--json"],
+                env={**os.environ, **server.env},
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            updated = json.loads(done.stdout)
+            assert updated["path"] == str((server.data_dir / "vulndb.sqlite").resolve())
+            assert updated["built_at"] > health["built_at"]
+            assert f"[1/2] osv {feeds.url(OSV_PATH)}: 3 records" in done.stderr
+            assert f"[2/2] alpine {feeds.url(SECDB_PATH)}: 1 records" in done.stderr
+            assert _health(server)["built_at"] == updated["built_at"], "healthz reads the file again once it changed"
+            # The newer file installed by hand is published by the periodic pass and reaches node b too.
+            wait_for(same, what="node b to fetch the build installed by hand")
+        finally:
+            node_b.stop()
+    assert "Traceback" not in server.log() + (tmp_path / "node-b.log").read_text()
 
 
 def test_an_unreachable_source_is_retried_with_backoff_by_one_worker(

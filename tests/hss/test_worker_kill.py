@@ -38,12 +38,12 @@ from tests.support.servers import ServerProcess
 class Worker:
     """A ``moorage worker`` process of the server's data directory and database, in its own group."""
 
-    def __init__(self, server: ServerProcess, log: Path) -> None:
+    def __init__(self, server: ServerProcess, log: Path, env: dict[str, str] | None = None) -> None:
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "moorage", "worker"],
-                env={**os.environ, **server.env},
+                env={**os.environ, **server.env, **(env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -20,6 +20,7 @@ from moorage.services.replication.image_sync import run_sync_job
 from moorage.services.retention import runner as retention_runner
 from moorage.services.security.advisory_updates import JobBuildProgress, UpdatePolicy, run_update
 from moorage.services.security.image_scans import ImageScans
+from moorage.services.security.periodic import vulndb_share
 from moorage.services.security.rematch import rematch_all
 from moorage.services.security.task_runs import TaskRuns
 from moorage.services.uploads import UploadService
@@ -112,8 +113,12 @@ def scan_artifact(context: Context) -> dict[str, Any]:
 
 
 def rematch(context: Context) -> dict[str, Any]:
-    """Re-match every stored inventory against the installed advisory database."""
+    """Re-match every stored inventory against the installed advisory database (the published one
+    first, when it is shared: the re-match follows a new build made on another worker)."""
     resources = context.resources
+    share = vulndb_share(resources.settings, resources.db, resources.store)
+    if share is not None:
+        asyncio.run(share.refresh())
     done = rematch_all(
         resources.db,
         resources.settings.vulndb_path,
@@ -134,6 +139,7 @@ def vulndb_update(context: Context) -> dict[str, Any]:
         settings.vulndb_path,
         progress=JobBuildProgress(context.progress, context.check_stopped),
         send=lambda job_id: resources.queue.send(job_id),
+        share=vulndb_share(settings, resources.db, resources.store),
     )
 
 

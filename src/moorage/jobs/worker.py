@@ -4,6 +4,7 @@ offers each period, one runs it (``services/periodic.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Mapping
@@ -56,17 +57,28 @@ def run_worker(settings: Settings, *, handlers: Mapping[str, Handler[WorkerResou
                 log.exception("job recovery failed")
 
     def periodic_forever() -> None:
-        from moorage.services.security.periodic import advisory_update_pass, periodic_pass
+        from moorage.services.security.periodic import advisory_update_pass, periodic_pass, vulndb_share
 
+        share = vulndb_share(settings, db, resources.store)
+
+        def refresh() -> None:  # every process holds the published database, whoever runs the pass
+            if share is not None:
+                try:
+                    asyncio.run(share.refresh())
+                except Exception:
+                    log.exception("fetching the published advisory database failed")
+
+        refresh()
         try:
             advisory_update_pass(settings, db, queue)  # a fresh install fetches its database now
         except Exception:
             log.exception("queueing the advisory database update failed")
         interval = settings.scanner.periodic_interval_seconds
         while not stopping.wait(interval):
+            refresh()
             try:
                 if chores.claim_blocking(Chore.IMAGE_SECURITY, interval):
-                    periodic_pass(settings, db, queue)
+                    periodic_pass(settings, db, queue, share)
             except Exception:
                 log.exception("the periodic image-security pass failed")
 

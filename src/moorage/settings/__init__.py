@@ -204,6 +204,12 @@ class Settings(BaseSettings):
         return self.scanner.vulndb_path or self.data_dir / "vulndb.sqlite"
 
     @property
+    def vulndb_shared(self) -> bool:
+        """Whether the advisory database goes to every node through the blob storage."""
+        share = self.scanner.vulndb_share
+        return share == "storage" or (share == "auto" and self.storage.driver == "s3")
+
+    @property
     def storage_root(self) -> Path:
         """Filesystem storage root."""
         return self.storage.root or self.data_dir / "storage"

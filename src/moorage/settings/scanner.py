@@ -7,7 +7,7 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import NoDecode
@@ -71,6 +71,11 @@ class ScannerSettings(BaseModel):
     vulndb_path: Path | None = None
     """The advisory database (``moorage vulndb build/update/import`` writes it). Default
     ``<data_dir>/vulndb.sqlite``. When its build time changes, stored inventories are re-matched."""
+    vulndb_share: Literal["auto", "storage", "off"] = "auto"
+    """How nodes without a shared filesystem get the same advisory database: ``storage`` publishes each
+    build to the blob storage and every process fetches it from there (checked each
+    ``PERIODIC_INTERVAL_SECONDS``); ``off``: each node reads its own ``VULNDB_PATH``; ``auto``:
+    ``storage`` with the S3 driver, ``off`` with the filesystem one."""
     vulndb_sources: Annotated[list[str], NoDecode] = Field(default_factory=default_vulndb_sources)
     """Advisory sources (``KIND:URL_OR_PATH``) a worker builds that database from, in the background:
     when there is none (first start), then every ``VULNDB_REFRESH_SECONDS``. A JSON list or a

@@ -278,6 +278,28 @@ class BlobStore:
                 if found:
                     yield found
 
+    async def put_advisories(self, sha256_hex: str, source: Path) -> None:
+        """Store a copy of the advisory database file ``source`` under its SHA-256 (durable before
+        it returns; the caller names it published only then)."""
+        writer = await self.driver.writer(paths.advisories(sha256_hex), offset=0)
+        try:
+            with source.open("rb") as file:
+                while piece := await anyio.to_thread.run_sync(file.read, BATCH):
+                    await writer.write(piece)
+        except BaseException:
+            await writer.discard()
+            await writer.close()
+            raise
+        await writer.close(durable=True)
+
+    def read_advisories(self, sha256_hex: str) -> AsyncIterator[bytes]:
+        """A published advisory database's bytes."""
+        return self.driver.read(paths.advisories(sha256_hex))
+
+    async def delete_advisories(self, sha256_hex: str) -> None:
+        """Remove a published advisory database no node needs any more."""
+        await self.driver.delete(paths.advisories(sha256_hex))
+
 
 async def _write_and_hash(writer: StorageWriter, hasher: Hasher | None, data: bytearray) -> None:
     """Write and hash one batch at once: both release the GIL, so they run in parallel threads."""

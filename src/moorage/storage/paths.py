@@ -9,8 +9,11 @@
     ├── uploads/
     │   └── <upload id>/
     │       └── data                  bytes received so far for that upload session
-    └── tmp/                          the filesystem driver's files being written (``put_content``);
-                                      the purge removes idle ones a killed process left
+    ├── tmp/                          the filesystem driver's files being written (``put_content``);
+    │                                 the purge removes idle ones a killed process left
+    └── vulndb/
+        └── <sha256 hex>.sqlite       the advisory database published for every node (when shared:
+                                      ``services/security/vulndb_share.py``)
 
 Blobs appear under ``blobs/`` only by an atomic move of a fully received, digest-verified upload,
 so a partial blob is never visible. Manifests are kept in the metadata database, not here.
@@ -49,6 +52,15 @@ def upload_data(upload_id: str) -> str:
 
 UPLOADS_ROOT = "uploads"
 BLOBS_ROOT = "blobs"
+VULNDB_ROOT = "vulndb"
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def advisories(sha256_hex: str) -> str:
+    """A published advisory database, named by its SHA-256."""
+    if not _SHA256_HEX.fullmatch(sha256_hex):
+        raise ValueError(f"invalid SHA-256 {sha256_hex!r}")
+    return f"{VULNDB_ROOT}/{sha256_hex}.sqlite"
 
 
 def is_upload_id(text: str) -> bool:

@@ -22,6 +22,7 @@ metadata tables, read again only when the file changes, and the update's state f
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -42,6 +43,7 @@ from moorage.scanner.advisories.builder import update_database
 from moorage.scanner.advisories.errors import StoreError
 from moorage.scanner.advisories.sources import SourceSpec, parse_source
 from moorage.scanner.advisories.store import AdvisoryStore, SourceSummary
+from moorage.services.security import vulndb_share
 from moorage.services.security.schedule import queue_rematch_if_needed
 from moorage.settings import Settings
 
@@ -179,12 +181,15 @@ def _job_unfinished(conn: Connection, job_id: str) -> bool:
     return job is not None and not job.status.finished
 
 
-def schedule_update(db: Database, policy: UpdatePolicy, vulndb_path: Path) -> str | None:
+def schedule_update(db: Database, policy: UpdatePolicy, vulndb_path: Path, *, shared: bool = False) -> str | None:
     """Queue an update job when one is due and none is queued or running; its id, or None. Any
-    number of workers may call this at once: one of them queues the job (see the module)."""
+    number of workers may call this at once: one of them queues the job (see the module). With the
+    database ``shared`` through storage, its age is the published one's (a node that has not fetched
+    it yet must not queue a rebuild)."""
     if not policy.sources:
         return None
-    built_at = database_built_at_ms(vulndb_path)
+    shared_copy = vulndb_share.published(db) if shared else None
+    built_at = iso_to_ms(shared_copy.built_at) if shared_copy else database_built_at_ms(vulndb_path)
     now = now_ms()
 
     def work(conn: Connection) -> str | None:
@@ -255,6 +260,7 @@ def run_update(
     *,
     progress: JobBuildProgress | None = None,
     send: Callable[[str], None] = lambda _job_id: None,
+    share: vulndb_share.VulndbShare | None = None,
 ) -> dict[str, Any]:
     """Build the database from the policy's sources (``update_database``: a source the installed
     database holds must be read again, others may be left out), record the outcome, and queue the
@@ -308,6 +314,11 @@ def run_update(
             info.advisories,
             len(info.sources),
         )
+    if share is not None:  # before the re-match is queued: its worker fetches this build first
+        try:
+            asyncio.run(share.publish())
+        except Exception:  # installed here all the same; the periodic pass publishes it later
+            log.exception("publishing the advisory database to storage failed")
     rematch_job = queue_rematch_if_needed(db, vulndb_path)
     if rematch_job:
         send(rematch_job)
