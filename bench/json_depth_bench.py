@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import time
@@ -77,7 +78,7 @@ def main() -> None:
 
         try:
             check_depth(document, DEFAULT_MAX_DEPTH)
-            parse = f"{best_ms(lambda document=document: json.loads(document), args.repeat):8.1f} ms"
+            parse = f"{best_ms(functools.partial(json.loads, document), args.repeat):8.1f} ms"
         except JsonTooDeep:
             parse = "(refused)"
         print(f"{name:30} {len(document):>9} {best_ms(scan, args.repeat):8.1f} ms {parse:>11}")

