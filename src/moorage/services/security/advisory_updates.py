@@ -35,6 +35,7 @@ from typing import Any
 import anyio.to_thread
 from sqlalchemy.engine import Connection
 
+from moorage.domain.clock import iso_to_ms
 from moorage.domain.jobs import JobKind
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import jobs as jobs_q
@@ -125,17 +126,6 @@ class UpdateState:
             if isinstance(value, wanted) and not isinstance(value, bool):
                 values[item.name] = value
         return cls(**values)
-
-
-def iso_to_ms(text: str) -> int | None:
-    """Epoch milliseconds of an ISO 8601 time (``2026-11-24T06:00:00Z``); None when it does not parse."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def ms_to_iso(ms: int) -> str | None:

@@ -27,12 +27,12 @@ import logging
 import os
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 
+from moorage.domain.clock import iso_to_ms
 from moorage.metadata.database import Database
 from moorage.metadata.queries import security_tasks as state_q
 from moorage.scanner.advisories.errors import StoreError
@@ -77,15 +77,6 @@ class Published:
 def published(db: Database) -> Published | None:
     """What the row names (None: nothing published)."""
     return Published.from_text(db.run_read(lambda conn: state_q.state(conn, STATE_KEY)))
-
-
-def _epoch(text: str) -> float | None:
-    """Seconds since the epoch of an ISO 8601 build time; None when it does not parse."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -146,10 +137,10 @@ class VulndbShare:
         if not self.path.is_file():
             return False
         try:
-            local = _epoch(self._built_at())
+            local = iso_to_ms(self._built_at())
         except StoreError:
             return False
-        return than is None or (local is not None and local > (_epoch(than.built_at) or 0))
+        return than is None or (local is not None and local > (iso_to_ms(than.built_at) or 0))
 
     async def publish_if_newer(self) -> Published | None:
         """Publish the local database when it is newer than the published one (or none is): an
