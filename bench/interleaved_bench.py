@@ -139,9 +139,10 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         extra_env = dict(item.split("=", 1) for item in arguments.moorage_env)
         if arguments.postgres:
             database = postgres.start()
+        before_env = dict(item.split("=", 1) for item in arguments.before_env)
         for name, src in sources:
             _progress(f"{name}: starting from {src}")
-            env = dict(extra_env)
+            env = {**extra_env, **(before_env if name == "moorage-before" else {})}
             if database is not None:
                 env["MOORAGE_DATABASE_URL"] = database.create_database(name.replace("-", "_"))
             server = _start_moorage(work / name, src, credentials, env)
@@ -185,6 +186,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "single_post": arguments.single_post,
         "database": "postgresql" if arguments.postgres else "sqlite",
         "moorage_env": arguments.moorage_env,
+        "before_env": arguments.before_env,
         "samples": samples,
     }
 
@@ -230,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before-src", type=Path, help="also run the moorage whose src is here")
     parser.add_argument("--single-post", action="store_true", help="moorage pushes blobs by POST ?digest=")
     parser.add_argument("--moorage-env", action="append", default=[], metavar="NAME=VALUE", help="for moorage")
+    parser.add_argument(
+        "--before-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="for the --before-src moorage only, over --moorage-env (e.g. MOORAGE_WORKERS=2 on the same tree)",
+    )
     parser.add_argument(
         "--postgres",
         action="store_true",
