@@ -5,6 +5,7 @@ killed worker's job runs again)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, assert_never
 
 from moorage.domain.jobs import JobKind
@@ -26,6 +27,9 @@ from moorage.services.security.task_runs import TaskRuns
 from moorage.services.uploads import UploadService
 
 Context = JobContext[WorkerResources]
+
+
+log = logging.getLogger(__name__)
 
 
 def purge_uploads(context: Context) -> dict[str, Any]:
@@ -118,7 +122,10 @@ def rematch(context: Context) -> dict[str, Any]:
     resources = context.resources
     share = vulndb_share(resources.settings, resources.db, resources.store)
     if share is not None:
-        asyncio.run(share.refresh())
+        try:
+            asyncio.run(share.refresh())
+        except Exception:  # the local copy then; results against it are re-matched once it is current
+            log.exception("fetching the published advisory database before a re-match failed")
     done = rematch_all(
         resources.db,
         resources.settings.vulndb_path,

@@ -6,6 +6,7 @@ storage (``vulndb_share``), publish a newer local one."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from moorage.domain.jobs import JobSubmitter
 from moorage.metadata.database import Database
@@ -15,6 +16,8 @@ from moorage.services.security.tasks import TaskService
 from moorage.services.security.vulndb_share import VulndbShare
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
+
+log = logging.getLogger(__name__)
 
 
 def vulndb_share(settings: Settings, db: Database, store: BlobStore) -> VulndbShare | None:
@@ -33,6 +36,9 @@ def advisory_update_pass(settings: Settings, db: Database, jobs: JobSubmitter) -
 def periodic_pass(settings: Settings, db: Database, jobs: JobSubmitter, share: VulndbShare | None = None) -> None:
     """The workers' periodic pass (one worker of all per period)."""
     if share is not None:
-        asyncio.run(share.publish_if_newer())
+        try:
+            asyncio.run(share.publish_if_newer())
+        except Exception:  # the rest of the pass does not depend on it; the next pass tries again
+            log.exception("publishing the advisory database to storage failed")
     advisory_update_pass(settings, db, jobs)
     periodic(db, TaskService(db, jobs), settings.vulndb_path, lambda job_id: jobs.send(job_id))
