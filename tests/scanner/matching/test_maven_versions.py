@@ -349,7 +349,17 @@ def _maven_range(*events: tuple[str, str]) -> CompiledAffected:
 
 def test_a_fixed_range_takes_pre_releases_of_the_fix() -> None:
     compiled = _maven_range(("introduced", "2.0-beta9"), ("fixed", "2.15.0"))
-    affected = ["2.0-beta9", "2.0-SNAPSHOT", "2.0-rc1", "2.0.RC2", "2.0", "2.0.0.Final", "2.14.1", "2.15.0-rc1", "2.15.0.RC2"]
+    affected = [
+        "2.0-beta9",
+        "2.0-SNAPSHOT",
+        "2.0-rc1",
+        "2.0.RC2",
+        "2.0",
+        "2.0.0.Final",
+        "2.14.1",
+        "2.15.0-rc1",
+        "2.15.0.RC2",
+    ]
     not_affected = ["2.0-alpha1", "2.0-beta8", "1.2.17", "2.15.0", "2.15.0.RELEASE", "2.15.0-sp1"]
     assert [v for v in affected if compiled.check(v) is None] == []
     assert [v for v in not_affected if compiled.check(v) is not None] == []

@@ -142,7 +142,7 @@ def _levels(text: str) -> list[list[Part]]:
 
 
 def _is_null(part: Part) -> bool:
-    return part == _NULL or part == _ZERO
+    return part in (_NULL, _ZERO)
 
 
 def _normalise(levels: list[list[Part]]) -> None:

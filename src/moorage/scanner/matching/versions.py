@@ -63,7 +63,8 @@ class UniversScheme:
     def parse(self, text: str) -> Any:
         """Parse with univers; every univers failure becomes ``VersionSyntaxError``.
 
-        Returns univers' inner ``value`` (packaging's ``Version``, univers' NuGet / gem objects), whose comparisons skip the attrs wrapper and cost a tenth as much.
+        Returns univers' inner ``value`` (packaging's ``Version``, univers' NuGet / gem objects),
+        whose comparisons skip the attrs wrapper and cost a tenth as much.
         """
         checked_version_text(text, self.name)
         try:
