@@ -141,7 +141,12 @@ def test_words_between_dots_are_ordered_consistently() -> None:
     """Maven orders ``1-rc < 1 < 1.foo-1 < 1-rc`` and ``1.0.rc.1 < 1 < 1.sp.1 < 1.0.rc.1``."""
     assert _compare("1.foo-1", "1-foo-1") == 0
     assert _compare("1.0.rc.1", "1.rc.1") == 0
-    for ring in (["1-rc", "1", "1.foo-1"], ["1.0.rc.1", "1", "1.sp.1"], ["1.0.rc.1", "1", "1.a.1"]):
+    for ring in (
+        ["1-rc", "1", "1.foo-1"],
+        ["1.0.rc.1", "1", "1.sp.1"],
+        ["1.0.rc.1", "1", "1.a.1"],
+        ["1-0.alpha", "1", "1-sp"],
+    ):
         assert sorted(reversed(ring), key=cmp_to_key(_compare)) == ring
         assert _compare(ring[0], ring[2]) == -1
     assert _compare("3.0.beta.2", "3.0") == -1, "a pre-release stays below its release"

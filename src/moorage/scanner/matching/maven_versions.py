@@ -18,15 +18,16 @@ Reading (Maven's "Version Order Specification" and ``ComparableVersion``):
 - "Null" values (``0``, the empty word, an empty level) are dropped from the end of every level,
   innermost first: ``1 = 1.0 = 1.0.0 = 1-0 = 1.ga = 1-final``.
 - Versions compare part by part, the shorter padded with "null": a word is below a number, a
-  part after ``-`` is below a part after ``.`` (``1-1 < 1.1``), "null" is the empty word
-  against words and below every number other than ``0`` (``1-rc < 1 < 1-sp < 1-1 < 1.1``).
+  number after ``-`` is below one after ``.`` (``1-1 < 1.1``), "null" is the empty word against
+  words and below every number other than ``0`` (``1-rc < 1 < 1-sp < 1-1 < 1.1``).
 
-Where Maven is not a total order, and what this module does instead (both only change
-comparisons Maven itself cannot order consistently):
+Where Maven is not a total order, and what this module does instead (checked against Maven
+3.9.16's own comparator: equal on every generated pair without these shapes):
 
-- Maven ranks a word that sits between dots (``1.foo-1``, ``1.0.rc.1``) below any ``-`` part,
-  yet against "null" by its qualifier rank: ``1-rc < 1 < 1.foo-1 < 1-rc``. Here a word compares
-  the same whichever separator precedes it, as the specification says (``.qualifier =
+- Maven ranks a word that follows another part of its level (``1.foo-1``, ``1.0.rc.1``) below
+  any ``-`` part, yet against "null" by its qualifier rank: ``1-rc < 1 < 1.foo-1 < 1-rc``; the
+  same for a sub-part opening right after another (``1-0.alpha < 1 < 1-sp < 1-0.alpha``). Here
+  a word compares by its rank wherever it sits, as the specification says (``.qualifier =
   -qualifier``): ``1.foo-1 = 1-foo-1``.
 - Maven treats a ``0`` as "null" against a missing part but as a number against a word:
   ``1.0.rc.1 < 1 < 1.sp.1 < 1.0.rc.1``. Here zeros directly before a word are dropped
@@ -161,11 +162,14 @@ def _normalise(levels: list[list[Part]]) -> None:
 
 
 def _flatten(levels: list[list[Part]]) -> list[Part]:
-    """One sequence of parts; a number opening a level records how many ``-`` precede it."""
+    """One sequence of parts; a number opening a level records how many levels open before it.
+
+    Maven ranks a level below a number beside it, so ``1-1 < 1.1`` and ``1--1 < 1-1``.
+    """
     parts: list[Part] = []
     depth = 0
-    for number, level in enumerate(levels):
-        depth += 1 if number else 0
+    for position, level in enumerate(levels):
+        depth += 1 if position else 0
         for index, part in enumerate(level):
             if part[0] == _NUMBER and index == 0 and depth:
                 part = (_NUMBER, -depth, part[2])
@@ -178,10 +182,11 @@ def _flatten(levels: list[list[Part]]) -> list[Part]:
 def _group(parts: list[Part]) -> tuple[Any, ...]:
     """A key whose tuple order is the order of ``parts`` padded with "null" without end.
 
-    Each run of "null"-equal parts joins the part after it as ``(side, run, part)``: ``side`` is 1
-    for a part above "null" and -1 below, ``run`` counts the "null" parts before it (a longer run
-    means the other version reached the part sooner: higher when the part is below "null").
-    ``_END`` (``(0,)``) stands for "null" from there on.
+    Each run of "null"-equal parts (the empty word) joins the part after it as
+    ``(side, -side * run, part)``: ``side`` is 1 for a part above "null" and -1 below, ``run``
+    counts the "null" parts before it. Against a longer run the part meets a "null" of the other
+    version, so it wins when above "null" and loses when below; equal runs compare the parts.
+    ``_END`` (``(0,)``, between the sides) stands for "null" from there on.
     """
     groups: list[tuple[Any, ...]] = []
     run = 0
