@@ -288,3 +288,59 @@ def test_own_release_records_win_over_the_rhel_fallback(tmp_path: Path) -> None:
         [alma] = match_packages([bash], Distro("almalinux", "9.3"), own)
     assert (rocky.vulnerability_id, rocky.matched_by[0].scope) == ("RLSA-2024:1", "rocky:9")
     assert (alma.vulnerability_id, alma.matched_by[0].scope) == ("CVE-2024-0002", "rhel:9")
+
+
+def _maven(group: str, artifact: str, version: str) -> Package:
+    return Package(
+        Ecosystem.MAVEN,
+        artifact,
+        version,
+        f"pkg:maven/{group}/{artifact}@{version}",
+        namespace=group,
+        layer_digest=LAYER,
+        path=f"/app/lib/{artifact}-{version}.jar",
+    )
+
+
+def test_maven_ranges_use_maven_version_order(store: AdvisoryStore, tmp_path: Path) -> None:
+    """Pre-releases, ``.RELEASE``/``.Final`` spellings and dotted RCs fall where Maven puts them."""
+    log4j = {
+        version: bool(match_packages([_maven("org.apache.logging.log4j", "log4j-core", version)], None, store))
+        for version in ["2.0-beta8", "2.0-beta9", "2.0-rc1", "2.0", "2.14.1", "2.15.0-rc1", "2.15.0.RC2", "2.15.0",
+                        "2.15.0.Final", "2.17.1"]
+    }  # fmt: skip
+    assert [version for version, hit in log4j.items() if hit] == [
+        "2.0-beta9", "2.0-rc1", "2.0", "2.14.1", "2.15.0-rc1", "2.15.0.RC2",
+    ]  # fmt: skip
+    osv = write_osv_dir(
+        tmp_path / "osv",
+        [
+            osv_record(
+                "GHSA-spring-0001",
+                ecosystem="Maven",
+                package="org.springframework:spring-beans",
+                events=[{"introduced": "5.3.0"}, {"last_affected": "5.3.20"}],
+                aliases=["CVE-2099-0001"],
+            ),
+            osv_record(
+                "GHSA-netty-0001",
+                ecosystem="Maven",
+                package="io.netty:netty-codec",
+                events=[{"introduced": "0"}, {"fixed": "4.1.0-RC2"}],
+                aliases=["CVE-2099-0002"],
+            ),
+        ],
+    )
+    database = tmp_path / "db.sqlite"
+    build_database([parse_source(f"osv:{osv}")], database)
+    with AdvisoryStore(database) as own:
+        spring = {
+            version: bool(match_packages([_maven("org.springframework", "spring-beans", version)], None, own))
+            for version in ["5.2.22.RELEASE", "5.3.0-RC1", "5.3.0.RELEASE", "5.3.20", "5.3.20.RELEASE", "5.3.21"]
+        }
+        netty = {
+            version: bool(match_packages([_maven("io.netty", "netty-codec", version)], None, own))
+            for version in ["4.0.56.Final", "4.1.0.CR1", "4.1.0.RC1", "4.1.0-RC2", "4.1.0.Final", "4.1.100.Final"]
+        }
+    assert [version for version, hit in spring.items() if hit] == ["5.3.0.RELEASE", "5.3.20", "5.3.20.RELEASE"]
+    assert [version for version, hit in netty.items() if hit] == ["4.0.56.Final", "4.1.0.CR1", "4.1.0.RC1"]

@@ -400,6 +400,8 @@ _ANY_VERSION = st.text("0123456789.-_+~^:abcrpv", min_size=1, max_size=10)
 @PROPERTY_SETTINGS
 @given(st.sampled_from(list(Ecosystem)), st.lists(_ANY_VERSION, min_size=3, max_size=6))
 @example(Ecosystem.NUGET, ["v", "1.0", "v1"])  # univers parsed a lone "v" into None, which does not compare
+@example(Ecosystem.MAVEN, [".b58", "0", "b.4"])  # univers (and Maven 3.9): .b58 <= 0 <= b.4 < .b58
+@example(Ecosystem.MAVEN, ["1.0.rc.1", "1", "1.a.1"])  # Maven's own: 1.0.rc.1 < 1 < 1.a.1 < 1.0.rc.1
 def test_every_scheme_orders_consistently(ecosystem: Ecosystem, texts: list[str]) -> None:
     scheme = SCHEMES[ecosystem]
     parsed = []

@@ -3,10 +3,10 @@
 Each ``VersionScheme`` parses a version string once (``parse``) into an object that compares with
 ``<`` / ``>`` / ``==`` the way its ecosystem orders versions, so that ranges can be precompiled.
 
-- univers parses and orders Debian, RPM, PEP 440, semver (npm, crates.io, Go), Maven, RubyGems
-  and NuGet; the scheme keeps univers' inner value, whose comparisons skip the attrs wrapper.
-- apk and Composer have small parsers of their own (``apk_versions``, ``ComposerScheme``):
-  univers' reading of them is wrong.
+- univers parses and orders Debian, RPM, PEP 440, semver (npm, crates.io, Go), RubyGems and
+  NuGet; the scheme keeps univers' inner value, whose comparisons skip the attrs wrapper.
+- apk, Maven and Composer have parsers of their own (``apk_versions``, ``maven_versions``,
+  ``ComposerScheme``): univers' reading of them is wrong (Maven's is not even transitive).
 - Semver: univers' objects carrying build metadata (``+...``) compare neither less, greater nor
   equal; semver ignores build metadata, so it is dropped first.
 - Go: toolchain versions spelled ``go1.21.3`` lose the ``go`` prefix.
@@ -25,6 +25,7 @@ from univers import versions as univers_versions
 from moorage.scanner.advisories.errors import VersionSyntaxError
 from moorage.scanner.inventory import Ecosystem
 from moorage.scanner.matching.apk_versions import parse_apk_version
+from moorage.scanner.matching.maven_versions import parse_maven_version
 from moorage.scanner.matching.version_text import checked_version_text
 
 
@@ -62,8 +63,8 @@ class UniversScheme:
     def parse(self, text: str) -> Any:
         """Parse with univers; every univers failure becomes ``VersionSyntaxError``.
 
-        Returns univers' inner ``value`` (packaging's ``Version``, univers' Maven / NuGet / gem
-        objects), whose comparisons skip the attrs wrapper and cost a tenth as much.
+        Returns univers' inner ``value`` (packaging's ``Version``, univers' NuGet / gem objects),
+        whose comparisons skip the attrs wrapper and cost a tenth as much.
         """
         checked_version_text(text, self.name)
         try:
@@ -84,6 +85,17 @@ class ApkScheme:
     def parse(self, text: str) -> Any:
         """Parse an apk version."""
         return parse_apk_version(checked_version_text(text, self.name))
+
+
+@dataclass(frozen=True, slots=True)
+class MavenScheme:
+    """Maven versions (own parser, see ``maven_versions``)."""
+
+    name: str = "maven"
+
+    def parse(self, text: str) -> Any:
+        """Parse a Maven version; Maven reads any string, so only the common checks refuse."""
+        return parse_maven_version(checked_version_text(text, self.name))
 
 
 def _parse_semver(text: str, scheme: str, version_class: Any) -> Any:
@@ -177,7 +189,7 @@ SCHEMES: dict[Ecosystem, VersionScheme] = {
     Ecosystem.NPM: SemverScheme(),
     Ecosystem.CARGO: SemverScheme(),
     Ecosystem.GOLANG: GoScheme(),
-    Ecosystem.MAVEN: UniversScheme("maven", univers_versions.MavenVersion),
+    Ecosystem.MAVEN: MavenScheme(),
     Ecosystem.GEM: UniversScheme("rubygems", univers_versions.RubygemsVersion),
     Ecosystem.COMPOSER: ComposerScheme(),
     Ecosystem.NUGET: UniversScheme("nuget", univers_versions.NugetVersion),
