@@ -246,8 +246,8 @@ def _serve_granian(settings: Settings) -> str | None:
     from granian.http import HTTP1Settings
 
     # hyper buffers at most this much of a request head (and refuses more than 100 headers); the
-    # buffer also carries body reads, so it never goes below granian's default (408 KiB).
-    head_buffer = max(settings.http.max_header_bytes, HTTP1Settings.max_buffer_size)
+    # same buffer takes body reads, whose size is the size of the pieces ASGI ``receive`` returns.
+    head_buffer = max(settings.http.max_header_bytes, settings.http.read_buffer_bytes)
     try:
         Granian(
             "moorage.server:app_factory",
