@@ -90,11 +90,6 @@ class HttpSettings(BaseModel):
     max_header_bytes: int = Field(default=64 * 1024, ge=8192, le=16 * 1024 * 1024)
     """Largest request line and headers of one request (uvicorn: 431 above it). granian has its own
     cap of 100 headers and max(this, 408 KiB) of buffered head."""
-    read_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
-    """granian's HTTP/1 read buffer per connection: the most of a request body one read from the
-    socket takes, so the size of the pieces a large upload reaches the application in (408 KiB,
-    granian's default, made 1,284 pieces of a 512 MiB push, each a hop between granian's thread and
-    the event loop), and the most of a request head it buffers (with ``max_header_bytes`` the larger)."""
     stop_timeout_seconds: int = Field(default=30, ge=1, le=3600)
     """On SIGTERM, how long HTTP workers may take to finish their requests and stop before they are
     killed (a worker told to stop while it was still starting may never notice)."""
