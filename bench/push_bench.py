@@ -4,7 +4,9 @@ round pushes two new blobs to every target, in an order that rotates: one in a s
 ``curl -T`` (``POST ?digest=`` to moorage, POST then PUT to the reference, or ``--two-step``
 everywhere) and one in 16 MiB PATCHes with ``Content-Range`` (the socket client, ``sendfile``),
 then the closing PUT. The report gives per target and kind the median MB/s, its min-max, the per-round
-ratio to the first target, and the server CPU per push (every process of the target).
+ratio to the first target, and the server CPU per push (every process of the target). ``--pull`` pulls
+each blob pushed in one request right after its push (the "first pull": from the page cache, or from
+the disk when the push bypassed it).
 
     .venv/bin/python bench/push_bench.py --rounds 3 --before-src /tmp/push-before/src \\
         --json bench/results/pushes-new.json
@@ -35,7 +37,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` i
 
 from tests.support.servers import ServerProcess, start_moorage, start_reference_registry
 
-from bench.blob_transfer import BlobFile, SocketBlobClient, curl_push_monolithic, push_chunked
+from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, curl_push_monolithic, push_chunked
 from bench.figures import add_results_arguments, run_or_load
 from bench.process_cpu import tree_cpu_seconds
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
@@ -44,6 +46,9 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "bench/pushes"
 CHUNK = 16 << 20
 KINDS = ("monolithic", "chunked")
+FIRST_PULL = "first pull"
+"""With ``--pull``: the blob just pushed in one request, pulled once with curl (is it still in the page
+cache? Direct writes leave it on the disk only)."""
 
 
 @dataclass
@@ -142,7 +147,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         targets = _start_targets(work, arguments)
         base = work / "base"
         _base_file(base, size)
-        samples = {target.name: {kind: [] for kind in KINDS} for target in targets}
+        kinds = (*KINDS, FIRST_PULL) if arguments.pull else KINDS
+        samples = {target.name: {kind: [] for kind in kinds} for target in targets}
         for round_index in range(-1, arguments.rounds):  # round -1 warms up (tokens, code paths)
             for kind in KINDS:
                 blob = _variant_of(base, work / "blob", f"{round_index:+04d}{kind[:4]}".encode())
@@ -158,6 +164,13 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                     load = os.getloadavg()[0]
                     samples[target.name][kind].append({"mbps": mbps, "cpu_s": cpu, "load": load})
                     _progress(f"round {round_index + 1} {target.name} {kind}: {mbps:,.0f} MB/s, {cpu:.2f} s CPU")
+                    if arguments.pull and kind == "monolithic":
+                        before = target.cpu_seconds()
+                        seconds = curl_pull(target.endpoint, REPOSITORY, blob)
+                        cpu = target.cpu_seconds() - before
+                        sample = {"mbps": size / seconds / 1e6, "cpu_s": cpu, "load": os.getloadavg()[0]}
+                        samples[target.name][FIRST_PULL].append(sample)
+                        _progress(f"round {round_index + 1} {target.name} {FIRST_PULL}: {sample['mbps']:,.0f} MB/s")
                 blob.path.unlink()
     finally:
         for target in targets:
@@ -185,7 +198,7 @@ def render(results: dict[str, Any]) -> str:
         f"({'POST then PUT' if results['two_step'] else 'POST ?digest= to moorage'}), chunked by "
         f"{results['chunk_bytes'] >> 20} MiB PATCHes.\n",
         f"| target | kind | median MB/s | min-max MB/s | ratio to {first} per round: median (min-max) | "
-        "server CPU per push (median) |",
+        "server CPU per operation (median) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, kinds in samples.items():
@@ -217,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", type=_variant, action="append", default=[], metavar="NAME:ENV=VALUE,...")
     parser.add_argument("--reference", action="store_true", help="push to the reference registry too")
     parser.add_argument("--two-step", action="store_true", help="POST then PUT to moorage too")
+    parser.add_argument("--pull", action="store_true", help="pull each blob pushed in one request right after")
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")
     add_results_arguments(parser)
     print(render(run_or_load(parser.parse_args(argv), run)))

@@ -3,6 +3,7 @@ process left, and never a file another process (or this one) is writing."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import mmap
 import os
@@ -159,3 +160,41 @@ async def test_direct_writes_are_a_setting(tmp_path: Path) -> None:
         assert not writer.direct and not _open_flags(tmp_path / "uploads/x/data") & os.O_DIRECT
     finally:
         await writer.close()
+
+
+async def test_a_direct_write_the_filesystem_refuses_is_written_through_the_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device whose blocks are larger than the alignment refuses the aligned write (EINVAL) after
+    taking part of it, as a short write can: the piece is written again, buffered, in its place."""
+    driver = FilesystemDriver(tmp_path, direct_writes=True)
+    if not driver.direct_writes:
+        pytest.skip("this filesystem refuses O_DIRECT")
+    batch = mmap.mmap(-1, 1 << 16)
+    batch.write(os.urandom(1 << 16))
+    real_write = os.write
+    refused: list[int] = []
+
+    def refuse_direct(fd: int, data: memoryview) -> int:  # type: ignore[type-arg]
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            if not refused:
+                refused.append(fd)
+                return real_write(fd, data[:4096])  # a short write, then the refusal
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", refuse_direct)
+    writer = await driver.writer("uploads/y/data", offset=0)
+    try:
+        await writer.write(b"head")  # unaligned: buffered from here on ...
+        assert not writer.direct
+    finally:
+        await writer.close()
+    writer = await driver.writer("uploads/z/data", offset=0)
+    try:
+        await writer.write(memoryview(batch))  # ... and here the refusal turns it buffered
+        assert not writer.direct and refused
+        await writer.write(b"tail")
+    finally:
+        await writer.close()
+    assert (tmp_path / "uploads/z/data").read_bytes() == bytes(batch) + b"tail"

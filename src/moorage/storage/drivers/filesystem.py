@@ -179,6 +179,8 @@ class FilesystemWriter:
     def write_blocking(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data`` from a worker thread (``write`` does this off the event loop)."""
         view = memoryview(data).cast("B")
+        if not view:
+            return
         buffered = view
         with _full_device_is_storage_full():
             try:
@@ -191,7 +193,8 @@ class FilesystemWriter:
                         except OSError as error:
                             if error.errno != errno.EINVAL:  # EINVAL: a block size above DIRECT_ALIGNMENT
                                 raise
-                            os.ftruncate(self._fd, self._size)
+                            os.ftruncate(self._fd, self._size)  # whatever part went: once more, buffered
+                            os.lseek(self._fd, self._size, os.SEEK_SET)
                             aligned = 0
                         buffered = view[aligned:]
                     if buffered:
