@@ -17,9 +17,9 @@ from moorage.storage.drivers import create_driver
 UPLOAD = "0" * 32
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> BlobStore:
-    return BlobStore(create_driver("filesystem", root=tmp_path))
+@pytest.fixture(params=[False, True], ids=["page-cache", "direct"])
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> BlobStore:
+    return BlobStore(create_driver("filesystem", root=tmp_path, direct_writes=request.param))
 
 
 async def chunks_of(data: bytes, size: int = 65536) -> AsyncIterator[bytes]:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from moorage.storage.drivers.s3_client import S3Config
 
 
-def create_driver(name: str, *, root: Path, s3: S3Config | None = None, direct_writes: bool = True) -> StorageDriver:
+def create_driver(name: str, *, root: Path, s3: S3Config | None = None, direct_writes: bool = False) -> StorageDriver:
     """Build the driver called ``name``: ``filesystem`` (under ``root``; upload data written with
     ``O_DIRECT`` where it can be, with ``direct_writes``) or ``s3`` (with ``s3``)."""
     if name == "filesystem":
