@@ -91,10 +91,13 @@ class BlobStore:
         received = 0
         pending: asyncio.Future[None] | None = None
         failed = True
-        # Two page-aligned batches taken in turn: one is written and hashed while the next fills (a
-        # driver writing with O_DIRECT sends them to the disk without copying them).
-        batches = (self._batch(), self._batch())
+        # A driver writing with O_DIRECT gets two page-aligned batches taken in turn (one is written
+        # and hashed while the next fills), which the disk takes without a copy; others get a new
+        # bytearray per batch, as before direct writes (reusing mapped batches there measured no better).
+        direct = bool(getattr(writer, "direct", False))
+        batches = (self._batch(), self._batch()) if direct else ()
         current, filled = 0, 0
+        buffer = bytearray()
         try:
             async for chunk in chunks:
                 received += len(chunk)
@@ -102,6 +105,14 @@ class BlobStore:
                     raise TooLarge(f"chunk larger than the {limit} bytes declared")
                 if max_size is not None and offset + received > max_size:
                     raise TooLarge(f"a blob of more than {max_size} bytes is not accepted")
+                if not direct:
+                    buffer += chunk
+                    if len(buffer) >= BATCH:
+                        if pending is not None:
+                            await pending
+                        pending = asyncio.ensure_future(_write_and_hash(writer, hasher, memoryview(buffer)))
+                        buffer = bytearray()
+                    continue
                 piece = memoryview(chunk)
                 while piece:
                     take = min(len(piece), BATCH - filled)
@@ -116,8 +127,9 @@ class BlobStore:
             if pending is not None:
                 await pending
                 pending = None
-            if filled:
-                pending = asyncio.ensure_future(_write_and_hash(writer, hasher, memoryview(batches[current])[:filled]))
+            tail = memoryview(batches[current])[:filled] if direct else memoryview(buffer)
+            if tail:
+                pending = asyncio.ensure_future(_write_and_hash(writer, hasher, tail))
                 await pending
                 pending = None
             if exact and limit is not None and received != limit:
