@@ -246,7 +246,9 @@ def _serve_granian(settings: Settings) -> str | None:
     from granian.http import HTTP1Settings
 
     # hyper buffers at most this much of a request head (and refuses more than 100 headers); the
-    # buffer also carries body reads, so it never goes below granian's default (408 KiB).
+    # buffer also carries body reads, so it never goes below granian's default (408 KiB). Body pieces
+    # are as large as it (1,284 per 512 MiB push); 1, 4 and 16 MiB showed no CPU gain per push clear
+    # of the noise (bench/push_bench.py) and would let a 1 MiB head through instead of a 431.
     head_buffer = max(settings.http.max_header_bytes, HTTP1Settings.max_buffer_size)
     try:
         Granian(

@@ -17,9 +17,9 @@ from moorage.storage.drivers import create_driver
 UPLOAD = "0" * 32
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> BlobStore:
-    return BlobStore(create_driver("filesystem", root=tmp_path))
+@pytest.fixture(params=[False, True], ids=["page-cache", "direct"])
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> BlobStore:
+    return BlobStore(create_driver("filesystem", root=tmp_path, direct_writes=request.param))
 
 
 async def chunks_of(data: bytes, size: int = 65536) -> AsyncIterator[bytes]:
@@ -105,3 +105,17 @@ async def test_committing_existing_content_keeps_one_copy(store: BlobStore) -> N
         await store.commit(upload, digest=Digest.of(data), size=4, hasher=hasher)
     assert await read_all(store, Digest.of(data)) == data
     assert await store.list_uploads() == []
+
+
+@pytest.mark.parametrize("piece", [1_000_003, BATCH * 2 + 7])
+async def test_pieces_across_batches_arrive_in_order(store: BlobStore, piece: int) -> None:
+    """Pieces that straddle the batches (or hold several) are cut and written in order, hashed as
+    they go, and the spare batches a second append reuses hold nothing of the first."""
+    data = os.urandom(BATCH * 3 + 4099)
+    hasher = new_hasher("sha256")
+    first = await store.append(UPLOAD, offset=0, chunks=chunks_of(data[: BATCH + 5], piece), hasher=hasher)
+    size = await store.append(UPLOAD, offset=first, chunks=chunks_of(data[first:], piece), hasher=hasher)
+    assert size == len(data)
+    digest = Digest.of(data)
+    await store.commit(UPLOAD, digest=digest, size=size, hasher=hasher)
+    assert await read_all(store, digest) == data

@@ -3,13 +3,16 @@ process left, and never a file another process (or this one) is writing."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import mmap
 import os
 import time
 from pathlib import Path
 
 import pytest
 
+from moorage.storage.drivers import create_driver
 from moorage.storage.drivers.filesystem import ORDERED_METADATA_FILESYSTEMS, FilesystemDriver, filesystem_type
 
 
@@ -104,3 +107,94 @@ def test_parents_are_fsynced_unless_the_filesystem_orders_its_metadata(tmp_path:
     assert kind, "the filesystem of the test directory is not found in /proc/self/mountinfo"
     assert FilesystemDriver(tmp_path).fsync_parents == (kind not in ORDERED_METADATA_FILESYSTEMS)
     assert filesystem_type(Path("/proc/self")) == "proc"
+
+
+def _open_flags(path: Path) -> int:
+    """The flags of this process's descriptor open on ``path`` (from /proc/self/fdinfo)."""
+    for entry in os.scandir("/proc/self/fd"):
+        try:
+            if os.readlink(entry.path) == str(path):
+                info = Path(f"/proc/self/fdinfo/{entry.name}").read_text()
+                return int(next(line.split()[1] for line in info.splitlines() if line.startswith("flags:")), 8)
+        except OSError:
+            continue
+    raise AssertionError(f"{path} is not open")
+
+
+async def test_aligned_upload_data_goes_around_the_page_cache_and_the_tail_through_it(tmp_path: Path) -> None:
+    """Upload data arriving in page-aligned batches is written with O_DIRECT (no copy into the page
+    cache); the first piece that is not aligned (a body's tail, a client's ``bytes``) turns it off for
+    the rest of the writer, and every byte lands in order either way."""
+    driver = FilesystemDriver(tmp_path, direct_writes=True)
+    if not driver.direct_writes:
+        pytest.skip("this filesystem refuses O_DIRECT")
+    path = "uploads/0123456789abcdef0123456789abcdef/data"
+    batch = mmap.mmap(-1, 1 << 20)
+    batch.write(os.urandom(1 << 20))
+    tail = os.urandom(5000)
+    writer = await driver.writer(path, offset=0)
+    try:
+        assert writer.direct and _open_flags(tmp_path / path) & os.O_DIRECT
+        await writer.write(memoryview(batch))
+        assert writer.direct
+        await writer.write(memoryview(batch)[: 8192 + 100])  # an aligned part, then 100 bytes buffered
+        assert not writer.direct and not _open_flags(tmp_path / path) & os.O_DIRECT
+        await writer.write(tail)
+    finally:
+        await writer.close(durable=True)
+    resumed = await driver.writer(path, offset=(1 << 20) + 8192 + 100 + 5000)
+    try:
+        assert not resumed.direct  # an unaligned offset: the page cache from the start
+        await resumed.write(b"end")
+    finally:
+        await resumed.close()
+    assert (tmp_path / path).read_bytes() == bytes(batch) + bytes(batch)[: 8192 + 100] + tail + b"end"
+
+
+async def test_direct_writes_are_a_setting(tmp_path: Path) -> None:
+    """``storage.direct_writes=false`` keeps every write in the page cache."""
+    driver = create_driver("filesystem", root=tmp_path, direct_writes=False)
+    assert isinstance(driver, FilesystemDriver) and not driver.direct_writes
+    writer = await driver.writer("uploads/x/data", offset=0)
+    try:
+        assert not writer.direct and not _open_flags(tmp_path / "uploads/x/data") & os.O_DIRECT
+    finally:
+        await writer.close()
+
+
+async def test_a_direct_write_the_filesystem_refuses_is_written_through_the_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device whose blocks are larger than the alignment refuses the aligned write (EINVAL) after
+    taking part of it, as a short write can: the piece is written again, buffered, in its place."""
+    driver = FilesystemDriver(tmp_path, direct_writes=True)
+    if not driver.direct_writes:
+        pytest.skip("this filesystem refuses O_DIRECT")
+    batch = mmap.mmap(-1, 1 << 16)
+    batch.write(os.urandom(1 << 16))
+    real_write = os.write
+    refused: list[int] = []
+
+    def refuse_direct(fd: int, data: memoryview) -> int:  # type: ignore[type-arg]
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            if not refused:
+                refused.append(fd)
+                return real_write(fd, data[:4096])  # a short write, then the refusal
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", refuse_direct)
+    writer = await driver.writer("uploads/y/data", offset=0)
+    try:
+        await writer.write(b"head")  # unaligned: buffered from here on ...
+        assert not writer.direct
+    finally:
+        await writer.close()
+    writer = await driver.writer("uploads/z/data", offset=0)
+    try:
+        await writer.write(memoryview(batch))  # ... and here the refusal turns it buffered
+        assert not writer.direct and refused
+        await writer.write(b"tail")
+    finally:
+        await writer.close()
+    assert (tmp_path / "uploads/z/data").read_bytes() == bytes(batch) + b"tail"

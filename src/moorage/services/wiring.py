@@ -85,7 +85,7 @@ def storage_driver(settings: Settings) -> StorageDriver:
     """The driver the ``storage`` settings name (credentials read from their files now)."""
     storage = settings.storage
     if storage.driver != "s3":
-        return create_driver(storage.driver, root=settings.storage_root)
+        return create_driver(storage.driver, root=settings.storage_root, direct_writes=storage.direct_writes)
 
     def secret(value: object, file: Path | None) -> str | None:
         if file is not None:

@@ -24,6 +24,15 @@ class StorageSettings(BaseModel):
     ``s3_*`` settings; README "S3 storage")."""
     root: Path | None = None
     """Filesystem driver root; default ``<data_dir>/storage``."""
+    direct_writes: bool = False
+    """Filesystem driver: write upload data with ``O_DIRECT`` where the filesystem takes it (checked at
+    start), from page-aligned buffers straight to the disk instead of through the page cache. On the
+    2-vCPU VM of the benchmarks, where a new page-cache page is dear, it halved the server CPU of a
+    512 MiB push (about 2.0 to 1.0 s) and doubled its rate; but the blob is then not in the page
+    cache, and a pull right after the push read it from the disk at 115-122 MB/s where one from the
+    page cache went at 767-1,079. Durability is the same either way (fsync before the blob is
+    acknowledged). For registries where pushes of large layers dominate, or whose page cache would
+    not keep them anyway."""
     s3_endpoint: str = ""
     """S3 driver: the object store's URL (``https://s3.example.com``, ``http://127.0.0.1:8333``); empty
     means AWS S3 in ``s3_region``."""

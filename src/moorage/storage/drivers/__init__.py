@@ -12,12 +12,13 @@ if TYPE_CHECKING:
     from moorage.storage.drivers.s3_client import S3Config
 
 
-def create_driver(name: str, *, root: Path, s3: S3Config | None = None) -> StorageDriver:
-    """Build the driver called ``name``: ``filesystem`` (under ``root``) or ``s3`` (with ``s3``)."""
+def create_driver(name: str, *, root: Path, s3: S3Config | None = None, direct_writes: bool = False) -> StorageDriver:
+    """Build the driver called ``name``: ``filesystem`` (under ``root``; upload data written with
+    ``O_DIRECT`` where it can be, with ``direct_writes``) or ``s3`` (with ``s3``)."""
     if name == "filesystem":
         from moorage.storage.drivers.filesystem import FilesystemDriver
 
-        return FilesystemDriver(root)
+        return FilesystemDriver(root, direct_writes=direct_writes)
     if name == "s3":
         if s3 is None:
             raise ValueError("the s3 driver needs its configuration")

@@ -10,8 +10,10 @@ of this machine (and, where the file system carries ``flock`` across machines, a
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
+import mmap
 import os
 import shutil
 import stat
@@ -102,34 +104,107 @@ still arriving and the fsync before it becomes visible only has the tail left to
 cache of a big machine would otherwise hold the whole blob until that final fsync)."""
 
 
-class FilesystemWriter:
-    """Appends to one file; used for upload sessions."""
+DIRECT_ALIGNMENT = 4096
+"""Address, length and file offset of a write with ``O_DIRECT`` are multiples of this (the logical
+block size of every common disk is 512 or 4096)."""
 
-    def __init__(self, fd: int, size: int) -> None:
+
+def _address(view: memoryview) -> int | None:
+    """Where a writable buffer's bytes start (None for a read-only one, such as ``bytes``)."""
+    if view.readonly or not view.contiguous:
+        return None
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+
+def supports_direct_writes(directory: Path) -> bool:
+    """Whether files in ``directory`` can be written with ``O_DIRECT`` (tmpfs before Linux 6.6, some
+    FUSE and network filesystems refuse it): one aligned block written to a scratch file."""
+    if not hasattr(os, "O_DIRECT"):
+        return False
+    probe = directory / f".direct-{uuid.uuid4().hex}"
+    block = mmap.mmap(-1, DIRECT_ALIGNMENT)
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_DIRECT, 0o600)
+        try:
+            os.write(fd, block)
+        finally:
+            os.close(fd)
+    except OSError:
+        return False
+    finally:
+        probe.unlink(missing_ok=True)
+        block.close()
+    return True
+
+
+class FilesystemWriter:
+    """Appends to one file; used for upload sessions.
+
+    With ``direct`` the descriptor has ``O_DIRECT``: a page-aligned piece at an aligned offset goes
+    from the caller's buffer to the disk without a copy into the page cache, which measured on this
+    2-vCPU VM cost 0.16-1.8 s of CPU per 512 MiB (new page-cache pages), half of a large push's CPU.
+    The first piece that is not aligned (a body's tail; ``bytes`` from a client) turns ``O_DIRECT``
+    off for the rest of the writer: it and whatever follows go through the page cache. The final
+    fsync (``close(durable=True)``, ``move``) is what makes either durable."""
+
+    def __init__(self, fd: int, size: int, *, direct: bool = False) -> None:
         self._fd = fd
         self._start = size
         self._size = size
         self._unsynced = 0
         self._sync: threading.Thread | None = None
+        self._direct = direct and size % DIRECT_ALIGNMENT == 0
 
     @property
     def size(self) -> int:
         """Bytes in the file so far."""
         return self._size
 
+    @property
+    def direct(self) -> bool:
+        """Whether the next aligned piece is written with ``O_DIRECT``."""
+        return self._direct
+
+    def _buffered(self) -> None:
+        """Turn ``O_DIRECT`` off for the rest of this writer."""
+        if self._direct:
+            fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+            self._direct = False
+
+    def _write_all(self, view: memoryview) -> None:
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
     def write_blocking(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data`` from a worker thread (``write`` does this off the event loop)."""
-        view = memoryview(data)
+        view = memoryview(data).cast("B")
+        if not view:
+            return
+        buffered = view
         with _full_device_is_storage_full():
             try:
-                while view:
-                    written = os.write(self._fd, view)
-                    view = view[written:]
+                if self._direct:
+                    address = _address(view)
+                    aligned = len(view) - len(view) % DIRECT_ALIGNMENT
+                    if address is not None and address % DIRECT_ALIGNMENT == 0 and aligned:
+                        try:
+                            self._write_all(view[:aligned])
+                        except OSError as error:
+                            if error.errno != errno.EINVAL:  # EINVAL: a block size above DIRECT_ALIGNMENT
+                                raise
+                            os.ftruncate(self._fd, self._size)  # whatever part went: once more, buffered
+                            os.lseek(self._fd, self._size, os.SEEK_SET)
+                            aligned = 0
+                        buffered = view[aligned:]
+                    if buffered:
+                        self._buffered()
+                self._write_all(buffered)
             except OSError:
                 os.ftruncate(self._fd, self._size)  # give back what part of this write took
                 raise
-        self._size += len(data)
-        self._unsynced += len(data)
+        self._size += len(view)
+        self._unsynced += len(buffered)  # bytes written with O_DIRECT are not left dirty in the page cache
         if self._unsynced >= WRITEBACK_EVERY and (self._sync is None or not self._sync.is_alive()):
             self._unsynced = 0
             self._sync = threading.Thread(target=os.fdatasync, args=(self._fd,), daemon=True)
@@ -171,11 +246,13 @@ class FilesystemDriver:
 
     name = "filesystem"
 
-    def __init__(self, root: Path, *, fsync_parents: bool | None = None) -> None:
+    def __init__(self, root: Path, *, fsync_parents: bool | None = None, direct_writes: bool = False) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(exist_ok=True)
+        self.direct_writes = direct_writes and supports_direct_writes(self._tmp)
+        """Whether upload data is written with ``O_DIRECT`` (``FilesystemWriter``)."""
         self.fsync_parents = (
             filesystem_type(self.root) not in ORDERED_METADATA_FILESYSTEMS if fsync_parents is None else fsync_parents
         )
@@ -279,10 +356,13 @@ class FilesystemDriver:
                     raise ValueError(f"cannot resume {path} at {offset}: only {size} bytes stored")
                 os.ftruncate(fd, offset)
                 os.lseek(fd, offset, os.SEEK_SET)
+                direct = self.direct_writes and offset % DIRECT_ALIGNMENT == 0
+                if direct:
+                    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
             except BaseException:
                 os.close(fd)
                 raise
-            return FilesystemWriter(fd, offset)
+            return FilesystemWriter(fd, offset, direct=direct)
 
         return await anyio.to_thread.run_sync(_open)
 
