@@ -16,14 +16,17 @@ def link_blob(
     conn: Connection, target: UploadTarget, digest: str, size: int, *, quotas: QuotaService | None = None
 ) -> None:
     """Record a stored blob and let the target repository serve it, creating the repository (and its
-    namespace) on its first content, all in the caller's transaction (inside the garbage collector's
-    fence: the caller made sure the bytes are stored, see ``moorage.services.lifecycle``; a
-    repository-count quota of ``quotas`` may refuse the creation)."""
-    gc_queries.writer_fence(conn)
-    if quotas is not None:
-        repository = quotas.ensure_repository_in(conn, target)
-    else:
-        repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
-    if not blob_queries.add(conn, digest, size):  # a new row is touched now and not being deleted already
+    namespace) on its first content, all in the caller's transaction, which holds the garbage
+    collector's fence already (``gc_queries.writer_fence``, taken before the caller made sure the
+    bytes are stored, see ``moorage.services.lifecycle``; a repository-count quota of ``quotas`` may
+    refuse the creation). An existing repository is found and linked in one statement on PostgreSQL."""
+    new = blob_queries.add_and_link(conn, target.instance_id, str(target.name), digest, size)
+    if new is None:  # the repository's first content
+        if quotas is not None:
+            repository = quotas.ensure_repository_in(conn, target)
+        else:
+            repository = repo_queries.ensure(conn, target.instance_id, target.name, domain_id=target.domain_id)
+        new = blob_queries.add(conn, digest, size)
+        blob_queries.link(conn, repository.id, digest, size, namespace_id=repository.namespace_id)
+    if not new:  # a row that was there already is touched now and not being deleted any more
         gc_queries.revive(conn, digest)
-    blob_queries.link(conn, repository.id, digest, size, namespace_id=repository.namespace_id)

@@ -325,10 +325,12 @@ class UploadService:
         await self.store.put_verified(digest, data, verified=True)
 
         def record(conn: Connection) -> None:
-            gc_queries.writer_fence(conn)
-            if not (created is not None and q.claim(conn, upload_id)) and not q.remove_empty_of(
-                conn, upload_id, target.instance_id, str(target.name)
-            ):
+            if created is not None:
+                ended = q.claim_in_fence(conn, upload_id)
+            else:
+                gc_queries.writer_fence(conn)
+                ended = False
+            if not ended and not q.remove_empty_of(conn, upload_id, target.instance_id, str(target.name)):
                 # Used up, cancelled, another repository's, or a chunk of the session arrived meanwhile:
                 # the blob stays stored but unlinked (garbage collection's to take).
                 current = q.get(conn, upload_id, target.instance_id, str(target.name))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.registry import UploadSession
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries.gc import FENCE_KEY, writer_fence
 from moorage.metadata.tables import upload_claims, uploads
 from moorage.metadata.upsert import insert_ignore
 
@@ -77,6 +78,29 @@ def claim(conn: Connection, upload_id: str) -> bool:
     """Use up the signed state of a session started without a row; False when it was used already
     (a chunk made its row, or it was closed or cancelled)."""
     return insert_ignore(conn, upload_claims, {"id": upload_id, "claimed_at": now_ms()}, conflict=("id",)) > 0
+
+
+# PostgreSQL: ``gc.writer_fence`` and ``claim`` as one statement (one round trip instead of two): the
+# insert reads its row from the CTE that takes the fence, so the lock is held before the claim is made.
+_CLAIM_IN_FENCE_PG = text(
+    """
+    WITH fence AS (SELECT pg_advisory_xact_lock_shared(CAST(:fence AS BIGINT)))
+    INSERT INTO upload_claims (id, claimed_at)
+    SELECT CAST(:upload AS VARCHAR), CAST(:now AS BIGINT) FROM fence
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+    """
+)
+
+
+def claim_in_fence(conn: Connection, upload_id: str) -> bool:
+    """Take the garbage collector's writer fence (first in the transaction, as ``gc.writer_fence``
+    wants), then ``claim``."""
+    if conn.dialect.name != "postgresql":
+        writer_fence(conn)
+        return claim(conn, upload_id)
+    rows = conn.execute(_CLAIM_IN_FENCE_PG, {"fence": FENCE_KEY, "upload": upload_id, "now": now_ms()}).all()
+    return bool(rows)
 
 
 def claimed(conn: Connection, upload_id: str) -> bool:
