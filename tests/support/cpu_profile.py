@@ -97,18 +97,27 @@ def register(config: pytest.Config) -> None:
 
 
 def main(directory: str) -> None:
-    """Print the files of a profiled run, most CPU first, with the totals."""
-    totals: dict[str, dict[str, float]] = defaultdict(lambda: {"wall": 0.0, "cpu": 0.0})
+    """Print the files of a profiled run, most CPU first, with the totals: CPU and wall seconds, and the
+    servers each file waited for (``starts-*.jsonl``, written by tests/support/servers.py: how many,
+    and the wall seconds spent waiting for them to answer)."""
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: {"wall": 0.0, "cpu": 0.0, "starts": 0, "wait": 0.0})
     for path in Path(directory).glob("*.jsonl"):
+        starts = path.name.startswith("starts-")
         for line in path.read_text().splitlines():
             row = json.loads(line)  # a file's tests may come in several runs (xdist sends them in batches)
-            totals[row["file"]]["wall"] += row["wall"]
-            totals[row["file"]]["cpu"] += row["cpu"]
+            if starts:
+                totals[row["file"]]["starts"] += 1
+                totals[row["file"]]["wait"] += row["wait"]
+            else:
+                totals[row["file"]]["wall"] += row["wall"]
+                totals[row["file"]]["cpu"] += row["cpu"]
     rows = sorted(({"file": name, **figures} for name, figures in totals.items()), key=lambda row: -row["cpu"])
-    print(f"{'cpu s':>8} {'wall s':>8}  file")
+    print(f"{'cpu s':>8} {'wall s':>8} {'starts':>6} {'wait s':>7}  file")
     for row in rows:
-        print(f"{row['cpu']:8.1f} {row['wall']:8.1f}  {row['file']}")
-    print(f"{sum(r['cpu'] for r in rows):8.1f} {sum(r['wall'] for r in rows):8.1f}  total ({len(rows)} files)")
+        print(f"{row['cpu']:8.1f} {row['wall']:8.1f} {row['starts']:6.0f} {row['wait']:7.1f}  {row['file']}")
+    total = {key: sum(r[key] for r in rows) for key in ("cpu", "wall", "starts", "wait")}
+    figures = f"{total['cpu']:8.1f} {total['wall']:8.1f} {total['starts']:6.0f} {total['wait']:7.1f}"
+    print(f"{figures}  total ({len(rows)} files)")
 
 
 if __name__ == "__main__":
