@@ -43,6 +43,8 @@ class ServerProcess:
     log_path: Path
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    spawn_cpu: float | None = field(default=None, repr=False)
+    """Under ``MOORAGE_TEST_PROFILE``: the CPU seconds of the test process's tree when this was started."""
 
     @property
     def base_url(self) -> str:
@@ -76,7 +78,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
             if _answers(self.host, self.port, path, min(remaining, READY_REQUEST_TIMEOUT)):
-                _note_start(time.monotonic() - (deadline - timeout))
+                _note_start(time.monotonic() - (deadline - timeout), self.spawn_cpu)
                 return
             time.sleep(READY_POLL_SECONDS)
         self.stop()
@@ -133,16 +135,28 @@ def _answers(host: str, port: int, path: str, timeout: float) -> bool:
         return False
 
 
-def _note_start(seconds: float) -> None:
+def _profiling() -> str | None:
+    return os.environ.get("MOORAGE_TEST_PROFILE") or None
+
+
+def _tree_cpu() -> float:
+    from tests.support.cpu_profile import tree_cpu
+
+    return tree_cpu()
+
+
+def _note_start(seconds: float, spawn_cpu: float | None) -> None:
     """Under ``MOORAGE_TEST_PROFILE`` (tests/support/cpu_profile.py), add this start to the profile:
-    which test file waited for a server, and how long."""
-    directory = os.environ.get("MOORAGE_TEST_PROFILE")
-    if not directory:
+    which test file waited for a server, how long, and the CPU the test process and its descendants
+    spent meanwhile (the server starting, mostly)."""
+    directory = _profiling()
+    if directory is None:
         return
     current = os.environ.get("PYTEST_CURRENT_TEST", "outside pytest").split("::", 1)[0]
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    cpu = None if spawn_cpu is None else round(_tree_cpu() - spawn_cpu, 2)
     with (Path(directory) / f"starts-{worker}.jsonl").open("a") as handle:
-        handle.write(json.dumps({"file": current, "wait": round(seconds, 2)}) + "\n")
+        handle.write(json.dumps({"file": current, "wait": round(seconds, 2), "cpu": cpu}) + "\n")
 
 
 def stop_all(servers: list[ServerProcess]) -> None:
@@ -158,9 +172,10 @@ def _spawn(argv: list[str], *, data_dir: Path, port: int, env: Mapping[str, str]
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-{name}.log"
     full_env = {**os.environ, **env}
+    spawn_cpu = _tree_cpu() if _profiling() else None
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
-    return ServerProcess(process, "127.0.0.1", port, log_path, data_dir, dict(env))
+    return ServerProcess(process, "127.0.0.1", port, log_path, data_dir, dict(env), spawn_cpu)
 
 
 def start_moorage(
