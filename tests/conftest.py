@@ -101,6 +101,40 @@ def database_url_for(request: pytest.FixtureRequest, kind: str, data_dir: Path) 
     return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
 
 
+MASTER_KEY_FACT_DELETE = "DELETE FROM system_facts WHERE name = 'master_key_check'"
+"""Templates forget the master key they were bootstrapped with: each server makes a key of its own on
+its first start (as it would on an empty database), so no two servers of the suite share one."""
+TEMPLATE_SENSITIVE = ("MOORAGE_AUTH__", "MOORAGE_DATABASE_URL", "MOORAGE_CONFIG", "MOORAGE_DATA_DIR")
+"""Settings that change what the first start makes (the administrator, its password hash, the master
+key, the database): a server whose environment sets any of them starts on an empty database."""
+
+
+def migrated_database_url(request: pytest.FixtureRequest, kind: str, data_dir: Path) -> str:
+    """A database of ``kind`` for one server on ``data_dir``, already migrated and bootstrapped with
+    the suite's administrator, as the server's first start would leave it but for the master key:
+    a copy of the test process's template (``_migrated_sqlite``, ``_migrated_postgresql``). Migrating
+    an empty database cost each server start 0.4 s of CPU on SQLite, 0.6-1.1 s on PostgreSQL."""
+    import shutil
+    import sqlite3
+
+    if kind == "sqlite":
+        template: Path = request.getfixturevalue("_migrated_sqlite")
+        database = data_dir / "moorage.db"
+        shutil.copy2(template / "moorage.db", database)
+        with sqlite3.connect(database) as conn:
+            conn.execute(MASTER_KEY_FACT_DELETE)
+        conn.close()
+        return f"sqlite:///{database}"
+    server: postgres.PostgresServer = request.getfixturevalue("pg_server")
+    name: str = request.getfixturevalue("_migrated_postgresql")
+    return server.create_database(f"t_{uuid.uuid4().hex[:12]}", template=name)
+
+
+def template_fits(env: dict[str, str] | None) -> bool:
+    """Whether a server with ``env`` (what a test sets) may start from a template database."""
+    return not any(name.startswith(TEMPLATE_SENSITIVE) for name in env or {})
+
+
 def clear_sdk_project_cache() -> None:
     """Forget the project ids the Huawei SDK caches per AK in a class attribute (tests create
     accounts whose keys must not inherit another server's lookups); a no-op when no test of this
@@ -125,8 +159,9 @@ def _factory(request: pytest.FixtureRequest, base: Path) -> tuple[MoorageFactory
     ) -> ServerProcess:
         directory = data_dir or base / f"moorage-{len(started)}"
         directory.mkdir(parents=True, exist_ok=True)
+        make_database = migrated_database_url if data_dir is None and template_fits(env) else database_url_for
         full_env = {
-            "MOORAGE_DATABASE_URL": database_url_for(request, database, directory),
+            "MOORAGE_DATABASE_URL": make_database(request, database, directory),
             "MOORAGE_DATA_DIR": str(directory),
             "MOORAGE_ACCESS_LOG": "false",
             "MOORAGE_AUTH__ADMIN_USER": ADMIN_USER,
@@ -266,6 +301,20 @@ def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template
 
 
+@pytest.fixture(scope="session")
+def _migrated_postgresql(pg_server: postgres.PostgresServer, _migrated_sqlite: Path) -> str:
+    """The name of a PostgreSQL database migrated and bootstrapped once per test process, without its
+    master key fact: ``migrated_database_url`` makes each server's database from it (CREATE DATABASE
+    ... TEMPLATE)."""
+    from moorage.bootstrap import bootstrap
+    from tests.support.inprocess import settings_for
+
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    bootstrap(settings_for(_migrated_sqlite, database_url=pg_server.create_database(name)))
+    pg_server.psql(name, MASTER_KEY_FACT_DELETE)
+    return name
+
+
 @pytest.fixture
 def app_moorage_factory(request: pytest.FixtureRequest, tmp_path: Path, _migrated_sqlite: Path) -> Iterator[AppFactory]:
     """Start in-process servers on demand: ``factory(database="postgresql", registry={...})`` (keyword
@@ -283,7 +332,11 @@ def app_moorage_factory(request: pytest.FixtureRequest, tmp_path: Path, _migrate
             if database == "sqlite":
                 for name in ("moorage.db", "master.key"):
                     shutil.copy2(_migrated_sqlite / name, directory / name)
-            url = database_url_for(request, database, directory)
+                url = database_url_for(request, database, directory)
+            elif "auth" in overrides:  # the administrator or its hash may differ from the template's
+                url = database_url_for(request, database, directory)
+            else:
+                url = migrated_database_url(request, database, directory)
             return stack.enter_context(running(settings_for(directory, database_url=url, **overrides)))
 
         yield factory

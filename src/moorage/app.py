@@ -8,15 +8,15 @@ import hmac
 import logging
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import moorage
@@ -359,15 +359,29 @@ def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
     return routers, merge_access_rules((unserved.ACCESS_RULES, *(module.ACCESS_RULES for module in modules)))
 
 
+def declared_routes(routes: Sequence[BaseRoute], kind: type[APIRoute]) -> set[tuple[str, str]]:
+    """(method, path) of every route of ``kind`` among ``routes`` and the routers included in them,
+    as declared. FastAPI's ``iter_route_contexts`` says the same but builds every route's dependency
+    model on the way (signatures, pydantic adapters): 0.6-1 s of CPU per application, paid before
+    serving by every HTTP worker and every in-process test server, where otherwise a route's model
+    is built when it is first used. Routers are included without a prefix, so the declared path is
+    the served one (tests/api/test_route_inventory.py holds the two to the same answer)."""
+    found: set[tuple[str, str]] = set()
+    pending = list(routes)
+    while pending:
+        route = pending.pop()
+        included = getattr(route, "original_router", None)  # fastapi.routing._IncludedRouter
+        if isinstance(included, APIRouter):
+            pending.extend(included.routes)
+        elif isinstance(route, kind):
+            found.update((method, route.path) for method in route.methods or ())
+    return found
+
+
 def require_rules(app: FastAPI, rules: AccessRules) -> AccessRules:
     """``rules``, once every management route of ``app`` has one and every rule has its route
     (``AccessRuleError`` otherwise: a route nobody decided about, or a rule for a path that moved)."""
-    served = {
-        (method, context.path)
-        for context in iter_route_contexts(app.routes)
-        if isinstance(context.original_route, ManagementRoute)
-        for method in context.original_route.methods or ()
-    }
+    served = declared_routes(app.routes, ManagementRoute)
     unruled = sorted(served - rules.keys())
     if unruled:
         raise AccessRuleError(f"management routes without an access rule: {unruled}")
@@ -384,12 +398,7 @@ def install_console(app: FastAPI) -> None:
     for module in console.MODULES:
         app.include_router(module.router)
     app.include_router(console_assets.router)
-    served = {
-        (method, context.path)
-        for context in iter_route_contexts(app.routes)
-        if isinstance(context.original_route, ConsoleRoute)
-        for method in context.original_route.methods or ()
-    }
+    served = declared_routes(app.routes, ConsoleRoute)
     if served != set(rules):
         raise AccessRuleError(f"console routes and rules differ: {sorted(served ^ set(rules))}")
     app.state.console_rules = rules

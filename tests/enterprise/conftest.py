@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES, database_url_for
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    DATABASES,
+    database_url_for,
+    migrated_database_url,
+    template_fits,
+)
 from tests.support.servers import ServerProcess, start_moorage, stop_all
 
 if TYPE_CHECKING:  # the SDK loads with the first server fixture, not when the pure unit tests collect
@@ -49,7 +56,12 @@ def _starter(request: pytest.FixtureRequest, base: Path) -> tuple[StartServer, l
     ) -> ServerProcess:
         directory = data_dir or base / f"ee-{len(started)}-{secrets.token_hex(3)}"
         directory.mkdir(parents=True, exist_ok=True)
-        url = database_url or database_url_for(request, database, directory)
+        if database_url is not None:
+            url = database_url
+        elif data_dir is None and template_fits(env):  # a first start: from the migrated template
+            url = migrated_database_url(request, database, directory)
+        else:
+            url = database_url_for(request, database, directory)
         full_env = {"MOORAGE_DATABASE_URL": url, "MOORAGE_DATA_DIR": str(directory), **FAST_JOBS, **(env or {})}
         server = start_moorage(
             directory,

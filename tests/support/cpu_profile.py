@@ -50,7 +50,8 @@ def _descendants_cpu() -> float:
     return total
 
 
-def _tree_cpu() -> float:
+def tree_cpu() -> float:
+    """CPU seconds of this process, the children it reaped and its live descendants."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime + _descendants_cpu()
@@ -67,7 +68,7 @@ class FileProfile:
     def _close(self) -> None:
         if self.current is None:
             return
-        wall, cpu = time.monotonic() - self.started[0], _tree_cpu() - self.started[1]
+        wall, cpu = time.monotonic() - self.started[0], tree_cpu() - self.started[1]
         with self.path.open("a") as handle:
             handle.write(json.dumps({"file": self.current, "wall": round(wall, 2), "cpu": round(cpu, 2)}) + "\n")
         self.current = None
@@ -78,7 +79,7 @@ class FileProfile:
         if name != self.current:
             self._close()
             self.current = name
-            self.started = (time.monotonic(), _tree_cpu())
+            self.started = (time.monotonic(), tree_cpu())
 
     def pytest_sessionfinish(self) -> None:
         self._close()
@@ -96,19 +97,31 @@ def register(config: pytest.Config) -> None:
     config.pluginmanager.register(FileProfile(Path(directory), worker), "moorage-file-profile")
 
 
+COLUMNS = ("cpu", "wall", "starts", "wait", "start cpu")
+
+
 def main(directory: str) -> None:
-    """Print the files of a profiled run, most CPU first, with the totals."""
-    totals: dict[str, dict[str, float]] = defaultdict(lambda: {"wall": 0.0, "cpu": 0.0})
+    """Print the files of a profiled run, most CPU first, with the totals: CPU and wall seconds, and the
+    servers each file waited for (``starts-*.jsonl``, written by tests/support/servers.py): how many,
+    the wall seconds spent waiting for them to answer, and the CPU spent meanwhile."""
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(COLUMNS, 0.0))
     for path in Path(directory).glob("*.jsonl"):
+        starts = path.name.startswith("starts-")
         for line in path.read_text().splitlines():
             row = json.loads(line)  # a file's tests may come in several runs (xdist sends them in batches)
-            totals[row["file"]]["wall"] += row["wall"]
-            totals[row["file"]]["cpu"] += row["cpu"]
-    rows = sorted(({"file": name, **figures} for name, figures in totals.items()), key=lambda row: -row["cpu"])
-    print(f"{'cpu s':>8} {'wall s':>8}  file")
-    for row in rows:
-        print(f"{row['cpu']:8.1f} {row['wall']:8.1f}  {row['file']}")
-    print(f"{sum(r['cpu'] for r in rows):8.1f} {sum(r['wall'] for r in rows):8.1f}  total ({len(rows)} files)")
+            figures = totals[row["file"]]
+            if starts:
+                figures["starts"] += 1
+                figures["wait"] += row["wait"]
+                figures["start cpu"] += row.get("cpu") or 0.0
+            else:
+                figures["wall"] += row["wall"]
+                figures["cpu"] += row["cpu"]
+    rows = sorted(totals.items(), key=lambda item: -item[1]["cpu"])
+    rows.append((f"total ({len(rows)} files)", {key: sum(f[key] for _, f in rows) for key in COLUMNS}))
+    print(f"{'cpu s':>8} {'wall s':>8} {'starts':>6} {'wait s':>7} {'start cpu':>9}  file")
+    for name, f in rows:
+        print(f"{f['cpu']:8.1f} {f['wall']:8.1f} {f['starts']:6.0f} {f['wait']:7.1f} {f['start cpu']:9.1f}  {name}")
 
 
 if __name__ == "__main__":

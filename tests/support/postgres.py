@@ -40,29 +40,17 @@ class PostgresServer:
         user = "postgres" if self.password is None else f"postgres:{quote(self.password, safe='')}"
         return f"postgresql+{driver}://{user}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database and return its SQLAlchemy URL."""
-        env = {**os.environ, "PGPASSWORD": self.password} if self.password is not None else None
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(PG_BIN / "psql"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    "postgres",
-                    "-q",
-                    "-c",
-                    f'CREATE DATABASE "{name}"',
-                ]
-            ),
-            check=True,
-            capture_output=True,
-            env=env,
-        )
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """Create a database (empty, or a copy of the database ``template``, which nobody may be
+        connected to) and return its SQLAlchemy URL."""
+        self.psql("postgres", f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return self.url(name)
+
+    def psql(self, database: str, command: str) -> None:
+        """Run one SQL command in ``database`` as the ``postgres`` user."""
+        env = {**os.environ, "PGPASSWORD": self.password} if self.password is not None else None
+        argv = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database]
+        subprocess.run(_as_postgres([*argv, "-q", "-c", command]), check=True, capture_output=True, env=env)
 
     def stop(self) -> None:
         """Fast shutdown, then remove the cluster."""

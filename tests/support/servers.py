@@ -6,6 +6,7 @@ so a test never leaves a server behind (``ServerProcess`` is a context manager).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -42,6 +43,8 @@ class ServerProcess:
     log_path: Path
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    spawn_cpu: float | None = field(default=None, repr=False)
+    """Under ``MOORAGE_TEST_PROFILE``: the CPU seconds of the test process's tree when this was started."""
 
     @property
     def base_url(self) -> str:
@@ -58,19 +61,26 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_ready(self, path: str = "/v2/", timeout: float = 120.0) -> None:
-        """Poll ``path`` until the server answers anything, or fail with the server's log. The bound
-        is generous because a loaded 2-core machine has been seen to take over 30 s to start one."""
-        import httpx  # here, not at module level: conftests import this module for every test
+        """Wait until ``path`` answers anything (any HTTP status), or fail with the server's log. The
+        bound is generous because a loaded 2-core machine has been seen to take over 30 s to start one.
 
+        Cheap on purpose: the suite starts a server a few hundred times, each start takes seconds,
+        and this loop runs in the test process the whole time. It used to call ``httpx.get`` every
+        50 ms, a new client (and TLS context) each time: 35 ms of CPU per probe, about 40% of a core
+        for as long as the server took to start. A refused ``connect`` costs microseconds; once the
+        port accepts, one plain HTTP request waits for the answer (granian's listening socket takes
+        connections before its worker is ready, and the request is answered when it is)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                httpx.get(self.base_url + path, timeout=1.0)
+            if _answers(self.host, self.port, path, min(remaining, READY_REQUEST_TIMEOUT)):
+                _note_start(time.monotonic() - (deadline - timeout), self.spawn_cpu)
                 return
-            except httpx.TransportError:
-                time.sleep(0.05)
+            time.sleep(READY_POLL_SECONDS)
         self.stop()
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.log()}")
 
@@ -102,6 +112,53 @@ class ServerProcess:
         self.stop()
 
 
+READY_POLL_SECONDS = 0.02
+"""Between readiness probes: a refused connection costs next to nothing, so polling often costs no CPU
+and takes at most this long off a start."""
+READY_REQUEST_TIMEOUT = 10.0
+"""How long one readiness request waits for its answer once the port accepts (the application may
+still be importing); a server that accepts and never answers is tried again until the deadline."""
+
+
+def _answers(host: str, port: int, path: str, timeout: float) -> bool:
+    """Whether ``GET path`` on ``host:port`` gets an HTTP answer (any status, even a TLS server's
+    refusal of plain HTTP): False while nothing listens, the connection is dropped or no answer comes
+    within ``timeout``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+            head = b""
+            while len(head) < 5 and (piece := sock.recv(5 - len(head))):
+                head += piece
+            return head == b"HTTP/"
+    except OSError:
+        return False
+
+
+def _profiling() -> str | None:
+    return os.environ.get("MOORAGE_TEST_PROFILE") or None
+
+
+def _tree_cpu() -> float:
+    from tests.support.cpu_profile import tree_cpu
+
+    return tree_cpu()
+
+
+def _note_start(seconds: float, spawn_cpu: float | None) -> None:
+    """Under ``MOORAGE_TEST_PROFILE`` (tests/support/cpu_profile.py), add this start to the profile:
+    which test file waited for a server, how long, and the CPU the test process and its descendants
+    spent meanwhile (the server starting, mostly)."""
+    directory = _profiling()
+    if directory is None:
+        return
+    current = os.environ.get("PYTEST_CURRENT_TEST", "outside pytest").split("::", 1)[0]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    cpu = None if spawn_cpu is None else round(_tree_cpu() - spawn_cpu, 2)
+    with (Path(directory) / f"starts-{worker}.jsonl").open("a") as handle:
+        handle.write(json.dumps({"file": current, "wait": round(seconds, 2), "cpu": cpu}) + "\n")
+
+
 def stop_all(servers: list[ServerProcess]) -> None:
     """Stop every server, all at once: each takes seconds to shut down, and at the end of a session a
     worker holds several."""
@@ -115,9 +172,10 @@ def _spawn(argv: list[str], *, data_dir: Path, port: int, env: Mapping[str, str]
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-{name}.log"
     full_env = {**os.environ, **env}
+    spawn_cpu = _tree_cpu() if _profiling() else None
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
-    return ServerProcess(process, "127.0.0.1", port, log_path, data_dir, dict(env))
+    return ServerProcess(process, "127.0.0.1", port, log_path, data_dir, dict(env), spawn_cpu)
 
 
 def start_moorage(
