@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from moorage.app import MoorageApp, Services
+    from moorage.app import MoorageApp
+    from moorage.services.wiring import Services
     from moorage.settings import Settings
 
 ADDRESS = "127.0.0.1:5000"
