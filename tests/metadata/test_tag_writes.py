@@ -1,9 +1,12 @@
-"""The tag writes of a manifest PUT keep the repository's tag counter true on both databases (a new
+"""The writes of a manifest PUT: tags keep the repository's tag counter true on both databases (a new
 tag counts once, a moved or re-pushed tag does not, an immutable tag never moves) and, on PostgreSQL,
-insert a new tag with its count in one statement (a round trip each would cost the push path)."""
+a new tag and its count are one statement (a round trip each would cost the push path); a new
+manifest and its references are three statements, and a push that loses the insert of the same
+manifest to a concurrent one answers the winner's row."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from moorage.metadata.database import Database
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories as repositories_q
-from moorage.metadata.tables import domains, repositories, tags
+from moorage.metadata.tables import domains, manifest_references, repositories, tags
 from moorage.metadata.upsert import insert_ignore
 from tests.conftest import DATABASES
 from tests.support import swr_images as si
@@ -95,3 +98,59 @@ def test_a_new_tag_is_one_statement_on_postgresql(db: Database) -> None:
             event.remove(db.engine, "before_cursor_execute", seen)
         assert len(new_tag) == 1 and len(kept) == 1, (new_tag, kept)
         assert _count(conn, repository_id) == 2
+
+
+def test_a_new_manifest_is_stored_with_its_references_in_three_statements(db: Database) -> None:
+    image = si.image([{"a.txt": b"one"}, {"b.txt": b"two"}], label="refs")
+    parsed = parse_manifest(image.manifest, image.media_type)
+    with db.write_transaction() as conn:
+        repository_id, _ = _stored(conn, "setup")
+        sent: list[str] = []
+
+        def seen(*args: Any) -> None:
+            sent.append(str(args[2]))
+
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            manifest_id = q.store(conn, repository_id, image.digest, image.manifest, parsed)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        # Its id looked up (absent), the row inserted answering its id, the references in one insert.
+        assert len(sent) == 3, sent
+        assert q.store(conn, repository_id, image.digest, image.manifest, parsed) == manifest_id  # a re-push
+        kinds = conn.execute(
+            select(manifest_references.c.kind, manifest_references.c.digest)
+            .where(manifest_references.c.manifest_id == manifest_id)
+            .order_by(manifest_references.c.position)
+        ).all()
+    config, *layers = image.blobs
+    assert [tuple(row) for row in kinds] == [("config", config.digest)] + [("layer", blob.digest) for blob in layers]
+
+
+def test_a_manifest_stored_concurrently_is_found_by_the_losing_push(db: Database) -> None:
+    """PostgreSQL: the push that loses the insert waits for the winner, then answers the winner's id."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite write transactions are serial: no push can lose the insert")
+    image = si.image([{"a.txt": b"race"}], label="race")
+    parsed = parse_manifest(image.manifest, image.media_type)
+    with db.write_transaction() as conn:
+        repository_id, _ = _stored(conn, "race-setup")
+    winner_inside = threading.Event()
+    release = threading.Event()
+    ids: list[int] = []
+
+    def winner() -> None:
+        with db.write_transaction() as conn:
+            ids.append(q.store(conn, repository_id, image.digest, image.manifest, parsed))
+            winner_inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=winner)
+    thread.start()
+    assert winner_inside.wait(10)
+    timer = threading.Timer(0.3, release.set)  # the loser's insert waits on the winner's row until then
+    timer.start()
+    with db.write_transaction() as conn:
+        loser = q.store(conn, repository_id, image.digest, image.manifest, parsed)
+    thread.join()
+    assert loser == ids[0]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
@@ -42,6 +43,21 @@ _TOUCH = (
     .where(repositories.c.id == bindparam("repository"))
     .values(tag_count=repositories.c.tag_count + bindparam("tag_delta"), updated_at=bindparam("now"))
 )
+
+_NEW_MANIFEST = {
+    name: dialect.insert(manifests)
+    .on_conflict_do_nothing(index_elements=[manifests.c.repository_id, manifests.c.digest])
+    .returning(manifests.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""A new manifest's row, answering its id (nothing when a concurrent push stored it first)."""
+_INSERT_REFERENCES = {
+    name: dialect.insert(manifest_references).on_conflict_do_nothing(
+        index_elements=[manifest_references.c.manifest_id, manifest_references.c.position]
+    )
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""A new manifest's references, built once (a statement built per push cost more than its insert)."""
 
 _INSERT_COUNTED = text(
     "WITH inserted AS (INSERT INTO tags (repository_id, name, manifest_id, created_at, updated_at) "
@@ -149,9 +165,8 @@ def store(conn: Connection, repository_id: int, digest: str, payload: bytes, par
     known = conn.execute(_MANIFEST_ID, key).scalar()
     if known is not None:  # pushed before (a re-push, a new tag of the same image)
         return int(known)
-    inserted = insert_ignore(
-        conn,
-        manifests,
+    new_id = conn.execute(
+        _NEW_MANIFEST[conn.dialect.name],
         {
             "repository_id": repository_id,
             "digest": digest,
@@ -164,10 +179,10 @@ def store(conn: Connection, repository_id: int, digest: str, payload: bytes, par
             "annotations": json.dumps(parsed.annotations, sort_keys=True) if parsed.annotations else "",
             "created_at": now_ms(),
         },
-        conflict=["repository_id", "digest"],
-    )
-    manifest_id = int(conn.execute(_MANIFEST_ID, key).scalar_one())
-    if inserted:
+    ).scalar()
+    # None: a concurrent push of the same manifest won the insert; read the id it committed.
+    manifest_id = int(new_id) if new_id is not None else int(conn.execute(_MANIFEST_ID, key).scalar_one())
+    if new_id is not None:
         refs = []
         descriptors = [("config", parsed.config)] if parsed.config else []
         descriptors += [("layer", d) for d in parsed.layers] + [("manifest", d) for d in parsed.manifests]
@@ -184,7 +199,7 @@ def store(conn: Connection, repository_id: int, digest: str, payload: bytes, par
                 }
             )
         if refs:
-            insert_ignore(conn, manifest_references, refs, conflict=["manifest_id", "position"])
+            conn.execute(_INSERT_REFERENCES[conn.dialect.name], refs)
     return manifest_id
 
 
