@@ -8,11 +8,13 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 from moorage.domain.digests import Digest
-from moorage.domain.errors import BlobUnknown, RangeNotSatisfiable
+from moorage.domain.errors import BlobUnknown, NameUnknown, RangeNotSatisfiable
+from moorage.domain.names import RepositoryName
 from moorage.domain.registry import ByteRange, Repository, UploadTarget
 from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import blobs as q
 from moorage.metadata.queries import gc as gc_q
+from moorage.metadata.queries import repositories as repo_q
 from moorage.services.blob_links import link_blob
 from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.storage.blobstore import BlobStore
@@ -31,10 +33,27 @@ class BlobService:
         """A blob found by a HEAD or GET is marked as used again once its last use is this old (half the
         garbage collector's grace period: the push that found it has that long to PUT its manifest)."""
 
+    async def size_in(self, *, instance_id: str, name: RepositoryName, digest: Digest) -> int:
+        """``size`` of a blob of the repository called ``name`` (or ``NameUnknown``), the repository
+        and the blob read in one transaction: a push HEADs every blob before it uploads it."""
+
+        def work(conn: Connection) -> tuple[Repository | None, tuple[int, int] | None]:
+            repository = repo_q.get(conn, instance_id, name)
+            return repository, None if repository is None else gc_q.linked_blob(conn, repository.id, str(digest))
+
+        repository, found = await self.db.read(work)
+        if repository is None:
+            raise NameUnknown(f"repository {name} not known to registry", detail={"name": str(name)})
+        return await self._used(repository, digest, found)
+
     async def size(self, *, repository: Repository, digest: Digest) -> int:
         """Size of a blob the repository may serve, or ``BlobUnknown``; a blob not used for a while is
         marked as used now (the client may be about to push a manifest that needs it)."""
         found = await self.db.read(lambda conn: gc_q.linked_blob(conn, repository.id, str(digest)))
+        return await self._used(repository, digest, found)
+
+    async def _used(self, repository: Repository, digest: Digest, found: tuple[int, int] | None) -> int:
+        """The size ``found`` (size, last use) gives, after marking an old use as new."""
         if found is not None and found[1] < now_ms() - self.touch_after_ms:
 
             def touch(conn: Connection) -> bool:

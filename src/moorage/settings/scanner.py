@@ -135,8 +135,9 @@ class ScannerSettings(BaseModel):
     remote_timeout_seconds: float = Field(default=60.0, gt=0)
     """Timeout of each request to an external registry."""
     pull_policy_cache_seconds: float = Field(default=1.0, ge=0)
-    """How long a node keeps an organization's pull policy and an image's scan state before reading
-    them again: a policy change or a new scan applies to pulls within this time."""
+    """How long a node keeps an organization's policy (its pull policy and whether pushes are scanned)
+    and an image's scan state before reading them again: a policy change or a new scan applies to pulls
+    and pushes within this time (a change through the API applies at once on the node that made it)."""
 
     cicd_credential_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
     """Lifetime of the scan-upload credential a CI/CD command carries (``CreateCicdConfigurationCommand``):

@@ -36,8 +36,7 @@ async def head_blob(request: Request, ctx: OciContext) -> Response:
     """Whether the repository has the blob, and its size."""
     svc = services(request)
     digest = Digest.parse(ctx.params["digest"])
-    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
-    size = await svc.blobs.size(repository=repository, digest=digest)
+    size = await svc.blobs.size_in(instance_id=ctx.instance_id, name=ctx.repository, digest=digest)
     return Response(status_code=200, headers=_headers(digest, size), media_type="application/octet-stream")
 
 
@@ -45,8 +44,7 @@ async def get_blob(request: Request, ctx: OciContext) -> Response:
     """The blob's bytes, or a byte range of them (206)."""
     svc = services(request)
     digest = Digest.parse(ctx.params["digest"])
-    repository = await svc.repositories.find(instance_id=ctx.instance_id, name=ctx.repository)
-    size = await svc.blobs.size(repository=repository, digest=digest)
+    size = await svc.blobs.size_in(instance_id=ctx.instance_id, name=ctx.repository, digest=digest)
     redirect = svc.blobs.redirect_url(digest)
     if redirect is not None:
         # The object store serves the bytes (and the client's Range) itself, as distribution's redirect does.

@@ -106,10 +106,17 @@ def row_of(
     }
 
 
+_INSERT = insert(events)
+"""Built once: every change writes its event with this statement (its construction and cache key cost
+more than the insert of one row)."""
+
+
 def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert event rows (one statement for many)."""
-    if rows:
-        conn.execute(insert(events), list(rows))
+    """Insert event rows (one statement for many; a single row without the driver's executemany)."""
+    if len(rows) == 1:
+        conn.execute(_INSERT, rows[0])
+    elif rows:
+        conn.execute(_INSERT, list(rows))
 
 
 def has_pending(conn: Connection) -> bool:

@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from moorage.domain.bounded_json import load_document
@@ -42,6 +43,41 @@ _TOUCH = (
     .where(repositories.c.id == bindparam("repository"))
     .values(tag_count=repositories.c.tag_count + bindparam("tag_delta"), updated_at=bindparam("now"))
 )
+
+_NEW_MANIFEST = {
+    name: dialect.insert(manifests)
+    .on_conflict_do_nothing(index_elements=[manifests.c.repository_id, manifests.c.digest])
+    .returning(manifests.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""A new manifest's row, answering its id (nothing when a concurrent push stored it first)."""
+_INSERT_REFERENCES = {
+    name: dialect.insert(manifest_references).on_conflict_do_nothing(
+        index_elements=[manifest_references.c.manifest_id, manifest_references.c.position]
+    )
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+"""A new manifest's references, built once (a statement built per push cost more than its insert)."""
+
+_INSERT_COUNTED = text(
+    "WITH inserted AS (INSERT INTO tags (repository_id, name, manifest_id, created_at, updated_at) "
+    "VALUES (:repository_id, :name, :manifest_id, :created_at, :updated_at) "
+    "ON CONFLICT (repository_id, name) DO NOTHING RETURNING repository_id) "
+    "UPDATE repositories SET tag_count = repositories.tag_count + 1, updated_at = :updated_at "
+    "FROM inserted WHERE repositories.id = inserted.repository_id RETURNING repositories.id"
+)
+"""PostgreSQL: a new tag and its repository's counter in one statement (one round trip where there
+were two); nothing happens when the tag exists."""
+
+
+def _insert_tag(conn: Connection, repository_id: int, row: dict[str, object]) -> bool:
+    """Insert a tag row unless the tag exists, counting it in its repository; whether it inserted."""
+    if conn.dialect.name == "postgresql":
+        return conn.execute(_INSERT_COUNTED, row).first() is not None
+    if insert_ignore(conn, tags, row, conflict=["repository_id", "name"]):
+        _touch(conn, repository_id, tag_delta=1)
+        return True
+    return False
 
 
 def _record(row: Sequence[object], payload: bytes = b"") -> ManifestRecord:
@@ -129,9 +165,8 @@ def store(conn: Connection, repository_id: int, digest: str, payload: bytes, par
     known = conn.execute(_MANIFEST_ID, key).scalar()
     if known is not None:  # pushed before (a re-push, a new tag of the same image)
         return int(known)
-    inserted = insert_ignore(
-        conn,
-        manifests,
+    new_id = conn.execute(
+        _NEW_MANIFEST[conn.dialect.name],
         {
             "repository_id": repository_id,
             "digest": digest,
@@ -144,10 +179,10 @@ def store(conn: Connection, repository_id: int, digest: str, payload: bytes, par
             "annotations": json.dumps(parsed.annotations, sort_keys=True) if parsed.annotations else "",
             "created_at": now_ms(),
         },
-        conflict=["repository_id", "digest"],
-    )
-    manifest_id = int(conn.execute(_MANIFEST_ID, key).scalar_one())
-    if inserted:
+    ).scalar()
+    # None: a concurrent push of the same manifest won the insert; read the id it committed.
+    manifest_id = int(new_id) if new_id is not None else int(conn.execute(_MANIFEST_ID, key).scalar_one())
+    if new_id is not None:
         refs = []
         descriptors = [("config", parsed.config)] if parsed.config else []
         descriptors += [("layer", d) for d in parsed.layers] + [("manifest", d) for d in parsed.manifests]
@@ -164,7 +199,7 @@ def store(conn: Connection, repository_id: int, digest: str, payload: bytes, par
                 }
             )
         if refs:
-            insert_ignore(conn, manifest_references, refs, conflict=["manifest_id", "position"])
+            conn.execute(_INSERT_REFERENCES[conn.dialect.name], refs)
     return manifest_id
 
 
@@ -191,8 +226,7 @@ def tag(conn: Connection, repository_id: int, name: str, manifest_id: int) -> No
         "updated_at": now,
     }
     for _attempt in range(TAG_WRITE_ATTEMPTS):
-        if insert_ignore(conn, tags, row, conflict=["repository_id", "name"]):
-            _touch(conn, repository_id, tag_delta=1)
+        if _insert_tag(conn, repository_id, row):
             return
         moved = conn.execute(
             _MOVE_TAG, {"in_repository": repository_id, "tag_name": name, "manifest_id": manifest_id, "updated_at": now}
@@ -209,9 +243,9 @@ def tag_once(conn: Connection, repository_id: int, name: str, manifest_id: int) 
     (the loser finds the winner's row, on PostgreSQL after the winner committed), and an existing tag
     is read under its row lock, so the tag never moves."""
     now = now_ms()
-    if insert_ignore(
+    if _insert_tag(
         conn,
-        tags,
+        repository_id,
         {
             "repository_id": repository_id,
             "name": name,
@@ -219,9 +253,7 @@ def tag_once(conn: Connection, repository_id: int, name: str, manifest_id: int) 
             "created_at": now,
             "updated_at": now,
         },
-        conflict=["repository_id", "name"],
     ):
-        _touch(conn, repository_id, tag_delta=1)
         return True
     current = select(tags.c.manifest_id).where(tags.c.repository_id == repository_id, tags.c.name == name)
     if conn.dialect.name == "postgresql":

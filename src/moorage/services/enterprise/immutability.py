@@ -55,6 +55,8 @@ class ImmutableTagGuard:
     def protected_tags(self, conn: Connection, repository: Repository, tags: Sequence[str]) -> Mapping[str, str]:
         """The tags of ``tags`` a rule covers, with that rule's description."""
         rules = self._rules(conn, repository) if tags else []
+        if not rules:
+            return {}  # the default registry, or no rule in the namespace: nothing to match per tag
         found = {}
         for tag in tags:
             rule = covering_rule(rules, repository.name, tag)

@@ -31,7 +31,11 @@ def push_listeners(settings: Settings, db: Database, jobs: JobSubmitter) -> list
     """What a push sets off, for a worker that stores manifests: scan on push (the organization's
     policy or the global setting) and the namespace's on-push signature policies. A replicated image
     is scanned and signed on arrival as if a client had pushed it (Harbor does the same)."""
-    policies = PolicyService(db, scan_on_push_default=settings.scanner.scan_on_push)
+    policies = PolicyService(
+        db,
+        scan_on_push_default=settings.scanner.scan_on_push,
+        cache_seconds=settings.scanner.pull_policy_cache_seconds,
+    )
     return [
         ScanOnPush(db, jobs, policies, settings.vulndb_path),
         EnterpriseRegistryHooks(db, ExecutionService(db, jobs)),

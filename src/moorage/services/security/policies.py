@@ -5,7 +5,8 @@ vulnerable images from running")."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -24,6 +25,8 @@ from moorage.services.security.images import account_of
 
 BLOCK_SEVERITIES = ("", "low", "medium", "high", "critical")
 MAX_ALLOWLIST = 1000
+PUSH_CACHE_ENTRIES = 4096
+"""Organizations whose scan-on-push answer one process keeps at most."""
 _VULNERABILITY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{1,127}$")
 
 
@@ -43,11 +46,30 @@ def default_policy(namespace_id: int) -> NamespacePolicy:
 
 
 class PolicyService:
-    """Reading and changing organization policies."""
+    """Reading and changing organization policies.
 
-    def __init__(self, db: Database, *, scan_on_push_default: bool) -> None:
+    Whether a push is scanned is asked on every tagged push, so ``scans_push`` keeps each
+    organization's answer for ``cache_seconds`` in this process (the pull gate's bound for the same
+    policies, ``MOORAGE_SCANNER__PULL_POLICY_CACHE_SECONDS``): a change made through ``set`` applies
+    at once in this process, and within ``cache_seconds`` on every other node and process sharing the
+    database (0 reads it on every push)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        scan_on_push_default: bool,
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.db = db
         self.scan_on_push_default = scan_on_push_default
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._push_answers: dict[int, tuple[float, bool]] = {}
+        self._changes = 0
+        self.push_policy_reads = 0
+        """Database reads ``scans_push`` made so far (tests watch it)."""
 
     def _namespace_id(self, conn: Connection, principal: Principal, namespace: str) -> int:
         """The id of an organization of the caller's account that the caller sees (one they may not
@@ -130,7 +152,26 @@ class PolicyService:
             )
             return stored
 
-        return await self.db.write(work)
+        stored = await self.db.write(work)
+        self._changes += 1
+        self._push_answers.pop(stored.namespace_id, None)  # this process sees its own change at once
+        return stored
+
+    async def scans_push(self, namespace_id: int) -> bool:
+        """Whether a tagged push into the organization is scanned (its policy, or the global setting),
+        read through this process's short cache."""
+        now = self.clock()
+        held = self._push_answers.get(namespace_id)
+        if held is not None and held[0] > now:
+            return held[1]
+        self.push_policy_reads += 1
+        changes = self._changes
+        answer = self.scan_on_push(await self.db.read(lambda conn: q.namespace_policy(conn, namespace_id)))
+        if self.cache_seconds > 0 and changes == self._changes:  # not read before a change of ours
+            if len(self._push_answers) >= PUSH_CACHE_ENTRIES:
+                self._push_answers.clear()  # bounded; refilled at one read per organization
+            self._push_answers[namespace_id] = (now + self.cache_seconds, answer)
+        return answer
 
     def scan_on_push(self, policy: NamespacePolicy | None) -> bool:
         """Whether a push into an organization with ``policy`` is scanned."""

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from moorage.domain.jobs import JobKind, JobSubmitter
 from moorage.metadata.database import Database
-from moorage.metadata.queries import security_tasks as policies_q
 from moorage.services.manifests import ManifestStored
 from moorage.services.security.cicd_reuse import reuse_upload
 from moorage.services.security.policies import PolicyService
@@ -32,8 +31,7 @@ class ScanOnPush:
         """See ``moorage.services.manifests.ManifestListener``."""
         if event.tag is None:
             return  # platform images and referrers are pushed by digest; the tag's push scans them
-        policy = await self.db.read(lambda conn: policies_q.namespace_policy(conn, event.namespace_id))
-        if not self.policies.scan_on_push(policy):
+        if not await self.policies.scans_push(event.namespace_id):
             return
         if event.domain_id and await reuse_upload(
             self.db,

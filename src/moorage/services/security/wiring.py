@@ -62,7 +62,11 @@ def build_security_services(
     settings: Settings, db: Database, master_key: MasterKey, jobs: JobSubmitter
 ) -> SecurityServices:
     """Construct them (no I/O)."""
-    policies = PolicyService(db, scan_on_push_default=settings.scanner.scan_on_push)
+    policies = PolicyService(
+        db,
+        scan_on_push_default=settings.scanner.scan_on_push,
+        cache_seconds=settings.scanner.pull_policy_cache_seconds,
+    )
     reader = reader_of(settings, db)
     details = ImageDetailService(db, reader)
     baseline = BaselineService(db, reader)
