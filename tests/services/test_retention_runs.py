@@ -639,11 +639,15 @@ def test_a_push_tagging_an_image_being_deleted_neither_deadlocks_nor_loses_its_t
     errors: list[BaseException] = []
     outcome: list[Outcome] = []
 
-    def push() -> None:  # a new tag of the same image: holds the manifest's key, then counts the tag
+    def push() -> None:
+        # A new tag of the same image. On PostgreSQL its insert (which holds the manifest's key) and
+        # the repository's tag count are one statement, so the push is held after it, before its
+        # commit, with both locks taken: the deletion must wait for it, not deadlock with it.
         try:
             with db.write_transaction() as conn:
-                pause_before(conn, "UPDATE repositories", tagged, go_on)
                 manifest_q.tag(conn, repo.id, "new", int(state[0]))
+                tagged.set()
+                assert go_on.wait(10)
         except BaseException as error:
             errors.append(error)
 
