@@ -40,11 +40,17 @@ CHEAP_PASSWORD_HASHING = {
 servers, started with a clean environment, keep the defaults)."""
 
 
+ONE_HTTP_WORKER = {"MOORAGE_WORKERS": "1"}
+"""Servers the suite starts run one HTTP worker unless a test asks for more (the default is one per
+CPU): a second worker is another process importing moorage at every start, about 3 s of CPU, and the
+suite starts over a hundred servers. Tests of several workers say so (``--workers 2``)."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep the default advisory sources off, and password hashing cheap, for everything this process
-    starts or configures."""
+    """Keep the default advisory sources off, password hashing cheap and servers at one HTTP worker,
+    for everything this process starts or configures."""
     os.environ.update(NO_ADVISORY_SOURCES)
-    for name, value in CHEAP_PASSWORD_HASHING.items():
+    for name, value in {**CHEAP_PASSWORD_HASHING, **ONE_HTTP_WORKER}.items():
         os.environ.setdefault(name, value)
     _load_hypothesis_profile()
     from tests.support import cpu_profile

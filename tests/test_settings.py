@@ -1,14 +1,16 @@
 """Settings that guard the data directory and the processes of ``moorage serve``: the umask, and the
-fingerprint by which a child checks it read what its parent read (secrets included, never shown)."""
+fingerprint by which a child checks it read what its parent read (secrets included, never shown), and
+how many HTTP workers it runs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from moorage.settings import Settings
+from moorage.settings import AUTO_WORKERS_MAX, Settings
 
 
 @pytest.mark.parametrize(
@@ -91,3 +93,10 @@ def test_a_retention_schedule_that_is_not_a_cron_is_refused_at_start(schedule: s
         Settings(retention={"schedule": schedule})
     assert "cron" in str(caught.value)
     assert Settings(retention={"schedule": " "}).retention.schedule == ""  # empty: no schedule
+
+
+def test_http_workers_follow_the_cpus_unless_set(tmp_path: Path) -> None:
+    cpus = len(os.sched_getaffinity(0))
+    assert Settings(data_dir=tmp_path, workers=0).http_workers == min(cpus, AUTO_WORKERS_MAX)
+    assert Settings(data_dir=tmp_path, workers=3).http_workers == 3
+    assert Settings.model_fields["workers"].default == 0  # the suite's servers set 1 (tests/conftest.py)

@@ -45,7 +45,9 @@ def register(app: typer.Typer) -> None:
         ),
         port: int | None = typer.Option(None, help="Port [env MOORAGE_PORT; 5000]"),
         data_dir: Path | None = typer.Option(None, help="Data directory [env MOORAGE_DATA_DIR]"),
-        workers: int | None = typer.Option(None, help="HTTP worker processes [env MOORAGE_WORKERS; 1]"),
+        workers: int | None = typer.Option(
+            None, help="HTTP worker processes, 0 for one per CPU [env MOORAGE_WORKERS; 0]"
+        ),
         config: Path | None = typer.Option(None, help="TOML configuration file [env MOORAGE_CONFIG]"),
     ) -> None:
         """Run the registry."""
