@@ -263,3 +263,14 @@ def run_or_load(arguments: argparse.Namespace, run: Callable[[argparse.Namespace
         arguments.json.parent.mkdir(parents=True, exist_ok=True)
         arguments.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return results
+
+
+def server_variant(text: str) -> tuple[str, dict[str, str]]:
+    """A ``--variant NAME:ENV=VALUE,...`` argument: a named moorage started with those settings."""
+    name, _, settings = text.partition(":")
+    return name, dict(item.split("=", 1) for item in settings.split(",") if item)
+
+
+def load_line(loads: Sequence[float]) -> str:
+    """The line that closes a report of rounds: the spread of the load average while they ran."""
+    return f"\nLoad average during the rounds: {min(loads):.1f}-{max(loads):.1f}."

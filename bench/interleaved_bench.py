@@ -40,7 +40,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` i
 from tests.support import postgres
 from tests.support.servers import ServerProcess, start_moorage, start_reference_registry
 
-from bench.figures import add_results_arguments, run_or_load
+from bench.figures import add_results_arguments, load_line, run_or_load
 from bench.http_client import HttpConnection, TimedRun, run_concurrently
 from bench.oci_client import Blob, Image, push_blob, push_image, put_manifest
 from bench.process_cpu import tree_cpu_seconds
@@ -217,7 +217,7 @@ def render(results: dict[str, Any]) -> str:
     lines.insert(0, f"Database: {results.get('database', 'sqlite')}.\n")
     loads = [s["load"] for by_target in results["samples"].values() for rounds in by_target.values() for s in rounds]
     if loads:
-        lines.append(f"\nLoad average during the rounds: {min(loads):.1f}-{max(loads):.1f}.")
+        lines.append(load_line(loads))
     return "\n".join(lines)
 
 

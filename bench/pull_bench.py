@@ -44,7 +44,7 @@ from tests.support import nginx
 from tests.support.servers import ServerProcess, free_port, start_moorage, start_reference_registry
 
 from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, pull, push_monolithic
-from bench.figures import add_results_arguments, run_or_load
+from bench.figures import add_results_arguments, load_line, run_or_load, server_variant
 from bench.process_cpu import tree_cpu_seconds
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
@@ -283,13 +283,8 @@ def render(results: dict[str, Any]) -> str:
             f"{cpu * 1000:.0f} ms | {client} |"
         )
     loads = [s["load"] for rounds in samples.values() for s in rounds]
-    lines.append(f"\nLoad average during the rounds: {min(loads):.1f}-{max(loads):.1f}.")
+    lines.append(load_line(loads))
     return "\n".join(lines)
-
-
-def _variant(text: str) -> tuple[str, dict[str, str]]:
-    name, _, settings = text.partition(":")
-    return name, dict(item.split("=", 1) for item in settings.split(",") if item)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pulls", type=int, default=1, help="passes over the targets per round (median counts)")
     parser.add_argument("--client", choices=("curl", "socket"), default="curl", help="what pulls")
     parser.add_argument("--load", type=int, default=0, help="busy-loop processes running during the rounds")
-    parser.add_argument("--variant", type=_variant, action="append", default=[], metavar="NAME:ENV=VALUE,...")
+    parser.add_argument("--variant", type=server_variant, action="append", default=[], metavar="NAME:ENV=VALUE,...")
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")
     add_results_arguments(parser)
     print(render(run_or_load(parser.parse_args(argv), run)))

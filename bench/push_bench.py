@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` i
 from tests.support.servers import ServerProcess, start_moorage, start_reference_registry
 
 from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, curl_push_monolithic, push_chunked
-from bench.figures import add_results_arguments, run_or_load
+from bench.figures import add_results_arguments, load_line, run_or_load, server_variant
 from bench.process_cpu import tree_cpu_seconds
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
@@ -212,13 +212,8 @@ def render(results: dict[str, Any]) -> str:
                 f"{ratio} | {cpu * 1000:,.0f} ms |"
             )
     loads = [s["load"] for kinds in samples.values() for rounds in kinds.values() for s in rounds]
-    lines.append(f"\nLoad average during the rounds: {min(loads):.1f}-{max(loads):.1f}.")
+    lines.append(load_line(loads))
     return "\n".join(lines)
-
-
-def _variant(text: str) -> tuple[str, dict[str, str]]:
-    name, _, settings = text.partition(":")
-    return name, dict(item.split("=", 1) for item in settings.split(",") if item)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--megabytes", type=int, default=512, help="blob size in MiB")
     parser.add_argument("--before-src", help="the src directory of another moorage tree to push to as well")
-    parser.add_argument("--variant", type=_variant, action="append", default=[], metavar="NAME:ENV=VALUE,...")
+    parser.add_argument("--variant", type=server_variant, action="append", default=[], metavar="NAME:ENV=VALUE,...")
     parser.add_argument("--reference", action="store_true", help="push to the reference registry too")
     parser.add_argument("--two-step", action="store_true", help="POST then PUT to moorage too")
     parser.add_argument("--pull", action="store_true", help="pull each blob pushed in one request right after")
