@@ -201,17 +201,30 @@ class SeaweedFS:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+START_ATTEMPTS = 3
+"""Starts tried with fresh ports: eight ports found free one by one can be taken by another process
+before weed binds them (CI saw its S3 listener fail with "address already in use")."""
+
+
 def start() -> SeaweedFS:
     """A new SeaweedFS in a temporary directory, with a random identity, ready to serve."""
     names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")
-    server = SeaweedFS(
-        directory=Path(tempfile.mkdtemp(prefix="moorage-seaweedfs-")),
-        ports={name: free_port() for name in names},
-        access_key=f"ak{secrets.token_hex(8)}",
-        secret_key=secrets.token_urlsafe(24),
-    )
-    server.start()
-    return server
+    for attempt in range(1, START_ATTEMPTS + 1):
+        server = SeaweedFS(
+            directory=Path(tempfile.mkdtemp(prefix="moorage-seaweedfs-")),
+            ports={name: free_port() for name in names},
+            access_key=f"ak{secrets.token_hex(8)}",
+            secret_key=secrets.token_urlsafe(24),
+        )
+        try:
+            server.start()
+        except RuntimeError as error:
+            server.close()
+            if "address already in use" not in str(error) or attempt == START_ATTEMPTS:
+                raise
+            continue
+        return server
+    raise AssertionError("unreachable")
 
 
 def s3_config(*, prefix: str | None = None, **overrides: Any) -> S3Config:
