@@ -10,11 +10,13 @@ at all. Measured on this machine: a one-query transaction costs ~1.4 ms through 
 
 SQLite is opened in WAL mode with foreign keys on and a generous busy timeout; write
 transactions start with ``BEGIN IMMEDIATE`` so writers queue for the lock up front instead of
-failing on upgrade ("database is locked"). Writers of one process also queue on a lock of their
-own before that (``_one_writer``): SQLite's busy handler polls by sleeping 1, 2, 5 ... 100 ms, so
-threads contending for the write lock leave it idle between polls (manifest PUTs at 16 concurrent
-requests: 325/s contending, 371/s queued on the lock). The busy handler remains for other
-processes (a standalone worker, the CLI). PostgreSQL (psycopg 3) needs none of this: its writers
+failing on upgrade ("database is locked"). Writers also queue on locks of their own before that
+(``_one_writer``): SQLite's busy handler polls by sleeping 1, 2, 5 ... 100 ms, so writers contending
+for the write lock leave it idle between polls (manifest PUTs at 16 concurrent requests: 325/s
+contending, 371/s queued on a lock). Within a process a thread lock; between moorage's processes (the
+HTTP workers, the job worker, the CLI) an exclusive ``flock`` on a file beside the database, which the
+kernel hands to the next waiter the moment it is released. The busy handler remains for writers that
+do not take it (another program on the same file). PostgreSQL (psycopg 3) needs none of this: its writers
 lock rows, not the database. On PostgreSQL every statement is a round trip between two processes
 (~0.3 ms of CPU, both sides counted, measured on this machine): reads run without BEGIN and COMMIT
 (``_pg_read``), and the hot write paths put several statements in one (the blob link of a push).
@@ -23,6 +25,8 @@ lock rows, not the database. On PostgreSQL every statement is a round trip betwe
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -31,7 +35,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
@@ -77,12 +81,14 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         self.dialect = self.engine.dialect.name
         self._writer_lock: threading.Lock | None = None
+        self._writer_file: _WriterFile | None = None
         self._write_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
             weakref.WeakKeyDictionary()
         )
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
             self._writer_lock = threading.Lock()
+            self._writer_file = _WriterFile.beside(self.url)
 
     @contextmanager
     def read_transaction(self) -> Iterator[Connection]:
@@ -131,13 +137,18 @@ class Database:
 
     @contextmanager
     def _one_writer(self) -> Iterator[None]:
-        """SQLite: one write transaction of this process at a time (a lock hands over at once; SQLite's
-        busy handler would sleep). PostgreSQL: no serialisation."""
+        """SQLite: one write transaction at a time, among this process's threads and then among
+        moorage's processes (locks hand over at once; SQLite's busy handler would sleep). PostgreSQL: no
+        serialisation."""
         if self._writer_lock is None:
             yield
             return
         with self._writer_lock:
-            yield
+            if self._writer_file is None:
+                yield
+                return
+            with self._writer_file.held():
+                yield
 
     def run_read(self, work: UnitOfWork[T]) -> T:
         """Run ``work`` in a read transaction, here (synchronous callers: jobs, CLI)."""
@@ -175,8 +186,61 @@ class Database:
         return limiter
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the writers' lock file)."""
         self.engine.dispose()
+        if self._writer_file is not None:
+            self._writer_file.close()
+
+
+class _WriterFile:
+    """The lock file that queues SQLite writers of several processes: ``<database>-writer``, locked
+    with ``flock`` for the length of each write transaction. The kernel wakes the next waiter when
+    the holder unlocks, or when it dies: a killed process never leaves it locked. Opened once per
+    process (a ``flock`` belongs to an open file, so a descriptor inherited across ``fork`` would be
+    shared with the parent and exclude nothing); a lock that cannot be opened (a read-only directory)
+    leaves the writers to SQLite's busy handler, as before.
+
+    The wait has no bound of its own: a writer holds the lock only inside a write transaction, and a
+    transaction that never ends would hold SQLite's write lock too, which no setting could cure."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._pid = 0
+
+    @classmethod
+    def beside(cls, url: str) -> _WriterFile | None:
+        """The lock of the database at ``url``; None for an in-memory database (one process only)."""
+        database = make_url(url).database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return cls(f"{database}-writer")
+
+    def _descriptor(self) -> int | None:
+        if self._fd is None or self._pid != os.getpid():
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                return None
+            self._pid = os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        fd = self._descriptor()
+        if fd is None:
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 SQLITE_FULL = 13
