@@ -54,10 +54,6 @@ _MANIFEST_ID = select(manifests.c.id).where(
     manifests.c.repository_id == bindparam("in_repository"), manifests.c.digest == bindparam("of_digest")
 )
 _MOVE_TAG = update(tags).where(tags.c.repository_id == bindparam("in_repository"), tags.c.name == bindparam("tag_name"))
-_EXISTING = select(manifests.c.digest).where(
-    manifests.c.repository_id == bindparam("in_repository"),
-    manifests.c.digest.in_(bindparam("digests", expanding=True)),
-)
 _TOUCH = (
     update(repositories)
     .where(repositories.c.id == bindparam("repository"))
@@ -359,14 +355,6 @@ def tag_stored(
     params.update({f"event_{c}": v for c, v in event.items()})
     passed, manifest_id = conn.execute(_tag_stored_statement(tuple(event)), params).one()
     return bool(passed), None if manifest_id is None else int(manifest_id)
-
-
-def existing_digests(conn: Connection, repository_id: int, digests: set[str]) -> set[str]:
-    """Which of ``digests`` are manifests of the repository."""
-    if not digests:
-        return set()
-    rows = conn.execute(_EXISTING, {"in_repository": repository_id, "digests": sorted(digests)})
-    return {r[0] for r in rows}
 
 
 def tag(conn: Connection, repository_id: int, name: str, manifest_id: int) -> None:
