@@ -21,15 +21,13 @@ from moorage.domain.errors import (
     TooLarge,
 )
 from moorage.domain.events import NewEvent, Operation, artifact_event, repository_event
-from moorage.domain.manifests import ParsedManifest, parse_manifest
+from moorage.domain.manifests import parse_manifest
 from moorage.domain.names import RepositoryName, is_valid_tag, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository, UploadTarget
 from moorage.metadata.database import Database
-from moorage.metadata.queries import blobs as blob_queries
-from moorage.metadata.queries import gc as gc_queries
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories as repo_queries
-from moorage.services.events.recorder import record_events
+from moorage.services.events.recorder import event_rows, record_events
 from moorage.services.pulls import PullRecorder
 from moorage.services.quotas import QuotaLimits, QuotaService
 from moorage.services.tag_protection import NO_PROTECTION, TagProtection, retag_refused
@@ -182,18 +180,40 @@ class ManifestService:
         tags = tuple(dict.fromkeys([*([tag] if tag else []), *(validate_tag(t) for t in extra_tags)]))
         parsed = parse_manifest(payload, content_type, max_depth=self.max_json_depth)
 
+        blob_sizes = {str(d.digest): d.size for d in parsed.blob_references()}
+        children = sorted({str(d.digest) for d in parsed.manifests})
+
         def work(conn: Connection) -> Repository:
-            gc_queries.writer_fence(conn)  # the blobs and manifests checked here stay until this commits
-            repository = self.quotas.ensure_repository_in(conn, target)  # a repository quota may refuse it
-            self._check_references(conn, repository, parsed)
-            manifest_id = q.store(conn, repository.id, str(digest), payload, parsed)
+            # The fence first: the blobs and manifests checked here stay until this commits.
+            repository = repo_queries.fenced_get(conn, target.instance_id, target.name)
+            if repository is None:  # its first manifest creates it, unless a repository quota refuses
+                repository = self.quotas.ensure_repository_in(conn, target)
             immutable = self.protection.protected_tags(conn, repository, tags)
+            pushed = _pushed(repository, str(digest), tags, parsed.media_type, len(payload))
+            checked, manifest_id = False, None
+            if conn.dialect.name == "postgresql" and len(tags) <= 1 and not immutable:
+                # One statement checks, tags and records when the manifest is stored already.
+                checked, manifest_id = q.tag_stored(
+                    conn,
+                    repository.id,
+                    str(digest),
+                    blob_sizes=blob_sizes,
+                    children=children,
+                    tag=tags[0] if tags else None,
+                    event=event_rows(conn, *pushed)[0],
+                )
+                if checked and manifest_id is not None:
+                    return repository
+            if not checked:  # find what is missing (and refuse), or the checks and the id in one query
+                manifest_id = self._checked_state(conn, repository, str(digest), blob_sizes, children)
+            if manifest_id is None:
+                manifest_id = q.store_new(conn, repository.id, str(digest), payload, parsed)
             for name in tags:
                 if name not in immutable:
                     q.tag(conn, repository.id, name, manifest_id)
                 elif not q.tag_once(conn, repository.id, name, manifest_id):
                     raise retag_refused(repository, name, immutable[name])  # rolls the whole push back
-            record_events(conn, *_pushed(repository, str(digest), tags, parsed.media_type, len(payload)))
+            record_events(conn, *pushed)
             return repository
 
         repository = await self.db.write(work)
@@ -223,25 +243,26 @@ class ManifestService:
                 )
 
     @staticmethod
-    def _check_references(conn: Connection, repository: Repository, parsed: ParsedManifest) -> None:
-        """Every blob and child manifest must be in the repository (the subject need not be)."""
-        wanted = {str(d.digest): d.size for d in parsed.blob_references()}
-        sizes = blob_queries.linked_sizes(conn, repository.id, wanted)
-        missing = set(wanted) - set(sizes)
-        children = {str(d.digest) for d in parsed.manifests}
-        missing |= children - q.existing_digests(conn, repository.id, children)
+    def _checked_state(
+        conn: Connection, repository: Repository, digest: str, wanted: dict[str, int], children: Sequence[str]
+    ) -> int | None:
+        """Every blob and child manifest must be in the repository (the subject need not be); the
+        manifest's id when it is stored already (one query for both)."""
+        sizes, held, manifest_id = q.push_state(conn, repository.id, digest, list(wanted), children)
+        missing = (set(wanted) - set(sizes)) | (set(children) - held)
         if missing:
             first = sorted(missing)[0]
             raise ManifestBlobUnknown(
                 f"manifest references {len(missing)} unknown blob(s) or manifest(s), e.g. {first}",
                 detail={"digest": first, "missing": sorted(missing)[:20]},
             )
-        for digest, size in sizes.items():
-            if size != wanted[digest]:
+        for blob, size in sizes.items():
+            if size != wanted[blob]:
                 raise ManifestInvalid(
-                    f"descriptor of {digest} says {wanted[digest]} bytes but the blob has {size}",
-                    detail={"digest": digest},
+                    f"descriptor of {blob} says {wanted[blob]} bytes but the blob has {size}",
+                    detail={"digest": blob},
                 )
+        return manifest_id
 
     async def delete(self, *, repository: Repository, reference: str) -> None:
         """Delete by digest (the manifest and its tags) or by tag (the tag only); a reference that is

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 
@@ -158,22 +156,3 @@ def unlink(conn: Connection, repository_id: int, digest: str) -> bool:
         )
     )
     return True
-
-
-_LINKED_SIZES = (
-    select(blobs.c.digest, blobs.c.size)
-    .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
-    .where(
-        repository_blobs.c.repository_id == bindparam("in_repository"),
-        repository_blobs.c.digest.in_(bindparam("digests", expanding=True)),
-    )
-)
-
-
-def linked_sizes(conn: Connection, repository_id: int, digests: Iterable[str]) -> dict[str, int]:
-    """Sizes of those of ``digests`` that the repository may serve."""
-    wanted = sorted(set(digests))
-    if not wanted:
-        return {}
-    rows = conn.execute(_LINKED_SIZES, {"in_repository": repository_id, "digests": wanted})
-    return {r[0]: int(r[1]) for r in rows}

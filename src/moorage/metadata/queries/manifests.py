@@ -6,7 +6,19 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, select, text, update
+from sqlalchemy import (
+    Select,
+    TextClause,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -15,7 +27,15 @@ from moorage.domain.errors import Conflict
 from moorage.domain.manifests import ParsedManifest
 from moorage.domain.registry import ManifestRecord, ReferrerRecord
 from moorage.metadata.database import now_ms
-from moorage.metadata.tables import manifest_references, manifests, repositories, tags
+from moorage.metadata.tables import (
+    blobs,
+    events,
+    manifest_references,
+    manifests,
+    repositories,
+    repository_blobs,
+    tags,
+)
 from moorage.metadata.upsert import bytewise, insert_ignore
 
 TAG_WRITE_ATTEMPTS = 3
@@ -34,10 +54,6 @@ _MANIFEST_ID = select(manifests.c.id).where(
     manifests.c.repository_id == bindparam("in_repository"), manifests.c.digest == bindparam("of_digest")
 )
 _MOVE_TAG = update(tags).where(tags.c.repository_id == bindparam("in_repository"), tags.c.name == bindparam("tag_name"))
-_EXISTING = select(manifests.c.digest).where(
-    manifests.c.repository_id == bindparam("in_repository"),
-    manifests.c.digest.in_(bindparam("digests", expanding=True)),
-)
 _TOUCH = (
     update(repositories)
     .where(repositories.c.id == bindparam("repository"))
@@ -161,10 +177,16 @@ def lookup(
 
 def store(conn: Connection, repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest) -> int:
     """Record a manifest and what it references (idempotent); return its id."""
-    key = {"in_repository": repository_id, "of_digest": digest}
-    known = conn.execute(_MANIFEST_ID, key).scalar()
+    known = conn.execute(_MANIFEST_ID, {"in_repository": repository_id, "of_digest": digest}).scalar()
     if known is not None:  # pushed before (a re-push, a new tag of the same image)
         return int(known)
+    return store_new(conn, repository_id, digest, payload, parsed)
+
+
+def store_new(conn: Connection, repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest) -> int:
+    """``store`` for a manifest the caller found missing a moment ago (in this transaction): its
+    insert, without a lookup first; a concurrent push that stored it since wins, and its id is read."""
+    key = {"in_repository": repository_id, "of_digest": digest}
     new_id = conn.execute(
         _NEW_MANIFEST[conn.dialect.name],
         {
@@ -203,12 +225,136 @@ def store(conn: Connection, repository_id: int, digest: str, payload: bytes, par
     return manifest_id
 
 
-def existing_digests(conn: Connection, repository_id: int, digests: set[str]) -> set[str]:
-    """Which of ``digests`` are manifests of the repository."""
-    if not digests:
-        return set()
-    rows = conn.execute(_EXISTING, {"in_repository": repository_id, "digests": sorted(digests)})
-    return {r[0] for r in rows}
+_PUSH_STATE = union_all(
+    select(literal_column("'b'").label("kind"), blobs.c.digest, blobs.c.size)
+    .select_from(repository_blobs.join(blobs, repository_blobs.c.digest == blobs.c.digest))
+    .where(
+        repository_blobs.c.repository_id == bindparam("in_repository"),
+        repository_blobs.c.digest.in_(bindparam("blob_digests", expanding=True)),
+    ),
+    select(literal_column("'m'"), manifests.c.digest, manifests.c.id).where(
+        manifests.c.repository_id == bindparam("in_repository"),
+        manifests.c.digest.in_(bindparam("manifest_digests", expanding=True)),
+    ),
+)
+"""What a manifest PUT reads before it writes, in one statement where there were up to three: the
+sizes of the blobs it references that the repository links, which of its child manifests the
+repository holds, and its own id if it is stored already."""
+
+
+def push_state(
+    conn: Connection, repository_id: int, digest: str, blob_digests: Sequence[str], children: Sequence[str]
+) -> tuple[dict[str, int], set[str], int | None]:
+    """(sizes of those of ``blob_digests`` the repository links, those of ``children`` that are its
+    manifests, the id of its manifest ``digest`` or None)."""
+    rows = conn.execute(
+        _PUSH_STATE,
+        {
+            "in_repository": repository_id,
+            "blob_digests": sorted(set(blob_digests)),
+            "manifest_digests": sorted({digest, *children}),
+        },
+    )
+    sizes: dict[str, int] = {}
+    found: dict[str, int] = {}
+    for kind, row_digest, value in rows:
+        (sizes if kind == "b" else found)[row_digest] = int(value)
+    return sizes, set(found) & set(children), found.get(digest)
+
+
+# PostgreSQL: a push of a manifest the repository holds already (a new tag of a pushed image, a
+# retried push), as one statement where there were five: the reference checks (every blob linked
+# with its descriptor's size, every child manifest present), the manifest's id, the tag inserted or
+# moved, the repository's tag counter and time, and the pushed event. Nothing is written unless the
+# checks pass and the manifest exists; the answer (checks passed, the manifest's id) tells the
+# caller what to do otherwise (store a new manifest, or find which reference is missing). The tag
+# is an upsert: concurrent pushes of one new tag wait for each other on its unique key and exactly
+# one inserts (``xmax = 0`` in RETURNING: the row was inserted, not updated; PostgreSQL's usual
+# idiom for it), so the counter counts it once; a tag deleted while another push moves it is
+# inserted again by the upsert itself. Locks are taken in the order of the statements this replaces
+# (the tag's row, then the repository's: ``tagged`` runs before ``counted``, which reads it); the
+# event's insert takes no lock another push waits for. Its caller holds the collector's writer
+# fence from an earlier statement, so these reads see every deletion the collector committed.
+_TAG_STORED_PG = """
+    WITH wanted AS (
+        SELECT w.digest, w.size
+        FROM unnest(CAST(:blob_digests AS VARCHAR[]), CAST(:blob_sizes AS BIGINT[])) AS w(digest, size)
+    ), checked AS (
+        SELECT
+            (SELECT count(*) FROM wanted
+             JOIN repository_blobs ON repository_blobs.repository_id = CAST(:repository AS BIGINT)
+                 AND repository_blobs.digest = wanted.digest
+             JOIN blobs ON blobs.digest = wanted.digest AND blobs.size = wanted.size)
+            = cardinality(CAST(:blob_digests AS VARCHAR[]))
+            AND (SELECT count(*) FROM manifests
+                 WHERE manifests.repository_id = CAST(:repository AS BIGINT)
+                 AND manifests.digest = ANY(CAST(:children AS VARCHAR[])))
+            = cardinality(CAST(:children AS VARCHAR[])) AS passed
+    ), found AS (
+        SELECT manifests.id FROM manifests, checked
+        WHERE checked.passed AND manifests.repository_id = CAST(:repository AS BIGINT)
+        AND manifests.digest = CAST(:digest AS VARCHAR)
+    ), tagged AS (
+        INSERT INTO tags (repository_id, name, manifest_id, created_at, updated_at)
+        SELECT CAST(:repository AS BIGINT), CAST(:tag AS VARCHAR), found.id, CAST(:now AS BIGINT), CAST(:now AS BIGINT)
+        FROM found WHERE CAST(:tag AS VARCHAR) IS NOT NULL
+        ON CONFLICT (repository_id, name)
+        DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at
+        RETURNING (xmax = 0) AS inserted
+    ), counted AS (
+        UPDATE repositories
+        SET tag_count = repositories.tag_count + CASE WHEN tagged.inserted THEN 1 ELSE 0 END,
+            updated_at = CAST(:now AS BIGINT)
+        FROM tagged WHERE repositories.id = CAST(:repository AS BIGINT)
+        RETURNING repositories.id
+    ), recorded AS (
+        INSERT INTO events ({columns}) SELECT {values} FROM found
+    )
+    SELECT checked.passed, (SELECT found.id FROM found) FROM checked
+"""
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+_TAG_STORED_STATEMENTS: dict[tuple[str, ...], TextClause] = {}
+
+
+def _tag_stored_statement(columns: tuple[str, ...]) -> TextClause:
+    """The statement for event rows of these columns (built once: every row of ``record_events``
+    has the same)."""
+    statement = _TAG_STORED_STATEMENTS.get(columns)
+    if statement is None:
+        types = {c: events.c[c].type.compile(dialect=_POSTGRESQL) for c in columns}
+        values = ", ".join(f"CAST(:event_{c} AS {types[c]})" for c in columns)
+        statement = text(_TAG_STORED_PG.format(columns=", ".join(columns), values=values))
+        _TAG_STORED_STATEMENTS[columns] = statement
+    return statement
+
+
+def tag_stored(
+    conn: Connection,
+    repository_id: int,
+    digest: str,
+    *,
+    blob_sizes: dict[str, int],
+    children: Sequence[str],
+    tag: str | None,
+    event: dict[str, Any],
+) -> tuple[bool, int | None]:
+    """PostgreSQL: tag the stored manifest ``digest`` (no tag: None) and insert the ``event`` row, if
+    every blob of ``blob_sizes`` is linked with that size and every manifest of ``children`` is held.
+    (whether the references passed, the manifest's id or None): written only when both are true.
+    The tag must not be one an immutable rule covers (``tag_once`` decides those)."""
+    wanted = sorted(blob_sizes)
+    params: dict[str, Any] = {
+        "repository": repository_id,
+        "digest": digest,
+        "blob_digests": wanted,
+        "blob_sizes": [blob_sizes[d] for d in wanted],
+        "children": sorted(set(children)),
+        "tag": tag,
+        "now": now_ms(),
+    }
+    params.update({f"event_{c}": v for c, v in event.items()})
+    passed, manifest_id = conn.execute(_tag_stored_statement(tuple(event)), params).one()
+    return bool(passed), None if manifest_id is None else int(manifest_id)
 
 
 def tag(conn: Connection, repository_id: int, name: str, manifest_id: int) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, bindparam, false, or_, select
+from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, true
 from sqlalchemy.engine import Connection
 
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository, Visibility
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries.gc import FENCE_KEY, writer_fence
 from moorage.metadata.tables import instances, namespaces, repositories
 from moorage.metadata.upsert import bytewise, insert_ignore
 
@@ -32,6 +33,24 @@ def get(conn: Connection, instance_id: str, name: RepositoryName) -> Repository 
     """The repository called ``name`` in an instance, or None."""
     row = conn.execute(_BY_NAME, {"by_instance": instance_id, "by_name": str(name)}).first()
     return Repository(*row) if row else None
+
+
+_FENCE = select(func.pg_advisory_xact_lock_shared(bindparam("fence")).label("held")).subquery()
+_FENCED_BY_NAME = (lambda found: select(*found.c).select_from(_FENCE.outerjoin(found, true())))(_BY_NAME.subquery())
+"""PostgreSQL: ``gc.writer_fence`` and ``get`` in one statement (one round trip where there were two).
+The row comes from the statement's snapshot, taken before the lock was granted; the collector never
+deletes repositories, so that is the row a lookup after the fence would read. Reads of what the
+collector deletes (blob links, manifests) must come in later statements, as they do."""
+
+
+def fenced_get(conn: Connection, instance_id: str, name: RepositoryName) -> Repository | None:
+    """Take the collector's writer fence (``gc.writer_fence``: first in the transaction), then
+    ``get``."""
+    if conn.dialect.name != "postgresql":
+        writer_fence(conn)
+        return get(conn, instance_id, name)
+    row = conn.execute(_FENCED_BY_NAME, {"fence": FENCE_KEY, "by_instance": instance_id, "by_name": str(name)}).one()
+    return Repository(*row) if row[0] is not None else None
 
 
 def by_id(conn: Connection, repository_id: int) -> Repository | None:

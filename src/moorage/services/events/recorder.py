@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -21,12 +22,16 @@ log = logging.getLogger(__name__)
 def record_events(conn: Connection, *new_events: NewEvent) -> None:
     """Insert events in ``conn``'s transaction, each with its own context or the running request's
     (who acted, from which address)."""
-    if not new_events:
-        return
+    if new_events:
+        q.insert_rows(conn, event_rows(conn, *new_events))
+
+
+def event_rows(conn: Connection, *new_events: NewEvent) -> list[dict[str, Any]]:
+    """The rows ``record_events`` inserts (for a caller that inserts them in a statement of its own)."""
     context = current_context()
     at = now_ms()
     owners: dict[tuple[str, str], str] = {}
-    q.insert_rows(conn, [q.row_of(conn, event, event.context or context, at, owners) for event in new_events])
+    return [q.row_of(conn, event, event.context or context, at, owners) for event in new_events]
 
 
 def pinned(event: NewEvent) -> NewEvent:
