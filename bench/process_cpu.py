@@ -55,3 +55,30 @@ def tree_cpu_seconds(root: int) -> float:
         total += sum(int(value) for value in fields[11:15])
         pending.extend(_children(pid))
     return total / ticks
+
+
+def tree_context_switches(root: int) -> int:
+    """Context switches (voluntary and not) of every live thread of ``root`` and its descendants: how
+    often the server's threads went to sleep and woke (hand-offs between threads cost wake-ups, and on
+    a busy machine each wake-up waits for a CPU). Threads that exited are not counted."""
+    total = 0
+    pending = [root]
+    seen: set[int] = set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        task_dir = PROC / str(pid) / "task"
+        try:
+            tasks = os.listdir(task_dir)
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                status = (task_dir / task / "status").read_text()
+            except OSError:
+                continue
+            total += sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches:" in line)
+        pending.extend(_children(pid))
+    return total

@@ -45,7 +45,7 @@ from tests.support.servers import ServerProcess, free_port, start_moorage, start
 
 from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, pull, push_monolithic
 from bench.figures import add_results_arguments, load_line, run_or_load, server_variant
-from bench.process_cpu import tree_cpu_seconds
+from bench.process_cpu import tree_context_switches, tree_cpu_seconds
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
 REPOSITORY = "bench/pulls"
@@ -66,6 +66,10 @@ class Target:
     def cpu_seconds(self) -> float:
         """CPU of every process of the target so far."""
         return sum(tree_cpu_seconds(pid) for pid in self.pids)
+
+    def context_switches(self) -> int:
+        """Context switches of the target's live threads so far."""
+        return sum(tree_context_switches(pid) for pid in self.pids)
 
 
 def _progress(message: str) -> None:
@@ -89,7 +93,14 @@ def _push(endpoint: RegistryEndpoint, blob: BlobFile) -> None:
 
 
 def _moorage(work: Path, name: str, credentials: Credentials, env: dict[str, str]) -> ServerProcess:
-    server = start_moorage(
+    server = _spawn_moorage(work, name, credentials, env)
+    server.wait_ready(timeout=180)
+    return server
+
+
+def _spawn_moorage(work: Path, name: str, credentials: Credentials, env: dict[str, str]) -> ServerProcess:
+    """A moorage starting (not waited for: several start side by side, a minute each on a busy machine)."""
+    return start_moorage(
         work / name,
         env={
             "MOORAGE_AUTH__ADMIN_USER": credentials.username,
@@ -100,8 +111,6 @@ def _moorage(work: Path, name: str, credentials: Credentials, env: dict[str, str
         },
         wait=False,
     )
-    server.wait_ready(timeout=180)
-    return server
 
 
 def _static_nginx(directory: Path, blob: BlobFile) -> nginx.Nginx:
@@ -145,11 +154,16 @@ def _start_targets(work: Path, blob: BlobFile, arguments: argparse.Namespace) ->
         endpoint = RegistryEndpoint(reference.base_url, RegistryAuth(credentials))
         targets.append(Target("reference", endpoint, (reference.process.pid,), reference.stop))
         variants = [("moorage", {}), *arguments.variant]
+        starting: list[tuple[str, ServerProcess]] = []
         for name, env in variants:
             _progress(f"{name}: starting ({env or 'defaults'})")
-            server = _moorage(work, name, credentials, env)
+            server = _spawn_moorage(work, name, credentials, env)
             endpoint = RegistryEndpoint(server.base_url, RegistryAuth(credentials))
             targets.append(Target(name, endpoint, (server.process.pid,), server.stop))
+            starting.append((name, server))
+        for name, server in starting:
+            server.wait_ready(timeout=300)
+            _progress(f"{name}: ready")
         _progress("moorage-nginx-accel: starting moorage and nginx with deploy/nginx/moorage.conf")
         accel_dir = work / "moorage-accel"
         accel_env = {"MOORAGE_STORAGE__ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX, "MOORAGE_TRUSTED_PROXIES": "127.0.0.1"}
@@ -204,7 +218,10 @@ def _pull(target: Target, blob: BlobFile, client: str) -> float:
 
 
 def _busy_loops(count: int) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    """Each in a session of its own, as other work on the machine is: with the kernel's autogroup
+    scheduling (Debian's default) busy loops in the benchmark's session share one CPU share with curl
+    and starve it alone (nginx's static file then fell below the reference: the client was the limit)."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
 
 
 def run(arguments: argparse.Namespace) -> dict[str, Any]:
@@ -224,20 +241,29 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             seconds: dict[str, list[float]] = {target.name: [] for target in targets}
             cpu = dict.fromkeys(seconds, 0.0)
             client_cpu = dict.fromkeys(seconds, 0.0)
+            switches = dict.fromkeys(seconds, 0)
             for turn in range(arguments.pulls):  # each pass visits every target, starting somewhere else
                 shift = (round_index * arguments.pulls + turn) % len(targets)
                 for target in targets[shift:] + targets[:shift]:
                     before, client_before = target.cpu_seconds(), _client_cpu_seconds()
+                    switches_before = target.context_switches()
                     seconds[target.name].append(_pull(target, blob, arguments.client))
                     cpu[target.name] += target.cpu_seconds() - before
                     client_cpu[target.name] += _client_cpu_seconds() - client_before
+                    switches[target.name] += target.context_switches() - switches_before
             for target in targets:
                 mbps = blob.size / statistics.median(seconds[target.name]) / 1e6
                 per_pull = cpu[target.name] / arguments.pulls
                 client = client_cpu[target.name] / arguments.pulls
                 load = os.getloadavg()[0]
-                samples[target.name].append({"mbps": mbps, "cpu_s": per_pull, "client_cpu_s": client, "load": load})
-                _progress(f"round {round_index + 1} {target.name}: {mbps:,.0f} MB/s, {per_pull:.3f} s CPU per pull")
+                wakeups = switches[target.name] / arguments.pulls
+                samples[target.name].append(
+                    {"mbps": mbps, "cpu_s": per_pull, "client_cpu_s": client, "switches": wakeups, "load": load}
+                )
+                _progress(
+                    f"round {round_index + 1} {target.name}: {mbps:,.0f} MB/s, {per_pull:.3f} s CPU, "
+                    f"{wakeups:,.0f} context switches per pull"
+                )
     finally:
         for process in loads:
             process.kill()
@@ -268,8 +294,8 @@ def render(results: dict[str, Any]) -> str:
         f"{results.get('pulls_per_round', 1)} pull(s) per target and round (median), "
         f"{results['busy_loops']} busy loops.\n",
         "| target | median MB/s | min-max MB/s | ratio to reference per round: median (min-max) | "
-        "server CPU per pull (median) | client CPU per pull (median) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "server CPU per pull (median) | client CPU per pull (median) | server context switches per pull (median) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, rounds in samples.items():
         rates = [s["mbps"] for s in rounds]
@@ -278,9 +304,11 @@ def render(results: dict[str, Any]) -> str:
         cpu = statistics.median(s["cpu_s"] for s in rounds)
         measured = [s["client_cpu_s"] for s in rounds if "client_cpu_s" in s]
         client = f"{statistics.median(measured) * 1000:.0f} ms" if measured else "-"
+        counted = [s["switches"] for s in rounds if "switches" in s]
+        wakeups = f"{statistics.median(counted):,.0f}" if counted else "-"
         lines.append(
             f"| {name} | {statistics.median(rates):,.0f} | {min(rates):,.0f}-{max(rates):,.0f} | {ratio} | "
-            f"{cpu * 1000:.0f} ms | {client} |"
+            f"{cpu * 1000:.0f} ms | {client} | {wakeups} |"
         )
     loads = [s["load"] for rounds in samples.values() for s in rounds]
     lines.append(load_line(loads))
