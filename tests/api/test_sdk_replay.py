@@ -31,7 +31,7 @@ from tests.support.accounts import Account, create_access_key, project_id
 from tests.support.servers import ServerProcess, stop_all
 
 ADMIN = Account(ADMIN_USER, ADMIN_PASSWORD, ADMIN_USER)
-REPEAT_SECONDS = 2.0
+REPEAT_SECONDS = 4.0
 REPLAYED = "already accepted: sign each request anew"
 
 
