@@ -38,15 +38,15 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` i
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support import postgres
-from tests.support.servers import ServerProcess, start_moorage, start_reference_registry
+from tests.support.servers import ServerProcess, start_reference_registry
 
+from bench import moorage_server
 from bench.figures import add_results_arguments, load_line, run_or_load
 from bench.http_client import HttpConnection, TimedRun, run_concurrently
 from bench.oci_client import Blob, Image, push_blob, push_image, put_manifest
 from bench.process_cpu import tree_cpu_seconds
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ("small", "tags", "images")
 UNITS = {"small": "blobs/s", "tags": "tags/s", "images": "images/s"}
 
@@ -65,19 +65,6 @@ class Target:
 
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def _start_moorage(data_dir: Path, src: Path, credentials: Credentials, extra_env: dict[str, str]) -> ServerProcess:
-    env = {
-        "PYTHONPATH": os.pathsep.join([str(src), str(REPOSITORY_ROOT)]),
-        "MOORAGE_AUTH__ADMIN_USER": credentials.username,
-        "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password,
-        "MOORAGE_ACCESS_LOG": "false",
-        **extra_env,
-    }
-    server = start_moorage(data_dir, env=env, wait=False)
-    server.wait_ready(timeout=180)
-    return server
 
 
 async def _timed(
@@ -133,7 +120,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     samples: dict[str, dict[str, list[dict[str, float]]]] = {}
     try:
         credentials = Credentials("admin", secrets.token_urlsafe(18))
-        sources = [("moorage", REPOSITORY_ROOT / "src")]
+        sources = [("moorage", moorage_server.THIS_SRC)]
         if arguments.before_src:
             sources.append(("moorage-before", arguments.before_src.resolve()))
         extra_env = dict(item.split("=", 1) for item in arguments.moorage_env)
@@ -143,9 +130,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         for name, src in sources:
             _progress(f"{name}: starting from {src}")
             env = {**extra_env, **(before_env if name == "moorage-before" else {})}
-            if database is not None:
-                env["MOORAGE_DATABASE_URL"] = database.create_database(name.replace("-", "_"))
-            server = _start_moorage(work / name, src, credentials, env)
+            database_url = database.create_database(name.replace("-", "_")) if database is not None else None
+            server = moorage_server.start(work / name, credentials, src=src, env=env, database_url=database_url)
             endpoint = RegistryEndpoint(server.base_url, RegistryAuth(credentials), server_pid=server.process.pid)
             database_pid = database.process.pid if database is not None else None
             targets.append(Target(name, server, endpoint, arguments.single_post, database_pid))

@@ -41,8 +41,9 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` i
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support import nginx
-from tests.support.servers import ServerProcess, free_port, start_moorage, start_reference_registry
+from tests.support.servers import ServerProcess, free_port, start_reference_registry
 
+from bench import moorage_server
 from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, pull, push_monolithic
 from bench.figures import add_results_arguments, load_line, run_or_load, server_variant
 from bench.process_cpu import tree_context_switches, tree_cpu_seconds
@@ -92,27 +93,6 @@ def _push(endpoint: RegistryEndpoint, blob: BlobFile) -> None:
         push_monolithic(client, REPOSITORY, blob, single_post=False)
 
 
-def _moorage(work: Path, name: str, credentials: Credentials, env: dict[str, str]) -> ServerProcess:
-    server = _spawn_moorage(work, name, credentials, env)
-    server.wait_ready(timeout=180)
-    return server
-
-
-def _spawn_moorage(work: Path, name: str, credentials: Credentials, env: dict[str, str]) -> ServerProcess:
-    """A moorage starting (not waited for: several start side by side, a minute each on a busy machine)."""
-    return start_moorage(
-        work / name,
-        env={
-            "MOORAGE_AUTH__ADMIN_USER": credentials.username,
-            "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password,
-            "MOORAGE_ACCESS_LOG": "false",
-            "MOORAGE_SCANNER__VULNDB_SOURCES": "",
-            **env,
-        },
-        wait=False,
-    )
-
-
 def _static_nginx(directory: Path, blob: BlobFile) -> nginx.Nginx:
     """nginx serving the blob file at the registry's path, with the site file's sendfile settings."""
     root = directory / "root"
@@ -157,7 +137,8 @@ def _start_targets(work: Path, blob: BlobFile, arguments: argparse.Namespace) ->
         starting: list[tuple[str, ServerProcess]] = []
         for name, env in variants:
             _progress(f"{name}: starting ({env or 'defaults'})")
-            server = _spawn_moorage(work, name, credentials, env)
+            # Not waited for here: they start side by side (a minute each on a busy machine).
+            server = moorage_server.start(work / name, credentials, env=env, wait=False)
             endpoint = RegistryEndpoint(server.base_url, RegistryAuth(credentials))
             targets.append(Target(name, endpoint, (server.process.pid,), server.stop))
             starting.append((name, server))
@@ -167,7 +148,7 @@ def _start_targets(work: Path, blob: BlobFile, arguments: argparse.Namespace) ->
         _progress("moorage-nginx-accel: starting moorage and nginx with deploy/nginx/moorage.conf")
         accel_dir = work / "moorage-accel"
         accel_env = {"MOORAGE_STORAGE__ACCEL_REDIRECT_PREFIX": ACCEL_PREFIX, "MOORAGE_TRUSTED_PROXIES": "127.0.0.1"}
-        accel = _moorage(work, "moorage-accel", credentials, accel_env)
+        accel = moorage_server.start(accel_dir, credentials, env=accel_env)
         auth = RegistryAuth(credentials)
         _push(RegistryEndpoint(accel.base_url, auth), blob)
         edge = nginx.start(

@@ -35,14 +35,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.servers import ServerProcess, start_moorage, start_reference_registry
+from tests.support.servers import ServerProcess, start_reference_registry
 
+from bench import moorage_server
 from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, curl_push_monolithic, push_chunked
 from bench.figures import add_results_arguments, load_line, run_or_load, server_variant
 from bench.process_cpu import tree_cpu_seconds
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
-REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "bench/pushes"
 CHUNK = 16 << 20
 KINDS = ("monolithic", "chunked")
@@ -87,36 +87,19 @@ def _variant_of(base: Path, path: Path, head: bytes) -> BlobFile:
     return BlobFile(path, f"sha256:{digest.hexdigest()}", path.stat().st_size)
 
 
-def _moorage(work: Path, name: str, src: Path, credentials: Credentials, env: dict[str, str]) -> ServerProcess:
-    server = start_moorage(
-        work / name,
-        env={
-            "PYTHONPATH": os.pathsep.join([str(src), str(REPOSITORY_ROOT)]),
-            "MOORAGE_AUTH__ADMIN_USER": credentials.username,
-            "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password,
-            "MOORAGE_ACCESS_LOG": "false",
-            "MOORAGE_SCANNER__VULNDB_SOURCES": "",
-            **env,
-        },
-        wait=False,
-    )
-    server.wait_ready(timeout=180)
-    return server
-
-
 def _start_targets(work: Path, arguments: argparse.Namespace) -> list[Target]:
     credentials = Credentials("admin", secrets.token_urlsafe(18))
     auth = RegistryAuth(credentials)
     single_post = not arguments.two_step
-    wanted: list[tuple[str, Path, dict[str, str]]] = [("moorage", REPOSITORY_ROOT / "src", {})]
+    wanted: list[tuple[str, Path, dict[str, str]]] = [("moorage", moorage_server.THIS_SRC, {})]
     if arguments.before_src:
         wanted.append(("moorage-before", Path(arguments.before_src).resolve(), {}))
-    wanted += [(name, REPOSITORY_ROOT / "src", env) for name, env in arguments.variant]
+    wanted += [(name, moorage_server.THIS_SRC, env) for name, env in arguments.variant]
     targets: list[Target] = []
     try:
         for name, src, env in wanted:
             _progress(f"{name}: starting from {src} ({env or 'defaults'})")
-            server = _moorage(work, name, src, credentials, env)
+            server = moorage_server.start(work / name, credentials, src=src, env=env)
             targets.append(Target(name, server, RegistryEndpoint(server.base_url, auth), single_post))
         if arguments.reference:
             _progress("reference: starting")

@@ -1,65 +1,35 @@
-"""``create_app(settings)``: builds the services and wires the routers. Nothing happens at import time."""
+"""``create_app(settings)``: builds the services and wires the routers, the OCI API dispatched first.
+Nothing happens at import time. The routers and their access rules are listed in
+``api/route_inventory.py``; what a process runs from its start to its stop, in ``lifespan.py``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
-import logging
-import os
 import re
-from collections.abc import AsyncIterator, Sequence
 
-from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import moorage
-from moorage.api import console, enterprise, unserved
-from moorage.api.console import assets as console_assets
-from moorage.api.console.route import ConsoleRoute
-from moorage.api.console.templates import build_templates
 from moorage.api.enterprise.endpoint_guard import EndpointGuardMiddleware
 from moorage.api.enterprise.virtual_hosts import VirtualHostMiddleware, current_instance
 from moorage.api.error_handlers import install_error_handlers
 from moorage.api.event_context import EventContextMiddleware
-from moorage.api.hss import baseline as hss_baseline
-from moorage.api.hss import cicd as hss_cicd
-from moorage.api.hss import image_details as hss_image_details
-from moorage.api.hss import images as hss_images
-from moorage.api.hss import policies as hss_policies
-from moorage.api.hss import registries as hss_registries
-from moorage.api.hss import reports as hss_reports
-from moorage.api.hss import tasks as hss_tasks
-from moorage.api.hss import vulnerabilities as hss_vulnerabilities
-from moorage.api.hss import vulnerability_handling as hss_vulnerability_handling
-from moorage.api.hss import whitelists as hss_whitelists
-from moorage.api.iam import tokens as iam_tokens
-from moorage.api.iam import users as iam_users
-from moorage.api.management_route import ManagementRoute
-from moorage.api.management_rules import AccessRuleError, AccessRules, RouterModule, merge_access_rules
 from moorage.api.observability import Metrics, ObservabilityMiddleware
 from moorage.api.oci import oci_route
 from moorage.api.oci.routing import OciRoute
 from moorage.api.registry_auth import RegistryAuthorizer
 from moorage.api.request_body import BodyLimits, RequestBodyMiddleware
-from moorage.api.swr import account as swr_account
-from moorage.api.swr import image_sync as swr_image_sync
-from moorage.api.swr import login as swr_login
-from moorage.api.swr import namespaces as swr_namespaces
-from moorage.api.swr import repositories as swr_repositories
-from moorage.api.swr import retentions as swr_retentions
-from moorage.api.swr import sharing as swr_sharing
-from moorage.api.swr import tags as swr_tags
-from moorage.api.swr import triggers as swr_triggers
+from moorage.api.route_inventory import install_console, management_api, require_rules
 from moorage.auth.keys import load_master_key
 from moorage.auth.tokens import TokenSigner
 from moorage.jobs.queue import JobQueue, build_huey
+from moorage.lifespan import lifespan
 from moorage.metadata.database import Database
 from moorage.metadata.queries.enterprise_instances import anonymous_access
 from moorage.services.access_keys import AccessKeyService
@@ -79,7 +49,7 @@ from moorage.services.login_throttle import build_login_throttle
 from moorage.services.logins import LoginService
 from moorage.services.manifests import ManifestService
 from moorage.services.namespaces import NamespaceService
-from moorage.services.periodic import Chore, PeriodicChores
+from moorage.services.periodic import PeriodicChores
 from moorage.services.permissions import PermissionService
 from moorage.services.pulls import PullRecorder
 from moorage.services.quotas import QuotaLimits, QuotaService
@@ -88,7 +58,6 @@ from moorage.services.replication.image_sync import ImageSyncService
 from moorage.services.repositories import RepositoryService
 from moorage.services.repository_management import RepositoryManagement
 from moorage.services.retention import build_retention
-from moorage.services.security.vulndb_share import VulndbShare
 from moorage.services.security.wiring import build_security_services
 from moorage.services.sharing import SharingService
 from moorage.services.tag_management import TagManagement
@@ -98,8 +67,6 @@ from moorage.services.users import UserService
 from moorage.services.wiring import Services, storage_driver
 from moorage.settings import Settings
 from moorage.storage.blobstore import BlobStore
-
-log = logging.getLogger(__name__)
 
 
 def build_services(settings: Settings) -> Services:
@@ -211,39 +178,6 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-async def _purge_uploads_forever(services: Services) -> None:
-    """Remove stale upload sessions and orphaned upload data, periodically: every HTTP process of every
-    node offers, one of them purges per interval."""
-    interval = services.settings.registry.purge_interval_seconds
-    while True:
-        try:
-            if await services.periodic.claim(Chore.UPLOAD_PURGE, interval):
-                removed = await services.uploads.purge(
-                    older_than_seconds=services.settings.registry.upload_stale_after_seconds,
-                    idle_after_seconds=services.settings.registry.temporary_stale_after_seconds,
-                )
-                if removed:
-                    log.info("purged %d stale uploads", removed)
-        except Exception:
-            log.exception("purging stale uploads failed")
-        await asyncio.sleep(interval)
-
-
-async def _fetch_advisories_forever(services: Services) -> None:
-    """Hold the advisory database the workers published (``vulndb_share``), when it is shared: an API
-    node answers vulnerability details and ``/healthz`` from its own copy."""
-    settings = services.settings
-    if not settings.vulndb_shared:
-        return
-    share = VulndbShare(services.db, services.store, settings.vulndb_path)
-    while True:
-        try:
-            await share.refresh()
-        except Exception:
-            log.exception("fetching the published advisory database failed")
-        await asyncio.sleep(settings.scanner.periodic_interval_seconds)
-
-
 # Where management routes live under /v2: /v2/manage/..., /v2/instances/..., /v2/{project_id}/...
 _MANAGEMENT_PREFIX = re.compile(r"^/v2/(?:manage|instances|[0-9a-f]{32})/")
 _REGISTRY_CREDENTIALS = (b"basic", b"bearer")
@@ -320,125 +254,16 @@ class MoorageApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def management_api() -> tuple[tuple[APIRouter, ...], AccessRules]:
-    """The management routers in inclusion order, and their access rules merged (``AccessRuleError``
-    when two modules rule one route). Read from the router modules on each call: nothing is
-    registered at import time."""
-    modules: tuple[RouterModule, ...] = (
-        iam_tokens,
-        iam_users,
-        swr_login,
-        swr_namespaces,
-        swr_repositories,
-        swr_retentions,
-        swr_tags,
-        swr_triggers,
-        swr_image_sync,
-        swr_sharing,
-        hss_images,
-        hss_cicd,  # before hss_vulnerabilities: /image/{vul_id}/images would take /image/cicd/images
-        hss_registries,
-        hss_tasks,
-        hss_policies,
-        # the image-security details after part one's (``/image/{image_id}/...`` would shadow them)
-        hss_baseline,
-        hss_reports,
-        hss_whitelists,
-        hss_vulnerabilities,
-        hss_vulnerability_handling,
-        hss_image_details,
-        *enterprise.MODULES,
-        swr_account,
-    )  # its GET /{api_version} takes any one-segment path
-    unserved_first, unserved_last = unserved.unserved_routers()  # see api/unserved.py for the order
-    routers = (
-        unserved_first,
-        *(module.router for module in modules),
-        unserved_last,
-    )  # last: served requests never match against these
-    return routers, merge_access_rules((unserved.ACCESS_RULES, *(module.ACCESS_RULES for module in modules)))
-
-
-def declared_routes(routes: Sequence[BaseRoute], kind: type[APIRoute]) -> set[tuple[str, str]]:
-    """(method, path) of every route of ``kind`` among ``routes`` and the routers included in them,
-    as declared. FastAPI's ``iter_route_contexts`` says the same but builds every route's dependency
-    model on the way (signatures, pydantic adapters): 0.6-1 s of CPU per application, paid before
-    serving by every HTTP worker and every in-process test server, where otherwise a route's model
-    is built when it is first used. Routers are included without a prefix, so the declared path is
-    the served one (tests/api/test_route_inventory.py holds the two to the same answer)."""
-    found: set[tuple[str, str]] = set()
-    pending = list(routes)
-    while pending:
-        route = pending.pop()
-        included = getattr(route, "original_router", None)  # fastapi.routing._IncludedRouter
-        if isinstance(included, APIRouter):
-            pending.extend(included.routes)
-        elif isinstance(route, kind):
-            found.update((method, route.path) for method in route.methods or ())
-    return found
-
-
-def require_rules(app: FastAPI, rules: AccessRules) -> AccessRules:
-    """``rules``, once every management route of ``app`` has one and every rule has its route
-    (``AccessRuleError`` otherwise: a route nobody decided about, or a rule for a path that moved)."""
-    served = declared_routes(app.routes, ManagementRoute)
-    unruled = sorted(served - rules.keys())
-    if unruled:
-        raise AccessRuleError(f"management routes without an access rule: {unruled}")
-    stray = sorted(rules.keys() - served)
-    if stray:
-        raise AccessRuleError(f"access rules for routes that do not exist: {stray}")
-    return rules
-
-
-def install_console(app: FastAPI) -> None:
-    """Serve the web console: its pages (each with its rule: ``AccessRuleError`` for a console route
-    without one), templates, static files, and ``/`` sending a browser there."""
-    rules = merge_access_rules(tuple(module.CONSOLE_RULES for module in console.MODULES))
-    for module in console.MODULES:
-        app.include_router(module.router)
-    app.include_router(console_assets.router)
-    served = declared_routes(app.routes, ConsoleRoute)
-    if served != set(rules):
-        raise AccessRuleError(f"console routes and rules differ: {sorted(served ^ set(rules))}")
-    app.state.console_rules = rules
-    app.state.console_templates = build_templates()
-    app.state.console_assets = console_assets.load_assets()
-
-
 def create_app(settings: Settings) -> MoorageApp:
     """The ASGI application for ``settings``. The schema must already be migrated."""
     services = build_services(settings)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        services.pulls.start()
-        services.enterprise.start()
-        services.retention.start()
-        services.replication.start()
-        purge = asyncio.get_running_loop().create_task(_purge_uploads_forever(services))
-        fetch = asyncio.get_running_loop().create_task(_fetch_advisories_forever(services))
-        # Said here, not before the server starts: only now does this process answer requests.
-        log.warning("moorage ready: HTTP process %d serving %s", os.getpid(), settings.resolved_external_url)
-        try:
-            yield
-        finally:
-            for task in (purge, fetch):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await services.enterprise.stop()
-            await services.retention.stop()
-            await services.replication.stop()
-            await services.pulls.stop()
-            services.db.dispose()
 
     docs = settings.api_docs_enabled
     app = MoorageApp(
         title="moorage",
         version=moorage.__version__,
         description="Container registry (OCI distribution v1.1) with SWR and HSS compatible management APIs.",
-        lifespan=lifespan,
+        lifespan=lifespan(services),
         openapi_url="/openapi.json" if docs else None,
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,

@@ -13,8 +13,9 @@ from moorage.api.iam import tokens as iam_tokens
 from moorage.api.iam import users as iam_users
 from moorage.api.management_route import ManagementRoute
 from moorage.api.management_rules import AUTHENTICATED, PUBLIC, AccessRuleError, access_rules, merge_access_rules
+from moorage.api.route_inventory import require_rules
 from moorage.api.swr import login as swr_login
-from moorage.app import create_app, require_rules
+from moorage.app import create_app
 from moorage.settings import Settings
 
 

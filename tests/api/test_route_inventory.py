@@ -13,7 +13,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from moorage.api.console.route import ConsoleRoute
 from moorage.api.management_route import ManagementRoute
-from moorage.app import create_app, declared_routes
+from moorage.api.route_inventory import declared_routes
+from moorage.app import create_app
 from moorage.settings import Settings
 
 

@@ -23,6 +23,7 @@ from tests.conftest import (
 from tests.support.servers import ServerProcess, start_moorage, stop_all
 
 if TYPE_CHECKING:  # the SDK loads with the first server fixture, not when the pure unit tests collect
+    from tests.conftest import SessionCache
     from tests.enterprise.support import Enterprise
 
 INSTANCE_HOST = "127.0.0.5"
@@ -85,17 +86,33 @@ def ee_server_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     stop_all(started)
 
 
-@pytest.fixture(scope="module", params=DATABASES)
-def ee(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enterprise]:
-    """One server per test module and database, with the administrator's SDK client."""
-    from tests.enterprise.support import connect
+SHARED_ENV = {"MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8"}
+"""The shared server's settings: replication reaches the registries the tests start on loopback."""
 
-    start, started = _starter(request, tmp_path_factory.mktemp("ee"))
-    server = start(database=request.param)
+
+@pytest.fixture(scope="module", params=DATABASES)
+def ee(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, session_cache: SessionCache
+) -> Iterator[Enterprise]:
+    """One server per database for the whole test process (per xdist worker), with the administrator's
+    SDK client, shared by the modules that use it: a start costs seconds of CPU, and each module works
+    in instances, namespaces, policies and users of its own (unique names). What they do share, the
+    addresses their instances are reached at (127.0.0.5 and 127.0.0.6 on the server's port), each
+    module gives back at its end: the domain names of every instance are deleted."""
+    from tests.enterprise.support import connect, release_domain_names
+
+    database = str(request.param)
+
+    def start() -> ServerProcess:
+        starter, _ = _starter(request, tmp_path_factory.mktemp("ee"))
+        return starter(database=database, env=SHARED_ENV)
+
+    server = session_cache.get(f"ee-server:{database}", start, close=ServerProcess.stop)
+    enterprise = session_cache.get(f"ee:{database}", lambda: connect(server))
     try:
-        yield connect(server)
+        yield enterprise
     finally:
-        stop_all(started)
+        release_domain_names(enterprise)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,10 @@ from huaweicloudsdkswr.v2 import (
     CreateInstanceRequestBody,
     CreateInstanceSignPolicyRequest,
     CreateSignaturePolicyRequestBody,
+    DeleteDomainNameRequest,
     ExecuteInstanceSignPolicyRequest,
+    ListDomainNamesRequest,
+    ListInstanceRequest,
     ListInstanceSignPolicyExecutionsRequest,
     NamespaceMetadata,
     SignRuleSelector,
@@ -96,6 +99,21 @@ def create_instance(ee: Enterprise, name: str, *, domain_name: str | None = None
             )
         )
     return str(created.instance_id)
+
+
+def release_domain_names(ee: Enterprise) -> None:
+    """Delete the domain names of every instance of the server: a module that shares the server with
+    others gives back the addresses its instances took (each module gives its own the same ones)."""
+    offset = 0
+    while True:
+        listed = ee.client.list_instance(ListInstanceRequest(offset=offset, limit=100)).instances or []
+        for instance in listed:
+            names = ee.client.list_domain_names(ListDomainNamesRequest(instance_id=instance.id))
+            for info in names.domain_name_infos or []:
+                ee.client.delete_domain_name(DeleteDomainNameRequest(instance_id=instance.id, domainname_id=info.uid))
+        if len(listed) < 100:
+            return
+        offset += 100
 
 
 def create_namespace(ee: Enterprise, instance_id: str, name: str, *, public: bool = False) -> int:

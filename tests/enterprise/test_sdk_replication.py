@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +45,10 @@ from huaweicloudsdkswr.v2 import (
 )
 
 from tests.api.swr.conftest import assert_sdk_types
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, DATABASES
-from tests.enterprise.conftest import SECOND_INSTANCE_HOST, _starter
-from tests.enterprise.support import FINISHED, Enterprise, connect, create_instance, create_namespace, unique, upload
-from tests.support.servers import free_port, stop_all
-
-EGRESS = {"MOORAGE_EGRESS__ALLOW_NETWORKS": "127.0.0.0/8"}  # the registries listen on loopback
-
-
-@pytest.fixture(scope="module", params=DATABASES)
-def ee(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enterprise]:
-    """One server per database, allowed to reach loopback registries."""
-    start, started = _starter(request, tmp_path_factory.mktemp("replication"))
-    server = start(database=request.param, env=EGRESS)
-    try:
-        yield connect(server)
-    finally:
-        stop_all(started)
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+from tests.enterprise.conftest import SECOND_INSTANCE_HOST
+from tests.enterprise.support import FINISHED, Enterprise, create_instance, create_namespace, unique, upload
+from tests.support.servers import free_port
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,17 @@ bring back, and an altered, malformed or used-up state is refused."""
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.oci.oci_client import OciClient, assert_error, with_query
 from tests.support.ocilayout import digest_of
+from tests.support.registry_target import RegistryBackend
+from tests.support.servers import ServerProcess
 
 OCTET = {"Content-Type": "application/octet-stream"}
 pytestmark = pytest.mark.moorage_extra("an upload's state is signed into its Location and used once")
@@ -69,3 +75,61 @@ def test_an_altered_or_malformed_state_is_refused(oci: OciClient, repo: str) -> 
     assert_error(_put(oci, _with_state(location, "not-a-state"), b"forged"), 400, "BLOB_UPLOAD_INVALID")
     assert not oci.blob_exists(repo, digest_of(b"forged"))
     assert _put(oci, location, b"the session is still open").status_code == 201
+
+
+def _stored(registry: ServerProcess, backend: RegistryBackend, digest: str) -> list[str]:
+    """Where ``digest`` is kept behind the API: its file in the data directory, its row in the blobs
+    table (linked by a repository or not: an unlinked one waits for garbage collection)."""
+    algorithm, hex_digest = digest.split(":")
+    found = []
+    if (registry.data_dir / "storage" / "blobs" / algorithm / hex_digest[:2] / hex_digest / "data").exists():
+        found.append("file")
+    engine = sa.create_engine(backend.database_url or f"sqlite:///{registry.data_dir / 'moorage.db'}")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM blobs WHERE digest = :d"), {"d": digest}).first():
+                found.append("row")
+    finally:
+        engine.dispose()
+    return found
+
+
+USED_UP = pytest.param(
+    "used-up",
+    marks=pytest.mark.xfail(
+        strict=True,
+        reason="a used-up state is only known in the transaction that would use it, after the blob is "
+        "written (left unlinked for the orphan scan): refusing it first would cost every push a read",
+    ),
+)
+
+
+@pytest.mark.parametrize("case", ["put-unknown", "patch-unknown", "other-repository", "other-upload", USED_UP])
+def test_a_request_to_no_session_of_the_repository_stores_nothing(
+    oci: OciClient, registry: ServerProcess, registry_backend: RegistryBackend, repo: str, case: str
+) -> None:
+    """A closing PUT (or a chunk) to an upload id the repository does not know, without ``_state`` or
+    with a state signed for another repository, another upload id or used up, is BLOB_UPLOAD_UNKNOWN
+    and leaves no bytes behind: a small closing body is digested before the session is read, so the
+    session must be known before the blob is written."""
+    data = os.urandom(1500)
+    location = oci.start_upload(repo)
+    unknown = oci.absolute(f"/v2/{repo}/blobs/uploads/{uuid.uuid4().hex}")
+    if case == "put-unknown":
+        response = _put(oci, unknown, data)
+    elif case == "patch-unknown":
+        response = oci.http.patch(unknown, content=data, headers=OCTET)
+    elif case == "other-repository":
+        other = repo + "-other"
+        oci.push_blob(other, b"the other repository exists")
+        foreign = oci.start_upload(other)
+        response = _put(oci, foreign.replace(f"/v2/{other}/", f"/v2/{repo}/"), data)
+    elif case == "other-upload":
+        response = _put(oci, _with_state(unknown, _state(location)), data)
+    else:
+        assert _put(oci, location, b"closes the session").status_code == 201
+        response = _put(oci, location, data)
+    assert_error(response, 404, "BLOB_UPLOAD_UNKNOWN")
+    assert _stored(registry, registry_backend, digest_of(data)) == []
+    assert _put(oci, oci.start_upload(repo), data).status_code == 201  # the check can see a stored blob
+    assert _stored(registry, registry_backend, digest_of(data)) == ["file", "row"]

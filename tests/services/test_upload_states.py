@@ -253,21 +253,27 @@ async def test_under_quotas_post_keeps_its_row(database: CountingDatabase, tmp_p
     assert _linked(database, Digest.of(b"admitted")) and not _row(database, session.id)
 
 
-async def test_a_session_with_a_row_is_closed_by_its_whole_blob_without_a_read(
+async def test_a_session_with_a_row_is_closed_by_its_whole_blob_in_one_write_after_one_read(
     database: CountingDatabase, tmp_path: Path
 ) -> None:
-    service = UploadService(database, BlobStore(FilesystemDriver(tmp_path / "storage")))  # no states: rows
+    """The read finds the session before the blob is stored: an upload id the repository does not know
+    leaves no file behind."""
+    root = tmp_path / "storage"
+    service = UploadService(database, BlobStore(FilesystemDriver(root)))  # no states: rows
     session = await service.start(target=TARGET)
     assert session.state is None and _row(database, session.id)
     reads, writes = database.reads, database.writes
     await _close(service, session.id, None, b"whole")
-    assert (database.reads - reads, database.writes - writes) == (0, 1)
+    assert (database.reads - reads, database.writes - writes) == (1, 1)
     assert _linked(database, Digest.of(b"whole")) and not _row(database, session.id)
     with pytest.raises(UploadUnknown):  # gone with its row
-        await _close(service, session.id, None, b"whole")
+        await _close(service, session.id, None, b"whole again")
     with pytest.raises(UploadUnknown):  # a session of another repository is not closed by this one
         other = await service.start(target=OTHER)
         await _close(service, other.id, None, b"cross", target=TARGET)
+    for data in (b"whole again", b"cross"):
+        digest = Digest.of(data)
+        assert not (root / "blobs" / digest.algorithm / digest.hex[:2] / digest.hex / "data").exists()
 
 
 async def test_the_purge_forgets_claims_once_their_states_expired(database: CountingDatabase, tmp_path: Path) -> None:

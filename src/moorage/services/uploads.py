@@ -266,13 +266,17 @@ class UploadService:
         ):
             # A small closing body is most often the whole blob of an empty session (docker, skopeo and
             # podman push configs and small layers so): digest it first, and read the session only when
-            # it is not the blob (then it is the last chunk of a session that has the others).
+            # it is not the blob (then it is the last chunk of a session that has the others). A session
+            # without a verified state is read first all the same: the blob is stored before the
+            # transaction that ends the session, so an upload id the repository does not know must be
+            # refused before a byte is written (such sessions are rare: quotas, or after a first chunk).
             data = await receive_exactly(chunks, length)
-            if await self.store.matches(digest, data):
+            known = None if created is not None else await self.get(target=target, upload_id=upload_id)
+            if (known is None or known.size == 0) and await self.store.matches(digest, data):
                 return await self._finish_whole(
                     target=target, upload_id=upload_id, digest=digest, data=data, created=created
                 )
-            session = await self.get(target=target, upload_id=upload_id, state=state)
+            session = known or await self.get(target=target, upload_id=upload_id, state=state)
             if session.size == 0:
                 with anyio.CancelScope(shield=True):
                     await self.db.write(lambda conn: self._remove(conn, upload_id, claim=created is not None))
@@ -319,9 +323,9 @@ class UploadService:
     ) -> int:
         """Close an empty session whose closing PUT carried the whole (small, verified) blob: it is
         written once (temporary file, fsync, rename), and one write transaction ends the session and
-        links it, without reading the session first. A session started without a row (``created``: its
-        verified state's start) has its state used up; one with a row has it removed. No upload data,
-        no lease, no upload directory."""
+        links it. A session started without a row (``created``: its verified state's start) has its
+        state used up; one with a row (which the caller found) has it removed. No upload data, no
+        lease, no upload directory."""
         await self.store.put_verified(digest, data, verified=True)
 
         def record(conn: Connection) -> None:

@@ -148,7 +148,7 @@ def test_a_console_route_without_a_rule_stops_the_application(monkeypatch: pytes
     from moorage.api import console
     from moorage.api.console.route import ConsoleRoute
     from moorage.api.management_rules import AccessRuleError
-    from moorage.app import install_console
+    from moorage.api.route_inventory import install_console
 
     router = APIRouter(route_class=ConsoleRoute)
 
