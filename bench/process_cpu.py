@@ -8,6 +8,7 @@ exits during the workload is counted through its parent's ``cutime``/``cstime`` 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -37,10 +38,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """utime + stime (and reaped children's) of ``root`` and its descendants, in seconds."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+def _tree(root: int) -> Iterator[int]:
+    """``root`` and its descendants, each once (a process that exits meanwhile is skipped by the
+    caller's read failing)."""
     pending = [root]
     seen: set[int] = set()
     while pending:
@@ -48,13 +48,19 @@ def tree_cpu_seconds(root: int) -> float:
         if pid in seen:
             continue
         seen.add(pid)
-        fields = _stat_fields(pid)
-        if fields is None:
-            continue
-        # After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
-        total += sum(int(value) for value in fields[11:15])
+        yield pid
         pending.extend(_children(pid))
-    return total / ticks
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """utime + stime (and reaped children's) of ``root`` and its descendants, in seconds."""
+    total = 0
+    for pid in _tree(root):
+        fields = _stat_fields(pid)
+        if fields is not None:
+            # After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
+            total += sum(int(value) for value in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def tree_context_switches(root: int) -> int:
@@ -62,13 +68,7 @@ def tree_context_switches(root: int) -> int:
     often the server's threads went to sleep and woke (hand-offs between threads cost wake-ups, and on
     a busy machine each wake-up waits for a CPU). Threads that exited are not counted."""
     total = 0
-    pending = [root]
-    seen: set[int] = set()
-    while pending:
-        pid = pending.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
+    for pid in _tree(root):
         task_dir = PROC / str(pid) / "task"
         try:
             tasks = os.listdir(task_dir)
@@ -80,5 +80,4 @@ def tree_context_switches(root: int) -> int:
             except OSError:
                 continue
             total += sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches:" in line)
-        pending.extend(_children(pid))
     return total
