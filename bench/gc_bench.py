@@ -41,6 +41,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` i
 
 from sqlalchemy import func, insert, select, text
 
+from bench import moorage_server
 from bench.http_client import HttpConnection, run_concurrently
 from bench.oci_client import Image, push_image
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
@@ -309,22 +310,12 @@ def _push_images(base_url: str, credentials: Credentials, images: list[Image], r
 
 def run_push(work: Path, sizes: Sizes) -> dict[str, Any]:
     """Part 2 (SQLite: the collector and the server contend for its one write lock, the harder case)."""
-    from tests.support.servers import start_moorage
-
     data = work / "push-data"
     data.mkdir()
     credentials = Credentials("admin", secrets.token_urlsafe(18))
     url = f"sqlite:///{data / 'moorage.db'}"
-    env = {
-        "PYTHONPATH": _python_path(),
-        "MOORAGE_AUTH__ADMIN_USER": credentials.username,
-        "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password,
-        "MOORAGE_ACCESS_LOG": "false",
-        "MOORAGE_DATABASE_URL": url,
-        "MOORAGE_GC__SCHEDULE": "",
-        "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
-    }
-    server = start_moorage(data, env=env, wait=False)
+    env = {"MOORAGE_GC__SCHEDULE": "", "MOORAGE_JOBS__EMBEDDED_WORKER": "false"}
+    server = moorage_server.start(data, credentials, env=env, database_url=url, wait=False)
     try:
         server.wait_ready(timeout=300)
         images = [Image.generate(seed=i, layer_bytes=4096) for i in range(2 * sizes.pushes + WARM_UP_PUSHES)]

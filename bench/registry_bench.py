@@ -35,28 +35,30 @@ from tests.support.servers import (
     REFERENCE_REGISTRY_BIN,
     ServerProcess,
     free_port,
-    start_moorage,
     start_reference_registry,
 )
 
-from bench import figures, machine_limits, workloads
+from bench import figures, machine_limits, moorage_server, workloads
 from bench.parameters import FULL, QUICK, WorkloadSizes
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("null", "reference", "moorage")
-MOORAGE_START_TIMEOUT = 120.0
 
 
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _moorage_src() -> Path:
+    """The moorage measured: this checkout's src unless ``MOORAGE_BENCH_SRC`` names another."""
+    return Path(os.environ.get("MOORAGE_BENCH_SRC") or moorage_server.THIS_SRC)
+
+
 def _python_path() -> str:
-    """PYTHONPATH for child servers: moorage's src (this checkout's unless ``MOORAGE_BENCH_SRC``
-    names another), then this checkout's root for ``bench``."""
-    moorage_src = os.environ.get("MOORAGE_BENCH_SRC") or str(REPOSITORY_ROOT / "src")
-    parts = [moorage_src, str(REPOSITORY_ROOT), os.environ.get("PYTHONPATH", "")]
+    """PYTHONPATH for child processes: moorage's src (``_moorage_src``), then this checkout's root
+    for ``bench``."""
+    parts = [str(_moorage_src()), str(REPOSITORY_ROOT), os.environ.get("PYTHONPATH", "")]
     return os.pathsep.join(part for part in parts if part)
 
 
@@ -90,15 +92,7 @@ def _start(target: str, data_dir: Path, credentials: Credentials, *, reference_a
             htpasswd = data_dir.parent / "reference.htpasswd"
             htpasswd.write_text(f"{credentials.username}:{_bcrypt(credentials.password)}\n")
         return start_reference_registry(data_dir, htpasswd=htpasswd)
-    env = {
-        "PYTHONPATH": _python_path(),
-        "MOORAGE_AUTH__ADMIN_USER": credentials.username,
-        "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password,
-        "MOORAGE_ACCESS_LOG": "false",
-    }
-    server = start_moorage(data_dir, env=env, wait=False)
-    server.wait_ready(timeout=MOORAGE_START_TIMEOUT)  # migrations on a busy machine can take a while
-    return server
+    return moorage_server.start(data_dir, credentials, src=_moorage_src())
 
 
 def _bcrypt(password: str) -> str:

@@ -42,15 +42,15 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` i
 
 import uvloop
 from tests.support import seaweedfs
-from tests.support.servers import ServerProcess, start_moorage
+from tests.support.servers import ServerProcess
 
-from bench import blob_transfer, machine_limits
+from bench import blob_transfer, machine_limits, moorage_server
 from bench.blob_transfer import BlobFile, SocketBlobClient, TransferError
 from bench.http_client import HttpConnection, run_concurrently
 from bench.oci_client import Image, expect, push_image, supports_single_post
 from bench.parameters import FULL, QUICK
 from bench.registry_auth import Credentials, RegistryAuth, RegistryEndpoint
-from bench.registry_bench import _python_path, start_null_server
+from bench.registry_bench import start_null_server
 from bench.workloads import make_large_blobs
 
 TARGETS = ("null", "filesystem", "s3", "s3-redirect")
@@ -165,20 +165,13 @@ def start_target(name: str, work_dir: Path) -> Target:
         server = start_null_server(data_dir)
         return Target(server, None, RegistryEndpoint(server.base_url), keeps_bytes=False)
     credentials = Credentials("admin", secrets.token_urlsafe(18))
-    env = {
-        "PYTHONPATH": _python_path(),
-        "MOORAGE_AUTH__ADMIN_USER": credentials.username,
-        "MOORAGE_AUTH__ADMIN_PASSWORD": credentials.password,
-        "MOORAGE_ACCESS_LOG": "false",
-        "MOORAGE_JOBS__EMBEDDED_WORKER": "false",
-    }
+    env = {"MOORAGE_JOBS__EMBEDDED_WORKER": "false"}
     store = None
     if name.startswith("s3"):
         store = seaweedfs.start()
         env.update(store.settings_env(prefix="bench"))
         env["MOORAGE_STORAGE__S3_REDIRECT"] = "true" if name == "s3-redirect" else "false"
-    server = start_moorage(data_dir, env=env, wait=False)
-    server.wait_ready(timeout=120)
+    server = moorage_server.start(data_dir, credentials, env=env)
     return Target(server, store, RegistryEndpoint(server.base_url, RegistryAuth(credentials)))
 
 
