@@ -1,10 +1,12 @@
 """SQLite writers of several processes queue on a lock file beside the database (``<db>-writer``,
 ``flock``), which the kernel hands to the next waiter at once, instead of on SQLite's busy handler,
 which sleeps 1, 2, 5 ... 100 ms between polls and leaves the database idle meanwhile: every HTTP
-worker, the job worker and the CLI write to one file."""
+worker, the job worker and the CLI write to one file. A process writes on one connection it keeps, and
+a push's quick writes run on the event loop when the locks are free, in a worker thread when not."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import multiprocessing
 import os
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from moorage.metadata.database import Database
 
@@ -95,3 +98,69 @@ def test_a_killed_writer_leaves_nothing_locked(db: Database) -> None:
     child.join(30)
     db.run_write(lambda conn: conn.execute(text("INSERT INTO t VALUES (4)")))
     assert db.run_read(lambda conn: list(conn.execute(text("SELECT n FROM t")).scalars())) == [4]
+
+
+def _count(db: Database) -> int:
+    return int(db.run_read(lambda conn: conn.execute(text("SELECT count(*) FROM t")).scalar_one()))
+
+
+async def test_a_quick_write_runs_on_the_event_loop_when_no_writer_holds_the_locks(db: Database) -> None:
+    def insert(conn: Connection) -> int:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        return threading.get_ident()
+
+    assert await db.write(insert, quick=True) == threading.get_ident()
+    assert await db.write(insert) != threading.get_ident()  # other writes: a worker thread
+    assert _count(db) == 2
+
+
+async def test_a_quick_write_waits_for_a_held_lock_in_a_thread_not_on_the_loop(db: Database, tmp_path: Path) -> None:
+    fd = os.open(tmp_path / "m.db-writer", os.O_RDWR)  # another process's writer, as far as the lock goes
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        ran_on: list[int] = []
+
+        def insert(conn: Connection) -> None:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            ran_on.append(threading.get_ident())
+
+        task = asyncio.ensure_future(db.write(insert, quick=True))
+        await asyncio.sleep(0.3)  # the loop runs meanwhile: the write did not wait on it
+        assert not task.done() and not ran_on
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    await asyncio.wait_for(task, 30)
+    assert ran_on and ran_on[0] != threading.get_ident()
+    assert _count(db) == 1
+
+
+async def test_a_failed_quick_write_rolls_back_and_frees_the_locks(db: Database, tmp_path: Path) -> None:
+    def fail(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        await db.write(fail, quick=True)
+    assert _count(db) == 0
+    assert not _locked_by_someone(tmp_path / "m.db-writer")
+    await db.write(lambda conn: conn.execute(text("INSERT INTO t VALUES (2)")), quick=True)
+    assert _count(db) == 1
+
+
+def test_writes_share_one_connection_which_a_broken_one_replaces(db: Database) -> None:
+    """The process's writer connection is kept between write transactions (a pool checkout per write
+    cost as much as a short transaction), and replaced once the driver reports it broken."""
+    first = db.run_write(lambda conn: conn.connection.dbapi_connection)
+    assert db.run_write(lambda conn: conn.connection.dbapi_connection) is first
+
+    def broken(conn: Connection) -> None:
+        conn.invalidate()
+        raise RuntimeError("connection lost")
+
+    with pytest.raises(RuntimeError):
+        db.run_write(broken)
+    replacement = db.run_write(lambda conn: conn.connection.dbapi_connection)
+    assert replacement is not first
+    db.run_write(lambda conn: conn.execute(text("INSERT INTO t VALUES (5)")))
+    assert _count(db) == 1

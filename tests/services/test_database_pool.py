@@ -16,7 +16,7 @@ def test_the_pool_keeps_the_configured_number_of_connections(tmp_path: Path) -> 
     try:
         pool = services.db.engine.pool
         assert isinstance(pool, QueuePool)
-        assert (pool.size(), pool._max_overflow) == (3, 4)
+        assert (pool.size(), pool._max_overflow) == (3 + 1, 4)  # SQLite: and the writer connection
     finally:
         services.db.dispose()
     assert Settings(data_dir=tmp_path).database_pool_size == 16

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import ManifestBlobUnknown, ManifestInvalid
@@ -33,6 +33,7 @@ from moorage.services.manifests import ManifestService
 from moorage.services.pulls import PullRecorder
 from tests.conftest import DATABASES
 from tests.services.gc_support import OCI_INDEX, OCI_MANIFEST, Image, image, index
+from tests.support import statements
 
 REPOSITORY = "org/app"
 
@@ -95,19 +96,11 @@ def test_a_new_tag_of_a_stored_manifest_is_two_statements_on_postgresql(database
     pushed = image(b"layer")
     _link(database, pushed)
     _put(database, "v1", pushed.manifest)
-    sent: list[str] = []
-
-    def seen(*args: Any) -> None:
-        sent.append(str(args[2]))
-
-    event.listen(database.engine, "before_cursor_execute", seen)
-    try:
+    with statements.on_database(database) as sent:
         _put(database, "v2", pushed.manifest)
-    finally:
-        event.remove(database.engine, "before_cursor_execute", seen)
     # PostgreSQL: the fence with the repository, then the rest. SQLite: the repository, the checks with
     # the manifest's id, the tag, its counter, the event (the fence is nothing there).
-    assert len(sent) == (2 if database.dialect == "postgresql" else 5), sent
+    assert len(sent.statements) == (2 if database.dialect == "postgresql" else 5), sent
     assert _state(database)[:3] == ({"v1": pushed.digest, "v2": pushed.digest}, 2, 1)
 
 

@@ -44,9 +44,9 @@ class CountingDatabase(Database):
         self.reads += 1
         return await super().read(work, heavy=heavy)
 
-    async def write(self, work: Any) -> Any:
+    async def write(self, work: Any, *, quick: bool = False) -> Any:
         self.writes += 1
-        return await super().write(work)
+        return await super().write(work, quick=quick)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

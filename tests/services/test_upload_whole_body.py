@@ -31,10 +31,12 @@ class CountingDatabase(Database):
     """The real database, counting write transactions."""
 
     writes = 0
+    quick = 0
 
-    async def write(self, work: Any) -> Any:
+    async def write(self, work: Any, *, quick: bool = False) -> Any:
         self.writes += 1
-        return await super().write(work)
+        self.quick += quick
+        return await super().write(work, quick=quick)
 
 
 class CountingDriver(FilesystemDriver):
@@ -94,6 +96,7 @@ async def test_closing_put_with_the_whole_blob_is_one_write_and_no_upload_data(
     )
     assert size == len(data)
     assert database.writes == 2, "the closing PUT took more than one write transaction"
+    assert database.quick == 2, "a push's writes may run on the event loop"
     assert driver.writers == 0, "the closing PUT wrote upload data"
     assert not (tmp_path / "storage" / "uploads").exists() or not any((tmp_path / "storage" / "uploads").iterdir())
     assert _blob_file(tmp_path / "storage", digest).read_bytes() == data
@@ -198,3 +201,35 @@ async def test_identical_blobs_pushed_at_once_all_succeed_once_stored(
     assert list((root / "tmp").iterdir()) == []
     assert _linked(database, digest)
     assert not any(_session_exists(database, s.id) for s in sessions)
+
+
+async def test_a_blob_collected_before_its_link_is_put_back_from_the_request(
+    database: CountingDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector deleted the stored bytes between the closing PUT's write and its transaction: the
+    transaction puts them back from the bytes it holds. That reaches storage through the event loop,
+    which a quick write started on the loop cannot do: it rolls back and runs again in a thread."""
+    root = tmp_path / "storage"
+    store = BlobStore(FilesystemDriver(root))
+    service = UploadService(database, store)
+    data = b"collected meanwhile" * 40
+    digest = Digest.of(data)
+    put_verified = store.put_verified
+    puts = 0
+
+    async def put_then_collected(blob: Digest, body: bytes, **kwargs: Any) -> None:
+        nonlocal puts
+        puts += 1
+        await put_verified(blob, body, **kwargs)
+        if puts == 1:
+            _blob_file(root, blob).unlink()  # as the collector would, before the link's transaction
+
+    monkeypatch.setattr(store, "put_verified", put_then_collected)
+    session = await service.start(target=TARGET)
+    assert await service.finish(
+        target=TARGET, upload_id=session.id, digest=digest, chunks=_body(data), length=len(data)
+    ) == len(data)
+    assert puts == 2, "the transaction did not put the bytes back"
+    assert _blob_file(root, digest).read_bytes() == data
+    assert _linked(database, digest)
+    assert not _session_exists(database, session.id)

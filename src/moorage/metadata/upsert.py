@@ -16,6 +16,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from moorage.metadata import direct
+
 
 def _insert(conn: Connection, table: Table) -> Any:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
@@ -35,9 +37,7 @@ def insert_ignore(
     """Insert unless a row with the same ``conflict`` columns exists; return rows inserted. Counted with
     RETURNING: rowcount is not reliable for INSERT ... ON CONFLICT across drivers (psycopg reports -1)."""
     if isinstance(values, Mapping):
-        return len(
-            conn.execute(_ignoring_statement(conn.dialect.name, table, tuple(conflict)), dict(values)).fetchall()
-        )
+        return len(direct.run(conn, _ignoring_statement(conn.dialect.name, table, tuple(conflict)), values).rows)
     stmt = _insert(conn, table).values(values).on_conflict_do_nothing(index_elements=list(conflict))
     result = conn.execute(stmt.returning(table.c[conflict[0]]))
     return len(result.fetchall())

@@ -216,7 +216,7 @@ class ManifestService:
             record_events(conn, *pushed)
             return repository
 
-        repository = await self.db.write(work)
+        repository = await self.db.write(work, quick=True)
         if self.listeners:
             for pushed_as in tags or (None,):  # one event per tag: policies and scans are per tag
                 await self._emit(
@@ -277,7 +277,7 @@ class ManifestService:
                     record_events(conn, _deleted(repository, digest=digest))
                 return removed
 
-            found = await self.db.write(remove)
+            found = await self.db.write(remove, quick=True)
         elif is_valid_tag(reference):
 
             def untag(conn: Connection) -> bool:
@@ -287,7 +287,7 @@ class ManifestService:
                     record_events(conn, _deleted(repository, tag=reference))
                 return removed
 
-            found = await self.db.write(untag)
+            found = await self.db.write(untag, quick=True)
         else:
             found = False
         if not found:

@@ -96,7 +96,7 @@ class UploadService:
                 quotas.admit_upload_in(conn, target)
             return q.create(conn, upload_id, target.instance_id, str(target.name))
 
-        session = await self.db.write(create)
+        session = await self.db.write(create, quick=True)
         self.hashes.put(session.id, 0, new_hasher("sha256"))
         return session
 
@@ -143,7 +143,7 @@ class UploadService:
                 quotas.admit_upload_in(conn, target)
             return q.create(conn, upload_id, target.instance_id, str(target.name), created_ms=created)
 
-        return await self.db.write(materialize)
+        return await self.db.write(materialize, quick=True)
 
     async def append(
         self,
@@ -180,7 +180,7 @@ class UploadService:
                 conn, reservation_id=upload_id, target=target, total=wanted, partial=length is None
             )
 
-        granted = await self.db.write(take_lease)
+        granted = await self.db.write(take_lease, quick=True)
         new_size = session.size
         hasher = self.hashes.take(upload_id, session.size)
         body = self._renewing(upload_id, session.size, chunks)
@@ -213,7 +213,7 @@ class UploadService:
             if quotas is not None:
                 quotas.settle_in(conn, upload_id, new_size)
 
-        await self.db.write(done)
+        await self.db.write(done, quick=True)
         if hasher is not None:
             self.hashes.put(upload_id, new_size, hasher)
         return UploadSession(upload_id, str(target.name), new_size)
@@ -311,7 +311,7 @@ class UploadService:
             self._remove(conn, upload_id, claim=created is not None)
 
         try:
-            await self.db.write(record)
+            await self.db.write(record, quick=True)
         finally:
             if not placed:  # the copy kept in case the stored one was being collected
                 with anyio.CancelScope(shield=True):
@@ -344,7 +344,7 @@ class UploadService:
             secure_blob(self.store, digest, data=data)
             link_blob(conn, target, str(digest), len(data), quotas=self.quotas)
 
-        await self.db.write(record)
+        await self.db.write(record, quick=True)
         self.hashes.drop(upload_id)
         return len(data)
 
@@ -374,7 +374,7 @@ class UploadService:
                     self.quotas.release_in(conn, upload_id)
 
             try:
-                await self.db.write(record)
+                await self.db.write(record, quick=True)
             finally:
                 if received.data is None and not received.placed:  # the copy kept in case GC took the blob
                     with anyio.CancelScope(shield=True):

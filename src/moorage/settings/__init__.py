@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=16, ge=1, le=200)
     """Database connections an HTTP process keeps open once it needed them; four more may open under
     a burst and close after it. Each is a server process on PostgreSQL: with 10 kept, 16 clients
-    pushing at once opened and closed connections all along (8% more CPU per 4 KiB blob)."""
+    pushing at once opened and closed connections all along (8% more CPU per 4 KiB blob). SQLite keeps
+    one more, for writes."""
     external_url: str = ""
     """How clients reach this registry (``https://registry.example.com``); default from host and port."""
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()

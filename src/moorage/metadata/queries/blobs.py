@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 
+from moorage.metadata import direct
 from moorage.metadata.database import now_ms
 from moorage.metadata.queries import namespace_usage
 from moorage.metadata.tables import blobs, repositories, repository_blobs
@@ -84,7 +85,7 @@ def add_and_link(conn: Connection, instance_id: str, repository: str, digest: st
             {"instance": instance_id, "name": repository, "digest": digest, "size": size, "now": now_ms()},
         ).one()
         return bool(new) if found else None
-    row = conn.execute(_REPOSITORY_BY_NAME, {"instance": instance_id, "name": repository}).first()
+    row = direct.run(conn, _REPOSITORY_BY_NAME, {"instance": instance_id, "name": repository}).first()
     if row is None:
         return None
     new = add(conn, digest, size)
@@ -127,7 +128,7 @@ def link(conn: Connection, repository_id: int, digest: str, size: int, *, namesp
         conflict=["repository_id", "digest"],
     )
     if added:
-        conn.execute(_GROW, {"repository": repository_id, "by": size, "now": now_ms()})
+        direct.run(conn, _GROW, {"repository": repository_id, "by": size, "now": now_ms()})
         namespace_usage.link_added(conn, repository_id, digest, size, namespace_id=namespace_id)
     return added > 0
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from moorage.domain.bounded_json import load_document
 from moorage.domain.enterprise import Page
 from moorage.domain.events import Actor, Event, EventContext, NewEvent, Operation, ResourceType, Result
+from moorage.metadata import direct
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import event_dispatch, events, manifests, namespaces, repositories, tags
 
@@ -114,9 +115,9 @@ more than the insert of one row)."""
 def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert event rows (one statement for many; a single row without the driver's executemany)."""
     if len(rows) == 1:
-        conn.execute(_INSERT, rows[0])
+        direct.run(conn, _INSERT, rows[0])
     elif rows:
-        conn.execute(_INSERT, list(rows))
+        direct.run_many(conn, _INSERT, rows)
 
 
 def has_pending(conn: Connection) -> bool:

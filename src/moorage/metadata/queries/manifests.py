@@ -26,6 +26,7 @@ from moorage.domain.bounded_json import load_document
 from moorage.domain.errors import Conflict
 from moorage.domain.manifests import ParsedManifest
 from moorage.domain.registry import ManifestRecord, ReferrerRecord
+from moorage.metadata import direct
 from moorage.metadata.database import now_ms
 from moorage.metadata.tables import (
     blobs,
@@ -187,7 +188,8 @@ def store_new(conn: Connection, repository_id: int, digest: str, payload: bytes,
     """``store`` for a manifest the caller found missing a moment ago (in this transaction): its
     insert, without a lookup first; a concurrent push that stored it since wins, and its id is read."""
     key = {"in_repository": repository_id, "of_digest": digest}
-    new_id = conn.execute(
+    new_id = direct.run(
+        conn,
         _NEW_MANIFEST[conn.dialect.name],
         {
             "repository_id": repository_id,
@@ -203,7 +205,7 @@ def store_new(conn: Connection, repository_id: int, digest: str, payload: bytes,
         },
     ).scalar()
     # None: a concurrent push of the same manifest won the insert; read the id it committed.
-    manifest_id = int(new_id) if new_id is not None else int(conn.execute(_MANIFEST_ID, key).scalar_one())
+    manifest_id = int(new_id) if new_id is not None else int(direct.run(conn, _MANIFEST_ID, key).one()[0])
     if new_id is not None:
         refs = []
         descriptors = [("config", parsed.config)] if parsed.config else []
@@ -221,7 +223,7 @@ def store_new(conn: Connection, repository_id: int, digest: str, payload: bytes,
                 }
             )
         if refs:
-            conn.execute(_INSERT_REFERENCES[conn.dialect.name], refs)
+            direct.run_many(conn, _INSERT_REFERENCES[conn.dialect.name], refs)
     return manifest_id
 
 
@@ -247,7 +249,8 @@ def push_state(
 ) -> tuple[dict[str, int], set[str], int | None]:
     """(sizes of those of ``blob_digests`` the repository links, those of ``children`` that are its
     manifests, the id of its manifest ``digest`` or None)."""
-    rows = conn.execute(
+    rows = direct.run(
+        conn,
         _PUSH_STATE,
         {
             "in_repository": repository_id,
@@ -432,7 +435,7 @@ def remove(conn: Connection, repository_id: int, digest: str) -> bool:
 
 
 def _touch(conn: Connection, repository_id: int, *, tag_delta: int) -> None:
-    conn.execute(_TOUCH, {"repository": repository_id, "tag_delta": tag_delta, "now": now_ms()})
+    direct.run(conn, _TOUCH, {"repository": repository_id, "tag_delta": tag_delta, "now": now_ms()})
 
 
 def tag_names(conn: Connection, repository_id: int, *, limit: int, last: str | None) -> list[str]:

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from moorage.metadata import direct
 from moorage.metadata.tables import (
     blobs,
     namespace_blobs,
@@ -54,7 +55,7 @@ _GROW = {"sqlite": _grow_statement(sqlite.insert), "postgresql": _grow_statement
 
 def _grow(conn: Connection, namespace_id: int, by: int) -> None:
     if by:
-        conn.execute(_GROW[conn.dialect.name], {"in_namespace": namespace_id, "by": by})
+        direct.run(conn, _GROW[conn.dialect.name], {"in_namespace": namespace_id, "by": by})
 
 
 def link_added(
@@ -73,7 +74,7 @@ def link_added(
     ):
         _grow(conn, namespace_id, size)
     else:
-        conn.execute(_ONE_MORE_LINK, {"in_namespace": namespace_id, "of_digest": digest})
+        direct.run(conn, _ONE_MORE_LINK, {"in_namespace": namespace_id, "of_digest": digest})
 
 
 def link_removed(conn: Connection, repository_id: int, digest: str) -> None:

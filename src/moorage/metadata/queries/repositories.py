@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 
 from moorage.domain.names import RepositoryName
 from moorage.domain.registry import Repository, Visibility
+from moorage.metadata import direct
 from moorage.metadata.database import now_ms
 from moorage.metadata.queries.gc import FENCE_KEY, writer_fence
 from moorage.metadata.tables import instances, namespaces, repositories
@@ -31,7 +32,7 @@ _BY_NAME = (
 
 def get(conn: Connection, instance_id: str, name: RepositoryName) -> Repository | None:
     """The repository called ``name`` in an instance, or None."""
-    row = conn.execute(_BY_NAME, {"by_instance": instance_id, "by_name": str(name)}).first()
+    row = direct.run(conn, _BY_NAME, {"by_instance": instance_id, "by_name": str(name)}).first()
     return Repository(*row) if row else None
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.registry import UploadSession
+from moorage.metadata import direct
 from moorage.metadata.database import now_ms
 from moorage.metadata.queries.gc import FENCE_KEY, writer_fence
 from moorage.metadata.tables import upload_claims, uploads
@@ -150,9 +151,8 @@ def remove_unleased(conn: Connection, upload_id: str, *, size: int) -> bool:
 def remove_empty_of(conn: Connection, upload_id: str, instance_id: str, repository: str) -> bool:
     """Forget the repository's session if it is still empty and no chunk holds it (the closing PUT
     that carried the whole blob, without reading the session first); False otherwise."""
-    result = conn.execute(
-        _REMOVE_EMPTY_OF, {"upload": upload_id, "instance": instance_id, "repository": repository, "now": now_ms()}
-    )
+    key = {"upload": upload_id, "instance": instance_id, "repository": repository, "now": now_ms()}
+    result = direct.run(conn, _REMOVE_EMPTY_OF, key)
     return bool(result.rowcount)
 
 
