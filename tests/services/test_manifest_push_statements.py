@@ -1,6 +1,7 @@
-"""A manifest PUT against real SQLite and PostgreSQL, statement by statement: on PostgreSQL a new tag of
-a stored manifest is two statements between BEGIN and COMMIT (the collector's fence with the
-repository's lookup, then the checks, the tag, its counter and the event in one), and every
+"""A manifest PUT against real SQLite and PostgreSQL, statement by statement: on PostgreSQL a push into an
+existing repository is one statement in a transaction of its own (the function of migration 0021:
+the collector's fence, the repository's lookup, the checks, the manifest and its references unless
+stored, the tag, its counter and the event), and writes what the general path writes; and every
 statement keeps what the longer path did: the counter counts a tag once however many pushes race for
 it, a refused push writes nothing, the event row is the one ``record_events`` writes, and pushes of
 a repository's first manifest at one instant neither deadlock nor miscount."""
@@ -8,6 +9,7 @@ a repository's first manifest at one instant neither deadlock nor miscount."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import ManifestBlobUnknown, ManifestInvalid
@@ -27,10 +29,11 @@ from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import gc as gc_queries
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories
-from moorage.metadata.tables import blobs, events, manifests, repository_blobs, tags
+from moorage.metadata.tables import blobs, events, manifest_references, manifests, repository_blobs, tags
 from moorage.services.blob_links import link_blob
 from moorage.services.manifests import ManifestService
 from moorage.services.pulls import PullRecorder
+from moorage.services.tag_protection import NoProtection
 from tests.conftest import DATABASES
 from tests.services.gc_support import OCI_INDEX, OCI_MANIFEST, Image, image, index
 from tests.support import statements
@@ -92,16 +95,99 @@ def _state(database: Database, name: str = REPOSITORY) -> tuple[dict[str, str], 
     return database.run_read(work)
 
 
-def test_a_new_tag_of_a_stored_manifest_is_two_statements_on_postgresql(database: Database) -> None:
+def test_a_push_into_an_existing_repository_is_one_statement_without_a_transaction_on_postgresql(
+    database: Database,
+) -> None:
     pushed = image(b"layer")
     _link(database, pushed)
-    _put(database, "v1", pushed.manifest)
-    with statements.on_database(database) as sent:
-        _put(database, "v2", pushed.manifest)
-    # PostgreSQL: the fence with the repository, then the rest. SQLite: the repository, the checks with
-    # the manifest's id, the tag, its counter, the event (the fence is nothing there).
-    assert len(sent.statements) == (2 if database.dialect == "postgresql" else 5), sent
+    autocommit: list[bool] = []
+    if database.dialect == "postgresql":
+
+        def seen(conn: Connection, *_args: Any) -> None:
+            autocommit.append(bool(conn.connection.dbapi_connection.autocommit))  # type: ignore[union-attr]
+
+        event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        with statements.on_database(database) as new_manifest:
+            _put(database, "v1", pushed.manifest)
+        with statements.on_database(database) as new_tag:
+            _put(database, "v2", pushed.manifest)
+    finally:
+        if database.dialect == "postgresql":
+            event.remove(database.engine, "before_cursor_execute", seen)
+    if database.dialect == "postgresql":
+        # One statement each, its own transaction (no BEGIN and COMMIT round trips): ``moorage_push_manifest``.
+        assert (len(new_manifest.statements), len(new_tag.statements)) == (1, 1), (new_manifest, new_tag)
+        assert autocommit == [True, True]
+    else:
+        # The repository; the checks with the manifest's id; then a new manifest's row and its
+        # references (one per row in SQLite's trace: the image has a config and one layer) or nothing;
+        # the tag, its counter, the event.
+        assert (len(new_manifest.statements), len(new_tag.statements)) == (8, 5), (new_manifest, new_tag)
     assert _state(database)[:3] == ({"v1": pushed.digest, "v2": pushed.digest}, 2, 1)
+
+
+class _MayProtect(NoProtection):
+    """No rule covers anything, but pushes must ask: they take the general path."""
+
+    def may_protect(self, instance_id: str) -> bool:
+        return True
+
+
+def test_the_one_statement_push_writes_what_the_general_path_writes(database: Database) -> None:
+    pushed = image(b"same", b"rows")
+    for name in ("org/general", "org/alone"):
+        _link(database, pushed, name)
+    general = ManifestService(database, max_bytes=4 << 20, pulls=PullRecorder(database), protection=_MayProtect())
+    for service, name in ((general, "org/general"), (_service(database), "org/alone")):
+        for reference in ("v1", "v2", "v1", pushed.digest):
+            asyncio.run(
+                service.put(
+                    target=_target(name), reference=reference, content_type=OCI_MANIFEST, payload=pushed.manifest
+                )
+            )
+
+    def rows(conn: Connection, name: str) -> dict[str, Any]:
+        repository = repositories.get(conn, DEFAULT_INSTANCE, RepositoryName.parse(name))
+        assert repository is not None
+        kept = [c for c in manifests.c if c.name not in ("id", "repository_id", "created_at")]
+        stored = conn.execute(select(manifests.c.id, *kept).where(manifests.c.repository_id == repository.id)).all()
+        assert len(stored) == 1
+        references = conn.execute(
+            select(*[c for c in manifest_references.c if c.name != "manifest_id"])
+            .where(manifest_references.c.manifest_id == stored[0][0])
+            .order_by(manifest_references.c.position)
+        ).all()
+        recorded = conn.execute(
+            select(*[c for c in events.c if c.name not in ("id", "occurred_at", "repository", "resource")])
+            .where(events.c.repository == name)
+            .order_by(events.c.id)
+        ).all()
+        counter = conn.execute(text("SELECT tag_count FROM repositories WHERE id = :id"), {"id": repository.id})
+        return {
+            "manifest": tuple(stored[0][1:]),
+            "references": [tuple(r) for r in references],
+            "events": [tuple(r) for r in recorded],
+            "tags": _state(database, name)[0],
+            "counter": counter.scalar_one(),
+        }
+
+    general_rows = database.run_read(lambda conn: rows(conn, "org/general"))
+    assert general_rows == database.run_read(lambda conn: rows(conn, "org/alone"))
+    assert len(general_rows["references"]) == 3 and len(general_rows["events"]) == 4
+    assert general_rows["counter"] == 2 and general_rows["events"][0][1] == "d" * 32  # the namespace's account
+
+
+def test_the_push_function_inserts_every_column_the_tables_have() -> None:
+    """A column added to these tables needs the function of migration 0021 replaced (its docstring)."""
+    function = importlib.import_module("moorage.metadata.migrations.versions.0021_push_manifest_function")
+    listed = {
+        manifests: {*function.MANIFEST_COLUMNS.split(", "), "id", "repository_id", "payload", "last_pulled_at"},
+        manifest_references: {*function.REFERENCE_COLUMNS.split(", "), "manifest_id"},
+        events: {*function.EVENT_COLUMNS.split(", "), "id", "domain_id"},
+    }
+    for table, columns in listed.items():
+        assert {c.name for c in table.c} == columns, table.name
 
 
 def test_fenced_get_holds_the_fence_and_finds_the_repository(database: Database) -> None:

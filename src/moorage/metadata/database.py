@@ -22,7 +22,7 @@ writer holds the locks: on the push path the hop to a thread, the pool checkout 
 statement machinery (``moorage.metadata.direct``) had cost more than SQLite. PostgreSQL (psycopg 3)
 needs none of this: its writers lock rows, not the database. On PostgreSQL every statement is a round
 trip between two processes (~0.3 ms of CPU, both sides counted, measured on this machine): reads run
-without BEGIN and COMMIT (``_pg_read``), and the hot write paths put several statements in one (the
+without BEGIN and COMMIT (``_pg_autocommit``), and the hot write paths put several statements in one (the
 blob link of a push).
 """
 
@@ -100,17 +100,18 @@ class Database:
     @contextmanager
     def read_transaction(self) -> Iterator[Connection]:
         """A read, for synchronous callers: on SQLite a transaction (one snapshot for all its
-        statements); on PostgreSQL its statements run without BEGIN and COMMIT (see ``_pg_read``)."""
+        statements); on PostgreSQL its statements run without BEGIN and COMMIT (see ``_pg_autocommit``)."""
         if self.dialect == "postgresql":
-            with self._pg_read() as conn:
+            with self._pg_autocommit() as conn:
                 yield conn
             return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
-    def _pg_read(self) -> Iterator[Connection]:
-        """A PostgreSQL read in autocommit mode: each statement is its own transaction. At READ
+    def _pg_autocommit(self) -> Iterator[Connection]:
+        """PostgreSQL in autocommit mode, for reads and one-statement writes (``run_statement``): each
+        statement is its own transaction. For a read, at READ
         COMMITTED, PostgreSQL's level and moorage's, a transaction gives each statement a snapshot of
         its own too, so the read sees what it saw in one; it saves the BEGIN and COMMIT round trips
         (two of the three of a one-query read: ~0.3 ms of CPU between the driver and the server). The
@@ -184,6 +185,14 @@ class Database:
         finally:
             self._writer_lock.release()
 
+    def run_statement(self, work: UnitOfWork[T]) -> T:
+        """Run ``work``, a write of one statement, as its own transaction: on PostgreSQL in autocommit
+        mode (one round trip where a transaction around it takes three), on SQLite as ``run_write``."""
+        if self.dialect != "postgresql":
+            return self.run_write(work)
+        with _disk_full_as_storage_full(), self._pg_autocommit() as conn:
+            return work(conn)
+
     def run_read(self, work: UnitOfWork[T]) -> T:
         """Run ``work`` in a read transaction, here (synchronous callers: jobs, CLI)."""
         with self.read_transaction() as conn:
@@ -216,6 +225,12 @@ class Database:
             if ran:
                 return result  # type: ignore[return-value]  # T, which may itself admit None
         return await anyio.to_thread.run_sync(self.run_write, work, limiter=self._sqlite_write_limiter())
+
+    async def write_statement(self, work: UnitOfWork[T]) -> T:
+        """``run_statement`` in a worker thread (SQLite: ``write(work, quick=True)``)."""
+        if self.dialect != "postgresql":
+            return await self.write(work, quick=True)
+        return await anyio.to_thread.run_sync(self.run_statement, work)
 
     def _sqlite_write_limiter(self) -> CapacityLimiter | None:
         # One per event loop: a CapacityLimiter's waiters belong to the loop that runs them (tests and

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0020"
+HEAD_REVISION = "0021"
 BOOTSTRAP_LOCK = 0x6D6F6F72  # "moor": the PostgreSQL advisory lock held while a node migrates and prepares
 
 

@@ -21,7 +21,7 @@ from moorage.domain.errors import (
     TooLarge,
 )
 from moorage.domain.events import NewEvent, Operation, artifact_event, repository_event
-from moorage.domain.manifests import parse_manifest
+from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.domain.names import RepositoryName, is_valid_tag, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository, UploadTarget
 from moorage.metadata.database import Database
@@ -182,6 +182,82 @@ class ManifestService:
 
         blob_sizes = {str(d.digest): d.size for d in parsed.blob_references()}
         children = sorted({str(d.digest) for d in parsed.manifests})
+        repository = None
+        if self.db.dialect == "postgresql" and len(tags) <= 1 and not self.protection.may_protect(target.instance_id):
+            repository = await self._push_alone(target, str(digest), blob_sizes, children, tags, parsed, payload)
+        if repository is None:
+            repository = await self._store(target, digest, blob_sizes, children, tags, parsed, payload)
+        if self.listeners:
+            for pushed_as in tags or (None,):  # one event per tag: policies and scans are per tag
+                await self._emit(
+                    ManifestStored(
+                        instance_id=target.instance_id,
+                        repository_id=repository.id,
+                        namespace_id=repository.namespace_id,
+                        repository=repository.full_name,
+                        domain_id=repository.domain_id,
+                        digest=str(digest),
+                        media_type=parsed.media_type,
+                        tag=pushed_as,
+                    )
+                )
+        return StoredManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
+
+    async def _push_alone(
+        self,
+        target: UploadTarget,
+        digest: str,
+        blob_sizes: dict[str, int],
+        children: Sequence[str],
+        tags: Sequence[str],
+        parsed: ParsedManifest,
+        payload: bytes,
+    ) -> Repository | None:
+        """PostgreSQL: a push with at most one tag into an existing repository where no immutable rule
+        can apply, as one statement (``manifests.push_alone``); the repository, or None when the
+        general path must take it (the repository's first manifest, or a reference missing: that path
+        finds which and refuses)."""
+        name = target.name
+        event = artifact_event(
+            Operation.CREATE,
+            instance_id=target.instance_id,
+            repository=str(name),
+            namespace=name.namespace,
+            domain_id="",  # the namespace's, which the statement reads
+            tag=tags[0] if tags else "",
+            digest=digest,
+            detail={"media_type": parsed.media_type, "size": len(payload)},
+        )
+
+        def work(conn: Connection) -> Repository | None:
+            done = q.push_alone(
+                conn,
+                target.instance_id,
+                str(name),
+                digest,
+                payload,
+                parsed,
+                blob_sizes=blob_sizes,
+                children=children,
+                tag=tags[0] if tags else None,
+                event=event_rows(conn, event)[0],
+            )
+            return done[0] if done is not None and done[1] is not None else None
+
+        return await self.db.write_statement(work)
+
+    async def _store(
+        self,
+        target: UploadTarget,
+        digest: Digest,
+        blob_sizes: dict[str, int],
+        children: Sequence[str],
+        tags: Sequence[str],
+        parsed: ParsedManifest,
+        payload: bytes,
+    ) -> Repository:
+        """Check the references and store the manifest (unless stored), its tags and events, in one
+        transaction."""
 
         def work(conn: Connection) -> Repository:
             # The fence first: the blobs and manifests checked here stay until this commits.
@@ -216,22 +292,7 @@ class ManifestService:
             record_events(conn, *pushed)
             return repository
 
-        repository = await self.db.write(work, quick=True)
-        if self.listeners:
-            for pushed_as in tags or (None,):  # one event per tag: policies and scans are per tag
-                await self._emit(
-                    ManifestStored(
-                        instance_id=target.instance_id,
-                        repository_id=repository.id,
-                        namespace_id=repository.namespace_id,
-                        repository=repository.full_name,
-                        domain_id=repository.domain_id,
-                        digest=str(digest),
-                        media_type=parsed.media_type,
-                        tag=pushed_as,
-                    )
-                )
-        return StoredManifest(digest, parsed.subject.digest if parsed.subject else None, tags)
+        return await self.db.write(work, quick=True)
 
     async def _emit(self, event: ManifestStored) -> None:
         for listener in self.listeners:

@@ -24,6 +24,10 @@ IMMUTABLE_TAG = "immutable_tag"
 class TagProtection(Protocol):
     """Rules that make some tags immutable."""
 
+    def may_protect(self, instance_id: str) -> bool:
+        """Whether any rule could cover a tag of the instance (False: pushes there need not ask)."""
+        ...
+
     def protected_tags(self, conn: Connection, repository: Repository, tags: Sequence[str]) -> Mapping[str, str]:
         """Which of ``tags`` may be pushed only once (tag -> the rule that says so, as an error
         message names it). The caller then tags them with ``manifests.tag_once`` and refuses with
@@ -45,6 +49,10 @@ class TagProtection(Protocol):
 
 class NoProtection:
     """No rules: every tag may move and go."""
+
+    def may_protect(self, instance_id: str) -> bool:
+        """Never."""
+        return False
 
     def protected_tags(self, conn: Connection, repository: Repository, tags: Sequence[str]) -> Mapping[str, str]:
         """None of them."""

@@ -25,9 +25,10 @@ from sqlalchemy.engine import Connection
 from moorage.domain.bounded_json import load_document
 from moorage.domain.errors import Conflict
 from moorage.domain.manifests import ParsedManifest
-from moorage.domain.registry import ManifestRecord, ReferrerRecord
+from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository
 from moorage.metadata import direct
 from moorage.metadata.database import now_ms
+from moorage.metadata.queries.gc import FENCE_KEY
 from moorage.metadata.tables import (
     blobs,
     events,
@@ -184,46 +185,49 @@ def store(conn: Connection, repository_id: int, digest: str, payload: bytes, par
     return store_new(conn, repository_id, digest, payload, parsed)
 
 
+def _manifest_row(repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest) -> dict[str, Any]:
+    return {
+        "repository_id": repository_id,
+        "digest": digest,
+        "media_type": parsed.media_type,
+        "artifact_type": parsed.artifact_type,
+        "subject_digest": str(parsed.subject.digest) if parsed.subject else None,
+        "config_digest": str(parsed.config.digest) if parsed.config else None,
+        "payload": payload,
+        "total_size": len(payload) + parsed.total_size(),
+        "annotations": json.dumps(parsed.annotations, sort_keys=True) if parsed.annotations else "",
+        "created_at": now_ms(),
+    }
+
+
+def _reference_rows(manifest_id: int, parsed: ParsedManifest) -> list[dict[str, Any]]:
+    descriptors = [("config", parsed.config)] if parsed.config else []
+    descriptors += [("layer", d) for d in parsed.layers] + [("manifest", d) for d in parsed.manifests]
+    return [
+        {
+            "manifest_id": manifest_id,
+            "position": position,
+            "kind": kind,
+            "digest": str(d.digest),
+            "media_type": d.media_type,
+            "size": d.size,
+            "platform": json.dumps(d.platform.to_json(), sort_keys=True) if d.platform else "",
+        }
+        for position, (kind, d) in enumerate(descriptors)
+    ]
+
+
 def store_new(conn: Connection, repository_id: int, digest: str, payload: bytes, parsed: ParsedManifest) -> int:
     """``store`` for a manifest the caller found missing a moment ago (in this transaction): its
     insert, without a lookup first; a concurrent push that stored it since wins, and its id is read."""
     key = {"in_repository": repository_id, "of_digest": digest}
     new_id = direct.run(
-        conn,
-        _NEW_MANIFEST[conn.dialect.name],
-        {
-            "repository_id": repository_id,
-            "digest": digest,
-            "media_type": parsed.media_type,
-            "artifact_type": parsed.artifact_type,
-            "subject_digest": str(parsed.subject.digest) if parsed.subject else None,
-            "config_digest": str(parsed.config.digest) if parsed.config else None,
-            "payload": payload,
-            "total_size": len(payload) + parsed.total_size(),
-            "annotations": json.dumps(parsed.annotations, sort_keys=True) if parsed.annotations else "",
-            "created_at": now_ms(),
-        },
+        conn, _NEW_MANIFEST[conn.dialect.name], _manifest_row(repository_id, digest, payload, parsed)
     ).scalar()
     # None: a concurrent push of the same manifest won the insert; read the id it committed.
     manifest_id = int(new_id) if new_id is not None else int(direct.run(conn, _MANIFEST_ID, key).one()[0])
     if new_id is not None:
-        refs = []
-        descriptors = [("config", parsed.config)] if parsed.config else []
-        descriptors += [("layer", d) for d in parsed.layers] + [("manifest", d) for d in parsed.manifests]
-        for position, (kind, d) in enumerate(descriptors):
-            refs.append(
-                {
-                    "manifest_id": manifest_id,
-                    "position": position,
-                    "kind": kind,
-                    "digest": str(d.digest),
-                    "media_type": d.media_type,
-                    "size": d.size,
-                    "platform": json.dumps(d.platform.to_json(), sort_keys=True) if d.platform else "",
-                }
-            )
-        if refs:
-            direct.run_many(conn, _INSERT_REFERENCES[conn.dialect.name], refs)
+        direct.run_many(conn, _INSERT_REFERENCES[conn.dialect.name], _reference_rows(manifest_id, parsed))
     return manifest_id
 
 
@@ -358,6 +362,60 @@ def tag_stored(
     params.update({f"event_{c}": v for c, v in event.items()})
     passed, manifest_id = conn.execute(_tag_stored_statement(tuple(event)), params).one()
     return bool(passed), None if manifest_id is None else int(manifest_id)
+
+
+_PUSH_ALONE = text(
+    "SELECT * FROM moorage_push_manifest(CAST(:fence AS BIGINT), CAST(:instance AS VARCHAR), "
+    "CAST(:repository AS VARCHAR), CAST(:blob_digests AS VARCHAR[]), CAST(:blob_sizes AS BIGINT[]), "
+    "CAST(:children AS VARCHAR[]), CAST(:tag AS VARCHAR), CAST(:now AS BIGINT), CAST(:manifest AS JSONB), "
+    "CAST(:payload AS BYTEA), CAST(:references AS JSONB), CAST(:event AS JSONB))"
+)
+
+
+def push_alone(
+    conn: Connection,
+    instance_id: str,
+    repository: str,
+    digest: str,
+    payload: bytes,
+    parsed: ParsedManifest,
+    *,
+    blob_sizes: dict[str, int],
+    children: Sequence[str],
+    tag: str | None,
+    event: dict[str, Any],
+) -> tuple[Repository, int | None] | None:
+    """PostgreSQL, as a statement of its own (``Database.write_statement``): a manifest PUT into an
+    existing repository with at most one tag that no immutable rule covers, in one round trip (the
+    function of migration 0021): the collector's fence, the repository found by its full name, the
+    reference checks, the manifest and its references stored unless they are, the tag, its counter and
+    the ``event`` row (its account: the namespace's, whatever ``event`` says). None when there is no
+    such repository; otherwise (its row, the manifest's id), the id None when a reference is missing
+    (nothing was written)."""
+    wanted = sorted(blob_sizes)
+    manifest = _manifest_row(0, digest, payload, parsed)
+    del manifest["repository_id"], manifest["payload"]
+    row = conn.execute(
+        _PUSH_ALONE,
+        {
+            "fence": FENCE_KEY,
+            "instance": instance_id,
+            "repository": repository,
+            "blob_digests": wanted,
+            "blob_sizes": [blob_sizes[d] for d in wanted],
+            "children": sorted(set(children)),
+            "tag": tag,
+            "now": now_ms(),
+            "manifest": json.dumps(manifest),
+            "payload": payload,
+            "references": json.dumps(_reference_rows(0, parsed)),
+            "event": json.dumps(event),
+        },
+    ).first()
+    if row is None:
+        return None
+    *columns, passed, manifest_id = row
+    return Repository(*columns), int(manifest_id) if passed and manifest_id is not None else None
 
 
 def tag(conn: Connection, repository_id: int, name: str, manifest_id: int) -> None:

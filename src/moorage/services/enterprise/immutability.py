@@ -47,6 +47,11 @@ class ImmutableTagGuard:
     """``TagProtection`` from the namespace's immutable tag rules (see the module docstring)."""
 
     @staticmethod
+    def may_protect(instance_id: str) -> bool:
+        """Enterprise instances have rules; the default registry has none."""
+        return instance_id != DEFAULT_INSTANCE
+
+    @staticmethod
     def _rules(conn: Connection, repository: Repository) -> list[ImmutableRule]:
         if repository.instance_id == DEFAULT_INSTANCE:
             return []
