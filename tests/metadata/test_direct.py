@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from moorage.metadata import direct
 from moorage.metadata.database import Database
@@ -39,6 +40,7 @@ _ADD = sqlite.insert(items).on_conflict_do_nothing(index_elements=[items.c.name]
 _GROW = update(items).where(items.c.flag == bindparam("which")).values(size=items.c.size + bindparam("by"))
 _FLAGGED = select(items.c.name).where(items.c.flag == bindparam("flag")).order_by(items.c.name)
 
+_ADD_STRICT = insert(items)
 NAMES = [f"n{i}" for i in range(12)]
 
 
@@ -93,3 +95,15 @@ def test_inserts_updates_and_their_counts(db: Database) -> None:
 def test_a_statement_whose_parameter_has_a_python_default_is_refused(db: Database) -> None:
     with pytest.raises(TypeError, match="must be given"):
         db.run_write(lambda conn: direct.run(conn, insert(with_default), {"id": 1}))
+
+
+def test_driver_errors_are_raised_as_sqlalchemy_raises_them(db: Database) -> None:
+    """Callers catch SQLAlchemy's exceptions (a full disk becomes ``StorageFull`` from one)."""
+    with pytest.raises(IntegrityError):
+        db.run_write(lambda conn: direct.run(conn, _ADD_STRICT, {"id": 1, "name": "dup", "flag": True, "size": 0}))
+    with pytest.raises(IntegrityError):
+        db.run_write(
+            lambda conn: direct.run_many(
+                conn, _ADD_STRICT, [{"id": 9000 + i, "name": None, "flag": True, "size": 0} for i in range(2)]
+            )
+        )

@@ -9,9 +9,10 @@ the same type conversions SQLAlchemy would (a Boolean column reads as a bool, no
 expanding ``IN`` lists as SQLAlchemy does. On PostgreSQL it is ``Connection.execute``: a statement
 there is a round trip to another process (~0.3 ms), which the Python machinery does not dominate.
 
-Only statements built once at import time belong here (the cache holds each for the life of the
-process); every parameter they name must be given (``run`` refuses a statement that leaves one to a
-Python-side default, which the driver would not fill in).
+The driver's errors are raised as SQLAlchemy raises them. Only statements built once at import time
+belong here (the cache holds each for the life of the process); every parameter they name must be
+given (``run`` refuses a statement that leaves one to a Python-side default, which the driver would
+not fill in).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -82,8 +84,11 @@ def run(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -
         return Rows([tuple(row) for row in result] if result.returns_rows else [], result.rowcount)
     form = _form(statement, params)
     sql, args = _bound(form, params)
-    cursor = _driver(conn).execute(sql, args)
-    return _fetched(form, cursor)
+    try:
+        cursor = _driver(conn).execute(sql, args)
+        return _fetched(form, cursor)
+    except sqlite3.Error as error:
+        raise _wrapped(conn, sql, args, error) from error
 
 
 def run_many(conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -96,7 +101,17 @@ def run_many(conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[
     form = _form(statement, rows[0])
     if form.expanding:
         raise TypeError("run_many takes no IN lists")
-    _driver(conn).executemany(form.sql, [_bound(form, row)[1] for row in rows])
+    many = [_bound(form, row)[1] for row in rows]
+    try:
+        _driver(conn).executemany(form.sql, many)
+    except sqlite3.Error as error:
+        raise _wrapped(conn, form.sql, many, error) from error
+
+
+def _wrapped(conn: Connection, sql: str, args: Any, error: sqlite3.Error) -> BaseException:
+    """The driver's error as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``...: what
+    callers catch, such as the full disk that ``Database`` turns into ``StorageFull``)."""
+    return DBAPIError.instance(sql, args, error, sqlite3.Error, dialect=conn.dialect)
 
 
 def _driver(conn: Connection) -> sqlite3.Connection:
