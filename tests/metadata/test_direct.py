@@ -1,6 +1,7 @@
-"""``direct.run`` answers what ``Connection.execute`` answers for the same prebuilt statement: the same
-rows with the same Python types (Booleans as bools), IN lists of any length (none included), rows
-changed, and defaults it cannot fill in refused up front."""
+"""``direct.run`` answers what ``Connection.execute`` answers for the same prebuilt statement, on SQLite
+and PostgreSQL: the same rows with the same Python types (Booleans as bools), IN lists of any length
+(none included), rows changed, the driver's errors as SQLAlchemy's, and defaults it cannot fill in
+refused up front."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from moorage.metadata import direct
 from moorage.metadata.database import Database
+from tests.conftest import DATABASES
 
 meta = MetaData()
 items = Table(
@@ -36,7 +38,12 @@ _BY_NAMES = select(items.c.id, items.c.name, items.c.flag, items.c.size).where(
 _NOT_IN = select(items.c.name).where(
     items.c.name.not_in(bindparam("names", expanding=True)), items.c.size > bindparam("above")
 )
-_ADD = sqlite.insert(items).on_conflict_do_nothing(index_elements=[items.c.name]).returning(items.c.id, items.c.flag)
+_ADD = {
+    name: dialect.insert(items)
+    .on_conflict_do_nothing(index_elements=[items.c.name])
+    .returning(items.c.id, items.c.flag)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 _GROW = update(items).where(items.c.flag == bindparam("which")).values(size=items.c.size + bindparam("by"))
 _FLAGGED = select(items.c.name).where(items.c.flag == bindparam("flag")).order_by(items.c.name)
 
@@ -44,10 +51,10 @@ _ADD_STRICT = insert(items)
 NAMES = [f"n{i}" for i in range(12)]
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    path: Path = tmp_path_factory.mktemp("direct") / "d.db"
-    database = Database(f"sqlite:///{path}")
+@pytest.fixture(params=DATABASES)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'd.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_database_url")
+    database = Database(url)
     meta.create_all(database.engine)
     database.run_write(
         lambda conn: conn.execute(
@@ -65,7 +72,7 @@ def _both(db: Database, statement: Any, params: dict[str, Any]) -> tuple[list[tu
     return db.run_read(work)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(st.sampled_from(NAMES), max_size=10), above=st.integers(-1, 9))
 def test_in_lists_of_any_length_answer_as_sqlalchemy(db: Database, names: list[str], above: int) -> None:
     mine, theirs = _both(db, _BY_NAMES, {"names": names})
@@ -77,15 +84,16 @@ def test_in_lists_of_any_length_answer_as_sqlalchemy(db: Database, names: list[s
 
 def test_inserts_updates_and_their_counts(db: Database) -> None:
     def work(conn: Connection) -> None:
-        added = direct.run(conn, _ADD, {"name": "new", "flag": True, "size": 1})
+        add = _ADD[conn.dialect.name]
+        added = direct.run(conn, add, {"name": "new", "flag": True, "size": 1})
         assert added.rowcount == 1 and added.one()[1] is True
-        assert direct.run(conn, _ADD, {"name": "new", "flag": False, "size": 2}).rows == []  # conflict: nothing
+        assert direct.run(conn, add, {"name": "new", "flag": False, "size": 2}).rows == []  # conflict: nothing
         before = [tuple(r) for r in conn.execute(select(items.c.size).where(items.c.flag).order_by(items.c.id))]
         grown = direct.run(conn, _GROW, {"which": True, "by": 10})
         assert grown.rowcount == len(before)
         after = [tuple(r) for r in conn.execute(select(items.c.size).where(items.c.flag).order_by(items.c.id))]
         assert after == [(None if s is None else s + 10,) for (s,) in before]
-        direct.run_many(conn, _ADD, [{"name": f"many{i}", "flag": i == 1, "size": i} for i in range(3)])
+        direct.run_many(conn, add, [{"name": f"many{i}", "flag": i == 1, "size": i} for i in range(3)])
         assert direct.run(conn, _FLAGGED, {"flag": True}).rows == [(n,) for n in ["many1", "n0", "n3", "n6", "new"]]
         conn.rollback()
 
@@ -100,10 +108,20 @@ def test_a_statement_whose_parameter_has_a_python_default_is_refused(db: Databas
 def test_driver_errors_are_raised_as_sqlalchemy_raises_them(db: Database) -> None:
     """Callers catch SQLAlchemy's exceptions (a full disk becomes ``StorageFull`` from one)."""
     with pytest.raises(IntegrityError):
-        db.run_write(lambda conn: direct.run(conn, _ADD_STRICT, {"id": 1, "name": "dup", "flag": True, "size": 0}))
+        db.run_write(lambda conn: direct.run(conn, _ADD_STRICT, {"id": 1, "name": "n1", "flag": True, "size": 0}))
     with pytest.raises(IntegrityError):
         db.run_write(
             lambda conn: direct.run_many(
                 conn, _ADD_STRICT, [{"id": 9000 + i, "name": None, "flag": True, "size": 0} for i in range(2)]
             )
         )
+
+
+def test_statements_built_per_call_do_not_grow_the_cache_without_bound(db: Database) -> None:
+    def work(conn: Connection) -> None:
+        for i in range(direct.MAX_FORMS + 10):
+            built = select(items.c.name).where(items.c.size == bindparam("size"))  # a new object each time
+            assert direct.run(conn, built, {"size": i % 8}).rows == [(NAMES[i % 8],)]
+
+    db.run_read(work)
+    assert len(direct._FORMS) <= direct.MAX_FORMS

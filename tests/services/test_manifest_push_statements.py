@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection
 
 from moorage.domain.errors import ManifestBlobUnknown, ManifestInvalid
@@ -100,25 +100,14 @@ def test_a_push_into_an_existing_repository_is_one_statement_without_a_transacti
 ) -> None:
     pushed = image(b"layer")
     _link(database, pushed)
-    autocommit: list[bool] = []
-    if database.dialect == "postgresql":
-
-        def seen(conn: Connection, *_args: Any) -> None:
-            autocommit.append(bool(conn.connection.dbapi_connection.autocommit))  # type: ignore[union-attr]
-
-        event.listen(database.engine, "before_cursor_execute", seen)
-    try:
-        with statements.on_database(database) as new_manifest:
-            _put(database, "v1", pushed.manifest)
-        with statements.on_database(database) as new_tag:
-            _put(database, "v2", pushed.manifest)
-    finally:
-        if database.dialect == "postgresql":
-            event.remove(database.engine, "before_cursor_execute", seen)
+    with statements.on_database(database) as new_manifest:
+        _put(database, "v1", pushed.manifest)
+    with statements.on_database(database) as new_tag:
+        _put(database, "v2", pushed.manifest)
     if database.dialect == "postgresql":
         # One statement each, its own transaction (no BEGIN and COMMIT round trips): ``moorage_push_manifest``.
         assert (len(new_manifest.statements), len(new_tag.statements)) == (1, 1), (new_manifest, new_tag)
-        assert autocommit == [True, True]
+        assert new_manifest.autocommit == new_tag.autocommit == [True]
     else:
         # The repository; the checks with the manifest's id; then a new manifest's row and its
         # references (one per row in SQLite's trace: the image has a config and one layer) or nothing;

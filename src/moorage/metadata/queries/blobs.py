@@ -80,7 +80,8 @@ def add_and_link(conn: Connection, instance_id: str, repository: str, digest: st
     whether the blob is new (as ``add`` says); None, and nothing done, when there is no such
     repository (its first content: the caller creates it)."""
     if conn.dialect.name == "postgresql":
-        found, new = conn.execute(
+        found, new = direct.run(
+            conn,
             _ADD_AND_LINK_PG,
             {"instance": instance_id, "name": repository, "digest": digest, "size": size, "now": now_ms()},
         ).one()

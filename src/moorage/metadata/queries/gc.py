@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, delete, exists, func, not_, or_, select, text, update
 from sqlalchemy.engine import Connection
 
+from moorage.metadata import direct
 from moorage.metadata.database import now_ms
 from moorage.metadata.queries import namespace_usage
 from moorage.metadata.tables import (
@@ -80,7 +81,7 @@ _BLOB_STATE = select(blobs.c.deleting_since).where(blobs.c.digest == bindparam("
 
 def linked_blob(conn: Connection, repository_id: int, digest: str) -> tuple[int, int] | None:
     """(size, last use) of a blob the repository may serve, else None."""
-    row = conn.execute(_LINKED_BLOB, {"in_repository": repository_id, "of_digest": digest}).first()
+    row = direct.run(conn, _LINKED_BLOB, {"in_repository": repository_id, "of_digest": digest}).first()
     return (int(row[0]), int(row[1])) if row else None
 
 

@@ -168,7 +168,8 @@ def lookup(
     """(the manifest a digest or tag names in the repository called ``full_name``, the repository's
     id), in one query: the registry's hottest read."""
     statement = _LOOKUPS[(digest is not None, with_payload)]
-    row = conn.execute(
+    row = direct.run(
+        conn,
         statement,
         {"instance_id": instance_id, "full_name": full_name, "reference": digest if digest is not None else tag},
     ).first()
@@ -395,7 +396,8 @@ def push_alone(
     wanted = sorted(blob_sizes)
     manifest = _manifest_row(0, digest, payload, parsed)
     del manifest["repository_id"], manifest["payload"]
-    row = conn.execute(
+    row = direct.run(
+        conn,
         _PUSH_ALONE,
         {
             "fence": FENCE_KEY,

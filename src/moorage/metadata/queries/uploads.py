@@ -100,8 +100,7 @@ def claim_in_fence(conn: Connection, upload_id: str) -> bool:
     if conn.dialect.name != "postgresql":
         writer_fence(conn)
         return claim(conn, upload_id)
-    rows = conn.execute(_CLAIM_IN_FENCE_PG, {"fence": FENCE_KEY, "upload": upload_id, "now": now_ms()}).all()
-    return bool(rows)
+    return bool(direct.run(conn, _CLAIM_IN_FENCE_PG, {"fence": FENCE_KEY, "upload": upload_id, "now": now_ms()}).rows)
 
 
 def claimed(conn: Connection, upload_id: str) -> bool:
