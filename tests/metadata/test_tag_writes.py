@@ -6,7 +6,9 @@ manifest to a concurrent one answers the winner's row."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from moorage.metadata.queries import repositories as repositories_q
 from moorage.metadata.tables import domains, manifest_references, repositories, tags
 from moorage.metadata.upsert import insert_ignore
 from tests.conftest import DATABASES
-from tests.support import statements
+from tests.support import postgres, statements
 from tests.support import swr_images as si
 
 
@@ -149,3 +151,51 @@ def test_a_manifest_stored_concurrently_is_found_by_the_losing_push(db: Database
         loser = q.store(conn, repository_id, image.digest, image.manifest, parsed)
     thread.join()
     assert loser == ids[0]
+
+
+@pytest.fixture
+def locale_db(pg_server: postgres.PostgresServer) -> Iterator[Database]:
+    """PostgreSQL whose database sorts text by an ICU locale's rules (``a`` before ``B``), as a database
+    created on a machine with a locale does; the test cluster's own default is C."""
+    name = f"icu_{uuid.uuid4().hex[:12]}"
+    try:
+        pg_server.psql(
+            "postgres",
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'",
+        )
+    except subprocess.CalledProcessError as error:
+        pytest.skip(f"this PostgreSQL cannot create an ICU database: {error.stderr!r}")
+    database = Database(pg_server.url(name))
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+def test_tags_are_listed_in_byte_order_a_page_at_a_time(db: Database) -> None:
+    """The distribution spec's lexical order is byte order."""
+    _listed_in_byte_order(db)
+
+
+def test_tags_are_listed_in_byte_order_whatever_the_database_collation(locale_db: Database) -> None:
+    """PostgreSQL sorts by the database's collation unless told otherwise (a locale's puts ``a``
+    before ``B``)."""
+    _listed_in_byte_order(locale_db)
+
+
+def _listed_in_byte_order(db: Database) -> None:
+    names = ["b", "B", "a", "_x", "Z9", "a-b", "a.b", "a_b", "0", "~"]
+    with db.write_transaction() as conn:
+        repository_id, manifest_id = _stored(conn, "listed")
+        for name in names:
+            q.tag(conn, repository_id, name, manifest_id)
+    ordered = sorted(names, key=lambda n: n.encode())
+    assert db.run_read(lambda conn: q.tag_names(conn, repository_id, limit=100, last=None)) == ordered
+    walked: list[str] = []
+    last: str | None = None
+    while True:
+        page = db.run_read(lambda conn, after=last: q.tag_names(conn, repository_id, limit=3, last=after))
+        if not page:
+            break
+        walked += page
+        last = page[-1]
+    assert walked == ordered

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     Select,
     TextClause,
     and_,
@@ -38,7 +39,7 @@ from moorage.metadata.tables import (
     repository_blobs,
     tags,
 )
-from moorage.metadata.upsert import bytewise, insert_ignore
+from moorage.metadata.upsert import insert_ignore
 
 TAG_WRITE_ATTEMPTS = 3
 """How often a tag write tries again when a concurrent delete took the row it was about to move."""
@@ -498,13 +499,25 @@ def _touch(conn: Connection, repository_id: int, *, tag_delta: int) -> None:
     direct.run(conn, _TOUCH, {"repository": repository_id, "tag_delta": tag_delta, "now": now_ms()})
 
 
+def _tag_page(dialect: str, after: bool) -> Select[Any]:
+    name = tags.c.name.collate("C") if dialect == "postgresql" else tags.c.name  # as ``bytewise``
+    query = select(tags.c.name).where(tags.c.repository_id == bindparam("in_repository"))
+    if after:
+        query = query.where(name > bindparam("after"))
+    return query.order_by(name).limit(bindparam("limit", type_=Integer))
+
+
+_TAG_PAGES = {(d, after): _tag_page(d, after) for d in ("sqlite", "postgresql") for after in (False, True)}
+"""Built once and run on the driver (``direct``): a whole list of 10,000 tags spent 4.5 of its 10.3 ms in
+SQLAlchemy's row objects."""
+
+
 def tag_names(conn: Connection, repository_id: int, *, limit: int, last: str | None) -> list[str]:
     """Tags in lexical order after ``last``."""
-    name = bytewise(conn, tags.c.name)
-    query = select(tags.c.name).where(tags.c.repository_id == repository_id)
+    params: dict[str, Any] = {"in_repository": repository_id, "limit": limit}
     if last:
-        query = query.where(name > last)
-    rows = conn.execute(query.order_by(name).limit(limit))
+        params["after"] = last
+    rows = direct.run(conn, _TAG_PAGES[(conn.dialect.name, bool(last))], params)
     return [r[0] for r in rows]
 
 
