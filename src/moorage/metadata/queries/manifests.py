@@ -337,6 +337,17 @@ def _tag_stored_statement(columns: tuple[str, ...]) -> TextClause:
     return statement
 
 
+def _reference_checks(blob_sizes: dict[str, int], children: Sequence[str]) -> dict[str, list[Any]]:
+    """The parameters of PostgreSQL's reference checks: the blobs and their sizes (in the same order),
+    the child manifests."""
+    wanted = sorted(blob_sizes)
+    return {
+        "blob_digests": wanted,
+        "blob_sizes": [blob_sizes[d] for d in wanted],
+        "children": sorted(set(children)),
+    }
+
+
 def tag_stored(
     conn: Connection,
     repository_id: int,
@@ -351,13 +362,10 @@ def tag_stored(
     every blob of ``blob_sizes`` is linked with that size and every manifest of ``children`` is held.
     (whether the references passed, the manifest's id or None): written only when both are true.
     The tag must not be one an immutable rule covers (``tag_once`` decides those)."""
-    wanted = sorted(blob_sizes)
     params: dict[str, Any] = {
         "repository": repository_id,
         "digest": digest,
-        "blob_digests": wanted,
-        "blob_sizes": [blob_sizes[d] for d in wanted],
-        "children": sorted(set(children)),
+        **_reference_checks(blob_sizes, children),
         "tag": tag,
         "now": now_ms(),
     }
@@ -394,7 +402,6 @@ def push_alone(
     the ``event`` row (its account: the namespace's, whatever ``event`` says). None when there is no
     such repository; otherwise (its row, the manifest's id), the id None when a reference is missing
     (nothing was written)."""
-    wanted = sorted(blob_sizes)
     manifest = _manifest_row(0, digest, payload, parsed)
     del manifest["repository_id"], manifest["payload"]
     row = direct.run(
@@ -404,9 +411,7 @@ def push_alone(
             "fence": FENCE_KEY,
             "instance": instance_id,
             "repository": repository,
-            "blob_digests": wanted,
-            "blob_sizes": [blob_sizes[d] for d in wanted],
-            "children": sorted(set(children)),
+            **_reference_checks(blob_sizes, children),
             "tag": tag,
             "now": now_ms(),
             "manifest": json.dumps(manifest),
