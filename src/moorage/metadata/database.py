@@ -92,6 +92,7 @@ class Database:
         )
         self._writer_connection: Connection | None = None
         self._writer_pid = 0
+        self._inherited_writers: list[Connection] = []
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
             self._writer_lock = threading.Lock()
@@ -150,8 +151,11 @@ class Database:
         the reset on return cost about as much as a short transaction's statements."""
         conn = self._writer_connection
         if conn is None or conn.closed or conn.invalidated or self._writer_pid != os.getpid():
-            # A connection made before a fork is the parent's: the child opens its own (SQLite
-            # connections must not cross a fork) and leaves the parent's alone.
+            if conn is not None and self._writer_pid != os.getpid():
+                # A connection made before a fork is the parent's: the child opens its own (SQLite
+                # connections must not cross a fork) and keeps the parent's object unused and
+                # referenced, so that no finalizer of the child ever resets it.
+                self._inherited_writers.append(conn)
             conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
             self._writer_connection, self._writer_pid = conn, os.getpid()
         try:

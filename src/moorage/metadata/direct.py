@@ -191,6 +191,8 @@ def _bound(form: _Form, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]
             name = match.group(1)
             return "(" + ", ".join(form.placeholder.format(f"{name}__{i}") for i in range(sizes[name])) + ")"
 
+        if len(form.by_lengths) >= MAX_FORMS:  # lists of ever new lengths: keep the cache bounded
+            form.by_lengths.clear()
         sql = form.by_lengths[lengths] = _EXPANDING.sub(listed, form.sql)
     for name in form.expanding:
         for i, value in enumerate(args.pop(name)):

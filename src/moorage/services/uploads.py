@@ -80,6 +80,12 @@ class UploadService:
         self.blob_max_bytes = blob_max_bytes
         """The largest blob accepted (``registry.blob_max_bytes``); None: no bound."""
 
+    def _local(self, digest: Digest) -> bool:
+        """Whether the blob's link may be written on the event loop (``Database.write(quick=True)``):
+        when its bytes are a local file, which ``secure_blob`` looks at right there; a store reached
+        through the loop would send the write to a thread after a first try."""
+        return self.store.local_path(digest) is not None
+
     async def start(self, *, target: UploadTarget) -> UploadSession:
         """A new empty session (refused when its repository or its bytes could not fit a quota). Without
         quotas to admit it, no row is written: the session's state is signed (``UploadSession.state``)
@@ -311,7 +317,7 @@ class UploadService:
             self._remove(conn, upload_id, claim=created is not None)
 
         try:
-            await self.db.write(record, quick=True)
+            await self.db.write(record, quick=self._local(digest))
         finally:
             if not placed:  # the copy kept in case the stored one was being collected
                 with anyio.CancelScope(shield=True):
@@ -344,7 +350,7 @@ class UploadService:
             secure_blob(self.store, digest, data=data)
             link_blob(conn, target, str(digest), len(data), quotas=self.quotas)
 
-        await self.db.write(record, quick=True)
+        await self.db.write(record, quick=self._local(digest))
         self.hashes.drop(upload_id)
         return len(data)
 
@@ -374,7 +380,7 @@ class UploadService:
                     self.quotas.release_in(conn, upload_id)
 
             try:
-                await self.db.write(record, quick=True)
+                await self.db.write(record, quick=self._local(digest))
             finally:
                 if received.data is None and not received.placed:  # the copy kept in case GC took the blob
                     with anyio.CancelScope(shield=True):
