@@ -149,9 +149,11 @@ def add_log(conn: Connection, *, retention: SharedRetention, tag: str, digest: s
 
 
 def list_logs(conn: Connection, repository_id: int, *, offset: int, limit: int | None) -> Page[RetentionLog]:
-    """The repository's retention log, newest first."""
+    """The repository's retention log, newest first. The page is read before the count: each statement
+    sees the rows committed when it starts (READ COMMITTED, and PostgreSQL's reads run without a
+    transaction), so a run logging meanwhile could otherwise show a page longer than its total; the
+    other way round, the total counts what was logged after the page was read."""
     where = retention_logs.c.repository_id == repository_id
-    total = int(conn.execute(select(func.count()).select_from(retention_logs).where(where)).scalar_one())
     query = (
         select(
             retention_logs.c.id,
@@ -168,13 +170,12 @@ def list_logs(conn: Connection, repository_id: int, *, offset: int, limit: int |
     )
     if limit is not None:
         query = query.limit(limit)
-    return Page(
-        [
-            RetentionLog(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]))
-            for r in conn.execute(query)
-        ],
-        total,
-    )
+    entries = [
+        RetentionLog(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), int(r[6]))
+        for r in conn.execute(query)
+    ]
+    total = int(conn.execute(select(func.count()).select_from(retention_logs).where(where)).scalar_one())
+    return Page(entries, total)
 
 
 def trim_logs(conn: Connection, repository_id: int, *, keep: int) -> int:
