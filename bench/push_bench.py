@@ -35,7 +35,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``tests`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.servers import ServerProcess, start_reference_registry
+from tests.support.servers import ServerProcess, free_port, start_command, start_reference_registry
 
 from bench import moorage_server
 from bench.blob_transfer import BlobFile, SocketBlobClient, curl_pull, curl_push_monolithic, push_chunked
@@ -101,6 +101,14 @@ def _start_targets(work: Path, arguments: argparse.Namespace) -> list[Target]:
             _progress(f"{name}: starting from {src} ({env or 'defaults'})")
             server = moorage_server.start(work / name, credentials, src=src, env=env)
             targets.append(Target(name, server, RegistryEndpoint(server.base_url, auth), single_post))
+        for name, hashing in (("granian-null", "0"), ("granian-null-sha256", "1")) if arguments.null_asgi else ():
+            _progress(f"{name}: starting")
+            port = free_port()
+            argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)]
+            argv += ["--workers", str(len(os.sched_getaffinity(0))), "--no-ws", "--http", "1", "bench.null_asgi:app"]
+            env = {"NULL_ASGI_SHA256": hashing, "PYTHONPATH": str(moorage_server.REPOSITORY_ROOT)}
+            server = start_command(argv, work / name, port=port, name=name, env=env)
+            targets.append(Target(name, server, RegistryEndpoint(server.base_url, auth), True))
         if arguments.reference:
             _progress("reference: starting")
             reference = start_reference_registry(work / "reference")
@@ -208,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", type=server_variant, action="append", default=[], metavar="NAME:ENV=VALUE,...")
     parser.add_argument("--reference", action="store_true", help="push to the reference registry too")
     parser.add_argument("--two-step", action="store_true", help="POST then PUT to moorage too")
+    parser.add_argument(
+        "--null-asgi",
+        action="store_true",
+        help="push to granian serving bench/null_asgi.py too (drop the body; drop it after sha256)",
+    )
     parser.add_argument("--pull", action="store_true", help="pull each blob pushed in one request right after")
     parser.add_argument("--work-dir", help="where data directories go (default: the system temp dir)")
     add_results_arguments(parser)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from bench.figures import FIGURES, oriented_ratio
 from bench.http_client import HttpReply
 from bench.null_server import NullRegistryState, answer
@@ -78,3 +79,59 @@ def test_ratios_are_oriented_so_that_above_one_means_moorage_is_better() -> None
     assert oriented_ratio(latency, 5.0, 10.0) == 2.0
     assert oriented_ratio(rate, None, 100.0) is None
     assert oriented_ratio(rate, 0.0, 100.0) is None
+
+
+def _call_null_asgi(method: str, path: str, query: str = "", body: bytes = b"") -> tuple[int, dict[bytes, bytes]]:
+    """One request to ``bench/null_asgi.py``'s application, its body in 3-byte pieces."""
+    import asyncio
+
+    from bench import null_asgi
+
+    pieces = [body[i : i + 3] for i in range(0, len(body), 3)] or [b""]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        piece = pieces.pop(0)
+        return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": []}
+    asyncio.run(null_asgi.app(scope, receive, send))  # type: ignore[arg-type]
+    assert not (body and pieces), "the body was not read to its end"
+    start = sent[0]
+    return int(start["status"]), dict(start["headers"])  # type: ignore[call-overload]
+
+
+def test_null_asgi_answers_the_push_protocol_and_reads_every_body() -> None:
+    assert _call_null_asgi("HEAD", "/v2/bench/pushes/blobs/sha256:00")[0] == 404
+    status, headers = _call_null_asgi("POST", "/v2/bench/pushes/blobs/uploads/")
+    assert status == 202
+    session = headers[b"location"].decode()
+    uploads = "/v2/bench/pushes/blobs/uploads/"
+    assert session.startswith(uploads) and len(session) > len(uploads)
+    assert _call_null_asgi("PATCH", session, body=b"0123456789")[0] == 202
+    assert _call_null_asgi("PUT", session, "digest=sha256:00", body=b"abc")[0] == 201
+    assert _call_null_asgi("POST", uploads, "digest=sha256:00", body=b"x" * 100)[0] == 201
+
+
+def test_null_asgi_hashes_in_batches_and_the_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from bench import null_asgi
+
+    seen: list[bytes] = []
+    monkeypatch.setattr(null_asgi, "HASHING", True)
+    monkeypatch.setattr(null_asgi, "BATCH", 7)
+    real_hash = null_asgi._hash
+
+    def hash_and_keep(hasher: object, pieces: list[bytes]) -> None:
+        seen.extend(pieces)
+        real_hash(hasher, pieces)
+
+    monkeypatch.setattr(null_asgi, "_hash", hash_and_keep)
+    body = bytes(range(50))
+    assert _call_null_asgi("POST", "/v2/bench/pushes/blobs/uploads/", "digest=sha256:00", body=body)[0] == 201
+    assert b"".join(seen) == body
+    assert hashlib.sha256(b"".join(seen)).hexdigest() == hashlib.sha256(body).hexdigest()

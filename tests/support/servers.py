@@ -178,6 +178,16 @@ def _spawn(argv: list[str], *, data_dir: Path, port: int, env: Mapping[str, str]
     return ServerProcess(process, "127.0.0.1", port, log_path, data_dir, dict(env), spawn_cpu)
 
 
+def start_command(
+    argv: list[str], data_dir: Path, *, port: int, name: str, env: Mapping[str, str] | None = None
+) -> ServerProcess:
+    """Run another HTTP server (``argv`` listening on ``port``) the way moorage's are run: its own
+    session and log file; ready once ``/v2/`` answers."""
+    server = _spawn(argv, data_dir=data_dir, port=port, env=env or {}, name=name)
+    server.wait_ready()
+    return server
+
+
 def start_moorage(
     data_dir: Path,
     *,
