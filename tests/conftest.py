@@ -42,8 +42,10 @@ servers, started with a clean environment, keep the defaults)."""
 
 ONE_HTTP_WORKER = {"MOORAGE_WORKERS": "1"}
 """Servers the suite starts run one HTTP worker unless a test asks for more (the default is one per
-CPU): a second worker is another process importing moorage at every start, about 3 s of CPU, and the
-suite starts over a hundred servers. Tests of several workers say so (``--workers 2``)."""
+CPU). Workers are forked after ``moorage serve`` imported the application, so a second one costs
+little CPU at start (about 0.15 s), but it is another process serving and holding memory through
+every test, and the suite starts over a hundred servers. Tests of several workers say so
+(``--workers 2``)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
