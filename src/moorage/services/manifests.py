@@ -25,6 +25,7 @@ from moorage.domain.manifests import ParsedManifest, parse_manifest
 from moorage.domain.names import RepositoryName, is_valid_tag, validate_tag
 from moorage.domain.registry import ManifestRecord, ReferrerRecord, Repository, UploadTarget
 from moorage.metadata.database import Database
+from moorage.metadata.queries import manifest_push
 from moorage.metadata.queries import manifests as q
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.events.recorder import event_rows, record_events
@@ -214,7 +215,7 @@ class ManifestService:
         payload: bytes,
     ) -> Repository | None:
         """PostgreSQL: a push with at most one tag into an existing repository where no immutable rule
-        can apply, as one statement (``manifests.push_alone``); the repository, or None when the
+        can apply, as one statement (``manifest_push.push_alone``); the repository, or None when the
         general path must take it (the repository's first manifest, or a reference missing: that path
         finds which and refuses)."""
         name = target.name
@@ -230,7 +231,7 @@ class ManifestService:
         )
 
         def work(conn: Connection) -> Repository | None:
-            done = q.push_alone(
+            done = manifest_push.push_alone(
                 conn,
                 target.instance_id,
                 str(name),
@@ -269,7 +270,7 @@ class ManifestService:
             checked, manifest_id = False, None
             if conn.dialect.name == "postgresql" and len(tags) <= 1 and not immutable:
                 # One statement checks, tags and records when the manifest is stored already.
-                checked, manifest_id = q.tag_stored(
+                checked, manifest_id = manifest_push.tag_stored(
                     conn,
                     repository.id,
                     str(digest),
