@@ -17,9 +17,11 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import FrameType
+from typing import NoReturn
 
+import setproctitle
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
@@ -80,26 +82,34 @@ class JobWorker:
     jobs; one that fails before that stops the server (it cannot start), one that dies later is
     started again, one stopped by a signal is left stopped."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | ForkedChild | None = None
         self.failure: str | None = None
         self._watch: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the child and its watch."""
-        ready = self._spawn()
+        """Start the child and its watch: forked from this process when no other thread runs here yet
+        (``moorage serve`` before its HTTP server starts), else as a new ``moorage worker``."""
+        ready = self._spawn(fork=threading.active_count() == 1)
         self._watch = threading.Thread(target=self._supervise, args=(ready,), name="job-worker-watch", daemon=True)
         self._watch.start()
 
-    def _spawn(self) -> int:
-        """A new child; the read end of its readiness pipe."""
+    def _spawn(self, *, fork: bool = False) -> int:
+        """A new child; the read end of its readiness pipe. A restart is never forked: by then this
+        process runs the HTTP server's threads, and a fork copies whatever locks they hold."""
         read_end, write_end = os.pipe()
         try:
             with self._lock:
                 if self._stopping.is_set():
                     raise _StopRequested()
+                if fork:
+                    self.process = ForkedChild.start(
+                        lambda: _run_forked_job_worker(self._settings, write_end, read_end)
+                    )
+                    return read_end
                 self.process = subprocess.Popen(
                     [sys.executable, "-m", "moorage", "worker"],
                     env={**os.environ, READY_FD_ENV: str(write_end)},
@@ -156,6 +166,78 @@ class JobWorker:
             process.wait()
 
 
+class ForkedChild:
+    """A child forked from this process, with the part of ``subprocess.Popen`` the job worker's watch
+    and ``stop`` use. Only ``wait()`` without a timeout reaps it (the watch thread, which always ends
+    up there while the child lives); ``poll`` and ``wait(timeout)`` see what it reaped, so no two
+    threads call ``waitpid`` on one pid (the second would get ECHILD, or a reused pid's status)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._reaped = threading.Event()
+
+    @classmethod
+    def start(cls, run: Callable[[], NoReturn]) -> ForkedChild:
+        """Fork; the child runs ``run``, which never returns."""
+        pid = os.fork()
+        if pid == 0:
+            run()
+        return cls(pid)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The child's exit status (negative: the signal that ended it), as ``Popen.wait``."""
+        if timeout is None and not self._reaped.is_set():
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+            self._reaped.set()
+        elif not self._reaped.wait(timeout):
+            raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def poll(self) -> int | None:
+        """The exit status once reaped, else None."""
+        return self.returncode
+
+    def terminate(self) -> None:
+        """SIGTERM, unless it is reaped already."""
+        if not self._reaped.is_set():
+            os.kill(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL, unless it is reaped already."""
+        if not self._reaped.is_set():
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _run_forked_job_worker(settings: Settings, ready: int, parents_end: int) -> NoReturn:
+    """The job worker, in the child of a fork: what ``moorage worker`` does when ``moorage serve``
+    starts it, less what the parent did already (settings, logging, bootstrap). Never returns."""
+    status = 1
+    try:
+        os.close(parents_end)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)  # the parent's handlers raise into its own frames
+        os.environ[READY_FD_ENV] = str(ready)
+        # What ps and whoever looks for the worker by its command line see, as when it was started as
+        # one (short: with SPT_NOENV the title has only the room of this process's own command line).
+        setproctitle.setproctitle("moorage worker")
+        follow_parent()
+        from moorage.jobs.worker import run_worker
+
+        run_worker(settings)
+        status = 0
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        traceback.print_exc(file=sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
 def _wait_ready(fd: int) -> bool:
     """Whether the child wrote ``ready`` before closing the pipe (by exiting, or after writing)."""
     try:
@@ -171,7 +253,16 @@ def run_server(settings: Settings, *, overrides: Mapping[str, object]) -> None:
     ``ServerFailed`` when a process could not start or died, after stopping every other one."""
     _check_addresses(settings)  # before any child starts: a taken port is a one-line error, not a traceback
     os.environ.update(child_environment(settings, overrides))
-    job_worker = JobWorker() if settings.jobs.embedded_worker else None
+    # setproctitle (granian's process names, the forked job worker's) would otherwise take the memory of
+    # the environment for longer titles, and /proc/<pid>/environ of every process would lose it.
+    os.environ["SPT_NOENV"] = "1"
+    job_worker = JobWorker(settings) if settings.jobs.embedded_worker else None
+    if job_worker is not None or settings.server == "granian":
+        # The job worker and granian's HTTP workers are forked from this process: the modules they
+        # run, imported here once, are theirs at fork (pages shared until written) instead of imported
+        # again by each. Measured on the 2-vCPU machine: about 3 s of CPU per child.
+        import moorage.app
+        import moorage.jobs.worker  # noqa: F401
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     http_failure: str | None = None
     try:
@@ -245,11 +336,6 @@ def _serve_granian(settings: Settings) -> str | None:
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
 
-    # Granian forks its workers from this process: the application's modules, imported here once,
-    # are theirs at fork (pages shared until written) instead of imported again by each. Measured on
-    # the 2-vCPU machine: about 3 s of CPU per worker, a third of a server start's CPU.
-    import moorage.app  # noqa: F401
-
     # hyper buffers at most this much of a request head (and refuses more than 100 headers); the
     # buffer also carries body reads, so it never goes below granian's default (408 KiB). Body pieces
     # are as large as it (1,284 per 512 MiB push); 1, 4 and 16 MiB showed no CPU gain per push clear
@@ -269,6 +355,9 @@ def _serve_granian(settings: Settings) -> str | None:
             backlog=2048,
             http1_settings=HTTP1Settings(max_buffer_size=head_buffer),
             workers_kill_timeout=settings.http.stop_timeout_seconds,
+            # Granian retitles its processes when setproctitle is installed (moorage needs it for
+            # the forked job worker): keep this command's line, and "worker-N" after it for each worker.
+            process_name=" ".join(sys.orig_argv),
         ).serve()
     except SystemExit as exc:
         if exc.code not in (0, None):
