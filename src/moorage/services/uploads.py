@@ -9,6 +9,7 @@ re-reads the stored bytes once. Under a storage quota every byte is reserved bef
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
@@ -36,6 +37,9 @@ from moorage.services.quotas import QuotaLimits, QuotaService, stream_reservatio
 from moorage.services.upload_bodies import HashCache, mismatch, receive_exactly, replay
 from moorage.services.upload_states import UploadStates
 from moorage.storage.blobstore import BlobStore
+from moorage.storage.interface import NewFile
+
+log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60.0
 """A chunk in flight holds its session this long by default (``registry.upload_lease_seconds``),
@@ -331,8 +335,12 @@ class UploadService:
         written once (temporary file, fsync, rename), and one write transaction ends the session and
         links it. A session started without a row (``created``: its verified state's start) has its
         state used up; one with a row (which the caller found) has it removed. No upload data, no
-        lease, no upload directory."""
-        await self.store.put_verified(digest, data, verified=True)
+        lease, no upload directory.
+
+        Whether the session can end is known only in that transaction, after the write (reading it
+        first would cost every push a statement): when it cannot (a chunk holds it, or it was used
+        up), the file this close made is taken back (``_withdraw``)."""
+        made = await self.store.put_verified(digest, data, verified=True)
 
         def record(conn: Connection) -> None:
             if created is not None:
@@ -342,7 +350,7 @@ class UploadService:
                 ended = False
             if not ended and not q.remove_empty_of(conn, upload_id, target.instance_id, str(target.name)):
                 # Used up, cancelled, another repository's, or a chunk of the session arrived meanwhile:
-                # the blob stays stored but unlinked (garbage collection's to take).
+                # the blob stays unlinked (and its file is taken back: ``_withdraw``).
                 current = q.get(conn, upload_id, target.instance_id, str(target.name))
                 if current is None:
                     raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
@@ -350,9 +358,35 @@ class UploadService:
             secure_blob(self.store, digest, data=data)
             link_blob(conn, target, str(digest), len(data), quotas=self.quotas)
 
-        await self.db.write(record, quick=self._local(digest))
+        try:
+            await self.db.write(record, quick=self._local(digest))
+        except BaseException:
+            if made is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._withdraw(digest, made)
+            raise
         self.hashes.drop(upload_id)
         return len(data)
+
+    async def _withdraw(self, digest: Digest, made: NewFile) -> None:
+        """Take back the blob file a push made and did not link, as the collector would (inside its
+        fence, and only if no blob row names the digest: no repository links it and no writer has it
+        in a transaction). Another push of the same bytes may be about to link them: one holding its
+        own copy (its upload data, or the bytes in memory) puts it back (``secure_blob``), and one whose
+        upload became the file renamed its own file there, which ``BlobStore.withdraw`` leaves. Where
+        files cannot be told apart (object stores) the file waits for the collector's orphan scan."""
+        if made.identity is None:
+            return
+
+        def take_back(conn: Connection) -> None:
+            gc_queries.collector_fence(conn)
+            if not gc_queries.known_digests(conn, [str(digest)]):
+                self.store.withdraw(digest, made)
+
+        try:
+            await self.db.write(take_back)
+        except Exception as error:  # the refusal is the client's answer; the collector's scan remains
+            log.warning("blob %s stored by a refused push stays for the orphan scan: %s", digest, error)
 
     async def monolithic(
         self, *, target: UploadTarget, digest: Digest, chunks: AsyncIterable[bytes], length: int | None
