@@ -6,7 +6,11 @@ bring back, and an altered, malformed or used-up state is refused."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -94,24 +98,15 @@ def _stored(registry: ServerProcess, backend: RegistryBackend, digest: str) -> l
     return found
 
 
-USED_UP = pytest.param(
-    "used-up",
-    marks=pytest.mark.xfail(
-        strict=True,
-        reason="a used-up state is only known in the transaction that would use it, after the blob is "
-        "written (left unlinked for the orphan scan): refusing it first would cost every push a read",
-    ),
-)
-
-
-@pytest.mark.parametrize("case", ["put-unknown", "patch-unknown", "other-repository", "other-upload", USED_UP])
+@pytest.mark.parametrize("case", ["put-unknown", "patch-unknown", "other-repository", "other-upload", "used-up"])
 def test_a_request_to_no_session_of_the_repository_stores_nothing(
     oci: OciClient, registry: ServerProcess, registry_backend: RegistryBackend, repo: str, case: str
 ) -> None:
     """A closing PUT (or a chunk) to an upload id the repository does not know, without ``_state`` or
     with a state signed for another repository, another upload id or used up, is BLOB_UPLOAD_UNKNOWN
     and leaves no bytes behind: a small closing body is digested before the session is read, so the
-    session must be known before the blob is written."""
+    session must be known before the blob is written, or (a used-up state, known only in the
+    transaction that would use it) the blob written is taken back."""
     data = os.urandom(1500)
     location = oci.start_upload(repo)
     unknown = oci.absolute(f"/v2/{repo}/blobs/uploads/{uuid.uuid4().hex}")
@@ -133,3 +128,52 @@ def test_a_request_to_no_session_of_the_repository_stores_nothing(
     assert _stored(registry, registry_backend, digest_of(data)) == []
     assert _put(oci, oci.start_upload(repo), data).status_code == 201  # the check can see a stored blob
     assert _stored(registry, registry_backend, digest_of(data)) == ["file", "row"]
+
+
+def _leased(registry: ServerProcess, backend: RegistryBackend, upload_id: str) -> bool:
+    """Whether a chunk holds the session now (its lease runs)."""
+    engine = sa.create_engine(backend.database_url or f"sqlite:///{registry.data_dir / 'moorage.db'}")
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT lease_until FROM uploads WHERE id = :u"), {"u": upload_id}).first()
+    finally:
+        engine.dispose()
+    return row is not None and row[0] > time.time() * 1000
+
+
+def test_a_whole_body_close_refused_while_a_chunk_holds_the_session_stores_nothing(
+    oci: OciClient, registry: ServerProcess, registry_backend: RegistryBackend, repo: str
+) -> None:
+    """A closing PUT carrying a whole small blob while a streamed PATCH of the same session is still
+    arriving is refused with 416, and leaves neither a blob file nor a blob row behind (its body was
+    stored before the session was found held); the chunk then finishes and the session closes."""
+    location = oci.start_upload(repo)
+    upload_id = httpx.URL(location).path.rsplit("/", 1)[-1]
+    first, rest = os.urandom(3000), os.urandom(2000)
+    release = threading.Event()
+
+    def held_body() -> Iterator[bytes]:
+        yield first
+        assert release.wait(30), "the test never let the chunk finish"
+        yield rest
+
+    with ThreadPoolExecutor(1) as pool:
+        chunk = pool.submit(oci.http.patch, location, content=held_body(), headers=OCTET)
+        try:
+            deadline = time.monotonic() + 30
+            while not _leased(registry, registry_backend, upload_id):
+                assert time.monotonic() < deadline and not chunk.done(), "the chunk never took the session"
+                time.sleep(0.02)
+            whole = os.urandom(1500)
+            refused = _put(oci, location, whole)
+            assert refused.status_code == 416, refused.text
+            assert refused.headers["Range"] == "0-0"
+            assert _stored(registry, registry_backend, digest_of(whole)) == []
+        finally:
+            release.set()
+        patched = chunk.result(timeout=30)
+    assert patched.status_code == 202, patched.text
+    assert patched.headers["Range"] == f"0-{len(first) + len(rest) - 1}"
+    closed = oci.http.put(with_query(oci.absolute(patched.headers["Location"]), digest=digest_of(first + rest)))
+    assert closed.status_code == 201, closed.text
+    assert oci.http.get(f"/v2/{repo}/blobs/{digest_of(first + rest)}").content == first + rest

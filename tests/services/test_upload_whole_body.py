@@ -5,7 +5,7 @@ written, and the same refusals as the streaming path (wrong digest, short body, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from moorage.domain.digests import Digest
 from moorage.domain.errors import DigestInvalid, RangeNotSatisfiable, SizeInvalid, UploadUnknown
 from moorage.domain.names import RepositoryName
-from moorage.domain.registry import DEFAULT_INSTANCE, UploadTarget
+from moorage.domain.registry import DEFAULT_INSTANCE, UploadSession, UploadTarget
 from moorage.metadata.database import Database
 from moorage.metadata.migrate import upgrade
 from moorage.metadata.queries import blobs as blob_queries
@@ -148,7 +148,122 @@ async def test_closing_put_while_a_chunk_holds_the_session_is_refused(
             target=TARGET, upload_id=session.id, digest=Digest.of(data), chunks=_body(data), length=len(data)
         )
     assert not _linked(database, Digest.of(data))
+    assert not _blob_file(tmp_path / "storage", Digest.of(data)).exists(), "the refused close left its blob"
     assert _session_exists(database, session.id)
+
+
+async def _held_session(database: Database, service: UploadService) -> UploadSession:
+    """An empty session a chunk holds (its lease taken as a PATCH's would be)."""
+    session = await service.start(target=TARGET)
+    assert database.run_write(lambda conn: upload_queries.lease(conn, session.id, size=0, seconds=60))
+    return session
+
+
+async def _close_refused_after(
+    database: Database,
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    data: bytes,
+    meanwhile: Callable[[BlobStore, UploadService, Digest], Awaitable[None]],
+) -> None:
+    """A closing PUT carrying ``data`` whole into a session a chunk holds, refused (416), with
+    ``meanwhile`` run between its write of the blob file and its transaction."""
+    store = BlobStore(FilesystemDriver(root))
+    service = UploadService(database, store)
+    put_verified = store.put_verified
+
+    async def put_then(blob: Digest, body: bytes, **kwargs: Any) -> Any:
+        made = await put_verified(blob, body, **kwargs)
+        monkeypatch.setattr(store, "put_verified", put_verified)  # (later writes as usual)
+        await meanwhile(store, service, blob)
+        return made
+
+    monkeypatch.setattr(store, "put_verified", put_then)
+    held = await _held_session(database, service)
+    with pytest.raises(RangeNotSatisfiable):
+        await service.finish(
+            target=TARGET, upload_id=held.id, digest=Digest.of(data), chunks=_body(data), length=len(data)
+        )
+
+
+async def test_a_refused_close_leaves_a_file_another_push_renamed_into_place(
+    database: CountingDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the refused close's write and its refusal, a streamed push of the same bytes made its
+    upload the blob file (a rename over the one the close made): that file is the other push's only
+    copy, about to be linked, and stays."""
+    data = b"renamed over" * 40
+    upload = "uploads/" + "a" * 32 + "/data"
+
+    async def upload_renamed_over(store: BlobStore, _service: UploadService, blob: Digest) -> None:
+        await store.driver.put_content(upload, data)
+        await store.driver.move(upload, f"blobs/sha256/{blob.hex[:2]}/{blob.hex}/data")
+
+    await _close_refused_after(database, tmp_path / "storage", monkeypatch, data, upload_renamed_over)
+    stored = _blob_file(tmp_path / "storage", Digest.of(data))
+    assert stored.read_bytes() == data
+    assert [p.name for p in stored.parent.iterdir()] == ["data"]
+
+
+async def test_a_refused_close_leaves_a_file_another_push_linked(
+    database: CountingDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = b"linked meanwhile" * 40
+    other = UploadTarget(DEFAULT_INSTANCE, RepositoryName.parse("team/other"), None)
+
+    async def pushed_elsewhere(_store: BlobStore, service: UploadService, blob: Digest) -> None:
+        await service.monolithic(target=other, digest=blob, chunks=_body(data), length=len(data))
+
+    await _close_refused_after(database, tmp_path / "storage", monkeypatch, data, pushed_elsewhere)
+    assert _blob_file(tmp_path / "storage", Digest.of(data)).read_bytes() == data
+
+
+async def test_a_push_of_the_same_bytes_puts_back_the_file_a_refused_close_took(
+    database: CountingDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two closes of the same small blob at once: the first makes the file and is refused, the second
+    found the file stored (so wrote nothing) and links it after the first took it back: it puts the
+    bytes back from its request, and the blob is whole and linked."""
+    root = tmp_path / "storage"
+    store = BlobStore(FilesystemDriver(root))
+    service = UploadService(database, store)
+    data = b"same bytes, two sessions" * 40
+    digest = Digest.of(data)
+    held = await _held_session(database, service)
+    free = await service.start(target=TARGET)
+    first_stored, second_stored, refused = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    put_verified = store.put_verified
+    made: list[object] = []
+
+    async def ordered(blob: Digest, body: bytes, **kwargs: Any) -> Any:
+        made.append(result := await put_verified(blob, body, **kwargs))
+        if not first_stored.is_set():  # the first close: refused once the second has looked
+            first_stored.set()
+            await second_stored.wait()
+        else:  # the second close: found the file stored; links once the first took it back
+            second_stored.set()
+            await refused.wait()
+        return result
+
+    monkeypatch.setattr(store, "put_verified", ordered)
+
+    async def first() -> None:
+        with pytest.raises(RangeNotSatisfiable):
+            await service.finish(target=TARGET, upload_id=held.id, digest=digest, chunks=_body(data), length=len(data))
+        assert not _blob_file(root, digest).exists()
+        refused.set()
+
+    async def second() -> int:
+        await first_stored.wait()
+        return await service.finish(
+            target=TARGET, upload_id=free.id, digest=digest, chunks=_body(data), length=len(data)
+        )
+
+    _, size = await asyncio.gather(first(), second())
+    assert size == len(data)
+    assert made[0] is not None and made[1] is None
+    assert _blob_file(root, digest).read_bytes() == data
+    assert _linked(database, digest)
 
 
 async def test_closing_put_of_a_cancelled_session_is_unknown(database: CountingDatabase, tmp_path: Path) -> None:

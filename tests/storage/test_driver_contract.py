@@ -44,8 +44,8 @@ async def test_put_get_stat(driver: StorageDriver) -> None:
 
 
 async def test_put_new_content_writes_only_what_is_absent(driver: StorageDriver) -> None:
-    assert await driver.put_new_content("n/e/w", b"first") is True
-    assert await driver.put_new_content("n/e/w", b"second") is False
+    assert await driver.put_new_content("n/e/w", b"first") is not None
+    assert await driver.put_new_content("n/e/w", b"second") is None
     assert await driver.get_content("n/e/w") == b"first"
 
 

@@ -198,3 +198,28 @@ async def test_a_direct_write_the_filesystem_refuses_is_written_through_the_page
     finally:
         await writer.close()
     assert (tmp_path / "uploads/z/data").read_bytes() == bytes(batch) + b"tail"
+
+
+async def test_a_new_file_never_replaces_one_put_there_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``put_new_content`` looks for the file, writes its temporary one, then names it: a file another
+    writer renamed there in between (a push whose upload became the blob) is kept, and nothing is
+    reported made, so the caller never takes back a file that is not its own."""
+    driver = FilesystemDriver(tmp_path)
+    fsync = os.fsync
+
+    def fsync_then_renamed_there(fd: int) -> None:
+        fsync(fd)
+        if not (tmp_path / "n" / "new").exists():
+            (tmp_path / "n" / "other").write_bytes(b"theirs")
+            os.replace(tmp_path / "n" / "other", tmp_path / "n" / "new")
+
+    monkeypatch.setattr(os, "fsync", fsync_then_renamed_there)
+    assert await driver.put_new_content("n/new", b"mine") is None
+    assert (tmp_path / "n" / "new").read_bytes() == b"theirs"
+    assert os.listdir(tmp_path / "tmp") == []
+    made = await driver.put_new_content("n/made", b"mine")
+    assert made is not None and made.identity is not None
+    info = (tmp_path / "n" / "made").stat()
+    assert made.identity == (info.st_dev, info.st_ino, info.st_mtime_ns)

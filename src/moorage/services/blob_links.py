@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
+from moorage.domain.digests import Digest
 from moorage.domain.registry import UploadTarget
 from moorage.metadata.queries import blobs as blob_queries
 from moorage.metadata.queries import gc as gc_queries
 from moorage.metadata.queries import repositories as repo_queries
 from moorage.services.quotas import QuotaService
+from moorage.storage.blobstore import BlobStore
+
+
+def quick_link(store: BlobStore, digest: Digest) -> bool:
+    """Whether the blob's link may be written on the event loop (``Database.write(quick=True)``):
+    when its bytes are a local file, which ``secure_blob`` looks at right there; a store reached
+    through the loop would send the write to a thread after a first try."""
+    return store.local_path(digest) is not None
 
 
 def link_blob(

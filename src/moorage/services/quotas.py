@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -307,6 +307,22 @@ class QuotaService:
                 conn, reservation_id=reservation_id, target=target, total=total, partial=partial
             )
         )
+
+    async def reserving(
+        self, reservation_id: str, target: UploadTarget, start: int, granted: int, chunks: AsyncIterable[bytes]
+    ) -> AsyncIterator[bytes]:
+        """Pass a stream's chunks through while its reservation covers them, reserving more as it
+        grows; ``QuotaExceeded`` (the chunk is then void) when no more room can be had."""
+        held = start
+        async for chunk in chunks:
+            held += len(chunk)
+            while held > granted:
+                granted = await self.reserve(
+                    reservation_id=reservation_id, target=target, total=stream_reservation(held), partial=True
+                )
+                if granted < held:  # some room, but not for this chunk: ask for exactly it, which refuses
+                    granted = await self.reserve(reservation_id=reservation_id, target=target, total=held)
+            yield chunk
 
     @staticmethod
     def settle_in(conn: Connection, reservation_id: str, size: int) -> None:

@@ -1,4 +1,5 @@
-"""Blob upload sessions: monolithic, chunked and streamed, resumable after a restart.
+"""Blob upload sessions: chunked and streamed, resumable after a restart (requests that carry the whole
+blob, monolithic or a closing PUT into an empty session, are ``upload_whole_body.py``'s).
 
 Bytes live in storage and the session's size in the database, so any node can continue a
 session. The running hash lives in this node's memory (``HashCache``); when a chunk arrives
@@ -12,7 +13,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
 
 import anyio
 from sqlalchemy.engine import Connection
@@ -21,7 +21,6 @@ from moorage.domain.digests import Digest, new_hasher
 from moorage.domain.errors import (
     RangeNotSatisfiable,
     StorageUnavailable,
-    TooLarge,
     UploadInvalid,
     UploadUnknown,
 )
@@ -30,31 +29,18 @@ from moorage.metadata.database import Database, now_ms
 from moorage.metadata.queries import gc as gc_queries
 from moorage.metadata.queries import quotas as quota_queries
 from moorage.metadata.queries import uploads as q
-from moorage.services.blob_links import link_blob
+from moorage.services.blob_links import link_blob, quick_link
 from moorage.services.lifecycle.guard import secure_blob
 from moorage.services.quotas import QuotaLimits, QuotaService, stream_reservation
 from moorage.services.upload_bodies import HashCache, mismatch, receive_exactly, replay
 from moorage.services.upload_states import UploadStates
+from moorage.services.upload_whole_body import WholeBodyUploads
 from moorage.storage.blobstore import BlobStore
 
 LEASE_SECONDS = 60.0
 """A chunk in flight holds its session this long by default (``registry.upload_lease_seconds``),
 renewed every third of it while bytes keep coming: another chunk of the session, on this node or
 another, is refused meanwhile, and a chunk whose node died releases it when the lease lapses."""
-SMALL_BLOB_BYTES = 1 << 20
-"""Monolithic uploads up to this size are received into memory and written in one go."""
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """A monolithic upload's blob, stored and verified."""
-
-    size: int
-    placed: bool
-    """Whether the upload's bytes became the stored blob (else they wait in the upload, in case the
-    blob already stored is being collected: ``secure_blob`` adopts them)."""
-    data: bytes | None
-    """The bytes of a small blob, kept in memory for the same reason."""
 
 
 class UploadService:
@@ -79,12 +65,8 @@ class UploadService:
         self.quotas = quotas or QuotaService(db, QuotaLimits())
         self.blob_max_bytes = blob_max_bytes
         """The largest blob accepted (``registry.blob_max_bytes``); None: no bound."""
-
-    def _local(self, digest: Digest) -> bool:
-        """Whether the blob's link may be written on the event loop (``Database.write(quick=True)``):
-        when its bytes are a local file, which ``secure_blob`` looks at right there; a store reached
-        through the loop would send the write to a thread after a first try."""
-        return self.store.local_path(digest) is not None
+        self.whole = WholeBodyUploads(db, store, quotas=self.quotas, hashes=self.hashes, blob_max_bytes=blob_max_bytes)
+        """The requests that carry a whole blob: ``monolithic``, and a closing PUT's small body."""
 
     async def start(self, *, target: UploadTarget) -> UploadSession:
         """A new empty session (refused when its repository or its bytes could not fit a quota). Without
@@ -191,7 +173,7 @@ class UploadService:
         hasher = self.hashes.take(upload_id, session.size)
         body = self._renewing(upload_id, session.size, chunks)
         if quotas is not None and length is None:
-            body = self._reserving(upload_id, target, session.size, granted, body)
+            body = quotas.reserving(upload_id, target, session.size, granted, body)
         try:
             new_size = await self.store.append(
                 upload_id,
@@ -224,22 +206,6 @@ class UploadService:
             self.hashes.put(upload_id, new_size, hasher)
         return UploadSession(upload_id, str(target.name), new_size)
 
-    async def _reserving(
-        self, reservation_id: str, target: UploadTarget, start: int, granted: int, chunks: AsyncIterable[bytes]
-    ) -> AsyncIterator[bytes]:
-        """Pass a stream's chunks through while its reservation covers them, reserving more as it
-        grows; ``QuotaExceeded`` (the chunk is then void) when no more room can be had."""
-        held = start
-        async for chunk in chunks:
-            held += len(chunk)
-            while held > granted:
-                granted = await self.quotas.reserve(
-                    reservation_id=reservation_id, target=target, total=stream_reservation(held), partial=True
-                )
-                if granted < held:  # some room, but not for this chunk: ask for exactly it, which refuses
-                    granted = await self.quotas.reserve(reservation_id=reservation_id, target=target, total=held)
-            yield chunk
-
     async def _renewing(self, upload_id: str, size: int, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         """Pass chunks through, renewing the session's lease while a long chunk streams in."""
         renewed = time.monotonic()
@@ -263,13 +229,7 @@ class UploadService:
         the repository (created now if this is its first content); return the blob's size. On a
         digest mismatch nothing is stored and the session ends."""
         created = self._verified(target, upload_id, state)
-        if (
-            chunks is not None
-            and length is not None
-            and 0 < length <= SMALL_BLOB_BYTES
-            and (self.blob_max_bytes is None or length <= self.blob_max_bytes)
-            and not self.quotas.storage_enforced
-        ):
+        if chunks is not None and length is not None and self.whole.receives_whole(length):
             # A small closing body is most often the whole blob of an empty session (docker, skopeo and
             # podman push configs and small layers so): digest it first, and read the session only when
             # it is not the blob (then it is the last chunk of a session that has the others). A session
@@ -279,7 +239,7 @@ class UploadService:
             data = await receive_exactly(chunks, length)
             known = None if created is not None else await self.get(target=target, upload_id=upload_id)
             if (known is None or known.size == 0) and await self.store.matches(digest, data):
-                return await self._finish_whole(
+                return await self.whole.finish(
                     target=target, upload_id=upload_id, digest=digest, data=data, created=created
                 )
             session = known or await self.get(target=target, upload_id=upload_id, state=state)
@@ -317,143 +277,18 @@ class UploadService:
             self._remove(conn, upload_id, claim=created is not None)
 
         try:
-            await self.db.write(record, quick=self._local(digest))
+            await self.db.write(record, quick=quick_link(self.store, digest))
         finally:
             if not placed:  # the copy kept in case the stored one was being collected
                 with anyio.CancelScope(shield=True):
                     await self.store.delete_upload(upload_id)
         return session.size
 
-    async def _finish_whole(
-        self, *, target: UploadTarget, upload_id: str, digest: Digest, data: bytes, created: int | None
-    ) -> int:
-        """Close an empty session whose closing PUT carried the whole (small, verified) blob: it is
-        written once (temporary file, fsync, rename), and one write transaction ends the session and
-        links it. A session started without a row (``created``: its verified state's start) has its
-        state used up; one with a row (which the caller found) has it removed. No upload data, no
-        lease, no upload directory."""
-        await self.store.put_verified(digest, data, verified=True)
-
-        def record(conn: Connection) -> None:
-            if created is not None:
-                ended = q.claim_in_fence(conn, upload_id)
-            else:
-                gc_queries.writer_fence(conn)
-                ended = False
-            if not ended and not q.remove_empty_of(conn, upload_id, target.instance_id, str(target.name)):
-                # Used up, cancelled, another repository's, or a chunk of the session arrived meanwhile:
-                # the blob stays stored but unlinked (garbage collection's to take).
-                current = q.get(conn, upload_id, target.instance_id, str(target.name))
-                if current is None:
-                    raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
-                raise RangeNotSatisfiable("another chunk of this upload is in progress", size=current.size)
-            secure_blob(self.store, digest, data=data)
-            link_blob(conn, target, str(digest), len(data), quotas=self.quotas)
-
-        await self.db.write(record, quick=self._local(digest))
-        self.hashes.drop(upload_id)
-        return len(data)
-
     async def monolithic(
         self, *, target: UploadTarget, digest: Digest, chunks: AsyncIterable[bytes], length: int | None
     ) -> int:
-        """``POST ?digest=``: the whole blob in one request. No session row is written: the bytes go
-        to a private upload directory (swept by ``purge`` if the process dies mid-request)."""
-        if length is not None and self.blob_max_bytes is not None and length > self.blob_max_bytes:
-            raise TooLarge(f"a blob of more than {self.blob_max_bytes} bytes is not accepted")
-        upload_id = uuid.uuid4().hex
-        granted = await self._reserve_whole(upload_id, target, str(digest), length)
-        try:
-            received = await self._receive_whole(upload_id, target, digest, chunks, length, granted)
-            size = received.size
-
-            def record(conn: Connection) -> None:
-                gc_queries.writer_fence(conn)
-                if received.data is not None:
-                    secure_blob(self.store, digest, data=received.data)
-                else:
-                    secure_blob(self.store, digest, upload_id=None if received.placed else upload_id)
-                if granted is None and self.quotas.storage_enforced:
-                    self.quotas.check_link_in(conn, target, str(digest), size)
-                link_blob(conn, target, str(digest), size, quotas=self.quotas)
-                if granted is not None:
-                    self.quotas.release_in(conn, upload_id)
-
-            try:
-                await self.db.write(record, quick=self._local(digest))
-            finally:
-                if received.data is None and not received.placed:  # the copy kept in case GC took the blob
-                    with anyio.CancelScope(shield=True):
-                        await self.store.delete_upload(upload_id)
-        except BaseException:
-            if granted is not None:
-                with anyio.CancelScope(shield=True):
-                    await self.quotas.release(upload_id)
-            raise
-        return size
-
-    async def _reserve_whole(
-        self, reservation_id: str, target: UploadTarget, digest: str, length: int | None
-    ) -> int | None:
-        """Under quotas, refuse a monolithic upload whose repository would be one too many, and reserve
-        its bytes (its declared length, or a first part of a stream); None when there is no storage
-        quota or the organization holds the blob already (linking it again costs nothing;
-        ``check_link_in`` looks again when it is linked)."""
-        quotas = self.quotas
-        if not quotas.storage_enforced and not quotas.repositories_enforced:
-            return None
-
-        def work(conn: Connection) -> int | None:
-            quotas.admit_repository_in(conn, target)
-            if not quotas.storage_enforced or quota_queries.linked_in_namespace(
-                conn, target.instance_id, target.name.namespace, digest
-            ):
-                return None
-            return quotas.reserve_in(
-                conn,
-                reservation_id=reservation_id,
-                target=target,
-                total=length if length is not None else stream_reservation(0),
-                partial=length is None,
-            )
-
-        return await self.db.write(work)
-
-    async def _receive_whole(
-        self,
-        upload_id: str,
-        target: UploadTarget,
-        digest: Digest,
-        chunks: AsyncIterable[bytes],
-        length: int | None,
-        granted: int | None,
-    ) -> Received:
-        """Store a monolithic upload's blob (verified)."""
-        if length is not None and length <= SMALL_BLOB_BYTES:
-            # Small blobs (configs, tiny layers) arrive whole: verify in memory and write once, which
-            # saves a dozen thread round trips of the streaming path.
-            whole = await receive_exactly(chunks, length)
-            await self.store.put_verified(digest, whole)
-            return Received(length, placed=True, data=whole)
-        if granted is not None and length is None:
-            chunks = self._reserving(upload_id, target, 0, granted, chunks)
-        hasher = new_hasher(digest.algorithm)
-        try:
-            size = await self.store.append(
-                upload_id,
-                offset=0,
-                chunks=chunks,
-                hasher=hasher,
-                limit=length,
-                exact=True,
-                max_size=self.blob_max_bytes,
-            )
-            placed = await self.store.commit(upload_id, digest=digest, size=size, hasher=hasher, keep_if_stored=True)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.store.delete_upload(upload_id)
-            raise
-        return Received(size, placed=placed, data=None)
+        """``POST ?digest=``: the whole blob in one request, with no session (``WholeBodyUploads``)."""
+        return await self.whole.monolithic(target=target, digest=digest, chunks=chunks, length=length)
 
     def _remove(self, conn: Connection, upload_id: str, *, claim: bool = False) -> None:
         """Remove a session, and its reservation under a storage quota; with ``claim`` use up its

@@ -9,9 +9,12 @@ costs roughly the slower of disk and hash, not their sum.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import mmap
+import os
 import shutil
+import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import anyio.to_thread
 from moorage.domain.digests import Digest, Hasher, new_hasher
 from moorage.domain.errors import DigestInvalid, Invalid, SizeInvalid, TooLarge
 from moorage.storage import paths
-from moorage.storage.interface import FileInfo, StorageDriver, StorageWriter
+from moorage.storage.interface import FileInfo, NewFile, StorageDriver, StorageWriter
 
 BATCH = 4 << 20
 """Bytes gathered before one write+hash round trip to the worker threads."""
@@ -206,10 +209,11 @@ class BlobStore:
             actual.update(data)
         return actual.hexdigest() == digest.hex
 
-    async def put_verified(self, digest: Digest, data: bytes, *, verified: bool = False) -> None:
+    async def put_verified(self, digest: Digest, data: bytes, *, verified: bool = False) -> NewFile | None:
         """Store a small blob received whole (in memory): verify it (unless the caller did:
         ``verified``), then write it in one go (temporary file, fsync, rename) unless it is already
-        stored. A mismatch stores nothing."""
+        stored. What was made (for ``withdraw``), or None when the blob was there. A mismatch stores
+        nothing."""
         if not verified and not await self.matches(digest, data):
             actual = new_hasher(digest.algorithm)
             actual.update(data)
@@ -217,7 +221,7 @@ class BlobStore:
                 f"content digest {digest.algorithm}:{actual.hexdigest()} does not match {digest}",
                 detail={"digest": str(digest)},
             )
-        await self.driver.put_new_content(paths.blob_data(digest), data)
+        return await self.driver.put_new_content(paths.blob_data(digest), data)
 
     async def _hash_stored(self, path: str, algorithm: str) -> str:
 
@@ -294,6 +298,36 @@ class BlobStore:
         except OSError:
             shutil.rmtree(local.parent, ignore_errors=True)  # something else in the blob's directory
         return "deleted", info.st_size
+
+    def withdraw(self, digest: Digest, made: NewFile) -> bool:
+        """From a worker thread, inside the collector's fence (``gc.collector_fence``) and once no blob
+        row names ``digest``: delete the blob file ``put_verified`` made, if it is still that file (a
+        push that stored its bytes and was then refused). A file another writer renamed into its place
+        since (its only copy of the bytes, which it is about to link) is put back. Whether it went;
+        False where files cannot be told apart (``NewFile.identity``). The blob's directory stays: a
+        writer of the same digest may be making its file there."""
+        local = self.local_path(digest)
+        if local is None or made.identity is None:
+            return False
+        aside = local.with_name(f"{local.name}.withdrawn-{uuid.uuid4().hex}")
+        try:
+            os.rename(local, aside)  # looked at under a name no writer uses, so the look holds
+        except FileNotFoundError:
+            return False
+        try:
+            info = aside.stat()
+            if (info.st_dev, info.st_ino, info.st_mtime_ns) == made.identity:
+                return True
+            with contextlib.suppress(FileExistsError):  # (another file was put there meanwhile)
+                os.link(aside, local)
+            directory = os.open(local.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+            return False
+        finally:
+            aside.unlink(missing_ok=True)
 
     async def stored_digests(self) -> AsyncIterator[list[Digest]]:
         """Every blob storage holds, one directory of the layout (``<algorithm>/<first two hex>``) at

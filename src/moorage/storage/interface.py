@@ -22,6 +22,16 @@ class FileInfo:
     """Seconds since the epoch."""
 
 
+@dataclass(frozen=True, slots=True)
+class NewFile:
+    """A file ``put_new_content`` made where no file was."""
+
+    identity: tuple[int, int, int] | None
+    """Device, inode and modification time (ns) of a local file, by which ``BlobStore.withdraw``
+    tells it from a file another writer renamed into the same path since; None when the driver
+    cannot tell (an object store)."""
+
+
 class StorageWriter(Protocol):
     """Appends to one stored file (an upload in progress)."""
 
@@ -61,8 +71,8 @@ class StorageDriver(Protocol):
         """Write the whole file atomically and durably (readers see the old or the new, never half)."""
         ...
 
-    async def put_new_content(self, path: str, data: bytes) -> bool:
-        """``put_content`` unless the file exists; whether it was written."""
+    async def put_new_content(self, path: str, data: bytes) -> NewFile | None:
+        """``put_content`` unless the file exists; what it made, or None when a file was there."""
         ...
 
     def read(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:

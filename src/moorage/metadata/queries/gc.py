@@ -44,8 +44,9 @@ def writer_fence(conn: Connection) -> None:
 
 
 def collector_fence(conn: Connection) -> None:
-    """Called first in each of the collector's deleting transactions: no writer is inside the
-    fence while it checks and deletes (PostgreSQL: the exclusive advisory lock; SQLite: nothing)."""
+    """Called first in each of the collector's deleting transactions (and in a refused push's, which
+    takes back the blob file it made): no writer is inside the fence while it checks and deletes
+    (PostgreSQL: the exclusive advisory lock; SQLite: nothing)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FENCE_KEY})
 

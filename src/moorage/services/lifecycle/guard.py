@@ -1,6 +1,7 @@
 """What a writer does, inside its transaction and the collector's fence, before it links a blob it
-stored or found stored: make sure the bytes are there. The collector may have deleted them between
-the writer's look at storage and its transaction; then they are put back from the writer's own copy
+stored or found stored: make sure the bytes are there. The collector (or a refused push taking back
+the file it made: ``WholeBodyUploads._withdraw``) may have deleted them between the writer's look at
+storage and its transaction; then they are put back from the writer's own copy
 (its upload data, or the bytes it holds in memory), or the push is refused (it cannot be linked to
 bytes that are gone). Storage is reached through the event loop that started the transaction
 (``anyio.from_thread``), so a transaction that must reach it runs in the database's worker thread: one

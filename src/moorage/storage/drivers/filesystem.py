@@ -26,7 +26,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from moorage.domain.errors import StorageFull
-from moorage.storage.interface import FileInfo
+from moorage.storage.interface import FileInfo, NewFile
 
 READ_CHUNK = 1 << 20
 
@@ -81,6 +81,33 @@ def _make_dirs_durable(path: Path, *, fsync_parents: bool) -> None:
             directory.mkdir()
         if fsync_parents:
             _fsync_dir(directory.parent)
+
+
+def _replace(tmp: Path, full: Path) -> NewFile:
+    os.replace(tmp, full)
+    return NewFile(None)
+
+
+NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP})
+"""What ``link`` fails with on a filesystem without hard links (some FUSE and network ones)."""
+
+
+def _link_new(tmp: Path, full: Path, fd: int) -> NewFile | None:
+    """Give the temporary file ``fd`` its name ``full`` unless a file has that name: the file made, with
+    its identity (None when another was there). Without hard links, a rename, which may replace a
+    file renamed there meanwhile (with the same bytes) and so reports no identity."""
+    try:
+        os.link(tmp, full)
+    except FileExistsError:
+        tmp.unlink()
+        return None
+    except OSError as error:
+        if error.errno not in NO_HARD_LINKS:
+            raise
+        return _replace(tmp, full)
+    tmp.unlink()
+    made = os.fstat(fd)
+    return NewFile((made.st_dev, made.st_ino, made.st_mtime_ns))
 
 
 FULL_DEVICE = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -289,7 +316,10 @@ class FilesystemDriver:
         """The whole file."""
         return await anyio.to_thread.run_sync(self._full(path).read_bytes)
 
-    def _put_blocking(self, path: str, data: bytes) -> None:
+    def _put_blocking(self, path: str, data: bytes, *, new: bool = False) -> NewFile | None:
+        """Write ``path`` through a temporary file; with ``new`` only if no file is there at the moment
+        the name is made (a hard link, which fails on an existing name where a rename would replace
+        it): what was made, or None."""
         full = self._full(path)
         tmp = self._tmp / uuid.uuid4().hex
         with _full_device_is_storage_full():
@@ -301,27 +331,30 @@ class FilesystemDriver:
                 while view:
                     view = view[os.write(fd, view) :]
                 os.fsync(fd)
-                os.replace(tmp, full)  # under the lock: the purge never sees it idle under its temporary name
+                # Under the lock: the purge never sees it idle under its temporary name.
+                made = _link_new(tmp, full, fd) if new else _replace(tmp, full)
             except BaseException:
                 tmp.unlink(missing_ok=True)  # a half-written temporary file only wastes the space
                 raise
             finally:
                 os.close(fd)
-        _fsync_dir(full.parent)
+        if made is not None:
+            _fsync_dir(full.parent)
+        return made
 
     async def put_content(self, path: str, data: bytes) -> None:
         """Write atomically and durably."""
         await anyio.to_thread.run_sync(self._put_blocking, path, data)
 
-    async def put_new_content(self, path: str, data: bytes) -> bool:
+    async def put_new_content(self, path: str, data: bytes) -> NewFile | None:
         """Write atomically and durably unless the file exists (looked at in the same worker thread:
-        one hop where ``stat`` and ``put_content`` take two); whether it was written."""
+        one hop where ``stat`` and ``put_content`` take two, and again as the name is made, so a file
+        another writer put there meanwhile is never replaced); what was made, or None."""
 
-        def _put_new() -> bool:
+        def _put_new() -> NewFile | None:
             if self._full(path).is_file():
-                return False
-            self._put_blocking(path, data)
-            return True
+                return None
+            return self._put_blocking(path, data, new=True)
 
         return await anyio.to_thread.run_sync(_put_new)
 

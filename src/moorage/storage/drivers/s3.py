@@ -44,7 +44,7 @@ from moorage.storage.drivers.s3_writer import (
     parts_bytes,
     schedule_capacity,
 )
-from moorage.storage.interface import FileInfo
+from moorage.storage.interface import FileInfo, NewFile
 
 READ_CHUNK = 1 << 20
 COPY_OBJECT_MAX = 1 << 30
@@ -101,12 +101,14 @@ class S3Driver:
         """One PutObject: atomic and durable when the store answers."""
         await self.objects.put(self.objects.key(path), data, {MTIME: f"{time.time():.6f}"})
 
-    async def put_new_content(self, path: str, data: bytes) -> bool:
-        """``put_content`` unless the object exists; whether it was written."""
+    async def put_new_content(self, path: str, data: bytes) -> NewFile | None:
+        """``put_content`` unless the object exists; what was made, or None. Looked at before the
+        write, so an object put there meanwhile may be replaced (with the same bytes, for a blob): no
+        identity (``NewFile``), the writer cannot tell its object from another's."""
         if await self.stat(path) is not None:
-            return False
+            return None
         await self.put_content(path, data)
-        return True
+        return NewFile(None)
 
     async def read(self, path: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """Stream a byte range in 1 MiB reads (a ranged GetObject; each read in a worker thread)."""
