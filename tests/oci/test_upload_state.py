@@ -177,3 +177,42 @@ def test_a_whole_body_close_refused_while_a_chunk_holds_the_session_stores_nothi
     closed = oci.http.put(with_query(oci.absolute(patched.headers["Location"]), digest=digest_of(first + rest)))
     assert closed.status_code == 201, closed.text
     assert oci.http.get(f"/v2/{repo}/blobs/{digest_of(first + rest)}").content == first + rest
+
+
+def test_a_close_while_a_chunk_holds_the_session_is_refused_and_the_blob_stays_whole(
+    oci: OciClient, registry: ServerProcess, registry_backend: RegistryBackend, repo: str
+) -> None:
+    """A closing PUT (no body) that names the bytes received so far, sent while another PATCH of the
+    same session is still arriving, is refused with 416: the close must not adopt upload data a chunk
+    is still appending to, or the blob of that digest (shared by every repository that pushes those
+    bytes) would hold the chunk's bytes too."""
+    first, held, rest = os.urandom(3000), os.urandom(2000), os.urandom(1000)
+    started = oci.http.patch(oci.start_upload(repo), content=first, headers=OCTET)
+    assert started.status_code == 202, started.text
+    location = oci.absolute(started.headers["Location"])
+    upload_id = httpx.URL(location).path.rsplit("/", 1)[-1]
+    release = threading.Event()
+
+    def held_body() -> Iterator[bytes]:
+        yield held[:1000]
+        assert release.wait(30), "the test never let the chunk finish"
+        yield held[1000:]
+
+    with ThreadPoolExecutor(1) as pool:
+        chunk = pool.submit(oci.http.patch, location, content=held_body(), headers=OCTET)
+        try:
+            deadline = time.monotonic() + 30
+            while not _leased(registry, registry_backend, upload_id):
+                assert time.monotonic() < deadline and not chunk.done(), "the chunk never took the session"
+                time.sleep(0.02)
+            refused = oci.http.put(with_query(location, digest=digest_of(first)))
+            assert refused.status_code == 416, refused.text
+        finally:
+            release.set()
+        patched = chunk.result(timeout=30)
+    assert patched.status_code == 202, patched.text
+    assert _stored(registry, registry_backend, digest_of(first)) == []
+    closing = with_query(oci.absolute(patched.headers["Location"]), digest=digest_of(first + held + rest))
+    closed = oci.http.put(closing, content=rest, headers=OCTET)
+    assert closed.status_code == 201, closed.text
+    assert oci.http.get(f"/v2/{repo}/blobs/{digest_of(first + held + rest)}").content == first + held + rest

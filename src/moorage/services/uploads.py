@@ -255,13 +255,18 @@ class UploadService:
             session = await self.append(
                 target=target, upload_id=upload_id, chunks=chunks, start=None, length=length, state=state
             )
+        if session.state is None:  # a session with a row, which a chunk may be appending to right now
+            await self._hold_for_close(target, upload_id, session.size)
         hasher = self.hashes.take(upload_id, session.size)
         try:
             placed = await self.store.commit(
                 upload_id, digest=digest, size=session.size, hasher=hasher, keep_if_stored=True
             )
         except StorageUnavailable:
-            raise  # the bytes are still there: the client may send the same PUT again once the store is back
+            # The bytes are still there: the client may send the same PUT again once the store is back.
+            with anyio.CancelScope(shield=True):
+                await self.db.write(lambda conn: q.release(conn, upload_id, size=session.size))
+            raise
         except BaseException:
             # The session ends with its bytes (whatever failed: a wrong digest or size, the disk, the
             # client leaving while a large blob was hashed), not at the next purge.
@@ -283,6 +288,21 @@ class UploadService:
                 with anyio.CancelScope(shield=True):
                     await self.store.delete_upload(upload_id)
         return session.size
+
+    async def _hold_for_close(self, target: UploadTarget, upload_id: str, size: int) -> None:
+        """Take the session for its close as a chunk takes it (416 while a chunk holds it, or when it
+        grew past ``size``), until the transaction that links the blob removes it: the upload data
+        becomes the blob file, which every repository pushing those bytes shares, so no chunk may
+        append to it meanwhile (a chunk's writer appends to the file it opened, moved or not)."""
+
+        def take(conn: Connection) -> None:
+            if not q.lease(conn, upload_id, size=size, seconds=self.lease_seconds):
+                current = q.get(conn, upload_id, target.instance_id, str(target.name))
+                if current is None:
+                    raise UploadUnknown(f"upload {upload_id} unknown", detail={"upload": upload_id})
+                raise RangeNotSatisfiable("another chunk of this upload is in progress", size=current.size)
+
+        await self.db.write(take, quick=True)
 
     async def monolithic(
         self, *, target: UploadTarget, digest: Digest, chunks: AsyncIterable[bytes], length: int | None
