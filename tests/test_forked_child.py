@@ -41,3 +41,16 @@ def test_terminate_ends_it_with_the_signal_and_is_harmless_once_reaped() -> None
     child.kill()
     with pytest.raises(ChildProcessError):
         os.waitpid(child.pid, os.WNOHANG)  # reaped exactly once
+
+
+def test_two_untimed_waits_both_return_the_status() -> None:
+    """``stop`` waits without a timeout after a SIGKILL while the watch thread waits too: one reaps,
+    the other returns what it reaped instead of failing on ECHILD."""
+    child = ForkedChild.start(lambda: _sleep_then_exit(3, 0.5))
+    results: list[int] = []
+    waiters = [threading.Thread(target=lambda: results.append(child.wait())) for _ in range(2)]
+    for waiter in waiters:
+        waiter.start()
+    for waiter in waiters:
+        waiter.join(10)
+    assert results == [3, 3]

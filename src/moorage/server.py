@@ -188,9 +188,13 @@ class ForkedChild:
     def wait(self, timeout: float | None = None) -> int:
         """The child's exit status (negative: the signal that ended it), as ``Popen.wait``."""
         if timeout is None and not self._reaped.is_set():
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-            self._reaped.set()
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # another thread's wait() reaped it meanwhile (stop, after a kill)
+                self._reaped.wait()
+            else:
+                self.returncode = os.waitstatus_to_exitcode(status)
+                self._reaped.set()
         elif not self._reaped.wait(timeout):
             raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
         assert self.returncode is not None
