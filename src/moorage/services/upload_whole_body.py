@@ -6,7 +6,7 @@ chunk to order and no lease to take, and no session row is written for it. A mon
 none at all (its bytes go to a private upload directory, swept by the purge if the process dies), and
 a closing PUT ends its session in the one transaction that links the blob. A small body (up to
 ``SMALL_BLOB_BYTES``) is received into memory, verified there and written once (temporary file,
-fsync, rename) instead of through upload data: a dozen thread round trips fewer, and the bytes held
+fsync, hard link) instead of through upload data: a dozen thread round trips fewer, and the bytes held
 in memory are the writer's own copy should the stored one vanish before the link (``secure_blob``).
 """
 
@@ -86,7 +86,7 @@ class WholeBodyUploads:
         self, *, target: UploadTarget, upload_id: str, digest: Digest, data: bytes, created: int | None
     ) -> int:
         """Close an empty session whose closing PUT carried the whole (small, verified) blob: it is
-        written once (temporary file, fsync, rename), and one write transaction ends the session and
+        written once (temporary file, fsync, hard link), and one write transaction ends the session and
         links it. A session started without a row (``created``: its verified state's start) has its
         state used up; one with a row (which the caller found) has it removed. No upload data, no
         lease, no upload directory.

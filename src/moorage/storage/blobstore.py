@@ -211,9 +211,9 @@ class BlobStore:
 
     async def put_verified(self, digest: Digest, data: bytes, *, verified: bool = False) -> NewFile | None:
         """Store a small blob received whole (in memory): verify it (unless the caller did:
-        ``verified``), then write it in one go (temporary file, fsync, rename) unless it is already
-        stored. What was made (for ``withdraw``), or None when the blob was there. A mismatch stores
-        nothing."""
+        ``verified``), then write it in one go (temporary file, fsync, hard link: never over a file
+        put there meanwhile) unless it is already stored. What was made (for ``withdraw``), or None
+        when the blob was there. A mismatch stores nothing."""
         if not verified and not await self.matches(digest, data):
             actual = new_hasher(digest.algorithm)
             actual.update(data)
