@@ -10,7 +10,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -141,6 +142,32 @@ def _leased(registry: ServerProcess, backend: RegistryBackend, upload_id: str) -
     return row is not None and row[0] > time.time() * 1000
 
 
+@contextmanager
+def _chunk_held(
+    oci: OciClient, registry: ServerProcess, backend: RegistryBackend, location: str, head: bytes, tail: bytes
+) -> Iterator[Future[httpx.Response]]:
+    """A PATCH of ``head + tail`` to ``location`` that has sent ``head`` and holds the session (its
+    lease runs) for the ``with`` block; then it sends ``tail``. Yields the future of its answer."""
+    upload_id = httpx.URL(location).path.rsplit("/", 1)[-1]
+    release = threading.Event()
+
+    def held_body() -> Iterator[bytes]:
+        yield head
+        assert release.wait(30), "the test never let the chunk finish"
+        yield tail
+
+    with ThreadPoolExecutor(1) as pool:
+        chunk = pool.submit(oci.http.patch, location, content=held_body(), headers=OCTET)
+        try:
+            deadline = time.monotonic() + 30
+            while not _leased(registry, backend, upload_id):
+                assert time.monotonic() < deadline and not chunk.done(), "the chunk never took the session"
+                time.sleep(0.02)
+            yield chunk
+        finally:
+            release.set()
+
+
 def test_a_whole_body_close_refused_while_a_chunk_holds_the_session_stores_nothing(
     oci: OciClient, registry: ServerProcess, registry_backend: RegistryBackend, repo: str
 ) -> None:
@@ -148,30 +175,14 @@ def test_a_whole_body_close_refused_while_a_chunk_holds_the_session_stores_nothi
     arriving is refused with 416, and leaves neither a blob file nor a blob row behind (its body was
     stored before the session was found held); the chunk then finishes and the session closes."""
     location = oci.start_upload(repo)
-    upload_id = httpx.URL(location).path.rsplit("/", 1)[-1]
     first, rest = os.urandom(3000), os.urandom(2000)
-    release = threading.Event()
-
-    def held_body() -> Iterator[bytes]:
-        yield first
-        assert release.wait(30), "the test never let the chunk finish"
-        yield rest
-
-    with ThreadPoolExecutor(1) as pool:
-        chunk = pool.submit(oci.http.patch, location, content=held_body(), headers=OCTET)
-        try:
-            deadline = time.monotonic() + 30
-            while not _leased(registry, registry_backend, upload_id):
-                assert time.monotonic() < deadline and not chunk.done(), "the chunk never took the session"
-                time.sleep(0.02)
-            whole = os.urandom(1500)
-            refused = _put(oci, location, whole)
-            assert refused.status_code == 416, refused.text
-            assert refused.headers["Range"] == "0-0"
-            assert _stored(registry, registry_backend, digest_of(whole)) == []
-        finally:
-            release.set()
-        patched = chunk.result(timeout=30)
+    with _chunk_held(oci, registry, registry_backend, location, first, rest) as chunk:
+        whole = os.urandom(1500)
+        refused = _put(oci, location, whole)
+        assert refused.status_code == 416, refused.text
+        assert refused.headers["Range"] == "0-0"
+        assert _stored(registry, registry_backend, digest_of(whole)) == []
+    patched = chunk.result(timeout=30)
     assert patched.status_code == 202, patched.text
     assert patched.headers["Range"] == f"0-{len(first) + len(rest) - 1}"
     closed = oci.http.put(with_query(oci.absolute(patched.headers["Location"]), digest=digest_of(first + rest)))
@@ -190,26 +201,10 @@ def test_a_close_while_a_chunk_holds_the_session_is_refused_and_the_blob_stays_w
     started = oci.http.patch(oci.start_upload(repo), content=first, headers=OCTET)
     assert started.status_code == 202, started.text
     location = oci.absolute(started.headers["Location"])
-    upload_id = httpx.URL(location).path.rsplit("/", 1)[-1]
-    release = threading.Event()
-
-    def held_body() -> Iterator[bytes]:
-        yield held[:1000]
-        assert release.wait(30), "the test never let the chunk finish"
-        yield held[1000:]
-
-    with ThreadPoolExecutor(1) as pool:
-        chunk = pool.submit(oci.http.patch, location, content=held_body(), headers=OCTET)
-        try:
-            deadline = time.monotonic() + 30
-            while not _leased(registry, registry_backend, upload_id):
-                assert time.monotonic() < deadline and not chunk.done(), "the chunk never took the session"
-                time.sleep(0.02)
-            refused = oci.http.put(with_query(location, digest=digest_of(first)))
-            assert refused.status_code == 416, refused.text
-        finally:
-            release.set()
-        patched = chunk.result(timeout=30)
+    with _chunk_held(oci, registry, registry_backend, location, held[:1000], held[1000:]) as chunk:
+        refused = oci.http.put(with_query(location, digest=digest_of(first)))
+        assert refused.status_code == 416, refused.text
+    patched = chunk.result(timeout=30)
     assert patched.status_code == 202, patched.text
     assert _stored(registry, registry_backend, digest_of(first)) == []
     closing = with_query(oci.absolute(patched.headers["Location"]), digest=digest_of(first + held + rest))
