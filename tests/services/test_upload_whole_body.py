@@ -22,7 +22,8 @@ from moorage.metadata.queries import repositories
 from moorage.metadata.queries import uploads as upload_queries
 from moorage.services.uploads import UploadService
 from moorage.storage.blobstore import BlobStore
-from moorage.storage.drivers.filesystem import FilesystemDriver, FilesystemWriter
+from moorage.storage.drivers.filesystem import FilesystemDriver
+from moorage.storage.drivers.filesystem_writer import FilesystemWriter
 
 TARGET = UploadTarget(DEFAULT_INSTANCE, RepositoryName.parse("team/app"), None)
 
