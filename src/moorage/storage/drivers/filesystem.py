@@ -1,5 +1,6 @@
 """The filesystem driver: files under one root directory, written to a temporary name, fsynced and
-renamed, so a reader never sees a partial file. Blocking calls run in worker threads.
+renamed (a new file that must not replace one put there meanwhile: hard-linked), so a reader never
+sees a partial file. Blocking calls run in worker threads; appends are ``filesystem_writer.py``'s.
 
 A file being written is held with a shared ``flock`` by its writer, from the moment its name is
 checked until it is closed; the purge of idle files takes the exclusive lock (without waiting) before
